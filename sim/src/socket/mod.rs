@@ -1,0 +1,261 @@
+//! Sans-IO socket cores: the semantics of each socket type as a state machine.
+//!
+//! A core takes events in (a pipe attached, a message arrived, the application sent,
+//! a timer fired) and hands actions out (a message to write on a pipe, a message for
+//! the application, the next deadline, events for the trace). It never touches a
+//! network, a clock or a runtime: the driver in `net/` owns those, so the same core
+//! runs over turmoil, over tokio, and under unit tests that step it by hand.
+//!
+//! Time is a [`Duration`] since the start of the run, handed in by the driver.
+//!
+//! The message model is SP's (nanomsg/NNG): a message is a body plus a stack of
+//! 32-bit routing ids (the "backtrace"). A ZeroMQ ROUTER's identity frame is modelled
+//! as the hop id it pushes onto that stack, which is exactly what NNG's raw REP does.
+
+mod dealer;
+mod options;
+mod pipes;
+mod rep;
+mod req;
+mod router;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use dealer::Dealer;
+pub use options::{Linger, SocketOptions};
+pub use rep::Rep;
+pub use req::Req;
+pub use router::Router;
+
+/// Identifies one pipe (one connected peer) of one socket. Assigned by the driver,
+/// unique within the socket, never reused during a run.
+pub type PipeId = u32;
+
+/// The high bit marks a request id (REQ, SURVEYOR) on the backtrace stack; ids with
+/// the high bit clear are hop ids pushed by ROUTER-like sockets and devices.
+pub const REQUEST_ID_BIT: u32 = 0x8000_0000;
+
+/// The socket types patchbay models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SocketType {
+    Req,
+    Rep,
+    Dealer,
+    Router,
+    Pub,
+    Sub,
+    XPub,
+    XSub,
+    Push,
+    Pull,
+    Pair,
+    Surveyor,
+    Respondent,
+    Bus,
+}
+
+impl SocketType {
+    pub const ALL: [SocketType; 14] = [
+        SocketType::Req,
+        SocketType::Rep,
+        SocketType::Dealer,
+        SocketType::Router,
+        SocketType::Pub,
+        SocketType::Sub,
+        SocketType::XPub,
+        SocketType::XSub,
+        SocketType::Push,
+        SocketType::Pull,
+        SocketType::Pair,
+        SocketType::Surveyor,
+        SocketType::Respondent,
+        SocketType::Bus,
+    ];
+
+    /// The name as written in topology files (upper case, as in the libraries' docs).
+    pub fn name(self) -> &'static str {
+        match self {
+            SocketType::Req => "REQ",
+            SocketType::Rep => "REP",
+            SocketType::Dealer => "DEALER",
+            SocketType::Router => "ROUTER",
+            SocketType::Pub => "PUB",
+            SocketType::Sub => "SUB",
+            SocketType::XPub => "XPUB",
+            SocketType::XSub => "XSUB",
+            SocketType::Push => "PUSH",
+            SocketType::Pull => "PULL",
+            SocketType::Pair => "PAIR",
+            SocketType::Surveyor => "SURVEYOR",
+            SocketType::Respondent => "RESPONDENT",
+            SocketType::Bus => "BUS",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<SocketType> {
+        SocketType::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether `self` may be connected to `peer`: the table in
+    /// `shared/reference/messaging-semantics.md` (ZeroMQ pairs plus nanomsg's
+    /// SURVEYOR–RESPONDENT and BUS–BUS). Symmetric.
+    pub fn pairs_with(self, peer: SocketType) -> bool {
+        use SocketType::*;
+        let pub_like = |t| matches!(t, Pub | XPub);
+        let sub_like = |t| matches!(t, Sub | XSub);
+        let ok = |a: SocketType, b: SocketType| match (a, b) {
+            (x, y) if pub_like(x) && sub_like(y) => true,
+            (Req, Rep) | (Req, Router) => true,
+            (Dealer, Rep) | (Dealer, Router) | (Dealer, Dealer) => true,
+            (Router, Router) => true,
+            (Push, Pull) => true,
+            (Pair, Pair) => true,
+            (Surveyor, Respondent) => true,
+            (Bus, Bus) => true,
+            _ => false,
+        };
+        ok(self, peer) || ok(peer, self)
+    }
+
+    /// The socket types `self` may pair with, for hints in diagnostics.
+    pub fn valid_peers(self) -> Vec<SocketType> {
+        SocketType::ALL.into_iter().filter(|p| self.pairs_with(*p)).collect()
+    }
+
+    /// What the socket does when a pipe is at its send high-water mark.
+    pub fn hwm_policy(self) -> HwmPolicy {
+        use SocketType::*;
+        match self {
+            Pub | XPub | Router | Surveyor | Bus | Rep | Respondent => HwmPolicy::Drop,
+            Req | Dealer | Push | Pair | Sub | XSub | Pull => HwmPolicy::Block,
+        }
+    }
+}
+
+impl std::fmt::Display for SocketType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a full pipe does to a new message (messaging-semantics.md, "High-water marks").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HwmPolicy {
+    /// The send fails with [`SendError::WouldBlock`]; the application waits.
+    Block,
+    /// The message is discarded and a [`SocketEvent::Dropped`] records why.
+    Drop,
+}
+
+/// One message: the SP backtrace stack plus an opaque body.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Msg {
+    /// Routing ids, outermost first: hop ids pushed by ROUTERs and devices, ending
+    /// with the request id (high bit set) where the protocol has one.
+    pub header: Vec<u32>,
+    pub body: Bytes,
+}
+
+impl Msg {
+    pub fn new(body: impl Into<Bytes>) -> Msg {
+        Msg { header: Vec::new(), body: body.into() }
+    }
+
+    /// The request id on the stack (the first id with the high bit set), if any.
+    pub fn request_id(&self) -> Option<u32> {
+        self.header.iter().copied().find(|id| id & REQUEST_ID_BIT != 0)
+    }
+}
+
+/// Why an application-level send did not take the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// Every eligible pipe is at its high-water mark (or there is none): try later.
+    WouldBlock,
+    /// The socket's state forbids a send now (REP without a request to answer).
+    State,
+    /// ROUTER with `router_mandatory`: no pipe has the identity the message names.
+    HostUnreachable,
+}
+
+/// Why an application-level receive returned nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecvError {
+    /// Nothing to receive yet.
+    WouldBlock,
+    /// The socket's state forbids a receive now (REQ before it has sent).
+    State,
+}
+
+/// Why a core discarded a message. Each drop is reported, never silent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropReason {
+    /// The pipe was at its high-water mark and the socket type drops.
+    Hwm,
+    /// A ROUTER was asked to route to an identity it does not know.
+    UnknownPeer,
+    /// The pipe went away with the message still queued on it.
+    PipeClosed,
+    /// A reply arrived for a request that is no longer outstanding.
+    LateReply,
+    /// A REP was asked to reply to a requester whose pipe has gone.
+    PeerGone,
+    /// A message arrived that the protocol cannot use (a REP request without a
+    /// request id, a REQ reply with a malformed stack).
+    Malformed,
+}
+
+/// What a core reports for the trace. The driver stamps time, node and message id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SocketEvent {
+    /// The application's message was queued on `pipe`; `depth` counts the pipe's
+    /// outbound queue after the message went in.
+    Enqueued { pipe: PipeId, depth: u32, msg: Msg },
+    /// A message arrived from `pipe` and was queued for the application; `depth`
+    /// counts the pipe's inbound queue after it went in.
+    Arrived { pipe: PipeId, depth: u32, msg: Msg },
+    /// A message was discarded.
+    Dropped { pipe: Option<PipeId>, reason: DropReason, msg: Msg },
+    /// A REQ sent its outstanding request again (same id) on `pipe`.
+    Resent { pipe: PipeId, request_id: u32, msg: Msg },
+    /// A REQ abandoned its outstanding request because the application sent a new one.
+    Cancelled { request_id: u32 },
+}
+
+/// The contract between every socket core and the driver.
+///
+/// Pipe lifecycle: `attach` when the pipe comes into existence (on the connecting
+/// side that is at connect time, before any transport is up, so messages can queue:
+/// ZeroMQ's `IMMEDIATE=0`), `set_connected` as the transport under it comes and
+/// goes, `detach` when it is gone for good (the bound side's pipe dies with its
+/// connection). The driver calls `poll_transmit` only for connected pipes and
+/// `on_message` only while `can_receive` says the pipe has room.
+pub trait SocketCore {
+    fn socket_type(&self) -> SocketType;
+
+    fn attach(&mut self, pipe: PipeId, now: Duration);
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, now: Duration);
+    fn detach(&mut self, pipe: PipeId, now: Duration);
+
+    /// The application sends a message.
+    fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError>;
+    /// The application takes the next message, fair-queued across pipes.
+    fn recv(&mut self, now: Duration) -> Result<Msg, RecvError>;
+
+    /// A whole message arrived from the wire on `pipe`.
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, now: Duration);
+    /// Whether `pipe`'s inbound queue is below the receive high-water mark. While it
+    /// is not, the driver stops reading that connection (backpressure).
+    fn can_receive(&self, pipe: PipeId) -> bool;
+    /// The next message to write on `pipe`, if any.
+    fn poll_transmit(&mut self, pipe: PipeId, now: Duration) -> Option<Msg>;
+
+    /// The earliest instant at which `on_timeout` must be called, if any.
+    fn poll_timeout(&self) -> Option<Duration>;
+    fn on_timeout(&mut self, now: Duration);
+
+    /// The next event for the trace, oldest first.
+    fn poll_event(&mut self) -> Option<SocketEvent>;
+}

@@ -1,0 +1,68 @@
+//! Socket options as the cores see them: plain values, already resolved.
+//!
+//! The defaults here are the real libraries' (messaging-semantics.md, "Defaults"):
+//! ZeroMQ's where ZeroMQ has the option, nanomsg's where only nanomsg does. The plan
+//! in `plan/` records where each effective value came from; the cores only need the
+//! value.
+
+use std::time::Duration;
+
+/// What a socket does with unsent messages when it closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linger {
+    /// Wait for ever (libzmq's default, `ZMQ_LINGER = -1`).
+    Forever,
+    /// Wait at most this long, then discard.
+    For(Duration),
+}
+
+/// Every option a core reads. Fields that a socket type does not use are ignored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// Outbound queue bound per pipe, in messages (`ZMQ_SNDHWM`, default 1000).
+    pub sndhwm_msgs: u32,
+    /// Inbound queue bound per pipe, in messages (`ZMQ_RCVHWM`, default 1000).
+    pub rcvhwm_msgs: u32,
+    /// REQ resend interval (`NN_REQ_RESEND_IVL`, default 60 s); `None` never resends,
+    /// as libzmq's REQ.
+    pub req_resend_ivl: Option<Duration>,
+    /// First reconnect delay (`ZMQ_RECONNECT_IVL`, default 100 ms).
+    pub reconnect_ivl: Duration,
+    /// Reconnect backoff ceiling (`ZMQ_RECONNECT_IVL_MAX`); `None` (libzmq's 0) means
+    /// no backoff: every retry waits `reconnect_ivl`.
+    pub reconnect_ivl_max: Option<Duration>,
+    pub linger: Linger,
+    /// SURVEYOR deadline (`NN_SURVEYOR_DEADLINE`, default 1 s).
+    pub survey_deadline: Duration,
+    /// ZMTP heartbeat interval (`ZMQ_HEARTBEAT_IVL`); `None` is off, the default.
+    pub heartbeat_ivl: Option<Duration>,
+    /// How long without traffic before a heartbeating peer is declared dead
+    /// (`ZMQ_HEARTBEAT_TIMEOUT`); `None` means "equal to `heartbeat_ivl`", libzmq's default.
+    pub heartbeat_timeout: Option<Duration>,
+    /// Largest message accepted from the wire (`ZMQ_MAXMSGSIZE`, default unlimited);
+    /// checked against the length header before anything is allocated.
+    pub rcvmaxsize_bytes: Option<u64>,
+    /// SUB/XSUB prefixes; empty subscribes to nothing, as ZeroMQ's SUB.
+    pub subscribe: Vec<Vec<u8>>,
+    /// ROUTER: fail a send to an unknown or full peer instead of dropping it.
+    pub router_mandatory: bool,
+}
+
+impl Default for SocketOptions {
+    fn default() -> SocketOptions {
+        SocketOptions {
+            sndhwm_msgs: 1000,
+            rcvhwm_msgs: 1000,
+            req_resend_ivl: Some(Duration::from_secs(60)),
+            reconnect_ivl: Duration::from_millis(100),
+            reconnect_ivl_max: None,
+            linger: Linger::Forever,
+            survey_deadline: Duration::from_secs(1),
+            heartbeat_ivl: None,
+            heartbeat_timeout: None,
+            rcvmaxsize_bytes: None,
+            subscribe: Vec::new(),
+            router_mandatory: false,
+        }
+    }
+}
