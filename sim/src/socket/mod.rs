@@ -18,6 +18,8 @@ mod pipes;
 mod rep;
 mod req;
 mod router;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
@@ -218,8 +220,9 @@ pub enum SocketEvent {
     Arrived { pipe: PipeId, depth: u32, msg: Msg },
     /// A message was discarded.
     Dropped { pipe: Option<PipeId>, reason: DropReason, msg: Msg },
-    /// A REQ sent its outstanding request again (same id) on `pipe`.
-    Resent { pipe: PipeId, request_id: u32, msg: Msg },
+    /// A REQ sent its outstanding request again (same id) on `pipe`; `timer` is true
+    /// when the resend interval caused it, false when a lost or new pipe did.
+    Resent { pipe: PipeId, request_id: u32, timer: bool, msg: Msg },
     /// A REQ abandoned its outstanding request because the application sent a new one.
     Cancelled { request_id: u32 },
 }

@@ -1,0 +1,111 @@
+//! The `client` design: a closed-loop requester that issues `workload.requests`
+//! requests one at a time on its `req` socket (REQ or DEALER) and waits for each reply.
+//!
+//! Message ids are born here (`ctx.next_msg_id()`) and travel in the payload through
+//! every broker and device, so invariants can pair each `RequestIssued` with its
+//! `ReplyAccepted`. Anything odd that arrives is noted, never panicked on.
+//!
+//! Time comes from `tokio::time`, which under turmoil is the simulator's clock: the
+//! context has no sleep of its own yet (one would belong in `ctx.rs`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::socket::{Msg, REQUEST_ID_BIT, SocketType};
+use crate::trace::{AppEvent, MsgId};
+
+use super::ctx::{NodeCtx, Socket};
+use super::payload::{Payload, PayloadKind};
+
+/// Request size when the workload names none, in bytes.
+const DEFAULT_SIZE_BYTES: u64 = 64;
+
+pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
+    Box::pin(async move {
+        let requests = ctx.workload.requests.unwrap_or(0);
+        if requests > 0 {
+            issue_all(&ctx, requests).await;
+        }
+        ctx.finished();
+    })
+}
+
+/// Waits out `start_at`, then issues the requests in turn until one fails.
+async fn issue_all(ctx: &NodeCtx, requests: u64) {
+    if let Some(start_at) = &ctx.workload.start_at {
+        tokio::time::sleep(ctx.sample_duration(start_at)).await;
+    }
+    let req = ctx.socket("req");
+    let mut pacer = Pacer::new(ctx.workload.rate);
+    for _ in 0..requests {
+        pacer.wait(ctx).await;
+        let id = ctx.next_msg_id();
+        if let Err(why) = round_trip(ctx, req, id).await {
+            ctx.record(AppEvent::Note { text: format!("client gave up on {id}: {why}") });
+            ctx.record(AppEvent::RequestAbandoned { id });
+            return;
+        }
+    }
+}
+
+/// Keeps sends at most `rate` per second: each send waits until one interval after
+/// the previous send. A closed loop whose replies are slower than the interval sends
+/// as soon as each reply arrives, never in a burst to catch up.
+#[derive(Debug)]
+struct Pacer {
+    interval: Option<Duration>,
+    /// When the next send may go, as time since the run's epoch.
+    next_at: Option<Duration>,
+}
+
+impl Pacer {
+    /// A rate that is not a positive finite number leaves sends unpaced; the resolver
+    /// should have refused it already.
+    fn new(rate: Option<f64>) -> Pacer {
+        let interval = rate
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok());
+        Pacer { interval, next_at: None }
+    }
+
+    async fn wait(&mut self, ctx: &NodeCtx) {
+        let Some(interval) = self.interval else { return };
+        let now = ctx.now();
+        if let Some(at) = self.next_at.filter(|at| *at > now) {
+            tokio::time::sleep(at - now).await;
+        }
+        self.next_at = Some(ctx.now() + interval);
+    }
+}
+
+/// Issues request `id` and waits for its reply. `Err` says why it never came.
+async fn round_trip(ctx: &NodeCtx, req: Socket<'_>, id: MsgId) -> Result<(), String> {
+    ctx.record(AppEvent::RequestIssued { id });
+    let size = ctx.workload.size.as_ref().map_or(DEFAULT_SIZE_BYTES, |d| ctx.sample(d) as u64);
+    let body = Payload::new(PayloadKind::Request, id, size).encode();
+    let header = request_header(req.socket_type(), id);
+    req.send(Msg { header, body }).await.map_err(|e| format!("send failed: {e:?}"))?;
+    loop {
+        let msg = req.recv().await.map_err(|e| format!("recv failed: {e:?}"))?;
+        match Payload::peek(&msg.body) {
+            Some((PayloadKind::Reply, got, _)) if got == id => break,
+            other => ctx.record(AppEvent::Note {
+                text: format!("client waiting for {id} ignored {other:?}"),
+            }),
+        }
+    }
+    ctx.record(AppEvent::ReplyAccepted { id });
+    Ok(())
+}
+
+/// The header the request goes out with. REQ adds its own request id. A DEALER gets
+/// one too, as NNG's raw REQ does: without it a REP behind a device finds no request
+/// id and drops the request as malformed. The id is the message counter, which is
+/// unique within this replica; replies are matched by the payload id regardless.
+fn request_header(socket_type: SocketType, id: MsgId) -> Vec<u32> {
+    match socket_type {
+        SocketType::Dealer => vec![(id as u32) | REQUEST_ID_BIT],
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,233 @@
+//! What a running design is handed: its sockets, parameters, workload, randomness and
+//! a way to record application-level events.
+//!
+//! The runtime builds one `NodeCtx` per replica incarnation (a restart builds a new
+//! one, empty, as a restarted process is). Everything a design may touch comes
+//! through here, so a design runs unchanged over turmoil and over real TCP.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::net::SocketHandle;
+use crate::plan::{Distribution, ParamValue, Replica, WorkloadPlan};
+use crate::socket::{Msg, RecvError, SendError, SocketType};
+use crate::trace::{AppEvent, EventKind, MsgId, MsgInfo, Recorder, SocketIndex, TraceEvent};
+
+use super::payload::Payload;
+
+/// A design's entry point: runs the replica until its work is done (or for ever; the
+/// runtime drops the future when the node is killed or the run ends).
+pub type DesignFn = fn(NodeCtx) -> Pin<Box<dyn Future<Output = ()>>>;
+
+/// Counts the replicas whose finite workload is complete, so the runtime can end
+/// the liveness phase as soon as everything is done.
+#[derive(Clone, Debug, Default)]
+pub struct Completion {
+    done: Rc<Cell<u64>>,
+}
+
+impl Completion {
+    pub fn count(&self) -> u64 {
+        self.done.get()
+    }
+}
+
+/// One replica's view of the world.
+#[derive(Debug)]
+pub struct NodeCtx {
+    pub replica: Replica,
+    /// `group.index`, as in traces.
+    pub name: String,
+    /// How many times this replica has been (re)started before; 0 the first time.
+    pub incarnation: u32,
+    pub params: BTreeMap<String, ParamValue>,
+    /// The scenario's workload for this group (all `None` when it gives none).
+    pub workload: WorkloadPlan,
+    /// Each socket by name, with its index in the group's socket list for the trace.
+    sockets: BTreeMap<String, (SocketIndex, SocketHandle)>,
+    rng: RefCell<ChaCha8Rng>,
+    recorder: Recorder,
+    epoch: tokio::time::Instant,
+    next_id: Cell<u32>,
+    completion: Completion,
+}
+
+impl NodeCtx {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        replica: Replica,
+        name: String,
+        incarnation: u32,
+        params: BTreeMap<String, ParamValue>,
+        workload: WorkloadPlan,
+        sockets: BTreeMap<String, (SocketIndex, SocketHandle)>,
+        seed: u64,
+        recorder: Recorder,
+        epoch: tokio::time::Instant,
+        completion: Completion,
+    ) -> NodeCtx {
+        NodeCtx {
+            replica,
+            name,
+            incarnation,
+            params,
+            workload,
+            sockets,
+            rng: RefCell::new(ChaCha8Rng::seed_from_u64(seed)),
+            recorder,
+            epoch,
+            next_id: Cell::new(0),
+            completion,
+        }
+    }
+
+    /// The socket the topology declares under `name`. Resolution checked that every
+    /// socket a design needs exists, so a missing one is a bug in the design.
+    pub fn socket(&self, name: &str) -> Socket<'_> {
+        match self.sockets.get(name) {
+            Some((index, handle)) => Socket { ctx: self, index: *index, handle },
+            None => panic!("design at {} asked for undeclared socket `{name}`", self.name),
+        }
+    }
+
+    pub fn has_socket(&self, name: &str) -> bool {
+        self.sockets.contains_key(name)
+    }
+
+    /// Time since the start of the run (simulated under turmoil).
+    pub fn now(&self) -> Duration {
+        tokio::time::Instant::now().saturating_duration_since(self.epoch)
+    }
+
+    /// A fresh message id, unique across the run: replica, incarnation, counter.
+    pub fn next_msg_id(&self) -> MsgId {
+        let n = self.next_id.get();
+        self.next_id.set(n.wrapping_add(1));
+        let replica = (u64::from(self.replica.group.0) << 24) | u64::from(self.replica.index);
+        (replica << 40) ^ (u64::from(self.incarnation & 0xff) << 32) ^ u64::from(n)
+    }
+
+    pub fn record(&self, event: AppEvent) {
+        self.recorder.record(TraceEvent {
+            at: self.now(),
+            node: Some(self.replica),
+            socket: None,
+            kind: EventKind::App(event),
+        });
+    }
+
+    /// Says this replica's finite workload is complete.
+    pub fn finished(&self) {
+        self.completion.done.set(self.completion.done.get() + 1);
+    }
+
+    /// A draw from `dist` (nanoseconds for durations, bytes for sizes).
+    pub fn sample(&self, dist: &Distribution) -> f64 {
+        let mut rng = self.rng.borrow_mut();
+        sample(dist, &mut *rng)
+    }
+
+    pub fn sample_duration(&self, dist: &Distribution) -> Duration {
+        Duration::from_nanos(self.sample(dist).max(0.0) as u64)
+    }
+
+    /// A uniform draw in `[0, 1)`.
+    pub fn unit(&self) -> f64 {
+        self.rng.borrow_mut().random::<f64>()
+    }
+}
+
+/// Draws from a distribution with the given generator.
+pub fn sample(dist: &Distribution, rng: &mut impl Rng) -> f64 {
+    match *dist {
+        Distribution::Fixed(v) => v,
+        Distribution::Uniform { min, max } if max > min => rng.random_range(min..max),
+        Distribution::Uniform { min, .. } => min,
+        Distribution::Exponential { mean } => -mean * (1.0 - rng.random::<f64>()).ln(),
+        Distribution::Normal { mean, stddev } => (mean + stddev * standard_normal(rng)).max(0.0),
+        Distribution::LogNormal { median, p99 } => {
+            // p99 = median * exp(2.326 sigma)
+            let sigma = (p99 / median).ln() / 2.326;
+            median * (sigma * standard_normal(rng)).exp()
+        }
+    }
+}
+
+/// Box-Muller: two uniforms, one standard normal.
+fn standard_normal(rng: &mut impl Rng) -> f64 {
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// What the trace records of a message: its payload id and modelled size if it has a
+/// patchbay payload, and its request id if its stack has one.
+pub fn msg_info(msg: &Msg) -> MsgInfo {
+    let peeked = Payload::peek(&msg.body);
+    MsgInfo {
+        id: peeked.map(|(_, id, _)| id),
+        request_id: msg.request_id(),
+        len: peeked.map_or(msg.body.len() as u64, |(_, _, len)| len.max(msg.body.len() as u64)),
+    }
+}
+
+/// A design's handle on one of its sockets: sends and receives are recorded in the
+/// trace as application events, so designs cannot forget to.
+#[derive(Debug, Clone, Copy)]
+pub struct Socket<'a> {
+    ctx: &'a NodeCtx,
+    index: SocketIndex,
+    handle: &'a SocketHandle,
+}
+
+impl Socket<'_> {
+    pub fn socket_type(&self) -> SocketType {
+        self.handle.socket_type()
+    }
+
+    fn trace(&self, kind: EventKind) {
+        self.ctx.recorder.record(TraceEvent {
+            at: self.ctx.now(),
+            node: Some(self.ctx.replica),
+            socket: Some(self.index),
+            kind,
+        });
+    }
+
+    /// Sends, waiting while every pipe is full (the socket's HWM policy decides what
+    /// "full" does).
+    pub async fn send(&self, msg: Msg) -> Result<(), SendError> {
+        let info = msg_info(&msg);
+        self.trace(EventKind::Send { msg: info });
+        self.handle.send(msg).await
+    }
+
+    /// Receives the next message, waiting for one.
+    pub async fn recv(&self) -> Result<Msg, RecvError> {
+        let msg = self.handle.recv().await?;
+        self.trace(EventKind::Receive { msg: msg_info(&msg) });
+        Ok(msg)
+    }
+
+    pub fn try_send(&self, msg: Msg) -> Result<(), SendError> {
+        let info = msg_info(&msg);
+        let sent = self.handle.try_send(msg);
+        if sent.is_ok() {
+            self.trace(EventKind::Send { msg: info });
+        }
+        sent
+    }
+
+    pub fn try_recv(&self) -> Result<Msg, RecvError> {
+        let msg = self.handle.try_recv()?;
+        self.trace(EventKind::Receive { msg: msg_info(&msg) });
+        Ok(msg)
+    }
+}

@@ -1,0 +1,158 @@
+//! Designs: the behaviours a topology node runs, and the registry that names them.
+//!
+//! A design declares what the language needs to check a topology that uses it: the
+//! sockets it expects (by role name and allowed types), the parameters it takes, the
+//! workload fields it reads, and what kind of work it does (so invariants can tell
+//! whether they apply). Built-in designs are listed in `catalog.rs`; users add their
+//! own with [`Registry::register`] and name them in YAML like any built-in.
+
+mod catalog;
+mod client;
+pub mod ctx;
+mod echo_worker;
+mod lru_broker;
+pub mod payload;
+mod queue_device;
+mod ready_worker;
+
+use std::collections::BTreeMap;
+
+use crate::socket::SocketType;
+
+pub use ctx::{Completion, DesignFn, NodeCtx, Socket, msg_info};
+
+/// What a design does, as far as invariants care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Sends requests and expects one reply each (`no_lost_replies` applies).
+    Requester,
+    /// Answers requests.
+    Replier,
+    /// Sits between requesters and repliers.
+    Broker,
+    /// Publishes on PUB/XPUB.
+    Publisher,
+    /// Subscribes on SUB/XSUB.
+    Subscriber,
+    /// Pushes tasks into a pipeline.
+    Producer,
+    /// Pulls tasks from a pipeline and may push results on.
+    Processor,
+    /// Collects a pipeline's results.
+    Consumer,
+    /// Asks a survey.
+    Surveyor,
+    /// Answers surveys.
+    Respondent,
+    /// A peer on a bus.
+    Peer,
+    /// Forwards traffic without owning it (QUEUE, FORWARDER, STREAMER).
+    Device,
+    /// Routes messages to dynamic sets of receivers (the comet router).
+    Router,
+}
+
+/// The kind of value a design parameter holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A whole number.
+    Count,
+    /// A duration such as `250ms`.
+    Duration,
+    /// A byte size such as `64KiB`.
+    Size,
+    /// A number, possibly fractional.
+    Number,
+    Bool,
+    Text,
+}
+
+impl ParamKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ParamKind::Count => "a whole number",
+            ParamKind::Duration => "a duration such as `250ms`",
+            ParamKind::Size => "a size such as `64KiB`",
+            ParamKind::Number => "a number",
+            ParamKind::Bool => "`true` or `false`",
+            ParamKind::Text => "a string",
+        }
+    }
+}
+
+/// One parameter a design takes.
+#[derive(Clone, Debug)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: ParamKind,
+    /// The value used when the topology gives none; `None` makes the parameter required.
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+/// One socket a design expects its node to declare.
+#[derive(Clone, Debug)]
+pub struct SocketRole {
+    pub name: &'static str,
+    /// Whether a node of this design must declare the socket.
+    pub required: bool,
+    pub types: &'static [SocketType],
+    pub doc: &'static str,
+}
+
+/// Everything the language knows about a design.
+#[derive(Clone, Debug)]
+pub struct DesignSpec {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub roles: &'static [Role],
+    pub sockets: &'static [SocketRole],
+    pub params: &'static [ParamSpec],
+    /// Workload fields (see `spec::raw::RawWorkload`) this design reads.
+    pub workload: &'static [&'static str],
+    /// A deliberately broken design, kept to prove the checkers can fail.
+    pub broken: bool,
+    /// The behaviour; `None` for a design the simulator cannot run yet, which `check`
+    /// accepts and `sim` refuses with a clear error.
+    pub run: Option<DesignFn>,
+}
+
+impl DesignSpec {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// The designs a run can name, built-in and user-registered, by name.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    designs: BTreeMap<&'static str, DesignSpec>,
+}
+
+impl Registry {
+    /// Every built-in design.
+    pub fn builtin() -> Registry {
+        let mut registry = Registry { designs: BTreeMap::new() };
+        for spec in catalog::builtin() {
+            registry.register(spec);
+        }
+        registry
+    }
+
+    /// Adds a design; a later registration under the same name replaces the earlier.
+    pub fn register(&mut self, spec: DesignSpec) {
+        self.designs.insert(spec.name, spec);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&DesignSpec> {
+        self.designs.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.designs.keys().copied()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &DesignSpec> {
+        self.designs.values()
+    }
+}

@@ -1,0 +1,185 @@
+//! `faults_fired`: every scheduled fault took effect on something.
+//!
+//! This is the "sometimes" property that keeps every other pass honest: a partition
+//! between groups that had no connection yet, or a kill of a replica that had already
+//! finished, cuts nothing, and the run then proves nothing about faults. Each fault
+//! of the scenario must show a `FaultBegin` with `touched > 0`; one that never began,
+//! or only ever touched nothing, is a violation naming its kind and index. Fault
+//! events whose index lies beyond the scenario's list (faults the runtime drew itself,
+//! as a swarm does) are held to the same rule.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::trace::EventKind;
+
+use super::verdict::{CheckInput, Outcome, Violation, dur};
+
+pub const NAME: &str = "faults_fired";
+
+/// What the trace shows of one fault.
+#[derive(Debug, Default)]
+struct Fired {
+    /// When it first began.
+    first_begin: Option<Duration>,
+    /// When it first began touching something.
+    touched_at: Option<Duration>,
+}
+
+pub fn check(input: &CheckInput) -> Outcome {
+    let plan = input.plan;
+    let mut fired: BTreeMap<u32, Fired> = BTreeMap::new();
+    for event in &input.trace.events {
+        let EventKind::FaultBegin { fault, touched } = event.kind else { continue };
+        let entry = fired.entry(fault).or_default();
+        entry.first_begin.get_or_insert(event.at);
+        if touched > 0 {
+            entry.touched_at.get_or_insert(event.at);
+        }
+    }
+
+    let mut violations = Vec::new();
+    for (index, fault) in plan.faults.iter().enumerate() {
+        let name = format!("fault #{index} ({} at {})", fault.kind.name(), dur(fault.at));
+        let seen = u32::try_from(index).ok().and_then(|i| fired.get(&i));
+        match seen {
+            None => {
+                violations.push(Violation::new(fault.at, None, format!("{name} never began")));
+            }
+            Some(Fired { first_begin: Some(began), touched_at: None }) => {
+                violations.push(Violation::new(
+                    *began,
+                    None,
+                    format!("{name} began at {} but touched nothing", dur(*began)),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let scheduled = plan.faults.len();
+    let scheduled_u32 = u32::try_from(scheduled).unwrap_or(u32::MAX);
+    let extra: Vec<(u32, &Fired)> = fired.range(scheduled_u32..).map(|(i, f)| (*i, f)).collect();
+    for (index, f) in &extra {
+        if let (Some(began), None) = (f.first_begin, f.touched_at) {
+            violations.push(Violation::new(
+                began,
+                None,
+                format!(
+                    "fault #{index} (drawn at run time, not in the scenario's list) began at {} but touched nothing",
+                    dur(began)
+                ),
+            ));
+        }
+    }
+
+    if let Some(swarm) = &plan.swarm
+        && scheduled == 0
+        && extra.is_empty()
+        && swarm.faults_min > 0
+    {
+        violations.push(Violation::new(
+            input.end(),
+            None,
+            format!("the swarm draws at least {} faults a run, but none began", swarm.faults_min),
+        ));
+    }
+
+    let outcome = Outcome::from_violations(NAME, violations);
+    if scheduled == 0 && extra.is_empty() {
+        return outcome.with_note("no faults scheduled");
+    }
+    let note = match extra.len() {
+        0 => format!("{scheduled} faults scheduled"),
+        n => format!("{scheduled} faults scheduled, {n} more drawn at run time"),
+    };
+    outcome.with_note(note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invariant::verdict::Verdict;
+    use crate::invariant::verdict::testing::{fault, ms, plan, run, run_event, texts, trace};
+    use crate::plan::{FaultKind, ScenarioPlan, SwarmPlan};
+    use crate::trace::TraceEvent;
+
+    fn begin(t: u64, fault: u32, touched: u32) -> TraceEvent {
+        run_event(ms(t), EventKind::FaultBegin { fault, touched })
+    }
+
+    fn end(t: u64, fault: u32) -> TraceEvent {
+        run_event(ms(t), EventKind::FaultEnd { fault, touched: 1 })
+    }
+
+    fn two_faults() -> ScenarioPlan {
+        let mut plan = plan();
+        plan.faults = vec![fault(FaultKind::Kill, ms(100)), fault(FaultKind::Partition, ms(200))];
+        plan
+    }
+
+    fn outcome(events: Vec<TraceEvent>, plan: &ScenarioPlan) -> Outcome {
+        run(check, &trace(events, Some(ms(1000)), ms(2000)), plan)
+    }
+
+    #[test]
+    fn passes_when_every_fault_touched_something() {
+        let events = vec![begin(100, 0, 1), begin(200, 1, 0), end(300, 0), begin(400, 1, 3)];
+        let outcome = outcome(events, &two_faults());
+        assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
+        assert_eq!(outcome.note.as_deref(), Some("2 faults scheduled"));
+    }
+
+    #[test]
+    fn a_fault_that_touched_nothing_is_a_violation() {
+        let outcome = outcome(vec![begin(100, 0, 2), begin(200, 1, 0)], &two_faults());
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(
+            texts(&outcome),
+            ["fault #1 (partition at 200ms) began at 200ms but touched nothing"]
+        );
+    }
+
+    #[test]
+    fn a_fault_that_never_began_is_a_violation_and_every_one_is_reported() {
+        let outcome = outcome(Vec::new(), &two_faults());
+        assert_eq!(
+            texts(&outcome),
+            ["fault #0 (kill at 100ms) never began", "fault #1 (partition at 200ms) never began"]
+        );
+    }
+
+    #[test]
+    fn no_faults_scheduled_is_a_pass_that_says_so() {
+        let outcome = outcome(Vec::new(), &plan());
+        assert_eq!(outcome.verdict, Verdict::Pass);
+        assert_eq!(outcome.note.as_deref(), Some("no faults scheduled"));
+    }
+
+    #[test]
+    fn faults_drawn_at_run_time_must_touch_something_too() {
+        let outcome =
+            outcome(vec![begin(100, 0, 1), begin(200, 1, 1), begin(300, 2, 0)], &two_faults());
+        assert_eq!(
+            texts(&outcome),
+            [
+                "fault #2 (drawn at run time, not in the scenario's list) began at 300ms but touched nothing"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_swarm_that_must_draw_faults_but_showed_none_fails() {
+        let mut plan = plan();
+        plan.swarm = Some(SwarmPlan {
+            kinds: vec![FaultKind::Kill],
+            targets: Vec::new(),
+            faults_min: 1,
+            faults_max: 3,
+            duration: None,
+            loss: None,
+            latency: None,
+        });
+        assert_eq!(outcome(Vec::new(), &plan).verdict, Verdict::Fail);
+        assert_eq!(outcome(vec![begin(100, 0, 1)], &plan).verdict, Verdict::Pass);
+    }
+}

@@ -1,0 +1,280 @@
+//! `no_lost_replies`: every request a requester issues gets exactly one reply.
+//!
+//! It counts units of work, not socket messages: requester designs record
+//! `RequestIssued` once per request however often the socket resends it, and
+//! `ReplyAccepted` once the application has the answer. A second reply, a reply to a
+//! request never issued, a request given up on (`RequestAbandoned`: the user asked for
+//! no lost replies, so giving up is losing it) and a request still unanswered when
+//! the liveness phase ends are all violations. A run that stopped before its liveness
+//! phase cannot say whether a request in flight would have been answered, so that
+//! alone makes the verdict `Unknown`, never a pass.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::plan::Replica;
+use crate::trace::{AppEvent, MsgId};
+
+use super::verdict::{CheckInput, Outcome, Violation, dur};
+
+pub const NAME: &str = "no_lost_replies";
+
+/// What became of one issued request.
+#[derive(Debug)]
+struct Request {
+    issued_at: Duration,
+    /// The requester; `None` only for a hand-built trace that left it out.
+    node: Option<Replica>,
+    /// When its first reply was accepted.
+    replied_at: Option<Duration>,
+    abandoned: bool,
+}
+
+pub fn check(input: &CheckInput) -> Outcome {
+    let mut requests: BTreeMap<MsgId, Request> = BTreeMap::new();
+    let mut violations = Vec::new();
+    let who = |node: Option<Replica>| node.map_or_else(|| "?".to_owned(), |n| input.node_name(n));
+
+    for (event, app) in input.trace.app_events() {
+        let (at, node) = (event.at, event.node);
+        match *app {
+            AppEvent::RequestIssued { id } => {
+                if let Some(first) = requests.get(&id) {
+                    violations.push(Violation::new(
+                        at,
+                        node,
+                        format!(
+                            "request {id} issued again at {} by {} (first issued at {} by {})",
+                            dur(at),
+                            who(node),
+                            dur(first.issued_at),
+                            who(first.node)
+                        ),
+                    ));
+                    continue;
+                }
+                let request = Request { issued_at: at, node, replied_at: None, abandoned: false };
+                requests.insert(id, request);
+            }
+            AppEvent::ReplyAccepted { id } => match requests.get_mut(&id) {
+                None => violations.push(Violation::new(
+                    at,
+                    node,
+                    format!(
+                        "{} accepted a reply to request {id} at {}, but no request {id} was issued before it",
+                        who(node),
+                        dur(at)
+                    ),
+                )),
+                Some(request) => match request.replied_at {
+                    Some(first) => violations.push(Violation::new(
+                        at,
+                        node,
+                        format!(
+                            "reply delivered twice: request {id} issued at {} by {} was answered at {} and again at {}",
+                            dur(request.issued_at),
+                            who(request.node),
+                            dur(first),
+                            dur(at)
+                        ),
+                    )),
+                    None => request.replied_at = Some(at),
+                },
+            },
+            AppEvent::RequestAbandoned { id } => {
+                let Some(request) = requests.get_mut(&id) else {
+                    violations.push(Violation::new(
+                        at,
+                        node,
+                        format!(
+                            "{} abandoned request {id} at {}, which it never issued",
+                            who(node),
+                            dur(at)
+                        ),
+                    ));
+                    continue;
+                };
+                // A request abandoned after its reply came is not lost; only one given
+                // up unanswered is.
+                if request.replied_at.is_none() && !request.abandoned {
+                    request.abandoned = true;
+                    violations.push(Violation::new(
+                        at,
+                        node,
+                        format!(
+                            "request {id} issued at {} by {} was abandoned at {} without a reply: lost",
+                            dur(request.issued_at),
+                            who(request.node),
+                            dur(at)
+                        ),
+                    ));
+                }
+            }
+            AppEvent::WorkDone { .. } | AppEvent::Note { .. } => {}
+        }
+    }
+
+    // Requests neither answered nor abandoned (abandonment was reported already).
+    let in_flight: Vec<(MsgId, &Request)> = requests
+        .iter()
+        .filter(|(_, r)| r.replied_at.is_none() && !r.abandoned)
+        .map(|(id, r)| (*id, r))
+        .collect();
+    let issued = requests.len();
+
+    if input.trace.healed_at.is_none() && !in_flight.is_empty() {
+        let note = format!(
+            "{} of {issued} requests were still in flight when the run ended before its liveness phase; whether they would have been answered is undecidable",
+            in_flight.len()
+        );
+        if violations.is_empty() {
+            return Outcome::unknown(NAME, note);
+        }
+        return Outcome::from_violations(NAME, violations).with_note(note);
+    }
+
+    // The liveness phase ran: whatever is still unanswered never will be. The
+    // violation is pinned to the issue time, where the request's story starts.
+    let end = input.end();
+    for (id, request) in in_flight {
+        violations.push(Violation::new(
+            request.issued_at,
+            request.node,
+            format!(
+                "request {id} issued at {} by {} never got a reply (run ended at {})",
+                dur(request.issued_at),
+                who(request.node),
+                dur(end)
+            ),
+        ));
+    }
+    let outcome = Outcome::from_violations(NAME, violations);
+    if issued == 0 {
+        // Resolution refuses this invariant on a topology without requesters, so no
+        // request at all means the workload never started: say so, not just "pass".
+        return outcome.with_note("no request was issued");
+    }
+    outcome.with_note(format!("{issued} requests issued"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invariant::verdict::Verdict;
+    use crate::invariant::verdict::testing::{at, client, ms, plan, run, texts, trace};
+    use crate::trace::{EventKind, TraceEvent};
+
+    fn app(t: u64, node: u32, event: AppEvent) -> TraceEvent {
+        at(ms(t), client(node), None, EventKind::App(event))
+    }
+
+    fn issued(t: u64, node: u32, id: MsgId) -> TraceEvent {
+        app(t, node, AppEvent::RequestIssued { id })
+    }
+
+    fn accepted(t: u64, node: u32, id: MsgId) -> TraceEvent {
+        app(t, node, AppEvent::ReplyAccepted { id })
+    }
+
+    fn check_events(events: Vec<TraceEvent>, healed_at: Option<u64>) -> Outcome {
+        run(check, &trace(events, healed_at.map(ms), ms(5000)), &plan())
+    }
+
+    #[test]
+    fn passes_when_every_request_gets_one_reply() {
+        let events = vec![
+            issued(0, 0, 1),
+            issued(5, 1, 2),
+            accepted(40, 1, 2),
+            accepted(50, 0, 1),
+            issued(60, 0, 3),
+            accepted(90, 0, 3),
+        ];
+        let outcome = check_events(events, Some(1000));
+        assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
+        assert_eq!(outcome.note.as_deref(), Some("3 requests issued"));
+    }
+
+    #[test]
+    fn a_request_never_answered_after_the_liveness_phase_is_lost() {
+        let events = vec![issued(0, 0, 1), accepted(50, 0, 1), issued(60, 1, 2), issued(70, 0, 3)];
+        let outcome = check_events(events, Some(1000));
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(
+            texts(&outcome),
+            [
+                "request 2 issued at 60ms by client.1 never got a reply (run ended at 5s)",
+                "request 3 issued at 70ms by client.0 never got a reply (run ended at 5s)",
+            ]
+        );
+        assert_eq!(outcome.violations[0].node, Some(client(1)));
+    }
+
+    #[test]
+    fn a_second_reply_to_one_request_is_a_violation() {
+        let events = vec![issued(0, 0, 1), accepted(50, 0, 1), accepted(80, 0, 1)];
+        let outcome = check_events(events, Some(1000));
+        assert_eq!(
+            texts(&outcome),
+            [
+                "reply delivered twice: request 1 issued at 0 by client.0 was answered at 50ms and again at 80ms"
+            ]
+        );
+        assert_eq!(outcome.violations[0].at, ms(80));
+    }
+
+    #[test]
+    fn a_reply_to_a_request_never_issued_is_a_violation() {
+        let events = vec![accepted(10, 0, 9), issued(20, 0, 9), accepted(30, 0, 9)];
+        let outcome = check_events(events, Some(1000));
+        assert_eq!(
+            texts(&outcome),
+            [
+                "client.0 accepted a reply to request 9 at 10ms, but no request 9 was issued before it"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_abandoned_request_counts_as_lost() {
+        let events = vec![
+            issued(0, 0, 1),
+            app(2500, 0, AppEvent::RequestAbandoned { id: 1 }),
+            issued(2600, 0, 2),
+            accepted(2700, 0, 2),
+        ];
+        let outcome = check_events(events, Some(1000));
+        assert_eq!(
+            texts(&outcome),
+            ["request 1 issued at 0 by client.0 was abandoned at 2500ms without a reply: lost"]
+        );
+    }
+
+    #[test]
+    fn in_flight_requests_without_a_liveness_phase_are_unknown_not_a_pass() {
+        let events = vec![issued(0, 0, 1), accepted(50, 0, 1), issued(60, 0, 2)];
+        let outcome = check_events(events, None);
+        assert_eq!(outcome.verdict, Verdict::Unknown);
+        assert!(outcome.violations.is_empty());
+        assert!(
+            outcome.note.as_deref().is_some_and(|n| n.starts_with("1 of 2 requests")),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn in_flight_requests_do_not_hide_other_violations() {
+        let events =
+            vec![issued(0, 0, 1), accepted(50, 0, 1), accepted(55, 0, 1), issued(60, 0, 2)];
+        let outcome = check_events(events, None);
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(outcome.violations.len(), 1, "the in-flight request is not blamed: {outcome:?}");
+        assert!(outcome.note.is_some());
+    }
+
+    #[test]
+    fn every_answered_run_without_a_liveness_phase_still_passes() {
+        let events = vec![issued(0, 0, 1), accepted(50, 0, 1)];
+        assert_eq!(check_events(events, None).verdict, Verdict::Pass);
+    }
+}

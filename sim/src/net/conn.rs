@@ -1,0 +1,210 @@
+//! One SP connection: the handshake, then a reader and a writer moving messages
+//! between the stream and the core until either side ends it.
+//!
+//! The reader stops reading while its pipe's inbound queue is full, so a slow
+//! application pushes back on the sender through TCP as in libzmq and NNG. The writer
+//! batches every message the core has ready into one write, because a system call per
+//! small message is what makes NNG slow (`shared/reference/peers.md`). Nothing a peer
+//! sends can make this code panic: every fault ends this one connection with a reason.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use super::driver::DriverEvent;
+use super::shared::Shared;
+use crate::socket::{DropReason, Msg, PipeId, SocketEvent, SocketType};
+use crate::wire::{self, Decoder, HANDSHAKE_LEN, HeaderRule, WireError};
+
+/// Smallest read: enough for many small messages per system call.
+const READ_CHUNK_BYTES_MIN: usize = 64 * 1024;
+/// Largest read reservation, so a peer's length header alone never makes us allocate
+/// much more than it has actually sent.
+const READ_CHUNK_BYTES_MAX: usize = 1024 * 1024;
+/// A writer stops filling its batch here and writes, so one busy pipe neither holds
+/// unbounded memory nor keeps the other tasks waiting for long.
+const WRITE_BATCH_BYTES_MAX: usize = 256 * 1024;
+
+/// Why a connection ended.
+#[derive(Debug)]
+pub(super) enum ConnEnd {
+    /// The peer closed its side cleanly.
+    Eof,
+    Io(io::Error),
+    /// The peer broke the wire protocol; the connection is closed for it.
+    Wire(WireError),
+    /// The socket closed and everything queued for this peer was written.
+    Closed,
+    /// The socket closed and its linger ran out before the queue drained.
+    LingerExpired,
+}
+
+impl fmt::Display for ConnEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnEnd::Eof => f.write_str("peer closed the connection"),
+            ConnEnd::Io(err) => write!(f, "i/o error: {err}"),
+            ConnEnd::Wire(err) => write!(f, "protocol error: {err}"),
+            ConnEnd::Closed => f.write_str("socket closed"),
+            ConnEnd::LingerExpired => f.write_str("socket closed: linger expired"),
+        }
+    }
+}
+
+/// Sends our handshake, reads the peer's and checks it against our socket type.
+/// Both sides send first, so neither waits on the other.
+pub(super) async fn handshake<S>(socket: SocketType, stream: &mut S) -> Result<u16, ConnEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    stream.write_all(&wire::handshake(socket)).await.map_err(ConnEnd::Io)?;
+    stream.flush().await.map_err(ConnEnd::Io)?;
+    let mut peer = [0u8; HANDSHAKE_LEN];
+    let mut got = 0;
+    while got < HANDSHAKE_LEN {
+        match stream.read(&mut peer[got..]).await {
+            Ok(0) => {
+                let truncated =
+                    WireError::Truncated { needed: HANDSHAKE_LEN as u64, got: got as u64 };
+                return Err(ConnEnd::Wire(truncated));
+            }
+            Ok(n) => got += n,
+            Err(err) => return Err(ConnEnd::Io(err)),
+        }
+    }
+    wire::check_handshake(socket, &peer).map_err(ConnEnd::Wire)
+}
+
+/// Runs an established, handshaken connection on `pipe` until it ends, bracketing it
+/// with the core's `set_connected` and the trace's `Connected`/`Disconnected`.
+pub(super) async fn run_established<S>(
+    shared: &Rc<Shared>,
+    pipe: PipeId,
+    stream: S,
+    peer: SocketAddr,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let wake = shared.register_writer(pipe);
+    shared.emit(DriverEvent::Connected { pipe, peer });
+    shared.with_core(|core, now| core.set_connected(pipe, true, now));
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let end = tokio::select! {
+        biased;
+        () = shared.linger_expired() => ConnEnd::LingerExpired,
+        end = read_until_closing(shared, pipe, &mut reader) => end,
+        end = write_loop(shared, pipe, &mut writer, &wake) => end,
+    };
+    shared.unregister_writer(pipe);
+    if let ConnEnd::Wire(err) = &end {
+        shared.emit(DriverEvent::ProtocolError { peer, reason: err.to_string() });
+    }
+    shared.emit(DriverEvent::Disconnected { pipe, reason: end.to_string() });
+    shared.with_core(|core, now| core.set_connected(pipe, false, now));
+}
+
+/// Reads until the connection ends; once the socket is closing it stops reading and
+/// leaves the end of the connection to the writer's final flush.
+async fn read_until_closing<R: AsyncRead + Unpin>(
+    shared: &Shared,
+    pipe: PipeId,
+    reader: &mut R,
+) -> ConnEnd {
+    tokio::select! {
+        biased;
+        () = shared.shutdown() => std::future::pending().await,
+        end = read_loop(shared, pipe, reader) => end,
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(shared: &Shared, pipe: PipeId, reader: &mut R) -> ConnEnd {
+    let mut decoder = Decoder::new(shared.options.rcvmaxsize_bytes);
+    let rule = HeaderRule::for_receiver(shared.socket_type);
+    let mut buf = BytesMut::new();
+    loop {
+        if let Err(err) = deliver_buffered(shared, pipe, rule, &mut decoder, &mut buf).await {
+            return ConnEnd::Wire(err);
+        }
+        let wanted = decoder.bytes_wanted(&buf);
+        buf.reserve(wanted.clamp(READ_CHUNK_BYTES_MIN, READ_CHUNK_BYTES_MAX));
+        match reader.read_buf(&mut buf).await {
+            Ok(0) => return decoder.finish(&buf).map_or_else(ConnEnd::Wire, |()| ConnEnd::Eof),
+            Ok(_) => {}
+            Err(err) => return ConnEnd::Io(err),
+        }
+    }
+}
+
+/// Hands every whole message in `buf` to the core, waiting for room in the pipe's
+/// inbound queue before each one: while it is full nothing more is read.
+async fn deliver_buffered(
+    shared: &Shared,
+    pipe: PipeId,
+    rule: HeaderRule,
+    decoder: &mut Decoder,
+    buf: &mut BytesMut,
+) -> Result<(), WireError> {
+    loop {
+        shared.wait_for_room(pipe).await;
+        let Some(payload) = decoder.decode(buf)? else { return Ok(()) };
+        deliver(shared, pipe, rule, payload);
+    }
+}
+
+/// A message whose header does not fit the protocol is dropped and recorded, and the
+/// connection carries on: only that message is bad.
+fn deliver(shared: &Shared, pipe: PipeId, rule: HeaderRule, payload: Bytes) {
+    match wire::split(rule, payload) {
+        Ok(msg) => shared.with_core(|core, now| core.on_message(pipe, msg, now)),
+        Err(malformed) => {
+            let msg = Msg::new(malformed.payload);
+            let dropped =
+                SocketEvent::Dropped { pipe: Some(pipe), reason: DropReason::Malformed, msg };
+            shared.emit(DriverEvent::Socket(dropped));
+        }
+    }
+}
+
+/// Writes whatever the core has for `pipe`, batched, until the connection fails or
+/// the socket closes with nothing left to send.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    shared: &Shared,
+    pipe: PipeId,
+    writer: &mut W,
+    wake: &Notify,
+) -> ConnEnd {
+    let mut batch = BytesMut::new();
+    loop {
+        fill_batch(shared, pipe, &mut batch);
+        if batch.is_empty() {
+            if shared.is_shutting_down() {
+                return writer.shutdown().await.map_or_else(ConnEnd::Io, |()| ConnEnd::Closed);
+            }
+            tokio::select! {
+                biased;
+                () = wake.notified() => {}
+                () = shared.shutdown() => {}
+            }
+            continue;
+        }
+        if let Err(err) = writer.write_all(&batch).await {
+            return ConnEnd::Io(err);
+        }
+        batch.clear();
+    }
+}
+
+/// Encodes the core's ready messages for `pipe` into `batch`, up to the batch limit.
+fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut) {
+    shared.with_core(|core, now| {
+        while batch.len() < WRITE_BATCH_BYTES_MAX {
+            let Some(msg) = core.poll_transmit(pipe, now) else { break };
+            wire::encode(&msg.header, &msg.body, batch);
+        }
+    });
+}

@@ -1,0 +1,263 @@
+//! The socket driver: binds, connects, accepts and times one socket core over any
+//! [`Transport`], as a handful of tasks on the current `LocalSet`.
+//!
+//! One task per connect target keeps that target's pipe alive and reconnects with
+//! libzmq's backoff; one task per listener accepts; one task per accepted connection
+//! serves it (`conn.rs`); one task sleeps until the core's next deadline. The
+//! application talks to the core through the [`SocketHandle`] this returns. Time is
+//! `tokio::time::Instant::now() - epoch`, which under turmoil is simulated time.
+
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::conn::{ConnEnd, handshake, run_established};
+use super::handle::SocketHandle;
+use super::shared::{EventSink, Shared};
+use super::transport::Transport;
+use crate::socket::{PipeId, SocketCore, SocketEvent, SocketOptions};
+
+/// What the driver reports for the trace, besides the core's own events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DriverEvent {
+    /// An event of the socket core, passed through.
+    Socket(SocketEvent),
+    /// A connection on `pipe` finished its handshake.
+    Connected { pipe: PipeId, peer: SocketAddr },
+    /// The connection under `pipe` ended. On the connecting side the pipe lives on and
+    /// a reconnect follows; on the bound side the pipe is gone.
+    Disconnected { pipe: PipeId, reason: String },
+    /// A connection attempt to `addr` failed before its handshake completed.
+    ConnectFailed { addr: SocketAddr, reason: String },
+    /// The listener on `addr` failed to accept; it retries after `reconnect_ivl`.
+    AcceptFailed { addr: SocketAddr, reason: String },
+    /// `peer` broke the wire protocol (handshake, length or truncation) and its
+    /// connection was closed; the socket keeps serving its other peers.
+    ProtocolError { peer: SocketAddr, reason: String },
+    /// A driver task panicked: a bug in patchbay. The application's next call on the
+    /// handle panics with the same message.
+    TaskPanicked { task: &'static str, message: String },
+}
+
+/// Starts a socket: binds every address in `binds` (failing as a whole if one bind
+/// fails), attaches one pipe per address in `connects` at once so that messages can
+/// queue before any connection exists, and spawns the socket's tasks on the current
+/// `LocalSet`. Must be called from inside a `LocalSet` (every turmoil host is one).
+pub async fn spawn_socket<T: Transport>(
+    transport: T,
+    core: Box<dyn SocketCore>,
+    options: &SocketOptions,
+    binds: Vec<SocketAddr>,
+    connects: Vec<SocketAddr>,
+    epoch: Instant,
+    events: EventSink,
+) -> io::Result<SocketHandle> {
+    let mut listeners = Vec::with_capacity(binds.len());
+    for addr in binds {
+        listeners.push(transport.bind(addr).await?);
+    }
+    let shared = Shared::new(core, options, epoch, events);
+    let local_addrs = listeners.iter().map(|(_, addr)| *addr).collect();
+    for (listener, addr) in listeners {
+        let accepting = accept_loop(Rc::clone(&shared), transport.clone(), listener, addr);
+        shared.spawn("accept", accepting);
+    }
+    for addr in connects {
+        let pipe = shared.new_pipe();
+        shared.with_core(|core, now| core.attach(pipe, now));
+        shared.spawn("connect", connect_loop(Rc::clone(&shared), transport.clone(), addr, pipe));
+    }
+    shared.spawn("timer", timer_loop(Rc::clone(&shared)));
+    Ok(SocketHandle::new(shared, local_addrs))
+}
+
+/// Reconnect delays as libzmq computes them: `reconnect_ivl`, doubling after each
+/// failure up to `reconnect_ivl_max` when that is set, and back to `reconnect_ivl`
+/// after a connection that got through its handshake.
+#[derive(Debug)]
+pub(super) struct Backoff {
+    first: Duration,
+    max: Option<Duration>,
+    next: Duration,
+}
+
+impl Backoff {
+    pub(super) fn new(options: &SocketOptions) -> Backoff {
+        let first = options.reconnect_ivl;
+        Backoff { first, max: options.reconnect_ivl_max, next: first }
+    }
+
+    pub(super) fn reset(&mut self) {
+        self.next = self.first;
+    }
+
+    pub(super) fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        if let Some(max) = self.max {
+            self.next = delay.saturating_mul(2).min(max.max(self.first));
+        }
+        delay
+    }
+}
+
+/// Keeps `pipe` connected to `addr` until the socket closes, then detaches it.
+async fn connect_loop<T: Transport>(
+    shared: Rc<Shared>,
+    transport: T,
+    addr: SocketAddr,
+    pipe: PipeId,
+) {
+    let mut backoff = Backoff::new(&shared.options);
+    loop {
+        let attempt = tokio::select! {
+            biased;
+            () = shared.shutdown() => break,
+            attempt = transport.connect(addr) => attempt,
+        };
+        match attempt {
+            Ok(stream) => {
+                if serve_connected(&shared, pipe, stream, addr).await {
+                    backoff.reset();
+                }
+            }
+            Err(err) => shared.emit(DriverEvent::ConnectFailed { addr, reason: err.to_string() }),
+        }
+        let delay = backoff.next_delay();
+        tokio::select! {
+            biased;
+            () = shared.shutdown() => break,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+    shared.with_core(|core, now| core.detach(pipe, now));
+}
+
+/// Handshakes a fresh outgoing connection and runs it on the existing `pipe`.
+/// Returns whether the handshake succeeded, which resets the reconnect backoff.
+async fn serve_connected<S>(
+    shared: &Rc<Shared>,
+    pipe: PipeId,
+    mut stream: S,
+    addr: SocketAddr,
+) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    let shaken = tokio::select! {
+        biased;
+        () = shared.shutdown() => return false,
+        shaken = handshake(shared.socket_type, &mut stream) => shaken,
+    };
+    match shaken {
+        Ok(_) => {
+            run_established(shared, pipe, stream, addr).await;
+            true
+        }
+        Err(ConnEnd::Wire(err)) => {
+            shared.emit(DriverEvent::ProtocolError { peer: addr, reason: err.to_string() });
+            false
+        }
+        Err(end) => {
+            shared.emit(DriverEvent::ConnectFailed { addr, reason: end.to_string() });
+            false
+        }
+    }
+}
+
+/// Accepts connections on one listener until the socket closes, each served by its
+/// own task on its own pipe.
+async fn accept_loop<T: Transport>(
+    shared: Rc<Shared>,
+    transport: T,
+    listener: T::Listener,
+    addr: SocketAddr,
+) {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = shared.shutdown() => return,
+            accepted = transport.accept(&listener) => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                shared.spawn("connection", serve_accepted(Rc::clone(&shared), stream, peer));
+            }
+            Err(err) => {
+                shared.emit(DriverEvent::AcceptFailed { addr, reason: err.to_string() });
+                // Accept errors such as running out of file descriptors repeat at
+                // once; waiting keeps the loop from spinning.
+                tokio::select! {
+                    biased;
+                    () = shared.shutdown() => return,
+                    () = tokio::time::sleep(shared.options.reconnect_ivl) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Handshakes an incoming connection, then gives it a fresh pipe for its lifetime.
+async fn serve_accepted<S>(shared: Rc<Shared>, mut stream: S, peer: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    let shaken = tokio::select! {
+        biased;
+        () = shared.shutdown() => return,
+        shaken = handshake(shared.socket_type, &mut stream) => shaken,
+    };
+    if let Err(end) = shaken {
+        let reason = match end {
+            ConnEnd::Wire(err) => err.to_string(),
+            other => format!("handshake failed: {other}"),
+        };
+        return shared.emit(DriverEvent::ProtocolError { peer, reason });
+    }
+    let pipe = shared.new_pipe();
+    shared.with_core(|core, now| core.attach(pipe, now));
+    run_established(&shared, pipe, stream, peer).await;
+    shared.with_core(|core, now| core.detach(pipe, now));
+}
+
+/// Sleeps until the core's next deadline and fires it; re-arms whenever a core call
+/// moves the deadline.
+async fn timer_loop(shared: Rc<Shared>) {
+    loop {
+        let deadline = shared.peek_core(|core| core.poll_timeout());
+        shared.arm_timer(deadline);
+        let wake_at = deadline.and_then(|at| shared.epoch().checked_add(at));
+        tokio::select! {
+            biased;
+            () = shared.shutdown() => return,
+            () = shared.timer_changed() => continue,
+            () = sleep_until(wake_at) => {}
+        }
+        let now = shared.with_core(|core, now| {
+            core.on_timeout(now);
+            now
+        });
+        check_deadline_moved(&shared, now);
+    }
+}
+
+/// A core that still wants a timeout at or before `now` right after handling it
+/// would spin this task forever without letting time pass: a broken invariant.
+fn check_deadline_moved(shared: &Shared, now: Duration) {
+    let next = shared.peek_core(|core| core.poll_timeout());
+    if let Some(next) = next.filter(|next| *next <= now) {
+        panic!(
+            "{} core wants a timeout at {next:?} right after on_timeout at {now:?}",
+            shared.socket_type
+        );
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,112 @@
+//! The application's end of a driven socket: send, receive, close.
+//!
+//! A handle lives on the thread (and `LocalSet`) its socket was spawned on. The async
+//! calls wait out the core's `WouldBlock` and return every other error at once, as a
+//! blocking `zmq_send`/`nng_recvmsg` would. Dropping the handle closes the socket
+//! without waiting; `close` also waits for the linger to play out.
+//!
+//! A waiting call registers for its wake-up only after the failed attempt: the
+//! attempt itself wakes application waiters (every core call does), so registering
+//! first would wake the caller at once and spin. Nothing else runs on this thread in
+//! between, so no wake-up can be missed.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use super::shared::Shared;
+use crate::socket::{Msg, RecvError, SendError, SocketType};
+
+pub struct SocketHandle {
+    shared: Rc<Shared>,
+    /// The addresses actually bound, in the order given (port 0 resolved).
+    local_addrs: Vec<SocketAddr>,
+}
+
+impl fmt::Debug for SocketHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketHandle")
+            .field("socket_type", &self.shared.socket_type)
+            .field("local_addrs", &self.local_addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocketHandle {
+    pub(super) fn new(shared: Rc<Shared>, local_addrs: Vec<SocketAddr>) -> SocketHandle {
+        SocketHandle { shared, local_addrs }
+    }
+
+    pub fn socket_type(&self) -> SocketType {
+        self.shared.socket_type
+    }
+
+    /// The bound addresses, one per bind in the order given. Under turmoil the IP is
+    /// the unspecified address; peers use the host's address with this port.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Sends `msg`, waiting while the core says `WouldBlock`.
+    pub async fn send(&self, msg: Msg) -> Result<(), SendError> {
+        loop {
+            // The core consumes the message even when it refuses it, so each attempt
+            // gets a copy: a `Vec` of ids and a reference-counted body.
+            match self.try_send(msg.clone()) {
+                Err(SendError::WouldBlock) => self.shared.app_woken().await,
+                done => return done,
+            }
+        }
+    }
+
+    /// Receives the next message, waiting while the core says `WouldBlock`.
+    pub async fn recv(&self) -> Result<Msg, RecvError> {
+        loop {
+            match self.try_recv() {
+                Err(RecvError::WouldBlock) => self.shared.app_woken().await,
+                done => return done,
+            }
+        }
+    }
+
+    /// Sends `msg` if the core takes it now.
+    ///
+    /// # Panics
+    /// If a task of this socket panicked earlier (a patchbay bug), with its message.
+    pub fn try_send(&self, msg: Msg) -> Result<(), SendError> {
+        self.shared.raise_if_panicked();
+        let sent = self.shared.with_core(|core, now| core.send(msg, now));
+        // A send can empty inbound queues too: a REQ's new request drops stale replies.
+        self.shared.room_freed();
+        sent
+    }
+
+    /// Receives a message if one is ready now.
+    ///
+    /// # Panics
+    /// If a task of this socket panicked earlier (a patchbay bug), with its message.
+    pub fn try_recv(&self) -> Result<Msg, RecvError> {
+        self.shared.raise_if_panicked();
+        let received = self.shared.with_core(|core, now| core.recv(now));
+        if received.is_ok() {
+            self.shared.room_freed();
+        }
+        received
+    }
+
+    /// Closes the socket and waits until every connection has flushed what was queued
+    /// for it, or the linger ran out. Pipes without a connection at that moment drop
+    /// their queues at once whatever the linger: libzmq with `LINGER -1` would keep
+    /// reconnecting and hang `zmq_ctx_term` for a peer that never comes back.
+    pub async fn close(self) {
+        let shared = Rc::clone(&self.shared);
+        drop(self);
+        shared.all_tasks_done().await;
+    }
+}
+
+impl Drop for SocketHandle {
+    fn drop(&mut self) {
+        self.shared.begin_shutdown();
+    }
+}

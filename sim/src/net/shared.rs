@@ -1,0 +1,285 @@
+//! The state one socket's tasks share: the core, the wake-ups between tasks, and the
+//! shutdown and panic bookkeeping.
+//!
+//! Every task of a socket runs on one thread, so the core sits in a `RefCell` and is
+//! borrowed only for the length of one core call, never across an `.await`. After
+//! every call [`Shared::with_core`] drains the core's events into the trace and wakes
+//! whoever may now make progress, so no task ever has to poll the core on a timer.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::driver::DriverEvent;
+use crate::socket::{Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType};
+
+/// Receives every event of one socket, stamped with the time since the run's epoch.
+pub type EventSink = Rc<dyn Fn(Duration, DriverEvent)>;
+
+pub(super) struct Shared {
+    core: RefCell<Box<dyn SocketCore>>,
+    pub(super) socket_type: SocketType,
+    pub(super) options: SocketOptions,
+    /// The run's time zero; under turmoil `Instant` is simulated time.
+    epoch: Instant,
+    events: EventSink,
+    /// Wakes application calls waiting out a `WouldBlock`.
+    app_wake: Notify,
+    /// Wakes readers stopped at a full inbound queue (RCVHWM backpressure).
+    room_wake: Notify,
+    /// Wakes the timer task when the core's next deadline changed.
+    timer_wake: Notify,
+    /// The deadline the timer task sleeps towards, to tell when it changed.
+    armed_deadline: Cell<Option<Duration>>,
+    /// One wake-up per connected pipe's writer, keyed by pipe.
+    writer_wakes: RefCell<BTreeMap<PipeId, Rc<Notify>>>,
+    next_pipe: Cell<PipeId>,
+    shutting_down: Cell<bool>,
+    shutdown_wake: Notify,
+    live_tasks: Cell<usize>,
+    tasks_done: Notify,
+    /// The first panic caught in one of this socket's tasks. turmoil would swallow it;
+    /// the application's next call on the handle raises it again instead.
+    panicked: RefCell<Option<String>>,
+}
+
+impl Shared {
+    pub(super) fn new(
+        core: Box<dyn SocketCore>,
+        options: &SocketOptions,
+        epoch: Instant,
+        events: EventSink,
+    ) -> Rc<Shared> {
+        Rc::new(Shared {
+            socket_type: core.socket_type(),
+            core: RefCell::new(core),
+            options: options.clone(),
+            epoch,
+            events,
+            app_wake: Notify::new(),
+            room_wake: Notify::new(),
+            timer_wake: Notify::new(),
+            armed_deadline: Cell::new(None),
+            writer_wakes: RefCell::new(BTreeMap::new()),
+            next_pipe: Cell::new(1),
+            shutting_down: Cell::new(false),
+            shutdown_wake: Notify::new(),
+            live_tasks: Cell::new(0),
+            tasks_done: Notify::new(),
+            panicked: RefCell::new(None),
+        })
+    }
+
+    /// Time since the epoch; an epoch in the future reads as zero rather than panicking.
+    pub(super) fn now(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.epoch)
+    }
+
+    pub(super) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    pub(super) fn emit(&self, event: DriverEvent) {
+        (self.events)(self.now(), event);
+    }
+
+    /// A fresh pipe id. Ids start at 1, are never reused, and stay below 2^31 so a
+    /// ROUTER can use them as hop ids; running out is a broken invariant.
+    pub(super) fn new_pipe(&self) -> PipeId {
+        let pipe = self.next_pipe.get();
+        assert!(pipe < crate::socket::REQUEST_ID_BIT, "pipe ids exhausted");
+        self.next_pipe.set(pipe + 1);
+        pipe
+    }
+
+    /// Runs one core call, then drains its events and wakes whoever may progress.
+    pub(super) fn with_core<R>(&self, call: impl FnOnce(&mut dyn SocketCore, Duration) -> R) -> R {
+        let now = self.now();
+        let result = call(&mut **self.core.borrow_mut(), now);
+        self.settle(now);
+        result
+    }
+
+    /// A read-only look at the core.
+    pub(super) fn peek_core<R>(&self, look: impl FnOnce(&dyn SocketCore) -> R) -> R {
+        look(&**self.core.borrow())
+    }
+
+    /// The callback runs with the core released, so it may call the handle.
+    fn settle(&self, now: Duration) {
+        while let Some(event) = self.next_core_event() {
+            self.wake_writer_for(&event);
+            (self.events)(now, DriverEvent::Socket(event));
+        }
+        if self.peek_core(|core| core.poll_timeout()) != self.armed_deadline.get() {
+            self.timer_wake.notify_one();
+        }
+        self.app_wake.notify_waiters();
+    }
+
+    fn next_core_event(&self) -> Option<SocketEvent> {
+        self.core.borrow_mut().poll_event()
+    }
+
+    /// Cores report every message they put on a pipe's queue (`Enqueued`, `Resent`),
+    /// which tells the driver exactly which writer has work without scanning pipes.
+    fn wake_writer_for(&self, event: &SocketEvent) {
+        let pipe = match event {
+            SocketEvent::Enqueued { pipe, .. } | SocketEvent::Resent { pipe, .. } => *pipe,
+            _ => return,
+        };
+        if let Some(wake) = self.writer_wakes.borrow().get(&pipe) {
+            wake.notify_one();
+        }
+    }
+
+    pub(super) fn register_writer(&self, pipe: PipeId) -> Rc<Notify> {
+        let wake = Rc::new(Notify::new());
+        self.writer_wakes.borrow_mut().insert(pipe, Rc::clone(&wake));
+        wake
+    }
+
+    pub(super) fn unregister_writer(&self, pipe: PipeId) {
+        self.writer_wakes.borrow_mut().remove(&pipe);
+    }
+
+    /// Resolves once `ready` holds, re-checking after every wake-up of `notify`. The
+    /// waiter is registered before the check, so a wake-up in between is not lost.
+    async fn wait_until(notify: &Notify, ready: impl Fn() -> bool) {
+        loop {
+            let mut woken = pin!(notify.notified());
+            woken.as_mut().enable();
+            if ready() {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// Waits until `pipe`'s inbound queue has room (or the socket is closing).
+    pub(super) async fn wait_for_room(&self, pipe: PipeId) {
+        Self::wait_until(&self.room_wake, || self.peek_core(|core| core.can_receive(pipe))).await;
+    }
+
+    /// Called after the application took a message out, which may free room.
+    pub(super) fn room_freed(&self) {
+        self.room_wake.notify_waiters();
+    }
+
+    /// Waits for the next core call after this one registers: any of them may have
+    /// made room or delivered a message for the waiting application call.
+    pub(super) async fn app_woken(&self) {
+        self.app_wake.notified().await;
+    }
+
+    /// Waits for a change of the core's deadline; remembers `deadline` as armed.
+    pub(super) fn arm_timer(&self, deadline: Option<Duration>) {
+        self.armed_deadline.set(deadline);
+    }
+
+    pub(super) async fn timer_changed(&self) {
+        self.timer_wake.notified().await;
+    }
+
+    pub(super) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.get()
+    }
+
+    pub(super) fn begin_shutdown(&self) {
+        self.shutting_down.set(true);
+        self.shutdown_wake.notify_waiters();
+    }
+
+    pub(super) async fn shutdown(&self) {
+        Self::wait_until(&self.shutdown_wake, || self.shutting_down.get()).await;
+    }
+
+    /// Resolves when the socket is closing and its linger has run out; never under
+    /// `Linger::Forever`.
+    pub(super) async fn linger_expired(&self) {
+        self.shutdown().await;
+        match self.options.linger {
+            Linger::Forever => std::future::pending().await,
+            Linger::For(linger) => tokio::time::sleep(linger).await,
+        }
+    }
+
+    pub(super) async fn all_tasks_done(&self) {
+        Self::wait_until(&self.tasks_done, || self.live_tasks.get() == 0).await;
+    }
+
+    /// Spawns one of the socket's tasks on the current `LocalSet`, counted for
+    /// `close` and guarded so a panic is recorded rather than lost.
+    pub(super) fn spawn(
+        self: &Rc<Self>,
+        task: &'static str,
+        future: impl Future<Output = ()> + 'static,
+    ) {
+        self.live_tasks.set(self.live_tasks.get() + 1);
+        let guarded = Guarded { inner: Box::pin(future), shared: Rc::clone(self), task };
+        tokio::task::spawn_local(guarded);
+    }
+
+    fn task_finished(&self) {
+        self.live_tasks.set(self.live_tasks.get() - 1);
+        self.tasks_done.notify_waiters();
+    }
+
+    fn task_panicked(&self, task: &'static str, payload: &(dyn Any + Send)) {
+        let message = panic_message(payload);
+        self.panicked.borrow_mut().get_or_insert_with(|| format!("{task}: {message}"));
+        self.emit(DriverEvent::TaskPanicked { task, message });
+        self.app_wake.notify_waiters();
+    }
+
+    /// Raises, in the caller's task, a panic caught earlier in a driver task.
+    pub(super) fn raise_if_panicked(&self) {
+        if let Some(message) = self.panicked.borrow().as_ref() {
+            panic!("patchbay driver task panicked: {message}");
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// A socket task with its panics caught: the default hook still prints the panic, and
+/// the socket records it so that it surfaces in the application instead of vanishing
+/// inside turmoil's runtime.
+struct Guarded<F> {
+    inner: Pin<Box<F>>,
+    shared: Rc<Shared>,
+    task: &'static str,
+}
+
+impl<F: Future<Output = ()>> Future for Guarded<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let polled = catch_unwind(AssertUnwindSafe(|| this.inner.as_mut().poll(cx)));
+        match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(())) => {}
+            Err(payload) => this.shared.task_panicked(this.task, &*payload),
+        }
+        this.shared.task_finished();
+        Poll::Ready(())
+    }
+}

@@ -1,0 +1,304 @@
+//! Driver behaviour under turmoil, where time is simulated and exact: reconnect
+//! timing and backoff, receive-side backpressure with a linger flush at close, and a
+//! panic inside a driver task reaching the application instead of vanishing.
+//!
+//! Wire-level faults from real peers are tested against NNG in `tests/interop.rs`.
+
+use std::cell::RefCell;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::driver::Backoff;
+use super::{DriverEvent, EventSink, SocketHandle, TurmoilTcp, spawn_socket};
+use crate::socket::{
+    Dealer, Msg, PipeId, RecvError, Rep, Req, SendError, SocketCore, SocketEvent, SocketOptions,
+    SocketType,
+};
+
+const PORT: u16 = 5555;
+const LATENCY: Duration = Duration::from_millis(1);
+
+fn sim(tcp_capacity: usize) -> turmoil::Sim<'static> {
+    turmoil::Builder::new()
+        .rng_seed(42)
+        .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .min_message_latency(LATENCY)
+        .max_message_latency(LATENCY)
+        .tcp_capacity(tcp_capacity)
+        .simulation_duration(Duration::from_secs(60))
+        .build()
+}
+
+/// Every event with its time, shared between a host and the test.
+#[derive(Clone, Default)]
+struct EventLog(Rc<RefCell<Vec<(Duration, DriverEvent)>>>);
+
+impl EventLog {
+    fn sink(&self) -> EventSink {
+        let log = Rc::clone(&self.0);
+        Rc::new(move |at: Duration, event: DriverEvent| log.borrow_mut().push((at, event)))
+    }
+
+    fn find<T>(&self, pick: impl Fn(Duration, &DriverEvent) -> Option<T>) -> Vec<T> {
+        self.0.borrow().iter().filter_map(|(at, event)| pick(*at, event)).collect()
+    }
+}
+
+fn listen_addr() -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT)
+}
+
+fn server_addr() -> SocketAddr {
+    SocketAddr::new(turmoil::lookup("server"), PORT)
+}
+
+async fn start(
+    core: Box<dyn SocketCore>,
+    options: &SocketOptions,
+    binds: Vec<SocketAddr>,
+    connects: Vec<SocketAddr>,
+    log: &EventLog,
+) -> SocketHandle {
+    let epoch = Instant::now();
+    spawn_socket(TurmoilTcp, core, options, binds, connects, epoch, log.sink())
+        .await
+        .expect("spawn socket")
+}
+
+/// The gaps between a REQ's failed connects while the REP binds only at `bind_at`.
+fn failed_connect_gaps(options: SocketOptions, bind_at: Duration) -> Vec<Duration> {
+    let mut sim = sim(64);
+    sim.host("server", move || async move {
+        tokio::time::sleep(bind_at).await;
+        let options = SocketOptions::default();
+        let log = EventLog::default();
+        let rep =
+            start(Box::new(Rep::new(options.clone())), &options, vec![listen_addr()], vec![], &log)
+                .await;
+        let request = rep.recv().await.expect("request");
+        rep.send(request).await.expect("reply");
+        rep.close().await;
+        Ok(())
+    });
+    let log = EventLog::default();
+    let client_log = log.clone();
+    sim.client("client", async move {
+        let core = Box::new(Req::new(options.clone(), 7));
+        let req = start(core, &options, vec![], vec![server_addr()], &client_log).await;
+        // Queued before any connection exists (IMMEDIATE=0), sent once one does.
+        req.send(Msg::new("early")).await.expect("queue request");
+        assert_eq!(req.recv().await.expect("reply").body, Bytes::from_static(b"early"));
+        req.close().await;
+        Ok(())
+    });
+    sim.run().expect("simulation");
+    let failures =
+        log.find(|at, event| matches!(event, DriverEvent::ConnectFailed { .. }).then_some(at));
+    let connected =
+        log.find(|at, event| matches!(event, DriverEvent::Connected { .. }).then_some(at));
+    assert_eq!(connected.len(), 1);
+    assert!(connected[0] >= bind_at, "connected at {:?} before the bind", connected[0]);
+    failures.windows(2).map(|pair| pair[1] - pair[0]).collect()
+}
+
+/// Each retry waits the interval after the refusal, which takes one link latency.
+fn assert_gaps(gaps: &[Duration], ivls_ms: &[u64]) {
+    let expected: Vec<Duration> =
+        ivls_ms.iter().map(|ivl| Duration::from_millis(*ivl) + LATENCY).collect();
+    assert_eq!(gaps, expected);
+}
+
+#[test]
+fn reconnect_waits_reconnect_ivl_without_backoff() {
+    let options =
+        SocketOptions { reconnect_ivl: Duration::from_millis(100), ..SocketOptions::default() };
+    let gaps = failed_connect_gaps(options, Duration::from_millis(550));
+    assert_gaps(&gaps, &[100, 100, 100, 100, 100]);
+}
+
+#[test]
+fn reconnect_backoff_doubles_up_to_the_max() {
+    let options = SocketOptions {
+        reconnect_ivl: Duration::from_millis(100),
+        reconnect_ivl_max: Some(Duration::from_millis(800)),
+        ..SocketOptions::default()
+    };
+    let gaps = failed_connect_gaps(options, Duration::from_millis(3_000));
+    assert_gaps(&gaps, &[100, 200, 400, 800, 800]);
+}
+
+#[test]
+fn backoff_resets_after_a_connection() {
+    let options = SocketOptions {
+        reconnect_ivl: Duration::from_millis(10),
+        reconnect_ivl_max: Some(Duration::from_millis(35)),
+        ..SocketOptions::default()
+    };
+    let mut backoff = Backoff::new(&options);
+    let delays: Vec<u128> = (0..4).map(|_| backoff.next_delay().as_millis()).collect();
+    assert_eq!(delays, [10, 20, 35, 35]);
+    backoff.reset();
+    assert_eq!(backoff.next_delay(), Duration::from_millis(10));
+}
+
+const FLOOD_MSGS: usize = 300;
+const RCVHWM_MSGS: u32 = 4;
+const RECEIVER_ASLEEP: Duration = Duration::from_secs(1);
+
+/// DEALER speaks NNG's raw REQ, whose receiver takes the first four bytes as a
+/// request id, so DEALER-to-DEALER traffic carries one id per message.
+fn flood_msg(i: usize) -> Msg {
+    let id = u32::try_from(i).expect("few messages") | crate::socket::REQUEST_ID_BIT;
+    Msg { header: vec![id], body: Bytes::from(format!("m{i}")) }
+}
+
+/// A receiver that does not read for a second must stop its reader at RCVHWM, which
+/// stalls TCP, which fills the sender's queue and blocks its sends; every message
+/// then arrives, in order, including those still queued when the sender closed.
+#[test]
+fn full_receiver_blocks_the_sender_and_close_flushes() {
+    let mut sim = sim(8);
+    let received = Rc::new(RefCell::new(Vec::new()));
+    let server_log = EventLog::default();
+    let (log, got) = (server_log.clone(), Rc::clone(&received));
+    // A client, not a host, so the run lasts until it has everything.
+    sim.client("server", async move {
+        let options = SocketOptions { rcvhwm_msgs: RCVHWM_MSGS, ..SocketOptions::default() };
+        let core = Box::new(Dealer::new(options.clone()));
+        let dealer = start(core, &options, vec![listen_addr()], vec![], &log).await;
+        tokio::time::sleep(RECEIVER_ASLEEP).await;
+        for _ in 0..FLOOD_MSGS {
+            let msg = dealer.recv().await.expect("recv");
+            got.borrow_mut().push(msg);
+        }
+        Ok(())
+    });
+    let last_send_at = Rc::new(RefCell::new(Duration::ZERO));
+    let at = Rc::clone(&last_send_at);
+    sim.client("client", async move {
+        let options = SocketOptions { sndhwm_msgs: 4, ..SocketOptions::default() };
+        let core = Box::new(Dealer::new(options.clone()));
+        let dealer = start(core, &options, vec![], vec![server_addr()], &EventLog::default()).await;
+        let epoch = Instant::now();
+        for i in 0..FLOOD_MSGS {
+            dealer.send(flood_msg(i)).await.expect("send");
+        }
+        *at.borrow_mut() = epoch.elapsed();
+        dealer.close().await;
+        Ok(())
+    });
+    sim.run().expect("simulation");
+    let expected: Vec<Msg> = (0..FLOOD_MSGS).map(flood_msg).collect();
+    assert_eq!(*received.borrow(), expected);
+    assert!(
+        *last_send_at.borrow() >= RECEIVER_ASLEEP,
+        "sends never blocked: {:?}",
+        last_send_at.borrow()
+    );
+    let depth_max = server_log.find(|_, event| match event {
+        DriverEvent::Socket(SocketEvent::Arrived { depth, .. }) => Some(*depth),
+        _ => None,
+    });
+    assert_eq!(depth_max.iter().max(), Some(&RCVHWM_MSGS));
+}
+
+/// A DEALER whose `poll_transmit` panics: a stand-in for a bug in a core.
+struct PanicOnTransmit(Dealer);
+
+impl SocketCore for PanicOnTransmit {
+    fn socket_type(&self) -> SocketType {
+        SocketType::Dealer
+    }
+    fn attach(&mut self, pipe: PipeId, now: Duration) {
+        self.0.attach(pipe, now);
+    }
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, now: Duration) {
+        self.0.set_connected(pipe, connected, now);
+    }
+    fn detach(&mut self, pipe: PipeId, now: Duration) {
+        self.0.detach(pipe, now);
+    }
+    fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        self.0.send(msg, now)
+    }
+    fn recv(&mut self, now: Duration) -> Result<Msg, RecvError> {
+        self.0.recv(now)
+    }
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, now: Duration) {
+        self.0.on_message(pipe, msg, now);
+    }
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        self.0.can_receive(pipe)
+    }
+    fn poll_transmit(&mut self, _pipe: PipeId, _now: Duration) -> Option<Msg> {
+        panic!("boom in poll_transmit");
+    }
+    fn poll_timeout(&self) -> Option<Duration> {
+        None
+    }
+    fn on_timeout(&mut self, _now: Duration) {}
+    fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.0.poll_event()
+    }
+}
+
+#[test]
+fn a_panic_in_a_driver_task_reaches_the_application() {
+    let mut sim = sim(64);
+    sim.host("server", || async {
+        let options = SocketOptions::default();
+        let core = Box::new(Dealer::new(options.clone()));
+        let dealer = start(core, &options, vec![listen_addr()], vec![], &EventLog::default()).await;
+        let _ = dealer.recv().await;
+        Ok(())
+    });
+    let log = EventLog::default();
+    let client_log = log.clone();
+    let raised = Rc::new(RefCell::new(None));
+    let raised_in_client = Rc::clone(&raised);
+    sim.client("client", async move {
+        let options = SocketOptions::default();
+        let task_panicked = Rc::new(Notify::new());
+        let sink: EventSink = {
+            let (inner, task_panicked) = (client_log.sink(), Rc::clone(&task_panicked));
+            Rc::new(move |at, event| {
+                if matches!(event, DriverEvent::TaskPanicked { .. }) {
+                    task_panicked.notify_one();
+                }
+                inner(at, event);
+            })
+        };
+        let core = Box::new(PanicOnTransmit(Dealer::new(options.clone())));
+        let dealer = spawn_socket(
+            TurmoilTcp,
+            core,
+            &options,
+            vec![],
+            vec![server_addr()],
+            Instant::now(),
+            sink,
+        )
+        .await
+        .expect("spawn socket");
+        dealer.send(Msg::new("x")).await.expect("queued before the connection is up");
+        task_panicked.notified().await;
+        let call = std::panic::catch_unwind(AssertUnwindSafe(|| dealer.try_recv()));
+        let payload = call.expect_err("the next call raises the task's panic");
+        *raised_in_client.borrow_mut() = payload.downcast_ref::<String>().cloned();
+        Ok(())
+    });
+    sim.run().expect("simulation");
+    let raised = raised.borrow_mut().take().expect("client finished");
+    assert!(raised.contains("boom in poll_transmit"), "{raised}");
+    let events = log.find(|_, event| match event {
+        DriverEvent::TaskPanicked { task, message } => Some((*task, message.clone())),
+        _ => None,
+    });
+    assert_eq!(events, vec![("connect", "boom in poll_transmit".to_owned())]);
+}

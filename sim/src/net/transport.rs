@@ -1,0 +1,39 @@
+//! The network a socket driver is handed: bind, accept, connect, and nothing else.
+//!
+//! The node code never names tokio's or turmoil's sockets; it is given a `Transport`
+//! (mini-redis style injection), so the same driver runs over real TCP and over the
+//! simulator, and a fault shim (held traffic, resets, stalls) can wrap either one by
+//! implementing these three calls around an inner transport.
+//!
+//! Nothing here needs `Send`: every task of a node runs on one thread, in a
+//! `LocalSet`, under both backends.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+pub trait Transport: Clone + 'static {
+    /// One established byte stream.
+    type Stream: AsyncRead + AsyncWrite + Unpin + 'static;
+    /// A bound listening socket.
+    type Listener: 'static;
+
+    /// Binds a listener. The address returned is the one actually bound, which
+    /// differs from `addr` when `addr` asks for port 0.
+    fn bind(
+        &self,
+        addr: SocketAddr,
+    ) -> impl Future<Output = io::Result<(Self::Listener, SocketAddr)>>;
+
+    /// Waits for the next incoming connection and returns it with the peer's address.
+    /// Must be cancel-safe: the driver drops a pending accept when the socket closes.
+    fn accept(
+        &self,
+        listener: &Self::Listener,
+    ) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>>;
+
+    /// Opens a connection to `addr`.
+    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>>;
+}

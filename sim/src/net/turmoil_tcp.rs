@@ -1,0 +1,39 @@
+//! [`Transport`] over turmoil's simulated TCP, for deterministic runs.
+//!
+//! Must be used from inside a turmoil host. turmoil's TCP differs from real TCP in
+//! ways the driver cannot hide (no retransmission, flow control counted in segments,
+//! not bytes): see `shared/reference/turmoil.md`.
+
+use std::io;
+use std::net::SocketAddr;
+
+use turmoil::net::{TcpListener, TcpStream};
+
+use super::transport::Transport;
+
+/// turmoil's simulated TCP. Stateless: the simulated world is found through
+/// turmoil's thread-local current host.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TurmoilTcp;
+
+impl Transport for TurmoilTcp {
+    type Stream = TcpStream;
+    type Listener = TcpListener;
+
+    /// turmoil binds only the unspecified address or loopback, and reports the bound
+    /// address as given (`0.0.0.0:port`): peers reach it through the host's own
+    /// address (`turmoil::lookup`) and the port returned here.
+    async fn bind(&self, addr: SocketAddr) -> io::Result<(TcpListener, SocketAddr)> {
+        let listener = TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        Ok((listener, bound))
+    }
+
+    async fn accept(&self, listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+        listener.accept().await
+    }
+
+    async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+        TcpStream::connect(addr).await
+    }
+}

@@ -1,0 +1,250 @@
+//! The topology resolver's second pass: connects, binds and peers.
+//!
+//! Runs after every group is known, so a connect may name a node declared later in
+//! the file. Checks that each connect names a socket that binds, that the pair of
+//! socket types is one the libraries allow, that no node binds one port twice, and
+//! that a PAIR socket has exactly one peer.
+
+use std::collections::BTreeMap;
+
+use crate::socket::SocketType;
+use crate::spec::diag::Target;
+use crate::spec::path::YamlPath;
+use crate::spec::raw::RawTopology;
+use crate::spec::suggest::did_you_mean;
+
+use super::resolve_topology::TopologyResolver;
+use super::topology::{Bind, ConnectTarget, Connection, Group, GroupId};
+
+impl TopologyResolver<'_, '_, '_> {
+    pub(super) fn connections(
+        &mut self,
+        raw: &RawTopology,
+        groups: &mut [Group],
+    ) -> Vec<Connection> {
+        let mut out = Vec::new();
+        for group_index in 0..groups.len() {
+            let Some(node_index) =
+                raw.nodes.iter().position(|n| n.name == groups[group_index].name)
+            else {
+                continue;
+            };
+            let node = &raw.nodes[node_index];
+            for (si, socket) in node.sockets.iter().enumerate() {
+                let Some(plan_si) =
+                    groups[group_index].sockets.iter().position(|s| s.name == socket.name)
+                else {
+                    continue;
+                };
+                let Some(connect) = &socket.connect else { continue };
+                let path = YamlPath::root().key("nodes").index(node_index).key("sockets").index(si);
+                for (ci, text) in connect.iter().enumerate() {
+                    let cpath = if connect.is_many() {
+                        path.key("connect").index(ci)
+                    } else {
+                        path.key("connect")
+                    };
+                    let from = (GroupId(group_index as u32), plan_si);
+                    if let Some(c) = self.connect(text, from, groups, &cpath) {
+                        groups[group_index].sockets[plan_si].connects.push(c.to);
+                        out.push(c);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn connect(
+        &mut self,
+        text: &str,
+        from: (GroupId, usize),
+        groups: &[Group],
+        path: &YamlPath,
+    ) -> Option<Connection> {
+        let parts: Vec<&str> = text.split('.').collect();
+        let (node, replica, socket) = match parts.as_slice() {
+            [node, socket] => (*node, None, *socket),
+            [node, index, socket] => match index.parse::<u32>() {
+                Ok(i) => (*node, Some(i), *socket),
+                Err(_) => return self.bad_target(text, path),
+            },
+            _ => return self.bad_target(text, path),
+        };
+        let Some(target) = groups.iter().find(|g| g.name == node) else {
+            let d = self.diags().error(
+                path,
+                Target::Value,
+                "unknown-node",
+                format!("`{text}` connects to node `{node}`, which does not exist"),
+            );
+            if let Some(s) = did_you_mean(node, groups.iter().map(|g| g.name.as_str())) {
+                d.hint(format!("did you mean `{s}.{socket}`?"));
+            }
+            return None;
+        };
+        let Some(ti) = target.sockets.iter().position(|s| s.name == socket) else {
+            let d = self.diags().error(
+                path,
+                Target::Value,
+                "unknown-socket",
+                format!("node `{node}` has no socket `{socket}`"),
+            );
+            let names = target.sockets.iter().map(|s| s.name.as_str());
+            match did_you_mean(socket, names.clone()) {
+                Some(s) => d.hint(format!("did you mean `{node}.{s}`?")),
+                None => d.hint(format!("its sockets: {}", names.collect::<Vec<_>>().join(", "))),
+            };
+            return None;
+        };
+        if let Some(i) = replica
+            && i >= target.count
+        {
+            self.diags()
+                .error(
+                    path,
+                    Target::Value,
+                    "out-of-range",
+                    format!(
+                        "`{text}`: node `{node}` has {} replicas (0 to {})",
+                        target.count,
+                        target.count - 1
+                    ),
+                )
+                .hint(format!("connect to `{node}.{socket}` to reach every replica"));
+            return None;
+        }
+        let bound = &target.sockets[ti];
+        if bound.bind.is_none() {
+            self.diags()
+                .error(
+                    path,
+                    Target::Value,
+                    "connect-to-unbound",
+                    format!("`{text}` connects to a socket that nothing binds"),
+                )
+                .hint(format!("add `bind: true` to socket `{socket}` of node `{node}`"));
+            return None;
+        }
+        let me = &groups[from.0.0 as usize];
+        let my_type = me.sockets[from.1].socket_type;
+        if !my_type.pairs_with(bound.socket_type) {
+            let peers: Vec<&str> = my_type.valid_peers().iter().map(|t| t.name()).collect();
+            self.diags()
+                .error(
+                    path,
+                    Target::Value,
+                    "invalid-pair",
+                    format!(
+                        "a {my_type} socket cannot talk to a {} socket (`{text}`)",
+                        bound.socket_type
+                    ),
+                )
+                .hint(format!("{my_type} pairs with {}", peers.join(", ")));
+            return None;
+        }
+        let to = ConnectTarget { group: target.id, replica, socket: ti };
+        let targets = if replica.is_some() { 1 } else { u64::from(target.count) };
+        // A group connecting to itself is a mesh: each replica connects to every
+        // replica with a lower index, so every pair shares exactly one pipe.
+        let pipes = if target.id == from.0 && replica.is_none() {
+            u64::from(me.count) * targets.saturating_sub(1) / 2
+        } else {
+            u64::from(me.count) * targets
+        };
+        Some(Connection { from_group: from.0, from_socket: from.1, to, pipes })
+    }
+
+    fn bad_target(&mut self, text: &str, path: &YamlPath) -> Option<Connection> {
+        self.diags()
+            .error(path, Target::Value, "bad-connect", format!("`{text}` is not a connect target"))
+            .hint("write `node.socket` for every replica, or `node.N.socket` for replica N");
+        None
+    }
+
+    /// Two sockets of one node may not bind the same port.
+    pub(super) fn check_binds(&mut self, raw: &RawTopology, groups: &[Group]) {
+        for group in groups {
+            let Some(ni) = raw.nodes.iter().position(|n| n.name == group.name) else { continue };
+            let mut seen: BTreeMap<u16, &str> = BTreeMap::new();
+            for socket in &group.sockets {
+                let Some(Bind::Port(port)) = socket.bind else { continue };
+                if let Some(first) = seen.insert(port, &socket.name) {
+                    let si = raw.nodes[ni]
+                        .sockets
+                        .iter()
+                        .position(|s| s.name == socket.name)
+                        .unwrap_or(0);
+                    let path = YamlPath::root()
+                        .key("nodes")
+                        .index(ni)
+                        .key("sockets")
+                        .index(si)
+                        .key("bind");
+                    self.diags()
+                        .error(
+                            &path,
+                            Target::Value,
+                            "duplicate-bind",
+                            format!(
+                                "sockets `{first}` and `{}` of node `{}` both bind port {port}",
+                                socket.name, group.name
+                            ),
+                        )
+                        .hint("give each socket its own port, or `bind: true` to have one picked");
+                }
+            }
+        }
+    }
+
+    /// A PAIR socket talks to exactly one peer: count the pipes each replica's PAIR
+    /// socket would have.
+    pub(super) fn check_pairs(
+        &mut self,
+        raw: &RawTopology,
+        groups: &[Group],
+        connections: &[Connection],
+    ) {
+        for group in groups {
+            let Some(ni) = raw.nodes.iter().position(|n| n.name == group.name) else { continue };
+            for (si, socket) in group.sockets.iter().enumerate() {
+                if socket.socket_type != SocketType::Pair {
+                    continue;
+                }
+                let outgoing: u64 = connections
+                    .iter()
+                    .filter(|c| c.from_group == group.id && c.from_socket == si)
+                    .map(|c| c.pipes / u64::from(group.count))
+                    .sum();
+                let incoming: u64 = connections
+                    .iter()
+                    .filter(|c| c.to.group == group.id && c.to.socket == si)
+                    .map(|c| match c.to.replica {
+                        Some(_) => c.pipes,
+                        None => c.pipes / u64::from(group.count),
+                    })
+                    .sum();
+                let peers = outgoing + incoming;
+                if peers > 1 {
+                    let rsi = raw.nodes[ni]
+                        .sockets
+                        .iter()
+                        .position(|s| s.name == socket.name)
+                        .unwrap_or(0);
+                    let path = YamlPath::root().key("nodes").index(ni).key("sockets").index(rsi);
+                    self.diags()
+                        .error(
+                            &path.key("type"),
+                            Target::Value,
+                            "pair-peers",
+                            format!(
+                                "PAIR socket `{}.{}` would have {peers} peers; PAIR talks to exactly one",
+                                group.name, socket.name
+                            ),
+                        )
+                        .hint("connect PAIR sockets one to one (`node.N.socket`), or use DEALER/ROUTER for many peers");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The resolved scenario: a topology plan plus what happens to it and what must hold.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::topology::{GroupId, ParamValue, TopologyPlan};
+
+/// A group or one replica of it, as named in faults and links: `broker`, `client.3`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Selector {
+    pub group: GroupId,
+    pub replica: Option<u32>,
+}
+
+/// A value drawn per event. Durations are in nanoseconds, sizes in bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Distribution {
+    Fixed(f64),
+    Uniform {
+        min: f64,
+        max: f64,
+    },
+    Exponential {
+        mean: f64,
+    },
+    Normal {
+        mean: f64,
+        stddev: f64,
+    },
+    /// Log-normal given by its median and its 99th percentile, which users know better
+    /// than mu and sigma.
+    LogNormal {
+        median: f64,
+        p99: f64,
+    },
+}
+
+impl Distribution {
+    /// The largest value the distribution can produce, or its 99th percentile where it
+    /// is unbounded: what timing checks use as a bound.
+    pub fn high(&self) -> f64 {
+        match *self {
+            Distribution::Fixed(v) => v,
+            Distribution::Uniform { max, .. } => max,
+            Distribution::Exponential { mean } => mean * 4.61,
+            Distribution::Normal { mean, stddev } => mean + 2.33 * stddev,
+            Distribution::LogNormal { p99, .. } => p99,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkPlan {
+    pub between: [Selector; 2],
+    pub latency: Option<Distribution>,
+    pub loss: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkPlan {
+    pub tick: Duration,
+    pub latency: Distribution,
+    pub loss: f64,
+    pub links: Vec<LinkPlan>,
+}
+
+/// What one group does, every field checked against its design's workload list.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkloadPlan {
+    pub requests: Option<u64>,
+    /// Per second, per replica.
+    pub rate: Option<f64>,
+    pub start_at: Option<Distribution>,
+    pub size: Option<Distribution>,
+    pub service_time: Option<Distribution>,
+    pub publish_rate: Option<f64>,
+    pub publishes: Option<u64>,
+    pub join_at: Option<Distribution>,
+    pub leave_at: Option<Distribution>,
+    pub session: Option<Distribution>,
+    pub offline: Option<Distribution>,
+    pub online_fraction: Option<f64>,
+    pub jobs: Option<u64>,
+    pub chunks: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// Traffic between two sets is held; it flows again when the partition heals, and
+    /// connections held longer than `tcp_timeout` are reset at both ends.
+    Partition,
+    /// Like a partition, but meant as congestion: everything is delivered late.
+    Clog,
+    /// The process dies: its connections are reset; it restarts empty after `for`.
+    Kill,
+    /// The machine goes silent: peers see nothing until their own timeouts.
+    Crash,
+    /// A killed or crashed node comes back, empty.
+    Restart,
+    /// The node stops reading, like a long GC pause.
+    Stall,
+    /// Link latency changes.
+    Latency,
+    /// Link loss changes (TCP retransmits: messages arrive late, not never).
+    Loss,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::Partition,
+        FaultKind::Clog,
+        FaultKind::Kill,
+        FaultKind::Crash,
+        FaultKind::Restart,
+        FaultKind::Stall,
+        FaultKind::Latency,
+        FaultKind::Loss,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Partition => "partition",
+            FaultKind::Clog => "clog",
+            FaultKind::Kill => "kill",
+            FaultKind::Crash => "crash",
+            FaultKind::Restart => "restart",
+            FaultKind::Stall => "stall",
+            FaultKind::Latency => "latency",
+            FaultKind::Loss => "loss",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FaultKind> {
+        FaultKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether the fault acts on nodes (`node:`) rather than links (`between:`).
+    pub fn is_node_fault(self) -> bool {
+        matches!(self, FaultKind::Kill | FaultKind::Crash | FaultKind::Restart | FaultKind::Stall)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultPlan {
+    pub kind: FaultKind,
+    pub at: Duration,
+    /// When the fault ends (or, for `kill` and `crash`, when the node restarts);
+    /// `None` lasts until the safety phase ends and everything heals.
+    pub until: Option<Duration>,
+    /// Targets of a node fault.
+    pub nodes: Vec<Selector>,
+    /// The two sides of a link fault.
+    pub between: Option<[Vec<Selector>; 2]>,
+    pub oneway: bool,
+    pub latency: Option<Distribution>,
+    pub rate: Option<f64>,
+}
+
+/// Faults drawn from each run's seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwarmPlan {
+    pub kinds: Vec<FaultKind>,
+    pub targets: Vec<Selector>,
+    pub faults_min: u64,
+    pub faults_max: u64,
+    pub duration: Option<Distribution>,
+    pub loss: Option<(f64, f64)>,
+    pub latency: Option<Distribution>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvariantPlan {
+    pub name: &'static str,
+    pub params: BTreeMap<String, ParamValue>,
+}
+
+/// The outcome a scenario expects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    Pass,
+    /// These invariants must be violated (and every other listed one must pass).
+    Violated(Vec<String>),
+}
+
+/// An immutable, fully checked scenario.
+#[derive(Clone, Debug)]
+pub struct ScenarioPlan {
+    pub name: String,
+    pub file: PathBuf,
+    pub description: Option<String>,
+    pub topology: TopologyPlan,
+    pub duration: Duration,
+    pub liveness: Duration,
+    pub seeds: Vec<u64>,
+    pub tcp_timeout: Duration,
+    pub network: NetworkPlan,
+    pub workload: BTreeMap<GroupId, WorkloadPlan>,
+    pub faults: Vec<FaultPlan>,
+    pub swarm: Option<SwarmPlan>,
+    pub invariants: Vec<InvariantPlan>,
+    pub expect: Expect,
+}

@@ -1,0 +1,439 @@
+//! The fault world: what is wrong with the network and the nodes right now.
+//!
+//! turmoil's own partitions stall a TCP stream for ever (no retransmission), which
+//! real TCP does not do, so patchbay never uses them. Instead every connection runs
+//! through the shim in `shim.rs`, and the shim asks this state, on every read and
+//! write, whether the data may flow: a partition or clog holds traffic, which flows
+//! again when it heals; a connection whose data has been held longer than
+//! `tcp_timeout` is reset at both ends, as Linux gives up after its retransmissions;
+//! a killed node's connections are reset at once; a crashed node goes silent; a
+//! stalled node stops reading and writing. Because faults act on replicas through
+//! the shim, many replicas can share one simulated host and a fault still hits
+//! exactly the replica named.
+//!
+//! One simulation runs on one thread, so this is shared by `Rc` across every host.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::Notify;
+
+use crate::design::ctx::sample;
+use crate::plan::{Distribution, FaultKind, FaultPlan, Replica, ScenarioPlan, Selector};
+
+/// Identifies one connection, shared by its two ends.
+pub type ConnId = u64;
+
+/// Whether a replica's process is up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Running,
+    /// Killed: connections were reset; restarts empty when the fault ends.
+    Killed,
+    /// The machine went silent: peers see nothing until their own timeouts.
+    Crashed,
+}
+
+#[derive(Debug)]
+pub struct ReplicaState {
+    pub status: Status,
+    pub stalled: bool,
+    /// Bumped at every restart; a supervisor runs one incarnation at a time.
+    pub incarnation: u32,
+    /// Wakes the replica's supervisor when its status changes.
+    pub notify: Rc<Notify>,
+}
+
+/// One connection: its two ends and what is in flight between them.
+#[derive(Debug)]
+pub struct Conn {
+    /// `[connector, acceptor]`.
+    pub ends: [Replica; 2],
+    pub broken: Option<String>,
+    /// Bytes written by end `i` not yet released to the other end's reader.
+    pub in_flight: [u64; 2],
+    /// Since when end `i`'s data has been blocked (held, or its peer crashed) with
+    /// something in flight: Linux's retransmission timer, in effect.
+    pub blocked_since: [Option<Duration>; 2],
+}
+
+/// Traffic held from one set of replicas to another.
+#[derive(Debug)]
+struct Hold {
+    fault: u32,
+    sides: [Vec<Selector>; 2],
+    oneway: bool,
+}
+
+/// A latency or loss change on the links between two sets.
+#[derive(Debug)]
+struct LinkChange {
+    fault: Option<u32>,
+    sides: [Vec<Selector>; 2],
+    latency: Option<Distribution>,
+    loss: Option<f64>,
+}
+
+fn matches(sel: &[Selector], r: Replica) -> bool {
+    sel.iter().any(|s| s.group == r.group && s.replica.is_none_or(|i| i == r.index))
+}
+
+fn between(sides: &[Vec<Selector>; 2], a: Replica, b: Replica, oneway: bool) -> bool {
+    (matches(&sides[0], a) && matches(&sides[1], b))
+        || (!oneway && matches(&sides[1], a) && matches(&sides[0], b))
+}
+
+/// Linux retransmits a SYN for about 127 s before `connect` fails (tcp_syn_retries 6).
+pub const SYN_TIMEOUT: Duration = Duration::from_secs(127);
+/// Minimum retransmission timeout on Linux: what one lost segment costs.
+const RTO_MIN: Duration = Duration::from_millis(200);
+
+#[derive(Debug)]
+pub struct State {
+    pub replicas: BTreeMap<Replica, ReplicaState>,
+    pub conns: BTreeMap<ConnId, Conn>,
+    /// Which replica listens at each simulated address.
+    pub listeners: BTreeMap<SocketAddr, Replica>,
+    holds: Vec<Hold>,
+    links: Vec<LinkChange>,
+    base_latency: Distribution,
+    base_loss: f64,
+    tcp_timeout: Duration,
+    next_conn: ConnId,
+    /// Streams of crashed replicas, kept open so their peers see silence, not a close.
+    pub zombies: Vec<(Replica, turmoil::net::TcpStream)>,
+    /// What each fault affected, for the trace's `FaultEnd`.
+    effects: BTreeMap<u32, u32>,
+}
+
+/// The shared fault world of one run.
+#[derive(Debug)]
+pub struct FaultWorld {
+    pub state: RefCell<State>,
+    rng: RefCell<ChaCha8Rng>,
+    /// Readers and writers waiting for a fault to change.
+    wakers: RefCell<Vec<Waker>>,
+}
+
+impl FaultWorld {
+    pub fn new(plan: &ScenarioPlan, seed: u64) -> Rc<FaultWorld> {
+        let links = plan
+            .network
+            .links
+            .iter()
+            .map(|l| LinkChange {
+                fault: None,
+                sides: [vec![l.between[0]], vec![l.between[1]]],
+                latency: l.latency,
+                loss: l.loss,
+            })
+            .collect();
+        let state = State {
+            replicas: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            holds: Vec::new(),
+            links,
+            base_latency: plan.network.latency,
+            base_loss: plan.network.loss,
+            tcp_timeout: plan.tcp_timeout,
+            next_conn: 1,
+            zombies: Vec::new(),
+            effects: BTreeMap::new(),
+        };
+        Rc::new(FaultWorld {
+            state: RefCell::new(state),
+            rng: RefCell::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17)),
+            wakers: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub fn add_replica(&self, r: Replica) -> Rc<Notify> {
+        let notify = Rc::new(Notify::new());
+        let st = ReplicaState {
+            status: Status::Running,
+            stalled: false,
+            incarnation: 0,
+            notify: notify.clone(),
+        };
+        self.state.borrow_mut().replicas.insert(r, st);
+        notify
+    }
+
+    pub fn register_wait(&self, waker: &Waker) {
+        let mut wakers = self.wakers.borrow_mut();
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+    }
+
+    /// Wakes everything waiting on a fault: cheap, and the waiters re-check.
+    pub fn wake_all(&self) {
+        for w in self.wakers.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
+    pub fn new_conn(&self, connector: Replica, acceptor: Replica) -> ConnId {
+        let mut st = self.state.borrow_mut();
+        let id = st.next_conn;
+        st.next_conn += 1;
+        st.conns.insert(
+            id,
+            Conn {
+                ends: [connector, acceptor],
+                broken: None,
+                in_flight: [0, 0],
+                blocked_since: [None, None],
+            },
+        );
+        id
+    }
+
+    /// Registers a connection opened by a connector whose id arrived in the preamble.
+    pub fn accept_conn(&self, id: ConnId) -> Option<[Replica; 2]> {
+        self.state.borrow().conns.get(&id).map(|c| c.ends)
+    }
+
+    pub fn conn_broken(&self, id: ConnId) -> Option<String> {
+        self.state.borrow().conns.get(&id).and_then(|c| c.broken.clone())
+    }
+
+    pub fn status(&self, r: Replica) -> Status {
+        self.state.borrow().replicas.get(&r).map_or(Status::Running, |s| s.status)
+    }
+
+    pub fn stalled(&self, r: Replica) -> bool {
+        self.state.borrow().replicas.get(&r).is_some_and(|s| s.stalled)
+    }
+
+    /// Whether traffic from `from` to `to` is held now.
+    pub fn held(&self, from: Replica, to: Replica) -> Option<u32> {
+        self.state
+            .borrow()
+            .holds
+            .iter()
+            .find(|h| between(&h.sides, from, to, h.oneway))
+            .map(|h| h.fault)
+    }
+
+    pub fn note_effect(&self, fault: u32) {
+        *self.state.borrow_mut().effects.entry(fault).or_default() += 1;
+    }
+
+    pub fn on_write(&self, id: ConnId, end: usize, bytes: u64) {
+        if let Some(c) = self.state.borrow_mut().conns.get_mut(&id) {
+            c.in_flight[end] += bytes;
+        }
+    }
+
+    pub fn on_release(&self, id: ConnId, from_end: usize, bytes: u64) {
+        if let Some(c) = self.state.borrow_mut().conns.get_mut(&id) {
+            c.in_flight[from_end] = c.in_flight[from_end].saturating_sub(bytes);
+        }
+    }
+
+    /// The delay a chunk sent now from `from` to `to` suffers: the link's latency, plus
+    /// one retransmission timeout (doubling) for each loss drawn.
+    pub fn delay(&self, from: Replica, to: Replica) -> Duration {
+        let st = self.state.borrow();
+        let change = st.links.iter().rev().find(|l| between(&l.sides, from, to, false));
+        let latency = change.and_then(|l| l.latency).unwrap_or(st.base_latency);
+        let loss = change.and_then(|l| l.loss).unwrap_or(st.base_loss);
+        let mut rng = self.rng.borrow_mut();
+        let mut delay = Duration::from_nanos(sample(&latency, &mut *rng).max(0.0) as u64);
+        let mut rto = RTO_MIN;
+        while loss > 0.0 && rng.random::<f64>() < loss && rto < Duration::from_secs(120) {
+            delay += rto;
+            rto *= 2;
+        }
+        delay
+    }
+
+    /// Resets every connection matching `pick`, at both ends.
+    fn reset_where(&self, reason: &str, pick: impl Fn(ConnId, &Conn) -> bool) -> u32 {
+        let mut n = 0;
+        for (id, c) in self.state.borrow_mut().conns.iter_mut() {
+            if c.broken.is_none() && pick(*id, c) {
+                c.broken = Some(reason.to_owned());
+                n += 1;
+            }
+        }
+        self.wake_all();
+        n
+    }
+
+    /// Applies the start of a fault; returns how many things it touched.
+    pub fn begin(
+        &self,
+        index: u32,
+        f: &FaultPlan,
+        replicas_of: &dyn Fn(&[Selector]) -> Vec<Replica>,
+    ) -> u32 {
+        let touched = match f.kind {
+            FaultKind::Partition | FaultKind::Clog => {
+                let sides = f.between.clone().unwrap_or_default();
+                let count = self.count_conns(|c| between(&sides, c.ends[0], c.ends[1], f.oneway));
+                self.state.borrow_mut().holds.push(Hold { fault: index, sides, oneway: f.oneway });
+                count
+            }
+            FaultKind::Latency | FaultKind::Loss => {
+                let sides = f.between.clone().unwrap_or_default();
+                let count = self.count_conns(|c| between(&sides, c.ends[0], c.ends[1], false));
+                let change =
+                    LinkChange { fault: Some(index), sides, latency: f.latency, loss: f.rate };
+                self.state.borrow_mut().links.push(change);
+                count
+            }
+            FaultKind::Kill => self.each(&replicas_of(&f.nodes), |w, r| w.kill(r)),
+            FaultKind::Crash => self.each(&replicas_of(&f.nodes), |w, r| w.crash(r)),
+            FaultKind::Restart => self.each(&replicas_of(&f.nodes), |w, r| w.restart(r)),
+            FaultKind::Stall => self.each(&replicas_of(&f.nodes), |w, r| w.set_stall(r, true)),
+        };
+        self.wake_all();
+        touched
+    }
+
+    /// Applies the end of a fault; returns how many things it affected in all.
+    pub fn end(
+        &self,
+        index: u32,
+        f: &FaultPlan,
+        replicas_of: &dyn Fn(&[Selector]) -> Vec<Replica>,
+    ) -> u32 {
+        match f.kind {
+            FaultKind::Partition | FaultKind::Clog => {
+                self.state.borrow_mut().holds.retain(|h| h.fault != index)
+            }
+            FaultKind::Latency | FaultKind::Loss => {
+                self.state.borrow_mut().links.retain(|l| l.fault != Some(index));
+            }
+            FaultKind::Kill | FaultKind::Crash => {
+                self.each(&replicas_of(&f.nodes), |w, r| w.restart(r));
+            }
+            FaultKind::Restart => {}
+            FaultKind::Stall => {
+                self.each(&replicas_of(&f.nodes), |w, r| w.set_stall(r, false));
+            }
+        }
+        self.wake_all();
+        self.state.borrow().effects.get(&index).copied().unwrap_or(0)
+    }
+
+    fn each(&self, rs: &[Replica], f: impl Fn(&Self, Replica) -> bool) -> u32 {
+        rs.iter().map(|r| u32::from(f(self, *r))).sum()
+    }
+
+    fn count_conns(&self, pick: impl Fn(&Conn) -> bool) -> u32 {
+        self.state.borrow().conns.values().filter(|c| c.broken.is_none() && pick(c)).count() as u32
+    }
+
+    fn set_status(&self, r: Replica, status: Status) -> bool {
+        let mut st = self.state.borrow_mut();
+        let Some(rs) = st.replicas.get_mut(&r) else { return false };
+        if rs.status == status {
+            return false;
+        }
+        rs.status = status;
+        if status == Status::Running {
+            rs.incarnation += 1;
+        }
+        rs.notify.notify_one();
+        true
+    }
+
+    fn kill(&self, r: Replica) -> bool {
+        if !self.set_status(r, Status::Killed) {
+            return false;
+        }
+        self.reset_where("connection reset: the peer process was killed", |_, c| {
+            c.ends.contains(&r)
+        });
+        true
+    }
+
+    fn crash(&self, r: Replica) -> bool {
+        self.set_status(r, Status::Crashed)
+    }
+
+    fn restart(&self, r: Replica) -> bool {
+        let was = self.status(r);
+        if !self.set_status(r, Status::Running) {
+            return false;
+        }
+        if was == Status::Crashed {
+            // The machine is back with no memory of its connections: the peers' next
+            // segment is answered with a reset. (patchbay resets them now rather than
+            // at the peer's next write: a small, documented simplification.)
+            // Its zombie streams stay parked until the run ends: dropping a turmoil
+            // stream outside its host would leak the host's half anyway.
+            self.reset_where("connection reset: the peer machine rebooted", |_, c| {
+                c.ends.contains(&r)
+            });
+        }
+        true
+    }
+
+    fn set_stall(&self, r: Replica, stalled: bool) -> bool {
+        let mut st = self.state.borrow_mut();
+        let Some(rs) = st.replicas.get_mut(&r) else { return false };
+        let changed = rs.stalled != stalled;
+        rs.stalled = stalled;
+        changed
+    }
+
+    /// Whether data from end `from` of `c` cannot be acknowledged now: held by a
+    /// partition, or its receiver crashed.
+    fn blocked(&self, st: &State, c: &Conn, from: usize) -> bool {
+        let (a, b) = (c.ends[from], c.ends[1 - from]);
+        let crashed = st.replicas.get(&b).is_some_and(|s| s.status == Status::Crashed);
+        crashed || st.holds.iter().any(|h| between(&h.sides, a, b, h.oneway))
+    }
+
+    /// Resets connections whose data has been blocked longer than `tcp_timeout`.
+    /// Called by the run loop between steps while any fault is active.
+    pub fn sweep(&self, now: Duration) {
+        let mut expired = BTreeSet::new();
+        {
+            let mut guard = self.state.borrow_mut();
+            let st = &mut *guard;
+            let ids: Vec<ConnId> = st.conns.keys().copied().collect();
+            for id in ids {
+                let c = &st.conns[&id];
+                if c.broken.is_some() {
+                    continue;
+                }
+                let blocked = [0, 1].map(|e| c.in_flight[e] > 0 && self.blocked(st, c, e));
+                let c = st.conns.get_mut(&id).expect("listed above");
+                for e in 0..2 {
+                    if !blocked[e] {
+                        c.blocked_since[e] = None;
+                        continue;
+                    }
+                    let since = *c.blocked_since[e].get_or_insert(now);
+                    if now.saturating_sub(since) >= st.tcp_timeout {
+                        expired.insert(id);
+                    }
+                }
+            }
+        }
+        if !expired.is_empty() {
+            self.reset_where(
+                "connection reset: tcp_timeout expired with data unacknowledged",
+                |id, _| expired.contains(&id),
+            );
+        }
+    }
+
+    /// Whether any fault is active, so the run loop knows whether to sweep.
+    pub fn any_active(&self) -> bool {
+        let st = self.state.borrow();
+        !st.holds.is_empty() || st.replicas.values().any(|r| r.status == Status::Crashed)
+    }
+}

@@ -1,0 +1,173 @@
+//! Running scenarios: one seed at a time over turmoil, many seeds across cores.
+//!
+//! `world.rs` builds and steps one simulation; `node.rs` supervises each replica;
+//! `faults.rs` and `shim.rs` make faults act like real networks and machines. This
+//! file runs seeds in parallel (one simulation per thread, each wholly deterministic
+//! on its own thread), checks the invariants, and compares with what the scenario
+//! expects.
+
+mod faults;
+pub mod json;
+mod node;
+mod shim;
+mod world;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crate::design::Registry;
+use crate::invariant::{self, CheckInput, Outcome, Verdict};
+use crate::plan::{Expect, ScenarioPlan};
+use crate::trace::Trace;
+
+pub use node::make_core;
+
+/// Why a run could not produce a verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunError {
+    /// The scenario uses something the simulator does not run yet.
+    NotRunnable(String),
+    /// A bug in patchbay.
+    Internal(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::NotRunnable(why) => write!(f, "cannot run: {why}"),
+            RunError::Internal(why) => write!(f, "internal error: {why}"),
+        }
+    }
+}
+
+/// The outcome of one seed.
+#[derive(Debug)]
+pub struct RunReport {
+    pub scenario: String,
+    pub topology: String,
+    pub file: PathBuf,
+    pub seed: u64,
+    pub trace_hash: u64,
+    pub events: usize,
+    pub sim_ms: u64,
+    /// Wall time the simulation took (outside the simulated world: for progress and
+    /// throughput figures only).
+    pub wall_ms: u64,
+    pub invariants: Vec<Outcome>,
+    pub expected: Expect,
+    pub as_expected: bool,
+    pub error: Option<RunError>,
+    /// The trace, kept only when asked for (reports, determinism checks).
+    pub trace: Option<Trace>,
+}
+
+impl RunReport {
+    /// The one-line command that reproduces this run.
+    pub fn repro(&self) -> String {
+        format!("cargo xtask sim {} --seed {}", self.file.display(), self.seed)
+    }
+}
+
+/// Whether the verdicts are what the scenario said they would be. `Unknown` is
+/// never what a scenario expects: an undecided check must not pass silently.
+pub fn as_expected(expect: &Expect, outcomes: &[Outcome]) -> bool {
+    match expect {
+        Expect::Pass => outcomes.iter().all(|o| o.verdict == Verdict::Pass),
+        Expect::Violated(names) => outcomes.iter().all(|o| {
+            let want =
+                if names.iter().any(|n| n == o.name) { Verdict::Fail } else { Verdict::Pass };
+            o.verdict == want
+        }),
+    }
+}
+
+/// Runs one seed of a scenario and checks its invariants.
+pub fn run_seed(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    seed: u64,
+    keep_trace: bool,
+) -> RunReport {
+    let started = Instant::now();
+    let result =
+        world::check_runnable(plan, registry).and_then(|()| world::simulate(plan, registry, seed));
+    let wall_ms = started.elapsed().as_millis() as u64;
+    let mut report = RunReport {
+        scenario: plan.name.clone(),
+        topology: plan.topology.name.clone(),
+        file: plan.file.clone(),
+        seed,
+        trace_hash: 0,
+        events: 0,
+        sim_ms: 0,
+        wall_ms,
+        invariants: Vec::new(),
+        expected: plan.expect.clone(),
+        as_expected: false,
+        error: None,
+        trace: None,
+    };
+    match result {
+        Ok(trace) => {
+            report.trace_hash = trace.hash();
+            report.events = trace.events.len();
+            report.sim_ms = trace.ended_at.as_millis() as u64;
+            report.invariants = plan
+                .invariants
+                .iter()
+                .map(|inv| {
+                    invariant::check(inv, &CheckInput { trace: &trace, plan, params: &inv.params })
+                })
+                .collect();
+            report.as_expected = as_expected(&plan.expect, &report.invariants);
+            if keep_trace {
+                report.trace = Some(trace);
+            }
+        }
+        Err(e) => report.error = Some(e),
+    }
+    report
+}
+
+/// One unit of work for [`run_many`].
+#[derive(Clone, Copy, Debug)]
+pub struct Job<'a> {
+    pub plan: &'a ScenarioPlan,
+    pub seed: u64,
+}
+
+/// Runs every job, `threads` at a time, calling `done` as each finishes (in
+/// completion order), and returns the reports in job order. Each simulation is
+/// single-threaded and deterministic; threads only run independent seeds side by side.
+pub fn run_many(
+    jobs: &[Job<'_>],
+    registry: &Registry,
+    threads: usize,
+    keep_traces: bool,
+    done: &(dyn Fn(&RunReport) + Sync),
+) -> Vec<RunReport> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<RunReport>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1).min(jobs.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let report = run_seed(job.plan, registry, job.seed, keep_traces);
+                    done(&report);
+                    results.lock().expect("no panics while held")[i] = Some(report);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("threads joined")
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect()
+}

@@ -1,0 +1,196 @@
+//! One replica's life: a supervisor that starts an incarnation of the node (its
+//! sockets and its design), drops it when a fault kills or crashes the replica, and
+//! starts a fresh, empty one when the replica restarts.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::design::{Completion, DesignFn, NodeCtx, msg_info};
+use crate::net::{DriverEvent, spawn_socket};
+use crate::plan::{Group, Replica, WorkloadPlan};
+use crate::socket::{Dealer, Rep, Req, Router, SocketCore, SocketEvent, SocketOptions, SocketType};
+use crate::trace::{EventKind, Recorder, SocketIndex, TraceEvent};
+
+use super::faults::{FaultWorld, Status};
+use super::shim::ShimTransport;
+
+/// What every replica of one group shares.
+#[derive(Debug)]
+pub(super) struct GroupRuntime {
+    pub group: Group,
+    pub design: DesignFn,
+    pub workload: WorkloadPlan,
+}
+
+/// Everything a replica needs from the run.
+#[derive(Debug)]
+pub(super) struct RunCtx {
+    pub world: Rc<FaultWorld>,
+    pub recorder: Recorder,
+    pub completion: Completion,
+    pub seed: u64,
+    /// Where each bound socket of each replica listens.
+    pub binds: BTreeMap<(Replica, usize), SocketAddr>,
+    /// Where each connecting socket of each replica connects.
+    pub connects: BTreeMap<(Replica, usize), Vec<SocketAddr>>,
+}
+
+/// Builds the sans-IO core for a socket type.
+pub fn make_core(
+    t: SocketType,
+    options: &SocketOptions,
+    first_request_id: u32,
+) -> Option<Box<dyn SocketCore>> {
+    let o = options.clone();
+    Some(match t {
+        SocketType::Req => Box::new(Req::new(o, first_request_id)),
+        SocketType::Rep => Box::new(Rep::new(o)),
+        SocketType::Dealer => Box::new(Dealer::new(o)),
+        SocketType::Router => Box::new(Router::new(o)),
+        _ => return None,
+    })
+}
+
+/// A per-replica, per-incarnation seed, so every replica draws its own stream.
+fn replica_seed(seed: u64, r: Replica, incarnation: u32) -> u64 {
+    let mut x =
+        seed ^ (u64::from(r.group.0) << 48) ^ (u64::from(r.index) << 16) ^ u64::from(incarnation);
+    // splitmix64 finaliser: neighbouring inputs give unrelated outputs.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+pub(super) async fn supervise(
+    rt: Rc<RunCtx>,
+    g: Rc<GroupRuntime>,
+    replica: Replica,
+    epoch: tokio::time::Instant,
+) {
+    let notify = rt.world.state.borrow().replicas[&replica].notify.clone();
+    loop {
+        while rt.world.status(replica) != Status::Running {
+            notify.notified().await;
+        }
+        let incarnation = rt.world.state.borrow().replicas[&replica].incarnation;
+        let Some(ctx) = start(&rt, &g, replica, incarnation, epoch).await else {
+            // A socket failed to bind: recorded; wait for the next restart.
+            notify.notified().await;
+            continue;
+        };
+        let mut design = pin!((g.design)(ctx));
+        let mut finished = false;
+        loop {
+            tokio::select! {
+                biased;
+                () = notify.notified() => {
+                    let st = rt.world.state.borrow();
+                    let rs = &st.replicas[&replica];
+                    if rs.status != Status::Running || rs.incarnation != incarnation {
+                        break;
+                    }
+                }
+                () = &mut design, if !finished => finished = true,
+            }
+        }
+    }
+}
+
+async fn start(
+    rt: &Rc<RunCtx>,
+    g: &GroupRuntime,
+    replica: Replica,
+    incarnation: u32,
+    epoch: tokio::time::Instant,
+) -> Option<NodeCtx> {
+    let seed = replica_seed(rt.seed, replica, incarnation);
+    let transport = ShimTransport { me: replica, world: rt.world.clone() };
+    let mut sockets = BTreeMap::new();
+    for (i, s) in g.group.sockets.iter().enumerate() {
+        let options = s.options.socket_options();
+        let first_id = (seed as u32) | crate::socket::REQUEST_ID_BIT;
+        let core = make_core(s.socket_type, &options, first_id)
+            .expect("runnability checked before the run");
+        let binds = rt.binds.get(&(replica, i)).copied().into_iter().collect();
+        let connects = rt.connects.get(&(replica, i)).cloned().unwrap_or_default();
+        let sink = event_sink(rt.recorder.clone(), replica, i as SocketIndex, &options);
+        match spawn_socket(transport.clone(), core, &options, binds, connects, epoch, sink).await {
+            Ok(handle) => {
+                sockets.insert(s.name.clone(), (i as SocketIndex, handle));
+            }
+            Err(e) => {
+                note(
+                    &rt.recorder,
+                    replica,
+                    epoch,
+                    format!("socket `{}` failed to start: {e}", s.name),
+                );
+                return None;
+            }
+        }
+    }
+    let name = format!("{}.{}", g.group.name, replica.index);
+    Some(NodeCtx::new(
+        replica,
+        name,
+        incarnation,
+        g.group.params.clone(),
+        g.workload.clone(),
+        sockets,
+        seed,
+        rt.recorder.clone(),
+        epoch,
+        rt.completion.clone(),
+    ))
+}
+
+fn note(recorder: &Recorder, replica: Replica, epoch: tokio::time::Instant, text: String) {
+    recorder.record(TraceEvent {
+        at: tokio::time::Instant::now().saturating_duration_since(epoch),
+        node: Some(replica),
+        socket: None,
+        kind: EventKind::App(crate::trace::AppEvent::Note { text }),
+    });
+}
+
+/// Turns one socket's driver events into trace events.
+fn event_sink(
+    recorder: Recorder,
+    node: Replica,
+    socket: SocketIndex,
+    options: &SocketOptions,
+) -> Rc<dyn Fn(Duration, DriverEvent)> {
+    let (sndhwm, rcvhwm) = (options.sndhwm_msgs, options.rcvhwm_msgs);
+    Rc::new(move |at, event| {
+        let kind = match event {
+            DriverEvent::Socket(ev) => match ev {
+                SocketEvent::Enqueued { pipe, depth, msg } => {
+                    EventKind::Enqueue { pipe, depth, hwm: sndhwm, msg: msg_info(&msg) }
+                }
+                SocketEvent::Arrived { pipe, depth, msg } => {
+                    EventKind::Deliver { pipe, depth, hwm: rcvhwm, msg: msg_info(&msg) }
+                }
+                SocketEvent::Dropped { pipe, reason, msg } => {
+                    EventKind::Drop { pipe, reason, msg: msg_info(&msg) }
+                }
+                SocketEvent::Resent { pipe, request_id, timer, msg } => {
+                    EventKind::Resend { pipe, request_id, timer, msg: msg_info(&msg) }
+                }
+                SocketEvent::Cancelled { request_id } => EventKind::Cancel { request_id },
+            },
+            DriverEvent::Connected { pipe, .. } => EventKind::Connect { pipe, peer: None },
+            DriverEvent::Disconnected { pipe, reason } => EventKind::Disconnect { pipe, reason },
+            DriverEvent::ProtocolError { reason, .. } => EventKind::ProtocolError { reason },
+            DriverEvent::TaskPanicked { task, message } => EventKind::ProtocolError {
+                reason: format!("internal: task `{task}` panicked: {message}"),
+            },
+            // Failed attempts repeat every reconnect interval; the trace keeps the
+            // transitions (connect, disconnect), not every retry.
+            DriverEvent::ConnectFailed { .. } | DriverEvent::AcceptFailed { .. } => return,
+        };
+        recorder.record(TraceEvent { at, node: Some(node), socket: Some(socket), kind });
+    })
+}

@@ -1,0 +1,317 @@
+//! The fault shim: a [`Transport`] around turmoil's TCP that makes faults faithful.
+//!
+//! Each write becomes one chunk `[len u32][sent_at u64 ns]` + bytes on the turmoil
+//! stream (turmoil delivers a write as one segment, so a chunk is never split by a
+//! full window). The reading end releases a chunk only when its link delay has passed
+//! (latency, plus retransmission time for drawn losses, in order, as TCP would), when
+//! no partition holds traffic from that peer, and when its own replica is not
+//! stalled; a connection reset by a fault fails at both ends. A 24-byte preamble on
+//! each new connection tells the acceptor which replica connected, so faults hit
+//! replicas even when many share a simulated host. turmoil's own latency is set to
+//! zero: all timing of the network comes from here.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::time::Sleep;
+
+use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
+use crate::net::Transport;
+use crate::plan::Replica;
+
+const PREAMBLE_MAGIC: &[u8; 4] = b"PBSH";
+const PREAMBLE_LEN: usize = 24;
+const CHUNK_HEADER_LEN: usize = 12;
+/// How much a reader buffers from turmoil before it stops pulling, so that a held or
+/// stalled reader pushes back on its writer like a full receive window.
+const READ_BUFFER_MAX: usize = 256 * 1024;
+
+fn now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
+}
+
+/// The transport one replica is handed.
+#[derive(Clone, Debug)]
+pub struct ShimTransport {
+    pub me: Replica,
+    pub world: Rc<FaultWorld>,
+}
+
+impl Transport for ShimTransport {
+    type Stream = ShimStream;
+    type Listener = turmoil::net::TcpListener;
+
+    async fn bind(&self, addr: SocketAddr) -> io::Result<(Self::Listener, SocketAddr)> {
+        let listener = turmoil::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        Ok((listener, local))
+    }
+
+    async fn accept(&self, l: &Self::Listener) -> io::Result<(ShimStream, SocketAddr)> {
+        loop {
+            let (mut inner, peer_addr) = l.accept().await?;
+            let mut preamble = [0u8; PREAMBLE_LEN];
+            if inner.read_exact(&mut preamble).await.is_err() || &preamble[..4] != PREAMBLE_MAGIC {
+                continue; // Not one of ours, or gone before it said who it was.
+            }
+            let conn = u64::from_be_bytes(preamble[4..12].try_into().expect("8 bytes"));
+            let Some(ends) = self.world.accept_conn(conn) else { continue };
+            return Ok((ShimStream::new(inner, conn, 1, ends, self.world.clone()), peer_addr));
+        }
+    }
+
+    async fn connect(&self, addr: SocketAddr) -> io::Result<ShimStream> {
+        let target = self.world.state.borrow().listeners.get(&addr).copied();
+        if let Some(target) = target {
+            self.wait_reachable(target).await?;
+        }
+        let mut inner = turmoil::net::TcpStream::connect(addr).await?;
+        let target = target.ok_or_else(|| io::Error::from(io::ErrorKind::ConnectionRefused))?;
+        let conn = self.world.new_conn(self.me, target);
+        let mut preamble = BytesMut::with_capacity(PREAMBLE_LEN);
+        preamble.put_slice(PREAMBLE_MAGIC);
+        preamble.put_u64(conn);
+        preamble.put_u32(self.me.group.0);
+        preamble.put_u32(self.me.index);
+        preamble.put_u32(0);
+        inner.write_all(&preamble).await?;
+        Ok(ShimStream::new(inner, conn, 0, [self.me, target], self.world.clone()))
+    }
+}
+
+impl ShimTransport {
+    /// A SYN to a crashed machine, or across a partition, goes unanswered until the
+    /// way clears or Linux gives up (`SYN_TIMEOUT`).
+    async fn wait_reachable(&self, target: Replica) -> io::Result<()> {
+        let started = now();
+        loop {
+            let blocked = self.world.status(target) == Status::Crashed
+                || self.world.held(self.me, target).is_some()
+                || self.world.held(target, self.me).is_some();
+            if !blocked {
+                return Ok(());
+            }
+            if let Some(fault) =
+                self.world.held(self.me, target).or(self.world.held(target, self.me))
+            {
+                self.world.note_effect(fault);
+            }
+            if now().saturating_sub(started) >= SYN_TIMEOUT {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connect timed out: no answer to SYN",
+                ));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// A chunk received and waiting for its release time.
+#[derive(Debug)]
+struct Chunk {
+    release_at: Duration,
+    data: Bytes,
+}
+
+/// One end of a shimmed connection.
+#[derive(Debug)]
+pub struct ShimStream {
+    inner: Option<turmoil::net::TcpStream>,
+    conn: ConnId,
+    /// 0 for the connecting end, 1 for the accepting end.
+    end: usize,
+    me: Replica,
+    peer: Replica,
+    world: Rc<FaultWorld>,
+    /// Raw bytes from turmoil not yet parsed into chunks.
+    raw: BytesMut,
+    chunks: std::collections::VecDeque<Chunk>,
+    buffered: usize,
+    /// Release time of the last chunk: TCP delivers in order.
+    last_release: Duration,
+    /// A released chunk the application has not read all of.
+    current: Bytes,
+    sleep: Option<Pin<Box<Sleep>>>,
+    inner_done: bool,
+}
+
+impl ShimStream {
+    fn new(
+        inner: turmoil::net::TcpStream,
+        conn: ConnId,
+        end: usize,
+        ends: [Replica; 2],
+        world: Rc<FaultWorld>,
+    ) -> Self {
+        ShimStream {
+            inner: Some(inner),
+            conn,
+            end,
+            me: ends[end],
+            peer: ends[1 - end],
+            world,
+            raw: BytesMut::new(),
+            chunks: Default::default(),
+            buffered: 0,
+            last_release: Duration::ZERO,
+            current: Bytes::new(),
+            sleep: None,
+            inner_done: false,
+        }
+    }
+
+    fn broken(&self) -> Option<io::Error> {
+        self.world
+            .conn_broken(self.conn)
+            .map(|why| io::Error::new(io::ErrorKind::ConnectionReset, why))
+    }
+
+    /// Pulls what turmoil has into `raw` and parses whole chunks.
+    fn fill(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let mut tmp = [0u8; 16 * 1024];
+        while !self.inner_done && self.buffered < READ_BUFFER_MAX {
+            let inner = self.inner.as_mut().expect("present until drop");
+            let mut rb = ReadBuf::new(&mut tmp);
+            match Pin::new(inner).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => self.inner_done = true,
+                Poll::Ready(Ok(())) => self.raw.put_slice(rb.filled()),
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
+            }
+            self.parse();
+        }
+        Ok(())
+    }
+
+    fn parse(&mut self) {
+        while self.raw.len() >= CHUNK_HEADER_LEN {
+            let len = u32::from_be_bytes(self.raw[..4].try_into().expect("4 bytes")) as usize;
+            if self.raw.len() < CHUNK_HEADER_LEN + len {
+                return;
+            }
+            let sent_at = Duration::from_nanos(u64::from_be_bytes(
+                self.raw[4..12].try_into().expect("8 bytes"),
+            ));
+            self.raw.advance(CHUNK_HEADER_LEN);
+            let data = self.raw.split_to(len).freeze();
+            let release_at =
+                (sent_at + self.world.delay(self.peer, self.me)).max(self.last_release);
+            self.last_release = release_at;
+            self.buffered += data.len();
+            self.chunks.push_back(Chunk { release_at, data });
+        }
+    }
+
+    /// Moves the front chunk to `current` if it may be released now.
+    fn release(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(front) = self.chunks.front() else { return Poll::Pending };
+        if let Some(fault) = self.world.held(self.peer, self.me) {
+            self.world.note_effect(fault);
+            self.world.register_wait(cx.waker());
+            return Poll::Pending;
+        }
+        let now = now();
+        if front.release_at > now {
+            let deadline = tokio::time::Instant::now() + (front.release_at - now);
+            let sleep =
+                self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            sleep.as_mut().reset(deadline);
+            ready!(sleep.as_mut().poll(cx));
+        }
+        let chunk = self.chunks.pop_front().expect("front exists");
+        self.buffered -= chunk.data.len();
+        self.world.on_release(self.conn, 1 - self.end, chunk.data.len() as u64);
+        self.current = chunk.data;
+        Poll::Ready(())
+    }
+}
+
+use std::future::Future as _;
+
+impl AsyncRead for ShimStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(e) = this.broken() {
+            return Poll::Ready(Err(e));
+        }
+        if this.world.stalled(this.me) {
+            this.world.register_wait(cx.waker());
+            return Poll::Pending;
+        }
+        loop {
+            if !this.current.is_empty() {
+                let n = this.current.len().min(buf.remaining());
+                buf.put_slice(&this.current.split_to(n));
+                return Poll::Ready(Ok(()));
+            }
+            this.fill(cx)?;
+            if this.release(cx).is_ready() {
+                continue;
+            }
+            if this.chunks.is_empty() && this.inner_done {
+                return Poll::Ready(Ok(()));
+            }
+            return Poll::Pending;
+        }
+    }
+}
+
+impl AsyncWrite for ShimStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Some(e) = this.broken() {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, e.to_string())));
+        }
+        if this.world.stalled(this.me) {
+            this.world.register_wait(cx.waker());
+            return Poll::Pending;
+        }
+        let len = buf.len().min(u32::MAX as usize);
+        let mut chunk = BytesMut::with_capacity(CHUNK_HEADER_LEN + len);
+        chunk.put_u32(len as u32);
+        chunk.put_u64(now().as_nanos() as u64);
+        chunk.put_slice(&buf[..len]);
+        let inner = this.inner.as_mut().expect("present until drop");
+        // turmoil takes a write whole or not at all (one segment per write).
+        ready!(Pin::new(inner).poll_write(cx, &chunk))?;
+        this.world.on_write(this.conn, this.end, len as u64);
+        Poll::Ready(Ok(len))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let inner = self.get_mut().inner.as_mut().expect("present until drop");
+        Pin::new(inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let inner = self.get_mut().inner.as_mut().expect("present until drop");
+        Pin::new(inner).poll_shutdown(cx)
+    }
+}
+
+impl Drop for ShimStream {
+    fn drop(&mut self) {
+        // A crashed machine does not close its connections: park the stream so the
+        // peer sees silence, not a FIN.
+        if self.world.status(self.me) == Status::Crashed
+            && let Some(inner) = self.inner.take()
+        {
+            self.world.state.borrow_mut().zombies.push((self.me, inner));
+        }
+    }
+}

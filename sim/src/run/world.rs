@@ -1,0 +1,273 @@
+//! One seed of one scenario over turmoil: build the world, step it through the
+//! safety phase (faults on schedule), heal, run the bounded liveness phase, and hand
+//! back the trace.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use crate::design::{Completion, Registry, Role};
+use crate::plan::{Replica, ScenarioPlan, Selector};
+use crate::trace::{EventKind, Recorder, Trace, TraceEvent};
+
+use super::RunError;
+use super::faults::FaultWorld;
+use super::node::{GroupRuntime, RunCtx, make_core, supervise};
+
+/// A fixed epoch: turmoil would otherwise read the wall clock.
+const EPOCH_SECS: u64 = 1_700_000_000;
+/// Listener ports start here on every host; turmoil's ephemeral ports start above.
+const FIRST_PORT: u16 = 1;
+const EPHEMERAL_FIRST: u16 = 1024;
+
+/// Every group's design must be runnable and every socket type supported.
+pub(super) fn check_runnable(plan: &ScenarioPlan, registry: &Registry) -> Result<(), RunError> {
+    for g in &plan.topology.groups {
+        let spec = registry.get(&g.design).ok_or_else(|| {
+            RunError::NotRunnable(format!("design `{}` is not registered", g.design))
+        })?;
+        if spec.run.is_none() {
+            return Err(RunError::NotRunnable(format!(
+                "design `{}` (node `{}`) has no simulator behaviour yet",
+                g.design, g.name
+            )));
+        }
+        for s in &g.sockets {
+            if make_core(s.socket_type, &s.options.socket_options(), 1).is_none() {
+                return Err(RunError::NotRunnable(format!(
+                    "{} sockets (`{}.{}`) are not simulated yet",
+                    s.socket_type, g.name, s.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn host_name(group: u32, host: u32) -> String {
+    format!("g{group}h{host}")
+}
+
+/// Replicas a selector list names, in order.
+fn replicas_of(plan: &ScenarioPlan, sel: &[Selector]) -> Vec<Replica> {
+    let mut out = Vec::new();
+    for s in sel {
+        let g = plan.topology.group(s.group);
+        match s.replica {
+            Some(i) => out.push(Replica { group: s.group, index: i }),
+            None => out.extend((0..g.count).map(|i| Replica { group: s.group, index: i })),
+        }
+    }
+    out
+}
+
+/// Addresses of every bound socket, and every connecting socket's targets.
+fn wire(plan: &ScenarioPlan, ips: &BTreeMap<(u32, u32), IpAddr>) -> Result<RunCtxAddrs, RunError> {
+    let mut binds = BTreeMap::new();
+    let mut next_port: BTreeMap<(u32, u32), u16> = BTreeMap::new();
+    for g in &plan.topology.groups {
+        for index in 0..g.count {
+            let host = (g.id.0, g.host_of(index));
+            for (si, s) in g.sockets.iter().enumerate() {
+                if s.bind.is_none() {
+                    continue;
+                }
+                let port = next_port.entry(host).or_insert(FIRST_PORT);
+                if *port >= EPHEMERAL_FIRST {
+                    return Err(RunError::NotRunnable(format!(
+                        "more than {} bound sockets on one simulated host of `{}`: give it more `hosts`",
+                        EPHEMERAL_FIRST - 1,
+                        g.name
+                    )));
+                }
+                binds.insert(
+                    (Replica { group: g.id, index }, si),
+                    SocketAddr::new(ips[&host], *port),
+                );
+                *port += 1;
+            }
+        }
+    }
+    let mut connects: BTreeMap<(Replica, usize), Vec<SocketAddr>> = BTreeMap::new();
+    for c in &plan.topology.connections {
+        let from = plan.topology.group(c.from_group);
+        let to = plan.topology.group(c.to.group);
+        for index in 0..from.count {
+            let me = Replica { group: from.id, index };
+            let targets: Vec<u32> = match c.to.replica {
+                Some(r) => vec![r],
+                // A group connecting to itself is a mesh: each replica connects to the
+                // replicas below it, one pipe per pair.
+                None if to.id == from.id => (0..index).collect(),
+                None => (0..to.count).collect(),
+            };
+            let list = connects.entry((me, c.from_socket)).or_default();
+            list.extend(
+                targets
+                    .into_iter()
+                    .map(|t| binds[&(Replica { group: to.id, index: t }, c.to.socket)]),
+            );
+        }
+    }
+    Ok(RunCtxAddrs { binds, connects })
+}
+
+struct RunCtxAddrs {
+    binds: BTreeMap<(Replica, usize), SocketAddr>,
+    connects: BTreeMap<(Replica, usize), Vec<SocketAddr>>,
+}
+
+/// Replicas whose workload is finite: the liveness phase ends early once all are done.
+fn finishers(plan: &ScenarioPlan, registry: &Registry) -> u64 {
+    plan.workload
+        .iter()
+        .filter(|(g, w)| {
+            let design = registry.get(&plan.topology.group(**g).design);
+            let finite = w.requests.is_some() || w.publishes.is_some();
+            finite
+                && design.is_some_and(|d| {
+                    d.has_role(Role::Requester)
+                        || d.has_role(Role::Producer)
+                        || d.has_role(Role::Publisher)
+                })
+        })
+        .map(|(g, _)| u64::from(plan.topology.group(*g).count))
+        .sum()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Action {
+    Begin(u32),
+    End(u32),
+    Heal,
+}
+
+pub(super) fn simulate(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    seed: u64,
+) -> Result<Trace, RunError> {
+    let world = FaultWorld::new(plan, seed);
+    let recorder = Recorder::default();
+    let completion = Completion::default();
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(seed)
+        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
+        .tick_duration(plan.network.tick)
+        .min_message_latency(Duration::ZERO)
+        .max_message_latency(Duration::ZERO)
+        .simulation_duration(plan.duration + plan.liveness + Duration::from_secs(1))
+        .ephemeral_ports(EPHEMERAL_FIRST..=65535)
+        .build();
+    let mut groups = Vec::new();
+    for g in &plan.topology.groups {
+        let design = registry.get(&g.design).and_then(|d| d.run).expect("checked runnable");
+        let workload = plan.workload.get(&g.id).cloned().unwrap_or_default();
+        groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload }));
+        for index in 0..g.count {
+            world.add_replica(Replica { group: g.id, index });
+        }
+    }
+    // Hosts are registered first so their addresses are known; their closures read
+    // the wiring through this cell, filled before the first step.
+    let ctx_cell: Rc<std::cell::OnceCell<Rc<RunCtx>>> = Rc::new(std::cell::OnceCell::new());
+    let mut ips = BTreeMap::new();
+    for g in &groups {
+        for h in 0..g.group.hosts {
+            let name = host_name(g.group.id.0, h);
+            let (cell, group, hosts) = (ctx_cell.clone(), g.clone(), g.group.hosts);
+            sim.host(name.as_str(), move || {
+                let (cell, g) = (cell.clone(), group.clone());
+                async move {
+                    let rt = cell.get().expect("wired before the first step").clone();
+                    let epoch = tokio::time::Instant::now();
+                    for index in (h..g.group.count).step_by(hosts as usize) {
+                        let replica = Replica { group: g.group.id, index };
+                        tokio::task::spawn_local(supervise(rt.clone(), g.clone(), replica, epoch));
+                    }
+                    std::future::pending::<()>().await;
+                    Ok(())
+                }
+            });
+            ips.insert((g.group.id.0, h), sim.lookup(name.as_str()));
+        }
+    }
+    let addrs = wire(plan, &ips)?;
+    for ((replica, _), addr) in &addrs.binds {
+        world.state.borrow_mut().listeners.insert(*addr, *replica);
+    }
+    let rt = Rc::new(RunCtx {
+        world: world.clone(),
+        recorder: recorder.clone(),
+        completion: completion.clone(),
+        seed,
+        binds: addrs.binds,
+        connects: addrs.connects,
+    });
+    ctx_cell.set(rt).map_err(|_| RunError::Internal("wiring set twice".into()))?;
+    step_through(plan, registry, &mut sim, &world, &recorder, &completion)
+}
+
+fn step_through(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    sim: &mut turmoil::Sim<'_>,
+    world: &Rc<FaultWorld>,
+    recorder: &Recorder,
+    completion: &Completion,
+) -> Result<Trace, RunError> {
+    let mut schedule: Vec<(Duration, Action)> = Vec::new();
+    for (i, f) in plan.faults.iter().enumerate() {
+        let i = i as u32;
+        schedule.push((f.at, Action::Begin(i)));
+        let end = f.until.map_or(plan.duration, |u| u.min(plan.duration));
+        if f.until.is_some() || !matches!(f.kind, crate::plan::FaultKind::Restart) {
+            schedule.push((end.max(f.at), Action::End(i)));
+        }
+    }
+    schedule.push((plan.duration, Action::Heal));
+    schedule.sort();
+    let mut next = 0;
+    let finishers = finishers(plan, registry);
+    let select = |sel: &[Selector]| replicas_of(plan, sel);
+    let mut healed_at = None;
+    let mut quiesced = false;
+    let end = plan.duration + plan.liveness;
+    loop {
+        let now = sim.elapsed();
+        while next < schedule.len() && schedule[next].0 <= now {
+            let (kind, fault) = match schedule[next].1 {
+                Action::Begin(i) => {
+                    let touched = world.begin(i, &plan.faults[i as usize], &select);
+                    (EventKind::FaultBegin { fault: i, touched }, true)
+                }
+                Action::End(i) => {
+                    let touched = world.end(i, &plan.faults[i as usize], &select);
+                    (EventKind::FaultEnd { fault: i, touched }, true)
+                }
+                Action::Heal => {
+                    // With no liveness phase nothing is given time to converge, so
+                    // the trace says it never healed (in-flight work is `unknown`).
+                    healed_at = (!plan.liveness.is_zero()).then_some(now);
+                    (EventKind::Healed, false)
+                }
+            };
+            let _ = fault;
+            recorder.record(TraceEvent { at: now, node: None, socket: None, kind });
+            next += 1;
+        }
+        if world.any_active() {
+            world.sweep(now);
+        }
+        if healed_at.is_some() && finishers > 0 && completion.count() >= finishers {
+            quiesced = true;
+            break;
+        }
+        if now >= end {
+            break;
+        }
+        sim.step().map_err(|e| RunError::Internal(format!("turmoil: {e}")))?;
+    }
+    Ok(Trace { events: recorder.take(), healed_at, ended_at: sim.elapsed(), quiesced })
+}

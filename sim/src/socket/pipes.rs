@@ -1,0 +1,388 @@
+//! Per-pipe queues shared by every socket core: one bounded outbound queue (SNDHWM) and
+//! one bounded inbound queue (RCVHWM) per connected peer, round-robin choice of the
+//! pipe a message goes out on, fair-queued receive across pipes, and the pipe
+//! lifecycle (attached, connected, detached).
+//!
+//! A core owns one [`Pipes`] and layers its protocol on top: DEALER uses it almost
+//! as is, ROUTER and REP add routing by header, REQ adds its request state machine.
+//! `Pipes` also holds the socket's event queue, so the queue depths in
+//! `Enqueued`/`Arrived` events and the `PipeClosed` drops are reported in one place.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
+
+use super::{DropReason, Msg, PipeId, SocketEvent, SocketOptions};
+
+/// One peer's queues.
+#[derive(Debug, Default)]
+struct Pipe {
+    /// False once the driver detached the pipe. A detached pipe lingers only until the
+    /// application has read what arrived on it: libzmq's reader drains a terminated
+    /// pipe up to its delimiter and NNG keeps messages in the socket's receive queue,
+    /// so a message that arrived before the peer left is still delivered.
+    attached: bool,
+    /// Whether a transport is up under the pipe. Messages queue either way.
+    connected: bool,
+    outbound: VecDeque<Msg>,
+    inbound: VecDeque<Msg>,
+}
+
+/// The pipes of one socket and the socket's pending trace events.
+#[derive(Debug)]
+pub struct Pipes {
+    sndhwm_msgs: u32,
+    rcvhwm_msgs: u32,
+    pipes: BTreeMap<PipeId, Pipe>,
+    /// The pipe the last outbound message was given to; round-robin resumes after it.
+    send_cursor: Option<PipeId>,
+    /// The pipe the application last received from; fair queueing resumes after it.
+    recv_cursor: Option<PipeId>,
+    events: VecDeque<SocketEvent>,
+}
+
+/// Whether a queue holding `len` messages may take one more. A high-water mark of 0
+/// means "no limit", as `ZMQ_SNDHWM = 0` does in libzmq.
+fn below_hwm(len: usize, hwm_msgs: u32) -> bool {
+    hwm_msgs == 0 || len < hwm_msgs as usize
+}
+
+/// A queue depth for an event. Depths are bounded by a `u32` HWM unless the HWM is 0
+/// (unlimited), where saturating is the honest answer.
+fn depth_of(queue: &VecDeque<Msg>) -> u32 {
+    u32::try_from(queue.len()).unwrap_or(u32::MAX)
+}
+
+impl Pipes {
+    pub fn new(options: &SocketOptions) -> Pipes {
+        Pipes {
+            sndhwm_msgs: options.sndhwm_msgs,
+            rcvhwm_msgs: options.rcvhwm_msgs,
+            pipes: BTreeMap::new(),
+            send_cursor: None,
+            recv_cursor: None,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// A new pipe, not yet connected, that can queue outbound messages at once
+    /// (ZeroMQ's `IMMEDIATE=0`). Pipe ids are never reused, so a second attach of the
+    /// same id is a driver bug.
+    pub fn attach(&mut self, pipe: PipeId) {
+        let fresh = Pipe { attached: true, ..Pipe::default() };
+        let previous = self.pipes.insert(pipe, fresh);
+        assert!(previous.is_none(), "pipe {pipe} attached twice");
+    }
+
+    /// Marks the transport under `pipe` up or down; the queues survive either way.
+    /// Unknown or detached pipes are ignored: a connection may report its end after
+    /// the driver already detached the pipe.
+    pub fn set_connected(&mut self, pipe: PipeId, connected: bool) {
+        if let Some(p) = self.pipes.get_mut(&pipe).filter(|p| p.attached) {
+            p.connected = connected;
+        }
+    }
+
+    /// Destroys `pipe`. Every message still waiting to go out on it is dropped with a
+    /// `PipeClosed` event; what already arrived stays readable (see [`Pipe::attached`]).
+    pub fn detach(&mut self, pipe: PipeId) {
+        let Some(p) = self.pipes.get_mut(&pipe).filter(|p| p.attached) else { return };
+        p.attached = false;
+        p.connected = false;
+        let orphans = std::mem::take(&mut p.outbound);
+        if p.inbound.is_empty() {
+            self.pipes.remove(&pipe);
+        }
+        for msg in orphans {
+            self.drop_msg(Some(pipe), DropReason::PipeClosed, msg);
+        }
+    }
+
+    pub fn is_attached(&self, pipe: PipeId) -> bool {
+        self.pipes.get(&pipe).is_some_and(|p| p.attached)
+    }
+
+    pub fn is_connected(&self, pipe: PipeId) -> bool {
+        self.pipes.get(&pipe).is_some_and(|p| p.connected)
+    }
+
+    /// Whether `pipe` is attached and its outbound queue is below SNDHWM.
+    pub fn has_room(&self, pipe: PipeId) -> bool {
+        self.pipes
+            .get(&pipe)
+            .is_some_and(|p| p.attached && below_hwm(p.outbound.len(), self.sndhwm_msgs))
+    }
+
+    /// Whether `pipe` is attached and its inbound queue is below RCVHWM.
+    pub fn can_receive(&self, pipe: PipeId) -> bool {
+        self.pipes
+            .get(&pipe)
+            .is_some_and(|p| p.attached && below_hwm(p.inbound.len(), self.rcvhwm_msgs))
+    }
+
+    /// Round-robin: the first attached pipe after the last one chosen (wrapping) that
+    /// has room and, if `connected_only`, a transport up. Choosing moves the cursor.
+    pub fn next_sendable(&mut self, connected_only: bool) -> Option<PipeId> {
+        let eligible =
+            |id: &PipeId| self.has_room(*id) && (!connected_only || self.is_connected(*id));
+        let chosen = self.ids_after(self.send_cursor).into_iter().find(eligible)?;
+        self.send_cursor = Some(chosen);
+        Some(chosen)
+    }
+
+    /// Queues `msg` on `pipe` and reports it `Enqueued` with the new depth. Gives the
+    /// message back if the pipe is unknown or at SNDHWM, so the caller applies its
+    /// socket type's HWM policy.
+    pub fn enqueue(&mut self, pipe: PipeId, msg: Msg) -> Result<(), Msg> {
+        let event_msg = msg.clone();
+        let depth = self.push_outbound(pipe, msg)?;
+        self.push_event(SocketEvent::Enqueued { pipe, depth, msg: event_msg });
+        Ok(())
+    }
+
+    /// Queues `msg` on `pipe` without an event (the caller reports it its own way, as
+    /// REQ's `Resent`) and returns the new depth.
+    pub fn push_outbound(&mut self, pipe: PipeId, msg: Msg) -> Result<u32, Msg> {
+        if !self.has_room(pipe) {
+            return Err(msg);
+        }
+        let queue = &mut self.pipes.get_mut(&pipe).expect("has_room checked the pipe").outbound;
+        queue.push_back(msg);
+        Ok(depth_of(queue))
+    }
+
+    /// The next message to write on `pipe`. Nothing comes out of a pipe whose
+    /// transport is down: the message would be lost instead of waiting.
+    pub fn pop_outbound(&mut self, pipe: PipeId) -> Option<Msg> {
+        self.pipes.get_mut(&pipe).filter(|p| p.connected)?.outbound.pop_front()
+    }
+
+    /// Takes back the first queued outbound message on `pipe` that `matches`, if any.
+    pub fn take_outbound(&mut self, pipe: PipeId, matches: impl Fn(&Msg) -> bool) -> Option<Msg> {
+        let queue = &mut self.pipes.get_mut(&pipe)?.outbound;
+        let at = queue.iter().position(matches)?;
+        queue.remove(at)
+    }
+
+    /// Queues a message that arrived on `pipe` for the application and reports it
+    /// `Arrived` with the new depth. The driver stops reading a pipe at RCVHWM, so a
+    /// message for a full or unknown pipe means it broke that rule; it is dropped and
+    /// reported rather than breaking the bound.
+    pub fn push_inbound(&mut self, pipe: PipeId, msg: Msg) {
+        if !self.is_attached(pipe) {
+            return self.drop_msg(Some(pipe), DropReason::PipeClosed, msg);
+        }
+        if !self.can_receive(pipe) {
+            return self.drop_msg(Some(pipe), DropReason::Hwm, msg);
+        }
+        let event_msg = msg.clone();
+        let queue = &mut self.pipes.get_mut(&pipe).expect("checked attached").inbound;
+        queue.push_back(msg);
+        let depth = depth_of(queue);
+        self.push_event(SocketEvent::Arrived { pipe, depth, msg: event_msg });
+    }
+
+    /// Fair queueing: the next message from the first pipe after the last one read
+    /// from (wrapping) that has input, so every sender gets its turn.
+    pub fn pop_inbound(&mut self) -> Option<(PipeId, Msg)> {
+        let has_input = |id: &PipeId| !self.pipes[id].inbound.is_empty();
+        let chosen = self.ids_after(self.recv_cursor).into_iter().find(has_input)?;
+        self.recv_cursor = Some(chosen);
+        let pipe = self.pipes.get_mut(&chosen).expect("chosen from the map");
+        let msg = pipe.inbound.pop_front().expect("chosen for its input");
+        if !pipe.attached && pipe.inbound.is_empty() {
+            self.pipes.remove(&chosen);
+        }
+        Some((chosen, msg))
+    }
+
+    pub fn drop_msg(&mut self, pipe: Option<PipeId>, reason: DropReason, msg: Msg) {
+        self.push_event(SocketEvent::Dropped { pipe, reason, msg });
+    }
+
+    pub fn push_event(&mut self, event: SocketEvent) {
+        self.events.push_back(event);
+    }
+
+    pub fn pop_event(&mut self) -> Option<SocketEvent> {
+        self.events.pop_front()
+    }
+
+    /// Every pipe id in round-robin order starting just after `cursor`.
+    fn ids_after(&self, cursor: Option<PipeId>) -> Vec<PipeId> {
+        let Some(cursor) = cursor else { return self.pipes.keys().copied().collect() };
+        let after = self.pipes.range((Bound::Excluded(cursor), Bound::Unbounded));
+        let up_to = self.pipes.range(..=cursor);
+        after.chain(up_to).map(|(id, _)| *id).collect()
+    }
+}
+
+/// Helpers shared by the socket cores' unit tests and the property test.
+#[cfg(test)]
+pub(super) mod testing {
+    use std::time::Duration;
+
+    use super::super::{Msg, PipeId, SocketCore, SocketEvent, SocketOptions};
+
+    pub fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    pub fn opts(sndhwm_msgs: u32, rcvhwm_msgs: u32) -> SocketOptions {
+        SocketOptions { sndhwm_msgs, rcvhwm_msgs, ..SocketOptions::default() }
+    }
+
+    pub fn msg(header: &[u32], body: &'static str) -> Msg {
+        Msg { header: header.to_vec(), body: body.into() }
+    }
+
+    pub fn events(core: &mut dyn SocketCore) -> Vec<SocketEvent> {
+        std::iter::from_fn(|| core.poll_event()).collect()
+    }
+
+    /// Attaches the pipes and brings their transports up, as a driver does when
+    /// every peer is reachable.
+    pub fn up(core: &mut dyn SocketCore, pipes: &[PipeId]) {
+        for pipe in pipes {
+            core.attach(*pipe, Duration::ZERO);
+            core.set_connected(*pipe, true, Duration::ZERO);
+        }
+    }
+
+    /// Everything `pipe` would write now, as `(header, body)` pairs.
+    pub fn transmit_all(core: &mut dyn SocketCore, pipe: PipeId) -> Vec<(Vec<u32>, String)> {
+        std::iter::from_fn(|| core.poll_transmit(pipe, Duration::ZERO))
+            .map(|m| (m.header, String::from_utf8_lossy(&m.body).into_owned()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{msg, opts};
+    use super::*;
+
+    fn pipes_with(sndhwm: u32, rcvhwm: u32, ids: &[PipeId]) -> Pipes {
+        let mut pipes = Pipes::new(&opts(sndhwm, rcvhwm));
+        for id in ids {
+            pipes.attach(*id);
+            pipes.set_connected(*id, true);
+        }
+        pipes
+    }
+
+    fn bodies(pipes: &mut Pipes) -> Vec<(PipeId, String)> {
+        std::iter::from_fn(|| pipes.pop_inbound())
+            .map(|(p, m)| (p, String::from_utf8_lossy(&m.body).into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn round_robin_skips_full_pipes_and_wraps() {
+        let mut pipes = pipes_with(1, 10, &[3, 5, 9]);
+        assert_eq!(pipes.next_sendable(false), Some(3));
+        pipes.enqueue(3, msg(&[], "a")).unwrap();
+        assert_eq!(pipes.next_sendable(false), Some(5));
+        pipes.enqueue(5, msg(&[], "b")).unwrap();
+        pipes.pop_outbound(3).unwrap();
+        // 9 is next, then the cursor wraps to 3, which has room again; 5 is full.
+        assert_eq!(pipes.next_sendable(false), Some(9));
+        pipes.enqueue(9, msg(&[], "c")).unwrap();
+        assert_eq!(pipes.next_sendable(false), Some(3));
+        pipes.enqueue(3, msg(&[], "d")).unwrap();
+        assert_eq!(pipes.next_sendable(false), None);
+    }
+
+    #[test]
+    fn connected_only_choice_skips_pipes_still_connecting() {
+        let mut pipes = pipes_with(10, 10, &[1]);
+        pipes.attach(2);
+        assert_eq!(pipes.next_sendable(true), Some(1));
+        assert_eq!(pipes.next_sendable(true), Some(1));
+        assert_eq!(pipes.next_sendable(false), Some(2));
+    }
+
+    #[test]
+    fn receive_is_fair_queued_across_pipes() {
+        let mut pipes = pipes_with(10, 10, &[1, 2, 3]);
+        for (pipe, body) in [(1, "a1"), (1, "a2"), (1, "a3"), (2, "b1"), (3, "c1"), (3, "c2")] {
+            pipes.push_inbound(pipe, msg(&[], body));
+        }
+        let order: Vec<_> = bodies(&mut pipes).into_iter().map(|(_, b)| b).collect();
+        assert_eq!(order, ["a1", "b1", "c1", "a2", "c2", "a3"]);
+    }
+
+    #[test]
+    fn detach_drops_outbound_as_pipe_closed_but_keeps_what_arrived() {
+        let mut pipes = pipes_with(10, 10, &[1, 2]);
+        pipes.enqueue(1, msg(&[], "out1")).unwrap();
+        pipes.enqueue(1, msg(&[], "out2")).unwrap();
+        pipes.push_inbound(1, msg(&[], "in"));
+        std::iter::from_fn(|| pipes.pop_event()).for_each(drop);
+        pipes.detach(1);
+        let dropped: Vec<_> = std::iter::from_fn(|| pipes.pop_event()).collect();
+        assert_eq!(
+            dropped,
+            ["out1", "out2"].map(|b| SocketEvent::Dropped {
+                pipe: Some(1),
+                reason: DropReason::PipeClosed,
+                msg: msg(&[], b),
+            })
+        );
+        assert!(!pipes.is_attached(1) && !pipes.has_room(1) && !pipes.can_receive(1));
+        assert_eq!(bodies(&mut pipes), [(1, "in".to_string())]);
+        // Drained, the pipe is gone for good: a late message from it is reported.
+        pipes.push_inbound(1, msg(&[], "late"));
+        assert!(matches!(
+            pipes.pop_event(),
+            Some(SocketEvent::Dropped { reason: DropReason::PipeClosed, .. })
+        ));
+        assert_eq!(pipes.pop_inbound(), None);
+    }
+
+    #[test]
+    fn queues_stop_at_their_high_water_marks() {
+        let mut pipes = pipes_with(2, 2, &[1]);
+        assert!(pipes.enqueue(1, msg(&[], "a")).is_ok());
+        assert!(pipes.enqueue(1, msg(&[], "b")).is_ok());
+        assert_eq!(pipes.enqueue(1, msg(&[], "c")), Err(msg(&[], "c")));
+        pipes.push_inbound(1, msg(&[], "x"));
+        assert!(pipes.can_receive(1));
+        pipes.push_inbound(1, msg(&[], "y"));
+        assert!(!pipes.can_receive(1));
+        pipes.push_inbound(1, msg(&[], "z"));
+        let events: Vec<_> = std::iter::from_fn(|| pipes.pop_event()).collect();
+        let depths: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                SocketEvent::Enqueued { depth, .. } | SocketEvent::Arrived { depth, .. } => {
+                    Some(*depth)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(depths, [1, 2, 1, 2]);
+        assert!(matches!(
+            events.last(),
+            Some(SocketEvent::Dropped { reason: DropReason::Hwm, .. })
+        ));
+    }
+
+    #[test]
+    fn zero_hwm_means_no_limit() {
+        let mut pipes = pipes_with(0, 0, &[1]);
+        for _ in 0..5000 {
+            pipes.enqueue(1, msg(&[], "m")).unwrap();
+        }
+        assert!(pipes.has_room(1) && pipes.can_receive(1));
+    }
+
+    #[test]
+    fn nothing_is_written_while_the_transport_is_down() {
+        let mut pipes = pipes_with(10, 10, &[1]);
+        pipes.enqueue(1, msg(&[], "a")).unwrap();
+        pipes.set_connected(1, false);
+        assert_eq!(pipes.pop_outbound(1), None);
+        pipes.set_connected(1, true);
+        assert_eq!(pipes.pop_outbound(1), Some(msg(&[], "a")));
+    }
+}

@@ -1,0 +1,255 @@
+//! REP: receives requests fair-queued across pipes and answers each on the pipe it
+//! came from, with the backtrace it came with.
+//!
+//! The backtrace is the SP header up to and including the request id (the first id
+//! with the high bit set): the hop ids that ROUTERs and devices pushed on the way, then
+//! the requester's id. A reply carries it back so each hop can pop its id and route
+//! (messaging-semantics.md, "SP over TCP"). A reply to a requester that has gone is
+//! discarded, as in NNG, but reported here as `PeerGone`.
+
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::pipes::Pipes;
+use super::{
+    DropReason, Msg, PipeId, REQUEST_ID_BIT, RecvError, SendError, SocketCore, SocketEvent,
+    SocketOptions, SocketType,
+};
+
+/// The request the application received last and has not answered yet.
+#[derive(Debug)]
+struct Pending {
+    pipe: PipeId,
+    backtrace: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub struct Rep {
+    pipes: Pipes,
+    pending: Option<Pending>,
+}
+
+impl Rep {
+    pub fn new(options: SocketOptions) -> Rep {
+        Rep { pipes: Pipes::new(&options), pending: None }
+    }
+}
+
+/// Splits a request into backtrace and body, or gives it back when no id has the
+/// request bit.
+fn split_request(mut msg: Msg) -> Result<Msg, Msg> {
+    let Some(at) = msg.header.iter().position(|id| id & REQUEST_ID_BIT != 0) else {
+        return Err(msg);
+    };
+    spill_header(&mut msg, at + 1);
+    Ok(msg)
+}
+
+/// Keeps the first `keep` ids of the header and moves the rest into the body.
+///
+/// On the SP wire the header ends at the request id and anything after it is body.
+/// A header that goes on past it (a DEALER application that pushed extra ids) is
+/// given the wire's reading: those ids become the first bytes of the body,
+/// big-endian, exactly as a real REP or REQ would see them.
+pub(super) fn spill_header(msg: &mut Msg, keep: usize) {
+    if keep >= msg.header.len() {
+        return;
+    }
+    let extra = msg.header.split_off(keep);
+    let mut body = BytesMut::with_capacity(extra.len() * 4 + msg.body.len());
+    extra.iter().for_each(|id| body.put_u32(*id));
+    body.put_slice(&msg.body);
+    msg.body = Bytes::from(body);
+}
+
+impl SocketCore for Rep {
+    fn socket_type(&self) -> SocketType {
+        SocketType::Rep
+    }
+
+    fn attach(&mut self, pipe: PipeId, _now: Duration) {
+        self.pipes.attach(pipe);
+    }
+
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
+        self.pipes.set_connected(pipe, connected);
+    }
+
+    fn detach(&mut self, pipe: PipeId, _now: Duration) {
+        self.pipes.detach(pipe);
+    }
+
+    /// Answers the pending request. A full pipe drops the reply: REP's HWM policy is
+    /// to drop, as in libzmq where a REP sends through a ROUTER-like pipe table.
+    fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
+        let Pending { pipe, backtrace } = self.pending.take().ok_or(SendError::State)?;
+        let reply = Msg { header: backtrace, body: msg.body };
+        if !self.pipes.is_attached(pipe) {
+            self.pipes.drop_msg(Some(pipe), DropReason::PeerGone, reply);
+            return Ok(());
+        }
+        if let Err(reply) = self.pipes.enqueue(pipe, reply) {
+            self.pipes.drop_msg(Some(pipe), DropReason::Hwm, reply);
+        }
+        Ok(())
+    }
+
+    /// Takes the next request. One received but not answered yet is abandoned: NNG's
+    /// REP forgets it and answers only the newest (libzmq's strict REP would fail the
+    /// receive instead). The abandoned requester's REQ will resend or time out.
+    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
+        let (pipe, msg) = self.pipes.pop_inbound().ok_or(RecvError::WouldBlock)?;
+        self.pending = Some(Pending { pipe, backtrace: msg.header.clone() });
+        Ok(msg)
+    }
+
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
+        match split_request(msg) {
+            Ok(request) => self.pipes.push_inbound(pipe, request),
+            Err(msg) => self.pipes.drop_msg(Some(pipe), DropReason::Malformed, msg),
+        }
+    }
+
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        self.pipes.can_receive(pipe)
+    }
+
+    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
+        self.pipes.pop_outbound(pipe)
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    fn on_timeout(&mut self, _now: Duration) {}
+
+    fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.pipes.pop_event()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
+    use super::*;
+
+    const RID: u32 = 0x8000_0042;
+
+    fn rep() -> Rep {
+        let mut rep = Rep::new(opts(10, 10));
+        up(&mut rep, &[1, 2]);
+        rep
+    }
+
+    #[test]
+    fn keeps_the_backtrace_with_device_hops_and_puts_it_back_on_the_reply() {
+        let mut rep = rep();
+        rep.on_message(2, msg(&[3, 9, RID], "question"), ms(0));
+        assert_eq!(rep.recv(ms(0)), Ok(msg(&[3, 9, RID], "question")));
+        rep.send(msg(&[], "answer"), ms(1)).unwrap();
+        assert_eq!(transmit_all(&mut rep, 2), [(vec![3, 9, RID], "answer".into())]);
+        assert_eq!(transmit_all(&mut rep, 1), []);
+    }
+
+    #[test]
+    fn ids_after_the_request_id_are_body_as_on_the_wire() {
+        let mut rep = rep();
+        rep.on_message(1, msg(&[RID, 0x0102_0304], "xy"), ms(0));
+        let got = rep.recv(ms(0)).unwrap();
+        assert_eq!(got.header, [RID]);
+        assert_eq!(&got.body[..], b"\x01\x02\x03\x04xy");
+    }
+
+    #[test]
+    fn a_request_without_a_request_id_is_malformed() {
+        let mut rep = rep();
+        rep.on_message(1, msg(&[3, 9], "no id"), ms(0));
+        let want = SocketEvent::Dropped {
+            pipe: Some(1),
+            reason: DropReason::Malformed,
+            msg: msg(&[3, 9], "no id"),
+        };
+        assert_eq!(events(&mut rep), [want]);
+        assert_eq!(rep.recv(ms(0)), Err(RecvError::WouldBlock));
+    }
+
+    #[test]
+    fn a_reply_to_a_vanished_requester_is_dropped_as_peer_gone() {
+        let mut rep = rep();
+        rep.on_message(1, msg(&[RID], "q"), ms(0));
+        rep.recv(ms(0)).unwrap();
+        rep.detach(1, ms(1));
+        events(&mut rep);
+        assert_eq!(rep.send(msg(&[], "a"), ms(2)), Ok(()));
+        let want = SocketEvent::Dropped {
+            pipe: Some(1),
+            reason: DropReason::PeerGone,
+            msg: msg(&[RID], "a"),
+        };
+        assert_eq!(events(&mut rep), [want]);
+    }
+
+    #[test]
+    fn send_needs_a_request_to_answer() {
+        let mut rep = rep();
+        assert_eq!(rep.send(msg(&[], "a"), ms(0)), Err(SendError::State));
+        rep.on_message(1, msg(&[RID], "q"), ms(0));
+        rep.recv(ms(0)).unwrap();
+        assert_eq!(rep.send(msg(&[], "a"), ms(0)), Ok(()));
+        assert_eq!(rep.send(msg(&[], "again"), ms(0)), Err(SendError::State));
+    }
+
+    #[test]
+    fn a_second_recv_abandons_the_unanswered_request() {
+        let mut rep = rep();
+        rep.on_message(1, msg(&[0x8000_0001], "first"), ms(0));
+        rep.on_message(2, msg(&[0x8000_0002], "second"), ms(0));
+        rep.recv(ms(0)).unwrap();
+        rep.recv(ms(0)).unwrap();
+        rep.send(msg(&[], "answer"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut rep, 1), []);
+        assert_eq!(transmit_all(&mut rep, 2), [(vec![0x8000_0002], "answer".into())]);
+        assert_eq!(rep.send(msg(&[], "answer"), ms(0)), Err(SendError::State));
+    }
+
+    #[test]
+    fn an_empty_recv_keeps_the_pending_request() {
+        let mut rep = rep();
+        rep.on_message(1, msg(&[RID], "q"), ms(0));
+        rep.recv(ms(0)).unwrap();
+        assert_eq!(rep.recv(ms(0)), Err(RecvError::WouldBlock));
+        rep.send(msg(&[], "a"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut rep, 1), [(vec![RID], "a".into())]);
+    }
+
+    #[test]
+    fn receives_fair_queued_across_pipes() {
+        let mut rep = rep();
+        for (pipe, body) in [(1, "a1"), (1, "a2"), (2, "b1")] {
+            rep.on_message(pipe, msg(&[RID], body), ms(0));
+        }
+        let got: Vec<_> = std::iter::from_fn(|| rep.recv(ms(0)).ok()).map(|m| m.body).collect();
+        assert_eq!(got, ["a1", "b1", "a2"]);
+    }
+
+    #[test]
+    fn a_reply_to_a_full_pipe_is_dropped() {
+        let mut rep = Rep::new(opts(1, 10));
+        up(&mut rep, &[1]);
+        for body in ["q1", "q2"] {
+            rep.on_message(1, msg(&[RID], body), ms(0));
+        }
+        for body in ["a1", "a2"] {
+            rep.recv(ms(0)).unwrap();
+            rep.send(msg(&[], body), ms(0)).unwrap();
+        }
+        let drops: Vec<_> = events(&mut rep)
+            .into_iter()
+            .filter(|e| matches!(e, SocketEvent::Dropped { reason: DropReason::Hwm, .. }))
+            .collect();
+        assert_eq!(drops.len(), 1);
+        assert_eq!(transmit_all(&mut rep, 1), [(vec![RID], "a1".into())]);
+    }
+}

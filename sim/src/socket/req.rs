@@ -1,0 +1,530 @@
+//! REQ with nanomsg/NNG semantics: one outstanding request, tagged with a request id,
+//! resent with the same id until a reply with that id arrives.
+//!
+//! What sends the request (again): the application's send; the resend timer; the loss
+//! of the pipe it went out on (at once, to another connected pipe); a pipe becoming
+//! available while it waits (messaging-semantics.md, "REQ and REP"). A new send
+//! cancels the outstanding request, and a reply to anything but the outstanding id is
+//! dropped as late. The request is never in two pipe queues at once, so a pipe's
+//! outbound queue holds at most the current request.
+
+use std::time::Duration;
+
+use super::pipes::Pipes;
+use super::rep::spill_header;
+use super::{
+    DropReason, Msg, PipeId, REQUEST_ID_BIT, RecvError, SendError, SocketCore, SocketEvent,
+    SocketOptions, SocketType,
+};
+
+/// Where the outstanding request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Placement {
+    /// No pipe can take it; it goes out when a pipe is attached or connects.
+    Waiting,
+    /// In this pipe's outbound queue, not written yet.
+    Queued(PipeId),
+    /// Written on this pipe; the reply may come back on any pipe.
+    Sent(PipeId),
+}
+
+/// The request awaiting its reply.
+#[derive(Debug)]
+struct Outstanding {
+    /// The request id, high bit set.
+    id: u32,
+    /// The request as it goes on the wire: header `[id]`, then the body.
+    msg: Msg,
+    placement: Placement,
+    /// Whether the request has been on a pipe's queue before: every placement after
+    /// the first is reported as `Resent`, at the moment it is queued again (which, on
+    /// a pipe still connecting, is before it is written).
+    placed_before: bool,
+    /// When the resend timer fires; `None` when resending is off.
+    deadline: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub struct Req {
+    pipes: Pipes,
+    resend_ivl: Option<Duration>,
+    /// The id the next request gets.
+    next_request_id: u32,
+    /// `None` is the idle state: nothing sent, or the reply accepted.
+    outstanding: Option<Outstanding>,
+    /// True while the resend timer is placing the request, so the `Resent` event can
+    /// say whether the interval or a lost pipe caused it (the `resend_interval` check
+    /// times only the former).
+    timer_firing: bool,
+}
+
+/// Request ids keep the high bit set and count up through the other 31 bits.
+fn as_request_id(counter: u32) -> u32 {
+    counter | REQUEST_ID_BIT
+}
+
+impl Req {
+    /// `first_request_id` comes from the run's seeded random source, as NNG starts at a
+    /// random id; its high bit is set here whatever it was.
+    pub fn new(options: SocketOptions, first_request_id: u32) -> Req {
+        Req {
+            pipes: Pipes::new(&options),
+            resend_ivl: options.req_resend_ivl,
+            next_request_id: as_request_id(first_request_id),
+            outstanding: None,
+            timer_firing: false,
+        }
+    }
+
+    fn take_request_id(&mut self) -> u32 {
+        let id = self.next_request_id;
+        self.next_request_id = as_request_id(id.wrapping_add(1));
+        id
+    }
+
+    /// Abandons the outstanding request for a new one: it leaves its queue, a late
+    /// reply to it will be dropped, and an accepted reply nobody read is stale too.
+    fn cancel(&mut self) {
+        while let Some((pipe, reply)) = self.pipes.pop_inbound() {
+            self.pipes.drop_msg(Some(pipe), DropReason::LateReply, reply);
+        }
+        if self.outstanding.is_some() {
+            self.unqueue();
+            let old = self.outstanding.take().expect("checked above");
+            self.pipes.push_event(SocketEvent::Cancelled { request_id: old.id });
+        }
+    }
+
+    /// Takes the request out of the pipe queue it sits in, so that placing it again
+    /// never leaves a duplicate behind.
+    fn unqueue(&mut self) {
+        let Some(out) = self.outstanding.as_mut() else { return };
+        if let Placement::Queued(pipe) = out.placement {
+            let id = out.id;
+            self.pipes.take_outbound(pipe, |m| m.request_id() == Some(id));
+            out.placement = Placement::Waiting;
+        }
+    }
+
+    /// Puts the request on the next pipe round-robin, preferring pipes whose
+    /// transport is up; with `connected_only`, only those. With no such pipe the
+    /// request stays where it is, and if the choice is the queue it already sits in
+    /// nothing changes: it has not been written, so there is nothing to resend.
+    fn place(&mut self, connected_only: bool) {
+        let Some(current) = self.placement() else { return };
+        let chosen = self
+            .pipes
+            .next_sendable(true)
+            .or_else(|| if connected_only { None } else { self.pipes.next_sendable(false) });
+        let Some(pipe) = chosen.filter(|p| current != Placement::Queued(*p)) else { return };
+        self.unqueue();
+        self.put_on(pipe);
+    }
+
+    fn put_on(&mut self, pipe: PipeId) {
+        let out = self.outstanding.as_mut().expect("only called with a request");
+        let depth = self.pipes.push_outbound(pipe, out.msg.clone()).expect("chosen for its room");
+        let msg = out.msg.clone();
+        let event = if out.placed_before {
+            SocketEvent::Resent { pipe, request_id: out.id, timer: self.timer_firing, msg }
+        } else {
+            SocketEvent::Enqueued { pipe, depth, msg }
+        };
+        out.placed_before = true;
+        out.placement = Placement::Queued(pipe);
+        self.pipes.push_event(event);
+    }
+
+    fn placement(&self) -> Option<Placement> {
+        self.outstanding.as_ref().map(|out| out.placement)
+    }
+
+    /// A reply that matches the outstanding id ends the request; anything else is the
+    /// answer to a request given up on (or a second answer to this one) and is dropped.
+    fn accept_reply(&mut self, pipe: PipeId, mut reply: Msg) {
+        let id = reply.header[0];
+        if self.outstanding.as_ref().is_none_or(|out| out.id != id) {
+            return self.pipes.drop_msg(Some(pipe), DropReason::LateReply, reply);
+        }
+        self.unqueue();
+        self.outstanding = None;
+        spill_header(&mut reply, 1);
+        reply.header.clear();
+        self.pipes.push_inbound(pipe, reply);
+    }
+}
+
+impl SocketCore for Req {
+    fn socket_type(&self) -> SocketType {
+        SocketType::Req
+    }
+
+    fn attach(&mut self, pipe: PipeId, _now: Duration) {
+        self.pipes.attach(pipe);
+        if self.placement() == Some(Placement::Waiting) {
+            self.place(false);
+        }
+    }
+
+    /// A pipe coming up takes a request that waits or sits on a pipe still down (NNG
+    /// hands the request to the first peer ready). The pipe the request went out on
+    /// going down sends it again at once, to a connected pipe if there is one, else
+    /// onto a pipe still down, to go out when one comes up. The resend deadline is not
+    /// moved by such a resend (NNG restarts it whenever a pipe takes the request, in
+    /// `req0_run_send_queue`; the difference only shifts the next timer resend).
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
+        self.pipes.set_connected(pipe, connected);
+        match self.placement() {
+            Some(Placement::Waiting) if connected => self.place(true),
+            Some(Placement::Queued(q)) if connected && !self.pipes.is_connected(q) => {
+                self.place(true)
+            }
+            Some(Placement::Sent(p)) if !connected && p == pipe => self.place(false),
+            Some(Placement::Queued(p)) if !connected && p == pipe => self.place(true),
+            _ => {}
+        }
+    }
+
+    /// The request is lifted off a dying pipe before the pipe drops its queue, so it
+    /// is resent elsewhere rather than reported `PipeClosed`.
+    fn detach(&mut self, pipe: PipeId, _now: Duration) {
+        let on_pipe = matches!(self.placement(),
+            Some(Placement::Queued(p) | Placement::Sent(p)) if p == pipe);
+        if on_pipe {
+            self.unqueue();
+            self.outstanding.as_mut().expect("placed").placement = Placement::Waiting;
+        }
+        self.pipes.detach(pipe);
+        if on_pipe {
+            self.place(false);
+        }
+    }
+
+    /// Sends a new request, cancelling any outstanding one (NNG; libzmq with
+    /// `REQ_RELAXED` and `REQ_CORRELATE`). The application's header is replaced by the
+    /// request id. With no pipe the request waits for one, so this never blocks.
+    /// The resend timer starts now; NNG starts it when a pipe takes the request, so
+    /// for a request that waits for a pipe the first resend here may come earlier.
+    fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        self.cancel();
+        let id = self.take_request_id();
+        self.outstanding = Some(Outstanding {
+            id,
+            msg: Msg { header: vec![id], body: msg.body },
+            placement: Placement::Waiting,
+            placed_before: false,
+            deadline: self.resend_ivl.map(|ivl| now + ivl),
+        });
+        self.place(false);
+        Ok(())
+    }
+
+    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
+        match self.pipes.pop_inbound() {
+            Some((_, reply)) => Ok(reply),
+            None if self.outstanding.is_some() => Err(RecvError::WouldBlock),
+            None => Err(RecvError::State),
+        }
+    }
+
+    /// A reply must start with a request id; REQ is the end of the route, so a hop id
+    /// in front (or nothing at all) means the reply is malformed. NNG also closes the
+    /// pipe a malformed reply came on; here the core only reports the drop, because
+    /// pipes belong to the driver.
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
+        if !self.pipes.can_receive(pipe) {
+            // Gone or full: the pipes report it without the reply ending the request.
+            return self.pipes.push_inbound(pipe, msg);
+        }
+        match msg.header.first() {
+            Some(id) if id & REQUEST_ID_BIT != 0 => self.accept_reply(pipe, msg),
+            _ => self.pipes.drop_msg(Some(pipe), DropReason::Malformed, msg),
+        }
+    }
+
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        self.pipes.can_receive(pipe)
+    }
+
+    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
+        let msg = self.pipes.pop_outbound(pipe)?;
+        if let Some(out) =
+            self.outstanding.as_mut().filter(|o| o.placement == Placement::Queued(pipe))
+        {
+            out.placement = Placement::Sent(pipe);
+        }
+        Some(msg)
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        self.outstanding.as_ref().and_then(|out| out.deadline)
+    }
+
+    /// One resend per interval, as nanomsg and NNG up to 1.6 do: the next deadline is
+    /// a full interval after this resend. NNG 1.7 and later do not move the timer
+    /// forward after a resend, so from the first resend on they resend on every tick
+    /// of `NNG_OPT_REQ_RESENDTICK`; patchbay does not model that.
+    fn on_timeout(&mut self, now: Duration) {
+        let resend_ivl = self.resend_ivl;
+        let Some(out) = self.outstanding.as_mut() else { return };
+        if out.deadline.is_none_or(|deadline| now < deadline) {
+            return;
+        }
+        out.deadline = resend_ivl.map(|ivl| now + ivl);
+        self.timer_firing = true;
+        self.place(false);
+        self.timer_firing = false;
+    }
+
+    fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.pipes.pop_event()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
+    use super::*;
+
+    const IVL_MS: u64 = 10_000;
+    const FIRST: u32 = 0x8000_0007;
+
+    fn req(resend_ivl: Option<Duration>) -> Req {
+        Req::new(SocketOptions { req_resend_ivl: resend_ivl, ..opts(10, 10) }, 7)
+    }
+
+    fn resending() -> Req {
+        req(Some(ms(IVL_MS)))
+    }
+
+    /// `(pipe, request id)` of every `Resent` event.
+    fn resends(events: &[SocketEvent]) -> Vec<(PipeId, u32)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                SocketEvent::Resent { pipe, request_id, .. } => Some((*pipe, *request_id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn reply(id: u32, body: &'static str) -> Msg {
+        msg(&[id], body)
+    }
+
+    #[test]
+    fn tags_requests_with_consecutive_ids_replacing_the_header() {
+        let mut req = resending();
+        up(&mut req, &[1]);
+        req.send(msg(&[99, 98], "a"), ms(0)).unwrap();
+        req.send(msg(&[], "b"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST + 1], "b".into())]);
+        let mut wrap = Req::new(SocketOptions::default(), u32::MAX);
+        assert_eq!(wrap.take_request_id(), 0xFFFF_FFFF);
+        assert_eq!(wrap.take_request_id(), 0x8000_0000);
+        // The seed's high bit is forced on.
+        assert_eq!(Req::new(SocketOptions::default(), 5).take_request_id(), 0x8000_0005);
+    }
+
+    #[test]
+    fn resends_exactly_at_the_interval_and_again_one_interval_later() {
+        let mut req = resending();
+        up(&mut req, &[1]);
+        req.send(msg(&[], "q"), ms(1_000)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST], "q".into())]);
+        assert_eq!(req.poll_timeout(), Some(ms(1_000 + IVL_MS)));
+        events(&mut req);
+        req.on_timeout(ms(1_000 + IVL_MS - 1));
+        assert_eq!(resends(&events(&mut req)), []);
+        req.on_timeout(ms(1_000 + IVL_MS));
+        assert_eq!(resends(&events(&mut req)), [(1, FIRST)]);
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST], "q".into())]);
+        assert_eq!(req.poll_timeout(), Some(ms(1_000 + 2 * IVL_MS)));
+        req.on_timeout(ms(1_000 + 2 * IVL_MS));
+        assert_eq!(resends(&events(&mut req)), [(1, FIRST)]);
+    }
+
+    #[test]
+    fn a_reply_ends_the_request_and_its_timer() {
+        let mut req = resending();
+        up(&mut req, &[1]);
+        assert_eq!(req.recv(ms(0)), Err(RecvError::State));
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        transmit_all(&mut req, 1);
+        assert_eq!(req.recv(ms(1)), Err(RecvError::WouldBlock));
+        req.on_message(1, reply(FIRST, "r"), ms(5));
+        assert_eq!(req.poll_timeout(), None);
+        req.on_timeout(ms(3 * IVL_MS));
+        assert_eq!(resends(&events(&mut req)), []);
+        assert_eq!(transmit_all(&mut req, 1), []);
+        assert_eq!(req.recv(ms(6)), Ok(msg(&[], "r")));
+        assert_eq!(req.recv(ms(6)), Err(RecvError::State));
+    }
+
+    #[test]
+    fn each_resend_goes_to_the_next_pipe() {
+        let mut req = resending();
+        up(&mut req, &[1, 2, 3]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1).len(), 1);
+        req.on_timeout(ms(IVL_MS));
+        assert_eq!(transmit_all(&mut req, 2), [(vec![FIRST], "q".into())]);
+        req.on_timeout(ms(2 * IVL_MS));
+        assert_eq!(transmit_all(&mut req, 3), [(vec![FIRST], "q".into())]);
+        assert_eq!(resends(&events(&mut req)), [(2, FIRST), (3, FIRST)]);
+    }
+
+    #[test]
+    fn losing_the_pipe_it_went_out_on_resends_at_once_elsewhere() {
+        let mut req = resending();
+        up(&mut req, &[1, 2]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        transmit_all(&mut req, 1);
+        events(&mut req);
+        req.set_connected(1, false, ms(50));
+        assert_eq!(resends(&events(&mut req)), [(2, FIRST)]);
+        assert_eq!(transmit_all(&mut req, 2), [(vec![FIRST], "q".into())]);
+        // Pipe 1 coming back must not bring a second copy.
+        req.set_connected(1, true, ms(60));
+        assert_eq!(transmit_all(&mut req, 1), []);
+    }
+
+    #[test]
+    fn a_request_not_yet_written_moves_without_being_duplicated() {
+        let mut req = resending();
+        up(&mut req, &[1, 2]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        req.set_connected(1, false, ms(1));
+        req.set_connected(1, true, ms(2));
+        let total = transmit_all(&mut req, 1).len() + transmit_all(&mut req, 2).len();
+        assert_eq!(total, 1);
+    }
+
+    #[test]
+    fn with_no_other_pipe_a_lost_request_waits_for_a_new_one() {
+        let mut req = resending();
+        up(&mut req, &[1]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        transmit_all(&mut req, 1);
+        req.detach(1, ms(1));
+        let events_now = events(&mut req);
+        assert!(events_now.iter().all(|e| !matches!(e, SocketEvent::Dropped { .. })));
+        assert_eq!(resends(&events_now), []);
+        req.attach(2, ms(2));
+        assert_eq!(resends(&events(&mut req)), [(2, FIRST)]);
+        req.set_connected(2, true, ms(3));
+        assert_eq!(transmit_all(&mut req, 2), [(vec![FIRST], "q".into())]);
+    }
+
+    #[test]
+    fn a_request_sent_without_pipes_goes_out_on_attach() {
+        let mut req = resending();
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        assert_eq!(events(&mut req), []);
+        req.attach(1, ms(10));
+        let enqueued = SocketEvent::Enqueued { pipe: 1, depth: 1, msg: reply(FIRST, "q") };
+        assert_eq!(events(&mut req), [enqueued]);
+        req.set_connected(1, true, ms(20));
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST], "q".into())]);
+    }
+
+    #[test]
+    fn a_request_queued_on_a_connecting_pipe_takes_the_first_pipe_up() {
+        let mut req = resending();
+        req.attach(1, ms(0));
+        req.attach(2, ms(0));
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        req.set_connected(2, true, ms(5));
+        assert_eq!(transmit_all(&mut req, 2), [(vec![FIRST], "q".into())]);
+        req.set_connected(1, true, ms(6));
+        assert_eq!(transmit_all(&mut req, 1), []);
+    }
+
+    #[test]
+    fn a_new_request_cancels_the_old_and_its_late_reply_is_dropped() {
+        let mut req = resending();
+        up(&mut req, &[1]);
+        req.send(msg(&[], "old"), ms(0)).unwrap();
+        transmit_all(&mut req, 1);
+        req.send(msg(&[], "new"), ms(1)).unwrap();
+        assert!(events(&mut req).contains(&SocketEvent::Cancelled { request_id: FIRST }));
+        req.on_message(1, reply(FIRST, "late"), ms(2));
+        let late = SocketEvent::Dropped {
+            pipe: Some(1),
+            reason: DropReason::LateReply,
+            msg: reply(FIRST, "late"),
+        };
+        assert_eq!(events(&mut req), [late]);
+        assert_eq!(req.recv(ms(2)), Err(RecvError::WouldBlock));
+        req.on_message(1, reply(FIRST + 1, "fresh"), ms(3));
+        assert_eq!(req.recv(ms(3)), Ok(msg(&[], "fresh")));
+    }
+
+    #[test]
+    fn a_cancelled_request_still_queued_never_goes_out() {
+        let mut req = resending();
+        req.attach(1, ms(0));
+        req.send(msg(&[], "old"), ms(0)).unwrap();
+        req.send(msg(&[], "new"), ms(1)).unwrap();
+        req.set_connected(1, true, ms(2));
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST + 1], "new".into())]);
+    }
+
+    #[test]
+    fn wrong_duplicate_and_malformed_replies_are_dropped() {
+        let mut req = resending();
+        up(&mut req, &[1, 2]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        events(&mut req);
+        req.on_message(2, reply(0x8000_0999, "wrong"), ms(1));
+        req.on_message(2, msg(&[], "empty"), ms(1));
+        req.on_message(2, msg(&[5, FIRST], "hop first"), ms(1));
+        req.on_message(2, reply(FIRST, "right"), ms(1));
+        req.on_message(1, reply(FIRST, "duplicate"), ms(2));
+        let reasons: Vec<_> = events(&mut req)
+            .into_iter()
+            .filter_map(|e| match e {
+                SocketEvent::Dropped { reason, msg, .. } => Some((reason, msg.body)),
+                _ => None,
+            })
+            .collect();
+        let want = [
+            (DropReason::LateReply, "wrong"),
+            (DropReason::Malformed, "empty"),
+            (DropReason::Malformed, "hop first"),
+            (DropReason::LateReply, "duplicate"),
+        ];
+        assert_eq!(reasons, want.map(|(r, b)| (r, b.into())));
+        assert_eq!(req.recv(ms(3)), Ok(msg(&[], "right")));
+    }
+
+    #[test]
+    fn an_unread_reply_is_stale_once_a_new_request_goes_out() {
+        let mut req = resending();
+        up(&mut req, &[1]);
+        req.send(msg(&[], "q1"), ms(0)).unwrap();
+        req.on_message(1, reply(FIRST, "r1"), ms(1));
+        req.send(msg(&[], "q2"), ms(2)).unwrap();
+        assert_eq!(req.recv(ms(3)), Err(RecvError::WouldBlock));
+        let dropped = events(&mut req).into_iter().any(|e| {
+            e == SocketEvent::Dropped {
+                pipe: Some(1),
+                reason: DropReason::LateReply,
+                msg: msg(&[], "r1"),
+            }
+        });
+        assert!(dropped);
+    }
+
+    #[test]
+    fn without_a_resend_interval_it_never_resends() {
+        let mut req = req(None);
+        up(&mut req, &[1, 2]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        transmit_all(&mut req, 1);
+        assert_eq!(req.poll_timeout(), None);
+        req.on_timeout(ms(3_600_000));
+        assert_eq!(resends(&events(&mut req)), []);
+        assert_eq!(transmit_all(&mut req, 2), []);
+    }
+}

@@ -1,0 +1,265 @@
+//! The typed error for user input: a [`Diagnostic`] names the file, the line and column,
+//! the YAML path, and carries a hint when one can be given.
+//!
+//! [`Diagnostics`] collects them for one source file so that a reader or resolver can report
+//! every problem it finds instead of stopping at the first. A diagnostic's position is
+//! computed when it is recorded, from its YAML path (see [`locate`]), so callers only ever
+//! say *where in the document* something is wrong, never *where in the text*.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::locate::locate;
+use super::path::YamlPath;
+use super::source::SourceFile;
+
+// Rendering has its own file; it is re-exported here because it is what one does with a
+// list of diagnostics.
+pub use super::render::render;
+
+/// How bad a diagnostic is: errors stop a run, warnings are printed and the run goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    /// The word printed before the code: `error` or `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// A position in a source file, both counted from 1; the column counts characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Which part of a mapping entry a diagnostic points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    /// The key itself, e.g. a misspelt field name.
+    Key,
+    /// The value under the key (or a list element, or the whole document).
+    Value,
+}
+
+/// One problem found in user input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// A short stable kebab-case name such as `unknown-field`, printed in brackets so that
+    /// tests and users can refer to a kind of problem without matching the prose.
+    pub code: &'static str,
+    pub message: String,
+    /// The file as the caller named it, usually relative to the repository root.
+    pub file: PathBuf,
+    /// `None` when no position applies (an unreadable file) or none could be found.
+    pub location: Option<Location>,
+    pub hint: Option<String>,
+    /// Where in the document the problem is, when it concerns one value.
+    pub yaml_path: Option<YamlPath>,
+    /// The source line at `location`, captured when the diagnostic is recorded so that
+    /// rendering needs neither the file nor its text.
+    pub excerpt: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic with no position, path or hint yet.
+    pub fn new(
+        severity: Severity,
+        code: &'static str,
+        message: impl Into<String>,
+        file: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            severity,
+            code,
+            message: message.into(),
+            file: file.into(),
+            location: None,
+            hint: None,
+            yaml_path: None,
+            excerpt: None,
+        }
+    }
+
+    /// Sets the hint printed under the excerpt.
+    pub fn hint(&mut self, hint: impl Into<String>) -> &mut Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Whether this diagnostic stops a run.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// The one-line form, `file:line:column: error[code]: message`, for logs and panics in
+    /// tests; [`render`] gives the full form with the excerpt.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(at) = self.location {
+            write!(f, ":{}:{}", at.line, at.column)?;
+        }
+        write!(f, ": {}[{}]: {}", self.severity.as_str(), self.code, self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+/// Collects the diagnostics about one source file, locating each as it is recorded.
+#[derive(Debug)]
+pub struct Diagnostics<'a> {
+    source: &'a SourceFile,
+    items: Vec<Diagnostic>,
+}
+
+impl<'a> Diagnostics<'a> {
+    /// An empty collector for `source`.
+    pub fn new(source: &'a SourceFile) -> Self {
+        Self { source, items: Vec::new() }
+    }
+
+    /// The file these diagnostics are about.
+    pub fn source(&self) -> &'a SourceFile {
+        self.source
+    }
+
+    /// Records an error about the value (or key) at `path`; add a hint with `.hint(..)`.
+    pub fn error(
+        &mut self,
+        path: &YamlPath,
+        target: Target,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.at_path(Severity::Error, path, target, code, message.into())
+    }
+
+    /// Records a warning about the value (or key) at `path`.
+    pub fn warning(
+        &mut self,
+        path: &YamlPath,
+        target: Target,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.at_path(Severity::Warning, path, target, code, message.into())
+    }
+
+    /// Records an error at a known text position (or none), for problems that have no YAML
+    /// path, such as a syntax error.
+    pub fn error_at(
+        &mut self,
+        location: Option<Location>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let mut diag = Diagnostic::new(Severity::Error, code, message, &self.source.path);
+        diag.location = location;
+        self.push(diag)
+    }
+
+    /// Records a diagnostic built elsewhere, adding the excerpt if it is about this file.
+    pub fn push(&mut self, mut diag: Diagnostic) -> &mut Diagnostic {
+        if let (Some(at), None) = (diag.location, &diag.excerpt)
+            && diag.file == self.source.path
+        {
+            diag.excerpt = self.source.line(at.line).map(str::to_owned);
+        }
+        self.items.push(diag);
+        let last = self.items.len() - 1;
+        &mut self.items[last]
+    }
+
+    /// Whether any error (not warning) has been recorded.
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    /// How many errors (not warnings) have been recorded.
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// The diagnostics recorded so far, in the order they were recorded.
+    pub fn as_slice(&self) -> &[Diagnostic] {
+        &self.items
+    }
+
+    /// Hands the diagnostics over, in the order they were recorded.
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.items
+    }
+
+    fn at_path(
+        &mut self,
+        severity: Severity,
+        path: &YamlPath,
+        target: Target,
+        code: &'static str,
+        message: String,
+    ) -> &mut Diagnostic {
+        let mut diag = Diagnostic::new(severity, code, message, &self.source.path);
+        diag.location = locate(self.source, path, target);
+        diag.yaml_path = Some(path.clone());
+        self.push(diag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> SourceFile {
+        SourceFile::new("t.yaml", "nodes:\n  - name: a\n    bnd: x\n")
+    }
+
+    #[test]
+    fn error_is_located_from_its_path() {
+        let src = source();
+        let mut diags = Diagnostics::new(&src);
+        let path = YamlPath::root().key("nodes").index(0).key("bnd");
+        diags.error(&path, Target::Key, "unknown-field", "unknown field").hint("did you mean?");
+        let all = diags.into_vec();
+        assert_eq!(all[0].location, Some(Location { line: 3, column: 5 }));
+        assert_eq!(all[0].hint.as_deref(), Some("did you mean?"));
+        assert_eq!(all[0].yaml_path, Some(path));
+        assert_eq!(all[0].file, PathBuf::from("t.yaml"));
+        assert_eq!(all[0].excerpt.as_deref(), Some("    bnd: x"));
+    }
+
+    #[test]
+    fn warnings_are_not_errors() {
+        let src = source();
+        let mut diags = Diagnostics::new(&src);
+        diags.warning(&YamlPath::root(), Target::Value, "odd", "odd but allowed");
+        assert!(!diags.has_errors());
+        diags.error_at(None, "io", "broken");
+        assert!(diags.has_errors());
+        assert_eq!(diags.error_count(), 1);
+        assert_eq!(diags.as_slice().len(), 2);
+    }
+
+    #[test]
+    fn one_line_form_names_file_position_and_code() {
+        let src = source();
+        let mut diags = Diagnostics::new(&src);
+        diags.error_at(Some(Location { line: 2, column: 3 }), "syntax", "bad").hint("fix it");
+        let text = diags.as_slice()[0].to_string();
+        assert_eq!(text, "t.yaml:2:3: error[syntax]: bad (hint: fix it)");
+    }
+}

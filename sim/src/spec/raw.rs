@@ -1,0 +1,333 @@
+//! The raw schema: serde structs that mirror topology and scenario files field for field.
+//!
+//! Nothing here is checked beyond shape. Leaves that carry units (`250ms`, `64KiB`,
+//! `100/s`) or may name a parameter (`$users`) are kept as [`Scalar`]s, so that every
+//! unit mistake in a file is collected by the resolver in `plan/` instead of stopping
+//! the load at the first one. The resolver turns these structs into an immutable plan.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use super::scalar::{OneOrMany, Scalar};
+
+/// A topology file: what runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopology {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Named parameters with their defaults; counts and design parameters may refer
+    /// to them as `$name`, and a scenario may override them.
+    #[serde(default)]
+    pub params: BTreeMap<String, Scalar>,
+    pub nodes: Vec<RawNode>,
+    pub placement: Option<RawPlacement>,
+}
+
+/// A node group: `count` replicas of one design.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    pub name: String,
+    /// Replicas, addressed as `name.0 … name.{count-1}`; a number or `$param`.
+    pub count: Option<Scalar>,
+    pub design: String,
+    /// Design parameters, checked against what the design declares.
+    #[serde(default)]
+    pub params: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    pub sockets: Vec<RawSocket>,
+    /// How many simulated hosts this group's replicas are packed onto.
+    pub hosts: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSocket {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub socket_type: String,
+    /// `true`, a port number, or `tcp://*:PORT`.
+    pub bind: Option<Scalar>,
+    /// `node.socket` (every replica of the group) or `node.N.socket` (one replica).
+    pub connect: Option<OneOrMany<String>>,
+    pub options: Option<RawOptions>,
+}
+
+/// Socket options as written. Every field is optional: an absent one takes the real
+/// library's default, and `check --explain` says which.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOptions {
+    pub sndhwm: Option<Scalar>,
+    pub rcvhwm: Option<Scalar>,
+    pub req_resend_ivl: Option<Scalar>,
+    pub reconnect_ivl: Option<Scalar>,
+    pub reconnect_ivl_max: Option<Scalar>,
+    pub linger: Option<Scalar>,
+    pub survey_deadline: Option<Scalar>,
+    pub heartbeat_ivl: Option<Scalar>,
+    pub heartbeat_timeout: Option<Scalar>,
+    pub rcvmaxsize: Option<Scalar>,
+    pub subscribe: Option<OneOrMany<String>>,
+    pub router_mandatory: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlacement {
+    /// Upper bound on simulated hosts for the whole topology (turmoil's cost grows
+    /// with the cube of the host count).
+    pub max_hosts: Option<Scalar>,
+}
+
+/// A scenario file: what happens to a topology, and what must hold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Path of the topology file, relative to this file.
+    pub topology: String,
+    /// Overrides of the topology's `params`.
+    #[serde(default)]
+    pub params: BTreeMap<String, Scalar>,
+    /// Socket option overrides keyed by `node.socket`.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, RawOptions>,
+    /// Length of the safety phase, in which faults happen.
+    pub duration: Scalar,
+    /// Bound on the liveness phase that follows, with every fault healed.
+    pub liveness: Option<Scalar>,
+    /// A number of seeds (`20`) or the seeds themselves (`[1, 7, 42]`).
+    pub seeds: Option<OneOrMany<u64>>,
+    /// How long a held connection lasts before both ends reset it (Linux: ~15 min).
+    pub tcp_timeout: Option<Scalar>,
+    pub network: Option<RawNetwork>,
+    /// Workload per node group, keyed by group name.
+    #[serde(default)]
+    pub workload: BTreeMap<String, RawWorkload>,
+    #[serde(default)]
+    pub faults: Vec<RawFault>,
+    pub swarm: Option<RawSwarm>,
+    #[serde(default)]
+    pub invariants: Vec<RawInvariant>,
+    pub expect: RawExpect,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    /// The simulator's step; network delivery is quantised to it.
+    pub tick: Option<Scalar>,
+    pub latency: Option<RawDist>,
+    /// Probability in [0, 1] that a message is lost (and retransmitted by TCP).
+    pub loss: Option<f64>,
+    #[serde(default)]
+    pub links: Vec<RawLink>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLink {
+    /// Two node selectors (`broker`, `client.3`).
+    pub between: Vec<String>,
+    pub latency: Option<RawDist>,
+    pub loss: Option<f64>,
+}
+
+/// What one group of nodes does. Which fields apply depends on the group's design;
+/// the resolver rejects the ones that do not.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    /// Requests (or tasks, or jobs) per replica.
+    pub requests: Option<Scalar>,
+    /// Offered rate per replica (`10/s`); absent means closed loop.
+    pub rate: Option<Scalar>,
+    /// When the replica starts its workload.
+    pub start_at: Option<RawDist>,
+    /// Message size (`1KiB`, or a distribution up to hundreds of MB).
+    pub size: Option<RawDist>,
+    /// Time a worker spends on one unit of work.
+    pub service_time: Option<RawDist>,
+    /// Messages per second a publisher sends.
+    pub publish_rate: Option<Scalar>,
+    /// How many messages a publisher sends in all.
+    pub publishes: Option<Scalar>,
+    /// When a subscriber joins and leaves.
+    pub join_at: Option<RawDist>,
+    pub leave_at: Option<RawDist>,
+    /// Comet users: how long a session lasts and how long a user stays away.
+    pub session: Option<RawDist>,
+    pub offline: Option<RawDist>,
+    /// Fraction of users logged in at the start.
+    pub online_fraction: Option<f64>,
+    /// Jobs a client works on at once (the multiplexing aggregator).
+    pub jobs: Option<Scalar>,
+    /// Chunks per job and connection (the multiplexing aggregator).
+    pub chunks: Option<Scalar>,
+}
+
+/// One scheduled fault. A flat struct rather than a tagged enum so that every
+/// misplaced field gets its own precise diagnostic from the resolver.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub at: Scalar,
+    #[serde(rename = "for")]
+    pub for_: Option<Scalar>,
+    pub until: Option<Scalar>,
+    pub kind: String,
+    /// The target of a node fault (`kill`, `crash`, `restart`, `stall`).
+    pub node: Option<OneOrMany<String>>,
+    /// The two sides of a link fault (`partition`, `clog`, `latency`, `loss`).
+    pub between: Option<Vec<OneOrMany<String>>>,
+    /// A partition or clog that holds traffic from the first side to the second only.
+    pub oneway: Option<bool>,
+    pub latency: Option<RawDist>,
+    pub rate: Option<f64>,
+}
+
+/// Faults drawn from the seed (the engine lands with the exploration work).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSwarm {
+    /// Fault kinds to draw from.
+    pub kinds: Vec<String>,
+    /// Node selectors the faults may hit (default: every group).
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// How many faults a run draws: a fixed count or a range `[min, max]`.
+    pub faults: Option<OneOrMany<u64>>,
+    /// How long each drawn fault lasts.
+    pub duration: Option<RawDist>,
+    /// Loss probability range for `loss` faults.
+    pub loss: Option<Vec<f64>>,
+    /// Latency range for `latency` faults.
+    pub latency: Option<RawDist>,
+}
+
+/// `expect: pass` or `expect: {violated: [invariant, …]}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawExpect {
+    Pass,
+    Violated(Vec<String>),
+}
+
+/// An invariant by name, with optional parameters: `no_lost_replies` or
+/// `{resend_interval: {tolerance: 1ms}}`.
+#[derive(Debug)]
+pub struct RawInvariant {
+    pub name: String,
+    pub params: BTreeMap<String, Scalar>,
+}
+
+/// A value drawn per event: fixed (`10ms`) or a distribution
+/// (`{uniform: [1KiB, 100MB]}`, `{exponential: 50ms}`, `{normal: [mean, stddev]}`,
+/// `{lognormal: [median, p99]}`).
+#[derive(Debug, Clone)]
+pub enum RawDist {
+    Fixed(Scalar),
+    /// Name of the distribution and its arguments.
+    Named {
+        name: String,
+        args: Vec<Scalar>,
+    },
+}
+
+impl<'de> Deserialize<'de> for RawInvariant {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RawInvariant, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawInvariant;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an invariant name or `{name: {param: value}}`")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<RawInvariant, E> {
+                Ok(RawInvariant { name: name.to_owned(), params: BTreeMap::new() })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawInvariant, A::Error> {
+                let Some(name) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom("an empty mapping names no invariant"));
+                };
+                let params = map.next_value::<Option<BTreeMap<String, Scalar>>>()?;
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "one invariant per list item: found `{extra}` after `{name}`"
+                    )));
+                }
+                Ok(RawInvariant { name, params: params.unwrap_or_default() })
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawDist {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RawDist, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawDist;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a value such as `10ms` or a distribution such as `{uniform: [1ms, 5ms]}`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDist, E> {
+                Ok(RawDist::Fixed(Scalar::string(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDist, E> {
+                Ok(RawDist::Fixed(Scalar::number(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDist, E> {
+                Ok(RawDist::Fixed(Scalar::number(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawDist, E> {
+                Ok(RawDist::Fixed(Scalar::number(v.to_string())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawDist, A::Error> {
+                let Some(name) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom("an empty mapping names no distribution"));
+                };
+                let args = map.next_value::<OneOrMany<Scalar>>()?.into_vec();
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "one distribution per value: found `{extra}` after `{name}`"
+                    )));
+                }
+                Ok(RawDist::Named { name, args })
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// Which schema a file follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Topology,
+    Scenario,
+}
+
+impl FileKind {
+    /// A scenario names its topology at the top level; a topology does not. Decided
+    /// from the text before parsing, so that a file with a syntax error is still
+    /// reported against the right schema; a file that says neither is taken by the
+    /// folder it sits in (`scenarios/` or not).
+    pub fn sniff(text: &str, path: &std::path::Path) -> FileKind {
+        let top_key = |key: &str| text.lines().any(|l| l.starts_with(key));
+        if top_key("topology:") {
+            FileKind::Scenario
+        } else if top_key("nodes:") {
+            FileKind::Topology
+        } else if path.components().any(|c| c.as_os_str() == "scenarios") {
+            FileKind::Scenario
+        } else {
+            FileKind::Topology
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! One input file held in memory: the path to print in diagnostics and its text.
+//!
+//! Reading is the first place user input can be wrong (missing file, not UTF-8), so
+//! [`SourceFile::read`] already answers with a [`Diagnostic`] rather than an I/O error.
+
+use std::path::{Path, PathBuf};
+
+use super::diag::{Diagnostic, Location, Severity};
+
+/// A YAML file's path (as the user should see it) and its whole text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Printed as is in diagnostics, so callers pass it relative to the repository root.
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl SourceFile {
+    /// A source that did not come from disk, e.g. in tests.
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        Self { path: path.into(), text: text.into() }
+    }
+
+    /// Line `line` (counted from 1) without its line break; one past the last line is the
+    /// empty line where an error at the very end of the file points.
+    pub fn line(&self, line: usize) -> Option<&str> {
+        let index = line.checked_sub(1)?;
+        match self.text.lines().nth(index) {
+            Some(found) => Some(found.strip_suffix('\r').unwrap_or(found)),
+            None if index == self.text.lines().count() => Some(""),
+            None => None,
+        }
+    }
+
+    /// The file name without its extension (`lru-broker` for `topologies/lru-broker.yaml`),
+    /// the default name of what the file describes.
+    pub fn stem(&self) -> String {
+        self.path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    /// Reads a file; an unreadable file or one that is not UTF-8 becomes a diagnostic.
+    #[allow(
+        clippy::result_large_err,
+        reason = "called once per input file; boxing would only make callers unwrap a box"
+    )]
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, Diagnostic> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|err| {
+            let message = format!("cannot read `{}`: {err}", path.display());
+            Diagnostic::new(Severity::Error, "io", message, path)
+        })?;
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Self::new(path, text)),
+            Err(err) => Err(not_utf8(path, err.as_bytes(), err.utf8_error().valid_up_to())),
+        }
+    }
+}
+
+/// The diagnostic for a file whose bytes stop being UTF-8 at `valid_up_to`.
+fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
+    let message = format!("`{}` is not valid UTF-8 text", path.display());
+    let mut diag = Diagnostic::new(Severity::Error, "encoding", message, path);
+    // The prefix is valid by definition, so it can be counted in characters like libyaml does.
+    let (valid, rest) = bytes.split_at(valid_up_to.min(bytes.len()));
+    let valid = String::from_utf8_lossy(valid);
+    let line = valid.matches('\n').count() + 1;
+    let line_start = valid.rsplit('\n').next().unwrap_or("");
+    let column = line_start.chars().count() + 1;
+    diag.location = Some(Location { line, column });
+    let line_end = rest.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    diag.excerpt = Some(format!("{line_start}{}", String::from_utf8_lossy(line_end)));
+    diag.hint("save the file as UTF-8");
+    diag
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_file(name: &str, bytes: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("patchbay-spec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir is writable");
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("temp file is writable");
+        path
+    }
+
+    #[test]
+    fn reads_utf8_text() {
+        let path = scratch_file("ok.yaml", b"a: 1\n");
+        let src = SourceFile::read(&path).expect("readable");
+        assert_eq!(src.text, "a: 1\n");
+        assert_eq!(src.path, path);
+    }
+
+    #[test]
+    fn lines_are_counted_from_one_up_to_the_end_of_file() {
+        let src = SourceFile::new("t.yaml", "a\r\nb\n");
+        assert_eq!(src.line(1), Some("a"));
+        assert_eq!(src.line(2), Some("b"));
+        assert_eq!(src.line(3), Some(""));
+        assert_eq!(src.line(4), None);
+        assert_eq!(src.line(0), None);
+    }
+
+    #[test]
+    fn stem_drops_folders_and_extension() {
+        assert_eq!(SourceFile::new("topologies/lru-broker.yaml", "").stem(), "lru-broker");
+        assert_eq!(SourceFile::new("", "").stem(), "");
+    }
+
+    #[test]
+    fn missing_file_is_a_diagnostic_without_location() {
+        let diag = SourceFile::read("/nonexistent/patchbay/x.yaml").expect_err("missing");
+        assert_eq!(diag.code, "io");
+        assert!(diag.message.starts_with("cannot read `/nonexistent/patchbay/x.yaml`: "));
+        assert_eq!(diag.location, None);
+    }
+
+    #[test]
+    fn invalid_utf8_is_located_at_the_first_bad_byte() {
+        let path = scratch_file("bad.yaml", b"a: 1\nbb: \xc3\x28\n");
+        let diag = SourceFile::read(&path).expect_err("not utf-8");
+        assert_eq!(diag.code, "encoding");
+        assert_eq!(diag.location, Some(Location { line: 2, column: 5 }));
+        assert_eq!(diag.excerpt.as_deref(), Some("bb: \u{fffd}("));
+    }
+}

@@ -1,0 +1,471 @@
+//! SP over TCP, the nanomsg/NNG wire protocol: handshake, length framing and the
+//! per-protocol split of a message into its backtrace header and its body.
+//!
+//! The rules follow "SP over TCP" in `shared/reference/messaging-semantics.md`, which
+//! was probe-checked against NNG 1.11: an 8-byte handshake `00 'S' 'P' 00`, the
+//! protocol id (u16 big-endian), `00 00`; then each message is a u64 big-endian length
+//! and that many bytes. SP has no frames inside a message, so the routing ids travel
+//! as the first bytes of the payload and the receiver's protocol says how many of them
+//! to peel off. Everything here is sans-IO so it can be tested byte by byte.
+
+use std::fmt;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use crate::socket::{Msg, REQUEST_ID_BIT, SocketType};
+
+/// Bytes each side sends before anything else.
+pub const HANDSHAKE_LEN: usize = 8;
+
+/// Bytes of the big-endian length in front of every message.
+pub const LEN_PREFIX_LEN: usize = 8;
+
+/// The fixed first four bytes of a handshake.
+const MAGIC: [u8; 4] = [0x00, b'S', b'P', 0x00];
+
+/// Bytes of one routing id (hop id or request id) on the wire.
+const ID_LEN: usize = 4;
+
+/// The largest length any buffer can hold. With no configured receive limit this is
+/// what turns a garbage length into an error instead of an endless wait for bytes
+/// that could never be stored anyway.
+const LEN_MAX_ADDRESSABLE: u64 = isize::MAX as u64;
+
+/// The SP protocol id a socket type speaks. patchbay's ZeroMQ-only types speak the
+/// raw form of their SP counterpart, which NNG's raw sockets share the id with:
+/// DEALER is raw REQ, ROUTER raw REP, XPUB PUB and XSUB SUB. PAIR speaks v0.
+pub fn protocol_id(socket: SocketType) -> u16 {
+    match socket {
+        SocketType::Pair => 0x10,
+        SocketType::Pub | SocketType::XPub => 0x20,
+        SocketType::Sub | SocketType::XSub => 0x21,
+        SocketType::Req | SocketType::Dealer => 0x30,
+        SocketType::Rep | SocketType::Router => 0x31,
+        SocketType::Push => 0x50,
+        SocketType::Pull => 0x51,
+        SocketType::Surveyor => 0x62,
+        SocketType::Respondent => 0x63,
+        SocketType::Bus => 0x70,
+    }
+}
+
+/// The 8 bytes a socket of type `socket` sends when a connection opens.
+pub fn handshake(socket: SocketType) -> [u8; HANDSHAKE_LEN] {
+    let [hi, lo] = protocol_id(socket).to_be_bytes();
+    [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], hi, lo, 0, 0]
+}
+
+/// Validates the peer's handshake for a socket of type `ours` and returns the
+/// peer's protocol id.
+///
+/// The peer is accepted when its id belongs to some socket type that
+/// [`SocketType::pairs_with`] ours. Because DEALER and REQ share an id, this lets two
+/// patchbay DEALERs (ZeroMQ's DEALER–DEALER) and two ROUTERs talk, which makes the
+/// check slightly laxer than NNG's, where a REQ never accepts a REQ: a patchbay DEALER
+/// also accepts a real NNG REQ, and a ROUTER a real NNG REP.
+pub fn check_handshake(ours: SocketType, peer: &[u8; HANDSHAKE_LEN]) -> Result<u16, WireError> {
+    let magic = [peer[0], peer[1], peer[2], peer[3]];
+    if magic != MAGIC {
+        return Err(WireError::BadMagic { got: magic });
+    }
+    let reserved = [peer[6], peer[7]];
+    if reserved != [0, 0] {
+        return Err(WireError::ReservedNonZero { got: reserved });
+    }
+    let peer_id = u16::from_be_bytes([peer[4], peer[5]]);
+    let compatible =
+        SocketType::ALL.into_iter().any(|t| protocol_id(t) == peer_id && ours.pairs_with(t));
+    if compatible { Ok(peer_id) } else { Err(WireError::ProtocolMismatch { ours, peer_id }) }
+}
+
+/// A wire-level fault. Each one ends the connection it happened on (NNG closes the
+/// connection for the first four, probe-checked); the socket keeps its other peers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WireError {
+    /// The handshake did not start with `00 'S' 'P' 00`.
+    BadMagic { got: [u8; 4] },
+    /// The handshake's last two bytes were not zero.
+    ReservedNonZero { got: [u8; 2] },
+    /// The peer speaks a protocol our socket type cannot pair with.
+    ProtocolMismatch { ours: SocketType, peer_id: u16 },
+    /// A length header above the receive limit, seen before anything was allocated.
+    TooLong { len: u64, max: u64 },
+    /// The stream ended part-way through a handshake, a length or a message.
+    Truncated { needed: u64, got: u64 },
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::BadMagic { got } => {
+                write!(f, "bad SP handshake magic {}, expected 00 53 50 00", hex(got))
+            }
+            WireError::ReservedNonZero { got } => {
+                write!(f, "SP handshake reserved bytes are {}, expected 00 00", hex(got))
+            }
+            WireError::ProtocolMismatch { ours, peer_id } => write!(
+                f,
+                "protocol mismatch: we are {ours} (SP 0x{:02x}), the peer speaks {}",
+                protocol_id(*ours),
+                describe_protocol(*peer_id),
+            ),
+            WireError::TooLong { len, max } => {
+                write!(f, "message length {len} exceeds the receive limit of {max} bytes")
+            }
+            WireError::Truncated { needed, got } => {
+                write!(f, "connection closed mid-message: got {got} of {needed} bytes")
+            }
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// Bytes as space-separated hex, the way the reference writes probes.
+fn hex(bytes: &[u8]) -> String {
+    let parts: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    parts.join(" ")
+}
+
+/// A protocol id with the socket types that speak it, for error messages.
+fn describe_protocol(id: u16) -> String {
+    let names: Vec<&str> =
+        SocketType::ALL.into_iter().filter(|t| protocol_id(*t) == id).map(|t| t.name()).collect();
+    if names.is_empty() {
+        format!("SP 0x{id:02x} (unknown)")
+    } else {
+        format!("{} (SP 0x{id:02x})", names.join("/"))
+    }
+}
+
+/// Streaming splitter of length-prefixed messages out of a byte stream.
+///
+/// It keeps the length of the message in progress so a length is checked, and its
+/// prefix consumed, exactly once however the bytes arrive.
+#[derive(Clone, Debug)]
+pub struct Decoder {
+    /// Largest payload accepted; `None` is unlimited (NNG 1.2 to 1.11's default).
+    max_len: Option<u64>,
+    /// Payload length of the message whose prefix has been consumed, if any.
+    pending_len: Option<usize>,
+}
+
+impl Decoder {
+    pub fn new(max_len: Option<u64>) -> Decoder {
+        Decoder { max_len, pending_len: None }
+    }
+
+    /// Takes the next whole message payload out of `buf`, or `None` until more bytes
+    /// arrive. After an error the stream is unusable and the connection must close.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, WireError> {
+        let len = match self.pending_len {
+            Some(len) => len,
+            None => {
+                if buf.len() < LEN_PREFIX_LEN {
+                    return Ok(None);
+                }
+                let len = self.check_len(buf.get_u64())?;
+                self.pending_len = Some(len);
+                len
+            }
+        };
+        if buf.len() < len {
+            return Ok(None);
+        }
+        self.pending_len = None;
+        Ok(Some(buf.split_to(len).freeze()))
+    }
+
+    /// How many more bytes would complete the length or message in progress: a hint
+    /// for sizing the next read, never an allocation made on the peer's say-so alone.
+    pub fn bytes_wanted(&self, buf: &BytesMut) -> usize {
+        let unit = self.pending_len.unwrap_or(LEN_PREFIX_LEN);
+        unit.saturating_sub(buf.len())
+    }
+
+    /// Called when the stream has ended: bytes of an unfinished length or message
+    /// left in `buf` mean the peer closed mid-message.
+    pub fn finish(&self, buf: &BytesMut) -> Result<(), WireError> {
+        let got = buf.len() as u64;
+        match self.pending_len {
+            Some(len) => Err(WireError::Truncated { needed: len as u64, got }),
+            None if got > 0 => Err(WireError::Truncated { needed: LEN_PREFIX_LEN as u64, got }),
+            None => Ok(()),
+        }
+    }
+
+    /// Rejects a length above the limit before any byte of the payload is stored.
+    fn check_len(&self, len: u64) -> Result<usize, WireError> {
+        let max = self.max_len.map_or(LEN_MAX_ADDRESSABLE, |m| m.min(LEN_MAX_ADDRESSABLE));
+        if len > max {
+            return Err(WireError::TooLong { len, max });
+        }
+        usize::try_from(len).map_err(|_| WireError::TooLong { len, max })
+    }
+}
+
+/// Appends one message to `out`: the length, each header id as a big-endian u32, then
+/// the body. The body is copied once, straight into the batch that goes to the wire.
+pub fn encode(header: &[u32], body: &[u8], out: &mut BytesMut) {
+    let len = header.len() * ID_LEN + body.len();
+    out.reserve(LEN_PREFIX_LEN + len);
+    out.put_u64(len as u64);
+    for id in header {
+        out.put_u32(*id);
+    }
+    out.put_slice(body);
+}
+
+/// How a receiving socket peels routing ids off the front of a payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderRule {
+    /// No header: PUB, SUB, XPUB, XSUB, PUSH, PULL, PAIR, BUS.
+    None,
+    /// Exactly one id, the request or survey id a reply echoes: REQ and SURVEYOR, and
+    /// DEALER because NNG's raw REQ moves the same four bytes into the header.
+    RequestId,
+    /// Every id up to and including the first with the high bit set (the request's
+    /// backtrace): REP, ROUTER and RESPONDENT receiving requests.
+    Backtrace,
+}
+
+impl HeaderRule {
+    /// The rule for messages arriving at a socket of type `receiver`.
+    pub fn for_receiver(receiver: SocketType) -> HeaderRule {
+        use SocketType::*;
+        match receiver {
+            Req | Dealer | Surveyor => HeaderRule::RequestId,
+            Rep | Router | Respondent => HeaderRule::Backtrace,
+            Pub | Sub | XPub | XSub | Push | Pull | Pair | Bus => HeaderRule::None,
+        }
+    }
+}
+
+/// One message whose payload does not carry the header its receiver's protocol
+/// requires. Only that message is bad: the driver drops it, records it and keeps the
+/// connection, as NNG does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Malformed {
+    pub rule: HeaderRule,
+    /// The whole payload as it arrived, for the trace.
+    pub payload: Bytes,
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let len = self.payload.len();
+        match self.rule {
+            HeaderRule::RequestId => write!(f, "{len}-byte reply is shorter than a request id"),
+            HeaderRule::Backtrace => {
+                write!(f, "{len}-byte request has no id with the high bit set")
+            }
+            HeaderRule::None => write!(f, "{len}-byte message is malformed"),
+        }
+    }
+}
+
+impl std::error::Error for Malformed {}
+
+/// Splits a received payload into header and body by `rule`. The body shares the
+/// payload's memory.
+pub fn split(rule: HeaderRule, payload: Bytes) -> Result<Msg, Malformed> {
+    let ids = match rule {
+        HeaderRule::None => 0,
+        HeaderRule::RequestId if payload.len() >= ID_LEN => 1,
+        HeaderRule::RequestId => return Err(Malformed { rule, payload }),
+        HeaderRule::Backtrace => match backtrace_len(&payload) {
+            Some(ids) => ids,
+            None => return Err(Malformed { rule, payload }),
+        },
+    };
+    let mut body = payload;
+    let header = (0..ids).map(|_| body.get_u32()).collect();
+    Ok(Msg { header, body })
+}
+
+/// The number of ids up to and including the first with the high bit set, or `None`
+/// when the payload runs out first.
+fn backtrace_len(payload: &[u8]) -> Option<usize> {
+    let mut ids = payload.chunks_exact(ID_LEN);
+    let position = ids.position(|id| {
+        let id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
+        id & REQUEST_ID_BIT != 0
+    })?;
+    Some(position + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probe bytes from messaging-semantics.md, "SP over TCP".
+    const REP_HANDSHAKE: [u8; 8] = [0x00, 0x53, 0x50, 0x00, 0x00, 0x31, 0x00, 0x00];
+    const REQ_HANDSHAKE: [u8; 8] = [0x00, 0x53, 0x50, 0x00, 0x00, 0x30, 0x00, 0x00];
+
+    fn framed(payload: &[u8]) -> BytesMut {
+        let mut out = BytesMut::new();
+        out.put_u64(payload.len() as u64);
+        out.put_slice(payload);
+        out
+    }
+
+    #[test]
+    fn handshake_matches_probe_bytes() {
+        assert_eq!(handshake(SocketType::Rep), REP_HANDSHAKE);
+        assert_eq!(handshake(SocketType::Req), REQ_HANDSHAKE);
+        assert_eq!(handshake(SocketType::Router), REP_HANDSHAKE);
+        assert_eq!(handshake(SocketType::Dealer), REQ_HANDSHAKE);
+    }
+
+    #[test]
+    fn handshake_accepts_pairing_protocols() {
+        assert_eq!(check_handshake(SocketType::Rep, &REQ_HANDSHAKE), Ok(0x30));
+        assert_eq!(check_handshake(SocketType::Req, &REP_HANDSHAKE), Ok(0x31));
+        assert_eq!(check_handshake(SocketType::Router, &REQ_HANDSHAKE), Ok(0x30));
+        // DEALER–DEALER and ROUTER–ROUTER are ZeroMQ pairs, laxer than NNG.
+        assert_eq!(check_handshake(SocketType::Dealer, &REQ_HANDSHAKE), Ok(0x30));
+        assert_eq!(check_handshake(SocketType::Router, &REP_HANDSHAKE), Ok(0x31));
+        let sub = handshake(SocketType::Sub);
+        assert_eq!(check_handshake(SocketType::XPub, &sub), Ok(0x21));
+    }
+
+    #[test]
+    fn handshake_rejects_mismatch_naming_both() {
+        let err = check_handshake(SocketType::Req, &REQ_HANDSHAKE).unwrap_err();
+        assert_eq!(err, WireError::ProtocolMismatch { ours: SocketType::Req, peer_id: 0x30 });
+        let text = err.to_string();
+        assert!(text.contains("REQ (SP 0x30)") && text.contains("we are REQ"), "{text}");
+        let rep = check_handshake(SocketType::Rep, &REP_HANDSHAKE).unwrap_err();
+        assert!(matches!(rep, WireError::ProtocolMismatch { peer_id: 0x31, .. }));
+        let pair_v1 = [0x00, 0x53, 0x50, 0x00, 0x00, 0x11, 0x00, 0x00];
+        let err = check_handshake(SocketType::Pair, &pair_v1).unwrap_err();
+        assert!(err.to_string().contains("SP 0x11 (unknown)"), "{err}");
+    }
+
+    #[test]
+    fn handshake_rejects_bad_magic_and_reserved() {
+        let bad_magic = *b"GET / HT";
+        assert_eq!(
+            check_handshake(SocketType::Rep, &bad_magic),
+            Err(WireError::BadMagic { got: *b"GET " })
+        );
+        let mut reserved = REQ_HANDSHAKE;
+        reserved[7] = 1;
+        assert_eq!(
+            check_handshake(SocketType::Rep, &reserved),
+            Err(WireError::ReservedNonZero { got: [0, 1] })
+        );
+    }
+
+    #[test]
+    fn request_id_probe_splits_for_rep_and_req() {
+        let payload = Bytes::from_static(&[0x80, 0x00, 0x00, 0x01, b'h', b'i']);
+        let at_rep = split(HeaderRule::for_receiver(SocketType::Rep), payload.clone()).unwrap();
+        assert_eq!(at_rep, Msg { header: vec![0x8000_0001], body: Bytes::from_static(b"hi") });
+        let at_req = split(HeaderRule::for_receiver(SocketType::Req), payload).unwrap();
+        assert_eq!(at_req.header, vec![0x8000_0001]);
+    }
+
+    #[test]
+    fn hop_and_request_probe_splits_as_backtrace() {
+        let payload = Bytes::from_static(&[0, 0, 0, 7, 0x80, 0, 0, 2, b'x']);
+        let msg = split(HeaderRule::Backtrace, payload).unwrap();
+        assert_eq!(msg.header, vec![7, 0x8000_0002]);
+        assert_eq!(msg.body, Bytes::from_static(b"x"));
+        let mut out = BytesMut::new();
+        encode(&msg.header, &msg.body, &mut out);
+        assert_eq!(&out[..], &[0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 7, 0x80, 0, 0, 2, b'x']);
+    }
+
+    #[test]
+    fn malformed_headers_are_per_message() {
+        let no_request_id = Bytes::from_static(&[0, 0, 0, 7, 0, 0, 0, 8, 1]);
+        let err = split(HeaderRule::Backtrace, no_request_id.clone()).unwrap_err();
+        assert_eq!(err, Malformed { rule: HeaderRule::Backtrace, payload: no_request_id });
+        let short = Bytes::from_static(&[0x80, 0]);
+        assert!(split(HeaderRule::RequestId, short).is_err());
+        let plain = split(HeaderRule::None, Bytes::from_static(b"ab")).unwrap();
+        assert!(plain.header.is_empty());
+    }
+
+    #[test]
+    fn encode_then_decode_round_trips() {
+        let mut wire = BytesMut::new();
+        encode(&[0x8000_0001], b"hello", &mut wire);
+        encode(&[], b"", &mut wire);
+        assert_eq!(&wire[..12], &[0, 0, 0, 0, 0, 0, 0, 9, 0x80, 0, 0, 1]);
+        let mut decoder = Decoder::new(None);
+        assert_eq!(decoder.decode(&mut wire).unwrap().unwrap()[4..], b"hello"[..]);
+        assert_eq!(decoder.decode(&mut wire).unwrap().unwrap().len(), 0);
+        assert_eq!(decoder.decode(&mut wire), Ok(None));
+        assert!(decoder.finish(&wire).is_ok());
+    }
+
+    #[test]
+    fn decoder_fed_byte_by_byte() {
+        let mut stream = framed(b"first");
+        stream.extend_from_slice(&framed(b"")[..]);
+        stream.extend_from_slice(&framed(b"third one")[..]);
+        let mut decoder = Decoder::new(Some(64));
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for byte in stream.iter() {
+            buf.put_u8(*byte);
+            assert!(decoder.bytes_wanted(&buf) <= 9);
+            while let Some(payload) = decoder.decode(&mut buf).unwrap() {
+                got.push(payload);
+            }
+        }
+        assert_eq!(got, vec![&b"first"[..], &b""[..], &b"third one"[..]]);
+        assert!(decoder.finish(&buf).is_ok());
+    }
+
+    #[test]
+    fn decoder_checks_length_before_payload_arrives() {
+        let mut buf = BytesMut::new();
+        buf.put_u64(1025);
+        let mut decoder = Decoder::new(Some(1024));
+        assert_eq!(decoder.decode(&mut buf), Err(WireError::TooLong { len: 1025, max: 1024 }));
+        let mut garbage = BytesMut::from(&[0xff; 8][..]);
+        let err = Decoder::new(None).decode(&mut garbage).unwrap_err();
+        assert!(matches!(err, WireError::TooLong { len: u64::MAX, .. }));
+    }
+
+    #[test]
+    fn decoder_reports_truncation_at_eof() {
+        let mut decoder = Decoder::new(None);
+        let mut buf = BytesMut::from(&framed(b"abcdef")[..10]);
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+        assert_eq!(decoder.finish(&buf), Err(WireError::Truncated { needed: 6, got: 2 }));
+        let partial_len = BytesMut::from(&[0u8, 0, 0][..]);
+        let fresh = Decoder::new(None);
+        assert_eq!(fresh.finish(&partial_len), Err(WireError::Truncated { needed: 8, got: 3 }));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoder(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            max_len in proptest::option::of(0u64..64),
+            chunk in 1usize..32,
+        ) {
+            let mut decoder = Decoder::new(max_len);
+            let mut buf = BytesMut::new();
+            'feed: for piece in bytes.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                loop {
+                    match decoder.decode(&mut buf) {
+                        Ok(Some(payload)) => {
+                            for rule in [HeaderRule::None, HeaderRule::RequestId, HeaderRule::Backtrace] {
+                                let _ = split(rule, payload.clone());
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => break 'feed,
+                    }
+                }
+            }
+            let _ = decoder.finish(&buf);
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Backend parity: one request-reply exchange, written once against `Transport`, run
+//! over real TCP (tokio on 127.0.0.1) and over turmoil's simulated TCP, with the same
+//! assertions both ways and the two outcomes compared for equality.
+//!
+//! The exchange is 100 REQ→REP round trips and a DEALER→ROUTER exchange in which the
+//! DEALER carries its own request ids, as NNG's raw REQ does. Same code, same
+//! results: that is what lets a simulated run stand for a real one.
+
+use std::cell::RefCell;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use patchbay::net::{
+    DriverEvent, EventSink, SocketHandle, TokioTcp, Transport, TurmoilTcp, spawn_socket,
+};
+use patchbay::socket::{Dealer, Msg, REQUEST_ID_BIT, Rep, Req, Router, SocketEvent, SocketOptions};
+
+const ROUND_TRIPS: usize = 100;
+const DEALER_MSGS: u32 = 3;
+/// Ports the servers bind under turmoil, where a client cannot learn an ephemeral
+/// port from another host without a side channel.
+const SIM_REP_PORT: u16 = 5555;
+const SIM_ROUTER_PORT: u16 = 5556;
+
+/// Every driver event of one side, in order, with its time. Only the turmoil runs
+/// compare times: real time differs from run to run by nature.
+#[derive(Clone, Default)]
+struct EventLog(Rc<RefCell<Vec<(Duration, DriverEvent)>>>);
+
+impl EventLog {
+    fn sink(&self) -> EventSink {
+        let log = Rc::clone(&self.0);
+        Rc::new(move |at: Duration, event: DriverEvent| log.borrow_mut().push((at, event)))
+    }
+
+    fn events(&self) -> Vec<DriverEvent> {
+        self.0.borrow().iter().map(|(_, event)| event.clone()).collect()
+    }
+
+    fn count(&self, matches: impl Fn(&DriverEvent) -> bool) -> usize {
+        self.events().iter().filter(|event| matches(event)).count()
+    }
+}
+
+/// What one run produced, compared across the backends.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    rep_replies: Vec<Bytes>,
+    dealer_replies: Vec<Msg>,
+    client_connected: usize,
+    server_connected: usize,
+    client_arrived: usize,
+    server_arrived: usize,
+    /// Faults of any kind on either side: protocol errors, failed connects, drops,
+    /// panics. A clean exchange has none.
+    faults: Vec<DriverEvent>,
+}
+
+struct Servers {
+    rep: SocketHandle,
+    router: SocketHandle,
+}
+
+async fn start_servers<T: Transport>(
+    transport: T,
+    rep_at: SocketAddr,
+    router_at: SocketAddr,
+    log: &EventLog,
+) -> Servers {
+    let options = SocketOptions::default();
+    let epoch = tokio::time::Instant::now();
+    let rep = Box::new(Rep::new(options.clone()));
+    let rep =
+        spawn_socket(transport.clone(), rep, &options, vec![rep_at], vec![], epoch, log.sink());
+    let router = Box::new(Router::new(options.clone()));
+    let router =
+        spawn_socket(transport, router, &options, vec![router_at], vec![], epoch, log.sink());
+    Servers { rep: rep.await.expect("bind REP"), router: router.await.expect("bind ROUTER") }
+}
+
+/// Echoes every request and acknowledges every DEALER message, then closes both.
+async fn serve(servers: Servers) {
+    let rep = async {
+        for _ in 0..ROUND_TRIPS {
+            let request = servers.rep.recv().await.expect("REP recv");
+            let reply = [&b"echo:"[..], &request.body[..]].concat();
+            servers.rep.send(Msg::new(reply)).await.expect("REP send");
+        }
+    };
+    let router = async {
+        for _ in 0..DEALER_MSGS {
+            let msg = servers.router.recv().await.expect("ROUTER recv");
+            assert_eq!(msg.header.len(), 2, "ROUTER sees [hop id, request id]: {msg:?}");
+            let body = [&b"ack:"[..], &msg.body[..]].concat();
+            servers
+                .router
+                .send(Msg { header: msg.header, body: body.into() })
+                .await
+                .expect("ROUTER send");
+        }
+    };
+    tokio::join!(rep, router);
+    servers.rep.close().await;
+    servers.router.close().await;
+}
+
+async fn run_client<T: Transport>(
+    transport: T,
+    rep_addr: SocketAddr,
+    router_addr: SocketAddr,
+    log: &EventLog,
+) -> (Vec<Bytes>, Vec<Msg>) {
+    let options = SocketOptions::default();
+    let epoch = tokio::time::Instant::now();
+    let req = Box::new(Req::new(options.clone(), 1));
+    let req =
+        spawn_socket(transport.clone(), req, &options, vec![], vec![rep_addr], epoch, log.sink());
+    let req = req.await.expect("REQ has nothing to bind");
+    let mut rep_replies = Vec::new();
+    for i in 0..ROUND_TRIPS {
+        req.send(Msg::new(format!("ping {i}"))).await.expect("REQ send");
+        let reply = req.recv().await.expect("REQ recv");
+        assert!(reply.header.is_empty(), "REQ strips the request id: {reply:?}");
+        rep_replies.push(reply.body);
+    }
+    req.close().await;
+
+    let dealer = Box::new(Dealer::new(options.clone()));
+    let dealer =
+        spawn_socket(transport, dealer, &options, vec![], vec![router_addr], epoch, log.sink());
+    let dealer = dealer.await.expect("DEALER has nothing to bind");
+    for i in 1..=DEALER_MSGS {
+        let msg = Msg { header: vec![REQUEST_ID_BIT | i], body: Bytes::from(format!("job {i}")) };
+        dealer.send(msg).await.expect("DEALER send");
+    }
+    let mut dealer_replies = Vec::new();
+    for _ in 0..DEALER_MSGS {
+        dealer_replies.push(dealer.recv().await.expect("DEALER recv"));
+    }
+    dealer.close().await;
+    (rep_replies, dealer_replies)
+}
+
+fn is_fault(event: &DriverEvent) -> bool {
+    match event {
+        DriverEvent::Socket(SocketEvent::Dropped { .. }) => true,
+        DriverEvent::Socket(_)
+        | DriverEvent::Connected { .. }
+        | DriverEvent::Disconnected { .. } => false,
+        DriverEvent::ConnectFailed { .. }
+        | DriverEvent::AcceptFailed { .. }
+        | DriverEvent::ProtocolError { .. }
+        | DriverEvent::TaskPanicked { .. } => true,
+    }
+}
+
+fn outcome(replies: (Vec<Bytes>, Vec<Msg>), client: &EventLog, server: &EventLog) -> Outcome {
+    let connected = |event: &DriverEvent| matches!(event, DriverEvent::Connected { .. });
+    let arrived =
+        |event: &DriverEvent| matches!(event, DriverEvent::Socket(SocketEvent::Arrived { .. }));
+    let mut faults = client.events();
+    faults.extend(server.events());
+    faults.retain(is_fault);
+    Outcome {
+        rep_replies: replies.0,
+        dealer_replies: replies.1,
+        client_connected: client.count(connected),
+        server_connected: server.count(connected),
+        client_arrived: client.count(arrived),
+        server_arrived: server.count(arrived),
+        faults,
+    }
+}
+
+/// The assertions both backends must pass.
+fn check(outcome: &Outcome) {
+    assert_eq!(outcome.faults, vec![], "a clean exchange has no faults");
+    let expected: Vec<Bytes> =
+        (0..ROUND_TRIPS).map(|i| Bytes::from(format!("echo:ping {i}"))).collect();
+    assert_eq!(outcome.rep_replies, expected);
+    let expected: Vec<Msg> = (1..=DEALER_MSGS)
+        .map(|i| Msg {
+            header: vec![REQUEST_ID_BIT | i],
+            body: Bytes::from(format!("ack:job {i}")),
+        })
+        .collect();
+    assert_eq!(outcome.dealer_replies, expected, "DEALER gets the request id back as its header");
+    assert_eq!((outcome.client_connected, outcome.server_connected), (2, 2));
+    let messages = ROUND_TRIPS + DEALER_MSGS as usize;
+    assert_eq!((outcome.client_arrived, outcome.server_arrived), (messages, messages));
+}
+
+fn run_over_tokio() -> Outcome {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let local = tokio::task::LocalSet::new();
+    let (client, server) = (EventLog::default(), EventLog::default());
+    let replies = local.block_on(&runtime, async {
+        let any_port = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        let servers = start_servers(TokioTcp, any_port, any_port, &server).await;
+        let rep_addr = servers.rep.local_addrs()[0];
+        let router_addr = servers.router.local_addrs()[0];
+        let serving = tokio::task::spawn_local(serve(servers));
+        let replies = run_client(TokioTcp, rep_addr, router_addr, &client).await;
+        serving.await.expect("server task");
+        replies
+    });
+    outcome(replies, &client, &server)
+}
+
+fn run_over_turmoil() -> Outcome {
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(0x5eed)
+        .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(5))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let (client, server) = (EventLog::default(), EventLog::default());
+    let server_log = server.clone();
+    sim.host("server", move || {
+        let log = server_log.clone();
+        async move {
+            let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+            let rep_at = SocketAddr::new(any, SIM_REP_PORT);
+            let router_at = SocketAddr::new(any, SIM_ROUTER_PORT);
+            serve(start_servers(TurmoilTcp, rep_at, router_at, &log).await).await;
+            Ok(())
+        }
+    });
+    let replies = Rc::new(RefCell::new(None));
+    let (client_log, client_replies) = (client.clone(), Rc::clone(&replies));
+    sim.client("client", async move {
+        let server = turmoil::lookup("server");
+        let (rep_addr, router_addr) =
+            (SocketAddr::new(server, SIM_REP_PORT), SocketAddr::new(server, SIM_ROUTER_PORT));
+        let got = run_client(TurmoilTcp, rep_addr, router_addr, &client_log).await;
+        *client_replies.borrow_mut() = Some(got);
+        Ok(())
+    });
+    sim.run().expect("simulation");
+    let replies = replies.borrow_mut().take().expect("client finished");
+    outcome(replies, &client, &server)
+}
+
+#[test]
+fn req_rep_and_dealer_router_agree_over_tokio_and_turmoil() {
+    let over_tokio = run_over_tokio();
+    check(&over_tokio);
+    let over_turmoil = run_over_turmoil();
+    check(&over_turmoil);
+    assert_eq!(over_tokio, over_turmoil);
+}

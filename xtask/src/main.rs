@@ -1,0 +1,63 @@
+//! patchbay's command line, run as `cargo xtask <command>`.
+//!
+//! One match over subcommands; the work lives in the `patchbay` library. Exit codes:
+//! 0 when everything is as it should be, 2 when the user's input or a scenario's
+//! outcome is wrong (diagnostics, unexpected verdicts), 1 for internal errors.
+
+mod args;
+mod check;
+mod sim;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  check [FILE...] [--explain]   validate topology and scenario files (default: every
+                                shipped file); --explain prints every socket with its
+                                effective options and where each value came from
+  graph FILE [--out DIR]        write the topology as DOT and SVG (default: reports/graph/)
+  sim [FILE...] [options]       run scenarios over the deterministic simulator
+      --seed N                  run only seed N
+      --seeds K                 run seeds 1..=K instead of the scenario's own
+      --jobs J                  simulations at a time (default: the number of cores)
+      --json PATH               write the JSON report here (default: reports/sim/latest.json)
+      --check-determinism       run every seed twice and compare trace hashes
+  help                          this text
+";
+
+/// The workspace root: xtask lives one level below it.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
+        .to_path_buf()
+}
+
+fn main() -> ExitCode {
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.is_empty() {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let command = argv.remove(0);
+    let result = match command.as_str() {
+        "check" => check::check(argv),
+        "graph" => check::graph(argv),
+        "sim" => sim::sim(argv),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => {
+            eprintln!("error: unknown command `{other}`\n\n{USAGE}");
+            Ok(ExitCode::from(2))
+        }
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("internal error: {e:#}");
+        ExitCode::from(1)
+    })
+}

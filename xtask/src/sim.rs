@@ -1,0 +1,243 @@
+//! `sim`: run scenarios over the simulator, print verdicts, write the JSON report.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Context as _;
+use patchbay::design::Registry;
+use patchbay::invariant::Verdict;
+use patchbay::plan::{self, ScenarioPlan};
+use patchbay::run::json::{expected_text, to_json};
+use patchbay::run::{Job, RunReport, run_many};
+use patchbay::spec::diag::render;
+
+use crate::args;
+use crate::check::{absolute_then_enter, files_or_shipped, usage_error};
+
+pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
+    let args = match args::parse(argv, &["seed", "seeds", "jobs", "json"], &["check-determinism"]) {
+        Ok(a) => a,
+        Err(e) => return usage_error(&e),
+    };
+    let (seed, seeds, jobs) = match (args.number("seed"), args.number("seeds"), args.number("jobs"))
+    {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return usage_error(&e),
+    };
+    let json_path = args.value("json").map(PathBuf::from);
+    let files = absolute_then_enter(args.files.clone())?;
+    let explicit = !files.is_empty();
+    let files: Vec<PathBuf> = files_or_shipped(files)?
+        .into_iter()
+        .filter(|f| explicit || f.starts_with("scenarios"))
+        .collect();
+    let registry = Registry::builtin();
+    let Some(plans) = load_all(&files, &registry) else { return Ok(ExitCode::from(2)) };
+    let threads = jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |j| j as usize,
+    );
+    let work: Vec<Job<'_>> = plans
+        .iter()
+        .flat_map(|p| {
+            let list: Vec<u64> = match (seed, seeds) {
+                (Some(s), _) => vec![s],
+                (None, Some(k)) => (1..=k).collect(),
+                (None, None) => p.seeds.clone(),
+            };
+            list.into_iter().map(move |s| Job { plan: p, seed: s })
+        })
+        .collect();
+    let determinism = args.flag("check-determinism");
+    println!(
+        "running {} simulation(s) of {} scenario(s), {threads} at a time",
+        work.len(),
+        plans.len()
+    );
+    let reports = run_with_progress(&work, &registry, threads);
+    let mismatches =
+        if determinism { check_determinism(&work, &registry, threads, &reports) } else { 0 };
+    print_table(&plans, &reports);
+    let unexpected = print_failures(&reports);
+    let path = json_path.unwrap_or_else(|| PathBuf::from("reports/sim/latest.json"));
+    write_json(&path, &reports)?;
+    println!("wrote {}", path.display());
+    if determinism {
+        println!("determinism: {} seed(s) run twice, {mismatches} mismatch(es)", work.len());
+    }
+    let ok = unexpected == 0 && mismatches == 0;
+    println!(
+        "{}",
+        if ok {
+            "every scenario ended as expected"
+        } else {
+            "some runs did NOT end as expected (repro commands above)"
+        }
+    );
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+fn load_all(files: &[PathBuf], registry: &Registry) -> Option<Vec<ScenarioPlan>> {
+    let mut plans = Vec::new();
+    let mut bad = false;
+    for f in files {
+        let loaded = plan::load_scenario(f, registry);
+        if !loaded.diagnostics.is_empty() {
+            eprint!("{}", render(&loaded.diagnostics));
+        }
+        match loaded.plan {
+            Some(p) => plans.push(p),
+            None => bad = true,
+        }
+    }
+    if bad {
+        eprintln!("fix the errors above, or check a file alone with `cargo xtask check FILE`");
+        return None;
+    }
+    Some(plans)
+}
+
+/// Runs every job, printing a line per finished run (a plain line: logs and
+/// terminals alike).
+fn run_with_progress(work: &[Job<'_>], registry: &Registry, threads: usize) -> Vec<RunReport> {
+    let finished = AtomicUsize::new(0);
+    let total = work.len();
+    run_many(work, registry, threads, false, &|r: &RunReport| {
+        let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
+        let mark = if r.as_expected { "ok " } else { "BAD" };
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "[{n:>4}/{total}] {mark} {} seed {} ({} events, {} ms simulated, {} ms wall)",
+            r.scenario, r.seed, r.events, r.sim_ms, r.wall_ms
+        );
+    })
+}
+
+fn check_determinism(
+    work: &[Job<'_>],
+    registry: &Registry,
+    threads: usize,
+    first: &[RunReport],
+) -> usize {
+    println!("determinism: running every seed again");
+    let second = run_many(work, registry, threads, false, &|_| {});
+    let mut mismatches = 0;
+    for (a, b) in first.iter().zip(&second) {
+        if a.trace_hash != b.trace_hash || a.events != b.events {
+            mismatches += 1;
+            println!(
+                "NONDETERMINISTIC {} seed {}: trace {:016x} then {:016x}\n  repro: {} --check-determinism",
+                a.scenario,
+                a.seed,
+                a.trace_hash,
+                b.trace_hash,
+                a.repro()
+            );
+        }
+    }
+    mismatches
+}
+
+fn print_table(plans: &[ScenarioPlan], reports: &[RunReport]) {
+    println!("\n{:<28} {:>5}  {:<60} {:<34} RESULT", "SCENARIO", "SEEDS", "VERDICTS", "EXPECT");
+    for p in plans {
+        let runs: Vec<&RunReport> = reports.iter().filter(|r| r.file == p.file).collect();
+        let mut counts: BTreeMap<(usize, &str), BTreeMap<String, usize>> = BTreeMap::new();
+        for r in &runs {
+            for (i, o) in r.invariants.iter().enumerate() {
+                *counts
+                    .entry((i, o.name))
+                    .or_default()
+                    .entry(o.verdict.to_string())
+                    .or_default() += 1;
+            }
+        }
+        let verdicts: Vec<String> = counts
+            .iter()
+            .map(|((_, name), by)| {
+                format!(
+                    "{name} {}",
+                    by.iter().map(|(v, n)| format!("{v}×{n}")).collect::<Vec<_>>().join("/")
+                )
+            })
+            .collect();
+        let errors = runs.iter().filter(|r| r.error.is_some()).count();
+        let verdicts =
+            if errors > 0 { format!("{errors} run(s) could not run") } else { verdicts.join(", ") };
+        let good = runs.iter().filter(|r| r.as_expected).count();
+        let result = if good == runs.len() {
+            "as expected".to_owned()
+        } else {
+            format!("UNEXPECTED in {}/{}", runs.len() - good, runs.len())
+        };
+        println!(
+            "{:<28} {:>5}  {:<60} {:<34} {result}",
+            p.name,
+            runs.len(),
+            verdicts,
+            expected_text(&p.expect)
+        );
+    }
+}
+
+/// Prints each run that did not end as expected, with what went wrong and its repro.
+fn print_failures(reports: &[RunReport]) -> usize {
+    let bad: Vec<&RunReport> = reports.iter().filter(|r| !r.as_expected).collect();
+    if !bad.is_empty() {
+        println!();
+    }
+    for r in &bad {
+        println!(
+            "SEED={} {} did not end as expected ({})",
+            r.seed,
+            r.scenario,
+            expected_text(&r.expected)
+        );
+        if let Some(e) = &r.error {
+            println!("  {e}");
+        }
+        for o in &r.invariants {
+            if o.verdict == Verdict::Pass {
+                continue;
+            }
+            let first = o.violations.first().map(|v| format!(": {}", v.text)).unwrap_or_default();
+            let note = o.note.as_ref().map(|n| format!(" [{n}]")).unwrap_or_default();
+            println!(
+                "  {} {} ({} violation(s)){first}{note}",
+                o.name,
+                o.verdict,
+                o.violations.len()
+            );
+        }
+        println!("  repro: {}", r.repro());
+    }
+    bad.len()
+}
+
+/// Writes the report, refusing to replace a file that is not one of ours.
+fn write_json(path: &Path, reports: &[RunReport]) -> anyhow::Result<()> {
+    if path.exists() {
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let ours = serde_json_is_ours(&old);
+        anyhow::ensure!(
+            ours,
+            "{} exists and is not a patchbay report; refusing to overwrite it (remove it or pass another --json path)",
+            path.display()
+        );
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut value = to_json(reports);
+    value["generator"] = "patchbay".into();
+    std::fs::write(path, format!("{value:#}\n"))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn serde_json_is_ours(text: &str) -> bool {
+    text.contains("\"generator\": \"patchbay\"")
+}
