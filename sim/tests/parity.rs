@@ -210,7 +210,8 @@ fn run_over_tokio() -> Outcome {
     outcome(replies, &client, &server)
 }
 
-fn run_over_turmoil() -> Outcome {
+/// Returns the outcome and both timed traces, client's first.
+fn run_over_turmoil() -> (Outcome, Vec<(Duration, DriverEvent)>) {
     let mut sim = turmoil::Builder::new()
         .rng_seed(0x5eed)
         .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
@@ -242,14 +243,26 @@ fn run_over_turmoil() -> Outcome {
     });
     sim.run().expect("simulation");
     let replies = replies.borrow_mut().take().expect("client finished");
-    outcome(replies, &client, &server)
+    let mut trace = client.0.borrow().clone();
+    trace.extend(server.0.borrow().iter().cloned());
+    (outcome(replies, &client, &server), trace)
 }
 
 #[test]
 fn req_rep_and_dealer_router_agree_over_tokio_and_turmoil() {
     let over_tokio = run_over_tokio();
     check(&over_tokio);
-    let over_turmoil = run_over_turmoil();
+    let (over_turmoil, _) = run_over_turmoil();
     check(&over_turmoil);
     assert_eq!(over_tokio, over_turmoil);
+}
+
+/// The same seed gives the same trace, to the microsecond: nothing in the driver
+/// reads the wall clock, draws OS randomness or iterates in an unstable order.
+#[test]
+fn turmoil_runs_repeat_exactly() {
+    let (_, first) = run_over_turmoil();
+    let (_, second) = run_over_turmoil();
+    assert!(first.len() > 200, "a trace worth comparing: {} events", first.len());
+    assert_eq!(first, second);
 }

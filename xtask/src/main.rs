@@ -25,6 +25,7 @@ commands:
       --jobs J                  simulations at a time (default: the number of cores)
       --json PATH               write the JSON report here (default: reports/sim/latest.json)
       --check-determinism       run every seed twice and compare trace hashes
+      --trace                   print every event of every run (use with --seed)
   help                          this text
 ";
 

@@ -18,7 +18,7 @@ use crate::args;
 use crate::check::{absolute_then_enter, files_or_shipped, usage_error};
 
 pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
-    let args = match args::parse(argv, &["seed", "seeds", "jobs", "json"], &["check-determinism"]) {
+    let args = match args::parse(argv, &["seed", "seeds", "jobs", "json"], &["check-determinism", "trace"]) {
         Ok(a) => a,
         Err(e) => return usage_error(&e),
     };
@@ -57,7 +57,12 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         work.len(),
         plans.len()
     );
-    let reports = run_with_progress(&work, &registry, threads);
+    let reports = run_with_progress(&work, &registry, threads, args.flag("trace"));
+    if args.flag("trace") {
+        for r in &reports {
+            print_trace(r, &plans);
+        }
+    }
     let mismatches =
         if determinism { check_determinism(&work, &registry, threads, &reports) } else { 0 };
     print_table(&plans, &reports);
@@ -102,10 +107,10 @@ fn load_all(files: &[PathBuf], registry: &Registry) -> Option<Vec<ScenarioPlan>>
 
 /// Runs every job, printing a line per finished run (a plain line: logs and
 /// terminals alike).
-fn run_with_progress(work: &[Job<'_>], registry: &Registry, threads: usize) -> Vec<RunReport> {
+fn run_with_progress(work: &[Job<'_>], registry: &Registry, threads: usize, keep_traces: bool) -> Vec<RunReport> {
     let finished = AtomicUsize::new(0);
     let total = work.len();
-    run_many(work, registry, threads, false, &|r: &RunReport| {
+    run_many(work, registry, threads, keep_traces, &|r: &RunReport| {
         let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
         let mark = if r.as_expected { "ok " } else { "BAD" };
         let mut out = std::io::stdout().lock();
@@ -240,4 +245,18 @@ fn write_json(path: &Path, reports: &[RunReport]) -> anyhow::Result<()> {
 
 fn serde_json_is_ours(text: &str) -> bool {
     text.contains("\"generator\": \"patchbay\"")
+}
+
+/// Prints a run's trace, one event a line, with replica names.
+fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
+    let Some(trace) = &r.trace else { return };
+    let Some(plan) = plans.iter().find(|p| p.file == r.file) else { return };
+    println!("\ntrace of {} seed {} ({} events, hash {:016x})", r.scenario, r.seed, trace.events.len(), r.trace_hash);
+    for e in &trace.events {
+        let node = e.node.map_or("-".to_owned(), |n| plan.topology.replica_name(n));
+        let socket = e.socket.map_or(String::new(), |s| {
+            e.node.map_or(String::new(), |n| format!(".{}", plan.topology.group(n.group).sockets[usize::from(s)].name))
+        });
+        println!("{:>12.3?} {node}{socket} {:?}", e.at, e.kind);
+    }
 }

@@ -106,12 +106,17 @@ impl NodeCtx {
         tokio::time::Instant::now().saturating_duration_since(self.epoch)
     }
 
-    /// A fresh message id, unique across the run: replica, incarnation, counter.
+    /// A fresh message id, unique across the run: group (12 bits), replica index (24),
+    /// incarnation (8) and a counter (20 bits: a million messages per incarnation,
+    /// after which ids would repeat, so the counter saturating is a loud bug).
     pub fn next_msg_id(&self) -> MsgId {
         let n = self.next_id.get();
-        self.next_id.set(n.wrapping_add(1));
-        let replica = (u64::from(self.replica.group.0) << 24) | u64::from(self.replica.index);
-        (replica << 40) ^ (u64::from(self.incarnation & 0xff) << 32) ^ u64::from(n)
+        assert!(n < (1 << 20), "{} created over a million messages in one incarnation", self.name);
+        self.next_id.set(n + 1);
+        (u64::from(self.replica.group.0 & 0xfff) << 52)
+            | (u64::from(self.replica.index & 0xff_ffff) << 28)
+            | (u64::from(self.incarnation & 0xff) << 20)
+            | u64::from(n)
     }
 
     pub fn record(&self, event: AppEvent) {

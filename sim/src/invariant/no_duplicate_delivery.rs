@@ -5,7 +5,8 @@
 //! the first delivery and of the repeat. Messages without a patchbay id (`id: None`,
 //! say from a real NNG peer) cannot be told apart and are skipped. A restarted replica
 //! keeps its key: it is the same node in the topology, and a message it is handed
-//! again after a restart is still handed to it twice.
+//! again after a restart is still handed to it twice. A run in which no message with
+//! an id reached an application checked nothing, and says `Unknown`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -41,6 +42,10 @@ pub fn check(input: &CheckInput) -> Outcome {
                 ),
             )),
         }
+    }
+    if received == 0 {
+        // Nothing with an id reached an application: a pass would be vacuous.
+        return Outcome::unknown(NAME, "no message with an id was received: nothing to check");
     }
     let note = format!("{received} receives of messages with ids checked");
     Outcome::from_violations(NAME, violations).with_note(note)
@@ -92,8 +97,18 @@ mod tests {
 
     #[test]
     fn messages_without_an_id_are_ignored() {
-        let events = vec![receive(10, 0, None), receive(20, 0, None)];
+        let events = vec![receive(10, 0, None), receive(20, 0, None), receive(30, 0, Some(1))];
         assert_eq!(outcome(events).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn nothing_with_an_id_received_is_unknown_not_a_pass() {
+        let outcome = outcome(vec![receive(10, 0, None)]);
+        assert_eq!(outcome.verdict, Verdict::Unknown);
+        assert_eq!(
+            outcome.note.as_deref(),
+            Some("no message with an id was received: nothing to check")
+        );
     }
 
     #[test]

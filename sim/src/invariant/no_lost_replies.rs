@@ -7,7 +7,8 @@
 //! no lost replies, so giving up is losing it) and a request still unanswered when
 //! the liveness phase ends are all violations. A run that stopped before its liveness
 //! phase cannot say whether a request in flight would have been answered, so that
-//! alone makes the verdict `Unknown`, never a pass.
+//! alone makes the verdict `Unknown`, never a pass; so does a run in which no request
+//! was issued at all, since there was nothing to lose.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -148,13 +149,12 @@ pub fn check(input: &CheckInput) -> Outcome {
             ),
         ));
     }
-    let outcome = Outcome::from_violations(NAME, violations);
-    if issued == 0 {
+    if issued == 0 && violations.is_empty() {
         // Resolution refuses this invariant on a topology without requesters, so no
-        // request at all means the workload never started: say so, not just "pass".
-        return outcome.with_note("no request was issued");
+        // request at all means the workload never started: a pass would be vacuous.
+        return Outcome::unknown(NAME, "no request was issued: nothing to check");
     }
-    outcome.with_note(format!("{issued} requests issued"))
+    Outcome::from_violations(NAME, violations).with_note(format!("{issued} requests issued"))
 }
 
 #[cfg(test)]
@@ -270,6 +270,13 @@ mod tests {
         assert_eq!(outcome.verdict, Verdict::Fail);
         assert_eq!(outcome.violations.len(), 1, "the in-flight request is not blamed: {outcome:?}");
         assert!(outcome.note.is_some());
+    }
+
+    #[test]
+    fn a_run_with_no_request_at_all_is_unknown() {
+        let outcome = check_events(Vec::new(), Some(1000));
+        assert_eq!(outcome.verdict, Verdict::Unknown);
+        assert_eq!(outcome.note.as_deref(), Some("no request was issued: nothing to check"));
     }
 
     #[test]

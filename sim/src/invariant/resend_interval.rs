@@ -7,7 +7,8 @@
 //! the interval after the timer was armed and no later than the interval plus the
 //! tolerance (default: one simulator tick, the granularity at which timers fire)
 //! after the request last went out; a request left waiting past that with a pipe up
-//! is a missed resend. With `req_resend_ivl` off any timer resend is a violation.
+//! is a missed resend. With `req_resend_ivl` off any timer resend is a violation. A
+//! run in which no REQ sent anything checked nothing, and says `Unknown`.
 //!
 //! Two reference points, because patchbay and NNG differ (socket/req.rs): patchbay's
 //! core arms the timer when the application sends and re-arms it only when the timer
@@ -74,6 +75,8 @@ struct ReqSocket {
     /// Whether the trace records the core accepting replies (`Deliver`) on this
     /// socket; if not, the application's `Receive` stands in for it.
     saw_deliver: bool,
+    /// Requests followed, for the note and to tell a vacuous run.
+    requests: u64,
 }
 
 /// What the note reports: how the trace's timer resends are spaced.
@@ -104,8 +107,14 @@ pub fn check(input: &CheckInput) -> Outcome {
         let stalled = stalled(&checker.stalls, socket.node);
         socket.check_missed(end, stalled, None, &mut checker.violations);
     }
+    let requests: u64 = checker.sockets.values().map(|s| s.requests).sum();
+    if requests == 0 && checker.violations.is_empty() {
+        // No request ever went out, so there was nothing to time: a pass would be
+        // vacuous, and usually means the run never got going.
+        return Outcome::unknown(NAME, "no REQ socket sent a request: nothing to check");
+    }
     let note = format!(
-        "{}; {} timer resends on {} REQ sockets, tolerance {}",
+        "{}; {requests} requests followed, {} timer resends, on {} REQ sockets; tolerance {}",
         checker.behaviour.describe(),
         checker.behaviour.timer_resends,
         checker.sockets.len(),
@@ -160,6 +169,7 @@ impl Checker<'_> {
             outstanding: None,
             answered: None,
             saw_deliver: false,
+            requests: 0,
         };
         self.sockets.insert((node, index), socket);
         true
@@ -260,6 +270,7 @@ impl ReqSocket {
     /// lost with its process (a restart the fault list does not show); it is dropped
     /// without blame.
     fn enqueued(&mut self, at: Duration, id: u32) {
+        self.requests += 1;
         let armed_at = self.sent_at.take().filter(|s| *s <= at).unwrap_or(at);
         self.outstanding = Some(Request {
             id,
@@ -722,6 +733,19 @@ mod tests {
         let parts = vec![vec![connect(0, 1)], request(100, 0, R1).to_vec(), kill];
         assert_eq!(outcome_with(&killed, parts).verdict, Verdict::Pass);
 
+        // A restart revives a dead process and leaves a running one alone.
+        let mut restarted = plan();
+        restarted.faults = vec![fault(FaultKind::Restart, ms(500))];
+        let restart = vec![run_event(ms(500), EventKind::FaultBegin { fault: 0, touched: 0 })];
+        let parts = vec![
+            vec![connect(0, 1)],
+            request(100, 0, R1).to_vec(),
+            restart,
+            vec![resend(1100, 0, R1, true)],
+            reply(1200, 0).to_vec(),
+        ];
+        assert_eq!(outcome_with(&restarted, parts).verdict, Verdict::Pass);
+
         let mut stalled = plan();
         stalled.faults = vec![fault(FaultKind::Stall, ms(500))];
         let stall = |end| {
@@ -752,6 +776,13 @@ mod tests {
             note(&outcome).starts_with("resends on every tick after the first (NNG ≥1.7)"),
             "{outcome:?}"
         );
+    }
+
+    #[test]
+    fn a_run_in_which_no_request_went_out_is_unknown() {
+        let outcome = outcome(vec![vec![connect(0, 1)]]);
+        assert_eq!(outcome.verdict, Verdict::Unknown);
+        assert_eq!(note(&outcome), "no REQ socket sent a request: nothing to check");
     }
 
     #[test]

@@ -43,8 +43,11 @@ pub(super) struct Shared {
     /// One wake-up per connected pipe's writer, keyed by pipe.
     writer_wakes: RefCell<BTreeMap<PipeId, Rc<Notify>>>,
     next_pipe: Cell<PipeId>,
+    /// Set once, when the handle is closed or dropped; every task winds down on it.
     shutting_down: Cell<bool>,
     shutdown_wake: Notify,
+    /// Tasks spawned and not yet finished: `close` returns when this reaches zero,
+    /// that is when every connection has flushed (or its linger ran out).
     live_tasks: Cell<usize>,
     tasks_done: Notify,
     /// The first panic caught in one of this socket's tasks. turmoil would swallow it;
