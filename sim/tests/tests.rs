@@ -1,1 +1,12 @@
+//! patchbay's integration tests: one binary, one module per area (ripgrep's layout).
+//!
+//! Run them all with `cargo test`; one area with `cargo test --test tests <module>`.
+
+mod broken_files;
 mod designs;
+mod determinism;
+mod interop;
+mod invariants_fail;
+mod parity;
+mod shipped_files;
+mod user_design;

@@ -7,6 +7,7 @@
 mod args;
 mod check;
 mod sim;
+mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ commands:
       --json PATH               write the JSON report here (default: reports/sim/latest.json)
       --check-determinism       run every seed twice and compare trace hashes
       --trace                   print every event of every run (use with --seed)
+  test [ARGS...]                install the test peers if missing (pynng, pinned),
+                                then `cargo test --workspace ARGS...`
   help                          this text
 ";
 
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         "check" => check::check(argv),
         "graph" => check::graph(argv),
         "sim" => sim::sim(argv),
+        "test" => test::test(argv),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -18,7 +18,11 @@ use crate::args;
 use crate::check::{absolute_then_enter, files_or_shipped, usage_error};
 
 pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
-    let args = match args::parse(argv, &["seed", "seeds", "jobs", "json"], &["check-determinism", "trace"]) {
+    let args = match args::parse(
+        argv,
+        &["seed", "seeds", "jobs", "json"],
+        &["check-determinism", "trace"],
+    ) {
         Ok(a) => a,
         Err(e) => return usage_error(&e),
     };
@@ -36,6 +40,10 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         .collect();
     let registry = Registry::builtin();
     let Some(plans) = load_all(&files, &registry) else { return Ok(ExitCode::from(2)) };
+    let (plans, skipped) = split_runnable(plans, &registry);
+    if explicit && !skipped.is_empty() {
+        return usage_error("the scenario(s) above cannot run in the simulator yet");
+    }
     let threads = jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,
@@ -73,6 +81,15 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     if determinism {
         println!("determinism: {} seed(s) run twice, {mismatches} mismatch(es)", work.len());
     }
+    if !skipped.is_empty() {
+        println!(
+            "\nskipped {} shipped scenario(s) the simulator cannot run yet (they pass `cargo xtask check`):",
+            skipped.len()
+        );
+        for (name, why) in &skipped {
+            println!("  {name}: {why}");
+        }
+    }
     let ok = unexpected == 0 && mismatches == 0;
     println!(
         "{}",
@@ -83,6 +100,23 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         }
     );
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// Splits off scenarios that use a design or socket type the simulator cannot run
+/// yet, saying why for each; they are listed, never silently dropped.
+fn split_runnable(
+    plans: Vec<ScenarioPlan>,
+    registry: &Registry,
+) -> (Vec<ScenarioPlan>, Vec<(String, String)>) {
+    let mut runnable = Vec::new();
+    let mut skipped = Vec::new();
+    for p in plans {
+        match patchbay::run::runnable(&p, registry) {
+            Ok(()) => runnable.push(p),
+            Err(e) => skipped.push((p.name.clone(), e.to_string())),
+        }
+    }
+    (runnable, skipped)
 }
 
 fn load_all(files: &[PathBuf], registry: &Registry) -> Option<Vec<ScenarioPlan>> {
@@ -107,7 +141,12 @@ fn load_all(files: &[PathBuf], registry: &Registry) -> Option<Vec<ScenarioPlan>>
 
 /// Runs every job, printing a line per finished run (a plain line: logs and
 /// terminals alike).
-fn run_with_progress(work: &[Job<'_>], registry: &Registry, threads: usize, keep_traces: bool) -> Vec<RunReport> {
+fn run_with_progress(
+    work: &[Job<'_>],
+    registry: &Registry,
+    threads: usize,
+    keep_traces: bool,
+) -> Vec<RunReport> {
     let finished = AtomicUsize::new(0);
     let total = work.len();
     run_many(work, registry, threads, keep_traces, &|r: &RunReport| {
@@ -148,44 +187,30 @@ fn check_determinism(
 }
 
 fn print_table(plans: &[ScenarioPlan], reports: &[RunReport]) {
-    println!("\n{:<28} {:>5}  {:<60} {:<34} RESULT", "SCENARIO", "SEEDS", "VERDICTS", "EXPECT");
+    println!("\n{:<26} {:>5}  {:<30} RESULT", "SCENARIO", "SEEDS", "EXPECT");
     for p in plans {
         let runs: Vec<&RunReport> = reports.iter().filter(|r| r.file == p.file).collect();
-        let mut counts: BTreeMap<(usize, &str), BTreeMap<String, usize>> = BTreeMap::new();
-        for r in &runs {
-            for (i, o) in r.invariants.iter().enumerate() {
-                *counts
-                    .entry((i, o.name))
-                    .or_default()
-                    .entry(o.verdict.to_string())
-                    .or_default() += 1;
-            }
-        }
-        let verdicts: Vec<String> = counts
-            .iter()
-            .map(|((_, name), by)| {
-                format!(
-                    "{name} {}",
-                    by.iter().map(|(v, n)| format!("{v}×{n}")).collect::<Vec<_>>().join("/")
-                )
-            })
-            .collect();
-        let errors = runs.iter().filter(|r| r.error.is_some()).count();
-        let verdicts =
-            if errors > 0 { format!("{errors} run(s) could not run") } else { verdicts.join(", ") };
         let good = runs.iter().filter(|r| r.as_expected).count();
         let result = if good == runs.len() {
             "as expected".to_owned()
         } else {
-            format!("UNEXPECTED in {}/{}", runs.len() - good, runs.len())
+            format!("UNEXPECTED in {} of {} seeds", runs.len() - good, runs.len())
         };
-        println!(
-            "{:<28} {:>5}  {:<60} {:<34} {result}",
-            p.name,
-            runs.len(),
-            verdicts,
-            expected_text(&p.expect)
-        );
+        println!("{:<26} {:>5}  {:<30} {result}", p.name, runs.len(), expected_text(&p.expect));
+        let errors = runs.iter().filter(|r| r.error.is_some()).count();
+        if errors > 0 {
+            println!("    {errors} run(s) could not run");
+        }
+        for (i, inv) in p.invariants.iter().enumerate() {
+            let mut by: BTreeMap<String, usize> = BTreeMap::new();
+            for r in &runs {
+                if let Some(o) = r.invariants.get(i) {
+                    *by.entry(o.verdict.to_string()).or_default() += 1;
+                }
+            }
+            let counts: Vec<String> = by.iter().map(|(v, n)| format!("{v} ×{n}")).collect();
+            println!("    {:<28} {}", inv.name, counts.join(", "));
+        }
     }
 }
 
@@ -251,11 +276,19 @@ fn serde_json_is_ours(text: &str) -> bool {
 fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
     let Some(trace) = &r.trace else { return };
     let Some(plan) = plans.iter().find(|p| p.file == r.file) else { return };
-    println!("\ntrace of {} seed {} ({} events, hash {:016x})", r.scenario, r.seed, trace.events.len(), r.trace_hash);
+    println!(
+        "\ntrace of {} seed {} ({} events, hash {:016x})",
+        r.scenario,
+        r.seed,
+        trace.events.len(),
+        r.trace_hash
+    );
     for e in &trace.events {
         let node = e.node.map_or("-".to_owned(), |n| plan.topology.replica_name(n));
         let socket = e.socket.map_or(String::new(), |s| {
-            e.node.map_or(String::new(), |n| format!(".{}", plan.topology.group(n.group).sockets[usize::from(s)].name))
+            e.node.map_or(String::new(), |n| {
+                format!(".{}", plan.topology.group(n.group).sockets[usize::from(s)].name)
+            })
         });
         println!("{:>12.3?} {node}{socket} {:?}", e.at, e.kind);
     }

@@ -5,8 +5,7 @@
 //! every broker and device, so invariants can pair each `RequestIssued` with its
 //! `ReplyAccepted`. Anything odd that arrives is noted, never panicked on.
 //!
-//! Time comes from `tokio::time`, which under turmoil is the simulator's clock: the
-//! context has no sleep of its own yet (one would belong in `ctx.rs`).
+//! Time comes through the context (`ctx.now()`, `ctx.sleep`), simulated under turmoil.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,7 +33,7 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
 /// Waits out `start_at`, then issues the requests in turn until one fails.
 async fn issue_all(ctx: &NodeCtx, requests: u64) {
     if let Some(start_at) = &ctx.workload.start_at {
-        tokio::time::sleep(ctx.sample_duration(start_at)).await;
+        ctx.sleep(ctx.sample_duration(start_at)).await;
     }
     let req = ctx.socket("req");
     let mut pacer = Pacer::new(ctx.workload.rate);
@@ -73,7 +72,7 @@ impl Pacer {
         let Some(interval) = self.interval else { return };
         let now = ctx.now();
         if let Some(at) = self.next_at.filter(|at| *at > now) {
-            tokio::time::sleep(at - now).await;
+            ctx.sleep_until(at).await;
         }
         self.next_at = Some(ctx.now() + interval);
     }

@@ -106,6 +106,20 @@ impl NodeCtx {
         tokio::time::Instant::now().saturating_duration_since(self.epoch)
     }
 
+    /// Waits `d` of run time (simulated under turmoil). Designs sleep through here so
+    /// that time, like everything else, reaches them through the context.
+    pub async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+
+    /// Waits until the run's clock reads `at`.
+    pub async fn sleep_until(&self, at: Duration) {
+        let now = self.now();
+        if at > now {
+            self.sleep(at - now).await;
+        }
+    }
+
     /// A fresh message id, unique across the run: group (12 bits), replica index (24),
     /// incarnation (8) and a counter (20 bits: a million messages per incarnation,
     /// after which ids would repeat, so the counter saturating is a loud bug).

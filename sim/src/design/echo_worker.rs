@@ -27,7 +27,7 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
                 }
             };
             if let Some(service_time) = &ctx.workload.service_time {
-                tokio::time::sleep(ctx.sample_duration(service_time)).await;
+                ctx.sleep(ctx.sample_duration(service_time)).await;
             }
             // A failed send loses one reply, which the requester sees; the worker
             // itself can go on serving.

@@ -6,9 +6,11 @@
 //! whether they apply). Built-in designs are listed in `catalog.rs`; users add their
 //! own with [`Registry::register`] and name them in YAML like any built-in.
 
+pub mod broken;
 mod catalog;
 mod client;
 pub mod ctx;
+pub mod follower_graph;
 mod echo_worker;
 mod lru_broker;
 pub mod payload;

@@ -58,7 +58,7 @@ fn ready(ctx: &NodeCtx) -> Payload {
 /// Does job `id` for a sampled service time and returns its result.
 async fn work(ctx: &NodeCtx, id: MsgId) -> Payload {
     if let Some(service_time) = &ctx.workload.service_time {
-        tokio::time::sleep(ctx.sample_duration(service_time)).await;
+        ctx.sleep(ctx.sample_duration(service_time)).await;
     }
     ctx.record(AppEvent::WorkDone { id });
     let len = ctx.workload.size.as_ref().map_or(DEFAULT_RESULT_BYTES, |d| ctx.sample(d) as u64);

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::socket::SocketType;
 use crate::spec::diag::Target;
 use crate::spec::path::YamlPath;
-use crate::spec::raw::RawTopology;
+use crate::spec::raw::{RawSocket, RawTopology};
 use crate::spec::suggest::did_you_mean;
 
 use super::resolve_topology::TopologyResolver;
@@ -45,7 +45,7 @@ impl TopologyResolver<'_, '_, '_> {
                         path.key("connect")
                     };
                     let from = (GroupId(group_index as u32), plan_si);
-                    if let Some(c) = self.connect(text, from, groups, &cpath) {
+                    if let Some(c) = self.connect(text, from, groups, raw, &cpath) {
                         groups[group_index].sockets[plan_si].connects.push(c.to);
                         out.push(c);
                     }
@@ -60,6 +60,7 @@ impl TopologyResolver<'_, '_, '_> {
         text: &str,
         from: (GroupId, usize),
         groups: &[Group],
+        raw: &RawTopology,
         path: &YamlPath,
     ) -> Option<Connection> {
         let parts: Vec<&str> = text.split('.').collect();
@@ -72,6 +73,11 @@ impl TopologyResolver<'_, '_, '_> {
             _ => return self.bad_target(text, path),
         };
         let Some(target) = groups.iter().find(|g| g.name == node) else {
+            // A node the file declares but that was left out for its own error (its
+            // count, say) has been reported already; "does not exist" would mislead.
+            if raw.nodes.iter().any(|n| n.name == node) {
+                return None;
+            }
             let d = self.diags().error(
                 path,
                 Target::Value,
@@ -84,6 +90,10 @@ impl TopologyResolver<'_, '_, '_> {
             return None;
         };
         let Some(ti) = target.sockets.iter().position(|s| s.name == socket) else {
+            // Likewise a declared socket left out for its own error (its type).
+            if raw_socket(raw, node, socket).is_some() {
+                return None;
+            }
             let d = self.diags().error(
                 path,
                 Target::Value,
@@ -116,6 +126,10 @@ impl TopologyResolver<'_, '_, '_> {
         }
         let bound = &target.sockets[ti];
         if bound.bind.is_none() {
+            // A `bind` that is written but invalid has its own error already.
+            if raw_socket(raw, node, socket).is_some_and(|s| s.bind.is_some()) {
+                return None;
+            }
             self.diags()
                 .error(
                     path,
@@ -247,4 +261,9 @@ impl TopologyResolver<'_, '_, '_> {
             }
         }
     }
+}
+
+/// The socket `socket` of the node `node` as the file declares it.
+fn raw_socket<'r>(raw: &'r RawTopology, node: &str, socket: &str) -> Option<&'r RawSocket> {
+    raw.nodes.iter().filter(|n| n.name == node).flat_map(|n| &n.sockets).find(|s| s.name == socket)
 }

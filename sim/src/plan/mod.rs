@@ -111,7 +111,7 @@ pub fn resolve_topology_source(
         let params = overrides.params.iter().map(|(k, v)| (k.clone(), (*v).clone())).collect();
         TopologyResolver::new(registry, &mut diags).resolve(&raw, &params)
     });
-    Loaded { plan, diagnostics: diags.into_vec() }
+    Loaded { plan, diagnostics: in_file_order(diags.into_vec()) }
 }
 
 /// Resolves a scenario held in memory; its topology is read from disk relative to it.
@@ -142,7 +142,7 @@ pub fn load_scenario_source(src: &SourceFile, registry: &Registry) -> Loaded<Sce
     let plan = topo.plan.and_then(|mut topology| {
         check_param_overrides(&raw, &topology, &mut diags);
         apply_option_overrides(&raw, &mut topology, &mut diags);
-        let duration = ScenarioResolver::duration_required(&raw, &mut diags)?;
+        let duration = ScenarioResolver::duration_required(&raw, &mut diags);
         ScenarioResolver { registry, diags: &mut diags, topology: &topology, duration }
             .resolve(&raw)
     });
@@ -156,8 +156,15 @@ pub fn load_scenario_source(src: &SourceFile, registry: &Registry) -> Loaded<Sce
             "the topology did not resolve",
         );
     }
-    all.extend(diags.into_vec());
+    all.extend(in_file_order(diags.into_vec()));
     Loaded { plan, diagnostics: all }
+}
+
+/// Diagnostics of one file sorted by position (loader and resolver find them in
+/// different passes); those without a position keep their order, last.
+fn in_file_order(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diags.sort_by_key(|d| d.location.map_or((usize::MAX, usize::MAX), |l| (l.line, l.column)));
+    diags
 }
 
 fn check_param_overrides(raw: &RawScenario, topology: &TopologyPlan, diags: &mut Diagnostics) {

@@ -24,6 +24,8 @@ use super::topology::TopologyPlan;
 
 /// Defaults for what a scenario leaves out.
 pub const DEFAULT_SEEDS: u64 = 8;
+/// Most seeds a count may ask for; each one is a whole simulation.
+const SEEDS_MAX: u64 = 1_000_000;
 pub const DEFAULT_LIVENESS: Duration = Duration::from_secs(60);
 /// Linux gives up on an established connection after about 15 minutes of
 /// retransmissions (tcp_retries2 = 15).
@@ -42,7 +44,9 @@ pub(super) struct ScenarioResolver<'r, 'd, 'a> {
     pub(super) registry: &'r Registry,
     pub(super) diags: &'d mut Diagnostics<'a>,
     pub(super) topology: &'d TopologyPlan,
-    pub(super) duration: Duration,
+    /// `None` when the duration itself was wrong: everything else is still checked,
+    /// only the checks against the duration are skipped.
+    pub(super) duration: Option<Duration>,
 }
 
 impl ScenarioResolver<'_, '_, '_> {
@@ -106,12 +110,13 @@ impl ScenarioResolver<'_, '_, '_> {
         if self.diags.has_errors() {
             return None;
         }
+        let duration = self.duration?;
         Some(ScenarioPlan {
             name: raw.name.clone().unwrap_or_else(|| self.diags.source().stem()),
             file: self.diags.source().path.clone(),
             description: raw.description.clone(),
             topology: self.topology.clone(),
-            duration: self.duration,
+            duration,
             liveness,
             seeds,
             tcp_timeout,
@@ -169,6 +174,18 @@ impl ScenarioResolver<'_, '_, '_> {
                 self.diags
                     .error(&path, Target::Value, "out-of-range", "`seeds: 0` runs nothing")
                     .hint("give a count such as `seeds: 20` or a list such as `seeds: [1, 7]`");
+                Vec::new()
+            }
+            Some(OneOrMany::One(n)) if *n > SEEDS_MAX => {
+                // The seeds are listed in the plan: a huge count must not allocate them.
+                self.diags
+                    .error(
+                        &path,
+                        Target::Value,
+                        "out-of-range",
+                        format!("`seeds: {n}` asks for more than {SEEDS_MAX} runs"),
+                    )
+                    .hint("give a smaller count, or list the seeds such as `seeds: [1, 7]`");
                 Vec::new()
             }
             Some(OneOrMany::One(n)) => (1..=*n).collect(),
@@ -602,7 +619,9 @@ impl ScenarioResolver<'_, '_, '_> {
         path: &YamlPath,
     ) -> Option<(Duration, Option<Duration>)> {
         let at = self.duration_of(&f.at, &path.key("at"))?;
-        if at > self.duration {
+        if let Some(duration) = self.duration
+            && at > duration
+        {
             self.diags
                 .error(
                     &path.key("at"),
@@ -611,7 +630,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     format!(
                         "the fault starts at {}, after the scenario's duration of {}",
                         format_duration(at),
-                        format_duration(self.duration)
+                        format_duration(duration)
                     ),
                 )
                 .hint("faults happen in the safety phase, between 0 and `duration`");
@@ -638,7 +657,8 @@ impl ScenarioResolver<'_, '_, '_> {
                         "`for` must be longer than zero",
                     );
                 }
-                Some(at + len)
+                // Saturates: a fault that lasts longer than time can count lasts for ever.
+                Some(at.saturating_add(len))
             }
             (None, Some(end)) => {
                 let end = self.duration_of(end, &path.key("until"))?;

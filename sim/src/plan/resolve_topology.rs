@@ -54,17 +54,24 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     ) -> Option<TopologyPlan> {
         self.params = raw.params.clone();
         for (name, value) in param_overrides {
-            self.params.insert(name.clone(), value.clone());
+            // Only a declared parameter can be overridden: an undeclared one must not
+            // join the plan's parameters, or the scenario's check that each override
+            // names a declared parameter would always pass.
+            if let Some(slot) = self.params.get_mut(name) {
+                *slot = value.clone();
+            }
         }
         let root = YamlPath::root();
         let mut groups: Vec<Group> = Vec::new();
         for (i, node) in raw.nodes.iter().enumerate() {
             let path = root.key("nodes").index(i);
-            if let Some(prev) = groups.iter().find(|g| g.name == node.name) {
+            if groups.iter().any(|g| g.name == node.name) {
+                // Named by its place in the file: group ids skip nodes that failed.
+                let first = raw.nodes.iter().position(|n| n.name == node.name).unwrap_or(0);
                 let msg = format!("two nodes are named `{}`", node.name);
-                self.diags.error(&path.key("name"), Target::Value, "duplicate-node", msg).hint(
-                    format!("node {} already uses that name; names must be unique", prev.id.0),
-                );
+                self.diags
+                    .error(&path.key("name"), Target::Value, "duplicate-node", msg)
+                    .hint(format!("`nodes[{first}]` already uses that name; names must be unique"));
                 continue;
             }
             if let Some(group) = self.group(node, GroupId(groups.len() as u32), &path) {
@@ -341,7 +348,8 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             self.check_role(raw, socket_type, design, path);
         }
         let bind = raw.bind.as_ref().and_then(|b| self.bind(b, &path.key("bind")));
-        if raw.bind.is_none() && raw.connect.is_none() {
+        // `connect: []` connects to nothing, just like no `connect` at all.
+        if raw.bind.is_none() && raw.connect.as_ref().is_none_or(|c| c.is_empty()) {
             self.diags
                 .error(
                     path,

@@ -45,6 +45,13 @@ impl ScenarioResolver<'_, '_, '_> {
     }
 
     fn selectors(&mut self, targets: &OneOrMany<String>, path: &YamlPath) -> Vec<Selector> {
+        // `node: []` or a side `[]` would make a fault that hits nothing.
+        if targets.is_empty() {
+            self.diags
+                .error(path, Target::Value, "empty", "an empty list names no node")
+                .hint("name a node or a replica, e.g. `worker` or `worker.0`");
+            return Vec::new();
+        }
         targets
             .iter()
             .enumerate()

@@ -100,6 +100,9 @@ pub struct State {
     pub conns: BTreeMap<ConnId, Conn>,
     /// Which replica listens at each simulated address.
     pub listeners: BTreeMap<SocketAddr, Replica>,
+    /// Connects to each address not yet accepted: the shim keeps this under turmoil's
+    /// listen backlog, which panics the whole run when it overflows.
+    pub syns_in_flight: BTreeMap<SocketAddr, u32>,
     holds: Vec<Hold>,
     links: Vec<LinkChange>,
     base_latency: Distribution,
@@ -138,6 +141,7 @@ impl FaultWorld {
             replicas: BTreeMap::new(),
             conns: BTreeMap::new(),
             listeners: BTreeMap::new(),
+            syns_in_flight: BTreeMap::new(),
             holds: Vec::new(),
             links,
             base_latency: plan.network.latency,
@@ -411,12 +415,12 @@ impl FaultWorld {
                 }
                 let blocked = [0, 1].map(|e| c.in_flight[e] > 0 && self.blocked(st, c, e));
                 let c = st.conns.get_mut(&id).expect("listed above");
-                for e in 0..2 {
-                    if !blocked[e] {
-                        c.blocked_since[e] = None;
+                for (since, blocked) in c.blocked_since.iter_mut().zip(blocked) {
+                    if !blocked {
+                        *since = None;
                         continue;
                     }
-                    let since = *c.blocked_since[e].get_or_insert(now);
+                    let since = *since.get_or_insert(now);
                     if now.saturating_sub(since) >= st.tcp_timeout {
                         expired.insert(id);
                     }

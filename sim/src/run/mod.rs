@@ -83,6 +83,11 @@ pub fn as_expected(expect: &Expect, outcomes: &[Outcome]) -> bool {
     }
 }
 
+/// Whether every design and socket type the scenario uses can run in the simulator.
+pub fn runnable(plan: &ScenarioPlan, registry: &Registry) -> Result<(), RunError> {
+    world::check_runnable(plan, registry)
+}
+
 /// Runs one seed of a scenario and checks its invariants.
 pub fn run_seed(
     plan: &ScenarioPlan,

@@ -115,7 +115,12 @@ async fn start(
         let core = make_core(s.socket_type, &options, first_id)
             .expect("runnability checked before the run");
         // turmoil binds the unspecified address; peers reach it at the host's address.
-        let binds = rt.binds.get(&(replica, i)).map(|a| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), a.port())).into_iter().collect();
+        let binds = rt
+            .binds
+            .get(&(replica, i))
+            .map(|a| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), a.port()))
+            .into_iter()
+            .collect();
         let connects = rt.connects.get(&(replica, i)).cloned().unwrap_or_default();
         let sink = event_sink(rt.recorder.clone(), replica, i as SocketIndex, &options);
         match spawn_socket(transport.clone(), core, &options, binds, connects, epoch, sink).await {

@@ -11,6 +11,7 @@
 //! zero: all timing of the network comes from here.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -31,6 +32,14 @@ const CHUNK_HEADER_LEN: usize = 12;
 /// How much a reader buffers from turmoil before it stops pulling, so that a held or
 /// stalled reader pushes back on its writer like a full receive window.
 const READ_BUFFER_MAX: usize = 256 * 1024;
+/// Connects that may wait at once for one listener to accept them. turmoil panics the
+/// run when more SYNs than its `tcp_capacity` (64) queue at one listener, and `accept`
+/// below takes one connection at a time (it reads the preamble before the next), so a
+/// burst of connectors (a hundred clients starting together) queues here instead.
+/// Below this many simultaneous connects nothing waits, so smaller runs are unchanged.
+const SYNS_IN_FLIGHT_MAX: u32 = 32;
+/// How often a connect queued behind `SYNS_IN_FLIGHT_MAX` looks for a free slot.
+const SYN_SLOT_RETRY: Duration = Duration::from_millis(1);
 
 fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
@@ -71,7 +80,9 @@ impl Transport for ShimTransport {
         if let Some(target) = target {
             self.wait_reachable(target).await?;
         }
+        let slot = self.syn_slot(addr).await;
         let mut inner = turmoil::net::TcpStream::connect(addr).await?;
+        drop(slot);
         let target = target.ok_or_else(|| io::Error::from(io::ErrorKind::ConnectionRefused))?;
         let conn = self.world.new_conn(self.me, target);
         let mut preamble = BytesMut::with_capacity(PREAMBLE_LEN);
@@ -109,6 +120,38 @@ impl ShimTransport {
                 ));
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Waits for one of `addr`'s SYN slots (see `SYNS_IN_FLIGHT_MAX`).
+    async fn syn_slot(&self, addr: SocketAddr) -> SynSlot {
+        loop {
+            {
+                let mut st = self.world.state.borrow_mut();
+                let in_flight = st.syns_in_flight.entry(addr).or_default();
+                if *in_flight < SYNS_IN_FLIGHT_MAX {
+                    *in_flight += 1;
+                    return SynSlot { world: self.world.clone(), addr };
+                }
+            }
+            tokio::time::sleep(SYN_SLOT_RETRY).await;
+        }
+    }
+}
+
+/// A connect's claim on a SYN slot of its target, given back when the connect
+/// finishes, fails or is dropped.
+#[derive(Debug)]
+struct SynSlot {
+    world: Rc<FaultWorld>,
+    addr: SocketAddr,
+}
+
+impl Drop for SynSlot {
+    fn drop(&mut self) {
+        let mut st = self.world.state.borrow_mut();
+        if let Some(in_flight) = st.syns_in_flight.get_mut(&self.addr) {
+            *in_flight = in_flight.saturating_sub(1);
         }
     }
 }
@@ -175,10 +218,12 @@ impl ShimStream {
 
     /// Pulls what turmoil has into `raw` and parses whole chunks.
     fn fill(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        let mut tmp = [0u8; 16 * 1024];
+        // Left uninitialised: zeroing 16 KiB on every poll showed up in profiles, and
+        // `ReadBuf` hands back only the bytes turmoil wrote.
+        let mut tmp = [MaybeUninit::<u8>::uninit(); 16 * 1024];
         while !self.inner_done && self.buffered < READ_BUFFER_MAX {
             let inner = self.inner.as_mut().expect("present until drop");
-            let mut rb = ReadBuf::new(&mut tmp);
+            let mut rb = ReadBuf::uninit(&mut tmp);
             match Pin::new(inner).poll_read(cx, &mut rb) {
                 Poll::Ready(Ok(())) if rb.filled().is_empty() => self.inner_done = true,
                 Poll::Ready(Ok(())) => self.raw.put_slice(rb.filled()),

@@ -23,8 +23,9 @@ where
     candidates.get(index).map(|name| name.as_ref().to_owned())
 }
 
-/// The position of the closest plausible name; ties keep the earlier one, so the answer
-/// follows declaration order.
+/// The position of the closest plausible name. Among equally close names one with the
+/// same letters wins (`wroker` is `worker` typed out of order, not `broker`); remaining
+/// ties keep the earlier one, so the answer follows declaration order.
 fn closest_index<S: AsRef<str>>(
     unknown: &str,
     candidates: impl Iterator<Item = S>,
@@ -32,11 +33,19 @@ fn closest_index<S: AsRef<str>>(
     let unknown_lower = unknown.to_lowercase();
     // Like rustc: a third of the length, and at least one edit for short names.
     let limit = unknown.chars().count().max(3) / 3;
-    let mut best: Option<(usize, usize)> = None;
+    let letters = |s: &str| {
+        let mut v: Vec<char> = s.chars().collect();
+        v.sort_unstable();
+        v
+    };
+    let unknown_letters = letters(&unknown_lower);
+    let mut best: Option<((usize, bool), usize)> = None;
     for (index, name) in candidates.enumerate() {
-        let distance = edit_distance(&unknown_lower, &name.as_ref().to_lowercase());
-        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
-            best = Some((distance, index));
+        let name = name.as_ref().to_lowercase();
+        let distance = edit_distance(&unknown_lower, &name);
+        let key = (distance, letters(&name) != unknown_letters);
+        if distance <= limit && best.is_none_or(|(k, _)| key < k) {
+            best = Some((key, index));
         }
     }
     best.map(|(_, index)| index)
@@ -94,6 +103,12 @@ mod tests {
     use super::*;
 
     const FIELDS: &[&str] = &["name", "type", "bind", "connect", "options"];
+
+    #[test]
+    fn a_swap_of_letters_beats_an_equally_close_substitution() {
+        assert_eq!(did_you_mean("wroker", ["broker", "worker"]), Some("worker".to_owned()));
+        assert_eq!(did_you_mean("brocker", ["broker", "worker"]), Some("broker".to_owned()));
+    }
 
     #[test]
     fn distance_counts_edits_and_swaps() {

@@ -28,7 +28,7 @@ impl std::fmt::Write for Fnv {
 pub fn trace_hash(events: &[TraceEvent]) -> u64 {
     let mut h = Fnv(FNV_OFFSET);
     for e in events {
-        let _ = write!(h, "{e:?}\n");
+        let _ = writeln!(h, "{e:?}");
     }
     h.0
 }

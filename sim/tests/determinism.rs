@@ -1,0 +1,155 @@
+//! The determinism meta-test: a seed is a complete description of a run.
+//!
+//! Every shipped scenario the simulator can run is run on three seeds, twice each,
+//! and the two runs of a seed must agree on the trace hash, the number of events and
+//! the simulated end time; a second test shows that different seeds give different
+//! traces, so that the agreement is not that of a constant hash. Scenarios whose
+//! designs have no simulator behaviour yet are listed by name in [`NOT_RUNNABLE`] and
+//! must still say so: one that starts running has to join the checked set, and one
+//! that stops running has to be listed, so no scenario drops out silently.
+
+use std::path::{Path, PathBuf};
+
+use patchbay::design::Registry;
+use patchbay::plan::{ScenarioPlan, load_scenario};
+use patchbay::run::{Job, RunError, RunReport, run_many, run_seed};
+
+/// Seeds every runnable scenario is run on.
+const SEEDS: [u64; 3] = [1, 2, 3];
+
+/// Shipped scenarios that use a design with no simulator behaviour yet (`run: None`),
+/// by file name. Each must be refused with `RunError::NotRunnable`.
+const NOT_RUNNABLE: [&str; 13] = [
+    "aggregator.yaml",
+    "bus-mesh.yaml",
+    "comet-100k.yaml",
+    "comet-logins.yaml",
+    "forwarder.yaml",
+    "gif-service.yaml",
+    "naive-pubsub.yaml",
+    "pair-relay.yaml",
+    "pipeline-worker-killed.yaml",
+    "pubsub-envelopes.yaml",
+    "streamer.yaml",
+    "survey-respondent-crash.yaml",
+    "sync-pubsub.yaml",
+];
+
+/// Simulations run side by side: each is single-threaded and deterministic on its
+/// own thread, and the test machine has two cores.
+const THREADS: usize = 2;
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// Every shipped scenario, by file name, in name order, resolved against the
+/// built-in designs. A scenario that does not resolve fails the test here.
+fn shipped(registry: &Registry) -> Vec<(String, ScenarioPlan)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
+        .expect("scenarios/ is readable")
+        .map(|entry| entry.expect("scenarios/ entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no scenarios found in {}", scenarios_dir().display());
+    paths
+        .into_iter()
+        .map(|path| {
+            let loaded = load_scenario(&path, registry);
+            let Some(plan) = loaded.plan else {
+                let diags: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+                panic!("{} does not resolve:\n{}", path.display(), diags.join("\n"));
+            };
+            let name = path.file_name().expect("a file").to_string_lossy().into_owned();
+            (name, plan)
+        })
+        .collect()
+}
+
+/// The shipped scenarios not listed in [`NOT_RUNNABLE`], after checking that every
+/// listed one exists and is refused as not runnable (which costs no simulation: the
+/// check comes before the world is built).
+fn runnable(registry: &Registry) -> Vec<(String, ScenarioPlan)> {
+    let all = shipped(registry);
+    for listed in NOT_RUNNABLE {
+        assert!(all.iter().any(|(name, _)| name == listed), "{listed} is listed but not shipped");
+    }
+    let (refused, runnable): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|(name, _)| NOT_RUNNABLE.contains(&name.as_str()));
+    for (name, plan) in &refused {
+        match run_seed(plan, registry, SEEDS[0], false).error {
+            Some(RunError::NotRunnable(_)) => {}
+            other => panic!(
+                "{name} is listed as not runnable but ran (error {other:?}): remove it from NOT_RUNNABLE so it is checked"
+            ),
+        }
+    }
+    runnable
+}
+
+/// One line per run, for a failure message.
+fn describe(report: &RunReport) -> String {
+    format!(
+        "hash {:#018x}, {} events, ended at {} ms, error {:?} ({})",
+        report.trace_hash,
+        report.events,
+        report.sim_ms,
+        report.error,
+        report.repro()
+    )
+}
+
+#[test]
+fn every_runnable_shipped_scenario_repeats_its_trace_exactly() {
+    let registry = Registry::builtin();
+    let plans = runnable(&registry);
+    assert!(plans.len() >= 7, "expected the seven spine scenarios to run, got {}", plans.len());
+    let mut jobs = Vec::new();
+    for (_, plan) in &plans {
+        for seed in SEEDS {
+            // Twice in a row, so the two runs of a seed may land on different threads.
+            jobs.push(Job { plan, seed });
+            jobs.push(Job { plan, seed });
+        }
+    }
+    let reports = run_many(&jobs, &registry, THREADS, false, &|_| {});
+    for pair in reports.chunks(2) {
+        let (first, second) = (&pair[0], &pair[1]);
+        if let Some(RunError::NotRunnable(why)) = &first.error {
+            panic!("{} cannot run ({why}): list it in NOT_RUNNABLE", first.file.display());
+        }
+        assert_eq!(first.error, None, "{}: {}", first.scenario, describe(first));
+        assert!(first.events > 0, "{}: an empty trace proves nothing", describe(first));
+        let same = (first.trace_hash, first.events, first.sim_ms)
+            == (second.trace_hash, second.events, second.sim_ms);
+        assert!(
+            same,
+            "{} seed {} is not deterministic:\n  first:  {}\n  second: {}",
+            first.scenario,
+            first.seed,
+            describe(first),
+            describe(second)
+        );
+    }
+}
+
+#[test]
+fn different_seeds_give_different_traces() {
+    let registry = Registry::builtin();
+    let path = scenarios_dir().join("lru-steady.yaml");
+    let plan = load_scenario(&path, &registry).plan.expect("lru-steady resolves");
+    let hashes: Vec<(u64, u64)> = SEEDS
+        .iter()
+        .map(|&seed| {
+            let report = run_seed(&plan, &registry, seed, false);
+            assert_eq!(report.error, None, "{}", describe(&report));
+            (seed, report.trace_hash)
+        })
+        .collect();
+    for (i, (seed_a, hash_a)) in hashes.iter().enumerate() {
+        for (seed_b, hash_b) in &hashes[i + 1..] {
+            assert_ne!(hash_a, hash_b, "lru-steady seeds {seed_a} and {seed_b} hash alike");
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! Every implemented invariant can fail: for each checker, a deliberately broken
+//! design, core or scenario makes it report violations, and its correct counterpart,
+//! in the same topology and on the same seed, makes it pass. A checker that passed
+//! both would be checking nothing.
+//!
+//! The broken designs come from `patchbay::design::broken` and are registered here by
+//! hand, as they are nowhere else. Topologies are written inline, with the design
+//! under test as a placeholder, to a per-process temporary directory that the
+//! scenario names them from. `resend_interval` judges timing that lives in the REQ
+//! core, not in a design, so its broken counterpart is a REQ core that fires its
+//! timer half an interval early, run over turmoil by a small hand-made harness.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use patchbay::design::{Completion, NodeCtx, Registry, broken, msg_info};
+use patchbay::invariant::{self, CheckInput, Outcome, Verdict};
+use patchbay::net::{DriverEvent, EventSink, TurmoilTcp, spawn_socket};
+use patchbay::plan::{Group, Replica, ScenarioPlan, load_scenario_source};
+use patchbay::run::{RunReport, run_seed};
+use patchbay::socket::{
+    Msg, PipeId, RecvError, Rep, Req, SendError, SocketCore, SocketEvent, SocketOptions, SocketType,
+};
+use patchbay::spec::source::SourceFile;
+use patchbay::trace::{EventKind, Recorder, SocketIndex, Trace, TraceEvent};
+
+/// The seed every run here uses, broken and correct alike.
+const SEED: u64 = 1;
+
+/// REQ clients straight to one REP worker. The clients' resend interval outlasts the
+/// run, so a request the worker drops is not rescued by a resend.
+const DIRECT: &str = r#"
+name: direct
+nodes:
+  - name: client
+    count: 2
+    design: client
+    sockets:
+      - name: req
+        type: REQ
+        connect: worker.rep
+        options:
+          req_resend_ivl: 23d
+  - name: worker
+    design: WORKER
+    sockets:
+      - {name: rep, type: REP, bind: 5555}
+"#;
+
+/// REQ clients, a QUEUE device and a single REP worker, so that the device's backend
+/// DEALER deals every copy of a request to the same worker.
+const QUEUE_ONE_WORKER: &str = r#"
+name: queue-one-worker
+nodes:
+  - name: client
+    count: 2
+    design: client
+    sockets:
+      - {name: req, type: REQ, connect: device.frontend}
+  - name: device
+    design: DEVICE
+    sockets:
+      - {name: frontend, type: ROUTER, bind: 5559}
+      - {name: backend, type: DEALER, bind: 5560}
+  - name: worker
+    design: echo-worker
+    sockets:
+      - {name: rep, type: REP, connect: device.backend}
+"#;
+
+/// Seed 000's load-balancing broker with two clients and two ready-workers.
+const LRU: &str = r#"
+name: lru
+nodes:
+  - name: client
+    count: 2
+    design: client
+    sockets:
+      - name: req
+        type: REQ
+        connect: broker.frontend
+        options:
+          req_resend_ivl: 23d
+  - name: broker
+    design: BROKER
+    sockets:
+      - {name: frontend, type: ROUTER, bind: 5555}
+      - {name: backend, type: ROUTER, bind: 5556}
+  - name: worker
+    count: 2
+    design: ready-worker
+    sockets:
+      - {name: req, type: REQ, connect: broker.backend}
+"#;
+
+/// One REQ client with a 1 s resend interval and one REP worker slower than that,
+/// so every request is resent by the timer before its reply comes.
+const SLOW_WORKER: &str = r#"
+name: slow-worker
+nodes:
+  - name: client
+    design: client
+    sockets:
+      - name: req
+        type: REQ
+        connect: worker.rep
+        options:
+          req_resend_ivl: 1s
+  - name: worker
+    design: echo-worker
+    sockets:
+      - {name: rep, type: REP, bind: 5555}
+"#;
+
+/// The built-in designs plus every deliberately broken one.
+fn registry() -> Registry {
+    let mut registry = Registry::builtin();
+    for spec in broken::designs() {
+        registry.register(spec);
+    }
+    registry
+}
+
+/// Writes `topology` to a temporary directory of its own as `<name>.topology.yaml`,
+/// resolves `scenario` (which must not name a topology itself) beside it, and removes
+/// the directory again. `name` must be unique among the tests, which run side by side.
+fn resolve(name: &str, topology: &str, scenario: &str, registry: &Registry) -> ScenarioPlan {
+    let dir = std::env::temp_dir()
+        .join(format!("patchbay-invariants-fail-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    std::fs::write(dir.join(format!("{name}.topology.yaml")), topology)
+        .expect("write the topology");
+    let text = format!("name: {name}\ntopology: {name}.topology.yaml\n{scenario}");
+    let loaded =
+        load_scenario_source(&SourceFile::new(dir.join(format!("{name}.yaml")), text), registry);
+    // Resolution has read the topology; the plan no longer needs the file.
+    std::fs::remove_dir_all(&dir).expect("remove the temporary directory");
+    match loaded.plan {
+        Some(plan) => plan,
+        None => {
+            let diags: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+            panic!("scenario `{name}` does not resolve:\n{}", diags.join("\n"))
+        }
+    }
+}
+
+/// Runs [`SEED`] of `plan`, which must run to a verdict.
+fn run(plan: &ScenarioPlan, registry: &Registry) -> RunReport {
+    let report = run_seed(plan, registry, SEED, false);
+    assert_eq!(report.error, None, "{} did not run: {}", plan.name, report.repro());
+    report
+}
+
+/// The outcome of invariant `name` in `report`.
+fn outcome<'a>(report: &'a RunReport, name: &str) -> &'a Outcome {
+    report.invariants.iter().find(|o| o.name == name).unwrap_or_else(|| {
+        panic!("{} did not check {name}: {:?}", report.scenario, report.invariants)
+    })
+}
+
+/// Asserts that `correct` passes `name` and `broken` fails it, each as its scenario
+/// expects, and returns the broken run's violation texts.
+fn discriminates(name: &str, correct: &RunReport, broken: &RunReport) -> Vec<String> {
+    let good = outcome(correct, name);
+    assert_eq!(good.verdict, Verdict::Pass, "the correct run must pass {name}: {good:?}");
+    assert!(correct.as_expected, "{}: {:?}", correct.repro(), correct.invariants);
+    let bad = outcome(broken, name);
+    assert_eq!(bad.verdict, Verdict::Fail, "the broken run must fail {name}: {bad:?}");
+    assert!(!bad.violations.is_empty(), "a failure names its violations: {bad:?}");
+    assert!(broken.as_expected, "{}: {:?}", broken.repro(), broken.invariants);
+    bad.violations.iter().map(|v| v.text.clone()).collect()
+}
+
+/// A scenario body (everything but its name and topology) of a few simulated
+/// seconds: 2 s of safety phase and at most 2 s of liveness. `workload` holds the
+/// workload's entries, `fault` one fault or nothing, and the scenario checks
+/// `invariant` alone, expecting it to fail when `fails` says so and to pass if not.
+fn short_scenario(workload: &str, fault: &str, invariant: &str, fails: bool) -> String {
+    let faults = if fault.is_empty() { String::new() } else { format!("faults:\n  - {fault}\n") };
+    let expect = if fails { format!("{{violated: [{invariant}]}}") } else { "pass".to_owned() };
+    format!(
+        "duration: 2s\nliveness: 2s\nworkload:\n  {workload}\n{faults}invariants: [{invariant}]\nexpect: {expect}\n"
+    )
+}
+
+#[test]
+fn no_lost_replies_fails_when_a_worker_drops_every_fifth_request() {
+    let registry = registry();
+    let scenario = |fails| {
+        let workload = "client: {requests: 6}\n  worker: {service_time: 5ms}";
+        short_scenario(workload, "", "no_lost_replies", fails)
+    };
+    let correct = resolve(
+        "lossy-correct",
+        &DIRECT.replace("WORKER", "echo-worker"),
+        &scenario(false),
+        &registry,
+    );
+    let broken = resolve(
+        "lossy-broken",
+        &DIRECT.replace("WORKER", "lossy-echo-worker"),
+        &scenario(true),
+        &registry,
+    );
+    let texts =
+        discriminates("no_lost_replies", &run(&correct, &registry), &run(&broken, &registry));
+    assert!(texts.iter().all(|t| t.contains("never got a reply")), "{texts:#?}");
+}
+
+#[test]
+fn no_duplicate_delivery_fails_when_a_device_forwards_each_request_twice() {
+    let registry = registry();
+    let scenario = |fails| {
+        let workload = "client: {requests: 5}\n  worker: {service_time: 2ms}";
+        short_scenario(workload, "", "no_duplicate_delivery", fails)
+    };
+    let correct = resolve(
+        "duplicating-correct",
+        &QUEUE_ONE_WORKER.replace("DEVICE", "queue-device"),
+        &scenario(false),
+        &registry,
+    );
+    let broken = resolve(
+        "duplicating-broken",
+        &QUEUE_ONE_WORKER.replace("DEVICE", "duplicating-queue-device"),
+        &scenario(true),
+        &registry,
+    );
+    let texts =
+        discriminates("no_duplicate_delivery", &run(&correct, &registry), &run(&broken, &registry));
+    // The one worker is handed each of the ten requests twice. (The device's backend
+    // gets each reply twice too, but a DEALER reads the backtrace as body bytes, so
+    // those replies carry no id the checker could match.)
+    assert_eq!(texts.len(), 10, "{texts:#?}");
+    assert!(
+        texts.iter().all(|t| t.contains("delivered twice to the application at worker.0/rep")),
+        "{texts:#?}"
+    );
+}
+
+#[test]
+fn no_lost_replies_fails_when_a_broker_forgets_to_requeue_its_workers() {
+    let registry = registry();
+    let scenario = |fails| {
+        let workload = "client: {requests: 5}\n  worker: {service_time: 10ms}";
+        short_scenario(workload, "", "no_lost_replies", fails)
+    };
+    let correct = resolve(
+        "forgetful-correct",
+        &LRU.replace("BROKER", "lru-broker"),
+        &scenario(false),
+        &registry,
+    );
+    let broken = resolve(
+        "forgetful-broken",
+        &LRU.replace("BROKER", "forgetful-lru-broker"),
+        &scenario(true),
+        &registry,
+    );
+    let broken_run = run(&broken, &registry);
+    let texts = discriminates("no_lost_replies", &run(&correct, &registry), &broken_run);
+    // Each worker does one job and is forgotten; every client's next request starves
+    // through the whole liveness phase.
+    assert_eq!(texts.len(), 2, "one starved request per client: {texts:#?}");
+    assert!(texts.iter().all(|t| t.contains("never got a reply")), "{texts:#?}");
+    assert_eq!(broken_run.sim_ms, 4_000, "a starved run lasts to the end of its liveness phase");
+}
+
+#[test]
+fn faults_fired_fails_for_a_partition_between_nodes_that_never_talk() {
+    let registry = registry();
+    // Paced so that the clients are still at work when the partition begins.
+    let scenario = |between: &str, fails| {
+        let workload = "client: {requests: 20, rate: 10/s}";
+        let fault = format!("{{at: 500ms, for: 500ms, kind: partition, between: [{between}]}}");
+        short_scenario(workload, &fault, "faults_fired", fails)
+    };
+    let topology = DIRECT.replace("WORKER", "echo-worker");
+    let correct =
+        resolve("partition-correct", &topology, &scenario("client.0, worker", false), &registry);
+    // The clients talk only to the worker: nothing runs between them to cut.
+    let broken =
+        resolve("partition-broken", &topology, &scenario("client.0, client.1", true), &registry);
+    let texts = discriminates("faults_fired", &run(&correct, &registry), &run(&broken, &registry));
+    assert_eq!(texts, ["fault #0 (partition at 500ms) began at 500ms but touched nothing"]);
+}
+
+/// A REQ core whose resend timer fires half an interval early: a deliberately
+/// broken core, since resend timing lives in the core and not in any design. It is
+/// `Req` in every other respect: the deadline it reports is the real one moved
+/// earlier, and when it fires it tells `Req` that the real deadline has come.
+#[derive(Debug)]
+struct EagerReq {
+    inner: Req,
+    /// How much earlier than due every timer resend comes.
+    lead: Duration,
+}
+
+impl SocketCore for EagerReq {
+    fn socket_type(&self) -> SocketType {
+        self.inner.socket_type()
+    }
+    fn attach(&mut self, pipe: PipeId, now: Duration) {
+        self.inner.attach(pipe, now);
+    }
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, now: Duration) {
+        self.inner.set_connected(pipe, connected, now);
+    }
+    fn detach(&mut self, pipe: PipeId, now: Duration) {
+        self.inner.detach(pipe, now);
+    }
+    fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        self.inner.send(msg, now)
+    }
+    fn recv(&mut self, now: Duration) -> Result<Msg, RecvError> {
+        self.inner.recv(now)
+    }
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, now: Duration) {
+        self.inner.on_message(pipe, msg, now);
+    }
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        self.inner.can_receive(pipe)
+    }
+    fn poll_transmit(&mut self, pipe: PipeId, now: Duration) -> Option<Msg> {
+        self.inner.poll_transmit(pipe, now)
+    }
+    fn poll_timeout(&self) -> Option<Duration> {
+        self.inner.poll_timeout().map(|deadline| deadline.saturating_sub(self.lead))
+    }
+    fn on_timeout(&mut self, now: Duration) {
+        self.inner.on_timeout(now + self.lead);
+    }
+    fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.inner.poll_event()
+    }
+}
+
+/// Turns one socket's driver events into trace events, as the runtime does
+/// (`sim/src/run/node.rs`, `event_sink`), so the hand-made harness below records
+/// what a scenario run would.
+fn event_sink(
+    recorder: Recorder,
+    node: Replica,
+    socket: SocketIndex,
+    options: &SocketOptions,
+) -> EventSink {
+    let (sndhwm, rcvhwm) = (options.sndhwm_msgs, options.rcvhwm_msgs);
+    Rc::new(move |at, event| {
+        let kind = match event {
+            DriverEvent::Socket(SocketEvent::Enqueued { pipe, depth, msg }) => {
+                EventKind::Enqueue { pipe, depth, hwm: sndhwm, msg: msg_info(&msg) }
+            }
+            DriverEvent::Socket(SocketEvent::Arrived { pipe, depth, msg }) => {
+                EventKind::Deliver { pipe, depth, hwm: rcvhwm, msg: msg_info(&msg) }
+            }
+            DriverEvent::Socket(SocketEvent::Dropped { pipe, reason, msg }) => {
+                EventKind::Drop { pipe, reason, msg: msg_info(&msg) }
+            }
+            DriverEvent::Socket(SocketEvent::Resent { pipe, request_id, timer, msg }) => {
+                EventKind::Resend { pipe, request_id, timer, msg: msg_info(&msg) }
+            }
+            DriverEvent::Socket(SocketEvent::Cancelled { request_id }) => {
+                EventKind::Cancel { request_id }
+            }
+            DriverEvent::Connected { pipe, .. } => EventKind::Connect { pipe, peer: None },
+            DriverEvent::Disconnected { pipe, reason } => EventKind::Disconnect { pipe, reason },
+            DriverEvent::ProtocolError { reason, .. } => EventKind::ProtocolError { reason },
+            DriverEvent::TaskPanicked { task, message } => EventKind::ProtocolError {
+                reason: format!("internal: task `{task}` panicked: {message}"),
+            },
+            DriverEvent::ConnectFailed { .. } | DriverEvent::AcceptFailed { .. } => return,
+        };
+        recorder.record(TraceEvent { at, node: Some(node), socket: Some(socket), kind });
+    })
+}
+
+/// The group called `name`, and its first replica.
+fn group<'a>(plan: &'a ScenarioPlan, name: &str) -> (&'a Group, Replica) {
+    let group = plan.topology.groups.iter().find(|g| g.name == name).expect("group in the plan");
+    (group, Replica { group: group.id, index: 0 })
+}
+
+/// A socket core built from the socket's options.
+type MakeCore = fn(SocketOptions) -> Box<dyn SocketCore>;
+
+/// Runs the first replica of group `name` with its built-in design, its one socket
+/// driven over turmoil by the core `make_core` builds; binds `bind` or connects to
+/// `connect`. Returns when the design does.
+async fn start_node(
+    plan: &ScenarioPlan,
+    name: &str,
+    make_core: MakeCore,
+    (bind, connect): (Option<SocketAddr>, Option<SocketAddr>),
+    (recorder, completion): (Recorder, Completion),
+) -> std::io::Result<()> {
+    let (group, replica) = group(plan, name);
+    let socket = &group.sockets[0];
+    let options = socket.options.socket_options();
+    let epoch = tokio::time::Instant::now();
+    let sink = event_sink(recorder.clone(), replica, 0, &options);
+    let handle = spawn_socket(
+        TurmoilTcp,
+        make_core(options.clone()),
+        &options,
+        bind.into_iter().collect(),
+        connect.into_iter().collect(),
+        epoch,
+        sink,
+    )
+    .await?;
+    let ctx = NodeCtx::new(
+        replica,
+        format!("{name}.0"),
+        0,
+        group.params.clone(),
+        plan.workload.get(&group.id).cloned().unwrap_or_default(),
+        BTreeMap::from([(socket.name.clone(), (0, handle))]),
+        SEED,
+        recorder,
+        epoch,
+        completion,
+    );
+    let design =
+        Registry::builtin().get(&group.design).and_then(|d| d.run).expect("a built-in design");
+    design(ctx).await;
+    Ok(())
+}
+
+/// Runs the slow-worker scenario by hand over turmoil, with the client's REQ core
+/// made by `client_core`, until the client has its replies; returns the trace.
+fn run_by_hand(plan: &ScenarioPlan, client_core: MakeCore) -> Trace {
+    const PORT: u16 = 5555;
+    let (recorder, completion) = (Recorder::default(), Completion::default());
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(SEED)
+        .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .tick_duration(plan.network.tick)
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(1))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let (worker_plan, worker_run) = (Rc::new(plan.clone()), (recorder.clone(), completion.clone()));
+    sim.host("worker", move || {
+        let (plan, run) = (Rc::clone(&worker_plan), worker_run.clone());
+        async move {
+            let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT);
+            let rep: MakeCore = |options| Box::new(Rep::new(options));
+            start_node(&plan, "worker", rep, (Some(bind), None), run).await?;
+            Ok(())
+        }
+    });
+    let (client_plan, client_run) = (plan.clone(), (recorder.clone(), completion.clone()));
+    sim.client("client", async move {
+        let worker = SocketAddr::new(turmoil::lookup("worker"), PORT);
+        start_node(&client_plan, "client", client_core, (None, Some(worker)), client_run).await?;
+        Ok(())
+    });
+    sim.run().expect("the client gets every reply within the simulation");
+    assert_eq!(completion.count(), 1, "the client finished its workload");
+    Trace { events: recorder.take(), healed_at: None, ended_at: sim.elapsed(), quiesced: true }
+}
+
+/// Checks the scenario's one invariant over a trace made by hand.
+fn check(plan: &ScenarioPlan, trace: &Trace) -> Outcome {
+    let params = BTreeMap::new();
+    invariant::check(&plan.invariants[0], &CheckInput { trace, plan, params: &params })
+}
+
+#[test]
+fn resend_interval_fails_for_a_req_core_that_resends_half_an_interval_early() {
+    let registry = registry();
+    // The harness runs the plan's nodes and workload by hand; the invariant is judged
+    // against the plan's sockets, so the scenario's phases do not matter here.
+    let workload = "client: {requests: 2}\n  worker: {service_time: 1200ms}";
+    let scenario = short_scenario(workload, "", "resend_interval", false);
+    let plan = resolve("eager-req", SLOW_WORKER, &scenario, &registry);
+    let ivl = group(&plan, "client").0.sockets[0].options.socket_options().req_resend_ivl;
+    assert_eq!(ivl, Some(Duration::from_secs(1)));
+
+    let correct = run_by_hand(&plan, |options| Box::new(Req::new(options, 1)));
+    let timer_resends = |trace: &Trace| {
+        trace
+            .events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Resend { timer: true, .. }))
+            .count()
+    };
+    // The worker is slower than the interval: a pass here is a pass over resends.
+    assert!(timer_resends(&correct) >= 2, "{:#?}", correct.events);
+    let good = check(&plan, &correct);
+    assert_eq!(good.verdict, Verdict::Pass, "{good:?}");
+
+    let eager = run_by_hand(&plan, |options| {
+        let lead = options.req_resend_ivl.expect("resending") / 2;
+        Box::new(EagerReq { inner: Req::new(options, 1), lead })
+    });
+    assert!(timer_resends(&eager) >= 2, "{:#?}", eager.events);
+    let bad = check(&plan, &eager);
+    assert_eq!(bad.verdict, Verdict::Fail, "{bad:?}");
+    // The first timer resend of each of the two requests comes 500 ms after the send.
+    let texts: Vec<&str> = bad.violations.iter().map(|v| v.text.as_str()).collect();
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+    for text in texts {
+        assert!(text.contains(", early: 500ms after its timer was armed at"), "{text}");
+    }
+}
