@@ -15,16 +15,16 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use patchbay::design::{Completion, NodeCtx, Registry, broken, msg_info};
+use patchbay::design::{Completion, NodeCtx, Registry, broken};
 use patchbay::invariant::{self, CheckInput, Outcome, Verdict};
-use patchbay::net::{DriverEvent, EventSink, TurmoilTcp, spawn_socket};
+use patchbay::net::{TurmoilTcp, spawn_socket};
 use patchbay::plan::{Group, Replica, ScenarioPlan, load_scenario_source};
-use patchbay::run::{RunReport, run_seed};
+use patchbay::run::{RunReport, event_sink, run_seed};
 use patchbay::socket::{
     Msg, PipeId, RecvError, Rep, Req, SendError, SocketCore, SocketEvent, SocketOptions, SocketType,
 };
 use patchbay::spec::source::SourceFile;
-use patchbay::trace::{EventKind, Recorder, SocketIndex, Trace, TraceEvent};
+use patchbay::trace::{EventKind, Recorder, Trace};
 
 /// The seed every run here uses, broken and correct alike.
 const SEED: u64 = 1;
@@ -335,45 +335,6 @@ impl SocketCore for EagerReq {
     fn poll_event(&mut self) -> Option<SocketEvent> {
         self.inner.poll_event()
     }
-}
-
-/// Turns one socket's driver events into trace events, as the runtime does
-/// (`sim/src/run/node.rs`, `event_sink`), so the hand-made harness below records
-/// what a scenario run would.
-fn event_sink(
-    recorder: Recorder,
-    node: Replica,
-    socket: SocketIndex,
-    options: &SocketOptions,
-) -> EventSink {
-    let (sndhwm, rcvhwm) = (options.sndhwm_msgs, options.rcvhwm_msgs);
-    Rc::new(move |at, event| {
-        let kind = match event {
-            DriverEvent::Socket(SocketEvent::Enqueued { pipe, depth, msg }) => {
-                EventKind::Enqueue { pipe, depth, hwm: sndhwm, msg: msg_info(&msg) }
-            }
-            DriverEvent::Socket(SocketEvent::Arrived { pipe, depth, msg }) => {
-                EventKind::Deliver { pipe, depth, hwm: rcvhwm, msg: msg_info(&msg) }
-            }
-            DriverEvent::Socket(SocketEvent::Dropped { pipe, reason, msg }) => {
-                EventKind::Drop { pipe, reason, msg: msg_info(&msg) }
-            }
-            DriverEvent::Socket(SocketEvent::Resent { pipe, request_id, timer, msg }) => {
-                EventKind::Resend { pipe, request_id, timer, msg: msg_info(&msg) }
-            }
-            DriverEvent::Socket(SocketEvent::Cancelled { request_id }) => {
-                EventKind::Cancel { request_id }
-            }
-            DriverEvent::Connected { pipe, .. } => EventKind::Connect { pipe, peer: None },
-            DriverEvent::Disconnected { pipe, reason } => EventKind::Disconnect { pipe, reason },
-            DriverEvent::ProtocolError { reason, .. } => EventKind::ProtocolError { reason },
-            DriverEvent::TaskPanicked { task, message } => EventKind::ProtocolError {
-                reason: format!("internal: task `{task}` panicked: {message}"),
-            },
-            DriverEvent::ConnectFailed { .. } | DriverEvent::AcceptFailed { .. } => return,
-        };
-        recorder.record(TraceEvent { at, node: Some(node), socket: Some(socket), kind });
-    })
 }
 
 /// The group called `name`, and its first replica.

@@ -22,7 +22,7 @@ use crate::invariant::{self, CheckInput, Outcome, Verdict};
 use crate::plan::{Expect, ScenarioPlan};
 use crate::trace::Trace;
 
-pub use node::make_core;
+pub use node::{event_sink, make_core};
 
 /// Why a run could not produce a verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]

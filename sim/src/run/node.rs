@@ -162,8 +162,9 @@ fn note(recorder: &Recorder, replica: Replica, epoch: tokio::time::Instant, text
     });
 }
 
-/// Turns one socket's driver events into trace events.
-fn event_sink(
+/// Turns one socket's driver events into trace events: how every socket of a run
+/// reports, and what a hand-built harness should use to record the same trace.
+pub fn event_sink(
     recorder: Recorder,
     node: Replica,
     socket: SocketIndex,
