@@ -187,6 +187,12 @@ pub fn event_sink(
                     EventKind::Resend { pipe, request_id, timer, msg: msg_info(&msg) }
                 }
                 SocketEvent::Cancelled { request_id } => EventKind::Cancel { request_id },
+                SocketEvent::Subscription { pipe, prefix, on } => EventKind::Subscription {
+                    pipe,
+                    prefix: String::from_utf8_lossy(&prefix).into_owned(),
+                    on,
+                },
+                SocketEvent::SurveyExpired { survey_id } => EventKind::SurveyExpired { survey_id },
             },
             DriverEvent::Connected { pipe, .. } => EventKind::Connect { pipe, peer: None },
             DriverEvent::Disconnected { pipe, reason } => EventKind::Disconnect { pipe, reason },

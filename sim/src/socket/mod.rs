@@ -13,6 +13,7 @@
 //! as the hop id it pushes onto that stack, which is exactly what NNG's raw REP does.
 
 mod dealer;
+pub mod multipart;
 mod options;
 mod pipes;
 mod rep;
@@ -207,6 +208,11 @@ pub enum DropReason {
     /// A message arrived that the protocol cannot use (a REP request without a
     /// request id, a REQ reply with a malformed stack).
     Malformed,
+    /// A SUB/XSUB received a message that no subscription of its matches (the
+    /// publisher filters too, but an NNG publisher sends everything).
+    Unsubscribed,
+    /// A SURVEYOR received a response after its survey's deadline.
+    Expired,
 }
 
 /// What a core reports for the trace. The driver stamps time, node and message id.
@@ -225,6 +231,11 @@ pub enum SocketEvent {
     Resent { pipe: PipeId, request_id: u32, timer: bool, msg: Msg },
     /// A REQ abandoned its outstanding request because the application sent a new one.
     Cancelled { request_id: u32 },
+    /// A subscription took effect (`on`) or was cancelled: at a SUB/XSUB for its own
+    /// filter (`pipe: None`), at a PUB/XPUB for what a peer asked on `pipe`.
+    Subscription { pipe: Option<PipeId>, prefix: Bytes, on: bool },
+    /// A SURVEYOR's survey reached its deadline; later responses are dropped.
+    SurveyExpired { survey_id: u32 },
 }
 
 /// The contract between every socket core and the driver.

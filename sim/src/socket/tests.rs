@@ -290,6 +290,9 @@ impl Harness {
             SocketEvent::Cancelled { request_id } => {
                 assert_ne!(Some(request_id), self.current_id);
             }
+            SocketEvent::Subscription { .. } | SocketEvent::SurveyExpired { .. } => {
+                panic!("DEALER, ROUTER and REQ neither subscribe nor survey: {event:?}")
+            }
         }
     }
 

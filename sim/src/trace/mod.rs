@@ -93,6 +93,16 @@ pub enum EventKind {
     Cancel {
         request_id: u32,
     },
+    /// A subscription took effect or was cancelled (see `SocketEvent::Subscription`);
+    /// the prefix is shown as text, bytes that are not UTF-8 replaced.
+    Subscription {
+        pipe: Option<PipeId>,
+        prefix: String,
+        on: bool,
+    },
+    SurveyExpired {
+        survey_id: u32,
+    },
     Connect {
         pipe: PipeId,
         peer: Option<Replica>,
