@@ -3,36 +3,29 @@
 //! Every shipped scenario the simulator can run is run on three seeds, twice each,
 //! and the two runs of a seed must agree on the trace hash, the number of events and
 //! the simulated end time; a second test shows that different seeds give different
-//! traces, so that the agreement is not that of a constant hash. Scenarios whose
-//! designs have no simulator behaviour yet are listed by name in [`NOT_RUNNABLE`] and
-//! must still say so: one that starts running has to join the checked set, and one
-//! that stops running has to be listed, so no scenario drops out silently.
+//! traces, so that the agreement is not that of a constant hash. The scenarios in
+//! [`MUST_RUN`] (the spine's) must be runnable; any other shipped scenario is checked
+//! as soon as its designs can run, so the set grows as designs land without edits
+//! here, and none of the spine's can drop out silently.
 
 use std::path::{Path, PathBuf};
 
 use patchbay::design::Registry;
 use patchbay::plan::{ScenarioPlan, load_scenario};
-use patchbay::run::{Job, RunError, RunReport, run_many, run_seed};
+use patchbay::run::{Job, RunReport, run_many, run_seed, runnable as can_run};
 
 /// Seeds every runnable scenario is run on.
 const SEEDS: [u64; 3] = [1, 2, 3];
 
-/// Shipped scenarios that use a design with no simulator behaviour yet (`run: None`),
-/// by file name. Each must be refused with `RunError::NotRunnable`.
-const NOT_RUNNABLE: [&str; 13] = [
-    "aggregator.yaml",
-    "bus-mesh.yaml",
-    "comet-100k.yaml",
-    "comet-logins.yaml",
-    "forwarder.yaml",
-    "gif-service.yaml",
-    "naive-pubsub.yaml",
-    "pair-relay.yaml",
-    "pipeline-worker-killed.yaml",
-    "pubsub-envelopes.yaml",
-    "streamer.yaml",
-    "survey-respondent-crash.yaml",
-    "sync-pubsub.yaml",
+/// The simulation spine's shipped scenarios, by file name: these must always run.
+const MUST_RUN: [&str; 7] = [
+    "lru-idle-resend-23d.yaml",
+    "lru-idle-resend.yaml",
+    "lru-steady.yaml",
+    "lru-worker-crash.yaml",
+    "queue-partition-long.yaml",
+    "queue-partition.yaml",
+    "rrbroker-steady.yaml",
 ];
 
 /// Simulations run side by side: each is single-threaded and deterministic on its
@@ -67,25 +60,19 @@ fn shipped(registry: &Registry) -> Vec<(String, ScenarioPlan)> {
         .collect()
 }
 
-/// The shipped scenarios not listed in [`NOT_RUNNABLE`], after checking that every
-/// listed one exists and is refused as not runnable (which costs no simulation: the
-/// check comes before the world is built).
+/// The shipped scenarios the simulator can run, after checking that every one in
+/// [`MUST_RUN`] is among them.
 fn runnable(registry: &Registry) -> Vec<(String, ScenarioPlan)> {
     let all = shipped(registry);
-    for listed in NOT_RUNNABLE {
-        assert!(all.iter().any(|(name, _)| name == listed), "{listed} is listed but not shipped");
-    }
-    let (refused, runnable): (Vec<_>, Vec<_>) =
-        all.into_iter().partition(|(name, _)| NOT_RUNNABLE.contains(&name.as_str()));
-    for (name, plan) in &refused {
-        match run_seed(plan, registry, SEEDS[0], false).error {
-            Some(RunError::NotRunnable(_)) => {}
-            other => panic!(
-                "{name} is listed as not runnable but ran (error {other:?}): remove it from NOT_RUNNABLE so it is checked"
-            ),
+    for name in MUST_RUN {
+        let Some((_, plan)) = all.iter().find(|(n, _)| n == name) else {
+            panic!("{name} must be shipped");
+        };
+        if let Err(why) = can_run(plan, registry) {
+            panic!("{name} must run in the simulator: {why}");
         }
     }
-    runnable
+    all.into_iter().filter(|(_, plan)| can_run(plan, registry).is_ok()).collect()
 }
 
 /// One line per run, for a failure message.
@@ -116,9 +103,6 @@ fn every_runnable_shipped_scenario_repeats_its_trace_exactly() {
     let reports = run_many(&jobs, &registry, THREADS, false, &|_| {});
     for pair in reports.chunks(2) {
         let (first, second) = (&pair[0], &pair[1]);
-        if let Some(RunError::NotRunnable(why)) = &first.error {
-            panic!("{} cannot run ({why}): list it in NOT_RUNNABLE", first.file.display());
-        }
         assert_eq!(first.error, None, "{}: {}", first.scenario, describe(first));
         assert!(first.events > 0, "{}: an empty trace proves nothing", describe(first));
         let same = (first.trace_hash, first.events, first.sim_ms)

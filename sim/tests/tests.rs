@@ -5,8 +5,11 @@
 mod broken_files;
 mod designs;
 mod determinism;
+mod explain_graph;
 mod interop;
 mod invariants_fail;
 mod parity;
+mod parity_types;
+mod pattern_designs;
 mod shipped_files;
 mod user_design;

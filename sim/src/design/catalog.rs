@@ -127,7 +127,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             params: &[],
             workload: &[],
             broken: false,
-            run: None,
+            run: Some(super::forwarder::run),
         },
         DesignSpec {
             name: "streamer",
@@ -150,7 +150,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             params: &[],
             workload: &[],
             broken: false,
-            run: None,
+            run: Some(super::streamer::run),
         },
         DesignSpec {
             name: "publisher",
@@ -170,7 +170,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             }],
             workload: &["publishes", "publish_rate", "start_at", "size"],
             broken: false,
-            run: None,
+            run: Some(super::publisher::run),
         },
         DesignSpec {
             name: "sync-publisher",
@@ -198,7 +198,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             }],
             workload: &["publishes", "publish_rate", "start_at", "size"],
             broken: false,
-            run: None,
+            run: Some(super::sync_publisher::run),
         },
         DesignSpec {
             name: "subscriber",
@@ -213,7 +213,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             params: &[],
             workload: &["join_at", "leave_at"],
             broken: false,
-            run: None,
+            run: Some(super::subscriber::run),
         },
         DesignSpec {
             name: "sync-subscriber",
@@ -236,7 +236,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             params: &[],
             workload: &["join_at", "leave_at"],
             broken: false,
-            run: None,
+            run: Some(super::sync_subscriber::run),
         },
         DesignSpec {
             name: "ventilator",
@@ -259,7 +259,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             params: &[],
             workload: &["requests", "rate", "start_at", "size"],
             broken: false,
-            run: None,
+            run: Some(super::ventilator::run),
         },
         DesignSpec {
             name: "pipeline-worker",
@@ -288,7 +288,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             params: &[],
             workload: &["service_time"],
             broken: false,
-            run: None,
+            run: Some(super::pipeline_worker::run),
         },
         DesignSpec {
             name: "sink",
@@ -308,15 +308,23 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
                     doc: "sends the kill signal",
                 },
             ],
-            params: &[ParamSpec {
-                name: "tasks",
-                kind: ParamKind::Count,
-                default: Some("0"),
-                doc: "results to wait for before the kill signal; 0 means the ventilator's total",
-            }],
+            params: &[
+                ParamSpec {
+                    name: "tasks",
+                    kind: ParamKind::Count,
+                    default: Some("0"),
+                    doc: "results to wait for before the kill signal; 0 means the ventilator's total",
+                },
+                ParamSpec {
+                    name: "idle_timeout",
+                    kind: ParamKind::Duration,
+                    default: Some("2s"),
+                    doc: "silence after which a started batch counts as complete though short (a worker died holding tasks), so the kill signal still goes",
+                },
+            ],
             workload: &[],
             broken: false,
-            run: None,
+            run: Some(super::sink::run),
         },
         DesignSpec {
             name: "gif-frontend",
@@ -339,7 +347,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             params: &[],
             workload: &["requests", "rate", "start_at", "size"],
             broken: false,
-            run: None,
+            run: Some(super::gif_frontend::run),
         },
         DesignSpec {
             name: "aggregator",
@@ -389,7 +397,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             params: &[],
             workload: &["requests", "rate", "start_at"],
             broken: false,
-            run: None,
+            run: Some(super::surveyor::run),
         },
         DesignSpec {
             name: "respondent",
@@ -404,7 +412,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             params: &[],
             workload: &["service_time"],
             broken: false,
-            run: None,
+            run: Some(super::respondent::run),
         },
         DesignSpec {
             name: "bus-node",
@@ -419,7 +427,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             params: &[],
             workload: &["publishes", "publish_rate", "start_at", "size"],
             broken: false,
-            run: None,
+            run: Some(super::bus_node::run),
         },
         DesignSpec {
             name: "pair-step",
@@ -442,7 +450,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             params: &[],
             workload: &["start_at"],
             broken: false,
-            run: None,
+            run: Some(super::pair_step::run),
         },
         DesignSpec {
             name: "comet-manager",

@@ -187,9 +187,14 @@ fn standard_normal(rng: &mut impl Rng) -> f64 {
 }
 
 /// What the trace records of a message: its payload id and modelled size if it has a
-/// patchbay payload, and its request id if its stack has one.
+/// patchbay payload (in the body, or in a frame of a multipart body, where envelopes
+/// put a topic first), and its request id if its stack has one.
 pub fn msg_info(msg: &Msg) -> MsgInfo {
-    let peeked = Payload::peek(&msg.body);
+    let frames = || crate::socket::multipart::decode(&msg.body);
+    let peeked = Payload::peek(&msg.body).or_else(|| {
+        let multipart = crate::socket::multipart::is_multipart(&msg.body);
+        multipart.then(|| frames().iter().find_map(|f| Payload::peek(f))).flatten()
+    });
     MsgInfo {
         id: peeked.map(|(_, id, _)| id),
         request_id: msg.request_id(),

@@ -126,11 +126,14 @@ impl Broker {
     }
 }
 
-/// Announces that job `id` is done. The id's decimal text follows the payload header
-/// so that subscribers can filter on it.
+/// Announces that job `id` is done, as seed 000's collect loop publishes the job's
+/// uuid: an envelope whose first frame is the id's decimal text, so each front end
+/// subscribes to its own job by prefix, then the payload.
 async fn publish(ctx: &NodeCtx, id: MsgId) {
     let done = Payload::new(PayloadKind::Publish, id, 0).with_extra(id.to_string());
-    if let Err(e) = ctx.socket("publish").send(Msg::new(done.encode())).await {
+    let body = crate::socket::multipart::encode(&[id.to_string().into(), done.encode()]);
+    ctx.record(AppEvent::Published { id, topic: id.to_string() });
+    if let Err(e) = ctx.socket("publish").send(Msg::new(body)).await {
         ctx.record(AppEvent::Note { text: format!("lru-broker could not publish {id}: {e:?}") });
     }
 }

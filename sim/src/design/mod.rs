@@ -7,15 +7,29 @@
 //! own with [`Registry::register`] and name them in YAML like any built-in.
 
 pub mod broken;
+mod bus_node;
 mod catalog;
 mod client;
 pub mod ctx;
 mod echo_worker;
 pub mod follower_graph;
+mod forwarder;
+mod gif_frontend;
 mod lru_broker;
+mod pair_step;
 pub mod payload;
+mod pipeline_worker;
+mod publisher;
 mod queue_device;
 mod ready_worker;
+mod respondent;
+mod sink;
+mod streamer;
+mod subscriber;
+mod surveyor;
+mod sync_publisher;
+mod sync_subscriber;
+mod ventilator;
 
 use std::collections::BTreeMap;
 

@@ -6,10 +6,18 @@
 //! a vacuous pass). Each invariant's checker is its own file beside this one, and
 //! [`check`] dispatches to it by name; `verdict.rs` holds the types they share.
 
+mod fair_queuing;
 mod faults_fired;
+mod hwm_bound;
+mod liveness;
+mod multipart_atomicity;
 mod no_duplicate_delivery;
 mod no_lost_replies;
+mod per_pipe_order;
+mod pipeline_conservation;
 mod resend_interval;
+mod subscription_delivery;
+mod survey_deadline;
 mod verdict;
 
 use crate::design::{ParamKind, ParamSpec, Registry, Role};
@@ -30,6 +38,14 @@ pub fn check(plan: &InvariantPlan, input: &CheckInput) -> Outcome {
         no_duplicate_delivery::NAME => no_duplicate_delivery::check,
         resend_interval::NAME => resend_interval::check,
         faults_fired::NAME => faults_fired::check,
+        hwm_bound::NAME => hwm_bound::check,
+        per_pipe_order::NAME => per_pipe_order::check,
+        multipart_atomicity::NAME => multipart_atomicity::check,
+        pipeline_conservation::NAME => pipeline_conservation::check,
+        survey_deadline::NAME => survey_deadline::check,
+        subscription_delivery::NAME => subscription_delivery::check,
+        liveness::NAME => liveness::check,
+        fair_queuing::NAME => fair_queuing::check,
         _ => return Outcome::unknown(plan.name, "checker not implemented yet"),
     };
     checker(&input)
@@ -66,6 +82,13 @@ const TOLERANCE: ParamSpec = ParamSpec {
     kind: ParamKind::Duration,
     default: None,
     doc: "slack allowed beyond the interval (default: one simulator tick)",
+};
+
+const SLOW_JOINERS: ParamSpec = ParamSpec {
+    name: "slow_joiners",
+    kind: ParamKind::Bool,
+    default: Some("false"),
+    doc: "count messages lost before a subscription took effect (the slow joiner) as violations; by default they are only reported",
 };
 
 const BOUND: ParamSpec = ParamSpec {
@@ -117,7 +140,7 @@ static CATALOG: [InvariantSpec; 14] = [
     InvariantSpec {
         name: "subscription_delivery",
         summary: "every message published while a subscriber's matching subscription was in effect reaches it exactly once",
-        params: &[],
+        params: &[SLOW_JOINERS],
         applies: |t, _| {
             requires(
                 any_socket(t, &[SocketType::Sub, SocketType::XSub]),
@@ -201,6 +224,14 @@ mod tests {
             no_duplicate_delivery::NAME,
             resend_interval::NAME,
             faults_fired::NAME,
+            hwm_bound::NAME,
+            per_pipe_order::NAME,
+            multipart_atomicity::NAME,
+            pipeline_conservation::NAME,
+            survey_deadline::NAME,
+            subscription_delivery::NAME,
+            liveness::NAME,
+            fair_queuing::NAME,
         ];
         for name in implemented {
             assert!(spec(name).is_some(), "`{name}` is not in the catalogue");

@@ -111,7 +111,15 @@ pub fn check(input: &CheckInput) -> Outcome {
                     ));
                 }
             }
-            AppEvent::WorkDone { .. } | AppEvent::Note { .. } => {}
+            AppEvent::WorkDone { .. }
+            | AppEvent::Published { .. }
+            | AppEvent::PartsReceived { .. }
+            | AppEvent::Joined
+            | AppEvent::Left
+            | AppEvent::TaskIssued { .. }
+            | AppEvent::KillSent { .. }
+            | AppEvent::SurveyStarted { .. }
+            | AppEvent::Note { .. } => {}
         }
     }
 

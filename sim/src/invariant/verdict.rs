@@ -6,13 +6,14 @@
 //! trace that cannot decide the property (work still in flight when the run stopped,
 //! or no checker yet), and is never to be read as a pass.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
-use crate::plan::{ParamValue, Replica, ScenarioPlan, SocketPlan};
+use crate::plan::{FaultKind, GroupId, ParamValue, Replica, ScenarioPlan, Selector, SocketPlan};
+use crate::socket::SocketType;
 use crate::spec::units::format_duration;
-use crate::trace::{SocketIndex, Trace};
+use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex, Trace};
 
 /// Whether an invariant held over one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -140,6 +141,119 @@ impl CheckInput<'_> {
         let last = self.trace.events.last().map_or(Duration::ZERO, |e| e.at);
         self.trace.ended_at.max(last)
     }
+
+    /// The type of the socket an event names, if the event names one the plan has.
+    pub fn socket_type(&self, node: Replica, socket: Option<SocketIndex>) -> Option<SocketType> {
+        socket.and_then(|i| self.socket_plan(node, i)).map(|p| p.socket_type)
+    }
+
+    /// When the process at `node` ended: the `FaultBegin` of every scheduled kill or
+    /// crash that selects it, in trace order. Faults the runtime drew itself (beyond
+    /// the scenario's list) have no plan to name their nodes, so they are not seen.
+    pub fn process_ends(&self, node: Replica) -> Vec<Duration> {
+        let faults = &self.plan.faults;
+        let ends = |fault: u32| {
+            faults.get(fault as usize).is_some_and(|f| {
+                matches!(f.kind, FaultKind::Kill | FaultKind::Crash)
+                    && f.nodes.iter().any(|s| selects(s, node))
+            })
+        };
+        let begins = self.trace.events.iter().filter_map(|e| match e.kind {
+            EventKind::FaultBegin { fault, .. } if e.node.is_none() && ends(fault) => Some(e.at),
+            _ => None,
+        });
+        begins.collect()
+    }
+
+    /// Whether the process at `node` was killed or crashed in `(after, until]`.
+    pub fn process_ended_between(&self, node: Replica, after: Duration, until: Duration) -> bool {
+        self.process_ends(node).iter().any(|&t| t > after && t <= until)
+    }
+
+    /// The sockets a connect in either direction wires to socket `socket` of `group`,
+    /// as (group, socket index), in the plan's order.
+    pub fn peer_sockets(&self, group: GroupId, socket: usize) -> Vec<(GroupId, usize)> {
+        let mut peers = Vec::new();
+        for c in &self.plan.topology.connections {
+            if c.from_group == group && c.from_socket == socket {
+                peers.push((c.to.group, c.to.socket));
+            }
+            if c.to.group == group && c.to.socket == socket {
+                peers.push((c.from_group, c.from_socket));
+            }
+        }
+        peers
+    }
+
+    /// The ids producers declared as pipeline tasks (`AppEvent::TaskIssued`).
+    pub fn issued_tasks(&self) -> BTreeSet<MsgId> {
+        let issued = self.trace.app_events().filter_map(|(_, a)| match a {
+            AppEvent::TaskIssued { id } => Some(*id),
+            _ => None,
+        });
+        issued.collect()
+    }
+
+    /// Whether a `Send` of `id` on `socket` of `node` pushes a pipeline task, and if so
+    /// the PULL sockets the plan wires to that PUSH. When producers declare their tasks
+    /// (`issued` holds the declared ids) a task is a declared id sent on any PUSH;
+    /// otherwise, any id sent on a PUSH of a pipeline's first stage (a group with a
+    /// PUSH and no PULL: nothing feeds it).
+    pub fn task_pullers(
+        &self,
+        node: Replica,
+        socket: SocketIndex,
+        id: MsgId,
+        issued: &BTreeSet<MsgId>,
+    ) -> Option<Vec<(GroupId, usize)>> {
+        let group = self.plan.topology.groups.get(node.group.0 as usize)?;
+        let is_push = group.sockets.get(usize::from(socket))?.socket_type == SocketType::Push;
+        let is_task = if issued.is_empty() {
+            !group.has_socket_type(&[SocketType::Pull])
+        } else {
+            issued.contains(&id)
+        };
+        if !is_push || !is_task {
+            return None;
+        }
+        let is_pull = |(g, s): &(GroupId, usize)| {
+            let plan = self.plan.topology.groups.get(g.0 as usize).and_then(|g| g.sockets.get(*s));
+            plan.is_some_and(|p| p.socket_type == SocketType::Pull)
+        };
+        Some(
+            self.peer_sockets(node.group, usize::from(socket))
+                .into_iter()
+                .filter(is_pull)
+                .collect(),
+        )
+    }
+}
+
+/// Whether a fault's selector names `node`.
+pub(crate) fn selects(selector: &Selector, node: Replica) -> bool {
+    selector.group == node.group && selector.replica.is_none_or(|i| i == node.index)
+}
+
+/// Where a message id says it was made: `design/ctx.rs` (`next_msg_id`) packs the
+/// group (12 bits) at bit 52, the replica index (24 bits) at 28, the incarnation
+/// (8 bits) at 20 and a counter (20 bits) that grows in the order the incarnation
+/// created its messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct MsgOrigin {
+    pub node: Replica,
+    pub incarnation: u32,
+    pub counter: u32,
+}
+
+impl MsgOrigin {
+    pub(crate) fn of(id: MsgId) -> MsgOrigin {
+        let field = |shift: u32, bits: u32| ((id >> shift) & ((1 << bits) - 1)) as u32;
+        MsgOrigin {
+            node: Replica { group: GroupId(field(52, 12)), index: field(28, 24) },
+            incarnation: field(20, 8),
+            counter: field(0, 20),
+        }
+    }
 }
 
 /// Durations in violation texts, spelled as the files spell them (`1s`, `1010ms`).
@@ -156,11 +270,11 @@ pub(crate) mod testing {
     use std::time::Duration;
 
     use crate::plan::{
-        Distribution, EffectiveOptions, Expect, FaultKind, FaultPlan, Group, GroupId, NetworkPlan,
-        ScenarioPlan, Selector, SocketPlan, TopologyPlan,
+        ConnectTarget, Connection, Distribution, EffectiveOptions, Expect, FaultKind, FaultPlan,
+        Group, GroupId, NetworkPlan, ScenarioPlan, Selector, SocketPlan, TopologyPlan,
     };
     use crate::socket::SocketType;
-    use crate::trace::{EventKind, MsgInfo, Trace, TraceEvent};
+    use crate::trace::{EventKind, MsgId, MsgInfo, Trace, TraceEvent};
 
     use super::{CheckInput, Outcome, Replica};
 
@@ -246,6 +360,62 @@ pub(crate) mod testing {
         }
     }
 
+    /// Replica `index` of group number `group`.
+    pub(crate) fn node(group: u32, index: u32) -> Replica {
+        Replica { group: GroupId(group), index }
+    }
+
+    /// The test scenario with its topology replaced: one group per entry (name,
+    /// replicas, socket types), group `i` being `GroupId(i)`; each socket is named
+    /// after its type in lower case and has the library's default options.
+    pub(crate) fn plan_with(groups: &[(&str, u32, &[SocketType])]) -> ScenarioPlan {
+        let mut plan = plan();
+        let socket = |t: &SocketType| SocketPlan {
+            name: t.name().to_lowercase(),
+            socket_type: *t,
+            bind: None,
+            connects: Vec::new(),
+            options: EffectiveOptions::defaults(*t),
+        };
+        let group = |(i, (name, count, types)): (usize, &(&str, u32, &[SocketType]))| Group {
+            id: GroupId(i as u32),
+            name: (*name).into(),
+            count: *count,
+            design: (*name).into(),
+            params: BTreeMap::new(),
+            sockets: types.iter().map(socket).collect(),
+            hosts: *count,
+        };
+        plan.topology.groups = groups.iter().enumerate().map(group).collect();
+        plan
+    }
+
+    /// Connects socket `from.1` of every replica of group `from.0` to socket `to.1`
+    /// of every replica of group `to.0`.
+    pub(crate) fn connect(plan: &mut ScenarioPlan, from: (u32, usize), to: (u32, usize)) {
+        let target = ConnectTarget { group: GroupId(to.0), replica: None, socket: to.1 };
+        plan.topology.connections.push(Connection {
+            from_group: GroupId(from.0),
+            from_socket: from.1,
+            to: target,
+            pipes: 1,
+        });
+    }
+
+    /// A fault of `kind` at `at` on one replica, lasting until the heal.
+    pub(crate) fn node_fault(kind: FaultKind, at: Duration, node: Replica) -> FaultPlan {
+        let selector = Selector { group: node.group, replica: Some(node.index) };
+        FaultPlan { nodes: vec![selector], ..fault(kind, at) }
+    }
+
+    /// A message id as `design/ctx.rs` packs it.
+    pub(crate) fn msg_id(node: Replica, incarnation: u32, counter: u32) -> MsgId {
+        (u64::from(node.group.0) << 52)
+            | (u64::from(node.index) << 28)
+            | (u64::from(incarnation) << 20)
+            | u64::from(counter)
+    }
+
     pub(crate) fn msg(id: Option<u64>, request_id: Option<u32>) -> MsgInfo {
         MsgInfo { id, request_id, len: 20 }
     }
@@ -294,6 +464,13 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::ms;
     use super::*;
+
+    #[test]
+    fn a_message_id_decodes_to_the_replica_incarnation_and_counter_that_made_it() {
+        let made_by = testing::node(3, 70_000);
+        let origin = MsgOrigin::of(testing::msg_id(made_by, 2, 12_345));
+        assert_eq!(origin, MsgOrigin { node: made_by, incarnation: 2, counter: 12_345 });
+    }
 
     #[test]
     fn violations_come_back_in_time_order_and_make_a_fail() {

@@ -124,6 +124,16 @@ pub struct FaultWorld {
     wakers: RefCell<Vec<Waker>>,
 }
 
+/// The network latency turmoil itself can apply: a fixed latency with no per-link
+/// override and no latency fault to change it. Then the shim adds nothing on the
+/// common path, and no chunk needs a timer of its own (the benchmark's main cost).
+pub fn turmoil_latency(plan: &ScenarioPlan) -> Option<Duration> {
+    let Distribution::Fixed(ns) = plan.network.latency else { return None };
+    let changes_latency = plan.faults.iter().any(|f| f.kind == FaultKind::Latency)
+        || plan.swarm.as_ref().is_some_and(|s| s.kinds.contains(&FaultKind::Latency));
+    (plan.network.links.is_empty() && !changes_latency).then(|| Duration::from_nanos(ns as u64))
+}
+
 impl FaultWorld {
     pub fn new(plan: &ScenarioPlan, seed: u64) -> Rc<FaultWorld> {
         let links = plan
@@ -144,7 +154,12 @@ impl FaultWorld {
             syns_in_flight: BTreeMap::new(),
             holds: Vec::new(),
             links,
-            base_latency: plan.network.latency,
+            // When turmoil applies the base latency, the shim must not add it again.
+            base_latency: if turmoil_latency(plan).is_some() {
+                Distribution::Fixed(0.0)
+            } else {
+                plan.network.latency
+            },
             base_loss: plan.network.loss,
             tcp_timeout: plan.tcp_timeout,
             next_conn: 1,

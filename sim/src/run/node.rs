@@ -11,7 +11,10 @@ use std::time::Duration;
 use crate::design::{Completion, DesignFn, NodeCtx, msg_info};
 use crate::net::{DriverEvent, spawn_socket};
 use crate::plan::{Group, Replica, WorkloadPlan};
-use crate::socket::{Dealer, Rep, Req, Router, SocketCore, SocketEvent, SocketOptions, SocketType};
+use crate::socket::{
+    Bus, Dealer, Pair, Publisher, Pull, Push, Rep, Req, Respondent, Router, SocketCore,
+    SocketEvent, SocketOptions, SocketType, Subscriber, Surveyor,
+};
 use crate::trace::{EventKind, Recorder, SocketIndex, TraceEvent};
 
 use super::faults::{FaultWorld, Status};
@@ -50,7 +53,16 @@ pub fn make_core(
         SocketType::Rep => Box::new(Rep::new(o)),
         SocketType::Dealer => Box::new(Dealer::new(o)),
         SocketType::Router => Box::new(Router::new(o)),
-        _ => return None,
+        SocketType::Surveyor => Box::new(Surveyor::new(o, first_request_id)),
+        SocketType::Respondent => Box::new(Respondent::new(o)),
+        SocketType::Bus => Box::new(Bus::new(o)),
+        SocketType::Pub => Box::new(Publisher::new_pub(o)),
+        SocketType::XPub => Box::new(Publisher::new_xpub(o)),
+        SocketType::Sub => Box::new(Subscriber::new_sub(o)),
+        SocketType::XSub => Box::new(Subscriber::new_xsub(o)),
+        SocketType::Push => Box::new(Push::new(o)),
+        SocketType::Pull => Box::new(Pull::new(o)),
+        SocketType::Pair => Box::new(Pair::new(o)),
     })
 }
 

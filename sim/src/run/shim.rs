@@ -7,8 +7,9 @@
 //! no partition holds traffic from that peer, and when its own replica is not
 //! stalled; a connection reset by a fault fails at both ends. A 24-byte preamble on
 //! each new connection tells the acceptor which replica connected, so faults hit
-//! replicas even when many share a simulated host. turmoil's own latency is set to
-//! zero: all timing of the network comes from here.
+//! replicas even when many share a simulated host. turmoil applies a plain fixed
+//! latency itself (no timer per chunk then); any other latency model, per-link
+//! latencies, latency faults and losses are applied here.
 
 use std::io;
 use std::mem::MaybeUninit;

@@ -12,7 +12,7 @@ use crate::plan::{Replica, ScenarioPlan, Selector};
 use crate::trace::{EventKind, Recorder, Trace, TraceEvent};
 
 use super::RunError;
-use super::faults::FaultWorld;
+use super::faults::{FaultWorld, turmoil_latency};
 use super::node::{GroupRuntime, RunCtx, make_core, supervise};
 
 /// A fixed epoch: turmoil would otherwise read the wall clock.
@@ -155,8 +155,8 @@ pub(super) fn simulate(
         .rng_seed(seed)
         .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
         .tick_duration(plan.network.tick)
-        .min_message_latency(Duration::ZERO)
-        .max_message_latency(Duration::ZERO)
+        .min_message_latency(turmoil_latency(plan).unwrap_or(Duration::ZERO))
+        .max_message_latency(turmoil_latency(plan).unwrap_or(Duration::ZERO))
         .simulation_duration(plan.duration + plan.liveness + Duration::from_secs(1))
         .ephemeral_ports(EPHEMERAL_FIRST..=65535)
         .build();

@@ -12,13 +12,22 @@
 //! 32-bit routing ids (the "backtrace"). A ZeroMQ ROUTER's identity frame is modelled
 //! as the hop id it pushes onto that stack, which is exactly what NNG's raw REP does.
 
+mod bus;
 mod dealer;
 pub mod multipart;
 mod options;
+mod pair;
 mod pipes;
+mod publish;
+mod pull;
+mod push;
 mod rep;
 mod req;
+mod respondent;
 mod router;
+mod subscribe;
+mod subscriptions;
+mod surveyor;
 #[cfg(test)]
 mod tests;
 
@@ -26,11 +35,19 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use bus::Bus;
 pub use dealer::Dealer;
 pub use options::{Linger, SocketOptions};
+pub use pair::Pair;
+pub use publish::Publisher;
+pub use pull::Pull;
+pub use push::Push;
 pub use rep::Rep;
 pub use req::Req;
+pub use respondent::Respondent;
 pub use router::Router;
+pub use subscribe::Subscriber;
+pub use surveyor::Surveyor;
 
 /// Identifies one pipe (one connected peer) of one socket. Assigned by the driver,
 /// unique within the socket, never reused during a run.

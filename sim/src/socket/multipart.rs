@@ -27,6 +27,11 @@ pub fn encode(frames: &[Bytes]) -> Bytes {
     out.freeze()
 }
 
+/// Whether a body ends with the multipart trailer's magic (cheap: no parsing).
+pub fn is_multipart(body: &[u8]) -> bool {
+    body.len() >= 8 && body.ends_with(MAGIC)
+}
+
 /// Splits a body into its frames; a body without a valid trailer is one frame.
 pub fn decode(body: &Bytes) -> Vec<Bytes> {
     try_decode(body).unwrap_or_else(|| vec![body.clone()])

@@ -46,6 +46,25 @@ pub enum AppEvent {
     RequestAbandoned { id: MsgId },
     /// A worker finished the work for `id`.
     WorkDone { id: MsgId },
+    /// A publisher published `id` on `topic` (its first frame as text, bytes that are
+    /// not UTF-8 replaced), so `subscription_delivery` can match it against prefixes.
+    Published { id: MsgId, topic: String },
+    /// The application received message `id` as `parts` frames of the `expected`
+    /// the sender wrote (`multipart_atomicity`).
+    PartsReceived { id: MsgId, parts: u32, expected: u32 },
+    /// A subscriber's subscription period began: it subscribed (a SUB's own
+    /// `Subscription` events say to what) and started receiving.
+    Joined,
+    /// A subscriber's subscription period ended; it receives nothing more.
+    Left,
+    /// A producer pushed task `id` into a pipeline (`pipeline_conservation`).
+    TaskIssued { id: MsgId },
+    /// A sink sent the kill signal `id`; each worker's `Receive` of `id` on its control
+    /// socket is its delivery.
+    KillSent { id: MsgId },
+    /// A surveyor started survey `id`; responses carry the same id, and the SURVEYOR's
+    /// `SurveyExpired` that follows closes it.
+    SurveyStarted { id: MsgId },
     /// Free-form note from a design, for reports.
     Note { text: String },
 }

@@ -1,0 +1,335 @@
+//! `liveness`: after faults heal, every declared unit of work finishes within the bound.
+//!
+//! Units of work, and what finishes each:
+//! - a request (`AppEvent::RequestIssued`): its `ReplyAccepted` or `RequestAbandoned`
+//!   (giving up is the requester settling it; `no_lost_replies` judges the loss);
+//! - a task (`AppEvent::TaskIssued`, or without declarations an id sent on a PUSH of
+//!   a pipeline's first stage, as in `pipeline_conservation`): its `Receive` at a
+//!   PULL the plan wires to the PUSH it was sent on;
+//! - a survey (a `Send` on a SURVEYOR): the socket's next `SurveyExpired`, or the
+//!   next survey's start; at a socket that never records an expiry, its start plus
+//!   the socket's `survey_deadline`.
+//!
+//! Jobs of designs that record no such markers are not seen. A unit must finish by
+//! `bound` (default: the scenario's liveness phase) after the heal, or after its own
+//! start if it started later. One finishing later, or never finishing in a run that
+//! went on past its deadline, is a violation pinned to the deadline. A unit whose
+//! owner's process was killed or crashed before it finished had nobody left to want
+//! it, and is only counted. A unit whose deadline lies beyond the run's end cannot be
+//! judged: those alone make the verdict `Unknown`, as does a run that never healed
+//! or declared no work.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::plan::{GroupId, Replica};
+use crate::socket::SocketType;
+use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex};
+
+use super::verdict::{CheckInput, Outcome, Violation, dur};
+
+pub const NAME: &str = "liveness";
+
+/// What kind of work a unit is, and its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Work {
+    Request(MsgId),
+    Task(MsgId),
+    /// A survey, by its socket and its number among the socket's surveys.
+    Survey(Replica, SocketIndex, u64),
+}
+
+#[derive(Debug)]
+struct Unit {
+    started: Duration,
+    owner: Replica,
+    finished: Option<Duration>,
+    /// For tasks: the PULL sockets that may take it.
+    pullers: Vec<(GroupId, usize)>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    judged: u64,
+    orphaned: u64,
+    undecided: u64,
+}
+
+pub fn check(input: &CheckInput) -> Outcome {
+    let Some(healed) = input.trace.healed_at else {
+        return Outcome::unknown(NAME, "the run ended before faults healed: nothing to check");
+    };
+    let bound = input.duration_param("bound").unwrap_or(input.plan.liveness);
+    let units = collect(input);
+    if units.is_empty() {
+        return Outcome::unknown(NAME, "no unit of work was declared: nothing to check");
+    }
+    let end = input.end();
+    let mut counts = Counts::default();
+    let mut violations = Vec::new();
+    for (work, unit) in &units {
+        if unit.finished.is_some_and(|f| f <= healed) {
+            continue;
+        }
+        let from = unit.started.max(healed);
+        let deadline = from + bound;
+        if unit.finished.is_some_and(|f| f <= deadline) {
+            counts.judged += 1;
+            continue;
+        }
+        // Late or unfinished: excused only if its owner died before it finished.
+        if input.process_ended_between(unit.owner, unit.started, unit.finished.unwrap_or(end)) {
+            counts.orphaned += 1;
+            continue;
+        }
+        let since = if from == healed {
+            format!("the heal at {}", dur(healed))
+        } else {
+            format!("its start at {}", dur(from))
+        };
+        let what = describe(input, *work, unit);
+        let text = match unit.finished {
+            Some(f) => {
+                format!("{what} finished at {}, more than {} after {since}", dur(f), dur(bound))
+            }
+            None if end < deadline => {
+                counts.undecided += 1;
+                continue;
+            }
+            None => format!(
+                "{what} had not finished {} after {since}, nor by the run's end at {}",
+                dur(bound),
+                dur(end)
+            ),
+        };
+        counts.judged += 1;
+        violations.push(Violation::new(deadline, Some(unit.owner), text));
+    }
+    let note = format!(
+        "{} units of work declared, {} judged after the heal at {} with bound {}; {} orphaned by a killed owner",
+        units.len(),
+        counts.judged,
+        dur(healed),
+        dur(bound),
+        counts.orphaned
+    );
+    if counts.undecided > 0 && violations.is_empty() {
+        let why = format!(
+            "{note}; {} unfinished units had deadlines beyond the run's end",
+            counts.undecided
+        );
+        return Outcome::unknown(NAME, why);
+    }
+    Outcome::from_violations(NAME, violations).with_note(note)
+}
+
+fn describe(input: &CheckInput, work: Work, unit: &Unit) -> String {
+    let (owner, started) = (input.node_name(unit.owner), dur(unit.started));
+    match work {
+        Work::Request(id) => format!("request {id} issued at {started} by {owner}"),
+        Work::Task(id) => format!("task {id} pushed at {started} by {owner}"),
+        Work::Survey(node, socket, _) => {
+            format!("the survey started at {started} by {}", input.socket_name(node, Some(socket)))
+        }
+    }
+}
+
+/// Every unit the trace declares, with when it finished.
+fn collect(input: &CheckInput) -> BTreeMap<Work, Unit> {
+    let issued = input.issued_tasks();
+    let mut units: BTreeMap<Work, Unit> = BTreeMap::new();
+    // Per SURVEYOR socket: surveys started, and whether it ever records an expiry.
+    let mut surveys: BTreeMap<(Replica, SocketIndex), u64> = BTreeMap::new();
+    let expiring: Vec<(Replica, Option<SocketIndex>)> = input
+        .trace
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::SurveyExpired { .. }))
+        .filter_map(|e| e.node.map(|n| (n, e.socket)))
+        .collect();
+    let new_unit = |at, owner| Unit { started: at, owner, finished: None, pullers: Vec::new() };
+    let finish = |units: &mut BTreeMap<Work, Unit>, work, at| {
+        if let Some(unit) = units.get_mut(&work) {
+            unit.finished.get_or_insert(at);
+        }
+    };
+    for event in &input.trace.events {
+        let Some(node) = event.node else { continue };
+        let (at, socket) = (event.at, event.socket);
+        let socket_type = input.socket_type(node, socket);
+        match &event.kind {
+            EventKind::App(AppEvent::RequestIssued { id }) => {
+                units.entry(Work::Request(*id)).or_insert(new_unit(at, node));
+            }
+            EventKind::App(AppEvent::TaskIssued { id }) => {
+                units.entry(Work::Task(*id)).or_insert(new_unit(at, node));
+            }
+            EventKind::App(AppEvent::ReplyAccepted { id } | AppEvent::RequestAbandoned { id }) => {
+                finish(&mut units, Work::Request(*id), at);
+            }
+            EventKind::Send { .. } if socket_type == Some(SocketType::Surveyor) => {
+                let Some(socket) = socket else { continue };
+                let n = surveys.entry((node, socket)).or_default();
+                if *n > 0 {
+                    finish(&mut units, Work::Survey(node, socket, *n - 1), at);
+                }
+                let mut unit = new_unit(at, node);
+                if !expiring.contains(&(node, Some(socket))) {
+                    let deadline =
+                        input.socket_plan(node, socket).map(|p| p.options.survey_deadline.value);
+                    unit.finished = deadline.map(|d| at + d);
+                }
+                units.insert(Work::Survey(node, socket, *n), unit);
+                *n += 1;
+            }
+            EventKind::SurveyExpired { .. } => {
+                let Some(socket) = socket else { continue };
+                if let Some(n) = surveys.get(&(node, socket)).filter(|n| **n > 0) {
+                    finish(&mut units, Work::Survey(node, socket, n - 1), at);
+                }
+            }
+            EventKind::Send { msg } => {
+                let (Some(id), Some(socket)) = (msg.id, socket) else { continue };
+                let Some(pullers) = input.task_pullers(node, socket, id, &issued) else {
+                    continue;
+                };
+                let unit = units.entry(Work::Task(id)).or_insert(new_unit(at, node));
+                if unit.pullers.is_empty() {
+                    unit.pullers = pullers;
+                }
+            }
+            EventKind::Receive { msg } if socket_type == Some(SocketType::Pull) => {
+                let (Some(id), Some(socket)) = (msg.id, socket) else { continue };
+                let Some(unit) = units.get_mut(&Work::Task(id)) else { continue };
+                if unit.pullers.contains(&(node.group, usize::from(socket))) {
+                    unit.finished.get_or_insert(at);
+                }
+            }
+            _ => {}
+        }
+    }
+    units
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invariant::verdict::Verdict;
+    use crate::invariant::verdict::testing::{
+        at, client, connect, ms, msg, node, node_fault, plan, plan_with, run, run_event, texts,
+        trace,
+    };
+    use crate::plan::{FaultKind, ScenarioPlan};
+    use crate::trace::TraceEvent;
+
+    fn app(t: u64, n: u32, event: AppEvent) -> TraceEvent {
+        at(ms(t), client(n), None, EventKind::App(event))
+    }
+
+    fn issued(t: u64, id: MsgId) -> TraceEvent {
+        app(t, 0, AppEvent::RequestIssued { id })
+    }
+
+    fn accepted(t: u64, id: MsgId) -> TraceEvent {
+        app(t, 0, AppEvent::ReplyAccepted { id })
+    }
+
+    /// Healed at 1s, ended at 5s, liveness bound 1s (given as the parameter).
+    fn outcome(events: Vec<TraceEvent>, plan: &ScenarioPlan) -> Outcome {
+        let params =
+            BTreeMap::from([("bound".to_owned(), crate::plan::ParamValue::Duration(ms(1000)))]);
+        let trace = trace(events, Some(ms(1000)), ms(5000));
+        check(&CheckInput { trace: &trace, plan, params: &params })
+    }
+
+    #[test]
+    fn passes_when_work_outstanding_at_the_heal_finishes_within_the_bound() {
+        let events = vec![
+            issued(0, 1),
+            accepted(100, 1),
+            issued(500, 2),
+            accepted(1900, 2),
+            issued(3000, 3),
+            accepted(3500, 3),
+        ];
+        let outcome = outcome(events, &plan());
+        assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
+        assert_eq!(
+            outcome.note.as_deref(),
+            Some(
+                "3 units of work declared, 2 judged after the heal at 1s with bound 1s; 0 orphaned by a killed owner"
+            )
+        );
+    }
+
+    #[test]
+    fn unfinished_or_late_work_after_the_heal_is_a_violation() {
+        let events = vec![issued(0, 1), issued(500, 2), accepted(2500, 2)];
+        let outcome = outcome(events, &plan());
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(
+            texts(&outcome),
+            [
+                "request 1 issued at 0 by client.0 had not finished 1s after the heal at 1s, nor by the run's end at 5s",
+                "request 2 issued at 500ms by client.0 finished at 2500ms, more than 1s after the heal at 1s",
+            ]
+        );
+        assert_eq!(outcome.violations[0].at, ms(2000));
+    }
+
+    #[test]
+    fn an_unpulled_task_is_unfinished_work_and_a_killed_owner_s_is_only_counted() {
+        let mut plan = plan_with(&[
+            ("ventilator", 1, &[SocketType::Push]),
+            ("worker", 1, &[SocketType::Pull]),
+        ]);
+        connect(&mut plan, (1, 0), (0, 0));
+        plan.faults = vec![node_fault(FaultKind::Kill, ms(300), node(0, 0))];
+        let push =
+            |t, id| at(ms(t), node(0, 0), Some(0), EventKind::Send { msg: msg(Some(id), None) });
+        let pull =
+            |t, id| at(ms(t), node(1, 0), Some(0), EventKind::Receive { msg: msg(Some(id), None) });
+        let kill = run_event(ms(300), EventKind::FaultBegin { fault: 0, touched: 1 });
+        // Task 1 is pulled; task 2's pusher is killed; task 3 (after the restart) is not.
+        let events = vec![push(0, 1), push(10, 2), kill, push(1200, 3), pull(1500, 1)];
+        let outcome = outcome(events, &plan);
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(
+            texts(&outcome),
+            [
+                "task 3 pushed at 1200ms by ventilator.0 had not finished 1s after its start at 1200ms, nor by the run's end at 5s"
+            ]
+        );
+        assert!(
+            outcome.note.as_deref().is_some_and(|n| n.ends_with("1 orphaned by a killed owner"))
+        );
+    }
+
+    #[test]
+    fn a_survey_finishes_at_its_expiry() {
+        let plan = plan_with(&[("surveyor", 1, &[SocketType::Surveyor])]);
+        let ev = |t, kind| at(ms(t), node(0, 0), Some(0), kind);
+        let events = vec![
+            ev(900, EventKind::Send { msg: msg(None, None) }),
+            ev(1400, EventKind::SurveyExpired { survey_id: 1 }),
+            ev(2000, EventKind::Send { msg: msg(None, None) }),
+        ];
+        let outcome = outcome(events, &plan);
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(
+            texts(&outcome),
+            [
+                "the survey started at 2s by surveyor.0/surveyor had not finished 1s after its start at 2s, nor by the run's end at 5s"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_run_that_never_healed_or_did_nothing_is_unknown() {
+        let never = run(check, &trace(vec![issued(0, 1)], None, ms(5000)), &plan());
+        assert_eq!(never.verdict, Verdict::Unknown);
+        assert_eq!(outcome(Vec::new(), &plan()).verdict, Verdict::Unknown);
+        // Work whose deadline lies beyond the end cannot be judged.
+        assert_eq!(outcome(vec![issued(4500, 1)], &plan()).verdict, Verdict::Unknown);
+    }
+}

@@ -1,0 +1,509 @@
+//! `subscription_delivery`: every message published while a subscriber's matching
+//! subscription was in effect reaches that subscriber exactly once.
+//!
+//! Publishes are the publishers' `AppEvent::Published { id, topic }` when the trace
+//! has any, else every `Send` with an id at a PUB or XPUB socket (topic unknown: only
+//! the empty prefix matches it). A subscriber receives an id by a `Receive` carrying
+//! it or, for a multipart envelope whose id the socket trace cannot see, by its
+//! design's `AppEvent::PartsReceived`. A subscriber is a SUB or XSUB socket; its own
+//! `Subscription { pipe: None }` events give its prefixes over time, its `Connect`
+//! and `Disconnect` whether it is connected (a socket whose trace shows no `Connect`
+//! at all is taken as connected), and a kill or crash of its node clears both. A
+//! publish is *expected* at a subscriber when one of its prefixes matches the topic
+//! and it is connected at that point of the trace.
+//!
+//! Expected publishes fall into windows: a window ends whenever the subscriber loses
+//! something (a prefix cancelled, a pipe down, its process killed). In a window the
+//! subscription reaches the publisher some time after it takes effect, and until then
+//! the publisher does not send to it: the slow joiner (messaging-semantics.md). The
+//! trace does not name the peer of a pipe, so the checker reads the moment of reach
+//! from the first message that got through: expected publishes before the first one
+//! received in a window are slow-joiner losses, counted in the note and not
+//! violations. After it every expected publish must arrive; a gap is a violation. A
+//! loss at the end of a window the subscriber left is counted as in flight when it
+//! left; at the end of a window still open when the run ended it is a violation if
+//! the liveness phase ran and in flight (making an otherwise clean run `Unknown`) if
+//! not. A window in which nothing got through has only slow-joiner losses: the note
+//! counts such windows. Any second receive of a published id is a violation.
+//!
+//! A trace with no subscriber, or in which nothing was published while a
+//! subscription was in effect, is `Unknown`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::plan::{FaultKind, Replica};
+use crate::socket::{PipeId, SocketType};
+use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex};
+
+use super::verdict::{CheckInput, Outcome, Violation, dur, selects};
+
+pub const NAME: &str = "subscription_delivery";
+
+type SocketKey = (Replica, Option<SocketIndex>);
+
+/// Something that changed what a subscriber socket receives, at a trace index.
+#[derive(Debug)]
+enum Change {
+    Prefix {
+        prefix: String,
+        on: bool,
+    },
+    Up(PipeId),
+    Down(PipeId),
+    /// Its process was killed or crashed.
+    Reset,
+}
+
+#[derive(Debug, Default)]
+struct Subscriber {
+    changes: Vec<(usize, Change)>,
+    /// Whether any `Connect` was seen; if not, connection is not judged.
+    saw_connect: bool,
+    /// Receives of ids, with when.
+    received: BTreeMap<MsgId, Vec<Duration>>,
+}
+
+#[derive(Debug)]
+struct Publish {
+    index: usize,
+    at: Duration,
+    node: Replica,
+    id: MsgId,
+    topic: Option<String>,
+}
+
+/// What a subscriber holds at one point of the trace.
+#[derive(Debug, Default)]
+struct State {
+    prefixes: BTreeSet<String>,
+    up: BTreeSet<PipeId>,
+    /// Bumped whenever the subscriber loses something: a new window begins.
+    window: u64,
+}
+
+impl State {
+    fn apply(&mut self, change: &Change) {
+        match change {
+            Change::Prefix { prefix, on: true } => {
+                self.prefixes.insert(prefix.clone());
+            }
+            Change::Prefix { prefix, on: false } => {
+                self.prefixes.remove(prefix);
+                self.window += 1;
+            }
+            Change::Up(pipe) => {
+                self.up.insert(*pipe);
+            }
+            Change::Down(pipe) => {
+                self.up.remove(pipe);
+                self.window += 1;
+            }
+            Change::Reset => {
+                *self = State { window: self.window + 1, ..State::default() };
+            }
+        }
+    }
+
+    fn expects(&self, topic: Option<&str>, judge_connection: bool) -> bool {
+        let matches = match topic {
+            Some(topic) => self.prefixes.iter().any(|p| topic.starts_with(p.as_str())),
+            None => self.prefixes.contains(""),
+        };
+        matches && (!judge_connection || !self.up.is_empty())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    expected: u64,
+    delivered: u64,
+    slow_joiner: u64,
+    left_in_flight: u64,
+    end_in_flight: u64,
+    silent_windows: u64,
+}
+
+pub fn check(input: &CheckInput) -> Outcome {
+    let (subscribers, publishes) = collect(input);
+    if subscribers.is_empty() {
+        return Outcome::unknown(NAME, "no subscriber in the trace: nothing to check");
+    }
+    let mut tally = Tally::default();
+    let mut violations = Vec::new();
+    for (key, sub) in &subscribers {
+        judge(input, *key, sub, &publishes, &mut tally, &mut violations);
+    }
+    if tally.expected == 0 && violations.is_empty() {
+        return Outcome::unknown(
+            NAME,
+            format!(
+                "{} publishes, none while a matching subscription was in effect: nothing to check",
+                publishes.len()
+            ),
+        );
+    }
+    let note = format!(
+        "{} publishes, {} expected deliveries, {} delivered; slow-joiner losses: {}; lost in flight when a subscriber left: {}; windows in which nothing got through: {}",
+        publishes.len(),
+        tally.expected,
+        tally.delivered,
+        tally.slow_joiner,
+        tally.left_in_flight,
+        tally.silent_windows
+    );
+    let count_slow_joiners =
+        input.params.get("slow_joiners") == Some(&crate::plan::ParamValue::Bool(true));
+    if count_slow_joiners && tally.slow_joiner > 0 {
+        let text = format!(
+            "{} messages were lost before a subscription took effect (slow joiner; counted because `slow_joiners: true`)",
+            tally.slow_joiner
+        );
+        violations.push(Violation::new(Duration::ZERO, None, text));
+    }
+    if tally.end_in_flight > 0 && violations.is_empty() {
+        let why = format!(
+            "{note}; {} expected deliveries were still missing when the run ended before its liveness phase",
+            tally.end_in_flight
+        );
+        return Outcome::unknown(NAME, why);
+    }
+    Outcome::from_violations(NAME, violations).with_note(note)
+}
+
+/// Reads every subscriber socket's changes and receives, and every publish.
+fn collect(input: &CheckInput) -> (BTreeMap<SocketKey, Subscriber>, Vec<Publish>) {
+    let is = |node, socket, types: &[SocketType]| {
+        input.socket_type(node, socket).is_some_and(|t| types.contains(&t))
+    };
+    let app_publishes =
+        input.trace.app_events().any(|(_, a)| matches!(a, AppEvent::Published { .. }));
+    let mut subscribers: BTreeMap<SocketKey, Subscriber> = BTreeMap::new();
+    let mut publishes = Vec::new();
+    for (index, event) in input.trace.events.iter().enumerate() {
+        if let EventKind::FaultBegin { fault, .. } = event.kind {
+            let Some(f) = input.plan.faults.get(fault as usize) else { continue };
+            if !matches!(f.kind, FaultKind::Kill | FaultKind::Crash) {
+                continue;
+            }
+            for ((node, _), sub) in subscribers.iter_mut() {
+                if f.nodes.iter().any(|s| selects(s, *node)) {
+                    sub.changes.push((index, Change::Reset));
+                }
+            }
+            continue;
+        }
+        let Some(node) = event.node else { continue };
+        match &event.kind {
+            EventKind::App(AppEvent::PartsReceived { id, .. }) => {
+                // A multipart envelope's id is in a later frame, which the socket
+                // trace cannot see: the subscriber's own report is its receive.
+                let group = input.plan.topology.groups.get(node.group.0 as usize);
+                let sockets = group.map_or(0, |g| g.sockets.len());
+                for socket in (0..sockets).filter_map(|s| SocketIndex::try_from(s).ok()) {
+                    if is(node, Some(socket), &[SocketType::Sub, SocketType::XSub]) {
+                        let sub = subscribers.entry((node, Some(socket))).or_default();
+                        let times = sub.received.entry(*id).or_default();
+                        // The socket's own `Receive` may have carried the id already.
+                        if times.last() != Some(&event.at) {
+                            times.push(event.at);
+                        }
+                    }
+                }
+            }
+            EventKind::App(AppEvent::Published { id, topic }) => publishes.push(Publish {
+                index,
+                at: event.at,
+                node,
+                id: *id,
+                topic: Some(topic.clone()),
+            }),
+            EventKind::Send { msg }
+                if !app_publishes
+                    && is(node, event.socket, &[SocketType::Pub, SocketType::XPub]) =>
+            {
+                if let Some(id) = msg.id {
+                    publishes.push(Publish { index, at: event.at, node, id, topic: None });
+                }
+            }
+            kind if is(node, event.socket, &[SocketType::Sub, SocketType::XSub]) => {
+                let sub = subscribers.entry((node, event.socket)).or_default();
+                let change = match kind {
+                    EventKind::Subscription { pipe: None, prefix, on } => {
+                        Change::Prefix { prefix: prefix.clone(), on: *on }
+                    }
+                    EventKind::Connect { pipe, .. } => {
+                        sub.saw_connect = true;
+                        Change::Up(*pipe)
+                    }
+                    EventKind::Disconnect { pipe, .. } => Change::Down(*pipe),
+                    EventKind::Receive { msg: crate::trace::MsgInfo { id: Some(id), .. } } => {
+                        sub.received.entry(*id).or_default().push(event.at);
+                        continue;
+                    }
+                    _ => continue,
+                };
+                sub.changes.push((index, change));
+            }
+            _ => {}
+        }
+    }
+    (subscribers, publishes)
+}
+
+/// Judges one subscriber against every publish.
+fn judge(
+    input: &CheckInput,
+    (node, socket): SocketKey,
+    sub: &Subscriber,
+    publishes: &[Publish],
+    tally: &mut Tally,
+    violations: &mut Vec<Violation>,
+) {
+    let name = input.socket_name(node, socket);
+    // The expected publishes, by (publisher, window), in publish order.
+    let mut windows: BTreeMap<(Replica, u64), Vec<&Publish>> = BTreeMap::new();
+    let mut state = State::default();
+    let mut next = 0;
+    for publish in publishes {
+        while let Some((index, change)) = sub.changes.get(next)
+            && *index < publish.index
+        {
+            state.apply(change);
+            next += 1;
+        }
+        if state.expects(publish.topic.as_deref(), sub.saw_connect) {
+            windows.entry((publish.node, state.window)).or_default().push(publish);
+        }
+    }
+    for (_, change) in &sub.changes[next..] {
+        state.apply(change);
+    }
+    let final_window = state.window;
+
+    for ((_, window), expected) in &windows {
+        tally.expected += expected.len() as u64;
+        let got = |p: &Publish| sub.received.contains_key(&p.id);
+        let Some(first) = expected.iter().position(|p| got(p)) else {
+            tally.slow_joiner += expected.len() as u64;
+            tally.silent_windows += 1;
+            continue;
+        };
+        let last = expected.iter().rposition(|p| got(p)).expect("one was received");
+        tally.slow_joiner += first as u64;
+        for (i, publish) in expected.iter().enumerate().skip(first) {
+            if got(publish) {
+                tally.delivered += 1;
+                continue;
+            }
+            let lost = format!(
+                "message {} published at {} by {} while {name}'s subscription was in effect never reached it",
+                publish.id,
+                dur(publish.at),
+                input.node_name(publish.node)
+            );
+            if i < last {
+                let text = format!("{lost}, though later messages did");
+                violations.push(Violation::new(publish.at, Some(node), text));
+            } else if *window != final_window {
+                tally.left_in_flight += 1;
+            } else if input.trace.healed_at.is_some() {
+                let text = format!("{lost} (run ended at {})", dur(input.end()));
+                violations.push(Violation::new(publish.at, Some(node), text));
+            } else {
+                tally.end_in_flight += 1;
+            }
+        }
+    }
+
+    let published: BTreeMap<MsgId, &Publish> = publishes.iter().map(|p| (p.id, p)).collect();
+    for (id, times) in &sub.received {
+        let Some(publish) = published.get(id) else { continue };
+        for again in &times[1..] {
+            violations.push(Violation::new(
+                *again,
+                Some(node),
+                format!(
+                    "message {id} published at {} by {} reached {name} twice: at {} and again at {}",
+                    dur(publish.at),
+                    input.node_name(publish.node),
+                    dur(times[0]),
+                    dur(*again)
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invariant::verdict::Verdict;
+    use crate::invariant::verdict::testing::{
+        at, ms, msg, node, node_fault, plan_with, run, run_event, texts, trace,
+    };
+    use crate::plan::{ParamValue, ScenarioPlan};
+    use crate::trace::TraceEvent;
+
+    /// One `publisher` (PUB) and two `subscriber`s (SUB); subscriber.1 is killed at
+    /// 900ms if the trace says so.
+    fn pubsub() -> ScenarioPlan {
+        let mut plan = plan_with(&[
+            ("publisher", 1, &[SocketType::Pub]),
+            ("subscriber", 2, &[SocketType::Sub]),
+        ]);
+        plan.faults = vec![node_fault(FaultKind::Kill, ms(900), node(1, 1))];
+        plan
+    }
+
+    fn publish(t: u64, id: MsgId) -> TraceEvent {
+        at(ms(t), node(0, 0), Some(0), EventKind::Send { msg: msg(Some(id), None) })
+    }
+
+    fn sub_event(t: u64, sub: u32, kind: EventKind) -> TraceEvent {
+        at(ms(t), node(1, sub), Some(0), kind)
+    }
+
+    /// Subscriber `sub` subscribes to everything and connects at `t`.
+    fn join(t: u64, sub: u32) -> [TraceEvent; 2] {
+        [
+            sub_event(
+                t,
+                sub,
+                EventKind::Subscription { pipe: None, prefix: String::new(), on: true },
+            ),
+            sub_event(t, sub, EventKind::Connect { pipe: 1, peer: None }),
+        ]
+    }
+
+    fn receive(t: u64, sub: u32, id: MsgId) -> TraceEvent {
+        sub_event(t, sub, EventKind::Receive { msg: msg(Some(id), None) })
+    }
+
+    fn outcome(events: Vec<TraceEvent>, healed_at: Option<u64>) -> Outcome {
+        run(check, &trace(events, healed_at.map(ms), ms(5000)), &pubsub())
+    }
+
+    #[test]
+    fn passes_when_every_subscriber_gets_every_message_after_it_joined() {
+        let mut events = vec![publish(0, 1)];
+        events.extend(join(5, 0));
+        events.extend(join(5, 1));
+        events.extend([publish(10, 2), receive(11, 0, 2), receive(12, 1, 2)]);
+        events.extend([publish(20, 3), receive(21, 0, 3), receive(22, 1, 3)]);
+        let outcome = outcome(events, Some(1000));
+        assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
+        assert_eq!(
+            outcome.note.as_deref(),
+            Some(
+                "3 publishes, 4 expected deliveries, 4 delivered; slow-joiner losses: 0; lost in flight when a subscriber left: 0; windows in which nothing got through: 0"
+            )
+        );
+    }
+
+    #[test]
+    fn a_slow_joiner_loss_is_counted_but_not_a_violation() {
+        let mut events = join(0, 0).to_vec();
+        events.extend([publish(10, 1), publish(20, 2), publish(30, 3), receive(31, 0, 3)]);
+        let outcome = outcome(events, Some(1000));
+        assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
+        assert!(outcome.note.as_deref().is_some_and(|n| n.contains("slow-joiner losses: 2")));
+    }
+
+    #[test]
+    fn slow_joiner_losses_are_violations_when_the_scenario_counts_them() {
+        let mut events = join(0, 0).to_vec();
+        events.extend([publish(10, 1), publish(20, 2), publish(30, 3), receive(31, 0, 3)]);
+        let trace = trace(events, Some(ms(1000)), ms(5000));
+        let params = BTreeMap::from([("slow_joiners".to_owned(), ParamValue::Bool(true))]);
+        let plan = pubsub();
+        let outcome = check(&CheckInput { trace: &trace, plan: &plan, params: &params });
+        assert_eq!(outcome.verdict, Verdict::Fail, "{outcome:?}");
+        assert!(texts(&outcome)[0].starts_with("2 messages were lost before a subscription"));
+    }
+
+    #[test]
+    fn a_lost_publish_after_the_subscription_reached_the_publisher_is_a_violation() {
+        let mut events = join(0, 0).to_vec();
+        events.extend([publish(10, 1), receive(11, 0, 1), publish(20, 2), publish(30, 3)]);
+        events.extend([receive(31, 0, 3), publish(40, 4)]);
+        let outcome = outcome(events, Some(1000));
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(
+            texts(&outcome),
+            [
+                "message 2 published at 20ms by publisher.0 while subscriber.0/sub's subscription was in effect never reached it, though later messages did",
+                "message 4 published at 40ms by publisher.0 while subscriber.0/sub's subscription was in effect never reached it (run ended at 5s)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_message_in_flight_when_the_subscriber_was_killed_is_counted_not_blamed() {
+        let mut events = join(0, 1).to_vec();
+        events.extend([publish(10, 1), receive(11, 1, 1), publish(890, 2)]);
+        events.push(run_event(ms(900), EventKind::FaultBegin { fault: 0, touched: 1 }));
+        events.push(publish(950, 3));
+        let outcome = outcome(events, Some(1000));
+        assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
+        assert!(outcome.note.as_deref().is_some_and(|n| n.contains("left: 1")), "{outcome:?}");
+    }
+
+    #[test]
+    fn a_duplicate_is_a_violation() {
+        let mut events = join(0, 0).to_vec();
+        events.extend([publish(10, 1), receive(11, 0, 1), receive(12, 0, 1)]);
+        let outcome = outcome(events, Some(1000));
+        assert_eq!(
+            texts(&outcome),
+            [
+                "message 1 published at 10ms by publisher.0 reached subscriber.0/sub twice: at 11ms and again at 12ms"
+            ]
+        );
+    }
+
+    #[test]
+    fn topics_from_published_events_are_matched_against_prefixes() {
+        let sub =
+            |prefix: &str| EventKind::Subscription { pipe: None, prefix: prefix.into(), on: true };
+        let published = |t, id, topic: &str| {
+            let kind = EventKind::App(AppEvent::Published { id, topic: topic.into() });
+            at(ms(t), node(0, 0), None, kind)
+        };
+        let events = vec![
+            sub_event(0, 0, sub("weather")),
+            published(10, 1, "weather.paris"),
+            receive(11, 0, 1),
+            published(20, 2, "sport"),
+            published(30, 3, "weather.oslo"),
+        ];
+        let outcome = outcome(events, Some(1000));
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(outcome.violations.len(), 1, "only weather.oslo was expected: {outcome:?}");
+        assert!(texts(&outcome)[0].starts_with("message 3 "));
+    }
+
+    #[test]
+    fn a_multipart_receive_is_read_from_the_subscriber_s_parts_report() {
+        let parts = |t, id| {
+            let kind = EventKind::App(AppEvent::PartsReceived { id, parts: 2, expected: 2 });
+            at(ms(t), node(1, 0), None, kind)
+        };
+        let bare = EventKind::Receive { msg: msg(None, None) };
+        let mut events = join(0, 0).to_vec();
+        events.extend([publish(10, 1), sub_event(11, 0, bare.clone()), parts(11, 1)]);
+        events.extend([publish(20, 2), publish(30, 3), sub_event(31, 0, bare), parts(31, 3)]);
+        let outcome = outcome(events, Some(1000));
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(outcome.violations.len(), 1, "{outcome:?}");
+        assert!(texts(&outcome)[0].starts_with("message 2 "));
+    }
+
+    #[test]
+    fn no_subscriber_is_unknown_and_a_missing_tail_without_liveness_is_unknown() {
+        assert_eq!(outcome(vec![publish(0, 1)], Some(1000)).verdict, Verdict::Unknown);
+        let mut events = join(0, 0).to_vec();
+        events.extend([publish(10, 1), receive(11, 0, 1), publish(20, 2)]);
+        assert_eq!(outcome(events, None).verdict, Verdict::Unknown);
+    }
+}

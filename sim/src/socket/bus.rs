@@ -1,0 +1,183 @@
+//! BUS (nanomsg/NNG): every message goes to every connected peer, and what the peers
+//! send is fair-queued for the application. No header either way.
+//!
+//! A send copies the message onto every attached pipe, connected or not
+//! (`IMMEDIATE=0`); a pipe at its high-water mark drops its copy with `Dropped{Hwm}`,
+//! so the send never blocks, as NNG's bus. A BUS mesh needs a pipe between every two
+//! nodes: a message is not forwarded beyond the peers it was sent to.
+//!
+//! Not modelled: NNG's raw BUS, used in devices, leaves out the pipe a forwarded
+//! message came in on. patchbay's BUS is the cooked socket only.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::pipes::Pipes;
+use super::rep::spill_header;
+use super::{
+    DropReason, Msg, PipeId, RecvError, SendError, SocketCore, SocketEvent, SocketOptions,
+    SocketType,
+};
+
+#[derive(Debug)]
+pub struct Bus {
+    pipes: Pipes,
+    /// The pipes a send goes to. `Pipes` keeps a detached pipe while it has unread
+    /// input, so the set of live pipes is kept here.
+    attached: BTreeSet<PipeId>,
+}
+
+impl Bus {
+    pub fn new(options: SocketOptions) -> Bus {
+        Bus { pipes: Pipes::new(&options), attached: BTreeSet::new() }
+    }
+}
+
+/// Queues a copy of `msg` on each of `attached`; a full pipe drops its copy with
+/// `Dropped{Hwm}`. Shared with SURVEYOR, which sends each survey the same way.
+pub(super) fn copy_to_every_pipe(pipes: &mut Pipes, attached: &BTreeSet<PipeId>, msg: &Msg) {
+    for pipe in attached {
+        if let Err(copy) = pipes.enqueue(*pipe, msg.clone()) {
+            pipes.drop_msg(Some(*pipe), DropReason::Hwm, copy);
+        }
+    }
+}
+
+impl SocketCore for Bus {
+    fn socket_type(&self) -> SocketType {
+        SocketType::Bus
+    }
+
+    fn attach(&mut self, pipe: PipeId, _now: Duration) {
+        self.pipes.attach(pipe);
+        self.attached.insert(pipe);
+    }
+
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
+        self.pipes.set_connected(pipe, connected);
+    }
+
+    fn detach(&mut self, pipe: PipeId, _now: Duration) {
+        self.attached.remove(&pipe);
+        self.pipes.detach(pipe);
+    }
+
+    /// BUS has no header on the wire, so ids the application put on the message are
+    /// moved into the body, as a real peer would read them; the `Enqueued` events
+    /// then show what goes out.
+    fn send(&mut self, mut msg: Msg, _now: Duration) -> Result<(), SendError> {
+        spill_header(&mut msg, 0);
+        copy_to_every_pipe(&mut self.pipes, &self.attached, &msg);
+        Ok(())
+    }
+
+    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
+        self.pipes.pop_inbound().map(|(_, msg)| msg).ok_or(RecvError::WouldBlock)
+    }
+
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
+        self.pipes.push_inbound(pipe, msg);
+    }
+
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        self.pipes.can_receive(pipe)
+    }
+
+    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
+        self.pipes.pop_outbound(pipe)
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    fn on_timeout(&mut self, _now: Duration) {}
+
+    fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.pipes.pop_event()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
+    use super::*;
+
+    fn bus(sndhwm: u32, pipes: &[PipeId]) -> Bus {
+        let mut bus = Bus::new(opts(sndhwm, 10));
+        up(&mut bus, pipes);
+        bus
+    }
+
+    #[test]
+    fn a_send_reaches_every_pipe_once() {
+        let mut bus = bus(10, &[1, 2, 3]);
+        bus.send(msg(&[], "hello"), ms(0)).unwrap();
+        for pipe in [1, 2, 3] {
+            assert_eq!(transmit_all(&mut bus, pipe), [(vec![], "hello".into())]);
+        }
+    }
+
+    #[test]
+    fn pipes_still_connecting_get_their_copy_and_detached_ones_do_not() {
+        let mut bus = bus(10, &[1, 2]);
+        bus.attach(3, ms(0));
+        bus.detach(2, ms(0));
+        bus.send(msg(&[], "m"), ms(1)).unwrap();
+        let enqueued: Vec<_> = events(&mut bus)
+            .into_iter()
+            .filter_map(|e| match e {
+                SocketEvent::Enqueued { pipe, .. } => Some(pipe),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(enqueued, [1, 3]);
+        bus.set_connected(3, true, ms(2));
+        assert_eq!(transmit_all(&mut bus, 3), [(vec![], "m".into())]);
+    }
+
+    #[test]
+    fn a_full_pipe_drops_its_copy_and_the_send_never_blocks() {
+        let mut bus = bus(1, &[1, 2]);
+        bus.send(msg(&[], "first"), ms(0)).unwrap();
+        transmit_all(&mut bus, 2);
+        events(&mut bus);
+        assert_eq!(bus.send(msg(&[], "second"), ms(1)), Ok(()));
+        let got = events(&mut bus);
+        let hwm = SocketEvent::Dropped {
+            pipe: Some(1),
+            reason: DropReason::Hwm,
+            msg: msg(&[], "second"),
+        };
+        assert!(got.contains(&hwm), "{got:?}");
+        assert_eq!(transmit_all(&mut bus, 1), [(vec![], "first".into())]);
+        assert_eq!(transmit_all(&mut bus, 2), [(vec![], "second".into())]);
+    }
+
+    #[test]
+    fn without_pipes_a_send_goes_nowhere_and_succeeds() {
+        let mut bus = bus(10, &[]);
+        assert_eq!(bus.send(msg(&[], "m"), ms(0)), Ok(()));
+        assert_eq!(events(&mut bus), []);
+    }
+
+    #[test]
+    fn receives_fair_queued_across_pipes() {
+        let mut bus = bus(10, &[1, 2]);
+        for (pipe, body) in [(1, "a1"), (1, "a2"), (1, "a3"), (2, "b1")] {
+            bus.on_message(pipe, msg(&[], body), ms(0));
+        }
+        let got: Vec<_> = std::iter::from_fn(|| bus.recv(ms(0)).ok()).map(|m| m.body).collect();
+        assert_eq!(got, ["a1", "b1", "a2", "a3"]);
+        assert_eq!(bus.recv(ms(0)), Err(RecvError::WouldBlock));
+    }
+
+    #[test]
+    fn application_ids_travel_in_the_body() {
+        let mut bus = bus(10, &[1]);
+        bus.send(msg(&[0x0102_0304], "x"), ms(0)).unwrap();
+        let sent = bus.poll_transmit(1, ms(0)).unwrap();
+        assert!(sent.header.is_empty());
+        assert_eq!(&sent.body[..], b"\x01\x02\x03\x04x");
+    }
+}

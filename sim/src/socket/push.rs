@@ -1,0 +1,127 @@
+//! PUSH: round-robin out over the pipes with room; nothing comes back.
+//!
+//! A PUSH blocks at the high-water mark: when no attached pipe has room the send fails
+//! with `WouldBlock` and nothing is lost (messaging-semantics.md: PUSH with SNDHWM 10
+//! and no peer took 10 messages, then EAGAIN). Pipes still connecting take messages
+//! too (`IMMEDIATE=0`), but a pipe whose transport is up is chosen first, so a peer
+//! that is not there yet does not hold work while another could take it.
+
+use std::time::Duration;
+
+use super::pipes::Pipes;
+use super::{
+    DropReason, Msg, PipeId, RecvError, SendError, SocketCore, SocketEvent, SocketOptions,
+    SocketType,
+};
+
+#[derive(Debug)]
+pub struct Push {
+    pipes: Pipes,
+}
+
+impl Push {
+    pub fn new(options: SocketOptions) -> Push {
+        Push { pipes: Pipes::new(&options) }
+    }
+}
+
+impl SocketCore for Push {
+    fn socket_type(&self) -> SocketType {
+        SocketType::Push
+    }
+
+    fn attach(&mut self, pipe: PipeId, _now: Duration) {
+        self.pipes.attach(pipe);
+    }
+
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
+        self.pipes.set_connected(pipe, connected);
+    }
+
+    fn detach(&mut self, pipe: PipeId, _now: Duration) {
+        self.pipes.detach(pipe);
+    }
+
+    fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
+        let pipe = self
+            .pipes
+            .next_sendable(true)
+            .or_else(|| self.pipes.next_sendable(false))
+            .ok_or(SendError::WouldBlock)?;
+        self.pipes.enqueue(pipe, msg).map_err(|_| SendError::WouldBlock)
+    }
+
+    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
+        Err(RecvError::State)
+    }
+
+    /// A PULL never sends, so anything arriving is a peer breaking the protocol.
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
+        self.pipes.drop_msg(Some(pipe), DropReason::Malformed, msg);
+    }
+
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        self.pipes.is_attached(pipe)
+    }
+
+    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
+        self.pipes.pop_outbound(pipe)
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    fn on_timeout(&mut self, _now: Duration) {}
+
+    fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.pipes.pop_event()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
+    use super::*;
+
+    fn enqueued_pipes(core: &mut Push) -> Vec<PipeId> {
+        events(core)
+            .into_iter()
+            .filter_map(|e| match e {
+                SocketEvent::Enqueued { pipe, .. } => Some(pipe),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sends_round_robin_and_prefers_connected_pipes() {
+        let mut push = Push::new(opts(10, 10));
+        up(&mut push, &[1, 2, 3]);
+        push.attach(4, ms(0));
+        for _ in 0..4 {
+            push.send(msg(&[], "m"), ms(0)).unwrap();
+        }
+        assert_eq!(enqueued_pipes(&mut push), [1, 2, 3, 1]);
+    }
+
+    #[test]
+    fn blocks_at_sndhwm_and_drops_nothing() {
+        let mut push = Push::new(opts(2, 10));
+        assert_eq!(push.send(msg(&[], "m"), ms(0)), Err(SendError::WouldBlock));
+        push.attach(1, ms(0)); // still connecting: it queues anyway
+        push.send(msg(&[], "a"), ms(0)).unwrap();
+        push.send(msg(&[], "b"), ms(0)).unwrap();
+        assert_eq!(push.send(msg(&[], "c"), ms(0)), Err(SendError::WouldBlock));
+        assert!(events(&mut push).iter().all(|e| !matches!(e, SocketEvent::Dropped { .. })));
+        push.set_connected(1, true, ms(1));
+        assert_eq!(transmit_all(&mut push, 1), [(vec![], "a".into()), (vec![], "b".into())]);
+        assert_eq!(push.send(msg(&[], "c"), ms(1)), Ok(()));
+    }
+
+    #[test]
+    fn cannot_receive() {
+        let mut push = Push::new(opts(10, 10));
+        assert_eq!(push.recv(ms(0)), Err(RecvError::State));
+    }
+}

@@ -1,0 +1,284 @@
+//! SUB and XSUB: fair-queued receive, with subscriptions sent upstream as ZeroMQ does.
+//!
+//! The `SocketCore` trait has only `send`, so a running application changes its
+//! subscriptions the way ZeroMQ's XSUB does: by sending `0x01`+prefix to subscribe or
+//! `0x00`+prefix to cancel. For a SUB this is patchbay's stand-in for
+//! `setsockopt(ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE)`. Prefixes from `options.subscribe`
+//! are subscribed at construction. Every subscription goes out on every pipe, and a
+//! pipe attached later is sent every current prefix first, so a SUB that reconnects
+//! subscribes again. As in libzmq 4.3's XSUB, prefixes are counted: each subscribe is
+//! passed upstream, a cancel only when the last subscription to its prefix goes.
+//!
+//! A SUB drops a message that matches none of its prefixes (`Unsubscribed`): a ZeroMQ
+//! publisher has filtered already, but an NNG publisher sends everything. An XSUB does
+//! not filter (libzmq sets `filter` for SUB only), and forwards any other message it
+//! is sent to every pipe, which a FORWARDER device needs.
+//!
+//! Messages sent upstream are never worth blocking for: a pipe at SNDHWM drops its copy
+//! with `Hwm`, as libzmq does with subscriptions (and XSUB's distributor with upstream
+//! messages), although `SocketType::hwm_policy` lists SUB and XSUB as blocking for
+//! what they receive.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::pipes::Pipes;
+use super::subscriptions::{Prefixes, command_body, parse_command};
+use super::{
+    DropReason, Msg, PipeId, RecvError, SendError, SocketCore, SocketEvent, SocketOptions,
+    SocketType,
+};
+
+/// The SUB or XSUB core.
+#[derive(Debug)]
+pub struct Subscriber {
+    /// True for XSUB: no filtering on receive, and any body may be sent upstream.
+    xsub: bool,
+    pipes: Pipes,
+    /// This socket's own prefixes.
+    prefixes: Prefixes,
+    /// The attached pipes, which every upstream message goes to.
+    attached: BTreeSet<PipeId>,
+}
+
+impl Subscriber {
+    /// A SUB subscribed to `options.subscribe` (nothing if empty, as in ZeroMQ).
+    pub fn new_sub(options: SocketOptions) -> Subscriber {
+        Subscriber::new(false, options)
+    }
+
+    /// An XSUB subscribed to `options.subscribe`.
+    pub fn new_xsub(options: SocketOptions) -> Subscriber {
+        Subscriber::new(true, options)
+    }
+
+    fn new(xsub: bool, options: SocketOptions) -> Subscriber {
+        let mut core = Subscriber {
+            xsub,
+            pipes: Pipes::new(&options),
+            prefixes: Prefixes::default(),
+            attached: BTreeSet::new(),
+        };
+        for prefix in options.subscribe {
+            core.subscribe(true, Bytes::from(prefix));
+        }
+        core
+    }
+
+    /// Changes this socket's own subscription and tells every pipe when upstream must
+    /// know (see the module comment for the counting).
+    fn subscribe(&mut self, on: bool, prefix: Bytes) {
+        let changed =
+            if on { self.prefixes.add(prefix.clone()) } else { self.prefixes.remove(&prefix) };
+        if changed {
+            let event = SocketEvent::Subscription { pipe: None, prefix: prefix.clone(), on };
+            self.pipes.push_event(event);
+        }
+        if on || changed {
+            self.send_to_all(Msg::new(command_body(on, &prefix)));
+        }
+    }
+
+    fn send_to_all(&mut self, msg: Msg) {
+        let pipes: Vec<PipeId> = self.attached.iter().copied().collect();
+        for pipe in pipes {
+            self.send_to_pipe(pipe, msg.clone());
+        }
+    }
+
+    fn send_to_pipe(&mut self, pipe: PipeId, msg: Msg) {
+        if let Err(msg) = self.pipes.enqueue(pipe, msg) {
+            self.pipes.drop_msg(Some(pipe), DropReason::Hwm, msg);
+        }
+    }
+}
+
+impl SocketCore for Subscriber {
+    fn socket_type(&self) -> SocketType {
+        if self.xsub { SocketType::XSub } else { SocketType::Sub }
+    }
+
+    /// Queues every current prefix on the new pipe, before anything else it carries.
+    fn attach(&mut self, pipe: PipeId, _now: Duration) {
+        self.pipes.attach(pipe);
+        self.attached.insert(pipe);
+        let resubscribe: Vec<Msg> =
+            self.prefixes.iter().map(|p| Msg::new(command_body(true, p))).collect();
+        for msg in resubscribe {
+            self.send_to_pipe(pipe, msg);
+        }
+    }
+
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
+        self.pipes.set_connected(pipe, connected);
+    }
+
+    fn detach(&mut self, pipe: PipeId, _now: Duration) {
+        self.attached.remove(&pipe);
+        self.pipes.detach(pipe);
+    }
+
+    /// A subscription message changes the subscription and always succeeds. Any other
+    /// body is a state error for a SUB (libzmq: `ENOTSUP`) and goes upstream to every
+    /// pipe for an XSUB.
+    fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
+        match parse_command(&msg.body) {
+            Some(cmd) => self.subscribe(cmd.on, cmd.prefix),
+            None if self.xsub => self.send_to_all(msg),
+            None => return Err(SendError::State),
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
+        self.pipes.pop_inbound().map(|(_, msg)| msg).ok_or(RecvError::WouldBlock)
+    }
+
+    /// A SUB filters on arrival, so an unwanted message never takes a queue slot;
+    /// libzmq filters when the application reads, after it has held a slot.
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
+        if !self.xsub && !self.prefixes.matches(&msg.body) {
+            return self.pipes.drop_msg(Some(pipe), DropReason::Unsubscribed, msg);
+        }
+        self.pipes.push_inbound(pipe, msg);
+    }
+
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        self.pipes.can_receive(pipe)
+    }
+
+    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
+        self.pipes.pop_outbound(pipe)
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    fn on_timeout(&mut self, _now: Duration) {}
+
+    fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.pipes.pop_event()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::multipart;
+    use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
+    use super::*;
+
+    fn sub_opts(prefixes: &[&str]) -> SocketOptions {
+        let subscribe = prefixes.iter().map(|p| p.as_bytes().to_vec()).collect();
+        SocketOptions { subscribe, ..opts(10, 10) }
+    }
+
+    fn command(on: bool, prefix: &str) -> Msg {
+        Msg::new(command_body(on, prefix.as_bytes()))
+    }
+
+    fn bodies(core: &mut Subscriber, pipe: PipeId) -> Vec<Vec<u8>> {
+        std::iter::from_fn(|| core.poll_transmit(pipe, ms(0))).map(|m| m.body.to_vec()).collect()
+    }
+
+    #[test]
+    fn drops_what_matches_no_subscription_and_delivers_the_rest() {
+        let mut s = Subscriber::new_sub(sub_opts(&["a"]));
+        up(&mut s, &[1]);
+        events(&mut s);
+        s.on_message(1, msg(&[], "apple"), ms(0));
+        s.on_message(1, msg(&[], "banana"), ms(0));
+        assert_eq!(s.recv(ms(0)), Ok(msg(&[], "apple")));
+        assert_eq!(s.recv(ms(0)), Err(RecvError::WouldBlock));
+        let dropped = SocketEvent::Dropped {
+            pipe: Some(1),
+            reason: DropReason::Unsubscribed,
+            msg: msg(&[], "banana"),
+        };
+        assert!(events(&mut s).contains(&dropped));
+    }
+
+    #[test]
+    fn a_sub_without_subscriptions_drops_everything_and_the_empty_prefix_takes_all() {
+        let mut s = Subscriber::new_sub(opts(10, 10));
+        up(&mut s, &[1]);
+        s.on_message(1, msg(&[], "x"), ms(0));
+        assert_eq!(s.recv(ms(0)), Err(RecvError::WouldBlock));
+        s.send(command(true, ""), ms(1)).unwrap();
+        s.on_message(1, msg(&[], "x"), ms(1));
+        assert_eq!(s.recv(ms(1)), Ok(msg(&[], "x")));
+    }
+
+    #[test]
+    fn matches_a_multipart_body_on_its_first_frame() {
+        let mut s = Subscriber::new_sub(sub_opts(&["AB"]));
+        up(&mut s, &[1]);
+        s.on_message(1, Msg::new(multipart::encode(&["A".into(), "Bxyz".into()])), ms(0));
+        s.on_message(1, Msg::new(multipart::encode(&["ABC".into(), "x".into()])), ms(0));
+        let got = s.recv(ms(0)).unwrap();
+        assert_eq!(multipart::decode(&got.body)[0], "ABC");
+        assert_eq!(s.recv(ms(0)), Err(RecvError::WouldBlock));
+    }
+
+    #[test]
+    fn subscribes_every_pipe_including_ones_attached_later() {
+        let mut s = Subscriber::new_sub(sub_opts(&["a"]));
+        assert_eq!(
+            events(&mut s),
+            [SocketEvent::Subscription { pipe: None, prefix: "a".into(), on: true }]
+        );
+        up(&mut s, &[1]);
+        s.send(command(true, "b"), ms(1)).unwrap();
+        assert_eq!(bodies(&mut s, 1), [b"\x01a".to_vec(), b"\x01b".to_vec()]);
+        // A reconnect: the old pipe goes, a new one must learn every prefix again.
+        s.detach(1, ms(2));
+        up(&mut s, &[2]);
+        assert_eq!(bodies(&mut s, 2), [b"\x01a".to_vec(), b"\x01b".to_vec()]);
+    }
+
+    #[test]
+    fn a_cancel_goes_upstream_only_when_the_last_subscription_to_it_goes() {
+        let mut s = Subscriber::new_sub(sub_opts(&["a"]));
+        up(&mut s, &[1]);
+        s.send(command(true, "a"), ms(0)).unwrap();
+        s.send(command(false, "a"), ms(0)).unwrap();
+        s.on_message(1, msg(&[], "a1"), ms(0));
+        assert_eq!(s.recv(ms(0)), Ok(msg(&[], "a1")), "still subscribed once");
+        s.send(command(false, "a"), ms(0)).unwrap();
+        s.send(command(false, "never"), ms(0)).unwrap();
+        assert_eq!(bodies(&mut s, 1), [b"\x01a".to_vec(), b"\x01a".to_vec(), b"\x00a".to_vec()]);
+        let off = SocketEvent::Subscription { pipe: None, prefix: "a".into(), on: false };
+        assert_eq!(events(&mut s).iter().filter(|e| **e == off).count(), 1);
+    }
+
+    #[test]
+    fn sub_refuses_data_sends_and_xsub_forwards_them_without_filtering() {
+        let mut s = Subscriber::new_sub(opts(10, 10));
+        assert_eq!(s.send(msg(&[], "data"), ms(0)), Err(SendError::State));
+        let mut x = Subscriber::new_xsub(opts(10, 10));
+        up(&mut x, &[1, 2]);
+        x.send(msg(&[], "data"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut x, 2), [(vec![], "data".into())]);
+        x.on_message(1, msg(&[], "anything"), ms(0));
+        assert_eq!(x.recv(ms(0)), Ok(msg(&[], "anything")));
+    }
+
+    #[test]
+    fn a_full_pipe_drops_the_subscription_and_stops_reading_at_rcvhwm() {
+        let mut s = Subscriber::new_sub(SocketOptions { sndhwm_msgs: 1, ..sub_opts(&["a", "b"]) });
+        up(&mut s, &[1]);
+        let dropped = events(&mut s).into_iter().find_map(|e| match e {
+            SocketEvent::Dropped { reason: DropReason::Hwm, msg, .. } => Some(msg),
+            _ => None,
+        });
+        assert_eq!(dropped, Some(command(true, "b")));
+        let mut s = Subscriber::new_sub(SocketOptions { rcvhwm_msgs: 2, ..sub_opts(&[""]) });
+        up(&mut s, &[1]);
+        s.on_message(1, msg(&[], "x"), ms(0));
+        assert!(s.can_receive(1));
+        s.on_message(1, msg(&[], "y"), ms(0));
+        assert!(!s.can_receive(1));
+    }
+}

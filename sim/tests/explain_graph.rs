@@ -1,0 +1,58 @@
+//! `check --explain` and `graph` work on every shipped topology: each group, socket
+//! and option source shows in the explanation, and each group and connect is drawn.
+
+use std::path::Path;
+
+use patchbay::design::Registry;
+use patchbay::explain::explain;
+use patchbay::files::shipped_files;
+use patchbay::graph::TopologyGraph;
+use patchbay::plan::load;
+
+#[test]
+fn every_shipped_file_explains_and_draws() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let files = shipped_files(&root).expect("shipped files are listed");
+    assert!(files.len() >= 30, "only {} shipped files", files.len());
+    let registry = Registry::builtin();
+    for file in files {
+        let plan =
+            load(&file, &registry).plan.unwrap_or_else(|| panic!("{} resolves", file.display()));
+        let text = explain(&plan);
+        let t = plan.topology();
+        let graph = TopologyGraph::new(t);
+        let (dot, svg) = (graph.to_dot(&t.name), graph.to_svg(&t.name));
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{}",
+            file.display()
+        );
+        for g in &t.groups {
+            assert!(
+                text.contains(&format!("node `{}`", g.name)),
+                "{}: {} unexplained",
+                file.display(),
+                g.name
+            );
+            assert!(
+                dot.contains(&format!("\"{}", g.name)),
+                "{}: {} not in DOT",
+                file.display(),
+                g.name
+            );
+            assert!(svg.contains(&g.name), "{}: {} not in SVG", file.display(), g.name);
+            for s in &g.sockets {
+                assert!(
+                    text.contains(&format!("socket `{}` {}", s.name, s.socket_type)),
+                    "{}: {}.{}",
+                    file.display(),
+                    g.name,
+                    s.name
+                );
+            }
+        }
+        assert_eq!(graph.graph.edge_count(), t.connections.len(), "{}", file.display());
+        assert_eq!(dot.matches(" -> ").count(), t.connections.len(), "{}", file.display());
+        assert!(text.contains("default: libzmq"), "{}: no option provenance", file.display());
+    }
+}
