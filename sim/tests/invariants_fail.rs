@@ -21,7 +21,8 @@ use patchbay::net::{TurmoilTcp, spawn_socket};
 use patchbay::plan::{Group, Replica, ScenarioPlan, load_scenario_source};
 use patchbay::run::{RunReport, event_sink, run_seed};
 use patchbay::socket::{
-    Msg, PipeId, RecvError, Rep, Req, SendError, SocketCore, SocketEvent, SocketOptions, SocketType,
+    Msg, PipeId, RecvError, Rep, Req, Respondent, SendError, SocketCore, SocketEvent,
+    SocketOptions, SocketType, Surveyor,
 };
 use patchbay::spec::source::SourceFile;
 use patchbay::trace::{EventKind, Recorder, Trace};
@@ -465,5 +466,158 @@ fn resend_interval_fails_for_a_req_core_that_resends_half_an_interval_early() {
     assert_eq!(texts.len(), 2, "{texts:#?}");
     for text in texts {
         assert!(text.contains(", early: 500ms after its timer was armed at"), "{text}");
+    }
+}
+
+/// A surveyor, a respondent that answers in time and one that answers late.
+const SURVEY: &str = r#"
+name: survey-two
+nodes:
+  - name: surveyor
+    design: surveyor
+    sockets:
+      - name: survey
+        type: SURVEYOR
+        bind: 6000
+        options: {survey_deadline: 500ms}
+  - name: fast
+    design: respondent
+    sockets:
+      - {name: respond, type: RESPONDENT, connect: surveyor.survey}
+  - name: slow
+    design: respondent
+    sockets:
+      - {name: respond, type: RESPONDENT, connect: surveyor.survey}
+"#;
+
+/// A SURVEYOR core whose deadline comes `slack` late: it hands the application
+/// responses that arrive after the survey's deadline. Deliberately broken: it is the
+/// real `Surveyor`, told the true time when it starts a survey and a clock running
+/// `slack` behind (never before that start) afterwards.
+#[derive(Debug)]
+struct LateSurveyor {
+    inner: Surveyor,
+    slack: Duration,
+    /// When the current survey started.
+    started: Duration,
+}
+
+impl LateSurveyor {
+    fn behind(&self, now: Duration) -> Duration {
+        now.saturating_sub(self.slack).max(self.started)
+    }
+}
+
+impl SocketCore for LateSurveyor {
+    fn socket_type(&self) -> SocketType {
+        self.inner.socket_type()
+    }
+    fn attach(&mut self, pipe: PipeId, now: Duration) {
+        self.inner.attach(pipe, self.behind(now));
+    }
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, now: Duration) {
+        self.inner.set_connected(pipe, connected, self.behind(now));
+    }
+    fn detach(&mut self, pipe: PipeId, now: Duration) {
+        self.inner.detach(pipe, self.behind(now));
+    }
+    fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        self.started = now;
+        self.inner.send(msg, now)
+    }
+    fn recv(&mut self, now: Duration) -> Result<Msg, RecvError> {
+        self.inner.recv(self.behind(now))
+    }
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, now: Duration) {
+        self.inner.on_message(pipe, msg, self.behind(now));
+    }
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        self.inner.can_receive(pipe)
+    }
+    fn poll_transmit(&mut self, pipe: PipeId, now: Duration) -> Option<Msg> {
+        self.inner.poll_transmit(pipe, self.behind(now))
+    }
+    fn poll_timeout(&self) -> Option<Duration> {
+        self.inner.poll_timeout().map(|deadline| deadline + self.slack)
+    }
+    fn on_timeout(&mut self, now: Duration) {
+        self.inner.on_timeout(self.behind(now));
+    }
+    fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.inner.poll_event()
+    }
+}
+
+/// Runs the survey topology by hand over turmoil for eight simulated seconds, the
+/// surveyor's SURVEYOR made by `surveyor_core`; returns the trace.
+fn survey_by_hand(plan: &ScenarioPlan, surveyor_core: MakeCore) -> Trace {
+    const PORT: u16 = 6000;
+    let (recorder, completion) = (Recorder::default(), Completion::default());
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(SEED)
+        .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(1))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let plan = Rc::new(plan.clone());
+    let run = (recorder.clone(), completion.clone());
+    let (p, r) = (Rc::clone(&plan), run.clone());
+    sim.host("surveyor", move || {
+        let (plan, run) = (Rc::clone(&p), r.clone());
+        async move {
+            let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT);
+            start_node(&plan, "surveyor", surveyor_core, (Some(bind), None), run).await?;
+            Ok(())
+        }
+    });
+    for name in ["fast", "slow"] {
+        let (p, r) = (Rc::clone(&plan), run.clone());
+        sim.host(name, move || {
+            let (plan, run) = (Rc::clone(&p), r.clone());
+            async move {
+                let surveyor = SocketAddr::new(turmoil::lookup("surveyor"), PORT);
+                let core: MakeCore = |options| Box::new(Respondent::new(options));
+                start_node(&plan, name, core, (None, Some(surveyor)), run).await?;
+                Ok(())
+            }
+        });
+    }
+    // The surveyor stays up after its surveys; this client bounds the run.
+    sim.client("clock", async {
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        Ok(())
+    });
+    sim.run().expect("the run completes");
+    Trace { events: recorder.take(), healed_at: None, ended_at: sim.elapsed(), quiesced: true }
+}
+
+#[test]
+fn survey_deadline_fails_for_a_surveyor_core_that_accepts_late_responses() {
+    let registry = registry();
+    let workload = "surveyor: {requests: 3, rate: 0.4/s, start_at: 500ms}\n  \
+                    fast: {service_time: 100ms}\n  slow: {service_time: 800ms}";
+    let scenario = short_scenario(workload, "", "survey_deadline", false);
+    let plan = resolve("late-surveyor", SURVEY, &scenario, &registry);
+    let receives = |trace: &Trace| {
+        trace.events.iter().filter(|e| matches!(e.kind, EventKind::Receive { .. })).count()
+    };
+
+    let correct = survey_by_hand(&plan, |options| Box::new(Surveyor::new(options, 1)));
+    let good = check(&plan, &correct);
+    assert_eq!(good.verdict, Verdict::Pass, "{good:?}");
+
+    let late = survey_by_hand(&plan, |options| {
+        let inner = Surveyor::new(options, 1);
+        Box::new(LateSurveyor { inner, slack: Duration::from_secs(1), started: Duration::ZERO })
+    });
+    // The late core hands over the slow respondent's answers the correct one drops.
+    assert!(receives(&late) > receives(&correct), "{} vs {}", receives(&late), receives(&correct));
+    let bad = check(&plan, &late);
+    assert_eq!(bad.verdict, Verdict::Fail, "{bad:?}");
+    let texts: Vec<&str> = bad.violations.iter().map(|v| v.text.as_str()).collect();
+    assert_eq!(texts.len(), 3, "one late answer per survey: {texts:#?}");
+    for text in texts {
+        assert!(text.contains("after its deadline"), "{text}");
     }
 }

@@ -119,6 +119,9 @@ pub fn check(input: &CheckInput) -> Outcome {
             | AppEvent::TaskIssued { .. }
             | AppEvent::KillSent { .. }
             | AppEvent::SurveyStarted { .. }
+            | AppEvent::ChunkSent { .. }
+            | AppEvent::ChunkAggregated { .. }
+            | AppEvent::JobFinished { .. }
             | AppEvent::Note { .. } => {}
         }
     }

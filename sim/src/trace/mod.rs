@@ -65,6 +65,14 @@ pub enum AppEvent {
     /// A surveyor started survey `id`; responses carry the same id, and the SURVEYOR's
     /// `SurveyExpired` that follows closes it.
     SurveyStarted { id: MsgId },
+    /// An aggregator client sent chunk `seq` (0, 1, ...) of `job` on its connection:
+    /// message `id`, standing for `len` bytes (`aggregate_complete`).
+    ChunkSent { id: MsgId, job: u64, seq: u64, len: u64 },
+    /// An aggregator's job worker appended chunk `id` to `job`'s aggregate; `conn` is
+    /// the hop id of the connection it came in on (the ROUTER's, one per connection).
+    ChunkAggregated { id: MsgId, job: u64, conn: u32, seq: u64, len: u64 },
+    /// An aggregator finished `job`: every connection it expected had sent its last chunk.
+    JobFinished { job: u64 },
     /// Free-form note from a design, for reports.
     Note { text: String },
 }
