@@ -17,6 +17,12 @@ use patchbay::run::{Job, RunReport, run_many, run_seed, runnable as can_run};
 /// Seeds every runnable scenario is run on.
 const SEEDS: [u64; 3] = [1, 2, 3];
 
+/// Scenarios larger than this many replicas (the comet router's thousands of users)
+/// are left to `cargo xtask sim --check-determinism`, which runs them in a release
+/// build; a debug build of this test would take many minutes on them. The comet
+/// tests (`tests/comet.rs`) cover the same designs at 200 users.
+const MAX_REPLICAS: u64 = 1_000;
+
 /// The simulation spine's shipped scenarios, by file name: these must always run.
 const MUST_RUN: [&str; 7] = [
     "lru-idle-resend-23d.yaml",
@@ -72,7 +78,10 @@ fn runnable(registry: &Registry) -> Vec<(String, ScenarioPlan)> {
             panic!("{name} must run in the simulator: {why}");
         }
     }
-    all.into_iter().filter(|(_, plan)| can_run(plan, registry).is_ok()).collect()
+    all.into_iter()
+        .filter(|(_, plan)| can_run(plan, registry).is_ok())
+        .filter(|(_, plan)| plan.topology.replica_count() <= MAX_REPLICAS)
+        .collect()
 }
 
 /// One line per run, for a failure message.

@@ -2,7 +2,9 @@
 //!
 //! Run them all with `cargo test`; one area with `cargo test --test tests <module>`.
 
+mod aggregator;
 mod broken_files;
+mod comet;
 mod designs;
 mod determinism;
 mod explain_graph;

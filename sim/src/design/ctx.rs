@@ -6,7 +6,7 @@
 //! through here, so a design runs unchanged over turmoil and over real TCP.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -26,16 +26,23 @@ use super::payload::Payload;
 /// runtime drops the future when the node is killed or the run ends).
 pub type DesignFn = fn(NodeCtx) -> Pin<Box<dyn Future<Output = ()>>>;
 
-/// Counts the replicas whose finite workload is complete, so the runtime can end
-/// the liveness phase as soon as everything is done.
+/// Which replicas' current incarnations have completed their finite workload, so
+/// the runtime can end the liveness phase as soon as everything is done. A replica
+/// counts once however often it finished: a restarted client that runs its workload
+/// again must not stand in for another that has not finished.
 #[derive(Clone, Debug, Default)]
 pub struct Completion {
-    done: Rc<Cell<u64>>,
+    done: Rc<RefCell<BTreeSet<Replica>>>,
 }
 
 impl Completion {
     pub fn count(&self) -> u64 {
-        self.done.get()
+        self.done.borrow().len() as u64
+    }
+
+    /// A new incarnation of `replica` starts its workload over.
+    pub fn restart(&self, replica: Replica) {
+        self.done.borrow_mut().remove(&replica);
     }
 }
 
@@ -144,7 +151,7 @@ impl NodeCtx {
 
     /// Says this replica's finite workload is complete.
     pub fn finished(&self) {
-        self.completion.done.set(self.completion.done.get() + 1);
+        self.completion.done.borrow_mut().insert(self.replica);
     }
 
     /// A draw from `dist` (nanoseconds for durations, bytes for sizes).

@@ -6,10 +6,15 @@
 //! whether they apply). Built-in designs are listed in `catalog.rs`; users add their
 //! own with [`Registry::register`] and name them in YAML like any built-in.
 
+mod aggregator;
+mod aggregator_client;
 pub mod broken;
 mod bus_node;
 mod catalog;
 mod client;
+mod comet_manager;
+mod comet_router;
+mod comet_user;
 pub mod ctx;
 mod echo_worker;
 pub mod follower_graph;

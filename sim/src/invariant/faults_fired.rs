@@ -3,8 +3,11 @@
 //! This is the "sometimes" property that keeps every other pass honest: a partition
 //! between groups that had no connection yet, or a kill of a replica that had already
 //! finished, cuts nothing, and the run then proves nothing about faults. Each fault
-//! of the scenario must show a `FaultBegin` with `touched > 0`; one that never began,
-//! or only ever touched nothing, is a violation naming its kind and index. Fault
+//! of the scenario must show a `FaultBegin` with `touched > 0` (what it cut or hit as
+//! it began) or a `FaultEnd` with `touched > 0` (traffic it held or delayed while it
+//! lasted: a partition that began before any connection existed still counts once it
+//! holds a connect or a message); one that never began, or only ever touched nothing,
+//! is a violation naming its kind and index. Fault
 //! events whose index lies beyond the scenario's list (faults the runtime drew itself,
 //! as a swarm does) are held to the same rule.
 
@@ -30,9 +33,21 @@ pub fn check(input: &CheckInput) -> Outcome {
     let plan = input.plan;
     let mut fired: BTreeMap<u32, Fired> = BTreeMap::new();
     for event in &input.trace.events {
-        let EventKind::FaultBegin { fault, touched } = event.kind else { continue };
-        let entry = fired.entry(fault).or_default();
-        entry.first_begin.get_or_insert(event.at);
+        let (fault, touched, begins) = match event.kind {
+            EventKind::FaultBegin { fault, touched } => (fault, touched, true),
+            EventKind::FaultEnd { fault, touched } => (fault, touched, false),
+            _ => continue,
+        };
+        // An end counts only for a fault that began: it says what the fault did while
+        // it lasted.
+        let entry = if begins {
+            let entry = fired.entry(fault).or_default();
+            entry.first_begin.get_or_insert(event.at);
+            entry
+        } else {
+            let Some(entry) = fired.get_mut(&fault) else { continue };
+            entry
+        };
         if touched > 0 {
             entry.touched_at.get_or_insert(event.at);
         }
@@ -127,6 +142,15 @@ mod tests {
         let outcome = outcome(events, &two_faults());
         assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
         assert_eq!(outcome.note.as_deref(), Some("2 faults scheduled"));
+    }
+
+    #[test]
+    fn a_fault_that_held_traffic_while_it_lasted_fired_though_it_began_on_nothing() {
+        let events = vec![begin(100, 0, 1), begin(200, 1, 0), end(300, 1)];
+        assert_eq!(outcome(events, &two_faults()).verdict, Verdict::Pass);
+        // An end without a begin proves nothing.
+        let events = vec![begin(100, 0, 1), end(300, 1)];
+        assert_eq!(outcome(events, &two_faults()).verdict, Verdict::Fail);
     }
 
     #[test]

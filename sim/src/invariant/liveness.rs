@@ -8,7 +8,9 @@
 //!   PULL the plan wires to the PUSH it was sent on;
 //! - a survey (a `Send` on a SURVEYOR): the socket's next `SurveyExpired`, or the
 //!   next survey's start; at a socket that never records an expiry, its start plus
-//!   the socket's `survey_deadline`.
+//!   the socket's `survey_deadline`;
+//! - an aggregator job (the first `AppEvent::ChunkSent` of a job number, owned by the
+//!   client that sent it): the job's `JobFinished`.
 //!
 //! Jobs of designs that record no such markers are not seen. A unit must finish by
 //! `bound` (default: the scenario's liveness phase) after the heal, or after its own
@@ -37,6 +39,8 @@ enum Work {
     Task(MsgId),
     /// A survey, by its socket and its number among the socket's surveys.
     Survey(Replica, SocketIndex, u64),
+    /// An aggregator job, by its number.
+    Job(u64),
 }
 
 #[derive(Debug)]
@@ -131,6 +135,7 @@ fn describe(input: &CheckInput, work: Work, unit: &Unit) -> String {
         Work::Survey(node, socket, _) => {
             format!("the survey started at {started} by {}", input.socket_name(node, Some(socket)))
         }
+        Work::Job(job) => format!("aggregator job {job} started at {started} by {owner}"),
     }
 }
 
@@ -163,6 +168,12 @@ fn collect(input: &CheckInput) -> BTreeMap<Work, Unit> {
             }
             EventKind::App(AppEvent::TaskIssued { id }) => {
                 units.entry(Work::Task(*id)).or_insert(new_unit(at, node));
+            }
+            EventKind::App(AppEvent::ChunkSent { job, .. }) => {
+                units.entry(Work::Job(*job)).or_insert(new_unit(at, node));
+            }
+            EventKind::App(AppEvent::JobFinished { job }) => {
+                finish(&mut units, Work::Job(*job), at)
             }
             EventKind::App(AppEvent::ReplyAccepted { id } | AppEvent::RequestAbandoned { id }) => {
                 finish(&mut units, Work::Request(*id), at);
@@ -320,6 +331,22 @@ mod tests {
             texts(&outcome),
             [
                 "the survey started at 2s by surveyor.0/surveyor had not finished 1s after its start at 2s, nor by the run's end at 5s"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_aggregator_job_runs_from_its_first_chunk_to_its_finish() {
+        let chunk = |t, n, job| app(t, n, AppEvent::ChunkSent { id: t, job, seq: 0, len: 1 });
+        let done = |t, job| app(t, 1, AppEvent::JobFinished { job });
+        // Job 0 finishes in time; job 1 gets a later connection's chunk but never finishes.
+        let events = vec![chunk(0, 0, 0), chunk(10, 0, 1), chunk(1200, 1, 1), done(1500, 0)];
+        let outcome = outcome(events, &plan());
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(
+            texts(&outcome),
+            [
+                "aggregator job 1 started at 10ms by client.0 had not finished 1s after the heal at 1s, nor by the run's end at 5s"
             ]
         );
     }

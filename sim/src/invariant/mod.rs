@@ -6,7 +6,9 @@
 //! a vacuous pass). Each invariant's checker is its own file beside this one, and
 //! [`check`] dispatches to it by name; `verdict.rs` holds the types they share.
 
+mod aggregate_complete;
 mod fair_queuing;
+mod fanout_correct;
 mod faults_fired;
 mod hwm_bound;
 mod liveness;
@@ -46,6 +48,8 @@ pub fn check(plan: &InvariantPlan, input: &CheckInput) -> Outcome {
         subscription_delivery::NAME => subscription_delivery::check,
         liveness::NAME => liveness::check,
         fair_queuing::NAME => fair_queuing::check,
+        fanout_correct::NAME => fanout_correct::check,
+        aggregate_complete::NAME => aggregate_complete::check,
         _ => return Outcome::unknown(plan.name, "checker not implemented yet"),
     };
     checker(&input)
@@ -196,10 +200,13 @@ static CATALOG: [InvariantSpec; 14] = [
     },
     InvariantSpec {
         name: "fanout_correct",
-        summary: "each message reaches exactly the followers of its sender who were logged in when it was sent",
+        summary: "each message reaches exactly the followers of its sender who were logged in when the router routed it",
         params: &[],
-        applies: |t, _| {
-            requires(any_design(t, &["comet-router"]), "no node runs the `comet-router` design")
+        applies: |t, r| {
+            requires(
+                any_role(t, r, Role::Router),
+                "no node routes to dynamic receivers (no design with the router role, such as `comet-router`)",
+            )
         },
     },
     InvariantSpec {
@@ -232,6 +239,8 @@ mod tests {
             subscription_delivery::NAME,
             liveness::NAME,
             fair_queuing::NAME,
+            fanout_correct::NAME,
+            aggregate_complete::NAME,
         ];
         for name in implemented {
             assert!(spec(name).is_some(), "`{name}` is not in the catalogue");

@@ -122,17 +122,31 @@ pub fn check(input: &CheckInput) -> Outcome {
             | AppEvent::ChunkSent { .. }
             | AppEvent::ChunkAggregated { .. }
             | AppEvent::JobFinished { .. }
+            | AppEvent::CometLogin { .. }
+            | AppEvent::CometLogout { .. }
+            | AppEvent::CometRouted { .. }
             | AppEvent::Note { .. } => {}
         }
     }
 
-    // Requests neither answered nor abandoned (abandonment was reported already).
-    let in_flight: Vec<(MsgId, &Request)> = requests
+    // Requests neither answered nor abandoned (abandonment was reported already). A
+    // request whose requester was killed or crashed before its reply came has nobody
+    // left to lose it to: it is counted apart, not a lost reply.
+    let end = input.end();
+    let requester_died =
+        |r: &Request| r.node.is_some_and(|n| input.process_ended_between(n, r.issued_at, end));
+    type Unanswered<'a> = Vec<(MsgId, &'a Request)>;
+    let (orphaned, in_flight): (Unanswered, Unanswered) = requests
         .iter()
         .filter(|(_, r)| r.replied_at.is_none() && !r.abandoned)
         .map(|(id, r)| (*id, r))
-        .collect();
+        .partition(|(_, r)| requester_died(r));
     let issued = requests.len();
+    let died = if orphaned.is_empty() {
+        String::new()
+    } else {
+        format!("; {} went down with their requester (killed or crashed)", orphaned.len())
+    };
 
     if input.trace.healed_at.is_none() && !in_flight.is_empty() {
         let note = format!(
@@ -147,7 +161,6 @@ pub fn check(input: &CheckInput) -> Outcome {
 
     // The liveness phase ran: whatever is still unanswered never will be. The
     // violation is pinned to the issue time, where the request's story starts.
-    let end = input.end();
     for (id, request) in in_flight {
         violations.push(Violation::new(
             request.issued_at,
@@ -165,7 +178,7 @@ pub fn check(input: &CheckInput) -> Outcome {
         // request at all means the workload never started: a pass would be vacuous.
         return Outcome::unknown(NAME, "no request was issued: nothing to check");
     }
-    Outcome::from_violations(NAME, violations).with_note(format!("{issued} requests issued"))
+    Outcome::from_violations(NAME, violations).with_note(format!("{issued} requests issued{died}"))
 }
 
 #[cfg(test)]
@@ -204,6 +217,28 @@ mod tests {
         let outcome = check_events(events, Some(1000));
         assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
         assert_eq!(outcome.note.as_deref(), Some("3 requests issued"));
+    }
+
+    #[test]
+    fn a_request_whose_requester_was_killed_is_not_a_lost_reply() {
+        use crate::invariant::verdict::testing::{node_fault, run_event};
+        use crate::plan::FaultKind;
+        let mut plan = plan();
+        plan.faults = vec![node_fault(FaultKind::Kill, ms(30), client(0))];
+        let events = vec![
+            issued(0, 0, 1),
+            issued(5, 1, 2),
+            run_event(ms(30), EventKind::FaultBegin { fault: 0, touched: 1 }),
+        ];
+        let outcome = run(check, &trace(events, Some(ms(1000)), ms(5000)), &plan);
+        // Request 1 went down with client.0; request 2 is still lost.
+        assert_eq!(
+            texts(&outcome),
+            ["request 2 issued at 5ms by client.1 never got a reply (run ended at 5s)"]
+        );
+        assert!(
+            outcome.note.as_deref().is_some_and(|n| n.contains("1 went down with their requester"))
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ pub struct State {
     pub listeners: BTreeMap<SocketAddr, Replica>,
     /// Connects to each address not yet accepted: the shim keeps this under turmoil's
     /// listen backlog, which panics the whole run when it overflows.
-    pub syns_in_flight: BTreeMap<SocketAddr, u32>,
+    pub syn_slots: BTreeMap<SocketAddr, std::sync::Arc<tokio::sync::Semaphore>>,
     holds: Vec<Hold>,
     links: Vec<LinkChange>,
     base_latency: Distribution,
@@ -151,7 +151,7 @@ impl FaultWorld {
             replicas: BTreeMap::new(),
             conns: BTreeMap::new(),
             listeners: BTreeMap::new(),
-            syns_in_flight: BTreeMap::new(),
+            syn_slots: BTreeMap::new(),
             holds: Vec::new(),
             links,
             // When turmoil applies the base latency, the shim must not add it again.
@@ -265,6 +265,11 @@ impl FaultWorld {
         let change = st.links.iter().rev().find(|l| between(&l.sides, from, to, false));
         let latency = change.and_then(|l| l.latency).unwrap_or(st.base_latency);
         let loss = change.and_then(|l| l.loss).unwrap_or(st.base_loss);
+        let fault = change.and_then(|l| l.fault);
+        drop(st);
+        if let Some(fault) = fault {
+            self.note_effect(fault);
+        }
         let mut rng = self.rng.borrow_mut();
         let mut delay = Duration::from_nanos(sample(&latency, &mut *rng).max(0.0) as u64);
         let mut rto = RTO_MIN;

@@ -10,6 +10,7 @@ mod faults;
 pub mod json;
 mod node;
 mod shim;
+pub mod swarm;
 mod world;
 
 use std::path::PathBuf;
@@ -96,6 +97,10 @@ pub fn run_seed(
     keep_trace: bool,
 ) -> RunReport {
     let started = Instant::now();
+    // A `swarm:` block draws this seed's extra faults; the run and its checks see them
+    // like written ones.
+    let drawn = swarm::with_drawn_faults(plan, seed);
+    let plan = drawn.as_ref().unwrap_or(plan);
     let result =
         world::check_runnable(plan, registry).and_then(|()| world::simulate(plan, registry, seed));
     let wall_ms = started.elapsed().as_millis() as u64;

@@ -88,6 +88,7 @@ pub(super) async fn supervise(
             notify.notified().await;
         }
         let incarnation = rt.world.state.borrow().replicas[&replica].incarnation;
+        rt.completion.restart(replica);
         let Some(ctx) = start(&rt, &g, replica, incarnation, epoch).await else {
             // A socket failed to bind: recorded; wait for the next restart.
             notify.notified().await;

@@ -16,11 +16,13 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 
 use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
@@ -39,8 +41,6 @@ const READ_BUFFER_MAX: usize = 256 * 1024;
 /// burst of connectors (a hundred clients starting together) queues here instead.
 /// Below this many simultaneous connects nothing waits, so smaller runs are unchanged.
 const SYNS_IN_FLIGHT_MAX: u32 = 32;
-/// How often a connect queued behind `SYNS_IN_FLIGHT_MAX` looks for a free slot.
-const SYN_SLOT_RETRY: Duration = Duration::from_millis(1);
 
 fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
@@ -64,16 +64,11 @@ impl Transport for ShimTransport {
     }
 
     async fn accept(&self, l: &Self::Listener) -> io::Result<(ShimStream, SocketAddr)> {
-        loop {
-            let (mut inner, peer_addr) = l.accept().await?;
-            let mut preamble = [0u8; PREAMBLE_LEN];
-            if inner.read_exact(&mut preamble).await.is_err() || &preamble[..4] != PREAMBLE_MAGIC {
-                continue; // Not one of ours, or gone before it said who it was.
-            }
-            let conn = u64::from_be_bytes(preamble[4..12].try_into().expect("8 bytes"));
-            let Some(ends) = self.world.accept_conn(conn) else { continue };
-            return Ok((ShimStream::new(inner, conn, 1, ends, self.world.clone()), peer_addr));
-        }
+        // The preamble is read by the stream itself on first use, so one slow or
+        // silent connector never holds up the accepts behind it (a comet router takes
+        // a hundred thousand connections).
+        let (inner, peer_addr) = l.accept().await?;
+        Ok((ShimStream::accepted(inner, self.me, self.world.clone()), peer_addr))
     }
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<ShimStream> {
@@ -124,19 +119,18 @@ impl ShimTransport {
         }
     }
 
-    /// Waits for one of `addr`'s SYN slots (see `SYNS_IN_FLIGHT_MAX`).
+    /// Waits for one of `addr`'s SYN slots (see `SYNS_IN_FLIGHT_MAX`). The slots are
+    /// a FIFO semaphore: a freed slot wakes exactly the next waiter, so a hundred
+    /// thousand queued connects cost nothing while they wait (a retry timer would wake
+    /// them all every millisecond).
     async fn syn_slot(&self, addr: SocketAddr) -> SynSlot {
-        loop {
-            {
-                let mut st = self.world.state.borrow_mut();
-                let in_flight = st.syns_in_flight.entry(addr).or_default();
-                if *in_flight < SYNS_IN_FLIGHT_MAX {
-                    *in_flight += 1;
-                    return SynSlot { world: self.world.clone(), addr };
-                }
-            }
-            tokio::time::sleep(SYN_SLOT_RETRY).await;
-        }
+        let slots = {
+            let mut st = self.world.state.borrow_mut();
+            let max = SYNS_IN_FLIGHT_MAX as usize;
+            st.syn_slots.entry(addr).or_insert_with(|| Arc::new(Semaphore::new(max))).clone()
+        };
+        let permit = slots.acquire_owned().await.expect("the semaphore is never closed");
+        SynSlot { _permit: permit }
     }
 }
 
@@ -144,17 +138,7 @@ impl ShimTransport {
 /// finishes, fails or is dropped.
 #[derive(Debug)]
 struct SynSlot {
-    world: Rc<FaultWorld>,
-    addr: SocketAddr,
-}
-
-impl Drop for SynSlot {
-    fn drop(&mut self) {
-        let mut st = self.world.state.borrow_mut();
-        if let Some(in_flight) = st.syns_in_flight.get_mut(&self.addr) {
-            *in_flight = in_flight.saturating_sub(1);
-        }
-    }
+    _permit: OwnedSemaphorePermit,
 }
 
 /// A chunk received and waiting for its release time.
@@ -184,9 +168,42 @@ pub struct ShimStream {
     current: Bytes,
     sleep: Option<Pin<Box<Sleep>>>,
     inner_done: bool,
+    /// On the accepting end, the preamble bytes read so far, until it names the
+    /// connection and its connector; `None` once known.
+    preamble: Option<Vec<u8>>,
 }
 
 impl ShimStream {
+    /// The accepting end, before its preamble has been read.
+    fn accepted(inner: turmoil::net::TcpStream, me: Replica, world: Rc<FaultWorld>) -> Self {
+        let mut stream = ShimStream::new(inner, 0, 1, [me, me], world);
+        stream.preamble = Some(Vec::with_capacity(PREAMBLE_LEN));
+        stream
+    }
+
+    /// Reads the connector's preamble, exactly its bytes and no more, then learns the
+    /// connection and the peer from it. Every read and write waits for this first.
+    fn poll_preamble(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(got) = self.preamble.as_mut() else { return Poll::Ready(Ok(())) };
+        while got.len() < PREAMBLE_LEN {
+            let mut tmp = [0u8; PREAMBLE_LEN];
+            let mut rb = ReadBuf::new(&mut tmp[..PREAMBLE_LEN - got.len()]);
+            let inner = self.inner.as_mut().expect("present until drop");
+            ready!(Pin::new(inner).poll_read(cx, &mut rb))?;
+            if rb.filled().is_empty() {
+                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+            }
+            got.extend_from_slice(rb.filled());
+        }
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, "not a patchbay shim preamble");
+        if &got[..4] != PREAMBLE_MAGIC {
+            return Poll::Ready(Err(bad()));
+        }
+        let conn = u64::from_be_bytes(got[4..12].try_into().expect("8 bytes"));
+        let ends = self.world.accept_conn(conn).ok_or_else(bad)?;
+        (self.conn, self.peer, self.preamble) = (conn, ends[0], None);
+        Poll::Ready(Ok(()))
+    }
     fn new(
         inner: turmoil::net::TcpStream,
         conn: ConnId,
@@ -208,6 +225,7 @@ impl ShimStream {
             current: Bytes::new(),
             sleep: None,
             inner_done: false,
+            preamble: None,
         }
     }
 
@@ -288,6 +306,7 @@ impl AsyncRead for ShimStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        ready!(this.poll_preamble(cx))?;
         if let Some(e) = this.broken() {
             return Poll::Ready(Err(e));
         }
@@ -320,6 +339,7 @@ impl AsyncWrite for ShimStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        ready!(this.poll_preamble(cx))?;
         if let Some(e) = this.broken() {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, e.to_string())));
         }

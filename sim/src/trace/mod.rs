@@ -73,6 +73,13 @@ pub enum AppEvent {
     ChunkAggregated { id: MsgId, job: u64, conn: u32, seq: u64, len: u64 },
     /// An aggregator finished `job`: every connection it expected had sent its last chunk.
     JobFinished { job: u64 },
+    /// The comet router saw `user` log in (its view, which `fanout_correct` judges by).
+    CometLogin { user: u32 },
+    /// The comet router saw `user` log out.
+    CometLogout { user: u32 },
+    /// The comet router routed message `id` from `from`: sent to `delivered` logged-in
+    /// followers, skipped `dropped` logged-out ones. Recorded before the sends.
+    CometRouted { id: MsgId, from: u32, delivered: u32, dropped: u32 },
     /// Free-form note from a design, for reports.
     Note { text: String },
 }

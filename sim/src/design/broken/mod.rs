@@ -19,6 +19,7 @@
 
 mod duplicating_queue_device;
 mod forgetful_lru_broker;
+mod leaky_comet_router;
 mod lossy_echo_worker;
 
 use crate::socket::SocketType;
@@ -88,6 +89,29 @@ pub fn designs() -> Vec<DesignSpec> {
             workload: &[],
             broken: true,
             run: Some(forgetful_lru_broker::run),
+        },
+        DesignSpec {
+            name: "leaky-comet-router",
+            summary: "BROKEN: a comet router that keeps a user's connection in its table after the user logs out, so it goes on pushing the user messages (fanout_correct fails).",
+            roles: &[Role::Router],
+            sockets: &[
+                SocketRole {
+                    name: "users",
+                    required: true,
+                    types: &[SocketType::Router],
+                    doc: "user connections",
+                },
+                SocketRole {
+                    name: "manager",
+                    required: true,
+                    types: &[SocketType::Req, SocketType::Dealer],
+                    doc: "asks the subscription manager",
+                },
+            ],
+            params: &[],
+            workload: &[],
+            broken: true,
+            run: Some(leaky_comet_router::run),
         },
     ]
 }
