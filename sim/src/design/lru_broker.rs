@@ -21,8 +21,20 @@ use super::ctx::NodeCtx;
 use super::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
+    run_with(ctx, Requeue::AfterResult)
+}
+
+/// Whether a worker rejoins the idle queue after returning a result. `Never` is the
+/// guide's classic load-balancing bug, kept for `design/broken/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Requeue {
+    AfterResult,
+    Never,
+}
+
+pub(crate) fn run_with(ctx: NodeCtx, requeue: Requeue) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
-        let mut broker = Broker::default();
+        let mut broker = Broker { requeue, ..Broker::default() };
         let frontend = ctx.socket("frontend");
         let backend = ctx.socket("backend");
         loop {
@@ -53,8 +65,9 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
 
 /// The broker's queues. Headers are kept exactly as the ROUTER delivered them (its
 /// hop id, then the REQ's request id), which is all it takes to answer later.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Broker {
+    requeue: Requeue,
     /// Workers waiting for a job, oldest first: the reply to each one's last request.
     idle: VecDeque<Vec<u32>>,
     /// Requests waiting for a worker, oldest first, with their client's header.
@@ -63,12 +76,28 @@ struct Broker {
     owners: BTreeMap<MsgId, Vec<u32>>,
 }
 
+impl Default for Broker {
+    fn default() -> Broker {
+        Broker {
+            requeue: Requeue::AfterResult,
+            idle: VecDeque::new(),
+            jobs: VecDeque::new(),
+            owners: BTreeMap::new(),
+        }
+    }
+}
+
 impl Broker {
     /// A worker's request: a "ready", or a result that is also a "ready". Either way
     /// the worker's REQ now waits for a reply, so it joins the idle queue.
     async fn on_worker(&mut self, ctx: &NodeCtx, msg: Msg) {
         match Payload::decode(&msg.body) {
-            Some(result) if result.kind == PayloadKind::Result => self.deliver(ctx, &result).await,
+            Some(result) if result.kind == PayloadKind::Result => {
+                self.deliver(ctx, &result).await;
+                if self.requeue == Requeue::Never {
+                    return;
+                }
+            }
             Some(ready) if ready.kind == PayloadKind::Ready => {}
             other => {
                 let text = format!("lru-broker got an odd worker message: {other:?}");
