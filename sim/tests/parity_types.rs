@@ -562,3 +562,66 @@ fn pair_to_pair_agrees_over_tokio_and_turmoil() {
     };
     check_parity(&PAIR_PAIR, &expected);
 }
+
+// XPUB → XSUB: the subscription travels upstream as a message that the XPUB's
+// application sees (how a FORWARDER passes subscriptions on), and the XPUB then
+// filters for that pipe. XSUB itself does not filter, so only the publisher's
+// filtering keeps "b1" away.
+
+/// Waits for the subscription message, then publishes three topics.
+fn xpublish(node: &Node) -> Account<'_> {
+    Box::pin(async move {
+        let subscription = node.recv_text().await;
+        for topic in ["a1", "b1", "a2"] {
+            node.send_text(topic).await;
+        }
+        vec![format!("subscription {subscription:?}"), "published 3".to_owned()]
+    })
+}
+
+/// Subscribes to "a" by sending the subscription upstream, then takes two messages.
+fn xsubscribe(node: &Node) -> Account<'_> {
+    Box::pin(async move {
+        node.send_text("\u{1}a").await;
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            got.push(format!("got {}", node.recv_text().await));
+        }
+        got
+    })
+}
+
+static XPUB_XSUB: [NodeSpec; 2] = [
+    NodeSpec {
+        name: "xpub",
+        make_core: || Box::new(Publisher::new_xpub(SocketOptions::default())),
+        binds: true,
+        connects: &[],
+        behave: xpublish,
+    },
+    NodeSpec {
+        name: "xsub",
+        make_core: || Box::new(Subscriber::new_xsub(SocketOptions::default())),
+        binds: false,
+        connects: &[0],
+        behave: xsubscribe,
+    },
+];
+
+#[test]
+fn xpub_to_xsub_passes_the_subscription_up_and_filters_over_tokio_and_turmoil() {
+    let expected = Outcome {
+        // Messages arrive in order a1, b1, a2, so "got a2" second shows b1 was filtered.
+        accounts: vec![
+            texts(&["got a1", "got a2"]),
+            texts(&["subscription \"\\u{1}a\"", "published 3"]),
+        ],
+        // At the XPUB: the subscription, and its cancel when the XSUB's pipe goes at
+        // the end (libzmq's XPUB reports a departed subscriber's prefixes as cancels).
+        // At the XSUB: the two matching messages; "b1" was never even queued.
+        arrived: 4,
+        survey_expired: 0,
+        faults: vec![],
+    };
+    check_parity(&XPUB_XSUB, &expected);
+}
