@@ -283,9 +283,12 @@ pub trait SocketCore {
     /// The next message to write on `pipe`, if any.
     fn poll_transmit(&mut self, pipe: PipeId, now: Duration) -> Option<Msg>;
 
-    /// The earliest instant at which `on_timeout` must be called, if any.
-    fn poll_timeout(&self) -> Option<Duration>;
-    fn on_timeout(&mut self, now: Duration);
+    /// The earliest instant at which `on_timeout` must be called, if any. Most socket
+    /// types keep no timers; REQ (resend) and SURVEYOR (deadline) override these.
+    fn poll_timeout(&self) -> Option<Duration> {
+        None
+    }
+    fn on_timeout(&mut self, _now: Duration) {}
 
     /// The next event for the trace, oldest first.
     fn poll_event(&mut self) -> Option<SocketEvent>;

@@ -153,12 +153,6 @@ impl SocketCore for Subscriber {
         self.pipes.pop_outbound(pipe)
     }
 
-    fn poll_timeout(&self) -> Option<Duration> {
-        None
-    }
-
-    fn on_timeout(&mut self, _now: Duration) {}
-
     fn poll_event(&mut self) -> Option<SocketEvent> {
         self.pipes.pop_event()
     }
