@@ -132,12 +132,23 @@ impl SocketCore for Subscriber {
         Ok(())
     }
 
+    /// A SUB filters again on the way out: a message that arrived while a prefix was
+    /// held, and waited while the application cancelled it, is dropped as
+    /// `Unsubscribed` rather than delivered. libzmq filters when the application
+    /// reads; NNG purges its queue on unsubscribe; either way the application never
+    /// sees a message that no current subscription matches.
     fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
-        self.pipes.pop_inbound().map(|(_, msg)| msg).ok_or(RecvError::WouldBlock)
+        while let Some((pipe, msg)) = self.pipes.pop_inbound() {
+            if self.xsub || self.prefixes.matches(&msg.body) {
+                return Ok(msg);
+            }
+            self.pipes.drop_msg(Some(pipe), DropReason::Unsubscribed, msg);
+        }
+        Err(RecvError::WouldBlock)
     }
 
-    /// A SUB filters on arrival, so an unwanted message never takes a queue slot;
-    /// libzmq filters when the application reads, after it has held a slot.
+    /// A SUB filters on arrival too, so an unwanted message never takes a queue slot;
+    /// libzmq filters only when the application reads, after it has held a slot.
     fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
         if !self.xsub && !self.prefixes.matches(&msg.body) {
             return self.pipes.drop_msg(Some(pipe), DropReason::Unsubscribed, msg);
@@ -192,6 +203,32 @@ mod tests {
             msg: msg(&[], "banana"),
         };
         assert!(events(&mut s).contains(&dropped));
+    }
+
+    /// Found by `props::sub_never_delivers_an_unsubscribed_message`: a message queued
+    /// under a prefix that the application then cancelled was still delivered.
+    #[test]
+    fn a_message_queued_before_its_prefix_was_cancelled_is_not_delivered() {
+        let mut s = Subscriber::new_sub(sub_opts(&["a", "b"]));
+        up(&mut s, &[1]);
+        s.on_message(1, msg(&[], "a1"), ms(0));
+        s.on_message(1, msg(&[], "b1"), ms(0));
+        s.send(command(false, "a"), ms(1)).unwrap();
+        events(&mut s);
+        assert_eq!(s.recv(ms(2)), Ok(msg(&[], "b1")));
+        let dropped = SocketEvent::Dropped {
+            pipe: Some(1),
+            reason: DropReason::Unsubscribed,
+            msg: msg(&[], "a1"),
+        };
+        assert_eq!(events(&mut s), [dropped]);
+        assert_eq!(s.recv(ms(2)), Err(RecvError::WouldBlock));
+        // An XSUB does not filter, so the same history delivers both.
+        let mut x = Subscriber::new_xsub(sub_opts(&["a"]));
+        up(&mut x, &[1]);
+        x.on_message(1, msg(&[], "a1"), ms(0));
+        x.send(command(false, "a"), ms(1)).unwrap();
+        assert_eq!(x.recv(ms(2)), Ok(msg(&[], "a1")));
     }
 
     #[test]
