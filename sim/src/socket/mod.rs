@@ -18,6 +18,8 @@ pub mod multipart;
 mod options;
 mod pair;
 mod pipes;
+#[cfg(test)]
+mod props;
 mod publish;
 mod pull;
 mod push;
