@@ -593,6 +593,66 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
     v.finish()
 }
 
+/// Property 1, inbound half, every socket type: each `Arrived` depth is the number of
+/// messages really waiting on that pipe (so RCVHWM is checked against the truth, not
+/// only against what the core says), and `recv` hands over the oldest waiting message
+/// of some pipe, never one that did not arrive. Messages leave a pipe's queue by
+/// `recv` or by a drop outside an arrival (a REQ's stale replies on a new send, a
+/// SURVEYOR's at its deadline, a SUB's on a cancelled prefix).
+///
+/// XPUB's subscription messages are not unique (two pipes may both send `0x01a`), so
+/// which pipe a `recv` took one from is ambiguous and its depths are only bounded.
+fn check_inbound(trace: &Trace) -> Result<(), String> {
+    let s = &trace.setup;
+    let mut v = Violations::default();
+    let mut waiting: BTreeMap<PipeId, VecDeque<Msg>> = BTreeMap::new();
+    let take_front = |waiting: &mut BTreeMap<PipeId, VecDeque<Msg>>, pipe: Option<PipeId>, msg| {
+        let fronts = waiting.iter_mut().filter(|(p, _)| pipe.is_none_or(|want| **p == want));
+        let (_, queue) = fronts.into_iter().find(|(_, q)| q.front() == Some(msg))?;
+        queue.pop_front()
+    };
+    for (n, r) in trace.records.iter().enumerate() {
+        let arriving = matches!(r.step, Step::Arrive(..));
+        for event in &r.events {
+            match event {
+                SocketEvent::Arrived { pipe, depth, msg } => {
+                    let queue = waiting.entry(*pipe).or_default();
+                    queue.push_back(msg.clone());
+                    let real = queue.len() as u32;
+                    if s.socket != SocketType::XPub && real != *depth {
+                        v.add(n, r, format!("reported inbound depth {depth}, but {real} wait"));
+                    }
+                    if s.rcvhwm_msgs > 0 && real > s.rcvhwm_msgs {
+                        v.add(n, r, format!("{real} messages wait on pipe {pipe}, above RCVHWM"));
+                    }
+                }
+                SocketEvent::Dropped { pipe: Some(pipe), msg, .. } if !arriving => {
+                    take_front(&mut waiting, Some(*pipe), msg);
+                }
+                _ => {}
+            }
+        }
+        if let Step::Recv(Ok(msg)) = &r.step
+            && take_front(&mut waiting, None, msg).is_none()
+        {
+            v.add(n, r, format!("received {msg:?}, which is no pipe's oldest waiting message"));
+        }
+    }
+    v.finish()
+}
+
+/// Property 1 as a whole: both halves.
+fn check_queues(trace: &Trace) -> Result<(), String> {
+    match (check_hwm(trace), check_inbound(trace)) {
+        (Ok(()), Ok(())) => Ok(()),
+        (outbound, inbound) => Err([outbound.err(), inbound.err()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
+}
+
 /// Property 2, REQ: one request is live at a time. Every request placed on a queue or
 /// written carries the id of the latest send (a new send takes an id never used
 /// before, a resend reuses it); nothing is written after its reply was accepted; each
@@ -920,7 +980,7 @@ const HWM: Property = Property {
     name: "hwm_is_never_exceeded_and_only_dropping_types_drop",
     seed_offset: 1,
     types: &SocketType::ALL,
-    check: check_hwm,
+    check: check_queues,
 };
 const REQ_ONE_OUTSTANDING: Property = Property {
     name: "req_never_has_two_requests_outstanding",
@@ -1208,6 +1268,14 @@ fn hwm_property_catches_a_blocking_type_that_drops() {
         |s| Flawed::build(s, Flaw::DropsInsteadOfBlocking),
         "PUSH blocks at its HWM",
     );
+}
+
+#[test]
+fn queue_property_catches_a_message_received_that_never_waited() {
+    let req: &'static [SocketType] = &[SocketType::Req];
+    let property = Property { types: req, ..HWM };
+    let factory = |s: &Setup| Flawed::build(s, Flaw::DeliversLateReplies);
+    catches(&property, factory, "which is no pipe's oldest waiting message");
 }
 
 #[test]
