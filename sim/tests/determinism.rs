@@ -45,12 +45,12 @@ fn scenarios_dir() -> PathBuf {
 /// Every shipped scenario, by file name, in name order, resolved against the
 /// built-in designs. A scenario that does not resolve fails the test here.
 fn shipped(registry: &Registry) -> Vec<(String, ScenarioPlan)> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
-        .expect("scenarios/ is readable")
-        .map(|entry| entry.expect("scenarios/ entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+    let root = scenarios_dir().join("..");
+    let paths: Vec<PathBuf> = patchbay::files::shipped_files(&root)
+        .expect("the shipped folders are readable")
+        .into_iter()
+        .filter(|path| path.starts_with(scenarios_dir()))
         .collect();
-    paths.sort();
     assert!(!paths.is_empty(), "no scenarios found in {}", scenarios_dir().display());
     paths
         .into_iter()

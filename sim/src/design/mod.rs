@@ -151,10 +151,11 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Every built-in design.
+    /// Every built-in design, the deliberately broken catalogue included (a topology
+    /// naming one of those gets a warning, and suggestions never offer them).
     pub fn builtin() -> Registry {
         let mut registry = Registry { designs: BTreeMap::new() };
-        for spec in catalog::builtin() {
+        for spec in catalog::builtin().into_iter().chain(broken::designs()) {
             registry.register(spec);
         }
         registry

@@ -235,6 +235,22 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
 
     fn design(&mut self, node: &RawNode, path: &YamlPath) -> Option<&'r DesignSpec> {
         if let Some(spec) = self.registry.get(&node.design) {
+            if spec.broken {
+                self.diags
+                    .warning(
+                        &path.key("design"),
+                        Target::Value,
+                        "broken-design",
+                        format!(
+                            "`{}` is deliberately broken: it exists to show that patchbay's checkers catch its bug",
+                            spec.name
+                        ),
+                    )
+                    .hint(format!(
+                        "its bug: {}; model real systems with the sound designs",
+                        spec.summary.trim_start_matches("BROKEN: ").trim_end_matches('.')
+                    ));
+            }
             return Some(spec);
         }
         let d = self.diags.error(
@@ -243,11 +259,12 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             "unknown-design",
             format!("no design is called `{}`", node.design),
         );
-        match did_you_mean(&node.design, self.registry.names()) {
+        let sound = || self.registry.iter().filter(|d| !d.broken).map(|d| d.name);
+        match did_you_mean(&node.design, sound()) {
             Some(s) => d.hint(format!("did you mean `{s}`?")),
             None => d.hint(format!(
                 "built-in designs: {}; register your own from Rust with `Registry::register`",
-                self.registry.names().collect::<Vec<_>>().join(", ")
+                sound().collect::<Vec<_>>().join(", ")
             )),
         };
         None
