@@ -23,6 +23,7 @@
 
 pub mod design;
 pub mod explain;
+pub mod explore;
 pub mod files;
 pub mod graph;
 pub mod invariant;

@@ -4,6 +4,7 @@
 
 mod aggregator;
 mod broken_files;
+mod catalogue;
 mod comet;
 mod designs;
 mod determinism;

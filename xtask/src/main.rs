@@ -6,6 +6,7 @@
 
 mod args;
 mod check;
+mod explore;
 mod sim;
 mod test;
 
@@ -27,6 +28,15 @@ commands:
       --json PATH               write the JSON report here (default: reports/sim/latest.json)
       --check-determinism       run every seed twice and compare trace hashes
       --trace                   print every event of every run (use with --seed)
+  explore SCENARIO [options]    generated variants of a scenario (faults, counts, sizes,
+                                options, duration, seed) until an invariant fails; the
+                                failing case is shrunk and written as a scenario under
+                                reports/explore/ (never replacing a file), with its repro
+      --cases N                 cases to try (default 256)
+      --seed S                  seed of the case generator (default 1)
+      --jobs J                  simulations at a time (default: the number of cores)
+      --max-faults K            most faults per case (default: the swarm block's, or 4)
+      --out DIR                 where to write the case (default: reports/explore)
   test [ARGS...]                install the test peers if missing (pynng, pinned),
                                 then `cargo test --workspace ARGS...`
   help                          this text
@@ -51,6 +61,7 @@ fn main() -> ExitCode {
         "check" => check::check(argv),
         "graph" => check::graph(argv),
         "sim" => sim::sim(argv),
+        "explore" => explore::explore(argv),
         "test" => test::test(argv),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

@@ -38,7 +38,7 @@ pub fn with_drawn_faults(plan: &ScenarioPlan, seed: u64) -> Option<ScenarioPlan>
 }
 
 /// Whether two faults hit a common replica or link while both are active.
-fn overlaps(a: &FaultPlan, b: &FaultPlan, duration: Duration) -> bool {
+pub fn overlaps(a: &FaultPlan, b: &FaultPlan, duration: Duration) -> bool {
     let (a_end, b_end) = (a.until.unwrap_or(duration), b.until.unwrap_or(duration));
     let in_time = a.at <= b_end && b.at <= a_end;
     let sides = |f: &FaultPlan| -> Vec<Selector> {

@@ -12,11 +12,15 @@
 //! - [`scalar`], [`one_or_many`]: leaf types for the schema; [`units`]: durations, sizes,
 //!   rates.
 //!
-//! **Architecture Invariant:** serde_yaml is named only inside `spec/`, and parsed only in
-//! `yaml.rs` and `locate.rs`, so the YAML library can be swapped without touching the schema
-//! or the resolver.
+//! - [`edit`]: a document as a plain tree a program rewrites and writes back (exploration
+//!   writes the cases it finds as scenario files this way).
+//!
+//! **Architecture Invariant:** serde_yaml is named only inside `spec/`, parsed only in
+//! `yaml.rs` and `locate.rs` and written only in `edit.rs`, so the YAML library can be
+//! swapped without touching the schema or the resolver.
 
 pub mod diag;
+pub mod edit;
 pub mod locate;
 pub mod one_or_many;
 pub mod path;

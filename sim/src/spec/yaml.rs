@@ -51,6 +51,12 @@ pub fn load<T: DeserializeOwned>(src: &SourceFile, diags: &mut Diagnostics) -> O
     if failed { None } else { outcome }
 }
 
+/// Parses the text into a `Value` with merges applied, or records why it cannot be
+/// (`edit.rs` reads documents it rewrites through this too).
+pub(super) fn parse_value(src: &SourceFile, diags: &mut Diagnostics) -> Option<Value> {
+    parse(src, diags)
+}
+
 /// Parses the text into a `Value` with merges applied, or records why it cannot be.
 fn parse(src: &SourceFile, diags: &mut Diagnostics) -> Option<Value> {
     match serde_yaml::from_str::<Value>(&src.text) {

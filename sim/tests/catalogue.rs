@@ -1,0 +1,155 @@
+//! The catalogue of deliberately broken designs against exploration: `explore` must
+//! find each one's bug within a stated budget of cases and shrink it to a scenario of
+//! at most three faults that fails the same way when loaded from disk, and the sound
+//! design beside it must come through the same budget unflagged.
+//!
+//! Each broken design has a shipped scenario under `scenarios/broken/` (the aggregator
+//! without its wake-up is the shipped `aggregator-lost-wakeup`). Most fail in any run,
+//! so the finding is about shrinking; `no-resend-queue` fails only when a fault loses
+//! a request in flight, which the search has to find, and `queue-swarm` is the same
+//! topology with REQ's resend left on, which must survive the same search.
+
+use std::path::{Path, PathBuf};
+
+use patchbay::design::Registry;
+use patchbay::explore::{self, Base, Finding, Options};
+use patchbay::invariant::Verdict;
+use patchbay::plan::load_scenario;
+use patchbay::run::run_seed;
+
+/// The generator seed every exploration here uses.
+const SEED: u64 = 1;
+/// The most faults a shrunk case may keep.
+const MAX_SHRUNK_FAULTS: usize = 3;
+/// Cases the fault-dependent bug must be found in, and that the sound design must
+/// survive.
+const FAULT_BUDGET: u64 = 48;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A fresh folder for one test's written cases.
+fn out_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("patchbay-catalogue-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
+
+fn options(cases: u64, dir: &Path) -> Options {
+    Options { cases, seed: SEED, jobs: 2, max_faults: None, out_dir: dir.to_path_buf() }
+}
+
+fn base(scenario: &str, registry: &Registry) -> Base {
+    let path = root().join(scenario);
+    Base::load(&path, registry, None).unwrap_or_else(|d| panic!("{scenario}: {d:?}"))
+}
+
+/// Explores `scenario` for at most `budget` cases and checks the finding: found in
+/// budget, violates `invariant`, shrunk to at most three faults, and reproduced by
+/// the written file. Returns the finding.
+fn finds(scenario: &str, budget: u64, invariant: &str) -> Finding {
+    let registry = Registry::builtin();
+    let dir = out_dir(invariant);
+    let base = base(scenario, &registry);
+    let opts = options(budget, &dir);
+    let outcome = explore::explore(&base, &registry, &opts, &|_, _| {});
+    let Some(finding) = outcome.finding else {
+        panic!("{scenario}: nothing found in {budget} cases ({} invalid)", outcome.invalid)
+    };
+    assert!(finding.cases_to_find <= budget);
+    let f = &finding.failure;
+    assert!(f.violated.contains(&invariant), "{scenario}: {:?}: {}", f.violated, f.first);
+    assert!(f.faults <= MAX_SHRUNK_FAULTS, "{scenario}: {} faults:\n{}", f.faults, f.text);
+    assert!(
+        f.events <= finding.original_failure.events,
+        "{scenario}: shrinking made the run longer ({} > {} events)",
+        f.events,
+        finding.original_failure.events
+    );
+    let written = explore::write_finding(&base, &finding, &opts, "test").expect("written");
+    assert_reproduces(&written, invariant, &registry);
+    finding
+}
+
+/// Loads a written case as `cargo xtask sim` does and runs its one seed.
+fn assert_reproduces(path: &Path, invariant: &str, registry: &Registry) {
+    let loaded = load_scenario(path, registry);
+    let plan =
+        loaded.plan.unwrap_or_else(|| panic!("{}: {:?}", path.display(), loaded.diagnostics));
+    assert_eq!(plan.seeds.len(), 1, "a written case names its one seed");
+    let report = run_seed(&plan, registry, plan.seeds[0], false);
+    let outcome = report.invariants.iter().find(|o| o.name == invariant).expect("checked");
+    assert_eq!(outcome.verdict, Verdict::Fail, "{} does not reproduce", path.display());
+    assert!(!report.as_expected, "the case keeps `expect: pass`, which it refutes");
+}
+
+#[test]
+fn a_worker_that_drops_requests_is_found_at_once_and_shrunk_to_no_fault() {
+    let finding = finds("scenarios/broken/lossy-worker.yaml", 4, "no_lost_replies");
+    assert_eq!(finding.failure.faults, 0, "{}", finding.failure.text);
+}
+
+#[test]
+fn a_broker_that_forgets_its_workers_is_found() {
+    finds("scenarios/broken/forgetful-lru.yaml", 4, "no_lost_replies");
+}
+
+#[test]
+fn a_device_that_duplicates_requests_is_found() {
+    finds("scenarios/broken/duplicating-queue.yaml", 4, "no_duplicate_delivery");
+}
+
+#[test]
+fn a_router_that_delivers_to_logged_out_users_is_found() {
+    finds("scenarios/broken/leaky-comet.yaml", 4, "fanout_correct");
+}
+
+#[test]
+fn an_aggregator_without_its_wakeup_is_found() {
+    finds("scenarios/aggregator-lost-wakeup.yaml", 4, "liveness");
+}
+
+#[test]
+fn a_req_without_resend_is_found_only_through_a_fault() {
+    let finding = finds("scenarios/broken/no-resend-queue.yaml", FAULT_BUDGET, "no_lost_replies");
+    // The scenario passes as written: the search had to add the fault that loses a
+    // request, and shrinking must keep one.
+    assert!(finding.failure.faults >= 1, "{}", finding.failure.text);
+    assert!(!finding.original.faults.is_empty());
+}
+
+#[test]
+fn the_queue_with_resend_survives_the_same_budget() {
+    let registry = Registry::builtin();
+    let dir = out_dir("sound-queue");
+    let base = base("scenarios/queue-swarm.yaml", &registry);
+    let outcome = explore::explore(&base, &registry, &options(FAULT_BUDGET, &dir), &|_, _| {});
+    if let Some(f) = &outcome.finding {
+        panic!(
+            "a sound design was flagged: {:?}: {}\n{}",
+            f.failure.violated, f.failure.first, f.failure.text
+        );
+    }
+    assert_eq!(outcome.cases_run, FAULT_BUDGET);
+    assert!(outcome.invalid < FAULT_BUDGET / 4, "{} of the cases were invalid", outcome.invalid);
+}
+
+#[test]
+fn exploration_is_deterministic_and_never_replaces_a_written_case() {
+    let registry = Registry::builtin();
+    let dir = out_dir("twice");
+    let base = base("scenarios/broken/duplicating-queue.yaml", &registry);
+    let opts = options(4, &dir);
+    let first = explore::explore(&base, &registry, &opts, &|_, _| {}).finding.expect("found");
+    let second = explore::explore(&base, &registry, &opts, &|_, _| {}).finding.expect("found");
+    assert_eq!(first.shrunk, second.shrunk);
+    assert_eq!(first.failure.text, second.failure.text);
+    let a = explore::write_finding(&base, &first, &opts, "test").expect("written");
+    let before = std::fs::read_to_string(&a).expect("readable");
+    let b = explore::write_finding(&base, &second, &opts, "test").expect("written");
+    assert_ne!(a, b, "the second case must go to a new file");
+    assert_eq!(std::fs::read_to_string(&a).expect("readable"), before, "the first was changed");
+}

@@ -1,0 +1,151 @@
+//! `explore`: generated variants of a scenario until one breaks an invariant, shrunk
+//! to a minimal scenario file under `reports/explore/` that `cargo xtask sim` replays.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use patchbay::design::Registry;
+use patchbay::explore::{self, Base, Finding, Options};
+use patchbay::invariant::Verdict;
+use patchbay::spec::diag::render;
+
+use crate::args;
+use crate::check::{absolute_then_enter, usage_error};
+
+/// Cases tried when `--cases` is not given.
+const CASES_DEFAULT: u64 = 256;
+/// Generator seed when `--seed` is not given.
+const SEED_DEFAULT: u64 = 1;
+
+pub fn explore(argv: Vec<String>) -> anyhow::Result<ExitCode> {
+    let args = match args::parse(argv, &["cases", "seed", "jobs", "max-faults", "out"], &[]) {
+        Ok(a) => a,
+        Err(e) => return usage_error(&e),
+    };
+    let numbers = ["cases", "seed", "jobs", "max-faults"].map(|n| args.number(n));
+    if let Some(Err(e)) = numbers.iter().find(|n| n.is_err()) {
+        return usage_error(e);
+    }
+    let [cases, seed, jobs, max_faults] = numbers.map(|n| n.ok().flatten());
+    let files = absolute_then_enter(args.files.clone())?;
+    let [file] = files.as_slice() else {
+        return usage_error("explore takes exactly one scenario file");
+    };
+    let out_dir = args.value("out").map_or_else(|| PathBuf::from("reports/explore"), PathBuf::from);
+    let opts = Options {
+        cases: cases.unwrap_or(CASES_DEFAULT),
+        seed: seed.unwrap_or(SEED_DEFAULT),
+        jobs: jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |j| j as usize,
+        ),
+        max_faults: max_faults.map(|m| m as usize),
+        out_dir: std::path::absolute(&out_dir)?,
+    };
+    let registry = Registry::builtin();
+    let base = match Base::load(file, &registry, opts.max_faults) {
+        Ok(b) => b,
+        Err(diags) => {
+            eprint!("{}", render(&diags));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Err(why) = patchbay::run::runnable(&base.plan, &registry) {
+        return usage_error(&format!("{}: {why}", file.display()));
+    }
+    let command = command_line(file, &opts);
+    print_space(&base, &opts);
+    let started = Instant::now();
+    let outcome = explore::explore(&base, &registry, &opts, &|done, total| {
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        println!("  {done}/{total} cases, none failed ({rate:.1} cases/s)");
+    });
+    let Some(finding) = &outcome.finding else {
+        let secs = outcome.search_wall.as_secs_f64();
+        println!(
+            "no invariant failed in {} cases ({} not valid scenarios) in {secs:.1} s ({:.1} cases/s on {} threads)",
+            outcome.cases_run,
+            outcome.invalid,
+            outcome.cases_run as f64 / secs.max(1e-3),
+            opts.jobs
+        );
+        if let Some(why) = &outcome.first_invalid {
+            println!("  the first case that was not a valid scenario: {why}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    print_finding(finding, &outcome);
+    let path = explore::write_finding(&base, finding, &opts, &command)?;
+    let shown = path.strip_prefix(crate::root()).unwrap_or(&path).to_path_buf();
+    println!("\nwrote the minimal case to {}", shown.display());
+    replay(&shown, &registry, finding)?;
+    println!("repro: cargo xtask sim {}", shown.display());
+    Ok(ExitCode::from(2))
+}
+
+fn command_line(file: &Path, opts: &Options) -> String {
+    format!("cargo xtask explore {} --cases {} --seed {}", file.display(), opts.cases, opts.seed)
+}
+
+fn print_space(base: &Base, opts: &Options) {
+    let s = &base.space;
+    let kinds: Vec<&str> = s.kinds.iter().map(|k| k.name()).collect();
+    println!(
+        "exploring {}: up to {} cases, generator seed {}, {} at a time",
+        base.path.display(),
+        opts.cases,
+        opts.seed,
+        opts.jobs
+    );
+    println!("  faults: 0 to {} of {}", s.max_faults, kinds.join(", "));
+    let counts: Vec<String> =
+        s.params.iter().chain(&s.workload).map(|k| format!("{} 1..={}", k.name, k.max)).collect();
+    if !counts.is_empty() {
+        println!("  counts: {}", counts.join(", "));
+    }
+    println!("  options: {} socket option knobs; duration down to a quarter", s.options.len());
+}
+
+fn print_finding(finding: &Finding, outcome: &explore::Outcome) {
+    let o = &finding.original_failure;
+    let f = &finding.failure;
+    println!(
+        "\ncase {} failed {} after {:.1} s: {}",
+        finding.cases_to_find,
+        o.violated.join(", "),
+        outcome.search_wall.as_secs_f64(),
+        o.first
+    );
+    println!(
+        "shrunk in {} steps ({} runs, {:.1} s): {} fault(s) (was {}), {} ms (was {} ms), {} events (was {})",
+        finding.shrink_steps,
+        finding.shrink_runs,
+        outcome.shrink_wall.as_secs_f64(),
+        f.faults,
+        o.faults,
+        finding.shrunk.duration_ms,
+        finding.original.duration_ms,
+        f.events,
+        o.events
+    );
+    println!("still violates {}: {}", f.violated.join(", "), f.first);
+}
+
+/// Loads the written file as `cargo xtask sim` would and runs it, so the printed
+/// command is known to reproduce the violation.
+fn replay(path: &Path, registry: &Registry, finding: &Finding) -> anyhow::Result<()> {
+    let loaded = patchbay::plan::load_scenario(path, registry);
+    let Some(plan) = loaded.plan else {
+        eprint!("{}", render(&loaded.diagnostics));
+        anyhow::bail!("the written case does not load: a patchbay bug");
+    };
+    let seed = plan.seeds.first().copied().unwrap_or_default();
+    let report = patchbay::run::run_seed(&plan, registry, seed, false);
+    let want = finding.failure.violated[0];
+    let again = report.invariants.iter().any(|o| o.name == want && o.verdict == Verdict::Fail)
+        || (want == "internal-error" && report.error.is_some());
+    anyhow::ensure!(again, "the written case did not fail {want} again: a patchbay bug");
+    println!("replayed it: {want} fails again ({} events)", report.events);
+    Ok(())
+}
