@@ -39,12 +39,19 @@ fn out_dir(name: &str) -> PathBuf {
 }
 
 fn options(cases: u64, dir: &Path) -> Options {
-    Options { cases, seed: SEED, jobs: 2, max_faults: None, out_dir: dir.to_path_buf() }
+    Options {
+        cases,
+        seed: SEED,
+        jobs: 2,
+        max_faults: None,
+        faults_only: false,
+        out_dir: dir.to_path_buf(),
+    }
 }
 
 fn base(scenario: &str, registry: &Registry) -> Base {
     let path = root().join(scenario);
-    Base::load(&path, registry, None).unwrap_or_else(|d| panic!("{scenario}: {d:?}"))
+    Base::load(&path, registry, None, false).unwrap_or_else(|d| panic!("{scenario}: {d:?}"))
 }
 
 /// Explores `scenario` for at most `budget` cases and checks the finding: found in

@@ -19,7 +19,11 @@ const CASES_DEFAULT: u64 = 256;
 const SEED_DEFAULT: u64 = 1;
 
 pub fn explore(argv: Vec<String>) -> anyhow::Result<ExitCode> {
-    let args = match args::parse(argv, &["cases", "seed", "jobs", "max-faults", "out"], &[]) {
+    let args = match args::parse(
+        argv,
+        &["cases", "seed", "jobs", "max-faults", "out"],
+        &["faults-only"],
+    ) {
         Ok(a) => a,
         Err(e) => return usage_error(&e),
     };
@@ -41,10 +45,11 @@ pub fn explore(argv: Vec<String>) -> anyhow::Result<ExitCode> {
             |j| j as usize,
         ),
         max_faults: max_faults.map(|m| m as usize),
+        faults_only: args.flag("faults-only"),
         out_dir: std::path::absolute(&out_dir)?,
     };
     let registry = Registry::builtin();
-    let base = match Base::load(file, &registry, opts.max_faults) {
+    let base = match Base::load(file, &registry, opts.max_faults, opts.faults_only) {
         Ok(b) => b,
         Err(diags) => {
             eprint!("{}", render(&diags));

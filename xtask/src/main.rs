@@ -36,6 +36,8 @@ commands:
       --seed S                  seed of the case generator (default 1)
       --jobs J                  simulations at a time (default: the number of cores)
       --max-faults K            most faults per case (default: the swarm block's, or 4)
+      --faults-only             vary only faults and seeds, not counts, sizes, options
+                                or the duration
       --out DIR                 where to write the case (default: reports/explore)
   test [ARGS...]                install the test peers if missing (pynng, pinned),
                                 then `cargo test --workspace ARGS...`

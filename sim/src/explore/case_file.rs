@@ -98,7 +98,10 @@ pub fn with_faults(doc: &Tree, space: &Space, case: &Case, plan: &ScenarioPlan) 
 fn resolve(gene: &FaultGene, space: &Space, case: &Case, plan: &ScenarioPlan) -> Option<FaultPlan> {
     let kind = *space.kinds.get(gene.kind)?;
     let duration_ms = case.duration_ms;
-    let at_ms = duration_ms * u64::from(gene.at) / 1000;
+    // As the swarm does: faults start once connections are up (after the first second,
+    // or the first fifth of a shorter run).
+    let first_ms = 1000.min(duration_ms / 5);
+    let at_ms = first_ms + (duration_ms - first_ms) * u64::from(gene.at) / 1000;
     let len_ms = (duration_ms * u64::from(gene.len) / 1000).max(1);
     let until_ms = (at_ms + len_ms).min(duration_ms);
     let mut fault = FaultPlan {

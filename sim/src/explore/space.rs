@@ -85,6 +85,8 @@ pub struct Space {
     pub kinds: Vec<FaultKind>,
     pub max_faults: usize,
     pub duration: Duration,
+    /// Whether the safety phase keeps its length (the scenario has no liveness phase).
+    pub fixed_duration: bool,
     pub params: Vec<CountKnob>,
     pub workload: Vec<CountKnob>,
     pub options: Vec<OptionKnob>,
@@ -122,16 +124,30 @@ impl Space {
             kinds,
             max_faults: max_faults.unwrap_or(swarm_max),
             duration: plan.duration,
+            fixed_duration: plan.liveness.is_zero(),
             params: count_params(doc, topology_doc),
             workload: workload_counts(doc),
             options: option_knobs(plan),
         }
     }
 
+    /// The same space with everything but faults (and the seed) held as written.
+    pub fn faults_only(self) -> Space {
+        Space {
+            fixed_duration: true,
+            params: Vec::new(),
+            workload: Vec::new(),
+            options: Vec::new(),
+            ..self
+        }
+    }
+
     /// The proptest strategy drawing cases of this space.
     pub fn strategy(&self) -> BoxedStrategy<Case> {
         let base_ms = self.duration.as_millis().max(1) as u64;
-        let shortest_ms = (base_ms / 4).max(1);
+        // Without a liveness phase nothing in flight at the end is given time to land,
+        // so a shorter safety phase would only cut work off: keep it as written.
+        let shortest_ms = if self.fixed_duration { base_ms } else { (base_ms / 4).max(1) };
         let gene = (
             0..self.kinds.len().max(1),
             any::<u32>(),
@@ -256,6 +272,7 @@ mod tests {
             kinds: DEFAULT_KINDS.to_vec(),
             max_faults: 3,
             duration: Duration::from_secs(8),
+            fixed_duration: false,
             params: vec![CountKnob { name: "workers".into(), base: 3, max: 6 }],
             workload: vec![CountKnob { name: "client.requests".into(), base: 20, max: 20 }],
             options: vec![],

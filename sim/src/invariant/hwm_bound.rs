@@ -6,11 +6,14 @@
 //! unlimited). A `Drop { reason: Hwm }` is legal only at a socket whose type's
 //! `hwm_policy()` is `Drop` (PUB, XPUB, ROUTER and the others `socket/mod.rs` lists):
 //! PUSH, DEALER, REQ and PAIR must block the sender instead (messaging-semantics.md,
-//! "High-water marks"), so a `Hwm` drop there is a lost message. A drop at a socket
+//! "High-water marks"), so a `Hwm` drop there is a lost message. SUB and XSUB block
+//! on their receive side but send only subscriptions upstream, which libzmq's
+//! distributor drops at a full pipe like any PUB message (`socket/subscribe.rs`), so a
+//! `Hwm` drop there is legal too. A drop at a socket
 //! the plan does not know cannot be judged and is skipped. A trace with no queueing
 //! event and no drop checked nothing, and says `Unknown`.
 
-use crate::socket::{DropReason, HwmPolicy};
+use crate::socket::{DropReason, HwmPolicy, SocketType};
 use crate::trace::EventKind;
 
 use super::verdict::{CheckInput, Outcome, Violation};
@@ -28,7 +31,8 @@ pub fn check(input: &CheckInput) -> Outcome {
             EventKind::Drop { reason: DropReason::Hwm, msg, .. } => {
                 drops += 1;
                 let Some(socket_type) = input.socket_type(node, event.socket) else { continue };
-                if socket_type.hwm_policy() == HwmPolicy::Block {
+                let upstream_only = matches!(socket_type, SocketType::Sub | SocketType::XSub);
+                if socket_type.hwm_policy() == HwmPolicy::Block && !upstream_only {
                     let id = msg.id.map_or_else(|| "without an id".to_owned(), |i| i.to_string());
                     violations.push(Violation::new(
                         event.at,
@@ -71,7 +75,6 @@ mod tests {
     use crate::invariant::verdict::Verdict;
     use crate::invariant::verdict::testing::{at, ms, msg, node, plan_with, run, texts, trace};
     use crate::plan::ScenarioPlan;
-    use crate::socket::SocketType;
     use crate::trace::TraceEvent;
 
     /// Group 0 `publisher` with a PUB; group 1 `pusher` with a PUSH.
@@ -137,6 +140,16 @@ mod tests {
                 "pusher.0/push dropped message without an id at its high-water mark at 20ms, but a PUSH socket must block, not drop"
             ]
         );
+        assert_eq!(outcome.violations[0].node, Some(node(1, 0)));
+    }
+
+    #[test]
+    fn a_sub_may_drop_the_subscriptions_it_sends_upstream_but_a_pair_may_not_drop() {
+        let plan = plan_with(&[("sub", 1, &[SocketType::Sub]), ("pair", 1, &[SocketType::Pair])]);
+        let outcome =
+            run(check, &trace(vec![hwm_drop(10, 0), hwm_drop(20, 1)], None, ms(50)), &plan);
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(outcome.violations.len(), 1, "{outcome:?}");
         assert_eq!(outcome.violations[0].node, Some(node(1, 0)));
     }
 

@@ -15,6 +15,10 @@ use super::RunError;
 use super::faults::{FaultWorld, turmoil_latency};
 use super::node::{GroupRuntime, RunCtx, make_core, supervise};
 
+/// How long a run goes on after every workload has finished, for messages still in
+/// flight to land.
+const DRAIN: Duration = Duration::from_secs(1);
+
 /// A fixed epoch: turmoil would otherwise read the wall clock.
 const EPOCH_SECS: u64 = 1_700_000_000;
 /// Listener ports start here on every host; turmoil's ephemeral ports start above.
@@ -233,7 +237,7 @@ fn step_through(
     let select = |sel: &[Selector]| replicas_of(plan, sel);
     let mut healed_at = None;
     let mut quiesced = false;
-    let end = plan.duration + plan.liveness;
+    let mut end = plan.duration + plan.liveness;
     loop {
         let now = sim.elapsed();
         while next < schedule.len() && schedule[next].0 <= now {
@@ -260,9 +264,13 @@ fn step_through(
         if world.any_active() {
             world.sweep(now);
         }
-        if healed_at.is_some() && finishers > 0 && completion.count() >= finishers {
+        if healed_at.is_some() && finishers > 0 && completion.count() >= finishers && !quiesced {
+            // Every workload is done, but what the last of them sent may still be on
+            // the wire (a publisher finishes when it has sent its last message, not
+            // when subscribers have it): drain before stopping, so checkers judge
+            // deliveries rather than the moment the run was cut.
             quiesced = true;
-            break;
+            end = end.min(now + DRAIN);
         }
         if now >= end {
             break;
