@@ -6,6 +6,7 @@
 
 mod args;
 mod check;
+mod real;
 mod sim;
 mod test;
 
@@ -27,6 +28,17 @@ commands:
       --json PATH               write the JSON report here (default: reports/sim/latest.json)
       --check-determinism       run every seed twice and compare trace hashes
       --trace                   print every event of every run (use with --seed)
+  real [FILE...] [options]      run scenarios over real TCP on 127.0.0.1, in real time,
+                                with a fault proxy on every link (default: every shipped
+                                scenario that does not need simulated time; the others
+                                are listed with the reason). Verdicts that differ from
+                                `expect` are reported, not failures: real timing differs
+      --time-scale F            multiply the scenario's durations (phases, fault times,
+                                start times; rates divided) by F (default 1)
+      --seed N | --seeds K      run seed N, or seeds 1..=K (default: the first seed)
+      --jobs J                  runs at a time (default 2)
+      --json PATH               write the JSON report here (default: reports/real/latest.json)
+      --trace                   print every event of every run
   test [ARGS...]                install the test peers if missing (pynng, pinned),
                                 then `cargo test --workspace ARGS...`
   help                          this text
@@ -51,6 +63,7 @@ fn main() -> ExitCode {
         "check" => check::check(argv),
         "graph" => check::graph(argv),
         "sim" => sim::sim(argv),
+        "real" => real::real(argv),
         "test" => test::test(argv),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
