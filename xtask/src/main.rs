@@ -6,6 +6,7 @@
 
 mod args;
 mod check;
+mod compare;
 mod real;
 mod sim;
 mod test;
@@ -39,6 +40,17 @@ commands:
       --jobs J                  runs at a time (default 2)
       --json PATH               write the JSON report here (default: reports/real/latest.json)
       --trace                   print every event of every run
+  compare SCENARIO [options]    the scenario's workload and faults over several broker
+                                designs (each with its own topology: queue-device
+                                topologies/queue.yaml, lru-broker topologies/lru-broker.yaml,
+                                ppp-broker topologies/ppp-broker.yaml; 4 clients and 3
+                                workers each): served, req/s, latency p50/p99/p99.9,
+                                messages per request, invariant verdicts
+      --designs a,b,...         (default: queue-device,lru-broker,ppp-broker)
+      --seeds K                 simulated seeds 1..=K per design (default 4)
+      --real                    also one run per design on the real network
+      --time-scale F            for --real, as for `real`
+      --json PATH               (default: reports/compare/latest.json)
   test [ARGS...]                install the test peers if missing (pynng, pinned),
                                 then `cargo test --workspace ARGS...`
   help                          this text
@@ -64,6 +76,7 @@ fn main() -> ExitCode {
         "graph" => check::graph(argv),
         "sim" => sim::sim(argv),
         "real" => real::real(argv),
+        "compare" => compare::compare(argv),
         "test" => test::test(argv),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

@@ -8,6 +8,7 @@
 //! on its own thread), checks the invariants, and compares with what the scenario
 //! expects.
 
+pub mod compare;
 mod faults;
 pub mod json;
 mod node;
