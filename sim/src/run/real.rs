@@ -21,9 +21,9 @@ use crate::trace::{Recorder, Trace};
 
 use super::RunError;
 use super::faults::FaultWorld;
-use super::node::{GroupRuntime, Net, RunCtx, supervise};
+use super::node::{Net, RunCtx, supervise};
 use super::proxy::RealNet;
-use super::world::{Phases, links};
+use super::world::{Phases, group_runtimes, links};
 
 /// More replicas than this are more real sockets, proxies and tasks than one
 /// machine should run for a test: such a scenario needs simulated time.
@@ -141,15 +141,7 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
     let world = FaultWorld::with_base_latency(plan, seed, true);
     let recorder = Recorder::default();
     let completion = Completion::default();
-    let mut groups = Vec::new();
-    for g in &plan.topology.groups {
-        let design = registry.get(&g.design).and_then(|d| d.run).expect("checked runnable");
-        let workload = plan.workload.get(&g.id).cloned().unwrap_or_default();
-        groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload }));
-        for index in 0..g.count {
-            world.add_replica(Replica { group: g.id, index });
-        }
-    }
+    let groups = group_runtimes(plan, registry, &world);
     let net = RealNet::new(world.clone());
     let mut connects: BTreeMap<(Replica, usize), Vec<_>> = BTreeMap::new();
     for link in links(plan) {

@@ -178,15 +178,7 @@ pub(super) fn simulate(
         .simulation_duration(plan.duration + plan.liveness + Duration::from_secs(1))
         .ephemeral_ports(EPHEMERAL_FIRST..=65535)
         .build();
-    let mut groups = Vec::new();
-    for g in &plan.topology.groups {
-        let design = registry.get(&g.design).and_then(|d| d.run).expect("checked runnable");
-        let workload = plan.workload.get(&g.id).cloned().unwrap_or_default();
-        groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload }));
-        for index in 0..g.count {
-            world.add_replica(Replica { group: g.id, index });
-        }
-    }
+    let groups = group_runtimes(plan, registry, &world);
     // Hosts are registered first so their addresses are known; their closures read
     // the wiring through this cell, filled before the first step.
     let ctx_cell: Rc<std::cell::OnceCell<Rc<RunCtx>>> = Rc::new(std::cell::OnceCell::new());
@@ -226,6 +218,25 @@ pub(super) fn simulate(
     });
     ctx_cell.set(rt).map_err(|_| RunError::Internal("wiring set twice".into()))?;
     step_through(plan, registry, &mut sim, &world, &recorder, &completion)
+}
+
+/// Each group's design and workload, with every replica registered in the fault
+/// world (running, incarnation 0).
+pub(super) fn group_runtimes(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    world: &FaultWorld,
+) -> Vec<Rc<GroupRuntime>> {
+    let mut groups = Vec::new();
+    for g in &plan.topology.groups {
+        let design = registry.get(&g.design).and_then(|d| d.run).expect("checked runnable");
+        let workload = plan.workload.get(&g.id).cloned().unwrap_or_default();
+        groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload }));
+        for index in 0..g.count {
+            world.add_replica(Replica { group: g.id, index });
+        }
+    }
+    groups
 }
 
 /// The safety phase's timetable: each fault's start and end, then the heal.
