@@ -14,5 +14,7 @@ mod invariants_fail;
 mod parity;
 mod parity_types;
 mod pattern_designs;
+mod ppp;
+mod real;
 mod shipped_files;
 mod user_design;

@@ -6,7 +6,9 @@
 
 mod args;
 mod check;
+mod compare;
 mod explore;
+mod real;
 mod sim;
 mod test;
 
@@ -39,6 +41,28 @@ commands:
       --faults-only             vary only faults and seeds, not counts, sizes, options
                                 or the duration
       --out DIR                 where to write the case (default: reports/explore)
+  real [FILE...] [options]      run scenarios over real TCP on 127.0.0.1, in real time,
+                                with a fault proxy on every link (default: every shipped
+                                scenario that does not need simulated time; the others
+                                are listed with the reason). Verdicts that differ from
+                                `expect` are reported, not failures: real timing differs
+      --time-scale F            multiply the scenario's durations (phases, fault times,
+                                start times; rates divided) by F (default 1)
+      --seed N | --seeds K      run seed N, or seeds 1..=K (default: the first seed)
+      --jobs J                  runs at a time (default 2)
+      --json PATH               write the JSON report here (default: reports/real/latest.json)
+      --trace                   print every event of every run
+  compare SCENARIO [options]    the scenario's workload and faults over several broker
+                                designs (each with its own topology: queue-device
+                                topologies/queue.yaml, lru-broker topologies/lru-broker.yaml,
+                                ppp-broker topologies/ppp-broker.yaml; 4 clients and 3
+                                workers each): served, req/s, latency p50/p99/p99.9,
+                                messages per request, invariant verdicts
+      --designs a,b,...         (default: queue-device,lru-broker,ppp-broker)
+      --seeds K                 simulated seeds 1..=K per design (default 4)
+      --real                    also one run per design on the real network
+      --time-scale F            for --real, as for `real`
+      --json PATH               (default: reports/compare/latest.json)
   test [ARGS...]                install the test peers if missing (pynng, pinned),
                                 then `cargo test --workspace ARGS...`
   help                          this text
@@ -64,6 +88,8 @@ fn main() -> ExitCode {
         "graph" => check::graph(argv),
         "sim" => sim::sim(argv),
         "explore" => explore::explore(argv),
+        "real" => real::real(argv),
+        "compare" => compare::compare(argv),
         "test" => test::test(argv),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::{self, ScenarioPlan};
-use patchbay::run::json::{expected_text, to_json};
+use patchbay::run::json::{Value, expected_text, to_json};
 use patchbay::run::{Job, RunReport, run_many};
 use patchbay::spec::diag::render;
 
@@ -119,7 +119,7 @@ fn split_runnable(
     (runnable, skipped)
 }
 
-fn load_all(files: &[PathBuf], registry: &Registry) -> Option<Vec<ScenarioPlan>> {
+pub(crate) fn load_all(files: &[PathBuf], registry: &Registry) -> Option<Vec<ScenarioPlan>> {
     let mut plans = Vec::new();
     let mut bad = false;
     for f in files {
@@ -250,6 +250,12 @@ fn print_failures(reports: &[RunReport]) -> usize {
 
 /// Writes the report, refusing to replace a file that is not one of ours.
 fn write_json(path: &Path, reports: &[RunReport]) -> anyhow::Result<()> {
+    write_report(path, to_json(reports))
+}
+
+/// Writes a JSON report with patchbay's generator marker, refusing to replace a file
+/// that does not carry it (someone else's file).
+pub(crate) fn write_report(path: &Path, mut value: Value) -> anyhow::Result<()> {
     if path.exists() {
         let old = std::fs::read_to_string(path).unwrap_or_default();
         let ours = serde_json_is_ours(&old);
@@ -262,7 +268,6 @@ fn write_json(path: &Path, reports: &[RunReport]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut value = to_json(reports);
     value["generator"] = "patchbay".into();
     std::fs::write(path, format!("{value:#}\n"))
         .with_context(|| format!("writing {}", path.display()))
@@ -273,7 +278,7 @@ fn serde_json_is_ours(text: &str) -> bool {
 }
 
 /// Prints a run's trace, one event a line, with replica names.
-fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
+pub(crate) fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
     let Some(trace) = &r.trace else { return };
     let Some(plan) = plans.iter().find(|p| p.file == r.file) else { return };
     println!(

@@ -107,6 +107,44 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             run: Some(super::lru_broker::run),
         },
         DesignSpec {
+            name: "ppp-broker",
+            summary: "The ZeroMQ guide's Paranoid Pirate broker: an LRU queue of idle workers that beats to them, expires the silent ones and requeues their jobs.",
+            roles: &[Role::Broker],
+            sockets: &[
+                SocketRole {
+                    name: "frontend",
+                    required: true,
+                    types: &[SocketType::Router],
+                    doc: "faces the clients",
+                },
+                SocketRole {
+                    name: "backend",
+                    required: true,
+                    types: &[SocketType::Router],
+                    doc: "faces the ppp-workers",
+                },
+            ],
+            params: PPP_PARAMS,
+            workload: &[],
+            broken: false,
+            run: Some(super::ppp_broker::run),
+        },
+        DesignSpec {
+            name: "ppp-worker",
+            summary: "The Paranoid Pirate worker: a DEALER that says ready, beats while idle and busy, and announces itself again after the broker has been silent.",
+            roles: &[Role::Replier],
+            sockets: &[SocketRole {
+                name: "dealer",
+                required: true,
+                types: &[SocketType::Dealer],
+                doc: "the connection to the broker's backend",
+            }],
+            params: PPP_PARAMS,
+            workload: &["service_time", "size"],
+            broken: false,
+            run: Some(super::ppp_worker::run),
+        },
+        DesignSpec {
             name: "forwarder",
             summary: "The FORWARDER device: XSUB frontend, XPUB backend; subscriptions travel upstream.",
             roles: &[Role::Device],
@@ -546,3 +584,19 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
         },
     ]
 }
+
+/// The Paranoid Pirate pair's parameters; broker and workers must agree on them.
+pub(super) const PPP_PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "heartbeat_ivl",
+        kind: ParamKind::Duration,
+        default: Some("1s"),
+        doc: "how often broker and workers beat",
+    },
+    ParamSpec {
+        name: "liveness",
+        kind: ParamKind::Count,
+        default: Some("3"),
+        doc: "beats missed before the other side is presumed dead",
+    },
+];

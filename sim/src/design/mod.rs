@@ -24,6 +24,8 @@ mod lru_broker;
 mod pair_step;
 pub mod payload;
 mod pipeline_worker;
+mod ppp_broker;
+mod ppp_worker;
 mod publisher;
 mod queue_device;
 mod ready_worker;

@@ -33,6 +33,8 @@ pub enum PayloadKind {
     Chunk = 11,
     Login = 12,
     Logout = 13,
+    /// A liveness beat between a Paranoid Pirate broker and its workers.
+    Heartbeat = 14,
 }
 
 impl PayloadKind {
@@ -40,7 +42,7 @@ impl PayloadKind {
         use PayloadKind::*;
         [
             Request, Reply, Ready, Result, Job, Publish, Task, Control, Survey, Response, Chunk,
-            Login, Logout,
+            Login, Logout, Heartbeat,
         ]
         .into_iter()
         .find(|k| *k as u8 == b)

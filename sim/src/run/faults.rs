@@ -136,6 +136,14 @@ pub fn turmoil_latency(plan: &ScenarioPlan) -> Option<Duration> {
 
 impl FaultWorld {
     pub fn new(plan: &ScenarioPlan, seed: u64) -> Rc<FaultWorld> {
+        // When turmoil applies the base latency, the shim must not add it again.
+        Self::with_base_latency(plan, seed, turmoil_latency(plan).is_none())
+    }
+
+    /// A fault world whose `delay` includes the network's base latency or not: the
+    /// real network's fault proxy applies all of it, turmoil sometimes applies it
+    /// itself.
+    pub fn with_base_latency(plan: &ScenarioPlan, seed: u64, base: bool) -> Rc<FaultWorld> {
         let links = plan
             .network
             .links
@@ -154,12 +162,7 @@ impl FaultWorld {
             syn_slots: BTreeMap::new(),
             holds: Vec::new(),
             links,
-            // When turmoil applies the base latency, the shim must not add it again.
-            base_latency: if turmoil_latency(plan).is_some() {
-                Distribution::Fixed(0.0)
-            } else {
-                plan.network.latency
-            },
+            base_latency: if base { plan.network.latency } else { Distribution::Fixed(0.0) },
             base_loss: plan.network.loss,
             tcp_timeout: plan.tcp_timeout,
             next_conn: 1,
@@ -213,6 +216,11 @@ impl FaultWorld {
             },
         );
         id
+    }
+
+    /// Forgets a connection both ends have closed, so later faults do not count it.
+    pub fn close_conn(&self, id: ConnId) {
+        self.state.borrow_mut().conns.remove(&id);
     }
 
     /// Registers a connection opened by a connector whose id arrived in the preamble.

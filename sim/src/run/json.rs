@@ -1,10 +1,13 @@
 //! The JSON form of a sweep, as written to `reports/sim/latest.json`.
 //!
-//! Shape: `{"runs": [{"scenario", "topology", "seed", "trace_hash", "events",
+//! Shape: `{"runs": [{"backend", "scenario", "topology", "seed", "trace_hash", "events",
 //! "sim_ms", "invariants": [{"name", "verdict", "violations", "first"}], "expected",
-//! "as_expected"}]}`, plus `error` and `repro` where they apply.
+//! "as_expected"}]}`, plus `error` and `repro` where they apply. `backend` is `sim`
+//! or `real`; on the real network `sim_ms` is the run's length in real time and
+//! `trace_hash` identifies that one trace only (real runs are not deterministic).
 
-use serde_json::{Value, json};
+pub use serde_json::Value;
+use serde_json::json;
 
 use super::RunReport;
 use crate::plan::Expect;
@@ -31,6 +34,7 @@ fn run_json(r: &RunReport) -> Value {
         })
         .collect();
     let mut v = json!({
+        "backend": r.backend.to_string(),
         "scenario": r.scenario,
         "topology": r.topology,
         "file": r.file.display().to_string(),
@@ -54,4 +58,17 @@ fn run_json(r: &RunReport) -> Value {
 
 pub fn to_json(reports: &[RunReport]) -> Value {
     json!({ "runs": reports.iter().map(run_json).collect::<Vec<_>>() })
+}
+
+/// The JSON of a real-network sweep: the same runs as [`to_json`], plus the backend,
+/// the time scale and the scenarios that were skipped, each with its reason.
+pub fn to_real_json(reports: &[RunReport], time_scale: f64, skipped: &[(String, String)]) -> Value {
+    let mut v = to_json(reports);
+    v["backend"] = json!("real");
+    v["time_scale"] = json!(time_scale);
+    v["skipped"] = skipped
+        .iter()
+        .map(|(scenario, reason)| json!({"scenario": scenario, "reason": reason}))
+        .collect();
+    v
 }

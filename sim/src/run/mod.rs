@@ -1,14 +1,19 @@
 //! Running scenarios: one seed at a time over turmoil, many seeds across cores.
 //!
 //! `world.rs` builds and steps one simulation; `node.rs` supervises each replica;
-//! `faults.rs` and `shim.rs` make faults act like real networks and machines. This
+//! `faults.rs` and `shim.rs` make faults act like real networks and machines.
+//! `real.rs` runs the same scenario over real TCP on 127.0.0.1, with `proxy.rs`
+//! putting the same fault world between the nodes. This
 //! file runs seeds in parallel (one simulation per thread, each wholly deterministic
 //! on its own thread), checks the invariants, and compares with what the scenario
 //! expects.
 
+pub mod compare;
 mod faults;
 pub mod json;
 mod node;
+mod proxy;
+pub mod real;
 mod shim;
 pub mod swarm;
 mod world;
@@ -43,15 +48,35 @@ impl std::fmt::Display for RunError {
     }
 }
 
+/// Which network a run used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// turmoil's deterministic network, simulated time.
+    Sim,
+    /// Real TCP on 127.0.0.1 through the fault proxies, real time; not deterministic.
+    Real,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sim => "sim",
+            Backend::Real => "real",
+        })
+    }
+}
+
 /// The outcome of one seed.
 #[derive(Debug)]
 pub struct RunReport {
+    pub backend: Backend,
     pub scenario: String,
     pub topology: String,
     pub file: PathBuf,
     pub seed: u64,
     pub trace_hash: u64,
     pub events: usize,
+    /// How long the run's clock ran: simulated time, or real time on the real network.
     pub sim_ms: u64,
     /// Wall time the simulation took (outside the simulated world: for progress and
     /// throughput figures only).
@@ -67,7 +92,7 @@ pub struct RunReport {
 impl RunReport {
     /// The one-line command that reproduces this run.
     pub fn repro(&self) -> String {
-        format!("cargo xtask sim {} --seed {}", self.file.display(), self.seed)
+        format!("cargo xtask {} {} --seed {}", self.backend, self.file.display(), self.seed)
     }
 }
 
@@ -103,8 +128,42 @@ pub fn run_seed(
     let plan = drawn.as_ref().unwrap_or(plan);
     let result =
         world::check_runnable(plan, registry).and_then(|()| world::simulate(plan, registry, seed));
+    report(plan, seed, Backend::Sim, result, started, keep_trace)
+}
+
+/// Runs one seed of a scenario over real TCP on 127.0.0.1, in real time scaled by
+/// `opts.time_scale`, and checks its invariants on the trace as [`run_seed`] does.
+/// A scenario [`real::skip_reason`] refuses reports `NotRunnable`.
+pub fn run_real_seed(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    seed: u64,
+    opts: real::RealOptions,
+    keep_trace: bool,
+) -> RunReport {
+    let started = Instant::now();
+    let scaled = real::scaled(plan, opts.time_scale);
+    let drawn = swarm::with_drawn_faults(&scaled, seed);
+    let plan = drawn.as_ref().unwrap_or(&scaled);
+    let result = match real::skip_reason(plan, registry, opts) {
+        Some(why) => Err(RunError::NotRunnable(why)),
+        None => real::run(plan, registry, seed),
+    };
+    report(plan, seed, Backend::Real, result, started, keep_trace)
+}
+
+/// Checks a finished run's invariants and fills in its report.
+fn report(
+    plan: &ScenarioPlan,
+    seed: u64,
+    backend: Backend,
+    result: Result<Trace, RunError>,
+    started: Instant,
+    keep_trace: bool,
+) -> RunReport {
     let wall_ms = started.elapsed().as_millis() as u64;
     let mut report = RunReport {
+        backend,
         scenario: plan.name.clone(),
         topology: plan.topology.name.clone(),
         file: plan.file.clone(),
@@ -158,6 +217,31 @@ pub fn run_many(
     keep_traces: bool,
     done: &(dyn Fn(&RunReport) + Sync),
 ) -> Vec<RunReport> {
+    let run = |job: &Job<'_>| run_seed(job.plan, registry, job.seed, keep_traces);
+    run_jobs(jobs, threads, &run, done)
+}
+
+/// [`run_many`] on the real network: each run has its own thread, runtime, ports and
+/// proxies, so runs side by side do not meet (they do share the machine's cores,
+/// which shifts their timing).
+pub fn run_many_real(
+    jobs: &[Job<'_>],
+    registry: &Registry,
+    threads: usize,
+    opts: real::RealOptions,
+    keep_traces: bool,
+    done: &(dyn Fn(&RunReport) + Sync),
+) -> Vec<RunReport> {
+    let run = |job: &Job<'_>| run_real_seed(job.plan, registry, job.seed, opts, keep_traces);
+    run_jobs(jobs, threads, &run, done)
+}
+
+fn run_jobs(
+    jobs: &[Job<'_>],
+    threads: usize,
+    run: &(dyn Fn(&Job<'_>) -> RunReport + Sync),
+    done: &(dyn Fn(&RunReport) + Sync),
+) -> Vec<RunReport> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunReport>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
@@ -167,7 +251,7 @@ pub fn run_many(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    let report = run_seed(job.plan, registry, job.seed, keep_traces);
+                    let report = run(job);
                     done(&report);
                     results.lock().expect("no panics while held")[i] = Some(report);
                 }

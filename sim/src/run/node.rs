@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::design::{Completion, DesignFn, NodeCtx, msg_info};
-use crate::net::{DriverEvent, spawn_socket};
+use crate::net::{DriverEvent, TokioTcp, spawn_socket};
 use crate::plan::{Group, Replica, WorkloadPlan};
 use crate::socket::{
     Bus, Dealer, Pair, Publisher, Pull, Push, Rep, Req, Respondent, Router, SocketCore,
@@ -18,6 +18,7 @@ use crate::socket::{
 use crate::trace::{EventKind, Recorder, SocketIndex, TraceEvent};
 
 use super::faults::{FaultWorld, Status};
+use super::proxy::RealNet;
 use super::shim::ShimTransport;
 
 /// What every replica of one group shares.
@@ -39,6 +40,19 @@ pub(super) struct RunCtx {
     pub binds: BTreeMap<(Replica, usize), SocketAddr>,
     /// Where each connecting socket of each replica connects.
     pub connects: BTreeMap<(Replica, usize), Vec<SocketAddr>>,
+    /// Which network the replicas' sockets run over.
+    pub net: Net,
+}
+
+/// The network a run's sockets use.
+#[derive(Debug)]
+pub(super) enum Net {
+    /// turmoil, every connection through the fault shim; `binds` holds each bound
+    /// socket's simulated address.
+    Simulated,
+    /// Real TCP on 127.0.0.1: bound sockets take an ephemeral port each incarnation
+    /// and tell the fault proxies, and `connects` holds the proxies' addresses.
+    Real(Rc<RealNet>),
 }
 
 /// Builds the sans-IO core for a socket type.
@@ -120,23 +134,39 @@ async fn start(
     epoch: tokio::time::Instant,
 ) -> Option<NodeCtx> {
     let seed = replica_seed(rt.seed, replica, incarnation);
-    let transport = ShimTransport { me: replica, world: rt.world.clone() };
     let mut sockets = BTreeMap::new();
     for (i, s) in g.group.sockets.iter().enumerate() {
         let options = s.options.socket_options();
         let first_id = (seed as u32) | crate::socket::REQUEST_ID_BIT;
         let core = make_core(s.socket_type, &options, first_id)
             .expect("runnability checked before the run");
-        // turmoil binds the unspecified address; peers reach it at the host's address.
-        let binds = rt
-            .binds
-            .get(&(replica, i))
-            .map(|a| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), a.port()))
-            .into_iter()
-            .collect();
         let connects = rt.connects.get(&(replica, i)).cloned().unwrap_or_default();
         let sink = event_sink(rt.recorder.clone(), replica, i as SocketIndex, &options);
-        match spawn_socket(transport.clone(), core, &options, binds, connects, epoch, sink).await {
+        let bind = rt.binds.get(&(replica, i));
+        let spawned = match &rt.net {
+            Net::Simulated => {
+                let transport = ShimTransport { me: replica, world: rt.world.clone() };
+                // turmoil binds the unspecified address; peers reach it at the host's
+                // address.
+                let binds = bind
+                    .map(|a| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), a.port()))
+                    .into_iter()
+                    .collect();
+                spawn_socket(transport, core, &options, binds, connects, epoch, sink).await
+            }
+            Net::Real(net) => {
+                let binds = bind.map(|_| RealNet::ephemeral()).into_iter().collect();
+                let spawned =
+                    spawn_socket(TokioTcp, core, &options, binds, connects, epoch, sink).await;
+                if let Ok(handle) = &spawned
+                    && let Some(addr) = handle.local_addrs().first()
+                {
+                    net.bound(replica, i, *addr);
+                }
+                spawned
+            }
+        };
+        match spawned {
             Ok(handle) => {
                 sockets.insert(s.name.clone(), (i as SocketIndex, handle));
             }

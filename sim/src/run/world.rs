@@ -13,7 +13,7 @@ use crate::trace::{EventKind, Recorder, Trace, TraceEvent};
 
 use super::RunError;
 use super::faults::{FaultWorld, turmoil_latency};
-use super::node::{GroupRuntime, RunCtx, make_core, supervise};
+use super::node::{GroupRuntime, Net, RunCtx, make_core, supervise};
 
 /// How long a run goes on after every workload has finished, for messages still in
 /// flight to land.
@@ -94,11 +94,29 @@ fn wire(plan: &ScenarioPlan, ips: &BTreeMap<(u32, u32), IpAddr>) -> Result<RunCt
         }
     }
     let mut connects: BTreeMap<(Replica, usize), Vec<SocketAddr>> = BTreeMap::new();
+    for l in links(plan) {
+        connects.entry((l.from, l.from_socket)).or_default().push(binds[&(l.to, l.to_socket)]);
+    }
+    Ok(RunCtxAddrs { binds, connects })
+}
+
+/// One connection a topology asks for: a connecting replica's socket and the bound
+/// socket of one target replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Link {
+    pub from: Replica,
+    pub from_socket: usize,
+    pub to: Replica,
+    pub to_socket: usize,
+}
+
+/// Every link of the topology, in the order each connecting socket dials them.
+pub(super) fn links(plan: &ScenarioPlan) -> Vec<Link> {
+    let mut out = Vec::new();
     for c in &plan.topology.connections {
         let from = plan.topology.group(c.from_group);
         let to = plan.topology.group(c.to.group);
         for index in 0..from.count {
-            let me = Replica { group: from.id, index };
             let targets: Vec<u32> = match c.to.replica {
                 Some(r) => vec![r],
                 // A group connecting to itself is a mesh: each replica connects to the
@@ -106,15 +124,15 @@ fn wire(plan: &ScenarioPlan, ips: &BTreeMap<(u32, u32), IpAddr>) -> Result<RunCt
                 None if to.id == from.id => (0..index).collect(),
                 None => (0..to.count).collect(),
             };
-            let list = connects.entry((me, c.from_socket)).or_default();
-            list.extend(
-                targets
-                    .into_iter()
-                    .map(|t| binds[&(Replica { group: to.id, index: t }, c.to.socket)]),
-            );
+            out.extend(targets.into_iter().map(|t| Link {
+                from: Replica { group: from.id, index },
+                from_socket: c.from_socket,
+                to: Replica { group: to.id, index: t },
+                to_socket: c.to.socket,
+            }));
         }
     }
-    Ok(RunCtxAddrs { binds, connects })
+    out
 }
 
 struct RunCtxAddrs {
@@ -141,7 +159,7 @@ fn finishers(plan: &ScenarioPlan, registry: &Registry) -> u64 {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Action {
+pub(super) enum Action {
     Begin(u32),
     End(u32),
     Heal,
@@ -164,15 +182,7 @@ pub(super) fn simulate(
         .simulation_duration(plan.duration + plan.liveness + Duration::from_secs(1))
         .ephemeral_ports(EPHEMERAL_FIRST..=65535)
         .build();
-    let mut groups = Vec::new();
-    for g in &plan.topology.groups {
-        let design = registry.get(&g.design).and_then(|d| d.run).expect("checked runnable");
-        let workload = plan.workload.get(&g.id).cloned().unwrap_or_default();
-        groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload }));
-        for index in 0..g.count {
-            world.add_replica(Replica { group: g.id, index });
-        }
-    }
+    let groups = group_runtimes(plan, registry, &world);
     // Hosts are registered first so their addresses are known; their closures read
     // the wiring through this cell, filled before the first step.
     let ctx_cell: Rc<std::cell::OnceCell<Rc<RunCtx>>> = Rc::new(std::cell::OnceCell::new());
@@ -208,19 +218,33 @@ pub(super) fn simulate(
         seed,
         binds: addrs.binds,
         connects: addrs.connects,
+        net: Net::Simulated,
     });
     ctx_cell.set(rt).map_err(|_| RunError::Internal("wiring set twice".into()))?;
     step_through(plan, registry, &mut sim, &world, &recorder, &completion)
 }
 
-fn step_through(
+/// Each group's design and workload, with every replica registered in the fault
+/// world (running, incarnation 0).
+pub(super) fn group_runtimes(
     plan: &ScenarioPlan,
     registry: &Registry,
-    sim: &mut turmoil::Sim<'_>,
-    world: &Rc<FaultWorld>,
-    recorder: &Recorder,
-    completion: &Completion,
-) -> Result<Trace, RunError> {
+    world: &FaultWorld,
+) -> Vec<Rc<GroupRuntime>> {
+    let mut groups = Vec::new();
+    for g in &plan.topology.groups {
+        let design = registry.get(&g.design).and_then(|d| d.run).expect("checked runnable");
+        let workload = plan.workload.get(&g.id).cloned().unwrap_or_default();
+        groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload }));
+        for index in 0..g.count {
+            world.add_replica(Replica { group: g.id, index });
+        }
+    }
+    groups
+}
+
+/// The safety phase's timetable: each fault's start and end, then the heal.
+fn schedule(plan: &ScenarioPlan) -> Vec<(Duration, Action)> {
     let mut schedule: Vec<(Duration, Action)> = Vec::new();
     for (i, f) in plan.faults.iter().enumerate() {
         let i = i as u32;
@@ -232,50 +256,136 @@ fn step_through(
     }
     schedule.push((plan.duration, Action::Heal));
     schedule.sort();
-    let mut next = 0;
-    let finishers = finishers(plan, registry);
-    let select = |sel: &[Selector]| replicas_of(plan, sel);
-    let mut healed_at = None;
-    let mut quiesced = false;
-    let mut end = plan.duration + plan.liveness;
-    loop {
-        let now = sim.elapsed();
-        while next < schedule.len() && schedule[next].0 <= now {
-            let (kind, fault) = match schedule[next].1 {
-                Action::Begin(i) => {
-                    let touched = world.begin(i, &plan.faults[i as usize], &select);
-                    (EventKind::FaultBegin { fault: i, touched }, true)
-                }
-                Action::End(i) => {
-                    let touched = world.end(i, &plan.faults[i as usize], &select);
-                    (EventKind::FaultEnd { fault: i, touched }, true)
-                }
-                Action::Heal => {
-                    // With no liveness phase nothing is given time to converge, so
-                    // the trace says it never healed (in-flight work is `unknown`).
-                    healed_at = (!plan.liveness.is_zero()).then_some(now);
-                    (EventKind::Healed, false)
-                }
-            };
-            let _ = fault;
-            recorder.record(TraceEvent { at: now, node: None, socket: None, kind });
-            next += 1;
+    schedule
+}
+
+/// Applies one timetable entry to the fault world; returns what the trace records.
+fn apply(
+    plan: &ScenarioPlan,
+    world: &FaultWorld,
+    action: Action,
+    select: &dyn Fn(&[Selector]) -> Vec<Replica>,
+) -> EventKind {
+    match action {
+        Action::Begin(i) => EventKind::FaultBegin {
+            fault: i,
+            touched: world.begin(i, &plan.faults[i as usize], select),
+        },
+        Action::End(i) => EventKind::FaultEnd {
+            fault: i,
+            touched: world.end(i, &plan.faults[i as usize], select),
+        },
+        Action::Heal => EventKind::Healed,
+    }
+}
+
+fn step_through(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    sim: &mut turmoil::Sim<'_>,
+    world: &Rc<FaultWorld>,
+    recorder: &Recorder,
+    completion: &Completion,
+) -> Result<Trace, RunError> {
+    let mut phases = Phases::new(plan, registry, world, recorder, completion);
+    while phases.advance(sim.elapsed()) {
+        sim.step().map_err(|e| RunError::Internal(format!("turmoil: {e}")))?;
+    }
+    Ok(phases.finish(sim.elapsed()))
+}
+
+/// A run's phases, whatever its clock: the safety phase's timetable of faults, the
+/// heal, and the bounded liveness phase, which ends early once every finite
+/// workload is done. The simulator advances it between turmoil steps, the real
+/// network between sleeps.
+pub(super) struct Phases<'a> {
+    plan: &'a ScenarioPlan,
+    world: &'a FaultWorld,
+    recorder: &'a Recorder,
+    completion: &'a Completion,
+    schedule: Vec<(Duration, Action)>,
+    /// The first timetable entry not applied yet.
+    next: usize,
+    /// Replicas with a finite workload; the liveness phase ends when all are done.
+    finishers: u64,
+    healed_at: Option<Duration>,
+    quiesced: bool,
+    /// Once quiesced, when the drain ends.
+    drain_until: Option<Duration>,
+}
+
+impl<'a> Phases<'a> {
+    pub fn new(
+        plan: &'a ScenarioPlan,
+        registry: &Registry,
+        world: &'a FaultWorld,
+        recorder: &'a Recorder,
+        completion: &'a Completion,
+    ) -> Phases<'a> {
+        let finishers = finishers(plan, registry);
+        let schedule = schedule(plan);
+        Phases {
+            plan,
+            world,
+            recorder,
+            completion,
+            schedule,
+            next: 0,
+            finishers,
+            healed_at: None,
+            quiesced: false,
+            drain_until: None,
         }
-        if world.any_active() {
-            world.sweep(now);
+    }
+
+    /// Applies what is due at `now`; `false` once the run is over.
+    pub fn advance(&mut self, now: Duration) -> bool {
+        let plan = self.plan;
+        let select = |sel: &[Selector]| replicas_of(plan, sel);
+        while self.next < self.schedule.len() && self.schedule[self.next].0 <= now {
+            let kind = apply(plan, self.world, self.schedule[self.next].1, &select);
+            if kind == EventKind::Healed {
+                // With no liveness phase nothing is given time to converge, so the
+                // trace says it never healed (in-flight work is `unknown`).
+                self.healed_at = (!plan.liveness.is_zero()).then_some(now);
+            }
+            self.recorder.record(TraceEvent { at: now, node: None, socket: None, kind });
+            self.next += 1;
         }
-        if healed_at.is_some() && finishers > 0 && completion.count() >= finishers && !quiesced {
+        if self.world.any_active() {
+            self.world.sweep(now);
+        }
+        if self.healed_at.is_some()
+            && self.finishers > 0
+            && self.completion.count() >= self.finishers
+            && !self.quiesced
+        {
             // Every workload is done, but what the last of them sent may still be on
             // the wire (a publisher finishes when it has sent its last message, not
             // when subscribers have it): drain before stopping, so checkers judge
             // deliveries rather than the moment the run was cut.
-            quiesced = true;
-            end = end.min(now + DRAIN);
+            self.quiesced = true;
+            self.drain_until = Some(now + DRAIN);
         }
-        if now >= end {
-            break;
-        }
-        sim.step().map_err(|e| RunError::Internal(format!("turmoil: {e}")))?;
+        now < self.end()
     }
-    Ok(Trace { events: recorder.take(), healed_at, ended_at: sim.elapsed(), quiesced })
+
+    /// When the next timetable entry is due, or the run's end.
+    pub fn next_due(&self) -> Duration {
+        self.schedule.get(self.next).map_or(self.end(), |(at, _)| *at).min(self.end())
+    }
+
+    fn end(&self) -> Duration {
+        let bound = self.plan.duration + self.plan.liveness;
+        self.drain_until.map_or(bound, |d| d.min(bound))
+    }
+
+    pub fn finish(self, ended_at: Duration) -> Trace {
+        Trace {
+            events: self.recorder.take(),
+            healed_at: self.healed_at,
+            ended_at,
+            quiesced: self.quiesced,
+        }
+    }
 }

@@ -18,6 +18,7 @@
 
 mod duplicating_queue_device;
 mod forgetful_lru_broker;
+mod immortal_ppp_broker;
 mod leaky_comet_router;
 mod lossy_echo_worker;
 
@@ -65,6 +66,29 @@ pub fn designs() -> Vec<DesignSpec> {
             workload: &[],
             broken: true,
             run: Some(duplicating_queue_device::run),
+        },
+        DesignSpec {
+            name: "immortal-ppp-broker",
+            summary: "BROKEN: a Paranoid Pirate broker that never expires a silent worker, so a dead worker's job is never requeued (no_lost_replies fails).",
+            roles: &[Role::Broker],
+            sockets: &[
+                SocketRole {
+                    name: "frontend",
+                    required: true,
+                    types: &[SocketType::Router],
+                    doc: "faces the clients",
+                },
+                SocketRole {
+                    name: "backend",
+                    required: true,
+                    types: &[SocketType::Router],
+                    doc: "faces the ppp-workers",
+                },
+            ],
+            params: super::catalog::PPP_PARAMS,
+            workload: &[],
+            broken: true,
+            run: Some(immortal_ppp_broker::run),
         },
         DesignSpec {
             name: "forgetful-lru-broker",

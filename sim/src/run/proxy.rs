@@ -1,0 +1,262 @@
+//! The fault proxy: how a real run's faults reach real TCP connections.
+//!
+//! Every link of the topology (a connecting replica's socket and one target replica's
+//! bound socket) gets a small TCP forwarder on 127.0.0.1 with its own ephemeral port;
+//! the connector dials the proxy and the proxy dials the target's current address
+//! (which changes when the target restarts). Each forwarded connection is a
+//! connection of the same [`FaultWorld`] the simulator uses, so faults act as they
+//! do in simulation:
+//!
+//! - **latency and loss**: every chunk read is released after the link's delay
+//!   (a draw from the latency distribution, plus a retransmission timeout per drawn
+//!   loss), in order, as TCP would;
+//! - **partition and clog**: the proxy stops forwarding (data waits in the proxy and
+//!   in the kernels' buffers) and resumes when the fault heals; a connect across a
+//!   partition is accepted by the proxy but not carried on until the way clears
+//!   (or the SYN timeout passes), so the SP handshake waits as a SYN would;
+//! - **tcp_timeout**: a connection whose data has been held longer is reset at both
+//!   ends (the run loop sweeps, as the simulator's does);
+//! - **kill**: the supervisor drops the node's sockets and the proxy resets every
+//!   connection of the node at the other end; connects to it are refused;
+//! - **crash**: the node's sockets are dropped but the proxy keeps the peers'
+//!   connections open and silent (a black hole), until the machine restarts and the
+//!   peers are reset;
+//! - **stall**: the proxy stops reading from and writing to the node; data it had
+//!   already written to its kernel buffer before the stall still leaves (real
+//!   buffers, unlike the simulator's, hold a few hundred kilobytes);
+//! - **close**: a node's FIN is forwarded after the data before it, so it too is
+//!   delayed by the link's latency (a slow close), and a reset is forwarded as a
+//!   reset.
+//!
+//! Like the rest of a run, the proxies live on one thread and share state by `Rc`.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::poll_fn;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+
+use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
+use super::world::Link;
+use crate::plan::Replica;
+
+/// How much one direction of a connection buffers in the proxy before it stops
+/// reading, so a held link pushes back on its writer like a full receive window.
+const BUFFER_MAX: usize = 256 * 1024;
+/// How often a connect waiting for a partition to heal looks again (faults also wake
+/// it; this bounds the wait for the SYN timeout).
+const SYN_RETRY: Duration = Duration::from_secs(1);
+/// A failed accept (out of descriptors) is retried after this pause.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+
+/// The real network of one run: the fault world and where each bound socket listens.
+#[derive(Debug)]
+pub(super) struct RealNet {
+    world: Rc<FaultWorld>,
+    /// The address each bound socket of each replica's current incarnation listens at.
+    upstream: RefCell<BTreeMap<(Replica, usize), SocketAddr>>,
+}
+
+impl RealNet {
+    pub fn new(world: Rc<FaultWorld>) -> Rc<RealNet> {
+        Rc::new(RealNet { world, upstream: RefCell::new(BTreeMap::new()) })
+    }
+
+    /// What a bound socket binds: an ephemeral port on the loopback interface.
+    pub fn ephemeral() -> SocketAddr {
+        SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0)
+    }
+
+    /// A replica's socket is listening at `addr` (after each start or restart).
+    pub fn bound(&self, replica: Replica, socket: usize, addr: SocketAddr) {
+        self.upstream.borrow_mut().insert((replica, socket), addr);
+        self.world.wake_all();
+    }
+
+    /// Opens the proxy of one link and returns the address its connector dials.
+    pub async fn listen(self: &Rc<Self>, link: Link) -> io::Result<SocketAddr> {
+        let listener = TcpListener::bind(Self::ephemeral()).await?;
+        let addr = listener.local_addr()?;
+        tokio::task::spawn_local(accept_loop(self.clone(), link, listener));
+        Ok(addr)
+    }
+}
+
+async fn accept_loop(net: Rc<RealNet>, link: Link, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::task::spawn_local(serve(net.clone(), link, stream));
+            }
+            Err(_) => tokio::time::sleep(ACCEPT_RETRY).await,
+        }
+    }
+}
+
+/// Forwards one connection until either end closes it or a fault resets it.
+async fn serve(net: Rc<RealNet>, link: Link, mut inbound: TcpStream) {
+    let _ = inbound.set_nodelay(true);
+    let Some(mut outbound) = reach(&net, link).await else {
+        // Refused (or timed out): the connector sees a reset and retries on its own
+        // reconnect schedule.
+        reset(inbound);
+        return;
+    };
+    let world = &net.world;
+    let conn = world.new_conn(link.from, link.to);
+    let ends = [link.from, link.to];
+    let graceful = {
+        let (a_read, a_write) = inbound.split();
+        let (b_read, b_write) = outbound.split();
+        let both = async {
+            tokio::try_join!(
+                pump(world, conn, 0, ends, a_read, b_write),
+                pump(world, conn, 1, ends, b_read, a_write),
+            )
+        };
+        tokio::select! {
+            biased;
+            () = until_broken(world, conn) => false,
+            done = both => done.is_ok(),
+        }
+    };
+    world.close_conn(conn);
+    if !graceful {
+        reset(inbound);
+        reset(outbound);
+    }
+}
+
+/// Dials the link's target for a new connection, waiting while a partition or a
+/// crashed machine leaves a SYN unanswered; `None` when the target refuses (it is
+/// killed or not listening) or the SYN timeout passes.
+async fn reach(net: &RealNet, link: Link) -> Option<TcpStream> {
+    let world = &net.world;
+    let started = Instant::now();
+    loop {
+        let status = world.status(link.to);
+        if status == Status::Killed {
+            return None;
+        }
+        let held = world.held(link.from, link.to).or(world.held(link.to, link.from));
+        if let Some(fault) = held {
+            world.note_effect(fault);
+        }
+        if held.is_none() && status == Status::Running {
+            let addr = net.upstream.borrow().get(&(link.to, link.to_socket)).copied()?;
+            let stream = TcpStream::connect(addr).await.ok()?;
+            let _ = stream.set_nodelay(true);
+            return Some(stream);
+        }
+        if started.elapsed() >= SYN_TIMEOUT {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            () = changed(world) => {}
+            () = tokio::time::sleep(SYN_RETRY) => {}
+        }
+    }
+}
+
+/// Carries one direction of a connection, end `end` (0 the connector) to the other,
+/// applying the link's faults. `Ok` once a graceful close has been forwarded; an
+/// error when either side failed, so the caller resets both.
+async fn pump(
+    world: &FaultWorld,
+    conn: ConnId,
+    end: usize,
+    ends: [Replica; 2],
+    mut src: ReadHalf<'_>,
+    mut dst: WriteHalf<'_>,
+) -> io::Result<()> {
+    let (from, to) = (ends[end], ends[1 - end]);
+    let mut queue: VecDeque<(Instant, Bytes)> = VecDeque::new();
+    let mut buffered = 0;
+    let mut last_release = Instant::now();
+    let mut eof = false;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if eof && queue.is_empty() {
+            return dst.shutdown().await;
+        }
+        let held = world.held(from, to);
+        if let Some(fault) = held.filter(|_| !queue.is_empty()) {
+            world.note_effect(fault);
+        }
+        let can_read = !eof && buffered < BUFFER_MAX && !world.stalled(from);
+        let can_write = !queue.is_empty()
+            && held.is_none()
+            && world.status(to) == Status::Running
+            && !world.stalled(to);
+        let release_at = queue.front().map_or_else(Instant::now, |(at, _)| *at);
+        tokio::select! {
+            biased;
+            () = tokio::time::sleep_until(release_at), if can_write => {
+                let (_, data) = queue.pop_front().expect("can_write needs a chunk");
+                dst.write_all(&data).await?;
+                buffered -= data.len();
+                world.on_release(conn, end, data.len() as u64);
+            }
+            read = src.read(&mut buf), if can_read => match read {
+                // A crashed machine says nothing, not even a close: its peers hear
+                // silence until it restarts or their data times out.
+                Ok(0) | Err(_) if world.status(from) == Status::Crashed => {
+                    std::future::pending::<()>().await;
+                }
+                Ok(0) => eof = true,
+                Ok(n) => {
+                    let at = (Instant::now() + world.delay(from, to)).max(last_release);
+                    last_release = at;
+                    queue.push_back((at, Bytes::copy_from_slice(&buf[..n])));
+                    buffered += n;
+                    world.on_write(conn, end, n as u64);
+                }
+                Err(e) => return Err(e),
+            },
+            () = changed(world) => {}
+        }
+    }
+}
+
+/// Resolves after the fault world next changes (or anything else wakes the task):
+/// callers look again at what they may do.
+async fn changed(world: &FaultWorld) {
+    let mut registered = false;
+    poll_fn(|cx| {
+        if registered {
+            return Poll::Ready(());
+        }
+        registered = true;
+        world.register_wait(cx.waker());
+        Poll::Pending
+    })
+    .await;
+}
+
+/// Resolves once a fault has reset the connection.
+async fn until_broken(world: &FaultWorld, conn: ConnId) {
+    poll_fn(|cx| {
+        if world.conn_broken(conn).is_some() {
+            return Poll::Ready(());
+        }
+        world.register_wait(cx.waker());
+        Poll::Pending
+    })
+    .await;
+}
+
+/// Closes a stream with a reset (RST), not a FIN, as a fault or a refusal does.
+fn reset(stream: TcpStream) {
+    let _ = stream.set_zero_linger();
+    drop(stream);
+}
