@@ -23,7 +23,7 @@ const SEED: u64 = 1;
 const MAX_SHRUNK_FAULTS: usize = 3;
 /// Cases the fault-dependent bug must be found in, and that the sound design must
 /// survive.
-const FAULT_BUDGET: u64 = 48;
+const FAULT_BUDGET: u64 = 64;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -159,4 +159,48 @@ fn exploration_is_deterministic_and_never_replaces_a_written_case() {
     let b = explore::write_finding(&base, &second, &opts, "test").expect("written");
     assert_ne!(a, b, "the second case must go to a new file");
     assert_eq!(std::fs::read_to_string(&a).expect("readable"), before, "the first was changed");
+}
+
+/// Shipped scenarios of sound designs that must survive any fault schedule: after
+/// the liveness phase, no invariant fails. The others are left out for a reason the
+/// scenario itself shows: the LRU broker and the gif service keep seed 000's ~23-day
+/// resend interval (a job lost with a killed worker is never resent, as
+/// `lru-worker-crash` shows), the aggregator of seed 001 keeps its jobs in memory
+/// only, the pipeline loses what a killed worker held (`pipeline_conservation`
+/// counts it), and the comet scenarios are too large for a debug build.
+const SOUND: [&str; 9] = [
+    "scenarios/rrbroker-steady.yaml",
+    "scenarios/streamer.yaml",
+    "scenarios/forwarder.yaml",
+    "scenarios/survey-respondent-crash.yaml",
+    "scenarios/bus-mesh.yaml",
+    "scenarios/sync-pubsub.yaml",
+    "scenarios/pair-relay.yaml",
+    "scenarios/pubsub-envelopes.yaml",
+    "scenarios/ppp-steady.yaml",
+];
+
+/// Fault schedules each sound scenario is run under.
+const SOUND_BUDGET: u64 = 8;
+
+#[test]
+fn every_sound_design_survives_random_fault_schedules() {
+    let registry = Registry::builtin();
+    let dir = out_dir("sound");
+    let mut flagged = Vec::new();
+    for scenario in SOUND {
+        let path = root().join(scenario);
+        let base = Base::load(&path, &registry, None, true)
+            .unwrap_or_else(|d| panic!("{scenario}: {d:?}"));
+        let opts = Options { faults_only: true, ..options(SOUND_BUDGET, &dir) };
+        let outcome = explore::explore(&base, &registry, &opts, &|_, _| {});
+        assert_eq!(outcome.invalid, 0, "{scenario}: {:?}", outcome.first_invalid);
+        if let Some(f) = outcome.finding {
+            flagged.push(format!(
+                "{scenario}: {:?}: {}\n{}",
+                f.failure.violated, f.failure.first, f.failure.text
+            ));
+        }
+    }
+    assert!(flagged.is_empty(), "sound designs flagged:\n{}", flagged.join("\n"));
 }

@@ -45,11 +45,11 @@ fn scenarios_dir() -> PathBuf {
 /// Every shipped scenario, by file name, in name order, resolved against the
 /// built-in designs. A scenario that does not resolve fails the test here.
 fn shipped(registry: &Registry) -> Vec<(String, ScenarioPlan)> {
-    let root = scenarios_dir().join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let paths: Vec<PathBuf> = patchbay::files::shipped_files(&root)
         .expect("the shipped folders are readable")
         .into_iter()
-        .filter(|path| path.starts_with(scenarios_dir()))
+        .filter(|path| path.starts_with(root.join("scenarios")))
         .collect();
     assert!(!paths.is_empty(), "no scenarios found in {}", scenarios_dir().display());
     paths
