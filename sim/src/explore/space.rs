@@ -12,13 +12,15 @@
 //! `vec` drops elements), shorter and earlier faults, the first fault kind and target,
 //! counts and workload sizes towards 1, the duration towards a quarter of the
 //! original, and every option back to what the scenario already says. Counts and the
-//! duration are drawn as written more often than not, so unshrunk cases look like the
-//! scenario the user wrote with faults added.
+//! duration are drawn as written more often than not ([`TowardsLow`]), so unshrunk
+//! cases look like the scenario the user wrote with faults added.
 
 use std::time::Duration;
 
+use proptest::num::u64::BinarySearch;
 use proptest::prelude::*;
-use proptest::strategy::BoxedStrategy;
+use proptest::strategy::{BoxedStrategy, NewTree};
+use proptest::test_runner::TestRunner;
 
 use crate::plan::{FaultKind, ScenarioPlan};
 use crate::socket::SocketType;
@@ -164,13 +166,8 @@ impl Space {
                 amount,
                 oneway,
             });
-        // Each count is drawn as written two times in three and from its range
-        // otherwise; shrinking leaves "as written" for the range, then walks to 1.
-        let counts = |knobs: &[CountKnob]| -> Vec<BoxedStrategy<u64>> {
-            knobs
-                .iter()
-                .map(|k| prop_oneof![1 => 1..=k.max.max(1), 2 => Just(k.base)].boxed())
-                .collect()
+        let counts = |knobs: &[CountKnob]| -> Vec<TowardsLow> {
+            knobs.iter().map(|k| TowardsLow { lo: 1, base: k.base, max: k.max.max(1) }).collect()
         };
         let options: Vec<BoxedStrategy<Option<usize>>> = self
             .options
@@ -180,7 +177,7 @@ impl Space {
         (
             // A seed a person can read and type; the space of runs is no smaller for it.
             any::<u32>().prop_map(u64::from).no_shrink(),
-            prop_oneof![1 => shortest_ms..=base_ms, 2 => Just(base_ms)],
+            TowardsLow { lo: shortest_ms, base: base_ms, max: base_ms },
             proptest::collection::vec(gene, 0..=self.max_faults),
             counts(&self.params),
             counts(&self.workload),
@@ -195,6 +192,32 @@ impl Space {
                 options,
             })
             .boxed()
+    }
+}
+
+/// A whole number drawn as written (`base`) two times in three and from `lo..=max`
+/// otherwise, which shrinks by binary search from wherever it started down towards
+/// `lo`: a case looks like the user's scenario more often than not, and shrinking
+/// still finds the smallest count that fails.
+#[derive(Clone, Copy, Debug)]
+struct TowardsLow {
+    lo: u64,
+    base: u64,
+    max: u64,
+}
+
+impl Strategy for TowardsLow {
+    type Tree = BinarySearch;
+    type Value = u64;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
+        let rng = runner.rng();
+        let start = if rng.next_u32() % 3 != 0 {
+            self.base
+        } else {
+            self.lo + rng.next_u64() % (self.max.saturating_sub(self.lo) + 1)
+        };
+        Ok(BinarySearch::new_above(self.lo, start.clamp(self.lo, self.max.max(self.lo))))
     }
 }
 
