@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use patchbay::design::Registry;
-use patchbay::plan::{self, ScenarioPlan};
+use patchbay::plan::{self, ScenarioPlan, TopologyPlan};
 use patchbay::spec::{SourceFile, render};
 
 /// The workspace root (this crate sits one level below it).
@@ -41,6 +41,32 @@ pub fn load_scenario_with_params(
     loaded.plan.ok_or_else(|| render(&loaded.diagnostics))
 }
 
+/// Loads a shipped topology, `relative` to the workspace root, with some of its
+/// parameters overridden. A topology's parameters are overridden by a scenario, so
+/// this resolves a minimal in-memory scenario that names the topology and sets
+/// `params:`, and keeps its topology: every check the resolver makes still applies.
+pub fn load_topology(
+    relative: &str,
+    params: &[(&str, &str)],
+    registry: &Registry,
+) -> Result<TopologyPlan, String> {
+    let path = workspace_root().join(relative);
+    if params.is_empty() {
+        let loaded = plan::load_topology(&path, registry);
+        return loaded.plan.ok_or_else(|| render(&loaded.diagnostics));
+    }
+    let list: Vec<String> = params.iter().map(|(name, value)| format!("{name}: {value}")).collect();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let text = format!(
+        "name: {stem}-bench\ntopology: {}\nduration: 1s\nexpect: pass\nparams: {{{}}}\n",
+        path.display(),
+        list.join(", ")
+    );
+    let src = SourceFile::new(overridden_path(&path, params), text);
+    let loaded = plan::load_scenario_source(&src, registry);
+    loaded.plan.map(|p| p.topology).ok_or_else(|| render(&loaded.diagnostics))
+}
+
 /// `scenarios/x.yaml` with `clients=100` → `scenarios/x+clients=100.yaml`.
 fn overridden_path(path: &Path, params: &[(&str, &str)]) -> PathBuf {
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -64,5 +90,19 @@ mod tests {
         let clients = plan.topology.groups.iter().find(|g| g.name == "client").expect("clients");
         assert_eq!(clients.count, 100);
         assert_eq!(plan.name, "queue-partition");
+    }
+
+    #[test]
+    fn a_topology_loads_with_and_without_overrides() {
+        let registry = Registry::builtin();
+        let plain = load_topology("topologies/lru-broker.yaml", &[], &registry).expect("resolves");
+        let workers = |plan: &TopologyPlan| plan.group_by_name("worker").expect("workers").count;
+        assert_eq!(workers(&plain), 3);
+        let scaled = load_topology("topologies/lru-broker.yaml", &[("workers", "16")], &registry)
+            .expect("resolves");
+        assert_eq!(workers(&scaled), 16);
+        let err = load_topology("topologies/lru-broker.yaml", &[("wrokers", "16")], &registry)
+            .expect_err("an unknown parameter is an error");
+        assert!(err.contains("wrokers"), "{err}");
     }
 }
