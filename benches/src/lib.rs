@@ -34,11 +34,8 @@ pub fn load_scenario_with_params(
     if original.text.lines().any(|line| line.starts_with("params:")) {
         return Err(format!("{relative} already sets `params:`; merge the overrides by hand"));
     }
-    let list: Vec<String> = params.iter().map(|(name, value)| format!("{name}: {value}")).collect();
-    let text = format!("{}\nparams: {{{}}}\n", original.text.trim_end(), list.join(", "));
-    let src = SourceFile::new(overridden_path(&path, params), text);
-    let loaded = plan::load_scenario_source(&src, registry);
-    loaded.plan.ok_or_else(|| render(&loaded.diagnostics))
+    let text = format!("{}\n{}", original.text.trim_end(), params_line(params));
+    resolve_beside(&path, params, text, registry)
 }
 
 /// Loads a shipped topology, `relative` to the workspace root, with some of its
@@ -55,16 +52,31 @@ pub fn load_topology(
         let loaded = plan::load_topology(&path, registry);
         return loaded.plan.ok_or_else(|| render(&loaded.diagnostics));
     }
-    let list: Vec<String> = params.iter().map(|(name, value)| format!("{name}: {value}")).collect();
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let text = format!(
-        "name: {stem}-bench\ntopology: {}\nduration: 1s\nexpect: pass\nparams: {{{}}}\n",
+        "name: {stem}-bench\ntopology: {}\nduration: 1s\nexpect: pass\n{}",
         path.display(),
-        list.join(", ")
+        params_line(params)
     );
-    let src = SourceFile::new(overridden_path(&path, params), text);
+    resolve_beside(&path, params, text, registry).map(|plan| plan.topology)
+}
+
+/// `params: {name: value, ...}` and a newline.
+fn params_line(params: &[(&str, &str)]) -> String {
+    let list: Vec<String> = params.iter().map(|(name, value)| format!("{name}: {value}")).collect();
+    format!("params: {{{}}}\n", list.join(", "))
+}
+
+/// Resolves scenario `text` as if it were a file beside `path` named for `params`.
+fn resolve_beside(
+    path: &Path,
+    params: &[(&str, &str)],
+    text: String,
+    registry: &Registry,
+) -> Result<ScenarioPlan, String> {
+    let src = SourceFile::new(overridden_path(path, params), text);
     let loaded = plan::load_scenario_source(&src, registry);
-    loaded.plan.map(|p| p.topology).ok_or_else(|| render(&loaded.diagnostics))
+    loaded.plan.ok_or_else(|| render(&loaded.diagnostics))
 }
 
 /// `scenarios/x.yaml` with `clients=100` → `scenarios/x+clients=100.yaml`.
