@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use patchbay::design::Registry;
-use patchbay::plan::{self, ScenarioPlan};
+use patchbay::plan::{self, ScenarioPlan, TopologyPlan};
 use patchbay::spec::{SourceFile, render};
 
 /// The workspace root (this crate sits one level below it).
@@ -34,9 +34,47 @@ pub fn load_scenario_with_params(
     if original.text.lines().any(|line| line.starts_with("params:")) {
         return Err(format!("{relative} already sets `params:`; merge the overrides by hand"));
     }
+    let text = format!("{}\n{}", original.text.trim_end(), params_line(params));
+    resolve_beside(&path, params, text, registry)
+}
+
+/// Loads a shipped topology, `relative` to the workspace root, with some of its
+/// parameters overridden. A topology's parameters are overridden by a scenario, so
+/// this resolves a minimal in-memory scenario that names the topology and sets
+/// `params:`, and keeps its topology: every check the resolver makes still applies.
+pub fn load_topology(
+    relative: &str,
+    params: &[(&str, &str)],
+    registry: &Registry,
+) -> Result<TopologyPlan, String> {
+    let path = workspace_root().join(relative);
+    if params.is_empty() {
+        let loaded = plan::load_topology(&path, registry);
+        return loaded.plan.ok_or_else(|| render(&loaded.diagnostics));
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let text = format!(
+        "name: {stem}-bench\ntopology: {}\nduration: 1s\nexpect: pass\n{}",
+        path.display(),
+        params_line(params)
+    );
+    resolve_beside(&path, params, text, registry).map(|plan| plan.topology)
+}
+
+/// `params: {name: value, ...}` and a newline.
+fn params_line(params: &[(&str, &str)]) -> String {
     let list: Vec<String> = params.iter().map(|(name, value)| format!("{name}: {value}")).collect();
-    let text = format!("{}\nparams: {{{}}}\n", original.text.trim_end(), list.join(", "));
-    let src = SourceFile::new(overridden_path(&path, params), text);
+    format!("params: {{{}}}\n", list.join(", "))
+}
+
+/// Resolves scenario `text` as if it were a file beside `path` named for `params`.
+fn resolve_beside(
+    path: &Path,
+    params: &[(&str, &str)],
+    text: String,
+    registry: &Registry,
+) -> Result<ScenarioPlan, String> {
+    let src = SourceFile::new(overridden_path(path, params), text);
     let loaded = plan::load_scenario_source(&src, registry);
     loaded.plan.ok_or_else(|| render(&loaded.diagnostics))
 }
@@ -64,5 +102,19 @@ mod tests {
         let clients = plan.topology.groups.iter().find(|g| g.name == "client").expect("clients");
         assert_eq!(clients.count, 100);
         assert_eq!(plan.name, "queue-partition");
+    }
+
+    #[test]
+    fn a_topology_loads_with_and_without_overrides() {
+        let registry = Registry::builtin();
+        let plain = load_topology("topologies/lru-broker.yaml", &[], &registry).expect("resolves");
+        let workers = |plan: &TopologyPlan| plan.group_by_name("worker").expect("workers").count;
+        assert_eq!(workers(&plain), 3);
+        let scaled = load_topology("topologies/lru-broker.yaml", &[("workers", "16")], &registry)
+            .expect("resolves");
+        assert_eq!(workers(&scaled), 16);
+        let err = load_topology("topologies/lru-broker.yaml", &[("wrokers", "16")], &registry)
+            .expect_err("an unknown parameter is an error");
+        assert!(err.contains("wrokers"), "{err}");
     }
 }

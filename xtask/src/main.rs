@@ -5,6 +5,7 @@
 //! outcome is wrong (diagnostics, unexpected verdicts), 1 for internal errors.
 
 mod args;
+mod bench;
 mod check;
 mod compare;
 mod explore;
@@ -65,8 +66,20 @@ commands:
       --json PATH               (default: reports/compare/latest.json)
   test [ARGS...]                install the test peers if missing (pynng, pinned),
                                 then `cargo test --workspace ARGS...`
+  bench [options] [FILTER]      run the messaging benchmarks beside libzmq, zeromq-rs
+                                and raw tokio, print the ratio table (also written to
+                                reports/bench/latest.{json,md})
+      --save-baseline NAME      keep this run as criterion baseline NAME
+      --baseline NAME           compare with baseline NAME; exit 1 naming every
+                                benchmark that regressed
+      --max-regression PCT      slowdown allowed with --baseline (default 10%); a
+                                regression needs the confidence intervals apart too
+      --quick                   criterion's quick mode and shorter latency runs
   help                          this text
 ";
+
+/// `cargo xtask bench`'s synopsis, for its errors.
+pub const BENCH_USAGE: &str = "cargo xtask bench [--save-baseline NAME | --baseline NAME [--max-regression 10%]] [--quick] [FILTER]";
 
 /// The workspace root: xtask lives one level below it.
 pub fn root() -> PathBuf {
@@ -91,6 +104,7 @@ fn main() -> ExitCode {
         "real" => real::real(argv),
         "compare" => compare::compare(argv),
         "test" => test::test(argv),
+        "bench" => bench::bench(argv),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)

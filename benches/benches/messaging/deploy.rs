@@ -1,0 +1,241 @@
+//! A shipped topology started on real TCP: every socket's type, options and
+//! bind/connect structure come from the resolved plan; only the addresses change
+//! (127.0.0.1 with ephemeral ports instead of the file's ports).
+//!
+//! Groups are started on threads, in order: each thread binds what its groups bind,
+//! reports the addresses it got, and connects only to sockets that earlier threads
+//! bound, so nothing depends on a port being free. A thread then runs a body the
+//! benchmark gives it: a load generator that drives the sockets directly, or the
+//! topology's own designs ([`run_designs`]).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use patchbay::design::{Completion, NodeCtx, Registry};
+use patchbay::net::{EventSink, SocketHandle, TokioTcp, spawn_socket};
+use patchbay::plan::{ConnectTarget, Group, GroupId, Replica, TopologyPlan, WorkloadPlan};
+use patchbay::run::make_core;
+use patchbay::socket::{REQUEST_ID_BIT, SocketType};
+use patchbay::trace::Recorder;
+
+use crate::rig::local_thread;
+
+/// Designs record every send and receive into a trace; a benchmark has no use for it,
+/// so it is emptied this often to keep memory flat.
+const TRACE_DRAIN_EVERY: Duration = Duration::from_millis(50);
+
+/// Where each bound socket of each replica listens: (group, replica, socket index).
+type AddrBook = BTreeMap<(GroupId, u32, usize), SocketAddr>;
+
+/// One replica's sockets, by the names the topology gives them.
+#[derive(Debug)]
+pub struct Node {
+    pub group: Group,
+    pub replica: u32,
+    sockets: BTreeMap<String, SocketHandle>,
+}
+
+impl Node {
+    /// Takes the socket the topology calls `name`; a benchmark asking for one the
+    /// topology lacks is a bug in the benchmark.
+    pub fn take(&mut self, name: &str) -> SocketHandle {
+        self.sockets.remove(name).unwrap_or_else(|| {
+            panic!("{}.{} has no socket `{name}`", self.group.name, self.replica)
+        })
+    }
+}
+
+/// The name of the first socket of `group` with type `socket_type`: benchmarks find
+/// their sockets by type, so they run any topology of the right shape.
+pub fn socket_of_type(plan: &TopologyPlan, group: &str, socket_type: SocketType) -> String {
+    let g = plan.group_by_name(group).unwrap_or_else(|| panic!("{} has no `{group}`", plan.name));
+    let s = g.sockets.iter().find(|s| s.socket_type == socket_type);
+    s.unwrap_or_else(|| panic!("{}: `{group}` has no {socket_type} socket", plan.name)).name.clone()
+}
+
+/// A topology being started, thread by thread.
+#[derive(Debug)]
+pub struct Deployment {
+    plan: Arc<TopologyPlan>,
+    book: AddrBook,
+}
+
+impl Deployment {
+    pub fn new(plan: TopologyPlan) -> Deployment {
+        Deployment { plan: Arc::new(plan), book: AddrBook::new() }
+    }
+
+    pub fn plan(&self) -> &TopologyPlan {
+        &self.plan
+    }
+
+    /// Starts every replica of `groups` on a new thread, waits until their sockets
+    /// are bound and connecting, then leaves the thread running `body` with them.
+    pub fn spawn<F, Fut>(&mut self, groups: &[&str], body: F) -> Result<JoinHandle<()>, String>
+    where
+        F: FnOnce(Vec<Node>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let mut members = Vec::new();
+        for name in groups {
+            let group = self.plan.group_by_name(name);
+            members.push(group.ok_or_else(|| format!("{} has no `{name}`", self.plan.name))?.id);
+        }
+        let connects = self.resolve_connects(&members)?;
+        let (plan, (started_tx, started)) = (Arc::clone(&self.plan), std_mpsc::channel());
+        let thread =
+            local_thread(&format!("{}:{}", plan.name, groups.join("+")), move || async move {
+                match start_nodes(&plan, &members, &connects).await {
+                    Ok((nodes, bound)) => {
+                        let _ = started_tx.send(Ok(bound));
+                        body(nodes).await;
+                    }
+                    Err(e) => {
+                        let _ = started_tx.send(Err(e));
+                    }
+                }
+            });
+        let bound = started.recv().map_err(|_| "a bench thread died while starting".to_owned())?;
+        self.book.extend(bound?);
+        Ok(thread)
+    }
+
+    /// Each connecting socket's addresses, from what earlier threads bound.
+    fn resolve_connects(
+        &self,
+        members: &[GroupId],
+    ) -> Result<BTreeMap<(GroupId, usize), Vec<SocketAddr>>, String> {
+        let mut out = BTreeMap::new();
+        for &id in members {
+            let group = self.plan.group(id);
+            for (index, socket) in group.sockets.iter().enumerate() {
+                let mut addrs = Vec::new();
+                for target in &socket.connects {
+                    addrs.extend(self.addresses_of(group, &socket.name, target)?);
+                }
+                out.insert((id, index), addrs);
+            }
+        }
+        Ok(out)
+    }
+
+    fn addresses_of(
+        &self,
+        from: &Group,
+        socket: &str,
+        target: &ConnectTarget,
+    ) -> Result<Vec<SocketAddr>, String> {
+        let to = self.plan.group(target.group);
+        let replicas = match target.replica {
+            Some(index) => index..index + 1,
+            None => 0..to.count,
+        };
+        replicas
+            .map(|replica| {
+                self.book.get(&(target.group, replica, target.socket)).copied().ok_or_else(|| {
+                    format!(
+                        "{}: `{}.{socket}` connects to `{}.{replica}.{}`, which no earlier thread \
+                         bound; start the binding group first",
+                        self.plan.name, from.name, to.name, to.sockets[target.socket].name
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// Builds every replica's sockets over real TCP, as `run/node.rs` builds them over
+/// turmoil, and returns them with the addresses bound.
+async fn start_nodes(
+    plan: &TopologyPlan,
+    members: &[GroupId],
+    connects: &BTreeMap<(GroupId, usize), Vec<SocketAddr>>,
+) -> Result<(Vec<Node>, AddrBook), String> {
+    let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+    let (mut nodes, mut bound) = (Vec::new(), AddrBook::new());
+    let epoch = tokio::time::Instant::now();
+    for &id in members {
+        let group = plan.group(id);
+        for replica in 0..group.count {
+            let mut sockets = BTreeMap::new();
+            for (index, socket) in group.sockets.iter().enumerate() {
+                let options = socket.options.socket_options();
+                // Distinct request ids per REQ, as the simulator draws them per replica.
+                let first_id = REQUEST_ID_BIT | (id.0 << 20) | replica;
+                let core = make_core(socket.socket_type, &options, first_id)
+                    .ok_or_else(|| format!("no socket core for {}", socket.socket_type))?;
+                let binds = socket.bind.map(|_| loopback).into_iter().collect();
+                let to = connects.get(&(id, index)).cloned().unwrap_or_default();
+                let events: EventSink = Rc::new(|_, _| {});
+                let handle = spawn_socket(TokioTcp, core, &options, binds, to, epoch, events)
+                    .await
+                    .map_err(|e| format!("{}.{replica}.{}: {e}", group.name, socket.name))?;
+                if let Some(addr) = handle.local_addrs().first() {
+                    bound.insert((id, replica, index), *addr);
+                }
+                sockets.insert(socket.name.clone(), handle);
+            }
+            nodes.push(Node { group: group.clone(), replica, sockets });
+        }
+    }
+    Ok((nodes, bound))
+}
+
+/// Runs each node's own design from the registry (the broker, device or worker code
+/// the simulator runs), with an empty workload, until the thread is dropped.
+pub async fn run_designs(nodes: Vec<Node>) {
+    let registry = Registry::builtin();
+    let recorder = Recorder::default();
+    let drained = recorder.clone();
+    tokio::task::spawn_local(async move {
+        loop {
+            tokio::time::sleep(TRACE_DRAIN_EVERY).await;
+            drained.take();
+        }
+    });
+    let epoch = tokio::time::Instant::now();
+    let mut running = Vec::new();
+    for node in nodes {
+        let spec = registry.get(&node.group.design);
+        let Some(design) = spec.and_then(|s| s.run) else {
+            panic!("design `{}` cannot run", node.group.design);
+        };
+        let replica = Replica { group: node.group.id, index: node.replica };
+        let indices: BTreeMap<&str, u16> = node
+            .group
+            .sockets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i as u16))
+            .collect();
+        let sockets = node
+            .sockets
+            .into_iter()
+            .map(|(name, handle)| {
+                let index = indices[name.as_str()];
+                (name, (index, handle))
+            })
+            .collect();
+        let ctx = NodeCtx::new(
+            replica,
+            format!("{}.{}", node.group.name, node.replica),
+            0,
+            node.group.params.clone(),
+            WorkloadPlan::default(),
+            sockets,
+            u64::from(node.replica),
+            recorder.clone(),
+            epoch,
+            Completion::default(),
+        );
+        running.push(tokio::task::spawn_local(design(ctx)));
+    }
+    for task in running {
+        let _ = task.await;
+    }
+}

@@ -1,0 +1,79 @@
+//! libzmq (the `zmq` crate, which builds its bundled libzmq 4.3 statically): the same
+//! PUSH/PULL and REQ/REP patterns as patchbay's rigs, with libzmq's defaults, on
+//! blocking threads as libzmq is meant to be used. Each side has its own context, so
+//! each has its own I/O thread, as two processes would.
+
+use std::sync::mpsc as std_mpsc;
+
+use crate::rig::{Flow, RoundTrip, serve_asks_blocking};
+
+const LOOPBACK_ANY_PORT: &str = "tcp://127.0.0.1:*";
+
+fn socket(kind: zmq::SocketType) -> zmq::Socket {
+    zmq::Context::new().socket(kind).expect("libzmq socket")
+}
+
+/// Binds on an ephemeral port and returns the endpoint to connect to.
+fn bind_any(socket: &zmq::Socket) -> String {
+    socket.bind(LOOPBACK_ANY_PORT).expect("libzmq bind");
+    socket.get_last_endpoint().expect("libzmq endpoint").expect("an ASCII endpoint")
+}
+
+pub fn push_pull(size: usize) -> Flow {
+    let (mut flow, ends) = Flow::new();
+    let (endpoint_tx, endpoint) = std_mpsc::channel();
+    let mut commands = ends.sender;
+    flow.join_on_finish(std::thread::spawn(move || {
+        let push = socket(zmq::PUSH);
+        endpoint_tx.send(bind_any(&push)).expect("the bench is waiting");
+        let body = vec![0xa5u8; size];
+        while let Some(n) = commands.blocking_recv() {
+            for _ in 0..n {
+                push.send(&body[..], 0).expect("libzmq PUSH send");
+            }
+        }
+    }));
+    let endpoint = endpoint.recv().expect("the PUSH thread bound");
+    let (mut commands, done) = (ends.receiver, ends.done);
+    flow.join_on_finish(std::thread::spawn(move || {
+        let pull = socket(zmq::PULL);
+        pull.connect(&endpoint).expect("libzmq connect");
+        let mut msg = zmq::Message::new();
+        while let Some(n) = commands.blocking_recv() {
+            for _ in 0..n {
+                pull.recv(&mut msg, 0).expect("libzmq PULL recv");
+            }
+            if done.send(n).is_err() {
+                return;
+            }
+        }
+    }));
+    flow
+}
+
+pub fn req_rep() -> RoundTrip {
+    let (endpoint_tx, endpoint) = std_mpsc::channel();
+    // The server stays parked on its socket after the benchmark; see main.rs.
+    std::thread::spawn(move || {
+        let rep = socket(zmq::REP);
+        endpoint_tx.send(bind_any(&rep)).expect("the bench is waiting");
+        let mut msg = zmq::Message::new();
+        while rep.recv(&mut msg, 0).is_ok() {
+            if rep.send(&msg[..], 0).is_err() {
+                return;
+            }
+        }
+    });
+    let endpoint = endpoint.recv().expect("the REP thread bound");
+    let (round_trip, ends) = RoundTrip::new();
+    std::thread::spawn(move || {
+        let req = socket(zmq::REQ);
+        req.connect(&endpoint).expect("libzmq connect");
+        let (body, mut reply) = (vec![0x5au8; crate::REQUEST_BYTES], zmq::Message::new());
+        serve_asks_blocking(ends, || {
+            req.send(&body[..], 0).expect("libzmq REQ send");
+            req.recv(&mut reply, 0).expect("libzmq REQ recv");
+        });
+    });
+    round_trip
+}
