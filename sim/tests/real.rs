@@ -130,3 +130,39 @@ fn a_killed_broker_resets_its_connections_and_the_clients_reconnect() {
         .expect("client.0 connected again after the restart");
     assert!(dropped < end && end < back);
 }
+
+/// The chapter-2 devices beyond QUEUE (FORWARDER: XSUB/XPUB; STREAMER: PULL/PUSH),
+/// as shipped, in the simulator and over real TCP: every invariant passes on both
+/// backends, and the two agree on how much work went through the device.
+#[test]
+fn forwarder_and_streamer_devices_pass_alike_in_simulation_and_over_real_tcp() {
+    let registry = Registry::builtin();
+    for (file, work) in [("streamer", "tasks pulled"), ("forwarder", "publications")] {
+        let path = root().join(format!("scenarios/{file}.yaml"));
+        let loaded = patchbay::plan::load_scenario(&path, &registry);
+        let plan = loaded.plan.unwrap_or_else(|| panic!("{file}: {:?}", loaded.diagnostics));
+        let simulated = patchbay::run::run_seed(&plan, &registry, 1, true);
+        let opts = RealOptions { time_scale: 0.2 };
+        let mut real = run_real_seed(&plan, &registry, 1, opts, true);
+        assert_eq!(real.error, None, "{file} did not run over real TCP");
+        for report in [&simulated, &real] {
+            assert_all_pass(report);
+        }
+        let count = |trace: &Trace| {
+            trace
+                .app_events()
+                .filter(|(_, a)| {
+                    matches!(
+                        a,
+                        patchbay::trace::AppEvent::WorkDone { .. }
+                            | patchbay::trace::AppEvent::Published { .. }
+                    )
+                })
+                .count()
+        };
+        let sim_count = count(simulated.trace.as_ref().expect("kept"));
+        let real_count = count(&real.trace.take().expect("kept"));
+        assert!(sim_count > 0, "{file}: no {work} in simulation");
+        assert_eq!(sim_count, real_count, "{file}: {work} differ between backends");
+    }
+}
