@@ -212,7 +212,7 @@ impl Strategy for TowardsLow {
 
     fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
         let rng = runner.rng();
-        let start = if rng.next_u32() % 3 != 0 {
+        let start = if !rng.next_u32().is_multiple_of(3) {
             self.base
         } else {
             self.lo + rng.next_u64() % (self.max.saturating_sub(self.lo) + 1)
