@@ -158,6 +158,18 @@ pub fn run_many(
     keep_traces: bool,
     done: &(dyn Fn(&RunReport) + Sync),
 ) -> Vec<RunReport> {
+    run_many_with(jobs, registry, threads, keep_traces, &|r: &mut RunReport| done(r))
+}
+
+/// [`run_many`] whose `done` may change each report before it is kept: a sweep that
+/// measures every trace takes it there, so 1,000 seeds do not hold 1,000 traces.
+pub fn run_many_with(
+    jobs: &[Job<'_>],
+    registry: &Registry,
+    threads: usize,
+    keep_traces: bool,
+    done: &(dyn Fn(&mut RunReport) + Sync),
+) -> Vec<RunReport> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunReport>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
@@ -167,8 +179,8 @@ pub fn run_many(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    let report = run_seed(job.plan, registry, job.seed, keep_traces);
-                    done(&report);
+                    let mut report = run_seed(job.plan, registry, job.seed, keep_traces);
+                    done(&mut report);
                     results.lock().expect("no panics while held")[i] = Some(report);
                 }
             });
