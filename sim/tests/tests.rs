@@ -13,5 +13,6 @@ mod invariants_fail;
 mod parity;
 mod parity_types;
 mod pattern_designs;
+mod report;
 mod shipped_files;
 mod user_design;
