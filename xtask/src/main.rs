@@ -5,7 +5,10 @@
 //! outcome is wrong (diagnostics, unexpected verdicts), 1 for internal errors.
 
 mod args;
+mod browser;
 mod check;
+mod progress;
+mod report;
 mod sim;
 mod test;
 
@@ -24,9 +27,15 @@ commands:
       --seed N                  run only seed N
       --seeds K                 run seeds 1..=K instead of the scenario's own
       --jobs J                  simulations at a time (default: the number of cores)
-      --json PATH               write the JSON report here (default: reports/sim/latest.json)
+      --json PATH               write the report's JSON here and its HTML beside it
+                                (default: a new pair under reports/sim/, copied to
+                                reports/sim/latest.json and latest.html)
       --check-determinism       run every seed twice and compare trace hashes
       --trace                   print every event of every run (use with --seed)
+  report JSON...                render each report's HTML again from its JSON, beside it
+      --browser-check HTML...   open pages in headless Chromium: fail on console output
+                                or a missing or empty section; screenshot to PAGE.png
+      --screenshot PNG          where to put the screenshot (one page)
   test [ARGS...]                install the test peers if missing (pynng, pinned),
                                 then `cargo test --workspace ARGS...`
   help                          this text
@@ -51,6 +60,7 @@ fn main() -> ExitCode {
         "check" => check::check(argv),
         "graph" => check::graph(argv),
         "sim" => sim::sim(argv),
+        "report" => report::report(argv),
         "test" => test::test(argv),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
