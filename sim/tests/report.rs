@@ -256,3 +256,75 @@ fn merged_measurements_do_not_depend_on_the_order_runs_finish_in() {
     assert_eq!(forward, backward);
     assert_eq!(forward.runs, 2);
 }
+
+#[test]
+fn many_replicas_fold_into_one_lane_keeping_the_violating_one() {
+    let plan = plan("lru-worker-crash.yaml");
+    let client = |index| Replica { group: patchbay::plan::GroupId(0), index };
+    let msg = |id| MsgInfo { id: Some(id), request_id: None, len: 10 };
+    // Twenty replicas send once each; replica 19 sends twice, replica 0 is the culprit.
+    let mut events: Vec<TraceEvent> = (0..20)
+        .map(|i| TraceEvent {
+            at: Duration::from_millis(u64::from(i)),
+            node: Some(client(i)),
+            socket: Some(0),
+            kind: EventKind::Send { msg: msg(u64::from(i)) },
+        })
+        .collect();
+    events.push(TraceEvent {
+        node: Some(client(19)),
+        at: Duration::from_millis(30),
+        ..events[0].clone()
+    });
+    let trace =
+        Trace { events, healed_at: None, ended_at: Duration::from_millis(40), quiesced: false };
+    let v = Violation::new(Duration::ZERO, Some(client(0)), "message 0 was lost");
+    let d = seqdiag::build(&plan, &trace, "x", &v, 1, "repro".into());
+    assert_eq!(d.lanes.len(), seqdiag::MAX_LANES);
+    assert_eq!(d.lanes.last().map(String::as_str), Some("+9 more"));
+    assert!(d.lanes.contains(&"client.0".to_owned()), "the violating replica keeps its lane");
+    assert!(d.lanes.contains(&"client.19".to_owned()), "the busiest keeps its lane");
+    let folded = (seqdiag::MAX_LANES - 1) as u32;
+    assert_eq!(d.rows.iter().filter(|r| r.lane == Some(folded)).count(), 9);
+}
+
+/// From pub-hwm-stalled-subscriber: the violation is pinned at the stalled subscriber
+/// that missed message 574, which was published elsewhere at that instant; the
+/// publish is the violating event, not the subscriber's next event seconds later.
+#[test]
+fn the_violating_event_is_the_named_message_even_at_another_replica() {
+    let node = |index| Some(Replica { group: patchbay::plan::GroupId(0), index });
+    let msg = MsgInfo { id: Some(574), request_id: None, len: 1 };
+    let event = |ms, n, kind| TraceEvent {
+        at: Duration::from_millis(ms),
+        node: node(n),
+        socket: Some(0),
+        kind,
+    };
+    let trace = Trace {
+        events: vec![
+            event(1074, 0, EventKind::App(AppEvent::Note { text: "unrelated".into() })),
+            event(1074, 0, EventKind::App(AppEvent::Published { id: 574, topic: String::new() })),
+            event(1074, 0, EventKind::Send { msg }),
+            event(
+                3000,
+                1,
+                EventKind::Deliver {
+                    pipe: 1,
+                    depth: 1,
+                    hwm: 1,
+                    msg: MsgInfo { id: Some(499), ..msg },
+                },
+            ),
+        ],
+        healed_at: None,
+        ended_at: Duration::from_secs(5),
+        quiesced: false,
+    };
+    let v = Violation::new(
+        Duration::from_millis(1074),
+        node(1),
+        "message 574 published at 1074ms by client.0 never reached client.1",
+    );
+    assert_eq!(seqdiag::violating_index(&trace, &v), 1);
+}

@@ -154,9 +154,9 @@ fn label(plan: &ScenarioPlan, e: &TraceEvent) -> String {
         EventKind::Deliver { msg, depth, .. } => {
             format!("arrive {} (queue {depth})", id_text(msg.id))
         }
-        EventKind::Drop { reason, msg, .. } => format!("✕ drop {} {reason:?}", id_text(msg.id)),
+        EventKind::Drop { reason, msg, .. } => format!("drop {} {reason:?}", id_text(msg.id)),
         EventKind::Resend { msg, timer, .. } => {
-            format!("↻ resend {}{}", id_text(msg.id), if *timer { " (timer)" } else { "" })
+            format!("resend {}{}", id_text(msg.id), if *timer { " (timer)" } else { "" })
         }
         EventKind::Connect { pipe, .. } => format!("connect pipe {pipe}"),
         EventKind::Disconnect { pipe, reason } => format!("disconnect pipe {pipe}: {reason}"),
@@ -196,29 +196,35 @@ fn msg_id(kind: &EventKind) -> Option<MsgId> {
     }
 }
 
-/// The index of the event a violation is pinned to: among the events at its replica
-/// at the first instant at or after its time, the one whose message id its sentence
-/// names (checkers name the request or message they judge), else an application
-/// marker, else the first; the last event when none is that late.
+/// The index of the event a violation is pinned to. Checkers pin a violation to a
+/// time and a replica and name the message in their sentence, but the replica may be
+/// the one that missed the message rather than the one where it happened; so, at
+/// the first instant at or after the violation's time: the event whose message id
+/// the sentence names (at the violation's replica if one is there), else the first
+/// event at that replica from then on, an application marker preferred; the last
+/// event when none is that late.
 pub fn violating_index(trace: &Trace, v: &Violation) -> usize {
+    let named: Vec<u64> =
+        v.text.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+    let names_id =
+        |i: &usize| event_id(&trace.events[*i].kind).is_some_and(|id| named.contains(&id));
     let here = |e: &TraceEvent| v.node.is_none() || e.node == v.node;
+    if let Some(start) = trace.events.iter().position(|e| e.at >= v.at) {
+        let at = trace.events[start].at;
+        let instant: Vec<usize> =
+            (start..trace.events.len()).take_while(|&i| trace.events[i].at == at).collect();
+        let named_here = instant.iter().copied().find(|i| names_id(i) && here(&trace.events[*i]));
+        if let Some(i) = named_here.or_else(|| instant.iter().copied().find(names_id)) {
+            return i;
+        }
+    }
     let Some(first) = trace.events.iter().position(|e| e.at >= v.at && here(e)) else {
         return trace.events.len().saturating_sub(1);
     };
     let at = trace.events[first].at;
-    let named: Vec<u64> =
-        v.text.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
-    let same: Vec<usize> = (first..trace.events.len())
+    (first..trace.events.len())
         .take_while(|&i| trace.events[i].at == at)
-        .filter(|&i| here(&trace.events[i]))
-        .collect();
-    let names_id =
-        |i: &usize| event_id(&trace.events[*i].kind).is_some_and(|id| named.contains(&id));
-    let is_app = |i: &usize| matches!(trace.events[*i].kind, EventKind::App(_));
-    same.iter()
-        .copied()
-        .find(names_id)
-        .or_else(|| same.iter().copied().find(is_app))
+        .find(|&i| here(&trace.events[i]) && matches!(trace.events[i].kind, EventKind::App(_)))
         .unwrap_or(first)
 }
 
@@ -387,6 +393,11 @@ impl Lanes {
         keep: Option<Replica>,
     ) -> Lanes {
         let mut busy: BTreeMap<Replica, usize> = BTreeMap::new();
+        // The violating replica has a lane even when it is silent in the window (a
+        // stalled subscriber that never got the message).
+        if let Some(k) = keep {
+            busy.insert(k, 0);
+        }
         for &i in window {
             if let Some(n) = trace.events[i].node {
                 *busy.entry(n).or_default() += 1;
