@@ -328,3 +328,26 @@ fn the_violating_event_is_the_named_message_even_at_another_replica() {
     );
     assert_eq!(seqdiag::violating_index(&trace, &v), 1);
 }
+
+#[test]
+fn compare_puts_the_designs_side_by_side() {
+    let mut report = sweep().clone();
+    report.kind = report::Kind::Compare;
+    for (s, design) in report.sections.iter_mut().zip(["crashing", "steady"]) {
+        s.design = Some(design.to_owned());
+    }
+    let html = report.to_html();
+    assert!(html.contains(
+        "data-required=\"graph verdicts sequence latency throughput depth drops compare\""
+    ));
+    let compare = &html[html.find("data-section=\"compare\"").expect("a compare section")..];
+    let compare = &compare[..compare.find("</section>").expect("closed")];
+    for design in ["crashing", "steady"] {
+        assert!(compare.contains(&format!("<td>{design}</td>")), "a row for {design}");
+    }
+    assert_eq!(compare.matches("<svg").count(), 2, "latency and throughput on shared axes");
+    assert!(
+        !sweep().to_html().contains("data-section=\"compare\""),
+        "only compare reports have it"
+    );
+}

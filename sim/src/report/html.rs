@@ -224,6 +224,26 @@ fn points(ts: &TimeSeries, values: &[u64], per: f64) -> Vec<(f64, f64)> {
     values.iter().enumerate().map(|(i, &v)| ((i as f64 + 0.5) * width, v as f64 / per)).collect()
 }
 
+/// Every series of `ts` as lines over simulated time, each value divided by `per`.
+fn time_lines(ts: &TimeSeries, per: f64, label: &str) -> String {
+    let lines: Vec<Line<'_>> = ts
+        .series
+        .iter()
+        .map(|s| Line { name: &s.name, points: points(ts, &s.values, per) })
+        .collect();
+    chart::lines(label, "simulated time (s)", &number_text, &lines)
+}
+
+/// The mean rate per second while anything completed: from the first bucket with a
+/// completion to the last, so a quiet tail (a restart waiting for the liveness
+/// phase) does not dilute it.
+fn active_rate(m: &Metrics, values: &[u64]) -> f64 {
+    let Some(first) = values.iter().position(|&v| v > 0) else { return 0.0 };
+    let last = values.iter().rposition(|&v| v > 0).unwrap_or(first);
+    let active = &values[first..=last];
+    active.iter().sum::<u64>() as f64 / rate_divisor(m) / active.len() as f64
+}
+
 /// What divides a throughput bucket's count to make a mean rate per second.
 fn rate_divisor(m: &Metrics) -> f64 {
     m.runs.max(1) as f64 * (m.throughput.bucket_us.max(1) as f64 / 1e6)
@@ -258,34 +278,21 @@ fn metrics(out: &mut String, m: &Metrics) {
         None => out.push_str("<p class=\"muted\">Nothing to pair: no run issued requests, tasks or messages that arrived elsewhere.</p>"),
     }
     out.push_str("</div>\n<div data-section=\"throughput\"><h3>Throughput over time</h3>");
-    let per = rate_divisor(m);
-    let lines: Vec<Line<'_>> = m
-        .throughput
-        .series
-        .iter()
-        .map(|s| Line { name: &s.name, points: points(&m.throughput, &s.values, per) })
-        .collect();
     let _ = write!(
         out,
         "<p class=\"muted\">completed (the latency pairs' ends) and received by applications, per second of simulated time, mean over runs, {} buckets</p>{}",
         duration_text(m.throughput.bucket_us),
-        chart::lines("throughput", "simulated time (s)", &number_text, &lines)
+        time_lines(&m.throughput, rate_divisor(m), "throughput")
     );
     out.push_str("</div>\n<div data-section=\"depth\"><h3>Queue depth per socket</h3>");
     if m.depth.series.is_empty() {
         out.push_str("<p class=\"muted\">No socket queued anything.</p>");
     } else {
-        let lines: Vec<Line<'_>> = m
-            .depth
-            .series
-            .iter()
-            .map(|s| Line { name: &s.name, points: points(&m.depth, &s.values, 1.0) })
-            .collect();
         let _ = write!(
             out,
             "<p class=\"muted\">deepest queue seen per socket (any replica, pipe or seed) in each {} bucket, at enqueue and arrival</p>{}",
             duration_text(m.depth.bucket_us),
-            chart::lines("queue depth", "simulated time (s)", &number_text, &lines)
+            time_lines(&m.depth, 1.0, "queue depth")
         );
     }
     out.push_str("</div>\n<div data-section=\"drops\"><h3>Drops by reason</h3>");
@@ -322,13 +329,10 @@ fn metrics(out: &mut String, m: &Metrics) {
 
 /// `compare`: every design on the same axes, before each one's own section.
 fn compare(out: &mut String, sections: &[Section]) {
-    out.push_str("<section data-section=\"compare\"><h2>Designs side by side</h2><table><tr><th>design</th><th>runs</th><th>as expected</th><th>completed/s (mean)</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>");
+    out.push_str("<section data-section=\"compare\"><h2>Designs side by side</h2><table><tr><th>design</th><th>runs</th><th>as expected</th><th>completed/s (mean while active)</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>");
     for s in sections {
-        let done = s.metrics.throughput.series.first().map_or(0.0, |l| {
-            l.values.iter().sum::<u64>() as f64
-                / rate_divisor(&s.metrics)
-                / l.values.len().max(1) as f64
-        });
+        let done =
+            s.metrics.throughput.series.first().map_or(0.0, |l| active_rate(&s.metrics, &l.values));
         let _ = write!(
             out,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
