@@ -82,7 +82,19 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         if determinism { check_determinism(&work, &registry, threads, &reports) } else { 0 };
     print_table(&plans, &reports);
     let unexpected = print_failures(&reports);
-    write_report(command, &plans, &registry, &reports, &measured, json_path.as_deref())?;
+    if let Err(e) =
+        write_report(command, &plans, &registry, &reports, &measured, json_path.as_deref())
+    {
+        // A file of the user's in the way is their input, not our bug: say so, exit 2.
+        let in_the_way = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AlreadyExists);
+        if !in_the_way {
+            return Err(e);
+        }
+        eprintln!("error: {e:#}");
+        return Ok(ExitCode::from(2));
+    }
     if determinism {
         println!("determinism: {} seed(s) run twice, {mismatches} mismatch(es)", work.len());
     }
