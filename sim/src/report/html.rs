@@ -16,7 +16,7 @@ pub const SECTIONS: [&str; 7] =
     ["graph", "verdicts", "sequence", "latency", "throughput", "depth", "drops"];
 
 const STYLE: &str = "
-body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1280px;color:#1d1d1f;padding:0 16px}
+body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1500px;color:#1d1d1f;padding:0 16px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:19px;margin-top:40px;border-bottom:2px solid #ddd;padding-bottom:4px}
 h3{font-size:15px;margin:22px 0 6px}code,.cmd{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .cmd{background:#f4f4f4;padding:2px 6px;border-radius:4px;user-select:all}

@@ -10,11 +10,11 @@ use super::chart::{duration_text, esc};
 use super::seqdiag::{Mark, SeqDiagram};
 
 const LEFT: f64 = 96.0;
-const LANE: f64 = 150.0;
+const LANE: f64 = 130.0;
 const HEADER: f64 = 40.0;
 const ROW: f64 = 17.0;
 /// Room right of the last lane for its labels.
-const TAIL: f64 = 240.0;
+const TAIL: f64 = 200.0;
 
 fn lane_x(lane: u32) -> f64 {
     LEFT + LANE * f64::from(lane) + LANE / 2.0
