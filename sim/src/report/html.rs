@@ -250,6 +250,12 @@ fn rate_divisor(m: &Metrics) -> f64 {
 }
 
 fn metrics(out: &mut String, m: &Metrics) {
+    latency(out, m);
+    over_time(out, m);
+    drops(out, m);
+}
+
+fn latency(out: &mut String, m: &Metrics) {
     out.push_str("<div data-section=\"latency\"><h3>Latency</h3>");
     match &m.latency {
         Some(l) => {
@@ -277,7 +283,11 @@ fn metrics(out: &mut String, m: &Metrics) {
         }
         None => out.push_str("<p class=\"muted\">Nothing to pair: no run issued requests, tasks or messages that arrived elsewhere.</p>"),
     }
-    out.push_str("</div>\n<div data-section=\"throughput\"><h3>Throughput over time</h3>");
+    out.push_str("</div>\n");
+}
+
+fn over_time(out: &mut String, m: &Metrics) {
+    out.push_str("<div data-section=\"throughput\"><h3>Throughput over time</h3>");
     let _ = write!(
         out,
         "<p class=\"muted\">completed (the latency pairs' ends) and received by applications, per second of simulated time, mean over runs, {} buckets</p>{}",
@@ -295,7 +305,11 @@ fn metrics(out: &mut String, m: &Metrics) {
             time_lines(&m.depth, 1.0, "queue depth")
         );
     }
-    out.push_str("</div>\n<div data-section=\"drops\"><h3>Drops by reason</h3>");
+    out.push_str("</div>\n");
+}
+
+fn drops(out: &mut String, m: &Metrics) {
+    out.push_str("<div data-section=\"drops\"><h3>Drops by reason</h3>");
     if m.drops.is_empty() {
         let _ = write!(
             out,

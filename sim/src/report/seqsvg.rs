@@ -39,24 +39,7 @@ pub fn render(d: &SeqDiagram, id: &str) -> String {
         out,
         r##"<defs><marker id="{id}-a" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#3b6db3"/></marker><marker id="{id}-r" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#d98c00"/></marker><marker id="{id}-d" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#c0392b"/></marker></defs>"##
     );
-    for f in &d.faults {
-        let (y0, y1) = (row_y(f.from_row) - ROW / 2.0, row_y(f.to_row) + ROW / 2.0);
-        let open = match (f.open_before, f.open_after) {
-            (true, true) => " (throughout)",
-            (true, false) => " (began earlier)",
-            (false, true) => " (continues)",
-            (false, false) => "",
-        };
-        let _ = write!(
-            out,
-            r##"<rect class="fault" x="{LEFT}" y="{y0:.1}" width="{:.0}" height="{:.1}" fill="#f6c9c4" fill-opacity="0.45"/><text x="{:.0}" y="{:.1}" text-anchor="end" class="faultlabel">{}{open}</text>"##,
-            width - LEFT,
-            y1 - y0,
-            width - 6.0,
-            y0 + 11.0,
-            esc(&f.label)
-        );
-    }
+    faults(&mut out, d, width);
     for (r, row) in d.rows.iter().enumerate() {
         if row.violating {
             let _ = write!(
@@ -89,6 +72,38 @@ pub fn render(d: &SeqDiagram, id: &str) -> String {
             last_time = Some(row.at_us);
         }
     }
+    arrows(&mut out, d, id);
+    for (r, row) in d.rows.iter().enumerate() {
+        mark(&mut out, row, r as u32, width);
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// Shaded bands for the faults, labelled at their top right.
+fn faults(out: &mut String, d: &SeqDiagram, width: f64) {
+    for f in &d.faults {
+        let (y0, y1) = (row_y(f.from_row) - ROW / 2.0, row_y(f.to_row) + ROW / 2.0);
+        let open = match (f.open_before, f.open_after) {
+            (true, true) => " (throughout)",
+            (true, false) => " (began earlier)",
+            (false, true) => " (continues)",
+            (false, false) => "",
+        };
+        let _ = write!(
+            out,
+            r##"<rect class="fault" x="{LEFT}" y="{y0:.1}" width="{:.0}" height="{:.1}" fill="#f6c9c4" fill-opacity="0.45"/><text x="{:.0}" y="{:.1}" text-anchor="end" class="faultlabel">{}{open}</text>"##,
+            width - LEFT,
+            y1 - y0,
+            width - 6.0,
+            y0 + 11.0,
+            esc(&f.label)
+        );
+    }
+}
+
+/// One arrow per message, coloured as sent, resent or dropped.
+fn arrows(out: &mut String, d: &SeqDiagram, id: &str) {
     for a in &d.arrows {
         let from = &d.rows[a.from_row as usize];
         let (x1, y1) = (lane_x(from.lane.unwrap_or(0)), row_y(a.from_row));
@@ -108,11 +123,6 @@ pub fn render(d: &SeqDiagram, id: &str) -> String {
             r#"<line class="{class}" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" marker-end="url(#{id}-{marker})"/>"#
         );
     }
-    for (r, row) in d.rows.iter().enumerate() {
-        mark(&mut out, row, r as u32, width);
-    }
-    out.push_str("</svg>");
-    out
 }
 
 fn mark(out: &mut String, row: &super::seqdiag::Row, r: u32, width: f64) {
