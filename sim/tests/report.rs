@@ -174,6 +174,12 @@ fn long_traces_are_cut_around_the_violation_with_a_note() {
     assert_eq!(d.note, None);
     assert_eq!(d.rows.len(), 2, "the enqueue is bookkeeping, not drawn");
     assert!(d.rows[0].violating);
+    // ...unless the violation is pinned to it (from aggregator-lost-wakeup, whose
+    // violating event was once left undrawn and nothing was highlighted).
+    let v = Violation::new(at(2), Some(client), "the queue overflowed");
+    let d = seqdiag::build(&plan, &short, "x", &v, 9, "repro".into());
+    assert_eq!(d.rows.len(), 3);
+    assert!(d.rows[2].violating, "{:?}", d.rows);
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //!
 //! Only a window of the trace is drawn: [`MAX_ROWS`] events around the violating one,
 //! with a note saying which. Queue bookkeeping (enqueues, the application's receives,
-//! subscriptions) is left out; what is drawn is what a reader follows: sends,
-//! arrivals, drops, resends, the application's own markers, connections and faults.
+//! subscriptions) is left out unless it is the violating event; what is drawn is
+//! what a reader follows: sends, arrivals, drops, resends, the application's own
+//! markers, connections and faults.
 //! Lanes are the replicas the window shows, at most [`MAX_LANES`], the busiest kept
 //! and the rest folded into one "+N more" lane.
 
@@ -101,23 +102,21 @@ fn mark(kind: &EventKind) -> Option<Mark> {
         EventKind::Deliver { .. } => Mark::Deliver,
         EventKind::Drop { .. } => Mark::Drop,
         EventKind::Resend { .. } => Mark::Resend,
-        EventKind::App(AppEvent::Joined | AppEvent::Left) => Mark::App,
-        EventKind::App(a) if app_label(a).is_some() => Mark::App,
+        EventKind::App(_) => Mark::App,
         EventKind::Connect { .. } => Mark::Connect,
         EventKind::Disconnect { .. } => Mark::Disconnect,
         EventKind::FaultBegin { .. } | EventKind::FaultEnd { .. } => Mark::Fault,
         EventKind::Healed => Mark::Healed,
         EventKind::ProtocolError { .. } | EventKind::SurveyExpired { .. } => Mark::Other,
-        EventKind::App(_)
-        | EventKind::Enqueue { .. }
+        EventKind::Enqueue { .. }
         | EventKind::Receive { .. }
         | EventKind::Cancel { .. }
         | EventKind::Subscription { .. } => return None,
     })
 }
 
-fn app_label(a: &AppEvent) -> Option<String> {
-    Some(match a {
+fn app_label(a: &AppEvent) -> String {
+    match a {
         AppEvent::RequestIssued { id } => format!("request {id} issued"),
         AppEvent::ReplyAccepted { id } => format!("reply {id} accepted"),
         AppEvent::RequestAbandoned { id } => format!("request {id} abandoned"),
@@ -129,9 +128,20 @@ fn app_label(a: &AppEvent) -> Option<String> {
         AppEvent::JobFinished { job } => format!("job {job} finished"),
         AppEvent::Joined => "joined".to_owned(),
         AppEvent::Left => "left".to_owned(),
+        AppEvent::PartsReceived { id, parts, expected } => {
+            format!("received {id} as {parts} of {expected} parts")
+        }
+        AppEvent::ChunkSent { id, job, seq, .. } => format!("chunk {seq} of job {job} sent ({id})"),
+        AppEvent::ChunkAggregated { id, job, seq, .. } => {
+            format!("chunk {seq} of job {job} aggregated ({id})")
+        }
+        AppEvent::CometLogin { user } => format!("user {user} logged in"),
+        AppEvent::CometLogout { user } => format!("user {user} logged out"),
+        AppEvent::CometRouted { id, from, delivered, dropped } => {
+            format!("routed {id} from user {from}: {delivered} sent, {dropped} skipped")
+        }
         AppEvent::Note { text } => text.clone(),
-        _ => return None,
-    })
+    }
 }
 
 fn id_text(id: Option<MsgId>) -> String {
@@ -163,7 +173,7 @@ fn label(plan: &ScenarioPlan, e: &TraceEvent) -> String {
         EventKind::FaultBegin { fault, .. } => format!("{} begins", fault_name(plan, *fault)),
         EventKind::FaultEnd { fault, .. } => format!("{} ends", fault_name(plan, *fault)),
         EventKind::Healed => "everything healed: liveness phase".to_owned(),
-        EventKind::App(a) => app_label(a).unwrap_or_default(),
+        EventKind::App(a) => app_label(a),
         other => format!("{other:?}"),
     };
     format!("{socket}{what}")
@@ -259,8 +269,10 @@ pub fn build(
     repro: String,
 ) -> SeqDiagram {
     let target = violating_index(trace, violation);
-    let drawn: Vec<usize> =
-        (0..trace.events.len()).filter(|&i| mark(&trace.events[i].kind).is_some()).collect();
+    // The violating event is drawn whatever its kind: the diagram is about it.
+    let drawn: Vec<usize> = (0..trace.events.len())
+        .filter(|&i| i == target || mark(&trace.events[i].kind).is_some())
+        .collect();
     let at = drawn.partition_point(|&i| i < target).min(drawn.len().saturating_sub(1));
     let end = (at.saturating_sub(ROWS_BEFORE) + MAX_ROWS).min(drawn.len());
     let start = end.saturating_sub(MAX_ROWS);
@@ -273,7 +285,7 @@ pub fn build(
             index: i as u64,
             at_us: e.at.as_micros() as u64,
             lane: e.node.map(|n| lanes.of(n)),
-            mark: mark(&e.kind).expect("only drawn events are in the window"),
+            mark: mark(&e.kind).unwrap_or(Mark::Other),
             label: label(plan, e),
             violating: i == target,
         });
