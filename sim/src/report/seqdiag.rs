@@ -293,7 +293,7 @@ pub fn build(
     let note = (start > 0 || end < drawn.len()).then(|| {
         let (first, last) = window.first().zip(window.last()).map_or((0, 0), |(a, b)| (*a, *b));
         format!(
-            "showing events {first}..{last} of {} ({} of the {} drawable events, around the violation; queue bookkeeping is never drawn)",
+            "showing events {first}..{last} of {} ({} of the {} drawable events, around the violation; queue bookkeeping is not drawn)",
             trace.events.len(),
             window.len(),
             drawn.len()
