@@ -19,6 +19,8 @@
 //! - [`trace`]: the record of one run: every socket event and fault, hashed.
 //! - [`run`]: one seed over turmoil (faults through a shim around every stream),
 //!   many seeds across cores, verdicts against the scenario's `expect`.
+//! - [`report`]: the HTML page and JSON of a run of the tools: figures measured from
+//!   traces, failures drawn as sequence diagrams, the topology drawn.
 //! - [`explain`], [`files`]: what the command line prints and reads.
 
 pub mod design;
@@ -29,6 +31,7 @@ pub mod graph;
 pub mod invariant;
 pub mod net;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod socket;
 pub mod spec;

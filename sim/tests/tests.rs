@@ -16,5 +16,6 @@ mod parity_types;
 mod pattern_designs;
 mod ppp;
 mod real;
+mod report;
 mod shipped_files;
 mod user_design;

@@ -103,7 +103,7 @@ pub fn graph(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
-fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+pub fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     Ok(if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) })
 }
 

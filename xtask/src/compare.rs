@@ -23,7 +23,7 @@ use patchbay::spec::source::SourceFile;
 
 use crate::args;
 use crate::check::{absolute_then_enter, usage_error};
-use crate::sim::write_report;
+use crate::sim::write_json_report;
 
 /// Each design `compare` knows, with the topology that runs it.
 const DESIGNS: &[(&str, &str)] = &[
@@ -107,7 +107,7 @@ pub fn compare(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     let path = args
         .value("json")
         .map_or_else(|| PathBuf::from("reports/compare/latest.json"), PathBuf::from);
-    write_report(&path, to_json(&name, &rows))?;
+    write_json_report(&path, to_json(&name, &rows))?;
     println!("wrote {}", path.display());
     let errors = rows.iter().any(|r| !r.errors.is_empty());
     Ok(if errors { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -6,10 +6,13 @@
 
 mod args;
 mod bench;
+mod browser;
 mod check;
 mod compare;
 mod explore;
+mod progress;
 mod real;
+mod report;
 mod sim;
 mod test;
 
@@ -28,7 +31,9 @@ commands:
       --seed N                  run only seed N
       --seeds K                 run seeds 1..=K instead of the scenario's own
       --jobs J                  simulations at a time (default: the number of cores)
-      --json PATH               write the JSON report here (default: reports/sim/latest.json)
+      --json PATH               write the report's JSON here and its HTML beside it
+                                (default: a new pair under reports/sim/, copied to
+                                reports/sim/latest.json and latest.html)
       --check-determinism       run every seed twice and compare trace hashes
       --trace                   print every event of every run (use with --seed)
   explore SCENARIO [options]    generated variants of a scenario (faults, counts, sizes,
@@ -64,6 +69,10 @@ commands:
       --real                    also one run per design on the real network
       --time-scale F            for --real, as for `real`
       --json PATH               (default: reports/compare/latest.json)
+  report JSON...                render each report's HTML again from its JSON, beside it
+      --browser-check HTML...   open pages in headless Chromium: fail on console output
+                                or a missing or empty section; screenshot to PAGE.png
+      --screenshot PNG          where to put the screenshot (one page)
   test [ARGS...]                install the test peers if missing (pynng, pinned),
                                 then `cargo test --workspace ARGS...`
   bench [options] [FILTER]      run the messaging benchmarks beside libzmq, zeromq-rs
@@ -103,6 +112,7 @@ fn main() -> ExitCode {
         "explore" => explore::explore(argv),
         "real" => real::real(argv),
         "compare" => compare::compare(argv),
+        "report" => report::report(argv),
         "test" => test::test(argv),
         "bench" => bench::bench(argv),
         "help" | "--help" | "-h" => {

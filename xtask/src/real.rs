@@ -21,7 +21,7 @@ use patchbay::run::{Job, RunError, RunReport, run_many_real};
 
 use crate::args;
 use crate::check::{absolute_then_enter, files_or_shipped, usage_error};
-use crate::sim::{load_all, print_trace, write_report};
+use crate::sim::{load_all, print_trace, write_json_report};
 
 pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     let args = match args::parse(argv, &["seed", "seeds", "jobs", "json", "time-scale"], &["trace"])
@@ -106,7 +106,7 @@ pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         }
     }
     print_table(&plans, &reports);
-    write_report(&json_path, to_real_json(&reports, opts.time_scale, &skipped))?;
+    write_json_report(&json_path, to_real_json(&reports, opts.time_scale, &skipped))?;
     println!("wrote {}", json_path.display());
     print_skipped(&skipped);
     let errors: Vec<&RunReport> = reports.iter().filter(|r| r.error.is_some()).collect();

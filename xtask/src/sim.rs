@@ -1,23 +1,29 @@
-//! `sim`: run scenarios over the simulator, print verdicts, write the JSON report.
+//! `sim`: run scenarios over the simulator, print verdicts, write the report.
+//!
+//! Every sweep writes `reports/sim/<time>.json` and `.html` and refreshes
+//! `latest.json` and `latest.html` beside them (see `patchbay::report`); `--json
+//! PATH` writes the pair at PATH instead.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::{self, ScenarioPlan};
-use patchbay::run::json::{Value, expected_text, to_json};
-use patchbay::run::{Job, RunReport, run_many};
+use patchbay::report::sweep::{Measurements, sim_report};
+use patchbay::run::json::{Value, expected_text};
+use patchbay::run::{Job, RunReport, run_many, run_many_with};
 use patchbay::spec::diag::render;
 
 use crate::args;
-use crate::check::{absolute_then_enter, files_or_shipped, usage_error};
+use crate::check::{absolute, absolute_then_enter, files_or_shipped, usage_error};
+use crate::progress::Progress;
 
 pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
+    let command = crate::report::command_line("sim", &argv);
     let args = match args::parse(
         argv,
         &["seed", "seeds", "jobs", "json"],
@@ -31,7 +37,7 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return usage_error(&e),
     };
-    let json_path = args.value("json").map(PathBuf::from);
+    let json_path = args.value("json").map(|p| absolute(Path::new(p))).transpose()?;
     let files = absolute_then_enter(args.files.clone())?;
     let explicit = !files.is_empty();
     let files: Vec<PathBuf> = files_or_shipped(files)?
@@ -65,7 +71,8 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         work.len(),
         plans.len()
     );
-    let reports = run_with_progress(&work, &registry, threads, args.flag("trace"));
+    let measured = Measurements::default();
+    let reports = run_with_progress(&work, &registry, threads, args.flag("trace"), &measured);
     if args.flag("trace") {
         for r in &reports {
             print_trace(r, &plans);
@@ -75,9 +82,19 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         if determinism { check_determinism(&work, &registry, threads, &reports) } else { 0 };
     print_table(&plans, &reports);
     let unexpected = print_failures(&reports);
-    let path = json_path.unwrap_or_else(|| PathBuf::from("reports/sim/latest.json"));
-    write_json(&path, &reports)?;
-    println!("wrote {}", path.display());
+    if let Err(e) =
+        write_report(command, &plans, &registry, &reports, &measured, json_path.as_deref())
+    {
+        // A file of the user's in the way is their input, not our bug: say so, exit 2.
+        let in_the_way = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AlreadyExists);
+        if !in_the_way {
+            return Err(e);
+        }
+        eprintln!("error: {e:#}");
+        return Ok(ExitCode::from(2));
+    }
     if determinism {
         println!("determinism: {} seed(s) run twice, {mismatches} mismatch(es)", work.len());
     }
@@ -139,26 +156,73 @@ pub(crate) fn load_all(files: &[PathBuf], registry: &Registry) -> Option<Vec<Sce
     Some(plans)
 }
 
-/// Runs every job, printing a line per finished run (a plain line: logs and
-/// terminals alike).
+/// Runs every job with progress (see `progress.rs`), measuring each trace for the
+/// report as its run finishes and letting it go unless `--trace` wants it printed.
 fn run_with_progress(
     work: &[Job<'_>],
     registry: &Registry,
     threads: usize,
     keep_traces: bool,
+    measured: &Measurements,
 ) -> Vec<RunReport> {
-    let finished = AtomicUsize::new(0);
-    let total = work.len();
-    run_many(work, registry, threads, keep_traces, &|r: &RunReport| {
-        let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
+    let progress = Progress::new(work.len());
+    let reports = run_many_with(work, registry, threads, true, &|r: &mut RunReport| {
+        if let (Some(trace), Some(job)) = (&r.trace, work.iter().find(|j| j.plan.file == r.file)) {
+            measured.add(job.plan, trace);
+        }
+        if !keep_traces {
+            r.trace = None;
+        }
         let mark = if r.as_expected { "ok " } else { "BAD" };
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "[{n:>4}/{total}] {mark} {} seed {} ({} events, {} ms simulated, {} ms wall)",
+        let what = format!(
+            "{mark} {} seed {} ({} events, {} ms simulated, {} ms wall)",
             r.scenario, r.seed, r.events, r.sim_ms, r.wall_ms
         );
-    })
+        progress.tick(&what, !r.as_expected);
+    });
+    progress.finish();
+    reports
+}
+
+/// Builds the report (drawing each failing invariant's shortest seed again) and
+/// writes it: at `json` and beside it if given, else a new pair under `reports/sim/`.
+fn write_report(
+    command: String,
+    plans: &[ScenarioPlan],
+    registry: &Registry,
+    reports: &[RunReport],
+    measured: &Measurements,
+    json: Option<&Path>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut report = sim_report(command, plans, registry, reports, measured);
+    report.created = patchbay::report::now_utc();
+    let drawn: usize = report.sections.iter().map(|s| s.sequences.len()).sum();
+    match json {
+        Some(path) => {
+            let html = patchbay::report::write_pair(path, &report)?;
+            println!("wrote {}", path.display());
+            println!("report: {}", html.display());
+        }
+        None => {
+            let dir = Path::new("reports/sim");
+            let written = patchbay::report::write(dir, &report)
+                .with_context(|| format!("writing the report under {}", dir.display()))?;
+            println!("wrote {}", written.json.display());
+            match &written.latest {
+                Some(latest) => {
+                    println!("report: {} (also {})", written.html.display(), latest.display())
+                }
+                None => println!(
+                    "report: {} (latest.json or latest.html in {} is not patchbay's; left alone)",
+                    written.html.display(),
+                    dir.display()
+                ),
+            }
+        }
+    }
+    println!("report built in {} ms ({drawn} failure(s) drawn)", started.elapsed().as_millis());
+    Ok(())
 }
 
 fn check_determinism(
@@ -248,14 +312,9 @@ fn print_failures(reports: &[RunReport]) -> usize {
     bad.len()
 }
 
-/// Writes the report, refusing to replace a file that is not one of ours.
-fn write_json(path: &Path, reports: &[RunReport]) -> anyhow::Result<()> {
-    write_report(path, to_json(reports))
-}
-
 /// Writes a JSON report with patchbay's generator marker, refusing to replace a file
 /// that does not carry it (someone else's file).
-pub(crate) fn write_report(path: &Path, mut value: Value) -> anyhow::Result<()> {
+pub(crate) fn write_json_report(path: &Path, mut value: Value) -> anyhow::Result<()> {
     if path.exists() {
         let old = std::fs::read_to_string(path).unwrap_or_default();
         let ours = serde_json_is_ours(&old);

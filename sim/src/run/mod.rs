@@ -217,6 +217,18 @@ pub fn run_many(
     keep_traces: bool,
     done: &(dyn Fn(&RunReport) + Sync),
 ) -> Vec<RunReport> {
+    run_many_with(jobs, registry, threads, keep_traces, &|r: &mut RunReport| done(r))
+}
+
+/// [`run_many`] whose `done` may change each report before it is kept: a sweep that
+/// measures every trace takes it there, so 1,000 seeds do not hold 1,000 traces.
+pub fn run_many_with(
+    jobs: &[Job<'_>],
+    registry: &Registry,
+    threads: usize,
+    keep_traces: bool,
+    done: &(dyn Fn(&mut RunReport) + Sync),
+) -> Vec<RunReport> {
     let run = |job: &Job<'_>| run_seed(job.plan, registry, job.seed, keep_traces);
     run_jobs(jobs, threads, &run, done)
 }
@@ -233,14 +245,14 @@ pub fn run_many_real(
     done: &(dyn Fn(&RunReport) + Sync),
 ) -> Vec<RunReport> {
     let run = |job: &Job<'_>| run_real_seed(job.plan, registry, job.seed, opts, keep_traces);
-    run_jobs(jobs, threads, &run, done)
+    run_jobs(jobs, threads, &run, &|r: &mut RunReport| done(r))
 }
 
 fn run_jobs(
     jobs: &[Job<'_>],
     threads: usize,
     run: &(dyn Fn(&Job<'_>) -> RunReport + Sync),
-    done: &(dyn Fn(&RunReport) + Sync),
+    done: &(dyn Fn(&mut RunReport) + Sync),
 ) -> Vec<RunReport> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunReport>>> =
@@ -251,8 +263,8 @@ fn run_jobs(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    let report = run(job);
-                    done(&report);
+                    let mut report = run(job);
+                    done(&mut report);
                     results.lock().expect("no panics while held")[i] = Some(report);
                 }
             });

@@ -1,0 +1,190 @@
+//! Reading and writing reports on disk, never over a file patchbay did not make.
+//!
+//! Each run writes a new `<dir>/<time>.json` and `.html` (a free name is found if
+//! that one is taken) and then copies them to `latest.json` and `latest.html`,
+//! which it replaces only when they carry patchbay's generator marker. Copies rather
+//! than symlinks, so the pair survives being uploaded as a CI artifact or opened on
+//! any system.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{FORMAT, GENERATOR, Report};
+
+/// The marker an HTML report carries in its head.
+const HTML_MARKER: &str = "<meta name=\"generator\" content=\"patchbay\">";
+
+/// Why a file could not be read as a report.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(io::Error),
+    NotJson(serde_json::Error),
+    /// Valid JSON without patchbay's generator marker.
+    NotOurs,
+    /// A patchbay JSON of another layout (an older sweep file has none).
+    Format(Option<u64>),
+    /// The layout is ours but a field is missing or of the wrong type.
+    Shape(serde_json::Error),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "cannot read it: {e}"),
+            ReadError::NotJson(e) => write!(f, "it is not JSON: {e}"),
+            ReadError::NotOurs => f.write_str("it is not a patchbay report (no `\"generator\": \"patchbay\"`)"),
+            ReadError::Format(None) => f.write_str(
+                "it is a patchbay JSON from before reports had figures (no `format`); run the command again to get one",
+            ),
+            ReadError::Format(Some(n)) => {
+                write!(f, "it has report format {n}, and this patchbay reads format {FORMAT}")
+            }
+            ReadError::Shape(e) => write!(f, "it is a patchbay report with a bad field: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Reads a report's JSON, saying clearly what is wrong with a file that is not one.
+pub fn read(path: &Path) -> Result<Report, ReadError> {
+    let text = std::fs::read_to_string(path).map_err(ReadError::Io)?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(ReadError::NotJson)?;
+    if value.get("generator").and_then(|g| g.as_str()) != Some(GENERATOR) {
+        return Err(ReadError::NotOurs);
+    }
+    match value.get("format").and_then(|v| v.as_u64()) {
+        Some(n) if n == u64::from(FORMAT) => {}
+        other => return Err(ReadError::Format(other)),
+    }
+    serde_json::from_value(value).map_err(ReadError::Shape)
+}
+
+/// Whether patchbay wrote the file at `path` (a JSON with the generator field, or a
+/// page with the generator meta tag). A file that cannot be read is not ours.
+pub fn is_ours(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str::<serde_json::Value>(&text)
+            .is_ok_and(|v| v.get("generator").and_then(|g| g.as_str()) == Some(GENERATOR))
+    } else {
+        text.get(..2048.min(text.len())).is_some_and(|head| head.contains(HTML_MARKER))
+    }
+}
+
+/// The error for a file in the way that patchbay did not make.
+fn refuse(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "{} exists and is not a patchbay report; refusing to overwrite it (move it, or choose another path)",
+            path.display()
+        ),
+    )
+}
+
+/// Writes `text` to `path` unless a file patchbay did not make is there.
+fn write_if_ours(path: &Path, text: &str) -> io::Result<()> {
+    if path.exists() && !is_ours(path) {
+        return Err(refuse(path));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text)
+}
+
+/// Writes the report's JSON at `json` and its page beside it (same name, `.html`),
+/// refusing to replace either if it is not patchbay's. Returns the page's path.
+pub fn write_pair(json: &Path, report: &Report) -> io::Result<PathBuf> {
+    let html = json.with_extension("html");
+    // Both are checked before either is written, so a refusal leaves nothing half done.
+    if let Some(p) = [json, html.as_path()].into_iter().find(|p| p.exists() && !is_ours(p)) {
+        return Err(refuse(p));
+    }
+    write_if_ours(json, &report.to_json())?;
+    write_html(json, report)
+}
+
+/// Writes the report's page beside its JSON at `json` (same name, `.html`), refusing
+/// to replace a file that is not patchbay's. Returns the page's path.
+pub fn write_html(json: &Path, report: &Report) -> io::Result<PathBuf> {
+    let html = json.with_extension("html");
+    write_if_ours(&html, &report.to_html())?;
+    Ok(html)
+}
+
+/// What [`write`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    pub json: PathBuf,
+    pub html: PathBuf,
+    /// `latest.html`, when it was updated; `None` when a file someone else made holds
+    /// the name (it is left alone).
+    pub latest: Option<PathBuf>,
+}
+
+/// Writes a new pair in `dir`, named after the report's creation time, and updates
+/// `latest.json` and `latest.html` there if they are patchbay's or absent.
+pub fn write(dir: &Path, report: &Report) -> io::Result<Written> {
+    std::fs::create_dir_all(dir)?;
+    let stem = stem_of(&report.created);
+    let json = (1..)
+        .map(|n| {
+            if n == 1 {
+                dir.join(format!("{stem}.json"))
+            } else {
+                dir.join(format!("{stem}-{n}.json"))
+            }
+        })
+        .find(|p| !p.exists() && !p.with_extension("html").exists())
+        .expect("some suffix is free");
+    let (json_text, html_text) = (report.to_json(), report.to_html());
+    std::fs::write(&json, &json_text)?;
+    let html = json.with_extension("html");
+    std::fs::write(&html, &html_text)?;
+    let (latest_json, latest_html) = (dir.join("latest.json"), dir.join("latest.html"));
+    let free = |p: &Path| !p.exists() || is_ours(p);
+    let latest = if free(&latest_json) && free(&latest_html) {
+        std::fs::write(&latest_json, &json_text)?;
+        std::fs::write(&latest_html, &html_text)?;
+        Some(latest_html)
+    } else {
+        None
+    };
+    Ok(Written { json, html, latest })
+}
+
+/// A file name from a creation time: `2026-11-21T08:20:49Z` → `2026-11-21T08-20-49Z`.
+fn stem_of(created: &str) -> String {
+    let cleaned: String = created
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .collect();
+    let cleaned = cleaned.trim_matches('-');
+    if cleaned.is_empty() { "report".to_owned() } else { cleaned.replace("--", "-") }
+}
+
+/// The current UTC time as `2026-11-21T08:20:49Z`, for [`Report::created`]. Wall
+/// clock, read by the tools outside any simulation.
+pub fn now_utc() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}

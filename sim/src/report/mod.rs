@@ -1,0 +1,159 @@
+//! Reports: one self-contained HTML page and its JSON twin for every run of the tools.
+//!
+//! The [`Report`] model holds every figure a page shows (the topology drawing, the
+//! verdict table, sequence diagrams of failures, latency, throughput, queue depth and
+//! drops), so the page is a pure function of the JSON: `cargo xtask report FILE.json`
+//! renders a CI artifact again, byte for byte. `sim`, `explore`, `real` and `compare`
+//! all fill the same model; `kind` says which, and `compare` draws its sections (one
+//! per design) side by side on shared axes.
+//!
+//! - `metrics.rs` measures one trace and merges the measurements of many seeds into
+//!   bounded figures (a log-bucketed histogram, fixed time buckets).
+//! - `seqdiag.rs` cuts a window of a failing trace into a message-sequence diagram.
+//! - `sweep.rs` builds a `sim` report from a sweep, re-running each failure it draws.
+//! - `html.rs` renders the page, with `chart.rs` and `seqsvg.rs` drawing the SVG.
+//! - `files.rs` writes the pair under `reports/`, never over a file someone else made.
+
+mod chart;
+mod files;
+pub mod html;
+pub mod metrics;
+pub mod seqdiag;
+mod seqsvg;
+pub mod sweep;
+
+use serde::{Deserialize, Serialize};
+
+pub use files::{ReadError, Written, is_ours, now_utc, read, write, write_html, write_pair};
+pub use metrics::{Accumulator, Metrics};
+pub use seqdiag::SeqDiagram;
+
+/// The value of every report's `generator` field (and the page's `<meta
+/// name="generator">`): how patchbay recognises a file it may replace.
+pub const GENERATOR: &str = "patchbay";
+
+/// The JSON layout's version; a reader refuses a layout it does not know.
+pub const FORMAT: u32 = 1;
+
+/// Which command made a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Sim,
+    Explore,
+    Real,
+    Compare,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Sim => "sim",
+            Kind::Explore => "explore",
+            Kind::Real => "real",
+            Kind::Compare => "compare",
+        }
+    }
+}
+
+/// A whole report: what ran, and one section per scenario (or per design compared).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`GENERATOR`].
+    pub generator: String,
+    /// Always [`FORMAT`] when written by this version.
+    pub format: u32,
+    pub kind: Kind,
+    pub title: String,
+    /// The command line that produced it, as the user would type it again.
+    pub command: String,
+    /// When it was made (UTC, as text). Data like any other: the page shows it and
+    /// never reads a clock itself.
+    pub created: String,
+    /// Lines for the top of the page: totals, and anything the tool wants said.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    pub sections: Vec<Section>,
+    /// One row per run, as `run::json` writes them, for tools reading the JSON. The
+    /// page does not draw them one by one; the sections summarise them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<serde_json::Value>,
+}
+
+impl Report {
+    /// An empty report of `kind`, to be filled by the tool.
+    pub fn new(kind: Kind, title: impl Into<String>, command: impl Into<String>) -> Report {
+        Report {
+            generator: GENERATOR.to_owned(),
+            format: FORMAT,
+            kind,
+            title: title.into(),
+            command: command.into(),
+            created: String::new(),
+            notes: Vec::new(),
+            sections: Vec::new(),
+            runs: Vec::new(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a report always serialises");
+        text.push('\n');
+        text
+    }
+
+    /// The page, a pure function of the report.
+    pub fn to_html(&self) -> String {
+        html::render(self)
+    }
+}
+
+/// One scenario's figures over every seed it ran (for `compare`, one design's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    pub name: String,
+    /// For `compare`: the design this section stands for, the label on shared axes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub design: Option<String>,
+    pub file: String,
+    pub topology: String,
+    /// What the scenario expects, as `cargo xtask sim` prints it.
+    pub expected: String,
+    pub seeds: u64,
+    /// Seeds that ended as the scenario expects.
+    pub as_expected: u64,
+    /// Seeds that could not run at all.
+    pub errors: u64,
+    /// The topology drawn from the petgraph model (SVG text).
+    pub graph_svg: String,
+    pub verdicts: Vec<VerdictRow>,
+    /// One diagram per failing invariant: its shortest failing seed, around the
+    /// violation.
+    pub sequences: Vec<SeqDiagram>,
+    pub metrics: Metrics,
+}
+
+/// One invariant across seeds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictRow {
+    pub invariant: String,
+    /// `pass` or `fail`: what the scenario expects of this invariant.
+    pub expected: String,
+    pub pass: u64,
+    pub fail: u64,
+    pub unknown: u64,
+    /// The first failing seeds (by seed), each with its repro; at most
+    /// [`sweep::FAILURES_LISTED`], the rest counted in `more_failures`.
+    pub failures: Vec<Failure>,
+    pub more_failures: u64,
+}
+
+/// One failing seed of one invariant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub seed: u64,
+    pub events: u64,
+    /// The first violation's sentence.
+    pub first: String,
+    pub repro: String,
+}

@@ -1,0 +1,440 @@
+//! A failing trace as a message-sequence diagram: lanes, arrows, faults, the violation.
+//!
+//! Only a window of the trace is drawn: [`MAX_ROWS`] events around the violating one,
+//! with a note saying which. Queue bookkeeping (enqueues, the application's receives,
+//! subscriptions) is left out unless it is the violating event; what is drawn is
+//! what a reader follows: sends, arrivals, drops, resends, the application's own
+//! markers, connections and faults.
+//! Lanes are the replicas the window shows, at most [`MAX_LANES`], the busiest kept
+//! and the rest folded into one "+N more" lane.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::invariant::Violation;
+use crate::plan::{Replica, ScenarioPlan};
+use crate::trace::{AppEvent, EventKind, MsgId, Trace, TraceEvent};
+
+/// Events a diagram draws at most.
+pub const MAX_ROWS: usize = 150;
+/// Events drawn before the violating one, when the trace has them.
+pub const ROWS_BEFORE: usize = 60;
+/// Lanes at most, the folded one included.
+pub const MAX_LANES: usize = 12;
+
+/// What a row marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mark {
+    Send,
+    Deliver,
+    Drop,
+    Resend,
+    App,
+    Connect,
+    Disconnect,
+    Fault,
+    Healed,
+    Other,
+}
+
+/// One drawn event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    /// Its index in the whole trace.
+    pub index: u64,
+    pub at_us: u64,
+    /// The lane it happened on; `None` for run-level events (faults, healing).
+    pub lane: Option<u32>,
+    pub mark: Mark,
+    pub label: String,
+    /// The event the violation is pinned to.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub violating: bool,
+}
+
+/// A message going from one lane to another: a send (or resend) and the arrival of
+/// the same message id at another replica, or where it was dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arrow {
+    pub from_row: u32,
+    /// `None` when it had not arrived by the window's end.
+    pub to_row: Option<u32>,
+    pub resend: bool,
+    /// It ended in a drop rather than an arrival.
+    pub dropped: bool,
+}
+
+/// A fault's interval as rows; `open_*` when it began before or ended after the window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultBand {
+    pub label: String,
+    pub from_row: u32,
+    pub to_row: u32,
+    pub open_before: bool,
+    pub open_after: bool,
+}
+
+/// One failing invariant's shortest failing seed, drawn around its first violation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqDiagram {
+    pub invariant: String,
+    pub seed: u64,
+    pub repro: String,
+    /// The first violation's sentence.
+    pub violation: String,
+    pub lanes: Vec<String>,
+    pub rows: Vec<Row>,
+    pub arrows: Vec<Arrow>,
+    pub faults: Vec<FaultBand>,
+    /// Events the whole run recorded.
+    pub total_events: u64,
+    /// What was left out, e.g. "showing events 120..431 of 1306".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Whether an event is drawn, and how.
+fn mark(kind: &EventKind) -> Option<Mark> {
+    Some(match kind {
+        EventKind::Send { .. } => Mark::Send,
+        EventKind::Deliver { .. } => Mark::Deliver,
+        EventKind::Drop { .. } => Mark::Drop,
+        EventKind::Resend { .. } => Mark::Resend,
+        EventKind::App(_) => Mark::App,
+        EventKind::Connect { .. } => Mark::Connect,
+        EventKind::Disconnect { .. } => Mark::Disconnect,
+        EventKind::FaultBegin { .. } | EventKind::FaultEnd { .. } => Mark::Fault,
+        EventKind::Healed => Mark::Healed,
+        EventKind::ProtocolError { .. } | EventKind::SurveyExpired { .. } => Mark::Other,
+        EventKind::Enqueue { .. }
+        | EventKind::Receive { .. }
+        | EventKind::Cancel { .. }
+        | EventKind::Subscription { .. } => return None,
+    })
+}
+
+fn app_label(a: &AppEvent) -> String {
+    match a {
+        AppEvent::RequestIssued { id } => format!("request {id} issued"),
+        AppEvent::ReplyAccepted { id } => format!("reply {id} accepted"),
+        AppEvent::RequestAbandoned { id } => format!("request {id} abandoned"),
+        AppEvent::WorkDone { id } => format!("work {id} done"),
+        AppEvent::Published { id, topic } => format!("published {id} on {topic:?}"),
+        AppEvent::TaskIssued { id } => format!("task {id} issued"),
+        AppEvent::KillSent { id } => format!("kill {id} sent"),
+        AppEvent::SurveyStarted { id } => format!("survey {id} started"),
+        AppEvent::JobFinished { job } => format!("job {job} finished"),
+        AppEvent::Joined => "joined".to_owned(),
+        AppEvent::Left => "left".to_owned(),
+        AppEvent::PartsReceived { id, parts, expected } => {
+            format!("received {id} as {parts} of {expected} parts")
+        }
+        AppEvent::ChunkSent { id, job, seq, .. } => format!("chunk {seq} of job {job} sent ({id})"),
+        AppEvent::ChunkAggregated { id, job, seq, .. } => {
+            format!("chunk {seq} of job {job} aggregated ({id})")
+        }
+        AppEvent::CometLogin { user } => format!("user {user} logged in"),
+        AppEvent::CometLogout { user } => format!("user {user} logged out"),
+        AppEvent::CometRouted { id, from, delivered, dropped } => {
+            format!("routed {id} from user {from}: {delivered} sent, {dropped} skipped")
+        }
+        AppEvent::Note { text } => text.clone(),
+    }
+}
+
+fn id_text(id: Option<MsgId>) -> String {
+    id.map_or_else(|| "(no id)".to_owned(), |id| id.to_string())
+}
+
+/// A row's words: the socket, then what happened.
+fn label(plan: &ScenarioPlan, e: &TraceEvent) -> String {
+    let socket = match (e.node, e.socket) {
+        (Some(n), Some(s)) => plan
+            .topology
+            .group(n.group)
+            .sockets
+            .get(usize::from(s))
+            .map_or_else(String::new, |p| format!("{}: ", p.name)),
+        _ => String::new(),
+    };
+    let what = match &e.kind {
+        EventKind::Send { msg } => format!("send {}", id_text(msg.id)),
+        EventKind::Deliver { msg, depth, .. } => {
+            format!("arrive {} (queue {depth})", id_text(msg.id))
+        }
+        EventKind::Drop { reason, msg, .. } => format!("drop {} {reason:?}", id_text(msg.id)),
+        EventKind::Resend { msg, timer, .. } => {
+            format!("resend {}{}", id_text(msg.id), if *timer { " (timer)" } else { "" })
+        }
+        EventKind::Connect { pipe, .. } => format!("connect pipe {pipe}"),
+        EventKind::Disconnect { pipe, reason } => format!("disconnect pipe {pipe}: {reason}"),
+        EventKind::FaultBegin { fault, .. } => format!("{} begins", fault_name(plan, *fault)),
+        EventKind::FaultEnd { fault, .. } => format!("{} ends", fault_name(plan, *fault)),
+        EventKind::Healed => "everything healed: liveness phase".to_owned(),
+        EventKind::App(a) => app_label(a),
+        other => format!("{other:?}"),
+    };
+    format!("{socket}{what}")
+}
+
+/// `kill worker.0`: a fault's kind and targets from the plan; faults a swarm drew
+/// are only numbered.
+fn fault_name(plan: &ScenarioPlan, fault: u32) -> String {
+    let Some(f) = plan.faults.get(fault as usize) else { return format!("fault #{fault}") };
+    let name = |s: &crate::plan::Selector| {
+        let g = &plan.topology.group(s.group).name;
+        s.replica.map_or_else(|| g.clone(), |i| format!("{g}.{i}"))
+    };
+    let mut targets: Vec<String> = f.nodes.iter().map(name).collect();
+    if let Some([a, b]) = &f.between {
+        let side =
+            |v: &Vec<crate::plan::Selector>| v.iter().map(name).collect::<Vec<_>>().join("+");
+        targets.push(format!("{} | {}", side(a), side(b)));
+    }
+    format!("{} {}", f.kind.name(), targets.join(", "))
+}
+
+fn msg_id(kind: &EventKind) -> Option<MsgId> {
+    match kind {
+        EventKind::Send { msg }
+        | EventKind::Deliver { msg, .. }
+        | EventKind::Drop { msg, .. }
+        | EventKind::Resend { msg, .. } => msg.id,
+        _ => None,
+    }
+}
+
+/// The index of the event a violation is pinned to. Checkers pin a violation to a
+/// time and a replica and name the message in their sentence, but the replica may be
+/// the one that missed the message rather than the one where it happened; so, at
+/// the first instant at or after the violation's time: the event whose message id
+/// the sentence names (at the violation's replica if one is there), else the first
+/// event at that replica from then on, an application marker preferred; the last
+/// event when none is that late.
+pub fn violating_index(trace: &Trace, v: &Violation) -> usize {
+    let named: Vec<u64> =
+        v.text.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+    let names_id =
+        |i: &usize| event_id(&trace.events[*i].kind).is_some_and(|id| named.contains(&id));
+    let here = |e: &TraceEvent| v.node.is_none() || e.node == v.node;
+    if let Some(start) = trace.events.iter().position(|e| e.at >= v.at) {
+        let at = trace.events[start].at;
+        let instant: Vec<usize> =
+            (start..trace.events.len()).take_while(|&i| trace.events[i].at == at).collect();
+        let named_here = instant.iter().copied().find(|i| names_id(i) && here(&trace.events[*i]));
+        if let Some(i) = named_here.or_else(|| instant.iter().copied().find(names_id)) {
+            return i;
+        }
+    }
+    let Some(first) = trace.events.iter().position(|e| e.at >= v.at && here(e)) else {
+        return trace.events.len().saturating_sub(1);
+    };
+    let at = trace.events[first].at;
+    (first..trace.events.len())
+        .take_while(|&i| trace.events[i].at == at)
+        .find(|&i| here(&trace.events[i]) && matches!(trace.events[i].kind, EventKind::App(_)))
+        .unwrap_or(first)
+}
+
+/// The message id an event is about, from the message or the application marker.
+fn event_id(kind: &EventKind) -> Option<MsgId> {
+    match kind {
+        EventKind::App(
+            AppEvent::RequestIssued { id }
+            | AppEvent::ReplyAccepted { id }
+            | AppEvent::RequestAbandoned { id }
+            | AppEvent::WorkDone { id }
+            | AppEvent::Published { id, .. }
+            | AppEvent::PartsReceived { id, .. }
+            | AppEvent::TaskIssued { id }
+            | AppEvent::KillSent { id }
+            | AppEvent::SurveyStarted { id }
+            | AppEvent::ChunkSent { id, .. }
+            | AppEvent::ChunkAggregated { id, .. }
+            | AppEvent::CometRouted { id, .. },
+        ) => Some(*id),
+        other => msg_id(other),
+    }
+}
+
+/// Draws `trace` (seed `seed` of `plan`) around `violation` of `invariant`.
+pub fn build(
+    plan: &ScenarioPlan,
+    trace: &Trace,
+    invariant: &str,
+    violation: &Violation,
+    seed: u64,
+    repro: String,
+) -> SeqDiagram {
+    let target = violating_index(trace, violation);
+    // The violating event is drawn whatever its kind: the diagram is about it.
+    let drawn: Vec<usize> = (0..trace.events.len())
+        .filter(|&i| i == target || mark(&trace.events[i].kind).is_some())
+        .collect();
+    let at = drawn.partition_point(|&i| i < target).min(drawn.len().saturating_sub(1));
+    let end = (at.saturating_sub(ROWS_BEFORE) + MAX_ROWS).min(drawn.len());
+    let start = end.saturating_sub(MAX_ROWS);
+    let window = &drawn[start..end];
+    let lanes = Lanes::choose(plan, trace, window, violation.node);
+    let mut rows = Vec::with_capacity(window.len());
+    for &i in window {
+        let e = &trace.events[i];
+        rows.push(Row {
+            index: i as u64,
+            at_us: e.at.as_micros() as u64,
+            lane: e.node.map(|n| lanes.of(n)),
+            mark: mark(&e.kind).unwrap_or(Mark::Other),
+            label: label(plan, e),
+            violating: i == target,
+        });
+    }
+    let note = (start > 0 || end < drawn.len()).then(|| {
+        let (first, last) = window.first().zip(window.last()).map_or((0, 0), |(a, b)| (*a, *b));
+        format!(
+            "showing events {first}..{last} of {} ({} of the {} drawable events, around the violation; queue bookkeeping is not drawn)",
+            trace.events.len(),
+            window.len(),
+            drawn.len()
+        )
+    });
+    SeqDiagram {
+        invariant: invariant.to_owned(),
+        seed,
+        repro,
+        violation: violation.text.clone(),
+        lanes: lanes.names,
+        arrows: arrows(trace, window, &rows),
+        faults: faults(plan, trace, window),
+        rows,
+        total_events: trace.events.len() as u64,
+        note,
+    }
+}
+
+/// Pairs each send or resend with the next arrival, or drop, of the same id at
+/// another replica, first sent first matched.
+fn arrows(trace: &Trace, window: &[usize], rows: &[Row]) -> Vec<Arrow> {
+    let mut pending: BTreeMap<MsgId, VecDeque<(u32, Option<Replica>)>> = BTreeMap::new();
+    let mut arrows: Vec<Arrow> = Vec::new();
+    let mut open: BTreeMap<u32, usize> = BTreeMap::new();
+    for (row, &i) in window.iter().enumerate() {
+        let row = row as u32;
+        let e = &trace.events[i];
+        let Some(id) = msg_id(&e.kind) else { continue };
+        match rows[row as usize].mark {
+            Mark::Send | Mark::Resend => {
+                open.insert(row, arrows.len());
+                arrows.push(Arrow {
+                    from_row: row,
+                    to_row: None,
+                    resend: rows[row as usize].mark == Mark::Resend,
+                    dropped: false,
+                });
+                pending.entry(id).or_default().push_back((row, e.node));
+            }
+            Mark::Deliver | Mark::Drop => {
+                let Some(queue) = pending.get_mut(&id) else { continue };
+                let Some(k) = queue.iter().position(|(_, from)| *from != e.node) else { continue };
+                let (from_row, _) = queue.remove(k).expect("position is in range");
+                let arrow = &mut arrows[open.remove(&from_row).expect("every send is open")];
+                arrow.to_row = Some(row);
+                arrow.dropped = rows[row as usize].mark == Mark::Drop;
+            }
+            _ => {}
+        }
+    }
+    arrows
+}
+
+/// Every fault interval that overlaps the window, as rows.
+fn faults(plan: &ScenarioPlan, trace: &Trace, window: &[usize]) -> Vec<FaultBand> {
+    let (Some(&first), Some(&last)) = (window.first(), window.last()) else { return Vec::new() };
+    let mut begun: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut spans: Vec<(u32, usize, Option<usize>)> = Vec::new();
+    for (i, e) in trace.events.iter().enumerate() {
+        match e.kind {
+            EventKind::FaultBegin { fault, .. } => {
+                begun.insert(fault, i);
+            }
+            EventKind::FaultEnd { fault, .. } => {
+                if let Some(b) = begun.remove(&fault) {
+                    spans.push((fault, b, Some(i)));
+                }
+            }
+            _ => {}
+        }
+    }
+    spans.extend(begun.into_iter().map(|(f, b)| (f, b, None)));
+    spans.sort_by_key(|s| s.1);
+    let row_at_or_after = |i: usize| window.partition_point(|&w| w < i) as u32;
+    spans
+        .into_iter()
+        .filter(|&(_, b, e)| b <= last && e.is_none_or(|e| e >= first))
+        .map(|(fault, b, e)| {
+            let open_after = e.is_none_or(|e| e > last);
+            let to_row = match e {
+                Some(e) if !open_after => row_at_or_after(e),
+                _ => window.len() as u32 - 1,
+            };
+            FaultBand {
+                label: fault_name(plan, fault),
+                from_row: row_at_or_after(b),
+                to_row,
+                open_before: b < first,
+                open_after,
+            }
+        })
+        .collect()
+}
+
+/// The lanes of a window: replicas in plan order, the busiest kept when too many.
+struct Lanes {
+    names: Vec<String>,
+    index: BTreeMap<Replica, u32>,
+    /// The folded lane, when some replicas share it.
+    folded: Option<u32>,
+}
+
+impl Lanes {
+    fn choose(
+        plan: &ScenarioPlan,
+        trace: &Trace,
+        window: &[usize],
+        keep: Option<Replica>,
+    ) -> Lanes {
+        let mut busy: BTreeMap<Replica, usize> = BTreeMap::new();
+        // The violating replica has a lane even when it is silent in the window (a
+        // stalled subscriber that never got the message).
+        if let Some(k) = keep {
+            busy.insert(k, 0);
+        }
+        for &i in window {
+            if let Some(n) = trace.events[i].node {
+                *busy.entry(n).or_default() += 1;
+            }
+        }
+        let mut kept: Vec<Replica> = busy.keys().copied().collect();
+        let mut folded = 0;
+        if kept.len() > MAX_LANES {
+            let mut by_load: Vec<(usize, Replica)> = busy.iter().map(|(r, n)| (*n, *r)).collect();
+            // The violating replica first, then the busiest; ties in plan order.
+            by_load.sort_by_key(|&(n, r)| (Some(r) != keep, std::cmp::Reverse(n), r));
+            kept = by_load.iter().take(MAX_LANES - 1).map(|&(_, r)| r).collect();
+            kept.sort();
+            folded = busy.len() - kept.len();
+        }
+        let mut names: Vec<String> = kept.iter().map(|&r| plan.topology.replica_name(r)).collect();
+        let index = kept.iter().enumerate().map(|(i, &r)| (r, i as u32)).collect();
+        let folded = (folded > 0).then(|| {
+            names.push(format!("+{folded} more"));
+            names.len() as u32 - 1
+        });
+        Lanes { names, index, folded }
+    }
+
+    fn of(&self, replica: Replica) -> u32 {
+        self.index.get(&replica).copied().or(self.folded).unwrap_or(0)
+    }
+}

@@ -1,0 +1,174 @@
+//! A `sim` report from a sweep: verdicts per invariant, figures, failures drawn.
+//!
+//! A sweep keeps no traces: each run is measured as it finishes ([`Measurements`])
+//! and its trace let go. To draw a failure, the failing seed with the fewest events
+//! is run again with its trace kept; runs are deterministic, so it fails the same way.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use super::metrics::{Accumulator, Metrics};
+use super::{Failure, Kind, Report, Section, VerdictRow, seqdiag};
+use crate::design::Registry;
+use crate::graph::TopologyGraph;
+use crate::invariant::Verdict;
+use crate::plan::{Expect, ScenarioPlan};
+use crate::run::json::{expected_text, to_json};
+use crate::run::{RunReport, run_seed, swarm};
+use crate::trace::Trace;
+
+/// Failing seeds a verdict row lists with their repro; the rest are counted.
+pub const FAILURES_LISTED: usize = 20;
+
+/// Each scenario's measurements, filled from any thread as runs finish.
+#[derive(Debug, Default)]
+pub struct Measurements {
+    by_file: Mutex<BTreeMap<PathBuf, Accumulator>>,
+}
+
+impl Measurements {
+    /// Measures one run's trace of `plan` and merges it in.
+    pub fn add(&self, plan: &ScenarioPlan, trace: &Trace) {
+        let mut one = Accumulator::for_plan(plan);
+        one.add_trace(trace, plan);
+        let mut all = self.by_file.lock().expect("no panics while held");
+        match all.get_mut(&plan.file) {
+            Some(acc) => acc.merge(one),
+            None => {
+                all.insert(plan.file.clone(), one);
+            }
+        }
+    }
+
+    /// The finished figures of `plan` (empty ones if nothing of it was measured).
+    pub fn metrics_of(&self, plan: &ScenarioPlan) -> Metrics {
+        let acc = self.by_file.lock().expect("no panics while held").remove(&plan.file);
+        acc.unwrap_or_else(|| Accumulator::for_plan(plan)).finish()
+    }
+}
+
+/// The whole report of a sweep: one section per scenario, in the order given.
+pub fn sim_report(
+    command: String,
+    plans: &[ScenarioPlan],
+    registry: &Registry,
+    reports: &[RunReport],
+    measured: &Measurements,
+) -> Report {
+    let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+    let title = match names.len() {
+        0..=4 => format!("patchbay sim: {}", names.join(", ")),
+        n => format!("patchbay sim: {} and {} more", names[..3].join(", "), n - 3),
+    };
+    let mut report = Report::new(Kind::Sim, title, command);
+    let good = reports.iter().filter(|r| r.as_expected).count();
+    report.notes.push(format!(
+        "{} run(s) of {} scenario(s); {good} ended as their scenario expects.",
+        reports.len(),
+        plans.len()
+    ));
+    for plan in plans {
+        let runs: Vec<&RunReport> = reports.iter().filter(|r| r.file == plan.file).collect();
+        report.sections.push(section(plan, registry, &runs, measured.metrics_of(plan)));
+    }
+    if let Some(serde_json::Value::Array(rows)) =
+        to_json(reports).get_mut("runs").map(std::mem::take)
+    {
+        report.runs = rows;
+    }
+    report
+}
+
+/// One scenario's section from its runs and figures, drawing each failing invariant.
+pub fn section(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    runs: &[&RunReport],
+    metrics: Metrics,
+) -> Section {
+    let mut runs = runs.to_vec();
+    runs.sort_by_key(|r| r.seed);
+    let verdicts: Vec<VerdictRow> =
+        (0..plan.invariants.len()).map(|i| verdict_row(plan, &runs, i)).collect();
+    let mut sequences = Vec::new();
+    for i in 0..plan.invariants.len() {
+        let shortest = runs
+            .iter()
+            .filter(|r| r.invariants.get(i).is_some_and(|o| o.verdict == Verdict::Fail))
+            .min_by_key(|r| (r.events, r.seed));
+        if let Some(diagram) = shortest.and_then(|r| draw(plan, registry, r, i)) {
+            sequences.push(diagram);
+        }
+    }
+    Section {
+        name: plan.name.clone(),
+        design: None,
+        file: plan.file.display().to_string(),
+        topology: plan.topology.name.clone(),
+        expected: expected_text(&plan.expect),
+        seeds: runs.len() as u64,
+        as_expected: runs.iter().filter(|r| r.as_expected).count() as u64,
+        errors: runs.iter().filter(|r| r.error.is_some()).count() as u64,
+        graph_svg: TopologyGraph::new(&plan.topology).to_svg(&plan.topology.name),
+        verdicts,
+        sequences,
+        metrics,
+    }
+}
+
+fn verdict_row(plan: &ScenarioPlan, runs: &[&RunReport], i: usize) -> VerdictRow {
+    let name = plan.invariants[i].name;
+    let expected = match &plan.expect {
+        Expect::Violated(names) if names.iter().any(|n| n == name) => "fail",
+        _ => "pass",
+    };
+    let mut row = VerdictRow {
+        invariant: name.to_owned(),
+        expected: expected.to_owned(),
+        pass: 0,
+        fail: 0,
+        unknown: 0,
+        failures: Vec::new(),
+        more_failures: 0,
+    };
+    for r in runs {
+        let Some(o) = r.invariants.get(i) else { continue };
+        match o.verdict {
+            Verdict::Pass => row.pass += 1,
+            Verdict::Unknown => row.unknown += 1,
+            Verdict::Fail => {
+                row.fail += 1;
+                if row.failures.len() < FAILURES_LISTED {
+                    row.failures.push(Failure {
+                        seed: r.seed,
+                        events: r.events as u64,
+                        first: o.violations.first().map(|v| v.text.clone()).unwrap_or_default(),
+                        repro: r.repro(),
+                    });
+                } else {
+                    row.more_failures += 1;
+                }
+            }
+        }
+    }
+    row
+}
+
+/// Runs `run`'s seed again with its trace and draws invariant `i`'s first violation.
+/// `None` if the run does not fail again (which `--check-determinism` would flag).
+fn draw(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    run: &RunReport,
+    i: usize,
+) -> Option<seqdiag::SeqDiagram> {
+    let again = run_seed(plan, registry, run.seed, true);
+    let trace = again.trace.as_ref()?;
+    let outcome = again.invariants.get(i)?;
+    let violation = outcome.violations.first()?;
+    // Drawn faults join the plan for that seed; fault labels need them.
+    let drawn = swarm::with_drawn_faults(plan, run.seed);
+    let seen = drawn.as_ref().unwrap_or(plan);
+    Some(seqdiag::build(seen, trace, outcome.name, violation, run.seed, again.repro()))
+}

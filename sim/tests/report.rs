@@ -1,0 +1,359 @@
+//! Reports: the page is a pure function of the JSON, every section is there for a
+//! failing scenario, failures are drawn around their violating event, long traces
+//! are cut with a note, and a file a user made is never overwritten.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use patchbay::design::Registry;
+use patchbay::invariant::Violation;
+use patchbay::plan::{Replica, ScenarioPlan, load_scenario};
+use patchbay::report::html::SECTIONS;
+use patchbay::report::metrics::{Accumulator, bucket_low_us, bucket_of};
+use patchbay::report::seqdiag::{self, MAX_ROWS};
+use patchbay::report::sweep::{Measurements, sim_report};
+use patchbay::report::{self, ReadError, Report};
+use patchbay::run::{Job, run_many_with, run_seed};
+use patchbay::trace::{AppEvent, EventKind, MsgInfo, Trace, TraceEvent};
+
+/// Seeds of the failing scenario the shared report runs.
+const SEEDS: [u64; 2] = [1, 2];
+
+fn plan(name: &str) -> ScenarioPlan {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
+    let loaded = load_scenario(&path, &Registry::builtin());
+    loaded.plan.unwrap_or_else(|| panic!("{name} resolves: {:?}", loaded.diagnostics))
+}
+
+/// One sweep of a failing and a passing shipped scenario, built once for the module,
+/// as `cargo xtask sim` builds it (traces measured and let go, failures re-run).
+fn sweep() -> &'static Report {
+    static REPORT: OnceLock<Report> = OnceLock::new();
+    REPORT.get_or_init(|| {
+        let registry = Registry::builtin();
+        let plans = vec![plan("lru-worker-crash.yaml"), plan("lru-steady.yaml")];
+        let jobs: Vec<Job<'_>> =
+            plans.iter().flat_map(|p| SEEDS.map(|seed| Job { plan: p, seed })).collect();
+        let measured = Measurements::default();
+        let reports = run_many_with(&jobs, &registry, 2, true, &|r| {
+            let plan = plans.iter().find(|p| p.file == r.file).expect("a plan ran it");
+            measured.add(plan, r.trace.as_ref().expect("traces were asked for"));
+            r.trace = None;
+        });
+        let mut report =
+            sim_report("cargo xtask sim test".into(), &plans, &registry, &reports, &measured);
+        report.created = "2026-01-02T03:04:05Z".into();
+        report
+    })
+}
+
+/// A fresh directory under the system's temporary one, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("patchbay-report-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover directory in the temporary directory harms nothing.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn html_is_a_pure_function_of_the_json() {
+    let report = sweep();
+    let json = report.to_json();
+    let back: Report = serde_json::from_str(&json).expect("the JSON reads back");
+    // Compared as text first: a difference then shows as a short diff, not two dumps.
+    assert_eq!(back.to_json(), json, "the JSON writes the same bytes again");
+    assert!(&back == report, "the JSON round-trips");
+    assert!(back.to_html() == report.to_html(), "the page from the JSON is the page");
+
+    // As `cargo xtask report` does it: from the file, over the page written with it.
+    let dir = TempDir::new("pure");
+    let path = dir.path().join("sweep.json");
+    let page = report::write_pair(&path, report).expect("written");
+    let first = std::fs::read(&page).unwrap();
+    let again = report::read(&path).expect("our own file reads back");
+    report::write_html(&path, &again).expect("rendered again over our own page");
+    assert!(std::fs::read(&page).unwrap() == first, "the same bytes");
+}
+
+#[test]
+fn every_section_is_there_for_a_failing_and_a_passing_scenario() {
+    let report = sweep();
+    let html = report.to_html();
+    for name in SECTIONS {
+        let found = html.matches(&format!("data-section=\"{name}\"")).count();
+        assert_eq!(found, 2, "section `{name}` once per scenario");
+    }
+    let [failing, passing] = &report.sections[..] else { panic!("two sections") };
+    assert_eq!(failing.name, "lru-worker-crash");
+    let lost = &failing.verdicts[0];
+    assert_eq!((lost.invariant.as_str(), lost.fail), ("no_lost_replies", SEEDS.len() as u64));
+    assert!(lost.failures[0].repro.contains("lru-worker-crash.yaml --seed"), "{:?}", lost.failures);
+    assert!(
+        html.contains(&lost.failures[0].repro.replace('"', "&quot;")),
+        "the repro is on the page"
+    );
+    assert_eq!(failing.sequences.len(), 1, "one diagram for the one failing invariant");
+    assert!(passing.sequences.is_empty(), "nothing failed in lru-steady");
+    for s in &report.sections {
+        assert!(s.graph_svg.contains("REQ → ROUTER"), "socket types on the graph's edges");
+        let latency = s.metrics.latency.as_ref().expect("requests were answered");
+        assert_eq!(latency.what, "request issued → reply accepted");
+        let p = &latency.percentiles;
+        assert!(
+            0 < p.p50_us && p.p50_us <= p.p90_us && p.p90_us <= p.p99_us && p.p99_us <= p.max_us
+        );
+        assert!(s.metrics.throughput.series.iter().any(|l| l.values.iter().any(|&v| v > 0)));
+        assert!(!s.metrics.depth.series.is_empty(), "sockets queued messages");
+    }
+}
+
+#[test]
+fn the_diagram_highlights_the_violating_event() {
+    let report = sweep();
+    let d = &report.sections[0].sequences[0];
+    let shortest =
+        report.sections[0].verdicts[0].failures.iter().min_by_key(|f| (f.events, f.seed));
+    assert_eq!(Some(d.seed), shortest.map(|f| f.seed), "the failing seed with the fewest events");
+    // "request 6 issued at 819ms by client.0 never got a reply (...)"
+    let id = d.violation.split_whitespace().nth(1).expect("the sentence names the request");
+    let violating: Vec<_> = d.rows.iter().filter(|r| r.violating).collect();
+    assert_eq!(violating.len(), 1, "exactly one highlighted row");
+    assert_eq!(violating[0].label, format!("request {id} issued"));
+    assert!(d.arrows.iter().any(|a| a.to_row.is_some()), "messages drawn as arrows");
+    assert!(!d.faults.is_empty(), "the kill is shaded");
+    assert!(report.to_html().contains("◀ violation"));
+}
+
+#[test]
+fn long_traces_are_cut_around_the_violation_with_a_note() {
+    let plan = plan("lru-worker-crash.yaml");
+    let run = run_seed(&plan, &Registry::builtin(), 1, true);
+    let trace = run.trace.as_ref().expect("kept");
+    let violation = run.invariants[0].violations[0].clone();
+    let d = seqdiag::build(&plan, trace, "no_lost_replies", &violation, 1, run.repro());
+    assert_eq!(d.rows.len(), MAX_ROWS);
+    let note = d.note.as_deref().expect("a cut trace says so");
+    assert!(note.contains(&format!("of {}", trace.events.len())), "{note}");
+    let target = seqdiag::violating_index(trace, &violation) as u64;
+    assert!(d.rows.first().unwrap().index < target && target < d.rows.last().unwrap().index);
+
+    // A trace short enough is drawn whole, with no note.
+    let client = Replica { group: patchbay::plan::GroupId(0), index: 0 };
+    let msg = MsgInfo { id: Some(7), request_id: None, len: 10 };
+    let at = |ms| Duration::from_millis(ms);
+    let event = |ms, kind| TraceEvent { at: at(ms), node: Some(client), socket: Some(0), kind };
+    let short = Trace {
+        events: vec![
+            event(1, EventKind::App(AppEvent::RequestIssued { id: 7 })),
+            event(1, EventKind::Send { msg }),
+            event(2, EventKind::Enqueue { pipe: 1, depth: 1, hwm: 1000, msg }),
+        ],
+        healed_at: None,
+        ended_at: at(5),
+        quiesced: false,
+    };
+    let v = Violation::new(at(1), Some(client), "request 7 issued at 1ms never got a reply");
+    let d = seqdiag::build(&plan, &short, "no_lost_replies", &v, 9, "repro".into());
+    assert_eq!(d.note, None);
+    assert_eq!(d.rows.len(), 2, "the enqueue is bookkeeping, not drawn");
+    assert!(d.rows[0].violating);
+    // ...unless the violation is pinned to it (from aggregator-lost-wakeup, whose
+    // violating event was once left undrawn and nothing was highlighted).
+    let v = Violation::new(at(2), Some(client), "the queue overflowed");
+    let d = seqdiag::build(&plan, &short, "x", &v, 9, "repro".into());
+    assert_eq!(d.rows.len(), 3);
+    assert!(d.rows[2].violating, "{:?}", d.rows);
+}
+
+#[test]
+fn a_file_the_user_made_is_never_overwritten() {
+    let dir = TempDir::new("overwrite");
+    let mut report = Report::new(report::Kind::Sim, "t", "cargo xtask sim");
+    report.created = "2026-01-02T03:04:05Z".into();
+    let first = report::write(dir.path(), &report).expect("an empty directory takes a report");
+    assert!(first.json.ends_with("2026-01-02T03-04-05Z.json"), "{:?}", first.json);
+    assert_eq!(first.latest.as_deref(), Some(dir.path().join("latest.html").as_path()));
+    let second = report::write(dir.path(), &report).expect("a second report of the same second");
+    assert_ne!(second.json, first.json, "gets its own name");
+    assert_eq!(std::fs::read_to_string(&first.json).unwrap(), report.to_json());
+
+    let user_html = dir.path().join("latest.html");
+    std::fs::write(&user_html, "<p>my notes</p>").unwrap();
+    let third = report::write(dir.path(), &report).expect("the report itself is written");
+    assert_eq!(third.latest, None, "latest is someone else's now");
+    assert_eq!(std::fs::read_to_string(&user_html).unwrap(), "<p>my notes</p>");
+
+    let user_json = dir.path().join("mine.json");
+    std::fs::write(&user_json, "{\"mine\": true}").unwrap();
+    let err = report::write_pair(&user_json, &report).expect_err("not ours");
+    assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    assert_eq!(std::fs::read_to_string(&user_json).unwrap(), "{\"mine\": true}");
+    assert!(!dir.path().join("mine.html").exists(), "nothing half written");
+
+    let ours = dir.path().join("ours.json");
+    report::write_pair(&ours, &report).expect("a new path");
+    report::write_pair(&ours, &report).expect("and again over our own");
+    std::fs::write(dir.path().join("ours.html"), "user's page").unwrap();
+    assert!(report::write_html(&ours, &report).is_err(), "the page is the user's now");
+}
+
+#[test]
+fn reading_something_that_is_not_a_report_says_what_it_is() {
+    let dir = TempDir::new("read");
+    let cases = [
+        ("a.yaml", "name: x\n", "not JSON"),
+        ("b.json", "{\"a\": 1}", "not a patchbay report"),
+        ("c.json", "{\"generator\": \"patchbay\", \"runs\": []}", "run the command again"),
+        ("d.json", "{\"generator\": \"patchbay\", \"format\": 1}", "bad field"),
+    ];
+    for (name, text, says) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let err = report::read(&path).expect_err(name);
+        assert!(err.to_string().contains(says), "{name}: {err}");
+    }
+    let missing = report::read(&dir.path().join("none.json")).expect_err("no file");
+    assert!(matches!(missing, ReadError::Io(_)));
+}
+
+#[test]
+fn latency_buckets_hold_their_values_within_an_eighth() {
+    for us in (0..5_000u64).chain([65_535, 65_536, 1 << 40, u64::MAX / 2]) {
+        let b = bucket_of(us);
+        let (low, next) = (bucket_low_us(b), bucket_low_us(b + 1));
+        assert!(low <= us && us < next, "{us} in [{low}, {next})");
+        assert!((next - low) * 8 <= low.max(8), "bucket {b} too wide: [{low}, {next})");
+    }
+}
+
+#[test]
+fn merged_measurements_do_not_depend_on_the_order_runs_finish_in() {
+    let plan = plan("lru-worker-crash.yaml");
+    let registry = Registry::builtin();
+    let traces: Vec<Trace> =
+        SEEDS.iter().map(|&s| run_seed(&plan, &registry, s, true).trace.expect("kept")).collect();
+    let measure = |order: &[usize]| {
+        let mut all = Accumulator::for_plan(&plan);
+        for &i in order {
+            let mut one = Accumulator::for_plan(&plan);
+            one.add_trace(&traces[i], &plan);
+            all.merge(one);
+        }
+        all.finish()
+    };
+    let (forward, backward) = (measure(&[0, 1]), measure(&[1, 0]));
+    assert_eq!(forward, backward);
+    assert_eq!(forward.runs, 2);
+}
+
+#[test]
+fn many_replicas_fold_into_one_lane_keeping_the_violating_one() {
+    let plan = plan("lru-worker-crash.yaml");
+    let client = |index| Replica { group: patchbay::plan::GroupId(0), index };
+    let msg = |id| MsgInfo { id: Some(id), request_id: None, len: 10 };
+    // Twenty replicas send once each; replica 19 sends twice, replica 0 is the culprit.
+    let mut events: Vec<TraceEvent> = (0..20)
+        .map(|i| TraceEvent {
+            at: Duration::from_millis(u64::from(i)),
+            node: Some(client(i)),
+            socket: Some(0),
+            kind: EventKind::Send { msg: msg(u64::from(i)) },
+        })
+        .collect();
+    events.push(TraceEvent {
+        node: Some(client(19)),
+        at: Duration::from_millis(30),
+        ..events[0].clone()
+    });
+    let trace =
+        Trace { events, healed_at: None, ended_at: Duration::from_millis(40), quiesced: false };
+    let v = Violation::new(Duration::ZERO, Some(client(0)), "message 0 was lost");
+    let d = seqdiag::build(&plan, &trace, "x", &v, 1, "repro".into());
+    assert_eq!(d.lanes.len(), seqdiag::MAX_LANES);
+    assert_eq!(d.lanes.last().map(String::as_str), Some("+9 more"));
+    assert!(d.lanes.contains(&"client.0".to_owned()), "the violating replica keeps its lane");
+    assert!(d.lanes.contains(&"client.19".to_owned()), "the busiest keeps its lane");
+    let folded = (seqdiag::MAX_LANES - 1) as u32;
+    assert_eq!(d.rows.iter().filter(|r| r.lane == Some(folded)).count(), 9);
+}
+
+/// From pub-hwm-stalled-subscriber: the violation is pinned at the stalled subscriber
+/// that missed message 574, which was published elsewhere at that instant; the
+/// publish is the violating event, not the subscriber's next event seconds later.
+#[test]
+fn the_violating_event_is_the_named_message_even_at_another_replica() {
+    let node = |index| Some(Replica { group: patchbay::plan::GroupId(0), index });
+    let msg = MsgInfo { id: Some(574), request_id: None, len: 1 };
+    let event = |ms, n, kind| TraceEvent {
+        at: Duration::from_millis(ms),
+        node: node(n),
+        socket: Some(0),
+        kind,
+    };
+    let trace = Trace {
+        events: vec![
+            event(1074, 0, EventKind::App(AppEvent::Note { text: "unrelated".into() })),
+            event(1074, 0, EventKind::App(AppEvent::Published { id: 574, topic: String::new() })),
+            event(1074, 0, EventKind::Send { msg }),
+            event(
+                3000,
+                1,
+                EventKind::Deliver {
+                    pipe: 1,
+                    depth: 1,
+                    hwm: 1,
+                    msg: MsgInfo { id: Some(499), ..msg },
+                },
+            ),
+        ],
+        healed_at: None,
+        ended_at: Duration::from_secs(5),
+        quiesced: false,
+    };
+    let v = Violation::new(
+        Duration::from_millis(1074),
+        node(1),
+        "message 574 published at 1074ms by client.0 never reached client.1",
+    );
+    assert_eq!(seqdiag::violating_index(&trace, &v), 1);
+}
+
+#[test]
+fn compare_puts_the_designs_side_by_side() {
+    let mut report = sweep().clone();
+    report.kind = report::Kind::Compare;
+    for (s, design) in report.sections.iter_mut().zip(["crashing", "steady"]) {
+        s.design = Some(design.to_owned());
+    }
+    let html = report.to_html();
+    assert!(html.contains(
+        "data-required=\"graph verdicts sequence latency throughput depth drops compare\""
+    ));
+    let compare = &html[html.find("data-section=\"compare\"").expect("a compare section")..];
+    let compare = &compare[..compare.find("</section>").expect("closed")];
+    for design in ["crashing", "steady"] {
+        assert!(compare.contains(&format!("<td>{design}</td>")), "a row for {design}");
+    }
+    assert_eq!(compare.matches("<svg").count(), 2, "latency and throughput on shared axes");
+    assert!(
+        !sweep().to_html().contains("data-section=\"compare\""),
+        "only compare reports have it"
+    );
+}
