@@ -167,8 +167,11 @@ fn exploration_is_deterministic_and_never_replaces_a_written_case() {
 /// resend interval (a job lost with a killed worker is never resent, as
 /// `lru-worker-crash` shows), the aggregator of seed 001 keeps its jobs in memory
 /// only, the pipeline loses what a killed worker held (`pipeline_conservation`
-/// counts it), and the comet scenarios are too large for a debug build.
-const SOUND: [&str; 9] = [
+/// counts it), the Paranoid Pirate broker is at-least-once (a worker cut off long
+/// enough to be expired has its job requeued, and when the cut heals both results
+/// reach the broker, which `no_duplicate_delivery` reports: exploration found it),
+/// and the comet scenarios are too large for a debug build.
+const SOUND: [&str; 8] = [
     "scenarios/rrbroker-steady.yaml",
     "scenarios/streamer.yaml",
     "scenarios/forwarder.yaml",
@@ -177,7 +180,6 @@ const SOUND: [&str; 9] = [
     "scenarios/sync-pubsub.yaml",
     "scenarios/pair-relay.yaml",
     "scenarios/pubsub-envelopes.yaml",
-    "scenarios/ppp-steady.yaml",
 ];
 
 /// Fault schedules each sound scenario is run under.
