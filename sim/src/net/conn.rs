@@ -14,10 +14,10 @@ use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::Notify;
 
 use super::driver::DriverEvent;
 use super::shared::Shared;
+use super::wake::LocalNotify;
 use crate::socket::{DropReason, Msg, PipeId, SocketEvent, SocketType};
 use crate::wire::{self, Decoder, HANDSHAKE_LEN, HeaderRule, WireError};
 
@@ -151,23 +151,55 @@ async fn deliver_buffered(
 ) -> Result<(), WireError> {
     loop {
         shared.wait_for_room(pipe).await;
-        let Some(payload) = decoder.decode(buf)? else { return Ok(()) };
-        deliver(shared, pipe, rule, payload);
+        match deliver_batch(shared, pipe, rule, decoder, buf)? {
+            Delivered::AllBuffered => return Ok(()),
+            Delivered::UntilFull => {}
+            Delivered::UntilMalformed(payload) => drop_malformed(shared, pipe, payload),
+        }
     }
 }
 
-/// A message whose header does not fit the protocol is dropped and recorded, and the
-/// connection carries on: only that message is bad.
-fn deliver(shared: &Shared, pipe: PipeId, rule: HeaderRule, payload: Bytes) {
-    match wire::split(rule, payload) {
-        Ok(msg) => shared.with_core(|core, now| core.on_message(pipe, msg, now)),
-        Err(malformed) => {
-            let msg = Msg::new(malformed.payload);
-            let dropped =
-                SocketEvent::Dropped { pipe: Some(pipe), reason: DropReason::Malformed, msg };
-            shared.emit(DriverEvent::Socket(dropped));
+/// Where [`deliver_batch`] stopped.
+enum Delivered {
+    /// No whole message is left in the buffer.
+    AllBuffered,
+    /// The pipe's inbound queue is full.
+    UntilFull,
+    /// This message's header does not fit the protocol; the ones before it went in.
+    UntilMalformed(Bytes),
+}
+
+/// Hands the core whole messages from `buf` while the pipe has room, all in one core
+/// call: one borrow, one clock reading and one round of wake-ups for a read's worth
+/// of messages, instead of one per message. The core's events come out in the same
+/// order as message by message, and under turmoil with the same time stamps, since
+/// simulated time stands still while a task runs.
+fn deliver_batch(
+    shared: &Shared,
+    pipe: PipeId,
+    rule: HeaderRule,
+    decoder: &mut Decoder,
+    buf: &mut BytesMut,
+) -> Result<Delivered, WireError> {
+    shared.with_core(|core, now| {
+        while core.can_receive(pipe) {
+            let Some(payload) = decoder.decode(buf)? else { return Ok(Delivered::AllBuffered) };
+            match wire::split(rule, payload) {
+                Ok(msg) => core.on_message(pipe, msg, now),
+                Err(malformed) => return Ok(Delivered::UntilMalformed(malformed.payload)),
+            }
         }
-    }
+        Ok(Delivered::UntilFull)
+    })
+}
+
+/// A message whose header does not fit the protocol is dropped and recorded, and the
+/// connection carries on: only that message is bad. It is reported after the core's
+/// events for the messages before it, as they were settled first.
+fn drop_malformed(shared: &Shared, pipe: PipeId, payload: Bytes) {
+    let msg = Msg::new(payload);
+    let dropped = SocketEvent::Dropped { pipe: Some(pipe), reason: DropReason::Malformed, msg };
+    shared.emit(DriverEvent::Socket(dropped));
 }
 
 /// Writes whatever the core has for `pipe`, batched, until the connection fails or
@@ -176,7 +208,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     shared: &Shared,
     pipe: PipeId,
     writer: &mut W,
-    wake: &Notify,
+    wake: &LocalNotify,
 ) -> ConnEnd {
     let mut batch = BytesMut::new();
     loop {

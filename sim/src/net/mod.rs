@@ -4,7 +4,7 @@
 //! [`Transport`], speaking SP over TCP (`crate::wire`). [`TurmoilTcp`] is the
 //! simulated network and [`TokioTcp`] real TCP, so the node code that is tested under
 //! simulation is the code that talks to real NNG peers. Reading order: `transport`,
-//! `driver`, `conn`, `handle`, `shared`.
+//! `driver`, `conn`, `handle`, `shared`, `wake`.
 //!
 //! **Architecture Invariant:** only this module (and `run/`) imports tokio or turmoil.
 
@@ -17,6 +17,7 @@ mod tests;
 mod tokio_tcp;
 mod transport;
 mod turmoil_tcp;
+mod wake;
 
 pub use driver::{DriverEvent, spawn_socket};
 pub use handle::SocketHandle;

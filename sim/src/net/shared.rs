@@ -11,15 +11,15 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::driver::DriverEvent;
+use super::wake::LocalNotify;
 use crate::socket::{Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType};
 
 /// Receives every event of one socket, stamped with the time since the run's epoch.
@@ -33,23 +33,23 @@ pub(super) struct Shared {
     epoch: Instant,
     events: EventSink,
     /// Wakes application calls waiting out a `WouldBlock`.
-    app_wake: Notify,
+    app_wake: LocalNotify,
     /// Wakes readers stopped at a full inbound queue (RCVHWM backpressure).
-    room_wake: Notify,
+    room_wake: LocalNotify,
     /// Wakes the timer task when the core's next deadline changed.
-    timer_wake: Notify,
+    timer_wake: LocalNotify,
     /// The deadline the timer task sleeps towards, to tell when it changed.
     armed_deadline: Cell<Option<Duration>>,
     /// One wake-up per connected pipe's writer, keyed by pipe.
-    writer_wakes: RefCell<BTreeMap<PipeId, Rc<Notify>>>,
+    writer_wakes: RefCell<BTreeMap<PipeId, Rc<LocalNotify>>>,
     next_pipe: Cell<PipeId>,
     /// Set once, when the handle is closed or dropped; every task winds down on it.
     shutting_down: Cell<bool>,
-    shutdown_wake: Notify,
+    shutdown_wake: LocalNotify,
     /// Tasks spawned and not yet finished: `close` returns when this reaches zero,
     /// that is when every connection has flushed (or its linger ran out).
     live_tasks: Cell<usize>,
-    tasks_done: Notify,
+    tasks_done: LocalNotify,
     /// The first panic caught in one of this socket's tasks. turmoil would swallow it;
     /// the application's next call on the handle raises it again instead.
     panicked: RefCell<Option<String>>,
@@ -68,16 +68,16 @@ impl Shared {
             options: options.clone(),
             epoch,
             events,
-            app_wake: Notify::new(),
-            room_wake: Notify::new(),
-            timer_wake: Notify::new(),
+            app_wake: LocalNotify::new(),
+            room_wake: LocalNotify::new(),
+            timer_wake: LocalNotify::new(),
             armed_deadline: Cell::new(None),
             writer_wakes: RefCell::new(BTreeMap::new()),
             next_pipe: Cell::new(1),
             shutting_down: Cell::new(false),
-            shutdown_wake: Notify::new(),
+            shutdown_wake: LocalNotify::new(),
             live_tasks: Cell::new(0),
-            tasks_done: Notify::new(),
+            tasks_done: LocalNotify::new(),
             panicked: RefCell::new(None),
         })
     }
@@ -124,7 +124,7 @@ impl Shared {
             (self.events)(now, DriverEvent::Socket(event));
         }
         if self.peek_core(|core| core.poll_timeout()) != self.armed_deadline.get() {
-            self.timer_wake.notify_one();
+            self.timer_wake.notify_waiters();
         }
         self.app_wake.notify_waiters();
     }
@@ -141,12 +141,12 @@ impl Shared {
             _ => return,
         };
         if let Some(wake) = self.writer_wakes.borrow().get(&pipe) {
-            wake.notify_one();
+            wake.notify_waiters();
         }
     }
 
-    pub(super) fn register_writer(&self, pipe: PipeId) -> Rc<Notify> {
-        let wake = Rc::new(Notify::new());
+    pub(super) fn register_writer(&self, pipe: PipeId) -> Rc<LocalNotify> {
+        let wake = Rc::new(LocalNotify::new());
         self.writer_wakes.borrow_mut().insert(pipe, Rc::clone(&wake));
         wake
     }
@@ -156,15 +156,12 @@ impl Shared {
     }
 
     /// Resolves once `ready` holds, re-checking after every wake-up of `notify`. The
-    /// waiter is registered before the check, so a wake-up in between is not lost.
-    async fn wait_until(notify: &Notify, ready: impl Fn() -> bool) {
-        loop {
-            let mut woken = pin!(notify.notified());
-            woken.as_mut().enable();
-            if ready() {
-                return;
-            }
-            woken.await;
+    /// check and the waiter's creation have no `.await` between them, so on this one
+    /// thread no wake-up can fall in between; when `ready` already holds, nothing
+    /// registers at all.
+    async fn wait_until(notify: &LocalNotify, ready: impl Fn() -> bool) {
+        while !ready() {
+            notify.notified().await;
         }
     }
 
