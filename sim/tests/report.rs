@@ -1,29 +1,39 @@
 //! Reports: the page is a pure function of the JSON, every section is there for a
 //! failing scenario, failures are drawn around their violating event, long traces
-//! are cut with a note, and a file a user made is never overwritten.
+//! are cut with a note, a file a user made is never overwritten, and `real`,
+//! `compare` and `explore` reports each show what their page promises.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use patchbay::design::Registry;
-use patchbay::invariant::Violation;
+use patchbay::explore::{self, Base, Options};
+use patchbay::invariant::{Verdict, Violation};
 use patchbay::plan::{Replica, ScenarioPlan, load_scenario};
-use patchbay::report::html::SECTIONS;
+use patchbay::report::compare::{Entry, compare_report};
+use patchbay::report::finding::explore_report;
+use patchbay::report::html::{SECTIONS, required};
 use patchbay::report::metrics::{Accumulator, bucket_low_us, bucket_of};
 use patchbay::report::seqdiag::{self, MAX_ROWS};
-use patchbay::report::sweep::{Measurements, sim_report};
-use patchbay::report::{self, ReadError, Report};
-use patchbay::run::{Job, run_many_with, run_seed};
+use patchbay::report::sweep::{Measurements, real_report, sim_report};
+use patchbay::report::{self, Kind, ReadError, Report};
+use patchbay::run::compare::Row;
+use patchbay::run::real::{RealOptions, scaled};
+use patchbay::run::{Backend, Job, RunReport, run_many_real, run_many_with, run_seed};
 use patchbay::trace::{AppEvent, EventKind, MsgInfo, Trace, TraceEvent};
 
 /// Seeds of the failing scenario the shared report runs.
 const SEEDS: [u64; 2] = [1, 2];
 
 fn plan(name: &str) -> ScenarioPlan {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
+    let path = root().join("scenarios").join(name);
     let loaded = load_scenario(&path, &Registry::builtin());
     loaded.plan.unwrap_or_else(|| panic!("{name} resolves: {:?}", loaded.diagnostics))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// One sweep of a failing and a passing shipped scenario, built once for the module,
@@ -356,4 +366,144 @@ fn compare_puts_the_designs_side_by_side() {
         !sweep().to_html().contains("data-section=\"compare\""),
         "only compare reports have it"
     );
+}
+
+/// What the browser's self-check asks of a page, asked of its text: every section the
+/// report requires has a drawing or a table cell, and the JSON gives the same page
+/// every time it is read back.
+fn assert_page_complete(report: &Report, must: &[&str]) {
+    let html = report.to_html();
+    let required = required(report);
+    for name in must {
+        assert!(
+            required.contains(name),
+            "{:?} report requires `{name}`: {required:?}",
+            report.kind
+        );
+    }
+    assert!(html.contains(&format!("data-required=\"{}\"", required.join(" "))));
+    for name in &required {
+        let marker = format!("data-section=\"{name}\"");
+        let drawn = html.match_indices(&marker).any(|(at, _)| {
+            let rest = &html[at + marker.len()..];
+            let body = &rest[..rest.find("data-section=").unwrap_or(rest.len())];
+            body.contains("<svg") || body.contains("<td")
+        });
+        assert!(drawn, "{:?} report: section `{name}` is empty", report.kind);
+    }
+    let json = report.to_json();
+    let back: Report = serde_json::from_str(&json).expect("the JSON reads back");
+    assert_eq!(back.to_json(), json, "the JSON writes the same bytes again");
+    let again: Report = serde_json::from_str(&json).expect("the JSON reads back");
+    assert!(back.to_html() == html && again.to_html() == html, "JSON to HTML, the same bytes");
+}
+
+#[test]
+fn a_real_report_draws_its_failures_from_the_traces_it_kept() {
+    let registry = Registry::builtin();
+    let written = load_scenario(&root().join("scenarios/broken/lossy-worker.yaml"), &registry);
+    let written = written.plan.expect("lossy-worker resolves");
+    let opts = RealOptions { time_scale: 0.2 };
+    let as_run = scaled(&written, opts.time_scale);
+    let measured = Measurements::default();
+    // As `cargo xtask real` does: measure each run, keep a trace only if it failed.
+    let jobs = [Job { plan: &written, seed: 1 }];
+    let reports = run_many_real(&jobs, &registry, 1, opts, true, &|r: &mut RunReport| {
+        measured.add(&as_run, r.trace.as_ref().expect("asked for"));
+        if !r.invariants.iter().any(|o| o.verdict == Verdict::Fail) {
+            r.trace = None;
+        }
+    });
+    assert_eq!(reports[0].error, None, "lossy-worker ran over real TCP");
+    let skipped = [("comet-100k".to_owned(), "needs simulated time".to_owned())];
+    let report = real_report(
+        "cargo xtask real test".into(),
+        std::slice::from_ref(&as_run),
+        &registry,
+        &reports,
+        &measured,
+        &skipped,
+    );
+    assert_eq!(report.kind, Kind::Real);
+    assert_eq!(report.runs[0]["backend"], "real", "the runs keep their JSON rows");
+    let section = &report.sections[0];
+    let lost = section.verdicts.iter().find(|v| v.invariant == "no_lost_replies").unwrap();
+    assert!(lost.fail == 1, "the worker drops every fifth request on any network");
+    let d = &section.sequences[0];
+    assert!(d.repro.starts_with("cargo xtask real ") && d.repro.ends_with("--time-scale 0.2"));
+    assert!(d.rows.iter().any(|r| r.violating), "drawn from the kept trace");
+    assert!(report.to_html().contains("real time (s)"), "time axes say which clock");
+    assert_page_complete(&report, &["sequence", "latency", "summary"]);
+}
+
+#[test]
+fn a_compare_report_has_a_section_per_design_and_the_same_figures_side_by_side() {
+    let registry = Registry::builtin();
+    let plans = [
+        ("lru-broker", plan("lru-worker-crash.yaml")),
+        ("ppp-broker", plan("ppp-worker-crash.yaml")),
+    ];
+    let ran: Vec<(Row, Vec<RunReport>)> = plans
+        .iter()
+        .map(|(design, plan)| {
+            let jobs: Vec<Job<'_>> = SEEDS.iter().map(|&seed| Job { plan, seed }).collect();
+            let reports = run_many_with(&jobs, &registry, 2, true, &|_| {});
+            (Row::of(design, Backend::Sim, &reports), reports)
+        })
+        .collect();
+    let entries: Vec<Entry<'_>> = ran
+        .iter()
+        .zip(&plans)
+        .map(|((row, reports), (_, plan))| Entry { row, plan, reports, repro: "again" })
+        .collect();
+    let report = compare_report("cargo xtask compare test".into(), "crash", &entries, &registry);
+    assert_eq!(report.kind, Kind::Compare);
+    assert_eq!(report.runs.len(), 2 * SEEDS.len());
+    assert_eq!(report.runs[0]["design"], "lru-broker");
+    let html = report.to_html();
+    for ((row, _), section) in ran.iter().zip(&report.sections) {
+        assert_eq!(section.design.as_deref(), Some(row.design.as_str()));
+        let requests = section.requests.as_ref().expect("request figures");
+        assert_eq!((requests.served, requests.sends), (row.metrics.served, row.metrics.sends));
+        let served = format!("<td class=\"n\">{} / {}</td>", requests.served, requests.issued);
+        assert!(html.contains(&served), "the terminal's served / issued for {}", row.design);
+        assert!(requests.sends > requests.served && requests.busy_us > 0);
+    }
+    let lru = &report.sections[0];
+    assert!(!lru.sequences.is_empty(), "the LRU broker loses a job when a worker dies");
+    assert_eq!(lru.sequences[0].repro, "again", "a design's repro runs that design");
+    assert_eq!(lru.verdicts[0].failures[0].repro, "again");
+    assert_page_complete(&report, &["compare", "sequence", "latency"]);
+}
+
+#[test]
+fn an_explore_report_shows_the_search_and_draws_the_shrunk_case() {
+    let registry = Registry::builtin();
+    let dir = TempDir::new("explore");
+    let scenario = root().join("scenarios/broken/lossy-worker.yaml");
+    let base = Base::load(&scenario, &registry, None, false).expect("lossy-worker resolves");
+    let opts = Options {
+        cases: 4,
+        seed: 1,
+        jobs: 2,
+        max_faults: None,
+        faults_only: false,
+        out_dir: dir.path().to_path_buf(),
+    };
+    let outcome = explore::explore(&base, &registry, &opts, &|_, _| {});
+    let finding = outcome.finding.as_ref().expect("the lossy worker is found at once");
+    let case = explore::write_finding(&base, finding, &opts, "test").expect("written");
+    let report = explore_report("test".into(), &base, &outcome, finding, &case, &registry)
+        .expect("the written case loads");
+    assert_eq!(report.kind, Kind::Explore);
+    let [search, sizes] = &report.tables[..] else { panic!("{:?}", report.tables) };
+    assert!(search.rows.iter().any(|r| r[0] == "cases to find the failure"));
+    assert_eq!(sizes.rows[0], ["faults", &finding.original_failure.faults.to_string(), "0"]);
+    let section = &report.sections[0];
+    assert_eq!(section.seeds, 1, "the shrunk case, run once");
+    assert_eq!(section.sequences[0].invariant, "no_lost_replies");
+    assert!(section.sequences[0].repro.contains(&case.display().to_string()));
+    let written = report::write_pair(&case.with_extension("json"), &report).expect("beside it");
+    assert_eq!(written, case.with_extension("html"));
+    assert_page_complete(&report, &["summary", "sequence"]);
 }

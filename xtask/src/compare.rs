@@ -1,6 +1,8 @@
 //! `compare`: one scenario's workload and faults over several broker designs, in
 //! simulation and (with `--real`) on the real network, as a table of throughput,
-//! latency, messages per request and invariant verdicts.
+//! latency, messages per request and invariant verdicts, and as a report
+//! (`reports/compare/<time>.{json,html}` and `latest.*`, or the pair at `--json
+//! PATH`) with one section per design and backend, drawn side by side.
 //!
 //! The designs need different topologies (a QUEUE device talks to REP workers, an
 //! LRU broker to REQ ready-workers, a Paranoid Pirate broker to DEALER workers), so
@@ -10,20 +12,21 @@
 //! Faults and workloads must therefore name groups every topology has (`client`,
 //! `worker`); one that does not is reported as the resolver's error.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use patchbay::design::Registry;
 use patchbay::plan::{self, ScenarioPlan};
-use patchbay::run::compare::{Row, to_json};
-use patchbay::run::real::RealOptions;
-use patchbay::run::{Backend, Job, run_many, run_many_real};
+use patchbay::report::compare::{Entry, compare_report};
+use patchbay::run::compare::Row;
+use patchbay::run::real::{RealOptions, scaled};
+use patchbay::run::{Backend, Job, RunReport, run_many, run_many_real};
 use patchbay::spec::diag::render;
 use patchbay::spec::source::SourceFile;
 
 use crate::args;
-use crate::check::{absolute_then_enter, usage_error};
-use crate::sim::write_json_report;
+use crate::check::{absolute, absolute_then_enter, usage_error};
+use crate::report::Place;
 
 /// Each design `compare` knows, with the topology that runs it.
 const DESIGNS: &[(&str, &str)] = &[
@@ -38,6 +41,7 @@ const CLIENTS: u64 = 4;
 const WORKERS: u64 = 3;
 
 pub fn compare(argv: Vec<String>) -> anyhow::Result<ExitCode> {
+    let command = crate::report::command_line("compare", &argv);
     let args =
         match args::parse(argv, &["designs", "seeds", "jobs", "json", "time-scale"], &["real"]) {
             Ok(a) => a,
@@ -52,6 +56,7 @@ pub fn compare(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         Some(Ok(f)) if f.is_finite() && f > 0.0 => f,
         Some(_) => return usage_error("--time-scale takes a positive number such as 0.1"),
     };
+    let json_path = args.value("json").map(|p| absolute(Path::new(p))).transpose()?;
     let files = absolute_then_enter(args.files.clone())?;
     let [scenario] = files.as_slice() else {
         return usage_error("compare takes exactly one scenario file");
@@ -86,29 +91,36 @@ pub fn compare(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,
     );
-    let mut rows = Vec::new();
+    // Each design's runs on each backend, with the plan as run, their traces, and the
+    // command that runs that design alone again.
+    let mut ran: Vec<(Row, ScenarioPlan, Vec<RunReport>, String)> = Vec::new();
+    let shown = scenario.strip_prefix(crate::root()).unwrap_or(scenario).display();
     for (design, plan) in &plans {
         let work: Vec<Job<'_>> = (1..=seeds).map(|seed| Job { plan, seed }).collect();
         println!("{design}: {seeds} simulated run(s)");
-        rows.push(Row::of(
-            design,
-            Backend::Sim,
-            &run_many(&work, &registry, threads, true, &|_| {}),
-        ));
+        let sim = run_many(&work, &registry, threads, true, &|_| {});
+        let repro = format!("cargo xtask compare {shown} --designs {design} --seeds {seeds}");
+        ran.push((Row::of(design, Backend::Sim, &sim), plan.clone(), sim, repro.clone()));
         if args.flag("real") {
             println!("{design}: 1 real run (time scale {time_scale})");
             let opts = RealOptions { time_scale };
             let real = run_many_real(&work[..1], &registry, 1, opts, true, &|_| {});
-            rows.push(Row::of(design, Backend::Real, &real));
+            let row = Row::of(design, Backend::Real, &real);
+            let repro = format!("{repro} --real --time-scale {time_scale}");
+            ran.push((row, scaled(plan, time_scale), real, repro));
         }
     }
     let name = plans.first().map(|(_, p)| p.name.clone()).unwrap_or_default();
+    let rows: Vec<&Row> = ran.iter().map(|(row, ..)| row).collect();
     print_table(&name, &rows);
-    let path = args
-        .value("json")
-        .map_or_else(|| PathBuf::from("reports/compare/latest.json"), PathBuf::from);
-    write_json_report(&path, to_json(&name, &rows))?;
-    println!("wrote {}", path.display());
+    let entries: Vec<Entry<'_>> =
+        ran.iter().map(|(row, plan, reports, repro)| Entry { row, plan, reports, repro }).collect();
+    let mut report = compare_report(command, &name, &entries, &registry);
+    report.notes.push(format!("Every design serves {CLIENTS} clients with {WORKERS} workers."));
+    let place = json_path.as_deref().map_or(Place::Dated(Path::new("reports/compare")), Place::At);
+    if !crate::report::save(&mut report, place)? {
+        return Ok(ExitCode::from(2));
+    }
     let errors = rows.iter().any(|r| !r.errors.is_empty());
     Ok(if errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
@@ -150,7 +162,7 @@ fn variant(
     loaded.plan
 }
 
-fn print_table(scenario: &str, rows: &[Row]) {
+fn print_table(scenario: &str, rows: &[&Row]) {
     let ms = |d: Option<std::time::Duration>| {
         d.map_or("-".to_owned(), |d| format!("{:.1}", d.as_secs_f64() * 1000.0))
     };

@@ -1,5 +1,8 @@
 //! `explore`: generated variants of a scenario until one breaks an invariant, shrunk
-//! to a minimal scenario file under `reports/explore/` that `cargo xtask sim` replays.
+//! to a minimal scenario file under `reports/explore/` that `cargo xtask sim` replays,
+//! with a report beside it (same stem, `.json` and `.html`): the search, then the
+//! case read back from disk and run again, drawn. A search that finds nothing writes
+//! no report: there is no case to draw, and the terminal says what was searched.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,11 +10,13 @@ use std::time::Instant;
 
 use patchbay::design::Registry;
 use patchbay::explore::{self, Base, Finding, Options};
-use patchbay::invariant::Verdict;
+use patchbay::report::Report;
+use patchbay::report::finding::explore_report;
 use patchbay::spec::diag::render;
 
 use crate::args;
 use crate::check::{absolute_then_enter, usage_error};
+use crate::report::Place;
 
 /// Cases tried when `--cases` is not given.
 const CASES_DEFAULT: u64 = 256;
@@ -78,13 +83,19 @@ pub fn explore(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         if let Some(why) = &outcome.first_invalid {
             println!("  the first case that was not a valid scenario: {why}");
         }
+        println!("no report written: nothing failed, so there is no case to draw");
         return Ok(ExitCode::SUCCESS);
     };
     print_finding(finding, &outcome);
     let path = explore::write_finding(&base, finding, &opts, &command)?;
     let shown = path.strip_prefix(crate::root()).unwrap_or(&path).to_path_buf();
     println!("\nwrote the minimal case to {}", shown.display());
-    replay(&shown, &registry, finding)?;
+    let mut report = explore_report(command, &base, &outcome, finding, &shown, &registry)
+        .map_err(|why| anyhow::anyhow!("the written case does not load ({why}): a patchbay bug"))?;
+    replayed(&report, finding)?;
+    if !crate::report::save(&mut report, Place::At(&shown.with_extension("json")))? {
+        return Ok(ExitCode::from(2));
+    }
     println!("repro: cargo xtask sim {}", shown.display());
     Ok(ExitCode::from(2))
 }
@@ -137,20 +148,19 @@ fn print_finding(finding: &Finding, outcome: &explore::Outcome) {
     println!("still violates {}: {}", f.violated.join(", "), f.first);
 }
 
-/// Loads the written file as `cargo xtask sim` would and runs it, so the printed
-/// command is known to reproduce the violation.
-fn replay(path: &Path, registry: &Registry, finding: &Finding) -> anyhow::Result<()> {
-    let loaded = patchbay::plan::load_scenario(path, registry);
-    let Some(plan) = loaded.plan else {
-        eprint!("{}", render(&loaded.diagnostics));
-        anyhow::bail!("the written case does not load: a patchbay bug");
-    };
-    let seed = plan.seeds.first().copied().unwrap_or_default();
-    let report = patchbay::run::run_seed(&plan, registry, seed, false);
+/// Checks that the report's run of the written file, loaded as `cargo xtask sim`
+/// loads it, failed again, so the printed command is known to reproduce it.
+fn replayed(report: &Report, finding: &Finding) -> anyhow::Result<()> {
     let want = finding.failure.violated[0];
-    let again = report.invariants.iter().any(|o| o.name == want && o.verdict == Verdict::Fail)
-        || (want == "internal-error" && report.error.is_some());
+    let run = report.runs.first();
+    let again = if want == "internal-error" {
+        run.is_some_and(|r| r.get("error").is_some())
+    } else {
+        let verdicts = report.sections.iter().flat_map(|s| &s.verdicts);
+        verdicts.filter(|v| v.invariant == want).any(|v| v.fail > 0)
+    };
     anyhow::ensure!(again, "the written case did not fail {want} again: a patchbay bug");
-    println!("replayed it: {want} fails again ({} events)", report.events);
+    let events = run.and_then(|r| r.get("events")).and_then(|e| e.as_u64()).unwrap_or_default();
+    println!("replayed it: {want} fails again ({events} events)");
     Ok(())
 }

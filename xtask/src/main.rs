@@ -40,6 +40,7 @@ commands:
                                 options, duration, seed) until an invariant fails; the
                                 failing case is shrunk and written as a scenario under
                                 reports/explore/ (never replacing a file), with its repro
+                                and a report beside it (NAME-N.json and .html)
       --cases N                 cases to try (default 256)
       --seed S                  seed of the case generator (default 1)
       --jobs J                  simulations at a time (default: the number of cores)
@@ -56,7 +57,9 @@ commands:
                                 start times; rates divided) by F (default 1)
       --seed N | --seeds K      run seed N, or seeds 1..=K (default: the first seed)
       --jobs J                  runs at a time (default 2)
-      --json PATH               write the JSON report here (default: reports/real/latest.json)
+      --json PATH               write the report's JSON here and its HTML beside it
+                                (default: a new pair under reports/real/, copied to
+                                latest.json and latest.html)
       --trace                   print every event of every run
   compare SCENARIO [options]    the scenario's workload and faults over several broker
                                 designs (each with its own topology: queue-device
@@ -68,7 +71,7 @@ commands:
       --seeds K                 simulated seeds 1..=K per design (default 4)
       --real                    also one run per design on the real network
       --time-scale F            for --real, as for `real`
-      --json PATH               (default: reports/compare/latest.json)
+      --json PATH               as for `real` (default: a new pair under reports/compare/)
   report JSON...                render each report's HTML again from its JSON, beside it
       --browser-check HTML...   open pages in headless Chromium: fail on console output
                                 or a missing or empty section; screenshot to PAGE.png

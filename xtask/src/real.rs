@@ -1,5 +1,9 @@
 //! `real`: run scenarios over real TCP on 127.0.0.1 through the fault proxies, print
-//! verdicts and whether they match the scenario's `expect`, write the JSON report.
+//! verdicts and whether they match the scenario's `expect`, write the report
+//! (`reports/real/<time>.{json,html}` and `latest.*`, or the pair at `--json PATH`).
+//!
+//! Each run is measured as it finishes; the traces of runs that failed an invariant
+//! are kept to be drawn, since running a real seed again need not fail again.
 //!
 //! A real run is not deterministic and its timing is the machine's, so a verdict
 //! that differs from `expect` is reported, not treated as a failure: the command
@@ -8,22 +12,25 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::ScenarioPlan;
-use patchbay::run::json::{expected_text, to_real_json};
-use patchbay::run::real::{RealOptions, skip_reason};
+use patchbay::report::sweep::{Measurements, real_report};
+use patchbay::run::json::expected_text;
+use patchbay::run::real::{RealOptions, scaled, skip_reason};
 use patchbay::run::{Job, RunError, RunReport, run_many_real};
 
 use crate::args;
-use crate::check::{absolute_then_enter, files_or_shipped, usage_error};
-use crate::sim::{load_all, print_trace, write_json_report};
+use crate::check::{absolute, absolute_then_enter, files_or_shipped, usage_error};
+use crate::report::Place;
+use crate::sim::{load_all, print_trace};
 
 pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
+    let command = crate::report::command_line("real", &argv);
     let args = match args::parse(argv, &["seed", "seeds", "jobs", "json", "time-scale"], &["trace"])
     {
         Ok(a) => a,
@@ -38,8 +45,7 @@ pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         Ok(time_scale) => RealOptions { time_scale },
         Err(e) => return usage_error(&e),
     };
-    let json_path =
-        args.value("json").map_or_else(|| PathBuf::from("reports/real/latest.json"), PathBuf::from);
+    let json_path = args.value("json").map(|p| absolute(Path::new(p))).transpose()?;
     let files = absolute_then_enter(args.files.clone())?;
     let explicit = !files.is_empty();
     let files: Vec<PathBuf> = files_or_shipped(files)?
@@ -83,10 +89,20 @@ pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         plans.len(),
         opts.time_scale
     );
+    // The plans as run, for measuring and drawing: faults and phases where they were.
+    let as_run: Vec<ScenarioPlan> = plans.iter().map(|p| scaled(p, opts.time_scale)).collect();
+    let measured = Measurements::default();
     let finished = AtomicUsize::new(0);
     let total = work.len();
     let keep = args.flag("trace");
-    let reports = run_many_real(&work, &registry, threads, opts, keep, &|r: &RunReport| {
+    let reports = run_many_real(&work, &registry, threads, opts, true, &|r: &mut RunReport| {
+        if let (Some(trace), Some(plan)) = (&r.trace, as_run.iter().find(|p| p.file == r.file)) {
+            measured.add(plan, trace);
+        }
+        let failed = r.invariants.iter().any(|o| o.verdict == Verdict::Fail);
+        if !keep && !failed {
+            r.trace = None;
+        }
         let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
         let mark = match (&r.error, r.as_expected) {
             (Some(_), _) => "ERR",
@@ -106,8 +122,11 @@ pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         }
     }
     print_table(&plans, &reports);
-    write_json_report(&json_path, to_real_json(&reports, opts.time_scale, &skipped))?;
-    println!("wrote {}", json_path.display());
+    let mut report = real_report(command, &as_run, &registry, &reports, &measured, &skipped);
+    let place = json_path.as_deref().map_or(Place::Dated(Path::new("reports/real")), Place::At);
+    if !crate::report::save(&mut report, place)? {
+        return Ok(ExitCode::from(2));
+    }
     print_skipped(&skipped);
     let errors: Vec<&RunReport> = reports.iter().filter(|r| r.error.is_some()).collect();
     for r in &errors {

@@ -1,4 +1,5 @@
-//! `report`: render reports' HTML again from their JSON, or check a page in a browser.
+//! `report`: render reports' HTML again from their JSON, or check a page in a browser;
+//! and [`save`], how `sim`, `real`, `compare` and `explore` write theirs.
 //!
 //! `cargo xtask report JSON...` writes each page beside its JSON (a CI artifact can be
 //! rendered long after the run); `--browser-check HTML...` opens pages in headless
@@ -7,6 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+
+use anyhow::Context as _;
+use patchbay::report::Report;
 
 use crate::args;
 use crate::check::{absolute, usage_error};
@@ -75,4 +79,47 @@ pub fn command_line(sub: &str, argv: &[String]) -> String {
         }
     }
     line
+}
+
+/// Where [`save`] puts a report.
+pub enum Place<'a> {
+    /// A new pair named after the report's time in this folder, copied to `latest.*`.
+    Dated(&'a Path),
+    /// The JSON at this path (`--json PATH`, an exploration's case stem), the page
+    /// beside it.
+    At(&'a Path),
+}
+
+/// Stamps `report` with the time and writes it, printing where. Returns false when a
+/// file patchbay did not write is in the way: that is the user's, so the error is
+/// printed and the command should exit 2, not 1.
+pub fn save(report: &mut Report, place: Place<'_>) -> anyhow::Result<bool> {
+    report.created = patchbay::report::now_utc();
+    let written = match place {
+        Place::At(json) => patchbay::report::write_pair(json, report).map(|html| {
+            println!("wrote {}", json.display());
+            println!("report: {}", html.display());
+        }),
+        Place::Dated(dir) => patchbay::report::write(dir, report).map(|w| {
+            println!("wrote {}", w.json.display());
+            match &w.latest {
+                Some(latest) => {
+                    println!("report: {} (also {})", w.html.display(), latest.display())
+                }
+                None => println!(
+                    "report: {} (latest.json or latest.html in {} is not patchbay's; left alone)",
+                    w.html.display(),
+                    dir.display()
+                ),
+            }
+        }),
+    };
+    match written {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!("error: {e}");
+            Ok(false)
+        }
+        Err(e) => Err(e).context("writing the report"),
+    }
 }

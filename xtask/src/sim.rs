@@ -9,18 +9,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Context as _;
 use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::{self, ScenarioPlan};
 use patchbay::report::sweep::{Measurements, sim_report};
-use patchbay::run::json::{Value, expected_text};
+use patchbay::run::json::expected_text;
 use patchbay::run::{Job, RunReport, run_many, run_many_with};
 use patchbay::spec::diag::render;
 
 use crate::args;
 use crate::check::{absolute, absolute_then_enter, files_or_shipped, usage_error};
 use crate::progress::Progress;
+use crate::report::Place;
 
 pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     let command = crate::report::command_line("sim", &argv);
@@ -82,17 +82,7 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         if determinism { check_determinism(&work, &registry, threads, &reports) } else { 0 };
     print_table(&plans, &reports);
     let unexpected = print_failures(&reports);
-    if let Err(e) =
-        write_report(command, &plans, &registry, &reports, &measured, json_path.as_deref())
-    {
-        // A file of the user's in the way is their input, not our bug: say so, exit 2.
-        let in_the_way = e
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::AlreadyExists);
-        if !in_the_way {
-            return Err(e);
-        }
-        eprintln!("error: {e:#}");
+    if !write_report(command, &plans, &registry, &reports, &measured, json_path.as_deref())? {
         return Ok(ExitCode::from(2));
     }
     if determinism {
@@ -199,6 +189,7 @@ fn run_with_progress(
 
 /// Builds the report (drawing each failing invariant's shortest seed again) and
 /// writes it: at `json` and beside it if given, else a new pair under `reports/sim/`.
+/// False when a user's file was in the way.
 fn write_report(
     command: String,
     plans: &[ScenarioPlan],
@@ -206,36 +197,14 @@ fn write_report(
     reports: &[RunReport],
     measured: &Measurements,
     json: Option<&Path>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let started = Instant::now();
     let mut report = sim_report(command, plans, registry, reports, measured);
-    report.created = patchbay::report::now_utc();
     let drawn: usize = report.sections.iter().map(|s| s.sequences.len()).sum();
-    match json {
-        Some(path) => {
-            let html = patchbay::report::write_pair(path, &report)?;
-            println!("wrote {}", path.display());
-            println!("report: {}", html.display());
-        }
-        None => {
-            let dir = Path::new("reports/sim");
-            let written = patchbay::report::write(dir, &report)
-                .with_context(|| format!("writing the report under {}", dir.display()))?;
-            println!("wrote {}", written.json.display());
-            match &written.latest {
-                Some(latest) => {
-                    println!("report: {} (also {})", written.html.display(), latest.display())
-                }
-                None => println!(
-                    "report: {} (latest.json or latest.html in {} is not patchbay's; left alone)",
-                    written.html.display(),
-                    dir.display()
-                ),
-            }
-        }
-    }
+    let place = json.map_or(Place::Dated(Path::new("reports/sim")), Place::At);
+    let saved = crate::report::save(&mut report, place)?;
     println!("report built in {} ms ({drawn} failure(s) drawn)", started.elapsed().as_millis());
-    Ok(())
+    Ok(saved)
 }
 
 fn check_determinism(
@@ -323,30 +292,6 @@ fn print_failures(reports: &[RunReport]) -> usize {
         println!("  repro: {}", r.repro());
     }
     bad.len()
-}
-
-/// Writes a JSON report with patchbay's generator marker, refusing to replace a file
-/// that does not carry it (someone else's file).
-pub(crate) fn write_json_report(path: &Path, mut value: Value) -> anyhow::Result<()> {
-    if path.exists() {
-        let old = std::fs::read_to_string(path).unwrap_or_default();
-        let ours = serde_json_is_ours(&old);
-        anyhow::ensure!(
-            ours,
-            "{} exists and is not a patchbay report; refusing to overwrite it (remove it or pass another --json path)",
-            path.display()
-        );
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    value["generator"] = "patchbay".into();
-    std::fs::write(path, format!("{value:#}\n"))
-        .with_context(|| format!("writing {}", path.display()))
-}
-
-fn serde_json_is_ours(text: &str) -> bool {
-    text.contains("\"generator\": \"patchbay\"")
 }
 
 /// Prints a run's trace, one event a line, with replica names.

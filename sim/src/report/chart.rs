@@ -12,6 +12,8 @@ const LEFT: f64 = 64.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 40.0;
+/// The gutter right of the plot that holds a legend, so it never covers data.
+const LEGEND_W: f64 = 200.0;
 
 /// Line and bar colours, in series order.
 pub const PALETTE: [&str; 10] = [
@@ -89,10 +91,12 @@ fn step_for(max: f64) -> f64 {
     nice * magnitude
 }
 
-fn open(out: &mut String, label: &str) {
+/// Opens a chart's SVG: the plot, and a gutter for its legend if it has one.
+fn open(out: &mut String, label: &str, with_legend: bool) {
+    let width = if with_legend { W + LEGEND_W } else { W };
     let _ = write!(
         out,
-        r#"<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="{}">"#,
+        r#"<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{H}" viewBox="0 0 {width} {H}" role="img" aria-label="{}">"#,
         esc(label)
     );
 }
@@ -136,7 +140,7 @@ pub fn lines(
     lines: &[Line<'_>],
 ) -> String {
     let mut out = String::new();
-    open(&mut out, label);
+    open(&mut out, label, true);
     let x_max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)).fold(0.0, f64::max);
     let y_max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max);
     let y_top = y_axis(&mut out, y_max, y_fmt);
@@ -184,16 +188,8 @@ pub fn lines(
 
 fn legend<'a>(out: &mut String, names: impl Iterator<Item = &'a str>) {
     let names: Vec<&str> = names.take(12).collect();
-    // A pale backing, so lines under the legend do not cross its words.
-    let _ = write!(
-        out,
-        r##"<rect x="{:.1}" y="{:.1}" width="186" height="{:.1}" fill="#fff" fill-opacity="0.85"/>"##,
-        W - RIGHT - 194.0,
-        TOP,
-        names.len() as f64 * 14.0 + 6.0
-    );
     for (i, name) in names.into_iter().enumerate() {
-        let (x, y) = (W - RIGHT - 190.0, TOP + 4.0 + i as f64 * 14.0);
+        let (x, y) = (W + 4.0, TOP + 4.0 + i as f64 * 14.0);
         let _ = write!(
             out,
             r#"<rect x="{x:.1}" y="{y:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{:.1}" class="legend">{}</text>"#,
@@ -214,7 +210,7 @@ pub fn bars(
     y_fmt: &dyn Fn(f64) -> String,
 ) -> String {
     let mut out = String::new();
-    open(&mut out, label);
+    open(&mut out, label, series.len() > 1);
     let y_max = series.iter().flat_map(|s| s.1.iter().copied()).fold(0.0, f64::max);
     let y_top = y_axis(&mut out, y_max, y_fmt);
     let slot = (W - LEFT - RIGHT) / groups.len().max(1) as f64;

@@ -9,9 +9,10 @@ use std::fmt::Write as _;
 
 use super::chart::{self, Line, duration_short, duration_text, esc, number_text};
 use super::metrics::{Metrics, TimeSeries, bucket_low_us};
-use super::{Kind, Report, Section, seqsvg};
+use super::{Kind, Report, Section, Table, seqsvg};
 
-/// The sections every report has, in page order; `compare` reports add `compare`.
+/// The sections every scenario's part of a page has, in page order; `compare`
+/// reports add `compare`, reports with tables `summary`.
 pub const SECTIONS: [&str; 7] =
     ["graph", "verdicts", "sequence", "latency", "throughput", "depth", "drops"];
 
@@ -62,12 +63,45 @@ const SCRIPT: &str = "
 })();
 ";
 
-/// The whole page.
-pub fn render(report: &Report) -> String {
-    let mut required: Vec<&str> = SECTIONS.to_vec();
-    if report.kind == Kind::Compare {
+/// The sections the page must show drawn or tabled, for its self-check: each one
+/// the model has something for. A section with nothing to draw says so in a
+/// sentence (no failure, no latency pairs, no queueing), which the check cannot
+/// tell from a section gone missing, so it is required only when there is content.
+pub fn required(report: &Report) -> Vec<&'static str> {
+    let s = &report.sections;
+    let any = |has: &dyn Fn(&Section) -> bool| s.iter().any(has);
+    let has = [
+        !s.is_empty(),
+        !s.is_empty(),
+        any(&|s| s.verdicts.iter().any(|v| v.fail > 0)),
+        any(&|s| s.metrics.latency.is_some()),
+        !s.is_empty(),
+        any(&|s| !s.metrics.depth.series.is_empty()),
+        !s.is_empty(),
+    ];
+    let mut required: Vec<&str> =
+        SECTIONS.iter().zip(has).filter(|(_, has)| *has).map(|(name, _)| *name).collect();
+    if report.kind == Kind::Compare && !s.is_empty() {
         required.push("compare");
     }
+    if !report.tables.is_empty() {
+        required.push("summary");
+    }
+    required
+}
+
+/// What the time axes measure: simulated time, or the wall clock of real runs.
+fn clock(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sim | Kind::Explore => "simulated time",
+        Kind::Real => "real time",
+        Kind::Compare => "time (simulated; real for real runs)",
+    }
+}
+
+/// The whole page.
+pub fn render(report: &Report) -> String {
+    let required = required(report);
     let mut out = String::with_capacity(64 * 1024);
     let _ = write!(
         out,
@@ -77,11 +111,13 @@ pub fn render(report: &Report) -> String {
         required.join(" ")
     );
     header(&mut out, report);
+    tables(&mut out, &report.tables);
+    let clock = clock(report.kind);
     if report.kind == Kind::Compare {
-        compare(&mut out, &report.sections);
+        compare(&mut out, &report.sections, clock);
     }
     for (i, s) in report.sections.iter().enumerate() {
-        section(&mut out, s, i);
+        section(&mut out, s, i, clock);
     }
     let _ = write!(
         out,
@@ -110,11 +146,37 @@ fn header(out: &mut String, r: &Report) {
     out.push_str("</nav>\n");
 }
 
+fn tables(out: &mut String, tables: &[Table]) {
+    if tables.is_empty() {
+        return;
+    }
+    out.push_str("<div data-section=\"summary\">");
+    for t in tables {
+        let _ = write!(out, "<h3>{}</h3><table>", esc(&t.title));
+        if t.columns.iter().any(|c| !c.is_empty()) {
+            out.push_str("<tr>");
+            for c in &t.columns {
+                let _ = write!(out, "<th>{}</th>", esc(c));
+            }
+            out.push_str("</tr>");
+        }
+        for row in &t.rows {
+            out.push_str("<tr>");
+            for cell in row {
+                let _ = write!(out, "<td>{}</td>", esc(cell));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("</div>\n");
+}
+
 fn label(s: &Section) -> &str {
     s.design.as_deref().unwrap_or(&s.name)
 }
 
-fn section(out: &mut String, s: &Section, i: usize) {
+fn section(out: &mut String, s: &Section, i: usize, clock: &str) {
     let good = s.as_expected == s.seeds && s.errors == 0;
     let badge = if good {
         "<span class=\"badge ok\">as expected</span>".to_owned()
@@ -145,15 +207,14 @@ fn section(out: &mut String, s: &Section, i: usize) {
     );
     verdicts(out, s);
     sequences(out, s, i);
-    metrics(out, &s.metrics);
+    metrics(out, &s.metrics, clock);
     out.push_str("</section>\n");
 }
 
 fn verdicts(out: &mut String, s: &Section) {
     out.push_str("<div data-section=\"verdicts\"><h3>Verdicts</h3><table><tr><th>invariant</th><th>expected</th><th>pass</th><th>fail</th><th>unknown</th><th>failing seeds (repro)</th></tr>");
     for v in &s.verdicts {
-        let matches =
-            if v.expected == "fail" { v.pass + v.unknown == 0 } else { v.fail + v.unknown == 0 };
+        let matches = v.as_expected();
         let _ = write!(
             out,
             "<tr><td class=\"{}\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>",
@@ -224,24 +285,14 @@ fn points(ts: &TimeSeries, values: &[u64], per: f64) -> Vec<(f64, f64)> {
     values.iter().enumerate().map(|(i, &v)| ((i as f64 + 0.5) * width, v as f64 / per)).collect()
 }
 
-/// Every series of `ts` as lines over simulated time, each value divided by `per`.
-fn time_lines(ts: &TimeSeries, per: f64, label: &str) -> String {
+/// Every series of `ts` as lines over `clock`, each value divided by `per`.
+fn time_lines(ts: &TimeSeries, per: f64, label: &str, clock: &str) -> String {
     let lines: Vec<Line<'_>> = ts
         .series
         .iter()
         .map(|s| Line { name: &s.name, points: points(ts, &s.values, per) })
         .collect();
-    chart::lines(label, "simulated time (s)", &number_text, &lines)
-}
-
-/// The mean rate per second while anything completed: from the first bucket with a
-/// completion to the last, so a quiet tail (a restart waiting for the liveness
-/// phase) does not dilute it.
-fn active_rate(m: &Metrics, values: &[u64]) -> f64 {
-    let Some(first) = values.iter().position(|&v| v > 0) else { return 0.0 };
-    let last = values.iter().rposition(|&v| v > 0).unwrap_or(first);
-    let active = &values[first..=last];
-    active.iter().sum::<u64>() as f64 / rate_divisor(m) / active.len() as f64
+    chart::lines(label, &format!("{clock} (s)"), &number_text, &lines)
 }
 
 /// What divides a throughput bucket's count to make a mean rate per second.
@@ -249,9 +300,9 @@ fn rate_divisor(m: &Metrics) -> f64 {
     m.runs.max(1) as f64 * (m.throughput.bucket_us.max(1) as f64 / 1e6)
 }
 
-fn metrics(out: &mut String, m: &Metrics) {
+fn metrics(out: &mut String, m: &Metrics, clock: &str) {
     latency(out, m);
-    over_time(out, m);
+    over_time(out, m, clock);
     drops(out, m);
 }
 
@@ -286,13 +337,13 @@ fn latency(out: &mut String, m: &Metrics) {
     out.push_str("</div>\n");
 }
 
-fn over_time(out: &mut String, m: &Metrics) {
+fn over_time(out: &mut String, m: &Metrics, clock: &str) {
     out.push_str("<div data-section=\"throughput\"><h3>Throughput over time</h3>");
     let _ = write!(
         out,
-        "<p class=\"muted\">completed (the latency pairs' ends) and received by applications, per second of simulated time, mean over runs, {} buckets</p>{}",
+        "<p class=\"muted\">completed (the latency pairs' ends) and received by applications, per second of {clock}, mean over runs, {} buckets</p>{}",
         duration_text(m.throughput.bucket_us),
-        time_lines(&m.throughput, rate_divisor(m), "throughput")
+        time_lines(&m.throughput, rate_divisor(m), "throughput", clock)
     );
     out.push_str("</div>\n<div data-section=\"depth\"><h3>Queue depth per socket</h3>");
     if m.depth.series.is_empty() {
@@ -302,7 +353,7 @@ fn over_time(out: &mut String, m: &Metrics) {
             out,
             "<p class=\"muted\">deepest queue seen per socket (any replica, pipe or seed) in each {} bucket, at enqueue and arrival</p>{}",
             duration_text(m.depth.bucket_us),
-            time_lines(&m.depth, 1.0, "queue depth")
+            time_lines(&m.depth, 1.0, "queue depth", clock)
         );
     }
     out.push_str("</div>\n");
@@ -342,26 +393,70 @@ fn drops(out: &mut String, m: &Metrics) {
 }
 
 /// `compare`: every design on the same axes, before each one's own section.
-fn compare(out: &mut String, sections: &[Section]) {
-    out.push_str("<section data-section=\"compare\"><h2>Designs side by side</h2><table><tr><th>design</th><th>runs</th><th>as expected</th><th>completed/s (mean while active)</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>");
+fn compare(out: &mut String, sections: &[Section], clock: &str) {
+    out.push_str("<section data-section=\"compare\"><h2>Designs side by side</h2>");
+    compare_table(out, sections);
+    compare_charts(out, sections, clock);
+    out.push_str("</section>\n");
+}
+
+/// One row per design: runs, requests (as the terminal prints them), percentiles and
+/// each invariant's verdicts.
+fn compare_table(out: &mut String, sections: &[Section]) {
+    out.push_str("<table><tr><th>design</th><th>runs</th><th>as expected</th><th>served / issued</th><th>req/s (busy span)</th><th>messages per request</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>invariants (pass / fail / unknown)</th></tr>");
     for s in sections {
-        let done =
-            s.metrics.throughput.series.first().map_or(0.0, |l| active_rate(&s.metrics, &l.values));
         let _ = write!(
             out,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
             esc(label(s)),
             s.seeds,
-            s.as_expected,
-            number_text(done)
+            s.as_expected
         );
+        let cells = match &s.requests {
+            Some(r) => [
+                format!("{} / {}", r.served, r.issued),
+                if r.busy_us == 0 {
+                    "-".to_owned()
+                } else {
+                    number_text(r.served as f64 * 1e6 / r.busy_us as f64)
+                },
+                if r.served == 0 {
+                    "-".to_owned()
+                } else {
+                    number_text(r.sends as f64 / r.served as f64)
+                },
+            ],
+            None => ["-", "-", "-"].map(str::to_owned),
+        };
+        for c in cells {
+            let _ = write!(out, "<td class=\"n\">{c}</td>");
+        }
         let p = s.metrics.latency.as_ref().map(|l| l.percentiles.clone()).unwrap_or_default();
         for us in [p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.max_us] {
             let _ = write!(out, "<td class=\"n\">{}</td>", duration_text(us));
         }
-        out.push_str("</tr>");
+        // Green for a design that broke nothing: the scenario's `expect` was written for
+        // one design, and the question here is which designs survive it.
+        out.push_str("<td>");
+        for v in &s.verdicts {
+            let good = v.fail + v.unknown == 0;
+            let _ = write!(
+                out,
+                "<div class=\"{}\">{} {} / {} / {}</div>",
+                if good { "ok" } else { "bad" },
+                esc(&v.invariant),
+                v.pass,
+                v.fail,
+                v.unknown
+            );
+        }
+        out.push_str("</td></tr>");
     }
     out.push_str("</table>");
+}
+
+/// Latency percentiles and completions over time, every design on the same axes.
+fn compare_charts(out: &mut String, sections: &[Section], clock: &str) {
     let groups: Vec<String> = ["p50", "p90", "p99", "p99.9", "max"].map(str::to_owned).to_vec();
     let series: Vec<(String, Vec<f64>)> = sections
         .iter()
@@ -389,7 +484,7 @@ fn compare(out: &mut String, sections: &[Section]) {
         .collect();
     let _ = write!(
         out,
-        "<h3>Completed per second</h3>{}</section>",
-        chart::lines("throughput compared", "simulated time (s)", &number_text, &lines)
+        "<h3>Completed per second</h3>{}",
+        chart::lines("throughput compared", &format!("{clock} (s)"), &number_text, &lines)
     );
 }

@@ -10,12 +10,17 @@
 //! - `metrics.rs` measures one trace and merges the measurements of many seeds into
 //!   bounded figures (a log-bucketed histogram, fixed time buckets).
 //! - `seqdiag.rs` cuts a window of a failing trace into a message-sequence diagram.
-//! - `sweep.rs` builds a `sim` report from a sweep, re-running each failure it draws.
+//! - `sweep.rs` builds a `sim` or `real` report from a sweep, drawing each failure
+//!   from its kept trace or, in the simulator, by running its seed again.
+//! - `compare.rs` builds a `compare` report: one section per design and backend.
+//! - `finding.rs` builds an `explore` report: the search, then the shrunk case.
 //! - `html.rs` renders the page, with `chart.rs` and `seqsvg.rs` drawing the SVG.
 //! - `files.rs` writes the pair under `reports/`, never over a file someone else made.
 
 mod chart;
+pub mod compare;
 mod files;
+pub mod finding;
 pub mod html;
 pub mod metrics;
 pub mod seqdiag;
@@ -73,6 +78,10 @@ pub struct Report {
     /// Lines for the top of the page: totals, and anything the tool wants said.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Small tables for the top of the page: an exploration's search, the scenarios a
+    /// real sweep skipped. Text cells: each tool says what its figures are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Table>,
     pub sections: Vec<Section>,
     /// One row per run, as `run::json` writes them, for tools reading the JSON. The
     /// page does not draw them one by one; the sections summarise them.
@@ -91,6 +100,7 @@ impl Report {
             command: command.into(),
             created: String::new(),
             notes: Vec::new(),
+            tables: Vec::new(),
             sections: Vec::new(),
             runs: Vec::new(),
         }
@@ -106,6 +116,15 @@ impl Report {
     pub fn to_html(&self) -> String {
         html::render(self)
     }
+}
+
+/// A titled table of text, drawn near the top of the page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    pub title: String,
+    pub columns: Vec<String>,
+    /// Each row has one cell per column.
+    pub rows: Vec<Vec<String>>,
 }
 
 /// One scenario's figures over every seed it ran (for `compare`, one design's).
@@ -131,6 +150,23 @@ pub struct Section {
     /// violation.
     pub sequences: Vec<SeqDiagram>,
     pub metrics: Metrics,
+    /// For `compare`: the request-reply figures `run::compare` measures, as integers
+    /// so the page computes the same rates the terminal prints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Requests>,
+}
+
+/// A design's requests over its runs (`run::compare::Metrics`, summed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requests {
+    pub issued: u64,
+    /// Replies accepted.
+    pub served: u64,
+    /// Messages every node handed to its sockets, heartbeats and readies included.
+    pub sends: u64,
+    /// From each run's first request to its last reply accepted, summed over runs:
+    /// throughput is `served` over this.
+    pub busy_us: u64,
 }
 
 /// One invariant across seeds.
@@ -146,6 +182,17 @@ pub struct VerdictRow {
     /// [`sweep::FAILURES_LISTED`], the rest counted in `more_failures`.
     pub failures: Vec<Failure>,
     pub more_failures: u64,
+}
+
+impl VerdictRow {
+    /// Whether every seed gave the verdict the scenario expects of this invariant.
+    pub fn as_expected(&self) -> bool {
+        if self.expected == "fail" {
+            self.pass + self.unknown == 0
+        } else {
+            self.fail + self.unknown == 0
+        }
+    }
 }
 
 /// One failing seed of one invariant.

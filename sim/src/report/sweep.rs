@@ -1,15 +1,18 @@
-//! A `sim` report from a sweep: verdicts per invariant, figures, failures drawn.
+//! A `sim` or `real` report from a sweep: verdicts per invariant, figures, failures
+//! drawn.
 //!
-//! A sweep keeps no traces: each run is measured as it finishes ([`Measurements`])
-//! and its trace let go. To draw a failure, the failing seed with the fewest events
-//! is run again with its trace kept; runs are deterministic, so it fails the same way.
+//! A simulated sweep keeps no traces: each run is measured as it finishes
+//! ([`Measurements`]) and its trace let go. To draw a failure, the failing seed with
+//! the fewest events is run again with its trace kept; simulated runs are
+//! deterministic, so it fails the same way. A real run is not, so a real sweep
+//! (small) keeps the traces of its failing runs and they are drawn as they were.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::metrics::{Accumulator, Metrics};
-use super::{Failure, Kind, Report, Section, VerdictRow, seqdiag};
+use super::{Failure, Kind, Report, Section, Table, VerdictRow, seqdiag};
 use crate::design::Registry;
 use crate::graph::TopologyGraph;
 use crate::invariant::Verdict;
@@ -48,8 +51,46 @@ impl Measurements {
     }
 }
 
-/// The whole report of a sweep: one section per scenario, in the order given.
+/// The whole report of a simulated sweep: one section per scenario, in the order given.
 pub fn sim_report(
+    command: String,
+    plans: &[ScenarioPlan],
+    registry: &Registry,
+    reports: &[RunReport],
+    measured: &Measurements,
+) -> Report {
+    sweep_report(Kind::Sim, command, plans, registry, reports, measured)
+}
+
+/// The whole report of a sweep over the real network. `plans` are the plans as run
+/// (scaled by the time scale), so faults and time axes are drawn where they
+/// happened; failing runs must carry their traces. `skipped` names the scenarios
+/// that were not run, with why.
+pub fn real_report(
+    command: String,
+    plans: &[ScenarioPlan],
+    registry: &Registry,
+    reports: &[RunReport],
+    measured: &Measurements,
+    skipped: &[(String, String)],
+) -> Report {
+    let mut report = sweep_report(Kind::Real, command, plans, registry, reports, measured);
+    report.notes.push(
+        "Real TCP on 127.0.0.1 in real time: runs are not deterministic, so a verdict that differs from `expect` is a difference, not a failure, and each failure is drawn from the trace of the run that showed it."
+            .to_owned(),
+    );
+    if !skipped.is_empty() {
+        report.tables.push(Table {
+            title: "Skipped: these scenarios need simulated time".to_owned(),
+            columns: vec!["scenario".to_owned(), "reason".to_owned()],
+            rows: skipped.iter().map(|(name, why)| vec![name.clone(), why.clone()]).collect(),
+        });
+    }
+    report
+}
+
+fn sweep_report(
+    kind: Kind,
     command: String,
     plans: &[ScenarioPlan],
     registry: &Registry,
@@ -58,10 +99,10 @@ pub fn sim_report(
 ) -> Report {
     let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
     let title = match names.len() {
-        0..=4 => format!("patchbay sim: {}", names.join(", ")),
-        n => format!("patchbay sim: {} and {} more", names[..3].join(", "), n - 3),
+        0..=4 => format!("patchbay {}: {}", kind.name(), names.join(", ")),
+        n => format!("patchbay {}: {} and {} more", kind.name(), names[..3].join(", "), n - 3),
     };
-    let mut report = Report::new(Kind::Sim, title, command);
+    let mut report = Report::new(kind, title, command);
     let good = reports.iter().filter(|r| r.as_expected).count();
     report.notes.push(format!(
         "{} run(s) of {} scenario(s); {good} ended as their scenario expects.",
@@ -72,12 +113,16 @@ pub fn sim_report(
         let runs: Vec<&RunReport> = reports.iter().filter(|r| r.file == plan.file).collect();
         report.sections.push(section(plan, registry, &runs, measured.metrics_of(plan)));
     }
-    if let Some(serde_json::Value::Array(rows)) =
-        to_json(reports).get_mut("runs").map(std::mem::take)
-    {
-        report.runs = rows;
-    }
+    report.runs = run_rows(reports);
     report
+}
+
+/// The JSON rows of `reports`, as `run::json` writes them.
+pub fn run_rows(reports: &[RunReport]) -> Vec<serde_json::Value> {
+    match to_json(reports).get_mut("runs").map(std::mem::take) {
+        Some(serde_json::Value::Array(rows)) => rows,
+        _ => Vec::new(),
+    }
 }
 
 /// One scenario's section from its runs and figures, drawing each failing invariant.
@@ -114,6 +159,7 @@ pub fn section(
         verdicts,
         sequences,
         metrics,
+        requests: None,
     }
 }
 
@@ -155,20 +201,27 @@ fn verdict_row(plan: &ScenarioPlan, runs: &[&RunReport], i: usize) -> VerdictRow
     row
 }
 
-/// Runs `run`'s seed again with its trace and draws invariant `i`'s first violation.
-/// `None` if the run does not fail again (which `--check-determinism` would flag).
+/// Draws invariant `i`'s first violation in `run`: from its trace if it kept one,
+/// else by running its seed again in the simulator. `None` if a run again does not
+/// fail (which `--check-determinism` would flag).
 fn draw(
     plan: &ScenarioPlan,
     registry: &Registry,
     run: &RunReport,
     i: usize,
 ) -> Option<seqdiag::SeqDiagram> {
-    let again = run_seed(plan, registry, run.seed, true);
-    let trace = again.trace.as_ref()?;
-    let outcome = again.invariants.get(i)?;
+    let again;
+    let (shown, trace) = match &run.trace {
+        Some(trace) => (run, trace),
+        None => {
+            again = run_seed(plan, registry, run.seed, true);
+            (&again, again.trace.as_ref()?)
+        }
+    };
+    let outcome = shown.invariants.get(i)?;
     let violation = outcome.violations.first()?;
     // Drawn faults join the plan for that seed; fault labels need them.
     let drawn = swarm::with_drawn_faults(plan, run.seed);
     let seen = drawn.as_ref().unwrap_or(plan);
-    Some(seqdiag::build(seen, trace, outcome.name, violation, run.seed, again.repro()))
+    Some(seqdiag::build(seen, trace, outcome.name, violation, run.seed, shown.repro()))
 }

@@ -8,8 +8,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
 use super::{Backend, RunReport};
 use crate::trace::{AppEvent, EventKind, MsgId, Trace};
 
@@ -128,31 +126,4 @@ impl Row {
         }
         Row { design: design.to_owned(), backend, runs: reports.len(), metrics, verdicts, errors }
     }
-}
-
-/// The comparison as JSON, for `reports/compare/latest.json`.
-pub fn to_json(scenario: &str, rows: &[Row]) -> Value {
-    let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
-    let rows: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "design": r.design,
-                "backend": r.backend.to_string(),
-                "runs": r.runs,
-                "issued": r.metrics.issued,
-                "served": r.metrics.served,
-                "throughput_per_s": r.metrics.throughput(),
-                "latency_ms": {
-                    "p50": ms(r.metrics.latency(0.5)),
-                    "p99": ms(r.metrics.latency(0.99)),
-                    "p999": ms(r.metrics.latency(0.999)),
-                },
-                "messages_per_request": r.metrics.messages_per_request(),
-                "invariants": r.verdicts.iter().map(|(n, v)| json!({"name": n, "verdicts": v})).collect::<Vec<_>>(),
-                "errors": r.errors,
-            })
-        })
-        .collect();
-    json!({ "scenario": scenario, "rows": rows })
 }

@@ -1,4 +1,4 @@
-//! The JSON form of a sweep, as written to `reports/sim/latest.json`.
+//! The JSON rows of a sweep's runs, as a report's `runs` carries them.
 //!
 //! Shape: `{"runs": [{"backend", "scenario", "topology", "seed", "trace_hash", "events",
 //! "sim_ms", "invariants": [{"name", "verdict", "violations", "first"}], "expected",
@@ -58,17 +58,4 @@ fn run_json(r: &RunReport) -> Value {
 
 pub fn to_json(reports: &[RunReport]) -> Value {
     json!({ "runs": reports.iter().map(run_json).collect::<Vec<_>>() })
-}
-
-/// The JSON of a real-network sweep: the same runs as [`to_json`], plus the backend,
-/// the time scale and the scenarios that were skipped, each with its reason.
-pub fn to_real_json(reports: &[RunReport], time_scale: f64, skipped: &[(String, String)]) -> Value {
-    let mut v = to_json(reports);
-    v["backend"] = json!("real");
-    v["time_scale"] = json!(time_scale);
-    v["skipped"] = skipped
-        .iter()
-        .map(|(scenario, reason)| json!({"scenario": scenario, "reason": reason}))
-        .collect();
-    v
 }

@@ -82,6 +82,8 @@ pub struct RunReport {
     /// throughput figures only).
     pub wall_ms: u64,
     pub invariants: Vec<Outcome>,
+    /// The real network's `--time-scale` (1 in the simulator), for the repro.
+    pub time_scale: f64,
     pub expected: Expect,
     pub as_expected: bool,
     pub error: Option<RunError>,
@@ -92,7 +94,12 @@ pub struct RunReport {
 impl RunReport {
     /// The one-line command that reproduces this run.
     pub fn repro(&self) -> String {
-        format!("cargo xtask {} {} --seed {}", self.backend, self.file.display(), self.seed)
+        let scale = if self.time_scale == 1.0 {
+            String::new()
+        } else {
+            format!(" --time-scale {}", self.time_scale)
+        };
+        format!("cargo xtask {} {} --seed {}{scale}", self.backend, self.file.display(), self.seed)
     }
 }
 
@@ -149,7 +156,9 @@ pub fn run_real_seed(
         Some(why) => Err(RunError::NotRunnable(why)),
         None => real::run(plan, registry, seed),
     };
-    report(plan, seed, Backend::Real, result, started, keep_trace)
+    let mut report = report(plan, seed, Backend::Real, result, started, keep_trace);
+    report.time_scale = opts.time_scale;
+    report
 }
 
 /// Checks a finished run's invariants and fills in its report.
@@ -173,6 +182,7 @@ fn report(
         sim_ms: 0,
         wall_ms,
         invariants: Vec::new(),
+        time_scale: 1.0,
         expected: plan.expect.clone(),
         as_expected: false,
         error: None,
@@ -233,19 +243,19 @@ pub fn run_many_with(
     run_jobs(jobs, threads, &run, done)
 }
 
-/// [`run_many`] on the real network: each run has its own thread, runtime, ports and
-/// proxies, so runs side by side do not meet (they do share the machine's cores,
-/// which shifts their timing).
+/// [`run_many_with`] on the real network: each run has its own thread, runtime, ports
+/// and proxies, so runs side by side do not meet (they do share the machine's cores,
+/// which shifts their timing). `done` may take a trace it has measured.
 pub fn run_many_real(
     jobs: &[Job<'_>],
     registry: &Registry,
     threads: usize,
     opts: real::RealOptions,
     keep_traces: bool,
-    done: &(dyn Fn(&RunReport) + Sync),
+    done: &(dyn Fn(&mut RunReport) + Sync),
 ) -> Vec<RunReport> {
     let run = |job: &Job<'_>| run_real_seed(job.plan, registry, job.seed, opts, keep_traces);
-    run_jobs(jobs, threads, &run, &|r: &mut RunReport| done(r))
+    run_jobs(jobs, threads, &run, done)
 }
 
 fn run_jobs(
