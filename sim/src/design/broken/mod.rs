@@ -22,121 +22,53 @@ mod immortal_ppp_broker;
 mod leaky_comet_router;
 mod lossy_echo_worker;
 
-use crate::socket::SocketType;
-
-use super::{DesignSpec, Role, SocketRole};
+use super::{DesignFn, DesignSpec};
 
 /// Every deliberately broken design, `broken: true`, ready to register.
 pub fn designs() -> Vec<DesignSpec> {
     vec![
-        DesignSpec {
-            name: "lossy-echo-worker",
-            summary: "BROKEN: an echo-worker that silently drops every 5th request it receives (no_lost_replies fails).",
-            roles: &[Role::Replier],
-            sockets: &[SocketRole {
-                name: "rep",
-                required: true,
-                types: &[SocketType::Rep, SocketType::Dealer],
-                doc: "where requests arrive",
-            }],
-            params: &[],
-            workload: &["service_time", "size"],
-            broken: true,
-            run: Some(lossy_echo_worker::run),
-        },
-        DesignSpec {
-            name: "duplicating-queue-device",
-            summary: "BROKEN: a QUEUE device that forwards every client request to the backend twice (no_duplicate_delivery fails).",
-            roles: &[Role::Device],
-            sockets: &[
-                SocketRole {
-                    name: "frontend",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "faces the clients",
-                },
-                SocketRole {
-                    name: "backend",
-                    required: true,
-                    types: &[SocketType::Dealer],
-                    doc: "faces the workers",
-                },
-            ],
-            params: &[],
-            workload: &[],
-            broken: true,
-            run: Some(duplicating_queue_device::run),
-        },
-        DesignSpec {
-            name: "immortal-ppp-broker",
-            summary: "BROKEN: a Paranoid Pirate broker that never expires a silent worker, so a dead worker's job is never requeued (no_lost_replies fails).",
-            roles: &[Role::Broker],
-            sockets: &[
-                SocketRole {
-                    name: "frontend",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "faces the clients",
-                },
-                SocketRole {
-                    name: "backend",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "faces the ppp-workers",
-                },
-            ],
-            params: super::catalog::PPP_PARAMS,
-            workload: &[],
-            broken: true,
-            run: Some(immortal_ppp_broker::run),
-        },
-        DesignSpec {
-            name: "forgetful-lru-broker",
-            summary: "BROKEN: an LRU broker that never requeues a worker after its result, so jobs starve once each worker has done one (no_lost_replies fails).",
-            roles: &[Role::Broker],
-            sockets: &[
-                SocketRole {
-                    name: "frontend",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "faces the clients",
-                },
-                SocketRole {
-                    name: "backend",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "faces the ready-workers",
-                },
-            ],
-            params: &[],
-            workload: &[],
-            broken: true,
-            run: Some(forgetful_lru_broker::run),
-        },
-        DesignSpec {
-            name: "leaky-comet-router",
-            summary: "BROKEN: a comet router that keeps a user's connection in its table after the user logs out, so it goes on pushing the user messages (fanout_correct fails).",
-            roles: &[Role::Router],
-            sockets: &[
-                SocketRole {
-                    name: "users",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "user connections",
-                },
-                SocketRole {
-                    name: "manager",
-                    required: true,
-                    types: &[SocketType::Req, SocketType::Dealer],
-                    doc: "asks the subscription manager",
-                },
-            ],
-            params: &[],
-            workload: &[],
-            broken: true,
-            run: Some(leaky_comet_router::run),
-        },
+        twin(
+            "echo-worker",
+            "lossy-echo-worker",
+            "BROKEN: an echo-worker that silently drops every 5th request it receives (no_lost_replies fails).",
+            lossy_echo_worker::run,
+        ),
+        twin(
+            "queue-device",
+            "duplicating-queue-device",
+            "BROKEN: a QUEUE device that forwards every client request to the backend twice (no_duplicate_delivery fails).",
+            duplicating_queue_device::run,
+        ),
+        twin(
+            "ppp-broker",
+            "immortal-ppp-broker",
+            "BROKEN: a Paranoid Pirate broker that never expires a silent worker, so a dead worker's job is never requeued (no_lost_replies fails).",
+            immortal_ppp_broker::run,
+        ),
+        twin(
+            "lru-broker",
+            "forgetful-lru-broker",
+            "BROKEN: an LRU broker that never requeues a worker after its result, so jobs starve once each worker has done one (no_lost_replies fails).",
+            forgetful_lru_broker::run,
+        ),
+        twin(
+            "comet-router",
+            "leaky-comet-router",
+            "BROKEN: a comet router that keeps a user's connection in its table after the user logs out, so it goes on pushing the user messages (fanout_correct fails).",
+            leaky_comet_router::run,
+        ),
     ]
+}
+
+/// The broken twin of the sound design `of`: the same roles, sockets, parameters and
+/// workload (so a topology can swap one for the other by name alone), with its own
+/// name, summary and behaviour.
+fn twin(of: &str, name: &'static str, summary: &'static str, run: DesignFn) -> DesignSpec {
+    let sound = super::catalog::builtin()
+        .into_iter()
+        .find(|d| d.name == of)
+        .unwrap_or_else(|| panic!("`{name}` is the broken twin of `{of}`, which must be built in"));
+    DesignSpec { name, summary, broken: true, run: Some(run), ..sound }
 }
 
 #[cfg(test)]
