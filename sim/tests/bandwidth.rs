@@ -1,5 +1,7 @@
 //! Bandwidth limits (issue 6): a limited link carries bytes no faster than its limit,
-//! in the simulator (simulated time, so the bound is asserted exactly).
+//! in the simulator (simulated time, so the bound is asserted exactly) and through
+//! the real network's fault proxy (real time, so only the lower bound pacing
+//! guarantees is asserted: slowness elsewhere can only add to it).
 //!
 //! The workload is the smallest pipeline: a ventilator pushes `TASKS` tasks that
 //! each stand for `TASK_BYTES` to a sink, on one connection. Payload sizes are
@@ -12,7 +14,8 @@ use std::time::Duration;
 use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::{ScenarioPlan, load_scenario_source};
-use patchbay::run::{RunReport, run_seed};
+use patchbay::run::real::RealOptions;
+use patchbay::run::{RunReport, run_real_seed, run_seed};
 use patchbay::spec::source::SourceFile;
 use patchbay::trace::{EventKind, Trace};
 
@@ -149,4 +152,32 @@ fn a_bandwidth_fault_run_twice_on_a_seed_gives_the_same_trace() {
     assert_eq!((a.trace_hash, a.events, a.sim_ms), (b.trace_hash, b.events, b.sim_ms));
     let (other, _) = simulate(&plan, 8);
     assert_ne!(a.trace_hash, other.trace_hash, "the seed must matter");
+}
+
+#[test]
+fn the_fault_proxy_paces_a_bandwidth_limited_link_over_real_tcp() {
+    let [plan, _] = limited_plans();
+    let mut report = run_real_seed(&plan, &Registry::builtin(), 1, RealOptions::default(), true);
+    assert_eq!(report.error, None, "{} did not run over real TCP", plan.name);
+    let trace = report.trace.take().expect("kept");
+    let (first_send, deliveries) = first_send_and_deliveries(&plan, &trace);
+    // Every task arrives, once, in the order sent (one PUSH/PULL pipe).
+    assert_eq!(deliveries.len() as u64, TASKS, "every task arrives");
+    let ids: Vec<_> = trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Deliver { msg, .. } => msg.id,
+            _ => None,
+        })
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "tasks arrived out of order");
+    // The proxy releases the last byte of the k-th task no earlier than k tasks'
+    // worth of time after it read the first, which was after the first send: a
+    // lower bound a slow machine can only exceed. (Nine tenths of it, for clocks.)
+    let last = deliveries.last().expect("delivered").0 - first_send;
+    let bound = at_limit(TASKS * TASK_BYTES).mul_f64(0.9);
+    assert!(last >= bound, "the proxy delivered 1 MiB in {last:?}, faster than 1MiB/s");
 }
