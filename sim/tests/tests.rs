@@ -3,6 +3,7 @@
 //! Run them all with `cargo test`; one area with `cargo test --test tests <module>`.
 
 mod aggregator;
+mod bandwidth;
 mod broken_files;
 mod catalogue;
 mod comet;

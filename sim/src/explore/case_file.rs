@@ -23,6 +23,9 @@ const LATENCY_SPAN_MS: u64 = 490;
 /// The smallest drawn `loss` rate, and the width of the range.
 const LOSS_MIN: f64 = 0.01;
 const LOSS_SPAN: f64 = 0.29;
+/// The smallest drawn `bandwidth` limit in KiB/s, and the width of the range.
+const BANDWIDTH_MIN_KIB: u64 = 8;
+const BANDWIDTH_SPAN_KIB: u64 = 8184;
 
 /// The scenario `doc` with the case's counts, sizes, options, duration and seed, and
 /// its topology path rewritten to be relative to `dir` (where the file will live).
@@ -113,6 +116,7 @@ fn resolve(gene: &FaultGene, space: &Space, case: &Case, plan: &ScenarioPlan) ->
         oneway: false,
         latency: None,
         rate: None,
+        bandwidth: None,
     };
     let target = gene.target as usize;
     if kind.is_node_fault() {
@@ -147,6 +151,10 @@ fn resolve(gene: &FaultGene, space: &Space, case: &Case, plan: &ScenarioPlan) ->
             FaultKind::Loss => {
                 let rate = LOSS_MIN + LOSS_SPAN * amount as f64 / 1000.0;
                 fault.rate = Some((rate * 1000.0).round() / 1000.0);
+            }
+            FaultKind::Bandwidth => {
+                let kib = BANDWIDTH_MIN_KIB + BANDWIDTH_SPAN_KIB * amount / 1000;
+                fault.bandwidth = Some((kib * 1024) as f64);
             }
             _ => {}
         }
@@ -185,6 +193,9 @@ fn render(fault: &FaultPlan, plan: &ScenarioPlan) -> Tree {
     }
     if let Some(rate) = fault.rate {
         out.set("rate", Tree::Float(rate));
+    }
+    if let Some(bandwidth) = fault.bandwidth {
+        out.set("bandwidth", Tree::Str(crate::spec::units::format_bandwidth(bandwidth)));
     }
     out
 }

@@ -26,6 +26,9 @@ use crate::design::{ParamKind, ParamSpec, Registry, Role};
 use crate::plan::{InvariantPlan, TopologyPlan};
 use crate::socket::SocketType;
 
+/// The checkers' test scenario, which other modules' tests build on too.
+#[cfg(test)]
+pub(crate) use verdict::testing;
 pub use verdict::{CheckInput, Outcome, Verdict, Violation};
 
 /// Checks one invariant of a scenario over a finished trace. The invariant's own

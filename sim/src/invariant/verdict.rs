@@ -336,6 +336,7 @@ pub(crate) mod testing {
                 tick: TICK,
                 latency: Distribution::Fixed(0.0),
                 loss: 0.0,
+                bandwidth: f64::INFINITY,
                 links: Vec::new(),
             },
             workload: BTreeMap::new(),
@@ -357,6 +358,7 @@ pub(crate) mod testing {
             oneway: false,
             latency: None,
             rate: None,
+            bandwidth: None,
         }
     }
 

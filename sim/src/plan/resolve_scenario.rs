@@ -13,7 +13,9 @@ use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawDist, RawExpect, RawFault, RawNetwork, RawScenario, RawWorkload};
 use crate::spec::scalar::{OneOrMany, Scalar};
 use crate::spec::suggest::did_you_mean;
-use crate::spec::units::{format_duration, parse_duration, parse_rate, parse_size};
+use crate::spec::units::{
+    format_duration, parse_bandwidth, parse_duration, parse_rate, parse_size,
+};
 
 use super::resolve_topology::parse_param;
 use super::scenario::{
@@ -225,22 +227,33 @@ impl ScenarioResolver<'_, '_, '_> {
             .and_then(|l| self.dist(l, Quantity::Duration, &path.key("latency")))
             .unwrap_or(Distribution::Fixed(DEFAULT_LATENCY_MS * 1e6));
         let loss = raw.loss.map_or(0.0, |l| self.probability(l, &path.key("loss")));
+        let bandwidth = raw
+            .bandwidth
+            .as_ref()
+            .and_then(|b| self.bandwidth_of(b, &path.key("bandwidth")))
+            .unwrap_or(f64::INFINITY);
         let links = raw
             .links
             .iter()
             .enumerate()
             .filter_map(|(i, link)| {
                 let lpath = path.key("links").index(i);
-                let sides = self.two_sides(&link.between, &lpath.key("between"))?;
+                // Checked first but used last, so a bad `between` does not hide the
+                // link's other mistakes.
+                let sides = self.two_sides(&link.between, &lpath.key("between"));
                 let latency = link
                     .latency
                     .as_ref()
                     .and_then(|l| self.dist(l, Quantity::Duration, &lpath.key("latency")));
                 let loss = link.loss.map(|l| self.probability(l, &lpath.key("loss")));
-                Some(LinkPlan { between: sides, latency, loss })
+                let bandwidth = link
+                    .bandwidth
+                    .as_ref()
+                    .and_then(|b| self.bandwidth_of(b, &lpath.key("bandwidth")));
+                Some(LinkPlan { between: sides?, latency, loss, bandwidth })
             })
             .collect();
-        NetworkPlan { tick, latency, loss, links }
+        NetworkPlan { tick, latency, loss, bandwidth, links }
     }
 
     fn two_sides(&mut self, names: &[String], path: &YamlPath) -> Option<[Selector; 2]> {
@@ -765,6 +778,32 @@ impl ScenarioResolver<'_, '_, '_> {
             }
             Err(e) => {
                 let d = self.diags.error(path, Target::Value, "bad-unit", e.message);
+                if let Some(h) = e.hint {
+                    d.hint(h);
+                }
+                None
+            }
+        }
+    }
+
+    /// A bandwidth (`1MiB/s`) in bytes per second, above zero; `unlimited` is infinite.
+    pub(super) fn bandwidth_of(&mut self, s: &Scalar, path: &YamlPath) -> Option<f64> {
+        match parse_bandwidth(&s.text) {
+            Ok(b) if b > 0.0 => Some(b),
+            Ok(_) => {
+                self.diags
+                    .error(path, Target::Value, "out-of-range", "a bandwidth must be above zero")
+                    .hint("a link that carries nothing is a partition: use `kind: partition`");
+                None
+            }
+            Err(e) => {
+                let what = path.last().map(|s| s.to_string()).unwrap_or_default();
+                let d = self.diags.error(
+                    path,
+                    Target::Value,
+                    "bad-unit",
+                    format!("`{what}`: {}", e.message),
+                );
                 if let Some(h) = e.hint {
                     d.hint(h);
                 }

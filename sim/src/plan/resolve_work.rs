@@ -7,7 +7,7 @@
 use crate::spec::diag::Target;
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawFault, RawWorkload};
-use crate::spec::scalar::OneOrMany;
+use crate::spec::scalar::{OneOrMany, Scalar, ScalarKind};
 
 use super::resolve_scenario::{Quantity, ScenarioResolver};
 use super::scenario::{FaultKind, FaultPlan, Selector, WorkloadPlan};
@@ -30,7 +30,13 @@ impl ScenarioResolver<'_, '_, '_> {
         };
         let latency =
             f.latency.as_ref().and_then(|l| self.dist(l, Quantity::Duration, &path.key("latency")));
-        let rate = f.rate.map(|r| self.probability(r, &path.key("rate")));
+        // Read only where it applies: elsewhere `check_fault_fields` has said so.
+        let rate = match &f.rate {
+            Some(r) if kind == FaultKind::Loss => self.probability_of(r, &path.key("rate")),
+            _ => None,
+        };
+        let bandwidth =
+            f.bandwidth.as_ref().and_then(|b| self.bandwidth_of(b, &path.key("bandwidth")));
         let (at, until) = window?;
         Some(FaultPlan {
             kind,
@@ -41,7 +47,26 @@ impl ScenarioResolver<'_, '_, '_> {
             oneway: f.oneway.unwrap_or(false),
             latency,
             rate,
+            bandwidth,
         })
+    }
+
+    /// A probability written as a number (`0.05`).
+    fn probability_of(&mut self, s: &Scalar, path: &YamlPath) -> Option<f64> {
+        match s.text.parse::<f64>() {
+            Ok(p) if s.kind != ScalarKind::String => Some(self.probability(p, path)),
+            _ => {
+                self.diags
+                    .error(
+                        path,
+                        Target::Value,
+                        "wrong-type",
+                        format!("a probability is a number between 0 and 1, found `{}`", s.text),
+                    )
+                    .hint("write 5% as `0.05`");
+                None
+            }
+        }
     }
 
     fn selectors(&mut self, targets: &OneOrMany<String>, path: &YamlPath) -> Vec<Selector> {
@@ -97,6 +122,7 @@ impl ScenarioResolver<'_, '_, '_> {
             ("oneway", f.oneway.is_some()),
             ("latency", f.latency.is_some()),
             ("rate", f.rate.is_some()),
+            ("bandwidth", f.bandwidth.is_some()),
             ("for", f.for_.is_some() || f.until.is_some()),
         ];
         let (needs, allows): (&[&str], &[&str]) = match kind {
@@ -106,6 +132,7 @@ impl ScenarioResolver<'_, '_, '_> {
             FaultKind::Stall => (&["node"], &["node", "for"]),
             FaultKind::Latency => (&["between", "latency"], &["between", "latency", "for"]),
             FaultKind::Loss => (&["between", "rate"], &["between", "rate", "for"]),
+            FaultKind::Bandwidth => (&["between", "bandwidth"], &["between", "bandwidth", "for"]),
         };
         for (field, is_set) in present {
             if is_set && !allows.contains(&field) {
@@ -117,17 +144,24 @@ impl ScenarioResolver<'_, '_, '_> {
                         "field-not-applicable",
                         format!("`{key}` does not apply to a `{}` fault", kind.name()),
                     )
-                    .hint(format!(
-                        "a `{}` fault takes: at, kind, {}",
-                        kind.name(),
-                        allows.join(", ")
-                    ));
+                    .hint(match (kind, key) {
+                        (FaultKind::Bandwidth, "rate") => "a `bandwidth` fault's limit is \
+                            `bandwidth:` (such as `bandwidth: 1MiB/s`); `rate` is a `loss` \
+                            fault's probability"
+                            .to_owned(),
+                        _ => format!(
+                            "a `{}` fault takes: at, kind, {}",
+                            kind.name(),
+                            allows.join(", ")
+                        ),
+                    });
             }
             if !is_set && needs.contains(&field) {
                 let example = match field {
                     "node" => "node: worker.0",
                     "between" => "between: [client, broker]",
                     "latency" => "latency: 200ms",
+                    "bandwidth" => "bandwidth: 1MiB/s",
                     _ => "rate: 0.05",
                 };
                 self.diags

@@ -55,6 +55,8 @@ pub struct LinkPlan {
     pub between: [Selector; 2],
     pub latency: Option<Distribution>,
     pub loss: Option<f64>,
+    /// Bytes per second each way; infinite for `unlimited`, `None` for the network's.
+    pub bandwidth: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +64,8 @@ pub struct NetworkPlan {
     pub tick: Duration,
     pub latency: Distribution,
     pub loss: f64,
+    /// Bytes per second every link carries at most, each way; infinite when unlimited.
+    pub bandwidth: f64,
     pub links: Vec<LinkPlan>,
 }
 
@@ -104,10 +108,12 @@ pub enum FaultKind {
     Latency,
     /// Link loss changes (TCP retransmits: messages arrive late, not never).
     Loss,
+    /// Link bandwidth changes: bytes flow each way no faster than the limit.
+    Bandwidth,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::Partition,
         FaultKind::Clog,
         FaultKind::Kill,
@@ -116,6 +122,7 @@ impl FaultKind {
         FaultKind::Stall,
         FaultKind::Latency,
         FaultKind::Loss,
+        FaultKind::Bandwidth,
     ];
 
     pub fn name(self) -> &'static str {
@@ -128,6 +135,7 @@ impl FaultKind {
             FaultKind::Stall => "stall",
             FaultKind::Latency => "latency",
             FaultKind::Loss => "loss",
+            FaultKind::Bandwidth => "bandwidth",
         }
     }
 
@@ -155,6 +163,8 @@ pub struct FaultPlan {
     pub oneway: bool,
     pub latency: Option<Distribution>,
     pub rate: Option<f64>,
+    /// A `bandwidth` fault's limit in bytes per second, each way; infinite lifts it.
+    pub bandwidth: Option<f64>,
 }
 
 /// Faults drawn from each run's seed.

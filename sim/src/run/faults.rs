@@ -7,7 +7,8 @@
 //! again when it heals; a connection whose data has been held longer than
 //! `tcp_timeout` is reset at both ends, as Linux gives up after its retransmissions;
 //! a killed node's connections are reset at once; a crashed node goes silent; a
-//! stalled node stops reading and writing. Because faults act on replicas through
+//! stalled node stops reading and writing; a link with a bandwidth limit lets bytes
+//! leave each way no faster than the limit. Because faults act on replicas through
 //! the shim, many replicas can share one simulated host and a fault still hits
 //! exactly the replica named.
 //!
@@ -71,13 +72,15 @@ struct Hold {
     oneway: bool,
 }
 
-/// A latency or loss change on the links between two sets.
+/// A latency, loss or bandwidth change on the links between two sets.
 #[derive(Debug)]
 struct LinkChange {
     fault: Option<u32>,
     sides: [Vec<Selector>; 2],
     latency: Option<Distribution>,
     loss: Option<f64>,
+    /// Bytes per second each way; infinite lifts a limit.
+    bandwidth: Option<f64>,
 }
 
 fn matches(sel: &[Selector], r: Replica) -> bool {
@@ -87,6 +90,18 @@ fn matches(sel: &[Selector], r: Replica) -> bool {
 fn between(sides: &[Vec<Selector>; 2], a: Replica, b: Replica, oneway: bool) -> bool {
     (matches(&sides[0], a) && matches(&sides[1], b))
         || (!oneway && matches(&sides[1], a) && matches(&sides[0], b))
+}
+
+/// When one chunk leaves a link, from [`FaultWorld::pace`].
+#[derive(Clone, Copy, Debug)]
+#[must_use = "a pace takes bandwidth only once committed"]
+pub struct Pace {
+    /// The limited direction (sender, receiver); `None` on an unlimited link.
+    link: Option<(Replica, Replica)>,
+    /// When the chunk's last byte has left the sender.
+    pub leaves_at: Duration,
+    /// The bandwidth fault that set the limit, if one did.
+    fault: Option<u32>,
 }
 
 /// Linux retransmits a SYN for about 127 s before `connect` fails (tcp_syn_retries 6).
@@ -107,6 +122,12 @@ pub struct State {
     links: Vec<LinkChange>,
     base_latency: Distribution,
     base_loss: f64,
+    /// `network.bandwidth`, bytes per second; infinite when unlimited.
+    base_bandwidth: f64,
+    /// When each direction of each limited link (sender, receiver) has sent every
+    /// byte handed to it so far: the next chunk starts leaving no earlier. Kept per
+    /// pair of replicas, so connections between the same two share the limit.
+    free_at: BTreeMap<(Replica, Replica), Duration>,
     tcp_timeout: Duration,
     next_conn: ConnId,
     /// Streams of crashed replicas, kept open so their peers see silence, not a close.
@@ -119,6 +140,9 @@ pub struct State {
 #[derive(Debug)]
 pub struct FaultWorld {
     pub state: RefCell<State>,
+    /// Whether any link may ever be limited: only then do streams meter what their
+    /// bytes stand for (see `meter.rs`), which costs a little on every write.
+    pub metered: bool,
     rng: RefCell<ChaCha8Rng>,
     /// Readers and writers waiting for a fault to change.
     wakers: RefCell<Vec<Waker>>,
@@ -129,9 +153,23 @@ pub struct FaultWorld {
 /// common path, and no chunk needs a timer of its own (the benchmark's main cost).
 pub fn turmoil_latency(plan: &ScenarioPlan) -> Option<Duration> {
     let Distribution::Fixed(ns) = plan.network.latency else { return None };
-    let changes_latency = plan.faults.iter().any(|f| f.kind == FaultKind::Latency)
-        || plan.swarm.as_ref().is_some_and(|s| s.kinds.contains(&FaultKind::Latency));
-    (plan.network.links.is_empty() && !changes_latency).then(|| Duration::from_nanos(ns as u64))
+    // A paced chunk's latency counts from when its last byte leaves, which only the
+    // shim knows; so any bandwidth limit moves the latency into the shim too.
+    let shim_only = changes(plan, FaultKind::Latency) || limits_bandwidth(plan);
+    (plan.network.links.is_empty() && !shim_only).then(|| Duration::from_nanos(ns as u64))
+}
+
+/// Whether a fault of `kind` is written or may be drawn.
+fn changes(plan: &ScenarioPlan, kind: FaultKind) -> bool {
+    plan.faults.iter().any(|f| f.kind == kind)
+        || plan.swarm.as_ref().is_some_and(|s| s.kinds.contains(&kind))
+}
+
+/// Whether any link of the run may have a bandwidth limit.
+fn limits_bandwidth(plan: &ScenarioPlan) -> bool {
+    plan.network.bandwidth.is_finite()
+        || plan.network.links.iter().any(|l| l.bandwidth.is_some_and(f64::is_finite))
+        || changes(plan, FaultKind::Bandwidth)
 }
 
 impl FaultWorld {
@@ -153,6 +191,7 @@ impl FaultWorld {
                 sides: [vec![l.between[0]], vec![l.between[1]]],
                 latency: l.latency,
                 loss: l.loss,
+                bandwidth: l.bandwidth,
             })
             .collect();
         let state = State {
@@ -164,6 +203,8 @@ impl FaultWorld {
             links,
             base_latency: if base { plan.network.latency } else { Distribution::Fixed(0.0) },
             base_loss: plan.network.loss,
+            base_bandwidth: plan.network.bandwidth,
+            free_at: BTreeMap::new(),
             tcp_timeout: plan.tcp_timeout,
             next_conn: 1,
             zombies: Vec::new(),
@@ -171,6 +212,7 @@ impl FaultWorld {
         };
         Rc::new(FaultWorld {
             state: RefCell::new(state),
+            metered: limits_bandwidth(plan),
             rng: RefCell::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17)),
             wakers: RefCell::new(Vec::new()),
         })
@@ -270,7 +312,10 @@ impl FaultWorld {
     /// one retransmission timeout (doubling) for each loss drawn.
     pub fn delay(&self, from: Replica, to: Replica) -> Duration {
         let st = self.state.borrow();
-        let change = st.links.iter().rev().find(|l| between(&l.sides, from, to, false));
+        // A change of bandwidth alone says nothing about latency or loss.
+        let change = st.links.iter().rev().find(|l| {
+            (l.latency.is_some() || l.loss.is_some()) && between(&l.sides, from, to, false)
+        });
         let latency = change.and_then(|l| l.latency).unwrap_or(st.base_latency);
         let loss = change.and_then(|l| l.loss).unwrap_or(st.base_loss);
         let fault = change.and_then(|l| l.fault);
@@ -286,6 +331,40 @@ impl FaultWorld {
             rto *= 2;
         }
         delay
+    }
+
+    /// When a chunk of `bytes` handed at `now` to the link from `from` to `to` has left
+    /// it whole: at once on an unlimited link; on a limited one, after the bytes ahead
+    /// of it and its own at the limit, so the bytes a direction has sent never exceed
+    /// the limit times the time elapsed. Latency counts from then. `now` is the
+    /// backend's clock (simulated time, or the real run's time since its start); the
+    /// answer is exact to the nanosecond, rounded up, and draws nothing random.
+    /// Nothing changes until the caller [`commit`](Self::commit)s the pace, once the
+    /// chunk is surely sent (a write the stream refuses must not take bandwidth).
+    pub fn pace(&self, from: Replica, to: Replica, now: Duration, bytes: u64) -> Pace {
+        let st = self.state.borrow();
+        let change = st
+            .links
+            .iter()
+            .rev()
+            .find(|l| l.bandwidth.is_some() && between(&l.sides, from, to, false));
+        let limit = change.and_then(|l| l.bandwidth).unwrap_or(st.base_bandwidth);
+        if !limit.is_finite() {
+            return Pace { link: None, leaves_at: now, fault: None };
+        }
+        let free_at = st.free_at.get(&(from, to)).copied().unwrap_or_default();
+        let takes = Duration::from_nanos((bytes as f64 * 1e9 / limit).ceil() as u64);
+        let leaves_at = free_at.max(now) + takes;
+        Pace { link: Some((from, to)), leaves_at, fault: change.and_then(|l| l.fault) }
+    }
+
+    /// The chunk paced by `pace` was sent: the bytes after it wait for it.
+    pub fn commit(&self, pace: Pace) {
+        let Some(link) = pace.link else { return };
+        self.state.borrow_mut().free_at.insert(link, pace.leaves_at);
+        if let Some(fault) = pace.fault {
+            self.note_effect(fault);
+        }
     }
 
     /// Resets every connection matching `pick`, at both ends.
@@ -315,11 +394,16 @@ impl FaultWorld {
                 self.state.borrow_mut().holds.push(Hold { fault: index, sides, oneway: f.oneway });
                 count
             }
-            FaultKind::Latency | FaultKind::Loss => {
+            FaultKind::Latency | FaultKind::Loss | FaultKind::Bandwidth => {
                 let sides = f.between.clone().unwrap_or_default();
                 let count = self.count_conns(|c| between(&sides, c.ends[0], c.ends[1], false));
-                let change =
-                    LinkChange { fault: Some(index), sides, latency: f.latency, loss: f.rate };
+                let change = LinkChange {
+                    fault: Some(index),
+                    sides,
+                    latency: f.latency,
+                    loss: f.rate,
+                    bandwidth: f.bandwidth,
+                };
                 self.state.borrow_mut().links.push(change);
                 count
             }
@@ -343,7 +427,7 @@ impl FaultWorld {
             FaultKind::Partition | FaultKind::Clog => {
                 self.state.borrow_mut().holds.retain(|h| h.fault != index)
             }
-            FaultKind::Latency | FaultKind::Loss => {
+            FaultKind::Latency | FaultKind::Loss | FaultKind::Bandwidth => {
                 self.state.borrow_mut().links.retain(|l| l.fault != Some(index));
             }
             FaultKind::Kill | FaultKind::Crash => {
@@ -467,5 +551,85 @@ impl FaultWorld {
     pub fn any_active(&self) -> bool {
         let st = self.state.borrow();
         !st.holds.is_empty() || st.replicas.values().any(|r| r.status == Status::Crashed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invariant::testing::{client, fault, ms, plan};
+
+    /// A world over the test plan, whose network carries `bandwidth` bytes per second.
+    fn world(bandwidth: f64) -> Rc<FaultWorld> {
+        let mut plan = plan();
+        plan.network.bandwidth = bandwidth;
+        FaultWorld::new(&plan, 1)
+    }
+
+    #[test]
+    fn a_limited_direction_sends_its_bytes_one_after_another_at_the_limit() {
+        let w = world(1000.0);
+        let (a, b) = (client(0), client(1));
+        let first = w.pace(a, b, ms(0), 500);
+        assert_eq!(first.leaves_at, ms(500));
+        w.commit(first);
+        // The next chunk waits for the first, even when handed over at once.
+        let second = w.pace(a, b, ms(100), 250);
+        assert_eq!(second.leaves_at, ms(750));
+        w.commit(second);
+        // The other direction has its own pace; an idle link starts afresh.
+        assert_eq!(w.pace(b, a, ms(100), 250).leaves_at, ms(350));
+        assert_eq!(w.pace(a, b, ms(2000), 1).leaves_at, ms(2001));
+    }
+
+    #[test]
+    fn a_pace_not_committed_takes_no_bandwidth() {
+        let w = world(1000.0);
+        let (a, b) = (client(0), client(1));
+        let refused = w.pace(a, b, ms(0), 500);
+        assert_eq!(w.pace(a, b, ms(0), 500).leaves_at, refused.leaves_at);
+    }
+
+    #[test]
+    fn a_bandwidth_fault_limits_its_link_until_it_ends_and_unlimited_lifts_it() {
+        let w = world(f64::INFINITY);
+        let (a, b) = (client(0), client(1));
+        assert_eq!(w.pace(a, b, ms(5), 1 << 20).leaves_at, ms(5), "unlimited by default");
+        let mut limit = fault(FaultKind::Bandwidth, ms(0));
+        limit.between = Some([
+            vec![Selector { group: a.group, replica: Some(0) }],
+            vec![Selector { group: b.group, replica: Some(1) }],
+        ]);
+        limit.bandwidth = Some(2000.0);
+        w.begin(0, &limit, &|_| Vec::new());
+        let paced = w.pace(b, a, ms(10), 100);
+        assert_eq!(paced.leaves_at, ms(60), "both ways");
+        w.commit(paced);
+        w.end(0, &limit, &|_| Vec::new());
+        assert_eq!(w.pace(b, a, ms(20), 100).leaves_at, ms(20), "healed");
+        // A limit of `unlimited` over a limited network lifts it for a while.
+        let w = world(1000.0);
+        limit.bandwidth = Some(f64::INFINITY);
+        w.begin(0, &limit, &|_| Vec::new());
+        assert_eq!(w.pace(a, b, ms(0), 1000).leaves_at, ms(0));
+    }
+
+    #[test]
+    fn a_bandwidth_change_leaves_the_link_latency_as_it_was() {
+        let mut plan = plan();
+        let (a, b) = (client(0), client(1));
+        let sel = |r: Replica| Selector { group: r.group, replica: Some(r.index) };
+        plan.network.links.push(crate::plan::LinkPlan {
+            between: [sel(a), sel(b)],
+            latency: Some(Distribution::Fixed(7e6)),
+            loss: None,
+            bandwidth: None,
+        });
+        let w = FaultWorld::new(&plan, 1);
+        let mut limit = fault(FaultKind::Bandwidth, ms(0));
+        limit.between = Some([vec![sel(a)], vec![sel(b)]]);
+        limit.bandwidth = Some(1000.0);
+        w.begin(0, &limit, &|_| Vec::new());
+        assert_eq!(w.delay(a, b), ms(7));
     }
 }

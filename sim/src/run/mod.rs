@@ -1,7 +1,8 @@
 //! Running scenarios: one seed at a time over turmoil, many seeds across cores.
 //!
 //! `world.rs` builds and steps one simulation; `node.rs` supervises each replica;
-//! `faults.rs` and `shim.rs` make faults act like real networks and machines.
+//! `faults.rs` and `shim.rs` make faults act like real networks and machines;
+//! `meter.rs` says what a stream's bytes stand for, which bandwidth limits count.
 //! `real.rs` runs the same scenario over real TCP on 127.0.0.1, with `proxy.rs`
 //! putting the same fault world between the nodes. This
 //! file runs seeds in parallel (one simulation per thread, each wholly deterministic
@@ -11,6 +12,7 @@
 pub mod compare;
 mod faults;
 pub mod json;
+mod meter;
 mod node;
 mod proxy;
 pub mod real;

@@ -10,6 +10,11 @@
 //! - **latency and loss**: every chunk read is released after the link's delay
 //!   (a draw from the latency distribution, plus a retransmission timeout per drawn
 //!   loss), in order, as TCP would;
+//! - **bandwidth**: on a limited link each chunk read first waits for the bytes
+//!   ahead of it and its own to leave at the limit (the fault world keeps each
+//!   direction's pace, per pair of replicas, as in the simulator; a message counts
+//!   the payload size it models, see `meter.rs`), and its delay counts from then;
+//!   the proxy's buffer fills and pushes back on the writer;
 //! - **partition and clog**: the proxy stops forwarding (data waits in the proxy and
 //!   in the kernels' buffers) and resumes when the fault heals; a connect across a
 //!   partition is accepted by the proxy but not carried on until the way clears
@@ -46,6 +51,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
+use super::meter::Meter;
 use super::world::Link;
 use crate::plan::Replica;
 
@@ -62,13 +68,15 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 #[derive(Debug)]
 pub(super) struct RealNet {
     world: Rc<FaultWorld>,
+    /// The run's time zero for the fault world's pacing, which counts in durations.
+    epoch: Instant,
     /// The address each bound socket of each replica's current incarnation listens at.
     upstream: RefCell<BTreeMap<(Replica, usize), SocketAddr>>,
 }
 
 impl RealNet {
     pub fn new(world: Rc<FaultWorld>) -> Rc<RealNet> {
-        Rc::new(RealNet { world, upstream: RefCell::new(BTreeMap::new()) })
+        Rc::new(RealNet { world, epoch: Instant::now(), upstream: RefCell::new(BTreeMap::new()) })
     }
 
     /// What a bound socket binds: an ephemeral port on the loopback interface.
@@ -119,8 +127,8 @@ async fn serve(net: Rc<RealNet>, link: Link, mut inbound: TcpStream) {
         let (b_read, b_write) = outbound.split();
         let both = async {
             tokio::try_join!(
-                pump(world, conn, 0, ends, a_read, b_write),
-                pump(world, conn, 1, ends, b_read, a_write),
+                pump(&net, conn, 0, ends, a_read, b_write),
+                pump(&net, conn, 1, ends, b_read, a_write),
             )
         };
         tokio::select! {
@@ -172,17 +180,19 @@ async fn reach(net: &RealNet, link: Link) -> Option<TcpStream> {
 /// applying the link's faults. `Ok` once a graceful close has been forwarded; an
 /// error when either side failed, so the caller resets both.
 async fn pump(
-    world: &FaultWorld,
+    net: &RealNet,
     conn: ConnId,
     end: usize,
     ends: [Replica; 2],
     mut src: ReadHalf<'_>,
     mut dst: WriteHalf<'_>,
 ) -> io::Result<()> {
+    let world = &net.world;
     let (from, to) = (ends[end], ends[1 - end]);
     let mut queue: VecDeque<(Instant, Bytes)> = VecDeque::new();
     let mut buffered = 0;
     let mut last_release = Instant::now();
+    let mut meter = Meter::default();
     let mut eof = false;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -215,7 +225,14 @@ async fn pump(
                 }
                 Ok(0) => eof = true,
                 Ok(n) => {
-                    let at = (Instant::now() + world.delay(from, to)).max(last_release);
+                    let stands_for = match world.metered {
+                        true => meter.feed(&buf[..n]),
+                        false => n as u64,
+                    };
+                    let pace = world.pace(from, to, net.epoch.elapsed(), stands_for);
+                    world.commit(pace);
+                    let leaves_at = net.epoch + pace.leaves_at;
+                    let at = (leaves_at + world.delay(from, to)).max(last_release);
                     last_release = at;
                     queue.push_back((at, Bytes::copy_from_slice(&buf[..n])));
                     buffered += n;

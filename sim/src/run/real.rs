@@ -75,7 +75,8 @@ pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) 
 
 /// The scenario with its timetable scaled by `f`: the safety and liveness phases,
 /// fault times, `tcp_timeout`, swarm fault lengths, the workload's start, join, leave,
-/// session and offline times, and its rates (divided by `f`). Per-message costs
+/// session and offline times, and its rates and bandwidths (divided by `f`, so a link
+/// stays as busy relative to its workload). Per-message costs
 /// (latency, service times) and socket options are left as they are: a millisecond
 /// of latency shrunk further means nothing on a real network.
 pub fn scaled(plan: &ScenarioPlan, f: f64) -> ScenarioPlan {
@@ -95,6 +96,11 @@ pub fn scaled(plan: &ScenarioPlan, f: f64) -> ScenarioPlan {
     for fault in &mut p.faults {
         fault.at = d(fault.at);
         fault.until = fault.until.map(d);
+        fault.bandwidth = fault.bandwidth.map(|b| b / f);
+    }
+    p.network.bandwidth /= f;
+    for link in &mut p.network.links {
+        link.bandwidth = link.bandwidth.map(|b| b / f);
     }
     if let Some(swarm) = p.swarm.as_mut() {
         dist(&mut swarm.duration);

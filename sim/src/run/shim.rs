@@ -1,8 +1,11 @@
 //! The fault shim: a [`Transport`] around turmoil's TCP that makes faults faithful.
 //!
-//! Each write becomes one chunk `[len u32][sent_at u64 ns]` + bytes on the turmoil
+//! Each write becomes one chunk `[len u32][leaves_at u64 ns]` + bytes on the turmoil
 //! stream (turmoil delivers a write as one segment, so a chunk is never split by a
-//! full window). The reading end releases a chunk only when its link delay has passed
+//! full window). `leaves_at` is when the chunk's last byte has left the writer: the
+//! write's own time, or on a link with a bandwidth limit, later, once the bytes ahead
+//! of it and its own have gone at the limit (the fault world keeps each direction's
+//! pace; a message counts the payload size it models, see `meter.rs`). The reading end releases a chunk only when its link delay has passed since
 //! (latency, plus retransmission time for drawn losses, in order, as TCP would), when
 //! no partition holds traffic from that peer, and when its own replica is not
 //! stalled; a connection reset by a fault fails at both ends. A 24-byte preamble on
@@ -26,6 +29,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 
 use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
+use super::meter::Meter;
 use crate::net::Transport;
 use crate::plan::Replica;
 
@@ -171,6 +175,9 @@ pub struct ShimStream {
     /// On the accepting end, the preamble bytes read so far, until it names the
     /// connection and its connector; `None` once known.
     preamble: Option<Vec<u8>>,
+    /// What this end's writes stand for, for bandwidth limits (used when the world
+    /// is metered).
+    meter: Meter,
 }
 
 impl ShimStream {
@@ -226,6 +233,7 @@ impl ShimStream {
             sleep: None,
             inner_done: false,
             preamble: None,
+            meter: Meter::default(),
         }
     }
 
@@ -260,13 +268,13 @@ impl ShimStream {
             if self.raw.len() < CHUNK_HEADER_LEN + len {
                 return;
             }
-            let sent_at = Duration::from_nanos(u64::from_be_bytes(
+            let leaves_at = Duration::from_nanos(u64::from_be_bytes(
                 self.raw[4..12].try_into().expect("8 bytes"),
             ));
             self.raw.advance(CHUNK_HEADER_LEN);
             let data = self.raw.split_to(len).freeze();
             let release_at =
-                (sent_at + self.world.delay(self.peer, self.me)).max(self.last_release);
+                (leaves_at + self.world.delay(self.peer, self.me)).max(self.last_release);
             self.last_release = release_at;
             self.buffered += data.len();
             self.chunks.push_back(Chunk { release_at, data });
@@ -350,11 +358,20 @@ impl AsyncWrite for ShimStream {
         let len = buf.len().min(u32::MAX as usize);
         let mut chunk = BytesMut::with_capacity(CHUNK_HEADER_LEN + len);
         chunk.put_u32(len as u32);
-        chunk.put_u64(now().as_nanos() as u64);
+        // Metered and paced on copies, kept only once turmoil takes the write.
+        let mut meter = this.meter;
+        let stands_for = match this.world.metered {
+            true => meter.feed(&buf[..len]),
+            false => len as u64,
+        };
+        let pace = this.world.pace(this.me, this.peer, now(), stands_for);
+        chunk.put_u64(pace.leaves_at.as_nanos() as u64);
         chunk.put_slice(&buf[..len]);
         let inner = this.inner.as_mut().expect("present until drop");
         // turmoil takes a write whole or not at all (one segment per write).
         ready!(Pin::new(inner).poll_write(cx, &chunk))?;
+        this.meter = meter;
+        this.world.commit(pace);
         this.world.on_write(this.conn, this.end, len as u64);
         Poll::Ready(Ok(len))
     }

@@ -79,6 +79,7 @@ fn draw(plan: &ScenarioPlan, swarm: &SwarmPlan, rng: &mut ChaCha8Rng) -> Option<
         oneway: false,
         latency: None,
         rate: None,
+        bandwidth: None,
     };
     if kind.is_node_fault() {
         fault.nodes = vec![replica(plan, swarm, rng)?];
@@ -104,6 +105,11 @@ fn draw(plan: &ScenarioPlan, swarm: &SwarmPlan, rng: &mut ChaCha8Rng) -> Option<
             FaultKind::Loss => {
                 let (lo, hi) = swarm.loss.unwrap_or((0.01, 0.2));
                 fault.rate = Some(if hi > lo { rng.random_range(lo..hi) } else { lo });
+            }
+            FaultKind::Bandwidth => {
+                // A power of two from a slow modem's 8 KiB/s to 8 MiB/s, so slow
+                // links are drawn as often as fast ones.
+                fault.bandwidth = Some((1u64 << rng.random_range(13u32..=23)) as f64);
             }
             _ => {}
         }
@@ -160,6 +166,20 @@ mod tests {
                     assert!(!overlaps(f, g, plan.duration), "seed {seed}: {f:?} overlaps {g:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_drawn_bandwidth_fault_carries_a_limit_in_range() {
+        let mut plan = queue_swarm();
+        plan.swarm.as_mut().expect("a swarm block").kinds = vec![FaultKind::Bandwidth];
+        let drawn: Vec<FaultPlan> = (0..50)
+            .flat_map(|seed| with_drawn_faults(&plan, seed).expect("drawn").faults)
+            .collect();
+        assert!(drawn.iter().any(|f| f.kind == FaultKind::Bandwidth), "none drawn");
+        for f in drawn.iter().filter(|f| f.kind == FaultKind::Bandwidth) {
+            let limit = f.bandwidth.expect("a bandwidth fault has a limit");
+            assert!((8192.0..=8.0 * 1024.0 * 1024.0).contains(&limit), "{limit}");
         }
     }
 

@@ -125,6 +125,9 @@ pub struct RawNetwork {
     pub latency: Option<RawDist>,
     /// Probability in [0, 1] that a message is lost (and retransmitted by TCP).
     pub loss: Option<f64>,
+    /// Bytes per second each link carries at most, each way (`1MiB/s`); absent is
+    /// unlimited.
+    pub bandwidth: Option<Scalar>,
     #[serde(default)]
     pub links: Vec<RawLink>,
 }
@@ -136,6 +139,9 @@ pub struct RawLink {
     pub between: Vec<String>,
     pub latency: Option<RawDist>,
     pub loss: Option<f64>,
+    /// This link's bandwidth each way (`1MiB/s`, or `unlimited` to lift the
+    /// network's).
+    pub bandwidth: Option<Scalar>,
 }
 
 /// What one group of nodes does. Which fields apply depends on the group's design;
@@ -183,12 +189,18 @@ pub struct RawFault {
     pub kind: String,
     /// The target of a node fault (`kill`, `crash`, `restart`, `stall`).
     pub node: Option<OneOrMany<String>>,
-    /// The two sides of a link fault (`partition`, `clog`, `latency`, `loss`).
+    /// The two sides of a link fault (`partition`, `clog`, `latency`, `loss`,
+    /// `bandwidth`).
     pub between: Option<Vec<OneOrMany<String>>>,
     /// A partition or clog that holds traffic from the first side to the second only.
     pub oneway: Option<bool>,
     pub latency: Option<RawDist>,
-    pub rate: Option<f64>,
+    /// The loss probability of a `loss` fault. Kept as written, so that a limit
+    /// written here by mistake (`rate: 1MiB/s`) is told where it belongs.
+    pub rate: Option<Scalar>,
+    /// The limit of a `bandwidth` fault (`1MiB/s`). Not `rate`, which is `loss`'s
+    /// probability; named as `network.links[].bandwidth` is, as `latency` is.
+    pub bandwidth: Option<Scalar>,
 }
 
 /// Faults drawn from the seed (the engine lands with the exploration work).

@@ -1,5 +1,5 @@
 //! Parses and prints the unit-bearing values of topology and scenario files: durations
-//! (`250ms`), sizes (`64KiB`, `unlimited`) and rates (`100/s`).
+//! (`250ms`), sizes (`64KiB`, `unlimited`), rates (`100/s`) and bandwidths (`1MiB/s`).
 //!
 //! One spelling per unit is accepted, with no space before it, so that files read the same
 //! everywhere; near misses (`60 sec`, `1min`, `64kb`) are errors whose hint gives the
@@ -307,6 +307,68 @@ pub fn parse_rate(text: &str) -> Result<f64, UnitError> {
     Ok(value.to_f64() * (NANOS_PER_SEC as f64 / per as f64))
 }
 
+/// Parses a bandwidth, a size per time unit such as `1MiB/s`, `500KB/s` or `64KiB/ms`,
+/// into bytes per second; `unlimited` is infinite (it lifts a limit set elsewhere). The
+/// size needs its unit, so that `1000/s` (a message rate) is not read as bytes.
+pub fn parse_bandwidth(text: &str) -> Result<f64, UnitError> {
+    let text = text.trim();
+    if text == "unlimited" {
+        return Ok(f64::INFINITY);
+    }
+    let example = "write a size per time unit, such as `1MiB/s`, or `unlimited`";
+    let Some((size, per)) = text.split_once('/') else {
+        // `1MiB` alone, or `8Mbps`: say what is missing.
+        return match parse_size(text) {
+            Ok(Some(_)) => Err(UnitError::new(
+                format!("bandwidth `{text}` has no time unit"),
+                format!("write `{text}/s`"),
+            )),
+            _ => Err(UnitError::new(format!("`{text}` is not a bandwidth"), example)),
+        };
+    };
+    let (number, unit) = split_number(size);
+    if unit.is_empty() && !number.is_empty() {
+        return Err(UnitError::new(
+            format!("bandwidth `{text}` gives no unit of size"),
+            format!("write `{number}B/{per}` for bytes"),
+        ));
+    }
+    let bytes = match parse_size(size)? {
+        Some(bytes) => bytes,
+        None => return Err(UnitError::new(format!("`{text}` is not a bandwidth"), example)),
+    };
+    let per_ns = match factor(per, RATE_UNITS) {
+        Some(per_ns) => per_ns,
+        None => {
+            return Err(match alias(per.trim(), RATE_ALIASES, RATE_UNITS) {
+                Some(canonical) => UnitError::new(
+                    format!("`{text}` is not a bandwidth"),
+                    format!("write `{size}/{canonical}`"),
+                ),
+                None => {
+                    let names: Vec<String> =
+                        RATE_UNITS.iter().map(|(name, _)| format!("`/{name}`")).collect();
+                    let message = format!("unknown time unit `{per}` in bandwidth `{text}`");
+                    UnitError::new(message, format!("use one of {}", names.join(", ")))
+                }
+            });
+        }
+    };
+    Ok(bytes as f64 * (NANOS_PER_SEC as f64 / per_ns as f64))
+}
+
+/// The canonical spelling of a bandwidth in bytes per second: the largest size unit
+/// that divides it, per second (`1MiB/s`); `unlimited` for infinity.
+pub fn format_bandwidth(bytes_per_sec: f64) -> String {
+    if bytes_per_sec.is_infinite() {
+        return "unlimited".to_owned();
+    }
+    if bytes_per_sec.fract() == 0.0 && bytes_per_sec >= 0.0 && bytes_per_sec < u64::MAX as f64 {
+        return format!("{}/s", format_size(bytes_per_sec as u64));
+    }
+    format!("{bytes_per_sec}B/s")
+}
+
 fn rate_unit_error(text: &str, number: &str, unit: &str) -> UnitError {
     match alias(unit, RATE_ALIASES, RATE_UNITS) {
         Some(canonical) => UnitError::new(
@@ -461,6 +523,43 @@ mod tests {
         assert_eq!(format_size(0), "0B");
         for bytes in [0u64, 1, 1000, 1024, 3 << 30, 5_000_000_000_000, u64::MAX] {
             assert_eq!(parse_size(&format_size(bytes)), Ok(Some(bytes)));
+        }
+    }
+
+    #[test]
+    fn bandwidths_are_sizes_per_time_unit() {
+        assert_eq!(parse_bandwidth("1MiB/s"), Ok(1_048_576.0));
+        assert_eq!(parse_bandwidth("500KB/s"), Ok(500_000.0));
+        assert_eq!(parse_bandwidth("64KiB/ms"), Ok(65_536_000.0));
+        assert_eq!(parse_bandwidth("60MB/min"), Ok(1_000_000.0));
+        assert_eq!(parse_bandwidth("100B/s"), Ok(100.0));
+        assert_eq!(parse_bandwidth("0B/s"), Ok(0.0));
+        assert_eq!(parse_bandwidth("unlimited"), Ok(f64::INFINITY));
+    }
+
+    #[test]
+    fn bandwidths_with_missing_or_wrong_units_hint_the_form() {
+        assert_eq!(message_of(parse_bandwidth("1MiB")), "bandwidth `1MiB` has no time unit");
+        assert_eq!(hint_of(parse_bandwidth("1MiB")), "write `1MiB/s`");
+        assert_eq!(hint_of(parse_bandwidth("1000/s")), "write `1000B/s` for bytes");
+        assert_eq!(hint_of(parse_bandwidth("1MiB/sec")), "write `1MiB/s`");
+        assert_eq!(
+            hint_of(parse_bandwidth("1mb/s")),
+            "write `1MiB` (powers of 1024) or `1MB` (powers of 1000)"
+        );
+        assert!(hint_of(parse_bandwidth("1MiB/week")).starts_with("use one of `/d`"));
+        assert_eq!(message_of(parse_bandwidth("fast")), "`fast` is not a bandwidth");
+        assert_eq!(message_of(parse_bandwidth("unlimited/s")), "`unlimited/s` is not a bandwidth");
+        assert!(message_of(parse_bandwidth("-1MiB/s")).contains("must not be negative"));
+    }
+
+    #[test]
+    fn bandwidths_print_canonically_and_round_trip() {
+        assert_eq!(format_bandwidth(1_048_576.0), "1MiB/s");
+        assert_eq!(format_bandwidth(f64::INFINITY), "unlimited");
+        for text in ["1MiB/s", "500KB/s", "3B/s", "unlimited"] {
+            let bps = parse_bandwidth(text).expect("parses");
+            assert_eq!(parse_bandwidth(&format_bandwidth(bps)), Ok(bps));
         }
     }
 
