@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -22,12 +22,12 @@ use patchbay::plan::ScenarioPlan;
 use patchbay::report::sweep::{Measurements, real_report};
 use patchbay::run::json::expected_text;
 use patchbay::run::real::{RealOptions, scaled, skip_reason};
-use patchbay::run::{Job, RunError, RunReport, run_many_real};
+use patchbay::run::{RunError, RunReport, run_many_real};
 
 use crate::args;
-use crate::check::{absolute, absolute_then_enter, files_or_shipped, usage_error};
+use crate::check::usage_error;
 use crate::report::Place;
-use crate::sim::{load_all, print_trace};
+use crate::sim::{Selection, load_all, print_trace, split};
 
 pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     let command = crate::report::command_line("real", &argv);
@@ -36,53 +36,26 @@ pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         Ok(a) => a,
         Err(e) => return usage_error(&e),
     };
-    let (seed, seeds, jobs) = match (args.number("seed"), args.number("seeds"), args.number("jobs"))
-    {
-        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return usage_error(&e),
+    let sel = match Selection::read(&args)? {
+        Ok(sel) => sel,
+        Err(e) => return usage_error(&e),
     };
     let opts = match time_scale(args.value("time-scale")) {
         Ok(time_scale) => RealOptions { time_scale },
         Err(e) => return usage_error(&e),
     };
-    let json_path = args.value("json").map(|p| absolute(Path::new(p))).transpose()?;
-    let files = absolute_then_enter(args.files.clone())?;
-    let explicit = !files.is_empty();
-    let files: Vec<PathBuf> = files_or_shipped(files)?
-        .into_iter()
-        .filter(|f| explicit || f.starts_with("scenarios"))
-        .collect();
     let registry = Registry::builtin();
-    let Some(plans) = load_all(&files, &registry) else { return Ok(ExitCode::from(2)) };
-    let (plans, skipped): (Vec<ScenarioPlan>, Vec<(String, String)>) = {
-        let mut runnable = Vec::new();
-        let mut skipped = Vec::new();
-        for p in plans {
-            match skip_reason(&p, &registry, opts) {
-                None => runnable.push(p),
-                Some(why) => skipped.push((p.name.clone(), why)),
-            }
-        }
-        (runnable, skipped)
-    };
-    if explicit && !skipped.is_empty() {
+    let Some(plans) = load_all(&sel.files, &registry) else { return Ok(ExitCode::from(2)) };
+    let (plans, skipped) = split(plans, |p| skip_reason(p, &registry, opts));
+    if sel.explicit && !skipped.is_empty() {
         print_skipped(&skipped);
         return usage_error("the scenario(s) above cannot run on the real network");
     }
     // Real runs share the machine's cores; fewer at once keeps their timing closer to
     // what one run alone would see.
-    let threads = jobs.map_or(2, |j| j as usize);
-    let work: Vec<Job<'_>> = plans
-        .iter()
-        .flat_map(|p| {
-            let list: Vec<u64> = match (seed, seeds) {
-                (Some(s), _) => vec![s],
-                (None, Some(k)) => (1..=k).collect(),
-                (None, None) => p.seeds.iter().copied().take(1).collect(),
-            };
-            list.into_iter().map(move |s| Job { plan: p, seed: s })
-        })
-        .collect();
+    let threads = sel.jobs.map_or(2, |j| j as usize);
+    // A real run is not a repeat of a simulated one: one seed per scenario by default.
+    let work = sel.work(&plans, |p| p.seeds.iter().copied().take(1).collect());
     println!(
         "running {} real run(s) of {} scenario(s) on 127.0.0.1, {threads} at a time, time scale {}",
         work.len(),
@@ -123,7 +96,7 @@ pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     }
     print_table(&plans, &reports);
     let mut report = real_report(command, &as_run, &registry, &reports, &measured, &skipped);
-    let place = json_path.as_deref().map_or(Place::Dated(Path::new("reports/real")), Place::At);
+    let place = sel.json.as_deref().map_or(Place::Dated(Path::new("reports/real")), Place::At);
     if !crate::report::save(&mut report, place)? {
         return Ok(ExitCode::from(2));
     }

@@ -32,39 +32,22 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         Ok(a) => a,
         Err(e) => return usage_error(&e),
     };
-    let (seed, seeds, jobs) = match (args.number("seed"), args.number("seeds"), args.number("jobs"))
-    {
-        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return usage_error(&e),
+    let sel = match Selection::read(&args)? {
+        Ok(sel) => sel,
+        Err(e) => return usage_error(&e),
     };
-    let json_path = args.value("json").map(|p| absolute(Path::new(p))).transpose()?;
-    let files = absolute_then_enter(args.files.clone())?;
-    let explicit = !files.is_empty();
-    let files: Vec<PathBuf> = files_or_shipped(files)?
-        .into_iter()
-        .filter(|f| explicit || f.starts_with("scenarios"))
-        .collect();
     let registry = Registry::builtin();
-    let Some(plans) = load_all(&files, &registry) else { return Ok(ExitCode::from(2)) };
-    let (plans, skipped) = split_runnable(plans, &registry);
-    if explicit && !skipped.is_empty() {
+    let Some(plans) = load_all(&sel.files, &registry) else { return Ok(ExitCode::from(2)) };
+    let (plans, skipped) =
+        split(plans, |p| patchbay::run::runnable(p, &registry).err().map(|e| e.to_string()));
+    if sel.explicit && !skipped.is_empty() {
         return usage_error("the scenario(s) above cannot run in the simulator yet");
     }
-    let threads = jobs.map_or_else(
+    let threads = sel.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,
     );
-    let work: Vec<Job<'_>> = plans
-        .iter()
-        .flat_map(|p| {
-            let list: Vec<u64> = match (seed, seeds) {
-                (Some(s), _) => vec![s],
-                (None, Some(k)) => (1..=k).collect(),
-                (None, None) => p.seeds.clone(),
-            };
-            list.into_iter().map(move |s| Job { plan: p, seed: s })
-        })
-        .collect();
+    let work = sel.work(&plans, |p| p.seeds.clone());
     let determinism = args.flag("check-determinism");
     println!(
         "running {} simulation(s) of {} scenario(s), {threads} at a time",
@@ -82,7 +65,7 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         if determinism { check_determinism(&work, &registry, threads, &reports) } else { 0 };
     print_table(&plans, &reports);
     let unexpected = print_failures(&reports);
-    if !write_report(command, &plans, &registry, &reports, &measured, json_path.as_deref())? {
+    if !write_report(command, &plans, &registry, &reports, &measured, sel.json.as_deref())? {
         return Ok(ExitCode::from(2));
     }
     if determinism {
@@ -109,18 +92,71 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 
-/// Splits off scenarios that use a design or socket type the simulator cannot run
-/// yet, saying why for each; they are listed, never silently dropped.
-fn split_runnable(
+/// What `sim` and `real` read alike from their arguments: which seeds, how many runs
+/// at once, where the report goes, and which scenario files (every shipped scenario
+/// when none is named).
+pub(crate) struct Selection {
+    seed: Option<u64>,
+    seeds: Option<u64>,
+    pub jobs: Option<u64>,
+    pub json: Option<PathBuf>,
+    /// Whether the user named the files (then a scenario that cannot run is an error).
+    pub explicit: bool,
+    pub files: Vec<PathBuf>,
+}
+
+impl Selection {
+    /// Reads the selection and enters the workspace root; the inner `Err` is a usage
+    /// error to print.
+    pub(crate) fn read(args: &args::Args) -> anyhow::Result<Result<Selection, String>> {
+        let (seed, seeds, jobs) =
+            match (args.number("seed"), args.number("seeds"), args.number("jobs")) {
+                (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Ok(Err(e)),
+            };
+        let json = args.value("json").map(|p| absolute(Path::new(p))).transpose()?;
+        let files = absolute_then_enter(args.files.clone())?;
+        let explicit = !files.is_empty();
+        let files = files_or_shipped(files)?
+            .into_iter()
+            .filter(|f| explicit || f.starts_with("scenarios"))
+            .collect();
+        Ok(Ok(Selection { seed, seeds, jobs, json, explicit, files }))
+    }
+
+    /// One job per plan and seed: `--seed N`, else seeds `1..=K` for `--seeds K`, else
+    /// the seeds `default` gives for the plan.
+    pub(crate) fn work<'a>(
+        &self,
+        plans: &'a [ScenarioPlan],
+        default: impl Fn(&ScenarioPlan) -> Vec<u64>,
+    ) -> Vec<Job<'a>> {
+        plans
+            .iter()
+            .flat_map(|p| {
+                let list: Vec<u64> = match (self.seed, self.seeds) {
+                    (Some(s), _) => vec![s],
+                    (None, Some(k)) => (1..=k).collect(),
+                    (None, None) => default(p),
+                };
+                list.into_iter().map(move |s| Job { plan: p, seed: s })
+            })
+            .collect()
+    }
+}
+
+/// Splits off the plans `skip` gives a reason for; they are listed with it, never
+/// silently dropped.
+pub(crate) fn split(
     plans: Vec<ScenarioPlan>,
-    registry: &Registry,
+    skip: impl Fn(&ScenarioPlan) -> Option<String>,
 ) -> (Vec<ScenarioPlan>, Vec<(String, String)>) {
     let mut runnable = Vec::new();
     let mut skipped = Vec::new();
     for p in plans {
-        match patchbay::run::runnable(&p, registry) {
-            Ok(()) => runnable.push(p),
-            Err(e) => skipped.push((p.name.clone(), e.to_string())),
+        match skip(&p) {
+            None => runnable.push(p),
+            Some(why) => skipped.push((p.name.clone(), why)),
         }
     }
     (runnable, skipped)
