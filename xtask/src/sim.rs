@@ -292,6 +292,15 @@ fn print_table(plans: &[ScenarioPlan], reports: &[RunReport]) {
             }
             let counts: Vec<String> = by.iter().map(|(v, n)| format!("{v} ×{n}")).collect();
             println!("    {:<28} {}", inv.name, counts.join(", "));
+            // A failure the scenario expects is still news to a reader: what it was,
+            // and how to see it again.
+            let failed = runs.iter().find_map(|r| {
+                let o = r.invariants.get(i).filter(|o| o.verdict == Verdict::Fail)?;
+                Some((r, o.violations.first()?))
+            });
+            if let Some((r, v)) = failed {
+                println!("        e.g. {}\n        repro: {}", v.text, r.repro());
+            }
         }
     }
 }
