@@ -593,7 +593,73 @@ mod tests {
         );
     }
 
+    /// Encodes `messages` as one stream, padding written out or left virtual.
+    fn padded_stream(messages: &[(Vec<u32>, Bytes)], padding: Padding) -> (BytesMut, u64) {
+        let mut wire = BytesMut::new();
+        let mut total = 0;
+        for (ids, body) in messages {
+            let pad = encode(ids, body, &mut wire);
+            total += pad;
+            if padding == Padding::Real {
+                wire.extend_from_slice(&vec![0; pad as usize]);
+            }
+        }
+        (wire, total)
+    }
+
+    /// A routed message: `ids` routing ids (the last a request id), then a modelled
+    /// payload with `extra` bytes after its header, or `extra` plain bytes.
+    fn message(i: usize, ids: usize, modelled: Option<u64>, extra: usize) -> (Vec<u32>, Bytes) {
+        let ids = (0..ids).map(|k| k as u32 | if k + 1 == ids { REQUEST_ID_BIT } else { 0 });
+        let body = match modelled {
+            Some(m) => {
+                Payload::new(PayloadKind::Job, i as u64, m).with_extra(vec![b'e'; extra]).encode()
+            }
+            None => Bytes::from(vec![b'p'; extra]),
+        };
+        (ids.collect(), body)
+    }
+
     proptest::proptest! {
+        /// Modelled and plain messages, routed or not, cut anywhere, come out as their
+        /// real bytes with every padding byte accounted, on either kind of stream.
+        #[test]
+        fn modelled_messages_round_trip_however_the_stream_is_cut(
+            specs in proptest::collection::vec(
+                (0usize..3, proptest::option::of(0u64..5000), 0usize..40), 1..8),
+            chunk in 1usize..700,
+            real in proptest::bool::ANY,
+        ) {
+            let messages: Vec<(Vec<u32>, Bytes)> = specs
+                .iter()
+                .enumerate()
+                .map(|(i, (ids, modelled, extra))| message(i, *ids, *modelled, *extra))
+                .collect();
+            let padding = if real { Padding::Real } else { Padding::Virtual };
+            let (wire, total) = padded_stream(&messages, padding);
+            let mut decoder = Decoder::new(None).with_padding(padding);
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for piece in wire.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                while let Some(payload) = decoder.decode(&mut buf).unwrap() {
+                    got.push(payload);
+                }
+            }
+            proptest::prop_assert!(decoder.finish(&buf).is_ok());
+            proptest::prop_assert_eq!(decoder.padding_total(), total);
+            let want: Vec<Bytes> = messages
+                .iter()
+                .map(|(ids, body)| {
+                    let mut one = BytesMut::new();
+                    ids.iter().for_each(|id| one.put_u32(*id));
+                    one.put_slice(body);
+                    one.freeze()
+                })
+                .collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic_the_decoder(
             bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
