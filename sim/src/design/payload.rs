@@ -2,7 +2,9 @@
 //!
 //! A body starts with a fixed 20-byte header: the magic `PB1`, a kind byte, the
 //! message id, and the modelled length (large payloads are modelled, never
-//! allocated: a 100 MB job is 20 bytes plus its declared size). Bodies without the
+//! allocated: a 100 MB job is 20 bytes plus its declared size). On the wire the
+//! declared size is padding after the body, counted in the SP length prefix, so
+//! receive limits and bandwidth see it (`wire/modelled.rs`). Bodies without the
 //! magic (from a real NNG peer, say) are simply payloads without an id.
 
 use bytes::{BufMut, Bytes, BytesMut};

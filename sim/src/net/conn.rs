@@ -6,6 +6,8 @@
 //! batches every message the core has ready into one write, because a system call per
 //! small message is what makes NNG slow (`shared/reference/peers.md`). Nothing a peer
 //! sends can make this code panic: every fault ends this one connection with a reason.
+//! A modelled message's padding (`wire/modelled.rs`) is written as zeros after it
+//! when the transport carries it as bytes, and dropped by the decoder as it arrives.
 
 use std::fmt;
 use std::io;
@@ -19,7 +21,7 @@ use super::driver::DriverEvent;
 use super::shared::Shared;
 use super::wake::LocalNotify;
 use crate::socket::{DropReason, Msg, PipeId, SocketEvent, SocketType};
-use crate::wire::{self, Decoder, HANDSHAKE_LEN, HeaderRule, WireError};
+use crate::wire::{self, Decoder, HANDSHAKE_LEN, HeaderRule, Padding, WireError};
 
 /// Smallest read: enough for many small messages per system call.
 const READ_CHUNK_BYTES_MIN: usize = 64 * 1024;
@@ -123,7 +125,7 @@ async fn read_until_closing<R: AsyncRead + Unpin>(
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(shared: &Shared, pipe: PipeId, reader: &mut R) -> ConnEnd {
-    let mut decoder = Decoder::new(shared.options.rcvmaxsize_bytes);
+    let mut decoder = Decoder::new(shared.options.rcvmaxsize_bytes).with_padding(shared.padding);
     let rule = HeaderRule::for_receiver(shared.socket_type);
     let mut buf = BytesMut::new();
     loop {
@@ -212,7 +214,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 ) -> ConnEnd {
     let mut batch = BytesMut::new();
     loop {
-        fill_batch(shared, pipe, &mut batch);
+        let padding = fill_batch(shared, pipe, &mut batch);
         if batch.is_empty() {
             if shared.is_shutting_down() {
                 return writer.shutdown().await.map_or_else(ConnEnd::Io, |()| ConnEnd::Closed);
@@ -228,15 +230,38 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             return ConnEnd::Io(err);
         }
         batch.clear();
+        if let Err(err) = write_padding(writer, padding).await {
+            return ConnEnd::Io(err);
+        }
     }
 }
 
-/// Encodes the core's ready messages for `pipe` into `batch`, up to the batch limit.
-fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut) {
+/// Zero bytes that real padding is written from, so it is never allocated.
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+/// Sends a modelled message's real padding (`wire/modelled.rs`), slice by slice.
+async fn write_padding<W: AsyncWrite + Unpin>(writer: &mut W, mut left: u64) -> io::Result<()> {
+    while left > 0 {
+        let n = left.min(ZEROS.len() as u64) as usize;
+        writer.write_all(&ZEROS[..n]).await?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// Encodes the core's ready messages for `pipe` into `batch`, up to the batch limit,
+/// and returns the real padding to send after it: a message whose padding travels
+/// as bytes ends the batch, since its padding must follow it on the wire. Where the
+/// transport accounts for padding itself, nothing is sent for it.
+fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut) -> u64 {
     shared.with_core(|core, now| {
         while batch.len() < WRITE_BATCH_BYTES_MAX {
             let Some(msg) = core.poll_transmit(pipe, now) else { break };
-            wire::encode(&msg.header, &msg.body, batch);
+            let padding = wire::encode(&msg.header, &msg.body, batch);
+            if padding > 0 && shared.padding == Padding::Real {
+                return padding;
+            }
         }
-    });
+        0
+    })
 }

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use super::driver::DriverEvent;
 use super::wake::LocalNotify;
 use crate::socket::{Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType};
+use crate::wire::Padding;
 
 /// Receives every event of one socket, stamped with the time since the run's epoch.
 pub type EventSink = Rc<dyn Fn(Duration, DriverEvent)>;
@@ -29,6 +30,8 @@ pub(super) struct Shared {
     core: RefCell<Box<dyn SocketCore>>,
     pub(super) socket_type: SocketType,
     pub(super) options: SocketOptions,
+    /// How the transport carries modelled messages' padding (`Transport::PADDING`).
+    pub(super) padding: Padding,
     /// The run's time zero; under turmoil `Instant` is simulated time.
     epoch: Instant,
     events: EventSink,
@@ -59,6 +62,7 @@ impl Shared {
     pub(super) fn new(
         core: Box<dyn SocketCore>,
         options: &SocketOptions,
+        padding: Padding,
         epoch: Instant,
         events: EventSink,
     ) -> Rc<Shared> {
@@ -66,6 +70,7 @@ impl Shared {
             socket_type: core.socket_type(),
             core: RefCell::new(core),
             options: options.clone(),
+            padding,
             epoch,
             events,
             app_wake: LocalNotify::new(),

@@ -14,11 +14,18 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::wire::Padding;
+
 pub trait Transport: Clone + 'static {
     /// One established byte stream.
     type Stream: AsyncRead + AsyncWrite + Unpin + 'static;
     /// A bound listening socket.
     type Listener: 'static;
+
+    /// How a modelled message's padding crosses this transport (`wire/modelled.rs`):
+    /// as real zero bytes, unless the transport accounts for it itself (the
+    /// simulator's shim does, so a 100 MB job costs no 100 MB of copying).
+    const PADDING: Padding = Padding::Real;
 
     /// Binds a listener. The address returned is the one actually bound, which
     /// differs from `addr` when `addr` asks for port 0.

@@ -140,9 +140,6 @@ pub struct State {
 #[derive(Debug)]
 pub struct FaultWorld {
     pub state: RefCell<State>,
-    /// Whether any link may ever be limited: only then do streams meter what their
-    /// bytes stand for (see `meter.rs`), which costs a little on every write.
-    pub metered: bool,
     rng: RefCell<ChaCha8Rng>,
     /// Readers and writers waiting for a fault to change.
     wakers: RefCell<Vec<Waker>>,
@@ -212,7 +209,6 @@ impl FaultWorld {
         };
         Rc::new(FaultWorld {
             state: RefCell::new(state),
-            metered: limits_bandwidth(plan),
             rng: RefCell::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17)),
             wakers: RefCell::new(Vec::new()),
         })

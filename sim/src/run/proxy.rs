@@ -12,8 +12,9 @@
 //!   loss), in order, as TCP would;
 //! - **bandwidth**: on a limited link each chunk read first waits for the bytes
 //!   ahead of it and its own to leave at the limit (the fault world keeps each
-//!   direction's pace, per pair of replicas, as in the simulator; a message counts
-//!   the payload size it models, see `meter.rs`), and its delay counts from then;
+//!   direction's pace, per pair of replicas, as in the simulator; a modelled
+//!   message's padding travels as real bytes here, see `wire/modelled.rs`, so bytes
+//!   are counted as they are), and its delay counts from then;
 //!   the proxy's buffer fills and pushes back on the writer;
 //! - **partition and clog**: the proxy stops forwarding (data waits in the proxy and
 //!   in the kernels' buffers) and resumes when the fault heals; a connect across a
@@ -51,7 +52,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
-use super::meter::Meter;
 use super::world::Link;
 use crate::plan::Replica;
 
@@ -192,7 +192,6 @@ async fn pump(
     let mut queue: VecDeque<(Instant, Bytes)> = VecDeque::new();
     let mut buffered = 0;
     let mut last_release = Instant::now();
-    let mut meter = Meter::default();
     let mut eof = false;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -225,11 +224,7 @@ async fn pump(
                 }
                 Ok(0) => eof = true,
                 Ok(n) => {
-                    let stands_for = match world.metered {
-                        true => meter.feed(&buf[..n]),
-                        false => n as u64,
-                    };
-                    let pace = world.pace(from, to, net.epoch.elapsed(), stands_for);
+                    let pace = world.pace(from, to, net.epoch.elapsed(), n as u64);
                     world.commit(pace);
                     let leaves_at = net.epoch + pace.leaves_at;
                     let at = (leaves_at + world.delay(from, to)).max(last_release);

@@ -1,14 +1,17 @@
 //! The fault shim: a [`Transport`] around turmoil's TCP that makes faults faithful.
 //!
-//! Each write becomes one chunk `[len u32][leaves_at u64 ns]` + bytes on the turmoil
-//! stream (turmoil delivers a write as one segment, so a chunk is never split by a
-//! full window). `leaves_at` is when the chunk's last byte has left the writer: the
-//! write's own time, or on a link with a bandwidth limit, later, once the bytes ahead
-//! of it and its own have gone at the limit (the fault world keeps each direction's
-//! pace; a message counts the payload size it models, see `meter.rs`). The reading end releases a chunk only when its link delay has passed since
-//! (latency, plus retransmission time for drawn losses, in order, as TCP would), when
-//! no partition holds traffic from that peer, and when its own replica is not
-//! stalled; a connection reset by a fault fails at both ends. A 24-byte preamble on
+//! Each write becomes one chunk `[len u32][leaves_at u64 ns][stands_for u64]` + bytes
+//! on the turmoil stream (turmoil delivers a write as one segment, so a chunk is never
+//! split by a full window). `leaves_at` is when the chunk's last byte has left the
+//! writer: the write's own time, or on a link with a bandwidth limit, later, once the
+//! bytes ahead of it and its own have gone at the limit (the fault world keeps each
+//! direction's pace). `stands_for` is the chunk's bytes plus the virtual padding of the
+//! modelled messages in it (`meter.rs`, `wire/modelled.rs`: padding never travels
+//! here), so a 100 MB job paces a link and fills the reader's buffer as 100 MB would,
+//! with nothing allocated for it. The reading end releases a chunk only when its
+//! link delay has passed since (latency, plus retransmission time for drawn losses,
+//! in order, as TCP would), when no partition holds traffic from that peer, and when
+//! its own replica is not stalled; a connection reset by a fault fails at both ends. A 24-byte preamble on
 //! each new connection tells the acceptor which replica connected, so faults hit
 //! replicas even when many share a simulated host. turmoil applies a plain fixed
 //! latency itself (no timer per chunk then); any other latency model, per-link
@@ -32,13 +35,15 @@ use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
 use super::meter::Meter;
 use crate::net::Transport;
 use crate::plan::Replica;
+use crate::wire::Padding;
 
 const PREAMBLE_MAGIC: &[u8; 4] = b"PBSH";
 const PREAMBLE_LEN: usize = 24;
-const CHUNK_HEADER_LEN: usize = 12;
+const CHUNK_HEADER_LEN: usize = 20;
 /// How much a reader buffers from turmoil before it stops pulling, so that a held or
-/// stalled reader pushes back on its writer like a full receive window.
-const READ_BUFFER_MAX: usize = 256 * 1024;
+/// stalled reader pushes back on its writer like a full receive window. Chunks count
+/// what they stand for, virtual padding included.
+const READ_BUFFER_MAX: u64 = 256 * 1024;
 /// Connects that may wait at once for one listener to accept them. turmoil panics the
 /// run when more SYNs than its `tcp_capacity` (64) queue at one listener, and `accept`
 /// below takes one connection at a time (it reads the preamble before the next), so a
@@ -60,6 +65,8 @@ pub struct ShimTransport {
 impl Transport for ShimTransport {
     type Stream = ShimStream;
     type Listener = turmoil::net::TcpListener;
+    /// Padding is counted (`meter.rs`), never copied: the chunk says what it stands for.
+    const PADDING: Padding = Padding::Virtual;
 
     async fn bind(&self, addr: SocketAddr) -> io::Result<(Self::Listener, SocketAddr)> {
         let listener = turmoil::net::TcpListener::bind(addr).await?;
@@ -150,6 +157,8 @@ struct SynSlot {
 struct Chunk {
     release_at: Duration,
     data: Bytes,
+    /// Its bytes plus the virtual padding they carry, for the read buffer's bound.
+    stands_for: u64,
 }
 
 /// One end of a shimmed connection.
@@ -165,7 +174,8 @@ pub struct ShimStream {
     /// Raw bytes from turmoil not yet parsed into chunks.
     raw: BytesMut,
     chunks: std::collections::VecDeque<Chunk>,
-    buffered: usize,
+    /// What the buffered chunks stand for, virtual padding included.
+    buffered: u64,
     /// Release time of the last chunk: TCP delivers in order.
     last_release: Duration,
     /// A released chunk the application has not read all of.
@@ -175,8 +185,7 @@ pub struct ShimStream {
     /// On the accepting end, the preamble bytes read so far, until it names the
     /// connection and its connector; `None` once known.
     preamble: Option<Vec<u8>>,
-    /// What this end's writes stand for, for bandwidth limits (used when the world
-    /// is metered).
+    /// What this end's writes stand for, for bandwidth limits and the reader's buffer.
     meter: Meter,
 }
 
@@ -271,13 +280,14 @@ impl ShimStream {
             let leaves_at = Duration::from_nanos(u64::from_be_bytes(
                 self.raw[4..12].try_into().expect("8 bytes"),
             ));
+            let stands_for = u64::from_be_bytes(self.raw[12..20].try_into().expect("8 bytes"));
             self.raw.advance(CHUNK_HEADER_LEN);
             let data = self.raw.split_to(len).freeze();
             let release_at =
                 (leaves_at + self.world.delay(self.peer, self.me)).max(self.last_release);
             self.last_release = release_at;
-            self.buffered += data.len();
-            self.chunks.push_back(Chunk { release_at, data });
+            self.buffered += stands_for;
+            self.chunks.push_back(Chunk { release_at, data, stands_for });
         }
     }
 
@@ -298,7 +308,7 @@ impl ShimStream {
             ready!(sleep.as_mut().poll(cx));
         }
         let chunk = self.chunks.pop_front().expect("front exists");
-        self.buffered -= chunk.data.len();
+        self.buffered -= chunk.stands_for;
         self.world.on_release(self.conn, 1 - self.end, chunk.data.len() as u64);
         self.current = chunk.data;
         Poll::Ready(())
@@ -360,12 +370,10 @@ impl AsyncWrite for ShimStream {
         chunk.put_u32(len as u32);
         // Metered and paced on copies, kept only once turmoil takes the write.
         let mut meter = this.meter;
-        let stands_for = match this.world.metered {
-            true => meter.feed(&buf[..len]),
-            false => len as u64,
-        };
+        let stands_for = meter.feed(&buf[..len]);
         let pace = this.world.pace(this.me, this.peer, now(), stands_for);
         chunk.put_u64(pace.leaves_at.as_nanos() as u64);
+        chunk.put_u64(stands_for);
         chunk.put_slice(&buf[..len]);
         let inner = this.inner.as_mut().expect("present until drop");
         // turmoil takes a write whole or not at all (one segment per write).

@@ -12,6 +12,7 @@ use std::fmt;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use super::modelled::{HEAD_MAX, Padding, padding_of, real_len};
 use crate::socket::{Msg, REQUEST_ID_BIT, SocketType};
 
 /// Bytes each side sends before anything else.
@@ -88,7 +89,8 @@ pub enum WireError {
     ReservedNonZero { got: [u8; 2] },
     /// The peer speaks a protocol our socket type cannot pair with.
     ProtocolMismatch { ours: SocketType, peer_id: u16 },
-    /// A length header above the receive limit, seen before anything was allocated.
+    /// A length header above the receive limit, seen before anything was allocated
+    /// (nanomsg, NNG and libzmq all drop the connection for it).
     TooLong { len: u64, max: u64 },
     /// The stream ended part-way through a handshake, a length or a message.
     Truncated { needed: u64, got: u64 },
@@ -110,7 +112,10 @@ impl fmt::Display for WireError {
                 describe_protocol(*peer_id),
             ),
             WireError::TooLong { len, max } => {
-                write!(f, "message length {len} exceeds the receive limit of {max} bytes")
+                write!(
+                    f,
+                    "message too large: length {len} exceeds the receive limit of {max} bytes"
+                )
             }
             WireError::Truncated { needed, got } => {
                 write!(f, "connection closed mid-message: got {got} of {needed} bytes")
@@ -140,80 +145,154 @@ fn describe_protocol(id: u16) -> String {
 
 /// Streaming splitter of length-prefixed messages out of a byte stream.
 ///
-/// It keeps the length of the message in progress so a length is checked, and its
-/// prefix consumed, exactly once however the bytes arrive.
+/// It keeps the message in progress so a length is checked, and its prefix consumed,
+/// exactly once however the bytes arrive. A message's length includes the padding a
+/// modelled size adds (`modelled.rs`): the limit is checked against all of it, and
+/// only the real bytes are ever stored; real padding is dropped as it arrives.
 #[derive(Clone, Debug)]
 pub struct Decoder {
     /// Largest payload accepted; `None` is unlimited (NNG 1.2 to 1.11's default).
     max_len: Option<u64>,
-    /// Payload length of the message whose prefix has been consumed, if any.
-    pending_len: Option<usize>,
+    /// Whether padding travels (real TCP) or is only accounted (the simulator).
+    padding: Padding,
+    /// The message whose prefix has been consumed, if any.
+    pending: Option<Pending>,
+    /// Real padding bytes of the last message still to drop.
+    skip_left: u64,
+    /// Padding bytes accounted so far, real or virtual, none of them stored.
+    padding_total: u64,
+}
+
+/// A message whose length prefix has been read.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    /// Its length from the prefix, padding included.
+    len: u64,
+    /// How many of those bytes are real, once its first bytes have said.
+    real: Option<usize>,
 }
 
 impl Decoder {
+    /// A decoder for a stream whose padding is real bytes (real TCP).
     pub fn new(max_len: Option<u64>) -> Decoder {
-        Decoder { max_len, pending_len: None }
+        Decoder { max_len, padding: Padding::Real, pending: None, skip_left: 0, padding_total: 0 }
     }
 
-    /// Takes the next whole message payload out of `buf`, or `None` until more bytes
-    /// arrive. After an error the stream is unusable and the connection must close.
+    /// The same decoder for a stream whose padding travels as `padding` says.
+    pub fn with_padding(self, padding: Padding) -> Decoder {
+        Decoder { padding, ..self }
+    }
+
+    /// Padding bytes this decoder has accounted for without storing them.
+    pub fn padding_total(&self) -> u64 {
+        self.padding_total
+    }
+
+    /// Takes the next whole message payload out of `buf` (its real bytes), or `None`
+    /// until more bytes arrive. After an error the stream is unusable and the
+    /// connection must close.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, WireError> {
-        let len = match self.pending_len {
-            Some(len) => len,
-            None => {
-                if buf.len() < LEN_PREFIX_LEN {
-                    return Ok(None);
-                }
-                let len = self.check_len(buf.get_u64())?;
-                self.pending_len = Some(len);
-                len
-            }
-        };
-        if buf.len() < len {
+        if !self.skip_padding(buf) {
             return Ok(None);
         }
-        self.pending_len = None;
-        Ok(Some(buf.split_to(len).freeze()))
+        let mut pending = match self.pending {
+            Some(pending) => pending,
+            None if buf.len() < LEN_PREFIX_LEN => return Ok(None),
+            None => Pending { len: self.check_len(buf.get_u64())?, real: None },
+        };
+        let real = match pending.real.or_else(|| real_len(pending.len, buf).map(|r| r as usize)) {
+            Some(real) => real,
+            None => {
+                self.pending = Some(pending);
+                return Ok(None);
+            }
+        };
+        pending.real = Some(real);
+        self.pending = Some(pending);
+        if buf.len() < real {
+            return Ok(None);
+        }
+        self.pending = None;
+        let payload = buf.split_to(real).freeze();
+        let padding = pending.len - real as u64;
+        self.padding_total += padding;
+        if self.padding == Padding::Real {
+            self.skip_left = padding;
+            self.skip_padding(buf);
+        }
+        Ok(Some(payload))
     }
 
-    /// How many more bytes would complete the length or message in progress: a hint
-    /// for sizing the next read, never an allocation made on the peer's say-so alone.
+    /// Drops real padding from the front of `buf`; whether none is left to drop.
+    fn skip_padding(&mut self, buf: &mut BytesMut) -> bool {
+        let n = self.skip_left.min(buf.len() as u64);
+        buf.advance(n as usize);
+        self.skip_left -= n;
+        self.skip_left == 0
+    }
+
+    /// How many more bytes would complete the padding, length or message in progress:
+    /// a hint for sizing the next read, never an allocation made on the peer's say-so
+    /// alone.
     pub fn bytes_wanted(&self, buf: &BytesMut) -> usize {
-        let unit = self.pending_len.unwrap_or(LEN_PREFIX_LEN);
+        if self.skip_left > 0 {
+            return usize::try_from(self.skip_left).unwrap_or(usize::MAX);
+        }
+        let unit = match self.pending {
+            Some(Pending { real: Some(real), .. }) => real,
+            Some(Pending { len, real: None }) => (HEAD_MAX as u64).min(len) as usize,
+            None => LEN_PREFIX_LEN,
+        };
         unit.saturating_sub(buf.len())
     }
 
-    /// Called when the stream has ended: bytes of an unfinished length or message
-    /// left in `buf` mean the peer closed mid-message.
+    /// Called when the stream has ended: bytes of an unfinished length, message or
+    /// padding left mean the peer closed mid-message.
     pub fn finish(&self, buf: &BytesMut) -> Result<(), WireError> {
         let got = buf.len() as u64;
-        match self.pending_len {
-            Some(len) => Err(WireError::Truncated { needed: len as u64, got }),
+        if self.skip_left > 0 {
+            return Err(WireError::Truncated { needed: self.skip_left, got });
+        }
+        match self.pending {
+            Some(Pending { len, real }) => {
+                let needed = real.map_or(len, |real| real as u64);
+                Err(WireError::Truncated { needed, got })
+            }
             None if got > 0 => Err(WireError::Truncated { needed: LEN_PREFIX_LEN as u64, got }),
             None => Ok(()),
         }
     }
 
     /// Rejects a length above the limit before any byte of the payload is stored.
-    fn check_len(&self, len: u64) -> Result<usize, WireError> {
+    fn check_len(&self, len: u64) -> Result<u64, WireError> {
         let max = self.max_len.map_or(LEN_MAX_ADDRESSABLE, |m| m.min(LEN_MAX_ADDRESSABLE));
         if len > max {
             return Err(WireError::TooLong { len, max });
         }
-        usize::try_from(len).map_err(|_| WireError::TooLong { len, max })
+        Ok(len)
     }
 }
 
 /// Appends one message to `out`: the length, each header id as a big-endian u32, then
 /// the body. The body is copied once, straight into the batch that goes to the wire.
-pub fn encode(header: &[u32], body: &[u8], out: &mut BytesMut) {
-    let len = header.len() * ID_LEN + body.len();
-    out.reserve(LEN_PREFIX_LEN + len);
-    out.put_u64(len as u64);
+/// The length counts the padding the message's payload header declares
+/// (`modelled.rs`), which is returned: the caller sends that many zero bytes after
+/// the message (real TCP) or leaves them to the transport's accounting (simulator).
+#[must_use = "a modelled message's padding must be sent or accounted"]
+pub fn encode(header: &[u32], body: &[u8], out: &mut BytesMut) -> u64 {
+    let real = header.len() * ID_LEN + body.len();
+    out.reserve(LEN_PREFIX_LEN + real);
+    let len_at = out.len();
+    out.put_u64(0);
     for id in header {
         out.put_u32(*id);
     }
     out.put_slice(body);
+    let head_at = len_at + LEN_PREFIX_LEN;
+    let padding = padding_of(&out[head_at..out.len().min(head_at + HEAD_MAX)]);
+    let len = (real as u64).saturating_add(padding);
+    out[len_at..head_at].copy_from_slice(&len.to_be_bytes());
+    padding
 }
 
 /// How a receiving socket peels routing ids off the front of a payload.
@@ -297,6 +376,7 @@ fn backtrace_len(payload: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::design::payload::{Payload, PayloadKind};
 
     /// The probe bytes from messaging-semantics.md, "SP over TCP".
     const REP_HANDSHAKE: [u8; 8] = [0x00, 0x53, 0x50, 0x00, 0x00, 0x31, 0x00, 0x00];
@@ -373,7 +453,7 @@ mod tests {
         assert_eq!(msg.header, vec![7, 0x8000_0002]);
         assert_eq!(msg.body, Bytes::from_static(b"x"));
         let mut out = BytesMut::new();
-        encode(&msg.header, &msg.body, &mut out);
+        assert_eq!(encode(&msg.header, &msg.body, &mut out), 0);
         assert_eq!(&out[..], &[0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 7, 0x80, 0, 0, 2, b'x']);
     }
 
@@ -391,8 +471,8 @@ mod tests {
     #[test]
     fn encode_then_decode_round_trips() {
         let mut wire = BytesMut::new();
-        encode(&[0x8000_0001], b"hello", &mut wire);
-        encode(&[], b"", &mut wire);
+        assert_eq!(encode(&[0x8000_0001], b"hello", &mut wire), 0);
+        assert_eq!(encode(&[], b"", &mut wire), 0);
         assert_eq!(&wire[..12], &[0, 0, 0, 0, 0, 0, 0, 9, 0x80, 0, 0, 1]);
         let mut decoder = Decoder::new(None);
         assert_eq!(decoder.decode(&mut wire).unwrap().unwrap()[4..], b"hello"[..]);
@@ -442,7 +522,144 @@ mod tests {
         assert_eq!(fresh.finish(&partial_len), Err(WireError::Truncated { needed: 8, got: 3 }));
     }
 
+    /// A job that models 100 MiB: its length prefix says so, the encoder's buffer
+    /// holds only its real bytes, and a 1 MiB limit refuses it from the prefix alone.
+    #[test]
+    fn a_modelled_message_meets_the_receive_limit_by_its_full_length_unallocated() {
+        let body = Payload::new(PayloadKind::Job, 1, 100 << 20).encode();
+        let mut wire = BytesMut::new();
+        assert_eq!(encode(&[], &body, &mut wire), 100 << 20);
+        assert_eq!(wire[..8], (20 + (100u64 << 20)).to_be_bytes());
+        assert!(wire.capacity() < 1024, "encoder allocated {} bytes", wire.capacity());
+
+        let mut over = wire.clone();
+        let mut limited = Decoder::new(Some(1 << 20)).with_padding(Padding::Virtual);
+        let too_long = WireError::TooLong { len: 20 + (100 << 20), max: 1 << 20 };
+        assert_eq!(limited.decode(&mut over), Err(too_long.clone()));
+        assert!(too_long.to_string().starts_with("message too large"), "{too_long}");
+
+        let mut raised = Decoder::new(Some(200 << 20)).with_padding(Padding::Virtual);
+        let mut buf = wire.clone();
+        assert_eq!(raised.decode(&mut buf), Ok(Some(body)));
+        assert_eq!(raised.padding_total(), 100 << 20);
+        assert!(buf.is_empty() && buf.capacity() < 1024, "decoder stored {}", buf.capacity());
+        assert!(raised.finish(&buf).is_ok());
+    }
+
+    /// Over real TCP the padding arrives as bytes: the reader drops it as it comes,
+    /// so its buffer never holds more than one read, and the next message is found.
+    #[test]
+    fn real_padding_is_dropped_as_it_arrives_and_the_next_message_follows() {
+        let modelled = 10u64 << 20;
+        let body = Payload::new(PayloadKind::Job, 1, modelled).encode();
+        let mut head = BytesMut::new();
+        let padding = encode(&[0x8000_0001], &body, &mut head);
+        let mut tail = BytesMut::new();
+        assert_eq!(encode(&[0x8000_0002], b"next", &mut tail), 0);
+        let read = 64 * 1024;
+        let mut decoder = Decoder::new(Some(modelled + 1024));
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&head);
+        let first = decoder.decode(&mut buf).unwrap().expect("real bytes are all there");
+        assert_eq!(first[4..], body[..]);
+        let mut left = padding;
+        while left > 0 {
+            assert_eq!(decoder.decode(&mut buf), Ok(None));
+            assert_eq!(decoder.bytes_wanted(&buf) as u64, left);
+            let n = left.min(read);
+            buf.extend_from_slice(&vec![0; n as usize]);
+            left -= n;
+            assert!(buf.capacity() <= 2 * read as usize, "buffer grew to {}", buf.capacity());
+        }
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+        assert!(buf.is_empty() && decoder.finish(&buf).is_ok(), "all the padding is dropped");
+        buf.extend_from_slice(&tail);
+        assert_eq!(decoder.decode(&mut buf).unwrap().unwrap()[4..], b"next"[..]);
+        assert_eq!(decoder.padding_total(), modelled);
+        assert!(decoder.finish(&buf).is_ok());
+    }
+
+    /// A stream cut off in the middle of a message's padding is truncated.
+    #[test]
+    fn a_stream_ending_inside_real_padding_is_truncated() {
+        let mut wire = BytesMut::new();
+        let padding = encode(&[], &Payload::new(PayloadKind::Job, 1, 100).encode(), &mut wire);
+        wire.extend_from_slice(&[0; 40]);
+        let mut decoder = Decoder::new(None);
+        assert!(decoder.decode(&mut wire).unwrap().is_some());
+        assert_eq!(
+            decoder.finish(&wire),
+            Err(WireError::Truncated { needed: padding - 40, got: 0 })
+        );
+    }
+
+    /// Encodes `messages` as one stream, padding written out or left virtual.
+    fn padded_stream(messages: &[(Vec<u32>, Bytes)], padding: Padding) -> (BytesMut, u64) {
+        let mut wire = BytesMut::new();
+        let mut total = 0;
+        for (ids, body) in messages {
+            let pad = encode(ids, body, &mut wire);
+            total += pad;
+            if padding == Padding::Real {
+                wire.extend_from_slice(&vec![0; pad as usize]);
+            }
+        }
+        (wire, total)
+    }
+
+    /// A routed message: `ids` routing ids (the last a request id), then a modelled
+    /// payload with `extra` bytes after its header, or `extra` plain bytes.
+    fn message(i: usize, ids: usize, modelled: Option<u64>, extra: usize) -> (Vec<u32>, Bytes) {
+        let ids = (0..ids).map(|k| k as u32 | if k + 1 == ids { REQUEST_ID_BIT } else { 0 });
+        let body = match modelled {
+            Some(m) => {
+                Payload::new(PayloadKind::Job, i as u64, m).with_extra(vec![b'e'; extra]).encode()
+            }
+            None => Bytes::from(vec![b'p'; extra]),
+        };
+        (ids.collect(), body)
+    }
+
     proptest::proptest! {
+        /// Modelled and plain messages, routed or not, cut anywhere, come out as their
+        /// real bytes with every padding byte accounted, on either kind of stream.
+        #[test]
+        fn modelled_messages_round_trip_however_the_stream_is_cut(
+            specs in proptest::collection::vec(
+                (0usize..3, proptest::option::of(0u64..5000), 0usize..40), 1..8),
+            chunk in 1usize..700,
+            real in proptest::bool::ANY,
+        ) {
+            let messages: Vec<(Vec<u32>, Bytes)> = specs
+                .iter()
+                .enumerate()
+                .map(|(i, (ids, modelled, extra))| message(i, *ids, *modelled, *extra))
+                .collect();
+            let padding = if real { Padding::Real } else { Padding::Virtual };
+            let (wire, total) = padded_stream(&messages, padding);
+            let mut decoder = Decoder::new(None).with_padding(padding);
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for piece in wire.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                while let Some(payload) = decoder.decode(&mut buf).unwrap() {
+                    got.push(payload);
+                }
+            }
+            proptest::prop_assert!(decoder.finish(&buf).is_ok());
+            proptest::prop_assert_eq!(decoder.padding_total(), total);
+            let want: Vec<Bytes> = messages
+                .iter()
+                .map(|(ids, body)| {
+                    let mut one = BytesMut::new();
+                    ids.iter().for_each(|id| one.put_u32(*id));
+                    one.put_slice(body);
+                    one.freeze()
+                })
+                .collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic_the_decoder(
             bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512),

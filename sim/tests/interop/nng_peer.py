@@ -5,7 +5,9 @@ Driven by sim/tests/interop.rs over stdin/stdout, one line per step, so the Rust
 side never sleeps to wait for readiness:
 
   rep --count N               listen on 127.0.0.1 port 0, print "READY <port>", answer
-                              N requests with b"echo:" + request, print "DONE"
+      [--report-sizes]        N requests with b"echo:" + request, print "DONE"; with
+                              --report-sizes, print "SIZE <bytes> ZEROS <n>" for each
+                              request first (n: zero bytes after its first 20)
   req --dial URL --count N    send b"req-<i>" N times and check each reply is
       [--pause-after K]       b"echo:req-<i>"; after K requests print "PAUSED" and wait
                               for a line on stdin; print "OK <N>" at the end
@@ -35,7 +37,7 @@ def nng_version():
     return pynng.ffi.string(pynng.lib.nng_version()).decode()
 
 
-def serve_rep(count):
+def serve_rep(count, report_sizes):
     with pynng.Rep0(recv_timeout=TIMEOUT_MS, send_timeout=TIMEOUT_MS) as sock:
         listener = sock.listen("tcp://127.0.0.1:0")
         # pynng's InAddr.port is not byte-swapped; the string form is right.
@@ -43,6 +45,8 @@ def serve_rep(count):
         say(f"READY {port}")
         for _ in range(count):
             request = sock.recv()
+            if report_sizes:
+                say(f"SIZE {len(request)} ZEROS {request[20:].count(0)}")
             sock.send(b"echo:" + request)
     say("DONE")
 
@@ -69,11 +73,12 @@ def main():
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--dial")
     parser.add_argument("--pause-after", type=int, default=-1)
+    parser.add_argument("--report-sizes", action="store_true")
     args = parser.parse_args()
     say(f"NNG {nng_version()}")
     try:
         if args.role == "rep":
-            serve_rep(args.count)
+            serve_rep(args.count, args.report_sizes)
         else:
             run_req(args.dial, args.count, args.pause_after)
     except pynng.NNGException as err:
