@@ -421,7 +421,13 @@ fn run_by_hand(plan: &ScenarioPlan, client_core: MakeCore) -> Trace {
     });
     sim.run().expect("the client gets every reply within the simulation");
     assert_eq!(completion.count(), 1, "the client finished its workload");
-    Trace { events: recorder.take(), healed_at: None, ended_at: sim.elapsed(), quiesced: true }
+    Trace {
+        events: recorder.take(),
+        healed_at: None,
+        ended_at: sim.elapsed(),
+        quiesced: true,
+        faults: Vec::new(),
+    }
 }
 
 /// Checks the scenario's one invariant over a trace made by hand.
@@ -589,7 +595,13 @@ fn survey_by_hand(plan: &ScenarioPlan, surveyor_core: MakeCore) -> Trace {
         Ok(())
     });
     sim.run().expect("the run completes");
-    Trace { events: recorder.take(), healed_at: None, ended_at: sim.elapsed(), quiesced: true }
+    Trace {
+        events: recorder.take(),
+        healed_at: None,
+        ended_at: sim.elapsed(),
+        quiesced: true,
+        faults: Vec::new(),
+    }
 }
 
 #[test]

@@ -19,4 +19,5 @@ mod ppp;
 mod real;
 mod report;
 mod shipped_files;
+mod trace;
 mod user_design;
