@@ -137,8 +137,8 @@ impl CheckInput<'_> {
     }
 
     /// `client.3#7`: a message id as people read it (`trace/msg_id.rs`).
-    pub fn msg_name(&self, id: MsgId) -> String {
-        crate::trace::msg_label(&self.plan.topology, id)
+    pub fn msg_name(&self, id: impl std::borrow::Borrow<MsgId>) -> String {
+        crate::trace::msg_label(&self.plan.topology, *id.borrow())
     }
 
     /// `client.3/req`: a replica's socket by its topology name.

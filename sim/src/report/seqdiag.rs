@@ -153,6 +153,46 @@ fn id_text(plan: &ScenarioPlan, id: Option<MsgId>) -> String {
     id.map_or_else(|| "(no id)".to_owned(), |id| msg_label(&plan.topology, id))
 }
 
+/// What an event says, for people: message ids as `client.3#7`, faults named in full,
+/// peers by replica. `cargo xtask sim --trace` prints traces with it.
+pub fn event_text(plan: &ScenarioPlan, trace: &Trace, kind: &EventKind) -> String {
+    let id = |msg: &crate::trace::MsgInfo| id_text(plan, msg.id);
+    let pipe_of = |pipe: &Option<u32>| pipe.map_or_else(String::new, |p| format!(" on pipe {p}"));
+    match kind {
+        EventKind::Send { msg } => format!("send {}", id(msg)),
+        EventKind::Enqueue { pipe, depth, msg, .. } => {
+            format!("queue {} on pipe {pipe} (depth {depth})", id(msg))
+        }
+        EventKind::Deliver { msg, depth, .. } => format!("arrive {} (queue {depth})", id(msg)),
+        EventKind::Receive { msg } => format!("receive {}", id(msg)),
+        EventKind::Drop { pipe, reason, msg } => {
+            format!("drop {}{} {reason:?}", id(msg), pipe_of(pipe))
+        }
+        EventKind::Resend { msg, timer, .. } => {
+            format!("resend {}{}", id(msg), if *timer { " (timer)" } else { "" })
+        }
+        EventKind::Cancel { request_id } => format!("cancel request {request_id:#x}"),
+        EventKind::Subscription { pipe, prefix, on } => {
+            let verb = if *on { "subscribe" } else { "unsubscribe" };
+            format!("{verb} {prefix:?}{}", pipe_of(pipe))
+        }
+        EventKind::SurveyExpired { survey_id } => format!("survey {survey_id:#x} expired"),
+        EventKind::Connect { pipe, peer } => match peer {
+            Some(p) => format!("connect pipe {pipe} to {}", plan.topology.replica_name(*p)),
+            None => format!("connect pipe {pipe}"),
+        },
+        EventKind::Disconnect { pipe, reason } => format!("disconnect pipe {pipe}: {reason}"),
+        EventKind::ProtocolError { reason } => format!("protocol error: {reason}"),
+        EventKind::InternalError { reason } => format!("patchbay internal error: {reason}"),
+        EventKind::FaultBegin { fault, .. } => {
+            format!("{} begins", fault_name(plan, trace, *fault))
+        }
+        EventKind::FaultEnd { fault, .. } => format!("{} ends", fault_name(plan, trace, *fault)),
+        EventKind::Healed => "everything healed: liveness phase".to_owned(),
+        EventKind::App(a) => app_label(plan, a),
+    }
+}
+
 /// A row's words: the socket, then what happened.
 fn label(plan: &ScenarioPlan, trace: &Trace, e: &TraceEvent) -> String {
     let socket = match (e.node, e.socket) {
@@ -164,25 +204,7 @@ fn label(plan: &ScenarioPlan, trace: &Trace, e: &TraceEvent) -> String {
             .map_or_else(String::new, |p| format!("{}: ", p.name)),
         _ => String::new(),
     };
-    let what = match &e.kind {
-        EventKind::Send { msg } => format!("send {}", id_text(plan, msg.id)),
-        EventKind::Deliver { msg, depth, .. } => {
-            format!("arrive {} (queue {depth})", id_text(plan, msg.id))
-        }
-        EventKind::Drop { reason, msg, .. } => format!("drop {} {reason:?}", id_text(plan, msg.id)),
-        EventKind::Resend { msg, timer, .. } => {
-            format!("resend {}{}", id_text(plan, msg.id), if *timer { " (timer)" } else { "" })
-        }
-        EventKind::Connect { pipe, .. } => format!("connect pipe {pipe}"),
-        EventKind::Disconnect { pipe, reason } => format!("disconnect pipe {pipe}: {reason}"),
-        EventKind::FaultBegin { fault, .. } => {
-            format!("{} begins", fault_name(plan, trace, *fault))
-        }
-        EventKind::FaultEnd { fault, .. } => format!("{} ends", fault_name(plan, trace, *fault)),
-        EventKind::Healed => "everything healed: liveness phase".to_owned(),
-        EventKind::App(a) => app_label(plan, a),
-        other => format!("{other:?}"),
-    };
+    let what = event_text(plan, trace, &e.kind);
     format!("{socket}{what}")
 }
 

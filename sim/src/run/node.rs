@@ -151,7 +151,9 @@ async fn start(
         let core = make_core(s.socket_type, &options, first_id)
             .expect("runnability checked before the run");
         let connects = rt.connects.get(&(replica, i)).cloned().unwrap_or_default();
-        let sink = event_sink(rt.recorder.clone(), replica, i as SocketIndex, &options);
+        let world = Some(rt.world.clone());
+        let sink =
+            sink_naming_peers(rt.recorder.clone(), replica, i as SocketIndex, &options, world);
         let bind = rt.binds.get(&(replica, i));
         let spawned = match &rt.net {
             Net::Simulated => {
@@ -264,6 +266,18 @@ pub fn event_sink(
     socket: SocketIndex,
     options: &SocketOptions,
 ) -> Rc<dyn Fn(Duration, DriverEvent)> {
+    sink_naming_peers(recorder, node, socket, options, None)
+}
+
+/// [`event_sink`] that names each connection's peer replica from its address, as the
+/// fault world knows them (a harness without one leaves peers unnamed).
+fn sink_naming_peers(
+    recorder: Recorder,
+    node: Replica,
+    socket: SocketIndex,
+    options: &SocketOptions,
+    world: Option<Rc<FaultWorld>>,
+) -> Rc<dyn Fn(Duration, DriverEvent)> {
     let (sndhwm, rcvhwm) = (options.sndhwm_msgs, options.rcvhwm_msgs);
     Rc::new(move |at, event| {
         let kind = match event {
@@ -288,7 +302,9 @@ pub fn event_sink(
                 },
                 SocketEvent::SurveyExpired { survey_id } => EventKind::SurveyExpired { survey_id },
             },
-            DriverEvent::Connected { pipe, .. } => EventKind::Connect { pipe, peer: None },
+            DriverEvent::Connected { pipe, peer } => {
+                EventKind::Connect { pipe, peer: world.as_ref().and_then(|w| w.peer_at(peer)) }
+            }
             DriverEvent::Disconnected { pipe, reason } => EventKind::Disconnect { pipe, reason },
             DriverEvent::ProtocolError { reason, .. } => EventKind::ProtocolError { reason },
             DriverEvent::TaskPanicked { task, message } => EventKind::InternalError {
