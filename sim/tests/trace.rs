@@ -324,7 +324,8 @@ fn a_fault_drawn_by_a_swarm_is_named_in_full_in_the_trace_the_json_and_the_page(
         assert!(f.text.starts_with(&format!("fault #{i} ({} ", f.fault.kind.name())), "{}", f.text);
         assert!(f.text.ends_with(", drawn by the swarm)"), "{}", f.text);
         assert!(groups.iter().any(|g| f.text.contains(g)), "a target is named: {}", f.text);
-        let from = patchbay::spec::format_duration(f.fault.at);
+        let at_ms = f.fault.at.as_millis() as u64;
+        let from = patchbay::spec::format_duration(std::time::Duration::from_millis(at_ms));
         assert!(f.text.contains(&format!(", {from} to ")), "its start: {}", f.text);
     }
     let begun: Vec<u32> = trace

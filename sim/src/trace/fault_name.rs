@@ -32,8 +32,8 @@ impl NamedFault {
 /// way), from 1s to the end of the safety phase`.
 pub fn fault_text(t: &TopologyPlan, f: &FaultPlan) -> String {
     let when = match f.until {
-        Some(end) => format!("{} to {}", format_duration(f.at), format_duration(end)),
-        None => format!("from {} to the end of the safety phase", format_duration(f.at)),
+        Some(end) => format!("{} to {}", to_ms(f.at), to_ms(end)),
+        None => format!("from {} to the end of the safety phase", to_ms(f.at)),
     };
     let what = match &f.between {
         Some([a, b]) => format!(
@@ -45,6 +45,12 @@ pub fn fault_text(t: &TopologyPlan, f: &FaultPlan) -> String {
         None => selectors(t, &f.nodes),
     };
     format!("{} {what}, {when}", f.kind.name())
+}
+
+/// A time as people read it: in whole milliseconds, as the JSON's `at_ms` and
+/// `until_ms` give it (a swarm draws nanoseconds).
+fn to_ms(d: std::time::Duration) -> String {
+    format_duration(std::time::Duration::from_millis(d.as_millis() as u64))
 }
 
 fn selectors(t: &TopologyPlan, sel: &[Selector]) -> String {
