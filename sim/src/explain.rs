@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::graph::TopologyGraph;
-use crate::plan::{Bind, Expect, FaultPlan, Plan, ScenarioPlan, Selector, TopologyPlan};
+use crate::plan::{Bind, Expect, FaultPlan, Plan, ScenarioPlan, TopologyPlan};
 use crate::spec::units::format_duration;
 
 pub fn explain(plan: &Plan) -> String {
@@ -66,31 +66,8 @@ pub fn explain_topology(t: &TopologyPlan) -> String {
     out
 }
 
-fn selectors(t: &TopologyPlan, sel: &[Selector]) -> String {
-    sel.iter()
-        .map(|s| match s.replica {
-            Some(r) => format!("{}.{r}", t.group(s.group).name),
-            None => t.group(s.group).name.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn fault_line(t: &TopologyPlan, f: &FaultPlan) -> String {
-    let when = match f.until {
-        Some(end) => format!("{} to {}", format_duration(f.at), format_duration(end)),
-        None => format!("from {} to the end of the safety phase", format_duration(f.at)),
-    };
-    let what = match &f.between {
-        Some([a, b]) => format!(
-            "between [{}] and [{}]{}",
-            selectors(t, a),
-            selectors(t, b),
-            if f.oneway { " (one way)" } else { "" }
-        ),
-        None => selectors(t, &f.nodes),
-    };
-    format!("{} {what}, {when}", f.kind.name())
+    crate::trace::fault_text(t, f)
 }
 
 pub fn explain_scenario(s: &ScenarioPlan) -> String {

@@ -285,7 +285,12 @@ fn faults_fired_fails_for_a_partition_between_nodes_that_never_talk() {
     let broken =
         resolve("partition-broken", &topology, &scenario("client.0, client.1", true), &registry);
     let texts = discriminates("faults_fired", &run(&correct, &registry), &run(&broken, &registry));
-    assert_eq!(texts, ["fault #0 (partition at 500ms) began at 500ms but touched nothing"]);
+    assert_eq!(
+        texts,
+        [
+            "fault #0 (partition between [client.0] and [client.1], 500ms to 1s) began at 500ms but touched nothing"
+        ]
+    );
 }
 
 /// A REQ core whose resend timer fires half an interval early: a deliberately
@@ -421,7 +426,13 @@ fn run_by_hand(plan: &ScenarioPlan, client_core: MakeCore) -> Trace {
     });
     sim.run().expect("the client gets every reply within the simulation");
     assert_eq!(completion.count(), 1, "the client finished its workload");
-    Trace { events: recorder.take(), healed_at: None, ended_at: sim.elapsed(), quiesced: true }
+    Trace {
+        events: recorder.take(),
+        healed_at: None,
+        ended_at: sim.elapsed(),
+        quiesced: true,
+        faults: Vec::new(),
+    }
 }
 
 /// Checks the scenario's one invariant over a trace made by hand.
@@ -589,7 +600,13 @@ fn survey_by_hand(plan: &ScenarioPlan, surveyor_core: MakeCore) -> Trace {
         Ok(())
     });
     sim.run().expect("the run completes");
-    Trace { events: recorder.take(), healed_at: None, ended_at: sim.elapsed(), quiesced: true }
+    Trace {
+        events: recorder.take(),
+        healed_at: None,
+        ended_at: sim.elapsed(),
+        quiesced: true,
+        faults: Vec::new(),
+    }
 }
 
 #[test]

@@ -178,6 +178,7 @@ fn long_traces_are_cut_around_the_violation_with_a_note() {
         healed_at: None,
         ended_at: at(5),
         quiesced: false,
+        faults: Vec::new(),
     };
     let v = Violation::new(at(1), Some(client), "request 7 issued at 1ms never got a reply");
     let d = seqdiag::build(&plan, &short, "no_lost_replies", &v, 9, "repro".into());
@@ -292,8 +293,13 @@ fn many_replicas_fold_into_one_lane_keeping_the_violating_one() {
         at: Duration::from_millis(30),
         ..events[0].clone()
     });
-    let trace =
-        Trace { events, healed_at: None, ended_at: Duration::from_millis(40), quiesced: false };
+    let trace = Trace {
+        events,
+        healed_at: None,
+        ended_at: Duration::from_millis(40),
+        quiesced: false,
+        faults: Vec::new(),
+    };
     let v = Violation::new(Duration::ZERO, Some(client(0)), "message 0 was lost");
     let d = seqdiag::build(&plan, &trace, "x", &v, 1, "repro".into());
     assert_eq!(d.lanes.len(), seqdiag::MAX_LANES);
@@ -336,6 +342,7 @@ fn the_violating_event_is_the_named_message_even_at_another_replica() {
         healed_at: None,
         ended_at: Duration::from_secs(5),
         quiesced: false,
+        faults: Vec::new(),
     };
     let v = Violation::new(
         Duration::from_millis(1074),

@@ -20,4 +20,5 @@ mod real;
 mod report;
 mod shipped_files;
 mod sizes;
+mod trace;
 mod user_design;

@@ -357,6 +357,7 @@ pub(crate) fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
                 format!(".{}", plan.topology.group(n.group).sockets[usize::from(s)].name)
             })
         });
-        println!("{:>12.3?} {node}{socket} {:?}", e.at, e.kind);
+        let what = patchbay::report::seqdiag::event_text(plan, trace, &e.kind);
+        println!("{:>12.3?} {node}{socket} {what}", e.at);
     }
 }

@@ -18,7 +18,9 @@ use rand_chacha::ChaCha8Rng;
 use crate::net::SocketHandle;
 use crate::plan::{Distribution, ParamValue, Replica, WorkloadPlan};
 use crate::socket::{Msg, RecvError, SendError, SocketType};
-use crate::trace::{AppEvent, EventKind, MsgId, MsgInfo, Recorder, SocketIndex, TraceEvent};
+use crate::trace::{
+    AppEvent, EventKind, MAX_COUNTER, MsgId, MsgInfo, MsgOrigin, Recorder, SocketIndex, TraceEvent,
+};
 
 use super::payload::Payload;
 
@@ -127,17 +129,17 @@ impl NodeCtx {
         }
     }
 
-    /// A fresh message id, unique across the run: group (12 bits), replica index (24),
-    /// incarnation (8) and a counter (20 bits: a million messages per incarnation,
-    /// after which ids would repeat, so the counter saturating is a loud bug).
+    /// A fresh message id, unique across the run (the layout is [`MsgOrigin`]'s). A
+    /// counter past [`MAX_COUNTER`] would repeat ids, so reaching it is a loud bug.
     pub fn next_msg_id(&self) -> MsgId {
         let n = self.next_id.get();
-        assert!(n < (1 << 20), "{} created over a million messages in one incarnation", self.name);
+        assert!(
+            u64::from(n) < MAX_COUNTER,
+            "{} created over {MAX_COUNTER} messages in one incarnation",
+            self.name
+        );
         self.next_id.set(n + 1);
-        (u64::from(self.replica.group.0 & 0xfff) << 52)
-            | (u64::from(self.replica.index & 0xff_ffff) << 28)
-            | (u64::from(self.incarnation & 0xff) << 20)
-            | u64::from(n)
+        MsgOrigin { node: self.replica, incarnation: self.incarnation, counter: n }.pack()
     }
 
     pub fn record(&self, event: AppEvent) {

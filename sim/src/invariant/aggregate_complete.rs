@@ -89,8 +89,10 @@ fn aggregated(
 ) {
     let place = format!("at {} on connection {conn}", input.node_name(node));
     let Some(sent) = jobs.chunks.get_mut(&id) else {
-        let text =
-            format!("chunk {id} was aggregated into job {job} {place} but no client sent it");
+        let text = format!(
+            "chunk {id} was aggregated into job {job} {place} but no client sent it",
+            id = input.msg_name(id)
+        );
         return violations.push(Violation::new(at, Some(node), text));
     };
     sent.aggregated.push((at, node, job));
@@ -99,7 +101,8 @@ fn aggregated(
         sent.seq,
         sent.job,
         dur(sent.at),
-        input.node_name(sent.client)
+        input.node_name(sent.client),
+        id = input.msg_name(id)
     );
     if sent.aggregated.len() == 2 {
         let first = dur(sent.aggregated[0].0);
@@ -123,7 +126,8 @@ fn aggregated(
         Some(&(last, last_id)) if last > seq => {
             let text = format!(
                 "{what} was aggregated at {} {place} after chunk {last} ({last_id}) of the same connection",
-                dur(at)
+                dur(at),
+                last_id = input.msg_name(last_id)
             );
             violations.push(Violation::new(at, Some(node), text));
         }
@@ -149,7 +153,8 @@ fn judge(input: &CheckInput, jobs: &Jobs, mut violations: Vec<Violation>) -> Out
                 sent.seq,
                 sent.job,
                 dur(sent.at),
-                input.node_name(sent.client)
+                input.node_name(sent.client),
+                id = input.msg_name(id)
             );
             missing.push(Violation::new(sent.at, Some(sent.client), text));
         }
@@ -258,7 +263,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "chunk 1 of job 0 (201) sent at 40ms by client.1 was never aggregated",
+                "chunk 1 of job 0 (client.0#201) sent at 40ms by client.1 was never aggregated",
                 "job 0 never finished (its last chunk was sent at 40ms by client.1; the run ended at 5s)",
             ]
         );
@@ -273,7 +278,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "chunk 0 of job 0 (200) sent at 10ms by client.1 was aggregated again at 35ms at aggregator.0 on connection 2, first at 30ms"
+                "chunk 0 of job 0 (client.0#200) sent at 10ms by client.1 was aggregated again at 35ms at aggregator.0 on connection 2, first at 30ms"
             ]
         );
     }
@@ -288,7 +293,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "chunk 0 of job 0 (100) sent at 0 by client.0 was aggregated at 50ms at aggregator.0 on connection 1 after chunk 1 (101) of the same connection"
+                "chunk 0 of job 0 (client.0#100) sent at 0 by client.0 was aggregated at 50ms at aggregator.0 on connection 1 after chunk 1 (client.0#101) of the same connection"
             ]
         );
     }
@@ -305,9 +310,9 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "chunk 2 of job 1 (102) sent at 70ms by client.0 was aggregated into job 0 at aggregator.0 on connection 1",
-                "chunk 2 of job 1 (102) sent at 70ms by client.0 was aggregated at 80ms at aggregator.0 on connection 1, after job 0 finished at 60ms",
-                "chunk 999 was aggregated into job 1 at aggregator.0 on connection 7 but no client sent it",
+                "chunk 2 of job 1 (client.0#102) sent at 70ms by client.0 was aggregated into job 0 at aggregator.0 on connection 1",
+                "chunk 2 of job 1 (client.0#102) sent at 70ms by client.0 was aggregated at 80ms at aggregator.0 on connection 1, after job 0 finished at 60ms",
+                "chunk client.0#999 was aggregated into job 1 at aggregator.0 on connection 7 but no client sent it",
             ]
         );
     }

@@ -95,8 +95,9 @@ pub fn check(input: &CheckInput) -> Outcome {
                     let waited = event.at.saturating_sub(head.arrived);
                     if waited > bound && !head.reported {
                         head.reported = true;
-                        let id =
-                            head.id.map_or_else(|| "without an id".to_owned(), |i| i.to_string());
+                        let id = head
+                            .id
+                            .map_or_else(|| "without an id".to_owned(), |i| input.msg_name(i));
                         violations.push(Violation::new(
                             event.at,
                             Some(node),
@@ -205,7 +206,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "sink.0/pull pipe 2 starved: message 99 waited from 0 to 1201ms (1201ms, bound 1s) while the application was served from pipe 1"
+                "sink.0/pull pipe 2 starved: message sink.0#99 waited from 0 to 1201ms (1201ms, bound 1s) while the application was served from pipe 1"
             ]
         );
     }

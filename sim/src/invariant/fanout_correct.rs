@@ -179,7 +179,8 @@ fn gather(input: &CheckInput, graph: &FollowerGraph, users: GroupId) -> Gathered
                     let text = format!(
                         "{} routed message {id} from user {from} a second time at {}",
                         input.node_name(node),
-                        dur(event.at)
+                        dur(event.at),
+                        id = input.msg_name(id)
                     );
                     g.violations.push(Violation::new(event.at, Some(node), text));
                 }
@@ -230,7 +231,8 @@ fn judge_expected(
                 "message {id} from user {} routed at {} never reached {}, a follower logged in then",
                 routed.from,
                 dur(routed.at),
-                input.node_name(user(*v))
+                input.node_name(user(*v)),
+                id = input.msg_name(id)
             );
             let text = if last.is_some_and(|l| i < l) {
                 format!("{lost}, though later messages routed to it did")
@@ -258,8 +260,10 @@ fn judge_received(
         for (id, times) in ids {
             match g.routed.get(id) {
                 None => {
-                    let text =
-                        format!("{name} received message {id}, which the router never routed");
+                    let text = format!(
+                        "{name} received message {id}, which the router never routed",
+                        id = input.msg_name(id)
+                    );
                     violations.push(Violation::new(times[0], Some(node), text));
                 }
                 Some(r) if r.expected.binary_search(v).is_err() => {
@@ -272,7 +276,8 @@ fn judge_received(
                         "message {id} from user {} routed at {} reached {name} at {}, which {why}",
                         r.from,
                         dur(r.at),
-                        dur(times[0])
+                        dur(times[0]),
+                        id = input.msg_name(id)
                     );
                     violations.push(Violation::new(times[0], Some(node), text));
                 }
@@ -282,7 +287,8 @@ fn judge_received(
                 let text = format!(
                     "message {id} reached {name} twice: at {} and again at {}",
                     dur(times[0]),
-                    dur(*again)
+                    dur(*again),
+                    id = input.msg_name(id)
                 );
                 violations.push(Violation::new(*again, Some(node), text));
             }
@@ -306,7 +312,8 @@ fn judge_unrouted(
             let text = format!(
                 "message {id} that user {from} sent at {} was never routed (run ended at {})",
                 dur(*at),
-                dur(input.end())
+                dur(input.end()),
+                id = input.msg_name(id)
             );
             violations.push(Violation::new(*at, Some(user(*from)), text));
         } else {
@@ -411,7 +418,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [format!(
-                "message 77 from user 0 routed at 20ms never reached comet-user.{missing}, a follower logged in then (run ended at 200ms)"
+                "message comet-manager.0#77 from user 0 routed at 20ms never reached comet-user.{missing}, a follower logged in then (run ended at 200ms)"
             )]
         );
     }
@@ -427,7 +434,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [format!(
-                "message 77 from user 0 routed at 20ms reached comet-user.{gone} at 21ms, which was logged out when it was routed"
+                "message comet-manager.0#77 from user 0 routed at 20ms reached comet-user.{gone} at 21ms, which was logged out when it was routed"
             )]
         );
     }
@@ -442,7 +449,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [format!(
-                "message 77 from user 0 routed at 20ms reached comet-user.{stranger} at 22ms, which does not follow user 0"
+                "message comet-manager.0#77 from user 0 routed at 20ms reached comet-user.{stranger} at 22ms, which does not follow user 0"
             )]
         );
     }
@@ -455,7 +462,9 @@ mod tests {
         assert_eq!(outcome.verdict, Verdict::Fail);
         assert_eq!(
             texts(&outcome),
-            [format!("message 77 reached comet-user.{twice} twice: at 21ms and again at 30ms")]
+            [format!(
+                "message comet-manager.0#77 reached comet-user.{twice} twice: at 21ms and again at 30ms"
+            )]
         );
     }
 
@@ -468,7 +477,9 @@ mod tests {
         assert_eq!(outcome.verdict, Verdict::Fail);
         assert_eq!(
             texts(&outcome),
-            ["message 77 that user 0 sent at 19ms was never routed (run ended at 200ms)"]
+            [
+                "message comet-manager.0#77 that user 0 sent at 19ms was never routed (run ended at 200ms)"
+            ]
         );
     }
 

@@ -55,7 +55,7 @@ pub fn check(input: &CheckInput) -> Outcome {
 
     let mut violations = Vec::new();
     for (index, fault) in plan.faults.iter().enumerate() {
-        let name = format!("fault #{index} ({} at {})", fault.kind.name(), dur(fault.at));
+        let name = input.fault_name(index, fault);
         let seen = u32::try_from(index).ok().and_then(|i| fired.get(&i));
         match seen {
             None => {
@@ -80,7 +80,8 @@ pub fn check(input: &CheckInput) -> Outcome {
                 began,
                 None,
                 format!(
-                    "fault #{index} (drawn at run time, not in the scenario's list) began at {} but touched nothing",
+                    "{} began at {} but touched nothing",
+                    extra_name(input, *index),
                     dur(began)
                 ),
             ));
@@ -108,6 +109,15 @@ pub fn check(input: &CheckInput) -> Outcome {
         n => format!("{scheduled} faults scheduled, {n} more drawn at run time"),
     };
     outcome.with_note(note)
+}
+
+/// A fault past the plan's list: the trace names it if it lists it (a run always
+/// does; the plan it was checked against may be the scenario's own).
+fn extra_name(input: &CheckInput, index: u32) -> String {
+    match input.trace.faults.get(index as usize) {
+        Some(named) => named.text.clone(),
+        None => format!("fault #{index} (not in the scenario's list)"),
+    }
 }
 
 #[cfg(test)]
@@ -159,7 +169,9 @@ mod tests {
         assert_eq!(outcome.verdict, Verdict::Fail);
         assert_eq!(
             texts(&outcome),
-            ["fault #1 (partition at 200ms) began at 200ms but touched nothing"]
+            [
+                "fault #1 (partition client, from 200ms to the end of the safety phase) began at 200ms but touched nothing"
+            ]
         );
     }
 
@@ -168,7 +180,10 @@ mod tests {
         let outcome = outcome(Vec::new(), &two_faults());
         assert_eq!(
             texts(&outcome),
-            ["fault #0 (kill at 100ms) never began", "fault #1 (partition at 200ms) never began"]
+            [
+                "fault #0 (kill client, from 100ms to the end of the safety phase) never began",
+                "fault #1 (partition client, from 200ms to the end of the safety phase) never began"
+            ]
         );
     }
 
@@ -185,9 +200,7 @@ mod tests {
             outcome(vec![begin(100, 0, 1), begin(200, 1, 1), begin(300, 2, 0)], &two_faults());
         assert_eq!(
             texts(&outcome),
-            [
-                "fault #2 (drawn at run time, not in the scenario's list) began at 300ms but touched nothing"
-            ]
+            ["fault #2 (not in the scenario's list) began at 300ms but touched nothing"]
         );
     }
 

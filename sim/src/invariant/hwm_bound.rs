@@ -33,7 +33,8 @@ pub fn check(input: &CheckInput) -> Outcome {
                 let Some(socket_type) = input.socket_type(node, event.socket) else { continue };
                 let upstream_only = matches!(socket_type, SocketType::Sub | SocketType::XSub);
                 if socket_type.hwm_policy() == HwmPolicy::Block && !upstream_only {
-                    let id = msg.id.map_or_else(|| "without an id".to_owned(), |i| i.to_string());
+                    let id =
+                        msg.id.map_or_else(|| "without an id".to_owned(), |i| input.msg_name(i));
                     violations.push(Violation::new(
                         event.at,
                         Some(node),
@@ -50,7 +51,7 @@ pub fn check(input: &CheckInput) -> Outcome {
         };
         queued += 1;
         if *hwm != 0 && depth > hwm {
-            let id = msg.id.map_or_else(|| "without an id".to_owned(), |i| i.to_string());
+            let id = msg.id.map_or_else(|| "without an id".to_owned(), |i| input.msg_name(i));
             violations.push(Violation::new(
                 event.at,
                 Some(node),
@@ -124,8 +125,8 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "pusher.0/push pipe 1 held 11 outbound messages at 10ms, above its high-water mark of 10 (message 7)",
-                "publisher.0/pub pipe 2 held 3 inbound messages at 20ms, above its high-water mark of 2 (message 8)",
+                "pusher.0/push pipe 1 held 11 outbound messages at 10ms, above its high-water mark of 10 (message publisher.0#7)",
+                "publisher.0/pub pipe 2 held 3 inbound messages at 20ms, above its high-water mark of 2 (message publisher.0#8)",
             ]
         );
     }

@@ -130,8 +130,12 @@ pub fn check(input: &CheckInput) -> Outcome {
 fn describe(input: &CheckInput, work: Work, unit: &Unit) -> String {
     let (owner, started) = (input.node_name(unit.owner), dur(unit.started));
     match work {
-        Work::Request(id) => format!("request {id} issued at {started} by {owner}"),
-        Work::Task(id) => format!("task {id} pushed at {started} by {owner}"),
+        Work::Request(id) => {
+            format!("request {id} issued at {started} by {owner}", id = input.msg_name(id))
+        }
+        Work::Task(id) => {
+            format!("task {id} pushed at {started} by {owner}", id = input.msg_name(id))
+        }
         Work::Survey(node, socket, _) => {
             format!("the survey started at {started} by {}", input.socket_name(node, Some(socket)))
         }
@@ -281,8 +285,8 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "request 1 issued at 0 by client.0 had not finished 1s after the heal at 1s, nor by the run's end at 5s",
-                "request 2 issued at 500ms by client.0 finished at 2500ms, more than 1s after the heal at 1s",
+                "request client.0#1 issued at 0 by client.0 had not finished 1s after the heal at 1s, nor by the run's end at 5s",
+                "request client.0#2 issued at 500ms by client.0 finished at 2500ms, more than 1s after the heal at 1s",
             ]
         );
         assert_eq!(outcome.violations[0].at, ms(2000));
@@ -308,7 +312,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "task 3 pushed at 1200ms by ventilator.0 had not finished 1s after its start at 1200ms, nor by the run's end at 5s"
+                "task ventilator.0#3 pushed at 1200ms by ventilator.0 had not finished 1s after its start at 1200ms, nor by the run's end at 5s"
             ]
         );
         assert!(

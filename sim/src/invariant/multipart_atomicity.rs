@@ -26,7 +26,8 @@ pub fn check(input: &CheckInput) -> Outcome {
                 event.node,
                 format!(
                     "{who} received message {id} at {} as {parts} of its {expected} frames",
-                    dur(event.at)
+                    dur(event.at),
+                    id = input.msg_name(id)
                 ),
             ));
         }
@@ -71,8 +72,8 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "client.0 received message 1 at 10ms as 1 of its 2 frames",
-                "client.0 received message 3 at 30ms as 3 of its 2 frames",
+                "client.0 received message client.0#1 at 10ms as 1 of its 2 frames",
+                "client.0 received message client.0#3 at 30ms as 3 of its 2 frames",
             ]
         );
     }

@@ -38,7 +38,8 @@ pub fn check(input: &CheckInput) -> Outcome {
                     "message {id} delivered twice to the application at {}: at {} and again at {}",
                     input.socket_name(node, event.socket),
                     dur(first),
-                    dur(event.at)
+                    dur(event.at),
+                    id = input.msg_name(id)
                 ),
             )),
         }
@@ -87,8 +88,8 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "message 1 delivered twice to the application at client.0/req: at 10ms and again at 30ms",
-                "message 1 delivered twice to the application at client.0/req: at 10ms and again at 40ms",
+                "message client.0#1 delivered twice to the application at client.0/req: at 10ms and again at 30ms",
+                "message client.0#1 delivered twice to the application at client.0/req: at 10ms and again at 40ms",
             ]
         );
         assert_eq!(outcome.violations[0].at, ms(30));

@@ -49,8 +49,7 @@ pub fn check(input: &CheckInput) -> Outcome {
                             dur(at),
                             who(node),
                             dur(first.issued_at),
-                            who(first.node)
-                        ),
+                            who(first.node), id = input.msg_name(id)),
                     ));
                     continue;
                 }
@@ -64,8 +63,7 @@ pub fn check(input: &CheckInput) -> Outcome {
                     format!(
                         "{} accepted a reply to request {id} at {}, but no request {id} was issued before it",
                         who(node),
-                        dur(at)
-                    ),
+                        dur(at), id = input.msg_name(id)),
                 )),
                 Some(request) => match request.replied_at {
                     Some(first) => violations.push(Violation::new(
@@ -76,8 +74,7 @@ pub fn check(input: &CheckInput) -> Outcome {
                             dur(request.issued_at),
                             who(request.node),
                             dur(first),
-                            dur(at)
-                        ),
+                            dur(at), id = input.msg_name(id)),
                     )),
                     None => request.replied_at = Some(at),
                 },
@@ -90,8 +87,7 @@ pub fn check(input: &CheckInput) -> Outcome {
                         format!(
                             "{} abandoned request {id} at {}, which it never issued",
                             who(node),
-                            dur(at)
-                        ),
+                            dur(at), id = input.msg_name(id)),
                     ));
                     continue;
                 };
@@ -106,8 +102,7 @@ pub fn check(input: &CheckInput) -> Outcome {
                             "request {id} issued at {} by {} was abandoned at {} without a reply: lost",
                             dur(request.issued_at),
                             who(request.node),
-                            dur(at)
-                        ),
+                            dur(at), id = input.msg_name(id)),
                     ));
                 }
             }
@@ -169,7 +164,8 @@ pub fn check(input: &CheckInput) -> Outcome {
                 "request {id} issued at {} by {} never got a reply (run ended at {})",
                 dur(request.issued_at),
                 who(request.node),
-                dur(end)
+                dur(end),
+                id = input.msg_name(id)
             ),
         ));
     }
@@ -234,7 +230,7 @@ mod tests {
         // Request 1 went down with client.0; request 2 is still lost.
         assert_eq!(
             texts(&outcome),
-            ["request 2 issued at 5ms by client.1 never got a reply (run ended at 5s)"]
+            ["request client.0#2 issued at 5ms by client.1 never got a reply (run ended at 5s)"]
         );
         assert!(
             outcome.note.as_deref().is_some_and(|n| n.contains("1 went down with their requester"))
@@ -249,8 +245,8 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "request 2 issued at 60ms by client.1 never got a reply (run ended at 5s)",
-                "request 3 issued at 70ms by client.0 never got a reply (run ended at 5s)",
+                "request client.0#2 issued at 60ms by client.1 never got a reply (run ended at 5s)",
+                "request client.0#3 issued at 70ms by client.0 never got a reply (run ended at 5s)",
             ]
         );
         assert_eq!(outcome.violations[0].node, Some(client(1)));
@@ -263,7 +259,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "reply delivered twice: request 1 issued at 0 by client.0 was answered at 50ms and again at 80ms"
+                "reply delivered twice: request client.0#1 issued at 0 by client.0 was answered at 50ms and again at 80ms"
             ]
         );
         assert_eq!(outcome.violations[0].at, ms(80));
@@ -276,7 +272,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "client.0 accepted a reply to request 9 at 10ms, but no request 9 was issued before it"
+                "client.0 accepted a reply to request client.0#9 at 10ms, but no request client.0#9 was issued before it"
             ]
         );
     }
@@ -292,7 +288,9 @@ mod tests {
         let outcome = check_events(events, Some(1000));
         assert_eq!(
             texts(&outcome),
-            ["request 1 issued at 0 by client.0 was abandoned at 2500ms without a reply: lost"]
+            [
+                "request client.0#1 issued at 0 by client.0 was abandoned at 2500ms without a reply: lost"
+            ]
         );
     }
 

@@ -67,7 +67,9 @@ pub fn check(input: &CheckInput) -> Outcome {
                         input.socket_name(node, event.socket),
                         dur(event.at),
                         dur(before_at),
-                        input.node_name(origin.node)
+                        input.node_name(origin.node),
+                        id = input.msg_name(id),
+                        before = input.msg_name(before)
                     ),
                 ));
             }
@@ -139,12 +141,9 @@ mod tests {
         ];
         let outcome = outcome(events);
         assert_eq!(outcome.verdict, Verdict::Fail);
-        let (first, third) = (msg_id(node(0, 0), 0, 3), msg_id(node(0, 0), 0, 1));
         assert_eq!(
             texts(&outcome)[0],
-            format!(
-                "puller.0/pull pipe 1 delivered message {third} at 20ms after message {first} (delivered at 10ms), though pusher.0 made {third} first"
-            )
+            "puller.0/pull pipe 1 delivered message pusher.0#1 at 20ms after message pusher.0#3 (delivered at 10ms), though pusher.0 made pusher.0#1 first"
         );
         assert_eq!(outcome.violations.len(), 2, "{outcome:?}");
     }

@@ -150,7 +150,8 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
         let pushed = format!(
             "task {id} pushed at {} by {}",
             dur(task.pushed_at),
-            input.node_name(task.pusher)
+            input.node_name(task.pusher),
+            id = input.msg_name(id)
         );
         if let [(first, first_at), rest @ ..] = task.pulled.as_slice() {
             if let Some(killed_at) = killed_before_done(input, task, *first, *first_at) {
@@ -306,7 +307,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "task 1 pushed at 0 by ventilator.0 was pulled twice: by worker.0 at 6ms and by worker.1 at 9ms"
+                "task ventilator.0#1 pushed at 0 by ventilator.0 was pulled twice: by worker.0 at 6ms and by worker.1 at 9ms"
             ]
         );
     }
@@ -329,8 +330,8 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "task 2 pushed at 1ms by ventilator.0 was lost with worker.1, killed at 500ms while holding it",
-                "task 3 pushed at 2ms by ventilator.0 was never pulled (run ended at 5s)",
+                "task ventilator.0#2 pushed at 1ms by ventilator.0 was lost with worker.1, killed at 500ms while holding it",
+                "task ventilator.0#3 pushed at 2ms by ventilator.0 was never pulled (run ended at 5s)",
             ]
         );
         assert_eq!(
@@ -350,7 +351,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "task 2 pushed at 1ms by ventilator.0 was pulled by worker.1 at 50ms, which was killed at 500ms before finishing it"
+                "task ventilator.0#2 pushed at 1ms by ventilator.0 was pulled by worker.1 at 50ms, which was killed at 500ms before finishing it"
             ]
         );
         assert!(outcome.note.as_deref().is_some_and(|n| n.contains("worker.1: 1")));
@@ -373,7 +374,9 @@ mod tests {
         let outcome = outcome(events, Some(1000));
         assert_eq!(
             texts(&outcome),
-            ["task 2 pushed at 2ms by ventilator.0 was never pulled (run ended at 5s)"]
+            [
+                "task ventilator.0#2 pushed at 2ms by ventilator.0 was never pulled (run ended at 5s)"
+            ]
         );
         assert!(outcome.note.as_deref().is_some_and(|n| n.starts_with("2 tasks pushed")));
     }

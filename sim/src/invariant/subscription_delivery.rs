@@ -339,8 +339,7 @@ fn judge(
                     dur(publish.at),
                     input.node_name(publish.node),
                     dur(times[0]),
-                    dur(*again)
-                ),
+                    dur(*again), id = input.msg_name(id)),
             ));
         }
     }
@@ -468,7 +467,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "message 1 published at 10ms by publisher.0 reached subscriber.0/sub twice: at 11ms and again at 12ms"
+                "message publisher.0#1 published at 10ms by publisher.0 reached subscriber.0/sub twice: at 11ms and again at 12ms"
             ]
         );
     }
@@ -523,7 +522,7 @@ mod tests {
         events.extend([publish(20, 2), receive(21, 0, 2), parts(22, 2), receive(23, 0, 2)]);
         let outcome = outcome(events, Some(1000));
         assert_eq!(outcome.violations.len(), 1, "{outcome:?}");
-        assert!(texts(&outcome)[0].starts_with("message 2 "), "{outcome:?}");
+        assert!(texts(&outcome)[0].starts_with("message publisher.0#2 "), "{outcome:?}");
     }
 
     #[test]

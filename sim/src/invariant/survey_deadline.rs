@@ -191,7 +191,7 @@ impl Checker<'_> {
             if self.input.process_ended_between(node, *arrived, self.input.end()) {
                 continue;
             }
-            let id = id.map_or_else(|| "without an id".to_owned(), |i| i.to_string());
+            let id = id.map_or_else(|| "without an id".to_owned(), |i| self.input.msg_name(i));
             self.violations.push(Violation::new(
                 *arrived,
                 Some(node),
@@ -296,7 +296,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "surveyor.0/surveyor got response 10 to survey 1 (started at 0) at 100ms, before its deadline at 500ms, but the application never received it"
+                "surveyor.0/surveyor got response surveyor.0#10 to survey 1 (started at 0) at 100ms, before its deadline at 500ms, but the application never received it"
             ]
         );
     }

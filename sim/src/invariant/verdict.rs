@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
-use crate::plan::{FaultKind, GroupId, ParamValue, Replica, ScenarioPlan, Selector, SocketPlan};
+use crate::plan::{
+    FaultKind, FaultPlan, GroupId, ParamValue, Replica, ScenarioPlan, Selector, SocketPlan,
+};
 use crate::socket::SocketType;
 use crate::spec::units::format_duration;
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex, Trace};
@@ -121,6 +123,22 @@ impl CheckInput<'_> {
             Some(group) => format!("{}.{}", group.name, node.index),
             None => format!("group#{}.{}", node.group.0, node.index),
         }
+    }
+
+    /// Fault `index` of the plan named in full: as the trace names it (which says
+    /// whether a swarm drew it), or from the plan for a hand-built trace.
+    pub fn fault_name(&self, index: usize, fault: &FaultPlan) -> String {
+        match self.trace.faults.get(index) {
+            Some(named) => named.text.clone(),
+            None => {
+                format!("fault #{index} ({})", crate::trace::fault_text(&self.plan.topology, fault))
+            }
+        }
+    }
+
+    /// `client.3#7`: a message id as people read it (`trace/msg_id.rs`).
+    pub fn msg_name(&self, id: impl std::borrow::Borrow<MsgId>) -> String {
+        crate::trace::msg_label(&self.plan.topology, *id.borrow())
     }
 
     /// `client.3/req`: a replica's socket by its topology name.
@@ -234,27 +252,8 @@ pub(crate) fn selects(selector: &Selector, node: Replica) -> bool {
     selector.group == node.group && selector.replica.is_none_or(|i| i == node.index)
 }
 
-/// Where a message id says it was made: `design/ctx.rs` (`next_msg_id`) packs the
-/// group (12 bits) at bit 52, the replica index (24 bits) at 28, the incarnation
-/// (8 bits) at 20 and a counter (20 bits) that grows in the order the incarnation
-/// created its messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct MsgOrigin {
-    pub node: Replica,
-    pub incarnation: u32,
-    pub counter: u32,
-}
-
-impl MsgOrigin {
-    pub(crate) fn of(id: MsgId) -> MsgOrigin {
-        let field = |shift: u32, bits: u32| ((id >> shift) & ((1 << bits) - 1)) as u32;
-        MsgOrigin {
-            node: Replica { group: GroupId(field(52, 12)), index: field(28, 24) },
-            incarnation: field(20, 8),
-            counter: field(0, 20),
-        }
-    }
-}
+/// Where a message id says it was made (its layout lives in `trace/msg_id.rs`).
+pub(crate) use crate::trace::MsgOrigin;
 
 /// Durations in violation texts, spelled as the files spell them (`1s`, `1010ms`).
 pub(crate) fn dur(d: Duration) -> String {
@@ -412,10 +411,7 @@ pub(crate) mod testing {
 
     /// A message id as `design/ctx.rs` packs it.
     pub(crate) fn msg_id(node: Replica, incarnation: u32, counter: u32) -> MsgId {
-        (u64::from(node.group.0) << 52)
-            | (u64::from(node.index) << 28)
-            | (u64::from(incarnation) << 20)
-            | u64::from(counter)
+        crate::trace::MsgOrigin { node, incarnation, counter }.pack()
     }
 
     pub(crate) fn msg(id: Option<u64>, request_id: Option<u32>) -> MsgInfo {
@@ -443,7 +439,7 @@ pub(crate) mod testing {
         healed_at: Option<Duration>,
         ended_at: Duration,
     ) -> Trace {
-        Trace { events, healed_at, ended_at, quiesced: false }
+        Trace { events, healed_at, ended_at, quiesced: false, faults: Vec::new() }
     }
 
     /// Runs `checker` over `trace` and `plan` with no parameters.

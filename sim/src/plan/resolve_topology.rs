@@ -21,6 +21,7 @@ use super::topology::{Bind, Group, GroupId, ParamValue, SocketPlan, TopologyPlan
 
 /// Largest replica count a group may have.
 pub const MAX_COUNT: u64 = 10_000_000;
+const _: () = assert!(MAX_COUNT <= crate::trace::MAX_REPLICAS, "message ids hold every replica");
 
 /// What a scenario changes in the topology it runs.
 #[derive(Debug, Default)]
@@ -73,6 +74,9 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                     .error(&path.key("name"), Target::Value, "duplicate-node", msg)
                     .hint(format!("`nodes[{first}]` already uses that name; names must be unique"));
                 continue;
+            }
+            if i as u64 == crate::trace::MAX_GROUPS {
+                self.too_many_nodes(&path, raw.nodes.len());
             }
             if let Some(group) = self.group(node, GroupId(groups.len() as u32), &path) {
                 groups.push(group);
@@ -181,6 +185,20 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                 .error(path, Target::Value, "bad-name", format!("`{name}` is not a valid {what} name"))
                 .hint("use letters, digits, `_` and `-`, starting with a letter (dots separate `node.N.socket`)");
         }
+    }
+
+    /// Message ids carry the node's index in a field of fixed width
+    /// (`trace/msg_id.rs`), so past its limit ids of different nodes would collide.
+    fn too_many_nodes(&mut self, first_extra: &YamlPath, nodes: usize) {
+        let limit = crate::trace::MAX_GROUPS;
+        self.diags
+            .error(
+                first_extra,
+                Target::Key,
+                "too-many-nodes",
+                format!("a topology may have at most {limit} nodes, this one has {nodes}"),
+            )
+            .hint("message ids hold the node index in 12 bits; give one node more replicas (`count`) instead of repeating it");
     }
 
     fn count(&mut self, node: &RawNode, path: &YamlPath) -> Option<u32> {

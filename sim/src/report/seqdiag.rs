@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::invariant::Violation;
 use crate::plan::{Replica, ScenarioPlan};
-use crate::trace::{AppEvent, EventKind, MsgId, Trace, TraceEvent};
+use crate::trace::{AppEvent, EventKind, MsgId, Trace, TraceEvent, fault_text, msg_label};
 
 /// Events a diagram draws at most.
 pub const MAX_ROWS: usize = 150;
@@ -107,7 +107,9 @@ fn mark(kind: &EventKind) -> Option<Mark> {
         EventKind::Disconnect { .. } => Mark::Disconnect,
         EventKind::FaultBegin { .. } | EventKind::FaultEnd { .. } => Mark::Fault,
         EventKind::Healed => Mark::Healed,
-        EventKind::ProtocolError { .. } | EventKind::SurveyExpired { .. } => Mark::Other,
+        EventKind::ProtocolError { .. }
+        | EventKind::InternalError { .. }
+        | EventKind::SurveyExpired { .. } => Mark::Other,
         EventKind::Enqueue { .. }
         | EventKind::Receive { .. }
         | EventKind::Cancel { .. }
@@ -115,41 +117,84 @@ fn mark(kind: &EventKind) -> Option<Mark> {
     })
 }
 
-fn app_label(a: &AppEvent) -> String {
+fn app_label(plan: &ScenarioPlan, a: &AppEvent) -> String {
+    let n = |id: &MsgId| msg_label(&plan.topology, *id);
     match a {
-        AppEvent::RequestIssued { id } => format!("request {id} issued"),
-        AppEvent::ReplyAccepted { id } => format!("reply {id} accepted"),
-        AppEvent::RequestAbandoned { id } => format!("request {id} abandoned"),
-        AppEvent::WorkDone { id } => format!("work {id} done"),
-        AppEvent::Published { id, topic } => format!("published {id} on {topic:?}"),
-        AppEvent::TaskIssued { id } => format!("task {id} issued"),
-        AppEvent::KillSent { id } => format!("kill {id} sent"),
-        AppEvent::SurveyStarted { id } => format!("survey {id} started"),
+        AppEvent::RequestIssued { id } => format!("request {} issued", n(id)),
+        AppEvent::ReplyAccepted { id } => format!("reply {} accepted", n(id)),
+        AppEvent::RequestAbandoned { id } => format!("request {} abandoned", n(id)),
+        AppEvent::WorkDone { id } => format!("work {} done", n(id)),
+        AppEvent::Published { id, topic } => format!("published {} on {topic:?}", n(id)),
+        AppEvent::TaskIssued { id } => format!("task {} issued", n(id)),
+        AppEvent::KillSent { id } => format!("kill {} sent", n(id)),
+        AppEvent::SurveyStarted { id } => format!("survey {} started", n(id)),
         AppEvent::JobFinished { job } => format!("job {job} finished"),
         AppEvent::Joined => "joined".to_owned(),
         AppEvent::Left => "left".to_owned(),
         AppEvent::PartsReceived { id, parts, expected } => {
-            format!("received {id} as {parts} of {expected} parts")
+            format!("received {} as {parts} of {expected} parts", n(id))
         }
-        AppEvent::ChunkSent { id, job, seq, .. } => format!("chunk {seq} of job {job} sent ({id})"),
+        AppEvent::ChunkSent { id, job, seq, .. } => {
+            format!("chunk {seq} of job {job} sent ({})", n(id))
+        }
         AppEvent::ChunkAggregated { id, job, seq, .. } => {
-            format!("chunk {seq} of job {job} aggregated ({id})")
+            format!("chunk {seq} of job {job} aggregated ({})", n(id))
         }
         AppEvent::CometLogin { user } => format!("user {user} logged in"),
         AppEvent::CometLogout { user } => format!("user {user} logged out"),
         AppEvent::CometRouted { id, from, delivered, dropped } => {
-            format!("routed {id} from user {from}: {delivered} sent, {dropped} skipped")
+            format!("routed {} from user {from}: {delivered} sent, {dropped} skipped", n(id))
         }
         AppEvent::Note { text } => text.clone(),
     }
 }
 
-fn id_text(id: Option<MsgId>) -> String {
-    id.map_or_else(|| "(no id)".to_owned(), |id| id.to_string())
+fn id_text(plan: &ScenarioPlan, id: Option<MsgId>) -> String {
+    id.map_or_else(|| "(no id)".to_owned(), |id| msg_label(&plan.topology, id))
+}
+
+/// What an event says, for people: message ids as `client.3#7`, faults named in full,
+/// peers by replica. `cargo xtask sim --trace` prints traces with it.
+pub fn event_text(plan: &ScenarioPlan, trace: &Trace, kind: &EventKind) -> String {
+    let id = |msg: &crate::trace::MsgInfo| id_text(plan, msg.id);
+    let pipe_of = |pipe: &Option<u32>| pipe.map_or_else(String::new, |p| format!(" on pipe {p}"));
+    match kind {
+        EventKind::Send { msg } => format!("send {}", id(msg)),
+        EventKind::Enqueue { pipe, depth, msg, .. } => {
+            format!("queue {} on pipe {pipe} (depth {depth})", id(msg))
+        }
+        EventKind::Deliver { msg, depth, .. } => format!("arrive {} (queue {depth})", id(msg)),
+        EventKind::Receive { msg } => format!("receive {}", id(msg)),
+        EventKind::Drop { pipe, reason, msg } => {
+            format!("drop {}{} {reason:?}", id(msg), pipe_of(pipe))
+        }
+        EventKind::Resend { msg, timer, .. } => {
+            format!("resend {}{}", id(msg), if *timer { " (timer)" } else { "" })
+        }
+        EventKind::Cancel { request_id } => format!("cancel request {request_id:#x}"),
+        EventKind::Subscription { pipe, prefix, on } => {
+            let verb = if *on { "subscribe" } else { "unsubscribe" };
+            format!("{verb} {prefix:?}{}", pipe_of(pipe))
+        }
+        EventKind::SurveyExpired { survey_id } => format!("survey {survey_id:#x} expired"),
+        EventKind::Connect { pipe, peer } => match peer {
+            Some(p) => format!("connect pipe {pipe} to {}", plan.topology.replica_name(*p)),
+            None => format!("connect pipe {pipe}"),
+        },
+        EventKind::Disconnect { pipe, reason } => format!("disconnect pipe {pipe}: {reason}"),
+        EventKind::ProtocolError { reason } => format!("protocol error: {reason}"),
+        EventKind::InternalError { reason } => format!("patchbay internal error: {reason}"),
+        EventKind::FaultBegin { fault, .. } => {
+            format!("{} begins", fault_name(plan, trace, *fault))
+        }
+        EventKind::FaultEnd { fault, .. } => format!("{} ends", fault_name(plan, trace, *fault)),
+        EventKind::Healed => "everything healed: liveness phase".to_owned(),
+        EventKind::App(a) => app_label(plan, a),
+    }
 }
 
 /// A row's words: the socket, then what happened.
-fn label(plan: &ScenarioPlan, e: &TraceEvent) -> String {
+fn label(plan: &ScenarioPlan, trace: &Trace, e: &TraceEvent) -> String {
     let socket = match (e.node, e.socket) {
         (Some(n), Some(s)) => plan
             .topology
@@ -159,41 +204,18 @@ fn label(plan: &ScenarioPlan, e: &TraceEvent) -> String {
             .map_or_else(String::new, |p| format!("{}: ", p.name)),
         _ => String::new(),
     };
-    let what = match &e.kind {
-        EventKind::Send { msg } => format!("send {}", id_text(msg.id)),
-        EventKind::Deliver { msg, depth, .. } => {
-            format!("arrive {} (queue {depth})", id_text(msg.id))
-        }
-        EventKind::Drop { reason, msg, .. } => format!("drop {} {reason:?}", id_text(msg.id)),
-        EventKind::Resend { msg, timer, .. } => {
-            format!("resend {}{}", id_text(msg.id), if *timer { " (timer)" } else { "" })
-        }
-        EventKind::Connect { pipe, .. } => format!("connect pipe {pipe}"),
-        EventKind::Disconnect { pipe, reason } => format!("disconnect pipe {pipe}: {reason}"),
-        EventKind::FaultBegin { fault, .. } => format!("{} begins", fault_name(plan, *fault)),
-        EventKind::FaultEnd { fault, .. } => format!("{} ends", fault_name(plan, *fault)),
-        EventKind::Healed => "everything healed: liveness phase".to_owned(),
-        EventKind::App(a) => app_label(a),
-        other => format!("{other:?}"),
-    };
+    let what = event_text(plan, trace, &e.kind);
     format!("{socket}{what}")
 }
 
-/// `kill worker.0`: a fault's kind and targets from the plan; faults a swarm drew
-/// are only numbered.
-fn fault_name(plan: &ScenarioPlan, fault: u32) -> String {
-    let Some(f) = plan.faults.get(fault as usize) else { return format!("fault #{fault}") };
-    let name = |s: &crate::plan::Selector| {
-        let g = &plan.topology.group(s.group).name;
-        s.replica.map_or_else(|| g.clone(), |i| format!("{g}.{i}"))
-    };
-    let mut targets: Vec<String> = f.nodes.iter().map(name).collect();
-    if let Some([a, b]) = &f.between {
-        let side =
-            |v: &Vec<crate::plan::Selector>| v.iter().map(name).collect::<Vec<_>>().join("+");
-        targets.push(format!("{} | {}", side(a), side(b)));
+/// A fault named in full: from the trace's own list, which holds drawn faults too, or
+/// for a hand-built trace that lists none, from the plan.
+fn fault_name(plan: &ScenarioPlan, trace: &Trace, fault: u32) -> String {
+    match (trace.faults.get(fault as usize), plan.faults.get(fault as usize)) {
+        (Some(named), _) => named.text.clone(),
+        (None, Some(f)) => format!("fault #{fault} ({})", fault_text(&plan.topology, f)),
+        (None, None) => format!("fault #{fault}"),
     }
-    format!("{} {}", f.kind.name(), targets.join(", "))
 }
 
 fn msg_id(kind: &EventKind) -> Option<MsgId> {
@@ -286,7 +308,7 @@ pub fn build(
             at_us: e.at.as_micros() as u64,
             lane: e.node.map(|n| lanes.of(n)),
             mark: mark(&e.kind).unwrap_or(Mark::Other),
-            label: label(plan, e),
+            label: label(plan, trace, e),
             violating: i == target,
         });
     }
@@ -379,7 +401,7 @@ fn faults(plan: &ScenarioPlan, trace: &Trace, window: &[usize]) -> Vec<FaultBand
                 _ => window.len() as u32 - 1,
             };
             FaultBand {
-                label: fault_name(plan, fault),
+                label: fault_name(plan, trace, fault),
                 from_row: row_at_or_after(b),
                 to_row,
                 open_before: b < first,

@@ -115,6 +115,12 @@ pub struct State {
     pub conns: BTreeMap<ConnId, Conn>,
     /// Which replica listens at each simulated address.
     pub listeners: BTreeMap<SocketAddr, Replica>,
+    /// Which replica a socket address other than a listener's stands for, so the trace
+    /// can name each connection's peer: a dialler's own end (the accepting side sees
+    /// it), and on the real network each fault proxy's listening address (the
+    /// connector sees it; it stands for the proxy's target). Latest wins: ports are
+    /// reused.
+    pub peer_names: BTreeMap<SocketAddr, Replica>,
     /// Connects to each address not yet accepted: the shim keeps this under turmoil's
     /// listen backlog, which panics the whole run when it overflows.
     pub syn_slots: BTreeMap<SocketAddr, std::sync::Arc<tokio::sync::Semaphore>>,
@@ -195,6 +201,7 @@ impl FaultWorld {
             replicas: BTreeMap::new(),
             conns: BTreeMap::new(),
             listeners: BTreeMap::new(),
+            peer_names: BTreeMap::new(),
             syn_slots: BTreeMap::new(),
             holds: Vec::new(),
             links,
@@ -268,6 +275,17 @@ impl FaultWorld {
 
     pub fn conn_broken(&self, id: ConnId) -> Option<String> {
         self.state.borrow().conns.get(&id).and_then(|c| c.broken.clone())
+    }
+
+    /// The replica at the other end of a connection whose peer address is `addr`.
+    pub fn peer_at(&self, addr: SocketAddr) -> Option<Replica> {
+        let st = self.state.borrow();
+        st.listeners.get(&addr).or_else(|| st.peer_names.get(&addr)).copied()
+    }
+
+    /// Says that `addr` stands for `replica` (see `State::peer_names`).
+    pub fn name_peer(&self, addr: SocketAddr, replica: Replica) {
+        self.state.borrow_mut().peer_names.insert(addr, replica);
     }
 
     pub fn status(&self, r: Replica) -> Status {

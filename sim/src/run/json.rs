@@ -1,8 +1,8 @@
 //! The JSON rows of a sweep's runs, as a report's `runs` carries them.
 //!
 //! Shape: `{"runs": [{"backend", "scenario", "topology", "seed", "trace_hash", "events",
-//! "sim_ms", "invariants": [{"name", "verdict", "violations", "first"}], "expected",
-//! "as_expected"}]}`, plus `error` and `repro` where they apply. `backend` is `sim`
+//! "sim_ms", "invariants": [{"name", "verdict", "violations", "first"}], "faults":
+//! [{"kind", "at_ms", "until_ms", "drawn", "text"}], "expected", "as_expected"}]}`, plus `error` and `repro` where they apply. `backend` is `sim`
 //! or `real`; on the real network `sim_ms` is the run's length in real time and
 //! `trace_hash` identifies that one trace only (real runs are not deterministic).
 
@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::RunReport;
 use crate::plan::Expect;
+use crate::trace::NamedFault;
 
 pub fn expected_text(expect: &Expect) -> String {
     match expect {
@@ -44,6 +45,7 @@ fn run_json(r: &RunReport) -> Value {
         "sim_ms": r.sim_ms,
         "wall_ms": r.wall_ms,
         "invariants": invariants,
+        "faults": r.faults.iter().map(fault_json).collect::<Vec<_>>(),
         "expected": expected_text(&r.expected),
         "as_expected": r.as_expected,
     });
@@ -54,6 +56,18 @@ fn run_json(r: &RunReport) -> Value {
         v["repro"] = json!(r.repro());
     }
     v
+}
+
+/// A fault in full: its kind, start and end in milliseconds, whether a swarm drew it,
+/// and the sentence naming its targets.
+fn fault_json(f: &NamedFault) -> Value {
+    json!({
+        "kind": f.fault.kind.name(),
+        "at_ms": f.fault.at.as_millis() as u64,
+        "until_ms": f.fault.until.map(|u| u.as_millis() as u64),
+        "drawn": f.drawn,
+        "text": f.text,
+    })
 }
 
 pub fn to_json(reports: &[RunReport]) -> Value {

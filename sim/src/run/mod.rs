@@ -28,7 +28,7 @@ use std::time::Instant;
 use crate::design::Registry;
 use crate::invariant::{self, CheckInput, Outcome, Verdict};
 use crate::plan::{Expect, ScenarioPlan};
-use crate::trace::Trace;
+use crate::trace::{NamedFault, Trace};
 
 pub use node::{event_sink, make_core};
 
@@ -91,6 +91,8 @@ pub struct RunReport {
     pub error: Option<RunError>,
     /// The trace, kept only when asked for (reports, determinism checks).
     pub trace: Option<Trace>,
+    /// Every fault the run had, the scenario's own and any a swarm drew, named in full.
+    pub faults: Vec<NamedFault>,
 }
 
 impl RunReport {
@@ -131,13 +133,14 @@ pub fn run_seed(
     keep_trace: bool,
 ) -> RunReport {
     let started = Instant::now();
+    let written = plan.faults.len();
     // A `swarm:` block draws this seed's extra faults; the run and its checks see them
     // like written ones.
     let drawn = swarm::with_drawn_faults(plan, seed);
     let plan = drawn.as_ref().unwrap_or(plan);
     let result =
         world::check_runnable(plan, registry).and_then(|()| world::simulate(plan, registry, seed));
-    report(plan, seed, Backend::Sim, result, started, keep_trace)
+    report(plan, written, seed, Backend::Sim, result, started, keep_trace)
 }
 
 /// Runs one seed of a scenario over real TCP on 127.0.0.1, in real time scaled by
@@ -152,20 +155,23 @@ pub fn run_real_seed(
 ) -> RunReport {
     let started = Instant::now();
     let scaled = real::scaled(plan, opts.time_scale);
+    let written = scaled.faults.len();
     let drawn = swarm::with_drawn_faults(&scaled, seed);
     let plan = drawn.as_ref().unwrap_or(&scaled);
     let result = match real::skip_reason(plan, registry, opts) {
         Some(why) => Err(RunError::NotRunnable(why)),
         None => real::run(plan, registry, seed),
     };
-    let mut report = report(plan, seed, Backend::Real, result, started, keep_trace);
+    let mut report = report(plan, written, seed, Backend::Real, result, started, keep_trace);
     report.time_scale = opts.time_scale;
     report
 }
 
-/// Checks a finished run's invariants and fills in its report.
+/// Checks a finished run's invariants and fills in its report. The plan's first
+/// `written` faults are the scenario's; the rest a swarm drew.
 fn report(
     plan: &ScenarioPlan,
+    written: usize,
     seed: u64,
     backend: Backend,
     result: Result<Trace, RunError>,
@@ -189,9 +195,11 @@ fn report(
         as_expected: false,
         error: None,
         trace: None,
+        faults: NamedFault::all(&plan.topology, &plan.faults, written),
     };
     match result {
-        Ok(trace) => {
+        Ok(mut trace) => {
+            trace.faults = report.faults.clone();
             report.trace_hash = trace.hash();
             report.events = trace.events.len();
             report.sim_ms = trace.ended_at.as_millis() as u64;
@@ -203,6 +211,12 @@ fn report(
                 })
                 .collect();
             report.as_expected = as_expected(&plan.expect, &report.invariants);
+            // A panic inside patchbay makes every verdict suspect: the run fails as
+            // patchbay's bug, whatever the checkers said.
+            if let Some(reason) = first_internal_error(&trace, plan) {
+                report.error = Some(RunError::Internal(reason));
+                report.as_expected = false;
+            }
             if keep_trace {
                 report.trace = Some(trace);
             }
@@ -210,6 +224,21 @@ fn report(
         Err(e) => report.error = Some(e),
     }
     report
+}
+
+/// The first `InternalError` of a trace, with where and when it happened.
+fn first_internal_error(trace: &Trace, plan: &ScenarioPlan) -> Option<String> {
+    trace.events.iter().find_map(|e| match &e.kind {
+        crate::trace::EventKind::InternalError { reason } => {
+            let at = crate::spec::format_duration(e.at);
+            let node = e.node.map_or_else(
+                || "the run".to_owned(),
+                |n| format!("{}.{}", plan.topology.group(n.group).name, n.index),
+            );
+            Some(format!("{reason} (at {node}, {at})"))
+        }
+        _ => None,
+    })
 }
 
 /// One unit of work for [`run_many`].

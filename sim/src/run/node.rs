@@ -2,10 +2,14 @@
 //! sockets and its design), drops it when a fault kills or crashes the replica, and
 //! starts a fresh, empty one when the replica restarts.
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::design::{Completion, DesignFn, NodeCtx, msg_info};
@@ -108,7 +112,7 @@ pub(super) async fn supervise(
             notify.notified().await;
             continue;
         };
-        let mut design = pin!((g.design)(ctx));
+        let mut design = pin!(CatchPanic((g.design)(ctx)));
         let mut finished = false;
         loop {
             tokio::select! {
@@ -120,7 +124,13 @@ pub(super) async fn supervise(
                         break;
                     }
                 }
-                () = &mut design, if !finished => finished = true,
+                ended = &mut design, if !finished => {
+                    finished = true;
+                    if let Err(message) = ended {
+                        let reason = format!("design `{}` panicked: {message}", g.group.design);
+                        internal_error(&rt.recorder, replica, epoch, reason);
+                    }
+                }
             }
         }
     }
@@ -141,7 +151,9 @@ async fn start(
         let core = make_core(s.socket_type, &options, first_id)
             .expect("runnability checked before the run");
         let connects = rt.connects.get(&(replica, i)).cloned().unwrap_or_default();
-        let sink = event_sink(rt.recorder.clone(), replica, i as SocketIndex, &options);
+        let world = Some(rt.world.clone());
+        let sink =
+            sink_naming_peers(rt.recorder.clone(), replica, i as SocketIndex, &options, world);
         let bind = rt.binds.get(&(replica, i));
         let spawned = match &rt.net {
             Net::Simulated => {
@@ -196,6 +208,47 @@ async fn start(
     ))
 }
 
+/// A design's future with its panics caught. Left alone, a panic would end the
+/// replica's task inside the runtime and vanish, and the run would go on as if the
+/// replica had merely stopped; caught, it becomes an `InternalError` in the trace.
+struct CatchPanic(Pin<Box<dyn Future<Output = ()>>>);
+
+impl Future for CatchPanic {
+    /// The panic's message if the design panicked.
+    type Output = Result<(), String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let design = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| design.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+            Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(text), _) => (*text).to_owned(),
+        (_, Some(text)) => text.clone(),
+        _ => "non-string panic payload".to_owned(),
+    }
+}
+
+fn internal_error(
+    recorder: &Recorder,
+    replica: Replica,
+    epoch: tokio::time::Instant,
+    reason: String,
+) {
+    recorder.record(TraceEvent {
+        at: tokio::time::Instant::now().saturating_duration_since(epoch),
+        node: Some(replica),
+        socket: None,
+        kind: EventKind::InternalError { reason },
+    });
+}
+
 fn note(recorder: &Recorder, replica: Replica, epoch: tokio::time::Instant, text: String) {
     recorder.record(TraceEvent {
         at: tokio::time::Instant::now().saturating_duration_since(epoch),
@@ -212,6 +265,18 @@ pub fn event_sink(
     node: Replica,
     socket: SocketIndex,
     options: &SocketOptions,
+) -> Rc<dyn Fn(Duration, DriverEvent)> {
+    sink_naming_peers(recorder, node, socket, options, None)
+}
+
+/// [`event_sink`] that names each connection's peer replica from its address, as the
+/// fault world knows them (a harness without one leaves peers unnamed).
+fn sink_naming_peers(
+    recorder: Recorder,
+    node: Replica,
+    socket: SocketIndex,
+    options: &SocketOptions,
+    world: Option<Rc<FaultWorld>>,
 ) -> Rc<dyn Fn(Duration, DriverEvent)> {
     let (sndhwm, rcvhwm) = (options.sndhwm_msgs, options.rcvhwm_msgs);
     Rc::new(move |at, event| {
@@ -237,11 +302,13 @@ pub fn event_sink(
                 },
                 SocketEvent::SurveyExpired { survey_id } => EventKind::SurveyExpired { survey_id },
             },
-            DriverEvent::Connected { pipe, .. } => EventKind::Connect { pipe, peer: None },
+            DriverEvent::Connected { pipe, peer } => {
+                EventKind::Connect { pipe, peer: world.as_ref().and_then(|w| w.peer_at(peer)) }
+            }
             DriverEvent::Disconnected { pipe, reason } => EventKind::Disconnect { pipe, reason },
             DriverEvent::ProtocolError { reason, .. } => EventKind::ProtocolError { reason },
-            DriverEvent::TaskPanicked { task, message } => EventKind::ProtocolError {
-                reason: format!("internal: task `{task}` panicked: {message}"),
+            DriverEvent::TaskPanicked { task, message } => EventKind::InternalError {
+                reason: format!("driver task `{task}` panicked: {message}"),
             },
             // Failed attempts repeat every reconnect interval; the trace keeps the
             // transitions (connect, disconnect), not every retry.

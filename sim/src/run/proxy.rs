@@ -94,6 +94,8 @@ impl RealNet {
     pub async fn listen(self: &Rc<Self>, link: Link) -> io::Result<SocketAddr> {
         let listener = TcpListener::bind(Self::ephemeral()).await?;
         let addr = listener.local_addr()?;
+        // The connector's trace names its peer by this address: the proxy's target.
+        self.world.name_peer(addr, link.to);
         tokio::task::spawn_local(accept_loop(self.clone(), link, listener));
         Ok(addr)
     }
@@ -163,6 +165,10 @@ async fn reach(net: &RealNet, link: Link) -> Option<TcpStream> {
             let addr = net.upstream.borrow().get(&(link.to, link.to_socket)).copied()?;
             let stream = TcpStream::connect(addr).await.ok()?;
             let _ = stream.set_nodelay(true);
+            // The acceptor's trace names its peer by this address: the link's connector.
+            if let Ok(local) = stream.local_addr() {
+                world.name_peer(local, link.from);
+            }
             return Some(stream);
         }
         if started.elapsed() >= SYN_TIMEOUT {

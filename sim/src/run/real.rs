@@ -145,7 +145,10 @@ pub(super) fn run(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result
 
 async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Trace, RunError> {
     let world = FaultWorld::with_base_latency(plan, seed, true);
-    let recorder = Recorder::default();
+    // A real run may last many minutes: its trace goes to disk a batch at a time, so
+    // its memory levels off (`trace/spill.rs`).
+    let recorder = Recorder::spilling(&std::env::temp_dir())
+        .map_err(|e| RunError::Internal(format!("cannot open a trace spill file: {e}")))?;
     let completion = Completion::default();
     let groups = group_runtimes(plan, registry, &world);
     let net = RealNet::new(world.clone());

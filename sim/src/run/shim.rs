@@ -90,6 +90,10 @@ impl Transport for ShimTransport {
         let slot = self.syn_slot(addr).await;
         let mut inner = turmoil::net::TcpStream::connect(addr).await?;
         drop(slot);
+        // The acceptor's trace names its peer by this address (`State::peer_names`).
+        if let Ok(local) = inner.local_addr() {
+            self.world.name_peer(local, self.me);
+        }
         let target = target.ok_or_else(|| io::Error::from(io::ErrorKind::ConnectionRefused))?;
         let conn = self.world.new_conn(self.me, target);
         let mut preamble = BytesMut::with_capacity(PREAMBLE_LEN);

@@ -5,8 +5,17 @@
 //! happened at, and the message id the designs carry end to end in the payload, so a
 //! checker can follow one request through every broker. The trace hash (FNV-1a over
 //! a canonical byte encoding) is what `--check-determinism` compares.
+//!
+//! `msg_id.rs` is a message id's bit layout and how people read one (`client.3#7`);
+//! `fault_name.rs` names faults in full; `compact.rs` is a byte form of events about a
+//! quarter of their size in memory, and `spill.rs` keeps a long run's trace on disk in
+//! that form as it is recorded, so the run's memory levels off.
 
+pub mod compact;
+mod fault_name;
 mod hash;
+mod msg_id;
+mod spill;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -15,10 +24,14 @@ use std::time::Duration;
 use crate::plan::Replica;
 use crate::socket::{DropReason, PipeId};
 
+pub use fault_name::{NamedFault, fault_text};
 pub use hash::trace_hash;
+pub use msg_id::{MAX_COUNTER, MAX_GROUPS, MAX_INCARNATIONS, MAX_REPLICAS, MsgOrigin, msg_label};
+pub use spill::{Spill, SpilledEvents};
 
 /// A message id assigned by the design that created the message, carried in its
-/// payload through every hop. `None` for messages with no patchbay payload.
+/// payload through every hop. `None` for messages with no patchbay payload. Its bit
+/// layout is [`MsgOrigin`]'s (`msg_id.rs`); people read it through [`msg_label`].
 pub type MsgId = u64;
 
 /// Which socket of a replica an event happened on: the index into its group's
@@ -145,7 +158,13 @@ pub enum EventKind {
         pipe: PipeId,
         reason: String,
     },
+    /// A peer broke the protocol (malformed bytes); the connection was closed.
     ProtocolError {
+        reason: String,
+    },
+    /// patchbay itself failed at this replica: a design or one of its socket's driver
+    /// tasks panicked. The run fails as an internal error, never as a misbehaving peer.
+    InternalError {
         reason: String,
     },
     /// A fault began (index into the scenario's faults); `touched` counts the
@@ -183,9 +202,22 @@ pub struct Trace {
     /// Whether the liveness phase ran to quiescence (every workload finished) rather
     /// than hitting its bound.
     pub quiesced: bool,
+    /// Every fault of the run, in the order `FaultBegin { fault }` indexes them: the
+    /// scenario's own, then any a swarm drew for this seed, each named in full. Empty
+    /// for traces built by hand.
+    pub faults: Vec<NamedFault>,
 }
 
 impl Trace {
+    /// The full name of fault `index` (`fault #2 (kill worker.0, 1200ms to 3s, drawn
+    /// by the swarm)`), or its bare number for a hand-built trace that lists no faults.
+    pub fn fault_name(&self, index: u32) -> String {
+        match self.faults.get(index as usize) {
+            Some(f) => f.text.clone(),
+            None => format!("fault #{index}"),
+        }
+    }
+
     pub fn hash(&self) -> u64 {
         trace_hash(&self.events)
     }
@@ -204,27 +236,130 @@ impl Trace {
 }
 
 /// Where a running simulation appends events. Cheap to clone; single-threaded (one
-/// simulation runs on one thread).
+/// simulation runs on one thread). In memory by default; [`Recorder::spilling`] keeps
+/// only the latest batch in memory and the rest on disk in the compact form.
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
-    events: Rc<RefCell<Vec<TraceEvent>>>,
+    store: Rc<RefCell<Store>>,
 }
 
+/// What a recorder holds.
+#[derive(Debug, Default)]
+struct Store {
+    /// The events not yet spilled (all of them, without a spill).
+    events: Vec<TraceEvent>,
+    spill: Option<Spill>,
+    /// Why spilling stopped, if it failed: said in the trace as an internal error.
+    spill_failed: Option<String>,
+}
+
+/// Events a spilling recorder keeps in memory before writing them out: about 2.5 MB
+/// of structs, written as one batch of about 0.7 MB.
+pub const SPILL_BATCH_EVENTS: usize = 32 * 1024;
+
 impl Recorder {
-    pub fn record(&self, event: TraceEvent) {
-        self.events.borrow_mut().push(event);
+    /// A recorder that spills its events to a new file in `dir` a batch at a time.
+    pub fn spilling(dir: &std::path::Path) -> std::io::Result<Recorder> {
+        let store = Store { spill: Some(Spill::create(dir)?), ..Store::default() };
+        Ok(Recorder { store: Rc::new(RefCell::new(store)) })
     }
 
+    pub fn record(&self, event: TraceEvent) {
+        let mut store = self.store.borrow_mut();
+        store.events.push(event);
+        if store.events.len() >= SPILL_BATCH_EVENTS
+            && store.spill.is_some()
+            && store.spill_failed.is_none()
+        {
+            store.spill_batch();
+        }
+    }
+
+    /// Events recorded so far, spilled ones included.
     pub fn len(&self) -> usize {
-        self.events.borrow().len()
+        let store = self.store.borrow();
+        store.events.len() + store.spill.as_ref().map_or(0, Spill::len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.borrow().is_empty()
+        self.len() == 0
     }
 
-    /// Takes every event recorded so far.
+    /// Takes every event recorded so far, reading spilled ones back. A spill that
+    /// failed (a full disk) ends the trace with an `InternalError` saying so, which
+    /// fails the run as patchbay's, not the design's.
     pub fn take(&self) -> Vec<TraceEvent> {
-        std::mem::take(&mut *self.events.borrow_mut())
+        let mut guard = self.store.borrow_mut();
+        let store = &mut *guard;
+        let recent = std::mem::take(&mut store.events);
+        let mut all = Vec::new();
+        if let Some(spill) = store.spill.as_mut().filter(|s| !s.is_empty()) {
+            all.reserve(spill.len() + recent.len());
+            let read = spill
+                .events()
+                .and_then(|events| events.into_iter().try_for_each(|e| e.map(|e| all.push(e))));
+            if let Err(e) = read {
+                store.spill_failed.get_or_insert(format!("reading the trace back failed: {e}"));
+            }
+            // Taken events are not taken again.
+            store.spill = None;
+        }
+        all.extend(recent);
+        if let Some(reason) = store.spill_failed.take() {
+            let at = all.last().map_or(Duration::ZERO, |e| e.at);
+            let kind = EventKind::InternalError { reason };
+            all.push(TraceEvent { at, node: None, socket: None, kind });
+        }
+        all
+    }
+}
+
+impl Store {
+    fn spill_batch(&mut self) {
+        let Some(spill) = self.spill.as_mut() else { return };
+        match spill.write(&self.events) {
+            Ok(()) => self.events.clear(),
+            Err(e) => {
+                // Keep recording in memory; the run will fail as internal.
+                self.spill_failed = Some(format!("spilling the trace failed: {e}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: usize) -> TraceEvent {
+        let msg = MsgInfo { id: Some(i as u64), request_id: None, len: 20 };
+        TraceEvent {
+            at: Duration::from_micros(i as u64),
+            node: Some(Replica { group: crate::plan::GroupId(1), index: (i % 7) as u32 }),
+            socket: Some(0),
+            kind: EventKind::Enqueue { pipe: 1, depth: (i % 5) as u32, hwm: 1000, msg },
+        }
+    }
+
+    #[test]
+    fn a_spilling_recorder_keeps_one_batch_in_memory_and_gives_back_every_event() {
+        let dir = std::env::temp_dir();
+        let spilling = Recorder::spilling(&dir).expect("a spill file in the temporary directory");
+        let path = spilling.store.borrow().spill.as_ref().map(|s| s.path().to_owned());
+        let in_memory = Recorder::default();
+        let count = SPILL_BATCH_EVENTS * 5 / 2;
+        for i in 0..count {
+            spilling.record(event(i));
+            in_memory.record(event(i));
+        }
+        assert_eq!(spilling.len(), count);
+        assert_eq!(spilling.store.borrow().events.len(), SPILL_BATCH_EVENTS / 2, "two spilled");
+        let path = path.expect("spilling");
+        assert!(path.exists());
+        let (spilled, kept) = (spilling.take(), in_memory.take());
+        assert_eq!(spilled.len(), count);
+        assert!(spilled == kept, "the spilled trace differs from the one kept in memory");
+        assert!(!path.exists(), "the spill file is removed once read back");
+        assert!(spilling.take().is_empty(), "taken events are not taken again");
     }
 }

@@ -1,0 +1,552 @@
+//! A compact byte form of trace events, for traces too long to keep as structs.
+//!
+//! A `TraceEvent` in memory is about 80 bytes whatever it says; most say little (a
+//! pipe, a depth, a message id), so this form writes each field as a LEB128 varint,
+//! times as the signed difference from the previous event's, and optional fields
+//! behind presence bits: a typical socket event takes about 20 bytes. The encoder and
+//! decoder carry the previous time, so a stream must be read from its start in order,
+//! as checkers read a trace. Decoding gives back exactly the events encoded (a unit
+//! test round-trips every kind), so a trace's hash does not depend on whether it was
+//! kept compact.
+
+use std::time::Duration;
+
+use crate::plan::{GroupId, Replica};
+use crate::socket::DropReason;
+
+use super::{AppEvent, EventKind, MsgInfo, TraceEvent};
+
+/// Why bytes did not decode: the stream was cut short or was not written by
+/// [`Encoder`] (both are bugs in patchbay, or a damaged spill file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError(pub &'static str);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "compact trace: {}", self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Writes events, in order, to a byte buffer.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    last_at_ns: u64,
+}
+
+/// Reads events, in order, from bytes an [`Encoder`] wrote from its start.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    last_at_ns: u64,
+}
+
+/// Bit 6 of the tag byte: the event has a node. Bit 7: it has a socket.
+const HAS_NODE: u8 = 1 << 6;
+const HAS_SOCKET: u8 = 1 << 7;
+/// The tags of application events start here; socket and run events use 0..APP.
+const APP: u8 = 32;
+
+impl Encoder {
+    pub fn encode(&mut self, e: &TraceEvent, out: &mut Vec<u8>) {
+        let flags = if e.node.is_some() { HAS_NODE } else { 0 }
+            | if e.socket.is_some() { HAS_SOCKET } else { 0 };
+        out.push(tag(&e.kind) | flags);
+        let at_ns = e.at.as_nanos() as u64;
+        put_signed(out, at_ns.wrapping_sub(self.last_at_ns) as i64);
+        self.last_at_ns = at_ns;
+        if let Some(n) = e.node {
+            put_replica(out, n);
+        }
+        if let Some(s) = e.socket {
+            put(out, u64::from(s));
+        }
+        match &e.kind {
+            EventKind::App(a) => put_app(out, a),
+            kind => put_kind(out, kind),
+        }
+    }
+}
+
+/// An event's tag: its kind, or `APP` plus its application event's kind.
+fn tag(kind: &EventKind) -> u8 {
+    use AppEvent as A;
+    use EventKind as K;
+    match kind {
+        K::Send { .. } => 0,
+        K::Enqueue { .. } => 1,
+        K::Deliver { .. } => 2,
+        K::Receive { .. } => 3,
+        K::Drop { .. } => 4,
+        K::Resend { .. } => 5,
+        K::Cancel { .. } => 6,
+        K::Subscription { .. } => 7,
+        K::SurveyExpired { .. } => 8,
+        K::Connect { .. } => 9,
+        K::Disconnect { .. } => 10,
+        K::ProtocolError { .. } => 11,
+        K::InternalError { .. } => 12,
+        K::FaultBegin { .. } => 13,
+        K::FaultEnd { .. } => 14,
+        K::Healed => 15,
+        K::App(a) => {
+            APP + match a {
+                A::RequestIssued { .. } => 0,
+                A::ReplyAccepted { .. } => 1,
+                A::RequestAbandoned { .. } => 2,
+                A::WorkDone { .. } => 3,
+                A::Published { .. } => 4,
+                A::PartsReceived { .. } => 5,
+                A::Joined => 6,
+                A::Left => 7,
+                A::TaskIssued { .. } => 8,
+                A::KillSent { .. } => 9,
+                A::SurveyStarted { .. } => 10,
+                A::ChunkSent { .. } => 11,
+                A::ChunkAggregated { .. } => 12,
+                A::JobFinished { .. } => 13,
+                A::CometLogin { .. } => 14,
+                A::CometLogout { .. } => 15,
+                A::CometRouted { .. } => 16,
+                A::Note { .. } => 17,
+            }
+        }
+    }
+}
+
+/// A socket or run event's fields, in the order `Reader::kind` reads them.
+fn put_kind(o: &mut Vec<u8>, kind: &EventKind) {
+    use EventKind as K;
+    match kind {
+        K::Send { msg } | K::Receive { msg } => put_msg(o, msg),
+        K::Enqueue { pipe, depth, hwm, msg } | K::Deliver { pipe, depth, hwm, msg } => {
+            put_u32s(o, &[*pipe, *depth, *hwm]);
+            put_msg(o, msg);
+        }
+        K::Drop { pipe, reason, msg } => {
+            put_option(o, pipe.map(u64::from));
+            o.push(drop_reason_byte(*reason));
+            put_msg(o, msg);
+        }
+        K::Resend { pipe, request_id, timer, msg } => {
+            put_u32s(o, &[*pipe, *request_id, u32::from(*timer)]);
+            put_msg(o, msg);
+        }
+        K::Cancel { request_id: n } | K::SurveyExpired { survey_id: n } => put(o, u64::from(*n)),
+        K::Subscription { pipe, prefix, on } => {
+            put_option(o, pipe.map(u64::from));
+            put_str(o, prefix);
+            o.push(u8::from(*on));
+        }
+        K::Connect { pipe, peer } => {
+            put(o, u64::from(*pipe));
+            o.push(u8::from(peer.is_some()));
+            if let Some(p) = peer {
+                put_replica(o, *p);
+            }
+        }
+        K::Disconnect { pipe, reason } => {
+            put(o, u64::from(*pipe));
+            put_str(o, reason);
+        }
+        K::ProtocolError { reason } | K::InternalError { reason } => put_str(o, reason),
+        K::FaultBegin { fault, touched } | K::FaultEnd { fault, touched } => {
+            put_u32s(o, &[*fault, *touched]);
+        }
+        K::Healed | K::App(_) => {}
+    }
+}
+
+/// An application event's fields, in the order `Reader::app` reads them.
+fn put_app(o: &mut Vec<u8>, a: &AppEvent) {
+    use AppEvent as A;
+    let mut all = |vs: &[u64]| vs.iter().for_each(|v| put(o, *v));
+    match a {
+        A::RequestIssued { id }
+        | A::ReplyAccepted { id }
+        | A::RequestAbandoned { id }
+        | A::WorkDone { id }
+        | A::TaskIssued { id }
+        | A::KillSent { id }
+        | A::SurveyStarted { id }
+        | A::JobFinished { job: id } => all(&[*id]),
+        A::PartsReceived { id, parts, expected } => {
+            all(&[*id, u64::from(*parts), u64::from(*expected)]);
+        }
+        A::ChunkSent { id, job, seq, len } => all(&[*id, *job, *seq, *len]),
+        A::ChunkAggregated { id, job, conn, seq, len } => {
+            all(&[*id, *job, u64::from(*conn), *seq, *len]);
+        }
+        A::CometLogin { user } | A::CometLogout { user } => all(&[u64::from(*user)]),
+        A::CometRouted { id, from, delivered, dropped } => {
+            all(&[*id, u64::from(*from), u64::from(*delivered), u64::from(*dropped)]);
+        }
+        A::Joined | A::Left => {}
+        A::Published { id, topic } => {
+            put(o, *id);
+            put_str(o, topic);
+        }
+        A::Note { text } => put_str(o, text),
+    }
+}
+
+impl Decoder {
+    /// The next event at the front of `input`, which is advanced past it.
+    pub fn decode(&mut self, input: &mut &[u8]) -> Result<TraceEvent, DecodeError> {
+        let mut r = Reader(input);
+        let first = r.byte()?;
+        let tag = first & !(HAS_NODE | HAS_SOCKET);
+        let delta = r.signed()?;
+        let at_ns = self.last_at_ns.wrapping_add(delta as u64);
+        self.last_at_ns = at_ns;
+        let node = if first & HAS_NODE != 0 { Some(r.replica()?) } else { None };
+        let socket = if first & HAS_SOCKET != 0 { Some(r.u16()?) } else { None };
+        let kind = if tag >= APP { EventKind::App(r.app(tag - APP)?) } else { r.kind(tag)? };
+        Ok(TraceEvent { at: Duration::from_nanos(at_ns), node, socket, kind })
+    }
+}
+
+/// A cursor over the bytes being decoded.
+struct Reader<'a, 'b>(&'a mut &'b [u8]);
+
+impl Reader<'_, '_> {
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let (&b, rest) = self.0.split_first().ok_or(DecodeError("cut short"))?;
+        *self.0 = rest;
+        Ok(b)
+    }
+
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(DecodeError("varint longer than 64 bits"))
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        u32::try_from(self.u64()?).map_err(|_| DecodeError("field wider than 32 bits"))
+    }
+
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        u16::try_from(self.u64()?).map_err(|_| DecodeError("field wider than 16 bits"))
+    }
+
+    fn bool(&mut self) -> Result<bool, DecodeError> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(DecodeError("flag neither 0 nor 1")),
+        }
+    }
+
+    fn signed(&mut self) -> Result<i64, DecodeError> {
+        let z = self.u64()?;
+        Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
+    }
+
+    fn option_u32(&mut self) -> Result<Option<u32>, DecodeError> {
+        match self.u64()? {
+            0 => Ok(None),
+            n => u32::try_from(n - 1).map(Some).map_err(|_| DecodeError("option too wide")),
+        }
+    }
+
+    fn string(&mut self) -> Result<String, DecodeError> {
+        let len = usize::try_from(self.u64()?).map_err(|_| DecodeError("string too long"))?;
+        if len > self.0.len() {
+            return Err(DecodeError("string cut short"));
+        }
+        let (bytes, rest) = self.0.split_at(len);
+        *self.0 = rest;
+        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError("string not UTF-8"))
+    }
+
+    fn replica(&mut self) -> Result<Replica, DecodeError> {
+        Ok(Replica { group: GroupId(self.u32()?), index: self.u32()? })
+    }
+
+    fn msg(&mut self) -> Result<MsgInfo, DecodeError> {
+        let flags = self.byte()?;
+        let id = if flags & 1 != 0 { Some(self.u64()?) } else { None };
+        let request_id = if flags & 2 != 0 { Some(self.u32()?) } else { None };
+        Ok(MsgInfo { id, request_id, len: self.u64()? })
+    }
+
+    fn kind(&mut self, tag: u8) -> Result<EventKind, DecodeError> {
+        use EventKind as K;
+        Ok(match tag {
+            0 => K::Send { msg: self.msg()? },
+            1 => K::Enqueue {
+                pipe: self.u32()?,
+                depth: self.u32()?,
+                hwm: self.u32()?,
+                msg: self.msg()?,
+            },
+            2 => K::Deliver {
+                pipe: self.u32()?,
+                depth: self.u32()?,
+                hwm: self.u32()?,
+                msg: self.msg()?,
+            },
+            3 => K::Receive { msg: self.msg()? },
+            4 => K::Drop {
+                pipe: self.option_u32()?,
+                reason: drop_reason(self.byte()?)?,
+                msg: self.msg()?,
+            },
+            5 => K::Resend {
+                pipe: self.u32()?,
+                request_id: self.u32()?,
+                timer: self.u32()? != 0,
+                msg: self.msg()?,
+            },
+            6 => K::Cancel { request_id: self.u32()? },
+            7 => K::Subscription {
+                pipe: self.option_u32()?,
+                prefix: self.string()?,
+                on: self.bool()?,
+            },
+            8 => K::SurveyExpired { survey_id: self.u32()? },
+            9 => K::Connect {
+                pipe: self.u32()?,
+                peer: if self.bool()? { Some(self.replica()?) } else { None },
+            },
+            10 => K::Disconnect { pipe: self.u32()?, reason: self.string()? },
+            11 => K::ProtocolError { reason: self.string()? },
+            12 => K::InternalError { reason: self.string()? },
+            13 => K::FaultBegin { fault: self.u32()?, touched: self.u32()? },
+            14 => K::FaultEnd { fault: self.u32()?, touched: self.u32()? },
+            15 => K::Healed,
+            _ => return Err(DecodeError("unknown event tag")),
+        })
+    }
+
+    fn app(&mut self, tag: u8) -> Result<AppEvent, DecodeError> {
+        use AppEvent as A;
+        Ok(match tag {
+            0 => A::RequestIssued { id: self.u64()? },
+            1 => A::ReplyAccepted { id: self.u64()? },
+            2 => A::RequestAbandoned { id: self.u64()? },
+            3 => A::WorkDone { id: self.u64()? },
+            4 => A::Published { id: self.u64()?, topic: self.string()? },
+            5 => A::PartsReceived { id: self.u64()?, parts: self.u32()?, expected: self.u32()? },
+            6 => A::Joined,
+            7 => A::Left,
+            8 => A::TaskIssued { id: self.u64()? },
+            9 => A::KillSent { id: self.u64()? },
+            10 => A::SurveyStarted { id: self.u64()? },
+            11 => A::ChunkSent {
+                id: self.u64()?,
+                job: self.u64()?,
+                seq: self.u64()?,
+                len: self.u64()?,
+            },
+            12 => A::ChunkAggregated {
+                id: self.u64()?,
+                job: self.u64()?,
+                conn: self.u32()?,
+                seq: self.u64()?,
+                len: self.u64()?,
+            },
+            13 => A::JobFinished { job: self.u64()? },
+            14 => A::CometLogin { user: self.u32()? },
+            15 => A::CometLogout { user: self.u32()? },
+            16 => A::CometRouted {
+                id: self.u64()?,
+                from: self.u32()?,
+                delivered: self.u32()?,
+                dropped: self.u32()?,
+            },
+            17 => A::Note { text: self.string()? },
+            _ => return Err(DecodeError("unknown application event tag")),
+        })
+    }
+}
+
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_signed(out: &mut Vec<u8>, v: i64) {
+    put(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+fn put_u32s(out: &mut Vec<u8>, vs: &[u32]) {
+    vs.iter().for_each(|v| put(out, u64::from(*v)));
+}
+
+fn put_option(out: &mut Vec<u8>, v: Option<u64>) {
+    put(out, v.map_or(0, |v| v + 1));
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_replica(out: &mut Vec<u8>, r: Replica) {
+    put(out, u64::from(r.group.0));
+    put(out, u64::from(r.index));
+}
+
+fn put_msg(out: &mut Vec<u8>, m: &MsgInfo) {
+    out.push(u8::from(m.id.is_some()) | u8::from(m.request_id.is_some()) << 1);
+    if let Some(id) = m.id {
+        put(out, id);
+    }
+    if let Some(r) = m.request_id {
+        put(out, u64::from(r));
+    }
+    put(out, m.len);
+}
+
+/// Every drop reason, in the order of their bytes.
+const DROP_REASONS: [DropReason; 8] = [
+    DropReason::Hwm,
+    DropReason::UnknownPeer,
+    DropReason::PipeClosed,
+    DropReason::LateReply,
+    DropReason::PeerGone,
+    DropReason::Malformed,
+    DropReason::Unsubscribed,
+    DropReason::Expired,
+];
+
+fn drop_reason_byte(reason: DropReason) -> u8 {
+    // An exhaustive match, so a new reason cannot be forgotten here.
+    match reason {
+        DropReason::Hwm => 0,
+        DropReason::UnknownPeer => 1,
+        DropReason::PipeClosed => 2,
+        DropReason::LateReply => 3,
+        DropReason::PeerGone => 4,
+        DropReason::Malformed => 5,
+        DropReason::Unsubscribed => 6,
+        DropReason::Expired => 7,
+    }
+}
+
+fn drop_reason(b: u8) -> Result<DropReason, DecodeError> {
+    DROP_REASONS.get(usize::from(b)).copied().ok_or(DecodeError("unknown drop reason"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One event of every kind, with every optional field both present and absent
+    /// somewhere, extreme values, and times that go backwards once.
+    fn every_kind() -> Vec<TraceEvent> {
+        let r = Replica { group: GroupId(4095), index: 16_777_215 };
+        let full = MsgInfo { id: Some(u64::MAX), request_id: Some(0x8000_0001), len: 1 << 40 };
+        let bare = MsgInfo { id: None, request_id: None, len: 0 };
+        let kinds = vec![
+            EventKind::Send { msg: full },
+            EventKind::Enqueue { pipe: 1, depth: 2, hwm: 0, msg: bare },
+            EventKind::Deliver { pipe: u32::MAX, depth: 7, hwm: 1000, msg: full },
+            EventKind::Receive { msg: bare },
+            EventKind::Drop { pipe: None, reason: DropReason::Expired, msg: full },
+            EventKind::Drop { pipe: Some(u32::MAX), reason: DropReason::Hwm, msg: bare },
+            EventKind::Resend { pipe: 3, request_id: 9, timer: true, msg: full },
+            EventKind::Resend { pipe: 3, request_id: 9, timer: false, msg: bare },
+            EventKind::Cancel { request_id: u32::MAX },
+            EventKind::Subscription { pipe: None, prefix: "née\u{fffd}".into(), on: true },
+            EventKind::Subscription { pipe: Some(0), prefix: String::new(), on: false },
+            EventKind::SurveyExpired { survey_id: 5 },
+            EventKind::Connect { pipe: 1, peer: None },
+            EventKind::Connect { pipe: 2, peer: Some(r) },
+            EventKind::Disconnect { pipe: 1, reason: "reset by peer".into() },
+            EventKind::ProtocolError { reason: "bad header".into() },
+            EventKind::InternalError { reason: "panicked".into() },
+            EventKind::FaultBegin { fault: 0, touched: 3 },
+            EventKind::FaultEnd { fault: 2, touched: 0 },
+            EventKind::Healed,
+        ];
+        let apps = vec![
+            AppEvent::RequestIssued { id: 1 },
+            AppEvent::ReplyAccepted { id: 2 },
+            AppEvent::RequestAbandoned { id: 3 },
+            AppEvent::WorkDone { id: 4 },
+            AppEvent::Published { id: 5, topic: "weather".into() },
+            AppEvent::PartsReceived { id: 6, parts: 1, expected: 3 },
+            AppEvent::Joined,
+            AppEvent::Left,
+            AppEvent::TaskIssued { id: 7 },
+            AppEvent::KillSent { id: 8 },
+            AppEvent::SurveyStarted { id: 9 },
+            AppEvent::ChunkSent { id: 10, job: 1, seq: 2, len: 3 },
+            AppEvent::ChunkAggregated { id: 11, job: 1, conn: 4, seq: 2, len: 3 },
+            AppEvent::JobFinished { job: u64::MAX },
+            AppEvent::CometLogin { user: 1 },
+            AppEvent::CometLogout { user: 2 },
+            AppEvent::CometRouted { id: 12, from: 3, delivered: 4, dropped: 5 },
+            AppEvent::Note { text: "a note".into() },
+        ];
+        let all = kinds.into_iter().chain(apps.into_iter().map(EventKind::App));
+        all.enumerate()
+            .map(|(i, kind)| TraceEvent {
+                // Time goes backwards once, at event 5.
+                at: Duration::from_nanos(if i == 5 { 3 } else { (i as u64) * 1_000_003 }),
+                node: (i % 3 != 0).then_some(r),
+                socket: (i % 2 == 0).then_some(i as u16),
+                kind,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_event_kind_round_trips_through_the_compact_form() {
+        let events = every_kind();
+        let (mut enc, mut bytes) = (Encoder::default(), Vec::new());
+        for e in &events {
+            enc.encode(e, &mut bytes);
+        }
+        let (mut dec, mut input) = (Decoder::default(), bytes.as_slice());
+        let mut back = Vec::new();
+        while !input.is_empty() {
+            back.push(dec.decode(&mut input).expect("decodes"));
+        }
+        assert_eq!(back, events);
+        assert_eq!(crate::trace::trace_hash(&back), crate::trace::trace_hash(&events));
+    }
+
+    #[test]
+    fn a_typical_socket_event_takes_a_fraction_of_its_size_in_memory() {
+        let e = TraceEvent {
+            at: Duration::from_millis(1_234),
+            node: Some(Replica { group: GroupId(2), index: 17 }),
+            socket: Some(0),
+            kind: EventKind::Enqueue {
+                pipe: 3,
+                depth: 1,
+                hwm: 1000,
+                msg: MsgInfo { id: Some(1 << 52 | 17 << 28 | 99), request_id: None, len: 20 },
+            },
+        };
+        let mut bytes = Vec::new();
+        Encoder::default().encode(&e, &mut bytes);
+        assert_eq!(bytes.len(), 23, "{bytes:?}");
+        assert!(bytes.len() * 3 < std::mem::size_of::<TraceEvent>());
+    }
+
+    #[test]
+    fn cut_or_foreign_bytes_are_an_error_not_a_panic() {
+        let mut bytes = Vec::new();
+        Encoder::default().encode(&every_kind()[0], &mut bytes);
+        bytes.pop();
+        assert_eq!(Decoder::default().decode(&mut bytes.as_slice()), Err(DecodeError("cut short")));
+        assert_eq!(
+            Decoder::default().decode(&mut [31u8, 0].as_slice()),
+            Err(DecodeError("unknown event tag"))
+        );
+    }
+}
