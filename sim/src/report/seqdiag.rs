@@ -111,7 +111,10 @@ fn mark(kind: &EventKind) -> Option<Mark> {
         EventKind::Enqueue { .. }
         | EventKind::Receive { .. }
         | EventKind::Cancel { .. }
-        | EventKind::Subscription { .. } => return None,
+        | EventKind::Subscription { .. }
+        // Failed attempts repeat every reconnect interval: the table, not the diagram.
+        | EventKind::ConnectFailed { .. }
+        | EventKind::AcceptFailed { .. } => return None,
     })
 }
 

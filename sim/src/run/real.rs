@@ -13,11 +13,13 @@
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::design::{Completion, Registry};
+use crate::net::out_of_descriptors;
 use crate::plan::{Distribution, Replica, ScenarioPlan};
-use crate::trace::{Recorder, Trace};
+use crate::trace::{EventKind, Recorder, Trace};
 
 use super::RunError;
 use super::faults::FaultWorld;
@@ -25,9 +27,12 @@ use super::node::{Net, RunCtx, supervise};
 use super::proxy::RealNet;
 use super::world::{Phases, group_runtimes, links};
 
-/// More replicas than this are more real sockets, proxies and tasks than one
-/// machine should run for a test: such a scenario needs simulated time.
-pub const REPLICAS_MAX: u32 = 300;
+/// Descriptors a run holds besides its sockets: the runtime's poller and wake-up,
+/// standard streams, the report being written, with room to spare.
+const DESCRIPTORS_BASE: u64 = 64;
+/// Descriptors one link holds while connected: the fault proxy's listener, the
+/// connecting socket, the proxy's two ends, and the bound socket's accepted end.
+const DESCRIPTORS_PER_LINK: u64 = 5;
 /// A real run longer than this (after `--time-scale`) is refused: simulated time
 /// covers it in seconds.
 pub const REAL_TIME_MAX: Duration = Duration::from_secs(10 * 60);
@@ -58,11 +63,8 @@ pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) 
     if let Err(e) = super::world::check_runnable(plan, registry) {
         return Some(e.to_string());
     }
-    let replicas: u32 = plan.topology.groups.iter().map(|g| g.count).sum();
-    if replicas > REPLICAS_MAX {
-        return Some(format!(
-            "needs simulated time: {replicas} replicas are more real sockets than one machine should run (at most {REPLICAS_MAX})"
-        ));
+    if let Some(why) = descriptors_short(descriptors_needed(plan), descriptor_limit()) {
+        return Some(why);
     }
     let length = (plan.duration + plan.liveness).mul_f64(opts.time_scale);
     if length > REAL_TIME_MAX {
@@ -71,6 +73,80 @@ pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) 
         ));
     }
     None
+}
+
+/// The descriptors a run of `plan` holds at once: one listener per bound socket and
+/// [`DESCRIPTORS_PER_LINK`] per link, over [`DESCRIPTORS_BASE`]. Replicas cost
+/// descriptors only through their sockets, so this, not a replica count, says what
+/// fits on the machine.
+pub fn descriptors_needed(plan: &ScenarioPlan) -> u64 {
+    let binds: u64 = plan
+        .topology
+        .groups
+        .iter()
+        .map(|g| u64::from(g.count) * g.sockets.iter().filter(|s| s.bind.is_some()).count() as u64)
+        .sum();
+    DESCRIPTORS_BASE + binds + DESCRIPTORS_PER_LINK * links(plan).len() as u64
+}
+
+/// This process's limits on open file descriptors (`RLIMIT_NOFILE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DescriptorLimit {
+    /// What the process may open now; `None` is unlimited.
+    pub soft: Option<u64>,
+    /// What the soft limit may be raised to without privileges; `None` is unlimited.
+    pub hard: Option<u64>,
+}
+
+/// The descriptor limit after raising the soft limit to the hard one, which any
+/// process may do (so a shell's default 1,024 does not cap a run the machine allows).
+/// Raised once per process; a failure to raise leaves the limit as it was.
+pub fn descriptor_limit() -> DescriptorLimit {
+    static RAISED: OnceLock<DescriptorLimit> = OnceLock::new();
+    *RAISED.get_or_init(|| {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current != limit.maximum {
+            limit.current = limit.maximum;
+            // Refused (some platforms cap below the hard limit): keep the old one.
+            let _ = setrlimit(Resource::Nofile, limit);
+        }
+        let now = getrlimit(Resource::Nofile);
+        DescriptorLimit { soft: now.current, hard: now.maximum }
+    })
+}
+
+/// Why `needed` descriptors do not fit under `limit`, naming what to raise.
+pub fn descriptors_short(needed: u64, limit: DescriptorLimit) -> Option<String> {
+    let soft = limit.soft?;
+    if needed <= soft {
+        return None;
+    }
+    let how = match limit.hard {
+        Some(hard) if hard < needed => format!(
+            "raise the hard limit too (it is {hard}; as root: `prlimit --nofile={needed}:{needed} -- cargo xtask real ...`)"
+        ),
+        _ => "patchbay raises its soft limit to the hard one itself".to_owned(),
+    };
+    Some(format!(
+        "needs {needed} file descriptors at once and the limit is {soft}: EMFILE: raise ulimit -n to {needed}; {how}"
+    ))
+}
+
+/// A descriptor limit met during the run, from the trace or the proxies: such a run
+/// measured the machine's limit, not the scenario, so it could not run.
+fn descriptor_failure(trace: &Trace, net: &RealNet, plan: &ScenarioPlan) -> Option<RunError> {
+    let from_trace = trace.events.iter().find_map(|e| match &e.kind {
+        EventKind::ConnectFailed { reason, out_of_descriptors: true }
+        | EventKind::AcceptFailed { reason, out_of_descriptors: true } => Some(reason.clone()),
+        _ => None,
+    });
+    let reason = net.out_of_descriptors().or(from_trace)?;
+    let needed = descriptors_needed(plan);
+    let soft = descriptor_limit().soft.map_or("unlimited".to_owned(), |s| s.to_string());
+    Some(RunError::NotRunnable(format!(
+        "ran out of file descriptors ({reason}) under a limit of {soft}: EMFILE: raise ulimit -n to at least {needed} per run at once (runs side by side add up; --jobs 1 runs one)"
+    )))
 }
 
 /// The scenario with its timetable scaled by `f`: the safety and liveness phases,
@@ -148,13 +224,16 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
     let recorder = Recorder::default();
     let completion = Completion::default();
     let groups = group_runtimes(plan, registry, &world);
-    let net = RealNet::new(world.clone());
+    let net = RealNet::new(world.clone(), recorder.clone());
     let mut connects: BTreeMap<(Replica, usize), Vec<_>> = BTreeMap::new();
     for link in links(plan) {
-        let addr = net
-            .listen(link)
-            .await
-            .map_err(|e| RunError::Internal(format!("cannot open a fault proxy: {e}")))?;
+        let addr = net.listen(link).await.map_err(|e| match out_of_descriptors(&e) {
+            true => RunError::NotRunnable(format!(
+                "cannot open a fault proxy ({e}): EMFILE: raise ulimit -n to at least {} per run at once",
+                descriptors_needed(plan)
+            )),
+            false => RunError::Internal(format!("cannot open a fault proxy: {e}")),
+        })?;
         connects.entry((link.from, link.from_socket)).or_default().push(addr);
     }
     // Only which sockets bind matters here: each binds an ephemeral port when it starts.
@@ -175,7 +254,7 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
         seed,
         binds,
         connects,
-        net: Net::Real(net),
+        net: Net::Real(net.clone()),
     });
     let epoch = tokio::time::Instant::now();
     for g in &groups {
@@ -185,7 +264,11 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
         }
     }
     let phases = Phases::new(plan, registry, &world, &recorder, &completion);
-    Ok(step_through(phases, epoch).await)
+    let trace = step_through(phases, epoch).await;
+    match descriptor_failure(&trace, &net, plan) {
+        Some(err) => Err(err),
+        None => Ok(trace),
+    }
 }
 
 /// The simulator's phases in real time: between timetable entries the loop wakes
