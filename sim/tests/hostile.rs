@@ -215,3 +215,48 @@ fn a_large_length_under_the_ceiling_buffers_only_what_arrives() {
         );
     });
 }
+
+const IDLE_PEERS: usize = 2000;
+
+/// Descriptors this process holds, from `/proc/self/fd` (Linux); a figure for the
+/// log, not an assertion, since other tests of the binary open descriptors too.
+fn descriptors_open() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count())
+}
+
+/// Regression (issue 17): 2,000 idle peers stayed open after 20 s. Now every one is
+/// closed at the deadline with its reason, and a good REQ is served after them.
+#[test]
+fn two_thousand_idle_peers_are_all_closed_at_the_deadline() {
+    run_local(async {
+        let log = EventLog::default();
+        let ivl = Duration::from_millis(500);
+        let rep =
+            echo_rep(SocketOptions { handshake_ivl: ivl, ..SocketOptions::default() }, &log).await;
+        let addr = rep.local_addrs()[0];
+        let before = descriptors_open();
+        let peers = std::thread::spawn(move || {
+            let streams: Vec<TcpStream> =
+                (0..IDLE_PEERS).map(|_| TcpStream::connect(addr).expect("connect")).collect();
+            let held = descriptors_open();
+            let closed = streams.into_iter().filter(|stream| {
+                stream.set_read_timeout(Some(STEP_TIMEOUT)).expect("read timeout");
+                let mut rest = Vec::new();
+                (&*stream).read_to_end(&mut rest).is_ok()
+            });
+            (held, closed.count())
+        });
+        let (held, closed) =
+            tokio::task::spawn_blocking(move || peers.join().expect("peers")).await.expect("join");
+        let after = descriptors_open();
+        eprintln!(
+            "{IDLE_PEERS} idle peers: {before} descriptors before, {held} with every peer connected \
+             (its own ends included), {after} after the {ivl:?} deadline"
+        );
+        assert_eq!(closed, IDLE_PEERS, "peers patchbay closed");
+        let errors = log.protocol_errors();
+        assert_eq!(errors.len(), IDLE_PEERS);
+        assert!(errors.iter().all(|e| e.starts_with("handshake not finished within 500ms")));
+        assert_eq!(good_req(addr, 3).await, 3);
+    });
+}
