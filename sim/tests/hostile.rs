@@ -260,3 +260,59 @@ fn two_thousand_idle_peers_are_all_closed_at_the_deadline() {
         assert_eq!(good_req(addr, 3).await, 3);
     });
 }
+
+/// A REQ client whose REP worker is killed at 500 ms and restarts when the safety
+/// phase ends: the client's reconnects meanwhile are refused.
+const WORKER_KILLED: &str = "
+name: worker-killed-connects-refused
+topology: ../topologies/req-rep.yaml
+duration: 2s
+liveness: 2s
+seeds: 1
+workload:
+  client: {requests: 1000000}
+faults:
+  - {at: 500ms, kind: kill, node: worker.0}
+invariants: [faults_fired]
+expect: pass
+";
+
+/// Regression (issue 17): `run/node.rs` dropped ConnectFailed from the trace. Each
+/// refused reconnect to a killed worker is now there, until the worker is back.
+#[test]
+fn refused_connects_reach_the_trace_of_a_simulated_run() {
+    use patchbay::design::Registry;
+    use patchbay::plan::load_scenario_source;
+    use patchbay::spec::source::SourceFile;
+    use patchbay::trace::EventKind;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("root");
+    let path = root.join("scenarios/worker-killed-connects-refused.yaml");
+    let registry = Registry::builtin();
+    let loaded = load_scenario_source(&SourceFile::new(path, WORKER_KILLED), &registry);
+    let plan = loaded.plan.unwrap_or_else(|| panic!("resolves: {:?}", loaded.diagnostics));
+    let mut report = patchbay::run::run_seed(&plan, &registry, 1, true);
+    let trace = report.trace.take().expect("kept");
+    let failed: Vec<(Duration, &str, bool)> = trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ConnectFailed { reason, out_of_descriptors } => {
+                Some((e.at, reason.as_str(), *out_of_descriptors))
+            }
+            _ => None,
+        })
+        .collect();
+    eprintln!(
+        "{} ConnectFailed, first {:?}, last {:?}",
+        failed.len(),
+        failed.first(),
+        failed.last()
+    );
+    assert!(!failed.is_empty(), "no ConnectFailed in the trace of a run with a kill");
+    for (at, reason, out_of_descriptors) in &failed {
+        assert!(*at > Duration::from_millis(500) && *at < Duration::from_secs(2), "{at:?}");
+        assert!(reason.contains("refused"), "{reason}");
+        assert!(!out_of_descriptors, "turmoil never runs out of descriptors");
+    }
+}

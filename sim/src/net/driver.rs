@@ -58,6 +58,16 @@ pub fn out_of_descriptors(err: &io::Error) -> bool {
     errno.is_some() && [Errno::MFILE, Errno::NFILE].iter().any(|e| Some(e.raw_os_error()) == errno)
 }
 
+/// An I/O error as a trace reason. An operating system's error names itself
+/// ("Connection refused (os error 111)"); turmoil's carry only an address, so
+/// their kind leads.
+fn describe(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(_) => err.to_string(),
+        None => format!("{}: {err}", err.kind()),
+    }
+}
+
 /// Starts a socket: binds every address in `binds` (failing as a whole if one bind
 /// fails), attaches one pipe per address in `connects` at once so that messages can
 /// queue before any connection exists, and spawns the socket's tasks on the current
@@ -141,7 +151,7 @@ async fn connect_loop<T: Transport>(
             }
             Err(err) => shared.emit(DriverEvent::ConnectFailed {
                 addr,
-                reason: err.to_string(),
+                reason: describe(&err),
                 out_of_descriptors: out_of_descriptors(&err),
             }),
         }
@@ -223,7 +233,7 @@ async fn accept_loop<T: Transport>(
             }
             Err(err) => {
                 let out_of_descriptors = out_of_descriptors(&err);
-                let reason = err.to_string();
+                let reason = describe(&err);
                 shared.emit(DriverEvent::AcceptFailed { addr, reason, out_of_descriptors });
                 // Accept errors such as running out of file descriptors repeat at
                 // once; pausing keeps the loop from spinning while the connections

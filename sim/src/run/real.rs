@@ -135,14 +135,15 @@ pub fn descriptors_short(needed: u64, limit: DescriptorLimit) -> Option<String> 
 
 /// A descriptor limit met during the run, from the trace or the proxies: such a run
 /// measured the machine's limit, not the scenario, so it could not run.
-fn descriptor_failure(trace: &Trace, net: &RealNet, plan: &ScenarioPlan) -> Option<RunError> {
+/// `noted` is what the proxies and binds met; `needed` what the run was estimated to
+/// hold.
+fn descriptor_failure(trace: &Trace, noted: Option<String>, needed: u64) -> Option<RunError> {
     let from_trace = trace.events.iter().find_map(|e| match &e.kind {
         EventKind::ConnectFailed { reason, out_of_descriptors: true }
         | EventKind::AcceptFailed { reason, out_of_descriptors: true } => Some(reason.clone()),
         _ => None,
     });
-    let reason = net.out_of_descriptors().or(from_trace)?;
-    let needed = descriptors_needed(plan);
+    let reason = noted.or(from_trace)?;
     let soft = descriptor_limit().soft.map_or("unlimited".to_owned(), |s| s.to_string());
     Some(RunError::NotRunnable(format!(
         "ran out of file descriptors ({reason}) under a limit of {soft}: EMFILE: raise ulimit -n to at least {needed} per run at once (runs side by side add up; --jobs 1 runs one)"
@@ -265,7 +266,7 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
     }
     let phases = Phases::new(plan, registry, &world, &recorder, &completion);
     let trace = step_through(phases, epoch).await;
-    match descriptor_failure(&trace, &net, plan) {
+    match descriptor_failure(&trace, net.out_of_descriptors(), descriptors_needed(plan)) {
         Some(err) => Err(err),
         None => Ok(trace),
     }
@@ -279,4 +280,56 @@ async fn step_through(mut phases: Phases<'_>, epoch: tokio::time::Instant) -> Tr
         tokio::time::sleep_until(epoch + due).await;
     }
     phases.finish(epoch.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::trace::TraceEvent;
+
+    fn trace_with(kind: EventKind) -> Trace {
+        let event = TraceEvent { at: Duration::from_secs(1), node: None, socket: None, kind };
+        Trace { events: vec![event], ..Trace::default() }
+    }
+
+    /// Regression (issue 17): a run pinned at the descriptor limit reported "never
+    /// routed" as a timing difference. Such a failure now makes it could-not-run.
+    #[test]
+    fn a_run_that_met_a_descriptor_limit_could_not_run_with_the_limit_to_set() {
+        let reason = "Too many open files (os error 24)".to_owned();
+        let accept = EventKind::AcceptFailed { reason: reason.clone(), out_of_descriptors: true };
+        let Some(RunError::NotRunnable(why)) = descriptor_failure(&trace_with(accept), None, 1570)
+        else {
+            panic!("an EMFILE accept failure must make the run not runnable");
+        };
+        assert!(why.starts_with("ran out of file descriptors (Too many open files"), "{why}");
+        assert!(why.contains("EMFILE: raise ulimit -n to at least 1570 per run"), "{why}");
+        let noted = Some("socket `rep` failed to start: Too many open files".to_owned());
+        let from_bind = descriptor_failure(&Trace::default(), noted, 70);
+        assert!(matches!(from_bind, Some(RunError::NotRunnable(why)) if why.contains("`rep`")));
+    }
+
+    /// Refused connects are the network's doing (a killed peer): the run stands.
+    #[test]
+    fn other_connect_failures_leave_the_run_standing() {
+        let refused = EventKind::ConnectFailed {
+            reason: "Connection refused (os error 111)".to_owned(),
+            out_of_descriptors: false,
+        };
+        assert_eq!(descriptor_failure(&trace_with(refused), None, 70), None);
+    }
+
+    #[test]
+    fn the_limit_to_set_is_what_the_run_needs() {
+        let limit = DescriptorLimit { soft: Some(1024), hard: Some(4096) };
+        assert_eq!(descriptors_short(1024, limit), None);
+        let why = descriptors_short(2000, limit).expect("2000 > 1024");
+        assert!(why.starts_with("needs 2000 file descriptors at once and the limit is 1024: EMFILE: raise ulimit -n to 2000;"), "{why}");
+        let capped = DescriptorLimit { soft: Some(1024), hard: Some(1024) };
+        let why = descriptors_short(2000, capped).expect("2000 > 1024");
+        assert!(why.contains("prlimit --nofile=2000:2000"), "{why}");
+        assert_eq!(descriptors_short(u64::MAX, DescriptorLimit { soft: None, hard: None }), None);
+    }
 }
