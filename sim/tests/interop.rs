@@ -48,14 +48,14 @@ fn require_pynng() {
 
 /// A running `nng_peer.py`, its stdout read line by line on a helper thread (this
 /// is the test harness, not simulated code) and handed to the async test.
-struct NngPeer {
+pub(crate) struct NngPeer {
     child: Child,
     stdin: ChildStdin,
     lines: UnboundedReceiver<String>,
 }
 
 impl NngPeer {
-    fn start(args: &[&str]) -> NngPeer {
+    pub(crate) fn start(args: &[&str]) -> NngPeer {
         require_pynng();
         let mut child = Command::new("python3")
             .arg(PEER_SCRIPT)
@@ -79,7 +79,7 @@ impl NngPeer {
     }
 
     /// The peer's next line, which must start with `prefix`.
-    async fn expect(&mut self, prefix: &str) -> String {
+    pub(crate) async fn expect(&mut self, prefix: &str) -> String {
         let line = tokio::time::timeout(STEP_TIMEOUT, self.lines.recv())
             .await
             .unwrap_or_else(|_| panic!("NNG peer silent for {STEP_TIMEOUT:?}; wanted {prefix:?}"))
@@ -93,7 +93,7 @@ impl NngPeer {
         writeln!(self.stdin, "go").expect("write to the NNG peer");
     }
 
-    fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         let status = self.child.wait().expect("wait for the NNG peer");
         assert!(status.success(), "NNG peer exited with {status}");
     }

@@ -10,6 +10,7 @@ mod comet;
 mod designs;
 mod determinism;
 mod explain_graph;
+mod hostile;
 mod interop;
 mod invariants_fail;
 mod parity;

@@ -17,6 +17,7 @@ use std::rc::Rc;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::deadline::HandshakeTimedOut;
 use super::driver::DriverEvent;
 use super::shared::Shared;
 use super::wake::LocalNotify;
@@ -26,8 +27,10 @@ use crate::wire::{self, Decoder, HANDSHAKE_LEN, HeaderRule, Padding, WireError};
 /// Smallest read: enough for many small messages per system call.
 const READ_CHUNK_BYTES_MIN: usize = 64 * 1024;
 /// Largest read reservation, so a peer's length header alone never makes us allocate
-/// much more than it has actually sent.
-const READ_CHUNK_BYTES_MAX: usize = 1024 * 1024;
+/// much more than it has actually sent. A connection therefore buffers at most the
+/// message in progress (bounded by the receive limit and `wire::LEN_MAX_HARD`) plus
+/// this one read (docs/limits.md).
+pub(super) const READ_CHUNK_BYTES_MAX: usize = 1024 * 1024;
 /// A writer stops filling its batch here and writes, so one busy pipe neither holds
 /// unbounded memory nor keeps the other tasks waiting for long.
 const WRITE_BATCH_BYTES_MAX: usize = 256 * 1024;
@@ -44,6 +47,14 @@ pub(super) enum ConnEnd {
     Closed,
     /// The socket closed and its linger ran out before the queue drained.
     LingerExpired,
+    /// The peer did not finish its handshake by the socket's deadline.
+    HandshakeTimeout(HandshakeTimedOut),
+}
+
+impl From<HandshakeTimedOut> for ConnEnd {
+    fn from(timed_out: HandshakeTimedOut) -> ConnEnd {
+        ConnEnd::HandshakeTimeout(timed_out)
+    }
 }
 
 impl fmt::Display for ConnEnd {
@@ -54,6 +65,7 @@ impl fmt::Display for ConnEnd {
             ConnEnd::Wire(err) => write!(f, "protocol error: {err}"),
             ConnEnd::Closed => f.write_str("socket closed"),
             ConnEnd::LingerExpired => f.write_str("socket closed: linger expired"),
+            ConnEnd::HandshakeTimeout(timed_out) => timed_out.fmt(f),
         }
     }
 }
@@ -128,17 +140,43 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Shared, pipe: PipeId, reader: 
     let mut decoder = Decoder::new(shared.options.rcvmaxsize_bytes).with_padding(shared.padding);
     let rule = HeaderRule::for_receiver(shared.socket_type);
     let mut buf = BytesMut::new();
+    let mut counted = Counted { shared, bytes: 0 };
     loop {
-        if let Err(err) = deliver_buffered(shared, pipe, rule, &mut decoder, &mut buf).await {
+        let delivered = deliver_buffered(shared, pipe, rule, &mut decoder, &mut buf).await;
+        counted.set(buf.len());
+        if let Err(err) = delivered {
             return ConnEnd::Wire(err);
         }
         let wanted = decoder.bytes_wanted(&buf);
         buf.reserve(wanted.clamp(READ_CHUNK_BYTES_MIN, READ_CHUNK_BYTES_MAX));
-        match reader.read_buf(&mut buf).await {
+        let read = reader.read_buf(&mut buf).await;
+        counted.set(buf.len());
+        match read {
             Ok(0) => return decoder.finish(&buf).map_or_else(ConnEnd::Wire, |()| ConnEnd::Eof),
             Ok(_) => {}
             Err(err) => return ConnEnd::Io(err),
         }
+    }
+}
+
+/// This connection's share of the socket's received-but-undelivered bytes, kept in
+/// step with its read buffer and given back however the reader ends (a `select!`
+/// may drop it mid-read).
+struct Counted<'a> {
+    shared: &'a Shared,
+    bytes: usize,
+}
+
+impl Counted<'_> {
+    fn set(&mut self, bytes: usize) {
+        self.shared.rx_buffered_changed(self.bytes, bytes);
+        self.bytes = bytes;
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.set(0);
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::conn::{ConnEnd, handshake, run_established};
+use super::deadline::within_deadline;
 use super::handle::SocketHandle;
 use super::shared::{EventSink, Shared};
 use super::transport::Transport;
@@ -30,16 +31,41 @@ pub enum DriverEvent {
     /// The connection under `pipe` ended. On the connecting side the pipe lives on and
     /// a reconnect follows; on the bound side the pipe is gone.
     Disconnected { pipe: PipeId, reason: String },
-    /// A connection attempt to `addr` failed before its handshake completed.
-    ConnectFailed { addr: SocketAddr, reason: String },
-    /// The listener on `addr` failed to accept; it retries after `reconnect_ivl`.
-    AcceptFailed { addr: SocketAddr, reason: String },
+    /// A connection attempt to `addr` failed before its handshake completed;
+    /// `out_of_descriptors` when the process or the system had no descriptor left
+    /// (EMFILE, ENFILE), which is the machine's limit, not the network's doing.
+    ConnectFailed { addr: SocketAddr, reason: String, out_of_descriptors: bool },
+    /// The listener on `addr` failed to accept; it backs off (`reconnect_ivl`,
+    /// doubling up to [`ACCEPT_PAUSE_MAX`]) while its connections carry on.
+    AcceptFailed { addr: SocketAddr, reason: String, out_of_descriptors: bool },
     /// `peer` broke the wire protocol (handshake, length or truncation) and its
     /// connection was closed; the socket keeps serving its other peers.
     ProtocolError { peer: SocketAddr, reason: String },
     /// A driver task panicked: a bug in patchbay. The application's next call on the
     /// handle panics with the same message.
     TaskPanicked { task: &'static str, message: String },
+}
+
+/// The longest an accept loop pauses after repeated failures: long enough not to spin
+/// on a descriptor limit, short enough to take new peers soon after one frees.
+pub const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
+
+/// Whether an I/O error means the process (EMFILE) or the system (ENFILE) ran out of
+/// file descriptors.
+pub fn out_of_descriptors(err: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let errno = err.raw_os_error();
+    errno.is_some() && [Errno::MFILE, Errno::NFILE].iter().any(|e| Some(e.raw_os_error()) == errno)
+}
+
+/// An I/O error as a trace reason. An operating system's error names itself
+/// ("Connection refused (os error 111)"); turmoil's carry only an address, so
+/// their kind leads.
+fn describe(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(_) => err.to_string(),
+        None => format!("{}: {err}", err.kind()),
+    }
 }
 
 /// Starts a socket: binds every address in `binds` (failing as a whole if one bind
@@ -123,7 +149,11 @@ async fn connect_loop<T: Transport>(
                     backoff.reset();
                 }
             }
-            Err(err) => shared.emit(DriverEvent::ConnectFailed { addr, reason: err.to_string() }),
+            Err(err) => shared.emit(DriverEvent::ConnectFailed {
+                addr,
+                reason: describe(&err),
+                out_of_descriptors: out_of_descriptors(&err),
+            }),
         }
         let delay = backoff.next_delay();
         tokio::select! {
@@ -146,11 +176,7 @@ async fn serve_connected<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
-    let shaken = tokio::select! {
-        biased;
-        () = shared.shutdown() => return false,
-        shaken = handshake(shared.socket_type, &mut stream) => shaken,
-    };
+    let Some(shaken) = shake(shared, &mut stream).await else { return false };
     match shaken {
         Ok(_) => {
             run_established(shared, pipe, stream, addr).await;
@@ -161,9 +187,26 @@ where
             false
         }
         Err(end) => {
-            shared.emit(DriverEvent::ConnectFailed { addr, reason: end.to_string() });
+            let out_of_descriptors = matches!(&end, ConnEnd::Io(err) if out_of_descriptors(err));
+            let reason = end.to_string();
+            shared.emit(DriverEvent::ConnectFailed { addr, reason, out_of_descriptors });
             false
         }
+    }
+}
+
+/// The handshake of a fresh connection under the socket's deadline; `None` when the
+/// socket closes first. The one place a connection's handshake runs, on both sides,
+/// so the deadline covers every connection of every socket type.
+async fn shake<S>(shared: &Shared, stream: &mut S) -> Option<Result<u16, ConnEnd>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let ivl = shared.options.handshake_ivl;
+    tokio::select! {
+        biased;
+        () = shared.shutdown() => None,
+        shaken = within_deadline(ivl, handshake(shared.socket_type, stream)) => Some(shaken),
     }
 }
 
@@ -175,6 +218,8 @@ async fn accept_loop<T: Transport>(
     listener: T::Listener,
     addr: SocketAddr,
 ) {
+    let first_pause = shared.options.reconnect_ivl.min(ACCEPT_PAUSE_MAX);
+    let mut pause = first_pause;
     loop {
         let accepted = tokio::select! {
             biased;
@@ -183,17 +228,22 @@ async fn accept_loop<T: Transport>(
         };
         match accepted {
             Ok((stream, peer)) => {
+                pause = first_pause;
                 shared.spawn("connection", serve_accepted(Rc::clone(&shared), stream, peer));
             }
             Err(err) => {
-                shared.emit(DriverEvent::AcceptFailed { addr, reason: err.to_string() });
+                let out_of_descriptors = out_of_descriptors(&err);
+                let reason = describe(&err);
+                shared.emit(DriverEvent::AcceptFailed { addr, reason, out_of_descriptors });
                 // Accept errors such as running out of file descriptors repeat at
-                // once; waiting keeps the loop from spinning.
+                // once; pausing keeps the loop from spinning while the connections
+                // already accepted, each its own task, carry on.
                 tokio::select! {
                     biased;
                     () = shared.shutdown() => return,
-                    () = tokio::time::sleep(shared.options.reconnect_ivl) => {}
+                    () = tokio::time::sleep(pause) => {}
                 }
+                pause = pause.saturating_mul(2).min(ACCEPT_PAUSE_MAX);
             }
         }
     }
@@ -204,14 +254,11 @@ async fn serve_accepted<S>(shared: Rc<Shared>, mut stream: S, peer: SocketAddr)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
-    let shaken = tokio::select! {
-        biased;
-        () = shared.shutdown() => return,
-        shaken = handshake(shared.socket_type, &mut stream) => shaken,
-    };
+    let Some(shaken) = shake(&shared, &mut stream).await else { return };
     if let Err(end) = shaken {
         let reason = match end {
             ConnEnd::Wire(err) => err.to_string(),
+            ConnEnd::HandshakeTimeout(timed_out) => timed_out.to_string(),
             other => format!("handshake failed: {other}"),
         };
         return shared.emit(DriverEvent::ProtocolError { peer, reason });

@@ -47,6 +47,17 @@ impl SocketHandle {
         &self.local_addrs
     }
 
+    /// Bytes read from the wire and not yet handed to the core, over all connections:
+    /// what peers' partial messages cost this socket in memory right now.
+    pub fn rx_buffered_bytes(&self) -> usize {
+        self.shared.rx_buffered().0
+    }
+
+    /// The most [`Self::rx_buffered_bytes`] has been since the socket started.
+    pub fn rx_buffered_bytes_peak(&self) -> usize {
+        self.shared.rx_buffered().1
+    }
+
     /// Sends `msg`, waiting while the core says `WouldBlock`.
     pub async fn send(&self, msg: Msg) -> Result<(), SendError> {
         loop {

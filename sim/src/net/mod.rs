@@ -4,22 +4,25 @@
 //! [`Transport`], speaking SP over TCP (`crate::wire`). [`TurmoilTcp`] is the
 //! simulated network and [`TokioTcp`] real TCP, so the node code that is tested under
 //! simulation is the code that talks to real NNG peers. Reading order: `transport`,
-//! `driver`, `conn`, `handle`, `shared`, `wake`.
+//! `driver`, `deadline`, `conn`, `handle`, `shared`, `wake`.
 //!
 //! **Architecture Invariant:** only this module (and `run/`) imports tokio or turmoil.
 
 mod conn;
+mod deadline;
 mod driver;
 mod handle;
 mod shared;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limits;
 mod tokio_tcp;
 mod transport;
 mod turmoil_tcp;
 mod wake;
 
-pub use driver::{DriverEvent, spawn_socket};
+pub use driver::{ACCEPT_PAUSE_MAX, DriverEvent, out_of_descriptors, spawn_socket};
 pub use handle::SocketHandle;
 pub use shared::EventSink;
 pub use tokio_tcp::TokioTcp;

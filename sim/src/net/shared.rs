@@ -56,6 +56,12 @@ pub(super) struct Shared {
     /// The first panic caught in one of this socket's tasks. turmoil would swallow it;
     /// the application's next call on the handle raises it again instead.
     panicked: RefCell<Option<String>>,
+    /// Bytes read from the wire and not yet handed to the core, over all connections:
+    /// partial messages and the rest of each read. Bounded per connection by the
+    /// receive limit (or `wire::LEN_MAX_HARD`) plus one read (docs/limits.md).
+    rx_buffered_bytes: Cell<usize>,
+    /// The most `rx_buffered_bytes` has ever been, for tests and measurements.
+    rx_buffered_bytes_peak: Cell<usize>,
 }
 
 impl Shared {
@@ -84,6 +90,8 @@ impl Shared {
             live_tasks: Cell::new(0),
             tasks_done: LocalNotify::new(),
             panicked: RefCell::new(None),
+            rx_buffered_bytes: Cell::new(0),
+            rx_buffered_bytes_peak: Cell::new(0),
         })
     }
 
@@ -107,6 +115,18 @@ impl Shared {
         assert!(pipe < crate::socket::REQUEST_ID_BIT, "pipe ids exhausted");
         self.next_pipe.set(pipe + 1);
         pipe
+    }
+
+    /// One connection's buffered bytes went from `old` to `new`.
+    pub(super) fn rx_buffered_changed(&self, old: usize, new: usize) {
+        let total = self.rx_buffered_bytes.get() - old + new;
+        self.rx_buffered_bytes.set(total);
+        self.rx_buffered_bytes_peak.set(self.rx_buffered_bytes_peak.get().max(total));
+    }
+
+    /// Bytes received and not yet delivered, now and at most so far.
+    pub(super) fn rx_buffered(&self) -> (usize, usize) {
+        (self.rx_buffered_bytes.get(), self.rx_buffered_bytes_peak.get())
     }
 
     /// Runs one core call, then drains its events and wakes whoever may progress.

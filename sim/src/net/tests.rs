@@ -21,10 +21,10 @@ use crate::socket::{
     SocketType,
 };
 
-const PORT: u16 = 5555;
-const LATENCY: Duration = Duration::from_millis(1);
+pub(super) const PORT: u16 = 5555;
+pub(super) const LATENCY: Duration = Duration::from_millis(1);
 
-fn sim(tcp_capacity: usize) -> turmoil::Sim<'static> {
+pub(super) fn sim(tcp_capacity: usize) -> turmoil::Sim<'static> {
     turmoil::Builder::new()
         .rng_seed(42)
         .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
@@ -37,28 +37,28 @@ fn sim(tcp_capacity: usize) -> turmoil::Sim<'static> {
 
 /// Every event with its time, shared between a host and the test.
 #[derive(Clone, Default)]
-struct EventLog(Rc<RefCell<Vec<(Duration, DriverEvent)>>>);
+pub(super) struct EventLog(Rc<RefCell<Vec<(Duration, DriverEvent)>>>);
 
 impl EventLog {
-    fn sink(&self) -> EventSink {
+    pub(super) fn sink(&self) -> EventSink {
         let log = Rc::clone(&self.0);
         Rc::new(move |at: Duration, event: DriverEvent| log.borrow_mut().push((at, event)))
     }
 
-    fn find<T>(&self, pick: impl Fn(Duration, &DriverEvent) -> Option<T>) -> Vec<T> {
+    pub(super) fn find<T>(&self, pick: impl Fn(Duration, &DriverEvent) -> Option<T>) -> Vec<T> {
         self.0.borrow().iter().filter_map(|(at, event)| pick(*at, event)).collect()
     }
 }
 
-fn listen_addr() -> SocketAddr {
+pub(super) fn listen_addr() -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT)
 }
 
-fn server_addr() -> SocketAddr {
+pub(super) fn server_addr() -> SocketAddr {
     SocketAddr::new(turmoil::lookup("server"), PORT)
 }
 
-async fn start(
+pub(super) async fn start(
     core: Box<dyn SocketCore>,
     options: &SocketOptions,
     binds: Vec<SocketAddr>,

@@ -139,6 +139,8 @@ impl EffectiveOptions {
             rcvmaxsize_bytes: self.rcvmaxsize.value,
             subscribe: self.subscribe.value.iter().map(|s| s.as_bytes().to_vec()).collect(),
             router_mandatory: self.router_mandatory.value,
+            // Not a language option yet: the SP default (NNG's measured deadline).
+            ..SocketOptions::default()
         }
     }
 

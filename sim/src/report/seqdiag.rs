@@ -113,7 +113,10 @@ fn mark(kind: &EventKind) -> Option<Mark> {
         EventKind::Enqueue { .. }
         | EventKind::Receive { .. }
         | EventKind::Cancel { .. }
-        | EventKind::Subscription { .. } => return None,
+        | EventKind::Subscription { .. }
+        // Failed attempts repeat every reconnect interval: the table, not the diagram.
+        | EventKind::ConnectFailed { .. }
+        | EventKind::AcceptFailed { .. } => return None,
     })
 }
 
@@ -184,6 +187,8 @@ pub fn event_text(plan: &ScenarioPlan, trace: &Trace, kind: &EventKind) -> Strin
         EventKind::Disconnect { pipe, reason } => format!("disconnect pipe {pipe}: {reason}"),
         EventKind::ProtocolError { reason } => format!("protocol error: {reason}"),
         EventKind::InternalError { reason } => format!("patchbay internal error: {reason}"),
+        EventKind::ConnectFailed { reason, .. } => format!("connect failed: {reason}"),
+        EventKind::AcceptFailed { reason, .. } => format!("accept failed: {reason}"),
         EventKind::FaultBegin { fault, .. } => {
             format!("{} begins", fault_name(plan, trace, *fault))
         }

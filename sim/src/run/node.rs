@@ -183,6 +183,9 @@ async fn start(
                 sockets.insert(s.name.clone(), (i as SocketIndex, handle));
             }
             Err(e) => {
+                if let Net::Real(net) = &rt.net {
+                    net.io_failed(&e, &format!("socket `{}` failed to start", s.name));
+                }
                 note(
                     &rt.recorder,
                     replica,
@@ -310,9 +313,14 @@ fn sink_naming_peers(
             DriverEvent::TaskPanicked { task, message } => EventKind::InternalError {
                 reason: format!("driver task `{task}` panicked: {message}"),
             },
-            // Failed attempts repeat every reconnect interval; the trace keeps the
-            // transitions (connect, disconnect), not every retry.
-            DriverEvent::ConnectFailed { .. } | DriverEvent::AcceptFailed { .. } => return,
+            // Every failed attempt is kept: a descriptor limit or a refused connect is
+            // what explains a run that never routed (issue 17).
+            DriverEvent::ConnectFailed { reason, out_of_descriptors, .. } => {
+                EventKind::ConnectFailed { reason, out_of_descriptors }
+            }
+            DriverEvent::AcceptFailed { reason, out_of_descriptors, .. } => {
+                EventKind::AcceptFailed { reason, out_of_descriptors }
+            }
         };
         recorder.record(TraceEvent { at, node: Some(node), socket: Some(socket), kind });
     })

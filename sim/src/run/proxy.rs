@@ -53,7 +53,9 @@ use tokio::time::Instant;
 
 use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
 use super::world::Link;
+use crate::net::{ACCEPT_PAUSE_MAX, out_of_descriptors};
 use crate::plan::Replica;
+use crate::trace::{EventKind, Recorder, TraceEvent};
 
 /// How much one direction of a connection buffers in the proxy before it stops
 /// reading, so a held link pushes back on its writer like a full receive window.
@@ -61,7 +63,8 @@ const BUFFER_MAX: usize = 256 * 1024;
 /// How often a connect waiting for a partition to heal looks again (faults also wake
 /// it; this bounds the wait for the SYN timeout).
 const SYN_RETRY: Duration = Duration::from_secs(1);
-/// A failed accept (out of descriptors) is retried after this pause.
+/// A failed accept (out of descriptors) is retried after this pause, doubling up to
+/// the driver's `ACCEPT_PAUSE_MAX` while failures repeat.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 
 /// The real network of one run: the fault world and where each bound socket listens.
@@ -72,11 +75,48 @@ pub(super) struct RealNet {
     epoch: Instant,
     /// The address each bound socket of each replica's current incarnation listens at.
     upstream: RefCell<BTreeMap<(Replica, usize), SocketAddr>>,
+    /// Where the proxies record their own accept and connect failures, as run-level
+    /// events: a descriptor limit met here must not pass unseen.
+    recorder: Recorder,
+    /// The first descriptor exhaustion met outside a socket driver (a proxy, a bind),
+    /// which makes the run's figures the machine's limit: it could not run.
+    out_of_descriptors: RefCell<Option<String>>,
 }
 
 impl RealNet {
-    pub fn new(world: Rc<FaultWorld>) -> Rc<RealNet> {
-        Rc::new(RealNet { world, epoch: Instant::now(), upstream: RefCell::new(BTreeMap::new()) })
+    pub fn new(world: Rc<FaultWorld>, recorder: Recorder) -> Rc<RealNet> {
+        Rc::new(RealNet {
+            world,
+            epoch: Instant::now(),
+            upstream: RefCell::new(BTreeMap::new()),
+            recorder,
+            out_of_descriptors: RefCell::new(None),
+        })
+    }
+
+    /// Notes an I/O error met outside a socket driver; remembered when it is a
+    /// descriptor limit.
+    pub fn io_failed(&self, err: &io::Error, what: &str) {
+        if out_of_descriptors(err) {
+            self.out_of_descriptors.borrow_mut().get_or_insert_with(|| format!("{what}: {err}"));
+        }
+    }
+
+    /// The first descriptor exhaustion noted, if any.
+    pub fn out_of_descriptors(&self) -> Option<String> {
+        self.out_of_descriptors.borrow().clone()
+    }
+
+    /// Records a proxy's failure as a run-level event and notes a descriptor limit.
+    fn record_failure(&self, err: &io::Error, what: &str, accept: bool) {
+        self.io_failed(err, what);
+        let (reason, out_of_descriptors) = (format!("{what}: {err}"), out_of_descriptors(err));
+        let kind = match accept {
+            true => EventKind::AcceptFailed { reason, out_of_descriptors },
+            false => EventKind::ConnectFailed { reason, out_of_descriptors },
+        };
+        let at = self.epoch.elapsed();
+        self.recorder.record(TraceEvent { at, node: None, socket: None, kind });
     }
 
     /// What a bound socket binds: an ephemeral port on the loopback interface.
@@ -101,13 +141,21 @@ impl RealNet {
     }
 }
 
+/// Accepts the link's connections; on a failure (out of descriptors) it records it,
+/// pauses and tries again, while the connections it has carry on as their own tasks.
 async fn accept_loop(net: Rc<RealNet>, link: Link, listener: TcpListener) {
+    let mut pause = ACCEPT_RETRY;
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
+                pause = ACCEPT_RETRY;
                 tokio::task::spawn_local(serve(net.clone(), link, stream));
             }
-            Err(_) => tokio::time::sleep(ACCEPT_RETRY).await,
+            Err(err) => {
+                net.record_failure(&err, "fault proxy accept", true);
+                tokio::time::sleep(pause).await;
+                pause = pause.saturating_mul(2).min(ACCEPT_PAUSE_MAX);
+            }
         }
     }
 }
@@ -163,7 +211,13 @@ async fn reach(net: &RealNet, link: Link) -> Option<TcpStream> {
         }
         if held.is_none() && status == Status::Running {
             let addr = net.upstream.borrow().get(&(link.to, link.to_socket)).copied()?;
-            let stream = TcpStream::connect(addr).await.ok()?;
+            let stream = match TcpStream::connect(addr).await {
+                Ok(stream) => stream,
+                Err(err) => {
+                    net.record_failure(&err, "fault proxy connect", false);
+                    return None;
+                }
+            };
             let _ = stream.set_nodelay(true);
             // The acceptor's trace names its peer by this address: the link's connector.
             if let Ok(local) = stream.local_addr() {

@@ -13,11 +13,13 @@
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::design::{Completion, Registry};
+use crate::net::out_of_descriptors;
 use crate::plan::{Distribution, Replica, ScenarioPlan};
-use crate::trace::{Recorder, Trace};
+use crate::trace::{EventKind, Recorder, Trace};
 
 use super::RunError;
 use super::faults::FaultWorld;
@@ -25,9 +27,12 @@ use super::node::{Net, RunCtx, supervise};
 use super::proxy::RealNet;
 use super::world::{Phases, group_runtimes, links};
 
-/// More replicas than this are more real sockets, proxies and tasks than one
-/// machine should run for a test: such a scenario needs simulated time.
-pub const REPLICAS_MAX: u32 = 300;
+/// Descriptors a run holds besides its sockets: the runtime's poller and wake-up,
+/// standard streams, the report being written, with room to spare.
+const DESCRIPTORS_BASE: u64 = 64;
+/// Descriptors one link holds while connected: the fault proxy's listener, the
+/// connecting socket, the proxy's two ends, and the bound socket's accepted end.
+const DESCRIPTORS_PER_LINK: u64 = 5;
 /// A real run longer than this (after `--time-scale`) is refused: simulated time
 /// covers it in seconds.
 pub const REAL_TIME_MAX: Duration = Duration::from_secs(10 * 60);
@@ -58,11 +63,8 @@ pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) 
     if let Err(e) = super::world::check_runnable(plan, registry) {
         return Some(e.to_string());
     }
-    let replicas: u32 = plan.topology.groups.iter().map(|g| g.count).sum();
-    if replicas > REPLICAS_MAX {
-        return Some(format!(
-            "needs simulated time: {replicas} replicas are more real sockets than one machine should run (at most {REPLICAS_MAX})"
-        ));
+    if let Some(why) = descriptors_short(descriptors_needed(plan), descriptor_limit()) {
+        return Some(why);
     }
     let length = (plan.duration + plan.liveness).mul_f64(opts.time_scale);
     if length > REAL_TIME_MAX {
@@ -71,6 +73,81 @@ pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) 
         ));
     }
     None
+}
+
+/// The descriptors a run of `plan` holds at once: one listener per bound socket and
+/// [`DESCRIPTORS_PER_LINK`] per link, over [`DESCRIPTORS_BASE`]. Replicas cost
+/// descriptors only through their sockets, so this, not a replica count, says what
+/// fits on the machine.
+pub fn descriptors_needed(plan: &ScenarioPlan) -> u64 {
+    let binds: u64 = plan
+        .topology
+        .groups
+        .iter()
+        .map(|g| u64::from(g.count) * g.sockets.iter().filter(|s| s.bind.is_some()).count() as u64)
+        .sum();
+    DESCRIPTORS_BASE + binds + DESCRIPTORS_PER_LINK * links(plan).len() as u64
+}
+
+/// This process's limits on open file descriptors (`RLIMIT_NOFILE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DescriptorLimit {
+    /// What the process may open now; `None` is unlimited.
+    pub soft: Option<u64>,
+    /// What the soft limit may be raised to without privileges; `None` is unlimited.
+    pub hard: Option<u64>,
+}
+
+/// The descriptor limit after raising the soft limit to the hard one, which any
+/// process may do (so a shell's default 1,024 does not cap a run the machine allows).
+/// Raised once per process; a failure to raise leaves the limit as it was.
+pub fn descriptor_limit() -> DescriptorLimit {
+    static RAISED: OnceLock<DescriptorLimit> = OnceLock::new();
+    *RAISED.get_or_init(|| {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current != limit.maximum {
+            limit.current = limit.maximum;
+            // Refused (some platforms cap below the hard limit): keep the old one.
+            let _ = setrlimit(Resource::Nofile, limit);
+        }
+        let now = getrlimit(Resource::Nofile);
+        DescriptorLimit { soft: now.current, hard: now.maximum }
+    })
+}
+
+/// Why `needed` descriptors do not fit under `limit`, naming what to raise.
+pub fn descriptors_short(needed: u64, limit: DescriptorLimit) -> Option<String> {
+    let soft = limit.soft?;
+    if needed <= soft {
+        return None;
+    }
+    let how = match limit.hard {
+        Some(hard) if hard < needed => format!(
+            "raise the hard limit too (it is {hard}; as root: `prlimit --nofile={needed}:{needed} -- cargo xtask real ...`)"
+        ),
+        _ => "patchbay raises its soft limit to the hard one itself".to_owned(),
+    };
+    Some(format!(
+        "needs {needed} file descriptors at once and the limit is {soft}: EMFILE: raise ulimit -n to {needed}; {how}"
+    ))
+}
+
+/// A descriptor limit met during the run, from the trace or the proxies: such a run
+/// measured the machine's limit, not the scenario, so it could not run.
+/// `noted` is what the proxies and binds met; `needed` what the run was estimated to
+/// hold.
+fn descriptor_failure(trace: &Trace, noted: Option<String>, needed: u64) -> Option<RunError> {
+    let from_trace = trace.events.iter().find_map(|e| match &e.kind {
+        EventKind::ConnectFailed { reason, out_of_descriptors: true }
+        | EventKind::AcceptFailed { reason, out_of_descriptors: true } => Some(reason.clone()),
+        _ => None,
+    });
+    let reason = noted.or(from_trace)?;
+    let soft = descriptor_limit().soft.map_or("unlimited".to_owned(), |s| s.to_string());
+    Some(RunError::NotRunnable(format!(
+        "ran out of file descriptors ({reason}) under a limit of {soft}: EMFILE: raise ulimit -n to at least {needed} per run at once (runs side by side add up; --jobs 1 runs one)"
+    )))
 }
 
 /// The scenario with its timetable scaled by `f`: the safety and liveness phases,
@@ -151,13 +228,16 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
         .map_err(|e| RunError::Internal(format!("cannot open a trace spill file: {e}")))?;
     let completion = Completion::default();
     let groups = group_runtimes(plan, registry, &world);
-    let net = RealNet::new(world.clone());
+    let net = RealNet::new(world.clone(), recorder.clone());
     let mut connects: BTreeMap<(Replica, usize), Vec<_>> = BTreeMap::new();
     for link in links(plan) {
-        let addr = net
-            .listen(link)
-            .await
-            .map_err(|e| RunError::Internal(format!("cannot open a fault proxy: {e}")))?;
+        let addr = net.listen(link).await.map_err(|e| match out_of_descriptors(&e) {
+            true => RunError::NotRunnable(format!(
+                "cannot open a fault proxy ({e}): EMFILE: raise ulimit -n to at least {} per run at once",
+                descriptors_needed(plan)
+            )),
+            false => RunError::Internal(format!("cannot open a fault proxy: {e}")),
+        })?;
         connects.entry((link.from, link.from_socket)).or_default().push(addr);
     }
     // Only which sockets bind matters here: each binds an ephemeral port when it starts.
@@ -178,7 +258,7 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
         seed,
         binds,
         connects,
-        net: Net::Real(net),
+        net: Net::Real(net.clone()),
     });
     let epoch = tokio::time::Instant::now();
     for g in &groups {
@@ -188,7 +268,11 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
         }
     }
     let phases = Phases::new(plan, registry, &world, &recorder, &completion);
-    Ok(step_through(phases, epoch).await)
+    let trace = step_through(phases, epoch).await;
+    match descriptor_failure(&trace, net.out_of_descriptors(), descriptors_needed(plan)) {
+        Some(err) => Err(err),
+        None => Ok(trace),
+    }
 }
 
 /// The simulator's phases in real time: between timetable entries the loop wakes
@@ -199,4 +283,56 @@ async fn step_through(mut phases: Phases<'_>, epoch: tokio::time::Instant) -> Tr
         tokio::time::sleep_until(epoch + due).await;
     }
     phases.finish(epoch.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::trace::TraceEvent;
+
+    fn trace_with(kind: EventKind) -> Trace {
+        let event = TraceEvent { at: Duration::from_secs(1), node: None, socket: None, kind };
+        Trace { events: vec![event], ..Trace::default() }
+    }
+
+    /// Regression (issue 17): a run pinned at the descriptor limit reported "never
+    /// routed" as a timing difference. Such a failure now makes it could-not-run.
+    #[test]
+    fn a_run_that_met_a_descriptor_limit_could_not_run_with_the_limit_to_set() {
+        let reason = "Too many open files (os error 24)".to_owned();
+        let accept = EventKind::AcceptFailed { reason: reason.clone(), out_of_descriptors: true };
+        let Some(RunError::NotRunnable(why)) = descriptor_failure(&trace_with(accept), None, 1570)
+        else {
+            panic!("an EMFILE accept failure must make the run not runnable");
+        };
+        assert!(why.starts_with("ran out of file descriptors (Too many open files"), "{why}");
+        assert!(why.contains("EMFILE: raise ulimit -n to at least 1570 per run"), "{why}");
+        let noted = Some("socket `rep` failed to start: Too many open files".to_owned());
+        let from_bind = descriptor_failure(&Trace::default(), noted, 70);
+        assert!(matches!(from_bind, Some(RunError::NotRunnable(why)) if why.contains("`rep`")));
+    }
+
+    /// Refused connects are the network's doing (a killed peer): the run stands.
+    #[test]
+    fn other_connect_failures_leave_the_run_standing() {
+        let refused = EventKind::ConnectFailed {
+            reason: "Connection refused (os error 111)".to_owned(),
+            out_of_descriptors: false,
+        };
+        assert_eq!(descriptor_failure(&trace_with(refused), None, 70), None);
+    }
+
+    #[test]
+    fn the_limit_to_set_is_what_the_run_needs() {
+        let limit = DescriptorLimit { soft: Some(1024), hard: Some(4096) };
+        assert_eq!(descriptors_short(1024, limit), None);
+        let why = descriptors_short(2000, limit).expect("2000 > 1024");
+        assert!(why.starts_with("needs 2000 file descriptors at once and the limit is 1024: EMFILE: raise ulimit -n to 2000;"), "{why}");
+        let capped = DescriptorLimit { soft: Some(1024), hard: Some(1024) };
+        let why = descriptors_short(2000, capped).expect("2000 > 1024");
+        assert!(why.contains("prlimit --nofile=2000:2000"), "{why}");
+        assert_eq!(descriptors_short(u64::MAX, DescriptorLimit { soft: None, hard: None }), None);
+    }
 }

@@ -39,7 +39,7 @@ use bytes::Bytes;
 
 pub use bus::Bus;
 pub use dealer::Dealer;
-pub use options::{Linger, SocketOptions};
+pub use options::{HANDSHAKE_IVL_LIBZMQ, HANDSHAKE_IVL_NNG, Linger, SocketOptions};
 pub use pair::Pair;
 pub use publish::Publisher;
 pub use pull::Pull;

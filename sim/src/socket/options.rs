@@ -7,6 +7,13 @@
 
 use std::time::Duration;
 
+/// How long NNG 1.11 lets a connection sit in its SP handshake before closing it:
+/// 10 s, measured (docs/limits.md). patchbay speaks SP, so this is its default.
+pub const HANDSHAKE_IVL_NNG: Duration = Duration::from_secs(10);
+/// libzmq's `ZMQ_HANDSHAKE_IVL` default, 30 s (docs/limits.md): the deadline a ZMTP
+/// handshake would take.
+pub const HANDSHAKE_IVL_LIBZMQ: Duration = Duration::from_secs(30);
+
 /// What a socket does with unsent messages when it closes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Linger {
@@ -46,6 +53,9 @@ pub struct SocketOptions {
     pub subscribe: Vec<Vec<u8>>,
     /// ROUTER: fail a send to an unknown or full peer instead of dropping it.
     pub router_mandatory: bool,
+    /// A connection that has not finished its handshake this long after it opened is
+    /// closed (default [`HANDSHAKE_IVL_NNG`]), so silent peers cannot hold descriptors.
+    pub handshake_ivl: Duration,
 }
 
 impl Default for SocketOptions {
@@ -63,6 +73,7 @@ impl Default for SocketOptions {
             rcvmaxsize_bytes: None,
             subscribe: Vec::new(),
             router_mandatory: false,
+            handshake_ivl: HANDSHAKE_IVL_NNG,
         }
     }
 }

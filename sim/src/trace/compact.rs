@@ -89,6 +89,8 @@ fn tag(kind: &EventKind) -> u8 {
         K::FaultBegin { .. } => 13,
         K::FaultEnd { .. } => 14,
         K::Healed => 15,
+        K::ConnectFailed { .. } => 16,
+        K::AcceptFailed { .. } => 17,
         K::App(a) => {
             APP + match a {
                 A::RequestIssued { .. } => 0,
@@ -150,6 +152,11 @@ fn put_kind(o: &mut Vec<u8>, kind: &EventKind) {
             put_str(o, reason);
         }
         K::ProtocolError { reason } | K::InternalError { reason } => put_str(o, reason),
+        K::ConnectFailed { reason, out_of_descriptors }
+        | K::AcceptFailed { reason, out_of_descriptors } => {
+            put_str(o, reason);
+            o.push(u8::from(*out_of_descriptors));
+        }
         K::FaultBegin { fault, touched } | K::FaultEnd { fault, touched } => {
             put_u32s(o, &[*fault, *touched]);
         }
@@ -322,6 +329,11 @@ impl Reader<'_, '_> {
             13 => K::FaultBegin { fault: self.u32()?, touched: self.u32()? },
             14 => K::FaultEnd { fault: self.u32()?, touched: self.u32()? },
             15 => K::Healed,
+            16 => K::ConnectFailed {
+                reason: self.string()?,
+                out_of_descriptors: self.bool()?,
+            },
+            17 => K::AcceptFailed { reason: self.string()?, out_of_descriptors: self.bool()? },
             _ => return Err(DecodeError("unknown event tag")),
         })
     }
@@ -467,6 +479,8 @@ mod tests {
             EventKind::Disconnect { pipe: 1, reason: "reset by peer".into() },
             EventKind::ProtocolError { reason: "bad header".into() },
             EventKind::InternalError { reason: "panicked".into() },
+            EventKind::ConnectFailed { reason: "connection refused".into(), out_of_descriptors: false },
+            EventKind::AcceptFailed { reason: "EMFILE".into(), out_of_descriptors: true },
             EventKind::FaultBegin { fault: 0, touched: 3 },
             EventKind::FaultEnd { fault: 2, touched: 0 },
             EventKind::Healed,

@@ -167,6 +167,19 @@ pub enum EventKind {
     InternalError {
         reason: String,
     },
+    /// A connection attempt failed before its handshake completed (refused, reset,
+    /// handshake deadline). `out_of_descriptors` when the process or system had no
+    /// file descriptor left: the machine's limit, which makes a real run unusable.
+    ConnectFailed {
+        reason: String,
+        out_of_descriptors: bool,
+    },
+    /// A listener failed to accept a connection; it backs off and keeps serving the
+    /// connections it has. `out_of_descriptors` as for `ConnectFailed`.
+    AcceptFailed {
+        reason: String,
+        out_of_descriptors: bool,
+    },
     /// A fault began (index into the scenario's faults); `touched` counts the
     /// connections or nodes it affected.
     FaultBegin {

@@ -11,6 +11,6 @@ mod sp;
 
 pub use modelled::Padding;
 pub use sp::{
-    Decoder, HANDSHAKE_LEN, HeaderRule, LEN_PREFIX_LEN, Malformed, WireError, check_handshake,
-    encode, handshake, protocol_id, split,
+    Decoder, HANDSHAKE_LEN, HeaderRule, LEN_MAX_HARD, LEN_PREFIX_LEN, Malformed, WireError,
+    check_handshake, encode, handshake, protocol_id, split,
 };

@@ -27,10 +27,15 @@ const MAGIC: [u8; 4] = [0x00, b'S', b'P', 0x00];
 /// Bytes of one routing id (hop id or request id) on the wire.
 const ID_LEN: usize = 4;
 
-/// The largest length any buffer can hold. With no configured receive limit this is
-/// what turns a garbage length into an error instead of an endless wait for bytes
-/// that could never be stored anyway.
-const LEN_MAX_ADDRESSABLE: u64 = isize::MAX as u64;
+/// The hard ceiling on one message's length, whatever the receive limit says: 4 GiB.
+/// A length above it is refused from its prefix, before any byte of the body is
+/// stored, so an unlimited receive limit (libzmq's default) cannot be turned into "buffer
+/// whatever follows" by a 2^62 prefix. No modelled message comes near it (the largest
+/// shipped jobs are 100 MB), and NNG refuses such lengths under its own default too.
+/// On a platform whose address space is smaller, `isize::MAX` is the ceiling instead.
+/// See docs/limits.md.
+pub const LEN_MAX_HARD: u64 =
+    if (isize::MAX as u64) < (1 << 32) { isize::MAX as u64 } else { 1 << 32 };
 
 /// The SP protocol id a socket type speaks. patchbay's ZeroMQ-only types speak the
 /// raw form of their SP counterpart, which NNG's raw sockets share the id with:
@@ -92,6 +97,8 @@ pub enum WireError {
     /// A length header above the receive limit, seen before anything was allocated
     /// (nanomsg, NNG and libzmq all drop the connection for it).
     TooLong { len: u64, max: u64 },
+    /// A length header above [`LEN_MAX_HARD`], refused whatever the receive limit.
+    BeyondCeiling { len: u64 },
     /// The stream ended part-way through a handshake, a length or a message.
     Truncated { needed: u64, got: u64 },
 }
@@ -117,6 +124,11 @@ impl fmt::Display for WireError {
                     "message too large: length {len} exceeds the receive limit of {max} bytes"
                 )
             }
+            WireError::BeyondCeiling { len } => write!(
+                f,
+                "message length {len} exceeds the hard ceiling of {LEN_MAX_HARD} bytes, \
+                 refused whatever the receive limit"
+            ),
             WireError::Truncated { needed, got } => {
                 write!(f, "connection closed mid-message: got {got} of {needed} bytes")
             }
@@ -263,11 +275,19 @@ impl Decoder {
         }
     }
 
-    /// Rejects a length above the limit before any byte of the payload is stored.
+    /// Rejects a length above the limit or the hard ceiling before any byte of the
+    /// payload is stored. Memory for one message is therefore bounded by the smaller
+    /// of the two, however the peer's bytes arrive. The length counts a modelled
+    /// message's padding too (`wire/modelled.rs`): the limit judges what the message
+    /// stands for, as the real library would see it.
     fn check_len(&self, len: u64) -> Result<u64, WireError> {
-        let max = self.max_len.map_or(LEN_MAX_ADDRESSABLE, |m| m.min(LEN_MAX_ADDRESSABLE));
-        if len > max {
+        // The configured limit speaks first: it is what the user set, and what NNG's
+        // own error would name.
+        if let Some(max) = self.max_len.filter(|max| len > *max) {
             return Err(WireError::TooLong { len, max });
+        }
+        if len > LEN_MAX_HARD {
+            return Err(WireError::BeyondCeiling { len });
         }
         Ok(len)
     }
@@ -508,7 +528,26 @@ mod tests {
         assert_eq!(decoder.decode(&mut buf), Err(WireError::TooLong { len: 1025, max: 1024 }));
         let mut garbage = BytesMut::from(&[0xff; 8][..]);
         let err = Decoder::new(None).decode(&mut garbage).unwrap_err();
-        assert!(matches!(err, WireError::TooLong { len: u64::MAX, .. }));
+        assert_eq!(err, WireError::BeyondCeiling { len: u64::MAX });
+    }
+
+    /// Regression (issue 17): with the receive limit unlimited, a 2^62 prefix was
+    /// accepted and everything after it buffered. The ceiling holds whatever the limit.
+    #[test]
+    fn a_length_above_the_hard_ceiling_is_refused_whatever_the_limit() {
+        for limit in [None, Some(u64::MAX), Some(1 << 62)] {
+            let mut buf = BytesMut::new();
+            buf.put_u64(1 << 62);
+            buf.put_slice(b"whatever follows");
+            let err = Decoder::new(limit).decode(&mut buf).unwrap_err();
+            assert_eq!(err, WireError::BeyondCeiling { len: 1 << 62 }, "limit {limit:?}");
+            assert!(err.to_string().contains("hard ceiling of 4294967296 bytes"), "{err}");
+        }
+        let mut at_ceiling = BytesMut::new();
+        at_ceiling.put_u64(LEN_MAX_HARD);
+        let mut decoder = Decoder::new(None);
+        assert_eq!(decoder.decode(&mut at_ceiling), Ok(None), "the ceiling itself is allowed");
+        assert_eq!(decoder.bytes_wanted(&at_ceiling), LEN_MAX_HARD as usize);
     }
 
     #[test]
