@@ -11,10 +11,10 @@ use std::time::Instant;
 
 use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
+use patchbay::plan::ExpectIn;
 use patchbay::plan::{self, ScenarioPlan};
 use patchbay::report::sweep::{Measurements, sim_report};
 use patchbay::run::json::expected_text;
-use patchbay::plan::ExpectIn;
 use patchbay::run::{Job, RunReport, run_many, run_many_with, sweep_as_expected};
 use patchbay::spec::diag::render;
 
@@ -327,7 +327,10 @@ fn print_failures(plans: &[ScenarioPlan], reports: &[RunReport]) -> usize {
             "SEED={} {} did not end as expected ({})",
             r.seed,
             r.scenario,
-            plans.iter().find(|p| p.file == r.file).map_or(expected_text(&r.expected), |p| p.expect_text())
+            plans
+                .iter()
+                .find(|p| p.file == r.file)
+                .map_or(expected_text(&r.expected), |p| p.expect_text())
         );
         if let Some(p) = plans.iter().find(|p| p.file == r.file) {
             print_counts(p, r);

@@ -577,9 +577,17 @@ mod tests {
         let events = vec![connect(0, 0), publish(10, 1), publish(20, 2), subscribe(500, 0)];
         let outcome = outcome(events.clone(), Some(1000));
         assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
-        assert!(outcome.note.as_deref().is_some_and(|n| n.contains("slow-joiner losses: 2 (2 before")), "{outcome:?}");
+        assert!(
+            outcome.note.as_deref().is_some_and(|n| n.contains("slow-joiner losses: 2 (2 before")),
+            "{outcome:?}"
+        );
         let failing = check_violating(&trace(events, Some(ms(1000)), ms(5000)));
-        assert_eq!(texts(&failing), ["subscriber.0/sub lost 2 messages before its subscription took effect (slow joiner; a violation because `slow_joiners: violation`)"]);
+        assert_eq!(
+            texts(&failing),
+            [
+                "subscriber.0/sub lost 2 messages before its subscription took effect (slow joiner; a violation because `slow_joiners: violation`)"
+            ]
+        );
     }
 
     #[test]
@@ -587,9 +595,15 @@ mod tests {
         // Nothing of subscriber.0 exists before 500ms: there was truly nothing to judge.
         let events = vec![publish(10, 1), publish(20, 2), connect(500, 0), subscribe(500, 0)];
         assert_eq!(outcome(events, Some(1000)).verdict, Verdict::Unknown);
-        let sub = |prefix: &str| EventKind::Subscription { pipe: None, prefix: prefix.into(), on: true };
+        let sub =
+            |prefix: &str| EventKind::Subscription { pipe: None, prefix: prefix.into(), on: true };
         let published = |t, id, topic: &str| {
-            at(ms(t), node(0, 0), None, EventKind::App(AppEvent::Published { id, topic: topic.into() }))
+            at(
+                ms(t),
+                node(0, 0),
+                None,
+                EventKind::App(AppEvent::Published { id, topic: topic.into() }),
+            )
         };
         let events = vec![
             connect(0, 0),
@@ -601,7 +615,10 @@ mod tests {
         ];
         let outcome = outcome(events, Some(1000));
         let note = outcome.note.as_deref().unwrap_or_default();
-        assert!(note.contains("slow-joiner losses: 1 (1 before"), "only weather.oslo matched: {note}");
+        assert!(
+            note.contains("slow-joiner losses: 1 (1 before"),
+            "only weather.oslo matched: {note}"
+        );
     }
 
     #[test]

@@ -19,8 +19,8 @@ use crate::spec::units::{
 
 use super::resolve_topology::parse_param;
 use super::scenario::{
-    CountRange, DROP_REASONS, Distribution, Expect, ExpectBounds, ExpectIn, FaultKind, FaultPlan, InvariantPlan, LinkPlan, NetworkPlan, ScenarioPlan,
-    Selector, SwarmPlan, WorkloadPlan,
+    CountRange, DROP_REASONS, Distribution, Expect, ExpectBounds, ExpectIn, FaultKind, FaultPlan,
+    InvariantPlan, LinkPlan, NetworkPlan, ScenarioPlan, Selector, SwarmPlan, WorkloadPlan,
 };
 use super::topology::TopologyPlan;
 
@@ -652,7 +652,12 @@ impl ScenarioResolver<'_, '_, '_> {
         }
         for (i, name) in names.iter().enumerate() {
             if !raw.invariants.iter().any(|inv| &inv.name == name) {
-                let d = self.diags.error(&path.index(i), Target::Value, "expect-unchecked", format!("expects `{name}` to be violated, but the scenario does not check it"));
+                let d = self.diags.error(
+                    &path.index(i),
+                    Target::Value,
+                    "expect-unchecked",
+                    format!("expects `{name}` to be violated, but the scenario does not check it"),
+                );
                 match did_you_mean(name, invariants.iter().map(|p| p.name)) {
                     Some(s) => d.hint(format!("did you mean `{s}`?")),
                     None => d.hint(format!("add `{name}` to `invariants:`")),
@@ -668,7 +673,12 @@ impl ScenarioResolver<'_, '_, '_> {
             None | Some("every") => ExpectIn::Every,
             Some("any") if *expect == Expect::Pass => {
                 self.diags
-                    .error(path, Target::Value, "bad-value", "`in: any` needs `violated`: which outcome is to show in some seed?")
+                    .error(
+                        path,
+                        Target::Value,
+                        "bad-value",
+                        "`in: any` needs `violated`: which outcome is to show in some seed?",
+                    )
                     .hint("a scenario that must pass does so in every seed; drop `in`");
                 ExpectIn::Every
             }
@@ -699,7 +709,9 @@ impl ScenarioResolver<'_, '_, '_> {
                     whole(min).map(|min| CountRange { min, max: None })
                 }
                 [min, max] => match (whole(min), whole(max)) {
-                    (Some(min), Some(max)) if min <= max => Some(CountRange { min, max: Some(max) }),
+                    (Some(min), Some(max)) if min <= max => {
+                        Some(CountRange { min, max: Some(max) })
+                    }
                     _ => None,
                 },
                 _ => None,
@@ -707,7 +719,12 @@ impl ScenarioResolver<'_, '_, '_> {
         };
         if range.is_none() {
             self.diags
-                .error(path, Target::Value, "bad-range", "a count is a whole number `N` or a range `[min, max]` with min at most max")
+                .error(
+                    path,
+                    Target::Value,
+                    "bad-range",
+                    "a count is a whole number `N` or a range `[min, max]` with min at most max",
+                )
                 .hint("for example `3`, `[1, 20]`, or `[1, .inf]` for at least one");
         }
         range

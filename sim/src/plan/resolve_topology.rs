@@ -140,8 +140,9 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
         let count = self.count(node, path);
         let design = self.design(node, path);
         let params = design.map(|d| self.design_params(node, d, path)).unwrap_or_default();
-        let library =
-            self.written_library(&node.library, &path.key("library")).or_else(|| self.library.clone());
+        let library = self
+            .written_library(&node.library, &path.key("library"))
+            .or_else(|| self.library.clone());
         let mut sockets = Vec::new();
         for (i, raw) in node.sockets.iter().enumerate() {
             let spath = path.key("sockets").index(i);

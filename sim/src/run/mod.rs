@@ -263,8 +263,7 @@ fn report(
                 .collect();
             report.drops = drop_counts(&trace);
             report.shows_expected = shows_expected(plan, &report.invariants, &report.drops);
-            report.as_expected =
-                seed_as_expected(plan, report.shows_expected, &report.invariants);
+            report.as_expected = seed_as_expected(plan, report.shows_expected, &report.invariants);
             if keep_trace {
                 report.trace = Some(trace);
             }
@@ -350,4 +349,78 @@ fn run_jobs(
         .into_iter()
         .map(|r| r.expect("every job ran"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::invariant::Violation;
+    use crate::invariant::verdict::testing::plan;
+    use crate::plan::CountRange;
+
+    /// `no_lost_replies` with `n` violations (a pass when `n` is 0).
+    fn lost(n: u64) -> Vec<Outcome> {
+        let at = |i| Duration::from_millis(i);
+        let v = (0..n).map(|i| Violation::new(at(i), None, "lost")).collect();
+        vec![Outcome::from_violations("no_lost_replies", v)]
+    }
+
+    fn violated_plan(seeds: ExpectIn) -> ScenarioPlan {
+        let mut plan = plan();
+        plan.expect = Expect::Violated(vec!["no_lost_replies".into()]);
+        plan.expect_bounds.seeds = seeds;
+        plan
+    }
+
+    fn run(plan: &ScenarioPlan, outcomes: Vec<Outcome>) -> RunReport {
+        let mut r = report(
+            plan,
+            1,
+            Backend::Sim,
+            Err(RunError::Internal("none".into())),
+            Instant::now(),
+            false,
+        );
+        r.error = None;
+        r.shows_expected = shows_expected(plan, &outcomes, &r.drops);
+        r.as_expected = seed_as_expected(plan, r.shows_expected, &outcomes);
+        r.invariants = outcomes;
+        r
+    }
+
+    #[test]
+    fn violation_and_drop_counts_outside_their_ranges_are_not_as_expected() {
+        let mut plan = violated_plan(ExpectIn::Every);
+        plan.expect_bounds
+            .violations
+            .insert("no_lost_replies".into(), CountRange { min: 2, max: Some(3) });
+        let none = BTreeMap::new();
+        assert!(!shows_expected(&plan, &lost(1), &none), "1 is below [2, 3]");
+        assert!(shows_expected(&plan, &lost(2), &none));
+        assert!(!shows_expected(&plan, &lost(4), &none), "4 is above [2, 3]");
+        plan.expect_bounds.drops.insert(DropReason::Hwm, CountRange { min: 1, max: None });
+        assert!(!shows_expected(&plan, &lost(2), &none), "no hwm drop, at least one expected");
+        let drops = BTreeMap::from([(DropReason::Hwm, 7)]);
+        assert!(shows_expected(&plan, &lost(2), &drops));
+    }
+
+    #[test]
+    fn a_bug_that_bites_in_some_seeds_is_as_expected_with_in_any() {
+        // Before `in: any`, the seeds that passed were UNEXPECTED and the sweep exit 2.
+        let every = violated_plan(ExpectIn::Every);
+        let (bit, clean) = (run(&every, lost(3)), run(&every, lost(0)));
+        assert!(!sweep_as_expected(&every, &[&bit, &clean]));
+        let any = violated_plan(ExpectIn::Any);
+        let (bit, clean) = (run(&any, lost(3)), run(&any, lost(0)));
+        assert!(clean.as_expected && !clean.shows_expected);
+        assert!(sweep_as_expected(&any, &[&bit, &clean]));
+        assert!(!sweep_as_expected(&any, &[&clean, &clean]), "shown in no seed");
+        let unknown = run(&any, vec![Outcome::unknown("no_lost_replies", "undecided")]);
+        assert!(
+            !sweep_as_expected(&any, &[&bit, &unknown]),
+            "an unknown seed is never as expected"
+        );
+    }
 }
