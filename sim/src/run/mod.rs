@@ -357,7 +357,7 @@ mod tests {
 
     use super::*;
     use crate::invariant::Violation;
-    use crate::invariant::verdict::testing::plan;
+    use crate::invariant::testing::plan;
     use crate::plan::CountRange;
 
     /// `no_lost_replies` with `n` violations (a pass when `n` is 0).
