@@ -1,9 +1,12 @@
-//! `check --explain`: a plan written out for a person, every option with its source.
+//! `check --explain`: a plan written out for a person, every option with its source:
+//! each socket's library first (or that none was named), then the options that
+//! apply to its type in that library, each with the default or the place in a file
+//! it came from.
 
 use std::fmt::Write as _;
 
 use crate::graph::TopologyGraph;
-use crate::plan::{Bind, Expect, FaultPlan, Plan, ScenarioPlan, TopologyPlan};
+use crate::plan::{Bind, FaultPlan, Plan, ScenarioPlan, TopologyPlan};
 use crate::spec::units::format_duration;
 
 pub fn explain(plan: &Plan) -> String {
@@ -94,11 +97,7 @@ pub fn explain_scenario(s: &ScenarioPlan) -> String {
     for inv in &s.invariants {
         let _ = writeln!(out, "  invariant {}", inv.name);
     }
-    let expect = match &s.expect {
-        Expect::Pass => "pass".to_owned(),
-        Expect::Violated(v) => format!("violated: {}", v.join(", ")),
-    };
-    let _ = writeln!(out, "  expect {expect}\n");
+    let _ = writeln!(out, "  expect {}\n", s.expect_text());
     out.push_str(&explain_topology(&s.topology));
     out
 }

@@ -11,10 +11,11 @@ use std::time::Instant;
 
 use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
+use patchbay::plan::ExpectIn;
 use patchbay::plan::{self, ScenarioPlan};
 use patchbay::report::sweep::{Measurements, sim_report};
 use patchbay::run::json::expected_text;
-use patchbay::run::{Job, RunReport, run_many, run_many_with};
+use patchbay::run::{Job, RunReport, run_many, run_many_with, sweep_as_expected};
 use patchbay::spec::diag::render;
 
 use crate::args;
@@ -63,8 +64,8 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     }
     let mismatches =
         if determinism { check_determinism(&work, &registry, threads, &reports) } else { 0 };
-    print_table(&plans, &reports);
-    let unexpected = print_failures(&reports);
+    let unexpected_sweeps = print_table(&plans, &reports);
+    let unexpected = print_failures(&plans, &reports) + unexpected_sweeps;
     if !write_report(command, &plans, &registry, &reports, &measured, sel.json.as_deref())? {
         return Ok(ExitCode::from(2));
     }
@@ -268,17 +269,26 @@ fn check_determinism(
     mismatches
 }
 
-fn print_table(plans: &[ScenarioPlan], reports: &[RunReport]) {
+/// Prints the verdict table; returns how many scenarios did not end as expected.
+fn print_table(plans: &[ScenarioPlan], reports: &[RunReport]) -> usize {
     println!("\n{:<26} {:>5}  {:<30} RESULT", "SCENARIO", "SEEDS", "EXPECT");
+    let mut unexpected = 0;
     for p in plans {
         let runs: Vec<&RunReport> = reports.iter().filter(|r| r.file == p.file).collect();
         let good = runs.iter().filter(|r| r.as_expected).count();
-        let result = if good == runs.len() {
-            "as expected".to_owned()
-        } else {
+        let shown = runs.iter().filter(|r| r.shows_expected).count();
+        let result = if sweep_as_expected(p, &runs) {
+            match p.expect_bounds.seeds {
+                ExpectIn::Every => "as expected".to_owned(),
+                ExpectIn::Any => format!("as expected (shown in {shown} of {} seeds)", runs.len()),
+            }
+        } else if good < runs.len() {
             format!("UNEXPECTED in {} of {} seeds", runs.len() - good, runs.len())
+        } else {
+            format!("UNEXPECTED: shown in none of {} seeds", runs.len())
         };
-        println!("{:<26} {:>5}  {:<30} {result}", p.name, runs.len(), expected_text(&p.expect));
+        unexpected += usize::from(!sweep_as_expected(p, &runs));
+        println!("{:<26} {:>5}  {:<30} {result}", p.name, runs.len(), p.expect_text());
         let errors = runs.iter().filter(|r| r.error.is_some()).count();
         if errors > 0 {
             println!("    {errors} run(s) could not run");
@@ -303,10 +313,11 @@ fn print_table(plans: &[ScenarioPlan], reports: &[RunReport]) {
             }
         }
     }
+    unexpected
 }
 
 /// Prints each run that did not end as expected, with what went wrong and its repro.
-fn print_failures(reports: &[RunReport]) -> usize {
+fn print_failures(plans: &[ScenarioPlan], reports: &[RunReport]) -> usize {
     let bad: Vec<&RunReport> = reports.iter().filter(|r| !r.as_expected).collect();
     if !bad.is_empty() {
         println!();
@@ -316,8 +327,14 @@ fn print_failures(reports: &[RunReport]) -> usize {
             "SEED={} {} did not end as expected ({})",
             r.seed,
             r.scenario,
-            expected_text(&r.expected)
+            plans
+                .iter()
+                .find(|p| p.file == r.file)
+                .map_or(expected_text(&r.expected), |p| p.expect_text())
         );
+        if let Some(p) = plans.iter().find(|p| p.file == r.file) {
+            print_counts(p, r);
+        }
         if let Some(e) = &r.error {
             println!("  {e}");
         }
@@ -337,6 +354,18 @@ fn print_failures(reports: &[RunReport]) -> usize {
         println!("  repro: {}", r.repro());
     }
     bad.len()
+}
+
+/// Prints the counts a scenario's `expect` bounds, as this run had them.
+fn print_counts(p: &ScenarioPlan, r: &RunReport) {
+    for (name, range) in &p.expect_bounds.violations {
+        let n = r.invariants.iter().find(|o| o.name == name).map_or(0, |o| o.violations.len());
+        println!("  {name}: {n} violation(s), expected {range}");
+    }
+    for (reason, range) in &p.expect_bounds.drops {
+        let n = r.drops.get(reason).copied().unwrap_or(0);
+        println!("  drops {}: {n}, expected {range}", plan::drop_reason_name(*reason));
+    }
 }
 
 /// Prints a run's trace, one event a line, with replica names.

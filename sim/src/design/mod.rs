@@ -88,6 +88,8 @@ pub enum ParamKind {
     Number,
     Bool,
     Text,
+    /// One of a fixed set of words (`allowed`, `violation`); anything else is an error.
+    OneOf(&'static [&'static str]),
 }
 
 impl ParamKind {
@@ -99,6 +101,7 @@ impl ParamKind {
             ParamKind::Number => "a number",
             ParamKind::Bool => "`true` or `false`",
             ParamKind::Text => "a string",
+            ParamKind::OneOf(_) => "one of the words the hint lists",
         }
     }
 }

@@ -93,9 +93,9 @@ const TOLERANCE: ParamSpec = ParamSpec {
 
 const SLOW_JOINERS: ParamSpec = ParamSpec {
     name: "slow_joiners",
-    kind: ParamKind::Bool,
-    default: Some("false"),
-    doc: "count messages lost before a subscription took effect (the slow joiner) as violations; by default they are only reported",
+    kind: ParamKind::OneOf(&["allowed", "violation"]),
+    default: Some("allowed"),
+    doc: "whether messages lost before a subscription took effect (the slow joiner: published after the subscriber started or connected) are `allowed`, counted and reported (the default: the ZeroMQ guide calls them expected), or each seed's count is a `violation`",
 };
 
 const BOUND: ParamSpec = ParamSpec {

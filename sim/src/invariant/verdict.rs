@@ -343,6 +343,7 @@ pub(crate) mod testing {
             swarm: None,
             invariants: Vec::new(),
             expect: Expect::Pass,
+            expect_bounds: Default::default(),
         }
     }
 

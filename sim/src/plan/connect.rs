@@ -2,8 +2,9 @@
 //!
 //! Runs after every group is known, so a connect may name a node declared later in
 //! the file. Checks that each connect names a socket that binds, that the pair of
-//! socket types is one the libraries allow, that no node binds one port twice, and
-//! that a PAIR socket has exactly one peer.
+//! socket types is one the libraries allow, that both ends speak one wire (libzmq's
+//! ZMTP or nanomsg's and NNG's SP, where both ends name their library), that no node
+//! binds one port twice, and that a PAIR socket has exactly one peer.
 
 use std::collections::BTreeMap;
 
@@ -155,6 +156,25 @@ impl TopologyResolver<'_, '_, '_> {
                     ),
                 )
                 .hint(format!("{my_type} pairs with {}", peers.join(", ")));
+            return None;
+        }
+        let mine = me.sockets[from.1].options.library.value;
+        if let (Some(a), Some(b)) = (mine, bound.options.library.value)
+            && a.wire() != b.wire()
+        {
+            self.diags()
+                .error(
+                    path,
+                    Target::Value,
+                    "wire-mismatch",
+                    format!(
+                        "`{text}` connects a {a} {my_type}, which speaks {}, to a {b} {}, which speaks {}",
+                        a.wire(),
+                        bound.socket_type,
+                        b.wire()
+                    ),
+                )
+                .hint("libzmq's ZMTP and the SP protocol of nanomsg and NNG cannot talk to each other: name one library on both sides, or put a device with one socket of each between them");
             return None;
         }
         let to = ConnectTarget { group: target.id, replica, socket: ti };

@@ -6,6 +6,7 @@
 //! diagnostic (warnings come back even when the plan is good).
 
 mod connect;
+mod library;
 mod options;
 mod placement;
 mod resolve_scenario;
@@ -24,12 +25,14 @@ use crate::spec::source::SourceFile;
 use crate::spec::suggest::did_you_mean;
 use crate::spec::yaml;
 
+pub use library::{Library, Wire};
 pub use options::{Effective, EffectiveOptions, Source};
 pub use placement::{DEFAULT_MAX_HOSTS, MAX_CONNECTIONS_PER_HOST};
 pub use resolve_scenario::{DEFAULT_LIVENESS, DEFAULT_SEEDS, DEFAULT_TCP_TIMEOUT, DEFAULT_TICK};
 pub use scenario::{
-    Distribution, Expect, FaultKind, FaultPlan, InvariantPlan, LinkPlan, NetworkPlan, ScenarioPlan,
-    Selector, SwarmPlan, WorkloadPlan,
+    CountRange, DROP_REASONS, Distribution, Expect, ExpectBounds, ExpectIn, FaultKind, FaultPlan,
+    InvariantPlan, LinkPlan, NetworkPlan, ScenarioPlan, Selector, SwarmPlan, WorkloadPlan,
+    drop_reason_name,
 };
 pub use topology::{
     Bind, ConnectTarget, Connection, Group, GroupId, ParamValue, Replica, SocketPlan, TopologyPlan,

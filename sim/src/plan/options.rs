@@ -1,9 +1,11 @@
 //! Effective socket options, each with where its value came from.
 //!
-//! `check --explain` prints these: a value is the real library's default (and which
-//! library and option name that is), or it was written in the topology, or a
-//! scenario overrode it. Defaults follow messaging-semantics.md: ZeroMQ's where ZeroMQ
-//! has the option and the socket type, nanomsg's where only nanomsg does.
+//! `check --explain` prints these: a value is the named library's default (which
+//! library, release and option name, docs/library-semantics.md), or it was written in
+//! the topology, or a scenario overrode it. A socket whose library is not named takes
+//! patchbay's per-type defaults: libzmq's where ZeroMQ has the option and the socket
+//! type, nanomsg's where only nanomsg does. An option the simulator would not act on
+//! is refused here with a diagnostic, never accepted and ignored.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,6 +17,8 @@ use crate::spec::raw::RawOptions;
 use crate::spec::scalar::Scalar;
 use crate::spec::units::{format_duration, format_size, parse_duration, parse_size};
 use crate::spec::yaml;
+
+use super::library::Library;
 
 /// Where an effective option value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,9 +54,12 @@ impl<T> Effective<T> {
     }
 }
 
-/// Every socket option with its provenance.
+/// Every socket option with its provenance, and the library whose defaults they are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EffectiveOptions {
+    /// The library the socket stands for; `None` when no file named one (then the
+    /// per-type defaults apply and no wire check is made).
+    pub library: Effective<Option<Library>>,
     pub sndhwm: Effective<u32>,
     pub rcvhwm: Effective<u32>,
     pub req_resend_ivl: Effective<Option<Duration>>,
@@ -60,67 +67,145 @@ pub struct EffectiveOptions {
     pub reconnect_ivl_max: Effective<Option<Duration>>,
     pub linger: Effective<Linger>,
     pub survey_deadline: Effective<Duration>,
-    pub heartbeat_ivl: Effective<Option<Duration>>,
-    pub heartbeat_timeout: Effective<Option<Duration>>,
     pub rcvmaxsize: Effective<Option<u64>>,
     pub subscribe: Effective<Vec<String>>,
     pub router_mandatory: Effective<bool>,
 }
 
-/// Which socket types an option means something for; setting it elsewhere is an error.
-fn applies_to(option: &str, socket_type: SocketType) -> bool {
+/// Options the language knows but the simulator does not act on yet: writing one is
+/// an error, never a silent no-op. `(name, why, hint)`.
+const NOT_MODELLED: [(&str, &str, &str); 2] = [
+    (
+        "heartbeat_ivl",
+        "patchbay's sockets send no ZMTP PING/PONG, so it would detect no dead peer",
+        "for application-level heartbeats use the Paranoid Pirate designs (`ppp-broker`, `ppp-worker`) and their `heartbeat_ivl` parameter",
+    ),
+    (
+        "heartbeat_timeout",
+        "patchbay's sockets send no ZMTP PING/PONG, so there is no heartbeat to time out",
+        "the Paranoid Pirate designs (`ppp-broker`, `ppp-worker`) expire a silent peer after `liveness` missed beats of their `heartbeat_ivl` parameter",
+    ),
+];
+
+/// Which socket types (of which library) an option means something for; setting it
+/// elsewhere is an error.
+fn applies_to(option: &str, socket_type: SocketType, library: Option<Library>) -> bool {
     use SocketType::*;
     match option {
         "req_resend_ivl" => socket_type == Req,
         "survey_deadline" => socket_type == Surveyor,
         "subscribe" => matches!(socket_type, Sub | XSub),
-        "router_mandatory" => socket_type == Router,
+        // libzmq's alone: NNG's and nanomsg's raw REP have no such option.
+        "router_mandatory" => {
+            socket_type == Router && matches!(library, None | Some(Library::ZeroMq))
+        }
         _ => true,
     }
 }
 
-/// nanomsg-only socket types take nanomsg's defaults (messaging-semantics.md).
+/// nanomsg-only socket types take nanomsg's defaults when no library is named
+/// (docs/library-semantics.md).
 fn is_nanomsg_only(socket_type: SocketType) -> bool {
     matches!(socket_type, SocketType::Surveyor | SocketType::Respondent | SocketType::Bus)
 }
 
+/// What `--explain` says of a socket whose library no file named.
+const LIBRARY_NOT_NAMED: &str = "default: library not named; libzmq's defaults for ZeroMQ's types, nanomsg's for SURVEYOR, RESPONDENT and BUS (write `library:` to choose)";
+
 impl EffectiveOptions {
-    /// The real libraries' defaults for a socket of `socket_type`.
+    /// The defaults for a socket of `socket_type` whose library no file named.
     pub fn defaults(socket_type: SocketType) -> EffectiveOptions {
-        let base = SocketOptions::default();
-        let rcvmaxsize = if is_nanomsg_only(socket_type) {
-            Effective::default(Some(1024 * 1024), "nanomsg NN_RCVMAXSIZE = 1 MiB")
-        } else {
-            Effective::default(None, "libzmq ZMQ_MAXMSGSIZE = -1 (unlimited)")
+        EffectiveOptions::for_library(socket_type, Effective::default(None, LIBRARY_NOT_NAMED))
+    }
+
+    /// The defaults for a socket of `socket_type` whose library is `library` (with
+    /// where that was decided): the named library's, or the per-type ones.
+    pub fn for_library(socket_type: SocketType, library: Effective<Option<Library>>) -> Self {
+        let mut out = match library.value {
+            None => EffectiveOptions::unnamed(socket_type),
+            Some(lib) => EffectiveOptions::of(lib),
+        };
+        out.library = library;
+        out
+    }
+
+    /// patchbay's per-type defaults, used when no library is named.
+    fn unnamed(socket_type: SocketType) -> EffectiveOptions {
+        let mut out = EffectiveOptions::of(Library::ZeroMq);
+        out.req_resend_ivl = Effective::default(
+            Some(Duration::from_secs(60)),
+            "nanomsg NN_REQ_RESEND_IVL = 60s (library not named; libzmq's REQ never resends)",
+        );
+        if is_nanomsg_only(socket_type) {
+            let nanomsg = EffectiveOptions::of(Library::Nanomsg);
+            out.rcvmaxsize = nanomsg.rcvmaxsize;
+            out.survey_deadline = nanomsg.survey_deadline;
+        }
+        out
+    }
+
+    /// One library's defaults (docs/library-semantics.md, "Option defaults").
+    fn of(lib: Library) -> EffectiveOptions {
+        fn d<T>(value: T, what: &'static str) -> Effective<T> {
+            Effective::default(value, what)
+        }
+        let secs = Duration::from_secs;
+        let ms = Duration::from_millis;
+        let (req_resend_ivl, reconnect_ivl, reconnect_ivl_max, rcvmaxsize) = match lib {
+            Library::ZeroMq => (
+                d(None, "libzmq: REQ never resends"),
+                d(ms(100), "libzmq ZMQ_RECONNECT_IVL = 100ms"),
+                d(None, "libzmq ZMQ_RECONNECT_IVL_MAX = 0 (no backoff)"),
+                d(None, "libzmq ZMQ_MAXMSGSIZE = -1 (unlimited)"),
+            ),
+            Library::Nng => (
+                d(
+                    Some(secs(60)),
+                    "NNG NNG_OPT_REQ_RESENDTIME = 60s (NNG checks it on a 1s tick; patchbay resends on time)",
+                ),
+                d(secs(1), "NNG NNG_OPT_RECONNMINT = 1s"),
+                d(None, "NNG NNG_OPT_RECONNMAXT = 0 (no backoff)"),
+                d(None, "NNG 1.11 NNG_OPT_RECVMAXSZ = 0 (unlimited)"),
+            ),
+            Library::Nanomsg => (
+                d(Some(secs(60)), "nanomsg NN_REQ_RESEND_IVL = 60s"),
+                d(ms(100), "nanomsg NN_RECONNECT_IVL = 100ms"),
+                d(None, "nanomsg NN_RECONNECT_IVL_MAX = 0 (no backoff)"),
+                d(Some(1024 * 1024), "nanomsg NN_RCVMAXSIZE = 1 MiB"),
+            ),
+        };
+        let (hwm, linger, survey_deadline, subscribe) = match lib {
+            Library::ZeroMq => (
+                "libzmq ZMQ_SNDHWM/ZMQ_RCVHWM = 1000",
+                "libzmq ZMQ_LINGER = -1 (forever)",
+                "libzmq has no SURVEYOR",
+                "libzmq: a SUB subscribes to nothing",
+            ),
+            Library::Nng => (
+                "libzmq's 1000 per pipe: NNG queues per socket (NNG_OPT_SENDBUF 0, NNG_OPT_RECVBUF 1), which patchbay does not model",
+                "libzmq's forever: NNG's linger is not modelled",
+                "NNG NNG_OPT_SURVEYOR_SURVEYTIME = 1s",
+                "NNG: a SUB subscribes to nothing",
+            ),
+            Library::Nanomsg => (
+                "libzmq's 1000 per pipe: nanomsg bounds bytes (NN_SNDBUF/NN_RCVBUF 128 KiB), which patchbay does not model",
+                "libzmq's forever: nanomsg's linger is not modelled",
+                "nanomsg NN_SURVEYOR_DEADLINE = 1s",
+                "nanomsg: a SUB subscribes to nothing",
+            ),
         };
         EffectiveOptions {
-            sndhwm: Effective::default(base.sndhwm_msgs, "libzmq ZMQ_SNDHWM = 1000"),
-            rcvhwm: Effective::default(base.rcvhwm_msgs, "libzmq ZMQ_RCVHWM = 1000"),
-            req_resend_ivl: Effective::default(
-                base.req_resend_ivl,
-                "nanomsg NN_REQ_RESEND_IVL = 60s (libzmq's REQ never resends)",
-            ),
-            reconnect_ivl: Effective::default(
-                base.reconnect_ivl,
-                "libzmq ZMQ_RECONNECT_IVL = 100ms",
-            ),
-            reconnect_ivl_max: Effective::default(
-                base.reconnect_ivl_max,
-                "libzmq ZMQ_RECONNECT_IVL_MAX = 0 (no backoff)",
-            ),
-            linger: Effective::default(base.linger, "libzmq ZMQ_LINGER = -1 (forever)"),
-            survey_deadline: Effective::default(
-                base.survey_deadline,
-                "nanomsg NN_SURVEYOR_DEADLINE = 1s",
-            ),
-            heartbeat_ivl: Effective::default(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
-            heartbeat_timeout: Effective::default(
-                None,
-                "libzmq ZMQ_HEARTBEAT_TIMEOUT = -1 (same as heartbeat_ivl)",
-            ),
+            library: d(Some(lib), "set by the caller"),
+            sndhwm: d(1000, hwm),
+            rcvhwm: d(1000, hwm),
+            req_resend_ivl,
+            reconnect_ivl,
+            reconnect_ivl_max,
+            linger: d(Linger::Forever, linger),
+            survey_deadline: d(secs(1), survey_deadline),
             rcvmaxsize,
-            subscribe: Effective::default(Vec::new(), "libzmq: a SUB subscribes to nothing"),
-            router_mandatory: Effective::default(false, "libzmq ZMQ_ROUTER_MANDATORY = 0"),
+            subscribe: d(Vec::new(), subscribe),
+            router_mandatory: d(false, "libzmq ZMQ_ROUTER_MANDATORY = 0"),
         }
     }
 
@@ -134,8 +219,8 @@ impl EffectiveOptions {
             reconnect_ivl_max: self.reconnect_ivl_max.value,
             linger: self.linger.value,
             survey_deadline: self.survey_deadline.value,
-            heartbeat_ivl: self.heartbeat_ivl.value,
-            heartbeat_timeout: self.heartbeat_timeout.value,
+            heartbeat_ivl: None,
+            heartbeat_timeout: None,
             rcvmaxsize_bytes: self.rcvmaxsize.value,
             subscribe: self.subscribe.value.iter().map(|s| s.as_bytes().to_vec()).collect(),
             router_mandatory: self.router_mandatory.value,
@@ -144,11 +229,19 @@ impl EffectiveOptions {
         }
     }
 
-    /// Each option that applies to `socket_type` as `(name, value, source)`, in a
-    /// fixed order, for `--explain`.
+    /// The library row, then each option that applies to `socket_type` as `(name,
+    /// value, source)`, in a fixed order, for `--explain`.
     pub fn rows(&self, socket_type: SocketType) -> Vec<(&'static str, String, &Source)> {
+        let library = match self.library.value {
+            Some(lib) => match lib.type_name(socket_type) {
+                Some(called) => format!("{} ({}: {called})", lib.version(), lib.name()),
+                None => format!("{} ({})", lib.version(), lib.name()),
+            },
+            None => "not named".to_owned(),
+        };
         let mut rows = self.all_rows();
-        rows.retain(|(name, _, _)| applies_to(name, socket_type));
+        rows.retain(|(name, _, _)| applies_to(name, socket_type, self.library.value));
+        rows.insert(0, ("library", library, &self.library.source));
         rows
     }
 
@@ -157,7 +250,11 @@ impl EffectiveOptions {
         vec![
             ("sndhwm", self.sndhwm.value.to_string(), &self.sndhwm.source),
             ("rcvhwm", self.rcvhwm.value.to_string(), &self.rcvhwm.source),
-            ("req_resend_ivl", dur(&self.req_resend_ivl.value, "off"), &self.req_resend_ivl.source),
+            (
+                "req_resend_ivl",
+                dur(&self.req_resend_ivl.value, "never"),
+                &self.req_resend_ivl.source,
+            ),
             (
                 "reconnect_ivl",
                 format_duration(self.reconnect_ivl.value),
@@ -181,12 +278,6 @@ impl EffectiveOptions {
                 format_duration(self.survey_deadline.value),
                 &self.survey_deadline.source,
             ),
-            ("heartbeat_ivl", dur(&self.heartbeat_ivl.value, "off"), &self.heartbeat_ivl.source),
-            (
-                "heartbeat_timeout",
-                dur(&self.heartbeat_timeout.value, "= heartbeat_ivl"),
-                &self.heartbeat_timeout.source,
-            ),
             (
                 "rcvmaxsize",
                 self.rcvmaxsize.value.map_or("unlimited".to_owned(), format_size),
@@ -209,7 +300,7 @@ impl EffectiveOptions {
         path: &YamlPath,
         diags: &mut Diagnostics,
     ) {
-        let mut ctx = Apply { socket_type, path, diags };
+        let mut ctx = Apply { socket_type, library: self.library.value, path, diags };
         ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
         ctx.count(&raw.rcvhwm, "rcvhwm", &mut self.rcvhwm);
         ctx.optional_duration(&raw.req_resend_ivl, "req_resend_ivl", &mut self.req_resend_ivl);
@@ -221,12 +312,13 @@ impl EffectiveOptions {
         );
         ctx.linger(&raw.linger, &mut self.linger);
         ctx.duration(&raw.survey_deadline, "survey_deadline", &mut self.survey_deadline);
-        ctx.optional_duration(&raw.heartbeat_ivl, "heartbeat_ivl", &mut self.heartbeat_ivl);
-        ctx.optional_duration(
-            &raw.heartbeat_timeout,
-            "heartbeat_timeout",
-            &mut self.heartbeat_timeout,
-        );
+        for (written, (option, why, hint)) in
+            [&raw.heartbeat_ivl, &raw.heartbeat_timeout].into_iter().zip(NOT_MODELLED)
+        {
+            if written.is_some() {
+                ctx.not_modelled(option, why, hint);
+            }
+        }
         ctx.size(&raw.rcvmaxsize, &mut self.rcvmaxsize);
         if let Some(prefixes) = &raw.subscribe
             && ctx.check_applies("subscribe")
@@ -271,6 +363,8 @@ impl EffectiveOptions {
 /// The state of one `EffectiveOptions::apply` call.
 struct Apply<'p, 'd, 'a> {
     socket_type: SocketType,
+    /// The socket's library, which decides whether `router_mandatory` exists.
+    library: Option<Library>,
     path: &'p YamlPath,
     diags: &'d mut Diagnostics<'a>,
 }
@@ -285,12 +379,26 @@ impl Apply<'_, '_, '_> {
     }
 
     fn check_applies(&mut self, option: &'static str) -> bool {
-        if applies_to(option, self.socket_type) {
+        if applies_to(option, self.socket_type, self.library) {
             return true;
+        }
+        if let Some(lib) = self.library
+            && applies_to(option, self.socket_type, None)
+        {
+            let called = lib.type_name(self.socket_type).unwrap_or(self.socket_type.name());
+            self.diags
+                .error(
+                    &self.path.key(option),
+                    Target::Key,
+                    "option-not-in-library",
+                    format!("`{option}` is libzmq's; {} has no such option for its {called}", lib.version()),
+                )
+                .hint("it silently drops what it cannot route; name `library: zeromq` for this socket to model libzmq's option");
+            return false;
         }
         let owners: Vec<&str> = SocketType::ALL
             .into_iter()
-            .filter(|t| applies_to(option, *t))
+            .filter(|t| applies_to(option, *t, self.library))
             .map(SocketType::name)
             .collect();
         self.diags
@@ -302,6 +410,19 @@ impl Apply<'_, '_, '_> {
             )
             .hint(format!("it applies to {} sockets only", owners.join(", ")));
         false
+    }
+
+    /// An option the simulator does not act on: refused, so it is never silently
+    /// ignored.
+    fn not_modelled(&mut self, option: &str, why: &str, hint: &str) {
+        self.diags
+            .error(
+                &self.path.key(option),
+                Target::Key,
+                "option-not-modelled",
+                format!("`{option}` is not modelled yet: {why}"),
+            )
+            .hint(hint);
     }
 
     fn bad(&mut self, option: &str, message: String, hint: Option<String>) {

@@ -15,7 +15,8 @@ use crate::spec::scalar::Scalar;
 use crate::spec::suggest::did_you_mean;
 use crate::spec::units::{parse_duration, parse_size};
 
-use super::options::EffectiveOptions;
+use super::library::Library;
+use super::options::{Effective, EffectiveOptions, Source};
 use super::placement;
 use super::topology::{Bind, Group, GroupId, ParamValue, SocketPlan, TopologyPlan};
 
@@ -35,11 +36,13 @@ pub(super) struct TopologyResolver<'r, 'd, 'a> {
     registry: &'r Registry,
     diags: &'d mut Diagnostics<'a>,
     params: BTreeMap<String, Scalar>,
+    /// The topology's `library:`, which nodes and sockets inherit.
+    library: Option<Effective<Option<Library>>>,
 }
 
 impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     pub(super) fn new(registry: &'r Registry, diags: &'d mut Diagnostics<'a>) -> Self {
-        TopologyResolver { registry, diags, params: BTreeMap::new() }
+        TopologyResolver { registry, diags, params: BTreeMap::new(), library: None }
     }
 
     pub(super) fn diags(&mut self) -> &mut Diagnostics<'a> {
@@ -63,6 +66,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             }
         }
         let root = YamlPath::root();
+        self.library = self.written_library(&raw.library, &root.key("library"));
         let mut groups: Vec<Group> = Vec::new();
         for (i, node) in raw.nodes.iter().enumerate() {
             let path = root.key("nodes").index(i);
@@ -140,6 +144,9 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
         let count = self.count(node, path);
         let design = self.design(node, path);
         let params = design.map(|d| self.design_params(node, d, path)).unwrap_or_default();
+        let library = self
+            .written_library(&node.library, &path.key("library"))
+            .or_else(|| self.library.clone());
         let mut sockets = Vec::new();
         for (i, raw) in node.sockets.iter().enumerate() {
             let spath = path.key("sockets").index(i);
@@ -152,7 +159,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                 );
                 continue;
             }
-            if let Some(s) = self.socket(raw, design, &spath) {
+            if let Some(s) = self.socket(raw, design, library.as_ref(), &spath) {
                 sockets.push(s);
             }
         }
@@ -375,6 +382,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
         &mut self,
         raw: &RawSocket,
         design: Option<&DesignSpec>,
+        inherited: Option<&Effective<Option<Library>>>,
         path: &YamlPath,
     ) -> Option<SocketPlan> {
         self.check_name(&raw.name, &path.key("name"), "socket");
@@ -394,7 +402,12 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                 )
                 .hint("add `bind: true` or `connect: node.socket`");
         }
-        let mut options = EffectiveOptions::defaults(socket_type);
+        let library = self
+            .written_library(&raw.library, &path.key("library"))
+            .or_else(|| inherited.cloned())
+            .unwrap_or_else(|| EffectiveOptions::defaults(socket_type).library);
+        self.check_library_has(library.value, socket_type, &raw.name, &path.key("type"));
+        let mut options = EffectiveOptions::for_library(socket_type, library);
         if let Some(opts) = &raw.options {
             options.apply(opts, socket_type, &path.key("options"), self.diags);
         }
@@ -405,6 +418,55 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             connects: Vec::new(),
             options,
         })
+    }
+
+    /// A `library:` as written at `path`, with its place in the file; `None` when
+    /// absent, or unknown (then reported).
+    fn written_library(
+        &mut self,
+        written: &Option<String>,
+        path: &YamlPath,
+    ) -> Option<Effective<Option<Library>>> {
+        let text = written.as_deref()?;
+        let Some(library) = Library::from_name(text) else {
+            let names = Library::ALL.map(Library::name);
+            let d = self.diags.error(
+                path,
+                Target::Value,
+                "unknown-library",
+                format!("`{text}` is not a library patchbay models"),
+            );
+            match did_you_mean(text, names) {
+                Some(s) => d.hint(format!("did you mean `{s}`?")),
+                None => d.hint(format!("libraries: {}", names.join(", "))),
+            };
+            return None;
+        };
+        let src = self.diags.source();
+        let location = crate::spec::yaml::locate(src, path, Target::Value);
+        let source = Source::File { file: src.path.clone(), location };
+        Some(Effective { value: Some(library), source })
+    }
+
+    /// libzmq has no survey or bus pattern: such a socket cannot stand for it.
+    fn check_library_has(
+        &mut self,
+        library: Option<Library>,
+        t: SocketType,
+        name: &str,
+        path: &YamlPath,
+    ) {
+        let Some(lib) = library.filter(|l| !l.has(t)) else { return };
+        self.diags
+            .error(
+                path,
+                Target::Value,
+                "type-not-in-library",
+                format!("socket `{name}` is a {t}, which {} does not have", lib.version()),
+            )
+            .hint(format!(
+                "{t} is nanomsg's and NNG's: write `library: nanomsg` or `library: nng` on this socket or its node"
+            ));
     }
 
     fn socket_type(&mut self, text: &str, path: &YamlPath) -> Option<SocketType> {
@@ -548,5 +610,10 @@ pub(super) fn parse_param(kind: ParamKind, text: &str) -> Result<ParamValue, Str
             _ => Err("write `true` or `false`".to_owned()),
         },
         ParamKind::Text => Ok(ParamValue::Text(text.to_owned())),
+        ParamKind::OneOf(words) if words.contains(&text) => Ok(ParamValue::Text(text.to_owned())),
+        ParamKind::OneOf(words) => Err(format!(
+            "write {}",
+            words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(" or ")
+        )),
     }
 }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::socket::DropReason;
+
 use super::topology::{GroupId, ParamValue, TopologyPlan};
 
 /// A group or one replica of it, as named in faults and links: `broker`, `client.3`.
@@ -193,6 +195,85 @@ pub enum Expect {
     Violated(Vec<String>),
 }
 
+/// In how many seeds the expected outcome must show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExpectIn {
+    /// Every seed ends as expected (the default).
+    #[default]
+    Every,
+    /// At least one seed shows the expected outcome, and every other seed passes
+    /// every invariant: a bug that bites in some seeds only.
+    Any,
+}
+
+/// A count a scenario expects, per seed: between `min` and `max` inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CountRange {
+    pub min: u64,
+    /// `None` is unbounded (`.inf` in the file).
+    pub max: Option<u64>,
+}
+
+impl CountRange {
+    pub fn contains(&self, n: u64) -> bool {
+        n >= self.min && self.max.is_none_or(|max| n <= max)
+    }
+}
+
+impl std::fmt::Display for CountRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.max {
+            Some(max) if max == self.min => write!(f, "{max}"),
+            Some(max) => write!(f, "[{}, {max}]", self.min),
+            None => write!(f, "[{}, .inf]", self.min),
+        }
+    }
+}
+
+/// What `expect` says beyond the verdicts: where the outcome shows and how much.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpectBounds {
+    pub seeds: ExpectIn,
+    /// Violations per seed of a violated invariant, by invariant name.
+    pub violations: BTreeMap<String, CountRange>,
+    /// Dropped messages per seed, by drop reason, over every socket of the run.
+    pub drops: BTreeMap<DropReason, CountRange>,
+}
+
+impl ExpectBounds {
+    /// `in: any; violations: …; drops: …` for tables and `--explain`; empty when
+    /// nothing beyond the verdicts is expected.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.seeds == ExpectIn::Any {
+            parts.push("in any seed".to_owned());
+        }
+        for (name, range) in &self.violations {
+            parts.push(format!("{name} ×{range}"));
+        }
+        for (reason, range) in &self.drops {
+            parts.push(format!("drops {} {range}", drop_reason_name(*reason)));
+        }
+        parts.join("; ")
+    }
+}
+
+/// Drop reasons as `expect: {drops: …}` names them.
+pub const DROP_REASONS: [(&str, DropReason); 8] = [
+    ("hwm", DropReason::Hwm),
+    ("unknown_peer", DropReason::UnknownPeer),
+    ("pipe_closed", DropReason::PipeClosed),
+    ("late_reply", DropReason::LateReply),
+    ("peer_gone", DropReason::PeerGone),
+    ("malformed", DropReason::Malformed),
+    ("unsubscribed", DropReason::Unsubscribed),
+    ("expired", DropReason::Expired),
+];
+
+pub fn drop_reason_name(reason: DropReason) -> &'static str {
+    DROP_REASONS.iter().find(|(_, r)| *r == reason).map_or("?", |(name, _)| name)
+}
+
 /// An immutable, fully checked scenario.
 #[derive(Clone, Debug)]
 pub struct ScenarioPlan {
@@ -210,4 +291,20 @@ pub struct ScenarioPlan {
     pub swarm: Option<SwarmPlan>,
     pub invariants: Vec<InvariantPlan>,
     pub expect: Expect,
+    /// Where the expected outcome must show and the counts it comes with.
+    pub expect_bounds: ExpectBounds,
+}
+
+impl ScenarioPlan {
+    /// The whole expectation in words: `violated: x; in any seed; x ×[1, 5]`.
+    pub fn expect_text(&self) -> String {
+        let verdicts = match &self.expect {
+            Expect::Pass => "pass".to_owned(),
+            Expect::Violated(names) => format!("violated: {}", names.join(", ")),
+        };
+        match self.expect_bounds.describe() {
+            more if more.is_empty() => verdicts,
+            more => format!("{verdicts}; {more}"),
+        }
+    }
 }

@@ -7,7 +7,8 @@
 //! putting the same fault world between the nodes. This
 //! file runs seeds in parallel (one simulation per thread, each wholly deterministic
 //! on its own thread), checks the invariants, and compares with what the scenario
-//! expects.
+//! expects: each seed's verdicts, violation and drop counts, and over a sweep, in
+//! how many seeds the outcome showed.
 
 pub mod compare;
 mod faults;
@@ -20,6 +21,7 @@ mod shim;
 pub mod swarm;
 mod world;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,8 +29,9 @@ use std::time::Instant;
 
 use crate::design::Registry;
 use crate::invariant::{self, CheckInput, Outcome, Verdict};
-use crate::plan::{Expect, ScenarioPlan};
-use crate::trace::{NamedFault, Trace};
+use crate::plan::{Expect, ExpectIn, ScenarioPlan};
+use crate::socket::DropReason;
+use crate::trace::{EventKind, NamedFault, Trace};
 
 pub use node::{event_sink, make_core};
 
@@ -87,7 +90,13 @@ pub struct RunReport {
     /// The real network's `--time-scale` (1 in the simulator), for the repro.
     pub time_scale: f64,
     pub expected: Expect,
+    /// Whether this seed is consistent with what the scenario expects (with `in:
+    /// any`, a seed that passes every invariant is).
     pub as_expected: bool,
+    /// Whether this seed shows the expected outcome itself, counts included.
+    pub shows_expected: bool,
+    /// Messages the run's sockets dropped, by reason.
+    pub drops: BTreeMap<DropReason, u64>,
     pub error: Option<RunError>,
     /// The trace, kept only when asked for (reports, determinism checks).
     pub trace: Option<Trace>,
@@ -118,6 +127,54 @@ pub fn as_expected(expect: &Expect, outcomes: &[Outcome]) -> bool {
             o.verdict == want
         }),
     }
+}
+
+/// Whether one seed shows the whole expected outcome: the verdicts, each counted
+/// invariant's violations and each counted drop reason within their ranges.
+pub fn shows_expected(
+    plan: &ScenarioPlan,
+    outcomes: &[Outcome],
+    drops: &BTreeMap<DropReason, u64>,
+) -> bool {
+    let bounds = &plan.expect_bounds;
+    let violations_fit = bounds.violations.iter().all(|(name, range)| {
+        outcomes.iter().any(|o| o.name == name && range.contains(o.violations.len() as u64))
+    });
+    let drops_fit = bounds
+        .drops
+        .iter()
+        .all(|(reason, range)| range.contains(drops.get(reason).copied().unwrap_or(0)));
+    as_expected(&plan.expect, outcomes) && violations_fit && drops_fit
+}
+
+/// Whether one seed is consistent with the expectation: it shows the outcome, or,
+/// when the outcome need show in `any` seed only, every invariant passed.
+pub fn seed_as_expected(plan: &ScenarioPlan, shows: bool, outcomes: &[Outcome]) -> bool {
+    shows
+        || (plan.expect_bounds.seeds == ExpectIn::Any
+            && outcomes.iter().all(|o| o.verdict == Verdict::Pass))
+}
+
+/// Whether a sweep of a scenario's seeds ended as it expects: every seed as
+/// expected, and with `in: any`, at least one seed showing the outcome. A sweep
+/// with no run (or only runs that could not run) is not.
+pub fn sweep_as_expected(plan: &ScenarioPlan, runs: &[&RunReport]) -> bool {
+    let every = !runs.is_empty() && runs.iter().all(|r| r.as_expected && r.error.is_none());
+    match plan.expect_bounds.seeds {
+        ExpectIn::Every => every,
+        ExpectIn::Any => every && runs.iter().any(|r| r.shows_expected),
+    }
+}
+
+/// Messages dropped in a trace, by reason.
+pub fn drop_counts(trace: &Trace) -> BTreeMap<DropReason, u64> {
+    let mut out = BTreeMap::new();
+    for event in &trace.events {
+        if let EventKind::Drop { reason, .. } = event.kind {
+            *out.entry(reason).or_default() += 1;
+        }
+    }
+    out
 }
 
 /// Whether every design and socket type the scenario uses can run in the simulator.
@@ -193,6 +250,8 @@ fn report(
         time_scale: 1.0,
         expected: plan.expect.clone(),
         as_expected: false,
+        shows_expected: false,
+        drops: BTreeMap::new(),
         error: None,
         trace: None,
         faults: NamedFault::all(&plan.topology, &plan.faults, written),
@@ -210,12 +269,15 @@ fn report(
                     invariant::check(inv, &CheckInput { trace: &trace, plan, params: &inv.params })
                 })
                 .collect();
-            report.as_expected = as_expected(&plan.expect, &report.invariants);
+            report.drops = drop_counts(&trace);
+            report.shows_expected = shows_expected(plan, &report.invariants, &report.drops);
+            report.as_expected = seed_as_expected(plan, report.shows_expected, &report.invariants);
             // A panic inside patchbay makes every verdict suspect: the run fails as
             // patchbay's bug, whatever the checkers said.
             if let Some(reason) = first_internal_error(&trace, plan) {
                 report.error = Some(RunError::Internal(reason));
                 report.as_expected = false;
+                report.shows_expected = false;
             }
             if keep_trace {
                 report.trace = Some(trace);
@@ -317,4 +379,79 @@ fn run_jobs(
         .into_iter()
         .map(|r| r.expect("every job ran"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::invariant::Violation;
+    use crate::invariant::testing::plan;
+    use crate::plan::CountRange;
+
+    /// `no_lost_replies` with `n` violations (a pass when `n` is 0).
+    fn lost(n: u64) -> Vec<Outcome> {
+        let at = |i| Duration::from_millis(i);
+        let v = (0..n).map(|i| Violation::new(at(i), None, "lost")).collect();
+        vec![Outcome::from_violations("no_lost_replies", v)]
+    }
+
+    fn violated_plan(seeds: ExpectIn) -> ScenarioPlan {
+        let mut plan = plan();
+        plan.expect = Expect::Violated(vec!["no_lost_replies".into()]);
+        plan.expect_bounds.seeds = seeds;
+        plan
+    }
+
+    fn run(plan: &ScenarioPlan, outcomes: Vec<Outcome>) -> RunReport {
+        let mut r = report(
+            plan,
+            plan.faults.len(),
+            1,
+            Backend::Sim,
+            Err(RunError::Internal("none".into())),
+            Instant::now(),
+            false,
+        );
+        r.error = None;
+        r.shows_expected = shows_expected(plan, &outcomes, &r.drops);
+        r.as_expected = seed_as_expected(plan, r.shows_expected, &outcomes);
+        r.invariants = outcomes;
+        r
+    }
+
+    #[test]
+    fn violation_and_drop_counts_outside_their_ranges_are_not_as_expected() {
+        let mut plan = violated_plan(ExpectIn::Every);
+        plan.expect_bounds
+            .violations
+            .insert("no_lost_replies".into(), CountRange { min: 2, max: Some(3) });
+        let none = BTreeMap::new();
+        assert!(!shows_expected(&plan, &lost(1), &none), "1 is below [2, 3]");
+        assert!(shows_expected(&plan, &lost(2), &none));
+        assert!(!shows_expected(&plan, &lost(4), &none), "4 is above [2, 3]");
+        plan.expect_bounds.drops.insert(DropReason::Hwm, CountRange { min: 1, max: None });
+        assert!(!shows_expected(&plan, &lost(2), &none), "no hwm drop, at least one expected");
+        let drops = BTreeMap::from([(DropReason::Hwm, 7)]);
+        assert!(shows_expected(&plan, &lost(2), &drops));
+    }
+
+    #[test]
+    fn a_bug_that_bites_in_some_seeds_is_as_expected_with_in_any() {
+        // Before `in: any`, the seeds that passed were UNEXPECTED and the sweep exit 2.
+        let every = violated_plan(ExpectIn::Every);
+        let (bit, clean) = (run(&every, lost(3)), run(&every, lost(0)));
+        assert!(!sweep_as_expected(&every, &[&bit, &clean]));
+        let any = violated_plan(ExpectIn::Any);
+        let (bit, clean) = (run(&any, lost(3)), run(&any, lost(0)));
+        assert!(clean.as_expected && !clean.shows_expected);
+        assert!(sweep_as_expected(&any, &[&bit, &clean]));
+        assert!(!sweep_as_expected(&any, &[&clean, &clean]), "shown in no seed");
+        let unknown = run(&any, vec![Outcome::unknown("no_lost_replies", "undecided")]);
+        assert!(
+            !sweep_as_expected(&any, &[&bit, &unknown]),
+            "an unknown seed is never as expected"
+        );
+    }
 }

@@ -24,6 +24,9 @@ pub struct RawTopology {
     pub params: BTreeMap<String, Scalar>,
     pub nodes: Vec<RawNode>,
     pub placement: Option<RawPlacement>,
+    /// The library every socket stands for (`zeromq`, `nng`, `nanomsg`) unless its
+    /// node or itself names another: it decides option defaults and the wire.
+    pub library: Option<String>,
 }
 
 /// A node group: `count` replicas of one design.
@@ -41,6 +44,8 @@ pub struct RawNode {
     pub sockets: Vec<RawSocket>,
     /// How many simulated hosts this group's replicas are packed onto.
     pub hosts: Option<Scalar>,
+    /// The library of this node's sockets, over the topology's.
+    pub library: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +59,8 @@ pub struct RawSocket {
     /// `node.socket` (every replica of the group) or `node.N.socket` (one replica).
     pub connect: Option<OneOrMany<String>>,
     pub options: Option<RawOptions>,
+    /// This socket's library, over its node's and the topology's.
+    pub library: Option<String>,
 }
 
 /// Socket options as written. Every field is optional: an absent one takes the real
@@ -222,12 +229,52 @@ pub struct RawSwarm {
     pub latency: Option<RawDist>,
 }
 
-/// `expect: pass` or `expect: {violated: [invariant, …]}`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// `expect: pass`, or a mapping: `{violated: [invariant, …], in: any, violations:
+/// {invariant: [min, max]}, drops: {reason: [min, max]}}`, every key optional.
+#[derive(Debug)]
 pub enum RawExpect {
     Pass,
-    Violated(Vec<String>),
+    Spec(RawExpectSpec),
+}
+
+/// The mapping form of `expect`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpectSpec {
+    /// Invariants that must fail; absent, every invariant must pass.
+    pub violated: Option<Vec<String>>,
+    /// In how many seeds the outcome must show: `every` (the default) or `any`.
+    #[serde(rename = "in")]
+    pub in_seeds: Option<String>,
+    /// Violations per seed of each violated invariant: `N` or `[min, max]`.
+    #[serde(default)]
+    pub violations: BTreeMap<String, OneOrMany<Scalar>>,
+    /// Dropped messages per seed by drop reason (`hwm`, `unknown_peer`, …), as ranges.
+    #[serde(default)]
+    pub drops: BTreeMap<String, OneOrMany<Scalar>>,
+}
+
+impl<'de> Deserialize<'de> for RawExpect {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RawExpect, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawExpect;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`pass` or a mapping such as `{violated: [no_lost_replies]}`")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawExpect, E> {
+                match text {
+                    "pass" => Ok(RawExpect::Pass),
+                    _ => Err(de::Error::invalid_value(de::Unexpected::Str(text), &self)),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawExpect, A::Error> {
+                let spec = RawExpectSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawExpect::Spec(spec))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }
 
 /// An invariant by name, with optional parameters: `no_lost_replies` or
