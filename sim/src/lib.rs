@@ -22,11 +22,14 @@
 //! - [`report`]: the HTML page and JSON of a run of the tools: figures measured from
 //!   traces, failures drawn as sequence diagrams, the topology drawn.
 //! - [`explain`], [`files`]: what the command line prints and reads.
+//! - [`fuzz`]: the decoders and the YAML front end under generated and mutated
+//!   inputs, for `cargo xtask fuzz` and a slice in CI.
 
 pub mod design;
 pub mod explain;
 pub mod explore;
 pub mod files;
+pub mod fuzz;
 pub mod graph;
 pub mod invariant;
 pub mod net;

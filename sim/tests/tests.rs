@@ -20,3 +20,4 @@ mod real;
 mod report;
 mod shipped_files;
 mod user_design;
+mod zmtp_interop;

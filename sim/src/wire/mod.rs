@@ -2,10 +2,13 @@
 //!
 //! Nothing here touches a socket, a runtime or a clock, so every rule can be tested
 //! byte by byte against the probes in `shared/reference/messaging-semantics.md`; the
-//! driver in `net/` owns the streams and calls in here. Today the only protocol is
-//! SP over TCP (nanomsg, NNG); ZMTP would sit beside it in its own file.
+//! driver in `net/` owns the streams and calls in here. The protocols are
+//! SP over TCP (nanomsg, NNG), in `sp.rs`, and ZMTP 3.1 (ZeroMQ), in `zmtp/`, whose
+//! facts are in `docs/zmtp.md`. The driver speaks SP today; ZMTP is the codec for it
+//! to speak next.
 
 mod sp;
+pub mod zmtp;
 
 pub use sp::{
     Decoder, HANDSHAKE_LEN, HeaderRule, LEN_PREFIX_LEN, Malformed, WireError, check_handshake,
