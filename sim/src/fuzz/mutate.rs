@@ -119,18 +119,18 @@ pub fn mutate_lines(rng: &mut ChaCha8Rng, text: &str, corpus: &[String], cap: us
             lines.push(String::new());
         }
         let i = rng.random_range(0..lines.len());
-        // Half the mutations replace a value, which mostly keeps the YAML well formed
-        // and so reaches the resolver rather than the parser.
-        match rng.random_range(0..10) {
-            0 => drop(lines.remove(i)),
-            1 => lines.insert(i, lines[i].clone()),
-            2 => {
+        // Most mutations replace a value, which mostly keeps the YAML well formed and
+        // so reaches the resolver rather than stopping in the parser.
+        match rng.random_range(0..20) {
+            0 | 1 => drop(lines.remove(i)),
+            2 => lines.insert(i, lines[i].clone()),
+            3 => {
                 let j = rng.random_range(0..lines.len());
                 lines.swap(i, j);
             }
-            3 if rng.random_bool(0.5) => lines[i].insert_str(0, "  "),
-            3 => lines[i] = lines[i].trim_start_matches(' ').to_owned(),
-            4 => {
+            4 if rng.random_bool(0.5) => lines[i].insert_str(0, "  "),
+            4 => lines[i] = lines[i].trim_start_matches(' ').to_owned(),
+            5..=7 => {
                 let other: Vec<&str> = corpus[rng.random_range(0..corpus.len())].lines().collect();
                 if !other.is_empty() {
                     lines.insert(i, other[rng.random_range(0..other.len())].to_owned());

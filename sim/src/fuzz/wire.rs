@@ -21,9 +21,30 @@ const INPUT_BYTES_MAX: usize = 4096;
 /// One input in 16 is noise rather than a mutated corpus entry.
 const NOISE_ONE_IN: u32 = 16;
 
-/// A receive limit drawn for one input: none, or small enough to be hit.
+/// A receive limit drawn for one input: none, roomy, or small enough to be hit.
 fn draw_limit(rng: &mut ChaCha8Rng) -> Option<u64> {
-    if rng.random_bool(0.5) { None } else { Some(rng.random_range(0..512)) }
+    match rng.random_range(0..3) {
+        0 => None,
+        1 => Some(INPUT_BYTES_MAX as u64),
+        _ => Some(rng.random_range(0..512)),
+    }
+}
+
+/// Our socket type: usually one the input's SP handshake (if it has one) pairs with,
+/// so the decoder is reached with a plausible receiver.
+fn draw_sp_receiver(rng: &mut ChaCha8Rng, input: &[u8]) -> SocketType {
+    let peer_id = input.get(4..6).map(|id| u16::from_be_bytes([id[0], id[1]]));
+    let pairs = |t: &SocketType| {
+        SocketType::ALL
+            .into_iter()
+            .any(|p| Some(wire::protocol_id(p)) == peer_id && t.pairs_with(p))
+    };
+    let fitting: Vec<SocketType> = SocketType::ALL.into_iter().filter(pairs).collect();
+    if fitting.is_empty() || rng.random_ratio(1, 4) {
+        SocketType::ALL[rng.random_range(0..SocketType::ALL.len())]
+    } else {
+        fitting[rng.random_range(0..fitting.len())]
+    }
 }
 
 /// How many bytes to hand over at a time: all, or a few.
@@ -81,7 +102,7 @@ impl Target for SpTarget {
     }
 
     fn check(&self, input: &Vec<u8>, rng: &mut ChaCha8Rng) -> Result<Checked, String> {
-        let ours = SocketType::ALL[rng.random_range(0..SocketType::ALL.len())];
+        let ours = draw_sp_receiver(rng, input);
         let mut decoder = wire::Decoder::new(draw_limit(rng));
         let rule = HeaderRule::for_receiver(ours);
         let (handshake, rest) = input.split_at(input.len().min(wire::HANDSHAKE_LEN));
@@ -211,8 +232,8 @@ impl Target for ZmtpTarget {
     fn check(&self, input: &ZmtpInput, rng: &mut ChaCha8Rng) -> Result<Checked, String> {
         let limits = Limits {
             msg_bytes_max: draw_limit(rng),
-            frames_max: if rng.random_bool(0.5) { rng.random_range(1..8) } else { 4096 },
-            command_bytes_max: if rng.random_bool(0.5) { 64 } else { 64 * 1024 },
+            frames_max: if rng.random_ratio(1, 4) { rng.random_range(1..8) } else { 4096 },
+            command_bytes_max: if rng.random_ratio(1, 4) { 64 } else { 64 * 1024 },
         };
         let chunk = draw_chunk(rng, input.bytes.len());
         let mut conn = ZmtpConn::new(input, limits).map_err(|e| format!("setup: {e}"))?;

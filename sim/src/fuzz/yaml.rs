@@ -63,7 +63,7 @@ impl Target for YamlTarget {
     fn input(&self, rng: &mut ChaCha8Rng) -> YamlInput {
         let entry = rng.random_range(0..self.files.len());
         let original = &self.texts[entry];
-        let text = if rng.random_bool(0.8) {
+        let text = if rng.random_bool(0.9) {
             mutate_lines(rng, original, &self.texts, INPUT_BYTES_MAX)
         } else {
             let corpus: Vec<Vec<u8>> = vec![original.as_bytes().to_vec()];
