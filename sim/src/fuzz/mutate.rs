@@ -136,7 +136,16 @@ pub fn mutate_lines(rng: &mut ChaCha8Rng, text: &str, corpus: &[String], cap: us
                     lines.insert(i, other[rng.random_range(0..other.len())].to_owned());
                 }
             }
-            _ => lines[i] = replace_value(rng, &lines[i]),
+            _ => {
+                // Only a line that already has a value: giving a mapping's header line
+                // (`nodes:`) a value would orphan its children and stop in the parser.
+                let valued: Vec<usize> =
+                    (0..lines.len()).filter(|j| lines[*j].contains(": ")).collect();
+                if !valued.is_empty() {
+                    let j = valued[rng.random_range(0..valued.len())];
+                    lines[j] = replace_value(rng, &lines[j]);
+                }
+            }
         }
     }
     let mut out = lines.join("\n");
@@ -144,11 +153,10 @@ pub fn mutate_lines(rng: &mut ChaCha8Rng, text: &str, corpus: &[String], cap: us
     out
 }
 
-/// The line with what follows its first `: ` (or its `- `) replaced by an
-/// interesting value.
+/// The line with what follows its first `: ` replaced by an interesting value.
 fn replace_value(rng: &mut ChaCha8Rng, line: &str) -> String {
     let value = INTERESTING_VALUES[rng.random_range(0..INTERESTING_VALUES.len())];
-    match line.find(": ").or_else(|| line.find("- ")) {
+    match line.find(": ") {
         Some(at) => format!("{}{value}", &line[..at + 2]),
         None => format!("{line} {value}"),
     }
