@@ -158,7 +158,7 @@ fn run_one<T: Target>(
 fn note_slow(slow: &mut Vec<(Duration, u64)>, took: Duration, iteration: u64) {
     if slow.len() < SLOW_KEPT || took > slow[slow.len() - 1].0 {
         slow.push((took, iteration));
-        slow.sort_by(|a, b| b.0.cmp(&a.0));
+        slow.sort_by_key(|s| std::cmp::Reverse(s.0));
         slow.truncate(SLOW_KEPT);
     }
 }
