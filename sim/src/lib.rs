@@ -13,7 +13,8 @@
 //! - [`invariant`]: what must hold over a finished trace; the catalogue and checkers.
 //! - [`socket`]: sans-IO socket cores (REQ, REP, DEALER, ROUTER, …): events in,
 //!   actions out, no I/O.
-//! - [`wire`]: SP over TCP framing, byte-compatible with nanomsg and NNG.
+//! - [`wire`]: SP over TCP framing, byte-compatible with nanomsg and NNG, and a ZMTP
+//!   3.1 codec checked against libzmq.
 //! - [`net`]: the driver that runs a socket core over an injected transport, with
 //!   turmoil and tokio backends.
 //! - [`trace`]: the record of one run: every socket event and fault, hashed.
