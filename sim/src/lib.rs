@@ -13,7 +13,8 @@
 //! - [`invariant`]: what must hold over a finished trace; the catalogue and checkers.
 //! - [`socket`]: sans-IO socket cores (REQ, REP, DEALER, ROUTER, …): events in,
 //!   actions out, no I/O.
-//! - [`wire`]: SP over TCP framing, byte-compatible with nanomsg and NNG.
+//! - [`wire`]: SP over TCP framing, byte-compatible with nanomsg and NNG, and a ZMTP
+//!   3.1 codec checked against libzmq.
 //! - [`net`]: the driver that runs a socket core over an injected transport, with
 //!   turmoil and tokio backends.
 //! - [`trace`]: the record of one run: every socket event and fault, hashed.
@@ -22,11 +23,14 @@
 //! - [`report`]: the HTML page and JSON of a run of the tools: figures measured from
 //!   traces, failures drawn as sequence diagrams, the topology drawn.
 //! - [`explain`], [`files`]: what the command line prints and reads.
+//! - [`fuzz`]: the decoders and the YAML front end under generated and mutated
+//!   inputs, for `cargo xtask fuzz` and a slice in CI.
 
 pub mod design;
 pub mod explain;
 pub mod explore;
 pub mod files;
+pub mod fuzz;
 pub mod graph;
 pub mod invariant;
 pub mod net;

@@ -23,3 +23,4 @@ mod shipped_files;
 mod sizes;
 mod trace;
 mod user_design;
+mod zmtp_interop;

@@ -10,6 +10,7 @@ mod browser;
 mod check;
 mod compare;
 mod explore;
+mod fuzz;
 mod progress;
 mod real;
 mod report;
@@ -76,7 +77,7 @@ commands:
       --browser-check HTML...   open pages in headless Chromium: fail on console output
                                 or a missing or empty section; screenshot to PAGE.png
       --screenshot PNG          where to put the screenshot (one page)
-  test [ARGS...]                install the test peers if missing (pynng, pinned),
+  test [ARGS...]                install the test peers if missing (pynng, pyzmq, pinned),
                                 then `cargo test --workspace ARGS...`
   bench [options] [FILTER]      run the messaging benchmarks beside libzmq, zeromq-rs
                                 and raw tokio, print the ratio table (also written to
@@ -87,6 +88,12 @@ commands:
       --max-regression PCT      slowdown allowed with --baseline (default 10%); a
                                 regression needs the confidence intervals apart too
       --quick                   criterion's quick mode and shorter latency runs
+  fuzz [options]                the SP and ZMTP decoders and the YAML front end under
+                                generated and mutated inputs (docs/fuzzing.md); exit 2
+                                if any input panicked, hung or grew a buffer
+      --target sp|zmtp|yaml     one target (default: all three)
+      --iterations N            inputs per target (default 1000000)
+      --seed S                  seed of the inputs (default 1)
   help                          this text
 ";
 
@@ -118,6 +125,7 @@ fn main() -> ExitCode {
         "report" => report::report(argv),
         "test" => test::test(argv),
         "bench" => bench::bench(argv),
+        "fuzz" => fuzz::fuzz(argv),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! `test`: the README's test command. Installs what the tests need that cargo does
-//! not (pynng, the real NNG peer of the interop tests), then runs the workspace tests.
+//! not (pynng and pyzmq, the real NNG and libzmq peers of the interop tests), then
+//! runs the workspace tests.
 
 use std::process::{Command, ExitCode};
 
@@ -9,26 +10,39 @@ use anyhow::Context as _;
 /// (messaging-semantics.md: the receive limit differs between 1.1, 1.11 and later).
 const PYNNG: &str = "pynng==0.9.0";
 
+/// pyzmq bundles libzmq 4.3.5, the ZMTP 3.1 peer of `tests/zmtp_interop.rs`; pinned so
+/// the libzmq version the tests assert stays the one they were written against.
+const PYZMQ: &str = "pyzmq==26.2.0";
+
 fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
-fn has_pynng() -> bool {
-    Command::new(python()).args(["-c", "import pynng"]).output().is_ok_and(|o| o.status.success())
+fn has_module(module: &str) -> bool {
+    let import = format!("import {module}");
+    Command::new(python()).args(["-c", &import]).output().is_ok_and(|o| o.status.success())
+}
+
+/// Installs `pin` with pip unless `module` already imports.
+fn ensure_installed(module: &str, pin: &str, why: &str) -> anyhow::Result<()> {
+    if has_module(module) {
+        return Ok(());
+    }
+    println!("installing {pin} for {why}");
+    let status = Command::new(python())
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", pin])
+        .status()
+        .context("running pip (is python3 with pip installed?)")?;
+    anyhow::ensure!(
+        status.success() && has_module(module),
+        "could not install {pin}; {why} need it"
+    );
+    Ok(())
 }
 
 pub fn test(argv: Vec<String>) -> anyhow::Result<ExitCode> {
-    if !has_pynng() {
-        println!("installing {PYNNG} for the NNG interop tests");
-        let status = Command::new(python())
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PYNNG])
-            .status()
-            .context("running pip (is python3 with pip installed?)")?;
-        anyhow::ensure!(
-            status.success() && has_pynng(),
-            "could not install {PYNNG}; the interop tests need it"
-        );
-    }
+    ensure_installed("pynng", PYNNG, "the NNG interop tests")?;
+    ensure_installed("zmq", PYZMQ, "the ZMTP interop tests")?;
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
         .current_dir(crate::root())
         .args(["test", "--workspace"])

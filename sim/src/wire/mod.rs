@@ -2,12 +2,15 @@
 //!
 //! Nothing here touches a socket, a runtime or a clock, so every rule can be tested
 //! byte by byte against the probes in `shared/reference/messaging-semantics.md`; the
-//! driver in `net/` owns the streams and calls in here. Today the only protocol is
-//! SP over TCP (nanomsg, NNG); ZMTP would sit beside it in its own file. `modelled.rs`
-//! says how a message that models a large payload gets its full length on the wire.
+//! driver in `net/` owns the streams and calls in here. The protocols are SP over
+//! TCP (nanomsg, NNG), in `sp.rs`, and ZMTP 3.1 (ZeroMQ), in `zmtp/`, whose facts are
+//! in `docs/zmtp.md`. The driver speaks SP today; ZMTP is the codec for it to speak
+//! next. `modelled.rs` says how a message that models a large payload gets its full
+//! length on the wire.
 
 pub mod modelled;
 mod sp;
+pub mod zmtp;
 
 pub use modelled::Padding;
 pub use sp::{

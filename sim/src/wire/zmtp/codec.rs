@@ -1,0 +1,294 @@
+//! ZMTP frames: the streaming [`Decoder`] (frames into messages and commands) and the
+//! encoders for everything a socket sends after the handshake.
+//!
+//! A frame is a flags byte (bit 0 MORE, bit 1 LONG, bit 2 COMMAND, the rest reserved
+//! and zero), a size (1 byte, or 8 bytes big-endian when LONG) and the body. A
+//! message is its frames up to the first without MORE. Sizes are checked against the
+//! [`Limits`] before a byte of the body is stored, and a message's frames count
+//! against the limit together, so a peer can make us hold at most the limit.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::command::{self, Command};
+use super::{Version, ZmtpError};
+use crate::socket::SocketType;
+
+const FLAG_MORE: u8 = 0x01;
+const FLAG_LONG: u8 = 0x02;
+const FLAG_COMMAND: u8 = 0x04;
+const FLAGS_RESERVED: u8 = !(FLAG_MORE | FLAG_LONG | FLAG_COMMAND);
+
+/// The largest size any buffer can hold: with no configured limit this turns a
+/// garbage size (2^63) into an error instead of an endless wait.
+const LEN_MAX_ADDRESSABLE: u64 = isize::MAX as u64;
+
+/// What a receiver accepts before it closes the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message, all frames together (libzmq's ZMQ_MAXMSGSIZE, which it
+    /// applies per frame); `None` is unlimited, libzmq's default.
+    pub msg_bytes_max: Option<u64>,
+    /// Most frames in one message: without it, empty frames with MORE would grow a
+    /// message for ever within any byte limit. libzmq has no such limit.
+    pub frames_max: usize,
+    /// Largest command frame (READY with its metadata, SUBSCRIBE with its prefix).
+    pub command_bytes_max: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { msg_bytes_max: None, frames_max: 4096, command_bytes_max: 64 * 1024 }
+    }
+}
+
+/// One thing the peer said after the handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A whole multipart message, frames in order (at least one).
+    Message(Vec<Bytes>),
+    /// A subscription to a prefix: a SUBSCRIBE command (3.1), or at a PUB or XPUB a
+    /// one-frame message starting with byte 1 (3.0's form, still sent by old peers).
+    Subscribe(Bytes),
+    /// A subscription withdrawn: CANCEL, or byte 0 in front of the prefix.
+    Cancel(Bytes),
+    /// A heartbeat: answer with a PONG carrying `context`. `ttl_ds` is in tenths of a
+    /// second; 0 means the peer sets no time-to-live.
+    Ping { ttl_ds: u16, context: Bytes },
+    /// The answer to one of our PINGs.
+    Pong { context: Bytes },
+}
+
+/// A frame as it comes off the wire.
+#[derive(Debug)]
+pub(super) enum Frame {
+    Data { more: bool, body: Bytes },
+    Command(Command),
+}
+
+/// Streaming reader of frames and messages after the handshake. After an error the
+/// stream is unusable and the connection must close.
+#[derive(Clone, Debug)]
+pub struct Decoder {
+    /// Our socket type: at PUB and XPUB, 3.0's message-form subscriptions are read.
+    ours: SocketType,
+    limits: Limits,
+    /// Flags and size of the frame whose header has been consumed, if any.
+    pending: Option<(u8, usize)>,
+    /// Frames of the message in progress (each had MORE).
+    parts: Vec<Bytes>,
+    /// Their bytes together, counted against the limit.
+    parts_bytes: u64,
+}
+
+impl Decoder {
+    pub fn new(ours: SocketType, limits: Limits) -> Decoder {
+        Decoder { ours, limits, pending: None, parts: Vec::new(), parts_bytes: 0 }
+    }
+
+    /// The next whole event out of `buf`, or `None` until more bytes arrive.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ZmtpError> {
+        loop {
+            let Some(frame) = self.next_frame(buf)? else { return Ok(None) };
+            match frame {
+                Frame::Command(cmd) => return self.command(cmd).map(Some),
+                Frame::Data { more, body } => {
+                    self.parts_bytes += body.len() as u64;
+                    self.parts.push(body);
+                    if !more {
+                        return Ok(Some(self.finish_message()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes held for the message in progress (the caller's `buf` aside): never
+    /// more than the limit.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.parts_bytes
+    }
+
+    /// Called when the stream has ended: half a frame, or a message whose last frame
+    /// had MORE, means the peer closed mid-message.
+    pub fn finish(&self, buf: &BytesMut) -> Result<(), ZmtpError> {
+        let got = buf.len() as u64;
+        match (self.pending, buf.first()) {
+            (Some((_, len)), _) => Err(ZmtpError::Truncated { needed: len as u64, got }),
+            (None, Some(flags)) => {
+                let needed = if flags & FLAG_LONG != 0 { 9 } else { 2 };
+                Err(ZmtpError::Truncated { needed, got })
+            }
+            (None, None) if !self.parts.is_empty() => {
+                Err(ZmtpError::UnfinishedMessage { frames: self.parts.len() })
+            }
+            (None, None) => Ok(()),
+        }
+    }
+
+    fn finish_message(&mut self) -> Event {
+        let parts = std::mem::take(&mut self.parts);
+        self.parts_bytes = 0;
+        let subscriber_side = matches!(self.ours, SocketType::Pub | SocketType::XPub);
+        if subscriber_side && parts.len() == 1 {
+            match parts[0].first() {
+                Some(1) => return Event::Subscribe(parts[0].slice(1..)),
+                Some(0) => return Event::Cancel(parts[0].slice(1..)),
+                _ => {}
+            }
+        }
+        Event::Message(parts)
+    }
+
+    fn command(&mut self, cmd: Command) -> Result<Event, ZmtpError> {
+        if !self.parts.is_empty() {
+            return Err(ZmtpError::CommandInsideMessage { name: cmd.name_text() });
+        }
+        match &cmd.name[..] {
+            b"SUBSCRIBE" => Ok(Event::Subscribe(cmd.data)),
+            b"CANCEL" => Ok(Event::Cancel(cmd.data)),
+            b"PING" => {
+                let (ttl_ds, context) = command::parse_ping(&cmd)?;
+                Ok(Event::Ping { ttl_ds, context })
+            }
+            b"PONG" => Ok(Event::Pong { context: command::parse_pong(&cmd)? }),
+            b"ERROR" => Err(ZmtpError::PeerError { reason: command::parse_error(&cmd)? }),
+            b"READY" => Err(ZmtpError::UnexpectedCommand { name: cmd.name_text() }),
+            _ => Err(ZmtpError::UnknownCommand { name: cmd.name_text() }),
+        }
+    }
+
+    /// The next whole frame, its header checked and consumed exactly once.
+    pub(super) fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ZmtpError> {
+        let (flags, len) = match self.pending {
+            Some(pending) => pending,
+            None => match self.read_header(buf)? {
+                Some(header) => header,
+                None => return Ok(None),
+            },
+        };
+        self.pending = Some((flags, len));
+        if buf.len() < len {
+            return Ok(None);
+        }
+        self.pending = None;
+        let body = buf.split_to(len).freeze();
+        if flags & FLAG_COMMAND != 0 {
+            return command::split_command(body).map(|cmd| Some(Frame::Command(cmd)));
+        }
+        Ok(Some(Frame::Data { more: flags & FLAG_MORE != 0, body }))
+    }
+
+    /// Reads and checks a frame header; consumes it only when it is whole and good.
+    fn read_header(&self, buf: &mut BytesMut) -> Result<Option<(u8, usize)>, ZmtpError> {
+        let Some(&flags) = buf.first() else { return Ok(None) };
+        if flags & FLAGS_RESERVED != 0 {
+            return Err(ZmtpError::ReservedFlags { flags });
+        }
+        let is_command = flags & FLAG_COMMAND != 0;
+        if is_command && flags & FLAG_MORE != 0 {
+            return Err(ZmtpError::CommandWithMore);
+        }
+        let size_len = if flags & FLAG_LONG != 0 { 8 } else { 1 };
+        if buf.len() < 1 + size_len {
+            return Ok(None);
+        }
+        let size = if size_len == 8 {
+            u64::from_be_bytes(buf[1..9].try_into().expect("8 bytes checked above"))
+        } else {
+            u64::from(buf[1])
+        };
+        let len = self.check_size(is_command, size)?;
+        buf.advance(1 + size_len);
+        Ok(Some((flags, len)))
+    }
+
+    /// Rejects a size above the limit (a message's frames together) before any byte
+    /// of the body is stored, and a frame beyond the frame limit.
+    fn check_size(&self, is_command: bool, size: u64) -> Result<usize, ZmtpError> {
+        let (total, max) = if is_command {
+            (size, self.limits.command_bytes_max.min(LEN_MAX_ADDRESSABLE))
+        } else {
+            if self.parts.len() >= self.limits.frames_max {
+                return Err(ZmtpError::TooManyFrames { max: self.limits.frames_max });
+            }
+            let max = self
+                .limits
+                .msg_bytes_max
+                .map_or(LEN_MAX_ADDRESSABLE, |m| m.min(LEN_MAX_ADDRESSABLE));
+            (self.parts_bytes.saturating_add(size), max)
+        };
+        if total > max {
+            return Err(ZmtpError::TooLong { len: total, max });
+        }
+        usize::try_from(size).map_err(|_| ZmtpError::TooLong { len: size, max })
+    }
+}
+
+/// Appends one frame header: short when the body fits a byte, long otherwise.
+fn put_header(flags: u8, len: usize, out: &mut BytesMut) {
+    if len <= usize::from(u8::MAX) {
+        out.put_u8(flags);
+        out.put_u8(len as u8);
+    } else {
+        out.put_u8(flags | FLAG_LONG);
+        out.put_u64(len as u64);
+    }
+}
+
+/// Appends a message, every frame but the last with MORE. An empty list is sent as
+/// one empty frame: a ZMTP message has at least one.
+pub fn encode_message<B: AsRef<[u8]>>(frames: &[B], out: &mut BytesMut) {
+    if frames.is_empty() {
+        put_header(0, 0, out);
+        return;
+    }
+    let last = frames.len() - 1;
+    for (i, frame) in frames.iter().enumerate() {
+        let body = frame.as_ref();
+        put_header(if i < last { FLAG_MORE } else { 0 }, body.len(), out);
+        out.put_slice(body);
+    }
+}
+
+/// Appends a command frame.
+pub(super) fn put_command(name: &str, data: &[u8], out: &mut BytesMut) {
+    put_header(FLAG_COMMAND, 1 + name.len() + data.len(), out);
+    command::put_command_body(name, data, out);
+}
+
+/// Subscribes to `prefix` in the form `version` speaks: SUBSCRIBE for 3.1, a data
+/// frame of byte 1 and the prefix for 3.0.
+pub fn encode_subscribe(version: Version, prefix: &[u8], out: &mut BytesMut) {
+    match version {
+        Version::V3_1 => put_command("SUBSCRIBE", prefix, out),
+        Version::V3_0 => encode_message(&[[&[1u8][..], prefix].concat()], out),
+    }
+}
+
+/// Withdraws a subscription: CANCEL for 3.1, byte 0 and the prefix for 3.0.
+pub fn encode_cancel(version: Version, prefix: &[u8], out: &mut BytesMut) {
+    match version {
+        Version::V3_1 => put_command("CANCEL", prefix, out),
+        Version::V3_0 => encode_message(&[[&[0u8][..], prefix].concat()], out),
+    }
+}
+
+/// A PING with a time-to-live in tenths of a second; a context over 16 bytes is cut
+/// to 16, as libzmq does.
+pub fn encode_ping(ttl_ds: u16, context: &[u8], out: &mut BytesMut) {
+    let context = &context[..context.len().min(command::PING_CONTEXT_MAX)];
+    let data = [&ttl_ds.to_be_bytes()[..], context].concat();
+    put_command("PING", &data, out);
+}
+
+/// The PONG answering a PING with `context`.
+pub fn encode_pong(context: &[u8], out: &mut BytesMut) {
+    put_command("PONG", &context[..context.len().min(command::PING_CONTEXT_MAX)], out);
+}
+
+/// An ERROR refusing the connection; a reason over 255 bytes is cut to 255.
+pub fn encode_error(reason: &str, out: &mut BytesMut) {
+    let reason = &reason.as_bytes()[..reason.len().min(255)];
+    let data = [&[reason.len() as u8][..], reason].concat();
+    put_command("ERROR", &data, out);
+}

@@ -1,0 +1,380 @@
+//! Byte-level tests of the ZMTP codec: the probe greeting, handshakes both ways, frame
+//! round trips, and hostile peers (each must get a typed error, never a panic).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::*;
+use crate::socket::SocketType;
+
+/// libzmq 4.3's first 10 bytes, as probed (docs/zmtp.md): the padding is not zero.
+const LIBZMQ_SIGNATURE: [u8; 10] = [0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f];
+
+fn handshake(ours: SocketType) -> Handshake {
+    Handshake::new(ours, Bytes::new(), Limits::default()).unwrap()
+}
+
+/// A peer's greeting and READY, as bytes on the wire.
+fn peer_bytes(socket: SocketType, version: Version) -> BytesMut {
+    let mut out = BytesMut::from(&greeting(version)[..]);
+    encode_ready(socket, b"", &mut out);
+    out
+}
+
+/// Runs `ours`'s handshake over `input` fed in one piece.
+fn shake(ours: SocketType, mut input: BytesMut) -> Result<Option<Peer>, ZmtpError> {
+    let mut out = BytesMut::new();
+    handshake(ours).advance(&mut input, &mut out)
+}
+
+/// A command frame built by hand, so the tests do not trust the encoder.
+fn command_frame(name: &[u8], data: &[u8]) -> BytesMut {
+    let mut out = BytesMut::new();
+    out.put_u8(0x04);
+    out.put_u8((1 + name.len() + data.len()) as u8);
+    out.put_u8(name.len() as u8);
+    out.put_slice(name);
+    out.put_slice(data);
+    out
+}
+
+/// After a good handshake as `ours`, `frames` decoded with `limits`.
+fn decode_all(
+    ours: SocketType,
+    limits: Limits,
+    mut buf: BytesMut,
+) -> Result<Vec<Event>, ZmtpError> {
+    let mut decoder = Decoder::new(ours, limits);
+    let mut events = Vec::new();
+    while let Some(event) = decoder.decode(&mut buf)? {
+        events.push(event);
+    }
+    decoder.finish(&buf)?;
+    Ok(events)
+}
+
+#[test]
+fn greeting_is_64_bytes_with_signature_version_and_null() {
+    let g = greeting(Version::V3_1);
+    assert_eq!(g.len(), 64);
+    assert_eq!(g[..10], [0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f]);
+    assert_eq!(g[10..12], [3, 1]);
+    assert_eq!(&g[12..32], b"NULL\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+    assert_eq!(g[32], 0, "as-server");
+    assert_eq!(greeting(Version::V3_0)[11], 0);
+}
+
+#[test]
+fn greeting_with_libzmq_padding_is_accepted_and_versions_negotiate() {
+    let mut g = greeting(Version::V3_1);
+    g[..10].copy_from_slice(&LIBZMQ_SIGNATURE);
+    assert_eq!(check_greeting(&g), Ok(Version::V3_1));
+    g[11] = 0;
+    assert_eq!(check_greeting(&g), Ok(Version::V3_0));
+    g[10] = 4;
+    assert_eq!(check_greeting(&g), Ok(Version::V3_1), "a later major talks down");
+    g[10] = 2;
+    assert_eq!(check_greeting(&g), Err(ZmtpError::UnsupportedVersion { major: 2, minor: 0 }));
+}
+
+#[test]
+fn handshake_yields_peer_and_sends_ready() {
+    let mut hs =
+        Handshake::new(SocketType::Dealer, Bytes::from_static(b"me"), Limits::default()).unwrap();
+    let mut input = peer_bytes(SocketType::Router, Version::V3_1);
+    input.extend_from_slice(&[0x00, 0x01, b'x']);
+    let mut out = BytesMut::new();
+    let peer = hs.advance(&mut input, &mut out).unwrap().expect("handshake done");
+    assert_eq!(peer.socket_type, SocketType::Router);
+    assert_eq!(peer.version, Version::V3_1);
+    assert_eq!(peer.identity, Bytes::new());
+    assert_eq!(&input[..], &[0x00, 0x01, b'x'], "bytes after READY are left");
+    let mut expected = command_frame(b"READY", b"");
+    let props: &[u8] = b"\x0bSocket-Type\x00\x00\x00\x06DEALER\x08Identity\x00\x00\x00\x02me";
+    expected[1] = (6 + props.len()) as u8;
+    expected.extend_from_slice(props);
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn handshake_fed_byte_by_byte_takes_the_lower_version() {
+    let mut hs = handshake(SocketType::Sub);
+    let input = peer_bytes(SocketType::Pub, Version::V3_0);
+    let (mut buf, mut out) = (BytesMut::new(), BytesMut::new());
+    let mut peer = None;
+    for byte in input.iter() {
+        buf.put_u8(*byte);
+        assert!(peer.is_none(), "done before the last byte");
+        peer = hs.advance(&mut buf, &mut out).unwrap();
+    }
+    let peer = peer.expect("handshake done on the last byte");
+    assert_eq!((peer.socket_type, peer.version), (SocketType::Pub, Version::V3_0));
+    let offered_old = handshake(SocketType::Sub).offering(Version::V3_0);
+    assert_eq!(offered_old.greeting()[11], 0);
+}
+
+#[test]
+fn every_zmtp_pair_handshakes_and_others_are_refused() {
+    let zmtp: Vec<SocketType> =
+        SocketType::ALL.into_iter().filter(|t| socket_type_name(*t).is_some()).collect();
+    let mut pairs = 0;
+    for &ours in &zmtp {
+        for &theirs in &zmtp {
+            let got = shake(ours, peer_bytes(theirs, Version::V3_1));
+            if zmtp_pairs_with(ours, theirs) {
+                pairs += 1;
+                assert_eq!(got.unwrap().unwrap().socket_type, theirs);
+            } else {
+                assert_eq!(got, Err(ZmtpError::SocketTypeMismatch { ours, peer: theirs }));
+            }
+        }
+    }
+    // 12 unordered pairs, 3 of them a type with itself: 9 * 2 + 3 ordered ones.
+    assert_eq!(pairs, 21);
+    let err = Handshake::new(SocketType::Bus, Bytes::new(), Limits::default()).unwrap_err();
+    assert_eq!(err, ZmtpError::NotZmtp { socket: SocketType::Bus });
+}
+
+#[test]
+fn hostile_truncated_greeting_is_reported_at_eof() {
+    let mut hs = handshake(SocketType::Rep);
+    let mut buf = BytesMut::from(&greeting(Version::V3_1)[..20]);
+    assert_eq!(hs.advance(&mut buf, &mut BytesMut::new()), Ok(None));
+    assert_eq!(hs.finish(&buf), Err(ZmtpError::Truncated { needed: 64, got: 20 }));
+    let mut after_greeting = BytesMut::from(&greeting(Version::V3_1)[..]);
+    assert_eq!(hs.advance(&mut after_greeting, &mut BytesMut::new()), Ok(None));
+    assert_eq!(hs.finish(&after_greeting), Err(ZmtpError::ClosedBeforeReady));
+}
+
+#[test]
+fn hostile_wrong_signature_is_refused_at_the_first_byte() {
+    let err = shake(SocketType::Rep, BytesMut::from(&b"GET / HTTP/1.1\r\n"[..])).unwrap_err();
+    assert!(matches!(err, ZmtpError::BadSignature { got } if &got[..4] == b"GET "), "{err}");
+    let sp = [0x00, b'S', b'P', 0x00, 0x00, 0x30, 0x00, 0x00];
+    assert!(matches!(
+        shake(SocketType::Rep, BytesMut::from(&sp[..1])),
+        Err(ZmtpError::BadSignature { .. })
+    ));
+    let mut zmtp10 = greeting(Version::V3_1);
+    zmtp10[9] = 0x7e;
+    let err = shake(SocketType::Rep, BytesMut::from(&zmtp10[..])).unwrap_err();
+    assert!(err.to_string().contains("expected ff, 8 padding bytes, then 7f"), "{err}");
+}
+
+#[test]
+fn hostile_mechanism_and_first_command() {
+    let mut curve = greeting(Version::V3_1);
+    curve[12..17].copy_from_slice(b"CURVE");
+    let err = shake(SocketType::Rep, BytesMut::from(&curve[..])).unwrap_err();
+    assert_eq!(err, ZmtpError::UnsupportedMechanism { name: "CURVE".into() });
+    let mut data_first = BytesMut::from(&greeting(Version::V3_1)[..]);
+    data_first.extend_from_slice(&[0x00, 0x00]);
+    assert_eq!(shake(SocketType::Rep, data_first), Err(ZmtpError::DataBeforeReady));
+    let mut ping_first = BytesMut::from(&greeting(Version::V3_1)[..]);
+    ping_first.extend_from_slice(&command_frame(b"PING", &[0, 0]));
+    assert_eq!(
+        shake(SocketType::Rep, ping_first),
+        Err(ZmtpError::ExpectedReady { got: "PING".into() })
+    );
+    let mut refused = BytesMut::from(&greeting(Version::V3_1)[..]);
+    refused.extend_from_slice(&command_frame(b"ERROR", b"\x06denied"));
+    assert_eq!(
+        shake(SocketType::Rep, refused),
+        Err(ZmtpError::PeerError { reason: "denied".into() })
+    );
+}
+
+/// A READY with `props` as its property list, after a greeting.
+fn ready_with(props: &[u8]) -> BytesMut {
+    let mut out = BytesMut::from(&greeting(Version::V3_1)[..]);
+    out.extend_from_slice(&command_frame(b"READY", props));
+    out
+}
+
+#[test]
+fn hostile_property_list_lengths() {
+    let cases: [(&[u8], &str); 5] = [
+        (b"\x0bSocket-Type\x00\x00\x00\x09REQ", "property value length runs past the command"),
+        (b"\x0bSocket-Type\x00\x00", "property value length is cut short"),
+        (b"\x30Socket-Type", "property name length runs past the command"),
+        (b"\x00\x00\x00\x00\x00", "property name is empty"),
+        (b"\x0bSocket-Type\xff\xff\xff\xffREQ", "property value length runs past the command"),
+    ];
+    for (props, what) in cases {
+        let got = shake(SocketType::Rep, ready_with(props));
+        assert_eq!(got, Err(ZmtpError::BadCommand { name: "READY".into(), what }), "{props:?}");
+    }
+    assert_eq!(shake(SocketType::Rep, ready_with(b"")), Err(ZmtpError::MissingSocketType));
+    let unknown = shake(SocketType::Rep, ready_with(b"\x0bSocket-Type\x00\x00\x00\x06CLIENT"));
+    assert_eq!(unknown, Err(ZmtpError::UnknownSocketType { name: "CLIENT".into() }));
+    let lower_case_name = shake(SocketType::Rep, ready_with(b"\x0bsocket-type\x00\x00\x00\x03REQ"));
+    assert_eq!(lower_case_name.unwrap().unwrap().socket_type, SocketType::Req);
+}
+
+#[test]
+fn messages_round_trip_short_long_and_multipart() {
+    let long = vec![7u8; 300];
+    let mut wire = BytesMut::new();
+    encode_message(&[&b""[..], b"hello"], &mut wire);
+    encode_message(&[&long[..]], &mut wire);
+    encode_message::<&[u8]>(&[], &mut wire);
+    assert_eq!(&wire[..9], &[0x01, 0x00, 0x00, 0x05, b'h', b'e', b'l', b'l', b'o']);
+    assert_eq!(&wire[9..18], &[0x02, 0, 0, 0, 0, 0, 0, 0x01, 0x2c]);
+    let events = decode_all(SocketType::Dealer, Limits::default(), wire).unwrap();
+    let expected = vec![
+        Event::Message(vec![Bytes::new(), Bytes::from_static(b"hello")]),
+        Event::Message(vec![Bytes::from(long)]),
+        Event::Message(vec![Bytes::new()]),
+    ];
+    assert_eq!(events, expected);
+}
+
+#[test]
+fn subscriptions_in_both_forms_and_heartbeats() {
+    let mut wire = BytesMut::new();
+    encode_subscribe(Version::V3_1, b"news", &mut wire);
+    encode_cancel(Version::V3_1, b"news", &mut wire);
+    encode_subscribe(Version::V3_0, b"old", &mut wire);
+    encode_cancel(Version::V3_0, b"old", &mut wire);
+    encode_ping(30, b"ctx", &mut wire);
+    encode_pong(b"ctx", &mut wire);
+    assert_eq!(
+        &wire[..12],
+        &[0x04, 0x0e, 0x09, b'S', b'U', b'B', b'S', b'C', b'R', b'I', b'B', b'E']
+    );
+    let events = decode_all(SocketType::XPub, Limits::default(), wire.clone()).unwrap();
+    let b = Bytes::from_static;
+    assert_eq!(
+        events,
+        vec![
+            Event::Subscribe(b(b"news")),
+            Event::Cancel(b(b"news")),
+            Event::Subscribe(b(b"old")),
+            Event::Cancel(b(b"old")),
+            Event::Ping { ttl_ds: 30, context: b(b"ctx") },
+            Event::Pong { context: b(b"ctx") },
+        ]
+    );
+    // At a SUB, a message starting with 1 is data, not a subscription.
+    let at_sub = decode_all(SocketType::Sub, Limits::default(), wire).unwrap();
+    assert_eq!(at_sub[2], Event::Message(vec![b(b"\x01old")]));
+}
+
+#[test]
+fn hostile_length_2_pow_63_is_refused_before_allocating() {
+    let mut wire = BytesMut::from(&[0x02u8, 0x80, 0, 0, 0, 0, 0, 0, 0][..]);
+    let err = Decoder::new(SocketType::Rep, Limits::default()).decode(&mut wire).unwrap_err();
+    assert_eq!(err, ZmtpError::TooLong { len: 1 << 63, max: isize::MAX as u64 });
+    assert_eq!(wire.len(), 9, "the header is not consumed");
+}
+
+#[test]
+fn hostile_oversize_frame_and_message_vs_limit() {
+    let limits = Limits { msg_bytes_max: Some(100), ..Limits::default() };
+    let mut one = BytesMut::new();
+    encode_message(&[vec![0u8; 101]], &mut one);
+    assert_eq!(
+        decode_all(SocketType::Pull, limits, one),
+        Err(ZmtpError::TooLong { len: 101, max: 100 })
+    );
+    let mut split = BytesMut::new();
+    encode_message(&[vec![0u8; 60], vec![0u8; 60]], &mut split);
+    assert_eq!(
+        decode_all(SocketType::Pull, limits, split),
+        Err(ZmtpError::TooLong { len: 120, max: 100 })
+    );
+    let few_frames = Limits { frames_max: 3, ..Limits::default() };
+    let mut many = BytesMut::new();
+    encode_message(&[b"a", b"b", b"c", b"d"], &mut many);
+    assert_eq!(
+        decode_all(SocketType::Pull, few_frames, many),
+        Err(ZmtpError::TooManyFrames { max: 3 })
+    );
+    let mut big_command = BytesMut::from(&[0x06u8, 0, 0, 0, 0, 0, 1, 0, 1][..]);
+    big_command.extend_from_slice(&[0; 16]);
+    let err = decode_all(SocketType::Pull, Limits::default(), big_command).unwrap_err();
+    assert_eq!(err, ZmtpError::TooLong { len: 65537, max: 65536 });
+}
+
+#[test]
+fn hostile_unknown_and_misplaced_commands() {
+    let b = BytesMut::from;
+    let cases: Vec<(BytesMut, ZmtpError)> = vec![
+        (command_frame(b"HELLO", b""), ZmtpError::UnknownCommand { name: "HELLO".into() }),
+        (command_frame(b"READY", b""), ZmtpError::UnexpectedCommand { name: "READY".into() }),
+        (b(&[0x05u8, 0x00][..]), ZmtpError::CommandWithMore),
+        (b(&[0x08u8, 0x00][..]), ZmtpError::ReservedFlags { flags: 0x08 }),
+        (
+            b(&[0x04u8, 0x00][..]),
+            ZmtpError::BadCommand {
+                name: String::new(),
+                what: "empty command frame, expected a name length",
+            },
+        ),
+        (
+            b(&[0x04u8, 0x02, 0x05, b'P'][..]),
+            ZmtpError::BadCommand {
+                name: String::new(),
+                what: "command name length runs past the frame",
+            },
+        ),
+        (
+            command_frame(b"PING", b"\x00"),
+            ZmtpError::BadCommand {
+                name: "PING".into(),
+                what: "PING is shorter than its 2-byte TTL",
+            },
+        ),
+        (
+            command_frame(b"PING", &[0; 19]),
+            ZmtpError::BadCommand {
+                name: "PING".into(),
+                what: "PING context is longer than 16 bytes",
+            },
+        ),
+        (
+            command_frame(b"ERROR", b"\x09short"),
+            ZmtpError::BadCommand {
+                name: "ERROR".into(),
+                what: "ERROR reason length does not match the command",
+            },
+        ),
+    ];
+    for (wire, expected) in cases {
+        assert_eq!(
+            decode_all(SocketType::Rep, Limits::default(), wire.clone()),
+            Err(expected),
+            "{wire:x?}"
+        );
+    }
+    let mut inside = BytesMut::from(&[0x01u8, 0x01, b'a'][..]);
+    inside.extend_from_slice(&command_frame(b"PING", &[0, 0]));
+    let err = decode_all(SocketType::Rep, Limits::default(), inside).unwrap_err();
+    assert_eq!(err, ZmtpError::CommandInsideMessage { name: "PING".into() });
+}
+
+#[test]
+fn decoder_reports_truncation_and_unfinished_messages_at_eof() {
+    let cases: [(&[u8], ZmtpError); 3] = [
+        (&[0x00, 0x05, b'a'], ZmtpError::Truncated { needed: 5, got: 1 }),
+        (&[0x02, 0, 0], ZmtpError::Truncated { needed: 9, got: 3 }),
+        (&[0x01, 0x01, b'a'], ZmtpError::UnfinishedMessage { frames: 1 }),
+    ];
+    for (bytes, expected) in cases {
+        assert_eq!(
+            decode_all(SocketType::Pull, Limits::default(), BytesMut::from(bytes)),
+            Err(expected)
+        );
+    }
+}
+
+#[test]
+fn error_texts_name_what_arrived_and_what_was_expected() {
+    let texts = [
+        ZmtpError::TooLong { len: 1 << 63, max: 100 }.to_string(),
+        ZmtpError::SocketTypeMismatch { ours: SocketType::Req, peer: SocketType::Req }.to_string(),
+        ZmtpError::UnknownCommand { name: "HELLO".into() }.to_string(),
+    ];
+    assert_eq!(texts[0], "frame length 9223372036854775808 exceeds the receive limit of 100 bytes");
+    assert_eq!(texts[1], "socket type mismatch: we are REQ, the peer is REQ");
+    assert_eq!(texts[2], "unknown ZMTP command \"HELLO\"");
+}
