@@ -1,6 +1,7 @@
 //! `check --explain`: a plan written out for a person, every option with its source.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use crate::graph::TopologyGraph;
 use crate::plan::{Bind, Expect, FaultPlan, Plan, ScenarioPlan, Selector, TopologyPlan};
@@ -78,6 +79,7 @@ fn selectors(t: &TopologyPlan, sel: &[Selector]) -> String {
 
 fn fault_line(t: &TopologyPlan, f: &FaultPlan) -> String {
     let when = match f.until {
+        Some(Duration::MAX) => format!("from {} to the end of the run", format_duration(f.at)),
         Some(end) => format!("{} to {}", format_duration(f.at), format_duration(end)),
         None => format!("from {} to the end of the safety phase", format_duration(f.at)),
     };

@@ -62,6 +62,11 @@ pub struct Conn {
     /// Since when end `i`'s data has been blocked (held, or its peer crashed) with
     /// something in flight: Linux's retransmission timer, in effect.
     pub blocked_since: [Option<Duration>; 2],
+    /// Whether end `i`'s machine has crashed: from then on nothing its process or
+    /// kernel would send leaves it (no data, no FIN, no RST), for good. A restart
+    /// resets the connection; the silence outlives it so the dead incarnation's
+    /// streams never close either.
+    pub silent: [bool; 2],
 }
 
 /// Traffic held from one set of replicas to another.
@@ -255,6 +260,7 @@ impl FaultWorld {
                 broken: None,
                 in_flight: [0, 0],
                 blocked_since: [None, None],
+                silent: [false, false],
             },
         );
         id
@@ -270,12 +276,24 @@ impl FaultWorld {
         self.state.borrow().conns.get(&id).map(|c| c.ends)
     }
 
+    /// Whether end `end` of connection `id` belongs to a machine that crashed while
+    /// the connection was open: it sends nothing more, not even a close.
+    pub fn silenced(&self, id: ConnId, end: usize) -> bool {
+        self.state.borrow().conns.get(&id).is_some_and(|c| c.silent[end])
+    }
+
     pub fn conn_broken(&self, id: ConnId) -> Option<String> {
         self.state.borrow().conns.get(&id).and_then(|c| c.broken.clone())
     }
 
     pub fn status(&self, r: Replica) -> Status {
         self.state.borrow().replicas.get(&r).map_or(Status::Running, |s| s.status)
+    }
+
+    /// How many times `r` has restarted: its current (or, while down, last)
+    /// incarnation.
+    pub fn incarnation(&self, r: Replica) -> u32 {
+        self.state.borrow().replicas.get(&r).map_or(0, |s| s.incarnation)
     }
 
     pub fn stalled(&self, r: Replica) -> bool {
@@ -474,8 +492,20 @@ impl FaultWorld {
         true
     }
 
+    /// The machine goes silent: every connection it has an end of stops sending from
+    /// that end at once, whatever its process was doing (a lingering socket's flush,
+    /// a close on drop); its peers' data to it is held, as by a partition, until
+    /// `tcp_timeout` resets them or the machine restarts.
     fn crash(&self, r: Replica) -> bool {
-        self.set_status(r, Status::Crashed)
+        if !self.set_status(r, Status::Crashed) {
+            return false;
+        }
+        for c in self.state.borrow_mut().conns.values_mut() {
+            for end in 0..2 {
+                c.silent[end] |= c.ends[end] == r;
+            }
+        }
+        true
     }
 
     fn restart(&self, r: Replica) -> bool {
