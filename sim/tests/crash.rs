@@ -342,3 +342,34 @@ fn a_connect_to_a_crashed_machine_hangs_while_it_is_down() {
     );
     assert!(connects.iter().any(|t| *t >= back), "never connected after the restart");
 }
+
+/// Regression (found by the sound-design sweep of `pubsub-envelopes`): a subscriber
+/// that only reads from a publisher whose machine crashed waits on turmoil, which
+/// says nothing more; the publisher's restart must still reset it, so it reconnects
+/// and gets what the new incarnation publishes.
+#[test]
+fn a_reader_of_a_crashed_machine_hears_of_its_restart_and_reconnects() {
+    let text = "name: crash-reader\ntopology: ../topologies/naive-pubsub.yaml\n\
+                params: {subscribers: 1}\nduration: 4s\nliveness: 5s\n\
+                workload:\n  publisher: {publishes: 100, publish_rate: 50/s, start_at: 1s}\n\
+                faults:\n  - {at: 1500ms, for: 5ms, kind: crash, node: publisher}\n\
+                invariants: [subscription_delivery, faults_fired]\nexpect: pass\n";
+    let path = root().join("scenarios/crash-reader.yaml");
+    let loaded =
+        load_scenario_source(&SourceFile::new(path, text.to_owned()), &Registry::builtin());
+    let plan = loaded.plan.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+    let report = run_seed(&plan, &Registry::builtin(), 1, true);
+    assert!(report.as_expected, "{:?}", report.invariants);
+    let trace = report.trace.expect("kept");
+    let sub =
+        Replica { group: plan.topology.group_by_name("subscriber").expect("group").id, index: 0 };
+    let at_sub = |want: fn(&EventKind) -> bool| -> Vec<Duration> {
+        trace.events.iter().filter(|e| e.node == Some(sub) && want(&e.kind)).map(|e| e.at).collect()
+    };
+    let gone = at_sub(
+        |k| matches!(k, EventKind::Disconnect { reason, .. } if reason.contains("rebooted")),
+    );
+    assert_eq!(gone, [Duration::from_millis(1505)], "the restart's reset");
+    let connects = at_sub(|k| matches!(k, EventKind::Connect { .. }));
+    assert!(connects.iter().any(|t| *t > gone[0]), "never reconnected: {connects:?}");
+}

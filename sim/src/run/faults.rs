@@ -67,6 +67,9 @@ pub struct Conn {
     /// resets the connection; the silence outlives it so the dead incarnation's
     /// streams never close either.
     pub silent: [bool; 2],
+    /// The task last left waiting on turmoil at end `i`: a reset wakes it, since
+    /// turmoil itself may never (a crashed peer sends nothing, not even a close).
+    pub waiting: [Option<Waker>; 2],
 }
 
 /// Traffic held from one set of replicas to another.
@@ -261,6 +264,7 @@ impl FaultWorld {
                 in_flight: [0, 0],
                 blocked_since: [None, None],
                 silent: [false, false],
+                waiting: [None, None],
             },
         );
         id
@@ -385,15 +389,28 @@ impl FaultWorld {
         }
     }
 
+    /// Remembers the task waiting on turmoil at end `end` of `id`, for a reset.
+    pub fn wait_on_conn(&self, id: ConnId, end: usize, waker: &Waker) {
+        if let Some(c) = self.state.borrow_mut().conns.get_mut(&id) {
+            match &mut c.waiting[end] {
+                Some(w) if w.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+        }
+    }
+
     /// Resets every connection matching `pick`, at both ends.
     fn reset_where(&self, reason: &str, pick: impl Fn(ConnId, &Conn) -> bool) -> u32 {
         let mut n = 0;
+        let mut waiting = Vec::new();
         for (id, c) in self.state.borrow_mut().conns.iter_mut() {
             if c.broken.is_none() && pick(*id, c) {
                 c.broken = Some(reason.to_owned());
+                waiting.extend(c.waiting.iter_mut().filter_map(Option::take));
                 n += 1;
             }
         }
+        waiting.into_iter().for_each(Waker::wake);
         self.wake_all();
         n
     }

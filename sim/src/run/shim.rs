@@ -248,14 +248,12 @@ impl ShimStream {
         silent
     }
 
-    /// A stream waiting on turmoil for a crashed peer (its data, or room for ours,
-    /// since the dead end reads nothing) would never hear turmoil again: it waits on
-    /// the fault world too, so the reset at `tcp_timeout` or at the peer's restart
-    /// reaches it.
+    /// A stream waiting on turmoil may never hear from it again (a crashed peer
+    /// sends nothing, not even a close, and reads nothing, so no room comes back):
+    /// the fault world wakes it when it resets the connection, at `tcp_timeout` or
+    /// at the peer's restart.
     fn watch_silent_peer(&self, cx: &mut Context<'_>) {
-        if self.world.silenced(self.conn, 1 - self.end) {
-            self.world.register_wait(cx.waker());
-        }
+        self.world.wait_on_conn(self.conn, self.end, cx.waker());
     }
 
     fn broken(&self) -> Option<io::Error> {
