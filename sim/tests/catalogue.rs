@@ -9,13 +9,15 @@
 //! a request in flight, which the search has to find, and `queue-swarm` is the same
 //! topology with REQ's resend left on, which must survive the same search.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use patchbay::design::Registry;
 use patchbay::explore::{self, Base, Finding, Options};
 use patchbay::invariant::Verdict;
-use patchbay::plan::load_scenario;
+use patchbay::plan::{FaultKind, Replica, load_scenario};
 use patchbay::run::run_seed;
+use patchbay::trace::{AppEvent, EventKind, MsgId};
 
 /// The generator seed every exploration here uses.
 const SEED: u64 = 1;
@@ -58,6 +60,11 @@ fn base(scenario: &str, registry: &Registry) -> Base {
 /// budget, violates `invariant`, shrunk to at most three faults, and reproduced by
 /// the written file. Returns the finding.
 fn finds(scenario: &str, budget: u64, invariant: &str) -> Finding {
+    finds_written(scenario, budget, invariant).0
+}
+
+/// [`finds`], also returning the written case's path.
+fn finds_written(scenario: &str, budget: u64, invariant: &str) -> (Finding, PathBuf) {
     let registry = Registry::builtin();
     let dir = out_dir(invariant);
     let base = base(scenario, &registry);
@@ -78,7 +85,7 @@ fn finds(scenario: &str, budget: u64, invariant: &str) -> Finding {
     );
     let written = explore::write_finding(&base, &finding, &opts, "test").expect("written");
     assert_reproduces(&written, invariant, &registry);
-    finding
+    (finding, written)
 }
 
 /// Loads a written case as `cargo xtask sim` does and runs its one seed.
@@ -119,13 +126,61 @@ fn an_aggregator_without_its_wakeup_is_found() {
     finds("scenarios/aggregator-lost-wakeup.yaml", 4, "liveness");
 }
 
+/// The finding is what the scenario documents: a worker dies holding a request,
+/// which a REQ without resend never sends again. (Issue 11: this used to shrink to
+/// an artefact instead, a kill of `client.0` after its workload, restarted at the
+/// heal and cut off a second later with its request in flight.)
 #[test]
 fn a_req_without_resend_is_found_only_through_a_fault() {
-    let finding = finds("scenarios/broken/no-resend-queue.yaml", FAULT_BUDGET, "no_lost_replies");
+    let (finding, written) =
+        finds_written("scenarios/broken/no-resend-queue.yaml", FAULT_BUDGET, "no_lost_replies");
     // The scenario passes as written: the search had to add the fault that loses a
     // request, and shrinking must keep one.
     assert!(finding.failure.faults >= 1, "{}", finding.failure.text);
     assert!(!finding.original.faults.is_empty());
+    let registry = Registry::builtin();
+    let plan = load_scenario(&written, &registry).plan.expect("the written case resolves");
+    let worker = plan.topology.group_by_name("worker").expect("a worker group").id;
+    let [fault] = plan.faults.as_slice() else {
+        panic!("shrunk to one fault: {}", finding.failure.text)
+    };
+    assert!(
+        matches!(fault.kind, FaultKind::Kill | FaultKind::Crash)
+            && fault.nodes.iter().all(|n| n.group == worker && n.replica.is_some()),
+        "not a worker's death: {}",
+        finding.failure.text
+    );
+    // The lost request was delivered to that worker before it died and never
+    // answered: the worker was holding it.
+    let dead = Replica { group: worker, index: fault.nodes[0].replica.expect("one replica") };
+    let mut report = run_seed(&plan, &registry, plan.seeds[0], true);
+    let trace = report.trace.take().expect("kept");
+    let answered: BTreeSet<MsgId> = trace
+        .app_events()
+        .filter_map(|(_, a)| match a {
+            AppEvent::ReplyAccepted { id } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let held: Vec<MsgId> = trace
+        .events
+        .iter()
+        .filter(|e| e.node == Some(dead) && e.at <= fault.at)
+        .filter_map(|e| match e.kind {
+            EventKind::Deliver { msg, .. } => msg.id,
+            _ => None,
+        })
+        .filter(|id| !answered.contains(id))
+        .collect();
+    assert!(!held.is_empty(), "the killed worker held no lost request: {}", finding.failure.text);
+    let lost = report.invariants.iter().find(|o| o.name == "no_lost_replies").expect("checked");
+    assert!(
+        lost.violations
+            .iter()
+            .any(|v| held.iter().any(|id| v.text.contains(&format!("request {id} ")))),
+        "{:?} vs held {held:?}",
+        lost.violations
+    );
 }
 
 #[test]

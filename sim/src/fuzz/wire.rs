@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::mutate::mutate_bytes;
 use super::{Checked, Target, kind_of};
+use crate::design::payload::{Payload, PayloadKind};
 use crate::socket::SocketType;
 use crate::wire::zmtp::{self, Decoder, Handshake, Limits, Version, ZmtpError};
 use crate::wire::{self, HeaderRule};
@@ -73,10 +74,22 @@ impl SpTarget {
         let mut corpus = Vec::new();
         for socket in SocketType::ALL {
             let mut out = BytesMut::from(&wire::handshake(socket)[..]);
-            wire::encode(&[0x8000_0001], b"hello", &mut out);
-            wire::encode(&[7, 0x8000_0002], b"x", &mut out);
-            wire::encode(&[], b"", &mut out);
-            wire::encode(&[], &[0x5a; 300], &mut out);
+            // Plain bodies carry no payload header, so none of them is padded.
+            let plain: [(&[u32], &[u8]); 4] = [
+                (&[0x8000_0001], b"hello"),
+                (&[7, 0x8000_0002], b"x"),
+                (&[], b""),
+                (&[], &[0x5a; 300]),
+            ];
+            for (header, body) in plain {
+                let padding = wire::encode(header, body, &mut out);
+                assert_eq!(padding, 0, "a plain corpus message is not modelled");
+            }
+            // One modelled message (a 512-byte job), with its padding sent as real
+            // TCP sends it, so mutations reach the decoder's padding path too.
+            let job = Payload::new(PayloadKind::Job, 1, 512).encode();
+            let padding = wire::encode(&[0x8000_0003], &job, &mut out);
+            out.resize(out.len() + padding as usize, 0);
             corpus.push(out.to_vec());
         }
         SpTarget { corpus }

@@ -5,10 +5,13 @@
 //! `ReplyAccepted` once the application has the answer. A second reply, a reply to a
 //! request never issued, a request given up on (`RequestAbandoned`: the user asked for
 //! no lost replies, so giving up is losing it) and a request still unanswered when
-//! the liveness phase ends are all violations. A run that stopped before its liveness
-//! phase cannot say whether a request in flight would have been answered, so that
-//! alone makes the verdict `Unknown`, never a pass; so does a run in which no request
-//! was issued at all, since there was nothing to lose.
+//! the liveness phase ends are all violations. A request is lost only once the run
+//! has given it the whole liveness phase: from the heal, or from its issue if it was
+//! issued later (by a requester restarted at or after the heal, say). One the run
+//! ended on sooner was still in flight, its requester still waiting: whether it would
+//! have been answered is undecidable, so that alone makes the verdict `Unknown`,
+//! never a pass or a loss. So does a run that stopped before its liveness phase, and
+//! a run in which no request was issued at all, since there was nothing to lose.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -136,6 +139,13 @@ pub fn check(input: &CheckInput) -> Outcome {
         .filter(|(_, r)| r.replied_at.is_none() && !r.abandoned)
         .map(|(id, r)| (*id, r))
         .partition(|(_, r)| requester_died(r));
+    // A request is owed the whole liveness phase from the heal or its issue,
+    // whichever is later; the run may have ended before that (at its bound, on a
+    // request issued in the liveness phase).
+    let owed_until =
+        |r: &Request| input.trace.healed_at.map(|h| h.max(r.issued_at) + input.plan.liveness);
+    let (in_flight, lost): (Unanswered, Unanswered) =
+        in_flight.into_iter().partition(|(_, r)| owed_until(r).is_none_or(|d| d > end));
     let issued = requests.len();
     let died = if orphaned.is_empty() {
         String::new()
@@ -143,20 +153,10 @@ pub fn check(input: &CheckInput) -> Outcome {
         format!("; {} went down with their requester (killed or crashed)", orphaned.len())
     };
 
-    if input.trace.healed_at.is_none() && !in_flight.is_empty() {
-        let note = format!(
-            "{} of {issued} requests were still in flight when the run ended before its liveness phase; whether they would have been answered is undecidable",
-            in_flight.len()
-        );
-        if violations.is_empty() {
-            return Outcome::unknown(NAME, note);
-        }
-        return Outcome::from_violations(NAME, violations).with_note(note);
-    }
-
-    // The liveness phase ran: whatever is still unanswered never will be. The
-    // violation is pinned to the issue time, where the request's story starts.
-    for (id, request) in in_flight {
+    // The liveness phase ran its course for these: whatever is still unanswered never
+    // will be. The violation is pinned to the issue time, where the request's story
+    // starts.
+    for (id, request) in lost {
         violations.push(Violation::new(
             request.issued_at,
             request.node,
@@ -168,6 +168,20 @@ pub fn check(input: &CheckInput) -> Outcome {
                 id = input.msg_name(id)
             ),
         ));
+    }
+    if !in_flight.is_empty() {
+        let when = match input.trace.healed_at {
+            None => "before its liveness phase",
+            Some(_) => "before the liveness phase had run its course for them",
+        };
+        let note = format!(
+            "{} of {issued} requests were still in flight when the run ended {when}; whether they would have been answered is undecidable{died}",
+            in_flight.len()
+        );
+        if violations.is_empty() {
+            return Outcome::unknown(NAME, note);
+        }
+        return Outcome::from_violations(NAME, violations).with_note(note);
     }
     if issued == 0 && violations.is_empty() {
         // Resolution refuses this invariant on a topology without requesters, so no
@@ -181,7 +195,7 @@ pub fn check(input: &CheckInput) -> Outcome {
 mod tests {
     use super::*;
     use crate::invariant::verdict::Verdict;
-    use crate::invariant::verdict::testing::{at, client, ms, plan, run, texts, trace};
+    use crate::invariant::verdict::testing::{at, client, ms, run, texts, trace};
     use crate::trace::{EventKind, TraceEvent};
 
     fn app(t: u64, node: u32, event: AppEvent) -> TraceEvent {
@@ -194,6 +208,14 @@ mod tests {
 
     fn accepted(t: u64, node: u32, id: MsgId) -> TraceEvent {
         app(t, node, AppEvent::ReplyAccepted { id })
+    }
+
+    /// The test plan with a liveness phase of 4 s: a run healed at 1 s and ended at
+    /// 5 s gave every request issued before the heal its whole liveness phase.
+    fn plan() -> crate::plan::ScenarioPlan {
+        let mut plan = super::super::verdict::testing::plan();
+        plan.liveness = ms(4000);
+        plan
     }
 
     fn check_events(events: Vec<TraceEvent>, healed_at: Option<u64>) -> Outcome {
@@ -250,6 +272,30 @@ mod tests {
             ]
         );
         assert_eq!(outcome.violations[0].node, Some(client(1)));
+    }
+
+    /// Regression (issue 11): a client restarted at the heal re-ran its workload and
+    /// the run ended soon after; its request in flight was reported lost although
+    /// the liveness phase had not run its course for it.
+    #[test]
+    fn a_request_issued_after_the_heal_is_in_flight_until_the_liveness_phase_has_passed_for_it() {
+        // Healed at 1 s, liveness 4 s, ended at 5 s: a request issued at 1.5 s was owed
+        // an answer until 5.5 s, one issued at 900 ms until 5 s.
+        let events = vec![issued(900, 0, 1), issued(1500, 1, 2)];
+        let outcome = check_events(events, Some(1000));
+        assert_eq!(
+            texts(&outcome),
+            ["request 1 issued at 900ms by client.0 never got a reply (run ended at 5s)"]
+        );
+        assert!(
+            outcome
+                .note
+                .as_deref()
+                .is_some_and(|n| n.starts_with("1 of 2 requests were still in flight")),
+            "{outcome:?}"
+        );
+        let only_late = check_events(vec![issued(1500, 1, 2)], Some(1000));
+        assert_eq!(only_late.verdict, Verdict::Unknown, "{only_late:?}");
     }
 
     #[test]

@@ -807,6 +807,8 @@ impl ScenarioResolver<'_, '_, '_> {
                 // Saturates: a fault that lasts longer than time can count lasts for ever.
                 Some(at.saturating_add(len))
             }
+            // The fault lasts through the liveness phase to the run's end.
+            (None, Some(end)) if end.text == "end" => Some(Duration::MAX),
             (None, Some(end)) => {
                 let end = self.duration_of(end, &path.key("until"))?;
                 if end <= at {

@@ -156,7 +156,9 @@ pub struct FaultPlan {
     pub kind: FaultKind,
     pub at: Duration,
     /// When the fault ends (or, for `kill` and `crash`, when the node restarts);
-    /// `None` lasts until the safety phase ends and everything heals.
+    /// `None` lasts until the safety phase ends and everything heals. A time past
+    /// the scenario's `duration` lasts into the liveness phase; `Duration::MAX`
+    /// (`until: end`) lasts to the run's end.
     pub until: Option<Duration>,
     /// Targets of a node fault.
     pub nodes: Vec<Selector>,

@@ -62,6 +62,14 @@ pub struct Conn {
     /// Since when end `i`'s data has been blocked (held, or its peer crashed) with
     /// something in flight: Linux's retransmission timer, in effect.
     pub blocked_since: [Option<Duration>; 2],
+    /// Whether end `i`'s machine has crashed: from then on nothing its process or
+    /// kernel would send leaves it (no data, no FIN, no RST), for good. A restart
+    /// resets the connection; the silence outlives it so the dead incarnation's
+    /// streams never close either.
+    pub silent: [bool; 2],
+    /// The task last left waiting on turmoil at end `i`: a reset wakes it, since
+    /// turmoil itself may never (a crashed peer sends nothing, not even a close).
+    pub waiting: [Option<Waker>; 2],
 }
 
 /// Traffic held from one set of replicas to another.
@@ -258,6 +266,8 @@ impl FaultWorld {
                 broken: None,
                 in_flight: [0, 0],
                 blocked_since: [None, None],
+                silent: [false, false],
+                waiting: [None, None],
             },
         );
         id
@@ -271,6 +281,12 @@ impl FaultWorld {
     /// Registers a connection opened by a connector whose id arrived in the preamble.
     pub fn accept_conn(&self, id: ConnId) -> Option<[Replica; 2]> {
         self.state.borrow().conns.get(&id).map(|c| c.ends)
+    }
+
+    /// Whether end `end` of connection `id` belongs to a machine that crashed while
+    /// the connection was open: it sends nothing more, not even a close.
+    pub fn silenced(&self, id: ConnId, end: usize) -> bool {
+        self.state.borrow().conns.get(&id).is_some_and(|c| c.silent[end])
     }
 
     pub fn conn_broken(&self, id: ConnId) -> Option<String> {
@@ -290,6 +306,12 @@ impl FaultWorld {
 
     pub fn status(&self, r: Replica) -> Status {
         self.state.borrow().replicas.get(&r).map_or(Status::Running, |s| s.status)
+    }
+
+    /// How many times `r` has restarted: its current (or, while down, last)
+    /// incarnation.
+    pub fn incarnation(&self, r: Replica) -> u32 {
+        self.state.borrow().replicas.get(&r).map_or(0, |s| s.incarnation)
     }
 
     pub fn stalled(&self, r: Replica) -> bool {
@@ -381,15 +403,28 @@ impl FaultWorld {
         }
     }
 
+    /// Remembers the task waiting on turmoil at end `end` of `id`, for a reset.
+    pub fn wait_on_conn(&self, id: ConnId, end: usize, waker: &Waker) {
+        if let Some(c) = self.state.borrow_mut().conns.get_mut(&id) {
+            match &mut c.waiting[end] {
+                Some(w) if w.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+        }
+    }
+
     /// Resets every connection matching `pick`, at both ends.
     fn reset_where(&self, reason: &str, pick: impl Fn(ConnId, &Conn) -> bool) -> u32 {
         let mut n = 0;
+        let mut waiting = Vec::new();
         for (id, c) in self.state.borrow_mut().conns.iter_mut() {
             if c.broken.is_none() && pick(*id, c) {
                 c.broken = Some(reason.to_owned());
+                waiting.extend(c.waiting.iter_mut().filter_map(Option::take));
                 n += 1;
             }
         }
+        waiting.into_iter().for_each(Waker::wake);
         self.wake_all();
         n
     }
@@ -488,8 +523,20 @@ impl FaultWorld {
         true
     }
 
+    /// The machine goes silent: every connection it has an end of stops sending from
+    /// that end at once, whatever its process was doing (a lingering socket's flush,
+    /// a close on drop); its peers' data to it is held, as by a partition, until
+    /// `tcp_timeout` resets them or the machine restarts.
     fn crash(&self, r: Replica) -> bool {
-        self.set_status(r, Status::Crashed)
+        if !self.set_status(r, Status::Crashed) {
+            return false;
+        }
+        for c in self.state.borrow_mut().conns.values_mut() {
+            for end in 0..2 {
+                c.silent[end] |= c.ends[end] == r;
+            }
+        }
+        true
     }
 
     fn restart(&self, r: Replica) -> bool {

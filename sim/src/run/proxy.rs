@@ -25,8 +25,11 @@
 //! - **kill**: the supervisor drops the node's sockets and the proxy resets every
 //!   connection of the node at the other end; connects to it are refused;
 //! - **crash**: the node's sockets are dropped but the proxy keeps the peers'
-//!   connections open and silent (a black hole), until the machine restarts and the
-//!   peers are reset;
+//!   connections open and silent (a black hole): it reads nothing more from the
+//!   node (neither what the dying process still flushes nor its close), holds what
+//!   the peers send it until `tcp_timeout` resets them, and leaves connects to it
+//!   unanswered until the SYN timeout, until the machine restarts and the peers are
+//!   reset;
 //! - **stall**: the proxy stops reading from and writing to the node; data it had
 //!   already written to its kernel buffer before the stall still leaves (real
 //!   buffers, unlike the simulator's, hold a few hundred kilobytes);
@@ -262,7 +265,10 @@ async fn pump(
         if let Some(fault) = held.filter(|_| !queue.is_empty()) {
             world.note_effect(fault);
         }
-        let can_read = !eof && buffered < BUFFER_MAX && !world.stalled(from);
+        // A crashed machine sends nothing more: what its dying process still writes
+        // (a lingering flush, the close when its sockets are dropped) stays unread.
+        let silent = world.silenced(conn, end);
+        let can_read = !eof && buffered < BUFFER_MAX && !world.stalled(from) && !silent;
         let can_write = !queue.is_empty()
             && held.is_none()
             && world.status(to) == Status::Running

@@ -172,7 +172,8 @@ pub fn scaled(plan: &ScenarioPlan, f: f64) -> ScenarioPlan {
     p.tcp_timeout = d(p.tcp_timeout);
     for fault in &mut p.faults {
         fault.at = d(fault.at);
-        fault.until = fault.until.map(d);
+        // `until: end` stays the run's end, whatever the scale.
+        fault.until = fault.until.map(|u| if u == Duration::MAX { u } else { d(u) });
         fault.bandwidth = fault.bandwidth.map(|b| b / f);
     }
     p.network.bandwidth /= f;

@@ -250,6 +250,25 @@ impl ShimStream {
         }
     }
 
+    /// Whether this end's machine has crashed: then nothing it does reaches the wire,
+    /// and the task doing it waits (woken by a later fault, which finds the
+    /// connection reset once the machine restarts).
+    fn silenced(&self, cx: &mut Context<'_>) -> bool {
+        let silent = self.world.silenced(self.conn, self.end);
+        if silent {
+            self.world.register_wait(cx.waker());
+        }
+        silent
+    }
+
+    /// A stream waiting on turmoil may never hear from it again (a crashed peer
+    /// sends nothing, not even a close, and reads nothing, so no room comes back):
+    /// the fault world wakes it when it resets the connection, at `tcp_timeout` or
+    /// at the peer's restart.
+    fn watch_silent_peer(&self, cx: &mut Context<'_>) {
+        self.world.wait_on_conn(self.conn, self.end, cx.waker());
+    }
+
     fn broken(&self) -> Option<io::Error> {
         self.world
             .conn_broken(self.conn)
@@ -332,7 +351,7 @@ impl AsyncRead for ShimStream {
         if let Some(e) = this.broken() {
             return Poll::Ready(Err(e));
         }
-        if this.world.stalled(this.me) {
+        if this.silenced(cx) || this.world.stalled(this.me) {
             this.world.register_wait(cx.waker());
             return Poll::Pending;
         }
@@ -349,6 +368,7 @@ impl AsyncRead for ShimStream {
             if this.chunks.is_empty() && this.inner_done {
                 return Poll::Ready(Ok(()));
             }
+            this.watch_silent_peer(cx);
             return Poll::Pending;
         }
     }
@@ -365,7 +385,7 @@ impl AsyncWrite for ShimStream {
         if let Some(e) = this.broken() {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, e.to_string())));
         }
-        if this.world.stalled(this.me) {
+        if this.silenced(cx) || this.world.stalled(this.me) {
             this.world.register_wait(cx.waker());
             return Poll::Pending;
         }
@@ -381,7 +401,11 @@ impl AsyncWrite for ShimStream {
         chunk.put_slice(&buf[..len]);
         let inner = this.inner.as_mut().expect("present until drop");
         // turmoil takes a write whole or not at all (one segment per write).
-        ready!(Pin::new(inner).poll_write(cx, &chunk))?;
+        let written = Pin::new(inner).poll_write(cx, &chunk);
+        if written.is_pending() {
+            this.watch_silent_peer(cx);
+        }
+        ready!(written)?;
         this.meter = meter;
         this.world.commit(pace);
         this.world.on_write(this.conn, this.end, len as u64);
@@ -389,12 +413,31 @@ impl AsyncWrite for ShimStream {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let inner = self.get_mut().inner.as_mut().expect("present until drop");
+        let this = self.get_mut();
+        if this.silenced(cx) {
+            return match this.broken() {
+                Some(e) => Poll::Ready(Err(e)),
+                None => Poll::Pending,
+            };
+        }
+        let inner = this.inner.as_mut().expect("present until drop");
         Pin::new(inner).poll_flush(cx)
     }
 
+    /// A crashed machine's close never leaves it: the socket's driver closes its
+    /// connections when the crashed incarnation is dropped, and that FIN must not
+    /// tell the peers anything.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let inner = self.get_mut().inner.as_mut().expect("present until drop");
+        let this = self.get_mut();
+        if this.silenced(cx) {
+            // Once the machine restarts the connection is reset: the dead
+            // incarnation's task learns it and ends, still without a word on the wire.
+            return match this.broken() {
+                Some(e) => Poll::Ready(Err(e)),
+                None => Poll::Pending,
+            };
+        }
+        let inner = this.inner.as_mut().expect("present until drop");
         Pin::new(inner).poll_shutdown(cx)
     }
 }
@@ -402,8 +445,10 @@ impl AsyncWrite for ShimStream {
 impl Drop for ShimStream {
     fn drop(&mut self) {
         // A crashed machine does not close its connections: park the stream so the
-        // peer sees silence, not a FIN.
-        if self.world.status(self.me) == Status::Crashed
+        // peer sees silence, not a FIN (nor, once the machine restarts and the
+        // connection is reset, a late close from the dead incarnation).
+        let silent = self.world.silenced(self.conn, self.end);
+        if (silent || self.world.status(self.me) == Status::Crashed)
             && let Some(inner) = self.inner.take()
         {
             self.world.state.borrow_mut().zombies.push((self.me, inner));

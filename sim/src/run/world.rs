@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::design::{Completion, Registry, Role};
-use crate::plan::{Replica, ScenarioPlan, Selector};
+use crate::plan::{FaultKind, Replica, ScenarioPlan, Selector};
 use crate::trace::{EventKind, Recorder, Trace, TraceEvent};
 
 use super::RunError;
@@ -243,14 +243,18 @@ pub(super) fn group_runtimes(
     groups
 }
 
-/// The safety phase's timetable: each fault's start and end, then the heal.
+/// The run's timetable: each fault's start and end, and the heal. A fault without an
+/// end of its own ends at the heal; one whose file says it lasts past `duration`
+/// (`for` or `until` beyond it, or `until: end`) lasts into the liveness phase, which
+/// then checks a system with that fault still in force. An end after the run's end
+/// is never reached.
 fn schedule(plan: &ScenarioPlan) -> Vec<(Duration, Action)> {
     let mut schedule: Vec<(Duration, Action)> = Vec::new();
     for (i, f) in plan.faults.iter().enumerate() {
         let i = i as u32;
         schedule.push((f.at, Action::Begin(i)));
-        let end = f.until.map_or(plan.duration, |u| u.min(plan.duration));
-        if f.until.is_some() || !matches!(f.kind, crate::plan::FaultKind::Restart) {
+        let end = f.until.unwrap_or(plan.duration);
+        if f.until.is_some() || !matches!(f.kind, FaultKind::Restart) {
             schedule.push((end.max(f.at), Action::End(i)));
         }
     }
@@ -259,8 +263,46 @@ fn schedule(plan: &ScenarioPlan) -> Vec<(Duration, Action)> {
     schedule
 }
 
+/// Whether a timetable entry starts new incarnations of the replicas it names: the
+/// end of a kill or crash, or a restart.
+fn restarts(plan: &ScenarioPlan, action: Action) -> bool {
+    match action {
+        Action::Begin(i) => plan.faults[i as usize].kind == FaultKind::Restart,
+        Action::End(i) => {
+            matches!(plan.faults[i as usize].kind, FaultKind::Kill | FaultKind::Crash)
+        }
+        Action::Heal => false,
+    }
+}
+
 /// Applies one timetable entry to the fault world; returns what the trace records.
+/// A replica the entry restarts has a new incarnation whose workload has not
+/// finished, whatever the last one did: its completion is cleared here, at the
+/// instant of the restart, not when its supervisor next runs, so the run cannot be
+/// judged finished in between.
 fn apply(
+    plan: &ScenarioPlan,
+    world: &FaultWorld,
+    completion: &Completion,
+    action: Action,
+    select: &dyn Fn(&[Selector]) -> Vec<Replica>,
+) -> EventKind {
+    if restarts(plan, action) {
+        let (Action::Begin(i) | Action::End(i)) = action else { unreachable!("a fault entry") };
+        let replicas = select(&plan.faults[i as usize].nodes);
+        let before: Vec<u32> = replicas.iter().map(|r| world.incarnation(*r)).collect();
+        let kind = apply_to_world(plan, world, action, select);
+        for (r, was) in replicas.iter().zip(before) {
+            if world.incarnation(*r) != was {
+                completion.restart(*r);
+            }
+        }
+        return kind;
+    }
+    apply_to_world(plan, world, action, select)
+}
+
+fn apply_to_world(
     plan: &ScenarioPlan,
     world: &FaultWorld,
     action: Action,
@@ -295,8 +337,8 @@ fn step_through(
 }
 
 /// A run's phases, whatever its clock: the safety phase's timetable of faults, the
-/// heal, and the bounded liveness phase, which ends early once every finite
-/// workload is done. The simulator advances it between turmoil steps, the real
+/// heal, and the bounded liveness phase, which ends early once every incarnation's
+/// finite workload is done (a replica restarted, or still to be, has not finished). The simulator advances it between turmoil steps, the real
 /// network between sleeps.
 pub(super) struct Phases<'a> {
     plan: &'a ScenarioPlan,
@@ -343,7 +385,8 @@ impl<'a> Phases<'a> {
         let plan = self.plan;
         let select = |sel: &[Selector]| replicas_of(plan, sel);
         while self.next < self.schedule.len() && self.schedule[self.next].0 <= now {
-            let kind = apply(plan, self.world, self.schedule[self.next].1, &select);
+            let action = self.schedule[self.next].1;
+            let kind = apply(plan, self.world, self.completion, action, &select);
             if kind == EventKind::Healed {
                 // With no liveness phase nothing is given time to converge, so the
                 // trace says it never healed (in-flight work is `unknown`).
@@ -358,6 +401,7 @@ impl<'a> Phases<'a> {
         if self.healed_at.is_some()
             && self.finishers > 0
             && self.completion.count() >= self.finishers
+            && !self.restart_pending()
             && !self.quiesced
         {
             // Every workload is done, but what the last of them sent may still be on
@@ -368,6 +412,15 @@ impl<'a> Phases<'a> {
             self.drain_until = Some(now + DRAIN);
         }
         now < self.end()
+    }
+
+    /// Whether a timetable entry not applied yet, due before the liveness bound, will
+    /// start a new incarnation: its workload is still to run, so the run is not
+    /// finished.
+    fn restart_pending(&self) -> bool {
+        let bound = self.plan.duration + self.plan.liveness;
+        let pending = &self.schedule[self.next..];
+        pending.iter().any(|(at, action)| *at < bound && restarts(self.plan, *action))
     }
 
     /// When the next timetable entry is due, or the run's end.

@@ -329,10 +329,7 @@ impl Reader<'_, '_> {
             13 => K::FaultBegin { fault: self.u32()?, touched: self.u32()? },
             14 => K::FaultEnd { fault: self.u32()?, touched: self.u32()? },
             15 => K::Healed,
-            16 => K::ConnectFailed {
-                reason: self.string()?,
-                out_of_descriptors: self.bool()?,
-            },
+            16 => K::ConnectFailed { reason: self.string()?, out_of_descriptors: self.bool()? },
             17 => K::AcceptFailed { reason: self.string()?, out_of_descriptors: self.bool()? },
             _ => return Err(DecodeError("unknown event tag")),
         })
@@ -479,7 +476,10 @@ mod tests {
             EventKind::Disconnect { pipe: 1, reason: "reset by peer".into() },
             EventKind::ProtocolError { reason: "bad header".into() },
             EventKind::InternalError { reason: "panicked".into() },
-            EventKind::ConnectFailed { reason: "connection refused".into(), out_of_descriptors: false },
+            EventKind::ConnectFailed {
+                reason: "connection refused".into(),
+                out_of_descriptors: false,
+            },
             EventKind::AcceptFailed { reason: "EMFILE".into(), out_of_descriptors: true },
             EventKind::FaultBegin { fault: 0, touched: 3 },
             EventKind::FaultEnd { fault: 2, touched: 0 },

@@ -32,6 +32,8 @@ impl NamedFault {
 /// way), from 1s to the end of the safety phase`.
 pub fn fault_text(t: &TopologyPlan, f: &FaultPlan) -> String {
     let when = match f.until {
+        // `until: end` (or a `for` past the run): the fault outlasts the safety phase.
+        Some(std::time::Duration::MAX) => format!("from {} to the end of the run", to_ms(f.at)),
         Some(end) => format!("{} to {}", to_ms(f.at), to_ms(end)),
         None => format!("from {} to the end of the safety phase", to_ms(f.at)),
     };
