@@ -282,7 +282,7 @@ fn print_ratios(patchbay: &Tally, raw: &Tally, idle: &Tally) {
     );
     println!(
         "  net deliveries per wall-s: patchbay {}, raw turmoil {} \
-         (shared/reference/turmoil.md: 0.5-1.3 M)",
+         (docs/turmoil.md: 0.5-1.3 M)",
         thousands(1.0 / per_delivery(patchbay)),
         thousands(1.0 / per_delivery(raw)),
     );

@@ -30,7 +30,7 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The REP's receive limit in the bad-peer test.
 const RCVMAXSIZE_BYTES: u64 = 1 << 20;
 
-/// The probe bytes from messaging-semantics.md, "SP over TCP".
+/// The probe bytes from docs/sp-wire.md.
 const REQ_HANDSHAKE: [u8; 8] = [0x00, 0x53, 0x50, 0x00, 0x00, 0x30, 0x00, 0x00];
 const REP_HANDSHAKE: [u8; 8] = [0x00, 0x53, 0x50, 0x00, 0x00, 0x31, 0x00, 0x00];
 

@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode};
 use anyhow::Context as _;
 
 /// pynng bundles NNG; pinned because NNG's defaults changed across versions
-/// (messaging-semantics.md: the receive limit differs between 1.1, 1.11 and later).
+/// (docs/library-semantics.md, "Option defaults": the receive limit differs between NNG 1.1, 1.11 and later).
 const PYNNG: &str = "pynng==0.9.0";
 
 /// pyzmq bundles libzmq 4.3.5, the ZMTP 3.1 peer of `tests/zmtp_interop.rs`; pinned so

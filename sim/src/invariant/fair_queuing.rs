@@ -1,7 +1,7 @@
 //! `fair_queuing`: no ready peer waits more than the bound while others are served.
 //!
 //! PULL, DEALER, ROUTER, SUB, XSUB and REP fair-queue their input across pipes
-//! (messaging-semantics.md, "Routing"). For each such socket the checker keeps, per
+//! (docs/library-semantics.md, "Routing"). For each such socket the checker keeps, per
 //! pipe, the messages that arrived (`Deliver`) and that the application has not taken
 //! yet. Each time the application takes one (`Receive`), every *other* pipe whose
 //! oldest waiting message has waited longer than `bound` (default 1s) is starved:

@@ -5,7 +5,7 @@
 //! the push and its bound; a depth above a non-zero bound is a violation (0 means
 //! unlimited). A `Drop { reason: Hwm }` is legal only at a socket whose type's
 //! `hwm_policy()` is `Drop` (PUB, XPUB, ROUTER and the others `socket/mod.rs` lists):
-//! PUSH, DEALER, REQ and PAIR must block the sender instead (messaging-semantics.md,
+//! PUSH, DEALER, REQ and PAIR must block the sender instead (docs/library-semantics.md,
 //! "High-water marks"), so a `Hwm` drop there is a lost message. SUB and XSUB block
 //! on their receive side but send only subscriptions upstream, which libzmq's
 //! distributor drops at a full pipe like any PUB message (`socket/subscribe.rs`), so a

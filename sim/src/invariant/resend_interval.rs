@@ -26,7 +26,7 @@
 //! write (peer not reading) also goes unresent in the core; the trace does not show
 //! writes, so that would read as a missed resend.
 //!
-//! The note says which resend behaviour the trace shows (messaging-semantics.md):
+//! The note says which resend behaviour the trace shows (docs/library-semantics.md):
 //! one resend per interval (nanomsg, NNG ≤1.6, patchbay), or, from the first resend
 //! on, one every tick (NNG ≥1.7), judged from gaps between consecutive timer resends.
 
@@ -435,7 +435,7 @@ impl Behaviour {
         if gap >= ivl { self.per_interval.push(gap) } else { self.shorter.push(gap) }
     }
 
-    /// Which of the behaviours in messaging-semantics.md the gaps show.
+    /// Which of the behaviours in docs/library-semantics.md the gaps show.
     fn describe(&self) -> String {
         let range = |gaps: &[Duration]| {
             let min = gaps.iter().min().copied().unwrap_or_default();

@@ -15,7 +15,7 @@
 //! Expected publishes fall into windows: a window ends whenever the subscriber loses
 //! something (a prefix cancelled, a pipe down, its process killed). In a window the
 //! subscription reaches the publisher some time after it takes effect, and until then
-//! the publisher does not send to it: the slow joiner (messaging-semantics.md). The
+//! the publisher does not send to it: the slow joiner (docs/library-semantics.md). The
 //! trace does not name the peer of a pipe, so the checker reads the moment of reach
 //! from the first message that got through: expected publishes before the first one
 //! received in a window are slow-joiner losses, counted in the note and not

@@ -2,7 +2,7 @@
 //!
 //! Must be used from inside a turmoil host. turmoil's TCP differs from real TCP in
 //! ways the driver cannot hide (no retransmission, flow control counted in segments,
-//! not bytes): see `shared/reference/turmoil.md`.
+//! not bytes): see docs/turmoil.md.
 
 use std::io;
 use std::net::SocketAddr;

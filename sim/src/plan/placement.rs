@@ -1,7 +1,7 @@
 //! Packing replicas onto simulated hosts.
 //!
 //! turmoil gives every host a link to every other and steps each one every tick, so
-//! its cost grows with the cube of the host count (shared/reference/turmoil.md):
+//! its cost grows with the cube of the host count (docs/turmoil.md):
 //! a topology node cannot be one host once counts reach the hundreds. Replicas of a
 //! group are spread round-robin over a few hosts instead, and node-level faults reach
 //! a single replica through the fault shim around its streams. Two limits of turmoil

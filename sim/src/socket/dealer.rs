@@ -2,7 +2,7 @@
 //! untouched both ways.
 //!
 //! A DEALER blocks at the high-water mark: when no attached pipe has room the send
-//! fails with `WouldBlock` and nothing is dropped (messaging-semantics.md, "High-water
+//! fails with `WouldBlock` and nothing is dropped (docs/library-semantics.md, "High-water
 //! marks"). Pipes still connecting take messages too (`IMMEDIATE=0`), so a message may
 //! wait on a pipe whose peer is not up yet while another pipe is idle: libzmq does
 //! the same.

@@ -121,7 +121,7 @@ impl SocketType {
     }
 
     /// Whether `self` may be connected to `peer`: the table in
-    /// `shared/reference/messaging-semantics.md` (ZeroMQ pairs plus nanomsg's
+    /// docs/sp-wire.md and docs/library-semantics.md (ZeroMQ pairs plus nanomsg's
     /// SURVEYOR–RESPONDENT and BUS–BUS). Symmetric.
     pub fn pairs_with(self, peer: SocketType) -> bool {
         use SocketType::*;
@@ -162,7 +162,7 @@ impl std::fmt::Display for SocketType {
     }
 }
 
-/// What a full pipe does to a new message (messaging-semantics.md, "High-water marks").
+/// What a full pipe does to a new message (docs/library-semantics.md, "Behaviour per socket type").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HwmPolicy {
     /// The send fails with [`SendError::WouldBlock`]; the application waits.

@@ -1,6 +1,6 @@
 //! Socket options as the cores see them: plain values, already resolved.
 //!
-//! The defaults here are the real libraries' (messaging-semantics.md, "Defaults"):
+//! The defaults here are the real libraries' (docs/library-semantics.md, "Option defaults"):
 //! ZeroMQ's where ZeroMQ has the option, nanomsg's where only nanomsg does. The plan
 //! in `plan/` records where each effective value came from; the cores only need the
 //! value.

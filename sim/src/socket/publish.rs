@@ -2,7 +2,7 @@
 //! and subscriptions arrive from the subscribers as messages (ZeroMQ's way).
 //!
 //! A pipe at its send high-water mark drops its copy; the send itself never blocks and
-//! never fails (messaging-semantics.md: 100,000 sends with SNDHWM 10 and no
+//! never fails (docs/library-semantics.md: 100,000 sends with SNDHWM 10 and no
 //! subscriber all returned OK). libzmq drops silently; here each dropped copy is a
 //! `Dropped { reason: Hwm }` event so the trace can show it.
 //!

@@ -1,7 +1,7 @@
 //! PULL: fair-queued receive across pipes; it never sends.
 //!
 //! A pipe at RCVHWM stops being read (`can_receive` is false), so the pusher's queue
-//! fills and its send blocks: nothing is dropped on the way (messaging-semantics.md,
+//! fills and its send blocks: nothing is dropped on the way (docs/library-semantics.md,
 //! "High-water marks").
 
 use std::time::Duration;

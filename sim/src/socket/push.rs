@@ -1,7 +1,7 @@
 //! PUSH: round-robin out over the pipes with room; nothing comes back.
 //!
 //! A PUSH blocks at the high-water mark: when no attached pipe has room the send fails
-//! with `WouldBlock` and nothing is lost (messaging-semantics.md: PUSH with SNDHWM 10
+//! with `WouldBlock` and nothing is lost (docs/library-semantics.md: PUSH with SNDHWM 10
 //! and no peer took 10 messages, then EAGAIN). Pipes still connecting take messages
 //! too (`IMMEDIATE=0`), but a pipe whose transport is up is chosen first, so a peer
 //! that is not there yet does not hold work while another could take it.

@@ -4,7 +4,7 @@
 //! The backtrace is the SP header up to and including the request id (the first id
 //! with the high bit set): the hop ids that ROUTERs and devices pushed on the way, then
 //! the requester's id. A reply carries it back so each hop can pop its id and route
-//! (messaging-semantics.md, "SP over TCP"). A reply to a requester that has gone is
+//! (docs/sp-wire.md). A reply to a requester that has gone is
 //! discarded, as in NNG, but reported here as `PeerGone`.
 
 use std::time::Duration;

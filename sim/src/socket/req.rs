@@ -3,7 +3,7 @@
 //!
 //! What sends the request (again): the application's send; the resend timer; the loss
 //! of the pipe it went out on (at once, to another connected pipe); a pipe becoming
-//! available while it waits (messaging-semantics.md, "REQ and REP"). A new send
+//! available while it waits (docs/library-semantics.md, "REQ resend timing, measured"). A new send
 //! cancels the outstanding request, and a reply to anything but the outstanding id is
 //! dropped as late. The request is never in two pipe queues at once, so a pipe's
 //! outbound queue holds at most the current request.

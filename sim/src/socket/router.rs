@@ -4,7 +4,7 @@
 //! The tag is the pipe id pushed onto the front of the SP backtrace as a hop id (high
 //! bit clear), which is how this model stands in for ZeroMQ's identity frame. A
 //! message for a pipe the ROUTER does not know, or for a full one, is dropped and
-//! reported; with `router_mandatory` the send fails instead (messaging-semantics.md,
+//! reported; with `router_mandatory` the send fails instead (docs/library-semantics.md,
 //! "High-water marks").
 
 use std::time::Duration;

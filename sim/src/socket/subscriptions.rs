@@ -3,7 +3,7 @@
 //!
 //! ZeroMQ's wire form is used both ways: a message whose body is `0x01` followed by a
 //! prefix subscribes to that prefix, `0x00` followed by a prefix cancels it
-//! (messaging-semantics.md, "Routing"). Matching is on the first frame of a message
+//! (docs/library-semantics.md, "Routing"). Matching is on the first frame of a message
 //! (see `multipart.rs`): a prefix must not run on into the second frame, which a plain
 //! `body.starts_with` would allow.
 

@@ -1,7 +1,7 @@
 //! SURVEYOR with nanomsg/NNG semantics: a send starts a survey that goes to every
 //! peer, and responses to it are collected until the survey's deadline.
 //!
-//! A survey id works like REQ's request id (messaging-semantics.md, "SP over TCP"):
+//! A survey id works like REQ's request id (docs/sp-wire.md):
 //! high bit set, counting up from a seeded first id, carried as the header. Each
 //! attached pipe gets its own copy; a full pipe drops its copy with `Dropped{Hwm}`, so
 //! the surveyor never blocks (`SocketType::hwm_policy`). The deadline is

@@ -1,7 +1,7 @@
 //! Wire protocols, sans-IO: bytes in, messages out, and back again.
 //!
 //! Nothing here touches a socket, a runtime or a clock, so every rule can be tested
-//! byte by byte against the probes in `shared/reference/messaging-semantics.md`; the
+//! byte by byte against the probes in docs/sp-wire.md and docs/library-semantics.md; the
 //! driver in `net/` owns the streams and calls in here. The protocols are SP over
 //! TCP (nanomsg, NNG), in `sp.rs`, and ZMTP 3.1 (ZeroMQ), in `zmtp/`, whose facts are
 //! in `docs/zmtp.md`. The driver speaks SP today; ZMTP is the codec for it to speak

@@ -1,7 +1,7 @@
 //! SP over TCP, the nanomsg/NNG wire protocol: handshake, length framing and the
 //! per-protocol split of a message into its backtrace header and its body.
 //!
-//! The rules follow "SP over TCP" in `shared/reference/messaging-semantics.md`, which
+//! The rules follow "SP over TCP" in docs/sp-wire.md and docs/library-semantics.md, which
 //! was probe-checked against NNG 1.11: an 8-byte handshake `00 'S' 'P' 00`, the
 //! protocol id (u16 big-endian), `00 00`; then each message is a u64 big-endian length
 //! and that many bytes. SP has no frames inside a message, so the routing ids travel
@@ -398,7 +398,7 @@ mod tests {
     use super::*;
     use crate::design::payload::{Payload, PayloadKind};
 
-    /// The probe bytes from messaging-semantics.md, "SP over TCP".
+    /// The probe bytes from docs/sp-wire.md.
     const REP_HANDSHAKE: [u8; 8] = [0x00, 0x53, 0x50, 0x00, 0x00, 0x31, 0x00, 0x00];
     const REQ_HANDSHAKE: [u8; 8] = [0x00, 0x53, 0x50, 0x00, 0x00, 0x30, 0x00, 0x00];
 
