@@ -74,9 +74,20 @@ pub fn compare(argv: Vec<String>) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let place = json_path.as_deref().map_or(Place::Dated(Path::new("reports/compare")), Place::At);
+    if !crate::report::check_place(&place) {
+        return Ok(ExitCode::from(2));
+    }
     let registry = Registry::builtin();
-    let text = std::fs::read_to_string(scenario)
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", scenario.display()))?;
+    // Read as every input file is: a pipe, a device, a huge or non-UTF-8 file is named
+    // as such rather than hanging or failing as "cannot read".
+    let text = match patchbay::spec::SourceFile::read(scenario) {
+        Ok(src) => src.text,
+        Err(d) => {
+            eprint!("{}", patchbay::spec::render(&[d]));
+            return Ok(ExitCode::from(2));
+        }
+    };
     let mut plans = Vec::new();
     for (design, topology) in &designs {
         match variant(scenario, &text, topology, &registry) {
@@ -117,7 +128,6 @@ pub fn compare(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         ran.iter().map(|(row, plan, reports, repro)| Entry { row, plan, reports, repro }).collect();
     let mut report = compare_report(command, &name, &entries, &registry);
     report.notes.push(format!("Every design serves {CLIENTS} clients with {WORKERS} workers."));
-    let place = json_path.as_deref().map_or(Place::Dated(Path::new("reports/compare")), Place::At);
     if !crate::report::save(&mut report, place)? {
         return Ok(ExitCode::from(2));
     }

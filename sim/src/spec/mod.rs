@@ -43,7 +43,7 @@ pub use diag::{Diagnostic, Diagnostics, Location, Severity, Target};
 pub use locate::locate;
 pub use one_or_many::OneOrMany;
 pub use path::{Seg, YamlPath};
-pub use render::render;
+pub use render::{printable, render};
 pub use scalar::{Scalar, ScalarKind};
 pub use source::SourceFile;
 pub use units::{UnitError, format_duration, format_size, parse_duration, parse_rate, parse_size};
