@@ -124,9 +124,9 @@ impl std::error::Error for Diagnostic {}
 /// How much text may be parsed again to locate the diagnostics of one file. Each
 /// location costs one parse of the whole file, so without a bound a large file with
 /// many errors would take time proportional to their product; past it, a diagnostic
-/// names its YAML path instead of a line (a small file never gets there: 64 MiB is
+/// names its YAML path instead of a line (a small file never gets there: 16 MiB is
 /// thousands of locations of a typical topology).
-pub const LOCATE_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+pub const LOCATE_BUDGET_BYTES: usize = 16 * 1024 * 1024;
 
 /// Collects the diagnostics about one source file, locating each as it is recorded.
 #[derive(Debug)]
@@ -278,5 +278,22 @@ mod tests {
         diags.error_at(Some(Location { line: 2, column: 3 }), "syntax", "bad").hint("fix it");
         let text = diags.as_slice()[0].to_string();
         assert_eq!(text, "t.yaml:2:3: error[syntax]: bad (hint: fix it)");
+    }
+
+    #[test]
+    fn locating_stops_at_its_budget_and_names_the_path_instead() {
+        // A large file with many errors: each location parses the whole file again.
+        let padding = format!("# {}\n", "x".repeat(LOCATE_BUDGET_BYTES / 4));
+        let src = SourceFile::new("big.yaml", format!("{padding}a: 1\n"));
+        let mut diags = Diagnostics::new(&src);
+        let path = YamlPath::root().key("a");
+        for _ in 0..5 {
+            diags.error(&path, Target::Value, "odd", "odd value");
+        }
+        let all = diags.into_vec();
+        let located: Vec<_> = all.iter().map(|d| d.location.map(|at| at.line)).collect();
+        assert_eq!(located, [Some(2), Some(2), Some(2), None, None], "three fit in the budget");
+        assert_eq!(all[2].message, "odd value");
+        assert_eq!(all[3].message, "odd value (at `a`)");
     }
 }
