@@ -68,7 +68,8 @@ pub fn compare(argv: Vec<String>) -> anyhow::Result<ExitCode> {
             None => {
                 let known: Vec<&str> = DESIGNS.iter().map(|(d, _)| *d).collect();
                 return usage_error(&format!(
-                    "compare knows no design `{name}`; it knows: {}",
+                    "compare knows no design `{}`; it knows: {}",
+                    patchbay::spec::printable(name),
                     known.join(", ")
                 ));
             }
