@@ -46,6 +46,11 @@ pub fn report(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     if let Some(opt) = args.value("screenshot").map(|_| "--screenshot") {
         return usage_error(&format!("{opt} goes with --browser-check"));
     }
+    // Every page's path is checked before any is rendered, as the sweeps check theirs.
+    let refused = args.files.iter().filter(|json| !check_place(&Place::At(json))).count();
+    if refused > 0 {
+        return Ok(ExitCode::from(2));
+    }
     let mut bad = false;
     for json in &args.files {
         if let Err(e) = render_one(json) {
