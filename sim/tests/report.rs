@@ -122,7 +122,8 @@ fn every_section_is_there_for_a_failing_and_a_passing_scenario() {
     assert_eq!(failing.sequences.len(), 1, "one diagram for the one failing invariant");
     assert!(passing.sequences.is_empty(), "nothing failed in lru-steady");
     for s in &report.sections {
-        assert!(s.graph_svg.contains("REQ → ROUTER"), "socket types on the graph's edges");
+        let graph = s.graph.to_svg().expect("a sweep's topology draws");
+        assert!(graph.contains("REQ → ROUTER"), "socket types on the graph's edges");
         let latency = s.metrics.latency.as_ref().expect("requests were answered");
         assert_eq!(latency.what, "request issued → reply accepted");
         let p = &latency.percentiles;
@@ -242,6 +243,127 @@ fn reading_something_that_is_not_a_report_says_what_it_is() {
     }
     let missing = report::read(&dir.path().join("none.json")).expect_err("no file");
     assert!(matches!(missing, ReadError::Io(_)));
+}
+
+/// The one `<script>` a page has is its self-check; anything else came from a JSON.
+fn scripts(html: &str) -> usize {
+    html.matches("<script").count()
+}
+
+#[test]
+fn markup_in_a_hand_edited_json_never_reaches_the_page() {
+    // From issue 17: a report's `graph_svg` was pasted into the page as it was, so a
+    // downloaded JSON could run script when rendered.
+    let mut value = serde_json::to_value(sweep()).expect("a report serialises");
+    let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+    let section = &mut value["sections"][0];
+    section["graph_svg"] = evil.into();
+    section["graph"]["name"] = evil.into();
+    section["graph"]["groups"][0]["name"] = evil.into();
+    section["graph"]["links"][0]["from_socket"] = evil.into();
+    section["name"] = evil.into();
+    section["verdicts"][0]["invariant"] = evil.into();
+    section["sequences"][0]["lanes"][0] = evil.into();
+    section["sequences"][0]["rows"][0]["label"] = evil.into();
+    value["title"] = evil.into();
+    value["notes"] = serde_json::json!([evil]);
+    let dir = TempDir::new("markup");
+    let path = dir.path().join("edited.json");
+    std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    let report = report::read(&path).expect("an edited report still reads");
+    let html = report.to_html();
+    assert_eq!(scripts(&html), 1, "only the page's own self-check script");
+    assert!(!html.contains("<img"), "no element from the JSON");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the text is shown, escaped");
+    assert!(html.contains("REQ → ROUTER"), "the topology is drawn from the model's links");
+    assert!(html == report.to_html(), "rendering twice gives the same bytes");
+}
+
+#[test]
+fn an_edited_json_whose_figures_do_not_fit_is_refused_not_drawn() {
+    // The page indexes rows and buckets by what the JSON says: an arrow from a row the
+    // diagram does not have panicked the renderer.
+    let dir = TempDir::new("inconsistent");
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 3] = [
+        ("an arrow from row 4000000000", |v| {
+            v["sections"][0]["sequences"][0]["arrows"][0]["from_row"] = 4_000_000_000u32.into()
+        }),
+        ("a fault band outside", |v| {
+            v["sections"][0]["sequences"][0]["faults"][0]["to_row"] = 99_999.into()
+        }),
+        ("latency buckets out of order", |v| {
+            v["sections"][0]["metrics"]["latency"]["histogram"]["buckets"] =
+                serde_json::json!([[90, 1], [10, 1]])
+        }),
+    ];
+    for (says, edit) in edits {
+        let mut value = serde_json::to_value(sweep()).expect("a report serialises");
+        edit(&mut value);
+        let path = dir.path().join("edited.json");
+        std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+        let err = report::read(&path).expect_err(says);
+        assert!(matches!(err, ReadError::Inconsistent(_)), "{says}: {err}");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+}
+
+#[test]
+fn a_topology_that_cannot_be_drawn_is_said_in_words() {
+    let mut report = sweep().clone();
+    report.sections[0].graph.links[0].to = 999;
+    report.sections[1].graph.links[0].to_type = "NOT-A-SOCKET".into();
+    let html = report.to_html();
+    assert_eq!(html.matches("The topology cannot be drawn").count(), 2, "one per section");
+    // A report from before the topology was data has none, and says so.
+    report.sections[0].graph = report::Topology::default();
+    assert!(report.to_html().contains("This report holds no topology to draw."));
+}
+
+#[test]
+fn a_report_path_that_will_be_refused_is_refused_before_any_run() {
+    // From issue 17: `--json` over a file patchbay did not write was refused only after
+    // every run had finished. The check the commands now make first:
+    let dir = TempDir::new("check-path");
+    let user = dir.path().join("mine.json");
+    std::fs::write(&user, "{\"mine\": true}").unwrap();
+    let err = report::check_pair_path(&user).expect_err("the user's JSON");
+    assert!(err.to_string().contains("is not a patchbay report"), "{err}");
+    let page_taken = dir.path().join("page.json");
+    std::fs::write(dir.path().join("page.html"), "<p>notes</p>").unwrap();
+    let err = report::check_pair_path(&page_taken).expect_err("the page beside it is the user's");
+    assert!(err.to_string().contains("page.html"), "{err}");
+    std::fs::create_dir(dir.path().join("folder.json")).unwrap();
+    let err = report::check_pair_path(&dir.path().join("folder.json")).expect_err("a directory");
+    assert!(err.to_string().contains("is a directory"), "{err}");
+    let under_file = user.join("reports");
+    let err = report::check_dir(&under_file).expect_err("a file on the way");
+    assert!(err.to_string().contains("mine.json is a file"), "{err}");
+    report::check_pair_path(&dir.path().join("new/sub/fresh.json")).expect("a new path is fine");
+    report::check_dir(&dir.path().join("new/sub")).expect("a folder to be made is fine");
+}
+
+#[test]
+fn a_pipe_or_a_directory_given_as_a_report_is_refused_without_reading() {
+    let dir = TempDir::new("not-regular");
+    let err = report::read(dir.path()).expect_err("a directory");
+    assert!(err.to_string().contains("is a directory"), "{err}");
+    assert!(!report::is_ours(dir.path()), "a directory is not ours");
+    let fifo = dir.path().join("pipe.json");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success(), "mkfifo made the pipe");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let at = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx
+            .send((report::read(&at).map(|_| ()).map_err(|e| e.to_string()), report::is_ours(&at)));
+    });
+    // A hang detector, not a wait for an event: before the fix this read blocked for ever.
+    let (read, ours) =
+        rx.recv_timeout(Duration::from_secs(60)).expect("reading a FIFO must not hang");
+    let err = read.expect_err("a FIFO is not a report");
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(!ours, "a FIFO is not ours");
 }
 
 #[test]

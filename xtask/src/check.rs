@@ -41,6 +41,8 @@ pub fn check(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     let (mut errors, mut warnings) = (0, 0);
     for file in &files {
         let loaded = plan::load(file, &registry);
+        // A path from the command line may hold anything: printed escaped, as diagnostics are.
+        let shown = patchbay::spec::printable(&file.display().to_string());
         let n_err = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
         errors += n_err;
         warnings += loaded.diagnostics.len() - n_err;
@@ -51,15 +53,15 @@ pub fn check(argv: Vec<String>) -> anyhow::Result<ExitCode> {
             Some(p) if args.flag("explain") => println!("{}", patchbay::explain::explain(p)),
             Some(Plan::Topology(t)) => println!(
                 "ok  {}  topology `{}`: {} nodes, {} replicas",
-                file.display(),
+                shown,
                 t.name,
                 t.groups.len(),
                 t.replica_count()
             ),
             Some(Plan::Scenario(s)) => {
-                println!("ok  {}  scenario `{}` on `{}`", file.display(), s.name, s.topology.name)
+                println!("ok  {shown}  scenario `{}` on `{}`", s.name, s.topology.name)
             }
-            None => println!("bad {}  {n_err} error(s)", file.display()),
+            None => println!("bad {shown}  {n_err} error(s)"),
         }
     }
     println!("checked {} file(s): {errors} error(s), {warnings} warning(s)", files.len());

@@ -68,15 +68,27 @@ pub fn compare(argv: Vec<String>) -> anyhow::Result<ExitCode> {
             None => {
                 let known: Vec<&str> = DESIGNS.iter().map(|(d, _)| *d).collect();
                 return usage_error(&format!(
-                    "compare knows no design `{name}`; it knows: {}",
+                    "compare knows no design `{}`; it knows: {}",
+                    patchbay::spec::printable(name),
                     known.join(", ")
                 ));
             }
         }
     }
+    let place = json_path.as_deref().map_or(Place::Dated(Path::new("reports/compare")), Place::At);
+    if !crate::report::check_place(&place) {
+        return Ok(ExitCode::from(2));
+    }
     let registry = Registry::builtin();
-    let text = std::fs::read_to_string(scenario)
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", scenario.display()))?;
+    // Read as every input file is: a pipe, a device, a huge or non-UTF-8 file is named
+    // as such rather than hanging or failing as "cannot read".
+    let text = match patchbay::spec::SourceFile::read(scenario) {
+        Ok(src) => src.text,
+        Err(d) => {
+            eprint!("{}", patchbay::spec::render(&[d]));
+            return Ok(ExitCode::from(2));
+        }
+    };
     let mut plans = Vec::new();
     for (design, topology) in &designs {
         match variant(scenario, &text, topology, &registry) {
@@ -117,7 +129,6 @@ pub fn compare(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         ran.iter().map(|(row, plan, reports, repro)| Entry { row, plan, reports, repro }).collect();
     let mut report = compare_report(command, &name, &entries, &registry);
     report.notes.push(format!("Every design serves {CLIENTS} clients with {WORKERS} workers."));
-    let place = json_path.as_deref().map_or(Place::Dated(Path::new("reports/compare")), Place::At);
     if !crate::report::save(&mut report, place)? {
         return Ok(ExitCode::from(2));
     }

@@ -53,6 +53,10 @@ pub fn explore(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         faults_only: args.flag("faults-only"),
         out_dir: std::path::absolute(&out_dir)?,
     };
+    // The case and its report go under `--out`: refused now, not after the search.
+    if !crate::report::check_place(&Place::Dated(&opts.out_dir)) {
+        return Ok(ExitCode::from(2));
+    }
     let registry = Registry::builtin();
     let base = match Base::load(file, &registry, opts.max_faults, opts.faults_only) {
         Ok(b) => b,

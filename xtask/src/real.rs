@@ -44,6 +44,10 @@ pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         Ok(time_scale) => RealOptions { time_scale },
         Err(e) => return usage_error(&e),
     };
+    let place = sel.json.as_deref().map_or(Place::Dated(Path::new("reports/real")), Place::At);
+    if !crate::report::check_place(&place) {
+        return Ok(ExitCode::from(2));
+    }
     let registry = Registry::builtin();
     let Some(plans) = load_all(&sel.files, &registry) else { return Ok(ExitCode::from(2)) };
     let (plans, skipped) = split(plans, |p| skip_reason(p, &registry, opts));
@@ -96,10 +100,8 @@ pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     }
     print_table(&plans, &reports);
     let mut report = real_report(command, &as_run, &registry, &reports, &measured, &skipped);
-    let place = sel.json.as_deref().map_or(Place::Dated(Path::new("reports/real")), Place::At);
-    if !crate::report::save(&mut report, place)? {
-        return Ok(ExitCode::from(2));
-    }
+    // Checked before the runs; if the path was taken since, the summary still prints.
+    let saved = crate::report::save(&mut report, place)?;
     print_skipped(&skipped);
     let errors: Vec<&RunReport> = reports.iter().filter(|r| r.error.is_some()).collect();
     for r in &errors {
@@ -112,6 +114,9 @@ pub fn real(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         reports.len() - differ - errors.len(),
         errors.len()
     );
+    if !saved {
+        return Ok(ExitCode::from(2));
+    }
     Ok(if internal || !errors.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 

@@ -46,6 +46,11 @@ pub fn report(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     if let Some(opt) = args.value("screenshot").map(|_| "--screenshot") {
         return usage_error(&format!("{opt} goes with --browser-check"));
     }
+    // Every page's path is checked before any is rendered, as the sweeps check theirs.
+    let refused = args.files.iter().filter(|json| !check_place(&Place::At(json))).count();
+    if refused > 0 {
+        return Ok(ExitCode::from(2));
+    }
     let mut bad = false;
     for json in &args.files {
         if let Err(e) = render_one(json) {
@@ -90,6 +95,23 @@ pub enum Place<'a> {
     At(&'a Path),
 }
 
+/// Checks, before the first run, that [`save`] will be able to write at `place`:
+/// a sweep that ran for an hour must not end in a refusal. Prints the reason and
+/// returns false when it will not.
+pub fn check_place(place: &Place<'_>) -> bool {
+    let checked = match place {
+        Place::At(json) => patchbay::report::check_pair_path(json),
+        Place::Dated(dir) => patchbay::report::check_dir(dir),
+    };
+    match checked {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
+    }
+}
+
 /// Stamps `report` with the time and writes it, printing where. Returns false when a
 /// file patchbay did not write is in the way: that is the user's, so the error is
 /// printed and the command should exit 2, not 1.
@@ -121,5 +143,26 @@ pub fn save(report: &mut Report, place: Place<'_>) -> anyhow::Result<bool> {
             Ok(false)
         }
         Err(e) => Err(e).context("writing the report"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_path_the_user_owns_is_refused_before_any_run() {
+        // From issue 17: `--json` over a file patchbay did not write was refused only
+        // after every run had finished; the commands call this first now.
+        let dir = std::env::temp_dir().join(format!("patchbay-xtask-place-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let user = dir.join("mine.json");
+        std::fs::write(&user, "{}").expect("written");
+        assert!(!check_place(&Place::At(&user)), "the user's JSON is refused");
+        assert!(!check_place(&Place::Dated(&user.join("sub"))), "a folder under a file is refused");
+        assert!(check_place(&Place::At(&dir.join("fresh.json"))), "a new path is taken");
+        assert!(check_place(&Place::Dated(&dir.join("reports"))), "a new folder is taken");
+        assert_eq!(std::fs::read_to_string(&user).expect("still there"), "{}", "left untouched");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -37,6 +37,10 @@ pub fn sim(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         Ok(sel) => sel,
         Err(e) => return usage_error(&e),
     };
+    let place = sel.json.as_deref().map_or(Place::Dated(Path::new("reports/sim")), Place::At);
+    if !crate::report::check_place(&place) {
+        return Ok(ExitCode::from(2));
+    }
     let registry = Registry::builtin();
     let Some(plans) = load_all(&sel.files, &registry) else { return Ok(ExitCode::from(2)) };
     let (plans, skipped) =

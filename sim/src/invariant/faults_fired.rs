@@ -100,11 +100,14 @@ pub fn check(input: &CheckInput) -> Outcome {
         ));
     }
 
-    let outcome = Outcome::from_violations(NAME, violations);
-    if scheduled == 0 && extra.is_empty() {
-        return outcome.with_note("no faults scheduled");
+    if scheduled == 0 && extra.is_empty() && violations.is_empty() {
+        // Nothing was scheduled and nothing was drawn: there is no fault to judge, and a
+        // pass would claim the faults took effect.
+        return Outcome::unknown(NAME, "no faults scheduled");
     }
+    let outcome = Outcome::from_violations(NAME, violations);
     let note = match extra.len() {
+        0 if scheduled == 0 => "no faults scheduled".to_owned(),
         0 => format!("{scheduled} faults scheduled"),
         n => format!("{scheduled} faults scheduled, {n} more drawn at run time"),
     };
@@ -188,9 +191,9 @@ mod tests {
     }
 
     #[test]
-    fn no_faults_scheduled_is_a_pass_that_says_so() {
+    fn no_faults_scheduled_is_unknown_not_a_pass() {
         let outcome = outcome(Vec::new(), &plan());
-        assert_eq!(outcome.verdict, Verdict::Pass);
+        assert_eq!(outcome.verdict, Verdict::Unknown);
         assert_eq!(outcome.note.as_deref(), Some("no faults scheduled"));
     }
 

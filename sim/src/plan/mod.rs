@@ -126,13 +126,21 @@ pub fn load_scenario_source(src: &SourceFile, registry: &Registry) -> Loaded<Sce
     let topo_path = normalize(&src.path.parent().unwrap_or(Path::new(".")).join(&raw.topology));
     let topo_src = match SourceFile::read(&topo_path) {
         Ok(s) => s,
-        Err(_) => {
+        // A file that is there but unfit (not UTF-8, a pipe, too large) is reported in its
+        // own words, at its own position; only one that cannot be opened is "missing".
+        Err(d) if d.code != "io" => {
+            let mut all = diags.into_vec();
+            all.push(d);
+            return Loaded::failed(all);
+        }
+        Err(d) => {
+            let reason = d.message.rsplit_once(": ").map_or("", |(_, why)| why);
             diags
                 .error(
                     &YamlPath::root().key("topology"),
                     Target::Value,
                     "missing-file",
-                    format!("the topology file `{}` cannot be read", topo_path.display()),
+                    format!("the topology file `{}` cannot be read: {reason}", topo_path.display()),
                 )
                 .hint("the path is relative to this scenario file, e.g. `../topologies/lru-broker.yaml`");
             return Loaded::failed(diags.into_vec());

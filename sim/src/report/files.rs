@@ -27,6 +27,9 @@ pub enum ReadError {
     Format(Option<u64>),
     /// The layout is ours but a field is missing or of the wrong type.
     Shape(serde_json::Error),
+    /// Every field reads, but they do not fit together (a diagram's arrow from a row
+    /// it does not have): an edited file, which would break the page.
+    Inconsistent(String),
 }
 
 impl fmt::Display for ReadError {
@@ -42,15 +45,42 @@ impl fmt::Display for ReadError {
                 write!(f, "it has report format {n}, and this patchbay reads format {FORMAT}")
             }
             ReadError::Shape(e) => write!(f, "it is a patchbay report with a bad field: {e}"),
+            ReadError::Inconsistent(why) => {
+                write!(f, "it is a patchbay report whose figures do not fit together: {why}")
+            }
         }
     }
 }
 
 impl std::error::Error for ReadError {}
 
+/// The largest report read back: far above what a sweep writes (its figures are
+/// bounded; its rows are a few hundred bytes a run), and a bound on what a path that is
+/// not a report (a log, a device) can make patchbay read.
+pub const REPORT_SIZE_MAX_BYTES: u64 = 512 * 1024 * 1024;
+
+/// A regular file's whole text, read without blocking on a FIFO or a device (their
+/// metadata is checked first) and without reading past [`REPORT_SIZE_MAX_BYTES`].
+fn read_regular(path: &Path) -> io::Result<String> {
+    use std::io::Read as _;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "a directory" } else { "not a regular file" };
+        return Err(io::Error::other(format!("{} is {what}", path.display())));
+    }
+    let mut text = String::new();
+    let file = std::fs::File::open(path)?;
+    file.take(REPORT_SIZE_MAX_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > REPORT_SIZE_MAX_BYTES {
+        let message = format!("{} is larger than {REPORT_SIZE_MAX_BYTES} bytes", path.display());
+        return Err(io::Error::other(message));
+    }
+    Ok(text)
+}
+
 /// Reads a report's JSON, saying clearly what is wrong with a file that is not one.
 pub fn read(path: &Path) -> Result<Report, ReadError> {
-    let text = std::fs::read_to_string(path).map_err(ReadError::Io)?;
+    let text = read_regular(path).map_err(ReadError::Io)?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(ReadError::NotJson)?;
     if value.get("generator").and_then(|g| g.as_str()) != Some(GENERATOR) {
         return Err(ReadError::NotOurs);
@@ -59,13 +89,56 @@ pub fn read(path: &Path) -> Result<Report, ReadError> {
         Some(n) if n == u64::from(FORMAT) => {}
         other => return Err(ReadError::Format(other)),
     }
-    serde_json::from_value(value).map_err(ReadError::Shape)
+    let report: Report = serde_json::from_value(value).map_err(ReadError::Shape)?;
+    check_consistent(&report).map_err(ReadError::Inconsistent)?;
+    Ok(report)
+}
+
+/// The page indexes diagrams' rows and lanes and a histogram's buckets by what the
+/// JSON says; a report this patchbay wrote always fits, an edited one is checked.
+fn check_consistent(report: &Report) -> Result<(), String> {
+    for s in &report.sections {
+        for d in &s.sequences {
+            let rows = d.rows.len() as u64;
+            let row_ok = |r: u32| u64::from(r) < rows;
+            if let Some(a) =
+                d.arrows.iter().find(|a| !row_ok(a.from_row) || !a.to_row.is_none_or(row_ok))
+            {
+                return Err(format!("`{}`: an arrow from row {} of {rows}", s.name, a.from_row));
+            }
+            if d.faults
+                .iter()
+                .any(|f| !row_ok(f.from_row) || !row_ok(f.to_row) || f.from_row > f.to_row)
+            {
+                return Err(format!(
+                    "`{}`: a fault band outside the diagram's {rows} rows",
+                    s.name
+                ));
+            }
+            if d.rows.iter().any(|r| r.lane.is_some_and(|l| l as usize >= d.lanes.len())) {
+                return Err(format!("`{}`: a row in a lane the diagram does not have", s.name));
+            }
+        }
+        if let Some(latency) = &s.metrics.latency {
+            let buckets = &latency.histogram.buckets;
+            let ordered = buckets.windows(2).all(|w| w[0].0 < w[1].0);
+            let span = buckets
+                .last()
+                .map_or(0, |b| b.0)
+                .saturating_sub(buckets.first().map_or(0, |b| b.0));
+            // Eight buckets per doubling of a u64 of microseconds: 512 at most.
+            if !ordered || span > 8 * 64 {
+                return Err(format!("`{}`: latency buckets out of order or out of range", s.name));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether patchbay wrote the file at `path` (a JSON with the generator field, or a
 /// page with the generator meta tag). A file that cannot be read is not ours.
 pub fn is_ours(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    let Ok(text) = read_regular(path) else { return false };
     if text.trim_start().starts_with('{') {
         serde_json::from_str::<serde_json::Value>(&text)
             .is_ok_and(|v| v.get("generator").and_then(|g| g.as_str()) == Some(GENERATOR))
@@ -83,6 +156,38 @@ fn refuse(path: &Path) -> io::Error {
             path.display()
         ),
     )
+}
+
+/// Refuses, before any work is done, a report path that [`write_pair`] would refuse
+/// or fail on: the JSON or the page beside it held by a file patchbay did not write, or
+/// by a directory, or a folder on the way that is a file.
+pub fn check_pair_path(json: &Path) -> io::Result<()> {
+    for path in [json.to_path_buf(), json.with_extension("html")] {
+        if path.is_dir() {
+            let message = format!("{} is a directory; name a file for the report", path.display());
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, message));
+        }
+        if path.exists() && !is_ours(&path) {
+            return Err(refuse(&path));
+        }
+    }
+    json.parent().map_or(Ok(()), check_dir)
+}
+
+/// Refuses a report folder that cannot be one: a file holds its name or that of a
+/// folder on the way to it.
+pub fn check_dir(dir: &Path) -> io::Result<()> {
+    for at in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        if at.exists() {
+            if at.is_dir() {
+                return Ok(());
+            }
+            let message =
+                format!("{} is a file, so no report can be written under it", at.display());
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, message));
+        }
+    }
+    Ok(())
 }
 
 /// Writes `text` to `path` unless a file patchbay did not make is there.

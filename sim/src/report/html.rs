@@ -71,7 +71,7 @@ pub fn required(report: &Report) -> Vec<&'static str> {
     let s = &report.sections;
     let any = |has: &dyn Fn(&Section) -> bool| s.iter().any(has);
     let has = [
-        !s.is_empty(),
+        any(&|s| !s.graph.groups.is_empty()),
         !s.is_empty(),
         any(&|s| s.verdicts.iter().any(|v| v.fail > 0)),
         any(&|s| s.metrics.latency.is_some()),
@@ -196,11 +196,17 @@ fn section(out: &mut String, s: &Section, i: usize, clock: &str) {
         s.seeds,
         esc(&s.expected)
     );
-    // Every inline SVG of the topology names its arrow marker `arrow`; each gets its own.
-    let graph = s
-        .graph_svg
-        .replace("id=\"arrow\"", &format!("id=\"g{i}-arrow\""))
-        .replace("url(#arrow)", &format!("url(#g{i}-arrow)"));
+    // Drawn now from the model, never pasted from the JSON. Every drawing of a topology
+    // names its arrow marker `arrow`; each gets its own id in the page.
+    let graph = match s.graph.to_svg() {
+        _ if s.graph.groups.is_empty() => {
+            "<p class=\"muted\">This report holds no topology to draw.</p>".to_owned()
+        }
+        Some(svg) => svg
+            .replace("id=\"arrow\"", &format!("id=\"g{i}-arrow\""))
+            .replace("url(#arrow)", &format!("url(#g{i}-arrow)")),
+        None => "<p class=\"bad\">The topology cannot be drawn: a connect names a group or socket type this report does not hold.</p>".to_owned(),
+    };
     let _ = write!(
         out,
         "<div data-section=\"graph\"><h3>Topology</h3><div class=\"scroll\">{graph}</div></div>"

@@ -14,6 +14,7 @@
 //!   from its kept trace or, in the simulator, by running its seed again.
 //! - `compare.rs` builds a `compare` report: one section per design and backend.
 //! - `finding.rs` builds an `explore` report: the search, then the shrunk case.
+//! - `topology.rs` keeps the topology as data, drawn when the page is rendered.
 //! - `html.rs` renders the page, with `chart.rs` and `seqsvg.rs` drawing the SVG.
 //! - `files.rs` writes the pair under `reports/`, never over a file someone else made.
 
@@ -26,12 +27,17 @@ pub mod metrics;
 pub mod seqdiag;
 mod seqsvg;
 pub mod sweep;
+pub mod topology;
 
 use serde::{Deserialize, Serialize};
 
-pub use files::{ReadError, Written, is_ours, now_utc, read, write, write_html, write_pair};
+pub use files::{
+    ReadError, Written, check_dir, check_pair_path, is_ours, now_utc, read, write, write_html,
+    write_pair,
+};
 pub use metrics::{Accumulator, Metrics};
 pub use seqdiag::SeqDiagram;
+pub use topology::Topology;
 
 /// The value of every report's `generator` field (and the page's `<meta
 /// name="generator">`): how patchbay recognises a file it may replace.
@@ -143,8 +149,11 @@ pub struct Section {
     pub as_expected: u64,
     /// Seeds that could not run at all.
     pub errors: u64,
-    /// The topology drawn from the petgraph model (SVG text).
-    pub graph_svg: String,
+    /// The topology as groups and connects; the page draws it at render time, so no
+    /// markup is ever taken from a JSON. Absent (and not drawn) in reports from before
+    /// it was kept as data, whose `graph_svg` is ignored.
+    #[serde(default)]
+    pub graph: Topology,
     pub verdicts: Vec<VerdictRow>,
     /// One diagram per failing invariant: its shortest failing seed, around the
     /// violation.

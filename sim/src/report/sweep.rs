@@ -12,9 +12,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::metrics::{Accumulator, Metrics};
-use super::{Failure, Kind, Report, Section, Table, VerdictRow, seqdiag};
+use super::{Failure, Kind, Report, Section, Table, Topology, VerdictRow, seqdiag};
 use crate::design::Registry;
-use crate::graph::TopologyGraph;
 use crate::invariant::Verdict;
 use crate::plan::{Expect, ScenarioPlan};
 use crate::run::json::{expected_text, to_json};
@@ -155,7 +154,7 @@ pub fn section(
         seeds: runs.len() as u64,
         as_expected: runs.iter().filter(|r| r.as_expected).count() as u64,
         errors: runs.iter().filter(|r| r.error.is_some()).count() as u64,
-        graph_svg: TopologyGraph::new(&plan.topology).to_svg(&plan.topology.name),
+        graph: Topology::of(&plan.topology),
         verdicts,
         sequences,
         metrics,

@@ -15,7 +15,7 @@ use super::source::SourceFile;
 
 // Rendering has its own file; it is re-exported here because it is what one does with a
 // list of diagnostics.
-pub use super::render::render;
+pub use super::render::{printable, render};
 
 /// How bad a diagnostic is: errors stop a run, warnings are printed and the run goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,13 +106,14 @@ impl fmt::Display for Diagnostic {
     /// The one-line form, `file:line:column: error[code]: message`, for logs and panics in
     /// tests; [`render`] gives the full form with the excerpt.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        // Shown escaped and shortened as `render` shows them: it is user input.
+        write!(f, "{}", printable(&self.file.display().to_string()))?;
         if let Some(at) = self.location {
             write!(f, ":{}:{}", at.line, at.column)?;
         }
-        write!(f, ": {}[{}]: {}", self.severity.as_str(), self.code, self.message)?;
+        write!(f, ": {}[{}]: {}", self.severity.as_str(), self.code, printable(&self.message))?;
         if let Some(hint) = &self.hint {
-            write!(f, " (hint: {hint})")?;
+            write!(f, " (hint: {})", printable(hint))?;
         }
         Ok(())
     }
@@ -120,17 +121,26 @@ impl fmt::Display for Diagnostic {
 
 impl std::error::Error for Diagnostic {}
 
+/// How much text may be parsed again to locate the diagnostics of one file. Each
+/// location costs one parse of the whole file, so without a bound a large file with
+/// many errors would take time proportional to their product; past it, a diagnostic
+/// names its YAML path instead of a line (a small file never gets there: 16 MiB is
+/// thousands of locations of a typical topology).
+pub const LOCATE_BUDGET_BYTES: usize = 16 * 1024 * 1024;
+
 /// Collects the diagnostics about one source file, locating each as it is recorded.
 #[derive(Debug)]
 pub struct Diagnostics<'a> {
     source: &'a SourceFile,
     items: Vec<Diagnostic>,
+    /// Text parsed so far to locate diagnostics, held under [`LOCATE_BUDGET_BYTES`].
+    located_bytes: usize,
 }
 
 impl<'a> Diagnostics<'a> {
     /// An empty collector for `source`.
     pub fn new(source: &'a SourceFile) -> Self {
-        Self { source, items: Vec::new() }
+        Self { source, items: Vec::new(), located_bytes: 0 }
     }
 
     /// The file these diagnostics are about.
@@ -214,7 +224,14 @@ impl<'a> Diagnostics<'a> {
         message: String,
     ) -> &mut Diagnostic {
         let mut diag = Diagnostic::new(severity, code, message, &self.source.path);
-        diag.location = locate(self.source, path, target);
+        let cost = self.source.text.len().max(1);
+        if self.located_bytes + cost <= LOCATE_BUDGET_BYTES {
+            self.located_bytes += cost;
+            diag.location = locate(self.source, path, target);
+        } else {
+            // Over budget: the path still says where, in the document's own terms.
+            diag.message = format!("{} (at {})", diag.message, path.describe());
+        }
         diag.yaml_path = Some(path.clone());
         self.push(diag)
     }
@@ -261,5 +278,22 @@ mod tests {
         diags.error_at(Some(Location { line: 2, column: 3 }), "syntax", "bad").hint("fix it");
         let text = diags.as_slice()[0].to_string();
         assert_eq!(text, "t.yaml:2:3: error[syntax]: bad (hint: fix it)");
+    }
+
+    #[test]
+    fn locating_stops_at_its_budget_and_names_the_path_instead() {
+        // A large file with many errors: each location parses the whole file again.
+        let padding = format!("# {}\n", "x".repeat(LOCATE_BUDGET_BYTES / 4));
+        let src = SourceFile::new("big.yaml", format!("{padding}a: 1\n"));
+        let mut diags = Diagnostics::new(&src);
+        let path = YamlPath::root().key("a");
+        for _ in 0..5 {
+            diags.error(&path, Target::Value, "odd", "odd value");
+        }
+        let all = diags.into_vec();
+        let located: Vec<_> = all.iter().map(|d| d.location.map(|at| at.line)).collect();
+        assert_eq!(located, [Some(2), Some(2), Some(2), None, None], "three fit in the budget");
+        assert_eq!(all[2].message, "odd value");
+        assert_eq!(all[3].message, "odd value (at `a`)");
     }
 }

@@ -9,6 +9,8 @@
 //! - [`yaml`]: [`load`], the entry point; `de/` is its collecting deserializer, and
 //!   [`suggest`] finds "did you mean" candidates for it and for the resolver.
 //! - [`locate`](mod@locate): a YAML path back to a line and column.
+//! - `nesting`: a linear pre-scan refusing flow collections nested deeper than the YAML
+//!   library can scan quickly.
 //! - [`scalar`], [`one_or_many`]: leaf types for the schema; [`units`]: durations, sizes,
 //!   rates.
 //!
@@ -22,6 +24,7 @@
 pub mod diag;
 pub mod edit;
 pub mod locate;
+mod nesting;
 pub mod one_or_many;
 pub mod path;
 pub mod render;
@@ -40,7 +43,7 @@ pub use diag::{Diagnostic, Diagnostics, Location, Severity, Target};
 pub use locate::locate;
 pub use one_or_many::OneOrMany;
 pub use path::{Seg, YamlPath};
-pub use render::render;
+pub use render::{printable, render};
 pub use scalar::{Scalar, ScalarKind};
 pub use source::SourceFile;
 pub use units::{UnitError, format_duration, format_size, parse_duration, parse_rate, parse_size};

@@ -12,6 +12,11 @@
 //!
 //! The carets underline the token at the location: a plain or quoted scalar (or key) to its
 //! end, a mapping or list opener with a single caret.
+//!
+//! Everything printed comes from user input one way or another, so it is made safe for a
+//! terminal here: control characters (and the bidirectional overrides that reorder text)
+//! are shown escaped as `\u{1b}`, a long excerpt is cut to a window around the location,
+//! and a long quoted name in a message is cut in its middle.
 
 use std::fmt::Write as _;
 
@@ -19,6 +24,19 @@ use super::diag::{Diagnostic, Location};
 
 /// How many columns a tab takes in the excerpt.
 const TAB_WIDTH_COLUMNS: usize = 4;
+
+/// The most characters of a source line an excerpt shows; a longer line is cut to a
+/// window around the location, marked with `…` where it was cut.
+const EXCERPT_CHARS_MAX: usize = 100;
+
+/// How many characters of a cut line are shown before the location.
+const EXCERPT_CHARS_BEFORE: usize = 30;
+
+/// The longest name or value quoted in backticks that a message shows whole.
+const QUOTED_CHARS_MAX: usize = 60;
+
+/// The longest message or hint shown whole.
+const MESSAGE_CHARS_MAX: usize = 400;
 
 /// Renders diagnostics one after another, separated by blank lines; the excerpt is the one
 /// each diagnostic captured when it was recorded, and is left out if it has none.
@@ -34,39 +52,117 @@ pub fn render(diags: &[Diagnostic]) -> String {
 }
 
 fn render_one(out: &mut String, diag: &Diagnostic) {
-    let _ = writeln!(out, "{}[{}]: {}", diag.severity.as_str(), diag.code, diag.message);
+    let message = printable(&diag.message);
+    let _ = writeln!(out, "{}[{}]: {message}", diag.severity.as_str(), diag.code);
+    let file = printable(&diag.file.display().to_string());
     let Some(at) = diag.location else {
         // No position: the file alone still says where to look.
-        if !diag.file.as_os_str().is_empty() {
-            let _ = writeln!(out, " --> {}", diag.file.display());
+        if !file.is_empty() {
+            let _ = writeln!(out, " --> {file}");
         }
         write_hint(out, diag, 1);
         return;
     };
     let gutter = at.line.to_string().len();
     let pad = " ".repeat(gutter);
-    let _ = writeln!(out, "{pad}--> {}:{}:{}", diag.file.display(), at.line, at.column);
+    let _ = writeln!(out, "{pad}--> {file}:{}:{}", at.line, at.column);
     if let Some(line) = &diag.excerpt {
+        let (shown, carets) = excerpt(line, at);
         let _ = writeln!(out, "{pad} |");
-        let _ = writeln!(out, "{}", format!("{} | {}", at.line, expand_tabs(line)).trim_end());
-        let _ = writeln!(out, "{pad} | {}", underline(line, at));
+        let _ = writeln!(out, "{}", format!("{} | {shown}", at.line).trim_end());
+        let _ = writeln!(out, "{pad} | {carets}");
     }
     write_hint(out, diag, gutter);
 }
 
 fn write_hint(out: &mut String, diag: &Diagnostic, gutter: usize) {
     if let Some(hint) = &diag.hint {
-        let _ = writeln!(out, "{} = hint: {hint}", " ".repeat(gutter));
+        let _ = writeln!(out, "{} = hint: {}", " ".repeat(gutter), printable(hint));
     }
 }
 
-/// Spaces up to the column, then carets under the token that starts there.
-fn underline(line: &str, at: Location) -> String {
+/// A message, hint or path as it may be printed: control characters escaped, each
+/// backticked name over [`QUOTED_CHARS_MAX`] cut in its middle, and the whole cut at
+/// [`MESSAGE_CHARS_MAX`].
+pub fn printable(text: &str) -> String {
+    let mut out = String::new();
+    // Between backticks on odd pieces; an unpaired backtick leaves the rest as it is.
+    for (i, piece) in text.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let count = piece.chars().count();
+        if i % 2 == 1 && count > QUOTED_CHARS_MAX {
+            let head: String = piece.chars().take(QUOTED_CHARS_MAX - 12).collect();
+            let tail: String = piece.chars().skip(count - 8).collect();
+            let _ = write!(out, "{}…{} ({count} characters)", escaped(&head), escaped(&tail));
+        } else {
+            out.push_str(&escaped(piece));
+        }
+    }
+    if out.chars().count() > MESSAGE_CHARS_MAX {
+        out = out.chars().take(MESSAGE_CHARS_MAX).chain(['…']).collect();
+    }
+    out
+}
+
+/// `text` with every control or bidirectional-override character escaped.
+fn escaped(text: &str) -> String {
+    text.chars().map(|c| if is_unsafe(c) { escape_char(c) } else { c.to_string() }).collect()
+}
+
+/// Characters a terminal would act on rather than show: C0 and C1 controls, DEL, and
+/// the bidirectional marks and overrides that reorder what follows them.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn escape_char(c: char) -> String {
+    format!("\\u{{{:x}}}", u32::from(c))
+}
+
+/// How a character of an excerpt is shown: tabs expanded, unsafe characters escaped.
+fn shown_char(c: char) -> String {
+    match c {
+        '\t' => " ".repeat(TAB_WIDTH_COLUMNS),
+        c if is_unsafe(c) => escape_char(c),
+        c => c.to_string(),
+    }
+}
+
+/// The excerpt line as shown (cut to a window around the location when long) and the
+/// carets under the token that starts at the location.
+fn excerpt(line: &str, at: Location) -> (String, String) {
     let chars: Vec<char> = line.chars().collect();
     let start = at.column.saturating_sub(1).min(chars.len());
-    let indent: usize = chars[..start].iter().map(|&c| display_width(c)).sum();
-    let width = token_width(&chars[start..], is_in_flow(&chars[..start]));
-    format!("{}{}", " ".repeat(indent), "^".repeat(width.max(1)))
+    let token = token_width(&chars[start..], is_in_flow(&chars[..start]));
+    let (from, to) = if chars.len() <= EXCERPT_CHARS_MAX {
+        (0, chars.len())
+    } else {
+        let to = (start.saturating_sub(EXCERPT_CHARS_BEFORE) + EXCERPT_CHARS_MAX).min(chars.len());
+        (to - EXCERPT_CHARS_MAX, to)
+    };
+    let mut shown = String::new();
+    let mut indent = 0;
+    if from > 0 {
+        shown.push('…');
+        indent += 1;
+    }
+    for (i, &c) in chars[from..to].iter().enumerate() {
+        let text = shown_char(c);
+        if from + i < start {
+            indent += text.chars().count();
+        }
+        shown.push_str(&text);
+    }
+    if to < chars.len() {
+        shown.push('…');
+    }
+    let token_end = (start + token).min(to);
+    let width: usize =
+        chars[start.min(token_end)..token_end].iter().map(|&c| shown_char(c).chars().count()).sum();
+    (shown, format!("{}{}", " ".repeat(indent), "^".repeat(width.max(1))))
 }
 
 /// How many characters the token at the start of `rest` spans.
@@ -133,14 +229,6 @@ fn is_in_flow(before: &[char]) -> bool {
     depth > 0
 }
 
-fn display_width(c: char) -> usize {
-    if c == '\t' { TAB_WIDTH_COLUMNS } else { 1 }
-}
-
-fn expand_tabs(line: &str) -> String {
-    line.replace('\t', &" ".repeat(TAB_WIDTH_COLUMNS))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,7 +243,7 @@ mod tests {
     }
 
     fn carets(line: &str, column: usize) -> String {
-        underline(line, Location { line: 1, column })
+        excerpt(line, Location { line: 1, column }).1
     }
 
     #[test]
@@ -205,5 +293,46 @@ error[unknown-field]: no excerpt captured
         assert_eq!(carets("sockets: [{name: x, bnd: y}]", 26), "                         ^");
         assert_eq!(carets("short", 40), "     ^");
         assert_eq!(carets("\tkey: v", 2), "    ^^^");
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped_and_the_carets_stay_aligned() {
+        // From issue 17: control characters in names reached the terminal raw.
+        let mut diag = diag_at(1, 10, "no node is called `x\u{1b}[2J`");
+        diag.excerpt = Some("a: \u{1b}[31m\u{202e}b: value".to_owned());
+        diag.hint("did you mean `\u{9b}y`?");
+        let shown = render(&[diag]);
+        assert!(!shown.chars().any(|c| c.is_control() && c != '\n'), "{shown:?}");
+        let expected = "\
+error[unknown-field]: no node is called `x\\u{1b}[2J`
+ --> x.yaml:1:10
+  |
+1 | a: \\u{1b}[31m\\u{202e}b: value
+  |                      ^
+  = hint: did you mean `\\u{9b}y`?
+";
+        assert_eq!(shown, expected);
+    }
+
+    #[test]
+    fn long_lines_are_cut_to_a_window_around_the_location() {
+        let line = format!("{}key: value{}", "a ".repeat(500), " b".repeat(500));
+        let (shown, carets) = excerpt(&line, Location { line: 1, column: 1001 });
+        assert_eq!(shown.chars().count(), EXCERPT_CHARS_MAX + 2, "the window and two `…`");
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        let at = carets.find('^').expect("carets");
+        assert_eq!(&shown.chars().skip(at).take(3).collect::<String>(), "key", "{shown}\n{carets}");
+        assert_eq!(carets.trim(), "^^^");
+    }
+
+    #[test]
+    fn long_quoted_names_in_messages_are_cut_in_the_middle() {
+        let name = format!("{}END", "n".repeat(1000));
+        let shown = printable(&format!("unknown `{name}` here"));
+        assert!(shown.starts_with("unknown `nnnn"), "{shown}");
+        assert!(shown.ends_with("nnnnnEND (1003 characters)` here"), "{shown}");
+        assert!(shown.chars().count() < 100, "{shown}");
+        let long = "word ".repeat(200);
+        assert_eq!(printable(&long).chars().count(), MESSAGE_CHARS_MAX + 1, "cut, with a `…`");
     }
 }

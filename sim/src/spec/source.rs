@@ -3,6 +3,7 @@
 //! Reading is the first place user input can be wrong (missing file, not UTF-8), so
 //! [`SourceFile::read`] already answers with a [`Diagnostic`] rather than an I/O error.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use super::diag::{Diagnostic, Location, Severity};
@@ -38,22 +39,89 @@ impl SourceFile {
         self.path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default()
     }
 
-    /// Reads a file; an unreadable file or one that is not UTF-8 becomes a diagnostic.
+    /// Reads a file; an unreadable file, one that is not a regular file, one larger than
+    /// [`FILE_SIZE_MAX_BYTES`] or one that is not UTF-8 becomes a diagnostic.
+    ///
+    /// The metadata is checked before the file is opened, so a FIFO or a device
+    /// (`/dev/zero`) is refused without a blocking open or an endless read; the read
+    /// itself is bounded too, in case the file grows or is swapped in between.
     #[allow(
         clippy::result_large_err,
         reason = "called once per input file; boxing would only make callers unwrap a box"
     )]
     pub fn read(path: impl AsRef<Path>) -> Result<Self, Diagnostic> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|err| {
+        let io_error = |err: std::io::Error| {
             let message = format!("cannot read `{}`: {err}", path.display());
             Diagnostic::new(Severity::Error, "io", message, path)
-        })?;
+        };
+        let meta = std::fs::metadata(path).map_err(io_error)?;
+        check_shape(path, &meta)?;
+        let file = std::fs::File::open(path).map_err(io_error)?;
+        check_shape(path, &file.metadata().map_err(io_error)?)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.take(FILE_SIZE_MAX_BYTES + 1).read_to_end(&mut bytes).map_err(io_error)?;
+        if bytes.len() as u64 > FILE_SIZE_MAX_BYTES {
+            return Err(too_large(path, None));
+        }
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Self::new(path, text)),
             Err(err) => Err(not_utf8(path, err.as_bytes(), err.utf8_error().valid_up_to())),
         }
     }
+}
+
+/// The largest input file read: far above any real topology or scenario (a million
+/// replicas is one group of one line), and small enough that a file that is not one
+/// (a log, a dump) is refused at once instead of being parsed for seconds.
+pub const FILE_SIZE_MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Refuses what is not a regular file, or a regular file over the size cap, from its
+/// metadata alone.
+#[allow(clippy::result_large_err, reason = "as `SourceFile::read`, which it serves")]
+fn check_shape(path: &Path, meta: &std::fs::Metadata) -> Result<(), Diagnostic> {
+    if meta.is_file() {
+        return match meta.len() {
+            len if len > FILE_SIZE_MAX_BYTES => Err(too_large(path, Some(len))),
+            _ => Ok(()),
+        };
+    }
+    let what = kind_of(meta.file_type());
+    let message = format!("`{}` is {what}, not a regular file", path.display());
+    let mut diag = Diagnostic::new(Severity::Error, "not-a-file", message, path);
+    diag.hint("name a YAML file; patchbay does not read directories, pipes or devices");
+    Err(diag)
+}
+
+/// What a file that is not a regular file is, in words.
+fn kind_of(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() { "a directory" } else { "not a file patchbay can read" }
+}
+
+/// The diagnostic for a file over the cap; `len` when the metadata told it (a read
+/// stops just past the cap, so it cannot).
+fn too_large(path: &Path, len: Option<u64>) -> Diagnostic {
+    let size = len.map_or_else(String::new, |len| format!(" ({len} bytes)"));
+    let message = format!(
+        "`{}` is larger than the {FILE_SIZE_MAX_BYTES} bytes (4 MiB) patchbay reads{size}",
+        path.display()
+    );
+    let mut diag = Diagnostic::new(Severity::Error, "too-large", message, path);
+    diag.hint("a topology or scenario is a few kilobytes; check that this is the file you meant");
+    diag
 }
 
 /// The diagnostic for a file whose bytes stop being UTF-8 at `valid_up_to`.

@@ -5,6 +5,9 @@
 //! The distance is optimal string alignment (Levenshtein plus swapping two neighbours,
 //! so `bnid` is one step from `bind`), written here to avoid a dependency for twenty lines.
 
+/// The longest name a suggestion is looked for: far above any real one.
+const SUGGEST_CHARS_MAX: usize = 64;
+
 /// The known name closest to `unknown`, if it is close enough to be a plausible typo.
 pub fn closest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
     let index = closest_index(unknown, known.iter())?;
@@ -30,9 +33,15 @@ fn closest_index<S: AsRef<str>>(
     unknown: &str,
     candidates: impl Iterator<Item = S>,
 ) -> Option<usize> {
+    let length = unknown.chars().count();
+    // The distance takes time in the product of the two lengths: a name this long is
+    // no typo, and a hostile file's megabyte of text must not be compared.
+    if length > SUGGEST_CHARS_MAX {
+        return None;
+    }
     let unknown_lower = unknown.to_lowercase();
     // Like rustc: a third of the length, and at least one edit for short names.
-    let limit = unknown.chars().count().max(3) / 3;
+    let limit = length.max(3) / 3;
     let letters = |s: &str| {
         let mut v: Vec<char> = s.chars().collect();
         v.sort_unstable();
@@ -41,6 +50,10 @@ fn closest_index<S: AsRef<str>>(
     let unknown_letters = letters(&unknown_lower);
     let mut best: Option<((usize, bool), usize)> = None;
     for (index, name) in candidates.enumerate() {
+        // Lengths further apart than the limit cannot be within it.
+        if name.as_ref().chars().count().abs_diff(length) > limit {
+            continue;
+        }
         let name = name.as_ref().to_lowercase();
         let distance = edit_distance(&unknown_lower, &name);
         let key = (distance, letters(&name) != unknown_letters);

@@ -13,10 +13,11 @@ use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 
 use super::de::{self, Context, Issue, key_text};
-use super::diag::{Diagnostic, Diagnostics, Location, Severity, Target};
+use super::diag::{Diagnostic, Diagnostics, LOCATE_BUDGET_BYTES, Location, Severity, Target};
 // `locate` lives in its own file; it is re-exported here, next to `load`, where callers
 // that turn paths into positions look for it.
 pub use super::locate::locate;
+use super::nesting;
 use super::path::YamlPath;
 use super::source::SourceFile;
 
@@ -36,6 +37,9 @@ const MERGE_ROUNDS_MAX: usize = 8;
 /// so the value is still whole and the caller can go on checking it).
 pub fn load<T: DeserializeOwned>(src: &SourceFile, diags: &mut Diagnostics) -> Option<T> {
     let value = parse(src, diags)?;
+    if !control_characters(&value, &YamlPath::root(), diags) {
+        return None;
+    }
     let (outcome, issues) = walk::<T>(&value, is_blank(&src.text));
     // An unknown field was skipped, so the value is whole: hand it on so the resolver
     // can report the file's other problems in the same run. Any other issue may have
@@ -59,6 +63,18 @@ pub(super) fn parse_value(src: &SourceFile, diags: &mut Diagnostics) -> Option<V
 
 /// Parses the text into a `Value` with merges applied, or records why it cannot be.
 fn parse(src: &SourceFile, diags: &mut Diagnostics) -> Option<Value> {
+    // libyaml's scanner is quadratic in the depth of flow collections and serde_yaml
+    // checks depth only after scanning, so deep nesting is refused before either runs.
+    if let Some(at) = nesting::too_deep(&src.text) {
+        let message = format!(
+            "the document is nested too deeply: more than {} levels of `[` and `{{`",
+            nesting::DEPTH_MAX
+        );
+        diags
+            .error_at(Some(at), "too-deep", message)
+            .hint("a topology or scenario needs a few levels; look for an unclosed `[` or `{`");
+        return None;
+    }
     match serde_yaml::from_str::<Value>(&src.text) {
         Ok(mut value) => apply_merges(&mut value, diags).then_some(value),
         Err(err) => {
@@ -66,6 +82,68 @@ fn parse(src: &SourceFile, diags: &mut Diagnostics) -> Option<Value> {
             None
         }
     }
+}
+
+/// Records every key, and every text value, holding a control character (a `"\e[31m"`
+/// escape, say): names and values are printed to terminals and pages, where such a
+/// character would act instead of showing. Line breaks and tabs are text in a value,
+/// never in a key. `true` when there is none.
+fn control_characters(value: &Value, path: &YamlPath, diags: &mut Diagnostics) -> bool {
+    let mut found = Vec::new();
+    find_controls(value, path, &mut found);
+    for (path, target, c) in found.iter().take(REPORTED_MAX) {
+        let what = if *target == Target::Key { "key" } else { "value" };
+        let message = format!("the {what} holds the control character U+{:04X}", u32::from(*c));
+        diags.error(path, *target, "control-character", message).hint(
+            "names and values are printed; write them without escapes such as `\\e` or `\\x1b`",
+        );
+    }
+    if found.len() > REPORTED_MAX {
+        let message = format!(
+            "more keys or values hold control characters; only the first {REPORTED_MAX} are shown"
+        );
+        diags
+            .error_at(None, "too-many-errors", message)
+            .hint("fix the errors above and load again");
+    }
+    found.is_empty()
+}
+
+/// Collects where control characters are, in document order (at most one past
+/// [`REPORTED_MAX`], so that a file of nothing else is not walked for them all).
+fn find_controls(value: &Value, path: &YamlPath, found: &mut Vec<(YamlPath, Target, char)>) {
+    if found.len() > REPORTED_MAX {
+        return;
+    }
+    match value {
+        Value::String(text) => {
+            if let Some(c) = first_control(text, &['\n', '\t', '\r']) {
+                found.push((path.clone(), Target::Value, c));
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                find_controls(item, &path.index(i), found);
+            }
+        }
+        Value::Mapping(map) => {
+            for (key, item) in map {
+                let text = key_text(key);
+                let below = path.key(text.as_str());
+                match first_control(&text, &[]) {
+                    Some(c) => found.push((below, Target::Key, c)),
+                    None => find_controls(item, &below, found),
+                }
+            }
+        }
+        Value::Tagged(tagged) => find_controls(&tagged.value, path, found),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// The first control character of `text` that is not `allowed`.
+fn first_control(text: &str, allowed: &[char]) -> Option<char> {
+    text.chars().find(|&c| c.is_control() && !allowed.contains(&c))
 }
 
 /// Walks the value into `T` as often as needed to find every problem.
@@ -96,10 +174,13 @@ fn walk<T: DeserializeOwned>(value: &Value, blank_source: bool) -> (Option<T>, V
 
 /// Locates the issues and records them in document order, up to [`REPORTED_MAX`].
 fn report(src: &SourceFile, issues: Vec<Issue>, diags: &mut Diagnostics) {
-    let unreported = issues.len().saturating_sub(REPORTED_MAX);
+    // Each location parses the file again: a large file reports fewer, so the work
+    // stays within the locating budget whatever the file.
+    let reported_max = (LOCATE_BUDGET_BYTES / src.text.len().max(1)).clamp(1, REPORTED_MAX);
+    let unreported = issues.len().saturating_sub(reported_max);
     let mut located: Vec<(Option<Location>, Issue)> = issues
         .into_iter()
-        .take(REPORTED_MAX)
+        .take(reported_max)
         .map(|issue| (locate(src, &issue.path, issue.target), issue))
         .collect();
     // Issues without a position go last; the sort is stable, so ties keep discovery order.
@@ -694,7 +775,7 @@ nodes:
         let diags = errors_of::<serde_yaml::Value>(&nested(120));
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert!(
-            diags[0].contains("error[too-deep]: the document is nested too deeply here"),
+            diags[0].contains("error[too-deep]: the document is nested too deeply"),
             "{diags:?}"
         );
         let too_deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
