@@ -285,7 +285,7 @@ mod tests {
         let outcome = check_events(events, Some(1000));
         assert_eq!(
             texts(&outcome),
-            ["request 1 issued at 900ms by client.0 never got a reply (run ended at 5s)"]
+            ["request client.0#1 issued at 900ms by client.0 never got a reply (run ended at 5s)"]
         );
         assert!(
             outcome
