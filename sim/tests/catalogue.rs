@@ -17,7 +17,7 @@ use patchbay::explore::{self, Base, Finding, Options};
 use patchbay::invariant::Verdict;
 use patchbay::plan::{FaultKind, Replica, load_scenario};
 use patchbay::run::run_seed;
-use patchbay::trace::{AppEvent, EventKind, MsgId};
+use patchbay::trace::{AppEvent, EventKind, MsgId, msg_label};
 
 /// The generator seed every exploration here uses.
 const SEED: u64 = 1;
@@ -175,9 +175,9 @@ fn a_req_without_resend_is_found_only_through_a_fault() {
     assert!(!held.is_empty(), "the killed worker held no lost request: {}", finding.failure.text);
     let lost = report.invariants.iter().find(|o| o.name == "no_lost_replies").expect("checked");
     assert!(
-        lost.violations
+        lost.violations.iter().any(|v| held
             .iter()
-            .any(|v| held.iter().any(|id| v.text.contains(&format!("request {id} ")))),
+            .any(|id| v.text.contains(&format!("request {} ", msg_label(&plan.topology, *id))))),
         "{:?} vs held {held:?}",
         lost.violations
     );

@@ -636,3 +636,41 @@ fn an_explore_report_shows_the_search_and_draws_the_shrunk_case() {
     assert_eq!(written, case.with_extension("html"));
     assert_page_complete(&report, &["summary", "sequence"]);
 }
+
+/// Regression (issue 11's `in: any`): the page judged a section by its per-seed
+/// count alone, so an `in: any` sweep in which every seed passed, and so no seed
+/// showed the expected bug, was painted "as expected".
+#[test]
+fn an_in_any_sweep_that_shows_its_outcome_in_no_seed_is_not_painted_as_expected() {
+    use patchbay::plan::{Expect, ExpectIn};
+    let registry = Registry::builtin();
+    let with_any = |name: &str| {
+        let mut p = plan(name);
+        p.expect = Expect::Violated(vec!["no_lost_replies".into()]);
+        p.expect_bounds.seeds = ExpectIn::Any;
+        p
+    };
+    // lru-steady loses nothing; lru-worker-crash loses a request in every seed.
+    let plans = vec![with_any("lru-steady.yaml"), with_any("lru-worker-crash.yaml")];
+    let jobs: Vec<Job<'_>> = plans.iter().map(|p| Job { plan: p, seed: 1 }).collect();
+    let reports = run_many_with(&jobs, &registry, 2, false, &|_| {});
+    let measured = Measurements::default();
+    let report = sim_report("cargo xtask sim test".into(), &plans, &registry, &reports, &measured);
+    let [steady, crash] = &report.sections[..] else { panic!("two sections") };
+
+    assert_eq!((steady.as_expected, steady.seeds), (1, 1), "the passing seed is consistent");
+    assert_eq!(steady.sweep_as_expected, Some(false), "but no seed showed the bug");
+    assert!(!steady.ended_as_expected());
+    assert!(steady.expected.contains("in any seed"), "{}", steady.expected);
+    let lost = |s: &patchbay::report::Section| {
+        s.verdicts.iter().find(|v| v.invariant == "no_lost_replies").cloned().unwrap()
+    };
+    assert_eq!(lost(steady).expected, "fail in any seed");
+    assert!(!lost(steady).as_expected(), "no seed failed it");
+
+    assert_eq!(crash.sweep_as_expected, Some(true));
+    assert!(crash.ended_as_expected() && lost(crash).as_expected());
+
+    let html = report.to_html();
+    assert_eq!(html.matches("expected outcome shown in no seed").count(), 1, "only lru-steady");
+}

@@ -23,6 +23,7 @@ mod report;
 mod run_end;
 mod shipped_files;
 mod sizes;
+mod tidy;
 mod trace;
 mod user_design;
 mod zmtp_interop;

@@ -147,6 +147,11 @@ pub struct Section {
     pub seeds: u64,
     /// Seeds that ended as the scenario expects.
     pub as_expected: u64,
+    /// Whether the sweep as a whole ended as expected: with `expect: {in: any}` one
+    /// seed must show the outcome, which the per-seed count cannot say. Absent in
+    /// reports from before `in: any`, which are judged from the counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_as_expected: Option<bool>,
     /// Seeds that could not run at all.
     pub errors: u64,
     /// The topology as groups and connects; the page draws it at render time, so no
@@ -194,13 +199,26 @@ pub struct VerdictRow {
 }
 
 impl VerdictRow {
-    /// Whether every seed gave the verdict the scenario expects of this invariant.
+    /// Whether the seeds gave the verdict the scenario expects of this invariant:
+    /// `fail` in every seed, `fail in any seed` in at least one (the others passing),
+    /// or `pass` in every seed.
     pub fn as_expected(&self) -> bool {
-        if self.expected == "fail" {
-            self.pass + self.unknown == 0
-        } else {
-            self.fail + self.unknown == 0
+        match self.expected.as_str() {
+            "fail" => self.pass + self.unknown == 0,
+            EXPECT_FAIL_IN_ANY => self.fail > 0 && self.unknown == 0,
+            _ => self.fail + self.unknown == 0,
         }
+    }
+}
+
+/// A verdict row's `expected` when the scenario says `in: any`.
+pub const EXPECT_FAIL_IN_ANY: &str = "fail in any seed";
+
+impl Section {
+    /// Whether the section ended as its scenario expects: every seed ran, and the
+    /// sweep's own judgement (or, for older reports, every seed as expected).
+    pub fn ended_as_expected(&self) -> bool {
+        self.errors == 0 && self.sweep_as_expected.unwrap_or(self.as_expected == self.seeds)
     }
 }
 

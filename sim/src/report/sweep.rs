@@ -12,11 +12,13 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::metrics::{Accumulator, Metrics};
-use super::{Failure, Kind, Report, Section, Table, Topology, VerdictRow, seqdiag};
+use super::{
+    EXPECT_FAIL_IN_ANY, Failure, Kind, Report, Section, Table, Topology, VerdictRow, seqdiag,
+};
 use crate::design::Registry;
 use crate::invariant::Verdict;
-use crate::plan::{Expect, ScenarioPlan};
-use crate::run::json::{expected_text, to_json};
+use crate::plan::{Expect, ExpectIn, ScenarioPlan};
+use crate::run::json::to_json;
 use crate::run::{RunReport, run_seed, swarm};
 use crate::trace::Trace;
 
@@ -150,9 +152,10 @@ pub fn section(
         design: None,
         file: plan.file.display().to_string(),
         topology: plan.topology.name.clone(),
-        expected: expected_text(&plan.expect),
+        expected: plan.expect_text(),
         seeds: runs.len() as u64,
         as_expected: runs.iter().filter(|r| r.as_expected).count() as u64,
+        sweep_as_expected: Some(crate::run::sweep_as_expected(plan, &runs)),
         errors: runs.iter().filter(|r| r.error.is_some()).count() as u64,
         graph: Topology::of(&plan.topology),
         verdicts,
@@ -165,7 +168,9 @@ pub fn section(
 fn verdict_row(plan: &ScenarioPlan, runs: &[&RunReport], i: usize) -> VerdictRow {
     let name = plan.invariants[i].name;
     let expected = match &plan.expect {
-        Expect::Violated(names) if names.iter().any(|n| n == name) => "fail",
+        Expect::Violated(names) if names.iter().any(|n| n == name) => {
+            if plan.expect_bounds.seeds == ExpectIn::Any { EXPECT_FAIL_IN_ANY } else { "fail" }
+        }
         _ => "pass",
     };
     let mut row = VerdictRow {
