@@ -63,6 +63,12 @@ pub struct EffectiveOptions {
     pub sndhwm: Effective<u32>,
     pub rcvhwm: Effective<u32>,
     pub req_resend_ivl: Effective<Option<Duration>>,
+    /// Library behaviour, not a written option: whether a REQ resends at once when the
+    /// pipe its request went out on is lost (nanomsg, NNG) or waits for ever (libzmq).
+    pub req_resend_on_pipe_loss: Effective<bool>,
+    /// Library behaviour, not a written option: whether a REQ refuses a second send
+    /// before the reply (libzmq's `EFSM`) or cancels the first request (nanomsg, NNG).
+    pub req_strict: Effective<bool>,
     pub reconnect_ivl: Effective<Duration>,
     pub reconnect_ivl_max: Effective<Option<Duration>>,
     pub linger: Effective<Linger>,
@@ -92,7 +98,7 @@ const NOT_MODELLED: [(&str, &str, &str); 2] = [
 fn applies_to(option: &str, socket_type: SocketType, library: Option<Library>) -> bool {
     use SocketType::*;
     match option {
-        "req_resend_ivl" => socket_type == Req,
+        "req_resend_ivl" | "req_resend_on_pipe_loss" | "req_strict" => socket_type == Req,
         "survey_deadline" => socket_type == Surveyor,
         "subscribe" => matches!(socket_type, Sub | XSub),
         // libzmq's alone: NNG's and nanomsg's raw REP have no such option.
@@ -135,6 +141,14 @@ impl EffectiveOptions {
         out.req_resend_ivl = Effective::default(
             Some(Duration::from_secs(60)),
             "nanomsg NN_REQ_RESEND_IVL = 60s (library not named; libzmq's REQ never resends)",
+        );
+        out.req_resend_on_pipe_loss = Effective::default(
+            true,
+            "nanomsg: a request whose pipe is lost goes out again at once (library not named)",
+        );
+        out.req_strict = Effective::default(
+            false,
+            "nanomsg: a new request cancels the outstanding one (library not named)",
         );
         if is_nanomsg_only(socket_type) {
             let nanomsg = EffectiveOptions::of(Library::Nanomsg);
@@ -194,8 +208,30 @@ impl EffectiveOptions {
                 "nanomsg: a SUB subscribes to nothing",
             ),
         };
+        let (req_resend_on_pipe_loss, req_strict) = match lib {
+            Library::ZeroMq => (
+                d(
+                    false,
+                    "libzmq: a request lost with its pipe is never sent again; the REQ waits for ever",
+                ),
+                d(
+                    true,
+                    "libzmq: a second send before the reply fails with EFSM (no ZMQ_REQ_RELAXED)",
+                ),
+            ),
+            Library::Nng => (
+                d(true, "NNG: a request whose pipe is lost goes out again at once, same id"),
+                d(false, "NNG: a new request cancels the outstanding one"),
+            ),
+            Library::Nanomsg => (
+                d(true, "nanomsg: a request whose pipe is lost goes out again at once, same id"),
+                d(false, "nanomsg: a new request cancels the outstanding one"),
+            ),
+        };
         EffectiveOptions {
             library: d(Some(lib), "set by the caller"),
+            req_resend_on_pipe_loss,
+            req_strict,
             sndhwm: d(1000, hwm),
             rcvhwm: d(1000, hwm),
             req_resend_ivl,
@@ -215,6 +251,8 @@ impl EffectiveOptions {
             sndhwm_msgs: self.sndhwm.value,
             rcvhwm_msgs: self.rcvhwm.value,
             req_resend_ivl: self.req_resend_ivl.value,
+            req_resend_on_pipe_loss: self.req_resend_on_pipe_loss.value,
+            req_strict: self.req_strict.value,
             reconnect_ivl: self.reconnect_ivl.value,
             reconnect_ivl_max: self.reconnect_ivl_max.value,
             linger: self.linger.value,
@@ -255,6 +293,12 @@ impl EffectiveOptions {
                 dur(&self.req_resend_ivl.value, "never"),
                 &self.req_resend_ivl.source,
             ),
+            (
+                "req_resend_on_pipe_loss",
+                self.req_resend_on_pipe_loss.value.to_string(),
+                &self.req_resend_on_pipe_loss.source,
+            ),
+            ("req_strict", self.req_strict.value.to_string(), &self.req_strict.source),
             (
                 "reconnect_ivl",
                 format_duration(self.reconnect_ivl.value),
@@ -520,5 +564,41 @@ impl Apply<'_, '_, '_> {
             Ok(v) => *out = Effective { value: v, source: self.source("rcvmaxsize") },
             Err(e) => self.bad("rcvmaxsize", format!("`rcvmaxsize`: {}", e.message), e.hint),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(lib: Library) -> EffectiveOptions {
+        EffectiveOptions::for_library(SocketType::Req, Effective::default(Some(lib), "test"))
+    }
+
+    #[test]
+    fn only_zeromq_makes_a_req_strict_and_never_resending_on_pipe_loss() {
+        let zmq = named(Library::ZeroMq).socket_options();
+        assert_eq!(
+            (zmq.req_resend_ivl, zmq.req_resend_on_pipe_loss, zmq.req_strict),
+            (None, false, true)
+        );
+        for lib in [Library::Nng, Library::Nanomsg] {
+            let o = named(lib).socket_options();
+            assert!(o.req_resend_on_pipe_loss && !o.req_strict, "{lib}");
+        }
+        let unnamed = EffectiveOptions::defaults(SocketType::Req).socket_options();
+        assert!(unnamed.req_resend_on_pipe_loss && !unnamed.req_strict);
+    }
+
+    #[test]
+    fn explain_shows_the_req_behaviours_with_their_source_on_req_only() {
+        let zmq = named(Library::ZeroMq);
+        let rows = zmq.rows(SocketType::Req);
+        let row = rows.iter().find(|(name, _, _)| *name == "req_resend_on_pipe_loss");
+        let (_, value, source) = row.expect("a REQ row");
+        assert_eq!(value, "false");
+        assert!(source.to_string().contains("libzmq: a request lost with its pipe"), "{source}");
+        let dealer = EffectiveOptions::defaults(SocketType::Dealer);
+        assert!(dealer.rows(SocketType::Dealer).iter().all(|(n, _, _)| !n.starts_with("req_")));
     }
 }
