@@ -158,3 +158,36 @@ fn nanomsg_req_resends_at_once_when_its_server_connection_is_reset() {
         issued.iter().copied().find(|id| enqueued_request_ids(trace, *id).contains(&request_id));
     assert!(in_flight.is_some(), "request id {request_id:#010x} was never sent");
 }
+
+/// `req_relaxed` and `req_correlate` on a libzmq REQ reach the core's options, and
+/// `--explain`'s rows say the file set them.
+#[test]
+fn libzmq_req_relaxed_and_correlate_are_taken_with_their_place_in_the_file() {
+    let dir = std::env::temp_dir().join(format!("patchbay-req-relaxed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let file = dir.join("relaxed.yaml");
+    let text = "name: relaxed\nlibrary: zeromq\nnodes:\n  - name: client\n    design: client\n    \
+                sockets:\n      - name: req\n        type: REQ\n        connect: worker.rep\n        \
+                options: {req_relaxed: true, req_correlate: true}\n  - name: worker\n    \
+                design: echo-worker\n    sockets:\n      - {name: rep, type: REP, bind: 5555}\n";
+    std::fs::write(&file, text).expect("write");
+    let loaded = patchbay::plan::load_topology(&file, &Registry::builtin());
+    std::fs::remove_dir_all(&dir).expect("remove the temporary directory");
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let plan = loaded.plan.expect("resolves");
+    let req = &plan.groups[0].sockets[0];
+    let options = req.options.socket_options();
+    assert_eq!((options.req_strict, options.req_correlate), (false, true));
+    let rows = req.options.rows(req.socket_type);
+    let source = |name: &str| {
+        let row = rows.iter().find(|(n, _, _)| *n == name).expect("a row");
+        (row.1.clone(), row.2.to_string())
+    };
+    assert_eq!(source("req_strict").0, "false");
+    assert!(source("req_strict").1.ends_with("relaxed.yaml:10:32"), "{:?}", source("req_strict"));
+    assert!(
+        source("req_correlate").1.ends_with("relaxed.yaml:10:53"),
+        "{:?}",
+        source("req_correlate")
+    );
+}

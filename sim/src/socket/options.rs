@@ -42,6 +42,12 @@ pub struct SocketOptions {
     /// error (libzmq's strict REQ, `EFSM`) rather than cancelling that request (NNG,
     /// nanomsg, the default).
     pub req_strict: bool,
+    /// REQ: whether a reply is matched to the request by its request id (NNG,
+    /// nanomsg; libzmq with `ZMQ_REQ_CORRELATE`). Without it, libzmq's REQ takes
+    /// whatever reply comes back on the pipe its request went out on (on any pipe
+    /// once that one is gone), so after `ZMQ_REQ_RELAXED` lets it give up on a
+    /// request, that request's late reply can pass for the new one's.
+    pub req_correlate: bool,
     /// First reconnect delay (`ZMQ_RECONNECT_IVL`, default 100 ms).
     pub reconnect_ivl: Duration,
     /// Reconnect backoff ceiling (`ZMQ_RECONNECT_IVL_MAX`); `None` (libzmq's 0) means
@@ -75,6 +81,7 @@ impl Default for SocketOptions {
             req_resend_ivl: Some(Duration::from_secs(60)),
             req_resend_on_pipe_loss: true,
             req_strict: false,
+            req_correlate: true,
             reconnect_ivl: Duration::from_millis(100),
             reconnect_ivl_max: None,
             linger: Linger::Forever,

@@ -62,6 +62,8 @@ pub struct Req {
     resend_on_pipe_loss: bool,
     /// Whether a send before the reply has been received is refused (libzmq).
     strict: bool,
+    /// Whether replies are matched by request id, or taken from the request's pipe.
+    correlate: bool,
     /// True from a send until its reply is received by the application: libzmq's
     /// "receiving reply" state, which outlasts `outstanding` by the unread reply.
     awaiting_recv: bool,
@@ -89,6 +91,7 @@ impl Req {
             resend_ivl: options.req_resend_ivl,
             resend_on_pipe_loss: options.req_resend_on_pipe_loss,
             strict: options.req_strict,
+            correlate: options.req_correlate,
             awaiting_recv: false,
             next_request_id: as_request_id(first_request_id),
             outstanding: None,
@@ -161,9 +164,18 @@ impl Req {
 
     /// A reply that matches the outstanding id ends the request; anything else is the
     /// answer to a request given up on (or a second answer to this one) and is dropped.
+    /// Without correlation (libzmq's default) any reply on the request's pipe ends
+    /// it, and on any pipe once that pipe is gone.
     fn accept_reply(&mut self, pipe: PipeId, mut reply: Msg) {
         let id = reply.header[0];
-        if self.outstanding.as_ref().is_none_or(|out| out.id != id) {
+        let ends_request = |out: &Outstanding| match out.placement {
+            _ if out.id == id => true,
+            _ if self.correlate => false,
+            Placement::Sent(p) | Placement::Queued(p) => p == pipe,
+            Placement::Lost => true,
+            Placement::Waiting => false,
+        };
+        if !self.outstanding.as_ref().is_some_and(ends_request) {
             return self.pipes.drop_msg(Some(pipe), DropReason::LateReply, reply);
         }
         self.unqueue();
@@ -572,9 +584,64 @@ mod tests {
             req_resend_ivl: None,
             req_resend_on_pipe_loss: false,
             req_strict: true,
+            req_correlate: false,
             ..opts(10, 10)
         };
         Req::new(options, 7)
+    }
+
+    /// libzmq's REQ with `req_relaxed`, and `req_correlate` as given.
+    fn relaxed(correlate: bool) -> Req {
+        let mut req = libzmq();
+        req.strict = false;
+        req.correlate = correlate;
+        req
+    }
+
+    /// Sends `q1`, gives up on it for `q2`, and lets `q1`'s reply arrive late on the
+    /// same pipe, then `q2`'s: what the application reads.
+    fn late_reply_after_giving_up(req: &mut Req) -> Vec<Result<Msg, RecvError>> {
+        up(req, &[1]);
+        req.send(msg(&[], "q1"), ms(0)).unwrap();
+        transmit_all(req, 1);
+        req.send(msg(&[], "q2"), ms(10)).unwrap();
+        assert!(events(req).contains(&SocketEvent::Cancelled { request_id: FIRST }));
+        transmit_all(req, 1);
+        req.on_message(1, reply(FIRST, "r1"), ms(20));
+        let first = req.recv(ms(20));
+        req.on_message(1, reply(FIRST + 1, "r2"), ms(30));
+        vec![first, req.recv(ms(30))]
+    }
+
+    #[test]
+    fn libzmq_relaxed_without_correlate_takes_the_abandoned_requests_reply_for_the_new_one() {
+        let mut req = relaxed(false);
+        let got = late_reply_after_giving_up(&mut req);
+        assert_eq!(got, [Ok(msg(&[], "r1")), Err(RecvError::State)]);
+        let late = events(&mut req).into_iter().any(|e| {
+            matches!(e, SocketEvent::Dropped { reason: DropReason::LateReply, msg, .. }
+                if msg.body == "r2")
+        });
+        assert!(late, "the real reply to q2 is dropped as late");
+    }
+
+    #[test]
+    fn libzmq_relaxed_with_correlate_drops_the_abandoned_requests_reply() {
+        let mut req = relaxed(true);
+        let got = late_reply_after_giving_up(&mut req);
+        assert_eq!(got, [Err(RecvError::WouldBlock), Ok(msg(&[], "r2"))]);
+    }
+
+    #[test]
+    fn libzmq_without_correlate_ignores_a_reply_on_another_pipe() {
+        let mut req = relaxed(false);
+        up(&mut req, &[1, 2]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1).len(), 1);
+        req.on_message(2, reply(0x8000_0999, "stray"), ms(1));
+        assert_eq!(req.recv(ms(1)), Err(RecvError::WouldBlock));
+        req.on_message(1, reply(0x8000_0999, "on the request's pipe"), ms(2));
+        assert_eq!(req.recv(ms(2)), Ok(msg(&[], "on the request's pipe")));
     }
 
     #[test]
