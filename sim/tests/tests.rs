@@ -20,6 +20,7 @@ mod pattern_designs;
 mod ppp;
 mod real;
 mod report;
+mod req_library;
 mod run_end;
 mod shipped_files;
 mod sizes;

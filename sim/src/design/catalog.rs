@@ -25,6 +25,34 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             run: Some(super::client::run),
         },
         DesignSpec {
+            name: "lazy-pirate-client",
+            summary: "The ZeroMQ guide's Lazy Pirate client: waits `request_timeout` for each reply, then closes and reopens its REQ and resends, abandoning after `retries` timeouts.",
+            roles: &[Role::Requester],
+            sockets: &[SocketRole {
+                name: "req",
+                required: true,
+                types: &[SocketType::Req],
+                doc: "where requests go; it must connect, as it is reopened",
+            }],
+            params: &[
+                ParamSpec {
+                    name: "request_timeout",
+                    kind: ParamKind::Duration,
+                    default: Some("2500ms"),
+                    doc: "how long to wait for a reply before reopening and resending (the guide's REQUEST_TIMEOUT)",
+                },
+                ParamSpec {
+                    name: "retries",
+                    kind: ParamKind::Count,
+                    default: Some("3"),
+                    doc: "timeouts of one request before it is abandoned, the first send included (the guide's REQUEST_RETRIES)",
+                },
+            ],
+            workload: &["requests", "start_at", "size"],
+            broken: false,
+            run: Some(super::lazy_pirate_client::run),
+        },
+        DesignSpec {
             name: "echo-worker",
             summary: "Answers each request on a REP socket with its body after a service time.",
             roles: &[Role::Replier],

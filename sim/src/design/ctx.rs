@@ -4,6 +4,9 @@
 //! The runtime builds one `NodeCtx` per replica incarnation (a restart builds a new
 //! one, empty, as a restarted process is). Everything a design may touch comes
 //! through here, so a design runs unchanged over turmoil and over real TCP.
+//!
+//! A design may close and reopen one of its sockets ([`NodeCtx::reopen`]), which the
+//! ZeroMQ guide's Lazy Pirate client does to get out of a REQ stuck on a lost request.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +26,20 @@ use crate::trace::{
 };
 
 use super::payload::Payload;
+
+/// Opens socket number `index` of the replica's node afresh, as the run opened it
+/// when the incarnation started (same options and peers, a new request id).
+#[derive(Clone)]
+pub struct Reopener(pub Rc<dyn Fn(SocketIndex) -> ReopenFuture>);
+
+/// What a [`Reopener`] returns: the fresh socket, or why it could not be opened.
+pub type ReopenFuture = Pin<Box<dyn Future<Output = std::io::Result<SocketHandle>>>>;
+
+impl std::fmt::Debug for Reopener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reopener")
+    }
+}
 
 /// A design's entry point: runs the replica until its work is done (or for ever; the
 /// runtime drops the future when the node is killed or the run ends).
@@ -66,6 +83,8 @@ pub struct NodeCtx {
     epoch: tokio::time::Instant,
     next_id: Cell<u32>,
     completion: Completion,
+    /// How the run reopens a socket; `None` where the caller gave none (unit tests).
+    reopener: Option<Reopener>,
 }
 
 impl NodeCtx {
@@ -94,7 +113,36 @@ impl NodeCtx {
             epoch,
             next_id: Cell::new(0),
             completion,
+            reopener: None,
         }
+    }
+
+    /// Lets designs reopen their sockets through `reopener`.
+    pub fn with_reopener(mut self, reopener: Reopener) -> NodeCtx {
+        self.reopener = Some(reopener);
+        self
+    }
+
+    /// Closes the socket named `name` and opens it again, empty: what was queued on it
+    /// or waiting to be read is gone, and its connections are made anew. The old
+    /// socket is closed without waiting for its linger (the Lazy Pirate sets linger 0;
+    /// here what it had already handed to a live connection may still be flushed).
+    /// Recorded in the trace as a note. `Err` says why it could not be done; only a
+    /// socket that binds nothing can be reopened.
+    pub async fn reopen(&self, name: &str) -> Result<(), String> {
+        let Some(reopener) = &self.reopener else {
+            return Err("this run cannot reopen sockets".to_owned());
+        };
+        let (index, handle) = self.sockets.get(name).ok_or(format!("no socket `{name}`"))?;
+        if !handle.local_addrs().is_empty() {
+            return Err(format!(
+                "socket `{name}` binds, and only a connecting socket can be reopened"
+            ));
+        }
+        let fresh = (reopener.0)(*index).await.map_err(|e| format!("reopening `{name}`: {e}"))?;
+        handle.replace(fresh);
+        self.record(AppEvent::Note { text: format!("{} reopened socket `{name}`", self.name) });
+        Ok(())
     }
 
     /// The socket the topology declares under `name`. Resolution checked that every

@@ -20,6 +20,7 @@ mod echo_worker;
 pub mod follower_graph;
 mod forwarder;
 mod gif_frontend;
+mod lazy_pirate_client;
 mod lru_broker;
 mod pair_step;
 pub mod payload;
@@ -42,7 +43,7 @@ use std::collections::BTreeMap;
 
 use crate::socket::SocketType;
 
-pub use ctx::{Completion, DesignFn, NodeCtx, Socket, msg_info};
+pub use ctx::{Completion, DesignFn, NodeCtx, Reopener, Socket, msg_info};
 
 /// What a design does, as far as invariants care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -9,7 +9,12 @@
 //! attempt itself wakes application waiters (every core call does), so registering
 //! first would wake the caller at once and spin. Nothing else runs on this thread in
 //! between, so no wake-up can be missed.
+//!
+//! A handle can be made to stand for a fresh socket ([`SocketHandle::replace`]), so a
+//! design can close and reopen a socket, as the Lazy Pirate client does, while every
+//! `&SocketHandle` it holds stays valid.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -18,7 +23,8 @@ use super::shared::Shared;
 use crate::socket::{Msg, RecvError, SendError, SocketType};
 
 pub struct SocketHandle {
-    shared: Rc<Shared>,
+    /// The socket this handle stands for; [`SocketHandle::replace`] swaps it.
+    shared: RefCell<Rc<Shared>>,
     /// The addresses actually bound, in the order given (port 0 resolved).
     local_addrs: Vec<SocketAddr>,
 }
@@ -26,7 +32,7 @@ pub struct SocketHandle {
 impl fmt::Debug for SocketHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SocketHandle")
-            .field("socket_type", &self.shared.socket_type)
+            .field("socket_type", &self.shared().socket_type)
             .field("local_addrs", &self.local_addrs)
             .finish_non_exhaustive()
     }
@@ -34,11 +40,32 @@ impl fmt::Debug for SocketHandle {
 
 impl SocketHandle {
     pub(super) fn new(shared: Rc<Shared>, local_addrs: Vec<SocketAddr>) -> SocketHandle {
-        SocketHandle { shared, local_addrs }
+        SocketHandle { shared: RefCell::new(shared), local_addrs }
+    }
+
+    /// The current socket. A clone, so no borrow is held across an await.
+    fn shared(&self) -> Rc<Shared> {
+        Rc::clone(&self.shared.borrow())
     }
 
     pub fn socket_type(&self) -> SocketType {
-        self.shared.socket_type
+        self.shared().socket_type
+    }
+
+    /// Closes the socket this handle stands for, without waiting for its linger, and
+    /// makes the handle stand for `fresh` from now on. Only for sockets that bind
+    /// nothing: the handle keeps its bound addresses.
+    ///
+    /// # Panics
+    /// If either socket binds an address (a bug in the caller).
+    pub fn replace(&self, fresh: SocketHandle) {
+        assert!(
+            self.local_addrs.is_empty() && fresh.local_addrs.is_empty(),
+            "only a socket that binds nothing can be replaced"
+        );
+        self.shared.swap(&fresh.shared);
+        // `fresh` now holds the old socket: dropping it begins that socket's shutdown.
+        drop(fresh);
     }
 
     /// The bound addresses, one per bind in the order given. Under turmoil the IP is
@@ -50,12 +77,12 @@ impl SocketHandle {
     /// Bytes read from the wire and not yet handed to the core, over all connections:
     /// what peers' partial messages cost this socket in memory right now.
     pub fn rx_buffered_bytes(&self) -> usize {
-        self.shared.rx_buffered().0
+        self.shared().rx_buffered().0
     }
 
     /// The most [`Self::rx_buffered_bytes`] has been since the socket started.
     pub fn rx_buffered_bytes_peak(&self) -> usize {
-        self.shared.rx_buffered().1
+        self.shared().rx_buffered().1
     }
 
     /// Sends `msg`, waiting while the core says `WouldBlock`.
@@ -64,7 +91,7 @@ impl SocketHandle {
             // The core consumes the message even when it refuses it, so each attempt
             // gets a copy: a `Vec` of ids and a reference-counted body.
             match self.try_send(msg.clone()) {
-                Err(SendError::WouldBlock) => self.shared.app_woken().await,
+                Err(SendError::WouldBlock) => self.shared().app_woken().await,
                 done => return done,
             }
         }
@@ -74,7 +101,7 @@ impl SocketHandle {
     pub async fn recv(&self) -> Result<Msg, RecvError> {
         loop {
             match self.try_recv() {
-                Err(RecvError::WouldBlock) => self.shared.app_woken().await,
+                Err(RecvError::WouldBlock) => self.shared().app_woken().await,
                 done => return done,
             }
         }
@@ -85,10 +112,11 @@ impl SocketHandle {
     /// # Panics
     /// If a task of this socket panicked earlier (a patchbay bug), with its message.
     pub fn try_send(&self, msg: Msg) -> Result<(), SendError> {
-        self.shared.raise_if_panicked();
-        let sent = self.shared.with_core(|core, now| core.send(msg, now));
+        let shared = self.shared();
+        shared.raise_if_panicked();
+        let sent = shared.with_core(|core, now| core.send(msg, now));
         // A send can empty inbound queues too: a REQ's new request drops stale replies.
-        self.shared.room_freed();
+        shared.room_freed();
         sent
     }
 
@@ -97,10 +125,11 @@ impl SocketHandle {
     /// # Panics
     /// If a task of this socket panicked earlier (a patchbay bug), with its message.
     pub fn try_recv(&self) -> Result<Msg, RecvError> {
-        self.shared.raise_if_panicked();
-        let received = self.shared.with_core(|core, now| core.recv(now));
+        let shared = self.shared();
+        shared.raise_if_panicked();
+        let received = shared.with_core(|core, now| core.recv(now));
         if received.is_ok() {
-            self.shared.room_freed();
+            shared.room_freed();
         }
         received
     }
@@ -110,7 +139,7 @@ impl SocketHandle {
     /// their queues at once whatever the linger: libzmq with `LINGER -1` would keep
     /// reconnecting and hang `zmq_ctx_term` for a peer that never comes back.
     pub async fn close(self) {
-        let shared = Rc::clone(&self.shared);
+        let shared = self.shared();
         drop(self);
         shared.all_tasks_done().await;
     }
@@ -118,6 +147,6 @@ impl SocketHandle {
 
 impl Drop for SocketHandle {
     fn drop(&mut self) {
-        self.shared.begin_shutdown();
+        self.shared.borrow().begin_shutdown();
     }
 }

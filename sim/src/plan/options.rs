@@ -63,6 +63,15 @@ pub struct EffectiveOptions {
     pub sndhwm: Effective<u32>,
     pub rcvhwm: Effective<u32>,
     pub req_resend_ivl: Effective<Option<Duration>>,
+    /// Library behaviour, not a written option: whether a REQ resends at once when the
+    /// pipe its request went out on is lost (nanomsg, NNG) or waits for ever (libzmq).
+    pub req_resend_on_pipe_loss: Effective<bool>,
+    /// Library behaviour, not a written option: whether a REQ refuses a second send
+    /// before the reply (libzmq's `EFSM`) or cancels the first request (nanomsg, NNG).
+    pub req_strict: Effective<bool>,
+    /// Whether a REQ matches replies by request id: always in NNG and nanomsg; in
+    /// libzmq only with `req_correlate` (`ZMQ_REQ_CORRELATE`).
+    pub req_correlate: Effective<bool>,
     pub reconnect_ivl: Effective<Duration>,
     pub reconnect_ivl_max: Effective<Option<Duration>>,
     pub linger: Effective<Linger>,
@@ -92,7 +101,9 @@ const NOT_MODELLED: [(&str, &str, &str); 2] = [
 fn applies_to(option: &str, socket_type: SocketType, library: Option<Library>) -> bool {
     use SocketType::*;
     match option {
-        "req_resend_ivl" => socket_type == Req,
+        "req_resend_ivl" | "req_resend_on_pipe_loss" | "req_strict" | "req_correlate" => {
+            socket_type == Req
+        }
         "survey_deadline" => socket_type == Surveyor,
         "subscribe" => matches!(socket_type, Sub | XSub),
         // libzmq's alone: NNG's and nanomsg's raw REP have no such option.
@@ -135,6 +146,18 @@ impl EffectiveOptions {
         out.req_resend_ivl = Effective::default(
             Some(Duration::from_secs(60)),
             "nanomsg NN_REQ_RESEND_IVL = 60s (library not named; libzmq's REQ never resends)",
+        );
+        out.req_resend_on_pipe_loss = Effective::default(
+            true,
+            "nanomsg: a request whose pipe is lost goes out again at once (library not named)",
+        );
+        out.req_strict = Effective::default(
+            false,
+            "nanomsg: a new request cancels the outstanding one (library not named)",
+        );
+        out.req_correlate = Effective::default(
+            true,
+            "nanomsg: replies are matched by request id (library not named)",
         );
         if is_nanomsg_only(socket_type) {
             let nanomsg = EffectiveOptions::of(Library::Nanomsg);
@@ -194,8 +217,38 @@ impl EffectiveOptions {
                 "nanomsg: a SUB subscribes to nothing",
             ),
         };
+        let (req_resend_on_pipe_loss, req_strict) = match lib {
+            Library::ZeroMq => (
+                d(
+                    false,
+                    "libzmq: a request lost with its pipe is never sent again; the REQ waits for ever",
+                ),
+                d(
+                    true,
+                    "libzmq: a second send before the reply fails with EFSM (no ZMQ_REQ_RELAXED)",
+                ),
+            ),
+            Library::Nng => (
+                d(true, "NNG: a request whose pipe is lost goes out again at once, same id"),
+                d(false, "NNG: a new request cancels the outstanding one"),
+            ),
+            Library::Nanomsg => (
+                d(true, "nanomsg: a request whose pipe is lost goes out again at once, same id"),
+                d(false, "nanomsg: a new request cancels the outstanding one"),
+            ),
+        };
+        let req_correlate = match lib {
+            Library::ZeroMq => {
+                d(false, "libzmq ZMQ_REQ_CORRELATE = 0: a reply is taken from the request's pipe")
+            }
+            Library::Nng => d(true, "NNG: replies are matched by request id"),
+            Library::Nanomsg => d(true, "nanomsg: replies are matched by request id"),
+        };
         EffectiveOptions {
             library: d(Some(lib), "set by the caller"),
+            req_resend_on_pipe_loss,
+            req_strict,
+            req_correlate,
             sndhwm: d(1000, hwm),
             rcvhwm: d(1000, hwm),
             req_resend_ivl,
@@ -215,6 +268,9 @@ impl EffectiveOptions {
             sndhwm_msgs: self.sndhwm.value,
             rcvhwm_msgs: self.rcvhwm.value,
             req_resend_ivl: self.req_resend_ivl.value,
+            req_resend_on_pipe_loss: self.req_resend_on_pipe_loss.value,
+            req_strict: self.req_strict.value,
+            req_correlate: self.req_correlate.value,
             reconnect_ivl: self.reconnect_ivl.value,
             reconnect_ivl_max: self.reconnect_ivl_max.value,
             linger: self.linger.value,
@@ -255,6 +311,13 @@ impl EffectiveOptions {
                 dur(&self.req_resend_ivl.value, "never"),
                 &self.req_resend_ivl.source,
             ),
+            (
+                "req_resend_on_pipe_loss",
+                self.req_resend_on_pipe_loss.value.to_string(),
+                &self.req_resend_on_pipe_loss.source,
+            ),
+            ("req_strict", self.req_strict.value.to_string(), &self.req_strict.source),
+            ("req_correlate", self.req_correlate.value.to_string(), &self.req_correlate.source),
             (
                 "reconnect_ivl",
                 format_duration(self.reconnect_ivl.value),
@@ -334,7 +397,29 @@ impl EffectiveOptions {
             self.router_mandatory =
                 Effective { value: mandatory, source: ctx.source("router_mandatory") };
         }
+        self.apply_libzmq_req(raw, &mut ctx);
         self.check_consistency(path, diags);
+    }
+
+    /// libzmq's `req_relaxed` and `req_correlate`: the first turns strictness off,
+    /// the second turns correlation on, which only matters once a REQ can give up on
+    /// a request, so it needs the first.
+    fn apply_libzmq_req(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
+        if let Some(relaxed) = raw.req_relaxed
+            && ctx.check_libzmq_req("req_relaxed")
+        {
+            self.req_strict = Effective { value: !relaxed, source: ctx.source("req_relaxed") };
+        }
+        if let Some(correlate) = raw.req_correlate
+            && ctx.check_libzmq_req("req_correlate")
+        {
+            if self.req_strict.value {
+                ctx.needs_relaxed();
+                return;
+            }
+            self.req_correlate =
+                Effective { value: correlate, source: ctx.source("req_correlate") };
+        }
     }
 
     fn check_consistency(&self, path: &YamlPath, diags: &mut Diagnostics) {
@@ -410,6 +495,43 @@ impl Apply<'_, '_, '_> {
             )
             .hint(format!("it applies to {} sockets only", owners.join(", ")));
         false
+    }
+
+    /// Whether a libzmq REQ option may be written here: on a REQ of `library: zeromq`
+    /// only, as NNG's and nanomsg's REQ always behave as relaxed and correlated.
+    fn check_libzmq_req(&mut self, option: &'static str) -> bool {
+        if self.socket_type != SocketType::Req {
+            let message = format!("`{option}` does not apply to a {} socket", self.socket_type);
+            let d = self.diags.error(
+                &self.path.key(option),
+                Target::Key,
+                "option-not-applicable",
+                message,
+            );
+            d.hint("it applies to REQ sockets of `library: zeromq` only");
+            return false;
+        }
+        if self.library == Some(Library::ZeroMq) {
+            return true;
+        }
+        let whose = self.library.map_or("a REQ whose library is not named".to_owned(), |l| {
+            format!("{}'s REQ", l.version())
+        });
+        let message = format!("`{option}` is libzmq's; {whose} has no such option");
+        let d =
+            self.diags.error(&self.path.key(option), Target::Key, "option-not-in-library", message);
+        d.hint("NNG's and nanomsg's REQ (and an unnamed one) already cancel the outstanding request on a new send and match replies by id; name `library: zeromq` for this socket to model libzmq's option");
+        false
+    }
+
+    /// `req_correlate` without `req_relaxed`: a strict REQ has one request at a time,
+    /// so matching ids would change nothing.
+    fn needs_relaxed(&mut self) {
+        let message =
+            "`req_correlate` does nothing on a strict REQ: it has one request at a time".to_owned();
+        let d =
+            self.diags.error(&self.path.key("req_correlate"), Target::Key, "bad-value", message);
+        d.hint("add `req_relaxed: true`, as libzmq's ZMQ_REQ_CORRELATE is meant to be used with ZMQ_REQ_RELAXED");
     }
 
     /// An option the simulator does not act on: refused, so it is never silently
@@ -520,5 +642,42 @@ impl Apply<'_, '_, '_> {
             Ok(v) => *out = Effective { value: v, source: self.source("rcvmaxsize") },
             Err(e) => self.bad("rcvmaxsize", format!("`rcvmaxsize`: {}", e.message), e.hint),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(lib: Library) -> EffectiveOptions {
+        EffectiveOptions::for_library(SocketType::Req, Effective::default(Some(lib), "test"))
+    }
+
+    #[test]
+    fn only_zeromq_makes_a_req_strict_and_never_resending_on_pipe_loss() {
+        let zmq = named(Library::ZeroMq).socket_options();
+        assert_eq!(
+            (zmq.req_resend_ivl, zmq.req_resend_on_pipe_loss, zmq.req_strict),
+            (None, false, true)
+        );
+        assert!(!zmq.req_correlate, "libzmq's ZMQ_REQ_CORRELATE is off by default");
+        for lib in [Library::Nng, Library::Nanomsg] {
+            let o = named(lib).socket_options();
+            assert!(o.req_resend_on_pipe_loss && !o.req_strict && o.req_correlate, "{lib}");
+        }
+        let unnamed = EffectiveOptions::defaults(SocketType::Req).socket_options();
+        assert!(unnamed.req_resend_on_pipe_loss && !unnamed.req_strict);
+    }
+
+    #[test]
+    fn explain_shows_the_req_behaviours_with_their_source_on_req_only() {
+        let zmq = named(Library::ZeroMq);
+        let rows = zmq.rows(SocketType::Req);
+        let row = rows.iter().find(|(name, _, _)| *name == "req_resend_on_pipe_loss");
+        let (_, value, source) = row.expect("a REQ row");
+        assert_eq!(value, "false");
+        assert!(source.to_string().contains("libzmq: a request lost with its pipe"), "{source}");
+        let dealer = EffectiveOptions::defaults(SocketType::Dealer);
+        assert!(dealer.rows(SocketType::Dealer).iter().all(|(n, _, _)| !n.starts_with("req_")));
     }
 }

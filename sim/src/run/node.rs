@@ -12,8 +12,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::design::{Completion, DesignFn, NodeCtx, msg_info};
-use crate::net::{DriverEvent, TokioTcp, spawn_socket};
+use crate::design::{Completion, DesignFn, NodeCtx, Reopener, msg_info};
+use crate::net::{DriverEvent, SocketHandle, TokioTcp, spawn_socket};
 use crate::plan::{Group, Replica, WorkloadPlan};
 use crate::socket::{
     Bus, Dealer, Pair, Publisher, Pull, Push, Rep, Req, Respondent, Router, SocketCore,
@@ -86,9 +86,13 @@ pub fn make_core(
 
 /// A per-replica, per-incarnation seed, so every replica draws its own stream.
 fn replica_seed(seed: u64, r: Replica, incarnation: u32) -> u64 {
-    let mut x =
-        seed ^ (u64::from(r.group.0) << 48) ^ (u64::from(r.index) << 16) ^ u64::from(incarnation);
-    // splitmix64 finaliser: neighbouring inputs give unrelated outputs.
+    splitmix(
+        seed ^ (u64::from(r.group.0) << 48) ^ (u64::from(r.index) << 16) ^ u64::from(incarnation),
+    )
+}
+
+/// The splitmix64 finaliser: neighbouring inputs give unrelated outputs.
+fn splitmix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
@@ -138,47 +142,16 @@ pub(super) async fn supervise(
 
 async fn start(
     rt: &Rc<RunCtx>,
-    g: &GroupRuntime,
+    g: &Rc<GroupRuntime>,
     replica: Replica,
     incarnation: u32,
     epoch: tokio::time::Instant,
 ) -> Option<NodeCtx> {
     let seed = replica_seed(rt.seed, replica, incarnation);
+    let first_id = (seed as u32) | crate::socket::REQUEST_ID_BIT;
     let mut sockets = BTreeMap::new();
     for (i, s) in g.group.sockets.iter().enumerate() {
-        let options = s.options.socket_options();
-        let first_id = (seed as u32) | crate::socket::REQUEST_ID_BIT;
-        let core = make_core(s.socket_type, &options, first_id)
-            .expect("runnability checked before the run");
-        let connects = rt.connects.get(&(replica, i)).cloned().unwrap_or_default();
-        let world = Some(rt.world.clone());
-        let sink =
-            sink_naming_peers(rt.recorder.clone(), replica, i as SocketIndex, &options, world);
-        let bind = rt.binds.get(&(replica, i));
-        let spawned = match &rt.net {
-            Net::Simulated => {
-                let transport = ShimTransport { me: replica, world: rt.world.clone() };
-                // turmoil binds the unspecified address; peers reach it at the host's
-                // address.
-                let binds = bind
-                    .map(|a| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), a.port()))
-                    .into_iter()
-                    .collect();
-                spawn_socket(transport, core, &options, binds, connects, epoch, sink).await
-            }
-            Net::Real(net) => {
-                let binds = bind.map(|_| RealNet::ephemeral()).into_iter().collect();
-                let spawned =
-                    spawn_socket(TokioTcp, core, &options, binds, connects, epoch, sink).await;
-                if let Ok(handle) = &spawned
-                    && let Some(addr) = handle.local_addrs().first()
-                {
-                    net.bound(replica, i, *addr);
-                }
-                spawned
-            }
-        };
-        match spawned {
+        match open_socket(rt, g, replica, i, first_id, epoch).await {
             Ok(handle) => {
                 sockets.insert(s.name.clone(), (i as SocketIndex, handle));
             }
@@ -197,7 +170,7 @@ async fn start(
         }
     }
     let name = format!("{}.{}", g.group.name, replica.index);
-    Some(NodeCtx::new(
+    let ctx = NodeCtx::new(
         replica,
         name,
         incarnation,
@@ -208,7 +181,73 @@ async fn start(
         rt.recorder.clone(),
         epoch,
         rt.completion.clone(),
-    ))
+    );
+    Some(ctx.with_reopener(reopener(rt, g, replica, seed, epoch)))
+}
+
+/// How this incarnation's design reopens a socket: as `start` opened it, with a
+/// fresh first request id (libzmq draws one at random per socket), so the new
+/// socket's requests are not mistaken for the old one's.
+fn reopener(
+    rt: &Rc<RunCtx>,
+    g: &Rc<GroupRuntime>,
+    replica: Replica,
+    seed: u64,
+    epoch: tokio::time::Instant,
+) -> Reopener {
+    let (rt, g) = (Rc::clone(rt), Rc::clone(g));
+    let reopens = Rc::new(std::cell::Cell::new(0u64));
+    Reopener(Rc::new(move |index| {
+        let (rt, g, reopens) = (Rc::clone(&rt), Rc::clone(&g), Rc::clone(&reopens));
+        Box::pin(async move {
+            reopens.set(reopens.get() + 1);
+            let first_id =
+                (splitmix(seed ^ (reopens.get() << 32)) as u32) | crate::socket::REQUEST_ID_BIT;
+            open_socket(&rt, &g, replica, usize::from(index), first_id, epoch).await
+        })
+    }))
+}
+
+/// Opens socket number `i` of the group on the run's network.
+async fn open_socket(
+    rt: &Rc<RunCtx>,
+    g: &GroupRuntime,
+    replica: Replica,
+    i: usize,
+    first_id: u32,
+    epoch: tokio::time::Instant,
+) -> std::io::Result<SocketHandle> {
+    let s = &g.group.sockets[i];
+    let options = s.options.socket_options();
+    let core =
+        make_core(s.socket_type, &options, first_id).expect("runnability checked before the run");
+    let connects = rt.connects.get(&(replica, i)).cloned().unwrap_or_default();
+    let world = Some(rt.world.clone());
+    let sink = sink_naming_peers(rt.recorder.clone(), replica, i as SocketIndex, &options, world);
+    let bind = rt.binds.get(&(replica, i));
+    match &rt.net {
+        Net::Simulated => {
+            let transport = ShimTransport { me: replica, world: rt.world.clone() };
+            // turmoil binds the unspecified address; peers reach it at the host's
+            // address.
+            let binds = bind
+                .map(|a| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), a.port()))
+                .into_iter()
+                .collect();
+            spawn_socket(transport, core, &options, binds, connects, epoch, sink).await
+        }
+        Net::Real(net) => {
+            let binds = bind.map(|_| RealNet::ephemeral()).into_iter().collect();
+            let spawned =
+                spawn_socket(TokioTcp, core, &options, binds, connects, epoch, sink).await;
+            if let Ok(handle) = &spawned
+                && let Some(addr) = handle.local_addrs().first()
+            {
+                net.bound(replica, i, *addr);
+            }
+            spawned
+        }
+    }
 }
 
 /// A design's future with its panics caught. Left alone, a panic would end the

@@ -33,6 +33,21 @@ pub struct SocketOptions {
     /// REQ resend interval (`NN_REQ_RESEND_IVL`, default 60 s); `None` never resends,
     /// as libzmq's REQ.
     pub req_resend_ivl: Option<Duration>,
+    /// REQ: whether losing the pipe an outstanding request went out on sends it again
+    /// at once to another pipe (nanomsg and NNG, the default). libzmq's REQ never
+    /// does: the request is gone and the REQ waits for its reply for ever
+    /// (docs/library-semantics.md, "REQ").
+    pub req_resend_on_pipe_loss: bool,
+    /// REQ: whether a send while a request awaits its reply is refused with a state
+    /// error (libzmq's strict REQ, `EFSM`) rather than cancelling that request (NNG,
+    /// nanomsg, the default).
+    pub req_strict: bool,
+    /// REQ: whether a reply is matched to the request by its request id (NNG,
+    /// nanomsg; libzmq with `ZMQ_REQ_CORRELATE`). Without it, libzmq's REQ takes
+    /// whatever reply comes back on the pipe its request went out on (on any pipe
+    /// once that one is gone), so after `ZMQ_REQ_RELAXED` lets it give up on a
+    /// request, that request's late reply can pass for the new one's.
+    pub req_correlate: bool,
     /// First reconnect delay (`ZMQ_RECONNECT_IVL`, default 100 ms).
     pub reconnect_ivl: Duration,
     /// Reconnect backoff ceiling (`ZMQ_RECONNECT_IVL_MAX`); `None` (libzmq's 0) means
@@ -64,6 +79,9 @@ impl Default for SocketOptions {
             sndhwm_msgs: 1000,
             rcvhwm_msgs: 1000,
             req_resend_ivl: Some(Duration::from_secs(60)),
+            req_resend_on_pipe_loss: true,
+            req_strict: false,
+            req_correlate: true,
             reconnect_ivl: Duration::from_millis(100),
             reconnect_ivl_max: None,
             linger: Linger::Forever,

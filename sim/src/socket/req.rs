@@ -1,12 +1,20 @@
-//! REQ with nanomsg/NNG semantics: one outstanding request, tagged with a request id,
-//! resent with the same id until a reply with that id arrives.
+//! REQ: one outstanding request, tagged with a request id, with nanomsg/NNG's
+//! semantics or libzmq's as the options say (docs/library-semantics.md, "REQ, library by
+//! library").
 //!
-//! What sends the request (again): the application's send; the resend timer; the loss
-//! of the pipe it went out on (at once, to another connected pipe); a pipe becoming
-//! available while it waits (docs/library-semantics.md, "REQ resend timing, measured"). A new send
-//! cancels the outstanding request, and a reply to anything but the outstanding id is
-//! dropped as late. The request is never in two pipe queues at once, so a pipe's
-//! outbound queue holds at most the current request.
+//! nanomsg and NNG (the default): what sends the request (again) is the application's
+//! send; the resend timer; the loss of the pipe it went out on (at once, to another
+//! connected pipe); a pipe becoming available while it waits. A new send cancels the
+//! outstanding request, and a reply to anything but the outstanding id is dropped as
+//! late. The request is never in two pipe queues at once, so a pipe's outbound queue
+//! holds at most the current request.
+//!
+//! libzmq (`req_resend_on_pipe_loss` off, `req_strict` on): the request goes to one
+//! pipe and stays there. A connection that drops and comes back keeps the pipe, so a
+//! request still queued goes out on the new connection, but one already written is
+//! gone; a pipe that is closed takes the request with it. Either way nothing sends it
+//! again and the REQ waits for its reply for ever: a second send before that reply
+//! has been received is refused with a state error (`EFSM`).
 
 use std::time::Duration;
 
@@ -26,6 +34,9 @@ enum Placement {
     Queued(PipeId),
     /// Written on this pipe; the reply may come back on any pipe.
     Sent(PipeId),
+    /// Gone with a pipe that closed, and never sent again (libzmq): only a reply from
+    /// a peer that got it before the pipe went could still end the wait.
+    Lost,
 }
 
 /// The request awaiting its reply.
@@ -48,6 +59,15 @@ struct Outstanding {
 pub struct Req {
     pipes: Pipes,
     resend_ivl: Option<Duration>,
+    /// Whether losing the request's pipe sends it again elsewhere (nanomsg, NNG).
+    resend_on_pipe_loss: bool,
+    /// Whether a send before the reply has been received is refused (libzmq).
+    strict: bool,
+    /// Whether replies are matched by request id, or taken from the request's pipe.
+    correlate: bool,
+    /// True from a send until its reply is received by the application: libzmq's
+    /// "receiving reply" state, which outlasts `outstanding` by the unread reply.
+    awaiting_recv: bool,
     /// The id the next request gets.
     next_request_id: u32,
     /// `None` is the idle state: nothing sent, or the reply accepted.
@@ -70,6 +90,10 @@ impl Req {
         Req {
             pipes: Pipes::new(&options),
             resend_ivl: options.req_resend_ivl,
+            resend_on_pipe_loss: options.req_resend_on_pipe_loss,
+            strict: options.req_strict,
+            correlate: options.req_correlate,
+            awaiting_recv: false,
             next_request_id: as_request_id(first_request_id),
             outstanding: None,
             timer_firing: false,
@@ -141,9 +165,18 @@ impl Req {
 
     /// A reply that matches the outstanding id ends the request; anything else is the
     /// answer to a request given up on (or a second answer to this one) and is dropped.
+    /// Without correlation (libzmq's default) any reply on the request's pipe ends
+    /// it, and on any pipe once that pipe is gone.
     fn accept_reply(&mut self, pipe: PipeId, mut reply: Msg) {
         let id = reply.header[0];
-        if self.outstanding.as_ref().is_none_or(|out| out.id != id) {
+        let ends_request = |out: &Outstanding| match out.placement {
+            _ if out.id == id => true,
+            _ if self.correlate => false,
+            Placement::Sent(p) | Placement::Queued(p) => p == pipe,
+            Placement::Lost => true,
+            Placement::Waiting => false,
+        };
+        if !self.outstanding.as_ref().is_some_and(ends_request) {
             return self.pipes.drop_msg(Some(pipe), DropReason::LateReply, reply);
         }
         self.unqueue();
@@ -172,10 +205,14 @@ impl SocketCore for Req {
     /// onto a pipe still down, to go out when one comes up. The resend deadline is not
     /// moved by such a resend (NNG restarts it whenever a pipe takes the request, in
     /// `req0_run_send_queue`; the difference only shifts the next timer resend).
+    ///
+    /// libzmq moves nothing: a request stays in the pipe it was given to, and one
+    /// already written on a connection that dropped is lost.
     fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
         self.pipes.set_connected(pipe, connected);
         match self.placement() {
             Some(Placement::Waiting) if connected => self.place(true),
+            _ if !self.resend_on_pipe_loss => {}
             Some(Placement::Queued(q)) if connected && !self.pipes.is_connected(q) => {
                 self.place(true)
             }
@@ -186,10 +223,15 @@ impl SocketCore for Req {
     }
 
     /// The request is lifted off a dying pipe before the pipe drops its queue, so it
-    /// is resent elsewhere rather than reported `PipeClosed`.
+    /// is resent elsewhere rather than reported `PipeClosed`. libzmq leaves it to die
+    /// with the pipe (reported `PipeClosed` if it was still queued) and waits on.
     fn detach(&mut self, pipe: PipeId, _now: Duration) {
         let on_pipe = matches!(self.placement(),
             Some(Placement::Queued(p) | Placement::Sent(p)) if p == pipe);
+        if on_pipe && !self.resend_on_pipe_loss {
+            self.outstanding.as_mut().expect("placed").placement = Placement::Lost;
+            return self.pipes.detach(pipe);
+        }
         if on_pipe {
             self.unqueue();
             self.outstanding.as_mut().expect("placed").placement = Placement::Waiting;
@@ -205,7 +247,12 @@ impl SocketCore for Req {
     /// request id. With no pipe the request waits for one, so this never blocks.
     /// The resend timer starts now; NNG starts it when a pipe takes the request, so
     /// for a request that waits for a pipe the first resend here may come earlier.
+    /// A strict REQ (libzmq) refuses the send while the last reply is unread.
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        if self.strict && self.awaiting_recv {
+            return Err(SendError::State);
+        }
+        self.awaiting_recv = true;
         self.cancel();
         let id = self.take_request_id();
         self.outstanding = Some(Outstanding {
@@ -221,7 +268,10 @@ impl SocketCore for Req {
 
     fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
         match self.pipes.pop_inbound() {
-            Some((_, reply)) => Ok(reply),
+            Some((_, reply)) => {
+                self.awaiting_recv = false;
+                Ok(reply)
+            }
             None if self.outstanding.is_some() => Err(RecvError::WouldBlock),
             None => Err(RecvError::State),
         }
@@ -526,5 +576,179 @@ mod tests {
         req.on_timeout(ms(3_600_000));
         assert_eq!(resends(&events(&mut req)), []);
         assert_eq!(transmit_all(&mut req, 2), []);
+    }
+
+    /// A REQ as `library: zeromq` configures it (plan/options.rs): no resend of any
+    /// kind, strict send-receive.
+    fn libzmq() -> Req {
+        let options = SocketOptions {
+            req_resend_ivl: None,
+            req_resend_on_pipe_loss: false,
+            req_strict: true,
+            req_correlate: false,
+            ..opts(10, 10)
+        };
+        Req::new(options, 7)
+    }
+
+    /// libzmq's REQ with `req_relaxed`, and `req_correlate` as given.
+    fn relaxed(correlate: bool) -> Req {
+        let mut req = libzmq();
+        req.strict = false;
+        req.correlate = correlate;
+        req
+    }
+
+    /// Sends `q1`, gives up on it for `q2`, and lets `q1`'s reply arrive late on the
+    /// same pipe, then `q2`'s: what the application reads.
+    fn late_reply_after_giving_up(req: &mut Req) -> Vec<Result<Msg, RecvError>> {
+        up(req, &[1]);
+        req.send(msg(&[], "q1"), ms(0)).unwrap();
+        transmit_all(req, 1);
+        req.send(msg(&[], "q2"), ms(10)).unwrap();
+        assert!(events(req).contains(&SocketEvent::Cancelled { request_id: FIRST }));
+        transmit_all(req, 1);
+        req.on_message(1, reply(FIRST, "r1"), ms(20));
+        let first = req.recv(ms(20));
+        req.on_message(1, reply(FIRST + 1, "r2"), ms(30));
+        vec![first, req.recv(ms(30))]
+    }
+
+    #[test]
+    fn libzmq_relaxed_without_correlate_takes_the_abandoned_requests_reply_for_the_new_one() {
+        let mut req = relaxed(false);
+        let got = late_reply_after_giving_up(&mut req);
+        assert_eq!(got, [Ok(msg(&[], "r1")), Err(RecvError::State)]);
+        let late = events(&mut req).into_iter().any(|e| {
+            matches!(e, SocketEvent::Dropped { reason: DropReason::LateReply, msg, .. }
+                if msg.body == "r2")
+        });
+        assert!(late, "the real reply to q2 is dropped as late");
+    }
+
+    #[test]
+    fn libzmq_relaxed_with_correlate_drops_the_abandoned_requests_reply() {
+        let mut req = relaxed(true);
+        let got = late_reply_after_giving_up(&mut req);
+        assert_eq!(got, [Err(RecvError::WouldBlock), Ok(msg(&[], "r2"))]);
+    }
+
+    #[test]
+    fn libzmq_without_correlate_ignores_a_reply_on_another_pipe() {
+        let mut req = relaxed(false);
+        up(&mut req, &[1, 2]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1).len(), 1);
+        req.on_message(2, reply(0x8000_0999, "stray"), ms(1));
+        assert_eq!(req.recv(ms(1)), Err(RecvError::WouldBlock));
+        req.on_message(1, reply(0x8000_0999, "on the request's pipe"), ms(2));
+        assert_eq!(req.recv(ms(2)), Ok(msg(&[], "on the request's pipe")));
+    }
+
+    #[test]
+    fn libzmq_a_written_request_whose_connection_drops_is_never_resent() {
+        let mut req = libzmq();
+        up(&mut req, &[1, 2]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST], "q".into())]);
+        events(&mut req);
+        req.set_connected(1, false, ms(50));
+        req.set_connected(2, false, ms(50));
+        req.set_connected(2, true, ms(60));
+        req.set_connected(1, true, ms(60));
+        assert_eq!(events(&mut req), []);
+        assert_eq!(transmit_all(&mut req, 1), []);
+        assert_eq!(transmit_all(&mut req, 2), []);
+        assert_eq!(req.poll_timeout(), None);
+        assert_eq!(req.recv(ms(70)), Err(RecvError::WouldBlock));
+        // Stuck: the design's next request is refused, as libzmq's EFSM.
+        assert_eq!(req.send(msg(&[], "next"), ms(80)), Err(SendError::State));
+    }
+
+    #[test]
+    fn libzmq_a_request_whose_pipe_closes_is_lost_and_a_new_pipe_gets_nothing() {
+        let mut req = libzmq();
+        up(&mut req, &[1]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        transmit_all(&mut req, 1);
+        events(&mut req);
+        req.detach(1, ms(1));
+        req.attach(2, ms(2));
+        req.set_connected(2, true, ms(3));
+        assert_eq!(events(&mut req), []);
+        assert_eq!(transmit_all(&mut req, 2), []);
+        assert_eq!(req.recv(ms(4)), Err(RecvError::WouldBlock));
+        // A peer that got it before the pipe went may still answer, on any pipe.
+        req.on_message(2, reply(FIRST, "r"), ms(5));
+        assert_eq!(req.recv(ms(5)), Ok(msg(&[], "r")));
+    }
+
+    #[test]
+    fn libzmq_a_queued_request_dies_with_its_pipe_as_pipe_closed() {
+        let mut req = libzmq();
+        req.attach(1, ms(0));
+        req.attach(2, ms(0));
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        events(&mut req);
+        req.detach(1, ms(1));
+        let dropped = SocketEvent::Dropped {
+            pipe: Some(1),
+            reason: DropReason::PipeClosed,
+            msg: reply(FIRST, "q"),
+        };
+        assert_eq!(events(&mut req), [dropped]);
+        req.set_connected(2, true, ms(2));
+        assert_eq!(transmit_all(&mut req, 2), []);
+    }
+
+    #[test]
+    fn libzmq_a_queued_request_keeps_its_pipe_across_a_reconnect() {
+        let mut req = libzmq();
+        req.attach(1, ms(0));
+        up(&mut req, &[2]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        // Round-robin from the first pipe attached, whether or not it is connected.
+        let mut placed = events(&mut req);
+        let Some(SocketEvent::Enqueued { pipe, .. }) = placed.pop() else {
+            panic!("no Enqueued event")
+        };
+        let other = 3 - pipe;
+        req.set_connected(pipe, true, ms(1));
+        req.set_connected(pipe, false, ms(2));
+        req.set_connected(other, true, ms(3));
+        assert_eq!(transmit_all(&mut req, other), []);
+        req.set_connected(pipe, true, ms(4));
+        assert_eq!(transmit_all(&mut req, pipe), [(vec![FIRST], "q".into())]);
+        assert_eq!(resends(&events(&mut req)), []);
+    }
+
+    #[test]
+    fn libzmq_refuses_a_second_send_until_the_reply_is_received() {
+        let mut req = libzmq();
+        up(&mut req, &[1]);
+        req.send(msg(&[], "q1"), ms(0)).unwrap();
+        assert_eq!(req.send(msg(&[], "q2"), ms(1)), Err(SendError::State));
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST], "q1".into())]);
+        req.on_message(1, reply(FIRST, "r1"), ms(2));
+        // Accepted but unread: libzmq is still in its receiving state.
+        assert_eq!(req.send(msg(&[], "q2"), ms(3)), Err(SendError::State));
+        assert_eq!(req.recv(ms(4)), Ok(msg(&[], "r1")));
+        req.send(msg(&[], "q2"), ms(5)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST + 1], "q2".into())]);
+    }
+
+    #[test]
+    fn nng_and_nanomsg_resend_on_pipe_loss_and_cancel_on_a_second_send() {
+        let defaults = SocketOptions::default();
+        assert!(defaults.req_resend_on_pipe_loss && !defaults.req_strict);
+        let mut req = req(None);
+        up(&mut req, &[1, 2]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        transmit_all(&mut req, 1);
+        events(&mut req);
+        req.detach(1, ms(1));
+        assert_eq!(resends(&events(&mut req)), [(2, FIRST)]);
+        req.send(msg(&[], "q2"), ms(2)).unwrap();
+        assert!(events(&mut req).contains(&SocketEvent::Cancelled { request_id: FIRST }));
     }
 }

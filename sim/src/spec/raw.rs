@@ -80,6 +80,10 @@ pub struct RawOptions {
     pub rcvmaxsize: Option<Scalar>,
     pub subscribe: Option<OneOrMany<String>>,
     pub router_mandatory: Option<bool>,
+    /// libzmq's `ZMQ_REQ_RELAXED` (REQ of `library: zeromq` only).
+    pub req_relaxed: Option<bool>,
+    /// libzmq's `ZMQ_REQ_CORRELATE` (REQ of `library: zeromq` only, with `req_relaxed`).
+    pub req_correlate: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,193 @@
+//! A REQ behaves as its library's does when the server holding its request is killed
+//! (docs/library-semantics.md, "REQ"): libzmq's is stuck for ever, the Lazy Pirate
+//! client gets out by reopening it, and nanomsg's resends by itself. Each test runs
+//! one of the shipped `req-rep-server-killed*` scenarios and asserts what its trace
+//! shows.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use patchbay::design::Registry;
+use patchbay::invariant::Verdict;
+use patchbay::plan::load_scenario;
+use patchbay::run::{RunReport, run_seed};
+use patchbay::trace::{AppEvent, EventKind, MsgId, Trace};
+
+fn run(scenario: &str) -> RunReport {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("root").to_path_buf();
+    let registry = Registry::builtin();
+    let loaded = load_scenario(&root.join("scenarios").join(scenario), &registry);
+    let plan = loaded.plan.unwrap_or_else(|| panic!("{scenario} resolves"));
+    let report = run_seed(&plan, &registry, 1, true);
+    assert_eq!(report.error, None, "{scenario}");
+    assert!(report.as_expected, "{scenario}: {:?}", report.invariants);
+    report
+}
+
+fn app(trace: &Trace) -> impl Iterator<Item = (Duration, &AppEvent)> {
+    trace.events.iter().filter_map(|e| match &e.kind {
+        EventKind::App(a) => Some((e.at, a)),
+        _ => None,
+    })
+}
+
+fn issued(trace: &Trace) -> Vec<MsgId> {
+    app(trace)
+        .filter_map(|(_, a)| match a {
+            AppEvent::RequestIssued { id } => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn accepted(trace: &Trace) -> BTreeSet<MsgId> {
+    app(trace)
+        .filter_map(|(_, a)| match a {
+            AppEvent::ReplyAccepted { id } => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// When the scenario's one fault (the kill) began.
+fn kill_at(trace: &Trace) -> Duration {
+    let begin = trace.events.iter().find(|e| matches!(e.kind, EventKind::FaultBegin { .. }));
+    begin.expect("the kill is in the trace").at
+}
+
+/// The REQ request ids the requester's socket put on a pipe for message `id`
+/// (`Enqueue` events at the node that issued it; the REP's reply carries the id too).
+fn enqueued_request_ids(trace: &Trace, id: MsgId) -> Vec<u32> {
+    let issuer = trace
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::App(AppEvent::RequestIssued { id }))
+        .and_then(|e| e.node);
+    let of = |e: &EventKind| match e {
+        EventKind::Enqueue { msg, .. } if msg.id == Some(id) => msg.request_id,
+        _ => None,
+    };
+    trace.events.iter().filter(|e| e.node == issuer).filter_map(|e| of(&e.kind)).collect()
+}
+
+/// Every `Resend` as `(at, request id, timer)`.
+fn resends(trace: &Trace) -> Vec<(Duration, u32, bool)> {
+    let of = |at, e: &EventKind| match e {
+        EventKind::Resend { request_id, timer, .. } => Some((at, *request_id, *timer)),
+        _ => None,
+    };
+    trace.events.iter().filter_map(|e| of(e.at, &e.kind)).collect()
+}
+
+#[test]
+fn libzmq_req_stays_stuck_on_a_request_lost_with_its_killed_server() {
+    let report = run("req-rep-server-killed.yaml");
+    let trace = report.trace.as_ref().expect("kept");
+    let issued = issued(trace);
+    let accepted = accepted(trace);
+    let stuck: Vec<MsgId> = issued.iter().copied().filter(|id| !accepted.contains(id)).collect();
+    // One request is never answered, and it is the last: the client never sends again.
+    assert_eq!(stuck.len(), 1, "issued {issued:?}, accepted {accepted:?}");
+    assert_eq!(issued.last(), stuck.first());
+    assert!(issued.len() < 20, "the client hung, so it never finished its 20 requests");
+    // It went out once, before the kill, and nothing sent it again.
+    let request_ids = enqueued_request_ids(trace, stuck[0]);
+    assert_eq!(request_ids.len(), 1, "{request_ids:?}");
+    assert_eq!(resends(trace), []);
+    let stuck_at =
+        app(trace).find(|(_, a)| **a == AppEvent::RequestIssued { id: stuck[0] }).map(|(at, _)| at);
+    assert!(stuck_at.is_some_and(|at| at < kill_at(trace)));
+    let lost = report.invariants.iter().find(|o| o.name == "no_lost_replies").expect("checked");
+    assert_eq!(lost.verdict, Verdict::Fail);
+    assert_eq!(lost.violations.len(), 1);
+    assert!(lost.violations[0].text.contains("never got a reply"), "{}", lost.violations[0].text);
+}
+
+#[test]
+fn the_lazy_pirate_client_reopens_its_req_resends_and_gets_every_reply() {
+    let report = run("req-rep-server-killed-lazy-pirate.yaml");
+    let trace = report.trace.as_ref().expect("kept");
+    let reopened: Vec<Duration> = app(trace)
+        .filter(
+            |(_, a)| matches!(a, AppEvent::Note { text } if text.contains("reopened socket `req`")),
+        )
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(reopened.len(), 1, "one timeout, one reopen: {reopened:?}");
+    let reopen_at = reopened[0];
+    // The guide's 2,500 ms after the request lost with the kill went out.
+    assert!(reopen_at > kill_at(trace) + Duration::from_millis(1_500), "{reopen_at:?}");
+    let issued = issued(trace);
+    assert_eq!(issued.len(), 20);
+    assert_eq!(accepted(trace), issued.iter().copied().collect());
+    assert!(app(trace).all(|(_, a)| !matches!(a, AppEvent::RequestAbandoned { .. })));
+    // The request in hand at the reopen was sent twice, by the design, on two
+    // sockets (two request ids), and its reply was accepted after the reopen.
+    let retried = *app(trace)
+        .filter_map(|(at, a)| match a {
+            AppEvent::RequestIssued { id } if at < reopen_at => Some(id),
+            _ => None,
+        })
+        .last()
+        .expect("a request before the reopen");
+    let request_ids = enqueued_request_ids(trace, retried);
+    assert_eq!(request_ids.len(), 2, "{request_ids:?}");
+    assert_ne!(request_ids[0], request_ids[1]);
+    let replied_at = app(trace).find(|(_, a)| **a == AppEvent::ReplyAccepted { id: retried });
+    assert!(replied_at.is_some_and(|(at, _)| at > reopen_at));
+    // The REQ socket itself never resent anything: the cure is the client's.
+    assert_eq!(resends(trace), []);
+}
+
+#[test]
+fn nanomsg_req_resends_at_once_when_its_server_connection_is_reset() {
+    let report = run("req-rep-server-killed-nanomsg.yaml");
+    let trace = report.trace.as_ref().expect("kept");
+    let issued = issued(trace);
+    assert_eq!(issued.len(), 20);
+    assert_eq!(accepted(trace), issued.iter().copied().collect());
+    let resent = resends(trace);
+    assert_eq!(resent.len(), 1, "{resent:?}");
+    let (at, request_id, timer) = resent[0];
+    // Caused by the pipe loss (not the 60 s timer), as the kill reset the connection.
+    assert!(!timer);
+    assert!(at >= kill_at(trace) && at < kill_at(trace) + Duration::from_millis(100), "{at:?}");
+    // The same request id as the request that was in flight when the server died.
+    let in_flight =
+        issued.iter().copied().find(|id| enqueued_request_ids(trace, *id).contains(&request_id));
+    assert!(in_flight.is_some(), "request id {request_id:#010x} was never sent");
+}
+
+/// `req_relaxed` and `req_correlate` on a libzmq REQ reach the core's options, and
+/// `--explain`'s rows say the file set them.
+#[test]
+fn libzmq_req_relaxed_and_correlate_are_taken_with_their_place_in_the_file() {
+    let dir = std::env::temp_dir().join(format!("patchbay-req-relaxed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let file = dir.join("relaxed.yaml");
+    let text = "name: relaxed\nlibrary: zeromq\nnodes:\n  - name: client\n    design: client\n    \
+                sockets:\n      - name: req\n        type: REQ\n        connect: worker.rep\n        \
+                options: {req_relaxed: true, req_correlate: true}\n  - name: worker\n    \
+                design: echo-worker\n    sockets:\n      - {name: rep, type: REP, bind: 5555}\n";
+    std::fs::write(&file, text).expect("write");
+    let loaded = patchbay::plan::load_topology(&file, &Registry::builtin());
+    std::fs::remove_dir_all(&dir).expect("remove the temporary directory");
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let plan = loaded.plan.expect("resolves");
+    let req = &plan.groups[0].sockets[0];
+    let options = req.options.socket_options();
+    assert_eq!((options.req_strict, options.req_correlate), (false, true));
+    let rows = req.options.rows(req.socket_type);
+    let source = |name: &str| {
+        let row = rows.iter().find(|(n, _, _)| *n == name).expect("a row");
+        (row.1.clone(), row.2.to_string())
+    };
+    assert_eq!(source("req_strict").0, "false");
+    assert!(source("req_strict").1.ends_with("relaxed.yaml:10:32"), "{:?}", source("req_strict"));
+    assert!(
+        source("req_correlate").1.ends_with("relaxed.yaml:10:53"),
+        "{:?}",
+        source("req_correlate")
+    );
+}
