@@ -213,10 +213,12 @@ mod tests {
         app(t, node, AppEvent::ReplyAccepted { id })
     }
 
-    /// The test plan with a liveness phase of 4 s: a run healed at 1 s and ended at
-    /// 5 s gave every request issued before the heal its whole liveness phase.
+    /// The test plan: a safety phase of 1 s (the scheduled heal) and a liveness phase
+    /// of 4 s, so a run healed at 1 s and ended at 5 s gave every request issued
+    /// before the heal its whole liveness phase.
     fn plan() -> crate::plan::ScenarioPlan {
         let mut plan = super::super::verdict::testing::plan();
+        plan.duration = ms(1000);
         plan.liveness = ms(4000);
         plan
     }
@@ -299,6 +301,20 @@ mod tests {
         );
         let only_late = check_events(vec![issued(1500, 1, 2)], Some(1000));
         assert_eq!(only_late.verdict, Verdict::Unknown, "{only_late:?}");
+    }
+
+    /// Regression (merge of issue 11's branches): over real TCP the heal is stamped
+    /// when the wall clock got there, a few milliseconds after `duration`, while the
+    /// run still ends at its scheduled bound; measuring the liveness phase from the
+    /// stamp turned every loss of a real run into "in flight".
+    #[test]
+    fn a_late_stamped_heal_still_gives_the_liveness_phase_from_the_scheduled_one() {
+        let outcome = check_events(vec![issued(900, 0, 1)], Some(1007));
+        assert_eq!(outcome.verdict, Verdict::Fail, "{outcome:?}");
+        assert_eq!(
+            texts(&outcome),
+            ["request client.0#1 issued at 900ms by client.0 never got a reply (run ended at 5s)"]
+        );
     }
 
     #[test]
