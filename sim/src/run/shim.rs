@@ -269,6 +269,20 @@ impl ShimStream {
         self.world.wait_on_conn(self.conn, self.end, cx.waker());
     }
 
+    /// A flush or close from a crashed machine's end: pending while it is down, and
+    /// once the restart resets the connection, that reset (the dead incarnation's
+    /// task learns it and ends, still without a word on the wire). `None` when the
+    /// end may speak.
+    fn while_silenced(&self, cx: &mut Context<'_>) -> Option<Poll<io::Result<()>>> {
+        if !self.silenced(cx) {
+            return None;
+        }
+        Some(match self.broken() {
+            Some(e) => Poll::Ready(Err(e)),
+            None => Poll::Pending,
+        })
+    }
+
     fn broken(&self) -> Option<io::Error> {
         self.world
             .conn_broken(self.conn)
@@ -414,11 +428,8 @@ impl AsyncWrite for ShimStream {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.silenced(cx) {
-            return match this.broken() {
-                Some(e) => Poll::Ready(Err(e)),
-                None => Poll::Pending,
-            };
+        if let Some(silent) = this.while_silenced(cx) {
+            return silent;
         }
         let inner = this.inner.as_mut().expect("present until drop");
         Pin::new(inner).poll_flush(cx)
@@ -429,13 +440,8 @@ impl AsyncWrite for ShimStream {
     /// tell the peers anything.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.silenced(cx) {
-            // Once the machine restarts the connection is reset: the dead
-            // incarnation's task learns it and ends, still without a word on the wire.
-            return match this.broken() {
-                Some(e) => Poll::Ready(Err(e)),
-                None => Poll::Pending,
-            };
+        if let Some(silent) = this.while_silenced(cx) {
+            return silent;
         }
         let inner = this.inner.as_mut().expect("present until drop");
         Pin::new(inner).poll_shutdown(cx)
