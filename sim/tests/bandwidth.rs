@@ -8,7 +8,6 @@
 //! modelled (a task is a 20-byte header declaring its size), and a limit counts what
 //! the bytes stand for, so the transfer needs `TASKS × TASK_BYTES / LIMIT` seconds.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use patchbay::design::Registry;
@@ -19,14 +18,12 @@ use patchbay::run::{RunReport, run_real_seed, run_seed};
 use patchbay::spec::source::SourceFile;
 use patchbay::trace::{EventKind, Trace};
 
+use crate::util::root;
+
 const TASKS: u64 = 16;
 const TASK_BYTES: u64 = 64 * 1024;
 /// 1 MiB/s, as written in the scenarios below.
 const LIMIT_BYTES_PER_SEC: u64 = 1 << 20;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
 
 /// The pipeline scenario with `extra` (a `network:` or `faults:` block) added.
 fn scenario(name: &str, extra: &str, invariants: &str) -> ScenarioPlan {

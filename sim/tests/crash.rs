@@ -10,7 +10,6 @@
 //! after the crash: nothing was queued on the dead pipe, and traffic moved on at once.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use patchbay::design::Registry;
@@ -20,9 +19,7 @@ use patchbay::run::{run_real_seed, run_seed};
 use patchbay::spec::source::SourceFile;
 use patchbay::trace::{EventKind, MsgId, SocketIndex, Trace};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
+use crate::util::root;
 
 /// A pattern that routes by pipe: its topology, the crashed replica's group, the
 /// workload that keeps the peer sending, and the time its own run needs.

@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket
 use patchbay::socket::{Msg, Rep, Req, SocketOptions};
 
 use crate::interop::NngPeer;
+use crate::util::{loopback, run_local};
 
 /// A guard against a hung test, not a wait for anything.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,16 +39,6 @@ impl EventLog {
         });
         errors.collect()
     }
-}
-
-fn run_local(test: impl Future<Output = ()>) {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    tokio::task::LocalSet::new().block_on(&runtime, test);
-}
-
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)
 }
 
 /// A REP on 127.0.0.1 that answers every request with `echo:` and its body (what

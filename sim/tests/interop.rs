@@ -7,13 +7,13 @@
 //! skipped interop test would hide exactly the regressions it exists for.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::util::{loopback, run_local};
 use bytes::{BufMut, Bytes, BytesMut};
 use patchbay::design::payload::{HEADER_LEN, Payload, PayloadKind};
 use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket};
@@ -129,16 +129,6 @@ impl EventLog {
             _ => None,
         })
     }
-}
-
-fn run_local(test: impl Future<Output = ()>) {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    tokio::task::LocalSet::new().block_on(&runtime, test);
-}
-
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)
 }
 
 async fn bind_rep(options: SocketOptions, log: &EventLog) -> SocketHandle {

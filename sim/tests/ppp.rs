@@ -1,17 +1,13 @@
 //! The Paranoid Pirate broker: it survives a worker's crash in simulation, and the
 //! variant that never expires a silent worker does not.
 
-use std::path::PathBuf;
-
 use patchbay::design::{Registry, broken};
 use patchbay::invariant::Verdict;
 use patchbay::plan::{ScenarioPlan, load_scenario, load_scenario_source};
 use patchbay::run::run_seed;
 use patchbay::spec::source::SourceFile;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
+use crate::util::root;
 
 fn registry() -> Registry {
     let mut registry = Registry::builtin();

@@ -4,26 +4,14 @@
 //! assert on what the trace says happened and in which order (faults, connects,
 //! deliveries), never on durations.
 
-use std::path::PathBuf;
-
 use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
-use patchbay::plan::{Replica, ScenarioPlan, load_scenario_source};
+use patchbay::plan::{Replica, ScenarioPlan};
 use patchbay::run::real::RealOptions;
 use patchbay::run::{Backend, RunReport, run_real_seed};
-use patchbay::spec::source::SourceFile;
 use patchbay::trace::{EventKind, Trace};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
-
-/// Resolves a scenario written here as if it lived in `scenarios/`.
-fn scenario(name: &str, text: &str) -> ScenarioPlan {
-    let path = root().join(format!("scenarios/{name}.yaml"));
-    let loaded = load_scenario_source(&SourceFile::new(path, text), &Registry::builtin());
-    loaded.plan.unwrap_or_else(|| panic!("{name} does not resolve: {:?}", loaded.diagnostics))
-}
+use crate::util::{root, scenario};
 
 fn run_real(plan: &ScenarioPlan) -> (RunReport, Trace) {
     let mut report = run_real_seed(plan, &Registry::builtin(), 1, RealOptions::default(), true);

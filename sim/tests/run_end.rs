@@ -9,25 +9,15 @@
 //!   "quiesced" at the heal, before the new incarnation cleared its completion, and
 //!   ended a second later with the client's request reported lost.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
-use patchbay::plan::{Replica, ScenarioPlan, load_scenario_source};
+use patchbay::plan::{Replica, ScenarioPlan};
 use patchbay::run::run_seed;
-use patchbay::spec::source::SourceFile;
 use patchbay::trace::{AppEvent, EventKind, Trace};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
-
-fn scenario(name: &str, text: &str) -> ScenarioPlan {
-    let path = root().join(format!("scenarios/{name}.yaml"));
-    let loaded = load_scenario_source(&SourceFile::new(path, text), &Registry::builtin());
-    loaded.plan.unwrap_or_else(|| panic!("{name} does not resolve: {:?}", loaded.diagnostics))
-}
+use crate::util::scenario;
 
 fn replica(plan: &ScenarioPlan, group: &str, index: u32) -> Replica {
     Replica { group: plan.topology.group_by_name(group).expect("the group").id, index }

@@ -5,8 +5,6 @@
 //! shipped gif-service pair shows both sides, in the simulator and over real TCP
 //! (where the padding really travels: kept to a few jobs of a few MB).
 
-use std::path::PathBuf;
-
 use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::{ScenarioPlan, load_scenario, load_scenario_source};
@@ -15,11 +13,9 @@ use patchbay::run::{RunReport, run_real_seed, run_seed};
 use patchbay::spec::source::SourceFile;
 use patchbay::trace::{AppEvent, EventKind, Trace};
 
-const TOO_LARGE: &str = "message too large";
+use crate::util::root;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
+const TOO_LARGE: &str = "message too large";
 
 fn shipped(name: &str) -> ScenarioPlan {
     let loaded =

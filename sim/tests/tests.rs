@@ -27,4 +27,5 @@ mod sizes;
 mod tidy;
 mod trace;
 mod user_design;
+mod util;
 mod zmtp_interop;

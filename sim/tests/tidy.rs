@@ -1,12 +1,10 @@
 //! Tidy checks over the repository's own files (rust-analyzer's habit): every Rust
-//! file opens with a `//!` paragraph saying what it is for, and no file cites a
-//! path outside the repository, which a user's clone would not have.
+//! file opens with a `//!` paragraph saying what it is for, and every Markdown file a
+//! file cites is in the repository, which is all a user's clone has.
 
 use std::path::{Path, PathBuf};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::util::root;
 
 /// Every file under the workspace's source folders with one of `exts`, in order.
 fn files(exts: &[&str]) -> Vec<PathBuf> {
@@ -38,24 +36,53 @@ fn files(exts: &[&str]) -> Vec<PathBuf> {
     out
 }
 
-/// The ways a citation of the shared folder beside a checkout was written.
-const OUTSIDE: [&str; 3] = ["shared/reference", "shared/seeds", "messaging-semantics.md"];
-
-/// Whether `text` cites a file outside the repository; the matched marker.
-fn cites_outside(text: &str) -> Option<&'static str> {
-    OUTSIDE.into_iter().find(|m| text.contains(m))
+/// The Markdown files `text` names (`docs/limits.md`, `README.md`, …) that are not in
+/// the repository: neither beside `dir` nor from the root, or reached only by
+/// climbing out of it. Facts a file relies on belong in `docs/`.
+fn missing_citations(text: &str, dir: &Path, root: &Path) -> Vec<String> {
+    let is_path_char = |c: char| c.is_ascii_alphanumeric() || "_./-".contains(c);
+    let mut missing = Vec::new();
+    for (end, _) in text.match_indices(".md") {
+        let after = text[end + 3..].chars().next();
+        if after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let start = text[..end].rfind(|c: char| !is_path_char(c)).map_or(0, |i| i + 1);
+        let cited = text[start..end + 3].trim_start_matches("./");
+        // Too short to be a name, or a fragment built at run time (`/README.md`).
+        if cited.len() <= 3
+            || cited.starts_with('/')
+            || cited.starts_with('.') && !cited.starts_with("..")
+        {
+            continue;
+        }
+        // What runs write (`reports/bench/latest.md`) is named before it exists.
+        if cited.starts_with("reports/") || cited.starts_with("latest.") {
+            continue;
+        }
+        let inside = |base: &Path| {
+            let path = base.join(cited);
+            path.canonicalize().is_ok_and(|p| p.starts_with(root))
+        };
+        if !inside(dir) && !inside(root) && !inside(&root.join("docs")) {
+            missing.push(cited.to_owned());
+        }
+    }
+    missing
 }
 
 #[test]
 fn no_file_cites_a_path_outside_the_repository() {
-    let exts = [".rs", ".md", ".yaml", ".toml", ".py", "run"];
-    let this = Path::new(file!()).file_name().unwrap();
-    let offenders: Vec<String> = files(&exts)
+    let root = root().canonicalize().expect("the root exists");
+    // This file's own examples name missing files on purpose.
+    let this = Path::new(file!()).file_name().expect("a file");
+    let offenders: Vec<String> = files(&[".rs", ".md", ".yaml", ".toml", ".py", "run"])
         .into_iter()
         .filter(|p| p.file_name() != Some(this))
         .filter_map(|p| {
             let text = std::fs::read_to_string(&p).ok()?;
-            cites_outside(&text).map(|m| format!("{} cites {m}", p.display()))
+            let missing = missing_citations(&text, p.parent()?, &root);
+            (!missing.is_empty()).then(|| format!("{} cites {missing:?}", p.display()))
         })
         .collect();
     assert!(offenders.is_empty(), "facts belong in docs/: {offenders:#?}");
@@ -63,16 +90,17 @@ fn no_file_cites_a_path_outside_the_repository() {
 
 #[test]
 fn the_citation_check_finds_what_it_looks_for() {
+    let root = root().canonicalize().expect("the root exists");
+    let docs = root.join("docs");
+    assert_eq!(missing_citations("see docs/turmoil.md and README.md", &root, &root), [""; 0]);
+    assert_eq!(missing_citations("(turmoil.md, \"Scheduling\")", &docs, &root), [""; 0]);
     assert_eq!(
-        cites_outside("see ../shared/reference/turmoil.md"),
-        Some("shared/reference"),
-        "a citation is found"
+        missing_citations("see ../../elsewhere/notes.md, (facts.md)", &docs, &root),
+        ["../../elsewhere/notes.md", "facts.md"]
     );
-    assert_eq!(
-        cites_outside("(messaging-semantics.md, \"Routing\")"),
-        Some("messaging-semantics.md")
-    );
-    assert_eq!(cites_outside("see docs/turmoil.md"), None);
+    // Climbing out and back in is still outside if it leaves the repository.
+    let outside = format!("../{}/README.md", "not-this-repo");
+    assert_eq!(missing_citations(&outside, &root, &root), [outside.as_str()]);
 }
 
 #[test]
