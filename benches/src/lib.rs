@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use patchbay::design::Registry;
-use patchbay::plan::{self, ScenarioPlan, TopologyPlan};
+use patchbay::plan::{ScenarioPlan, TopologyPlan};
+use patchbay::resolve;
 use patchbay::spec::{SourceFile, render};
 
 /// The workspace root (this crate sits one level below it).
@@ -16,7 +17,7 @@ pub fn workspace_root() -> PathBuf {
 
 /// Loads a shipped scenario, `relative` to the workspace root.
 pub fn load_scenario(relative: &str, registry: &Registry) -> Result<ScenarioPlan, String> {
-    let loaded = plan::load_scenario(&workspace_root().join(relative), registry);
+    let loaded = resolve::load_scenario(&workspace_root().join(relative), registry);
     loaded.plan.ok_or_else(|| render(&loaded.diagnostics))
 }
 
@@ -49,7 +50,7 @@ pub fn load_topology(
 ) -> Result<TopologyPlan, String> {
     let path = workspace_root().join(relative);
     if params.is_empty() {
-        let loaded = plan::load_topology(&path, registry);
+        let loaded = resolve::load_topology(&path, registry);
         return loaded.plan.ok_or_else(|| render(&loaded.diagnostics));
     }
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -75,7 +76,7 @@ fn resolve_beside(
     registry: &Registry,
 ) -> Result<ScenarioPlan, String> {
     let src = SourceFile::new(overridden_path(path, params), text);
-    let loaded = plan::load_scenario_source(&src, registry);
+    let loaded = resolve::load_scenario_source(&src, registry);
     loaded.plan.ok_or_else(|| render(&loaded.diagnostics))
 }
 

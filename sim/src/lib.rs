@@ -36,6 +36,7 @@ pub mod invariant;
 pub mod net;
 pub mod plan;
 pub mod report;
+pub mod resolve;
 pub mod run;
 pub mod socket;
 pub mod spec;

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use patchbay::design::Registry;
-use patchbay::plan;
+use patchbay::resolve;
 use patchbay::spec::render;
 
 /// Where the broken fixtures and their expected outputs live, from the workspace root.
@@ -66,7 +66,7 @@ fn every_shipped_and_good_file_loads_without_a_diagnostic() {
     let noisy: Vec<String> = files
         .iter()
         .filter_map(|file| {
-            let mut loaded = plan::load(file, &registry);
+            let mut loaded = resolve::load(file, &registry);
             let rendered = relative_to_root(&render(&loaded.diagnostics));
             // The deliberately broken catalogue (`*/broken/*`) must say so, and
             // nothing else.
@@ -92,7 +92,7 @@ fn every_shipped_and_good_file_loads_without_a_diagnostic() {
 /// output, or rewrites that output under `UPDATE_EXPECT=1`. `Err` holds a report of
 /// what went wrong, with a line diff.
 fn check(fixture: &Path, expected_path: &Path) -> Result<(), String> {
-    let loaded = plan::load(fixture, &Registry::builtin());
+    let loaded = resolve::load(fixture, &Registry::builtin());
     let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
     let actual = relative_to_root(&render(&loaded.diagnostics));
     if loaded.plan.is_some() || errors == 0 {
@@ -221,7 +221,7 @@ fn load_or_hang(file: &Path) -> Vec<patchbay::spec::Diagnostic> {
     let (tx, rx) = std::sync::mpsc::channel();
     let file = file.to_owned();
     std::thread::spawn(move || {
-        let _ = tx.send(plan::load(&file, &Registry::builtin()).diagnostics);
+        let _ = tx.send(resolve::load(&file, &Registry::builtin()).diagnostics);
     });
     rx.recv_timeout(std::time::Duration::from_secs(120))
         .expect("loading must answer with a diagnostic, not hang")

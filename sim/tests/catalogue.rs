@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use patchbay::design::Registry;
 use patchbay::explore::{self, Base, Finding, Options};
 use patchbay::invariant::Verdict;
-use patchbay::plan::{FaultKind, Replica, load_scenario};
+use patchbay::plan::{FaultKind, Replica};
+use patchbay::resolve::load_scenario;
 use patchbay::run::run_seed;
 use patchbay::trace::{AppEvent, EventKind, MsgId, msg_label};
 

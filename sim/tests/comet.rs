@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use patchbay::design::{Registry, broken};
 use patchbay::invariant::{Outcome, Verdict};
-use patchbay::plan::{ScenarioPlan, load_scenario_source};
+use patchbay::plan::ScenarioPlan;
+use patchbay::resolve::load_scenario_source;
 use patchbay::run::{RunReport, run_seed};
 use patchbay::spec::source::SourceFile;
 use patchbay::trace::{AppEvent, EventKind};

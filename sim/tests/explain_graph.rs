@@ -7,7 +7,7 @@ use patchbay::design::Registry;
 use patchbay::explain::explain;
 use patchbay::files::shipped_files;
 use patchbay::graph::TopologyGraph;
-use patchbay::plan::load;
+use patchbay::resolve::load;
 
 #[test]
 fn every_shipped_file_explains_and_draws() {

@@ -284,7 +284,7 @@ expect: pass
 #[test]
 fn refused_connects_reach_the_trace_of_a_simulated_run() {
     use patchbay::design::Registry;
-    use patchbay::plan::load_scenario_source;
+    use patchbay::resolve::load_scenario_source;
     use patchbay::spec::source::SourceFile;
     use patchbay::trace::EventKind;
 

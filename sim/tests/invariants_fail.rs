@@ -18,7 +18,8 @@ use std::time::{Duration, SystemTime};
 use patchbay::design::{Completion, NodeCtx, Registry, broken};
 use patchbay::invariant::{self, CheckInput, Outcome, Verdict};
 use patchbay::net::{TurmoilTcp, spawn_socket};
-use patchbay::plan::{Group, Replica, ScenarioPlan, load_scenario_source};
+use patchbay::plan::{Group, Replica, ScenarioPlan};
+use patchbay::resolve::load_scenario_source;
 use patchbay::run::{RunReport, event_sink, run_seed};
 use patchbay::socket::{
     Msg, PipeId, RecvError, Rep, Req, Respondent, SendError, SocketCore, SocketEvent,

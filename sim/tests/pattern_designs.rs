@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use patchbay::design::Registry;
-use patchbay::plan::{GroupId, Replica, ScenarioPlan, load_scenario};
+use patchbay::plan::{GroupId, Replica, ScenarioPlan};
+use patchbay::resolve::load_scenario;
 use patchbay::run::run_seed;
 use patchbay::trace::{AppEvent, EventKind, MsgId, Trace, TraceEvent};
 

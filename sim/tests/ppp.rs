@@ -3,7 +3,8 @@
 
 use patchbay::design::{Registry, broken};
 use patchbay::invariant::Verdict;
-use patchbay::plan::{ScenarioPlan, load_scenario, load_scenario_source};
+use patchbay::plan::ScenarioPlan;
+use patchbay::resolve::{load_scenario, load_scenario_source};
 use patchbay::run::run_seed;
 use patchbay::spec::source::SourceFile;
 

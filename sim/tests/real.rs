@@ -127,7 +127,7 @@ fn forwarder_and_streamer_devices_pass_alike_in_simulation_and_over_real_tcp() {
     let registry = Registry::builtin();
     for (file, work) in [("streamer", "tasks pulled"), ("forwarder", "publications")] {
         let path = root().join(format!("scenarios/{file}.yaml"));
-        let loaded = patchbay::plan::load_scenario(&path, &registry);
+        let loaded = patchbay::resolve::load_scenario(&path, &registry);
         let plan = loaded.plan.unwrap_or_else(|| panic!("{file}: {:?}", loaded.diagnostics));
         let simulated = patchbay::run::run_seed(&plan, &registry, 1, true);
         let opts = RealOptions { time_scale: 0.2 };

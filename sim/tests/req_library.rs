@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
-use patchbay::plan::load_scenario;
+use patchbay::resolve::load_scenario;
 use patchbay::run::{RunReport, run_seed};
 use patchbay::trace::{AppEvent, EventKind, MsgId, Trace};
 
@@ -171,7 +171,7 @@ fn libzmq_req_relaxed_and_correlate_are_taken_with_their_place_in_the_file() {
                 options: {req_relaxed: true, req_correlate: true}\n  - name: worker\n    \
                 design: echo-worker\n    sockets:\n      - {name: rep, type: REP, bind: 5555}\n";
     std::fs::write(&file, text).expect("write");
-    let loaded = patchbay::plan::load_topology(&file, &Registry::builtin());
+    let loaded = patchbay::resolve::load_topology(&file, &Registry::builtin());
     std::fs::remove_dir_all(&dir).expect("remove the temporary directory");
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     let plan = loaded.plan.expect("resolves");

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use patchbay::design::Registry;
-use patchbay::plan;
+use patchbay::resolve;
 use patchbay::spec::{Diagnostic, SourceFile, render};
 use proptest::prelude::*;
 use proptest::test_runner::{
@@ -192,7 +192,7 @@ fn arbitrary_bytes_on_disk_never_panic_nor_fail_silently() {
         // Bytes that may not be UTF-8 can only reach the loader through a file.
         let path = dir.join("arbitrary.yaml");
         std::fs::write(&path, &bytes).expect("the temporary file is writable");
-        let loaded = plan::load(&path, &registry);
+        let loaded = resolve::load(&path, &registry);
         consistent(loaded.plan.is_some(), &loaded.diagnostics)
     });
     let _ = std::fs::remove_dir_all(&dir);
@@ -261,7 +261,7 @@ fn for_each_file(
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Loads `text` as if it were `file`, the way `plan::load` would.
+/// Loads `text` as if it were `file`, the way `resolve::load` would.
 fn loads_consistently(
     file: &Shipped,
     text: &str,
@@ -270,11 +270,11 @@ fn loads_consistently(
     let src = SourceFile::new(&file.path, text);
     let (has_plan, diagnostics) = match file.kind {
         Kind::Topology => {
-            let loaded = plan::resolve_topology_source(&src, registry, &Default::default());
+            let loaded = resolve::resolve_topology_source(&src, registry, &Default::default());
             (loaded.plan.is_some(), loaded.diagnostics)
         }
         Kind::Scenario => {
-            let loaded = plan::load_scenario_source(&src, registry);
+            let loaded = resolve::load_scenario_source(&src, registry);
             (loaded.plan.is_some(), loaded.diagnostics)
         }
     };

@@ -9,6 +9,7 @@ use std::pin::Pin;
 
 use patchbay::design::{DesignSpec, NodeCtx, Registry, Role, SocketRole};
 use patchbay::plan::{self, Replica};
+use patchbay::resolve;
 use patchbay::run::{Job, RunError, run_many, run_seed};
 use patchbay::socket::SocketType;
 use patchbay::spec::SourceFile;
@@ -33,7 +34,7 @@ fn a_topology_whose_node_indexes_overflow_message_ids_is_refused_where_it_overfl
     let limit = patchbay::trace::MAX_GROUPS as usize;
     let resolve = |nodes: usize| {
         let src = SourceFile::new("wide.yaml", topology_of(nodes));
-        plan::resolve_topology_source(&src, &registry, &Default::default())
+        resolve::resolve_topology_source(&src, &registry, &Default::default())
     };
     let at_limit = resolve(limit);
     assert!(at_limit.diagnostics.iter().all(|d| d.code != "too-many-nodes"));
@@ -119,7 +120,7 @@ fn a_panic_in_a_design_is_an_internal_error_event_and_fails_the_run_as_internal(
         Files::write("panic", &[("panicky.topology.yaml", topology), ("panicky.yaml", scenario)]);
     let mut registry = Registry::builtin();
     registry.register(panicking_worker());
-    let loaded = plan::load_scenario(&files.dir.join("panicky.yaml"), &registry);
+    let loaded = resolve::load_scenario(&files.dir.join("panicky.yaml"), &registry);
     let Some(plan) = loaded.plan else { panic!("{:#?}", loaded.diagnostics) };
 
     let report = run_seed(&plan, &registry, 1, true);
@@ -263,7 +264,7 @@ fn every_event_shape_a_checker_matches_on_occurs_in_a_shipped_scenario_that_chec
         .expect("the shipped folders are readable")
         .into_iter()
         .filter(|path| path.starts_with(root.join("scenarios")))
-        .filter_map(|path| plan::load_scenario(&path, &registry).plan)
+        .filter_map(|path| resolve::load_scenario(&path, &registry).plan)
         .filter(|p| patchbay::run::runnable(p, &registry).is_ok())
         .filter(|p| p.topology.replica_count() <= CONTRACT_REPLICAS_MAX)
         .collect();
@@ -304,7 +305,7 @@ fn a_fault_drawn_by_a_swarm_is_named_in_full_in_the_trace_the_json_and_the_page(
     let registry = Registry::builtin();
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/queue-swarm.yaml");
-    let loaded = plan::load_scenario(&path, &registry);
+    let loaded = resolve::load_scenario(&path, &registry);
     let Some(plan) = loaded.plan else { panic!("{:#?}", loaded.diagnostics) };
     assert!(plan.faults.is_empty(), "queue-swarm writes no faults: every fault is drawn");
     let report = run_seed(&plan, &registry, plan.seeds[0], true);
@@ -386,7 +387,7 @@ fn assert_every_connect_names_a_wired_peer(
 fn every_connect_names_its_peer_in_the_simulator_and_on_the_real_network() {
     let registry = Registry::builtin();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/peers.yaml");
-    let loaded = plan::load_scenario_source(&SourceFile::new(path, QUEUE_SCENARIO), &registry);
+    let loaded = resolve::load_scenario_source(&SourceFile::new(path, QUEUE_SCENARIO), &registry);
     let Some(plan) = loaded.plan else { panic!("{:#?}", loaded.diagnostics) };
     // Three clients to the device's frontend, two workers to its backend: five pipes,
     // each with a `Connect` at both ends.

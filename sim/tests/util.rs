@@ -7,7 +7,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use patchbay::design::Registry;
-use patchbay::plan::{ScenarioPlan, load_scenario_source};
+use patchbay::plan::ScenarioPlan;
+use patchbay::resolve::load_scenario_source;
 use patchbay::spec::source::SourceFile;
 
 /// The workspace root, where `scenarios/` and `topologies/` are.

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use patchbay::design::Registry;
 use patchbay::graph::TopologyGraph;
-use patchbay::plan::{self, Plan};
+use patchbay::plan::Plan;
+use patchbay::resolve;
 use patchbay::spec::diag::render;
 
 use crate::args;
@@ -40,7 +41,7 @@ pub fn check(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     let registry = Registry::builtin();
     let (mut errors, mut warnings) = (0, 0);
     for file in &files {
-        let loaded = plan::load(file, &registry);
+        let loaded = resolve::load(file, &registry);
         // A path from the command line may hold anything: printed escaped, as diagnostics are.
         let shown = patchbay::spec::printable(&file.display().to_string());
         let n_err = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
@@ -83,7 +84,7 @@ pub fn graph(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     let registry = Registry::builtin();
     let mut failed = false;
     for file in &files {
-        let loaded = plan::load(file, &registry);
+        let loaded = resolve::load(file, &registry);
         if !loaded.diagnostics.is_empty() {
             eprint!("{}", render(&loaded.diagnostics));
         }

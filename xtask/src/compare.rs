@@ -16,8 +16,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use patchbay::design::Registry;
-use patchbay::plan::{self, ScenarioPlan};
+use patchbay::plan::ScenarioPlan;
 use patchbay::report::compare::{Entry, compare_report};
+use patchbay::resolve;
 use patchbay::run::compare::Row;
 use patchbay::run::real::{RealOptions, scaled};
 use patchbay::run::{Backend, Job, RunReport, run_many, run_many_real};
@@ -166,7 +167,7 @@ fn variant(
         return None;
     }
     let src = SourceFile::new(scenario, lines.join("\n"));
-    let loaded = plan::load_scenario_source(&src, registry);
+    let loaded = resolve::load_scenario_source(&src, registry);
     if !loaded.diagnostics.is_empty() {
         eprint!("{}", render(&loaded.diagnostics));
     }

@@ -14,6 +14,7 @@ use patchbay::invariant::Verdict;
 use patchbay::plan::ExpectIn;
 use patchbay::plan::{self, ScenarioPlan};
 use patchbay::report::sweep::{Measurements, sim_report};
+use patchbay::resolve;
 use patchbay::run::json::expected_text;
 use patchbay::run::{Job, RunReport, run_many, run_many_with, sweep_as_expected};
 use patchbay::spec::diag::render;
@@ -172,7 +173,7 @@ pub(crate) fn load_all(files: &[PathBuf], registry: &Registry) -> Option<Vec<Sce
     let mut bad = false;
     let mut broken = 0;
     for f in files {
-        let mut loaded = plan::load_scenario(f, registry);
+        let mut loaded = resolve::load_scenario(f, registry);
         // Running the deliberately broken catalogue is the point of `scenarios/broken/`:
         // its designs' warnings are for `check`, and a line below says they ran.
         if f.parent().is_some_and(|d| d.ends_with("broken")) {

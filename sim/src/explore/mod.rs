@@ -32,7 +32,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::design::Registry;
 use crate::invariant::Verdict;
-use crate::plan::{self, ScenarioPlan};
+use crate::plan::ScenarioPlan;
 use crate::spec::edit::{Tree, parse_tree};
 use crate::spec::{Diagnostic, Diagnostics, SourceFile};
 
@@ -80,7 +80,7 @@ impl Base {
         max_faults: Option<usize>,
         faults_only: bool,
     ) -> Result<Base, Vec<Diagnostic>> {
-        let loaded = plan::load_scenario(path, registry);
+        let loaded = crate::resolve::load_scenario(path, registry);
         let plan = match loaded.plan {
             Some(plan) => plan,
             None => return Err(loaded.diagnostics),
@@ -339,7 +339,7 @@ fn resolve(doc: &Tree, at: &Path, registry: &Registry) -> Result<ScenarioPlan, S
 
 fn resolve_text(text: &str, at: &Path, registry: &Registry) -> Result<ScenarioPlan, String> {
     let src = SourceFile::new(at, text);
-    let loaded = plan::load_scenario_source(&src, registry);
+    let loaded = crate::resolve::load_scenario_source(&src, registry);
     loaded.plan.ok_or_else(|| {
         let first = loaded.diagnostics.iter().find(|d| d.is_error());
         first.map_or_else(|| "does not resolve".to_owned(), |d| d.message.clone())

@@ -1,6 +1,6 @@
 //! The YAML target: shipped topology and scenario files, mutated line by line or
-//! byte by byte, loaded through the public API (`plan::resolve_topology_source`,
-//! `plan::load_scenario_source`) and their diagnostics rendered.
+//! byte by byte, loaded through the public API (`resolve::resolve_topology_source`,
+//! `resolve::load_scenario_source`) and their diagnostics rendered.
 //!
 //! A mutated file may say anything; the property is only that loading and rendering
 //! never panic and end. A scenario's topology is read from disk relative to the
@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use super::mutate::{mutate_bytes, mutate_lines};
 use super::{Checked, Target};
 use crate::design::Registry;
-use crate::plan;
+use crate::resolve;
 use crate::spec::{SourceFile, render};
 
 /// Largest input: well above the largest shipped file, so the time one input takes
@@ -78,10 +78,11 @@ impl Target for YamlTarget {
         let (path, is_scenario) = &self.files[input.entry];
         let src = SourceFile::new(path.clone(), input.text.clone());
         let (resolved, diagnostics) = if *is_scenario {
-            let loaded = plan::load_scenario_source(&src, &self.registry);
+            let loaded = resolve::load_scenario_source(&src, &self.registry);
             (loaded.plan.is_some(), loaded.diagnostics)
         } else {
-            let loaded = plan::resolve_topology_source(&src, &self.registry, &Default::default());
+            let loaded =
+                resolve::resolve_topology_source(&src, &self.registry, &Default::default());
             (loaded.plan.is_some(), loaded.diagnostics)
         };
         let rendered = render(&diagnostics);

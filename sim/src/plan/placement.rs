@@ -26,7 +26,7 @@ pub const MAX_CONNECTIONS_PER_HOST: u64 = 64_512;
 const DEFAULT_HOSTS_PER_GROUP: u64 = 8;
 
 /// Fills in `hosts` for every group that did not set it and checks the limits.
-pub(super) fn assign(
+pub(crate) fn assign(
     raw: &RawTopology,
     groups: &mut [Group],
     connections: &[Connection],

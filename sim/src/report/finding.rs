@@ -24,7 +24,7 @@ pub fn explore_report(
     case: &Path,
     registry: &Registry,
 ) -> Result<Report, String> {
-    let loaded = crate::plan::load_scenario(case, registry);
+    let loaded = crate::resolve::load_scenario(case, registry);
     let Some(plan) = loaded.plan else {
         let first = loaded.diagnostics.iter().find(|d| d.is_error());
         return Err(first.map_or_else(|| "does not resolve".to_owned(), |d| d.message.clone()));

@@ -14,8 +14,8 @@ use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawSocket, RawTopology};
 use crate::spec::suggest::did_you_mean;
 
-use super::resolve_topology::TopologyResolver;
-use super::topology::{Bind, ConnectTarget, Connection, Group, GroupId};
+use super::topology::TopologyResolver;
+use crate::plan::{Bind, ConnectTarget, Connection, Group, GroupId};
 
 impl TopologyResolver<'_, '_, '_> {
     pub(super) fn connections(

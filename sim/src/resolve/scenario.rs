@@ -17,12 +17,12 @@ use crate::spec::units::{
     format_duration, parse_bandwidth, parse_duration, parse_rate, parse_size,
 };
 
-use super::resolve_topology::parse_param;
-use super::scenario::{
+use super::topology::parse_param;
+use crate::plan::TopologyPlan;
+use crate::plan::{
     CountRange, DROP_REASONS, Distribution, Expect, ExpectBounds, ExpectIn, FaultKind, FaultPlan,
     InvariantPlan, LinkPlan, NetworkPlan, ScenarioPlan, Selector, SwarmPlan, WorkloadPlan,
 };
-use super::topology::TopologyPlan;
 
 /// Defaults for what a scenario leaves out.
 pub const DEFAULT_SEEDS: u64 = 8;
@@ -466,7 +466,7 @@ impl ScenarioResolver<'_, '_, '_> {
     fn workloads(
         &mut self,
         raw: &BTreeMap<String, RawWorkload>,
-    ) -> BTreeMap<super::topology::GroupId, WorkloadPlan> {
+    ) -> BTreeMap<crate::plan::GroupId, WorkloadPlan> {
         let mut out = BTreeMap::new();
         for (name, w) in raw {
             let path = YamlPath::root().key("workload").key(name.as_str());
@@ -732,7 +732,7 @@ impl ScenarioResolver<'_, '_, '_> {
 
     /// A group that no workload-bearing group can reach through the topology graph
     /// never does anything: worth a warning, not an error.
-    fn warn_unreached(&mut self, workload: &BTreeMap<super::topology::GroupId, WorkloadPlan>) {
+    fn warn_unreached(&mut self, workload: &BTreeMap<crate::plan::GroupId, WorkloadPlan>) {
         if workload.is_empty() {
             self.diags
                 .warning(

@@ -15,10 +15,10 @@ use crate::spec::scalar::Scalar;
 use crate::spec::suggest::did_you_mean;
 use crate::spec::units::{parse_duration, parse_size};
 
-use super::library::Library;
-use super::options::{Effective, EffectiveOptions, Source};
-use super::placement;
-use super::topology::{Bind, Group, GroupId, ParamValue, SocketPlan, TopologyPlan};
+use crate::plan::Library;
+use crate::plan::placement;
+use crate::plan::{Bind, Group, GroupId, ParamValue, SocketPlan, TopologyPlan};
+use crate::plan::{Effective, EffectiveOptions, Source};
 
 /// Largest replica count a group may have.
 pub const MAX_COUNT: u64 = 10_000_000;

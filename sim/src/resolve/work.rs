@@ -9,8 +9,8 @@ use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawFault, RawWorkload};
 use crate::spec::scalar::{OneOrMany, Scalar, ScalarKind};
 
-use super::resolve_scenario::{Quantity, ScenarioResolver};
-use super::scenario::{FaultKind, FaultPlan, Selector, WorkloadPlan};
+use super::scenario::{Quantity, ScenarioResolver};
+use crate::plan::{FaultKind, FaultPlan, Selector, WorkloadPlan};
 
 impl ScenarioResolver<'_, '_, '_> {
     pub(super) fn fault(&mut self, f: &RawFault, path: &YamlPath) -> Option<FaultPlan> {

@@ -138,7 +138,7 @@ mod tests {
     fn queue_swarm() -> ScenarioPlan {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/queue-swarm.yaml");
-        let loaded = crate::plan::load_scenario(&path, &Registry::builtin());
+        let loaded = crate::resolve::load_scenario(&path, &Registry::builtin());
         loaded.plan.expect("the shipped swarm scenario resolves")
     }
 
