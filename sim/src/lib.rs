@@ -7,8 +7,9 @@
 //! - [`spec`]: YAML text to raw serde structs, with diagnostics that name file, line
 //!   and column. The only module that knows YAML.
 //! - [`design`]: the registry of behaviours a node can run, built-in and user-written.
-//! - [`plan`]: the resolver. Raw structs become an immutable, fully checked plan;
-//!   every user error surfaces here, all at once.
+//! - [`plan`]: the immutable, fully checked form of a topology or scenario.
+//! - [`resolve`]: the resolver. Raw structs become a plan; every user error surfaces
+//!   here, all at once.
 //! - [`graph`]: the plan as a petgraph graph, for reachability checks, DOT and SVG.
 //! - [`invariant`]: what must hold over a finished trace; the catalogue and checkers.
 //! - [`socket`]: sans-IO socket cores (REQ, REP, DEALER, ROUTER, …): events in,

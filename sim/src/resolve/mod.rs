@@ -5,10 +5,24 @@
 //! points load a file from disk, resolve it, and return the plan together with every
 //! diagnostic (warnings come back even when the plan is good).
 
+// The topology: nodes and their counts (`topology.rs`), designs and parameters,
+// sockets, then connects, binds and peers.
 mod connect;
-mod scenario;
+mod design;
+mod sockets;
 mod topology;
-mod work;
+// The scenario: the resolver's state (`scenario.rs`) and one file per concern.
+mod dist;
+mod expect;
+mod faults;
+mod invariants;
+mod network;
+mod overrides;
+mod scalars;
+mod scenario;
+mod swarm;
+mod timing;
+mod workload;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -18,13 +32,15 @@ use crate::spec::diag::{Diagnostic, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{FileKind, RawScenario, RawTopology};
 use crate::spec::source::SourceFile;
-use crate::spec::suggest::did_you_mean;
 use crate::spec::yaml;
 
-pub use scenario::{DEFAULT_LIVENESS, DEFAULT_SEEDS, DEFAULT_TCP_TIMEOUT, DEFAULT_TICK};
+pub use network::DEFAULT_TICK;
+pub use timing::{DEFAULT_LIVENESS, DEFAULT_SEEDS, DEFAULT_TCP_TIMEOUT};
 pub use topology::TopologyOverrides;
 
+use overrides::{apply_option_overrides, check_param_overrides};
 use scenario::ScenarioResolver;
+
 use topology::TopologyResolver;
 
 /// The outcome of loading one file: a plan when there were no errors, and every
@@ -146,55 +162,6 @@ pub fn load_scenario_source(src: &SourceFile, registry: &Registry) -> Loaded<Sce
 fn in_file_order(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     diags.sort_by_key(|d| d.location.map_or((usize::MAX, usize::MAX), |l| (l.line, l.column)));
     diags
-}
-
-fn check_param_overrides(raw: &RawScenario, topology: &TopologyPlan, diags: &mut Diagnostics) {
-    for name in raw.params.keys() {
-        if topology.params.contains_key(name) {
-            continue;
-        }
-        let d = diags.error(
-            &YamlPath::root().key("params").key(name.as_str()),
-            Target::Key,
-            "unknown-param",
-            format!("the topology has no parameter `{name}`"),
-        );
-        match did_you_mean(name, topology.params.keys().map(String::as_str)) {
-            Some(s) => d.hint(format!("did you mean `{s}`?")),
-            None => d.hint("a scenario can only override parameters the topology declares"),
-        };
-    }
-}
-
-fn apply_option_overrides(raw: &RawScenario, topology: &mut TopologyPlan, diags: &mut Diagnostics) {
-    for (key, options) in &raw.overrides {
-        let path = YamlPath::root().key("overrides").key(key.as_str());
-        let Some((node, socket)) = key.split_once('.') else {
-            diags
-                .error(
-                    &path,
-                    Target::Key,
-                    "bad-selector",
-                    format!("`{key}` does not name a socket"),
-                )
-                .hint("write `node.socket`, e.g. `worker.req`");
-            continue;
-        };
-        let Some(group) = topology.groups.iter_mut().find(|g| g.name == node) else {
-            diags.error(&path, Target::Key, "unknown-node", format!("no node is called `{node}`"));
-            continue;
-        };
-        let Some(plan) = group.sockets.iter_mut().find(|s| s.name == socket) else {
-            diags.error(
-                &path,
-                Target::Key,
-                "unknown-socket",
-                format!("node `{node}` has no socket `{socket}`"),
-            );
-            continue;
-        };
-        plan.options.apply(options, plan.socket_type, &path, diags);
-    }
 }
 
 /// `scenarios/../topologies/x.yaml` → `topologies/x.yaml`, without touching the disk.

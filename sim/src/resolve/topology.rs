@@ -6,23 +6,47 @@
 
 use std::collections::BTreeMap;
 
-use crate::design::{DesignSpec, ParamKind, Registry};
-use crate::socket::SocketType;
+use crate::design::Registry;
 use crate::spec::diag::{Diagnostics, Target};
 use crate::spec::path::YamlPath;
-use crate::spec::raw::{RawNode, RawSocket, RawTopology};
+use crate::spec::raw::{RawNode, RawTopology};
 use crate::spec::scalar::Scalar;
 use crate::spec::suggest::did_you_mean;
-use crate::spec::units::{parse_duration, parse_size};
 
+use crate::plan::Effective;
 use crate::plan::Library;
 use crate::plan::placement;
-use crate::plan::{Bind, Group, GroupId, ParamValue, SocketPlan, TopologyPlan};
-use crate::plan::{Effective, EffectiveOptions, Source};
+use crate::plan::{Group, GroupId, ParamValue, TopologyPlan};
+
+use super::scalars::{WholeRange, whole_number};
 
 /// Largest replica count a group may have.
 pub const MAX_COUNT: u64 = 10_000_000;
 const _: () = assert!(MAX_COUNT <= crate::trace::MAX_REPLICAS, "message ids hold every replica");
+
+/// A node's `count` of replicas.
+const COUNT: WholeRange = WholeRange {
+    min: 1,
+    max: MAX_COUNT,
+    below_hint: "remove the node instead of giving it no replicas",
+    example_hint: TOPOLOGY_EXAMPLE,
+};
+/// A node's `hosts`: how many simulated hosts its replicas are packed onto.
+const HOSTS: WholeRange = WholeRange {
+    min: 1,
+    max: u32::MAX as u64,
+    below_hint: "remove the node instead of giving it no replicas",
+    example_hint: TOPOLOGY_EXAMPLE,
+};
+/// `placement.max_hosts`: the most hosts the whole topology may use.
+const MAX_HOSTS: WholeRange = WholeRange {
+    min: 1,
+    max: placement::HARD_MAX_HOSTS,
+    below_hint: "remove the node instead of giving it no replicas",
+    example_hint: TOPOLOGY_EXAMPLE,
+};
+/// A topology's whole numbers may also name a parameter.
+const TOPOLOGY_EXAMPLE: &str = "for example `3`, or `$param` to use a topology parameter";
 
 /// What a scenario changes in the topology it runs.
 #[derive(Debug, Default)]
@@ -33,11 +57,11 @@ pub struct TopologyOverrides<'a> {
 }
 
 pub(super) struct TopologyResolver<'r, 'd, 'a> {
-    registry: &'r Registry,
-    diags: &'d mut Diagnostics<'a>,
-    params: BTreeMap<String, Scalar>,
+    pub(super) registry: &'r Registry,
+    pub(super) diags: &'d mut Diagnostics<'a>,
+    pub(super) params: BTreeMap<String, Scalar>,
     /// The topology's `library:`, which nodes and sockets inherit.
-    library: Option<Effective<Option<Library>>>,
+    pub(super) library: Option<Effective<Option<Library>>>,
 }
 
 impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
@@ -117,7 +141,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     }
 
     /// `$name` → the parameter's text; anything else unchanged.
-    fn expand(&mut self, scalar: &Scalar, path: &YamlPath) -> Option<String> {
+    pub(super) fn expand(&mut self, scalar: &Scalar, path: &YamlPath) -> Option<String> {
         let Some(name) = scalar.text.strip_prefix('$') else {
             return Some(scalar.text.clone());
         };
@@ -139,7 +163,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
         None
     }
 
-    fn group(&mut self, node: &RawNode, id: GroupId, path: &YamlPath) -> Option<Group> {
+    pub(super) fn group(&mut self, node: &RawNode, id: GroupId, path: &YamlPath) -> Option<Group> {
         self.check_name(&node.name, &path.key("name"), "node");
         let count = self.count(node, path);
         let design = self.design(node, path);
@@ -167,7 +191,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             self.check_design_sockets(node, design, path);
         }
         let hosts = match &node.hosts {
-            Some(h) => self.whole(h, &path.key("hosts"), 1, u64::from(u32::MAX)).map(|h| h as u32),
+            Some(h) => whole_number(self.diags, h, &path.key("hosts"), HOSTS).map(|h| h as u32),
             None => Some(0), // chosen by placement
         };
         Some(Group {
@@ -183,7 +207,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
 
     /// Node and socket names: letters, digits, `_` and `-`; no dots, which separate
     /// the parts of `node.N.socket`.
-    fn check_name(&mut self, name: &str, path: &YamlPath, what: &str) {
+    pub(super) fn check_name(&mut self, name: &str, path: &YamlPath, what: &str) {
         let ok = !name.is_empty()
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             && !name.starts_with(|c: char| c.is_ascii_digit());
@@ -196,7 +220,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
 
     /// Message ids carry the node's index in a field of fixed width
     /// (`trace/msg_id.rs`), so past its limit ids of different nodes would collide.
-    fn too_many_nodes(&mut self, first_extra: &YamlPath, nodes: usize) {
+    pub(super) fn too_many_nodes(&mut self, first_extra: &YamlPath, nodes: usize) {
         let limit = crate::trace::MAX_GROUPS;
         self.diags
             .error(
@@ -208,412 +232,20 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             .hint("message ids hold the node index in 12 bits; give one node more replicas (`count`) instead of repeating it");
     }
 
-    fn count(&mut self, node: &RawNode, path: &YamlPath) -> Option<u32> {
+    pub(super) fn count(&mut self, node: &RawNode, path: &YamlPath) -> Option<u32> {
         let Some(raw) = &node.count else { return Some(1) };
         let cpath = path.key("count");
         let text = self.expand(raw, &cpath)?;
         let scalar = Scalar { text, ..raw.clone() };
-        self.whole(&scalar, &cpath, 1, MAX_COUNT).map(|n| n as u32)
+        whole_number(self.diags, &scalar, &cpath, COUNT).map(|n| n as u32)
     }
 
-    /// A whole number in `[min, max]`.
-    fn whole(&mut self, s: &Scalar, path: &YamlPath, min: u64, max: u64) -> Option<u64> {
-        let what = path.last().map(|s| s.to_string()).unwrap_or_default();
-        match s.text.replace('_', "").parse::<i128>() {
-            Ok(n) if n < min as i128 => {
-                let hint =
-                    if min == 1 { "remove the node instead of giving it no replicas" } else { "" };
-                let d = self.diags.error(
-                    path,
-                    Target::Value,
-                    "out-of-range",
-                    format!("`{what}` must be at least {min}, found {n}"),
-                );
-                if !hint.is_empty() {
-                    d.hint(hint);
-                }
-                None
-            }
-            Ok(n) if n > max as i128 => {
-                self.diags.error(
-                    path,
-                    Target::Value,
-                    "out-of-range",
-                    format!("`{what}` must be at most {max}, found {n}"),
-                );
-                None
-            }
-            Ok(n) => Some(n as u64),
-            Err(_) => {
-                self.diags
-                    .error(
-                        path,
-                        Target::Value,
-                        "bad-type",
-                        format!("`{what}` must be a whole number, found `{}`", s.text),
-                    )
-                    .hint("for example `3`, or `$param` to use a topology parameter");
-                None
-            }
-        }
-    }
-
-    fn design(&mut self, node: &RawNode, path: &YamlPath) -> Option<&'r DesignSpec> {
-        if let Some(spec) = self.registry.get(&node.design) {
-            if spec.broken {
-                self.diags
-                    .warning(
-                        &path.key("design"),
-                        Target::Value,
-                        "broken-design",
-                        format!(
-                            "`{}` is deliberately broken: it exists to show that patchbay's checkers catch its bug",
-                            spec.name
-                        ),
-                    )
-                    .hint(format!(
-                        "its bug: {}; model real systems with the sound designs",
-                        spec.summary.trim_start_matches("BROKEN: ").trim_end_matches('.')
-                    ));
-            }
-            return Some(spec);
-        }
-        let d = self.diags.error(
-            &path.key("design"),
-            Target::Value,
-            "unknown-design",
-            format!("no design is called `{}`", node.design),
-        );
-        let sound = || self.registry.iter().filter(|d| !d.broken).map(|d| d.name);
-        match did_you_mean(&node.design, sound()) {
-            Some(s) => d.hint(format!("did you mean `{s}`?")),
-            None => d.hint(format!(
-                "built-in designs: {}; register your own from Rust with `Registry::register`",
-                sound().collect::<Vec<_>>().join(", ")
-            )),
-        };
-        None
-    }
-
-    fn design_params(
-        &mut self,
-        node: &RawNode,
-        design: &DesignSpec,
-        path: &YamlPath,
-    ) -> BTreeMap<String, ParamValue> {
-        let mut out = BTreeMap::new();
-        for (name, raw) in &node.params {
-            let ppath = path.key("params").key(name.as_str());
-            let Some(spec) = design.params.iter().find(|p| p.name == name) else {
-                let names = design.params.iter().map(|p| p.name);
-                let d = self.diags.error(
-                    &ppath,
-                    Target::Key,
-                    "unknown-param",
-                    format!("design `{}` takes no parameter `{name}`", design.name),
-                );
-                match did_you_mean(name, names.clone()) {
-                    Some(s) => d.hint(format!("did you mean `{s}`?")),
-                    None if design.params.is_empty() => d.hint("this design takes no parameters"),
-                    None => d.hint(format!("it takes: {}", names.collect::<Vec<_>>().join(", "))),
-                };
-                continue;
-            };
-            let Some(text) = self.expand(raw, &ppath) else { continue };
-            if let Some(v) = self.param_value(spec.kind, &text, &ppath, name) {
-                out.insert(name.clone(), v);
-            }
-        }
-        for spec in design.params {
-            if out.contains_key(spec.name) || node.params.contains_key(spec.name) {
-                continue;
-            }
-            match spec.default {
-                Some(text) => {
-                    if let Ok(v) = parse_param(spec.kind, text) {
-                        out.insert(spec.name.to_owned(), v);
-                    }
-                }
-                None => {
-                    self.diags
-                        .error(
-                            path,
-                            Target::Value,
-                            "missing-param",
-                            format!(
-                                "design `{}` needs the parameter `{}` ({})",
-                                design.name, spec.name, spec.doc
-                            ),
-                        )
-                        .hint(format!(
-                            "add `params: {{{}: ...}}` to node `{}`",
-                            spec.name, node.name
-                        ));
-                }
-            }
-        }
-        out
-    }
-
-    fn param_value(
-        &mut self,
-        kind: ParamKind,
-        text: &str,
-        path: &YamlPath,
-        name: &str,
-    ) -> Option<ParamValue> {
-        match parse_param(kind, text) {
-            Ok(v) => Some(v),
-            Err(hint) => {
-                self.diags
-                    .error(
-                        path,
-                        Target::Value,
-                        "bad-value",
-                        format!("parameter `{name}` must be {}, found `{text}`", kind.describe()),
-                    )
-                    .hint(hint);
-                None
-            }
-        }
-    }
-
-    fn socket(
-        &mut self,
-        raw: &RawSocket,
-        design: Option<&DesignSpec>,
-        inherited: Option<&Effective<Option<Library>>>,
-        path: &YamlPath,
-    ) -> Option<SocketPlan> {
-        self.check_name(&raw.name, &path.key("name"), "socket");
-        let socket_type = self.socket_type(&raw.socket_type, &path.key("type"))?;
-        if let Some(design) = design {
-            self.check_role(raw, socket_type, design, path);
-        }
-        let bind = raw.bind.as_ref().and_then(|b| self.bind(b, &path.key("bind")));
-        // `connect: []` connects to nothing, just like no `connect` at all.
-        if raw.bind.is_none() && raw.connect.as_ref().is_none_or(|c| c.is_empty()) {
-            self.diags
-                .error(
-                    path,
-                    Target::Value,
-                    "unconnected-socket",
-                    format!("socket `{}` neither binds nor connects", raw.name),
-                )
-                .hint("add `bind: true` or `connect: node.socket`");
-        }
-        let library = self
-            .written_library(&raw.library, &path.key("library"))
-            .or_else(|| inherited.cloned())
-            .unwrap_or_else(|| EffectiveOptions::defaults(socket_type).library);
-        self.check_library_has(library.value, socket_type, &raw.name, &path.key("type"));
-        let mut options = EffectiveOptions::for_library(socket_type, library);
-        if let Some(opts) = &raw.options {
-            options.apply(opts, socket_type, &path.key("options"), self.diags);
-        }
-        Some(SocketPlan {
-            name: raw.name.clone(),
-            socket_type,
-            bind,
-            connects: Vec::new(),
-            options,
-        })
-    }
-
-    /// A `library:` as written at `path`, with its place in the file; `None` when
-    /// absent, or unknown (then reported).
-    fn written_library(
-        &mut self,
-        written: &Option<String>,
-        path: &YamlPath,
-    ) -> Option<Effective<Option<Library>>> {
-        let text = written.as_deref()?;
-        let Some(library) = Library::from_name(text) else {
-            let names = Library::ALL.map(Library::name);
-            let d = self.diags.error(
-                path,
-                Target::Value,
-                "unknown-library",
-                format!("`{text}` is not a library patchbay models"),
-            );
-            match did_you_mean(text, names) {
-                Some(s) => d.hint(format!("did you mean `{s}`?")),
-                None => d.hint(format!("libraries: {}", names.join(", "))),
-            };
-            return None;
-        };
-        let src = self.diags.source();
-        let location = crate::spec::yaml::locate(src, path, Target::Value);
-        let source = Source::File { file: src.path.clone(), location };
-        Some(Effective { value: Some(library), source })
-    }
-
-    /// libzmq has no survey or bus pattern: such a socket cannot stand for it.
-    fn check_library_has(
-        &mut self,
-        library: Option<Library>,
-        t: SocketType,
-        name: &str,
-        path: &YamlPath,
-    ) {
-        let Some(lib) = library.filter(|l| !l.has(t)) else { return };
-        self.diags
-            .error(
-                path,
-                Target::Value,
-                "type-not-in-library",
-                format!("socket `{name}` is a {t}, which {} does not have", lib.version()),
-            )
-            .hint(format!(
-                "{t} is nanomsg's and NNG's: write `library: nanomsg` or `library: nng` on this socket or its node"
-            ));
-    }
-
-    fn socket_type(&mut self, text: &str, path: &YamlPath) -> Option<SocketType> {
-        if let Some(t) = SocketType::from_name(text) {
-            return Some(t);
-        }
-        // The names the libraries use for the same things.
-        let alias = match text.to_ascii_uppercase().as_str() {
-            "XREP" => Some("ROUTER (XREP is its old name; NNG's raw REP behaves the same)"),
-            "XREQ" => Some("DEALER (XREQ is its old name; NNG's raw REQ behaves the same)"),
-            "PUBLISHER" => Some("PUB"),
-            "SUBSCRIBER" => Some("SUB"),
-            "SURVEY" => Some("SURVEYOR"),
-            "RESPONDER" => Some("RESPONDENT"),
-            "UPSTREAM" => Some("PUSH"),
-            "DOWNSTREAM" => Some("PULL"),
-            _ => None,
-        };
-        let names = SocketType::ALL.map(SocketType::name);
-        let d = self.diags.error(
-            path,
-            Target::Value,
-            "unknown-socket-type",
-            format!("`{text}` is not a socket type"),
-        );
-        match alias.map(str::to_owned).or_else(|| did_you_mean(text, names.iter().copied())) {
-            Some(s) => d.hint(format!("did you mean {s}?")),
-            None => d.hint(format!("socket types: {}", names.join(", "))),
-        };
-        None
-    }
-
-    fn check_role(&mut self, raw: &RawSocket, t: SocketType, design: &DesignSpec, path: &YamlPath) {
-        let Some(role) = design.sockets.iter().find(|r| r.name == raw.name) else {
-            let names = design.sockets.iter().map(|r| r.name);
-            let d = self.diags.error(
-                &path.key("name"),
-                Target::Value,
-                "unknown-socket-role",
-                format!("design `{}` uses no socket named `{}`", design.name, raw.name),
-            );
-            match did_you_mean(&raw.name, names.clone()) {
-                Some(s) => d.hint(format!("did you mean `{s}`?")),
-                None => d.hint(format!("its sockets: {}", names.collect::<Vec<_>>().join(", "))),
-            };
-            return;
-        };
-        if !role.types.contains(&t) {
-            let allowed: Vec<&str> = role.types.iter().map(|t| t.name()).collect();
-            self.diags
-                .error(
-                    &path.key("type"),
-                    Target::Value,
-                    "wrong-socket-type",
-                    format!(
-                        "design `{}` needs socket `{}` to be {}, not {t}",
-                        design.name,
-                        role.name,
-                        allowed.join(" or ")
-                    ),
-                )
-                .hint(format!("`{}` {}", role.name, role.doc));
-        }
-    }
-
-    fn check_design_sockets(&mut self, node: &RawNode, design: &DesignSpec, path: &YamlPath) {
-        for role in design.sockets.iter().filter(|r| r.required) {
-            if node.sockets.iter().any(|s| s.name == role.name) {
-                continue;
-            }
-            let types: Vec<&str> = role.types.iter().map(|t| t.name()).collect();
-            self.diags
-                .error(
-                    path,
-                    Target::Value,
-                    "missing-socket",
-                    format!(
-                        "node `{}` runs design `{}`, which needs a socket `{}` ({})",
-                        node.name,
-                        design.name,
-                        role.name,
-                        types.join(" or ")
-                    ),
-                )
-                .hint(format!(
-                    "add `{{name: {}, type: {}, ...}}` to its sockets",
-                    role.name, types[0]
-                ));
-        }
-    }
-
-    fn bind(&mut self, s: &Scalar, path: &YamlPath) -> Option<Bind> {
-        let text = s.text.as_str();
-        if text == "true" {
-            return Some(Bind::Auto);
-        }
-        let port = text.strip_prefix("tcp://*:").unwrap_or(text);
-        match port.parse::<u16>() {
-            Ok(p) if p > 0 => Some(Bind::Port(p)),
-            _ => {
-                self.diags
-                    .error(path, Target::Value, "bad-endpoint", format!("`{text}` is not a bind endpoint"))
-                    .hint("write `bind: true` (a port is picked), `bind: 5555` or `bind: tcp://*:5555`");
-                None
-            }
-        }
-    }
-
-    fn max_hosts(&mut self, raw: &RawTopology) -> u64 {
+    pub(super) fn max_hosts(&mut self, raw: &RawTopology) -> u64 {
         let default = placement::DEFAULT_MAX_HOSTS;
         let Some(s) = raw.placement.as_ref().and_then(|p| p.max_hosts.as_ref()) else {
             return default;
         };
         let path = YamlPath::root().key("placement").key("max_hosts");
-        self.whole(s, &path, 1, placement::HARD_MAX_HOSTS).unwrap_or(default)
-    }
-}
-
-pub(super) fn parse_param(kind: ParamKind, text: &str) -> Result<ParamValue, String> {
-    match kind {
-        ParamKind::Count => text
-            .replace('_', "")
-            .parse()
-            .map(ParamValue::Count)
-            .map_err(|_| "for example `3`".to_owned()),
-        ParamKind::Duration => {
-            parse_duration(text).map(ParamValue::Duration).map_err(|e| e.hint.unwrap_or(e.message))
-        }
-        ParamKind::Size => {
-            parse_size(text).map(ParamValue::Size).map_err(|e| e.hint.unwrap_or(e.message))
-        }
-        ParamKind::Number => text
-            .parse()
-            .ok()
-            .filter(|x: &f64| x.is_finite())
-            .map(ParamValue::Number)
-            .ok_or_else(|| "for example `0.5`".to_owned()),
-        ParamKind::Bool => match text {
-            "true" => Ok(ParamValue::Bool(true)),
-            "false" => Ok(ParamValue::Bool(false)),
-            _ => Err("write `true` or `false`".to_owned()),
-        },
-        ParamKind::Text => Ok(ParamValue::Text(text.to_owned())),
-        ParamKind::OneOf(words) if words.contains(&text) => Ok(ParamValue::Text(text.to_owned())),
-        ParamKind::OneOf(words) => Err(format!(
-            "write {}",
-            words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(" or ")
-        )),
+        whole_number(self.diags, s, &path, MAX_HOSTS).unwrap_or(default)
     }
 }

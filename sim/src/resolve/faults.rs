@@ -1,16 +1,21 @@
-//! The scenario resolver's checks of faults and workloads, field by field.
+//! Faults: their kind, their window (`at`, `for`, `until`), their targets, and the
+//! fields each kind takes.
 //!
-//! Faults and workloads are flat structs in the file; which fields make sense depends
-//! on the fault's kind or the group's design, so each misplaced field is reported
-//! with what would fit instead.
+//! Faults are flat structs in the file; which fields make sense depends on the fault's
+//! kind, so each misplaced field is reported with what would fit instead.
 
+use std::time::Duration;
+
+use super::dist::Quantity;
+use crate::plan::{FaultKind, FaultPlan, Selector};
 use crate::spec::diag::Target;
 use crate::spec::path::YamlPath;
-use crate::spec::raw::{RawFault, RawWorkload};
-use crate::spec::scalar::{OneOrMany, Scalar, ScalarKind};
+use crate::spec::raw::RawFault;
+use crate::spec::scalar::OneOrMany;
+use crate::spec::suggest::did_you_mean;
+use crate::spec::units::format_duration;
 
-use super::scenario::{Quantity, ScenarioResolver};
-use crate::plan::{FaultKind, FaultPlan, Selector, WorkloadPlan};
+use super::scenario::ScenarioResolver;
 
 impl ScenarioResolver<'_, '_, '_> {
     pub(super) fn fault(&mut self, f: &RawFault, path: &YamlPath) -> Option<FaultPlan> {
@@ -51,25 +56,83 @@ impl ScenarioResolver<'_, '_, '_> {
         })
     }
 
-    /// A probability written as a number (`0.05`).
-    fn probability_of(&mut self, s: &Scalar, path: &YamlPath) -> Option<f64> {
-        match s.text.parse::<f64>() {
-            Ok(p) if s.kind != ScalarKind::String => Some(self.probability(p, path)),
-            _ => {
+    pub(super) fn fault_window(
+        &mut self,
+        f: &RawFault,
+        path: &YamlPath,
+    ) -> Option<(Duration, Option<Duration>)> {
+        let at = self.duration_of(&f.at, &path.key("at"))?;
+        if let Some(duration) = self.duration
+            && at > duration
+        {
+            self.diags
+                .error(
+                    &path.key("at"),
+                    Target::Value,
+                    "fault-out-of-range",
+                    format!(
+                        "the fault starts at {}, after the scenario's duration of {}",
+                        format_duration(at),
+                        format_duration(duration)
+                    ),
+                )
+                .hint("faults happen in the safety phase, between 0 and `duration`");
+        }
+        let until = match (&f.for_, &f.until) {
+            (Some(_), Some(_)) => {
                 self.diags
                     .error(
-                        path,
-                        Target::Value,
-                        "wrong-type",
-                        format!("a probability is a number between 0 and 1, found `{}`", s.text),
+                        &path.key("until"),
+                        Target::Key,
+                        "conflicting-fields",
+                        "give `for` or `until`, not both",
                     )
-                    .hint("write 5% as `0.05`");
+                    .hint("`for: 5s` is the same as `until:` five seconds after `at`");
                 None
             }
-        }
+            (Some(len), None) => {
+                let len = self.duration_of(len, &path.key("for"))?;
+                if len.is_zero() {
+                    self.diags.error(
+                        &path.key("for"),
+                        Target::Value,
+                        "out-of-range",
+                        "`for` must be longer than zero",
+                    );
+                }
+                // Saturates: a fault that lasts longer than time can count lasts for ever.
+                Some(at.saturating_add(len))
+            }
+            // The fault lasts through the liveness phase to the run's end.
+            (None, Some(end)) if end.text == "end" => Some(Duration::MAX),
+            (None, Some(end)) => {
+                let end = self.duration_of(end, &path.key("until"))?;
+                if end <= at {
+                    self.diags
+                        .error(
+                            &path.key("until"),
+                            Target::Value,
+                            "fault-ends-early",
+                            format!(
+                                "the fault ends at {}, before it begins at {}",
+                                format_duration(end),
+                                format_duration(at)
+                            ),
+                        )
+                        .hint("`until` is an absolute time; for a length use `for`");
+                }
+                Some(end)
+            }
+            (None, None) => None,
+        };
+        Some((at, until))
     }
 
-    fn selectors(&mut self, targets: &OneOrMany<String>, path: &YamlPath) -> Vec<Selector> {
+    pub(super) fn selectors(
+        &mut self,
+        targets: &OneOrMany<String>,
+        path: &YamlPath,
+    ) -> Vec<Selector> {
         // `node: []` or a side `[]` would make a fault that hits nothing.
         if targets.is_empty() {
             self.diags
@@ -87,7 +150,7 @@ impl ScenarioResolver<'_, '_, '_> {
             .collect()
     }
 
-    fn fault_sides(
+    pub(super) fn fault_sides(
         &mut self,
         sides: &[OneOrMany<String>],
         path: &YamlPath,
@@ -115,7 +178,7 @@ impl ScenarioResolver<'_, '_, '_> {
     }
 
     /// Every field a fault of `kind` needs is there and every field it ignores is not.
-    fn check_fault_fields(&mut self, f: &RawFault, kind: FaultKind, path: &YamlPath) {
+    pub(super) fn check_fault_fields(&mut self, f: &RawFault, kind: FaultKind, path: &YamlPath) {
         let present = [
             ("node", f.node.is_some()),
             ("between", f.between.is_some()),
@@ -176,68 +239,17 @@ impl ScenarioResolver<'_, '_, '_> {
         }
     }
 
-    pub(super) fn workload(
-        &mut self,
-        w: &RawWorkload,
-        design: Option<(&'static str, &'static [&'static str])>,
-        path: &YamlPath,
-    ) -> WorkloadPlan {
-        let set = [
-            ("requests", w.requests.is_some()),
-            ("rate", w.rate.is_some()),
-            ("start_at", w.start_at.is_some()),
-            ("size", w.size.is_some()),
-            ("service_time", w.service_time.is_some()),
-            ("publish_rate", w.publish_rate.is_some()),
-            ("publishes", w.publishes.is_some()),
-            ("join_at", w.join_at.is_some()),
-            ("leave_at", w.leave_at.is_some()),
-            ("session", w.session.is_some()),
-            ("offline", w.offline.is_some()),
-            ("online_fraction", w.online_fraction.is_some()),
-            ("jobs", w.jobs.is_some()),
-            ("chunks", w.chunks.is_some()),
-        ];
-        if let Some((name, reads)) = design {
-            for (field, is_set) in set {
-                if is_set && !reads.contains(&field) {
-                    let d = self.diags.error(
-                        &path.key(field),
-                        Target::Key,
-                        "field-not-applicable",
-                        format!("design `{name}` does not read `{field}`"),
-                    );
-                    if reads.is_empty() {
-                        d.hint(format!("`{name}` takes no workload: it only reacts to traffic"));
-                    } else {
-                        d.hint(format!("`{name}` reads: {}", reads.join(", ")));
-                    }
-                }
-            }
-        }
-        let dur = |this: &mut Self, d: &Option<crate::spec::raw::RawDist>, key: &str| {
-            d.as_ref().and_then(|d| this.dist(d, Quantity::Duration, &path.key(key)))
+    pub(super) fn unknown_fault_kind(&mut self, kind: &str, path: &YamlPath) {
+        let names = FaultKind::ALL.map(FaultKind::name);
+        let d = self.diags.error(
+            path,
+            Target::Value,
+            "unknown-fault",
+            format!("`{kind}` is not a kind of fault"),
+        );
+        match did_you_mean(kind, names) {
+            Some(s) => d.hint(format!("did you mean `{s}`?")),
+            None => d.hint(format!("fault kinds: {}", names.join(", "))),
         };
-        WorkloadPlan {
-            requests: w.requests.as_ref().and_then(|s| self.count_of(s, &path.key("requests"))),
-            rate: w.rate.as_ref().and_then(|s| self.rate_of(s, &path.key("rate"))),
-            start_at: dur(self, &w.start_at, "start_at"),
-            size: w.size.as_ref().and_then(|d| self.dist(d, Quantity::Size, &path.key("size"))),
-            service_time: dur(self, &w.service_time, "service_time"),
-            publish_rate: w
-                .publish_rate
-                .as_ref()
-                .and_then(|s| self.rate_of(s, &path.key("publish_rate"))),
-            publishes: w.publishes.as_ref().and_then(|s| self.count_of(s, &path.key("publishes"))),
-            join_at: dur(self, &w.join_at, "join_at"),
-            leave_at: dur(self, &w.leave_at, "leave_at"),
-            session: dur(self, &w.session, "session"),
-            offline: dur(self, &w.offline, "offline"),
-            online_fraction: w
-                .online_fraction
-                .map(|p| self.probability(p, &path.key("online_fraction"))),
-            jobs: w.jobs.as_ref().and_then(|s| self.count_of(s, &path.key("jobs"))),
-            chunks: w.chunks.as_ref().and_then(|s| self.count_of(s, &path.key("chunks"))),
-        }
     }
 }

@@ -1,0 +1,240 @@
+//! A node's design: it exists, its parameters are the ones it declares (with their
+//! kinds), and its sockets have the roles and types it needs.
+
+use std::collections::BTreeMap;
+
+use crate::design::{DesignSpec, ParamKind};
+use crate::plan::ParamValue;
+use crate::socket::SocketType;
+use crate::spec::diag::Target;
+use crate::spec::path::YamlPath;
+use crate::spec::raw::{RawNode, RawSocket};
+use crate::spec::suggest::did_you_mean;
+use crate::spec::units::{parse_duration, parse_size};
+
+use super::topology::TopologyResolver;
+
+impl<'r> TopologyResolver<'r, '_, '_> {
+    pub(super) fn design(&mut self, node: &RawNode, path: &YamlPath) -> Option<&'r DesignSpec> {
+        if let Some(spec) = self.registry.get(&node.design) {
+            if spec.broken {
+                self.diags
+                    .warning(
+                        &path.key("design"),
+                        Target::Value,
+                        "broken-design",
+                        format!(
+                            "`{}` is deliberately broken: it exists to show that patchbay's checkers catch its bug",
+                            spec.name
+                        ),
+                    )
+                    .hint(format!(
+                        "its bug: {}; model real systems with the sound designs",
+                        spec.summary.trim_start_matches("BROKEN: ").trim_end_matches('.')
+                    ));
+            }
+            return Some(spec);
+        }
+        let d = self.diags.error(
+            &path.key("design"),
+            Target::Value,
+            "unknown-design",
+            format!("no design is called `{}`", node.design),
+        );
+        let sound = || self.registry.iter().filter(|d| !d.broken).map(|d| d.name);
+        match did_you_mean(&node.design, sound()) {
+            Some(s) => d.hint(format!("did you mean `{s}`?")),
+            None => d.hint(format!(
+                "built-in designs: {}; register your own from Rust with `Registry::register`",
+                sound().collect::<Vec<_>>().join(", ")
+            )),
+        };
+        None
+    }
+
+    pub(super) fn design_params(
+        &mut self,
+        node: &RawNode,
+        design: &DesignSpec,
+        path: &YamlPath,
+    ) -> BTreeMap<String, ParamValue> {
+        let mut out = BTreeMap::new();
+        for (name, raw) in &node.params {
+            let ppath = path.key("params").key(name.as_str());
+            let Some(spec) = design.params.iter().find(|p| p.name == name) else {
+                let names = design.params.iter().map(|p| p.name);
+                let d = self.diags.error(
+                    &ppath,
+                    Target::Key,
+                    "unknown-param",
+                    format!("design `{}` takes no parameter `{name}`", design.name),
+                );
+                match did_you_mean(name, names.clone()) {
+                    Some(s) => d.hint(format!("did you mean `{s}`?")),
+                    None if design.params.is_empty() => d.hint("this design takes no parameters"),
+                    None => d.hint(format!("it takes: {}", names.collect::<Vec<_>>().join(", "))),
+                };
+                continue;
+            };
+            let Some(text) = self.expand(raw, &ppath) else { continue };
+            if let Some(v) = self.param_value(spec.kind, &text, &ppath, name) {
+                out.insert(name.clone(), v);
+            }
+        }
+        for spec in design.params {
+            if out.contains_key(spec.name) || node.params.contains_key(spec.name) {
+                continue;
+            }
+            match spec.default {
+                Some(text) => {
+                    if let Ok(v) = parse_param(spec.kind, text) {
+                        out.insert(spec.name.to_owned(), v);
+                    }
+                }
+                None => {
+                    self.diags
+                        .error(
+                            path,
+                            Target::Value,
+                            "missing-param",
+                            format!(
+                                "design `{}` needs the parameter `{}` ({})",
+                                design.name, spec.name, spec.doc
+                            ),
+                        )
+                        .hint(format!(
+                            "add `params: {{{}: ...}}` to node `{}`",
+                            spec.name, node.name
+                        ));
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn param_value(
+        &mut self,
+        kind: ParamKind,
+        text: &str,
+        path: &YamlPath,
+        name: &str,
+    ) -> Option<ParamValue> {
+        match parse_param(kind, text) {
+            Ok(v) => Some(v),
+            Err(hint) => {
+                self.diags
+                    .error(
+                        path,
+                        Target::Value,
+                        "bad-value",
+                        format!("parameter `{name}` must be {}, found `{text}`", kind.describe()),
+                    )
+                    .hint(hint);
+                None
+            }
+        }
+    }
+
+    pub(super) fn check_role(
+        &mut self,
+        raw: &RawSocket,
+        t: SocketType,
+        design: &DesignSpec,
+        path: &YamlPath,
+    ) {
+        let Some(role) = design.sockets.iter().find(|r| r.name == raw.name) else {
+            let names = design.sockets.iter().map(|r| r.name);
+            let d = self.diags.error(
+                &path.key("name"),
+                Target::Value,
+                "unknown-socket-role",
+                format!("design `{}` uses no socket named `{}`", design.name, raw.name),
+            );
+            match did_you_mean(&raw.name, names.clone()) {
+                Some(s) => d.hint(format!("did you mean `{s}`?")),
+                None => d.hint(format!("its sockets: {}", names.collect::<Vec<_>>().join(", "))),
+            };
+            return;
+        };
+        if !role.types.contains(&t) {
+            let allowed: Vec<&str> = role.types.iter().map(|t| t.name()).collect();
+            self.diags
+                .error(
+                    &path.key("type"),
+                    Target::Value,
+                    "wrong-socket-type",
+                    format!(
+                        "design `{}` needs socket `{}` to be {}, not {t}",
+                        design.name,
+                        role.name,
+                        allowed.join(" or ")
+                    ),
+                )
+                .hint(format!("`{}` {}", role.name, role.doc));
+        }
+    }
+
+    pub(super) fn check_design_sockets(
+        &mut self,
+        node: &RawNode,
+        design: &DesignSpec,
+        path: &YamlPath,
+    ) {
+        for role in design.sockets.iter().filter(|r| r.required) {
+            if node.sockets.iter().any(|s| s.name == role.name) {
+                continue;
+            }
+            let types: Vec<&str> = role.types.iter().map(|t| t.name()).collect();
+            self.diags
+                .error(
+                    path,
+                    Target::Value,
+                    "missing-socket",
+                    format!(
+                        "node `{}` runs design `{}`, which needs a socket `{}` ({})",
+                        node.name,
+                        design.name,
+                        role.name,
+                        types.join(" or ")
+                    ),
+                )
+                .hint(format!(
+                    "add `{{name: {}, type: {}, ...}}` to its sockets",
+                    role.name, types[0]
+                ));
+        }
+    }
+}
+
+pub(super) fn parse_param(kind: ParamKind, text: &str) -> Result<ParamValue, String> {
+    match kind {
+        ParamKind::Count => text
+            .replace('_', "")
+            .parse()
+            .map(ParamValue::Count)
+            .map_err(|_| "for example `3`".to_owned()),
+        ParamKind::Duration => {
+            parse_duration(text).map(ParamValue::Duration).map_err(|e| e.hint.unwrap_or(e.message))
+        }
+        ParamKind::Size => {
+            parse_size(text).map(ParamValue::Size).map_err(|e| e.hint.unwrap_or(e.message))
+        }
+        ParamKind::Number => text
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite())
+            .map(ParamValue::Number)
+            .ok_or_else(|| "for example `0.5`".to_owned()),
+        ParamKind::Bool => match text {
+            "true" => Ok(ParamValue::Bool(true)),
+            "false" => Ok(ParamValue::Bool(false)),
+            _ => Err("write `true` or `false`".to_owned()),
+        },
+        ParamKind::Text => Ok(ParamValue::Text(text.to_owned())),
+        ParamKind::OneOf(words) if words.contains(&text) => Ok(ParamValue::Text(text.to_owned())),
+        ParamKind::OneOf(words) => Err(format!(
+            "write {}",
+            words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(" or ")
+        )),
+    }
+}

@@ -1,0 +1,97 @@
+//! Invariants: each named one exists in the catalogue, is listed once, applies to this
+//! topology, and gets only the parameters it takes.
+
+use std::collections::BTreeMap;
+
+use super::design::parse_param;
+use crate::invariant;
+use crate::plan::InvariantPlan;
+use crate::spec::diag::Target;
+use crate::spec::path::YamlPath;
+use crate::spec::raw::RawScenario;
+use crate::spec::suggest::did_you_mean;
+
+use super::scenario::ScenarioResolver;
+
+impl ScenarioResolver<'_, '_, '_> {
+    pub(super) fn invariants(&mut self, raw: &RawScenario) -> Vec<InvariantPlan> {
+        let mut out = Vec::new();
+        for (i, inv) in raw.invariants.iter().enumerate() {
+            let path = YamlPath::root().key("invariants").index(i);
+            let Some(spec) = invariant::spec(&inv.name) else {
+                let d = self.diags.error(
+                    &path,
+                    Target::Value,
+                    "unknown-invariant",
+                    format!("no invariant is called `{}`", inv.name),
+                );
+                match did_you_mean(&inv.name, invariant::catalog().iter().map(|s| s.name)) {
+                    Some(s) => d.hint(format!("did you mean `{s}`?")),
+                    None => d.hint(format!(
+                        "invariants: {}",
+                        invariant::catalog().iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                    )),
+                };
+                continue;
+            };
+            if out.iter().any(|p: &InvariantPlan| p.name == spec.name) {
+                self.diags.error(
+                    &path,
+                    Target::Value,
+                    "duplicate-invariant",
+                    format!("`{}` is listed twice", spec.name),
+                );
+                continue;
+            }
+            if let Err(reason) = (spec.applies)(self.topology, self.registry) {
+                self.diags
+                    .error(
+                        &path,
+                        Target::Value,
+                        "invariant-not-applicable",
+                        format!("`{}` cannot apply to this topology: {reason}", spec.name),
+                    )
+                    .hint(format!("`{}` checks that {}", spec.name, spec.summary));
+                continue;
+            }
+            let mut params = BTreeMap::new();
+            for (pname, value) in &inv.params {
+                let ppath = path.key(spec.name).key(pname.as_str());
+                let Some(pspec) = spec.params.iter().find(|p| p.name == pname) else {
+                    let d = self.diags.error(
+                        &ppath,
+                        Target::Key,
+                        "unknown-param",
+                        format!("`{}` takes no parameter `{pname}`", spec.name),
+                    );
+                    if spec.params.is_empty() {
+                        d.hint("it takes no parameters");
+                    } else {
+                        d.hint(format!(
+                            "it takes: {}",
+                            spec.params.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                        ));
+                    }
+                    continue;
+                };
+                match parse_param(pspec.kind, &value.text) {
+                    Ok(v) => {
+                        params.insert(pname.clone(), v);
+                    }
+                    Err(hint) => {
+                        self.diags
+                            .error(
+                                &ppath,
+                                Target::Value,
+                                "bad-value",
+                                format!("`{pname}` must be {}", pspec.kind.describe()),
+                            )
+                            .hint(hint);
+                    }
+                }
+            }
+            out.push(InvariantPlan { name: spec.name, params });
+        }
+        out
+    }
+}

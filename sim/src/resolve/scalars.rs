@@ -1,0 +1,195 @@
+//! Scalars and units: every number, probability and unit-bearing value the resolvers
+//! read, and the one place their diagnostics are worded.
+//!
+//! A whole number goes through [`whole_number`] whichever file it is in (`count`,
+//! `hosts`, `requests`...), so the same mistake gets the same code and the same kind of
+//! hint everywhere; a value with a unit that does not parse goes through [`unit_error`].
+
+use std::time::Duration;
+
+use crate::spec::diag::{Diagnostics, Target};
+use crate::spec::path::YamlPath;
+use crate::spec::scalar::{Scalar, ScalarKind};
+use crate::spec::units::{UnitError, parse_bandwidth, parse_duration, parse_rate};
+
+use super::scenario::ScenarioResolver;
+
+/// What one whole-number field accepts and how its mistakes are explained.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct WholeRange {
+    pub(super) min: u64,
+    pub(super) max: u64,
+    /// Said under a value below `min`: what to write instead.
+    pub(super) below_hint: &'static str,
+    /// Said under a value that is not a whole number at all.
+    pub(super) example_hint: &'static str,
+}
+
+/// The field a path ends in, as the user wrote it (`count`, `requests`).
+pub(super) fn field_name(path: &YamlPath) -> String {
+    path.last().map(|s| s.to_string()).unwrap_or_default()
+}
+
+/// A whole number in `range`, `_` allowed as a digit separator; every mistake is
+/// reported at `path`: `out-of-range` for a whole number outside it (negative ones
+/// included), `bad-type` for anything else.
+pub(super) fn whole_number(
+    diags: &mut Diagnostics,
+    s: &Scalar,
+    path: &YamlPath,
+    range: WholeRange,
+) -> Option<u64> {
+    let what = field_name(path);
+    // i128 holds every u64 and every negative a user might write.
+    match s.text.replace('_', "").parse::<i128>() {
+        Ok(n) if n < i128::from(range.min) => {
+            let min = range.min;
+            diags
+                .error(
+                    path,
+                    Target::Value,
+                    "out-of-range",
+                    format!("`{what}` must be at least {min}, found {n}"),
+                )
+                .hint(range.below_hint);
+            None
+        }
+        Ok(n) if n > i128::from(range.max) => {
+            let max = range.max;
+            diags.error(
+                path,
+                Target::Value,
+                "out-of-range",
+                format!("`{what}` must be at most {max}, found {n}"),
+            );
+            None
+        }
+        Ok(n) => u64::try_from(n).ok(),
+        Err(_) => {
+            diags
+                .error(
+                    path,
+                    Target::Value,
+                    "bad-type",
+                    format!("`{what}` must be a whole number, found `{}`", s.text),
+                )
+                .hint(range.example_hint);
+            None
+        }
+    }
+}
+
+/// How a unit error names the value it is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Naming {
+    /// `` `duration`: unknown duration unit ``: the field's name first.
+    Field,
+    /// The parser's message alone, for values inside a list or distribution whose
+    /// field name would not help.
+    Bare,
+}
+
+/// Reports a value whose unit did not parse, with the parser's hint.
+pub(super) fn unit_error(diags: &mut Diagnostics, path: &YamlPath, e: UnitError, naming: Naming) {
+    let message = match naming {
+        Naming::Field => format!("`{}`: {}", field_name(path), e.message),
+        Naming::Bare => e.message,
+    };
+    let d = diags.error(path, Target::Value, "bad-unit", message);
+    if let Some(h) = e.hint {
+        d.hint(h);
+    }
+}
+
+impl ScenarioResolver<'_, '_, '_> {
+    /// A duration such as `250ms`; zero is allowed.
+    pub(super) fn duration_of(&mut self, s: &Scalar, path: &YamlPath) -> Option<Duration> {
+        parse_duration(&s.text).map_err(|e| unit_error(self.diags, path, e, Naming::Field)).ok()
+    }
+
+    /// A probability already read as a number; out of `[0, 1]` it is reported and 0.
+    pub(super) fn probability(&mut self, p: f64, path: &YamlPath) -> f64 {
+        if (0.0..=1.0).contains(&p) {
+            return p;
+        }
+        self.diags
+            .error(
+                path,
+                Target::Value,
+                "out-of-range",
+                format!("a probability must be between 0 and 1, found {p}"),
+            )
+            .hint("write 1% as `0.01`");
+        0.0
+    }
+
+    /// A probability written as a number (`0.05`).
+    pub(super) fn probability_of(&mut self, s: &Scalar, path: &YamlPath) -> Option<f64> {
+        match s.text.parse::<f64>() {
+            Ok(p) if s.kind != ScalarKind::String => Some(self.probability(p, path)),
+            _ => {
+                self.diags
+                    .error(
+                        path,
+                        Target::Value,
+                        "wrong-type",
+                        format!("a probability is a number between 0 and 1, found `{}`", s.text),
+                    )
+                    .hint("write 5% as `0.05`");
+                None
+            }
+        }
+    }
+
+    /// A rate (`100/s`), above zero.
+    pub(super) fn rate_of(&mut self, s: &Scalar, path: &YamlPath) -> Option<f64> {
+        match parse_rate(&s.text) {
+            Ok(r) if r > 0.0 => Some(r),
+            Ok(_) => {
+                self.diags.error(path, Target::Value, "out-of-range", "a rate must be above zero");
+                None
+            }
+            Err(e) => {
+                unit_error(self.diags, path, e, Naming::Bare);
+                None
+            }
+        }
+    }
+
+    /// A bandwidth (`1MiB/s`) in bytes per second, above zero; `unlimited` is infinite.
+    pub(super) fn bandwidth_of(&mut self, s: &Scalar, path: &YamlPath) -> Option<f64> {
+        match parse_bandwidth(&s.text) {
+            Ok(b) if b > 0.0 => Some(b),
+            Ok(_) => {
+                self.diags
+                    .error(path, Target::Value, "out-of-range", "a bandwidth must be above zero")
+                    .hint("a link that carries nothing is a partition: use `kind: partition`");
+                None
+            }
+            Err(e) => {
+                unit_error(self.diags, path, e, Naming::Field);
+                None
+            }
+        }
+    }
+
+    /// A workload's count of things to do; see [`whole_number`].
+    pub(super) fn count_of(&mut self, s: &Scalar, path: &YamlPath) -> Option<u64> {
+        // TEMP-OLD
+        match s.text.replace('_', "").parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let what = field_name(path);
+                self.diags
+                    .error(
+                        path,
+                        Target::Value,
+                        "bad-type",
+                        format!("`{what}` must be a whole number, found `{}`", s.text),
+                    )
+                    .hint("for example `100`");
+                None
+            }
+        }
+    }
+}
