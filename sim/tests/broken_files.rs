@@ -88,6 +88,21 @@ fn every_shipped_and_good_file_loads_without_a_diagnostic() {
     assert!(noisy.is_empty(), "shipped files must check clean:\n\n{}", noisy.join("\n"));
 }
 
+#[test]
+fn negative_requests_are_out_of_range_like_a_negative_count() {
+    // From issue 15: two whole-number parsers disagreed. `count: -3` was `out-of-range`
+    // with a hint, `requests: -3` a `bad-type` with an example that did not say why.
+    let broken = workspace_root().join(BROKEN_DIR);
+    let registry = Registry::builtin();
+    let shape = |file: &str| -> Vec<(String, bool)> {
+        let loaded = resolve::load(&broken.join(file), &registry);
+        loaded.diagnostics.iter().map(|d| (d.code.to_string(), d.hint.is_some())).collect()
+    };
+    let count = shape("07-negative-count.yaml");
+    assert_eq!(count, [("out-of-range".to_owned(), true)]);
+    assert_eq!(shape("90-negative-request-count.yaml"), count);
+}
+
 /// Loads one broken file and compares its rendered diagnostics with the expected
 /// output, or rewrites that output under `UPDATE_EXPECT=1`. `Err` holds a report of
 /// what went wrong, with a line diff.

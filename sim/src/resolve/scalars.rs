@@ -25,6 +25,17 @@ pub(super) struct WholeRange {
     pub(super) example_hint: &'static str,
 }
 
+impl WholeRange {
+    /// A count of things a workload does (`requests`, `publishes`, `jobs`, `chunks`):
+    /// zero is allowed and means none.
+    pub(super) const WORKLOAD_COUNT: WholeRange = WholeRange {
+        min: 0,
+        max: u64::MAX,
+        below_hint: "a count cannot be negative: write `0` for none, or leave the field out",
+        example_hint: "for example `100`",
+    };
+}
+
 /// The field a path ends in, as the user wrote it (`count`, `requests`).
 pub(super) fn field_name(path: &YamlPath) -> String {
     path.last().map(|s| s.to_string()).unwrap_or_default()
@@ -175,21 +186,6 @@ impl ScenarioResolver<'_, '_, '_> {
 
     /// A workload's count of things to do; see [`whole_number`].
     pub(super) fn count_of(&mut self, s: &Scalar, path: &YamlPath) -> Option<u64> {
-        // TEMP-OLD
-        match s.text.replace('_', "").parse::<u64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                let what = field_name(path);
-                self.diags
-                    .error(
-                        path,
-                        Target::Value,
-                        "bad-type",
-                        format!("`{what}` must be a whole number, found `{}`", s.text),
-                    )
-                    .hint("for example `100`");
-                None
-            }
-        }
+        whole_number(self.diags, s, path, WholeRange::WORKLOAD_COUNT)
     }
 }

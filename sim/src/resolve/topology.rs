@@ -35,14 +35,14 @@ const COUNT: WholeRange = WholeRange {
 const HOSTS: WholeRange = WholeRange {
     min: 1,
     max: u32::MAX as u64,
-    below_hint: "remove the node instead of giving it no replicas",
+    below_hint: "leave `hosts` out to have placement choose",
     example_hint: TOPOLOGY_EXAMPLE,
 };
 /// `placement.max_hosts`: the most hosts the whole topology may use.
 const MAX_HOSTS: WholeRange = WholeRange {
     min: 1,
     max: placement::HARD_MAX_HOSTS,
-    below_hint: "remove the node instead of giving it no replicas",
+    below_hint: "leave `max_hosts` out for the default",
     example_hint: TOPOLOGY_EXAMPLE,
 };
 /// A topology's whole numbers may also name a parameter.
