@@ -262,7 +262,7 @@ fn a_fifo_named_as_a_file_or_as_a_topology_is_refused_without_blocking() {
     std::fs::write(&scenario, text).unwrap();
     let diags = load_or_hang(&scenario);
     assert_eq!(diags.len(), 1, "{diags:?}");
-    assert_eq!((diags[0].code, &diags[0].file), ("not-a-file", &fifo), "{diags:?}");
+    assert_eq!((diags[0].code.as_str(), &diags[0].file), ("not-a-file", &fifo), "{diags:?}");
 }
 
 /// `a: [[[…` nested `depth` deep, written to `dir`.

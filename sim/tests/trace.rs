@@ -40,7 +40,7 @@ fn a_topology_whose_node_indexes_overflow_message_ids_is_refused_where_it_overfl
     assert!(at_limit.diagnostics.iter().all(|d| d.code != "too-many-nodes"));
     // (Placement refuses that many hosts today, with its own `too-many-hosts`: a bound
     // on simulation cost that may move, where the id limit may not.)
-    let codes: Vec<&str> = at_limit.diagnostics.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = at_limit.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["too-many-hosts"]);
 
     let over = resolve(limit + 1);

@@ -150,7 +150,7 @@ fn a_user_design_resolves_only_against_the_registry_it_was_registered_in() {
 
     let builtin = load_topology(&topology, &Registry::builtin());
     assert!(builtin.plan.is_none(), "the built-in registry has no counting-worker");
-    let codes: Vec<&str> = builtin.diagnostics.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = builtin.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["unknown-design"], "{:#?}", builtin.diagnostics);
     let at = builtin.diagnostics[0].location.expect("the diagnostic points into the file");
     assert_eq!((at.line, at.column), (10, 13), "at the value of `design: counting-worker`");

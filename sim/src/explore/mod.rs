@@ -90,7 +90,12 @@ impl Base {
         // case is written wherever the user started.
         let topology = std::path::absolute(&plan.topology.file).map_err(|e| {
             let message = format!("cannot resolve {}: {e}", plan.topology.file.display());
-            vec![Diagnostic::new(crate::spec::Severity::Error, "missing-file", message, path)]
+            vec![Diagnostic::new(
+                crate::spec::Severity::Error,
+                crate::spec::diag::Code::MissingFile,
+                message,
+                path,
+            )]
         })?;
         let topology_src = SourceFile::read(&topology).map_err(|d| vec![d])?;
         let (doc, topology_doc) = {

@@ -93,7 +93,7 @@ impl Target for YamlTarget {
             return Err("diagnostics rendered as nothing".to_owned());
         }
         let label = match diagnostics.iter().find(|d| d.is_error()) {
-            Some(first) => first.code.to_owned(),
+            Some(first) => first.code.to_string(),
             None if resolved => "ok".to_owned(),
             None => "no-plan".to_owned(),
         };

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::socket::{Linger, SocketOptions, SocketType};
-use crate::spec::diag::{Diagnostics, Location, Target};
+use crate::spec::diag::{Code, Diagnostics, Location, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawOptions;
 use crate::spec::scalar::Scalar;
@@ -431,7 +431,7 @@ impl EffectiveOptions {
                 .error(
                     &path.key("reconnect_ivl_max"),
                     Target::Value,
-                    "bad-value",
+                    Code::BadValue,
                     format!(
                         "`reconnect_ivl_max` ({}) is below `reconnect_ivl` ({})",
                         format_duration(max),
@@ -475,7 +475,7 @@ impl Apply<'_, '_, '_> {
                 .error(
                     &self.path.key(option),
                     Target::Key,
-                    "option-not-in-library",
+                    Code::OptionNotInLibrary,
                     format!("`{option}` is libzmq's; {} has no such option for its {called}", lib.version()),
                 )
                 .hint("it silently drops what it cannot route; name `library: zeromq` for this socket to model libzmq's option");
@@ -490,7 +490,7 @@ impl Apply<'_, '_, '_> {
             .error(
                 &self.path.key(option),
                 Target::Key,
-                "option-not-applicable",
+                Code::OptionNotApplicable,
                 format!("`{option}` does not apply to a {} socket", self.socket_type),
             )
             .hint(format!("it applies to {} sockets only", owners.join(", ")));
@@ -505,7 +505,7 @@ impl Apply<'_, '_, '_> {
             let d = self.diags.error(
                 &self.path.key(option),
                 Target::Key,
-                "option-not-applicable",
+                Code::OptionNotApplicable,
                 message,
             );
             d.hint("it applies to REQ sockets of `library: zeromq` only");
@@ -518,8 +518,12 @@ impl Apply<'_, '_, '_> {
             format!("{}'s REQ", l.version())
         });
         let message = format!("`{option}` is libzmq's; {whose} has no such option");
-        let d =
-            self.diags.error(&self.path.key(option), Target::Key, "option-not-in-library", message);
+        let d = self.diags.error(
+            &self.path.key(option),
+            Target::Key,
+            Code::OptionNotInLibrary,
+            message,
+        );
         d.hint("NNG's and nanomsg's REQ (and an unnamed one) already cancel the outstanding request on a new send and match replies by id; name `library: zeromq` for this socket to model libzmq's option");
         false
     }
@@ -530,7 +534,7 @@ impl Apply<'_, '_, '_> {
         let message =
             "`req_correlate` does nothing on a strict REQ: it has one request at a time".to_owned();
         let d =
-            self.diags.error(&self.path.key("req_correlate"), Target::Key, "bad-value", message);
+            self.diags.error(&self.path.key("req_correlate"), Target::Key, Code::BadValue, message);
         d.hint("add `req_relaxed: true`, as libzmq's ZMQ_REQ_CORRELATE is meant to be used with ZMQ_REQ_RELAXED");
     }
 
@@ -541,14 +545,14 @@ impl Apply<'_, '_, '_> {
             .error(
                 &self.path.key(option),
                 Target::Key,
-                "option-not-modelled",
+                Code::OptionNotModelled,
                 format!("`{option}` is not modelled yet: {why}"),
             )
             .hint(hint);
     }
 
     fn bad(&mut self, option: &str, message: String, hint: Option<String>) {
-        let d = self.diags.error(&self.path.key(option), Target::Value, "bad-value", message);
+        let d = self.diags.error(&self.path.key(option), Target::Value, Code::BadValue, message);
         if let Some(h) = hint {
             d.hint(h);
         }

@@ -8,7 +8,7 @@
 //! bound the packing: 16,384 outgoing connections per host (64,512 when raised), and
 //! a budget on hosts overall.
 
-use crate::spec::diag::{Diagnostics, Target};
+use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawTopology;
 
@@ -46,7 +46,7 @@ pub(crate) fn assign(
                 .error(
                     &path.key("hosts"),
                     Target::Value,
-                    "out-of-range",
+                    Code::OutOfRange,
                     format!("`hosts: {}` is more than the node's {count} replicas", group.hosts),
                 )
                 .hint(format!("at most `hosts: {count}`"));
@@ -55,7 +55,7 @@ pub(crate) fn assign(
                 .error(
                     &path.key("hosts"),
                     Target::Value,
-                    "too-many-connections",
+                    Code::TooManyConnections,
                     format!(
                         "node `{}` opens {outgoing} connections from {} hosts; a simulated host holds at most {MAX_CONNECTIONS_PER_HOST}",
                         group.name, group.hosts
@@ -67,7 +67,7 @@ pub(crate) fn assign(
             diags.error(
                 &path,
                 Target::Value,
-                "too-many-connections",
+                Code::TooManyConnections,
                 format!(
                     "each replica of node `{}` opens more than {MAX_CONNECTIONS_PER_HOST} connections",
                     group.name
@@ -87,7 +87,7 @@ pub(crate) fn assign(
             .error(
                 &target,
                 Target::Key,
-                "too-many-hosts",
+                Code::TooManyHosts,
                 format!("the topology needs {total} simulated hosts; the limit is {max_hosts}"),
             )
             .hint("pack replicas with a smaller `hosts:` per node, or raise `placement.max_hosts` (slower: cost grows with hosts cubed)");

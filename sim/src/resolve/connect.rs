@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::socket::SocketType;
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawSocket, RawTopology};
 use crate::spec::suggest::did_you_mean;
@@ -82,7 +82,7 @@ impl TopologyResolver<'_, '_, '_> {
             let d = self.diags().error(
                 path,
                 Target::Value,
-                "unknown-node",
+                Code::UnknownNode,
                 format!("`{text}` connects to node `{node}`, which does not exist"),
             );
             if let Some(s) = did_you_mean(node, groups.iter().map(|g| g.name.as_str())) {
@@ -98,7 +98,7 @@ impl TopologyResolver<'_, '_, '_> {
             let d = self.diags().error(
                 path,
                 Target::Value,
-                "unknown-socket",
+                Code::UnknownSocket,
                 format!("node `{node}` has no socket `{socket}`"),
             );
             let names = target.sockets.iter().map(|s| s.name.as_str());
@@ -115,7 +115,7 @@ impl TopologyResolver<'_, '_, '_> {
                 .error(
                     path,
                     Target::Value,
-                    "out-of-range",
+                    Code::OutOfRange,
                     format!(
                         "`{text}`: node `{node}` has {} replicas (0 to {})",
                         target.count,
@@ -135,7 +135,7 @@ impl TopologyResolver<'_, '_, '_> {
                 .error(
                     path,
                     Target::Value,
-                    "connect-to-unbound",
+                    Code::ConnectToUnbound,
                     format!("`{text}` connects to a socket that nothing binds"),
                 )
                 .hint(format!("add `bind: true` to socket `{socket}` of node `{node}`"));
@@ -149,7 +149,7 @@ impl TopologyResolver<'_, '_, '_> {
                 .error(
                     path,
                     Target::Value,
-                    "invalid-pair",
+                    Code::InvalidPair,
                     format!(
                         "a {my_type} socket cannot talk to a {} socket (`{text}`)",
                         bound.socket_type
@@ -166,7 +166,7 @@ impl TopologyResolver<'_, '_, '_> {
                 .error(
                     path,
                     Target::Value,
-                    "wire-mismatch",
+                    Code::WireMismatch,
                     format!(
                         "`{text}` connects a {a} {my_type}, which speaks {}, to a {b} {}, which speaks {}",
                         a.wire(),
@@ -191,7 +191,12 @@ impl TopologyResolver<'_, '_, '_> {
 
     fn bad_target(&mut self, text: &str, path: &YamlPath) -> Option<Connection> {
         self.diags()
-            .error(path, Target::Value, "bad-connect", format!("`{text}` is not a connect target"))
+            .error(
+                path,
+                Target::Value,
+                Code::BadConnect,
+                format!("`{text}` is not a connect target"),
+            )
             .hint("write `node.socket` for every replica, or `node.N.socket` for replica N");
         None
     }
@@ -219,7 +224,7 @@ impl TopologyResolver<'_, '_, '_> {
                         .error(
                             &path,
                             Target::Value,
-                            "duplicate-bind",
+                            Code::DuplicateBind,
                             format!(
                                 "sockets `{first}` and `{}` of node `{}` both bind port {port}",
                                 socket.name, group.name
@@ -270,7 +275,7 @@ impl TopologyResolver<'_, '_, '_> {
                         .error(
                             &path.key("type"),
                             Target::Value,
-                            "pair-peers",
+                            Code::PairPeers,
                             format!(
                                 "PAIR socket `{}.{}` would have {peers} peers; PAIR talks to exactly one",
                                 group.name, socket.name

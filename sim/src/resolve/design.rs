@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::design::{DesignSpec, ParamKind};
 use crate::plan::ParamValue;
 use crate::socket::SocketType;
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawNode, RawSocket};
 use crate::spec::suggest::did_you_mean;
@@ -22,7 +22,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                     .warning(
                         &path.key("design"),
                         Target::Value,
-                        "broken-design",
+                        Code::BrokenDesign,
                         format!(
                             "`{}` is deliberately broken: it exists to show that patchbay's checkers catch its bug",
                             spec.name
@@ -38,7 +38,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
         let d = self.diags.error(
             &path.key("design"),
             Target::Value,
-            "unknown-design",
+            Code::UnknownDesign,
             format!("no design is called `{}`", node.design),
         );
         let sound = || self.registry.iter().filter(|d| !d.broken).map(|d| d.name);
@@ -66,7 +66,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                 let d = self.diags.error(
                     &ppath,
                     Target::Key,
-                    "unknown-param",
+                    Code::UnknownParam,
                     format!("design `{}` takes no parameter `{name}`", design.name),
                 );
                 match did_you_mean(name, names.clone()) {
@@ -96,7 +96,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                         .error(
                             path,
                             Target::Value,
-                            "missing-param",
+                            Code::MissingParam,
                             format!(
                                 "design `{}` needs the parameter `{}` ({})",
                                 design.name, spec.name, spec.doc
@@ -126,7 +126,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                     .error(
                         path,
                         Target::Value,
-                        "bad-value",
+                        Code::BadValue,
                         format!("parameter `{name}` must be {}, found `{text}`", kind.describe()),
                     )
                     .hint(hint);
@@ -147,7 +147,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
             let d = self.diags.error(
                 &path.key("name"),
                 Target::Value,
-                "unknown-socket-role",
+                Code::UnknownSocketRole,
                 format!("design `{}` uses no socket named `{}`", design.name, raw.name),
             );
             match did_you_mean(&raw.name, names.clone()) {
@@ -162,7 +162,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                 .error(
                     &path.key("type"),
                     Target::Value,
-                    "wrong-socket-type",
+                    Code::WrongSocketType,
                     format!(
                         "design `{}` needs socket `{}` to be {}, not {t}",
                         design.name,
@@ -189,7 +189,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                 .error(
                     path,
                     Target::Value,
-                    "missing-socket",
+                    Code::MissingSocket,
                     format!(
                         "node `{}` runs design `{}`, which needs a socket `{}` ({})",
                         node.name,

@@ -2,7 +2,7 @@
 //! durations or sizes, with the arity and ordering of their arguments checked.
 
 use crate::plan::Distribution;
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawDist;
 use crate::spec::scalar::Scalar;
@@ -49,7 +49,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 let d = self.diags.error(
                     path,
                     Target::Key,
-                    "unknown-distribution",
+                    Code::UnknownDistribution,
                     format!("`{name}` is not a distribution"),
                 );
                 match did_you_mean(name, NAMES) {
@@ -70,7 +70,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 .error(
                     path,
                     Target::Value,
-                    "bad-distribution",
+                    Code::BadDistribution,
                     format!("`{name}` takes {arity} value(s), found {}", args.len()),
                 )
                 .hint(format!("for example {example}"));
@@ -89,7 +89,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 this.diags.error(
                     path,
                     Target::Value,
-                    "bad-distribution",
+                    Code::BadDistribution,
                     format!("`{name}`: {what}"),
                 );
             }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::plan::{CountRange, DROP_REASONS, Expect, ExpectBounds, ExpectIn, InvariantPlan};
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawExpect, RawScenario};
 use crate::spec::scalar::{OneOrMany, Scalar};
@@ -39,7 +39,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         &vpath,
                         Target::Key,
-                        "count-not-violated",
+                        Code::CountNotViolated,
                         format!("counts violations of `{name}`, which `violated` does not list"),
                     )
                     .hint(format!("add `{name}` to `violated:`, or remove its count"));
@@ -48,7 +48,7 @@ impl ScenarioResolver<'_, '_, '_> {
             if let Some(range) = self.count_range(written, &vpath) {
                 if range.min == 0 {
                     self.diags
-                        .error(&vpath, Target::Value, "out-of-range", format!("`{name}` is expected to be violated, so it has at least one violation"))
+                        .error(&vpath, Target::Value, Code::OutOfRange, format!("`{name}` is expected to be violated, so it has at least one violation"))
                         .hint("start the range at 1");
                 }
                 violations.insert(name.clone(), range);
@@ -62,7 +62,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 let d = self.diags.error(
                     &dpath,
                     Target::Key,
-                    "unknown-drop-reason",
+                    Code::UnknownDropReason,
                     format!("`{name}` is not a drop reason"),
                 );
                 match did_you_mean(name, names) {
@@ -87,7 +87,7 @@ impl ScenarioResolver<'_, '_, '_> {
     ) {
         if names.is_empty() {
             self.diags
-                .error(path, Target::Value, "empty", "`violated` lists no invariant")
+                .error(path, Target::Value, Code::Empty, "`violated` lists no invariant")
                 .hint("write `expect: pass` if every invariant should hold");
         }
         for (i, name) in names.iter().enumerate() {
@@ -95,7 +95,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 let d = self.diags.error(
                     &path.index(i),
                     Target::Value,
-                    "expect-unchecked",
+                    Code::ExpectUnchecked,
                     format!("expects `{name}` to be violated, but the scenario does not check it"),
                 );
                 match did_you_mean(name, invariants.iter().map(|p| p.name)) {
@@ -121,7 +121,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         path,
                         Target::Value,
-                        "bad-value",
+                        Code::BadValue,
                         "`in: any` needs `violated`: which outcome is to show in some seed?",
                     )
                     .hint("a scenario that must pass does so in every seed; drop `in`");
@@ -132,7 +132,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 let d = self.diags.error(
                     path,
                     Target::Value,
-                    "unknown-variant",
+                    Code::UnknownVariant,
                     format!("`in: {other}` is neither `every` nor `any`"),
                 );
                 match did_you_mean(other, ["every", "any"]) {
@@ -171,7 +171,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 .error(
                     path,
                     Target::Value,
-                    "bad-range",
+                    Code::BadRange,
                     "a count is a whole number `N` or a range `[min, max]` with min at most max",
                 )
                 .hint("for example `3`, `[1, 20]`, or `[1, .inf]` for at least one");

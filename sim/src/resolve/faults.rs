@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::dist::Quantity;
 use crate::plan::{FaultKind, FaultPlan, Selector};
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawFault;
 use crate::spec::scalar::OneOrMany;
@@ -69,7 +69,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 .error(
                     &path.key("at"),
                     Target::Value,
-                    "fault-out-of-range",
+                    Code::FaultOutOfRange,
                     format!(
                         "the fault starts at {}, after the scenario's duration of {}",
                         format_duration(at),
@@ -84,7 +84,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         &path.key("until"),
                         Target::Key,
-                        "conflicting-fields",
+                        Code::ConflictingFields,
                         "give `for` or `until`, not both",
                     )
                     .hint("`for: 5s` is the same as `until:` five seconds after `at`");
@@ -96,7 +96,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     self.diags.error(
                         &path.key("for"),
                         Target::Value,
-                        "out-of-range",
+                        Code::OutOfRange,
                         "`for` must be longer than zero",
                     );
                 }
@@ -112,7 +112,7 @@ impl ScenarioResolver<'_, '_, '_> {
                         .error(
                             &path.key("until"),
                             Target::Value,
-                            "fault-ends-early",
+                            Code::FaultEndsEarly,
                             format!(
                                 "the fault ends at {}, before it begins at {}",
                                 format_duration(end),
@@ -136,7 +136,7 @@ impl ScenarioResolver<'_, '_, '_> {
         // `node: []` or a side `[]` would make a fault that hits nothing.
         if targets.is_empty() {
             self.diags
-                .error(path, Target::Value, "empty", "an empty list names no node")
+                .error(path, Target::Value, Code::Empty, "an empty list names no node")
                 .hint("name a node or a replica, e.g. `worker` or `worker.0`");
             return Vec::new();
         }
@@ -157,7 +157,7 @@ impl ScenarioResolver<'_, '_, '_> {
     ) -> Option<[Vec<Selector>; 2]> {
         if sides.len() != 2 {
             self.diags
-                .error(path, Target::Value, "bad-value", format!("`between` needs two sides, found {}", sides.len()))
+                .error(path, Target::Value, Code::BadValue, format!("`between` needs two sides, found {}", sides.len()))
                 .hint("for example `between: [client.0, broker]` or `between: [[client.0, client.1], broker]`");
             return None;
         }
@@ -170,7 +170,7 @@ impl ScenarioResolver<'_, '_, '_> {
             self.diags.error(
                 path,
                 Target::Value,
-                "bad-value",
+                Code::BadValue,
                 "a node is on both sides of the fault",
             );
         }
@@ -204,7 +204,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         &path.key(key),
                         Target::Key,
-                        "field-not-applicable",
+                        Code::FieldNotApplicable,
                         format!("`{key}` does not apply to a `{}` fault", kind.name()),
                     )
                     .hint(match (kind, key) {
@@ -231,7 +231,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         path,
                         Target::Value,
-                        "missing-field",
+                        Code::MissingField,
                         format!("a `{}` fault needs `{field}`", kind.name()),
                     )
                     .hint(format!("add `{example}`"));
@@ -244,7 +244,7 @@ impl ScenarioResolver<'_, '_, '_> {
         let d = self.diags.error(
             path,
             Target::Value,
-            "unknown-fault",
+            Code::UnknownFault,
             format!("`{kind}` is not a kind of fault"),
         );
         match did_you_mean(kind, names) {

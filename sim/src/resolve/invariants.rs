@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::design::parse_param;
 use crate::invariant;
 use crate::plan::InvariantPlan;
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;
 use crate::spec::suggest::did_you_mean;
@@ -22,7 +22,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 let d = self.diags.error(
                     &path,
                     Target::Value,
-                    "unknown-invariant",
+                    Code::UnknownInvariant,
                     format!("no invariant is called `{}`", inv.name),
                 );
                 match did_you_mean(&inv.name, invariant::catalog().iter().map(|s| s.name)) {
@@ -38,7 +38,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 self.diags.error(
                     &path,
                     Target::Value,
-                    "duplicate-invariant",
+                    Code::DuplicateInvariant,
                     format!("`{}` is listed twice", spec.name),
                 );
                 continue;
@@ -48,7 +48,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         &path,
                         Target::Value,
-                        "invariant-not-applicable",
+                        Code::InvariantNotApplicable,
                         format!("`{}` cannot apply to this topology: {reason}", spec.name),
                     )
                     .hint(format!("`{}` checks that {}", spec.name, spec.summary));
@@ -61,7 +61,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     let d = self.diags.error(
                         &ppath,
                         Target::Key,
-                        "unknown-param",
+                        Code::UnknownParam,
                         format!("`{}` takes no parameter `{pname}`", spec.name),
                     );
                     if spec.params.is_empty() {
@@ -83,7 +83,7 @@ impl ScenarioResolver<'_, '_, '_> {
                             .error(
                                 &ppath,
                                 Target::Value,
-                                "bad-value",
+                                Code::BadValue,
                                 format!("`{pname}` must be {}", pspec.kind.describe()),
                             )
                             .hint(hint);

@@ -28,7 +28,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::design::Registry;
 use crate::plan::{Plan, ScenarioPlan, TopologyPlan};
-use crate::spec::diag::{Diagnostic, Diagnostics, Target};
+use crate::spec::diag::{Code, Diagnostic, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{FileKind, RawScenario, RawTopology};
 use crate::spec::source::SourceFile;
@@ -114,7 +114,7 @@ pub fn load_scenario_source(src: &SourceFile, registry: &Registry) -> Loaded<Sce
         Ok(s) => s,
         // A file that is there but unfit (not UTF-8, a pipe, too large) is reported in its
         // own words, at its own position; only one that cannot be opened is "missing".
-        Err(d) if d.code != "io" => {
+        Err(d) if d.code != Code::Io => {
             let mut all = diags.into_vec();
             all.push(d);
             return Loaded::failed(all);
@@ -125,7 +125,7 @@ pub fn load_scenario_source(src: &SourceFile, registry: &Registry) -> Loaded<Sce
                 .error(
                     &YamlPath::root().key("topology"),
                     Target::Value,
-                    "missing-file",
+                    Code::MissingFile,
                     format!("the topology file `{}` cannot be read: {reason}", topo_path.display()),
                 )
                 .hint("the path is relative to this scenario file, e.g. `../topologies/lru-broker.yaml`");
@@ -149,7 +149,7 @@ pub fn load_scenario_source(src: &SourceFile, registry: &Registry) -> Loaded<Sce
         diags.error(
             &YamlPath::root().key("topology"),
             Target::Value,
-            "internal",
+            Code::Internal,
             "the topology did not resolve",
         );
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::dist::Quantity;
 use crate::plan::{Distribution, LinkPlan, NetworkPlan, Selector};
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawNetwork;
 use crate::spec::suggest::did_you_mean;
@@ -27,7 +27,7 @@ impl ScenarioResolver<'_, '_, '_> {
             Some(s) => match self.duration_of(s, &path.key("tick")) {
                 Some(d) if d.is_zero() || d.subsec_nanos() % 1_000_000 != 0 => {
                     self.diags
-                        .error(&path.key("tick"), Target::Value, "bad-value", "the simulator tick must be a whole number of milliseconds, at least 1ms")
+                        .error(&path.key("tick"), Target::Value, Code::BadValue, "the simulator tick must be a whole number of milliseconds, at least 1ms")
                         .hint("turmoil computes latency in whole milliseconds; `1ms` is the finest");
                     DEFAULT_TICK
                 }
@@ -76,7 +76,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 .error(
                     path,
                     Target::Value,
-                    "bad-value",
+                    Code::BadValue,
                     format!("`between` needs exactly two nodes, found {}", names.len()),
                 )
                 .hint("for example `between: [client, broker]`");
@@ -97,7 +97,7 @@ impl ScenarioResolver<'_, '_, '_> {
             let d = self.diags.error(
                 path,
                 Target::Value,
-                "unknown-node",
+                Code::UnknownNode,
                 format!("no node is called `{name}`"),
             );
             match did_you_mean(name, self.topology.groups.iter().map(|g| g.name.as_str())) {
@@ -122,7 +122,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         path,
                         Target::Value,
-                        "out-of-range",
+                        Code::OutOfRange,
                         format!(
                             "`{text}`: node `{name}` has {} replicas, so `{i}` does not exist",
                             group.count
@@ -139,7 +139,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         path,
                         Target::Value,
-                        "bad-selector",
+                        Code::BadSelector,
                         format!("`{text}` is not a node or replica"),
                     )
                     .hint(format!("write `{name}` for every replica or `{name}.0` for one"));

@@ -3,7 +3,7 @@
 //! positions in the scenario's own file.
 
 use crate::plan::TopologyPlan;
-use crate::spec::diag::{Diagnostics, Target};
+use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;
 use crate::spec::suggest::did_you_mean;
@@ -20,7 +20,7 @@ pub(super) fn check_param_overrides(
         let d = diags.error(
             &YamlPath::root().key("params").key(name.as_str()),
             Target::Key,
-            "unknown-param",
+            Code::UnknownParam,
             format!("the topology has no parameter `{name}`"),
         );
         match did_you_mean(name, topology.params.keys().map(String::as_str)) {
@@ -42,21 +42,26 @@ pub(super) fn apply_option_overrides(
                 .error(
                     &path,
                     Target::Key,
-                    "bad-selector",
+                    Code::BadSelector,
                     format!("`{key}` does not name a socket"),
                 )
                 .hint("write `node.socket`, e.g. `worker.req`");
             continue;
         };
         let Some(group) = topology.groups.iter_mut().find(|g| g.name == node) else {
-            diags.error(&path, Target::Key, "unknown-node", format!("no node is called `{node}`"));
+            diags.error(
+                &path,
+                Target::Key,
+                Code::UnknownNode,
+                format!("no node is called `{node}`"),
+            );
             continue;
         };
         let Some(plan) = group.sockets.iter_mut().find(|s| s.name == socket) else {
             diags.error(
                 &path,
                 Target::Key,
-                "unknown-socket",
+                Code::UnknownSocket,
                 format!("node `{node}` has no socket `{socket}`"),
             );
             continue;

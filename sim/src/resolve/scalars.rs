@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::spec::diag::{Diagnostics, Target};
+use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::scalar::{Scalar, ScalarKind};
 use crate::spec::units::{UnitError, parse_bandwidth, parse_duration, parse_rate};
@@ -59,7 +59,7 @@ pub(super) fn whole_number(
                 .error(
                     path,
                     Target::Value,
-                    "out-of-range",
+                    Code::OutOfRange,
                     format!("`{what}` must be at least {min}, found {n}"),
                 )
                 .hint(range.below_hint);
@@ -70,7 +70,7 @@ pub(super) fn whole_number(
             diags.error(
                 path,
                 Target::Value,
-                "out-of-range",
+                Code::OutOfRange,
                 format!("`{what}` must be at most {max}, found {n}"),
             );
             None
@@ -81,7 +81,7 @@ pub(super) fn whole_number(
                 .error(
                     path,
                     Target::Value,
-                    "bad-type",
+                    Code::BadType,
                     format!("`{what}` must be a whole number, found `{}`", s.text),
                 )
                 .hint(range.example_hint);
@@ -106,7 +106,7 @@ pub(super) fn unit_error(diags: &mut Diagnostics, path: &YamlPath, e: UnitError,
         Naming::Field => format!("`{}`: {}", field_name(path), e.message),
         Naming::Bare => e.message,
     };
-    let d = diags.error(path, Target::Value, "bad-unit", message);
+    let d = diags.error(path, Target::Value, Code::BadUnit, message);
     if let Some(h) = e.hint {
         d.hint(h);
     }
@@ -127,7 +127,7 @@ impl ScenarioResolver<'_, '_, '_> {
             .error(
                 path,
                 Target::Value,
-                "out-of-range",
+                Code::OutOfRange,
                 format!("a probability must be between 0 and 1, found {p}"),
             )
             .hint("write 1% as `0.01`");
@@ -143,7 +143,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         path,
                         Target::Value,
-                        "wrong-type",
+                        Code::WrongType,
                         format!("a probability is a number between 0 and 1, found `{}`", s.text),
                     )
                     .hint("write 5% as `0.05`");
@@ -157,7 +157,12 @@ impl ScenarioResolver<'_, '_, '_> {
         match parse_rate(&s.text) {
             Ok(r) if r > 0.0 => Some(r),
             Ok(_) => {
-                self.diags.error(path, Target::Value, "out-of-range", "a rate must be above zero");
+                self.diags.error(
+                    path,
+                    Target::Value,
+                    Code::OutOfRange,
+                    "a rate must be above zero",
+                );
                 None
             }
             Err(e) => {
@@ -173,7 +178,7 @@ impl ScenarioResolver<'_, '_, '_> {
             Ok(b) if b > 0.0 => Some(b),
             Ok(_) => {
                 self.diags
-                    .error(path, Target::Value, "out-of-range", "a bandwidth must be above zero")
+                    .error(path, Target::Value, Code::OutOfRange, "a bandwidth must be above zero")
                     .hint("a link that carries nothing is a partition: use `kind: partition`");
                 None
             }

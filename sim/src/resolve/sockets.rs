@@ -4,7 +4,7 @@
 use crate::design::DesignSpec;
 use crate::plan::{Bind, Effective, EffectiveOptions, Library, SocketPlan, Source};
 use crate::socket::SocketType;
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawSocket;
 use crate::spec::scalar::Scalar;
@@ -32,7 +32,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                 .error(
                     path,
                     Target::Value,
-                    "unconnected-socket",
+                    Code::UnconnectedSocket,
                     format!("socket `{}` neither binds nor connects", raw.name),
                 )
                 .hint("add `bind: true` or `connect: node.socket`");
@@ -68,7 +68,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
             let d = self.diags.error(
                 path,
                 Target::Value,
-                "unknown-library",
+                Code::UnknownLibrary,
                 format!("`{text}` is not a library patchbay models"),
             );
             match did_you_mean(text, names) {
@@ -96,7 +96,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
             .error(
                 path,
                 Target::Value,
-                "type-not-in-library",
+                Code::TypeNotInLibrary,
                 format!("socket `{name}` is a {t}, which {} does not have", lib.version()),
             )
             .hint(format!(
@@ -124,7 +124,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
         let d = self.diags.error(
             path,
             Target::Value,
-            "unknown-socket-type",
+            Code::UnknownSocketType,
             format!("`{text}` is not a socket type"),
         );
         match alias.map(str::to_owned).or_else(|| did_you_mean(text, names.iter().copied())) {
@@ -144,7 +144,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
             Ok(p) if p > 0 => Some(Bind::Port(p)),
             _ => {
                 self.diags
-                    .error(path, Target::Value, "bad-endpoint", format!("`{text}` is not a bind endpoint"))
+                    .error(path, Target::Value, Code::BadEndpoint, format!("`{text}` is not a bind endpoint"))
                     .hint("write `bind: true` (a port is picked), `bind: 5555` or `bind: tcp://*:5555`");
                 None
             }

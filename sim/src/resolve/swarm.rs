@@ -3,7 +3,7 @@
 
 use super::dist::Quantity;
 use crate::plan::{FaultKind, Selector, SwarmPlan};
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::scalar::OneOrMany;
 
@@ -34,7 +34,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         &path.key("faults"),
                         Target::Value,
-                        "bad-value",
+                        Code::BadValue,
                         "`faults` is a count or a range `[min, max]`",
                     )
                     .hint("for example `faults: [1, 4]`");
@@ -59,7 +59,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         &path.key("loss"),
                         Target::Value,
-                        "bad-value",
+                        Code::BadValue,
                         "`loss` is a range of probabilities `[min, max]`",
                     )
                     .hint("for example `loss: [0.01, 0.2]`");

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::spec::diag::{Diagnostics, Target};
+use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;
 use crate::spec::scalar::{OneOrMany, Scalar};
@@ -37,7 +37,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         &path,
                         Target::Value,
-                        "out-of-range",
+                        Code::OutOfRange,
                         "`duration` must be longer than zero",
                     )
                     .hint("for example `duration: 60s`");
@@ -64,7 +64,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 self.diags.error(
                     path,
                     Target::Value,
-                    "out-of-range",
+                    Code::OutOfRange,
                     format!("`{what}` must be longer than zero"),
                 );
                 default
@@ -80,7 +80,7 @@ impl ScenarioResolver<'_, '_, '_> {
             None => (1..=DEFAULT_SEEDS).collect(),
             Some(OneOrMany::One(0)) => {
                 self.diags
-                    .error(&path, Target::Value, "out-of-range", "`seeds: 0` runs nothing")
+                    .error(&path, Target::Value, Code::OutOfRange, "`seeds: 0` runs nothing")
                     .hint("give a count such as `seeds: 20` or a list such as `seeds: [1, 7]`");
                 Vec::new()
             }
@@ -90,7 +90,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .error(
                         &path,
                         Target::Value,
-                        "out-of-range",
+                        Code::OutOfRange,
                         format!("`seeds: {n}` asks for more than {SEEDS_MAX} runs"),
                     )
                     .hint("give a smaller count, or list the seeds such as `seeds: [1, 7]`");
@@ -101,7 +101,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 self.diags.error(
                     &path,
                     Target::Value,
-                    "empty",
+                    Code::Empty,
                     "an empty list of seeds runs nothing",
                 );
                 Vec::new()

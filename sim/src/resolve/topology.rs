@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::design::Registry;
-use crate::spec::diag::{Diagnostics, Target};
+use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawNode, RawTopology};
 use crate::spec::scalar::Scalar;
@@ -99,7 +99,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                 let first = raw.nodes.iter().position(|n| n.name == node.name).unwrap_or(0);
                 let msg = format!("two nodes are named `{}`", node.name);
                 self.diags
-                    .error(&path.key("name"), Target::Value, "duplicate-node", msg)
+                    .error(&path.key("name"), Target::Value, Code::DuplicateNode, msg)
                     .hint(format!("`nodes[{first}]` already uses that name; names must be unique"));
                 continue;
             }
@@ -115,7 +115,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                 .error(
                     &root.key("nodes"),
                     Target::Key,
-                    "empty",
+                    Code::Empty,
                     "a topology needs at least one node",
                 )
                 .hint("add a node: `- {name: client, design: client, sockets: [...]}`");
@@ -152,7 +152,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
         let d = self.diags.error(
             path,
             Target::Value,
-            "unknown-param",
+            Code::UnknownParam,
             format!("`${name}` names no topology parameter"),
         );
         match did_you_mean(name, known.iter().copied()) {
@@ -178,7 +178,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                 self.diags.error(
                     &spath.key("name"),
                     Target::Value,
-                    "duplicate-socket",
+                    Code::DuplicateSocket,
                     format!("node `{}` has two sockets named `{}`", node.name, raw.name),
                 );
                 continue;
@@ -213,7 +213,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             && !name.starts_with(|c: char| c.is_ascii_digit());
         if !ok {
             self.diags
-                .error(path, Target::Value, "bad-name", format!("`{name}` is not a valid {what} name"))
+                .error(path, Target::Value, Code::BadName, format!("`{name}` is not a valid {what} name"))
                 .hint("use letters, digits, `_` and `-`, starting with a letter (dots separate `node.N.socket`)");
         }
     }
@@ -226,7 +226,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             .error(
                 first_extra,
                 Target::Key,
-                "too-many-nodes",
+                Code::TooManyNodes,
                 format!("a topology may have at most {limit} nodes, this one has {nodes}"),
             )
             .hint("message ids hold the node index in 12 bits; give one node more replicas (`count`) instead of repeating it");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::dist::Quantity;
 use crate::plan::WorkloadPlan;
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawWorkload;
 use crate::spec::suggest::did_you_mean;
@@ -27,7 +27,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 let d = self.diags.error(
                     &path,
                     Target::Key,
-                    "unknown-node",
+                    Code::UnknownNode,
                     format!("workload for `{name}`, which is not a node of the topology"),
                 );
                 if let Some(s) =
@@ -73,7 +73,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     let d = self.diags.error(
                         &path.key(field),
                         Target::Key,
-                        "field-not-applicable",
+                        Code::FieldNotApplicable,
                         format!("design `{name}` does not read `{field}`"),
                     );
                     if reads.is_empty() {
@@ -121,7 +121,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 .warning(
                     &YamlPath::root(),
                     Target::Value,
-                    "no-workload",
+                    Code::NoWorkload,
                     "the scenario gives no node a workload, so nothing will happen",
                 )
                 .hint("add `workload: {client: {requests: 10}}`");
@@ -135,7 +135,7 @@ impl ScenarioResolver<'_, '_, '_> {
                     .warning(
                         &YamlPath::root().key("workload"),
                         Target::Key,
-                        "unreached-node",
+                        Code::UnreachedNode,
                         format!("no workload can reach node `{}`", group.name),
                     )
                     .hint("connect it to a node with a workload, or remove it");

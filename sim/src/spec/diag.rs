@@ -9,6 +9,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+pub use super::code::Code;
 use super::locate::locate;
 use super::path::YamlPath;
 use super::source::SourceFile;
@@ -54,9 +55,10 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// A short stable kebab-case name such as `unknown-field`, printed in brackets so that
-    /// tests and users can refer to a kind of problem without matching the prose.
-    pub code: &'static str,
+    /// The kind of problem, printed in brackets by its stable kebab-case name (such as
+    /// `unknown-field`) so that tests and users can refer to it without matching the
+    /// prose; every code is listed in `docs/diagnostics.md`.
+    pub code: Code,
     pub message: String,
     /// The file as the caller named it, usually relative to the repository root.
     pub file: PathBuf,
@@ -74,7 +76,7 @@ impl Diagnostic {
     /// A diagnostic with no position, path or hint yet.
     pub fn new(
         severity: Severity,
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
         file: impl Into<PathBuf>,
     ) -> Self {
@@ -153,7 +155,7 @@ impl<'a> Diagnostics<'a> {
         &mut self,
         path: &YamlPath,
         target: Target,
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
     ) -> &mut Diagnostic {
         self.at_path(Severity::Error, path, target, code, message.into())
@@ -164,7 +166,7 @@ impl<'a> Diagnostics<'a> {
         &mut self,
         path: &YamlPath,
         target: Target,
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
     ) -> &mut Diagnostic {
         self.at_path(Severity::Warning, path, target, code, message.into())
@@ -175,7 +177,7 @@ impl<'a> Diagnostics<'a> {
     pub fn error_at(
         &mut self,
         location: Option<Location>,
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
     ) -> &mut Diagnostic {
         let mut diag = Diagnostic::new(Severity::Error, code, message, &self.source.path);
@@ -220,7 +222,7 @@ impl<'a> Diagnostics<'a> {
         severity: Severity,
         path: &YamlPath,
         target: Target,
-        code: &'static str,
+        code: Code,
         message: String,
     ) -> &mut Diagnostic {
         let mut diag = Diagnostic::new(severity, code, message, &self.source.path);
@@ -250,7 +252,7 @@ mod tests {
         let src = source();
         let mut diags = Diagnostics::new(&src);
         let path = YamlPath::root().key("nodes").index(0).key("bnd");
-        diags.error(&path, Target::Key, "unknown-field", "unknown field").hint("did you mean?");
+        diags.error(&path, Target::Key, Code::UnknownField, "unknown field").hint("did you mean?");
         let all = diags.into_vec();
         assert_eq!(all[0].location, Some(Location { line: 3, column: 5 }));
         assert_eq!(all[0].hint.as_deref(), Some("did you mean?"));
@@ -263,9 +265,9 @@ mod tests {
     fn warnings_are_not_errors() {
         let src = source();
         let mut diags = Diagnostics::new(&src);
-        diags.warning(&YamlPath::root(), Target::Value, "odd", "odd but allowed");
+        diags.warning(&YamlPath::root(), Target::Value, Code::BadValue, "odd but allowed");
         assert!(!diags.has_errors());
-        diags.error_at(None, "io", "broken");
+        diags.error_at(None, Code::Io, "broken");
         assert!(diags.has_errors());
         assert_eq!(diags.error_count(), 1);
         assert_eq!(diags.as_slice().len(), 2);
@@ -275,7 +277,7 @@ mod tests {
     fn one_line_form_names_file_position_and_code() {
         let src = source();
         let mut diags = Diagnostics::new(&src);
-        diags.error_at(Some(Location { line: 2, column: 3 }), "syntax", "bad").hint("fix it");
+        diags.error_at(Some(Location { line: 2, column: 3 }), Code::Syntax, "bad").hint("fix it");
         let text = diags.as_slice()[0].to_string();
         assert_eq!(text, "t.yaml:2:3: error[syntax]: bad (hint: fix it)");
     }
@@ -288,7 +290,7 @@ mod tests {
         let mut diags = Diagnostics::new(&src);
         let path = YamlPath::root().key("a");
         for _ in 0..5 {
-            diags.error(&path, Target::Value, "odd", "odd value");
+            diags.error(&path, Target::Value, Code::BadValue, "odd value");
         }
         let all = diags.into_vec();
         let located: Vec<_> = all.iter().map(|d| d.location.map(|at| at.line)).collect();

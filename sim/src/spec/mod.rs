@@ -21,6 +21,7 @@
 //! `yaml.rs` and `locate.rs` and written only in `edit.rs`, so the YAML library can be
 //! swapped without touching the schema or the resolver.
 
+pub mod code;
 pub mod diag;
 pub mod edit;
 pub mod locate;

@@ -232,12 +232,13 @@ fn is_in_flow(before: &[char]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::diag::Code;
     use crate::spec::diag::{Diagnostics, Severity};
     use crate::spec::source::SourceFile;
     use std::path::PathBuf;
 
     fn diag_at(line: usize, column: usize, message: &str) -> Diagnostic {
-        let mut diag = Diagnostic::new(Severity::Error, "unknown-field", message, "x.yaml");
+        let mut diag = Diagnostic::new(Severity::Error, Code::UnknownField, message, "x.yaml");
         diag.location = Some(Location { line, column });
         diag
     }
@@ -267,11 +268,11 @@ error[unknown-field]: unknown field `bnd` in `nodes[0].sockets[0]`
 
     #[test]
     fn renders_warning_without_location_or_excerpt() {
-        let mut first = Diagnostic::new(Severity::Warning, "odd", "odd thing", "y.yaml");
+        let mut first = Diagnostic::new(Severity::Warning, Code::NoWorkload, "odd thing", "y.yaml");
         first.hint("be careful");
         let second = diag_at(3, 2, "no excerpt captured");
         let expected = "\
-warning[odd]: odd thing
+warning[no-workload]: odd thing
  --> y.yaml
   = hint: be careful
 

@@ -6,7 +6,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use super::diag::{Diagnostic, Location, Severity};
+use super::diag::{Code, Diagnostic, Location, Severity};
 
 /// A YAML file's path (as the user should see it) and its whole text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl SourceFile {
         let path = path.as_ref();
         let io_error = |err: std::io::Error| {
             let message = format!("cannot read `{}`: {err}", path.display());
-            Diagnostic::new(Severity::Error, "io", message, path)
+            Diagnostic::new(Severity::Error, Code::Io, message, path)
         };
         let meta = std::fs::metadata(path).map_err(io_error)?;
         check_shape(path, &meta)?;
@@ -88,7 +88,7 @@ fn check_shape(path: &Path, meta: &std::fs::Metadata) -> Result<(), Diagnostic> 
     }
     let what = kind_of(meta.file_type());
     let message = format!("`{}` is {what}, not a regular file", path.display());
-    let mut diag = Diagnostic::new(Severity::Error, "not-a-file", message, path);
+    let mut diag = Diagnostic::new(Severity::Error, Code::NotAFile, message, path);
     diag.hint("name a YAML file; patchbay does not read directories, pipes or devices");
     Err(diag)
 }
@@ -119,7 +119,7 @@ fn too_large(path: &Path, len: Option<u64>) -> Diagnostic {
         "`{}` is larger than the {FILE_SIZE_MAX_BYTES} bytes (4 MiB) patchbay reads{size}",
         path.display()
     );
-    let mut diag = Diagnostic::new(Severity::Error, "too-large", message, path);
+    let mut diag = Diagnostic::new(Severity::Error, Code::TooLarge, message, path);
     diag.hint("a topology or scenario is a few kilobytes; check that this is the file you meant");
     diag
 }
@@ -127,7 +127,7 @@ fn too_large(path: &Path, len: Option<u64>) -> Diagnostic {
 /// The diagnostic for a file whose bytes stop being UTF-8 at `valid_up_to`.
 fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
     let message = format!("`{}` is not valid UTF-8 text", path.display());
-    let mut diag = Diagnostic::new(Severity::Error, "encoding", message, path);
+    let mut diag = Diagnostic::new(Severity::Error, Code::Encoding, message, path);
     // The prefix is valid by definition, so it can be counted in characters like libyaml does.
     let (valid, rest) = bytes.split_at(valid_up_to.min(bytes.len()));
     let valid = String::from_utf8_lossy(valid);

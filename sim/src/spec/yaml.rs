@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 
 use super::de::{self, Context, Issue, key_text};
-use super::diag::{Diagnostic, Diagnostics, LOCATE_BUDGET_BYTES, Location, Severity, Target};
+use super::diag::{Code, Diagnostic, Diagnostics, LOCATE_BUDGET_BYTES, Location, Severity, Target};
 // `locate` lives in its own file; it is re-exported here, next to `load`, where callers
 // that turn paths into positions look for it.
 pub use super::locate::locate;
@@ -44,13 +44,13 @@ pub fn load<T: DeserializeOwned>(src: &SourceFile, diags: &mut Diagnostics) -> O
     // An unknown field was skipped, so the value is whole: hand it on so the resolver
     // can report the file's other problems in the same run. Any other issue may have
     // left a stand-in value behind, which would only breed spurious errors.
-    let only_unknown_fields = issues.iter().all(|i| i.code == "unknown-field");
+    let only_unknown_fields = issues.iter().all(|i| i.code == Code::UnknownField);
     let failed = (!issues.is_empty() && !only_unknown_fields) || outcome.is_none();
     report(src, issues, diags);
     if failed && !diags.has_errors() {
         // Unreachable by construction (every failure records an issue); kept so a failed
         // load can never look like a success.
-        diags.error_at(None, "invalid-value", "the file could not be read");
+        diags.error_at(None, Code::InvalidValue, "the file could not be read");
     }
     if failed { None } else { outcome }
 }
@@ -71,7 +71,7 @@ fn parse(src: &SourceFile, diags: &mut Diagnostics) -> Option<Value> {
             nesting::DEPTH_MAX
         );
         diags
-            .error_at(Some(at), "too-deep", message)
+            .error_at(Some(at), Code::TooDeep, message)
             .hint("a topology or scenario needs a few levels; look for an unclosed `[` or `{`");
         return None;
     }
@@ -94,7 +94,7 @@ fn control_characters(value: &Value, path: &YamlPath, diags: &mut Diagnostics) -
     for (path, target, c) in found.iter().take(REPORTED_MAX) {
         let what = if *target == Target::Key { "key" } else { "value" };
         let message = format!("the {what} holds the control character U+{:04X}", u32::from(*c));
-        diags.error(path, *target, "control-character", message).hint(
+        diags.error(path, *target, Code::ControlCharacter, message).hint(
             "names and values are printed; write them without escapes such as `\\e` or `\\x1b`",
         );
     }
@@ -103,7 +103,7 @@ fn control_characters(value: &Value, path: &YamlPath, diags: &mut Diagnostics) -
             "more keys or values hold control characters; only the first {REPORTED_MAX} are shown"
         );
         diags
-            .error_at(None, "too-many-errors", message)
+            .error_at(None, Code::TooManyErrors, message)
             .hint("fix the errors above and load again");
     }
     found.is_empty()
@@ -195,7 +195,7 @@ fn report(src: &SourceFile, issues: Vec<Issue>, diags: &mut Diagnostics) {
     if unreported > 0 {
         let message = format!("{unreported} more errors in this file are not shown");
         diags
-            .error_at(None, "too-many-errors", message)
+            .error_at(None, Code::TooManyErrors, message)
             .hint("fix the errors above and load again");
     }
 }
@@ -215,36 +215,44 @@ fn report_syntax(err: &serde_yaml::Error, diags: &mut Diagnostics) {
     diag.hint = hint;
 }
 
-fn reword_syntax(message: String) -> (&'static str, String, Option<String>) {
+fn reword_syntax(message: String) -> (Code, String, Option<String>) {
     if message.contains("more than one document") {
         let hint = "keep one document per file: remove the `---` line and what follows it";
         return (
-            "syntax",
+            Code::Syntax,
             "the file holds more than one YAML document".to_owned(),
             Some(hint.to_owned()),
         );
     }
     if message.contains("recursion limit exceeded") {
         let hint = "more than 128 levels, or an alias (`*name`) used inside its own anchor";
-        return ("syntax", "the document is nested too deeply".to_owned(), Some(hint.to_owned()));
+        return (
+            Code::Syntax,
+            "the document is nested too deeply".to_owned(),
+            Some(hint.to_owned()),
+        );
     }
     if message.contains("repetition limit exceeded") {
         let hint = "aliases (`*name`) expand to too much data";
         return (
-            "syntax",
+            Code::Syntax,
             "the document is too large once aliases are expanded".to_owned(),
             Some(hint.to_owned()),
         );
     }
     if let Some(number) = oversized_integer(&message) {
-        return ("out-of-range", format!("the number `{number}` is too large"), None);
+        return (Code::OutOfRange, format!("the number `{number}` is too large"), None);
     }
     if let Some(key) = message.strip_prefix("duplicate entry with key ") {
         let key = key.strip_prefix('"').and_then(|k| k.strip_suffix('"')).unwrap_or(key);
         let message = format!("the key `{key}` appears twice in one mapping");
-        return ("syntax", message, Some("each key may appear only once in a mapping".to_owned()));
+        return (
+            Code::Syntax,
+            message,
+            Some("each key may appear only once in a mapping".to_owned()),
+        );
     }
-    ("syntax", format!("invalid YAML: {message}"), None)
+    (Code::Syntax, format!("invalid YAML: {message}"), None)
 }
 
 /// Where a second YAML document starts: a `---` line after some content.
@@ -274,7 +282,7 @@ fn apply_merges(value: &mut Value, diags: &mut Diagnostics) -> bool {
         let Some(path) = first_merge_key(value) else { return true };
         if let Err(err) = value.apply_merge() {
             let message = format!("invalid merge: {err}");
-            let diag = diags.error(&path, Target::Key, "merge", message);
+            let diag = diags.error(&path, Target::Key, Code::Merge, message);
             diag.hint("`<<` takes a mapping or a list of mappings, such as `<<: *defaults`");
             return false;
         }
@@ -886,7 +894,7 @@ error[unknown-field]: unknown field `bnd` in `nodes[0].sockets[0]`
             let src = SourceFile::new("fuzz.yaml", text);
             let mut diags = Diagnostics::new(&src);
             let loaded = load::<Topology>(&src, &mut diags);
-            let only_unknown = diags.as_slice().iter().all(|d| d.code == "unknown-field");
+            let only_unknown = diags.as_slice().iter().all(|d| d.code == Code::UnknownField);
             assert!(
                 loaded.is_some() || diags.has_errors(),
                 "round {round}: a failure with no error: {:?}",

@@ -10,7 +10,7 @@ use super::ValueDe;
 use super::context::Context;
 use super::error::DeError;
 use super::placeholder::Placeholder;
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 
 /// A mapping entry handed to a visitor; `text` is the key as it appears in paths.
@@ -132,7 +132,7 @@ impl UnitVariant<'_, '_, '_> {
     fn needs_content(&mut self, example: &str) {
         let name = self.name;
         let message = format!("`{name}` needs a value");
-        let issue = self.cx.record(self.path, self.target, "wrong-type", message);
+        let issue = self.cx.record(self.path, self.target, Code::WrongType, message);
         issue.hint = Some(format!("write it as a mapping: `{name}: {example}`"));
     }
 }
@@ -201,7 +201,7 @@ impl<'de> de::VariantAccess<'de> for MapVariant<'_, '_, '_> {
     fn unit_variant(self) -> Result<(), DeError> {
         if !self.content.is_null() {
             let message = format!("`{}` takes no value", self.name);
-            let issue = self.cx.record(self.path, Target::Value, "wrong-type", message);
+            let issue = self.cx.record(self.path, Target::Value, Code::WrongType, message);
             issue.hint = Some(format!("write just `{}`", self.name));
         }
         Ok(())

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::error::DeError;
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 
 /// How deep values may nest. serde_yaml stops at 128; stopping at half that keeps the
@@ -16,7 +16,7 @@ pub(super) const NESTING_MAX_LEVELS: usize = 64;
 pub(crate) struct Issue {
     pub(crate) path: YamlPath,
     pub(crate) target: Target,
-    pub(crate) code: &'static str,
+    pub(crate) code: Code,
     pub(crate) message: String,
     pub(crate) hint: Option<String>,
 }
@@ -39,7 +39,7 @@ impl Context {
         &mut self,
         path: &YamlPath,
         target: Target,
-        code: &'static str,
+        code: Code,
         message: String,
     ) -> &mut Issue {
         let issue = Issue { path: path.clone(), target, code, message, hint: None };
@@ -64,7 +64,7 @@ impl Context {
         let message = format!(
             "the document is nested too deeply here (more than {NESTING_MAX_LEVELS} levels)"
         );
-        self.record(path, target, "too-deep", message);
+        self.record(path, target, Code::TooDeep, message);
         Err(self.give_up(path))
     }
 

@@ -11,6 +11,7 @@ use std::fmt;
 use serde::de::{self, Expected, Unexpected};
 use serde_yaml::Value;
 
+use crate::spec::diag::Code;
 use crate::spec::suggest;
 
 /// Why deserializing one value failed.
@@ -25,7 +26,7 @@ pub(crate) enum DeError {
 /// A failure raised through [`de::Error`], waiting to be given a path.
 #[derive(Debug)]
 pub(crate) struct Raised {
-    pub(crate) code: &'static str,
+    pub(crate) code: Code,
     pub(crate) message: String,
     pub(crate) hint: Option<String>,
     /// Set for "missing field" so the struct can look for a misspelt key to hint at.
@@ -33,7 +34,7 @@ pub(crate) struct Raised {
 }
 
 impl DeError {
-    fn raised(code: &'static str, message: String, hint: Option<String>) -> Self {
+    fn raised(code: Code, message: String, hint: Option<String>) -> Self {
         DeError::Raised(Raised { code, message, hint, missing_field: None })
     }
 }
@@ -51,29 +52,29 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError::raised("invalid-value", msg.to_string(), None)
+        DeError::raised(Code::InvalidValue, msg.to_string(), None)
     }
 
     fn invalid_type(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
         let message = format!("expected {exp}, found {}", describe_unexpected(&unexp));
-        DeError::raised("wrong-type", message, None)
+        DeError::raised(Code::WrongType, message, None)
     }
 
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn Expected) -> Self {
         let message =
             format!("invalid value: expected {exp}, found {}", describe_unexpected(&unexp));
-        DeError::raised("invalid-value", message, None)
+        DeError::raised(Code::InvalidValue, message, None)
     }
 
     fn invalid_length(len: usize, exp: &dyn Expected) -> Self {
         let message = format!("expected {exp}, found {len} items");
-        DeError::raised("wrong-length", message, None)
+        DeError::raised(Code::WrongLength, message, None)
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
         let message = format!("unknown value `{variant}`");
         DeError::raised(
-            "unknown-variant",
+            Code::UnknownVariant,
             message,
             Some(suggest::did_you_mean_or_list(variant, expected)),
         )
@@ -82,7 +83,7 @@ impl de::Error for DeError {
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
         let message = format!("unknown field `{field}`");
         DeError::raised(
-            "unknown-field",
+            Code::UnknownField,
             message,
             Some(suggest::did_you_mean_or_list(field, expected)),
         )
@@ -91,7 +92,7 @@ impl de::Error for DeError {
     fn missing_field(field: &'static str) -> Self {
         let message = format!("missing field `{field}`");
         DeError::Raised(Raised {
-            code: "missing-field",
+            code: Code::MissingField,
             message,
             hint: None,
             missing_field: Some(field),
@@ -99,7 +100,7 @@ impl de::Error for DeError {
     }
 
     fn duplicate_field(field: &'static str) -> Self {
-        DeError::raised("duplicate-field", format!("field `{field}` is given twice"), None)
+        DeError::raised(Code::DuplicateField, format!("field `{field}` is given twice"), None)
     }
 }
 

@@ -26,7 +26,7 @@ use serde_yaml::{Mapping, Value};
 use self::access::{Entries, Entry, Items, MapVariant, UnitVariant};
 use self::error::{Raised, describe_value};
 use self::placeholder::Placeholder;
-use crate::spec::diag::Target;
+use crate::spec::diag::{Code, Target};
 use crate::spec::one_or_many;
 use crate::spec::path::{Seg, YamlPath};
 use crate::spec::suggest;
@@ -64,7 +64,7 @@ impl<'v, 'c> ValueDe<'v, 'c> {
     }
 
     /// Records an issue about this value.
-    fn record(&mut self, code: &'static str, message: String) -> &mut Issue {
+    fn record(&mut self, code: Code, message: String) -> &mut Issue {
         self.cx.record(&self.path, self.target, code, message)
     }
 
@@ -94,7 +94,7 @@ impl<'v, 'c> ValueDe<'v, 'c> {
             (Value::Null, Some(Seg::Index(_)) | None) => None,
             _ => mismatch_hint(expected, self.value),
         };
-        self.record("wrong-type", format!("expected {expected}, found {found}")).hint = hint;
+        self.record(Code::WrongType, format!("expected {expected}, found {found}")).hint = hint;
         self.recover(visitor, fallback)
     }
 
@@ -104,7 +104,7 @@ impl<'v, 'c> ValueDe<'v, 'c> {
         message: String,
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        self.record("out-of-range", message);
+        self.record(Code::OutOfRange, message);
         self.recover(visitor, |p, v| p.deserialize_u64(v))
     }
 
@@ -205,7 +205,7 @@ impl<'v, 'c> ValueDe<'v, 'c> {
         let path = self.path.key(key_text(key));
         let message = format!("{expected}, found {}", describe_value(key));
         let hint = Some(format!("put the key in quotes: `\"{}\"`", key_text(key)));
-        self.cx.record(&path, Target::Key, "wrong-type", message).hint = hint;
+        self.cx.record(&path, Target::Key, Code::WrongType, message).hint = hint;
     }
 
     /// Checks a struct's keys against its fields, then hands the known ones to the visitor.
@@ -242,7 +242,7 @@ impl<'v, 'c> ValueDe<'v, 'c> {
         };
         let message = format!("unknown field `{name}` {place}");
         let hint = Some(suggest::did_you_mean_or_list(name, fields));
-        self.cx.record(&self.path.key(name), Target::Key, "unknown-field", message).hint = hint;
+        self.cx.record(&self.path.key(name), Target::Key, Code::UnknownField, message).hint = hint;
     }
 
     /// Records a struct's own failure; a missing field gets a hint when a misspelt key was
@@ -322,7 +322,7 @@ impl<'v, 'c> ValueDe<'v, 'c> {
         };
         let message = format!("unknown value `{name}`{place}");
         let hint = Some(suggest::did_you_mean_or_list(name, variants));
-        self.cx.record(&path, target, "unknown-variant", message).hint = hint;
+        self.cx.record(&path, target, Code::UnknownVariant, message).hint = hint;
     }
 
     fn empty_file<'de, V: Visitor<'de>>(
@@ -337,7 +337,7 @@ impl<'v, 'c> ValueDe<'v, 'c> {
                 suggest::quoted_list(fields)
             ),
         };
-        self.record("empty-file", message);
+        self.record(Code::EmptyFile, message);
         self.recover(visitor, |p, v| p.deserialize_struct("", fields, v))
     }
 }
@@ -403,7 +403,8 @@ impl<'de> Deserializer<'de> for ValueDe<'_, '_> {
             }
             Value::Tagged(tagged) => {
                 let message = format!("YAML tags such as `{}` are not supported", tagged.tag);
-                self.record("unsupported", message).hint = Some(format!("remove `{}`", tagged.tag));
+                self.record(Code::Unsupported, message).hint =
+                    Some(format!("remove `{}`", tagged.tag));
                 self.recover(visitor, |p, v| p.deserialize_any(v))
             }
         }
@@ -550,7 +551,7 @@ impl<'de> Deserializer<'de> for ValueDe<'_, '_> {
             Value::Sequence(items) if items.len() == len => self.visit_items(items, visitor),
             Value::Sequence(items) => {
                 self.record(
-                    "wrong-length",
+                    Code::WrongLength,
                     format!("expected a list of {len} items, found {}", items.len()),
                 );
                 self.recover(visitor, |p, v| p.deserialize_tuple(len, v))
