@@ -15,7 +15,7 @@ use crate::spec::raw::{RawSocket, RawTopology};
 use crate::spec::suggest::did_you_mean;
 
 use super::topology::TopologyResolver;
-use crate::plan::{Bind, ConnectTarget, Connection, Group, GroupId};
+use crate::plan::{Bind, ConnectTarget, Connection, Group, GroupId, SocketPlan};
 
 impl TopologyResolver<'_, '_, '_> {
     pub(super) fn connections(
@@ -73,6 +73,31 @@ impl TopologyResolver<'_, '_, '_> {
             },
             _ => return self.bad_target(text, path),
         };
+        let (target, ti) = self.connect_target(text, (node, replica, socket), groups, raw, path)?;
+        let me = &groups[from.0.0 as usize];
+        self.check_peers(text, &me.sockets[from.1], &target.sockets[ti], path)?;
+        let to = ConnectTarget { group: target.id, replica, socket: ti };
+        let targets = if replica.is_some() { 1 } else { u64::from(target.count) };
+        // A group connecting to itself is a mesh: each replica connects to every
+        // replica with a lower index, so every pair shares exactly one pipe.
+        let pipes = if target.id == from.0 && replica.is_none() {
+            u64::from(me.count) * targets.saturating_sub(1) / 2
+        } else {
+            u64::from(me.count) * targets
+        };
+        Some(Connection { from_group: from.0, from_socket: from.1, to, pipes })
+    }
+
+    /// The group and socket index a connect names, when the node exists, has that
+    /// socket and replica, and the socket binds.
+    fn connect_target<'g>(
+        &mut self,
+        text: &str,
+        (node, replica, socket): (&str, Option<u32>, &str),
+        groups: &'g [Group],
+        raw: &RawTopology,
+        path: &YamlPath,
+    ) -> Option<(&'g Group, usize)> {
         let Some(target) = groups.iter().find(|g| g.name == node) else {
             // A node the file declares but that was left out for its own error (its
             // count, say) has been reported already; "does not exist" would mislead.
@@ -125,8 +150,7 @@ impl TopologyResolver<'_, '_, '_> {
                 .hint(format!("connect to `{node}.{socket}` to reach every replica"));
             return None;
         }
-        let bound = &target.sockets[ti];
-        if bound.bind.is_none() {
+        if target.sockets[ti].bind.is_none() {
             // A `bind` that is written but invalid has its own error already.
             if raw_socket(raw, node, socket).is_some_and(|s| s.bind.is_some()) {
                 return None;
@@ -141,8 +165,19 @@ impl TopologyResolver<'_, '_, '_> {
                 .hint(format!("add `bind: true` to socket `{socket}` of node `{node}`"));
             return None;
         }
-        let me = &groups[from.0.0 as usize];
-        let my_type = me.sockets[from.1].socket_type;
+        Some((target, ti))
+    }
+
+    /// The two ends of a connect can talk: their types pair, and where both name a
+    /// library, their libraries speak one wire.
+    fn check_peers(
+        &mut self,
+        text: &str,
+        mine: &SocketPlan,
+        bound: &SocketPlan,
+        path: &YamlPath,
+    ) -> Option<()> {
+        let my_type = mine.socket_type;
         if !my_type.pairs_with(bound.socket_type) {
             let peers: Vec<&str> = my_type.valid_peers().iter().map(|t| t.name()).collect();
             self.diags()
@@ -158,8 +193,7 @@ impl TopologyResolver<'_, '_, '_> {
                 .hint(format!("{my_type} pairs with {}", peers.join(", ")));
             return None;
         }
-        let mine = me.sockets[from.1].options.library.value;
-        if let (Some(a), Some(b)) = (mine, bound.options.library.value)
+        if let (Some(a), Some(b)) = (mine.options.library.value, bound.options.library.value)
             && a.wire() != b.wire()
         {
             self.diags()
@@ -177,16 +211,7 @@ impl TopologyResolver<'_, '_, '_> {
                 .hint("libzmq's ZMTP and the SP protocol of nanomsg and NNG cannot talk to each other: name one library on both sides, or put a device with one socket of each between them");
             return None;
         }
-        let to = ConnectTarget { group: target.id, replica, socket: ti };
-        let targets = if replica.is_some() { 1 } else { u64::from(target.count) };
-        // A group connecting to itself is a mesh: each replica connects to every
-        // replica with a lower index, so every pair shares exactly one pipe.
-        let pipes = if target.id == from.0 && replica.is_none() {
-            u64::from(me.count) * targets.saturating_sub(1) / 2
-        } else {
-            u64::from(me.count) * targets
-        };
-        Some(Connection { from_group: from.0, from_socket: from.1, to, pipes })
+        Some(())
     }
 
     fn bad_target(&mut self, text: &str, path: &YamlPath) -> Option<Connection> {

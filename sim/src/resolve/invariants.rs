@@ -3,14 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use super::design::parse_param;
-use crate::invariant;
-use crate::plan::InvariantPlan;
+use crate::invariant::{self, InvariantSpec};
+use crate::plan::{InvariantPlan, ParamValue};
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;
+use crate::spec::scalar::Scalar;
 use crate::spec::suggest::did_you_mean;
 
+use super::design::parse_param;
 use super::scenario::ScenarioResolver;
 
 impl ScenarioResolver<'_, '_, '_> {
@@ -54,44 +55,55 @@ impl ScenarioResolver<'_, '_, '_> {
                     .hint(format!("`{}` checks that {}", spec.name, spec.summary));
                 continue;
             }
-            let mut params = BTreeMap::new();
-            for (pname, value) in &inv.params {
-                let ppath = path.key(spec.name).key(pname.as_str());
-                let Some(pspec) = spec.params.iter().find(|p| p.name == pname) else {
-                    let d = self.diags.error(
-                        &ppath,
-                        Target::Key,
-                        Code::UnknownParam,
-                        format!("`{}` takes no parameter `{pname}`", spec.name),
-                    );
-                    if spec.params.is_empty() {
-                        d.hint("it takes no parameters");
-                    } else {
-                        d.hint(format!(
-                            "it takes: {}",
-                            spec.params.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
-                        ));
-                    }
-                    continue;
-                };
-                match parse_param(pspec.kind, &value.text) {
-                    Ok(v) => {
-                        params.insert(pname.clone(), v);
-                    }
-                    Err(hint) => {
-                        self.diags
-                            .error(
-                                &ppath,
-                                Target::Value,
-                                Code::BadValue,
-                                format!("`{pname}` must be {}", pspec.kind.describe()),
-                            )
-                            .hint(hint);
-                    }
-                }
-            }
+            let params = self.invariant_params(spec, &inv.params, &path);
             out.push(InvariantPlan { name: spec.name, params });
         }
         out
+    }
+
+    /// The parameters given to one invariant: each one it declares, of its kind.
+    fn invariant_params(
+        &mut self,
+        spec: &InvariantSpec,
+        given: &BTreeMap<String, Scalar>,
+        path: &YamlPath,
+    ) -> BTreeMap<String, ParamValue> {
+        let mut params = BTreeMap::new();
+        for (pname, value) in given {
+            let ppath = path.key(spec.name).key(pname.as_str());
+            let Some(pspec) = spec.params.iter().find(|p| p.name == pname) else {
+                let d = self.diags.error(
+                    &ppath,
+                    Target::Key,
+                    Code::UnknownParam,
+                    format!("`{}` takes no parameter `{pname}`", spec.name),
+                );
+                if spec.params.is_empty() {
+                    d.hint("it takes no parameters");
+                } else {
+                    d.hint(format!(
+                        "it takes: {}",
+                        spec.params.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                continue;
+            };
+            match parse_param(pspec.kind, &value.text) {
+                Ok(v) => {
+                    params.insert(pname.clone(), v);
+                }
+                Err(hint) => {
+                    self.diags
+                        .error(
+                            &ppath,
+                            Target::Value,
+                            Code::BadValue,
+                            format!("`{pname}` must be {}", pspec.kind.describe()),
+                        )
+                        .hint(hint);
+                }
+            }
+        }
+        params
     }
 }
