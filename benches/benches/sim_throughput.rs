@@ -24,9 +24,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use patchbay::design::Registry;
 use patchbay::design::ctx::sample;
 use patchbay::plan::{Distribution, ScenarioPlan};
+use patchbay::registry::Registry;
 use patchbay::run::run_seed;
 use patchbay::trace::EventKind;
 use patchbay_benches::{load_scenario, load_scenario_with_params};

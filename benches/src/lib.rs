@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use patchbay::design::Registry;
 use patchbay::plan::{self, ScenarioPlan, TopologyPlan};
+use patchbay::registry::Registry;
 use patchbay::spec::{SourceFile, render};
 
 /// The workspace root (this crate sits one level below it).

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use patchbay::design::Registry;
 use patchbay::plan::load_scenario;
+use patchbay::registry::Registry;
 use patchbay::run::{RunReport, run_seed};
 use patchbay::trace::{AppEvent, Trace};
 

@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use patchbay::design::Registry;
 use patchbay::plan;
+use patchbay::registry::Registry;
 use patchbay::spec::render;
 
 /// Where the broken fixtures and their expected outputs live, from the workspace root.

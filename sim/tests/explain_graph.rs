@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use patchbay::design::Registry;
 use patchbay::explain::explain;
 use patchbay::files::shipped_files;
 use patchbay::graph::TopologyGraph;
 use patchbay::plan::load;
+use patchbay::registry::Registry;
 
 #[test]
 fn every_shipped_file_explains_and_draws() {

@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::load_scenario;
+use patchbay::registry::Registry;
 use patchbay::run::{RunReport, run_seed};
 use patchbay::trace::{AppEvent, EventKind, MsgId, Trace};
 

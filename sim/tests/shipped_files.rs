@@ -12,8 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use patchbay::design::Registry;
 use patchbay::plan;
+use patchbay::registry::Registry;
 use patchbay::spec::{Diagnostic, SourceFile, render};
 use proptest::prelude::*;
 use proptest::test_runner::{

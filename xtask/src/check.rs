@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use patchbay::design::Registry;
 use patchbay::graph::TopologyGraph;
 use patchbay::plan::{self, Plan};
+use patchbay::registry::Registry;
 use patchbay::spec::diag::render;
 
 use crate::args;

@@ -25,7 +25,7 @@ use crate::trace::{
     AppEvent, EventKind, MAX_COUNTER, MsgId, MsgInfo, MsgOrigin, Recorder, SocketIndex, TraceEvent,
 };
 
-use super::payload::Payload;
+use crate::wire::payload::Payload;
 
 /// Opens socket number `index` of the replica's node afresh, as the run opened it
 /// when the incarnation started (same options and peers, a new request id).

@@ -13,8 +13,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::mutate::{mutate_bytes, mutate_lines};
 use super::{Checked, Target};
-use crate::design::Registry;
 use crate::plan;
+use crate::registry::Registry;
 use crate::spec::{SourceFile, render};
 
 /// Largest input: well above the largest shipped file, so the time one input takes

@@ -25,13 +25,26 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::design::follower_graph::FollowerGraph;
+use crate::plan::follower_graph::FollowerGraph;
 use crate::plan::{FaultKind, GroupId, ParamValue, Replica, ScenarioPlan};
 use crate::trace::{AppEvent, EventKind, MsgId};
+use crate::vocab::Role;
 
 use super::verdict::{CheckInput, Outcome, Violation, dur, selects};
+use super::{InvariantSpec, any_role, requires};
 
 pub const NAME: &str = "fanout_correct";
+
+/// `fanout_correct` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    InvariantSpec::new(NAME, "each message reaches exactly the followers of its sender who were logged in when the router routed it", check).applies(|t, r| {
+            requires(
+                any_role(t, r, Role::Router),
+                "no node routes to dynamic receivers (no design with the router role, such as `comet-router`)",
+            )
+        })
+}
 
 /// The design whose node holds the follower graph's parameters.
 const MANAGER_DESIGN: &str = "comet-manager";

@@ -9,9 +9,16 @@
 
 use crate::trace::AppEvent;
 
+use super::InvariantSpec;
 use super::verdict::{CheckInput, Outcome, Violation, dur};
 
 pub const NAME: &str = "multipart_atomicity";
+
+/// `multipart_atomicity` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    InvariantSpec::new(NAME, "a multipart message arrives whole or not at all", check)
+}
 
 pub fn check(input: &CheckInput) -> Outcome {
     let mut received = 0u64;

@@ -36,10 +36,25 @@ use std::time::Duration;
 use crate::plan::{FaultKind, Replica, Selector};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{EventKind, SocketIndex, TraceEvent};
+use crate::vocab::{ParamKind, ParamSpec};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
+use super::{InvariantSpec, any_socket, requires};
 
 pub const NAME: &str = "resend_interval";
+
+const TOLERANCE: ParamSpec = ParamSpec {
+    name: "tolerance",
+    kind: ParamKind::Duration,
+    default: None,
+    doc: "slack allowed beyond the interval (default: one simulator tick)",
+};
+
+/// `resend_interval` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    InvariantSpec::new(NAME, "a REQ resends no earlier than its interval, no later than the interval plus the tolerance, and only while it has no reply", check).param(TOLERANCE).applies(|t, _| requires(any_socket(t, &[SocketType::Req]), "no node has a REQ socket"))
+}
 
 /// The request a REQ socket awaits a reply to.
 #[derive(Debug)]

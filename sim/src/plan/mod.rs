@@ -6,18 +6,23 @@
 //! diagnostic (warnings come back even when the plan is good).
 
 mod connect;
+pub mod follower_graph;
 mod library;
+pub mod msg_id;
 mod options;
 mod placement;
 mod resolve_scenario;
 mod resolve_topology;
 mod resolve_work;
 mod scenario;
+/// The test scenario and its builders, shared by the unit tests of every layer above.
+#[cfg(test)]
+pub(crate) mod testing;
 mod topology;
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::design::Registry;
+use crate::registry::Registry;
 use crate::spec::diag::{Diagnostic, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{FileKind, RawScenario, RawTopology};
@@ -26,6 +31,7 @@ use crate::spec::suggest::did_you_mean;
 use crate::spec::yaml;
 
 pub use library::{Library, Wire};
+pub use msg_id::{MsgId, MsgOrigin};
 pub use options::{Effective, EffectiveOptions, Source};
 pub use placement::{DEFAULT_MAX_HOSTS, MAX_CONNECTIONS_PER_HOST};
 pub use resolve_scenario::{DEFAULT_LIVENESS, DEFAULT_SEEDS, DEFAULT_TCP_TIMEOUT, DEFAULT_TICK};

@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::design::Registry;
-use crate::invariant;
+use crate::registry::Registry;
 use crate::spec::diag::{Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawDist, RawExpect, RawFault, RawNetwork, RawScenario, RawWorkload};
@@ -496,18 +495,18 @@ impl ScenarioResolver<'_, '_, '_> {
         let mut out = Vec::new();
         for (i, inv) in raw.invariants.iter().enumerate() {
             let path = YamlPath::root().key("invariants").index(i);
-            let Some(spec) = invariant::spec(&inv.name) else {
+            let Some(spec) = self.registry.find_invariant(&inv.name) else {
                 let d = self.diags.error(
                     &path,
                     Target::Value,
                     "unknown-invariant",
                     format!("no invariant is called `{}`", inv.name),
                 );
-                match did_you_mean(&inv.name, invariant::catalog().iter().map(|s| s.name)) {
+                match did_you_mean(&inv.name, self.registry.invariants().map(|s| s.name)) {
                     Some(s) => d.hint(format!("did you mean `{s}`?")),
                     None => d.hint(format!(
                         "invariants: {}",
-                        invariant::catalog().iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                        self.registry.invariants().map(|s| s.name).collect::<Vec<_>>().join(", ")
                     )),
                 };
                 continue;

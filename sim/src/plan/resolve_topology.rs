@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::design::{DesignSpec, ParamKind, Registry};
+use crate::design::{DesignSpec, ParamKind};
+use crate::registry::Registry;
 use crate::socket::SocketType;
 use crate::spec::diag::{Diagnostics, Target};
 use crate::spec::path::YamlPath;

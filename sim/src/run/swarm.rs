@@ -133,7 +133,7 @@ fn replica(plan: &ScenarioPlan, swarm: &SwarmPlan, rng: &mut ChaCha8Rng) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::design::Registry;
+    use crate::registry::Registry;
 
     fn queue_swarm() -> ScenarioPlan {
         let path =
