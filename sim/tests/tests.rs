@@ -14,6 +14,7 @@ mod explain_graph;
 mod hostile;
 mod interop;
 mod invariants_fail;
+mod layering;
 mod parity;
 mod parity_types;
 mod pattern_designs;
