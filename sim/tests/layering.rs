@@ -127,7 +127,9 @@ fn absolute(path: &str, module: &[String], children: &[String]) -> Option<Vec<St
         "crate" => Vec::new(),
         "self" => module.to_vec(),
         "super" => module[..module.len().checked_sub(1)?].to_vec(),
-        name if children.iter().any(|c| c == name) => [module, std::slice::from_ref(&first)].concat(),
+        name if children.iter().any(|c| c == name) => {
+            [module, std::slice::from_ref(&first)].concat()
+        }
         _ => return None,
     };
     for part in parts {

@@ -23,7 +23,7 @@ use crate::plan::{FaultKind, Replica};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{EventKind, MsgId, SocketIndex};
 
-use super::verdict::{CheckInput, Outcome, Violation, dur, selects};
+use super::verdict::{CheckInput, Outcome, Violation, dur};
 use super::{BOUND, InvariantSpec};
 
 pub const NAME: &str = "fair_queuing";
@@ -70,7 +70,7 @@ pub fn check(input: &CheckInput) -> Outcome {
         if let EventKind::FaultBegin { fault, .. } = event.kind {
             let Some(f) = input.plan.faults.get(fault as usize) else { continue };
             if matches!(f.kind, FaultKind::Kill | FaultKind::Crash) {
-                let hit = |node: &Replica| f.nodes.iter().any(|s| selects(s, *node));
+                let hit = |node: &Replica| f.nodes.iter().any(|s| s.picks(*node));
                 sockets.retain(|(node, _), _| !hit(node));
             }
             continue;

@@ -30,7 +30,7 @@ use crate::plan::{FaultKind, GroupId, ParamValue, Replica, ScenarioPlan};
 use crate::trace::{AppEvent, EventKind, MsgId};
 use crate::vocab::Role;
 
-use super::verdict::{CheckInput, Outcome, Violation, dur, selects};
+use super::verdict::{CheckInput, Outcome, Violation, dur};
 use super::{InvariantSpec, any_role, requires};
 
 pub const NAME: &str = "fanout_correct";
@@ -163,7 +163,7 @@ fn gather(input: &CheckInput, graph: &FollowerGraph, users: GroupId) -> Gathered
                 .get(fault as usize)
                 .filter(|f| matches!(f.kind, FaultKind::Kill | FaultKind::Crash));
             if let Some(f) = ends {
-                online.retain(|router, _| !f.nodes.iter().any(|s| selects(s, *router)));
+                online.retain(|router, _| !f.nodes.iter().any(|s| s.picks(*router)));
             }
             continue;
         }

@@ -203,7 +203,7 @@ impl Checker<'_> {
             return;
         }
         for socket in self.sockets.values_mut() {
-            if !fault.nodes.iter().any(|s| selects(s, socket.node)) {
+            if !fault.nodes.iter().any(|s| s.picks(socket.node)) {
                 continue;
             }
             let stalled = stalled(&self.stalls, socket.node);
@@ -222,12 +222,8 @@ impl Checker<'_> {
     }
 }
 
-fn selects(selector: &Selector, node: Replica) -> bool {
-    selector.group == node.group && selector.replica.is_none_or(|i| i == node.index)
-}
-
 fn stalled(stalls: &BTreeMap<u32, &[Selector]>, node: Replica) -> bool {
-    stalls.values().any(|selectors| selectors.iter().any(|s| selects(s, node)))
+    stalls.values().any(|selectors| selectors.iter().any(|s| s.picks(node)))
 }
 
 impl ReqSocket {

@@ -46,7 +46,7 @@ use crate::socket::{PipeId, SocketType};
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex};
 use crate::vocab::{ParamKind, ParamSpec};
 
-use super::verdict::{CheckInput, Outcome, Violation, dur, selects};
+use super::verdict::{CheckInput, Outcome, Violation, dur};
 use super::{InvariantSpec, any_socket, requires};
 
 pub const NAME: &str = "subscription_delivery";
@@ -272,7 +272,7 @@ fn collect(input: &CheckInput) -> (BTreeMap<SocketKey, Subscriber>, Vec<Publish>
                 continue;
             }
             for ((node, _), sub) in subscribers.iter_mut() {
-                if f.nodes.iter().any(|s| selects(s, *node)) {
+                if f.nodes.iter().any(|s| s.picks(*node)) {
                     sub.changes.push((index, Change::Reset));
                 }
             }

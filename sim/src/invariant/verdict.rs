@@ -10,9 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
-use crate::plan::{
-    FaultKind, FaultPlan, GroupId, ParamValue, Replica, ScenarioPlan, Selector, SocketPlan,
-};
+use crate::plan::{FaultKind, FaultPlan, GroupId, ParamValue, Replica, ScenarioPlan, SocketPlan};
 use crate::socket::SocketType;
 use crate::spec::units::format_duration;
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex, Trace};
@@ -173,7 +171,7 @@ impl CheckInput<'_> {
         let ends = |fault: u32| {
             faults.get(fault as usize).is_some_and(|f| {
                 matches!(f.kind, FaultKind::Kill | FaultKind::Crash)
-                    && f.nodes.iter().any(|s| selects(s, node))
+                    && f.nodes.iter().any(|s| s.picks(node))
             })
         };
         let begins = self.trace.events.iter().filter_map(|e| match e.kind {
@@ -247,12 +245,7 @@ impl CheckInput<'_> {
     }
 }
 
-/// Whether a fault's selector names `node`.
-pub(crate) fn selects(selector: &Selector, node: Replica) -> bool {
-    selector.group == node.group && selector.replica.is_none_or(|i| i == node.index)
-}
-
-/// Where a message id says it was made (its layout lives in `trace/msg_id.rs`).
+/// Where a message id says it was made (its layout lives in `plan/msg_id.rs`).
 pub(crate) use crate::plan::MsgOrigin;
 
 /// Durations in violation texts, spelled as the files spell them (`1s`, `1010ms`).
