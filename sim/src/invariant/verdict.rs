@@ -134,7 +134,7 @@ impl CheckInput<'_> {
         }
     }
 
-    /// `client.3#7`: a message id as people read it (`trace/msg_id.rs`).
+    /// `client.3#7`: a message id as people read it (`plan/msg_id.rs`).
     pub fn msg_name(&self, id: impl std::borrow::Borrow<MsgId>) -> String {
         crate::trace::msg_label(&self.plan.topology, *id.borrow())
     }

@@ -196,7 +196,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     }
 
     /// Message ids carry the node's index in a field of fixed width
-    /// (`trace/msg_id.rs`), so past its limit ids of different nodes would collide.
+    /// (`plan/msg_id.rs`), so past its limit ids of different nodes would collide.
     fn too_many_nodes(&mut self, first_extra: &YamlPath, nodes: usize) {
         let limit = crate::trace::MAX_GROUPS;
         self.diags

@@ -1,7 +1,7 @@
 //! Modelled sizes on the wire: a message that stands for N bytes is N bytes long.
 //!
 //! Built-in designs model large payloads instead of allocating them: a body starts
-//! with the 20-byte payload header (`design/payload.rs`), which declares a modelled
+//! with the 20-byte payload header (`wire/payload.rs`), which declares a modelled
 //! size M. On the wire such a message is its R real bytes (routing ids, header,
 //! whatever follows) and then M bytes of zero padding, so its SP length prefix says
 //! R + M, as the same message would in nanomsg or NNG. A receiver checks that length
