@@ -28,5 +28,6 @@ mod sizes;
 mod tidy;
 mod trace;
 mod user_design;
+mod user_invariant;
 mod util;
 mod zmtp_interop;
