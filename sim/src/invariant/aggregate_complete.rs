@@ -36,9 +36,10 @@ pub const NAME: &str = "aggregate_complete";
 /// `aggregate_complete` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
 pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(NAME, "every byte each client sent for a job is in the job's aggregate once, in per-connection order, and the job finishes", check).applies(|t, _| {
-            requires(any_design(t, &["aggregator"]), "no node runs the `aggregator` design")
-        })
+    let summary = "every byte each client sent for a job is in the job's aggregate once, in per-connection order, and the job finishes";
+    InvariantSpec::new(NAME, summary, check).applies(|t, _| {
+        requires(any_design(t, &["aggregator"]), "no node runs the `aggregator` design")
+    })
 }
 
 /// One chunk a client declared.

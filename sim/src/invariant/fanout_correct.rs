@@ -38,12 +38,10 @@ pub const NAME: &str = "fanout_correct";
 /// `fanout_correct` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
 pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(NAME, "each message reaches exactly the followers of its sender who were logged in when the router routed it", check).applies(|t, r| {
-            requires(
-                any_role(t, r, Role::Router),
-                "no node routes to dynamic receivers (no design with the router role, such as `comet-router`)",
-            )
-        })
+    let summary = "each message reaches exactly the followers of its sender who were logged in when the router routed it";
+    let reason = "no node routes to dynamic receivers (no design with the router role, such as `comet-router`)";
+    InvariantSpec::new(NAME, summary, check)
+        .applies(move |t, r| requires(any_role(t, r, Role::Router), reason))
 }
 
 /// The design whose node holds the follower graph's parameters.

@@ -24,7 +24,8 @@ pub const NAME: &str = "faults_fired";
 /// `faults_fired` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
 pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(NAME, "every scheduled fault took effect on something", check)
+    let summary = "every scheduled fault took effect on something";
+    InvariantSpec::new(NAME, summary, check)
 }
 
 /// What the trace shows of one fault.

@@ -17,7 +17,8 @@ pub const NAME: &str = "multipart_atomicity";
 /// `multipart_atomicity` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
 pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(NAME, "a multipart message arrives whole or not at all", check)
+    let summary = "a multipart message arrives whole or not at all";
+    InvariantSpec::new(NAME, summary, check)
 }
 
 pub fn check(input: &CheckInput) -> Outcome {

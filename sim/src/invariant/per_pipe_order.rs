@@ -33,7 +33,8 @@ pub const NAME: &str = "per_pipe_order";
 /// `per_pipe_order` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
 pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(NAME, "messages on one pipe arrive in the order they were sent", check)
+    let summary = "messages on one pipe arrive in the order they were sent";
+    InvariantSpec::new(NAME, summary, check)
 }
 
 /// One pipe at the receiving end: (replica, socket, pipe).

@@ -53,7 +53,10 @@ const TOLERANCE: ParamSpec = ParamSpec {
 /// `resend_interval` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
 pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(NAME, "a REQ resends no earlier than its interval, no later than the interval plus the tolerance, and only while it has no reply", check).param(TOLERANCE).applies(|t, _| requires(any_socket(t, &[SocketType::Req]), "no node has a REQ socket"))
+    let summary = "a REQ resends no earlier than its interval, no later than the interval plus the tolerance, and only while it has no reply";
+    InvariantSpec::new(NAME, summary, check)
+        .param(TOLERANCE)
+        .applies(|t, _| requires(any_socket(t, &[SocketType::Req]), "no node has a REQ socket"))
 }
 
 /// The request a REQ socket awaits a reply to.

@@ -61,12 +61,13 @@ const SLOW_JOINERS: ParamSpec = ParamSpec {
 /// `subscription_delivery` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
 pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(NAME, "every message published while a subscriber's matching subscription was in effect reaches it exactly once", check).param(SLOW_JOINERS).applies(|t, _| {
-            requires(
-                any_socket(t, &[SocketType::Sub, SocketType::XSub]),
-                "no node has a SUB or XSUB socket",
-            )
-        })
+    let summary = "every message published while a subscriber's matching subscription was in effect reaches it exactly once";
+    InvariantSpec::new(NAME, summary, check).param(SLOW_JOINERS).applies(|t, _| {
+        requires(
+            any_socket(t, &[SocketType::Sub, SocketType::XSub]),
+            "no node has a SUB or XSUB socket",
+        )
+    })
 }
 
 type SocketKey = (Replica, Option<SocketIndex>);
