@@ -24,9 +24,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use patchbay::design::Registry;
-use patchbay::design::ctx::sample;
 use patchbay::plan::{Distribution, ScenarioPlan};
+use patchbay::registry::Registry;
 use patchbay::run::run_seed;
 use patchbay::trace::EventKind;
 use patchbay_benches::{load_scenario, load_scenario_with_params};
@@ -490,7 +489,7 @@ async fn worker(index: u32, seed: u64, t: Rc<Traffic>, counters: Rc<Counters>) {
     while let Some(request) = next_frame(&mut read, &mut buf).await {
         counters.delivered();
         if let Some(service_time) = &t.service_time {
-            let ns = sample(service_time, &mut rng).max(0.0) as u64;
+            let ns = service_time.sample(&mut rng).max(0.0) as u64;
             tokio::time::sleep(Duration::from_nanos(ns)).await;
         }
         if write.write_all(&frame(&[&request])).await.is_err() {

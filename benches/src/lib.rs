@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use patchbay::design::Registry;
 use patchbay::plan::{ScenarioPlan, TopologyPlan};
+use patchbay::registry::Registry;
 use patchbay::resolve;
 use patchbay::spec::{SourceFile, render};
 

@@ -2,30 +2,28 @@
 //!
 //! A topology file says what runs (nodes, their designs, sockets and options); a
 //! scenario file says what happens to it (workload, faults) and what must hold
-//! (invariants). The modules, in reading order:
+//! (invariants). The modules, in layers from the bottom; a module imports only from
+//! layers below its own (`sim/tests/layering.rs` checks every `use` line):
 //!
-//! - [`spec`]: YAML text to raw serde structs, with diagnostics that name file, line
-//!   and column. The only module that knows YAML.
-//! - [`design`]: the registry of behaviours a node can run, built-in and user-written.
-//! - [`plan`]: the immutable, fully checked form of a topology or scenario.
-//! - [`resolve`]: the resolver. Raw structs become a plan; every user error surfaces
-//!   here, all at once.
-//! - [`graph`]: the plan as a petgraph graph, for reachability checks, DOT and SVG.
-//! - [`invariant`]: what must hold over a finished trace; the catalogue and checkers.
-//! - [`socket`]: sans-IO socket cores (REQ, REP, DEALER, ROUTER, …): events in,
-//!   actions out, no I/O.
-//! - [`wire`]: SP over TCP framing, byte-compatible with nanomsg and NNG, and a ZMTP
-//!   3.1 codec checked against libzmq.
-//! - [`net`]: the driver that runs a socket core over an injected transport, with
-//!   turmoil and tokio backends.
-//! - [`trace`]: the record of one run: every socket event and fault, hashed.
-//! - [`run`]: one seed over turmoil (faults through a shim around every stream),
-//!   many seeds across cores, verdicts against the scenario's `expect`.
-//! - [`report`]: the HTML page and JSON of a run of the tools: figures measured from
-//!   traces, failures drawn as sequence diagrams, the topology drawn.
-//! - [`explain`], [`files`]: what the command line prints and reads.
-//! - [`fuzz`]: the decoders and the YAML front end under generated and mutated
-//!   inputs, for `cargo xtask fuzz` and a slice in CI.
+//! 0. [`spec`] (YAML text to raw serde structs, with diagnostics naming file, line and
+//!    column; the only module that knows YAML), [`socket`] (sans-IO socket cores:
+//!    events in, actions out) and [`files`].
+//! 1. [`plan`]: the resolved, immutable plan types and their small methods (which
+//!    replicas a selector picks, drawing from a distribution, a message id's layout).
+//! 2. [`wire`] (SP framing, the payload header, a ZMTP 3.1 codec) and [`trace`] (the
+//!    record of one run, hashed).
+//! 3. [`net`] (a socket core driven over an injected transport) and [`vocab`] (roles
+//!    and parameter kinds designs and invariants share).
+//! 4. [`design`] (the behaviours a node can run), [`invariant`] (what must hold over
+//!    a finished trace, one declaration and checker per file) and [`graph`] (the plan
+//!    as a petgraph graph, for reachability, DOT and SVG).
+//! 5. [`registry`]: the designs and invariants a run can name, built-in and the user's.
+//! 6. [`resolve`]: raw structs become a checked plan; every user error surfaces
+//!    here, all at once.
+//! 7. [`run`]: one seed over turmoil or real TCP, many seeds across cores, verdicts
+//!    against the scenario's `expect`.
+//! 8. [`explore`], [`explain`], [`fuzz`]; 9. [`report`] (the HTML page and JSON of a
+//!    run of the tools).
 
 pub mod design;
 pub mod explain;
@@ -36,10 +34,12 @@ pub mod graph;
 pub mod invariant;
 pub mod net;
 pub mod plan;
+pub mod registry;
 pub mod report;
 pub mod resolve;
 pub mod run;
 pub mod socket;
 pub mod spec;
 pub mod trace;
+pub mod vocab;
 pub mod wire;

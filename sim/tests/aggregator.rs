@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use patchbay::design::Registry;
+use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario;
 use patchbay::run::{RunReport, run_seed};
 use patchbay::trace::{AppEvent, Trace};

@@ -10,9 +10,9 @@
 
 use std::time::Duration;
 
-use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::ScenarioPlan;
+use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario_source;
 use patchbay::run::real::RealOptions;
 use patchbay::run::{RunReport, run_real_seed, run_seed};

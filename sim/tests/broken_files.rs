@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use patchbay::design::Registry;
+use patchbay::registry::Registry;
 use patchbay::resolve;
 use patchbay::spec::render;
 

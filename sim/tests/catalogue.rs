@@ -12,10 +12,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use patchbay::design::Registry;
 use patchbay::explore::{self, Base, Finding, Options};
 use patchbay::invariant::Verdict;
 use patchbay::plan::{FaultKind, Replica};
+use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario;
 use patchbay::run::run_seed;
 use patchbay::trace::{AppEvent, EventKind, MsgId, msg_label};

@@ -9,9 +9,10 @@
 
 use std::path::PathBuf;
 
-use patchbay::design::{Registry, broken};
+use patchbay::design::broken;
 use patchbay::invariant::{Outcome, Verdict};
 use patchbay::plan::ScenarioPlan;
+use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario_source;
 use patchbay::run::{RunReport, run_seed};
 use patchbay::spec::source::SourceFile;

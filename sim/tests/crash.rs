@@ -12,8 +12,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use patchbay::design::Registry;
 use patchbay::plan::{GroupId, Replica, ScenarioPlan};
+use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario_source;
 use patchbay::run::real::RealOptions;
 use patchbay::run::{run_real_seed, run_seed};

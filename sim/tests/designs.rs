@@ -11,9 +11,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
-use patchbay::design::{Completion, NodeCtx, Registry, Role};
+use patchbay::design::{Completion, NodeCtx, Role};
 use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket};
 use patchbay::plan::{Distribution, GroupId, Replica, WorkloadPlan};
+use patchbay::registry::Registry;
 use patchbay::socket::{Dealer, Rep, Req, Router, SocketCore, SocketOptions};
 use patchbay::trace::{AppEvent, EventKind, MsgId, Recorder, TraceEvent};
 use tokio::task::JoinHandle;

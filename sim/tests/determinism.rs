@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use patchbay::design::Registry;
 use patchbay::plan::ScenarioPlan;
+use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario;
 use patchbay::run::{Job, RunReport, run_many, run_seed, runnable as can_run};
 

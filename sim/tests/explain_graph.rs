@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use patchbay::design::Registry;
 use patchbay::explain::explain;
 use patchbay::files::shipped_files;
 use patchbay::graph::TopologyGraph;
+use patchbay::registry::Registry;
 use patchbay::resolve::load;
 
 #[test]

@@ -283,7 +283,7 @@ expect: pass
 /// refused reconnect to a killed worker is now there, until the worker is back.
 #[test]
 fn refused_connects_reach_the_trace_of_a_simulated_run() {
-    use patchbay::design::Registry;
+    use patchbay::registry::Registry;
     use patchbay::resolve::load_scenario_source;
     use patchbay::spec::source::SourceFile;
     use patchbay::trace::EventKind;

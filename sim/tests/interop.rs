@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use crate::util::{loopback, run_local};
 use bytes::{BufMut, Bytes, BytesMut};
-use patchbay::design::payload::{HEADER_LEN, Payload, PayloadKind};
 use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket};
 use patchbay::socket::{DropReason, Msg, REQUEST_ID_BIT, Rep, Req, SocketEvent, SocketOptions};
+use patchbay::wire::payload::{HEADER_LEN, Payload, PayloadKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};

@@ -15,10 +15,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use patchbay::design::{Completion, NodeCtx, Registry, broken};
-use patchbay::invariant::{self, CheckInput, Outcome, Verdict};
+use patchbay::design::{Completion, NodeCtx, broken};
+use patchbay::invariant::{CheckInput, Outcome, Verdict};
 use patchbay::net::{TurmoilTcp, spawn_socket};
 use patchbay::plan::{Group, Replica, ScenarioPlan};
+use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario_source;
 use patchbay::run::{RunReport, event_sink, run_seed};
 use patchbay::socket::{
@@ -439,7 +440,7 @@ fn run_by_hand(plan: &ScenarioPlan, client_core: MakeCore) -> Trace {
 /// Checks the scenario's one invariant over a trace made by hand.
 fn check(plan: &ScenarioPlan, trace: &Trace) -> Outcome {
     let params = BTreeMap::new();
-    invariant::check(&plan.invariants[0], &CheckInput { trace, plan, params: &params })
+    Registry::builtin().check(&plan.invariants[0], &CheckInput { trace, plan, params: &params })
 }
 
 #[test]

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use patchbay::design::Registry;
 use patchbay::plan::{GroupId, Replica, ScenarioPlan};
+use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario;
 use patchbay::run::run_seed;
 use patchbay::trace::{AppEvent, EventKind, MsgId, Trace, TraceEvent};

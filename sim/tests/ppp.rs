@@ -1,9 +1,10 @@
 //! The Paranoid Pirate broker: it survives a worker's crash in simulation, and the
 //! variant that never expires a silent worker does not.
 
-use patchbay::design::{Registry, broken};
+use patchbay::design::broken;
 use patchbay::invariant::Verdict;
 use patchbay::plan::ScenarioPlan;
+use patchbay::registry::Registry;
 use patchbay::resolve::{load_scenario, load_scenario_source};
 use patchbay::run::run_seed;
 use patchbay::spec::source::SourceFile;

@@ -4,9 +4,9 @@
 //! assert on what the trace says happened and in which order (faults, connects,
 //! deliveries), never on durations.
 
-use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::{Replica, ScenarioPlan};
+use patchbay::registry::Registry;
 use patchbay::run::real::RealOptions;
 use patchbay::run::{Backend, RunReport, run_real_seed};
 use patchbay::trace::{EventKind, Trace};

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use patchbay::design::Registry;
 use patchbay::explore::{self, Base, Options};
 use patchbay::invariant::{Verdict, Violation};
 use patchbay::plan::{Replica, ScenarioPlan};
+use patchbay::registry::Registry;
 use patchbay::report::compare::{Entry, compare_report};
 use patchbay::report::finding::explore_report;
 use patchbay::report::html::{SECTIONS, required};

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
+use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario;
 use patchbay::run::{RunReport, run_seed};
 use patchbay::trace::{AppEvent, EventKind, MsgId, Trace};

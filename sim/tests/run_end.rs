@@ -11,9 +11,9 @@
 
 use std::time::Duration;
 
-use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::{Replica, ScenarioPlan};
+use patchbay::registry::Registry;
 use patchbay::run::run_seed;
 use patchbay::trace::{AppEvent, EventKind, Trace};
 

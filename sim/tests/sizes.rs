@@ -5,9 +5,9 @@
 //! shipped gif-service pair shows both sides, in the simulator and over real TCP
 //! (where the padding really travels: kept to a few jobs of a few MB).
 
-use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::ScenarioPlan;
+use patchbay::registry::Registry;
 use patchbay::resolve::{load_scenario, load_scenario_source};
 use patchbay::run::real::RealOptions;
 use patchbay::run::{RunReport, run_real_seed, run_seed};

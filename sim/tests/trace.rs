@@ -7,8 +7,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use patchbay::design::{DesignSpec, NodeCtx, Registry, Role, SocketRole};
+use patchbay::design::{DesignSpec, NodeCtx, Role, SocketRole};
 use patchbay::plan::{self, Replica};
+use patchbay::registry::Registry;
 use patchbay::resolve;
 use patchbay::run::{Job, RunError, run_many, run_seed};
 use patchbay::socket::SocketType;
@@ -281,7 +282,8 @@ fn every_event_shape_a_checker_matches_on_occurs_in_a_shipped_scenario_that_chec
         }
     }
     let declared: Vec<&str> = CONTRACT.iter().map(|(name, _)| *name).collect();
-    let known: Vec<&str> = patchbay::invariant::catalog().iter().map(|s| s.name).collect();
+    let registry = Registry::builtin();
+    let known: Vec<&str> = registry.invariants().map(|s| s.name()).collect();
     assert_eq!(declared, known, "every checker declares the shapes it matches on");
     let mut missing = Vec::new();
     for (checker, wanted) in CONTRACT {

@@ -12,14 +12,15 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use patchbay::design::payload::{Payload, PayloadKind};
-use patchbay::design::{DesignSpec, NodeCtx, ParamKind, ParamSpec, Registry, Role, SocketRole};
+use patchbay::design::{DesignSpec, NodeCtx, ParamKind, ParamSpec, Role, SocketRole};
 use patchbay::invariant::Verdict;
 use patchbay::plan::ParamValue;
+use patchbay::registry::Registry;
 use patchbay::resolve::{load_scenario, load_topology};
 use patchbay::run::run_seed;
 use patchbay::socket::{Msg, SocketType};
 use patchbay::trace::{AppEvent, EventKind};
+use patchbay::wire::payload::{Payload, PayloadKind};
 
 /// The counting worker's one socket.
 static SOCKETS: [SocketRole; 1] = [SocketRole {

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use patchbay::design::Registry;
 use patchbay::plan::ScenarioPlan;
+use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario_source;
 use patchbay::spec::source::SourceFile;
 

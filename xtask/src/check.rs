@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use patchbay::design::Registry;
 use patchbay::graph::TopologyGraph;
 use patchbay::plan::Plan;
+use patchbay::registry::Registry;
 use patchbay::resolve;
 use patchbay::spec::diag::render;
 

@@ -15,8 +15,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use patchbay::design::Registry;
 use patchbay::plan::ScenarioPlan;
+use patchbay::registry::Registry;
 use patchbay::report::compare::{Entry, compare_report};
 use patchbay::resolve;
 use patchbay::run::compare::Row;

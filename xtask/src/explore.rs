@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use patchbay::design::Registry;
 use patchbay::explore::{self, Base, Finding, Options};
+use patchbay::registry::Registry;
 use patchbay::report::Report;
 use patchbay::report::finding::explore_report;
 use patchbay::spec::diag::render;

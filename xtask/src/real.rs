@@ -16,9 +16,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::ScenarioPlan;
+use patchbay::registry::Registry;
 use patchbay::report::sweep::{Measurements, real_report};
 use patchbay::run::json::expected_text;
 use patchbay::run::real::{RealOptions, scaled, skip_reason};

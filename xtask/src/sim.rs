@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use patchbay::design::Registry;
 use patchbay::invariant::Verdict;
 use patchbay::plan::ExpectIn;
 use patchbay::plan::{self, ScenarioPlan};
+use patchbay::registry::Registry;
 use patchbay::report::sweep::{Measurements, sim_report};
 use patchbay::resolve;
 use patchbay::run::json::expected_text;

@@ -16,9 +16,10 @@ use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use patchbay::design::{Completion, NodeCtx, Registry};
+use patchbay::design::{Completion, NodeCtx};
 use patchbay::net::{EventSink, SocketHandle, TokioTcp, spawn_socket};
 use patchbay::plan::{ConnectTarget, Group, GroupId, Replica, TopologyPlan, WorkloadPlan};
+use patchbay::registry::Registry;
 use patchbay::run::make_core;
 use patchbay::socket::{REQUEST_ID_BIT, SocketType};
 use patchbay::trace::Recorder;

@@ -19,11 +19,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use patchbay::design::Registry;
-use patchbay::design::payload::{Payload, PayloadKind};
 use patchbay::net::SocketHandle;
 use patchbay::plan::TopologyPlan;
+use patchbay::registry::Registry;
 use patchbay::socket::{Msg, SocketType};
+use patchbay::wire::payload::{Payload, PayloadKind};
 use patchbay_benches::load_topology;
 use tokio::sync::Notify;
 

@@ -39,8 +39,8 @@ use crate::trace::{AppEvent, MsgId};
 
 use super::aggregator_client::Packet;
 use super::ctx::NodeCtx;
-use super::payload::{Payload, PayloadKind};
 use super::publisher::count_param;
+use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {

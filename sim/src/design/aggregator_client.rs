@@ -24,8 +24,8 @@ use crate::socket::{Msg, REQUEST_ID_BIT};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
-use super::payload::{Payload, PayloadKind};
 use super::publisher::{Pacer, count_param, sample_size, stay_up, wait_start};
+use crate::wire::payload::{Payload, PayloadKind};
 
 /// What a `Chunk` payload's extra bytes say. The first packet of a connection is a
 /// `Hello`; every later one a `Data`.

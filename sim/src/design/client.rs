@@ -15,7 +15,7 @@ use crate::socket::{Msg, REQUEST_ID_BIT, SocketType};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::{NodeCtx, Socket};
-use super::payload::{Payload, PayloadKind};
+use crate::wire::payload::{Payload, PayloadKind};
 
 /// Request size when the workload names none, in bytes.
 const DEFAULT_SIZE_BYTES: u64 = 64;

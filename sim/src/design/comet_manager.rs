@@ -21,9 +21,9 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
-use super::follower_graph::FollowerGraph;
-use super::payload::{HEADER_LEN, Payload, PayloadKind};
 use super::publisher::count_param;
+use crate::plan::follower_graph::FollowerGraph;
+use crate::wire::payload::{HEADER_LEN, Payload, PayloadKind};
 
 /// `edges_per_user` when the node gives none (the catalogue's default too).
 pub(crate) const DEFAULT_EDGES_PER_USER: u64 = 3;

@@ -30,7 +30,7 @@ use crate::trace::{AppEvent, MsgId};
 
 use super::comet_manager::{decode_answer, encode_query};
 use super::ctx::NodeCtx;
-use super::payload::{Payload, PayloadKind};
+use crate::wire::payload::{Payload, PayloadKind};
 
 /// Follower queries outstanding at once on a DEALER (the default HWM is 1000).
 const QUERIES_IN_FLIGHT_MAX: usize = 256;

@@ -25,7 +25,7 @@ use crate::trace::{
     AppEvent, EventKind, MAX_COUNTER, MsgId, MsgInfo, MsgOrigin, Recorder, SocketIndex, TraceEvent,
 };
 
-use super::payload::Payload;
+use crate::wire::payload::Payload;
 
 /// Opens socket number `index` of the replica's node afresh, as the run opened it
 /// when the incarnation started (same options and peers, a new request id).
@@ -207,7 +207,7 @@ impl NodeCtx {
     /// A draw from `dist` (nanoseconds for durations, bytes for sizes).
     pub fn sample(&self, dist: &Distribution) -> f64 {
         let mut rng = self.rng.borrow_mut();
-        sample(dist, &mut *rng)
+        dist.sample(&mut *rng)
     }
 
     pub fn sample_duration(&self, dist: &Distribution) -> Duration {
@@ -218,29 +218,6 @@ impl NodeCtx {
     pub fn unit(&self) -> f64 {
         self.rng.borrow_mut().random::<f64>()
     }
-}
-
-/// Draws from a distribution with the given generator.
-pub fn sample(dist: &Distribution, rng: &mut impl Rng) -> f64 {
-    match *dist {
-        Distribution::Fixed(v) => v,
-        Distribution::Uniform { min, max } if max > min => rng.random_range(min..max),
-        Distribution::Uniform { min, .. } => min,
-        Distribution::Exponential { mean } => -mean * (1.0 - rng.random::<f64>()).ln(),
-        Distribution::Normal { mean, stddev } => (mean + stddev * standard_normal(rng)).max(0.0),
-        Distribution::LogNormal { median, p99 } => {
-            // p99 = median * exp(2.326 sigma)
-            let sigma = (p99 / median).ln() / 2.326;
-            median * (sigma * standard_normal(rng)).exp()
-        }
-    }
-}
-
-/// Box-Muller: two uniforms, one standard normal.
-fn standard_normal(rng: &mut impl Rng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// What the trace records of a message: its payload id and modelled size if it has a

@@ -21,9 +21,9 @@ use crate::socket::{Msg, REQUEST_ID_BIT, SocketType};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::{NodeCtx, Socket};
-use super::payload::{Payload, PayloadKind};
 use super::publisher::{Pacer, sample_size, start_time, stay_up};
 use super::subscriber::set_subscription;
+use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {

@@ -23,8 +23,8 @@ use crate::socket::Msg;
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::{NodeCtx, Socket};
-use super::payload::{Payload, PayloadKind};
 use super::publisher::{count_param, duration_param};
+use crate::wire::payload::{Payload, PayloadKind};
 
 /// The guide's `REQUEST_TIMEOUT`.
 pub(super) const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_millis(2500);

@@ -18,7 +18,7 @@ use crate::socket::Msg;
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
-use super::payload::{Payload, PayloadKind};
+use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     run_with(ctx, Requeue::AfterResult)

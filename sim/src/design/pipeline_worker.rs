@@ -14,7 +14,7 @@ use crate::socket::{Msg, RecvError};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::{NodeCtx, Socket};
-use super::payload::{Payload, PayloadKind};
+use crate::wire::payload::{Payload, PayloadKind};
 
 /// The extra bytes of the kill signal.
 pub(super) const KILL: &[u8] = b"KILL";

@@ -21,8 +21,8 @@ use crate::socket::Msg;
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
-use super::payload::{Payload, PayloadKind};
 use super::publisher::{count_param, duration_param};
+use crate::wire::payload::{Payload, PayloadKind};
 
 /// The guide's defaults: a beat a second, three missed beats and a worker is dead.
 pub(crate) const HEARTBEAT_IVL_DEFAULT: Duration = Duration::from_secs(1);

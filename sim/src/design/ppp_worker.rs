@@ -17,9 +17,9 @@ use crate::socket::{Msg, REQUEST_ID_BIT};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
-use super::payload::{Payload, PayloadKind};
 use super::ppp_broker::{HEARTBEAT_IVL_DEFAULT, LIVENESS_DEFAULT};
 use super::publisher::{count_param, duration_param};
+use crate::wire::payload::{Payload, PayloadKind};
 
 /// Result size when the workload names none, in bytes.
 const DEFAULT_RESULT_BYTES: u64 = 64;

@@ -20,8 +20,8 @@ use crate::socket::{Msg, multipart};
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
-use super::payload::{Payload, PayloadKind};
 use super::subscriber::FRAMES_TAG;
+use crate::wire::payload::{Payload, PayloadKind};
 
 /// Payload size when the workload names none, in bytes.
 pub(super) const DEFAULT_SIZE_BYTES: u64 = 64;

@@ -15,7 +15,7 @@ use crate::socket::Msg;
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
-use super::payload::{Payload, PayloadKind};
+use crate::wire::payload::{Payload, PayloadKind};
 
 /// Result size when the workload names none, in bytes.
 const DEFAULT_RESULT_BYTES: u64 = 64;

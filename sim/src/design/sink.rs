@@ -20,10 +20,10 @@ use crate::socket::Msg;
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
-use super::payload::{Payload, PayloadKind};
 use super::pipeline_worker::KILL;
 use super::publisher::{count_param, duration_param};
 use super::ventilator::BATCH_TAG;
+use crate::wire::payload::{Payload, PayloadKind};
 
 /// `params.idle_timeout` when the topology gives none.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -25,7 +25,7 @@ use crate::socket::{Msg, multipart};
 use crate::trace::AppEvent;
 
 use super::ctx::{NodeCtx, Socket};
-use super::payload::Payload;
+use crate::wire::payload::Payload;
 
 /// The prefix a delayed join holds back: everything.
 const CATCH_ALL: &[u8] = b"";

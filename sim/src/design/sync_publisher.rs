@@ -12,8 +12,8 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
-use super::payload::{Payload, PayloadKind};
 use super::publisher::{count_param, publish_all, stay_up, wait_start};
+use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {

@@ -30,9 +30,9 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::design::Registry;
 use crate::invariant::Verdict;
 use crate::plan::ScenarioPlan;
+use crate::registry::Registry;
 use crate::spec::edit::{Tree, parse_tree};
 use crate::spec::{Diagnostic, Diagnostics, SourceFile};
 

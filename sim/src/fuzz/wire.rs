@@ -11,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::mutate::mutate_bytes;
 use super::{Checked, Target, kind_of};
-use crate::design::payload::{Payload, PayloadKind};
 use crate::socket::SocketType;
+use crate::wire::payload::{Payload, PayloadKind};
 use crate::wire::zmtp::{self, Decoder, Handshake, Limits, Version, ZmtpError};
 use crate::wire::{self, HeaderRule};
 

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::mutate::{mutate_bytes, mutate_lines};
 use super::{Checked, Target};
-use crate::design::Registry;
+use crate::registry::Registry;
 use crate::resolve;
 use crate::spec::{SourceFile, render};
 

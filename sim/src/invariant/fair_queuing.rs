@@ -23,9 +23,21 @@ use crate::plan::{FaultKind, Replica};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{EventKind, MsgId, SocketIndex};
 
-use super::verdict::{CheckInput, Outcome, Violation, dur, selects};
+use super::verdict::{CheckInput, Outcome, Violation, dur};
+use super::{BOUND, InvariantSpec};
 
 pub const NAME: &str = "fair_queuing";
+
+/// `fair_queuing` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    InvariantSpec::new(
+        NAME,
+        "no ready peer waits more than the bound while others are served",
+        check,
+    )
+    .param(BOUND)
+}
 
 const DEFAULT_BOUND: Duration = Duration::from_secs(1);
 
@@ -58,7 +70,7 @@ pub fn check(input: &CheckInput) -> Outcome {
         if let EventKind::FaultBegin { fault, .. } = event.kind {
             let Some(f) = input.plan.faults.get(fault as usize) else { continue };
             if matches!(f.kind, FaultKind::Kill | FaultKind::Crash) {
-                let hit = |node: &Replica| f.nodes.iter().any(|s| selects(s, *node));
+                let hit = |node: &Replica| f.nodes.iter().any(|s| s.picks(*node));
                 sockets.retain(|(node, _), _| !hit(node));
             }
             continue;

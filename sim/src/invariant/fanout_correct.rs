@@ -25,13 +25,24 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::design::follower_graph::FollowerGraph;
+use crate::plan::follower_graph::FollowerGraph;
 use crate::plan::{FaultKind, GroupId, ParamValue, Replica, ScenarioPlan};
 use crate::trace::{AppEvent, EventKind, MsgId};
+use crate::vocab::Role;
 
-use super::verdict::{CheckInput, Outcome, Violation, dur, selects};
+use super::verdict::{CheckInput, Outcome, Violation, dur};
+use super::{InvariantSpec, any_role, requires};
 
 pub const NAME: &str = "fanout_correct";
+
+/// `fanout_correct` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    let summary = "each message reaches exactly the followers of its sender who were logged in when the router routed it";
+    let reason = "no node routes to dynamic receivers (no design with the router role, such as `comet-router`)";
+    InvariantSpec::new(NAME, summary, check)
+        .applies(move |t, r| requires(any_role(t, r, Role::Router), reason))
+}
 
 /// The design whose node holds the follower graph's parameters.
 const MANAGER_DESIGN: &str = "comet-manager";
@@ -150,7 +161,7 @@ fn gather(input: &CheckInput, graph: &FollowerGraph, users: GroupId) -> Gathered
                 .get(fault as usize)
                 .filter(|f| matches!(f.kind, FaultKind::Kill | FaultKind::Crash));
             if let Some(f) = ends {
-                online.retain(|router, _| !f.nodes.iter().any(|s| selects(s, *router)));
+                online.retain(|router, _| !f.nodes.iter().any(|s| s.picks(*router)));
             }
             continue;
         }

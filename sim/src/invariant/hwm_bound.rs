@@ -16,9 +16,20 @@
 use crate::socket::{DropReason, HwmPolicy, SocketType};
 use crate::trace::EventKind;
 
+use super::InvariantSpec;
 use super::verdict::{CheckInput, Outcome, Violation};
 
 pub const NAME: &str = "hwm_bound";
+
+/// `hwm_bound` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    InvariantSpec::new(
+        NAME,
+        "no pipe holds more than its high-water mark, and only socket types that drop ever drop",
+        check,
+    )
+}
 
 pub fn check(input: &CheckInput) -> Outcome {
     let mut violations = Vec::new();

@@ -29,8 +29,20 @@ use crate::socket::SocketType;
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
+use super::{BOUND, InvariantSpec};
 
 pub const NAME: &str = "liveness";
+
+/// `liveness` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    InvariantSpec::new(
+        NAME,
+        "after faults heal, every declared unit of work finishes within the bound",
+        check,
+    )
+    .param(BOUND)
+}
 
 /// What kind of work a unit is, and its key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,10 +1,13 @@
 //! Invariants: what must hold over a finished trace.
 //!
-//! This file is the catalogue the language checks scenarios against: each invariant's
-//! name, its parameters, and a test of whether it can apply to a topology at all (so
-//! that `no_lost_replies` on a topology with nobody sending requests is an error, not
-//! a vacuous pass). Each invariant's checker is its own file beside this one, and
-//! [`check`] dispatches to it by name; `verdict.rs` holds the types they share.
+//! Each invariant is declared once, in its own file beside this one: its name, its
+//! parameters, a test of whether it can apply to a topology at all (so that
+//! `no_lost_replies` on a topology with nobody sending requests is an error, not a
+//! vacuous pass) and its checker, together an [`InvariantSpec`]. [`builtin`] lists the
+//! built-in ones in the order reports show them; the registry (`registry.rs`) holds
+//! them beside users' own, registered through the same `Registry::invariant`.
+//! `verdict.rs` holds the types checkers share. Nothing here knows designs: which
+//! roles a topology's designs play is asked through [`RoleLookup`].
 
 mod aggregate_complete;
 mod fair_queuing;
@@ -22,54 +25,130 @@ mod subscription_delivery;
 mod survey_deadline;
 mod verdict;
 
-use crate::design::{ParamKind, ParamSpec, Registry, Role};
-use crate::plan::{InvariantPlan, TopologyPlan};
+use std::fmt;
+use std::sync::Arc;
+
+use crate::plan::TopologyPlan;
 use crate::socket::SocketType;
+use crate::vocab::{ParamKind, ParamSpec, Role, RoleLookup};
 
 /// The checkers' test scenario, which other modules' tests build on too.
 #[cfg(test)]
 pub(crate) use verdict::testing;
 pub use verdict::{CheckInput, Outcome, Verdict, Violation};
 
-/// Checks one invariant of a scenario over a finished trace. The invariant's own
-/// parameters (`plan.params`) are the ones used, whatever `input.params` holds, so a
-/// caller can build one `CheckInput` per run and pass it for every invariant.
-/// Invariants of the catalogue without a checker yet come back `Unknown`: a missing
-/// checker must never read as a pass.
-pub fn check(plan: &InvariantPlan, input: &CheckInput) -> Outcome {
-    let input = CheckInput { params: &plan.params, ..*input };
-    let checker: fn(&CheckInput) -> Outcome = match plan.name {
-        no_lost_replies::NAME => no_lost_replies::check,
-        no_duplicate_delivery::NAME => no_duplicate_delivery::check,
-        resend_interval::NAME => resend_interval::check,
-        faults_fired::NAME => faults_fired::check,
-        hwm_bound::NAME => hwm_bound::check,
-        per_pipe_order::NAME => per_pipe_order::check,
-        multipart_atomicity::NAME => multipart_atomicity::check,
-        pipeline_conservation::NAME => pipeline_conservation::check,
-        survey_deadline::NAME => survey_deadline::check,
-        subscription_delivery::NAME => subscription_delivery::check,
-        liveness::NAME => liveness::check,
-        fair_queuing::NAME => fair_queuing::check,
-        fanout_correct::NAME => fanout_correct::check,
-        aggregate_complete::NAME => aggregate_complete::check,
-        _ => return Outcome::unknown(plan.name, "checker not implemented yet"),
-    };
-    checker(&input)
-}
+/// A checker: reads a finished trace and its plan, returns every violation it finds.
+pub type CheckFn = Arc<dyn Fn(&CheckInput) -> Outcome + Send + Sync>;
+/// Whether an invariant can apply to a topology: `Err(reason)` when it cannot.
+pub type AppliesFn =
+    Arc<dyn Fn(&TopologyPlan, &dyn RoleLookup) -> Result<(), String> + Send + Sync>;
 
-/// What the language knows about one invariant.
-#[derive(Clone, Debug)]
+/// Everything the language knows about one invariant, declared once: the resolver
+/// checks scenarios against it and the runner calls its checker.
+#[derive(Clone)]
 pub struct InvariantSpec {
-    pub name: &'static str,
-    pub summary: &'static str,
-    pub params: &'static [ParamSpec],
-    /// `Err(reason)` when the invariant cannot apply to the topology.
-    pub applies: fn(&TopologyPlan, &Registry) -> Result<(), String>,
+    pub(crate) name: &'static str,
+    pub(crate) summary: &'static str,
+    pub(crate) params: Vec<ParamSpec>,
+    pub(crate) applies: AppliesFn,
+    pub(crate) check: CheckFn,
 }
 
-fn any_role(topology: &TopologyPlan, registry: &Registry, role: Role) -> bool {
-    topology.groups.iter().any(|g| registry.get(&g.design).is_some_and(|d| d.has_role(role)))
+impl InvariantSpec {
+    /// An invariant called `name` (as scenarios write it), which `summary` finishes the
+    /// sentence "`name` checks that …", judged by `check`. It takes no parameters and
+    /// applies to every topology until told otherwise.
+    pub fn new(
+        name: &'static str,
+        summary: &'static str,
+        check: impl Fn(&CheckInput) -> Outcome + Send + Sync + 'static,
+    ) -> InvariantSpec {
+        InvariantSpec {
+            name,
+            summary,
+            params: Vec::new(),
+            applies: Arc::new(|_, _| Ok(())),
+            check: Arc::new(check),
+        }
+    }
+
+    /// Adds a parameter scenarios may give it (`invariants: [{name: {param: value}}]`).
+    pub fn param(mut self, param: ParamSpec) -> InvariantSpec {
+        self.params.push(param);
+        self
+    }
+
+    /// Says when it can apply: `Err(reason)` makes naming it in a scenario over that
+    /// topology an error, never a vacuous pass.
+    pub fn applies(
+        mut self,
+        applies: impl Fn(&TopologyPlan, &dyn RoleLookup) -> Result<(), String> + Send + Sync + 'static,
+    ) -> InvariantSpec {
+        self.applies = Arc::new(applies);
+        self
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn summary(&self) -> &'static str {
+        self.summary
+    }
+
+    pub fn params(&self) -> &[ParamSpec] {
+        &self.params
+    }
+
+    /// Whether it can apply to `topology`, whose designs' roles `roles` knows.
+    pub fn applies_to(
+        &self,
+        topology: &TopologyPlan,
+        roles: &dyn RoleLookup,
+    ) -> Result<(), String> {
+        (self.applies)(topology, roles)
+    }
+
+    /// Runs the checker. The invariant's own parameters are the ones `input` should
+    /// carry (the runner passes each `InvariantPlan`'s).
+    pub fn check(&self, input: &CheckInput) -> Outcome {
+        (self.check)(input)
+    }
+}
+
+impl fmt::Debug for InvariantSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvariantSpec")
+            .field("name", &self.name)
+            .field("summary", &self.summary)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every built-in invariant, in the order reports list them.
+pub fn builtin() -> Vec<InvariantSpec> {
+    vec![
+        no_lost_replies::declare(),
+        no_duplicate_delivery::declare(),
+        resend_interval::declare(),
+        faults_fired::declare(),
+        subscription_delivery::declare(),
+        hwm_bound::declare(),
+        pipeline_conservation::declare(),
+        per_pipe_order::declare(),
+        fair_queuing::declare(),
+        multipart_atomicity::declare(),
+        survey_deadline::declare(),
+        aggregate_complete::declare(),
+        fanout_correct::declare(),
+        liveness::declare(),
+    ]
+}
+
+/// Whether any of the topology's designs plays `role`.
+fn any_role(topology: &TopologyPlan, roles: &dyn RoleLookup, role: Role) -> bool {
+    topology.groups.iter().any(|g| roles.roles(&g.design).contains(&role))
 }
 
 fn any_socket(topology: &TopologyPlan, types: &[SocketType]) -> bool {
@@ -84,141 +163,13 @@ fn requires(ok: bool, reason: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(reason.to_owned()) }
 }
 
-const TOLERANCE: ParamSpec = ParamSpec {
-    name: "tolerance",
-    kind: ParamKind::Duration,
-    default: None,
-    doc: "slack allowed beyond the interval (default: one simulator tick)",
-};
-
-const SLOW_JOINERS: ParamSpec = ParamSpec {
-    name: "slow_joiners",
-    kind: ParamKind::OneOf(&["allowed", "violation"]),
-    default: Some("allowed"),
-    doc: "whether messages lost before a subscription took effect (the slow joiner: published after the subscriber started or connected) are `allowed`, counted and reported (the default: the ZeroMQ guide calls them expected), or each seed's count is a `violation`",
-};
-
+/// The time bound `fair_queuing` and `liveness` both take.
 const BOUND: ParamSpec = ParamSpec {
     name: "bound",
     kind: ParamKind::Duration,
     default: None,
     doc: "how long a unit of work may take once faults have healed",
 };
-
-/// Every invariant patchbay knows, in the order reports list them.
-pub fn catalog() -> &'static [InvariantSpec] {
-    &CATALOG
-}
-
-pub fn spec(name: &str) -> Option<&'static InvariantSpec> {
-    CATALOG.iter().find(|s| s.name == name)
-}
-
-static CATALOG: [InvariantSpec; 14] = [
-    InvariantSpec {
-        name: "no_lost_replies",
-        summary: "every request gets exactly one reply by the end of the liveness phase",
-        params: &[],
-        applies: |t, r| {
-            requires(
-                any_role(t, r, Role::Requester),
-                "no node sends requests (no design with the requester role)",
-            )
-        },
-    },
-    InvariantSpec {
-        name: "no_duplicate_delivery",
-        summary: "no message id is delivered to the application twice at one node",
-        params: &[],
-        applies: |_, _| Ok(()),
-    },
-    InvariantSpec {
-        name: "resend_interval",
-        summary: "a REQ resends no earlier than its interval, no later than the interval plus the tolerance, and only while it has no reply",
-        params: &[TOLERANCE],
-        applies: |t, _| requires(any_socket(t, &[SocketType::Req]), "no node has a REQ socket"),
-    },
-    InvariantSpec {
-        name: "faults_fired",
-        summary: "every scheduled fault took effect on something",
-        params: &[],
-        applies: |_, _| Ok(()),
-    },
-    InvariantSpec {
-        name: "subscription_delivery",
-        summary: "every message published while a subscriber's matching subscription was in effect reaches it exactly once",
-        params: &[SLOW_JOINERS],
-        applies: |t, _| {
-            requires(
-                any_socket(t, &[SocketType::Sub, SocketType::XSub]),
-                "no node has a SUB or XSUB socket",
-            )
-        },
-    },
-    InvariantSpec {
-        name: "hwm_bound",
-        summary: "no pipe holds more than its high-water mark, and only socket types that drop ever drop",
-        params: &[],
-        applies: |_, _| Ok(()),
-    },
-    InvariantSpec {
-        name: "pipeline_conservation",
-        summary: "every task pushed is pulled exactly once, except tasks lost with a killed node, which are counted",
-        params: &[],
-        applies: |t, _| requires(any_socket(t, &[SocketType::Push]), "no node has a PUSH socket"),
-    },
-    InvariantSpec {
-        name: "per_pipe_order",
-        summary: "messages on one pipe arrive in the order they were sent",
-        params: &[],
-        applies: |_, _| Ok(()),
-    },
-    InvariantSpec {
-        name: "fair_queuing",
-        summary: "no ready peer waits more than the bound while others are served",
-        params: &[BOUND],
-        applies: |_, _| Ok(()),
-    },
-    InvariantSpec {
-        name: "multipart_atomicity",
-        summary: "a multipart message arrives whole or not at all",
-        params: &[],
-        applies: |_, _| Ok(()),
-    },
-    InvariantSpec {
-        name: "survey_deadline",
-        summary: "no response is delivered after the survey's deadline, and every live respondent's timely response is",
-        params: &[],
-        applies: |t, _| {
-            requires(any_socket(t, &[SocketType::Surveyor]), "no node has a SURVEYOR socket")
-        },
-    },
-    InvariantSpec {
-        name: "aggregate_complete",
-        summary: "every byte each client sent for a job is in the job's aggregate once, in per-connection order, and the job finishes",
-        params: &[],
-        applies: |t, _| {
-            requires(any_design(t, &["aggregator"]), "no node runs the `aggregator` design")
-        },
-    },
-    InvariantSpec {
-        name: "fanout_correct",
-        summary: "each message reaches exactly the followers of its sender who were logged in when the router routed it",
-        params: &[],
-        applies: |t, r| {
-            requires(
-                any_role(t, r, Role::Router),
-                "no node routes to dynamic receivers (no design with the router role, such as `comet-router`)",
-            )
-        },
-    },
-    InvariantSpec {
-        name: "liveness",
-        summary: "after faults heal, every declared unit of work finishes within the bound",
-        params: &[BOUND],
-        applies: |_, _| Ok(()),
-    },
-];
 
 #[cfg(test)]
 mod tests {
@@ -227,40 +178,48 @@ mod tests {
     use super::verdict::testing::{ms, plan, trace};
     use super::*;
 
-    #[test]
-    fn every_catalogued_invariant_dispatches_and_a_missing_checker_is_never_a_pass() {
-        let implemented = [
-            no_lost_replies::NAME,
-            no_duplicate_delivery::NAME,
-            resend_interval::NAME,
-            faults_fired::NAME,
-            hwm_bound::NAME,
-            per_pipe_order::NAME,
-            multipart_atomicity::NAME,
-            pipeline_conservation::NAME,
-            survey_deadline::NAME,
-            subscription_delivery::NAME,
-            liveness::NAME,
-            fair_queuing::NAME,
-            fanout_correct::NAME,
-            aggregate_complete::NAME,
-        ];
-        for name in implemented {
-            assert!(spec(name).is_some(), "`{name}` is not in the catalogue");
+    /// Answers every design with `roles`, standing in for the registry.
+    struct Every(&'static [Role]);
+
+    impl RoleLookup for Every {
+        fn roles(&self, _: &str) -> &[Role] {
+            self.0
         }
+    }
+
+    #[test]
+    fn every_builtin_invariant_has_its_own_name_and_its_own_checker() {
+        let specs = builtin();
+        let names: Vec<&str> = specs.iter().map(|s| s.name()).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 14, "fourteen distinct names: {names:?}");
         let (trace, scenario, params) =
             (trace(Vec::new(), Some(ms(1)), ms(2)), plan(), BTreeMap::new());
         let input = CheckInput { trace: &trace, plan: &scenario, params: &params };
-        for spec in catalog() {
-            let outcome =
-                check(&InvariantPlan { name: spec.name, params: BTreeMap::new() }, &input);
-            assert_eq!(outcome.name, spec.name);
-            if implemented.contains(&spec.name) {
-                assert_ne!(outcome.note.as_deref(), Some("checker not implemented yet"));
-            } else {
-                assert_eq!(outcome.verdict, Verdict::Unknown, "{}", spec.name);
-                assert_eq!(outcome.note.as_deref(), Some("checker not implemented yet"));
-            }
+        for spec in &specs {
+            // Each checker names the outcome after itself: the declaration and the
+            // checker it carries belong to the same invariant.
+            assert_eq!(spec.check(&input).name, spec.name());
         }
+    }
+
+    #[test]
+    fn applicability_asks_the_roles_of_the_topologys_designs() {
+        let specs = builtin();
+        let spec = |name| specs.iter().find(|s| s.name() == name).expect("built in");
+        let topology = plan().topology;
+        assert_eq!(
+            spec("no_lost_replies").applies_to(&topology, &Every(&[Role::Requester])),
+            Ok(())
+        );
+        assert_eq!(
+            spec("no_lost_replies").applies_to(&topology, &Every(&[Role::Replier])),
+            Err("no node sends requests (no design with the requester role)".to_owned())
+        );
+        // The test topology has a REQ socket and no SURVEYOR.
+        assert_eq!(spec("resend_interval").applies_to(&topology, &Every(&[])), Ok(()));
+        assert!(spec("survey_deadline").applies_to(&topology, &Every(&[])).is_err());
     }
 }

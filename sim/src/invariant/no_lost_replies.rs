@@ -18,10 +18,28 @@ use std::time::Duration;
 
 use crate::plan::Replica;
 use crate::trace::{AppEvent, MsgId};
+use crate::vocab::Role;
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
+use super::{InvariantSpec, any_role, requires};
 
 pub const NAME: &str = "no_lost_replies";
+
+/// `no_lost_replies` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    InvariantSpec::new(
+        NAME,
+        "every request gets exactly one reply by the end of the liveness phase",
+        check,
+    )
+    .applies(|t, r| {
+        requires(
+            any_role(t, r, Role::Requester),
+            "no node sends requests (no design with the requester role)",
+        )
+    })
+}
 
 /// What became of one issued request.
 #[derive(Debug)]

@@ -25,9 +25,17 @@ use crate::plan::Replica;
 use crate::socket::PipeId;
 use crate::trace::{EventKind, MsgId, SocketIndex};
 
+use super::InvariantSpec;
 use super::verdict::{CheckInput, MsgOrigin, Outcome, Violation, dur};
 
 pub const NAME: &str = "per_pipe_order";
+
+/// `per_pipe_order` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    let summary = "messages on one pipe arrive in the order they were sent";
+    InvariantSpec::new(NAME, summary, check)
+}
 
 /// One pipe at the receiving end: (replica, socket, pipe).
 type PipeKey = (Replica, Option<SocketIndex>, PipeId);

@@ -36,10 +36,28 @@ use std::time::Duration;
 use crate::plan::{FaultKind, Replica, Selector};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{EventKind, SocketIndex, TraceEvent};
+use crate::vocab::{ParamKind, ParamSpec};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
+use super::{InvariantSpec, any_socket, requires};
 
 pub const NAME: &str = "resend_interval";
+
+const TOLERANCE: ParamSpec = ParamSpec {
+    name: "tolerance",
+    kind: ParamKind::Duration,
+    default: None,
+    doc: "slack allowed beyond the interval (default: one simulator tick)",
+};
+
+/// `resend_interval` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    let summary = "a REQ resends no earlier than its interval, no later than the interval plus the tolerance, and only while it has no reply";
+    InvariantSpec::new(NAME, summary, check)
+        .param(TOLERANCE)
+        .applies(|t, _| requires(any_socket(t, &[SocketType::Req]), "no node has a REQ socket"))
+}
 
 /// The request a REQ socket awaits a reply to.
 #[derive(Debug)]
@@ -188,7 +206,7 @@ impl Checker<'_> {
             return;
         }
         for socket in self.sockets.values_mut() {
-            if !fault.nodes.iter().any(|s| selects(s, socket.node)) {
+            if !fault.nodes.iter().any(|s| s.picks(socket.node)) {
                 continue;
             }
             let stalled = stalled(&self.stalls, socket.node);
@@ -207,12 +225,8 @@ impl Checker<'_> {
     }
 }
 
-fn selects(selector: &Selector, node: Replica) -> bool {
-    selector.group == node.group && selector.replica.is_none_or(|i| i == node.index)
-}
-
 fn stalled(stalls: &BTreeMap<u32, &[Selector]>, node: Replica) -> bool {
-    stalls.values().any(|selectors| selectors.iter().any(|s| selects(s, node)))
+    stalls.values().any(|selectors| selectors.iter().any(|s| s.picks(node)))
 }
 
 impl ReqSocket {

@@ -44,10 +44,31 @@ use std::time::Duration;
 use crate::plan::{FaultKind, ParamValue, Replica};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex};
+use crate::vocab::{ParamKind, ParamSpec};
 
-use super::verdict::{CheckInput, Outcome, Violation, dur, selects};
+use super::verdict::{CheckInput, Outcome, Violation, dur};
+use super::{InvariantSpec, any_socket, requires};
 
 pub const NAME: &str = "subscription_delivery";
+
+const SLOW_JOINERS: ParamSpec = ParamSpec {
+    name: "slow_joiners",
+    kind: ParamKind::OneOf(&["allowed", "violation"]),
+    default: Some("allowed"),
+    doc: "whether messages lost before a subscription took effect (the slow joiner: published after the subscriber started or connected) are `allowed`, counted and reported (the default: the ZeroMQ guide calls them expected), or each seed's count is a `violation`",
+};
+
+/// `subscription_delivery` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    let summary = "every message published while a subscriber's matching subscription was in effect reaches it exactly once";
+    InvariantSpec::new(NAME, summary, check).param(SLOW_JOINERS).applies(|t, _| {
+        requires(
+            any_socket(t, &[SocketType::Sub, SocketType::XSub]),
+            "no node has a SUB or XSUB socket",
+        )
+    })
+}
 
 type SocketKey = (Replica, Option<SocketIndex>);
 
@@ -252,7 +273,7 @@ fn collect(input: &CheckInput) -> (BTreeMap<SocketKey, Subscriber>, Vec<Publish>
                 continue;
             }
             for ((node, _), sub) in subscribers.iter_mut() {
-                if f.nodes.iter().any(|s| selects(s, *node)) {
+                if f.nodes.iter().any(|s| s.picks(*node)) {
                     sub.changes.push((index, Change::Reset));
                 }
             }

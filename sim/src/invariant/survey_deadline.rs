@@ -25,8 +25,18 @@ use crate::socket::SocketType;
 use crate::trace::{EventKind, MsgInfo, SocketIndex, TraceEvent};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
+use super::{InvariantSpec, any_socket, requires};
 
 pub const NAME: &str = "survey_deadline";
+
+/// `survey_deadline` as the registry knows it: its summary, parameters, when it applies
+/// and its checker, declared here once.
+pub(super) fn declare() -> InvariantSpec {
+    let summary = "no response is delivered after the survey's deadline, and every live respondent's timely response is";
+    InvariantSpec::new(NAME, summary, check).applies(|t, _| {
+        requires(any_socket(t, &[SocketType::Surveyor]), "no node has a SURVEYOR socket")
+    })
+}
 
 /// The survey a SURVEYOR socket has in progress.
 #[derive(Debug)]

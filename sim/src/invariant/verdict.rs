@@ -10,9 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
-use crate::plan::{
-    FaultKind, FaultPlan, GroupId, ParamValue, Replica, ScenarioPlan, Selector, SocketPlan,
-};
+use crate::plan::{FaultKind, FaultPlan, GroupId, ParamValue, Replica, ScenarioPlan, SocketPlan};
 use crate::socket::SocketType;
 use crate::spec::units::format_duration;
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex, Trace};
@@ -136,7 +134,7 @@ impl CheckInput<'_> {
         }
     }
 
-    /// `client.3#7`: a message id as people read it (`trace/msg_id.rs`).
+    /// `client.3#7`: a message id as people read it (`plan/msg_id.rs`).
     pub fn msg_name(&self, id: impl std::borrow::Borrow<MsgId>) -> String {
         crate::trace::msg_label(&self.plan.topology, *id.borrow())
     }
@@ -173,7 +171,7 @@ impl CheckInput<'_> {
         let ends = |fault: u32| {
             faults.get(fault as usize).is_some_and(|f| {
                 matches!(f.kind, FaultKind::Kill | FaultKind::Crash)
-                    && f.nodes.iter().any(|s| selects(s, node))
+                    && f.nodes.iter().any(|s| s.picks(node))
             })
         };
         let begins = self.trace.events.iter().filter_map(|e| match e.kind {
@@ -247,13 +245,8 @@ impl CheckInput<'_> {
     }
 }
 
-/// Whether a fault's selector names `node`.
-pub(crate) fn selects(selector: &Selector, node: Replica) -> bool {
-    selector.group == node.group && selector.replica.is_none_or(|i| i == node.index)
-}
-
-/// Where a message id says it was made (its layout lives in `trace/msg_id.rs`).
-pub(crate) use crate::trace::MsgOrigin;
+/// Where a message id says it was made (its layout lives in `plan/msg_id.rs`).
+pub(crate) use crate::plan::MsgOrigin;
 
 /// Durations in violation texts, spelled as the files spell them (`1s`, `1010ms`).
 pub(crate) fn dur(d: Duration) -> String {
@@ -265,154 +258,18 @@ pub(crate) fn dur(d: Duration) -> String {
 #[cfg(test)]
 pub(crate) mod testing {
     use std::collections::BTreeMap;
-    use std::path::PathBuf;
     use std::time::Duration;
 
-    use crate::plan::{
-        ConnectTarget, Connection, Distribution, EffectiveOptions, Expect, FaultKind, FaultPlan,
-        Group, GroupId, NetworkPlan, ScenarioPlan, Selector, SocketPlan, TopologyPlan,
-    };
-    use crate::socket::SocketType;
-    use crate::trace::{EventKind, MsgId, MsgInfo, Trace, TraceEvent};
+    use crate::plan::{MsgId, ScenarioPlan};
+    use crate::trace::{EventKind, MsgInfo, Trace, TraceEvent};
 
     use super::{CheckInput, Outcome, Replica};
 
-    /// The simulator tick of the test scenario, the default resend tolerance.
-    pub(crate) const TICK: Duration = Duration::from_millis(10);
-    /// The test REQ socket's resend interval.
-    pub(crate) const IVL: Duration = Duration::from_secs(1);
-    /// Index of the REQ socket in the client group.
-    pub(crate) const REQ: u16 = 0;
-
-    pub(crate) fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    /// Replica `index` of the `client` group (group 0).
-    pub(crate) fn client(index: u32) -> Replica {
-        Replica { group: GroupId(0), index }
-    }
-
-    /// One group `client` of two replicas, each with one REQ socket `req` resending
-    /// every [`IVL`]; the network ticks every [`TICK`]; no faults.
-    pub(crate) fn plan() -> ScenarioPlan {
-        let mut options = EffectiveOptions::defaults(SocketType::Req);
-        options.req_resend_ivl.value = Some(IVL);
-        let req = SocketPlan {
-            name: "req".into(),
-            socket_type: SocketType::Req,
-            bind: None,
-            connects: Vec::new(),
-            options,
-        };
-        let group = Group {
-            id: GroupId(0),
-            name: "client".into(),
-            count: 2,
-            design: "client".into(),
-            params: BTreeMap::new(),
-            sockets: vec![req],
-            hosts: 2,
-        };
-        let topology = TopologyPlan {
-            name: "test".into(),
-            file: PathBuf::from("test.yaml"),
-            description: None,
-            params: BTreeMap::new(),
-            groups: vec![group],
-            connections: Vec::new(),
-        };
-        ScenarioPlan {
-            name: "test".into(),
-            file: PathBuf::from("test-scenario.yaml"),
-            description: None,
-            topology,
-            duration: Duration::from_secs(10),
-            liveness: Duration::from_secs(10),
-            seeds: vec![1],
-            tcp_timeout: Duration::from_secs(900),
-            network: NetworkPlan {
-                tick: TICK,
-                latency: Distribution::Fixed(0.0),
-                loss: 0.0,
-                bandwidth: f64::INFINITY,
-                links: Vec::new(),
-            },
-            workload: BTreeMap::new(),
-            faults: Vec::new(),
-            swarm: None,
-            invariants: Vec::new(),
-            expect: Expect::Pass,
-            expect_bounds: Default::default(),
-        }
-    }
-
-    /// A fault of `kind` at `at` on every client replica, lasting until the heal.
-    pub(crate) fn fault(kind: FaultKind, at: Duration) -> FaultPlan {
-        FaultPlan {
-            kind,
-            at,
-            until: None,
-            nodes: vec![Selector { group: GroupId(0), replica: None }],
-            between: None,
-            oneway: false,
-            latency: None,
-            rate: None,
-            bandwidth: None,
-        }
-    }
-
-    /// Replica `index` of group number `group`.
-    pub(crate) fn node(group: u32, index: u32) -> Replica {
-        Replica { group: GroupId(group), index }
-    }
-
-    /// The test scenario with its topology replaced: one group per entry (name,
-    /// replicas, socket types), group `i` being `GroupId(i)`; each socket is named
-    /// after its type in lower case and has the library's default options.
-    pub(crate) fn plan_with(groups: &[(&str, u32, &[SocketType])]) -> ScenarioPlan {
-        let mut plan = plan();
-        let socket = |t: &SocketType| SocketPlan {
-            name: t.name().to_lowercase(),
-            socket_type: *t,
-            bind: None,
-            connects: Vec::new(),
-            options: EffectiveOptions::defaults(*t),
-        };
-        let group = |(i, (name, count, types)): (usize, &(&str, u32, &[SocketType]))| Group {
-            id: GroupId(i as u32),
-            name: (*name).into(),
-            count: *count,
-            design: (*name).into(),
-            params: BTreeMap::new(),
-            sockets: types.iter().map(socket).collect(),
-            hosts: *count,
-        };
-        plan.topology.groups = groups.iter().enumerate().map(group).collect();
-        plan
-    }
-
-    /// Connects socket `from.1` of every replica of group `from.0` to socket `to.1`
-    /// of every replica of group `to.0`.
-    pub(crate) fn connect(plan: &mut ScenarioPlan, from: (u32, usize), to: (u32, usize)) {
-        let target = ConnectTarget { group: GroupId(to.0), replica: None, socket: to.1 };
-        plan.topology.connections.push(Connection {
-            from_group: GroupId(from.0),
-            from_socket: from.1,
-            to: target,
-            pipes: 1,
-        });
-    }
-
-    /// A fault of `kind` at `at` on one replica, lasting until the heal.
-    pub(crate) fn node_fault(kind: FaultKind, at: Duration, node: Replica) -> FaultPlan {
-        let selector = Selector { group: node.group, replica: Some(node.index) };
-        FaultPlan { nodes: vec![selector], ..fault(kind, at) }
-    }
+    pub(crate) use crate::plan::testing::*;
 
     /// A message id as `design/ctx.rs` packs it.
     pub(crate) fn msg_id(node: Replica, incarnation: u32, counter: u32) -> MsgId {
-        crate::trace::MsgOrigin { node, incarnation, counter }.pack()
+        crate::plan::MsgOrigin { node, incarnation, counter }.pack()
     }
 
     pub(crate) fn msg(id: Option<u64>, request_id: Option<u32>) -> MsgInfo {

@@ -4,13 +4,19 @@
 //! assume it is sound. The resolver that builds plans from `spec/`'s raw structs,
 //! and reports every problem in user input, is [`crate::resolve`].
 
+pub mod follower_graph;
 mod library;
+pub mod msg_id;
 mod options;
 pub(crate) mod placement;
 mod scenario;
+/// The test scenario and its builders, shared by the unit tests of every layer above.
+#[cfg(test)]
+pub(crate) mod testing;
 mod topology;
 
 pub use library::{Library, Wire};
+pub use msg_id::{MsgId, MsgOrigin};
 pub use options::{Effective, EffectiveOptions, Source};
 pub use placement::{DEFAULT_MAX_HOSTS, MAX_CONNECTIONS_PER_HOST};
 pub use scenario::{

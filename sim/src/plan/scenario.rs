@@ -4,15 +4,24 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use rand::Rng;
+
 use crate::socket::DropReason;
 
-use super::topology::{GroupId, ParamValue, TopologyPlan};
+use super::topology::{GroupId, ParamValue, Replica, TopologyPlan};
 
 /// A group or one replica of it, as named in faults and links: `broker`, `client.3`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Selector {
     pub group: GroupId,
     pub replica: Option<u32>,
+}
+
+impl Selector {
+    /// Whether this selector names `node`: its whole group, or just that replica.
+    pub fn picks(&self, node: Replica) -> bool {
+        self.group == node.group && self.replica.is_none_or(|i| i == node.index)
+    }
 }
 
 /// A value drawn per event. Durations are in nanoseconds, sizes in bytes.
@@ -36,6 +45,35 @@ pub enum Distribution {
         median: f64,
         p99: f64,
     },
+}
+
+impl Distribution {
+    /// A draw from this distribution with `rng` (nanoseconds for durations, bytes for
+    /// sizes). Designs, the fault world and swarms all draw through here, each with
+    /// its own seeded generator.
+    pub fn sample(&self, rng: &mut impl Rng) -> f64 {
+        match *self {
+            Distribution::Fixed(v) => v,
+            Distribution::Uniform { min, max } if max > min => rng.random_range(min..max),
+            Distribution::Uniform { min, .. } => min,
+            Distribution::Exponential { mean } => -mean * (1.0 - rng.random::<f64>()).ln(),
+            Distribution::Normal { mean, stddev } => {
+                (mean + stddev * standard_normal(rng)).max(0.0)
+            }
+            Distribution::LogNormal { median, p99 } => {
+                // p99 = median * exp(2.326 sigma)
+                let sigma = (p99 / median).ln() / 2.326;
+                median * (sigma * standard_normal(rng)).exp()
+            }
+        }
+    }
+}
+
+/// Box-Muller: two uniforms, one standard normal.
+fn standard_normal(rng: &mut impl Rng) -> f64 {
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 impl Distribution {
@@ -308,5 +346,37 @@ impl ScenarioPlan {
             more if more.is_empty() => verdicts,
             more => format!("{verdicts}; {more}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    #[test]
+    fn a_group_selector_picks_each_replica_and_a_replica_selector_only_its_own() {
+        let node = |group, index| Replica { group: GroupId(group), index };
+        let group = Selector { group: GroupId(1), replica: None };
+        let one = Selector { group: GroupId(1), replica: Some(2) };
+        assert!(group.picks(node(1, 0)) && group.picks(node(1, 7)));
+        assert!(!group.picks(node(0, 0)));
+        assert!(one.picks(node(1, 2)));
+        assert!(!one.picks(node(1, 3)) && !one.picks(node(2, 2)));
+    }
+
+    #[test]
+    fn a_distribution_draws_within_its_shape_and_a_degenerate_one_is_its_value() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        assert_eq!(Distribution::Fixed(3.0).sample(&mut rng), 3.0);
+        assert_eq!(Distribution::Uniform { min: 5.0, max: 5.0 }.sample(&mut rng), 5.0);
+        let uniform = Distribution::Uniform { min: 1.0, max: 2.0 };
+        let draws: Vec<f64> = (0..100).map(|_| uniform.sample(&mut rng)).collect();
+        assert!(draws.iter().all(|d| (1.0..2.0).contains(d)), "{draws:?}");
+        let normal = Distribution::Normal { mean: 0.0, stddev: 10.0 };
+        // Negative draws clamp to zero: a duration or size is never negative.
+        assert!((0..100).map(|_| normal.sample(&mut rng)).all(|d| d >= 0.0));
     }
 }

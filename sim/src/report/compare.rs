@@ -9,8 +9,8 @@
 use super::metrics::Accumulator;
 use super::sweep::{run_rows, section};
 use super::{Kind, Report, Requests};
-use crate::design::Registry;
 use crate::plan::ScenarioPlan;
+use crate::registry::Registry;
 use crate::run::compare::Row;
 use crate::run::{Backend, RunReport};
 

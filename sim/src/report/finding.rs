@@ -10,8 +10,8 @@ use std::path::Path;
 use super::metrics::Accumulator;
 use super::sweep::{run_rows, section};
 use super::{Kind, Report, Table};
-use crate::design::Registry;
 use crate::explore::{Base, Case, Failure, Finding, Outcome};
+use crate::registry::Registry;
 use crate::run::run_seed;
 
 /// The report of `finding`, whose minimal case was written to `case`. Errs with the

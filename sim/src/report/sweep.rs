@@ -15,9 +15,9 @@ use super::metrics::{Accumulator, Metrics};
 use super::{
     EXPECT_FAIL_IN_ANY, Failure, Kind, Report, Section, Table, Topology, VerdictRow, seqdiag,
 };
-use crate::design::Registry;
 use crate::invariant::Verdict;
 use crate::plan::{Expect, ExpectIn, ScenarioPlan};
+use crate::registry::Registry;
 use crate::run::json::to_json;
 use crate::run::{RunReport, run_seed, swarm};
 use crate::trace::Trace;

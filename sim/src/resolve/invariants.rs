@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::invariant::{self, InvariantSpec};
+use crate::invariant::InvariantSpec;
 use crate::plan::{InvariantPlan, ParamValue};
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
@@ -19,18 +19,18 @@ impl ScenarioResolver<'_, '_, '_> {
         let mut out = Vec::new();
         for (i, inv) in raw.invariants.iter().enumerate() {
             let path = YamlPath::root().key("invariants").index(i);
-            let Some(spec) = invariant::spec(&inv.name) else {
+            let Some(spec) = self.registry.find_invariant(&inv.name) else {
                 let d = self.diags.error(
                     &path,
                     Target::Value,
                     Code::UnknownInvariant,
                     format!("no invariant is called `{}`", inv.name),
                 );
-                match did_you_mean(&inv.name, invariant::catalog().iter().map(|s| s.name)) {
+                match did_you_mean(&inv.name, self.registry.invariants().map(|s| s.name)) {
                     Some(s) => d.hint(format!("did you mean `{s}`?")),
                     None => d.hint(format!(
                         "invariants: {}",
-                        invariant::catalog().iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                        self.registry.invariants().map(|s| s.name).collect::<Vec<_>>().join(", ")
                     )),
                 };
                 continue;

@@ -26,8 +26,8 @@ mod workload;
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::design::Registry;
 use crate::plan::{Plan, ScenarioPlan, TopologyPlan};
+use crate::registry::Registry;
 use crate::spec::diag::{Code, Diagnostic, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{FileKind, RawScenario, RawTopology};

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use crate::design::Registry;
 use crate::plan::{FaultPlan, ScenarioPlan, TopologyPlan};
+use crate::registry::Registry;
 use crate::spec::diag::Diagnostics;
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::design::Registry;
+use crate::registry::Registry;
 use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawNode, RawTopology};
@@ -219,7 +219,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     }
 
     /// Message ids carry the node's index in a field of fixed width
-    /// (`trace/msg_id.rs`), so past its limit ids of different nodes would collide.
+    /// (`plan/msg_id.rs`), so past its limit ids of different nodes would collide.
     pub(super) fn too_many_nodes(&mut self, first_extra: &YamlPath, nodes: usize) {
         let limit = crate::trace::MAX_GROUPS;
         self.diags

@@ -25,7 +25,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::Notify;
 
-use crate::design::ctx::sample;
 use crate::plan::{Distribution, FaultKind, FaultPlan, Replica, ScenarioPlan, Selector};
 
 /// Identifies one connection, shared by its two ends.
@@ -92,7 +91,7 @@ struct LinkChange {
 }
 
 fn matches(sel: &[Selector], r: Replica) -> bool {
-    sel.iter().any(|s| s.group == r.group && s.replica.is_none_or(|i| i == r.index))
+    sel.iter().any(|s| s.picks(r))
 }
 
 fn between(sides: &[Vec<Selector>; 2], a: Replica, b: Replica, oneway: bool) -> bool {
@@ -360,7 +359,7 @@ impl FaultWorld {
             self.note_effect(fault);
         }
         let mut rng = self.rng.borrow_mut();
-        let mut delay = Duration::from_nanos(sample(&latency, &mut *rng).max(0.0) as u64);
+        let mut delay = Duration::from_nanos(latency.sample(&mut *rng).max(0.0) as u64);
         let mut rto = RTO_MIN;
         while loss > 0.0 && rng.random::<f64>() < loss && rto < Duration::from_secs(120) {
             delay += rto;

@@ -120,8 +120,8 @@ mod tests {
     use bytes::BytesMut;
 
     use super::*;
-    use crate::design::payload::{Payload, PayloadKind};
     use crate::socket::SocketType;
+    use crate::wire::payload::{Payload, PayloadKind};
     use crate::wire::{encode, handshake};
 
     /// A simulated stream: each message as the encoder frames it, padding left out.

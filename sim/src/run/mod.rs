@@ -27,9 +27,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use crate::design::Registry;
-use crate::invariant::{self, CheckInput, Outcome, Verdict};
+use crate::invariant::{CheckInput, Outcome, Verdict};
 use crate::plan::{Expect, ExpectIn, ScenarioPlan};
+use crate::registry::Registry;
 use crate::socket::DropReason;
 use crate::trace::{EventKind, NamedFault, Trace};
 
@@ -197,7 +197,7 @@ pub fn run_seed(
     let plan = drawn.as_ref().unwrap_or(plan);
     let result =
         world::check_runnable(plan, registry).and_then(|()| world::simulate(plan, registry, seed));
-    report(plan, written, seed, Backend::Sim, result, started, keep_trace)
+    report(plan, registry, written, seed, Backend::Sim, result, started, keep_trace)
 }
 
 /// Runs one seed of a scenario over real TCP on 127.0.0.1, in real time scaled by
@@ -219,15 +219,18 @@ pub fn run_real_seed(
         Some(why) => Err(RunError::NotRunnable(why)),
         None => real::run(plan, registry, seed),
     };
-    let mut report = report(plan, written, seed, Backend::Real, result, started, keep_trace);
+    let mut report =
+        report(plan, registry, written, seed, Backend::Real, result, started, keep_trace);
     report.time_scale = opts.time_scale;
     report
 }
 
 /// Checks a finished run's invariants and fills in its report. The plan's first
 /// `written` faults are the scenario's; the rest a swarm drew.
+#[allow(clippy::too_many_arguments)]
 fn report(
     plan: &ScenarioPlan,
+    registry: &Registry,
     written: usize,
     seed: u64,
     backend: Backend,
@@ -266,7 +269,7 @@ fn report(
                 .invariants
                 .iter()
                 .map(|inv| {
-                    invariant::check(inv, &CheckInput { trace: &trace, plan, params: &inv.params })
+                    registry.check(inv, &CheckInput { trace: &trace, plan, params: &inv.params })
                 })
                 .collect();
             report.drops = drop_counts(&trace);
@@ -407,6 +410,7 @@ mod tests {
     fn run(plan: &ScenarioPlan, outcomes: Vec<Outcome>) -> RunReport {
         let mut r = report(
             plan,
+            &Registry::builtin(),
             plan.faults.len(),
             1,
             Backend::Sim,

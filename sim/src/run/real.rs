@@ -16,9 +16,10 @@ use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::design::{Completion, Registry};
+use crate::design::Completion;
 use crate::net::out_of_descriptors;
 use crate::plan::{Distribution, Replica, ScenarioPlan};
+use crate::registry::Registry;
 use crate::trace::{EventKind, Recorder, Trace};
 
 use super::RunError;

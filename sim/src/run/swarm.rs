@@ -13,7 +13,6 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::design::ctx::sample;
 use crate::plan::{Distribution, FaultKind, FaultPlan, ScenarioPlan, Selector, SwarmPlan};
 
 /// Mixed into the run's seed so the swarm's draws are independent of turmoil's.
@@ -68,7 +67,7 @@ fn draw(plan: &ScenarioPlan, swarm: &SwarmPlan, rng: &mut ChaCha8Rng) -> Option<
     let default_len =
         Distribution::Uniform { min: 1e9, max: (plan.duration.as_nanos() as f64 / 4.0).max(1e9) };
     let len =
-        Duration::from_nanos(sample(&swarm.duration.unwrap_or(default_len), rng).max(1e6) as u64);
+        Duration::from_nanos(swarm.duration.unwrap_or(default_len).sample(rng).max(1e6) as u64);
     let until = Some((at + len).min(plan.duration));
     let mut fault = FaultPlan {
         kind,
@@ -100,7 +99,7 @@ fn draw(plan: &ScenarioPlan, swarm: &SwarmPlan, rng: &mut ChaCha8Rng) -> Option<
             FaultKind::Latency => {
                 let range = Distribution::Uniform { min: 10e6, max: 500e6 };
                 fault.latency =
-                    Some(Distribution::Fixed(sample(&swarm.latency.unwrap_or(range), rng)));
+                    Some(Distribution::Fixed(swarm.latency.unwrap_or(range).sample(rng)));
             }
             FaultKind::Loss => {
                 let (lo, hi) = swarm.loss.unwrap_or((0.01, 0.2));
@@ -133,7 +132,7 @@ fn replica(plan: &ScenarioPlan, swarm: &SwarmPlan, rng: &mut ChaCha8Rng) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::design::Registry;
+    use crate::registry::Registry;
 
     fn queue_swarm() -> ScenarioPlan {
         let path =

@@ -7,8 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::design::{Completion, Registry, Role};
+use crate::design::{Completion, Role};
 use crate::plan::{FaultKind, Replica, ScenarioPlan, Selector};
+use crate::registry::Registry;
 use crate::trace::{EventKind, Recorder, Trace, TraceEvent};
 
 use super::RunError;

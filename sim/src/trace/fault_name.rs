@@ -68,7 +68,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::invariant::testing::{fault, plan};
+    use crate::plan::testing::{fault, plan};
     use crate::plan::{FaultKind, GroupId};
 
     #[test]

@@ -6,15 +6,14 @@
 //! checker can follow one request through every broker. The trace hash (FNV-1a over
 //! a canonical byte encoding) is what `--check-determinism` compares.
 //!
-//! `msg_id.rs` is a message id's bit layout and how people read one (`client.3#7`);
-//! `fault_name.rs` names faults in full; `compact.rs` is a byte form of events about a
+//! A message id's bit layout lives with the plan (`plan/msg_id.rs`) and is re-exported
+//! here; `fault_name.rs` names faults in full; `compact.rs` is a byte form of events about a
 //! quarter of their size in memory, and `spill.rs` keeps a long run's trace on disk in
 //! that form as it is recorded, so the run's memory levels off.
 
 pub mod compact;
 mod fault_name;
 mod hash;
-mod msg_id;
 mod spill;
 
 use std::cell::RefCell;
@@ -26,13 +25,12 @@ use crate::socket::{DropReason, PipeId};
 
 pub use fault_name::{NamedFault, fault_text};
 pub use hash::trace_hash;
-pub use msg_id::{MAX_COUNTER, MAX_GROUPS, MAX_INCARNATIONS, MAX_REPLICAS, MsgOrigin, msg_label};
+// The id layout belongs to the plan (it is bounded by the resolver and packed by
+// designs); the trace re-exports it because every event carries ids.
+pub use crate::plan::msg_id::{
+    MAX_COUNTER, MAX_GROUPS, MAX_INCARNATIONS, MAX_REPLICAS, MsgId, MsgOrigin, msg_label,
+};
 pub use spill::{Spill, SpilledEvents};
-
-/// A message id assigned by the design that created the message, carried in its
-/// payload through every hop. `None` for messages with no patchbay payload. Its bit
-/// layout is [`MsgOrigin`]'s (`msg_id.rs`); people read it through [`msg_label`].
-pub type MsgId = u64;
 
 /// Which socket of a replica an event happened on: the index into its group's
 /// `sockets` in the plan.

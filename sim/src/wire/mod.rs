@@ -9,6 +9,7 @@
 //! length on the wire.
 
 pub mod modelled;
+pub mod payload;
 mod sp;
 pub mod zmtp;
 

@@ -1,7 +1,7 @@
 //! Modelled sizes on the wire: a message that stands for N bytes is N bytes long.
 //!
 //! Built-in designs model large payloads instead of allocating them: a body starts
-//! with the 20-byte payload header (`design/payload.rs`), which declares a modelled
+//! with the 20-byte payload header (`wire/payload.rs`), which declares a modelled
 //! size M. On the wire such a message is its R real bytes (routing ids, header,
 //! whatever follows) and then M bytes of zero padding, so its SP length prefix says
 //! R + M, as the same message would in nanomsg or NNG. A receiver checks that length
@@ -23,7 +23,7 @@
 //! real bytes. The writer finds M by the same rule over the same bytes, so both ends
 //! always agree.
 
-use crate::design::payload::{HEADER_LEN, Payload};
+use crate::wire::payload::{HEADER_LEN, Payload};
 
 /// How far into a message the payload header is looked for.
 pub const HEAD_MAX: usize = 96;
@@ -70,7 +70,7 @@ pub fn real_len(len: u64, head: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::design::payload::PayloadKind;
+    use crate::wire::payload::PayloadKind;
 
     #[test]
     fn a_header_at_any_offset_inside_the_head_declares_the_padding() {

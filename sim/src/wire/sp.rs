@@ -396,7 +396,7 @@ fn backtrace_len(payload: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::design::payload::{Payload, PayloadKind};
+    use crate::wire::payload::{Payload, PayloadKind};
 
     /// The probe bytes from docs/sp-wire.md.
     const REP_HANDSHAKE: [u8; 8] = [0x00, 0x53, 0x50, 0x00, 0x00, 0x31, 0x00, 0x00];

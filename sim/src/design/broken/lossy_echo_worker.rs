@@ -11,9 +11,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::design::ctx::NodeCtx;
-use crate::design::payload::{Payload, PayloadKind};
 use crate::socket::Msg;
 use crate::trace::AppEvent;
+use crate::wire::payload::{Payload, PayloadKind};
 
 /// Every this-many-th request is dropped.
 const DROP_EVERY: u64 = 5;

@@ -4,12 +4,12 @@
 //! run over it must make a named invariant fail (`sim/tests/invariants_fail.rs` runs
 //! each beside its correct counterpart in the same topology and seed, and the shipped
 //! scenarios under `scenarios/broken/` and `cargo xtask explore` show them failing).
-//! They are in [`Registry::builtin`](super::Registry::builtin) so that a scenario file
+//! They are among the built-in designs ([`builtin`](super::builtin)) so that a scenario file
 //! can name them, but marked `broken`: the resolver warns whenever a topology uses
 //! one, and "did you mean" never suggests one, so nobody picks one by accident.
 //!
 //! ```
-//! let registry = patchbay::design::Registry::builtin();
+//! let registry = patchbay::registry::Registry::builtin();
 //! assert!(registry.get("lossy-echo-worker").is_some_and(|d| d.broken));
 //! ```
 //!
@@ -74,15 +74,15 @@ fn twin(of: &str, name: &'static str, summary: &'static str, run: DesignFn) -> D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::design::Registry;
 
     #[test]
     fn broken_designs_are_marked_runnable_and_built_in() {
-        let builtin = Registry::builtin();
+        let builtin = crate::design::builtin();
         for spec in designs() {
             assert!(spec.broken, "`{}` must say it is broken", spec.name);
             assert!(spec.run.is_some(), "`{}` must run", spec.name);
-            assert!(builtin.get(spec.name).is_some_and(|d| d.broken), "`{}`", spec.name);
+            let listed = builtin.iter().find(|d| d.name == spec.name);
+            assert!(listed.is_some_and(|d| d.broken), "`{}`", spec.name);
         }
     }
 }

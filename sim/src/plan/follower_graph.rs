@@ -1,5 +1,9 @@
 //! Who follows whom in seed 004's comet test: a seeded Barabási–Albert graph.
 //!
+//! It sits with the plan because it is a pure function of plan parameters (users,
+//! friends per user, seed) that both the comet designs and the `fanout_correct`
+//! checker rebuild, and neither may import the other.
+//!
 //! The seed's load test drew a "friends graph" of a million users by preferential
 //! attachment, which gives the power-law fan-out a comet router must survive (a few
 //! users with huge followings). Each new user befriends `m` distinct existing users,

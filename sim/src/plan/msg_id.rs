@@ -10,9 +10,12 @@
 //! People read ids as `client.3#7` (group name, replica, counter), with the
 //! incarnation after a `~` when the replica has restarted (`client.3~1#7`).
 
-use crate::plan::{GroupId, Replica, TopologyPlan};
+use super::{GroupId, Replica, TopologyPlan};
 
-use super::MsgId;
+/// A message id assigned by the design that created the message, carried in its
+/// payload through every hop. Its bit layout is [`MsgOrigin`]'s; people read it
+/// through [`msg_label`].
+pub type MsgId = u64;
 
 const GROUP_BITS: u32 = 12;
 const REPLICA_BITS: u32 = 24;
@@ -107,7 +110,7 @@ mod tests {
 
     #[test]
     fn an_id_reads_as_group_replica_and_counter() {
-        let topology = crate::invariant::testing::plan().topology;
+        let topology = crate::plan::testing::plan().topology;
         assert_eq!(msg_label(&topology, origin(0, 3, 0, 0).pack()), "client.3#0");
         assert_eq!(msg_label(&topology, origin(0, 1, 2, 17).pack()), "client.1~2#17");
         assert_eq!(msg_label(&topology, origin(5, 0, 0, 1).pack()), "group#5.0#1");

@@ -9,7 +9,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::trace::MsgId;
+use crate::plan::MsgId;
 
 const MAGIC: &[u8; 3] = b"PB1";
 /// Bytes taken by the header.

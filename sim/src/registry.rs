@@ -1,0 +1,141 @@
+//! The registry: the designs and the invariants a run can name, built-in and
+//! user-registered, by name.
+//!
+//! It sits above `design/` and `invariant/`, which do not know each other: the
+//! resolver asks it which design a node runs, which invariant a scenario names and
+//! (through [`RoleLookup`]) which roles a topology's designs play; the runner asks it
+//! for each invariant's checker. Users add their own with [`Registry::register`] and
+//! [`Registry::invariant`], the same paths the built-ins take.
+
+use std::collections::BTreeMap;
+
+use crate::design::{self, DesignSpec};
+use crate::invariant::{self, CheckInput, InvariantSpec, Outcome};
+use crate::plan::InvariantPlan;
+use crate::vocab::{Role, RoleLookup};
+
+/// The designs and invariants a run can name.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    designs: BTreeMap<&'static str, DesignSpec>,
+    /// In registration order, which is the order reports list them.
+    invariants: Vec<InvariantSpec>,
+}
+
+impl Registry {
+    /// Every built-in design and invariant.
+    pub fn builtin() -> Registry {
+        let mut registry = Registry { designs: BTreeMap::new(), invariants: Vec::new() };
+        for spec in design::builtin() {
+            registry.register(spec);
+        }
+        for spec in invariant::builtin() {
+            registry.invariant(spec);
+        }
+        registry
+    }
+
+    /// Adds a design; a later registration under the same name replaces the earlier.
+    pub fn register(&mut self, spec: DesignSpec) {
+        self.designs.insert(spec.name, spec);
+    }
+
+    /// Adds an invariant scenarios can name; a later registration under the same
+    /// name replaces the earlier in its place.
+    pub fn invariant(&mut self, spec: InvariantSpec) -> &mut Registry {
+        match self.invariants.iter_mut().find(|s| s.name() == spec.name()) {
+            Some(slot) => *slot = spec,
+            None => self.invariants.push(spec),
+        }
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&DesignSpec> {
+        self.designs.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.designs.keys().copied()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &DesignSpec> {
+        self.designs.values()
+    }
+
+    /// The invariant called `name`, if registered.
+    pub fn find_invariant(&self, name: &str) -> Option<&InvariantSpec> {
+        self.invariants.iter().find(|s| s.name() == name)
+    }
+
+    /// Every registered invariant, in the order reports list them.
+    pub fn invariants(&self) -> impl Iterator<Item = &InvariantSpec> {
+        self.invariants.iter()
+    }
+
+    /// Checks one invariant of a scenario over a finished trace. The invariant's own
+    /// parameters (`plan.params`) are the ones used, whatever `input.params` holds, so
+    /// a caller can build one `CheckInput` per run and pass it for every invariant. A
+    /// name this registry does not hold (a plan resolved against another registry)
+    /// comes back `Unknown`: a missing checker must never read as a pass.
+    pub fn check(&self, plan: &InvariantPlan, input: &CheckInput) -> Outcome {
+        let input = CheckInput { params: &plan.params, ..*input };
+        match self.find_invariant(plan.name) {
+            Some(spec) => spec.check(&input),
+            None => Outcome::unknown(plan.name, "no invariant of this name is registered"),
+        }
+    }
+}
+
+impl RoleLookup for Registry {
+    fn roles(&self, design: &str) -> &[Role] {
+        self.get(design).map_or(&[], |d| d.roles)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::invariant::testing::{ms, plan, trace};
+    use crate::invariant::{Verdict, Violation};
+
+    #[test]
+    fn a_registered_invariant_is_resolved_checked_and_listed_after_the_builtins() {
+        let mut registry = Registry::builtin();
+        let builtin: Vec<&str> = registry.invariants().map(|s| s.name()).collect();
+        registry.invariant(InvariantSpec::new("always_fails", "nothing passes", |_| {
+            Outcome::from_violations("always_fails", vec![Violation::new(ms(1), None, "no")])
+        }));
+        let names: Vec<&str> = registry.invariants().map(|s| s.name()).collect();
+        assert_eq!(names[..builtin.len()], builtin[..]);
+        assert_eq!(names.last(), Some(&"always_fails"));
+        let (trace, scenario, params) = (trace(Vec::new(), None, ms(2)), plan(), BTreeMap::new());
+        let input = CheckInput { trace: &trace, plan: &scenario, params: &params };
+        let plan = InvariantPlan { name: "always_fails", params: BTreeMap::new() };
+        assert_eq!(registry.check(&plan, &input).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn an_unregistered_invariant_is_unknown_never_a_pass() {
+        let registry = Registry::builtin();
+        let (trace, scenario, params) = (trace(Vec::new(), None, ms(2)), plan(), BTreeMap::new());
+        let input = CheckInput { trace: &trace, plan: &scenario, params: &params };
+        let plan = InvariantPlan { name: "nobody_registered_me", params: BTreeMap::new() };
+        let outcome = registry.check(&plan, &input);
+        assert_eq!(outcome.verdict, Verdict::Unknown);
+        assert_eq!(outcome.note.as_deref(), Some("no invariant of this name is registered"));
+    }
+
+    #[test]
+    fn registering_a_name_again_replaces_it_in_place() {
+        let mut registry = Registry::builtin();
+        let before: Vec<&str> = registry.invariants().map(|s| s.name()).collect();
+        registry.invariant(InvariantSpec::new("hwm_bound", "replaced", |_| {
+            Outcome::unknown("hwm_bound", "replaced")
+        }));
+        let after: Vec<&str> = registry.invariants().map(|s| s.name()).collect();
+        assert_eq!(before, after);
+        assert_eq!(registry.find_invariant("hwm_bound").map(|s| s.summary()), Some("replaced"));
+    }
+}

@@ -1,0 +1,107 @@
+//! A user's own invariant end to end: declared once with `InvariantSpec`, registered
+//! with `Registry::invariant` beside the built-ins, named in a scenario, checked
+//! against its applicability by the resolver, and run by the runner over a real trace.
+//!
+//! The invariant, `replies_counted`, counts the replies the clients accepted and
+//! fails when there are fewer than its `at_least` parameter, so the same declaration
+//! passes or fails by the number the scenario gives it.
+
+use patchbay::invariant::{InvariantSpec, Outcome, Verdict, Violation};
+use patchbay::plan::{ParamValue, ScenarioPlan};
+use patchbay::registry::Registry;
+use patchbay::resolve::load_scenario_source;
+use patchbay::run::run_seed;
+use patchbay::spec::source::SourceFile;
+use patchbay::trace::{AppEvent, EventKind};
+use patchbay::vocab::{ParamKind, ParamSpec, Role};
+
+use crate::util::root;
+
+const AT_LEAST: ParamSpec = ParamSpec {
+    name: "at_least",
+    kind: ParamKind::Count,
+    default: None,
+    doc: "how many replies the clients must accept",
+};
+
+/// The built-ins plus `replies_counted`, which applies only where someone requests.
+fn registry() -> Registry {
+    let mut registry = Registry::builtin();
+    let spec = InvariantSpec::new("replies_counted", "enough replies are accepted", |input| {
+        let accepted = input
+            .trace
+            .events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::App(AppEvent::ReplyAccepted { .. })))
+            .count() as u64;
+        let wanted = match input.params.get("at_least") {
+            Some(ParamValue::Count(n)) => *n,
+            _ => 0,
+        };
+        let text = format!("{accepted} replies accepted, {wanted} wanted");
+        let short = (accepted < wanted).then(|| Violation::new(input.trace.ended_at, None, &text));
+        Outcome::from_violations("replies_counted", short.into_iter().collect())
+    })
+    .param(AT_LEAST)
+    .applies(|topology, roles| {
+        let requests =
+            topology.groups.iter().any(|g| roles.roles(&g.design).contains(&Role::Requester));
+        if requests { Ok(()) } else { Err("nobody sends requests".to_owned()) }
+    });
+    registry.invariant(spec);
+    registry
+}
+
+/// The rrbroker scenario of 50 requests, with `replies_counted` asking for `at_least`.
+fn scenario(registry: &Registry, at_least: u64) -> Result<ScenarioPlan, String> {
+    let workload = "workload:\n  rrclient:\n    requests: 50\n";
+    over("rrbroker", workload, registry, at_least)
+}
+
+/// A scenario over a shipped topology with `workload` and `replies_counted`.
+fn over(
+    topology: &str,
+    workload: &str,
+    registry: &Registry,
+    at_least: u64,
+) -> Result<ScenarioPlan, String> {
+    let text = format!(
+        "name: user-invariant\ntopology: ../topologies/{topology}.yaml\nduration: 10s\n\
+         liveness: 20s\nseeds: 1\n{workload}\
+         invariants:\n  - replies_counted: {{at_least: {at_least}}}\nexpect: pass\n"
+    );
+    let path = root().join("scenarios/user-invariant.yaml");
+    let loaded = load_scenario_source(&SourceFile::new(path, text), registry);
+    loaded.plan.ok_or_else(|| format!("{:?}", loaded.diagnostics))
+}
+
+#[test]
+fn a_registered_invariant_is_named_in_yaml_and_judges_the_run() {
+    let registry = registry();
+    let enough = scenario(&registry, 1).expect("resolves with the user's registry");
+    let report = run_seed(&enough, &registry, 1, false);
+    let outcome = &report.invariants[0];
+    assert_eq!(outcome.name, "replies_counted");
+    assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
+    // More replies than the clients ever request: the user's checker finds it.
+    let too_many = scenario(&registry, 1_000).expect("resolves");
+    let report = run_seed(&too_many, &registry, 1, false);
+    assert_eq!(report.invariants[0].verdict, Verdict::Fail);
+    let text = &report.invariants[0].violations[0].text;
+    assert!(text.ends_with("replies accepted, 1000 wanted"), "{text}");
+}
+
+#[test]
+fn the_builtin_registry_does_not_know_a_users_invariant() {
+    let error = scenario(&Registry::builtin(), 1).expect_err("unknown to the built-ins");
+    assert!(error.contains("unknown-invariant"), "{error}");
+    assert!(error.contains("replies_counted"), "{error}");
+}
+
+#[test]
+fn a_registered_invariant_is_refused_where_its_applicability_says_it_cannot_apply() {
+    // The pipeline has producers and consumers but nobody who sends requests.
+    let error = over("pipeline", "", &registry(), 1).expect_err("not applicable");
+    assert!(error.contains("invariant-not-applicable"), "{error}");
+    assert!(error.contains("nobody sends requests"), "{error}");
+}
