@@ -21,7 +21,7 @@ use patchbay::net::{TurmoilTcp, spawn_socket};
 use patchbay::plan::{Group, Replica, ScenarioPlan, load_scenario_source};
 use patchbay::run::{RunReport, event_sink, run_seed};
 use patchbay::socket::{
-    Msg, PipeId, RecvError, Rep, Req, Respondent, SendError, SocketCore, SocketEvent,
+    Msg, PipeId, Pipes, RecvError, Rep, Req, Respondent, SendError, SocketCore, SocketEvent,
     SocketOptions, SocketType, Surveyor,
 };
 use patchbay::spec::source::SourceFile;
@@ -308,6 +308,12 @@ impl SocketCore for EagerReq {
     fn socket_type(&self) -> SocketType {
         self.inner.socket_type()
     }
+    fn pipes(&self) -> &Pipes {
+        self.inner.pipes()
+    }
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        self.inner.pipes_mut()
+    }
     fn attach(&mut self, pipe: PipeId, now: Duration) {
         self.inner.attach(pipe, now);
     }
@@ -522,6 +528,12 @@ impl LateSurveyor {
 impl SocketCore for LateSurveyor {
     fn socket_type(&self) -> SocketType {
         self.inner.socket_type()
+    }
+    fn pipes(&self) -> &Pipes {
+        self.inner.pipes()
+    }
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        self.inner.pipes_mut()
     }
     fn attach(&mut self, pipe: PipeId, now: Duration) {
         self.inner.attach(pipe, self.behind(now));

@@ -34,9 +34,9 @@ use proptest::test_runner::{
 use super::multipart;
 use super::subscriptions::{any_matches, command_body, topic};
 use super::{
-    Bus, Dealer, DropReason, HwmPolicy, Msg, Pair, PipeId, Publisher, Pull, Push, REQUEST_ID_BIT,
-    RecvError, Rep, Req, Respondent, Router, SendError, SocketCore, SocketEvent, SocketOptions,
-    SocketType, Subscriber, Surveyor,
+    Bus, Dealer, DropReason, HwmPolicy, Msg, Pair, PipeId, Pipes, Publisher, Pull, Push,
+    REQUEST_ID_BIT, RecvError, Rep, Req, Respondent, Router, SendError, SocketCore, SocketEvent,
+    SocketOptions, SocketType, Subscriber, Surveyor,
 };
 
 /// Cases per property when `PATCHBAY_PROPTEST_CASES` is not set: the whole module
@@ -1153,6 +1153,14 @@ impl Flawed {
 impl SocketCore for Flawed {
     fn socket_type(&self) -> SocketType {
         self.inner.socket_type()
+    }
+
+    fn pipes(&self) -> &Pipes {
+        self.inner.pipes()
+    }
+
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        self.inner.pipes_mut()
     }
 
     fn attach(&mut self, pipe: PipeId, now: Duration) {
