@@ -179,6 +179,34 @@ impl std::fmt::Display for SocketType {
     }
 }
 
+/// Builds the sans-IO core for a socket type: the one place a [`SocketType`] becomes
+/// its core, used by the run, the benches and the property tests alike.
+/// `first_request_id` is where REQ's and SURVEYOR's ids start (the run draws it from
+/// its seeded random source); the other types ignore it.
+pub fn make_core(
+    t: SocketType,
+    options: &SocketOptions,
+    first_request_id: u32,
+) -> Box<dyn SocketCore> {
+    let o = options.clone();
+    match t {
+        SocketType::Req => Box::new(Req::new(o, first_request_id)),
+        SocketType::Rep => Box::new(Rep::new(o)),
+        SocketType::Dealer => Box::new(Dealer::new(o)),
+        SocketType::Router => Box::new(Router::new(o)),
+        SocketType::Surveyor => Box::new(Surveyor::new(o, first_request_id)),
+        SocketType::Respondent => Box::new(Respondent::new(o)),
+        SocketType::Bus => Box::new(Bus::new(o)),
+        SocketType::Pub => Box::new(Publisher::new_pub(o)),
+        SocketType::XPub => Box::new(Publisher::new_xpub(o)),
+        SocketType::Sub => Box::new(Subscriber::new_sub(o)),
+        SocketType::XSub => Box::new(Subscriber::new_xsub(o)),
+        SocketType::Push => Box::new(Push::new(o)),
+        SocketType::Pull => Box::new(Pull::new(o)),
+        SocketType::Pair => Box::new(Pair::new(o)),
+    }
+}
+
 /// What a full pipe does to a new message (docs/library-semantics.md, "Behaviour per socket type").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HwmPolicy {
