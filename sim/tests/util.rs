@@ -1,15 +1,19 @@
 //! Helpers the integration-test modules share: the workspace root, a scenario
 //! written inline in a test as if it lived in `scenarios/`, the registry with the
 //! deliberately broken designs, a seed run that must reach a verdict and the outcome
-//! of one invariant in it, and a single-threaded runtime on 127.0.0.1 for tests over
-//! real TCP.
+//! of one invariant in it, and for tests over real TCP a single-threaded runtime on
+//! 127.0.0.1 and a log of a socket's driver events.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
 
 use patchbay::design::{Registry, broken};
 use patchbay::invariant::Outcome;
+use patchbay::net::{DriverEvent, EventSink};
 use patchbay::plan::{ScenarioPlan, load_scenario_source};
 use patchbay::run::{RunReport, run_seed};
 use patchbay::spec::source::SourceFile;
@@ -75,4 +79,23 @@ pub fn run_local(test: impl Future<Output = ()>) {
 /// `127.0.0.1:port`.
 pub fn loopback(port: u16) -> SocketAddr {
     SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)
+}
+
+/// Every driver event of one socket, in order; its [`EventLog::sink`] is what the
+/// test hands to `spawn_socket`. Times are left out: over real TCP they differ from
+/// run to run by nature.
+#[derive(Clone, Default)]
+pub struct EventLog(Rc<RefCell<Vec<DriverEvent>>>);
+
+impl EventLog {
+    /// A sink that appends to this log.
+    pub fn sink(&self) -> EventSink {
+        let log = Rc::clone(&self.0);
+        Rc::new(move |_at: Duration, event: DriverEvent| log.borrow_mut().push(event))
+    }
+
+    /// What `pick` takes from the events so far, in order.
+    pub fn find<T>(&self, pick: impl Fn(&DriverEvent) -> Option<T>) -> Vec<T> {
+        self.0.borrow().iter().filter_map(pick).collect()
+    }
 }
