@@ -1,8 +1,8 @@
 //! Helpers the integration-test modules share: the workspace root, a scenario
 //! written inline in a test as if it lived in `scenarios/`, the registry with the
 //! deliberately broken designs, a seed run that must reach a verdict and the outcome
-//! of one invariant in it, and for tests over real TCP a single-threaded runtime on
-//! 127.0.0.1 and a log of a socket's driver events.
+//! of one invariant in it; for the driver-level tests, a single-threaded runtime on
+//! 127.0.0.1, a log of a socket's driver events and which of them are faults.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -16,6 +16,7 @@ use patchbay::invariant::Outcome;
 use patchbay::net::{DriverEvent, EventSink};
 use patchbay::plan::{ScenarioPlan, load_scenario_source};
 use patchbay::run::{RunReport, run_seed};
+use patchbay::socket::SocketEvent;
 use patchbay::spec::source::SourceFile;
 
 /// The workspace root, where `scenarios/` and `topologies/` are.
@@ -79,6 +80,22 @@ pub fn run_local(test: impl Future<Output = ()>) {
 /// `127.0.0.1:port`.
 pub fn loopback(port: u16) -> SocketAddr {
     SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)
+}
+
+/// Whether a driver event means something went wrong: a drop, a failed connect or
+/// accept, a protocol error, a panic. A clean exchange has none; the match is
+/// exhaustive so that a new kind of event must be sorted here.
+pub fn is_fault(event: &DriverEvent) -> bool {
+    match event {
+        DriverEvent::Socket(SocketEvent::Dropped { .. }) => true,
+        DriverEvent::Socket(_)
+        | DriverEvent::Connected { .. }
+        | DriverEvent::Disconnected { .. } => false,
+        DriverEvent::ConnectFailed { .. }
+        | DriverEvent::AcceptFailed { .. }
+        | DriverEvent::ProtocolError { .. }
+        | DriverEvent::TaskPanicked { .. } => true,
+    }
 }
 
 /// Every driver event of one socket, in order; its [`EventLog::sink`] is what the
