@@ -7,16 +7,13 @@
 //! scenario sat in `scenarios/`, read from memory); the leaky run swaps the router's
 //! design in the resolved plan, so both runs share everything else.
 
-use std::path::PathBuf;
-
-use patchbay::design::broken;
 use patchbay::invariant::{Outcome, Verdict};
 use patchbay::plan::ScenarioPlan;
 use patchbay::registry::Registry;
-use patchbay::resolve::load_scenario_source;
-use patchbay::run::{RunReport, run_seed};
-use patchbay::spec::source::SourceFile;
+use patchbay::run::RunReport;
 use patchbay::trace::{AppEvent, EventKind};
+
+use crate::util::{outcome, registry_with_broken, run_to_verdict, scenario_with};
 
 const SEED: u64 = 1;
 
@@ -39,31 +36,13 @@ invariants: [fanout_correct, hwm_bound]
 expect: pass
 "#;
 
-fn registry() -> Registry {
-    let mut registry = Registry::builtin();
-    for spec in broken::designs() {
-        registry.register(spec);
-    }
-    registry
-}
-
+/// The small comet, resolved against the registry with the broken designs.
 fn small_comet(registry: &Registry) -> ScenarioPlan {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/comet-small.yaml");
-    let loaded = load_scenario_source(&SourceFile::new(path, SMALL_COMET.to_owned()), registry);
-    let diags: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
-    loaded.plan.unwrap_or_else(|| panic!("the small comet does not resolve:\n{}", diags.join("\n")))
-}
-
-/// Runs [`SEED`], keeping the trace.
-fn run(plan: &ScenarioPlan, registry: &Registry) -> RunReport {
-    let report = run_seed(plan, registry, SEED, true);
-    assert_eq!(report.error, None, "{} did not run: {}", plan.name, report.repro());
-    report
+    scenario_with("comet-small", SMALL_COMET, registry)
 }
 
 fn fanout(report: &RunReport) -> &Outcome {
-    let found = report.invariants.iter().find(|o| o.name == "fanout_correct");
-    found.unwrap_or_else(|| panic!("fanout_correct was not checked: {:?}", report.invariants))
+    outcome(report, "fanout_correct")
 }
 
 /// How many logouts the router recorded.
@@ -75,8 +54,8 @@ fn logouts(report: &RunReport) -> usize {
 
 #[test]
 fn a_small_comet_with_logins_and_logouts_delivers_to_exactly_the_logged_in_followers() {
-    let registry = registry();
-    let report = run(&small_comet(&registry), &registry);
+    let registry = registry_with_broken();
+    let report = run_to_verdict(&small_comet(&registry), &registry, SEED, true);
     let outcome = fanout(&report);
     assert_eq!(outcome.verdict, Verdict::Pass, "{}: {outcome:?}", report.repro());
     assert!(report.as_expected, "{}: {:?}", report.repro(), report.invariants);
@@ -88,11 +67,11 @@ fn a_small_comet_with_logins_and_logouts_delivers_to_exactly_the_logged_in_follo
 
 #[test]
 fn the_leaky_router_that_keeps_logged_out_users_fails_fanout_correct() {
-    let registry = registry();
+    let registry = registry_with_broken();
     let mut plan = small_comet(&registry);
     let router = plan.topology.groups.iter_mut().find(|g| g.name == "router").expect("router");
     router.design = "leaky-comet-router".into();
-    let report = run(&plan, &registry);
+    let report = run_to_verdict(&plan, &registry, SEED, true);
     let outcome = fanout(&report);
     assert_eq!(outcome.verdict, Verdict::Fail, "{}: {outcome:?}", report.repro());
     assert!(!outcome.violations.is_empty());

@@ -6,7 +6,6 @@
 //! The bad peers run on plain threads with blocking sockets and a read timeout that
 //! only guards against a hang: each waits for patchbay to close its connection.
 
-use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::rc::Rc;
@@ -16,29 +15,18 @@ use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket
 use patchbay::socket::{Msg, Rep, Req, SocketOptions};
 
 use crate::interop::NngPeer;
-use crate::util::{loopback, run_local};
+use crate::util::{EventLog, loopback, run_local};
 
 /// A guard against a hung test, not a wait for anything.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 const REQ_HANDSHAKE: [u8; 8] = [0x00, 0x53, 0x50, 0x00, 0x00, 0x30, 0x00, 0x00];
 
-#[derive(Clone, Default)]
-struct EventLog(Rc<RefCell<Vec<DriverEvent>>>);
-
-impl EventLog {
-    fn sink(&self) -> EventSink {
-        let log = Rc::clone(&self.0);
-        Rc::new(move |_at: Duration, event: DriverEvent| log.borrow_mut().push(event))
-    }
-
-    fn protocol_errors(&self) -> Vec<String> {
-        let events = self.0.borrow();
-        let errors = events.iter().filter_map(|event| match event {
-            DriverEvent::ProtocolError { reason, .. } => Some(reason.clone()),
-            _ => None,
-        });
-        errors.collect()
-    }
+/// The reasons of the protocol errors `log` holds, in order.
+fn protocol_errors(log: &EventLog) -> Vec<String> {
+    log.find(|event| match event {
+        DriverEvent::ProtocolError { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
 }
 
 /// A REP on 127.0.0.1 that answers every request with `echo:` and its body (what
@@ -136,7 +124,7 @@ fn half_handshake_peers_are_closed_at_the_deadline_while_good_reqs_are_served() 
             assert_eq!(got, rep_handshake(), "{what}: the REP's handshake, then the close");
         }
         let reason = "handshake not finished within 300ms (handshake_ivl): closed";
-        assert_eq!(log.protocol_errors(), vec![reason, reason]);
+        assert_eq!(protocol_errors(&log), vec![reason, reason]);
     });
 }
 
@@ -169,7 +157,7 @@ fn a_2_62_length_prefix_closes_at_once_with_the_default_limit() {
         let got = join(bad_peer(addr, prefixed(1 << 62))).await;
         assert_eq!(got, Some(rep_handshake().to_vec()), "closed before the guard ran out");
         assert_eq!(
-            log.protocol_errors(),
+            protocol_errors(&log),
             vec![
                 "message length 4611686018427387904 exceeds the hard ceiling of 4294967296 \
                  bytes, refused whatever the receive limit"
@@ -209,7 +197,7 @@ fn a_large_length_under_the_ceiling_buffers_only_what_arrives() {
         assert_eq!(peak, FOLLOWING_BYTES, "everything after the prefix waited, no more");
         assert_eq!(rep.rx_buffered_bytes(), 0, "given back when the connection ended");
         assert_eq!(
-            log.protocol_errors(),
+            protocol_errors(&log),
             vec![format!(
                 "connection closed mid-message: got {FOLLOWING_BYTES} of {} bytes",
                 1u64 << 31
@@ -256,7 +244,7 @@ fn two_thousand_idle_peers_are_all_closed_at_the_deadline() {
              (its own ends included), {after} after the {ivl:?} deadline"
         );
         assert_eq!(closed, IDLE_PEERS, "peers patchbay closed");
-        let errors = log.protocol_errors();
+        let errors = protocol_errors(&log);
         assert_eq!(errors.len(), IDLE_PEERS);
         assert!(errors.iter().all(|e| e.starts_with("handshake not finished within 500ms")));
         assert_eq!(good_req(addr, 3).await, 3);

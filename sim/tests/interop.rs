@@ -6,16 +6,15 @@
 //! tests fail, never skip, when pynng is missing: CI installs it, and a silently
 //! skipped interop test would hide exactly the regressions it exists for.
 
-use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::util::{loopback, run_local};
+use crate::util::{EventLog, loopback, run_local};
 use bytes::{BufMut, Bytes, BytesMut};
-use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket};
+use patchbay::net::{DriverEvent, SocketHandle, TokioTcp, spawn_socket};
 use patchbay::socket::{DropReason, Msg, REQUEST_ID_BIT, Rep, Req, SocketEvent, SocketOptions};
 use patchbay::wire::payload::{HEADER_LEN, Payload, PayloadKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -107,28 +106,14 @@ impl Drop for NngPeer {
     }
 }
 
-#[derive(Clone, Default)]
-struct EventLog(Rc<RefCell<Vec<DriverEvent>>>);
-
-impl EventLog {
-    fn sink(&self) -> EventSink {
-        let log = Rc::clone(&self.0);
-        Rc::new(move |_at: Duration, event: DriverEvent| log.borrow_mut().push(event))
-    }
-
-    fn find<T>(&self, pick: impl Fn(&DriverEvent) -> Option<T>) -> Vec<T> {
-        self.0.borrow().iter().filter_map(pick).collect()
-    }
-
-    /// Events that mean something went wrong on the wire or in the driver.
-    fn faults(&self) -> Vec<DriverEvent> {
-        self.find(|event| match event {
-            DriverEvent::ProtocolError { .. }
-            | DriverEvent::TaskPanicked { .. }
-            | DriverEvent::Socket(SocketEvent::Dropped { .. }) => Some(event.clone()),
-            _ => None,
-        })
-    }
+/// Events in `log` that mean something went wrong on the wire or in the driver.
+fn faults(log: &EventLog) -> Vec<DriverEvent> {
+    log.find(|event| match event {
+        DriverEvent::ProtocolError { .. }
+        | DriverEvent::TaskPanicked { .. }
+        | DriverEvent::Socket(SocketEvent::Dropped { .. }) => Some(event.clone()),
+        _ => None,
+    })
 }
 
 async fn bind_rep(options: SocketOptions, log: &EventLog) -> SocketHandle {
@@ -171,7 +156,7 @@ fn nng_req_is_served_by_patchbay_rep() {
                 "NNG request id: {header:x?}"
             );
         }
-        assert_eq!(log.faults(), vec![]);
+        assert_eq!(faults(&log), vec![]);
         rep.close().await;
     });
 }
@@ -200,7 +185,7 @@ fn patchbay_req_is_served_by_nng_rep() {
         req.close().await;
         peer.expect("DONE").await;
         peer.finish();
-        assert_eq!(log.faults(), vec![]);
+        assert_eq!(faults(&log), vec![]);
     });
 }
 
@@ -236,7 +221,7 @@ fn a_modelled_message_reaches_a_real_nng_peer_at_its_modelled_length() {
         req.close().await;
         peer.expect("DONE").await;
         peer.finish();
-        assert_eq!(log.faults(), vec![]);
+        assert_eq!(faults(&log), vec![]);
     });
 }
 

@@ -15,19 +15,21 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use patchbay::design::{Completion, NodeCtx, broken};
+use patchbay::design::{Completion, NodeCtx};
 use patchbay::invariant::{CheckInput, Outcome, Verdict};
 use patchbay::net::{TurmoilTcp, spawn_socket};
 use patchbay::plan::{Group, Replica, ScenarioPlan};
 use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario_source;
-use patchbay::run::{RunReport, event_sink, run_seed};
+use patchbay::run::{RunReport, event_sink};
 use patchbay::socket::{
-    Msg, PipeId, RecvError, Rep, Req, Respondent, SendError, SocketCore, SocketEvent,
+    Msg, PipeId, Pipes, RecvError, Rep, Req, Respondent, SendError, SocketCore, SocketEvent,
     SocketOptions, SocketType, Surveyor,
 };
 use patchbay::spec::source::SourceFile;
 use patchbay::trace::{EventKind, Recorder, Trace};
+
+use crate::util::{outcome, registry_with_broken, run_to_verdict};
 
 /// The seed every run here uses, broken and correct alike.
 const SEED: u64 = 1;
@@ -117,15 +119,6 @@ nodes:
       - {name: rep, type: REP, bind: 5555}
 "#;
 
-/// The built-in designs plus every deliberately broken one.
-fn registry() -> Registry {
-    let mut registry = Registry::builtin();
-    for spec in broken::designs() {
-        registry.register(spec);
-    }
-    registry
-}
-
 /// Writes `topology` to a temporary directory of its own as `<name>.topology.yaml`,
 /// resolves `scenario` (which must not name a topology itself) beside it, and removes
 /// the directory again. `name` must be unique among the tests, which run side by side.
@@ -151,16 +144,7 @@ fn resolve(name: &str, topology: &str, scenario: &str, registry: &Registry) -> S
 
 /// Runs [`SEED`] of `plan`, which must run to a verdict.
 fn run(plan: &ScenarioPlan, registry: &Registry) -> RunReport {
-    let report = run_seed(plan, registry, SEED, false);
-    assert_eq!(report.error, None, "{} did not run: {}", plan.name, report.repro());
-    report
-}
-
-/// The outcome of invariant `name` in `report`.
-fn outcome<'a>(report: &'a RunReport, name: &str) -> &'a Outcome {
-    report.invariants.iter().find(|o| o.name == name).unwrap_or_else(|| {
-        panic!("{} did not check {name}: {:?}", report.scenario, report.invariants)
-    })
+    run_to_verdict(plan, registry, SEED, false)
 }
 
 /// Asserts that `correct` passes `name` and `broken` fails it, each as its scenario
@@ -190,7 +174,7 @@ fn short_scenario(workload: &str, fault: &str, invariant: &str, fails: bool) -> 
 
 #[test]
 fn no_lost_replies_fails_when_a_worker_drops_every_fifth_request() {
-    let registry = registry();
+    let registry = registry_with_broken();
     let scenario = |fails| {
         let workload = "client: {requests: 6}\n  worker: {service_time: 5ms}";
         short_scenario(workload, "", "no_lost_replies", fails)
@@ -214,7 +198,7 @@ fn no_lost_replies_fails_when_a_worker_drops_every_fifth_request() {
 
 #[test]
 fn no_duplicate_delivery_fails_when_a_device_forwards_each_request_twice() {
-    let registry = registry();
+    let registry = registry_with_broken();
     let scenario = |fails| {
         let workload = "client: {requests: 5}\n  worker: {service_time: 2ms}";
         short_scenario(workload, "", "no_duplicate_delivery", fails)
@@ -245,7 +229,7 @@ fn no_duplicate_delivery_fails_when_a_device_forwards_each_request_twice() {
 
 #[test]
 fn no_lost_replies_fails_when_a_broker_forgets_to_requeue_its_workers() {
-    let registry = registry();
+    let registry = registry_with_broken();
     let scenario = |fails| {
         let workload = "client: {requests: 5}\n  worker: {service_time: 10ms}";
         short_scenario(workload, "", "no_lost_replies", fails)
@@ -273,7 +257,7 @@ fn no_lost_replies_fails_when_a_broker_forgets_to_requeue_its_workers() {
 
 #[test]
 fn faults_fired_fails_for_a_partition_between_nodes_that_never_talk() {
-    let registry = registry();
+    let registry = registry_with_broken();
     // Paced so that the clients are still at work when the partition begins.
     let scenario = |between: &str, fails| {
         let workload = "client: {requests: 20, rate: 10/s}";
@@ -309,6 +293,12 @@ struct EagerReq {
 impl SocketCore for EagerReq {
     fn socket_type(&self) -> SocketType {
         self.inner.socket_type()
+    }
+    fn pipes(&self) -> &Pipes {
+        self.inner.pipes()
+    }
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        self.inner.pipes_mut()
     }
     fn attach(&mut self, pipe: PipeId, now: Duration) {
         self.inner.attach(pipe, now);
@@ -445,7 +435,7 @@ fn check(plan: &ScenarioPlan, trace: &Trace) -> Outcome {
 
 #[test]
 fn resend_interval_fails_for_a_req_core_that_resends_half_an_interval_early() {
-    let registry = registry();
+    let registry = registry_with_broken();
     // The harness runs the plan's nodes and workload by hand; the invariant is judged
     // against the plan's sockets, so the scenario's phases do not matter here.
     let workload = "client: {requests: 2}\n  worker: {service_time: 1200ms}";
@@ -524,6 +514,12 @@ impl LateSurveyor {
 impl SocketCore for LateSurveyor {
     fn socket_type(&self) -> SocketType {
         self.inner.socket_type()
+    }
+    fn pipes(&self) -> &Pipes {
+        self.inner.pipes()
+    }
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        self.inner.pipes_mut()
     }
     fn attach(&mut self, pipe: PipeId, now: Duration) {
         self.inner.attach(pipe, self.behind(now));
@@ -613,7 +609,7 @@ fn survey_by_hand(plan: &ScenarioPlan, surveyor_core: MakeCore) -> Trace {
 
 #[test]
 fn survey_deadline_fails_for_a_surveyor_core_that_accepts_late_responses() {
-    let registry = registry();
+    let registry = registry_with_broken();
     let workload = "surveyor: {requests: 3, rate: 0.4/s, start_at: 500ms}\n  \
                     fast: {service_time: 100ms}\n  slow: {service_time: 800ms}";
     let scenario = short_scenario(workload, "", "survey_deadline", false);

@@ -17,6 +17,8 @@ use patchbay::net::{
 };
 use patchbay::socket::{Dealer, Msg, REQUEST_ID_BIT, Rep, Req, Router, SocketEvent, SocketOptions};
 
+use crate::util::is_fault;
+
 const ROUND_TRIPS: usize = 100;
 const DEALER_MSGS: u32 = 3;
 /// Ports the servers bind under turmoil, where a client cannot learn an ephemeral
@@ -141,19 +143,6 @@ async fn run_client<T: Transport>(
     }
     dealer.close().await;
     (rep_replies, dealer_replies)
-}
-
-fn is_fault(event: &DriverEvent) -> bool {
-    match event {
-        DriverEvent::Socket(SocketEvent::Dropped { .. }) => true,
-        DriverEvent::Socket(_)
-        | DriverEvent::Connected { .. }
-        | DriverEvent::Disconnected { .. } => false,
-        DriverEvent::ConnectFailed { .. }
-        | DriverEvent::AcceptFailed { .. }
-        | DriverEvent::ProtocolError { .. }
-        | DriverEvent::TaskPanicked { .. } => true,
-    }
 }
 
 fn outcome(replies: (Vec<Bytes>, Vec<Msg>), client: &EventLog, server: &EventLog) -> Outcome {

@@ -27,6 +27,8 @@ use patchbay::socket::{
 };
 use tokio::sync::Notify;
 
+use crate::util::is_fault;
+
 /// Under turmoil node `i` binds this port plus `i`: a node cannot learn another
 /// host's ephemeral port without a side channel.
 const SIM_BASE_PORT: u16 = 7000;
@@ -133,19 +135,6 @@ struct Outcome {
     survey_expired: usize,
     /// Drops, failed connects, protocol errors and panics. A clean run has none.
     faults: Vec<DriverEvent>,
-}
-
-fn is_fault(event: &DriverEvent) -> bool {
-    match event {
-        DriverEvent::Socket(SocketEvent::Dropped { .. }) => true,
-        DriverEvent::Socket(_)
-        | DriverEvent::Connected { .. }
-        | DriverEvent::Disconnected { .. } => false,
-        DriverEvent::ConnectFailed { .. }
-        | DriverEvent::AcceptFailed { .. }
-        | DriverEvent::ProtocolError { .. }
-        | DriverEvent::TaskPanicked { .. } => true,
-    }
 }
 
 fn outcome(mut accounts: Vec<Vec<String>>, logs: &[EventLog]) -> Outcome {

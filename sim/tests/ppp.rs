@@ -1,7 +1,6 @@
 //! The Paranoid Pirate broker: it survives a worker's crash in simulation, and the
 //! variant that never expires a silent worker does not.
 
-use patchbay::design::broken;
 use patchbay::invariant::Verdict;
 use patchbay::plan::ScenarioPlan;
 use patchbay::registry::Registry;
@@ -9,15 +8,7 @@ use patchbay::resolve::{load_scenario, load_scenario_source};
 use patchbay::run::run_seed;
 use patchbay::spec::source::SourceFile;
 
-use crate::util::root;
-
-fn registry() -> Registry {
-    let mut registry = Registry::builtin();
-    for spec in broken::designs() {
-        registry.register(spec);
-    }
-    registry
-}
+use crate::util::{registry_with_broken, root};
 
 fn shipped(registry: &Registry) -> ScenarioPlan {
     let loaded = load_scenario(&root().join("scenarios/ppp-worker-crash.yaml"), registry);
@@ -26,7 +17,7 @@ fn shipped(registry: &Registry) -> ScenarioPlan {
 
 #[test]
 fn the_ppp_broker_answers_every_client_when_a_worker_crashes_mid_job() {
-    let registry = registry();
+    let registry = registry_with_broken();
     let plan = shipped(&registry);
     for seed in 1..=3 {
         let report = run_seed(&plan, &registry, seed, false);
@@ -37,7 +28,7 @@ fn the_ppp_broker_answers_every_client_when_a_worker_crashes_mid_job() {
 
 #[test]
 fn a_ppp_broker_that_never_expires_workers_loses_the_dead_workers_job() {
-    let registry = registry();
+    let registry = registry_with_broken();
     // The shipped topology with the broken broker, written beside a copy of the
     // shipped scenario so its relative topology path still resolves.
     let dir = std::env::temp_dir().join(format!("patchbay-ppp-{}", std::process::id()));

@@ -1,14 +1,24 @@
 //! Helpers the integration-test modules share: the workspace root, a scenario
-//! written inline in a test as if it lived in `scenarios/`, and a single-threaded
-//! runtime on 127.0.0.1 for tests over real TCP.
+//! written inline in a test as if it lived in `scenarios/`, the registry with the
+//! deliberately broken designs, a seed run that must reach a verdict and the outcome
+//! of one invariant in it; for the driver-level tests, a single-threaded runtime on
+//! 127.0.0.1, a log of a socket's driver events and which of them are faults.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
 
+use patchbay::design::broken;
+use patchbay::invariant::Outcome;
+use patchbay::net::{DriverEvent, EventSink};
 use patchbay::plan::ScenarioPlan;
 use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario_source;
+use patchbay::run::{RunReport, run_seed};
+use patchbay::socket::SocketEvent;
 use patchbay::spec::source::SourceFile;
 
 /// The workspace root, where `scenarios/` and `topologies/` are.
@@ -19,9 +29,46 @@ pub fn root() -> PathBuf {
 /// Resolves a scenario written in a test as if it lived in `scenarios/NAME.yaml`, so
 /// its `topology: ../topologies/…` reaches the shipped files.
 pub fn scenario(name: &str, text: &str) -> ScenarioPlan {
+    scenario_with(name, text, &Registry::builtin())
+}
+
+/// [`scenario`], resolved against `registry` (one with user or broken designs).
+pub fn scenario_with(name: &str, text: &str, registry: &Registry) -> ScenarioPlan {
     let path = root().join(format!("scenarios/{name}.yaml"));
-    let loaded = load_scenario_source(&SourceFile::new(path, text), &Registry::builtin());
-    loaded.plan.unwrap_or_else(|| panic!("{name} does not resolve: {:?}", loaded.diagnostics))
+    let loaded = load_scenario_source(&SourceFile::new(path, text), registry);
+    let diags: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    loaded.plan.unwrap_or_else(|| panic!("{name} does not resolve:\n{}", diags.join("\n")))
+}
+
+/// The built-in designs plus every deliberately broken one, for the tests that show
+/// a checker failing on a broken design.
+pub fn registry_with_broken() -> Registry {
+    let mut registry = Registry::builtin();
+    for spec in broken::designs() {
+        registry.register(spec);
+    }
+    registry
+}
+
+/// Runs `seed` of `plan`, which must run to a verdict: a run error fails the test
+/// with its repro line. `keep_trace` keeps the trace in the report.
+pub fn run_to_verdict(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    seed: u64,
+    keep_trace: bool,
+) -> RunReport {
+    let report = run_seed(plan, registry, seed, keep_trace);
+    assert_eq!(report.error, None, "{} did not run: {}", plan.name, report.repro());
+    report
+}
+
+/// The outcome of invariant `name` in `report`; a report that did not check it fails
+/// the test.
+pub fn outcome<'a>(report: &'a RunReport, name: &str) -> &'a Outcome {
+    report.invariants.iter().find(|o| o.name == name).unwrap_or_else(|| {
+        panic!("{} did not check {name}: {:?}", report.scenario, report.invariants)
+    })
 }
 
 /// Runs a real-network test on one thread, as patchbay's sockets expect (their tasks
@@ -35,4 +82,39 @@ pub fn run_local(test: impl Future<Output = ()>) {
 /// `127.0.0.1:port`.
 pub fn loopback(port: u16) -> SocketAddr {
     SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)
+}
+
+/// Whether a driver event means something went wrong: a drop, a failed connect or
+/// accept, a protocol error, a panic. A clean exchange has none; the match is
+/// exhaustive so that a new kind of event must be sorted here.
+pub fn is_fault(event: &DriverEvent) -> bool {
+    match event {
+        DriverEvent::Socket(SocketEvent::Dropped { .. }) => true,
+        DriverEvent::Socket(_)
+        | DriverEvent::Connected { .. }
+        | DriverEvent::Disconnected { .. } => false,
+        DriverEvent::ConnectFailed { .. }
+        | DriverEvent::AcceptFailed { .. }
+        | DriverEvent::ProtocolError { .. }
+        | DriverEvent::TaskPanicked { .. } => true,
+    }
+}
+
+/// Every driver event of one socket, in order; its [`EventLog::sink`] is what the
+/// test hands to `spawn_socket`. Times are left out: over real TCP they differ from
+/// run to run by nature.
+#[derive(Clone, Default)]
+pub struct EventLog(Rc<RefCell<Vec<DriverEvent>>>);
+
+impl EventLog {
+    /// A sink that appends to this log.
+    pub fn sink(&self) -> EventSink {
+        let log = Rc::clone(&self.0);
+        Rc::new(move |_at: Duration, event: DriverEvent| log.borrow_mut().push(event))
+    }
+
+    /// What `pick` takes from the events so far, in order.
+    pub fn find<T>(&self, pick: impl Fn(&DriverEvent) -> Option<T>) -> Vec<T> {
+        self.0.borrow().iter().filter_map(pick).collect()
+    }
 }

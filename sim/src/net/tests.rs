@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::driver::Backoff;
 use super::{DriverEvent, EventSink, SocketHandle, TurmoilTcp, spawn_socket};
 use crate::socket::{
-    Dealer, Msg, PipeId, RecvError, Rep, Req, SendError, SocketCore, SocketEvent, SocketOptions,
+    Dealer, Msg, PipeId, Pipes, Rep, Req, SendError, SocketCore, SocketEvent, SocketOptions,
     SocketType,
 };
 
@@ -208,43 +208,25 @@ fn full_receiver_blocks_the_sender_and_close_flushes() {
     assert_eq!(depth_max.iter().max(), Some(&RCVHWM_MSGS));
 }
 
-/// A DEALER whose `poll_transmit` panics: a stand-in for a bug in a core.
+/// A DEALER whose `poll_transmit` panics: a stand-in for a bug in a core. The pipe
+/// bookkeeping is the trait's shared default over the DEALER's own pipes.
 struct PanicOnTransmit(Dealer);
 
 impl SocketCore for PanicOnTransmit {
     fn socket_type(&self) -> SocketType {
         SocketType::Dealer
     }
-    fn attach(&mut self, pipe: PipeId, now: Duration) {
-        self.0.attach(pipe, now);
+    fn pipes(&self) -> &Pipes {
+        self.0.pipes()
     }
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, now: Duration) {
-        self.0.set_connected(pipe, connected, now);
-    }
-    fn detach(&mut self, pipe: PipeId, now: Duration) {
-        self.0.detach(pipe, now);
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        self.0.pipes_mut()
     }
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
         self.0.send(msg, now)
     }
-    fn recv(&mut self, now: Duration) -> Result<Msg, RecvError> {
-        self.0.recv(now)
-    }
-    fn on_message(&mut self, pipe: PipeId, msg: Msg, now: Duration) {
-        self.0.on_message(pipe, msg, now);
-    }
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.0.can_receive(pipe)
-    }
     fn poll_transmit(&mut self, _pipe: PipeId, _now: Duration) -> Option<Msg> {
         panic!("boom in poll_transmit");
-    }
-    fn poll_timeout(&self) -> Option<Duration> {
-        None
-    }
-    fn on_timeout(&mut self, _now: Duration) {}
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.0.poll_event()
     }
 }
 

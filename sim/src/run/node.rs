@@ -15,10 +15,7 @@ use std::time::Duration;
 use crate::design::{Completion, DesignFn, NodeCtx, Reopener, msg_info};
 use crate::net::{DriverEvent, SocketHandle, TokioTcp, spawn_socket};
 use crate::plan::{Group, Replica, WorkloadPlan};
-use crate::socket::{
-    Bus, Dealer, Pair, Publisher, Pull, Push, Rep, Req, Respondent, Router, SocketCore,
-    SocketEvent, SocketOptions, SocketType, Subscriber, Surveyor,
-};
+use crate::socket::{SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::trace::{EventKind, Recorder, SocketIndex, TraceEvent};
 
 use super::faults::{FaultWorld, Status};
@@ -59,29 +56,13 @@ pub(super) enum Net {
     Real(Rc<RealNet>),
 }
 
-/// Builds the sans-IO core for a socket type.
+/// Builds the sans-IO core for a socket type (`socket::make_core`, the one factory).
 pub fn make_core(
     t: SocketType,
     options: &SocketOptions,
     first_request_id: u32,
 ) -> Option<Box<dyn SocketCore>> {
-    let o = options.clone();
-    Some(match t {
-        SocketType::Req => Box::new(Req::new(o, first_request_id)),
-        SocketType::Rep => Box::new(Rep::new(o)),
-        SocketType::Dealer => Box::new(Dealer::new(o)),
-        SocketType::Router => Box::new(Router::new(o)),
-        SocketType::Surveyor => Box::new(Surveyor::new(o, first_request_id)),
-        SocketType::Respondent => Box::new(Respondent::new(o)),
-        SocketType::Bus => Box::new(Bus::new(o)),
-        SocketType::Pub => Box::new(Publisher::new_pub(o)),
-        SocketType::XPub => Box::new(Publisher::new_xpub(o)),
-        SocketType::Sub => Box::new(Subscriber::new_sub(o)),
-        SocketType::XSub => Box::new(Subscriber::new_xsub(o)),
-        SocketType::Push => Box::new(Push::new(o)),
-        SocketType::Pull => Box::new(Pull::new(o)),
-        SocketType::Pair => Box::new(Pair::new(o)),
-    })
+    Some(crate::socket::make_core(t, options, first_request_id))
 }
 
 /// A per-replica, per-incarnation seed, so every replica draws its own stream.

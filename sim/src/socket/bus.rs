@@ -9,37 +9,20 @@
 //! Not modelled: NNG's raw BUS, used in devices, leaves out the pipe a forwarded
 //! message came in on. patchbay's BUS is the cooked socket only.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::pipes::Pipes;
 use super::rep::spill_header;
-use super::{
-    DropReason, Msg, PipeId, RecvError, SendError, SocketCore, SocketEvent, SocketOptions,
-    SocketType,
-};
+use super::{Msg, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
 pub struct Bus {
     pipes: Pipes,
-    /// The pipes a send goes to. `Pipes` keeps a detached pipe while it has unread
-    /// input, so the set of live pipes is kept here.
-    attached: BTreeSet<PipeId>,
 }
 
 impl Bus {
     pub fn new(options: SocketOptions) -> Bus {
-        Bus { pipes: Pipes::new(&options), attached: BTreeSet::new() }
-    }
-}
-
-/// Queues a copy of `msg` on each of `attached`; a full pipe drops its copy with
-/// `Dropped{Hwm}`. Shared with SURVEYOR, which sends each survey the same way.
-pub(super) fn copy_to_every_pipe(pipes: &mut Pipes, attached: &BTreeSet<PipeId>, msg: &Msg) {
-    for pipe in attached {
-        if let Err(copy) = pipes.enqueue(*pipe, msg.clone()) {
-            pipes.drop_msg(Some(*pipe), DropReason::Hwm, copy);
-        }
+        Bus { pipes: Pipes::new(&options) }
     }
 }
 
@@ -48,53 +31,22 @@ impl SocketCore for Bus {
         SocketType::Bus
     }
 
-    fn attach(&mut self, pipe: PipeId, _now: Duration) {
-        self.pipes.attach(pipe);
-        self.attached.insert(pipe);
-    }
-
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        self.pipes.set_connected(pipe, connected);
-    }
-
-    fn detach(&mut self, pipe: PipeId, _now: Duration) {
-        self.attached.remove(&pipe);
-        self.pipes.detach(pipe);
-    }
+    pipes_in_field!(pipes);
 
     /// BUS has no header on the wire, so ids the application put on the message are
     /// moved into the body, as a real peer would read them; the `Enqueued` events
     /// then show what goes out.
     fn send(&mut self, mut msg: Msg, _now: Duration) -> Result<(), SendError> {
         spill_header(&mut msg, 0);
-        copy_to_every_pipe(&mut self.pipes, &self.attached, &msg);
+        self.pipes.copy_to_attached(&msg);
         Ok(())
-    }
-
-    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
-        self.pipes.pop_inbound().map(|(_, msg)| msg).ok_or(RecvError::WouldBlock)
-    }
-
-    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
-        self.pipes.push_inbound(pipe, msg);
-    }
-
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.pipes.can_receive(pipe)
-    }
-
-    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        self.pipes.pop_outbound(pipe)
-    }
-
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.pipes.pop_event()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
+    use super::super::{DropReason, PipeId, RecvError, SocketEvent};
     use super::*;
 
     fn bus(sndhwm: u32, pipes: &[PipeId]) -> Bus {

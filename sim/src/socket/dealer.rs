@@ -10,9 +10,7 @@
 use std::time::Duration;
 
 use super::pipes::Pipes;
-use super::{
-    Msg, PipeId, RecvError, SendError, SocketCore, SocketEvent, SocketOptions, SocketType,
-};
+use super::{Msg, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
 pub struct Dealer {
@@ -30,41 +28,11 @@ impl SocketCore for Dealer {
         SocketType::Dealer
     }
 
-    fn attach(&mut self, pipe: PipeId, _now: Duration) {
-        self.pipes.attach(pipe);
-    }
-
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        self.pipes.set_connected(pipe, connected);
-    }
-
-    fn detach(&mut self, pipe: PipeId, _now: Duration) {
-        self.pipes.detach(pipe);
-    }
+    pipes_in_field!(pipes);
 
     fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
         let pipe = self.pipes.next_sendable(false).ok_or(SendError::WouldBlock)?;
         self.pipes.enqueue(pipe, msg).map_err(|_| SendError::WouldBlock)
-    }
-
-    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
-        self.pipes.pop_inbound().map(|(_, msg)| msg).ok_or(RecvError::WouldBlock)
-    }
-
-    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
-        self.pipes.push_inbound(pipe, msg);
-    }
-
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.pipes.can_receive(pipe)
-    }
-
-    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        self.pipes.pop_outbound(pipe)
-    }
-
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.pipes.pop_event()
     }
 }
 
@@ -72,6 +40,7 @@ impl SocketCore for Dealer {
 mod tests {
     use super::super::DropReason;
     use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
+    use super::super::{PipeId, RecvError, SocketEvent};
     use super::*;
 
     fn enqueued_pipes(events: &[SocketEvent]) -> Vec<PipeId> {

@@ -12,6 +12,22 @@
 //! 32-bit routing ids (the "backtrace"). A ZeroMQ ROUTER's identity frame is modelled
 //! as the hop id it pushes onto that stack, which is exactly what NNG's raw REP does.
 
+/// Writes [`SocketCore::pipes`] and [`SocketCore::pipes_mut`] for a core that keeps
+/// its [`Pipes`] in the named field: the same two accessors in every core otherwise.
+/// Defined before the `mod` lines below, since a `macro_rules!` is visible only to
+/// the code that follows it.
+macro_rules! pipes_in_field {
+    ($field:ident) => {
+        fn pipes(&self) -> &$crate::socket::Pipes {
+            &self.$field
+        }
+
+        fn pipes_mut(&mut self) -> &mut $crate::socket::Pipes {
+            &mut self.$field
+        }
+    };
+}
+
 mod bus;
 mod dealer;
 pub mod multipart;
@@ -41,6 +57,7 @@ pub use bus::Bus;
 pub use dealer::Dealer;
 pub use options::{HANDSHAKE_IVL_LIBZMQ, HANDSHAKE_IVL_NNG, Linger, SocketOptions};
 pub use pair::Pair;
+pub use pipes::Pipes;
 pub use publish::Publisher;
 pub use pull::Pull;
 pub use push::Push;
@@ -162,6 +179,34 @@ impl std::fmt::Display for SocketType {
     }
 }
 
+/// Builds the sans-IO core for a socket type: the one place a [`SocketType`] becomes
+/// its core, used by the run, the benches and the property tests alike.
+/// `first_request_id` is where REQ's and SURVEYOR's ids start (the run draws it from
+/// its seeded random source); the other types ignore it.
+pub fn make_core(
+    t: SocketType,
+    options: &SocketOptions,
+    first_request_id: u32,
+) -> Box<dyn SocketCore> {
+    let o = options.clone();
+    match t {
+        SocketType::Req => Box::new(Req::new(o, first_request_id)),
+        SocketType::Rep => Box::new(Rep::new(o)),
+        SocketType::Dealer => Box::new(Dealer::new(o)),
+        SocketType::Router => Box::new(Router::new(o)),
+        SocketType::Surveyor => Box::new(Surveyor::new(o, first_request_id)),
+        SocketType::Respondent => Box::new(Respondent::new(o)),
+        SocketType::Bus => Box::new(Bus::new(o)),
+        SocketType::Pub => Box::new(Publisher::new_pub(o)),
+        SocketType::XPub => Box::new(Publisher::new_xpub(o)),
+        SocketType::Sub => Box::new(Subscriber::new_sub(o)),
+        SocketType::XSub => Box::new(Subscriber::new_xsub(o)),
+        SocketType::Push => Box::new(Push::new(o)),
+        SocketType::Pull => Box::new(Pull::new(o)),
+        SocketType::Pair => Box::new(Pair::new(o)),
+    }
+}
+
 /// What a full pipe does to a new message (docs/library-semantics.md, "Behaviour per socket type").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HwmPolicy {
@@ -265,25 +310,48 @@ pub enum SocketEvent {
 /// goes, `detach` when it is gone for good (the bound side's pipe dies with its
 /// connection). The driver calls `poll_transmit` only for connected pipes and
 /// `on_message` only while `can_receive` says the pipe has room.
+///
+/// Every core keeps its queues in one [`Pipes`], so the provided methods do the
+/// common bookkeeping by forwarding to it; a core overrides only the steps its
+/// protocol changes (REQ moves its request when a pipe goes, ROUTER pushes the hop
+/// id on arrival...). A core implements `socket_type`, the two accessors and `send`.
 pub trait SocketCore {
     fn socket_type(&self) -> SocketType;
 
-    fn attach(&mut self, pipe: PipeId, now: Duration);
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, now: Duration);
-    fn detach(&mut self, pipe: PipeId, now: Duration);
+    /// The core's per-pipe queues and pending events, for the provided methods.
+    fn pipes(&self) -> &Pipes;
+    fn pipes_mut(&mut self) -> &mut Pipes;
+
+    fn attach(&mut self, pipe: PipeId, _now: Duration) {
+        self.pipes_mut().attach(pipe);
+    }
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
+        self.pipes_mut().set_connected(pipe, connected);
+    }
+    fn detach(&mut self, pipe: PipeId, _now: Duration) {
+        self.pipes_mut().detach(pipe);
+    }
 
     /// The application sends a message.
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError>;
     /// The application takes the next message, fair-queued across pipes.
-    fn recv(&mut self, now: Duration) -> Result<Msg, RecvError>;
+    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
+        self.pipes_mut().pop_inbound().map(|(_, msg)| msg).ok_or(RecvError::WouldBlock)
+    }
 
     /// A whole message arrived from the wire on `pipe`.
-    fn on_message(&mut self, pipe: PipeId, msg: Msg, now: Duration);
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
+        self.pipes_mut().push_inbound(pipe, msg);
+    }
     /// Whether `pipe`'s inbound queue is below the receive high-water mark. While it
     /// is not, the driver stops reading that connection (backpressure).
-    fn can_receive(&self, pipe: PipeId) -> bool;
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        self.pipes().can_receive(pipe)
+    }
     /// The next message to write on `pipe`, if any.
-    fn poll_transmit(&mut self, pipe: PipeId, now: Duration) -> Option<Msg>;
+    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
+        self.pipes_mut().pop_outbound(pipe)
+    }
 
     /// The earliest instant at which `on_timeout` must be called, if any. Most socket
     /// types keep no timers; REQ (resend) and SURVEYOR (deadline) override these.
@@ -293,5 +361,7 @@ pub trait SocketCore {
     fn on_timeout(&mut self, _now: Duration) {}
 
     /// The next event for the trace, oldest first.
-    fn poll_event(&mut self) -> Option<SocketEvent>;
+    fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.pipes_mut().pop_event()
+    }
 }

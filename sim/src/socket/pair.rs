@@ -11,9 +11,7 @@
 use std::time::Duration;
 
 use super::pipes::Pipes;
-use super::{
-    Msg, PipeId, RecvError, SendError, SocketCore, SocketEvent, SocketOptions, SocketType,
-};
+use super::{Msg, PipeId, SendError, SocketCore, SocketEvent, SocketOptions, SocketType};
 
 #[derive(Debug)]
 pub struct Pair {
@@ -36,6 +34,8 @@ impl SocketCore for Pair {
     fn socket_type(&self) -> SocketType {
         SocketType::Pair
     }
+
+    pipes_in_field!(pipes);
 
     fn attach(&mut self, pipe: PipeId, _now: Duration) {
         if self.peer.is_none() {
@@ -62,24 +62,8 @@ impl SocketCore for Pair {
         self.pipes.enqueue(pipe, msg).map_err(|_| SendError::WouldBlock)
     }
 
-    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
-        self.pipes.pop_inbound().map(|(_, msg)| msg).ok_or(RecvError::WouldBlock)
-    }
-
     /// A message from an ignored pipe breaks the driver's contract (it was told not
     /// to read); `Pipes` reports it dropped as `PipeClosed`, since it never knew it.
-    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
-        self.pipes.push_inbound(pipe, msg);
-    }
-
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.pipes.can_receive(pipe)
-    }
-
-    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        self.pipes.pop_outbound(pipe)
-    }
-
     fn poll_event(&mut self) -> Option<SocketEvent> {
         self.pipes.pop_event()
     }
@@ -87,6 +71,7 @@ impl SocketCore for Pair {
 
 #[cfg(test)]
 mod tests {
+    use super::super::SocketEvent;
     use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
     use super::*;
 

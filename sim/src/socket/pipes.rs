@@ -208,6 +208,29 @@ impl Pipes {
         Some((chosen, msg))
     }
 
+    /// Queues `msg` on `pipe`, or reports it dropped as `Hwm` when the pipe is full:
+    /// the HWM policy of the socket types that never block ([`super::HwmPolicy::Drop`]).
+    pub fn enqueue_or_drop(&mut self, pipe: PipeId, msg: Msg) {
+        if let Err(msg) = self.enqueue(pipe, msg) {
+            self.drop_msg(Some(pipe), DropReason::Hwm, msg);
+        }
+    }
+
+    /// Queues a copy of `msg` on every attached pipe, connected or not (`IMMEDIATE=0`);
+    /// a full pipe drops its copy as `Hwm`. BUS and SURVEYOR send this way, and SUB
+    /// its subscriptions.
+    pub fn copy_to_attached(&mut self, msg: &Msg) {
+        for pipe in self.attached_ids() {
+            self.enqueue_or_drop(pipe, msg.clone());
+        }
+    }
+
+    /// The attached pipes in id order, leaving out detached ones kept for their
+    /// unread input.
+    pub fn attached_ids(&self) -> Vec<PipeId> {
+        self.pipes.iter().filter(|(_, p)| p.attached).map(|(id, _)| *id).collect()
+    }
+
     pub fn drop_msg(&mut self, pipe: Option<PipeId>, reason: DropReason, msg: Msg) {
         self.push_event(SocketEvent::Dropped { pipe, reason, msg });
     }
@@ -379,6 +402,33 @@ mod tests {
             events.last(),
             Some(SocketEvent::Dropped { reason: DropReason::Hwm, .. })
         ));
+    }
+
+    /// BUS, SURVEYOR and SUB once kept their own set of attached pipes because a
+    /// detached pipe lingers here while it has unread input; `copy_to_attached`
+    /// must skip such a pipe as those sets did.
+    #[test]
+    fn copies_skip_a_detached_pipe_with_unread_input_and_drop_on_a_full_one() {
+        let mut pipes = pipes_with(1, 10, &[1, 2, 3]);
+        pipes.push_inbound(2, msg(&[], "unread"));
+        pipes.detach(2);
+        pipes.enqueue(3, msg(&[], "fills 3")).unwrap();
+        std::iter::from_fn(|| pipes.pop_event()).for_each(drop);
+        assert_eq!(pipes.attached_ids(), [1, 3]);
+        pipes.copy_to_attached(&msg(&[], "copy"));
+        let events: Vec<_> = std::iter::from_fn(|| pipes.pop_event()).collect();
+        assert_eq!(
+            events,
+            [
+                SocketEvent::Enqueued { pipe: 1, depth: 1, msg: msg(&[], "copy") },
+                SocketEvent::Dropped {
+                    pipe: Some(3),
+                    reason: DropReason::Hwm,
+                    msg: msg(&[], "copy")
+                },
+            ]
+        );
+        assert_eq!(bodies(&mut pipes), [(2, "unread".to_string())]);
     }
 
     #[test]

@@ -34,9 +34,8 @@ use proptest::test_runner::{
 use super::multipart;
 use super::subscriptions::{any_matches, command_body, topic};
 use super::{
-    Bus, Dealer, DropReason, HwmPolicy, Msg, Pair, PipeId, Publisher, Pull, Push, REQUEST_ID_BIT,
-    RecvError, Rep, Req, Respondent, Router, SendError, SocketCore, SocketEvent, SocketOptions,
-    SocketType, Subscriber, Surveyor,
+    DropReason, HwmPolicy, Msg, PipeId, Pipes, REQUEST_ID_BIT, RecvError, SendError, SocketCore,
+    SocketEvent, SocketOptions, SocketType, Subscriber, Surveyor, make_core,
 };
 
 /// Cases per property when `PATCHBAY_PROPTEST_CASES` is not set: the whole module
@@ -96,25 +95,9 @@ impl Setup {
     }
 }
 
-/// The core a setup describes, as `run::node::make_core` builds it.
+/// The core a setup describes, built by the factory the run uses.
 fn real_core(setup: &Setup) -> Box<dyn SocketCore> {
-    let o = setup.options();
-    match setup.socket {
-        SocketType::Req => Box::new(Req::new(o, FIRST_REQUEST_ID)),
-        SocketType::Rep => Box::new(Rep::new(o)),
-        SocketType::Dealer => Box::new(Dealer::new(o)),
-        SocketType::Router => Box::new(Router::new(o)),
-        SocketType::Pub => Box::new(Publisher::new_pub(o)),
-        SocketType::XPub => Box::new(Publisher::new_xpub(o)),
-        SocketType::Sub => Box::new(Subscriber::new_sub(o)),
-        SocketType::XSub => Box::new(Subscriber::new_xsub(o)),
-        SocketType::Push => Box::new(Push::new(o)),
-        SocketType::Pull => Box::new(Pull::new(o)),
-        SocketType::Pair => Box::new(Pair::new(o)),
-        SocketType::Surveyor => Box::new(Surveyor::new(o, FIRST_REQUEST_ID)),
-        SocketType::Respondent => Box::new(Respondent::new(o)),
-        SocketType::Bus => Box::new(Bus::new(o)),
-    }
+    make_core(setup.socket, &setup.options(), FIRST_REQUEST_ID)
 }
 
 fn setup(types: &'static [SocketType]) -> impl Strategy<Value = Setup> {
@@ -1153,6 +1136,14 @@ impl Flawed {
 impl SocketCore for Flawed {
     fn socket_type(&self) -> SocketType {
         self.inner.socket_type()
+    }
+
+    fn pipes(&self) -> &Pipes {
+        self.inner.pipes()
+    }
+
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        self.inner.pipes_mut()
     }
 
     fn attach(&mut self, pipe: PipeId, now: Duration) {

@@ -87,13 +87,11 @@ impl SocketCore for Publisher {
         if self.xpub { SocketType::XPub } else { SocketType::Pub }
     }
 
+    pipes_in_field!(pipes);
+
     fn attach(&mut self, pipe: PipeId, _now: Duration) {
         self.pipes.attach(pipe);
         self.filters.insert(pipe, None);
-    }
-
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        self.pipes.set_connected(pipe, connected);
     }
 
     /// The pipe's subscriptions end with it. An XPUB tells the application about each
@@ -119,9 +117,7 @@ impl SocketCore for Publisher {
         let targets: Vec<PipeId> =
             self.filters.keys().copied().filter(|p| self.wants(*p, &topic)).collect();
         for pipe in targets {
-            if let Err(copy) = self.pipes.enqueue(pipe, msg.clone()) {
-                self.pipes.drop_msg(Some(pipe), DropReason::Hwm, copy);
-            }
+            self.pipes.enqueue_or_drop(pipe, msg.clone());
         }
         Ok(())
     }
@@ -150,14 +146,6 @@ impl SocketCore for Publisher {
     /// A PUB consumes everything at once, so only an XPUB's queue applies backpressure.
     fn can_receive(&self, pipe: PipeId) -> bool {
         if self.xpub { self.pipes.can_receive(pipe) } else { self.pipes.is_attached(pipe) }
-    }
-
-    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        self.pipes.pop_outbound(pipe)
-    }
-
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.pipes.pop_event()
     }
 }
 

@@ -7,9 +7,7 @@
 use std::time::Duration;
 
 use super::pipes::Pipes;
-use super::{
-    Msg, PipeId, RecvError, SendError, SocketCore, SocketEvent, SocketOptions, SocketType,
-};
+use super::{Msg, PipeId, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
 pub struct Pull {
@@ -27,41 +25,15 @@ impl SocketCore for Pull {
         SocketType::Pull
     }
 
-    fn attach(&mut self, pipe: PipeId, _now: Duration) {
-        self.pipes.attach(pipe);
-    }
-
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        self.pipes.set_connected(pipe, connected);
-    }
-
-    fn detach(&mut self, pipe: PipeId, _now: Duration) {
-        self.pipes.detach(pipe);
-    }
+    pipes_in_field!(pipes);
 
     fn send(&mut self, _msg: Msg, _now: Duration) -> Result<(), SendError> {
         Err(SendError::State)
     }
 
-    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
-        self.pipes.pop_inbound().map(|(_, msg)| msg).ok_or(RecvError::WouldBlock)
-    }
-
-    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
-        self.pipes.push_inbound(pipe, msg);
-    }
-
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.pipes.can_receive(pipe)
-    }
-
     /// Nothing is ever queued outbound.
     fn poll_transmit(&mut self, _pipe: PipeId, _now: Duration) -> Option<Msg> {
         None
-    }
-
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.pipes.pop_event()
     }
 }
 

@@ -9,10 +9,7 @@
 use std::time::Duration;
 
 use super::pipes::Pipes;
-use super::{
-    DropReason, Msg, PipeId, RecvError, SendError, SocketCore, SocketEvent, SocketOptions,
-    SocketType,
-};
+use super::{DropReason, Msg, PipeId, RecvError, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
 pub struct Push {
@@ -30,17 +27,7 @@ impl SocketCore for Push {
         SocketType::Push
     }
 
-    fn attach(&mut self, pipe: PipeId, _now: Duration) {
-        self.pipes.attach(pipe);
-    }
-
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        self.pipes.set_connected(pipe, connected);
-    }
-
-    fn detach(&mut self, pipe: PipeId, _now: Duration) {
-        self.pipes.detach(pipe);
-    }
+    pipes_in_field!(pipes);
 
     fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
         let pipe = self
@@ -63,18 +50,11 @@ impl SocketCore for Push {
     fn can_receive(&self, pipe: PipeId) -> bool {
         self.pipes.is_attached(pipe)
     }
-
-    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        self.pipes.pop_outbound(pipe)
-    }
-
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.pipes.pop_event()
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::SocketEvent;
     use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
     use super::*;
 

@@ -13,8 +13,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::pipes::Pipes;
 use super::{
-    DropReason, Msg, PipeId, REQUEST_ID_BIT, RecvError, SendError, SocketCore, SocketEvent,
-    SocketOptions, SocketType,
+    DropReason, Msg, PipeId, REQUEST_ID_BIT, RecvError, SendError, SocketCore, SocketOptions,
+    SocketType,
 };
 
 /// The request the application received last and has not answered yet.
@@ -68,17 +68,7 @@ impl SocketCore for Rep {
         SocketType::Rep
     }
 
-    fn attach(&mut self, pipe: PipeId, _now: Duration) {
-        self.pipes.attach(pipe);
-    }
-
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        self.pipes.set_connected(pipe, connected);
-    }
-
-    fn detach(&mut self, pipe: PipeId, _now: Duration) {
-        self.pipes.detach(pipe);
-    }
+    pipes_in_field!(pipes);
 
     /// Answers the pending request. A full pipe drops the reply: REP's HWM policy is
     /// to drop, as in libzmq where a REP sends through a ROUTER-like pipe table.
@@ -89,9 +79,7 @@ impl SocketCore for Rep {
             self.pipes.drop_msg(Some(pipe), DropReason::PeerGone, reply);
             return Ok(());
         }
-        if let Err(reply) = self.pipes.enqueue(pipe, reply) {
-            self.pipes.drop_msg(Some(pipe), DropReason::Hwm, reply);
-        }
+        self.pipes.enqueue_or_drop(pipe, reply);
         Ok(())
     }
 
@@ -110,22 +98,11 @@ impl SocketCore for Rep {
             Err(msg) => self.pipes.drop_msg(Some(pipe), DropReason::Malformed, msg),
         }
     }
-
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.pipes.can_receive(pipe)
-    }
-
-    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        self.pipes.pop_outbound(pipe)
-    }
-
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.pipes.pop_event()
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::SocketEvent;
     use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
     use super::*;
 

@@ -192,6 +192,8 @@ impl SocketCore for Req {
         SocketType::Req
     }
 
+    pipes_in_field!(pipes);
+
     fn attach(&mut self, pipe: PipeId, _now: Duration) {
         self.pipes.attach(pipe);
         if self.placement() == Some(Placement::Waiting) {
@@ -292,10 +294,6 @@ impl SocketCore for Req {
         }
     }
 
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.pipes.can_receive(pipe)
-    }
-
     fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
         let msg = self.pipes.pop_outbound(pipe)?;
         if let Some(out) =
@@ -324,10 +322,6 @@ impl SocketCore for Req {
         self.timer_firing = true;
         self.place(false);
         self.timer_firing = false;
-    }
-
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.pipes.pop_event()
     }
 }
 

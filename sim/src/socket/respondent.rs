@@ -11,9 +11,7 @@
 
 use std::time::Duration;
 
-use super::{
-    Msg, PipeId, RecvError, Rep, SendError, SocketCore, SocketEvent, SocketOptions, SocketType,
-};
+use super::{Msg, PipeId, Pipes, RecvError, Rep, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
 pub struct Respondent {
@@ -31,16 +29,14 @@ impl SocketCore for Respondent {
         SocketType::Respondent
     }
 
-    fn attach(&mut self, pipe: PipeId, now: Duration) {
-        self.rep.attach(pipe, now);
+    /// REP's own pipes, so the provided bookkeeping acts on them exactly as it does
+    /// for REP; what REP overrides is forwarded below.
+    fn pipes(&self) -> &Pipes {
+        self.rep.pipes()
     }
 
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, now: Duration) {
-        self.rep.set_connected(pipe, connected, now);
-    }
-
-    fn detach(&mut self, pipe: PipeId, now: Duration) {
-        self.rep.detach(pipe, now);
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        self.rep.pipes_mut()
     }
 
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
@@ -54,31 +50,12 @@ impl SocketCore for Respondent {
     fn on_message(&mut self, pipe: PipeId, msg: Msg, now: Duration) {
         self.rep.on_message(pipe, msg, now);
     }
-
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.rep.can_receive(pipe)
-    }
-
-    fn poll_transmit(&mut self, pipe: PipeId, now: Duration) -> Option<Msg> {
-        self.rep.poll_transmit(pipe, now)
-    }
-
-    fn poll_timeout(&self) -> Option<Duration> {
-        self.rep.poll_timeout()
-    }
-
-    fn on_timeout(&mut self, now: Duration) {
-        self.rep.on_timeout(now);
-    }
-
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.rep.poll_event()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::DropReason;
+    use super::super::SocketEvent;
     use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
     use super::*;
 

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use super::pipes::Pipes;
 use super::{
-    DropReason, Msg, PipeId, REQUEST_ID_BIT, RecvError, SendError, SocketCore, SocketEvent,
-    SocketOptions, SocketType,
+    DropReason, Msg, PipeId, REQUEST_ID_BIT, SendError, SocketCore, SocketOptions, SocketType,
 };
 
 #[derive(Debug)]
@@ -49,19 +48,13 @@ impl SocketCore for Router {
         SocketType::Router
     }
 
+    pipes_in_field!(pipes);
+
     /// A pipe id becomes a hop id on the backtrace, where the high bit marks request
     /// ids instead; a driver handing out larger ids is broken.
     fn attach(&mut self, pipe: PipeId, _now: Duration) {
         assert!(pipe & REQUEST_ID_BIT == 0, "ROUTER pipe id {pipe:#x} does not fit in 31 bits");
         self.pipes.attach(pipe);
-    }
-
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        self.pipes.set_connected(pipe, connected);
-    }
-
-    fn detach(&mut self, pipe: PipeId, _now: Duration) {
-        self.pipes.detach(pipe);
     }
 
     /// Routes by the front hop id, which is popped. A pipe that is attached but whose
@@ -81,30 +74,15 @@ impl SocketCore for Router {
         Ok(())
     }
 
-    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
-        self.pipes.pop_inbound().map(|(_, msg)| msg).ok_or(RecvError::WouldBlock)
-    }
-
     fn on_message(&mut self, pipe: PipeId, mut msg: Msg, _now: Duration) {
         msg.header.insert(0, pipe);
         self.pipes.push_inbound(pipe, msg);
-    }
-
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.pipes.can_receive(pipe)
-    }
-
-    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        self.pipes.pop_outbound(pipe)
-    }
-
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.pipes.pop_event()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::SocketEvent;
     use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
     use super::*;
 

@@ -19,7 +19,6 @@
 //! messages), although `SocketType::hwm_policy` lists SUB and XSUB as blocking for
 //! what they receive.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -39,8 +38,6 @@ pub struct Subscriber {
     pipes: Pipes,
     /// This socket's own prefixes.
     prefixes: Prefixes,
-    /// The attached pipes, which every upstream message goes to.
-    attached: BTreeSet<PipeId>,
 }
 
 impl Subscriber {
@@ -55,12 +52,8 @@ impl Subscriber {
     }
 
     fn new(xsub: bool, options: SocketOptions) -> Subscriber {
-        let mut core = Subscriber {
-            xsub,
-            pipes: Pipes::new(&options),
-            prefixes: Prefixes::default(),
-            attached: BTreeSet::new(),
-        };
+        let mut core =
+            Subscriber { xsub, pipes: Pipes::new(&options), prefixes: Prefixes::default() };
         for prefix in options.subscribe {
             core.subscribe(true, Bytes::from(prefix));
         }
@@ -77,20 +70,7 @@ impl Subscriber {
             self.pipes.push_event(event);
         }
         if on || changed {
-            self.send_to_all(Msg::new(command_body(on, &prefix)));
-        }
-    }
-
-    fn send_to_all(&mut self, msg: Msg) {
-        let pipes: Vec<PipeId> = self.attached.iter().copied().collect();
-        for pipe in pipes {
-            self.send_to_pipe(pipe, msg.clone());
-        }
-    }
-
-    fn send_to_pipe(&mut self, pipe: PipeId, msg: Msg) {
-        if let Err(msg) = self.pipes.enqueue(pipe, msg) {
-            self.pipes.drop_msg(Some(pipe), DropReason::Hwm, msg);
+            self.pipes.copy_to_attached(&Msg::new(command_body(on, &prefix)));
         }
     }
 }
@@ -100,24 +80,16 @@ impl SocketCore for Subscriber {
         if self.xsub { SocketType::XSub } else { SocketType::Sub }
     }
 
+    pipes_in_field!(pipes);
+
     /// Queues every current prefix on the new pipe, before anything else it carries.
     fn attach(&mut self, pipe: PipeId, _now: Duration) {
         self.pipes.attach(pipe);
-        self.attached.insert(pipe);
         let resubscribe: Vec<Msg> =
             self.prefixes.iter().map(|p| Msg::new(command_body(true, p))).collect();
         for msg in resubscribe {
-            self.send_to_pipe(pipe, msg);
+            self.pipes.enqueue_or_drop(pipe, msg);
         }
-    }
-
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        self.pipes.set_connected(pipe, connected);
-    }
-
-    fn detach(&mut self, pipe: PipeId, _now: Duration) {
-        self.attached.remove(&pipe);
-        self.pipes.detach(pipe);
     }
 
     /// A subscription message changes the subscription and always succeeds. Any other
@@ -126,7 +98,7 @@ impl SocketCore for Subscriber {
     fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
         match parse_command(&msg.body) {
             Some(cmd) => self.subscribe(cmd.on, cmd.prefix),
-            None if self.xsub => self.send_to_all(msg),
+            None if self.xsub => self.pipes.copy_to_attached(&msg),
             None => return Err(SendError::State),
         }
         Ok(())
@@ -154,18 +126,6 @@ impl SocketCore for Subscriber {
             return self.pipes.drop_msg(Some(pipe), DropReason::Unsubscribed, msg);
         }
         self.pipes.push_inbound(pipe, msg);
-    }
-
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.pipes.can_receive(pipe)
-    }
-
-    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        self.pipes.pop_outbound(pipe)
-    }
-
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.pipes.pop_event()
     }
 }
 

@@ -19,10 +19,8 @@
 //! [`RecvError::State`] here, since the contract has no timeout error: either way
 //! the application must start a new survey to receive again.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::bus::copy_to_every_pipe;
 use super::pipes::Pipes;
 use super::{
     DropReason, Msg, PipeId, REQUEST_ID_BIT, RecvError, SendError, SocketCore, SocketEvent,
@@ -43,10 +41,6 @@ struct Survey {
 #[derive(Debug)]
 pub struct Surveyor {
     pipes: Pipes,
-    /// The pipes a survey goes to: every attached one, connected or not
-    /// (`IMMEDIATE=0`). `Pipes` keeps a detached pipe while it has unread input, so
-    /// the set is kept here.
-    attached: BTreeSet<PipeId>,
     survey_deadline: Duration,
     /// The id the next survey gets.
     next_survey_id: u32,
@@ -65,7 +59,6 @@ impl Surveyor {
     pub fn new(options: SocketOptions, first_survey_id: u32) -> Surveyor {
         Surveyor {
             pipes: Pipes::new(&options),
-            attached: BTreeSet::new(),
             survey_deadline: options.survey_deadline,
             next_survey_id: as_survey_id(first_survey_id),
             survey: None,
@@ -128,19 +121,7 @@ impl SocketCore for Surveyor {
         SocketType::Surveyor
     }
 
-    fn attach(&mut self, pipe: PipeId, _now: Duration) {
-        self.pipes.attach(pipe);
-        self.attached.insert(pipe);
-    }
-
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        self.pipes.set_connected(pipe, connected);
-    }
-
-    fn detach(&mut self, pipe: PipeId, _now: Duration) {
-        self.attached.remove(&pipe);
-        self.pipes.detach(pipe);
-    }
+    pipes_in_field!(pipes);
 
     /// Starts a new survey, abandoning the current one. The application's header is
     /// replaced by the survey id. Copies of an older survey still queued on a pipe are
@@ -153,7 +134,7 @@ impl SocketCore for Surveyor {
         let id = self.take_survey_id();
         let survey = Msg { header: vec![id], body: msg.body };
         self.survey = Some(Survey { id, deadline: now + self.survey_deadline, expired: false });
-        copy_to_every_pipe(&mut self.pipes, &self.attached, &survey);
+        self.pipes.copy_to_attached(&survey);
         Ok(())
     }
 
@@ -177,24 +158,12 @@ impl SocketCore for Surveyor {
         }
     }
 
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.pipes.can_receive(pipe)
-    }
-
-    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        self.pipes.pop_outbound(pipe)
-    }
-
     fn poll_timeout(&self) -> Option<Duration> {
         self.open_survey().map(|s| s.deadline)
     }
 
     fn on_timeout(&mut self, now: Duration) {
         self.expire_if_due(now);
-    }
-
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.pipes.pop_event()
     }
 }
 

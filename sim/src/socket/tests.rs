@@ -15,8 +15,8 @@ use proptest::prelude::*;
 
 use super::pipes::testing::msg;
 use super::{
-    Dealer, DropReason, Msg, PipeId, REQUEST_ID_BIT, RecvError, Req, Router, SocketCore,
-    SocketEvent, SocketOptions,
+    DropReason, Msg, PipeId, REQUEST_ID_BIT, RecvError, SocketCore, SocketEvent, SocketOptions,
+    SocketType, make_core,
 };
 
 const RESEND_IVL_MS: u64 = 1_000;
@@ -87,11 +87,12 @@ impl Harness {
             req_resend_ivl: Some(Duration::from_millis(RESEND_IVL_MS)),
             ..SocketOptions::default()
         };
-        let core: Box<dyn SocketCore> = match kind {
-            Kind::Dealer => Box::new(Dealer::new(options)),
-            Kind::Router => Box::new(Router::new(options)),
-            Kind::Req => Box::new(Req::new(options, FIRST_REQUEST_ID)),
+        let socket_type = match kind {
+            Kind::Dealer => SocketType::Dealer,
+            Kind::Router => SocketType::Router,
+            Kind::Req => SocketType::Req,
         };
+        let core = make_core(socket_type, &options, FIRST_REQUEST_ID);
         Harness {
             kind,
             core,
