@@ -4,13 +4,14 @@
 //! [`Transport`], speaking SP over TCP (`crate::wire`). [`TurmoilTcp`] is the
 //! simulated network and [`TokioTcp`] real TCP, so the node code that is tested under
 //! simulation is the code that talks to real NNG peers. Reading order: `transport`,
-//! `driver`, `deadline`, `conn`, `handle`, `shared`, `wake`.
+//! `event`, `driver`, `deadline`, `conn`, `handle`, `shared`, `wake`.
 //!
 //! **Architecture Invariant:** only this module (and `run/`) imports tokio or turmoil.
 
 mod conn;
 mod deadline;
 mod driver;
+mod event;
 mod handle;
 mod shared;
 #[cfg(test)]
@@ -22,9 +23,9 @@ mod transport;
 mod turmoil_tcp;
 mod wake;
 
-pub use driver::{ACCEPT_PAUSE_MAX, DriverEvent, out_of_descriptors, spawn_socket};
+pub use driver::{ACCEPT_PAUSE_MAX, out_of_descriptors, spawn_socket};
+pub use event::{DriverEvent, EventSink};
 pub use handle::SocketHandle;
-pub use shared::EventSink;
 pub use tokio_tcp::TokioTcp;
 pub use transport::Transport;
 pub use turmoil_tcp::TurmoilTcp;
