@@ -43,7 +43,7 @@ use std::collections::BTreeMap;
 
 use crate::socket::SocketType;
 
-pub use ctx::{Completion, DesignFn, NodeCtx, Reopener, Socket, msg_info};
+pub use ctx::{Completion, DesignFn, NodeCtx, NodeParts, Reopener, Socket, msg_info};
 
 /// What a design does, as far as invariants care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
