@@ -15,8 +15,8 @@
 //!   actions out, no I/O.
 //! - [`wire`]: SP over TCP framing, byte-compatible with nanomsg and NNG, and a ZMTP
 //!   3.1 codec checked against libzmq.
-//! - [`net`]: the driver that runs a socket core over an injected transport, with
-//!   turmoil and tokio backends.
+//! - [`net`]: the driver that runs a socket core over an injected transport: real
+//!   TCP here, the simulator's fault shim in `run`.
 //! - [`trace`]: the record of one run: every socket event and fault, hashed.
 //! - [`run`]: one seed over turmoil (faults through a shim around every stream),
 //!   many seeds across cores, verdicts against the scenario's `expect`.
