@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
-use patchbay::design::{Completion, NodeCtx, Role};
+use patchbay::design::{Completion, NodeCtx, NodeParts, Role};
 use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket};
 use patchbay::plan::{Distribution, GroupId, Replica, WorkloadPlan};
 use patchbay::registry::Registry;
@@ -87,18 +87,18 @@ impl Harness {
             .collect();
         let name = format!("{}.{}", design, replica.index);
         let seed = u64::from(replica.group.0) << 32 | u64::from(replica.index);
-        let ctx = NodeCtx::new(
+        let ctx = NodeCtx::new(NodeParts {
             replica,
             name,
-            0,
-            BTreeMap::new(),
+            incarnation: 0,
+            params: BTreeMap::new(),
             workload,
             sockets,
             seed,
-            self.recorder.clone(),
-            self.epoch,
-            self.completion.clone(),
-        );
+            recorder: self.recorder.clone(),
+            epoch: self.epoch,
+            completion: self.completion.clone(),
+        });
         let task = tokio::task::spawn_local(run(ctx));
         if spec.has_role(Role::Requester) {
             self.requesters.push(task);

@@ -8,20 +8,21 @@
 //! under test as a placeholder, to a per-process temporary directory that the
 //! scenario names them from. `resend_interval` judges timing that lives in the REQ
 //! core, not in a design, so its broken counterpart is a REQ core that fires its
-//! timer half an interval early, run over turmoil by a small hand-made harness.
+//! timer half an interval early, run over the simulator's own network (the fault
+//! shim over turmoil) by a small hand-made harness.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use patchbay::design::{Completion, NodeCtx};
+use patchbay::design::{Completion, NodeCtx, NodeParts};
 use patchbay::invariant::{CheckInput, Outcome, Verdict};
-use patchbay::net::{TurmoilTcp, spawn_socket};
+use patchbay::net::spawn_socket;
 use patchbay::plan::{Group, Replica, ScenarioPlan};
 use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario_source;
-use patchbay::run::{RunReport, event_sink};
+use patchbay::run::{RunReport, SimNetwork, event_sink};
 use patchbay::socket::{
     Msg, PipeId, Pipes, RecvError, Rep, Req, Respondent, SendError, SocketCore, SocketEvent,
     SocketOptions, SocketType, Surveyor,
@@ -345,11 +346,13 @@ fn group<'a>(plan: &'a ScenarioPlan, name: &str) -> (&'a Group, Replica) {
 type MakeCore = fn(SocketOptions) -> Box<dyn SocketCore>;
 
 /// Runs the first replica of group `name` with its built-in design, its one socket
-/// driven over turmoil by the core `make_core` builds; binds `bind` or connects to
-/// `connect`. Returns when the design does.
+/// driven over the simulator's own network (`net`: the fault shim over turmoil) by
+/// the core `make_core` builds; binds `bind` or connects to `connect`. Returns when
+/// the design does.
 async fn start_node(
     plan: &ScenarioPlan,
     name: &str,
+    net: &SimNetwork,
     make_core: MakeCore,
     (bind, connect): (Option<SocketAddr>, Option<SocketAddr>),
     (recorder, completion): (Recorder, Completion),
@@ -360,7 +363,7 @@ async fn start_node(
     let epoch = tokio::time::Instant::now();
     let sink = event_sink(recorder.clone(), replica, 0, &options);
     let handle = spawn_socket(
-        TurmoilTcp,
+        net.transport(replica),
         make_core(options.clone()),
         &options,
         bind.into_iter().collect(),
@@ -369,18 +372,18 @@ async fn start_node(
         sink,
     )
     .await?;
-    let ctx = NodeCtx::new(
+    let ctx = NodeCtx::new(NodeParts {
         replica,
-        format!("{name}.0"),
-        0,
-        group.params.clone(),
-        plan.workload.get(&group.id).cloned().unwrap_or_default(),
-        BTreeMap::from([(socket.name.clone(), (0, handle))]),
-        SEED,
+        name: format!("{name}.0"),
+        incarnation: 0,
+        params: group.params.clone(),
+        workload: plan.workload.get(&group.id).cloned().unwrap_or_default(),
+        sockets: BTreeMap::from([(socket.name.clone(), (0, handle))]),
+        seed: SEED,
         recorder,
         epoch,
         completion,
-    );
+    });
     let design =
         Registry::builtin().get(&group.design).and_then(|d| d.run).expect("a built-in design");
     design(ctx).await;
@@ -400,20 +403,24 @@ fn run_by_hand(plan: &ScenarioPlan, client_core: MakeCore) -> Trace {
         .max_message_latency(Duration::from_millis(1))
         .simulation_duration(Duration::from_secs(60))
         .build();
+    let net = SimNetwork::default();
     let (worker_plan, worker_run) = (Rc::new(plan.clone()), (recorder.clone(), completion.clone()));
+    let worker_net = net.clone();
     sim.host("worker", move || {
-        let (plan, run) = (Rc::clone(&worker_plan), worker_run.clone());
+        let (plan, run, net) = (Rc::clone(&worker_plan), worker_run.clone(), worker_net.clone());
         async move {
             let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT);
             let rep: MakeCore = |options| Box::new(Rep::new(options));
-            start_node(&plan, "worker", rep, (Some(bind), None), run).await?;
+            start_node(&plan, "worker", &net, rep, (Some(bind), None), run).await?;
             Ok(())
         }
     });
+    net.listens_at(SocketAddr::new(sim.lookup("worker"), PORT), group(plan, "worker").1);
     let (client_plan, client_run) = (plan.clone(), (recorder.clone(), completion.clone()));
     sim.client("client", async move {
         let worker = SocketAddr::new(turmoil::lookup("worker"), PORT);
-        start_node(&client_plan, "client", client_core, (None, Some(worker)), client_run).await?;
+        let connect = (None, Some(worker));
+        start_node(&client_plan, "client", &net, client_core, connect, client_run).await?;
         Ok(())
     });
     sim.run().expect("the client gets every reply within the simulation");
@@ -557,8 +564,8 @@ impl SocketCore for LateSurveyor {
     }
 }
 
-/// Runs the survey topology by hand over turmoil for eight simulated seconds, the
-/// surveyor's SURVEYOR made by `surveyor_core`; returns the trace.
+/// Runs the survey topology by hand over the simulator's shim for eight simulated
+/// seconds, the surveyor's SURVEYOR made by `surveyor_core`; returns the trace.
 fn survey_by_hand(plan: &ScenarioPlan, surveyor_core: MakeCore) -> Trace {
     const PORT: u16 = 6000;
     let (recorder, completion) = (Recorder::default(), Completion::default());
@@ -571,23 +578,25 @@ fn survey_by_hand(plan: &ScenarioPlan, surveyor_core: MakeCore) -> Trace {
         .build();
     let plan = Rc::new(plan.clone());
     let run = (recorder.clone(), completion.clone());
-    let (p, r) = (Rc::clone(&plan), run.clone());
+    let net = SimNetwork::default();
+    let (p, r, n) = (Rc::clone(&plan), run.clone(), net.clone());
     sim.host("surveyor", move || {
-        let (plan, run) = (Rc::clone(&p), r.clone());
+        let (plan, run, net) = (Rc::clone(&p), r.clone(), n.clone());
         async move {
             let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT);
-            start_node(&plan, "surveyor", surveyor_core, (Some(bind), None), run).await?;
+            start_node(&plan, "surveyor", &net, surveyor_core, (Some(bind), None), run).await?;
             Ok(())
         }
     });
+    net.listens_at(SocketAddr::new(sim.lookup("surveyor"), PORT), group(&plan, "surveyor").1);
     for name in ["fast", "slow"] {
-        let (p, r) = (Rc::clone(&plan), run.clone());
+        let (p, r, n) = (Rc::clone(&plan), run.clone(), net.clone());
         sim.host(name, move || {
-            let (plan, run) = (Rc::clone(&p), r.clone());
+            let (plan, run, net) = (Rc::clone(&p), r.clone(), n.clone());
             async move {
                 let surveyor = SocketAddr::new(turmoil::lookup("surveyor"), PORT);
                 let core: MakeCore = |options| Box::new(Respondent::new(options));
-                start_node(&plan, name, core, (None, Some(surveyor)), run).await?;
+                start_node(&plan, name, &net, core, (None, Some(surveyor)), run).await?;
                 Ok(())
             }
         });

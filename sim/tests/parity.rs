@@ -1,6 +1,8 @@
 //! Backend parity: one request-reply exchange, written once against `Transport`, run
-//! over real TCP (tokio on 127.0.0.1) and over turmoil's simulated TCP, with the same
-//! assertions both ways and the two outcomes compared for equality.
+//! over real TCP (tokio on 127.0.0.1, what `cargo xtask real` runs) and over the
+//! transport `cargo xtask sim` runs (the simulator's fault shim over turmoil's TCP,
+//! `patchbay::run::SimNetwork`), with the same assertions both ways and the two
+//! outcomes compared for equality.
 //!
 //! The exchange is 100 REQ→REP round trips and a DEALER→ROUTER exchange in which the
 //! DEALER carries its own request ids, as NNG's raw REQ does. Same code, same
@@ -12,9 +14,9 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use patchbay::net::{
-    DriverEvent, EventSink, SocketHandle, TokioTcp, Transport, TurmoilTcp, spawn_socket,
-};
+use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, Transport, spawn_socket};
+use patchbay::plan::{GroupId, Replica};
+use patchbay::run::SimNetwork;
 use patchbay::socket::{Dealer, Msg, REQUEST_ID_BIT, Rep, Req, Router, SocketEvent, SocketOptions};
 
 use crate::util::is_fault;
@@ -25,6 +27,9 @@ const DEALER_MSGS: u32 = 3;
 /// port from another host without a side channel.
 const SIM_REP_PORT: u16 = 5555;
 const SIM_ROUTER_PORT: u16 = 5556;
+/// The two simulated replicas, as the shim names them to each other.
+const SERVER: Replica = Replica { group: GroupId(0), index: 0 };
+const CLIENT: Replica = Replica { group: GroupId(1), index: 0 };
 
 /// Every driver event of one side, in order, with its time. Only the turmoil runs
 /// compare times: real time differs from run to run by nature.
@@ -199,8 +204,9 @@ fn run_over_tokio() -> Outcome {
     outcome(replies, &client, &server)
 }
 
+/// Over the simulator's own transport: the fault shim, with no fault, over turmoil.
 /// Returns the outcome and both timed traces, client's first.
-fn run_over_turmoil() -> (Outcome, Vec<(Duration, DriverEvent)>) {
+fn run_over_sim() -> (Outcome, Vec<(Duration, DriverEvent)>) {
     let mut sim = turmoil::Builder::new()
         .rng_seed(0x5eed)
         .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
@@ -209,24 +215,27 @@ fn run_over_turmoil() -> (Outcome, Vec<(Duration, DriverEvent)>) {
         .simulation_duration(Duration::from_secs(60))
         .build();
     let (client, server) = (EventLog::default(), EventLog::default());
-    let server_log = server.clone();
+    let net = SimNetwork::default();
+    let (server_log, server_net) = (server.clone(), net.clone());
     sim.host("server", move || {
-        let log = server_log.clone();
+        let (log, transport) = (server_log.clone(), server_net.transport(SERVER));
         async move {
             let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
             let rep_at = SocketAddr::new(any, SIM_REP_PORT);
             let router_at = SocketAddr::new(any, SIM_ROUTER_PORT);
-            serve(start_servers(TurmoilTcp, rep_at, router_at, &log).await).await;
+            serve(start_servers(transport, rep_at, router_at, &log).await).await;
             Ok(())
         }
     });
+    let server_ip = sim.lookup("server");
+    let (rep_addr, router_addr) =
+        (SocketAddr::new(server_ip, SIM_REP_PORT), SocketAddr::new(server_ip, SIM_ROUTER_PORT));
+    net.listens_at(rep_addr, SERVER);
+    net.listens_at(router_addr, SERVER);
     let replies = Rc::new(RefCell::new(None));
     let (client_log, client_replies) = (client.clone(), Rc::clone(&replies));
     sim.client("client", async move {
-        let server = turmoil::lookup("server");
-        let (rep_addr, router_addr) =
-            (SocketAddr::new(server, SIM_REP_PORT), SocketAddr::new(server, SIM_ROUTER_PORT));
-        let got = run_client(TurmoilTcp, rep_addr, router_addr, &client_log).await;
+        let got = run_client(net.transport(CLIENT), rep_addr, router_addr, &client_log).await;
         *client_replies.borrow_mut() = Some(got);
         Ok(())
     });
@@ -238,20 +247,70 @@ fn run_over_turmoil() -> (Outcome, Vec<(Duration, DriverEvent)>) {
 }
 
 #[test]
-fn req_rep_and_dealer_router_agree_over_tokio_and_turmoil() {
+fn req_rep_and_dealer_router_agree_over_tokio_and_the_simulator() {
     let over_tokio = run_over_tokio();
     check(&over_tokio);
-    let (over_turmoil, _) = run_over_turmoil();
-    check(&over_turmoil);
-    assert_eq!(over_tokio, over_turmoil);
+    let (over_sim, _) = run_over_sim();
+    check(&over_sim);
+    assert_eq!(over_tokio, over_sim);
 }
 
 /// The same seed gives the same trace, to the microsecond: nothing in the driver
 /// reads the wall clock, draws OS randomness or iterates in an unstable order.
 #[test]
-fn turmoil_runs_repeat_exactly() {
-    let (_, first) = run_over_turmoil();
-    let (_, second) = run_over_turmoil();
+fn simulated_runs_repeat_exactly() {
+    let (_, first) = run_over_sim();
+    let (_, second) = run_over_sim();
     assert!(first.len() > 200, "a trace worth comparing: {} events", first.len());
     assert_eq!(first, second);
+}
+
+/// The simulated side of these tests runs over the simulator's fault shim, not over
+/// plain turmoil TCP: a connect to a port a turmoil listener holds, but that no
+/// replica was registered at (`SimNetwork::listens_at`), is refused by the shim,
+/// where turmoil alone would have accepted it.
+#[test]
+fn the_simulated_side_runs_over_the_fault_shim() {
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(0x5eed)
+        .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    let net = SimNetwork::default();
+    let server_net = net.clone();
+    sim.host("server", move || {
+        let transport = server_net.transport(SERVER);
+        async move {
+            let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+            let (rep_at, router_at) =
+                (SocketAddr::new(any, SIM_REP_PORT), SocketAddr::new(any, SIM_ROUTER_PORT));
+            let _servers = start_servers(transport, rep_at, router_at, &EventLog::default()).await;
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+    let failures = Rc::new(RefCell::new(Vec::new()));
+    let seen = Rc::clone(&failures);
+    sim.client("client", async move {
+        let failed = Rc::new(tokio::sync::Notify::new());
+        let (signal, seen) = (Rc::clone(&failed), Rc::clone(&seen));
+        let sink: EventSink = Rc::new(move |_: Duration, event: DriverEvent| {
+            if let DriverEvent::ConnectFailed { reason, .. } = event {
+                seen.borrow_mut().push(reason);
+                signal.notify_one();
+            }
+        });
+        let rep = SocketAddr::new(turmoil::lookup("server"), SIM_REP_PORT);
+        let options = SocketOptions::default();
+        let req = Box::new(Req::new(options.clone(), 1));
+        let epoch = tokio::time::Instant::now();
+        let transport = net.transport(CLIENT);
+        let _req = spawn_socket(transport, req, &options, vec![], vec![rep], epoch, sink).await?;
+        failed.notified().await;
+        Ok(())
+    });
+    sim.run().expect("the client sees its connect fail");
+    let failures = failures.borrow();
+    assert!(!failures.is_empty());
+    assert!(failures[0].contains("refused"), "the shim refuses it: {:?}", failures[0]);
 }

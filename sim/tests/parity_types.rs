@@ -1,6 +1,7 @@
 //! Backend parity per socket pair: SURVEYOR→RESPONDENT×2, a BUS mesh of three,
 //! PUB→SUB×2 with prefix filters, PUSH→PULL×2 and PAIR↔PAIR, each written once and
-//! run over real TCP (tokio on 127.0.0.1) and over turmoil, with the same expected
+//! run over real TCP (tokio on 127.0.0.1) and over the transport the simulator runs
+//! (its fault shim over turmoil, `patchbay::run::SimNetwork`), with the same expected
 //! outcome asserted both ways.
 //!
 //! A test is a list of nodes, one socket each, that bind and connect to nodes listed
@@ -18,9 +19,9 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use patchbay::net::{
-    DriverEvent, EventSink, SocketHandle, TokioTcp, Transport, TurmoilTcp, spawn_socket,
-};
+use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, Transport, spawn_socket};
+use patchbay::plan::{GroupId, Replica};
+use patchbay::run::SimNetwork;
 use patchbay::socket::{
     Bus, Msg, Pair, Publisher, Pull, Push, Respondent, SocketCore, SocketEvent, SocketOptions,
     Subscriber, Surveyor,
@@ -209,8 +210,9 @@ fn run_over_tokio(specs: &'static [NodeSpec]) -> Outcome {
 }
 
 /// One turmoil host per node, registered in node order, so a node binds before the
-/// nodes after it first try to connect.
-fn run_over_turmoil(specs: &'static [NodeSpec]) -> Outcome {
+/// nodes after it first try to connect; node `i` is replica 0 of group `i` to the
+/// simulator's shim, which carries every connection.
+fn run_over_sim(specs: &'static [NodeSpec]) -> Outcome {
     let mut sim = turmoil::Builder::new()
         .rng_seed(0x5eed)
         .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
@@ -222,16 +224,22 @@ fn run_over_turmoil(specs: &'static [NodeSpec]) -> Outcome {
     let barrier = barrier_for(specs);
     let accounts = Rc::new(RefCell::new(vec![Vec::new(); specs.len()]));
     let port = |i: usize| SIM_BASE_PORT + u16::try_from(i).expect("few nodes");
+    let replica = |i: usize| Replica { group: GroupId(u32::try_from(i).expect("few")), index: 0 };
+    let net = SimNetwork::default();
     for (i, (spec, log)) in specs.iter().zip(&logs).enumerate() {
         let (log, barrier, accounts) = (log.clone(), Rc::clone(&barrier), Rc::clone(&accounts));
+        let transport = net.transport(replica(i));
         sim.client(spec.name, async move {
             let bind = spec.binds.then(|| SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port(i)));
             let peer = |j: usize| SocketAddr::new(turmoil::lookup(specs[j].name), port(j));
             let connects = spec.connects.iter().map(|j| peer(*j)).collect();
-            let node = start_node(TurmoilTcp, spec, bind, connects, log).await;
+            let node = start_node(transport, spec, bind, connects, log).await;
             accounts.borrow_mut()[i] = finish_node(spec, node, barrier).await;
             Ok(())
         });
+        if spec.binds {
+            net.listens_at(SocketAddr::new(sim.lookup(spec.name), port(i)), replica(i));
+        }
     }
     sim.run().expect("simulation");
     let accounts = accounts.borrow().clone();
@@ -239,12 +247,12 @@ fn run_over_turmoil(specs: &'static [NodeSpec]) -> Outcome {
 }
 
 /// Runs `specs` over both backends and checks both outcomes against `expected`.
-/// turmoil goes first: a broken core fails there, bounded in simulated time.
+/// The simulator goes first: a broken core fails there, bounded in simulated time.
 fn check_parity(specs: &'static [NodeSpec], expected: &Outcome) {
-    let over_turmoil = run_over_turmoil(specs);
-    assert_eq!(&over_turmoil, expected, "over turmoil");
+    let over_sim = run_over_sim(specs);
+    assert_eq!(&over_sim, expected, "over the simulator's shim");
     let over_tokio = run_over_tokio(specs);
-    assert_eq!(over_tokio, over_turmoil, "tokio agrees with turmoil");
+    assert_eq!(over_tokio, over_sim, "tokio agrees with the simulator");
 }
 
 fn texts(items: &[&str]) -> Vec<String> {
@@ -301,7 +309,7 @@ static SURVEY: [NodeSpec; 3] = [
 ];
 
 #[test]
-fn surveyor_and_two_respondents_agree_over_tokio_and_turmoil() {
+fn surveyor_and_two_respondents_agree_over_tokio_and_the_simulator() {
     let answered = texts(&["answered lunch?"]);
     let expected = Outcome {
         accounts: vec![
@@ -342,7 +350,7 @@ static BUS_MESH: [NodeSpec; 3] = [
 ];
 
 #[test]
-fn bus_mesh_of_three_agrees_over_tokio_and_turmoil() {
+fn bus_mesh_of_three_agrees_over_tokio_and_the_simulator() {
     let expected = Outcome {
         accounts: vec![
             texts(&["a got from b", "a got from c"]),
@@ -418,7 +426,7 @@ static PUB_SUB: [NodeSpec; 3] = [
 ];
 
 #[test]
-fn pub_to_two_filtering_subs_agrees_over_tokio_and_turmoil() {
+fn pub_to_two_filtering_subs_agrees_over_tokio_and_the_simulator() {
     let expected = Outcome {
         accounts: vec![
             texts(&["got a1", "got a2"]),
@@ -474,7 +482,7 @@ static PUSH_PULL: [NodeSpec; 3] = [
 
 /// Round robin alternates: one puller gets the even messages, the other the odd.
 #[test]
-fn push_round_robin_to_two_pulls_agrees_over_tokio_and_turmoil() {
+fn push_round_robin_to_two_pulls_agrees_over_tokio_and_the_simulator() {
     let expected = Outcome {
         accounts: vec![
             texts(&["got m0", "got m2"]),
@@ -539,7 +547,7 @@ static PAIR_PAIR: [NodeSpec; 2] = [
 ];
 
 #[test]
-fn pair_to_pair_agrees_over_tokio_and_turmoil() {
+fn pair_to_pair_agrees_over_tokio_and_the_simulator() {
     let expected = Outcome {
         accounts: vec![
             texts(&["got pong to ping 0", "got pong to ping 1", "got pong to ping 2"]),
@@ -598,7 +606,7 @@ static XPUB_XSUB: [NodeSpec; 2] = [
 ];
 
 #[test]
-fn xpub_to_xsub_passes_the_subscription_up_and_filters_over_tokio_and_turmoil() {
+fn xpub_to_xsub_passes_the_subscription_up_and_filters_over_tokio_and_the_simulator() {
     let expected = Outcome {
         // Messages arrive in order a1, b1, a2, so "got a2" second shows b1 was filtered.
         accounts: vec![

@@ -1,6 +1,9 @@
 //! A shipped topology started on real TCP: every socket's type, options and
 //! bind/connect structure come from the resolved plan; only the addresses change
-//! (127.0.0.1 with ephemeral ports instead of the file's ports).
+//! (127.0.0.1 with ephemeral ports instead of the file's ports). Replicas are
+//! started by the library's own wiring (`patchbay::run::open_sockets`) on a
+//! [`Platform`] of the benches' own, as the simulator and the real network start
+//! theirs on their platforms.
 //!
 //! Groups are started on threads, in order: each thread binds what its groups bind,
 //! reports the addresses it got, and connects only to sockets that earlier threads
@@ -8,21 +11,21 @@
 //! benchmark gives it: a load generator that drives the sockets directly, or the
 //! topology's own designs ([`run_designs`]).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use patchbay::design::{Completion, NodeCtx};
-use patchbay::net::{EventSink, SocketHandle, TokioTcp, spawn_socket};
+use patchbay::design::{Completion, NodeCtx, NodeParts};
+use patchbay::net::{SocketHandle, TokioTcp};
 use patchbay::plan::{ConnectTarget, Group, GroupId, Replica, TopologyPlan, WorkloadPlan};
 use patchbay::registry::Registry;
-use patchbay::run::make_core;
+use patchbay::run::{Platform, open_sockets};
 use patchbay::socket::{REQUEST_ID_BIT, SocketType};
-use patchbay::trace::Recorder;
+use patchbay::trace::{Recorder, SocketIndex};
 
 use crate::rig::local_thread;
 
@@ -33,21 +36,23 @@ const TRACE_DRAIN_EVERY: Duration = Duration::from_millis(50);
 /// Where each bound socket of each replica listens: (group, replica, socket index).
 type AddrBook = BTreeMap<(GroupId, u32, usize), SocketAddr>;
 
-/// One replica's sockets, by the names the topology gives them.
+/// One replica's sockets, by the names the topology gives them, with their index in
+/// the group.
 #[derive(Debug)]
 pub struct Node {
     pub group: Group,
     pub replica: u32,
-    sockets: BTreeMap<String, SocketHandle>,
+    sockets: BTreeMap<String, (SocketIndex, SocketHandle)>,
 }
 
 impl Node {
     /// Takes the socket the topology calls `name`; a benchmark asking for one the
     /// topology lacks is a bug in the benchmark.
     pub fn take(&mut self, name: &str) -> SocketHandle {
-        self.sockets.remove(name).unwrap_or_else(|| {
+        let (_, handle) = self.sockets.remove(name).unwrap_or_else(|| {
             panic!("{}.{} has no socket `{name}`", self.group.name, self.replica)
-        })
+        });
+        handle
     }
 }
 
@@ -150,41 +155,63 @@ impl Deployment {
     }
 }
 
-/// Builds every replica's sockets over real TCP, as `run/node.rs` builds them over
-/// turmoil, and returns them with the addresses bound.
+/// The benches' platform: real TCP on 127.0.0.1, with no fault and no trace. A bound
+/// socket takes an ephemeral port, noted in the address book for later threads; a
+/// connecting socket dials what earlier threads bound.
+struct BenchPlatform {
+    plan: Arc<TopologyPlan>,
+    connects: BTreeMap<(GroupId, usize), Vec<SocketAddr>>,
+    bound: RefCell<AddrBook>,
+}
+
+impl Platform for BenchPlatform {
+    type Transport = TokioTcp;
+
+    fn transport(&self, _replica: Replica) -> TokioTcp {
+        TokioTcp
+    }
+
+    fn bind_addr(&self, replica: Replica, socket: usize) -> Option<SocketAddr> {
+        let binds = self.plan.group(replica.group).sockets[socket].bind.is_some();
+        binds.then_some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
+    }
+
+    fn connects(&self, replica: Replica, socket: usize) -> Vec<SocketAddr> {
+        self.connects.get(&(replica.group, socket)).cloned().unwrap_or_default()
+    }
+
+    fn bound(&self, replica: Replica, socket: usize, addr: SocketAddr) {
+        self.bound.borrow_mut().insert((replica.group, replica.index, socket), addr);
+    }
+}
+
+/// Opens every replica's sockets on the benches' platform, as the simulator opens
+/// them on its own, and returns them with the addresses bound.
 async fn start_nodes(
-    plan: &TopologyPlan,
+    plan: &Arc<TopologyPlan>,
     members: &[GroupId],
     connects: &BTreeMap<(GroupId, usize), Vec<SocketAddr>>,
 ) -> Result<(Vec<Node>, AddrBook), String> {
-    let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-    let (mut nodes, mut bound) = (Vec::new(), AddrBook::new());
+    let platform = BenchPlatform {
+        plan: Arc::clone(plan),
+        connects: connects.clone(),
+        bound: RefCell::new(AddrBook::new()),
+    };
+    let mut nodes = Vec::new();
     let epoch = tokio::time::Instant::now();
     for &id in members {
         let group = plan.group(id);
-        for replica in 0..group.count {
-            let mut sockets = BTreeMap::new();
-            for (index, socket) in group.sockets.iter().enumerate() {
-                let options = socket.options.socket_options();
-                // Distinct request ids per REQ, as the simulator draws them per replica.
-                let first_id = REQUEST_ID_BIT | (id.0 << 20) | replica;
-                let core = make_core(socket.socket_type, &options, first_id)
-                    .ok_or_else(|| format!("no socket core for {}", socket.socket_type))?;
-                let binds = socket.bind.map(|_| loopback).into_iter().collect();
-                let to = connects.get(&(id, index)).cloned().unwrap_or_default();
-                let events: EventSink = Rc::new(|_, _| {});
-                let handle = spawn_socket(TokioTcp, core, &options, binds, to, epoch, events)
-                    .await
-                    .map_err(|e| format!("{}.{replica}.{}: {e}", group.name, socket.name))?;
-                if let Some(addr) = handle.local_addrs().first() {
-                    bound.insert((id, replica, index), *addr);
-                }
-                sockets.insert(socket.name.clone(), handle);
-            }
-            nodes.push(Node { group: group.clone(), replica, sockets });
+        for index in 0..group.count {
+            // Distinct request ids per REQ, as the simulator draws them per replica.
+            let first_id = REQUEST_ID_BIT | (id.0 << 20) | index;
+            let replica = Replica { group: id, index };
+            let sockets = open_sockets(&platform, group, replica, first_id, epoch)
+                .await
+                .map_err(|e| format!("{}.{index}: {e}", group.name))?;
+            nodes.push(Node { group: group.clone(), replica: index, sockets });
         }
     }
-    Ok((nodes, bound))
+    Ok((nodes, platform.bound.into_inner()))
 }
 
 /// Runs each node's own design from the registry (the broker, device or worker code
@@ -206,34 +233,18 @@ pub async fn run_designs(nodes: Vec<Node>) {
         let Some(design) = spec.and_then(|s| s.run) else {
             panic!("design `{}` cannot run", node.group.design);
         };
-        let replica = Replica { group: node.group.id, index: node.replica };
-        let indices: BTreeMap<&str, u16> = node
-            .group
-            .sockets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name.as_str(), i as u16))
-            .collect();
-        let sockets = node
-            .sockets
-            .into_iter()
-            .map(|(name, handle)| {
-                let index = indices[name.as_str()];
-                (name, (index, handle))
-            })
-            .collect();
-        let ctx = NodeCtx::new(
-            replica,
-            format!("{}.{}", node.group.name, node.replica),
-            0,
-            node.group.params.clone(),
-            WorkloadPlan::default(),
-            sockets,
-            u64::from(node.replica),
-            recorder.clone(),
+        let ctx = NodeCtx::new(NodeParts {
+            replica: Replica { group: node.group.id, index: node.replica },
+            name: format!("{}.{}", node.group.name, node.replica),
+            incarnation: 0,
+            params: node.group.params.clone(),
+            workload: WorkloadPlan::default(),
+            sockets: node.sockets,
+            seed: u64::from(node.replica),
+            recorder: recorder.clone(),
             epoch,
-            Completion::default(),
-        );
+            completion: Completion::default(),
+        });
         running.push(tokio::task::spawn_local(design(ctx)));
     }
     for task in running {

@@ -87,20 +87,44 @@ pub struct NodeCtx {
     reopener: Option<Reopener>,
 }
 
+/// What a replica's context is built from, named field by field: every backend
+/// (the simulator, the real network, the benches) and every hand-built harness fills
+/// the same struct, so none passes ten arguments in an order it must remember.
+#[derive(Debug)]
+pub struct NodeParts {
+    pub replica: Replica,
+    /// `group.index`, as in traces.
+    pub name: String,
+    /// How many times this replica has been (re)started before; 0 the first time.
+    pub incarnation: u32,
+    pub params: BTreeMap<String, ParamValue>,
+    /// The scenario's workload for this group (all `None` when it gives none).
+    pub workload: WorkloadPlan,
+    /// Each socket by name, with its index in the group's socket list for the trace.
+    pub sockets: BTreeMap<String, (SocketIndex, SocketHandle)>,
+    /// Seeds the replica's own random stream.
+    pub seed: u64,
+    pub recorder: Recorder,
+    /// The run's time zero: trace times count from here.
+    pub epoch: tokio::time::Instant,
+    /// Where the design reports that its finite workload is done.
+    pub completion: Completion,
+}
+
 impl NodeCtx {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        replica: Replica,
-        name: String,
-        incarnation: u32,
-        params: BTreeMap<String, ParamValue>,
-        workload: WorkloadPlan,
-        sockets: BTreeMap<String, (SocketIndex, SocketHandle)>,
-        seed: u64,
-        recorder: Recorder,
-        epoch: tokio::time::Instant,
-        completion: Completion,
-    ) -> NodeCtx {
+    pub fn new(parts: NodeParts) -> NodeCtx {
+        let NodeParts {
+            replica,
+            name,
+            incarnation,
+            params,
+            workload,
+            sockets,
+            seed,
+            recorder,
+            epoch,
+            completion,
+        } = parts;
         NodeCtx {
             replica,
             name,

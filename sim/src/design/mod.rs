@@ -37,7 +37,7 @@ mod sync_publisher;
 mod sync_subscriber;
 mod ventilator;
 
-pub use ctx::{Completion, DesignFn, NodeCtx, Reopener, Socket, msg_info};
+pub use ctx::{Completion, DesignFn, NodeCtx, NodeParts, Reopener, Socket, msg_info};
 // The vocabulary designs share with invariants lives below both (`vocab.rs`); it is
 // re-exported here because every design declaration names it.
 pub use crate::vocab::{ParamKind, ParamSpec, Role, SocketRole};

@@ -18,7 +18,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::deadline::HandshakeTimedOut;
-use super::driver::DriverEvent;
+use super::event::DriverEvent;
 use super::shared::Shared;
 use super::wake::LocalNotify;
 use crate::socket::{DropReason, Msg, PipeId, SocketEvent, SocketType};

@@ -16,35 +16,11 @@ use tokio::time::Instant;
 
 use super::conn::{ConnEnd, handshake, run_established};
 use super::deadline::within_deadline;
+use super::event::{DriverEvent, EventSink};
 use super::handle::SocketHandle;
-use super::shared::{EventSink, Shared};
+use super::shared::Shared;
 use super::transport::Transport;
-use crate::socket::{PipeId, SocketCore, SocketEvent, SocketOptions};
-
-/// What the driver reports for the trace, besides the core's own events.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DriverEvent {
-    /// An event of the socket core, passed through.
-    Socket(SocketEvent),
-    /// A connection on `pipe` finished its handshake.
-    Connected { pipe: PipeId, peer: SocketAddr },
-    /// The connection under `pipe` ended. On the connecting side the pipe lives on and
-    /// a reconnect follows; on the bound side the pipe is gone.
-    Disconnected { pipe: PipeId, reason: String },
-    /// A connection attempt to `addr` failed before its handshake completed;
-    /// `out_of_descriptors` when the process or the system had no descriptor left
-    /// (EMFILE, ENFILE), which is the machine's limit, not the network's doing.
-    ConnectFailed { addr: SocketAddr, reason: String, out_of_descriptors: bool },
-    /// The listener on `addr` failed to accept; it backs off (`reconnect_ivl`,
-    /// doubling up to [`ACCEPT_PAUSE_MAX`]) while its connections carry on.
-    AcceptFailed { addr: SocketAddr, reason: String, out_of_descriptors: bool },
-    /// `peer` broke the wire protocol (handshake, length or truncation) and its
-    /// connection was closed; the socket keeps serving its other peers.
-    ProtocolError { peer: SocketAddr, reason: String },
-    /// A driver task panicked: a bug in patchbay. The application's next call on the
-    /// handle panics with the same message.
-    TaskPanicked { task: &'static str, message: String },
-}
+use crate::socket::{PipeId, SocketCore, SocketOptions};
 
 /// The longest an accept loop pauses after repeated failures: long enough not to spin
 /// on a descriptor limit, short enough to take new peers soon after one frees.

@@ -1,16 +1,19 @@
-//! Drives socket cores over a network: one driver, two backends.
+//! Drives socket cores over a network: one driver, any injected transport.
 //!
 //! [`spawn_socket`] runs a sans-IO [`crate::socket::SocketCore`] over any
-//! [`Transport`], speaking SP over TCP (`crate::wire`). [`TurmoilTcp`] is the
-//! simulated network and [`TokioTcp`] real TCP, so the node code that is tested under
-//! simulation is the code that talks to real NNG peers. Reading order: `transport`,
-//! `driver`, `deadline`, `conn`, `handle`, `shared`, `wake`.
+//! [`Transport`], speaking SP over TCP (`crate::wire`). [`TokioTcp`] is real TCP; the
+//! simulator hands the driver its fault shim over turmoil (`run/shim.rs`), so the
+//! node code that is tested under simulation is the code that talks to real NNG
+//! peers. `turmoil_tcp.rs`, plain turmoil TCP, serves this module's own unit tests
+//! only. Reading order: `transport`,
+//! `event`, `driver`, `deadline`, `conn`, `handle`, `shared`, `wake`.
 //!
 //! **Architecture Invariant:** only this module (and `run/`) imports tokio or turmoil.
 
 mod conn;
 mod deadline;
 mod driver;
+mod event;
 mod handle;
 mod shared;
 #[cfg(test)]
@@ -19,12 +22,14 @@ mod tests;
 mod tests_limits;
 mod tokio_tcp;
 mod transport;
+#[cfg(test)]
 mod turmoil_tcp;
 mod wake;
 
-pub use driver::{ACCEPT_PAUSE_MAX, DriverEvent, out_of_descriptors, spawn_socket};
+pub use driver::{ACCEPT_PAUSE_MAX, out_of_descriptors, spawn_socket};
+pub use event::{DriverEvent, EventSink};
 pub use handle::SocketHandle;
-pub use shared::EventSink;
 pub use tokio_tcp::TokioTcp;
 pub use transport::Transport;
-pub use turmoil_tcp::TurmoilTcp;
+#[cfg(test)]
+use turmoil_tcp::TurmoilTcp;

@@ -18,13 +18,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::driver::DriverEvent;
+use super::event::{DriverEvent, EventSink};
 use super::wake::LocalNotify;
 use crate::socket::{Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::wire::Padding;
-
-/// Receives every event of one socket, stamped with the time since the run's epoch.
-pub type EventSink = Rc<dyn Fn(Duration, DriverEvent)>;
 
 pub(super) struct Shared {
     core: RefCell<Box<dyn SocketCore>>,

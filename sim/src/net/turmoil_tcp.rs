@@ -1,4 +1,7 @@
-//! [`Transport`] over turmoil's simulated TCP, for deterministic runs.
+//! [`Transport`] over turmoil's plain simulated TCP, for this module's own unit tests
+//! (`tests.rs`, `tests_limits.rs`), which exercise the driver without reaching up
+//! into `run/`. Scenario runs and the parity tests use the simulator's fault shim
+//! (`run/shim.rs`) instead.
 //!
 //! Must be used from inside a turmoil host. turmoil's TCP differs from real TCP in
 //! ways the driver cannot hide (no retransmission, flow control counted in segments,

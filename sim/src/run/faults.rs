@@ -25,7 +25,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::Notify;
 
-use crate::plan::{Distribution, FaultKind, FaultPlan, Replica, ScenarioPlan, Selector};
+use crate::plan::{
+    Distribution, FaultKind, FaultPlan, NetworkPlan, Replica, ScenarioPlan, Selector,
+};
 
 /// Identifies one connection, shared by its two ends.
 pub type ConnId = u64;
@@ -192,8 +194,31 @@ impl FaultWorld {
     /// real network's fault proxy applies all of it, turmoil sometimes applies it
     /// itself.
     pub fn with_base_latency(plan: &ScenarioPlan, seed: u64, base: bool) -> Rc<FaultWorld> {
-        let links = plan
-            .network
+        let mut network = plan.network.clone();
+        if !base {
+            network.latency = Distribution::Fixed(0.0);
+        }
+        Self::over(&network, plan.tcp_timeout, seed)
+    }
+
+    /// A fault world with no fault, no latency of its own, no loss and no bandwidth
+    /// limit, for a harness that runs sockets over the simulator's shim without a
+    /// scenario (the parity tests): turmoil's own latency is all there is.
+    pub fn fault_free(seed: u64) -> Rc<FaultWorld> {
+        let network = NetworkPlan {
+            tick: Duration::from_millis(1),
+            latency: Distribution::Fixed(0.0),
+            loss: 0.0,
+            bandwidth: f64::INFINITY,
+            links: Vec::new(),
+        };
+        // Nothing is ever held, so no connection can time out.
+        Self::over(&network, Duration::MAX, seed)
+    }
+
+    /// A fault world over `network`, whose latency is the part the shim adds.
+    fn over(network: &NetworkPlan, tcp_timeout: Duration, seed: u64) -> Rc<FaultWorld> {
+        let links = network
             .links
             .iter()
             .map(|l| LinkChange {
@@ -212,11 +237,11 @@ impl FaultWorld {
             syn_slots: BTreeMap::new(),
             holds: Vec::new(),
             links,
-            base_latency: if base { plan.network.latency } else { Distribution::Fixed(0.0) },
-            base_loss: plan.network.loss,
-            base_bandwidth: plan.network.bandwidth,
+            base_latency: network.latency,
+            base_loss: network.loss,
+            base_bandwidth: network.bandwidth,
             free_at: BTreeMap::new(),
-            tcp_timeout: plan.tcp_timeout,
+            tcp_timeout,
             next_conn: 1,
             zombies: Vec::new(),
             effects: BTreeMap::new(),

@@ -1,10 +1,12 @@
 //! Running scenarios: one seed at a time over turmoil, many seeds across cores.
 //!
-//! `world.rs` builds and steps one simulation; `node.rs` supervises each replica;
-//! `faults.rs` and `shim.rs` make faults act like real networks and machines;
-//! `meter.rs` says what a stream's bytes stand for, which bandwidth limits count.
-//! `real.rs` runs the same scenario over real TCP on 127.0.0.1, with `proxy.rs`
-//! putting the same fault world between the nodes. This
+//! `platform.rs` is the one seam between what every backend shares and what each does
+//! its own way; `wiring.rs`, `node.rs` and `phases.rs` are the shared part (the links
+//! and designs of a plan, each replica's supervised life, the timetable of faults).
+//! `simulated.rs` is the turmoil backend, with `faults.rs` and `shim.rs` making faults
+//! act like real networks and machines and `meter.rs` saying what a stream's bytes
+//! stand for; `real.rs` runs the same scenario over real TCP on 127.0.0.1, with
+//! `proxy.rs` putting the same fault world between the nodes. This
 //! file runs seeds in parallel (one simulation per thread, each wholly deterministic
 //! on its own thread), checks the invariants, and compares with what the scenario
 //! expects: each seed's verdicts, violation and drop counts, and over a sweep, in
@@ -15,11 +17,14 @@ mod faults;
 pub mod json;
 mod meter;
 mod node;
+mod phases;
+mod platform;
 mod proxy;
 pub mod real;
 mod shim;
+mod simulated;
 pub mod swarm;
-mod world;
+mod wiring;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,7 +38,10 @@ use crate::registry::Registry;
 use crate::socket::DropReason;
 use crate::trace::{EventKind, NamedFault, Trace};
 
-pub use node::{event_sink, make_core};
+pub use node::{StartFailed, event_sink, make_core, open_sockets};
+pub use platform::{Platform, ReplicaTask};
+pub use shim::ShimTransport;
+pub use simulated::SimNetwork;
 
 /// Why a run could not produce a verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,7 +187,7 @@ pub fn drop_counts(trace: &Trace) -> BTreeMap<DropReason, u64> {
 
 /// Whether every design and socket type the scenario uses can run in the simulator.
 pub fn runnable(plan: &ScenarioPlan, registry: &Registry) -> Result<(), RunError> {
-    world::check_runnable(plan, registry)
+    wiring::check_runnable(plan, registry)
 }
 
 /// Runs one seed of a scenario and checks its invariants.
@@ -195,8 +203,8 @@ pub fn run_seed(
     // like written ones.
     let drawn = swarm::with_drawn_faults(plan, seed);
     let plan = drawn.as_ref().unwrap_or(plan);
-    let result =
-        world::check_runnable(plan, registry).and_then(|()| world::simulate(plan, registry, seed));
+    let result = wiring::check_runnable(plan, registry)
+        .and_then(|()| simulated::simulate(plan, registry, seed));
     report(plan, registry, written, seed, Backend::Sim, result, started, keep_trace)
 }
 

@@ -1,26 +1,26 @@
-//! One replica's life: a supervisor that starts an incarnation of the node (its
-//! sockets and its design), drops it when a fault kills or crashes the replica, and
-//! starts a fresh, empty one when the replica restarts.
+//! One replica's life, the same on every platform: a supervisor that starts an
+//! incarnation of the node (its sockets and its design), drops it when a fault kills
+//! or crashes the replica, and starts a fresh, empty one when the replica restarts.
+//! Where the sockets bind and connect, and over what, is the platform's to say
+//! (`platform.rs`); this file only asks it.
 
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::design::{Completion, DesignFn, NodeCtx, Reopener, msg_info};
-use crate::net::{DriverEvent, SocketHandle, TokioTcp, spawn_socket};
+use crate::design::{Completion, DesignFn, NodeCtx, NodeParts, Reopener, msg_info};
+use crate::net::{DriverEvent, SocketHandle, spawn_socket};
 use crate::plan::{Group, Replica, WorkloadPlan};
 use crate::socket::{SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::trace::{EventKind, Recorder, SocketIndex, TraceEvent};
 
 use super::faults::{FaultWorld, Status};
-use super::proxy::RealNet;
-use super::shim::ShimTransport;
+use super::platform::Platform;
 
 /// What every replica of one group shares.
 #[derive(Debug)]
@@ -30,30 +30,15 @@ pub(super) struct GroupRuntime {
     pub workload: WorkloadPlan,
 }
 
-/// Everything a replica needs from the run.
+/// Everything a replica needs from the run: the platform it runs on, and what every
+/// platform shares.
 #[derive(Debug)]
-pub(super) struct RunCtx {
+pub(super) struct RunCtx<P> {
+    pub platform: P,
     pub world: Rc<FaultWorld>,
     pub recorder: Recorder,
     pub completion: Completion,
     pub seed: u64,
-    /// Where each bound socket of each replica listens.
-    pub binds: BTreeMap<(Replica, usize), SocketAddr>,
-    /// Where each connecting socket of each replica connects.
-    pub connects: BTreeMap<(Replica, usize), Vec<SocketAddr>>,
-    /// Which network the replicas' sockets run over.
-    pub net: Net,
-}
-
-/// The network a run's sockets use.
-#[derive(Debug)]
-pub(super) enum Net {
-    /// turmoil, every connection through the fault shim; `binds` holds each bound
-    /// socket's simulated address.
-    Simulated,
-    /// Real TCP on 127.0.0.1: bound sockets take an ephemeral port each incarnation
-    /// and tell the fault proxies, and `connects` holds the proxies' addresses.
-    Real(Rc<RealNet>),
 }
 
 /// Builds the sans-IO core for a socket type (`socket::make_core`, the one factory).
@@ -79,8 +64,8 @@ fn splitmix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-pub(super) async fn supervise(
-    rt: Rc<RunCtx>,
+pub(super) async fn supervise<P: Platform>(
+    rt: Rc<RunCtx<P>>,
     g: Rc<GroupRuntime>,
     replica: Replica,
     epoch: tokio::time::Instant,
@@ -121,8 +106,8 @@ pub(super) async fn supervise(
     }
 }
 
-async fn start(
-    rt: &Rc<RunCtx>,
+async fn start<P: Platform>(
+    rt: &Rc<RunCtx<P>>,
     g: &Rc<GroupRuntime>,
     replica: Replica,
     incarnation: u32,
@@ -130,47 +115,35 @@ async fn start(
 ) -> Option<NodeCtx> {
     let seed = replica_seed(rt.seed, replica, incarnation);
     let first_id = (seed as u32) | crate::socket::REQUEST_ID_BIT;
-    let mut sockets = BTreeMap::new();
-    for (i, s) in g.group.sockets.iter().enumerate() {
-        match open_socket(rt, g, replica, i, first_id, epoch).await {
-            Ok(handle) => {
-                sockets.insert(s.name.clone(), (i as SocketIndex, handle));
-            }
-            Err(e) => {
-                if let Net::Real(net) = &rt.net {
-                    net.io_failed(&e, &format!("socket `{}` failed to start", s.name));
-                }
-                note(
-                    &rt.recorder,
-                    replica,
-                    epoch,
-                    format!("socket `{}` failed to start: {e}", s.name),
-                );
-                return None;
-            }
+    let sockets = match open_sockets(&rt.platform, &g.group, replica, first_id, epoch).await {
+        Ok(sockets) => sockets,
+        Err(failed) => {
+            let what = format!("socket `{}` failed to start", failed.socket);
+            rt.platform.start_failed(&what, &failed.error);
+            note(&rt.recorder, replica, epoch, failed.to_string());
+            return None;
         }
-    }
-    let name = format!("{}.{}", g.group.name, replica.index);
-    let ctx = NodeCtx::new(
+    };
+    let ctx = NodeCtx::new(NodeParts {
         replica,
-        name,
+        name: format!("{}.{}", g.group.name, replica.index),
         incarnation,
-        g.group.params.clone(),
-        g.workload.clone(),
+        params: g.group.params.clone(),
+        workload: g.workload.clone(),
         sockets,
         seed,
-        rt.recorder.clone(),
+        recorder: rt.recorder.clone(),
         epoch,
-        rt.completion.clone(),
-    );
+        completion: rt.completion.clone(),
+    });
     Some(ctx.with_reopener(reopener(rt, g, replica, seed, epoch)))
 }
 
 /// How this incarnation's design reopens a socket: as `start` opened it, with a
 /// fresh first request id (libzmq draws one at random per socket), so the new
 /// socket's requests are not mistaken for the old one's.
-fn reopener(
-    rt: &Rc<RunCtx>,
+fn reopener<P: Platform>(
+    rt: &Rc<RunCtx<P>>,
     g: &Rc<GroupRuntime>,
     replica: Replica,
     seed: u64,
@@ -184,51 +157,72 @@ fn reopener(
             reopens.set(reopens.get() + 1);
             let first_id =
                 (splitmix(seed ^ (reopens.get() << 32)) as u32) | crate::socket::REQUEST_ID_BIT;
-            open_socket(&rt, &g, replica, usize::from(index), first_id, epoch).await
+            open_socket(&rt.platform, &g.group, replica, usize::from(index), first_id, epoch).await
         })
     }))
 }
 
-/// Opens socket number `i` of the group on the run's network.
-async fn open_socket(
-    rt: &Rc<RunCtx>,
-    g: &GroupRuntime,
+/// A socket of a replica that could not be opened.
+#[derive(Debug)]
+pub struct StartFailed {
+    /// The socket's name in its group.
+    pub socket: String,
+    pub error: std::io::Error,
+}
+
+impl std::fmt::Display for StartFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "socket `{}` failed to start: {}", self.socket, self.error)
+    }
+}
+
+/// Opens every socket of `group` for `replica` on `platform`, as every backend opens
+/// them, and returns them by name with their index in the group. `first_id` is the
+/// first request id of the replica's REQ and SURVEYOR sockets.
+pub async fn open_sockets<P: Platform>(
+    platform: &P,
+    group: &Group,
+    replica: Replica,
+    first_id: u32,
+    epoch: tokio::time::Instant,
+) -> Result<BTreeMap<String, (SocketIndex, SocketHandle)>, StartFailed> {
+    let mut sockets = BTreeMap::new();
+    for (i, s) in group.sockets.iter().enumerate() {
+        match open_socket(platform, group, replica, i, first_id, epoch).await {
+            Ok(handle) => {
+                sockets.insert(s.name.clone(), (i as SocketIndex, handle));
+            }
+            Err(error) => return Err(StartFailed { socket: s.name.clone(), error }),
+        }
+    }
+    Ok(sockets)
+}
+
+/// Opens socket number `i` of the group on the platform: the sans-IO core its type
+/// and options give, bound and connected where the platform says.
+async fn open_socket<P: Platform>(
+    platform: &P,
+    group: &Group,
     replica: Replica,
     i: usize,
     first_id: u32,
     epoch: tokio::time::Instant,
 ) -> std::io::Result<SocketHandle> {
-    let s = &g.group.sockets[i];
+    let s = &group.sockets[i];
     let options = s.options.socket_options();
-    let core =
-        make_core(s.socket_type, &options, first_id).expect("runnability checked before the run");
-    let connects = rt.connects.get(&(replica, i)).cloned().unwrap_or_default();
-    let world = Some(rt.world.clone());
-    let sink = sink_naming_peers(rt.recorder.clone(), replica, i as SocketIndex, &options, world);
-    let bind = rt.binds.get(&(replica, i));
-    match &rt.net {
-        Net::Simulated => {
-            let transport = ShimTransport { me: replica, world: rt.world.clone() };
-            // turmoil binds the unspecified address; peers reach it at the host's
-            // address.
-            let binds = bind
-                .map(|a| SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), a.port()))
-                .into_iter()
-                .collect();
-            spawn_socket(transport, core, &options, binds, connects, epoch, sink).await
-        }
-        Net::Real(net) => {
-            let binds = bind.map(|_| RealNet::ephemeral()).into_iter().collect();
-            let spawned =
-                spawn_socket(TokioTcp, core, &options, binds, connects, epoch, sink).await;
-            if let Ok(handle) = &spawned
-                && let Some(addr) = handle.local_addrs().first()
-            {
-                net.bound(replica, i, *addr);
-            }
-            spawned
-        }
+    let core = make_core(s.socket_type, &options, first_id).ok_or_else(|| {
+        let why = format!("{} sockets are not simulated yet", s.socket_type);
+        std::io::Error::new(std::io::ErrorKind::Unsupported, why)
+    })?;
+    let binds = platform.bind_addr(replica, i).into_iter().collect();
+    let connects = platform.connects(replica, i);
+    let sink = platform.event_sink(replica, i as SocketIndex, &options);
+    let transport = platform.transport(replica);
+    let handle = spawn_socket(transport, core, &options, binds, connects, epoch, sink).await?;
+    if let Some(addr) = handle.local_addrs().first() {
+        platform.bound(replica, i, *addr);
     }
+    Ok(handle)
 }
 
 /// A design's future with its panics caught. Left alone, a panic would end the
@@ -294,7 +288,7 @@ pub fn event_sink(
 
 /// [`event_sink`] that names each connection's peer replica from its address, as the
 /// fault world knows them (a harness without one leaves peers unnamed).
-fn sink_naming_peers(
+pub(super) fn sink_naming_peers(
     recorder: Recorder,
     node: Replica,
     socket: SocketIndex,

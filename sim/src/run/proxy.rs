@@ -55,7 +55,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
-use super::world::Link;
+use super::wiring::Link;
 use crate::net::{ACCEPT_PAUSE_MAX, out_of_descriptors};
 use crate::plan::Replica;
 use crate::trace::{EventKind, Recorder, TraceEvent};

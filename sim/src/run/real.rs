@@ -11,22 +11,27 @@
 //! two runs of a seed differ in timing and may differ in verdicts. The seed still
 //! drives every draw the designs, the latency model and swarm faults make.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::design::Completion;
-use crate::net::out_of_descriptors;
+use crate::net::{EventSink, TokioTcp, out_of_descriptors};
 use crate::plan::{Distribution, Replica, ScenarioPlan};
 use crate::registry::Registry;
-use crate::trace::{EventKind, Recorder, Trace};
+use crate::socket::SocketOptions;
+use crate::trace::{EventKind, Recorder, SocketIndex, Trace};
 
 use super::RunError;
 use super::faults::FaultWorld;
-use super::node::{Net, RunCtx, supervise};
+use super::node::{RunCtx, sink_naming_peers};
+use super::phases::Phases;
+use super::platform::{Platform, ReplicaTask};
 use super::proxy::RealNet;
-use super::world::{Phases, group_runtimes, links};
+use super::wiring::{group_runtimes, links, start_replicas};
 
 /// Descriptors a run holds besides its sockets: the runtime's poller and wake-up,
 /// standard streams, the report being written, with room to spare.
@@ -61,7 +66,7 @@ impl Default for RealOptions {
 /// hangs on a workload time against a timer, such as `lru-idle-resend`, runs but
 /// may differ from its `expect`: reported, as every real-timing difference is.)
 pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) -> Option<String> {
-    if let Err(e) = super::world::check_runnable(plan, registry) {
+    if let Err(e) = super::wiring::check_runnable(plan, registry) {
         return Some(e.to_string());
     }
     if let Some(why) = descriptors_short(descriptors_needed(plan), descriptor_limit()) {
@@ -222,6 +227,54 @@ pub(super) fn run(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result
     trace
 }
 
+/// The real network as a platform: `TokioTcp` sockets, each bound one on an
+/// ephemeral port of 127.0.0.1 that the fault proxies learn, each connecting one
+/// dialling its links' proxies; supervisors on the run's `LocalSet`.
+#[derive(Debug)]
+struct RealPlatform {
+    net: Rc<RealNet>,
+    world: Rc<FaultWorld>,
+    recorder: Recorder,
+    /// The sockets that bind; each takes an ephemeral port every incarnation.
+    binds: BTreeSet<(Replica, usize)>,
+    /// The proxies each connecting socket dials.
+    connects: BTreeMap<(Replica, usize), Vec<SocketAddr>>,
+    /// The run's time zero, which the timetable counts from too.
+    epoch: tokio::time::Instant,
+}
+
+impl Platform for RealPlatform {
+    type Transport = TokioTcp;
+
+    fn transport(&self, _replica: Replica) -> TokioTcp {
+        TokioTcp
+    }
+
+    fn bind_addr(&self, replica: Replica, socket: usize) -> Option<SocketAddr> {
+        self.binds.contains(&(replica, socket)).then(RealNet::ephemeral)
+    }
+
+    fn connects(&self, replica: Replica, socket: usize) -> Vec<SocketAddr> {
+        self.connects.get(&(replica, socket)).cloned().unwrap_or_default()
+    }
+
+    fn event_sink(&self, replica: Replica, socket: SocketIndex, opts: &SocketOptions) -> EventSink {
+        sink_naming_peers(self.recorder.clone(), replica, socket, opts, Some(self.world.clone()))
+    }
+
+    fn bound(&self, replica: Replica, socket: usize, addr: SocketAddr) {
+        self.net.bound(replica, socket, addr);
+    }
+
+    fn start_failed(&self, what: &str, err: &io::Error) {
+        self.net.io_failed(err, what);
+    }
+
+    fn spawn(&self, _replica: Replica, task: ReplicaTask) {
+        tokio::task::spawn_local(task(self.epoch));
+    }
+}
+
 async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Trace, RunError> {
     let world = FaultWorld::with_base_latency(plan, seed, true);
     // A real run may last many minutes: its trace goes to disk a batch at a time, so
@@ -231,6 +284,47 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
     let completion = Completion::default();
     let groups = group_runtimes(plan, registry, &world);
     let net = RealNet::new(world.clone(), recorder.clone());
+    let connects = open_proxies(plan, &net).await?;
+    let binds = plan
+        .topology
+        .groups
+        .iter()
+        .flat_map(|g| (0..g.count).map(move |index| (g, Replica { group: g.id, index })))
+        .flat_map(|(g, r)| {
+            let bound = g.sockets.iter().enumerate().filter(|(_, s)| s.bind.is_some());
+            bound.map(move |(si, _)| (r, si))
+        })
+        .collect();
+    let epoch = tokio::time::Instant::now();
+    let platform = RealPlatform {
+        net: net.clone(),
+        world: world.clone(),
+        recorder: recorder.clone(),
+        binds,
+        connects,
+        epoch,
+    };
+    let rt = Rc::new(RunCtx {
+        platform,
+        world: world.clone(),
+        recorder: recorder.clone(),
+        completion: completion.clone(),
+        seed,
+    });
+    start_replicas(&rt, &groups);
+    let phases = Phases::new(plan, registry, &world, &recorder, &completion);
+    let trace = step_through(phases, epoch).await;
+    match descriptor_failure(&trace, net.out_of_descriptors(), descriptors_needed(plan)) {
+        Some(err) => Err(err),
+        None => Ok(trace),
+    }
+}
+
+/// Opens one fault proxy per link; returns the proxies each connecting socket dials.
+async fn open_proxies(
+    plan: &ScenarioPlan,
+    net: &Rc<RealNet>,
+) -> Result<BTreeMap<(Replica, usize), Vec<SocketAddr>>, RunError> {
     let mut connects: BTreeMap<(Replica, usize), Vec<_>> = BTreeMap::new();
     for link in links(plan) {
         let addr = net.listen(link).await.map_err(|e| match out_of_descriptors(&e) {
@@ -242,39 +336,7 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
         })?;
         connects.entry((link.from, link.from_socket)).or_default().push(addr);
     }
-    // Only which sockets bind matters here: each binds an ephemeral port when it starts.
-    let mut binds = BTreeMap::new();
-    for g in &plan.topology.groups {
-        for index in 0..g.count {
-            for (si, s) in g.sockets.iter().enumerate() {
-                if s.bind.is_some() {
-                    binds.insert((Replica { group: g.id, index }, si), RealNet::ephemeral());
-                }
-            }
-        }
-    }
-    let rt = Rc::new(RunCtx {
-        world: world.clone(),
-        recorder: recorder.clone(),
-        completion: completion.clone(),
-        seed,
-        binds,
-        connects,
-        net: Net::Real(net.clone()),
-    });
-    let epoch = tokio::time::Instant::now();
-    for g in &groups {
-        for index in 0..g.group.count {
-            let replica = Replica { group: g.group.id, index };
-            tokio::task::spawn_local(supervise(rt.clone(), g.clone(), replica, epoch));
-        }
-    }
-    let phases = Phases::new(plan, registry, &world, &recorder, &completion);
-    let trace = step_through(phases, epoch).await;
-    match descriptor_failure(&trace, net.out_of_descriptors(), descriptors_needed(plan)) {
-        Some(err) => Err(err),
-        None => Ok(trace),
-    }
+    Ok(connects)
 }
 
 /// The simulator's phases in real time: between timetable entries the loop wakes

@@ -58,8 +58,9 @@ fn now() -> Duration {
 /// The transport one replica is handed.
 #[derive(Clone, Debug)]
 pub struct ShimTransport {
-    pub me: Replica,
-    pub world: Rc<FaultWorld>,
+    /// The replica whose sockets use this transport: faults find it by this.
+    pub(super) me: Replica,
+    pub(super) world: Rc<FaultWorld>,
 }
 
 impl Transport for ShimTransport {
