@@ -23,6 +23,8 @@
 //! - [`report`]: the HTML page and JSON of a run of the tools: figures measured from
 //!   traces, failures drawn as sequence diagrams, the topology drawn.
 //! - [`explain`], [`files`]: what the command line prints and reads.
+//! - [`prelude`]: what a design author imports: the design builder, its context,
+//!   socket types, the design kit, events and the registry.
 //! - [`fuzz`]: the decoders and the YAML front end under generated and mutated
 //!   inputs, for `cargo xtask fuzz` and a slice in CI.
 
@@ -35,6 +37,7 @@ pub mod graph;
 pub mod invariant;
 pub mod net;
 pub mod plan;
+pub mod prelude;
 pub mod report;
 pub mod run;
 pub mod socket;

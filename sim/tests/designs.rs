@@ -79,7 +79,7 @@ impl Harness {
         sockets: Vec<(&str, SocketHandle)>,
     ) {
         let spec = self.registry.get(design).expect("built-in design");
-        let run = spec.run.expect("design runs");
+        let run = spec.behaviour().expect("design runs");
         let sockets = (0..)
             .zip(sockets)
             .map(|(index, (name, handle))| (name.to_string(), (index, handle)))
@@ -98,7 +98,7 @@ impl Harness {
             self.epoch,
             self.completion.clone(),
         );
-        let task = tokio::task::spawn_local(run(ctx));
+        let task = tokio::task::spawn_local(run.call(ctx));
         if spec.has_role(Role::Requester) {
             self.requesters.push(task);
         }

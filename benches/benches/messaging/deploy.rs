@@ -202,7 +202,7 @@ pub async fn run_designs(nodes: Vec<Node>) {
     let mut running = Vec::new();
     for node in nodes {
         let spec = registry.get(&node.group.design);
-        let Some(design) = spec.and_then(|s| s.run) else {
+        let Some(design) = spec.and_then(|s| s.behaviour().cloned()) else {
             panic!("design `{}` cannot run", node.group.design);
         };
         let replica = Replica { group: node.group.id, index: node.replica };
@@ -233,7 +233,7 @@ pub async fn run_designs(nodes: Vec<Node>) {
             epoch,
             Completion::default(),
         );
-        running.push(tokio::task::spawn_local(design(ctx)));
+        running.push(tokio::task::spawn_local(design.call(ctx)));
     }
     for task in running {
         let _ = task.await;

@@ -12,8 +12,8 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
+use super::kit::{Pacer, sample_size, start_time};
 use super::payload::{Payload, PayloadKind};
-use super::publisher::{Pacer, sample_size, start_time};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {

@@ -24,8 +24,8 @@ use crate::trace::AppEvent;
 
 use super::comet_router::request_id;
 use super::ctx::NodeCtx;
+use super::kit::{sample_size, start_time};
 use super::payload::{Payload, PayloadKind};
-use super::publisher::{sample_size, start_time};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {

@@ -21,8 +21,8 @@ use crate::socket::{Msg, REQUEST_ID_BIT, SocketType};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::{NodeCtx, Socket};
+use super::kit::{Pacer, sample_size, start_time, stay_up};
 use super::payload::{Payload, PayloadKind};
-use super::publisher::{Pacer, sample_size, start_time, stay_up};
 use super::subscriber::set_subscription;
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {

@@ -20,6 +20,7 @@ mod echo_worker;
 pub mod follower_graph;
 mod forwarder;
 mod gif_frontend;
+pub mod kit;
 mod lazy_pirate_client;
 mod lru_broker;
 mod pair_step;
@@ -32,6 +33,7 @@ mod queue_device;
 mod ready_worker;
 mod respondent;
 mod sink;
+mod spec;
 mod streamer;
 mod subscriber;
 mod surveyor;
@@ -43,7 +45,8 @@ use std::collections::BTreeMap;
 
 use crate::socket::SocketType;
 
-pub use ctx::{Completion, DesignFn, NodeCtx, Reopener, Socket, msg_info};
+pub use ctx::{BoxedDesignFuture, Completion, DesignFn, NodeCtx, Reopener, Socket, msg_info};
+pub use spec::DesignSpec;
 
 /// What a design does, as far as invariants care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -127,29 +130,6 @@ pub struct SocketRole {
     pub doc: &'static str,
 }
 
-/// Everything the language knows about a design.
-#[derive(Clone, Debug)]
-pub struct DesignSpec {
-    pub name: &'static str,
-    pub summary: &'static str,
-    pub roles: &'static [Role],
-    pub sockets: &'static [SocketRole],
-    pub params: &'static [ParamSpec],
-    /// Workload fields (see `spec::raw::RawWorkload`) this design reads.
-    pub workload: &'static [&'static str],
-    /// A deliberately broken design, kept to prove the checkers can fail.
-    pub broken: bool,
-    /// The behaviour; `None` for a design the simulator cannot run yet, which `check`
-    /// accepts and `sim` refuses with a clear error.
-    pub run: Option<DesignFn>,
-}
-
-impl DesignSpec {
-    pub fn has_role(&self, role: Role) -> bool {
-        self.roles.contains(&role)
-    }
-}
-
 /// The designs a run can name, built-in and user-registered, by name.
 #[derive(Clone, Debug)]
 pub struct Registry {
@@ -168,8 +148,26 @@ impl Registry {
     }
 
     /// Adds a design; a later registration under the same name replaces the earlier.
+    /// A topology then names it in `design:` like any built-in.
+    ///
+    /// ```
+    /// use patchbay::prelude::*;
+    ///
+    /// let mut registry = Registry::builtin();
+    /// assert!(registry.get("quiet-sink").is_none());
+    /// registry.register(
+    ///     DesignSpec::new("quiet-sink")
+    ///         .summary("Pulls and drops everything.")
+    ///         .role(Role::Consumer)
+    ///         .socket("pull", &[SocketType::Pull], "where messages arrive")
+    ///         .run(|ctx| async move { while ctx.socket("pull").recv().await.is_ok() {} }),
+    /// );
+    /// let spec = registry.get("quiet-sink").expect("registered");
+    /// assert_eq!(spec.sockets()[0].name, "pull");
+    /// assert!(spec.is_runnable() && !spec.is_broken());
+    /// ```
     pub fn register(&mut self, spec: DesignSpec) {
-        self.designs.insert(spec.name, spec);
+        self.designs.insert(spec.name(), spec);
     }
 
     pub fn get(&self, name: &str) -> Option<&DesignSpec> {

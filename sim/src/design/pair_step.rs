@@ -12,8 +12,8 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
+use super::kit::{stay_up, wait_start};
 use super::payload::{Payload, PayloadKind};
-use super::publisher::{stay_up, wait_start};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {

@@ -14,8 +14,8 @@ use crate::socket::{Msg, RecvError};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::{NodeCtx, Socket};
+use super::kit::{Pacer, stay_up, wait_start};
 use super::payload::{Payload, PayloadKind};
-use super::publisher::{Pacer, stay_up, wait_start};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {

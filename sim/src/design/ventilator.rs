@@ -14,8 +14,8 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
+use super::kit::{Pacer, sample_size, stay_up, wait_start};
 use super::payload::{Payload, PayloadKind};
-use super::publisher::{Pacer, sample_size, stay_up, wait_start};
 
 /// The extra bytes of a batch start, before the task count in decimal.
 pub(super) const BATCH_TAG: &str = "batch=";

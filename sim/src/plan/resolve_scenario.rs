@@ -485,7 +485,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 continue;
             };
             let id = group.id;
-            let design = self.registry.get(&group.design).map(|d| (d.name, d.workload));
+            let design = self.registry.get(&group.design).map(|d| (d.name(), d.workload_fields()));
             let plan = self.workload(w, design, &path);
             out.insert(id, plan);
         }

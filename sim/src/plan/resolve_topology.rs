@@ -260,7 +260,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
 
     fn design(&mut self, node: &RawNode, path: &YamlPath) -> Option<&'r DesignSpec> {
         if let Some(spec) = self.registry.get(&node.design) {
-            if spec.broken {
+            if spec.is_broken() {
                 self.diags
                     .warning(
                         &path.key("design"),
@@ -268,12 +268,12 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                         "broken-design",
                         format!(
                             "`{}` is deliberately broken: it exists to show that patchbay's checkers catch its bug",
-                            spec.name
+                            spec.name()
                         ),
                     )
                     .hint(format!(
                         "its bug: {}; model real systems with the sound designs",
-                        spec.summary.trim_start_matches("BROKEN: ").trim_end_matches('.')
+                        spec.summary_text().trim_start_matches("BROKEN: ").trim_end_matches('.')
                     ));
             }
             return Some(spec);
@@ -284,7 +284,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             "unknown-design",
             format!("no design is called `{}`", node.design),
         );
-        let sound = || self.registry.iter().filter(|d| !d.broken).map(|d| d.name);
+        let sound = || self.registry.iter().filter(|d| !d.is_broken()).map(|d| d.name());
         match did_you_mean(&node.design, sound()) {
             Some(s) => d.hint(format!("did you mean `{s}`?")),
             None => d.hint(format!(
@@ -304,17 +304,17 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
         let mut out = BTreeMap::new();
         for (name, raw) in &node.params {
             let ppath = path.key("params").key(name.as_str());
-            let Some(spec) = design.params.iter().find(|p| p.name == name) else {
-                let names = design.params.iter().map(|p| p.name);
+            let Some(spec) = design.params().iter().find(|p| p.name == name) else {
+                let names = design.params().iter().map(|p| p.name);
                 let d = self.diags.error(
                     &ppath,
                     Target::Key,
                     "unknown-param",
-                    format!("design `{}` takes no parameter `{name}`", design.name),
+                    format!("design `{}` takes no parameter `{name}`", design.name()),
                 );
                 match did_you_mean(name, names.clone()) {
                     Some(s) => d.hint(format!("did you mean `{s}`?")),
-                    None if design.params.is_empty() => d.hint("this design takes no parameters"),
+                    None if design.params().is_empty() => d.hint("this design takes no parameters"),
                     None => d.hint(format!("it takes: {}", names.collect::<Vec<_>>().join(", "))),
                 };
                 continue;
@@ -324,7 +324,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                 out.insert(name.clone(), v);
             }
         }
-        for spec in design.params {
+        for spec in design.params() {
             if out.contains_key(spec.name) || node.params.contains_key(spec.name) {
                 continue;
             }
@@ -342,7 +342,9 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                             "missing-param",
                             format!(
                                 "design `{}` needs the parameter `{}` ({})",
-                                design.name, spec.name, spec.doc
+                                design.name(),
+                                spec.name,
+                                spec.doc
                             ),
                         )
                         .hint(format!(
@@ -500,13 +502,13 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     }
 
     fn check_role(&mut self, raw: &RawSocket, t: SocketType, design: &DesignSpec, path: &YamlPath) {
-        let Some(role) = design.sockets.iter().find(|r| r.name == raw.name) else {
-            let names = design.sockets.iter().map(|r| r.name);
+        let Some(role) = design.sockets().iter().find(|r| r.name == raw.name) else {
+            let names = design.sockets().iter().map(|r| r.name);
             let d = self.diags.error(
                 &path.key("name"),
                 Target::Value,
                 "unknown-socket-role",
-                format!("design `{}` uses no socket named `{}`", design.name, raw.name),
+                format!("design `{}` uses no socket named `{}`", design.name(), raw.name),
             );
             match did_you_mean(&raw.name, names.clone()) {
                 Some(s) => d.hint(format!("did you mean `{s}`?")),
@@ -523,7 +525,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                     "wrong-socket-type",
                     format!(
                         "design `{}` needs socket `{}` to be {}, not {t}",
-                        design.name,
+                        design.name(),
                         role.name,
                         allowed.join(" or ")
                     ),
@@ -533,7 +535,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     }
 
     fn check_design_sockets(&mut self, node: &RawNode, design: &DesignSpec, path: &YamlPath) {
-        for role in design.sockets.iter().filter(|r| r.required) {
+        for role in design.sockets().iter().filter(|r| r.required) {
             if node.sockets.iter().any(|s| s.name == role.name) {
                 continue;
             }
@@ -546,7 +548,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                     format!(
                         "node `{}` runs design `{}`, which needs a socket `{}` ({})",
                         node.name,
-                        design.name,
+                        design.name(),
                         role.name,
                         types.join(" or ")
                     ),

@@ -179,7 +179,7 @@ impl ScenarioResolver<'_, '_, '_> {
     pub(super) fn workload(
         &mut self,
         w: &RawWorkload,
-        design: Option<(&'static str, &'static [&'static str])>,
+        design: Option<(&'static str, &[&'static str])>,
         path: &YamlPath,
     ) -> WorkloadPlan {
         let set = [

@@ -116,7 +116,7 @@ pub(super) async fn supervise(
             notify.notified().await;
             continue;
         };
-        let mut design = pin!(CatchPanic((g.design)(ctx)));
+        let mut design = pin!(CatchPanic(g.design.call(ctx)));
         let mut finished = false;
         loop {
             tokio::select! {

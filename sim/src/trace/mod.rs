@@ -9,13 +9,15 @@
 //! `msg_id.rs` is a message id's bit layout and how people read one (`client.3#7`);
 //! `fault_name.rs` names faults in full; `compact.rs` is a byte form of events about a
 //! quarter of their size in memory, and `spill.rs` keeps a long run's trace on disk in
-//! that form as it is recorded, so the run's memory levels off.
+//! that form as it is recorded, so the run's memory levels off. `user_event.rs` is the
+//! typed event a user's design records of its own.
 
 pub mod compact;
 mod fault_name;
 mod hash;
 mod msg_id;
 mod spill;
+mod user_event;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -28,6 +30,7 @@ pub use fault_name::{NamedFault, fault_text};
 pub use hash::trace_hash;
 pub use msg_id::{MAX_COUNTER, MAX_GROUPS, MAX_INCARNATIONS, MAX_REPLICAS, MsgOrigin, msg_label};
 pub use spill::{Spill, SpilledEvents};
+pub use user_event::{FieldValue, UserEvent};
 
 /// A message id assigned by the design that created the message, carried in its
 /// payload through every hop. `None` for messages with no patchbay payload. Its bit
@@ -95,6 +98,9 @@ pub enum AppEvent {
     CometRouted { id: MsgId, from: u32, delivered: u32, dropped: u32 },
     /// Free-form note from a design, for reports.
     Note { text: String },
+    /// A typed event of a user's design: a name and ordered fields (`user_event.rs`).
+    /// No built-in design records one.
+    User(UserEvent),
 }
 
 /// Every kind of event a run records.
