@@ -35,7 +35,9 @@ pub enum FieldValue {
     Int(i64),
     /// An unsigned whole number too wide for `Int` (`u64` converts to it).
     Uint(u64),
+    /// Text, printed quoted.
     Text(String),
+    /// A span of (simulated) time, printed as scenario files write it (`3ms`).
     Duration(Duration),
     /// A message id; reports print it as they print ids (`client.0#6`).
     Msg(MsgId),
