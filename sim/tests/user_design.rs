@@ -17,21 +17,22 @@ use patchbay::run::run_seed;
 use patchbay::trace::EventKind;
 
 /// The user's design, as they would declare it: the behaviour counts each request
-/// with a patchbay payload, records the count as a typed event of its own, and
-/// replies with the request's id and the count as the payload's extra bytes.
-fn counting_worker() -> DesignSpec {
+/// with a patchbay payload in steps of `step` (configuration the closure captures),
+/// records the count as a typed event of its own, and replies with the request's id
+/// and the count as the payload's extra bytes.
+fn counting_worker(step: u64) -> DesignSpec {
     DesignSpec::new("counting-worker")
         .summary("Answers each request on a REP socket with its id and a running count.")
         .role(Role::Replier)
         .socket("rep", &[SocketType::Rep], "where requests arrive")
         .param("start", ParamKind::Count, Some("0"), "the count before the first request")
-        .run(|ctx| async move {
+        .run(move |ctx| async move {
             let rep = ctx.socket("rep");
             // Resolution filled in the default if the topology gave none.
             let mut count = ctx.param_count("start");
             while let Ok(request) = rep.recv().await {
                 let Some(payload) = Payload::decode(&request.body) else { continue };
-                count += 1;
+                count += step;
                 ctx.record(AppEvent::WorkDone { id: payload.id });
                 ctx.record(
                     UserEvent::new("counted").field("count", count).msg("request", payload.id),
@@ -108,8 +109,13 @@ impl Drop for Files {
 
 /// The built-in designs plus the user's, as an application embedding patchbay builds it.
 fn with_counting_worker() -> Registry {
+    with_counting_worker_by(1)
+}
+
+/// The same, counting in steps of `step`.
+fn with_counting_worker_by(step: u64) -> Registry {
     let mut registry = Registry::builtin();
-    registry.register(counting_worker());
+    registry.register(counting_worker(step));
     registry
 }
 
@@ -200,4 +206,25 @@ fn a_user_event_is_drawn_in_the_sequence_diagram_with_its_fields_and_message_nam
     let labels: Vec<&str> = d.rows.iter().map(|r| r.label.as_str()).collect();
     let at = labels.iter().position(|l| *l == format!("work {name} done")).expect("pinned");
     assert_eq!(labels[at + 1], format!("counted count=101 request={name}"), "{labels:#?}");
+}
+
+#[test]
+fn a_user_design_runs_with_the_configuration_its_closure_captured() {
+    let files = Files::write("captured");
+    let registry = with_counting_worker_by(5);
+    let loaded = load_scenario(&files.scenario(), &registry);
+    let Some(plan) = loaded.plan else { panic!("{:#?}", loaded.diagnostics) };
+    let report = run_seed(&plan, &registry, 1, true);
+    assert!(report.as_expected, "{}", report.repro());
+    let trace = report.trace.expect("kept");
+    let counts: Vec<FieldValue> = trace
+        .app_events()
+        .filter_map(|(_, app)| match app {
+            AppEvent::User(e) => e.get("count").cloned(),
+            _ => None,
+        })
+        .collect();
+    // Thirty requests from the topology's start of 100, five at a time.
+    let expected: Vec<FieldValue> = (1..=30).map(|n| FieldValue::Uint(100 + 5 * n)).collect();
+    assert_eq!(counts, expected);
 }

@@ -91,4 +91,25 @@ mod tests {
             assert!(builtin.get(name).is_some_and(|d| d.is_broken()), "`{name}`");
         }
     }
+
+    /// A twin is declared from its sound design (`renamed`), so a topology can swap
+    /// one for the other by name alone: each has a sound design declaring the same
+    /// roles, sockets, parameters and workload fields.
+    #[test]
+    fn each_broken_design_declares_what_a_sound_built_in_one_does() {
+        let builtin = Registry::builtin();
+        let declaration = |d: &DesignSpec| {
+            let sockets = format!("{:?}", d.sockets());
+            let params = format!("{:?}", d.params());
+            (d.roles().to_vec(), sockets, params, d.workload_fields().to_vec())
+        };
+        for spec in designs() {
+            let sound: Vec<&str> = builtin
+                .iter()
+                .filter(|d| !d.is_broken() && declaration(d) == declaration(&spec))
+                .map(|d| d.name())
+                .collect();
+            assert!(!sound.is_empty(), "`{}` declares what no sound design does", spec.name());
+        }
+    }
 }
