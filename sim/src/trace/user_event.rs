@@ -5,21 +5,21 @@
 //! a name and ordered fields of whole numbers, text, durations and message ids. The
 //! fields stay typed in the trace (and in its compact form), so a check reads them
 //! back as values, never by parsing prose; reports print them as `name k=v …`.
-//!
-//! ```
-//! use std::time::Duration;
-//! use patchbay::trace::{FieldValue, UserEvent};
-//!
-//! let e = UserEvent::new("job_done").field("job", 7).field("took", Duration::from_millis(3));
-//! assert_eq!(e.get("job"), Some(&FieldValue::Int(7)));
-//! assert_eq!(e.to_string(), "job_done job=7 took=3ms");
-//! ```
 
 use std::time::Duration;
 
 use super::{AppEvent, MsgId};
 
 /// A typed event of a user's design: a name and ordered `(key, value)` fields.
+///
+/// ```
+/// use std::time::Duration;
+/// use patchbay::trace::{FieldValue, UserEvent};
+///
+/// let e = UserEvent::new("job_done").field("job", 7).field("took", Duration::from_millis(3));
+/// assert_eq!(e.get("job"), Some(&FieldValue::Int(7)));
+/// assert_eq!(e.to_string(), "job_done job=7 took=3ms");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UserEvent {
     /// What happened, as a short word (`job_done`, `worker_chosen`).
@@ -31,9 +31,10 @@ pub struct UserEvent {
 /// One field's value.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FieldValue {
-    /// A signed whole number (integers of every width but `u64` convert to it).
+    /// A signed whole number (every integer type but `u64` and `usize` converts to it).
     Int(i64),
-    /// An unsigned whole number too wide for `Int` (`u64` converts to it).
+    /// An unsigned whole number, which may be too wide for `Int` (`u64` and `usize`
+    /// convert to it).
     Uint(u64),
     /// Text, printed quoted.
     Text(String),
