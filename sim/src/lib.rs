@@ -34,6 +34,7 @@ pub mod graph;
 pub mod invariant;
 pub mod net;
 pub mod plan;
+pub mod prelude;
 pub mod registry;
 pub mod report;
 pub mod resolve;

@@ -36,8 +36,26 @@ impl Registry {
     }
 
     /// Adds a design; a later registration under the same name replaces the earlier.
+    /// A topology then names it in `design:` like any built-in.
+    ///
+    /// ```
+    /// use patchbay::prelude::*;
+    ///
+    /// let mut registry = Registry::builtin();
+    /// assert!(registry.get("quiet-sink").is_none());
+    /// registry.register(
+    ///     DesignSpec::new("quiet-sink")
+    ///         .summary("Pulls and drops everything.")
+    ///         .role(Role::Consumer)
+    ///         .socket("pull", &[SocketType::Pull], "where messages arrive")
+    ///         .run(|ctx| async move { while ctx.socket("pull").recv().await.is_ok() {} }),
+    /// );
+    /// let spec = registry.get("quiet-sink").expect("registered");
+    /// assert_eq!(spec.sockets()[0].name, "pull");
+    /// assert!(spec.is_runnable() && !spec.is_broken());
+    /// ```
     pub fn register(&mut self, spec: DesignSpec) {
-        self.designs.insert(spec.name, spec);
+        self.designs.insert(spec.name(), spec);
     }
 
     /// Adds an invariant scenarios can name; a later registration under the same
@@ -88,7 +106,7 @@ impl Registry {
 
 impl RoleLookup for Registry {
     fn roles(&self, design: &str) -> &[Role] {
-        self.get(design).map_or(&[], |d| d.roles)
+        self.get(design).map_or(&[], |d| d.roles())
     }
 }
 

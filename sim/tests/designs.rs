@@ -80,7 +80,7 @@ impl Harness {
         sockets: Vec<(&str, SocketHandle)>,
     ) {
         let spec = self.registry.get(design).expect("built-in design");
-        let run = spec.run.expect("design runs");
+        let run = spec.behaviour().expect("design runs");
         let sockets = (0..)
             .zip(sockets)
             .map(|(index, (name, handle))| (name.to_string(), (index, handle)))
@@ -99,7 +99,7 @@ impl Harness {
             epoch: self.epoch,
             completion: self.completion.clone(),
         });
-        let task = tokio::task::spawn_local(run(ctx));
+        let task = tokio::task::spawn_local(run.call(ctx));
         if spec.has_role(Role::Requester) {
             self.requesters.push(task);
         }

@@ -384,9 +384,11 @@ async fn start_node(
         epoch,
         completion,
     });
-    let design =
-        Registry::builtin().get(&group.design).and_then(|d| d.run).expect("a built-in design");
-    design(ctx).await;
+    let design = Registry::builtin()
+        .get(&group.design)
+        .and_then(|d| d.behaviour().cloned())
+        .expect("a built-in design");
+    design.call(ctx).await;
     Ok(())
 }
 

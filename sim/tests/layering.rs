@@ -4,6 +4,7 @@
 //! layers strictly below its own (never sideways, never up):
 //!
 //! ```text
+//!  11  prelude                      (re-exports for design authors)
 //!  10  cli
 //!   9  report
 //!   8  explore   explain   fuzz
@@ -52,6 +53,7 @@ const LAYERS: &[(&str, &str, usize)] = &[
     ("fuzz", "fuzz", 8),
     ("report", "report", 9),
     ("cli", "cli", 10),
+    ("prelude", "prelude", 11),
 ];
 
 /// Edges known to be wrong and being removed, each with the file that has it and the

@@ -3,11 +3,9 @@
 //! that every event shape a checker matches on occurs in real traces.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 
-use patchbay::design::{DesignSpec, NodeCtx, Role, SocketRole};
+use patchbay::design::{DesignSpec, NodeCtx, Role};
 use patchbay::plan::{self, Replica};
 use patchbay::registry::Registry;
 use patchbay::resolve;
@@ -58,32 +56,17 @@ fn a_topology_whose_node_indexes_overflow_message_ids_is_refused_where_it_overfl
     assert!(d.hint.as_deref().is_some_and(|h| h.contains("12 bits")));
 }
 
-/// The panicking design's one socket.
-static PANICKING_SOCKETS: [SocketRole; 1] = [SocketRole {
-    name: "rep",
-    required: true,
-    types: &[SocketType::Rep],
-    doc: "where the request that makes it panic arrives",
-}];
-
 /// A worker with a bug: it panics on its first request.
 fn panicking_worker() -> DesignSpec {
-    DesignSpec {
-        name: "panicking-worker",
-        summary: "Panics on its first request, as a design with a bug does.",
-        roles: &[Role::Replier],
-        sockets: &PANICKING_SOCKETS,
-        params: &[],
-        workload: &[],
-        broken: false,
-        run: Some(|ctx: NodeCtx| {
-            Box::pin(async move {
-                if ctx.socket("rep").recv().await.is_ok() {
-                    panic!("the worker's bug");
-                }
-            }) as Pin<Box<dyn Future<Output = ()>>>
-        }),
-    }
+    DesignSpec::new("panicking-worker")
+        .summary("Panics on its first request, as a design with a bug does.")
+        .role(Role::Replier)
+        .socket("rep", &[SocketType::Rep], "where the request that makes it panic arrives")
+        .run(|ctx: NodeCtx| async move {
+            if ctx.socket("rep").recv().await.is_ok() {
+                panic!("the worker's bug");
+            }
+        })
 }
 
 /// A scenario and its topology in a temporary directory of their own, removed on drop.

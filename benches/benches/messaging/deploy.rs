@@ -230,7 +230,7 @@ pub async fn run_designs(nodes: Vec<Node>) {
     let mut running = Vec::new();
     for node in nodes {
         let spec = registry.get(&node.group.design);
-        let Some(design) = spec.and_then(|s| s.run) else {
+        let Some(design) = spec.and_then(|s| s.behaviour().cloned()) else {
             panic!("design `{}` cannot run", node.group.design);
         };
         let ctx = NodeCtx::new(NodeParts {
@@ -245,7 +245,7 @@ pub async fn run_designs(nodes: Vec<Node>) {
             epoch,
             completion: Completion::default(),
         });
-        running.push(tokio::task::spawn_local(design(ctx)));
+        running.push(tokio::task::spawn_local(design.call(ctx)));
     }
     for task in running {
         let _ = task.await;

@@ -33,21 +33,19 @@ use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::plan::ParamValue;
 use crate::socket::Msg;
 use crate::trace::{AppEvent, MsgId};
 
 use super::aggregator_client::Packet;
 use super::ctx::NodeCtx;
-use super::publisher::count_param;
 use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
-        let wakeup = !matches!(ctx.params.get("wakeup"), Some(ParamValue::Bool(false)));
+        let wakeup = ctx.param_bool("wakeup");
         let mut aggregator = Aggregator {
             wakeup,
-            connections_per_job: count_param(&ctx, "connections_per_job", 1),
+            connections_per_job: ctx.param_count("connections_per_job"),
             connections: BTreeMap::new(),
             workers: BTreeMap::new(),
         };

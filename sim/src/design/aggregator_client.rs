@@ -24,7 +24,7 @@ use crate::socket::{Msg, REQUEST_ID_BIT};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
-use super::publisher::{Pacer, count_param, sample_size, stay_up, wait_start};
+use super::kit::{Pacer, sample_size, stay_up, wait_start};
 use crate::wire::payload::{Payload, PayloadKind};
 
 /// What a `Chunk` payload's extra bytes say. The first packet of a connection is a
@@ -73,7 +73,7 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
         wait_start(&ctx).await;
         // A `jobs: 0` would divide by zero; the resolver accepts it, so it means one job.
-        let job = u64::from(ctx.replica.index) % count_param(&ctx, "jobs", 1).max(1);
+        let job = u64::from(ctx.replica.index) % ctx.param_count("jobs").max(1);
         send_job(&ctx, job).await;
         ctx.finished();
         // The socket must outlive the sends, or chunks still queued would be discarded.

@@ -12,7 +12,7 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
-use super::publisher::{Pacer, sample_size, start_time};
+use super::kit::{Pacer, sample_size, start_time};
 use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {

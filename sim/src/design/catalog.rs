@@ -1,616 +1,213 @@
 //! The built-in designs, as the language sees them: sockets, parameters, workload.
 //!
-//! Each entry is what `check` validates a topology against. The behaviour of a design
-//! lives in its own file beside this one once the simulator runs it.
+//! Each entry is what `check` validates a topology against, declared through the same
+//! [`DesignSpec`] builder a user's design is. The behaviour of a design lives in its
+//! own file beside this one.
 
 use crate::socket::SocketType;
 
-use super::{DesignSpec, ParamKind, ParamSpec, Role, SocketRole};
+use super::{DesignSpec, ParamKind, ParamSpec, Role};
 
 pub(super) fn builtin() -> Vec<DesignSpec> {
     vec![
-        DesignSpec {
-            name: "client",
-            summary: "Sends requests on a REQ or DEALER socket and waits for each reply; message ids are assigned here and carried end to end.",
-            roles: &[Role::Requester],
-            sockets: &[SocketRole {
-                name: "req",
-                required: true,
-                types: &[SocketType::Req, SocketType::Dealer],
-                doc: "where requests go",
-            }],
-            params: &[],
-            workload: &["requests", "rate", "start_at", "size"],
-            broken: false,
-            run: Some(super::client::run),
-        },
-        DesignSpec {
-            name: "lazy-pirate-client",
-            summary: "The ZeroMQ guide's Lazy Pirate client: waits `request_timeout` for each reply, then closes and reopens its REQ and resends, abandoning after `retries` timeouts.",
-            roles: &[Role::Requester],
-            sockets: &[SocketRole {
-                name: "req",
-                required: true,
-                types: &[SocketType::Req],
-                doc: "where requests go; it must connect, as it is reopened",
-            }],
-            params: &[
-                ParamSpec {
-                    name: "request_timeout",
-                    kind: ParamKind::Duration,
-                    default: Some("2500ms"),
-                    doc: "how long to wait for a reply before reopening and resending (the guide's REQUEST_TIMEOUT)",
-                },
-                ParamSpec {
-                    name: "retries",
-                    kind: ParamKind::Count,
-                    default: Some("3"),
-                    doc: "timeouts of one request before it is abandoned, the first send included (the guide's REQUEST_RETRIES)",
-                },
-            ],
-            workload: &["requests", "start_at", "size"],
-            broken: false,
-            run: Some(super::lazy_pirate_client::run),
-        },
-        DesignSpec {
-            name: "echo-worker",
-            summary: "Answers each request on a REP socket with its body after a service time.",
-            roles: &[Role::Replier],
-            sockets: &[SocketRole {
-                name: "rep",
-                required: true,
-                types: &[SocketType::Rep, SocketType::Dealer],
-                doc: "where requests arrive",
-            }],
-            params: &[],
-            workload: &["service_time", "size"],
-            broken: false,
-            run: Some(super::echo_worker::run),
-        },
-        DesignSpec {
-            name: "ready-worker",
-            summary: "Seed 000's worker: a REQ to the broker whose first message says \"ready\" and whose later messages carry the previous result.",
-            roles: &[Role::Replier],
-            sockets: &[SocketRole {
-                name: "req",
-                required: true,
-                types: &[SocketType::Req],
-                doc: "the connection to the broker's backend",
-            }],
-            params: &[],
-            workload: &["service_time", "size"],
-            broken: false,
-            run: Some(super::ready_worker::run),
-        },
-        DesignSpec {
-            name: "queue-device",
-            summary: "The QUEUE device: a ROUTER frontend and a DEALER backend, messages copied both ways.",
-            roles: &[Role::Device],
-            sockets: &[
-                SocketRole {
-                    name: "frontend",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "faces the clients",
-                },
-                SocketRole {
-                    name: "backend",
-                    required: true,
-                    types: &[SocketType::Dealer],
-                    doc: "faces the workers",
-                },
-            ],
-            params: &[],
-            workload: &[],
-            broken: false,
-            run: Some(super::queue_device::run),
-        },
-        DesignSpec {
-            name: "lru-broker",
-            summary: "Seed 000's load-balancing broker: a queue of idle workers, a routing loop and a collect loop; optionally publishes each finished job's id.",
-            roles: &[Role::Broker],
-            sockets: &[
-                SocketRole {
-                    name: "frontend",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "faces the clients",
-                },
-                SocketRole {
-                    name: "backend",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "faces the ready-workers",
-                },
-                SocketRole {
-                    name: "publish",
-                    required: false,
-                    types: &[SocketType::Pub, SocketType::XPub],
-                    doc: "announces finished job ids (the gif service)",
-                },
-            ],
-            params: &[],
-            workload: &[],
-            broken: false,
-            run: Some(super::lru_broker::run),
-        },
-        DesignSpec {
-            name: "ppp-broker",
-            summary: "The ZeroMQ guide's Paranoid Pirate broker: an LRU queue of idle workers that beats to them, expires the silent ones and requeues their jobs.",
-            roles: &[Role::Broker],
-            sockets: &[
-                SocketRole {
-                    name: "frontend",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "faces the clients",
-                },
-                SocketRole {
-                    name: "backend",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "faces the ppp-workers",
-                },
-            ],
-            params: PPP_PARAMS,
-            workload: &[],
-            broken: false,
-            run: Some(super::ppp_broker::run),
-        },
-        DesignSpec {
-            name: "ppp-worker",
-            summary: "The Paranoid Pirate worker: a DEALER that says ready, beats while idle and busy, and announces itself again after the broker has been silent.",
-            roles: &[Role::Replier],
-            sockets: &[SocketRole {
-                name: "dealer",
-                required: true,
-                types: &[SocketType::Dealer],
-                doc: "the connection to the broker's backend",
-            }],
-            params: PPP_PARAMS,
-            workload: &["service_time", "size"],
-            broken: false,
-            run: Some(super::ppp_worker::run),
-        },
-        DesignSpec {
-            name: "forwarder",
-            summary: "The FORWARDER device: XSUB frontend, XPUB backend; subscriptions travel upstream.",
-            roles: &[Role::Device],
-            sockets: &[
-                SocketRole {
-                    name: "frontend",
-                    required: true,
-                    types: &[SocketType::XSub, SocketType::Sub],
-                    doc: "faces the publishers",
-                },
-                SocketRole {
-                    name: "backend",
-                    required: true,
-                    types: &[SocketType::XPub, SocketType::Pub],
-                    doc: "faces the subscribers",
-                },
-            ],
-            params: &[],
-            workload: &[],
-            broken: false,
-            run: Some(super::forwarder::run),
-        },
-        DesignSpec {
-            name: "streamer",
-            summary: "The STREAMER device: PULL frontend, PUSH backend.",
-            roles: &[Role::Device],
-            sockets: &[
-                SocketRole {
-                    name: "frontend",
-                    required: true,
-                    types: &[SocketType::Pull],
-                    doc: "faces the producers",
-                },
-                SocketRole {
-                    name: "backend",
-                    required: true,
-                    types: &[SocketType::Push],
-                    doc: "faces the workers",
-                },
-            ],
-            params: &[],
-            workload: &[],
-            broken: false,
-            run: Some(super::streamer::run),
-        },
-        DesignSpec {
-            name: "publisher",
-            summary: "Publishes messages at a rate on PUB, optionally as envelopes (a topic frame then the body).",
-            roles: &[Role::Publisher],
-            sockets: &[SocketRole {
-                name: "pub",
-                required: true,
-                types: &[SocketType::Pub, SocketType::XPub],
-                doc: "where messages go",
-            }],
-            params: &[ParamSpec {
-                name: "topics",
-                kind: ParamKind::Text,
-                default: Some(""),
-                doc: "comma-separated topics; each message goes out as [topic, body] (pub-sub envelopes); empty sends bare bodies",
-            }],
-            workload: &["publishes", "publish_rate", "start_at", "size"],
-            broken: false,
-            run: Some(super::publisher::run),
-        },
-        DesignSpec {
-            name: "sync-publisher",
-            summary: "The guide's synchronized publisher: waits until `subscribers` have checked in on the sync REP socket, then publishes.",
-            roles: &[Role::Publisher, Role::Replier],
-            sockets: &[
-                SocketRole {
-                    name: "pub",
-                    required: true,
-                    types: &[SocketType::Pub, SocketType::XPub],
-                    doc: "where messages go",
-                },
-                SocketRole {
-                    name: "sync",
-                    required: true,
-                    types: &[SocketType::Rep],
-                    doc: "where subscribers check in",
-                },
-            ],
-            params: &[ParamSpec {
-                name: "subscribers",
-                kind: ParamKind::Count,
-                default: None,
-                doc: "how many subscribers to wait for",
-            }],
-            workload: &["publishes", "publish_rate", "start_at", "size"],
-            broken: false,
-            run: Some(super::sync_publisher::run),
-        },
-        DesignSpec {
-            name: "subscriber",
-            summary: "Subscribes on SUB (prefixes from the socket's `subscribe` option) and counts what it receives.",
-            roles: &[Role::Subscriber],
-            sockets: &[SocketRole {
-                name: "sub",
-                required: true,
-                types: &[SocketType::Sub, SocketType::XSub],
-                doc: "where messages arrive",
-            }],
-            params: &[],
-            workload: &["join_at", "leave_at"],
-            broken: false,
-            run: Some(super::subscriber::run),
-        },
-        DesignSpec {
-            name: "sync-subscriber",
-            summary: "The guide's synchronized subscriber: connects SUB, then checks in on a REQ socket.",
-            roles: &[Role::Subscriber, Role::Requester],
-            sockets: &[
-                SocketRole {
-                    name: "sub",
-                    required: true,
-                    types: &[SocketType::Sub],
-                    doc: "where messages arrive",
-                },
-                SocketRole {
-                    name: "sync",
-                    required: true,
-                    types: &[SocketType::Req],
-                    doc: "checks in with the publisher",
-                },
-            ],
-            params: &[],
-            workload: &["join_at", "leave_at"],
-            broken: false,
-            run: Some(super::sync_subscriber::run),
-        },
-        DesignSpec {
-            name: "ventilator",
-            summary: "The parallel pipeline's ventilator: pushes tasks to the workers.",
-            roles: &[Role::Producer],
-            sockets: &[
-                SocketRole {
-                    name: "push",
-                    required: true,
-                    types: &[SocketType::Push],
-                    doc: "where tasks go",
-                },
-                SocketRole {
-                    name: "sink",
-                    required: false,
-                    types: &[SocketType::Push],
-                    doc: "tells the sink a batch started",
-                },
-            ],
-            params: &[],
-            workload: &["requests", "rate", "start_at", "size"],
-            broken: false,
-            run: Some(super::ventilator::run),
-        },
-        DesignSpec {
-            name: "pipeline-worker",
-            summary: "The parallel pipeline's worker: pulls a task, works, pushes the result; stops on the kill signal.",
-            roles: &[Role::Processor],
-            sockets: &[
-                SocketRole {
-                    name: "pull",
-                    required: true,
-                    types: &[SocketType::Pull],
-                    doc: "where tasks arrive",
-                },
-                SocketRole {
-                    name: "push",
-                    required: true,
-                    types: &[SocketType::Push],
-                    doc: "where results go",
-                },
-                SocketRole {
-                    name: "control",
-                    required: false,
-                    types: &[SocketType::Sub],
-                    doc: "the kill signal",
-                },
-            ],
-            params: &[],
-            workload: &["service_time"],
-            broken: false,
-            run: Some(super::pipeline_worker::run),
-        },
-        DesignSpec {
-            name: "sink",
-            summary: "The parallel pipeline's sink: pulls results; when the batch is complete, publishes the kill signal.",
-            roles: &[Role::Consumer],
-            sockets: &[
-                SocketRole {
-                    name: "pull",
-                    required: true,
-                    types: &[SocketType::Pull],
-                    doc: "where results arrive",
-                },
-                SocketRole {
-                    name: "control",
-                    required: false,
-                    types: &[SocketType::Pub],
-                    doc: "sends the kill signal",
-                },
-            ],
-            params: &[
-                ParamSpec {
-                    name: "tasks",
-                    kind: ParamKind::Count,
-                    default: Some("0"),
-                    doc: "results to wait for before the kill signal; 0 means the ventilator's total",
-                },
-                ParamSpec {
-                    name: "idle_timeout",
-                    kind: ParamKind::Duration,
-                    default: Some("2s"),
-                    doc: "silence after which a started batch counts as complete though short (a worker died holding tasks), so the kill signal still goes",
-                },
-            ],
-            workload: &[],
-            broken: false,
-            run: Some(super::sink::run),
-        },
-        DesignSpec {
-            name: "gif-frontend",
-            summary: "Seed 000's HTTP front end: posts a job with a large payload to the broker, then waits on SUB for its own job id.",
-            roles: &[Role::Requester, Role::Subscriber],
-            sockets: &[
-                SocketRole {
-                    name: "jobs",
-                    required: true,
-                    types: &[SocketType::Req, SocketType::Dealer],
-                    doc: "where jobs go",
-                },
-                SocketRole {
-                    name: "done",
-                    required: true,
-                    types: &[SocketType::Sub],
-                    doc: "where finished job ids arrive",
-                },
-            ],
-            params: &[],
-            workload: &["requests", "rate", "start_at", "size"],
-            broken: false,
-            run: Some(super::gif_frontend::run),
-        },
-        DesignSpec {
-            name: "aggregator",
-            summary: "Seed 001's multiplexing aggregator: an acceptor hands each connection to the worker of the job its first packet names; with `wakeup: false` it forgets to wake that worker (the lost wake-up).",
-            roles: &[Role::Consumer],
-            sockets: &[SocketRole {
-                name: "ingest",
-                required: true,
-                types: &[SocketType::Router],
-                doc: "where client connections arrive; the ROUTER's hop id tells connections apart",
-            }],
-            params: &[
-                ParamSpec {
-                    name: "wakeup",
-                    kind: ParamKind::Bool,
-                    default: Some("true"),
-                    doc: "whether the acceptor wakes the job's worker after handing a connection over",
-                },
-                ParamSpec {
-                    name: "connections_per_job",
-                    kind: ParamKind::Count,
-                    default: None,
-                    doc: "connections each job gets; a job is complete once this many have named it and each has sent its last chunk",
-                },
-            ],
-            workload: &[],
-            broken: false,
-            run: Some(super::aggregator::run),
-        },
-        DesignSpec {
-            name: "aggregator-client",
-            summary: "Seed 001's client connection: one replica is one connection carrying one job's chunks (replica r serves job r % jobs), the first packet naming the job.",
-            roles: &[Role::Producer],
-            sockets: &[SocketRole {
-                name: "out",
-                required: true,
-                types: &[SocketType::Dealer],
-                doc: "the connection to the aggregator",
-            }],
-            params: &[ParamSpec {
-                name: "jobs",
-                kind: ParamKind::Count,
-                default: Some("1"),
-                doc: "jobs the clients work on; replica r sends its chunks for job r % jobs",
-            }],
-            workload: &["chunks", "size", "rate", "start_at"],
-            broken: false,
-            run: Some(super::aggregator_client::run),
-        },
-        DesignSpec {
-            name: "surveyor",
-            summary: "Asks a survey on SURVEYOR and collects responses until the deadline.",
-            roles: &[Role::Surveyor],
-            sockets: &[SocketRole {
-                name: "survey",
-                required: true,
-                types: &[SocketType::Surveyor],
-                doc: "where surveys go",
-            }],
-            params: &[],
-            workload: &["requests", "rate", "start_at"],
-            broken: false,
-            run: Some(super::surveyor::run),
-        },
-        DesignSpec {
-            name: "respondent",
-            summary: "Answers each survey after a service time.",
-            roles: &[Role::Respondent],
-            sockets: &[SocketRole {
-                name: "respond",
-                required: true,
-                types: &[SocketType::Respondent],
-                doc: "where surveys arrive",
-            }],
-            params: &[],
-            workload: &["service_time"],
-            broken: false,
-            run: Some(super::respondent::run),
-        },
-        DesignSpec {
-            name: "bus-node",
-            summary: "A peer on a BUS mesh: sends messages every peer should receive once.",
-            roles: &[Role::Peer],
-            sockets: &[SocketRole {
-                name: "bus",
-                required: true,
-                types: &[SocketType::Bus],
-                doc: "the mesh",
-            }],
-            params: &[],
-            workload: &["publishes", "publish_rate", "start_at", "size"],
-            broken: false,
-            run: Some(super::bus_node::run),
-        },
-        DesignSpec {
-            name: "pair-step",
-            summary: "One step of the guide's PAIR relay: waits for the signal from the previous step, then signals the next.",
-            roles: &[Role::Peer],
-            sockets: &[
-                SocketRole {
-                    name: "prev",
-                    required: false,
-                    types: &[SocketType::Pair],
-                    doc: "signal from the previous step",
-                },
-                SocketRole {
-                    name: "next",
-                    required: false,
-                    types: &[SocketType::Pair],
-                    doc: "signal to the next step",
-                },
-            ],
-            params: &[],
-            workload: &["start_at"],
-            broken: false,
-            run: Some(super::pair_step::run),
-        },
-        DesignSpec {
-            name: "comet-manager",
-            summary: "Seed 004's subscription manager: knows who follows whom (a seeded Barabasi-Albert graph) and answers the router's queries.",
-            roles: &[Role::Replier],
-            sockets: &[SocketRole {
-                name: "api",
-                required: true,
-                types: &[SocketType::Rep, SocketType::Router],
-                doc: "the router's queries",
-            }],
-            params: &[
-                ParamSpec {
-                    name: "users",
-                    kind: ParamKind::Count,
-                    default: None,
-                    doc: "number of users in the follower graph",
-                },
-                ParamSpec {
-                    name: "edges_per_user",
-                    kind: ParamKind::Count,
-                    default: Some("3"),
-                    doc: "Barabasi-Albert attachment count m",
-                },
-                ParamSpec {
-                    name: "graph_seed",
-                    kind: ParamKind::Count,
-                    default: Some("1"),
-                    doc: "seed of the follower graph (fanout_correct rebuilds the graph from it)",
-                },
-            ],
-            workload: &[],
-            broken: false,
-            run: Some(super::comet_manager::run),
-        },
-        DesignSpec {
-            name: "comet-router",
-            summary: "Seed 004's router: delivers each message to the logged-in followers of its sender and drops the rest.",
-            roles: &[Role::Router],
-            sockets: &[
-                SocketRole {
-                    name: "users",
-                    required: true,
-                    types: &[SocketType::Router],
-                    doc: "user connections (login and logout are messages on them)",
-                },
-                SocketRole {
-                    name: "manager",
-                    required: true,
-                    types: &[SocketType::Req, SocketType::Dealer],
-                    doc: "asks the subscription manager (a DEALER pipelines the queries)",
-                },
-            ],
-            params: &[],
-            workload: &[],
-            broken: false,
-            run: Some(super::comet_router::run),
-        },
-        DesignSpec {
-            name: "comet-user",
-            summary: "Seed 004's user: logs in and out, sends messages to its followers, receives its followees' messages.",
-            roles: &[Role::Publisher, Role::Subscriber],
-            sockets: &[SocketRole {
-                name: "conn",
-                required: true,
-                types: &[SocketType::Dealer],
-                doc: "the comet connection",
-            }],
-            params: &[],
-            workload: &[
-                "publish_rate",
-                "session",
-                "offline",
-                "online_fraction",
-                "start_at",
-                "size",
-            ],
-            broken: false,
-            run: Some(super::comet_user::run),
-        },
+        DesignSpec::new("client")
+            .summary("Sends requests on a REQ or DEALER socket and waits for each reply; message ids are assigned here and carried end to end.")
+            .role(Role::Requester)
+            .socket("req", &[SocketType::Req, SocketType::Dealer], "where requests go")
+            .workload(&["requests", "rate", "start_at", "size"])
+            .run(super::client::run),
+        DesignSpec::new("lazy-pirate-client")
+            .summary("The ZeroMQ guide's Lazy Pirate client: waits `request_timeout` for each reply, then closes and reopens its REQ and resends, abandoning after `retries` timeouts.")
+            .role(Role::Requester)
+            .socket("req", &[SocketType::Req], "where requests go; it must connect, as it is reopened")
+            .param("request_timeout", ParamKind::Duration, Some("2500ms"), "how long to wait for a reply before reopening and resending (the guide's REQUEST_TIMEOUT)")
+            .param("retries", ParamKind::Count, Some("3"), "timeouts of one request before it is abandoned, the first send included (the guide's REQUEST_RETRIES)")
+            .workload(&["requests", "start_at", "size"])
+            .run(super::lazy_pirate_client::run),
+        DesignSpec::new("echo-worker")
+            .summary("Answers each request on a REP socket with its body after a service time.")
+            .role(Role::Replier)
+            .socket("rep", &[SocketType::Rep, SocketType::Dealer], "where requests arrive")
+            .workload(&["service_time", "size"])
+            .run(super::echo_worker::run),
+        DesignSpec::new("ready-worker")
+            .summary("Seed 000's worker: a REQ to the broker whose first message says \"ready\" and whose later messages carry the previous result.")
+            .role(Role::Replier)
+            .socket("req", &[SocketType::Req], "the connection to the broker's backend")
+            .workload(&["service_time", "size"])
+            .run(super::ready_worker::run),
+        DesignSpec::new("queue-device")
+            .summary("The QUEUE device: a ROUTER frontend and a DEALER backend, messages copied both ways.")
+            .role(Role::Device)
+            .socket("frontend", &[SocketType::Router], "faces the clients")
+            .socket("backend", &[SocketType::Dealer], "faces the workers")
+            .run(super::queue_device::run),
+        DesignSpec::new("lru-broker")
+            .summary("Seed 000's load-balancing broker: a queue of idle workers, a routing loop and a collect loop; optionally publishes each finished job's id.")
+            .role(Role::Broker)
+            .socket("frontend", &[SocketType::Router], "faces the clients")
+            .socket("backend", &[SocketType::Router], "faces the ready-workers")
+            .optional_socket("publish", &[SocketType::Pub, SocketType::XPub], "announces finished job ids (the gif service)")
+            .run(super::lru_broker::run),
+        DesignSpec::new("ppp-broker")
+            .summary("The ZeroMQ guide's Paranoid Pirate broker: an LRU queue of idle workers that beats to them, expires the silent ones and requeues their jobs.")
+            .role(Role::Broker)
+            .socket("frontend", &[SocketType::Router], "faces the clients")
+            .socket("backend", &[SocketType::Router], "faces the ppp-workers")
+            .ppp_params()
+            .run(super::ppp_broker::run),
+        DesignSpec::new("ppp-worker")
+            .summary("The Paranoid Pirate worker: a DEALER that says ready, beats while idle and busy, and announces itself again after the broker has been silent.")
+            .role(Role::Replier)
+            .socket("dealer", &[SocketType::Dealer], "the connection to the broker's backend")
+            .ppp_params()
+            .workload(&["service_time", "size"])
+            .run(super::ppp_worker::run),
+        DesignSpec::new("forwarder")
+            .summary("The FORWARDER device: XSUB frontend, XPUB backend; subscriptions travel upstream.")
+            .role(Role::Device)
+            .socket("frontend", &[SocketType::XSub, SocketType::Sub], "faces the publishers")
+            .socket("backend", &[SocketType::XPub, SocketType::Pub], "faces the subscribers")
+            .run(super::forwarder::run),
+        DesignSpec::new("streamer")
+            .summary("The STREAMER device: PULL frontend, PUSH backend.")
+            .role(Role::Device)
+            .socket("frontend", &[SocketType::Pull], "faces the producers")
+            .socket("backend", &[SocketType::Push], "faces the workers")
+            .run(super::streamer::run),
+        DesignSpec::new("publisher")
+            .summary("Publishes messages at a rate on PUB, optionally as envelopes (a topic frame then the body).")
+            .role(Role::Publisher)
+            .socket("pub", &[SocketType::Pub, SocketType::XPub], "where messages go")
+            .param("topics", ParamKind::Text, Some(""), "comma-separated topics; each message goes out as [topic, body] (pub-sub envelopes); empty sends bare bodies")
+            .workload(&["publishes", "publish_rate", "start_at", "size"])
+            .run(super::publisher::run),
+        DesignSpec::new("sync-publisher")
+            .summary("The guide's synchronized publisher: waits until `subscribers` have checked in on the sync REP socket, then publishes.")
+            .role(Role::Publisher)
+            .role(Role::Replier)
+            .socket("pub", &[SocketType::Pub, SocketType::XPub], "where messages go")
+            .socket("sync", &[SocketType::Rep], "where subscribers check in")
+            .param("subscribers", ParamKind::Count, None, "how many subscribers to wait for")
+            .workload(&["publishes", "publish_rate", "start_at", "size"])
+            .run(super::sync_publisher::run),
+        DesignSpec::new("subscriber")
+            .summary("Subscribes on SUB (prefixes from the socket's `subscribe` option) and counts what it receives.")
+            .role(Role::Subscriber)
+            .socket("sub", &[SocketType::Sub, SocketType::XSub], "where messages arrive")
+            .workload(&["join_at", "leave_at"])
+            .run(super::subscriber::run),
+        DesignSpec::new("sync-subscriber")
+            .summary("The guide's synchronized subscriber: connects SUB, then checks in on a REQ socket.")
+            .role(Role::Subscriber)
+            .role(Role::Requester)
+            .socket("sub", &[SocketType::Sub], "where messages arrive")
+            .socket("sync", &[SocketType::Req], "checks in with the publisher")
+            .workload(&["join_at", "leave_at"])
+            .run(super::sync_subscriber::run),
+        DesignSpec::new("ventilator")
+            .summary("The parallel pipeline's ventilator: pushes tasks to the workers.")
+            .role(Role::Producer)
+            .socket("push", &[SocketType::Push], "where tasks go")
+            .optional_socket("sink", &[SocketType::Push], "tells the sink a batch started")
+            .workload(&["requests", "rate", "start_at", "size"])
+            .run(super::ventilator::run),
+        DesignSpec::new("pipeline-worker")
+            .summary("The parallel pipeline's worker: pulls a task, works, pushes the result; stops on the kill signal.")
+            .role(Role::Processor)
+            .socket("pull", &[SocketType::Pull], "where tasks arrive")
+            .socket("push", &[SocketType::Push], "where results go")
+            .optional_socket("control", &[SocketType::Sub], "the kill signal")
+            .workload(&["service_time"])
+            .run(super::pipeline_worker::run),
+        DesignSpec::new("sink")
+            .summary("The parallel pipeline's sink: pulls results; when the batch is complete, publishes the kill signal.")
+            .role(Role::Consumer)
+            .socket("pull", &[SocketType::Pull], "where results arrive")
+            .optional_socket("control", &[SocketType::Pub], "sends the kill signal")
+            .param("tasks", ParamKind::Count, Some("0"), "results to wait for before the kill signal; 0 means the ventilator's total")
+            .param("idle_timeout", ParamKind::Duration, Some("2s"), "silence after which a started batch counts as complete though short (a worker died holding tasks), so the kill signal still goes")
+            .run(super::sink::run),
+        DesignSpec::new("gif-frontend")
+            .summary("Seed 000's HTTP front end: posts a job with a large payload to the broker, then waits on SUB for its own job id.")
+            .role(Role::Requester)
+            .role(Role::Subscriber)
+            .socket("jobs", &[SocketType::Req, SocketType::Dealer], "where jobs go")
+            .socket("done", &[SocketType::Sub], "where finished job ids arrive")
+            .workload(&["requests", "rate", "start_at", "size"])
+            .run(super::gif_frontend::run),
+        DesignSpec::new("aggregator")
+            .summary("Seed 001's multiplexing aggregator: an acceptor hands each connection to the worker of the job its first packet names; with `wakeup: false` it forgets to wake that worker (the lost wake-up).")
+            .role(Role::Consumer)
+            .socket("ingest", &[SocketType::Router], "where client connections arrive; the ROUTER's hop id tells connections apart")
+            .param("wakeup", ParamKind::Bool, Some("true"), "whether the acceptor wakes the job's worker after handing a connection over")
+            .param("connections_per_job", ParamKind::Count, None, "connections each job gets; a job is complete once this many have named it and each has sent its last chunk")
+            .run(super::aggregator::run),
+        DesignSpec::new("aggregator-client")
+            .summary("Seed 001's client connection: one replica is one connection carrying one job's chunks (replica r serves job r % jobs), the first packet naming the job.")
+            .role(Role::Producer)
+            .socket("out", &[SocketType::Dealer], "the connection to the aggregator")
+            .param("jobs", ParamKind::Count, Some("1"), "jobs the clients work on; replica r sends its chunks for job r % jobs")
+            .workload(&["chunks", "size", "rate", "start_at"])
+            .run(super::aggregator_client::run),
+        DesignSpec::new("surveyor")
+            .summary("Asks a survey on SURVEYOR and collects responses until the deadline.")
+            .role(Role::Surveyor)
+            .socket("survey", &[SocketType::Surveyor], "where surveys go")
+            .workload(&["requests", "rate", "start_at"])
+            .run(super::surveyor::run),
+        DesignSpec::new("respondent")
+            .summary("Answers each survey after a service time.")
+            .role(Role::Respondent)
+            .socket("respond", &[SocketType::Respondent], "where surveys arrive")
+            .workload(&["service_time"])
+            .run(super::respondent::run),
+        DesignSpec::new("bus-node")
+            .summary("A peer on a BUS mesh: sends messages every peer should receive once.")
+            .role(Role::Peer)
+            .socket("bus", &[SocketType::Bus], "the mesh")
+            .workload(&["publishes", "publish_rate", "start_at", "size"])
+            .run(super::bus_node::run),
+        DesignSpec::new("pair-step")
+            .summary("One step of the guide's PAIR relay: waits for the signal from the previous step, then signals the next.")
+            .role(Role::Peer)
+            .optional_socket("prev", &[SocketType::Pair], "signal from the previous step")
+            .optional_socket("next", &[SocketType::Pair], "signal to the next step")
+            .workload(&["start_at"])
+            .run(super::pair_step::run),
+        DesignSpec::new("comet-manager")
+            .summary("Seed 004's subscription manager: knows who follows whom (a seeded Barabasi-Albert graph) and answers the router's queries.")
+            .role(Role::Replier)
+            .socket("api", &[SocketType::Rep, SocketType::Router], "the router's queries")
+            .param("users", ParamKind::Count, None, "number of users in the follower graph")
+            .param("edges_per_user", ParamKind::Count, Some("3"), "Barabasi-Albert attachment count m")
+            .param("graph_seed", ParamKind::Count, Some("1"), "seed of the follower graph (fanout_correct rebuilds the graph from it)")
+            .run(super::comet_manager::run),
+        DesignSpec::new("comet-router")
+            .summary("Seed 004's router: delivers each message to the logged-in followers of its sender and drops the rest.")
+            .role(Role::Router)
+            .socket("users", &[SocketType::Router], "user connections (login and logout are messages on them)")
+            .socket("manager", &[SocketType::Req, SocketType::Dealer], "asks the subscription manager (a DEALER pipelines the queries)")
+            .run(super::comet_router::run),
+        DesignSpec::new("comet-user")
+            .summary("Seed 004's user: logs in and out, sends messages to its followers, receives its followees' messages.")
+            .role(Role::Publisher)
+            .role(Role::Subscriber)
+            .socket("conn", &[SocketType::Dealer], "the comet connection")
+            .workload(&["publish_rate", "session", "offline", "online_fraction", "start_at", "size"])
+            .run(super::comet_user::run),
     ]
+}
+
+/// Declares the Paranoid Pirate pair's shared parameters on a design.
+trait PppParams {
+    fn ppp_params(self) -> Self;
+}
+
+impl PppParams for DesignSpec {
+    fn ppp_params(self) -> DesignSpec {
+        PPP_PARAMS.iter().cloned().fold(self, DesignSpec::param_spec)
+    }
 }
 
 /// The Paranoid Pirate pair's parameters; broker and workers must agree on them.

@@ -9,12 +9,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 use crate::socket::{Msg, REQUEST_ID_BIT, SocketType};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::{NodeCtx, Socket};
+use super::kit::Pacer;
 use crate::wire::payload::{Payload, PayloadKind};
 
 /// Request size when the workload names none, in bytes.
@@ -45,36 +45,6 @@ async fn issue_all(ctx: &NodeCtx, requests: u64) {
             ctx.record(AppEvent::RequestAbandoned { id });
             return;
         }
-    }
-}
-
-/// Keeps sends at most `rate` per second: each send waits until one interval after
-/// the previous send. A closed loop whose replies are slower than the interval sends
-/// as soon as each reply arrives, never in a burst to catch up.
-#[derive(Debug)]
-struct Pacer {
-    interval: Option<Duration>,
-    /// When the next send may go, as time since the run's epoch.
-    next_at: Option<Duration>,
-}
-
-impl Pacer {
-    /// A rate that is not a positive finite number leaves sends unpaced; the resolver
-    /// should have refused it already.
-    fn new(rate: Option<f64>) -> Pacer {
-        let interval = rate
-            .filter(|r| r.is_finite() && *r > 0.0)
-            .and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok());
-        Pacer { interval, next_at: None }
-    }
-
-    async fn wait(&mut self, ctx: &NodeCtx) {
-        let Some(interval) = self.interval else { return };
-        let now = ctx.now();
-        if let Some(at) = self.next_at.filter(|at| *at > now) {
-            ctx.sleep_until(at).await;
-        }
-        self.next_at = Some(ctx.now() + interval);
     }
 }
 

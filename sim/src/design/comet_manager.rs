@@ -21,21 +21,15 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
-use super::publisher::count_param;
 use crate::plan::follower_graph::FollowerGraph;
 use crate::wire::payload::{HEADER_LEN, Payload, PayloadKind};
-
-/// `edges_per_user` when the node gives none (the catalogue's default too).
-pub(crate) const DEFAULT_EDGES_PER_USER: u64 = 3;
-/// `graph_seed` when the node gives none (the catalogue's default too).
-pub(crate) const DEFAULT_GRAPH_SEED: u64 = 1;
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
         let graph = FollowerGraph::barabasi_albert(
-            count_param(&ctx, "users", 0) as u32,
-            count_param(&ctx, "edges_per_user", DEFAULT_EDGES_PER_USER) as u32,
-            count_param(&ctx, "graph_seed", DEFAULT_GRAPH_SEED),
+            ctx.param_count("users") as u32,
+            ctx.param_count("edges_per_user") as u32,
+            ctx.param_count("graph_seed"),
         );
         let api = ctx.socket("api");
         loop {

@@ -24,7 +24,7 @@ use crate::trace::AppEvent;
 
 use super::comet_router::request_id;
 use super::ctx::NodeCtx;
-use super::publisher::{sample_size, start_time};
+use super::kit::{sample_size, start_time};
 use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {

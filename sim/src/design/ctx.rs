@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -42,8 +43,32 @@ impl std::fmt::Debug for Reopener {
 }
 
 /// A design's entry point: runs the replica until its work is done (or for ever; the
-/// runtime drops the future when the node is killed or the run ends).
-pub type DesignFn = fn(NodeCtx) -> Pin<Box<dyn Future<Output = ()>>>;
+/// runtime drops the future when the node is killed or the run ends). Shared by every
+/// replica of every run, across the threads that run seeds side by side; built by
+/// [`DesignSpec::run`](super::DesignSpec::run) from a closure.
+#[derive(Clone)]
+pub struct DesignFn(Arc<dyn Fn(NodeCtx) -> BoxedDesignFuture + Send + Sync>);
+
+impl DesignFn {
+    /// Wraps a behaviour; [`DesignSpec::run`](super::DesignSpec::run) is the usual way.
+    pub fn new(behaviour: impl Fn(NodeCtx) -> BoxedDesignFuture + Send + Sync + 'static) -> Self {
+        DesignFn(Arc::new(behaviour))
+    }
+
+    /// Starts the behaviour for one replica incarnation.
+    pub fn call(&self, ctx: NodeCtx) -> BoxedDesignFuture {
+        (self.0)(ctx)
+    }
+}
+
+impl std::fmt::Debug for DesignFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DesignFn")
+    }
+}
+
+/// The future a design's behaviour returns, boxed; it runs on its replica's thread.
+pub type BoxedDesignFuture = Pin<Box<dyn Future<Output = ()>>>;
 
 /// Which replicas' current incarnations have completed their finite workload, so
 /// the runtime can end the liveness phase as soon as everything is done. A replica
@@ -214,13 +239,95 @@ impl NodeCtx {
         MsgOrigin { node: self.replica, incarnation: self.incarnation, counter: n }.pack()
     }
 
-    pub fn record(&self, event: AppEvent) {
+    /// Records an application event at this replica and the current time: one of
+    /// the markers invariants count ([`AppEvent`]), or a typed event of the design's
+    /// own ([`UserEvent`](crate::trace::UserEvent)), which reports show and checkers read field by field:
+    /// `ctx.record(UserEvent::new("job_done").field("job", 7))`.
+    pub fn record(&self, event: impl Into<AppEvent>) {
         self.recorder.record(TraceEvent {
             at: self.now(),
             node: Some(self.replica),
             socket: None,
-            kind: EventKind::App(event),
+            kind: EventKind::App(event.into()),
         });
+    }
+
+    /// The resolved value of parameter `name`, as the resolver typed it; `None` when
+    /// the design declares no such parameter (a declared one always has a value: the
+    /// topology's, or the declared default).
+    pub fn param(&self, name: &str) -> Option<&ParamValue> {
+        self.params.get(name)
+    }
+
+    /// Parameter `name`, declared [`ParamKind::Count`](super::ParamKind::Count).
+    pub fn param_count(&self, name: &str) -> u64 {
+        match self.typed_param(name, "a count") {
+            ParamValue::Count(n) => *n,
+            other => self.mistyped(name, "a count", other),
+        }
+    }
+
+    /// Parameter `name`, declared [`ParamKind::Duration`](super::ParamKind::Duration).
+    pub fn param_duration(&self, name: &str) -> Duration {
+        match self.typed_param(name, "a duration") {
+            ParamValue::Duration(d) => *d,
+            other => self.mistyped(name, "a duration", other),
+        }
+    }
+
+    /// Parameter `name`, declared [`ParamKind::Size`](super::ParamKind::Size), in
+    /// bytes; `None` is `unlimited`.
+    pub fn param_size(&self, name: &str) -> Option<u64> {
+        match self.typed_param(name, "a size") {
+            ParamValue::Size(bytes) => *bytes,
+            other => self.mistyped(name, "a size", other),
+        }
+    }
+
+    /// Parameter `name`, declared [`ParamKind::Number`](super::ParamKind::Number).
+    pub fn param_number(&self, name: &str) -> f64 {
+        match self.typed_param(name, "a number") {
+            ParamValue::Number(x) => *x,
+            other => self.mistyped(name, "a number", other),
+        }
+    }
+
+    /// Parameter `name`, declared [`ParamKind::Bool`](super::ParamKind::Bool).
+    pub fn param_bool(&self, name: &str) -> bool {
+        match self.typed_param(name, "true or false") {
+            ParamValue::Bool(b) => *b,
+            other => self.mistyped(name, "true or false", other),
+        }
+    }
+
+    /// Parameter `name`, declared [`ParamKind::Text`](super::ParamKind::Text) or
+    /// [`ParamKind::OneOf`](super::ParamKind::OneOf).
+    pub fn param_text(&self, name: &str) -> &str {
+        match self.typed_param(name, "text") {
+            ParamValue::Text(s) | ParamValue::Raw(s) => s,
+            other => self.mistyped(name, "text", other),
+        }
+    }
+
+    /// A declared parameter's value. The resolver gave every declared parameter one, so
+    /// a missing one is a bug in the design (it reads what it never declared), said
+    /// loudly; the runtime reports a design's panic as an internal error of the run.
+    fn typed_param(&self, name: &str, wanted: &str) -> &ParamValue {
+        self.params.get(name).unwrap_or_else(|| {
+            panic!(
+                "design at {} read parameter `{name}` as {wanted}, but its DesignSpec declares \
+                 no such parameter (declare it with `.param(..)`)",
+                self.name
+            )
+        })
+    }
+
+    fn mistyped(&self, name: &str, wanted: &str, found: &ParamValue) -> ! {
+        panic!(
+            "design at {} read parameter `{name}` as {wanted}, but it is declared as another \
+             kind (value `{found}`)",
+            self.name
+        )
     }
 
     /// Says this replica's finite workload is complete.
@@ -311,5 +418,90 @@ impl Socket<'_> {
         let msg = self.handle.try_recv()?;
         self.trace(EventKind::Receive { msg: msg_info(&msg) });
         Ok(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::GroupId;
+    use crate::trace::{FieldValue, UserEvent};
+
+    /// A context with the given parameters and no sockets, recording into `recorder`.
+    fn ctx_with(params: &[(&str, ParamValue)], recorder: Recorder) -> NodeCtx {
+        let params = params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let replica = Replica { group: GroupId(2), index: 5 };
+        let epoch = tokio::time::Instant::now();
+        let (workload, sockets) = (WorkloadPlan::default(), BTreeMap::new());
+        let completion = Completion::default();
+        NodeCtx::new(NodeParts {
+            replica,
+            name: "w.5".into(),
+            incarnation: 0,
+            params,
+            workload,
+            sockets,
+            seed: 1,
+            recorder,
+            epoch,
+            completion,
+        })
+    }
+
+    #[test]
+    fn typed_parameter_accessors_return_the_resolved_values() {
+        let ctx = ctx_with(
+            &[
+                ("n", ParamValue::Count(7)),
+                ("ivl", ParamValue::Duration(Duration::from_millis(250))),
+                ("max", ParamValue::Size(Some(65_536))),
+                ("cap", ParamValue::Size(None)),
+                ("ratio", ParamValue::Number(0.25)),
+                ("on", ParamValue::Bool(true)),
+                ("topics", ParamValue::Text("A,B".into())),
+            ],
+            Recorder::default(),
+        );
+        assert_eq!(ctx.param_count("n"), 7);
+        assert_eq!(ctx.param_duration("ivl"), Duration::from_millis(250));
+        assert_eq!((ctx.param_size("max"), ctx.param_size("cap")), (Some(65_536), None));
+        assert_eq!(ctx.param_number("ratio"), 0.25);
+        assert!(ctx.param_bool("on"));
+        assert_eq!(ctx.param_text("topics"), "A,B");
+        assert_eq!(ctx.param("absent"), None);
+    }
+
+    #[test]
+    fn a_mistyped_parameter_read_panics_naming_the_design_and_the_parameter() {
+        let ctx = ctx_with(&[("n", ParamValue::Count(7))], Recorder::default());
+        let message = |f: &dyn Fn()| {
+            let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_err();
+            panic.downcast_ref::<String>().cloned().unwrap_or_default()
+        };
+        let mistyped = message(&|| {
+            ctx.param_duration("n");
+        });
+        assert!(
+            mistyped.starts_with("design at w.5 read parameter `n` as a duration"),
+            "{mistyped}"
+        );
+        let undeclared = message(&|| {
+            ctx.param_bool("wakeup");
+        });
+        assert!(undeclared.contains("declares no such parameter"), "{undeclared}");
+    }
+
+    #[test]
+    fn a_user_event_is_recorded_at_the_replica_with_its_fields_in_order() {
+        let recorder = Recorder::default();
+        let ctx = ctx_with(&[], recorder.clone());
+        ctx.record(UserEvent::new("job_done").field("job", 7).field("by", "w.5"));
+        let events = recorder.take();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].node, Some(Replica { group: GroupId(2), index: 5 }));
+        let EventKind::App(AppEvent::User(e)) = &events[0].kind else { panic!("{events:?}") };
+        assert_eq!(e.name, "job_done");
+        let fields = [("job".to_owned(), FieldValue::Int(7)), ("by".to_owned(), "w.5".into())];
+        assert_eq!(e.fields, fields);
     }
 }

@@ -13,6 +13,7 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
+use super::kit;
 use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
@@ -26,9 +27,7 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
                     return ctx.record(AppEvent::Note { text });
                 }
             };
-            if let Some(service_time) = &ctx.workload.service_time {
-                ctx.sleep(ctx.sample_duration(service_time)).await;
-            }
+            kit::serve(&ctx).await;
             // A failed send loses one reply, which the requester sees; the worker
             // itself can go on serving.
             if let Err(e) = rep.send(answer(&ctx, request)).await {

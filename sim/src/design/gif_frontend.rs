@@ -21,7 +21,7 @@ use crate::socket::{Msg, REQUEST_ID_BIT, SocketType};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::{NodeCtx, Socket};
-use super::publisher::{Pacer, sample_size, start_time, stay_up};
+use super::kit::{Pacer, sample_size, start_time, stay_up};
 use super::subscriber::set_subscription;
 use crate::wire::payload::{Payload, PayloadKind};
 

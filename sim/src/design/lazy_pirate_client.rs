@@ -23,13 +23,8 @@ use crate::socket::Msg;
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::{NodeCtx, Socket};
-use super::publisher::{count_param, duration_param};
 use crate::wire::payload::{Payload, PayloadKind};
 
-/// The guide's `REQUEST_TIMEOUT`.
-pub(super) const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_millis(2500);
-/// The guide's `REQUEST_RETRIES`.
-pub(super) const RETRIES_DEFAULT: u64 = 3;
 /// Request size when the workload names none, in bytes.
 const DEFAULT_SIZE_BYTES: u64 = 64;
 
@@ -41,8 +36,8 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
         }
         let pirate = Pirate {
             ctx: &ctx,
-            timeout: duration_param(&ctx, "request_timeout", REQUEST_TIMEOUT_DEFAULT),
-            retries: count_param(&ctx, "retries", RETRIES_DEFAULT).max(1),
+            timeout: ctx.param_duration("request_timeout"),
+            retries: ctx.param_count("retries").max(1),
         };
         for _ in 0..requests {
             if !pirate.request(ctx.next_msg_id()).await {

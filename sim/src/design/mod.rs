@@ -19,6 +19,7 @@ pub mod ctx;
 mod echo_worker;
 mod forwarder;
 mod gif_frontend;
+pub mod kit;
 mod lazy_pirate_client;
 mod lru_broker;
 mod pair_step;
@@ -30,6 +31,7 @@ mod queue_device;
 mod ready_worker;
 mod respondent;
 mod sink;
+mod spec;
 mod streamer;
 mod subscriber;
 mod surveyor;
@@ -37,33 +39,13 @@ mod sync_publisher;
 mod sync_subscriber;
 mod ventilator;
 
-pub use ctx::{Completion, DesignFn, NodeCtx, NodeParts, Reopener, Socket, msg_info};
+pub use ctx::{
+    BoxedDesignFuture, Completion, DesignFn, NodeCtx, NodeParts, Reopener, Socket, msg_info,
+};
+pub use spec::DesignSpec;
 // The vocabulary designs share with invariants lives below both (`vocab.rs`); it is
 // re-exported here because every design declaration names it.
 pub use crate::vocab::{ParamKind, ParamSpec, Role, SocketRole};
-
-/// Everything the language knows about a design.
-#[derive(Clone, Debug)]
-pub struct DesignSpec {
-    pub name: &'static str,
-    pub summary: &'static str,
-    pub roles: &'static [Role],
-    pub sockets: &'static [SocketRole],
-    pub params: &'static [ParamSpec],
-    /// Workload fields (see `spec::raw::RawWorkload`) this design reads.
-    pub workload: &'static [&'static str],
-    /// A deliberately broken design, kept to prove the checkers can fail.
-    pub broken: bool,
-    /// The behaviour; `None` for a design the simulator cannot run yet, which `check`
-    /// accepts and `sim` refuses with a clear error.
-    pub run: Option<DesignFn>,
-}
-
-impl DesignSpec {
-    pub fn has_role(&self, role: Role) -> bool {
-        self.roles.contains(&role)
-    }
-}
 
 /// Every built-in design, the deliberately broken catalogue included (a topology
 /// naming one of those gets a warning, and suggestions never offer them). The

@@ -12,7 +12,7 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
-use super::publisher::{stay_up, wait_start};
+use super::kit::{stay_up, wait_start};
 use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {

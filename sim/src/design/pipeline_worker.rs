@@ -14,6 +14,7 @@ use crate::socket::{Msg, RecvError};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::{NodeCtx, Socket};
+use super::kit;
 use crate::wire::payload::{Payload, PayloadKind};
 
 /// The extra bytes of the kill signal.
@@ -72,9 +73,7 @@ async fn work(ctx: &NodeCtx, msg: &Msg) {
         let text = format!("pipeline-worker got something that is not a task: {:?}", msg.body);
         return ctx.record(AppEvent::Note { text });
     };
-    if let Some(service_time) = &ctx.workload.service_time {
-        ctx.sleep(ctx.sample_duration(service_time)).await;
-    }
+    kit::serve(ctx).await;
     ctx.record(AppEvent::WorkDone { id });
     push_result(ctx, id, len).await;
 }

@@ -21,7 +21,6 @@ use crate::socket::Msg;
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
-use super::publisher::{count_param, duration_param};
 use crate::wire::payload::{Payload, PayloadKind};
 
 /// The guide's defaults: a beat a second, three missed beats and a worker is dead.
@@ -42,8 +41,8 @@ pub(crate) enum Expiry {
 
 pub(crate) fn run_with(ctx: NodeCtx, expiry: Expiry) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
-        let ivl = duration_param(&ctx, "heartbeat_ivl", HEARTBEAT_IVL_DEFAULT);
-        let liveness = count_param(&ctx, "liveness", LIVENESS_DEFAULT).max(1) as u32;
+        let ivl = ctx.param_duration("heartbeat_ivl");
+        let liveness = ctx.param_count("liveness").max(1) as u32;
         let mut broker = Broker { expiry, ttl: ivl * liveness, ..Broker::default() };
         let frontend = ctx.socket("frontend");
         let backend = ctx.socket("backend");

@@ -17,8 +17,6 @@ use crate::socket::{Msg, REQUEST_ID_BIT};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
-use super::ppp_broker::{HEARTBEAT_IVL_DEFAULT, LIVENESS_DEFAULT};
-use super::publisher::{count_param, duration_param};
 use crate::wire::payload::{Payload, PayloadKind};
 
 /// Result size when the workload names none, in bytes.
@@ -28,8 +26,8 @@ const BACKOFF_MAX_BEATS: u32 = 32;
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
-        let ivl = duration_param(&ctx, "heartbeat_ivl", HEARTBEAT_IVL_DEFAULT);
-        let liveness_max = count_param(&ctx, "liveness", LIVENESS_DEFAULT).max(1);
+        let ivl = ctx.param_duration("heartbeat_ivl");
+        let liveness_max = ctx.param_count("liveness").max(1);
         let dealer = ctx.socket("dealer");
         let mut liveness = liveness_max;
         let mut backoff = ivl;

@@ -15,6 +15,7 @@ use crate::socket::Msg;
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
+use super::kit;
 use crate::wire::payload::{Payload, PayloadKind};
 
 /// Result size when the workload names none, in bytes.
@@ -57,9 +58,7 @@ fn ready(ctx: &NodeCtx) -> Payload {
 
 /// Does job `id` for a sampled service time and returns its result.
 async fn work(ctx: &NodeCtx, id: MsgId) -> Payload {
-    if let Some(service_time) = &ctx.workload.service_time {
-        ctx.sleep(ctx.sample_duration(service_time)).await;
-    }
+    kit::serve(ctx).await;
     ctx.record(AppEvent::WorkDone { id });
     let len = ctx.workload.size.as_ref().map_or(DEFAULT_RESULT_BYTES, |d| ctx.sample(d) as u64);
     Payload::new(PayloadKind::Result, id, len)

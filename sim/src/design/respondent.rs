@@ -12,6 +12,7 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
+use super::kit;
 use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
@@ -25,9 +26,7 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
                     return ctx.record(AppEvent::Note { text });
                 }
             };
-            if let Some(service_time) = &ctx.workload.service_time {
-                ctx.sleep(ctx.sample_duration(service_time)).await;
-            }
+            kit::serve(&ctx).await;
             // A failed send loses one response, which the surveyor sees as missing.
             if let Err(e) = respond.send(answer(survey)).await {
                 ctx.record(AppEvent::Note { text: format!("respondent send failed: {e:?}") });

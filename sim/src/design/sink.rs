@@ -21,22 +21,18 @@ use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
 use super::pipeline_worker::KILL;
-use super::publisher::{count_param, duration_param};
 use super::ventilator::BATCH_TAG;
 use crate::wire::payload::{Payload, PayloadKind};
 
-/// `params.idle_timeout` when the topology gives none.
-const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
-
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
-        let tasks = count_param(&ctx, "tasks", 0);
+        let tasks = ctx.param_count("tasks");
         let mut batch = Batch {
             target: (tasks > 0).then_some(tasks),
             results: BTreeSet::new(),
             last_at: None,
             killed: false,
-            idle_timeout: duration_param(&ctx, "idle_timeout", DEFAULT_IDLE_TIMEOUT),
+            idle_timeout: ctx.param_duration("idle_timeout"),
         };
         loop {
             let Some(received) = batch.next(&ctx).await else {

@@ -14,7 +14,7 @@ use crate::socket::{Msg, RecvError};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::{NodeCtx, Socket};
-use super::publisher::{Pacer, stay_up, wait_start};
+use super::kit::{Pacer, stay_up, wait_start};
 use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {

@@ -12,12 +12,13 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
-use super::publisher::{count_param, publish_all, stay_up, wait_start};
+use super::kit::{stay_up, wait_start};
+use super::publisher::publish_all;
 use crate::wire::payload::{Payload, PayloadKind};
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
-        let expected = count_param(&ctx, "subscribers", 0);
+        let expected = ctx.param_count("subscribers");
         if !await_check_ins(&ctx, expected).await {
             return;
         }

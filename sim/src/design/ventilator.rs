@@ -14,7 +14,7 @@ use crate::socket::Msg;
 use crate::trace::AppEvent;
 
 use super::ctx::NodeCtx;
-use super::publisher::{Pacer, sample_size, stay_up, wait_start};
+use super::kit::{Pacer, sample_size, stay_up, wait_start};
 use crate::wire::payload::{Payload, PayloadKind};
 
 /// The extra bytes of a batch start, before the task count in decimal.

@@ -141,7 +141,8 @@ pub fn check(input: &CheckInput) -> Outcome {
             | AppEvent::CometLogin { .. }
             | AppEvent::CometLogout { .. }
             | AppEvent::CometRouted { .. }
-            | AppEvent::Note { .. } => {}
+            | AppEvent::Note { .. }
+            | AppEvent::User(_) => {}
         }
     }
 

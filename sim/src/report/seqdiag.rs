@@ -149,6 +149,7 @@ fn app_label(plan: &ScenarioPlan, a: &AppEvent) -> String {
             format!("routed {} from user {from}: {delivered} sent, {dropped} skipped", n(id))
         }
         AppEvent::Note { text } => text.clone(),
+        AppEvent::User(e) => e.label(|id| n(&id)),
     }
 }
 
@@ -282,6 +283,7 @@ fn event_id(kind: &EventKind) -> Option<MsgId> {
             | AppEvent::ChunkAggregated { id, .. }
             | AppEvent::CometRouted { id, .. },
         ) => Some(*id),
+        EventKind::App(AppEvent::User(e)) => e.first_msg(),
         other => msg_id(other),
     }
 }

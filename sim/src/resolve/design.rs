@@ -17,7 +17,7 @@ use super::topology::TopologyResolver;
 impl<'r> TopologyResolver<'r, '_, '_> {
     pub(super) fn design(&mut self, node: &RawNode, path: &YamlPath) -> Option<&'r DesignSpec> {
         if let Some(spec) = self.registry.get(&node.design) {
-            if spec.broken {
+            if spec.is_broken() {
                 self.diags
                     .warning(
                         &path.key("design"),
@@ -25,12 +25,12 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                         Code::BrokenDesign,
                         format!(
                             "`{}` is deliberately broken: it exists to show that patchbay's checkers catch its bug",
-                            spec.name
+                            spec.name()
                         ),
                     )
                     .hint(format!(
                         "its bug: {}; model real systems with the sound designs",
-                        spec.summary.trim_start_matches("BROKEN: ").trim_end_matches('.')
+                        spec.summary_text().trim_start_matches("BROKEN: ").trim_end_matches('.')
                     ));
             }
             return Some(spec);
@@ -41,7 +41,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
             Code::UnknownDesign,
             format!("no design is called `{}`", node.design),
         );
-        let sound = || self.registry.iter().filter(|d| !d.broken).map(|d| d.name);
+        let sound = || self.registry.iter().filter(|d| !d.is_broken()).map(|d| d.name());
         match did_you_mean(&node.design, sound()) {
             Some(s) => d.hint(format!("did you mean `{s}`?")),
             None => d.hint(format!(
@@ -61,17 +61,17 @@ impl<'r> TopologyResolver<'r, '_, '_> {
         let mut out = BTreeMap::new();
         for (name, raw) in &node.params {
             let ppath = path.key("params").key(name.as_str());
-            let Some(spec) = design.params.iter().find(|p| p.name == name) else {
-                let names = design.params.iter().map(|p| p.name);
+            let Some(spec) = design.params().iter().find(|p| p.name == name) else {
+                let names = design.params().iter().map(|p| p.name);
                 let d = self.diags.error(
                     &ppath,
                     Target::Key,
                     Code::UnknownParam,
-                    format!("design `{}` takes no parameter `{name}`", design.name),
+                    format!("design `{}` takes no parameter `{name}`", design.name()),
                 );
                 match did_you_mean(name, names.clone()) {
                     Some(s) => d.hint(format!("did you mean `{s}`?")),
-                    None if design.params.is_empty() => d.hint("this design takes no parameters"),
+                    None if design.params().is_empty() => d.hint("this design takes no parameters"),
                     None => d.hint(format!("it takes: {}", names.collect::<Vec<_>>().join(", "))),
                 };
                 continue;
@@ -81,7 +81,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                 out.insert(name.clone(), v);
             }
         }
-        for spec in design.params {
+        for spec in design.params() {
             if out.contains_key(spec.name) || node.params.contains_key(spec.name) {
                 continue;
             }
@@ -99,7 +99,9 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                             Code::MissingParam,
                             format!(
                                 "design `{}` needs the parameter `{}` ({})",
-                                design.name, spec.name, spec.doc
+                                design.name(),
+                                spec.name,
+                                spec.doc
                             ),
                         )
                         .hint(format!(
@@ -142,13 +144,13 @@ impl<'r> TopologyResolver<'r, '_, '_> {
         design: &DesignSpec,
         path: &YamlPath,
     ) {
-        let Some(role) = design.sockets.iter().find(|r| r.name == raw.name) else {
-            let names = design.sockets.iter().map(|r| r.name);
+        let Some(role) = design.sockets().iter().find(|r| r.name == raw.name) else {
+            let names = design.sockets().iter().map(|r| r.name);
             let d = self.diags.error(
                 &path.key("name"),
                 Target::Value,
                 Code::UnknownSocketRole,
-                format!("design `{}` uses no socket named `{}`", design.name, raw.name),
+                format!("design `{}` uses no socket named `{}`", design.name(), raw.name),
             );
             match did_you_mean(&raw.name, names.clone()) {
                 Some(s) => d.hint(format!("did you mean `{s}`?")),
@@ -165,7 +167,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                     Code::WrongSocketType,
                     format!(
                         "design `{}` needs socket `{}` to be {}, not {t}",
-                        design.name,
+                        design.name(),
                         role.name,
                         allowed.join(" or ")
                     ),
@@ -180,7 +182,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
         design: &DesignSpec,
         path: &YamlPath,
     ) {
-        for role in design.sockets.iter().filter(|r| r.required) {
+        for role in design.sockets().iter().filter(|r| r.required) {
             if node.sockets.iter().any(|s| s.name == role.name) {
                 continue;
             }
@@ -193,7 +195,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                     format!(
                         "node `{}` runs design `{}`, which needs a socket `{}` ({})",
                         node.name,
-                        design.name,
+                        design.name(),
                         role.name,
                         types.join(" or ")
                     ),

@@ -38,7 +38,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 continue;
             };
             let id = group.id;
-            let design = self.registry.get(&group.design).map(|d| (d.name, d.workload));
+            let design = self.registry.get(&group.design).map(|d| (d.name(), d.workload_fields()));
             let plan = self.workload(w, design, &path);
             out.insert(id, plan);
         }
@@ -48,7 +48,7 @@ impl ScenarioResolver<'_, '_, '_> {
     pub(super) fn workload(
         &mut self,
         w: &RawWorkload,
-        design: Option<(&'static str, &'static [&'static str])>,
+        design: Option<(&'static str, &[&'static str])>,
         path: &YamlPath,
     ) -> WorkloadPlan {
         let set = [

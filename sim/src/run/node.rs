@@ -82,7 +82,7 @@ pub(super) async fn supervise<P: Platform>(
             notify.notified().await;
             continue;
         };
-        let mut design = pin!(CatchPanic((g.design)(ctx)));
+        let mut design = pin!(CatchPanic(g.design.call(ctx)));
         let mut finished = false;
         loop {
             tokio::select! {

@@ -20,7 +20,7 @@ pub(super) fn check_runnable(plan: &ScenarioPlan, registry: &Registry) -> Result
         let spec = registry.get(&g.design).ok_or_else(|| {
             RunError::NotRunnable(format!("design `{}` is not registered", g.design))
         })?;
-        if spec.run.is_none() {
+        if !spec.is_runnable() {
             return Err(RunError::NotRunnable(format!(
                 "design `{}` (node `{}`) has no simulator behaviour yet",
                 g.design, g.name
@@ -95,7 +95,8 @@ pub(super) fn group_runtimes(
 ) -> Vec<Rc<GroupRuntime>> {
     let mut groups = Vec::new();
     for g in &plan.topology.groups {
-        let design = registry.get(&g.design).and_then(|d| d.run).expect("checked runnable");
+        let design =
+            registry.get(&g.design).and_then(|d| d.behaviour().cloned()).expect("checked runnable");
         let workload = plan.workload.get(&g.id).cloned().unwrap_or_default();
         groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload }));
         for index in 0..g.count {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::plan::{GroupId, Replica};
 use crate::socket::DropReason;
 
-use super::{AppEvent, EventKind, MsgInfo, TraceEvent};
+use super::{AppEvent, EventKind, FieldValue, MsgInfo, TraceEvent, UserEvent};
 
 /// Why bytes did not decode: the stream was cut short or was not written by
 /// [`Encoder`] (both are bugs in patchbay, or a damaged spill file).
@@ -111,6 +111,7 @@ fn tag(kind: &EventKind) -> u8 {
                 A::CometLogout { .. } => 15,
                 A::CometRouted { .. } => 16,
                 A::Note { .. } => 17,
+                A::User(_) => 18,
             }
         }
     }
@@ -194,6 +195,39 @@ fn put_app(o: &mut Vec<u8>, a: &AppEvent) {
             put_str(o, topic);
         }
         A::Note { text } => put_str(o, text),
+        A::User(e) => put_user(o, e),
+    }
+}
+
+/// A user event: its name, its field count, then each key, a kind byte and the value.
+fn put_user(o: &mut Vec<u8>, e: &UserEvent) {
+    put_str(o, &e.name);
+    put(o, e.fields.len() as u64);
+    for (key, value) in &e.fields {
+        put_str(o, key);
+        match value {
+            FieldValue::Int(n) => {
+                o.push(0);
+                put_signed(o, *n);
+            }
+            FieldValue::Uint(n) => {
+                o.push(1);
+                put(o, *n);
+            }
+            FieldValue::Text(s) => {
+                o.push(2);
+                put_str(o, s);
+            }
+            FieldValue::Duration(d) => {
+                o.push(3);
+                put(o, d.as_secs());
+                put(o, u64::from(d.subsec_nanos()));
+            }
+            FieldValue::Msg(id) => {
+                o.push(4);
+                put(o, *id);
+            }
+        }
     }
 }
 
@@ -372,8 +406,38 @@ impl Reader<'_, '_> {
                 dropped: self.u32()?,
             },
             17 => A::Note { text: self.string()? },
+            18 => A::User(self.user()?),
             _ => return Err(DecodeError("unknown application event tag")),
         })
+    }
+
+    /// A user event as `put_user` wrote it. The field count is trusted only as far as
+    /// the bytes go: each field is read before it is kept, so a damaged count ends in
+    /// "cut short", never in a large allocation.
+    fn user(&mut self) -> Result<UserEvent, DecodeError> {
+        let name = self.string()?;
+        let count = self.u64()?;
+        let mut fields = Vec::new();
+        for _ in 0..count {
+            let key = self.string()?;
+            let value = match self.byte()? {
+                0 => FieldValue::Int(self.signed()?),
+                1 => FieldValue::Uint(self.u64()?),
+                2 => FieldValue::Text(self.string()?),
+                3 => {
+                    let secs = self.u64()?;
+                    let nanos = self.u32()?;
+                    if nanos >= 1_000_000_000 {
+                        return Err(DecodeError("duration nanoseconds past a second"));
+                    }
+                    FieldValue::Duration(Duration::new(secs, nanos))
+                }
+                4 => FieldValue::Msg(self.u64()?),
+                _ => return Err(DecodeError("unknown user field kind")),
+            };
+            fields.push((key, value));
+        }
+        Ok(UserEvent { name, fields })
     }
 }
 
@@ -504,6 +568,15 @@ mod tests {
             AppEvent::CometLogout { user: 2 },
             AppEvent::CometRouted { id: 12, from: 3, delivered: 4, dropped: 5 },
             AppEvent::Note { text: "a note".into() },
+            AppEvent::User(UserEvent::new("empty")),
+            AppEvent::User(
+                UserEvent::new("job_done")
+                    .field("job", -7)
+                    .field("bytes", u64::MAX)
+                    .field("who", "worker.1")
+                    .field("took", Duration::new(u64::MAX, 999_999_999))
+                    .msg("id", 1 << 52 | 3),
+            ),
         ];
         let all = kinds.into_iter().chain(apps.into_iter().map(EventKind::App));
         all.enumerate()
@@ -531,6 +604,31 @@ mod tests {
         }
         assert_eq!(back, events);
         assert_eq!(crate::trace::trace_hash(&back), crate::trace::trace_hash(&events));
+    }
+
+    /// A user event's field count comes from the bytes; a damaged one must end in an
+    /// error once the bytes run out, and an unknown field kind is named.
+    #[test]
+    fn a_user_event_with_a_damaged_count_or_field_kind_is_an_error() {
+        let event = TraceEvent {
+            at: Duration::ZERO,
+            node: None,
+            socket: None,
+            kind: EventKind::App(AppEvent::User(UserEvent::new("e").field("k", 1))),
+        };
+        let mut bytes = Vec::new();
+        Encoder::default().encode(&event, &mut bytes);
+        // Tag, time, name ("e"), count, key ("k"), kind, value.
+        assert_eq!(bytes, [APP + 18, 0, 1, b'e', 1, 1, b'k', 0, 2]);
+        let mut huge = bytes.clone();
+        huge[4] = 0x7f;
+        assert_eq!(Decoder::default().decode(&mut huge.as_slice()), Err(DecodeError("cut short")));
+        let mut foreign = bytes.clone();
+        foreign[7] = 9;
+        assert_eq!(
+            Decoder::default().decode(&mut foreign.as_slice()),
+            Err(DecodeError("unknown user field kind"))
+        );
     }
 
     #[test]

@@ -9,12 +9,14 @@
 //! A message id's bit layout lives with the plan (`plan/msg_id.rs`) and is re-exported
 //! here; `fault_name.rs` names faults in full; `compact.rs` is a byte form of events about a
 //! quarter of their size in memory, and `spill.rs` keeps a long run's trace on disk in
-//! that form as it is recorded, so the run's memory levels off.
+//! that form as it is recorded, so the run's memory levels off. `user_event.rs` is the
+//! typed event a user's design records of its own.
 
 pub mod compact;
 mod fault_name;
 mod hash;
 mod spill;
+mod user_event;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -31,6 +33,7 @@ pub use crate::plan::msg_id::{
     MAX_COUNTER, MAX_GROUPS, MAX_INCARNATIONS, MAX_REPLICAS, MsgId, MsgOrigin, msg_label,
 };
 pub use spill::{Spill, SpilledEvents};
+pub use user_event::{FieldValue, UserEvent};
 
 /// Which socket of a replica an event happened on: the index into its group's
 /// `sockets` in the plan.
@@ -93,6 +96,9 @@ pub enum AppEvent {
     CometRouted { id: MsgId, from: u32, delivered: u32, dropped: u32 },
     /// Free-form note from a design, for reports.
     Note { text: String },
+    /// A typed event of a user's design: a name and ordered fields (`user_event.rs`).
+    /// No built-in design records one.
+    User(UserEvent),
 }
 
 /// Every kind of event a run records.

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! let registry = patchbay::registry::Registry::builtin();
-//! assert!(registry.get("lossy-echo-worker").is_some_and(|d| d.broken));
+//! assert!(registry.get("lossy-echo-worker").is_some_and(|d| d.is_broken()));
 //! ```
 //!
 //! The resend interval lives in the REQ core, not in a design, so its broken
@@ -22,7 +22,7 @@ mod immortal_ppp_broker;
 mod leaky_comet_router;
 mod lossy_echo_worker;
 
-use super::{DesignFn, DesignSpec};
+use super::{BoxedDesignFuture, DesignSpec, NodeCtx};
 
 /// Every deliberately broken design, `broken: true`, ready to register.
 pub fn designs() -> Vec<DesignSpec> {
@@ -63,12 +63,17 @@ pub fn designs() -> Vec<DesignSpec> {
 /// The broken twin of the sound design `of`: the same roles, sockets, parameters and
 /// workload (so a topology can swap one for the other by name alone), with its own
 /// name, summary and behaviour.
-fn twin(of: &str, name: &'static str, summary: &'static str, run: DesignFn) -> DesignSpec {
+fn twin(
+    of: &str,
+    name: &'static str,
+    summary: &'static str,
+    run: fn(NodeCtx) -> BoxedDesignFuture,
+) -> DesignSpec {
     let sound = super::catalog::builtin()
         .into_iter()
-        .find(|d| d.name == of)
+        .find(|d| d.name() == of)
         .unwrap_or_else(|| panic!("`{name}` is the broken twin of `{of}`, which must be built in"));
-    DesignSpec { name, summary, broken: true, run: Some(run), ..sound }
+    sound.renamed(name, summary).broken().run(run)
 }
 
 #[cfg(test)]
@@ -79,10 +84,31 @@ mod tests {
     fn broken_designs_are_marked_runnable_and_built_in() {
         let builtin = crate::design::builtin();
         for spec in designs() {
-            assert!(spec.broken, "`{}` must say it is broken", spec.name);
-            assert!(spec.run.is_some(), "`{}` must run", spec.name);
-            let listed = builtin.iter().find(|d| d.name == spec.name);
-            assert!(listed.is_some_and(|d| d.broken), "`{}`", spec.name);
+            let name = spec.name();
+            assert!(spec.is_broken(), "`{name}` must say it is broken");
+            assert!(spec.is_runnable(), "`{name}` must run");
+            assert!(builtin.iter().any(|d| d.name() == name && d.is_broken()), "`{name}`");
+        }
+    }
+
+    /// A twin is declared from its sound design (`renamed`), so a topology can swap
+    /// one for the other by name alone: each has a sound design declaring the same
+    /// roles, sockets, parameters and workload fields.
+    #[test]
+    fn each_broken_design_declares_what_a_sound_built_in_one_does() {
+        let builtin = crate::design::builtin();
+        let declaration = |d: &DesignSpec| {
+            let sockets = format!("{:?}", d.sockets());
+            let params = format!("{:?}", d.params());
+            (d.roles().to_vec(), sockets, params, d.workload_fields().to_vec())
+        };
+        for spec in designs() {
+            let sound: Vec<&str> = builtin
+                .iter()
+                .filter(|d| !d.is_broken() && declaration(d) == declaration(&spec))
+                .map(|d| d.name())
+                .collect();
+            assert!(!sound.is_empty(), "`{}` declares what no sound design does", spec.name());
         }
     }
 }

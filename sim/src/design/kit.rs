@@ -1,0 +1,109 @@
+//! The design kit: the small helpers the built-in designs are written with, public so
+//! a user's design is written the same way.
+//!
+//! - pacing sends at a workload's rate ([`Pacer`]),
+//! - start times drawn from `workload.start_at` ([`start_time`], [`wait_start`]),
+//! - payload sizes drawn from `workload.size` ([`sample_size`]) and service times
+//!   from `workload.service_time` ([`serve`]),
+//! - staying up once the work is done ([`stay_up`]).
+//!
+//! Parameters are read with the context's typed accessors
+//! ([`NodeCtx::param_duration`] and the others). Every draw comes from the replica's
+//! seeded generator, in the order the calls are made, so a design stays deterministic.
+//!
+//! ```
+//! use patchbay::prelude::*;
+//!
+//! // A producer that sends `workload.requests` messages at `workload.rate` per second.
+//! let spec = DesignSpec::new("steady-producer")
+//!     .role(Role::Producer)
+//!     .socket("out", &[SocketType::Push], "where messages go")
+//!     .workload(&["requests", "rate", "start_at", "size"])
+//!     .run(|ctx| async move {
+//!         let mut pacer = kit::Pacer::new(ctx.workload.rate).not_before(kit::start_time(&ctx));
+//!         for _ in 0..ctx.workload.requests.unwrap_or(0) {
+//!             pacer.wait(&ctx).await;
+//!             let payload = Payload::new(PayloadKind::Task, ctx.next_msg_id(), kit::sample_size(&ctx));
+//!             if ctx.socket("out").send(Msg::new(payload.encode())).await.is_err() {
+//!                 return;
+//!             }
+//!         }
+//!         ctx.finished();
+//!         kit::stay_up().await;
+//!     });
+//! assert_eq!(spec.workload_fields(), ["requests", "rate", "start_at", "size"]);
+//! ```
+
+use std::time::Duration;
+
+use super::ctx::NodeCtx;
+
+/// Payload size when the workload names none, in bytes.
+pub const DEFAULT_SIZE_BYTES: u64 = 64;
+
+/// Keeps a finished node running. Its sockets live as long as the design does, and a
+/// socket dropped early discards what it has not yet written (a connection that is
+/// not up yet loses its whole queue), so a process that has done its work stays up,
+/// as the guide's examples do, until the run ends or a fault kills it.
+pub async fn stay_up() {
+    std::future::pending::<()>().await;
+}
+
+/// Waits out `workload.start_at`, if the scenario gives one.
+pub async fn wait_start(ctx: &NodeCtx) {
+    ctx.sleep_until(start_time(ctx)).await;
+}
+
+/// When `workload.start_at` says to start (drawn once per call), zero without one.
+pub fn start_time(ctx: &NodeCtx) -> Duration {
+    ctx.workload.start_at.as_ref().map_or(Duration::ZERO, |d| ctx.sample_duration(d))
+}
+
+/// A modelled payload size drawn from `workload.size`, [`DEFAULT_SIZE_BYTES`] without one.
+pub fn sample_size(ctx: &NodeCtx) -> u64 {
+    ctx.workload.size.as_ref().map_or(DEFAULT_SIZE_BYTES, |d| ctx.sample(d) as u64)
+}
+
+/// Spends one service time drawn from `workload.service_time` (none without one), as
+/// a worker does between taking a request and answering it.
+pub async fn serve(ctx: &NodeCtx) {
+    if let Some(service_time) = &ctx.workload.service_time {
+        ctx.sleep(ctx.sample_duration(service_time)).await;
+    }
+}
+
+/// Keeps sends at most `rate` per second: each send waits until one interval after
+/// the previous one. A sender slower than the interval sends at once, never in a
+/// burst to catch up. Dropping a `wait` half way is harmless: the next call waits
+/// for the same instant.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Option<Duration>,
+    /// When the next send may go, as time since the run's epoch.
+    next_at: Option<Duration>,
+}
+
+impl Pacer {
+    /// A pacer at `rate` sends per second. A rate that is not a positive finite
+    /// number leaves sends unpaced; the resolver refuses such rates in a workload.
+    pub fn new(rate: Option<f64>) -> Pacer {
+        let interval = rate
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok());
+        Pacer { interval, next_at: None }
+    }
+
+    /// A pacer whose first send waits until `at` (time since the run's start).
+    pub fn not_before(mut self, at: Duration) -> Pacer {
+        self.next_at = Some(at);
+        self
+    }
+
+    /// Waits until the next send may go.
+    pub async fn wait(&mut self, ctx: &NodeCtx) {
+        if let Some(at) = self.next_at {
+            ctx.sleep_until(at).await;
+        }
+        self.next_at = self.interval.map(|interval| ctx.now() + interval);
+    }
+}
