@@ -26,6 +26,7 @@
 //! - [`fuzz`]: the decoders and the YAML front end under generated and mutated
 //!   inputs, for `cargo xtask fuzz` and a slice in CI.
 
+pub mod cli;
 pub mod design;
 pub mod explain;
 pub mod explore;

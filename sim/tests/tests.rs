@@ -7,6 +7,7 @@ mod bandwidth;
 mod broken_files;
 mod catalogue;
 mod comet;
+mod compare;
 mod crash;
 mod designs;
 mod determinism;
