@@ -23,6 +23,8 @@
 //! - [`report`]: the HTML page and JSON of a run of the tools: figures measured from
 //!   traces, failures drawn as sequence diagrams, the topology drawn.
 //! - [`explain`], [`files`]: what the command line prints and reads.
+//! - [`cli`]: the command line itself (`check`, `sim`, `explore`, `real`, `compare`,
+//!   `report`), a function run with a registry: `cargo xtask` is a few lines over it.
 //! - [`fuzz`]: the decoders and the YAML front end under generated and mutated
 //!   inputs, for `cargo xtask fuzz` and a slice in CI.
 

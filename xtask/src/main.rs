@@ -60,7 +60,8 @@ struct Own {
 #[derive(Debug, Subcommand)]
 enum OwnCommand {
     /// Install the test peers if missing (pynng, pyzmq, pinned), then `cargo test
-    /// --workspace ARGS...` (use `--` before test-binary arguments, as with cargo).
+    /// --workspace ARGS...`, the arguments forwarded as typed (`--` and what follows
+    /// it go to the test binaries, as with cargo).
     Test {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
         args: Vec<OsString>,
@@ -122,6 +123,8 @@ struct BrowserArgs {
 }
 
 fn own(args: Vec<OsString>) -> ExitCode {
+    // `test` forwards its arguments as typed, `--` included (clap would drop it).
+    let forwarded: Vec<OsString> = args.iter().skip(2).cloned().collect();
     let parsed = match Own::try_parse_from(args) {
         Ok(p) => p,
         Err(e) => {
@@ -130,7 +133,7 @@ fn own(args: Vec<OsString>) -> ExitCode {
         }
     };
     let result = match parsed.command {
-        OwnCommand::Test { args } => test::test(args),
+        OwnCommand::Test { .. } => test::test(forwarded),
         OwnCommand::Bench(a) => bench::bench(a),
         OwnCommand::Fuzz(a) => fuzz::fuzz(a),
         OwnCommand::Report(a) => browser_check(&a),
