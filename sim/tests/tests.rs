@@ -6,6 +6,7 @@ mod aggregator;
 mod bandwidth;
 mod broken_files;
 mod catalogue;
+mod cli;
 mod comet;
 mod compare;
 mod crash;

@@ -70,10 +70,14 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
         let Some(plan) = loaded.plan else {
             let topology = ctx.shown(&side.topology);
             eprintln!(
-                "(while putting `{}` ({}) under {})",
+                "(while putting `{}` ({}) under {}; lines count in the scenario as rewritten \
+                 for this side: `topology:` swapped, `params:` set to {}, comments dropped. \
+                 Every side's topology must declare those parameters; a compare file \
+                 (--sides) can set others.)",
                 printable(&side.name),
                 topology.display(),
-                scenario.display()
+                scenario.display(),
+                params_text(&params)
             );
             return Ok(ExitCode::from(2));
         };
@@ -181,7 +185,12 @@ fn repro(ctx: &Ctx, scenario: &Path, side: &Side, seeds: u64) -> String {
 
 /// `{clients: 4, workers: 3}`.
 fn params_text(params: &Tree) -> String {
-    params.to_yaml().trim().replace('\n', ", ")
+    let entries: Vec<String> = params
+        .entries()
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.to_yaml().trim().replace('\n', " ")))
+        .collect();
+    format!("{{{}}}", entries.join(", "))
 }
 
 fn print_table(scenario: &str, params: &Tree, rows: &[&Row]) {

@@ -137,3 +137,34 @@ fn project_root() -> PathBuf {
         .find(|d| d.join("scenarios").is_dir() || d.join("topologies").is_dir())
         .map_or_else(|| here.clone(), Path::to_path_buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(rest: &[&str]) -> Ctx {
+        let rest = rest.iter().map(|s| (*s).to_owned()).collect();
+        Ctx { registry: Registry::builtin(), tool: "my-tool".into(), root: PathBuf::new(), rest }
+    }
+
+    #[test]
+    fn the_command_line_names_the_users_tool_and_quotes_what_a_shell_would_split() {
+        let line = ctx(&["scenarios/x.yaml", "--json", "my report.json"]).command_line("sim");
+        assert_eq!(line.tool, "my-tool");
+        assert_eq!(line.line, "my-tool sim scenarios/x.yaml --json 'my report.json'");
+    }
+
+    #[test]
+    fn usage_errors_and_help_end_in_clap_exit_codes_before_any_work() {
+        // Parsing fails before the project root is entered or anything runs.
+        let code = |args: &[&str]| run(Registry::builtin(), "my-tool", args.iter().copied());
+        assert_eq!(code(&["my-tool", "sim", "--seedz", "3"]), ExitCode::from(2));
+        assert_eq!(code(&["my-tool", "sim", "--seed", "1", "--seeds", "2"]), ExitCode::from(2));
+        assert_eq!(
+            code(&["my-tool", "compare", "x.yaml", "--time-scale", "0.5"]),
+            ExitCode::from(2)
+        );
+        assert_eq!(code(&["my-tool", "real", "--time-scale", "-1"]), ExitCode::from(2));
+        assert_eq!(code(&["my-tool", "sim", "--help"]), ExitCode::SUCCESS);
+    }
+}
