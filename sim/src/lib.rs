@@ -23,8 +23,10 @@
 //! 7. [`run`]: one seed over turmoil or real TCP, many seeds across cores, verdicts
 //!    against the scenario's `expect`.
 //! 8. [`explore`], [`explain`], [`fuzz`]; 9. [`report`] (the HTML page and JSON of a
-//!    run of the tools).
+//!    run of the tools); 10. [`cli`] (the command line as a library function, run
+//!    with a given registry); 11. [`prelude`] (what a design author imports).
 
+pub mod cli;
 pub mod design;
 pub mod explain;
 pub mod explore;

@@ -17,12 +17,10 @@ use std::time::SystemTime;
 use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::args;
-
 /// The bench target this command runs.
 const BENCH: &str = "messaging";
 /// The slowdown allowed when `--max-regression` is not given.
-const MAX_REGRESSION_DEFAULT: f64 = 0.10;
+pub const MAX_REGRESSION_DEFAULT: f64 = 0.10;
 
 /// One statistic of criterion's `estimates.json`, in nanoseconds per iteration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -99,27 +97,9 @@ pub fn median_of(json: &str) -> Result<Estimate, String> {
     })
 }
 
-pub fn bench(argv: Vec<String>) -> anyhow::Result<ExitCode> {
-    let parsed = args::parse(argv, &["save-baseline", "baseline", "max-regression"], &["quick"]);
-    let parsed = match parsed {
-        Ok(p) => p,
-        Err(e) => return usage_error(&e),
-    };
-    let (save, compare) = (parsed.value("save-baseline"), parsed.value("baseline"));
-    if save.is_some() && compare.is_some() {
-        return usage_error("--save-baseline and --baseline cannot be used together");
-    }
-    let max_regression = match (parsed.value("max-regression"), compare) {
-        (Some(_), None) => return usage_error("--max-regression needs --baseline NAME"),
-        (Some(text), Some(_)) => match parse_percent(text) {
-            Ok(fraction) => fraction,
-            Err(e) => return usage_error(&e),
-        },
-        (None, _) => MAX_REGRESSION_DEFAULT,
-    };
-    if parsed.files.len() > 1 {
-        return usage_error("give at most one FILTER (a regular expression over benchmark ids)");
-    }
+pub fn bench(args: crate::BenchArgs) -> anyhow::Result<ExitCode> {
+    let (save, compare) = (args.save_baseline.as_deref(), args.baseline.as_deref());
+    let max_regression = args.max_regression.unwrap_or(MAX_REGRESSION_DEFAULT);
     let mut criterion_args: Vec<String> = Vec::new();
     if let Some(name) = save {
         criterion_args.extend(["--save-baseline".into(), name.to_owned()]);
@@ -127,10 +107,10 @@ pub fn bench(argv: Vec<String>) -> anyhow::Result<ExitCode> {
     if let Some(name) = compare {
         criterion_args.extend(["--baseline".into(), name.to_owned()]);
     }
-    if parsed.flag("quick") {
+    if args.quick {
         criterion_args.push("--quick".into());
     }
-    criterion_args.extend(parsed.files.iter().map(|f| f.to_string_lossy().into_owned()));
+    criterion_args.extend(args.filter.iter().cloned());
 
     let started = SystemTime::now();
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
@@ -147,11 +127,6 @@ pub fn bench(argv: Vec<String>) -> anyhow::Result<ExitCode> {
         Some(name) => gate(&criterion_dir(), name, started, max_regression),
         None => Ok(ExitCode::SUCCESS),
     }
-}
-
-fn usage_error(message: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("error: {message}\n\nusage: {}", crate::BENCH_USAGE);
-    Ok(ExitCode::from(2))
 }
 
 /// Criterion's output directory, as criterion picks it.

@@ -14,8 +14,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::check::absolute;
-
 /// Each Chromium run gets this long before it is killed.
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -49,7 +47,7 @@ pub fn check(page: &Path, shot: &Path) -> anyhow::Result<()> {
         if verdict != "ok" {
             bail!("the page's self-check says: {verdict}");
         }
-        let shot_arg = format!("--screenshot={}", absolute(shot)?.display());
+        let shot_arg = format!("--screenshot={}", std::path::absolute(shot)?.display());
         run(&chromium, &profile, &[&shot_arg, "--window-size=1400,4000", &url])?;
         anyhow::ensure!(shot.is_file(), "Chromium wrote no screenshot at {}", shot.display());
         Ok(())

@@ -9,33 +9,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use patchbay::fuzz::{self, Report};
 
-use crate::args;
-use crate::check::usage_error;
-
-/// Inputs per target when `--iterations` is not given: the "million" of the brief.
-const ITERATIONS_DEFAULT: u64 = 1_000_000;
-/// Seed when `--seed` is not given.
-const SEED_DEFAULT: u64 = 1;
-
-pub fn fuzz(argv: Vec<String>) -> anyhow::Result<ExitCode> {
-    let args = match args::parse(argv, &["target", "iterations", "seed"], &[]) {
-        Ok(a) => a,
-        Err(e) => return usage_error(&e),
-    };
-    if let Some(extra) = args.files.first() {
-        return usage_error(&format!("fuzz takes no files (got `{}`)", extra.display()));
-    }
-    let (iterations, seed) = match (args.number("iterations"), args.number("seed")) {
-        (Ok(i), Ok(s)) => (i.unwrap_or(ITERATIONS_DEFAULT), s.unwrap_or(SEED_DEFAULT)),
-        (Err(e), _) | (_, Err(e)) => return usage_error(&e),
-    };
-    let targets: Vec<&str> = match args.value("target") {
+pub fn fuzz(args: crate::FuzzArgs) -> anyhow::Result<ExitCode> {
+    let (iterations, seed) = (args.iterations, args.seed);
+    let targets: Vec<&str> = match args.target.as_deref() {
         None => fuzz::TARGETS.to_vec(),
-        Some(t) if fuzz::TARGETS.contains(&t) => vec![t],
-        Some(t) => {
-            let known = fuzz::TARGETS.join("|");
-            return usage_error(&format!("unknown --target `{t}`, expected {known}"));
-        }
+        Some(t) => vec![t],
     };
     // A caught panic is reported with its input; the default hook would also print
     // each one as it happens, burying the summary.

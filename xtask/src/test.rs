@@ -40,7 +40,7 @@ fn ensure_installed(module: &str, pin: &str, why: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn test(argv: Vec<String>) -> anyhow::Result<ExitCode> {
+pub fn test(argv: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode> {
     ensure_installed("pynng", PYNNG, "the NNG interop tests")?;
     ensure_installed("zmq", PYZMQ, "the ZMTP interop tests")?;
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))

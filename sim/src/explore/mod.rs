@@ -33,6 +33,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::invariant::Verdict;
 use crate::plan::ScenarioPlan;
 use crate::registry::Registry;
+use crate::run::Invocation;
 use crate::spec::edit::{Tree, parse_tree};
 use crate::spec::{Diagnostic, Diagnostics, SourceFile};
 
@@ -396,10 +397,10 @@ pub fn write_finding(
     base: &Base,
     finding: &Finding,
     opts: &Options,
-    command: &str,
+    command: impl Into<Invocation>,
 ) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(&opts.out_dir)?;
-    let header = header(base, finding, command);
+    let header = header(base, finding, &command.into());
     for n in 1.. {
         let path = opts.out_dir.join(format!("{}-{n}.yaml", base.name()));
         match OpenOptions::new().write(true).create_new(true).open(&path) {
@@ -415,21 +416,23 @@ pub fn write_finding(
     unreachable!("some number is free")
 }
 
-fn header(base: &Base, finding: &Finding, command: &str) -> String {
+fn header(base: &Base, finding: &Finding, command: &Invocation) -> String {
     let f = &finding.failure;
     format!(
-        "# Found by `{command}`\n\
+        "# Found by `{}`\n\
          # exploring {} (case {} of the search), then shrunk in {} steps ({} runs).\n\
          # Violated: {}\n\
          # First violation: {}\n\
          # This file keeps the claim `expect: pass` that the case refutes, so\n\
-         # `cargo xtask sim` on it reports the run as not as expected, with the\n\
+         # `{} sim` on it reports the run as not as expected, with the\n\
          # violation; it runs the same plan on the same seed every time.\n",
+        command.line,
         base.path.display(),
         finding.cases_to_find,
         finding.shrink_steps,
         finding.shrink_runs,
         f.violated.join(", "),
         f.first.replace('\n', " "),
+        command.tool,
     )
 }

@@ -12,12 +12,12 @@ use super::sweep::{run_rows, section};
 use super::{Kind, Report, Table};
 use crate::explore::{Base, Case, Failure, Finding, Outcome};
 use crate::registry::Registry;
-use crate::run::run_seed;
+use crate::run::{Invocation, run_seed};
 
 /// The report of `finding`, whose minimal case was written to `case`. Errs with the
 /// resolver's first message if the written case does not load (a patchbay bug).
 pub fn explore_report(
-    command: String,
+    command: Invocation,
     base: &Base,
     outcome: &Outcome,
     finding: &Finding,
@@ -36,7 +36,7 @@ pub fn explore_report(
         measured.add_trace(trace, &plan);
     }
     let title = format!("patchbay explore: {} violates {}", base.plan.name, violated(finding));
-    let mut report = Report::new(Kind::Explore, title, command);
+    let mut report = Report::new(Kind::Explore, title, command.line.clone());
     report.notes.push(format!(
         "Exploring {}, case {} failed; shrunk, it still violates {}: {}",
         base.path.display(),
@@ -45,13 +45,14 @@ pub fn explore_report(
         finding.failure.first
     ));
     report.notes.push(format!(
-        "The minimal case is {}; `cargo xtask sim` on it replays the violation. Below, that case as run again.",
-        case.display()
+        "The minimal case is {}; `{} sim` on it replays the violation. Below, that case as run again.",
+        case.display(),
+        command.tool
     ));
     report.tables.push(search_table(outcome, finding));
     report.tables.push(case_table(finding));
-    report.sections.push(section(&plan, registry, &[&run], measured.finish()));
-    report.runs = run_rows(std::slice::from_ref(&run));
+    report.sections.push(section(&plan, registry, &[&run], measured.finish(), &command.tool));
+    report.runs = run_rows(std::slice::from_ref(&run), &command.tool);
     Ok(report)
 }
 

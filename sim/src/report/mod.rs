@@ -152,6 +152,10 @@ pub struct Section {
     /// reports from before `in: any`, which are judged from the counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep_as_expected: Option<bool>,
+    /// With `expect: {in: any}`, the seeds that show the expected outcome themselves
+    /// (counts included); absent for other scenarios and older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown_expected: Option<u64>,
     /// Seeds that could not run at all.
     pub errors: u64,
     /// The topology as groups and connects; the page draws it at render time, so no

@@ -19,7 +19,7 @@ use crate::invariant::Verdict;
 use crate::plan::{Expect, ExpectIn, ScenarioPlan};
 use crate::registry::Registry;
 use crate::run::json::to_json;
-use crate::run::{RunReport, run_seed, swarm};
+use crate::run::{Invocation, RunReport, run_seed, swarm};
 use crate::trace::Trace;
 
 /// Failing seeds a verdict row lists with their repro; the rest are counted.
@@ -54,7 +54,7 @@ impl Measurements {
 
 /// The whole report of a simulated sweep: one section per scenario, in the order given.
 pub fn sim_report(
-    command: String,
+    command: Invocation,
     plans: &[ScenarioPlan],
     registry: &Registry,
     reports: &[RunReport],
@@ -68,7 +68,7 @@ pub fn sim_report(
 /// happened; failing runs must carry their traces. `skipped` names the scenarios
 /// that were not run, with why.
 pub fn real_report(
-    command: String,
+    command: Invocation,
     plans: &[ScenarioPlan],
     registry: &Registry,
     reports: &[RunReport],
@@ -92,7 +92,7 @@ pub fn real_report(
 
 fn sweep_report(
     kind: Kind,
-    command: String,
+    command: Invocation,
     plans: &[ScenarioPlan],
     registry: &Registry,
     reports: &[RunReport],
@@ -103,7 +103,8 @@ fn sweep_report(
         0..=4 => format!("patchbay {}: {}", kind.name(), names.join(", ")),
         n => format!("patchbay {}: {} and {} more", kind.name(), names[..3].join(", "), n - 3),
     };
-    let mut report = Report::new(kind, title, command);
+    let tool = command.tool.as_str();
+    let mut report = Report::new(kind, title, command.line.clone());
     let good = reports.iter().filter(|r| r.as_expected).count();
     report.notes.push(format!(
         "{} run(s) of {} scenario(s); {good} ended as their scenario expects.",
@@ -112,38 +113,47 @@ fn sweep_report(
     ));
     for plan in plans {
         let runs: Vec<&RunReport> = reports.iter().filter(|r| r.file == plan.file).collect();
-        report.sections.push(section(plan, registry, &runs, measured.metrics_of(plan)));
+        report.sections.push(section(plan, registry, &runs, measured.metrics_of(plan), tool));
     }
-    report.runs = run_rows(reports);
+    report.runs = run_rows(reports, tool);
     report
 }
 
-/// The JSON rows of `reports`, as `run::json` writes them.
-pub fn run_rows(reports: &[RunReport]) -> Vec<serde_json::Value> {
-    match to_json(reports).get_mut("runs").map(std::mem::take) {
+/// The JSON rows of `reports`, as `run::json` writes them, with each repro through
+/// `tool`.
+pub fn run_rows(reports: &[RunReport], tool: &str) -> Vec<serde_json::Value> {
+    let mut rows = match to_json(reports).get_mut("runs").map(std::mem::take) {
         Some(serde_json::Value::Array(rows)) => rows,
         _ => Vec::new(),
+    };
+    for (row, r) in rows.iter_mut().zip(reports) {
+        if let Some(repro) = row.get_mut("repro") {
+            *repro = serde_json::Value::from(r.repro_in(tool));
+        }
     }
+    rows
 }
 
-/// One scenario's section from its runs and figures, drawing each failing invariant.
+/// One scenario's section from its runs and figures, drawing each failing invariant;
+/// repro lines go through `tool`.
 pub fn section(
     plan: &ScenarioPlan,
     registry: &Registry,
     runs: &[&RunReport],
     metrics: Metrics,
+    tool: &str,
 ) -> Section {
     let mut runs = runs.to_vec();
     runs.sort_by_key(|r| r.seed);
     let verdicts: Vec<VerdictRow> =
-        (0..plan.invariants.len()).map(|i| verdict_row(plan, &runs, i)).collect();
+        (0..plan.invariants.len()).map(|i| verdict_row(plan, &runs, i, tool)).collect();
     let mut sequences = Vec::new();
     for i in 0..plan.invariants.len() {
         let shortest = runs
             .iter()
             .filter(|r| r.invariants.get(i).is_some_and(|o| o.verdict == Verdict::Fail))
             .min_by_key(|r| (r.events, r.seed));
-        if let Some(diagram) = shortest.and_then(|r| draw(plan, registry, r, i)) {
+        if let Some(diagram) = shortest.and_then(|r| draw(plan, registry, r, i, tool)) {
             sequences.push(diagram);
         }
     }
@@ -156,6 +166,8 @@ pub fn section(
         seeds: runs.len() as u64,
         as_expected: runs.iter().filter(|r| r.as_expected).count() as u64,
         sweep_as_expected: Some(crate::run::sweep_as_expected(plan, &runs)),
+        shown_expected: (plan.expect_bounds.seeds == ExpectIn::Any)
+            .then(|| runs.iter().filter(|r| r.shows_expected).count() as u64),
         errors: runs.iter().filter(|r| r.error.is_some()).count() as u64,
         graph: Topology::of(&plan.topology),
         verdicts,
@@ -165,7 +177,7 @@ pub fn section(
     }
 }
 
-fn verdict_row(plan: &ScenarioPlan, runs: &[&RunReport], i: usize) -> VerdictRow {
+fn verdict_row(plan: &ScenarioPlan, runs: &[&RunReport], i: usize, tool: &str) -> VerdictRow {
     let name = plan.invariants[i].name;
     let expected = match &plan.expect {
         Expect::Violated(names) if names.iter().any(|n| n == name) => {
@@ -194,7 +206,7 @@ fn verdict_row(plan: &ScenarioPlan, runs: &[&RunReport], i: usize) -> VerdictRow
                         seed: r.seed,
                         events: r.events as u64,
                         first: o.violations.first().map(|v| v.text.clone()).unwrap_or_default(),
-                        repro: r.repro(),
+                        repro: r.repro_in(tool),
                     });
                 } else {
                     row.more_failures += 1;
@@ -213,6 +225,7 @@ fn draw(
     registry: &Registry,
     run: &RunReport,
     i: usize,
+    tool: &str,
 ) -> Option<seqdiag::SeqDiagram> {
     let again;
     let (shown, trace) = match &run.trace {
@@ -227,5 +240,5 @@ fn draw(
     // Drawn faults join the plan for that seed; fault labels need them.
     let drawn = swarm::with_drawn_faults(plan, run.seed);
     let seen = drawn.as_ref().unwrap_or(plan);
-    Some(seqdiag::build(seen, trace, outcome.name, violation, run.seed, shown.repro()))
+    Some(seqdiag::build(seen, trace, outcome.name, violation, run.seed, shown.repro_in(tool)))
 }

@@ -1,14 +1,22 @@
-//! What `cargo xtask compare` measures of a request-reply run, read from its trace:
-//! requests served, throughput, latency percentiles and messages per request.
+//! What `compare` measures of a request-reply run, read from its trace: requests
+//! served, throughput, latency percentiles and messages per request; and how a
+//! scenario is put over another design's topology ([`variant`]).
 //!
 //! Like the invariants, these read the finished trace and nothing else, so a
 //! simulated run and a real one are measured the same way (in simulated and in real
 //! time respectively).
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Backend, RunReport};
+use crate::plan::ScenarioPlan;
+use crate::registry::Registry;
+use crate::resolve::{Loaded, load_scenario_source};
+use crate::spec::diag::Code;
+use crate::spec::edit::{Tree, parse_tree, retarget};
+use crate::spec::{Diagnostics, SourceFile, YamlPath};
 use crate::trace::{AppEvent, EventKind, MsgId, Trace};
 
 /// The figures of one run.
@@ -126,4 +134,116 @@ impl Row {
         }
         Row { design: design.to_owned(), backend, runs: reports.len(), metrics, verdicts, errors }
     }
+}
+
+/// The shipped brokers `compare` knows by name, each with the topology that runs it
+/// (paths from the project root). Each topology names its groups `client` and
+/// `worker` and takes the parameters `clients` and `workers`, so one scenario's
+/// workload and faults fit them all.
+pub const SHIPPED_BROKERS: &[(&str, &str)] = &[
+    ("queue-device", "topologies/queue.yaml"),
+    ("rrbroker", "topologies/rrbroker-compare.yaml"),
+    ("lru-broker", "topologies/lru-broker.yaml"),
+    ("ppp-broker", "topologies/ppp-broker.yaml"),
+];
+
+/// Clients and workers every side gets unless a compare file says otherwise: the same
+/// values for all keep the workload equal.
+pub const CLIENTS: i64 = 4;
+pub const WORKERS: i64 = 3;
+
+/// One side of a comparison: a name and the topology that runs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Side {
+    pub name: String,
+    pub topology: PathBuf,
+}
+
+/// The parameters every side gets by default: `{clients: 4, workers: 3}`.
+pub fn shared_params() -> Tree {
+    Tree::Map(vec![("clients".into(), Tree::Int(CLIENTS)), ("workers".into(), Tree::Int(WORKERS))])
+}
+
+/// The scenario `src` resolved with `topology` in place of its own and `params` as
+/// its parameters. The swap edits the YAML tree (`spec::edit`), never the text, so
+/// any style of the scenario's keys is read alike. Diagnostics of the swapped
+/// scenario name its file; their lines are those of the rewritten document.
+pub fn variant(
+    src: &SourceFile,
+    topology: &Path,
+    params: &Tree,
+    registry: &Registry,
+) -> Loaded<ScenarioPlan> {
+    let mut diags = Diagnostics::new(src);
+    let Some(mut doc) = parse_tree(src, &mut diags) else {
+        return Loaded { plan: None, diagnostics: diags.into_vec() };
+    };
+    let shown = topology.display().to_string();
+    if let Err(why) = retarget(&mut doc, &shown, params.clone()) {
+        diags
+            .error(&YamlPath::root(), crate::spec::Target::Value, Code::CompareNoTopology, why)
+            .hint("compare runs a scenario file, which names its topology with `topology: FILE`");
+        return Loaded { plan: None, diagnostics: diags.into_vec() };
+    }
+    let swapped = SourceFile::new(src.path.clone(), doc.to_yaml());
+    load_scenario_source(&swapped, registry)
+}
+
+/// A compare file's sides and parameters:
+///
+/// ```yaml
+/// designs:
+///   - {name: mine, topology: my-broker.yaml}   # relative to this file
+///   - {name: lru-broker, topology: ../topologies/lru-broker.yaml}
+/// params: {clients: 4, workers: 3}             # optional; these are the defaults
+/// ```
+///
+/// Every problem is a diagnostic with its line and column.
+pub fn read_sides(src: &SourceFile) -> Result<(Vec<Side>, Tree), Vec<crate::spec::Diagnostic>> {
+    let mut diags = Diagnostics::new(src);
+    let Some(doc) = parse_tree(src, &mut diags) else { return Err(diags.into_vec()) };
+    let here = src.path.parent().unwrap_or(Path::new(""));
+    let mut sides = Vec::new();
+    for (key, _) in doc.entries().iter().filter(|(k, _)| k != "designs" && k != "params") {
+        diags
+            .error(
+                &YamlPath::root().key(key),
+                crate::spec::Target::Key,
+                Code::CompareUnknownKey,
+                format!("unknown key `{key}`"),
+            )
+            .hint(
+                "a compare file has `designs` (a list of {name, topology}) and optional `params`",
+            );
+    }
+    let designs = match doc.get("designs") {
+        Some(Tree::Seq(items)) if !items.is_empty() => items.as_slice(),
+        _ => {
+            diags
+                .error(
+                    &YamlPath::root(),
+                    crate::spec::Target::Value,
+                    Code::CompareNoDesigns,
+                    "expected `designs:`, a list of sides",
+                )
+                .hint("e.g. `designs: [{name: mine, topology: my-broker.yaml}]`");
+            &[]
+        }
+    };
+    for (i, item) in designs.iter().enumerate() {
+        let at = YamlPath::root().key("designs").index(i);
+        match (item.get("name").and_then(Tree::as_str), item.get("topology").and_then(Tree::as_str))
+        {
+            (Some(name), Some(topology)) => {
+                sides.push(Side { name: name.to_owned(), topology: here.join(topology) })
+            }
+            _ => {
+                diags
+                    .error(&at, crate::spec::Target::Value, Code::CompareBadSide, "expected a side with `name` and `topology`")
+                    .hint("e.g. `{name: mine, topology: my-broker.yaml}`, the topology relative to this file");
+            }
+        }
+    }
+    let params = doc.get("params").cloned().unwrap_or_else(shared_params);
+    if diags.has_errors() { Err(diags.into_vec()) } else { Ok((sides, params)) }
 }

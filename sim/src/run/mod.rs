@@ -14,6 +14,7 @@
 
 pub mod compare;
 mod faults;
+mod invocation;
 pub mod json;
 mod meter;
 mod node;
@@ -38,6 +39,7 @@ use crate::registry::Registry;
 use crate::socket::DropReason;
 use crate::trace::{EventKind, NamedFault, Trace};
 
+pub use invocation::{DEFAULT_TOOL, Invocation};
 pub use node::{StartFailed, event_sink, make_core, open_sockets};
 pub use platform::{Platform, ReplicaTask};
 pub use shim::ShimTransport;
@@ -113,14 +115,19 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// The one-line command that reproduces this run.
+    /// The one-line command that reproduces this run, as `cargo xtask`.
     pub fn repro(&self) -> String {
+        self.repro_in(DEFAULT_TOOL)
+    }
+
+    /// The one-line command that reproduces this run through `tool`.
+    pub fn repro_in(&self, tool: &str) -> String {
         let scale = if self.time_scale == 1.0 {
             String::new()
         } else {
             format!(" --time-scale {}", self.time_scale)
         };
-        format!("cargo xtask {} {} --seed {}{scale}", self.backend, self.file.display(), self.seed)
+        format!("{tool} {} {} --seed {}{scale}", self.backend, self.file.display(), self.seed)
     }
 }
 

@@ -130,7 +130,7 @@ pub fn descriptors_short(needed: u64, limit: DescriptorLimit) -> Option<String> 
     }
     let how = match limit.hard {
         Some(hard) if hard < needed => format!(
-            "raise the hard limit too (it is {hard}; as root: `prlimit --nofile={needed}:{needed} -- cargo xtask real ...`)"
+            "raise the hard limit too (it is {hard}; as root, run the same command under `prlimit --nofile={needed}:{needed} --`)"
         ),
         _ => "patchbay raises its soft limit to the hard one itself".to_owned(),
     };

@@ -61,6 +61,14 @@ codes! {
     BadValue = "bad-value", "for example `between: [client, broker]`";
     /// A node runs a design that is deliberately broken (a warning).
     BrokenDesign = "broken-design", "its bug: it loses replies; model real systems with the sound designs";
+    /// A side in a compare file lacks its `name` or its `topology`.
+    CompareBadSide = "compare-bad-side", "e.g. `{name: mine, topology: my-broker.yaml}`, the topology relative to this file";
+    /// A compare file has no `designs:` list of sides.
+    CompareNoDesigns = "compare-no-designs", "e.g. `designs: [{name: mine, topology: my-broker.yaml}]`";
+    /// The scenario `compare` runs names no topology to swap.
+    CompareNoTopology = "compare-no-topology", "compare runs a scenario file, which names its topology with `topology: FILE`";
+    /// A compare file has a key other than `designs` and `params`.
+    CompareUnknownKey = "compare-unknown-key", "a compare file has `designs` (a list of {name, topology}) and optional `params`";
     /// Two fields that say the same thing in different ways are both given.
     ConflictingFields = "conflicting-fields", "`for: 5s` is the same as `until:` five seconds after `at`";
     /// A connect names a socket that nothing binds.

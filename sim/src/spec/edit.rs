@@ -107,6 +107,20 @@ impl Tree {
     }
 }
 
+/// Points a scenario document at another topology: its `topology:` becomes
+/// `topology` and its `params:` become `params` (a scenario's own parameters are its
+/// own topology's). Keys are edited in the tree, so any YAML style (block or flow
+/// `params:`, comments, quoting) reads the same. Errs when the document is not a
+/// mapping with a `topology:` key.
+pub fn retarget(doc: &mut Tree, topology: &str, params: Tree) -> Result<(), &'static str> {
+    if doc.get("topology").is_none() {
+        return Err("the scenario has no top-level `topology:` to replace");
+    }
+    doc.set("topology", Tree::Str(topology.to_owned()));
+    doc.set("params", params);
+    Ok(())
+}
+
 /// Reads a YAML document as a [`Tree`], recording syntax errors in `diags` as loading
 /// a topology or scenario would.
 pub fn parse_tree(src: &SourceFile, diags: &mut Diagnostics) -> Option<Tree> {
@@ -156,6 +170,22 @@ mod tests {
         let src = SourceFile::new("t.yaml", text);
         let mut diags = Diagnostics::new(&src);
         parse_tree(&src, &mut diags).expect("valid YAML")
+    }
+
+    #[test]
+    fn retarget_replaces_block_style_params_whole() {
+        // Issue 14: compare swapped topologies by matching line prefixes, so a
+        // block-style `params:` left its indented lines behind as a syntax error.
+        let mut doc =
+            parse("name: s\ntopology: a.yaml\nparams:\n  clients: 9\n  extra: 1\nseeds: 2\n");
+        let params = Tree::Map(vec![("clients".into(), Tree::Int(4))]);
+        retarget(&mut doc, "/t/b.yaml", params).expect("has a topology");
+        assert_eq!(
+            doc.to_yaml(),
+            "name: s\ntopology: /t/b.yaml\nparams:\n  clients: 4\nseeds: 2\n"
+        );
+        let mut none = parse("name: s\n");
+        assert!(retarget(&mut none, "b.yaml", Tree::map()).is_err(), "no topology to replace");
     }
 
     #[test]

@@ -1,0 +1,102 @@
+//! `check` and `graph`: validate files and draw topologies; and the path handling
+//! every command shares (the user's paths, then the project root).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::Ctx;
+use super::args::{CheckArgs, GraphArgs};
+use super::error::{Context as _, Error};
+use crate::graph::TopologyGraph;
+use crate::plan::Plan;
+use crate::resolve;
+use crate::spec::diag::render;
+
+/// Paths as the user typed them, or every shipped file relative to the root.
+pub fn files_or_shipped(ctx: &Ctx, files: Vec<PathBuf>) -> Result<Vec<PathBuf>, Error> {
+    if !files.is_empty() {
+        return Ok(files);
+    }
+    let shipped =
+        crate::files::shipped_files(&ctx.root).context(|| "listing shipped files".to_owned())?;
+    Ok(shipped.into_iter().map(|p| ctx.shown(&p)).collect())
+}
+
+pub fn check(ctx: &Ctx, args: CheckArgs) -> Result<ExitCode, Error> {
+    let files = absolute_then_enter(ctx, &args.files)?;
+    let files = files_or_shipped(ctx, files)?;
+    let (mut errors, mut warnings) = (0, 0);
+    for file in &files {
+        let loaded = resolve::load(file, &ctx.registry);
+        // A path from the command line may hold anything: printed escaped, as diagnostics are.
+        let shown = crate::spec::printable(&file.display().to_string());
+        let n_err = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
+        errors += n_err;
+        warnings += loaded.diagnostics.len() - n_err;
+        if !loaded.diagnostics.is_empty() {
+            eprint!("{}", render(&loaded.diagnostics));
+        }
+        match &loaded.plan {
+            Some(p) if args.explain => println!("{}", crate::explain::explain(p)),
+            Some(Plan::Topology(t)) => println!(
+                "ok  {}  topology `{}`: {} nodes, {} replicas",
+                shown,
+                t.name,
+                t.groups.len(),
+                t.replica_count()
+            ),
+            Some(Plan::Scenario(s)) => {
+                println!("ok  {shown}  scenario `{}` on `{}`", s.name, s.topology.name)
+            }
+            None => println!("bad {shown}  {n_err} error(s)"),
+        }
+    }
+    println!("checked {} file(s): {errors} error(s), {warnings} warning(s)", files.len());
+    Ok(if errors > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+pub fn graph(ctx: &Ctx, args: GraphArgs) -> Result<ExitCode, Error> {
+    let out_dir = args.out.as_deref().map(absolute).transpose()?;
+    let files = absolute_then_enter(ctx, &args.files)?;
+    let out_dir = out_dir.unwrap_or_else(|| PathBuf::from("reports/graph"));
+    std::fs::create_dir_all(&out_dir).context(|| format!("creating {}", out_dir.display()))?;
+    let mut failed = false;
+    for file in &files {
+        let loaded = resolve::load(file, &ctx.registry);
+        if !loaded.diagnostics.is_empty() {
+            eprint!("{}", render(&loaded.diagnostics));
+        }
+        let Some(p) = loaded.plan else {
+            failed = true;
+            continue;
+        };
+        let t = p.topology();
+        let g = TopologyGraph::new(t);
+        let stem = file.file_stem().map_or("topology".into(), |s| s.to_string_lossy().into_owned());
+        let dot = out_dir.join(format!("{stem}.dot"));
+        let svg = out_dir.join(format!("{stem}.svg"));
+        std::fs::write(&dot, g.to_dot(&t.name)).context(|| format!("writing {}", dot.display()))?;
+        std::fs::write(&svg, g.to_svg(&t.name)).context(|| format!("writing {}", svg.display()))?;
+        println!("wrote {} and {}", dot.display(), svg.display());
+    }
+    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+pub fn absolute(p: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(p).context(|| format!("reading the path {}", p.display()))
+}
+
+/// Makes the user's paths absolute (they were relative to where they typed), then
+/// moves to the project root and shows them relative to it where possible.
+pub fn absolute_then_enter(ctx: &Ctx, files: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let abs: Vec<PathBuf> = files.iter().map(|f| absolute(f)).collect::<Result<_, _>>()?;
+    enter_root(ctx)?;
+    Ok(abs.iter().map(|p| ctx.shown(p)).collect())
+}
+
+/// Runs from the project root so relative paths in diagnostics and in scenario files
+/// resolve the same way wherever the command was started.
+pub fn enter_root(ctx: &Ctx) -> Result<(), Error> {
+    std::env::set_current_dir(&ctx.root)
+        .context(|| format!("entering the project root {}", ctx.root.display()))
+}

@@ -1,0 +1,235 @@
+//! `compare`: one scenario's workload and faults over several designs, in simulation
+//! and (with `--real`) on the real network, as a table of throughput, latency,
+//! messages per request and invariant verdicts, and as a report
+//! (`reports/compare/<time>.{json,html}` and `latest.*`, or the pair at `--json
+//! PATH`) with one section per design and backend, drawn side by side.
+//!
+//! Each side is a name and the topology that runs it: `--design NAME=TOPOLOGY`
+//! (repeatable), a compare file (`--sides FILE`, see `run::compare::read_sides`), or
+//! shipped brokers by name (`--designs`, default all of `SHIPPED_BROKERS`). The
+//! scenario is resolved once per side with its `topology:` swapped and the `clients`
+//! and `workers` parameters set alike (`run::compare::variant`), so every design
+//! serves the same clients with the same number of workers. Faults and workloads must
+//! therefore name groups every topology has (`client`, `worker`); one that does not is
+//! reported as the resolver's error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::Ctx;
+use super::args::CompareArgs;
+use super::check::{absolute, absolute_then_enter};
+use super::error::Error;
+use super::report::{Place, check_place, save};
+use crate::plan::ScenarioPlan;
+use crate::report::compare::{Entry, compare_report};
+use crate::run::compare::{Row, SHIPPED_BROKERS, Side, read_sides, shared_params, variant};
+use crate::run::real::{RealOptions, scaled};
+use crate::run::{Backend, Job, RunReport, run_many, run_many_real};
+use crate::spec::diag::render;
+use crate::spec::edit::Tree;
+use crate::spec::{SourceFile, printable};
+
+/// Each design's runs on one backend, with the plan as run, their traces, and the
+/// command that runs that design alone again.
+type Ran = (Row, ScenarioPlan, Vec<RunReport>, String);
+
+pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
+    let command = ctx.command_line("compare");
+    let json_path = args.json.as_deref().map(absolute).transpose()?;
+    let typed: Vec<Side> = args
+        .design
+        .iter()
+        .map(|(name, t)| Ok(Side { name: name.clone(), topology: absolute(t)? }))
+        .collect::<Result<_, Error>>()?;
+    let sides_file = args.sides.as_deref().map(absolute).transpose()?;
+    let files = absolute_then_enter(ctx, std::slice::from_ref(&args.scenario))?;
+    let scenario = &files[0];
+    let Some((sides, params)) = sides(ctx, &args, typed, sides_file.as_deref())? else {
+        return Ok(ExitCode::from(2));
+    };
+    let place = json_path.as_deref().map_or(Place::Dated(Path::new("reports/compare")), Place::At);
+    if !check_place(&place) {
+        return Ok(ExitCode::from(2));
+    }
+    // Read as every input file is: a pipe, a device, a huge or non-UTF-8 file is named
+    // as such rather than hanging or failing as "cannot read".
+    let src = match SourceFile::read(scenario) {
+        Ok(src) => src,
+        Err(d) => {
+            eprint!("{}", render(&[d]));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut plans = Vec::new();
+    for side in &sides {
+        let loaded = variant(&src, &side.topology, &params, &ctx.registry);
+        if !loaded.diagnostics.is_empty() {
+            eprint!("{}", render(&loaded.diagnostics));
+        }
+        let Some(plan) = loaded.plan else {
+            let topology = ctx.shown(&side.topology);
+            eprintln!(
+                "(while putting `{}` ({}) under {}; lines count in the scenario as rewritten \
+                 for this side: `topology:` swapped, `params:` set to {}, comments dropped. \
+                 Every side's topology must declare those parameters; a compare file \
+                 (--sides) can set others.)",
+                printable(&side.name),
+                topology.display(),
+                scenario.display(),
+                params_text(&params)
+            );
+            return Ok(ExitCode::from(2));
+        };
+        plans.push((side, plan));
+    }
+    let ran = run_sides(ctx, &args, scenario, &plans);
+    let name = plans.first().map(|(_, p)| p.name.clone()).unwrap_or_default();
+    let rows: Vec<&Row> = ran.iter().map(|(row, ..)| row).collect();
+    print_table(&name, &params, &rows);
+    let entries: Vec<Entry<'_>> =
+        ran.iter().map(|(row, plan, reports, repro)| Entry { row, plan, reports, repro }).collect();
+    let mut report = compare_report(command, &name, &entries, &ctx.registry);
+    report.notes.push(format!("Every design runs with the parameters {}.", params_text(&params)));
+    if !save(&mut report, place)? {
+        return Ok(ExitCode::from(2));
+    }
+    let errors = rows.iter().any(|r| !r.errors.is_empty());
+    Ok(if errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The sides and parameters the arguments name; `None` after printing a usage error
+/// or the compare file's diagnostics.
+fn sides(
+    ctx: &Ctx,
+    args: &CompareArgs,
+    typed: Vec<Side>,
+    sides_file: Option<&Path>,
+) -> Result<Option<(Vec<Side>, Tree)>, Error> {
+    if !typed.is_empty() {
+        return Ok(Some((typed, shared_params())));
+    }
+    if let Some(file) = sides_file {
+        let read = SourceFile::read(ctx.shown(file)).map_err(|d| vec![d]);
+        return match read.and_then(|src| read_sides(&src)) {
+            Ok(found) => Ok(Some(found)),
+            Err(diags) => {
+                eprint!("{}", render(&diags));
+                Ok(None)
+            }
+        };
+    }
+    let names: Vec<&str> = if args.designs.is_empty() {
+        SHIPPED_BROKERS.iter().map(|(d, _)| *d).collect()
+    } else {
+        args.designs.iter().map(|d| d.trim()).collect()
+    };
+    let mut sides = Vec::new();
+    for name in names {
+        let Some((_, topology)) = SHIPPED_BROKERS.iter().find(|(d, _)| *d == name) else {
+            let known: Vec<&str> = SHIPPED_BROKERS.iter().map(|(d, _)| *d).collect();
+            let message = format!(
+                "compare knows no shipped design `{}`; it knows: {} (name any other with --design NAME=TOPOLOGY)",
+                printable(name),
+                known.join(", ")
+            );
+            ctx.usage_error("compare", &message)?;
+            return Ok(None);
+        };
+        sides.push(Side { name: name.to_owned(), topology: ctx.root.join(topology) });
+    }
+    Ok(Some((sides, shared_params())))
+}
+
+/// Runs each side's seeds in the simulator, and once on the real network with `--real`.
+fn run_sides(
+    ctx: &Ctx,
+    args: &CompareArgs,
+    scenario: &Path,
+    plans: &[(&Side, ScenarioPlan)],
+) -> Vec<Ran> {
+    let threads = args.jobs.map_or_else(super::sim::cores, |j| j as usize);
+    let seeds = args.seeds;
+    let mut ran = Vec::new();
+    for (side, plan) in plans {
+        let design = side.name.as_str();
+        let work: Vec<Job<'_>> = (1..=seeds).map(|seed| Job { plan, seed }).collect();
+        println!("{design}: {seeds} simulated run(s)");
+        let sim = run_many(&work, &ctx.registry, threads, true, &|_| {});
+        let repro = repro(ctx, scenario, side, seeds);
+        ran.push((Row::of(design, Backend::Sim, &sim), plan.clone(), sim, repro.clone()));
+        if args.real {
+            let time_scale = args.time_scale;
+            println!("{design}: 1 real run (time scale {time_scale})");
+            let opts = RealOptions { time_scale };
+            let real = run_many_real(&work[..1], &ctx.registry, 1, opts, true, &|_| {});
+            let row = Row::of(design, Backend::Real, &real);
+            let repro = format!("{repro} --real --time-scale {time_scale}");
+            ran.push((row, scaled(plan, time_scale), real, repro));
+        }
+    }
+    ran
+}
+
+/// The command that runs this side alone again.
+fn repro(ctx: &Ctx, scenario: &Path, side: &Side, seeds: u64) -> String {
+    let topology: PathBuf = ctx.shown(&side.topology);
+    format!(
+        "{} compare {} --design {}={} --seeds {seeds}",
+        ctx.tool,
+        scenario.display(),
+        side.name,
+        topology.display()
+    )
+}
+
+/// `{clients: 4, workers: 3}`.
+fn params_text(params: &Tree) -> String {
+    let entries: Vec<String> = params
+        .entries()
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.to_yaml().trim().replace('\n', " ")))
+        .collect();
+    format!("{{{}}}", entries.join(", "))
+}
+
+fn print_table(scenario: &str, params: &Tree, rows: &[&Row]) {
+    let ms = |d: Option<std::time::Duration>| {
+        d.map_or("-".to_owned(), |d| format!("{:.1}", d.as_secs_f64() * 1000.0))
+    };
+    println!(
+        "\n{scenario}: {}; latency in ms (simulated or real), throughput in replies per second of the busy span",
+        params_text(params)
+    );
+    println!(
+        "{:<14} {:<5} {:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}  INVARIANTS",
+        "DESIGN", "NET", "RUNS", "SERVED", "REQ/S", "P50", "P99", "P99.9", "MSG/REQ"
+    );
+    for r in rows {
+        let m = &r.metrics;
+        let verdicts: Vec<String> = r
+            .verdicts
+            .iter()
+            .map(|(name, by)| {
+                let counts: Vec<String> = by.iter().map(|(v, n)| format!("{v}×{n}")).collect();
+                format!("{name} {}", counts.join(" "))
+            })
+            .collect();
+        println!(
+            "{:<14} {:<5} {:>4} {:>9} {:>8.1} {:>8} {:>8} {:>8} {:>8}  {}",
+            r.design,
+            r.backend.to_string(),
+            r.runs,
+            format!("{}/{}", m.served, m.issued),
+            m.throughput(),
+            ms(m.latency(0.5)),
+            ms(m.latency(0.99)),
+            ms(m.latency(0.999)),
+            m.messages_per_request().map_or("-".to_owned(), |x| format!("{x:.2}")),
+            verdicts.join(", ")
+        );
+        for e in &r.errors {
+            println!("    {e}");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! patchbay's command line as a library function: `check`, `graph`, `sim`,
+//! `explore`, `real`, `compare` and `report`, run with the caller's design registry.
+//!
+//! This repository's `cargo xtask` calls [`run`] with the built-in registry; a user's
+//! crate calls it with a registry holding their own designs too, and names the
+//! command its users type (`cargo xtask`, `my-tool`), which every repro line, report
+//! header, explored case's header and hint then repeats. Arguments are parsed with
+//! clap (`args.rs`); one file per command does the parsing-and-printing around the
+//! library calls. Exit codes: 0 when everything is as it should be, 2 when the
+//! user's input or a scenario's outcome is wrong (usage errors, diagnostics,
+//! unexpected verdicts), 1 for internal errors.
+//!
+//! Relative paths are taken from where the command was typed; the command then runs
+//! from the project root (the nearest folder at or above the current one holding
+//! `scenarios/` or `topologies/`), so paths in scenario files and diagnostics resolve
+//! the same way wherever it was started.
+
+mod args;
+mod check;
+mod compare;
+mod error;
+mod explore;
+mod progress;
+mod real;
+mod report;
+mod sim;
+mod table;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{CommandFactory as _, FromArgMatches as _};
+
+use crate::registry::Registry;
+pub use args::Cli;
+use args::Command;
+pub use error::Error;
+
+/// Runs the command line (`std::env::args`) with these designs and invariants, as
+/// `cargo xtask`.
+pub fn main(registry: Registry) -> ExitCode {
+    run(registry, crate::run::DEFAULT_TOOL, std::env::args_os())
+}
+
+/// Runs the command line `args` (`args[0]` is the program name) with `registry`.
+/// `command` is what the user types to reach this program (`cargo xtask`), used in
+/// repro lines, headers, usage and hints.
+pub fn run<I, T>(registry: Registry, command: &str, args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // The arguments after the subcommand, as typed, for the reports' command lines.
+    let rest = args.iter().skip(2).map(|a| a.to_string_lossy().into_owned()).collect();
+    let matches = Cli::command().bin_name(command).try_get_matches_from(args);
+    let cli = match matches.and_then(|m| Cli::from_arg_matches(&m)) {
+        Ok(cli) => cli,
+        // Help and usage errors, printed in clap's conventions: help exits 0, a usage
+        // error 2.
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    let ctx = Ctx { registry, tool: command.to_owned(), root: project_root(), rest };
+    dispatch(&ctx, cli.command).unwrap_or_else(|e| {
+        eprintln!("internal error: {e}");
+        ExitCode::from(1)
+    })
+}
+
+fn dispatch(ctx: &Ctx, command: Command) -> Result<ExitCode, Error> {
+    match command {
+        Command::Check(a) => check::check(ctx, a),
+        Command::Graph(a) => check::graph(ctx, a),
+        Command::Sim(a) => sim::sim(ctx, a),
+        Command::Explore(a) => explore::explore(ctx, a),
+        Command::Real(a) => real::real(ctx, a),
+        Command::Compare(a) => compare::compare(ctx, a),
+        Command::Report(a) => report::report(ctx, a),
+    }
+}
+
+/// What every command is handed: the designs, how the user reached the tool, and
+/// the project root it runs from.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub registry: Registry,
+    /// What the user types to reach the tool (`cargo xtask`).
+    pub tool: String,
+    /// The project root (see the module comment).
+    pub root: PathBuf,
+    /// The arguments after the subcommand, as typed.
+    pub rest: Vec<String>,
+}
+
+impl Ctx {
+    /// The command as the user would type it again: `cargo xtask sim
+    /// scenarios/x.yaml --seeds 4`, quoting arguments a shell would split.
+    pub fn command_line(&self, sub: &str) -> crate::run::Invocation {
+        let mut line = format!("{} {sub}", self.tool);
+        for a in &self.rest {
+            let plain = !a.is_empty()
+                && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c));
+            if plain {
+                line.push(' ');
+                line.push_str(a);
+            } else {
+                line.push_str(&format!(" '{}'", a.replace('\'', r"'\''")));
+            }
+        }
+        crate::run::Invocation::new(self.tool.clone(), line)
+    }
+
+    /// Prints a usage error for subcommand `sub` in clap's style and returns exit code 2.
+    pub fn usage_error(&self, sub: &str, message: &str) -> Result<ExitCode, Error> {
+        let mut cmd = Cli::command().bin_name(&self.tool);
+        cmd.build();
+        let mut sub_cmd = cmd.find_subcommand_mut(sub).cloned().unwrap_or(cmd);
+        let _ = sub_cmd.error(clap::error::ErrorKind::ValueValidation, message).print();
+        Ok(ExitCode::from(2))
+    }
+
+    /// `path` relative to the root when it is under it, as the user reads it.
+    pub fn shown(&self, path: &Path) -> PathBuf {
+        path.strip_prefix(&self.root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+/// The nearest folder at or above the current one holding `scenarios/` or
+/// `topologies/`, else the current folder.
+fn project_root() -> PathBuf {
+    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    here.ancestors()
+        .find(|d| d.join("scenarios").is_dir() || d.join("topologies").is_dir())
+        .map_or_else(|| here.clone(), Path::to_path_buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(rest: &[&str]) -> Ctx {
+        let rest = rest.iter().map(|s| (*s).to_owned()).collect();
+        Ctx { registry: Registry::builtin(), tool: "my-tool".into(), root: PathBuf::new(), rest }
+    }
+
+    #[test]
+    fn the_command_line_names_the_users_tool_and_quotes_what_a_shell_would_split() {
+        let line = ctx(&["scenarios/x.yaml", "--json", "my report.json"]).command_line("sim");
+        assert_eq!(line.tool, "my-tool");
+        assert_eq!(line.line, "my-tool sim scenarios/x.yaml --json 'my report.json'");
+    }
+
+    #[test]
+    fn usage_errors_and_help_end_in_clap_exit_codes_before_any_work() {
+        // Parsing fails before the project root is entered or anything runs.
+        let code = |args: &[&str]| run(Registry::builtin(), "my-tool", args.iter().copied());
+        assert_eq!(code(&["my-tool", "sim", "--seedz", "3"]), ExitCode::from(2));
+        assert_eq!(code(&["my-tool", "sim", "--seed", "1", "--seeds", "2"]), ExitCode::from(2));
+        assert_eq!(
+            code(&["my-tool", "compare", "x.yaml", "--time-scale", "0.5"]),
+            ExitCode::from(2)
+        );
+        assert_eq!(code(&["my-tool", "real", "--time-scale", "-1"]), ExitCode::from(2));
+        assert_eq!(code(&["my-tool", "sim", "--help"]), ExitCode::SUCCESS);
+    }
+}

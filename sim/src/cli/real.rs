@@ -1,0 +1,130 @@
+//! `real`: run scenarios over real TCP on 127.0.0.1 through the fault proxies, print
+//! verdicts and whether they match the scenario's `expect`, write the report
+//! (`reports/real/<time>.{json,html}` and `latest.*`, or the pair at `--json PATH`).
+//!
+//! Each run is measured as it finishes; the traces of runs that failed an invariant
+//! are kept to be drawn, since running a real seed again need not fail again.
+//!
+//! A real run is not deterministic and its timing is the machine's, so a verdict
+//! that differs from `expect` is reported, not treated as a failure: the command
+//! fails only when a run could not run at all (an internal error) or the input is
+//! wrong.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::Ctx;
+use super::args::RealArgs;
+use super::error::Error;
+use super::report::{Place, check_place, save};
+use super::sim::{Selection, load_all, print_trace, split};
+use crate::invariant::Verdict;
+use crate::plan::ScenarioPlan;
+use crate::report::sweep::{Measurements, real_report};
+use crate::run::real::{RealOptions, scaled, skip_reason};
+use crate::run::{Job, RunReport, run_many_real};
+
+/// Real runs share the machine's cores; fewer at once keeps their timing closer to
+/// what one run alone would see.
+const JOBS_DEFAULT: usize = 2;
+
+pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
+    let command = ctx.command_line("real");
+    let sel = Selection::read(ctx, &args.sweep)?;
+    let opts = RealOptions { time_scale: args.time_scale };
+    let place = sel.json.as_deref().map_or(Place::Dated(Path::new("reports/real")), Place::At);
+    if !check_place(&place) {
+        return Ok(ExitCode::from(2));
+    }
+    let Some(plans) = load_all(ctx, &sel.files) else { return Ok(ExitCode::from(2)) };
+    let (plans, skipped) = split(plans, |p| skip_reason(p, &ctx.registry, opts));
+    if sel.explicit && !skipped.is_empty() {
+        print_skipped(&skipped);
+        return ctx.usage_error("real", "the scenario(s) above cannot run on the real network");
+    }
+    let threads = sel.jobs.unwrap_or(JOBS_DEFAULT);
+    // A real run is not a repeat of a simulated one: one seed per scenario by default.
+    let work = sel.work(&plans, |p| p.seeds.iter().copied().take(1).collect());
+    println!(
+        "running {} real run(s) of {} scenario(s) on 127.0.0.1, {threads} at a time, time scale {}",
+        work.len(),
+        plans.len(),
+        opts.time_scale
+    );
+    // The plans as run, for measuring and drawing: faults and phases where they were.
+    let as_run: Vec<ScenarioPlan> = plans.iter().map(|p| scaled(p, opts.time_scale)).collect();
+    let measured = Measurements::default();
+    let keep = args.sweep.trace;
+    let reports = run_all(ctx, &work, &as_run, threads, opts, keep, &measured);
+    if keep {
+        for r in &reports {
+            print_trace(r, &plans);
+        }
+    }
+    let mut report = real_report(command, &as_run, &ctx.registry, &reports, &measured, &skipped);
+    super::table::print_real(&report);
+    // Checked before the runs; if the path was taken since, the summary still prints.
+    let saved = save(&mut report, place)?;
+    print_skipped(&skipped);
+    let errors: Vec<&RunReport> = reports.iter().filter(|r| r.error.is_some()).collect();
+    for r in &errors {
+        println!("ERROR {} seed {}: {}", r.scenario, r.seed, r.error.as_ref().expect("filtered"));
+    }
+    let differ = reports.iter().filter(|r| r.error.is_none() && !r.as_expected).count();
+    println!(
+        "{} run(s) as expected, {differ} differ from `expect` (real timing; see above), {} could not run",
+        reports.len() - differ - errors.len(),
+        errors.len()
+    );
+    if !saved {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Runs the real jobs, printing a line as each finishes and measuring its trace.
+fn run_all(
+    ctx: &Ctx,
+    work: &[Job<'_>],
+    as_run: &[ScenarioPlan],
+    threads: usize,
+    opts: RealOptions,
+    keep: bool,
+    measured: &Measurements,
+) -> Vec<RunReport> {
+    let finished = AtomicUsize::new(0);
+    let total = work.len();
+    run_many_real(work, &ctx.registry, threads, opts, true, &|r: &mut RunReport| {
+        if let (Some(trace), Some(plan)) = (&r.trace, as_run.iter().find(|p| p.file == r.file)) {
+            measured.add(plan, trace);
+        }
+        let failed = r.invariants.iter().any(|o| o.verdict == Verdict::Fail);
+        if !keep && !failed {
+            r.trace = None;
+        }
+        let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
+        let mark = match (&r.error, r.as_expected) {
+            (Some(_), _) => "ERR",
+            (None, true) => "ok ",
+            (None, false) => "dif",
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "[{n:>4}/{total}] {mark} {} seed {} ({} events, {} ms real)",
+            r.scenario, r.seed, r.events, r.sim_ms
+        );
+    })
+}
+
+fn print_skipped(skipped: &[(String, String)]) {
+    if skipped.is_empty() {
+        return;
+    }
+    println!("\nskipped {} scenario(s) on the real network:", skipped.len());
+    for (name, why) in skipped {
+        println!("  {name}: {why}");
+    }
+}

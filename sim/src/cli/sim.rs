@@ -1,0 +1,317 @@
+//! `sim`: run scenarios over the simulator, print verdicts, write the report.
+//!
+//! Every sweep writes `reports/sim/<time>.json` and `.html` and refreshes
+//! `latest.json` and `latest.html` beside them (see `crate::report`); `--json PATH`
+//! writes the pair at PATH instead. The verdict table is printed from that report.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use super::Ctx;
+use super::args::{SimArgs, SweepArgs};
+use super::check::{absolute, absolute_then_enter, files_or_shipped};
+use super::error::Error;
+use super::progress::Progress;
+use super::report::{Place, check_place, save};
+use crate::invariant::Verdict;
+use crate::plan::{self, ScenarioPlan};
+use crate::report::sweep::{Measurements, sim_report};
+use crate::resolve;
+use crate::run::json::expected_text;
+use crate::run::{Job, RunReport, run_many, run_many_with};
+use crate::spec::diag::render;
+
+pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
+    let command = ctx.command_line("sim");
+    let sel = Selection::read(ctx, &args.sweep)?;
+    let place = sel.json.as_deref().map_or(Place::Dated(Path::new("reports/sim")), Place::At);
+    if !check_place(&place) {
+        return Ok(ExitCode::from(2));
+    }
+    let registry = &ctx.registry;
+    let Some(plans) = load_all(ctx, &sel.files) else { return Ok(ExitCode::from(2)) };
+    let (plans, skipped) =
+        split(plans, |p| crate::run::runnable(p, registry).err().map(|e| e.to_string()));
+    if sel.explicit && !skipped.is_empty() {
+        return ctx.usage_error("sim", "the scenario(s) above cannot run in the simulator yet");
+    }
+    let threads = sel.jobs.unwrap_or_else(cores);
+    let work = sel.work(&plans, |p| p.seeds.clone());
+    println!(
+        "running {} simulation(s) of {} scenario(s), {threads} at a time",
+        work.len(),
+        plans.len()
+    );
+    let measured = Measurements::default();
+    let trace = args.sweep.trace;
+    let reports = run_with_progress(&work, ctx, threads, trace, &measured);
+    if trace {
+        for r in &reports {
+            print_trace(r, &plans);
+        }
+    }
+    let determinism = args.check_determinism;
+    let mismatches = if determinism { check_determinism(ctx, &work, threads, &reports) } else { 0 };
+    let started = Instant::now();
+    let mut report = sim_report(command, &plans, registry, &reports, &measured);
+    let drawn: usize = report.sections.iter().map(|s| s.sequences.len()).sum();
+    let unexpected = super::table::print_sim(&report) + print_failures(ctx, &plans, &reports);
+    if !save(&mut report, place)? {
+        return Ok(ExitCode::from(2));
+    }
+    println!("report built in {} ms ({drawn} failure(s) drawn)", started.elapsed().as_millis());
+    if determinism {
+        println!("determinism: {} seed(s) run twice, {mismatches} mismatch(es)", work.len());
+    }
+    print_skipped(ctx, &skipped);
+    let ok = unexpected == 0 && mismatches == 0;
+    println!(
+        "{}",
+        if ok {
+            "every scenario ended as expected"
+        } else {
+            "some runs did NOT end as expected (repro commands above)"
+        }
+    );
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// The machine's cores: simulations at a time unless `--jobs` says otherwise.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn print_skipped(ctx: &Ctx, skipped: &[(String, String)]) {
+    if skipped.is_empty() {
+        return;
+    }
+    println!(
+        "\nskipped {} shipped scenario(s) the simulator cannot run yet (they pass `{} check`):",
+        skipped.len(),
+        ctx.tool
+    );
+    for (name, why) in skipped {
+        println!("  {name}: {why}");
+    }
+}
+
+/// What `sim` and `real` read alike from their arguments: which seeds, how many runs
+/// at once, where the report goes, and which scenario files (every shipped scenario
+/// when none is named).
+#[derive(Debug)]
+pub(crate) struct Selection {
+    seed: Option<u64>,
+    seeds: Option<u64>,
+    pub jobs: Option<usize>,
+    pub json: Option<PathBuf>,
+    /// Whether the user named the files (then a scenario that cannot run is an error).
+    pub explicit: bool,
+    pub files: Vec<PathBuf>,
+}
+
+impl Selection {
+    /// Reads the selection and enters the project root.
+    pub(crate) fn read(ctx: &Ctx, args: &SweepArgs) -> Result<Selection, Error> {
+        let json = args.json.as_deref().map(absolute).transpose()?;
+        let files = absolute_then_enter(ctx, &args.files)?;
+        let explicit = !files.is_empty();
+        let files = files_or_shipped(ctx, files)?
+            .into_iter()
+            .filter(|f| explicit || f.starts_with("scenarios"))
+            .collect();
+        let jobs = args.jobs.map(|j| j as usize);
+        Ok(Selection { seed: args.seed, seeds: args.seeds, jobs, json, explicit, files })
+    }
+
+    /// One job per plan and seed: `--seed N`, else seeds `1..=K` for `--seeds K`, else
+    /// the seeds `default` gives for the plan.
+    pub(crate) fn work<'a>(
+        &self,
+        plans: &'a [ScenarioPlan],
+        default: impl Fn(&ScenarioPlan) -> Vec<u64>,
+    ) -> Vec<Job<'a>> {
+        plans
+            .iter()
+            .flat_map(|p| {
+                let list: Vec<u64> = match (self.seed, self.seeds) {
+                    (Some(s), _) => vec![s],
+                    (None, Some(k)) => (1..=k).collect(),
+                    (None, None) => default(p),
+                };
+                list.into_iter().map(move |s| Job { plan: p, seed: s })
+            })
+            .collect()
+    }
+}
+
+/// Splits off the plans `skip` gives a reason for; they are listed with it, never
+/// silently dropped.
+pub(crate) fn split(
+    plans: Vec<ScenarioPlan>,
+    skip: impl Fn(&ScenarioPlan) -> Option<String>,
+) -> (Vec<ScenarioPlan>, Vec<(String, String)>) {
+    let mut runnable = Vec::new();
+    let mut skipped = Vec::new();
+    for p in plans {
+        match skip(&p) {
+            None => runnable.push(p),
+            Some(why) => skipped.push((p.name.clone(), why)),
+        }
+    }
+    (runnable, skipped)
+}
+
+/// Whether `plan` runs a design marked `broken` in the registry.
+pub(crate) fn runs_broken_design(ctx: &Ctx, plan: &ScenarioPlan) -> bool {
+    let designs = plan.topology.groups.iter().map(|g| g.design.as_str());
+    designs.filter_map(|d| ctx.registry.get(d)).any(|spec| spec.is_broken())
+}
+
+/// Loads every scenario, printing diagnostics; `None` when any does not resolve.
+pub(crate) fn load_all(ctx: &Ctx, files: &[PathBuf]) -> Option<Vec<ScenarioPlan>> {
+    let mut plans = Vec::new();
+    let mut bad = false;
+    let mut broken = 0;
+    for f in files {
+        let mut loaded = resolve::load_scenario(f, &ctx.registry);
+        // Running a deliberately broken design is the point of such a scenario: the
+        // warning is for `check`, and a line below says they ran. Known by the
+        // design's `broken` flag, wherever the file is.
+        if loaded.plan.as_ref().is_some_and(|p| runs_broken_design(ctx, p)) {
+            loaded.diagnostics.retain(|d| d.code != "broken-design");
+            broken += 1;
+        }
+        if !loaded.diagnostics.is_empty() {
+            eprint!("{}", render(&loaded.diagnostics));
+        }
+        match loaded.plan {
+            Some(p) => plans.push(p),
+            None => bad = true,
+        }
+    }
+    if bad {
+        eprintln!("fix the errors above, or check a file alone with `{} check FILE`", ctx.tool);
+        return None;
+    }
+    if broken > 0 {
+        println!(
+            "{broken} scenario(s) run deliberately broken designs (marked `broken`), to show their bugs caught"
+        );
+    }
+    Some(plans)
+}
+
+/// Runs every job with progress (see `progress.rs`), measuring each trace for the
+/// report as its run finishes and letting it go unless `--trace` wants it printed.
+fn run_with_progress(
+    work: &[Job<'_>],
+    ctx: &Ctx,
+    threads: usize,
+    keep_traces: bool,
+    measured: &Measurements,
+) -> Vec<RunReport> {
+    let progress = Progress::new(work.len());
+    let reports = run_many_with(work, &ctx.registry, threads, true, &|r: &mut RunReport| {
+        if let (Some(trace), Some(job)) = (&r.trace, work.iter().find(|j| j.plan.file == r.file)) {
+            measured.add(job.plan, trace);
+        }
+        if !keep_traces {
+            r.trace = None;
+        }
+        let mark = if r.as_expected { "ok " } else { "BAD" };
+        let what = format!(
+            "{mark} {} seed {} ({} events, {} ms simulated, {} ms wall)",
+            r.scenario, r.seed, r.events, r.sim_ms, r.wall_ms
+        );
+        progress.tick(&what, !r.as_expected);
+    });
+    progress.finish();
+    reports
+}
+
+fn check_determinism(ctx: &Ctx, work: &[Job<'_>], threads: usize, first: &[RunReport]) -> usize {
+    println!("determinism: running every seed again");
+    let second = run_many(work, &ctx.registry, threads, false, &|_| {});
+    let mut mismatches = 0;
+    for (a, b) in first.iter().zip(&second) {
+        if a.trace_hash != b.trace_hash || a.events != b.events {
+            mismatches += 1;
+            println!(
+                "NONDETERMINISTIC {} seed {}: trace {:016x} then {:016x}\n  repro: {} --check-determinism",
+                a.scenario,
+                a.seed,
+                a.trace_hash,
+                b.trace_hash,
+                a.repro_in(&ctx.tool)
+            );
+        }
+    }
+    mismatches
+}
+
+/// Prints each run that did not end as expected, with what went wrong and its repro.
+fn print_failures(ctx: &Ctx, plans: &[ScenarioPlan], reports: &[RunReport]) -> usize {
+    let bad: Vec<&RunReport> = reports.iter().filter(|r| !r.as_expected).collect();
+    if !bad.is_empty() {
+        println!();
+    }
+    for r in &bad {
+        let plan = plans.iter().find(|p| p.file == r.file);
+        let expect = plan.map_or(expected_text(&r.expected), |p| p.expect_text());
+        println!("SEED={} {} did not end as expected ({expect})", r.seed, r.scenario);
+        if let Some(p) = plan {
+            print_counts(p, r);
+        }
+        if let Some(e) = &r.error {
+            println!("  {e}");
+        }
+        for o in r.invariants.iter().filter(|o| o.verdict != Verdict::Pass) {
+            let first = o.violations.first().map(|v| format!(": {}", v.text)).unwrap_or_default();
+            let note = o.note.as_ref().map(|n| format!(" [{n}]")).unwrap_or_default();
+            println!(
+                "  {} {} ({} violation(s)){first}{note}",
+                o.name,
+                o.verdict,
+                o.violations.len()
+            );
+        }
+        println!("  repro: {}", r.repro_in(&ctx.tool));
+    }
+    bad.len()
+}
+
+/// Prints the counts a scenario's `expect` bounds, as this run had them.
+fn print_counts(p: &ScenarioPlan, r: &RunReport) {
+    for (name, range) in &p.expect_bounds.violations {
+        let n = r.invariants.iter().find(|o| o.name == name).map_or(0, |o| o.violations.len());
+        println!("  {name}: {n} violation(s), expected {range}");
+    }
+    for (reason, range) in &p.expect_bounds.drops {
+        let n = r.drops.get(reason).copied().unwrap_or(0);
+        println!("  drops {}: {n}, expected {range}", plan::drop_reason_name(*reason));
+    }
+}
+
+/// Prints a run's trace, one event a line, with replica names.
+pub(crate) fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
+    let Some(trace) = &r.trace else { return };
+    let Some(plan) = plans.iter().find(|p| p.file == r.file) else { return };
+    println!(
+        "\ntrace of {} seed {} ({} events, hash {:016x})",
+        r.scenario,
+        r.seed,
+        trace.events.len(),
+        r.trace_hash
+    );
+    for e in &trace.events {
+        let node = e.node.map_or("-".to_owned(), |n| plan.topology.replica_name(n));
+        let socket = e.socket.map_or(String::new(), |s| {
+            e.node.map_or(String::new(), |n| {
+                format!(".{}", plan.topology.group(n.group).sockets[usize::from(s)].name)
+            })
+        });
+        let what = crate::report::seqdiag::event_text(plan, trace, &e.kind);
+        println!("{:>12.3?} {node}{socket} {what}", e.at);
+    }
+}
