@@ -308,6 +308,27 @@ fn an_edited_json_whose_figures_do_not_fit_is_refused_not_drawn() {
     }
 }
 
+/// Percentiles moved from the chart's bucket tops to an HDR histogram (3 significant
+/// digits); a report written before, without `significant_digits`, still reads back
+/// and its page says how coarse its percentiles are.
+#[test]
+fn a_report_from_before_exact_percentiles_reads_back_and_says_so() {
+    let dir = TempDir::new("old-percentiles");
+    let page = sweep().to_html();
+    assert!(page.contains("percentiles by nearest rank, to 3 significant digits"));
+    let mut value = serde_json::to_value(sweep()).expect("a report serialises");
+    for section in value["sections"].as_array_mut().expect("sections") {
+        let percentiles = &mut section["metrics"]["latency"]["percentiles"];
+        percentiles.as_object_mut().expect("percentiles").remove("significant_digits");
+    }
+    let path = dir.path().join("old.json");
+    std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    let old = report::read(&path).expect("an old report reads back");
+    let p = &old.sections[0].metrics.latency.as_ref().expect("latency").percentiles;
+    assert_eq!(p.significant_digits, 0);
+    assert!(old.to_html().contains("within an eighth (a report from before exact percentiles)"));
+}
+
 #[test]
 fn a_topology_that_cannot_be_drawn_is_said_in_words() {
     let mut report = sweep().clone();
