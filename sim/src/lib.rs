@@ -23,6 +23,7 @@
 //! - [`report`]: the HTML page and JSON of a run of the tools: figures measured from
 //!   traces, failures drawn as sequence diagrams, the topology drawn.
 //! - [`explain`], [`files`]: what the command line prints and reads.
+//! - [`testing`]: scenarios and explorations from `cargo test`, for a user's CI.
 //! - [`fuzz`]: the decoders and the YAML front end under generated and mutated
 //!   inputs, for `cargo xtask fuzz` and a slice in CI.
 
@@ -39,5 +40,6 @@ pub mod report;
 pub mod run;
 pub mod socket;
 pub mod spec;
+pub mod testing;
 pub mod trace;
 pub mod wire;

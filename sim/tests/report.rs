@@ -3,7 +3,7 @@
 //! are cut with a note, a file a user made is never overwritten, and `real`,
 //! `compare` and `explore` reports each show what their page promises.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -22,6 +22,8 @@ use patchbay::run::compare::Row;
 use patchbay::run::real::{RealOptions, scaled};
 use patchbay::run::{Backend, Job, RunReport, run_many_real, run_many_with, run_seed};
 use patchbay::trace::{AppEvent, EventKind, MsgInfo, Trace, TraceEvent};
+
+use crate::util::TempDir;
 
 /// Seeds of the failing scenario the shared report runs.
 const SEEDS: [u64; 2] = [1, 2];
@@ -56,30 +58,6 @@ fn sweep() -> &'static Report {
         report.created = "2026-01-02T03:04:05Z".into();
         report
     })
-}
-
-/// A fresh directory under the system's temporary one, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("patchbay-report-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temporary directory");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // Best effort: a leftover directory in the temporary directory harms nothing.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! Helpers the integration-test modules share: the workspace root, a scenario
-//! written inline in a test as if it lived in `scenarios/`, and a single-threaded
-//! runtime on 127.0.0.1 for tests over real TCP.
+//! written inline in a test as if it lived in `scenarios/`, a temporary folder
+//! removed when dropped, and a single-threaded runtime on 127.0.0.1 for tests over
+//! real TCP.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use patchbay::design::Registry;
 use patchbay::plan::{ScenarioPlan, load_scenario_source};
@@ -21,6 +22,30 @@ pub fn scenario(name: &str, text: &str) -> ScenarioPlan {
     let path = root().join(format!("scenarios/{name}.yaml"));
     let loaded = load_scenario_source(&SourceFile::new(path, text), &Registry::builtin());
     loaded.plan.unwrap_or_else(|| panic!("{name} does not resolve: {:?}", loaded.diagnostics))
+}
+
+/// A fresh folder under the system's temporary one, named after the test and this
+/// process (so parallel tests and runs do not meet), removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(test: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("patchbay-test-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover directory in the temporary directory harms nothing.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Runs a real-network test on one thread, as patchbay's sockets expect (their tasks
