@@ -8,6 +8,9 @@
 //! so the finding is about shrinking; `no-resend-queue` fails only when a fault loses
 //! a request in flight, which the search has to find, and `queue-swarm` is the same
 //! topology with REQ's resend left on, which must survive the same search.
+//!
+//! Written on `patchbay::testing`, the API a user's CI calls, with cases and
+//! regression files going to a temporary folder instead of beside the shipped files.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -37,9 +40,11 @@ fn exploration(scenario: &str, cases: u64, dir: &TempDir) -> Exploration {
 
 /// Explores `scenario` for at most `budget` cases and checks the finding: found in
 /// budget, violates `invariant`, shrunk to at most three faults, and reproduced by
-/// the written file. Returns what the exploration did.
-fn finds(scenario: &str, budget: u64, invariant: &str) -> Explored {
-    let dir = TempDir::new(&format!("catalogue-{invariant}"));
+/// the written file. Returns what the exploration did, and the folder it wrote into
+/// (removed when dropped).
+fn finds(scenario: &str, budget: u64, invariant: &str) -> (Explored, TempDir) {
+    let stem = Path::new(scenario).file_stem().expect("a file name").to_string_lossy();
+    let dir = TempDir::new(&format!("catalogue-{stem}"));
     let explored = exploration(scenario, budget, &dir).run().unwrap_or_else(|e| panic!("{e}"));
     let Some(finding) = &explored.finding else {
         panic!("{scenario}: nothing found in {budget} cases ({} invalid)", explored.invalid)
@@ -47,7 +52,7 @@ fn finds(scenario: &str, budget: u64, invariant: &str) -> Explored {
     assert_finding(scenario, finding, budget, invariant);
     let written = explored.written.as_deref().expect("a failing case is written");
     assert_reproduces(written, invariant, &Registry::builtin());
-    explored
+    (explored, dir)
 }
 
 fn assert_finding(scenario: &str, finding: &Finding, budget: u64, invariant: &str) {
@@ -77,7 +82,7 @@ fn assert_reproduces(path: &Path, invariant: &str, registry: &Registry) {
 
 #[test]
 fn a_worker_that_drops_requests_is_found_at_once_and_shrunk_to_no_fault() {
-    let explored = finds("scenarios/broken/lossy-worker.yaml", 4, "no_lost_replies");
+    let (explored, _dir) = finds("scenarios/broken/lossy-worker.yaml", 4, "no_lost_replies");
     let finding = explored.finding.expect("found");
     assert_eq!(finding.failure.faults, 0, "{}", finding.failure.text);
 }
@@ -108,7 +113,8 @@ fn an_aggregator_without_its_wakeup_is_found() {
 /// heal and cut off a second later with its request in flight.)
 #[test]
 fn a_req_without_resend_is_found_only_through_a_fault() {
-    let explored = finds("scenarios/broken/no-resend-queue.yaml", FAULT_BUDGET, "no_lost_replies");
+    let (explored, _dir) =
+        finds("scenarios/broken/no-resend-queue.yaml", FAULT_BUDGET, "no_lost_replies");
     let (finding, written) = (explored.finding.expect("found"), explored.written.expect("written"));
     // The scenario passes as written: the search had to add the fault that loses a
     // request, and shrinking must keep one.

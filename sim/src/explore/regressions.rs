@@ -43,6 +43,7 @@ pub fn regressions_path(dir: &Path, scenario: &Path) -> PathBuf {
 
 /// The cases in the file at `path`, in file order; none when there is no file. A line
 /// that is not a case is an error naming its place, never skipped.
+#[allow(clippy::result_large_err, reason = "as `SourceFile::read`, once per exploration")]
 pub fn read_regressions(path: &Path) -> Result<Vec<CaseRef>, Diagnostic> {
     if !path.exists() {
         return Ok(Vec::new());

@@ -68,9 +68,13 @@ impl Explored {
             Some(Step::Replayed { .. }) => format!("replaying `{}` from", f.drawn),
             _ => format!("found as `{}` after {} case(s), kept in", f.drawn, f.cases_to_find),
         };
+        let in_a_test = format!(
+            "patchbay::testing::Scenario::load({:?}).assert_as_expected()",
+            written.display().to_string()
+        );
         Some(format!(
             "exploring `{}` broke {} ({how} {}), shrunk in {} steps to {} fault(s):\n  {}\n\
-             the shrunk case is written to {}: run it with `cargo xtask sim {}` or\n  {}\n\n{}",
+             the shrunk case is written to {}: run it with `cargo xtask sim {}` or\n  {in_a_test}\n\n{}",
             self.name,
             f.failure.violated.join(", "),
             self.regressions.display(),
@@ -79,10 +83,6 @@ impl Explored {
             f.failure.first.replace('\n', " "),
             written.display(),
             written.display(),
-            format!(
-                "patchbay::testing::Scenario::load({:?}).assert_as_expected()",
-                written.display().to_string()
-            ),
             f.failure.text
         ))
     }
