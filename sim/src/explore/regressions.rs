@@ -19,6 +19,10 @@ use crate::spec::{Diagnostic, Location, Severity, SourceFile};
 /// `lossy.explore-regressions`.
 pub const REGRESSIONS_EXTENSION: &str = "explore-regressions";
 
+/// The largest case index a line may name: replaying draws every case before it,
+/// so an edited line must not make the next test draw for hours.
+pub const CASE_INDEX_MAX: u64 = 1_000_000;
+
 /// One case an exploration drew: its search's generator seed and its index there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CaseRef {
@@ -67,7 +71,7 @@ fn parse_case(body: &str) -> Option<CaseRef> {
     let mut words = body.split_whitespace();
     let seed = words.next()?.strip_prefix("seed=")?.parse().ok()?;
     let case = words.next()?.strip_prefix("case=")?.parse().ok()?;
-    words.next().is_none().then_some(CaseRef { seed, case })
+    (words.next().is_none() && case <= CASE_INDEX_MAX).then_some(CaseRef { seed, case })
 }
 
 fn bad_line(path: &Path, line: usize, text: &str) -> Diagnostic {
@@ -75,7 +79,10 @@ fn bad_line(path: &Path, line: usize, text: &str) -> Diagnostic {
     let mut d = Diagnostic::new(
         Severity::Error,
         "bad-regression",
-        "expected a case as `seed=<generator seed> case=<index>`, optionally followed by a `#` comment",
+        format!(
+            "expected a case as `seed=<generator seed> case=<index>` (an index of at most \
+             {CASE_INDEX_MAX}), optionally followed by a `#` comment"
+        ),
         path,
     );
     d.location = Some(Location { line, column });
@@ -105,6 +112,11 @@ pub fn append_regression(
     case: CaseRef,
     comment: &str,
 ) -> std::io::Result<bool> {
+    if case.case > CASE_INDEX_MAX {
+        let message =
+            format!("case {} is past the {CASE_INDEX_MAX} a regression file keeps", case.case);
+        return Err(std::io::Error::other(message));
+    }
     let known = read_regressions(path).map_err(|d| std::io::Error::other(d.message))?;
     if known.contains(&case) {
         return Ok(false);
@@ -129,6 +141,7 @@ mod tests {
         assert_eq!(parse_case("seed=1"), None);
         assert_eq!(parse_case("seed=1 case=2 extra"), None);
         assert_eq!(parse_case("case=2 seed=1"), None);
+        assert_eq!(parse_case(&format!("seed=1 case={}", CASE_INDEX_MAX + 1)), None);
         let d = bad_line(Path::new("x.explore-regressions"), 4, "  seed=one case=2");
         assert_eq!(d.location, Some(Location { line: 4, column: 3 }));
         assert!(d.message.contains("seed=<generator seed> case=<index>"), "{}", d.message);
