@@ -24,7 +24,8 @@
 //!    against the scenario's `expect`.
 //! 8. [`explore`], [`explain`], [`fuzz`]; 9. [`report`] (the HTML page and JSON of a
 //!    run of the tools); 10. [`cli`] (the command line as a library function, run
-//!    with a given registry); 11. [`prelude`] (what a design author imports).
+//!    with a given registry) and [`testing`] (scenarios and explorations from
+//!    `cargo test`, for a user's CI); 11. [`prelude`] (what a design author imports).
 
 pub mod cli;
 pub mod design;
@@ -43,6 +44,7 @@ pub mod resolve;
 pub mod run;
 pub mod socket;
 pub mod spec;
+pub mod testing;
 pub mod trace;
 pub mod vocab;
 pub mod wire;

@@ -8,72 +8,55 @@
 //! so the finding is about shrinking; `no-resend-queue` fails only when a fault loses
 //! a request in flight, which the search has to find, and `queue-swarm` is the same
 //! topology with REQ's resend left on, which must survive the same search.
+//!
+//! Written on `patchbay::testing`, the API a user's CI calls, with cases and
+//! regression files going to a temporary folder instead of beside the shipped files.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use patchbay::explore::{self, Base, Finding, Options};
+use patchbay::explore::Finding;
 use patchbay::invariant::Verdict;
 use patchbay::plan::{FaultKind, Replica};
 use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario;
 use patchbay::run::run_seed;
+use patchbay::testing::{Exploration, Explored, Scenario, Step};
 use patchbay::trace::{AppEvent, EventKind, MsgId, msg_label};
 
-/// The generator seed every exploration here uses.
-const SEED: u64 = 1;
+use crate::util::{TempDir, root};
+
 /// The most faults a shrunk case may keep.
 const MAX_SHRUNK_FAULTS: usize = 3;
 /// Cases the fault-dependent bug must be found in, and that the sound design must
 /// survive.
 const FAULT_BUDGET: u64 = 64;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A fresh folder for one test's written cases.
-fn out_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("patchbay-catalogue-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temporary folder");
-    dir
-}
-
-fn options(cases: u64, dir: &Path) -> Options {
-    Options {
-        cases,
-        seed: SEED,
-        jobs: 2,
-        max_faults: None,
-        faults_only: false,
-        out_dir: dir.to_path_buf(),
-    }
-}
-
-fn base(scenario: &str, registry: &Registry) -> Base {
-    let path = root().join(scenario);
-    Base::load(&path, registry, None, false).unwrap_or_else(|d| panic!("{scenario}: {d:?}"))
+/// An exploration of a shipped scenario over `cases` (generator seed 1, the API's
+/// default), writing its cases and regression file into `dir`, not beside the
+/// shipped file.
+fn exploration(scenario: &str, cases: u64, dir: &TempDir) -> Exploration {
+    Scenario::load(root().join(scenario)).jobs(2).explore().cases(cases).out_dir(dir.path())
 }
 
 /// Explores `scenario` for at most `budget` cases and checks the finding: found in
 /// budget, violates `invariant`, shrunk to at most three faults, and reproduced by
-/// the written file. Returns the finding.
-fn finds(scenario: &str, budget: u64, invariant: &str) -> Finding {
-    finds_written(scenario, budget, invariant).0
+/// the written file. Returns what the exploration did, and the folder it wrote into
+/// (removed when dropped).
+fn finds(scenario: &str, budget: u64, invariant: &str) -> (Explored, TempDir) {
+    let stem = Path::new(scenario).file_stem().expect("a file name").to_string_lossy();
+    let dir = TempDir::new(&format!("catalogue-{stem}"));
+    let explored = exploration(scenario, budget, &dir).run().unwrap_or_else(|e| panic!("{e}"));
+    let Some(finding) = &explored.finding else {
+        panic!("{scenario}: nothing found in {budget} cases ({} invalid)", explored.invalid)
+    };
+    assert_finding(scenario, finding, budget, invariant);
+    let written = explored.written.as_deref().expect("a failing case is written");
+    assert_reproduces(written, invariant, &Registry::builtin());
+    (explored, dir)
 }
 
-/// [`finds`], also returning the written case's path.
-fn finds_written(scenario: &str, budget: u64, invariant: &str) -> (Finding, PathBuf) {
-    let registry = Registry::builtin();
-    let dir = out_dir(invariant);
-    let base = base(scenario, &registry);
-    let opts = options(budget, &dir);
-    let outcome = explore::explore(&base, &registry, &opts, &|_, _| {});
-    let Some(finding) = outcome.finding else {
-        panic!("{scenario}: nothing found in {budget} cases ({} invalid)", outcome.invalid)
-    };
+fn assert_finding(scenario: &str, finding: &Finding, budget: u64, invariant: &str) {
     assert!(finding.cases_to_find <= budget);
     let f = &finding.failure;
     assert!(f.violated.contains(&invariant), "{scenario}: {:?}: {}", f.violated, f.first);
@@ -84,9 +67,6 @@ fn finds_written(scenario: &str, budget: u64, invariant: &str) -> (Finding, Path
         f.events,
         finding.original_failure.events
     );
-    let written = explore::write_finding(&base, &finding, &opts, "test").expect("written");
-    assert_reproduces(&written, invariant, &registry);
-    (finding, written)
 }
 
 /// Loads a written case as `cargo xtask sim` does and runs its one seed.
@@ -103,7 +83,8 @@ fn assert_reproduces(path: &Path, invariant: &str, registry: &Registry) {
 
 #[test]
 fn a_worker_that_drops_requests_is_found_at_once_and_shrunk_to_no_fault() {
-    let finding = finds("scenarios/broken/lossy-worker.yaml", 4, "no_lost_replies");
+    let (explored, _dir) = finds("scenarios/broken/lossy-worker.yaml", 4, "no_lost_replies");
+    let finding = explored.finding.expect("found");
     assert_eq!(finding.failure.faults, 0, "{}", finding.failure.text);
 }
 
@@ -133,8 +114,9 @@ fn an_aggregator_without_its_wakeup_is_found() {
 /// heal and cut off a second later with its request in flight.)
 #[test]
 fn a_req_without_resend_is_found_only_through_a_fault() {
-    let (finding, written) =
-        finds_written("scenarios/broken/no-resend-queue.yaml", FAULT_BUDGET, "no_lost_replies");
+    let (explored, _dir) =
+        finds("scenarios/broken/no-resend-queue.yaml", FAULT_BUDGET, "no_lost_replies");
+    let (finding, written) = (explored.finding.expect("found"), explored.written.expect("written"));
     // The scenario passes as written: the search had to add the fault that loses a
     // request, and shrinking must keep one.
     assert!(finding.failure.faults >= 1, "{}", finding.failure.text);
@@ -186,33 +168,31 @@ fn a_req_without_resend_is_found_only_through_a_fault() {
 
 #[test]
 fn the_queue_with_resend_survives_the_same_budget() {
-    let registry = Registry::builtin();
-    let dir = out_dir("sound-queue");
-    let base = base("scenarios/queue-swarm.yaml", &registry);
-    let outcome = explore::explore(&base, &registry, &options(FAULT_BUDGET, &dir), &|_, _| {});
-    if let Some(f) = &outcome.finding {
-        panic!(
-            "a sound design was flagged: {:?}: {}\n{}",
-            f.failure.violated, f.failure.first, f.failure.text
-        );
-    }
-    assert_eq!(outcome.cases_run, FAULT_BUDGET);
-    assert!(outcome.invalid < FAULT_BUDGET / 4, "{} of the cases were invalid", outcome.invalid);
+    let dir = TempDir::new("catalogue-sound-queue");
+    let explored = exploration("scenarios/queue-swarm.yaml", FAULT_BUDGET, &dir).assert_survives();
+    assert_eq!(
+        explored.steps,
+        [Step::Searched { seed: 1, cases_run: FAULT_BUDGET, failed: false }]
+    );
+    assert!(explored.invalid < FAULT_BUDGET / 4, "{} of the cases were invalid", explored.invalid);
 }
 
+/// The same exploration twice: the second replays the case the first kept and
+/// shrinks it to the same scenario, written under a new name beside the first.
 #[test]
 fn exploration_is_deterministic_and_never_replaces_a_written_case() {
-    let registry = Registry::builtin();
-    let dir = out_dir("twice");
-    let base = base("scenarios/broken/duplicating-queue.yaml", &registry);
-    let opts = options(4, &dir);
-    let first = explore::explore(&base, &registry, &opts, &|_, _| {}).finding.expect("found");
-    let second = explore::explore(&base, &registry, &opts, &|_, _| {}).finding.expect("found");
-    assert_eq!(first.shrunk, second.shrunk);
-    assert_eq!(first.failure.text, second.failure.text);
-    let a = explore::write_finding(&base, &first, &opts, "test").expect("written");
+    let dir = TempDir::new("catalogue-twice");
+    let explore = || exploration("scenarios/broken/duplicating-queue.yaml", 4, &dir).run();
+    let first = explore().expect("explores");
+    let a = first.written.expect("written");
     let before = std::fs::read_to_string(&a).expect("readable");
-    let b = explore::write_finding(&base, &second, &opts, "test").expect("written");
+    let second = explore().expect("explores");
+    let drawn = first.finding.as_ref().expect("found").drawn;
+    assert_eq!(second.steps, [Step::Replayed { drawn, failed: true }]);
+    let (one, two) = (first.finding.expect("found"), second.finding.expect("found"));
+    assert_eq!(one.shrunk, two.shrunk);
+    assert_eq!(one.failure.text, two.failure.text);
+    let b = second.written.expect("written");
     assert_ne!(a, b, "the second case must go to a new file");
     assert_eq!(std::fs::read_to_string(&a).expect("readable"), before, "the first was changed");
 }
@@ -243,22 +223,15 @@ const SOUND_BUDGET: u64 = 8;
 
 #[test]
 fn every_sound_design_survives_random_fault_schedules() {
-    let registry = Registry::builtin();
-    let dir = out_dir("sound");
     let mut flagged = Vec::new();
     for scenario in SOUND {
-        let path = root().join(scenario);
-        let base = Base::load(&path, &registry, None, true)
-            .unwrap_or_else(|d| panic!("{scenario}: {d:?}"));
-        let opts = Options { faults_only: true, ..options(SOUND_BUDGET, &dir) };
-        let outcome = explore::explore(&base, &registry, &opts, &|_, _| {});
-        assert_eq!(outcome.invalid, 0, "{scenario}: {:?}", outcome.first_invalid);
-        if let Some(f) = outcome.finding {
-            flagged.push(format!(
-                "{scenario}: {:?}: {}\n{}",
-                f.failure.violated, f.failure.first, f.failure.text
-            ));
-        }
+        let dir = TempDir::new("catalogue-sound");
+        let explored = exploration(scenario, SOUND_BUDGET, &dir)
+            .faults_only()
+            .run()
+            .unwrap_or_else(|e| panic!("{scenario}: {e}"));
+        assert_eq!(explored.invalid, 0, "{scenario}: {:?}", explored.first_invalid);
+        flagged.extend(explored.failure_message());
     }
     assert!(flagged.is_empty(), "sound designs flagged:\n{}", flagged.join("\n"));
 }

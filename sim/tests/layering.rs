@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  11  prelude                      (re-exports for design authors)
-//!  10  cli
+//!  10  cli       testing
 //!   9  report
 //!   8  explore   explain   fuzz
 //!   7  run
@@ -53,6 +53,7 @@ const LAYERS: &[(&str, &str, usize)] = &[
     ("fuzz", "fuzz", 8),
     ("report", "report", 9),
     ("cli", "cli", 10),
+    ("testing", "testing", 10),
     ("prelude", "prelude", 11),
 ];
 

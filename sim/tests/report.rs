@@ -3,7 +3,7 @@
 //! are cut with a note, a file a user made is never overwritten, and `real`,
 //! `compare` and `explore` reports each show what their page promises.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -23,6 +23,8 @@ use patchbay::run::compare::Row;
 use patchbay::run::real::{RealOptions, scaled};
 use patchbay::run::{Backend, Job, RunReport, run_many_real, run_many_with, run_seed};
 use patchbay::trace::{AppEvent, EventKind, MsgInfo, Trace, TraceEvent};
+
+use crate::util::TempDir;
 
 /// Seeds of the failing scenario the shared report runs.
 const SEEDS: [u64; 2] = [1, 2];
@@ -57,30 +59,6 @@ fn sweep() -> &'static Report {
         report.created = "2026-01-02T03:04:05Z".into();
         report
     })
-}
-
-/// A fresh directory under the system's temporary one, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("patchbay-report-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temporary directory");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // Best effort: a leftover directory in the temporary directory harms nothing.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]
@@ -307,6 +285,27 @@ fn an_edited_json_whose_figures_do_not_fit_is_refused_not_drawn() {
         assert!(matches!(err, ReadError::Inconsistent(_)), "{says}: {err}");
         assert!(err.to_string().contains(says), "{err}");
     }
+}
+
+/// Percentiles moved from the chart's bucket tops to an HDR histogram (3 significant
+/// digits); a report written before, without `significant_digits`, still reads back
+/// and its page says how coarse its percentiles are.
+#[test]
+fn a_report_from_before_exact_percentiles_reads_back_and_says_so() {
+    let dir = TempDir::new("old-percentiles");
+    let page = sweep().to_html();
+    assert!(page.contains("percentiles by nearest rank, to 3 significant digits"));
+    let mut value = serde_json::to_value(sweep()).expect("a report serialises");
+    for section in value["sections"].as_array_mut().expect("sections") {
+        let percentiles = &mut section["metrics"]["latency"]["percentiles"];
+        percentiles.as_object_mut().expect("percentiles").remove("significant_digits");
+    }
+    let path = dir.path().join("old.json");
+    std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    let old = report::read(&path).expect("an old report reads back");
+    let p = &old.sections[0].metrics.latency.as_ref().expect("latency").percentiles;
+    assert_eq!(p.significant_digits, 0);
+    assert!(old.to_html().contains("within an eighth (a report from before exact percentiles)"));
 }
 
 #[test]

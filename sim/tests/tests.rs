@@ -27,6 +27,7 @@ mod req_library;
 mod run_end;
 mod shipped_files;
 mod sizes;
+mod testing;
 mod tidy;
 mod trace;
 mod user_design;

@@ -1,13 +1,14 @@
 //! Helpers the integration-test modules share: the workspace root, a scenario
 //! written inline in a test as if it lived in `scenarios/`, the registry with the
 //! deliberately broken designs, a seed run that must reach a verdict and the outcome
-//! of one invariant in it; for the driver-level tests, a single-threaded runtime on
-//! 127.0.0.1, a log of a socket's driver events and which of them are faults.
+//! of one invariant in it, a temporary folder removed when dropped; for the
+//! driver-level tests, a single-threaded runtime on 127.0.0.1, a log of a socket's
+//! driver events and which of them are faults.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -69,6 +70,30 @@ pub fn outcome<'a>(report: &'a RunReport, name: &str) -> &'a Outcome {
     report.invariants.iter().find(|o| o.name == name).unwrap_or_else(|| {
         panic!("{} did not check {name}: {:?}", report.scenario, report.invariants)
     })
+}
+
+/// A fresh folder under the system's temporary one, named after the test and this
+/// process (so parallel tests and runs do not meet), removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(test: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("patchbay-test-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover directory in the temporary directory harms nothing.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Runs a real-network test on one thread, as patchbay's sockets expect (their tasks

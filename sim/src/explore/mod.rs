@@ -16,6 +16,7 @@
 //! index that fails whatever the number of threads.
 
 mod case_file;
+mod regressions;
 mod space;
 
 use std::fs::OpenOptions;
@@ -38,6 +39,9 @@ use crate::spec::edit::{Tree, parse_tree};
 use crate::spec::{Diagnostic, Diagnostics, SourceFile};
 
 pub use case_file::relative;
+pub use regressions::{
+    CaseRef, REGRESSIONS_EXTENSION, append_regression, read_regressions, regressions_path,
+};
 pub use space::{Case, CountKnob, DEFAULT_KINDS, DEFAULT_MAX_FAULTS, FaultGene, OptionKnob, Space};
 
 /// How many shrinking steps (simulations) a finding may take at most.
@@ -162,6 +166,8 @@ impl Eval {
 pub struct Finding {
     /// Cases generated up to and including the first failing one.
     pub cases_to_find: u64,
+    /// The failing case as its search drew it, which a regression file keeps.
+    pub drawn: CaseRef,
     pub original: Case,
     pub original_failure: Failure,
     pub shrunk: Case,
@@ -216,27 +222,13 @@ pub fn explore(
         let failed = results.iter().position(|r| matches!(r, Eval::Fail(_)));
         if let Some(i) = failed {
             let Eval::Fail(original_failure) = results[i].clone() else { unreachable!() };
-            let search_wall = started.elapsed();
-            let shrink_started = Instant::now();
-            let tree = &mut trees[i];
-            let (shrunk, failure, steps, runs) =
-                shrink(base, registry, &opts.out_dir, tree.as_mut(), &original_failure);
-            return Outcome {
-                cases_run: done + i as u64 + 1,
-                invalid,
-                first_invalid,
-                finding: Some(Finding {
-                    cases_to_find: done + i as u64 + 1,
-                    original: cases[i].clone(),
-                    original_failure,
-                    shrunk,
-                    failure,
-                    shrink_steps: steps,
-                    shrink_runs: runs,
-                }),
-                search_wall,
-                shrink_wall: shrink_started.elapsed(),
-            };
+            let drawn = CaseRef { seed: opts.seed, case: done + i as u64 };
+            let found = Found { drawn, case: cases[i].clone(), failure: original_failure };
+            let mut outcome = shrink_finding(base, registry, opts, trees[i].as_mut(), found);
+            outcome.invalid = invalid;
+            outcome.first_invalid = first_invalid;
+            outcome.search_wall = started.elapsed() - outcome.shrink_wall;
+            return outcome;
         }
         done += n;
         progress(done, opts.cases);
@@ -249,6 +241,78 @@ pub fn explore(
         search_wall: started.elapsed(),
         shrink_wall: Duration::ZERO,
     }
+}
+
+/// A case that failed, before shrinking.
+struct Found {
+    drawn: CaseRef,
+    case: Case,
+    failure: Failure,
+}
+
+/// Shrinks a found case into an outcome whose search ran up to it.
+fn shrink_finding(
+    base: &Base,
+    registry: &Registry,
+    opts: &Options,
+    tree: &mut dyn ValueTree<Value = Case>,
+    found: Found,
+) -> Outcome {
+    let started = Instant::now();
+    let (shrunk, failure, steps, runs) =
+        shrink(base, registry, &opts.out_dir, tree, &found.failure);
+    Outcome {
+        cases_run: found.drawn.case + 1,
+        invalid: 0,
+        first_invalid: None,
+        finding: Some(Finding {
+            cases_to_find: found.drawn.case + 1,
+            drawn: found.drawn,
+            original: found.case,
+            original_failure: found.failure,
+            shrunk,
+            failure,
+            shrink_steps: steps,
+            shrink_runs: runs,
+        }),
+        search_wall: Duration::ZERO,
+        shrink_wall: started.elapsed(),
+    }
+}
+
+/// Runs one case a search drew (a regression file's line) again, and shrinks it if it
+/// still fails. The outcome counts the one case run; its finding, if any, names
+/// `drawn`. The case is drawn as that search drew it: the same tree, so the same
+/// shrinking, as long as the scenario's space is unchanged.
+pub fn replay(base: &Base, registry: &Registry, opts: &Options, drawn: CaseRef) -> Outcome {
+    let started = Instant::now();
+    let mut runner = runner(drawn.seed);
+    let strategy = base.space.strategy();
+    let mut tree = strategy.new_tree(&mut runner).expect("case strategies never reject");
+    for _ in 0..drawn.case {
+        tree = strategy.new_tree(&mut runner).expect("case strategies never reject");
+    }
+    let case = tree.current();
+    let eval = evaluate(base, registry, &case, &opts.out_dir);
+    let mut outcome = Outcome {
+        cases_run: 1,
+        invalid: 0,
+        first_invalid: None,
+        finding: None,
+        search_wall: started.elapsed(),
+        shrink_wall: Duration::ZERO,
+    };
+    match eval {
+        Eval::Pass => {}
+        Eval::Invalid(why) => (outcome.invalid, outcome.first_invalid) = (1, Some(why)),
+        Eval::Fail(failure) => {
+            let found = Found { drawn, case, failure };
+            let shrunk = shrink_finding(base, registry, opts, tree.as_mut(), found);
+            outcome.finding = shrunk.finding;
+            outcome.shrink_wall = shrunk.shrink_wall;
+        }
+    }
+    outcome
 }
 
 /// A proptest runner whose every draw follows from `seed`.

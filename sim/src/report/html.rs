@@ -330,6 +330,7 @@ fn latency(out: &mut String, m: &Metrics) {
                 let _ = write!(out, "<td class=\"n\">{}</td>", duration_text(us));
             }
             out.push_str("</tr></table>");
+            let _ = write!(out, "<p class=\"muted\">{}</p>", precision_text(p.significant_digits));
             let h = &l.histogram;
             let (lo, hi) = (h.buckets.first().map_or(0, |b| b.0), h.buckets.last().map_or(0, |b| b.0));
             let groups: Vec<String> = (lo..=hi).map(|b| duration_short(bucket_low_us(b))).collect();
@@ -343,6 +344,14 @@ fn latency(out: &mut String, m: &Metrics) {
         None => out.push_str("<p class=\"muted\">Nothing to pair: no run issued requests, tasks or messages that arrived elsewhere.</p>"),
     }
     out.push_str("</div>\n");
+}
+
+/// How exact the percentiles are: what the report says it kept, in words.
+fn precision_text(significant_digits: u8) -> String {
+    match significant_digits {
+        0 => "percentiles are the tops of the chart's buckets, within an eighth (a report from before exact percentiles)".to_owned(),
+        d => format!("percentiles by nearest rank, to {d} significant digits"),
+    }
 }
 
 fn over_time(out: &mut String, m: &Metrics, clock: &str) {

@@ -4,13 +4,17 @@
 //! run finishes ([`Accumulator::add_trace`]) and the measurements are merged. Every
 //! merge is a sum or a maximum of integers, so the result does not depend on the
 //! order runs finish in, and its size does not grow with the number of seeds:
-//! latencies go into a log-bucketed histogram (8 buckets per power of two, so a
-//! percentile is off by at most an eighth), and time into [`FINE_BUCKETS`] buckets
-//! over the scenario's horizon, folded to at most [`MAX_POINTS`] when finished.
+//! latencies go into an HDR histogram (the `hdrhistogram` crate) kept to
+//! [`LATENCY_SIGNIFICANT_DIGITS`] significant digits, so a reported percentile is the
+//! nearest-rank value the terminal prints (`run/compare.rs`) within one part in a
+//! thousand; the page's bar chart draws a coarser log-bucketed histogram beside it (8
+//! buckets per power of two). Time goes into [`FINE_BUCKETS`] buckets over the
+//! scenario's horizon, folded to at most [`MAX_POINTS`] when finished.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use hdrhistogram::Histogram as Hdr;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{Replica, ScenarioPlan};
@@ -20,8 +24,11 @@ use crate::trace::{AppEvent, EventKind, MsgId, Trace};
 pub const FINE_BUCKETS: usize = 4000;
 /// Points a finished time series has at most.
 pub const MAX_POINTS: usize = 100;
-/// Sub-buckets per power of two in the latency histogram (3 bits of precision).
+/// Sub-buckets per power of two in the latency chart's histogram (3 bits).
 const SUB_BUCKETS: u64 = 8;
+/// Significant decimal digits the latency percentiles keep: a percentile is within
+/// 0.1% of the exact nearest-rank value (and exact below 2,048 µs).
+pub const LATENCY_SIGNIFICANT_DIGITS: u8 = 3;
 
 /// What one run's latency pairs are: the first kind of start event a trace has
 /// decides, so every seed of a scenario measures the same thing.
@@ -63,7 +70,8 @@ impl Pairing {
     }
 }
 
-/// A log-bucketed histogram of microseconds.
+/// A log-bucketed histogram of microseconds, for the page's bar chart (the
+/// percentiles come from the finer HDR histogram, see [`Percentiles`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Histogram {
     pub count: u64,
@@ -112,8 +120,9 @@ impl Histogram {
         self.buckets = merged.into_iter().collect();
     }
 
-    /// The value at quantile `q` (0..=1): the top of the bucket holding that rank,
-    /// never above the largest value seen.
+    /// The value at quantile `q` (0..=1) as far as these coarse buckets can say: the
+    /// top of the bucket holding that rank, never above the largest value seen (off by
+    /// up to an eighth; the reported percentiles are finer).
     pub fn quantile_us(&self, q: f64) -> u64 {
         if self.count == 0 {
             return 0;
@@ -131,9 +140,15 @@ impl Histogram {
     }
 }
 
-/// Percentiles of a latency histogram, in microseconds.
+/// Percentiles of a latency histogram, in microseconds: nearest rank (the smallest
+/// value with at least `q` of the samples at or below it), as the terminal prints them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Percentiles {
+    /// Significant digits the percentiles keep ([`LATENCY_SIGNIFICANT_DIGITS`]); `0`
+    /// in reports from before the HDR histogram, whose percentiles were the tops of
+    /// the chart's buckets (within an eighth), which the page says.
+    #[serde(default)]
+    pub significant_digits: u8,
     pub p50_us: u64,
     pub p90_us: u64,
     pub p99_us: u64,
@@ -198,6 +213,8 @@ pub struct Accumulator {
     runs: u64,
     what: Option<Pairing>,
     lat: BTreeMap<u32, u64>,
+    /// The same samples to [`LATENCY_SIGNIFICANT_DIGITS`], for the percentiles.
+    lat_hdr: Hdr<u64>,
     lat_count: u64,
     lat_sum: u64,
     lat_min: u64,
@@ -222,6 +239,7 @@ impl Accumulator {
             runs: 0,
             what: None,
             lat: BTreeMap::new(),
+            lat_hdr: Hdr::new(LATENCY_SIGNIFICANT_DIGITS).expect("3 significant digits is valid"),
             lat_count: 0,
             lat_sum: 0,
             lat_min: u64::MAX,
@@ -292,12 +310,7 @@ impl Accumulator {
             }
             if let Some(started) = end.and_then(|id| starts.get(&id)) {
                 self.completions[b] += 1;
-                let us = e.at.saturating_sub(started.0).as_micros() as u64;
-                *self.lat.entry(bucket_of(us)).or_default() += 1;
-                self.lat_count += 1;
-                self.lat_sum = self.lat_sum.saturating_add(us);
-                self.lat_min = self.lat_min.min(us);
-                self.lat_max = self.lat_max.max(us);
+                self.add_latency_us(e.at.saturating_sub(started.0).as_micros() as u64);
             }
         }
         for (reason, n) in drops_here {
@@ -305,6 +318,20 @@ impl Accumulator {
             entry.0 += n;
             entry.1 += 1;
         }
+    }
+
+    /// Records one latency sample.
+    fn add_latency_us(&mut self, us: u64) {
+        *self.lat.entry(bucket_of(us)).or_default() += 1;
+        // The histogram grows to any value a u64 holds; only a resize that cannot be
+        // allocated fails, and then the value is counted at the top of the range.
+        if self.lat_hdr.record(us).is_err() {
+            self.lat_hdr.saturating_record(us);
+        }
+        self.lat_count += 1;
+        self.lat_sum = self.lat_sum.saturating_add(us);
+        self.lat_min = self.lat_min.min(us);
+        self.lat_max = self.lat_max.max(us);
     }
 
     /// Adds another accumulator's runs (same scenario, so the same time axis).
@@ -315,6 +342,9 @@ impl Accumulator {
         for (b, n) in other.lat {
             *self.lat.entry(b).or_default() += n;
         }
+        // A sum of counts, so merging does not depend on the order runs finish in;
+        // an auto-resizing histogram takes any other's range.
+        self.lat_hdr.add(&other.lat_hdr).expect("auto-resizing histograms always merge");
         self.lat_count += other.lat_count;
         self.lat_sum = self.lat_sum.saturating_add(other.lat_sum);
         self.lat_min = self.lat_min.min(other.lat_min);
@@ -340,11 +370,14 @@ impl Accumulator {
         let latency = self.what.filter(|_| self.lat_count > 0).map(|what| {
             let mut histogram = Histogram::default();
             histogram.add_all(&self.lat, self.lat_count, self.lat_sum, self.lat_min, self.lat_max);
+            // The HDR value is the top of its sub-bucket; the exact extremes bound it.
+            let at = |q: f64| self.lat_hdr.value_at_quantile(q).clamp(self.lat_min, self.lat_max);
             let percentiles = Percentiles {
-                p50_us: histogram.quantile_us(0.5),
-                p90_us: histogram.quantile_us(0.9),
-                p99_us: histogram.quantile_us(0.99),
-                p999_us: histogram.quantile_us(0.999),
+                significant_digits: LATENCY_SIGNIFICANT_DIGITS,
+                p50_us: at(0.5),
+                p90_us: at(0.9),
+                p99_us: at(0.99),
+                p999_us: at(0.999),
                 max_us: histogram.max_us,
                 mean_us: histogram.sum_us / histogram.count,
             };
@@ -394,5 +427,67 @@ impl Accumulator {
 fn add_into(into: &mut [u64], from: &[u64]) {
     for (a, b) in into.iter_mut().zip(from) {
         *a += b;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The percentiles a report states against the exact nearest-rank values of
+    /// samples with known percentiles: they used to be bucket tops (p50 = 147.455 ms
+    /// for any median between 131 and 147 ms).
+    #[test]
+    fn latency_percentiles_are_exact_to_three_significant_digits() {
+        let mut acc = Accumulator::new(Duration::from_secs(1));
+        acc.what = Some(Pairing::Request);
+        // 1..=100_000 µs, each once, recorded in a scrambled order: the nearest-rank
+        // p50 is 50_000 µs, p90 90_000, p99 99_000, p99.9 99_900.
+        for i in 0..100_000u64 {
+            acc.add_latency_us((i * 7_919) % 100_000 + 1);
+        }
+        let p = acc.finish().latency.expect("samples").percentiles;
+        assert_eq!(p.significant_digits, 3);
+        for (got, exact) in
+            [(p.p50_us, 50_000), (p.p90_us, 90_000), (p.p99_us, 99_000), (p.p999_us, 99_900)]
+        {
+            // Three significant digits: within a thousandth of the value.
+            assert!(got.abs_diff(exact) * 1_000 <= exact, "{got} µs for {exact} µs");
+        }
+        assert_eq!((p.max_us, p.mean_us), (100_000, 50_000));
+    }
+
+    /// Medians of 133 and 174 ms, as two designs in a compare had: the report tells
+    /// them apart (both used to read 147.455 ms), and small values are exact.
+    #[test]
+    fn close_medians_are_reported_apart() {
+        let median = |samples: &[u64]| {
+            let mut acc = Accumulator::new(Duration::from_secs(1));
+            acc.what = Some(Pairing::Request);
+            for &us in samples {
+                acc.add_latency_us(us);
+            }
+            acc.finish().latency.expect("samples").percentiles.p50_us
+        };
+        let a = median(&[120_000, 133_000, 133_000, 150_000, 160_000]);
+        let b = median(&[140_000, 174_000, 174_000, 180_000, 190_000]);
+        assert!(a.abs_diff(133_000) <= 133, "{a}");
+        assert!(b.abs_diff(174_000) <= 174, "{b}");
+        assert_eq!(median(&[5, 1_234, 1_234, 2_000]), 1_234);
+    }
+
+    /// Merged accumulators give the percentiles of all their samples.
+    #[test]
+    fn merged_percentiles_are_those_of_all_samples() {
+        let mut a = Accumulator::new(Duration::from_secs(1));
+        let mut b = Accumulator::new(Duration::from_secs(1));
+        a.what = Some(Pairing::Request);
+        for us in 1..=1_000u64 {
+            a.add_latency_us(us);
+            b.add_latency_us(us + 1_000);
+        }
+        a.merge(b);
+        let p = a.finish().latency.expect("samples").percentiles;
+        assert_eq!((p.p50_us, p.p99_us), (1_000, 1_980));
     }
 }

@@ -8,7 +8,8 @@
 //! per design) side by side on shared axes.
 //!
 //! - `metrics.rs` measures one trace and merges the measurements of many seeds into
-//!   bounded figures (a log-bucketed histogram, fixed time buckets).
+//!   bounded figures (an HDR histogram for latency percentiles to 3 significant
+//!   digits, a log-bucketed one for its chart, fixed time buckets).
 //! - `seqdiag.rs` cuts a window of a failing trace into a message-sequence diagram.
 //! - `sweep.rs` builds a `sim` or `real` report from a sweep, drawing each failure
 //!   from its kept trace or, in the simulator, by running its seed again.

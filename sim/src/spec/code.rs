@@ -51,6 +51,8 @@ codes! {
     BadName = "bad-name", "use letters, digits, `_` and `-`, starting with a letter (dots separate `node.N.socket`)";
     /// An expected count is neither a whole number nor a range `[min, max]`.
     BadRange = "bad-range", "for example `3`, `[1, 20]`, or `[1, .inf]` for at least one";
+    /// A line of an exploration's regression file (`NAME.explore-regressions`) is not a case.
+    BadRegression = "bad-regression", "the file is written by exploration; delete the line (or the file) to start afresh";
     /// A selector does not name a node, a replica or a socket in the expected form.
     BadSelector = "bad-selector", "write `worker` for every replica or `worker.0` for one";
     /// A value that must be a whole number is something else.

@@ -1,0 +1,177 @@
+//! Testing a topology from `cargo test`: run a scenario over its seeds and assert it
+//! ended as its `expect` says, and explore it, failing the test with the shrunk case
+//! written beside the scenario and its seed kept to be replayed first next time.
+//!
+//! This is the API a user's CI calls (docs/testing.md walks through it); patchbay's
+//! own catalogue tests are written on it. A failing assertion panics with what a
+//! reader needs: the verdict table, the first failure in words and the lines that
+//! run it again.
+//!
+//! ```no_run
+//! use patchbay::design::Registry;
+//! use patchbay::testing::Scenario;
+//!
+//! #[test]
+//! fn the_broker_survives_a_worker_crash() {
+//!     // A user registers their own designs beside the built-in ones.
+//!     let registry = Registry::builtin();
+//!     Scenario::load("scenarios/worker-crash.yaml")
+//!         .registry(registry)
+//!         .seeds(1..=8)
+//!         .assert_as_expected();
+//! }
+//!
+//! #[test]
+//! fn no_fault_schedule_breaks_the_broker() {
+//!     // Fails with the shrunk case written as `scenarios/<name>-1.yaml`, and keeps
+//!     // its seed in `scenarios/worker-crash.explore-regressions`.
+//!     Scenario::load("scenarios/worker-crash.yaml").explore().cases(64).assert_survives();
+//! }
+//! ```
+
+mod exploration;
+mod table;
+
+use std::path::{Path, PathBuf};
+
+use crate::plan::ScenarioPlan;
+use crate::registry::Registry;
+use crate::resolve::load_scenario;
+use crate::run::{Job, RunReport, run_many, sweep_as_expected};
+use crate::spec::render;
+
+pub use exploration::{Exploration, Explored, Step};
+pub use table::{first_failure, result_text, test_repro, verdict_table};
+
+/// A scenario file to test, with the registry its designs come from and the seeds to
+/// run. The file is read and resolved when it runs, with the registry given by then.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    path: PathBuf,
+    registry: Registry,
+    /// `None`: the scenario's own `seeds`.
+    seeds: Option<Vec<u64>>,
+    /// Simulations at a time.
+    jobs: usize,
+}
+
+/// What a sweep of a scenario's seeds showed.
+#[derive(Debug)]
+pub struct Sweep {
+    pub plan: ScenarioPlan,
+    /// One report per seed, in the order the seeds were given.
+    pub runs: Vec<RunReport>,
+}
+
+impl Sweep {
+    /// Whether the sweep ended as the scenario's `expect` says.
+    pub fn as_expected(&self) -> bool {
+        sweep_as_expected(&self.plan, &self.runs.iter().collect::<Vec<_>>())
+    }
+
+    /// The verdict table, as `cargo xtask sim` prints it for this scenario.
+    pub fn verdict_table(&self) -> String {
+        verdict_table(&self.plan, &self.runs)
+    }
+
+    /// The message a failed assertion panics with: which scenario, the table, the
+    /// first failure in words and its repro; `None` when the sweep was as expected.
+    pub fn failure_message(&self) -> Option<String> {
+        if self.as_expected() {
+            return None;
+        }
+        let runs: Vec<&RunReport> = self.runs.iter().collect();
+        Some(format!(
+            "scenario `{}` ({}) did not end as expected: {}\n\n{}\n{}",
+            self.plan.name,
+            self.plan.file.display(),
+            result_text(&self.plan, &runs),
+            self.verdict_table(),
+            first_failure(&self.plan, &self.runs)
+        ))
+    }
+}
+
+impl Scenario {
+    /// The scenario file at `path` (relative paths are from the current directory,
+    /// which `cargo test` sets to the package's root), with the built-in designs.
+    pub fn load(path: impl AsRef<Path>) -> Scenario {
+        let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Scenario {
+            path: path.as_ref().to_path_buf(),
+            registry: Registry::builtin(),
+            seeds: None,
+            jobs,
+        }
+    }
+
+    /// The designs the scenario's topology may name (a user's registry holds the
+    /// built-in ones and their own).
+    pub fn registry(mut self, registry: Registry) -> Scenario {
+        self.registry = registry;
+        self
+    }
+
+    /// Runs these seeds instead of the scenario's own.
+    ///
+    /// # Panics
+    /// With no seed at all: a sweep of nothing would pass without testing anything.
+    pub fn seeds(mut self, seeds: impl IntoIterator<Item = u64>) -> Scenario {
+        let seeds: Vec<u64> = seeds.into_iter().collect();
+        assert!(!seeds.is_empty(), "Scenario::seeds: no seeds given for {}", self.path.display());
+        self.seeds = Some(seeds);
+        self
+    }
+
+    /// Runs at most `jobs` simulations at a time (by default, one per core).
+    ///
+    /// # Panics
+    /// With `0`: nothing would run.
+    pub fn jobs(mut self, jobs: usize) -> Scenario {
+        assert!(jobs > 0, "Scenario::jobs: at least one simulation at a time");
+        self.jobs = jobs;
+        self
+    }
+
+    /// The file this tests.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The registry its designs come from.
+    pub fn registry_ref(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The resolved scenario, or its diagnostics rendered (file, line, column, hint).
+    pub fn plan(&self) -> Result<ScenarioPlan, String> {
+        let loaded = load_scenario(&self.path, &self.registry);
+        loaded.plan.ok_or_else(|| render(&loaded.diagnostics))
+    }
+
+    /// Runs the seeds; an error is the scenario's diagnostics, or why it cannot run.
+    pub fn run(&self) -> Result<Sweep, String> {
+        let plan = self.plan()?;
+        crate::run::runnable(&plan, &self.registry).map_err(|e| e.to_string())?;
+        let seeds = self.seeds.clone().unwrap_or_else(|| plan.seeds.clone());
+        let jobs: Vec<Job<'_>> = seeds.iter().map(|&seed| Job { plan: &plan, seed }).collect();
+        let runs = run_many(&jobs, &self.registry, self.jobs, false, &|_| {});
+        Ok(Sweep { plan, runs })
+    }
+
+    /// Runs the seeds and panics unless the sweep ended as the scenario's `expect`
+    /// says, with the verdict table, the first failure and its repro. Returns the
+    /// sweep for further assertions.
+    pub fn assert_as_expected(&self) -> Sweep {
+        let sweep = self.run().unwrap_or_else(|e| panic!("{}: {e}", self.path.display()));
+        if let Some(message) = sweep.failure_message() {
+            panic!("{message}");
+        }
+        sweep
+    }
+
+    /// An exploration of this scenario (see [`Exploration`]).
+    pub fn explore(&self) -> Exploration {
+        Exploration::new(self.clone())
+    }
+}

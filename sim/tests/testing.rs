@@ -1,0 +1,157 @@
+//! The testing API (`patchbay::testing`) as a user's `cargo test` meets it: a sweep
+//! asserted as expected, or failing with the verdict table, the first failure and its
+//! repro; an exploration that fails on a broken design, writes the shrunk case beside
+//! the scenario without replacing one, keeps the case's seed in a regression file and
+//! replays it first next time; and one that passes on a sound design, writing nothing.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use patchbay::explore::CaseRef;
+use patchbay::testing::{Scenario, Step};
+
+use crate::util::{TempDir, root};
+
+/// Copies a shipped scenario into `dir` as `name`, its topology named by absolute path
+/// and `edit` applied to its text, as a user's own scenario would sit in their folder.
+fn user_scenario(
+    dir: &Path,
+    shipped: &str,
+    name: &str,
+    edit: impl Fn(String) -> String,
+) -> PathBuf {
+    let from = root().join(shipped);
+    let text = std::fs::read_to_string(&from).expect("a shipped scenario");
+    let topology = text
+        .lines()
+        .find_map(|l| l.strip_prefix("topology: "))
+        .expect("the scenario names its topology");
+    let absolute = from.parent().expect("a folder").join(topology);
+    let text = text
+        .replace(&format!("topology: {topology}"), &format!("topology: {}", absolute.display()));
+    let path = dir.join(name);
+    std::fs::write(&path, edit(text)).expect("written");
+    path
+}
+
+/// The message `f` panicked with; fails the test if it did not panic.
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("the assertion must fail");
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p.downcast_ref::<&str>().map_or_else(|| "?".to_owned(), |s| (*s).to_owned()),
+    }
+}
+
+/// The case lines of a regression file, comments left out.
+fn case_lines(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).expect("a regression file");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_scenario_as_expected_passes_and_a_wrong_expectation_fails_with_table_and_repro() {
+    let sweep = Scenario::load(root().join("scenarios/broken/lossy-worker.yaml"))
+        .seeds(1..=2)
+        .jobs(2)
+        .assert_as_expected();
+    assert_eq!(sweep.runs.iter().map(|r| r.seed).collect::<Vec<_>>(), [1, 2]);
+    // The same design claimed sound: every seed loses replies.
+    let dir = TempDir::new("testing-expectation");
+    let wrong =
+        user_scenario(dir.path(), "scenarios/broken/lossy-worker.yaml", "lossy.yaml", |t| {
+            t.replace("expect:\n  violated: [no_lost_replies]", "expect: pass")
+        });
+    let message =
+        panic_message(|| drop(Scenario::load(&wrong).seeds(1..=2).jobs(2).assert_as_expected()));
+    for part in [
+        "scenario `lossy-worker`",
+        "did not end as expected: UNEXPECTED in 2 of 2 seeds",
+        "SCENARIO",
+        "no_lost_replies              fail ×2",
+        "SEED=1 did not end as expected (pass)",
+        "no_lost_replies fail (",
+        "repro: cargo xtask sim",
+        "--seed 1",
+        ".seeds([1]).assert_as_expected()",
+    ] {
+        assert!(message.contains(part), "{part:?} missing from:\n{message}");
+    }
+}
+
+#[test]
+fn a_broken_design_fails_the_exploration_writes_its_case_and_replays_its_seed_first() {
+    let dir = TempDir::new("testing-broken");
+    let scenario =
+        user_scenario(dir.path(), "scenarios/broken/duplicating-queue.yaml", "dup.yaml", |t| t);
+    let explore = || Scenario::load(&scenario).jobs(2).explore().cases(4);
+    let message = panic_message(|| drop(explore().assert_survives()));
+    let first_case = dir.path().join("duplicating-queue-1.yaml");
+    let regressions = dir.path().join("dup.explore-regressions");
+    for part in [
+        "exploring `duplicating-queue` broke no_duplicate_delivery",
+        &format!("kept in {}", regressions.display()),
+        &format!("written to {}", first_case.display()),
+    ] {
+        assert!(message.contains(part), "{part:?} missing from:\n{message}");
+    }
+    let case_text = std::fs::read_to_string(&first_case).expect("the shrunk case is written");
+    assert!(case_text.starts_with("# Found by `patchbay::testing (cargo test)`"), "{case_text}");
+    let header = std::fs::read_to_string(&regressions).expect("the regression file is written");
+    assert!(header.starts_with("# Cases that failed while exploring"), "{header}");
+    let lines = case_lines(&regressions);
+    let [line] = lines.as_slice() else { panic!("one case kept: {lines:?}") };
+    assert!(line.starts_with("seed=1 case=0 # no_duplicate_delivery"), "{line}");
+
+    // Next time, with another generator seed: the kept case runs first, still fails,
+    // and stops the exploration before any new case is drawn.
+    let again = explore().seed(2).run().expect("explores");
+    assert_eq!(again.steps, [Step::Replayed { drawn: CaseRef { seed: 1, case: 0 }, failed: true }]);
+    let second_case = dir.path().join("duplicating-queue-2.yaml");
+    assert_eq!(
+        again.written.as_deref(),
+        Some(second_case.as_path()),
+        "a new file, never the first"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&first_case).expect("kept"),
+        case_text,
+        "the first was changed"
+    );
+    assert_eq!(case_lines(&regressions), lines, "the case is kept once");
+    // Replaying draws and shrinks the same case the search found.
+    let replayed = again.finding.expect("a finding");
+    assert!(
+        case_text.ends_with(&replayed.failure.text),
+        "another case:\n{}",
+        replayed.failure.text
+    );
+}
+
+#[test]
+fn a_sound_design_survives_the_exploration_and_nothing_is_written() {
+    let dir = TempDir::new("testing-sound");
+    let scenario = user_scenario(dir.path(), "scenarios/queue-swarm.yaml", "queue.yaml", |t| t);
+    let explored = Scenario::load(&scenario).jobs(2).explore().cases(4).assert_survives();
+    assert_eq!(explored.steps, [Step::Searched { seed: 1, cases_run: 4, failed: false }]);
+    let files: Vec<PathBuf> =
+        std::fs::read_dir(dir.path()).expect("listed").map(|e| e.expect("entry").path()).collect();
+    assert_eq!(files, [scenario], "nothing but the scenario in its folder");
+}
+
+#[test]
+fn a_regression_file_with_a_line_that_is_not_a_case_is_refused_with_its_place() {
+    let dir = TempDir::new("testing-bad-regressions");
+    let scenario = user_scenario(dir.path(), "scenarios/queue-swarm.yaml", "queue.yaml", |t| t);
+    let regressions = dir.path().join("queue.explore-regressions");
+    std::fs::write(&regressions, "# kept cases\nseed=1 case=0\n  seed=one case=2\n")
+        .expect("written");
+    let err = Scenario::load(&scenario).explore().cases(1).run().expect_err("refused");
+    for part in ["bad-regression", "seed=<generator seed> case=<index>", ":3:3", "delete the line"]
+    {
+        assert!(err.contains(part), "{part:?} missing from:\n{err}");
+    }
+}
