@@ -29,3 +29,4 @@ mod trace;
 mod user_design;
 mod util;
 mod zmtp_interop;
+mod zmtp_matrix;
