@@ -11,6 +11,7 @@ mod crash;
 mod designs;
 mod determinism;
 mod explain_graph;
+mod heartbeat;
 mod hostile;
 mod interop;
 mod invariants_fail;
