@@ -728,4 +728,33 @@ mod tests {
         let dealer = EffectiveOptions::defaults(SocketType::Dealer);
         assert!(dealer.rows(SocketType::Dealer).iter().all(|(n, _, _)| !n.starts_with("req_")));
     }
+
+    #[test]
+    fn only_zeromq_speaks_zmtp_with_libzmq_heartbeats_off_and_its_handshake_deadline() {
+        let zmq = named(Library::ZeroMq);
+        let o = zmq.socket_options();
+        assert!(o.zmtp);
+        assert_eq!((o.heartbeat_ivl, o.heartbeat_timeout, o.heartbeat_ttl), (None, None, None));
+        assert_eq!(o.handshake_ivl, HANDSHAKE_IVL_LIBZMQ);
+        let rows = zmq.rows(SocketType::Req);
+        let row = rows.iter().find(|(name, _, _)| *name == "heartbeat_ivl").expect("a row");
+        assert_eq!(
+            (row.1.as_str(), row.2.to_string()),
+            ("off", "default: libzmq ZMQ_HEARTBEAT_IVL = 0 (off)".to_owned())
+        );
+        for sp in [
+            named(Library::Nng),
+            named(Library::Nanomsg),
+            EffectiveOptions::defaults(SocketType::Req),
+        ] {
+            let o = sp.socket_options();
+            assert!(!o.zmtp, "{:?} speaks SP", sp.library.value);
+            assert_eq!(o.handshake_ivl, SocketOptions::default().handshake_ivl);
+            let rows = sp.rows(SocketType::Req);
+            assert!(
+                rows.iter().all(|(n, _, _)| !n.starts_with("heartbeat_")),
+                "no heartbeat rows on SP"
+            );
+        }
+    }
 }
