@@ -5,7 +5,7 @@
 //! socket (`zmtp.rs`). [`TurmoilTcp`] is the
 //! simulated network and [`TokioTcp`] real TCP, so the node code that is tested under
 //! simulation is the code that talks to real NNG peers. Reading order: `transport`,
-//! `driver`, `deadline`, `conn`, `handle`, `shared`, `wake`.
+//! `driver`, `deadline`, `conn`, `zmtp`, `handle`, `shared`, `wake`.
 //!
 //! **Architecture Invariant:** only this module (and `run/`) imports tokio or turmoil.
 
