@@ -302,7 +302,6 @@ impl EffectiveOptions {
             } else {
                 SocketOptions::default().handshake_ivl
             },
-            ..SocketOptions::default()
         }
     }
 
