@@ -29,5 +29,6 @@ mod tidy;
 mod trace;
 mod user_design;
 mod util;
+mod zmtp_hostile;
 mod zmtp_interop;
 mod zmtp_matrix;
