@@ -293,7 +293,9 @@ async fn heartbeat_loop(shared: &Shared, link: &Link) -> ConnEnd {
         }
         let now = shared.now();
         if let Some((sent, until)) = awaiting {
-            if link.last_heard.get() > sent {
+            // Traffic at the very instant of the PING counts: the peer was alive then,
+            // and under a zero-latency simulated link its PONG arrives at that instant.
+            if link.last_heard.get() >= sent {
                 awaiting = None;
             } else if now >= until {
                 return ConnEnd::Heartbeat(format!(
