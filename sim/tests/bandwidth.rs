@@ -26,10 +26,13 @@ const TASK_BYTES: u64 = 64 * 1024;
 /// 1 MiB/s, as written in the scenarios below.
 const LIMIT_BYTES_PER_SEC: u64 = 1 << 20;
 
-/// The pipeline scenario with `extra` (a `network:` or `faults:` block) added.
+/// The pipeline scenario with `extra` (a `network:` or `faults:` block) added. Its
+/// topology speaks SP: modelled sizes' padding is paced on SP's wire, not yet on
+/// ZMTP's (docs/zmtp.md), so `topologies/push-pull.yaml` (`library: zeromq`) would
+/// send each 64 KiB task as its real bytes alone.
 fn scenario(name: &str, extra: &str, invariants: &str) -> ScenarioPlan {
     let text = format!(
-        "name: {name}\ntopology: ../topologies/push-pull.yaml\nduration: 3s\nliveness: 5s\n\
+        "name: {name}\ntopology: ../sim/tests/data/good/push-pull-sp.yaml\nduration: 3s\nliveness: 5s\n\
          workload:\n  ventilator: {{requests: {TASKS}, size: 64KiB}}\n{extra}\
          invariants: [{invariants}]\nexpect: pass\n"
     );

@@ -2,6 +2,11 @@
 //! zeromq-rs and raw tokio TCP measured in the same run, then a table of ratios
 //! against the targets (`reports/bench/latest.{json,md}`).
 //!
+//! patchbay's side runs shipped topologies that name `library: zeromq`, so its
+//! sockets speak ZMTP 3.1 (`sim/src/net/zmtp.rs`), the same wire as libzmq beside
+//! it: `push_pull/{patchbay,libzmq}/{64B,64KiB}` and `req_rep/{patchbay,libzmq}` are
+//! ZMTP against ZMTP, and the table prints their ratios.
+//!
 //! `cargo bench -p patchbay-benches --bench messaging [-- FILTER] [--quick]`, or
 //! `cargo xtask bench`, which adds the regression gate. Criterion ids:
 //!

@@ -1,5 +1,7 @@
 //! patchbay's side of every benchmark: shipped topologies started over real TCP
-//! (`deploy.rs`), loaded through the same resolver as `cargo xtask sim`.
+//! (`deploy.rs`), loaded through the same resolver as `cargo xtask sim`. The PUSH/PULL,
+//! REQ/REP and PUB/SUB topologies name `library: zeromq`, so those sockets speak
+//! ZMTP, as libzmq does; each other rig speaks its topology's library's wire.
 //!
 //! - PUSH/PULL (`topologies/push-pull.yaml`) and REQ/REP (`topologies/req-rep.yaml`)
 //!   drive the plan's sockets directly, as the peers' loops drive theirs: a tight send

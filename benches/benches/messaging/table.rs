@@ -238,7 +238,8 @@ fn render(rows: &[Row], run: &Run) -> String {
         out,
         "patchbay / peer, measured in one run on {cores} core(s) (a shared machine varies 15-30%: \
          compare ratios, not absolute figures). Throughput ratios > 1 and latency ratios < 1 \
-         favour patchbay.\n"
+         favour patchbay. Where a peer is compared, patchbay's sockets are `library: zeromq` \
+         ones, speaking ZMTP 3.1 on the wire as libzmq does.\n"
     );
     let _ = writeln!(
         out,

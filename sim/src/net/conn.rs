@@ -1,5 +1,6 @@
 //! One SP connection: the handshake, then a reader and a writer moving messages
-//! between the stream and the core until either side ends it.
+//! between the stream and the core until either side ends it. A `library: zeromq`
+//! socket's connections speak ZMTP instead (`zmtp.rs`); [`open`] picks the wire.
 //!
 //! The reader stops reading while its pipe's inbound queue is full, so a slow
 //! application pushes back on the sender through TCP as in libzmq and NNG. The writer
@@ -21,11 +22,13 @@ use super::deadline::HandshakeTimedOut;
 use super::event::DriverEvent;
 use super::shared::Shared;
 use super::wake::LocalNotify;
+use super::zmtp;
 use crate::socket::{DropReason, Msg, PipeId, SocketEvent, SocketType};
+use crate::wire::zmtp::ZmtpError;
 use crate::wire::{self, Decoder, HANDSHAKE_LEN, HeaderRule, Padding, WireError};
 
 /// Smallest read: enough for many small messages per system call.
-const READ_CHUNK_BYTES_MIN: usize = 64 * 1024;
+pub(super) const READ_CHUNK_BYTES_MIN: usize = 64 * 1024;
 /// Largest read reservation, so a peer's length header alone never makes us allocate
 /// much more than it has actually sent. A connection therefore buffers at most the
 /// message in progress (bounded by the receive limit and `wire::LEN_MAX_HARD`) plus
@@ -43,6 +46,10 @@ pub(super) enum ConnEnd {
     Io(io::Error),
     /// The peer broke the wire protocol; the connection is closed for it.
     Wire(WireError),
+    /// The peer broke ZMTP; the connection is closed for it.
+    Zmtp(ZmtpError),
+    /// A ZMTP heartbeat went unanswered (or the peer's TTL ran out): the reason.
+    Heartbeat(String),
     /// The socket closed and everything queued for this peer was written.
     Closed,
     /// The socket closed and its linger ran out before the queue drained.
@@ -63,10 +70,42 @@ impl fmt::Display for ConnEnd {
             ConnEnd::Eof => f.write_str("peer closed the connection"),
             ConnEnd::Io(err) => write!(f, "i/o error: {err}"),
             ConnEnd::Wire(err) => write!(f, "protocol error: {err}"),
+            ConnEnd::Zmtp(err) => write!(f, "protocol error: {err}"),
+            ConnEnd::Heartbeat(reason) => f.write_str(reason),
             ConnEnd::Closed => f.write_str("socket closed"),
             ConnEnd::LingerExpired => f.write_str("socket closed: linger expired"),
             ConnEnd::HandshakeTimeout(timed_out) => timed_out.fmt(f),
         }
+    }
+}
+
+impl ConnEnd {
+    /// What the peer did wrong, when the connection ended for breaking its protocol.
+    pub(super) fn protocol_fault(&self) -> Option<String> {
+        match self {
+            ConnEnd::Wire(err) => Some(err.to_string()),
+            ConnEnd::Zmtp(err) => Some(err.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// The wire a handshaken connection speaks from here on.
+pub(super) enum Framing {
+    Sp,
+    Zmtp(zmtp::Shaken),
+}
+
+/// The handshake of the socket's wire: ZMTP for a `library: zeromq` socket, SP for
+/// every other.
+pub(super) async fn open<S>(shared: &Shared, stream: &mut S) -> Result<Framing, ConnEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if shared.options.zmtp {
+        zmtp::handshake(shared, stream).await.map(Framing::Zmtp)
+    } else {
+        handshake(shared.socket_type, stream).await.map(|_| Framing::Sp)
     }
 }
 
@@ -101,6 +140,7 @@ pub(super) async fn run_established<S>(
     pipe: PipeId,
     stream: S,
     peer: SocketAddr,
+    framing: Framing,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
@@ -108,15 +148,22 @@ pub(super) async fn run_established<S>(
     shared.emit(DriverEvent::Connected { pipe, peer });
     shared.with_core(|core, now| core.set_connected(pipe, true, now));
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let end = tokio::select! {
-        biased;
-        () = shared.linger_expired() => ConnEnd::LingerExpired,
-        end = read_until_closing(shared, pipe, &mut reader) => end,
-        end = write_loop(shared, pipe, &mut writer, &wake) => end,
+    let end = match framing {
+        Framing::Sp => tokio::select! {
+            biased;
+            () = shared.linger_expired() => ConnEnd::LingerExpired,
+            end = read_until_closing(shared, pipe, &mut reader) => end,
+            end = write_loop(shared, pipe, &mut writer, &wake) => end,
+        },
+        Framing::Zmtp(shaken) => tokio::select! {
+            biased;
+            () = shared.linger_expired() => ConnEnd::LingerExpired,
+            end = zmtp::serve(shared, pipe, &mut reader, &mut writer, wake, shaken) => end,
+        },
     };
     shared.unregister_writer(pipe);
-    if let ConnEnd::Wire(err) = &end {
-        shared.emit(DriverEvent::ProtocolError { peer, reason: err.to_string() });
+    if let Some(reason) = end.protocol_fault() {
+        shared.emit(DriverEvent::ProtocolError { peer, reason });
     }
     shared.emit(DriverEvent::Disconnected { pipe, reason: end.to_string() });
     shared.with_core(|core, now| core.set_connected(pipe, false, now));
@@ -140,7 +187,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Shared, pipe: PipeId, reader: 
     let mut decoder = Decoder::new(shared.options.rcvmaxsize_bytes).with_padding(shared.padding);
     let rule = HeaderRule::for_receiver(shared.socket_type);
     let mut buf = BytesMut::new();
-    let mut counted = Counted { shared, bytes: 0 };
+    let mut counted = Counted::new(shared);
     loop {
         let delivered = deliver_buffered(shared, pipe, rule, &mut decoder, &mut buf).await;
         counted.set(buf.len());
@@ -162,13 +209,17 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Shared, pipe: PipeId, reader: 
 /// This connection's share of the socket's received-but-undelivered bytes, kept in
 /// step with its read buffer and given back however the reader ends (a `select!`
 /// may drop it mid-read).
-struct Counted<'a> {
+pub(super) struct Counted<'a> {
     shared: &'a Shared,
     bytes: usize,
 }
 
-impl Counted<'_> {
-    fn set(&mut self, bytes: usize) {
+impl<'a> Counted<'a> {
+    pub(super) fn new(shared: &'a Shared) -> Counted<'a> {
+        Counted { shared, bytes: 0 }
+    }
+
+    pub(super) fn set(&mut self, bytes: usize) {
         self.shared.rx_buffered_changed(self.bytes, bytes);
         self.bytes = bytes;
     }
@@ -200,7 +251,7 @@ async fn deliver_buffered(
 }
 
 /// Where [`deliver_batch`] stopped.
-enum Delivered {
+pub(super) enum Delivered {
     /// No whole message is left in the buffer.
     AllBuffered,
     /// The pipe's inbound queue is full.
@@ -236,7 +287,7 @@ fn deliver_batch(
 /// A message whose header does not fit the protocol is dropped and recorded, and the
 /// connection carries on: only that message is bad. It is reported after the core's
 /// events for the messages before it, as they were settled first.
-fn drop_malformed(shared: &Shared, pipe: PipeId, payload: Bytes) {
+pub(super) fn drop_malformed(shared: &Shared, pipe: PipeId, payload: Bytes) {
     let msg = Msg::new(payload);
     let dropped = SocketEvent::Dropped { pipe: Some(pipe), reason: DropReason::Malformed, msg };
     shared.emit(DriverEvent::Socket(dropped));

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::conn::{ConnEnd, handshake, run_established};
+use super::conn::{ConnEnd, Framing, open, run_established};
 use super::deadline::within_deadline;
 use super::event::{DriverEvent, EventSink};
 use super::handle::SocketHandle;
@@ -154,12 +154,13 @@ where
 {
     let Some(shaken) = shake(shared, &mut stream).await else { return false };
     match shaken {
-        Ok(_) => {
-            run_established(shared, pipe, stream, addr).await;
+        Ok(framing) => {
+            run_established(shared, pipe, stream, addr, framing).await;
             true
         }
-        Err(ConnEnd::Wire(err)) => {
-            shared.emit(DriverEvent::ProtocolError { peer: addr, reason: err.to_string() });
+        Err(end) if end.protocol_fault().is_some() => {
+            let reason = end.protocol_fault().unwrap_or_default();
+            shared.emit(DriverEvent::ProtocolError { peer: addr, reason });
             false
         }
         Err(end) => {
@@ -174,7 +175,7 @@ where
 /// The handshake of a fresh connection under the socket's deadline; `None` when the
 /// socket closes first. The one place a connection's handshake runs, on both sides,
 /// so the deadline covers every connection of every socket type.
-async fn shake<S>(shared: &Shared, stream: &mut S) -> Option<Result<u16, ConnEnd>>
+async fn shake<S>(shared: &Shared, stream: &mut S) -> Option<Result<Framing, ConnEnd>>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -182,7 +183,7 @@ where
     tokio::select! {
         biased;
         () = shared.shutdown() => None,
-        shaken = within_deadline(ivl, handshake(shared.socket_type, stream)) => Some(shaken),
+        shaken = within_deadline(ivl, open(shared, stream)) => Some(shaken),
     }
 }
 
@@ -231,17 +232,21 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
     let Some(shaken) = shake(&shared, &mut stream).await else { return };
-    if let Err(end) = shaken {
-        let reason = match end {
-            ConnEnd::Wire(err) => err.to_string(),
-            ConnEnd::HandshakeTimeout(timed_out) => timed_out.to_string(),
-            other => format!("handshake failed: {other}"),
-        };
-        return shared.emit(DriverEvent::ProtocolError { peer, reason });
-    }
+    let framing = match shaken {
+        Ok(framing) => framing,
+        Err(end) => {
+            let reason = match end {
+                ConnEnd::HandshakeTimeout(timed_out) => timed_out.to_string(),
+                other => {
+                    other.protocol_fault().unwrap_or_else(|| format!("handshake failed: {other}"))
+                }
+            };
+            return shared.emit(DriverEvent::ProtocolError { peer, reason });
+        }
+    };
     let pipe = shared.new_pipe();
     shared.with_core(|core, now| core.attach(pipe, now));
-    run_established(&shared, pipe, stream, peer).await;
+    run_established(&shared, pipe, stream, peer, framing).await;
     shared.with_core(|core, now| core.detach(pipe, now));
 }
 

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::socket::{Linger, SocketOptions, SocketType};
+use crate::socket::{HANDSHAKE_IVL_LIBZMQ, Linger, SocketOptions, SocketType};
 use crate::spec::diag::{Code, Diagnostics, Location, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawOptions;
@@ -79,22 +79,29 @@ pub struct EffectiveOptions {
     pub rcvmaxsize: Effective<Option<u64>>,
     pub subscribe: Effective<Vec<String>>,
     pub router_mandatory: Effective<bool>,
+    /// libzmq's ZMTP heartbeats (`library: zeromq` only): PING interval, how long a
+    /// PING may go unanswered (`None`: the interval), and the TTL our PINGs carry.
+    pub heartbeat_ivl: Effective<Option<Duration>>,
+    pub heartbeat_timeout: Effective<Option<Duration>>,
+    pub heartbeat_ttl: Effective<Option<Duration>>,
 }
 
-/// Options the language knows but the simulator does not act on yet: writing one is
-/// an error, never a silent no-op. `(name, why, hint)`.
-const NOT_MODELLED: [(&str, &str, &str); 2] = [
+/// libzmq's ZMTP heartbeat options, which SP has no counterpart of: on a socket that
+/// speaks SP they are refused with a hint. `(name, hint)`.
+const HEARTBEATS: [(&str, &str); 3] = [
     (
         "heartbeat_ivl",
-        "patchbay's sockets send no ZMTP PING/PONG, so it would detect no dead peer",
-        "for application-level heartbeats use the Paranoid Pirate designs (`ppp-broker`, `ppp-worker`) and their `heartbeat_ivl` parameter",
+        "for application-level heartbeats use the Paranoid Pirate designs (`ppp-broker`, `ppp-worker`) and their `heartbeat_ivl` parameter, or name `library: zeromq` for this socket",
     ),
     (
         "heartbeat_timeout",
-        "patchbay's sockets send no ZMTP PING/PONG, so there is no heartbeat to time out",
-        "the Paranoid Pirate designs (`ppp-broker`, `ppp-worker`) expire a silent peer after `liveness` missed beats of their `heartbeat_ivl` parameter",
+        "the Paranoid Pirate designs (`ppp-broker`, `ppp-worker`) expire a silent peer after `liveness` missed beats of their `heartbeat_ivl` parameter, or name `library: zeromq` for this socket",
     ),
+    ("heartbeat_ttl", "name `library: zeromq` for this socket to model libzmq's ZMTP heartbeats"),
 ];
+
+/// The longest TTL a PING can carry: 65535 tenths of a second (ZMTP 3.1).
+const HEARTBEAT_TTL_MAX: Duration = Duration::from_millis(6_553_500);
 
 /// Which socket types (of which library) an option means something for; setting it
 /// elsewhere is an error.
@@ -110,6 +117,7 @@ fn applies_to(option: &str, socket_type: SocketType, library: Option<Library>) -
         "router_mandatory" => {
             socket_type == Router && matches!(library, None | Some(Library::ZeroMq))
         }
+        "heartbeat_ivl" | "heartbeat_timeout" | "heartbeat_ttl" => library == Some(Library::ZeroMq),
         _ => true,
     }
 }
@@ -259,11 +267,16 @@ impl EffectiveOptions {
             rcvmaxsize,
             subscribe: d(Vec::new(), subscribe),
             router_mandatory: d(false, "libzmq ZMQ_ROUTER_MANDATORY = 0"),
+            heartbeat_ivl: d(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
+            heartbeat_timeout: d(None, "libzmq ZMQ_HEARTBEAT_TIMEOUT = 0 (the interval)"),
+            heartbeat_ttl: d(None, "libzmq ZMQ_HEARTBEAT_TTL = 0 (none)"),
         }
     }
 
     /// The plain values the socket cores read.
     pub fn socket_options(&self) -> SocketOptions {
+        // A `library: zeromq` socket speaks ZMTP; every other, named or not, SP.
+        let zmtp = self.library.value == Some(Library::ZeroMq);
         SocketOptions {
             sndhwm_msgs: self.sndhwm.value,
             rcvhwm_msgs: self.rcvhwm.value,
@@ -275,13 +288,20 @@ impl EffectiveOptions {
             reconnect_ivl_max: self.reconnect_ivl_max.value,
             linger: self.linger.value,
             survey_deadline: self.survey_deadline.value,
-            heartbeat_ivl: None,
-            heartbeat_timeout: None,
+            heartbeat_ivl: self.heartbeat_ivl.value,
+            heartbeat_timeout: self.heartbeat_timeout.value,
+            heartbeat_ttl: self.heartbeat_ttl.value,
+            zmtp,
             rcvmaxsize_bytes: self.rcvmaxsize.value,
             subscribe: self.subscribe.value.iter().map(|s| s.as_bytes().to_vec()).collect(),
             router_mandatory: self.router_mandatory.value,
-            // Not a language option yet: the SP default (NNG's measured deadline).
-            ..SocketOptions::default()
+            // Not a language option yet: libzmq's ZMQ_HANDSHAKE_IVL on ZMTP, else the
+            // SP default (NNG's measured deadline).
+            handshake_ivl: if zmtp {
+                HANDSHAKE_IVL_LIBZMQ
+            } else {
+                SocketOptions::default().handshake_ivl
+            },
         }
     }
 
@@ -352,6 +372,13 @@ impl EffectiveOptions {
                 self.router_mandatory.value.to_string(),
                 &self.router_mandatory.source,
             ),
+            ("heartbeat_ivl", dur(&self.heartbeat_ivl.value, "off"), &self.heartbeat_ivl.source),
+            (
+                "heartbeat_timeout",
+                dur(&self.heartbeat_timeout.value, "the interval"),
+                &self.heartbeat_timeout.source,
+            ),
+            ("heartbeat_ttl", dur(&self.heartbeat_ttl.value, "none"), &self.heartbeat_ttl.source),
         ]
     }
 
@@ -375,13 +402,7 @@ impl EffectiveOptions {
         );
         ctx.linger(&raw.linger, &mut self.linger);
         ctx.duration(&raw.survey_deadline, "survey_deadline", &mut self.survey_deadline);
-        for (written, (option, why, hint)) in
-            [&raw.heartbeat_ivl, &raw.heartbeat_timeout].into_iter().zip(NOT_MODELLED)
-        {
-            if written.is_some() {
-                ctx.not_modelled(option, why, hint);
-            }
-        }
+        self.apply_heartbeats(raw, &mut ctx);
         ctx.size(&raw.rcvmaxsize, &mut self.rcvmaxsize);
         if let Some(prefixes) = &raw.subscribe
             && ctx.check_applies("subscribe")
@@ -399,6 +420,29 @@ impl EffectiveOptions {
         }
         self.apply_libzmq_req(raw, &mut ctx);
         self.check_consistency(path, diags);
+    }
+
+    /// libzmq's ZMTP heartbeats, on a `library: zeromq` socket only.
+    fn apply_heartbeats(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
+        let written = [&raw.heartbeat_ivl, &raw.heartbeat_timeout, &raw.heartbeat_ttl];
+        let outs = [&mut self.heartbeat_ivl, &mut self.heartbeat_timeout, &mut self.heartbeat_ttl];
+        for ((raw, out), (option, hint)) in written.into_iter().zip(outs).zip(HEARTBEATS) {
+            if raw.is_none() {
+                continue;
+            }
+            if ctx.library != Some(Library::ZeroMq) {
+                ctx.not_zmtp(option, hint);
+                continue;
+            }
+            ctx.optional_duration(raw, option, out);
+        }
+        if let Some(ttl) = self.heartbeat_ttl.value.filter(|ttl| *ttl > HEARTBEAT_TTL_MAX) {
+            let message = format!(
+                "`heartbeat_ttl` of {} is longer than a PING can carry",
+                format_duration(ttl)
+            );
+            ctx.bad("heartbeat_ttl", message, Some("at most 6553.5s (65535 tenths)".into()));
+        }
     }
 
     /// libzmq's `req_relaxed` and `req_correlate`: the first turns strictness off,
@@ -538,15 +582,18 @@ impl Apply<'_, '_, '_> {
         d.hint("add `req_relaxed: true`, as libzmq's ZMQ_REQ_CORRELATE is meant to be used with ZMQ_REQ_RELAXED");
     }
 
-    /// An option the simulator does not act on: refused, so it is never silently
-    /// ignored.
-    fn not_modelled(&mut self, option: &str, why: &str, hint: &str) {
+    /// A ZMTP heartbeat option on a socket that speaks SP, which has no heartbeats.
+    fn not_zmtp(&mut self, option: &str, hint: &str) {
+        let whose =
+            self.library.map_or("a socket whose library is not named speaks SP".to_owned(), |l| {
+                format!("{} speaks SP", l.version())
+            });
         self.diags
             .error(
                 &self.path.key(option),
                 Target::Key,
-                Code::OptionNotModelled,
-                format!("`{option}` is not modelled yet: {why}"),
+                Code::OptionNotInLibrary,
+                format!("`{option}` is libzmq's ZMTP heartbeat; {whose}, which has no PING/PONG"),
             )
             .hint(hint);
     }
@@ -683,5 +730,34 @@ mod tests {
         assert!(source.to_string().contains("libzmq: a request lost with its pipe"), "{source}");
         let dealer = EffectiveOptions::defaults(SocketType::Dealer);
         assert!(dealer.rows(SocketType::Dealer).iter().all(|(n, _, _)| !n.starts_with("req_")));
+    }
+
+    #[test]
+    fn only_zeromq_speaks_zmtp_with_libzmq_heartbeats_off_and_its_handshake_deadline() {
+        let zmq = named(Library::ZeroMq);
+        let o = zmq.socket_options();
+        assert!(o.zmtp);
+        assert_eq!((o.heartbeat_ivl, o.heartbeat_timeout, o.heartbeat_ttl), (None, None, None));
+        assert_eq!(o.handshake_ivl, HANDSHAKE_IVL_LIBZMQ);
+        let rows = zmq.rows(SocketType::Req);
+        let row = rows.iter().find(|(name, _, _)| *name == "heartbeat_ivl").expect("a row");
+        assert_eq!(
+            (row.1.as_str(), row.2.to_string()),
+            ("off", "default: libzmq ZMQ_HEARTBEAT_IVL = 0 (off)".to_owned())
+        );
+        for sp in [
+            named(Library::Nng),
+            named(Library::Nanomsg),
+            EffectiveOptions::defaults(SocketType::Req),
+        ] {
+            let o = sp.socket_options();
+            assert!(!o.zmtp, "{:?} speaks SP", sp.library.value);
+            assert_eq!(o.handshake_ivl, SocketOptions::default().handshake_ivl);
+            let rows = sp.rows(SocketType::Req);
+            assert!(
+                rows.iter().all(|(n, _, _)| !n.starts_with("heartbeat_")),
+                "no heartbeat rows on SP"
+            );
+        }
     }
 }

@@ -61,6 +61,12 @@ pub struct SocketOptions {
     /// How long without traffic before a heartbeating peer is declared dead
     /// (`ZMQ_HEARTBEAT_TIMEOUT`); `None` means "equal to `heartbeat_ivl`", libzmq's default.
     pub heartbeat_timeout: Option<Duration>,
+    /// The time-to-live our PINGs ask the peer to hold us by (`ZMQ_HEARTBEAT_TTL`,
+    /// sent in tenths of a second); `None` is libzmq's 0, no time-to-live.
+    pub heartbeat_ttl: Option<Duration>,
+    /// Whether the driver speaks ZMTP 3.1 (a `library: zeromq` socket) rather than SP
+    /// (every other socket, including those whose library is not named).
+    pub zmtp: bool,
     /// Largest message accepted from the wire (`ZMQ_MAXMSGSIZE`, default unlimited);
     /// checked against the length header before anything is allocated.
     pub rcvmaxsize_bytes: Option<u64>,
@@ -88,6 +94,8 @@ impl Default for SocketOptions {
             survey_deadline: Duration::from_secs(1),
             heartbeat_ivl: None,
             heartbeat_timeout: None,
+            heartbeat_ttl: None,
+            zmtp: false,
             rcvmaxsize_bytes: None,
             subscribe: Vec::new(),
             router_mandatory: false,

@@ -131,8 +131,6 @@ codes! {
     OptionNotApplicable = "option-not-applicable", "it applies to REQ sockets only";
     /// A socket option exists in another library but not in the one this socket stands for.
     OptionNotInLibrary = "option-not-in-library", "name `library: zeromq` for this socket to model libzmq's option";
-    /// A socket option the simulator does not act on yet, refused rather than ignored.
-    OptionNotModelled = "option-not-modelled", "for application-level heartbeats use the Paranoid Pirate designs (`ppp-broker`, `ppp-worker`) and their `heartbeat_ivl` parameter";
     /// A number outside the range its field allows.
     OutOfRange = "out-of-range", "remove the node instead of giving it no replicas";
     /// A PAIR socket would have more than one peer.

@@ -77,6 +77,8 @@ pub struct RawOptions {
     pub survey_deadline: Option<Scalar>,
     pub heartbeat_ivl: Option<Scalar>,
     pub heartbeat_timeout: Option<Scalar>,
+    /// libzmq's `ZMQ_HEARTBEAT_TTL` (`library: zeromq` only, like the two above).
+    pub heartbeat_ttl: Option<Scalar>,
     pub rcvmaxsize: Option<Scalar>,
     pub subscribe: Option<OneOrMany<String>>,
     pub router_mandatory: Option<bool>,

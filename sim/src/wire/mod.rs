@@ -4,8 +4,8 @@
 //! byte by byte against the probes in docs/sp-wire.md and docs/library-semantics.md; the
 //! driver in `net/` owns the streams and calls in here. The protocols are SP over
 //! TCP (nanomsg, NNG), in `sp.rs`, and ZMTP 3.1 (ZeroMQ), in `zmtp/`, whose facts are
-//! in `docs/zmtp.md`. The driver speaks SP today; ZMTP is the codec for it to speak
-//! next. `modelled.rs` says how a message that models a large payload gets its full
+//! in `docs/zmtp.md`. The driver speaks ZMTP for `library: zeromq` sockets and SP for
+//! every other. `modelled.rs` says how a message that models a large payload gets its full
 //! length on the wire.
 
 pub mod modelled;

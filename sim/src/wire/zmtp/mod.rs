@@ -9,12 +9,14 @@
 //! - [`codec`]: the frame [`Decoder`] (multipart messages, commands, subscriptions
 //!   in both the 3.1 command form and the 3.0 message form) and the encoders;
 //! - [`command`]: command bodies and READY's property list;
+//! - [`envelope`]: a socket core's messages as frames and back, per socket type;
 //! - [`error`]: [`ZmtpError`], one variant per way a peer can break the protocol.
 //!
 //! Like `sp.rs`, nothing here touches a socket, a runtime or a clock.
 
 mod codec;
 mod command;
+mod envelope;
 mod error;
 mod handshake;
 
@@ -23,6 +25,7 @@ pub use codec::{
     encode_subscribe,
 };
 pub use command::{PING_CONTEXT_MAX, encode_ready};
+pub use envelope::{Envelope, Unroutable};
 pub use error::ZmtpError;
 pub use handshake::{Handshake, Peer};
 
