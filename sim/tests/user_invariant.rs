@@ -72,7 +72,10 @@ fn over(
     );
     let path = root().join("scenarios/user-invariant.yaml");
     let loaded = load_scenario_source(&SourceFile::new(path, text), registry);
-    loaded.plan.ok_or_else(|| format!("{:?}", loaded.diagnostics))
+    loaded.plan.ok_or_else(|| {
+        let shown = loaded.diagnostics.iter().map(|d| format!("{}: {}", d.code, d.message));
+        shown.collect::<Vec<_>>().join("\n")
+    })
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! run it again.
 //!
 //! ```no_run
-//! use patchbay::design::Registry;
+//! use patchbay::registry::Registry;
 //! use patchbay::testing::Scenario;
 //!
 //! #[test]
