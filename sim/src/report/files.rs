@@ -221,7 +221,7 @@ pub fn write_html(json: &Path, report: &Report) -> io::Result<PathBuf> {
     Ok(html)
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Written {
     pub json: PathBuf,

@@ -83,7 +83,7 @@ pub struct Histogram {
 }
 
 /// The bucket a value falls in: values below 8 have their own; above, each power of
-/// two is split in [`SUB_BUCKETS`].
+/// two is split in `SUB_BUCKETS`.
 pub fn bucket_of(us: u64) -> u32 {
     if us < SUB_BUCKETS {
         return us as u32;

@@ -82,7 +82,7 @@ pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) 
 }
 
 /// The descriptors a run of `plan` holds at once: one listener per bound socket and
-/// [`DESCRIPTORS_PER_LINK`] per link, over [`DESCRIPTORS_BASE`]. Replicas cost
+/// `DESCRIPTORS_PER_LINK` per link, over `DESCRIPTORS_BASE`. Replicas cost
 /// descriptors only through their sockets, so this, not a replica count, says what
 /// fits on the machine.
 pub fn descriptors_needed(plan: &ScenarioPlan) -> u64 {

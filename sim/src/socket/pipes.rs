@@ -87,7 +87,7 @@ impl Pipes {
     }
 
     /// Destroys `pipe`. Every message still waiting to go out on it is dropped with a
-    /// `PipeClosed` event; what already arrived stays readable (see [`Pipe::attached`]).
+    /// `PipeClosed` event; what already arrived stays readable (see `Pipe::attached`).
     pub fn detach(&mut self, pipe: PipeId) {
         let Some(p) = self.pipes.get_mut(&pipe).filter(|p| p.attached) else { return };
         p.attached = false;

@@ -5,12 +5,12 @@
 //! `docs/zmtp.md`. The pieces, in reading order:
 //! - this file: versions, the 64-byte greeting, which socket types ZMTP carries and
 //!   which of them may talk to each other;
-//! - [`handshake`]: greeting then READY, in both directions, yielding the [`Peer`];
-//! - [`codec`]: the frame [`Decoder`] (multipart messages, commands, subscriptions
+//! - `handshake`: greeting then READY, in both directions, yielding the [`Peer`];
+//! - `codec`: the frame [`Decoder`] (multipart messages, commands, subscriptions
 //!   in both the 3.1 command form and the 3.0 message form) and the encoders;
-//! - [`command`]: command bodies and READY's property list;
-//! - [`envelope`]: a socket core's messages as frames and back, per socket type;
-//! - [`error`]: [`ZmtpError`], one variant per way a peer can break the protocol.
+//! - `command`: command bodies and READY's property list;
+//! - `envelope`: a socket core's messages as frames and back, per socket type;
+//! - `error`: [`ZmtpError`], one variant per way a peer can break the protocol.
 //!
 //! Like `sp.rs`, nothing here touches a socket, a runtime or a clock.
 
