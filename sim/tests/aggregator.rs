@@ -1,4 +1,4 @@
-//! Seed 001's multiplexing aggregator on its two shipped scenarios, two seeds each:
+//! Article 001's multiplexing aggregator on its two shipped scenarios, two seeds each:
 //! with the acceptor's wake-up every job finishes; without it (the lost wake-up) the
 //! stragglers' connections are never read and no job finishes. Each run must end as
 //! its scenario expects, and a fact read from the trace says why.

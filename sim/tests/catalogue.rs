@@ -199,9 +199,9 @@ fn exploration_is_deterministic_and_never_replaces_a_written_case() {
 
 /// Shipped scenarios of sound designs that must survive any fault schedule: after
 /// the liveness phase, no invariant fails. The others are left out for a reason the
-/// scenario itself shows: the LRU broker and the gif service keep seed 000's ~23-day
+/// scenario itself shows: the LRU broker and the gif service keep article 000's ~23-day
 /// resend interval (a job lost with a killed worker is never resent, as
-/// `lru-worker-crash` shows), the aggregator of seed 001 keeps its jobs in memory
+/// `lru-worker-crash` shows), the aggregator of article 001 keeps its jobs in memory
 /// only, the pipeline loses what a killed worker held (`pipeline_conservation`
 /// counts it), the Paranoid Pirate broker is at-least-once (a worker cut off long
 /// enough to be expired has its job requeued, and when the cut heals both results

@@ -1,4 +1,4 @@
-//! Seed 004's comet router over the simulator: a small comet (200 users logging in
+//! Article 004's comet router over the simulator: a small comet (200 users logging in
 //! and out) passes `fanout_correct`, and the same topology and seed with the broken
 //! `leaky-comet-router`, which keeps pushing messages to users who logged out,
 //! fails it.

@@ -206,7 +206,7 @@ fn queue_device_answers_every_request_once_and_uses_both_workers() {
     }
 }
 
-/// Three REQ clients through seed 000's broker to two ready-workers.
+/// Three REQ clients through article 000's broker to two ready-workers.
 async fn lru_broker_run() -> Vec<TraceEvent> {
     let mut harness = Harness::new();
     let frontend = harness.bound(Box::new(Router::new(options()))).await;

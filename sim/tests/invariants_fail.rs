@@ -76,7 +76,7 @@ nodes:
       - {name: rep, type: REP, connect: device.backend}
 "#;
 
-/// Seed 000's load-balancing broker with two clients and two ready-workers.
+/// Article 000's load-balancing broker with two clients and two ready-workers.
 const LRU: &str = r#"
 name: lru
 nodes:

@@ -1,6 +1,6 @@
 //! Message sizes are real (issue 11, point 5): a job that models 10-100 MB has a
 //! length prefix of that size, so a receive limit refuses it from the prefix, as
-//! nanomsg, NNG and libzmq do, and drops the connection. Seed 000's author met
+//! nanomsg, NNG and libzmq do, and drops the connection. Article 000's author met
 //! exactly this with nanomsg's default 1 MiB `NN_RCVMAXSIZE` and raised it; the
 //! shipped gif-service pair shows both sides, in the simulator and over real TCP
 //! (where the padding really travels: kept to a few jobs of a few MB).

@@ -4,7 +4,6 @@
 
 mod aggregator;
 mod bandwidth;
-mod broken_files;
 mod catalogue;
 mod cli;
 mod comet;
@@ -16,6 +15,7 @@ mod explain_graph;
 mod heartbeat;
 mod hostile;
 mod interop;
+mod invalid_files;
 mod invariants_fail;
 mod layering;
 mod parity;

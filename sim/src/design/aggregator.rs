@@ -1,4 +1,4 @@
-//! The `aggregator` design: seed 001's multiplexing aggregator, with its lost wake-up.
+//! The `aggregator` design: article 001's multiplexing aggregator, with its lost wake-up.
 //!
 //! In the seed, an acceptor reads the first packet of each new TCP connection, which
 //! names a job, and hands the connection to that job's worker thread (creating the

@@ -1,4 +1,4 @@
-//! The `aggregator-client` design: one client connection of seed 001's multiplexing
+//! The `aggregator-client` design: one client connection of article 001's multiplexing
 //! aggregator, and the small protocol it speaks.
 //!
 //! The seed's client is a bunch of processes, one per job, each on its own TCP

@@ -31,7 +31,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             .workload(&["service_time", "size"])
             .run(super::echo_worker::run),
         DesignSpec::new("ready-worker")
-            .summary("Seed 000's worker: a REQ to the broker whose first message says \"ready\" and whose later messages carry the previous result.")
+            .summary("Article 000's worker: a REQ to the broker whose first message says \"ready\" and whose later messages carry the previous result.")
             .role(Role::Replier)
             .socket("req", &[SocketType::Req], "the connection to the broker's backend")
             .workload(&["service_time", "size"])
@@ -43,7 +43,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             .socket("backend", &[SocketType::Dealer], "faces the workers")
             .run(super::queue_device::run),
         DesignSpec::new("lru-broker")
-            .summary("Seed 000's load-balancing broker: a queue of idle workers, a routing loop and a collect loop; optionally publishes each finished job's id.")
+            .summary("Article 000's load-balancing broker: a queue of idle workers, a routing loop and a collect loop; optionally publishes each finished job's id.")
             .role(Role::Broker)
             .socket("frontend", &[SocketType::Router], "faces the clients")
             .socket("backend", &[SocketType::Router], "faces the ready-workers")
@@ -129,7 +129,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             .param("idle_timeout", ParamKind::Duration, Some("2s"), "silence after which a started batch counts as complete though short (a worker died holding tasks), so the kill signal still goes")
             .run(super::sink::run),
         DesignSpec::new("gif-frontend")
-            .summary("Seed 000's HTTP front end: posts a job with a large payload to the broker, then waits on SUB for its own job id.")
+            .summary("Article 000's HTTP front end: posts a job with a large payload to the broker, then waits on SUB for its own job id.")
             .role(Role::Requester)
             .role(Role::Subscriber)
             .socket("jobs", &[SocketType::Req, SocketType::Dealer], "where jobs go")
@@ -137,14 +137,14 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             .workload(&["requests", "rate", "start_at", "size"])
             .run(super::gif_frontend::run),
         DesignSpec::new("aggregator")
-            .summary("Seed 001's multiplexing aggregator: an acceptor hands each connection to the worker of the job its first packet names; with `wakeup: false` it forgets to wake that worker (the lost wake-up).")
+            .summary("Article 001's multiplexing aggregator: an acceptor hands each connection to the worker of the job its first packet names; with `wakeup: false` it forgets to wake that worker (the lost wake-up).")
             .role(Role::Consumer)
             .socket("ingest", &[SocketType::Router], "where client connections arrive; the ROUTER's hop id tells connections apart")
             .param("wakeup", ParamKind::Bool, Some("true"), "whether the acceptor wakes the job's worker after handing a connection over")
             .param("connections_per_job", ParamKind::Count, None, "connections each job gets; a job is complete once this many have named it and each has sent its last chunk")
             .run(super::aggregator::run),
         DesignSpec::new("aggregator-client")
-            .summary("Seed 001's client connection: one replica is one connection carrying one job's chunks (replica r serves job r % jobs), the first packet naming the job.")
+            .summary("Article 001's client connection: one replica is one connection carrying one job's chunks (replica r serves job r % jobs), the first packet naming the job.")
             .role(Role::Producer)
             .socket("out", &[SocketType::Dealer], "the connection to the aggregator")
             .param("jobs", ParamKind::Count, Some("1"), "jobs the clients work on; replica r sends its chunks for job r % jobs")
@@ -176,7 +176,7 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             .workload(&["start_at"])
             .run(super::pair_step::run),
         DesignSpec::new("comet-manager")
-            .summary("Seed 004's subscription manager: knows who follows whom (a seeded Barabasi-Albert graph) and answers the router's queries.")
+            .summary("Article 004's subscription manager: knows who follows whom (a seeded Barabasi-Albert graph) and answers the router's queries.")
             .role(Role::Replier)
             .socket("api", &[SocketType::Rep, SocketType::Router], "the router's queries")
             .param("users", ParamKind::Count, None, "number of users in the follower graph")
@@ -184,13 +184,13 @@ pub(super) fn builtin() -> Vec<DesignSpec> {
             .param("graph_seed", ParamKind::Count, Some("1"), "seed of the follower graph (fanout_correct rebuilds the graph from it)")
             .run(super::comet_manager::run),
         DesignSpec::new("comet-router")
-            .summary("Seed 004's router: delivers each message to the logged-in followers of its sender and drops the rest.")
+            .summary("Article 004's router: delivers each message to the logged-in followers of its sender and drops the rest.")
             .role(Role::Router)
             .socket("users", &[SocketType::Router], "user connections (login and logout are messages on them)")
             .socket("manager", &[SocketType::Req, SocketType::Dealer], "asks the subscription manager (a DEALER pipelines the queries)")
             .run(super::comet_router::run),
         DesignSpec::new("comet-user")
-            .summary("Seed 004's user: logs in and out, sends messages to its followers, receives its followees' messages.")
+            .summary("Article 004's user: logs in and out, sends messages to its followers, receives its followees' messages.")
             .role(Role::Publisher)
             .role(Role::Subscriber)
             .socket("conn", &[SocketType::Dealer], "the comet connection")

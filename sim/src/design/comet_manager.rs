@@ -1,4 +1,4 @@
-//! The `comet-manager` design: seed 004's subscription manager, which knows who
+//! The `comet-manager` design: article 004's subscription manager, which knows who
 //! follows whom and answers the router's `get_subscribers(User)` queries.
 //!
 //! The follower graph is `FollowerGraph::barabasi_albert(users, edges_per_user,

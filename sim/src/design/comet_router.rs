@@ -1,4 +1,4 @@
-//! The `comet-router` design: seed 004's router, which pushes each message a user
+//! The `comet-router` design: article 004's router, which pushes each message a user
 //! sends to that user's logged-in followers and drops the rest.
 //!
 //! Users hold one DEALER connection each to the router's `users` ROUTER. A user's

@@ -1,4 +1,4 @@
-//! The `comet-user` design: one of seed 004's users, logging in and out and sending
+//! The `comet-user` design: one of article 004's users, logging in and out and sending
 //! messages to its followers while logged in.
 //!
 //! User `u` is replica `u` of its group, the index the follower graph knows it by.

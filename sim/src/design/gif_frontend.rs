@@ -1,4 +1,4 @@
-//! The `gif-frontend` design: seed 000's HTTP front end.
+//! The `gif-frontend` design: article 000's HTTP front end.
 //!
 //! For each of `workload.requests` jobs (at `workload.rate`, after
 //! `workload.start_at`) it generates the job's id, subscribes to the id's decimal
@@ -11,7 +11,7 @@
 //!
 //! The broker's announcement starts with the payload header, not the id's text, so
 //! the per-job subscription matches it only through a catch-all `""` on the socket
-//! (as the shipped topology configures); the design subscribes anyway, as seed 000's
+//! (as the shipped topology configures); the design subscribes anyway, as article 000's
 //! front end does, and cancels the subscription once its job is done.
 
 use std::future::Future;

@@ -1,4 +1,4 @@
-//! The `lru-broker` design: seed 000's load-balancing broker with the ZeroMQ guide's
+//! The `lru-broker` design: article 000's load-balancing broker with the ZeroMQ guide's
 //! least-recently-used queue of idle workers.
 //!
 //! Clients send requests to the `frontend` ROUTER; ready-workers send "ready" (or the
@@ -6,7 +6,7 @@
 //! broker queues each worker's routing header as it arrives and answers the oldest
 //! one with the oldest job. A result goes back to the client that owns the job and,
 //! when the node has a `publish` socket, its id is announced there (the gif service's
-//! "your gif is ready"). Like seed 000's broker it does not de-duplicate workers: a
+//! "your gif is ready"). Like article 000's broker it does not de-duplicate workers: a
 //! REQ that resends its "ready" is queued twice, which is the hazard this design
 //! exists to show.
 
@@ -155,7 +155,7 @@ impl Broker {
     }
 }
 
-/// Announces that job `id` is done, as seed 000's collect loop publishes the job's
+/// Announces that job `id` is done, as article 000's collect loop publishes the job's
 /// uuid: an envelope whose first frame is the id's decimal text, so each front end
 /// subscribes to its own job by prefix, then the payload.
 async fn publish(ctx: &NodeCtx, id: MsgId) {

@@ -1,9 +1,9 @@
-//! The `ready-worker` design: seed 000's worker, a REQ connected to the broker's
+//! The `ready-worker` design: article 000's worker, a REQ connected to the broker's
 //! backend ROUTER.
 //!
 //! Its first request says "ready"; the broker holds it until there is a job and
 //! answers with the job. Each later request carries the previous job's result and
-//! doubles as the next "ready". This is the design that exposes seed 000's hazard:
+//! doubles as the next "ready". This is the design that exposes article 000's hazard:
 //! when the broker holds a "ready" longer than the REQ's resend interval, the REQ
 //! resends it, the broker queues the worker twice, and the REQ discards one of the
 //! two jobs it is sent as a late reply.

@@ -1,4 +1,4 @@
-//! Who follows whom in seed 004's comet test: a seeded Barabási–Albert graph.
+//! Who follows whom in article 004's comet test: a seeded Barabási–Albert graph.
 //!
 //! It sits with the plan because it is a pure function of plan parameters (users,
 //! friends per user, seed) that both the comet designs and the `fanout_correct`

@@ -21,9 +21,9 @@ pub const HEADER_LEN: usize = 20;
 pub enum PayloadKind {
     Request = 1,
     Reply = 2,
-    /// A worker announcing it is ready (seed 000), carrying no result.
+    /// A worker announcing it is ready (article 000), carrying no result.
     Ready = 3,
-    /// A worker's result, which is also its next "ready" (seed 000).
+    /// A worker's result, which is also its next "ready" (article 000).
     Result = 4,
     /// A job handed from a broker to a worker.
     Job = 5,
