@@ -1,6 +1,6 @@
 //! What a design author needs, in one import: `use patchbay::prelude::*;`.
 //!
-//! The builder a design is declared with ([`DesignSpec`]) and the vocabulary it
+//! The builder a design is declared with ([`Design`]) and the vocabulary it
 //! takes ([`Role`], [`ParamKind`], [`SocketType`]); the context a running design is
 //! handed ([`NodeCtx`], its sockets, messages and payloads); the [`kit`] of helpers
 //! the built-in designs use; the events a design records ([`AppEvent`], and
@@ -10,7 +10,7 @@
 //! use patchbay::prelude::*;
 //!
 //! // A worker that answers every request after a pause its topology sets.
-//! let worker = DesignSpec::new("patient-worker")
+//! let worker = Design::new("patient-worker")
 //!     .summary("Answers each request after `pause`.")
 //!     .role(Role::Replier)
 //!     .socket("rep", &[SocketType::Rep], "where requests arrive")
@@ -35,10 +35,10 @@
 //! ```
 
 pub use crate::design::kit;
-pub use crate::design::{DesignSpec, NodeCtx, Socket};
+pub use crate::design::{Design, NodeCtx, Socket};
 pub use crate::plan::ParamValue;
 pub use crate::registry::Registry;
 pub use crate::socket::{Msg, SocketType};
 pub use crate::trace::{AppEvent, FieldValue, MsgId, UserEvent};
-pub use crate::vocab::{ParamKind, ParamSpec, Role, SocketRole};
+pub use crate::vocab::{Param, ParamKind, Role, SocketRole};
 pub use crate::wire::payload::{Payload, PayloadKind};

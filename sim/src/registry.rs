@@ -9,17 +9,17 @@
 
 use std::collections::BTreeMap;
 
-use crate::design::{self, DesignSpec};
-use crate::invariant::{self, CheckInput, InvariantSpec, Outcome};
+use crate::design::{self, Design};
+use crate::invariant::{self, CheckInput, Invariant, Outcome};
 use crate::plan::InvariantPlan;
 use crate::vocab::{Role, RoleLookup};
 
 /// The designs and invariants a run can name.
 #[derive(Clone, Debug)]
 pub struct Registry {
-    designs: BTreeMap<&'static str, DesignSpec>,
+    designs: BTreeMap<&'static str, Design>,
     /// In registration order, which is the order reports list them.
-    invariants: Vec<InvariantSpec>,
+    invariants: Vec<Invariant>,
 }
 
 impl Registry {
@@ -44,7 +44,7 @@ impl Registry {
     /// let mut registry = Registry::builtin();
     /// assert!(registry.get("quiet-sink").is_none());
     /// registry.register(
-    ///     DesignSpec::new("quiet-sink")
+    ///     Design::new("quiet-sink")
     ///         .summary("Pulls and drops everything.")
     ///         .role(Role::Consumer)
     ///         .socket("pull", &[SocketType::Pull], "where messages arrive")
@@ -54,13 +54,13 @@ impl Registry {
     /// assert_eq!(spec.sockets()[0].name, "pull");
     /// assert!(spec.is_runnable() && !spec.is_broken());
     /// ```
-    pub fn register(&mut self, spec: DesignSpec) {
+    pub fn register(&mut self, spec: Design) {
         self.designs.insert(spec.name(), spec);
     }
 
     /// Adds an invariant scenarios can name; a later registration under the same
     /// name replaces the earlier in its place.
-    pub fn invariant(&mut self, spec: InvariantSpec) -> &mut Registry {
+    pub fn invariant(&mut self, spec: Invariant) -> &mut Registry {
         match self.invariants.iter_mut().find(|s| s.name() == spec.name()) {
             Some(slot) => *slot = spec,
             None => self.invariants.push(spec),
@@ -68,7 +68,7 @@ impl Registry {
         self
     }
 
-    pub fn get(&self, name: &str) -> Option<&DesignSpec> {
+    pub fn get(&self, name: &str) -> Option<&Design> {
         self.designs.get(name)
     }
 
@@ -76,17 +76,17 @@ impl Registry {
         self.designs.keys().copied()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &DesignSpec> {
+    pub fn iter(&self) -> impl Iterator<Item = &Design> {
         self.designs.values()
     }
 
     /// The invariant called `name`, if registered.
-    pub fn find_invariant(&self, name: &str) -> Option<&InvariantSpec> {
+    pub fn find_invariant(&self, name: &str) -> Option<&Invariant> {
         self.invariants.iter().find(|s| s.name() == name)
     }
 
     /// Every registered invariant, in the order reports list them.
-    pub fn invariants(&self) -> impl Iterator<Item = &InvariantSpec> {
+    pub fn invariants(&self) -> impl Iterator<Item = &Invariant> {
         self.invariants.iter()
     }
 
@@ -122,7 +122,7 @@ mod tests {
     fn a_registered_invariant_is_resolved_checked_and_listed_after_the_builtins() {
         let mut registry = Registry::builtin();
         let builtin: Vec<&str> = registry.invariants().map(|s| s.name()).collect();
-        registry.invariant(InvariantSpec::new("always_fails", "nothing passes", |_| {
+        registry.invariant(Invariant::new("always_fails", "nothing passes", |_| {
             Outcome::from_violations("always_fails", vec![Violation::new(ms(1), None, "no")])
         }));
         let names: Vec<&str> = registry.invariants().map(|s| s.name()).collect();
@@ -149,7 +149,7 @@ mod tests {
     fn registering_a_name_again_replaces_it_in_place() {
         let mut registry = Registry::builtin();
         let before: Vec<&str> = registry.invariants().map(|s| s.name()).collect();
-        registry.invariant(InvariantSpec::new("hwm_bound", "replaced", |_| {
+        registry.invariant(Invariant::new("hwm_bound", "replaced", |_| {
             Outcome::unknown("hwm_bound", "replaced")
         }));
         let after: Vec<&str> = registry.invariants().map(|s| s.name()).collect();

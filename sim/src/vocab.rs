@@ -1,5 +1,5 @@
 //! The vocabulary designs and invariants share: what a design does (its [`Role`]s),
-//! the kinds of parameter either may take ([`ParamKind`], [`ParamSpec`]), the sockets
+//! the kinds of parameter either may take ([`ParamKind`], [`Param`]), the sockets
 //! a design expects ([`SocketRole`]), and how an invariant asks which roles a
 //! topology's designs play ([`RoleLookup`]).
 //!
@@ -79,7 +79,7 @@ impl ParamKind {
 
 /// One parameter a design takes.
 #[derive(Clone, Debug)]
-pub struct ParamSpec {
+pub struct Param {
     pub name: &'static str,
     pub kind: ParamKind,
     /// The value used when the topology gives none; `None` makes the parameter required.

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use patchbay::design::{DesignSpec, NodeCtx, Role};
+use patchbay::design::{Design, NodeCtx, Role};
 use patchbay::plan::{self, Replica};
 use patchbay::registry::Registry;
 use patchbay::resolve;
@@ -57,8 +57,8 @@ fn a_topology_whose_node_indexes_overflow_message_ids_is_refused_where_it_overfl
 }
 
 /// A worker with a bug: it panics on its first request.
-fn panicking_worker() -> DesignSpec {
-    DesignSpec::new("panicking-worker")
+fn panicking_worker() -> Design {
+    Design::new("panicking-worker")
         .summary("Panics on its first request, as a design with a bug does.")
         .role(Role::Replier)
         .socket("rep", &[SocketType::Rep], "where the request that makes it panic arrives")

@@ -20,8 +20,8 @@ use patchbay::trace::EventKind;
 /// with a patchbay payload in steps of `step` (configuration the closure captures),
 /// records the count as a typed event of its own, and replies with the request's id
 /// and the count as the payload's extra bytes.
-fn counting_worker(step: u64) -> DesignSpec {
-    DesignSpec::new("counting-worker")
+fn counting_worker(step: u64) -> Design {
+    Design::new("counting-worker")
         .summary("Answers each request on a REP socket with its id and a running count.")
         .role(Role::Replier)
         .socket("rep", &[SocketType::Rep], "where requests arrive")

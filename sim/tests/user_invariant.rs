@@ -1,4 +1,4 @@
-//! A user's own invariant end to end: declared once with `InvariantSpec`, registered
+//! A user's own invariant end to end: declared once with `Invariant`, registered
 //! with `Registry::invariant` beside the built-ins, named in a scenario, checked
 //! against its applicability by the resolver, and run by the runner over a real trace.
 //!
@@ -6,18 +6,18 @@
 //! fails when there are fewer than its `at_least` parameter, so the same declaration
 //! passes or fails by the number the scenario gives it.
 
-use patchbay::invariant::{InvariantSpec, Outcome, Verdict, Violation};
+use patchbay::invariant::{Invariant, Outcome, Verdict, Violation};
 use patchbay::plan::{ParamValue, ScenarioPlan};
 use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario_source;
 use patchbay::run::run_seed;
 use patchbay::spec::source::SourceFile;
 use patchbay::trace::{AppEvent, EventKind};
-use patchbay::vocab::{ParamKind, ParamSpec, Role};
+use patchbay::vocab::{Param, ParamKind, Role};
 
 use crate::util::root;
 
-const AT_LEAST: ParamSpec = ParamSpec {
+const AT_LEAST: Param = Param {
     name: "at_least",
     kind: ParamKind::Count,
     default: None,
@@ -27,7 +27,7 @@ const AT_LEAST: ParamSpec = ParamSpec {
 /// The built-ins plus `replies_counted`, which applies only where someone requests.
 fn registry() -> Registry {
     let mut registry = Registry::builtin();
-    let spec = InvariantSpec::new("replies_counted", "enough replies are accepted", |input| {
+    let spec = Invariant::new("replies_counted", "enough replies are accepted", |input| {
         let accepted = input
             .trace
             .events

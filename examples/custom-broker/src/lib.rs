@@ -30,8 +30,8 @@ pub fn registry() -> Registry {
 }
 
 /// The window broker's declaration: what a topology naming it must give.
-pub fn window_broker() -> DesignSpec {
-    DesignSpec::new("window-broker")
+pub fn window_broker() -> Design {
+    Design::new("window-broker")
         .summary("A request-reply broker that keeps at most `window` requests at the workers and queues the rest in arrival order.")
         .role(Role::Broker)
         .socket("frontend", &[SocketType::Router], "faces the clients")

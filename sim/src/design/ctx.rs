@@ -45,12 +45,12 @@ impl std::fmt::Debug for Reopener {
 /// A design's entry point: runs the replica until its work is done (or for ever; the
 /// runtime drops the future when the node is killed or the run ends). Shared by every
 /// replica of every run, across the threads that run seeds side by side; built by
-/// [`DesignSpec::run`](super::DesignSpec::run) from a closure.
+/// [`Design::run`](super::Design::run) from a closure.
 #[derive(Clone)]
 pub struct DesignFn(Arc<dyn Fn(NodeCtx) -> BoxedDesignFuture + Send + Sync>);
 
 impl DesignFn {
-    /// Wraps a behaviour; [`DesignSpec::run`](super::DesignSpec::run) is the usual way.
+    /// Wraps a behaviour; [`Design::run`](super::Design::run) is the usual way.
     pub fn new(behaviour: impl Fn(NodeCtx) -> BoxedDesignFuture + Send + Sync + 'static) -> Self {
         DesignFn(Arc::new(behaviour))
     }
@@ -315,7 +315,7 @@ impl NodeCtx {
     fn typed_param(&self, name: &str, wanted: &str) -> &ParamValue {
         self.params.get(name).unwrap_or_else(|| {
             panic!(
-                "design at {} read parameter `{name}` as {wanted}, but its DesignSpec declares \
+                "design at {} read parameter `{name}` as {wanted}, but its Design declares \
                  no such parameter (declare it with `.param(..)`)",
                 self.name
             )

@@ -15,7 +15,7 @@
 //! use patchbay::prelude::*;
 //!
 //! // A producer that sends `workload.requests` messages at `workload.rate` per second.
-//! let spec = DesignSpec::new("steady-producer")
+//! let spec = Design::new("steady-producer")
 //!     .role(Role::Producer)
 //!     .socket("out", &[SocketType::Push], "where messages go")
 //!     .workload(&["requests", "rate", "start_at", "size"])

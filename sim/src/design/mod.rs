@@ -16,6 +16,7 @@ mod comet_manager;
 mod comet_router;
 mod comet_user;
 pub mod ctx;
+mod declaration;
 mod echo_worker;
 mod forwarder;
 mod gif_frontend;
@@ -31,7 +32,6 @@ mod queue_device;
 mod ready_worker;
 mod respondent;
 mod sink;
-mod spec;
 mod streamer;
 mod subscriber;
 mod surveyor;
@@ -42,14 +42,14 @@ mod ventilator;
 pub use ctx::{
     BoxedDesignFuture, Completion, DesignFn, NodeCtx, NodeParts, Reopener, Socket, msg_info,
 };
-pub use spec::DesignSpec;
+pub use declaration::Design;
 // The vocabulary designs share with invariants lives below both (`vocab.rs`); it is
 // re-exported here because every design declaration names it.
-pub use crate::vocab::{ParamKind, ParamSpec, Role, SocketRole};
+pub use crate::vocab::{Param, ParamKind, Role, SocketRole};
 
 /// Every built-in design, the deliberately broken catalogue included (a topology
 /// naming one of those gets a warning, and suggestions never offer them). The
 /// registry (`registry.rs`) starts from these.
-pub fn builtin() -> Vec<DesignSpec> {
+pub fn builtin() -> Vec<Design> {
     catalog::builtin().into_iter().chain(broken::designs()).collect()
 }

@@ -29,15 +29,15 @@ use crate::plan::Replica;
 use crate::trace::{AppEvent, MsgId};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
-use super::{InvariantSpec, any_design, requires};
+use super::{Invariant, any_design, requires};
 
 pub const NAME: &str = "aggregate_complete";
 
 /// `aggregate_complete` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
+pub(super) fn declare() -> Invariant {
     let summary = "every byte each client sent for a job is in the job's aggregate once, in per-connection order, and the job finishes";
-    InvariantSpec::new(NAME, summary, check).applies(|t, _| {
+    Invariant::new(NAME, summary, check).applies(|t, _| {
         requires(any_design(t, &["aggregator"]), "no node runs the `aggregator` design")
     })
 }

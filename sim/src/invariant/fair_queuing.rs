@@ -24,19 +24,15 @@ use crate::socket::{PipeId, SocketType};
 use crate::trace::{EventKind, MsgId, SocketIndex};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
-use super::{BOUND, InvariantSpec};
+use super::{BOUND, Invariant};
 
 pub const NAME: &str = "fair_queuing";
 
 /// `fair_queuing` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(
-        NAME,
-        "no ready peer waits more than the bound while others are served",
-        check,
-    )
-    .param(BOUND)
+pub(super) fn declare() -> Invariant {
+    Invariant::new(NAME, "no ready peer waits more than the bound while others are served", check)
+        .param(BOUND)
 }
 
 const DEFAULT_BOUND: Duration = Duration::from_secs(1);

@@ -31,16 +31,16 @@ use crate::trace::{AppEvent, EventKind, MsgId};
 use crate::vocab::Role;
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
-use super::{InvariantSpec, any_role, requires};
+use super::{Invariant, any_role, requires};
 
 pub const NAME: &str = "fanout_correct";
 
 /// `fanout_correct` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
+pub(super) fn declare() -> Invariant {
     let summary = "each message reaches exactly the followers of its sender who were logged in when the router routed it";
     let reason = "no node routes to dynamic receivers (no design with the router role, such as `comet-router`)";
-    InvariantSpec::new(NAME, summary, check)
+    Invariant::new(NAME, summary, check)
         .applies(move |t, r| requires(any_role(t, r, Role::Router), reason))
 }
 

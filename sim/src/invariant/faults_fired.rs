@@ -16,16 +16,16 @@ use std::time::Duration;
 
 use crate::trace::EventKind;
 
-use super::InvariantSpec;
+use super::Invariant;
 use super::verdict::{CheckInput, Outcome, Violation, dur};
 
 pub const NAME: &str = "faults_fired";
 
 /// `faults_fired` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
+pub(super) fn declare() -> Invariant {
     let summary = "every scheduled fault took effect on something";
-    InvariantSpec::new(NAME, summary, check)
+    Invariant::new(NAME, summary, check)
 }
 
 /// What the trace shows of one fault.

@@ -16,15 +16,15 @@
 use crate::socket::{DropReason, HwmPolicy, SocketType};
 use crate::trace::EventKind;
 
-use super::InvariantSpec;
+use super::Invariant;
 use super::verdict::{CheckInput, Outcome, Violation};
 
 pub const NAME: &str = "hwm_bound";
 
 /// `hwm_bound` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(
+pub(super) fn declare() -> Invariant {
+    Invariant::new(
         NAME,
         "no pipe holds more than its high-water mark, and only socket types that drop ever drop",
         check,

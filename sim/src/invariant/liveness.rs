@@ -29,14 +29,14 @@ use crate::socket::SocketType;
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
-use super::{BOUND, InvariantSpec};
+use super::{BOUND, Invariant};
 
 pub const NAME: &str = "liveness";
 
 /// `liveness` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(
+pub(super) fn declare() -> Invariant {
+    Invariant::new(
         NAME,
         "after faults heal, every declared unit of work finishes within the bound",
         check,

@@ -3,7 +3,7 @@
 //! Each invariant is declared once, in its own file beside this one: its name, its
 //! parameters, a test of whether it can apply to a topology at all (so that
 //! `no_lost_replies` on a topology with nobody sending requests is an error, not a
-//! vacuous pass) and its checker, together an [`InvariantSpec`]. [`builtin`] lists the
+//! vacuous pass) and its checker, together an [`Invariant`]. [`builtin`] lists the
 //! built-in ones in the order reports show them; the registry (`registry.rs`) holds
 //! them beside users' own, registered through the same `Registry::invariant`.
 //! `verdict.rs` holds the types checkers share. Nothing here knows designs: which
@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use crate::plan::TopologyPlan;
 use crate::socket::SocketType;
-use crate::vocab::{ParamKind, ParamSpec, Role, RoleLookup};
+use crate::vocab::{Param, ParamKind, Role, RoleLookup};
 
 /// The checkers' test scenario, which other modules' tests build on too.
 #[cfg(test)]
@@ -46,15 +46,15 @@ pub type AppliesFn =
 /// Everything the language knows about one invariant, declared once: the resolver
 /// checks scenarios against it and the runner calls its checker.
 #[derive(Clone)]
-pub struct InvariantSpec {
+pub struct Invariant {
     pub(crate) name: &'static str,
     pub(crate) summary: &'static str,
-    pub(crate) params: Vec<ParamSpec>,
+    pub(crate) params: Vec<Param>,
     pub(crate) applies: AppliesFn,
     pub(crate) check: CheckFn,
 }
 
-impl InvariantSpec {
+impl Invariant {
     /// An invariant called `name` (as scenarios write it), which `summary` finishes the
     /// sentence "`name` checks that …", judged by `check`. It takes no parameters and
     /// applies to every topology until told otherwise.
@@ -62,8 +62,8 @@ impl InvariantSpec {
         name: &'static str,
         summary: &'static str,
         check: impl Fn(&CheckInput) -> Outcome + Send + Sync + 'static,
-    ) -> InvariantSpec {
-        InvariantSpec {
+    ) -> Invariant {
+        Invariant {
             name,
             summary,
             params: Vec::new(),
@@ -73,7 +73,7 @@ impl InvariantSpec {
     }
 
     /// Adds a parameter scenarios may give it (`invariants: [{name: {param: value}}]`).
-    pub fn param(mut self, param: ParamSpec) -> InvariantSpec {
+    pub fn param(mut self, param: Param) -> Invariant {
         self.params.push(param);
         self
     }
@@ -83,7 +83,7 @@ impl InvariantSpec {
     pub fn applies(
         mut self,
         applies: impl Fn(&TopologyPlan, &dyn RoleLookup) -> Result<(), String> + Send + Sync + 'static,
-    ) -> InvariantSpec {
+    ) -> Invariant {
         self.applies = Arc::new(applies);
         self
     }
@@ -96,7 +96,7 @@ impl InvariantSpec {
         self.summary
     }
 
-    pub fn params(&self) -> &[ParamSpec] {
+    pub fn params(&self) -> &[Param] {
         &self.params
     }
 
@@ -116,9 +116,9 @@ impl InvariantSpec {
     }
 }
 
-impl fmt::Debug for InvariantSpec {
+impl fmt::Debug for Invariant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InvariantSpec")
+        f.debug_struct("Invariant")
             .field("name", &self.name)
             .field("summary", &self.summary)
             .field("params", &self.params)
@@ -127,7 +127,7 @@ impl fmt::Debug for InvariantSpec {
 }
 
 /// Every built-in invariant, in the order reports list them.
-pub fn builtin() -> Vec<InvariantSpec> {
+pub fn builtin() -> Vec<Invariant> {
     vec![
         no_lost_replies::declare(),
         no_duplicate_delivery::declare(),
@@ -164,7 +164,7 @@ fn requires(ok: bool, reason: &str) -> Result<(), String> {
 }
 
 /// The time bound `fair_queuing` and `liveness` both take.
-const BOUND: ParamSpec = ParamSpec {
+const BOUND: Param = Param {
     name: "bound",
     kind: ParamKind::Duration,
     default: None,

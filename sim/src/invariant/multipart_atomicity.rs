@@ -9,16 +9,16 @@
 
 use crate::trace::AppEvent;
 
-use super::InvariantSpec;
+use super::Invariant;
 use super::verdict::{CheckInput, Outcome, Violation, dur};
 
 pub const NAME: &str = "multipart_atomicity";
 
 /// `multipart_atomicity` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
+pub(super) fn declare() -> Invariant {
     let summary = "a multipart message arrives whole or not at all";
-    InvariantSpec::new(NAME, summary, check)
+    Invariant::new(NAME, summary, check)
 }
 
 pub fn check(input: &CheckInput) -> Outcome {

@@ -14,19 +14,15 @@ use std::time::Duration;
 use crate::plan::Replica;
 use crate::trace::{EventKind, MsgId, SocketIndex};
 
-use super::InvariantSpec;
+use super::Invariant;
 use super::verdict::{CheckInput, Outcome, Violation, dur};
 
 pub const NAME: &str = "no_duplicate_delivery";
 
 /// `no_duplicate_delivery` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(
-        NAME,
-        "no message id is delivered to the application twice at one node",
-        check,
-    )
+pub(super) fn declare() -> Invariant {
+    Invariant::new(NAME, "no message id is delivered to the application twice at one node", check)
 }
 
 pub fn check(input: &CheckInput) -> Outcome {

@@ -21,14 +21,14 @@ use crate::trace::{AppEvent, MsgId};
 use crate::vocab::Role;
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
-use super::{InvariantSpec, any_role, requires};
+use super::{Invariant, any_role, requires};
 
 pub const NAME: &str = "no_lost_replies";
 
 /// `no_lost_replies` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
-    InvariantSpec::new(
+pub(super) fn declare() -> Invariant {
+    Invariant::new(
         NAME,
         "every request gets exactly one reply by the end of the liveness phase",
         check,

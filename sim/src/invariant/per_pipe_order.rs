@@ -25,16 +25,16 @@ use crate::plan::Replica;
 use crate::socket::PipeId;
 use crate::trace::{EventKind, MsgId, SocketIndex};
 
-use super::InvariantSpec;
+use super::Invariant;
 use super::verdict::{CheckInput, MsgOrigin, Outcome, Violation, dur};
 
 pub const NAME: &str = "per_pipe_order";
 
 /// `per_pipe_order` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
+pub(super) fn declare() -> Invariant {
     let summary = "messages on one pipe arrive in the order they were sent";
-    InvariantSpec::new(NAME, summary, check)
+    Invariant::new(NAME, summary, check)
 }
 
 /// One pipe at the receiving end: (replica, socket, pipe).

@@ -31,15 +31,15 @@ use crate::socket::{PipeId, SocketType};
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
-use super::{InvariantSpec, any_socket, requires};
+use super::{Invariant, any_socket, requires};
 
 pub const NAME: &str = "pipeline_conservation";
 
 /// `pipeline_conservation` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
+pub(super) fn declare() -> Invariant {
     let summary = "every task pushed is pulled exactly once, except tasks lost with a killed node, which are counted";
-    InvariantSpec::new(NAME, summary, check)
+    Invariant::new(NAME, summary, check)
         .applies(|t, _| requires(any_socket(t, &[SocketType::Push]), "no node has a PUSH socket"))
 }
 

@@ -36,14 +36,14 @@ use std::time::Duration;
 use crate::plan::{FaultKind, Replica, Selector};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{EventKind, SocketIndex, TraceEvent};
-use crate::vocab::{ParamKind, ParamSpec};
+use crate::vocab::{Param, ParamKind};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
-use super::{InvariantSpec, any_socket, requires};
+use super::{Invariant, any_socket, requires};
 
 pub const NAME: &str = "resend_interval";
 
-const TOLERANCE: ParamSpec = ParamSpec {
+const TOLERANCE: Param = Param {
     name: "tolerance",
     kind: ParamKind::Duration,
     default: None,
@@ -52,9 +52,9 @@ const TOLERANCE: ParamSpec = ParamSpec {
 
 /// `resend_interval` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
+pub(super) fn declare() -> Invariant {
     let summary = "a REQ resends no earlier than its interval, no later than the interval plus the tolerance, and only while it has no reply";
-    InvariantSpec::new(NAME, summary, check)
+    Invariant::new(NAME, summary, check)
         .param(TOLERANCE)
         .applies(|t, _| requires(any_socket(t, &[SocketType::Req]), "no node has a REQ socket"))
 }

@@ -44,14 +44,14 @@ use std::time::Duration;
 use crate::plan::{FaultKind, ParamValue, Replica};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex};
-use crate::vocab::{ParamKind, ParamSpec};
+use crate::vocab::{Param, ParamKind};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
-use super::{InvariantSpec, any_socket, requires};
+use super::{Invariant, any_socket, requires};
 
 pub const NAME: &str = "subscription_delivery";
 
-const SLOW_JOINERS: ParamSpec = ParamSpec {
+const SLOW_JOINERS: Param = Param {
     name: "slow_joiners",
     kind: ParamKind::OneOf(&["allowed", "violation"]),
     default: Some("allowed"),
@@ -60,9 +60,9 @@ const SLOW_JOINERS: ParamSpec = ParamSpec {
 
 /// `subscription_delivery` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
+pub(super) fn declare() -> Invariant {
     let summary = "every message published while a subscriber's matching subscription was in effect reaches it exactly once";
-    InvariantSpec::new(NAME, summary, check).param(SLOW_JOINERS).applies(|t, _| {
+    Invariant::new(NAME, summary, check).param(SLOW_JOINERS).applies(|t, _| {
         requires(
             any_socket(t, &[SocketType::Sub, SocketType::XSub]),
             "no node has a SUB or XSUB socket",

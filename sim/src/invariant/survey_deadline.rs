@@ -25,15 +25,15 @@ use crate::socket::SocketType;
 use crate::trace::{EventKind, MsgInfo, SocketIndex, TraceEvent};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
-use super::{InvariantSpec, any_socket, requires};
+use super::{Invariant, any_socket, requires};
 
 pub const NAME: &str = "survey_deadline";
 
 /// `survey_deadline` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.
-pub(super) fn declare() -> InvariantSpec {
+pub(super) fn declare() -> Invariant {
     let summary = "no response is delivered after the survey's deadline, and every live respondent's timely response is";
-    InvariantSpec::new(NAME, summary, check).applies(|t, _| {
+    Invariant::new(NAME, summary, check).applies(|t, _| {
         requires(any_socket(t, &[SocketType::Surveyor]), "no node has a SURVEYOR socket")
     })
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::design::{DesignSpec, ParamKind};
+use crate::design::{Design, ParamKind};
 use crate::plan::ParamValue;
 use crate::socket::SocketType;
 use crate::spec::diag::{Code, Target};
@@ -15,7 +15,7 @@ use crate::spec::units::{parse_duration, parse_size};
 use super::topology::TopologyResolver;
 
 impl<'r> TopologyResolver<'r, '_, '_> {
-    pub(super) fn design(&mut self, node: &RawNode, path: &YamlPath) -> Option<&'r DesignSpec> {
+    pub(super) fn design(&mut self, node: &RawNode, path: &YamlPath) -> Option<&'r Design> {
         if let Some(spec) = self.registry.get(&node.design) {
             if spec.is_broken() {
                 self.diags
@@ -55,7 +55,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
     pub(super) fn design_params(
         &mut self,
         node: &RawNode,
-        design: &DesignSpec,
+        design: &Design,
         path: &YamlPath,
     ) -> BTreeMap<String, ParamValue> {
         let mut out = BTreeMap::new();
@@ -141,7 +141,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
         &mut self,
         raw: &RawSocket,
         t: SocketType,
-        design: &DesignSpec,
+        design: &Design,
         path: &YamlPath,
     ) {
         let Some(role) = design.sockets().iter().find(|r| r.name == raw.name) else {
@@ -179,7 +179,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
     pub(super) fn check_design_sockets(
         &mut self,
         node: &RawNode,
-        design: &DesignSpec,
+        design: &Design,
         path: &YamlPath,
     ) {
         for role in design.sockets().iter().filter(|r| r.required) {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::invariant::InvariantSpec;
+use crate::invariant::Invariant;
 use crate::plan::{InvariantPlan, ParamValue};
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
@@ -64,7 +64,7 @@ impl ScenarioResolver<'_, '_, '_> {
     /// The parameters given to one invariant: each one it declares, of its kind.
     fn invariant_params(
         &mut self,
-        spec: &InvariantSpec,
+        spec: &Invariant,
         given: &BTreeMap<String, Scalar>,
         path: &YamlPath,
     ) -> BTreeMap<String, ParamValue> {

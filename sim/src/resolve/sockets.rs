@@ -1,7 +1,7 @@
 //! One socket of a node: its name, type (with the libraries' other names for types),
 //! `bind`, `library` and options.
 
-use crate::design::DesignSpec;
+use crate::design::Design;
 use crate::plan::{Bind, Effective, EffectiveOptions, Library, SocketPlan, Source};
 use crate::socket::SocketType;
 use crate::spec::diag::{Code, Target};
@@ -16,7 +16,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
     pub(super) fn socket(
         &mut self,
         raw: &RawSocket,
-        design: Option<&DesignSpec>,
+        design: Option<&Design>,
         inherited: Option<&Effective<Option<Library>>>,
         path: &YamlPath,
     ) -> Option<SocketPlan> {

@@ -22,10 +22,10 @@ mod immortal_ppp_broker;
 mod leaky_comet_router;
 mod lossy_echo_worker;
 
-use super::{BoxedDesignFuture, DesignSpec, NodeCtx};
+use super::{BoxedDesignFuture, Design, NodeCtx};
 
 /// Every deliberately broken design, `broken: true`, ready to register.
-pub fn designs() -> Vec<DesignSpec> {
+pub fn designs() -> Vec<Design> {
     vec![
         twin(
             "echo-worker",
@@ -68,7 +68,7 @@ fn twin(
     name: &'static str,
     summary: &'static str,
     run: fn(NodeCtx) -> BoxedDesignFuture,
-) -> DesignSpec {
+) -> Design {
     let sound = super::catalog::builtin()
         .into_iter()
         .find(|d| d.name() == of)
@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn each_broken_design_declares_what_a_sound_built_in_one_does() {
         let builtin = crate::design::builtin();
-        let declaration = |d: &DesignSpec| {
+        let declaration = |d: &Design| {
             let sockets = format!("{:?}", d.sockets());
             let params = format!("{:?}", d.params());
             (d.roles().to_vec(), sockets, params, d.workload_fields().to_vec())

@@ -1,4 +1,4 @@
-//! [`DesignSpec`]: what the language knows about a design, declared through a builder.
+//! [`Design`]: what the language knows about a design, declared through a builder.
 //!
 //! A design is declared once, by chained calls that read like its documentation:
 //! its name and summary, the roles invariants care about, the sockets it expects, the
@@ -11,16 +11,16 @@ use std::future::Future;
 use crate::socket::SocketType;
 
 use super::ctx::{BoxedDesignFuture, DesignFn, NodeCtx};
-use super::{ParamKind, ParamSpec, Role, SocketRole};
+use super::{Param, ParamKind, Role, SocketRole};
 
 /// Everything the language knows about a design: the sockets and parameters a
 /// topology is checked against, the roles invariants look for, and the behaviour
-/// the simulator runs. Built with [`DesignSpec::new`] and the methods after it.
+/// the simulator runs. Built with [`Design::new`] and the methods after it.
 ///
 /// ```
 /// use patchbay::prelude::*;
 ///
-/// let spec = DesignSpec::new("late-starter")
+/// let spec = Design::new("late-starter")
 ///     .summary("Waits `delay`, then takes one request and stops.")
 ///     .role(Role::Replier)
 ///     .socket("rep", &[SocketType::Rep], "where the request arrives")
@@ -34,12 +34,12 @@ use super::{ParamKind, ParamSpec, Role, SocketRole};
 /// assert!(spec.is_runnable());
 /// ```
 #[derive(Clone)]
-pub struct DesignSpec {
+pub struct Design {
     name: &'static str,
     summary: &'static str,
     roles: Vec<Role>,
     sockets: Vec<SocketRole>,
-    params: Vec<ParamSpec>,
+    params: Vec<Param>,
     /// Workload fields (see `spec::raw::RawWorkload`) this design reads.
     workload: Vec<&'static str>,
     /// A deliberately broken design, kept to prove the checkers can fail.
@@ -49,9 +49,9 @@ pub struct DesignSpec {
     run: Option<DesignFn>,
 }
 
-impl std::fmt::Debug for DesignSpec {
+impl std::fmt::Debug for Design {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DesignSpec")
+        f.debug_struct("Design")
             .field("name", &self.name)
             .field("summary", &self.summary)
             .field("roles", &self.roles)
@@ -64,12 +64,12 @@ impl std::fmt::Debug for DesignSpec {
     }
 }
 
-impl DesignSpec {
+impl Design {
     /// A design named `name` (the word a topology's `design:` gives), with no summary,
     /// roles, sockets, parameters or workload yet, and no behaviour: until
     /// [`run`](Self::run) gives one, `check` accepts it and `sim` refuses to run it.
-    pub fn new(name: &'static str) -> DesignSpec {
-        DesignSpec {
+    pub fn new(name: &'static str) -> Design {
+        Design {
             name,
             summary: "",
             roles: Vec::new(),
@@ -82,13 +82,13 @@ impl DesignSpec {
     }
 
     /// One sentence saying what the design does (shown by `explain` and in hints).
-    pub fn summary(mut self, summary: &'static str) -> DesignSpec {
+    pub fn summary(mut self, summary: &'static str) -> Design {
         self.summary = summary;
         self
     }
 
     /// Adds a role; invariants apply by role (`no_lost_replies` needs a requester).
-    pub fn role(mut self, role: Role) -> DesignSpec {
+    pub fn role(mut self, role: Role) -> Design {
         self.roles.push(role);
         self
     }
@@ -100,7 +100,7 @@ impl DesignSpec {
         name: &'static str,
         types: &'static [SocketType],
         doc: &'static str,
-    ) -> DesignSpec {
+    ) -> Design {
         self.socket_role(SocketRole { name, required: true, types, doc })
     }
 
@@ -111,12 +111,12 @@ impl DesignSpec {
         name: &'static str,
         types: &'static [SocketType],
         doc: &'static str,
-    ) -> DesignSpec {
+    ) -> Design {
         self.socket_role(SocketRole { name, required: false, types, doc })
     }
 
     /// Adds a socket role as declared elsewhere (a table shared by two designs).
-    pub fn socket_role(mut self, role: SocketRole) -> DesignSpec {
+    pub fn socket_role(mut self, role: SocketRole) -> Design {
         self.sockets.push(role);
         self
     }
@@ -131,26 +131,26 @@ impl DesignSpec {
         kind: ParamKind,
         default: Option<&'static str>,
         doc: &'static str,
-    ) -> DesignSpec {
-        self.param_spec(ParamSpec { name, kind, default, doc })
+    ) -> Design {
+        self.param_from(Param { name, kind, default, doc })
     }
 
     /// Adds a parameter as declared elsewhere (a table shared by two designs).
-    pub fn param_spec(mut self, spec: ParamSpec) -> DesignSpec {
+    pub fn param_from(mut self, spec: Param) -> Design {
         self.params.push(spec);
         self
     }
 
     /// Says which fields of a scenario's `workload` the design reads (`requests`,
     /// `rate`, `service_time`, …); a scenario giving it any other is refused.
-    pub fn workload(mut self, fields: &[&'static str]) -> DesignSpec {
+    pub fn workload(mut self, fields: &[&'static str]) -> Design {
         self.workload.extend_from_slice(fields);
         self
     }
 
     /// Marks the design deliberately broken: the resolver warns on every use and
     /// "did you mean" never suggests it. For designs that prove a checker can fail.
-    pub fn broken(mut self) -> DesignSpec {
+    pub fn broken(mut self) -> Design {
         self.broken = true;
         self
     }
@@ -160,7 +160,7 @@ impl DesignSpec {
     /// the replica is killed or the run ends). The closure may capture configuration;
     /// it is shared by every replica, so it is `Fn + Send + Sync`, while the future it
     /// returns stays on the replica's thread and need not be `Send`.
-    pub fn run<F, Fut>(mut self, behaviour: F) -> DesignSpec
+    pub fn run<F, Fut>(mut self, behaviour: F) -> Design
     where
         F: Fn(NodeCtx) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + 'static,
@@ -172,8 +172,8 @@ impl DesignSpec {
 
     /// The same declaration under another name, with another summary and no
     /// behaviour: the start of a variant that must stay interchangeable with this one.
-    pub fn renamed(&self, name: &'static str, summary: &'static str) -> DesignSpec {
-        DesignSpec { name, summary, run: None, ..self.clone() }
+    pub fn renamed(&self, name: &'static str, summary: &'static str) -> Design {
+        Design { name, summary, run: None, ..self.clone() }
     }
 
     /// The name a topology's `design:` gives.
@@ -202,7 +202,7 @@ impl DesignSpec {
     }
 
     /// The parameters the design takes.
-    pub fn params(&self) -> &[ParamSpec] {
+    pub fn params(&self) -> &[Param] {
         &self.params
     }
 
