@@ -7,7 +7,7 @@
 pub mod follower_graph;
 mod library;
 pub mod msg_id;
-mod options;
+pub(crate) mod options;
 pub(crate) mod placement;
 mod scenario;
 /// The test scenario and its builders, shared by the unit tests of every layer above.

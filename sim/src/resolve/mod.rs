@@ -9,6 +9,8 @@
 // sockets, then connects, binds and peers.
 mod connect;
 mod design;
+mod options;
+mod placement;
 mod sockets;
 mod topology;
 // The scenario: the resolver's state (`scenario.rs`) and one file per concern.

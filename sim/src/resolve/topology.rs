@@ -124,7 +124,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
         self.check_binds(raw, &groups);
         self.check_pairs(raw, &groups, &connections);
         let max_hosts = self.max_hosts(raw);
-        placement::assign(raw, &mut groups, &connections, max_hosts, self.diags);
+        super::placement::assign(raw, &mut groups, &connections, max_hosts, self.diags);
         if self.diags.has_errors() {
             return None;
         }

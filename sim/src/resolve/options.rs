@@ -1,0 +1,348 @@
+//! Socket options: the options a file writes, applied over the defaults of the
+//! socket's library (`plan/options.rs` holds the effective options and their
+//! provenance), with a diagnostic for every option the socket's type or library does
+//! not have, every bad value, and every inconsistent pair.
+
+use std::time::Duration;
+
+use crate::plan::options::applies_to;
+use crate::plan::{Effective, EffectiveOptions, Library, Source};
+use crate::socket::{Linger, SocketType};
+use crate::spec::diag::{Code, Diagnostics, Target};
+use crate::spec::path::YamlPath;
+use crate::spec::raw::RawOptions;
+use crate::spec::scalar::Scalar;
+use crate::spec::units::{format_duration, parse_duration, parse_size};
+use crate::spec::yaml;
+
+/// libzmq's ZMTP heartbeat options, which SP has no counterpart of: on a socket that
+/// speaks SP they are refused with a hint. `(name, hint)`.
+const HEARTBEATS: [(&str, &str); 3] = [
+    (
+        "heartbeat_ivl",
+        "for application-level heartbeats use the Paranoid Pirate designs (`ppp-broker`, `ppp-worker`) and their `heartbeat_ivl` parameter, or name `library: zeromq` for this socket",
+    ),
+    (
+        "heartbeat_timeout",
+        "the Paranoid Pirate designs (`ppp-broker`, `ppp-worker`) expire a silent peer after `liveness` missed beats of their `heartbeat_ivl` parameter, or name `library: zeromq` for this socket",
+    ),
+    ("heartbeat_ttl", "name `library: zeromq` for this socket to model libzmq's ZMTP heartbeats"),
+];
+
+/// The longest TTL a PING can carry: 65535 tenths of a second (ZMTP 3.1).
+const HEARTBEAT_TTL_MAX: Duration = Duration::from_millis(6_553_500);
+
+impl EffectiveOptions {
+    /// Applies the options written at `path` over `self`, reporting every mistake.
+    pub fn apply(
+        &mut self,
+        raw: &RawOptions,
+        socket_type: SocketType,
+        path: &YamlPath,
+        diags: &mut Diagnostics,
+    ) {
+        let mut ctx = Apply { socket_type, library: self.library.value, path, diags };
+        ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
+        ctx.count(&raw.rcvhwm, "rcvhwm", &mut self.rcvhwm);
+        ctx.optional_duration(&raw.req_resend_ivl, "req_resend_ivl", &mut self.req_resend_ivl);
+        ctx.duration(&raw.reconnect_ivl, "reconnect_ivl", &mut self.reconnect_ivl);
+        ctx.optional_duration(
+            &raw.reconnect_ivl_max,
+            "reconnect_ivl_max",
+            &mut self.reconnect_ivl_max,
+        );
+        ctx.linger(&raw.linger, &mut self.linger);
+        ctx.duration(&raw.survey_deadline, "survey_deadline", &mut self.survey_deadline);
+        self.apply_heartbeats(raw, &mut ctx);
+        ctx.size(&raw.rcvmaxsize, &mut self.rcvmaxsize);
+        if let Some(prefixes) = &raw.subscribe
+            && ctx.check_applies("subscribe")
+        {
+            self.subscribe = Effective {
+                value: prefixes.iter().cloned().collect(),
+                source: ctx.source("subscribe"),
+            };
+        }
+        if let Some(mandatory) = raw.router_mandatory
+            && ctx.check_applies("router_mandatory")
+        {
+            self.router_mandatory =
+                Effective { value: mandatory, source: ctx.source("router_mandatory") };
+        }
+        self.apply_libzmq_req(raw, &mut ctx);
+        self.check_consistency(path, diags);
+    }
+
+    /// libzmq's ZMTP heartbeats, on a `library: zeromq` socket only.
+    fn apply_heartbeats(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
+        let written = [&raw.heartbeat_ivl, &raw.heartbeat_timeout, &raw.heartbeat_ttl];
+        let outs = [&mut self.heartbeat_ivl, &mut self.heartbeat_timeout, &mut self.heartbeat_ttl];
+        for ((raw, out), (option, hint)) in written.into_iter().zip(outs).zip(HEARTBEATS) {
+            if raw.is_none() {
+                continue;
+            }
+            if ctx.library != Some(Library::ZeroMq) {
+                ctx.not_zmtp(option, hint);
+                continue;
+            }
+            ctx.optional_duration(raw, option, out);
+        }
+        if let Some(ttl) = self.heartbeat_ttl.value.filter(|ttl| *ttl > HEARTBEAT_TTL_MAX) {
+            let message = format!(
+                "`heartbeat_ttl` of {} is longer than a PING can carry",
+                format_duration(ttl)
+            );
+            ctx.bad("heartbeat_ttl", message, Some("at most 6553.5s (65535 tenths)".into()));
+        }
+    }
+
+    /// libzmq's `req_relaxed` and `req_correlate`: the first turns strictness off,
+    /// the second turns correlation on, which only matters once a REQ can give up on
+    /// a request, so it needs the first.
+    fn apply_libzmq_req(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
+        if let Some(relaxed) = raw.req_relaxed
+            && ctx.check_libzmq_req("req_relaxed")
+        {
+            self.req_strict = Effective { value: !relaxed, source: ctx.source("req_relaxed") };
+        }
+        if let Some(correlate) = raw.req_correlate
+            && ctx.check_libzmq_req("req_correlate")
+        {
+            if self.req_strict.value {
+                ctx.needs_relaxed();
+                return;
+            }
+            self.req_correlate =
+                Effective { value: correlate, source: ctx.source("req_correlate") };
+        }
+    }
+
+    fn check_consistency(&self, path: &YamlPath, diags: &mut Diagnostics) {
+        if let (Some(max), Source::File { .. }) =
+            (self.reconnect_ivl_max.value, &self.reconnect_ivl_max.source)
+            && max < self.reconnect_ivl.value
+        {
+            diags
+                .error(
+                    &path.key("reconnect_ivl_max"),
+                    Target::Value,
+                    Code::BadValue,
+                    format!(
+                        "`reconnect_ivl_max` ({}) is below `reconnect_ivl` ({})",
+                        format_duration(max),
+                        format_duration(self.reconnect_ivl.value)
+                    ),
+                )
+                .hint(
+                    "the backoff ceiling must be at least the first interval; use 0 for no backoff",
+                );
+        }
+    }
+}
+
+/// The state of one `EffectiveOptions::apply` call.
+struct Apply<'p, 'd, 'a> {
+    socket_type: SocketType,
+    /// The socket's library, which decides whether `router_mandatory` exists.
+    library: Option<Library>,
+    path: &'p YamlPath,
+    diags: &'d mut Diagnostics<'a>,
+}
+
+impl Apply<'_, '_, '_> {
+    fn source(&self, option: &str) -> Source {
+        let src = self.diags.source();
+        Source::File {
+            file: src.path.clone(),
+            location: yaml::locate(src, &self.path.key(option), Target::Value),
+        }
+    }
+
+    fn check_applies(&mut self, option: &'static str) -> bool {
+        if applies_to(option, self.socket_type, self.library) {
+            return true;
+        }
+        if let Some(lib) = self.library
+            && applies_to(option, self.socket_type, None)
+        {
+            let called = lib.type_name(self.socket_type).unwrap_or(self.socket_type.name());
+            self.diags
+                .error(
+                    &self.path.key(option),
+                    Target::Key,
+                    Code::OptionNotInLibrary,
+                    format!("`{option}` is libzmq's; {} has no such option for its {called}", lib.version()),
+                )
+                .hint("it silently drops what it cannot route; name `library: zeromq` for this socket to model libzmq's option");
+            return false;
+        }
+        let owners: Vec<&str> = SocketType::ALL
+            .into_iter()
+            .filter(|t| applies_to(option, *t, self.library))
+            .map(SocketType::name)
+            .collect();
+        self.diags
+            .error(
+                &self.path.key(option),
+                Target::Key,
+                Code::OptionNotApplicable,
+                format!("`{option}` does not apply to a {} socket", self.socket_type),
+            )
+            .hint(format!("it applies to {} sockets only", owners.join(", ")));
+        false
+    }
+
+    /// Whether a libzmq REQ option may be written here: on a REQ of `library: zeromq`
+    /// only, as NNG's and nanomsg's REQ always behave as relaxed and correlated.
+    fn check_libzmq_req(&mut self, option: &'static str) -> bool {
+        if self.socket_type != SocketType::Req {
+            let message = format!("`{option}` does not apply to a {} socket", self.socket_type);
+            let d = self.diags.error(
+                &self.path.key(option),
+                Target::Key,
+                Code::OptionNotApplicable,
+                message,
+            );
+            d.hint("it applies to REQ sockets of `library: zeromq` only");
+            return false;
+        }
+        if self.library == Some(Library::ZeroMq) {
+            return true;
+        }
+        let whose = self.library.map_or("a REQ whose library is not named".to_owned(), |l| {
+            format!("{}'s REQ", l.version())
+        });
+        let message = format!("`{option}` is libzmq's; {whose} has no such option");
+        let d = self.diags.error(
+            &self.path.key(option),
+            Target::Key,
+            Code::OptionNotInLibrary,
+            message,
+        );
+        d.hint("NNG's and nanomsg's REQ (and an unnamed one) already cancel the outstanding request on a new send and match replies by id; name `library: zeromq` for this socket to model libzmq's option");
+        false
+    }
+
+    /// `req_correlate` without `req_relaxed`: a strict REQ has one request at a time,
+    /// so matching ids would change nothing.
+    fn needs_relaxed(&mut self) {
+        let message =
+            "`req_correlate` does nothing on a strict REQ: it has one request at a time".to_owned();
+        let d =
+            self.diags.error(&self.path.key("req_correlate"), Target::Key, Code::BadValue, message);
+        d.hint("add `req_relaxed: true`, as libzmq's ZMQ_REQ_CORRELATE is meant to be used with ZMQ_REQ_RELAXED");
+    }
+
+    /// A ZMTP heartbeat option on a socket that speaks SP, which has no heartbeats.
+    fn not_zmtp(&mut self, option: &str, hint: &str) {
+        let whose =
+            self.library.map_or("a socket whose library is not named speaks SP".to_owned(), |l| {
+                format!("{} speaks SP", l.version())
+            });
+        self.diags
+            .error(
+                &self.path.key(option),
+                Target::Key,
+                Code::OptionNotInLibrary,
+                format!("`{option}` is libzmq's ZMTP heartbeat; {whose}, which has no PING/PONG"),
+            )
+            .hint(hint);
+    }
+
+    fn bad(&mut self, option: &str, message: String, hint: Option<String>) {
+        let d = self.diags.error(&self.path.key(option), Target::Value, Code::BadValue, message);
+        if let Some(h) = hint {
+            d.hint(h);
+        }
+    }
+
+    fn count(&mut self, raw: &Option<Scalar>, option: &'static str, out: &mut Effective<u32>) {
+        let Some(s) = raw else { return };
+        if !self.check_applies(option) {
+            return;
+        }
+        match s.text.parse::<u32>() {
+            Ok(n) => *out = Effective { value: n, source: self.source(option) },
+            Err(_) => self.bad(
+                option,
+                format!("`{option}` must be a whole number of messages, found `{}`", s.text),
+                Some("for example `1000`; 0 means no limit, as in libzmq".into()),
+            ),
+        }
+    }
+
+    fn duration(
+        &mut self,
+        raw: &Option<Scalar>,
+        option: &'static str,
+        out: &mut Effective<Duration>,
+    ) {
+        let Some(s) = raw else { return };
+        if !self.check_applies(option) {
+            return;
+        }
+        match parse_duration(&s.text) {
+            Ok(d) if d.is_zero() => self.bad(
+                option,
+                format!("`{option}` must be longer than zero"),
+                Some("for example `100ms`".into()),
+            ),
+            Ok(d) => *out = Effective { value: d, source: self.source(option) },
+            Err(e) => self.bad(option, format!("`{option}`: {}", e.message), e.hint),
+        }
+    }
+
+    /// A duration that may be switched off with `off` (or `0` where the library uses 0
+    /// for off).
+    fn optional_duration(
+        &mut self,
+        raw: &Option<Scalar>,
+        option: &'static str,
+        out: &mut Effective<Option<Duration>>,
+    ) {
+        let Some(s) = raw else { return };
+        if !self.check_applies(option) {
+            return;
+        }
+        if s.text == "off" || s.text == "0" {
+            *out = Effective { value: None, source: self.source(option) };
+            return;
+        }
+        match parse_duration(&s.text) {
+            Ok(d) => *out = Effective { value: Some(d), source: self.source(option) },
+            Err(e) => self.bad(
+                option,
+                format!("`{option}`: {}", e.message),
+                e.hint.or_else(|| Some("or `off`".into())),
+            ),
+        }
+    }
+
+    fn linger(&mut self, raw: &Option<Scalar>, out: &mut Effective<Linger>) {
+        let Some(s) = raw else { return };
+        let value = match s.text.as_str() {
+            "forever" | "-1" => Linger::Forever,
+            text => match parse_duration(text) {
+                Ok(d) => Linger::For(d),
+                Err(e) => {
+                    let hint = e.hint.or_else(|| Some("or `forever`".into()));
+                    return self.bad("linger", format!("`linger`: {}", e.message), hint);
+                }
+            },
+        };
+        *out = Effective { value, source: self.source("linger") };
+    }
+
+    fn size(&mut self, raw: &Option<Scalar>, out: &mut Effective<Option<u64>>) {
+        let Some(s) = raw else { return };
+        match parse_size(&s.text) {
+            Ok(Some(0)) => self.bad(
+                "rcvmaxsize",
+                "`rcvmaxsize` of zero would reject every message".into(),
+                Some("write `unlimited` for no limit".into()),
+            ),
+            Ok(v) => *out = Effective { value: v, source: self.source("rcvmaxsize") },
+            Err(e) => self.bad("rcvmaxsize", format!("`rcvmaxsize`: {}", e.message), e.hint),
+        }
+    }
+}
