@@ -392,6 +392,17 @@ async fn start_node(
     Ok(())
 }
 
+/// The trace of a hand-built run that ended with no fault and nothing healed.
+fn finished(recorder: &Recorder, sim: &turmoil::Sim<'_>) -> Trace {
+    Trace {
+        events: recorder.take(),
+        healed_at: None,
+        ended_at: sim.elapsed(),
+        quiesced: true,
+        faults: Vec::new(),
+    }
+}
+
 /// Runs the slow-worker scenario by hand over turmoil, with the client's REQ core
 /// made by `client_core`, until the client has its replies; returns the trace.
 fn run_by_hand(plan: &ScenarioPlan, client_core: MakeCore) -> Trace {
@@ -427,13 +438,7 @@ fn run_by_hand(plan: &ScenarioPlan, client_core: MakeCore) -> Trace {
     });
     sim.run().expect("the client gets every reply within the simulation");
     assert_eq!(completion.count(), 1, "the client finished its workload");
-    Trace {
-        events: recorder.take(),
-        healed_at: None,
-        ended_at: sim.elapsed(),
-        quiesced: true,
-        faults: Vec::new(),
-    }
+    finished(&recorder, &sim)
 }
 
 /// Checks the scenario's one invariant over a trace made by hand.
@@ -609,13 +614,7 @@ fn survey_by_hand(plan: &ScenarioPlan, surveyor_core: MakeCore) -> Trace {
         Ok(())
     });
     sim.run().expect("the run completes");
-    Trace {
-        events: recorder.take(),
-        healed_at: None,
-        ended_at: sim.elapsed(),
-        quiesced: true,
-        faults: Vec::new(),
-    }
+    finished(&recorder, &sim)
 }
 
 #[test]

@@ -27,7 +27,7 @@ use crate::trace::{EventKind, Recorder, SocketIndex, Trace};
 
 use super::RunError;
 use super::faults::FaultWorld;
-use super::node::{RunCtx, sink_naming_peers};
+use super::node::sink_naming_peers;
 use super::phases::Phases;
 use super::platform::{Platform, ReplicaTask};
 use super::proxy::RealNet;
@@ -304,14 +304,7 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
         connects,
         epoch,
     };
-    let rt = Rc::new(RunCtx {
-        platform,
-        world: world.clone(),
-        recorder: recorder.clone(),
-        completion: completion.clone(),
-        seed,
-    });
-    start_replicas(&rt, &groups);
+    let _rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
     let phases = Phases::new(plan, registry, &world, &recorder, &completion);
     let trace = step_through(phases, epoch).await;
     match descriptor_failure(&trace, net.out_of_descriptors(), descriptors_needed(plan)) {

@@ -19,7 +19,7 @@ use crate::trace::{Recorder, SocketIndex, Trace};
 
 use super::RunError;
 use super::faults::{FaultWorld, turmoil_latency};
-use super::node::{RunCtx, sink_naming_peers};
+use super::node::sink_naming_peers;
 use super::phases::Phases;
 use super::platform::{Platform, ReplicaTask};
 use super::shim::ShimTransport;
@@ -165,14 +165,7 @@ pub(super) fn simulate(
     let (recorder, completion) = (Recorder::default(), Completion::default());
     let platform =
         SimPlatform { world: world.clone(), recorder: recorder.clone(), addrs, hosts, queues };
-    let rt = Rc::new(RunCtx {
-        platform,
-        world: world.clone(),
-        recorder: recorder.clone(),
-        completion: completion.clone(),
-        seed,
-    });
-    start_replicas(&rt, &groups);
+    let rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
     let trace = step_through(plan, registry, &mut sim, &world, &recorder, &completion);
     // A host that never ran would leave its supervisors holding the run context.
     rt.platform.queues.borrow_mut().clear();

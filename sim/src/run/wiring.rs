@@ -6,8 +6,10 @@
 
 use std::rc::Rc;
 
+use crate::design::Completion;
 use crate::plan::{Replica, ScenarioPlan, Selector};
 use crate::registry::Registry;
+use crate::trace::Recorder;
 
 use super::RunError;
 use super::faults::FaultWorld;
@@ -106,16 +108,32 @@ pub(super) fn group_runtimes(
     groups
 }
 
-/// Hands every replica's supervisor to the run's platform, group by group and
-/// replica by replica, which is the order each platform starts them in.
-pub(super) fn start_replicas<P: Platform>(rt: &Rc<RunCtx<P>>, groups: &[Rc<GroupRuntime>]) {
+/// Builds the run's context over `platform` and hands every replica's supervisor to
+/// it, group by group and replica by replica, which is the order each platform starts
+/// them in. Every backend starts its replicas here.
+pub(super) fn start_replicas<P: Platform>(
+    platform: P,
+    world: &Rc<FaultWorld>,
+    recorder: &Recorder,
+    completion: &Completion,
+    seed: u64,
+    groups: &[Rc<GroupRuntime>],
+) -> Rc<RunCtx<P>> {
+    let rt = Rc::new(RunCtx {
+        platform,
+        world: Rc::clone(world),
+        recorder: recorder.clone(),
+        completion: completion.clone(),
+        seed,
+    });
     for g in groups {
         for index in 0..g.group.count {
             let replica = Replica { group: g.group.id, index };
-            let (run, g) = (Rc::clone(rt), Rc::clone(g));
+            let (run, g) = (Rc::clone(&rt), Rc::clone(g));
             let task: ReplicaTask =
                 Box::new(move |epoch| Box::pin(supervise(run, g, replica, epoch)));
             rt.platform.spawn(replica, task);
         }
     }
+    rt
 }
