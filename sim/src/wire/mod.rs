@@ -6,11 +6,13 @@
 //! TCP (nanomsg, NNG), in `sp.rs`, and ZMTP 3.1 (ZeroMQ), in `zmtp/`, whose facts are
 //! in `docs/zmtp.md`. The driver speaks ZMTP for `library: zeromq` sockets and SP for
 //! every other. `modelled.rs` says how a message that models a large payload gets its full
-//! length on the wire.
+//! length on the wire. `tap.rs` reads either protocol as a bystander (the real network's
+//! fault proxy), through the same codecs.
 
 pub mod modelled;
 pub mod payload;
 mod sp;
+pub mod tap;
 pub mod zmtp;
 
 pub use modelled::Padding;
