@@ -25,6 +25,7 @@ pub mod real;
 mod shim;
 mod simulated;
 pub mod swarm;
+mod wiretap;
 mod wiring;
 
 use std::collections::BTreeMap;
@@ -44,6 +45,7 @@ pub use node::{StartFailed, event_sink, make_core, open_sockets};
 pub use platform::{Platform, ReplicaTask};
 pub use shim::ShimTransport;
 pub use simulated::SimNetwork;
+pub use wiretap::WireTrace;
 
 /// Why a run could not produce a verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -55,9 +55,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
+use super::wiretap::{ConnTap, WireTaps};
 use super::wiring::Link;
 use crate::net::{ACCEPT_PAUSE_MAX, out_of_descriptors};
-use crate::plan::Replica;
+use crate::plan::{GroupId, Replica};
 use crate::trace::{EventKind, Recorder, TraceEvent};
 
 /// How much one direction of a connection buffers in the proxy before it stops
@@ -84,6 +85,9 @@ pub(super) struct RealNet {
     /// The first descriptor exhaustion met outside a socket driver (a proxy, a bind),
     /// which makes the run's figures the machine's limit: it could not run.
     out_of_descriptors: RefCell<Option<String>>,
+    /// Which sockets' traffic the proxies decode into events (`wiretap.rs`); `None`
+    /// decodes nothing.
+    taps: RefCell<Option<Rc<WireTaps>>>,
 }
 
 impl RealNet {
@@ -94,7 +98,26 @@ impl RealNet {
             upstream: RefCell::new(BTreeMap::new()),
             recorder,
             out_of_descriptors: RefCell::new(None),
+            taps: RefCell::new(None),
         })
+    }
+
+    /// Has the proxies decode links as `taps` says, from their next connection on.
+    pub fn tap_wires(&self, taps: WireTaps) {
+        *self.taps.borrow_mut() = Some(Rc::new(taps));
+    }
+
+    /// The hook for a socket patchbay does not run (an external process's): socket
+    /// `socket` of every replica of `group` gets its sends, arrivals, subscriptions
+    /// and connections recorded by the proxies on each of its links, from the bytes
+    /// (`wiretap.rs`), so the invariants judge it like any other socket. Call it after
+    /// [`RealNet::tap_wires`] and before the node's first connection; its socket type
+    /// and library (SP or ZMTP) are the plan's.
+    #[allow(dead_code)] // until the real platform starts `process:` nodes (issue 13)
+    pub fn trace_wire(&self, group: GroupId, socket: usize) {
+        if let Some(taps) = self.taps.borrow().as_ref() {
+            taps.mark_external(group, socket);
+        }
     }
 
     /// Notes an I/O error met outside a socket driver; remembered when it is a
@@ -175,13 +198,15 @@ async fn serve(net: Rc<RealNet>, link: Link, mut inbound: TcpStream) {
     let world = &net.world;
     let conn = world.new_conn(link.from, link.to);
     let ends = [link.from, link.to];
+    // Decoding is a bystander: it reads copies and never holds a byte back.
+    let tap = RefCell::new(net.taps.borrow().as_ref().and_then(|taps| taps.open(link)));
     let graceful = {
         let (a_read, a_write) = inbound.split();
         let (b_read, b_write) = outbound.split();
         let both = async {
             tokio::try_join!(
-                pump(&net, conn, 0, ends, a_read, b_write),
-                pump(&net, conn, 1, ends, b_read, a_write),
+                pump(&net, conn, 0, ends, &tap, a_read, b_write),
+                pump(&net, conn, 1, ends, &tap, b_read, a_write),
             )
         };
         tokio::select! {
@@ -191,6 +216,9 @@ async fn serve(net: Rc<RealNet>, link: Link, mut inbound: TcpStream) {
         }
     };
     world.close_conn(conn);
+    if let Some(tap) = tap.borrow_mut().as_mut() {
+        tap.closed(if graceful { "closed" } else { "reset" });
+    }
     if !graceful {
         reset(inbound);
         reset(outbound);
@@ -241,12 +269,14 @@ async fn reach(net: &RealNet, link: Link) -> Option<TcpStream> {
 
 /// Carries one direction of a connection, end `end` (0 the connector) to the other,
 /// applying the link's faults. `Ok` once a graceful close has been forwarded; an
-/// error when either side failed, so the caller resets both.
+/// error when either side failed, so the caller resets both. `tap`, when the link is
+/// traced, is handed copies of what is read and of what is released.
 async fn pump(
     net: &RealNet,
     conn: ConnId,
     end: usize,
     ends: [Replica; 2],
+    tap: &RefCell<Option<ConnTap>>,
     mut src: ReadHalf<'_>,
     mut dst: WriteHalf<'_>,
 ) -> io::Result<()> {
@@ -279,6 +309,9 @@ async fn pump(
             () = tokio::time::sleep_until(release_at), if can_write => {
                 let (_, data) = queue.pop_front().expect("can_write needs a chunk");
                 dst.write_all(&data).await?;
+                if let Some(tap) = tap.borrow_mut().as_mut() {
+                    tap.released(end, &data);
+                }
                 buffered -= data.len();
                 world.on_release(conn, end, data.len() as u64);
             }
@@ -298,6 +331,9 @@ async fn pump(
                     queue.push_back((at, Bytes::copy_from_slice(&buf[..n])));
                     buffered += n;
                     world.on_write(conn, end, n as u64);
+                    if let Some(tap) = tap.borrow_mut().as_mut() {
+                        tap.read(end, &buf[..n]);
+                    }
                 }
                 Err(e) => return Err(e),
             },

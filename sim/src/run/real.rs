@@ -31,6 +31,7 @@ use super::node::sink_naming_peers;
 use super::phases::Phases;
 use super::platform::{Platform, ReplicaTask};
 use super::proxy::RealNet;
+use super::wiretap::{WireTaps, WireTrace};
 use super::wiring::{group_runtimes, links, start_replicas};
 
 /// Descriptors a run holds besides its sockets: the runtime's poller and wake-up,
@@ -216,12 +217,34 @@ fn scale_distribution(d: Distribution, f: f64) -> Distribution {
 
 /// Runs an already scaled plan on the real network and returns its trace.
 pub(super) fn run(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Trace, RunError> {
+    run_tracing_wires(plan, registry, seed, WireTrace::External)
+}
+
+/// Runs `plan` on the real network as [`run`] does, with the fault proxies decoding
+/// every link's traffic into events at each socket (`run/wiretap.rs`) recorded in
+/// `into`, apart from the run's own trace: the sockets' own events and what the
+/// proxies read off the wire for them can then be compared.
+pub fn run_wire_traced(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    seed: u64,
+    into: Recorder,
+) -> Result<Trace, RunError> {
+    run_tracing_wires(plan, registry, seed, WireTrace::Everything(into))
+}
+
+fn run_tracing_wires(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    seed: u64,
+    wire: WireTrace,
+) -> Result<Trace, RunError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Internal(format!("tokio runtime: {e}")))?;
     let local = tokio::task::LocalSet::new();
-    let trace = local.block_on(&runtime, drive(plan, registry, seed));
+    let trace = local.block_on(&runtime, drive(plan, registry, seed, wire));
     // Dropping the set drops every node, socket and proxy task of the run.
     drop(local);
     trace
@@ -275,7 +298,12 @@ impl Platform for RealPlatform {
     }
 }
 
-async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Trace, RunError> {
+async fn drive(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    seed: u64,
+    wire: WireTrace,
+) -> Result<Trace, RunError> {
     let world = FaultWorld::with_base_latency(plan, seed, true);
     // A real run may last many minutes: its trace goes to disk a batch at a time, so
     // its memory levels off (`trace/spill.rs`).
@@ -296,6 +324,7 @@ async fn drive(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Tr
         })
         .collect();
     let epoch = tokio::time::Instant::now();
+    net.tap_wires(WireTaps::new(plan, &recorder, wire).counting_from(epoch));
     let platform = RealPlatform {
         net: net.clone(),
         world: world.clone(),

@@ -64,7 +64,10 @@ enum State {
     SpMessages(sp::Decoder),
     /// Reading the sender's ZMTP greeting and READY.
     ZmtpHandshake(Box<Handshake>),
-    ZmtpMessages { frames: zmtp::Decoder, envelope: Envelope },
+    ZmtpMessages {
+        frames: zmtp::Decoder,
+        envelope: Envelope,
+    },
     /// Failed (or handed bytes it cannot place): ignores everything after.
     Stopped,
 }
@@ -153,8 +156,7 @@ impl Tap {
                     self.state = State::ZmtpMessages { frames, envelope };
                 }
                 State::ZmtpMessages { frames, envelope } => {
-                    let Some(event) = frames.decode(&mut self.buf).map_err(|e| failed(&e))?
-                    else {
+                    let Some(event) = frames.decode(&mut self.buf).map_err(|e| failed(&e))? else {
                         return Ok(());
                     };
                     match event {
@@ -238,7 +240,9 @@ mod tests {
 
     #[test]
     fn a_zmtp_stream_gives_multipart_messages_and_subscriptions() {
-        use crate::wire::zmtp::{Version, encode_message, encode_ready, encode_subscribe, greeting};
+        use crate::wire::zmtp::{
+            Version, encode_message, encode_ready, encode_subscribe, greeting,
+        };
         let mut stream = BytesMut::from(&greeting(Version::V3_1)[..]);
         encode_ready(SocketType::Sub, b"", &mut stream);
         encode_subscribe(Version::V3_1, b"weather", &mut stream);

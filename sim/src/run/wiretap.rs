@@ -1,0 +1,455 @@
+//! The wire trace: what the fault proxy records for sockets patchbay does not run.
+//!
+//! On the real network every byte of every link passes a fault proxy (`proxy.rs`).
+//! A node patchbay does not run (a user's own program) records no events of its
+//! own, so the proxy records them for it, from the bytes: each direction of a
+//! connection that has such a socket at one end is read by a [`Tap`] (`wire/tap.rs`,
+//! the sockets' own SP and ZMTP codecs) and every decoded message becomes events
+//! at that socket, shaped as a socket's own so the invariants read them unchanged:
+//!
+//! - bytes **leaving** it, when the proxy reads them: `Send` then `Enqueue` on the
+//!   connection's pipe; a REQ's SP request going out again with the same request id
+//!   (the 4-byte id with the high bit) is a `Resend` instead, a timer resend unless
+//!   the connection it last went out on had closed (then it went out at once on a new
+//!   pipe, as after a lost pipe, which no interval governs);
+//! - bytes **arriving** at it, when the proxy hands them to its kernel: `Deliver` then
+//!   `Receive` (the proxy cannot see when the program reads, so it stands in for the
+//!   application);
+//! - subscriptions it sends: `Subscription { pipe: None }` when a prefix is first
+//!   sent (or withdrawn), as a subscriber's own; subscriptions it receives:
+//!   `Subscription { pipe: Some(..) }`;
+//! - the connection: `Connect` (peer named) once the proxy reaches the target,
+//!   `Disconnect` when it ends.
+//!
+//! A message's id is the patchbay payload header's (`wire/payload.rs`) when the
+//! program passed one through (a broker, an echo worker), found as a socket's own
+//! events find it; its request id is SP's. What cannot be seen: a real NNG SUB
+//! filters on arrival and sends no subscriptions on SP's wire, so its `Receive`s are
+//! arrivals before its filter; a ZMTP REQ's request id does not travel (libzmq
+//! without `ZMQ_REQ_CORRELATE`), so resends are told only on SP.
+//!
+//! A decode failure is recorded once per connection and direction as a note at the
+//! socket (`wire trace stopped: ...`) and that direction is not read further; the
+//! proxy forwards the bytes as before. Which sockets are traced is the real network's
+//! choice ([`WireTrace`]): the ones marked through `RealNet::trace_wire`, or, to prove
+//! the decoder against sockets that do record their own events, every socket.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::wiring::Link;
+use crate::design::ctx::msg_info;
+use crate::plan::{GroupId, Replica, ScenarioPlan};
+use crate::socket::{Msg, PipeId, SocketType};
+use crate::trace::{AppEvent, EventKind, MsgInfo, Recorder, SocketIndex, TraceEvent};
+use crate::wire::tap::{Framing, Tap, Tapped};
+
+/// Which sockets' ends of the links the proxies decode, and where the events go.
+#[derive(Clone, Debug, Default)]
+pub enum WireTrace {
+    /// Only the sockets marked as not run by patchbay (`RealNet::trace_wire`), into
+    /// the run's own trace. With none marked nothing is decoded and nothing costs.
+    #[default]
+    External,
+    /// Every socket's end of every link, into this recorder and not the run's trace:
+    /// the test mode that proves the decoder against the sockets' own events.
+    Everything(Recorder),
+}
+
+/// The wire trace of one real run: which ends are traced, and each traced socket's
+/// state across its connections.
+#[derive(Debug)]
+pub(super) struct WireTaps {
+    recorder: Recorder,
+    everything: bool,
+    /// The run's time zero, which the sockets' own events count from.
+    epoch: tokio::time::Instant,
+    /// Every socket of the plan: its type, the protocol it speaks, and its name
+    /// (`broker.frontend`) for notes.
+    shapes: BTreeMap<(GroupId, usize), (SocketType, Framing, String)>,
+    /// Sockets marked as run outside patchbay.
+    external: RefCell<BTreeSet<(GroupId, usize)>>,
+    /// Each traced socket of each replica, by first connection.
+    sockets: RefCell<BTreeMap<(Replica, usize), Traced>>,
+    /// Numbers the proxies' connections, so a REQ knows where a request last went.
+    next_conn: Cell<u64>,
+}
+
+/// What the wire trace keeps of one traced socket.
+#[derive(Debug, Default)]
+struct Traced {
+    /// The pipe id the next connection gets (from 1, as the driver numbers them).
+    next_pipe: PipeId,
+    /// A REQ's last request id out, the connection it went on, and whether that
+    /// connection has closed since.
+    last_request: Option<(u32, u64, bool)>,
+    /// Prefixes it has subscribed to, as seen on any of its connections.
+    prefixes: BTreeSet<Bytes>,
+}
+
+impl WireTaps {
+    pub fn new(plan: &ScenarioPlan, run_recorder: &Recorder, wire: WireTrace) -> WireTaps {
+        let (recorder, everything) = match wire {
+            WireTrace::External => (run_recorder.clone(), false),
+            WireTrace::Everything(recorder) => (recorder, true),
+        };
+        let shapes = plan
+            .topology
+            .groups
+            .iter()
+            .flat_map(|g| g.sockets.iter().enumerate().map(move |(i, s)| (g, i, s)))
+            .map(|(g, i, s)| {
+                let framing =
+                    if s.options.socket_options().zmtp { Framing::Zmtp } else { Framing::Sp };
+                ((g.id, i), (s.socket_type, framing, format!("{}.{}", g.name, s.name)))
+            })
+            .collect();
+        WireTaps {
+            recorder,
+            everything,
+            epoch: tokio::time::Instant::now(),
+            shapes,
+            external: RefCell::default(),
+            sockets: RefCell::default(),
+            next_conn: Cell::new(0),
+        }
+    }
+
+    /// Counts time from `epoch`, the instant the run's sockets count from.
+    pub fn counting_from(mut self, epoch: tokio::time::Instant) -> WireTaps {
+        self.epoch = epoch;
+        self
+    }
+
+    /// Marks socket `socket` of every replica of `group` as run outside patchbay.
+    #[cfg_attr(not(test), allow(dead_code))] // called by `RealNet::trace_wire`
+    pub fn mark_external(&self, group: GroupId, socket: usize) {
+        self.external.borrow_mut().insert((group, socket));
+    }
+
+    fn traced(&self, replica: Replica, socket: usize) -> bool {
+        self.everything || self.external.borrow().contains(&(replica.group, socket))
+    }
+
+    /// The tap of a connection the proxy has just carried through to its target, or
+    /// `None` when neither end is traced (the usual case: nothing is decoded).
+    pub fn open(self: &Rc<Self>, link: Link) -> Option<ConnTap> {
+        let ends = [(link.from, link.from_socket), (link.to, link.to_socket)];
+        let traced = ends.map(|(r, s)| self.traced(r, s));
+        if traced == [false, false] {
+            return None;
+        }
+        let shape = |(r, s): (Replica, usize)| self.shapes.get(&(r.group, s));
+        let (Some(a), Some(b)) = (shape(ends[0]), shape(ends[1])) else { return None };
+        let conn = self.next_conn.get();
+        self.next_conn.set(conn + 1);
+        let types = [a.0, b.0];
+        let names = [(a, ends[0]), (b, ends[1])].map(|(s, (r, _))| format!("{}[{}]", s.2, r.index));
+        let tap = |from: usize| Tap::new(a.1, types[from], types[1 - from]);
+        let mut pipes = [None, None];
+        for end in 0..2 {
+            if traced[end] {
+                let pipe = self.new_pipe(ends[end]);
+                pipes[end] = Some(pipe);
+                let peer = Some(ends[1 - end].0);
+                self.record(ends[end], EventKind::Connect { pipe, peer });
+            }
+        }
+        Some(ConnTap {
+            taps: self.clone(),
+            conn,
+            ends,
+            types,
+            names,
+            pipes,
+            sent: [0, 1].map(|d| traced[d].then(|| tap(d))),
+            arrived: [0, 1].map(|d| traced[1 - d].then(|| tap(d))),
+        })
+    }
+
+    fn new_pipe(&self, end: (Replica, usize)) -> PipeId {
+        let mut sockets = self.sockets.borrow_mut();
+        let traced = sockets.entry(end).or_default();
+        traced.next_pipe += 1;
+        traced.next_pipe
+    }
+
+    fn record(&self, (node, socket): (Replica, usize), kind: EventKind) {
+        let at: Duration = self.epoch.elapsed();
+        let socket = Some(socket as SocketIndex);
+        self.recorder.record(TraceEvent { at, node: Some(node), socket, kind });
+    }
+}
+
+/// The wire trace of one forwarded connection: per direction, a tap fed as the proxy
+/// reads (when the sender is traced) and one fed as it releases (when the receiver
+/// is). End 0 is the connector, end 1 the bound socket, as in the proxy.
+#[derive(Debug)]
+pub(super) struct ConnTap {
+    taps: Rc<WireTaps>,
+    conn: u64,
+    ends: [(Replica, usize); 2],
+    types: [SocketType; 2],
+    /// Each end as `group.socket[replica]`, for notes.
+    names: [String; 2],
+    /// Each traced end's pipe on this connection.
+    pipes: [Option<PipeId>; 2],
+    /// `sent[d]` reads what end `d` writes, as the proxy reads it.
+    sent: [Option<Tap>; 2],
+    /// `arrived[d]` reads what end `d` writes, as the proxy hands it to the other end.
+    arrived: [Option<Tap>; 2],
+}
+
+impl ConnTap {
+    /// The proxy read `bytes` from end `end`.
+    pub fn read(&mut self, end: usize, bytes: &[u8]) {
+        let Some(pipe) = self.pipes[end] else { return };
+        for item in self.feed(end, bytes, true) {
+            match item {
+                Tapped::Message(msg) => self.left(end, pipe, &msg),
+                Tapped::Subscribe(prefix) => self.subscribed(end, prefix, true),
+                Tapped::Cancel(prefix) => self.subscribed(end, prefix, false),
+            }
+        }
+    }
+
+    /// The proxy handed `bytes`, written by end `from`, to the other end.
+    pub fn released(&mut self, from: usize, bytes: &[u8]) {
+        let to = 1 - from;
+        let Some(pipe) = self.pipes[to] else { return };
+        for item in self.feed(from, bytes, false) {
+            let kind = match item {
+                Tapped::Message(msg) => {
+                    let msg = self.info(&msg);
+                    let deliver = EventKind::Deliver { pipe, depth: 0, hwm: 0, msg };
+                    self.taps.record(self.ends[to], deliver);
+                    EventKind::Receive { msg }
+                }
+                Tapped::Subscribe(prefix) => subscription(Some(pipe), &prefix, true),
+                Tapped::Cancel(prefix) => subscription(Some(pipe), &prefix, false),
+            };
+            self.taps.record(self.ends[to], kind);
+        }
+    }
+
+    /// The connection ended: each traced end loses its pipe.
+    pub fn closed(&mut self, reason: &str) {
+        for end in 0..2 {
+            let Some(pipe) = self.pipes[end] else { continue };
+            let mut sockets = self.taps.sockets.borrow_mut();
+            if let Some((_, conn, lost)) =
+                sockets.get_mut(&self.ends[end]).and_then(|t| t.last_request.as_mut())
+                && *conn == self.conn
+            {
+                *lost = true;
+            }
+            drop(sockets);
+            let reason = reason.to_owned();
+            self.taps.record(self.ends[end], EventKind::Disconnect { pipe, reason });
+        }
+    }
+
+    /// Feeds a direction's tap; its first failure is noted at the traced end.
+    fn feed(&mut self, from: usize, bytes: &[u8], sent: bool) -> Vec<Tapped> {
+        let slot = if sent { &mut self.sent[from] } else { &mut self.arrived[from] };
+        let Some(tap) = slot.as_mut() else { return Vec::new() };
+        match tap.feed(bytes) {
+            Ok(items) => items,
+            Err(failed) => {
+                let at_end = if sent { from } else { 1 - from };
+                let text = format!(
+                    "wire trace stopped on the connection from {} to {}: {failed}",
+                    self.names[from],
+                    self.names[1 - from]
+                );
+                self.taps.record(self.ends[at_end], EventKind::App(AppEvent::Note { text }));
+                Vec::new()
+            }
+        }
+    }
+
+    fn info(&self, msg: &Msg) -> MsgInfo {
+        msg_info(msg)
+    }
+
+    /// A message left traced end `end` on `pipe`.
+    fn left(&mut self, end: usize, pipe: PipeId, msg: &Msg) {
+        let info = self.info(msg);
+        let request_id = info.request_id.filter(|_| self.types[end] == SocketType::Req);
+        let mut sockets = self.taps.sockets.borrow_mut();
+        let traced = sockets.entry(self.ends[end]).or_default();
+        let previous = traced.last_request;
+        if let Some(rid) = request_id {
+            traced.last_request = Some((rid, self.conn, false));
+        }
+        drop(sockets);
+        let kind = match (request_id, previous) {
+            (Some(rid), Some((last, _, lost))) if last == rid => {
+                EventKind::Resend { pipe, request_id: rid, timer: !lost, msg: info }
+            }
+            _ => {
+                // The application's send as the socket's own events show it: a REQ's
+                // request id is the socket's, added below the application.
+                let sent = MsgInfo {
+                    request_id: info.request_id.filter(|_| request_id.is_none()),
+                    ..info
+                };
+                self.taps.record(self.ends[end], EventKind::Send { msg: sent });
+                EventKind::Enqueue { pipe, depth: 0, hwm: 0, msg: info }
+            }
+        };
+        self.taps.record(self.ends[end], kind);
+    }
+
+    /// Traced end `end` sent a subscription (or withdrew one) on some connection: the
+    /// socket's own change, recorded when it first shows.
+    fn subscribed(&mut self, end: usize, prefix: Bytes, on: bool) {
+        let mut sockets = self.taps.sockets.borrow_mut();
+        let traced = sockets.entry(self.ends[end]).or_default();
+        let changed = if on {
+            traced.prefixes.insert(prefix.clone())
+        } else {
+            traced.prefixes.remove(&prefix)
+        };
+        drop(sockets);
+        if changed {
+            self.taps.record(self.ends[end], subscription(None, &prefix, on));
+        }
+    }
+}
+
+fn subscription(pipe: Option<PipeId>, prefix: &[u8], on: bool) -> EventKind {
+    EventKind::Subscription { pipe, prefix: String::from_utf8_lossy(prefix).into_owned(), on }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::*;
+    use crate::plan::testing::{node, plan_with};
+    use crate::wire::payload::{Payload, PayloadKind};
+    use crate::wire::{encode, handshake};
+
+    fn taps(recorder: &Recorder) -> Rc<WireTaps> {
+        let plan =
+            plan_with(&[("client", 1, &[SocketType::Req]), ("worker", 1, &[SocketType::Rep])]);
+        Rc::new(WireTaps::new(&plan, recorder, WireTrace::External))
+    }
+
+    /// The client's REQ dialling the worker's REP.
+    fn link() -> Link {
+        Link { from: node(0, 0), from_socket: 0, to: node(1, 0), to_socket: 0 }
+    }
+
+    /// An SP message: routing ids, then a payload with id `id`.
+    fn message(header: &[u32], id: u64) -> BytesMut {
+        let mut out = BytesMut::new();
+        let padding = encode(header, &Payload::new(PayloadKind::Request, id, 0).encode(), &mut out);
+        assert_eq!(padding, 0);
+        out
+    }
+
+    fn kinds(recorder: &Recorder) -> Vec<(Replica, EventKind)> {
+        recorder.take().into_iter().map(|e| (e.node.expect("at a node"), e.kind)).collect()
+    }
+
+    #[test]
+    fn only_a_marked_socket_is_traced_and_its_events_are_a_sockets_own() {
+        let recorder = Recorder::default();
+        let taps = taps(&recorder);
+        assert!(taps.open(link()).is_none(), "nothing is marked: nothing is decoded");
+        taps.mark_external(GroupId(1), 0);
+        let mut tap = taps.open(link()).expect("the worker's end is marked");
+        tap.read(0, &handshake(SocketType::Req));
+        tap.read(0, &message(&[0x8000_0005], 7));
+        tap.released(0, &handshake(SocketType::Req));
+        tap.released(0, &message(&[0x8000_0005], 7));
+        tap.read(1, &handshake(SocketType::Rep));
+        tap.read(1, &message(&[0x8000_0005], 8));
+        tap.closed("reset");
+        let msg = |id, rid| MsgInfo { id: Some(id), request_id: Some(rid), len: 20 };
+        let worker = node(1, 0);
+        assert_eq!(
+            kinds(&recorder),
+            [
+                (worker, EventKind::Connect { pipe: 1, peer: Some(node(0, 0)) }),
+                (
+                    worker,
+                    EventKind::Deliver { pipe: 1, depth: 0, hwm: 0, msg: msg(7, 0x8000_0005) }
+                ),
+                (worker, EventKind::Receive { msg: msg(7, 0x8000_0005) }),
+                (worker, EventKind::Send { msg: msg(8, 0x8000_0005) }),
+                (
+                    worker,
+                    EventKind::Enqueue { pipe: 1, depth: 0, hwm: 0, msg: msg(8, 0x8000_0005) }
+                ),
+                (worker, EventKind::Disconnect { pipe: 1, reason: "reset".into() }),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_req_repeating_a_request_id_resends_on_a_timer_unless_its_connection_was_lost() {
+        let recorder = Recorder::default();
+        let taps = taps(&recorder);
+        taps.mark_external(GroupId(0), 0);
+        let resends = |recorder: &Recorder| {
+            let kinds = kinds(recorder).into_iter().map(|(_, k)| k);
+            kinds
+                .filter_map(|k| match k {
+                    EventKind::Enqueue { pipe, msg, .. } => Some(("sent", pipe, msg.request_id)),
+                    EventKind::Resend { pipe, timer: true, request_id, .. } => {
+                        Some(("timer", pipe, Some(request_id)))
+                    }
+                    EventKind::Resend { pipe, request_id, .. } => {
+                        Some(("at once", pipe, Some(request_id)))
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut first = taps.open(link()).expect("the client's end is marked");
+        first.read(0, &handshake(SocketType::Req));
+        first.read(0, &message(&[0x8000_0001], 1));
+        first.read(0, &message(&[0x8000_0001], 1));
+        first.closed("reset");
+        let mut second = taps.open(link()).expect("marked");
+        second.read(0, &handshake(SocketType::Req));
+        second.read(0, &message(&[0x8000_0001], 1));
+        second.read(0, &message(&[0x8000_0002], 2));
+        let r = |n: u32| Some(0x8000_0000 | n);
+        assert_eq!(
+            resends(&recorder),
+            [("sent", 1, r(1)), ("timer", 1, r(1)), ("at once", 2, r(1)), ("sent", 2, r(2))]
+        );
+    }
+
+    #[test]
+    fn bytes_it_cannot_read_are_noted_once_at_the_traced_socket() {
+        let recorder = Recorder::default();
+        let taps = taps(&recorder);
+        taps.mark_external(GroupId(1), 0);
+        let mut tap = taps.open(link()).expect("marked");
+        tap.released(0, b"GET / HTTP/1.1\r\n");
+        tap.released(0, &message(&[0x8000_0001], 1));
+        let notes: Vec<_> = kinds(&recorder)
+            .into_iter()
+            .filter_map(|(at, k)| match k {
+                EventKind::App(AppEvent::Note { text }) => Some((at, text)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            notes,
+            [(
+                node(1, 0),
+                "wire trace stopped on the connection from client.req[0] to worker.rep[0]: bad SP handshake magic 47 45 54 20, expected 00 53 50 00".to_owned()
+            )]
+        );
+    }
+}

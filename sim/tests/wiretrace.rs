@@ -1,0 +1,188 @@
+//! The fault proxy's wire trace (`run/wiretap.rs`) proved against the sockets' own
+//! events.
+//!
+//! Under `real` the proxies can decode the traffic of sockets patchbay does not run.
+//! Here they decode every socket's ends instead, into a recorder apart from the
+//! run's trace, over real topologies on SP and on ZMTP: for each socket and each peer
+//! it talks to, what the proxy read leaving the socket must be what the socket
+//! queued (message ids, request ids on SP, resends and whether a timer sent them, in
+//! order), and what the proxy handed to it must be what it took in, in order. Real
+//! runs are not deterministic, so nothing here depends on timing: each run is
+//! compared with itself.
+
+use std::collections::BTreeMap;
+
+use patchbay::plan::{Replica, ScenarioPlan};
+use patchbay::registry::Registry;
+use patchbay::run::real::run_wire_traced;
+use patchbay::socket::{DropReason, PipeId};
+use patchbay::trace::{EventKind, MsgInfo, Recorder, SocketIndex, Trace, TraceEvent};
+
+use crate::util::scenario;
+
+/// A socket and the peer on the other end of its connection.
+type Key = (Replica, SocketIndex, Replica);
+
+/// One message as both traces can tell it: its kind (`sent`, `timer resend`,
+/// `resend`, `arrived`), payload id and, where the wire carries it, request id.
+type Item = (&'static str, Option<u64>, Option<u32>);
+
+/// Each socket's messages per peer, leaving it and arriving at it, in trace order.
+#[derive(Debug, Default, PartialEq)]
+struct Flows {
+    out: BTreeMap<Key, Vec<Item>>,
+    arrived: BTreeMap<Key, Vec<Item>>,
+}
+
+impl Flows {
+    /// Reads `events`; `request_ids` keeps SP's request ids (ZMTP's do not travel).
+    fn of(events: &[TraceEvent], request_ids: bool) -> Flows {
+        let mut peers: BTreeMap<(Replica, SocketIndex, PipeId), Replica> = BTreeMap::new();
+        let mut flows = Flows::default();
+        for e in events {
+            let (Some(node), Some(socket)) = (e.node, e.socket) else { continue };
+            let item = |kind, msg: &MsgInfo| (kind, msg.id, msg.request_id.filter(|_| request_ids));
+            let (pipe, out, item) = match &e.kind {
+                EventKind::Connect { pipe, peer: Some(peer) } => {
+                    peers.insert((node, socket, *pipe), *peer);
+                    continue;
+                }
+                EventKind::Enqueue { pipe, msg, .. } => (*pipe, true, item("sent", msg)),
+                EventKind::Resend { pipe, timer, msg, .. } => {
+                    (*pipe, true, item(if *timer { "timer resend" } else { "resend" }, msg))
+                }
+                EventKind::Deliver { pipe, msg, .. } => (*pipe, false, item("arrived", msg)),
+                // A reply to a request no longer outstanding arrived all the same.
+                EventKind::Drop { pipe: Some(pipe), reason: DropReason::LateReply, msg } => {
+                    (*pipe, false, item("arrived", msg))
+                }
+                _ => continue,
+            };
+            let peer = peers[&(node, socket, pipe)];
+            let side = if out { &mut flows.out } else { &mut flows.arrived };
+            side.entry((node, socket, peer)).or_default().push(item);
+        }
+        flows
+    }
+
+    fn count(side: &BTreeMap<Key, Vec<Item>>, kind: &str) -> usize {
+        side.values().flatten().filter(|(k, _, _)| *k == kind).count()
+    }
+}
+
+/// Runs `plan` on the real network with every link decoded; the run's own trace and
+/// the proxies' events.
+fn traced(plan: &ScenarioPlan) -> (Trace, Vec<TraceEvent>) {
+    let wire = Recorder::default();
+    let trace = run_wire_traced(plan, &Registry::builtin(), 1, wire.clone())
+        .unwrap_or_else(|e| panic!("{} did not run: {e}", plan.name));
+    (trace, wire.take())
+}
+
+/// Asserts the proxies read what every socket recorded, and returns the flows.
+fn assert_wire_matches_sockets(plan: &ScenarioPlan, request_ids: bool) -> Flows {
+    let (trace, wire) = traced(plan);
+    let notes: Vec<_> = wire.iter().filter(|e| matches!(e.kind, EventKind::App(_))).collect();
+    assert!(notes.is_empty(), "the wire trace stopped: {notes:?}");
+    let (own, read) = (Flows::of(&trace.events, request_ids), Flows::of(&wire, request_ids));
+    for (side, own, read) in [("out", &own.out, &read.out), ("in", &own.arrived, &read.arrived)] {
+        assert_eq!(
+            own.keys().collect::<Vec<_>>(),
+            read.keys().collect::<Vec<_>>(),
+            "{side}: the sockets and the wire name different connections"
+        );
+        for (key, items) in own {
+            assert_eq!(items, &read[key], "{side} at {key:?}: socket (left) and wire (right)");
+        }
+    }
+    own
+}
+
+#[test]
+fn the_proxy_reads_off_sp_what_each_socket_of_a_queue_device_sent_and_took_in() {
+    let plan = scenario(
+        "wiretrace-sp-queue",
+        "name: wiretrace-sp-queue\ntopology: ../topologies/queue.yaml\nparams: {clients: 2}\n\
+         duration: 1s\nliveness: 3s\n\
+         workload:\n  client: {requests: 10}\n  worker: {service_time: 1ms}\n\
+         invariants: [no_lost_replies]\nexpect: pass\n",
+    );
+    let flows = assert_wire_matches_sockets(&plan, true);
+    // Two clients' ten requests each leave their REQs with ids and request ids, and
+    // all twenty replies reach them; the device and the workers see every one.
+    let client = plan.topology.group_by_name("client").expect("clients").id;
+    let requests: Vec<_> =
+        flows.out.iter().filter(|((node, ..), _)| node.group == client).collect();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    for (_, items) in requests {
+        assert_eq!(items.len(), 10, "{items:?}");
+        assert!(items.iter().all(|(_, id, rid)| id.is_some() && rid.is_some()), "{items:?}");
+    }
+    assert_eq!(Flows::count(&flows.arrived, "arrived"), 4 * 20, "{flows:?}");
+}
+
+#[test]
+fn the_proxy_tells_an_sp_reqs_timer_resends_from_its_first_sends() {
+    let plan = scenario(
+        "wiretrace-sp-resend",
+        "name: wiretrace-sp-resend\ntopology: ../topologies/queue.yaml\n\
+         params: {clients: 1, workers: 1}\noverrides:\n  client.req: {req_resend_ivl: 100ms}\n\
+         duration: 1s\nliveness: 3s\n\
+         workload:\n  client: {requests: 3}\n  worker: {service_time: 250ms}\n\
+         invariants: [resend_interval]\nexpect: pass\n",
+    );
+    let flows = assert_wire_matches_sockets(&plan, true);
+    let resends = Flows::count(&flows.out, "timer resend");
+    // Each request waits 250 ms for its worker against a 100 ms interval: at least
+    // two timer resends each, and the device passes each on to the worker.
+    assert!(resends >= 2 * 3 * 2, "{resends} timer resends: {flows:?}");
+    assert_eq!(Flows::count(&flows.out, "resend"), 0, "no pipe was lost: {flows:?}");
+}
+
+#[test]
+fn the_proxy_reads_off_zmtp_what_a_req_and_a_rep_sent_and_took_in() {
+    let plan = scenario(
+        "wiretrace-zmtp-req-rep",
+        "name: wiretrace-zmtp-req-rep\ntopology: ../topologies/req-rep.yaml\n\
+         duration: 1s\nliveness: 3s\n\
+         workload:\n  client: {requests: 10}\n  worker: {service_time: 1ms}\n\
+         invariants: [no_lost_replies]\nexpect: pass\n",
+    );
+    let flows = assert_wire_matches_sockets(&plan, false);
+    assert_eq!(Flows::count(&flows.out, "sent"), 20, "{flows:?}");
+    assert_eq!(Flows::count(&flows.arrived, "arrived"), 20, "{flows:?}");
+    let ids = flows.out.values().flatten().filter(|(_, id, _)| id.is_some()).count();
+    assert_eq!(ids, 20, "every request and reply carries its payload id: {flows:?}");
+}
+
+#[test]
+fn the_proxy_reads_zmtp_subscriptions_and_multipart_publishes() {
+    let plan = scenario(
+        "wiretrace-zmtp-pubsub",
+        "name: wiretrace-zmtp-pubsub\ntopology: ../topologies/pubsub-envelopes.yaml\n\
+         duration: 2s\nliveness: 2s\n\
+         workload:\n  publisher: {publishes: 50, publish_rate: 100/s, start_at: 500ms}\n\
+         invariants: [subscription_delivery]\nexpect: pass\n",
+    );
+    let (trace, wire) = traced(&plan);
+    let subscriptions = |events: &[TraceEvent]| {
+        let mut subs: Vec<_> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Subscription { pipe: None, prefix, on } => {
+                    Some((e.node, e.socket, prefix.clone(), *on))
+                }
+                _ => None,
+            })
+            .collect();
+        subs.sort();
+        subs
+    };
+    let subs = subscriptions(&trace.events);
+    assert_eq!(subs.len(), 2, "each subscriber subscribes once: {subs:?}");
+    assert_eq!(subscriptions(&wire), subs, "socket (left) and wire (right)");
+    let (own, read) = (Flows::of(&trace.events, false), Flows::of(&wire, false));
+    assert_eq!(own, read, "socket (left) and wire (right)");
+    let received = Flows::count(&read.arrived, "arrived");
+    assert!(received > 0 && read.arrived.values().flatten().all(|i| i.1.is_some()), "{read:?}");
+}
