@@ -16,14 +16,16 @@
 //!   `Receive` (the proxy cannot see when the program reads, so it stands in for the
 //!   application);
 //! - subscriptions it sends: `Subscription { pipe: None }` when a prefix is first
-//!   sent (or withdrawn), as a subscriber's own; subscriptions it receives:
+//!   sent (or withdrawn), as a subscriber's own, and an `Enqueue` on each pipe that
+//!   carries it, as the SUB core queues it; subscriptions it receives:
 //!   `Subscription { pipe: Some(..) }`;
 //! - the connection: `Connect` (peer named) once the proxy reaches the target,
 //!   `Disconnect` when it ends.
 //!
 //! A message's id is the patchbay payload header's (`wire/payload.rs`) when the
 //! program passed one through (a broker, an echo worker), found as a socket's own
-//! events find it; its request id is SP's. What cannot be seen: a real NNG SUB
+//! events find it or, failing that, behind the routing ids the receiver's rule left
+//! in the body; its request id is SP's. What cannot be seen: a real NNG SUB
 //! filters on arrival and sends no subscriptions on SP's wire, so its `Receive`s are
 //! arrivals before its filter; a ZMTP REQ's request id does not travel (libzmq
 //! without `ZMQ_REQ_CORRELATE`), so resends are told only on SP.
@@ -44,8 +46,10 @@ use bytes::Bytes;
 use super::wiring::Link;
 use crate::design::ctx::msg_info;
 use crate::plan::{GroupId, Replica, ScenarioPlan};
-use crate::socket::{Msg, PipeId, SocketType};
+use crate::socket::{Msg, PipeId, REQUEST_ID_BIT, SocketType};
 use crate::trace::{AppEvent, EventKind, MsgInfo, Recorder, SocketIndex, TraceEvent};
+use crate::wire::modelled::HEAD_MAX;
+use crate::wire::payload::Payload;
 use crate::wire::tap::{Framing, Tap, Tapped};
 
 /// Which sockets' ends of the links the proxies decode, and where the events go.
@@ -211,8 +215,8 @@ impl ConnTap {
         for item in self.feed(end, bytes, true) {
             match item {
                 Tapped::Message(msg) => self.left(end, pipe, &msg),
-                Tapped::Subscribe(prefix) => self.subscribed(end, prefix, true),
-                Tapped::Cancel(prefix) => self.subscribed(end, prefix, false),
+                Tapped::Subscribe(prefix) => self.subscribed(end, pipe, prefix, true),
+                Tapped::Cancel(prefix) => self.subscribed(end, pipe, prefix, false),
             }
         }
     }
@@ -273,7 +277,7 @@ impl ConnTap {
     }
 
     fn info(&self, msg: &Msg) -> MsgInfo {
-        msg_info(msg)
+        wire_info(msg)
     }
 
     /// A message left traced end `end` on `pipe`.
@@ -305,9 +309,11 @@ impl ConnTap {
         self.taps.record(self.ends[end], kind);
     }
 
-    /// Traced end `end` sent a subscription (or withdrew one) on some connection: the
-    /// socket's own change, recorded when it first shows.
-    fn subscribed(&mut self, end: usize, prefix: Bytes, on: bool) {
+    /// Traced end `end` sent a subscription (or withdrew one) on `pipe`: the socket's
+    /// own change, recorded when it first shows on any of its connections, then the
+    /// subscription queued on the pipe as the SUB core queues it (`0x01` or `0x00`
+    /// and the prefix, whichever form the wire gave it).
+    fn subscribed(&mut self, end: usize, pipe: PipeId, prefix: Bytes, on: bool) {
         let mut sockets = self.taps.sockets.borrow_mut();
         let traced = sockets.entry(self.ends[end]).or_default();
         let changed = if on {
@@ -319,7 +325,32 @@ impl ConnTap {
         if changed {
             self.taps.record(self.ends[end], subscription(None, &prefix, on));
         }
+        let msg = MsgInfo { id: None, request_id: None, len: 1 + prefix.len() as u64 };
+        self.taps.record(self.ends[end], EventKind::Enqueue { pipe, depth: 0, hwm: 0, msg });
     }
+}
+
+/// What the trace records of a decoded message: what a socket's own events would
+/// (`msg_info`), or, when that finds no payload id, the first payload header at an
+/// id's boundary among the message's routing ids, with the request id before it.
+/// The receiver's rule may leave ids in the body that the sender had on its stack (a
+/// device's DEALER takes one id of a REP's reply); the wire still holds both.
+fn wire_info(msg: &Msg) -> MsgInfo {
+    let info = msg_info(msg);
+    if info.id.is_some() {
+        return info;
+    }
+    let mut words = msg.header.clone();
+    for at in (0..msg.body.len().min(HEAD_MAX)).step_by(4) {
+        let rest = &msg.body[at..];
+        if let Some((_, id, len)) = Payload::peek(rest) {
+            let request_id = words.iter().copied().find(|w| w & REQUEST_ID_BIT != 0);
+            return MsgInfo { id: Some(id), request_id, len: len.max(rest.len() as u64) };
+        }
+        let Some(word) = rest.first_chunk::<4>() else { break };
+        words.push(u32::from_be_bytes(*word));
+    }
+    info
 }
 
 fn subscription(pipe: Option<PipeId>, prefix: &[u8], on: bool) -> EventKind {

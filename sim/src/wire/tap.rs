@@ -160,12 +160,13 @@ impl Tap {
                         return Ok(());
                     };
                     match event {
-                        Event::Message(parts) => match envelope.decode(parts) {
-                            Ok(msg) => out.push(Tapped::Message(msg)),
-                            // The receiver drops it and keeps the connection; so does
-                            // the tap, which has nothing it could attribute.
-                            Err(_) => {}
-                        },
+                        // A message the receiver cannot route it drops, keeping the
+                        // connection; so does the tap, which has nothing to attribute.
+                        Event::Message(parts) => {
+                            if let Ok(msg) = envelope.decode(parts) {
+                                out.push(Tapped::Message(msg));
+                            }
+                        }
                         Event::Subscribe(prefix) => out.push(Tapped::Subscribe(prefix)),
                         Event::Cancel(prefix) => out.push(Tapped::Cancel(prefix)),
                         Event::Ping { .. } | Event::Pong { .. } => {}
