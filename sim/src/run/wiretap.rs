@@ -483,4 +483,116 @@ mod tests {
             )]
         );
     }
+
+    /// A pynng REQ (NNG 1.11) with a 300 ms resend time on a 50 ms tick; it
+    /// prints `SENT` once its request is out and then waits for a reply that never
+    /// comes. Killed by its guard.
+    const PYNNG_REQ: &str = "import sys, time, pynng, pynng.options as o\n\
+s = pynng.Req0(resend_time=300)\n\
+o._setopt_ms(s, b'req:resend-tick', 50)\n\
+s.dial('tcp://127.0.0.1:' + sys.argv[1], block=True)\n\
+s.send(b'hello')\n\
+print('SENT', flush=True)\n\
+time.sleep(30)\n";
+
+    /// The python child, killed when the test ends however it ends.
+    struct Killed(std::process::Child);
+
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// The first connection to `listener`; a guard against a peer that never dials
+    /// (python3 or pynng missing), not a wait for one.
+    fn accept_within(listener: std::net::TcpListener, guard: Duration) -> std::net::TcpStream {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let runtime = runtime.expect("a tokio runtime");
+        let stream = runtime.block_on(async {
+            listener.set_nonblocking(true).expect("nonblocking listener");
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            let accepted = tokio::time::timeout(guard, listener.accept()).await;
+            let (stream, _) = accepted
+                .unwrap_or_else(|_| panic!("the pynng REQ did not dial in {guard:?}"))
+                .expect("accept");
+            stream.into_std().expect("a std stream")
+        });
+        stream.set_nonblocking(false).expect("blocking stream");
+        stream
+    }
+
+    /// Issue 13: a REQ patchbay does not run is judged from the proxy's trace alone,
+    /// and NNG 1.11's resends on every tick after the first show as such. The test
+    /// plays the REP end itself (handshake, then silence) and hands the tap what the
+    /// client writes for a second of wall time: the client's own clock sets the pace.
+    #[test]
+    fn a_pynng_req_judged_from_the_wire_alone_resends_on_every_tick_as_nng_1_11_does() {
+        use std::io::{Read, Write};
+        use std::time::Instant;
+
+        use crate::invariant::CheckInput;
+        use crate::plan::{InvariantPlan, ParamValue};
+        use crate::trace::Trace;
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("bound").port().to_string();
+        let child = std::process::Command::new("python3")
+            .args(["-c", PYNNG_REQ, &port])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 with pynng (CI installs it)");
+        let mut child = Killed(child);
+        let mut stream = accept_within(listener, Duration::from_secs(10));
+        stream.write_all(&handshake(SocketType::Rep)).expect("handshake");
+        let recorder = Recorder::default();
+        let mut plan =
+            plan_with(&[("client", 1, &[SocketType::Req]), ("worker", 1, &[SocketType::Rep])]);
+        plan.topology.groups[0].sockets[0].options.req_resend_ivl.value =
+            Some(Duration::from_millis(300));
+        let taps = Rc::new(WireTaps::new(&plan, &recorder, WireTrace::External));
+        taps.mark_external(GroupId(0), 0);
+        let mut tap = taps.open(link()).expect("the client's end is marked");
+        tap.released(1, &handshake(SocketType::Rep));
+        let mut line = [0u8; 5];
+        child.0.stdout.as_mut().expect("piped").read_exact(&mut line).expect("SENT");
+        assert_eq!(&line, b"SENT\n");
+        // A window of the client's traffic, not a wait for it: every resend in it counts.
+        let until = Instant::now() + Duration::from_millis(1200);
+        let mut buf = [0u8; 4096];
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            stream.set_read_timeout(Some(left.max(Duration::from_millis(1)))).expect("timeout");
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => tap.read(0, &buf[..n]),
+                Err(_) => break,
+            }
+        }
+        drop(child);
+        let events = recorder.take();
+        let ended_at = events.last().map_or(Duration::ZERO, |e| e.at);
+        let timer = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Resend { timer: true, .. }))
+            .count();
+        assert!(timer >= 5, "a second of 50 ms ticks after a 300 ms wait: {events:?}");
+        let trace =
+            Trace { events, healed_at: None, ended_at, quiesced: false, faults: Vec::new() };
+        // One tick of slack: NNG checks its timer on the tick.
+        let params = BTreeMap::from([(
+            "tolerance".to_owned(),
+            ParamValue::Duration(Duration::from_millis(60)),
+        )]);
+        let invariant = InvariantPlan { name: "resend_interval", params };
+        let input = CheckInput { trace: &trace, plan: &plan, params: &invariant.params };
+        let outcome = crate::registry::Registry::builtin().check(&invariant, &input);
+        let note = outcome.note.clone().unwrap_or_default();
+        assert!(
+            note.starts_with("resends on every tick after the first (NNG ≥1.7)"),
+            "{outcome:?}"
+        );
+        // Every resend after the first is early against the 300 ms interval.
+        assert_eq!(outcome.violations.len(), timer - 1, "{outcome:?}");
+    }
 }
