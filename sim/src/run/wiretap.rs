@@ -34,7 +34,8 @@
 //! socket (`wire trace stopped: ...`) and that direction is not read further; the
 //! proxy forwards the bytes as before. Which sockets are traced is the real network's
 //! choice ([`WireTrace`]): the ones marked through `RealNet::trace_wire`, or, to prove
-//! the decoder against sockets that do record their own events, every socket.
+//! the decoder against sockets that do record their own events, every socket. The
+//! user's account of all this is docs/wire-trace.md.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};

@@ -14,6 +14,7 @@
 //! broken frame) is returned as a [`TapFailed`] and from then on it ignores its input,
 //! so the caller logs one reason per connection and the traffic, which the tap never
 //! touches, flows on. What the receiving socket makes of such bytes is its own affair.
+//! What the proxy records from a tap is described in docs/wire-trace.md.
 
 use std::fmt;
 
