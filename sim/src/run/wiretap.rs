@@ -229,7 +229,7 @@ impl ConnTap {
         for item in self.feed(from, bytes, false) {
             let kind = match item {
                 Tapped::Message(msg) => {
-                    let msg = self.info(&msg);
+                    let msg = wire_info(&msg);
                     let deliver = EventKind::Deliver { pipe, depth: 0, hwm: 0, msg };
                     self.taps.record(self.ends[to], deliver);
                     EventKind::Receive { msg }
@@ -277,13 +277,9 @@ impl ConnTap {
         }
     }
 
-    fn info(&self, msg: &Msg) -> MsgInfo {
-        wire_info(msg)
-    }
-
     /// A message left traced end `end` on `pipe`.
     fn left(&mut self, end: usize, pipe: PipeId, msg: &Msg) {
-        let info = self.info(msg);
+        let info = wire_info(msg);
         let request_id = info.request_id.filter(|_| self.types[end] == SocketType::Req);
         let mut sockets = self.taps.sockets.borrow_mut();
         let traced = sockets.entry(self.ends[end]).or_default();
