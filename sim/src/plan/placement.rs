@@ -7,7 +7,9 @@
 //! group are spread round-robin over a few hosts instead, and node-level faults reach
 //! a single replica through the fault shim around its streams. Two limits of turmoil
 //! bound the packing: 16,384 outgoing connections per host (64,512 when raised), and
-//! a budget on hosts overall.
+//! a budget on hosts overall. A node gets only the hosts its connections need, and the
+//! simulator shares turmoil hosts between nodes where they fit (`run/simulated.rs`):
+//! every host costs a runtime step per tick even idle.
 
 /// Hosts a topology may use unless its `placement.max_hosts` says otherwise.
 pub const DEFAULT_MAX_HOSTS: u64 = 64;

@@ -8,9 +8,6 @@ use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawTopology;
 
-/// Replicas of a small group get a host each, up to this many hosts per group.
-const DEFAULT_HOSTS_PER_GROUP: u64 = 8;
-
 /// Fills in `hosts` for every group that did not set it and checks the limits.
 pub(crate) fn assign(
     raw: &RawTopology,
@@ -26,7 +23,10 @@ pub(crate) fn assign(
         let needed = outgoing.div_ceil(MAX_CONNECTIONS_PER_HOST).max(1);
         let path = node_path(raw, &group.name);
         if group.hosts == 0 {
-            group.hosts = count.min(DEFAULT_HOSTS_PER_GROUP).max(needed).min(count) as u32;
+            // As few hosts as the connections need: turmoil steps every host every
+            // tick, so each one costs time even idle, and faults act per replica in
+            // the shim wherever it runs (docs/turmoil.md).
+            group.hosts = needed.min(count).max(1) as u32;
         } else if u64::from(group.hosts) > count {
             diags
                 .error(

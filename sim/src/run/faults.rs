@@ -149,12 +149,39 @@ pub struct State {
     pub zombies: Vec<(Replica, turmoil::net::TcpStream)>,
     /// What each fault affected, for the trace's `FaultEnd`.
     effects: BTreeMap<u32, u32>,
+    /// How many replicas are crashed now: the run loop asks every tick whether any
+    /// is, and a scan of every replica cost a third of a large run's time.
+    crashed: usize,
+}
+
+/// Which replicas share a turmoil host, and what the shim adds between two that do:
+/// turmoil applies its fixed latency only between hosts, and within one host delivers
+/// a write one tick later (docs/turmoil.md), so the shim adds the rest.
+#[derive(Clone, Debug, Default)]
+pub struct SharedHosts {
+    /// The fixed latency turmoil applies between hosts, less one tick.
+    pub extra: Duration,
+    /// Per group (by id), the turmoil host of each of its hosts; replica `i` is on
+    /// host `i % len`.
+    pub of_group: BTreeMap<u32, Vec<u32>>,
+}
+
+impl SharedHosts {
+    fn same_host(&self, a: Replica, b: Replica) -> bool {
+        let host = |r: Replica| {
+            let hosts = self.of_group.get(&r.group.0)?;
+            hosts.get(r.index as usize % hosts.len().max(1)).copied()
+        };
+        host(a).is_some_and(|h| host(b) == Some(h))
+    }
 }
 
 /// The shared fault world of one run.
 #[derive(Debug)]
 pub struct FaultWorld {
     pub state: RefCell<State>,
+    /// Set by the simulator once it has packed the replicas onto hosts.
+    shared: RefCell<SharedHosts>,
     rng: RefCell<ChaCha8Rng>,
     /// Readers and writers waiting for a fault to change.
     wakers: RefCell<Vec<Waker>>,
@@ -245,12 +272,19 @@ impl FaultWorld {
             next_conn: 1,
             zombies: Vec::new(),
             effects: BTreeMap::new(),
+            crashed: 0,
         };
         Rc::new(FaultWorld {
             state: RefCell::new(state),
+            shared: RefCell::default(),
             rng: RefCell::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17)),
             wakers: RefCell::new(Vec::new()),
         })
+    }
+
+    /// Says which replicas share a turmoil host (see [`SharedHosts`]).
+    pub fn share_hosts(&self, shared: SharedHosts) {
+        *self.shared.borrow_mut() = shared;
     }
 
     pub fn add_replica(&self, r: Replica) -> Rc<Notify> {
@@ -385,6 +419,10 @@ impl FaultWorld {
         }
         let mut rng = self.rng.borrow_mut();
         let mut delay = Duration::from_nanos(latency.sample(&mut *rng).max(0.0) as u64);
+        let shared = self.shared.borrow();
+        if !shared.extra.is_zero() && shared.same_host(from, to) {
+            delay += shared.extra;
+        }
         let mut rto = RTO_MIN;
         while loss > 0.0 && rng.random::<f64>() < loss && rto < Duration::from_secs(120) {
             delay += rto;
@@ -529,11 +567,16 @@ impl FaultWorld {
         if rs.status == status {
             return false;
         }
+        let was_crashed = rs.status == Status::Crashed;
         rs.status = status;
         if status == Status::Running {
             rs.incarnation += 1;
         }
         rs.notify.notify_one();
+        let now_crashed = status == Status::Crashed;
+        if was_crashed != now_crashed {
+            st.crashed = if now_crashed { st.crashed + 1 } else { st.crashed - 1 };
+        }
         true
     }
 
@@ -635,7 +678,7 @@ impl FaultWorld {
     /// Whether any fault is active, so the run loop knows whether to sweep.
     pub fn any_active(&self) -> bool {
         let st = self.state.borrow();
-        !st.holds.is_empty() || st.replicas.values().any(|r| r.status == Status::Crashed)
+        !st.holds.is_empty() || st.crashed > 0
     }
 }
 
@@ -716,5 +759,32 @@ mod tests {
         limit.bandwidth = Some(1000.0);
         w.begin(0, &limit, &|_| Vec::new());
         assert_eq!(w.delay(a, b), ms(7));
+    }
+
+    #[test]
+    fn any_active_follows_a_crash_until_its_restart() {
+        let w = FaultWorld::new(&plan(), 1);
+        w.add_replica(client(0));
+        w.add_replica(client(1));
+        assert!(!w.any_active());
+        let crash = fault(FaultKind::Crash, ms(0));
+        assert_eq!(w.begin(0, &crash, &|_| vec![client(0), client(1)]), 2);
+        assert!(w.any_active());
+        // A second crash of a crashed replica counts it once.
+        assert_eq!(w.begin(1, &crash, &|_| vec![client(0)]), 0);
+        assert_eq!(w.end(1, &crash, &|_| vec![client(0)]), 0);
+        assert!(w.any_active(), "client.1 is still down");
+        w.end(0, &crash, &|_| vec![client(1)]);
+        assert!(!w.any_active());
+    }
+
+    #[test]
+    fn the_shim_adds_the_rest_of_the_latency_only_between_replicas_of_one_host() {
+        let w = world(f64::INFINITY);
+        let shared = SharedHosts { extra: ms(4), of_group: BTreeMap::from([(0, vec![0, 1])]) };
+        w.share_hosts(shared);
+        // client.0 and client.2 are on host 0, client.1 on host 1.
+        assert_eq!(w.delay(client(0), client(2)), ms(4));
+        assert_eq!(w.delay(client(0), client(1)), ms(0));
     }
 }

@@ -1,5 +1,6 @@
-//! The simulator: one seed of one scenario over turmoil. It registers a turmoil host
-//! per group host, wires the simulated addresses, hands the replicas to the shared
+//! The simulator: one seed of one scenario over turmoil. It packs the groups' hosts
+//! onto as few turmoil hosts as turmoil's limits allow (`HostPacking`), registers
+//! them, wires the simulated addresses, hands the replicas to the shared
 //! wiring on its [`Platform`] (sockets over the fault shim, supervisors started on
 //! the host each replica is packed onto) and steps turmoil through the run's phases.
 //! [`SimNetwork`] lends the same shim to hand-built harnesses.
@@ -12,13 +13,14 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::design::Completion;
 use crate::net::EventSink;
+use crate::plan::placement::MAX_CONNECTIONS_PER_HOST;
 use crate::plan::{Replica, ScenarioPlan};
 use crate::registry::Registry;
 use crate::socket::SocketOptions;
 use crate::trace::{Recorder, SocketIndex, Trace};
 
 use super::RunError;
-use super::faults::{FaultWorld, turmoil_latency};
+use super::faults::{FaultWorld, SharedHosts, turmoil_latency};
 use super::node::sink_naming_peers;
 use super::phases::Phases;
 use super::platform::{Platform, ReplicaTask};
@@ -31,20 +33,91 @@ const EPOCH_SECS: u64 = 1_700_000_000;
 const FIRST_PORT: u16 = 1;
 const EPHEMERAL_FIRST: u16 = 1024;
 
-/// A simulated host: (group id, host number within the group).
-type HostKey = (u32, u32);
+/// A turmoil host, numbered in registration order.
+type HostKey = u32;
 
-fn host_name(group: u32, host: u32) -> String {
-    format!("g{group}h{host}")
+fn host_name(host: HostKey) -> String {
+    format!("h{host}")
+}
+
+/// Which turmoil host each group's host is: host `h` of every group shares one
+/// turmoil host with the other groups' as long as the ports and connections of all
+/// of them fit on it. turmoil steps every host every tick whether anything happens or
+/// not and links every pair of them (docs/turmoil.md), so an idle run costs in
+/// proportion to its hosts; faults act per replica in the shim, so sharing a host
+/// changes nothing a fault hits.
+#[derive(Clone, Debug)]
+struct HostPacking {
+    /// Per group (by id), the turmoil host of each of its hosts.
+    of_group: BTreeMap<u32, Vec<HostKey>>,
+    count: u32,
+}
+
+/// What one group's host needs of the turmoil host it lands on.
+#[derive(Clone, Copy, Debug, Default)]
+struct Load {
+    /// Outgoing connections: turmoil's ephemeral ports.
+    connections: u64,
+    /// Bound sockets: listener ports below the ephemeral range.
+    ports: u64,
+}
+
+impl HostPacking {
+    fn new(plan: &ScenarioPlan) -> HostPacking {
+        let (mut of_group, mut loads) = (BTreeMap::new(), Vec::<Load>::new());
+        let ports_max = u64::from(EPHEMERAL_FIRST - FIRST_PORT);
+        for g in &plan.topology.groups {
+            let hosts = u64::from(g.hosts.max(1));
+            let outgoing: u64 = (plan.topology.connections.iter())
+                .filter(|c| c.from_group == g.id)
+                .map(|c| c.pipes)
+                .sum();
+            let binds = g.sockets.iter().filter(|s| s.bind.is_some()).count() as u64;
+            let need = Load {
+                connections: outgoing.div_ceil(hosts),
+                ports: u64::from(g.count).div_ceil(hosts) * binds,
+            };
+            let mut mine: Vec<HostKey> = Vec::new();
+            for _ in 0..hosts {
+                // A group's hosts stay apart: the resolver spread them for the limits.
+                let fits = |t: usize, l: &Load| {
+                    !mine.contains(&(t as HostKey))
+                        && l.connections + need.connections <= MAX_CONNECTIONS_PER_HOST
+                        && l.ports + need.ports <= ports_max
+                };
+                let t = match loads.iter().enumerate().position(|(t, l)| fits(t, l)) {
+                    Some(t) => t,
+                    None => {
+                        loads.push(Load::default());
+                        loads.len() - 1
+                    }
+                };
+                loads[t].connections += need.connections;
+                loads[t].ports += need.ports;
+                mine.push(t as HostKey);
+            }
+            of_group.insert(g.id.0, mine);
+        }
+        HostPacking { of_group, count: loads.len() as u32 }
+    }
+
+    fn host(&self, replica: Replica) -> HostKey {
+        let hosts = &self.of_group[&replica.group.0];
+        hosts[replica.index as usize % hosts.len()]
+    }
 }
 
 /// Addresses of every bound socket, and every connecting socket's targets.
-fn wire(plan: &ScenarioPlan, ips: &BTreeMap<(u32, u32), IpAddr>) -> Result<Addrs, RunError> {
+fn wire(
+    plan: &ScenarioPlan,
+    packing: &HostPacking,
+    ips: &BTreeMap<HostKey, IpAddr>,
+) -> Result<Addrs, RunError> {
     let mut binds = BTreeMap::new();
-    let mut next_port: BTreeMap<(u32, u32), u16> = BTreeMap::new();
+    let mut next_port: BTreeMap<HostKey, u16> = BTreeMap::new();
     for g in &plan.topology.groups {
         for index in 0..g.count {
-            let host = (g.id.0, g.host_of(index));
+            let host = packing.host(Replica { group: g.id, index });
             for (si, s) in g.sockets.iter().enumerate() {
                 if s.bind.is_none() {
                     continue;
@@ -85,8 +158,8 @@ struct SimPlatform {
     world: Rc<FaultWorld>,
     recorder: Recorder,
     addrs: Addrs,
-    /// How many hosts each group (by id) is spread over.
-    hosts: BTreeMap<u32, u32>,
+    /// The turmoil host of each replica.
+    packing: HostPacking,
     /// Supervisors waiting for their host's first step, which starts them in order.
     queues: Rc<RefCell<BTreeMap<HostKey, Vec<ReplicaTask>>>>,
 }
@@ -113,8 +186,8 @@ impl Platform for SimPlatform {
     }
 
     fn spawn(&self, replica: Replica, task: ReplicaTask) {
-        let host = replica.index % self.hosts[&replica.group.0];
-        self.queues.borrow_mut().entry((replica.group.0, host)).or_default().push(task);
+        let host = self.packing.host(replica);
+        self.queues.borrow_mut().entry(host).or_default().push(task);
     }
 }
 
@@ -134,42 +207,52 @@ pub(super) fn simulate(
         .ephemeral_ports(EPHEMERAL_FIRST..=65535)
         .build();
     let groups = group_runtimes(plan, registry, &world);
+    let packing = HostPacking::new(plan);
+    world.share_hosts(shared_hosts(plan, &packing));
     // Hosts are registered first so their addresses are known; each starts the
     // supervisors queued for it, all queued before the first step.
     let queues: Rc<RefCell<BTreeMap<HostKey, Vec<ReplicaTask>>>> = Rc::default();
-    let (mut ips, mut hosts) = (BTreeMap::new(), BTreeMap::new());
-    for g in &groups {
-        hosts.insert(g.group.id.0, g.group.hosts);
-        for h in 0..g.group.hosts {
-            let (name, key) = (host_name(g.group.id.0, h), (g.group.id.0, h));
+    let mut ips = BTreeMap::new();
+    for key in 0..packing.count {
+        let name = host_name(key);
+        let queues = queues.clone();
+        sim.host(name.as_str(), move || {
             let queues = queues.clone();
-            sim.host(name.as_str(), move || {
-                let queues = queues.clone();
-                async move {
-                    let epoch = tokio::time::Instant::now();
-                    let tasks = queues.borrow_mut().remove(&key).unwrap_or_default();
-                    for task in tasks {
-                        tokio::task::spawn_local(task(epoch));
-                    }
-                    std::future::pending::<()>().await;
-                    Ok(())
+            async move {
+                let epoch = tokio::time::Instant::now();
+                let tasks = queues.borrow_mut().remove(&key).unwrap_or_default();
+                for task in tasks {
+                    tokio::task::spawn_local(task(epoch));
                 }
-            });
-            ips.insert(key, sim.lookup(name.as_str()));
-        }
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+        ips.insert(key, sim.lookup(name.as_str()));
     }
-    let addrs = wire(plan, &ips)?;
+    let addrs = wire(plan, &packing, &ips)?;
     for ((replica, _), addr) in &addrs.binds {
         world.state.borrow_mut().listeners.insert(*addr, *replica);
     }
     let (recorder, completion) = (Recorder::default(), Completion::default());
     let platform =
-        SimPlatform { world: world.clone(), recorder: recorder.clone(), addrs, hosts, queues };
+        SimPlatform { world: world.clone(), recorder: recorder.clone(), addrs, packing, queues };
     let rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
     let trace = step_through(plan, registry, &mut sim, &world, &recorder, &completion);
     // A host that never ran would leave its supervisors holding the run context.
     rt.platform.queues.borrow_mut().clear();
     trace
+}
+
+/// What the shim must add between two replicas on one turmoil host: turmoil applies
+/// its fixed latency only between hosts and delivers within a host one tick after a
+/// write (docs/turmoil.md), so the shim adds the rest of the latency there.
+fn shared_hosts(plan: &ScenarioPlan, packing: &HostPacking) -> SharedHosts {
+    let latency = turmoil_latency(plan).unwrap_or(Duration::ZERO);
+    SharedHosts {
+        extra: latency.saturating_sub(plan.network.tick),
+        of_group: packing.of_group.clone(),
+    }
 }
 
 fn step_through(
@@ -214,5 +297,51 @@ impl SimNetwork {
     /// The transport `replica`'s sockets are handed.
     pub fn transport(&self, replica: Replica) -> ShimTransport {
         ShimTransport { me: replica, world: self.world.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::testing::{connect, plan_with};
+    use crate::socket::SocketType;
+
+    /// Three groups of one host each, as the resolver now places small groups.
+    fn small() -> ScenarioPlan {
+        let mut plan = plan_with(&[
+            ("client", 4, &[SocketType::Req]),
+            ("broker", 1, &[SocketType::Router]),
+            ("worker", 3, &[SocketType::Req]),
+        ]);
+        for g in &mut plan.topology.groups {
+            g.hosts = 1;
+        }
+        plan
+    }
+
+    #[test]
+    fn small_groups_share_one_turmoil_host() {
+        let packing = HostPacking::new(&small());
+        assert_eq!(packing.count, 1);
+        let hosts: Vec<&Vec<HostKey>> = packing.of_group.values().collect();
+        assert_eq!(hosts, [&vec![0], &vec![0], &vec![0]]);
+    }
+
+    #[test]
+    fn a_group_that_would_overflow_a_shared_host_gets_hosts_of_its_own() {
+        let mut plan = small();
+        plan.topology.groups[0].hosts = 2;
+        connect(&mut plan, (0, 0), (1, 0));
+        connect(&mut plan, (2, 0), (1, 0));
+        // Each of the client's two hosts dials 40,000 connections, the worker's one
+        // host 30,000: it fits beside neither (64,512 ports a host).
+        plan.topology.connections[0].pipes = 80_000;
+        plan.topology.connections[1].pipes = 30_000;
+        let packing = HostPacking::new(&plan);
+        let hosts: Vec<&Vec<HostKey>> = packing.of_group.values().collect();
+        assert_eq!(hosts, [&vec![0, 1], &vec![0], &vec![2]]);
+        assert_eq!(packing.count, 3);
+        // A group's own hosts are never the same turmoil host.
+        assert_eq!(packing.host(Replica { group: plan.topology.groups[0].id, index: 3 }), 1);
     }
 }
