@@ -330,3 +330,38 @@ fn a_rep_without_data_echoes_each_request_and_prints_it_in_the_chosen_format() {
     assert_eq!((code, stdout.as_str()), (Some(0), "\"hi\\n\"\n"), "{stderr}");
     assert_eq!(rep.line(), "\"\\x68\\x69\\x0a\"");
 }
+
+/// A body with every byte class the formats treat apart: printable, `"`, `\`, the
+/// named escapes, a control byte and a byte above ASCII (not UTF-8).
+const AWKWARD_BODY: &[u8] = b"a\"b\\\n\r\x01\xff";
+
+/// The line a PULL (`program` with `pull_args`) printed for [`AWKWARD_BODY`], sent
+/// by patchbay's PUSH.
+fn printed_by(program: &str, pull_args: &[&str]) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    let url = format!("tcp://127.0.0.1:{}", free_port());
+    let args: Vec<String> =
+        pull_args.iter().copied().chain(["--bind", &url]).map(str::to_owned).collect();
+    let mut pull = Proc::start(program, &args);
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["cat", "--push", "--library", "nanomsg", "--connect", &url])
+        .args(["--send-timeout", "10", "--data"])
+        .arg(std::ffi::OsStr::from_bytes(AWKWARD_BODY))
+        .output()
+        .expect("run cat --push");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    pull.line()
+}
+
+#[test]
+fn each_format_prints_byte_for_byte_what_nanocat_prints() {
+    let xtask = env!("CARGO_BIN_EXE_xtask");
+    for (ours, theirs) in [("quoted", "-Q"), ("ascii", "-A"), ("hex", "--hex")] {
+        let cat_args = ["cat", "--pull", "--library", "nanomsg", "--count", "1", "--format", ours];
+        let cat_printed = printed_by(xtask, &[&cat_args[..], &["--recv-timeout", "10"]].concat());
+        let nanocat_printed = printed_by("nanocat", &["--pull", theirs, "--recv-timeout", "10"]);
+        assert_eq!(cat_printed, nanocat_printed, "--format {ours} against nanocat {theirs}");
+        // Each format shows all eight bytes: at least one character for each.
+        assert!(cat_printed.len() >= AWKWARD_BODY.len(), "{cat_printed:?}");
+    }
+}

@@ -234,9 +234,10 @@ pub struct CatArgs {
     /// Connect to tcp://HOST:PORT (HOST an IP address or `localhost`); repeatable.
     #[arg(long, value_name = "URL")]
     pub connect: Vec<String>,
-    /// The message to send (a request, a survey, a reply).
+    /// The message to send (a request, a survey, a reply): the argument's bytes as
+    /// given, UTF-8 or not.
     #[arg(long, short = 'D', value_name = "TEXT", conflicts_with = "file")]
-    pub data: Option<String>,
+    pub data: Option<std::ffi::OsString>,
     /// As --data, the bytes of the file PATH.
     #[arg(long, short = 'F', value_name = "PATH")]
     pub file: Option<PathBuf>,

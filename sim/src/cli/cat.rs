@@ -173,7 +173,7 @@ fn options(t: SocketType, library: Library, args: &CatArgs) -> SocketOptions {
 /// The body from --data or --file, if either was given.
 fn body(args: &CatArgs) -> Result<Option<Bytes>, String> {
     if let Some(text) = &args.data {
-        return Ok(Some(Bytes::copy_from_slice(text.as_bytes())));
+        return Ok(Some(Bytes::from(text.clone().into_encoded_bytes())));
     }
     let Some(path) = &args.file else { return Ok(None) };
     match std::fs::read(path) {
@@ -309,7 +309,7 @@ mod tests {
     fn formats_print_as_nanocat_one_message_a_line() {
         let body: &[u8] = b"a\"b\\\n\r\x01\xff";
         assert_eq!(show(CatFormat::Quoted, &[body]), "\"a\\\"b\\\\\\n\\r\\x01\\xff\"\n");
-        assert_eq!(show(CatFormat::Ascii, &[body]), "a\"b\\.....\n");
+        assert_eq!(show(CatFormat::Ascii, &[body]), "a\"b\\....\n");
         assert_eq!(show(CatFormat::Hex, &[b"hi"]), "\"\\x68\\x69\"\n");
         assert_eq!(show(CatFormat::Raw, &[b"hi"]), "hi");
         assert_eq!(show(CatFormat::Quoted, &[b"topic", b"body"]), "\"topic\" \"body\"\n");
