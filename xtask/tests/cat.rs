@@ -184,6 +184,14 @@ fn cells(peer: Tool) -> Vec<Cell> {
         cell(("pub", "sub"), (Some("a-news"), Some("a-")), (None, Some("a-news"))),
         cell(("pair", "pair"), (Some("p1"), Some("p2")), (Some("p2"), Some("p1"))),
     ];
+    if matches!(peer, Tool::Cat(_)) {
+        // Only patchbay's cat plays DEALER and ROUTER here (nanocat has neither).
+        cells.push(cell(
+            ("dealer", "router"),
+            (Some("hello"), Some("back")),
+            (Some("back"), Some("hello")),
+        ));
+    }
     if !zeromq {
         cells.extend([
             cell(("surveyor", "respondent"), (Some("q"), Some("re:q")), (Some("re:q"), Some("q"))),

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket};
-use crate::socket::{Msg, SocketOptions, SocketType, make_core};
+use crate::socket::{Msg, REQUEST_ID_BIT, SocketOptions, SocketType, make_core};
 
 /// The socket `cat` opens: its type, options (the library's defaults, with the
 /// subscriptions and linger `cat` was given) and where it binds and connects.
@@ -108,6 +108,8 @@ struct Session {
     out: Rc<dyn CatOutput>,
     /// Messages received so far, against `--count`.
     received: Cell<u64>,
+    /// A DEALER on SP: the next request id its messages carry.
+    raw_request_ids: Option<Cell<u32>>,
 }
 
 impl Session {
@@ -131,7 +133,9 @@ impl Session {
         let handle =
             spawn_socket(TokioTcp, core, &socket.options, binds, connects, Instant::now(), sink)
                 .await?;
-        Ok(Session { handle, connected, out, received: Cell::new(0) })
+        let raw_dealer = socket.socket_type == SocketType::Dealer && !socket.options.zmtp;
+        let raw_request_ids = raw_dealer.then(|| Cell::new(first_request_id()));
+        Ok(Session { handle, connected, out, received: Cell::new(0), raw_request_ids })
     }
 
     async fn play(&self, socket_type: SocketType, script: &CatScript) -> io::Result<CatEnd> {
@@ -227,7 +231,7 @@ impl Session {
     /// arrives.
     async fn send_and_receive(&self, script: &CatScript, body: &Bytes) -> Step {
         let mut pacer = Pacer::start(script).await;
-        self.send(script, Msg::new(body.clone())).await?;
+        self.send(script, self.outgoing(body)).await?;
         let repeat = script.interval.is_some();
         loop {
             let wait = script.recv_timeout.map(|t| Instant::now() + t);
@@ -235,13 +239,25 @@ impl Session {
                 biased;
                 got = self.handle.recv() => got,
                 () = pacer.wait(), if repeat => {
-                    self.send(script, Msg::new(body.clone())).await?;
+                    self.send(script, self.outgoing(body)).await?;
                     continue;
                 }
                 () = sleep_until(wait) => return Err(Stop::End(CatEnd::RecvTimedOut)),
             };
             self.print(script, &msg.map_err(|e| refused("receive", e))?)?;
         }
+    }
+
+    /// A message of `body` as the application sends it. A DEALER on SP is a raw REQ:
+    /// what it sends must carry a request id, as an NNG raw-REQ application's does, or
+    /// every REP and ROUTER drops it as malformed; each send takes the next id.
+    fn outgoing(&self, body: &Bytes) -> Msg {
+        let mut msg = Msg::new(body.clone());
+        if let Some(ids) = &self.raw_request_ids {
+            msg.header.push(ids.get() | REQUEST_ID_BIT);
+            ids.set(ids.get().wrapping_add(1));
+        }
+        msg
     }
 
     /// Sends once a peer is connected (queued for a peer that never comes is lost at
