@@ -1,7 +1,7 @@
 //! patchbay's command line, run as `cargo xtask <command>`.
 //!
 //! The simulator's commands (`check`, `graph`, `sim`, `explore`, `real`, `compare`,
-//! `report`) are the library's (`patchbay::cli`), run here with the built-in
+//! `report`, `cat`) are the library's (`patchbay::cli`), run here with the built-in
 //! designs; this binary adds only the project's own: `test`, `bench`, `fuzz` and
 //! `report --browser-check`. Exit codes: 0 when everything is as it should be, 2 when
 //! the user's input or a scenario's outcome is wrong, 1 for internal errors.

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// Simulate, check and benchmark ZeroMQ- and nanomsg-style messaging topologies.
 #[derive(Debug, Parser)]
@@ -37,6 +37,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Render each report's HTML again from its JSON, beside it.
     Report(ReportArgs),
+    /// One of patchbay's sockets on real TCP, as nanocat: send, receive and print
+    /// messages to poke a running NNG, nanomsg or libzmq program (docs/cat.md).
+    Cat(CatArgs),
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +169,140 @@ pub struct ReportArgs {
     /// Report JSON files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+}
+
+/// `cat`'s options, as nanocat's where nanocat has them (docs/cat.md).
+#[derive(Debug, Args)]
+#[command(
+    group(ArgGroup::new("socket").required(true).multiple(false).args([
+        "req", "rep", "pub_", "sub", "push", "pull", "pair", "surveyor", "respondent", "bus",
+        "dealer", "router",
+    ])),
+    after_help = "REQ sends the data and prints the reply; REP, RESPONDENT and ROUTER print each \
+    request and answer it with the data (echo it without); PUSH and PUB send; PULL and SUB \
+    print; PAIR, BUS and DEALER send the data if given and print what arrives; SURVEYOR sends \
+    a survey and prints the responses until its deadline.\n\n\
+    Exit codes: 0 done; 1 an error (a bind refused, output failed); 2 wrong arguments; \
+    3 no message arrived within --recv-timeout (a survey nobody answered); 4 a send could \
+    not leave within --send-timeout."
+)]
+#[allow(clippy::struct_excessive_bools, reason = "one flag per socket type, as nanocat's")]
+pub struct CatArgs {
+    /// A REQ socket.
+    #[arg(long, help_heading = "Socket type (exactly one)")]
+    pub req: bool,
+    /// A REP socket.
+    #[arg(long, help_heading = "Socket type (exactly one)")]
+    pub rep: bool,
+    /// A PUB socket.
+    #[arg(long = "pub", help_heading = "Socket type (exactly one)")]
+    pub pub_: bool,
+    /// A SUB socket.
+    #[arg(long, help_heading = "Socket type (exactly one)")]
+    pub sub: bool,
+    /// A PUSH socket.
+    #[arg(long, help_heading = "Socket type (exactly one)")]
+    pub push: bool,
+    /// A PULL socket.
+    #[arg(long, help_heading = "Socket type (exactly one)")]
+    pub pull: bool,
+    /// A PAIR socket.
+    #[arg(long, help_heading = "Socket type (exactly one)")]
+    pub pair: bool,
+    /// A SURVEYOR socket (nng, nanomsg).
+    #[arg(long, help_heading = "Socket type (exactly one)")]
+    pub surveyor: bool,
+    /// A RESPONDENT socket (nng, nanomsg).
+    #[arg(long, help_heading = "Socket type (exactly one)")]
+    pub respondent: bool,
+    /// A BUS socket (nng, nanomsg).
+    #[arg(long, help_heading = "Socket type (exactly one)")]
+    pub bus: bool,
+    /// A DEALER socket (on nng and nanomsg a raw REQ).
+    #[arg(long, help_heading = "Socket type (exactly one)")]
+    pub dealer: bool,
+    /// A ROUTER socket (on nng and nanomsg a raw REP).
+    #[arg(long, help_heading = "Socket type (exactly one)")]
+    pub router: bool,
+    /// The library the socket stands for: its wire (SP for nng and nanomsg, ZMTP for
+    /// zeromq), its socket types and its option defaults.
+    #[arg(long, value_enum, default_value_t = CatLibrary::Nng)]
+    pub library: CatLibrary,
+    /// Bind to tcp://HOST:PORT (HOST an IP address, `localhost` or `*`); repeatable.
+    #[arg(long, value_name = "URL")]
+    pub bind: Vec<String>,
+    /// Connect to tcp://HOST:PORT (HOST an IP address or `localhost`); repeatable.
+    #[arg(long, value_name = "URL")]
+    pub connect: Vec<String>,
+    /// The message to send (a request, a survey, a reply): the argument's bytes as
+    /// given, UTF-8 or not.
+    #[arg(long, short = 'D', value_name = "TEXT", conflicts_with = "file")]
+    pub data: Option<std::ffi::OsString>,
+    /// As --data, the bytes of the file PATH.
+    #[arg(long, short = 'F', value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// How received messages are printed (default quoted): raw bytes as they are; ascii,
+    /// quoted and hex one message a line, as nanocat's -A, -Q and --hex.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<CatFormat>,
+    /// SUB: subscribe to messages starting with PREFIX (repeatable; default everything).
+    #[arg(long, value_name = "PREFIX")]
+    pub subscribe: Vec<String>,
+    /// Send again every SECS seconds (a REQ or SURVEYOR: the next request or survey).
+    #[arg(long, short = 'i', value_name = "SECS", value_parser = seconds_positive)]
+    pub interval: Option<std::time::Duration>,
+    /// Wait SECS seconds before the first send.
+    #[arg(long, short = 'd', value_name = "SECS", value_parser = seconds)]
+    pub delay: Option<std::time::Duration>,
+    /// Stop after N messages received (sent, for PUSH and PUB).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Exit with code 3 when no message arrives for SECS seconds (a SURVEYOR: how long
+    /// each survey collects responses, default 1).
+    #[arg(long, value_name = "SECS", value_parser = seconds_positive)]
+    pub recv_timeout: Option<std::time::Duration>,
+    /// Exit with code 4 when a send cannot leave within SECS seconds (no peer, or
+    /// every peer's queue full); also how long queued messages may take to leave at
+    /// exit.
+    #[arg(long, value_name = "SECS", value_parser = seconds_positive)]
+    pub send_timeout: Option<std::time::Duration>,
+}
+
+/// `cat --library`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CatLibrary {
+    Zeromq,
+    Nng,
+    Nanomsg,
+}
+
+/// `cat --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CatFormat {
+    /// The bytes as they are, no delimiters.
+    Raw,
+    /// Printable ASCII kept, every other byte a dot, a newline after each message.
+    Ascii,
+    /// In double quotes with C-like escapes, a line each.
+    Quoted,
+    /// In double quotes, every byte as \xHH, a line each.
+    Hex,
+}
+
+/// A number of seconds, zero or more (`0.5`).
+fn seconds(v: &str) -> Result<std::time::Duration, String> {
+    match v.parse::<f64>() {
+        Ok(s) if (0.0..1e9).contains(&s) => Ok(std::time::Duration::from_secs_f64(s)),
+        _ => Err("takes a number of seconds such as 0.5".to_owned()),
+    }
+}
+
+/// A number of seconds above zero.
+fn seconds_positive(v: &str) -> Result<std::time::Duration, String> {
+    match seconds(v)? {
+        d if d.is_zero() => Err("takes a number of seconds above zero, such as 0.5".to_owned()),
+        d => Ok(d),
+    }
 }
 
 /// `--time-scale F`: a positive, finite factor.

@@ -1,5 +1,6 @@
 //! patchbay's command line as a library function: `check`, `graph`, `sim`,
-//! `explore`, `real`, `compare` and `report`, run with the caller's design registry.
+//! `explore`, `real`, `compare`, `report` and `cat`, run with the caller's design
+//! registry.
 //!
 //! This repository's `cargo xtask` calls [`run`] with the built-in registry; a user's
 //! crate calls it with a registry holding their own designs too, and names the
@@ -8,7 +9,8 @@
 //! clap (`args.rs`); one file per command does the parsing-and-printing around the
 //! library calls. Exit codes: 0 when everything is as it should be, 2 when the
 //! user's input or a scenario's outcome is wrong (usage errors, diagnostics,
-//! unexpected verdicts), 1 for internal errors.
+//! unexpected verdicts), 1 for internal errors; `cat` adds 3 and 4 for a receive and
+//! a send that timed out (`cat.rs`).
 //!
 //! Relative paths are taken from where the command was typed; the command then runs
 //! from the project root (the nearest folder at or above the current one holding
@@ -16,6 +18,7 @@
 //! the same way wherever it was started.
 
 mod args;
+mod cat;
 mod check;
 mod compare;
 mod error;
@@ -80,6 +83,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<ExitCode, Error> {
         Command::Real(a) => real::real(ctx, a),
         Command::Compare(a) => compare::compare(ctx, a),
         Command::Report(a) => report::report(ctx, a),
+        Command::Cat(a) => cat::cat(ctx, a),
     }
 }
 

@@ -12,6 +12,7 @@
 //! expects: each seed's verdicts, violation and drop counts, and over a sweep, in
 //! how many seeds the outcome showed.
 
+pub mod cat;
 pub mod compare;
 mod faults;
 mod invocation;

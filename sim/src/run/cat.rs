@@ -1,0 +1,372 @@
+//! One of patchbay's sockets alone on real TCP, played as `cat` plays it: the
+//! library side of `cargo xtask cat`, patchbay's nanocat (docs/cat.md).
+//!
+//! The socket is the same sans-IO core and driver a `real` run uses (`make_core`,
+//! `net::spawn_socket` over `TokioTcp`), speaking SP or ZMTP as its options say, so
+//! poking a running NNG, nanomsg or libzmq program with it exercises exactly the
+//! code the simulator tests. What `cat` does with the socket (send a request and print
+//! the reply, answer each request, print what arrives...) depends only on the socket
+//! type, as nanocat's does; [`CatScript`] holds the timing and the body. Printing is
+//! the caller's ([`CatOutput`]); this module decides what to print and when to stop.
+//!
+//! The clock here is the wall clock: nothing is simulated, as in `run/real.rs`.
+
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket};
+use crate::socket::{Msg, REQUEST_ID_BIT, SocketOptions, SocketType, make_core};
+
+/// The socket `cat` opens: its type, options (the library's defaults, with the
+/// subscriptions and linger `cat` was given) and where it binds and connects.
+#[derive(Clone, Debug)]
+pub struct CatSocket {
+    pub socket_type: SocketType,
+    pub options: SocketOptions,
+    pub binds: Vec<SocketAddr>,
+    pub connects: Vec<SocketAddr>,
+}
+
+/// What `cat` sends and when, and when it gives up.
+#[derive(Clone, Debug, Default)]
+pub struct CatScript {
+    /// The body sent: a message, a request, a survey, or the reply a REP, RESPONDENT
+    /// or ROUTER gives (without one those echo each request back).
+    pub body: Option<Bytes>,
+    /// Send again every this long (a request or survey: start the next one).
+    pub interval: Option<Duration>,
+    /// Wait this long before the first send.
+    pub delay: Option<Duration>,
+    /// Stop after this many messages received (sent, for PUSH and PUB).
+    pub count: Option<u64>,
+    /// Give up, with [`CatEnd::RecvTimedOut`], when no message arrives for this long
+    /// (a SURVEYOR: its survey deadline, after which a survey with no response ends
+    /// the same way).
+    pub recv_timeout: Option<Duration>,
+    /// Give up, with [`CatEnd::SendTimedOut`], when a send cannot leave for this long
+    /// (no peer connected, or every peer's queue full). Also the socket's linger.
+    pub send_timeout: Option<Duration>,
+}
+
+/// How a `cat` ended, when nothing went wrong with the socket itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatEnd {
+    /// Everything asked was sent and received (or `--count` was reached).
+    Done,
+    /// No message arrived within `recv_timeout` (a survey got no response).
+    RecvTimedOut,
+    /// A send could not leave within `send_timeout`.
+    SendTimedOut,
+}
+
+/// Where `cat` reports to: the command line prints, tests may collect.
+pub trait CatOutput {
+    /// The addresses the socket bound, in the order given (port 0 resolved).
+    fn bound(&self, addrs: &[SocketAddr]);
+    /// A message the socket received, for the application.
+    fn message(&self, msg: &Msg) -> io::Result<()>;
+    /// Something the user should know that is not a message: a peer that broke the
+    /// protocol and was cut off.
+    fn note(&self, text: &str);
+}
+
+/// Opens the socket on its own single-threaded runtime, plays the script for its
+/// type, closes the socket (waiting out its linger) and says how it ended. An error
+/// is a failure to start (a bind refused) or to print.
+pub fn cat(socket: &CatSocket, script: &CatScript, out: Rc<dyn CatOutput>) -> io::Result<CatEnd> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async {
+        let session = Session::open(socket, Rc::clone(&out)).await?;
+        out.bound(session.handle.local_addrs());
+        let ended = session.play(socket.socket_type, script).await;
+        session.handle.close().await;
+        ended
+    })
+}
+
+/// What one play of the script can end in besides going on.
+enum Stop {
+    End(CatEnd),
+    Failed(io::Error),
+}
+
+type Step<T = ()> = Result<T, Stop>;
+
+/// The open socket, how many peers it has, and where messages are printed.
+struct Session {
+    handle: SocketHandle,
+    /// Connections that finished their handshake and have not ended.
+    connected: watch::Receiver<usize>,
+    out: Rc<dyn CatOutput>,
+    /// Messages received so far, against `--count`.
+    received: Cell<u64>,
+    /// A DEALER on SP: the next request id its messages carry.
+    raw_request_ids: Option<Cell<u32>>,
+}
+
+impl Session {
+    async fn open(socket: &CatSocket, out: Rc<dyn CatOutput>) -> io::Result<Session> {
+        let (count_tx, connected) = watch::channel(0_usize);
+        let noted = Rc::clone(&out);
+        let sink: EventSink = Rc::new(move |_at, event| match event {
+            DriverEvent::Connected { .. } => count_tx.send_modify(|n| *n += 1),
+            DriverEvent::Disconnected { .. } => count_tx.send_modify(|n| *n = n.saturating_sub(1)),
+            DriverEvent::ProtocolError { peer, reason } => {
+                noted.note(&format!("{peer} broke the protocol and was cut off: {reason}"));
+            }
+            DriverEvent::TaskPanicked { task, message } => {
+                noted.note(&format!("internal error in the {task} task: {message}"));
+            }
+            _ => {}
+        });
+        let core = make_core(socket.socket_type, &socket.options, first_request_id());
+        let binds = socket.binds.clone();
+        let connects = socket.connects.clone();
+        let handle =
+            spawn_socket(TokioTcp, core, &socket.options, binds, connects, Instant::now(), sink)
+                .await?;
+        let raw_dealer = socket.socket_type == SocketType::Dealer && !socket.options.zmtp;
+        let raw_request_ids = raw_dealer.then(|| Cell::new(first_request_id()));
+        Ok(Session { handle, connected, out, received: Cell::new(0), raw_request_ids })
+    }
+
+    async fn play(&self, socket_type: SocketType, script: &CatScript) -> io::Result<CatEnd> {
+        use SocketType::*;
+        let played = match (socket_type, &script.body) {
+            (Push | Pub | XPub, Some(body)) => self.send_only(script, body).await,
+            (Req, Some(body)) => self.request(script, body).await,
+            (Surveyor, Some(body)) => self.survey(script, body).await,
+            (Rep | Respondent | Router, _) => self.reply(script).await,
+            (Pair | Bus | Dealer, Some(body)) => self.send_and_receive(script, body).await,
+            _ => self.receive_only(script).await,
+        };
+        match played {
+            Ok(()) | Err(Stop::End(CatEnd::Done)) => Ok(CatEnd::Done),
+            Err(Stop::End(end)) => Ok(end),
+            Err(Stop::Failed(e)) => Err(e),
+        }
+    }
+
+    /// PUSH, PUB: send once (or `count` times), at each interval if one is given.
+    async fn send_only(&self, script: &CatScript, body: &Bytes) -> Step {
+        let mut pacer = Pacer::start(script).await;
+        let mut sent = 0_u64;
+        loop {
+            self.send(script, Msg::new(body.clone())).await?;
+            sent += 1;
+            if script.count.is_some_and(|n| sent >= n) || !pacer.again(script) {
+                return Ok(());
+            }
+            pacer.wait().await;
+        }
+    }
+
+    /// REQ: send the request, print its reply; again at each interval.
+    async fn request(&self, script: &CatScript, body: &Bytes) -> Step {
+        let mut pacer = Pacer::start(script).await;
+        loop {
+            self.send(script, Msg::new(body.clone())).await?;
+            let reply = self.recv(script.recv_timeout).await?;
+            self.print(script, &reply)?;
+            if !pacer.again(script) {
+                return Ok(());
+            }
+            pacer.wait().await;
+        }
+    }
+
+    /// SURVEYOR: send the survey, print responses until its deadline; again at each
+    /// interval. A survey that nobody answered ends as a receive timeout.
+    async fn survey(&self, script: &CatScript, body: &Bytes) -> Step {
+        let mut pacer = Pacer::start(script).await;
+        loop {
+            self.send(script, Msg::new(body.clone())).await?;
+            let mut answered = false;
+            // The core ends the survey at its deadline: a receive is then refused.
+            while let Ok(response) = self.handle.recv().await {
+                answered = true;
+                self.print(script, &response)?;
+            }
+            if !answered {
+                return Err(Stop::End(CatEnd::RecvTimedOut));
+            }
+            if !pacer.again(script) {
+                return Ok(());
+            }
+            pacer.wait().await;
+        }
+    }
+
+    /// REP, RESPONDENT, ROUTER: print each request and answer it with the body, or
+    /// with the request's own body when there is none.
+    async fn reply(&self, script: &CatScript) -> Step {
+        loop {
+            let request = self.recv(script.recv_timeout).await?;
+            let body = script.body.clone().unwrap_or_else(|| request.body.clone());
+            // A ROUTER routes by the hop id on the stack; REP and RESPONDENT answer
+            // the request they last received whatever the stack says.
+            let reply = Msg { header: request.header.clone(), body };
+            self.send(script, reply).await?;
+            self.print(script, &request)?;
+        }
+    }
+
+    /// PULL, SUB (and PAIR, BUS, DEALER without a body): print what arrives.
+    async fn receive_only(&self, script: &CatScript) -> Step {
+        loop {
+            let msg = self.recv(script.recv_timeout).await?;
+            self.print(script, &msg)?;
+        }
+    }
+
+    /// PAIR, BUS, DEALER with a body: send it (at each interval) while printing what
+    /// arrives.
+    async fn send_and_receive(&self, script: &CatScript, body: &Bytes) -> Step {
+        let mut pacer = Pacer::start(script).await;
+        self.send(script, self.outgoing(body)).await?;
+        let repeat = script.interval.is_some();
+        loop {
+            let wait = script.recv_timeout.map(|t| Instant::now() + t);
+            let msg = tokio::select! {
+                biased;
+                got = self.handle.recv() => got,
+                () = pacer.wait(), if repeat => {
+                    self.send(script, self.outgoing(body)).await?;
+                    continue;
+                }
+                () = sleep_until(wait) => return Err(Stop::End(CatEnd::RecvTimedOut)),
+            };
+            self.print(script, &msg.map_err(|e| refused("receive", e))?)?;
+        }
+    }
+
+    /// A message of `body` as the application sends it. A DEALER on SP is a raw REQ:
+    /// what it sends must carry a request id, as an NNG raw-REQ application's does, or
+    /// every REP and ROUTER drops it as malformed; each send takes the next id.
+    fn outgoing(&self, body: &Bytes) -> Msg {
+        let mut msg = Msg::new(body.clone());
+        if let Some(ids) = &self.raw_request_ids {
+            msg.header.push(ids.get() | REQUEST_ID_BIT);
+            ids.set(ids.get().wrapping_add(1));
+        }
+        msg
+    }
+
+    /// Sends once a peer is connected (queued for a peer that never comes is lost at
+    /// close, as in nanocat), within the send timeout.
+    async fn send(&self, script: &CatScript, msg: Msg) -> Step {
+        let leave = async {
+            let mut connected = self.connected.clone();
+            // The sender lives as long as the socket's tasks: an error means it closed.
+            let _ = connected.wait_for(|n| *n > 0).await;
+            self.handle.send(msg).await
+        };
+        match script.send_timeout {
+            None => leave.await,
+            Some(t) => {
+                tokio::time::timeout(t, leave).await.map_err(|_| Stop::End(CatEnd::SendTimedOut))?
+            }
+        }
+        .map_err(|e| refused("send", e))
+    }
+
+    async fn recv(&self, timeout: Option<Duration>) -> Step<Msg> {
+        let got = match timeout {
+            None => self.handle.recv().await,
+            Some(t) => tokio::time::timeout(t, self.handle.recv())
+                .await
+                .map_err(|_| Stop::End(CatEnd::RecvTimedOut))?,
+        };
+        got.map_err(|e| refused("receive", e))
+    }
+
+    /// Hands a received message to the output and stops once `count` is reached.
+    fn print(&self, script: &CatScript, msg: &Msg) -> Step {
+        self.out.message(msg).map_err(Stop::Failed)?;
+        let received = self.received.get() + 1;
+        self.received.set(received);
+        if script.count.is_some_and(|n| received >= n) {
+            return Err(Stop::End(CatEnd::Done));
+        }
+        Ok(())
+    }
+}
+
+/// A send or receive the core refused: the socket's state forbids it (a bug in how
+/// `cat` plays the socket type, reported rather than hidden).
+fn refused(what: &str, e: impl std::fmt::Debug) -> Stop {
+    Stop::Failed(io::Error::other(format!("the socket refused to {what}: {e:?}")))
+}
+
+/// Sleeps until `at`, or for ever when there is no deadline.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// When the next send is due: the delay, then every interval from the first send.
+struct Pacer {
+    next: Instant,
+    interval: Option<Duration>,
+}
+
+impl Pacer {
+    /// Waits out the delay; the first send is due now.
+    async fn start(script: &CatScript) -> Pacer {
+        if let Some(delay) = script.delay {
+            tokio::time::sleep(delay).await;
+        }
+        Pacer { next: Instant::now(), interval: script.interval }
+    }
+
+    /// Whether there is another send: with an interval, always (until `count`);
+    /// without one, only while a `count` is still to be reached.
+    fn again(&self, script: &CatScript) -> bool {
+        self.interval.is_some() || script.count.is_some()
+    }
+
+    /// Waits until the next send is due (at once without an interval). Cancel-safe:
+    /// the due time moves on only once it has passed.
+    async fn wait(&mut self) {
+        let Some(interval) = self.interval else { return };
+        let due = self.next + interval;
+        tokio::time::sleep_until(due).await;
+        self.next = due;
+    }
+}
+
+/// Where a REQ's or SURVEYOR's ids start. A standalone socket has no run seed; any
+/// start is correct (the high bit is set by the core), and one from the process id
+/// and the time keeps two `cat`s started together from reusing each other's ids.
+fn first_request_id() -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    now ^ std::process::id().rotate_left(16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pacer_without_interval_repeats_only_towards_a_count() {
+        let once = CatScript::default();
+        let counted = CatScript { count: Some(3), ..CatScript::default() };
+        let paced = CatScript { interval: Some(Duration::from_secs(1)), ..CatScript::default() };
+        let pacer = |s: &CatScript| Pacer { next: Instant::now(), interval: s.interval };
+        assert!(!pacer(&once).again(&once));
+        assert!(pacer(&counted).again(&counted));
+        assert!(pacer(&paced).again(&paced));
+    }
+}
