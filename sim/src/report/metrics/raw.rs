@@ -130,3 +130,62 @@ impl Accumulator {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Two accumulators with latencies spread over three decades, completions,
+    /// depths and drops.
+    fn two() -> (Accumulator, Accumulator) {
+        let mut a = Accumulator::new(Duration::from_secs(10));
+        let mut b = Accumulator::new(Duration::from_secs(10));
+        a.what = Some(Pairing::Task);
+        for us in 1..=3_000u64 {
+            a.add_latency_us(us * 7);
+            b.add_latency_us(us * us % 977_777);
+        }
+        a.runs = 3;
+        b.runs = 2;
+        a.completions[17] = 5;
+        b.completions[3999] = 2;
+        b.receives[0] = 9;
+        a.depth.insert("broker/front".to_owned(), vec![0; FINE_BUCKETS]);
+        a.depth.get_mut("broker/front").expect("inserted")[40] = 12;
+        b.drops.insert("hwm".to_owned(), (4, 1));
+        (a, b)
+    }
+
+    #[test]
+    fn shards_merged_from_their_raw_state_give_the_figures_of_one_sweep() {
+        let (a, b) = two();
+        let (ra, rb) = (a.to_raw(), b.to_raw());
+        let mut whole = a;
+        whole.merge(b);
+        let mut again = Accumulator::from_raw(&ra).expect("a's state reads back");
+        again.merge(Accumulator::from_raw(&rb).expect("b's state reads back"));
+        let (want, got) = (whole.finish(), again.finish());
+        assert_eq!(got, want);
+        let p = got.latency.expect("latencies").percentiles;
+        assert!(p.p50_us > 0 && p.p999_us > p.p50_us, "non-trivial percentiles: {p:?}");
+        assert_eq!(got.runs, 5);
+    }
+
+    #[test]
+    fn an_edited_raw_state_is_refused_saying_what_does_not_fit() {
+        let (a, _) = two();
+        let mut raw = a.to_raw();
+        raw.completions.push((FINE_BUCKETS as u32, 1));
+        let err = Accumulator::from_raw(&raw).expect_err("a bucket past the axis");
+        assert!(err.contains("time bucket 4000 is past the last (3999)"), "{err}");
+        let mut raw = a.to_raw();
+        raw.what = Some("guess".to_owned());
+        let err = Accumulator::from_raw(&raw).expect_err("an unknown pairing");
+        assert!(err.contains("unknown pairing \"guess\""), "{err}");
+        let mut raw = a.to_raw();
+        raw.fine_ns = 1_500;
+        assert!(Accumulator::from_raw(&raw).is_err(), "a bucket width of 1.5 µs");
+    }
+}
