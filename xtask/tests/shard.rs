@@ -181,3 +181,66 @@ fn a_missing_duplicated_or_foreign_shard_is_refused_naming_the_file() {
     assert_eq!(code, Some(2), "a shard that does not exist is a usage error");
     assert!(out.contains("shard 2 does not exist among 2 (0 to 1)"), "{out}");
 }
+
+#[test]
+fn explore_shards_merge_into_the_finding_of_the_unsharded_search() {
+    let dir = TempDir::new("shard-explore");
+    let out = |name: &str| dir.0.join(name).display().to_string();
+    let explore = |more: &[&str]| {
+        let mut argv = vec!["explore", "scenarios/broken/lossy-worker.yaml", "--cases", "4"];
+        argv.extend(more);
+        let out = xtask(&argv).output().expect("run xtask");
+        (out.status.code(), text(&out))
+    };
+    // The lossy worker fails every case: each shard finds its own first case, and the
+    // merge must pick case 0, the one the unsharded search finds.
+    // Every search writes to the same folder, as shards on separate machines would,
+    // moved aside afterwards, so the cases' paths in the reports are alike.
+    let folder = out("explore");
+    let (code, whole) = explore(&["--out", &folder, "--jobs", "1"]);
+    assert_eq!(code, Some(2), "{whole}");
+    std::fs::rename(&folder, dir.0.join("whole")).expect("moved aside");
+    for k in 0..2 {
+        let (code, text) = explore(&["--out", &folder, "--shard", &format!("{k}/2")]);
+        assert_eq!(code, Some(2), "{text}");
+        std::fs::rename(&folder, dir.0.join(format!("s{k}"))).expect("moved aside");
+    }
+    let find = |sub: &str| -> PathBuf {
+        let mut jsons: Vec<PathBuf> = std::fs::read_dir(dir.0.join(sub))
+            .expect("the case folder")
+            .map(|e| e.expect("an entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        jsons.sort();
+        assert_eq!(jsons.len(), 1, "one report in {sub}: {jsons:?}");
+        jsons.remove(0)
+    };
+    let (s0, s1) = (find("s0"), find("s1"));
+    let argv = [
+        "report",
+        "merge",
+        &out("merged.json"),
+        s1.to_str().expect("utf-8"),
+        s0.to_str().expect("utf-8"),
+    ];
+    let merged_out = xtask(&argv).output().expect("run the merge");
+    assert_eq!(merged_out.status.code(), Some(0), "{}", text(&merged_out));
+    let (merged, whole) = (read(&dir.0.join("merged.json")), read(&find("whole")));
+    assert_eq!(merged["tables"][1], whole["tables"][1], "the original and shrunk case");
+    // The search's figures that do not depend on wall time or on the cases a shard
+    // skipped.
+    let search = |r: &Value| -> Vec<Value> {
+        let same = ["cases to find the failure", "shrink steps kept", "shrink runs"];
+        let rows = r["tables"][0]["rows"].as_array().expect("the search table").clone();
+        rows.into_iter().filter(|row| same.iter().any(|s| row[0] == *s)).collect()
+    };
+    assert_eq!(search(&merged).len(), 3);
+    assert_eq!(search(&merged), search(&whole));
+    assert_eq!(merged["sections"], whole["sections"], "the shrunk case's run, drawn");
+    assert_eq!(merged["command"], whole["command"]);
+    let notes = merged["notes"].to_string();
+    assert!(
+        notes.contains("case 0 is the first that fails, found and shrunk by shard 0/2"),
+        "{notes}"
+    );
+}
