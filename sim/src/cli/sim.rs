@@ -72,6 +72,13 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
         ShardNote::new(s, sweep, total, plans.iter().map(|p| measured.raw_of(p)).collect())
     });
     let mut report = sim_report(command, &plans, registry, &reports, &measured);
+    if let Some(n) = &note {
+        report.notes.push(format!(
+            "Shard {}/{} of a sweep of {total} runs: `{} report merge OUT.json SHARD.json...` \
+             combines the shards' reports.",
+            n.index, n.count, ctx.tool
+        ));
+    }
     report.shard = note;
     let drawn: usize = report.sections.iter().map(|s| s.sequences.len()).sum();
     let unexpected = super::table::print_sim(&report) + print_failures(ctx, &plans, &reports);
