@@ -238,7 +238,8 @@ fn merge_explore(shards: &[(PathBuf, Report)], notes: &[&ShardNote]) -> Report {
     r.shard = None;
     r.command = notes[0].sweep.clone();
     r.notes.push(format!(
-        "Merged from {count} shard(s): case {case} is the first that fails, found and shrunk by shard {}/{count} ({}).",
+        "Merged from {count} shard(s): case {} (counting from 1) is the first that fails, found and shrunk by shard {}/{count} ({}).",
+        case + 1,
         notes[i].index,
         shards[i].0.display()
     ));
@@ -358,6 +359,44 @@ fn merge_row(parts: &[&VerdictRow]) -> VerdictRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Shard `k` of 2 of a sweep of 3 runs with no sections, holding `runs` rows.
+    fn shard(k: u64, runs: usize) -> (PathBuf, Report) {
+        let mut r = Report::new(Kind::Sim, "t", "x sim --shard");
+        let shard = Shard::new(k, 2).expect("a shard");
+        r.shard = Some(ShardNote::new(shard, "x sim a.yaml".into(), 3, Vec::new()));
+        r.runs =
+            (0..runs).map(|j| serde_json::json!({ "seed": shard.position(j as u64) })).collect();
+        (PathBuf::from(format!("s{k}.json")), r)
+    }
+
+    #[test]
+    fn runs_come_back_in_the_unsharded_order() {
+        let merged = merge(&[shard(1, 1), shard(0, 2)]).expect("they merge");
+        let seeds: Vec<u64> = merged.runs.iter().filter_map(|r| r["seed"].as_u64()).collect();
+        assert_eq!(seeds, [0, 1, 2]);
+        assert_eq!(merged.command, "x sim a.yaml");
+    }
+
+    #[test]
+    fn another_version_a_short_shard_or_a_report_without_shard_is_refused_by_name() {
+        let (path, mut other) = shard(1, 1);
+        other.shard.as_mut().expect("a note").version = "0.0.1".into();
+        let err = merge(&[shard(0, 2), (path, other)]).expect_err("another version");
+        assert!(err.contains("s1.json is not a shard of the same sweep as s0.json: its patchbay version is \"0.0.1\""), "{err}");
+        let err = merge(&[shard(0, 1), shard(1, 1)]).expect_err("a run short");
+        assert!(
+            err.contains("s0.json: shard 0/2 of a sweep of 3 runs should hold 2 runs, and holds 1"),
+            "{err}"
+        );
+        let (path, mut plain) = shard(1, 1);
+        plain.shard = None;
+        let err = merge(&[shard(0, 2), (path, plain)]).expect_err("not a shard");
+        assert!(
+            err.contains("s1.json: not a shard's report (it was made without --shard)"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_sweep_key_drops_only_the_options_that_do_not_change_what_runs() {
