@@ -618,6 +618,7 @@ fn an_explore_report_shows_the_search_and_draws_the_shrunk_case() {
         max_faults: None,
         faults_only: false,
         out_dir: dir.path().to_path_buf(),
+        shard: None,
     };
     let outcome = explore::explore(&base, &registry, &opts, &|_, _| {});
     let finding = outcome.finding.as_ref().expect("the lossy worker is found at once");

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+use crate::run::shard::Shard;
+
 /// Simulate, check and benchmark ZeroMQ- and nanomsg-style messaging topologies.
 #[derive(Debug, Parser)]
 #[command(
@@ -85,10 +87,38 @@ pub struct SweepArgs {
     pub trace: bool,
 }
 
+/// Which share of the work this machine runs (docs/sharding.md): what `sim` and
+/// `explore` read alike.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Run only shard K of N (0-based, 0 <= K < N): every N-th run (sim) or case
+    /// (explore) of the unsharded sweep, starting at the K-th; `report merge` combines
+    /// the N reports.
+    #[arg(long, value_name = "K/N", value_parser = shard, conflicts_with = "shard_from_env")]
+    pub shard: Option<Shard>,
+    /// Run one of N shards, its index read from JOB_COMPLETION_INDEX (Kubernetes
+    /// Indexed Jobs) or PATCHBAY_SHARD_INDEX (a CI matrix).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub shard_from_env: Option<u64>,
+}
+
+impl ShardArgs {
+    /// The shard to run, if any; an error says which variable is missing or wrong.
+    pub fn resolve(&self) -> Result<Option<Shard>, String> {
+        match (self.shard, self.shard_from_env) {
+            (Some(s), _) => Ok(Some(s)),
+            (None, Some(n)) => Shard::from_env(n, |v| std::env::var(v).ok()).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SimArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Run every seed twice and compare trace hashes.
     #[arg(long)]
     pub check_determinism: bool,
@@ -126,6 +156,8 @@ pub struct ExploreArgs {
     /// Where to write the case.
     #[arg(long, value_name = "DIR", default_value = "reports/explore")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 #[derive(Debug, Args)]
@@ -165,7 +197,10 @@ pub struct CompareArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ReportArgs {
+    #[command(subcommand)]
+    pub merge: Option<ReportCommand>,
     /// Report JSON files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -305,12 +340,33 @@ fn seconds_positive(v: &str) -> Result<std::time::Duration, String> {
     }
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge the reports of a sweep's shards (`sim --shard K/N`) into the report the
+    /// unsharded sweep would have written, with its HTML beside it.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Where to write the merged report's JSON (its HTML goes beside it).
+    pub out: PathBuf,
+    /// Every shard's report JSON, in any order.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+}
+
 /// `--time-scale F`: a positive, finite factor.
 fn positive(v: &str) -> Result<f64, String> {
     match v.parse::<f64>() {
         Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
         _ => Err("takes a positive number such as 0.1".to_owned()),
     }
+}
+
+/// `--shard K/N`.
+fn shard(v: &str) -> Result<Shard, String> {
+    Shard::parse(v)
 }
 
 /// `NAME=TOPOLOGY`.

@@ -13,12 +13,17 @@ use super::check::absolute_then_enter;
 use super::error::Error;
 use super::report::{Place, check_place, save};
 use crate::explore::{self, Base, Finding, Options};
-use crate::report::Report;
 use crate::report::finding::explore_report;
+use crate::report::merge::ShardNote;
+use crate::report::{Kind, Report};
 use crate::run::Invocation;
 use crate::spec::diag::render;
 
 pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
+    let shard = match args.shard.resolve() {
+        Ok(shard) => shard,
+        Err(why) => return ctx.usage_error("explore", &why),
+    };
     let files = absolute_then_enter(ctx, std::slice::from_ref(&args.scenario))?;
     let file = &files[0];
     let opts = Options {
@@ -28,6 +33,7 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
         max_faults: args.max_faults.map(|m| m as usize),
         faults_only: args.faults_only,
         out_dir: super::check::absolute(&args.out)?,
+        shard,
     };
     // The case and its report go under `--out`: refused now, not after the search.
     if !check_place(&Place::Dated(&opts.out_dir)) {
@@ -60,9 +66,13 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
         let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
         println!("  {done}/{total} cases, none failed ({rate:.1} cases/s)");
     });
+    let note = shard.map(|s| ShardNote::new(s, command.line.clone(), opts.cases, Vec::new()));
     let Some(finding) = &outcome.finding else {
         print_nothing_found(&outcome, &opts);
-        return Ok(ExitCode::SUCCESS);
+        return match note {
+            Some(note) => save_shard_search(ctx, &base, &opts, command, note),
+            None => Ok(ExitCode::SUCCESS),
+        };
     };
     print_finding(finding, &outcome);
     let path = explore::write_finding(&base, finding, &opts, command.clone()).map_err(|e| {
@@ -75,6 +85,7 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
             Error::msg(format!("the written case does not load ({why}): a patchbay bug"))
         })?;
     replayed(&report, finding)?;
+    report.shard = note.map(|n| ShardNote { found_case: Some(finding.drawn.case), ..n });
     if !save(&mut report, Place::At(&shown.with_extension("json")))? {
         return Ok(ExitCode::from(2));
     }
@@ -82,19 +93,48 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::from(2))
 }
 
+/// A shard that found nothing still writes a report, `<out>/<scenario>-shard-K-of-N.json`,
+/// so that `report merge` can tell a shard that searched in vain from one missing.
+fn save_shard_search(
+    ctx: &Ctx,
+    base: &Base,
+    opts: &Options,
+    command: Invocation,
+    note: ShardNote,
+) -> Result<ExitCode, Error> {
+    let stem = base.path.file_stem().map_or("scenario".into(), |s| s.to_string_lossy());
+    let json = opts.out_dir.join(format!("{stem}-shard-{}-of-{}.json", note.index, note.count));
+    let title = format!("patchbay explore: {}", base.plan.name);
+    let mut report = Report::new(Kind::Explore, title, command.line);
+    report.notes.push(format!(
+        "Shard {}/{}: no invariant failed in this shard's cases of {}.",
+        note.index, note.count, note.total
+    ));
+    report.shard = Some(note);
+    if !save(&mut report, Place::At(&ctx.shown(&json)))? {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn print_nothing_found(outcome: &explore::Outcome, opts: &Options) {
     let secs = outcome.search_wall.as_secs_f64();
+    // A shard runs only its share of the cases the search draws.
+    let ran = opts.shard.map_or(outcome.cases_run, |s| s.share_of(outcome.cases_run));
+    let whose = opts.shard.map(|s| format!(" (shard {s}'s share of {})", outcome.cases_run));
     println!(
-        "no invariant failed in {} cases ({} not valid scenarios) in {secs:.1} s ({:.1} cases/s on {} threads)",
-        outcome.cases_run,
+        "no invariant failed in {ran} cases{} ({} not valid scenarios) in {secs:.1} s ({:.1} cases/s on {} threads)",
+        whose.unwrap_or_default(),
         outcome.invalid,
-        outcome.cases_run as f64 / secs.max(1e-3),
+        ran as f64 / secs.max(1e-3),
         opts.jobs
     );
     if let Some(why) = &outcome.first_invalid {
         println!("  the first case that was not a valid scenario: {why}");
     }
-    println!("no report written: nothing failed, so there is no case to draw");
+    if opts.shard.is_none() {
+        println!("no report written: nothing failed, so there is no case to draw");
+    }
 }
 
 fn print_space(base: &Base, opts: &Options) {

@@ -104,8 +104,13 @@ impl Ctx {
     /// The command as the user would type it again: `cargo xtask sim
     /// scenarios/x.yaml --seeds 4`, quoting arguments a shell would split.
     pub fn command_line(&self, sub: &str) -> crate::run::Invocation {
+        self.command_line_with(sub, &self.rest)
+    }
+
+    /// [`Ctx::command_line`] with these arguments after the subcommand.
+    pub fn command_line_with(&self, sub: &str, rest: &[String]) -> crate::run::Invocation {
         let mut line = format!("{} {sub}", self.tool);
-        for a in &self.rest {
+        for a in rest {
             let plain = !a.is_empty()
                 && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c));
             if plain {

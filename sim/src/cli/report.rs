@@ -9,11 +9,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use super::Ctx;
-use super::args::ReportArgs;
+use super::args::{MergeArgs, ReportArgs, ReportCommand};
 use super::error::Error;
 use crate::report::Report;
 
-pub fn report(_ctx: &Ctx, args: ReportArgs) -> Result<ExitCode, Error> {
+pub fn report(ctx: &Ctx, args: ReportArgs) -> Result<ExitCode, Error> {
+    if let Some(ReportCommand::Merge(m)) = args.merge {
+        return merge(ctx, &m);
+    }
     // Every page's path is checked before any is rendered, as the sweeps check theirs.
     let refused = args.files.iter().filter(|json| !check_place(&Place::At(json))).count();
     if refused > 0 {
@@ -35,6 +38,39 @@ fn render_one(json: &Path) -> Result<(), String> {
     let html = crate::report::write_html(json, &report).map_err(|e| e.to_string())?;
     println!("wrote {} ({} ms)", html.display(), started.elapsed().as_millis());
     Ok(())
+}
+
+/// `report merge OUT SHARD...`: reads every shard's report (refusing a file that is
+/// not one, naming it), merges them (`report/merge.rs`), writes the pair at OUT and
+/// prints the verdict table; exits as the unsharded `sim` would.
+fn merge(ctx: &Ctx, args: &MergeArgs) -> Result<ExitCode, Error> {
+    let out = super::check::absolute(&args.out)?;
+    if !check_place(&Place::At(&out)) {
+        return Ok(ExitCode::from(2));
+    }
+    let mut shards = Vec::new();
+    for path in &args.shards {
+        match crate::report::read(path) {
+            Ok(r) => shards.push((ctx.shown(path), r)),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let mut report = match crate::report::merge::merge(&shards) {
+        Ok(r) => r,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    println!("merged {} shard report(s): {}", shards.len(), report.command);
+    let unexpected = super::table::print_sim(&report);
+    if !save(&mut report, Place::At(&out))? {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(if unexpected == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 
 /// Where [`save`] puts a report.

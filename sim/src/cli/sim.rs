@@ -16,6 +16,7 @@ use super::progress::Progress;
 use super::report::{Place, check_place, save};
 use crate::invariant::Verdict;
 use crate::plan::{self, ScenarioPlan};
+use crate::report::merge::{ShardNote, swept_args};
 use crate::report::sweep::{Measurements, sim_report};
 use crate::resolve;
 use crate::run::json::expected_text;
@@ -36,8 +37,20 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     if sel.explicit && !skipped.is_empty() {
         return ctx.usage_error("sim", "the scenario(s) above cannot run in the simulator yet");
     }
+    let shard = match args.shard.resolve() {
+        Ok(shard) => shard,
+        Err(why) => return ctx.usage_error("sim", &why),
+    };
     let threads = sel.jobs.unwrap_or_else(cores);
     let work = sel.work(&plans, |p| p.seeds.clone());
+    let total = work.len() as u64;
+    let work = match shard {
+        Some(s) => s.take(work),
+        None => work,
+    };
+    if let Some(s) = shard {
+        println!("shard {s}: {} of the sweep's {total} run(s)", work.len());
+    }
     println!(
         "running {} simulation(s) of {} scenario(s), {threads} at a time",
         work.len(),
@@ -54,7 +67,19 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     let determinism = args.check_determinism;
     let mismatches = if determinism { check_determinism(ctx, &work, threads, &reports) } else { 0 };
     let started = Instant::now();
+    let note = shard.map(|s| {
+        let sweep = ctx.command_line_with("sim", &swept_args(&ctx.rest)).line;
+        ShardNote::new(s, sweep, total, plans.iter().map(|p| measured.raw_of(p)).collect())
+    });
     let mut report = sim_report(command, &plans, registry, &reports, &measured);
+    if let Some(n) = &note {
+        report.notes.push(format!(
+            "Shard {}/{} of a sweep of {total} runs: `{} report merge OUT.json SHARD.json...` \
+             combines the shards' reports.",
+            n.index, n.count, ctx.tool
+        ));
+    }
+    report.shard = note;
     let drawn: usize = report.sections.iter().map(|s| s.sequences.len()).sum();
     let unexpected = super::table::print_sim(&report) + print_failures(ctx, &plans, &reports);
     if !save(&mut report, place)? {

@@ -35,6 +35,7 @@ use crate::invariant::Verdict;
 use crate::plan::ScenarioPlan;
 use crate::registry::Registry;
 use crate::run::Invocation;
+use crate::run::shard::Shard;
 use crate::spec::edit::{Tree, parse_tree};
 use crate::spec::{Diagnostic, Diagnostics, SourceFile};
 
@@ -64,6 +65,10 @@ pub struct Options {
     /// Where cases are written (and, while running, where their topology paths are
     /// relative to).
     pub out_dir: PathBuf,
+    /// Run only this shard's cases (case `i` is shard `i mod N`'s), drawn as the
+    /// unsharded search draws them, so the shard owning the lowest failing case finds
+    /// and shrinks exactly what the unsharded search would (docs/sharding.md).
+    pub shard: Option<Shard>,
 }
 
 /// The scenario being explored, read and resolved once.
@@ -212,7 +217,13 @@ pub fn explore(
             .map(|_| strategy.new_tree(&mut runner).expect("case strategies never reject"))
             .collect();
         let cases: Vec<Case> = trees.iter().map(|t| t.current()).collect();
-        let results = evaluate_all(base, registry, &cases, &opts.out_dir, jobs);
+        // Every case is drawn (the runner's sequence is the unsharded one); only this
+        // shard's are run.
+        let mine: Vec<usize> = (0..cases.len())
+            .filter(|i| opts.shard.is_none_or(|s| s.owns(done + *i as u64)))
+            .collect();
+        let picked: Vec<Case> = mine.iter().map(|&i| cases[i].clone()).collect();
+        let results = evaluate_all(base, registry, &picked, &opts.out_dir, jobs);
         for r in &results {
             if let Eval::Invalid(why) = r {
                 invalid += 1;
@@ -220,8 +231,9 @@ pub fn explore(
             }
         }
         let failed = results.iter().position(|r| matches!(r, Eval::Fail(_)));
-        if let Some(i) = failed {
-            let Eval::Fail(original_failure) = results[i].clone() else { unreachable!() };
+        if let Some(j) = failed {
+            let i = mine[j];
+            let Eval::Fail(original_failure) = results[j].clone() else { unreachable!() };
             let drawn = CaseRef { seed: opts.seed, case: done + i as u64 };
             let found = Found { drawn, case: cases[i].clone(), failure: original_failure };
             let mut outcome = shrink_finding(base, registry, opts, trees[i].as_mut(), found);

@@ -18,7 +18,10 @@ use hdrhistogram::Histogram as Hdr;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{Replica, ScenarioPlan};
+
+mod raw;
 use crate::trace::{AppEvent, EventKind, MsgId, Trace};
+pub use raw::RawMeasurements;
 
 /// Time buckets over a scenario's horizon while measuring.
 pub const FINE_BUCKETS: usize = 4000;

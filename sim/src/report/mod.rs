@@ -17,6 +17,7 @@
 //! - `finding.rs` builds an `explore` report: the search, then the shrunk case.
 //! - `topology.rs` keeps the topology as data, drawn when the page is rendered.
 //! - `html.rs` renders the page, with `chart.rs` and `seqsvg.rs` drawing the SVG.
+//! - `merge.rs` merges shards' reports (`--shard K/N`) into the unsharded one.
 //! - `files.rs` writes the pair under `reports/`, never over a file someone else made.
 
 mod chart;
@@ -24,6 +25,7 @@ pub mod compare;
 mod files;
 pub mod finding;
 pub mod html;
+pub mod merge;
 pub mod metrics;
 pub mod seqdiag;
 mod seqsvg;
@@ -94,6 +96,10 @@ pub struct Report {
     /// page does not draw them one by one; the sections summarise them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<serde_json::Value>,
+    /// In a shard's report (`--shard K/N`): which shard it is and what merging the
+    /// shards needs (`merge.rs`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<merge::ShardNote>,
 }
 
 impl Report {
@@ -110,6 +116,7 @@ impl Report {
             tables: Vec::new(),
             sections: Vec::new(),
             runs: Vec::new(),
+            shard: None,
         }
     }
 

@@ -45,6 +45,14 @@ impl Measurements {
         }
     }
 
+    /// `plan`'s measurements so far as data, for a shard's report (see
+    /// `report/merge.rs`).
+    pub fn raw_of(&self, plan: &ScenarioPlan) -> super::metrics::RawMeasurements {
+        let all = self.by_file.lock().expect("no panics while held");
+        all.get(&plan.file)
+            .map_or_else(|| Accumulator::for_plan(plan).to_raw(), Accumulator::to_raw)
+    }
+
     /// The finished figures of `plan` (empty ones if nothing of it was measured).
     pub fn metrics_of(&self, plan: &ScenarioPlan) -> Metrics {
         let acc = self.by_file.lock().expect("no panics while held").remove(&plan.file);

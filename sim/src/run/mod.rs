@@ -23,6 +23,7 @@ mod phases;
 mod platform;
 mod proxy;
 pub mod real;
+pub mod shard;
 mod shim;
 mod simulated;
 pub mod swarm;

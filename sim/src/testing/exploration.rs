@@ -158,6 +158,7 @@ impl Exploration {
             max_faults: self.max_faults,
             faults_only: self.faults_only,
             out_dir,
+            shard: None,
         };
         let regressions = regressions_path(&dir, path);
         let kept = read_regressions(&regressions).map_err(|d| render(&[d]))?;
