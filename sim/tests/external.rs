@@ -74,7 +74,7 @@ fn the_pyzmq_lru_broker_loses_a_job_when_a_worker_crashes_as_expected() {
 
 #[test]
 fn a_stall_a_kill_and_a_crash_of_an_external_broker_show_in_its_trace() {
-    let topology = root().join("scenarios/external/lru-zmq.topology.yaml");
+    let topology = root().join("topologies/external/lru-zmq.yaml");
     let text = format!(
         "name: broker-faults\ntopology: {}\nduration: 5s\nliveness: 1s\n\
          workload: {{client: {{requests: 5}}}}\n\
