@@ -76,12 +76,12 @@ fn the_pyzmq_lru_broker_loses_a_job_when_a_worker_crashes_as_expected() {
 fn a_stall_a_kill_and_a_crash_of_an_external_broker_show_in_its_trace() {
     let topology = root().join("topologies/external/lru-zmq.yaml");
     let text = format!(
-        "name: broker-faults\ntopology: {}\nduration: 5s\nliveness: 1s\n\
+        "name: broker-faults\ntopology: {}\nduration: 9s\nliveness: 3s\n\
          workload: {{client: {{requests: 5}}}}\n\
          faults:\n\
          - {{at: 500ms, for: 500ms, kind: stall, node: broker}}\n\
          - {{at: 1500ms, for: 500ms, kind: kill, node: broker}}\n\
-         - {{at: 3s, for: 500ms, kind: crash, node: broker}}\n\
+         - {{at: 6s, for: 500ms, kind: crash, node: broker}}\n\
          invariants: [faults_fired]\nexpect: pass\n",
         topology.display()
     );

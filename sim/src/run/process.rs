@@ -93,7 +93,10 @@ pub(super) struct ProcessReplica {
 pub(super) struct ProcessCtx {
     pub world: Rc<FaultWorld>,
     pub recorder: Recorder,
-    pub epoch: tokio::time::Instant,
+    /// The run's time zero, set once every program is ready (notes before it are at 0).
+    pub epoch: std::cell::Cell<tokio::time::Instant>,
+    /// How many replicas' programs have been ready at least once.
+    pub ready: std::cell::Cell<usize>,
     /// The first failure to start a program, which makes the run one that could not run.
     pub failed: Rc<RefCell<Option<String>>>,
     /// Every output file written, in the order written.
@@ -107,7 +110,7 @@ pub(super) struct ProcessCtx {
 impl ProcessCtx {
     fn note(&self, replica: Replica, text: String) {
         self.recorder.record(TraceEvent {
-            at: self.epoch.elapsed(),
+            at: tokio::time::Instant::now().saturating_duration_since(self.epoch.get()),
             node: Some(replica),
             socket: None,
             kind: EventKind::App(AppEvent::Note { text }),
@@ -243,6 +246,9 @@ pub(super) async fn supervise(p: Rc<ProcessReplica>, ctx: Rc<ProcessCtx>) {
             return ctx.fail(format!("node `{}` (incarnation {incarnation}): {why}", p.name()));
         }
         ctx.note(r, "process ready".to_owned());
+        if incarnation == 0 {
+            ctx.ready.set(ctx.ready.get() + 1);
+        }
         follow(&p, &ctx, &notify, incarnation).await;
         // Dropping it kills its group; a killed program is reaped in the background.
         ctx.live.borrow_mut().remove(&r);

@@ -11,7 +11,7 @@
 //! two runs of a seed differ in timing and may differ in verdicts. The seed still
 //! drives every draw the designs, the latency model and swarm faults make.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
@@ -329,16 +329,25 @@ async fn drive(
             bound.map(move |(si, _)| (r, si))
         })
         .collect();
-    let epoch = tokio::time::Instant::now();
     let programs = Rc::new(ProcessCtx {
         world: world.clone(),
         recorder: recorder.clone(),
-        epoch,
+        // Until every program is ready, notes are at time zero.
+        epoch: Cell::new(tokio::time::Instant::now() + REAL_TIME_MAX),
+        ready: Cell::new(0),
         failed: Rc::default(),
         files: files.clone(),
         live: RefCell::default(),
     });
-    start_programs(plan, &net, &connects, &programs)?;
+    let programs_total = start_programs(plan, &net, &connects, &programs)?;
+    // The run starts once every external program is ready, so patchbay's nodes do
+    // not spend the first second in reconnect backoff and no fault meets a program
+    // still starting.
+    while programs.ready.get() < programs_total && programs.failed.borrow().is_none() {
+        tokio::time::sleep(TICK).await;
+    }
+    let epoch = tokio::time::Instant::now();
+    programs.epoch.set(epoch);
     let platform = RealPlatform {
         net: net.clone(),
         world: world.clone(),
@@ -362,17 +371,19 @@ async fn drive(
 
 /// Starts the supervisor of every replica of every `process:` group: each bound
 /// socket gets a free port, fixed for all its incarnations, which the proxies of its
-/// links learn at once; its connects are its links' proxies.
+/// links learn at once; its connects are its links' proxies. Returns how many
+/// programs were started.
 fn start_programs(
     plan: &ScenarioPlan,
     net: &Rc<RealNet>,
     connects: &BTreeMap<(Replica, usize), Vec<SocketAddr>>,
     ctx: &Rc<ProcessCtx>,
-) -> Result<(), RunError> {
+) -> Result<usize, RunError> {
     let groups: Vec<&Group> = plan.topology.groups.iter().filter(|g| g.process.is_some()).collect();
     if groups.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
+    let total = groups.iter().map(|g| g.count as usize).sum();
     let out_dir = output_dir()?;
     for g in groups {
         for index in 0..g.count {
@@ -399,7 +410,7 @@ fn start_programs(
             tokio::task::spawn_local(process::supervise(Rc::new(p), ctx.clone()));
         }
     }
-    Ok(())
+    Ok(total)
 }
 
 /// Says where an external program's sockets are, so a person can reach them.
