@@ -12,6 +12,7 @@ mod crash;
 mod designs;
 mod determinism;
 mod explain_graph;
+mod external;
 mod heartbeat;
 mod hostile;
 mod interop;

@@ -11,14 +11,14 @@
 //! wrong.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Ctx;
 use super::args::RealArgs;
 use super::error::Error;
-use super::report::{Place, check_place, save};
+use super::report::{Place, check_place, save_json};
 use super::sim::{Selection, load_all, print_trace, split};
 use crate::invariant::Verdict;
 use crate::plan::ScenarioPlan;
@@ -39,6 +39,7 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::from(2));
     }
     let Some(plans) = load_all(ctx, &sel.files) else { return Ok(ExitCode::from(2)) };
+    stop_programs_on_ctrl_c();
     let (plans, skipped) = split(plans, |p| skip_reason(p, &ctx.registry, opts));
     if sel.explicit && !skipped.is_empty() {
         print_skipped(&skipped);
@@ -66,7 +67,11 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     let mut report = real_report(command, &as_run, &ctx.registry, &reports, &measured, &skipped);
     super::table::print_real(&report);
     // Checked before the runs; if the path was taken since, the summary still prints.
-    let saved = save(&mut report, place)?;
+    let saved = save_json(&mut report, place)?;
+    if let Some(json) = &saved {
+        keep_program_output(json, &reports);
+    }
+    let saved = saved.is_some();
     print_skipped(&skipped);
     let errors: Vec<&RunReport> = reports.iter().filter(|r| r.error.is_some()).collect();
     for r in &errors {
@@ -127,4 +132,49 @@ fn print_skipped(skipped: &[(String, String)]) {
     for (name, why) in skipped {
         println!("  {name}: {why}");
     }
+}
+
+/// Moves every external program's output files beside the report, into
+/// `<report>-files/`, and says where they are.
+fn keep_program_output(json: &Path, reports: &[RunReport]) {
+    let files: Vec<&PathBuf> = reports.iter().flat_map(|r| &r.process_output).collect();
+    if files.is_empty() {
+        return;
+    }
+    let dir = json.with_file_name(format!(
+        "{}-files",
+        json.file_stem().map_or("report".into(), |s| s.to_string_lossy())
+    ));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return eprintln!(
+            "warning: cannot create `{}` for the programs' output: {e}",
+            dir.display()
+        );
+    }
+    for f in files {
+        let Some(name) = f.file_name() else { continue };
+        let to = dir.join(name);
+        // A rename fails across file systems; a copy then does the same.
+        if std::fs::rename(f, &to).is_err() && std::fs::copy(f, &to).is_err() {
+            eprintln!("warning: cannot keep `{}` as `{}`", f.display(), to.display());
+        }
+    }
+    println!("programs' output: {}", dir.display());
+}
+
+/// Ctrl-C during a real run kills every external program's process group before
+/// patchbay exits (130, as a shell reports SIGINT), so none outlives the command.
+fn stop_programs_on_ctrl_c() {
+    let watch = || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+            let n = crate::run::process::kill_all_live();
+            eprintln!("interrupted: killed {n} external program(s)");
+            std::process::exit(130);
+        }
+    };
+    // Detached: it lives as long as the command and holds nothing the runs need.
+    let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(watch);
 }

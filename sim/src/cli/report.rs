@@ -4,7 +4,7 @@
 //! `TOOL report JSON...` writes each page beside its JSON (a CI artifact can be
 //! rendered long after the run).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -104,11 +104,17 @@ pub fn check_place(place: &Place<'_>) -> bool {
 /// file patchbay did not write is in the way: that is the user's, so the error is
 /// printed and the command should exit 2, not 1.
 pub fn save(report: &mut Report, place: Place<'_>) -> Result<bool, Error> {
+    save_json(report, place).map(|json| json.is_some())
+}
+
+/// [`save`], returning the JSON's path when it was written.
+pub fn save_json(report: &mut Report, place: Place<'_>) -> Result<Option<PathBuf>, Error> {
     report.created = crate::report::now_utc();
     let written = match place {
         Place::At(json) => crate::report::write_pair(json, report).map(|html| {
             println!("wrote {}", json.display());
             println!("report: {}", html.display());
+            json.to_path_buf()
         }),
         Place::Dated(dir) => crate::report::write(dir, report).map(|w| {
             println!("wrote {}", w.json.display());
@@ -122,13 +128,14 @@ pub fn save(report: &mut Report, place: Place<'_>) -> Result<bool, Error> {
                     dir.display()
                 ),
             }
+            w.json
         }),
     };
     match written {
-        Ok(()) => Ok(true),
+        Ok(json) => Ok(Some(json)),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             eprintln!("error: {e}");
-            Ok(false)
+            Ok(None)
         }
         Err(e) => Err(Error::msg(format!("writing the report: {e}"))),
     }

@@ -25,7 +25,8 @@ pub use scenario::{
     drop_reason_name,
 };
 pub use topology::{
-    Bind, ConnectTarget, Connection, Group, GroupId, ParamValue, Replica, SocketPlan, TopologyPlan,
+    Bind, ConnectTarget, Connection, EndpointPart, Group, GroupId, PROCESS_DESIGN, ParamValue,
+    Piece, ProcessPlan, Ready, Replica, SocketPlan, Template, TopologyPlan,
 };
 
 /// A resolved file of either kind.

@@ -50,6 +50,7 @@ pub(crate) fn plan() -> ScenarioPlan {
         params: BTreeMap::new(),
         sockets: vec![req],
         hosts: 2,
+        process: None,
     };
     let topology = TopologyPlan {
         name: "test".into(),
@@ -124,6 +125,7 @@ pub(crate) fn plan_with(groups: &[(&str, u32, &[SocketType])]) -> ScenarioPlan {
         params: BTreeMap::new(),
         sockets: types.iter().map(socket).collect(),
         hosts: *count,
+        process: None,
     };
     plan.topology.groups = groups.iter().enumerate().map(group).collect();
     plan

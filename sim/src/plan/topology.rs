@@ -88,6 +88,80 @@ pub struct Group {
     pub sockets: Vec<SocketPlan>,
     /// Simulated hosts the replicas are spread over (replica `i` on host `i % hosts`).
     pub hosts: u32,
+    /// The external program each replica runs instead of a design (`real` only);
+    /// `design` is then [`PROCESS_DESIGN`].
+    pub process: Option<ProcessPlan>,
+}
+
+/// The design name a group running an external program carries, so graphs, tables
+/// and reports that print a design print this.
+pub const PROCESS_DESIGN: &str = "process";
+
+/// An external program standing for a node: what `real` spawns for each replica and
+/// each incarnation, after substituting its sockets' endpoints.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessPlan {
+    /// The program and its arguments.
+    pub command: Vec<Template>,
+    /// Environment variables set over patchbay's own, in name order.
+    pub env: BTreeMap<String, Template>,
+    /// The working directory: the one written, relative to the topology file, or the
+    /// topology file's own directory.
+    pub cwd: PathBuf,
+    pub ready: Ready,
+    /// How long a start may take before the run fails.
+    pub ready_timeout: std::time::Duration,
+}
+
+/// When a started program counts as ready.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ready {
+    /// Every bound socket's port accepts a connection.
+    Ports,
+    /// The port of this bound socket (an index into the group's sockets) accepts.
+    Port(usize),
+    /// A line of its standard output contains this text.
+    Line(String),
+}
+
+/// Text with placeholders for a socket's endpoints, checked by the resolver.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Template(pub Vec<Piece>);
+
+/// A piece of a [`Template`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Piece {
+    Text(String),
+    /// An endpoint of the socket with this index in the group.
+    Endpoint {
+        socket: usize,
+        part: EndpointPart,
+    },
+}
+
+/// Which endpoint of a socket a placeholder names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointPart {
+    /// `{name.bind}`: `tcp://127.0.0.1:PORT`, where the program must bind.
+    Bind,
+    /// `{name.port}`: the bare port number of the bind.
+    Port,
+    /// `{name.connect}`: what it must connect to (the fault proxies), comma-separated
+    /// when it connects to several replicas.
+    Connect,
+}
+
+impl Template {
+    /// The text with every placeholder replaced by `endpoint(socket, part)`.
+    pub fn render(&self, endpoint: &dyn Fn(usize, EndpointPart) -> String) -> String {
+        self.0
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.clone(),
+                Piece::Endpoint { socket, part } => endpoint(*socket, *part),
+            })
+            .collect()
+    }
 }
 
 impl Group {

@@ -15,8 +15,8 @@ use crate::spec::units::{parse_duration, parse_size};
 use super::topology::TopologyResolver;
 
 impl<'r> TopologyResolver<'r, '_, '_> {
-    pub(super) fn design(&mut self, node: &RawNode, path: &YamlPath) -> Option<&'r Design> {
-        if let Some(spec) = self.registry.get(&node.design) {
+    pub(super) fn design(&mut self, name: &str, path: &YamlPath) -> Option<&'r Design> {
+        if let Some(spec) = self.registry.get(name) {
             if spec.is_broken() {
                 self.diags
                     .warning(
@@ -39,10 +39,10 @@ impl<'r> TopologyResolver<'r, '_, '_> {
             &path.key("design"),
             Target::Value,
             Code::UnknownDesign,
-            format!("no design is called `{}`", node.design),
+            format!("no design is called `{name}`"),
         );
         let sound = || self.registry.iter().filter(|d| !d.is_broken()).map(|d| d.name());
-        match did_you_mean(&node.design, sound()) {
+        match did_you_mean(name, sound()) {
             Some(s) => d.hint(format!("did you mean `{s}`?")),
             None => d.hint(format!(
                 "built-in designs: {}; register your own from Rust with `Registry::register`",

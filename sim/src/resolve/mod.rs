@@ -11,6 +11,7 @@ mod connect;
 mod design;
 mod options;
 mod placement;
+mod process;
 mod sockets;
 mod topology;
 // The scenario: the resolver's state (`scenario.rs`) and one file per concern.

@@ -16,7 +16,7 @@ use crate::spec::suggest::did_you_mean;
 use crate::plan::Effective;
 use crate::plan::Library;
 use crate::plan::placement;
-use crate::plan::{Group, GroupId, ParamValue, TopologyPlan};
+use crate::plan::{Group, GroupId, PROCESS_DESIGN, ParamValue, TopologyPlan};
 
 use super::scalars::{WholeRange, whole_number};
 
@@ -166,7 +166,8 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     pub(super) fn group(&mut self, node: &RawNode, id: GroupId, path: &YamlPath) -> Option<Group> {
         self.check_name(&node.name, &path.key("name"), "node");
         let count = self.count(node, path);
-        let design = self.design(node, path);
+        let behaviour_ok = self.check_behaviour(node, path);
+        let design = node.design.as_ref().and_then(|name| self.design(name, path));
         let params = design.map(|d| self.design_params(node, d, path)).unwrap_or_default();
         let library = self
             .written_library(&node.library, &path.key("library"))
@@ -194,14 +195,24 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             Some(h) => whole_number(self.diags, h, &path.key("hosts"), HOSTS).map(|h| h as u32),
             None => Some(0), // chosen by placement
         };
+        let process = match &node.process {
+            Some(raw) => Some(self.process(node, raw, path)?),
+            None => None,
+        };
+        let design = match (&node.design, &process) {
+            (Some(name), None) if behaviour_ok => name.clone(),
+            (None, Some(_)) => PROCESS_DESIGN.to_owned(),
+            _ => return None,
+        };
         Some(Group {
             id,
             name: node.name.clone(),
             count: count?,
-            design: node.design.clone(),
+            design,
             params,
             sockets,
             hosts: hosts?,
+            process,
         })
     }
 

@@ -38,7 +38,11 @@ impl ScenarioResolver<'_, '_, '_> {
                 continue;
             };
             let id = group.id;
-            let design = self.registry.get(&group.design).map(|d| (d.name(), d.workload_fields()));
+            // An external program takes no workload: every field is refused.
+            let design = match group.process {
+                Some(_) => Some((crate::plan::PROCESS_DESIGN, &[][..])),
+                None => self.registry.get(&group.design).map(|d| (d.name(), d.workload_fields())),
+            };
             let plan = self.workload(w, design, &path);
             out.insert(id, plan);
         }

@@ -21,6 +21,7 @@ mod meter;
 mod node;
 mod phases;
 mod platform;
+pub mod process;
 mod proxy;
 pub mod real;
 pub mod shard;
@@ -116,6 +117,9 @@ pub struct RunReport {
     pub trace: Option<Trace>,
     /// Every fault the run had, the scenario's own and any a swarm drew, named in full.
     pub faults: Vec<NamedFault>,
+    /// The output files of the run's external programs (`process:` nodes), one
+    /// `.out` and one `.err` per incarnation; empty in the simulator.
+    pub process_output: Vec<PathBuf>,
 }
 
 impl RunReport {
@@ -198,7 +202,7 @@ pub fn drop_counts(trace: &Trace) -> BTreeMap<DropReason, u64> {
 
 /// Whether every design and socket type the scenario uses can run in the simulator.
 pub fn runnable(plan: &ScenarioPlan, registry: &Registry) -> Result<(), RunError> {
-    wiring::check_runnable(plan, registry)
+    wiring::check_runnable(plan, registry, false)
 }
 
 /// Runs one seed of a scenario and checks its invariants.
@@ -214,7 +218,7 @@ pub fn run_seed(
     // like written ones.
     let drawn = swarm::with_drawn_faults(plan, seed);
     let plan = drawn.as_ref().unwrap_or(plan);
-    let result = wiring::check_runnable(plan, registry)
+    let result = wiring::check_runnable(plan, registry, false)
         .and_then(|()| simulated::simulate(plan, registry, seed));
     report(plan, registry, written, seed, Backend::Sim, result, started, keep_trace)
 }
@@ -234,13 +238,16 @@ pub fn run_real_seed(
     let written = scaled.faults.len();
     let drawn = swarm::with_drawn_faults(&scaled, seed);
     let plan = drawn.as_ref().unwrap_or(&scaled);
-    let result = match real::skip_reason(plan, registry, opts) {
-        Some(why) => Err(RunError::NotRunnable(why)),
+    let run = match real::skip_reason(plan, registry, opts) {
+        Some(why) => {
+            real::RealRun { trace: Err(RunError::NotRunnable(why)), process_output: vec![] }
+        }
         None => real::run(plan, registry, seed),
     };
     let mut report =
-        report(plan, registry, written, seed, Backend::Real, result, started, keep_trace);
+        report(plan, registry, written, seed, Backend::Real, run.trace, started, keep_trace);
     report.time_scale = opts.time_scale;
+    report.process_output = run.process_output;
     report
 }
 
@@ -277,6 +284,7 @@ fn report(
         error: None,
         trace: None,
         faults: NamedFault::all(&plan.topology, &plan.faults, written),
+        process_output: Vec::new(),
     };
     match result {
         Ok(mut trace) => {

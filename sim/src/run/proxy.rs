@@ -107,13 +107,19 @@ impl RealNet {
         *self.taps.borrow_mut() = Some(Rc::new(taps));
     }
 
+    /// Sets the wire taps' time zero to the run's (see [`WireTaps::count_from`]).
+    pub fn count_taps_from(&self, epoch: tokio::time::Instant) {
+        if let Some(taps) = self.taps.borrow().as_ref() {
+            taps.count_from(epoch);
+        }
+    }
+
     /// The hook for a socket patchbay does not run (an external process's): socket
     /// `socket` of every replica of `group` gets its sends, arrivals, subscriptions
     /// and connections recorded by the proxies on each of its links, from the bytes
     /// (`wiretap.rs`), so the invariants judge it like any other socket. Call it after
     /// [`RealNet::tap_wires`] and before the node's first connection; its socket type
     /// and library (SP or ZMTP) are the plan's.
-    #[allow(dead_code)] // until the real platform starts `process:` nodes (issue 13)
     pub fn trace_wire(&self, group: GroupId, socket: usize) {
         if let Some(taps) = self.taps.borrow().as_ref() {
             taps.mark_external(group, socket);

@@ -11,16 +11,19 @@
 //! two runs of a seed differ in timing and may differ in verdicts. The seed still
 //! drives every draw the designs, the latency model and swarm faults make.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::design::Completion;
 use crate::net::{EventSink, TokioTcp, out_of_descriptors};
-use crate::plan::{Distribution, Replica, ScenarioPlan};
+use crate::plan::{Distribution, Group, Replica, ScenarioPlan};
 use crate::registry::Registry;
 use crate::socket::SocketOptions;
 use crate::trace::{EventKind, Recorder, SocketIndex, Trace};
@@ -30,6 +33,7 @@ use super::faults::FaultWorld;
 use super::node::sink_naming_peers;
 use super::phases::Phases;
 use super::platform::{Platform, ReplicaTask};
+use super::process::{self, ProcessCtx, ProcessReplica, free_port};
 use super::proxy::RealNet;
 use super::wiretap::{WireTaps, WireTrace};
 use super::wiring::{group_runtimes, links, start_replicas};
@@ -67,7 +71,7 @@ impl Default for RealOptions {
 /// hangs on a workload time against a timer, such as `lru-idle-resend`, runs but
 /// may differ from its `expect`: reported, as every real-timing difference is.)
 pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) -> Option<String> {
-    if let Err(e) = super::wiring::check_runnable(plan, registry) {
+    if let Err(e) = super::wiring::check_runnable(plan, registry, true) {
         return Some(e.to_string());
     }
     if let Some(why) = descriptors_short(descriptors_needed(plan), descriptor_limit()) {
@@ -215,8 +219,16 @@ fn scale_distribution(d: Distribution, f: f64) -> Distribution {
     }
 }
 
+/// A finished real run: its trace (or why it could not run) and the output files of
+/// its external programs (`process:` nodes), which exist either way.
+#[derive(Debug)]
+pub(super) struct RealRun {
+    pub trace: Result<Trace, RunError>,
+    pub process_output: Vec<PathBuf>,
+}
+
 /// Runs an already scaled plan on the real network and returns its trace.
-pub(super) fn run(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> Result<Trace, RunError> {
+pub(super) fn run(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> RealRun {
     run_tracing_wires(plan, registry, seed, WireTrace::External)
 }
 
@@ -230,7 +242,7 @@ pub fn run_wire_traced(
     seed: u64,
     into: Recorder,
 ) -> Result<Trace, RunError> {
-    run_tracing_wires(plan, registry, seed, WireTrace::Everything(into))
+    run_tracing_wires(plan, registry, seed, WireTrace::Everything(into)).trace
 }
 
 fn run_tracing_wires(
@@ -238,16 +250,32 @@ fn run_tracing_wires(
     registry: &Registry,
     seed: u64,
     wire: WireTrace,
-) -> Result<Trace, RunError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| RunError::Internal(format!("tokio runtime: {e}")))?;
+) -> RealRun {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let trace = Err(RunError::Internal(format!("tokio runtime: {e}")));
+            return RealRun { trace, process_output: Vec::new() };
+        }
+    };
     let local = tokio::task::LocalSet::new();
-    let trace = local.block_on(&runtime, drive(plan, registry, seed, wire));
+    let files = Rc::new(RefCell::new(Vec::new()));
+    let trace = local.block_on(&runtime, drive(plan, registry, seed, wire, &files));
     // Dropping the set drops every node, socket and proxy task of the run.
     drop(local);
-    trace
+    RealRun { trace, process_output: files.take() }
+}
+
+/// A fresh folder for one run's program output, under the system's temporary folder
+/// (the `real` command copies it beside its report).
+fn output_dir() -> Result<PathBuf, RunError> {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("patchbay-output-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        RunError::Internal(format!("cannot create `{}` for program output: {e}", dir.display()))
+    })?;
+    Ok(dir)
 }
 
 /// The real network as a platform: `TokioTcp` sockets, each bound one on an
@@ -303,6 +331,7 @@ async fn drive(
     registry: &Registry,
     seed: u64,
     wire: WireTrace,
+    files: &Rc<RefCell<Vec<PathBuf>>>,
 ) -> Result<Trace, RunError> {
     let world = FaultWorld::with_base_latency(plan, seed, true);
     // A real run may last many minutes: its trace goes to disk a batch at a time, so
@@ -317,14 +346,41 @@ async fn drive(
         .topology
         .groups
         .iter()
+        .filter(|g| g.process.is_none())
         .flat_map(|g| (0..g.count).map(move |index| (g, Replica { group: g.id, index })))
         .flat_map(|(g, r)| {
             let bound = g.sockets.iter().enumerate().filter(|(_, s)| s.bind.is_some());
             bound.map(move |(si, _)| (r, si))
         })
         .collect();
+    let programs = Rc::new(ProcessCtx {
+        world: world.clone(),
+        recorder: recorder.clone(),
+        // Until every program is ready, notes are at time zero.
+        epoch: Cell::new(tokio::time::Instant::now() + REAL_TIME_MAX),
+        ready: Cell::new(0),
+        failed: Rc::default(),
+        files: files.clone(),
+        live: RefCell::default(),
+    });
+    // The proxies decode what external programs send and receive (`wiretap.rs`), from
+    // their first connection on: the taps are in place before any program starts.
+    net.tap_wires(WireTaps::new(plan, &recorder, wire));
+    for group in plan.topology.groups.iter().filter(|g| g.process.is_some()) {
+        for socket in 0..group.sockets.len() {
+            net.trace_wire(group.id, socket);
+        }
+    }
+    let programs_total = start_programs(plan, &net, &connects, &programs)?;
+    // The run starts once every external program is ready, so patchbay's nodes do
+    // not spend the first second in reconnect backoff and no fault meets a program
+    // still starting.
+    while programs.ready.get() < programs_total && programs.failed.borrow().is_none() {
+        tokio::time::sleep(TICK).await;
+    }
     let epoch = tokio::time::Instant::now();
-    net.tap_wires(WireTaps::new(plan, &recorder, wire).counting_from(epoch));
+    net.count_taps_from(epoch);
+    programs.epoch.set(epoch);
     let platform = RealPlatform {
         net: net.clone(),
         world: world.clone(),
@@ -335,10 +391,77 @@ async fn drive(
     };
     let _rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
     let phases = Phases::new(plan, registry, &world, &recorder, &completion);
-    let trace = step_through(phases, epoch).await;
+    let trace = step_through(phases, epoch, &programs.failed).await;
+    programs.stop_all().await;
+    if let Some(why) = programs.failed.take() {
+        return Err(RunError::NotRunnable(why));
+    }
     match descriptor_failure(&trace, net.out_of_descriptors(), descriptors_needed(plan)) {
         Some(err) => Err(err),
         None => Ok(trace),
+    }
+}
+
+/// Starts the supervisor of every replica of every `process:` group: each bound
+/// socket gets a free port, fixed for all its incarnations, which the proxies of its
+/// links learn at once; its connects are its links' proxies. Returns how many
+/// programs were started.
+fn start_programs(
+    plan: &ScenarioPlan,
+    net: &Rc<RealNet>,
+    connects: &BTreeMap<(Replica, usize), Vec<SocketAddr>>,
+    ctx: &Rc<ProcessCtx>,
+) -> Result<usize, RunError> {
+    let groups: Vec<&Group> = plan.topology.groups.iter().filter(|g| g.process.is_some()).collect();
+    if groups.is_empty() {
+        return Ok(0);
+    }
+    let total = groups.iter().map(|g| g.count as usize).sum();
+    let out_dir = output_dir()?;
+    for g in groups {
+        for index in 0..g.count {
+            let replica = Replica { group: g.id, index };
+            let mut binds = BTreeMap::new();
+            for (si, _) in g.sockets.iter().enumerate().filter(|(_, s)| s.bind.is_some()) {
+                let addr = free_port().map_err(|e| {
+                    RunError::Internal(format!("no free port for `{}.{index}`: {e}", g.name))
+                })?;
+                net.bound(replica, si, addr);
+                binds.insert(si, addr);
+            }
+            let connects = (0..g.sockets.len())
+                .filter_map(|si| connects.get(&(replica, si)).map(|a| (si, a.clone())))
+                .collect();
+            let p = ProcessReplica {
+                group: g.clone(),
+                replica,
+                binds,
+                connects,
+                out_dir: out_dir.clone(),
+            };
+            print_endpoints(plan, &p);
+            tokio::task::spawn_local(process::supervise(Rc::new(p), ctx.clone()));
+        }
+    }
+    Ok(total)
+}
+
+/// Says where an external program's sockets are, so a person can reach them.
+fn print_endpoints(plan: &ScenarioPlan, p: &ProcessReplica) {
+    let mut out = std::io::stdout().lock();
+    let name = plan.topology.replica_name(p.replica);
+    for (si, s) in p.group.sockets.iter().enumerate() {
+        let library = s.options.library.value.map_or("zeromq".to_owned(), |l| l.to_string());
+        let (how, addrs) = match p.binds.get(&si) {
+            Some(a) => ("binds", format!("tcp://{a}")),
+            None => (
+                "connects to",
+                p.connects.get(&si).map_or(String::new(), |v| {
+                    v.iter().map(|a| format!("tcp://{a}")).collect::<Vec<_>>().join(", ")
+                }),
+            ),
+        };
+        let _ = writeln!(out, "  {name} {} {} ({library}) {how} {addrs}", s.name, s.socket_type);
     }
 }
 
@@ -363,8 +486,13 @@ async fn open_proxies(
 
 /// The simulator's phases in real time: between timetable entries the loop wakes
 /// every `TICK` to sweep `tcp_timeout` and to see whether the workload is done.
-async fn step_through(mut phases: Phases<'_>, epoch: tokio::time::Instant) -> Trace {
-    while phases.advance(epoch.elapsed()) {
+/// A program that failed to start (`failed`) ends the run at once.
+async fn step_through(
+    mut phases: Phases<'_>,
+    epoch: tokio::time::Instant,
+    failed: &RefCell<Option<String>>,
+) -> Trace {
+    while failed.borrow().is_none() && phases.advance(epoch.elapsed()) {
         let due = phases.next_due().min(epoch.elapsed() + TICK);
         tokio::time::sleep_until(epoch + due).await;
     }

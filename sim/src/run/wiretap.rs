@@ -72,7 +72,7 @@ pub(super) struct WireTaps {
     recorder: Recorder,
     everything: bool,
     /// The run's time zero, which the sockets' own events count from.
-    epoch: tokio::time::Instant,
+    epoch: Cell<tokio::time::Instant>,
     /// Every socket of the plan: its type, the protocol it speaks, and its name
     /// (`broker.frontend`) for notes.
     shapes: BTreeMap<(GroupId, usize), (SocketType, Framing, String)>,
@@ -116,7 +116,7 @@ impl WireTaps {
         WireTaps {
             recorder,
             everything,
-            epoch: tokio::time::Instant::now(),
+            epoch: Cell::new(tokio::time::Instant::now()),
             shapes,
             external: RefCell::default(),
             sockets: RefCell::default(),
@@ -124,10 +124,10 @@ impl WireTaps {
         }
     }
 
-    /// Counts time from `epoch`, the instant the run's sockets count from.
-    pub fn counting_from(mut self, epoch: tokio::time::Instant) -> WireTaps {
-        self.epoch = epoch;
-        self
+    /// Counts time from `epoch`, the instant the run's sockets count from (set once
+    /// external programs are ready; what they send before then is at time zero).
+    pub fn count_from(&self, epoch: tokio::time::Instant) {
+        self.epoch.set(epoch);
     }
 
     /// Marks socket `socket` of every replica of `group` as run outside patchbay.
@@ -184,7 +184,7 @@ impl WireTaps {
     }
 
     fn record(&self, (node, socket): (Replica, usize), kind: EventKind) {
-        let at: Duration = self.epoch.elapsed();
+        let at: Duration = self.epoch.get().elapsed();
         let socket = Some(socket as SocketIndex);
         self.recorder.record(TraceEvent { at, node: Some(node), socket, kind });
     }

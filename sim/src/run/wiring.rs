@@ -16,9 +16,25 @@ use super::faults::FaultWorld;
 use super::node::{GroupRuntime, RunCtx, make_core, supervise};
 use super::platform::{Platform, ReplicaTask};
 
-/// Every group's design must be runnable and every socket type supported.
-pub(super) fn check_runnable(plan: &ScenarioPlan, registry: &Registry) -> Result<(), RunError> {
+/// Every group's design must be runnable and every socket type supported. A group
+/// that runs an external program (`process:`) is runnable only where `processes`
+/// says the platform can start one (the real network).
+pub(super) fn check_runnable(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    processes: bool,
+) -> Result<(), RunError> {
     for g in &plan.topology.groups {
+        if g.process.is_some() {
+            if processes {
+                continue;
+            }
+            return Err(RunError::NotRunnable(format!(
+                "real-only: node `{}` runs an external program (`process:`), which the simulator cannot run; run it with `cargo xtask real {}`",
+                g.name,
+                plan.file.display()
+            )));
+        }
         let spec = registry.get(&g.design).ok_or_else(|| {
             RunError::NotRunnable(format!("design `{}` is not registered", g.design))
         })?;
@@ -97,13 +113,17 @@ pub(super) fn group_runtimes(
 ) -> Vec<Rc<GroupRuntime>> {
     let mut groups = Vec::new();
     for g in &plan.topology.groups {
+        for index in 0..g.count {
+            world.add_replica(Replica { group: g.id, index });
+        }
+        // An external program's replicas are the platform's to start (`run/process.rs`).
+        if g.process.is_some() {
+            continue;
+        }
         let design =
             registry.get(&g.design).and_then(|d| d.behaviour().cloned()).expect("checked runnable");
         let workload = plan.workload.get(&g.id).cloned().unwrap_or_default();
         groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload }));
-        for index in 0..g.count {
-            world.add_replica(Replica { group: g.id, index });
-        }
     }
     groups
 }

@@ -49,6 +49,8 @@ codes! {
     BadEndpoint = "bad-endpoint", "write `bind: true` (a port is picked), `bind: 5555` or `bind: tcp://*:5555`";
     /// A node or socket name has characters other than letters, digits, `_` and `-`.
     BadName = "bad-name", "use letters, digits, `_` and `-`, starting with a letter (dots separate `node.N.socket`)";
+    /// A node's `process:` is malformed, or a node has both or neither of `design:` and `process:`.
+    BadProcess = "bad-process", "give the node `design: NAME` or `process: {command: [python3, broker.py, \"{frontend}\"]}`, not both";
     /// An expected count is neither a whole number nor a range `[min, max]`.
     BadRange = "bad-range", "for example `3`, `[1, 20]`, or `[1, .inf]` for at least one";
     /// A line of an exploration's regression file (`NAME.explore-regressions`) is not a case.
@@ -171,6 +173,8 @@ codes! {
     UnknownNode = "unknown-node", "did you mean `client`?";
     /// A parameter that the design, invariant or topology does not declare.
     UnknownParam = "unknown-param", "declare it under the top-level `params:`";
+    /// A `{socket}` placeholder in a process's command names no socket of the node, or a part it lacks.
+    UnknownPlaceholder = "unknown-placeholder", "its sockets: frontend, backend; write `{frontend}`, `{frontend.port}` or `{backend.connect}`";
     /// A node has no socket with this name.
     UnknownSocket = "unknown-socket", "did you mean `broker.frontend`?";
     /// A socket name that the node's design does not use.

@@ -29,14 +29,17 @@ pub struct RawTopology {
     pub library: Option<String>,
 }
 
-/// A node group: `count` replicas of one design.
+/// A node group: `count` replicas of one design, or of an external program.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNode {
     pub name: String,
     /// Replicas, addressed as `name.0 … name.{count-1}`; a number or `$param`.
     pub count: Option<Scalar>,
-    pub design: String,
+    /// The built-in or registered behaviour; a node has this or `process`, not both.
+    pub design: Option<String>,
+    /// A program of the user's own that `real` runs in this node's place.
+    pub process: Option<RawProcess>,
     /// Design parameters, checked against what the design declares.
     #[serde(default)]
     pub params: BTreeMap<String, Scalar>,
@@ -46,6 +49,36 @@ pub struct RawNode {
     pub hosts: Option<Scalar>,
     /// The library of this node's sockets, over the topology's.
     pub library: Option<String>,
+}
+
+/// An external program standing for a node (`real` only). Its arguments, environment
+/// values and working directory may name its sockets' endpoints as `{socket}`,
+/// `{socket.bind}`, `{socket.port}` and `{socket.connect}` (`{{` is a brace).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProcess {
+    /// The program and its arguments; the program is looked up on `PATH`.
+    pub command: Vec<String>,
+    /// Environment variables set for the program, over patchbay's own.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// The program's working directory, relative to the topology file.
+    pub cwd: Option<String>,
+    /// How to know the program is ready; absent waits for every bound port.
+    pub ready: Option<RawReady>,
+}
+
+/// When an external program counts as started: its bound socket accepts, or a line
+/// of its standard output contains some text.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReady {
+    /// The name of one of its bound sockets, ready once its port accepts.
+    pub port: Option<String>,
+    /// Text a line of its standard output contains once it is ready.
+    pub line: Option<String>,
+    /// How long to wait before the run fails (default 10s).
+    pub timeout: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,188 @@
+//! External programs (`process:` nodes) under `real`: the shipped pyzmq example ends
+//! as its `expect` says, faults on the program show in the trace, no program outlives
+//! a run or a failed one, and the resolver and the simulator say what is wrong.
+//!
+//! These run `python3` with pyzmq (installed by `cargo xtask test`); they never skip.
+
+use std::path::Path;
+
+use patchbay::invariant::Verdict;
+use patchbay::plan::ScenarioPlan;
+use patchbay::registry::Registry;
+use patchbay::resolve::{load_scenario, load_scenario_source};
+use patchbay::run::real::RealOptions;
+use patchbay::run::{RunError, RunReport, run_real_seed, runnable};
+use patchbay::spec::source::SourceFile;
+use patchbay::trace::{AppEvent, EventKind, Trace};
+
+use crate::util::{TempDir, root};
+
+fn load(path: &Path, text: &str) -> ScenarioPlan {
+    let loaded =
+        load_scenario_source(&SourceFile::new(path.to_path_buf(), text), &Registry::builtin());
+    let diags: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    loaded.plan.unwrap_or_else(|| panic!("does not resolve:\n{}", diags.join("\n")))
+}
+
+fn run(plan: &ScenarioPlan) -> RunReport {
+    run_real_seed(plan, &Registry::builtin(), 1, RealOptions::default(), true)
+}
+
+/// The notes the run recorded about external programs, in order.
+fn process_notes(trace: &Trace) -> Vec<String> {
+    let notes = trace.events.iter().filter_map(|e| match &e.kind {
+        EventKind::App(AppEvent::Note { text }) if text.starts_with("process ") => {
+            Some(text.clone())
+        }
+        _ => None,
+    });
+    notes.collect()
+}
+
+/// The pids named by "process started" notes.
+fn started_pids(notes: &[String]) -> Vec<u32> {
+    let pid = |n: &String| n.split("(pid ").nth(1)?.split(',').next()?.parse().ok();
+    notes.iter().filter_map(pid).collect()
+}
+
+fn gone(pid: u32) -> bool {
+    !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn the_pyzmq_lru_broker_loses_a_job_when_a_worker_crashes_as_expected() {
+    let path = root().join("scenarios/external/lru-zmq-worker-crash.yaml");
+    let plan = load_scenario(&path, &Registry::builtin()).plan.expect("the shipped file resolves");
+    let report = run(&plan);
+    assert_eq!(report.error, None, "it ran");
+    let lost = report.invariants.iter().find(|o| o.name == "no_lost_replies").expect("checked");
+    assert_eq!(lost.verdict, Verdict::Fail, "the crashed worker's job is never answered");
+    assert!(report.as_expected, "{:?}", report.invariants);
+    let notes = process_notes(report.trace.as_ref().expect("kept"));
+    assert!(
+        notes[0].starts_with("process started: `python3 lru_broker.py tcp://127.0.0.1:"),
+        "{notes:?}"
+    );
+    assert_eq!(notes[1], "process ready");
+    let out = report.process_output.iter().find(|p| p.ends_with("broker.0.0.out")).expect("kept");
+    let text = std::fs::read_to_string(out).expect("readable");
+    assert_eq!(text, "lru-broker ready\n", "its standard output, kept");
+    let pids = started_pids(&notes);
+    assert_eq!(pids.len(), 1);
+    assert!(gone(pids[0]), "the broker (pid {}) outlived its run", pids[0]);
+}
+
+#[test]
+fn a_stall_a_kill_and_a_crash_of_an_external_broker_show_in_its_trace() {
+    let topology = root().join("topologies/external/lru-zmq.yaml");
+    let text = format!(
+        "name: broker-faults\ntopology: {}\nduration: 9s\nliveness: 3s\n\
+         workload: {{client: {{requests: 5}}}}\n\
+         faults:\n\
+         - {{at: 500ms, for: 500ms, kind: stall, node: broker}}\n\
+         - {{at: 1500ms, for: 500ms, kind: kill, node: broker}}\n\
+         - {{at: 6s, for: 500ms, kind: crash, node: broker}}\n\
+         invariants: [faults_fired]\nexpect: pass\n",
+        topology.display()
+    );
+    let plan = load(&root().join("scenarios/external/broker-faults.yaml"), &text);
+    let report = run(&plan);
+    assert_eq!(report.error, None, "it ran");
+    let notes = process_notes(report.trace.as_ref().expect("kept"));
+    let kinds: Vec<&str> =
+        notes.iter().map(|n| n.split([':', '(']).next().unwrap_or_default().trim()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "process started",
+            "process ready",
+            "process stalled",
+            "process continued",
+            "process killed",
+            "process started",
+            "process ready",
+            "process crashed",
+            "process restarting",
+            "process started",
+            "process ready",
+        ],
+        "{notes:?}"
+    );
+    assert!(
+        notes[5].ends_with("incarnation 1)") && notes[9].ends_with("incarnation 2)"),
+        "{notes:?}"
+    );
+    let pids = started_pids(&notes);
+    assert_eq!(pids.len(), 3, "{notes:?}");
+    for pid in pids {
+        assert!(gone(pid), "incarnation pid {pid} outlived its run");
+    }
+    let files: Vec<String> = report
+        .process_output
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "broker.0.0.out",
+            "broker.0.0.err",
+            "broker.0.1.out",
+            "broker.0.1.err",
+            "broker.0.2.out",
+            "broker.0.2.err"
+        ]
+    );
+}
+
+#[test]
+fn a_program_that_never_gets_ready_fails_the_run_and_is_killed() {
+    let dir = TempDir::new("never-ready");
+    let pidfile = dir.path().join("pid");
+    let topology = dir.path().join("never.topology.yaml");
+    let body = format!(
+        "name: never\nnodes:\n\
+         - {{name: client, design: client, sockets: [{{name: req, type: REQ, connect: server.rep}}]}}\n\
+         - name: server\n  process:\n    command: [sh, -c, 'echo $$ > {}; exec sleep 60', '{{rep}}']\n    ready: {{line: never, timeout: 1s}}\n  sockets: [{{name: rep, type: REP, bind: true}}]\n",
+        pidfile.display()
+    );
+    std::fs::write(&topology, body).expect("written");
+    let text = "topology: never.topology.yaml\nduration: 3s\nworkload: {client: {requests: 1}}\nexpect: pass\n";
+    let plan = load(&dir.path().join("never.yaml"), text);
+    let report = run(&plan);
+    let Some(RunError::NotRunnable(why)) = &report.error else {
+        panic!("a program that never gets ready fails the run: {:?}", report.error);
+    };
+    assert!(why.contains("node `server.0` (incarnation 0): the program did not print a line containing `never` within 1s"), "{why}");
+    let pid: u32 =
+        std::fs::read_to_string(&pidfile).expect("it started").trim().parse().expect("a pid");
+    assert!(gone(pid), "the program (pid {pid}) outlived the failed run");
+}
+
+#[test]
+fn a_placeholder_naming_no_socket_is_a_located_diagnostic_listing_the_sockets() {
+    let dir = TempDir::new("bad-placeholder");
+    let topology = dir.path().join("t.yaml");
+    let body = "name: t\nnodes:\n- name: server\n  process:\n    command: [prog, '{frontend}', '{rep.connect}']\n  sockets: [{name: rep, type: REP, bind: true}]\n";
+    std::fs::write(&topology, body).expect("written");
+    let loaded = patchbay::resolve::load_topology(&topology, &Registry::builtin());
+    let diags: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(loaded.plan.is_none());
+    let all = diags.join("\n");
+    assert!(
+        all.contains("error[unknown-placeholder]: `{frontend}` names no socket of this node"),
+        "{all}"
+    );
+    assert!(all.contains("t.yaml:5:21"), "located at the argument: {all}");
+    assert!(all.contains("its sockets: rep"), "{all}");
+    assert!(all.contains("`{rep.connect}`: socket `rep` never connects"), "{all}");
+}
+
+#[test]
+fn the_simulator_refuses_an_external_program_and_names_the_real_command() {
+    let path = root().join("scenarios/external/lru-zmq-worker-crash.yaml");
+    let plan = load_scenario(&path, &Registry::builtin()).plan.expect("the shipped file resolves");
+    let why = runnable(&plan, &Registry::builtin()).expect_err("real-only").to_string();
+    assert!(why.contains("real-only: node `broker` runs an external program"), "{why}");
+    assert!(why.contains("cargo xtask real") && why.contains("lru-zmq-worker-crash.yaml"), "{why}");
+}
