@@ -34,6 +34,7 @@ mod trace;
 mod user_design;
 mod user_invariant;
 mod util;
+mod zmtp_envelopes;
 mod zmtp_hostile;
 mod zmtp_interop;
 mod zmtp_matrix;
