@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use bytes::{Bytes, BytesMut};
 
 use super::Version;
-use super::codec::{encode_cancel, encode_message, encode_subscribe};
+use super::codec::{encode_cancel, encode_message, encode_more, encode_subscribe};
 use crate::socket::{Msg, REQUEST_ID_BIT, SocketType, multipart};
 
 /// A subscription body's first byte, as the SUB core writes it (`subscriptions.rs`).
@@ -89,6 +89,8 @@ impl Envelope {
                 _ => {}
             }
         }
+        // Vec::new() does not allocate, so a PUSH's or PUB's message costs no
+        // allocation here: its one body frame is written straight after the envelope.
         let mut frames = match self.ours {
             Req => {
                 self.last_request_id = msg.request_id();
@@ -102,8 +104,14 @@ impl Envelope {
         if self.ours == Rep {
             frames.push(Bytes::new());
         }
-        frames.extend(body_frames(&msg.body));
-        encode_message(&frames, out);
+        if multipart::is_multipart(&msg.body) {
+            frames.extend(multipart::decode(&msg.body));
+            return encode_message(&frames, out);
+        }
+        let envelope_bytes: usize = frames.iter().map(|f| f.len() + 9).sum();
+        out.reserve(envelope_bytes + msg.body.len() + 9);
+        encode_more(&frames, out);
+        encode_message(&[&msg.body], out);
     }
 
     /// The core's message for a ZMTP message's `frames`.
@@ -219,11 +227,6 @@ fn route_frames(header: &[u32]) -> Vec<Bytes> {
         frames.push(hop_frame(*id));
     }
     frames
-}
-
-/// A body's frames: the `PBMP` trailer's, or the body as one frame.
-fn body_frames(body: &Bytes) -> Vec<Bytes> {
-    if multipart::is_multipart(body) { multipart::decode(body) } else { vec![body.clone()] }
 }
 
 /// Frames as one body: a single frame as itself, several with the trailer.
