@@ -36,6 +36,7 @@ mod user_design;
 mod user_invariant;
 mod util;
 mod wiretrace;
+mod zmtp_envelopes;
 mod zmtp_hostile;
 mod zmtp_interop;
 mod zmtp_matrix;

@@ -34,7 +34,7 @@ const COUNT: usize = 5;
 
 /// A running `zmq_matrix_peer.py`, its stdout read on a helper thread (the test
 /// harness, not simulated code) and handed to the async test.
-struct ZmqPeer {
+pub(crate) struct ZmqPeer {
     child: Child,
     stdin: ChildStdin,
     lines: UnboundedReceiver<String>,
@@ -42,8 +42,18 @@ struct ZmqPeer {
 
 impl ZmqPeer {
     fn start(theirs: SocketType, connect: Option<String>) -> Result<ZmqPeer, String> {
+        let count = COUNT.to_string();
+        ZmqPeer::spawn(PEER_SCRIPT, &[theirs.name(), "--count", &count], connect)
+    }
+
+    /// Runs `script` with `args`, binding (`connect` is `None`) or connecting.
+    pub(crate) fn spawn(
+        script: &str,
+        args: &[&str],
+        connect: Option<String>,
+    ) -> Result<ZmqPeer, String> {
         let mut cmd = Command::new("python3");
-        cmd.arg("-u").arg(PEER_SCRIPT).arg(theirs.name()).args(["--count", &COUNT.to_string()]);
+        cmd.arg("-u").arg(script).args(args);
         match connect {
             Some(url) => cmd.args(["--connect", &url]),
             None => cmd.arg("--bind"),
@@ -68,7 +78,7 @@ impl ZmqPeer {
     }
 
     /// The next line, which must start with `prefix`; the rest of it is returned.
-    async fn expect(&mut self, prefix: &str) -> Result<String, String> {
+    pub(crate) async fn expect(&mut self, prefix: &str) -> Result<String, String> {
         let line = self.next_line(STEP_TIMEOUT).await?.ok_or("pyzmq peer silent")?;
         line.strip_prefix(prefix)
             .map(str::to_owned)
@@ -84,7 +94,7 @@ impl ZmqPeer {
         }
     }
 
-    fn finish(mut self) -> Result<(), String> {
+    pub(crate) fn finish(mut self) -> Result<(), String> {
         let status = self.child.wait().map_err(|err| err.to_string())?;
         if status.success() { Ok(()) } else { Err(format!("pyzmq peer exited with {status}")) }
     }
@@ -97,7 +107,7 @@ impl Drop for ZmqPeer {
     }
 }
 
-fn require_pyzmq() {
+pub(crate) fn require_pyzmq() {
     let found = Command::new("python3")
         .args(["-c", "import zmq; assert zmq.pyzmq_version() == '26.2.0'"])
         .status()
@@ -135,10 +145,16 @@ fn core_for(ours: SocketType, options: SocketOptions) -> Box<dyn SocketCore> {
 
 /// Driver events that mean the wire or the driver broke.
 #[derive(Clone, Default)]
-struct Faults(Rc<RefCell<Vec<String>>>);
+pub(crate) struct Faults(Rc<RefCell<Vec<String>>>);
 
 impl Faults {
-    fn sink(&self) -> EventSink {
+    /// An error naming every fault seen, if any.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let faults = self.0.borrow().clone();
+        if faults.is_empty() { Ok(()) } else { Err(format!("driver faults: {faults:?}")) }
+    }
+
+    pub(crate) fn sink(&self) -> EventSink {
         let log = Rc::clone(&self.0);
         Rc::new(move |_at: Duration, event: DriverEvent| {
             if let DriverEvent::ProtocolError { reason, .. } = &event {
@@ -167,7 +183,7 @@ fn check(what: &str, got: String, want: String) -> Result<(), String> {
     if got == want { Ok(()) } else { Err(format!("{what}: got {got:?}, want {want:?}")) }
 }
 
-async fn recv(socket: &SocketHandle) -> Result<Msg, String> {
+pub(crate) async fn recv(socket: &SocketHandle) -> Result<Msg, String> {
     match tokio::time::timeout(STEP_TIMEOUT, socket.recv()).await {
         Ok(Ok(msg)) => Ok(msg),
         Ok(Err(err)) => Err(format!("recv: {err:?}")),
@@ -175,7 +191,7 @@ async fn recv(socket: &SocketHandle) -> Result<Msg, String> {
     }
 }
 
-async fn send(socket: &SocketHandle, msg: Msg) -> Result<(), String> {
+pub(crate) async fn send(socket: &SocketHandle, msg: Msg) -> Result<(), String> {
     match tokio::time::timeout(STEP_TIMEOUT, socket.send(msg)).await {
         Ok(result) => result.map_err(|err| format!("send: {err:?}")),
         Err(_) => Err(format!("send blocked for {STEP_TIMEOUT:?}")),
@@ -219,8 +235,7 @@ async fn cell(ours: SocketType, theirs: SocketType, patchbay_binds: bool) -> Res
     peer.expect("OK ").await?;
     socket.close().await;
     peer.finish()?;
-    let faults = faults.0.borrow().clone();
-    if faults.is_empty() { Ok(()) } else { Err(format!("driver faults: {faults:?}")) }
+    faults.check()
 }
 
 /// patchbay's side of a cell, by its socket type.
@@ -344,7 +359,7 @@ async fn publish_rounds(socket: &SocketHandle, peer: &mut ZmqPeer) -> Result<(),
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

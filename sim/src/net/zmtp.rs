@@ -119,7 +119,11 @@ where
     W: AsyncWrite + Unpin,
 {
     let link = Link {
-        envelope: RefCell::new(Envelope::new(shared.socket_type, shaken.version)),
+        envelope: RefCell::new(Envelope::new(
+            shared.socket_type,
+            shaken.version,
+            shared.options.req_correlate,
+        )),
         control: RefCell::new(BytesMut::new()),
         writer_wake,
         last_heard: Cell::new(shared.now()),

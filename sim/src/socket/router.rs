@@ -1,12 +1,17 @@
 //! ROUTER (NNG's raw REP, ZeroMQ's XREP): tags each incoming message with the pipe it
 //! came from and routes each outgoing message by the tag at the front of its header.
 //!
-//! The tag is the pipe id pushed onto the front of the SP backtrace as a hop id (high
-//! bit clear), which is how this model stands in for ZeroMQ's identity frame. A
+//! The tag is a routing id pushed onto the front of the SP backtrace as a hop id (high
+//! bit clear), which is how this model stands in for ZeroMQ's identity frame. On SP
+//! (NNG, nanomsg) it is the pipe id. A `library: zeromq` ROUTER makes its ids as
+//! libzmq 4.3.5 does for a peer without an `Identity`: a counter starting at
+//! [`ROUTING_ID_FIRST`], one per connection, which travels on ZMTP as the 5-byte
+//! frame `00` + the id big-endian (docs/zmtp.md, "Envelopes"). A
 //! message for a pipe the ROUTER does not know, or for a full one, is dropped and
 //! reported; with `router_mandatory` the send fails instead (docs/library-semantics.md,
 //! "High-water marks").
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::pipes::Pipes;
@@ -14,16 +19,68 @@ use super::{
     DropReason, Msg, PipeId, REQUEST_ID_BIT, SendError, SocketCore, SocketOptions, SocketType,
 };
 
+/// The first routing id a libzmq 4.3.5 ROUTER generates in a fresh process: its
+/// counter starts at `generate_random()`, which is glibc's unseeded `rand()`
+/// (0x6b8b4567) since libzmq never seeds it (probed with pyzmq 26.2.0: a ROUTER's
+/// first three peers without an `Identity` get `00 6b 8b 45 67`, `...68`, `...69`;
+/// docs/library-semantics.md, "ROUTER identities"). Bit 30 is set, which is what marks
+/// a hop id as such a 5-byte identity on the wire.
+pub const ROUTING_ID_FIRST: u32 = 0x6b8b_4567;
+/// The range the counter stays in: bit 30 set, the high bit (request ids') clear.
+const ROUTING_ID_BASE: u32 = 0x4000_0000;
+
 #[derive(Debug)]
 pub struct Router {
     pipes: Pipes,
     /// `ZMQ_ROUTER_MANDATORY`: report unroutable sends to the application as errors.
     mandatory: bool,
+    /// libzmq's generated identities (`library: zeromq`); `None` routes by pipe id.
+    routing_ids: Option<RoutingIds>,
+}
+
+/// A zeromq ROUTER's generated identities, both ways.
+#[derive(Debug)]
+struct RoutingIds {
+    /// The id the next connection gets.
+    next: u32,
+    by_pipe: BTreeMap<PipeId, u32>,
+    pipe_by_id: BTreeMap<u32, PipeId>,
+}
+
+impl RoutingIds {
+    fn assign(&mut self, pipe: PipeId) {
+        let id = self.next;
+        // libzmq's counter is 32 bits wide; ours wraps inside bit 30's range, which
+        // takes a billion connections to differ.
+        self.next = ROUTING_ID_BASE | (id.wrapping_add(1) & (ROUTING_ID_BASE - 1));
+        self.by_pipe.insert(pipe, id);
+        self.pipe_by_id.insert(id, pipe);
+    }
 }
 
 impl Router {
     pub fn new(options: SocketOptions) -> Router {
-        Router { mandatory: options.router_mandatory, pipes: Pipes::new(&options) }
+        let routing_ids = options.zmtp.then(|| RoutingIds {
+            next: ROUTING_ID_FIRST,
+            by_pipe: BTreeMap::new(),
+            pipe_by_id: BTreeMap::new(),
+        });
+        Router { mandatory: options.router_mandatory, pipes: Pipes::new(&options), routing_ids }
+    }
+
+    /// The hop id messages from `pipe` carry: its routing id, or the pipe id itself.
+    fn hop_of(&self, pipe: PipeId) -> u32 {
+        self.routing_ids.as_ref().map_or(pipe, |ids| {
+            *ids.by_pipe.get(&pipe).expect("a message on a pipe never attached")
+        })
+    }
+
+    /// The pipe a hop id names, if it names one.
+    fn pipe_of(&self, hop: u32) -> Option<PipeId> {
+        match &self.routing_ids {
+            Some(ids) => ids.pipe_by_id.get(&hop).copied(),
+            None => Some(hop),
+        }
     }
 
     /// Drops an unroutable message, or hands `error` to the application when
@@ -55,6 +112,20 @@ impl SocketCore for Router {
     fn attach(&mut self, pipe: PipeId, _now: Duration) {
         assert!(pipe & REQUEST_ID_BIT == 0, "ROUTER pipe id {pipe:#x} does not fit in 31 bits");
         self.pipes.attach(pipe);
+        if let Some(ids) = &mut self.routing_ids {
+            ids.assign(pipe);
+        }
+    }
+
+    /// libzmq forgets a generated identity with its pipe; so does this model (what
+    /// already arrived keeps its hop id, and a reply to it is then unroutable).
+    fn detach(&mut self, pipe: PipeId, _now: Duration) {
+        self.pipes.detach(pipe);
+        if let Some(ids) = &mut self.routing_ids
+            && let Some(id) = ids.by_pipe.remove(&pipe)
+        {
+            ids.pipe_by_id.remove(&id);
+        }
     }
 
     /// Routes by the front hop id, which is popped. A pipe that is attached but whose
@@ -62,7 +133,7 @@ impl SocketCore for Router {
     /// Deviation: libzmq forgets a peer's identity the moment its connection drops
     /// and would drop the message; here the connecting side's pipe outlives the drop.
     fn send(&mut self, mut msg: Msg, _now: Duration) -> Result<(), SendError> {
-        let target = (!msg.header.is_empty()).then(|| msg.header[0]);
+        let target = msg.header.first().and_then(|hop| self.pipe_of(*hop));
         let Some(pipe) = target.filter(|id| self.pipes.is_attached(*id)) else {
             return self.refuse(None, DropReason::UnknownPeer, SendError::HostUnreachable, msg);
         };
@@ -75,7 +146,7 @@ impl SocketCore for Router {
     }
 
     fn on_message(&mut self, pipe: PipeId, mut msg: Msg, _now: Duration) {
-        msg.header.insert(0, pipe);
+        msg.header.insert(0, self.hop_of(pipe));
         self.pipes.push_inbound(pipe, msg);
     }
 }
@@ -160,6 +231,54 @@ mod tests {
         router.send(msg(&[1], "a"), ms(0)).unwrap();
         assert_eq!(router.send(msg(&[1], "b"), ms(0)), Err(SendError::WouldBlock));
         assert_eq!(dropped(events(&mut router)), []);
+    }
+
+    fn zeromq_router() -> Router {
+        Router::new(SocketOptions { zmtp: true, ..opts(10, 10) })
+    }
+
+    #[test]
+    fn a_zeromq_router_tags_connections_with_libzmqs_generated_ids_and_routes_by_them() {
+        let mut router = zeromq_router();
+        up(&mut router, &[7, 3]);
+        router.on_message(3, msg(&[0x8000_0001], "from3"), ms(0));
+        router.on_message(7, msg(&[0x8000_0002], "from7"), ms(0));
+        let got: Vec<_> = std::iter::from_fn(|| router.recv(ms(0)).ok()).collect();
+        // Ids follow attach order (7 first), as libzmq's follow connection order.
+        assert_eq!(
+            got,
+            [msg(&[0x6b8b_4568, 0x8000_0001], "from3"), msg(&[0x6b8b_4567, 0x8000_0002], "from7")]
+        );
+        router.send(msg(&[0x6b8b_4568, 0x8000_0001], "to3"), ms(1)).unwrap();
+        assert_eq!(transmit_all(&mut router, 3), [(vec![0x8000_0001], "to3".into())]);
+        // A pipe id is not a routing id here.
+        router.send(msg(&[3, 0x8000_0001], "by pipe id"), ms(1)).unwrap();
+        let dropped = dropped(events(&mut router));
+        assert_eq!(
+            dropped,
+            [(None, DropReason::UnknownPeer, msg(&[3, 0x8000_0001], "by pipe id"))]
+        );
+    }
+
+    #[test]
+    fn a_zeromq_router_forgets_a_detached_pipes_id_and_never_reuses_it() {
+        let mut router = zeromq_router();
+        up(&mut router, &[1]);
+        router.detach(1, ms(0));
+        up(&mut router, &[2]);
+        router.on_message(2, msg(&[], "x"), ms(0));
+        assert_eq!(router.recv(ms(0)), Ok(msg(&[0x6b8b_4568], "x")));
+        router.send(msg(&[0x6b8b_4567], "to the gone"), ms(0)).unwrap();
+        assert_eq!(dropped(events(&mut router))[0].1, DropReason::UnknownPeer);
+    }
+
+    #[test]
+    fn routing_ids_wrap_inside_bit_30s_range() {
+        let mut ids =
+            RoutingIds { next: 0x7fff_ffff, by_pipe: BTreeMap::new(), pipe_by_id: BTreeMap::new() };
+        ids.assign(1);
+        ids.assign(2);
+        assert_eq!(ids.by_pipe.values().copied().collect::<Vec<_>>(), [0x7fff_ffff, 0x4000_0000]);
     }
 
     #[test]

@@ -250,6 +250,16 @@ pub fn encode_message<B: AsRef<[u8]>>(frames: &[B], out: &mut BytesMut) {
     }
 }
 
+/// Appends `frames` each with MORE set: the first frames of a message whose last
+/// frame the caller writes next.
+pub(super) fn encode_more<B: AsRef<[u8]>>(frames: &[B], out: &mut BytesMut) {
+    for frame in frames {
+        let body = frame.as_ref();
+        put_header(FLAG_MORE, body.len(), out);
+        out.put_slice(body);
+    }
+}
+
 /// Appends a command frame.
 pub(super) fn put_command(name: &str, data: &[u8], out: &mut BytesMut) {
     put_header(FLAG_COMMAND, 1 + name.len() + data.len(), out);

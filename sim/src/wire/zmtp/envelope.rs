@@ -6,14 +6,20 @@
 //! per socket type (docs/zmtp.md, "Envelopes"):
 //! - A REQ sends `[empty, body frames]`: its request id does not travel, as in libzmq
 //!   without `ZMQ_REQ_CORRELATE`. The id of the last request sent on the connection
-//!   is remembered and put back on the reply, so the core matches it.
+//!   is remembered and put back on the reply, so the core matches it. With
+//!   `req_correlate` it sends `[id, empty, body frames]` as libzmq does, the id a
+//!   4-byte frame, and a reply counts as the last request's only if it starts with
+//!   that frame (libzmq skips any other; here the core drops it as a late reply).
 //! - A REP reads the envelope up to the delimiter and keeps it under a request id of
 //!   its own making; the reply carrying that id goes out behind the same envelope.
 //!   A request without a delimiter is malformed (libzmq's REP drops it too).
-//! - DEALER and ROUTER are transparent: each hop id goes out as a 4-byte big-endian
-//!   frame, a request id as the empty delimiter (which ends the route), and back in,
-//!   leading 4-byte frames (high bit clear) followed by a delimiter become hop ids and
-//!   a fresh request id. Frames that do not end in a delimiter are all body.
+//! - DEALER and ROUTER are transparent: each hop id goes out as a frame, a request id
+//!   as the empty delimiter (which ends the route), and back in, leading hop frames
+//!   followed by a delimiter become hop ids and a fresh request id. Frames that do not
+//!   end in a delimiter are all body. A hop id with bit 30 set is a zeromq ROUTER's
+//!   generated identity (`socket/router.rs`) and travels as libzmq's 5 bytes, `00` and
+//!   the id big-endian; one with bit 30 clear (an SP pipe id, a REQ_CORRELATE id) as
+//!   4 bytes big-endian. Each form reads back as the id it came from.
 //! - Every other type sends its body's frames and nothing else.
 //!
 //! A body holding several frames uses the `PBMP` trailer (`socket/multipart.rs`);
@@ -26,7 +32,7 @@ use std::collections::BTreeMap;
 use bytes::{Bytes, BytesMut};
 
 use super::Version;
-use super::codec::{encode_cancel, encode_message, encode_subscribe};
+use super::codec::{encode_cancel, encode_message, encode_more, encode_subscribe};
 use crate::socket::{Msg, REQUEST_ID_BIT, SocketType, multipart};
 
 /// A subscription body's first byte, as the SUB core writes it (`subscriptions.rs`).
@@ -45,6 +51,8 @@ pub struct Envelope {
     version: Version,
     /// REQ: the id of the request last sent here, put back on replies.
     last_request_id: Option<u32>,
+    /// REQ: `ZMQ_REQ_CORRELATE`, the request id travelling in front of the delimiter.
+    correlate: bool,
     /// REP: envelopes of requests whose replies are pending, by the id made for them.
     envelopes: BTreeMap<u32, Vec<Bytes>>,
     /// The next request id made for an incoming request (REP, DEALER, ROUTER).
@@ -57,11 +65,13 @@ pub struct Envelope {
 pub struct Unroutable(pub Bytes);
 
 impl Envelope {
-    pub fn new(ours: SocketType, version: Version) -> Envelope {
+    /// `correlate` is the socket's `req_correlate` (read by a REQ only).
+    pub fn new(ours: SocketType, version: Version, correlate: bool) -> Envelope {
         Envelope {
             ours,
             version,
             last_request_id: None,
+            correlate,
             envelopes: BTreeMap::new(),
             next_request_id: 0,
         }
@@ -79,10 +89,13 @@ impl Envelope {
                 _ => {}
             }
         }
+        // Vec::new() does not allocate, so a PUSH's or PUB's message costs no
+        // allocation here: its one body frame is written straight after the envelope.
         let mut frames = match self.ours {
             Req => {
                 self.last_request_id = msg.request_id();
-                vec![Bytes::new()]
+                let id = self.last_request_id.filter(|_| self.correlate).map(correlate_frame);
+                id.into_iter().chain([Bytes::new()]).collect()
             }
             Rep => msg.request_id().and_then(|id| self.envelopes.remove(&id)).unwrap_or_default(),
             Dealer | Router => route_frames(&msg.header),
@@ -91,22 +104,21 @@ impl Envelope {
         if self.ours == Rep {
             frames.push(Bytes::new());
         }
-        frames.extend(body_frames(&msg.body));
-        encode_message(&frames, out);
+        if multipart::is_multipart(&msg.body) {
+            frames.extend(multipart::decode(&msg.body));
+            return encode_message(&frames, out);
+        }
+        let envelope_bytes: usize = frames.iter().map(|f| f.len() + 9).sum();
+        out.reserve(envelope_bytes + msg.body.len() + 9);
+        encode_more(&frames, out);
+        encode_message(&[&msg.body], out);
     }
 
     /// The core's message for a ZMTP message's `frames`.
     pub fn decode(&mut self, mut frames: Vec<Bytes>) -> Result<Msg, Unroutable> {
         use SocketType::*;
         match self.ours {
-            Req => {
-                // libzmq's REQ drops a reply that does not start with the delimiter.
-                if frames.first().is_none_or(|f| !f.is_empty()) {
-                    return Err(Unroutable(join(&frames)));
-                }
-                let header = self.last_request_id.into_iter().collect();
-                Ok(Msg { header, body: join(&frames[1..]) })
-            }
+            Req => self.decode_reply(&frames),
             Rep => {
                 let Some(at) = frames.iter().position(Bytes::is_empty) else {
                     return Err(Unroutable(join(&frames)));
@@ -123,6 +135,26 @@ impl Envelope {
             Dealer | Router => Ok(self.split_route(frames)),
             _ => Ok(Msg::new(join(&frames))),
         }
+    }
+
+    /// A REQ's reply: libzmq's REQ drops one that does not start with the delimiter
+    /// (after the id frame with `req_correlate`). With correlation, a reply whose id
+    /// frame is not the last request's gets an id no request has (the request's with
+    /// its low bits flipped), so the core drops it as an abandoned request's.
+    fn decode_reply(&self, frames: &[Bytes]) -> Result<Msg, Unroutable> {
+        let (id, rest) = match (self.correlate, frames) {
+            (false, rest) => (self.last_request_id, rest),
+            (true, [id, rest @ ..]) if id.len() == 4 => {
+                let last = self.last_request_id;
+                let matches = last.is_some_and(|last| correlate_frame(last) == *id);
+                (last.map(|last| if matches { last } else { last ^ CORRELATE_MASK }), rest)
+            }
+            (true, _) => return Err(Unroutable(join(frames))),
+        };
+        if rest.first().is_none_or(|f| !f.is_empty()) {
+            return Err(Unroutable(join(frames)));
+        }
+        Ok(Msg { header: id.into_iter().collect(), body: join(&rest[1..]) })
     }
 
     fn fresh_request_id(&mut self) -> u32 {
@@ -143,10 +175,44 @@ impl Envelope {
     }
 }
 
-/// A hop id's frame: 4 bytes, big-endian, high bit clear.
+/// Bit 30 of a hop id: set on a zeromq ROUTER's generated identities, which travel
+/// in libzmq's 5-byte form.
+const GENERATED_ID_BIT: u32 = 1 << 30;
+/// The bits of a request id a REQ_CORRELATE frame carries: those of a hop id with bit
+/// 30 clear, so the frame passes through a patchbay DEALER or ROUTER unchanged.
+const CORRELATE_MASK: u32 = GENERATED_ID_BIT - 1;
+
+/// A hop id's frame: `00` and 4 bytes big-endian with bit 30 set (a generated
+/// identity), or 4 bytes big-endian with the top two bits clear.
 fn hop_id(frame: &[u8]) -> Option<u32> {
-    let id = u32::from_be_bytes(frame.try_into().ok()?);
-    (id & REQUEST_ID_BIT == 0).then_some(id)
+    match frame {
+        [0, id @ ..] if id.len() == 4 => {
+            let id = u32::from_be_bytes(id.try_into().ok()?);
+            (id & (REQUEST_ID_BIT | GENERATED_ID_BIT) == GENERATED_ID_BIT).then_some(id)
+        }
+        _ => {
+            let id = u32::from_be_bytes(frame.try_into().ok()?);
+            (id & (REQUEST_ID_BIT | GENERATED_ID_BIT) == 0).then_some(id)
+        }
+    }
+}
+
+/// The frame a hop id travels as (the inverse of [`hop_id`]).
+fn hop_frame(id: u32) -> Bytes {
+    if id & GENERATED_ID_BIT != 0 {
+        let mut frame = vec![0];
+        frame.extend_from_slice(&id.to_be_bytes());
+        Bytes::from(frame)
+    } else {
+        Bytes::copy_from_slice(&id.to_be_bytes())
+    }
+}
+
+/// A REQ_CORRELATE request id's frame: 4 bytes, as libzmq's, holding the id's low 30
+/// bits big-endian (libzmq copies a random 32-bit counter in host order; the bytes
+/// are opaque to every peer, which only echoes them).
+fn correlate_frame(request_id: u32) -> Bytes {
+    Bytes::copy_from_slice(&(request_id & CORRELATE_MASK).to_be_bytes())
 }
 
 /// The frames a DEALER's or ROUTER's header goes out as: hop ids, then a delimiter
@@ -158,14 +224,9 @@ fn route_frames(header: &[u32]) -> Vec<Bytes> {
             frames.push(Bytes::new());
             break;
         }
-        frames.push(Bytes::copy_from_slice(&id.to_be_bytes()));
+        frames.push(hop_frame(*id));
     }
     frames
-}
-
-/// A body's frames: the `PBMP` trailer's, or the body as one frame.
-fn body_frames(body: &Bytes) -> Vec<Bytes> {
-    if multipart::is_multipart(body) { multipart::decode(body) } else { vec![body.clone()] }
 }
 
 /// Frames as one body: a single frame as itself, several with the trailer.
@@ -198,7 +259,7 @@ mod tests {
 
     #[test]
     fn req_sends_a_delimiter_and_puts_its_request_id_back_on_the_reply() {
-        let mut req = Envelope::new(SocketType::Req, Version::V3_1);
+        let mut req = Envelope::new(SocketType::Req, Version::V3_1, false);
         let request = Msg { header: vec![REQUEST_ID_BIT | 7], body: b("ask") };
         assert_eq!(frames_of(&mut req, &request), [b(""), b("ask")]);
         let reply = req.decode(vec![b(""), b("answer")]).expect("a delimited reply");
@@ -208,7 +269,7 @@ mod tests {
 
     #[test]
     fn rep_replies_behind_the_envelope_its_request_came_with() {
-        let mut rep = Envelope::new(SocketType::Rep, Version::V3_1);
+        let mut rep = Envelope::new(SocketType::Rep, Version::V3_1, false);
         let request = rep.decode(vec![b("hop1"), b("hop2"), b(""), b("q")]).expect("delimited");
         assert_eq!(request.body, b("q"));
         let reply = Msg { header: request.header.clone(), body: b("r") };
@@ -218,7 +279,7 @@ mod tests {
 
     #[test]
     fn dealer_and_router_carry_hop_ids_as_frames_both_ways() {
-        let mut dealer = Envelope::new(SocketType::Dealer, Version::V3_1);
+        let mut dealer = Envelope::new(SocketType::Dealer, Version::V3_1, false);
         let msg = Msg { header: vec![5, REQUEST_ID_BIT | 1], body: b("x") };
         let frames = frames_of(&mut dealer, &msg);
         assert_eq!(frames, [Bytes::from_static(&[0, 0, 0, 5]), b(""), b("x")]);
@@ -233,23 +294,60 @@ mod tests {
     }
 
     #[test]
+    fn a_generated_identity_travels_as_libzmqs_five_bytes_and_reads_back() {
+        let mut dealer = Envelope::new(SocketType::Dealer, Version::V3_1, false);
+        let msg = Msg { header: vec![0x6b8b_4567, 9, REQUEST_ID_BIT | 1], body: b("x") };
+        let frames = frames_of(&mut dealer, &msg);
+        let want = [&[0, 0x6b, 0x8b, 0x45, 0x67][..], &[0, 0, 0, 9], b"", b"x"];
+        assert_eq!(frames, want.map(Bytes::copy_from_slice));
+        let back = dealer.decode(frames).expect("transparent");
+        assert_eq!(back.header[..2], [0x6b8b_4567, 9]);
+        // Neither form is read from a frame the other would write.
+        for odd in [&[1, 0x6b, 0x8b, 0x45, 0x67][..], &[0, 0, 0, 0, 9], &[0x6b, 0x8b, 0x45, 0x67]] {
+            let plain = dealer.decode(vec![Bytes::copy_from_slice(odd), b(""), b("y")]).unwrap();
+            assert!(plain.header.is_empty(), "{odd:?} read as a hop: {plain:?}");
+        }
+    }
+
+    #[test]
+    fn a_correlating_req_sends_its_id_frame_and_takes_only_the_reply_carrying_it() {
+        let mut req = Envelope::new(SocketType::Req, Version::V3_1, true);
+        let request = Msg { header: vec![REQUEST_ID_BIT | 0x4123_4567], body: b("ask") };
+        let frames = frames_of(&mut req, &request);
+        assert_eq!(frames, [Bytes::from_static(&[0x01, 0x23, 0x45, 0x67]), b(""), b("ask")]);
+        let reply = req.decode(frames[..2].iter().cloned().chain([b("answer")]).collect());
+        assert_eq!(reply, Ok(Msg { header: request.header.clone(), body: b("answer") }));
+        // Another id: a reply to no request the core has, which it drops as late.
+        let stale = req.decode(vec![Bytes::from_static(&[0, 0, 0, 1]), b(""), b("old")]).unwrap();
+        assert_ne!(stale.header, request.header);
+        assert!(stale.header[0] & REQUEST_ID_BIT != 0, "still a reply: {stale:?}");
+        // No id frame, or no delimiter after it: malformed.
+        assert!(req.decode(vec![b(""), b("bare")]).is_err());
+        assert!(req.decode(vec![Bytes::from_static(&[1, 35, 69, 103]), b("x")]).is_err());
+        // The id frame passes a patchbay ROUTER or DEALER as a hop and comes back as is.
+        let mut dealer = Envelope::new(SocketType::Dealer, Version::V3_1, false);
+        let through = dealer.decode(frames.clone()).expect("a hop and a delimiter");
+        assert_eq!(frames_of(&mut dealer, &through), frames);
+    }
+
+    #[test]
     fn multipart_bodies_travel_as_real_frames_and_come_back_whole() {
-        let mut push = Envelope::new(SocketType::Push, Version::V3_1);
+        let mut push = Envelope::new(SocketType::Push, Version::V3_1, false);
         let body = multipart::encode(&[b("topic"), b(""), b("payload")]);
         let frames = frames_of(&mut push, &Msg::new(body.clone()));
         assert_eq!(frames, [b("topic"), b(""), b("payload")]);
-        let mut pull = Envelope::new(SocketType::Pull, Version::V3_1);
+        let mut pull = Envelope::new(SocketType::Pull, Version::V3_1, false);
         assert_eq!(pull.decode(frames).expect("a message").body, body);
     }
 
     #[test]
     fn subscriptions_become_commands_in_3_1_and_messages_in_3_0() {
         let sub_body = Msg::new(Bytes::from_static(b"\x01news"));
-        let mut sub = Envelope::new(SocketType::Sub, Version::V3_1);
+        let mut sub = Envelope::new(SocketType::Sub, Version::V3_1, false);
         let mut out = BytesMut::new();
         sub.encode(&sub_body, &mut out);
         assert_eq!(&out[..], b"\x04\x0e\x09SUBSCRIBEnews");
-        let mut old = Envelope::new(SocketType::XSub, Version::V3_0);
+        let mut old = Envelope::new(SocketType::XSub, Version::V3_0, false);
         out.clear();
         old.encode(&Msg::new(Bytes::from_static(b"\x00news")), &mut out);
         assert_eq!(&out[..], b"\x00\x05\x00news");
