@@ -15,7 +15,7 @@ use crate::spec::raw::{RawSocket, RawTopology};
 use crate::spec::suggest::did_you_mean;
 
 use super::topology::TopologyResolver;
-use crate::plan::{Bind, ConnectTarget, Connection, Group, GroupId, SocketPlan};
+use crate::plan::{Bind, ConnectTarget, Connection, Group, GroupId, Library, SocketPlan};
 
 impl TopologyResolver<'_, '_, '_> {
     pub(super) fn connections(
@@ -224,7 +224,7 @@ impl TopologyResolver<'_, '_, '_> {
         path: &YamlPath,
     ) -> Option<()> {
         let (a, b) = (mine.options.pair_version.value, bound.options.pair_version.value);
-        let zmtp = mine.options.socket_options().zmtp || bound.options.socket_options().zmtp;
+        let zmtp = [mine, bound].iter().any(|s| s.options.library.value == Some(Library::ZeroMq));
         if mine.socket_type != SocketType::Pair || a == b || zmtp {
             return Some(());
         }
