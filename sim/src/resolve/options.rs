@@ -35,6 +35,32 @@ const NNG_TICK_HINT: &str = "only NNG (1.7 and later) checks the resend time on 
 /// What to do instead of `pair_version` where NNG's PAIR is not modelled.
 const NNG_PAIR_HINT: &str = "nanomsg's PAIR (and an unnamed one) is always v0 and libzmq's speaks ZMTP; name `library: nng` for this socket to choose between NNG's PAIR v1 and v0";
 
+/// What the two PAIR versions are.
+const PAIR_VERSION_HINT: &str = "1 is NNG's default PAIR (nng_pair1_open), 0 its pair0 (nng_pair0_open), which nanomsg's PAIR speaks";
+
+/// A tick on a REQ whose resends are off would be accepted and do nothing.
+const TICK_WITHOUT_RESENDS: &str =
+    "`req_resend_tick` does nothing on a REQ that never resends (`req_resend_ivl: off`)";
+
+/// `req_resend_tick`'s value: `off` (NNG 1.6) or a tick longer than zero; an error
+/// is its message and hint.
+fn parse_tick(text: &str) -> Result<Option<Duration>, (String, String)> {
+    if text == "off" {
+        return Ok(None);
+    }
+    match parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(Some(d)),
+        Ok(_) => Err((
+            "`req_resend_tick` must be longer than zero".to_owned(),
+            "NNG's default is `1s`; write `off` for NNG 1.6's resend once per interval".to_owned(),
+        )),
+        Err(e) => Err((
+            format!("`req_resend_tick`: {}", e.message),
+            e.hint.unwrap_or_else(|| "or `off`".to_owned()),
+        )),
+    }
+}
+
 /// The longest TTL a PING can carry: 65535 tenths of a second (ZMTP 3.1).
 const HEARTBEAT_TTL_MAX: Duration = Duration::from_millis(6_553_500);
 
@@ -129,25 +155,27 @@ impl EffectiveOptions {
         if let Some(tick) = &raw.req_resend_tick
             && ctx.check_nng("req_resend_tick", SocketType::Req, NNG_TICK_HINT)
         {
-            match tick.text.as_str() {
-                "off" => self.req_resend_tick.value = None,
-                text => match parse_duration(text) {
-                    Ok(d) if !d.is_zero() => self.req_resend_tick.value = Some(d),
-                    Ok(_) => return ctx.bad("req_resend_tick", "`req_resend_tick` must be longer than zero".into(), Some("NNG's default is `1s`; write `off` for NNG 1.6's resend once per interval".into())),
-                    Err(e) => return ctx.bad("req_resend_tick", format!("`req_resend_tick`: {}", e.message), e.hint.or_else(|| Some("or `off`".into()))),
-                },
+            match parse_tick(&tick.text) {
+                Ok(value) => {
+                    let source = ctx.source("req_resend_tick");
+                    self.req_resend_tick = Effective { value, source };
+                }
+                Err((message, hint)) => ctx.bad("req_resend_tick", message, Some(hint)),
             }
-            self.req_resend_tick.source = ctx.source("req_resend_tick");
         }
         if let Some(version) = &raw.pair_version
             && ctx.check_nng("pair_version", SocketType::Pair, NNG_PAIR_HINT)
         {
             match version.text.as_str() {
-                "0" => self.pair_version.value = 0,
-                "1" => self.pair_version.value = 1,
-                text => return ctx.bad("pair_version", format!("`pair_version` must be 0 or 1, found `{text}`"), Some("1 is NNG's default PAIR (nng_pair1_open), 0 its pair0 (nng_pair0_open), which nanomsg's PAIR speaks".into())),
+                "0" | "1" => {
+                    let value = u8::from(version.text == "1");
+                    self.pair_version = Effective { value, source: ctx.source("pair_version") };
+                }
+                text => {
+                    let message = format!("`pair_version` must be 0 or 1, found `{text}`");
+                    ctx.bad("pair_version", message, Some(PAIR_VERSION_HINT.into()));
+                }
             }
-            self.pair_version.source = ctx.source("pair_version");
         }
     }
 
@@ -160,7 +188,7 @@ impl EffectiveOptions {
                     &path.key("req_resend_tick"),
                     Target::Key,
                     Code::BadValue,
-                    "`req_resend_tick` does nothing on a REQ that never resends (`req_resend_ivl: off`)".to_owned(),
+                    TICK_WITHOUT_RESENDS.to_owned(),
                 )
                 .hint("remove it, or give `req_resend_ivl` a duration");
         }
