@@ -29,6 +29,7 @@ mod req_library;
 mod run_end;
 mod shipped_files;
 mod sizes;
+mod sp_matrix;
 mod testing;
 mod tidy;
 mod trace;

@@ -23,9 +23,9 @@ use super::event::DriverEvent;
 use super::shared::Shared;
 use super::wake::LocalNotify;
 use super::zmtp;
-use crate::socket::{DropReason, Msg, PipeId, SocketEvent, SocketType};
+use crate::socket::{DropReason, Msg, PipeId, SocketEvent};
 use crate::wire::zmtp::ZmtpError;
-use crate::wire::{self, Decoder, HANDSHAKE_LEN, HeaderRule, Padding, WireError};
+use crate::wire::{self, Decoder, HANDSHAKE_LEN, HeaderRule, Padding, SpProtocol, WireError};
 
 /// Smallest read: enough for many small messages per system call.
 pub(super) const READ_CHUNK_BYTES_MIN: usize = 64 * 1024;
@@ -105,17 +105,22 @@ where
     if shared.options.zmtp {
         zmtp::handshake(shared, stream).await.map(Framing::Zmtp)
     } else {
-        handshake(shared.socket_type, stream).await.map(|_| Framing::Sp)
+        handshake(sp_protocol(shared), stream).await.map(|_| Framing::Sp)
     }
 }
 
-/// Sends our handshake, reads the peer's and checks it against our socket type.
+/// The SP protocol the socket speaks: its type, and for a PAIR its version.
+fn sp_protocol(shared: &Shared) -> SpProtocol {
+    SpProtocol::new(shared.socket_type, shared.options.pair_v1)
+}
+
+/// Sends our handshake, reads the peer's and checks it against our protocol.
 /// Both sides send first, so neither waits on the other.
-pub(super) async fn handshake<S>(socket: SocketType, stream: &mut S) -> Result<u16, ConnEnd>
+pub(super) async fn handshake<S>(protocol: SpProtocol, stream: &mut S) -> Result<u16, ConnEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    stream.write_all(&wire::handshake(socket)).await.map_err(ConnEnd::Io)?;
+    stream.write_all(&protocol.handshake()).await.map_err(ConnEnd::Io)?;
     stream.flush().await.map_err(ConnEnd::Io)?;
     let mut peer = [0u8; HANDSHAKE_LEN];
     let mut got = 0;
@@ -130,7 +135,7 @@ where
             Err(err) => return Err(ConnEnd::Io(err)),
         }
     }
-    wire::check_handshake(socket, &peer).map_err(ConnEnd::Wire)
+    protocol.check_handshake(&peer).map_err(ConnEnd::Wire)
 }
 
 /// Runs an established, handshaken connection on `pipe` until it ends, bracketing it
@@ -185,7 +190,7 @@ async fn read_until_closing<R: AsyncRead + Unpin>(
 
 async fn read_loop<R: AsyncRead + Unpin>(shared: &Shared, pipe: PipeId, reader: &mut R) -> ConnEnd {
     let mut decoder = Decoder::new(shared.options.rcvmaxsize_bytes).with_padding(shared.padding);
-    let rule = HeaderRule::for_receiver(shared.socket_type);
+    let rule = sp_protocol(shared).header_rule();
     let mut buf = BytesMut::new();
     let mut counted = Counted::new(shared);
     loop {
@@ -343,10 +348,11 @@ async fn write_padding<W: AsyncWrite + Unpin>(writer: &mut W, mut left: u64) -> 
 /// as bytes ends the batch, since its padding must follow it on the wire. Where the
 /// transport accounts for padding itself, nothing is sent for it.
 fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut) -> u64 {
+    let protocol = sp_protocol(shared);
     shared.with_core(|core, now| {
         while batch.len() < WRITE_BATCH_BYTES_MAX {
             let Some(msg) = core.poll_transmit(pipe, now) else { break };
-            let padding = wire::encode(&msg.header, &msg.body, batch);
+            let padding = wire::encode(protocol.outgoing_header(&msg.header), &msg.body, batch);
             if padding > 0 && shared.padding == Padding::Real {
                 return padding;
             }

@@ -69,6 +69,12 @@ pub struct EffectiveOptions {
     /// Whether a REQ matches replies by request id: always in NNG and nanomsg; in
     /// libzmq only with `req_correlate` (`ZMQ_REQ_CORRELATE`).
     pub req_correlate: Effective<bool>,
+    /// NNG 1.11's REQ resend tick (`NNG_OPT_REQ_RESENDTICK`); `None` resends once
+    /// per interval on time (nanomsg, NNG 1.6 and older).
+    pub req_resend_tick: Effective<Option<Duration>>,
+    /// A PAIR's SP version: 1 for NNG's default PAIR, 0 for nanomsg's (and NNG's
+    /// pair0, and every PAIR whose library is not named).
+    pub pair_version: Effective<u8>,
     pub reconnect_ivl: Effective<Duration>,
     pub reconnect_ivl_max: Effective<Option<Duration>>,
     pub linger: Effective<Linger>,
@@ -92,6 +98,9 @@ pub(crate) fn applies_to(option: &str, socket_type: SocketType, library: Option<
             socket_type == Req
         }
         "survey_deadline" => socket_type == Surveyor,
+        // NNG's alone: nanomsg has one PAIR (v0) and resends on time.
+        "req_resend_tick" => socket_type == Req && library == Some(Library::Nng),
+        "pair_version" => socket_type == Pair && library == Some(Library::Nng),
         "subscribe" => matches!(socket_type, Sub | XSub),
         // libzmq's alone: NNG's and nanomsg's raw REP have no such option.
         "router_mandatory" => {
@@ -147,6 +156,11 @@ impl EffectiveOptions {
             true,
             "nanomsg: replies are matched by request id (library not named)",
         );
+        out.req_resend_tick = Effective::default(
+            None,
+            "nanomsg: resends once per interval, on time (library not named)",
+        );
+        out.pair_version = Effective::default(0, "nanomsg: PAIR v0 (SP 0x10) (library not named)");
         if is_nanomsg_only(socket_type) {
             let nanomsg = EffectiveOptions::of(Library::Nanomsg);
             out.rcvmaxsize = nanomsg.rcvmaxsize;
@@ -172,7 +186,7 @@ impl EffectiveOptions {
             Library::Nng => (
                 d(
                     Some(secs(60)),
-                    "NNG NNG_OPT_REQ_RESENDTIME = 60s (NNG checks it on a 1s tick; patchbay resends on time)",
+                    "NNG NNG_OPT_REQ_RESENDTIME = 60s (checked on the resend tick, see req_resend_tick)",
                 ),
                 d(secs(1), "NNG NNG_OPT_RECONNMINT = 1s"),
                 d(None, "NNG NNG_OPT_RECONNMAXT = 0 (no backoff)"),
@@ -232,8 +246,11 @@ impl EffectiveOptions {
             Library::Nng => d(true, "NNG: replies are matched by request id"),
             Library::Nanomsg => d(true, "nanomsg: replies are matched by request id"),
         };
+        let (req_resend_tick, pair_version) = tick_and_pair_version(lib);
         EffectiveOptions {
             library: d(Some(lib), "set by the caller"),
+            req_resend_tick,
+            pair_version,
             req_resend_on_pipe_loss,
             req_strict,
             req_correlate,
@@ -264,6 +281,8 @@ impl EffectiveOptions {
             req_resend_on_pipe_loss: self.req_resend_on_pipe_loss.value,
             req_strict: self.req_strict.value,
             req_correlate: self.req_correlate.value,
+            req_resend_tick: self.req_resend_tick.value,
+            pair_v1: !zmtp && self.pair_version.value == 1,
             reconnect_ivl: self.reconnect_ivl.value,
             reconnect_ivl_max: self.reconnect_ivl_max.value,
             linger: self.linger.value,
@@ -319,6 +338,12 @@ impl EffectiveOptions {
             ("req_strict", self.req_strict.value.to_string(), &self.req_strict.source),
             ("req_correlate", self.req_correlate.value.to_string(), &self.req_correlate.source),
             (
+                "req_resend_tick",
+                dur(&self.req_resend_tick.value, "off (NNG 1.6: once per interval)"),
+                &self.req_resend_tick.source,
+            ),
+            ("pair_version", self.pair_version.value.to_string(), &self.pair_version.source),
+            (
                 "reconnect_ivl",
                 format_duration(self.reconnect_ivl.value),
                 &self.reconnect_ivl.source,
@@ -363,6 +388,27 @@ impl EffectiveOptions {
     }
 }
 
+/// NNG's resend tick and PAIR version, which the other libraries do not have.
+fn tick_and_pair_version(lib: Library) -> (Effective<Option<Duration>>, Effective<u8>) {
+    let d = |what| Effective::default(None, what);
+    match lib {
+        Library::ZeroMq => {
+            (d("libzmq: REQ never resends"), Effective::default(0, "libzmq: ZMTP, no SP PAIR"))
+        }
+        Library::Nng => (
+            Effective::default(
+                Some(Duration::from_secs(1)),
+                "NNG 1.11 NNG_OPT_REQ_RESENDTICK = 1s; since NNG 1.7 every tick after the first resend resends (`off`: NNG 1.6)",
+            ),
+            Effective::default(1, "NNG: nng_pair_open is PAIR v1 (SP 0x11)"),
+        ),
+        Library::Nanomsg => (
+            d("nanomsg: resends once per NN_REQ_RESEND_IVL, on time"),
+            Effective::default(0, "nanomsg: PAIR v0 (SP 0x10), its only PAIR"),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +431,26 @@ mod tests {
         }
         let unnamed = EffectiveOptions::defaults(SocketType::Req).socket_options();
         assert!(unnamed.req_resend_on_pipe_loss && !unnamed.req_strict);
+    }
+
+    #[test]
+    fn only_nng_speaks_pair_v1_and_ticks_its_resends() {
+        let pair = |lib: Option<Library>| {
+            EffectiveOptions::for_library(SocketType::Pair, Effective::default(lib, "test"))
+        };
+        assert!(pair(Some(Library::Nng)).socket_options().pair_v1);
+        for lib in [None, Some(Library::Nanomsg), Some(Library::ZeroMq)] {
+            assert!(!pair(lib).socket_options().pair_v1, "{lib:?}");
+        }
+        let nng = named(Library::Nng);
+        assert_eq!(nng.socket_options().req_resend_tick, Some(Duration::from_secs(1)));
+        let rows = nng.rows(SocketType::Req);
+        let tick = rows.iter().find(|(n, _, _)| *n == "req_resend_tick").expect("an nng row");
+        assert!(tick.2.to_string().contains("NNG_OPT_REQ_RESENDTICK = 1s"), "{}", tick.2);
+        for other in [named(Library::Nanomsg), EffectiveOptions::defaults(SocketType::Req)] {
+            assert_eq!(other.socket_options().req_resend_tick, None);
+            assert!(other.rows(SocketType::Req).iter().all(|(n, _, _)| *n != "req_resend_tick"));
+        }
     }
 
     #[test]

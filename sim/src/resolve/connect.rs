@@ -15,7 +15,7 @@ use crate::spec::raw::{RawSocket, RawTopology};
 use crate::spec::suggest::did_you_mean;
 
 use super::topology::TopologyResolver;
-use crate::plan::{Bind, ConnectTarget, Connection, Group, GroupId, SocketPlan};
+use crate::plan::{Bind, ConnectTarget, Connection, Group, GroupId, Library, SocketPlan};
 
 impl TopologyResolver<'_, '_, '_> {
     pub(super) fn connections(
@@ -211,7 +211,32 @@ impl TopologyResolver<'_, '_, '_> {
                 .hint("libzmq's ZMTP and the SP protocol of nanomsg and NNG cannot talk to each other: name one library on both sides, or put a device with one socket of each between them");
             return None;
         }
-        Some(())
+        self.check_pair_versions(text, mine, bound, path)
+    }
+
+    /// Two SP PAIRs must speak one version: NNG closes a v0–v1 connection at its
+    /// handshake (docs/library-semantics.md, "PAIR versions").
+    fn check_pair_versions(
+        &mut self,
+        text: &str,
+        mine: &SocketPlan,
+        bound: &SocketPlan,
+        path: &YamlPath,
+    ) -> Option<()> {
+        let (a, b) = (mine.options.pair_version.value, bound.options.pair_version.value);
+        let zmtp = [mine, bound].iter().any(|s| s.options.library.value == Some(Library::ZeroMq));
+        if mine.socket_type != SocketType::Pair || a == b || zmtp {
+            return Some(());
+        }
+        self.diags()
+            .error(
+                path,
+                Target::Value,
+                Code::PairVersionMismatch,
+                format!("`{text}` connects a PAIR v{a} to a PAIR v{b}: their handshakes do not match (SP 0x1{a} and 0x1{b})"),
+            )
+            .hint("NNG's default PAIR (`library: nng`) is v1 and nanomsg's (or an unnamed one) v0: set `pair_version: 0` on the `library: nng` side, or name `library: nng` on both");
+        None
     }
 
     fn bad_target(&mut self, text: &str, path: &YamlPath) -> Option<Connection> {

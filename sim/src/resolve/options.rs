@@ -29,6 +29,38 @@ const HEARTBEATS: [(&str, &str); 3] = [
     ("heartbeat_ttl", "name `library: zeromq` for this socket to model libzmq's ZMTP heartbeats"),
 ];
 
+/// What to do instead of `req_resend_tick` where NNG's REQ is not modelled.
+const NNG_TICK_HINT: &str = "only NNG (1.7 and later) checks the resend time on a tick; nanomsg's REQ (and an unnamed one) resends once per `req_resend_ivl`, on time; name `library: nng` for this socket to model NNG's tick";
+
+/// What to do instead of `pair_version` where NNG's PAIR is not modelled.
+const NNG_PAIR_HINT: &str = "nanomsg's PAIR (and an unnamed one) is always v0 and libzmq's speaks ZMTP; name `library: nng` for this socket to choose between NNG's PAIR v1 and v0";
+
+/// What the two PAIR versions are.
+const PAIR_VERSION_HINT: &str = "1 is NNG's default PAIR (nng_pair1_open), 0 its pair0 (nng_pair0_open), which nanomsg's PAIR speaks";
+
+/// A tick on a REQ whose resends are off would be accepted and do nothing.
+const TICK_WITHOUT_RESENDS: &str =
+    "`req_resend_tick` does nothing on a REQ that never resends (`req_resend_ivl: off`)";
+
+/// `req_resend_tick`'s value: `off` (NNG 1.6) or a tick longer than zero; an error
+/// is its message and hint.
+fn parse_tick(text: &str) -> Result<Option<Duration>, (String, String)> {
+    if text == "off" {
+        return Ok(None);
+    }
+    match parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(Some(d)),
+        Ok(_) => Err((
+            "`req_resend_tick` must be longer than zero".to_owned(),
+            "NNG's default is `1s`; write `off` for NNG 1.6's resend once per interval".to_owned(),
+        )),
+        Err(e) => Err((
+            format!("`req_resend_tick`: {}", e.message),
+            e.hint.unwrap_or_else(|| "or `off`".to_owned()),
+        )),
+    }
+}
+
 /// The longest TTL a PING can carry: 65535 tenths of a second (ZMTP 3.1).
 const HEARTBEAT_TTL_MAX: Duration = Duration::from_millis(6_553_500);
 
@@ -70,6 +102,7 @@ impl EffectiveOptions {
                 Effective { value: mandatory, source: ctx.source("router_mandatory") };
         }
         self.apply_libzmq_req(raw, &mut ctx);
+        self.apply_nng(raw, &mut ctx);
         self.check_consistency(path, diags);
     }
 
@@ -117,7 +150,48 @@ impl EffectiveOptions {
         }
     }
 
+    /// NNG's `req_resend_tick` and `pair_version`, on a `library: nng` socket only.
+    fn apply_nng(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
+        if let Some(tick) = &raw.req_resend_tick
+            && ctx.check_nng("req_resend_tick", SocketType::Req, NNG_TICK_HINT)
+        {
+            match parse_tick(&tick.text) {
+                Ok(value) => {
+                    let source = ctx.source("req_resend_tick");
+                    self.req_resend_tick = Effective { value, source };
+                }
+                Err((message, hint)) => ctx.bad("req_resend_tick", message, Some(hint)),
+            }
+        }
+        if let Some(version) = &raw.pair_version
+            && ctx.check_nng("pair_version", SocketType::Pair, NNG_PAIR_HINT)
+        {
+            match version.text.as_str() {
+                "0" | "1" => {
+                    let value = u8::from(version.text == "1");
+                    self.pair_version = Effective { value, source: ctx.source("pair_version") };
+                }
+                text => {
+                    let message = format!("`pair_version` must be 0 or 1, found `{text}`");
+                    ctx.bad("pair_version", message, Some(PAIR_VERSION_HINT.into()));
+                }
+            }
+        }
+    }
+
     fn check_consistency(&self, path: &YamlPath, diags: &mut Diagnostics) {
+        if let (None, Some(_), Source::File { .. }) =
+            (self.req_resend_ivl.value, self.req_resend_tick.value, &self.req_resend_tick.source)
+        {
+            diags
+                .error(
+                    &path.key("req_resend_tick"),
+                    Target::Key,
+                    Code::BadValue,
+                    TICK_WITHOUT_RESENDS.to_owned(),
+                )
+                .hint("remove it, or give `req_resend_ivl` a duration");
+        }
         if let (Some(max), Source::File { .. }) =
             (self.reconnect_ivl_max.value, &self.reconnect_ivl_max.source)
             && max < self.reconnect_ivl.value
@@ -220,6 +294,34 @@ impl Apply<'_, '_, '_> {
             message,
         );
         d.hint("NNG's and nanomsg's REQ (and an unnamed one) already cancel the outstanding request on a new send and match replies by id; name `library: zeromq` for this socket to model libzmq's option");
+        false
+    }
+
+    /// Whether an NNG-only option may be written here: on a `socket_type` socket of
+    /// `library: nng` only.
+    fn check_nng(&mut self, option: &'static str, socket_type: SocketType, hint: &str) -> bool {
+        if self.socket_type != socket_type {
+            let message = format!("`{option}` does not apply to a {} socket", self.socket_type);
+            let d = self.diags.error(
+                &self.path.key(option),
+                Target::Key,
+                Code::OptionNotApplicable,
+                message,
+            );
+            d.hint(format!("it applies to {socket_type} sockets of `library: nng` only"));
+            return false;
+        }
+        if self.library == Some(Library::Nng) {
+            return true;
+        }
+        let whose =
+            self.library.map_or(format!("a {socket_type} whose library is not named"), |l| {
+                format!("{}'s {socket_type}", l.version())
+            });
+        let message = format!("`{option}` is NNG's; {whose} has no such option");
+        self.diags
+            .error(&self.path.key(option), Target::Key, Code::OptionNotInLibrary, message)
+            .hint(hint);
         false
     }
 

@@ -41,6 +41,7 @@ mod pull;
 mod push;
 mod rep;
 mod req;
+mod resend_tick;
 mod respondent;
 mod router;
 mod subscribe;

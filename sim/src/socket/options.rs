@@ -48,6 +48,16 @@ pub struct SocketOptions {
     /// once that one is gone), so after `ZMQ_REQ_RELAXED` lets it give up on a
     /// request, that request's late reply can pass for the new one's.
     pub req_correlate: bool,
+    /// REQ: NNG 1.11's resend tick (`NNG_OPT_REQ_RESENDTICK`, default 1 s): the resend
+    /// time is checked on a timer of this period, so the first resend comes on the
+    /// first tick at or after `req_resend_ivl`, and (since NNG 1.7, which never moves
+    /// the deadline forward) every tick after it. `None` resends once per interval,
+    /// on time: nanomsg, NNG 1.6 and older, and a REQ whose library is not named
+    /// (docs/library-semantics.md, "REQ resend timing").
+    pub req_resend_tick: Option<Duration>,
+    /// PAIR: whether it speaks PAIR v1 (SP protocol 0x11, a hop count on every
+    /// message: NNG's default PAIR) rather than v0 (0x10: nanomsg's, NNG's pair0).
+    pub pair_v1: bool,
     /// First reconnect delay (`ZMQ_RECONNECT_IVL`, default 100 ms).
     pub reconnect_ivl: Duration,
     /// Reconnect backoff ceiling (`ZMQ_RECONNECT_IVL_MAX`); `None` (libzmq's 0) means
@@ -88,6 +98,8 @@ impl Default for SocketOptions {
             req_resend_on_pipe_loss: true,
             req_strict: false,
             req_correlate: true,
+            req_resend_tick: None,
+            pair_v1: false,
             reconnect_ivl: Duration::from_millis(100),
             reconnect_ivl_max: None,
             linger: Linger::Forever,

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use super::pipes::Pipes;
 use super::rep::spill_header;
+use super::resend_tick::ResendTick;
 use super::{
     DropReason, Msg, PipeId, REQUEST_ID_BIT, RecvError, SendError, SocketCore, SocketEvent,
     SocketOptions, SocketType,
@@ -59,6 +60,9 @@ struct Outstanding {
 pub struct Req {
     pipes: Pipes,
     resend_ivl: Option<Duration>,
+    /// NNG 1.11's resend tick (`resend_tick.rs`); `None` resends once per interval,
+    /// on time (nanomsg, NNG 1.6).
+    tick: Option<ResendTick>,
     /// Whether losing the request's pipe sends it again elsewhere (nanomsg, NNG).
     resend_on_pipe_loss: bool,
     /// Whether a send before the reply has been received is refused (libzmq).
@@ -90,6 +94,7 @@ impl Req {
         Req {
             pipes: Pipes::new(&options),
             resend_ivl: options.req_resend_ivl,
+            tick: options.req_resend_tick.map(ResendTick::new),
             resend_on_pipe_loss: options.req_resend_on_pipe_loss,
             strict: options.req_strict,
             correlate: options.req_correlate,
@@ -167,7 +172,7 @@ impl Req {
     /// answer to a request given up on (or a second answer to this one) and is dropped.
     /// Without correlation (libzmq's default) any reply on the request's pipe ends
     /// it, and on any pipe once that pipe is gone.
-    fn accept_reply(&mut self, pipe: PipeId, mut reply: Msg) {
+    fn accept_reply(&mut self, pipe: PipeId, mut reply: Msg, now: Duration) {
         let id = reply.header[0];
         let ends_request = |out: &Outstanding| match out.placement {
             _ if out.id == id => true,
@@ -181,6 +186,9 @@ impl Req {
         }
         self.unqueue();
         self.outstanding = None;
+        if let Some(tick) = self.tick.as_mut() {
+            tick.on_idle(now);
+        }
         spill_header(&mut reply, 1);
         reply.header.clear();
         self.pipes.push_inbound(pipe, reply);
@@ -249,6 +257,8 @@ impl SocketCore for Req {
     /// request id. With no pipe the request waits for one, so this never blocks.
     /// The resend timer starts now; NNG starts it when a pipe takes the request, so
     /// for a request that waits for a pipe the first resend here may come earlier.
+    /// With NNG 1.11's tick the first resend is the first tick at or after the
+    /// resend time.
     /// A strict REQ (libzmq) refuses the send while the last reply is unread.
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
         if self.strict && self.awaiting_recv {
@@ -257,12 +267,19 @@ impl SocketCore for Req {
         self.awaiting_recv = true;
         self.cancel();
         let id = self.take_request_id();
+        let deadline = self.resend_ivl.map(|ivl| match self.tick.as_mut() {
+            Some(tick) => {
+                tick.on_send(now);
+                tick.at_or_after(now + ivl)
+            }
+            None => now + ivl,
+        });
         self.outstanding = Some(Outstanding {
             id,
             msg: Msg { header: vec![id], body: msg.body },
             placement: Placement::Waiting,
             placed_before: false,
-            deadline: self.resend_ivl.map(|ivl| now + ivl),
+            deadline,
         });
         self.place(false);
         Ok(())
@@ -283,13 +300,13 @@ impl SocketCore for Req {
     /// in front (or nothing at all) means the reply is malformed. NNG also closes the
     /// pipe a malformed reply came on; here the core only reports the drop, because
     /// pipes belong to the driver.
-    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, now: Duration) {
         if !self.pipes.can_receive(pipe) {
             // Gone or full: the pipes report it without the reply ending the request.
             return self.pipes.push_inbound(pipe, msg);
         }
         match msg.header.first() {
-            Some(id) if id & REQUEST_ID_BIT != 0 => self.accept_reply(pipe, msg),
+            Some(id) if id & REQUEST_ID_BIT != 0 => self.accept_reply(pipe, msg, now),
             _ => self.pipes.drop_msg(Some(pipe), DropReason::Malformed, msg),
         }
     }
@@ -308,17 +325,18 @@ impl SocketCore for Req {
         self.outstanding.as_ref().and_then(|out| out.deadline)
     }
 
-    /// One resend per interval, as nanomsg and NNG up to 1.6 do: the next deadline is
-    /// a full interval after this resend. NNG 1.7 and later do not move the timer
-    /// forward after a resend, so from the first resend on they resend on every tick
-    /// of `NNG_OPT_REQ_RESENDTICK`; patchbay does not model that.
+    /// Without a tick, one resend per interval, as nanomsg and NNG up to 1.6 do: the
+    /// next deadline is a full interval after this resend. With NNG 1.11's tick the
+    /// resend time is never moved forward, so the next resend is the next tick
+    /// (`resend_tick.rs`).
     fn on_timeout(&mut self, now: Duration) {
         let resend_ivl = self.resend_ivl;
+        let next_tick = self.tick.as_ref().map(|tick| tick.after(now));
         let Some(out) = self.outstanding.as_mut() else { return };
         if out.deadline.is_none_or(|deadline| now < deadline) {
             return;
         }
-        out.deadline = resend_ivl.map(|ivl| now + ivl);
+        out.deadline = resend_ivl.map(|ivl| next_tick.unwrap_or(now + ivl));
         self.timer_firing = true;
         self.place(false);
         self.timer_firing = false;
@@ -386,6 +404,38 @@ mod tests {
         assert_eq!(req.poll_timeout(), Some(ms(1_000 + 2 * IVL_MS)));
         req.on_timeout(ms(1_000 + 2 * IVL_MS));
         assert_eq!(resends(&events(&mut req)), [(1, FIRST)]);
+    }
+
+    /// NNG 1.11's measured pattern: resend time 2 s with the 1 s tick gave arrivals
+    /// at 0, 2, 3, 4 s (every tick after the first resend); without the tick (NNG
+    /// 1.6, nanomsg) 0, 2, 4 s.
+    #[test]
+    fn with_nng_s_tick_every_tick_after_the_first_resend_resends() {
+        let ticking = |tick| SocketOptions {
+            req_resend_ivl: Some(ms(2_000)),
+            req_resend_tick: tick,
+            ..opts(10, 10)
+        };
+        let resend_times = |options: SocketOptions| {
+            let mut req = Req::new(options, 7);
+            up(&mut req, &[1]);
+            req.send(msg(&[], "q"), ms(0)).unwrap();
+            let mut at = Vec::new();
+            while let Some(t) = req.poll_timeout().filter(|t| *t <= ms(4_500)) {
+                transmit_all(&mut req, 1);
+                req.on_timeout(t);
+                if !resends(&events(&mut req)).is_empty() {
+                    at.push(t.as_millis());
+                }
+            }
+            at
+        };
+        assert_eq!(resend_times(ticking(Some(ms(1_000)))), [2_000, 3_000, 4_000]);
+        assert_eq!(resend_times(ticking(None)), [2_000, 4_000]);
+        // A resend time off the tick's phase waits for the next tick: 2.5 s -> 3 s.
+        let off_phase =
+            SocketOptions { req_resend_ivl: Some(ms(2_500)), ..ticking(Some(ms(1_000))) };
+        assert_eq!(resend_times(off_phase), [3_000, 4_000]);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! SUB and XSUB: fair-queued receive, with subscriptions sent upstream as ZeroMQ does.
+//! SUB and XSUB: fair-queued receive, with subscriptions sent upstream on ZeroMQ's
+//! wire and kept local on SP's.
 //!
 //! The `SocketCore` trait has only `send`, so a running application changes its
 //! subscriptions the way ZeroMQ's XSUB does: by sending `0x01`+prefix to subscribe or
@@ -8,6 +9,12 @@
 //! pipe attached later is sent every current prefix first, so a SUB that reconnects
 //! subscribes again. As in libzmq 4.3's XSUB, prefixes are counted: each subscribe is
 //! passed upstream, a cancel only when the last subscription to its prefix goes.
+//!
+//! That travel is ZeroMQ's alone. On SP (`library: nng`, `nanomsg`, or not named) a
+//! SUB filters locally and writes nothing to its pipes: NNG's and nanomsg's SUB never
+//! send, and a real NNG publisher closes a connection on which a subscriber sends
+//! anything (docs/library-semantics.md, "Subscriptions on SP"). The subscription still
+//! changes the socket's filter and is still traced as a `Subscription` event.
 //!
 //! A SUB drops a message that matches none of its prefixes (`Unsubscribed`): a ZeroMQ
 //! publisher has filtered already, but an NNG publisher sends everything. An XSUB does
@@ -38,6 +45,8 @@ pub struct Subscriber {
     pipes: Pipes,
     /// This socket's own prefixes.
     prefixes: Prefixes,
+    /// Whether subscriptions travel upstream: only on ZeroMQ's wire (ZMTP).
+    upstream: bool,
 }
 
 impl Subscriber {
@@ -52,8 +61,12 @@ impl Subscriber {
     }
 
     fn new(xsub: bool, options: SocketOptions) -> Subscriber {
-        let mut core =
-            Subscriber { xsub, pipes: Pipes::new(&options), prefixes: Prefixes::default() };
+        let mut core = Subscriber {
+            xsub,
+            pipes: Pipes::new(&options),
+            prefixes: Prefixes::default(),
+            upstream: options.zmtp,
+        };
         for prefix in options.subscribe {
             core.subscribe(true, Bytes::from(prefix));
         }
@@ -69,7 +82,7 @@ impl Subscriber {
             let event = SocketEvent::Subscription { pipe: None, prefix: prefix.clone(), on };
             self.pipes.push_event(event);
         }
-        if on || changed {
+        if self.upstream && (on || changed) {
             self.pipes.copy_to_attached(&Msg::new(command_body(on, &prefix)));
         }
     }
@@ -82,9 +95,13 @@ impl SocketCore for Subscriber {
 
     pipes_in_field!(pipes);
 
-    /// Queues every current prefix on the new pipe, before anything else it carries.
+    /// Queues every current prefix on the new pipe, before anything else it carries
+    /// (ZeroMQ's wire only: on SP nothing goes upstream).
     fn attach(&mut self, pipe: PipeId, _now: Duration) {
         self.pipes.attach(pipe);
+        if !self.upstream {
+            return;
+        }
         let resubscribe: Vec<Msg> =
             self.prefixes.iter().map(|p| Msg::new(command_body(true, p))).collect();
         for msg in resubscribe {
@@ -138,6 +155,11 @@ mod tests {
     fn sub_opts(prefixes: &[&str]) -> SocketOptions {
         let subscribe = prefixes.iter().map(|p| p.as_bytes().to_vec()).collect();
         SocketOptions { subscribe, ..opts(10, 10) }
+    }
+
+    /// The same on ZeroMQ's wire, where subscriptions travel upstream.
+    fn zmtp_sub_opts(prefixes: &[&str]) -> SocketOptions {
+        SocketOptions { zmtp: true, ..sub_opts(prefixes) }
     }
 
     fn command(on: bool, prefix: &str) -> Msg {
@@ -215,7 +237,7 @@ mod tests {
 
     #[test]
     fn subscribes_every_pipe_including_ones_attached_later() {
-        let mut s = Subscriber::new_sub(sub_opts(&["a"]));
+        let mut s = Subscriber::new_sub(zmtp_sub_opts(&["a"]));
         assert_eq!(
             events(&mut s),
             [SocketEvent::Subscription { pipe: None, prefix: "a".into(), on: true }]
@@ -229,9 +251,33 @@ mod tests {
         assert_eq!(bodies(&mut s, 2), [b"\x01a".to_vec(), b"\x01b".to_vec()]);
     }
 
+    /// Regression (issue 12): on SP a SUB sent ZeroMQ's `0x01`+prefix upstream, and a
+    /// real NNG publisher closed the connection for it. It now writes nothing, on a
+    /// pipe attached before or after the subscription, and still filters.
+    #[test]
+    fn an_sp_sub_sends_nothing_upstream_and_still_filters() {
+        for xsub in [false, true] {
+            let mut s = Subscriber::new(xsub, sub_opts(&["a"]));
+            up(&mut s, &[1]);
+            s.send(command(true, "b"), ms(1)).unwrap();
+            s.send(command(false, "a"), ms(2)).unwrap();
+            up(&mut s, &[2]);
+            assert_eq!(bodies(&mut s, 1), Vec::<Vec<u8>>::new(), "xsub {xsub}");
+            assert_eq!(bodies(&mut s, 2), Vec::<Vec<u8>>::new(), "xsub {xsub}");
+            let on_b = SocketEvent::Subscription { pipe: None, prefix: "b".into(), on: true };
+            assert!(events(&mut s).contains(&on_b), "the subscription is still traced");
+        }
+        let mut s = Subscriber::new_sub(sub_opts(&["a"]));
+        up(&mut s, &[1]);
+        s.on_message(1, msg(&[], "b1"), ms(0));
+        s.on_message(1, msg(&[], "a1"), ms(0));
+        assert_eq!(s.recv(ms(0)), Ok(msg(&[], "a1")));
+        assert_eq!(s.recv(ms(0)), Err(RecvError::WouldBlock));
+    }
+
     #[test]
     fn a_cancel_goes_upstream_only_when_the_last_subscription_to_it_goes() {
-        let mut s = Subscriber::new_sub(sub_opts(&["a"]));
+        let mut s = Subscriber::new_sub(zmtp_sub_opts(&["a"]));
         up(&mut s, &[1]);
         s.send(command(true, "a"), ms(0)).unwrap();
         s.send(command(false, "a"), ms(0)).unwrap();
@@ -258,7 +304,8 @@ mod tests {
 
     #[test]
     fn a_full_pipe_drops_the_subscription_and_stops_reading_at_rcvhwm() {
-        let mut s = Subscriber::new_sub(SocketOptions { sndhwm_msgs: 1, ..sub_opts(&["a", "b"]) });
+        let mut s =
+            Subscriber::new_sub(SocketOptions { sndhwm_msgs: 1, ..zmtp_sub_opts(&["a", "b"]) });
         up(&mut s, &[1]);
         let dropped = events(&mut s).into_iter().find_map(|e| match e {
             SocketEvent::Dropped { reason: DropReason::Hwm, msg, .. } => Some(msg),

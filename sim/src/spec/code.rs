@@ -137,6 +137,8 @@ codes! {
     OutOfRange = "out-of-range", "remove the node instead of giving it no replicas";
     /// A PAIR socket would have more than one peer.
     PairPeers = "pair-peers", "connect PAIR sockets one to one (`node.N.socket`), or use DEALER/ROUTER for many peers";
+    /// Two PAIR sockets of different SP versions (v0 and v1) are connected.
+    PairVersionMismatch = "pair-version-mismatch", "set `pair_version: 0` on the `library: nng` PAIR, or name `library: nng` on both";
     /// The YAML does not parse.
     Syntax = "syntax", "each key may appear only once in a mapping";
     /// The document is nested deeper than any topology or scenario needs.

@@ -119,6 +119,11 @@ pub struct RawOptions {
     pub req_relaxed: Option<bool>,
     /// libzmq's `ZMQ_REQ_CORRELATE` (REQ of `library: zeromq` only, with `req_relaxed`).
     pub req_correlate: Option<bool>,
+    /// NNG's `NNG_OPT_REQ_RESENDTICK` (REQ of `library: nng` only), or `off` for NNG
+    /// 1.6's resend once per interval.
+    pub req_resend_tick: Option<Scalar>,
+    /// A PAIR's SP version, 0 or 1 (PAIR of `library: nng` only).
+    pub pair_version: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]

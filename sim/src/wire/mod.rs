@@ -17,6 +17,6 @@ pub mod zmtp;
 
 pub use modelled::Padding;
 pub use sp::{
-    Decoder, HANDSHAKE_LEN, HeaderRule, LEN_MAX_HARD, LEN_PREFIX_LEN, Malformed, WireError,
-    check_handshake, encode, handshake, protocol_id, split,
+    Decoder, HANDSHAKE_LEN, HeaderRule, LEN_MAX_HARD, LEN_PREFIX_LEN, Malformed, PAIR_V1_TTL_MAX,
+    SpProtocol, WireError, check_handshake, encode, handshake, protocol_id, split,
 };

@@ -39,10 +39,11 @@ pub const LEN_MAX_HARD: u64 =
 
 /// The SP protocol id a socket type speaks. patchbay's ZeroMQ-only types speak the
 /// raw form of their SP counterpart, which NNG's raw sockets share the id with:
-/// DEALER is raw REQ, ROUTER raw REP, XPUB PUB and XSUB SUB. PAIR speaks v0.
+/// DEALER is raw REQ, ROUTER raw REP, XPUB PUB and XSUB SUB. PAIR speaks v0 here;
+/// [`SpProtocol`] says when it speaks v1.
 pub fn protocol_id(socket: SocketType) -> u16 {
     match socket {
-        SocketType::Pair => 0x10,
+        SocketType::Pair => PAIR_V0,
         SocketType::Pub | SocketType::XPub => 0x20,
         SocketType::Sub | SocketType::XSub => 0x21,
         SocketType::Req | SocketType::Dealer => 0x30,
@@ -55,14 +56,92 @@ pub fn protocol_id(socket: SocketType) -> u16 {
     }
 }
 
-/// The 8 bytes a socket of type `socket` sends when a connection opens.
-pub fn handshake(socket: SocketType) -> [u8; HANDSHAKE_LEN] {
-    let [hi, lo] = protocol_id(socket).to_be_bytes();
-    [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], hi, lo, 0, 0]
+/// PAIR v0's protocol id: nanomsg's only PAIR, NNG's `nng_pair0_open`.
+const PAIR_V0: u16 = 0x10;
+/// PAIR v1's protocol id: NNG's default PAIR (`nng_pair_open` is `nng_pair1_open`).
+const PAIR_V1: u16 = 0x11;
+
+/// The largest hop count a PAIR v1 message may arrive with and still be delivered:
+/// NNG's `NNG_OPT_MAXTTL` default of 8 (probed on NNG 1.11: a message carrying 8 was
+/// delivered, one carrying 9 silently dropped).
+pub const PAIR_V1_TTL_MAX: u32 = 8;
+
+/// The hop count a PAIR v1 socket puts in front of every message it sends: it has
+/// made one hop (probed on NNG 1.11: `00 00 00 01`, then the body).
+const PAIR_V1_HOPS_SENT: [u32; 1] = [1];
+
+/// The SP protocol a socket speaks: its type, and for a PAIR which version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpProtocol {
+    socket: SocketType,
+    /// PAIR v1 (protocol 0x11, a 4-byte hop count on every message); false for v0
+    /// and for every other type.
+    pair_v1: bool,
 }
 
-/// Validates the peer's handshake for a socket of type `ours` and returns the
-/// peer's protocol id.
+impl SpProtocol {
+    /// The protocol of a socket of type `socket`; `pair_v1` matters for a PAIR only.
+    pub fn new(socket: SocketType, pair_v1: bool) -> SpProtocol {
+        SpProtocol { socket, pair_v1: pair_v1 && socket == SocketType::Pair }
+    }
+
+    /// The id this protocol announces in its handshake.
+    pub fn id(self) -> u16 {
+        if self.pair_v1 { PAIR_V1 } else { protocol_id(self.socket) }
+    }
+
+    /// The 8 bytes this protocol sends when a connection opens.
+    pub fn handshake(self) -> [u8; HANDSHAKE_LEN] {
+        let [hi, lo] = self.id().to_be_bytes();
+        [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], hi, lo, 0, 0]
+    }
+
+    /// Validates the peer's handshake and returns the peer's protocol id. A PAIR
+    /// accepts only its own version (NNG closes a v0–v1 connection, probed); every
+    /// other type accepts any id of a type it pairs with (see [`check_handshake`]).
+    pub fn check_handshake(self, peer: &[u8; HANDSHAKE_LEN]) -> Result<u16, WireError> {
+        let magic = [peer[0], peer[1], peer[2], peer[3]];
+        if magic != MAGIC {
+            return Err(WireError::BadMagic { got: magic });
+        }
+        let reserved = [peer[6], peer[7]];
+        if reserved != [0, 0] {
+            return Err(WireError::ReservedNonZero { got: reserved });
+        }
+        let peer_id = u16::from_be_bytes([peer[4], peer[5]]);
+        let compatible = if self.socket == SocketType::Pair {
+            peer_id == self.id()
+        } else {
+            SocketType::ALL
+                .into_iter()
+                .any(|t| protocol_id(t) == peer_id && self.socket.pairs_with(t))
+        };
+        if compatible {
+            Ok(peer_id)
+        } else {
+            Err(WireError::ProtocolMismatch { ours: self.socket, ours_id: self.id(), peer_id })
+        }
+    }
+
+    /// How this protocol peels headers off what it receives.
+    pub fn header_rule(self) -> HeaderRule {
+        if self.pair_v1 { HeaderRule::HopCount } else { HeaderRule::for_receiver(self.socket) }
+    }
+
+    /// The header to send in front of a message whose core-given header is
+    /// `header`: PAIR v1 sends its hop count, every other protocol the header as is.
+    pub fn outgoing_header(self, header: &[u32]) -> &[u32] {
+        if self.pair_v1 { &PAIR_V1_HOPS_SENT } else { header }
+    }
+}
+
+/// The 8 bytes a socket of type `socket` sends when a connection opens (PAIR v0).
+pub fn handshake(socket: SocketType) -> [u8; HANDSHAKE_LEN] {
+    SpProtocol::new(socket, false).handshake()
+}
+
+/// Validates the peer's handshake for a socket of type `ours` (PAIR v0) and returns
+/// the peer's protocol id.
 ///
 /// The peer is accepted when its id belongs to some socket type that
 /// [`SocketType::pairs_with`] ours. Because DEALER and REQ share an id, this lets two
@@ -70,18 +149,7 @@ pub fn handshake(socket: SocketType) -> [u8; HANDSHAKE_LEN] {
 /// check slightly laxer than NNG's, where a REQ never accepts a REQ: a patchbay DEALER
 /// also accepts a real NNG REQ, and a ROUTER a real NNG REP.
 pub fn check_handshake(ours: SocketType, peer: &[u8; HANDSHAKE_LEN]) -> Result<u16, WireError> {
-    let magic = [peer[0], peer[1], peer[2], peer[3]];
-    if magic != MAGIC {
-        return Err(WireError::BadMagic { got: magic });
-    }
-    let reserved = [peer[6], peer[7]];
-    if reserved != [0, 0] {
-        return Err(WireError::ReservedNonZero { got: reserved });
-    }
-    let peer_id = u16::from_be_bytes([peer[4], peer[5]]);
-    let compatible =
-        SocketType::ALL.into_iter().any(|t| protocol_id(t) == peer_id && ours.pairs_with(t));
-    if compatible { Ok(peer_id) } else { Err(WireError::ProtocolMismatch { ours, peer_id }) }
+    SpProtocol::new(ours, false).check_handshake(peer)
 }
 
 /// A wire-level fault. Each one ends the connection it happened on (NNG closes the
@@ -92,8 +160,9 @@ pub enum WireError {
     BadMagic { got: [u8; 4] },
     /// The handshake's last two bytes were not zero.
     ReservedNonZero { got: [u8; 2] },
-    /// The peer speaks a protocol our socket type cannot pair with.
-    ProtocolMismatch { ours: SocketType, peer_id: u16 },
+    /// The peer speaks a protocol our socket (type `ours`, protocol `ours_id`) cannot
+    /// pair with.
+    ProtocolMismatch { ours: SocketType, ours_id: u16, peer_id: u16 },
     /// A length header above the receive limit, seen before anything was allocated
     /// (nanomsg, NNG and libzmq all drop the connection for it).
     TooLong { len: u64, max: u64 },
@@ -112,12 +181,18 @@ impl fmt::Display for WireError {
             WireError::ReservedNonZero { got } => {
                 write!(f, "SP handshake reserved bytes are {}, expected 00 00", hex(got))
             }
-            WireError::ProtocolMismatch { ours, peer_id } => write!(
-                f,
-                "protocol mismatch: we are {ours} (SP 0x{:02x}), the peer speaks {}",
-                protocol_id(*ours),
-                describe_protocol(*peer_id),
-            ),
+            WireError::ProtocolMismatch { ours, ours_id, peer_id } => {
+                write!(
+                    f,
+                    "protocol mismatch: we are {} (SP 0x{ours_id:02x}), the peer speaks {}",
+                    describe_ours(*ours, *ours_id),
+                    describe_protocol(*peer_id),
+                )?;
+                if [PAIR_V0, PAIR_V1].contains(ours_id) && [PAIR_V0, PAIR_V1].contains(peer_id) {
+                    f.write_str(PAIR_VERSION_HINT)?;
+                }
+                Ok(())
+            }
             WireError::TooLong { len, max } => {
                 write!(
                     f,
@@ -144,8 +219,27 @@ fn hex(bytes: &[u8]) -> String {
     parts.join(" ")
 }
 
+/// What a PAIR version mismatch means, and its cure.
+const PAIR_VERSION_HINT: &str = "; hint: NNG's default PAIR (`library: nng`, pynng's Pair1) is \
+     v1 and nanomsg's only PAIR is v0: set `pair_version: 0` on the NNG side (NNG's \
+     nng_pair0_open, pynng's Pair0), or use PAIR v1 on both";
+
+/// Our socket type, with its PAIR version where it has one.
+fn describe_ours(ours: SocketType, id: u16) -> String {
+    match id {
+        PAIR_V0 if ours == SocketType::Pair => "PAIR v0".to_owned(),
+        PAIR_V1 => "PAIR v1".to_owned(),
+        _ => ours.name().to_owned(),
+    }
+}
+
 /// A protocol id with the socket types that speak it, for error messages.
 fn describe_protocol(id: u16) -> String {
+    match id {
+        PAIR_V0 => return format!("PAIR v0 (SP 0x{id:02x})"),
+        PAIR_V1 => return format!("PAIR v1 (SP 0x{id:02x})"),
+        _ => {}
+    }
     let names: Vec<&str> =
         SocketType::ALL.into_iter().filter(|t| protocol_id(*t) == id).map(|t| t.name()).collect();
     if names.is_empty() {
@@ -326,6 +420,9 @@ pub enum HeaderRule {
     /// Every id up to and including the first with the high bit set (the request's
     /// backtrace): REP, ROUTER and RESPONDENT receiving requests.
     Backtrace,
+    /// PAIR v1's hop count, one 32-bit word, taken off and checked: a message without
+    /// one, or whose count is above [`PAIR_V1_TTL_MAX`], is not delivered.
+    HopCount,
 }
 
 impl HeaderRule {
@@ -359,6 +456,10 @@ impl fmt::Display for Malformed {
                 write!(f, "{len}-byte request has no id with the high bit set")
             }
             HeaderRule::None => write!(f, "{len}-byte message is malformed"),
+            HeaderRule::HopCount => write!(
+                f,
+                "{len}-byte PAIR v1 message has no hop count of at most {PAIR_V1_TTL_MAX}"
+            ),
         }
     }
 }
@@ -376,10 +477,26 @@ pub fn split(rule: HeaderRule, payload: Bytes) -> Result<Msg, Malformed> {
             Some(ids) => ids,
             None => return Err(Malformed { rule, payload }),
         },
+        HeaderRule::HopCount => return split_hop_count(payload),
     };
     let mut body = payload;
     let header = (0..ids).map(|_| body.get_u32()).collect();
     Ok(Msg { header, body })
+}
+
+/// PAIR v1: the hop count comes off and is checked; the application sees the body
+/// alone, as from NNG's cooked PAIR v1. NNG drops a message whose count is above its
+/// TTL and keeps the connection (probed), and closes the connection for a missing
+/// count or one above 255 (read in NNG's `pair1.c`); patchbay drops those too but
+/// keeps the connection, as for any malformed header (docs/sp-wire.md).
+fn split_hop_count(payload: Bytes) -> Result<Msg, Malformed> {
+    let hops = payload.get(..ID_LEN).map(|h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]));
+    match hops {
+        Some(hops) if hops <= PAIR_V1_TTL_MAX => {
+            Ok(Msg { header: Vec::new(), body: payload.slice(ID_LEN..) })
+        }
+        _ => Err(Malformed { rule: HeaderRule::HopCount, payload }),
+    }
 }
 
 /// The number of ids up to and including the first with the high bit set, or `None`
@@ -432,14 +549,67 @@ mod tests {
     #[test]
     fn handshake_rejects_mismatch_naming_both() {
         let err = check_handshake(SocketType::Req, &REQ_HANDSHAKE).unwrap_err();
-        assert_eq!(err, WireError::ProtocolMismatch { ours: SocketType::Req, peer_id: 0x30 });
+        let mismatch =
+            WireError::ProtocolMismatch { ours: SocketType::Req, ours_id: 0x30, peer_id: 0x30 };
+        assert_eq!(err, mismatch);
         let text = err.to_string();
         assert!(text.contains("REQ (SP 0x30)") && text.contains("we are REQ"), "{text}");
         let rep = check_handshake(SocketType::Rep, &REP_HANDSHAKE).unwrap_err();
         assert!(matches!(rep, WireError::ProtocolMismatch { peer_id: 0x31, .. }));
-        let pair_v1 = [0x00, 0x53, 0x50, 0x00, 0x00, 0x11, 0x00, 0x00];
-        let err = check_handshake(SocketType::Pair, &pair_v1).unwrap_err();
-        assert!(err.to_string().contains("SP 0x11 (unknown)"), "{err}");
+    }
+
+    /// The PAIR v1 probe of NNG 1.11 (pynng's Pair1): handshake `00 53 50 00 00 11 00
+    /// 00`, every message `00 00 00 01` then the body.
+    const PAIR_V1_HANDSHAKE: [u8; 8] = [0x00, 0x53, 0x50, 0x00, 0x00, 0x11, 0x00, 0x00];
+    const PAIR_V0_HANDSHAKE: [u8; 8] = [0x00, 0x53, 0x50, 0x00, 0x00, 0x10, 0x00, 0x00];
+
+    #[test]
+    fn pair_v1_handshake_and_hop_count_match_the_nng_probe() {
+        let v1 = SpProtocol::new(SocketType::Pair, true);
+        assert_eq!(v1.handshake(), PAIR_V1_HANDSHAKE);
+        assert_eq!(SpProtocol::new(SocketType::Pair, false).handshake(), PAIR_V0_HANDSHAKE);
+        assert_eq!(SpProtocol::new(SocketType::Req, true).handshake(), REQ_HANDSHAKE);
+        assert_eq!(v1.check_handshake(&PAIR_V1_HANDSHAKE), Ok(0x11));
+        let mut out = BytesMut::new();
+        assert_eq!(encode(v1.outgoing_header(&[]), b"hello", &mut out), 0);
+        assert_eq!(&out[8..], &[0, 0, 0, 1, b'h', b'e', b'l', b'l', b'o']);
+        let msg = split(v1.header_rule(), Bytes::from_static(&[0, 0, 0, 1, b'a', b'b', b'c']));
+        assert_eq!(msg, Ok(Msg { header: vec![], body: Bytes::from_static(b"abc") }));
+        let eight = split(HeaderRule::HopCount, Bytes::from_static(&[0, 0, 0, 8, b'k']));
+        assert_eq!(eight.map(|m| m.body), Ok(Bytes::from_static(b"k")));
+    }
+
+    #[test]
+    fn pair_v1_drops_messages_past_the_ttl_or_without_a_hop_count() {
+        for bad in [&[0, 0, 0, 9, b'x'][..], &[0, 0, 1, 0, b'x'][..], &[0, 0, 1][..]] {
+            let payload = Bytes::copy_from_slice(bad);
+            let err = split(HeaderRule::HopCount, payload.clone()).unwrap_err();
+            assert_eq!(err, Malformed { rule: HeaderRule::HopCount, payload });
+            assert!(err.to_string().contains("no hop count of at most 8"), "{err}");
+        }
+    }
+
+    /// Regression (issue 12): NNG's default PAIR (v1) was refused as "SP 0x11
+    /// (unknown)". A v0–v1 mismatch now names both versions and the cure.
+    #[test]
+    fn a_pair_version_mismatch_names_both_versions_and_the_hint() {
+        let v0 = SpProtocol::new(SocketType::Pair, false);
+        let err = v0.check_handshake(&PAIR_V1_HANDSHAKE).unwrap_err();
+        assert_eq!(
+            err,
+            WireError::ProtocolMismatch { ours: SocketType::Pair, ours_id: 0x10, peer_id: 0x11 }
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("we are PAIR v0 (SP 0x10), the peer speaks PAIR v1 (SP 0x11)"),
+            "{text}"
+        );
+        assert!(text.contains("set `pair_version: 0` on the NNG side"), "{text}");
+        let v1 = SpProtocol::new(SocketType::Pair, true);
+        let text = v1.check_handshake(&PAIR_V0_HANDSHAKE).unwrap_err().to_string();
+        assert!(text.contains("we are PAIR v1 (SP 0x11), the peer speaks PAIR v0"), "{text}");
+        let other = v1.check_handshake(&REQ_HANDSHAKE).unwrap_err().to_string();
+        assert!(!other.contains("hint"), "{other}");
     }
 
     #[test]
@@ -714,7 +884,7 @@ mod tests {
                 loop {
                     match decoder.decode(&mut buf) {
                         Ok(Some(payload)) => {
-                            for rule in [HeaderRule::None, HeaderRule::RequestId, HeaderRule::Backtrace] {
+                            for rule in [HeaderRule::None, HeaderRule::RequestId, HeaderRule::Backtrace, HeaderRule::HopCount] {
                                 let _ = split(rule, payload.clone());
                             }
                         }
