@@ -108,8 +108,11 @@ impl WireTaps {
             .iter()
             .flat_map(|g| g.sockets.iter().enumerate().map(move |(i, s)| (g, i, s)))
             .map(|(g, i, s)| {
-                let framing =
-                    if s.options.socket_options().zmtp { Framing::Zmtp } else { Framing::Sp };
+                let framing = match s.options.socket_options() {
+                    o if o.zmtp => Framing::Zmtp,
+                    o if o.pair_v1 => Framing::SpPairV1,
+                    _ => Framing::Sp,
+                };
                 ((g.id, i), (s.socket_type, framing, format!("{}.{}", g.name, s.name)))
             })
             .collect();
@@ -154,7 +157,7 @@ impl WireTaps {
         self.next_conn.set(conn + 1);
         let types = [a.0, b.0];
         let names = [(a, ends[0]), (b, ends[1])].map(|(s, (r, _))| format!("{}[{}]", s.2, r.index));
-        let tap = |from: usize| Tap::new(a.1, types[from], types[1 - from]);
+        let tap = |from: usize| Tap::new(a.1, types[1 - from]);
         let mut pipes = [None, None];
         for end in 0..2 {
             if traced[end] {

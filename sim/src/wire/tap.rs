@@ -20,7 +20,7 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use super::sp::{self, HANDSHAKE_LEN, HeaderRule, check_handshake, split};
+use super::sp::{self, HANDSHAKE_LEN, SpProtocol, split};
 use super::zmtp::{self, Envelope, Event, Handshake, Limits};
 use crate::socket::{Msg, SocketType};
 
@@ -28,7 +28,11 @@ use crate::socket::{Msg, SocketType};
 /// for every other (`net/zmtp.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Framing {
+    /// SP, with the protocol id of the socket's type (PAIR v0 for a PAIR).
     Sp,
+    /// SP's PAIR v1 (protocol 0x11, a hop count on every message: NNG's PAIR).
+    SpPairV1,
+    /// ZMTP 3.1.
     Zmtp,
 }
 
@@ -79,27 +83,26 @@ enum State {
 pub struct Tap {
     /// The receiving socket's type: its protocol's rule peels routing ids off.
     receiver: SocketType,
-    /// Whether the sender is a subscriber, whose SP subscriptions are messages.
-    from_subscriber: bool,
+    /// The SP protocol the receiver speaks (its handshake and header rule).
+    sp: SpProtocol,
     state: State,
     /// Bytes fed and not yet consumed: at most the message in progress.
     buf: BytesMut,
 }
 
 impl Tap {
-    /// A tap on the bytes a `sender` socket writes to a `receiver` socket over
-    /// `framing`.
-    pub fn new(framing: Framing, sender: SocketType, receiver: SocketType) -> Tap {
+    /// A tap on the bytes a socket writes to a `receiver` socket over `framing`.
+    pub fn new(framing: Framing, receiver: SocketType) -> Tap {
         let state = match framing {
-            Framing::Sp => State::SpHandshake,
+            Framing::Sp | Framing::SpPairV1 => State::SpHandshake,
             Framing::Zmtp => match Handshake::new(receiver, Bytes::new(), Limits::default()) {
                 Ok(handshake) => State::ZmtpHandshake(Box::new(handshake)),
                 // A type ZMTP does not carry never handshakes on it: nothing to read.
                 Err(_) => State::Stopped,
             },
         };
-        let from_subscriber = matches!(sender, SocketType::Sub | SocketType::XSub);
-        Tap { receiver, from_subscriber, state, buf: BytesMut::new() }
+        let sp = SpProtocol::new(receiver, framing == Framing::SpPairV1);
+        Tap { receiver, sp, state, buf: BytesMut::new() }
     }
 
     /// Whether the tap has stopped reading (after a failure).
@@ -137,7 +140,7 @@ impl Tap {
                     }
                     let theirs = self.buf.split_to(HANDSHAKE_LEN);
                     let theirs = theirs[..].try_into().expect("8 bytes split");
-                    check_handshake(self.receiver, theirs).map_err(|e| failed(&e))?;
+                    self.sp.check_handshake(theirs).map_err(|e| failed(&e))?;
                     self.state = State::SpMessages(sp::Decoder::new(None));
                 }
                 State::SpMessages(decoder) => {
@@ -153,7 +156,10 @@ impl Tap {
                     let advanced = handshake.advance(&mut self.buf, &mut unsent);
                     let Some(peer) = advanced.map_err(|e| failed(&e))? else { return Ok(()) };
                     let frames = zmtp::Decoder::new(self.receiver, Limits::default());
-                    let envelope = Envelope::new(self.receiver, peer.version);
+                    // A correlating REQ's id frame (`req_correlate`) is read as body: the
+                    // tap does not know the receiver's options, and ids it shows on ZMTP
+                    // are its own count anyway (docs/wire-trace.md).
+                    let envelope = Envelope::new(self.receiver, peer.version, false);
                     self.state = State::ZmtpMessages { frames, envelope };
                 }
                 State::ZmtpMessages { frames, envelope } => {
@@ -182,16 +188,11 @@ impl Tap {
     /// bodies (`0x01`/`0x00` and the prefix, `socket/subscribe.rs`), or a message
     /// split by the receiver's routing rule.
     fn sp_message(&self, payload: Bytes) -> Result<Tapped, TapFailed> {
-        if self.from_subscriber {
-            match payload.first() {
-                Some(1) => return Ok(Tapped::Subscribe(payload.slice(1..))),
-                Some(0) => return Ok(Tapped::Cancel(payload.slice(1..))),
-                _ => {}
-            }
-        }
+        // An SP subscriber sends nothing upstream (docs/library-semantics.md): every
+        // SP payload is a message.
         // A payload without the header its receiver needs is dropped by the receiver
         // alone (`Malformed`); the tap keeps it whole so the send is still seen.
-        let rule = HeaderRule::for_receiver(self.receiver);
+        let rule = self.sp.header_rule();
         Ok(Tapped::Message(split(rule, payload).unwrap_or_else(|bad| Msg::new(bad.payload))))
     }
 }
@@ -215,7 +216,7 @@ mod tests {
         let mut stream = BytesMut::from(&handshake(SocketType::Req)[..]);
         stream.extend(request(0x8000_0007, 41));
         stream.extend(request(0x8000_0008, 42));
-        let mut tap = Tap::new(Framing::Sp, SocketType::Req, SocketType::Rep);
+        let mut tap = Tap::new(Framing::Sp, SocketType::Rep);
         let mut got = Vec::new();
         for byte in stream.iter() {
             got.extend(tap.feed(&[*byte]).expect("well-formed"));
@@ -233,7 +234,7 @@ mod tests {
 
     #[test]
     fn a_broken_handshake_is_reported_once_and_the_tap_then_ignores_its_input() {
-        let mut tap = Tap::new(Framing::Sp, SocketType::Req, SocketType::Rep);
+        let mut tap = Tap::new(Framing::Sp, SocketType::Rep);
         let err = tap.feed(b"GET / HTTP/1.1\r\n").expect_err("not SP");
         assert!(err.0.starts_with("bad SP handshake magic 47 45 54 20"), "{err}");
         assert!(tap.stopped());
@@ -248,14 +249,14 @@ mod tests {
         let mut stream = BytesMut::from(&greeting(Version::V3_1)[..]);
         encode_ready(SocketType::Sub, b"", &mut stream);
         encode_subscribe(Version::V3_1, b"weather", &mut stream);
-        let mut tap = Tap::new(Framing::Zmtp, SocketType::Sub, SocketType::Pub);
+        let mut tap = Tap::new(Framing::Zmtp, SocketType::Pub);
         assert_eq!(tap.feed(&stream), Ok(vec![Tapped::Subscribe(Bytes::from_static(b"weather"))]));
 
         let mut stream = BytesMut::from(&greeting(Version::V3_1)[..]);
         encode_ready(SocketType::Pub, b"", &mut stream);
         let body = Payload::new(PayloadKind::Publish, 9, 0).encode();
         encode_message(&[&b"weather"[..], &body[..]], &mut stream);
-        let mut tap = Tap::new(Framing::Zmtp, SocketType::Pub, SocketType::Sub);
+        let mut tap = Tap::new(Framing::Zmtp, SocketType::Sub);
         let got = tap.feed(&stream).expect("well-formed");
         let [Tapped::Message(msg)] = &got[..] else { panic!("one message, got {got:?}") };
         let frames = crate::socket::multipart::decode(&msg.body);
