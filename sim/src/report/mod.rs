@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod seqdiag;
 mod seqsvg;
 pub mod sweep;
+pub mod table;
 pub mod topology;
 
 use serde::{Deserialize, Serialize};

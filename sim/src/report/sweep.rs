@@ -143,20 +143,29 @@ pub fn section(
     metrics: Metrics,
     tool: &str,
 ) -> Section {
+    let mut section = verdict_section(plan, runs, tool);
     let mut runs = runs.to_vec();
     runs.sort_by_key(|r| r.seed);
-    let verdicts: Vec<VerdictRow> =
-        (0..plan.invariants.len()).map(|i| verdict_row(plan, &runs, i, tool)).collect();
-    let mut sequences = Vec::new();
     for i in 0..plan.invariants.len() {
         let shortest = runs
             .iter()
             .filter(|r| r.invariants.get(i).is_some_and(|o| o.verdict == Verdict::Fail))
             .min_by_key(|r| (r.events, r.seed));
         if let Some(diagram) = shortest.and_then(|r| draw(plan, registry, r, i, tool)) {
-            sequences.push(diagram);
+            section.sequences.push(diagram);
         }
     }
+    section.metrics = metrics;
+    section
+}
+
+/// One scenario's section with its verdicts counted but no figures and nothing
+/// drawn: what the verdict table (`report::table`) needs, cheap enough for a test.
+pub fn verdict_section(plan: &ScenarioPlan, runs: &[&RunReport], tool: &str) -> Section {
+    let mut runs = runs.to_vec();
+    runs.sort_by_key(|r| r.seed);
+    let verdicts: Vec<VerdictRow> =
+        (0..plan.invariants.len()).map(|i| verdict_row(plan, &runs, i, tool)).collect();
     Section {
         name: plan.name.clone(),
         design: None,
@@ -171,8 +180,8 @@ pub fn section(
         errors: runs.iter().filter(|r| r.error.is_some()).count() as u64,
         graph: Topology::of(&plan.topology),
         verdicts,
-        sequences,
-        metrics,
+        sequences: Vec::new(),
+        metrics: Metrics::default(),
         requests: None,
     }
 }
