@@ -218,7 +218,7 @@ impl VerdictRow {
 }
 
 /// A verdict row's `expected` when the scenario says `in: any`.
-pub const EXPECT_FAIL_IN_ANY: &str = "fail in any seed";
+pub(crate) const EXPECT_FAIL_IN_ANY: &str = "fail in any seed";
 
 impl Section {
     /// Whether the section ended as its scenario expects: every seed ran, and the

@@ -46,7 +46,7 @@ impl Measurements {
     }
 
     /// The finished figures of `plan` (empty ones if nothing of it was measured).
-    pub fn metrics_of(&self, plan: &ScenarioPlan) -> Metrics {
+    pub(crate) fn metrics_of(&self, plan: &ScenarioPlan) -> Metrics {
         let acc = self.by_file.lock().expect("no panics while held").remove(&plan.file);
         acc.unwrap_or_else(|| Accumulator::for_plan(plan)).finish()
     }
@@ -121,7 +121,7 @@ fn sweep_report(
 
 /// The JSON rows of `reports`, as `run::json` writes them, with each repro through
 /// `tool`.
-pub fn run_rows(reports: &[RunReport], tool: &str) -> Vec<serde_json::Value> {
+pub(crate) fn run_rows(reports: &[RunReport], tool: &str) -> Vec<serde_json::Value> {
     let mut rows = match to_json(reports).get_mut("runs").map(std::mem::take) {
         Some(serde_json::Value::Array(rows)) => rows,
         _ => Vec::new(),
@@ -161,7 +161,7 @@ pub fn section(
 
 /// One scenario's section with its verdicts counted but no figures and nothing
 /// drawn: what the verdict table (`report::table`) needs, cheap enough for a test.
-pub fn verdict_section(plan: &ScenarioPlan, runs: &[&RunReport], tool: &str) -> Section {
+pub(crate) fn verdict_section(plan: &ScenarioPlan, runs: &[&RunReport], tool: &str) -> Section {
     let mut runs = runs.to_vec();
     runs.sort_by_key(|r| r.seed);
     let verdicts: Vec<VerdictRow> =

@@ -10,7 +10,7 @@ use super::{Section, VerdictRow};
 /// `sim`'s table: a line per scenario with its RESULT cell, then a line per
 /// invariant with its verdicts counted over the seeds and, for one that failed, an
 /// example and its repro.
-pub fn sim_table(sections: &[Section]) -> String {
+pub(crate) fn sim_table(sections: &[Section]) -> String {
     let mut out = format!("{:<26} {:>5}  {:<30} RESULT\n", "SCENARIO", "SEEDS", "EXPECT");
     for s in sections {
         let result = result_cell(s);
@@ -31,7 +31,7 @@ pub fn sim_table(sections: &[Section]) -> String {
 }
 
 /// A simulated section's RESULT cell: as expected, or how the sweep was not.
-pub fn result_cell(s: &Section) -> String {
+pub(crate) fn result_cell(s: &Section) -> String {
     match (s.ended_as_expected(), s.shown_expected) {
         (true, None) => "as expected".to_owned(),
         (true, Some(shown)) => format!("as expected (shown in {shown} of {} seeds)", s.seeds),
@@ -44,7 +44,7 @@ pub fn result_cell(s: &Section) -> String {
 
 /// `real`'s table: a verdict that differs from `expect` is a difference, not a
 /// failure, since real runs are not deterministic.
-pub fn real_table(sections: &[Section]) -> String {
+pub(crate) fn real_table(sections: &[Section]) -> String {
     let mut out = format!("{:<28} {:>4}  {:<30} RESULT\n", "SCENARIO", "RUNS", "EXPECT");
     for s in sections {
         // A run that could not run is never as expected.

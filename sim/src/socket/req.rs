@@ -56,6 +56,7 @@ struct Outstanding {
 }
 
 #[derive(Debug)]
+/// A REQ core: one outstanding request, resent on its interval or a pipe change.
 pub struct Req {
     pipes: Pipes,
     resend_ivl: Option<Duration>,

@@ -15,6 +15,7 @@ use super::{
 };
 
 #[derive(Debug)]
+/// A ROUTER core: pushes each peer's hop id on arrival and routes replies by it.
 pub struct Router {
     pipes: Pipes,
     /// `ZMQ_ROUTER_MANDATORY`: report unroutable sends to the application as errors.
@@ -22,6 +23,7 @@ pub struct Router {
 }
 
 impl Router {
+    /// A ROUTER core with these options.
     pub fn new(options: SocketOptions) -> Router {
         Router { mandatory: options.router_mandatory, pipes: Pipes::new(&options) }
     }

@@ -85,6 +85,7 @@ pub struct Scenario {
 /// What a sweep of a scenario's seeds showed.
 #[derive(Debug)]
 pub struct Sweep {
+    /// The scenario as resolved.
     pub plan: ScenarioPlan,
     /// One report per seed, in the order the seeds were given.
     pub runs: Vec<RunReport>,
