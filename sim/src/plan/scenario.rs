@@ -134,7 +134,7 @@ pub struct NetworkPlan {
 /// What one group does, every field checked against its design's workload list.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WorkloadPlan {
-    /// Requests each replica issues (`None`: until the safety phase ends).
+    /// Requests each replica issues (`None`: the design's default; a client issues none).
     pub requests: Option<u64>,
     /// Per second, per replica.
     pub rate: Option<f64>,

@@ -328,8 +328,8 @@ pub struct TraceEvent {
     pub at: Duration,
     /// `None` for run-level events (faults, phases).
     pub node: Option<Replica>,
-    /// The socket of `node` it happened on; `None` for the application's own markers
-    /// and run-level events.
+    /// The socket of `node` it happened on; `None` for the application's own
+    /// markers, a replica's internal errors and run-level events.
     pub socket: Option<SocketIndex>,
     /// What happened.
     pub kind: EventKind,
