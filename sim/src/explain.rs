@@ -16,7 +16,7 @@ pub fn explain(plan: &Plan) -> String {
     }
 }
 
-pub fn explain_topology(t: &TopologyPlan) -> String {
+pub(crate) fn explain_topology(t: &TopologyPlan) -> String {
     let mut out = String::new();
     let graph = TopologyGraph::new(t);
     let _ = writeln!(

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 /// Folders under the workspace root that hold shipped files.
-pub const SHIPPED_DIRS: [&str; 2] = ["topologies", "scenarios"];
+pub(crate) const SHIPPED_DIRS: [&str; 2] = ["topologies", "scenarios"];
 
 /// Every `.yaml` file under `topologies/` and `scenarios/` of `root` and their
 /// subfolders one level down (`scenarios/broken/`), topologies first, each folder's

@@ -68,14 +68,17 @@ impl Registry {
         self
     }
 
+    /// The design registered as `name`, if any.
     pub fn get(&self, name: &str) -> Option<&Design> {
         self.designs.get(name)
     }
 
+    /// Every design's name, in name order.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.designs.keys().copied()
     }
 
+    /// Every design, in name order.
     pub fn iter(&self) -> impl Iterator<Item = &Design> {
         self.designs.values()
     }

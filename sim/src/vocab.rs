@@ -12,6 +12,7 @@ use crate::socket::SocketType;
 /// What invariants may ask of the designs a topology names, without knowing them:
 /// the roles a design of that name plays (none for a name nobody registered).
 pub trait RoleLookup {
+    /// The roles of the design registered as `design`.
     fn roles(&self, design: &str) -> &[Role];
 }
 
@@ -57,13 +58,16 @@ pub enum ParamKind {
     Size,
     /// A number, possibly fractional.
     Number,
+    /// `true` or `false`.
     Bool,
+    /// Any string.
     Text,
     /// One of a fixed set of words (`allowed`, `violation`); anything else is an error.
     OneOf(&'static [&'static str]),
 }
 
 impl ParamKind {
+    /// What a value of this kind looks like, for hints.
     pub fn describe(self) -> &'static str {
         match self {
             ParamKind::Count => "a whole number",
@@ -80,19 +84,25 @@ impl ParamKind {
 /// One parameter a design takes.
 #[derive(Clone, Debug)]
 pub struct Param {
+    /// Its name in the topology's `params:`.
     pub name: &'static str,
+    /// What its value must be.
     pub kind: ParamKind,
     /// The value used when the topology gives none; `None` makes the parameter required.
     pub default: Option<&'static str>,
+    /// One line on what it does, for `check --list` and hints.
     pub doc: &'static str,
 }
 
 /// One socket a design expects its node to declare.
 #[derive(Clone, Debug)]
 pub struct SocketRole {
+    /// The socket's name in the topology.
     pub name: &'static str,
     /// Whether a node of this design must declare the socket.
     pub required: bool,
+    /// The socket types the design can work with.
     pub types: &'static [SocketType],
+    /// One line on what the socket is for.
     pub doc: &'static str,
 }

@@ -280,18 +280,29 @@ fn faults_fired_fails_for_a_partition_between_nodes_that_never_talk() {
     );
 }
 
-/// A REQ core whose resend timer fires half an interval early: a deliberately
-/// broken core, since resend timing lives in the core and not in any design. It is
-/// `Req` in every other respect: the deadline it reports is the real one moved
-/// earlier, and when it fires it tells `Req` that the real deadline has come.
-#[derive(Debug)]
-struct EagerReq {
-    inner: Req,
-    /// How much earlier than due every timer resend comes.
-    lead: Duration,
+/// How a deliberately broken core's clock differs from the run's: the time the
+/// wrapped core is told, and when its deadlines are said to fall. A core wrapped in
+/// [`Skewed`] is the real core in every other respect.
+trait Skew: std::fmt::Debug {
+    /// The time the core is told at `now`; `timer` when its timer fires.
+    fn now(&self, now: Duration, timer: bool) -> Duration;
+    /// When the core's own `deadline` is said to fall.
+    fn deadline(&self, deadline: Duration) -> Duration;
+    /// The time the core is told when the application sends at `now`.
+    fn send(&mut self, now: Duration) -> Duration {
+        self.now(now, false)
+    }
 }
 
-impl SocketCore for EagerReq {
+/// A real core told the time through a [`Skew`]: one forwarding impl serves every
+/// broken core of this file.
+#[derive(Debug)]
+struct Skewed<C, S> {
+    inner: C,
+    skew: S,
+}
+
+impl<C: SocketCore + std::fmt::Debug, S: Skew> SocketCore for Skewed<C, S> {
     fn socket_type(&self) -> SocketType {
         self.inner.socket_type()
     }
@@ -302,37 +313,57 @@ impl SocketCore for EagerReq {
         self.inner.pipes_mut()
     }
     fn attach(&mut self, pipe: PipeId, now: Duration) {
-        self.inner.attach(pipe, now);
+        self.inner.attach(pipe, self.skew.now(now, false));
     }
     fn set_connected(&mut self, pipe: PipeId, connected: bool, now: Duration) {
-        self.inner.set_connected(pipe, connected, now);
+        self.inner.set_connected(pipe, connected, self.skew.now(now, false));
     }
     fn detach(&mut self, pipe: PipeId, now: Duration) {
-        self.inner.detach(pipe, now);
+        self.inner.detach(pipe, self.skew.now(now, false));
     }
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        let now = self.skew.send(now);
         self.inner.send(msg, now)
     }
     fn recv(&mut self, now: Duration) -> Result<Msg, RecvError> {
-        self.inner.recv(now)
+        self.inner.recv(self.skew.now(now, false))
     }
     fn on_message(&mut self, pipe: PipeId, msg: Msg, now: Duration) {
-        self.inner.on_message(pipe, msg, now);
+        self.inner.on_message(pipe, msg, self.skew.now(now, false));
     }
     fn can_receive(&self, pipe: PipeId) -> bool {
         self.inner.can_receive(pipe)
     }
     fn poll_transmit(&mut self, pipe: PipeId, now: Duration) -> Option<Msg> {
-        self.inner.poll_transmit(pipe, now)
+        self.inner.poll_transmit(pipe, self.skew.now(now, false))
     }
     fn poll_timeout(&self) -> Option<Duration> {
-        self.inner.poll_timeout().map(|deadline| deadline.saturating_sub(self.lead))
+        self.inner.poll_timeout().map(|deadline| self.skew.deadline(deadline))
     }
     fn on_timeout(&mut self, now: Duration) {
-        self.inner.on_timeout(now + self.lead);
+        self.inner.on_timeout(self.skew.now(now, true));
     }
     fn poll_event(&mut self) -> Option<SocketEvent> {
         self.inner.poll_event()
+    }
+}
+
+/// A REQ whose resend timer fires `lead` early: a deliberately broken core, since
+/// resend timing lives in the core and not in any design. The deadline it reports
+/// is the real one moved earlier, and when it fires the REQ is told that the real
+/// deadline has come; every other call sees the true time.
+#[derive(Debug)]
+struct Eager {
+    /// How much earlier than due every timer resend comes.
+    lead: Duration,
+}
+
+impl Skew for Eager {
+    fn now(&self, now: Duration, timer: bool) -> Duration {
+        if timer { now + self.lead } else { now }
+    }
+    fn deadline(&self, deadline: Duration) -> Duration {
+        deadline.saturating_sub(self.lead)
     }
 }
 
@@ -473,7 +504,7 @@ fn resend_interval_fails_for_a_req_core_that_resends_half_an_interval_early() {
 
     let eager = run_by_hand(&plan, |options| {
         let lead = options.req_resend_ivl.expect("resending") / 2;
-        Box::new(EagerReq { inner: Req::new(options, 1), lead })
+        Box::new(Skewed { inner: Req::new(options, 1), skew: Eager { lead } })
     });
     assert!(timer_resends(&eager) >= 2, "{:#?}", eager.events);
     let bad = check(&plan, &eager);
@@ -512,62 +543,22 @@ nodes:
 /// real `Surveyor`, told the true time when it starts a survey and a clock running
 /// `slack` behind (never before that start) afterwards.
 #[derive(Debug)]
-struct LateSurveyor {
-    inner: Surveyor,
+struct Late {
     slack: Duration,
     /// When the current survey started.
     started: Duration,
 }
 
-impl LateSurveyor {
-    fn behind(&self, now: Duration) -> Duration {
+impl Skew for Late {
+    fn now(&self, now: Duration, _timer: bool) -> Duration {
         now.saturating_sub(self.slack).max(self.started)
     }
-}
-
-impl SocketCore for LateSurveyor {
-    fn socket_type(&self) -> SocketType {
-        self.inner.socket_type()
+    fn deadline(&self, deadline: Duration) -> Duration {
+        deadline + self.slack
     }
-    fn pipes(&self) -> &Pipes {
-        self.inner.pipes()
-    }
-    fn pipes_mut(&mut self) -> &mut Pipes {
-        self.inner.pipes_mut()
-    }
-    fn attach(&mut self, pipe: PipeId, now: Duration) {
-        self.inner.attach(pipe, self.behind(now));
-    }
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, now: Duration) {
-        self.inner.set_connected(pipe, connected, self.behind(now));
-    }
-    fn detach(&mut self, pipe: PipeId, now: Duration) {
-        self.inner.detach(pipe, self.behind(now));
-    }
-    fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+    fn send(&mut self, now: Duration) -> Duration {
         self.started = now;
-        self.inner.send(msg, now)
-    }
-    fn recv(&mut self, now: Duration) -> Result<Msg, RecvError> {
-        self.inner.recv(self.behind(now))
-    }
-    fn on_message(&mut self, pipe: PipeId, msg: Msg, now: Duration) {
-        self.inner.on_message(pipe, msg, self.behind(now));
-    }
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        self.inner.can_receive(pipe)
-    }
-    fn poll_transmit(&mut self, pipe: PipeId, now: Duration) -> Option<Msg> {
-        self.inner.poll_transmit(pipe, self.behind(now))
-    }
-    fn poll_timeout(&self) -> Option<Duration> {
-        self.inner.poll_timeout().map(|deadline| deadline + self.slack)
-    }
-    fn on_timeout(&mut self, now: Duration) {
-        self.inner.on_timeout(self.behind(now));
-    }
-    fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.inner.poll_event()
+        now
     }
 }
 
@@ -634,7 +625,8 @@ fn survey_deadline_fails_for_a_surveyor_core_that_accepts_late_responses() {
 
     let late = survey_by_hand(&plan, |options| {
         let inner = Surveyor::new(options, 1);
-        Box::new(LateSurveyor { inner, slack: Duration::from_secs(1), started: Duration::ZERO })
+        let skew = Late { slack: Duration::from_secs(1), started: Duration::ZERO };
+        Box::new(Skewed { inner, skew })
     });
     // The late core hands over the slow respondent's answers the correct one drops.
     assert!(receives(&late) > receives(&correct), "{} vs {}", receives(&late), receives(&correct));

@@ -18,6 +18,7 @@ use crate::run::shard::Shard;
 )]
 pub struct Cli {
     #[command(subcommand)]
+    /// The command to run.
     pub command: Command,
 }
 

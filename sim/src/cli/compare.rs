@@ -112,7 +112,12 @@ fn sides(
     if let Some(file) = sides_file {
         let read = SourceFile::read(ctx.shown(file)).map_err(|d| vec![d]);
         return match read.and_then(|src| read_sides(&src)) {
-            Ok(found) => Ok(Some(found)),
+            // The file was read by its path from the root, so its sides' topologies
+            // are too; made absolute, they resolve wherever the scenario lies.
+            Ok((sides, params)) => {
+                let at_root = |s: Side| Side { topology: ctx.root.join(&s.topology), ..s };
+                Ok(Some((sides.into_iter().map(at_root).collect(), params)))
+            }
             Err(diags) => {
                 eprint!("{}", render(&diags));
                 Ok(None)

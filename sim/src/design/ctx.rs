@@ -80,6 +80,7 @@ pub struct Completion {
 }
 
 impl Completion {
+    /// Replicas whose finite workload is done so far.
     pub fn count(&self) -> u64 {
         self.done.borrow().len() as u64
     }
@@ -93,11 +94,14 @@ impl Completion {
 /// One replica's view of the world.
 #[derive(Debug)]
 pub struct NodeCtx {
+    /// The replica this context runs.
     pub replica: Replica,
     /// `group.index`, as in traces.
     pub name: String,
     /// How many times this replica has been (re)started before; 0 the first time.
     pub incarnation: u32,
+    /// The design's parameters as the topology set them, defaults filled in; read them
+    /// typed through `param_count`, `param_duration` and the like.
     pub params: BTreeMap<String, ParamValue>,
     /// The scenario's workload for this group (all `None` when it gives none).
     pub workload: WorkloadPlan,
@@ -117,11 +121,13 @@ pub struct NodeCtx {
 /// the same struct, so none passes ten arguments in an order it must remember.
 #[derive(Debug)]
 pub struct NodeParts {
+    /// The replica the context runs.
     pub replica: Replica,
     /// `group.index`, as in traces.
     pub name: String,
     /// How many times this replica has been (re)started before; 0 the first time.
     pub incarnation: u32,
+    /// The design's parameters, defaults filled in.
     pub params: BTreeMap<String, ParamValue>,
     /// The scenario's workload for this group (all `None` when it gives none).
     pub workload: WorkloadPlan,
@@ -129,6 +135,7 @@ pub struct NodeParts {
     pub sockets: BTreeMap<String, (SocketIndex, SocketHandle)>,
     /// Seeds the replica's own random stream.
     pub seed: u64,
+    /// Where the replica's events go.
     pub recorder: Recorder,
     /// The run's time zero: trace times count from here.
     pub epoch: tokio::time::Instant,
@@ -137,6 +144,7 @@ pub struct NodeParts {
 }
 
 impl NodeCtx {
+    /// The context of one replica, from its parts (a backend or a test harness builds them).
     pub fn new(parts: NodeParts) -> NodeCtx {
         let NodeParts {
             replica,
@@ -203,6 +211,7 @@ impl NodeCtx {
         }
     }
 
+    /// Whether the node declares a socket named `name` (an optional socket may be absent).
     pub fn has_socket(&self, name: &str) -> bool {
         self.sockets.contains_key(name)
     }
@@ -341,6 +350,7 @@ impl NodeCtx {
         dist.sample(&mut *rng)
     }
 
+    /// A draw from `dist` (nanoseconds) with the replica's own seeded stream, as a duration.
     pub fn sample_duration(&self, dist: &Distribution) -> Duration {
         Duration::from_nanos(self.sample(dist).max(0.0) as u64)
     }
@@ -377,6 +387,7 @@ pub struct Socket<'a> {
 }
 
 impl Socket<'_> {
+    /// The type the topology gave this socket.
     pub fn socket_type(&self) -> SocketType {
         self.handle.socket_type()
     }
@@ -405,6 +416,7 @@ impl Socket<'_> {
         Ok(msg)
     }
 
+    /// Sends without waiting: fails at once where `send` would wait (a full pipe, no peer).
     pub fn try_send(&self, msg: Msg) -> Result<(), SendError> {
         let info = msg_info(&msg);
         let sent = self.handle.try_send(msg);
@@ -414,6 +426,7 @@ impl Socket<'_> {
         sent
     }
 
+    /// Receives without waiting: `RecvError::WouldBlock` when nothing is queued.
     pub fn try_recv(&self) -> Result<Msg, RecvError> {
         let msg = self.handle.try_recv()?;
         self.trace(EventKind::Receive { msg: msg_info(&msg) });

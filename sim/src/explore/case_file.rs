@@ -30,7 +30,7 @@ const BANDWIDTH_SPAN_KIB: u64 = 8184;
 /// The scenario `doc` with the case's counts, sizes, options, duration and seed, and
 /// its topology path rewritten to be relative to `dir` (where the file will live).
 /// Faults come later, once the case's counts are known: see [`with_faults`].
-pub fn without_drawn_faults(
+pub(crate) fn without_drawn_faults(
     doc: &Tree,
     space: &Space,
     case: &Case,
@@ -70,7 +70,7 @@ pub fn without_drawn_faults(
 
 /// `doc` (from [`without_drawn_faults`], resolved as `plan`) with the case's faults
 /// appended to those it already has.
-pub fn with_faults(doc: &Tree, space: &Space, case: &Case, plan: &ScenarioPlan) -> Tree {
+pub(crate) fn with_faults(doc: &Tree, space: &Space, case: &Case, plan: &ScenarioPlan) -> Tree {
     let mut out = doc.clone();
     let mut faults = match out.get("faults") {
         Some(Tree::Seq(items)) => items.clone(),

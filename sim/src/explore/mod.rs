@@ -46,7 +46,7 @@ pub use regressions::{
 pub use space::{Case, CountKnob, DEFAULT_KINDS, DEFAULT_MAX_FAULTS, FaultGene, OptionKnob, Space};
 
 /// How many shrinking steps (simulations) a finding may take at most.
-pub const SHRINK_RUNS_MAX: u32 = 500;
+pub(crate) const SHRINK_RUNS_MAX: u32 = 500;
 
 /// How an exploration runs.
 #[derive(Clone, Debug)]
@@ -296,7 +296,7 @@ fn shrink_finding(
 /// still fails. The outcome counts the one case run; its finding, if any, names
 /// `drawn`. The case is drawn as that search drew it: the same tree, so the same
 /// shrinking, as long as the scenario's space is unchanged.
-pub fn replay(base: &Base, registry: &Registry, opts: &Options, drawn: CaseRef) -> Outcome {
+pub(crate) fn replay(base: &Base, registry: &Registry, opts: &Options, drawn: CaseRef) -> Outcome {
     let started = Instant::now();
     let mut runner = runner(drawn.seed);
     let strategy = base.space.strategy();
@@ -429,7 +429,7 @@ fn resolve_text(text: &str, at: &Path, registry: &Registry) -> Result<ScenarioPl
 }
 
 /// Runs one case.
-pub fn evaluate(base: &Base, registry: &Registry, case: &Case, dir: &Path) -> Eval {
+pub(crate) fn evaluate(base: &Base, registry: &Registry, case: &Case, dir: &Path) -> Eval {
     let (text, plan) = match case_text(base, registry, case, dir) {
         Ok(x) => x,
         Err(why) => return Eval::Invalid(why),

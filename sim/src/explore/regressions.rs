@@ -22,7 +22,7 @@ pub const REGRESSIONS_EXTENSION: &str = "explore-regressions";
 
 /// The largest case index a line may name: replaying draws every case before it,
 /// so an edited line must not make the next test draw for hours.
-pub const CASE_INDEX_MAX: u64 = 1_000_000;
+pub(crate) const CASE_INDEX_MAX: u64 = 1_000_000;
 
 /// One case an exploration drew: its search's generator seed and its index there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -145,7 +145,7 @@ impl Space {
     }
 
     /// The proptest strategy drawing cases of this space.
-    pub fn strategy(&self) -> BoxedStrategy<Case> {
+    pub(crate) fn strategy(&self) -> BoxedStrategy<Case> {
         let base_ms = self.duration.as_millis().max(1) as u64;
         // Without a liveness phase nothing in flight at the end is given time to land,
         // so a shorter safety phase would only cut work off: keep it as written.

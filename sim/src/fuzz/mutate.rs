@@ -47,7 +47,12 @@ const INTERESTING_VALUES: [&str; 24] = [
 ];
 
 /// Applies one to four byte-level mutations to `input`, taking material from `corpus`.
-pub fn mutate_bytes(rng: &mut ChaCha8Rng, input: &mut Vec<u8>, corpus: &[Vec<u8>], cap: usize) {
+pub(crate) fn mutate_bytes(
+    rng: &mut ChaCha8Rng,
+    input: &mut Vec<u8>,
+    corpus: &[Vec<u8>],
+    cap: usize,
+) {
     for _ in 0..rng.random_range(1..=4) {
         mutate_once(rng, input, corpus);
     }
@@ -112,7 +117,12 @@ fn overwrite(input: &mut Vec<u8>, at: usize, bytes: &[u8]) {
 
 /// Applies one to four line-level mutations to a YAML text: lines deleted, doubled,
 /// swapped, re-indented, borrowed from another file, or a value replaced.
-pub fn mutate_lines(rng: &mut ChaCha8Rng, text: &str, corpus: &[String], cap: usize) -> String {
+pub(crate) fn mutate_lines(
+    rng: &mut ChaCha8Rng,
+    text: &str,
+    corpus: &[String],
+    cap: usize,
+) -> String {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     for _ in 0..rng.random_range(1..=4) {
         if lines.is_empty() {

@@ -38,7 +38,7 @@ pub struct YamlInput {
 
 impl YamlTarget {
     /// Reads every shipped file under `root` (`topologies/`, `scenarios/`).
-    pub fn from_shipped(root: &Path) -> std::io::Result<YamlTarget> {
+    pub(crate) fn from_shipped(root: &Path) -> std::io::Result<YamlTarget> {
         let mut files = Vec::new();
         let mut texts = Vec::new();
         for path in crate::files::shipped_files(root)? {

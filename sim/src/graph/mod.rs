@@ -74,7 +74,10 @@ impl TopologyGraph {
 
     /// Groups reachable from `starts` along connections in either direction (traffic
     /// flows both ways over a connection).
-    pub fn reachable_from(&self, starts: impl IntoIterator<Item = GroupId>) -> BTreeSet<GroupId> {
+    pub(crate) fn reachable_from(
+        &self,
+        starts: impl IntoIterator<Item = GroupId>,
+    ) -> BTreeSet<GroupId> {
         let undirected = self.graph.clone().into_edge_type::<Undirected>();
         let mut seen = BTreeSet::new();
         for start in starts {

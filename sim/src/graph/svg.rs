@@ -38,7 +38,7 @@ pub(super) struct Rect {
 
 impl Rect {
     /// Whether the two share any area (touching edges do not).
-    pub fn intersects(&self, o: &Rect) -> bool {
+    pub(crate) fn intersects(&self, o: &Rect) -> bool {
         self.x < o.x + o.w && o.x < self.x + self.w && self.y < o.y + o.h && o.y < self.y + self.h
     }
 }

@@ -88,14 +88,17 @@ impl Invariant {
         self
     }
 
+    /// The name scenarios list it by.
     pub fn name(&self) -> &'static str {
         self.name
     }
 
+    /// One line on what it checks, for `check --list` and reports.
     pub fn summary(&self) -> &'static str {
         self.summary
     }
 
+    /// The parameters a scenario may give it.
     pub fn params(&self) -> &[Param] {
         &self.params
     }

@@ -18,7 +18,9 @@ use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex, Trace};
 /// Whether an invariant held over one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
+    /// The invariant held over the whole trace.
     Pass,
+    /// The trace shows the invariant broken; the outcome lists each violation.
     Fail,
     /// The trace cannot decide it; the outcome's note says why.
     Unknown,
@@ -47,6 +49,7 @@ pub struct Violation {
 }
 
 impl Violation {
+    /// A violation at `at` (at `node`, or run-wide), said in `text`.
     pub fn new(at: Duration, node: Option<Replica>, text: impl Into<String>) -> Violation {
         Violation { at, node, text: text.into() }
     }
@@ -55,7 +58,9 @@ impl Violation {
 /// The result of checking one invariant over one trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
+    /// The invariant's registered name.
     pub name: &'static str,
+    /// Whether it held.
     pub verdict: Verdict,
     /// Sorted by time; empty unless the verdict is `Fail`.
     pub violations: Vec<Violation>,
@@ -79,11 +84,12 @@ impl Outcome {
         Outcome { name, verdict: Verdict::Unknown, violations: Vec::new(), note: Some(note.into()) }
     }
 
-    pub fn with_note(mut self, note: impl Into<String>) -> Outcome {
+    pub(crate) fn with_note(mut self, note: impl Into<String>) -> Outcome {
         self.note = Some(note.into());
         self
     }
 
+    /// Whether the verdict is `Pass`.
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Pass
     }
@@ -92,7 +98,9 @@ impl Outcome {
 /// Everything a checker reads. Cheap to copy: it only borrows.
 #[derive(Clone, Copy, Debug)]
 pub struct CheckInput<'a> {
+    /// The finished trace of the run.
     pub trace: &'a Trace,
+    /// The scenario the run played, resolved.
     pub plan: &'a ScenarioPlan,
     /// The invariant's parameters as the scenario gave them (resolution checked names
     /// and kinds); a missing one takes the checker's default.
@@ -101,7 +109,7 @@ pub struct CheckInput<'a> {
 
 impl CheckInput<'_> {
     /// A duration parameter, if given.
-    pub fn duration_param(&self, name: &str) -> Option<Duration> {
+    pub(crate) fn duration_param(&self, name: &str) -> Option<Duration> {
         match self.params.get(name) {
             Some(ParamValue::Duration(d)) => Some(*d),
             _ => None,
@@ -110,13 +118,13 @@ impl CheckInput<'_> {
 
     /// The socket an event names, if the plan has it. Traces come from the plan, so a
     /// miss means a runtime bug; checkers skip such events rather than panic.
-    pub fn socket_plan(&self, node: Replica, socket: SocketIndex) -> Option<&SocketPlan> {
+    pub(crate) fn socket_plan(&self, node: Replica, socket: SocketIndex) -> Option<&SocketPlan> {
         let group = self.plan.topology.groups.get(node.group.0 as usize)?;
         group.sockets.get(usize::from(socket))
     }
 
     /// `client.3`, as reports and selectors spell a replica.
-    pub fn node_name(&self, node: Replica) -> String {
+    pub(crate) fn node_name(&self, node: Replica) -> String {
         match self.plan.topology.groups.get(node.group.0 as usize) {
             Some(group) => format!("{}.{}", group.name, node.index),
             None => format!("group#{}.{}", node.group.0, node.index),
@@ -125,7 +133,7 @@ impl CheckInput<'_> {
 
     /// Fault `index` of the plan named in full: as the trace names it (which says
     /// whether a swarm drew it), or from the plan for a hand-built trace.
-    pub fn fault_name(&self, index: usize, fault: &FaultPlan) -> String {
+    pub(crate) fn fault_name(&self, index: usize, fault: &FaultPlan) -> String {
         match self.trace.faults.get(index) {
             Some(named) => named.text.clone(),
             None => {
@@ -135,12 +143,12 @@ impl CheckInput<'_> {
     }
 
     /// `client.3#7`: a message id as people read it (`plan/msg_id.rs`).
-    pub fn msg_name(&self, id: impl std::borrow::Borrow<MsgId>) -> String {
+    pub(crate) fn msg_name(&self, id: impl std::borrow::Borrow<MsgId>) -> String {
         crate::trace::msg_label(&self.plan.topology, *id.borrow())
     }
 
     /// `client.3/req`: a replica's socket by its topology name.
-    pub fn socket_name(&self, node: Replica, socket: Option<SocketIndex>) -> String {
+    pub(crate) fn socket_name(&self, node: Replica, socket: Option<SocketIndex>) -> String {
         let node_name = self.node_name(node);
         match socket {
             Some(i) => match self.socket_plan(node, i) {
@@ -166,7 +174,7 @@ impl CheckInput<'_> {
     /// When the process at `node` ended: the `FaultBegin` of every scheduled kill or
     /// crash that selects it, in trace order. Faults the runtime drew itself (beyond
     /// the scenario's list) have no plan to name their nodes, so they are not seen.
-    pub fn process_ends(&self, node: Replica) -> Vec<Duration> {
+    pub(crate) fn process_ends(&self, node: Replica) -> Vec<Duration> {
         let faults = &self.plan.faults;
         let ends = |fault: u32| {
             faults.get(fault as usize).is_some_and(|f| {
@@ -182,13 +190,18 @@ impl CheckInput<'_> {
     }
 
     /// Whether the process at `node` was killed or crashed in `(after, until]`.
-    pub fn process_ended_between(&self, node: Replica, after: Duration, until: Duration) -> bool {
+    pub(crate) fn process_ended_between(
+        &self,
+        node: Replica,
+        after: Duration,
+        until: Duration,
+    ) -> bool {
         self.process_ends(node).iter().any(|&t| t > after && t <= until)
     }
 
     /// The sockets a connect in either direction wires to socket `socket` of `group`,
     /// as (group, socket index), in the plan's order.
-    pub fn peer_sockets(&self, group: GroupId, socket: usize) -> Vec<(GroupId, usize)> {
+    pub(crate) fn peer_sockets(&self, group: GroupId, socket: usize) -> Vec<(GroupId, usize)> {
         let mut peers = Vec::new();
         for c in &self.plan.topology.connections {
             if c.from_group == group && c.from_socket == socket {
@@ -202,7 +215,7 @@ impl CheckInput<'_> {
     }
 
     /// The ids producers declared as pipeline tasks (`AppEvent::TaskIssued`).
-    pub fn issued_tasks(&self) -> BTreeSet<MsgId> {
+    pub(crate) fn issued_tasks(&self) -> BTreeSet<MsgId> {
         let issued = self.trace.app_events().filter_map(|(_, a)| match a {
             AppEvent::TaskIssued { id } => Some(*id),
             _ => None,
@@ -215,7 +228,7 @@ impl CheckInput<'_> {
     /// (`issued` holds the declared ids) a task is a declared id sent on any PUSH;
     /// otherwise, any id sent on a PUSH of a pipeline's first stage (a group with a
     /// PUSH and no PULL: nothing feeds it).
-    pub fn task_pullers(
+    pub(crate) fn task_pullers(
         &self,
         node: Replica,
         socket: SocketIndex,

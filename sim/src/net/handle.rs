@@ -111,7 +111,7 @@ impl SocketHandle {
     ///
     /// # Panics
     /// If a task of this socket panicked earlier (a patchbay bug), with its message.
-    pub fn try_send(&self, msg: Msg) -> Result<(), SendError> {
+    pub(crate) fn try_send(&self, msg: Msg) -> Result<(), SendError> {
         let shared = self.shared();
         shared.raise_if_panicked();
         let sent = shared.with_core(|core, now| core.send(msg, now));

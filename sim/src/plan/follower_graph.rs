@@ -26,7 +26,7 @@ pub struct FollowerGraph {
 impl FollowerGraph {
     /// A Barabási–Albert graph of `users` users, each joining with `m` friends, drawn
     /// from `seed`. The first `m + 1` users start fully connected.
-    pub fn barabasi_albert(users: u32, m: u32, seed: u64) -> FollowerGraph {
+    pub(crate) fn barabasi_albert(users: u32, m: u32, seed: u64) -> FollowerGraph {
         let m = m.max(1);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let core = (m + 1).min(users);
@@ -77,15 +77,18 @@ impl FollowerGraph {
         FollowerGraph { offsets, followers }
     }
 
+    /// How many users the graph has.
     pub fn users(&self) -> u32 {
         (self.offsets.len() - 1) as u32
     }
 
+    /// The users `user` follows and is followed by (edges go both ways).
     pub fn followers(&self, user: u32) -> &[u32] {
         let (from, to) = (self.offsets[user as usize], self.offsets[user as usize + 1]);
         &self.followers[from as usize..to as usize]
     }
 
+    /// Edges, each counted once.
     pub fn edge_count(&self) -> usize {
         self.followers.len() / 2
     }

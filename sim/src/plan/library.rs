@@ -13,8 +13,11 @@ use crate::socket::SocketType;
 /// A library patchbay models, at the version its facts were taken from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Library {
+    /// libzmq (ZMTP 3.1 on the wire).
     ZeroMq,
+    /// NNG (SP over TCP on the wire).
     Nng,
+    /// nanomsg (SP over TCP on the wire).
     Nanomsg,
 }
 
@@ -28,6 +31,7 @@ pub enum Wire {
 }
 
 impl Library {
+    /// Every library, in the order files and tables list them.
     pub const ALL: [Library; 3] = [Library::ZeroMq, Library::Nng, Library::Nanomsg];
 
     /// The name written in topology files.
@@ -39,7 +43,7 @@ impl Library {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<Library> {
+    pub(crate) fn from_name(name: &str) -> Option<Library> {
         Library::ALL.into_iter().find(|l| l.name() == name)
     }
 
@@ -52,6 +56,7 @@ impl Library {
         }
     }
 
+    /// The wire protocol the library speaks.
     pub fn wire(self) -> Wire {
         match self {
             Library::ZeroMq => Wire::Zmtp,

@@ -32,11 +32,14 @@ pub use topology::{
 /// A resolved file of either kind.
 #[derive(Clone, Debug)]
 pub enum Plan {
+    /// A topology file.
     Topology(TopologyPlan),
+    /// A scenario file, with its topology inside.
     Scenario(Box<ScenarioPlan>),
 }
 
 impl Plan {
+    /// The topology, of either kind of file.
     pub fn topology(&self) -> &TopologyPlan {
         match self {
             Plan::Topology(t) => t,

@@ -40,8 +40,11 @@ pub const MAX_COUNTER: u64 = 1 << COUNTER_BITS;
 /// Where a message id says it was made, and in which order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MsgOrigin {
+    /// The replica that made it.
     pub node: Replica,
+    /// Which incarnation of that replica (0 before any restart).
     pub incarnation: u32,
+    /// Its place in that incarnation's ids, from 0.
     pub counter: u32,
 }
 

@@ -23,7 +23,12 @@ pub enum Source {
     /// The real library's default: library and option name.
     Default(&'static str),
     /// Written in a file (the topology, or a scenario's `overrides`).
-    File { file: PathBuf, location: Option<Location> },
+    File {
+        /// The file.
+        file: PathBuf,
+        /// Where in it, when known.
+        location: Option<Location>,
+    },
 }
 
 impl std::fmt::Display for Source {
@@ -41,7 +46,9 @@ impl std::fmt::Display for Source {
 /// A value and its provenance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Effective<T> {
+    /// The value in force.
     pub value: T,
+    /// Where it came from.
     pub source: Source,
 }
 
@@ -57,8 +64,11 @@ pub struct EffectiveOptions {
     /// The library the socket stands for; `None` when no file named one (then the
     /// per-type defaults apply and no wire check is made).
     pub library: Effective<Option<Library>>,
+    /// Send high-water mark, in messages per pipe (0: unlimited).
     pub sndhwm: Effective<u32>,
+    /// Receive high-water mark, in messages per pipe (0: unlimited).
     pub rcvhwm: Effective<u32>,
+    /// How long a REQ waits for a reply before resending; `None` never resends.
     pub req_resend_ivl: Effective<Option<Duration>>,
     /// Library behaviour, not a written option: whether a REQ resends at once when the
     /// pipe its request went out on is lost (nanomsg, NNG) or waits for ever (libzmq).
@@ -75,17 +85,26 @@ pub struct EffectiveOptions {
     /// A PAIR's SP version: 1 for NNG's default PAIR, 0 for nanomsg's (and NNG's
     /// pair0, and every PAIR whose library is not named).
     pub pair_version: Effective<u8>,
+    /// How long after a lost connection the first reconnect is tried.
     pub reconnect_ivl: Effective<Duration>,
+    /// The longest reconnect interval backoff reaches; `None`: no backoff.
     pub reconnect_ivl_max: Effective<Option<Duration>>,
+    /// How long unsent messages are kept at close.
     pub linger: Effective<Linger>,
+    /// How long a SURVEYOR waits for responses.
     pub survey_deadline: Effective<Duration>,
+    /// The largest message a socket accepts, in bytes; `None`: any.
     pub rcvmaxsize: Effective<Option<u64>>,
+    /// A SUB's subscriptions (topic prefixes).
     pub subscribe: Effective<Vec<String>>,
+    /// Whether a ROUTER fails a send to an unknown peer rather than dropping it.
     pub router_mandatory: Effective<bool>,
     /// libzmq's ZMTP heartbeats (`library: zeromq` only): PING interval, how long a
     /// PING may go unanswered (`None`: the interval), and the TTL our PINGs carry.
     pub heartbeat_ivl: Effective<Option<Duration>>,
+    /// How long a PING may go unanswered before the connection is closed.
     pub heartbeat_timeout: Effective<Option<Duration>>,
+    /// The TTL our PINGs ask the peer to apply.
     pub heartbeat_ttl: Effective<Option<Duration>>,
 }
 
@@ -128,7 +147,10 @@ impl EffectiveOptions {
 
     /// The defaults for a socket of `socket_type` whose library is `library` (with
     /// where that was decided): the named library's, or the per-type ones.
-    pub fn for_library(socket_type: SocketType, library: Effective<Option<Library>>) -> Self {
+    pub(crate) fn for_library(
+        socket_type: SocketType,
+        library: Effective<Option<Library>>,
+    ) -> Self {
         let mut out = match library.value {
             None => EffectiveOptions::unnamed(socket_type),
             Some(lib) => EffectiveOptions::of(lib),

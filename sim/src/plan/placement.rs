@@ -15,7 +15,7 @@
 pub const DEFAULT_MAX_HOSTS: u64 = 64;
 /// Above this the simulation is too slow to be useful (about 35 s of wall time per
 /// simulated second at 200 hosts).
-pub const HARD_MAX_HOSTS: u64 = 256;
+pub(crate) const HARD_MAX_HOSTS: u64 = 256;
 /// Outgoing connections one simulated host can hold: turmoil's ephemeral port range,
 /// raised to its maximum by the runtime.
 pub const MAX_CONNECTIONS_PER_HOST: u64 = 64_512;

@@ -13,7 +13,9 @@ use super::topology::{GroupId, ParamValue, Replica, TopologyPlan};
 /// A group or one replica of it, as named in faults and links: `broker`, `client.3`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Selector {
+    /// The group named.
     pub group: GroupId,
+    /// One replica of it (`client.3`), or `None` for every replica.
     pub replica: Option<u32>,
 }
 
@@ -27,22 +29,33 @@ impl Selector {
 /// A value drawn per event. Durations are in nanoseconds, sizes in bytes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Distribution {
+    /// Always this value.
     Fixed(f64),
+    /// Any value in `[min, max)`, evenly.
     Uniform {
+        /// The lowest value.
         min: f64,
+        /// The bound no value reaches.
         max: f64,
     },
+    /// Memoryless waits (Poisson arrivals) around a mean.
     Exponential {
+        /// The mean.
         mean: f64,
     },
+    /// A bell around `mean`, cut at zero (no negative time or size).
     Normal {
+        /// The mean.
         mean: f64,
+        /// The standard deviation.
         stddev: f64,
     },
     /// Log-normal given by its median and its 99th percentile, which users know better
     /// than mu and sigma.
     LogNormal {
+        /// The median.
         median: f64,
+        /// The 99th percentile.
         p99: f64,
     },
 }
@@ -90,45 +103,69 @@ impl Distribution {
     }
 }
 
+/// A link's own conditions, overriding the network's between two sets of nodes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkPlan {
+    /// The two ends (either direction).
     pub between: [Selector; 2],
+    /// One-way latency per message, in nanoseconds; `None` for the network's.
     pub latency: Option<Distribution>,
+    /// Fraction of packets lost (0 to 1; TCP resends them late); `None` for the network's.
     pub loss: Option<f64>,
     /// Bytes per second each way; infinite for `unlimited`, `None` for the network's.
     pub bandwidth: Option<f64>,
 }
 
+/// The simulated network every connection crosses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkPlan {
+    /// The simulator's step: the granularity of simulated time.
     pub tick: Duration,
+    /// One-way latency per message, in nanoseconds.
     pub latency: Distribution,
+    /// Fraction of packets lost (0 to 1), which TCP resends late.
     pub loss: f64,
     /// Bytes per second every link carries at most, each way; infinite when unlimited.
     pub bandwidth: f64,
+    /// Links whose conditions differ from the network's, in file order.
     pub links: Vec<LinkPlan>,
 }
 
 /// What one group does, every field checked against its design's workload list.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WorkloadPlan {
+    /// Requests each replica issues (`None`: the design's default; a client issues none).
     pub requests: Option<u64>,
     /// Per second, per replica.
     pub rate: Option<f64>,
+    /// When each replica starts, in nanoseconds from the run's start.
     pub start_at: Option<Distribution>,
+    /// Payload size per message, in bytes.
     pub size: Option<Distribution>,
+    /// Time a worker spends per request, in nanoseconds.
     pub service_time: Option<Distribution>,
+    /// Messages a publisher publishes per second.
     pub publish_rate: Option<f64>,
+    /// Messages a publisher publishes in all.
     pub publishes: Option<u64>,
+    /// When a subscriber joins, in nanoseconds from the run's start.
     pub join_at: Option<Distribution>,
+    /// When a subscriber leaves, in nanoseconds from the run's start.
     pub leave_at: Option<Distribution>,
+    /// How long a comet user stays logged in, in nanoseconds.
     pub session: Option<Distribution>,
+    /// How long a comet user stays logged out, in nanoseconds.
     pub offline: Option<Distribution>,
+    /// Fraction of comet users logged in at the start (0 to 1).
     pub online_fraction: Option<f64>,
+    /// Jobs an aggregator client sends.
     pub jobs: Option<u64>,
+    /// Chunks per job.
     pub chunks: Option<u64>,
 }
 
+/// What a fault does.
+/// What a fault does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FaultKind {
     /// Traffic between two sets is held; it flows again when the partition heals, and
@@ -153,6 +190,8 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every kind, in the order the files' documentation lists them.
+    /// Every kind, in the order the files' documentation lists them.
     pub const ALL: [FaultKind; 9] = [
         FaultKind::Partition,
         FaultKind::Clog,
@@ -165,6 +204,8 @@ impl FaultKind {
         FaultKind::Bandwidth,
     ];
 
+    /// The name a file gives it (`kind: partition`).
+    /// The name a file gives it (`kind: partition`).
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::Partition => "partition",
@@ -179,19 +220,22 @@ impl FaultKind {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<FaultKind> {
+    pub(crate) fn from_name(name: &str) -> Option<FaultKind> {
         FaultKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
     /// Whether the fault acts on nodes (`node:`) rather than links (`between:`).
-    pub fn is_node_fault(self) -> bool {
+    pub(crate) fn is_node_fault(self) -> bool {
         matches!(self, FaultKind::Kill | FaultKind::Crash | FaultKind::Restart | FaultKind::Stall)
     }
 }
 
+/// One scheduled fault.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultPlan {
+    /// What it does.
     pub kind: FaultKind,
+    /// When it begins, from the run's start.
     pub at: Duration,
     /// When the fault ends (or, for `kill` and `crash`, when the node restarts);
     /// `None` lasts until the safety phase ends and everything heals. A time past
@@ -202,8 +246,11 @@ pub struct FaultPlan {
     pub nodes: Vec<Selector>,
     /// The two sides of a link fault.
     pub between: Option<[Vec<Selector>; 2]>,
+    /// Whether a link fault holds traffic from the first side to the second only.
     pub oneway: bool,
+    /// A `latency` fault's latency, in nanoseconds.
     pub latency: Option<Distribution>,
+    /// A `loss` fault's loss fraction (0 to 1).
     pub rate: Option<f64>,
     /// A `bandwidth` fault's limit in bytes per second, each way; infinite lifts it.
     pub bandwidth: Option<f64>,
@@ -212,24 +259,35 @@ pub struct FaultPlan {
 /// Faults drawn from each run's seed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SwarmPlan {
+    /// The kinds a drawn fault may be.
     pub kinds: Vec<FaultKind>,
+    /// The nodes drawn faults may hit.
     pub targets: Vec<Selector>,
+    /// Fewest faults drawn per seed.
     pub faults_min: u64,
+    /// Most faults drawn per seed.
     pub faults_max: u64,
+    /// How long each drawn fault lasts, in nanoseconds (`None`: until the heal).
     pub duration: Option<Distribution>,
+    /// The range a drawn `loss` fault's rate comes from.
     pub loss: Option<(f64, f64)>,
+    /// A drawn `latency` fault's latency, in nanoseconds.
     pub latency: Option<Distribution>,
 }
 
+/// An invariant the scenario checks, with its parameters resolved.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InvariantPlan {
+    /// Its registered name.
     pub name: &'static str,
+    /// Its parameters, defaults filled in, by name.
     pub params: BTreeMap<String, ParamValue>,
 }
 
 /// The outcome a scenario expects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expect {
+    /// Every invariant passes.
     Pass,
     /// These invariants must be violated (and every other listed one must pass).
     Violated(Vec<String>),
@@ -249,12 +307,15 @@ pub enum ExpectIn {
 /// A count a scenario expects, per seed: between `min` and `max` inclusive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CountRange {
+    /// The fewest.
     pub min: u64,
     /// `None` is unbounded (`.inf` in the file).
     pub max: Option<u64>,
 }
 
 impl CountRange {
+    /// Whether `n` lies in the range.
+    /// Whether `n` lies in the range.
     pub fn contains(&self, n: u64) -> bool {
         n >= self.min && self.max.is_none_or(|max| n <= max)
     }
@@ -273,6 +334,7 @@ impl std::fmt::Display for CountRange {
 /// What `expect` says beyond the verdicts: where the outcome shows and how much.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExpectBounds {
+    /// In how many seeds the outcome must show.
     pub seeds: ExpectIn,
     /// Violations per seed of a violated invariant, by invariant name.
     pub violations: BTreeMap<String, CountRange>,
@@ -310,6 +372,7 @@ pub const DROP_REASONS: [(&str, DropReason); 8] = [
     ("expired", DropReason::Expired),
 ];
 
+/// The name `expect: {drops: …}` gives `reason`.
 pub fn drop_reason_name(reason: DropReason) -> &'static str {
     DROP_REASONS.iter().find(|(_, r)| *r == reason).map_or("?", |(name, _)| name)
 }
@@ -317,19 +380,33 @@ pub fn drop_reason_name(reason: DropReason) -> &'static str {
 /// An immutable, fully checked scenario.
 #[derive(Clone, Debug)]
 pub struct ScenarioPlan {
+    /// The scenario's `name`.
     pub name: String,
+    /// The file it was read from, as given.
     pub file: PathBuf,
+    /// Its `description`, if it has one.
     pub description: Option<String>,
+    /// The topology it runs, resolved with the scenario's parameters.
     pub topology: TopologyPlan,
+    /// How long the safety phase (faults on schedule) lasts.
     pub duration: Duration,
+    /// The bound on the liveness phase that follows the heal.
     pub liveness: Duration,
+    /// The seeds a sweep runs by default.
     pub seeds: Vec<u64>,
+    /// How long TCP holds a connection that hears nothing before resetting it.
     pub tcp_timeout: Duration,
+    /// The simulated network.
     pub network: NetworkPlan,
+    /// What each group does.
     pub workload: BTreeMap<GroupId, WorkloadPlan>,
+    /// The scheduled faults, in file order (`FaultBegin { fault }` indexes them).
     pub faults: Vec<FaultPlan>,
+    /// Faults drawn per seed, if the scenario asks for a swarm.
     pub swarm: Option<SwarmPlan>,
+    /// The invariants checked, in file order (each run's outcomes follow it).
     pub invariants: Vec<InvariantPlan>,
+    /// The verdicts the scenario expects.
     pub expect: Expect,
     /// Where the expected outcome must show and the counts it comes with.
     pub expect_bounds: ExpectBounds,
@@ -337,7 +414,7 @@ pub struct ScenarioPlan {
 
 impl ScenarioPlan {
     /// The whole expectation in words: `violated: x; in any seed; x ×[1, 5]`.
-    pub fn expect_text(&self) -> String {
+    pub(crate) fn expect_text(&self) -> String {
         let verdicts = match &self.expect {
             Expect::Pass => "pass".to_owned(),
             Expect::Violated(names) => format!("violated: {}", names.join(", ")),

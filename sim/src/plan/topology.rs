@@ -18,18 +18,26 @@ pub struct GroupId(pub u32);
 /// One replica of a group: `name.index`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Replica {
+    /// The group it belongs to.
     pub group: GroupId,
+    /// Its index in the group, from 0.
     pub index: u32,
 }
 
 /// A resolved design or topology parameter.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ParamValue {
+    /// A whole number.
     Count(u64),
+    /// A duration.
     Duration(std::time::Duration),
+    /// A size in bytes; `None` for `unlimited`.
     Size(Option<u64>),
+    /// A number, possibly fractional.
     Number(f64),
+    /// A flag.
     Bool(bool),
+    /// A string (also a `OneOf`'s word).
     Text(String),
     /// A topology parameter: text substituted wherever `$name` appears, typed only
     /// where it lands.
@@ -55,13 +63,16 @@ impl std::fmt::Display for ParamValue {
 /// How a socket binds: on a port the file names, or on one the runtime picks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bind {
+    /// On a port the runtime picks (the file gave none).
     Auto,
+    /// On this port.
     Port(u16),
 }
 
 /// A connect as written: to every replica of a group's socket, or to one replica's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectTarget {
+    /// The group connected to.
     pub group: GroupId,
     /// `None` connects to every replica of the group.
     pub replica: Option<u32>,
@@ -70,21 +81,34 @@ pub struct ConnectTarget {
 }
 
 #[derive(Clone, Debug)]
+/// One socket of a group, as every replica of it opens it.
 pub struct SocketPlan {
+    /// Its name, unique in the group (what the design asks for).
     pub name: String,
+    /// Its type.
     pub socket_type: SocketType,
+    /// Where it binds, if it does.
     pub bind: Option<Bind>,
+    /// What it connects to, in file order.
     pub connects: Vec<ConnectTarget>,
+    /// Every option with where its value came from.
     pub options: EffectiveOptions,
 }
 
 #[derive(Clone, Debug)]
+/// A group of replicas running one design.
 pub struct Group {
+    /// Its index in [`TopologyPlan::groups`].
     pub id: GroupId,
+    /// Its name in the file.
     pub name: String,
+    /// How many replicas it runs.
     pub count: u32,
+    /// The registered design they run.
     pub design: String,
+    /// The design's parameters, defaults filled in.
     pub params: BTreeMap<String, ParamValue>,
+    /// Its sockets, in file order (a trace's `SocketIndex` indexes them).
     pub sockets: Vec<SocketPlan>,
     /// Simulated hosts the replicas are spread over (replica `i` on host `i % hosts`).
     pub hosts: u32,
@@ -108,6 +132,7 @@ pub struct ProcessPlan {
     /// The working directory: the one written, relative to the topology file, or the
     /// topology file's own directory.
     pub cwd: PathBuf,
+    /// When a started program counts as ready.
     pub ready: Ready,
     /// How long a start may take before the run fails.
     pub ready_timeout: std::time::Duration,
@@ -131,10 +156,13 @@ pub struct Template(pub Vec<Piece>);
 /// A piece of a [`Template`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Piece {
+    /// Text taken as written (`{{` and `}}` already made single braces).
     Text(String),
     /// An endpoint of the socket with this index in the group.
     Endpoint {
+        /// The socket's index among the group's sockets.
         socket: usize,
+        /// Which of its endpoints.
         part: EndpointPart,
     },
 }
@@ -165,25 +193,24 @@ impl Template {
 }
 
 impl Group {
+    /// The socket named `name`, if the group has one.
     pub fn socket(&self, name: &str) -> Option<&SocketPlan> {
         self.sockets.iter().find(|s| s.name == name)
     }
 
-    pub fn has_socket_type(&self, types: &[SocketType]) -> bool {
+    pub(crate) fn has_socket_type(&self, types: &[SocketType]) -> bool {
         self.sockets.iter().any(|s| types.contains(&s.socket_type))
-    }
-
-    /// Which of the group's hosts replica `index` runs on.
-    pub fn host_of(&self, index: u32) -> u32 {
-        index % self.hosts
     }
 }
 
 /// One edge of the topology graph: a group's socket connecting to another's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Connection {
+    /// The connecting group.
     pub from_group: GroupId,
+    /// Its connecting socket, as an index into the group's `sockets`.
     pub from_socket: usize,
+    /// What it connects to.
     pub to: ConnectTarget,
     /// Pipes this connect opens in all (connecting replicas times bound replicas).
     pub pipes: u64,
@@ -192,30 +219,38 @@ pub struct Connection {
 /// An immutable, fully checked topology.
 #[derive(Clone, Debug)]
 pub struct TopologyPlan {
+    /// The topology's `name`.
     pub name: String,
+    /// The file it was read from, as given.
     pub file: PathBuf,
+    /// Its `description`, if it has one.
     pub description: Option<String>,
+    /// Its parameters, after the scenario's overrode them.
     pub params: BTreeMap<String, ParamValue>,
+    /// Every group, in file order (a [`GroupId`] indexes them).
     pub groups: Vec<Group>,
+    /// Every connect, one per group socket and target.
     pub connections: Vec<Connection>,
 }
 
 impl TopologyPlan {
+    /// The group with id `id` (every `GroupId` of the plan is valid).
     pub fn group(&self, id: GroupId) -> &Group {
         &self.groups[id.0 as usize]
     }
 
+    /// The group named `name`, if any.
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.name == name)
     }
 
     /// Every replica's name, as used in traces and selectors: `name.index`.
-    pub fn replica_name(&self, replica: Replica) -> String {
+    pub(crate) fn replica_name(&self, replica: Replica) -> String {
         format!("{}.{}", self.group(replica.group).name, replica.index)
     }
 
     /// Total simulated hosts.
-    pub fn host_count(&self) -> u64 {
+    pub(crate) fn host_count(&self) -> u64 {
         self.groups.iter().map(|g| u64::from(g.hosts)).sum()
     }
 

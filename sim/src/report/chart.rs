@@ -16,23 +16,23 @@ const BOTTOM: f64 = 40.0;
 const LEGEND_W: f64 = 200.0;
 
 /// Line and bar colours, in series order.
-pub const PALETTE: [&str; 10] = [
+pub(crate) const PALETTE: [&str; 10] = [
     "#3b6db3", "#d1603d", "#3a9d5d", "#8a5fbf", "#c9a227", "#2aa3b8", "#b8477a", "#6d7d8c",
     "#8c6d31", "#4f4fa8",
 ];
 
-pub fn colour(i: usize) -> &'static str {
+pub(crate) fn colour(i: usize) -> &'static str {
     PALETTE[i % PALETTE.len()]
 }
 
 /// Escapes text for HTML and SVG alike.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// `850 µs`, `12.3 ms`, `4.56 s`: a duration a reader takes in at a glance (to the
 /// microsecond, trailing zeros dropped).
-pub fn duration_text(us: u64) -> String {
+pub(crate) fn duration_text(us: u64) -> String {
     let trimmed = |x: f64, unit: &str| {
         let digits = format!("{x:.3}");
         format!("{} {unit}", digits.trim_end_matches('0').trim_end_matches('.'))
@@ -45,7 +45,7 @@ pub fn duration_text(us: u64) -> String {
 }
 
 /// `850µs`, `1.2ms`, `147ms`, `12s`: three figures at most, for axis labels.
-pub fn duration_short(us: u64) -> String {
+pub(crate) fn duration_short(us: u64) -> String {
     let three = |x: f64, unit: &str| {
         if x >= 100.0 {
             format!("{x:.0}{unit}")
@@ -63,7 +63,7 @@ pub fn duration_short(us: u64) -> String {
 }
 
 /// A number for an axis or a table: integers as such, others with up to two decimals.
-pub fn number_text(x: f64) -> String {
+pub(crate) fn number_text(x: f64) -> String {
     if (x - x.round()).abs() < 1e-9 || x.abs() >= 100.0 {
         format!("{x:.0}")
     } else {
@@ -203,7 +203,7 @@ fn legend<'a>(out: &mut String, names: impl Iterator<Item = &'a str>) {
 
 /// Bars in groups: `groups` along the x axis, one bar per series in each. Labels
 /// are thinned so no more than about ten are printed.
-pub fn bars(
+pub(crate) fn bars(
     label: &str,
     groups: &[String],
     series: &[(String, Vec<f64>)],

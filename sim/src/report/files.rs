@@ -57,7 +57,7 @@ impl std::error::Error for ReadError {}
 /// The largest report read back: far above what a sweep writes (its figures are
 /// bounded; its rows are a few hundred bytes a run), and a bound on what a path that is
 /// not a report (a log, a device) can make patchbay read.
-pub const REPORT_SIZE_MAX_BYTES: u64 = 512 * 1024 * 1024;
+pub(crate) const REPORT_SIZE_MAX_BYTES: u64 = 512 * 1024 * 1024;
 
 /// A regular file's whole text, read without blocking on a FIFO or a device (their
 /// metadata is checked first) and without reading past [`REPORT_SIZE_MAX_BYTES`].

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod seqdiag;
 mod seqsvg;
 pub mod sweep;
+pub mod table;
 pub mod topology;
 
 use serde::{Deserialize, Serialize};
@@ -224,7 +225,7 @@ impl VerdictRow {
 }
 
 /// A verdict row's `expected` when the scenario says `in: any`.
-pub const EXPECT_FAIL_IN_ANY: &str = "fail in any seed";
+pub(crate) const EXPECT_FAIL_IN_ANY: &str = "fail in any seed";
 
 impl Section {
     /// Whether the section ended as its scenario expects: every seed ran, and the

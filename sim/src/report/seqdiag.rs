@@ -19,7 +19,7 @@ use crate::trace::{AppEvent, EventKind, MsgId, Trace, TraceEvent, fault_text, ms
 /// Events a diagram draws at most.
 pub const MAX_ROWS: usize = 150;
 /// Events drawn before the violating one, when the trace has them.
-pub const ROWS_BEFORE: usize = 60;
+pub(crate) const ROWS_BEFORE: usize = 60;
 /// Lanes at most, the folded one included.
 pub const MAX_LANES: usize = 12;
 
@@ -159,7 +159,7 @@ fn id_text(plan: &ScenarioPlan, id: Option<MsgId>) -> String {
 
 /// What an event says, for people: message ids as `client.3#7`, faults named in full,
 /// peers by replica. `cargo xtask sim --trace` prints traces with it.
-pub fn event_text(plan: &ScenarioPlan, trace: &Trace, kind: &EventKind) -> String {
+pub(crate) fn event_text(plan: &ScenarioPlan, trace: &Trace, kind: &EventKind) -> String {
     let id = |msg: &crate::trace::MsgInfo| id_text(plan, msg.id);
     let pipe_of = |pipe: &Option<u32>| pipe.map_or_else(String::new, |p| format!(" on pipe {p}"));
     match kind {

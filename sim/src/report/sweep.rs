@@ -54,7 +54,7 @@ impl Measurements {
     }
 
     /// The finished figures of `plan` (empty ones if nothing of it was measured).
-    pub fn metrics_of(&self, plan: &ScenarioPlan) -> Metrics {
+    pub(crate) fn metrics_of(&self, plan: &ScenarioPlan) -> Metrics {
         let acc = self.by_file.lock().expect("no panics while held").remove(&plan.file);
         acc.unwrap_or_else(|| Accumulator::for_plan(plan)).finish()
     }
@@ -129,7 +129,7 @@ fn sweep_report(
 
 /// The JSON rows of `reports`, as `run::json` writes them, with each repro through
 /// `tool`.
-pub fn run_rows(reports: &[RunReport], tool: &str) -> Vec<serde_json::Value> {
+pub(crate) fn run_rows(reports: &[RunReport], tool: &str) -> Vec<serde_json::Value> {
     let mut rows = match to_json(reports).get_mut("runs").map(std::mem::take) {
         Some(serde_json::Value::Array(rows)) => rows,
         _ => Vec::new(),
@@ -151,20 +151,29 @@ pub fn section(
     metrics: Metrics,
     tool: &str,
 ) -> Section {
+    let mut section = verdict_section(plan, runs, tool);
     let mut runs = runs.to_vec();
     runs.sort_by_key(|r| r.seed);
-    let verdicts: Vec<VerdictRow> =
-        (0..plan.invariants.len()).map(|i| verdict_row(plan, &runs, i, tool)).collect();
-    let mut sequences = Vec::new();
     for i in 0..plan.invariants.len() {
         let shortest = runs
             .iter()
             .filter(|r| r.invariants.get(i).is_some_and(|o| o.verdict == Verdict::Fail))
             .min_by_key(|r| (r.events, r.seed));
         if let Some(diagram) = shortest.and_then(|r| draw(plan, registry, r, i, tool)) {
-            sequences.push(diagram);
+            section.sequences.push(diagram);
         }
     }
+    section.metrics = metrics;
+    section
+}
+
+/// One scenario's section with its verdicts counted but no figures and nothing
+/// drawn: what the verdict table (`report::table`) needs, cheap enough for a test.
+pub(crate) fn verdict_section(plan: &ScenarioPlan, runs: &[&RunReport], tool: &str) -> Section {
+    let mut runs = runs.to_vec();
+    runs.sort_by_key(|r| r.seed);
+    let verdicts: Vec<VerdictRow> =
+        (0..plan.invariants.len()).map(|i| verdict_row(plan, &runs, i, tool)).collect();
     Section {
         name: plan.name.clone(),
         design: None,
@@ -179,8 +188,8 @@ pub fn section(
         errors: runs.iter().filter(|r| r.error.is_some()).count() as u64,
         graph: Topology::of(&plan.topology),
         verdicts,
-        sequences,
-        metrics,
+        sequences: Vec::new(),
+        metrics: Metrics::default(),
         requests: None,
     }
 }

@@ -98,41 +98,8 @@ impl TopologyResolver<'_, '_, '_> {
         raw: &RawTopology,
         path: &YamlPath,
     ) -> Option<(&'g Group, usize)> {
-        let Some(target) = groups.iter().find(|g| g.name == node) else {
-            // A node the file declares but that was left out for its own error (its
-            // count, say) has been reported already; "does not exist" would mislead.
-            if raw.nodes.iter().any(|n| n.name == node) {
-                return None;
-            }
-            let d = self.diags().error(
-                path,
-                Target::Value,
-                Code::UnknownNode,
-                format!("`{text}` connects to node `{node}`, which does not exist"),
-            );
-            if let Some(s) = did_you_mean(node, groups.iter().map(|g| g.name.as_str())) {
-                d.hint(format!("did you mean `{s}.{socket}`?"));
-            }
-            return None;
-        };
-        let Some(ti) = target.sockets.iter().position(|s| s.name == socket) else {
-            // Likewise a declared socket left out for its own error (its type).
-            if raw_socket(raw, node, socket).is_some() {
-                return None;
-            }
-            let d = self.diags().error(
-                path,
-                Target::Value,
-                Code::UnknownSocket,
-                format!("node `{node}` has no socket `{socket}`"),
-            );
-            let names = target.sockets.iter().map(|s| s.name.as_str());
-            match did_you_mean(socket, names.clone()) {
-                Some(s) => d.hint(format!("did you mean `{node}.{s}`?")),
-                None => d.hint(format!("its sockets: {}", names.collect::<Vec<_>>().join(", "))),
-            };
-            return None;
-        };
+        let target = self.connect_group(text, (node, socket), groups, raw, path)?;
+        let ti = self.connect_socket((node, socket), target, raw, path)?;
         if let Some(i) = replica
             && i >= target.count
         {
@@ -166,6 +133,66 @@ impl TopologyResolver<'_, '_, '_> {
             return None;
         }
         Some((target, ti))
+    }
+
+    /// The group a connect names, or `None` after saying it does not exist (with a
+    /// suggestion when a name is close).
+    fn connect_group<'g>(
+        &mut self,
+        text: &str,
+        (node, socket): (&str, &str),
+        groups: &'g [Group],
+        raw: &RawTopology,
+        path: &YamlPath,
+    ) -> Option<&'g Group> {
+        if let Some(target) = groups.iter().find(|g| g.name == node) {
+            return Some(target);
+        }
+        // A node the file declares but that was left out for its own error (its
+        // count, say) has been reported already; "does not exist" would mislead.
+        if raw.nodes.iter().any(|n| n.name == node) {
+            return None;
+        }
+        let d = self.diags().error(
+            path,
+            Target::Value,
+            Code::UnknownNode,
+            format!("`{text}` connects to node `{node}`, which does not exist"),
+        );
+        if let Some(s) = did_you_mean(node, groups.iter().map(|g| g.name.as_str())) {
+            d.hint(format!("did you mean `{s}.{socket}`?"));
+        }
+        None
+    }
+
+    /// The index of the socket a connect names in `target`, or `None` after saying
+    /// the node has no such socket (with its sockets or a close name as the hint).
+    fn connect_socket(
+        &mut self,
+        (node, socket): (&str, &str),
+        target: &Group,
+        raw: &RawTopology,
+        path: &YamlPath,
+    ) -> Option<usize> {
+        if let Some(ti) = target.sockets.iter().position(|s| s.name == socket) {
+            return Some(ti);
+        }
+        // Likewise a declared socket left out for its own error (its type).
+        if raw_socket(raw, node, socket).is_some() {
+            return None;
+        }
+        let d = self.diags().error(
+            path,
+            Target::Value,
+            Code::UnknownSocket,
+            format!("node `{node}` has no socket `{socket}`"),
+        );
+        let names = target.sockets.iter().map(|s| s.name.as_str());
+        match did_you_mean(socket, names.clone()) {
+            Some(s) => d.hint(format!("did you mean `{node}.{s}`?")),
+            None => d.hint(format!("its sockets: {}", names.collect::<Vec<_>>().join(", "))),
+        };
+        None
     }
 
     /// The two ends of a connect can talk: their types pair, and where both name a

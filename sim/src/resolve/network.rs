@@ -15,7 +15,7 @@ use super::scenario::ScenarioResolver;
 /// The simulator's tick when the scenario gives none: turmoil's finest.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
 /// Latency of every link the scenario says nothing about.
-pub const DEFAULT_LATENCY_MS: f64 = 1.0;
+pub(crate) const DEFAULT_LATENCY_MS: f64 = 1.0;
 
 impl ScenarioResolver<'_, '_, '_> {
     pub(super) fn network(&mut self, raw: Option<&RawNetwork>) -> NetworkPlan {

@@ -66,7 +66,7 @@ const HEARTBEAT_TTL_MAX: Duration = Duration::from_millis(6_553_500);
 
 impl EffectiveOptions {
     /// Applies the options written at `path` over `self`, reporting every mistake.
-    pub fn apply(
+    pub(crate) fn apply(
         &mut self,
         raw: &RawOptions,
         socket_type: SocketType,

@@ -21,7 +21,7 @@ use crate::plan::{Group, GroupId, PROCESS_DESIGN, ParamValue, TopologyPlan};
 use super::scalars::{WholeRange, whole_number};
 
 /// Largest replica count a group may have.
-pub const MAX_COUNT: u64 = 10_000_000;
+pub(crate) const MAX_COUNT: u64 = 10_000_000;
 const _: () = assert!(MAX_COUNT <= crate::trace::MAX_REPLICAS, "message ids hold every replica");
 
 /// A node's `count` of replicas.

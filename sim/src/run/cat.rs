@@ -28,9 +28,13 @@ use crate::socket::{Msg, REQUEST_ID_BIT, SocketOptions, SocketType, make_core};
 /// subscriptions and linger `cat` was given) and where it binds and connects.
 #[derive(Clone, Debug)]
 pub struct CatSocket {
+    /// The socket's type (`--req`, `--pub`, ...).
     pub socket_type: SocketType,
+    /// Its options: the library's defaults, `--subscribe` and the linger.
     pub options: SocketOptions,
+    /// The addresses it binds (`--bind`).
     pub binds: Vec<SocketAddr>,
+    /// The addresses it connects to (`--connect`).
     pub connects: Vec<SocketAddr>,
 }
 

@@ -36,6 +36,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The request-reply figures of one run's trace.
     pub fn of(trace: &Trace) -> Metrics {
         let mut issued: BTreeMap<MsgId, Duration> = BTreeMap::new();
         let mut m = Metrics::default();
@@ -90,7 +91,7 @@ impl Metrics {
     }
 
     /// Network messages per reply accepted; `None` with nothing served.
-    pub fn messages_per_request(&self) -> Option<f64> {
+    pub(crate) fn messages_per_request(&self) -> Option<f64> {
         (self.served > 0).then(|| self.sends as f64 / self.served as f64)
     }
 }
@@ -98,9 +99,13 @@ impl Metrics {
 /// One design's line of the comparison: its runs' figures and verdicts.
 #[derive(Clone, Debug)]
 pub struct Row {
+    /// The side's name.
     pub design: String,
+    /// Simulated or real.
     pub backend: Backend,
+    /// Runs summed.
     pub runs: usize,
+    /// Their request-reply figures, summed.
     pub metrics: Metrics,
     /// Each invariant with how many runs gave each verdict.
     pub verdicts: Vec<(String, BTreeMap<String, usize>)>,
@@ -150,12 +155,15 @@ pub const SHIPPED_BROKERS: &[(&str, &str)] = &[
 /// Clients and workers every side gets unless a compare file says otherwise: the same
 /// values for all keep the workload equal.
 pub const CLIENTS: i64 = 4;
+/// Workers every side gets unless a compare file says otherwise.
 pub const WORKERS: i64 = 3;
 
 /// One side of a comparison: a name and the topology that runs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Side {
+    /// The name the table and the report show.
     pub name: String,
+    /// The topology that runs it, put under the scenario in place of its own.
     pub topology: PathBuf,
 }
 

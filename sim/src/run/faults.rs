@@ -114,7 +114,7 @@ pub struct Pace {
 }
 
 /// Linux retransmits a SYN for about 127 s before `connect` fails (tcp_syn_retries 6).
-pub const SYN_TIMEOUT: Duration = Duration::from_secs(127);
+pub(crate) const SYN_TIMEOUT: Duration = Duration::from_secs(127);
 /// Minimum retransmission timeout on Linux: what one lost segment costs.
 const RTO_MIN: Duration = Duration::from_millis(200);
 
@@ -190,7 +190,7 @@ pub struct FaultWorld {
 /// The network latency turmoil itself can apply: a fixed latency with no per-link
 /// override and no latency fault to change it. Then the shim adds nothing on the
 /// common path, and no chunk needs a timer of its own (the benchmark's main cost).
-pub fn turmoil_latency(plan: &ScenarioPlan) -> Option<Duration> {
+pub(crate) fn turmoil_latency(plan: &ScenarioPlan) -> Option<Duration> {
     let Distribution::Fixed(ns) = plan.network.latency else { return None };
     // A paced chunk's latency counts from when its last byte leaves, which only the
     // shim knows; so any bandwidth limit moves the latency into the shim too.
@@ -220,7 +220,7 @@ impl FaultWorld {
     /// A fault world whose `delay` includes the network's base latency or not: the
     /// real network's fault proxy applies all of it, turmoil sometimes applies it
     /// itself.
-    pub fn with_base_latency(plan: &ScenarioPlan, seed: u64, base: bool) -> Rc<FaultWorld> {
+    pub(crate) fn with_base_latency(plan: &ScenarioPlan, seed: u64, base: bool) -> Rc<FaultWorld> {
         let mut network = plan.network.clone();
         if !base {
             network.latency = Distribution::Fixed(0.0);
@@ -231,7 +231,7 @@ impl FaultWorld {
     /// A fault world with no fault, no latency of its own, no loss and no bandwidth
     /// limit, for a harness that runs sockets over the simulator's shim without a
     /// scenario (the parity tests): turmoil's own latency is all there is.
-    pub fn fault_free(seed: u64) -> Rc<FaultWorld> {
+    pub(crate) fn fault_free(seed: u64) -> Rc<FaultWorld> {
         let network = NetworkPlan {
             tick: Duration::from_millis(1),
             latency: Distribution::Fixed(0.0),
@@ -287,7 +287,7 @@ impl FaultWorld {
         *self.shared.borrow_mut() = shared;
     }
 
-    pub fn add_replica(&self, r: Replica) -> Rc<Notify> {
+    pub(crate) fn add_replica(&self, r: Replica) -> Rc<Notify> {
         let notify = Rc::new(Notify::new());
         let st = ReplicaState {
             status: Status::Running,
@@ -299,7 +299,7 @@ impl FaultWorld {
         notify
     }
 
-    pub fn register_wait(&self, waker: &Waker) {
+    pub(crate) fn register_wait(&self, waker: &Waker) {
         let mut wakers = self.wakers.borrow_mut();
         if !wakers.iter().any(|w| w.will_wake(waker)) {
             wakers.push(waker.clone());
@@ -307,13 +307,13 @@ impl FaultWorld {
     }
 
     /// Wakes everything waiting on a fault: cheap, and the waiters re-check.
-    pub fn wake_all(&self) {
+    pub(crate) fn wake_all(&self) {
         for w in self.wakers.borrow_mut().drain(..) {
             w.wake();
         }
     }
 
-    pub fn new_conn(&self, connector: Replica, acceptor: Replica) -> ConnId {
+    pub(crate) fn new_conn(&self, connector: Replica, acceptor: Replica) -> ConnId {
         let mut st = self.state.borrow_mut();
         let id = st.next_conn;
         st.next_conn += 1;
@@ -332,33 +332,33 @@ impl FaultWorld {
     }
 
     /// Forgets a connection both ends have closed, so later faults do not count it.
-    pub fn close_conn(&self, id: ConnId) {
+    pub(crate) fn close_conn(&self, id: ConnId) {
         self.state.borrow_mut().conns.remove(&id);
     }
 
     /// Registers a connection opened by a connector whose id arrived in the preamble.
-    pub fn accept_conn(&self, id: ConnId) -> Option<[Replica; 2]> {
+    pub(crate) fn accept_conn(&self, id: ConnId) -> Option<[Replica; 2]> {
         self.state.borrow().conns.get(&id).map(|c| c.ends)
     }
 
     /// Whether end `end` of connection `id` belongs to a machine that crashed while
     /// the connection was open: it sends nothing more, not even a close.
-    pub fn silenced(&self, id: ConnId, end: usize) -> bool {
+    pub(crate) fn silenced(&self, id: ConnId, end: usize) -> bool {
         self.state.borrow().conns.get(&id).is_some_and(|c| c.silent[end])
     }
 
-    pub fn conn_broken(&self, id: ConnId) -> Option<String> {
+    pub(crate) fn conn_broken(&self, id: ConnId) -> Option<String> {
         self.state.borrow().conns.get(&id).and_then(|c| c.broken.clone())
     }
 
     /// The replica at the other end of a connection whose peer address is `addr`.
-    pub fn peer_at(&self, addr: SocketAddr) -> Option<Replica> {
+    pub(crate) fn peer_at(&self, addr: SocketAddr) -> Option<Replica> {
         let st = self.state.borrow();
         st.listeners.get(&addr).or_else(|| st.peer_names.get(&addr)).copied()
     }
 
     /// Says that `addr` stands for `replica` (see `State::peer_names`).
-    pub fn name_peer(&self, addr: SocketAddr, replica: Replica) {
+    pub(crate) fn name_peer(&self, addr: SocketAddr, replica: Replica) {
         self.state.borrow_mut().peer_names.insert(addr, replica);
     }
 
@@ -386,17 +386,17 @@ impl FaultWorld {
             .map(|h| h.fault)
     }
 
-    pub fn note_effect(&self, fault: u32) {
+    pub(crate) fn note_effect(&self, fault: u32) {
         *self.state.borrow_mut().effects.entry(fault).or_default() += 1;
     }
 
-    pub fn on_write(&self, id: ConnId, end: usize, bytes: u64) {
+    pub(crate) fn on_write(&self, id: ConnId, end: usize, bytes: u64) {
         if let Some(c) = self.state.borrow_mut().conns.get_mut(&id) {
             c.in_flight[end] += bytes;
         }
     }
 
-    pub fn on_release(&self, id: ConnId, from_end: usize, bytes: u64) {
+    pub(crate) fn on_release(&self, id: ConnId, from_end: usize, bytes: u64) {
         if let Some(c) = self.state.borrow_mut().conns.get_mut(&id) {
             c.in_flight[from_end] = c.in_flight[from_end].saturating_sub(bytes);
         }
@@ -439,7 +439,7 @@ impl FaultWorld {
     /// answer is exact to the nanosecond, rounded up, and draws nothing random.
     /// Nothing changes until the caller [`commit`](Self::commit)s the pace, once the
     /// chunk is surely sent (a write the stream refuses must not take bandwidth).
-    pub fn pace(&self, from: Replica, to: Replica, now: Duration, bytes: u64) -> Pace {
+    pub(crate) fn pace(&self, from: Replica, to: Replica, now: Duration, bytes: u64) -> Pace {
         let st = self.state.borrow();
         let change = st
             .links
@@ -457,7 +457,7 @@ impl FaultWorld {
     }
 
     /// The chunk paced by `pace` was sent: the bytes after it wait for it.
-    pub fn commit(&self, pace: Pace) {
+    pub(crate) fn commit(&self, pace: Pace) {
         let Some(link) = pace.link else { return };
         self.state.borrow_mut().free_at.insert(link, pace.leaves_at);
         if let Some(fault) = pace.fault {
@@ -466,7 +466,7 @@ impl FaultWorld {
     }
 
     /// Remembers the task waiting on turmoil at end `end` of `id`, for a reset.
-    pub fn wait_on_conn(&self, id: ConnId, end: usize, waker: &Waker) {
+    pub(crate) fn wait_on_conn(&self, id: ConnId, end: usize, waker: &Waker) {
         if let Some(c) = self.state.borrow_mut().conns.get_mut(&id) {
             match &mut c.waiting[end] {
                 Some(w) if w.will_wake(waker) => {}
@@ -676,7 +676,7 @@ impl FaultWorld {
     }
 
     /// Whether any fault is active, so the run loop knows whether to sweep.
-    pub fn any_active(&self) -> bool {
+    pub(crate) fn any_active(&self) -> bool {
         let st = self.state.borrow();
         !st.holds.is_empty() || st.crashed > 0
     }

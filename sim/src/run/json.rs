@@ -13,7 +13,7 @@ use super::RunReport;
 use crate::plan::Expect;
 use crate::trace::NamedFault;
 
-pub fn expected_text(expect: &Expect) -> String {
+pub(crate) fn expected_text(expect: &Expect) -> String {
     match expect {
         Expect::Pass => "pass".to_owned(),
         Expect::Violated(names) => format!("violated: {}", names.join(", ")),
@@ -70,6 +70,7 @@ fn fault_json(f: &NamedFault) -> Value {
     })
 }
 
+/// The runs as the JSON `sim --json` writes: `{"runs": [...]}`, one object per run.
 pub fn to_json(reports: &[RunReport]) -> Value {
     json!({ "runs": reports.iter().map(run_json).collect::<Vec<_>>() })
 }

@@ -47,7 +47,7 @@ impl Default for Meter {
 impl Meter {
     /// Takes the next bytes of the stream; returns how many bytes they stand for: their
     /// own, plus the virtual padding of every message whose real length they settle.
-    pub fn feed(&mut self, mut bytes: &[u8]) -> u64 {
+    pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> u64 {
         let mut stands_for = bytes.len() as u64;
         while !bytes.is_empty() {
             let n = match &mut self.part {

@@ -89,21 +89,30 @@ impl std::fmt::Display for Backend {
 /// The outcome of one seed.
 #[derive(Debug)]
 pub struct RunReport {
+    /// Simulated or real.
     pub backend: Backend,
+    /// The scenario's name.
     pub scenario: String,
+    /// The topology's name.
     pub topology: String,
+    /// The scenario file, as given.
     pub file: PathBuf,
+    /// The seed that ran.
     pub seed: u64,
+    /// The trace hash (`Trace::hash`) `--check-determinism` compares.
     pub trace_hash: u64,
+    /// Events the trace held.
     pub events: usize,
     /// How long the run's clock ran: simulated time, or real time on the real network.
     pub sim_ms: u64,
     /// Wall time the simulation took (outside the simulated world: for progress and
     /// throughput figures only).
     pub wall_ms: u64,
+    /// Each invariant's outcome, in the scenario's order.
     pub invariants: Vec<Outcome>,
     /// The real network's `--time-scale` (1 in the simulator), for the repro.
     pub time_scale: f64,
+    /// What the scenario expects.
     pub expected: Expect,
     /// Whether this seed is consistent with what the scenario expects (with `in:
     /// any`, a seed that passes every invariant is).
@@ -112,6 +121,7 @@ pub struct RunReport {
     pub shows_expected: bool,
     /// Messages the run's sockets dropped, by reason.
     pub drops: BTreeMap<DropReason, u64>,
+    /// Why the run could not run or finish, if it could not.
     pub error: Option<RunError>,
     /// The trace, kept only when asked for (reports, determinism checks).
     pub trace: Option<Trace>,
@@ -154,7 +164,7 @@ pub fn as_expected(expect: &Expect, outcomes: &[Outcome]) -> bool {
 
 /// Whether one seed shows the whole expected outcome: the verdicts, each counted
 /// invariant's violations and each counted drop reason within their ranges.
-pub fn shows_expected(
+pub(crate) fn shows_expected(
     plan: &ScenarioPlan,
     outcomes: &[Outcome],
     drops: &BTreeMap<DropReason, u64>,
@@ -172,7 +182,7 @@ pub fn shows_expected(
 
 /// Whether one seed is consistent with the expectation: it shows the outcome, or,
 /// when the outcome need show in `any` seed only, every invariant passed.
-pub fn seed_as_expected(plan: &ScenarioPlan, shows: bool, outcomes: &[Outcome]) -> bool {
+pub(crate) fn seed_as_expected(plan: &ScenarioPlan, shows: bool, outcomes: &[Outcome]) -> bool {
     shows
         || (plan.expect_bounds.seeds == ExpectIn::Any
             && outcomes.iter().all(|o| o.verdict == Verdict::Pass))
@@ -190,7 +200,7 @@ pub fn sweep_as_expected(plan: &ScenarioPlan, runs: &[&RunReport]) -> bool {
 }
 
 /// Messages dropped in a trace, by reason.
-pub fn drop_counts(trace: &Trace) -> BTreeMap<DropReason, u64> {
+pub(crate) fn drop_counts(trace: &Trace) -> BTreeMap<DropReason, u64> {
     let mut out = BTreeMap::new();
     for event in &trace.events {
         if let EventKind::Drop { reason, .. } = event.kind {
@@ -336,7 +346,9 @@ fn first_internal_error(trace: &Trace, plan: &ScenarioPlan) -> Option<String> {
 /// One unit of work for [`run_many`].
 #[derive(Clone, Copy, Debug)]
 pub struct Job<'a> {
+    /// The scenario.
     pub plan: &'a ScenarioPlan,
+    /// The seed to run it with.
     pub seed: u64,
 }
 

@@ -167,6 +167,7 @@ fn reopener<P: Platform>(
 pub struct StartFailed {
     /// The socket's name in its group.
     pub socket: String,
+    /// Why it could not be opened.
     pub error: std::io::Error,
 }
 

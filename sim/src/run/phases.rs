@@ -208,7 +208,7 @@ impl<'a> Phases<'a> {
     }
 
     /// When the next timetable entry is due, or the run's end.
-    pub fn next_due(&self) -> Duration {
+    pub(crate) fn next_due(&self) -> Duration {
         self.schedule.get(self.next).map_or(self.end(), |(at, _)| *at).min(self.end())
     }
 

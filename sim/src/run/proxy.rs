@@ -128,7 +128,7 @@ impl RealNet {
 
     /// Notes an I/O error met outside a socket driver; remembered when it is a
     /// descriptor limit.
-    pub fn io_failed(&self, err: &io::Error, what: &str) {
+    pub(crate) fn io_failed(&self, err: &io::Error, what: &str) {
         if out_of_descriptors(err) {
             self.out_of_descriptors.borrow_mut().get_or_insert_with(|| format!("{what}: {err}"));
         }

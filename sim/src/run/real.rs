@@ -46,7 +46,7 @@ const DESCRIPTORS_BASE: u64 = 64;
 const DESCRIPTORS_PER_LINK: u64 = 5;
 /// A real run longer than this (after `--time-scale`) is refused: simulated time
 /// covers it in seconds.
-pub const REAL_TIME_MAX: Duration = Duration::from_secs(10 * 60);
+pub(crate) const REAL_TIME_MAX: Duration = Duration::from_secs(10 * 60);
 /// How often the run loop looks at the clock between timetable entries: to sweep
 /// `tcp_timeout` and to end the liveness phase once every finite workload is done.
 const TICK: Duration = Duration::from_millis(10);
@@ -90,7 +90,7 @@ pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) 
 /// `DESCRIPTORS_PER_LINK` per link, over `DESCRIPTORS_BASE`. Replicas cost
 /// descriptors only through their sockets, so this, not a replica count, says what
 /// fits on the machine.
-pub fn descriptors_needed(plan: &ScenarioPlan) -> u64 {
+pub(crate) fn descriptors_needed(plan: &ScenarioPlan) -> u64 {
     let binds: u64 = plan
         .topology
         .groups
@@ -112,7 +112,7 @@ pub struct DescriptorLimit {
 /// The descriptor limit after raising the soft limit to the hard one, which any
 /// process may do (so a shell's default 1,024 does not cap a run the machine allows).
 /// Raised once per process; a failure to raise leaves the limit as it was.
-pub fn descriptor_limit() -> DescriptorLimit {
+pub(crate) fn descriptor_limit() -> DescriptorLimit {
     static RAISED: OnceLock<DescriptorLimit> = OnceLock::new();
     *RAISED.get_or_init(|| {
         use rustix::process::{Resource, getrlimit, setrlimit};
@@ -128,7 +128,7 @@ pub fn descriptor_limit() -> DescriptorLimit {
 }
 
 /// Why `needed` descriptors do not fit under `limit`, naming what to raise.
-pub fn descriptors_short(needed: u64, limit: DescriptorLimit) -> Option<String> {
+pub(crate) fn descriptors_short(needed: u64, limit: DescriptorLimit) -> Option<String> {
     let soft = limit.soft?;
     if needed <= soft {
         return None;

@@ -18,7 +18,9 @@ pub const INDEX_VAR: &str = "PATCHBAY_SHARD_INDEX";
 /// Shard `index` of `count`, 0-based.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
+    /// This shard's index, from 0.
     pub index: u64,
+    /// How many shards the work is split into.
     pub count: u64,
 }
 

@@ -20,7 +20,7 @@ const SWARM_SALT: u64 = 0x5a4a_4d00_f417_5eed;
 
 /// The scenario with this seed's drawn faults appended (the same plan when it has no
 /// `swarm:` block).
-pub fn with_drawn_faults(plan: &ScenarioPlan, seed: u64) -> Option<ScenarioPlan> {
+pub(crate) fn with_drawn_faults(plan: &ScenarioPlan, seed: u64) -> Option<ScenarioPlan> {
     let swarm = plan.swarm.as_ref()?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SWARM_SALT);
     let count = rng.random_range(swarm.faults_min..=swarm.faults_max.max(swarm.faults_min));
@@ -37,7 +37,7 @@ pub fn with_drawn_faults(plan: &ScenarioPlan, seed: u64) -> Option<ScenarioPlan>
 }
 
 /// Whether two faults hit a common replica or link while both are active.
-pub fn overlaps(a: &FaultPlan, b: &FaultPlan, duration: Duration) -> bool {
+pub(crate) fn overlaps(a: &FaultPlan, b: &FaultPlan, duration: Duration) -> bool {
     let (a_end, b_end) = (a.until.unwrap_or(duration), b.until.unwrap_or(duration));
     let in_time = a.at <= b_end && b.at <= a_end;
     let sides = |f: &FaultPlan| -> Vec<Selector> {

@@ -16,11 +16,13 @@ use super::rep::spill_header;
 use super::{Msg, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
+/// A BUS core: every message to every peer, none back to the one it came from.
 pub struct Bus {
     pipes: Pipes,
 }
 
 impl Bus {
+    /// A BUS core with these options.
     pub fn new(options: SocketOptions) -> Bus {
         Bus { pipes: Pipes::new(&options) }
     }

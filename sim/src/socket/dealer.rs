@@ -13,11 +13,13 @@ use super::pipes::Pipes;
 use super::{Msg, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
+/// A DEALER core: round-robins sends, fair-queues receives, no envelope.
 pub struct Dealer {
     pipes: Pipes,
 }
 
 impl Dealer {
+    /// A DEALER core with these options.
     pub fn new(options: SocketOptions) -> Dealer {
         Dealer { pipes: Pipes::new(&options) }
     }

@@ -80,23 +80,38 @@ pub const REQUEST_ID_BIT: u32 = 0x8000_0000;
 /// The socket types patchbay models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SocketType {
+    /// Request: one request out, then its reply.
     Req,
+    /// Reply: one request in, then its reply.
     Rep,
+    /// REQ's asynchronous form: no lockstep, no envelope of its own.
     Dealer,
+    /// REP's asynchronous form: routes by the hop id it pushed.
     Router,
+    /// Publish: to every subscriber whose subscription matches.
     Pub,
+    /// Subscribe: receives what matches its subscriptions.
     Sub,
+    /// A PUB that also hands its subscribers' subscriptions to the application.
     XPub,
+    /// A SUB whose subscriptions are messages the application sends.
     XSub,
+    /// Pipeline upstream: round-robins to pullers.
     Push,
+    /// Pipeline downstream: fair-queues from pushers.
     Pull,
+    /// One peer, both ways.
     Pair,
+    /// Asks every respondent, collects answers until a deadline.
     Surveyor,
+    /// Answers a surveyor's survey.
     Respondent,
+    /// Every peer's messages to every other peer (nanomsg, NNG).
     Bus,
 }
 
 impl SocketType {
+    /// Every type, in the order tables list them.
     pub const ALL: [SocketType; 14] = [
         SocketType::Req,
         SocketType::Rep,
@@ -134,6 +149,7 @@ impl SocketType {
         }
     }
 
+    /// The type a file's name stands for (any case), if any.
     pub fn from_name(name: &str) -> Option<SocketType> {
         SocketType::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(name))
     }
@@ -223,10 +239,12 @@ pub struct Msg {
     /// Routing ids, outermost first: hop ids pushed by ROUTERs and devices, ending
     /// with the request id (high bit set) where the protocol has one.
     pub header: Vec<u32>,
+    /// The body: a patchbay payload (`wire::payload`) or a peer's bytes.
     pub body: Bytes,
 }
 
 impl Msg {
+    /// A message with this body and an empty stack.
     pub fn new(body: impl Into<Bytes>) -> Msg {
         Msg { header: Vec::new(), body: body.into() }
     }
@@ -285,22 +303,65 @@ pub enum DropReason {
 pub enum SocketEvent {
     /// The application's message was queued on `pipe`; `depth` counts the pipe's
     /// outbound queue after the message went in.
-    Enqueued { pipe: PipeId, depth: u32, msg: Msg },
+    Enqueued {
+        /// The pipe.
+        pipe: PipeId,
+        /// Messages on its outbound queue after the push.
+        depth: u32,
+        /// The message.
+        msg: Msg,
+    },
     /// A message arrived from `pipe` and was queued for the application; `depth`
     /// counts the pipe's inbound queue after it went in.
-    Arrived { pipe: PipeId, depth: u32, msg: Msg },
+    Arrived {
+        /// The pipe.
+        pipe: PipeId,
+        /// Messages on its inbound queue after the push.
+        depth: u32,
+        /// The message.
+        msg: Msg,
+    },
     /// A message was discarded.
-    Dropped { pipe: Option<PipeId>, reason: DropReason, msg: Msg },
+    Dropped {
+        /// The pipe it was on or came from, if any.
+        pipe: Option<PipeId>,
+        /// Why.
+        reason: DropReason,
+        /// The message.
+        msg: Msg,
+    },
     /// A REQ sent its outstanding request again (same id) on `pipe`; `timer` is true
     /// when the resend interval caused it, false when a lost or new pipe did.
-    Resent { pipe: PipeId, request_id: u32, timer: bool, msg: Msg },
+    Resent {
+        /// The pipe it went out on.
+        pipe: PipeId,
+        /// The request's id.
+        request_id: u32,
+        /// Whether the resend interval caused it.
+        timer: bool,
+        /// The request.
+        msg: Msg,
+    },
     /// A REQ abandoned its outstanding request because the application sent a new one.
-    Cancelled { request_id: u32 },
+    Cancelled {
+        /// The abandoned request's id.
+        request_id: u32,
+    },
     /// A subscription took effect (`on`) or was cancelled: at a SUB/XSUB for its own
     /// filter (`pipe: None`), at a PUB/XPUB for what a peer asked on `pipe`.
-    Subscription { pipe: Option<PipeId>, prefix: Bytes, on: bool },
+    Subscription {
+        /// The peer's pipe at a publisher; `None` at the subscriber.
+        pipe: Option<PipeId>,
+        /// The topic prefix.
+        prefix: Bytes,
+        /// Subscribing (`true`) or cancelling.
+        on: bool,
+    },
     /// A SURVEYOR's survey reached its deadline; later responses are dropped.
-    SurveyExpired { survey_id: u32 },
+    SurveyExpired {
+        /// The survey's id.
+        survey_id: u32,
+    },
 }
 
 /// The contract between every socket core and the driver.
@@ -317,18 +378,23 @@ pub enum SocketEvent {
 /// protocol changes (REQ moves its request when a pipe goes, ROUTER pushes the hop
 /// id on arrival...). A core implements `socket_type`, the two accessors and `send`.
 pub trait SocketCore {
+    /// The type this core implements.
     fn socket_type(&self) -> SocketType;
 
     /// The core's per-pipe queues and pending events, for the provided methods.
     fn pipes(&self) -> &Pipes;
+    /// The core's queues, to change.
     fn pipes_mut(&mut self) -> &mut Pipes;
 
+    /// A pipe came into existence (see the lifecycle above).
     fn attach(&mut self, pipe: PipeId, _now: Duration) {
         self.pipes_mut().attach(pipe);
     }
+    /// The transport under `pipe` came up (`connected`) or went down.
     fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
         self.pipes_mut().set_connected(pipe, connected);
     }
+    /// `pipe` is gone for good; what was queued on it is dropped or moved.
     fn detach(&mut self, pipe: PipeId, _now: Duration) {
         self.pipes_mut().detach(pipe);
     }
@@ -359,6 +425,7 @@ pub trait SocketCore {
     fn poll_timeout(&self) -> Option<Duration> {
         None
     }
+    /// The instant `poll_timeout` named has come.
     fn on_timeout(&mut self, _now: Duration) {}
 
     /// The next event for the trace, oldest first.

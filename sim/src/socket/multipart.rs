@@ -28,7 +28,7 @@ pub fn encode(frames: &[Bytes]) -> Bytes {
 }
 
 /// Whether a body ends with the multipart trailer's magic (cheap: no parsing).
-pub fn is_multipart(body: &[u8]) -> bool {
+pub(crate) fn is_multipart(body: &[u8]) -> bool {
     body.len() >= 8 && body.ends_with(MAGIC)
 }
 

@@ -63,6 +63,7 @@ pub struct SocketOptions {
     /// Reconnect backoff ceiling (`ZMQ_RECONNECT_IVL_MAX`); `None` (libzmq's 0) means
     /// no backoff: every retry waits `reconnect_ivl`.
     pub reconnect_ivl_max: Option<Duration>,
+    /// What happens to unsent messages at close (`ZMQ_LINGER`).
     pub linger: Linger,
     /// SURVEYOR deadline (`NN_SURVEYOR_DEADLINE`, default 1 s).
     pub survey_deadline: Duration,

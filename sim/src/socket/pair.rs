@@ -14,6 +14,7 @@ use super::pipes::Pipes;
 use super::{Msg, PipeId, SendError, SocketCore, SocketEvent, SocketOptions, SocketType};
 
 #[derive(Debug)]
+/// A PAIR core: one peer, both ways.
 pub struct Pair {
     pipes: Pipes,
     /// The one pipe in use, if any.
@@ -21,6 +22,7 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// A PAIR core with these options.
     pub fn new(options: SocketOptions) -> Pair {
         Pair { pipes: Pipes::new(&options), peer: None }
     }

@@ -56,6 +56,7 @@ fn depth_of(queue: &VecDeque<Msg>) -> u32 {
 }
 
 impl Pipes {
+    /// Empty queues, bounded by the high-water marks in `options`.
     pub fn new(options: &SocketOptions) -> Pipes {
         Pipes {
             sndhwm_msgs: options.sndhwm_msgs,
@@ -101,16 +102,16 @@ impl Pipes {
         }
     }
 
-    pub fn is_attached(&self, pipe: PipeId) -> bool {
+    pub(crate) fn is_attached(&self, pipe: PipeId) -> bool {
         self.pipes.get(&pipe).is_some_and(|p| p.attached)
     }
 
-    pub fn is_connected(&self, pipe: PipeId) -> bool {
+    pub(crate) fn is_connected(&self, pipe: PipeId) -> bool {
         self.pipes.get(&pipe).is_some_and(|p| p.connected)
     }
 
     /// Whether `pipe` is attached and its outbound queue is below SNDHWM.
-    pub fn has_room(&self, pipe: PipeId) -> bool {
+    pub(crate) fn has_room(&self, pipe: PipeId) -> bool {
         self.pipes
             .get(&pipe)
             .is_some_and(|p| p.attached && below_hwm(p.outbound.len(), self.sndhwm_msgs))
@@ -125,7 +126,7 @@ impl Pipes {
 
     /// Round-robin: the first attached pipe after the last one chosen (wrapping) that
     /// has room and, if `connected_only`, a transport up. Choosing moves the cursor.
-    pub fn next_sendable(&mut self, connected_only: bool) -> Option<PipeId> {
+    pub(crate) fn next_sendable(&mut self, connected_only: bool) -> Option<PipeId> {
         let eligible =
             |id: &PipeId| self.has_room(*id) && (!connected_only || self.is_connected(*id));
         let chosen = self.ids_after(self.send_cursor).find(eligible)?;
@@ -145,7 +146,7 @@ impl Pipes {
 
     /// Queues `msg` on `pipe` without an event (the caller reports it its own way, as
     /// REQ's `Resent`) and returns the new depth.
-    pub fn push_outbound(&mut self, pipe: PipeId, msg: Msg) -> Result<u32, Msg> {
+    pub(crate) fn push_outbound(&mut self, pipe: PipeId, msg: Msg) -> Result<u32, Msg> {
         if !self.has_room(pipe) {
             return Err(msg);
         }
@@ -156,12 +157,16 @@ impl Pipes {
 
     /// The next message to write on `pipe`. Nothing comes out of a pipe whose
     /// transport is down: the message would be lost instead of waiting.
-    pub fn pop_outbound(&mut self, pipe: PipeId) -> Option<Msg> {
+    pub(crate) fn pop_outbound(&mut self, pipe: PipeId) -> Option<Msg> {
         self.pipes.get_mut(&pipe).filter(|p| p.connected)?.outbound.pop_front()
     }
 
     /// Takes back the first queued outbound message on `pipe` that `matches`, if any.
-    pub fn take_outbound(&mut self, pipe: PipeId, matches: impl Fn(&Msg) -> bool) -> Option<Msg> {
+    pub(crate) fn take_outbound(
+        &mut self,
+        pipe: PipeId,
+        matches: impl Fn(&Msg) -> bool,
+    ) -> Option<Msg> {
         let queue = &mut self.pipes.get_mut(&pipe)?.outbound;
         let at = queue.iter().position(matches)?;
         queue.remove(at)
@@ -171,7 +176,7 @@ impl Pipes {
     /// `Arrived` with the new depth. The driver stops reading a pipe at RCVHWM, so a
     /// message for a full or unknown pipe means it broke that rule; it is dropped and
     /// reported rather than breaking the bound.
-    pub fn push_inbound(&mut self, pipe: PipeId, msg: Msg) {
+    pub(crate) fn push_inbound(&mut self, pipe: PipeId, msg: Msg) {
         if !self.is_attached(pipe) {
             return self.drop_msg(Some(pipe), DropReason::PipeClosed, msg);
         }
@@ -188,7 +193,7 @@ impl Pipes {
 
     /// Fair queueing: the next message from the first pipe after the last one read
     /// from (wrapping) that has input, so every sender gets its turn.
-    pub fn pop_inbound(&mut self) -> Option<(PipeId, Msg)> {
+    pub(crate) fn pop_inbound(&mut self) -> Option<(PipeId, Msg)> {
         let after = self.recv_cursor.map_or(Bound::Unbounded, Bound::Excluded);
         let chosen = self
             .with_input
@@ -210,7 +215,7 @@ impl Pipes {
 
     /// Queues `msg` on `pipe`, or reports it dropped as `Hwm` when the pipe is full:
     /// the HWM policy of the socket types that never block ([`super::HwmPolicy::Drop`]).
-    pub fn enqueue_or_drop(&mut self, pipe: PipeId, msg: Msg) {
+    pub(crate) fn enqueue_or_drop(&mut self, pipe: PipeId, msg: Msg) {
         if let Err(msg) = self.enqueue(pipe, msg) {
             self.drop_msg(Some(pipe), DropReason::Hwm, msg);
         }
@@ -219,7 +224,7 @@ impl Pipes {
     /// Queues a copy of `msg` on every attached pipe, connected or not (`IMMEDIATE=0`);
     /// a full pipe drops its copy as `Hwm`. BUS and SURVEYOR send this way, and SUB
     /// its subscriptions.
-    pub fn copy_to_attached(&mut self, msg: &Msg) {
+    pub(crate) fn copy_to_attached(&mut self, msg: &Msg) {
         for pipe in self.attached_ids() {
             self.enqueue_or_drop(pipe, msg.clone());
         }
@@ -227,19 +232,19 @@ impl Pipes {
 
     /// The attached pipes in id order, leaving out detached ones kept for their
     /// unread input.
-    pub fn attached_ids(&self) -> Vec<PipeId> {
+    pub(crate) fn attached_ids(&self) -> Vec<PipeId> {
         self.pipes.iter().filter(|(_, p)| p.attached).map(|(id, _)| *id).collect()
     }
 
-    pub fn drop_msg(&mut self, pipe: Option<PipeId>, reason: DropReason, msg: Msg) {
+    pub(crate) fn drop_msg(&mut self, pipe: Option<PipeId>, reason: DropReason, msg: Msg) {
         self.push_event(SocketEvent::Dropped { pipe, reason, msg });
     }
 
-    pub fn push_event(&mut self, event: SocketEvent) {
+    pub(crate) fn push_event(&mut self, event: SocketEvent) {
         self.events.push_back(event);
     }
 
-    pub fn pop_event(&mut self) -> Option<SocketEvent> {
+    pub(crate) fn pop_event(&mut self) -> Option<SocketEvent> {
         self.events.pop_front()
     }
 

@@ -10,11 +10,13 @@ use super::pipes::Pipes;
 use super::{Msg, PipeId, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
+/// A PULL core: fair-queues from its pushers.
 pub struct Pull {
     pipes: Pipes,
 }
 
 impl Pull {
+    /// A PULL core with these options.
     pub fn new(options: SocketOptions) -> Pull {
         Pull { pipes: Pipes::new(&options) }
     }

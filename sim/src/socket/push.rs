@@ -12,11 +12,13 @@ use super::pipes::Pipes;
 use super::{DropReason, Msg, PipeId, RecvError, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
+/// A PUSH core: round-robins to its pullers.
 pub struct Push {
     pipes: Pipes,
 }
 
 impl Push {
+    /// A PUSH core with these options.
     pub fn new(options: SocketOptions) -> Push {
         Push { pipes: Pipes::new(&options) }
     }

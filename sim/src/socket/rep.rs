@@ -25,12 +25,14 @@ struct Pending {
 }
 
 #[derive(Debug)]
+/// A REP core: one request at a time, its reply routed back by the request's stack.
 pub struct Rep {
     pipes: Pipes,
     pending: Option<Pending>,
 }
 
 impl Rep {
+    /// A REP core with these options.
     pub fn new(options: SocketOptions) -> Rep {
         Rep { pipes: Pipes::new(&options), pending: None }
     }

@@ -57,6 +57,7 @@ struct Outstanding {
 }
 
 #[derive(Debug)]
+/// A REQ core: one outstanding request, resent on its interval or a pipe change.
 pub struct Req {
     pipes: Pipes,
     resend_ivl: Option<Duration>,

@@ -14,11 +14,13 @@ use std::time::Duration;
 use super::{Msg, PipeId, Pipes, RecvError, Rep, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
+/// A RESPONDENT core: answers each survey back to the surveyor that sent it.
 pub struct Respondent {
     rep: Rep,
 }
 
 impl Respondent {
+    /// A RESPONDENT core with these options.
     pub fn new(options: SocketOptions) -> Respondent {
         Respondent { rep: Rep::new(options) }
     }

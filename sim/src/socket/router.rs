@@ -30,6 +30,7 @@ pub const ROUTING_ID_FIRST: u32 = 0x6b8b_4567;
 const ROUTING_ID_BASE: u32 = 0x4000_0000;
 
 #[derive(Debug)]
+/// A ROUTER core: pushes each peer's hop id on arrival and routes replies by it.
 pub struct Router {
     pipes: Pipes,
     /// `ZMQ_ROUTER_MANDATORY`: report unroutable sends to the application as errors.
@@ -59,6 +60,7 @@ impl RoutingIds {
 }
 
 impl Router {
+    /// A ROUTER core with these options.
     pub fn new(options: SocketOptions) -> Router {
         let routing_ids = options.zmtp.then(|| RoutingIds {
             next: ROUTING_ID_FIRST,

@@ -24,7 +24,7 @@ pub struct Command {
 }
 
 /// Reads a subscription message, or `None` when the body is anything else.
-pub fn parse_command(body: &Bytes) -> Option<Command> {
+pub(crate) fn parse_command(body: &Bytes) -> Option<Command> {
     let on = match *body.first()? {
         SUBSCRIBE => true,
         CANCEL => false,
@@ -34,7 +34,7 @@ pub fn parse_command(body: &Bytes) -> Option<Command> {
 }
 
 /// The body that (un)subscribes `prefix`.
-pub fn command_body(on: bool, prefix: &[u8]) -> Bytes {
+pub(crate) fn command_body(on: bool, prefix: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(prefix.len() + 1);
     out.put_u8(if on { SUBSCRIBE } else { CANCEL });
     out.put_slice(prefix);
@@ -48,7 +48,7 @@ pub fn topic(body: &Bytes) -> Bytes {
 }
 
 /// Whether any of `prefixes` starts `topic`. The empty prefix matches everything.
-pub fn any_matches<'a>(mut prefixes: impl Iterator<Item = &'a Bytes>, topic: &[u8]) -> bool {
+pub(crate) fn any_matches<'a>(mut prefixes: impl Iterator<Item = &'a Bytes>, topic: &[u8]) -> bool {
     prefixes.any(|p| topic.starts_with(p))
 }
 

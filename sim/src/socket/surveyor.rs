@@ -39,6 +39,7 @@ struct Survey {
 }
 
 #[derive(Debug)]
+/// A SURVEYOR core: one survey at a time, responses until its deadline.
 pub struct Surveyor {
     pipes: Pipes,
     survey_deadline: Duration,

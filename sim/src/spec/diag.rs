@@ -21,7 +21,9 @@ pub use super::render::{printable, render};
 /// How bad a diagnostic is: errors stop a run, warnings are printed and the run goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// Stops the run.
     Error,
+    /// Printed; the run goes on.
     Warning,
 }
 
@@ -38,7 +40,9 @@ impl Severity {
 /// A position in a source file, both counted from 1; the column counts characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
 }
 
@@ -54,16 +58,19 @@ pub enum Target {
 /// One problem found in user input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error or warning.
     pub severity: Severity,
     /// The kind of problem, printed in brackets by its stable kebab-case name (such as
     /// `unknown-field`) so that tests and users can refer to it without matching the
     /// prose; every code is listed in `docs/diagnostics.md`.
     pub code: Code,
+    /// What is wrong, in a sentence.
     pub message: String,
     /// The file as the caller named it, usually relative to the repository root.
     pub file: PathBuf,
     /// `None` when no position applies (an unreadable file) or none could be found.
     pub location: Option<Location>,
+    /// How to put it right, when there is a likely fix.
     pub hint: Option<String>,
     /// Where in the document the problem is, when it concerns one value.
     pub yaml_path: Option<YamlPath>,
@@ -128,7 +135,7 @@ impl std::error::Error for Diagnostic {}
 /// many errors would take time proportional to their product; past it, a diagnostic
 /// names its YAML path instead of a line (a small file never gets there: 16 MiB is
 /// thousands of locations of a typical topology).
-pub const LOCATE_BUDGET_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const LOCATE_BUDGET_BYTES: usize = 16 * 1024 * 1024;
 
 /// Collects the diagnostics about one source file, locating each as it is recorded.
 #[derive(Debug)]
@@ -174,7 +181,7 @@ impl<'a> Diagnostics<'a> {
 
     /// Records an error at a known text position (or none), for problems that have no YAML
     /// path, such as a syntax error.
-    pub fn error_at(
+    pub(crate) fn error_at(
         &mut self,
         location: Option<Location>,
         code: Code,
@@ -198,7 +205,7 @@ impl<'a> Diagnostics<'a> {
     }
 
     /// Whether any error (not warning) has been recorded.
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         self.items.iter().any(Diagnostic::is_error)
     }
 

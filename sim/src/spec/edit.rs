@@ -18,12 +18,19 @@ use super::source::SourceFile;
 /// A YAML value: scalars, sequences, and mappings that keep their key order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Tree {
+    /// `~` or `null`.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// A float.
     Float(f64),
+    /// A string.
     Str(String),
+    /// A sequence.
     Seq(Vec<Tree>),
+    /// A mapping, its keys in file order.
     Map(Vec<(String, Tree)>),
 }
 
@@ -85,6 +92,7 @@ impl Tree {
         }
     }
 
+    /// The node's integer value, if it is an integer.
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Tree::Int(n) => Some(*n),
@@ -92,6 +100,7 @@ impl Tree {
         }
     }
 
+    /// The string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Tree::Str(s) => Some(s),
@@ -112,7 +121,7 @@ impl Tree {
 /// own topology's). Keys are edited in the tree, so any YAML style (block or flow
 /// `params:`, comments, quoting) reads the same. Errs when the document is not a
 /// mapping with a `topology:` key.
-pub fn retarget(doc: &mut Tree, topology: &str, params: Tree) -> Result<(), &'static str> {
+pub(crate) fn retarget(doc: &mut Tree, topology: &str, params: Tree) -> Result<(), &'static str> {
     if doc.get("topology").is_none() {
         return Err("the scenario has no top-level `topology:` to replace");
     }

@@ -38,6 +38,7 @@ pub mod suggest;
 
 mod de;
 
+#[doc(hidden)]
 pub mod raw;
 
 pub use diag::{Diagnostic, Diagnostics, Location, Severity, Target};

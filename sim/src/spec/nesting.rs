@@ -16,10 +16,10 @@ use super::diag::Location;
 /// Deepest nesting of flow collections accepted: the collecting deserializer refuses
 /// values nested deeper than 64 levels of any kind anyway (`de/context.rs`), so this
 /// refuses nothing it would accept; no real topology comes near.
-pub const DEPTH_MAX: usize = 64;
+pub(crate) const DEPTH_MAX: usize = 64;
 
 /// Where the first `[` or `{` that opens level [`DEPTH_MAX`] + 1 is, if any.
-pub fn too_deep(text: &str) -> Option<Location> {
+pub(crate) fn too_deep(text: &str) -> Option<Location> {
     let mut scan = Scan::default();
     for (index, line) in text.split('\n').enumerate() {
         if let Some(column) = scan.line(line) {

@@ -21,13 +21,15 @@ pub const MARKER: &str = "patchbay::spec::OneOrMany";
 /// One value or a list of values of the same type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OneOrMany<T> {
+    /// A single value.
     One(T),
+    /// A list.
     Many(Vec<T>),
 }
 
 impl<T> OneOrMany<T> {
     /// The values as a list, one or many alike.
-    pub fn into_vec(self) -> Vec<T> {
+    pub(crate) fn into_vec(self) -> Vec<T> {
         match self {
             OneOrMany::One(one) => vec![one],
             OneOrMany::Many(many) => many,
@@ -49,7 +51,7 @@ impl<T> OneOrMany<T> {
 
     /// Whether the value was written as a list (even of one item), so that paths into it
     /// need an index.
-    pub fn is_many(&self) -> bool {
+    pub(crate) fn is_many(&self) -> bool {
         matches!(self, OneOrMany::Many(_))
     }
 

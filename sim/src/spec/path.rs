@@ -38,12 +38,12 @@ impl YamlPath {
     }
 
     /// The steps from the root, outermost first.
-    pub fn segs(&self) -> &[Seg] {
+    pub(crate) fn segs(&self) -> &[Seg] {
         &self.0
     }
 
     /// Whether this is the path of the whole document.
-    pub fn is_root(&self) -> bool {
+    pub(crate) fn is_root(&self) -> bool {
         self.0.is_empty()
     }
 

@@ -421,7 +421,7 @@ impl FileKind {
     /// from the text before parsing, so that a file with a syntax error is still
     /// reported against the right schema; a file that says neither is taken by the
     /// folder it sits in (`scenarios/` or not).
-    pub fn sniff(text: &str, path: &std::path::Path) -> FileKind {
+    pub(crate) fn sniff(text: &str, path: &std::path::Path) -> FileKind {
         let top_key = |key: &str| text.lines().any(|l| l.starts_with(key));
         if top_key("topology:") {
             FileKind::Scenario

@@ -17,9 +17,13 @@ pub use super::one_or_many::OneOrMany;
 /// How YAML read a scalar, which decides e.g. whether `"1000"` and `1000` differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ScalarKind {
+    /// A string.
     String,
+    /// An integer.
     Int,
+    /// A float.
     Float,
+    /// A boolean.
     Bool,
 }
 
@@ -27,7 +31,9 @@ pub enum ScalarKind {
 /// resolved them (so `0x10` reads as `16` and `1.50` as `1.5`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Scalar {
+    /// The text, as above.
     pub text: String,
+    /// What YAML read it as.
     pub kind: ScalarKind,
 }
 
@@ -38,7 +44,7 @@ impl Scalar {
     }
 
     /// A string scalar, for hand-written `Deserialize` impls that meet one.
-    pub fn string(text: impl Into<String>) -> Self {
+    pub(crate) fn string(text: impl Into<String>) -> Self {
         Self::new(text, ScalarKind::String)
     }
 

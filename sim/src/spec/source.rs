@@ -13,6 +13,7 @@ use super::diag::{Code, Diagnostic, Location, Severity};
 pub struct SourceFile {
     /// Printed as is in diagnostics, so callers pass it relative to the repository root.
     pub path: PathBuf,
+    /// The whole text.
     pub text: String,
 }
 

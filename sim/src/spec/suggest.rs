@@ -9,14 +9,14 @@
 const SUGGEST_CHARS_MAX: usize = 64;
 
 /// The known name closest to `unknown`, if it is close enough to be a plausible typo.
-pub fn closest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn closest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
     let index = closest_index(unknown, known.iter())?;
     known.get(index).copied()
 }
 
 /// Like [`closest`], for any list of names (node names, parameters, designs); the answer
 /// is owned so that it can outlive the list.
-pub fn did_you_mean<I, S>(unknown: &str, candidates: I) -> Option<String>
+pub(crate) fn did_you_mean<I, S>(unknown: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
@@ -65,7 +65,7 @@ fn closest_index<S: AsRef<str>>(
 }
 
 /// "did you mean `x`?" if a close name exists, else "expected one of …".
-pub fn did_you_mean_or_list(unknown: &str, known: &[&str]) -> String {
+pub(crate) fn did_you_mean_or_list(unknown: &str, known: &[&str]) -> String {
     match closest(unknown, known) {
         Some(name) => format!("did you mean `{name}`?"),
         None => expected_list(known),
@@ -73,7 +73,7 @@ pub fn did_you_mean_or_list(unknown: &str, known: &[&str]) -> String {
 }
 
 /// "expected one of `a`, `b`, `c`", "expected `a`", or a note that nothing is accepted.
-pub fn expected_list(known: &[&str]) -> String {
+pub(crate) fn expected_list(known: &[&str]) -> String {
     match known {
         [] => "nothing is accepted here".to_owned(),
         [only] => format!("expected `{only}`"),
@@ -82,13 +82,13 @@ pub fn expected_list(known: &[&str]) -> String {
 }
 
 /// "`a`, `b`, `c`".
-pub fn quoted_list(names: &[&str]) -> String {
+pub(crate) fn quoted_list(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
     quoted.join(", ")
 }
 
 /// Optimal string alignment distance between two strings, counted in characters.
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     // Three rolling rows: two back (for swaps), one back, and the row being filled.

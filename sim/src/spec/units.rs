@@ -13,7 +13,9 @@ use std::time::Duration;
 /// Why a unit-bearing value was not accepted, with a hint that gives a correct spelling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitError {
+    /// What is wrong, in a sentence.
     pub message: String,
+    /// A correct spelling, when one is likely.
     pub hint: Option<String>,
 }
 
@@ -310,7 +312,7 @@ pub fn parse_rate(text: &str) -> Result<f64, UnitError> {
 /// Parses a bandwidth, a size per time unit such as `1MiB/s`, `500KB/s` or `64KiB/ms`,
 /// into bytes per second; `unlimited` is infinite (it lifts a limit set elsewhere). The
 /// size needs its unit, so that `1000/s` (a message rate) is not read as bytes.
-pub fn parse_bandwidth(text: &str) -> Result<f64, UnitError> {
+pub(crate) fn parse_bandwidth(text: &str) -> Result<f64, UnitError> {
     let text = text.trim();
     if text == "unlimited" {
         return Ok(f64::INFINITY);
@@ -359,7 +361,7 @@ pub fn parse_bandwidth(text: &str) -> Result<f64, UnitError> {
 
 /// The canonical spelling of a bandwidth in bytes per second: the largest size unit
 /// that divides it, per second (`1MiB/s`); `unlimited` for infinity.
-pub fn format_bandwidth(bytes_per_sec: f64) -> String {
+pub(crate) fn format_bandwidth(bytes_per_sec: f64) -> String {
     if bytes_per_sec.is_infinite() {
         return "unlimited".to_owned();
     }

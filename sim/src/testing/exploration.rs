@@ -37,14 +37,27 @@ pub struct Exploration {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     /// A case from the regression file, run again; `failed` if it still fails.
-    Replayed { drawn: CaseRef, failed: bool },
+    Replayed {
+        /// The case, as the regression file names it.
+        drawn: CaseRef,
+        /// Whether it still fails.
+        failed: bool,
+    },
     /// New cases drawn by the search with this generator seed.
-    Searched { seed: u64, cases_run: u64, failed: bool },
+    Searched {
+        /// The generator's seed.
+        seed: u64,
+        /// Cases drawn and run.
+        cases_run: u64,
+        /// Whether one failed (the search stops at the first).
+        failed: bool,
+    },
 }
 
 /// What an exploration did and found.
 #[derive(Debug)]
 pub struct Explored {
+    /// What it did, in order: the regressions replayed, then the search.
     pub steps: Vec<Step>,
     /// The failure, shrunk; `None` when every case survived.
     pub finding: Option<Finding>,
@@ -54,6 +67,7 @@ pub struct Explored {
     pub regressions: PathBuf,
     /// Cases that were not valid scenarios, over every step, and why the first was not.
     pub invalid: u64,
+    /// Why the first invalid case was not valid.
     pub first_invalid: Option<String>,
     /// The scenario's name, for messages.
     name: String,

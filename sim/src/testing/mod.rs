@@ -7,6 +7,33 @@
 //! reader needs: the verdict table, the first failure in words and the lines that
 //! run it again.
 //!
+//! Running a shipped scenario over two seeds (this example runs with the crate's
+//! doctests): a server killed mid-request loses its client's reply, which the
+//! scenario expects, so the sweep ends as expected and the assertion returns it.
+//!
+//! ```
+//! use patchbay::invariant::Verdict;
+//! use patchbay::registry::Registry;
+//! use patchbay::testing::Scenario;
+//!
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/req-rep-server-killed.yaml");
+//! let sweep = Scenario::load(path)
+//!     .registry(Registry::builtin())
+//!     .seeds([1, 2])
+//!     .assert_as_expected();
+//!
+//! assert_eq!(sweep.plan.name, "req-rep-server-killed");
+//! assert_eq!(sweep.runs.iter().map(|r| r.seed).collect::<Vec<_>>(), [1, 2]);
+//! for run in &sweep.runs {
+//!     let lost = run.invariants.iter().find(|o| o.name == "no_lost_replies").unwrap();
+//!     assert_eq!(lost.verdict, Verdict::Fail, "seed {}: the reply in flight is lost", run.seed);
+//! }
+//! assert!(sweep.failure_message().is_none());
+//! assert!(sweep.verdict_table().contains("no_lost_replies              fail ×2"));
+//! ```
+//!
+//! In a user's crate, one `#[test]` per scenario, and an exploration:
+//!
 //! ```no_run
 //! use patchbay::registry::Registry;
 //! use patchbay::testing::Scenario;
@@ -41,7 +68,7 @@ use crate::run::{Job, RunReport, run_many, sweep_as_expected};
 use crate::spec::render;
 
 pub use exploration::{Exploration, Explored, Step};
-pub use table::{first_failure, result_text, test_repro, verdict_table};
+use table::{first_failure, result_text, verdict_table};
 
 /// A scenario file to test, with the registry its designs come from and the seeds to
 /// run. The file is read and resolved when it runs, with the registry given by then.
@@ -58,6 +85,7 @@ pub struct Scenario {
 /// What a sweep of a scenario's seeds showed.
 #[derive(Debug)]
 pub struct Sweep {
+    /// The scenario as resolved.
     pub plan: ScenarioPlan,
     /// One report per seed, in the order the seeds were given.
     pub runs: Vec<RunReport>,
@@ -80,12 +108,11 @@ impl Sweep {
         if self.as_expected() {
             return None;
         }
-        let runs: Vec<&RunReport> = self.runs.iter().collect();
         Some(format!(
             "scenario `{}` ({}) did not end as expected: {}\n\n{}\n{}",
             self.plan.name,
             self.plan.file.display(),
-            result_text(&self.plan, &runs),
+            result_text(&self.plan, &self.runs),
             self.verdict_table(),
             first_failure(&self.plan, &self.runs)
         ))

@@ -48,6 +48,7 @@ const HAS_SOCKET: u8 = 1 << 7;
 const APP: u8 = 32;
 
 impl Encoder {
+    /// Appends `e`'s compact form to `out`.
     pub fn encode(&mut self, e: &TraceEvent, out: &mut Vec<u8>) {
         let flags = if e.node.is_some() { HAS_NODE } else { 0 }
             | if e.socket.is_some() { HAS_SOCKET } else { 0 };

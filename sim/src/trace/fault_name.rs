@@ -7,6 +7,7 @@ use crate::spec::format_duration;
 /// One fault of a run, as the trace keeps it beside its events.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NamedFault {
+    /// The fault as planned (drawn ones included).
     pub fault: FaultPlan,
     /// Drawn for this seed by the scenario's `swarm:` block rather than written in it.
     pub drawn: bool,

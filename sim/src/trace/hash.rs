@@ -25,6 +25,7 @@ impl std::fmt::Write for Fnv {
     }
 }
 
+/// FNV-1a over the events' canonical encoding: equal traces hash alike on every machine.
 pub fn trace_hash(events: &[TraceEvent]) -> u64 {
     let mut h = Fnv(FNV_OFFSET);
     for e in events {

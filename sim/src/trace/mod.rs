@@ -42,6 +42,8 @@ pub type SocketIndex = u16;
 /// What is known of a message at an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MsgInfo {
+    /// The id the designs carry in the payload; `None` for a message without one
+    /// (a routing envelope alone, a peer's bytes that are not a patchbay payload).
     pub id: Option<MsgId>,
     /// The REQ request id on the message's stack, if any.
     pub request_id: Option<u32>,
@@ -53,164 +55,290 @@ pub struct MsgInfo {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AppEvent {
     /// A requester issued request `id` (once, however often the socket resends it).
-    RequestIssued { id: MsgId },
+    RequestIssued {
+        /// The request.
+        id: MsgId,
+    },
     /// A requester accepted the reply to request `id`.
-    ReplyAccepted { id: MsgId },
+    ReplyAccepted {
+        /// The request answered.
+        id: MsgId,
+    },
     /// A requester gave up on request `id` (its own timeout, or the run ended).
-    RequestAbandoned { id: MsgId },
+    RequestAbandoned {
+        /// The request given up.
+        id: MsgId,
+    },
     /// A worker finished the work for `id`.
-    WorkDone { id: MsgId },
+    WorkDone {
+        /// The request or task worked on.
+        id: MsgId,
+    },
     /// A publisher published `id` on `topic` (its first frame as text, bytes that are
     /// not UTF-8 replaced), so `subscription_delivery` can match it against prefixes.
-    Published { id: MsgId, topic: String },
+    Published {
+        /// The message published.
+        id: MsgId,
+        /// Its first frame, as text.
+        topic: String,
+    },
     /// The application received message `id` as `parts` frames of the `expected`
     /// the sender wrote (`multipart_atomicity`).
-    PartsReceived { id: MsgId, parts: u32, expected: u32 },
+    PartsReceived {
+        /// The message received.
+        id: MsgId,
+        /// Frames that arrived.
+        parts: u32,
+        /// Frames the sender wrote.
+        expected: u32,
+    },
     /// A subscriber's subscription period began: it subscribed (a SUB's own
     /// `Subscription` events say to what) and started receiving.
     Joined,
     /// A subscriber's subscription period ended; it receives nothing more.
     Left,
     /// A producer pushed task `id` into a pipeline (`pipeline_conservation`).
-    TaskIssued { id: MsgId },
+    TaskIssued {
+        /// The task.
+        id: MsgId,
+    },
     /// A sink sent the kill signal `id`; each worker's `Receive` of `id` on its control
     /// socket is its delivery.
-    KillSent { id: MsgId },
+    KillSent {
+        /// The kill signal, one message to every worker.
+        id: MsgId,
+    },
     /// A surveyor started survey `id`; responses carry the same id, and the SURVEYOR's
     /// `SurveyExpired` that follows closes it.
-    SurveyStarted { id: MsgId },
+    SurveyStarted {
+        /// The survey; its responses carry the same id.
+        id: MsgId,
+    },
     /// An aggregator client sent chunk `seq` (0, 1, ...) of `job` on its connection:
     /// message `id`, standing for `len` bytes (`aggregate_complete`).
-    ChunkSent { id: MsgId, job: u64, seq: u64, len: u64 },
+    ChunkSent {
+        /// The chunk's message.
+        id: MsgId,
+        /// The job the chunk belongs to.
+        job: u64,
+        /// Its place in the job's chunks on this connection, from 0.
+        seq: u64,
+        /// The bytes it stands for.
+        len: u64,
+    },
     /// An aggregator's job worker appended chunk `id` to `job`'s aggregate; `conn` is
     /// the hop id of the connection it came in on (the ROUTER's, one per connection).
-    ChunkAggregated { id: MsgId, job: u64, conn: u32, seq: u64, len: u64 },
+    ChunkAggregated {
+        /// The chunk's message.
+        id: MsgId,
+        /// The job it was appended to.
+        job: u64,
+        /// The hop id of the connection it came in on.
+        conn: u32,
+        /// Its place in the job's chunks on that connection, from 0.
+        seq: u64,
+        /// The bytes it stands for.
+        len: u64,
+    },
     /// An aggregator finished `job`: every connection it expected had sent its last chunk.
-    JobFinished { job: u64 },
+    JobFinished {
+        /// The job finished.
+        job: u64,
+    },
     /// The comet router saw `user` log in (its view, which `fanout_correct` judges by).
-    CometLogin { user: u32 },
+    CometLogin {
+        /// The user, by index.
+        user: u32,
+    },
     /// The comet router saw `user` log out.
-    CometLogout { user: u32 },
+    CometLogout {
+        /// The user, by index.
+        user: u32,
+    },
     /// The comet router routed message `id` from `from`: sent to `delivered` logged-in
     /// followers, skipped `dropped` logged-out ones. Recorded before the sends.
-    CometRouted { id: MsgId, from: u32, delivered: u32, dropped: u32 },
+    CometRouted {
+        /// The message routed.
+        id: MsgId,
+        /// Its author, by user index.
+        from: u32,
+        /// Logged-in followers it was sent to.
+        delivered: u32,
+        /// Logged-out followers it skipped.
+        dropped: u32,
+    },
     /// Free-form note from a design, for reports.
-    Note { text: String },
+    Note {
+        /// What the design says, in words.
+        text: String,
+    },
     /// A typed event of a user's design: a name and ordered fields (`user_event.rs`).
     /// No built-in design records one.
     User(UserEvent),
 }
 
-/// Every kind of event a run records.
+/// Every kind of event a run records. `pipe` is the socket's connection the event
+/// concerns (a [`PipeId`], unique within the socket for the run); `msg` what is known
+/// of the message.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EventKind {
     /// The application handed a message to a socket.
     Send {
+        /// The message handed over.
         msg: MsgInfo,
     },
     /// The socket queued it on a pipe; `depth` after the push, `hwm` the pipe's bound
     /// (0 is unlimited).
     Enqueue {
+        /// The pipe it was queued on.
         pipe: PipeId,
+        /// Messages on the pipe's outbound queue after the push.
         depth: u32,
+        /// The pipe's high-water mark, in messages (0: unlimited).
         hwm: u32,
+        /// The message queued.
         msg: MsgInfo,
     },
     /// A message from the wire reached the socket's inbound queue.
     Deliver {
+        /// The pipe it came in on.
         pipe: PipeId,
+        /// Messages on the pipe's inbound queue after it went in.
         depth: u32,
+        /// The pipe's inbound high-water mark, in messages (0: unlimited).
         hwm: u32,
+        /// The message delivered.
         msg: MsgInfo,
     },
     /// The application took a message from the socket.
     Receive {
+        /// The message taken.
         msg: MsgInfo,
     },
+    /// The socket discarded a message; every drop is recorded, never silent.
     Drop {
+        /// The pipe it was on or came from; `None` when it never reached one.
         pipe: Option<PipeId>,
+        /// Why it was dropped.
         reason: DropReason,
+        /// The message dropped.
         msg: MsgInfo,
     },
     /// A REQ sent its outstanding request again, same id. `timer` is true when the
     /// resend timer fired; false when it went out at once because the pipe it was on
     /// was lost or a peer appeared, which no interval governs.
     Resend {
+        /// The pipe it went out on.
         pipe: PipeId,
+        /// The REQ's request id (the same as the first send's).
         request_id: u32,
+        /// Whether the resend timer fired (rather than a pipe change).
         timer: bool,
+        /// The request sent again.
         msg: MsgInfo,
     },
+    /// A REQ abandoned its outstanding request because the application sent a new
+    /// one; a reply to it that comes later is dropped as late.
     Cancel {
+        /// The REQ's request id given up.
         request_id: u32,
     },
     /// A subscription took effect or was cancelled (see `SocketEvent::Subscription`);
     /// the prefix is shown as text, bytes that are not UTF-8 replaced.
     Subscription {
+        /// The pipe it arrived on (at a publisher); `None` at the subscriber itself.
         pipe: Option<PipeId>,
+        /// The topic prefix, as text.
         prefix: String,
+        /// `true` when subscribing, `false` when cancelling.
         on: bool,
     },
+    /// A SURVEYOR's survey reached its deadline; responses after it are dropped.
     SurveyExpired {
+        /// The SURVEYOR's survey id.
         survey_id: u32,
     },
+    /// A connection to a peer was established (after its handshake).
     Connect {
+        /// The pipe the connection became.
         pipe: PipeId,
+        /// The peer replica, when it is one of the run's nodes.
         peer: Option<Replica>,
     },
+    /// A connection ended; its pipe is gone for good.
     Disconnect {
+        /// The pipe that ended.
         pipe: PipeId,
+        /// Why it ended, in words.
         reason: String,
     },
     /// A peer broke the protocol (malformed bytes); the connection was closed.
     ProtocolError {
+        /// What the peer sent wrong, in words.
         reason: String,
     },
     /// patchbay itself failed at this replica: a design or one of its socket's driver
     /// tasks panicked. The run fails as an internal error, never as a misbehaving peer.
     InternalError {
+        /// What failed, in words.
         reason: String,
     },
     /// A connection attempt failed before its handshake completed (refused, reset,
     /// handshake deadline). `out_of_descriptors` when the process or system had no
     /// file descriptor left: the machine's limit, which makes a real run unusable.
     ConnectFailed {
+        /// Why, in words.
         reason: String,
+        /// Whether the machine ran out of file descriptors.
         out_of_descriptors: bool,
     },
     /// A listener failed to accept a connection; it backs off and keeps serving the
     /// connections it has. `out_of_descriptors` as for `ConnectFailed`.
     AcceptFailed {
+        /// Why, in words.
         reason: String,
+        /// Whether the machine ran out of file descriptors.
         out_of_descriptors: bool,
     },
     /// A fault began (index into the scenario's faults); `touched` counts the
     /// connections or nodes it affected.
     FaultBegin {
+        /// The fault, as an index into [`Trace::faults`].
         fault: u32,
+        /// Connections or nodes it affected.
         touched: u32,
     },
+    /// A fault ended (healed, or the run healed everything).
     FaultEnd {
+        /// The fault, as an index into [`Trace::faults`].
         fault: u32,
+        /// Connections or nodes it had affected.
         touched: u32,
     },
     /// The run moved from the safety phase to the liveness phase.
     Healed,
+    /// A design's own marker ([`AppEvent`]).
     App(AppEvent),
 }
 
+/// One event of a run: when, where and what.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TraceEvent {
+    /// Simulated time since the run began (wall time since its start, over real TCP).
     pub at: Duration,
     /// `None` for run-level events (faults, phases).
     pub node: Option<Replica>,
+    /// The socket of `node` it happened on; `None` for the application's own
+    /// markers, a replica's internal errors and run-level events.
     pub socket: Option<SocketIndex>,
+    /// What happened.
     pub kind: EventKind,
 }
 
 /// The finished record of one run.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
+    /// Every event, in the order recorded (time order).
     pub events: Vec<TraceEvent>,
     /// When the safety phase ended and everything healed.
     pub healed_at: Option<Duration>,
@@ -235,6 +363,8 @@ impl Trace {
         }
     }
 
+    /// The trace hash `--check-determinism` compares: FNV-1a over the events'
+    /// canonical encoding, so equal traces hash alike on every machine.
     pub fn hash(&self) -> u64 {
         trace_hash(&self.events)
     }
@@ -244,6 +374,7 @@ impl Trace {
         self.events.iter().filter(move |e| e.node == Some(node))
     }
 
+    /// The designs' own markers, each with the event that carries it.
     pub fn app_events(&self) -> impl Iterator<Item = (&TraceEvent, &AppEvent)> {
         self.events.iter().filter_map(|e| match &e.kind {
             EventKind::App(a) => Some((e, a)),
@@ -272,7 +403,7 @@ struct Store {
 
 /// Events a spilling recorder keeps in memory before writing them out: about 2.5 MB
 /// of structs, written as one batch of about 0.7 MB.
-pub const SPILL_BATCH_EVENTS: usize = 32 * 1024;
+pub(crate) const SPILL_BATCH_EVENTS: usize = 32 * 1024;
 
 impl Recorder {
     /// A recorder that spills its events to a new file in `dir` a batch at a time.
@@ -281,6 +412,7 @@ impl Recorder {
         Ok(Recorder { store: Rc::new(RefCell::new(store)) })
     }
 
+    /// Appends `event`, spilling a full batch to disk if this recorder spills.
     pub fn record(&self, event: TraceEvent) {
         let mut store = self.store.borrow_mut();
         store.events.push(event);
@@ -298,6 +430,7 @@ impl Recorder {
         store.events.len() + store.spill.as_ref().map_or(0, Spill::len)
     }
 
+    /// Whether nothing has been recorded yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -62,6 +62,7 @@ impl Spill {
         self.len
     }
 
+    /// Whether nothing has been spilled.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -49,7 +49,7 @@ fn first_header(head: &[u8]) -> Option<(usize, u64)> {
 /// The padding a message whose real bytes start with `head` carries: what its first
 /// payload header declares, or 0. `head` holds at least the message's first
 /// [`HEAD_MAX`] bytes, or all of them.
-pub fn padding_of(head: &[u8]) -> u64 {
+pub(crate) fn padding_of(head: &[u8]) -> u64 {
     first_header(head).map_or(0, |(_, len)| len)
 }
 

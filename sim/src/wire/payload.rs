@@ -89,7 +89,7 @@ impl Payload {
     }
 
     /// Kind, id and modelled length without copying anything.
-    pub fn peek(body: &[u8]) -> Option<(PayloadKind, MsgId, u64)> {
+    pub(crate) fn peek(body: &[u8]) -> Option<(PayloadKind, MsgId, u64)> {
         if body.len() < HEADER_LEN || &body[..3] != MAGIC {
             return None;
         }

@@ -285,7 +285,7 @@ impl Decoder {
     }
 
     /// The same decoder for a stream whose padding travels as `padding` says.
-    pub fn with_padding(self, padding: Padding) -> Decoder {
+    pub(crate) fn with_padding(self, padding: Padding) -> Decoder {
         Decoder { padding, ..self }
     }
 
@@ -340,7 +340,7 @@ impl Decoder {
     /// How many more bytes would complete the padding, length or message in progress:
     /// a hint for sizing the next read, never an allocation made on the peer's say-so
     /// alone.
-    pub fn bytes_wanted(&self, buf: &BytesMut) -> usize {
+    pub(crate) fn bytes_wanted(&self, buf: &BytesMut) -> usize {
         if self.skip_left > 0 {
             return usize::try_from(self.skip_left).unwrap_or(usize::MAX);
         }
@@ -427,7 +427,7 @@ pub enum HeaderRule {
 
 impl HeaderRule {
     /// The rule for messages arriving at a socket of type `receiver`.
-    pub fn for_receiver(receiver: SocketType) -> HeaderRule {
+    pub(crate) fn for_receiver(receiver: SocketType) -> HeaderRule {
         use SocketType::*;
         match receiver {
             Req | Dealer | Surveyor => HeaderRule::RequestId,

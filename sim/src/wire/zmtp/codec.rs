@@ -104,7 +104,7 @@ impl Decoder {
 
     /// Bytes held for the message in progress (the caller's `buf` aside): never
     /// more than the limit.
-    pub fn buffered_bytes(&self) -> u64 {
+    pub(crate) fn buffered_bytes(&self) -> u64 {
         self.parts_bytes
     }
 

@@ -26,7 +26,7 @@ pub(super) struct Command {
 
 impl Command {
     /// The name for error texts.
-    pub fn name_text(&self) -> String {
+    pub(crate) fn name_text(&self) -> String {
         String::from_utf8_lossy(&self.name).into_owned()
     }
 

@@ -32,10 +32,10 @@ pub use handshake::{Handshake, Peer};
 use crate::socket::SocketType;
 
 /// Bytes of the greeting each side sends first.
-pub const GREETING_LEN: usize = 64;
+pub(crate) const GREETING_LEN: usize = 64;
 
 /// Bytes of the signature at the front of the greeting (ff, padding, 7f).
-pub const SIGNATURE_LEN: usize = 10;
+pub(crate) const SIGNATURE_LEN: usize = 10;
 
 /// The mechanism field's width in the greeting.
 const MECHANISM_LEN: usize = 20;
@@ -76,7 +76,7 @@ pub fn greeting(version: Version) -> [u8; GREETING_LEN] {
 /// The 8 padding bytes are not checked: libzmq puts its identity length there for
 /// ZMTP 1.0 peers (it sends `ff 00 00 00 00 00 00 00 01 7f`). The as-server byte and
 /// the filler are not checked either, as libzmq does not for NULL.
-pub fn check_greeting(peer: &[u8; GREETING_LEN]) -> Result<Version, ZmtpError> {
+pub(crate) fn check_greeting(peer: &[u8; GREETING_LEN]) -> Result<Version, ZmtpError> {
     check_signature(&peer[..SIGNATURE_LEN])?;
     let (major, minor) = (peer[10], peer[11]);
     let version = match (major, minor) {
@@ -97,7 +97,7 @@ pub fn check_greeting(peer: &[u8; GREETING_LEN]) -> Result<Version, ZmtpError> {
 
 /// Checks the first [`SIGNATURE_LEN`] bytes, so a stranger (an HTTP client, an SP
 /// peer) is turned away before the rest of a greeting arrives.
-pub fn check_signature(got: &[u8]) -> Result<(), ZmtpError> {
+pub(crate) fn check_signature(got: &[u8]) -> Result<(), ZmtpError> {
     let mut sig = [0u8; SIGNATURE_LEN];
     let n = got.len().min(SIGNATURE_LEN);
     sig[..n].copy_from_slice(&got[..n]);
@@ -108,7 +108,7 @@ pub fn check_signature(got: &[u8]) -> Result<(), ZmtpError> {
 
 /// The Socket-Type name ZMTP uses for `socket`, or `None` for the nanomsg-only types
 /// (SURVEYOR, RESPONDENT, BUS), which ZeroMQ does not have.
-pub fn socket_type_name(socket: SocketType) -> Option<&'static str> {
+pub(crate) fn socket_type_name(socket: SocketType) -> Option<&'static str> {
     use SocketType::*;
     match socket {
         Req | Rep | Dealer | Router | Pub | Sub | XPub | XSub | Push | Pull | Pair => {
@@ -120,14 +120,14 @@ pub fn socket_type_name(socket: SocketType) -> Option<&'static str> {
 
 /// The socket type a READY's Socket-Type value names (exact, upper case, as libzmq
 /// compares it).
-pub fn socket_type_from_name(name: &[u8]) -> Option<SocketType> {
+pub(crate) fn socket_type_from_name(name: &[u8]) -> Option<SocketType> {
     SocketType::ALL.into_iter().find(|t| socket_type_name(*t).is_some_and(|n| n.as_bytes() == name))
 }
 
 /// Whether ZMTP lets `ours` talk to `peer`: REQ-REP, REQ-ROUTER, DEALER-REP,
 /// DEALER-DEALER, DEALER-ROUTER, ROUTER-ROUTER, PUB-SUB, PUB-XSUB, XPUB-SUB,
 /// XPUB-XSUB, PUSH-PULL, PAIR-PAIR, either way round.
-pub fn zmtp_pairs_with(ours: SocketType, peer: SocketType) -> bool {
+pub(crate) fn zmtp_pairs_with(ours: SocketType, peer: SocketType) -> bool {
     use SocketType::*;
     let ok = |a, b| {
         matches!(

@@ -1,0 +1,136 @@
+//! The verdict tables the terminal shows, read from the report model ([`Section`],
+//! [`VerdictRow`]): `sim` and `real` print them, and a failing `patchbay::testing`
+//! assertion panics with the same one, so the page, the terminal and a test count
+//! each verdict once (in `report/sweep.rs`) and word it once (here).
+
+use std::fmt::Write as _;
+
+use super::{Section, VerdictRow};
+
+/// `sim`'s table: a line per scenario with its RESULT cell, then a line per
+/// invariant with its verdicts counted over the seeds and, for one that failed, an
+/// example and its repro.
+pub(crate) fn sim_table(sections: &[Section]) -> String {
+    let mut out = format!("{:<26} {:>5}  {:<30} RESULT\n", "SCENARIO", "SEEDS", "EXPECT");
+    for s in sections {
+        let result = result_cell(s);
+        let _ = writeln!(out, "{:<26} {:>5}  {:<30} {result}", s.name, s.seeds, s.expected);
+        if s.errors > 0 {
+            let _ = writeln!(out, "    {} run(s) could not run", s.errors);
+        }
+        for row in &s.verdicts {
+            let _ = writeln!(out, "    {:<28} {}", row.invariant, counts(row));
+            // A failure the scenario expects is still news to a reader: what it was,
+            // and how to see it again.
+            if let Some(f) = row.failures.first() {
+                let _ = writeln!(out, "        e.g. {}\n        repro: {}", f.first, f.repro);
+            }
+        }
+    }
+    out
+}
+
+/// A simulated section's RESULT cell: as expected, or how the sweep was not.
+pub(crate) fn result_cell(s: &Section) -> String {
+    match (s.ended_as_expected(), s.shown_expected) {
+        (true, None) => "as expected".to_owned(),
+        (true, Some(shown)) => format!("as expected (shown in {shown} of {} seeds)", s.seeds),
+        (false, _) if s.as_expected < s.seeds => {
+            format!("UNEXPECTED in {} of {} seeds", s.seeds - s.as_expected, s.seeds)
+        }
+        (false, _) => format!("UNEXPECTED: shown in none of {} seeds", s.seeds),
+    }
+}
+
+/// `real`'s table: a verdict that differs from `expect` is a difference, not a
+/// failure, since real runs are not deterministic.
+pub(crate) fn real_table(sections: &[Section]) -> String {
+    let mut out = format!("{:<28} {:>4}  {:<30} RESULT\n", "SCENARIO", "RUNS", "EXPECT");
+    for s in sections {
+        // A run that could not run is never as expected.
+        let differ = s.seeds.saturating_sub(s.as_expected + s.errors);
+        let result = match (s.errors, differ) {
+            (0, 0) => "as expected".to_owned(),
+            (0, d) => format!("differs in {d} of {} run(s)", s.seeds),
+            (e, _) => format!("{e} run(s) could not run"),
+        };
+        let _ = writeln!(out, "{:<28} {:>4}  {:<30} {result}", s.name, s.seeds, s.expected);
+        for row in &s.verdicts {
+            let first =
+                row.failures.first().map(|f| format!("  ({})", f.first)).unwrap_or_default();
+            let _ = writeln!(out, "    {:<28} {}{first}", row.invariant, counts(row));
+        }
+    }
+    out
+}
+
+/// `fail ×2, pass ×6`: each verdict seen, in name order.
+pub fn counts(row: &VerdictRow) -> String {
+    let by = [("fail", row.fail), ("pass", row.pass), ("unknown", row.unknown)];
+    let seen: Vec<String> =
+        by.iter().filter(|(_, n)| *n > 0).map(|(v, n)| format!("{v} ×{n}")).collect();
+    seen.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pass: u64, fail: u64) -> VerdictRow {
+        VerdictRow {
+            invariant: "no-loss".to_owned(),
+            expected: "pass".to_owned(),
+            pass,
+            fail,
+            unknown: 0,
+            failures: Vec::new(),
+            more_failures: 0,
+        }
+    }
+
+    fn section(as_expected: u64, verdicts: Vec<VerdictRow>) -> Section {
+        Section {
+            name: "steady".to_owned(),
+            expected: "every invariant passes".to_owned(),
+            seeds: 4,
+            as_expected,
+            sweep_as_expected: Some(as_expected == 4),
+            design: None,
+            file: "steady.yaml".to_owned(),
+            topology: "pair".to_owned(),
+            shown_expected: None,
+            errors: 0,
+            graph: Default::default(),
+            verdicts,
+            sequences: Vec::new(),
+            metrics: Default::default(),
+            requests: None,
+        }
+    }
+
+    #[test]
+    fn counts_names_each_verdict_seen_in_name_order() {
+        assert_eq!(counts(&row(6, 2)), "fail ×2, pass ×6");
+        assert_eq!(counts(&row(4, 0)), "pass ×4");
+    }
+
+    #[test]
+    fn sim_table_says_in_how_many_seeds_a_sweep_was_unexpected() {
+        let table = sim_table(&[section(3, vec![row(3, 1)])]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[1].starts_with("steady") && lines[1].ends_with("UNEXPECTED in 1 of 4 seeds"));
+        assert_eq!(lines[2].trim_start(), format!("{:<28} fail ×1, pass ×3", "no-loss"));
+    }
+
+    #[test]
+    fn real_table_calls_a_verdict_unlike_expect_a_difference() {
+        let table = real_table(&[section(3, vec![row(3, 1)])]);
+        assert!(
+            table.lines().nth(1).is_some_and(|l| l.ends_with("differs in 1 of 4 run(s)")),
+            "{table}"
+        );
+        let fine = sim_table(&[section(4, vec![row(4, 0)])]);
+        assert!(fine.lines().nth(1).is_some_and(|l| l.ends_with("as expected")), "{fine}");
+    }
+}
