@@ -1,6 +1,7 @@
 //! `test`: the README's test command. Installs what the tests need that cargo does
-//! not (pynng and pyzmq, the real NNG and libzmq peers of the interop tests), then
-//! runs the workspace tests.
+//! not (pynng and pyzmq, the real NNG and libzmq peers of the interop tests; Debian's
+//! nanomsg-utils, whose nanocat is the real nanomsg peer), then runs the workspace
+//! tests.
 
 use std::process::{Command, ExitCode};
 
@@ -40,9 +41,43 @@ fn ensure_installed(module: &str, pin: &str, why: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Installs Debian's nanomsg-utils (nanocat 1.1.5, nanomsg's own command-line tool)
+/// unless `nanocat` is on the PATH: the nanomsg peer of `sim/tests/sp_matrix.rs` and
+/// `xtask/tests/cat.rs`. Through apt-get, with sudo unless run as root.
+fn ensure_nanocat() -> anyhow::Result<()> {
+    let on_path = || {
+        Command::new("sh")
+            .args(["-c", "command -v nanocat"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if on_path() {
+        return Ok(());
+    }
+    println!("installing Debian's nanomsg-utils (nanocat) for the nanomsg interop tests");
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let apt = |args: &[&str]| {
+        let mut command = Command::new(if root { "env" } else { "sudo" });
+        if !root {
+            command.arg("env");
+        }
+        command.arg("DEBIAN_FRONTEND=noninteractive").arg("apt-get").args(args);
+        command.status().context("running apt-get (is this Debian or Ubuntu?)")
+    };
+    apt(&["update", "-qq"])?;
+    let status = apt(&["install", "-y", "-qq", "nanomsg-utils"])?;
+    anyhow::ensure!(
+        status.success() && on_path(),
+        "could not install nanomsg-utils; the nanomsg interop tests need its nanocat \
+         (install it with `apt-get install nanomsg-utils`)"
+    );
+    Ok(())
+}
+
 pub fn test(argv: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode> {
     ensure_installed("pynng", PYNNG, "the NNG interop tests")?;
     ensure_installed("zmq", PYZMQ, "the ZMTP interop tests")?;
+    ensure_nanocat()?;
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
         .current_dir(crate::root())
         .args(["test", "--workspace"])

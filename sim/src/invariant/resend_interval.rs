@@ -26,6 +26,13 @@
 //! write (peer not reading) also goes unresent in the core; the trace does not show
 //! writes, so that would read as a missed resend.
 //!
+//! A REQ with NNG 1.11's resend tick (`req_resend_tick`, an nng REQ's default) is
+//! judged as NNG behaves: its first timer resend comes on the first tick at or after
+//! the interval (so up to one tick later than the interval allows), and every timer
+//! resend after it one tick after the one before. Per-tick resends of such a REQ are
+//! what the library does, not a violation; the same gaps at a REQ without the tick
+//! are early.
+//!
 //! The note says which resend behaviour the trace shows (docs/library-semantics.md):
 //! one resend per interval (nanomsg, NNG ≤1.6, patchbay), or, from the first resend
 //! on, one every tick (NNG ≥1.7), judged from gaps between consecutive timer resends.
@@ -82,6 +89,8 @@ struct ReqSocket {
     /// `client.0/req`, for violation texts.
     name: String,
     ivl: Option<Duration>,
+    /// NNG 1.11's resend tick, if the socket models it.
+    tick: Option<Duration>,
     tolerance: Duration,
     /// Pipes whose connection is established.
     up: BTreeSet<PipeId>,
@@ -181,6 +190,7 @@ impl Checker<'_> {
             node,
             name: self.input.socket_name(node, Some(index)),
             ivl: plan.options.req_resend_ivl.value,
+            tick: plan.options.req_resend_tick.value,
             tolerance: self.tolerance,
             up: BTreeSet::new(),
             sent_at: None,
@@ -330,8 +340,10 @@ impl ReqSocket {
         out: &mut Vec<Violation>,
     ) {
         let Some(ivl) = self.ivl else { return };
+        let tick = self.tick;
         let Some(request) = self.outstanding.as_mut() else { return };
-        let deadline = request.last_out_at + ivl + self.tolerance;
+        let (step, slack) = due(ivl, tick, request);
+        let deadline = request.last_out_at + step + slack + self.tolerance;
         let excused = stalled || self.up.is_empty() || timer_resend_of == Some(request.id);
         if request.missed_reported || now <= deadline || excused {
             return;
@@ -346,7 +358,7 @@ impl ReqSocket {
                 request.id,
                 dur(deadline),
                 dur(request.last_out_at),
-                dur(ivl),
+                dur(step + slack),
                 dur(self.tolerance),
                 dur(now)
             ),
@@ -401,8 +413,9 @@ impl ReqSocket {
         behaviour: &mut Behaviour,
     ) {
         let request = self.outstanding.as_mut().expect("checked by the caller");
-        let earliest = request.armed_at + ivl;
-        let latest = request.last_out_at + ivl + self.tolerance;
+        let (step, slack) = due(ivl, self.tick, request);
+        let earliest = request.armed_at + step;
+        let latest = request.last_out_at + step + slack + self.tolerance;
         if at < earliest {
             out.push(Violation::new(
                 at,
@@ -414,7 +427,7 @@ impl ReqSocket {
                     dur(at),
                     dur(at - request.armed_at),
                     dur(request.armed_at),
-                    dur(ivl)
+                    dur(step)
                 ),
             ));
         } else if at > latest && !request.missed_reported {
@@ -428,7 +441,7 @@ impl ReqSocket {
                     dur(at),
                     dur(at - request.last_out_at),
                     dur(request.last_out_at),
-                    dur(ivl),
+                    dur(step + slack),
                     dur(self.tolerance)
                 ),
             ));
@@ -438,6 +451,18 @@ impl ReqSocket {
         request.last_out_at = at;
         request.last_timer_at = Some(at);
         request.missed_reported = false;
+    }
+}
+
+/// When the next timer resend of `request` is due: `step` after its timer was armed,
+/// with `slack` more allowed for the tick it waits for. Without a tick: the interval.
+/// With NNG's tick: the first resend on the first tick at or after the interval, then
+/// one every tick.
+fn due(ivl: Duration, tick: Option<Duration>, request: &Request) -> (Duration, Duration) {
+    match (tick, request.last_timer_at) {
+        (None, _) => (ivl, Duration::ZERO),
+        (Some(tick), None) => (ivl, tick),
+        (Some(tick), Some(_)) => (tick, Duration::ZERO),
     }
 }
 
@@ -790,6 +815,60 @@ mod tests {
             note(&outcome).starts_with("resends on every tick after the first (NNG ≥1.7)"),
             "{outcome:?}"
         );
+    }
+
+    /// The same trace at a REQ that models NNG 1.11's 10 ms resend tick: per-tick
+    /// resends are the library's behaviour and pass; one that skips a tick is late,
+    /// and a first resend before the interval is still early.
+    #[test]
+    fn an_nng_req_with_a_resend_tick_passes_per_tick_resends_and_not_skipped_ticks() {
+        let mut nng = plan();
+        nng.topology.groups[0].sockets[0].options.req_resend_tick.value =
+            Some(Duration::from_millis(10));
+        let per_tick = outcome_with(
+            &nng,
+            vec![
+                vec![connect(0, 1)],
+                request(100, 0, R1).to_vec(),
+                vec![
+                    resend(1105, 0, R1, true),
+                    resend(1115, 0, R1, true),
+                    resend(1125, 0, R1, true),
+                ],
+                reply(1130, 0).to_vec(),
+            ],
+        );
+        assert_eq!(per_tick.verdict, Verdict::Pass, "{per_tick:?}");
+        assert!(
+            note(&per_tick).starts_with("resends on every tick after the first"),
+            "{per_tick:?}"
+        );
+        let skipped = outcome_with(
+            &nng,
+            vec![
+                vec![connect(0, 1)],
+                request(100, 0, R1).to_vec(),
+                vec![
+                    resend(1100, 0, R1, true),
+                    resend(1110, 0, R1, true),
+                    resend(1150, 0, R1, true),
+                ],
+                reply(1160, 0).to_vec(),
+            ],
+        );
+        assert_eq!(skipped.violations.len(), 1, "{skipped:?}");
+        assert!(skipped.violations[0].text.contains("at 1150ms, late: 40ms after"), "{skipped:?}");
+        let early = outcome_with(
+            &nng,
+            vec![
+                vec![connect(0, 1)],
+                request(100, 0, R1).to_vec(),
+                vec![resend(1000, 0, R1, true)],
+                reply(1005, 0).to_vec(),
+            ],
+        );
+        assert_eq!(early.violations.len(), 1, "{early:?}");
+        assert!(early.violations[0].text.contains("at 1s, early: 900ms after"), "{early:?}");
     }
 
     #[test]
