@@ -23,8 +23,8 @@ use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, Transport, s
 use patchbay::plan::{GroupId, Replica};
 use patchbay::run::SimNetwork;
 use patchbay::socket::{
-    Bus, Msg, Pair, Publisher, Pull, Push, Respondent, SocketCore, SocketEvent, SocketOptions,
-    Subscriber, Surveyor,
+    Bus, DropReason, Msg, Pair, Publisher, Pull, Push, Respondent, SocketCore, SocketEvent,
+    SocketOptions, Subscriber, Surveyor,
 };
 use tokio::sync::Notify;
 
@@ -43,6 +43,9 @@ type Account<'a> = Pin<Box<dyn Future<Output = Vec<String>> + 'a>>;
 struct NodeSpec {
     name: &'static str,
     make_core: fn() -> Box<dyn SocketCore>,
+    /// Whether the socket speaks ZMTP (libzmq) rather than SP: only there do
+    /// subscriptions travel upstream (on SP a SUB filters locally and sends nothing).
+    zmtp: bool,
     /// Whether the socket listens, so that later nodes can connect to it.
     binds: bool,
     /// Indices of earlier nodes this one connects to.
@@ -160,7 +163,7 @@ async fn start_node<T: Transport>(
     connects: Vec<SocketAddr>,
     log: EventLog,
 ) -> Node {
-    let options = SocketOptions::default();
+    let options = SocketOptions { zmtp: spec.zmtp, ..SocketOptions::default() };
     let epoch = tokio::time::Instant::now();
     let binds = bind.into_iter().collect();
     let socket =
@@ -287,6 +290,7 @@ fn survey_ask(node: &Node) -> Account<'_> {
 static SURVEY: [NodeSpec; 3] = [
     NodeSpec {
         name: "surveyor",
+        zmtp: false,
         make_core: || Box::new(Surveyor::new(SocketOptions::default(), 1)),
         binds: true,
         connects: &[],
@@ -294,6 +298,7 @@ static SURVEY: [NodeSpec; 3] = [
     },
     NodeSpec {
         name: "respondent1",
+        zmtp: false,
         make_core: || Box::new(Respondent::new(SocketOptions::default())),
         binds: false,
         connects: &[0],
@@ -301,6 +306,7 @@ static SURVEY: [NodeSpec; 3] = [
     },
     NodeSpec {
         name: "respondent2",
+        zmtp: false,
         make_core: || Box::new(Respondent::new(SocketOptions::default())),
         binds: false,
         connects: &[0],
@@ -344,9 +350,30 @@ fn new_bus() -> Box<dyn SocketCore> {
 }
 
 static BUS_MESH: [NodeSpec; 3] = [
-    NodeSpec { name: "a", make_core: new_bus, binds: true, connects: &[], behave: bus_peer },
-    NodeSpec { name: "b", make_core: new_bus, binds: true, connects: &[0], behave: bus_peer },
-    NodeSpec { name: "c", make_core: new_bus, binds: false, connects: &[0, 1], behave: bus_peer },
+    NodeSpec {
+        name: "a",
+        zmtp: false,
+        make_core: new_bus,
+        binds: true,
+        connects: &[],
+        behave: bus_peer,
+    },
+    NodeSpec {
+        name: "b",
+        zmtp: false,
+        make_core: new_bus,
+        binds: true,
+        connects: &[0],
+        behave: bus_peer,
+    },
+    NodeSpec {
+        name: "c",
+        zmtp: false,
+        make_core: new_bus,
+        binds: false,
+        connects: &[0, 1],
+        behave: bus_peer,
+    },
 ];
 
 #[test]
@@ -364,7 +391,8 @@ fn bus_mesh_of_three_agrees_over_tokio_and_the_simulator() {
     check_parity(&BUS_MESH, &expected);
 }
 
-// PUB → SUB ×2, one subscribed to "a", one to "b".
+// PUB → SUB ×2 on ZMTP (libzmq), one subscribed to "a", one to "b": the publisher
+// filters on the subscriptions that travel upstream.
 
 /// Publishes once both subscriptions have arrived, so nothing is published to a
 /// subscriber the publisher cannot filter for yet.
@@ -395,22 +423,32 @@ fn take_two(node: &Node) -> Account<'_> {
     })
 }
 
+/// A libzmq socket's options: subscriptions travel upstream on ZMTP.
+fn zmtp() -> SocketOptions {
+    SocketOptions { zmtp: true, ..SocketOptions::default() }
+}
+
 fn sub_to(prefix: &str) -> Box<dyn SocketCore> {
-    let options =
-        SocketOptions { subscribe: vec![prefix.as_bytes().to_vec()], ..SocketOptions::default() };
+    let options = SocketOptions {
+        subscribe: vec![prefix.as_bytes().to_vec()],
+        zmtp: true,
+        ..SocketOptions::default()
+    };
     Box::new(Subscriber::new_sub(options))
 }
 
 static PUB_SUB: [NodeSpec; 3] = [
     NodeSpec {
         name: "publisher",
-        make_core: || Box::new(Publisher::new_pub(SocketOptions::default())),
+        zmtp: true,
+        make_core: || Box::new(Publisher::new_pub(zmtp())),
         binds: true,
         connects: &[],
         behave: publish,
     },
     NodeSpec {
         name: "sub-a",
+        zmtp: true,
         make_core: || sub_to("a"),
         binds: false,
         connects: &[0],
@@ -418,6 +456,7 @@ static PUB_SUB: [NodeSpec; 3] = [
     },
     NodeSpec {
         name: "sub-b",
+        zmtp: true,
         make_core: || sub_to("b"),
         binds: false,
         connects: &[0],
@@ -440,6 +479,82 @@ fn pub_to_two_filtering_subs_agrees_over_tokio_and_the_simulator() {
     check_parity(&PUB_SUB, &expected);
 }
 
+// PUB → SUB ×2 on SP (NNG, nanomsg): nothing travels upstream, so the publisher sends
+// every publication to both and each SUB filters what arrives (docs/library-semantics.md).
+
+/// Publishes five topics once both subscribers are connected: there are no
+/// subscriptions to wait for on SP.
+fn publish_when_connected(node: &Node) -> Account<'_> {
+    Box::pin(async move {
+        node.connections(2).await;
+        for topic in ["a1", "b1", "c1", "a2", "b2"] {
+            node.send_text(topic).await;
+        }
+        texts(&["published 5"])
+    })
+}
+
+fn sp_sub_to(prefix: &str) -> Box<dyn SocketCore> {
+    let options =
+        SocketOptions { subscribe: vec![prefix.as_bytes().to_vec()], ..SocketOptions::default() };
+    Box::new(Subscriber::new_sub(options))
+}
+
+static SP_PUB_SUB: [NodeSpec; 3] = [
+    NodeSpec {
+        name: "publisher",
+        zmtp: false,
+        make_core: || Box::new(Publisher::new_pub(SocketOptions::default())),
+        binds: true,
+        connects: &[],
+        behave: publish_when_connected,
+    },
+    NodeSpec {
+        name: "sub-a",
+        zmtp: false,
+        make_core: || sp_sub_to("a"),
+        binds: false,
+        connects: &[0],
+        behave: take_two,
+    },
+    NodeSpec {
+        name: "sub-b",
+        zmtp: false,
+        make_core: || sp_sub_to("b"),
+        binds: false,
+        connects: &[0],
+        behave: take_two,
+    },
+];
+
+#[test]
+fn sp_pub_to_two_subs_filtering_locally_agrees_over_tokio_and_the_simulator() {
+    let expected = Outcome {
+        accounts: vec![
+            texts(&["got a1", "got a2"]),
+            texts(&["got b1", "got b2"]),
+            texts(&["published 5"]),
+        ],
+        // All five publications reach both SUBs; each delivers its two matches and
+        // drops the other three as unsubscribed, where on ZMTP the publisher never
+        // sent them (the ZMTP test above has no drops for the same traffic).
+        arrived: 4,
+        survey_expired: 0,
+        faults: [("sub-a", ["b1", "c1", "b2"]), ("sub-b", ["a1", "c1", "a2"])]
+            .into_iter()
+            .flat_map(|(_, bodies)| bodies)
+            .map(|body| {
+                DriverEvent::Socket(SocketEvent::Dropped {
+                    pipe: Some(1),
+                    reason: DropReason::Unsubscribed,
+                    msg: Msg::new(body),
+                })
+            })
+            .collect(),
+    };
+    check_parity(&SP_PUB_SUB, &expected);
+}
+
 // PUSH → PULL ×2, round robin.
 
 fn push_four(node: &Node) -> Account<'_> {
@@ -459,6 +574,7 @@ fn new_pull() -> Box<dyn SocketCore> {
 static PUSH_PULL: [NodeSpec; 3] = [
     NodeSpec {
         name: "pusher",
+        zmtp: false,
         make_core: || Box::new(Push::new(SocketOptions::default())),
         binds: true,
         connects: &[],
@@ -466,6 +582,7 @@ static PUSH_PULL: [NodeSpec; 3] = [
     },
     NodeSpec {
         name: "puller1",
+        zmtp: false,
         make_core: new_pull,
         binds: false,
         connects: &[0],
@@ -473,6 +590,7 @@ static PUSH_PULL: [NodeSpec; 3] = [
     },
     NodeSpec {
         name: "puller2",
+        zmtp: false,
         make_core: new_pull,
         binds: false,
         connects: &[0],
@@ -532,6 +650,7 @@ fn new_pair() -> Box<dyn SocketCore> {
 static PAIR_PAIR: [NodeSpec; 2] = [
     NodeSpec {
         name: "server",
+        zmtp: false,
         make_core: new_pair,
         binds: true,
         connects: &[],
@@ -539,6 +658,7 @@ static PAIR_PAIR: [NodeSpec; 2] = [
     },
     NodeSpec {
         name: "client",
+        zmtp: false,
         make_core: new_pair,
         binds: false,
         connects: &[0],
@@ -560,7 +680,7 @@ fn pair_to_pair_agrees_over_tokio_and_the_simulator() {
     check_parity(&PAIR_PAIR, &expected);
 }
 
-// XPUB → XSUB: the subscription travels upstream as a message that the XPUB's
+// XPUB → XSUB on ZMTP: the subscription travels upstream as a message that the XPUB's
 // application sees (how a FORWARDER passes subscriptions on), and the XPUB then
 // filters for that pipe. XSUB itself does not filter, so only the publisher's
 // filtering keeps "b1" away.
@@ -591,14 +711,16 @@ fn xsubscribe(node: &Node) -> Account<'_> {
 static XPUB_XSUB: [NodeSpec; 2] = [
     NodeSpec {
         name: "xpub",
-        make_core: || Box::new(Publisher::new_xpub(SocketOptions::default())),
+        zmtp: true,
+        make_core: || Box::new(Publisher::new_xpub(zmtp())),
         binds: true,
         connects: &[],
         behave: xpublish,
     },
     NodeSpec {
         name: "xsub",
-        make_core: || Box::new(Subscriber::new_xsub(SocketOptions::default())),
+        zmtp: true,
+        make_core: || Box::new(Subscriber::new_xsub(zmtp())),
         binds: false,
         connects: &[0],
         behave: xsubscribe,
