@@ -141,7 +141,9 @@ fn cat_script(role: &str, data: Option<&str>) -> Vec<String> {
         "push" => &["--count", "1", "--send-timeout", "10"][..],
         // A PUB's subscribers may join late: publish until the test ends it.
         "pub" => &["--interval", "0.05", "--count", "200", "--send-timeout", "10"],
-        "pair" | "bus" => &["--interval", "0.05", "--count", "1", "--recv-timeout", "10"],
+        "pair" | "bus" => {
+            &["--interval", "0.05", "--count", "1", "--recv-timeout", "10", "--send-timeout", "10"]
+        }
         "surveyor" => &["--interval", "0.05", "--count", "1"],
         _ => &["--count", "1", "--recv-timeout", "10"],
     });

@@ -54,7 +54,7 @@ class Nng:
         kinds = {
             "rep": pynng.Rep0, "req": pynng.Req0, "push": pynng.Push0,
             "pull": pynng.Pull0, "pub": pynng.Pub0, "sub": pynng.Sub0,
-            "pair": pynng.Pair0, "surveyor": pynng.Surveyor0,
+            "pair": pynng.Pair1, "surveyor": pynng.Surveyor0,
             "respondent": pynng.Respondent0, "bus": pynng.Bus0,
         }
         self.sock = kinds[role](recv_timeout=TIMEOUT_MS, send_timeout=TIMEOUT_MS)
