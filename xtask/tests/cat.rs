@@ -231,6 +231,12 @@ fn free_port() -> u16 {
 /// Plays every cell against `peer` both ways, prints the matrix rows, and fails
 /// naming every cell that did not carry its bytes.
 fn matrix(ours: Tool, peer: Tool) {
+    // One matrix at a time: cells pick a free port and then bind it, and two matrices
+    // in parallel threads could take the same port between the pick and the bind, so
+    // one cell's peer would talk to another cell's (seen: nanocat's PAIR got pynng's
+    // "p1").
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut failed = Vec::new();
     let (us, them) = ("patchbay".to_owned(), peer.name());
     for cell in cells(peer) {
