@@ -232,7 +232,7 @@ pub(super) fn run(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> RealRu
     run_tracing_wires(plan, registry, seed, WireTrace::External)
 }
 
-/// Runs `plan` on the real network as [`run`] does, with the fault proxies decoding
+/// Runs `plan` on the real network as `run` does, with the fault proxies decoding
 /// every link's traffic into events at each socket (`run/wiretap.rs`) recorded in
 /// `into`, apart from the run's own trace: the sockets' own events and what the
 /// proxies read off the wire for them can then be compared.
