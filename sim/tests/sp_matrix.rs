@@ -443,14 +443,17 @@ fn nanocat_args(ours: SocketType) -> Vec<&'static str> {
     use SocketType::*;
     match ours {
         Req => vec!["--rep", "-A", "-D", "echo"],
-        Rep => vec!["--req", "-A", "-D", "req", "-i", "0.05"],
+        // nanocat's REQ and SURVEYOR start a new request (survey) every interval and
+        // drop replies to the one before, so the interval is a second: patchbay's
+        // reply must not go stale on a loaded machine (at 50 ms it did, once in CI).
+        Rep => vec!["--req", "-A", "-D", "req", "-i", "1"],
         Push => vec!["--pull", "-A"],
         Pull => vec!["--push", "-D", "msg", "-i", "0.05"],
         Pub => vec!["--sub", "--subscribe", "news", "-A"],
         Sub => vec!["--pub", "-D", "news", "-i", "0.05"],
         Pair => vec!["--pair", "-A", "-D", "pair", "-i", "0.05"],
         Surveyor => vec!["--respondent", "-A", "-D", "echo"],
-        Respondent => vec!["--surveyor", "-A", "-D", "survey", "-i", "0.05"],
+        Respondent => vec!["--surveyor", "-A", "-D", "survey", "-i", "1"],
         Bus => vec!["--bus", "-A", "-D", "bus", "-i", "0.05"],
         Dealer | Router | XPub | XSub => unreachable!("not in the SP matrix"),
     }
