@@ -115,6 +115,12 @@ impl Tool {
                 if role != "pub" && role != "push" {
                     args.extend(["-Q", "--recv-timeout", "10"].map(str::to_owned));
                 }
+                // nanocat's sends block for ever by default: a PAIR whose peer has gone
+                // would never exit, and the cell would never end (seen once in CI).
+                // nanocat refuses the option on a socket that only receives.
+                if role != "pull" && role != "sub" {
+                    args.extend(["--send-timeout", "10"].map(str::to_owned));
+                }
                 Proc::start("nanocat", &args)
             }
             Tool::Pynng | Tool::Pyzmq => {
