@@ -3,17 +3,61 @@
 //! Built-in designs model large payloads instead of allocating them, and in the
 //! simulator a modelled message's padding does not travel (`wire/modelled.rs`): a
 //! 100 MB job is its length prefix, which says 100 MB, and its 20-odd real bytes. A
-//! [`Meter`] follows one direction of an SP connection (the 8-byte handshake, then
-//! each message's u64 length and real bytes) and adds each message's virtual padding
-//! to the bytes that carry it, so the shim paces a link, and fills its buffers, by
-//! what the traffic stands for. It finds a message's real length from its first bytes
-//! by the same rule as the receiving decoder, so it stays in step with the stream. On
-//! real TCP the padding travels as bytes and the proxy counts bytes alone. The meter
-//! never looks at data it does not need, and a stream that is not SP at all only ever
-//! counts its own bytes.
+//! [`Meter`] follows one direction of a connection and adds each message's virtual
+//! padding to the bytes that carry it, so the shim paces a link, and fills its
+//! buffers, by what the traffic stands for. It tells the two wires apart by the
+//! stream's first byte (SP's handshake starts with `00`, ZMTP's greeting with `ff`).
+//!
+//! On SP it follows the 8-byte handshake, then each message's u64 length and real
+//! bytes, and finds a message's real length from its first bytes by the same rule as
+//! the receiving decoder, so it stays in step with the stream. On ZMTP nothing of the
+//! padding is on the wire, not even in a frame's size (docs/zmtp.md, "Modelled
+//! sizes"): the meter skips the 64-byte greeting, follows each frame's flags and size,
+//! and counts, once per message, the modelled size that the first payload header at
+//! the start of one of its data frames declares. On real TCP SP's padding travels as
+//! bytes and the proxy counts bytes alone. The meter never looks at data it does not
+//! need, and a stream that is neither only ever counts its own bytes.
 
-use crate::wire::modelled::{HEAD_MAX, real_len};
+use crate::wire::modelled::{HEAD_MAX, padding_of, real_len};
 use crate::wire::{HANDSHAKE_LEN, LEN_PREFIX_LEN};
+
+/// ZMTP's greeting, sent whole before the first frame.
+const ZMTP_GREETING_LEN: usize = 64;
+/// A ZMTP frame's flag bits (docs/zmtp.md, "Frames and messages").
+const ZMTP_MORE: u8 = 0x01;
+const ZMTP_LONG: u8 = 0x02;
+const ZMTP_COMMAND: u8 = 0x04;
+
+/// Follows one direction of a stream, SP or ZMTP, once its first byte has said which.
+/// `Copy`, so a writer can try a write on a copy and keep it only when the write is
+/// taken.
+#[derive(Clone, Copy, Debug, Default)]
+pub enum Meter {
+    /// Nothing seen yet.
+    #[default]
+    Unknown,
+    Sp(SpMeter),
+    Zmtp(ZmtpMeter),
+}
+
+impl Meter {
+    /// Takes the next bytes of the stream; returns how many bytes they stand for: their
+    /// own, plus the virtual padding of every message whose real length they settle.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> u64 {
+        if let Meter::Unknown = self {
+            match bytes.first() {
+                None => return 0,
+                Some(0xff) => *self = Meter::Zmtp(ZmtpMeter::default()),
+                Some(_) => *self = Meter::Sp(SpMeter::default()),
+            }
+        }
+        match self {
+            Meter::Unknown => unreachable!("decided above"),
+            Meter::Sp(meter) => meter.feed(bytes),
+            Meter::Zmtp(meter) => meter.feed(bytes),
+        }
+    }
+}
 
 /// Where the meter is in the stream.
 #[derive(Clone, Copy, Debug)]
@@ -29,25 +73,23 @@ enum Part {
     Body { left: u64 },
 }
 
-/// Follows one direction of an SP stream. `Copy`, so a writer can try a write on a
-/// copy and keep it only when the write is taken.
+/// Follows one direction of an SP stream.
 #[derive(Clone, Copy, Debug)]
-pub struct Meter {
+pub struct SpMeter {
     part: Part,
     head: [u8; HEAD_MAX],
     head_len: usize,
 }
 
-impl Default for Meter {
+impl Default for SpMeter {
     fn default() -> Self {
-        Meter { part: Part::Handshake(HANDSHAKE_LEN), head: [0; HEAD_MAX], head_len: 0 }
+        SpMeter { part: Part::Handshake(HANDSHAKE_LEN), head: [0; HEAD_MAX], head_len: 0 }
     }
 }
 
-impl Meter {
-    /// Takes the next bytes of the stream; returns how many bytes they stand for: their
-    /// own, plus the virtual padding of every message whose real length they settle.
-    pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> u64 {
+impl SpMeter {
+    /// [`Meter::feed`] on an SP stream.
+    fn feed(&mut self, mut bytes: &[u8]) -> u64 {
         let mut stands_for = bytes.len() as u64;
         while !bytes.is_empty() {
             let n = match &mut self.part {
@@ -115,6 +157,127 @@ impl Meter {
     }
 }
 
+/// Where a ZMTP meter is in the stream.
+#[derive(Clone, Copy, Debug)]
+enum ZmtpPart {
+    /// Greeting bytes still to skip.
+    Greeting(usize),
+    /// The next frame's flags byte.
+    Flags,
+    /// A frame's size: `need` bytes of it (1, or 8 when LONG), `have` read so far.
+    Size { flags: u8, bytes: [u8; 8], have: usize, need: usize },
+    /// The first bytes of a data frame of `len` bytes, kept in `head` until they say
+    /// whether a payload header starts it.
+    Head { flags: u8, len: u64 },
+    /// The rest of a frame, `left` bytes still to come.
+    Body { flags: u8, left: u64 },
+}
+
+/// Follows one direction of a ZMTP stream: frames carry real bytes only, and the
+/// padding a message's payload header declares is counted once, when that frame's
+/// head has arrived.
+#[derive(Clone, Copy, Debug)]
+pub struct ZmtpMeter {
+    part: ZmtpPart,
+    head: [u8; HEAD_MAX],
+    head_len: usize,
+    /// Whether the message in progress has had its padding counted already.
+    counted: bool,
+}
+
+impl Default for ZmtpMeter {
+    fn default() -> Self {
+        ZmtpMeter {
+            part: ZmtpPart::Greeting(ZMTP_GREETING_LEN),
+            head: [0; HEAD_MAX],
+            head_len: 0,
+            counted: false,
+        }
+    }
+}
+
+impl ZmtpMeter {
+    /// [`Meter::feed`] on a ZMTP stream.
+    fn feed(&mut self, mut bytes: &[u8]) -> u64 {
+        let mut stands_for = bytes.len() as u64;
+        while !bytes.is_empty() {
+            let n = match &mut self.part {
+                ZmtpPart::Greeting(left) => {
+                    let n = (*left).min(bytes.len());
+                    *left -= n;
+                    if *left == 0 {
+                        self.part = ZmtpPart::Flags;
+                    }
+                    n
+                }
+                ZmtpPart::Flags => {
+                    let flags = bytes[0];
+                    let need = if flags & ZMTP_LONG != 0 { 8 } else { 1 };
+                    self.part = ZmtpPart::Size { flags, bytes: [0; 8], have: 0, need };
+                    1
+                }
+                ZmtpPart::Size { flags, bytes: size, have, need } => {
+                    let n = (*need - *have).min(bytes.len());
+                    size[*have..*have + n].copy_from_slice(&bytes[..n]);
+                    *have += n;
+                    if *have == *need {
+                        let len = size[..*need].iter().fold(0u64, |l, b| (l << 8) | u64::from(*b));
+                        let flags = *flags;
+                        self.start_frame(flags, len);
+                    }
+                    n
+                }
+                ZmtpPart::Head { flags, len } => {
+                    let (flags, len) = (*flags, *len);
+                    let want = (HEAD_MAX as u64).min(len) as usize;
+                    let n = (want - self.head_len).min(bytes.len());
+                    self.head[self.head_len..self.head_len + n].copy_from_slice(&bytes[..n]);
+                    self.head_len += n;
+                    if self.head_len == want {
+                        let padding = padding_of(&self.head[..want]);
+                        stands_for += padding;
+                        self.counted |= padding > 0;
+                        self.rest_of_frame(flags, len - want as u64);
+                    }
+                    n
+                }
+                ZmtpPart::Body { flags, left } => {
+                    let n = (*left).min(bytes.len() as u64) as usize;
+                    let (flags, left) = (*flags, *left - n as u64);
+                    self.rest_of_frame(flags, left);
+                    n
+                }
+            };
+            bytes = &bytes[n..];
+        }
+        stands_for
+    }
+
+    /// A frame's size is known: look at its head if it may declare the message's
+    /// padding (a data frame of a message not yet counted), else skip it.
+    fn start_frame(&mut self, flags: u8, len: u64) {
+        if flags & ZMTP_COMMAND == 0 && !self.counted && len > 0 {
+            self.head_len = 0;
+            self.part = ZmtpPart::Head { flags, len };
+        } else {
+            self.rest_of_frame(flags, len);
+        }
+    }
+
+    /// `left` bytes of the frame still to come; at its end, the next flags byte, and
+    /// at a message's last frame a fresh count.
+    fn rest_of_frame(&mut self, flags: u8, left: u64) {
+        if left > 0 {
+            self.part = ZmtpPart::Body { flags, left };
+            return;
+        }
+        self.part = ZmtpPart::Flags;
+        if flags & (ZMTP_MORE | ZMTP_COMMAND) == 0 {
+            self.counted = false;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
@@ -171,5 +334,52 @@ mod tests {
         let (bytes, _) = stream(&[(vec![], long), (vec![], after)]);
         let mut meter = Meter::default();
         assert_eq!(meter.feed(&bytes), bytes.len() as u64 + 300);
+    }
+
+    /// A ZMTP stream: greeting, READY, a PING, then `messages` as the driver frames
+    /// them (real bytes only: ZMTP carries no padding).
+    fn zmtp_stream(messages: &[Vec<Vec<u8>>]) -> Vec<u8> {
+        use crate::wire::zmtp::{Version, encode_message, encode_ping, encode_ready, greeting};
+        let mut out = BytesMut::from(&greeting(Version::V3_1)[..]);
+        encode_ready(SocketType::Dealer, b"", &mut out);
+        encode_ping(0, b"ctx", &mut out);
+        for frames in messages {
+            encode_message(frames, &mut out);
+        }
+        out.to_vec()
+    }
+
+    /// A ZMTP link counts a modelled message's size as an SP one does (issue 12:
+    /// before, a `library: zeromq` 64 KiB task stood for its 30-odd real bytes).
+    #[test]
+    fn a_zmtp_stream_counts_each_messages_modelled_size_once_however_it_is_cut() {
+        let task = Payload::new(PayloadKind::Task, 7, 64 * 1024).encode().to_vec();
+        let routed = Payload::new(PayloadKind::Request, 8, 1000).encode().to_vec();
+        // A long frame (over 255 bytes) with a header: its size takes 8 bytes.
+        let mut long = Payload::new(PayloadKind::Job, 9, 5_000).encode().to_vec();
+        long.extend([b'z'; 300]);
+        let bytes = zmtp_stream(&[
+            vec![task.clone()],
+            // ROUTER's identity and delimiter, then the body and a second header that
+            // must not count again in the same message.
+            vec![vec![0, 0x6b, 0x8b, 0x45, 0x67], vec![], routed, task],
+            vec![b"hello from libzmq".to_vec()],
+            vec![vec![]],
+            vec![long],
+        ]);
+        let want = bytes.len() as u64 + 64 * 1024 + 1000 + 5_000;
+        for cut in [1, 3, 7, 8, 13, 64, 500] {
+            let mut meter = Meter::default();
+            let got: u64 = bytes.chunks(cut).map(|c| meter.feed(c)).sum();
+            assert_eq!(got, want, "cut into pieces of {cut}");
+        }
+    }
+
+    #[test]
+    fn a_zmtp_stream_without_payload_headers_counts_only_its_bytes() {
+        let bytes = zmtp_stream(&[vec![vec![b'x'; 5000]], vec![b"a".to_vec(), b"b".to_vec()]]);
+        let mut meter = Meter::default();
+        assert_eq!(meter.feed(&bytes), bytes.len() as u64);
+        assert!(matches!(meter, Meter::Zmtp(_)), "told apart by the greeting's first byte");
     }
 }
