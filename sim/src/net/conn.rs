@@ -282,7 +282,10 @@ fn deliver_batch(
             let Some(payload) = decoder.decode(buf)? else { return Ok(Delivered::AllBuffered) };
             match wire::split(rule, payload) {
                 Ok(msg) => core.on_message(pipe, msg, now),
-                Err(malformed) => return Ok(Delivered::UntilMalformed(malformed.payload)),
+                Err(malformed) => match malformed.closes_connection() {
+                    Some(err) => return Err(err),
+                    None => return Ok(Delivered::UntilMalformed(malformed.payload)),
+                },
             }
         }
         Ok(Delivered::UntilFull)

@@ -61,6 +61,17 @@ fn parse_tick(text: &str) -> Result<Option<Duration>, (String, String)> {
     }
 }
 
+/// `pair_version`'s value: 0 or 1; an error is its message and hint.
+fn parse_pair_version(text: &str) -> Result<u8, (String, String)> {
+    match text {
+        "0" | "1" => Ok(u8::from(text == "1")),
+        _ => Err((
+            format!("`pair_version` must be 0 or 1, found `{text}`"),
+            PAIR_VERSION_HINT.to_owned(),
+        )),
+    }
+}
+
 /// The longest TTL a PING can carry: 65535 tenths of a second (ZMTP 3.1).
 const HEARTBEAT_TTL_MAX: Duration = Duration::from_millis(6_553_500);
 
@@ -152,30 +163,15 @@ impl EffectiveOptions {
 
     /// NNG's `req_resend_tick` and `pair_version`, on a `library: nng` socket only.
     fn apply_nng(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
-        if let Some(tick) = &raw.req_resend_tick
-            && ctx.check_nng("req_resend_tick", SocketType::Req, NNG_TICK_HINT)
-        {
-            match parse_tick(&tick.text) {
-                Ok(value) => {
-                    let source = ctx.source("req_resend_tick");
-                    self.req_resend_tick = Effective { value, source };
-                }
-                Err((message, hint)) => ctx.bad("req_resend_tick", message, Some(hint)),
-            }
+        let tick = raw.req_resend_tick.as_ref();
+        let req = (SocketType::Req, NNG_TICK_HINT);
+        if let Some(tick) = ctx.nng_option(tick, "req_resend_tick", req, parse_tick) {
+            self.req_resend_tick = tick;
         }
-        if let Some(version) = &raw.pair_version
-            && ctx.check_nng("pair_version", SocketType::Pair, NNG_PAIR_HINT)
-        {
-            match version.text.as_str() {
-                "0" | "1" => {
-                    let value = u8::from(version.text == "1");
-                    self.pair_version = Effective { value, source: ctx.source("pair_version") };
-                }
-                text => {
-                    let message = format!("`pair_version` must be 0 or 1, found `{text}`");
-                    ctx.bad("pair_version", message, Some(PAIR_VERSION_HINT.into()));
-                }
-            }
+        let version = raw.pair_version.as_ref();
+        let pair = (SocketType::Pair, NNG_PAIR_HINT);
+        if let Some(version) = ctx.nng_option(version, "pair_version", pair, parse_pair_version) {
+            self.pair_version = version;
         }
     }
 
@@ -323,6 +319,30 @@ impl Apply<'_, '_, '_> {
             .error(&self.path.key(option), Target::Key, Code::OptionNotInLibrary, message)
             .hint(hint);
         false
+    }
+
+    /// An NNG-only option written as `raw`, parsed, with its place in the file: `None`
+    /// where it is not written, or is refused on this socket's type or library, or
+    /// its value is bad (each of those with its diagnostic). `only_on` is the type it
+    /// applies to and the hint for another library.
+    fn nng_option<T>(
+        &mut self,
+        raw: Option<&Scalar>,
+        option: &'static str,
+        only_on: (SocketType, &str),
+        parse: impl FnOnce(&str) -> Result<T, (String, String)>,
+    ) -> Option<Effective<T>> {
+        let raw = raw?;
+        if !self.check_nng(option, only_on.0, only_on.1) {
+            return None;
+        }
+        match parse(&raw.text) {
+            Ok(value) => Some(Effective { value, source: self.source(option) }),
+            Err((message, hint)) => {
+                self.bad(option, message, Some(hint));
+                None
+            }
+        }
     }
 
     /// `req_correlate` without `req_relaxed`: a strict REQ has one request at a time,

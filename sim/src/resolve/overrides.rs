@@ -1,8 +1,10 @@
 //! What a scenario changes in its topology: parameter values (each must name a declared
 //! parameter) and socket options (`overrides: {node.socket: {...}}`), reported with
-//! positions in the scenario's own file.
+//! positions in the scenario's own file. A PAIR whose `pair_version` a scenario
+//! changes is checked against its peers again, as the topology's connects were.
 
-use crate::plan::TopologyPlan;
+use crate::plan::{Library, TopologyPlan};
+use crate::socket::SocketType;
 use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;
@@ -35,6 +37,8 @@ pub(super) fn apply_option_overrides(
     topology: &mut TopologyPlan,
     diags: &mut Diagnostics,
 ) {
+    // PAIRs given a version here: (group, socket, where the scenario says so).
+    let mut versioned = Vec::new();
     for (key, options) in &raw.overrides {
         let path = YamlPath::root().key("overrides").key(key.as_str());
         let Some((node, socket)) = key.split_once('.') else {
@@ -67,5 +71,44 @@ pub(super) fn apply_option_overrides(
             continue;
         };
         plan.options.apply(options, plan.socket_type, &path, diags);
+        if options.pair_version.is_some() && plan.socket_type == SocketType::Pair {
+            let socket = group.sockets.iter().position(|s| s.name == socket).expect("found above");
+            versioned.push((group.id.0 as usize, socket, path.key("pair_version")));
+        }
+    }
+    check_pair_versions(topology, &versioned, diags);
+}
+
+/// Every connect of an overridden PAIR must still join one version to the same one
+/// (docs/library-semantics.md, "PAIR versions"); the error points at the override.
+fn check_pair_versions(
+    topology: &TopologyPlan,
+    versioned: &[(usize, usize, YamlPath)],
+    diags: &mut Diagnostics,
+) {
+    let socket = |g: usize, s: usize| &topology.groups[g].sockets[s];
+    for c in &topology.connections {
+        let ends = [(c.from_group.0 as usize, c.from_socket), (c.to.group.0 as usize, c.to.socket)];
+        let Some((_, _, path)) = versioned.iter().find(|(g, s, _)| ends.contains(&(*g, *s))) else {
+            continue;
+        };
+        let (mine, bound) = (socket(ends[0].0, ends[0].1), socket(ends[1].0, ends[1].1));
+        let (a, b) = (mine.options.pair_version.value, bound.options.pair_version.value);
+        let zmtp = [mine, bound].iter().any(|s| s.options.library.value == Some(Library::ZeroMq));
+        if a == b || zmtp {
+            continue;
+        }
+        let (from, to) = (&topology.groups[ends[0].0].name, &topology.groups[ends[1].0].name);
+        diags
+            .error(
+                path,
+                Target::Value,
+                Code::PairVersionMismatch,
+                format!(
+                    "this makes `{from}.{}` a PAIR v{a} connected to `{to}.{}`, a PAIR v{b}: their handshakes do not match (SP 0x1{a} and 0x1{b})",
+                    mine.name, bound.name
+                ),
+            )
+            .hint("give both PAIRs one `pair_version` (override the other side too), or leave the version to the library");
     }
 }

@@ -66,6 +66,10 @@ const PAIR_V1: u16 = 0x11;
 /// delivered, one carrying 9 silently dropped).
 pub const PAIR_V1_TTL_MAX: u32 = 8;
 
+/// The largest hop count NNG's PAIR v1 accepts on a connection at all: a message
+/// with a higher one closes it (NNG's `pair1.c`, docs/sp-wire.md).
+pub const PAIR_V1_HOPS_MAX: u32 = 255;
+
 /// The hop count a PAIR v1 socket puts in front of every message it sends: it has
 /// made one hop (probed on NNG 1.11: `00 00 00 01`, then the body).
 const PAIR_V1_HOPS_SENT: [u32; 1] = [1];
@@ -170,6 +174,9 @@ pub enum WireError {
     BeyondCeiling { len: u64 },
     /// The stream ended part-way through a handshake, a length or a message.
     Truncated { needed: u64, got: u64 },
+    /// A PAIR v1 message too short to hold its hop count (`hops` is `None`), or whose
+    /// count is above [`PAIR_V1_HOPS_MAX`]: NNG's `pair1.c` closes the connection.
+    BadHopCount { len: usize, hops: Option<u32> },
 }
 
 impl fmt::Display for WireError {
@@ -207,6 +214,13 @@ impl fmt::Display for WireError {
             WireError::Truncated { needed, got } => {
                 write!(f, "connection closed mid-message: got {got} of {needed} bytes")
             }
+            WireError::BadHopCount { len, hops: None } => {
+                write!(f, "{len}-byte PAIR v1 message is too short for its hop count")
+            }
+            WireError::BadHopCount { len, hops: Some(hops) } => write!(
+                f,
+                "{len}-byte PAIR v1 message has hop count {hops}, above {PAIR_V1_HOPS_MAX}"
+            ),
         }
     }
 }
@@ -466,6 +480,25 @@ impl fmt::Display for Malformed {
 
 impl std::error::Error for Malformed {}
 
+impl Malformed {
+    /// The error that closes the connection for this message, where the library
+    /// closes it rather than drop the message: a PAIR v1 message without a hop count
+    /// or with one above [`PAIR_V1_HOPS_MAX`] (NNG's `pair1.c`; docs/sp-wire.md).
+    pub fn closes_connection(&self) -> Option<WireError> {
+        if self.rule != HeaderRule::HopCount {
+            return None;
+        }
+        let len = self.payload.len();
+        match hop_count(&self.payload) {
+            None => Some(WireError::BadHopCount { len, hops: None }),
+            Some(hops) if hops > PAIR_V1_HOPS_MAX => {
+                Some(WireError::BadHopCount { len, hops: Some(hops) })
+            }
+            Some(_) => None,
+        }
+    }
+}
+
 /// Splits a received payload into header and body by `rule`. The body shares the
 /// payload's memory.
 pub fn split(rule: HeaderRule, payload: Bytes) -> Result<Msg, Malformed> {
@@ -484,14 +517,18 @@ pub fn split(rule: HeaderRule, payload: Bytes) -> Result<Msg, Malformed> {
     Ok(Msg { header, body })
 }
 
+/// PAIR v1's hop count, the message's first 32-bit word, if it has one.
+fn hop_count(payload: &[u8]) -> Option<u32> {
+    payload.get(..ID_LEN).map(|h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]))
+}
+
 /// PAIR v1: the hop count comes off and is checked; the application sees the body
 /// alone, as from NNG's cooked PAIR v1. NNG drops a message whose count is above its
-/// TTL and keeps the connection (probed), and closes the connection for a missing
-/// count or one above 255 (read in NNG's `pair1.c`); patchbay drops those too but
-/// keeps the connection, as for any malformed header (docs/sp-wire.md).
+/// TTL and keeps the connection (probed); it closes the connection for a missing
+/// count or one above 255 (read in NNG's `pair1.c`), and so does patchbay's driver,
+/// told by [`Malformed::closes_connection`] (docs/sp-wire.md).
 fn split_hop_count(payload: Bytes) -> Result<Msg, Malformed> {
-    let hops = payload.get(..ID_LEN).map(|h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]));
-    match hops {
+    match hop_count(&payload) {
         Some(hops) if hops <= PAIR_V1_TTL_MAX => {
             Ok(Msg { header: Vec::new(), body: payload.slice(ID_LEN..) })
         }
@@ -587,6 +624,29 @@ mod tests {
             assert_eq!(err, Malformed { rule: HeaderRule::HopCount, payload });
             assert!(err.to_string().contains("no hop count of at most 8"), "{err}");
         }
+    }
+
+    /// NNG keeps the connection for a count of 9 to 255 (the message is dropped) and
+    /// closes it for a missing count or one of 256 or more; patchbay kept it for all
+    /// three before (issue 12).
+    #[test]
+    fn pair_v1_closes_the_connection_on_a_missing_hop_count_or_one_above_255() {
+        let verdict = |bytes: &[u8]| {
+            let payload = Bytes::copy_from_slice(bytes);
+            split(HeaderRule::HopCount, payload).unwrap_err().closes_connection()
+        };
+        assert_eq!(verdict(&[0, 0, 0, 9, b'x']), None);
+        assert_eq!(verdict(&[0, 0, 0, 255]), None);
+        assert_eq!(
+            verdict(&[0, 0, 1, 0, b'x']),
+            Some(WireError::BadHopCount { len: 5, hops: Some(256) })
+        );
+        let short = verdict(&[0, 0, 1]).expect("closes");
+        assert_eq!(short, WireError::BadHopCount { len: 3, hops: None });
+        assert_eq!(short.to_string(), "3-byte PAIR v1 message is too short for its hop count");
+        // Other protocols' malformed messages keep the connection, as NNG's do.
+        let reply = split(HeaderRule::RequestId, Bytes::from_static(b"ab")).unwrap_err();
+        assert_eq!(reply.closes_connection(), None);
     }
 
     /// Regression (issue 12): NNG's default PAIR (v1) was refused as "SP 0x11
