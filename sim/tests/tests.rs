@@ -8,6 +8,7 @@ mod catalogue;
 mod cli;
 mod comet;
 mod compare;
+mod conformance;
 mod crash;
 mod designs;
 mod determinism;

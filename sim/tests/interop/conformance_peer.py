@@ -1,0 +1,712 @@
+"""The real libraries' side of the conformance suite (sim/tests/conformance.rs).
+
+Usage: conformance_peer.py oracle ROW
+       conformance_peer.py peer ROW [--connect URL | --port P]
+
+`oracle ROW` runs the row's experiment with the real library on both sides (libzmq
+4.3.5 through pyzmq 26.2.0, NNG 1.11 through pynng 0.9.0) and prints one line,
+"OUTCOME <text>", the observable outcome in the words the Rust side uses, then
+"TIME <name> <ms>" lines for the timings the row states a tolerance for.
+
+`peer ROW` plays the real library's side against patchbay over real TCP, speaking a
+line protocol on stdout ("READY <port>", "GOT <body>", ...) and reading commands on
+stdin, so the Rust side waits for events, never for time. Every receive times out
+(30 s) so a broken row fails instead of hanging. A few steps wait on purpose: an
+observation window in which nothing may arrive, and a respondent that answers late;
+those are the experiment, not waits for something to happen.
+
+Rows:
+  zmq-req-stuck        libzmq REQ; its REP dies after taking the request, a new REP
+                       binds the same port: nothing is resent, the REQ stays stuck
+  nng-req-resend       NNG REQ, same story: the request reaches the new REP
+  zmq-pub-hwm          PUB (SNDHWM 10) to a SUB (RCVHWM 10) that stops reading
+  zmq-push-hwm         PUSH (SNDHWM 10) connected before its PULL exists
+  zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
+  nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
+  zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
+  nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message
+  nng-pair1-hops       PAIR v1 gets hop counts 9 and 256 from a raw TCP peer
+"""
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+TIMEOUT_MS = 30000
+# The window in which something must NOT happen (a resend, a reply).
+WINDOW_S = 1.0
+HWM = 10
+PUB_SENT = 2000
+PUB_BYTES = 100_000
+SURVEY_MS = 300
+LATE_MS = 600
+HB_IVL_MS = 100
+HB_TIMEOUT_MS = 300
+RECV_MAX = 100
+
+
+def say(*words):
+    print(*words, flush=True)
+
+
+def line():
+    return sys.stdin.readline().strip()
+
+
+# ---------------------------------------------------------------- libzmq helpers
+
+
+def zmq_ctx():
+    import zmq
+
+    return zmq, zmq.Context()
+
+
+def zsock(ctx, kind, **opts):
+    import zmq
+
+    s = ctx.socket(kind)
+    s.setsockopt(zmq.RCVTIMEO, TIMEOUT_MS)
+    s.setsockopt(zmq.LINGER, 0)
+    for k, v in opts.items():
+        s.setsockopt(getattr(zmq, k), v)
+    return s
+
+
+def monitor_wait(mon, wanted, timeout_s):
+    """Waits for a monitor event in `wanted`; returns its name, or None at timeout."""
+    import zmq
+    from zmq.utils.monitor import recv_monitor_message
+
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if mon.poll(int((end - time.monotonic()) * 1000) + 1):
+            ev = recv_monitor_message(mon)["event"]
+            for name in wanted:
+                if ev == getattr(zmq, name):
+                    return name
+    return None
+
+
+def quiet(sock, seconds):
+    """What arrives at `sock` within `seconds` (a window in which nothing should)."""
+    got = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if sock.poll(int((end - time.monotonic()) * 1000) + 1):
+            got.append(sock.recv())
+    return got
+
+
+# ---------------------------------------------------------------- REQ rows
+
+
+def req_outcome(rep1_got, reconnected, rep2_got, req_got, second_send):
+    parts = [
+        "REP1 got " + rep1_got,
+        "REQ reconnected" if reconnected else "REQ did not reconnect",
+        "REP2 got " + (",".join(rep2_got) if rep2_got else "nothing"),
+        "REQ got " + (",".join(req_got) if req_got else "nothing"),
+    ]
+    if second_send is not None:
+        parts.append("second send " + second_send)
+    return "; ".join(parts)
+
+
+def rebind(sock, port):
+    """Binds `port` again: libzmq closes a dead socket's listener on its I/O thread,
+    a moment after `close` returns, so the first tries may find it still taken."""
+    import zmq
+
+    end = time.monotonic() + 5
+    while True:
+        try:
+            sock.bind("tcp://127.0.0.1:%d" % port)
+            return
+        except zmq.ZMQError as err:
+            if err.errno != zmq.EADDRINUSE or time.monotonic() > end:
+                raise
+            time.sleep(0.01)
+
+
+def oracle_zmq_req_stuck():
+    zmq, ctx = zmq_ctx()
+    rep1 = zsock(ctx, zmq.REP)
+    port = rep1.bind_to_random_port("tcp://127.0.0.1")
+    req = zsock(ctx, zmq.REQ)
+    req.connect("tcp://127.0.0.1:%d" % port)
+    req.send(b"req-1")
+    rep1_got = rep1.recv().decode()
+    rep1.close()
+    rep2 = zsock(ctx, zmq.REP)
+    mon = rep2.get_monitor_socket()
+    rebind(rep2, port)
+    reconnected = monitor_wait(mon, ["EVENT_ACCEPTED"], 5) is not None
+    rep2_got = [m.decode() for m in quiet(rep2, WINDOW_S)]
+    req_got = [m.decode() for m in quiet(req, 0.0)]
+    try:
+        req.send(b"req-2", zmq.NOBLOCK)
+        second = "taken"
+    except zmq.ZMQError as err:
+        second = "refused (state)" if err.errno == zmq.EFSM else "refused (%s)" % err
+    say("OUTCOME", req_outcome(rep1_got, reconnected, rep2_got, req_got, second))
+
+
+def peer_zmq_req_stuck():
+    """libzmq REPs against patchbay's REQ: REP1 binds, takes req-1, dies; REP2."""
+    zmq, ctx = zmq_ctx()
+    rep1 = zsock(ctx, zmq.REP)
+    port = rep1.bind_to_random_port("tcp://127.0.0.1")
+    say("READY", port)
+    say("REP1", rep1.recv().decode())
+    rep1.close()
+    rep2 = zsock(ctx, zmq.REP)
+    mon = rep2.get_monitor_socket()
+    rebind(rep2, port)
+    say("RECONNECTED", monitor_wait(mon, ["EVENT_ACCEPTED"], 5) is not None)
+    got = [m.decode() for m in quiet(rep2, WINDOW_S)]
+    say("REP2", ",".join(got) if got else "nothing")
+    line()
+
+
+def nng_open(kind, **opts):
+    import pynng
+
+    s = kind(recv_timeout=TIMEOUT_MS, send_timeout=TIMEOUT_MS)
+    for k, v in opts.items():
+        setattr(s, k, v)
+    return s
+
+
+def nng_listen(sock, port):
+    url = "tcp://127.0.0.1:%d" % port
+    listener = sock.listen(url)
+    return int(str(listener.local_address).rsplit(":", 1)[1])
+
+
+def nng_rep_story(port, report):
+    """pynng REP1 takes one request and dies; REP2 on the same port answers it."""
+    import pynng
+
+    rep1 = nng_open(pynng.Rep0)
+    port = nng_listen(rep1, port or 0)
+    report("READY", port)
+    report("REP1", rep1.recv().decode())
+    rep1.close()
+    accepted = threading.Event()
+    rep2 = nng_open(pynng.Rep0, recv_timeout=int(WINDOW_S * 3000))
+    rep2.add_post_pipe_connect_cb(lambda _p: accepted.set())
+    nng_listen(rep2, port)
+    start = time.monotonic()
+    try:
+        body = rep2.recv()
+        at_ms = round((time.monotonic() - start) * 1000)
+        rep2.send(b"echo:" + body)
+        got = [body.decode()]
+    except pynng.Timeout:
+        got, at_ms = [], None
+    report("RECONNECTED", accepted.is_set())
+    report("REP2", ",".join(got) if got else "nothing")
+    return rep2, at_ms
+
+
+def oracle_nng_req_resend():
+    import pynng
+
+    out = {}
+    ready = threading.Event()
+
+    def report(key, value):
+        out[key] = value
+        if key == "READY":
+            ready.set()
+
+    result = {}
+    server = threading.Thread(target=lambda: result.update(r=nng_rep_story(0, report)))
+    server.start()
+    ready.wait(10)
+    req = nng_open(pynng.Req0, reconnect_time_min=100, reconnect_time_max=100)
+    req.dial("tcp://127.0.0.1:%d" % out["READY"], block=True)
+    req.send(b"req-1")
+    try:
+        req_got = [req.recv().decode()]
+    except pynng.Timeout:
+        req_got = []
+    server.join()
+    rep2, at_ms = result["r"]
+    say(
+        "OUTCOME",
+        req_outcome(out["REP1"], out["RECONNECTED"], [] if out["REP2"] == "nothing"
+                    else [out["REP2"]], req_got, None),
+    )
+    say("TIME", "resend_after_rebind", at_ms)
+    rep2.close()
+    req.close()
+
+
+def peer_nng_req_resend():
+    rep2, at_ms = nng_rep_story(0, say)
+    say("TIME", "resend_after_rebind", at_ms)
+    line()
+    rep2.close()
+
+
+# ---------------------------------------------------------------- HWM rows
+
+
+def pub_outcome(blocked, got):
+    """PUB at its HWM: did a send block, and what arrived (in order, from 0, how many)."""
+    in_order = all(a < b for a, b in zip(got, got[1:]))
+    parts = [
+        "PUB blocked" if blocked else "PUB never blocked",
+        "SUB got first message" if got and got[0] == 0 else "SUB missed the first message",
+        "in order" if in_order else "out of order",
+        "some dropped" if len(got) < PUB_SENT else "none dropped",
+        "at least both HWMs arrived" if len(got) >= 2 * HWM else "fewer than both HWMs",
+    ]
+    return "; ".join(parts)
+
+
+def drain_numbers(sub, idle_s=0.5):
+    got = []
+    while sub.poll(int(idle_s * 1000)):
+        got.append(int(sub.recv()[:8]))
+    return got
+
+
+def oracle_zmq_pub_hwm():
+    zmq, ctx = zmq_ctx()
+    pub = zsock(ctx, zmq.PUB, SNDHWM=HWM)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    sub = zsock(ctx, zmq.SUB, RCVHWM=HWM)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect("tcp://127.0.0.1:%d" % port)
+    # The subscription has arrived once a probe gets through; then the SUB stops
+    # reading while the PUB sends.
+    while not sub.poll(20):
+        pub.send(b"probe")
+    while sub.poll(50):
+        sub.recv()
+    blocked = False
+    body = b"x" * PUB_BYTES
+    for i in range(PUB_SENT):
+        try:
+            pub.send(b"%08d" % i + body, zmq.NOBLOCK)
+        except zmq.Again:
+            blocked = True
+    got = drain_numbers(sub)
+    say("OUTCOME", pub_outcome(blocked, got))
+    say("TIME", "received", len(got))
+
+
+def peer_zmq_pub_hwm():
+    """A libzmq SUB (RCVHWM 10) against patchbay's PUB: it reads the probes until the
+    Rust side says "stop", then reads nothing until "drain", then reports."""
+    zmq, ctx = zmq_ctx()
+    sub = zsock(ctx, zmq.SUB, RCVHWM=HWM)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    port = sub.bind_to_random_port("tcp://127.0.0.1")
+    say("READY", port)
+    sub.recv()
+    say("PROBED")
+    assert line() == "stop"
+    while sub.poll(50):
+        sub.recv()
+    say("STOPPED")
+    assert line() == "drain"
+    got = drain_numbers(sub)
+    say("GOT", " ".join(str(n) for n in got))
+    line()
+
+
+def push_outcome(taken, blocked, got, later):
+    return "; ".join([
+        "PUSH took %d" % taken,
+        "next send blocked" if blocked else "next send did not block",
+        "PULL got " + (",".join(got) if got else "nothing"),
+        "blocked send went through" if later else "blocked send never went through",
+    ])
+
+
+def oracle_zmq_push_hwm():
+    zmq, ctx = zmq_ctx()
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    push = zsock(ctx, zmq.PUSH, SNDHWM=HWM)
+    push.connect("tcp://127.0.0.1:%d" % port)
+    taken = 0
+    for i in range(HWM * 3):
+        try:
+            push.send(b"msg-%d" % i, zmq.NOBLOCK)
+            taken += 1
+        except zmq.Again:
+            break
+    blocked = taken < HWM * 3
+    pull = zsock(ctx, zmq.PULL)
+    pull.bind("tcp://127.0.0.1:%d" % port)
+    push.setsockopt(zmq.SNDTIMEO, TIMEOUT_MS)
+    push.send(b"msg-%d" % taken)
+    got = [pull.recv().decode() for _ in range(taken + 1)]
+    later = got[-1] == "msg-%d" % taken
+    say("OUTCOME", push_outcome(taken, blocked, got[:-1], later))
+
+
+def peer_zmq_push_hwm(port):
+    """A libzmq PULL that binds `port` when told ("up"), reports what it gets."""
+    zmq, ctx = zmq_ctx()
+    assert line() == "up"
+    pull = zsock(ctx, zmq.PULL)
+    pull.bind("tcp://127.0.0.1:%d" % port)
+    say("BOUND")
+    while True:
+        say("GOT", pull.recv().decode())
+
+
+# ---------------------------------------------------------------- ROUTER row
+
+
+def router_outcome(mandatory, unknown, got):
+    return "; ".join([
+        "mandatory %s" % ("on" if mandatory else "off"),
+        "send to unknown id " + unknown,
+        "DEALER got " + (",".join(got) if got else "nothing"),
+    ])
+
+
+def router_send_unknown(router, mandatory):
+    import zmq
+
+    try:
+        router.send_multipart([b"\x00nobody", b"lost"])
+        return "taken"
+    except zmq.ZMQError as err:
+        return "refused (host unreachable)" if err.errno == zmq.EHOSTUNREACH else str(err)
+
+
+def oracle_zmq_router_unknown():
+    zmq, ctx = zmq_ctx()
+    for mandatory in (0, 1):
+        router = zsock(ctx, zmq.ROUTER, ROUTER_MANDATORY=mandatory)
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        dealer = zsock(ctx, zmq.DEALER)
+        dealer.connect("tcp://127.0.0.1:%d" % port)
+        dealer.send(b"hello")
+        ident, _ = router.recv_multipart()
+        unknown = router_send_unknown(router, mandatory)
+        router.send_multipart([ident, b"found"])
+        got = [dealer.recv().decode()] + [m.decode() for m in quiet(dealer, 0.2)]
+        say("OUTCOME", router_outcome(mandatory, unknown, got))
+        router.close()
+        dealer.close()
+
+
+def peer_zmq_router_unknown(url):
+    """A libzmq DEALER against patchbay's ROUTER: says hello, reports what comes."""
+    zmq, ctx = zmq_ctx()
+    dealer = zsock(ctx, zmq.DEALER)
+    dealer.connect(url)
+    dealer.send(b"hello")
+    say("READY", 0)
+    say("GOT", dealer.recv().decode())
+    got = [m.decode() for m in quiet(dealer, 0.2)]
+    say("MORE", ",".join(got) if got else "nothing")
+    line()
+
+
+# ---------------------------------------------------------------- SURVEYOR row
+
+
+def survey_outcome(results):
+    return "; ".join("%s: %s" % kv for kv in results)
+
+
+def respond(resp, count):
+    """Answers `count` surveys, survey-2 late (after LATE_MS)."""
+    for _ in range(count):
+        body = resp.recv()
+        if body == b"survey-2":
+            time.sleep(LATE_MS / 1000)
+        resp.send(b"echo:" + body)
+        say("ANSWERED", body.decode())
+
+
+def surveyor_round(surv, name):
+    import pynng
+
+    surv.send(name.encode())
+    start = time.monotonic()
+    try:
+        return surv.recv().decode(), None
+    except pynng.Timeout:
+        return "timed out", round((time.monotonic() - start) * 1000)
+
+
+def oracle_nng_survey_deadline():
+    import pynng
+
+    surv = nng_open(pynng.Surveyor0, survey_time=SURVEY_MS)
+    port = nng_listen(surv, 0)
+    resp = nng_open(pynng.Respondent0)
+    piped = threading.Event()
+    surv.add_post_pipe_connect_cb(lambda _p: piped.set())
+    resp.dial("tcp://127.0.0.1:%d" % port, block=True)
+    piped.wait(10)
+    responder = threading.Thread(target=respond, args=(resp, 3))
+    responder.start()
+    results = []
+    for name in ("survey-1", "survey-2"):
+        got, ended_ms = surveyor_round(surv, name)
+        results.append((name, got))
+        if ended_ms is not None:
+            say("TIME", "deadline", ended_ms)
+    # The late answer to survey-2 is sent at LATE_MS; survey-3 starts after it.
+    time.sleep((LATE_MS - SURVEY_MS + 200) / 1000)
+    results.append(("survey-3", surveyor_round(surv, "survey-3")[0]))
+    responder.join()
+    say("OUTCOME", survey_outcome(results))
+
+
+def peer_nng_survey_deadline(url):
+    import pynng
+
+    resp = nng_open(pynng.Respondent0)
+    resp.dial(url, block=True)
+    say("READY", 0)
+    respond(resp, 3)
+    line()
+
+
+# ---------------------------------------------------------------- heartbeat row
+
+
+def child_pull():
+    """A libzmq PULL in its own process, so it can be stopped (SIGSTOP): a peer that
+    is there for TCP but silent for ZMTP."""
+    code = (
+        "import zmq,sys\n"
+        "c=zmq.Context();s=c.socket(zmq.PULL)\n"
+        "print(s.bind_to_random_port('tcp://127.0.0.1'),flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
+    port = int(child.stdout.readline())
+    return child, port
+
+
+def oracle_zmq_heartbeat():
+    zmq, ctx = zmq_ctx()
+    child, port = child_pull()
+    push = zsock(ctx, zmq.PUSH, HEARTBEAT_IVL=HB_IVL_MS, HEARTBEAT_TIMEOUT=HB_TIMEOUT_MS)
+    mon = push.get_monitor_socket()
+    push.connect("tcp://127.0.0.1:%d" % port)
+    up = monitor_wait(mon, ["EVENT_HANDSHAKE_SUCCEEDED"], 10) is not None
+    # Two heartbeats answered first: the peer is alive and answering.
+    alive = monitor_wait(mon, ["EVENT_DISCONNECTED"], 3 * HB_IVL_MS / 1000) is None
+    os.kill(child.pid, signal.SIGSTOP)
+    stopped = time.monotonic()
+    closed = monitor_wait(mon, ["EVENT_DISCONNECTED"], 5)
+    closed_ms = round((time.monotonic() - stopped) * 1000)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    say("OUTCOME", heartbeat_outcome(up and alive, closed is not None))
+    say("TIME", "closed_after_stop", closed_ms)
+
+
+def heartbeat_outcome(alive, closed):
+    return "; ".join([
+        "connection up and answering" if alive else "connection never answered",
+        "closed after the peer stopped" if closed else "kept after the peer stopped",
+    ])
+
+
+def peer_zmq_heartbeat():
+    """A libzmq PULL for patchbay's heartbeating PUSH; the Rust side stops us."""
+    zmq, ctx = zmq_ctx()
+    pull = zsock(ctx, zmq.PULL)
+    port = pull.bind_to_random_port("tcp://127.0.0.1")
+    say("READY", port, os.getpid())
+    assert line() == "stop"
+    say("STOPPING")
+    # Stopped, the process keeps its TCP connection (the kernel answers) but never
+    # answers a PING again; the Rust side kills it at the end.
+    os.kill(os.getpid(), signal.SIGSTOP)
+
+
+# ---------------------------------------------------------------- receive limit row
+
+
+def recv_max_outcome(got_small, closed, got_big, got_after):
+    return "; ".join([
+        "PULL got small-1" if got_small else "PULL missed small-1",
+        "connection closed" if closed else "connection kept",
+        "big arrived" if got_big else "big never arrived",
+        "small-3 arrived after the redial" if got_after else "small-3 never arrived",
+    ])
+
+
+def oracle_nng_recv_max():
+    import pynng
+
+    pull = nng_open(pynng.Pull0, recv_max_size=RECV_MAX)
+    port = nng_listen(pull, 0)
+    removed = threading.Event()
+    pull.add_post_pipe_remove_cb(lambda _p: removed.set())
+    push = nng_open(pynng.Push0, reconnect_time_min=100, reconnect_time_max=100)
+    pipes = []
+    dialed = threading.Condition()
+
+    def on_pipe(_p):
+        with dialed:
+            pipes.append(1)
+            dialed.notify_all()
+
+    push.add_post_pipe_connect_cb(on_pipe)
+    push.dial("tcp://127.0.0.1:%d" % port, block=True)
+    push.send(b"small-1")
+    got = [pull.recv().decode()]
+    push.send(b"B" * (2 * RECV_MAX))
+    closed = removed.wait(5)
+    with dialed:
+        dialed.wait_for(lambda: len(pipes) >= 2, 5)
+    push.send(b"small-3")
+    got.append(pull.recv().decode())
+    say("OUTCOME", recv_max_outcome("small-1" in got, closed,
+                                    any(g.startswith("B") for g in got), "small-3" in got))
+
+
+def peer_nng_recv_max(url):
+    """pynng PUSH: small-1, then the big one, then (after its redial) small-3."""
+    import pynng
+
+    push = nng_open(pynng.Push0, reconnect_time_min=100, reconnect_time_max=100)
+    pipes = []
+    dialed = threading.Condition()
+
+    def on_pipe(_p):
+        with dialed:
+            pipes.append(1)
+            dialed.notify_all()
+
+    push.add_post_pipe_connect_cb(on_pipe)
+    push.dial(url, block=True)
+    say("READY", 0)
+    push.send(b"small-1")
+    push.send(b"B" * (2 * RECV_MAX))
+    with dialed:
+        redialed = dialed.wait_for(lambda: len(pipes) >= 2, 10)
+    say("REDIALED", redialed)
+    push.send(b"small-3")
+    line()
+
+
+# ---------------------------------------------------------------- PAIR v1 row
+
+
+def raw_pair1(port, counts):
+    """A raw TCP peer speaking PAIR v1's handshake, sending one message per hop count
+    (`hops-N`); returns the connection, to be judged by `raw_closed`."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"\x00SP\x00\x00\x11\x00\x00")
+    s.recv(8)
+    for n in counts:
+        body = struct.pack(">I", n) + b"hops-%d" % n
+        s.sendall(struct.pack(">Q", len(body)) + body)
+    return s
+
+
+def raw_closed(s):
+    """Whether the PAIR closed the connection (judged after its application took what
+    it would: NNG reads the next message only once the last one was taken)."""
+    s.settimeout(2)
+    try:
+        closed = s.recv(1) == b""
+    except socket.timeout:
+        closed = False
+    except ConnectionResetError:
+        closed = True
+    s.close()
+    return closed
+
+
+def pair1_outcome(got, closed):
+    return "; ".join([
+        "PAIR got " + (",".join(got) if got else "nothing"),
+        "connection closed" if closed else "connection kept",
+    ])
+
+
+def oracle_nng_pair1_hops():
+    import pynng
+
+    results = []
+    for counts in ([1, 9, 8], [1, 256]):
+        pair = nng_open(pynng.Pair1, recv_timeout=500)
+        port = nng_listen(pair, 0)
+        raw = raw_pair1(port, counts)
+        got = []
+        while True:
+            try:
+                got.append(pair.recv().decode())
+            except pynng.Timeout:
+                break
+        results.append(pair1_outcome(got, raw_closed(raw)))
+        pair.close()
+    say("OUTCOME", " | ".join(results))
+
+
+def peer_nng_pair1_hops(port, counts):
+    """Sends the hop counts to patchbay's PAIR v1; judges the connection when told."""
+    raw = raw_pair1(port, [int(c) for c in counts.split(",")])
+    say("SENT")
+    line()
+    say("CLOSED", raw_closed(raw))
+    line()
+
+
+# ---------------------------------------------------------------- main
+
+
+ORACLES = {
+    "zmq-req-stuck": oracle_zmq_req_stuck,
+    "nng-req-resend": oracle_nng_req_resend,
+    "zmq-pub-hwm": oracle_zmq_pub_hwm,
+    "zmq-push-hwm": oracle_zmq_push_hwm,
+    "zmq-router-unknown": oracle_zmq_router_unknown,
+    "nng-survey-deadline": oracle_nng_survey_deadline,
+    "zmq-heartbeat": oracle_zmq_heartbeat,
+    "nng-recv-max": oracle_nng_recv_max,
+    "nng-pair1-hops": oracle_nng_pair1_hops,
+}
+
+
+def main():
+    args = sys.argv[1:]
+    mode, row = args[0], args[1]
+    opt = dict(zip(args[2::2], args[3::2]))
+    if mode == "oracle":
+        ORACLES[row]()
+        return
+    peers = {
+        "zmq-req-stuck": lambda: peer_zmq_req_stuck(),
+        "nng-req-resend": lambda: peer_nng_req_resend(),
+        "zmq-pub-hwm": lambda: peer_zmq_pub_hwm(),
+        "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
+        "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
+        "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
+        "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
+        "nng-recv-max": lambda: peer_nng_recv_max(opt["--connect"]),
+        "nng-pair1-hops": lambda: peer_nng_pair1_hops(int(opt["--port"]), opt["--counts"]),
+    }
+    peers[row]()
+
+
+if __name__ == "__main__":
+    main()
