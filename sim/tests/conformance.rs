@@ -50,7 +50,7 @@ const WINDOW: Duration = Duration::from_millis(1000);
 /// How long a send may take before it counts as blocked.
 const BLOCKED_AFTER: Duration = Duration::from_millis(200);
 const HWM: u32 = 10;
-const PUB_SENT: usize = 2000;
+const PUB_SENT: usize = 500;
 const PUB_BYTES: usize = 100_000;
 const SURVEY: Duration = Duration::from_millis(300);
 const LATE: Duration = Duration::from_millis(600);
@@ -707,10 +707,10 @@ fn pub_outcome(blocked: bool, got: &[usize]) -> String {
         },
         if in_order { "in order" } else { "out of order" },
         if got.len() < PUB_SENT { "some dropped" } else { "none dropped" },
-        if got.len() >= 2 * HWM as usize {
-            "at least both HWMs arrived"
+        if got.len() > HWM as usize {
+            "more than the PUB's HWM arrived"
         } else {
-            "fewer than both HWMs"
+            "at most the PUB's HWM arrived"
         },
     ]
     .join("; ")
@@ -784,14 +784,15 @@ fn sim_sub_stops_reading() -> SimPeer {
 }
 
 /// libzmq's PUB drops at its high-water mark and never blocks: a subscriber that
-/// stops reading gets what the two HWMs and the buffers between held, in order,
-/// from the first message, and loses the rest.
+/// stops reading gets what the two pipes and the TCP buffers between held (19 to 64
+/// of 500 in the oracle, run to run), in order, from the first message, and loses
+/// the rest.
 #[test]
 fn conformance_zmq_pub_drops_at_hwm_to_a_subscriber_that_stops_reading() {
     require_peers();
     let row = "zmq-pub-hwm";
     let oracle = oracle(row);
-    let want = "PUB never blocked; SUB got first message; in order; some dropped; at least both HWMs arrived";
+    let want = "PUB never blocked; SUB got first message; in order; some dropped; more than the PUB's HWM arrived";
     assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's documented PUB");
     let real = against_real(|| Counterpart::process(row, &[]), ours_pub);
     let sim = in_sim(row, sim_sub_stops_reading(), ours_pub);
