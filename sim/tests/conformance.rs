@@ -773,11 +773,10 @@ fn sim_sub_stops_reading() -> SimPeer {
         link.say("STOPPED");
         link.expect("drain").await?;
         let got = drain(&sub, Duration::from_millis(500)).await;
-        let numbers: Vec<String> = got
-            .iter()
-            .map(|m| String::from_utf8_lossy(&m.body[..8]).trim_start_matches('0').to_owned())
-            .map(|n| if n.is_empty() { "0".to_owned() } else { n })
-            .collect();
+        // Each message starts with its number in 8 digits, as `drain_numbers` reads it.
+        let number = |m: &Msg| String::from_utf8_lossy(&m.body[..8]).parse::<usize>().ok();
+        let numbers: Vec<String> =
+            got.iter().map(|m| number(m).map_or("?".to_owned(), |n| n.to_string())).collect();
         link.say(format!("GOT {}", numbers.join(" ")));
         Ok(())
     })

@@ -427,14 +427,17 @@ def survey_outcome(results):
     return "; ".join("%s: %s" % kv for kv in results)
 
 
-def respond(resp, count):
-    """Answers `count` surveys, survey-2 late (after LATE_MS)."""
+def respond(resp, count, answered=None):
+    """Answers `count` surveys, survey-2 late (after LATE_MS: the experiment's slow
+    respondent); `answered` is set once the late answer has gone out."""
     for _ in range(count):
         body = resp.recv()
         if body == b"survey-2":
             time.sleep(LATE_MS / 1000)
         resp.send(b"echo:" + body)
         say("ANSWERED", body.decode())
+        if body == b"survey-2" and answered is not None:
+            answered.set()
 
 
 def surveyor_round(surv, name):
@@ -458,7 +461,8 @@ def oracle_nng_survey_deadline():
     surv.add_post_pipe_connect_cb(lambda _p: piped.set())
     resp.dial("tcp://127.0.0.1:%d" % port, block=True)
     piped.wait(10)
-    responder = threading.Thread(target=respond, args=(resp, 3))
+    answered = threading.Event()
+    responder = threading.Thread(target=respond, args=(resp, 3, answered))
     responder.start()
     results = []
     for name in ("survey-1", "survey-2"):
@@ -466,8 +470,9 @@ def oracle_nng_survey_deadline():
         results.append((name, got))
         if ended_ms is not None:
             say("TIME", "deadline", ended_ms)
-    # The late answer to survey-2 is sent at LATE_MS; survey-3 starts after it.
-    time.sleep((LATE_MS - SURVEY_MS + 200) / 1000)
+    # survey-3 starts once the late answer to survey-2 has gone out: whether it meets
+    # the deadline's end or survey-3's other id, it must be dropped.
+    answered.wait(TIMEOUT_MS / 1000)
     results.append(("survey-3", surveyor_round(surv, "survey-3")[0]))
     responder.join()
     say("OUTCOME", survey_outcome(results))
