@@ -26,13 +26,16 @@ const TASK_BYTES: u64 = 64 * 1024;
 /// 1 MiB/s, as written in the scenarios below.
 const LIMIT_BYTES_PER_SEC: u64 = 1 << 20;
 
-/// The pipeline scenario with `extra` (a `network:` or `faults:` block) added. Its
-/// topology speaks SP: modelled sizes' padding is paced on SP's wire, not yet on
-/// ZMTP's (docs/zmtp.md), so `topologies/push-pull.yaml` (`library: zeromq`) would
-/// send each 64 KiB task as its real bytes alone.
+/// The pipeline scenario with `extra` (a `network:` or `faults:` block) added, over
+/// a topology that speaks SP.
 fn scenario(name: &str, extra: &str, invariants: &str) -> ScenarioPlan {
+    scenario_over("../sim/tests/data/good/push-pull-sp.yaml", name, extra, invariants)
+}
+
+/// [`scenario`] over `topology`.
+fn scenario_over(topology: &str, name: &str, extra: &str, invariants: &str) -> ScenarioPlan {
     let text = format!(
-        "name: {name}\ntopology: ../sim/tests/data/good/push-pull-sp.yaml\nduration: 3s\nliveness: 5s\n\
+        "name: {name}\ntopology: {topology}\nduration: 3s\nliveness: 5s\n\
          workload:\n  ventilator: {{requests: {TASKS}, size: 64KiB}}\n{extra}\
          invariants: [{invariants}]\nexpect: pass\n"
     );
@@ -126,6 +129,25 @@ fn a_bandwidth_limited_link_delivers_no_faster_than_its_limit_in_simulation() {
         let last = deliveries.last().expect("delivered").0 - first_send;
         assert!(last < at_limit(TASKS * TASK_BYTES) + Duration::from_millis(50), "{last:?}");
     }
+}
+
+/// Regression (issue 12): on ZMTP a modelled task travelled as its real bytes alone,
+/// so a `library: zeromq` 64 KiB task crossed a 1 MiB/s link in microseconds. The
+/// meter now counts its modelled size on ZMTP too (docs/zmtp.md, "Modelled sizes").
+#[test]
+fn a_zeromq_link_paces_modelled_sizes_as_an_sp_link_does() {
+    let plan = scenario_over(
+        "../topologies/push-pull.yaml",
+        "bandwidth-zmtp",
+        "network:\n  links:\n    - {between: [ventilator, sink], bandwidth: 1MiB/s}\n",
+        "",
+    );
+    let (_, trace) = simulate(&plan, 1);
+    let (first_send, deliveries) = first_send_and_deliveries(&plan, &trace);
+    assert_eq!(deliveries.len() as u64, TASKS);
+    let last = deliveries.last().expect("delivered").0 - first_send;
+    let all = at_limit(TASKS * TASK_BYTES);
+    assert!(last >= all && last < all + Duration::from_millis(50), "{last:?}, limit {all:?}");
 }
 
 #[test]
