@@ -1246,26 +1246,76 @@ fn pair1_outcome(got: &[String], closed: bool) -> String {
     format!("PAIR got {got}; {}", if closed { "connection closed" } else { "connection kept" })
 }
 
-/// patchbay's PAIR v1 gets one message per hop count in `counts` from a raw TCP
-/// peer, takes what it delivers, then the peer says whether its connection closed.
-async fn ours_pair1(counts: &str) -> Result<String, String> {
+/// patchbay's PAIR v1 gets one message per hop count in `counts` from a raw peer,
+/// takes what it delivers, then the peer says whether its connection closed.
+async fn ours_pair1<T: Transport>(
+    t: T,
+    env: Env,
+    cp: &mut Counterpart,
+    counts: &str,
+) -> Result<String, String> {
     let watch = Watch::default();
-    let env = Env::real();
-    let pair = open(TokioTcp, SocketType::Pair, &nng(), vec![env.bind_at], vec![], &watch).await?;
-    let port = pair.local_addrs()[0].port().to_string();
-    let mut cp = Counterpart::process("nng-pair1-hops", &["--port", &port, "--counts", counts])?;
+    let pair = open(t, SocketType::Pair, &nng(), vec![env.bind_at], vec![], &watch).await?;
+    cp.connect_to(env.advertised(&pair))?;
+    cp.say(&format!("COUNTS {counts}"));
     cp.expect("SENT").await?;
     let got: Vec<String> =
         drain(&pair, Duration::from_millis(500)).await.iter().map(body).collect();
     cp.say("judge");
     let closed = said_true(&cp.expect("CLOSED ").await?);
     cp.say("done");
+    // The next run binds the same port in the simulator.
+    pair.close().await;
     Ok(pair1_outcome(&got, closed))
 }
 
+/// Both runs of the row: counts 1, 9, 8 on one connection, 1, 256 on another.
+async fn ours_pair1_both<T: Transport>(
+    t: T,
+    env: Env,
+    mut first: Counterpart,
+    mut second: Counterpart,
+) -> Result<Outcome, String> {
+    let a = ours_pair1(t.clone(), env, &mut first, "1,9,8").await?;
+    let b = ours_pair1(t, env, &mut second, "1,256").await?;
+    Ok(Outcome::new(format!("{a} | {b}")))
+}
+
+/// The raw peer in the simulator: PAIR v1's handshake and hop counts written by hand
+/// on a stream of the simulator's transport, as `raw_pair1` does on a socket.
+fn sim_raw_pair1(runs: usize) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        for _ in 0..runs {
+            let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+            let counts = link.expect("COUNTS ").await?;
+            let mut stream = t.connect(to).await.map_err(err("connect"))?;
+            stream.write_all(&[0, b'S', b'P', 0, 0, 0x11, 0, 0]).await.map_err(err("write"))?;
+            let mut handshake = [0u8; 8];
+            stream.read_exact(&mut handshake).await.map_err(err("handshake"))?;
+            for n in counts.split(',') {
+                let n: u32 = n.parse().map_err(err("count"))?;
+                let mut body = n.to_be_bytes().to_vec();
+                body.extend_from_slice(format!("hops-{n}").as_bytes());
+                stream.write_all(&(body.len() as u64).to_be_bytes()).await.map_err(err("write"))?;
+                stream.write_all(&body).await.map_err(err("write"))?;
+            }
+            link.say("SENT");
+            link.expect("judge").await?;
+            let mut byte = [0u8; 1];
+            let closed = match timeout(Duration::from_secs(1), stream.read(&mut byte)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => "True",
+                Ok(Ok(_)) | Err(_) => "False",
+            };
+            link.say(format!("CLOSED {closed}"));
+            link.expect("done").await?;
+        }
+        Ok(())
+    })
+}
+
 /// NNG's PAIR v1 drops a message whose hop count is above 8 and keeps the
-/// connection, and closes it for a count above 255 (issue 12: patchbay kept it). The
-/// simulator has no raw TCP peer to send such bytes: two ways, not three.
+/// connection, and closes it for a count above 255 (issue 12: patchbay kept it).
 #[test]
 fn conformance_nng_pair1_hop_counts() {
     require_peers();
@@ -1273,13 +1323,15 @@ fn conformance_nng_pair1_hop_counts() {
     let oracle = oracle(row);
     let want = "PAIR got hops-1,hops-8; connection kept | PAIR got hops-1; connection closed";
     assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's documented PAIR v1");
-    let outcome = RefCell::new(Err(String::new()));
-    run_local(async {
-        let both =
-            async { Ok::<_, String>([ours_pair1("1,9,8").await?, ours_pair1("1,256").await?]) };
-        *outcome.borrow_mut() = both.await.map(|b| b.join(" | "));
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, first| ours_pair1_both(t, env, first, Counterpart::deferred(row, &[])),
+    );
+    // One simulated peer plays both runs, one connection each.
+    let sim = in_sim(row, sim_raw_pair1(2), |t, env, mut cp| async move {
+        let first = ours_pair1(t.clone(), env, &mut cp, "1,9,8").await?;
+        let second = ours_pair1(t, env, &mut cp, "1,256").await?;
+        Ok(Outcome::new(format!("{first} | {second}")))
     });
-    let real = outcome.into_inner().expect("patchbay against the raw peer");
-    eprintln!("{row}\n  oracle:  {want}\n  vs real: {real}");
-    assert_eq!(real, want);
+    agree(row, want, &real, &sim);
 }

@@ -25,7 +25,8 @@ Rows:
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
   nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message
-  nng-pair1-hops       PAIR v1 gets hop counts 9 and 256 from a raw TCP peer
+  nng-pair1-hops       PAIR v1 gets hop counts 9 and 256 from a raw TCP peer (the
+                       counts come on stdin: "COUNTS 1,9,8")
 """
 
 import os
@@ -630,7 +631,7 @@ def raw_pair1(port, counts):
 def raw_closed(s):
     """Whether the PAIR closed the connection (judged after its application took what
     it would: NNG reads the next message only once the last one was taken)."""
-    s.settimeout(2)
+    s.settimeout(1)
     try:
         closed = s.recv(1) == b""
     except socket.timeout:
@@ -667,8 +668,10 @@ def oracle_nng_pair1_hops():
     say("OUTCOME", " | ".join(results))
 
 
-def peer_nng_pair1_hops(port, counts):
-    """Sends the hop counts to patchbay's PAIR v1; judges the connection when told."""
+def peer_nng_pair1_hops(port):
+    """Sends the hop counts the Rust side names ("COUNTS 1,9,8") to patchbay's PAIR
+    v1 at `port`; judges the connection when told."""
+    counts = line().split(" ", 1)[1]
     raw = raw_pair1(port, [int(c) for c in counts.split(",")])
     say("SENT")
     line()
@@ -708,7 +711,7 @@ def main():
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
         "nng-recv-max": lambda: peer_nng_recv_max(opt["--connect"]),
-        "nng-pair1-hops": lambda: peer_nng_pair1_hops(int(opt["--port"]), opt["--counts"]),
+        "nng-pair1-hops": lambda: peer_nng_pair1_hops(int(opt["--port"])),
     }
     peers[row]()
 
