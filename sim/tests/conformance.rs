@@ -823,8 +823,9 @@ async fn ours_push<T: Transport>(
     env: Env,
     mut cp: Counterpart,
     port: u16,
+    library: SocketOptions,
 ) -> Result<Outcome, String> {
-    let options = SocketOptions { sndhwm_msgs: HWM, ..zeromq() };
+    let options = SocketOptions { sndhwm_msgs: HWM, ..library };
     let watch = Watch::default();
     let push = open(t, SocketType::Push, &options, vec![], vec![env.peer(port)], &watch).await?;
     let (mut taken, mut blocked) = (0, false);
@@ -852,11 +853,11 @@ async fn ours_push<T: Transport>(
     Ok(Outcome::new(push_outcome(taken, blocked, &got, later)))
 }
 
-fn sim_pull_comes_up_late() -> SimPeer {
-    sim_peer(|t, mut link| async move {
+fn sim_pull_comes_up_late(library: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
         link.expect("up").await?;
         let pull =
-            open(t, SocketType::Pull, &zeromq(), vec![sim_server_at()], vec![], &Watch::default())
+            open(t, SocketType::Pull, &library, vec![sim_server_at()], vec![], &Watch::default())
                 .await?;
         link.say("BOUND");
         loop {
@@ -883,10 +884,35 @@ fn conformance_zmq_push_blocks_at_hwm_before_its_peer_is_up() {
     let port = free_port();
     let real = against_real(
         || Counterpart::process(row, &["--port", &port.to_string()]),
-        move |t, env, cp| ours_push(t, env, cp, port),
+        move |t, env, cp| ours_push(t, env, cp, port, zeromq()),
     );
-    let sim =
-        in_sim(row, sim_pull_comes_up_late(), |t, env, cp| ours_push(t, env, cp, SIM_SERVER_PORT));
+    let sim = in_sim(row, sim_pull_comes_up_late(zeromq()), |t, env, cp| {
+        ours_push(t, env, cp, SIM_SERVER_PORT, zeromq())
+    });
+    agree(row, want, &real, &sim);
+}
+
+/// NNG's PUSH queues per socket (its send buffer), not per pipe: with a send buffer
+/// of 10 (patchbay's `sndhwm` 10) it takes 10 before any peer is up, blocks on the
+/// 11th, and delivers them in order once the PULL listens. With NNG's default send
+/// buffer of 0 it takes none; patchbay keeps 1000 per pipe there (docs/library-
+/// semantics.md, "Option defaults", Queues), so only the configured case is compared.
+#[test]
+fn conformance_nng_push_blocks_at_its_send_buffer_before_its_peer_is_up() {
+    require_peers();
+    let row = "nng-push-hwm";
+    let oracle = oracle(row);
+    let want = "PUSH took 10; next send blocked; PULL got msg-0,msg-1,msg-2,msg-3,msg-4,msg-5,msg-6,msg-7,msg-8,msg-9; blocked send went through";
+    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's PUSH with a send buffer of 10");
+    assert_eq!(oracle.time("taken_by_default"), 0, "NNG's unbuffered PUSH took messages");
+    let port = free_port();
+    let real = against_real(
+        || Counterpart::process(row, &["--port", &port.to_string()]),
+        move |t, env, cp| ours_push(t, env, cp, port, nng()),
+    );
+    let sim = in_sim(row, sim_pull_comes_up_late(nng()), |t, env, cp| {
+        ours_push(t, env, cp, SIM_SERVER_PORT, nng())
+    });
     agree(row, want, &real, &sim);
 }
 

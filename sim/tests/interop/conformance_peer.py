@@ -21,6 +21,7 @@ Rows:
   nng-req-resend       NNG REQ, same story: the request reaches the new REP
   zmq-pub-hwm          PUB (SNDHWM 10) to a SUB (RCVHWM 10) that stops reading
   zmq-push-hwm         PUSH (SNDHWM 10) connected before its PULL exists
+  nng-push-hwm         the same with NNG (send buffer 10; and 0, its default)
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
@@ -359,6 +360,60 @@ def oracle_zmq_push_hwm():
     say("OUTCOME", push_outcome(taken, blocked, got[:-1], later))
 
 
+def oracle_nng_push_hwm():
+    """NNG's PUSH queues per socket, not per pipe: with no peer and its default send
+    buffer (0) it takes nothing; with a send buffer of 10 it takes 10."""
+    import pynng
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    url = "tcp://127.0.0.1:%d" % port
+    unbuffered = nng_open(pynng.Push0, send_timeout=200)
+    unbuffered.dial(url, block=False)
+    say("TIME", "taken_by_default", nng_fill(unbuffered))
+    unbuffered.close()
+    push = nng_open(pynng.Push0, send_timeout=200, send_buffer_size=HWM,
+                    reconnect_time_min=100, reconnect_time_max=100)
+    push.dial(url, block=False)
+    taken = nng_fill(push)
+    blocked = taken < HWM * 3
+    pull = nng_open(pynng.Pull0)
+    nng_listen(pull, port)
+    push.send_timeout = TIMEOUT_MS
+    push.send(b"msg-%d" % taken)
+    got = [pull.recv().decode() for _ in range(taken + 1)]
+    later = got[-1] == "msg-%d" % taken
+    say("OUTCOME", push_outcome(taken, blocked, got[:-1], later))
+
+
+def nng_fill(push):
+    """How many messages a PUSH with no peer takes before a send times out."""
+    import pynng
+
+    taken = 0
+    for i in range(HWM * 3):
+        try:
+            push.send(b"msg-%d" % i)
+            taken += 1
+        except pynng.Timeout:
+            break
+    return taken
+
+
+def peer_nng_push_hwm(port):
+    """A pynng PULL that listens on `port` when told ("up"), reports what it gets."""
+    import pynng
+
+    assert line() == "up"
+    pull = nng_open(pynng.Pull0)
+    nng_listen(pull, port)
+    say("BOUND")
+    while True:
+        say("GOT", pull.recv().decode())
+
+
 def peer_zmq_push_hwm(port):
     """A libzmq PULL that binds `port` when told ("up"), reports what it gets."""
     zmq, ctx = zmq_ctx()
@@ -687,6 +742,7 @@ ORACLES = {
     "nng-req-resend": oracle_nng_req_resend,
     "zmq-pub-hwm": oracle_zmq_pub_hwm,
     "zmq-push-hwm": oracle_zmq_push_hwm,
+    "nng-push-hwm": oracle_nng_push_hwm,
     "zmq-router-unknown": oracle_zmq_router_unknown,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -707,6 +763,7 @@ def main():
         "nng-req-resend": lambda: peer_nng_req_resend(),
         "zmq-pub-hwm": lambda: peer_zmq_pub_hwm(),
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
+        "nng-push-hwm": lambda: peer_nng_push_hwm(int(opt["--port"])),
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
