@@ -20,6 +20,7 @@ Rows:
                        binds the same port: nothing is resent, the REQ stays stuck
   nng-req-resend       NNG REQ, same story: the request reaches the new REP
   zmq-pub-hwm          PUB (SNDHWM 10) to a SUB (RCVHWM 10) that stops reading
+  nng-pub-hwm          the same with NNG (send and receive buffers 10)
   zmq-push-hwm         PUSH (SNDHWM 10) connected before its PULL exists
   nng-push-hwm         the same with NNG (send buffer 10; and 0, its default)
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
@@ -269,6 +270,7 @@ def pub_outcome(blocked, got):
         "SUB got first message" if got and got[0] == 0 else "SUB missed the first message",
         "in order" if in_order else "out of order",
         "some dropped" if len(got) < PUB_SENT else "none dropped",
+        "last message arrived" if got and got[-1] == PUB_SENT - 1 else "last message lost",
         "more than the PUB's HWM arrived" if len(got) > HWM else "at most the PUB's HWM arrived",
     ]
     return "; ".join(parts)
@@ -304,6 +306,70 @@ def oracle_zmq_pub_hwm():
     got = drain_numbers(sub)
     say("OUTCOME", pub_outcome(blocked, got))
     say("TIME", "received", len(got))
+
+
+def peer_nng_pub_hwm():
+    """A pynng SUB (receive buffer 10) against patchbay's PUB, as peer_zmq_pub_hwm."""
+    import pynng
+
+    sub = nng_open(pynng.Sub0, recv_buffer_size=HWM)
+    sub.subscribe(b"")
+    port = nng_listen(sub, 0)
+    say("READY", port)
+    sub.recv()
+    say("PROBED")
+    assert line() == "stop"
+    while nng_try_recv(sub, 50) is not None:
+        pass
+    say("STOPPED")
+    assert line() == "drain"
+    got = []
+    while True:
+        msg = nng_try_recv(sub, 500)
+        if msg is None:
+            break
+        got.append(int(msg[:8]))
+    say("GOT", " ".join(str(n) for n in got))
+    line()
+
+
+def oracle_nng_pub_hwm():
+    """NNG's PUB (send buffer 10) to a SUB (receive buffer 10) that stops reading."""
+    import pynng
+
+    pub = nng_open(pynng.Pub0, send_buffer_size=HWM)
+    port = nng_listen(pub, 0)
+    sub = nng_open(pynng.Sub0, recv_buffer_size=HWM, recv_timeout=20)
+    sub.subscribe(b"")
+    sub.dial("tcp://127.0.0.1:%d" % port, block=True)
+    while not nng_try_recv(sub):
+        pub.send(b"probe")
+    while nng_try_recv(sub, 50) is not None:
+        pass
+    blocked = False
+    body = b"x" * PUB_BYTES
+    for i in range(PUB_SENT):
+        start = time.monotonic()
+        pub.send(b"%08d" % i + body)
+        blocked |= time.monotonic() - start > 0.2
+    got = []
+    while True:
+        msg = nng_try_recv(sub, 500)
+        if msg is None:
+            break
+        got.append(int(msg[:8]))
+    say("OUTCOME", pub_outcome(blocked, got))
+    say("TIME", "received", len(got))
+
+
+def nng_try_recv(sock, ms=20):
+    import pynng
+
+    sock.recv_timeout = ms
+    try:
+        return sock.recv()
+    except pynng.Timeout:
+        return None
 
 
 def peer_zmq_pub_hwm():
@@ -741,6 +807,7 @@ ORACLES = {
     "zmq-req-stuck": oracle_zmq_req_stuck,
     "nng-req-resend": oracle_nng_req_resend,
     "zmq-pub-hwm": oracle_zmq_pub_hwm,
+    "nng-pub-hwm": oracle_nng_pub_hwm,
     "zmq-push-hwm": oracle_zmq_push_hwm,
     "nng-push-hwm": oracle_nng_push_hwm,
     "zmq-router-unknown": oracle_zmq_router_unknown,
@@ -762,6 +829,7 @@ def main():
         "zmq-req-stuck": lambda: peer_zmq_req_stuck(),
         "nng-req-resend": lambda: peer_nng_req_resend(),
         "zmq-pub-hwm": lambda: peer_zmq_pub_hwm(),
+        "nng-pub-hwm": lambda: peer_nng_pub_hwm(),
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
         "nng-push-hwm": lambda: peer_nng_push_hwm(int(opt["--port"])),
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
