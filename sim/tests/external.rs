@@ -10,7 +10,7 @@ use patchbay::invariant::Verdict;
 use patchbay::plan::ScenarioPlan;
 use patchbay::registry::Registry;
 use patchbay::resolve::{load_scenario, load_scenario_source};
-use patchbay::run::real::RealOptions;
+use patchbay::run::real::{Ports, RealOptions, skip_reason};
 use patchbay::run::{RunError, RunReport, run_real_seed, runnable};
 use patchbay::spec::source::SourceFile;
 use patchbay::trace::{AppEvent, EventKind, Trace};
@@ -185,4 +185,56 @@ fn the_simulator_refuses_an_external_program_and_names_the_real_command() {
     let why = runnable(&plan, &Registry::builtin()).expect_err("real-only").to_string();
     assert!(why.contains("real-only: node `broker` runs an external program"), "{why}");
     assert!(why.contains("cargo xtask real") && why.contains("lru-zmq-worker-crash.yaml"), "{why}");
+}
+
+/// A scenario whose `worker` (of `workers` replicas) binds its REP on `port`, with a
+/// client asking it once, written in `dir`.
+fn written_port_plan(dir: &TempDir, port: u16, workers: u32) -> ScenarioPlan {
+    let topology = dir.path().join("written.topology.yaml");
+    let body = format!(
+        "name: written\nnodes:\n\
+         - {{name: client, design: client, sockets: [{{name: req, type: REQ, connect: worker.rep}}]}}\n\
+         - {{name: worker, count: {workers}, design: echo-worker, sockets: [{{name: rep, type: REP, bind: {port}}}]}}\n"
+    );
+    std::fs::write(&topology, body).expect("written");
+    let text = "topology: written.topology.yaml\nduration: 1s\nworkload: {client: {requests: 1}}\nexpect: pass\n";
+    load(&dir.path().join("written.yaml"), text)
+}
+
+/// Issue 13: `--ports as-written` listens on the written port itself; a port another
+/// program holds fails the run naming the socket and the port, with no fallback to
+/// another port (outside programs would dial the wrong one).
+#[test]
+fn as_written_ports_refuse_a_taken_port_naming_the_socket_and_the_port() {
+    let dir = TempDir::new("taken-port");
+    // Held for the whole test: the port is taken, with no race.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = holder.local_addr().expect("bound").port();
+    let plan = written_port_plan(&dir, port, 1);
+    let opts = RealOptions { ports: Ports::AsWritten, ..RealOptions::default() };
+    let report = run_real_seed(&plan, &Registry::builtin(), 1, opts, true);
+    let Some(RunError::NotRunnable(why)) = &report.error else {
+        panic!("a taken written port fails the run: {:?}", report.error);
+    };
+    let says = format!(
+        "`--ports as-written`: `worker.rep` binds port {port}, and 127.0.0.1:{port} cannot be listened on (Address already in use"
+    );
+    assert!(why.starts_with(&says), "{why}");
+    // Without the option the same file runs: its sockets and proxies take free ports.
+    assert_eq!(run(&plan).error, None);
+}
+
+/// A written port in a group of several replicas would be needed once per replica:
+/// `--ports as-written` refuses the scenario before it starts, saying why.
+#[test]
+fn as_written_ports_refuse_a_written_port_shared_by_several_replicas() {
+    let dir = TempDir::new("shared-port");
+    let plan = written_port_plan(&dir, 5555, 3);
+    let opts = RealOptions { ports: Ports::AsWritten, ..RealOptions::default() };
+    let why = skip_reason(&plan, &Registry::builtin(), opts).expect("refused");
+    assert_eq!(
+        why,
+        "`--ports as-written`: `worker.rep` binds port 5555 in each of its 3 replicas, and 127.0.0.1 has port 5555 once; give `worker` one replica, or run without `--ports as-written`"
+    );
+    assert_eq!(skip_reason(&plan, &Registry::builtin(), RealOptions::default()), None);
 }

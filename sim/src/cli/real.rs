@@ -16,14 +16,14 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Ctx;
-use super::args::RealArgs;
+use super::args::{RealArgs, RealPorts};
 use super::error::Error;
 use super::report::{Place, check_place, save_json};
 use super::sim::{Selection, load_all, print_trace, split};
 use crate::invariant::Verdict;
 use crate::plan::ScenarioPlan;
 use crate::report::sweep::{Measurements, real_report};
-use crate::run::real::{RealOptions, scaled, skip_reason};
+use crate::run::real::{Ports, RealOptions, scaled, skip_reason};
 use crate::run::{Job, RunReport, run_many_real};
 
 /// Real runs share the machine's cores; fewer at once keeps their timing closer to
@@ -33,7 +33,11 @@ const JOBS_DEFAULT: usize = 2;
 pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     let command = ctx.command_line("real");
     let sel = Selection::read(ctx, &args.sweep)?;
-    let opts = RealOptions { time_scale: args.time_scale };
+    let ports = match args.ports {
+        RealPorts::Ephemeral => Ports::Ephemeral,
+        RealPorts::AsWritten => Ports::AsWritten,
+    };
+    let opts = RealOptions { time_scale: args.time_scale, ports };
     let place = sel.json.as_deref().map_or(Place::Dated(Path::new("reports/real")), Place::At);
     if !check_place(&place) {
         return Ok(ExitCode::from(2));
@@ -45,7 +49,14 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
         print_skipped(&skipped);
         return ctx.usage_error("real", "the scenario(s) above cannot run on the real network");
     }
-    let threads = sel.jobs.unwrap_or(JOBS_DEFAULT);
+    // Runs side by side would each want the written ports: one at a time.
+    let threads = match ports {
+        Ports::AsWritten if sel.jobs.is_some_and(|j| j > 1) => {
+            return ctx.usage_error("real", "`--ports as-written` runs one at a time: drop --jobs");
+        }
+        Ports::AsWritten => 1,
+        Ports::Ephemeral => sel.jobs.unwrap_or(JOBS_DEFAULT),
+    };
     // A real run is not a repeat of a simulated one: one seed per scenario by default.
     let work = sel.work(&plans, |p| p.seeds.iter().copied().take(1).collect());
     println!(
