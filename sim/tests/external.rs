@@ -238,3 +238,34 @@ fn as_written_ports_refuse_a_written_port_shared_by_several_replicas() {
     );
     assert_eq!(skip_reason(&plan, &Registry::builtin(), RealOptions::default()), None);
 }
+
+/// Issue 13: an external program's output, kept per incarnation beside the report in
+/// `<report>-files/`, is linked from the page by relative links (and listed in the
+/// JSON), so the page and its folder move together.
+#[test]
+fn the_real_report_links_each_programs_output_kept_beside_it() {
+    let dir = TempDir::new("output-links");
+    let topology = "name: talker\nnodes:\n\
+        - name: prog\n  process:\n    command: [sh, -c, 'echo prog ready on $0; echo to stderr >&2; exec sleep 60', '{pull}']\n    ready: {line: prog ready}\n  sockets: [{name: pull, type: PULL, bind: true}]\n\
+        - {name: pusher, design: ventilator, sockets: [{name: push, type: PUSH, connect: prog.pull}]}\n";
+    std::fs::write(dir.path().join("talker.topology.yaml"), topology).expect("written");
+    let scenario = "name: talker\ntopology: talker.topology.yaml\nduration: 500ms\nliveness: 0s\ninvariants: [faults_fired]\nexpect: pass\n";
+    let file = dir.path().join("talker.yaml");
+    std::fs::write(&file, scenario).expect("written");
+    let json = dir.path().join("r.json");
+    let args =
+        ["xtask", "real", &file.display().to_string(), "--json", &json.display().to_string()];
+    let code = patchbay::cli::run(Registry::builtin(), "xtask", args);
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    let html = std::fs::read_to_string(dir.path().join("r.html")).expect("the page");
+    for stream in ["out", "err"] {
+        let link = format!("<a href=\"r-files/prog.0.0.{stream}\">prog.0.0.{stream}</a>");
+        assert!(html.contains(&link), "{link} is not on the page");
+    }
+    let out = std::fs::read_to_string(dir.path().join("r-files/prog.0.0.out")).expect("kept");
+    assert!(out.starts_with("prog ready on tcp://127.0.0.1:"), "{out:?}");
+    let err = std::fs::read_to_string(dir.path().join("r-files/prog.0.0.err")).expect("kept");
+    assert_eq!(err, "to stderr\n");
+    let text = std::fs::read_to_string(&json).expect("the JSON");
+    assert!(text.contains("\"href\": \"r-files/prog.0.0.out\""), "{text}");
+}
