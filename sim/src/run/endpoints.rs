@@ -1,4 +1,4 @@
-//! The endpoint table every real run prints before its timetable starts: for each
+//! The endpoint table every real run prints as it starts: for each
 //! socket of each replica, how it is reached from outside the topology and where it
 //! really is, so a person (or `cargo xtask cat`) can talk to a running topology.
 //!
@@ -157,5 +157,58 @@ impl Endpoints {
     pub fn print(&self, plan: &ScenarioPlan, seed: u64) {
         let text = self.render(plan, seed);
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Bind;
+    use crate::plan::testing::{node, plan_with};
+    use crate::socket::SocketType;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Every socket has a row, binds and connects alike; a bind's door is its outside
+    /// address; a connect lists its proxies with the socket behind each; a group of
+    /// many replicas is cut short with a line saying how many more.
+    #[test]
+    fn the_table_lists_every_socket_and_cuts_a_large_group_short() {
+        let mut plan =
+            plan_with(&[("client", 6, &[SocketType::Req]), ("worker", 1, &[SocketType::Rep])]);
+        plan.topology.groups[1].sockets[0].bind = Some(Bind::Port(5555));
+        let link = Link { from: node(0, 0), from_socket: 0, to: node(1, 0), to_socket: 0 };
+        let mut table = Endpoints::default();
+        table.bound.insert((node(1, 0), 0), addr(40001));
+        table.doors.insert((node(1, 0), 0), addr(5555));
+        table.proxies.insert((node(0, 0), 0), vec![(addr(40002), link)]);
+        let rows = table.rows(&plan);
+        assert_eq!(rows.len(), 4 + 1 + 1, "four clients, a line for two more, the worker");
+        let Ok(first) = &rows[0] else { panic!("a row") };
+        assert_eq!(
+            (first.node.as_str(), first.how, first.outside.as_str(), first.internal.as_str()),
+            ("client", "connect", "-", "tcp://127.0.0.1:40002 -> worker.0.rep")
+        );
+        let Ok(second) = &rows[1] else { panic!("a row") };
+        assert_eq!(second.internal, "(no links)");
+        assert_eq!(
+            rows[4],
+            Err("  ... 2 more replica(s) of `client`, each on its own ports".to_owned())
+        );
+        let Ok(worker) = &rows[5] else { panic!("a row") };
+        assert_eq!(
+            (
+                worker.replica.as_str(),
+                worker.how,
+                worker.outside.as_str(),
+                worker.internal.as_str()
+            ),
+            ("0", "bind", "tcp://127.0.0.1:5555", "tcp://127.0.0.1:40001")
+        );
+        let text = table.render(&plan, 3);
+        assert!(text.starts_with("endpoints of "), "{text}");
+        assert!(text.contains("\n  NODE    REPLICA  SOCKET  TYPE  LIBRARY"), "{text}");
     }
 }
