@@ -10,7 +10,7 @@ use patchbay::invariant::Verdict;
 use patchbay::plan::ScenarioPlan;
 use patchbay::registry::Registry;
 use patchbay::resolve::{load_scenario, load_scenario_source};
-use patchbay::run::real::RealOptions;
+use patchbay::run::real::{Ports, RealOptions, skip_reason};
 use patchbay::run::{RunError, RunReport, run_real_seed, runnable};
 use patchbay::spec::source::SourceFile;
 use patchbay::trace::{AppEvent, EventKind, Trace};
@@ -185,4 +185,208 @@ fn the_simulator_refuses_an_external_program_and_names_the_real_command() {
     let why = runnable(&plan, &Registry::builtin()).expect_err("real-only").to_string();
     assert!(why.contains("real-only: node `broker` runs an external program"), "{why}");
     assert!(why.contains("cargo xtask real") && why.contains("lru-zmq-worker-crash.yaml"), "{why}");
+}
+
+/// A scenario whose `worker` (of `workers` replicas) binds its REP on `port`, with a
+/// client asking it once, written in `dir`.
+fn written_port_plan(dir: &TempDir, port: u16, workers: u32) -> ScenarioPlan {
+    let topology = dir.path().join("written.topology.yaml");
+    let body = format!(
+        "name: written\nnodes:\n\
+         - {{name: client, design: client, sockets: [{{name: req, type: REQ, connect: worker.rep}}]}}\n\
+         - {{name: worker, count: {workers}, design: echo-worker, sockets: [{{name: rep, type: REP, bind: {port}}}]}}\n"
+    );
+    std::fs::write(&topology, body).expect("written");
+    let text = "topology: written.topology.yaml\nduration: 1s\nworkload: {client: {requests: 1}}\nexpect: pass\n";
+    load(&dir.path().join("written.yaml"), text)
+}
+
+/// Issue 13: `--ports as-written` listens on the written port itself; a port another
+/// program holds fails the run naming the socket and the port, with no fallback to
+/// another port (outside programs would dial the wrong one).
+#[test]
+fn as_written_ports_refuse_a_taken_port_naming_the_socket_and_the_port() {
+    let dir = TempDir::new("taken-port");
+    // Held for the whole test: the port is taken, with no race.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = holder.local_addr().expect("bound").port();
+    let plan = written_port_plan(&dir, port, 1);
+    let opts = RealOptions { ports: Ports::AsWritten, ..RealOptions::default() };
+    let report = run_real_seed(&plan, &Registry::builtin(), 1, opts, true);
+    let Some(RunError::NotRunnable(why)) = &report.error else {
+        panic!("a taken written port fails the run: {:?}", report.error);
+    };
+    let says = format!(
+        "`--ports as-written`: `worker.rep` binds port {port}, and 127.0.0.1:{port} cannot be listened on (Address already in use"
+    );
+    assert!(why.starts_with(&says), "{why}");
+    // Without the option the same file runs: its sockets and proxies take free ports.
+    assert_eq!(run(&plan).error, None);
+}
+
+/// A written port in a group of several replicas would be needed once per replica:
+/// `--ports as-written` refuses the scenario before it starts, saying why.
+#[test]
+fn as_written_ports_refuse_a_written_port_shared_by_several_replicas() {
+    let dir = TempDir::new("shared-port");
+    let plan = written_port_plan(&dir, 5555, 3);
+    let opts = RealOptions { ports: Ports::AsWritten, ..RealOptions::default() };
+    let why = skip_reason(&plan, &Registry::builtin(), opts).expect("refused");
+    assert_eq!(
+        why,
+        "`--ports as-written`: `worker.rep` binds port 5555 in each of its 3 replicas, and 127.0.0.1 has port 5555 once; give `worker` one replica, or run without `--ports as-written`"
+    );
+    assert_eq!(skip_reason(&plan, &Registry::builtin(), RealOptions::default()), None);
+}
+
+/// Issue 13: an external program's output, kept per incarnation beside the report in
+/// `<report>-files/`, is linked from the page by relative links (and listed in the
+/// JSON), so the page and its folder move together.
+#[test]
+fn the_real_report_links_each_programs_output_kept_beside_it() {
+    let dir = TempDir::new("output-links");
+    let topology = "name: talker\nnodes:\n\
+        - name: prog\n  process:\n    command: [sh, -c, 'echo prog ready on $0; echo to stderr >&2; exec sleep 60', '{pull}']\n    ready: {line: prog ready}\n  sockets: [{name: pull, type: PULL, bind: true}]\n\
+        - {name: pusher, design: ventilator, sockets: [{name: push, type: PUSH, connect: prog.pull}]}\n";
+    std::fs::write(dir.path().join("talker.topology.yaml"), topology).expect("written");
+    let scenario = "name: talker\ntopology: talker.topology.yaml\nduration: 500ms\nliveness: 0s\ninvariants: [faults_fired]\nexpect: pass\n";
+    let file = dir.path().join("talker.yaml");
+    std::fs::write(&file, scenario).expect("written");
+    let json = dir.path().join("r.json");
+    let args =
+        ["xtask", "real", &file.display().to_string(), "--json", &json.display().to_string()];
+    let code = patchbay::cli::run(Registry::builtin(), "xtask", args);
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    let html = std::fs::read_to_string(dir.path().join("r.html")).expect("the page");
+    for stream in ["out", "err"] {
+        let link = format!("<a href=\"r-files/prog.0.0.{stream}\">prog.0.0.{stream}</a>");
+        assert!(html.contains(&link), "{link} is not on the page");
+    }
+    let out = std::fs::read_to_string(dir.path().join("r-files/prog.0.0.out")).expect("kept");
+    assert!(out.starts_with("prog ready on tcp://127.0.0.1:"), "{out:?}");
+    let err = std::fs::read_to_string(dir.path().join("r-files/prog.0.0.err")).expect("kept");
+    assert_eq!(err, "to stderr\n");
+    let text = std::fs::read_to_string(&json).expect("the JSON");
+    assert!(text.contains("\"href\": \"r-files/prog.0.0.out\""), "{text}");
+}
+
+/// Issue 13: the report's sequence diagram of each shipped external example shows the
+/// external broker's traffic, decoded by the proxies' wire taps: its lane has the
+/// clients' requests arriving on `frontend` and leaving on `backend`, with arrows from
+/// its sends to the workers' arrivals.
+#[test]
+fn the_shipped_external_examples_draw_the_brokers_traffic_in_their_sequence_diagrams() {
+    use patchbay::report::seqdiag::Mark;
+    use patchbay::report::sweep::{Measurements, real_report};
+    use patchbay::run::{Job, run_many_real};
+    let registry = Registry::builtin();
+    let plans: Vec<ScenarioPlan> = ["lru-zmq-worker-crash.yaml", "lru-nng-worker-kill.yaml"]
+        .map(|f| {
+            let path = root().join("scenarios/external").join(f);
+            load_scenario(&path, &registry).plan.expect("the shipped file resolves")
+        })
+        .into();
+    let jobs: Vec<Job<'_>> = plans.iter().map(|plan| Job { plan, seed: 1 }).collect();
+    let measured = Measurements::default();
+    let opts = RealOptions::default();
+    let reports = run_many_real(&jobs, &registry, 2, opts, true, &|r: &mut RunReport| {
+        let plan = plans.iter().find(|p| p.file == r.file).expect("one of ours");
+        measured.add(plan, r.trace.as_ref().expect("kept"));
+    });
+    let report = real_report("test".into(), &plans, &registry, &reports, &measured, &[]);
+    for section in &report.sections {
+        let d = section.sequences.first().unwrap_or_else(|| panic!("{}: a diagram", section.name));
+        let lane = d.lanes.iter().position(|l| l == "broker.0").expect("a broker lane") as u32;
+        let on_broker = |mark: Mark, prefix: &str| {
+            d.rows
+                .iter()
+                .filter(|r| r.lane == Some(lane) && r.mark == mark)
+                .filter(|r| r.label.starts_with(prefix))
+                .count()
+        };
+        let arrived = on_broker(Mark::Deliver, "frontend: arrive client.");
+        let forwarded = on_broker(Mark::Send, "backend: send client.");
+        assert!(
+            arrived > 0 && forwarded > 0,
+            "{}: {arrived} arrivals, {forwarded} sends",
+            section.name
+        );
+        let from_broker = d.arrows.iter().filter(|a| {
+            let row = &d.rows[a.from_row as usize];
+            row.lane == Some(lane) && a.to_row.is_some()
+        });
+        assert!(from_broker.count() > 0, "{}: no arrow leaves the broker", section.name);
+    }
+}
+
+/// A pynng `Req0` client (an external program) asking `requests` times of a patchbay
+/// REP echo worker, which a fault may kill; the scenario judges `no_lost_replies`.
+/// The client dials without blocking: patchbay's nodes start once it is ready, so
+/// until then its proxy refuses it and NNG dials again.
+fn pynng_client_plan(dir: &TempDir, requests: u32, faults: &str) -> ScenarioPlan {
+    let client = "import sys, pynng\n\
+        s = pynng.Req0()\n\
+        s.dial(sys.argv[1], block=False)\n\
+        print('client ready', flush=True)\n\
+        for i in range(int(sys.argv[2])):\n    \
+            s.send(b'job-%d' % i)\n    \
+            print(s.recv().decode(), flush=True)\n\
+        print('client done', flush=True)\n\
+        import time; time.sleep(60)\n";
+    std::fs::write(dir.path().join("client.py"), client).expect("written");
+    let topology = format!(
+        "name: pynng-req\nlibrary: nng\nnodes:\n\
+         - name: client\n  process:\n    command: [python3, client.py, '{{req.connect}}', '{requests}']\n    ready: {{line: client ready}}\n  sockets: [{{name: req, type: REQ, connect: worker.rep}}]\n\
+         - {{name: worker, design: echo-worker, sockets: [{{name: rep, type: REP, bind: true}}]}}\n"
+    );
+    std::fs::write(dir.path().join("pynng-req.topology.yaml"), topology).expect("written");
+    let text = format!(
+        "topology: pynng-req.topology.yaml\nduration: 3s\nliveness: 1s\n\
+         workload: {{worker: {{service_time: 100ms}}}}\n{faults}invariants: [no_lost_replies]\nexpect: pass\n"
+    );
+    load(&dir.path().join("pynng-req.yaml"), &text)
+}
+
+/// The app events the wire trace derived at the external client, in order.
+fn requester_events(trace: &Trace) -> Vec<&'static str> {
+    let events = trace.events.iter().filter_map(|e| match &e.kind {
+        EventKind::App(AppEvent::RequestIssued { .. }) => Some("issued"),
+        EventKind::App(AppEvent::ReplyAccepted { .. }) => Some("accepted"),
+        _ => None,
+    });
+    events.collect()
+}
+
+/// Issue 13: `no_lost_replies` judges an external REQ. The proxy's wire trace turns
+/// a pynng client's SP requests and the replies that reach it into `RequestIssued`
+/// and `ReplyAccepted` at the client: five asked, five answered, a pass.
+#[test]
+fn no_lost_replies_passes_an_external_pynng_req_whose_every_request_is_answered() {
+    let dir = TempDir::new("pynng-req-answered");
+    let report = run(&pynng_client_plan(&dir, 5, ""));
+    assert_eq!(report.error, None, "it ran");
+    let trace = report.trace.as_ref().expect("kept");
+    assert_eq!(requester_events(trace), ["issued", "accepted"].repeat(5));
+    let lost = report.invariants.iter().find(|o| o.name == "no_lost_replies").expect("checked");
+    assert_eq!(lost.verdict, Verdict::Pass, "{:?}", lost.violations);
+}
+
+/// The checker shown to fail at an external REQ: the REP is killed for good (until
+/// the run's end) while it holds the client's request (its service takes 100 ms, and
+/// the client asks without pause), so that request is never answered. (A REP that
+/// came back would get it again: NNG's REQ resends at once on a new pipe.)
+#[test]
+fn no_lost_replies_fails_an_external_pynng_req_whose_rep_was_killed() {
+    let dir = TempDir::new("pynng-req-killed");
+    let faults = "faults:\n  - {at: 1500ms, until: end, kind: kill, node: worker.0}\n";
+    let report = run(&pynng_client_plan(&dir, 1000, faults));
+    assert_eq!(report.error, None, "it ran");
+    let trace = report.trace.as_ref().expect("kept");
+    let events = requester_events(trace);
+    assert_eq!(events.last(), Some(&"issued"), "the last request got no reply: {events:?}");
+    assert!(events.contains(&"accepted"), "the client was answered before the kill: {events:?}");
+    let lost = report.invariants.iter().find(|o| o.name == "no_lost_replies").expect("checked");
+    assert_eq!(lost.verdict, Verdict::Fail, "{:?}", lost.note);
+    let why = &lost.violations[0].text;
+    assert!(why.contains("issued at") && why.contains("by client.0 never got a reply"), "{why}");
 }

@@ -130,7 +130,7 @@ fn forwarder_and_streamer_devices_pass_alike_in_simulation_and_over_real_tcp() {
         let loaded = patchbay::resolve::load_scenario(&path, &registry);
         let plan = loaded.plan.unwrap_or_else(|| panic!("{file}: {:?}", loaded.diagnostics));
         let simulated = patchbay::run::run_seed(&plan, &registry, 1, true);
-        let opts = RealOptions { time_scale: 0.2 };
+        let opts = RealOptions { time_scale: 0.2, ..RealOptions::default() };
         let mut real = run_real_seed(&plan, &registry, 1, opts, true);
         assert_eq!(real.error, None, "{file} did not run over real TCP");
         for report in [&simulated, &real] {

@@ -532,7 +532,7 @@ fn a_real_report_draws_its_failures_from_the_traces_it_kept() {
     let registry = Registry::builtin();
     let written = load_scenario(&root().join("scenarios/broken/lossy-worker.yaml"), &registry);
     let written = written.plan.expect("lossy-worker resolves");
-    let opts = RealOptions { time_scale: 0.2 };
+    let opts = RealOptions { time_scale: 0.2, ..RealOptions::default() };
     let as_run = scaled(&written, opts.time_scale);
     let measured = Measurements::default();
     // As `cargo xtask real` does: measure each run, keep a trace only if it failed.

@@ -133,6 +133,20 @@ pub struct RealArgs {
     /// divided) by F.
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = positive)]
     pub time_scale: f64,
+    /// Which ports outside programs reach: `ephemeral` (none: every socket and proxy
+    /// on a port the system picks) or `as-written` (a socket that binds `5555` gets a
+    /// proxy on 127.0.0.1:5555; runs one at a time).
+    #[arg(long, value_name = "PORTS", default_value = "ephemeral")]
+    pub ports: RealPorts,
+}
+
+/// `real --ports`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RealPorts {
+    /// Every port picked by the system: runs side by side never meet.
+    Ephemeral,
+    /// The ports the topology writes, as proxies in front of the sockets.
+    AsWritten,
 }
 
 #[derive(Debug, Args)]

@@ -16,14 +16,15 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Ctx;
-use super::args::RealArgs;
+use super::args::{RealArgs, RealPorts};
 use super::error::Error;
 use super::report::{Place, check_place, save_json};
 use super::sim::{Selection, load_all, print_trace, split};
 use crate::invariant::Verdict;
 use crate::plan::ScenarioPlan;
 use crate::report::sweep::{Measurements, real_report};
-use crate::run::real::{RealOptions, scaled, skip_reason};
+use crate::report::{FileLink, Report};
+use crate::run::real::{Ports, RealOptions, scaled, skip_reason};
 use crate::run::{Job, RunReport, run_many_real};
 
 /// Real runs share the machine's cores; fewer at once keeps their timing closer to
@@ -33,7 +34,11 @@ const JOBS_DEFAULT: usize = 2;
 pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     let command = ctx.command_line("real");
     let sel = Selection::read(ctx, &args.sweep)?;
-    let opts = RealOptions { time_scale: args.time_scale };
+    let ports = match args.ports {
+        RealPorts::Ephemeral => Ports::Ephemeral,
+        RealPorts::AsWritten => Ports::AsWritten,
+    };
+    let opts = RealOptions { time_scale: args.time_scale, ports };
     let place = sel.json.as_deref().map_or(Place::Dated(Path::new("reports/real")), Place::At);
     if !check_place(&place) {
         return Ok(ExitCode::from(2));
@@ -45,7 +50,14 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
         print_skipped(&skipped);
         return ctx.usage_error("real", "the scenario(s) above cannot run on the real network");
     }
-    let threads = sel.jobs.unwrap_or(JOBS_DEFAULT);
+    // Runs side by side would each want the written ports: one at a time.
+    let threads = match ports {
+        Ports::AsWritten if sel.jobs.is_some_and(|j| j > 1) => {
+            return ctx.usage_error("real", "`--ports as-written` runs one at a time: drop --jobs");
+        }
+        Ports::AsWritten => 1,
+        Ports::Ephemeral => sel.jobs.unwrap_or(JOBS_DEFAULT),
+    };
     // A real run is not a repeat of a simulated one: one seed per scenario by default.
     let work = sel.work(&plans, |p| p.seeds.iter().copied().take(1).collect());
     println!(
@@ -69,7 +81,8 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     // Checked before the runs; if the path was taken since, the summary still prints.
     let saved = save_json(&mut report, place)?;
     if let Some(json) = &saved {
-        keep_program_output(json, &reports);
+        report.files = keep_program_output(json, &reports);
+        link_program_output(&report, json, &place);
     }
     let saved = saved.is_some();
     print_skipped(&skipped);
@@ -135,31 +148,55 @@ fn print_skipped(skipped: &[(String, String)]) {
 }
 
 /// Moves every external program's output files beside the report, into
-/// `<report>-files/`, and says where they are.
-fn keep_program_output(json: &Path, reports: &[RunReport]) {
+/// `<report>-files/`, says where they are, and returns a link to each, relative to
+/// the page.
+fn keep_program_output(json: &Path, reports: &[RunReport]) -> Vec<FileLink> {
     let files: Vec<&PathBuf> = reports.iter().flat_map(|r| &r.process_output).collect();
     if files.is_empty() {
-        return;
+        return Vec::new();
     }
-    let dir = json.with_file_name(format!(
-        "{}-files",
-        json.file_stem().map_or("report".into(), |s| s.to_string_lossy())
-    ));
+    let folder =
+        format!("{}-files", json.file_stem().map_or("report".into(), |s| s.to_string_lossy()));
+    let dir = json.with_file_name(&folder);
     if let Err(e) = std::fs::create_dir_all(&dir) {
-        return eprintln!(
-            "warning: cannot create `{}` for the programs' output: {e}",
-            dir.display()
-        );
+        eprintln!("warning: cannot create `{}` for the programs' output: {e}", dir.display());
+        return Vec::new();
     }
+    let mut links = Vec::new();
     for f in files {
         let Some(name) = f.file_name() else { continue };
         let to = dir.join(name);
         // A rename fails across file systems; a copy then does the same.
         if std::fs::rename(f, &to).is_err() && std::fs::copy(f, &to).is_err() {
             eprintln!("warning: cannot keep `{}` as `{}`", f.display(), to.display());
+            continue;
         }
+        let label = name.to_string_lossy().into_owned();
+        links.push(FileLink { href: format!("{folder}/{label}"), label });
     }
     println!("programs' output: {}", dir.display());
+    links
+}
+
+/// Writes the report again with its links to the programs' output (known only once
+/// the report's name was chosen): the pair at `json`, and `latest.*` beside a dated
+/// report when they are the copies just written.
+fn link_program_output(report: &Report, json: &Path, place: &Place<'_>) {
+    if report.files.is_empty() {
+        return;
+    }
+    let mut pairs = vec![json.to_path_buf()];
+    if let Place::Dated(dir) = place {
+        let latest = dir.join("latest.json");
+        if crate::report::is_ours(&latest) {
+            pairs.push(latest);
+        }
+    }
+    for pair in pairs {
+        if let Err(e) = crate::report::write_pair(&pair, report) {
+            eprintln!("warning: cannot link the programs' output from `{}`: {e}", pair.display());
+        }
+    }
 }
 
 /// Ctrl-C during a real run kills every external program's process group before

@@ -144,6 +144,20 @@ fn header(out: &mut String, r: &Report) {
         let _ = write!(out, "<a href=\"#s{i}\" class=\"{mark}\">{}</a>", esc(label(s)));
     }
     out.push_str("</nav>\n");
+    files(out, &r.files);
+}
+
+/// Links to the files kept beside the report (external programs' output).
+fn files(out: &mut String, files: &[super::FileLink]) {
+    if files.is_empty() {
+        return;
+    }
+    out.push_str("<h3>Programs' output</h3><p class=\"files\">");
+    for (i, f) in files.iter().enumerate() {
+        let sep = if i == 0 { "" } else { " · " };
+        let _ = write!(out, "{sep}<a href=\"{}\">{}</a>", esc(&f.href), esc(&f.label));
+    }
+    out.push_str("</p>\n");
 }
 
 fn tables(out: &mut String, tables: &[Table]) {

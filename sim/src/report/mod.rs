@@ -101,6 +101,20 @@ pub struct Report {
     /// shards needs (`merge.rs`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<merge::ShardNote>,
+    /// Files kept beside the report, linked from the page: a real run's external
+    /// programs' output, one file per incarnation and stream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileLink>,
+}
+
+/// A file kept beside a report, linked from its page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileLink {
+    /// What the link says (the file's name).
+    pub label: String,
+    /// Where it points, relative to the page: `<report>-files/<name>`, so the page
+    /// and its folder can be moved together (and `latest.html` beside them works).
+    pub href: String,
 }
 
 impl Report {
@@ -118,6 +132,7 @@ impl Report {
             sections: Vec::new(),
             runs: Vec::new(),
             shard: None,
+            files: Vec::new(),
         }
     }
 

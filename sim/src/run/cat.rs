@@ -232,23 +232,42 @@ impl Session {
     }
 
     /// PAIR, BUS, DEALER with a body: send it (at each interval) while printing what
-    /// arrives.
+    /// arrives. With `--count N` it ends once both are done: N messages received and
+    /// its own sends made (N of them at an interval, else the one), so a peer's
+    /// message arriving first never ends it before its own has been handed to the
+    /// socket, which then flushes it at close (a PAIR whose peer answered at once
+    /// used to exit with its own message still unsent).
     async fn send_and_receive(&self, script: &CatScript, body: &Bytes) -> Step {
         let mut pacer = Pacer::start(script).await;
         self.send(script, self.outgoing(body)).await?;
+        let mut sent = 1_u64;
+        let sends_wanted = match (script.interval, script.count) {
+            (Some(_), Some(n)) => n,
+            _ => 1,
+        };
         let repeat = script.interval.is_some();
         loop {
+            let received_all = script.count.is_some_and(|n| self.received.get() >= n);
+            if received_all && sent >= sends_wanted {
+                return Ok(());
+            }
             let wait = script.recv_timeout.map(|t| Instant::now() + t);
+            let more_to_send = repeat && (script.count.is_none() || sent < sends_wanted);
             let msg = tokio::select! {
                 biased;
-                got = self.handle.recv() => got,
-                () = pacer.wait(), if repeat => {
+                got = self.handle.recv(), if !received_all => got,
+                () = pacer.wait(), if more_to_send => {
                     self.send(script, self.outgoing(body)).await?;
+                    sent += 1;
                     continue;
                 }
-                () = sleep_until(wait) => return Err(Stop::End(CatEnd::RecvTimedOut)),
+                () = sleep_until(wait), if !received_all => {
+                    return Err(Stop::End(CatEnd::RecvTimedOut));
+                }
             };
-            self.print(script, &msg.map_err(|e| refused("receive", e))?)?;
+            let msg = msg.map_err(|e| refused("receive", e))?;
+            self.out.message(&msg).map_err(Stop::Failed)?;
+            self.received.set(self.received.get() + 1);
         }
     }
 

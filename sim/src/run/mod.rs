@@ -14,6 +14,7 @@
 
 pub mod cat;
 pub mod compare;
+mod endpoints;
 mod faults;
 mod invocation;
 pub mod json;
@@ -252,7 +253,7 @@ pub fn run_real_seed(
         Some(why) => {
             real::RealRun { trace: Err(RunError::NotRunnable(why)), process_output: vec![] }
         }
-        None => real::run(plan, registry, seed),
+        None => real::run(plan, registry, seed, opts.ports),
     };
     let mut report =
         report(plan, registry, written, seed, Backend::Real, run.trace, started, keep_trace);

@@ -162,26 +162,75 @@ impl RealNet {
         self.world.wake_all();
     }
 
+    /// Where a replica's bound socket listens now, if it has bound.
+    pub fn bound_at(&self, replica: Replica, socket: usize) -> Option<SocketAddr> {
+        self.upstream.borrow().get(&(replica, socket)).copied()
+    }
+
     /// Opens the proxy of one link and returns the address its connector dials.
     pub async fn listen(self: &Rc<Self>, link: Link) -> io::Result<SocketAddr> {
         let listener = TcpListener::bind(Self::ephemeral()).await?;
         let addr = listener.local_addr()?;
         // The connector's trace names its peer by this address: the proxy's target.
         self.world.name_peer(addr, link.to);
-        tokio::task::spawn_local(accept_loop(self.clone(), link, listener));
+        tokio::task::spawn_local(accept_loop(self.clone(), Door::Link(link), listener));
         Ok(addr)
+    }
+
+    /// Opens the door of a bound socket (`--ports as-written`): a proxy on `addr`, the
+    /// port the topology wrote, for programs outside the topology (`cargo xtask cat`,
+    /// a user's client). Its connections reach the replica's current address like a
+    /// link's, and the replica's own faults act on them (a kill refuses and resets
+    /// them, a crash silences them, a stall holds them); partitions and link faults
+    /// do not, since the outside program is on no side of them. Its peers are not
+    /// named (the socket's trace shows them as unknown) and never wire-traced.
+    pub async fn open_door(
+        self: &Rc<Self>,
+        replica: Replica,
+        socket: usize,
+        addr: SocketAddr,
+    ) -> io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let door = Door::Outside { replica, socket };
+        tokio::task::spawn_local(accept_loop(self.clone(), door, listener));
+        Ok(addr)
+    }
+}
+
+/// What a proxy listener stands for.
+#[derive(Clone, Copy, Debug)]
+enum Door {
+    /// A link of the topology: patchbay's connecting socket dials it.
+    Link(Link),
+    /// A bound socket's written port, for programs outside the topology.
+    Outside { replica: Replica, socket: usize },
+}
+
+impl Door {
+    /// The link its connections run as. An outside connection has no replica at its
+    /// near end, so it runs as one from the target to itself: the fault world then
+    /// applies the target's kills, crashes and stalls, and no partition (a partition
+    /// separates a replica from others, never from itself).
+    fn link(self) -> Link {
+        match self {
+            Door::Link(link) => link,
+            Door::Outside { replica, socket } => {
+                Link { from: replica, from_socket: socket, to: replica, to_socket: socket }
+            }
+        }
     }
 }
 
 /// Accepts the link's connections; on a failure (out of descriptors) it records it,
 /// pauses and tries again, while the connections it has carry on as their own tasks.
-async fn accept_loop(net: Rc<RealNet>, link: Link, listener: TcpListener) {
+async fn accept_loop(net: Rc<RealNet>, door: Door, listener: TcpListener) {
     let mut pause = ACCEPT_RETRY;
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 pause = ACCEPT_RETRY;
-                tokio::task::spawn_local(serve(net.clone(), link, stream));
+                tokio::task::spawn_local(serve(net.clone(), door, stream));
             }
             Err(err) => {
                 net.record_failure(&err, "fault proxy accept", true);
@@ -193,9 +242,11 @@ async fn accept_loop(net: Rc<RealNet>, link: Link, listener: TcpListener) {
 }
 
 /// Forwards one connection until either end closes it or a fault resets it.
-async fn serve(net: Rc<RealNet>, link: Link, mut inbound: TcpStream) {
+async fn serve(net: Rc<RealNet>, door: Door, mut inbound: TcpStream) {
     let _ = inbound.set_nodelay(true);
-    let Some(mut outbound) = reach(&net, link).await else {
+    let link = door.link();
+    let outside = matches!(door, Door::Outside { .. });
+    let Some(mut outbound) = reach(&net, link, outside).await else {
         // Refused (or timed out): the connector sees a reset and retries on its own
         // reconnect schedule.
         reset(inbound);
@@ -205,7 +256,8 @@ async fn serve(net: Rc<RealNet>, link: Link, mut inbound: TcpStream) {
     let conn = world.new_conn(link.from, link.to);
     let ends = [link.from, link.to];
     // Decoding is a bystander: it reads copies and never holds a byte back.
-    let tap = RefCell::new(net.taps.borrow().as_ref().and_then(|taps| taps.open(link)));
+    let taps = net.taps.borrow().as_ref().filter(|_| !outside).cloned();
+    let tap = RefCell::new(taps.and_then(|taps| taps.open(link)));
     let graceful = {
         let (a_read, a_write) = inbound.split();
         let (b_read, b_write) = outbound.split();
@@ -233,8 +285,9 @@ async fn serve(net: Rc<RealNet>, link: Link, mut inbound: TcpStream) {
 
 /// Dials the link's target for a new connection, waiting while a partition or a
 /// crashed machine leaves a SYN unanswered; `None` when the target refuses (it is
-/// killed or not listening) or the SYN timeout passes.
-async fn reach(net: &RealNet, link: Link) -> Option<TcpStream> {
+/// killed or not listening) or the SYN timeout passes. An `outside` connection's
+/// near end is no replica, so the target's trace does not name it.
+async fn reach(net: &RealNet, link: Link, outside: bool) -> Option<TcpStream> {
     let world = &net.world;
     let started = Instant::now();
     loop {
@@ -257,7 +310,7 @@ async fn reach(net: &RealNet, link: Link) -> Option<TcpStream> {
             };
             let _ = stream.set_nodelay(true);
             // The acceptor's trace names its peer by this address: the link's connector.
-            if let Ok(local) = stream.local_addr() {
+            if !outside && let Ok(local) = stream.local_addr() {
                 world.name_peer(local, link.from);
             }
             return Some(stream);

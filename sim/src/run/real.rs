@@ -13,7 +13,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Write as _};
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -23,12 +23,13 @@ use std::time::Duration;
 
 use crate::design::Completion;
 use crate::net::{EventSink, TokioTcp, out_of_descriptors};
-use crate::plan::{Distribution, Group, Replica, ScenarioPlan};
+use crate::plan::{Bind, Distribution, Group, Replica, ScenarioPlan};
 use crate::registry::Registry;
 use crate::socket::SocketOptions;
 use crate::trace::{EventKind, Recorder, SocketIndex, Trace};
 
 use super::RunError;
+use super::endpoints::Endpoints;
 use super::faults::FaultWorld;
 use super::node::sink_naming_peers;
 use super::phases::Phases;
@@ -36,7 +37,7 @@ use super::platform::{Platform, ReplicaTask};
 use super::process::{self, ProcessCtx, ProcessReplica, free_port};
 use super::proxy::RealNet;
 use super::wiretap::{WireTaps, WireTrace};
-use super::wiring::{group_runtimes, links, start_replicas};
+use super::wiring::{Link, group_runtimes, links, start_replicas};
 
 /// Descriptors a run holds besides its sockets: the runtime's poller and wake-up,
 /// standard streams, the report being written, with room to spare.
@@ -50,6 +51,9 @@ pub(crate) const REAL_TIME_MAX: Duration = Duration::from_secs(10 * 60);
 /// How often the run loop looks at the clock between timetable entries: to sweep
 /// `tcp_timeout` and to end the liveness phase once every finite workload is done.
 const TICK: Duration = Duration::from_millis(10);
+/// How long the endpoint table waits for patchbay's nodes to bind before it prints
+/// what it knows (a node whose bind failed is shown as not bound).
+const ENDPOINTS_WAIT: Duration = Duration::from_secs(2);
 
 /// How to run on the real network.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,12 +61,28 @@ pub struct RealOptions {
     /// Every duration of the scenario's timetable is multiplied by this (see
     /// [`scaled`]); 1.0 runs the scenario as written.
     pub time_scale: f64,
+    /// Which ports outside programs reach the bound sockets on.
+    pub ports: Ports,
 }
 
 impl Default for RealOptions {
     fn default() -> Self {
-        RealOptions { time_scale: 1.0 }
+        RealOptions { time_scale: 1.0, ports: Ports::Ephemeral }
     }
+}
+
+/// Which ports a real run opens for programs outside the topology.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ports {
+    /// None: every socket binds an ephemeral port, reached through its links' proxies
+    /// on ephemeral ports too, so runs side by side never meet.
+    #[default]
+    Ephemeral,
+    /// A socket the topology binds on a port (`bind: 5555`) also gets a proxy on
+    /// 127.0.0.1 at that port, for outside programs (`cargo xtask cat`); the socket
+    /// itself still binds an ephemeral port behind it. A port already taken fails
+    /// the run, naming the socket and the port.
+    AsWritten,
 }
 
 /// Why a scenario cannot be run on the real network, if it cannot: the simulator's
@@ -74,6 +94,9 @@ pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) 
     if let Err(e) = super::wiring::check_runnable(plan, registry, true) {
         return Some(e.to_string());
     }
+    if let Some(why) = ports_clash(plan, opts.ports) {
+        return Some(why);
+    }
     if let Some(why) = descriptors_short(descriptors_needed(plan), descriptor_limit()) {
         return Some(why);
     }
@@ -84,6 +107,25 @@ pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) 
         ));
     }
     None
+}
+
+/// Why `--ports as-written` cannot give every written port one listener: a group of
+/// several replicas binding one port would need the port once per replica, and
+/// 127.0.0.1 has it once.
+fn ports_clash(plan: &ScenarioPlan, ports: Ports) -> Option<String> {
+    if ports != Ports::AsWritten {
+        return None;
+    }
+    let g =
+        plan.topology.groups.iter().find(|g| {
+            g.count > 1 && g.sockets.iter().any(|s| matches!(s.bind, Some(Bind::Port(_))))
+        })?;
+    let s = g.sockets.iter().find(|s| matches!(s.bind, Some(Bind::Port(_))))?;
+    let Some(Bind::Port(port)) = s.bind else { return None };
+    Some(format!(
+        "`--ports as-written`: `{}.{}` binds port {port} in each of its {} replicas, and 127.0.0.1 has port {port} once; give `{}` one replica, or run without `--ports as-written`",
+        g.name, s.name, g.count, g.name
+    ))
 }
 
 /// The descriptors a run of `plan` holds at once: one listener per bound socket and
@@ -228,8 +270,8 @@ pub(super) struct RealRun {
 }
 
 /// Runs an already scaled plan on the real network and returns its trace.
-pub(super) fn run(plan: &ScenarioPlan, registry: &Registry, seed: u64) -> RealRun {
-    run_tracing_wires(plan, registry, seed, WireTrace::External)
+pub(super) fn run(plan: &ScenarioPlan, registry: &Registry, seed: u64, ports: Ports) -> RealRun {
+    run_tracing_wires(plan, registry, seed, WireTrace::External, ports)
 }
 
 /// Runs `plan` on the real network as `run` does, with the fault proxies decoding
@@ -242,7 +284,7 @@ pub fn run_wire_traced(
     seed: u64,
     into: Recorder,
 ) -> Result<Trace, RunError> {
-    run_tracing_wires(plan, registry, seed, WireTrace::Everything(into)).trace
+    run_tracing_wires(plan, registry, seed, WireTrace::Everything(into), Ports::Ephemeral).trace
 }
 
 fn run_tracing_wires(
@@ -250,6 +292,7 @@ fn run_tracing_wires(
     registry: &Registry,
     seed: u64,
     wire: WireTrace,
+    ports: Ports,
 ) -> RealRun {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -260,7 +303,8 @@ fn run_tracing_wires(
     };
     let local = tokio::task::LocalSet::new();
     let files = Rc::new(RefCell::new(Vec::new()));
-    let trace = local.block_on(&runtime, drive(plan, registry, seed, wire, &files));
+    let run = Run { plan, registry, seed, ports };
+    let trace = local.block_on(&runtime, drive(run, wire, &files));
     // Dropping the set drops every node, socket and proxy task of the run.
     drop(local);
     RealRun { trace, process_output: files.take() }
@@ -326,13 +370,20 @@ impl Platform for RealPlatform {
     }
 }
 
-async fn drive(
-    plan: &ScenarioPlan,
-    registry: &Registry,
+/// What one real run is asked to do.
+struct Run<'a> {
+    plan: &'a ScenarioPlan,
+    registry: &'a Registry,
     seed: u64,
+    ports: Ports,
+}
+
+async fn drive(
+    run: Run<'_>,
     wire: WireTrace,
     files: &Rc<RefCell<Vec<PathBuf>>>,
 ) -> Result<Trace, RunError> {
+    let Run { plan, registry, seed, ports } = run;
     let world = FaultWorld::with_base_latency(plan, seed, true);
     // A real run may last many minutes: its trace goes to disk a batch at a time, so
     // its memory levels off (`trace/spill.rs`).
@@ -341,17 +392,13 @@ async fn drive(
     let completion = Completion::default();
     let groups = group_runtimes(plan, registry, &world);
     let net = RealNet::new(world.clone(), recorder.clone());
-    let connects = open_proxies(plan, &net).await?;
-    let binds = plan
-        .topology
-        .groups
-        .iter()
-        .filter(|g| g.process.is_none())
-        .flat_map(|g| (0..g.count).map(move |index| (g, Replica { group: g.id, index })))
-        .flat_map(|(g, r)| {
-            let bound = g.sockets.iter().enumerate().filter(|(_, s)| s.bind.is_some());
-            bound.map(move |(si, _)| (r, si))
-        })
+    let mut endpoints =
+        Endpoints { proxies: open_proxies(plan, &net).await?, ..Endpoints::default() };
+    if ports == Ports::AsWritten {
+        endpoints.doors = open_doors(plan, &net).await?;
+    }
+    let connects: BTreeMap<_, Vec<SocketAddr>> = (endpoints.proxies.iter())
+        .map(|(k, v)| (*k, v.iter().map(|(addr, _)| *addr).collect()))
         .collect();
     let programs = Rc::new(ProcessCtx {
         world: world.clone(),
@@ -385,13 +432,16 @@ async fn drive(
         net: net.clone(),
         world: world.clone(),
         recorder: recorder.clone(),
-        binds,
+        binds: bound_sockets(plan, false),
         connects,
         epoch,
     };
     let _rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
     let phases = Phases::new(plan, registry, &world, &recorder, &completion);
-    let trace = step_through(phases, epoch, &programs.failed).await;
+    let (trace, ()) = tokio::join!(
+        step_through(phases, epoch, &programs.failed),
+        print_endpoints(plan, seed, &net, endpoints),
+    );
     programs.stop_all().await;
     if let Some(why) = programs.failed.take() {
         return Err(RunError::NotRunnable(why));
@@ -400,6 +450,63 @@ async fn drive(
         Some(err) => Err(err),
         None => Ok(trace),
     }
+}
+
+/// Every bound socket of every replica: of patchbay's nodes only, or of every node
+/// (`process:` nodes' too) when `programs`.
+fn bound_sockets(plan: &ScenarioPlan, programs: bool) -> BTreeSet<(Replica, usize)> {
+    plan.topology
+        .groups
+        .iter()
+        .filter(|g| programs || g.process.is_none())
+        .flat_map(|g| (0..g.count).map(move |index| (g, Replica { group: g.id, index })))
+        .flat_map(|(g, r)| {
+            let bound = g.sockets.iter().enumerate().filter(|(_, s)| s.bind.is_some());
+            bound.map(move |(si, _)| (r, si))
+        })
+        .collect()
+}
+
+/// Opens the door of every socket bound on a written port (`--ports as-written`).
+/// A port already taken fails the run, naming the socket and the port: falling back
+/// to another port would leave outside programs dialling the wrong one.
+async fn open_doors(
+    plan: &ScenarioPlan,
+    net: &Rc<RealNet>,
+) -> Result<BTreeMap<(Replica, usize), SocketAddr>, RunError> {
+    let mut doors = BTreeMap::new();
+    for g in &plan.topology.groups {
+        for (si, s) in g.sockets.iter().enumerate() {
+            let Some(Bind::Port(port)) = s.bind else { continue };
+            // `skip_reason` refused a written port in a group of several replicas.
+            let replica = Replica { group: g.id, index: 0 };
+            let addr = SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), port);
+            let door = net.open_door(replica, si, addr).await.map_err(|e| {
+                RunError::NotRunnable(format!(
+                    "`--ports as-written`: `{}.{}` binds port {port}, and 127.0.0.1:{port} cannot be listened on ({e}); free the port, or run without `--ports as-written`",
+                    g.name, s.name
+                ))
+            })?;
+            doors.insert((replica, si), door);
+        }
+    }
+    Ok(doors)
+}
+
+/// Prints the endpoint table once every bound socket has bound (patchbay's nodes bind
+/// as their supervisors first run, just after the run starts), or after
+/// `ENDPOINTS_WAIT` with what is known by then.
+async fn print_endpoints(plan: &ScenarioPlan, seed: u64, net: &RealNet, mut table: Endpoints) {
+    let wanted = bound_sockets(plan, true);
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < ENDPOINTS_WAIT
+        && wanted.iter().any(|&(r, si)| net.bound_at(r, si).is_none())
+    {
+        tokio::time::sleep(TICK).await;
+    }
+    table.bound =
+        wanted.iter().filter_map(|&(r, si)| Some(((r, si), net.bound_at(r, si)?))).collect();
+    table.print(plan, seed);
 }
 
 /// Starts the supervisor of every replica of every `process:` group: each bound
@@ -439,37 +546,18 @@ fn start_programs(
                 connects,
                 out_dir: out_dir.clone(),
             };
-            print_endpoints(plan, &p);
             tokio::task::spawn_local(process::supervise(Rc::new(p), ctx.clone()));
         }
     }
     Ok(total)
 }
 
-/// Says where an external program's sockets are, so a person can reach them.
-fn print_endpoints(plan: &ScenarioPlan, p: &ProcessReplica) {
-    let mut out = std::io::stdout().lock();
-    let name = plan.topology.replica_name(p.replica);
-    for (si, s) in p.group.sockets.iter().enumerate() {
-        let library = s.options.library.value.map_or("zeromq".to_owned(), |l| l.to_string());
-        let (how, addrs) = match p.binds.get(&si) {
-            Some(a) => ("binds", format!("tcp://{a}")),
-            None => (
-                "connects to",
-                p.connects.get(&si).map_or(String::new(), |v| {
-                    v.iter().map(|a| format!("tcp://{a}")).collect::<Vec<_>>().join(", ")
-                }),
-            ),
-        };
-        let _ = writeln!(out, "  {name} {} {} ({library}) {how} {addrs}", s.name, s.socket_type);
-    }
-}
-
-/// Opens one fault proxy per link; returns the proxies each connecting socket dials.
+/// Opens one fault proxy per link; returns the proxies each connecting socket dials,
+/// with the link each carries.
 async fn open_proxies(
     plan: &ScenarioPlan,
     net: &Rc<RealNet>,
-) -> Result<BTreeMap<(Replica, usize), Vec<SocketAddr>>, RunError> {
+) -> Result<BTreeMap<(Replica, usize), Vec<(SocketAddr, Link)>>, RunError> {
     let mut connects: BTreeMap<(Replica, usize), Vec<_>> = BTreeMap::new();
     for link in links(plan) {
         let addr = net.listen(link).await.map_err(|e| match out_of_descriptors(&e) {
@@ -479,7 +567,7 @@ async fn open_proxies(
             )),
             false => RunError::Internal(format!("cannot open a fault proxy: {e}")),
         })?;
-        connects.entry((link.from, link.from_socket)).or_default().push(addr);
+        connects.entry((link.from, link.from_socket)).or_default().push((addr, link));
     }
     Ok(connects)
 }

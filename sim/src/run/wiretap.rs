@@ -46,9 +46,9 @@ use bytes::Bytes;
 
 use super::wiring::Link;
 use crate::design::ctx::msg_info;
-use crate::plan::{GroupId, Replica, ScenarioPlan};
+use crate::plan::{GroupId, MsgOrigin, Replica, ScenarioPlan};
 use crate::socket::{Msg, PipeId, REQUEST_ID_BIT, SocketType};
-use crate::trace::{AppEvent, EventKind, MsgInfo, Recorder, SocketIndex, TraceEvent};
+use crate::trace::{AppEvent, EventKind, MsgId, MsgInfo, Recorder, SocketIndex, TraceEvent};
 use crate::wire::modelled::HEAD_MAX;
 use crate::wire::payload::Payload;
 use crate::wire::tap::{Framing, Tap, Tapped};
@@ -94,6 +94,11 @@ struct Traced {
     last_request: Option<(u32, u64, bool)>,
     /// Prefixes it has subscribed to, as seen on any of its connections.
     prefixes: BTreeSet<Bytes>,
+    /// An external REQ's requests so far: the counter of the next id derived for one.
+    requests_issued: u32,
+    /// An external REQ's request awaiting its reply: its SP request id (`None` on
+    /// ZMTP, where none travels) and the id derived for it.
+    awaiting: Option<(Option<u32>, MsgId)>,
 }
 
 impl WireTaps {
@@ -140,7 +145,12 @@ impl WireTaps {
     }
 
     fn traced(&self, replica: Replica, socket: usize) -> bool {
-        self.everything || self.external.borrow().contains(&(replica.group, socket))
+        self.everything || self.external(replica, socket)
+    }
+
+    /// Whether the socket is run outside patchbay (not merely traced to test the tap).
+    fn external(&self, replica: Replica, socket: usize) -> bool {
+        self.external.borrow().contains(&(replica.group, socket))
     }
 
     /// The tap of a connection the proxy has just carried through to its target, or
@@ -235,7 +245,9 @@ impl ConnTap {
                     let msg = wire_info(&msg);
                     let deliver = EventKind::Deliver { pipe, depth: 0, hwm: 0, msg };
                     self.taps.record(self.ends[to], deliver);
-                    EventKind::Receive { msg }
+                    self.taps.record(self.ends[to], EventKind::Receive { msg });
+                    self.requester_accepted(to, &msg);
+                    continue;
                 }
                 Tapped::Subscribe(prefix) => subscription(Some(pipe), &prefix, true),
                 Tapped::Cancel(prefix) => subscription(Some(pipe), &prefix, false),
@@ -296,6 +308,7 @@ impl ConnTap {
                 EventKind::Resend { pipe, request_id: rid, timer: !lost, msg: info }
             }
             _ => {
+                self.requester_issued(end, request_id, &info);
                 // The application's send as the socket's own events show it: a REQ's
                 // request id is the socket's, added below the application.
                 let sent = MsgInfo {
@@ -307,6 +320,56 @@ impl ConnTap {
             }
         };
         self.taps.record(self.ends[end], kind);
+    }
+
+    /// An external REQ sent a new request (not a resend): as a requester design
+    /// would, it records `RequestIssued`, so `no_lost_replies` judges it. A body that
+    /// carries patchbay's payload is another requester's request passed on (a broker's
+    /// REQ towards its workers), which that requester has issued already; any other
+    /// body is the program's own request, and gets an id of the REQ's replica and a
+    /// counter that runs across its incarnations, so no two requests share one.
+    fn requester_issued(&mut self, end: usize, request_id: Option<u32>, info: &MsgInfo) {
+        let (node, socket) = self.ends[end];
+        if self.types[end] != SocketType::Req || !self.taps.external(node, socket) {
+            return;
+        }
+        if info.id.is_some() {
+            return;
+        }
+        let mut sockets = self.taps.sockets.borrow_mut();
+        let traced = sockets.entry(self.ends[end]).or_default();
+        let origin = MsgOrigin { node, incarnation: 0, counter: traced.requests_issued };
+        traced.requests_issued += 1;
+        let id = origin.pack();
+        // A REQ has one request out: a new one replaces the one before, whose reply
+        // the socket would now drop.
+        traced.awaiting = Some((request_id, id));
+        drop(sockets);
+        self.taps.record(self.ends[end], EventKind::App(AppEvent::RequestIssued { id }));
+    }
+
+    /// A message arrived at external REQ `end`: the reply to the request it awaits
+    /// (its SP request id matches; on ZMTP, whatever arrives next, as libzmq's REQ
+    /// takes it) is accepted, as a requester design records `ReplyAccepted`. A reply
+    /// to an older request is dropped by a real REQ, and accepts nothing.
+    fn requester_accepted(&mut self, end: usize, msg: &MsgInfo) {
+        let (node, socket) = self.ends[end];
+        if self.types[end] != SocketType::Req || !self.taps.external(node, socket) {
+            return;
+        }
+        let mut sockets = self.taps.sockets.borrow_mut();
+        let Some(traced) = sockets.get_mut(&self.ends[end]) else { return };
+        let Some((awaited, id)) = traced.awaiting else { return };
+        let answers = match awaited {
+            Some(rid) => msg.request_id == Some(rid),
+            None => true,
+        };
+        if !answers {
+            return;
+        }
+        traced.awaiting = None;
+        drop(sockets);
+        self.taps.record(self.ends[end], EventKind::App(AppEvent::ReplyAccepted { id }));
     }
 
     /// Traced end `end` sent a subscription (or withdrew one) on `pipe`: the socket's
