@@ -36,8 +36,9 @@ impl ScenarioResolver<'_, '_, '_> {
         let mut stated: Vec<(YamlPath, String, Duration)> = Vec::new();
         if let Some(d) = self.duration {
             stated.push((root.key("duration"), "the heal".into(), d));
-            if raw.liveness.is_some() {
-                stated.push((root.key("liveness"), "the liveness bound".into(), d + liveness));
+            // A bound past `Duration::MAX` is never reached: nothing to move.
+            if let (Some(_), Some(bound)) = (&raw.liveness, d.checked_add(liveness)) {
+                stated.push((root.key("liveness"), "the liveness bound".into(), bound));
             }
         }
         // A fault that failed to resolve was dropped: match faults to the file by
@@ -128,9 +129,13 @@ mod tests {
 
     /// The warnings a scenario on the test data's queue topology gets, one line each.
     fn warnings(network_and_faults: &str) -> Vec<String> {
+        warnings_with_liveness("5s", network_and_faults)
+    }
+
+    fn warnings_with_liveness(liveness: &str, network_and_faults: &str) -> Vec<String> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/good");
         let text = format!(
-            "name: t\ntopology: queue.yaml\nduration: 10s\nliveness: 5s\n\
+            "name: t\ntopology: queue.yaml\nduration: 10s\nliveness: {liveness}\n\
              workload:\n  client: {{requests: 10}}\n{network_and_faults}\
              invariants: [no_lost_replies]\nexpect: pass\n"
         );
@@ -172,5 +177,19 @@ mod tests {
         // At the default 1 ms tick a sub-millisecond fault time still moves.
         let sub_ms = "faults:\n  - {at: 1500us, kind: kill, node: worker.0}\n";
         assert_eq!(warnings(sub_ms).len(), 1, "{:?}", warnings(sub_ms));
+    }
+
+    #[test]
+    fn a_liveness_bound_past_the_longest_duration_is_not_added_up_to_an_overflow() {
+        // Found by the shipped files' tree edits: `duration + liveness` overflowed.
+        let huge = format!("{}s", u64::MAX);
+        assert_eq!(warnings_with_liveness(&huge, ""), Vec::<String>::new());
+        let off = warnings_with_liveness("5001ms", "network:\n  tick: 10ms\n");
+        assert_eq!(
+            off,
+            [
+                "off-tick: the liveness bound at 15001ms is not a whole number of 10ms ticks: the simulator applies it at 15010ms"
+            ]
+        );
     }
 }
