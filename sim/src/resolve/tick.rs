@@ -14,6 +14,7 @@ use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;
 use crate::spec::units::format_duration;
 
+use super::network::DEFAULT_TICK;
 use super::scenario::ScenarioResolver;
 
 /// `at` rounded up to a whole number of ticks: when a step first sees it.
@@ -111,7 +112,11 @@ impl ScenarioResolver<'_, '_, '_> {
                             format_duration(tick),
                         ),
                     )
-                    .hint("a tick no longer than the shortest latency keeps latencies exact (the default tick is 1ms)");
+                    .hint(if tick > DEFAULT_TICK {
+                        "a tick no longer than the shortest latency keeps latencies exact (the default tick is 1ms)"
+                    } else {
+                        "1ms is the finest tick: a shorter latency is simulated as 1ms"
+                    });
             }
         }
     }
@@ -125,14 +130,27 @@ mod tests {
     use super::next_tick;
     use crate::registry::Registry;
     use crate::resolve::load_scenario_source;
-    use crate::spec::SourceFile;
+    use crate::spec::{Diagnostic, SourceFile};
 
     /// The warnings a scenario on the test data's queue topology gets, one line each.
     fn warnings(network_and_faults: &str) -> Vec<String> {
         warnings_with_liveness("5s", network_and_faults)
     }
 
+    /// Each warning's message and hint as `check` prints them on one line.
+    fn hinted(network_and_faults: &str) -> Vec<String> {
+        diagnostics("5s", network_and_faults)
+            .iter()
+            .map(|d| d.to_string().split_once("]: ").map(|(_, m)| m.to_owned()).unwrap_or_default())
+            .collect()
+    }
+
     fn warnings_with_liveness(liveness: &str, network_and_faults: &str) -> Vec<String> {
+        let found = diagnostics(liveness, network_and_faults);
+        found.iter().map(|d| format!("{}: {}", d.code, d.message)).collect()
+    }
+
+    fn diagnostics(liveness: &str, network_and_faults: &str) -> Vec<Diagnostic> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/good");
         let text = format!(
             "name: t\ntopology: queue.yaml\nduration: 10s\nliveness: {liveness}\n\
@@ -142,7 +160,7 @@ mod tests {
         let loaded =
             load_scenario_source(&SourceFile::new(dir.join("t.yaml"), text), &Registry::builtin());
         assert!(loaded.plan.is_some(), "{:?}", loaded.diagnostics);
-        loaded.diagnostics.iter().map(|d| format!("{}: {}", d.code, d.message)).collect()
+        loaded.diagnostics
     }
 
     #[test]
@@ -189,6 +207,18 @@ mod tests {
             off,
             [
                 "off-tick: the liveness bound at 15001ms is not a whole number of 10ms ticks: the simulator applies it at 15010ms"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_latency_under_the_finest_tick_is_warned_about_with_what_it_becomes() {
+        let sub_ms = hinted("network:\n  latency: 500us\n");
+        assert_eq!(
+            sub_ms,
+            [
+                "the latency 500us is shorter than the 1ms tick: within a simulated host a message takes a whole tick \
+              (hint: 1ms is the finest tick: a shorter latency is simulated as 1ms)"
             ]
         );
     }
