@@ -24,6 +24,7 @@ mod overrides;
 mod scalars;
 mod scenario;
 mod swarm;
+mod tick;
 mod timing;
 mod workload;
 

@@ -51,6 +51,7 @@ impl ScenarioResolver<'_, '_, '_> {
         let invariants = self.invariants(raw);
         let (expect, expect_bounds) = self.expect(raw, &invariants);
         self.warn_unreached(&workload);
+        self.warn_off_tick(raw, &network, liveness, &faults);
         if self.diags.has_errors() {
             return None;
         }

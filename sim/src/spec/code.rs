@@ -129,6 +129,8 @@ codes! {
     NoWorkload = "no-workload", "add `workload: {client: {requests: 10}}`";
     /// A path names a directory, a pipe or a device instead of a file.
     NotAFile = "not-a-file", "name a YAML file; patchbay does not read directories, pipes or devices";
+    /// A stated time the simulator's tick moves: a fault time, `duration` or the liveness bound that is not a whole number of ticks happens at the next tick; a latency shorter than the tick becomes the tick.
+    OffTick = "off-tick", "make it a multiple of `network.tick`, or leave `tick` out (1ms)";
     /// A socket option does not apply to this socket type.
     OptionNotApplicable = "option-not-applicable", "it applies to REQ sockets only";
     /// A socket option exists in another library but not in the one this socket stands for.

@@ -1,0 +1,225 @@
+//! The simulator's tick against the times a scenario states. The simulator applies
+//! `duration` (the heal), the liveness bound and each fault's start and end between
+//! turmoil steps, so a time that is not a whole number of ticks happens at the next
+//! tick instead; and within one simulated host turmoil delivers a write one tick
+//! after it is made, so a latency shorter than the tick becomes the tick
+//! (docs/turmoil.md). Either is a warning: the run is still what the file asks for,
+//! up to a tick.
+
+use std::time::Duration;
+
+use crate::plan::{Distribution, FaultPlan, NetworkPlan};
+use crate::spec::diag::{Code, Target};
+use crate::spec::path::YamlPath;
+use crate::spec::raw::RawScenario;
+use crate::spec::units::format_duration;
+
+use super::network::DEFAULT_TICK;
+use super::scenario::ScenarioResolver;
+
+/// `at` rounded up to a whole number of ticks: when a step first sees it.
+fn next_tick(at: Duration, tick: Duration) -> Duration {
+    let ticks = at.as_nanos().div_ceil(tick.as_nanos().max(1));
+    Duration::from_nanos(u64::try_from(ticks * tick.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl ScenarioResolver<'_, '_, '_> {
+    /// Warns about every stated time the tick moves: see the module's comment.
+    pub(super) fn warn_off_tick(
+        &mut self,
+        raw: &RawScenario,
+        network: &NetworkPlan,
+        liveness: Duration,
+        faults: &[FaultPlan],
+    ) {
+        let root = YamlPath::root();
+        // (where in the file, what happens then, when it happens)
+        let mut stated: Vec<(YamlPath, String, Duration)> = Vec::new();
+        if let Some(d) = self.duration {
+            stated.push((root.key("duration"), "the heal".into(), d));
+            // A bound past `Duration::MAX` is never reached: nothing to move.
+            if let (Some(_), Some(bound)) = (&raw.liveness, d.checked_add(liveness)) {
+                stated.push((root.key("liveness"), "the liveness bound".into(), bound));
+            }
+        }
+        // A fault that failed to resolve was dropped: match faults to the file by
+        // index only when none was.
+        if faults.len() == raw.faults.len() {
+            for (i, (f, rf)) in faults.iter().zip(&raw.faults).enumerate() {
+                let path = root.key("faults").index(i);
+                stated.push((path.key("at"), format!("fault {i}'s start"), f.at));
+                let end_key = if rf.for_.is_some() { "for" } else { "until" };
+                match f.until {
+                    Some(until) if until != Duration::MAX => {
+                        stated.push((path.key(end_key), format!("fault {i}'s end"), until));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let tick = network.tick;
+        for (path, what, at) in stated {
+            if at.as_nanos() % tick.as_nanos() != 0 {
+                self.diags
+                    .warning(
+                        &path,
+                        Target::Value,
+                        Code::OffTick,
+                        format!(
+                            "{what} at {} is not a whole number of {} ticks: the simulator applies it at {}",
+                            format_duration(at),
+                            format_duration(tick),
+                            format_duration(next_tick(at, tick)),
+                        ),
+                    )
+                    .hint(format!(
+                        "make it a multiple of `network.tick` ({}), or choose a tick that divides every fault time, `duration` and `liveness`",
+                        format_duration(tick)
+                    ));
+            }
+        }
+        self.warn_latency_under_tick(raw, network);
+    }
+
+    /// A stated fixed latency shorter than the tick: within a host it becomes the tick.
+    fn warn_latency_under_tick(&mut self, raw: &RawScenario, network: &NetworkPlan) {
+        let Some(raw_network) = &raw.network else { return };
+        let path = YamlPath::root().key("network");
+        let mut stated: Vec<(YamlPath, &Distribution)> = Vec::new();
+        if raw_network.latency.is_some() {
+            stated.push((path.key("latency"), &network.latency));
+        }
+        if network.links.len() == raw_network.links.len() {
+            for (i, link) in network.links.iter().enumerate() {
+                if let Some(latency) = &link.latency {
+                    stated.push((path.key("links").index(i).key("latency"), latency));
+                }
+            }
+        }
+        let tick = network.tick;
+        for (path, latency) in stated {
+            let Distribution::Fixed(ns) = latency else { continue };
+            let latency = Duration::from_nanos(*ns as u64);
+            if latency < tick {
+                self.diags
+                    .warning(
+                        &path,
+                        Target::Value,
+                        Code::OffTick,
+                        format!(
+                            "the latency {} is shorter than the {} tick: within a simulated host a message takes a whole tick",
+                            format_duration(latency),
+                            format_duration(tick),
+                        ),
+                    )
+                    .hint(if tick > DEFAULT_TICK {
+                        "a tick no longer than the shortest latency keeps latencies exact (the default tick is 1ms)"
+                    } else {
+                        "1ms is the finest tick: a shorter latency is simulated as 1ms"
+                    });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::next_tick;
+    use crate::registry::Registry;
+    use crate::resolve::load_scenario_source;
+    use crate::spec::{Diagnostic, SourceFile};
+
+    /// The warnings a scenario on the test data's queue topology gets, one line each.
+    fn warnings(network_and_faults: &str) -> Vec<String> {
+        warnings_with_liveness("5s", network_and_faults)
+    }
+
+    /// Each warning's message and hint as `check` prints them on one line.
+    fn hinted(network_and_faults: &str) -> Vec<String> {
+        diagnostics("5s", network_and_faults)
+            .iter()
+            .map(|d| d.to_string().split_once("]: ").map(|(_, m)| m.to_owned()).unwrap_or_default())
+            .collect()
+    }
+
+    fn warnings_with_liveness(liveness: &str, network_and_faults: &str) -> Vec<String> {
+        let found = diagnostics(liveness, network_and_faults);
+        found.iter().map(|d| format!("{}: {}", d.code, d.message)).collect()
+    }
+
+    fn diagnostics(liveness: &str, network_and_faults: &str) -> Vec<Diagnostic> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/good");
+        let text = format!(
+            "name: t\ntopology: queue.yaml\nduration: 10s\nliveness: {liveness}\n\
+             workload:\n  client: {{requests: 10}}\n{network_and_faults}\
+             invariants: [no_lost_replies]\nexpect: pass\n"
+        );
+        let loaded =
+            load_scenario_source(&SourceFile::new(dir.join("t.yaml"), text), &Registry::builtin());
+        assert!(loaded.plan.is_some(), "{:?}", loaded.diagnostics);
+        loaded.diagnostics
+    }
+
+    #[test]
+    fn a_time_off_the_tick_happens_at_the_next_one() {
+        let ms = Duration::from_millis;
+        assert_eq!(next_tick(ms(1_505), ms(10)), ms(1_510));
+        assert_eq!(next_tick(ms(1_500), ms(10)), ms(1_500));
+        assert_eq!(next_tick(Duration::ZERO, ms(10)), Duration::ZERO);
+    }
+
+    #[test]
+    fn fault_times_off_a_coarse_tick_and_a_latency_under_it_are_warned_about() {
+        let found = warnings(
+            "network:\n  tick: 10ms\n  latency: 1ms\nfaults:\n  \
+             - {at: 1505ms, for: 2s, kind: partition, between: [client.0, device]}\n",
+        );
+        assert_eq!(
+            found,
+            [
+                "off-tick: the latency 1ms is shorter than the 10ms tick: within a simulated host a message takes a whole tick",
+                "off-tick: fault 0's start at 1505ms is not a whole number of 10ms ticks: the simulator applies it at 1510ms",
+                "off-tick: fault 0's end at 3505ms is not a whole number of 10ms ticks: the simulator applies it at 3510ms",
+            ]
+        );
+    }
+
+    #[test]
+    fn times_on_the_tick_and_the_default_latency_are_not_warned_about() {
+        let on_tick = "network:\n  tick: 10ms\nfaults:\n  \
+                       - {at: 1500ms, until: 3s, kind: partition, between: [client.0, device]}\n";
+        assert_eq!(warnings(on_tick), Vec::<String>::new());
+        // At the default 1 ms tick a sub-millisecond fault time still moves.
+        let sub_ms = "faults:\n  - {at: 1500us, kind: kill, node: worker.0}\n";
+        assert_eq!(warnings(sub_ms).len(), 1, "{:?}", warnings(sub_ms));
+    }
+
+    #[test]
+    fn a_liveness_bound_past_the_longest_duration_is_not_added_up_to_an_overflow() {
+        // Found by the shipped files' tree edits: `duration + liveness` overflowed.
+        let huge = format!("{}s", u64::MAX);
+        assert_eq!(warnings_with_liveness(&huge, ""), Vec::<String>::new());
+        let off = warnings_with_liveness("5001ms", "network:\n  tick: 10ms\n");
+        assert_eq!(
+            off,
+            [
+                "off-tick: the liveness bound at 15001ms is not a whole number of 10ms ticks: the simulator applies it at 15010ms"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_latency_under_the_finest_tick_is_warned_about_with_what_it_becomes() {
+        let sub_ms = hinted("network:\n  latency: 500us\n");
+        assert_eq!(
+            sub_ms,
+            [
+                "the latency 500us is shorter than the 1ms tick: within a simulated host a message takes a whole tick \
+              (hint: 1ms is the finest tick: a shorter latency is simulated as 1ms)"
+            ]
+        );
+    }
+}
