@@ -101,6 +101,19 @@ fn between(sides: &[Vec<Selector>; 2], a: Replica, b: Replica, oneway: bool) -> 
         || (!oneway && matches(&sides[1], a) && matches(&sides[0], b))
 }
 
+/// Whether data from end `from` of `c` cannot be acknowledged now: held by a
+/// partition, or its receiver crashed.
+fn blocked(
+    replicas: &BTreeMap<Replica, ReplicaState>,
+    holds: &[Hold],
+    c: &Conn,
+    from: usize,
+) -> bool {
+    let (a, b) = (c.ends[from], c.ends[1 - from]);
+    let crashed = replicas.get(&b).is_some_and(|s| s.status == Status::Crashed);
+    crashed || holds.iter().any(|h| between(&h.sides, a, b, h.oneway))
+}
+
 /// When one chunk leaves a link, from [`FaultWorld::pace`].
 #[derive(Clone, Copy, Debug)]
 #[must_use = "a pace takes bandwidth only once committed"]
@@ -649,37 +662,24 @@ impl FaultWorld {
         changed
     }
 
-    /// Whether data from end `from` of `c` cannot be acknowledged now: held by a
-    /// partition, or its receiver crashed.
-    fn blocked(&self, st: &State, c: &Conn, from: usize) -> bool {
-        let (a, b) = (c.ends[from], c.ends[1 - from]);
-        let crashed = st.replicas.get(&b).is_some_and(|s| s.status == Status::Crashed);
-        crashed || st.holds.iter().any(|h| between(&h.sides, a, b, h.oneway))
-    }
-
     /// Resets connections whose data has been blocked longer than `tcp_timeout`.
-    /// Called by the run loop between steps while any fault is active.
+    /// Called by the run loop between steps while any fault is active: one pass over
+    /// the connections, in id order, with no copy of their ids.
     pub fn sweep(&self, now: Duration) {
         let mut expired = BTreeSet::new();
         {
             let mut guard = self.state.borrow_mut();
-            let st = &mut *guard;
-            let ids: Vec<ConnId> = st.conns.keys().copied().collect();
-            for id in ids {
-                let c = &st.conns[&id];
-                if c.broken.is_some() {
-                    continue;
-                }
-                let blocked = [0, 1].map(|e| c.in_flight[e] > 0 && self.blocked(st, c, e));
-                let c = st.conns.get_mut(&id).expect("listed above");
+            let State { conns, replicas, holds, tcp_timeout, .. } = &mut *guard;
+            for (id, c) in conns.iter_mut().filter(|(_, c)| c.broken.is_none()) {
+                let blocked = [0, 1].map(|e| c.in_flight[e] > 0 && blocked(replicas, holds, c, e));
                 for (since, blocked) in c.blocked_since.iter_mut().zip(blocked) {
                     if !blocked {
                         *since = None;
                         continue;
                     }
                     let since = *since.get_or_insert(now);
-                    if now.saturating_sub(since) >= st.tcp_timeout {
-                        expired.insert(id);
+                    if now.saturating_sub(since) >= *tcp_timeout {
+                        expired.insert(*id);
                     }
                 }
             }
