@@ -101,6 +101,19 @@ fn between(sides: &[Vec<Selector>; 2], a: Replica, b: Replica, oneway: bool) -> 
         || (!oneway && matches(&sides[1], a) && matches(&sides[0], b))
 }
 
+/// Whether data from end `from` of `c` cannot be acknowledged now: held by a
+/// partition, or its receiver crashed.
+fn blocked(
+    replicas: &BTreeMap<Replica, ReplicaState>,
+    holds: &[Hold],
+    c: &Conn,
+    from: usize,
+) -> bool {
+    let (a, b) = (c.ends[from], c.ends[1 - from]);
+    let crashed = replicas.get(&b).is_some_and(|s| s.status == Status::Crashed);
+    crashed || holds.iter().any(|h| between(&h.sides, a, b, h.oneway))
+}
+
 /// When one chunk leaves a link, from [`FaultWorld::pace`].
 #[derive(Clone, Copy, Debug)]
 #[must_use = "a pace takes bandwidth only once committed"]
@@ -152,6 +165,11 @@ pub struct State {
     /// How many replicas are crashed now: the run loop asks every tick whether any
     /// is, and a scan of every replica cost a third of a large run's time.
     crashed: usize,
+    /// Whether any connection has been reset, or silenced by a crash, in this run:
+    /// until one has, the shim's checks on every read and write need no lookup (at
+    /// 100,000 connections that lookup was the simulator's own largest cost).
+    any_broken: bool,
+    any_silent: bool,
 }
 
 /// Which replicas share a turmoil host, and what the shim adds between two that do:
@@ -273,6 +291,8 @@ impl FaultWorld {
             zombies: Vec::new(),
             effects: BTreeMap::new(),
             crashed: 0,
+            any_broken: false,
+            any_silent: false,
         };
         Rc::new(FaultWorld {
             state: RefCell::new(state),
@@ -344,11 +364,16 @@ impl FaultWorld {
     /// Whether end `end` of connection `id` belongs to a machine that crashed while
     /// the connection was open: it sends nothing more, not even a close.
     pub(crate) fn silenced(&self, id: ConnId, end: usize) -> bool {
-        self.state.borrow().conns.get(&id).is_some_and(|c| c.silent[end])
+        let st = self.state.borrow();
+        st.any_silent && st.conns.get(&id).is_some_and(|c| c.silent[end])
     }
 
     pub(crate) fn conn_broken(&self, id: ConnId) -> Option<String> {
-        self.state.borrow().conns.get(&id).and_then(|c| c.broken.clone())
+        let st = self.state.borrow();
+        if !st.any_broken {
+            return None;
+        }
+        st.conns.get(&id).and_then(|c| c.broken.clone())
     }
 
     /// The replica at the other end of a connection whose peer address is `addr`.
@@ -479,13 +504,16 @@ impl FaultWorld {
     fn reset_where(&self, reason: &str, pick: impl Fn(ConnId, &Conn) -> bool) -> u32 {
         let mut n = 0;
         let mut waiting = Vec::new();
-        for (id, c) in self.state.borrow_mut().conns.iter_mut() {
+        let mut st = self.state.borrow_mut();
+        st.any_broken = true;
+        for (id, c) in st.conns.iter_mut() {
             if c.broken.is_none() && pick(*id, c) {
                 c.broken = Some(reason.to_owned());
                 waiting.extend(c.waiting.iter_mut().filter_map(Option::take));
                 n += 1;
             }
         }
+        drop(st);
         waiting.into_iter().for_each(Waker::wake);
         self.wake_all();
         n
@@ -598,7 +626,9 @@ impl FaultWorld {
         if !self.set_status(r, Status::Crashed) {
             return false;
         }
-        for c in self.state.borrow_mut().conns.values_mut() {
+        let mut st = self.state.borrow_mut();
+        st.any_silent = true;
+        for c in st.conns.values_mut() {
             for end in 0..2 {
                 c.silent[end] |= c.ends[end] == r;
             }
@@ -632,37 +662,24 @@ impl FaultWorld {
         changed
     }
 
-    /// Whether data from end `from` of `c` cannot be acknowledged now: held by a
-    /// partition, or its receiver crashed.
-    fn blocked(&self, st: &State, c: &Conn, from: usize) -> bool {
-        let (a, b) = (c.ends[from], c.ends[1 - from]);
-        let crashed = st.replicas.get(&b).is_some_and(|s| s.status == Status::Crashed);
-        crashed || st.holds.iter().any(|h| between(&h.sides, a, b, h.oneway))
-    }
-
     /// Resets connections whose data has been blocked longer than `tcp_timeout`.
-    /// Called by the run loop between steps while any fault is active.
+    /// Called by the run loop between steps while any fault is active: one pass over
+    /// the connections, in id order, with no copy of their ids.
     pub fn sweep(&self, now: Duration) {
         let mut expired = BTreeSet::new();
         {
             let mut guard = self.state.borrow_mut();
-            let st = &mut *guard;
-            let ids: Vec<ConnId> = st.conns.keys().copied().collect();
-            for id in ids {
-                let c = &st.conns[&id];
-                if c.broken.is_some() {
-                    continue;
-                }
-                let blocked = [0, 1].map(|e| c.in_flight[e] > 0 && self.blocked(st, c, e));
-                let c = st.conns.get_mut(&id).expect("listed above");
+            let State { conns, replicas, holds, tcp_timeout, .. } = &mut *guard;
+            for (id, c) in conns.iter_mut().filter(|(_, c)| c.broken.is_none()) {
+                let blocked = [0, 1].map(|e| c.in_flight[e] > 0 && blocked(replicas, holds, c, e));
                 for (since, blocked) in c.blocked_since.iter_mut().zip(blocked) {
                     if !blocked {
                         *since = None;
                         continue;
                     }
                     let since = *since.get_or_insert(now);
-                    if now.saturating_sub(since) >= st.tcp_timeout {
-                        expired.insert(id);
+                    if now.saturating_sub(since) >= *tcp_timeout {
+                        expired.insert(*id);
                     }
                 }
             }
@@ -776,6 +793,24 @@ mod tests {
         assert!(w.any_active(), "client.1 is still down");
         w.end(0, &crash, &|_| vec![client(1)]);
         assert!(!w.any_active());
+    }
+
+    /// The shim skips its per-connection lookups until a reset or a crash has
+    /// happened; the first one must still show on the connections it hit.
+    #[test]
+    fn a_reset_and_a_crash_show_on_their_connections_and_not_on_others() {
+        let w = FaultWorld::new(&plan(), 1);
+        for i in 0..3 {
+            w.add_replica(client(i));
+        }
+        let (a, b) = (w.new_conn(client(0), client(1)), w.new_conn(client(2), client(1)));
+        assert_eq!((w.conn_broken(a), w.silenced(a, 0)), (None, false));
+        assert_eq!(w.begin(0, &fault(FaultKind::Crash, ms(0)), &|_| vec![client(0)]), 1);
+        assert_eq!((w.silenced(a, 0), w.silenced(a, 1), w.silenced(b, 0)), (true, false, false));
+        assert_eq!(w.begin(1, &fault(FaultKind::Kill, ms(0)), &|_| vec![client(2)]), 1);
+        let reason = w.conn_broken(b).expect("the killed replica's connection is reset");
+        assert!(reason.contains("killed"), "{reason}");
+        assert_eq!(w.conn_broken(a), None, "client.0 only crashed");
     }
 
     #[test]

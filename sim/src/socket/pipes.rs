@@ -147,12 +147,12 @@ impl Pipes {
     /// Queues `msg` on `pipe` without an event (the caller reports it its own way, as
     /// REQ's `Resent`) and returns the new depth.
     pub(crate) fn push_outbound(&mut self, pipe: PipeId, msg: Msg) -> Result<u32, Msg> {
-        if !self.has_room(pipe) {
-            return Err(msg);
-        }
-        let queue = &mut self.pipes.get_mut(&pipe).expect("has_room checked the pipe").outbound;
-        queue.push_back(msg);
-        Ok(depth_of(queue))
+        // One lookup: a ROUTER with 100,000 pipes pays for each on every send.
+        let sndhwm_msgs = self.sndhwm_msgs;
+        let room = |p: &&mut Pipe| p.attached && below_hwm(p.outbound.len(), sndhwm_msgs);
+        let Some(p) = self.pipes.get_mut(&pipe).filter(room) else { return Err(msg) };
+        p.outbound.push_back(msg);
+        Ok(depth_of(&p.outbound))
     }
 
     /// The next message to write on `pipe`. Nothing comes out of a pipe whose

@@ -136,12 +136,14 @@ impl SocketCore for Router {
     /// and would drop the message; here the connecting side's pipe outlives the drop.
     fn send(&mut self, mut msg: Msg, _now: Duration) -> Result<(), SendError> {
         let target = msg.header.first().and_then(|hop| self.pipe_of(*hop));
-        let Some(pipe) = target.filter(|id| self.pipes.is_attached(*id)) else {
-            return self.refuse(None, DropReason::UnknownPeer, SendError::HostUnreachable, msg);
+        // The common case, a known pipe with room, costs one lookup in the pipe table;
+        // which refusal it is, only a refused message asks.
+        let Some(pipe) = target.filter(|id| self.pipes.has_room(*id)) else {
+            return match target.filter(|id| self.pipes.is_attached(*id)) {
+                Some(pipe) => self.refuse(Some(pipe), DropReason::Hwm, SendError::WouldBlock, msg),
+                None => self.refuse(None, DropReason::UnknownPeer, SendError::HostUnreachable, msg),
+            };
         };
-        if !self.pipes.has_room(pipe) {
-            return self.refuse(Some(pipe), DropReason::Hwm, SendError::WouldBlock, msg);
-        }
         msg.header.remove(0);
         self.pipes.enqueue(pipe, msg).expect("room was checked");
         Ok(())
