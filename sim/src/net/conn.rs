@@ -10,13 +10,18 @@
 //! A modelled message's padding (`wire/modelled.rs`) is written as zeros after it
 //! when the transport carries it as bytes, and dropped by the decoder as it arrives.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
+use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::deadline::HandshakeTimedOut;
 use super::event::DriverEvent;
@@ -27,8 +32,12 @@ use crate::socket::{DropReason, Msg, PipeId, SocketEvent};
 use crate::wire::zmtp::ZmtpError;
 use crate::wire::{self, Decoder, HANDSHAKE_LEN, HeaderRule, Padding, SpProtocol, WireError};
 
-/// Smallest read: enough for many small messages per system call.
+/// Smallest read into a connection's own buffer while data is flowing: enough for
+/// many small messages per system call.
 pub(super) const READ_CHUNK_BYTES_MIN: usize = 64 * 1024;
+/// What a quiet connection reads into: stack scratch for the length of one poll, so a
+/// connection waiting for its peer holds no read buffer (see [`read_some`]).
+const READ_SCRATCH_BYTES: usize = 16 * 1024;
 /// Largest read reservation, so a peer's length header alone never makes us allocate
 /// much more than it has actually sent. A connection therefore buffers at most the
 /// message in progress (bounded by the receive limit and `wire::LEN_MAX_HARD`) plus
@@ -143,16 +152,17 @@ where
 pub(super) async fn run_established<S>(
     shared: &Rc<Shared>,
     pipe: PipeId,
-    stream: S,
+    stream: &mut S,
     peer: SocketAddr,
     framing: Framing,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + 'static,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let wake = shared.register_writer(pipe);
     shared.emit(DriverEvent::Connected { pipe, peer });
     shared.with_core(|core, now| core.set_connected(pipe, true, now));
-    let (mut reader, mut writer) = tokio::io::split(stream);
+    let stream = RefCell::new(stream);
+    let (mut reader, mut writer) = (Half(&stream), Half(&stream));
     let end = match framing {
         Framing::Sp => tokio::select! {
             biased;
@@ -200,14 +210,107 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Shared, pipe: PipeId, reader: 
             return ConnEnd::Wire(err);
         }
         let wanted = decoder.bytes_wanted(&buf);
-        buf.reserve(wanted.clamp(READ_CHUNK_BYTES_MIN, READ_CHUNK_BYTES_MAX));
-        let read = reader.read_buf(&mut buf).await;
+        let read =
+            read_some(reader, &mut buf, wanted.clamp(READ_CHUNK_BYTES_MIN, READ_CHUNK_BYTES_MAX));
+        let read = read.await;
         counted.set(buf.len());
         match read {
             Ok(0) => return decoder.finish(&buf).map_or_else(ConnEnd::Wire, |()| ConnEnd::Eof),
             Ok(_) => {}
             Err(err) => return ConnEnd::Io(err),
         }
+    }
+}
+
+/// Reads once from `reader` into `buf` and returns how many bytes came (0 at the end
+/// of the stream).
+///
+/// A connection with data flowing reads straight into `buf` with room for `reserve`
+/// bytes, so big reads keep their batching (real TCP throughput). A connection with
+/// nothing buffered gives its buffer back while it waits for its peer, and reads what
+/// arrives into stack scratch, keeping only those bytes: a comet router's 100,000
+/// quiet connections held a 64 KiB reservation each, both ends (issue 16). A read
+/// that fills the scratch means the peer sends fast: room for a big read is reserved
+/// for the next. The bound of docs/limits.md holds either way: one read of at most
+/// `reserve` (or the scratch) beyond the message in progress.
+pub(super) async fn read_some<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+    reserve: usize,
+) -> io::Result<usize> {
+    std::future::poll_fn(|cx| poll_read_some(&mut *reader, cx, buf, reserve)).await
+}
+
+fn poll_read_some<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+    reserve: usize,
+) -> Poll<io::Result<usize>> {
+    if !buf.is_empty() || buf.capacity() >= READ_SCRATCH_BYTES {
+        let polled = {
+            let mut read = pin!(reader.read_buf(&mut *buf));
+            read.as_mut().poll(cx)
+        };
+        if polled.is_pending() && buf.is_empty() {
+            *buf = BytesMut::new();
+        }
+        return polled;
+    }
+    *buf = BytesMut::new();
+    let mut scratch = [MaybeUninit::<u8>::uninit(); READ_SCRATCH_BYTES];
+    let mut got = ReadBuf::uninit(&mut scratch);
+    ready!(Pin::new(reader).poll_read(cx, &mut got))?;
+    let got = got.filled();
+    if got.len() == READ_SCRATCH_BYTES {
+        buf.reserve(got.len() + reserve);
+    }
+    buf.extend_from_slice(got);
+    Poll::Ready(Ok(got.len()))
+}
+
+/// One half of a connection's stream: its reader and writer run in one task and are
+/// never polled at once, so each poll borrows the stream for its length, instead of
+/// `tokio::io::split`'s shared allocation and lock per connection end.
+pub(super) struct Half<'a, S>(pub(super) &'a RefCell<S>);
+
+impl<S: AsyncRead + Unpin> AsyncRead for Half<'_, S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Half<'_, S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.borrow().is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_shutdown(cx)
     }
 }
 

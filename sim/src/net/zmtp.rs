@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::conn::{ConnEnd, Counted, Delivered, READ_CHUNK_BYTES_MIN, drop_malformed};
+use super::conn::{ConnEnd, Counted, Delivered, READ_CHUNK_BYTES_MIN, drop_malformed, read_some};
 use super::shared::Shared;
 use super::wake::LocalNotify;
 use crate::socket::{Msg, PipeId, SocketType};
@@ -167,8 +167,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         if let Err(err) = delivered {
             return ConnEnd::Zmtp(err);
         }
-        buf.reserve(READ_CHUNK_BYTES_MIN);
-        let read = reader.read_buf(&mut buf).await;
+        let read = read_some(reader, &mut buf, READ_CHUNK_BYTES_MIN).await;
         counted.set(buf.len() + decoder.buffered_bytes() as usize);
         match read {
             Ok(0) => return decoder.finish(&buf).map_or_else(ConnEnd::Zmtp, |()| ConnEnd::Eof),
