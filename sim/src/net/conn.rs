@@ -248,6 +248,7 @@ fn poll_read_some<R: AsyncRead + Unpin>(
     reserve: usize,
 ) -> Poll<io::Result<usize>> {
     if !buf.is_empty() || buf.capacity() >= READ_SCRATCH_BYTES {
+        buf.reserve(reserve);
         let polled = {
             let mut read = pin!(reader.read_buf(&mut *buf));
             read.as_mut().poll(cx)
@@ -462,4 +463,76 @@ fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut) -> u64 {
         }
         0
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// A peer whose reads follow a script: some bytes, or `None` for "nothing yet".
+    struct Script(VecDeque<Option<Vec<u8>>>);
+
+    impl AsyncRead for Script {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            match self.0.pop_front() {
+                None | Some(None) => Poll::Pending,
+                Some(Some(mut bytes)) => {
+                    let n = bytes.len().min(buf.remaining());
+                    buf.put_slice(&bytes[..n]);
+                    if n < bytes.len() {
+                        self.0.push_front(Some(bytes.split_off(n)));
+                    }
+                    Poll::Ready(Ok(()))
+                }
+            }
+        }
+    }
+
+    fn read(script: &mut Script, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        poll_read_some(script, &mut cx, buf, READ_CHUNK_BYTES_MIN)
+    }
+
+    #[test]
+    fn a_connection_with_nothing_buffered_gives_its_read_buffer_back_while_it_waits() {
+        let mut script = Script(VecDeque::from([None]));
+        let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES_MIN);
+        assert!(read(&mut script, &mut buf).is_pending());
+        assert_eq!(buf.capacity(), 0, "a quiet connection holds no read buffer");
+    }
+
+    #[test]
+    fn a_partial_message_keeps_its_buffer_while_the_rest_is_awaited() {
+        let mut script = Script(VecDeque::from([None]));
+        let mut buf = BytesMut::from(&b"half a message"[..]);
+        assert!(read(&mut script, &mut buf).is_pending());
+        assert_eq!(&buf[..], b"half a message");
+    }
+
+    #[test]
+    fn a_small_read_on_a_quiet_connection_keeps_only_its_bytes() {
+        let mut script = Script(VecDeque::from([Some(vec![7; 100])]));
+        let mut buf = BytesMut::new();
+        assert!(matches!(read(&mut script, &mut buf), Poll::Ready(Ok(100))));
+        assert_eq!(&buf[..], &[7; 100][..]);
+        assert!(buf.capacity() < READ_SCRATCH_BYTES, "kept {} bytes of room", buf.capacity());
+    }
+
+    #[test]
+    fn a_read_that_fills_the_scratch_reads_straight_into_a_big_buffer_next() {
+        let sent = READ_SCRATCH_BYTES + 4000;
+        let mut script = Script(VecDeque::from([Some(vec![1; sent])]));
+        let mut buf = BytesMut::new();
+        let first = read(&mut script, &mut buf);
+        assert!(matches!(first, Poll::Ready(Ok(n)) if n == READ_SCRATCH_BYTES));
+        assert!(buf.capacity() >= READ_SCRATCH_BYTES + READ_CHUNK_BYTES_MIN);
+        assert!(matches!(read(&mut script, &mut buf), Poll::Ready(Ok(4000))));
+        assert_eq!(buf.len(), sent, "the rest came in one read");
+    }
 }

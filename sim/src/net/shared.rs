@@ -266,12 +266,14 @@ impl Shared {
     }
 
     /// Resolves when the socket is closing and its linger has run out; never under
-    /// `Linger::Forever`.
+    /// `Linger::Forever`. Every connection waits on this for its whole life, so the
+    /// timer is made (boxed) only once the socket closes: an open connection holds
+    /// a waiter, not a timer.
     pub(super) async fn linger_expired(&self) {
         self.shutdown().await;
         match self.options.linger {
             Linger::Forever => std::future::pending().await,
-            Linger::For(linger) => tokio::time::sleep(linger).await,
+            Linger::For(linger) => Box::pin(tokio::time::sleep(linger)).await,
         }
     }
 
