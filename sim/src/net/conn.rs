@@ -10,13 +10,18 @@
 //! A modelled message's padding (`wire/modelled.rs`) is written as zeros after it
 //! when the transport carries it as bytes, and dropped by the decoder as it arrives.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
+use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::deadline::HandshakeTimedOut;
 use super::event::DriverEvent;
@@ -27,8 +32,12 @@ use crate::socket::{DropReason, Msg, PipeId, SocketEvent};
 use crate::wire::zmtp::ZmtpError;
 use crate::wire::{self, Decoder, HANDSHAKE_LEN, HeaderRule, Padding, SpProtocol, WireError};
 
-/// Smallest read: enough for many small messages per system call.
+/// Smallest read into a connection's own buffer while data is flowing: enough for
+/// many small messages per system call.
 pub(super) const READ_CHUNK_BYTES_MIN: usize = 64 * 1024;
+/// What a quiet connection reads into: stack scratch for the length of one poll, so a
+/// connection waiting for its peer holds no read buffer (see [`read_some`]).
+const READ_SCRATCH_BYTES: usize = 16 * 1024;
 /// Largest read reservation, so a peer's length header alone never makes us allocate
 /// much more than it has actually sent. A connection therefore buffers at most the
 /// message in progress (bounded by the receive limit and `wire::LEN_MAX_HARD`) plus
@@ -143,16 +152,17 @@ where
 pub(super) async fn run_established<S>(
     shared: &Rc<Shared>,
     pipe: PipeId,
-    stream: S,
+    stream: &mut S,
     peer: SocketAddr,
     framing: Framing,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + 'static,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let wake = shared.register_writer(pipe);
     shared.emit(DriverEvent::Connected { pipe, peer });
     shared.with_core(|core, now| core.set_connected(pipe, true, now));
-    let (mut reader, mut writer) = tokio::io::split(stream);
+    let stream = RefCell::new(stream);
+    let (mut reader, mut writer) = (Half(&stream), Half(&stream));
     let end = match framing {
         Framing::Sp => tokio::select! {
             biased;
@@ -200,14 +210,108 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Shared, pipe: PipeId, reader: 
             return ConnEnd::Wire(err);
         }
         let wanted = decoder.bytes_wanted(&buf);
-        buf.reserve(wanted.clamp(READ_CHUNK_BYTES_MIN, READ_CHUNK_BYTES_MAX));
-        let read = reader.read_buf(&mut buf).await;
+        let read =
+            read_some(reader, &mut buf, wanted.clamp(READ_CHUNK_BYTES_MIN, READ_CHUNK_BYTES_MAX));
+        let read = read.await;
         counted.set(buf.len());
         match read {
             Ok(0) => return decoder.finish(&buf).map_or_else(ConnEnd::Wire, |()| ConnEnd::Eof),
             Ok(_) => {}
             Err(err) => return ConnEnd::Io(err),
         }
+    }
+}
+
+/// Reads once from `reader` into `buf` and returns how many bytes came (0 at the end
+/// of the stream).
+///
+/// A connection with data flowing reads straight into `buf` with room for `reserve`
+/// bytes, so big reads keep their batching (real TCP throughput). A connection with
+/// nothing buffered gives its buffer back while it waits for its peer, and reads what
+/// arrives into stack scratch, keeping only those bytes: a comet router's 100,000
+/// quiet connections held a 64 KiB reservation each, both ends (issue 16). A read
+/// that fills the scratch means the peer sends fast: room for a big read is reserved
+/// for the next. The bound of docs/limits.md holds either way: one read of at most
+/// `reserve` (or the scratch) beyond the message in progress.
+pub(super) async fn read_some<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+    reserve: usize,
+) -> io::Result<usize> {
+    std::future::poll_fn(|cx| poll_read_some(&mut *reader, cx, buf, reserve)).await
+}
+
+fn poll_read_some<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+    reserve: usize,
+) -> Poll<io::Result<usize>> {
+    if !buf.is_empty() || buf.capacity() >= READ_SCRATCH_BYTES {
+        buf.reserve(reserve);
+        let polled = {
+            let mut read = pin!(reader.read_buf(&mut *buf));
+            read.as_mut().poll(cx)
+        };
+        if polled.is_pending() && buf.is_empty() {
+            *buf = BytesMut::new();
+        }
+        return polled;
+    }
+    *buf = BytesMut::new();
+    let mut scratch = [MaybeUninit::<u8>::uninit(); READ_SCRATCH_BYTES];
+    let mut got = ReadBuf::uninit(&mut scratch);
+    ready!(Pin::new(reader).poll_read(cx, &mut got))?;
+    let got = got.filled();
+    if got.len() == READ_SCRATCH_BYTES {
+        buf.reserve(got.len() + reserve);
+    }
+    buf.extend_from_slice(got);
+    Poll::Ready(Ok(got.len()))
+}
+
+/// One half of a connection's stream: its reader and writer run in one task and are
+/// never polled at once, so each poll borrows the stream for its length, instead of
+/// `tokio::io::split`'s shared allocation and lock per connection end.
+pub(super) struct Half<'a, S>(pub(super) &'a RefCell<S>);
+
+impl<S: AsyncRead + Unpin> AsyncRead for Half<'_, S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Half<'_, S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.borrow().is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_shutdown(cx)
     }
 }
 
@@ -362,4 +466,76 @@ fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut) -> u64 {
         }
         0
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// A peer whose reads follow a script: some bytes, or `None` for "nothing yet".
+    struct Script(VecDeque<Option<Vec<u8>>>);
+
+    impl AsyncRead for Script {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            match self.0.pop_front() {
+                None | Some(None) => Poll::Pending,
+                Some(Some(mut bytes)) => {
+                    let n = bytes.len().min(buf.remaining());
+                    buf.put_slice(&bytes[..n]);
+                    if n < bytes.len() {
+                        self.0.push_front(Some(bytes.split_off(n)));
+                    }
+                    Poll::Ready(Ok(()))
+                }
+            }
+        }
+    }
+
+    fn read(script: &mut Script, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        poll_read_some(script, &mut cx, buf, READ_CHUNK_BYTES_MIN)
+    }
+
+    #[test]
+    fn a_connection_with_nothing_buffered_gives_its_read_buffer_back_while_it_waits() {
+        let mut script = Script(VecDeque::from([None]));
+        let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES_MIN);
+        assert!(read(&mut script, &mut buf).is_pending());
+        assert_eq!(buf.capacity(), 0, "a quiet connection holds no read buffer");
+    }
+
+    #[test]
+    fn a_partial_message_keeps_its_buffer_while_the_rest_is_awaited() {
+        let mut script = Script(VecDeque::from([None]));
+        let mut buf = BytesMut::from(&b"half a message"[..]);
+        assert!(read(&mut script, &mut buf).is_pending());
+        assert_eq!(&buf[..], b"half a message");
+    }
+
+    #[test]
+    fn a_small_read_on_a_quiet_connection_keeps_only_its_bytes() {
+        let mut script = Script(VecDeque::from([Some(vec![7; 100])]));
+        let mut buf = BytesMut::new();
+        assert!(matches!(read(&mut script, &mut buf), Poll::Ready(Ok(100))));
+        assert_eq!(&buf[..], &[7; 100][..]);
+        assert!(buf.capacity() < READ_SCRATCH_BYTES, "kept {} bytes of room", buf.capacity());
+    }
+
+    #[test]
+    fn a_read_that_fills_the_scratch_reads_straight_into_a_big_buffer_next() {
+        let sent = READ_SCRATCH_BYTES + 4000;
+        let mut script = Script(VecDeque::from([Some(vec![1; sent])]));
+        let mut buf = BytesMut::new();
+        let first = read(&mut script, &mut buf);
+        assert!(matches!(first, Poll::Ready(Ok(n)) if n == READ_SCRATCH_BYTES));
+        assert!(buf.capacity() >= READ_SCRATCH_BYTES + READ_CHUNK_BYTES_MIN);
+        assert!(matches!(read(&mut script, &mut buf), Poll::Ready(Ok(4000))));
+        assert_eq!(buf.len(), sent, "the rest came in one read");
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! One task per connect target keeps that target's pipe alive and reconnects with
 //! libzmq's backoff; one task per listener accepts; one task per accepted connection
-//! serves it (`conn.rs`); one task sleeps until the core's next deadline. The
+//! serves it (`conn.rs`); one task sleeps until the core's next deadline, spawned the
+//! first time the core wants one (a DEALER or ROUTER never does). The
 //! application talks to the core through the [`SocketHandle`] this returns. Time is
 //! `tokio::time::Instant::now() - epoch`, which under turmoil is simulated time.
 
@@ -72,7 +73,7 @@ pub async fn spawn_socket<T: Transport>(
         shared.with_core(|core, now| core.attach(pipe, now));
         shared.spawn("connect", connect_loop(Rc::clone(&shared), transport.clone(), addr, pipe));
     }
-    shared.spawn("timer", timer_loop(Rc::clone(&shared)));
+    shared.allow_timer();
     Ok(SocketHandle::new(shared, local_addrs))
 }
 
@@ -114,12 +115,12 @@ async fn connect_loop<T: Transport>(
 ) {
     let mut backoff = Backoff::new(&shared.options);
     loop {
-        let attempt = tokio::select! {
+        let mut attempt = tokio::select! {
             biased;
             () = shared.shutdown() => break,
             attempt = transport.connect(addr) => attempt,
         };
-        match attempt {
+        match &mut attempt {
             Ok(stream) => {
                 if serve_connected(&shared, pipe, stream, addr).await {
                     backoff.reset();
@@ -127,10 +128,12 @@ async fn connect_loop<T: Transport>(
             }
             Err(err) => shared.emit(DriverEvent::ConnectFailed {
                 addr,
-                reason: describe(&err),
-                out_of_descriptors: out_of_descriptors(&err),
+                reason: describe(err),
+                out_of_descriptors: out_of_descriptors(err),
             }),
         }
+        // The connection is closed before the pause, as it was when served by value.
+        drop(attempt);
         let delay = backoff.next_delay();
         tokio::select! {
             biased;
@@ -146,13 +149,13 @@ async fn connect_loop<T: Transport>(
 async fn serve_connected<S>(
     shared: &Rc<Shared>,
     pipe: PipeId,
-    mut stream: S,
+    stream: &mut S,
     addr: SocketAddr,
 ) -> bool
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let Some(shaken) = shake(shared, &mut stream).await else { return false };
+    let Some(shaken) = shake(shared, stream).await else { return false };
     match shaken {
         Ok(framing) => {
             run_established(shared, pipe, stream, addr, framing).await;
@@ -246,13 +249,14 @@ where
     };
     let pipe = shared.new_pipe();
     shared.with_core(|core, now| core.attach(pipe, now));
-    run_established(&shared, pipe, stream, peer, framing).await;
+    run_established(&shared, pipe, &mut stream, peer, framing).await;
+    drop(stream);
     shared.with_core(|core, now| core.detach(pipe, now));
 }
 
 /// Sleeps until the core's next deadline and fires it; re-arms whenever a core call
 /// moves the deadline.
-async fn timer_loop(shared: Rc<Shared>) {
+pub(super) async fn timer_loop(shared: Rc<Shared>) {
     loop {
         let deadline = shared.peek_core(|core| core.poll_timeout());
         shared.arm_timer(deadline);

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,6 +22,16 @@ use super::event::{DriverEvent, EventSink};
 use super::wake::LocalNotify;
 use crate::socket::{Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::wire::Padding;
+
+/// Where a socket's timer task is (`Shared::spawn_timer_if_wanted`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TimerTask {
+    /// The socket's tasks are being spawned; the timer comes after them.
+    NotYet,
+    /// Not needed so far.
+    Idle,
+    Running,
+}
 
 pub(super) struct Shared {
     core: RefCell<Box<dyn SocketCore>>,
@@ -40,6 +50,11 @@ pub(super) struct Shared {
     timer_wake: LocalNotify,
     /// The deadline the timer task sleeps towards, to tell when it changed.
     armed_deadline: Cell<Option<Duration>>,
+    /// Where the timer task is: a socket whose core never wants a timeout (a
+    /// DEALER, a ROUTER) never has one, which is a task less per comet subscriber.
+    timer: Cell<TimerTask>,
+    /// This socket itself, for spawning the timer task from a core call.
+    me: Weak<Shared>,
     /// One wake-up per connected pipe's writer, keyed by pipe.
     writer_wakes: RefCell<BTreeMap<PipeId, Rc<LocalNotify>>>,
     next_pipe: Cell<PipeId>,
@@ -69,7 +84,9 @@ impl Shared {
         epoch: Instant,
         events: EventSink,
     ) -> Rc<Shared> {
-        Rc::new(Shared {
+        Rc::new_cyclic(|me| Shared {
+            me: me.clone(),
+            timer: Cell::new(TimerTask::NotYet),
             socket_type: core.socket_type(),
             core: RefCell::new(core),
             options: options.clone(),
@@ -147,8 +164,31 @@ impl Shared {
         }
         if self.peek_core(|core| core.poll_timeout()) != self.armed_deadline.get() {
             self.timer_wake.notify_waiters();
+            self.spawn_timer_if_wanted();
         }
         self.app_wake.notify_waiters();
+    }
+
+    /// Lets the timer task start once the socket's other tasks are spawned, where the
+    /// driver always spawned it, and starts it at once if the core already wants one.
+    pub(super) fn allow_timer(&self) {
+        self.timer.set(TimerTask::Idle);
+        self.spawn_timer_if_wanted();
+    }
+
+    /// Spawns the timer task the first time the core wants a timeout. Its spawn wakes
+    /// it where a notification would have woken a task that was already waiting, so
+    /// the order of everything that runs is what it was with a task from the start.
+    fn spawn_timer_if_wanted(&self) {
+        if self.timer.get() != TimerTask::Idle || self.shutting_down.get() {
+            return;
+        }
+        if self.peek_core(|core| core.poll_timeout()).is_none() {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else { return };
+        self.timer.set(TimerTask::Running);
+        me.spawn("timer", super::driver::timer_loop(Rc::clone(&me)));
     }
 
     fn next_core_event(&self) -> Option<SocketEvent> {
@@ -226,12 +266,14 @@ impl Shared {
     }
 
     /// Resolves when the socket is closing and its linger has run out; never under
-    /// `Linger::Forever`.
+    /// `Linger::Forever`. Every connection waits on this for its whole life, so the
+    /// timer is made (boxed) only once the socket closes: an open connection holds
+    /// a waiter, not a timer.
     pub(super) async fn linger_expired(&self) {
         self.shutdown().await;
         match self.options.linger {
             Linger::Forever => std::future::pending().await,
-            Linger::For(linger) => tokio::time::sleep(linger).await,
+            Linger::For(linger) => Box::pin(tokio::time::sleep(linger)).await,
         }
     }
 

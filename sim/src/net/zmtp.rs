@@ -9,7 +9,8 @@
 //! batch. Heartbeats follow libzmq 4.3.5 (docs/zmtp.md, "Heartbeats"): with
 //! `heartbeat_ivl` set a PING goes out every interval, and if nothing at all arrives
 //! within `heartbeat_timeout` of a PING the connection is closed; a peer's PING with a
-//! time-to-live closes the connection once that long passes without traffic.
+//! time-to-live closes the connection once that long passes without traffic. A
+//! connection that keeps no heartbeats holds no heartbeat state.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -18,7 +19,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::conn::{ConnEnd, Counted, Delivered, READ_CHUNK_BYTES_MIN, drop_malformed};
+use super::conn::{ConnEnd, Counted, Delivered, READ_CHUNK_BYTES_MIN, drop_malformed, read_some};
 use super::shared::Shared;
 use super::wake::LocalNotify;
 use crate::socket::{Msg, PipeId, SocketType};
@@ -134,7 +135,7 @@ where
         biased;
         end = read_until_closing(shared, pipe, reader, &link, shaken.leftover) => end,
         end = write_loop(shared, pipe, writer, &link) => end,
-        end = heartbeat_loop(shared, &link) => end,
+        end = heartbeat_when_needed(shared, &link) => end,
     }
 }
 
@@ -167,8 +168,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         if let Err(err) = delivered {
             return ConnEnd::Zmtp(err);
         }
-        buf.reserve(READ_CHUNK_BYTES_MIN);
-        let read = reader.read_buf(&mut buf).await;
+        let read = read_some(reader, &mut buf, READ_CHUNK_BYTES_MIN).await;
         counted.set(buf.len() + decoder.buffered_bytes() as usize);
         match read {
             Ok(0) => return decoder.finish(&buf).map_or_else(ConnEnd::Zmtp, |()| ConnEnd::Eof),
@@ -275,6 +275,18 @@ fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut, link: &Link) 
             envelope.encode(&msg, batch);
         }
     });
+}
+
+/// Waits until the connection has heartbeats to keep (ours are configured, or the
+/// peer's PING asked for a time-to-live), then keeps them. Most connections never
+/// do, so the heartbeat state and its timer are boxed and made only then.
+async fn heartbeat_when_needed(shared: &Shared, link: &Link) -> ConnEnd {
+    if shared.options.heartbeat_ivl.is_none() {
+        while link.peer_ttl.get().is_none() {
+            link.heartbeat_wake.notified().await;
+        }
+    }
+    Box::pin(heartbeat_loop(shared, link)).await
 }
 
 /// libzmq's heartbeats on one connection; returns only to close it.

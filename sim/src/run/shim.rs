@@ -17,6 +17,7 @@
 //! latency itself (no timer per chunk then); any other latency model, per-link
 //! latencies, latency faults and losses are applied here.
 
+use std::collections::VecDeque;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
@@ -178,7 +179,7 @@ pub struct ShimStream {
     world: Rc<FaultWorld>,
     /// Raw bytes from turmoil not yet parsed into chunks.
     raw: BytesMut,
-    chunks: std::collections::VecDeque<Chunk>,
+    chunks: VecDeque<Chunk>,
     /// What the buffered chunks stand for, virtual padding included.
     buffered: u64,
     /// Release time of the last chunk: TCP delivers in order.
@@ -327,6 +328,10 @@ impl ShimStream {
             self.buffered += stands_for;
             self.chunks.push_back(Chunk { release_at, data, stands_for });
         }
+        if self.raw.is_empty() {
+            // The chunks split off it share its allocation; a quiet stream keeps none.
+            self.raw = BytesMut::new();
+        }
     }
 
     /// Moves the front chunk to `current` if it may be released now.
@@ -346,6 +351,10 @@ impl ShimStream {
             ready!(sleep.as_mut().poll(cx));
         }
         let chunk = self.chunks.pop_front().expect("front exists");
+        if self.chunks.is_empty() {
+            // A quiet stream holds no queue (a comet router has 100,000 of them).
+            self.chunks = VecDeque::new();
+        }
         self.buffered -= chunk.stands_for;
         self.world.on_release(self.conn, 1 - self.end, chunk.data.len() as u64);
         self.current = chunk.data;
@@ -374,6 +383,10 @@ impl AsyncRead for ShimStream {
             if !this.current.is_empty() {
                 let n = this.current.len().min(buf.remaining());
                 buf.put_slice(&this.current.split_to(n));
+                if this.current.is_empty() {
+                    // An empty slice still holds the chunk's allocation.
+                    this.current = Bytes::new();
+                }
                 return Poll::Ready(Ok(()));
             }
             this.fill(cx)?;
