@@ -159,6 +159,7 @@ fn long_traces_are_cut_around_the_violation_with_a_note() {
         ended_at: at(5),
         quiesced: false,
         faults: Vec::new(),
+        compact: None,
     };
     let v = Violation::new(at(1), Some(client), "request 7 issued at 1ms never got a reply");
     let d = seqdiag::build(&plan, &short, "no_lost_replies", &v, 9, "repro".into());
@@ -421,6 +422,7 @@ fn many_replicas_fold_into_one_lane_keeping_the_violating_one() {
         ended_at: Duration::from_millis(40),
         quiesced: false,
         faults: Vec::new(),
+        compact: None,
     };
     let v = Violation::new(Duration::ZERO, Some(client(0)), "message 0 was lost");
     let d = seqdiag::build(&plan, &trace, "x", &v, 1, "repro".into());
@@ -465,6 +467,7 @@ fn the_violating_event_is_the_named_message_even_at_another_replica() {
         ended_at: Duration::from_secs(5),
         quiesced: false,
         faults: Vec::new(),
+        compact: None,
     };
     let v = Violation::new(
         Duration::from_millis(1074),

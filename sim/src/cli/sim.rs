@@ -20,7 +20,7 @@ use crate::report::merge::{ShardNote, swept_args};
 use crate::report::sweep::{Measurements, sim_report};
 use crate::resolve;
 use crate::run::json::expected_text;
-use crate::run::{Job, RunReport, run_many, run_many_with};
+use crate::run::{Job, KeepTrace, RunReport, run_many, run_many_with};
 use crate::spec::diag::render;
 
 pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
@@ -237,7 +237,9 @@ fn run_with_progress(
     measured: &Measurements,
 ) -> Vec<RunReport> {
     let progress = Progress::new(work.len());
-    let reports = run_many_with(work, &ctx.registry, threads, true, &|r: &mut RunReport| {
+    // Kept compact: measured here, then let go unless `--trace` prints it.
+    let keep = KeepTrace::Compact;
+    let reports = run_many_with(work, &ctx.registry, threads, keep, &|r: &mut RunReport| {
         if let (Some(trace), Some(job)) = (&r.trace, work.iter().find(|j| j.plan.file == r.file)) {
             measured.add(job.plan, trace);
         }
@@ -326,10 +328,10 @@ pub(crate) fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
         "\ntrace of {} seed {} ({} events, hash {:016x})",
         r.scenario,
         r.seed,
-        trace.events.len(),
+        trace.len(),
         r.trace_hash
     );
-    for e in &trace.events {
+    for e in trace.iter() {
         let node = e.node.map_or("-".to_owned(), |n| plan.topology.replica_name(n));
         let socket = e.socket.map_or(String::new(), |s| {
             e.node.map_or(String::new(), |n| {

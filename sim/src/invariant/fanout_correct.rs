@@ -153,7 +153,7 @@ fn gather(input: &CheckInput, graph: &FollowerGraph, users: GroupId) -> Gathered
     let mut g = Gathered::default();
     // Each router's view of who is logged in.
     let mut online: BTreeMap<Replica, BTreeSet<u32>> = BTreeMap::new();
-    for (index, event) in input.trace.events.iter().enumerate() {
+    for (index, event) in input.trace.iter().enumerate() {
         if let EventKind::FaultBegin { fault, .. } = event.kind {
             let ends = input
                 .plan

@@ -86,6 +86,27 @@ impl std::fmt::Display for Backend {
     }
 }
 
+/// Whether a run's report keeps its trace, and in which form (see
+/// [`Trace`]). `true` and `false` stand for `Expanded` and `No`, as before the
+/// compact form existed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepTrace {
+    /// The report keeps no trace.
+    No,
+    /// The report keeps the trace as the run left it: compact after a simulated run
+    /// (about 20 bytes an event), read through [`Trace::iter`].
+    Compact,
+    /// The report keeps the trace expanded, its `events` filled (about 80 bytes an
+    /// event).
+    Expanded,
+}
+
+impl From<bool> for KeepTrace {
+    fn from(keep: bool) -> KeepTrace {
+        if keep { KeepTrace::Expanded } else { KeepTrace::No }
+    }
+}
+
 /// The outcome of one seed.
 #[derive(Debug)]
 pub struct RunReport {
@@ -123,7 +144,8 @@ pub struct RunReport {
     pub drops: BTreeMap<DropReason, u64>,
     /// Why the run could not run or finish, if it could not.
     pub error: Option<RunError>,
-    /// The trace, kept only when asked for (reports, determinism checks).
+    /// The trace, kept only when asked for (reports, determinism checks), in the
+    /// form asked for ([`KeepTrace`]).
     pub trace: Option<Trace>,
     /// Every fault the run had, the scenario's own and any a swarm drew, named in full.
     pub faults: Vec<NamedFault>,
@@ -202,7 +224,7 @@ pub fn sweep_as_expected(plan: &ScenarioPlan, runs: &[&RunReport]) -> bool {
 /// Messages dropped in a trace, by reason.
 pub(crate) fn drop_counts(trace: &Trace) -> BTreeMap<DropReason, u64> {
     let mut out = BTreeMap::new();
-    for event in &trace.events {
+    for event in trace.iter() {
         if let EventKind::Drop { reason, .. } = event.kind {
             *out.entry(reason).or_default() += 1;
         }
@@ -220,7 +242,7 @@ pub fn run_seed(
     plan: &ScenarioPlan,
     registry: &Registry,
     seed: u64,
-    keep_trace: bool,
+    keep_trace: impl Into<KeepTrace>,
 ) -> RunReport {
     let started = Instant::now();
     let written = plan.faults.len();
@@ -230,7 +252,7 @@ pub fn run_seed(
     let plan = drawn.as_ref().unwrap_or(plan);
     let result = wiring::check_runnable(plan, registry, false)
         .and_then(|()| simulated::simulate(plan, registry, seed));
-    report(plan, registry, written, seed, Backend::Sim, result, started, keep_trace)
+    report(plan, registry, written, seed, Backend::Sim, result, started, keep_trace.into())
 }
 
 /// Runs one seed of a scenario over real TCP on 127.0.0.1, in real time scaled by
@@ -241,7 +263,7 @@ pub fn run_real_seed(
     registry: &Registry,
     seed: u64,
     opts: real::RealOptions,
-    keep_trace: bool,
+    keep_trace: impl Into<KeepTrace>,
 ) -> RunReport {
     let started = Instant::now();
     let scaled = real::scaled(plan, opts.time_scale);
@@ -254,8 +276,8 @@ pub fn run_real_seed(
         }
         None => real::run(plan, registry, seed),
     };
-    let mut report =
-        report(plan, registry, written, seed, Backend::Real, run.trace, started, keep_trace);
+    let keep = keep_trace.into();
+    let mut report = report(plan, registry, written, seed, Backend::Real, run.trace, started, keep);
     report.time_scale = opts.time_scale;
     report.process_output = run.process_output;
     report
@@ -272,7 +294,7 @@ fn report(
     backend: Backend,
     result: Result<Trace, RunError>,
     started: Instant,
-    keep_trace: bool,
+    keep_trace: KeepTrace,
 ) -> RunReport {
     let wall_ms = started.elapsed().as_millis() as u64;
     let mut report = RunReport {
@@ -300,8 +322,13 @@ fn report(
         Ok(mut trace) => {
             trace.faults = report.faults.clone();
             report.trace_hash = trace.hash();
-            report.events = trace.events.len();
+            report.events = trace.len();
             report.sim_ms = trace.ended_at.as_millis() as u64;
+            // A user's checker that reads `trace.events` needs the trace expanded;
+            // expanding once here spares the registry a copy per such checker.
+            if plan.invariants.iter().any(|i| registry.find_invariant(i.name).is_some_and(|s| !s.streams())) {
+                trace.expand();
+            }
             report.invariants = plan
                 .invariants
                 .iter()
@@ -319,8 +346,13 @@ fn report(
                 report.as_expected = false;
                 report.shows_expected = false;
             }
-            if keep_trace {
-                report.trace = Some(trace);
+            match keep_trace {
+                KeepTrace::No => {}
+                KeepTrace::Compact => report.trace = Some(trace),
+                KeepTrace::Expanded => {
+                    trace.expand();
+                    report.trace = Some(trace);
+                }
             }
         }
         Err(e) => report.error = Some(e),
@@ -330,7 +362,7 @@ fn report(
 
 /// The first `InternalError` of a trace, with where and when it happened.
 fn first_internal_error(trace: &Trace, plan: &ScenarioPlan) -> Option<String> {
-    trace.events.iter().find_map(|e| match &e.kind {
+    trace.iter().find_map(|e| match &e.kind {
         crate::trace::EventKind::InternalError { reason } => {
             let at = crate::spec::format_duration(e.at);
             let node = e.node.map_or_else(
@@ -359,7 +391,7 @@ pub fn run_many(
     jobs: &[Job<'_>],
     registry: &Registry,
     threads: usize,
-    keep_traces: bool,
+    keep_traces: impl Into<KeepTrace>,
     done: &(dyn Fn(&RunReport) + Sync),
 ) -> Vec<RunReport> {
     run_many_with(jobs, registry, threads, keep_traces, &|r: &mut RunReport| done(r))
@@ -371,10 +403,11 @@ pub fn run_many_with(
     jobs: &[Job<'_>],
     registry: &Registry,
     threads: usize,
-    keep_traces: bool,
+    keep_traces: impl Into<KeepTrace>,
     done: &(dyn Fn(&mut RunReport) + Sync),
 ) -> Vec<RunReport> {
-    let run = |job: &Job<'_>| run_seed(job.plan, registry, job.seed, keep_traces);
+    let keep = keep_traces.into();
+    let run = |job: &Job<'_>| run_seed(job.plan, registry, job.seed, keep);
     run_jobs(jobs, threads, &run, done)
 }
 
@@ -386,10 +419,11 @@ pub fn run_many_real(
     registry: &Registry,
     threads: usize,
     opts: real::RealOptions,
-    keep_traces: bool,
+    keep_traces: impl Into<KeepTrace>,
     done: &(dyn Fn(&mut RunReport) + Sync),
 ) -> Vec<RunReport> {
-    let run = |job: &Job<'_>| run_real_seed(job.plan, registry, job.seed, opts, keep_traces);
+    let keep = keep_traces.into();
+    let run = |job: &Job<'_>| run_real_seed(job.plan, registry, job.seed, opts, keep);
     run_jobs(jobs, threads, &run, done)
 }
 
@@ -455,7 +489,7 @@ mod tests {
             Backend::Sim,
             Err(RunError::Internal("none".into())),
             Instant::now(),
-            false,
+            KeepTrace::No,
         );
         r.error = None;
         r.shows_expected = shows_expected(plan, &outcomes, &r.drops);

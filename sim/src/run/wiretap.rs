@@ -578,7 +578,7 @@ time.sleep(30)\n";
             .count();
         assert!(timer >= 5, "a second of 50 ms ticks after a 300 ms wait: {events:?}");
         let trace =
-            Trace { events, healed_at: None, ended_at, quiesced: false, faults: Vec::new() };
+            Trace { events, ended_at, ..Trace::default() };
         // One tick of slack: NNG checks its timer on the tick.
         let params = BTreeMap::from([(
             "tolerance".to_owned(),
