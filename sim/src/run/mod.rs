@@ -17,6 +17,7 @@ pub mod compare;
 mod faults;
 mod invocation;
 pub mod json;
+pub mod memory;
 mod meter;
 mod node;
 mod phases;
@@ -152,6 +153,10 @@ pub struct RunReport {
     /// The output files of the run's external programs (`process:` nodes), one
     /// `.out` and one `.err` per incarnation; empty in the simulator.
     pub process_output: Vec<PathBuf>,
+    /// The process's peak memory over the run and its checks, per replica too
+    /// (`memory.rs`); set by [`run_many`] and its kin, `None` where the platform does
+    /// not say or for a run made alone by [`run_seed`].
+    pub memory: Option<memory::RunMemory>,
 }
 
 impl RunReport {
@@ -317,6 +322,7 @@ fn report(
         trace: None,
         faults: NamedFault::all(&plan.topology, &plan.faults, written),
         process_output: Vec::new(),
+        memory: None,
     };
     match result {
         Ok(mut trace) => {
@@ -436,13 +442,20 @@ fn run_jobs(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunReport>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let threads = threads.max(1).min(jobs.len().max(1));
+    // One run at a time: each run's peak is its own, the mark reset before it.
+    let alone = threads == 1;
     std::thread::scope(|scope| {
-        for _ in 0..threads.max(1).min(jobs.len().max(1)) {
+        for _ in 0..threads {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
+                    let reset = alone && memory::reset_peak();
                     let mut report = run(job);
+                    let replicas = job.plan.topology.groups.iter().map(|g| u64::from(g.count));
+                    // Without a reset, the mark holds every run before this one too.
+                    report.memory = memory::measure(replicas.sum(), !reset);
                     done(&mut report);
                     results.lock().expect("no panics while held")[i] = Some(report);
                 }
