@@ -134,8 +134,11 @@ fn print_left_out(left_out: &[(String, String)]) {
     if left_out.is_empty() {
         return;
     }
-    println!("
-left out {} scenario(s) that run only when named:", left_out.len());
+    println!(
+        "
+left out {} scenario(s) that run only when named:",
+        left_out.len()
+    );
     for (name, why) in left_out {
         println!("  {name}: {why}");
     }

@@ -238,9 +238,9 @@ fn memory(out: &mut String, s: &Section, runs: &[serde_json::Value]) {
     } else {
         "one run at a time, its own peak"
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<p class=\"muted\">Peak memory {} ({} per replica, {} replicas): the process's peak resident set over a run and its checks, the largest of {} run(s); {how}.</p>\n",
+        "<p class=\"muted\">Peak memory {} ({} per replica, {} replicas): the process's peak resident set over a run and its checks, the largest of {} run(s); {how}.</p>",
         bytes_text(peak),
         bytes_text(per),
         replicas,

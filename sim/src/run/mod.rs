@@ -332,7 +332,11 @@ fn report(
             report.sim_ms = trace.ended_at.as_millis() as u64;
             // A user's checker that reads `trace.events` needs the trace expanded;
             // expanding once here spares the registry a copy per such checker.
-            if plan.invariants.iter().any(|i| registry.find_invariant(i.name).is_some_and(|s| !s.streams())) {
+            if plan
+                .invariants
+                .iter()
+                .any(|i| registry.find_invariant(i.name).is_some_and(|s| !s.streams()))
+            {
                 trace.expand();
             }
             report.invariants = plan
