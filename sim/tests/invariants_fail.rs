@@ -431,6 +431,7 @@ fn finished(recorder: &Recorder, sim: &turmoil::Sim<'_>) -> Trace {
         ended_at: sim.elapsed(),
         quiesced: true,
         faults: Vec::new(),
+        compact: None,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::report::merge::{ShardNote, swept_args};
 use crate::report::sweep::{Measurements, sim_report};
 use crate::resolve;
 use crate::run::json::expected_text;
-use crate::run::{Job, RunReport, run_many, run_many_with};
+use crate::run::{Job, KeepTrace, RunReport, run_many, run_many_with};
 use crate::spec::diag::render;
 
 pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
@@ -37,6 +37,7 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     if sel.explicit && !skipped.is_empty() {
         return ctx.usage_error("sim", "the scenario(s) above cannot run in the simulator yet");
     }
+    let (plans, left_out) = split(plans, |p| left_out(ctx, &sel, p));
     let shard = match args.shard.resolve() {
         Ok(shard) => shard,
         Err(why) => return ctx.usage_error("sim", &why),
@@ -90,6 +91,7 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
         println!("determinism: {} seed(s) run twice, {mismatches} mismatch(es)", work.len());
     }
     print_skipped(ctx, &skipped);
+    print_left_out(&left_out);
     let ok = unexpected == 0 && mismatches == 0;
     println!(
         "{}",
@@ -117,6 +119,27 @@ fn print_skipped(ctx: &Ctx, skipped: &[(String, String)]) {
         ctx.tool
     );
     for (name, why) in skipped {
+        println!("  {name}: {why}");
+    }
+}
+
+/// Why a sweep of every shipped scenario leaves `plan` out (`only_when_named`), with
+/// the command that runs it; `None` when it runs, as it does whenever it is named.
+pub(crate) fn left_out(ctx: &Ctx, sel: &Selection, plan: &ScenarioPlan) -> Option<String> {
+    let why = plan.only_when_named.as_ref().filter(|_| !sel.explicit)?;
+    Some(format!("{why}; run it with `{} sim {}`", ctx.tool, plan.file.display()))
+}
+
+fn print_left_out(left_out: &[(String, String)]) {
+    if left_out.is_empty() {
+        return;
+    }
+    println!(
+        "
+left out {} scenario(s) that run only when named:",
+        left_out.len()
+    );
+    for (name, why) in left_out {
         println!("  {name}: {why}");
     }
 }
@@ -237,7 +260,9 @@ fn run_with_progress(
     measured: &Measurements,
 ) -> Vec<RunReport> {
     let progress = Progress::new(work.len());
-    let reports = run_many_with(work, &ctx.registry, threads, true, &|r: &mut RunReport| {
+    // Kept compact: measured here, then let go unless `--trace` prints it.
+    let keep = KeepTrace::Compact;
+    let reports = run_many_with(work, &ctx.registry, threads, keep, &|r: &mut RunReport| {
         if let (Some(trace), Some(job)) = (&r.trace, work.iter().find(|j| j.plan.file == r.file)) {
             measured.add(job.plan, trace);
         }
@@ -245,8 +270,9 @@ fn run_with_progress(
             r.trace = None;
         }
         let mark = if r.as_expected { "ok " } else { "BAD" };
+        let memory = r.memory.map(|m| format!(", {}", m.text())).unwrap_or_default();
         let what = format!(
-            "{mark} {} seed {} ({} events, {} ms simulated, {} ms wall)",
+            "{mark} {} seed {} ({} events, {} ms simulated, {} ms wall{memory})",
             r.scenario, r.seed, r.events, r.sim_ms, r.wall_ms
         );
         progress.tick(&what, !r.as_expected);
@@ -326,10 +352,10 @@ pub(crate) fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
         "\ntrace of {} seed {} ({} events, hash {:016x})",
         r.scenario,
         r.seed,
-        trace.events.len(),
+        trace.len(),
         r.trace_hash
     );
-    for e in &trace.events {
+    for e in trace.iter() {
         let node = e.node.map_or("-".to_owned(), |n| plan.topology.replica_name(n));
         let socket = e.socket.map_or(String::new(), |s| {
             e.node.map_or(String::new(), |n| {
@@ -338,5 +364,41 @@ pub(crate) fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
         });
         let what = crate::report::seqdiag::event_text(plan, trace, &e.kind);
         println!("{:>12.3?} {node}{socket} {what}", e.at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::registry::Registry;
+
+    /// A sweep of every shipped scenario leaves out `comet-1m` (too large for CI),
+    /// listing it with its reason and the command that runs it; named, it runs.
+    #[test]
+    fn the_million_user_comet_runs_only_when_named() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let file = root.join("scenarios/comet-1m.yaml");
+        let registry = Registry::builtin();
+        let loaded = resolve::load_scenario(&file, &registry);
+        let plan = loaded.plan.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+        assert_eq!(plan.topology.groups.iter().map(|g| u64::from(g.count)).sum::<u64>(), 1_000_002);
+        let ctx = Ctx { registry, tool: "my-tool".into(), root, rest: Vec::new() };
+        let sel = |explicit| Selection {
+            seed: None,
+            seeds: None,
+            jobs: None,
+            json: None,
+            explicit,
+            files: vec![file.clone()],
+        };
+        let why = left_out(&ctx, &sel(false), &plan).expect("left out of a whole sweep");
+        assert!(why.starts_with("1,000,000 subscribers"), "{why}");
+        assert!(why.ends_with(&format!("run it with `my-tool sim {}`", file.display())), "{why}");
+        assert_eq!(left_out(&ctx, &sel(true), &plan), None, "named, it runs");
+        let mut every_sweep = plan;
+        every_sweep.only_when_named = None;
+        assert_eq!(left_out(&ctx, &sel(false), &every_sweep), None);
     }
 }

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::plan::Replica;
-use crate::trace::{AppEvent, MsgId};
+use crate::trace::{AppEvent, EventKind, MsgId};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
 use super::{Invariant, any_design, requires};
@@ -67,7 +67,8 @@ struct Jobs {
 pub fn check(input: &CheckInput) -> Outcome {
     let mut jobs = Jobs::default();
     let mut violations = Vec::new();
-    for (event, app) in input.trace.app_events() {
+    for event in input.trace.iter() {
+        let EventKind::App(app) = &event.kind else { continue };
         let Some(node) = event.node else { continue };
         match app {
             AppEvent::ChunkSent { id, job, seq, .. } => {

@@ -62,7 +62,7 @@ pub fn check(input: &CheckInput) -> Outcome {
     let mut sockets: BTreeMap<(Replica, SocketIndex), Queues> = BTreeMap::new();
     let (mut receives, mut contended) = (0u64, 0u64);
     let mut violations = Vec::new();
-    for event in &input.trace.events {
+    for event in input.trace.iter() {
         if let EventKind::FaultBegin { fault, .. } = event.kind {
             let Some(f) = input.plan.faults.get(fault as usize) else { continue };
             if matches!(f.kind, FaultKind::Kill | FaultKind::Crash) {

@@ -40,7 +40,7 @@ struct Fired {
 pub fn check(input: &CheckInput) -> Outcome {
     let plan = input.plan;
     let mut fired: BTreeMap<u32, Fired> = BTreeMap::new();
-    for event in &input.trace.events {
+    for event in input.trace.iter() {
         let (fault, touched, begins) = match event.kind {
             EventKind::FaultBegin { fault, touched } => (fault, touched, true),
             EventKind::FaultEnd { fault, touched } => (fault, touched, false),

@@ -34,7 +34,7 @@ pub(super) fn declare() -> Invariant {
 pub fn check(input: &CheckInput) -> Outcome {
     let mut violations = Vec::new();
     let (mut queued, mut drops) = (0u64, 0u64);
-    for event in &input.trace.events {
+    for event in input.trace.iter() {
         let Some(node) = event.node else { continue };
         let (direction, pipe, depth, hwm, msg) = match &event.kind {
             EventKind::Enqueue { pipe, depth, hwm, msg } => ("outbound", pipe, depth, hwm, msg),

@@ -163,7 +163,6 @@ fn collect(input: &CheckInput) -> BTreeMap<Work, Unit> {
     let mut surveys: BTreeMap<(Replica, SocketIndex), u64> = BTreeMap::new();
     let expiring: Vec<(Replica, Option<SocketIndex>)> = input
         .trace
-        .events
         .iter()
         .filter(|e| matches!(e.kind, EventKind::SurveyExpired { .. }))
         .filter_map(|e| e.node.map(|n| (n, e.socket)))
@@ -174,7 +173,7 @@ fn collect(input: &CheckInput) -> BTreeMap<Work, Unit> {
             unit.finished.get_or_insert(at);
         }
     };
-    for event in &input.trace.events {
+    for event in input.trace.iter() {
         let Some(node) = event.node else { continue };
         let (at, socket) = (event.at, event.socket);
         let socket_type = input.socket_type(node, socket);

@@ -30,6 +30,8 @@ use std::sync::Arc;
 
 use crate::plan::TopologyPlan;
 use crate::socket::SocketType;
+#[cfg(doc)]
+use crate::trace::Trace;
 use crate::vocab::{Param, ParamKind, Role, RoleLookup};
 
 /// The checkers' test scenario, which other modules' tests build on too.
@@ -52,6 +54,9 @@ pub struct Invariant {
     pub(crate) params: Vec<Param>,
     pub(crate) applies: AppliesFn,
     pub(crate) check: CheckFn,
+    /// Whether the checker reads the trace only through [`Trace::iter`] and friends,
+    /// so a run may hand it a compact trace (see [`Invariant::streaming`]).
+    pub(crate) streams: bool,
 }
 
 impl Invariant {
@@ -69,7 +74,24 @@ impl Invariant {
             params: Vec::new(),
             applies: Arc::new(|_, _| Ok(())),
             check: Arc::new(check),
+            streams: false,
         }
+    }
+
+    /// Says the checker reads the trace only through [`Trace::iter`], [`Trace::len`]
+    /// and [`Trace::last_at`], never `trace.events`, [`Trace::app_events`] or
+    /// [`Trace::at_node`]. A run then hands it its trace compact (about 20 bytes an
+    /// event); otherwise the run expands the trace for it first (about 80 bytes an
+    /// event), which at a million subscribers is gigabytes. Every built-in checker
+    /// streams.
+    pub fn streaming(mut self) -> Invariant {
+        self.streams = true;
+        self
+    }
+
+    /// Whether the checker reads a compact trace (see [`Invariant::streaming`]).
+    pub fn streams(&self) -> bool {
+        self.streams
     }
 
     /// Adds a parameter scenarios may give it (`invariants: [{name: {param: value}}]`).
@@ -131,7 +153,7 @@ impl fmt::Debug for Invariant {
 
 /// Every built-in invariant, in the order reports list them.
 pub fn builtin() -> Vec<Invariant> {
-    vec![
+    let all = vec![
         no_lost_replies::declare(),
         no_duplicate_delivery::declare(),
         resend_interval::declare(),
@@ -146,7 +168,8 @@ pub fn builtin() -> Vec<Invariant> {
         aggregate_complete::declare(),
         fanout_correct::declare(),
         liveness::declare(),
-    ]
+    ];
+    all.into_iter().map(Invariant::streaming).collect()
 }
 
 /// Whether any of the topology's designs plays `role`.

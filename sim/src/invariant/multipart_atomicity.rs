@@ -7,7 +7,7 @@
 //! which no design recorded one checked nothing (the topology may send no multipart
 //! message, or its designs do not report frames yet), and says `Unknown`.
 
-use crate::trace::AppEvent;
+use crate::trace::{AppEvent, EventKind};
 
 use super::Invariant;
 use super::verdict::{CheckInput, Outcome, Violation, dur};
@@ -24,7 +24,8 @@ pub(super) fn declare() -> Invariant {
 pub fn check(input: &CheckInput) -> Outcome {
     let mut received = 0u64;
     let mut violations = Vec::new();
-    for (event, app) in input.trace.app_events() {
+    for event in input.trace.iter() {
+        let EventKind::App(app) = &event.kind else { continue };
         let AppEvent::PartsReceived { id, parts, expected } = *app else { continue };
         received += 1;
         if parts != expected {

@@ -30,7 +30,7 @@ pub fn check(input: &CheckInput) -> Outcome {
     let mut first_seen: BTreeMap<(Replica, Option<SocketIndex>, MsgId), Duration> = BTreeMap::new();
     let mut received = 0u64;
     let mut violations = Vec::new();
-    for event in &input.trace.events {
+    for event in input.trace.iter() {
         let EventKind::Receive { msg } = &event.kind else { continue };
         let (Some(node), Some(id)) = (event.node, msg.id) else { continue };
         received += 1;

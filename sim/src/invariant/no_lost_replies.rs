@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::plan::Replica;
 use crate::socket::SocketType;
-use crate::trace::{AppEvent, MsgId};
+use crate::trace::{AppEvent, EventKind, MsgId};
 use crate::vocab::Role;
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
@@ -62,7 +62,8 @@ pub fn check(input: &CheckInput) -> Outcome {
     let mut violations = Vec::new();
     let who = |node: Option<Replica>| node.map_or_else(|| "?".to_owned(), |n| input.node_name(n));
 
-    for (event, app) in input.trace.app_events() {
+    for event in input.trace.iter() {
+        let EventKind::App(app) = &event.kind else { continue };
         let (at, node) = (event.at, event.node);
         match *app {
             AppEvent::RequestIssued { id } => {

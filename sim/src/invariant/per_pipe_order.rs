@@ -46,7 +46,7 @@ pub fn check(input: &CheckInput) -> Outcome {
     let mut last: BTreeMap<(PipeKey, Replica, u32), (MsgId, Duration)> = BTreeMap::new();
     let (mut judged, mut forwarded) = (0u64, 0u64);
     let mut violations = Vec::new();
-    for event in &input.trace.events {
+    for event in input.trace.iter() {
         let Some(node) = event.node else { continue };
         let (pipe, msg) = match &event.kind {
             EventKind::Connect { pipe, peer: Some(peer) } => {

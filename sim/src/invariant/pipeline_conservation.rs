@@ -63,7 +63,7 @@ pub fn check(input: &CheckInput) -> Outcome {
     let mut tasks: BTreeMap<MsgId, Task> = BTreeMap::new();
     // The peer replica of each pipe, per (node, socket), from `Connect` events.
     let mut peers: BTreeMap<(Replica, Option<SocketIndex>, PipeId), Replica> = BTreeMap::new();
-    for event in &input.trace.events {
+    for event in input.trace.iter() {
         let Some(node) = event.node else { continue };
         match &event.kind {
             EventKind::Connect { pipe, peer: Some(peer) } => {

@@ -126,8 +126,8 @@ pub fn check(input: &CheckInput) -> Outcome {
         violations: Vec::new(),
         behaviour: Behaviour::default(),
     };
-    for event in &input.trace.events {
-        checker.event(event);
+    for event in input.trace.iter() {
+        checker.event(&event);
     }
     let end = input.end();
     for socket in checker.sockets.values_mut() {

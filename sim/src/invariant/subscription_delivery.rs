@@ -263,10 +263,10 @@ fn collect(input: &CheckInput) -> (BTreeMap<SocketKey, Subscriber>, Vec<Publish>
         input.socket_type(node, socket).is_some_and(|t| types.contains(&t))
     };
     let app_publishes =
-        input.trace.app_events().any(|(_, a)| matches!(a, AppEvent::Published { .. }));
+        input.trace.iter().any(|e| matches!(e.kind, EventKind::App(AppEvent::Published { .. })));
     let mut subscribers: BTreeMap<SocketKey, Subscriber> = BTreeMap::new();
     let mut publishes = Vec::new();
-    for (index, event) in input.trace.events.iter().enumerate() {
+    for (index, event) in input.trace.iter().enumerate() {
         if let EventKind::FaultBegin { fault, .. } = event.kind {
             let Some(f) = input.plan.faults.get(fault as usize) else { continue };
             if !matches!(f.kind, FaultKind::Kill | FaultKind::Crash) {

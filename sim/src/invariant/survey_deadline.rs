@@ -86,8 +86,8 @@ pub fn check(input: &CheckInput) -> Outcome {
         responses: 0,
         violations: Vec::new(),
     };
-    for event in &input.trace.events {
-        checker.event(event);
+    for event in input.trace.iter() {
+        checker.event(&event);
     }
     let end = input.end();
     let open = std::mem::take(&mut checker.current);

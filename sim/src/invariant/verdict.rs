@@ -162,7 +162,7 @@ impl CheckInput<'_> {
     /// Where the run ended: the trace's end, or its last event if that is later (a
     /// trace built by hand may leave `ended_at` at zero).
     pub fn end(&self) -> Duration {
-        let last = self.trace.events.last().map_or(Duration::ZERO, |e| e.at);
+        let last = self.trace.last_at().unwrap_or(Duration::ZERO);
         self.trace.ended_at.max(last)
     }
 
@@ -182,7 +182,7 @@ impl CheckInput<'_> {
                     && f.nodes.iter().any(|s| s.picks(node))
             })
         };
-        let begins = self.trace.events.iter().filter_map(|e| match e.kind {
+        let begins = self.trace.iter().filter_map(|e| match e.kind {
             EventKind::FaultBegin { fault, .. } if e.node.is_none() && ends(fault) => Some(e.at),
             _ => None,
         });
@@ -216,8 +216,8 @@ impl CheckInput<'_> {
 
     /// The ids producers declared as pipeline tasks (`AppEvent::TaskIssued`).
     pub(crate) fn issued_tasks(&self) -> BTreeSet<MsgId> {
-        let issued = self.trace.app_events().filter_map(|(_, a)| match a {
-            AppEvent::TaskIssued { id } => Some(*id),
+        let issued = self.trace.iter().filter_map(|e| match e.kind {
+            EventKind::App(AppEvent::TaskIssued { id }) => Some(id),
             _ => None,
         });
         issued.collect()
@@ -310,7 +310,7 @@ pub(crate) mod testing {
         healed_at: Option<Duration>,
         ended_at: Duration,
     ) -> Trace {
-        Trace { events, healed_at, ended_at, quiesced: false, faults: Vec::new() }
+        Trace { events, healed_at, ended_at, ..Trace::default() }
     }
 
     /// Runs `checker` over `trace` and `plan` with no parameters.

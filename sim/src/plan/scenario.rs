@@ -410,6 +410,9 @@ pub struct ScenarioPlan {
     pub expect: Expect,
     /// Where the expected outcome must show and the counts it comes with.
     pub expect_bounds: ExpectBounds,
+    /// Why a sweep of every shipped scenario leaves it out (`only_when_named`): it runs
+    /// only when named. `None`: every sweep runs it.
+    pub only_when_named: Option<String>,
 }
 
 impl ScenarioPlan {

@@ -64,6 +64,7 @@ pub(crate) fn plan() -> ScenarioPlan {
         name: "test".into(),
         file: PathBuf::from("test-scenario.yaml"),
         description: None,
+        only_when_named: None,
         topology,
         duration: Duration::from_secs(10),
         liveness: Duration::from_secs(10),

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use super::chart::{self, Line, duration_short, duration_text, esc, number_text};
 use super::metrics::{Metrics, TimeSeries, bucket_low_us};
 use super::{Kind, Report, Section, Table, seqsvg};
+use crate::run::memory::bytes_text;
 
 /// The sections every scenario's part of a page has, in page order; `compare`
 /// reports add `compare`, reports with tables `summary`.
@@ -117,7 +118,7 @@ pub fn render(report: &Report) -> String {
         compare(&mut out, &report.sections, clock);
     }
     for (i, s) in report.sections.iter().enumerate() {
-        section(&mut out, s, i, clock);
+        section(&mut out, s, i, clock, &report.runs);
     }
     let _ = write!(
         out,
@@ -190,7 +191,7 @@ fn label(s: &Section) -> &str {
     s.design.as_deref().unwrap_or(&s.name)
 }
 
-fn section(out: &mut String, s: &Section, i: usize, clock: &str) {
+fn section(out: &mut String, s: &Section, i: usize, clock: &str, runs: &[serde_json::Value]) {
     let badge = if s.ended_as_expected() {
         "<span class=\"badge ok\">as expected</span>".to_owned()
     } else if s.as_expected == s.seeds && s.errors == 0 {
@@ -227,10 +228,38 @@ fn section(out: &mut String, s: &Section, i: usize, clock: &str) {
         out,
         "<div data-section=\"graph\"><h3>Topology</h3><div class=\"scroll\">{graph}</div></div>"
     );
+    memory(out, s, runs);
     verdicts(out, s);
     sequences(out, s, i);
     metrics(out, &s.metrics, clock);
     out.push_str("</section>\n");
+}
+
+/// The largest peak memory of the section's runs, per replica too, from the runs'
+/// `memory` (`run/memory.rs`); nothing for runs that did not measure it.
+fn memory(out: &mut String, s: &Section, runs: &[serde_json::Value]) {
+    let measured = runs.iter().filter(|r| r.get("file").and_then(|f| f.as_str()) == Some(&s.file));
+    let figures = measured.filter_map(|r| {
+        let m = r.get("memory")?;
+        let field = |name: &str| m.get(name).and_then(serde_json::Value::as_u64);
+        let shared = m.get("shared").and_then(serde_json::Value::as_bool)?;
+        Some((field("peak_rss_bytes")?, field("per_replica_bytes")?, field("replicas")?, shared))
+    });
+    let figures: Vec<(u64, u64, u64, bool)> = figures.collect();
+    let Some(&(peak, per, replicas, _)) = figures.iter().max() else { return };
+    let how = if figures.iter().any(|f| f.3) {
+        "runs shared the process, so this is an upper bound on one run's"
+    } else {
+        "one run at a time, its own peak"
+    };
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\">Peak memory {} ({} per replica, {} replicas): the process's peak resident set over a run and its checks, the largest of {} run(s); {how}.</p>",
+        bytes_text(peak),
+        bytes_text(per),
+        replicas,
+        figures.len()
+    );
 }
 
 fn verdicts(out: &mut String, s: &Section) {

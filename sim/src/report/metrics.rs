@@ -50,7 +50,8 @@ enum Pairing {
 impl Pairing {
     fn of(trace: &Trace) -> Pairing {
         let mut found = Pairing::Message;
-        for (_, a) in trace.app_events() {
+        for e in trace.iter() {
+            let EventKind::App(a) = &e.kind else { continue };
             match a {
                 AppEvent::RequestIssued { .. } => return Pairing::Request,
                 AppEvent::TaskIssued { .. } => found = Pairing::Task,
@@ -272,7 +273,7 @@ impl Accumulator {
         }
         let mut starts: BTreeMap<MsgId, (Duration, Option<Replica>)> = BTreeMap::new();
         let mut drops_here: BTreeMap<String, u64> = BTreeMap::new();
-        for e in &trace.events {
+        for e in trace.iter() {
             let b = self.bucket(e.at);
             let mut end = None;
             match &e.kind {

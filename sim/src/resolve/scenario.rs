@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::plan::{FaultPlan, ScenarioPlan, TopologyPlan};
 use crate::registry::Registry;
-use crate::spec::diag::Diagnostics;
+use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;
 
@@ -50,6 +50,7 @@ impl ScenarioResolver<'_, '_, '_> {
         let swarm = raw.swarm.as_ref().and_then(|s| self.swarm(s));
         let invariants = self.invariants(raw);
         let (expect, expect_bounds) = self.expect(raw, &invariants);
+        let only_when_named = self.only_when_named(raw);
         self.warn_unreached(&workload);
         self.warn_off_tick(raw, &network, liveness, &faults);
         if self.diags.has_errors() {
@@ -72,6 +73,21 @@ impl ScenarioResolver<'_, '_, '_> {
             invariants,
             expect,
             expect_bounds,
+            only_when_named,
         })
+    }
+
+    /// `only_when_named`'s reason; an empty one is an error, as a scenario left out
+    /// of sweeps must say why.
+    fn only_when_named(&mut self, raw: &RawScenario) -> Option<String> {
+        let reason = raw.only_when_named.as_ref()?.trim();
+        if reason.is_empty() {
+            let path = YamlPath::root().key("only_when_named");
+            self.diags
+                .error(&path, Target::Value, Code::BadValue, "`only_when_named` gives no reason")
+                .hint("say why sweeps leave the scenario out, e.g. `only_when_named: 1,000,000 users take minutes and gigabytes`");
+            return None;
+        }
+        Some(reason.to_owned())
     }
 }

@@ -42,7 +42,7 @@ impl Metrics {
         let mut m = Metrics::default();
         let mut first = None;
         let mut last = Duration::ZERO;
-        for e in &trace.events {
+        for e in trace.iter() {
             match &e.kind {
                 EventKind::Send { .. } => m.sends += 1,
                 EventKind::App(AppEvent::RequestIssued { id }) => {

@@ -2,7 +2,11 @@
 //!
 //! Shape: `{"runs": [{"backend", "scenario", "topology", "seed", "trace_hash", "events",
 //! "sim_ms", "invariants": [{"name", "verdict", "violations", "first"}], "faults":
-//! [{"kind", "at_ms", "until_ms", "drawn", "text"}], "expected", "as_expected"}]}`, plus `error` and `repro` where they apply. `backend` is `sim`
+//! [{"kind", "at_ms", "until_ms", "drawn", "text"}], "expected", "as_expected"}]}`, plus `error` and `repro` where they apply,
+//! and where the platform measures memory (`memory.rs`) `memory: {"peak_rss_bytes",
+//! "replicas", "per_replica_bytes", "shared"}` (`shared`: other runs shared the process,
+//! so the peak is an upper bound; like `wall_ms`, it measures the machine, not the
+//! run). `backend` is `sim`
 //! or `real`; on the real network `sim_ms` is the run's length in real time and
 //! `trace_hash` identifies that one trace only (real runs are not deterministic).
 
@@ -49,6 +53,14 @@ fn run_json(r: &RunReport) -> Value {
         "expected": expected_text(&r.expected),
         "as_expected": r.as_expected,
     });
+    if let Some(m) = &r.memory {
+        v["memory"] = json!({
+            "peak_rss_bytes": m.peak_rss_bytes,
+            "replicas": m.replicas,
+            "per_replica_bytes": m.per_replica_bytes(),
+            "shared": m.shared,
+        });
+    }
     if let Some(e) = &r.error {
         v["error"] = json!(e.to_string());
     }

@@ -18,6 +18,7 @@ mod endpoints;
 mod faults;
 mod invocation;
 pub mod json;
+pub mod memory;
 mod meter;
 mod node;
 mod phases;
@@ -87,6 +88,27 @@ impl std::fmt::Display for Backend {
     }
 }
 
+/// Whether a run's report keeps its trace, and in which form (see
+/// [`Trace`]). `true` and `false` stand for `Expanded` and `No`, as before the
+/// compact form existed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepTrace {
+    /// The report keeps no trace.
+    No,
+    /// The report keeps the trace as the run left it: compact after a simulated run
+    /// (about 20 bytes an event), read through [`Trace::iter`].
+    Compact,
+    /// The report keeps the trace expanded, its `events` filled (about 80 bytes an
+    /// event).
+    Expanded,
+}
+
+impl From<bool> for KeepTrace {
+    fn from(keep: bool) -> KeepTrace {
+        if keep { KeepTrace::Expanded } else { KeepTrace::No }
+    }
+}
+
 /// The outcome of one seed.
 #[derive(Debug)]
 pub struct RunReport {
@@ -124,13 +146,18 @@ pub struct RunReport {
     pub drops: BTreeMap<DropReason, u64>,
     /// Why the run could not run or finish, if it could not.
     pub error: Option<RunError>,
-    /// The trace, kept only when asked for (reports, determinism checks).
+    /// The trace, kept only when asked for (reports, determinism checks), in the
+    /// form asked for ([`KeepTrace`]).
     pub trace: Option<Trace>,
     /// Every fault the run had, the scenario's own and any a swarm drew, named in full.
     pub faults: Vec<NamedFault>,
     /// The output files of the run's external programs (`process:` nodes), one
     /// `.out` and one `.err` per incarnation; empty in the simulator.
     pub process_output: Vec<PathBuf>,
+    /// The process's peak memory over the run and its checks, per replica too
+    /// (`memory.rs`); set by [`run_many`] and its kin, `None` where the platform does
+    /// not say or for a run made alone by [`run_seed`].
+    pub memory: Option<memory::RunMemory>,
 }
 
 impl RunReport {
@@ -203,7 +230,7 @@ pub fn sweep_as_expected(plan: &ScenarioPlan, runs: &[&RunReport]) -> bool {
 /// Messages dropped in a trace, by reason.
 pub(crate) fn drop_counts(trace: &Trace) -> BTreeMap<DropReason, u64> {
     let mut out = BTreeMap::new();
-    for event in &trace.events {
+    for event in trace.iter() {
         if let EventKind::Drop { reason, .. } = event.kind {
             *out.entry(reason).or_default() += 1;
         }
@@ -221,7 +248,7 @@ pub fn run_seed(
     plan: &ScenarioPlan,
     registry: &Registry,
     seed: u64,
-    keep_trace: bool,
+    keep_trace: impl Into<KeepTrace>,
 ) -> RunReport {
     let started = Instant::now();
     let written = plan.faults.len();
@@ -231,7 +258,7 @@ pub fn run_seed(
     let plan = drawn.as_ref().unwrap_or(plan);
     let result = wiring::check_runnable(plan, registry, false)
         .and_then(|()| simulated::simulate(plan, registry, seed));
-    report(plan, registry, written, seed, Backend::Sim, result, started, keep_trace)
+    report(plan, registry, written, seed, Backend::Sim, result, started, keep_trace.into())
 }
 
 /// Runs one seed of a scenario over real TCP on 127.0.0.1, in real time scaled by
@@ -242,7 +269,7 @@ pub fn run_real_seed(
     registry: &Registry,
     seed: u64,
     opts: real::RealOptions,
-    keep_trace: bool,
+    keep_trace: impl Into<KeepTrace>,
 ) -> RunReport {
     let started = Instant::now();
     let scaled = real::scaled(plan, opts.time_scale);
@@ -255,8 +282,8 @@ pub fn run_real_seed(
         }
         None => real::run(plan, registry, seed, opts.ports),
     };
-    let mut report =
-        report(plan, registry, written, seed, Backend::Real, run.trace, started, keep_trace);
+    let keep = keep_trace.into();
+    let mut report = report(plan, registry, written, seed, Backend::Real, run.trace, started, keep);
     report.time_scale = opts.time_scale;
     report.process_output = run.process_output;
     report
@@ -273,7 +300,7 @@ fn report(
     backend: Backend,
     result: Result<Trace, RunError>,
     started: Instant,
-    keep_trace: bool,
+    keep_trace: KeepTrace,
 ) -> RunReport {
     let wall_ms = started.elapsed().as_millis() as u64;
     let mut report = RunReport {
@@ -296,13 +323,23 @@ fn report(
         trace: None,
         faults: NamedFault::all(&plan.topology, &plan.faults, written),
         process_output: Vec::new(),
+        memory: None,
     };
     match result {
         Ok(mut trace) => {
             trace.faults = report.faults.clone();
             report.trace_hash = trace.hash();
-            report.events = trace.events.len();
+            report.events = trace.len();
             report.sim_ms = trace.ended_at.as_millis() as u64;
+            // A user's checker that reads `trace.events` needs the trace expanded;
+            // expanding once here spares the registry a copy per such checker.
+            if plan
+                .invariants
+                .iter()
+                .any(|i| registry.find_invariant(i.name).is_some_and(|s| !s.streams()))
+            {
+                trace.expand();
+            }
             report.invariants = plan
                 .invariants
                 .iter()
@@ -320,8 +357,13 @@ fn report(
                 report.as_expected = false;
                 report.shows_expected = false;
             }
-            if keep_trace {
-                report.trace = Some(trace);
+            match keep_trace {
+                KeepTrace::No => {}
+                KeepTrace::Compact => report.trace = Some(trace),
+                KeepTrace::Expanded => {
+                    trace.expand();
+                    report.trace = Some(trace);
+                }
             }
         }
         Err(e) => report.error = Some(e),
@@ -331,7 +373,7 @@ fn report(
 
 /// The first `InternalError` of a trace, with where and when it happened.
 fn first_internal_error(trace: &Trace, plan: &ScenarioPlan) -> Option<String> {
-    trace.events.iter().find_map(|e| match &e.kind {
+    trace.iter().find_map(|e| match &e.kind {
         crate::trace::EventKind::InternalError { reason } => {
             let at = crate::spec::format_duration(e.at);
             let node = e.node.map_or_else(
@@ -360,7 +402,7 @@ pub fn run_many(
     jobs: &[Job<'_>],
     registry: &Registry,
     threads: usize,
-    keep_traces: bool,
+    keep_traces: impl Into<KeepTrace>,
     done: &(dyn Fn(&RunReport) + Sync),
 ) -> Vec<RunReport> {
     run_many_with(jobs, registry, threads, keep_traces, &|r: &mut RunReport| done(r))
@@ -372,10 +414,11 @@ pub fn run_many_with(
     jobs: &[Job<'_>],
     registry: &Registry,
     threads: usize,
-    keep_traces: bool,
+    keep_traces: impl Into<KeepTrace>,
     done: &(dyn Fn(&mut RunReport) + Sync),
 ) -> Vec<RunReport> {
-    let run = |job: &Job<'_>| run_seed(job.plan, registry, job.seed, keep_traces);
+    let keep = keep_traces.into();
+    let run = |job: &Job<'_>| run_seed(job.plan, registry, job.seed, keep);
     run_jobs(jobs, threads, &run, done)
 }
 
@@ -387,10 +430,11 @@ pub fn run_many_real(
     registry: &Registry,
     threads: usize,
     opts: real::RealOptions,
-    keep_traces: bool,
+    keep_traces: impl Into<KeepTrace>,
     done: &(dyn Fn(&mut RunReport) + Sync),
 ) -> Vec<RunReport> {
-    let run = |job: &Job<'_>| run_real_seed(job.plan, registry, job.seed, opts, keep_traces);
+    let keep = keep_traces.into();
+    let run = |job: &Job<'_>| run_real_seed(job.plan, registry, job.seed, opts, keep);
     run_jobs(jobs, threads, &run, done)
 }
 
@@ -403,13 +447,20 @@ fn run_jobs(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunReport>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let threads = threads.max(1).min(jobs.len().max(1));
+    // One run at a time: each run's peak is its own, the mark reset before it.
+    let alone = threads == 1;
     std::thread::scope(|scope| {
-        for _ in 0..threads.max(1).min(jobs.len().max(1)) {
+        for _ in 0..threads {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
+                    let reset = alone && memory::reset_peak();
                     let mut report = run(job);
+                    let replicas = job.plan.topology.groups.iter().map(|g| u64::from(g.count));
+                    // Without a reset, the mark holds every run before this one too.
+                    report.memory = memory::measure(replicas.sum(), !reset);
                     done(&mut report);
                     results.lock().expect("no panics while held")[i] = Some(report);
                 }
@@ -456,7 +507,7 @@ mod tests {
             Backend::Sim,
             Err(RunError::Internal("none".into())),
             Instant::now(),
-            false,
+            KeepTrace::No,
         );
         r.error = None;
         r.shows_expected = shows_expected(plan, &outcomes, &r.drops);

@@ -218,13 +218,12 @@ impl<'a> Phases<'a> {
     }
 
     pub fn finish(self, ended_at: Duration) -> Trace {
-        Trace {
-            events: self.recorder.take(),
-            healed_at: self.healed_at,
-            ended_at,
-            quiesced: self.quiesced,
-            // `run/mod.rs` names the run's faults, drawn ones included.
-            faults: Vec::new(),
-        }
+        // Compact unless the run spilled: checkers read it as a stream. `run/mod.rs`
+        // names the run's faults, drawn ones included.
+        let mut trace = self.recorder.take_trace();
+        trace.healed_at = self.healed_at;
+        trace.ended_at = ended_at;
+        trace.quiesced = self.quiesced;
+        trace
     }
 }

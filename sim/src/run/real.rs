@@ -191,7 +191,7 @@ pub(crate) fn descriptors_short(needed: u64, limit: DescriptorLimit) -> Option<S
 /// `noted` is what the proxies and binds met; `needed` what the run was estimated to
 /// hold.
 fn descriptor_failure(trace: &Trace, noted: Option<String>, needed: u64) -> Option<RunError> {
-    let from_trace = trace.events.iter().find_map(|e| match &e.kind {
+    let from_trace = trace.iter().find_map(|e| match &e.kind {
         EventKind::ConnectFailed { reason, out_of_descriptors: true }
         | EventKind::AcceptFailed { reason, out_of_descriptors: true } => Some(reason.clone()),
         _ => None,

@@ -166,6 +166,9 @@ pub struct RawScenario {
     #[serde(default)]
     pub invariants: Vec<RawInvariant>,
     pub expect: RawExpect,
+    /// Why a sweep of every shipped scenario leaves this one out (its size, say); it
+    /// runs only when named. Absent: every sweep runs it.
+    pub only_when_named: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,6 +5,7 @@
 //! print alike. `std::hash::Hash` is not used because `DefaultHasher` is seeded per
 //! process.
 
+use std::borrow::Borrow;
 use std::fmt::Write as _;
 
 use super::TraceEvent;
@@ -27,9 +28,14 @@ impl std::fmt::Write for Fnv {
 
 /// FNV-1a over the events' canonical encoding: equal traces hash alike on every machine.
 pub fn trace_hash(events: &[TraceEvent]) -> u64 {
+    trace_hash_of(events)
+}
+
+/// [`trace_hash`] over events read as a stream (a compact trace's, decoded in turn).
+pub fn trace_hash_of<E: Borrow<TraceEvent>>(events: impl IntoIterator<Item = E>) -> u64 {
     let mut h = Fnv(FNV_OFFSET);
     for e in events {
-        let _ = writeln!(h, "{e:?}");
+        let _ = writeln!(h, "{:?}", e.borrow());
     }
     h.0
 }

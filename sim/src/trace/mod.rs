@@ -8,16 +8,20 @@
 //!
 //! A message id's bit layout lives with the plan (`plan/msg_id.rs`) and is re-exported
 //! here; `fault_name.rs` names faults in full; `compact.rs` is a byte form of events about a
-//! quarter of their size in memory, and `spill.rs` keeps a long run's trace on disk in
-//! that form as it is recorded, so the run's memory levels off. `user_event.rs` is the
-//! typed event a user's design records of its own.
+//! quarter of their size in memory: a recorder keeps its events in that form
+//! (`compact_events.rs`) and a run's [`Trace`] stays compact, read as a stream through
+//! [`Trace::iter`], unless a caller expands it. `spill.rs` keeps a long real run's trace
+//! on disk in that form as it is recorded, so the run's memory levels off.
+//! `user_event.rs` is the typed event a user's design records of its own.
 
 pub mod compact;
+mod compact_events;
 mod fault_name;
 mod hash;
 mod spill;
 mod user_event;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -25,8 +29,9 @@ use std::time::Duration;
 use crate::plan::Replica;
 use crate::socket::{DropReason, PipeId};
 
+pub use compact_events::{CompactEvents, CompactIter};
 pub use fault_name::{NamedFault, fault_text};
-pub use hash::trace_hash;
+pub use hash::{trace_hash, trace_hash_of};
 // The id layout belongs to the plan (it is bounded by the resolver and packed by
 // designs); the trace re-exports it because every event carries ids.
 pub use crate::plan::msg_id::{
@@ -336,10 +341,21 @@ pub struct TraceEvent {
 }
 
 /// The finished record of one run.
+///
+/// Its events are held in one of two forms. A trace built by hand, or from a run
+/// that spilled to disk, or one a caller [expanded](Trace::expand), has them in
+/// `events`. A run's trace keeps them compact (about 20 bytes an event instead of 80)
+/// and `events` is empty until expanded. [`Trace::iter`] and [`Trace::len`] read
+/// either form, and are what built-in checkers use; `events`, [`Trace::at_node`] and
+/// [`Trace::app_events`] need the expanded form.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
-    /// Every event, in the order recorded (time order).
+    /// Every event, in the order recorded (time order), when the trace is expanded;
+    /// empty while the trace is compact.
     pub events: Vec<TraceEvent>,
+    /// The events in the compact form, while the trace is compact (`events` is then
+    /// empty and ignored); `None` for an expanded trace.
+    pub compact: Option<CompactEvents>,
     /// When the safety phase ended and everything healed.
     pub healed_at: Option<Duration>,
     /// When the run stopped.
@@ -364,18 +380,74 @@ impl Trace {
     }
 
     /// The trace hash `--check-determinism` compares: FNV-1a over the events'
-    /// canonical encoding, so equal traces hash alike on every machine.
+    /// canonical encoding, so equal traces hash alike on every machine, in either form.
     pub fn hash(&self) -> u64 {
-        trace_hash(&self.events)
+        trace_hash_of(self.iter())
     }
 
-    /// Events at one replica.
+    /// A trace whose events are `events`, kept compact; the other fields are empty.
+    pub fn from_compact(events: CompactEvents) -> Trace {
+        Trace { compact: Some(events), ..Trace::default() }
+    }
+
+    /// Every event in order, from either form: borrowed from `events`, or decoded one
+    /// at a time from the compact form (so a compact trace is never expanded whole).
+    pub fn iter(&self) -> Events<'_> {
+        match &self.compact {
+            Some(c) => Events::Compact(c.iter()),
+            None => Events::Expanded(self.events.iter()),
+        }
+    }
+
+    /// Events the trace holds, in either form.
+    pub fn len(&self) -> usize {
+        self.compact.as_ref().map_or(self.events.len(), CompactEvents::len)
+    }
+
+    /// Whether the trace holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The last event's time, if there is one.
+    pub fn last_at(&self) -> Option<Duration> {
+        match &self.compact {
+            Some(c) => c.last_at(),
+            None => self.events.last().map(|e| e.at),
+        }
+    }
+
+    /// Whether the events are held compact (and `events` is empty).
+    pub fn is_compact(&self) -> bool {
+        self.compact.is_some()
+    }
+
+    /// Moves compact events into `events`, about four times their compact size.
+    pub fn expand(&mut self) {
+        if let Some(c) = self.compact.take() {
+            self.events = c.iter().collect();
+        }
+    }
+
+    /// Events at one replica. Needs an expanded trace (see [`Trace`]).
     pub fn at_node(&self, node: Replica) -> impl Iterator<Item = &TraceEvent> {
+        self.assert_expanded("at_node");
         self.events.iter().filter(move |e| e.node == Some(node))
     }
 
-    /// The designs' own markers, each with the event that carries it.
+    /// A compact trace's `events` is empty: reading it as if it held the run would
+    /// see nothing happen, so a reader that needs the expanded form stops here.
+    fn assert_expanded(&self, what: &str) {
+        assert!(
+            self.compact.is_none(),
+            "Trace::{what} reads expanded events; call Trace::expand or read Trace::iter"
+        );
+    }
+
+    /// The designs' own markers, each with the event that carries it. Needs an
+    /// expanded trace (see [`Trace`]).
     pub fn app_events(&self) -> impl Iterator<Item = (&TraceEvent, &AppEvent)> {
+        self.assert_expanded("app_events");
         self.events.iter().filter_map(|e| match &e.kind {
             EventKind::App(a) => Some((e, a)),
             _ => None,
@@ -383,9 +455,29 @@ impl Trace {
     }
 }
 
+/// The events of a [`Trace`], in order, from whichever form it holds them in.
+#[derive(Debug)]
+pub enum Events<'a> {
+    /// Borrowed from an expanded trace.
+    Expanded(std::slice::Iter<'a, TraceEvent>),
+    /// Decoded from a compact one.
+    Compact(CompactIter<'a>),
+}
+
+impl<'a> Iterator for Events<'a> {
+    type Item = Cow<'a, TraceEvent>;
+
+    fn next(&mut self) -> Option<Cow<'a, TraceEvent>> {
+        match self {
+            Events::Expanded(it) => it.next().map(Cow::Borrowed),
+            Events::Compact(it) => it.next().map(Cow::Owned),
+        }
+    }
+}
+
 /// Where a running simulation appends events. Cheap to clone; single-threaded (one
-/// simulation runs on one thread). In memory by default; [`Recorder::spilling`] keeps
-/// only the latest batch in memory and the rest on disk in the compact form.
+/// simulation runs on one thread). In memory in the compact form by default;
+/// [`Recorder::spilling`] keeps only the latest batch in memory and the rest on disk.
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
     store: Rc<RefCell<Store>>,
@@ -394,8 +486,10 @@ pub struct Recorder {
 /// What a recorder holds.
 #[derive(Debug, Default)]
 struct Store {
-    /// The events not yet spilled (all of them, without a spill).
+    /// The events not yet spilled, with a spill.
     events: Vec<TraceEvent>,
+    /// Every event, without a spill.
+    compact: CompactEvents,
     spill: Option<Spill>,
     /// Why spilling stopped, if it failed: said in the trace as an internal error.
     spill_failed: Option<String>,
@@ -415,6 +509,10 @@ impl Recorder {
     /// Appends `event`, spilling a full batch to disk if this recorder spills.
     pub fn record(&self, event: TraceEvent) {
         let mut store = self.store.borrow_mut();
+        if store.spill.is_none() {
+            store.compact.push(&event);
+            return;
+        }
         store.events.push(event);
         if store.events.len() >= SPILL_BATCH_EVENTS
             && store.spill.is_some()
@@ -427,7 +525,7 @@ impl Recorder {
     /// Events recorded so far, spilled ones included.
     pub fn len(&self) -> usize {
         let store = self.store.borrow();
-        store.events.len() + store.spill.as_ref().map_or(0, Spill::len)
+        store.compact.len() + store.events.len() + store.spill.as_ref().map_or(0, Spill::len)
     }
 
     /// Whether nothing has been recorded yet.
@@ -435,14 +533,25 @@ impl Recorder {
         self.len() == 0
     }
 
-    /// Takes every event recorded so far, reading spilled ones back. A spill that
-    /// failed (a full disk) ends the trace with an `InternalError` saying so, which
-    /// fails the run as patchbay's, not the design's.
+    /// Takes every event recorded so far as a trace (its other fields empty): kept
+    /// compact when recorded in memory, expanded when read back from a spill.
+    pub fn take_trace(&self) -> Trace {
+        let compact = std::mem::take(&mut self.store.borrow_mut().compact);
+        if compact.is_empty() {
+            Trace { events: self.take(), ..Trace::default() }
+        } else {
+            Trace::from_compact(compact)
+        }
+    }
+
+    /// Takes every event recorded so far, expanded, reading spilled ones back. A spill
+    /// that failed (a full disk) ends the trace with an `InternalError` saying so,
+    /// which fails the run as patchbay's, not the design's.
     pub fn take(&self) -> Vec<TraceEvent> {
         let mut guard = self.store.borrow_mut();
         let store = &mut *guard;
         let recent = std::mem::take(&mut store.events);
-        let mut all = Vec::new();
+        let mut all: Vec<TraceEvent> = std::mem::take(&mut store.compact).iter().collect();
         if let Some(spill) = store.spill.as_mut().filter(|s| !s.is_empty()) {
             all.reserve(spill.len() + recent.len());
             let read = spill

@@ -1,0 +1,126 @@
+//! A run's memory: the process's peak resident set, and that peak per replica.
+//!
+//! The figure is the kernel's own high-water mark of the process's resident memory
+//! (`VmHWM` in `/proc/self/status`), read when a run and its checks are done. When
+//! runs go one at a time (`--jobs 1`), the mark is reset before each run (writing `5`
+//! to `/proc/self/clear_refs`), so it is that run's own peak, the process's fixed cost
+//! (code, registry, plans) included. When runs share the process, the mark is the
+//! process's peak so far, every run beside it included: an upper bound, and the report
+//! says so. Divided by the topology's replicas it is the figure to set beside a seed's
+//! own "bytes per connection" (in `comet`, a replica is a subscriber). Only Linux
+//! exposes the mark without a system call; elsewhere the figure is absent, never
+//! guessed. docs/memory.md says what it does and does not count.
+
+use std::fs;
+
+/// A run's peak memory and what it is divided by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunMemory {
+    /// The process's peak resident set, in bytes.
+    pub peak_rss_bytes: u64,
+    /// The topology's replicas (every group's count, summed).
+    pub replicas: u64,
+    /// Whether other runs shared the process (more than one job at a time): the peak
+    /// is then theirs too, an upper bound on this run's.
+    pub shared: bool,
+}
+
+impl RunMemory {
+    /// The peak per replica, in bytes (the whole peak for a topology of none).
+    pub fn per_replica_bytes(&self) -> u64 {
+        self.peak_rss_bytes / self.replicas.max(1)
+    }
+
+    /// "381 MB peak, 38.1 KB per replica", with "(runs shared the process)" when they did.
+    pub fn text(&self) -> String {
+        let shared = if self.shared { " (runs shared the process: an upper bound)" } else { "" };
+        format!(
+            "{} peak, {} per replica{shared}",
+            bytes_text(self.peak_rss_bytes),
+            bytes_text(self.per_replica_bytes())
+        )
+    }
+}
+
+/// Bytes in decimal units with three significant digits: `381 MB`, `38.1 KB`, `912 B`.
+pub fn bytes_text(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = u;
+    }
+    if value >= 100.0 {
+        format!("{value:.0} {unit}")
+    } else if value >= 10.0 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{value:.2} {unit}")
+    }
+}
+
+/// Resets the process's peak to its current resident set, so the next reading is the
+/// peak from now on. False where the kernel does not offer it.
+pub(crate) fn reset_peak() -> bool {
+    fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// The process's peak resident set so far, in bytes, if the platform says.
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    vm_hwm_bytes(&status)
+}
+
+/// The `VmHWM:` line of a `/proc/<pid>/status` text, in bytes.
+fn vm_hwm_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kb = line.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+    Some(kb * 1024)
+}
+
+/// This run's memory, read now, for a topology of `replicas`.
+pub(crate) fn measure(replicas: u64, shared: bool) -> Option<RunMemory> {
+    Some(RunMemory { peak_rss_bytes: peak_rss_bytes()?, replicas, shared })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peak_is_read_from_the_status_lines_kernel_units() {
+        let status = "Name:\txtask\nVmPeak:\t 2000 kB\nVmHWM:\t  426448 kB\nVmRSS:\t 1 kB\n";
+        assert_eq!(vm_hwm_bytes(status), Some(426_448 * 1024));
+        assert_eq!(vm_hwm_bytes("VmRSS:\t1 kB\n"), None, "no VmHWM line");
+        assert_eq!(vm_hwm_bytes("VmHWM:\tlots kB\n"), None, "not a number");
+    }
+
+    #[test]
+    fn per_replica_divides_and_the_text_says_when_runs_shared_the_process() {
+        let alone = RunMemory { peak_rss_bytes: 381_488 * 1024, replicas: 10_002, shared: false };
+        assert_eq!(alone.per_replica_bytes(), 39_056);
+        assert_eq!(alone.text(), "391 MB peak, 39.1 KB per replica");
+        let shared = RunMemory { shared: true, replicas: 0, ..alone };
+        assert_eq!(shared.per_replica_bytes(), shared.peak_rss_bytes);
+        assert!(shared.text().ends_with("(runs shared the process: an upper bound)"));
+        assert_eq!(bytes_text(912), "912 B");
+        assert_eq!(bytes_text(2_048), "2.05 KB");
+        assert_eq!(bytes_text(8_972_000_000), "8.97 GB");
+    }
+
+    #[test]
+    fn this_process_has_a_peak_on_linux() {
+        // Where /proc is there, the peak is at least this test's own memory.
+        if std::path::Path::new("/proc/self/status").exists() {
+            let peak = peak_rss_bytes().expect("VmHWM on Linux");
+            assert!(peak > 1 << 20, "{peak} bytes: a process holds more than 1 MiB");
+        }
+    }
+}
