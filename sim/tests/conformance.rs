@@ -19,7 +19,9 @@
 //! outcome names what a user sees (which messages arrive, whether a send blocks or is
 //! refused, whether a connection closes), never a count the machine's buffers decide.
 //! The only waits are lines and driver events, each bounded; the few observation
-//! windows (nothing may arrive in it) are the experiment. The NNG resend-tick row is
+//! windows (nothing may arrive in it) are the experiment. One row finds a documented
+//! deviation and pins both outcomes instead (`nng-pub-hwm`: NNG keeps the newest
+//! messages, patchbay the oldest). The NNG resend-tick row is
 //! `sp_matrix::nng_resends_on_every_tick_after_the_first_in_the_oracle_and_in_patchbay`.
 
 use std::cell::RefCell;
@@ -831,9 +833,13 @@ fn conformance_nng_sub_keeps_the_newest_where_patchbay_keeps_the_oldest() {
     let oracle = oracle(row);
     // How many arrive is left out: NNG's SUB got 10 to 31 from run to run.
     let shape = |text: &str| text.rsplit_once("; ").map_or(text.to_owned(), |(s, _)| s.to_owned());
-    let nng_does = "PUB never blocked; SUB missed the first message; in order; some dropped; last message arrived";
-    let seen: Vec<String> = oracle.outcomes.iter().map(|o| shape(o)).collect();
-    assert_eq!(seen, [nng_does], "the oracle is not NNG's SUB");
+    // Whether the first message survives varies in NNG (a loaded run kept it); that
+    // the last one does, and that it came in order without blocking the PUB, does not.
+    assert_eq!(oracle.outcomes.len(), 1);
+    for part in ["PUB never blocked", "in order", "some dropped", "last message arrived"] {
+        let outcome = &oracle.outcomes[0];
+        assert!(outcome.contains(part), "the oracle is not NNG's SUB: {outcome}");
+    }
     let real =
         against_real(|| Counterpart::process(row, &[]), |t, env, cp| ours_pub(t, env, cp, nng()));
     let sim = in_sim(row, sim_sub_stops_reading(nng()), |t, env, cp| ours_pub(t, env, cp, nng()));
@@ -1292,9 +1298,15 @@ fn sim_push_big() -> SimPeer {
         push.send(Msg::new(vec![b'B'; 2 * RECV_MAX as usize])).await.map_err(err("send"))?;
         let redialed = watch.until(STEP_TIMEOUT, |s| s.connected > 1).await;
         link.say(format!("REDIALED {}", if redialed { "True" } else { "False" }));
-        push.send(Msg::new(&b"small-3"[..])).await.map_err(err("send"))?;
-        link.expect("done").await?;
-        Ok(())
+        // small-3 every 100 ms until patchbay's side has one, as `resend_until` does.
+        loop {
+            push.send(Msg::new(&b"small-3"[..])).await.map_err(err("send"))?;
+            tokio::select! {
+                biased;
+                done = link.expect("done") => return done.map(drop),
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
     })
 }
 
