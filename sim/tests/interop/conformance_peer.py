@@ -19,6 +19,8 @@ Rows:
   zmq-req-stuck        libzmq REQ; its REP dies after taking the request, a new REP
                        binds the same port: nothing is resent, the REQ stays stuck
   nng-req-resend       NNG REQ, same story: the request reaches the new REP
+  nng-req-cancel       NNG REQ sends a second request before the first's reply;
+                       the REP answers the first late, then the second
   zmq-pub-hwm          PUB (SNDHWM 10) to a SUB (RCVHWM 10) that stops reading
   nng-pub-hwm          the same with NNG (send and receive buffers 10)
   zmq-push-hwm         PUSH (SNDHWM 10) connected before its PULL exists
@@ -26,7 +28,8 @@ Rows:
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
-  nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message
+  nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message;
+                       the PUSH redials
   nng-pair1-hops       PAIR v1 gets hop counts 9 and 256 from a raw TCP peer (the
                        counts come on stdin: "COUNTS 1,9,8")
 """
@@ -213,7 +216,8 @@ def nng_rep_story(port, report):
         got = [body.decode()]
     except pynng.Timeout:
         got, at_ms = [], None
-    report("RECONNECTED", accepted.is_set())
+    # The pipe callback runs on NNG's thread and may come after the message.
+    report("RECONNECTED", accepted.wait(5))
     report("REP2", ",".join(got) if got else "nothing")
     return rep2, at_ms
 
@@ -259,6 +263,42 @@ def peer_nng_req_resend():
     rep2.close()
 
 
+def oracle_nng_req_cancel():
+    """NNG's REQ, sent a second request before the first's reply: the first is
+    cancelled and its late reply discarded."""
+    import pynng
+
+    rep = nng_open(pynng.Rep0)
+    port = nng_listen(rep, 0)
+    req = nng_open(pynng.Req0)
+    req.dial("tcp://127.0.0.1:%d" % port, block=True)
+    req.send(b"req-1")
+    got = [rep.recv().decode()]
+    req.send(b"req-2")
+    rep.send(b"echo:req-1")
+    got.append(rep.recv().decode())
+    rep.send(b"echo:req-2")
+    say("OUTCOME", cancel_outcome(got, [req.recv().decode()]))
+
+
+def cancel_outcome(rep_got, req_got):
+    return "REP got %s; REQ got %s" % (",".join(rep_got), ",".join(req_got))
+
+
+def peer_nng_req_cancel():
+    """pynng's REP: takes req-1, answers it once told the REQ has sent req-2."""
+    import pynng
+
+    rep = nng_open(pynng.Rep0)
+    say("READY", nng_listen(rep, 0))
+    say("REP", rep.recv().decode())
+    assert line() == "sent2"
+    rep.send(b"echo:req-1")
+    say("REP", rep.recv().decode())
+    rep.send(b"echo:req-2")
+    line()
+
+
 # ---------------------------------------------------------------- HWM rows
 
 
@@ -270,7 +310,6 @@ def pub_outcome(blocked, got):
         "SUB got first message" if got and got[0] == 0 else "SUB missed the first message",
         "in order" if in_order else "out of order",
         "some dropped" if len(got) < PUB_SENT else "none dropped",
-        "last message arrived" if got and got[-1] == PUB_SENT - 1 else "last message lost",
         "more than the PUB's HWM arrived" if len(got) > HWM else "at most the PUB's HWM arrived",
     ]
     return "; ".join(parts)
@@ -306,6 +345,7 @@ def oracle_zmq_pub_hwm():
     got = drain_numbers(sub)
     say("OUTCOME", pub_outcome(blocked, got))
     say("TIME", "received", len(got))
+    say("TIME", "last_arrived", int(bool(got) and got[-1] == PUB_SENT - 1))
 
 
 def peer_nng_pub_hwm():
@@ -360,6 +400,7 @@ def oracle_nng_pub_hwm():
         got.append(int(msg[:8]))
     say("OUTCOME", pub_outcome(blocked, got))
     say("TIME", "received", len(got))
+    say("TIME", "last_arrived", int(bool(got) and got[-1] == PUB_SENT - 1))
 
 
 def nng_try_recv(sock, ms=20):
@@ -670,12 +711,12 @@ def peer_zmq_heartbeat():
 # ---------------------------------------------------------------- receive limit row
 
 
-def recv_max_outcome(got_small, closed, got_big, got_after):
+def recv_max_outcome(got_small, closed, got_big, redialed):
     return "; ".join([
         "PULL got small-1" if got_small else "PULL missed small-1",
         "connection closed" if closed else "connection kept",
-        "big arrived" if got_big else "big never arrived",
-        "small-3 arrived after the redial" if got_after else "small-3 never arrived",
+        "big never arrived" if not got_big else "big arrived",
+        "the PUSH redialed" if redialed else "the PUSH did not redial",
     ])
 
 
@@ -702,15 +743,18 @@ def oracle_nng_recv_max():
     push.send(b"B" * (2 * RECV_MAX))
     closed = removed.wait(5)
     with dialed:
-        dialed.wait_for(lambda: len(pipes) >= 2, 5)
-    push.send(b"small-3")
-    got.append(pull.recv().decode())
+        redialed = dialed.wait_for(lambda: len(pipes) >= 2, 10)
+    # Whether a message sent after the redial gets through is left out: NNG's PUSH
+    # lost every one in two loaded runs of ten (and patchbay's PULL met the same).
+    late = nng_try_recv(pull, 200)
+    if late is not None:
+        got.append(late.decode())
     say("OUTCOME", recv_max_outcome("small-1" in got, closed,
-                                    any(g.startswith("B") for g in got), "small-3" in got))
+                                    any(g.startswith("B") for g in got), redialed))
 
 
 def peer_nng_recv_max(url):
-    """pynng PUSH: small-1, then the big one, then (after its redial) small-3."""
+    """pynng PUSH: small-1, then the big one; reports its redial."""
     import pynng
 
     push = nng_open(pynng.Push0, reconnect_time_min=100, reconnect_time_max=100)
@@ -730,7 +774,6 @@ def peer_nng_recv_max(url):
     with dialed:
         redialed = dialed.wait_for(lambda: len(pipes) >= 2, 10)
     say("REDIALED", redialed)
-    push.send(b"small-3")
     line()
 
 
@@ -806,6 +849,7 @@ def peer_nng_pair1_hops(port):
 ORACLES = {
     "zmq-req-stuck": oracle_zmq_req_stuck,
     "nng-req-resend": oracle_nng_req_resend,
+    "nng-req-cancel": oracle_nng_req_cancel,
     "zmq-pub-hwm": oracle_zmq_pub_hwm,
     "nng-pub-hwm": oracle_nng_pub_hwm,
     "zmq-push-hwm": oracle_zmq_push_hwm,
@@ -828,6 +872,7 @@ def main():
     peers = {
         "zmq-req-stuck": lambda: peer_zmq_req_stuck(),
         "nng-req-resend": lambda: peer_nng_req_resend(),
+        "nng-req-cancel": lambda: peer_nng_req_cancel(),
         "zmq-pub-hwm": lambda: peer_zmq_pub_hwm(),
         "nng-pub-hwm": lambda: peer_nng_pub_hwm(),
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
