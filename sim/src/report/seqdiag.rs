@@ -301,9 +301,7 @@ pub fn build(
 ) -> SeqDiagram {
     let expanded;
     let trace = if trace.is_compact() {
-        let mut copy = trace.clone();
-        copy.expand();
-        expanded = copy;
+        expanded = trace.expanded();
         &expanded
     } else {
         trace
