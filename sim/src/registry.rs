@@ -104,9 +104,7 @@ impl Registry {
             // A checker that reads `trace.events` gets them; the runner expands the
             // trace once beforehand when it can (`run/mod.rs`), so this copy is rare.
             Some(spec) if input.trace.is_compact() && !spec.streams() => {
-                let mut expanded = input.trace.clone();
-                expanded.expand();
-                spec.check(&CheckInput { trace: &expanded, ..input })
+                spec.check(&CheckInput { trace: &input.trace.expanded(), ..input })
             }
             Some(spec) => spec.check(&input),
             None => Outcome::unknown(plan.name, "no invariant of this name is registered"),
@@ -142,6 +140,36 @@ mod tests {
         let input = CheckInput { trace: &trace, plan: &scenario, params: &params };
         let plan = InvariantPlan { name: "always_fails", params: BTreeMap::new() };
         assert_eq!(registry.check(&plan, &input).verdict, Verdict::Fail);
+    }
+
+    /// A checker that reads `trace.events` never sees a compact trace's empty list:
+    /// one not declared streaming is handed an expanded copy.
+    #[test]
+    fn a_checker_not_declared_streaming_is_handed_the_events_of_a_compact_trace() {
+        let mut registry = Registry::builtin();
+        let counts = |input: &CheckInput| {
+            let text = format!(
+                "{} events, compact {}",
+                input.trace.events.len(),
+                input.trace.is_compact()
+            );
+            Outcome::from_violations("counts", vec![Violation::new(ms(1), None, text)])
+        };
+        registry.invariant(Invariant::new("counts", "counts events", counts));
+        let healed = crate::trace::TraceEvent {
+            at: ms(1),
+            node: None,
+            socket: None,
+            kind: crate::trace::EventKind::Healed,
+        };
+        let mut compact = crate::trace::CompactEvents::default();
+        (0..3).for_each(|_| compact.push(&healed));
+        let trace = crate::trace::Trace::from_compact(compact);
+        let (scenario, params) = (plan(), BTreeMap::new());
+        let input = CheckInput { trace: &trace, plan: &scenario, params: &params };
+        let plan = InvariantPlan { name: "counts", params: BTreeMap::new() };
+        let outcome = registry.check(&plan, &input);
+        assert_eq!(outcome.violations[0].text, "3 events, compact false");
     }
 
     #[test]

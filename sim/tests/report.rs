@@ -432,6 +432,13 @@ fn many_replicas_fold_into_one_lane_keeping_the_violating_one() {
     assert!(d.lanes.contains(&"client.19".to_owned()), "the busiest keeps its lane");
     let folded = (seqdiag::MAX_LANES - 1) as u32;
     assert_eq!(d.rows.iter().filter(|r| r.lane == Some(folded)).count(), 9);
+
+    // A run's trace is compact (docs/memory.md); the diagram drawn from it is the same.
+    let mut compact = patchbay::trace::CompactEvents::default();
+    trace.events.iter().for_each(|e| compact.push(e));
+    let compact = Trace { ended_at: trace.ended_at, ..Trace::from_compact(compact) };
+    assert!(compact.is_compact() && compact.events.is_empty());
+    assert!(seqdiag::build(&plan, &compact, "x", &v, 1, "repro".into()) == d);
 }
 
 /// From pub-hwm-stalled-subscriber: the violation is pinned at the stalled subscriber

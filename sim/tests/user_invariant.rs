@@ -108,3 +108,41 @@ fn a_registered_invariant_is_refused_where_its_applicability_says_it_cannot_appl
     assert!(error.contains("invariant-not-applicable"), "{error}");
     assert!(error.contains("nobody sends requests"), "{error}");
 }
+
+/// Issue 16: a checker declared `streaming` is handed the run's trace compact (its
+/// `events` empty, nothing expanded for it) and reads it through `Trace::iter`; it
+/// counts every reply the same run's expanded trace holds.
+#[test]
+fn a_streaming_invariant_reads_the_compact_trace_and_sees_every_event() {
+    let mut registry = registry();
+    let streamed = Invariant::new("replies_streamed", "what a streaming checker sees", |input| {
+        let accepted = input
+            .trace
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::App(AppEvent::ReplyAccepted { .. })))
+            .count();
+        let (compact, expanded) = (input.trace.is_compact(), input.trace.events.len());
+        let text = format!("compact {compact}, {expanded} expanded, {accepted} replies accepted");
+        // Fails on purpose: the violation carries what the checker saw.
+        Outcome::from_violations("replies_streamed", vec![Violation::new(input.end(), None, text)])
+    })
+    .streaming();
+    assert!(streamed.streams());
+    registry.invariant(streamed);
+    let text = "name: streamed\ntopology: ../topologies/rrbroker.yaml\nduration: 10s\n\
+                liveness: 20s\nseeds: 1\nworkload:\n  rrclient:\n    requests: 50\n\
+                invariants: [replies_streamed]\nexpect: pass\n";
+    let path = root().join("scenarios/user-invariant.yaml");
+    let loaded = load_scenario_source(&SourceFile::new(path, text.to_owned()), &registry);
+    let plan = loaded.plan.expect("resolves with the user's registry");
+    let kept = run_seed(&plan, &registry, 1, true);
+    let trace = kept.trace.as_ref().expect("kept expanded");
+    let reply = |e: &&patchbay::trace::TraceEvent| {
+        matches!(e.kind, EventKind::App(AppEvent::ReplyAccepted { .. }))
+    };
+    let replies = trace.events.iter().filter(reply).count();
+    assert!(replies >= 50, "{replies} replies: the clients' 50 requests were answered");
+    // The same seed, so the same trace: the stream saw every reply the expansion holds.
+    let seen = &kept.invariants[0].violations[0].text;
+    assert_eq!(seen, &format!("compact true, 0 expanded, {replies} replies accepted"));
+}

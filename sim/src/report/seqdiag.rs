@@ -240,7 +240,7 @@ fn msg_id(kind: &EventKind) -> Option<MsgId> {
 /// the first instant at or after the violation's time: the event whose message id
 /// the sentence names (at the violation's replica if one is there), else the first
 /// event at that replica from then on, an application marker preferred; the last
-/// event when none is that late.
+/// event when none is that late. Needs an expanded trace (`build` expands one).
 pub fn violating_index(trace: &Trace, v: &Violation) -> usize {
     let named: Vec<u64> =
         v.text.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
@@ -288,7 +288,9 @@ fn event_id(kind: &EventKind) -> Option<MsgId> {
     }
 }
 
-/// Draws `trace` (seed `seed` of `plan`) around `violation` of `invariant`.
+/// Draws `trace` (seed `seed` of `plan`) around `violation` of `invariant`. The
+/// diagram looks events up by index: a compact trace is expanded for it, a copy that
+/// lives while the diagram is cut.
 pub fn build(
     plan: &ScenarioPlan,
     trace: &Trace,
@@ -297,6 +299,13 @@ pub fn build(
     seed: u64,
     repro: String,
 ) -> SeqDiagram {
+    let expanded;
+    let trace = if trace.is_compact() {
+        expanded = trace.expanded();
+        &expanded
+    } else {
+        trace
+    };
     let target = violating_index(trace, violation);
     // The violating event is drawn whatever its kind: the diagram is about it.
     let drawn: Vec<usize> = (0..trace.events.len())

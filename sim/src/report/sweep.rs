@@ -252,19 +252,6 @@ fn draw(
             (&again, again.trace.as_ref()?)
         }
     };
-    // The diagram looks events up by index: a compact trace (kept by `--trace`) is
-    // expanded for it, a copy the printed trace costs anyway.
-    let expanded;
-    let trace = if trace.is_compact() {
-        expanded = {
-            let mut t = trace.clone();
-            t.expand();
-            t
-        };
-        &expanded
-    } else {
-        trace
-    };
     let outcome = shown.invariants.get(i)?;
     let violation = outcome.violations.first()?;
     // Drawn faults join the plan for that seed; fault labels need them.

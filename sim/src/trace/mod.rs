@@ -429,6 +429,18 @@ impl Trace {
         }
     }
 
+    /// An expanded copy, decoded straight from the compact form (no copy of it first).
+    pub fn expanded(&self) -> Trace {
+        Trace {
+            events: self.iter().map(Cow::into_owned).collect(),
+            compact: None,
+            healed_at: self.healed_at,
+            ended_at: self.ended_at,
+            quiesced: self.quiesced,
+            faults: self.faults.clone(),
+        }
+    }
+
     /// Events at one replica. Needs an expanded trace (see [`Trace`]).
     pub fn at_node(&self, node: Replica) -> impl Iterator<Item = &TraceEvent> {
         self.assert_expanded("at_node");
@@ -605,6 +617,23 @@ mod tests {
             socket: Some(0),
             kind: EventKind::Enqueue { pipe: 1, depth: (i % 5) as u32, hwm: 1000, msg },
         }
+    }
+
+    #[test]
+    fn a_recorders_trace_stays_compact_and_reads_back_as_recorded_in_either_form() {
+        let recorder = Recorder::default();
+        let events: Vec<TraceEvent> = (0..1_000).map(event).collect();
+        events.iter().cloned().for_each(|e| recorder.record(e));
+        let mut trace = recorder.take_trace();
+        trace.ended_at = Duration::from_secs(3);
+        assert!(trace.is_compact() && trace.events.is_empty(), "nothing expanded");
+        assert_eq!((trace.len(), trace.last_at()), (1_000, Some(events[999].at)));
+        assert!(trace.iter().map(Cow::into_owned).eq(events.iter().cloned()));
+        assert_eq!(trace.hash(), trace_hash(&events), "the hash does not see the form");
+        let copy = trace.expanded();
+        assert!(!copy.is_compact() && copy.events == events && copy.ended_at == trace.ended_at);
+        trace.expand();
+        assert!(!trace.is_compact() && trace.events == events);
     }
 
     #[test]
