@@ -662,7 +662,8 @@ time.sleep(30)\n";
     /// An SP message of routing ids and a foreign body (not patchbay's payload).
     fn foreign(header: &[u32], body: &'static [u8]) -> BytesMut {
         let mut out = BytesMut::new();
-        encode(header, &Bytes::from_static(body), &mut out);
+        let padding = encode(header, &Bytes::from_static(body), &mut out);
+        assert_eq!(padding, 0, "a foreign body declares no modelled size");
         out
     }
 
