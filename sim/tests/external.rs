@@ -240,8 +240,8 @@ fn as_written_ports_refuse_a_written_port_shared_by_several_replicas() {
 }
 
 /// Issue 13: an external program's output, kept per incarnation beside the report in
-/// `<report>-files/`, is linked from the page by relative links (and listed in the
-/// JSON), so the page and its folder move together.
+/// `<report>-files/<scenario>-seed<N>/`, is linked from the page by relative links
+/// (and listed in the JSON), so the page and its folder move together.
 #[test]
 fn the_real_report_links_each_programs_output_kept_beside_it() {
     let dir = TempDir::new("output-links");
@@ -259,15 +259,20 @@ fn the_real_report_links_each_programs_output_kept_beside_it() {
     assert_eq!(code, std::process::ExitCode::SUCCESS);
     let html = std::fs::read_to_string(dir.path().join("r.html")).expect("the page");
     for stream in ["out", "err"] {
-        let link = format!("<a href=\"r-files/prog.0.0.{stream}\">prog.0.0.{stream}</a>");
+        let (href, label) = (
+            format!("r-files/talker-seed1/prog.0.0.{stream}"),
+            format!("talker seed 1: prog.0.0.{stream}"),
+        );
+        let link = format!("<a href=\"{href}\">{label}</a>");
         assert!(html.contains(&link), "{link} is not on the page");
     }
-    let out = std::fs::read_to_string(dir.path().join("r-files/prog.0.0.out")).expect("kept");
+    let kept = dir.path().join("r-files/talker-seed1");
+    let out = std::fs::read_to_string(kept.join("prog.0.0.out")).expect("kept");
     assert!(out.starts_with("prog ready on tcp://127.0.0.1:"), "{out:?}");
-    let err = std::fs::read_to_string(dir.path().join("r-files/prog.0.0.err")).expect("kept");
+    let err = std::fs::read_to_string(kept.join("prog.0.0.err")).expect("kept");
     assert_eq!(err, "to stderr\n");
     let text = std::fs::read_to_string(&json).expect("the JSON");
-    assert!(text.contains("\"href\": \"r-files/prog.0.0.out\""), "{text}");
+    assert!(text.contains("\"href\": \"r-files/talker-seed1/prog.0.0.out\""), "{text}");
 }
 
 /// Issue 13: the report's sequence diagram of each shipped external example shows the

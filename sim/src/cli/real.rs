@@ -11,7 +11,7 @@
 //! wrong.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -148,33 +148,36 @@ fn print_skipped(skipped: &[(String, String)]) {
 }
 
 /// Moves every external program's output files beside the report, into
-/// `<report>-files/`, says where they are, and returns a link to each, relative to
-/// the page.
+/// `<report>-files/<scenario>-seed<N>/` (runs of several scenarios may have nodes of
+/// one name), says where they are, and returns a link to each, relative to the page.
 fn keep_program_output(json: &Path, reports: &[RunReport]) -> Vec<FileLink> {
-    let files: Vec<&PathBuf> = reports.iter().flat_map(|r| &r.process_output).collect();
-    if files.is_empty() {
+    if reports.iter().all(|r| r.process_output.is_empty()) {
         return Vec::new();
     }
     let folder =
         format!("{}-files", json.file_stem().map_or("report".into(), |s| s.to_string_lossy()));
-    let dir = json.with_file_name(&folder);
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("warning: cannot create `{}` for the programs' output: {e}", dir.display());
-        return Vec::new();
-    }
     let mut links = Vec::new();
-    for f in files {
-        let Some(name) = f.file_name() else { continue };
-        let to = dir.join(name);
-        // A rename fails across file systems; a copy then does the same.
-        if std::fs::rename(f, &to).is_err() && std::fs::copy(f, &to).is_err() {
-            eprintln!("warning: cannot keep `{}` as `{}`", f.display(), to.display());
+    for r in reports.iter().filter(|r| !r.process_output.is_empty()) {
+        let run = format!("{}-seed{}", r.scenario, r.seed);
+        let dir = json.with_file_name(&folder).join(&run);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!("warning: cannot create `{}` for the programs' output: {e}", dir.display());
             continue;
         }
-        let label = name.to_string_lossy().into_owned();
-        links.push(FileLink { href: format!("{folder}/{label}"), label });
+        for f in &r.process_output {
+            let Some(name) = f.file_name() else { continue };
+            let to = dir.join(name);
+            // A rename fails across file systems; a copy then does the same.
+            if std::fs::rename(f, &to).is_err() && std::fs::copy(f, &to).is_err() {
+                eprintln!("warning: cannot keep `{}` as `{}`", f.display(), to.display());
+                continue;
+            }
+            let name = name.to_string_lossy();
+            let label = format!("{} seed {}: {name}", r.scenario, r.seed);
+            links.push(FileLink { href: format!("{folder}/{run}/{name}"), label });
+        }
     }
-    println!("programs' output: {}", dir.display());
+    println!("programs' output: {}", json.with_file_name(&folder).display());
     links
 }
 

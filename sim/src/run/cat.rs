@@ -22,7 +22,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket};
-use crate::socket::{Msg, REQUEST_ID_BIT, SocketOptions, SocketType, make_core};
+use crate::socket::{
+    DropReason, Msg, REQUEST_ID_BIT, SocketEvent, SocketOptions, SocketType, make_core,
+};
 
 /// The socket `cat` opens: its type, options (the library's defaults, with the
 /// subscriptions and linger `cat` was given) and where it binds and connects.
@@ -112,6 +114,10 @@ struct Session {
     out: Rc<dyn CatOutput>,
     /// Messages received so far, against `--count`.
     received: Cell<u64>,
+    /// Messages of ours dropped unsent because their connection closed first (a
+    /// bound socket's pipe goes with its connection): sent again by PAIR, BUS and
+    /// DEALER, whose sends are not done until they have left.
+    lost: Rc<Cell<u64>>,
     /// A DEALER on SP: the next request id its messages carry.
     raw_request_ids: Option<Cell<u32>>,
 }
@@ -120,7 +126,14 @@ impl Session {
     async fn open(socket: &CatSocket, out: Rc<dyn CatOutput>) -> io::Result<Session> {
         let (count_tx, connected) = watch::channel(0_usize);
         let noted = Rc::clone(&out);
+        let lost = Rc::new(Cell::new(0_u64));
+        let lost_in_sink = Rc::clone(&lost);
         let sink: EventSink = Rc::new(move |_at, event| match event {
+            DriverEvent::Socket(SocketEvent::Dropped {
+                reason: DropReason::PipeClosed, ..
+            }) => {
+                lost_in_sink.set(lost_in_sink.get() + 1);
+            }
             DriverEvent::Connected { .. } => count_tx.send_modify(|n| *n += 1),
             DriverEvent::Disconnected { .. } => count_tx.send_modify(|n| *n = n.saturating_sub(1)),
             DriverEvent::ProtocolError { peer, reason } => {
@@ -139,7 +152,7 @@ impl Session {
                 .await?;
         let raw_dealer = socket.socket_type == SocketType::Dealer && !socket.options.zmtp;
         let raw_request_ids = raw_dealer.then(|| Cell::new(first_request_id()));
-        Ok(Session { handle, connected, out, received: Cell::new(0), raw_request_ids })
+        Ok(Session { handle, connected, out, received: Cell::new(0), lost, raw_request_ids })
     }
 
     async fn play(&self, socket_type: SocketType, script: &CatScript) -> io::Result<CatEnd> {
@@ -236,7 +249,8 @@ impl Session {
     /// its own sends made (N of them at an interval, else the one), so a peer's
     /// message arriving first never ends it before its own has been handed to the
     /// socket, which then flushes it at close (a PAIR whose peer answered at once
-    /// used to exit with its own message still unsent).
+    /// used to exit with its own message still unsent), and one of its messages
+    /// dropped with a connection that closed before it left is sent again.
     async fn send_and_receive(&self, script: &CatScript, body: &Bytes) -> Step {
         let mut pacer = Pacer::start(script).await;
         self.send(script, self.outgoing(body)).await?;
@@ -247,6 +261,11 @@ impl Session {
         };
         let repeat = script.interval.is_some();
         loop {
+            // A message dropped with its connection has not left: it goes again.
+            while self.lost.get() > 0 {
+                self.lost.set(self.lost.get() - 1);
+                self.send(script, self.outgoing(body)).await?;
+            }
             let received_all = script.count.is_some_and(|n| self.received.get() >= n);
             if received_all && sent >= sends_wanted {
                 return Ok(());

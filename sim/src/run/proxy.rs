@@ -37,6 +37,10 @@
 //!   delayed by the link's latency (a slow close), and a reset is forwarded as a
 //!   reset.
 //!
+//! Under `--ports as-written` a bound socket's written port gets a proxy too (a
+//! "door", [`RealNet::open_door`]) for programs outside the topology; only the
+//! target's own faults act on its connections.
+//!
 //! Like the rest of a run, the proxies live on one thread and share state by `Rc`.
 
 use std::cell::RefCell;

@@ -657,4 +657,53 @@ time.sleep(30)\n";
         // Every resend after the first is early against the 300 ms interval.
         assert_eq!(outcome.violations.len(), timer - 1, "{outcome:?}");
     }
+
+    /// An SP message of routing ids and a foreign body (not patchbay's payload).
+    fn foreign(header: &[u32], body: &'static [u8]) -> BytesMut {
+        let mut out = BytesMut::new();
+        let padding = encode(header, &Bytes::from_static(body), &mut out);
+        assert_eq!(padding, 0, "a foreign body declares no modelled size");
+        out
+    }
+
+    fn requester_events(recorder: &Recorder) -> Vec<AppEvent> {
+        let app = recorder.take().into_iter().filter_map(|e| match e.kind {
+            EventKind::App(
+                a @ (AppEvent::RequestIssued { .. } | AppEvent::ReplyAccepted { .. }),
+            ) => Some(a),
+            _ => None,
+        });
+        app.collect()
+    }
+
+    /// An external REQ's own requests are issued and accepted once each (a resend
+    /// issues nothing); a request carrying patchbay's payload was another
+    /// requester's and issues nothing; a reply to a request the REQ has moved on from
+    /// accepts nothing, as the real REQ drops it.
+    #[test]
+    fn an_external_req_issues_its_own_requests_and_accepts_only_the_awaited_reply() {
+        let recorder = Recorder::default();
+        let taps = taps(&recorder);
+        taps.mark_external(GroupId(0), 0);
+        let mut tap = taps.open(link()).expect("the client's end is marked");
+        tap.read(0, &handshake(SocketType::Req));
+        tap.released(1, &handshake(SocketType::Rep));
+        tap.read(0, &foreign(&[0x8000_0001], b"job-0"));
+        tap.read(0, &foreign(&[0x8000_0001], b"job-0"));
+        tap.released(1, &foreign(&[0x8000_0001], b"job-0"));
+        tap.read(0, &message(&[0x8000_0002], 7));
+        tap.read(0, &foreign(&[0x8000_0003], b"job-1"));
+        tap.read(0, &foreign(&[0x8000_0004], b"job-2"));
+        tap.released(1, &foreign(&[0x8000_0003], b"job-1"));
+        let id = |counter| MsgOrigin { node: node(0, 0), incarnation: 0, counter }.pack();
+        assert_eq!(
+            requester_events(&recorder),
+            [
+                AppEvent::RequestIssued { id: id(0) },
+                AppEvent::ReplyAccepted { id: id(0) },
+                AppEvent::RequestIssued { id: id(1) },
+                AppEvent::RequestIssued { id: id(2) },
+            ]
+        );
+    }
 }
