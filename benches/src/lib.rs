@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use patchbay::plan::{ScenarioPlan, TopologyPlan};
 use patchbay::registry::Registry;
-use patchbay::resolve;
-use patchbay::spec::{SourceFile, render};
+use patchbay::resolve::{self, TopologyOverrides};
+use patchbay::spec::{Scalar, SourceFile, render};
 
 /// The workspace root (this crate sits one level below it).
 pub fn workspace_root() -> PathBuf {
@@ -60,6 +60,32 @@ pub fn load_topology(
         params_line(params)
     );
     resolve_beside(&path, params, text, registry).map(|plan| plan.topology)
+}
+
+/// Loads a shipped topology that names no `library:` as if it said `library: {library}`,
+/// with some of its parameters overridden: a benchmark compares like with like (the
+/// QUEUE device's hop against a direct REQ/REP on the same wire). The file's own text
+/// is resolved, the line put in front of it, under a name that says what changed.
+pub fn load_topology_on_library(
+    relative: &str,
+    library: &str,
+    params: &[(&str, &str)],
+    registry: &Registry,
+) -> Result<TopologyPlan, String> {
+    let path = workspace_root().join(relative);
+    let original = SourceFile::read(&path).map_err(|d| render(&[d]))?;
+    if original.text.lines().any(|line| line.starts_with("library:")) {
+        return Err(format!("{relative} already names its library; load it as it is"));
+    }
+    let text = format!("library: {library}\n{}", original.text);
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let src = SourceFile::new(path.with_file_name(format!("{stem}+library={library}.yaml")), text);
+    let values: Vec<(String, Scalar)> =
+        params.iter().map(|(name, value)| ((*name).to_owned(), Scalar::number(*value))).collect();
+    let overrides =
+        TopologyOverrides { params: values.iter().map(|(name, v)| (name.clone(), v)).collect() };
+    let loaded = resolve::resolve_topology_source(&src, registry, &overrides);
+    loaded.plan.ok_or_else(|| render(&loaded.diagnostics))
 }
 
 /// `params: {name: value, ...}` and a newline.
@@ -117,5 +143,24 @@ mod tests {
         let err = load_topology("topologies/lru-broker.yaml", &[("wrokers", "16")], &registry)
             .expect_err("an unknown parameter is an error");
         assert!(err.contains("wrokers"), "{err}");
+    }
+
+    #[test]
+    fn a_topology_loads_on_another_library_with_overrides() {
+        let registry = Registry::builtin();
+        let params = [("clients", "1"), ("workers", "1")];
+        let plan = load_topology_on_library("topologies/queue.yaml", "zeromq", &params, &registry)
+            .expect("resolves");
+        let device = plan.group_by_name("device").expect("the device");
+        let libraries: Vec<&str> = device
+            .sockets
+            .iter()
+            .map(|s| s.options.library.value.map_or("none", |l| l.name()))
+            .collect();
+        assert_eq!(libraries, ["zeromq", "zeromq"]);
+        assert_eq!(plan.group_by_name("client").expect("clients").count, 1);
+        let err = load_topology_on_library("topologies/req-rep.yaml", "nng", &[], &registry)
+            .expect_err("req-rep names its library");
+        assert!(err.contains("already names its library"), "{err}");
     }
 }

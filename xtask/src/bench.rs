@@ -181,6 +181,12 @@ fn gate(dir: &Path, name: &str, since: SystemTime, max: f64) -> anyhow::Result<E
                 .with_context(|| format!("{id}: no `{run}` run ({})", file.display()))?;
             median_of(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
         };
+        // A benchmark added since the baseline was saved has nothing to be judged
+        // against: it is named, not failed, so a new id never breaks an old baseline.
+        if !bench.join(name).join("estimates.json").exists() {
+            println!("  {id:<45} new since baseline `{name}`: not judged");
+            continue;
+        }
         let (base, new) = (read(name)?, read("new")?);
         let judgement = judge(base, new, max);
         println!(
@@ -238,6 +244,31 @@ mod tests {
     fn a_clear_speedup_is_faster_not_a_regression() {
         let judged = judge(est(100.0, 99.0, 101.0), est(50.0, 49.0, 51.0), 0.10);
         assert!(matches!(judged, Judgement::Faster { .. }), "{judged:?}");
+    }
+
+    /// Writes a criterion `estimates.json` whose median is `point` ± 1 ns.
+    fn write_estimates(dir: &Path, point: f64) {
+        std::fs::create_dir_all(dir).unwrap();
+        let ci = format!(r#"{{"lower_bound":{},"upper_bound":{}}}"#, point - 1.0, point + 1.0);
+        let json =
+            format!(r#"{{"median":{{"confidence_interval":{ci},"point_estimate":{point}}}}}"#);
+        std::fs::write(dir.join("estimates.json"), json).unwrap();
+    }
+
+    #[test]
+    fn a_benchmark_newer_than_the_baseline_is_named_not_failed() {
+        let dir = std::env::temp_dir().join(format!("xtask-bench-gate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let since = SystemTime::now() - std::time::Duration::from_secs(60);
+        write_estimates(&dir.join("req_rep/patchbay/base"), 100.0);
+        write_estimates(&dir.join("req_rep/patchbay/new"), 100.0);
+        write_estimates(&dir.join("queue_device/libzmq/new"), 100.0);
+        let judged = gate(&dir, "base", since, 0.10).expect("a new id is no error");
+        assert_eq!(judged, ExitCode::SUCCESS);
+        // The old benchmark is still judged: a regression in it still fails the gate.
+        write_estimates(&dir.join("req_rep/patchbay/new"), 200.0);
+        assert_eq!(gate(&dir, "base", since, 0.10).expect("judged"), ExitCode::from(1));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! libzmq (the `zmq` crate, which builds its bundled libzmq 4.3 statically): the same
-//! PUSH/PULL and REQ/REP patterns as patchbay's rigs, with libzmq's defaults, on
-//! blocking threads as libzmq is meant to be used. Each side has its own context, so
-//! each has its own I/O thread, as two processes would.
+//! PUSH/PULL, REQ/REP and QUEUE device patterns as patchbay's rigs, with libzmq's
+//! defaults, on blocking threads as libzmq is meant to be used. Each side has its own
+//! context, so each has its own I/O thread, as separate processes would.
 
 use std::sync::mpsc as std_mpsc;
 
@@ -51,12 +51,21 @@ pub fn push_pull(size: usize) -> Flow {
     flow
 }
 
-pub fn req_rep() -> RoundTrip {
+/// A REP echo server on its own thread, bound to `endpoint` or, with `None`, to an
+/// ephemeral port; returns the endpoint a REQ connects to (or the one it connected
+/// to). The server stays parked on its socket after the benchmark; see main.rs.
+fn rep_echo(connect_to: Option<String>) -> String {
     let (endpoint_tx, endpoint) = std_mpsc::channel();
-    // The server stays parked on its socket after the benchmark; see main.rs.
     std::thread::spawn(move || {
         let rep = socket(zmq::REP);
-        endpoint_tx.send(bind_any(&rep)).expect("the bench is waiting");
+        let endpoint = match connect_to {
+            Some(endpoint) => {
+                rep.connect(&endpoint).expect("libzmq connect");
+                endpoint
+            }
+            None => bind_any(&rep),
+        };
+        endpoint_tx.send(endpoint).expect("the bench is waiting");
         let mut msg = zmq::Message::new();
         while rep.recv(&mut msg, 0).is_ok() {
             if rep.send(&msg[..], 0).is_err() {
@@ -64,7 +73,34 @@ pub fn req_rep() -> RoundTrip {
             }
         }
     });
-    let endpoint = endpoint.recv().expect("the REP thread bound");
+    endpoint.recv().expect("the REP thread started")
+}
+
+pub fn req_rep() -> RoundTrip {
+    req_client(rep_echo(None))
+}
+
+/// REQ → QUEUE device (`zmq_proxy` between a ROUTER and a DEALER, the guide's
+/// msgqueue.c) → REP echo: the same shape as patchbay's `queue_device` rig, so the hop
+/// libzmq's own device adds is measured in the same run.
+pub fn queue_device() -> RoundTrip {
+    let (endpoints_tx, endpoints) = std_mpsc::channel();
+    // The device stays parked in `zmq_proxy` after the benchmark; see main.rs.
+    std::thread::spawn(move || {
+        let context = zmq::Context::new();
+        let frontend = context.socket(zmq::ROUTER).expect("libzmq socket");
+        let backend = context.socket(zmq::DEALER).expect("libzmq socket");
+        let bound = (bind_any(&frontend), bind_any(&backend));
+        endpoints_tx.send(bound).expect("the bench is waiting");
+        let _ = zmq::proxy(&frontend, &backend);
+    });
+    let (frontend, backend) = endpoints.recv().expect("the device thread bound");
+    rep_echo(Some(backend));
+    req_client(frontend)
+}
+
+/// A REQ client connected to `endpoint`, serving the bench's asks.
+fn req_client(endpoint: String) -> RoundTrip {
     let (round_trip, ends) = RoundTrip::new();
     std::thread::spawn(move || {
         let req = socket(zmq::REQ);

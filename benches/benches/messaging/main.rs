@@ -15,7 +15,8 @@
 //! - `req_rep/{patchbay,libzmq,zeromq-rs,tokio}`: one closed-loop round trip of
 //!   64 bytes; then an open-loop run at a fixed offered rate ([`OPEN_LOOP_RATE`]),
 //!   corrected for coordinated omission, in an HdrHistogram (p50 … p99.99);
-//! - `queue_device/patchbay`: the same through the QUEUE device, closed and open loop;
+//! - `queue_device/{patchbay,libzmq}`: the same through a QUEUE device (patchbay's
+//!   `queue-device` design, libzmq's `zmq_proxy`), closed and open loop;
 //! - `lru_broker/patchbay/{1,4,16}_workers`: one iteration is one request answered;
 //! - `pub_sub/patchbay/{1,10,100}_subscribers`: one iteration is one publication
 //!   delivered to every subscriber (time per delivery if PUB dropped some).
@@ -179,8 +180,10 @@ fn push_pull(c: &mut Criterion, run: &mut Run) {
                 b.iter_custom(|n| flow.time(n).0);
             });
             if let Some(flow) = flow {
-                flow.finish();
-                run.ran.push(format!("push_pull/{}/{label}", peer.name()));
+                let id = format!("push_pull/{}/{label}", peer.name());
+                // With `perf stat` or `time` on a filtered run: CPU per message.
+                println!("{id}: {} messages in all", flow.finish());
+                run.ran.push(id);
             }
         }
     }
@@ -204,6 +207,8 @@ fn round_trips(
     });
     if let Some(rig) = rig {
         run.latencies.insert(id.to_owned(), rig.open(OPEN_LOOP_RATE, open_loop_count));
+        // With `perf stat` or `time` on a filtered run: cost per round trip.
+        println!("{id}: {} round trips in all", rig.asked());
         run.ran.push(id.to_owned());
     }
 }
@@ -223,6 +228,9 @@ fn queue_device(c: &mut Criterion, run: &mut Run, open_loop_count: u64) {
     group.throughput(Throughput::Elements(1));
     let id = "queue_device/patchbay";
     round_trips(&mut group, id, patchbay_rigs::queue_device, run, open_loop_count);
+    // libzmq's own device in the same run: what an added hop costs on this machine.
+    #[cfg(feature = "peers")]
+    round_trips(&mut group, "queue_device/libzmq", libzmq::queue_device, run, open_loop_count);
     group.finish();
 }
 

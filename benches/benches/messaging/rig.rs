@@ -88,6 +88,9 @@ pub struct Flow {
     /// where the pattern may drop (PUB at its high-water mark).
     done: std_mpsc::Receiver<u64>,
     threads: Vec<JoinHandle<()>>,
+    /// Messages asked for over every batch so far: with the process's CPU time this
+    /// gives CPU per message (`finish` prints it).
+    asked: std::cell::Cell<u64>,
 }
 
 /// The implementation's ends of a [`Flow`].
@@ -111,6 +114,7 @@ impl Flow {
             to_receiver: Some(to_receiver),
             done,
             threads: Vec::new(),
+            asked: std::cell::Cell::new(0),
         };
         (flow, FlowEnds { sender, receiver, done: done_tx })
     }
@@ -124,6 +128,7 @@ impl Flow {
     /// Sends `n` messages; returns the time until the receiver had them, and what it
     /// counted. The receiver is told first so it never misses the batch's start.
     pub fn time(&self, n: u64) -> (Duration, u64) {
+        self.asked.set(self.asked.get() + n);
         let start = Instant::now();
         // A send fails only when that side is not listening (a pattern whose sender
         // also receives), which the rig that built it chose.
@@ -133,8 +138,9 @@ impl Flow {
         (start.elapsed(), counted)
     }
 
-    /// Closes the command channels and waits for the flow's threads.
-    pub fn finish(mut self) {
+    /// Closes the command channels and waits for the flow's threads; returns how many
+    /// messages were asked for in all.
+    pub fn finish(mut self) -> u64 {
         self.to_sender = None;
         self.to_receiver = None;
         for thread in self.threads.drain(..) {
@@ -142,6 +148,7 @@ impl Flow {
                 panic!("a bench thread panicked; its message is above");
             }
         }
+        self.asked.get()
     }
 }
 
@@ -192,6 +199,9 @@ pub enum Answer {
 pub struct RoundTrip {
     to_client: UnboundedSender<Ask>,
     answers: std_mpsc::Receiver<Answer>,
+    /// Round trips asked for so far, closed and open loop: with the process's CPU
+    /// time or system calls this gives a cost per round trip.
+    asked: std::cell::Cell<u64>,
 }
 
 /// The implementation's end of a [`RoundTrip`].
@@ -205,7 +215,8 @@ impl RoundTrip {
     pub fn new() -> (RoundTrip, RoundTripEnds) {
         let (to_client, asks) = unbounded_channel();
         let (answers_tx, answers) = std_mpsc::channel();
-        (RoundTrip { to_client, answers }, RoundTripEnds { asks, answers: answers_tx })
+        let round_trip = RoundTrip { to_client, answers, asked: std::cell::Cell::new(0) };
+        (round_trip, RoundTripEnds { asks, answers: answers_tx })
     }
 
     /// Time for `n` round trips back to back.
@@ -224,7 +235,17 @@ impl RoundTrip {
         }
     }
 
+    /// Round trips asked for so far.
+    pub fn asked(&self) -> u64 {
+        self.asked.get()
+    }
+
     fn ask(&self, ask: Ask) -> Answer {
+        let n = match ask {
+            Ask::Closed(n) => n,
+            Ask::Open { count, .. } => count,
+        };
+        self.asked.set(self.asked.get() + n);
         self.to_client.send(ask).expect("the client thread ended early: see its panic");
         self.answers.recv().expect("the client thread ended early: see its panic")
     }

@@ -183,16 +183,29 @@ fn req_rep_rows(run: &Run, started: SystemTime, rows: &mut Vec<Row>) {
 }
 
 fn queue_rows(run: &Run, rows: &mut Vec<Row>) {
-    let (Some(device), Some(direct)) =
-        (run.latencies.get("queue_device/patchbay"), run.latencies.get("req_rep/patchbay"))
-    else {
-        return;
+    let hop = |peer: Peer| {
+        let device = run.latencies.get(&format!("queue_device/{}", peer.name()))?;
+        let direct = run.latencies.get(&format!("req_rep/{}", peer.name()))?;
+        Some((percentile_ns(device, 50.0), percentile_ns(direct, 50.0)))
     };
-    let (through, without) = (percentile_ns(device, 50.0), percentile_ns(direct, 50.0));
+    let Some((through, without)) = hop(Peer::Patchbay) else { return };
+    let theirs = hop(Peer::Libzmq);
     rows.push(Row {
         what: "QUEUE device added hop, p50 (open loop)".into(),
-        patchbay: format!("{} through the device", micros(through)),
-        peer: format!("{} direct REQ/REP", micros(without)),
+        patchbay: format!(
+            "{} ({} through the device, {} direct)",
+            micros(through - without),
+            micros(through),
+            micros(without)
+        ),
+        peer: theirs.map_or("-".into(), |(t, w)| {
+            format!(
+                "libzmq {} ({} through zmq_proxy, {} direct)",
+                micros(t - w),
+                micros(t),
+                micros(w)
+            )
+        }),
         value: Some((through - without) / 1e3),
         value_unit: " µs",
         target: Some(Target::AtMost(20.0)),

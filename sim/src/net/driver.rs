@@ -62,7 +62,7 @@ pub async fn spawn_socket<T: Transport>(
     for addr in binds {
         listeners.push(transport.bind(addr).await?);
     }
-    let shared = Shared::new(core, options, T::PADDING, epoch, events);
+    let shared = Shared::new(core, options, T::PADDING, epoch, T::REAL_CLOCK, events);
     let local_addrs = listeners.iter().map(|(_, addr)| *addr).collect();
     for (listener, addr) in listeners {
         let accepting = accept_loop(Rc::clone(&shared), transport.clone(), listener, addr);

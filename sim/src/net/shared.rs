@@ -41,6 +41,9 @@ pub(super) struct Shared {
     pub(super) padding: Padding,
     /// The run's time zero; under turmoil `Instant` is simulated time.
     epoch: Instant,
+    /// The same instant on the operating system's clock, when the transport says time
+    /// is real (`Transport::REAL_CLOCK`): `now` then skips tokio's clock.
+    real_epoch: Option<std::time::Instant>,
     events: EventSink,
     /// Wakes application calls waiting out a `WouldBlock`.
     app_wake: LocalNotify,
@@ -82,6 +85,7 @@ impl Shared {
         options: &SocketOptions,
         padding: Padding,
         epoch: Instant,
+        real_clock: bool,
         events: EventSink,
     ) -> Rc<Shared> {
         Rc::new_cyclic(|me| Shared {
@@ -92,6 +96,7 @@ impl Shared {
             options: options.clone(),
             padding,
             epoch,
+            real_epoch: real_clock.then(|| epoch.into_std()),
             events,
             app_wake: LocalNotify::new(),
             room_wake: LocalNotify::new(),
@@ -110,8 +115,12 @@ impl Shared {
     }
 
     /// Time since the epoch; an epoch in the future reads as zero rather than panicking.
+    /// Read on every core call, so on a real clock it is one `clock_gettime`.
     pub(super) fn now(&self) -> Duration {
-        Instant::now().saturating_duration_since(self.epoch)
+        match self.real_epoch {
+            Some(epoch) => std::time::Instant::now().saturating_duration_since(epoch),
+            None => Instant::now().saturating_duration_since(self.epoch),
+        }
     }
 
     pub(super) fn epoch(&self) -> Instant {

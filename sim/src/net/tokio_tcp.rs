@@ -22,6 +22,8 @@ fn without_nagle(stream: TcpStream) -> TcpStream {
 impl Transport for TokioTcp {
     type Stream = TcpStream;
     type Listener = TcpListener;
+    /// Real TCP runs on a runtime whose clock is never paused.
+    const REAL_CLOCK: bool = true;
 
     async fn bind(&self, addr: SocketAddr) -> io::Result<(TcpListener, SocketAddr)> {
         let listener = TcpListener::bind(addr).await?;

@@ -27,6 +27,12 @@ pub trait Transport: Clone + 'static {
     /// simulator's shim does, so a 100 MB job costs no 100 MB of copying).
     const PADDING: Padding = Padding::Real;
 
+    /// Whether time on this transport is the operating system's monotonic clock, never
+    /// a paused or simulated one: the driver then reads `std::time::Instant` directly,
+    /// skipping tokio's clock (a thread-local lookup and a lock per reading with the
+    /// `test-util` feature turmoil turns on), since it reads the time on every core call.
+    const REAL_CLOCK: bool = false;
+
     /// Binds a listener. The address returned is the one actually bound, which
     /// differs from `addr` when `addr` asks for port 0.
     fn bind(

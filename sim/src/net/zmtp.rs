@@ -211,10 +211,14 @@ fn deliver_batch(
         while core.can_receive(pipe) {
             let Some(event) = decoder.decode(buf)? else { return Ok(Delivered::AllBuffered) };
             let msg = match event {
-                Event::Message(frames) => match link.envelope.borrow_mut().decode(frames) {
-                    Ok(msg) => msg,
-                    Err(Unroutable(body)) => return Ok(Delivered::UntilMalformed(body)),
-                },
+                Event::Message(mut frames) => {
+                    let decoded = link.envelope.borrow_mut().decode_from(&mut frames);
+                    decoder.recycle(frames);
+                    match decoded {
+                        Ok(msg) => msg,
+                        Err(Unroutable(body)) => return Ok(Delivered::UntilMalformed(body)),
+                    }
+                }
                 Event::Subscribe(prefix) if publishes => subscription(1, &prefix),
                 Event::Cancel(prefix) if publishes => subscription(0, &prefix),
                 // libzmq ignores subscriptions sent to a socket that does not publish.

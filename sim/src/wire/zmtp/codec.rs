@@ -18,6 +18,9 @@ const FLAG_LONG: u8 = 0x02;
 const FLAG_COMMAND: u8 = 0x04;
 const FLAGS_RESERVED: u8 = !(FLAG_MORE | FLAG_LONG | FLAG_COMMAND);
 
+/// The most frames a recycled frame list may have room for ([`Decoder::recycle`]).
+const RECYCLED_FRAMES_MAX: usize = 4;
+
 /// The largest size any buffer can hold: with no configured limit this turns a
 /// garbage size (2^63) into an error instead of an endless wait.
 const LEN_MAX_ADDRESSABLE: u64 = isize::MAX as u64;
@@ -99,6 +102,16 @@ impl Decoder {
                     }
                 }
             }
+        }
+    }
+
+    /// Gives back the frame list of a message already handed on, emptied, so the next
+    /// message is gathered in it without an allocation. Only a small list is kept: one
+    /// that a many-framed message grew is let go, so an idle connection holds little.
+    pub fn recycle(&mut self, mut frames: Vec<Bytes>) {
+        if self.parts.is_empty() && frames.capacity() <= RECYCLED_FRAMES_MAX {
+            frames.clear();
+            self.parts = frames;
         }
     }
 

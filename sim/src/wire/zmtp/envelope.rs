@@ -116,25 +116,39 @@ impl Envelope {
 
     /// The core's message for a ZMTP message's `frames`.
     pub fn decode(&mut self, mut frames: Vec<Bytes>) -> Result<Msg, Unroutable> {
+        self.decode_from(&mut frames)
+    }
+
+    /// [`Envelope::decode`] that leaves `frames` empty with its capacity, for the
+    /// decoder to fill again ([`super::Decoder::recycle`]): a connection then decodes
+    /// one-frame messages without an allocation, and hands the frame to the core
+    /// without copying or counting another reference.
+    pub fn decode_from(&mut self, frames: &mut Vec<Bytes>) -> Result<Msg, Unroutable> {
         use SocketType::*;
-        match self.ours {
-            Req => self.decode_reply(&frames),
-            Rep => {
-                let Some(at) = frames.iter().position(Bytes::is_empty) else {
-                    return Err(Unroutable(join(&frames)));
-                };
-                let body = join(&frames[at + 1..]);
-                frames.truncate(at);
-                let id = self.fresh_request_id();
-                if self.envelopes.len() >= ENVELOPES_MAX {
-                    self.envelopes.pop_first();
-                }
-                self.envelopes.insert(id, frames);
-                Ok(Msg { header: vec![id], body })
-            }
-            Dealer | Router => Ok(self.split_route(frames)),
-            _ => Ok(Msg::new(join(&frames))),
+        let decoded = match self.ours {
+            Req => self.decode_reply(frames),
+            Rep => self.decode_request(std::mem::take(frames)),
+            Dealer | Router => Ok(self.split_route(std::mem::take(frames))),
+            _ if frames.len() == 1 => Ok(Msg::new(frames.pop().unwrap_or_default())),
+            _ => Ok(Msg::new(join(frames))),
+        };
+        frames.clear();
+        decoded
+    }
+
+    /// A REP's request: the envelope up to the delimiter is kept for the reply.
+    fn decode_request(&mut self, mut frames: Vec<Bytes>) -> Result<Msg, Unroutable> {
+        let Some(at) = frames.iter().position(Bytes::is_empty) else {
+            return Err(Unroutable(join(&frames)));
+        };
+        let body = join(&frames[at + 1..]);
+        frames.truncate(at);
+        let id = self.fresh_request_id();
+        if self.envelopes.len() >= ENVELOPES_MAX {
+            self.envelopes.pop_first();
         }
+        self.envelopes.insert(id, frames);
+        Ok(Msg { header: vec![id], body })
     }
 
     /// A REQ's reply: libzmq's REQ drops one that does not start with the delimiter

@@ -378,3 +378,42 @@ fn error_texts_name_what_arrived_and_what_was_expected() {
     assert_eq!(texts[1], "socket type mismatch: we are REQ, the peer is REQ");
     assert_eq!(texts[2], "unknown ZMTP command \"HELLO\"");
 }
+
+/// Decodes the next event of `buf` as a message's frames.
+fn next_frames(decoder: &mut Decoder, buf: &mut BytesMut) -> Vec<Bytes> {
+    match decoder.decode(buf) {
+        Ok(Some(Event::Message(frames))) => frames,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+#[test]
+fn one_frame_messages_reuse_the_recycled_frame_list_and_big_lists_are_let_go() {
+    let mut buf = BytesMut::new();
+    for body in [&b"one"[..], b"two"] {
+        encode_message(&[body], &mut buf);
+    }
+    let many: Vec<Bytes> = (0..100u8).map(|i| Bytes::copy_from_slice(&[i])).collect();
+    encode_message(&many, &mut buf);
+    encode_message(&[&b"four"[..]], &mut buf);
+    let mut decoder = Decoder::new(SocketType::Pull, Limits::default());
+    let mut envelope = Envelope::new(SocketType::Pull, Version::V3_1, false);
+    let mut first = next_frames(&mut decoder, &mut buf);
+    let list = first.as_ptr();
+    assert_eq!(envelope.decode_from(&mut first).expect("a message").body, b"one"[..]);
+    assert!(first.is_empty(), "the frame went to the message: {first:?}");
+    decoder.recycle(first);
+    let mut second = next_frames(&mut decoder, &mut buf);
+    assert_eq!(second.as_ptr(), list, "the second message was gathered in the first's list");
+    assert_eq!(envelope.decode_from(&mut second).expect("a message").body, b"two"[..]);
+    decoder.recycle(second);
+    let mut big = next_frames(&mut decoder, &mut buf);
+    assert_eq!(big.len(), 100);
+    let joined = envelope.decode_from(&mut big).expect("a message").body;
+    assert_eq!(crate::socket::multipart::decode(&joined), many);
+    assert!(big.capacity() >= 100);
+    decoder.recycle(big);
+    let last = next_frames(&mut decoder, &mut buf);
+    assert_eq!(last, [Bytes::from_static(b"four")]);
+    assert!(last.capacity() < 100, "a list grown by 100 frames was kept: {}", last.capacity());
+}
