@@ -442,6 +442,12 @@ impl Trace {
     }
 
     /// Events at one replica. Needs an expanded trace (see [`Trace`]).
+    ///
+    /// # Panics
+    ///
+    /// On a compact trace, which would otherwise read as if nothing happened: expand
+    /// it first ([`Trace::expand`]) or filter [`Trace::iter`]. A run asked to keep
+    /// its trace expanded (`KeepTrace::Expanded`, or `true`) returns it expanded.
     pub fn at_node(&self, node: Replica) -> impl Iterator<Item = &TraceEvent> {
         self.assert_expanded("at_node");
         self.events.iter().filter(move |e| e.node == Some(node))
@@ -458,6 +464,10 @@ impl Trace {
 
     /// The designs' own markers, each with the event that carries it. Needs an
     /// expanded trace (see [`Trace`]).
+    ///
+    /// # Panics
+    ///
+    /// On a compact trace, as [`Trace::at_node`] does.
     pub fn app_events(&self) -> impl Iterator<Item = (&TraceEvent, &AppEvent)> {
         self.assert_expanded("app_events");
         self.events.iter().filter_map(|e| match &e.kind {
