@@ -4,7 +4,10 @@
 //! A pipe at its send high-water mark drops its copy; the send itself never blocks and
 //! never fails (docs/library-semantics.md: 100,000 sends with SNDHWM 10 and no
 //! subscriber all returned OK). libzmq drops silently; here each dropped copy is a
-//! `Dropped { reason: Hwm }` event so the trace can show it.
+//! `Dropped { reason: Hwm }` event so the trace can show it. Every library drops the
+//! newest copy here. That is a known deviation for NNG, whose PUB and SUB discard the
+//! oldest message of a full buffer, so a stopped subscriber gets the last ones
+//! (docs/library-semantics.md, "Conformance": `nng-pub-hwm`).
 //!
 //! A message from a subscriber with body `0x01`+prefix subscribes that pipe to the
 //! prefix, `0x00`+prefix cancels it. An XPUB also hands the application those
