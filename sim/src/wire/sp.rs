@@ -175,7 +175,7 @@ pub enum WireError {
     /// The stream ended part-way through a handshake, a length or a message.
     Truncated { needed: u64, got: u64 },
     /// A PAIR v1 message too short to hold its hop count (`hops` is `None`), or whose
-    /// count is above [`PAIR_V1_HOPS_MAX`]: NNG's `pair1.c` closes the connection.
+    /// count is above `PAIR_V1_HOPS_MAX` (255): NNG's `pair1.c` closes the connection.
     BadHopCount { len: usize, hops: Option<u32> },
 }
 
@@ -483,7 +483,7 @@ impl std::error::Error for Malformed {}
 impl Malformed {
     /// The error that closes the connection for this message, where the library
     /// closes it rather than drop the message: a PAIR v1 message without a hop count
-    /// or with one above [`PAIR_V1_HOPS_MAX`] (NNG's `pair1.c`; docs/sp-wire.md).
+    /// or with one above `PAIR_V1_HOPS_MAX` (255) (NNG's `pair1.c`; docs/sp-wire.md).
     pub fn closes_connection(&self) -> Option<WireError> {
         if self.rule != HeaderRule::HopCount {
             return None;
