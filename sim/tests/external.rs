@@ -395,3 +395,97 @@ fn no_lost_replies_fails_an_external_pynng_req_whose_rep_was_killed() {
     let why = &lost.violations[0].text;
     assert!(why.contains("issued at") && why.contains("by client.0 never got a reply"), "{why}");
 }
+
+/// A pynng REP echo (an external program) whose REP binds `port` as written, and a
+/// patchbay client asking it once, on the other side of a partition from 2 s to 3 s.
+fn door_plan(dir: &TempDir, port: u16) -> ScenarioPlan {
+    let server = "import sys, pynng\n\
+        s = pynng.Rep0()\n\
+        s.listen(sys.argv[1])\n\
+        print('server ready', flush=True)\n\
+        while True:\n    s.send(s.recv())\n";
+    std::fs::write(dir.path().join("server.py"), server).expect("written");
+    let topology = format!(
+        "name: door\nlibrary: nng\nnodes:\n\
+         - name: server\n  process:\n    command: [python3, server.py, '{{rep}}']\n    ready: {{line: server ready}}\n  sockets: [{{name: rep, type: REP, bind: {port}}}]\n\
+         - {{name: client, design: client, sockets: [{{name: req, type: REQ, connect: server.rep}}]}}\n"
+    );
+    std::fs::write(dir.path().join("door.topology.yaml"), topology).expect("written");
+    let text = "topology: door.topology.yaml\nduration: 4s\nliveness: 1s\n\
+                workload: {client: {requests: 1}}\n\
+                faults:\n  - {at: 2s, for: 1s, kind: partition, between: [server, client]}\n\
+                invariants: [faults_fired]\nexpect: pass\n";
+    load(&dir.path().join("door.yaml"), text)
+}
+
+/// Issue 13: a connection an outside program makes through a door (`--ports
+/// as-written`) is wire-traced at the external program it reaches, its peer named as
+/// no replica, and a partition that names that program's node cuts it: of the
+/// outside client's requests, some arrive before the partition, none while it lasts
+/// and some after it heals (in trace order: the proxy releases nothing while the
+/// partition holds, and the wire trace records an arrival as the proxy releases it).
+/// The outside client is a pynng REQ asking every 20 ms from before the run starts
+/// (it dials without blocking, so NNG dials again until the door opens) until the
+/// test kills it.
+#[test]
+fn a_door_connection_is_wire_traced_and_cut_by_a_partition_naming_its_node() {
+    let dir = TempDir::new("door-partition");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let plan = door_plan(&dir, port);
+    let outside = "import sys, time, pynng\n\
+        s = pynng.Req0(resend_time=60000)\n\
+        s.dial(sys.argv[1], block=False)\n\
+        while True:\n    s.send(b'outside')\n    s.recv()\n    time.sleep(0.02)\n";
+    let client = std::process::Command::new("python3")
+        .args(["-c", outside, &format!("tcp://127.0.0.1:{port}")])
+        .spawn()
+        .expect("python3 with pynng");
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _client = Killed(client);
+    let opts = RealOptions { ports: Ports::AsWritten, ..RealOptions::default() };
+    let report = run_real_seed(&plan, &Registry::builtin(), 1, opts, true);
+    assert_eq!(report.error, None, "it ran");
+    let trace = report.trace.as_ref().expect("kept");
+    let server = plan.topology.groups.iter().find(|g| g.name == "server").expect("a node").id;
+    let at_server = |e: &&patchbay::trace::TraceEvent| e.node.is_some_and(|n| n.group == server);
+    // The door's connections: at the server, with no peer named; the client's is named.
+    let door_pipes: Vec<u32> = (trace.events.iter().filter(at_server))
+        .filter_map(|e| match e.kind {
+            EventKind::Connect { pipe, peer: None } => Some(pipe),
+            _ => None,
+        })
+        .collect();
+    assert!(!door_pipes.is_empty(), "the door's connection is traced at the server");
+    let named =
+        trace.events.iter().filter(at_server).any(
+            |e| matches!(e.kind, EventKind::Connect { peer: Some(p), .. } if p.group != server),
+        );
+    assert!(named, "the patchbay client's connection names its peer");
+    let position = |want: fn(&EventKind) -> bool| {
+        trace.events.iter().position(|e| want(&e.kind)).expect("in the trace")
+    };
+    let begins = position(|k| matches!(k, EventKind::FaultBegin { fault: 0, .. }));
+    let ends = position(|k| matches!(k, EventKind::FaultEnd { fault: 0, .. }));
+    let arrivals: Vec<usize> = (trace.events.iter().enumerate())
+        .filter(|(_, e)| at_server(e))
+        .filter_map(|(i, e)| match e.kind {
+            EventKind::Deliver { pipe, .. } if door_pipes.contains(&pipe) => Some(i),
+            _ => None,
+        })
+        .collect();
+    let before = arrivals.iter().filter(|&&i| i < begins).count();
+    let during = arrivals.iter().filter(|&&i| begins < i && i < ends).count();
+    let after = arrivals.iter().filter(|&&i| i > ends).count();
+    assert!(before > 0, "the outside client was answered before the partition: {arrivals:?}");
+    assert_eq!(during, 0, "nothing reached the server from outside during the partition");
+    assert!(after > 0, "the outside client's requests flow again once it heals");
+}

@@ -101,6 +101,28 @@ fn between(sides: &[Vec<Selector>; 2], a: Replica, b: Replica, oneway: bool) -> 
         || (!oneway && matches(&sides[1], a) && matches(&sides[0], b))
 }
 
+/// The far end of a connection an outside program made through a door (`run/proxy.rs`,
+/// `--ports as-written`): no replica of the topology, so no selector picks it, and
+/// only holds ([`held_by`]) know where it stands.
+pub(crate) const OUTSIDE: Replica = Replica { group: crate::plan::GroupId(u32::MAX), index: 0 };
+
+/// Whether `hold` holds traffic from `a` to `b`. The outside stands on the far side
+/// of every partition or clog that names the node it talks to: a partition cuts a
+/// node's outside clients as it cuts it from the other side (a oneway one holds the
+/// direction from its first side to its second, the outside taking the node's
+/// opposite side). Latency, loss and bandwidth changes between sets of nodes never
+/// pick it, as `between` never does.
+fn held_by(hold: &Hold, a: Replica, b: Replica) -> bool {
+    if a == OUTSIDE || b == OUTSIDE {
+        let (node, from_outside) = if a == OUTSIDE { (b, true) } else { (a, false) };
+        let [first, second] = [0, 1].map(|side| matches(&hold.sides[side], node));
+        // From the outside to a node on the second side is first-to-second, and so on.
+        let forward = if from_outside { second } else { first };
+        return forward || (!hold.oneway && (first || second));
+    }
+    between(&hold.sides, a, b, hold.oneway)
+}
+
 /// Whether data from end `from` of `c` cannot be acknowledged now: held by a
 /// partition, or its receiver crashed.
 fn blocked(
@@ -111,7 +133,7 @@ fn blocked(
 ) -> bool {
     let (a, b) = (c.ends[from], c.ends[1 - from]);
     let crashed = replicas.get(&b).is_some_and(|s| s.status == Status::Crashed);
-    crashed || holds.iter().any(|h| between(&h.sides, a, b, h.oneway))
+    crashed || holds.iter().any(|h| held_by(h, a, b))
 }
 
 /// When one chunk leaves a link, from [`FaultWorld::pace`].
@@ -409,12 +431,7 @@ impl FaultWorld {
 
     /// Whether traffic from `from` to `to` is held now.
     pub fn held(&self, from: Replica, to: Replica) -> Option<u32> {
-        self.state
-            .borrow()
-            .holds
-            .iter()
-            .find(|h| between(&h.sides, from, to, h.oneway))
-            .map(|h| h.fault)
+        self.state.borrow().holds.iter().find(|h| held_by(h, from, to)).map(|h| h.fault)
     }
 
     pub(crate) fn note_effect(&self, fault: u32) {
@@ -535,8 +552,9 @@ impl FaultWorld {
         let touched = match f.kind {
             FaultKind::Partition | FaultKind::Clog => {
                 let sides = f.between.clone().unwrap_or_default();
-                let count = self.count_conns(|c| between(&sides, c.ends[0], c.ends[1], f.oneway));
-                self.state.borrow_mut().holds.push(Hold { fault: index, sides, oneway: f.oneway });
+                let hold = Hold { fault: index, sides, oneway: f.oneway };
+                let count = self.count_conns(|c| held_by(&hold, c.ends[0], c.ends[1]));
+                self.state.borrow_mut().holds.push(hold);
                 count
             }
             FaultKind::Latency | FaultKind::Loss | FaultKind::Bandwidth => {
@@ -817,6 +835,31 @@ mod tests {
         let reason = w.conn_broken(b).expect("the killed replica's connection is reset");
         assert!(reason.contains("killed"), "{reason}");
         assert_eq!(w.conn_broken(a), None, "client.0 only crashed");
+    }
+
+    /// A door's connection (from [`OUTSIDE`]) is held by a partition naming its node
+    /// on either side, one way only as a oneway partition holds, and by no other.
+    #[test]
+    fn a_partition_naming_a_node_holds_its_outside_connections_and_no_other_does() {
+        let w = FaultWorld::new(&plan(), 1);
+        let one = |i| vec![Selector { group: crate::plan::GroupId(0), replica: Some(i) }];
+        let partition = |oneway| FaultPlan {
+            between: Some([one(0), one(1)]),
+            oneway,
+            ..fault(FaultKind::Partition, ms(0))
+        };
+        let outside = |r| [w.held(OUTSIDE, r), w.held(r, OUTSIDE)];
+        assert_eq!(outside(client(0)), [None, None]);
+        w.begin(0, &partition(false), &|_| Vec::new());
+        assert_eq!(outside(client(0)), [Some(0), Some(0)]);
+        assert_eq!(outside(client(1)), [Some(0), Some(0)]);
+        assert_eq!(outside(client(2)), [None, None], "client.2 is on no side");
+        w.end(0, &partition(false), &|_| Vec::new());
+        assert_eq!(outside(client(0)), [None, None], "healed");
+        // From client.0 to client.1 only: the outside takes the side opposite each.
+        w.begin(1, &partition(true), &|_| Vec::new());
+        assert_eq!(outside(client(0)), [None, Some(1)], "client.0 cannot send out");
+        assert_eq!(outside(client(1)), [Some(1), None], "nothing reaches client.1");
     }
 
     #[test]

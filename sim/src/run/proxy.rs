@@ -38,8 +38,16 @@
 //!   reset.
 //!
 //! Under `--ports as-written` a bound socket's written port gets a proxy too (a
-//! "door", [`RealNet::open_door`]) for programs outside the topology; only the
-//! target's own faults act on its connections.
+//! "door", [`RealNet::open_door`]) for programs outside the topology. A door's
+//! connection runs from [`OUTSIDE`], a far end that is no replica: the target's own
+//! faults act on it (a kill resets it, a crash silences it, a stall holds it), and so
+//! does every partition or clog that names the target, on either side: the outside
+//! stands on the far side of it, so a partition that cuts a node off cuts the
+//! programs talking to it from outside too, as a network partition around its
+//! machine would. Latency, loss and bandwidth changes between sets of nodes leave a
+//! door alone (they describe links between nodes; the network's own latency and
+//! bandwidth apply). A door's connection is wire-traced like a link's when its
+//! target is (`wiretap.rs`), its far end recorded as no replica.
 //!
 //! Like the rest of a run, the proxies live on one thread and share state by `Rc`.
 
@@ -58,7 +66,7 @@ use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
-use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
+use super::faults::{ConnId, FaultWorld, OUTSIDE, SYN_TIMEOUT, Status};
 use super::wiretap::{ConnTap, WireTaps};
 use super::wiring::Link;
 use crate::net::{ACCEPT_PAUSE_MAX, out_of_descriptors};
@@ -184,10 +192,11 @@ impl RealNet {
     /// Opens the door of a bound socket (`--ports as-written`): a proxy on `addr`, the
     /// port the topology wrote, for programs outside the topology (`cargo xtask cat`,
     /// a user's client). Its connections reach the replica's current address like a
-    /// link's, and the replica's own faults act on them (a kill refuses and resets
-    /// them, a crash silences them, a stall holds them); partitions and link faults
-    /// do not, since the outside program is on no side of them. Its peers are not
-    /// named (the socket's trace shows them as unknown) and never wire-traced.
+    /// link's, from [`OUTSIDE`]: the replica's own faults act on them (a kill refuses
+    /// and resets them, a crash silences them, a stall holds them), and so does every
+    /// partition or clog naming the replica (the module's docs say why). Their far
+    /// end is named as no replica (`Connect` with no peer), and they are wire-traced
+    /// when the replica's socket is.
     pub async fn open_door(
         self: &Rc<Self>,
         replica: Replica,
@@ -213,14 +222,13 @@ enum Door {
 
 impl Door {
     /// The link its connections run as. An outside connection has no replica at its
-    /// near end, so it runs as one from the target to itself: the fault world then
-    /// applies the target's kills, crashes and stalls, and no partition (a partition
-    /// separates a replica from others, never from itself).
+    /// near end, so it runs from [`OUTSIDE`]: the fault world applies the target's
+    /// kills, crashes and stalls, and the partitions and clogs that name the target.
     fn link(self) -> Link {
         match self {
             Door::Link(link) => link,
             Door::Outside { replica, socket } => {
-                Link { from: replica, from_socket: socket, to: replica, to_socket: socket }
+                Link { from: OUTSIDE, from_socket: socket, to: replica, to_socket: socket }
             }
         }
     }
@@ -260,7 +268,7 @@ async fn serve(net: Rc<RealNet>, door: Door, mut inbound: TcpStream) {
     let conn = world.new_conn(link.from, link.to);
     let ends = [link.from, link.to];
     // Decoding is a bystander: it reads copies and never holds a byte back.
-    let taps = net.taps.borrow().as_ref().filter(|_| !outside).cloned();
+    let taps = net.taps.borrow().as_ref().cloned();
     let tap = RefCell::new(taps.and_then(|taps| taps.open(link)));
     let graceful = {
         let (a_read, a_write) = inbound.split();
@@ -370,6 +378,10 @@ async fn pump(
         tokio::select! {
             biased;
             () = tokio::time::sleep_until(release_at), if can_write => {
+                // A fault that began while the chunk waited for its time holds it.
+                if world.held(from, to).is_some() {
+                    continue;
+                }
                 let (_, data) = queue.pop_front().expect("can_write needs a chunk");
                 dst.write_all(&data).await?;
                 if let Some(tap) = tap.borrow_mut().as_mut() {

@@ -22,6 +22,10 @@
 //! - the connection: `Connect` (peer named) once the proxy reaches the target,
 //!   `Disconnect` when it ends.
 //!
+//! A connection an outside program made through a door (`--ports as-written`) is
+//! traced the same way at the socket it reaches, its `Connect` naming no peer; the
+//! outside program itself is no node and records nothing.
+//!
 //! A message's id is the patchbay payload header's (`wire/payload.rs`) when the
 //! program passed one through (a broker, an echo worker), found as a socket's own
 //! events find it or, failing that, behind the routing ids the receiver's rule left
@@ -44,6 +48,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::faults::OUTSIDE;
 use super::wiring::Link;
 use crate::design::ctx::msg_info;
 use crate::plan::{GroupId, MsgOrigin, Replica, ScenarioPlan};
@@ -154,26 +159,43 @@ impl WireTaps {
     }
 
     /// The tap of a connection the proxy has just carried through to its target, or
-    /// `None` when neither end is traced (the usual case: nothing is decoded).
+    /// `None` when neither end is traced (the usual case: nothing is decoded). A
+    /// door's connection (from [`OUTSIDE`]) is traced at its target alone.
     pub fn open(self: &Rc<Self>, link: Link) -> Option<ConnTap> {
         let ends = [(link.from, link.from_socket), (link.to, link.to_socket)];
-        let traced = ends.map(|(r, s)| self.traced(r, s));
+        let traced = ends.map(|(r, s)| r != OUTSIDE && self.traced(r, s));
         if traced == [false, false] {
             return None;
         }
-        let shape = |(r, s): (Replica, usize)| self.shapes.get(&(r.group, s));
-        let (Some(a), Some(b)) = (shape(ends[0]), shape(ends[1])) else { return None };
+        let shape = |(r, s): (Replica, usize)| {
+            let (socket_type, framing, name) = self.shapes.get(&(r.group, s))?;
+            Some((*socket_type, *framing, format!("{name}[{}]", r.index)))
+        };
+        let b = shape(ends[1])?;
+        let a = match shape(ends[0]) {
+            Some(a) => a,
+            // An outside program speaks the target's protocol; its socket is taken to
+            // be the type that usually talks to the target (a REQ to a REP), whose
+            // rule reads what the target sends it.
+            None if link.from == OUTSIDE => {
+                let peer = b.0.valid_peers().first().copied().unwrap_or(b.0);
+                (peer, b.1, "an outside program".to_owned())
+            }
+            None => return None,
+        };
         let conn = self.next_conn.get();
         self.next_conn.set(conn + 1);
         let types = [a.0, b.0];
-        let names = [(a, ends[0]), (b, ends[1])].map(|(s, (r, _))| format!("{}[{}]", s.2, r.index));
-        let tap = |from: usize| Tap::new(a.1, types[1 - from]);
+        let framing = a.1;
+        let names = [a.2, b.2];
+        let tap = |from: usize| Tap::new(framing, types[1 - from]);
         let mut pipes = [None, None];
         for end in 0..2 {
             if traced[end] {
                 let pipe = self.new_pipe(ends[end]);
                 pipes[end] = Some(pipe);
-                let peer = Some(ends[1 - end].0);
+                // An outside program is no replica: the connection's peer is unnamed.
+                let peer = Some(ends[1 - end].0).filter(|&p| p != OUTSIDE);
                 self.record(ends[end], EventKind::Connect { pipe, peer });
             }
         }
