@@ -14,7 +14,7 @@ use super::check::{absolute, absolute_then_enter, files_or_shipped};
 use super::error::Error;
 use super::progress::Progress;
 use super::report::{Place, check_place, save};
-use crate::invariant::Verdict;
+use crate::invariant::{Outcome, Verdict};
 use crate::plan::{self, ScenarioPlan};
 use crate::report::merge::{ShardNote, swept_args};
 use crate::report::sweep::{Measurements, sim_report};
@@ -324,7 +324,7 @@ fn print_failures(ctx: &Ctx, plans: &[ScenarioPlan], reports: &[RunReport]) -> u
                 "  {} {} ({} violation(s)){first}{note}",
                 o.name,
                 o.verdict,
-                o.violations.len()
+                o.violation_count()
             );
         }
         println!("  repro: {}", r.repro_in(&ctx.tool));
@@ -335,7 +335,7 @@ fn print_failures(ctx: &Ctx, plans: &[ScenarioPlan], reports: &[RunReport]) -> u
 /// Prints the counts a scenario's `expect` bounds, as this run had them.
 fn print_counts(p: &ScenarioPlan, r: &RunReport) {
     for (name, range) in &p.expect_bounds.violations {
-        let n = r.invariants.iter().find(|o| o.name == name).map_or(0, |o| o.violations.len());
+        let n = r.invariants.iter().find(|o| o.name == name).map_or(0, Outcome::violation_count);
         println!("  {name}: {n} violation(s), expected {range}");
     }
     for (reason, range) in &p.expect_bounds.drops {
