@@ -251,7 +251,8 @@ pub(crate) fn load_all(ctx: &Ctx, files: &[PathBuf]) -> Option<Vec<ScenarioPlan>
 }
 
 /// Runs every job with progress (see `progress.rs`), measuring each trace for the
-/// report as its run finishes and letting it go unless `--trace` wants it printed.
+/// report and drawing its failures as its run finishes, and letting it go unless
+/// `--trace` wants it printed.
 fn run_with_progress(
     work: &[Job<'_>],
     ctx: &Ctx,
@@ -265,6 +266,8 @@ fn run_with_progress(
     let reports = run_many_with(work, &ctx.registry, threads, keep, &|r: &mut RunReport| {
         if let (Some(trace), Some(job)) = (&r.trace, work.iter().find(|j| j.plan.file == r.file)) {
             measured.add(job.plan, trace);
+            // Drawn now, from the trace in hand: the report runs nothing again.
+            measured.draw_failures(job.plan, r);
         }
         if !keep_traces {
             r.trace = None;
