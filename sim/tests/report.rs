@@ -533,7 +533,8 @@ fn many_replicas_fold_into_one_lane_keeping_the_violating_one() {
 /// Issue 16: at 100,000 users the window around a violation held 150 events of 39
 /// replicas in the same millisecond, most folded into "+28 more", and not the story
 /// of the failure. A window that would fold is cut again from the events of the
-/// replicas the violation is about and of its message, however far apart they are.
+/// replicas the violation is about, of the messages they made and of the violating
+/// message, however far apart they are.
 #[test]
 fn a_crowded_window_is_cut_again_around_the_replicas_the_violation_is_about() {
     use patchbay::plan::MsgOrigin;
@@ -558,6 +559,12 @@ fn a_crowded_window_is_cut_again_around_the_replicas_the_violation_is_about() {
     for i in 0..1_000u32 {
         let other = client(10 + i % 30);
         events.push(send(10 + u64::from(i), other, made(other, i)));
+        if i == 100 {
+            // client.2's own message (its logout, say) arriving at a busy replica.
+            let msg = MsgInfo { id: Some(made(client(2), 0)), request_id: None, len: 10 };
+            let kind = EventKind::Deliver { pipe: 1, depth: 1, hwm: 1000, msg };
+            events.push(TraceEvent { kind, ..send(110, client(20), 0) });
+        }
         if i == 400 {
             events.push(send(410, client(3), message));
         }
@@ -574,19 +581,27 @@ fn a_crowded_window_is_cut_again_around_the_replicas_the_violation_is_about() {
         "message client.3#1 reached client.2 after it logged out",
     );
     let d = seqdiag::build(&plan, &trace, "x", &v, 1, "repro".into());
-    assert_eq!(d.lanes, ["client.2", "client.3"]);
+    assert_eq!(d.lanes, ["client.2", "client.3", "client.20"]);
     let labels: Vec<&str> = d.rows.iter().map(|r| r.label.as_str()).collect();
-    assert_eq!(labels, ["logged out", "req: send client.3#1", "req: arrive client.3#1 (queue 1)"]);
-    assert!(d.rows[2].violating);
-    assert_eq!(d.rows.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 402, 503]);
+    assert_eq!(
+        labels,
+        [
+            "logged out",
+            "req: arrive client.2#0 (queue 1)",
+            "req: send client.3#1",
+            "req: arrive client.3#1 (queue 1)"
+        ]
+    );
+    assert!(d.rows[3].violating);
+    assert_eq!(d.rows.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 102, 403, 504]);
     let [arrow] = &d.arrows[..] else { panic!("one arrow: {:?}", d.arrows) };
-    assert_eq!((arrow.from_row, arrow.to_row), (1, Some(2)));
+    assert_eq!((arrow.from_row, arrow.to_row), (2, Some(3)));
     assert_eq!(
         d.note.as_deref(),
         Some(
-            "showing events 0..503 of 1003 (3 of the 3 drawable events at client.2 and \
-             client.3 and of message client.3#1, around the violation; queue bookkeeping is \
-             not drawn)"
+            "showing events 0..504 of 1004 (4 of the 4 drawable events at or from client.2 \
+             and client.3 and of message client.3#1, around the violation; queue bookkeeping \
+             is not drawn)"
         )
     );
 }

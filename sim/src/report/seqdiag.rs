@@ -480,8 +480,10 @@ impl Cut {
     }
 }
 
-/// The events a crowded diagram keeps: those at the replicas a violation is about,
-/// those carrying its message wherever they happen, and run-level ones (faults).
+/// The events a crowded diagram keeps: those at the replicas a violation is about or
+/// carrying a message one of them made (a logout arriving at the router), those
+/// carrying the violating event's message wherever they happen, and run-level ones
+/// (faults).
 struct Focus {
     replicas: Vec<Replica>,
     msg: Option<MsgId>,
@@ -506,17 +508,24 @@ impl Focus {
     }
 
     fn keeps(&self, e: &TraceEvent) -> bool {
-        e.node.is_none_or(|n| self.replicas.contains(&n))
-            || (self.msg.is_some() && event_id(&e.kind) == self.msg)
+        if e.node.is_none_or(|n| self.replicas.contains(&n)) {
+            return true;
+        }
+        let id = event_id(&e.kind);
+        id.is_some() && (id == self.msg || id.is_some_and(|id| self.made_here(id)))
     }
 
-    /// " at user.4536 and user.6544 and of message user.6544#1", for the note.
+    fn made_here(&self, id: MsgId) -> bool {
+        self.replicas.contains(&MsgOrigin::of(id).node)
+    }
+
+    /// " at or from user.4536 and user.6544 and of message user.6544#1", for the note.
     fn text(&self, plan: &ScenarioPlan) -> String {
         let mut text = String::new();
         let names: Vec<String> =
             self.replicas.iter().map(|&r| plan.topology.replica_name(r)).collect();
         if !names.is_empty() {
-            text = format!(" at {}", names.join(" and "));
+            text = format!(" at or from {}", names.join(" and "));
         }
         if let Some(id) = self.msg {
             let joint = if text.is_empty() { "" } else { " and" };
