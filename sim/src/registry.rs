@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::design::{self, Design};
-use crate::invariant::{self, CheckInput, Invariant, Outcome};
+use crate::invariant::{self, CheckInput, Invariant, Outcome, VIOLATIONS_KEPT};
 use crate::plan::InvariantPlan;
 use crate::vocab::{Role, RoleLookup};
 
@@ -97,10 +97,11 @@ impl Registry {
     /// parameters (`plan.params`) are the ones used, whatever `input.params` holds, so
     /// a caller can build one `CheckInput` per run and pass it for every invariant. A
     /// name this registry does not hold (a plan resolved against another registry)
-    /// comes back `Unknown`: a missing checker must never read as a pass.
+    /// comes back `Unknown`: a missing checker must never read as a pass. The outcome
+    /// keeps the first [`VIOLATIONS_KEPT`] violations and counts the rest.
     pub fn check(&self, plan: &InvariantPlan, input: &CheckInput) -> Outcome {
         let input = CheckInput { params: &plan.params, ..*input };
-        match self.find_invariant(plan.name) {
+        let outcome = match self.find_invariant(plan.name) {
             // A checker that reads `trace.events` gets them; the runner expands the
             // trace once beforehand when it can (`run/mod.rs`), so this copy is rare.
             Some(spec) if input.trace.is_compact() && !spec.streams() => {
@@ -108,7 +109,8 @@ impl Registry {
             }
             Some(spec) => spec.check(&input),
             None => Outcome::unknown(plan.name, "no invariant of this name is registered"),
-        }
+        };
+        outcome.keep_first(VIOLATIONS_KEPT)
     }
 }
 
@@ -140,6 +142,25 @@ mod tests {
         let input = CheckInput { trace: &trace, plan: &scenario, params: &params };
         let plan = InvariantPlan { name: "always_fails", params: BTreeMap::new() };
         assert_eq!(registry.check(&plan, &input).verdict, Verdict::Fail);
+    }
+
+    /// What a run keeps of a checker's answer is bounded: every checker goes through
+    /// `check`, which keeps the first violations and the exact count.
+    #[test]
+    fn a_check_keeps_the_first_violations_and_counts_them_all() {
+        let mut registry = Registry::builtin();
+        registry.invariant(Invariant::new("fails_often", "fails 5,000 times", |_| {
+            let each = (0..5_000u64).map(|t| Violation::new(ms(t), None, format!("at {t}")));
+            Outcome::from_violations("fails_often", each.collect())
+        }));
+        let (trace, scenario, params) = (trace(Vec::new(), None, ms(2)), plan(), BTreeMap::new());
+        let input = CheckInput { trace: &trace, plan: &scenario, params: &params };
+        let plan = InvariantPlan { name: "fails_often", params: BTreeMap::new() };
+        let outcome = registry.check(&plan, &input);
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(outcome.violation_count(), 5_000);
+        assert_eq!(outcome.violations.len(), VIOLATIONS_KEPT);
+        assert_eq!(outcome.violations[0].text, "at 0");
     }
 
     /// A checker that reads `trace.events` never sees a compact trace's empty list:

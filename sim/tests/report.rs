@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use patchbay::explore::{self, Base, Options};
-use patchbay::invariant::{Verdict, Violation};
+use patchbay::invariant::{Invariant, Outcome, Verdict, Violation};
 use patchbay::plan::{Replica, ScenarioPlan};
 use patchbay::registry::Registry;
 use patchbay::report::compare::{Entry, compare_report};
@@ -21,7 +21,7 @@ use patchbay::report::{self, Kind, ReadError, Report};
 use patchbay::resolve::load_scenario;
 use patchbay::run::compare::Row;
 use patchbay::run::real::{RealOptions, scaled};
-use patchbay::run::{Backend, Job, RunReport, run_many_real, run_many_with, run_seed};
+use patchbay::run::{Backend, Job, KeepTrace, RunReport, run_many_real, run_many_with, run_seed};
 use patchbay::trace::{AppEvent, EventKind, MsgInfo, Trace, TraceEvent};
 
 use crate::util::TempDir;
@@ -40,7 +40,8 @@ fn root() -> PathBuf {
 }
 
 /// One sweep of a failing and a passing shipped scenario, built once for the module,
-/// as `cargo xtask sim` builds it (traces measured and let go, failures re-run).
+/// as `cargo xtask sim` builds it (traces kept compact, measured, failures drawn and
+/// let go as each run finishes).
 fn sweep() -> &'static Report {
     static REPORT: OnceLock<Report> = OnceLock::new();
     REPORT.get_or_init(|| {
@@ -49,9 +50,10 @@ fn sweep() -> &'static Report {
         let jobs: Vec<Job<'_>> =
             plans.iter().flat_map(|p| SEEDS.map(|seed| Job { plan: p, seed })).collect();
         let measured = Measurements::default();
-        let reports = run_many_with(&jobs, &registry, 2, true, &|r| {
+        let reports = run_many_with(&jobs, &registry, 2, KeepTrace::Compact, &|r| {
             let plan = plans.iter().find(|p| p.file == r.file).expect("a plan ran it");
             measured.add(plan, r.trace.as_ref().expect("traces were asked for"));
+            measured.draw_failures(plan, r);
             r.trace = None;
         });
         let mut report =
@@ -172,6 +174,92 @@ fn long_traces_are_cut_around_the_violation_with_a_note() {
     let d = seqdiag::build(&plan, &short, "x", &v, 9, "repro".into());
     assert_eq!(d.rows.len(), 3);
     assert!(d.rows[2].violating, "{:?}", d.rows);
+}
+
+/// Issue 16: drawing a failure re-ran its seed with the whole trace expanded, which
+/// at a million users doubled the run's peak memory. A sweep now draws each failure
+/// as its run finishes, from the compact trace it holds anyway; the report runs
+/// nothing again, and the diagram is the one running the seed again would draw.
+#[test]
+fn failures_are_drawn_as_runs_finish_and_the_report_runs_no_seed_again() {
+    let registry = Registry::builtin();
+    let plans = vec![plan("lru-worker-crash.yaml")];
+    let jobs: Vec<Job<'_>> = SEEDS.map(|seed| Job { plan: &plans[0], seed }).to_vec();
+    let measured = Measurements::default();
+    let reports = run_many_with(&jobs, &registry, 2, KeepTrace::Compact, &|r| {
+        assert!(r.trace.as_ref().is_some_and(Trace::is_compact), "drawn from the compact form");
+        measured.draw_failures(&plans[0], r);
+        r.trace = None;
+    });
+    // A registry whose no_lost_replies always passes: a seed run again for the report
+    // would pass and draw nothing, so a diagram here was drawn during the sweep.
+    let mut passing = Registry::builtin();
+    passing.invariant(Invariant::new("no_lost_replies", "passes", |_| {
+        Outcome::from_violations("no_lost_replies", Vec::new())
+    }));
+    let report = sim_report("t".into(), &plans, &passing, &reports, &measured);
+    let drawn = &report.sections[0].sequences;
+    assert_eq!(drawn.len(), 1, "the failing invariant is drawn without running again");
+    let again = sim_report("t".into(), &plans, &registry, &reports, &Measurements::default());
+    assert!(again.sections[0].sequences == *drawn, "the same diagram as running it again");
+    let none = sim_report("t".into(), &plans, &passing, &reports, &Measurements::default());
+    assert!(none.sections[0].sequences.is_empty(), "the check above can fail");
+}
+
+/// Issue 16: a diagram is cut from one pass over the compact trace, holding the
+/// window, never the trace expanded. Here a trace of 200,000 events, most of them
+/// queue bookkeeping, with a crash open across the violation: the window is the 60
+/// drawable events before the violating one, the violating one and the next 89,
+/// and it is the window the expanded trace gives.
+#[test]
+fn a_diagram_is_cut_from_a_compact_trace_around_the_first_violation() {
+    let plan = plan("lru-worker-crash.yaml");
+    let client = |index| Replica { group: patchbay::plan::GroupId(0), index };
+    let msg = |id| MsgInfo { id: Some(id), request_id: None, len: 10 };
+    let at = |i: u64| Duration::from_micros(i * 10);
+    let event = |i: u64| {
+        let kind = match i {
+            1_000 => EventKind::FaultBegin { fault: 0, touched: 1 },
+            150_000 => EventKind::FaultEnd { fault: 0, touched: 1 },
+            // A send every tenth event; the rest is bookkeeping the diagram leaves out.
+            i if i % 10 == 0 => EventKind::Send { msg: msg(i) },
+            i => EventKind::Enqueue { pipe: 1, depth: 1, hwm: 1000, msg: msg(i) },
+        };
+        let node = matches!(kind, EventKind::Send { .. } | EventKind::Enqueue { .. })
+            .then(|| client((i % 3) as u32));
+        TraceEvent { at: at(i), node, socket: node.map(|_| 0), kind }
+    };
+    let mut compact = patchbay::trace::CompactEvents::default();
+    (0..200_000).for_each(|i| compact.push(&event(i)));
+    let trace = Trace { ended_at: at(200_000), ..Trace::from_compact(compact) };
+    // Pinned to the send of message 100,000 at client.1, named in the sentence.
+    let v = Violation::new(at(100_000), Some(client(1)), "message 100000 was lost");
+    assert_eq!(seqdiag::violating_index(&trace, &v), 100_000);
+    let d = seqdiag::build(&plan, &trace, "x", &v, 1, "repro".into());
+    assert!(trace.is_compact() && trace.events.is_empty(), "nothing expanded it");
+
+    let indices: Vec<u64> = d.rows.iter().map(|r| r.index).collect();
+    let expected: Vec<u64> = (0..MAX_ROWS as u64).map(|k| 100_000 - 600 + 10 * k).collect();
+    assert_eq!(indices, expected, "60 sends before the violating one, 89 after");
+    let violating: Vec<u64> = d.rows.iter().filter(|r| r.violating).map(|r| r.index).collect();
+    assert_eq!(violating, [100_000]);
+    assert!(d.rows[60].label.contains(": send "), "{}", d.rows[60].label);
+    assert!(d.rows.iter().all(|r| r.mark == seqdiag::Mark::Send), "no bookkeeping drawn");
+    assert_eq!(d.total_events, 200_000);
+    assert_eq!(
+        d.note.as_deref(),
+        Some(
+            "showing events 99400..100890 of 200000 (150 of the 20000 drawable events, around \
+             the violation; queue bookkeeping is not drawn)"
+        )
+    );
+    assert_eq!(d.lanes, ["client.0", "client.1", "client.2"]);
+    let [band] = &d.faults[..] else { panic!("one fault band: {:?}", d.faults) };
+    assert!(band.open_before && band.open_after, "the crash spans the window: {band:?}");
+    assert_eq!((band.from_row, band.to_row), (0, MAX_ROWS as u32 - 1));
+
+    let expanded = trace.expanded();
+    assert!(seqdiag::build(&plan, &expanded, "x", &v, 1, "repro".into()) == d);
 }
 
 #[test]
@@ -402,13 +490,14 @@ fn many_replicas_fold_into_one_lane_keeping_the_violating_one() {
     let plan = plan("lru-worker-crash.yaml");
     let client = |index| Replica { group: patchbay::plan::GroupId(0), index };
     let msg = |id| MsgInfo { id: Some(id), request_id: None, len: 10 };
-    // Twenty replicas send once each; replica 19 sends twice, replica 0 is the culprit.
+    // Twenty replicas send the violation's message once each (so all of them are
+    // about it); replica 19 sends twice, replica 0 is the culprit.
     let mut events: Vec<TraceEvent> = (0..20)
         .map(|i| TraceEvent {
             at: Duration::from_millis(u64::from(i)),
             node: Some(client(i)),
             socket: Some(0),
-            kind: EventKind::Send { msg: msg(u64::from(i)) },
+            kind: EventKind::Send { msg: msg(0) },
         })
         .collect();
     events.push(TraceEvent {
@@ -439,6 +528,82 @@ fn many_replicas_fold_into_one_lane_keeping_the_violating_one() {
     let compact = Trace { ended_at: trace.ended_at, ..Trace::from_compact(compact) };
     assert!(compact.is_compact() && compact.events.is_empty());
     assert!(seqdiag::build(&plan, &compact, "x", &v, 1, "repro".into()) == d);
+}
+
+/// Issue 16: at 100,000 users the window around a violation held 150 events of 39
+/// replicas in the same millisecond, most folded into "+28 more", and not the story
+/// of the failure. A window that would fold is cut again from the events of the
+/// replicas the violation is about, of the messages they made and of the violating
+/// message, however far apart they are.
+#[test]
+fn a_crowded_window_is_cut_again_around_the_replicas_the_violation_is_about() {
+    use patchbay::plan::MsgOrigin;
+    let plan = plan("lru-worker-crash.yaml");
+    let client = |index| Replica { group: patchbay::plan::GroupId(0), index };
+    let made = |node, counter| MsgOrigin { node, incarnation: 0, counter }.pack();
+    let send = |us, node, id| TraceEvent {
+        at: Duration::from_micros(us),
+        node: Some(node),
+        socket: Some(0),
+        kind: EventKind::Send { msg: MsgInfo { id: Some(id), request_id: None, len: 10 } },
+    };
+    let message = made(client(3), 1);
+    let note = AppEvent::Note { text: "logged out".into() };
+    let mut events = vec![TraceEvent {
+        at: Duration::ZERO,
+        node: Some(client(2)),
+        socket: None,
+        kind: EventKind::App(note),
+    }];
+    // Thirty other replicas send a message each microsecond around it all.
+    for i in 0..1_000u32 {
+        let other = client(10 + i % 30);
+        events.push(send(10 + u64::from(i), other, made(other, i)));
+        if i == 100 {
+            // client.2's own message (its logout, say) arriving at a busy replica.
+            let msg = MsgInfo { id: Some(made(client(2), 0)), request_id: None, len: 10 };
+            let kind = EventKind::Deliver { pipe: 1, depth: 1, hwm: 1000, msg };
+            events.push(TraceEvent { kind, ..send(110, client(20), 0) });
+        }
+        if i == 400 {
+            events.push(send(410, client(3), message));
+        }
+        if i == 500 {
+            let msg = MsgInfo { id: Some(message), request_id: None, len: 10 };
+            let kind = EventKind::Deliver { pipe: 1, depth: 1, hwm: 1000, msg };
+            events.push(TraceEvent { kind, ..send(510, client(2), message) });
+        }
+    }
+    let trace = Trace { events, ended_at: Duration::from_millis(2), ..Trace::default() };
+    let v = Violation::new(
+        Duration::from_micros(510),
+        Some(client(2)),
+        "message client.3#1 reached client.2 after it logged out",
+    );
+    let d = seqdiag::build(&plan, &trace, "x", &v, 1, "repro".into());
+    assert_eq!(d.lanes, ["client.2", "client.3", "client.20"]);
+    let labels: Vec<&str> = d.rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "logged out",
+            "req: arrive client.2#0 (queue 1)",
+            "req: send client.3#1",
+            "req: arrive client.3#1 (queue 1)"
+        ]
+    );
+    assert!(d.rows[3].violating);
+    assert_eq!(d.rows.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 102, 403, 504]);
+    let [arrow] = &d.arrows[..] else { panic!("one arrow: {:?}", d.arrows) };
+    assert_eq!((arrow.from_row, arrow.to_row), (2, Some(3)));
+    assert_eq!(
+        d.note.as_deref(),
+        Some(
+            "showing events 0..504 of 1004 (4 of the 4 drawable events at or from client.2 \
+             and client.3 and of message client.3#1, around the violation; queue bookkeeping \
+             is not drawn)"
+        )
+    );
 }
 
 /// From pub-hwm-stalled-subscriber: the violation is pinned at the stalled subscriber

@@ -14,7 +14,7 @@ use super::check::{absolute, absolute_then_enter, files_or_shipped};
 use super::error::Error;
 use super::progress::Progress;
 use super::report::{Place, check_place, save};
-use crate::invariant::Verdict;
+use crate::invariant::{Outcome, Verdict};
 use crate::plan::{self, ScenarioPlan};
 use crate::report::merge::{ShardNote, swept_args};
 use crate::report::sweep::{Measurements, sim_report};
@@ -251,7 +251,8 @@ pub(crate) fn load_all(ctx: &Ctx, files: &[PathBuf]) -> Option<Vec<ScenarioPlan>
 }
 
 /// Runs every job with progress (see `progress.rs`), measuring each trace for the
-/// report as its run finishes and letting it go unless `--trace` wants it printed.
+/// report and drawing its failures as its run finishes, and letting it go unless
+/// `--trace` wants it printed.
 fn run_with_progress(
     work: &[Job<'_>],
     ctx: &Ctx,
@@ -265,6 +266,8 @@ fn run_with_progress(
     let reports = run_many_with(work, &ctx.registry, threads, keep, &|r: &mut RunReport| {
         if let (Some(trace), Some(job)) = (&r.trace, work.iter().find(|j| j.plan.file == r.file)) {
             measured.add(job.plan, trace);
+            // Drawn now, from the trace in hand: the report runs nothing again.
+            measured.draw_failures(job.plan, r);
         }
         if !keep_traces {
             r.trace = None;
@@ -324,7 +327,7 @@ fn print_failures(ctx: &Ctx, plans: &[ScenarioPlan], reports: &[RunReport]) -> u
                 "  {} {} ({} violation(s)){first}{note}",
                 o.name,
                 o.verdict,
-                o.violations.len()
+                o.violation_count()
             );
         }
         println!("  repro: {}", r.repro_in(&ctx.tool));
@@ -335,7 +338,7 @@ fn print_failures(ctx: &Ctx, plans: &[ScenarioPlan], reports: &[RunReport]) -> u
 /// Prints the counts a scenario's `expect` bounds, as this run had them.
 fn print_counts(p: &ScenarioPlan, r: &RunReport) {
     for (name, range) in &p.expect_bounds.violations {
-        let n = r.invariants.iter().find(|o| o.name == name).map_or(0, |o| o.violations.len());
+        let n = r.invariants.iter().find(|o| o.name == name).map_or(0, Outcome::violation_count);
         println!("  {name}: {n} violation(s), expected {range}");
     }
     for (reason, range) in &p.expect_bounds.drops {

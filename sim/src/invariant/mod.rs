@@ -37,7 +37,7 @@ use crate::vocab::{Param, ParamKind, Role, RoleLookup};
 /// The checkers' test scenario, which other modules' tests build on too.
 #[cfg(test)]
 pub(crate) use verdict::testing;
-pub use verdict::{CheckInput, Outcome, Verdict, Violation};
+pub use verdict::{CheckInput, Outcome, VIOLATIONS_KEPT, Verdict, Violation};
 
 /// A checker: reads a finished trace and its plan, returns every violation it finds.
 pub type CheckFn = Arc<dyn Fn(&CheckInput) -> Outcome + Send + Sync>;

@@ -2,7 +2,10 @@
 //!
 //! Every checker takes the same [`CheckInput`] (the finished trace, the scenario it
 //! ran, the invariant's parameters) and returns an [`Outcome`]. A checker never stops
-//! at the first violation: reports list them all, in time order. `Unknown` is for a
+//! at the first violation: it returns them all, in time order, and a run keeps the
+//! first [`VIOLATIONS_KEPT`] of them with the exact count ([`Outcome::keep_first`]),
+//! so a run with hundreds of thousands of violations holds a few examples, not all of
+//! them, for the rest of its sweep. `Unknown` is for a
 //! trace that cannot decide the property (work still in flight when the run stopped,
 //! or no checker yet), and is never to be read as a pass.
 
@@ -36,6 +39,10 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// Violations a run keeps per invariant, in time order: the examples reports and
+/// repro lines show (they show the first), while the count stays exact.
+pub const VIOLATIONS_KEPT: usize = 100;
+
 /// One place where an invariant did not hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -62,11 +69,15 @@ pub struct Outcome {
     pub name: &'static str,
     /// Whether it held.
     pub verdict: Verdict,
-    /// Sorted by time; empty unless the verdict is `Fail`.
+    /// Sorted by time; empty unless the verdict is `Fail`. After a run, only the
+    /// first [`VIOLATIONS_KEPT`]: [`Outcome::violation_count`] is how many there were.
     pub violations: Vec<Violation>,
     /// What the report should say beside the verdict: why it is unknown, what the
     /// trace showed (for instance which resend behaviour), or why a pass is a pass.
     pub note: Option<String>,
+    /// Violations found after those in `violations`, let go by
+    /// [`Outcome::keep_first`].
+    not_kept: u64,
 }
 
 impl Outcome {
@@ -76,12 +87,37 @@ impl Outcome {
     pub fn from_violations(name: &'static str, mut violations: Vec<Violation>) -> Outcome {
         violations.sort_by_key(|v| v.at);
         let verdict = if violations.is_empty() { Verdict::Pass } else { Verdict::Fail };
-        Outcome { name, verdict, violations, note: None }
+        Outcome { name, verdict, violations, note: None, not_kept: 0 }
     }
 
     /// An outcome the trace cannot decide.
     pub fn unknown(name: &'static str, note: impl Into<String>) -> Outcome {
-        Outcome { name, verdict: Verdict::Unknown, violations: Vec::new(), note: Some(note.into()) }
+        Outcome {
+            name,
+            verdict: Verdict::Unknown,
+            violations: Vec::new(),
+            note: Some(note.into()),
+            not_kept: 0,
+        }
+    }
+
+    /// How many violations the checker found: those kept in `violations` and those
+    /// [`Outcome::keep_first`] let go. `expect` counts, the verdict table and the
+    /// report's JSON read this, never `violations.len()`.
+    pub fn violation_count(&self) -> u64 {
+        self.violations.len() as u64 + self.not_kept
+    }
+
+    /// Keeps the first `n` violations (the earliest) and counts the rest, so that what
+    /// a run holds does not grow with how badly it failed. The verdict and
+    /// [`Outcome::violation_count`] are unchanged.
+    pub fn keep_first(mut self, n: usize) -> Outcome {
+        if self.violations.len() > n {
+            self.not_kept += (self.violations.len() - n) as u64;
+            self.violations.truncate(n);
+            self.violations.shrink_to_fit();
+        }
+        self
     }
 
     pub(crate) fn with_note(mut self, note: impl Into<String>) -> Outcome {
@@ -349,6 +385,29 @@ mod tests {
         assert_eq!(outcome.verdict, Verdict::Fail);
         let texts: Vec<_> = outcome.violations.iter().map(|v| v.text.as_str()).collect();
         assert_eq!(texts, ["a", "b", "c", "d"]);
+    }
+
+    /// Issue 16: a comet run at a million users failed `fanout_correct` 207,522 times;
+    /// its outcome keeps the first examples and the exact count.
+    #[test]
+    fn a_huge_violation_list_is_cut_to_its_first_examples_with_the_exact_count_kept() {
+        let found: Vec<Violation> = (0..207_522u64)
+            .rev()
+            .map(|t| Violation::new(Duration::from_micros(t), None, format!("v{t}")))
+            .collect();
+        let outcome = Outcome::from_violations("x", found).keep_first(VIOLATIONS_KEPT);
+        assert_eq!(outcome.verdict, Verdict::Fail);
+        assert_eq!(outcome.violation_count(), 207_522);
+        assert_eq!(outcome.violations.len(), VIOLATIONS_KEPT);
+        let texts: Vec<&str> = outcome.violations.iter().map(|v| v.text.as_str()).collect();
+        assert_eq!(texts[..3], ["v0", "v1", "v2"], "the earliest are kept");
+        assert_eq!(texts[VIOLATIONS_KEPT - 1], format!("v{}", VIOLATIONS_KEPT - 1));
+        // Keeping fewer again counts on from there; a short list is left alone.
+        let again = outcome.keep_first(1);
+        assert_eq!((again.violations.len(), again.violation_count()), (1, 207_522));
+        let short = Outcome::from_violations("x", vec![Violation::new(ms(1), None, "a")]);
+        assert_eq!(short.clone().keep_first(VIOLATIONS_KEPT), short);
+        assert_eq!(short.violation_count(), 1);
     }
 
     #[test]

@@ -6,15 +6,27 @@
 //! what a reader follows: sends, arrivals, drops, resends, the application's own
 //! markers, connections and faults.
 //! Lanes are the replicas the window shows, at most [`MAX_LANES`], the busiest kept
-//! and the rest folded into one "+N more" lane.
+//! and the rest folded into one "+N more" lane. When the window around the violation
+//! shows more replicas than that (a router among thousands of users), it is cut again
+//! from the relevant replicas' events only: the violation's replica, the violating
+//! event's, the replica that made the violating event's message, and that message
+//! wherever it went, so the diagram tells the failure's story rather than whatever
+//! else happened in the same millisecond.
+//!
+//! The trace is read as a stream ([`Trace::iter`]), so a run's compact trace is drawn
+//! as it is: a failure in ten million events costs the window and one pass, not the
+//! trace expanded (docs/memory.md, "Drawing a failure").
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::invariant::Violation;
 use crate::plan::{Replica, ScenarioPlan};
-use crate::trace::{AppEvent, EventKind, MsgId, Trace, TraceEvent, fault_text, msg_label};
+use crate::trace::{
+    AppEvent, EventKind, MsgId, MsgOrigin, Trace, TraceEvent, fault_text, msg_label,
+};
 
 /// Events a diagram draws at most.
 pub const MAX_ROWS: usize = 150;
@@ -240,30 +252,61 @@ fn msg_id(kind: &EventKind) -> Option<MsgId> {
 /// the first instant at or after the violation's time: the event whose message id
 /// the sentence names (at the violation's replica if one is there), else the first
 /// event at that replica from then on, an application marker preferred; the last
-/// event when none is that late. Needs an expanded trace (`build` expands one).
+/// event when none is that late. Reads the trace as a stream, in either form, and
+/// stops once the answer is known.
 pub fn violating_index(trace: &Trace, v: &Violation) -> usize {
     let named: Vec<u64> =
         v.text.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
-    let names_id =
-        |i: &usize| event_id(&trace.events[*i].kind).is_some_and(|id| named.contains(&id));
+    let names_id = |e: &TraceEvent| event_id(&e.kind).is_some_and(|id| named.contains(&id));
     let here = |e: &TraceEvent| v.node.is_none() || e.node == v.node;
-    if let Some(start) = trace.events.iter().position(|e| e.at >= v.at) {
-        let at = trace.events[start].at;
-        let instant: Vec<usize> =
-            (start..trace.events.len()).take_while(|&i| trace.events[i].at == at).collect();
-        let named_here = instant.iter().copied().find(|i| names_id(i) && here(&trace.events[*i]));
-        if let Some(i) = named_here.or_else(|| instant.iter().copied().find(names_id)) {
-            return i;
+    // The first instant at or after the violation: its first event naming the message
+    // at the violation's replica, and its first naming it anywhere.
+    let mut instant: Option<Duration> = None;
+    let mut instant_over = false;
+    let (mut named_here, mut named_anywhere) = (None, None);
+    // Else: the first event at the violation's replica from then on, and the first
+    // application marker there at the same instant.
+    let mut first: Option<(usize, Duration)> = None;
+    let mut first_over = false;
+    let mut first_app = None;
+    for (i, e) in trace.iter().enumerate() {
+        if !instant_over {
+            match instant {
+                None if e.at >= v.at => instant = Some(e.at),
+                Some(at) if e.at != at => instant_over = true,
+                _ => {}
+            }
+            if instant_over {
+                if let Some(found) = named_here.or(named_anywhere) {
+                    return found;
+                }
+            } else if instant.is_some() && names_id(&e) {
+                named_anywhere = named_anywhere.or(Some(i));
+                if here(&e) {
+                    named_here = named_here.or(Some(i));
+                }
+            }
+        }
+        match first {
+            None if e.at >= v.at && here(&e) => first = Some((i, e.at)),
+            Some((_, at)) if !first_over && e.at != at => first_over = true,
+            _ => {}
+        }
+        let in_first = first.is_some_and(|(_, at)| !first_over && e.at == at);
+        if in_first && first_app.is_none() && here(&e) && matches!(e.kind, EventKind::App(_)) {
+            first_app = Some(i);
+        }
+        if instant_over && first_over {
+            break;
         }
     }
-    let Some(first) = trace.events.iter().position(|e| e.at >= v.at && here(e)) else {
-        return trace.events.len().saturating_sub(1);
-    };
-    let at = trace.events[first].at;
-    (first..trace.events.len())
-        .take_while(|&i| trace.events[i].at == at)
-        .find(|&i| here(&trace.events[i]) && matches!(trace.events[i].kind, EventKind::App(_)))
-        .unwrap_or(first)
+    if let Some(found) = named_here.or(named_anywhere) {
+        return found;
+    }
+    match first {
+        Some((i, _)) => first_app.unwrap_or(i),
+        None => trace.len().saturating_sub(1),
+    }
 }
 
 /// The message id an event is about, from the message or the application marker.
@@ -288,9 +331,11 @@ fn event_id(kind: &EventKind) -> Option<MsgId> {
     }
 }
 
-/// Draws `trace` (seed `seed` of `plan`) around `violation` of `invariant`. The
-/// diagram looks events up by index: a compact trace is expanded for it, a copy that
-/// lives while the diagram is cut.
+/// Draws `trace` (seed `seed` of `plan`) around `violation` of `invariant`. The trace
+/// is read as a stream in either form, never expanded: what is held is the window
+/// (at most [`MAX_ROWS`] events on each side of the violating one while it is cut)
+/// and one span per fault, so a compact trace of ten million events is drawn in the
+/// memory of a short one.
 pub fn build(
     plan: &ScenarioPlan,
     trace: &Trace,
@@ -299,42 +344,36 @@ pub fn build(
     seed: u64,
     repro: String,
 ) -> SeqDiagram {
-    let expanded;
-    let trace = if trace.is_compact() {
-        expanded = trace.expanded();
-        &expanded
-    } else {
-        trace
-    };
     let target = violating_index(trace, violation);
-    // The violating event is drawn whatever its kind: the diagram is about it.
-    let drawn: Vec<usize> = (0..trace.events.len())
-        .filter(|&i| i == target || mark(&trace.events[i].kind).is_some())
-        .collect();
-    let at = drawn.partition_point(|&i| i < target).min(drawn.len().saturating_sub(1));
-    let end = (at.saturating_sub(ROWS_BEFORE) + MAX_ROWS).min(drawn.len());
-    let start = end.saturating_sub(MAX_ROWS);
-    let window = &drawn[start..end];
-    let lanes = Lanes::choose(plan, trace, window, violation.node);
+    let mut cut = Cut::around(trace, target, |_| true);
+    let mut lanes = Lanes::choose(plan, &cut.window, violation.node);
+    let mut about = String::new();
+    if lanes.folded.is_some()
+        && let Some(focus) = Focus::of(plan, &cut, target, violation)
+    {
+        cut = Cut::around(trace, target, |e| focus.keeps(e));
+        lanes = Lanes::choose(plan, &cut.window, violation.node);
+        about = focus.text(plan);
+    }
+    let window = &cut.window;
     let mut rows = Vec::with_capacity(window.len());
-    for &i in window {
-        let e = &trace.events[i];
+    for (i, e) in window {
         rows.push(Row {
-            index: i as u64,
+            index: *i as u64,
             at_us: e.at.as_micros() as u64,
             lane: e.node.map(|n| lanes.of(n)),
             mark: mark(&e.kind).unwrap_or(Mark::Other),
             label: label(plan, trace, e),
-            violating: i == target,
+            violating: *i == target,
         });
     }
-    let note = (start > 0 || end < drawn.len()).then(|| {
-        let (first, last) = window.first().zip(window.last()).map_or((0, 0), |(a, b)| (*a, *b));
+    let note = (cut.is_part() || !about.is_empty()).then(|| {
+        let (first, last) = cut.first_last();
         format!(
-            "showing events {first}..{last} of {} ({} of the {} drawable events, around the violation; queue bookkeeping is not drawn)",
-            trace.events.len(),
+            "showing events {first}..{last} of {} ({} of the {} drawable events{about}, around the violation; queue bookkeeping is not drawn)",
+            trace.len(),
             window.len(),
-            drawn.len()
+            cut.drawable
         )
     });
     SeqDiagram {
@@ -343,23 +382,167 @@ pub fn build(
         repro,
         violation: violation.text.clone(),
         lanes: lanes.names,
-        arrows: arrows(trace, window, &rows),
-        faults: faults(plan, trace, window),
+        arrows: arrows(window, &rows),
+        faults: faults(plan, trace, window, &cut.fault_spans),
         rows,
-        total_events: trace.events.len() as u64,
+        total_events: trace.len() as u64,
         note,
+    }
+}
+
+/// The drawn events around the violating one, cut from one pass over the trace.
+///
+/// The drawable events (those [`mark`] draws, and the violating event whatever its
+/// kind) form a list; the window is [`MAX_ROWS`] of them with up to [`ROWS_BEFORE`]
+/// before the violating one, more before it when too few follow. Only as many as
+/// the window can take on either side are held while reading; the rest are counted.
+struct Cut {
+    /// The window's events with their indices in the whole trace, in order.
+    window: Vec<(usize, TraceEvent)>,
+    /// Drawable events in the whole trace.
+    drawable: usize,
+    /// Whether drawable events lie before the window.
+    cut_before: bool,
+    /// Every fault's interval as (fault, begin index, end index if it ended), in the
+    /// order they began.
+    fault_spans: Vec<(u32, usize, Option<usize>)>,
+}
+
+impl Cut {
+    /// The window around `target` of the drawable events `keep` takes (and the
+    /// target, whatever it is).
+    fn around(trace: &Trace, target: usize, keep: impl Fn(&TraceEvent) -> bool) -> Cut {
+        // The last MAX_ROWS drawable events before the target, the target, and the
+        // first MAX_ROWS after it: the window lies within them (see below).
+        let mut before: VecDeque<(usize, TraceEvent)> = VecDeque::with_capacity(MAX_ROWS);
+        let mut before_count = 0;
+        let mut at_target: Option<(usize, TraceEvent)> = None;
+        let mut after: Vec<(usize, TraceEvent)> = Vec::new();
+        let mut after_count = 0;
+        let mut begun: BTreeMap<u32, usize> = BTreeMap::new();
+        let mut fault_spans = Vec::new();
+        for (i, e) in trace.iter().enumerate() {
+            match e.kind {
+                EventKind::FaultBegin { fault, .. } => {
+                    begun.insert(fault, i);
+                }
+                EventKind::FaultEnd { fault, .. } => {
+                    if let Some(b) = begun.remove(&fault) {
+                        fault_spans.push((fault, b, Some(i)));
+                    }
+                }
+                _ => {}
+            }
+            if i == target {
+                at_target = Some((i, e.into_owned()));
+            } else if mark(&e.kind).is_some() && keep(&e) {
+                if i < target {
+                    before_count += 1;
+                    if before.len() == MAX_ROWS {
+                        before.pop_front();
+                    }
+                    before.push_back((i, e.into_owned()));
+                } else {
+                    after_count += 1;
+                    if after.len() < MAX_ROWS {
+                        after.push((i, e.into_owned()));
+                    }
+                }
+            }
+        }
+        fault_spans.extend(begun.into_iter().map(|(f, b)| (f, b, None)));
+        fault_spans.sort_by_key(|s| s.1);
+        // Positions in the list of drawable events: the target is at `before_count`.
+        // The window ends at most MAX_ROWS - ROWS_BEFORE past it, so within `after`,
+        // and starts at most MAX_ROWS - 1 before it, so within `before`.
+        let drawable = before_count + usize::from(at_target.is_some()) + after_count;
+        let at = before_count.min(drawable.saturating_sub(1));
+        let end = (at.saturating_sub(ROWS_BEFORE) + MAX_ROWS).min(drawable);
+        let start = end.saturating_sub(MAX_ROWS);
+        let held_from = before_count - before.len();
+        let mut window = Vec::with_capacity(end - start);
+        window.extend(before.into_iter().skip(start.saturating_sub(held_from)));
+        window.extend(at_target);
+        window.extend(after);
+        window.truncate(end - start);
+        Cut { window, drawable, cut_before: start > 0, fault_spans }
+    }
+
+    /// Whether drawable events were left out on either side.
+    fn is_part(&self) -> bool {
+        self.cut_before || self.window.len() < self.drawable
+    }
+
+    /// The trace indices of the window's first and last events.
+    fn first_last(&self) -> (usize, usize) {
+        let index = |e: Option<&(usize, TraceEvent)>| e.map_or(0, |(i, _)| *i);
+        (index(self.window.first()), index(self.window.last()))
+    }
+}
+
+/// The events a crowded diagram keeps: those at the replicas a violation is about or
+/// carrying a message one of them made (a logout arriving at the router), those
+/// carrying the violating event's message wherever they happen, and run-level ones
+/// (faults).
+struct Focus {
+    replicas: Vec<Replica>,
+    msg: Option<MsgId>,
+}
+
+impl Focus {
+    /// What the violation is about: its replica, the violating event's replica and
+    /// message, and the replica that made the message (when the id says one of the
+    /// plan's). `None` when the window has no violating event to be about.
+    fn of(plan: &ScenarioPlan, cut: &Cut, target: usize, violation: &Violation) -> Option<Focus> {
+        let (_, event) = cut.window.iter().find(|(i, _)| *i == target)?;
+        let msg = event_id(&event.kind);
+        let in_plan = |r: &Replica| {
+            plan.topology.groups.get(r.group.0 as usize).is_some_and(|g| r.index < g.count)
+        };
+        let maker = msg.map(|id| MsgOrigin::of(id).node).filter(in_plan);
+        let mut replicas: Vec<Replica> =
+            [violation.node, event.node, maker].into_iter().flatten().collect();
+        replicas.sort();
+        replicas.dedup();
+        (!replicas.is_empty() || msg.is_some()).then_some(Focus { replicas, msg })
+    }
+
+    fn keeps(&self, e: &TraceEvent) -> bool {
+        if e.node.is_none_or(|n| self.replicas.contains(&n)) {
+            return true;
+        }
+        let id = event_id(&e.kind);
+        id.is_some() && (id == self.msg || id.is_some_and(|id| self.made_here(id)))
+    }
+
+    fn made_here(&self, id: MsgId) -> bool {
+        self.replicas.contains(&MsgOrigin::of(id).node)
+    }
+
+    /// " at or from user.4536 and user.6544 and of message user.6544#1", for the note.
+    fn text(&self, plan: &ScenarioPlan) -> String {
+        let mut text = String::new();
+        let names: Vec<String> =
+            self.replicas.iter().map(|&r| plan.topology.replica_name(r)).collect();
+        if !names.is_empty() {
+            text = format!(" at or from {}", names.join(" and "));
+        }
+        if let Some(id) = self.msg {
+            let joint = if text.is_empty() { "" } else { " and" };
+            text = format!("{text}{joint} of message {}", msg_label(&plan.topology, id));
+        }
+        text
     }
 }
 
 /// Pairs each send or resend with the next arrival, or drop, of the same id at
 /// another replica, first sent first matched.
-fn arrows(trace: &Trace, window: &[usize], rows: &[Row]) -> Vec<Arrow> {
+fn arrows(window: &[(usize, TraceEvent)], rows: &[Row]) -> Vec<Arrow> {
     let mut pending: BTreeMap<MsgId, VecDeque<(u32, Option<Replica>)>> = BTreeMap::new();
     let mut arrows: Vec<Arrow> = Vec::new();
     let mut open: BTreeMap<u32, usize> = BTreeMap::new();
-    for (row, &i) in window.iter().enumerate() {
+    for (row, (_, e)) in window.iter().enumerate() {
         let row = row as u32;
-        let e = &trace.events[i];
         let Some(id) = msg_id(&e.kind) else { continue };
         match rows[row as usize].mark {
             Mark::Send | Mark::Resend => {
@@ -387,30 +570,20 @@ fn arrows(trace: &Trace, window: &[usize], rows: &[Row]) -> Vec<Arrow> {
 }
 
 /// Every fault interval that overlaps the window, as rows.
-fn faults(plan: &ScenarioPlan, trace: &Trace, window: &[usize]) -> Vec<FaultBand> {
-    let (Some(&first), Some(&last)) = (window.first(), window.last()) else { return Vec::new() };
-    let mut begun: BTreeMap<u32, usize> = BTreeMap::new();
-    let mut spans: Vec<(u32, usize, Option<usize>)> = Vec::new();
-    for (i, e) in trace.events.iter().enumerate() {
-        match e.kind {
-            EventKind::FaultBegin { fault, .. } => {
-                begun.insert(fault, i);
-            }
-            EventKind::FaultEnd { fault, .. } => {
-                if let Some(b) = begun.remove(&fault) {
-                    spans.push((fault, b, Some(i)));
-                }
-            }
-            _ => {}
-        }
-    }
-    spans.extend(begun.into_iter().map(|(f, b)| (f, b, None)));
-    spans.sort_by_key(|s| s.1);
-    let row_at_or_after = |i: usize| window.partition_point(|&w| w < i) as u32;
+fn faults(
+    plan: &ScenarioPlan,
+    trace: &Trace,
+    window: &[(usize, TraceEvent)],
+    spans: &[(u32, usize, Option<usize>)],
+) -> Vec<FaultBand> {
+    let (Some(&(first, _)), Some(&(last, _))) = (window.first(), window.last()) else {
+        return Vec::new();
+    };
+    let row_at_or_after = |i: usize| window.partition_point(|(w, _)| *w < i) as u32;
     spans
-        .into_iter()
-        .filter(|&(_, b, e)| b <= last && e.is_none_or(|e| e >= first))
-        .map(|(fault, b, e)| {
+        .iter()
+        .filter(|&&(_, b, e)| b <= last && e.is_none_or(|e| e >= first))
+        .map(|&(fault, b, e)| {
             let open_after = e.is_none_or(|e| e > last);
             let to_row = match e {
                 Some(e) if !open_after => row_at_or_after(e),
@@ -436,20 +609,15 @@ struct Lanes {
 }
 
 impl Lanes {
-    fn choose(
-        plan: &ScenarioPlan,
-        trace: &Trace,
-        window: &[usize],
-        keep: Option<Replica>,
-    ) -> Lanes {
+    fn choose(plan: &ScenarioPlan, window: &[(usize, TraceEvent)], keep: Option<Replica>) -> Lanes {
         let mut busy: BTreeMap<Replica, usize> = BTreeMap::new();
         // The violating replica has a lane even when it is silent in the window (a
         // stalled subscriber that never got the message).
         if let Some(k) = keep {
             busy.insert(k, 0);
         }
-        for &i in window {
-            if let Some(n) = trace.events[i].node {
+        for (_, e) in window {
+            if let Some(n) = e.node {
                 *busy.entry(n).or_default() += 1;
             }
         }

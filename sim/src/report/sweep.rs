@@ -2,10 +2,14 @@
 //! drawn.
 //!
 //! A simulated sweep keeps no traces: each run is measured as it finishes
-//! ([`Measurements`]) and its trace let go. To draw a failure, the failing seed with
-//! the fewest events is run again with its trace kept; simulated runs are
-//! deterministic, so it fails the same way. A real run is not, so a real sweep
-//! (small) keeps the traces of its failing runs and they are drawn as they were.
+//! ([`Measurements`]) and its trace let go. Each failing invariant is drawn from the
+//! failing seed with the fewest events (then the lowest seed). A sweep that hands its
+//! failing runs to [`Measurements::draw_failures`] while their traces are still held
+//! has them drawn then, from the compact trace, and keeps only the diagram of the
+//! best seed so far; otherwise that seed is run again with its trace kept
+//! (simulated runs are deterministic, so it fails the same way). A real run is not,
+//! so a real sweep (small) keeps the traces of its failing runs and they are drawn as
+//! they were.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,11 +19,11 @@ use super::metrics::{Accumulator, Metrics};
 use super::{
     EXPECT_FAIL_IN_ANY, Failure, Kind, Report, Section, Table, Topology, VerdictRow, seqdiag,
 };
-use crate::invariant::Verdict;
+use crate::invariant::{Verdict, Violation};
 use crate::plan::{Expect, ExpectIn, ScenarioPlan};
 use crate::registry::Registry;
 use crate::run::json::to_json;
-use crate::run::{Invocation, RunReport, run_seed, swarm};
+use crate::run::{Invocation, KeepTrace, RunReport, run_seed, swarm};
 use crate::trace::Trace;
 
 /// Failing seeds a verdict row lists with their repro; the rest are counted.
@@ -29,6 +33,18 @@ pub const FAILURES_LISTED: usize = 20;
 #[derive(Debug, Default)]
 pub struct Measurements {
     by_file: Mutex<BTreeMap<PathBuf, Accumulator>>,
+    /// Per scenario file and invariant (its index in the plan), the diagram of the
+    /// failing run with the fewest events so far, then the lowest seed: the run a
+    /// section draws.
+    drawn: Mutex<BTreeMap<(PathBuf, usize), Drawn>>,
+}
+
+/// A failure drawn as its run finished, with what ranks it against other seeds.
+#[derive(Debug)]
+struct Drawn {
+    events: usize,
+    seed: u64,
+    diagram: seqdiag::SeqDiagram,
 }
 
 impl Measurements {
@@ -43,6 +59,43 @@ impl Measurements {
                 all.insert(plan.file.clone(), one);
             }
         }
+    }
+
+    /// Draws each invariant `run` failed from its trace (kept compact), if `run` has
+    /// fewer events (then a lower seed) than any failing run of that invariant drawn
+    /// so far. Called as each run finishes, while its trace is held anyway, so the
+    /// report needs no run again and holds no trace: only one diagram per failing
+    /// invariant. A run without a trace is skipped (its section runs it again).
+    pub fn draw_failures(&self, plan: &ScenarioPlan, run: &RunReport) {
+        let Some(trace) = &run.trace else { return };
+        for (i, outcome) in run.invariants.iter().enumerate() {
+            let Some(violation) = outcome.violations.first() else { continue };
+            if outcome.verdict != Verdict::Fail {
+                continue;
+            }
+            let key = (plan.file.clone(), i);
+            let better = |d: &Drawn| (run.events, run.seed) < (d.events, d.seed);
+            if !self.drawn.lock().expect("no panics while held").get(&key).is_none_or(better) {
+                continue;
+            }
+            // Cut outside the lock: runs on other threads go on meanwhile.
+            let diagram = draw_from(plan, trace, run, outcome.name, violation, run.repro());
+            let mut drawn = self.drawn.lock().expect("no panics while held");
+            if drawn.get(&key).is_none_or(better) {
+                drawn.insert(key, Drawn { events: run.events, seed: run.seed, diagram });
+            }
+        }
+    }
+
+    /// The diagrams [`Measurements::draw_failures`] kept for `plan`, by invariant
+    /// index, with the seed each was drawn from.
+    fn diagrams_of(&self, plan: &ScenarioPlan) -> BTreeMap<usize, (u64, seqdiag::SeqDiagram)> {
+        let mut all = self.drawn.lock().expect("no panics while held");
+        let keys: Vec<(PathBuf, usize)> =
+            all.keys().filter(|(file, _)| *file == plan.file).cloned().collect();
+        keys.into_iter()
+            .filter_map(|k| all.remove(&k).map(|d| (k.1, (d.seed, d.diagram))))
+            .collect()
     }
 
     /// `plan`'s measurements so far as data, for a shard's report (see
@@ -121,7 +174,9 @@ fn sweep_report(
     ));
     for plan in plans {
         let runs: Vec<&RunReport> = reports.iter().filter(|r| r.file == plan.file).collect();
-        report.sections.push(section(plan, registry, &runs, measured.metrics_of(plan), tool));
+        let metrics = measured.metrics_of(plan);
+        let drawn = measured.diagrams_of(plan);
+        report.sections.push(section_drawn(plan, registry, &runs, metrics, drawn, tool));
     }
     report.runs = run_rows(reports, tool);
     report
@@ -151,6 +206,19 @@ pub fn section(
     metrics: Metrics,
     tool: &str,
 ) -> Section {
+    section_drawn(plan, registry, runs, metrics, BTreeMap::new(), tool)
+}
+
+/// [`section`], taking each failing invariant's diagram from `drawn` (by invariant
+/// index, with the seed it was drawn from) when it is of the seed to draw.
+fn section_drawn(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    runs: &[&RunReport],
+    metrics: Metrics,
+    mut drawn: BTreeMap<usize, (u64, seqdiag::SeqDiagram)>,
+    tool: &str,
+) -> Section {
     let mut section = verdict_section(plan, runs, tool);
     let mut runs = runs.to_vec();
     runs.sort_by_key(|r| r.seed);
@@ -159,9 +227,15 @@ pub fn section(
             .iter()
             .filter(|r| r.invariants.get(i).is_some_and(|o| o.verdict == Verdict::Fail))
             .min_by_key(|r| (r.events, r.seed));
-        if let Some(diagram) = shortest.and_then(|r| draw(plan, registry, r, i, tool)) {
-            section.sequences.push(diagram);
-        }
+        let Some(run) = shortest else { continue };
+        let diagram = match drawn.remove(&i) {
+            Some((seed, mut diagram)) if seed == run.seed => {
+                diagram.repro = run.repro_in(tool);
+                Some(diagram)
+            }
+            _ => draw(plan, registry, run, i, tool),
+        };
+        section.sequences.extend(diagram);
     }
     section.metrics = metrics;
     section
@@ -235,7 +309,8 @@ fn verdict_row(plan: &ScenarioPlan, runs: &[&RunReport], i: usize, tool: &str) -
 }
 
 /// Draws invariant `i`'s first violation in `run`: from its trace if it kept one,
-/// else by running its seed again in the simulator. `None` if a run again does not
+/// else by running its seed again in the simulator (its trace kept compact: the
+/// diagram streams it). `None` if a run again does not
 /// fail (which `--check-determinism` would flag).
 fn draw(
     plan: &ScenarioPlan,
@@ -248,14 +323,26 @@ fn draw(
     let (shown, trace) = match &run.trace {
         Some(trace) => (run, trace),
         None => {
-            again = run_seed(plan, registry, run.seed, true);
+            again = run_seed(plan, registry, run.seed, KeepTrace::Compact);
             (&again, again.trace.as_ref()?)
         }
     };
     let outcome = shown.invariants.get(i)?;
     let violation = outcome.violations.first()?;
+    Some(draw_from(plan, trace, run, outcome.name, violation, shown.repro_in(tool)))
+}
+
+/// Draws `violation` of `invariant` in `run`'s `trace`.
+fn draw_from(
+    plan: &ScenarioPlan,
+    trace: &Trace,
+    run: &RunReport,
+    invariant: &str,
+    violation: &Violation,
+    repro: String,
+) -> seqdiag::SeqDiagram {
     // Drawn faults join the plan for that seed; fault labels need them.
     let drawn = swarm::with_drawn_faults(plan, run.seed);
     let seen = drawn.as_ref().unwrap_or(plan);
-    Some(seqdiag::build(seen, trace, outcome.name, violation, run.seed, shown.repro_in(tool)))
+    seqdiag::build(seen, trace, invariant, violation, run.seed, repro)
 }

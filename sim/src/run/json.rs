@@ -32,7 +32,7 @@ fn run_json(r: &RunReport) -> Value {
             json!({
                 "name": o.name,
                 "verdict": o.verdict.to_string(),
-                "violations": o.violations.len(),
+                "violations": o.violation_count(),
                 "first": o.violations.first().map(|v| v.text.clone()),
                 "note": o.note,
             })

@@ -199,7 +199,7 @@ pub(crate) fn shows_expected(
 ) -> bool {
     let bounds = &plan.expect_bounds;
     let violations_fit = bounds.violations.iter().all(|(name, range)| {
-        outcomes.iter().any(|o| o.name == name && range.contains(o.violations.len() as u64))
+        outcomes.iter().any(|o| o.name == name && range.contains(o.violation_count()))
     });
     let drops_fit = bounds
         .drops

@@ -44,7 +44,7 @@ pub(crate) fn first_failure(plan: &ScenarioPlan, runs: &[RunReport]) -> String {
     for o in r.invariants.iter().filter(|o| o.verdict != Verdict::Pass) {
         let first = o.violations.first().map(|v| format!(": {}", v.text)).unwrap_or_default();
         let note = o.note.as_ref().map(|n| format!(" [{n}]")).unwrap_or_default();
-        let n = o.violations.len();
+        let n = o.violation_count();
         let _ = writeln!(out, "  {} {} ({n} violation(s)){first}{note}", o.name, o.verdict);
     }
     let _ = write!(out, "  repro: {}\n  or in a test: {}", r.repro(), test_repro(&r.file, r.seed));
