@@ -157,7 +157,11 @@ impl Deployment {
 
 /// The benches' platform: real TCP on 127.0.0.1, with no fault and no trace. A bound
 /// socket takes an ephemeral port, noted in the address book for later threads; a
-/// connecting socket dials what earlier threads bound.
+/// connecting socket dials what earlier threads bound. Its sockets get the default
+/// event sink, `patchbay::net::no_events`, so they run untraced, as any program that
+/// keeps no trace may: no event per message, and no clock reading per core call
+/// unless the socket type keeps timers. What designs record themselves is still
+/// recorded ([`run_designs`]).
 struct BenchPlatform {
     plan: Arc<TopologyPlan>,
     connects: BTreeMap<(GroupId, usize), Vec<SocketAddr>>,

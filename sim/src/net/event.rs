@@ -35,3 +35,34 @@ pub enum DriverEvent {
 
 /// Receives every event of one socket, stamped with the time since the run's epoch.
 pub type EventSink = Rc<dyn Fn(Duration, DriverEvent)>;
+
+thread_local! {
+    /// The one sink [`no_events`] hands out on this thread, so the driver can tell it.
+    static NO_EVENTS: EventSink = Rc::new(|_, _| {});
+}
+
+/// A sink that keeps nothing, for sockets that run without a trace (the benches, a
+/// library user's own program). The driver recognises it and then builds no events
+/// worth keeping: no copy of each message for the trace, and no clock reading on a
+/// core call of a socket type that keeps no timers (`shared.rs`).
+pub fn no_events() -> EventSink {
+    NO_EVENTS.with(Rc::clone)
+}
+
+/// Whether `sink` is the one [`no_events`] returns (any other sink, even one that
+/// also drops everything, is treated as keeping what it is given).
+pub(super) fn discards(sink: &EventSink) -> bool {
+    NO_EVENTS.with(|none| Rc::ptr_eq(none, sink))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_no_events_sink_counts_as_keeping_nothing() {
+        assert!(discards(&no_events()));
+        let dropping: EventSink = Rc::new(|_, _| {});
+        assert!(!discards(&dropping), "a sink of one's own may keep what it is given");
+    }
+}

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::event::{DriverEvent, EventSink};
+use super::event::{DriverEvent, EventSink, discards};
 use super::wake::LocalNotify;
 use crate::socket::{Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::wire::Padding;
@@ -45,6 +45,17 @@ pub(super) struct Shared {
     /// is real (`Transport::REAL_CLOCK`): `now` then skips tokio's clock.
     real_epoch: Option<std::time::Instant>,
     events: EventSink,
+    /// False when `events` is the sink that keeps nothing (`event::no_events`): the
+    /// driver then hands it nothing, and the core keeps no events, only the pipes
+    /// whose writers it must wake (`Pipes::set_traced`).
+    traced: bool,
+    /// Whether a core call reads the clock. Only a traced socket's events and the
+    /// cores that keep timers (`SocketType::keeps_timers`) use the time a core call
+    /// is given; any other is given the last reading instead, which spares an
+    /// untraced PUSH or PULL one `clock_gettime` per message.
+    core_reads_clock: bool,
+    /// The clock's last reading, for core calls that do not read it.
+    last_now: Cell<Duration>,
     /// Wakes application calls waiting out a `WouldBlock`.
     app_wake: LocalNotify,
     /// Wakes readers stopped at a full inbound queue (RCVHWM backpressure).
@@ -88,6 +99,10 @@ impl Shared {
         real_clock: bool,
         events: EventSink,
     ) -> Rc<Shared> {
+        let mut core = core;
+        let traced = !discards(&events);
+        core.pipes_mut().set_traced(traced);
+        let core_reads_clock = traced || core.socket_type().keeps_timers();
         Rc::new_cyclic(|me| Shared {
             me: me.clone(),
             timer: Cell::new(TimerTask::NotYet),
@@ -98,6 +113,9 @@ impl Shared {
             epoch,
             real_epoch: real_clock.then(|| epoch.into_std()),
             events,
+            traced,
+            core_reads_clock,
+            last_now: Cell::new(Duration::ZERO),
             app_wake: LocalNotify::new(),
             room_wake: LocalNotify::new(),
             timer_wake: LocalNotify::new(),
@@ -117,10 +135,18 @@ impl Shared {
     /// Time since the epoch; an epoch in the future reads as zero rather than panicking.
     /// Read on every core call, so on a real clock it is one `clock_gettime`.
     pub(super) fn now(&self) -> Duration {
-        match self.real_epoch {
+        let now = match self.real_epoch {
             Some(epoch) => std::time::Instant::now().saturating_duration_since(epoch),
             None => Instant::now().saturating_duration_since(self.epoch),
-        }
+        };
+        self.last_now.set(now);
+        now
+    }
+
+    /// The time a core call is given: the clock, or its last reading for a core that
+    /// cannot tell (see `core_reads_clock`).
+    fn core_now(&self) -> Duration {
+        if self.core_reads_clock { self.now() } else { self.last_now.get() }
     }
 
     pub(super) fn epoch(&self) -> Instant {
@@ -128,7 +154,9 @@ impl Shared {
     }
 
     pub(super) fn emit(&self, event: DriverEvent) {
-        (self.events)(self.now(), event);
+        if self.traced {
+            (self.events)(self.now(), event);
+        }
     }
 
     /// A fresh pipe id. Ids start at 1, are never reused, and stay below 2^31 so a
@@ -154,7 +182,7 @@ impl Shared {
 
     /// Runs one core call, then drains its events and wakes whoever may progress.
     pub(super) fn with_core<R>(&self, call: impl FnOnce(&mut dyn SocketCore, Duration) -> R) -> R {
-        let now = self.now();
+        let now = self.core_now();
         let result = call(&mut **self.core.borrow_mut(), now);
         self.settle(now);
         result
@@ -167,9 +195,17 @@ impl Shared {
 
     /// The callback runs with the core released, so it may call the handle.
     fn settle(&self, now: Duration) {
-        while let Some(event) = self.next_core_event() {
-            self.wake_writer_for(&event);
-            (self.events)(now, DriverEvent::Socket(event));
+        if self.traced {
+            while let Some(event) = self.next_core_event() {
+                self.wake_writer_for(&event);
+                (self.events)(now, DriverEvent::Socket(event));
+            }
+        } else {
+            // An untraced core keeps no events, only the pipes whose writers have work.
+            let mut core = self.core.borrow_mut();
+            for pipe in core.pipes_mut().drain_woken() {
+                self.wake_writer(pipe);
+            }
         }
         if self.peek_core(|core| core.poll_timeout()) != self.armed_deadline.get() {
             self.timer_wake.notify_waiters();
@@ -207,10 +243,12 @@ impl Shared {
     /// Cores report every message they put on a pipe's queue (`Enqueued`, `Resent`),
     /// which tells the driver exactly which writer has work without scanning pipes.
     fn wake_writer_for(&self, event: &SocketEvent) {
-        let pipe = match event {
-            SocketEvent::Enqueued { pipe, .. } | SocketEvent::Resent { pipe, .. } => *pipe,
-            _ => return,
-        };
+        if let SocketEvent::Enqueued { pipe, .. } | SocketEvent::Resent { pipe, .. } = event {
+            self.wake_writer(*pipe);
+        }
+    }
+
+    fn wake_writer(&self, pipe: PipeId) {
         if let Some(wake) = self.writer_wakes.borrow().get(&pipe) {
             wake.notify_waiters();
         }

@@ -15,10 +15,10 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::driver::Backoff;
-use super::{DriverEvent, EventSink, SocketHandle, TurmoilTcp, spawn_socket};
+use super::{DriverEvent, EventSink, SocketHandle, TurmoilTcp, no_events, spawn_socket};
 use crate::socket::{
-    Dealer, Msg, PipeId, Pipes, Rep, Req, SendError, SocketCore, SocketEvent, SocketOptions,
-    SocketType,
+    Dealer, Msg, PipeId, Pipes, Pull, Push, Rep, Req, SendError, SocketCore, SocketEvent,
+    SocketOptions, SocketType,
 };
 
 pub(super) const PORT: u16 = 5555;
@@ -283,4 +283,46 @@ fn a_panic_in_a_driver_task_reaches_the_application() {
         _ => None,
     });
     assert_eq!(events, vec![("connect", "boom in poll_transmit".to_owned())]);
+}
+
+/// An untraced socket (`no_events`) keeps only the events that wake its writers and
+/// hands its core the last clock reading: PUSH to PULL must still deliver every
+/// message in order through both high-water marks, on both wires.
+#[test]
+fn untraced_sockets_deliver_everything_in_order_through_their_hwms() {
+    const MESSAGES: u32 = 2_000;
+    for zmtp in [false, true] {
+        let options =
+            SocketOptions { sndhwm_msgs: 7, rcvhwm_msgs: 5, zmtp, ..SocketOptions::default() };
+        let mut sim = sim(64);
+        let server_options = options.clone();
+        sim.host("server", move || {
+            let options = server_options.clone();
+            async move {
+                let (core, binds) = (Box::new(Push::new(options.clone())), vec![listen_addr()]);
+                let epoch = Instant::now();
+                let push =
+                    spawn_socket(TurmoilTcp, core, &options, binds, vec![], epoch, no_events());
+                let push = push.await.expect("spawn PUSH");
+                for i in 0..MESSAGES {
+                    push.send(Msg::new(i.to_be_bytes().to_vec())).await.expect("send");
+                }
+                push.close().await;
+                Ok(())
+            }
+        });
+        sim.client("client", async move {
+            let (core, connects) = (Box::new(Pull::new(options.clone())), vec![server_addr()]);
+            let epoch = Instant::now();
+            let pull =
+                spawn_socket(TurmoilTcp, core, &options, vec![], connects, epoch, no_events());
+            let pull = pull.await.expect("spawn PULL");
+            for i in 0..MESSAGES {
+                let msg = pull.recv().await.expect("recv");
+                assert_eq!(msg.body, Bytes::from(i.to_be_bytes().to_vec()), "message {i}");
+            }
+            Ok(())
+        });
+        sim.run().unwrap_or_else(|e| panic!("zmtp {zmtp}: {e}"));
+    }
 }

@@ -17,9 +17,8 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::rc::Rc;
 
-use crate::net::{EventSink, Transport};
+use crate::net::{EventSink, Transport, no_events};
 use crate::plan::Replica;
 use crate::socket::SocketOptions;
 use crate::trace::SocketIndex;
@@ -45,14 +44,14 @@ pub trait Platform: 'static {
     fn connects(&self, replica: Replica, socket: usize) -> Vec<SocketAddr>;
 
     /// Where the driver events of one socket go. A platform without a trace drops
-    /// them.
+    /// them, through the sink the driver knows keeps nothing ([`no_events`]).
     fn event_sink(
         &self,
         _replica: Replica,
         _socket: SocketIndex,
         _options: &SocketOptions,
     ) -> EventSink {
-        Rc::new(|_, _| {})
+        no_events()
     }
 
     /// Socket `socket` of `replica`'s current incarnation now listens at `addr` (the

@@ -111,6 +111,15 @@ pub enum SocketType {
 }
 
 impl SocketType {
+    /// Whether a core of this type reads the time its calls are given: REQ (resend
+    /// interval), SURVEYOR (survey deadline) and RESPONDENT (which hands it to the REP
+    /// inside it). Every other core only stamps its events with it, so an untraced
+    /// driver need not read the clock for it (`net/shared.rs`); `socket::props`
+    /// checks that their behaviour does not depend on it.
+    pub fn keeps_timers(self) -> bool {
+        matches!(self, SocketType::Req | SocketType::Surveyor | SocketType::Respondent)
+    }
+
     /// Every type, in the order tables list them.
     pub const ALL: [SocketType; 14] = [
         SocketType::Req,

@@ -75,6 +75,14 @@ pub struct Pipes {
     /// in O(log n) rather than scanning every pipe (a comet router has 100,000).
     with_input: BTreeSet<PipeId>,
     events: VecDeque<SocketEvent>,
+    /// Whether anyone keeps this socket's events (a trace). An untraced socket keeps
+    /// no events and copies no message for one: it only notes, in `woken`, the pipes
+    /// whose writer has work (what `Enqueued` and `Resent` tell a driver). That spares
+    /// a reference count and an event's trip through the queue on every message.
+    traced: bool,
+    /// Untraced only: pipes given a message to write since the driver last looked,
+    /// oldest first, a pipe not repeated back to back. Keeps its room.
+    woken: Vec<PipeId>,
 }
 
 /// Whether a queue holding `len` messages may take one more. A high-water mark of 0
@@ -109,7 +117,29 @@ impl Pipes {
             recv_cursor: None,
             with_input: BTreeSet::new(),
             events: VecDeque::new(),
+            traced: true,
+            woken: Vec::new(),
         }
+    }
+
+    /// Whether anyone keeps this socket's events: traced (the default), every event
+    /// with its message; untraced, none, only the pipes to wake (see `traced`).
+    pub fn set_traced(&mut self, traced: bool) {
+        self.traced = traced;
+        // Events from before (a core's construction) become what an untraced one keeps.
+        for event in std::mem::take(&mut self.events) {
+            self.push_event(event);
+        }
+    }
+
+    /// Untraced: the pipes whose writers have work since the last call, oldest first.
+    pub fn drain_woken(&mut self) -> std::vec::Drain<'_, PipeId> {
+        self.woken.drain(..)
+    }
+
+    /// The copy of `msg` an event carries.
+    fn event_copy(&self, msg: &Msg) -> Msg {
+        if self.traced { msg.clone() } else { Msg::default() }
     }
 
     /// A new pipe, not yet connected, that can queue outbound messages at once
@@ -182,7 +212,7 @@ impl Pipes {
     /// message back if the pipe is unknown or at SNDHWM, so the caller applies its
     /// socket type's HWM policy.
     pub fn enqueue(&mut self, pipe: PipeId, msg: Msg) -> Result<(), Msg> {
-        let event_msg = msg.clone();
+        let event_msg = self.event_copy(&msg);
         let depth = self.push_outbound(pipe, msg)?;
         self.push_event(SocketEvent::Enqueued { pipe, depth, msg: event_msg });
         Ok(())
@@ -228,19 +258,27 @@ impl Pipes {
     /// message for a full or unknown pipe means it broke that rule; it is dropped and
     /// reported rather than breaking the bound.
     pub(crate) fn push_inbound(&mut self, pipe: PipeId, msg: Msg) {
-        if !self.is_attached(pipe) {
-            return self.drop_msg(Some(pipe), DropReason::PipeClosed, msg);
+        // One lookup: this runs for every message read.
+        let (rcvhwm_msgs, traced) = (self.rcvhwm_msgs, self.traced);
+        let refused = match self.pipes.get_mut(&pipe).filter(|p| p.attached) {
+            None => Some(DropReason::PipeClosed),
+            Some(p) if !below_hwm(p.inbound_len(), rcvhwm_msgs) => Some(DropReason::Hwm),
+            Some(p) => {
+                let event_msg = if traced { msg.clone() } else { Msg::default() };
+                let queue = &mut p.queues_mut().inbound;
+                queue.push_back(msg);
+                let depth = depth_of(queue);
+                // A pipe is in `with_input` exactly while its inbound queue is not empty.
+                if depth == 1 {
+                    self.with_input.insert(pipe);
+                }
+                self.push_event(SocketEvent::Arrived { pipe, depth, msg: event_msg });
+                return;
+            }
+        };
+        if let Some(reason) = refused {
+            self.drop_msg(Some(pipe), reason, msg);
         }
-        if !self.can_receive(pipe) {
-            return self.drop_msg(Some(pipe), DropReason::Hwm, msg);
-        }
-        let event_msg = msg.clone();
-        let p = self.pipes.get_mut(&pipe).expect("checked attached");
-        let queue = &mut p.queues_mut().inbound;
-        queue.push_back(msg);
-        let depth = depth_of(queue);
-        self.with_input.insert(pipe);
-        self.push_event(SocketEvent::Arrived { pipe, depth, msg: event_msg });
     }
 
     /// Fair queueing: the next message from the first pipe after the last one read
@@ -295,7 +333,14 @@ impl Pipes {
     }
 
     pub(crate) fn push_event(&mut self, event: SocketEvent) {
-        self.events.push_back(event);
+        if self.traced {
+            return self.events.push_back(event);
+        }
+        if let SocketEvent::Enqueued { pipe, .. } | SocketEvent::Resent { pipe, .. } = event
+            && self.woken.last() != Some(&pipe)
+        {
+            self.woken.push(pipe);
+        }
     }
 
     pub(crate) fn pop_event(&mut self) -> Option<SocketEvent> {
@@ -490,6 +535,23 @@ mod tests {
             ]
         );
         assert_eq!(bodies(&mut pipes), [(2, "unread".to_string())]);
+    }
+
+    #[test]
+    fn an_untraced_socket_keeps_no_events_only_the_pipes_to_wake() {
+        let mut pipes = pipes_with(3, 10, &[1, 2]);
+        pipes.set_traced(false);
+        for (pipe, body) in [(1, "a"), (1, "b"), (2, "c"), (1, "d")] {
+            pipes.enqueue(pipe, msg(&[], body)).unwrap();
+        }
+        assert_eq!(pipes.enqueue(1, msg(&[], "full")), Err(msg(&[], "full")));
+        pipes.push_inbound(1, msg(&[], "in"));
+        pipes.push_inbound(9, msg(&[], "unknown pipe"));
+        assert_eq!(pipes.pop_event(), None);
+        assert_eq!(pipes.drain_woken().collect::<Vec<_>>(), [1, 2, 1]);
+        assert_eq!(pipes.drain_woken().count(), 0);
+        assert_eq!(bodies(&mut pipes), [(1, "in".to_string())]);
+        assert_eq!(pipes.pop_outbound(1), Some(msg(&[], "a")));
     }
 
     #[test]

@@ -1363,3 +1363,121 @@ fn histories_reach_the_interesting_cases() {
     ];
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), want);
 }
+
+/// A real core that is given time zero on every call, whatever the driver's clock
+/// says: what an untraced driver hands a core whose type keeps no timers
+/// (`SocketType::keeps_timers`, `net/shared.rs`), which then reads no clock.
+struct Frozen(Box<dyn SocketCore>);
+
+impl SocketCore for Frozen {
+    fn socket_type(&self) -> SocketType {
+        self.0.socket_type()
+    }
+
+    fn pipes(&self) -> &Pipes {
+        self.0.pipes()
+    }
+
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        self.0.pipes_mut()
+    }
+
+    fn attach(&mut self, pipe: PipeId, _now: Duration) {
+        self.0.attach(pipe, Duration::ZERO);
+    }
+
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
+        self.0.set_connected(pipe, connected, Duration::ZERO);
+    }
+
+    fn detach(&mut self, pipe: PipeId, _now: Duration) {
+        self.0.detach(pipe, Duration::ZERO);
+    }
+
+    fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
+        self.0.send(msg, Duration::ZERO)
+    }
+
+    fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
+        self.0.recv(Duration::ZERO)
+    }
+
+    fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
+        self.0.on_message(pipe, msg, Duration::ZERO);
+    }
+
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        self.0.can_receive(pipe)
+    }
+
+    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
+        self.0.poll_transmit(pipe, Duration::ZERO)
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        self.0.poll_timeout()
+    }
+
+    fn on_timeout(&mut self, _now: Duration) {
+        self.0.on_timeout(Duration::ZERO);
+    }
+
+    fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.0.poll_event()
+    }
+}
+
+/// Runs the same histories against each core of `types` as it is and frozen at time
+/// zero, and fails at the first step where the two differ (what was written,
+/// received, sent back or reported). `keeps_timers` types are skipped unless
+/// `flawed`, where finding a difference is the point.
+fn time_blindness(types: &'static [SocketType], flawed: bool) -> Result<(), String> {
+    let property = Property {
+        name: "cores_without_timers_do_not_depend_on_the_time",
+        seed_offset: 7,
+        types,
+        check: check_timer_progress,
+    };
+    let mut runner = TestRunner::new(config(&property, flawed));
+    let strategy = (setup(types), proptest::collection::vec(op(), 0..160));
+    let outcome = runner.run(&strategy, |(setup, ops)| {
+        if setup.socket.keeps_timers() && !flawed {
+            return Ok(());
+        }
+        let timed = record(&setup, real_core(&setup), &ops).map_err(TestCaseError::fail)?;
+        let frozen = record(&setup, Box::new(Frozen(real_core(&setup))), &ops)
+            .map_err(TestCaseError::fail)?;
+        let shown = |r: &Record| format!("{:?} {:?}", r.step, r.events);
+        let steps = timed.records.iter().zip(&frozen.records);
+        if let Some((n, (t, f))) = steps.enumerate().find(|(_, (t, f))| shown(t) != shown(f)) {
+            let (t, f) = (shown(t), shown(f));
+            let why =
+                format!("{} differs at step {n}: given the time, {t}; at zero, {f}", setup.socket);
+            return Err(TestCaseError::fail(why));
+        }
+        if timed.records.len() != frozen.records.len() {
+            let (t, f) = (timed.records.len(), frozen.records.len());
+            let why = format!(
+                "{} differs in length: {t} steps given the time, {f} at zero",
+                setup.socket
+            );
+            return Err(TestCaseError::fail(why));
+        }
+        Ok(())
+    });
+    outcome.map_err(|failure| failure.to_string())
+}
+
+#[test]
+fn cores_without_timers_do_not_depend_on_the_time_they_are_given() {
+    if let Err(report) = time_blindness(&SocketType::ALL, false) {
+        panic!("{report}");
+    }
+}
+
+#[test]
+fn time_check_catches_a_core_that_keeps_timers() {
+    let req: &'static [SocketType] = &[SocketType::Req];
+    let report = time_blindness(req, true).expect_err("a REQ resends on time, frozen or not");
+    assert!(report.contains("REQ differs"), "caught, but not as expected:\n{report}");
+}
