@@ -230,12 +230,39 @@ async fn accept_loop<T: Transport>(
 }
 
 /// Handshakes an incoming connection, then gives it a fresh pipe for its lifetime.
-async fn serve_accepted<S>(shared: Rc<Shared>, mut stream: S, peer: SocketAddr)
+///
+/// A plain function returning a block that uses `stream` where it was captured: an
+/// `async fn` keeps a by-value argument twice, as passed and as moved into its body,
+/// and a simulated stream is 432 bytes of every accepted connection's task (issue
+/// 16). The stream is closed before the task ends, as an argument would have been.
+fn serve_accepted<S>(
+    shared: Rc<Shared>,
+    mut stream: S,
+    peer: SocketAddr,
+) -> impl std::future::Future<Output = ()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
-    let Some(shaken) = shake(&shared, &mut stream).await else { return };
-    let framing = match shaken {
+    async move {
+        let served = serve_accepted_on(&shared, &mut stream, peer).await;
+        drop(stream);
+        if let Some(pipe) = served {
+            shared.with_core(|core, now| core.detach(pipe, now));
+        }
+    }
+}
+
+/// [`serve_accepted`] up to the stream's close: the pipe it ran on, to detach once the
+/// stream is closed, or `None` when the handshake failed or the socket closed first.
+async fn serve_accepted_on<S>(
+    shared: &Rc<Shared>,
+    stream: &mut S,
+    peer: SocketAddr,
+) -> Option<PipeId>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let framing = match shake(shared, stream).await? {
         Ok(framing) => framing,
         Err(end) => {
             let reason = match end {
@@ -244,14 +271,14 @@ where
                     other.protocol_fault().unwrap_or_else(|| format!("handshake failed: {other}"))
                 }
             };
-            return shared.emit(DriverEvent::ProtocolError { peer, reason });
+            shared.emit(DriverEvent::ProtocolError { peer, reason });
+            return None;
         }
     };
     let pipe = shared.new_pipe();
     shared.with_core(|core, now| core.attach(pipe, now));
-    run_established(&shared, pipe, &mut stream, peer, framing).await;
-    drop(stream);
-    shared.with_core(|core, now| core.detach(pipe, now));
+    run_established(shared, pipe, stream, peer, framing).await;
+    Some(pipe)
 }
 
 /// Sleeps until the core's next deadline and fires it; re-arms whenever a core call
