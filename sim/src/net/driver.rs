@@ -107,70 +107,78 @@ impl Backoff {
 }
 
 /// Keeps `pipe` connected to `addr` until the socket closes, then detaches it.
-async fn connect_loop<T: Transport>(
+/// (A function returning a block, so its arguments are held once; see
+/// [`serve_accepted`].)
+fn connect_loop<T: Transport>(
     shared: Rc<Shared>,
     transport: T,
     addr: SocketAddr,
     pipe: PipeId,
-) {
-    let mut backoff = Backoff::new(&shared.options);
-    loop {
-        let mut attempt = tokio::select! {
-            biased;
-            () = shared.shutdown() => break,
-            attempt = transport.connect(addr) => attempt,
-        };
-        match &mut attempt {
-            Ok(stream) => {
-                if serve_connected(&shared, pipe, stream, addr).await {
-                    backoff.reset();
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        let mut backoff = Backoff::new(&shared.options);
+        loop {
+            let mut attempt = tokio::select! {
+                biased;
+                () = shared.shutdown() => break,
+                attempt = transport.connect(addr) => attempt,
+            };
+            match &mut attempt {
+                Ok(stream) => {
+                    if serve_connected(&shared, pipe, stream, addr).await {
+                        backoff.reset();
+                    }
                 }
+                Err(err) => shared.emit(DriverEvent::ConnectFailed {
+                    addr,
+                    reason: describe(err),
+                    out_of_descriptors: out_of_descriptors(err),
+                }),
             }
-            Err(err) => shared.emit(DriverEvent::ConnectFailed {
-                addr,
-                reason: describe(err),
-                out_of_descriptors: out_of_descriptors(err),
-            }),
+            // The connection is closed before the pause, as it was when served by value.
+            drop(attempt);
+            let delay = backoff.next_delay();
+            tokio::select! {
+                biased;
+                () = shared.shutdown() => break,
+                () = tokio::time::sleep(delay) => {}
+            }
         }
-        // The connection is closed before the pause, as it was when served by value.
-        drop(attempt);
-        let delay = backoff.next_delay();
-        tokio::select! {
-            biased;
-            () = shared.shutdown() => break,
-            () = tokio::time::sleep(delay) => {}
-        }
+        shared.with_core(|core, now| core.detach(pipe, now));
     }
-    shared.with_core(|core, now| core.detach(pipe, now));
 }
 
 /// Handshakes a fresh outgoing connection and runs it on the existing `pipe`.
 /// Returns whether the handshake succeeded, which resets the reconnect backoff.
-async fn serve_connected<S>(
+/// (A function returning a block, so `addr` is held once; see [`serve_accepted`].)
+fn serve_connected<S>(
     shared: &Rc<Shared>,
     pipe: PipeId,
     stream: &mut S,
     addr: SocketAddr,
-) -> bool
+) -> impl std::future::Future<Output = bool>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let Some(shaken) = shake(shared, stream).await else { return false };
-    match shaken {
-        Ok(framing) => {
-            run_established(shared, pipe, stream, addr, framing).await;
-            true
-        }
-        Err(end) if end.protocol_fault().is_some() => {
-            let reason = end.protocol_fault().unwrap_or_default();
-            shared.emit(DriverEvent::ProtocolError { peer: addr, reason });
-            false
-        }
-        Err(end) => {
-            let out_of_descriptors = matches!(&end, ConnEnd::Io(err) if out_of_descriptors(err));
-            let reason = end.to_string();
-            shared.emit(DriverEvent::ConnectFailed { addr, reason, out_of_descriptors });
-            false
+    async move {
+        let Some(shaken) = shake(shared, stream).await else { return false };
+        match shaken {
+            Ok(framing) => {
+                run_established(shared, pipe, stream, addr, framing).await;
+                true
+            }
+            Err(end) if end.protocol_fault().is_some() => {
+                let reason = end.protocol_fault().unwrap_or_default();
+                shared.emit(DriverEvent::ProtocolError { peer: addr, reason });
+                false
+            }
+            Err(end) => {
+                let out_of_descriptors =
+                    matches!(&end, ConnEnd::Io(err) if out_of_descriptors(err));
+                let reason = end.to_string();
+                shared.emit(DriverEvent::ConnectFailed { addr, reason, out_of_descriptors });
+                false
+            }
         }
     }
 }
