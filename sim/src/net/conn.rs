@@ -153,6 +153,7 @@ where
 /// A plain function returning a block that uses `peer` and `framing` where it
 /// captured them: an `async fn` would hold each twice for the connection's whole
 /// life (`driver::serve_accepted`; issue 16).
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
 pub(super) fn run_established<S>(
     shared: &Rc<Shared>,
     pipe: PipeId,

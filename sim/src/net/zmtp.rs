@@ -113,6 +113,7 @@ impl Link {
 /// by-value arguments where it captured them: as `async fn`s they would hold each
 /// such argument twice, as passed and as moved into the body, for the connection's
 /// whole life (`driver::serve_accepted`; issue 16).
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
 pub(super) fn serve<R, W>(
     shared: &Shared,
     pipe: PipeId,
@@ -147,6 +148,7 @@ where
     }
 }
 
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
 fn read_until_closing<R: AsyncRead + Unpin>(
     shared: &Shared,
     pipe: PipeId,
@@ -163,6 +165,7 @@ fn read_until_closing<R: AsyncRead + Unpin>(
     }
 }
 
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
 fn read_loop<R: AsyncRead + Unpin>(
     shared: &Shared,
     pipe: PipeId,
