@@ -92,7 +92,7 @@ impl Harness {
             name,
             incarnation: 0,
             params: BTreeMap::new(),
-            workload,
+            workload: workload.into(),
             sockets,
             seed,
             recorder: self.recorder.clone(),

@@ -408,7 +408,7 @@ async fn start_node(
         name: format!("{name}.0"),
         incarnation: 0,
         params: group.params.clone(),
-        workload: plan.workload.get(&group.id).cloned().unwrap_or_default(),
+        workload: plan.workload.get(&group.id).cloned().unwrap_or_default().into(),
         sockets: BTreeMap::from([(socket.name.clone(), (0, handle))]),
         seed: SEED,
         recorder,

@@ -242,7 +242,7 @@ pub async fn run_designs(nodes: Vec<Node>) {
             name: format!("{}.{}", node.group.name, node.replica),
             incarnation: 0,
             params: node.group.params.clone(),
-            workload: WorkloadPlan::default(),
+            workload: WorkloadPlan::default().into(),
             sockets: node.sockets,
             seed: u64::from(node.replica),
             recorder: recorder.clone(),

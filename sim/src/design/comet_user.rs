@@ -34,7 +34,7 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
         ctx.sleep_until(start).await;
         let online_fraction = ctx.workload.online_fraction.unwrap_or(1.0);
         if ctx.unit() < online_fraction {
-            user.toggle(&ctx).await;
+            Box::pin(user.toggle(&ctx)).await;
         } else {
             user.next_toggle = draw(&ctx, ctx.workload.offline.as_ref());
         }
@@ -50,7 +50,9 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
                         return ctx.record(AppEvent::Note { text });
                     }
                 }
-                () = sleep_until_some(&ctx, wake) => user.on_timer(&ctx).await,
+                // Boxed: what a timer does is needed for an instant, and unboxed it
+                // would size the user's future to it for the whole run (issue 16).
+                () = sleep_until_some(&ctx, wake) => Box::pin(user.on_timer(&ctx)).await,
             }
         }
     })

@@ -103,8 +103,10 @@ pub struct NodeCtx {
     /// The design's parameters as the topology set them, defaults filled in; read them
     /// typed through `param_count`, `param_duration` and the like.
     pub params: BTreeMap<String, ParamValue>,
-    /// The scenario's workload for this group (all `None` when it gives none).
-    pub workload: WorkloadPlan,
+    /// The scenario's workload for this group (all `None` when it gives none), one
+    /// copy shared by every replica of the group: 280 bytes each for a million comet
+    /// users otherwise (issue 16).
+    pub workload: Rc<WorkloadPlan>,
     /// Each socket by name, with its index in the group's socket list for the trace,
     /// sorted by name. A slice rather than the BTreeMap it comes as: a map of one or
     /// two sockets keeps a leaf of 11 entries, 808 B for each of comet's 100,000
@@ -132,8 +134,9 @@ pub struct NodeParts {
     pub incarnation: u32,
     /// The design's parameters, defaults filled in.
     pub params: BTreeMap<String, ParamValue>,
-    /// The scenario's workload for this group (all `None` when it gives none).
-    pub workload: WorkloadPlan,
+    /// The scenario's workload for this group (all `None` when it gives none); the
+    /// group's replicas may share one (`WorkloadPlan::default().into()` for none).
+    pub workload: Rc<WorkloadPlan>,
     /// Each socket by name, with its index in the group's socket list for the trace.
     pub sockets: BTreeMap<String, (SocketIndex, SocketHandle)>,
     /// Seeds the replica's own random stream.
@@ -454,7 +457,7 @@ mod tests {
         let params = params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
         let replica = Replica { group: GroupId(2), index: 5 };
         let epoch = tokio::time::Instant::now();
-        let (workload, sockets) = (WorkloadPlan::default(), BTreeMap::new());
+        let (workload, sockets) = (Rc::new(WorkloadPlan::default()), BTreeMap::new());
         let completion = Completion::default();
         NodeCtx::new(NodeParts {
             replica,

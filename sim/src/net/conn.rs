@@ -149,39 +149,47 @@ where
 
 /// Runs an established, handshaken connection on `pipe` until it ends, bracketing it
 /// with the core's `set_connected` and the trace's `Connected`/`Disconnected`.
-pub(super) async fn run_established<S>(
+///
+/// A plain function returning a block that uses `peer` and `framing` where it
+/// captured them: an `async fn` would hold each twice for the connection's whole
+/// life (`driver::serve_accepted`; issue 16).
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
+pub(super) fn run_established<S>(
     shared: &Rc<Shared>,
     pipe: PipeId,
     stream: &mut S,
     peer: SocketAddr,
     framing: Framing,
-) where
+) -> impl Future<Output = ()>
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let wake = shared.register_writer(pipe);
-    shared.emit(DriverEvent::Connected { pipe, peer });
-    shared.with_core(|core, now| core.set_connected(pipe, true, now));
-    let stream = RefCell::new(stream);
-    let (mut reader, mut writer) = (Half(&stream), Half(&stream));
-    let end = match framing {
-        Framing::Sp => tokio::select! {
-            biased;
-            () = shared.linger_expired() => ConnEnd::LingerExpired,
-            end = read_until_closing(shared, pipe, &mut reader) => end,
-            end = write_loop(shared, pipe, &mut writer, &wake) => end,
-        },
-        Framing::Zmtp(shaken) => tokio::select! {
-            biased;
-            () = shared.linger_expired() => ConnEnd::LingerExpired,
-            end = zmtp::serve(shared, pipe, &mut reader, &mut writer, wake, shaken) => end,
-        },
-    };
-    shared.unregister_writer(pipe);
-    if let Some(reason) = end.protocol_fault() {
-        shared.emit(DriverEvent::ProtocolError { peer, reason });
+    async move {
+        let wake = shared.register_writer(pipe);
+        shared.emit(DriverEvent::Connected { pipe, peer });
+        shared.with_core(|core, now| core.set_connected(pipe, true, now));
+        let stream = RefCell::new(stream);
+        let (mut reader, mut writer) = (Half(&stream), Half(&stream));
+        let end = match framing {
+            Framing::Sp => tokio::select! {
+                biased;
+                () = shared.linger_expired() => ConnEnd::LingerExpired,
+                end = read_until_closing(shared, pipe, &mut reader) => end,
+                end = write_loop(shared, pipe, &mut writer, &wake) => end,
+            },
+            Framing::Zmtp(shaken) => tokio::select! {
+                biased;
+                () = shared.linger_expired() => ConnEnd::LingerExpired,
+                end = zmtp::serve(shared, pipe, &mut reader, &mut writer, wake, shaken) => end,
+            },
+        };
+        shared.unregister_writer(pipe);
+        if let Some(reason) = end.protocol_fault() {
+            shared.emit(DriverEvent::ProtocolError { peer, reason });
+        }
+        shared.emit(DriverEvent::Disconnected { pipe, reason: end.to_string() });
+        shared.with_core(|core, now| core.set_connected(pipe, false, now));
     }
-    shared.emit(DriverEvent::Disconnected { pipe, reason: end.to_string() });
-    shared.with_core(|core, now| core.set_connected(pipe, false, now));
 }
 
 /// Reads until the connection ends; once the socket is closing it stops reading and

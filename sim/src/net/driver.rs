@@ -107,70 +107,80 @@ impl Backoff {
 }
 
 /// Keeps `pipe` connected to `addr` until the socket closes, then detaches it.
-async fn connect_loop<T: Transport>(
+/// (A function returning a block, so its arguments are held once; see
+/// [`serve_accepted`].)
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
+fn connect_loop<T: Transport>(
     shared: Rc<Shared>,
     transport: T,
     addr: SocketAddr,
     pipe: PipeId,
-) {
-    let mut backoff = Backoff::new(&shared.options);
-    loop {
-        let mut attempt = tokio::select! {
-            biased;
-            () = shared.shutdown() => break,
-            attempt = transport.connect(addr) => attempt,
-        };
-        match &mut attempt {
-            Ok(stream) => {
-                if serve_connected(&shared, pipe, stream, addr).await {
-                    backoff.reset();
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        let mut backoff = Backoff::new(&shared.options);
+        loop {
+            let mut attempt = tokio::select! {
+                biased;
+                () = shared.shutdown() => break,
+                attempt = transport.connect(addr) => attempt,
+            };
+            match &mut attempt {
+                Ok(stream) => {
+                    if serve_connected(&shared, pipe, stream, addr).await {
+                        backoff.reset();
+                    }
                 }
+                Err(err) => shared.emit(DriverEvent::ConnectFailed {
+                    addr,
+                    reason: describe(err),
+                    out_of_descriptors: out_of_descriptors(err),
+                }),
             }
-            Err(err) => shared.emit(DriverEvent::ConnectFailed {
-                addr,
-                reason: describe(err),
-                out_of_descriptors: out_of_descriptors(err),
-            }),
+            // The connection is closed before the pause, as it was when served by value.
+            drop(attempt);
+            let delay = backoff.next_delay();
+            tokio::select! {
+                biased;
+                () = shared.shutdown() => break,
+                () = tokio::time::sleep(delay) => {}
+            }
         }
-        // The connection is closed before the pause, as it was when served by value.
-        drop(attempt);
-        let delay = backoff.next_delay();
-        tokio::select! {
-            biased;
-            () = shared.shutdown() => break,
-            () = tokio::time::sleep(delay) => {}
-        }
+        shared.with_core(|core, now| core.detach(pipe, now));
     }
-    shared.with_core(|core, now| core.detach(pipe, now));
 }
 
 /// Handshakes a fresh outgoing connection and runs it on the existing `pipe`.
 /// Returns whether the handshake succeeded, which resets the reconnect backoff.
-async fn serve_connected<S>(
+/// (A function returning a block, so `addr` is held once; see [`serve_accepted`].)
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
+fn serve_connected<S>(
     shared: &Rc<Shared>,
     pipe: PipeId,
     stream: &mut S,
     addr: SocketAddr,
-) -> bool
+) -> impl std::future::Future<Output = bool>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let Some(shaken) = shake(shared, stream).await else { return false };
-    match shaken {
-        Ok(framing) => {
-            run_established(shared, pipe, stream, addr, framing).await;
-            true
-        }
-        Err(end) if end.protocol_fault().is_some() => {
-            let reason = end.protocol_fault().unwrap_or_default();
-            shared.emit(DriverEvent::ProtocolError { peer: addr, reason });
-            false
-        }
-        Err(end) => {
-            let out_of_descriptors = matches!(&end, ConnEnd::Io(err) if out_of_descriptors(err));
-            let reason = end.to_string();
-            shared.emit(DriverEvent::ConnectFailed { addr, reason, out_of_descriptors });
-            false
+    async move {
+        let Some(shaken) = shake(shared, stream).await else { return false };
+        match shaken {
+            Ok(framing) => {
+                run_established(shared, pipe, stream, addr, framing).await;
+                true
+            }
+            Err(end) if end.protocol_fault().is_some() => {
+                let reason = end.protocol_fault().unwrap_or_default();
+                shared.emit(DriverEvent::ProtocolError { peer: addr, reason });
+                false
+            }
+            Err(end) => {
+                let out_of_descriptors =
+                    matches!(&end, ConnEnd::Io(err) if out_of_descriptors(err));
+                let reason = end.to_string();
+                shared.emit(DriverEvent::ConnectFailed { addr, reason, out_of_descriptors });
+                false
+            }
         }
     }
 }
@@ -230,12 +240,40 @@ async fn accept_loop<T: Transport>(
 }
 
 /// Handshakes an incoming connection, then gives it a fresh pipe for its lifetime.
-async fn serve_accepted<S>(shared: Rc<Shared>, mut stream: S, peer: SocketAddr)
+///
+/// A plain function returning a block that uses `stream` where it was captured: an
+/// `async fn` keeps a by-value argument twice, as passed and as moved into its body,
+/// and a simulated stream is 432 bytes of every accepted connection's task (issue
+/// 16). The stream is closed before the task ends, as an argument would have been.
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
+fn serve_accepted<S>(
+    shared: Rc<Shared>,
+    mut stream: S,
+    peer: SocketAddr,
+) -> impl std::future::Future<Output = ()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
-    let Some(shaken) = shake(&shared, &mut stream).await else { return };
-    let framing = match shaken {
+    async move {
+        let served = serve_accepted_on(&shared, &mut stream, peer).await;
+        drop(stream);
+        if let Some(pipe) = served {
+            shared.with_core(|core, now| core.detach(pipe, now));
+        }
+    }
+}
+
+/// [`serve_accepted`] up to the stream's close: the pipe it ran on, to detach once the
+/// stream is closed, or `None` when the handshake failed or the socket closed first.
+async fn serve_accepted_on<S>(
+    shared: &Rc<Shared>,
+    stream: &mut S,
+    peer: SocketAddr,
+) -> Option<PipeId>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let framing = match shake(shared, stream).await? {
         Ok(framing) => framing,
         Err(end) => {
             let reason = match end {
@@ -244,14 +282,14 @@ where
                     other.protocol_fault().unwrap_or_else(|| format!("handshake failed: {other}"))
                 }
             };
-            return shared.emit(DriverEvent::ProtocolError { peer, reason });
+            shared.emit(DriverEvent::ProtocolError { peer, reason });
+            return None;
         }
     };
     let pipe = shared.new_pipe();
     shared.with_core(|core, now| core.attach(pipe, now));
-    run_established(&shared, pipe, &mut stream, peer, framing).await;
-    drop(stream);
-    shared.with_core(|core, now| core.detach(pipe, now));
+    run_established(shared, pipe, stream, peer, framing).await;
+    Some(pipe)
 }
 
 /// Sleeps until the core's next deadline and fires it; re-arms whenever a core call

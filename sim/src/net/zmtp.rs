@@ -13,6 +13,7 @@
 //! connection that keeps no heartbeats holds no heartbeat state.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -107,73 +108,89 @@ impl Link {
 }
 
 /// Runs an established ZMTP connection until it ends.
-pub(super) async fn serve<R, W>(
+///
+/// This and the reader below are plain functions returning a block that uses their
+/// by-value arguments where it captured them: as `async fn`s they would hold each
+/// such argument twice, as passed and as moved into the body, for the connection's
+/// whole life (`driver::serve_accepted`; issue 16).
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
+pub(super) fn serve<R, W>(
     shared: &Shared,
     pipe: PipeId,
     reader: &mut R,
     writer: &mut W,
     writer_wake: Rc<LocalNotify>,
     shaken: Shaken,
-) -> ConnEnd
+) -> impl Future<Output = ConnEnd>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let link = Link {
-        envelope: RefCell::new(Envelope::new(
-            shared.socket_type,
-            shaken.version,
-            shared.options.req_correlate,
-        )),
-        control: RefCell::new(BytesMut::new()),
-        writer_wake,
-        last_heard: Cell::new(shared.now()),
-        peer_ttl: Cell::new(None),
-        heartbeat_wake: LocalNotify::new(),
-    };
-    tokio::select! {
-        biased;
-        end = read_until_closing(shared, pipe, reader, &link, shaken.leftover) => end,
-        end = write_loop(shared, pipe, writer, &link) => end,
-        end = heartbeat_when_needed(shared, &link) => end,
+    async move {
+        let link = Link {
+            envelope: RefCell::new(Envelope::new(
+                shared.socket_type,
+                shaken.version,
+                shared.options.req_correlate,
+            )),
+            control: RefCell::new(BytesMut::new()),
+            writer_wake,
+            last_heard: Cell::new(shared.now()),
+            peer_ttl: Cell::new(None),
+            heartbeat_wake: LocalNotify::new(),
+        };
+        tokio::select! {
+            biased;
+            end = read_until_closing(shared, pipe, reader, &link, shaken.leftover) => end,
+            end = write_loop(shared, pipe, writer, &link) => end,
+            end = heartbeat_when_needed(shared, &link) => end,
+        }
     }
 }
 
-async fn read_until_closing<R: AsyncRead + Unpin>(
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
+fn read_until_closing<R: AsyncRead + Unpin>(
     shared: &Shared,
     pipe: PipeId,
     reader: &mut R,
     link: &Link,
     buf: BytesMut,
-) -> ConnEnd {
-    tokio::select! {
-        biased;
-        () = shared.shutdown() => std::future::pending().await,
-        end = read_loop(shared, pipe, reader, link, buf) => end,
+) -> impl Future<Output = ConnEnd> {
+    async move {
+        tokio::select! {
+            biased;
+            () = shared.shutdown() => std::future::pending().await,
+            end = read_loop(shared, pipe, reader, link, buf) => end,
+        }
     }
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
+fn read_loop<R: AsyncRead + Unpin>(
     shared: &Shared,
     pipe: PipeId,
     reader: &mut R,
     link: &Link,
     mut buf: BytesMut,
-) -> ConnEnd {
-    let mut decoder = Decoder::new(shared.socket_type, limits(shared));
-    let mut counted = Counted::new(shared);
-    loop {
-        let delivered = deliver_buffered(shared, pipe, &mut decoder, &mut buf, link).await;
-        counted.set(buf.len() + decoder.buffered_bytes() as usize);
-        if let Err(err) = delivered {
-            return ConnEnd::Zmtp(err);
-        }
-        let read = read_some(reader, &mut buf, READ_CHUNK_BYTES_MIN).await;
-        counted.set(buf.len() + decoder.buffered_bytes() as usize);
-        match read {
-            Ok(0) => return decoder.finish(&buf).map_or_else(ConnEnd::Zmtp, |()| ConnEnd::Eof),
-            Ok(_) => link.last_heard.set(shared.now()),
-            Err(err) => return ConnEnd::Io(err),
+) -> impl Future<Output = ConnEnd> {
+    async move {
+        let mut decoder = Decoder::new(shared.socket_type, limits(shared));
+        let mut counted = Counted::new(shared);
+        loop {
+            let delivered = deliver_buffered(shared, pipe, &mut decoder, &mut buf, link).await;
+            counted.set(buf.len() + decoder.buffered_bytes() as usize);
+            if let Err(err) = delivered {
+                return ConnEnd::Zmtp(err);
+            }
+            let read = read_some(reader, &mut buf, READ_CHUNK_BYTES_MIN).await;
+            counted.set(buf.len() + decoder.buffered_bytes() as usize);
+            match read {
+                Ok(0) => {
+                    return decoder.finish(&buf).map_or_else(ConnEnd::Zmtp, |()| ConnEnd::Eof);
+                }
+                Ok(_) => link.last_heard.set(shared.now()),
+                Err(err) => return ConnEnd::Io(err),
+            }
         }
     }
 }

@@ -27,7 +27,8 @@ use super::platform::Platform;
 pub(super) struct GroupRuntime {
     pub group: Group,
     pub design: DesignFn,
-    pub workload: WorkloadPlan,
+    /// Shared by every replica's context (`NodeCtx::workload`).
+    pub workload: Rc<WorkloadPlan>,
 }
 
 /// Everything a replica needs from the run: the platform it runs on, and what every
@@ -77,7 +78,10 @@ pub(super) async fn supervise<P: Platform>(
         }
         let incarnation = rt.world.state.borrow().replicas[&replica].incarnation;
         rt.completion.restart(replica);
-        let Some(ctx) = start(&rt, &g, replica, incarnation, epoch).await else {
+        // Boxed: opening the sockets is a big future needed only for an instant, and
+        // unboxed it would size every supervisor, for the replica's whole life, to it
+        // (about 900 bytes of each comet user's 1 KB supervisor; issue 16).
+        let Some(ctx) = Box::pin(start(&rt, &g, replica, incarnation, epoch)).await else {
             // A socket failed to bind: recorded; wait for the next restart.
             notify.notified().await;
             continue;
@@ -129,7 +133,7 @@ async fn start<P: Platform>(
         name: format!("{}.{}", g.group.name, replica.index),
         incarnation,
         params: g.group.params.clone(),
-        workload: g.workload.clone(),
+        workload: Rc::clone(&g.workload),
         sockets,
         seed,
         recorder: rt.recorder.clone(),

@@ -122,7 +122,7 @@ pub(super) fn group_runtimes(
         }
         let design =
             registry.get(&g.design).and_then(|d| d.behaviour().cloned()).expect("checked runnable");
-        let workload = plan.workload.get(&g.id).cloned().unwrap_or_default();
+        let workload = Rc::new(plan.workload.get(&g.id).cloned().unwrap_or_default());
         groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload }));
     }
     groups
