@@ -8,6 +8,7 @@
 //! `Pipes` also holds the socket's event queue, so the queue depths in
 //! `Enqueued`/`Arrived` events and the `PipeClosed` drops are reported in one place.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound;
 
@@ -47,17 +48,90 @@ impl Pipe {
     }
 
     fn queues_mut(&mut self) -> &mut Queues {
-        self.queues.get_or_insert_with(Box::default)
+        self.queues.get_or_insert_with(spare_queues)
     }
 
-    /// Gives back each emptied queue's room, and the box once both are empty.
+    /// Gives back the box once both queues are empty (to this thread's spares), and
+    /// otherwise the room of an emptied queue that grew large.
     fn release_if_empty(&mut self) {
         let Some(q) = self.queues.as_mut() else { return };
-        release_if_empty(&mut q.outbound);
-        release_if_empty(&mut q.inbound);
         if q.outbound.is_empty() && q.inbound.is_empty() {
-            self.queues = None;
+            keep_spare_queues(self.queues.take());
+            return;
         }
+        // The other queue still holds messages, so the box stays for now: an emptied
+        // queue keeps a spare's room while it does (a busy pipe's next message then
+        // finds it), but no more.
+        if q.outbound.capacity() > SPARE_QUEUE_ROOM_MAX {
+            release_if_empty(&mut q.outbound);
+        }
+        if q.inbound.capacity() > SPARE_QUEUE_ROOM_MAX {
+            release_if_empty(&mut q.inbound);
+        }
+    }
+}
+
+/// How many emptied [`Queues`] a thread keeps for the next pipe that needs one.
+const SPARE_QUEUES_MAX: usize = 16;
+/// The most room a spare queue keeps: a box whose queue once held more is freed.
+const SPARE_QUEUE_ROOM_MAX: usize = 16;
+
+thread_local! {
+    /// Emptied pipe queues, kept with their room for the next message on this thread.
+    /// A pipe gives its queues back whenever both empty, which on a busy pipe is after
+    /// nearly every message: without these, each message cost a box and a queue
+    /// allocated and freed on each side. A quiet pipe still holds nothing, and a
+    /// thread at most [`SPARE_QUEUES_MAX`] small boxes.
+    static SPARE_QUEUES: RefCell<Vec<Box<Queues>>> = const { RefCell::new(Vec::new()) };
+}
+
+thread_local! {
+    /// An emptied event queue, kept with its room for the next core call on this
+    /// thread: every core call that reports anything fills a socket's event queue and
+    /// the driver empties it at once, so a queue per call was allocated and freed.
+    static SPARE_EVENTS: RefCell<VecDeque<SocketEvent>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// An empty event queue: this thread's spare, with its room, if it has one.
+fn spare_events() -> VecDeque<SocketEvent> {
+    SPARE_EVENTS.try_with(|spare| std::mem::take(&mut *spare.borrow_mut())).unwrap_or_default()
+}
+
+/// Keeps an emptied event queue's room as this thread's spare, unless the spare has
+/// room already or this one grew large.
+fn keep_spare_events(events: VecDeque<SocketEvent>) {
+    debug_assert!(events.is_empty());
+    if events.capacity() > SPARE_QUEUE_ROOM_MAX {
+        return;
+    }
+    let _ = SPARE_EVENTS.try_with(|spare| {
+        let mut spare = spare.borrow_mut();
+        if spare.capacity() == 0 {
+            *spare = events;
+        }
+    });
+}
+
+/// Empty queues: a spare of this thread's if there is one.
+fn spare_queues() -> Box<Queues> {
+    let spare = SPARE_QUEUES.try_with(|spares| spares.borrow_mut().pop()).ok().flatten();
+    spare.unwrap_or_default()
+}
+
+/// Keeps emptied queues as a spare of this thread's, or frees them when there are
+/// enough spares or they kept much room.
+fn keep_spare_queues(queues: Option<Box<Queues>>) {
+    let Some(queues) = queues else { return };
+    debug_assert!(queues.outbound.is_empty() && queues.inbound.is_empty());
+    let small = queues.outbound.capacity().max(queues.inbound.capacity()) <= SPARE_QUEUE_ROOM_MAX;
+    if small {
+        // During the thread's teardown the spares may be gone already: then it is freed.
+        let _ = SPARE_QUEUES.try_with(|spares| {
+            let mut spares = spares.borrow_mut();
+            if spares.len() < SPARE_QUEUES_MAX {
+                spares.push(queues);
+            }
+        });
     }
 }
 
@@ -334,6 +408,9 @@ impl Pipes {
 
     pub(crate) fn push_event(&mut self, event: SocketEvent) {
         if self.traced {
+            if self.events.capacity() == 0 {
+                self.events = spare_events();
+            }
             return self.events.push_back(event);
         }
         if let SocketEvent::Enqueued { pipe, .. } | SocketEvent::Resent { pipe, .. } = event
@@ -343,9 +420,13 @@ impl Pipes {
         }
     }
 
+    /// The next pending event; the queue's room goes to this thread's spare once it
+    /// is empty, which is after every core call, since the driver drains it then.
     pub(crate) fn pop_event(&mut self) -> Option<SocketEvent> {
         let event = self.events.pop_front();
-        release_if_empty(&mut self.events);
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            keep_spare_events(std::mem::take(&mut self.events));
+        }
         event
     }
 
