@@ -82,3 +82,46 @@ fn the_leaky_router_that_keeps_logged_out_users_fails_fanout_correct() {
         &outcome.violations[..outcome.violations.len().min(5)]
     );
 }
+
+/// 3,000 users who all start logged in: every one connects and logs in within a few
+/// milliseconds, as a real router's listener would take them. The simulator once
+/// let 32 connects wait on one listener at a time, which held a listener to about 30
+/// new connections a millisecond (these 3,000 users: the last logged in at 97 ms; a
+/// million: half a minute), a limit of the simulator's that showed as the router's
+/// failure.
+const LOGIN_BURST: &str = r#"
+name: comet-login-burst
+topology: ../topologies/comet.yaml
+params: {users: 3000}
+duration: 300ms
+liveness: 100ms
+seeds: 1
+workload:
+  user:
+    publish_rate: 0.1/s
+    session: {exponential: 600s}
+    offline: {exponential: 600s}
+    online_fraction: 1.0
+invariants: [fanout_correct]
+expect: pass
+"#;
+
+#[test]
+fn a_burst_of_three_thousand_connects_is_all_logged_in_within_milliseconds() {
+    let registry = registry_with_broken();
+    let plan = scenario_with("comet-login-burst", LOGIN_BURST, &registry);
+    let report = run_to_verdict(&plan, &registry, SEED, true);
+    assert!(report.as_expected, "{}: {:?}", report.repro(), report.invariants);
+    let trace = report.trace.as_ref().expect("kept");
+    let logins: std::collections::BTreeMap<u32, std::time::Duration> = trace
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::App(AppEvent::CometLogin { user }) => Some((user, e.at)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(logins.len(), 3000, "users the router saw log in");
+    let last = logins.values().max().copied().unwrap_or_default();
+    assert!(last <= std::time::Duration::from_millis(20), "the last login came at {last:?}");
+}

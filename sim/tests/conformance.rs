@@ -32,17 +32,16 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, Transport, spawn_socket};
+use patchbay::net::{DriverEvent, SocketHandle, TokioTcp, Transport, spawn_socket};
 use patchbay::plan::{GroupId, Replica};
 use patchbay::run::SimNetwork;
 use patchbay::socket::{
     DropReason, Msg, RecvError, SendError, SocketEvent, SocketOptions, SocketType, make_core,
 };
-use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::{Instant, timeout};
 
-use crate::util::run_local;
+use crate::util::{self, run_local};
 
 const PEER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/conformance_peer.py");
 /// A guard against a hung peer, not a wait for one.
@@ -216,11 +215,7 @@ impl Env {
 }
 
 /// What a socket's driver reported: connections, closes and their reasons, drops.
-#[derive(Clone, Default)]
-struct Watch {
-    seen: Rc<RefCell<Seen>>,
-    changed: Rc<Notify>,
-}
+type Watch = util::Watch<Seen>;
 
 #[derive(Default)]
 struct Seen {
@@ -231,38 +226,16 @@ struct Seen {
     closed_at: Option<Instant>,
 }
 
-impl Watch {
-    fn sink(&self) -> EventSink {
-        let watch = self.clone();
-        Rc::new(move |_at: Duration, event: DriverEvent| {
-            let mut seen = watch.seen.borrow_mut();
-            match event {
-                DriverEvent::Connected { .. } => seen.connected += 1,
-                DriverEvent::Disconnected { reason, .. } => {
-                    seen.closed.push(reason);
-                    seen.closed_at = Some(Instant::now());
-                }
-                DriverEvent::Socket(SocketEvent::Dropped { reason, .. }) => {
-                    seen.dropped.push(reason)
-                }
-                _ => {}
+impl util::Seen for Seen {
+    fn record(&mut self, event: DriverEvent) {
+        match event {
+            DriverEvent::Connected { .. } => self.connected += 1,
+            DriverEvent::Disconnected { reason, .. } => {
+                self.closed.push(reason);
+                self.closed_at = Some(Instant::now());
             }
-            drop(seen);
-            watch.changed.notify_waiters();
-        })
-    }
-
-    /// Waits until `done` holds, for at most `within`; whether it came to hold.
-    async fn until(&self, within: Duration, done: impl Fn(&Seen) -> bool) -> bool {
-        let deadline = Instant::now() + within;
-        loop {
-            let changed = self.changed.notified();
-            if done(&self.seen.borrow()) {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return done(&self.seen.borrow());
-            }
+            DriverEvent::Socket(SocketEvent::Dropped { reason, .. }) => self.dropped.push(reason),
+            _ => {}
         }
     }
 }

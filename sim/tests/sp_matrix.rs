@@ -17,17 +17,15 @@ use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use patchbay::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket};
+use patchbay::net::{DriverEvent, SocketHandle, TokioTcp, spawn_socket};
 use patchbay::socket::{DropReason, Msg, SocketEvent, SocketOptions, SocketType, make_core};
-use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
 
-use crate::util::{loopback, run_local};
+use crate::util::{self, loopback, run_local};
 
 const PEER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/sp_matrix_peer.py");
 /// A guard against a hung peer, not a wait for one: each step takes milliseconds.
@@ -128,57 +126,42 @@ struct Seen {
     unsubscribed: Vec<Bytes>,
 }
 
-/// The driver's events, collected, with a wake-up for whoever waits on them.
-#[derive(Clone, Default)]
-struct Watch {
-    seen: Rc<RefCell<Seen>>,
-    changed: Rc<Notify>,
+impl util::Seen for Seen {
+    fn record(&mut self, event: DriverEvent) {
+        match event {
+            DriverEvent::ProtocolError { reason, .. } => self.faults.push(reason),
+            DriverEvent::TaskPanicked { message, .. } => self.faults.push(message),
+            DriverEvent::Connected { .. } => self.connected += 1,
+            DriverEvent::Disconnected { reason, .. } => self.disconnected.push(reason),
+            DriverEvent::Socket(SocketEvent::Dropped {
+                reason: DropReason::Unsubscribed,
+                msg,
+                ..
+            }) => self.unsubscribed.push(msg.body),
+            _ => {}
+        }
+    }
 }
 
-impl Watch {
-    fn sink(&self) -> EventSink {
-        let watch = self.clone();
-        Rc::new(move |_at: Duration, event: DriverEvent| {
-            let mut seen = watch.seen.borrow_mut();
-            match event {
-                DriverEvent::ProtocolError { reason, .. } => seen.faults.push(reason),
-                DriverEvent::TaskPanicked { message, .. } => seen.faults.push(message),
-                DriverEvent::Connected { .. } => seen.connected += 1,
-                DriverEvent::Disconnected { reason, .. } => seen.disconnected.push(reason),
-                DriverEvent::Socket(SocketEvent::Dropped {
-                    reason: DropReason::Unsubscribed,
-                    msg,
-                    ..
-                }) => seen.unsubscribed.push(msg.body),
-                _ => {}
-            }
-            drop(seen);
-            watch.changed.notify_waiters();
-        })
-    }
+/// The driver's events, collected, with a wake-up for whoever waits on them.
+type Watch = util::Watch<Seen>;
 
-    /// Waits until `done` holds for what was seen, or fails after the step timeout.
-    async fn until(&self, what: &str, done: impl Fn(&Seen) -> bool) -> Result<(), String> {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            let changed = self.changed.notified();
-            if done(&self.seen.borrow()) {
-                return Ok(());
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return Err(format!("no {what} within {STEP_TIMEOUT:?}"));
-            }
-        }
+/// Waits until `done` holds for what `watch` saw, or fails after the step timeout.
+async fn until(watch: &Watch, what: &str, done: impl Fn(&Seen) -> bool) -> Result<(), String> {
+    if watch.until(STEP_TIMEOUT, done).await {
+        Ok(())
+    } else {
+        Err(format!("no {what} within {STEP_TIMEOUT:?}"))
     }
+}
 
-    /// A clean cell: no protocol error, no panic, and no connection that ended.
-    fn clean(&self) -> Result<(), String> {
-        let seen = self.seen.borrow();
-        if seen.faults.is_empty() && seen.disconnected.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("faults {:?}, disconnects {:?}", seen.faults, seen.disconnected))
-        }
+/// A clean cell: no protocol error, no panic, and no connection that ended.
+fn clean(watch: &Watch) -> Result<(), String> {
+    let seen = watch.seen.borrow();
+    if seen.faults.is_empty() && seen.disconnected.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("faults {:?}, disconnects {:?}", seen.faults, seen.disconnected))
     }
 }
 
@@ -253,7 +236,7 @@ async fn play(
 ) -> Result<(), String> {
     use SocketType::*;
     if matches!(ours, Pub | Surveyor | Bus) {
-        watch.until("connection", |s| s.connected > 0).await?;
+        until(&watch, "connection", |s| s.connected > 0).await?;
     }
     match ours {
         Req | Surveyor | Pair | Bus => {
@@ -330,7 +313,7 @@ async fn pynng_cell(
     };
     play(ours, &socket, &mut peer, &watch).await?;
     peer.expect("OK ").await?;
-    let clean = watch.clean();
+    let clean = clean(&watch);
     peer.stop();
     socket.close().await;
     clean
@@ -416,7 +399,7 @@ fn a_pair_version_mismatch_with_pynng_is_named_with_its_hint() {
             let count = COUNT.to_string();
             let mut peer = Peer::pynng(&["PAIR1", "--connect", &url(&socket), "--count", &count])?;
             peer.expect("READY ").await?;
-            watch.until("protocol error", |s| !s.faults.is_empty()).await?;
+            until(&watch, "protocol error", |s| !s.faults.is_empty()).await?;
             socket.close().await;
             Ok::<_, String>(watch.seen.borrow().faults[0].clone())
         };
@@ -477,7 +460,7 @@ async fn play_nanocat(
     match ours {
         Req | Surveyor => {
             if ours == Surveyor {
-                watch.until("connection", |s| s.connected > 0).await?;
+                until(&watch, "connection", |s| s.connected > 0).await?;
             }
             for i in 0..COUNT {
                 let body = format!("{}-{i}", word(ours));
@@ -506,7 +489,7 @@ async fn play_nanocat(
             if matches!(ours, Pair | Bus) {
                 check("received", text(&recv(socket).await?), word(ours).to_owned())?;
             } else if ours == Pub {
-                watch.until("connection", |s| s.connected > 0).await?;
+                until(&watch, "connection", |s| s.connected > 0).await?;
                 send(socket, Msg::new(&b"other"[..])).await?;
             }
             let word = match ours {
@@ -540,7 +523,7 @@ async fn nanocat_cell(ours: SocketType, binds: bool) -> Result<(), String> {
         (open(ours, &options, Some(port), &watch).await?, peer)
     };
     play_nanocat(ours, &socket, &mut peer, &watch).await?;
-    let clean = watch.clean();
+    let clean = clean(&watch);
     socket.close().await;
     clean
 }
@@ -561,10 +544,10 @@ async fn nanocat_sub_filters() -> Result<(), String> {
     for _ in 0..COUNT {
         check("received", text(&recv(&socket).await?), "news".to_owned())?;
     }
-    watch.until("filtered message", |s| !s.unsubscribed.is_empty()).await?;
+    until(&watch, "filtered message", |s| !s.unsubscribed.is_empty()).await?;
     let filtered = watch.seen.borrow().unsubscribed[0].clone();
     check("filtered", format!("{filtered:?}"), "b\"other\"".to_owned())?;
-    let clean = watch.clean();
+    let clean = clean(&watch);
     socket.close().await;
     clean
 }
@@ -690,7 +673,7 @@ async fn patchbay_req_gaps(tick: Option<Duration>, arrivals: usize) -> Result<Ve
     let socket = open(SocketType::Req, &options, Some(port), &watch).await?;
     // The resend timer starts at the send, the arrival times at the first arrival:
     // sending once connected keeps the connection's set-up out of the first gap.
-    watch.until("connection", |s| s.connected > 0).await?;
+    until(&watch, "connection", |s| s.connected > 0).await?;
     send(&socket, Msg::new(&b"tick"[..])).await?;
     let at = arrival_times(&mut rep, arrivals).await;
     socket.close().await;

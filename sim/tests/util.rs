@@ -143,3 +143,53 @@ impl EventLog {
         self.0.borrow().iter().filter_map(pick).collect()
     }
 }
+
+/// What a test keeps of a socket's driver events, for [`Watch`].
+pub trait Seen: Default + 'static {
+    fn record(&mut self, event: DriverEvent);
+}
+
+/// A socket's driver events, kept as `S` takes them, with a wake-up for whoever waits
+/// on them: the socket-level matrices and the conformance rows wait on it for a
+/// connection, a close or a drop.
+pub struct Watch<S> {
+    pub seen: Rc<RefCell<S>>,
+    changed: Rc<tokio::sync::Notify>,
+}
+
+impl<S> Clone for Watch<S> {
+    fn clone(&self) -> Self {
+        Watch { seen: Rc::clone(&self.seen), changed: Rc::clone(&self.changed) }
+    }
+}
+
+impl<S: Seen> Default for Watch<S> {
+    fn default() -> Self {
+        Watch { seen: Rc::default(), changed: Rc::default() }
+    }
+}
+
+impl<S: Seen> Watch<S> {
+    /// A sink that records into this watch and wakes its waiters.
+    pub fn sink(&self) -> EventSink {
+        let watch = self.clone();
+        Rc::new(move |_at: Duration, event: DriverEvent| {
+            watch.seen.borrow_mut().record(event);
+            watch.changed.notify_waiters();
+        })
+    }
+
+    /// Waits until `done` holds, for at most `within`; whether it came to hold.
+    pub async fn until(&self, within: Duration, done: impl Fn(&S) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let changed = self.changed.notified();
+            if done(&self.seen.borrow()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return done(&self.seen.borrow());
+            }
+        }
+    }
+}

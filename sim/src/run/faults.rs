@@ -168,6 +168,9 @@ pub struct State {
     /// Connects to each address not yet accepted: the shim keeps this under turmoil's
     /// listen backlog, which panics the whole run when it overflows.
     pub syn_slots: BTreeMap<SocketAddr, std::sync::Arc<tokio::sync::Semaphore>>,
+    /// The send windows of connections whose acceptor has not read the preamble yet:
+    /// the connector puts them here, the acceptor takes them (`shim.rs`).
+    pub windows: BTreeMap<ConnId, Rc<super::shim::Windows>>,
     holds: Vec<Hold>,
     links: Vec<LinkChange>,
     base_latency: Distribution,
@@ -302,6 +305,7 @@ impl FaultWorld {
             listeners: BTreeMap::new(),
             peer_names: BTreeMap::new(),
             syn_slots: BTreeMap::new(),
+            windows: BTreeMap::new(),
             holds: Vec::new(),
             links,
             base_latency: network.latency,
@@ -375,7 +379,9 @@ impl FaultWorld {
 
     /// Forgets a connection both ends have closed, so later faults do not count it.
     pub(crate) fn close_conn(&self, id: ConnId) {
-        self.state.borrow_mut().conns.remove(&id);
+        let mut st = self.state.borrow_mut();
+        st.conns.remove(&id);
+        st.windows.remove(&id);
     }
 
     /// Registers a connection opened by a connector whose id arrived in the preamble.

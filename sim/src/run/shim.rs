@@ -17,6 +17,7 @@
 //! latency itself (no timer per chunk then); any other latency model, per-link
 //! latencies, latency faults and losses are applied here.
 
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::mem::MaybeUninit;
@@ -24,7 +25,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -45,12 +46,26 @@ const CHUNK_HEADER_LEN: usize = 20;
 /// stalled reader pushes back on its writer like a full receive window. Chunks count
 /// what they stand for, virtual padding included.
 const READ_BUFFER_MAX: u64 = 256 * 1024;
-/// Connects that may wait at once for one listener to accept them. turmoil panics the
-/// run when more SYNs than its `tcp_capacity` (64) queue at one listener, and `accept`
-/// below takes one connection at a time (it reads the preamble before the next), so a
-/// burst of connectors (a hundred clients starting together) queues here instead.
-/// Below this many simultaneous connects nothing waits, so smaller runs are unchanged.
-const SYNS_IN_FLIGHT_MAX: u32 = 32;
+/// Each simulated listener's backlog: connects that may be on their way to one listener
+/// at once, unanswered. It is turmoil's `tcp_capacity` (`simulated.rs`), which panics
+/// the run when more SYNs than that queue at one listener, and Linux's default
+/// `somaxconn`. An acceptor drains its backlog every step, so the bound only ever holds
+/// back a burst of more connects than this in one tick: they wait their turn at the
+/// connecting end (`syn_slot`), where Linux would drop the SYNs over its backlog and
+/// the connector send them again a second later (docs/turmoil.md).
+///
+/// It was 32, under turmoil's default capacity of 64, and so capped a listener at
+/// about 30 new connections a millisecond: a comet router with a million users then
+/// had half of them still connecting when the run ended, a simulator limit that
+/// showed as the router's failure (`sim/tests/comet.rs` has the burst that shows it).
+pub(super) const LISTEN_BACKLOG: usize = 4096;
+
+/// Segments one direction of a connection may have written that the reading end has
+/// not yet taken off turmoil: turmoil's own per-stream credit at its default capacity,
+/// kept by the shim (`Windows`) since `tcp_capacity` now sizes the listen backlog
+/// alone. It is the window a stalled or slow reader pushes back with, on top of the
+/// reader's `READ_BUFFER_MAX`: a write is one segment (a chunk), however large.
+const WINDOW_SEGMENTS: u32 = 64;
 
 fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
@@ -98,6 +113,8 @@ impl Transport for ShimTransport {
         }
         let target = target.ok_or_else(|| io::Error::from(io::ErrorKind::ConnectionRefused))?;
         let conn = self.world.new_conn(self.me, target);
+        let windows = Windows::new();
+        self.world.state.borrow_mut().windows.insert(conn, windows.clone());
         let mut preamble = BytesMut::with_capacity(PREAMBLE_LEN);
         preamble.put_slice(PREAMBLE_MAGIC);
         preamble.put_u64(conn);
@@ -105,7 +122,11 @@ impl Transport for ShimTransport {
         preamble.put_u32(self.me.index);
         preamble.put_u32(0);
         inner.write_all(&preamble).await?;
-        Ok(ShimStream::new(inner, conn, 0, [self.me, target], self.world.clone()))
+        // The preamble is a segment like any other: the acceptor gives it back.
+        windows.take(0);
+        let mut stream = ShimStream::new(inner, conn, 0, [self.me, target], self.world.clone());
+        stream.windows = Some(windows);
+        Ok(stream)
     }
 }
 
@@ -136,14 +157,14 @@ impl ShimTransport {
         }
     }
 
-    /// Waits for one of `addr`'s SYN slots (see `SYNS_IN_FLIGHT_MAX`). The slots are
+    /// Waits for one of `addr`'s SYN slots (see `LISTEN_BACKLOG`). The slots are
     /// a FIFO semaphore: a freed slot wakes exactly the next waiter, so a hundred
     /// thousand queued connects cost nothing while they wait (a retry timer would wake
     /// them all every millisecond).
     async fn syn_slot(&self, addr: SocketAddr) -> SynSlot {
         let slots = {
             let mut st = self.world.state.borrow_mut();
-            let max = SYNS_IN_FLIGHT_MAX as usize;
+            let max = LISTEN_BACKLOG;
             st.syn_slots.entry(addr).or_insert_with(|| Arc::new(Semaphore::new(max))).clone()
         };
         let permit = slots.acquire_owned().await.expect("the semaphore is never closed");
@@ -156,6 +177,46 @@ impl ShimTransport {
 #[derive(Debug)]
 struct SynSlot {
     _permit: OwnedSemaphorePermit,
+}
+
+/// One connection's two send windows (`WINDOW_SEGMENTS`), shared by its ends: index
+/// `i` counts what end `i` may still write. A write takes a credit once turmoil has
+/// it, and the other end gives it back when its shim takes the segment off turmoil,
+/// waking a writer that found none, as turmoil's own credits did.
+#[derive(Debug)]
+pub(super) struct Windows {
+    credits: [Cell<u32>; 2],
+    blocked: [RefCell<Option<Waker>>; 2],
+}
+
+impl Windows {
+    fn new() -> Rc<Windows> {
+        Rc::new(Windows {
+            credits: [Cell::new(WINDOW_SEGMENTS), Cell::new(WINDOW_SEGMENTS)],
+            blocked: Default::default(),
+        })
+    }
+
+    fn open(&self, end: usize) -> bool {
+        self.credits[end].get() > 0
+    }
+
+    fn take(&self, end: usize) {
+        self.credits[end].set(self.credits[end].get() - 1);
+    }
+
+    /// Wakes `waker` when end `end` may write again (the latest waiter only, as
+    /// turmoil's credits had it).
+    fn wait(&self, end: usize, waker: &Waker) {
+        *self.blocked[end].borrow_mut() = Some(waker.clone());
+    }
+
+    fn give_back(&self, end: usize) {
+        self.credits[end].set(self.credits[end].get() + 1);
+        if let Some(waker) = self.blocked[end].borrow_mut().take() {
+            waker.wake();
+        }
+    }
 }
 
 /// A chunk received and waiting for its release time.
@@ -191,6 +252,8 @@ pub struct ShimStream {
     /// On the accepting end, the preamble bytes read so far, until it names the
     /// connection and its connector; `None` once known.
     preamble: Option<Vec<u8>>,
+    /// The connection's send windows; on the accepting end, known with the preamble.
+    windows: Option<Rc<Windows>>,
     /// What this end's writes stand for, for bandwidth limits and the reader's buffer.
     meter: Meter,
 }
@@ -223,7 +286,10 @@ impl ShimStream {
         }
         let conn = u64::from_be_bytes(got[4..12].try_into().expect("8 bytes"));
         let ends = self.world.accept_conn(conn).ok_or_else(bad)?;
-        (self.conn, self.peer, self.preamble) = (conn, ends[0], None);
+        let windows = self.world.state.borrow_mut().windows.remove(&conn).ok_or_else(bad)?;
+        // The preamble came in one segment, taken off turmoil by the read above.
+        windows.give_back(0);
+        (self.conn, self.peer, self.preamble, self.windows) = (conn, ends[0], None, Some(windows));
         Poll::Ready(Ok(()))
     }
     fn new(
@@ -248,8 +314,15 @@ impl ShimStream {
             sleep: None,
             inner_done: false,
             preamble: None,
+            windows: None,
             meter: Meter::default(),
         }
+    }
+
+    fn windows(&self) -> &Windows {
+        self.windows
+            .as_deref()
+            .expect("known once the preamble is, which every read and write waits for")
     }
 
     /// Whether this end's machine has crashed: then nothing it does reaches the wire,
@@ -327,6 +400,9 @@ impl ShimStream {
             self.last_release = release_at;
             self.buffered += stands_for;
             self.chunks.push_back(Chunk { release_at, data, stands_for });
+            // A chunk is one segment, all of it read in this `fill`: turmoil gave its
+            // credit back at the first read, with nothing else woken in between.
+            self.windows().give_back(1 - self.end);
         }
         if self.raw.is_empty() {
             // The chunks split off it share its allocation; a quiet stream keeps none.
@@ -417,6 +493,11 @@ impl AsyncWrite for ShimStream {
             this.world.register_wait(cx.waker());
             return Poll::Pending;
         }
+        if !this.windows().open(this.end) {
+            this.windows().wait(this.end, cx.waker());
+            this.watch_silent_peer(cx);
+            return Poll::Pending;
+        }
         let len = buf.len().min(u32::MAX as usize);
         let mut chunk = BytesMut::with_capacity(CHUNK_HEADER_LEN + len);
         chunk.put_u32(len as u32);
@@ -434,6 +515,7 @@ impl AsyncWrite for ShimStream {
             this.watch_silent_peer(cx);
         }
         ready!(written)?;
+        this.windows().take(this.end);
         this.meter = meter;
         this.world.commit(pace);
         this.world.on_write(this.conn, this.end, len as u64);

@@ -238,6 +238,7 @@ pub(super) fn simulate(
         .max_message_latency(turmoil_latency(plan).unwrap_or(Duration::ZERO))
         .simulation_duration(plan.duration + plan.liveness + Duration::from_secs(1))
         .ephemeral_ports(EPHEMERAL_FIRST..=65535)
+        .tcp_capacity(super::shim::LISTEN_BACKLOG)
         .build();
     let groups = group_runtimes(plan, registry, &world);
     let packing = HostPacking::new(plan);
