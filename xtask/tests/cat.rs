@@ -201,8 +201,8 @@ fn cells(peer: Tool) -> Vec<Cell> {
         cell(("pub", "sub"), (Some("a-news"), Some("a-")), (None, Some("a-news"))),
     ];
     cells.push(cell(("pair", "pair"), (Some("p1"), Some("p2")), (Some("p2"), Some("p1"))));
-    if matches!(peer, Tool::Cat(_)) {
-        // Only patchbay's cat plays DEALER and ROUTER here (nanocat has neither).
+    if matches!(peer, Tool::Cat(_) | Tool::Pyzmq) {
+        // nanocat and NNG have neither DEALER nor ROUTER.
         cells.push(cell(
             ("dealer", "router"),
             (Some("hello"), Some("back")),

@@ -9,6 +9,9 @@ sends is DATA (answers are b"re:" + the request). Roles:
   rep, respondent    answer one request/survey, then wait for stdin to close
   req, surveyor      send DATA (a surveyor again every 50 ms until answered),
                      print the answer, exit
+  dealer             (zmq) send DATA, print the answer, exit
+  router             (zmq) print one message, send DATA back to its sender, then
+                     wait for stdin to close
   push, pair         send DATA, then wait for stdin to close (a pair first prints
                      one message received)
   pull, sub          print one message (sub subscribes to DATA), exit
@@ -105,6 +108,14 @@ class Zmq:
             return None
         return self.sock.recv()
 
+    def recv_frames(self, timeout_ms=TIMEOUT_MS):
+        if not self.sock.poll(timeout_ms):
+            return None
+        return self.sock.recv_multipart()
+
+    def send_frames(self, frames):
+        self.sock.send_multipart(frames)
+
 
 def must(data, what):
     if data is None:
@@ -119,9 +130,15 @@ def play(peer, role, data):
         got(request)
         peer.send(b"re:" + request)
         wait_for_stdin()
-    elif role == "req":
+    elif role in ("req", "dealer"):
         peer.send(data)
         got(must(peer.recv(), "reply"))
+    elif role == "router":
+        # The sender's routing id, then its message.
+        frames = must(peer.recv_frames(), "message")
+        got(frames[-1])
+        peer.send_frames([frames[0], data])
+        wait_for_stdin()
     elif role == "surveyor":
         answer = None
         for _ in range(int(TIMEOUT_MS / 1000 / REPEAT_S)):
