@@ -310,7 +310,7 @@ def pub_outcome(blocked, got):
         "SUB got first message" if got and got[0] == 0 else "SUB missed the first message",
         "in order" if in_order else "out of order",
         "some dropped" if len(got) < PUB_SENT else "none dropped",
-        "more than the PUB's HWM arrived" if len(got) > HWM else "at most the PUB's HWM arrived",
+        "at least the PUB's HWM arrived" if len(got) >= HWM else "fewer than the PUB's HWM arrived",
     ]
     return "; ".join(parts)
 
