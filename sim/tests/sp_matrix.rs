@@ -236,7 +236,7 @@ async fn play(
 ) -> Result<(), String> {
     use SocketType::*;
     if matches!(ours, Pub | Surveyor | Bus) {
-        until(&watch, "connection", |s| s.connected > 0).await?;
+        until(watch, "connection", |s| s.connected > 0).await?;
     }
     match ours {
         Req | Surveyor | Pair | Bus => {
@@ -460,7 +460,7 @@ async fn play_nanocat(
     match ours {
         Req | Surveyor => {
             if ours == Surveyor {
-                until(&watch, "connection", |s| s.connected > 0).await?;
+                until(watch, "connection", |s| s.connected > 0).await?;
             }
             for i in 0..COUNT {
                 let body = format!("{}-{i}", word(ours));
@@ -489,7 +489,7 @@ async fn play_nanocat(
             if matches!(ours, Pair | Bus) {
                 check("received", text(&recv(socket).await?), word(ours).to_owned())?;
             } else if ours == Pub {
-                until(&watch, "connection", |s| s.connected > 0).await?;
+                until(watch, "connection", |s| s.connected > 0).await?;
                 send(socket, Msg::new(&b"other"[..])).await?;
             }
             let word = match ours {

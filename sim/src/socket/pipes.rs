@@ -81,7 +81,9 @@ thread_local! {
     /// A pipe gives its queues back whenever both empty, which on a busy pipe is after
     /// nearly every message: without these, each message cost a box and a queue
     /// allocated and freed on each side. A quiet pipe still holds nothing, and a
-    /// thread at most [`SPARE_QUEUES_MAX`] small boxes.
+    /// thread at most [`SPARE_QUEUES_MAX`] small boxes. Boxes, not queues: a pipe
+    /// holds its queues boxed, and the spare hands the box itself back.
+    #[allow(clippy::vec_box)]
     static SPARE_QUEUES: RefCell<Vec<Box<Queues>>> = const { RefCell::new(Vec::new()) };
 }
 
