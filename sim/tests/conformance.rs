@@ -51,6 +51,8 @@ const WINDOW: Duration = Duration::from_millis(1000);
 /// How long a send may take before it counts as blocked.
 const BLOCKED_AFTER: Duration = Duration::from_millis(200);
 const HWM: u32 = 10;
+/// libzmq's low-water mark for a pipe of `HWM` messages: see `LWM` in the peer script.
+const LWM: u32 = HWM.div_ceil(2);
 const PUB_SENT: usize = 500;
 const PUB_BYTES: usize = 100_000;
 const SURVEY: Duration = Duration::from_millis(300);

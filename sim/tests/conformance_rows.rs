@@ -248,10 +248,10 @@ fn pub_outcome(blocked: bool, got: &[usize]) -> String {
         },
         if in_order { "in order" } else { "out of order" },
         if got.len() < PUB_SENT { "some dropped" } else { "none dropped" },
-        if got.len() >= HWM as usize {
-            "at least the PUB's HWM arrived"
+        if got.len() > (HWM - LWM) as usize {
+            "more than HWM - LWM arrived"
         } else {
-            "fewer than the PUB's HWM arrived"
+            "HWM - LWM or fewer arrived"
         },
     ]
     .join("; ")
@@ -331,17 +331,18 @@ fn sim_sub_stops_reading(library: SocketOptions) -> SimPeer {
 }
 
 /// libzmq's PUB drops at its high-water mark and never blocks: a subscriber that
-/// stops reading gets what the two pipes and the TCP buffers between held (19 to 64
-/// of 500 in the oracle, run to run, and no more than the PUB's HWM when a loaded
-/// machine keeps libzmq's I/O thread from running while the 500 are sent; never
-/// fewer, as the PUB's pipe takes the first HWM whole), in order, from the first
-/// message, and loses the rest.
+/// stops reading gets what the two pipes and the TCP buffers between held, in order,
+/// from the first message, and loses the rest. How many is timing: 19 to 64 of 500
+/// in the oracle on a quiet machine; when load keeps libzmq's I/O thread from running
+/// while the 500 are sent, only what the PUB's pipe took, which is its HWM less the
+/// probes the reader took since its last acknowledgement (one every LWM messages):
+/// 6 to 10, never fewer than HWM - LWM + 1.
 #[test]
 fn conformance_zmq_pub_drops_at_hwm_to_a_subscriber_that_stops_reading() {
     require_peers();
     let row = "zmq-pub-hwm";
     let oracle = oracle(row);
-    let want = "PUB never blocked; SUB got first message; in order; some dropped; at least the PUB's HWM arrived";
+    let want = "PUB never blocked; SUB got first message; in order; some dropped; more than HWM - LWM arrived";
     assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's documented PUB");
     let real = against_real(
         || Counterpart::process(row, &[]),
