@@ -380,9 +380,13 @@ impl Trace {
     }
 
     /// The trace hash `--check-determinism` compares: FNV-1a over the events'
-    /// canonical encoding, so equal traces hash alike on every machine, in either form.
+    /// canonical encoding, so equal traces hash alike on every machine, in either form
+    /// (a compact trace is hashed from the bytes it holds, without decoding).
     pub fn hash(&self) -> u64 {
-        trace_hash_of(self.iter())
+        match &self.compact {
+            Some(c) => c.hash(),
+            None => trace_hash_of(self.iter()),
+        }
     }
 
     /// A trace whose events are `events`, kept compact; the other fields are empty.
