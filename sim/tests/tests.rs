@@ -2,10 +2,11 @@
 //!
 //! Run them all with `cargo test`; one area with `cargo test --test tests <module>`.
 
-// The harnesses here wait on tokio's timers as a user's program would: a watched
-// simulated run (`patchbay::net::timer`) never sees them, and a test design that
-// sleeps on tokio directly does not declare `timers_through_ctx`.
-#![allow(clippy::disallowed_methods)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the harnesses wait on tokio's timers as a user's program would; a test \
+              design that does so does not declare `timers_through_ctx`"
+)]
 
 mod aggregator;
 mod bandwidth;
@@ -21,6 +22,7 @@ mod explain_graph;
 mod external;
 mod heartbeat;
 mod hostile;
+mod idle_end;
 mod interop;
 mod invalid_files;
 mod invariants_fail;

@@ -343,7 +343,8 @@ fn on_tick(at: Duration, tick: Duration) -> Duration {
 ///
 /// 1. No timetable entry is left before the end (`Phases::next_due` is the end), and
 ///    no fault is in force, so the fault world's sweep has nothing to expire.
-/// 2. No timer is armed that could fire before the step the run would end on: every
+/// 2. No timer is armed that could still fire before the step the run would end on
+///    (one due two ticks ago has fired, and its task has run): every
 ///    timer patchbay arms is in the run's account (`net/timer.rs`; clippy refuses
 ///    tokio's own), and every design of the run declares that it waits only through
 ///    its context (`Design::timers_through_ctx`).
@@ -407,10 +408,14 @@ impl<'a> IdleProof<'a> {
             return false;
         }
         let end = phases.end();
+        // A timer due by `now - 2 ticks` has fired and its task has run (in that
+        // step or the next), which moved the counts if it did anything; its entry
+        // may stay if its owner never polled it again (`Watch::armed_between`).
+        let fired_by = now.saturating_sub(self.tick * 2);
         now >= self.moved_at + self.settle + self.tick
             && phases.next_due() >= end
             && !self.world.any_active()
-            && !self.timers.armed_before(on_tick(end, self.tick) + self.tick)
+            && !self.timers.armed_between(fired_by, on_tick(end, self.tick) + self.tick)
     }
 }
 
