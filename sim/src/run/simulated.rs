@@ -408,9 +408,10 @@ impl<'a> IdleProof<'a> {
             return false;
         }
         let end = phases.end();
-        // A timer due by `now - 2 ticks` has fired and its task has run (in that
-        // step or the next), which moved the counts if it did anything; its entry
-        // may stay if its owner never polled it again (`Watch::armed_between`).
+        // A timer due by `now - 2 ticks` has fired (the tick is whole milliseconds,
+        // tokio's timer resolution) and its task has run, in that step or the next,
+        // which moved the counts if it did anything; its entry may stay if its owner
+        // never polled it again (`Watch::armed_between`).
         let fired_by = now.saturating_sub(self.tick * 2);
         now >= self.moved_at + self.settle + self.tick
             && phases.next_due() >= end
