@@ -5,10 +5,12 @@
 //! on the wire, and no timer that would fire before the end. tokio does not say which
 //! timers a runtime holds, so patchbay keeps its own account: every `sleep`,
 //! `sleep_until` and `timeout` in the crate goes through this module (`sim/clippy.toml`
-//! refuses tokio's own), and under a run that installed a [`Watch`] each armed timer's
-//! deadline, in simulated time, is entered in the watch while it is armed and taken
-//! out when it fires or is dropped. Each arm and disarm also counts as activity: a
-//! timer that has just fired may have woken a task that has not yet run.
+//! refuses tokio's own), and under a run that installed a [`Watch`] each timer's
+//! deadline, in simulated time, is entered in the watch from the first poll that
+//! finds it pending (when tokio registers it) and taken out when it fires or is
+//! dropped. Each arm and disarm also counts as activity: a timer that has just fired
+//! may have woken a task that has not yet run. The wrappers are tokio's futures with
+//! one entry beside them, so a waiting connection costs a few bytes more, not a box.
 //!
 //! Outside such a run (real TCP, a hand-built turmoil harness) there is no watch and
 //! these are tokio's functions, at the cost of one thread-local read.
@@ -18,7 +20,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -126,85 +128,90 @@ impl Drop for Armed {
     }
 }
 
-/// Waits `d`: tokio's `sleep`, entered in the run's watch while armed. As with
-/// tokio's, the deadline is taken when this is called, not when first polled.
-pub fn sleep(d: Duration) -> impl Future<Output = ()> {
-    let deadline = Instant::now().checked_add(d);
-    async move {
-        match deadline {
-            Some(deadline) => sleep_until(deadline).await,
-            // Past the end of time: it never fires, so it is not entered.
-            #[allow(clippy::disallowed_methods, reason = "the one place tokio's timer is armed")]
-            None => tokio::time::sleep(d).await,
-        }
+pin_project_lite::pin_project! {
+    /// tokio's `Sleep`, entered in the run's watch from its first poll that finds it
+    /// pending until it fires or is dropped; a `reset` takes the entry out until the
+    /// next such poll. One made and never polled never fires, and is never entered.
+    #[derive(Debug)]
+    pub struct Sleep {
+        #[pin]
+        inner: tokio::time::Sleep,
+        armed: Option<Armed>,
     }
 }
 
-/// Waits until `deadline`: tokio's `sleep_until`, entered in the run's watch while
-/// armed.
-pub async fn sleep_until(deadline: Instant) {
-    let _armed = Armed::new(deadline);
+/// Waits `d`: tokio's `sleep`, with the deadline taken when this is called.
+pub fn sleep(d: Duration) -> Sleep {
     #[allow(clippy::disallowed_methods, reason = "the one place tokio's timer is armed")]
-    tokio::time::sleep_until(deadline).await;
+    Sleep { inner: tokio::time::sleep(d), armed: None }
 }
 
-/// Runs `future` for at most `d`: tokio's `timeout`, its timer entered in the run's
-/// watch until the future finishes or the time runs out. The deadline is taken when
-/// this is called.
-pub fn timeout<F: Future>(
-    d: Duration,
-    future: F,
-) -> impl Future<Output = Result<F::Output, Elapsed>> {
-    let deadline = Instant::now().checked_add(d);
-    async move {
-        match deadline {
-            Some(deadline) => {
-                let _armed = Armed::new(deadline);
-                #[allow(
-                    clippy::disallowed_methods,
-                    reason = "the one place tokio's timer is armed"
-                )]
-                tokio::time::timeout_at(deadline, future).await
-            }
-            #[allow(clippy::disallowed_methods, reason = "the one place tokio's timer is armed")]
-            None => tokio::time::timeout(d, future).await,
-        }
-    }
-}
-
-/// A timer that can be moved, for a poll function that keeps one (the shim's
-/// release timer): tokio's `Sleep`, entered in the run's watch from each `reset`
-/// until it fires or is dropped.
-#[derive(Debug)]
-pub struct Sleep {
-    inner: Pin<Box<tokio::time::Sleep>>,
-    armed: Option<Armed>,
+/// Waits until `deadline`: tokio's `sleep_until`.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    #[allow(clippy::disallowed_methods, reason = "the one place tokio's timer is armed")]
+    Sleep { inner: tokio::time::sleep_until(deadline), armed: None }
 }
 
 impl Sleep {
-    /// A timer due at `deadline`.
-    pub fn until(deadline: Instant) -> Sleep {
-        #[allow(clippy::disallowed_methods, reason = "the one place tokio's timer is armed")]
-        let inner = Box::pin(tokio::time::sleep_until(deadline));
-        Sleep { inner, armed: Armed::new(deadline) }
-    }
-
-    /// Moves the timer to `deadline`, armed again if it had fired.
-    pub fn reset(&mut self, deadline: Instant) {
-        self.inner.as_mut().reset(deadline);
-        // The old entry goes before the new one is made.
-        self.armed = None;
-        self.armed = Armed::new(deadline);
+    /// Moves the timer to `deadline`, as tokio's `Sleep::reset`.
+    pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        let this = self.project();
+        this.inner.reset(deadline);
+        *this.armed = None;
     }
 }
 
 impl Future for Sleep {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        ready!(self.inner.as_mut().poll(cx));
-        self.armed = None;
-        Poll::Ready(())
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        if this.inner.as_mut().poll(cx).is_ready() {
+            *this.armed = None;
+            return Poll::Ready(());
+        }
+        if this.armed.is_none() {
+            *this.armed = Armed::new(this.inner.deadline());
+        }
+        Poll::Pending
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// tokio's `Timeout`, its timer entered in the run's watch from its first poll
+    /// that finds it pending until the future finishes, the time runs out or it is
+    /// dropped.
+    #[derive(Debug)]
+    pub struct Timeout<F> {
+        #[pin]
+        inner: tokio::time::Timeout<F>,
+        deadline: Option<Instant>,
+        armed: Option<Armed>,
+    }
+}
+
+/// Runs `future` for at most `d`: tokio's `timeout`, with the deadline taken when
+/// this is called.
+pub fn timeout<F: Future>(d: Duration, future: F) -> Timeout<F> {
+    #[allow(clippy::disallowed_methods, reason = "the one place tokio's timer is armed")]
+    let inner = tokio::time::timeout(d, future);
+    // Past the end of time it never fires, so it is never entered.
+    Timeout { inner, deadline: Instant::now().checked_add(d), armed: None }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.inner.poll(cx) {
+            *this.armed = None;
+            return Poll::Ready(out);
+        }
+        if let (None, Some(deadline)) = (&this.armed, this.deadline) {
+            *this.armed = Armed::new(*deadline);
+        }
+        Poll::Pending
     }
 }
 
@@ -280,12 +287,23 @@ mod tests {
     #[test]
     fn a_reset_moves_the_entry_and_firing_takes_it_out() {
         let seen = simulate(10, || async {
-            let mut timer = Sleep::until(Instant::now() + Duration::from_secs(50));
-            timer.reset(Instant::now() + Duration::from_millis(3));
-            (&mut timer).await;
+            let mut timer = Box::pin(sleep_until(Instant::now() + Duration::from_secs(20)));
+            // Entered at 20 s by its first poll, then moved to 3 ms.
+            let _ = futures_poll_once(timer.as_mut()).await;
+            timer.as_mut().reset(Instant::now() + Duration::from_millis(3));
+            timer.await;
         });
-        assert_eq!(seen[0], (true, 3), "armed, moved (out and in)");
+        assert_eq!(seen[0], (true, 3), "armed at 20 s, out, in at 3 ms");
         assert_eq!(seen[9], (false, 4));
+    }
+
+    #[test]
+    fn a_timer_never_polled_is_never_entered() {
+        let seen = simulate(3, || async {
+            let _never = sleep(Duration::from_millis(1));
+            std::future::pending::<()>().await;
+        });
+        assert_eq!(seen[2], (false, 0));
     }
 
     #[test]

@@ -252,7 +252,7 @@ pub struct ShimStream {
     last_release: Duration,
     /// A released chunk the application has not read all of.
     current: Bytes,
-    sleep: Option<Sleep>,
+    sleep: Option<Pin<Box<Sleep>>>,
     inner_done: bool,
     /// On the accepting end, the preamble bytes read so far, until it names the
     /// connection and its connector; `None` once known.
@@ -426,9 +426,9 @@ impl ShimStream {
         let now = now();
         if front.release_at > now {
             let deadline = tokio::time::Instant::now() + (front.release_at - now);
-            let sleep = self.sleep.get_or_insert_with(|| Sleep::until(deadline));
-            sleep.reset(deadline);
-            ready!(Pin::new(sleep).poll(cx));
+            let sleep = self.sleep.get_or_insert_with(|| Box::pin(timer::sleep_until(deadline)));
+            sleep.as_mut().reset(deadline);
+            ready!(sleep.as_mut().poll(cx));
         }
         let chunk = self.chunks.pop_front().expect("front exists");
         if self.chunks.is_empty() {
