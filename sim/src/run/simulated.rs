@@ -238,8 +238,9 @@ pub(super) fn simulate(
     registry: &Registry,
     seed: u64,
 ) -> Result<(Trace, Stepping), RunError> {
-    // Installed before anything runs, so every timer of the run is in its account.
-    let timers = Watch::install();
+    // Installed before anything runs, so every timer of the run is in its account;
+    // not at all when the run may not end early, which then costs what it did.
+    let timers = IdleProof::applies(plan, registry).then(Watch::install);
     let world = FaultWorld::new(plan, seed);
     let mut sim = turmoil::Builder::new()
         .rng_seed(seed)
@@ -283,7 +284,7 @@ pub(super) fn simulate(
     let platform =
         SimPlatform { world: world.clone(), recorder: recorder.clone(), addrs, packing, queues };
     let rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
-    let idle = IdleProof::new(plan, registry, timers.watch(), &world, &recorder);
+    let idle = timers.as_ref().map(|t| IdleProof::new(plan, t.watch(), &world, &recorder));
     let trace = step_through(plan, registry, &mut sim, &world, &recorder, &completion, idle);
     // A host that never ran would leave its supervisors holding the run context.
     rt.platform.queues.borrow_mut().clear();
@@ -372,24 +373,25 @@ struct IdleProof<'a> {
 }
 
 impl<'a> IdleProof<'a> {
-    /// The proof for this run, or `None` when the plan asks for the full length or a
-    /// design might arm timers outside the account.
+    /// Whether a run of `plan` may end early: the plan allows it and every design in
+    /// it arms its timers where the account sees them.
+    fn applies(plan: &ScenarioPlan, registry: &Registry) -> bool {
+        plan.end_when_idle
+            && plan.topology.groups.iter().all(|g| {
+                registry.get(&g.design).is_some_and(crate::design::Design::has_timers_through_ctx)
+            })
+    }
+
+    /// The proof for a run that [`applies`](Self::applies), over its timer account.
     fn new(
         plan: &ScenarioPlan,
-        registry: &Registry,
         timers: &'a Watch,
         world: &'a FaultWorld,
         recorder: &'a Recorder,
-    ) -> Option<IdleProof<'a>> {
-        let accounted = plan.topology.groups.iter().all(|g| {
-            registry.get(&g.design).is_some_and(crate::design::Design::has_timers_through_ctx)
-        });
-        if !plan.end_when_idle || !accounted {
-            return None;
-        }
+    ) -> IdleProof<'a> {
         let tick = plan.network.tick;
         let latency = turmoil_latency(plan).unwrap_or(Duration::ZERO);
-        Some(IdleProof {
+        IdleProof {
             timers,
             world,
             recorder,
@@ -397,7 +399,7 @@ impl<'a> IdleProof<'a> {
             settle: (latency + tick * 2) * 2,
             seen: (0, 0, 0),
             moved_at: Duration::ZERO,
-        })
+        }
     }
 
     /// Whether nothing more can happen from `now` (a step boundary) to the run's end.
