@@ -2,6 +2,12 @@
 //!
 //! Run them all with `cargo test`; one area with `cargo test --test tests <module>`.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the harnesses wait on tokio's timers as a user's program would; a test \
+              design that does so does not declare `timers_through_ctx`"
+)]
+
 mod aggregator;
 mod bandwidth;
 mod catalogue;
@@ -16,6 +22,7 @@ mod explain_graph;
 mod external;
 mod heartbeat;
 mod hostile;
+mod idle_end;
 mod interop;
 mod invalid_files;
 mod invariants_fail;

@@ -43,6 +43,9 @@ pub fn window_broker() -> Design {
             Some("queue"),
             "what a request that finds the window full does: wait in the backlog, or be dropped (the naive variant)",
         )
+        // It waits only on its sockets, never on a timer of its own, so a simulated
+        // run may end as soon as nothing more can happen in it.
+        .timers_through_ctx()
         .run(|ctx| async move { serve(&ctx).await })
 }
 

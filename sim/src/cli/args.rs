@@ -123,6 +123,10 @@ pub struct SimArgs {
     /// Run every seed twice and compare trace hashes.
     #[arg(long)]
     pub check_determinism: bool,
+    /// Run every seed to the end of its liveness phase (or drain) even once nothing
+    /// more can happen in it: the same trace, more steps. For comparing the two.
+    #[arg(long, hide = true)]
+    pub no_idle_end: bool,
 }
 
 #[derive(Debug, Args)]

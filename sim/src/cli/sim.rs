@@ -31,7 +31,10 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::from(2));
     }
     let registry = &ctx.registry;
-    let Some(plans) = load_all(ctx, &sel.files) else { return Ok(ExitCode::from(2)) };
+    let Some(mut plans) = load_all(ctx, &sel.files) else { return Ok(ExitCode::from(2)) };
+    for p in &mut plans {
+        p.end_when_idle = !args.no_idle_end;
+    }
     let (plans, skipped) =
         split(plans, |p| crate::run::runnable(p, registry).err().map(|e| e.to_string()));
     if sel.explicit && !skipped.is_empty() {
@@ -274,8 +277,9 @@ fn run_with_progress(
         }
         let mark = if r.as_expected { "ok " } else { "BAD" };
         let memory = r.memory.map(|m| format!(", {}", m.text())).unwrap_or_default();
+        let idle = r.idle_from_ms.map(|t| format!(", idle from {t} ms")).unwrap_or_default();
         let what = format!(
-            "{mark} {} seed {} ({} events, {} ms simulated, {} ms wall{memory})",
+            "{mark} {} seed {} ({} events, {} ms simulated{idle}, {} ms wall{memory})",
             r.scenario, r.seed, r.events, r.sim_ms, r.wall_ms
         );
         progress.tick(&what, !r.as_expected);

@@ -236,7 +236,7 @@ impl NodeCtx {
     /// Waits `d` of run time (simulated under turmoil). Designs sleep through here so
     /// that time, like everything else, reaches them through the context.
     pub async fn sleep(&self, d: Duration) {
-        tokio::time::sleep(d).await;
+        crate::net::timer::sleep(d).await;
     }
 
     /// Waits until the run's clock reads `at`.

@@ -44,6 +44,8 @@ pub struct Design {
     workload: Vec<&'static str>,
     /// A deliberately broken design, kept to prove the checkers can fail.
     broken: bool,
+    /// Whether the behaviour waits only through its context (`timers_through_ctx`).
+    timers_through_ctx: bool,
     /// The behaviour; `None` for a design the simulator cannot run yet, which `check`
     /// accepts and `sim` refuses with a clear error.
     run: Option<DesignFn>,
@@ -59,6 +61,7 @@ impl std::fmt::Debug for Design {
             .field("params", &self.params)
             .field("workload", &self.workload)
             .field("broken", &self.broken)
+            .field("timers_through_ctx", &self.timers_through_ctx)
             .field("runnable", &self.run.is_some())
             .finish()
     }
@@ -77,6 +80,7 @@ impl Design {
             params: Vec::new(),
             workload: Vec::new(),
             broken: false,
+            timers_through_ctx: false,
             run: None,
         }
     }
@@ -155,6 +159,19 @@ impl Design {
         self
     }
 
+    /// Declares that the behaviour waits on time only through its context
+    /// ([`NodeCtx::sleep`], [`NodeCtx::sleep_until`], the `kit`'s pacing and the
+    /// sockets' own timers), never on tokio's timers directly. The simulator accounts
+    /// for every timer armed that way, so a run whose designs all declare this may end
+    /// as soon as provably nothing more can happen in it, with the trace and verdicts
+    /// of the full run (docs/turmoil.md). A timer armed on tokio directly is not in
+    /// that account and would be cut off; a run with any design that does not declare
+    /// this runs to its end. Every built-in design declares it.
+    pub fn timers_through_ctx(mut self) -> Design {
+        self.timers_through_ctx = true;
+        self
+    }
+
     /// The behaviour: called once per replica incarnation with its context, it runs
     /// until the replica's work is done (or for ever; the runtime drops the future when
     /// the replica is killed or the run ends). The closure may capture configuration;
@@ -173,7 +190,7 @@ impl Design {
     /// The same declaration under another name, with another summary and no
     /// behaviour: the start of a variant that must stay interchangeable with this one.
     pub fn renamed(&self, name: &'static str, summary: &'static str) -> Design {
-        Design { name, summary, run: None, ..self.clone() }
+        Design { name, summary, run: None, timers_through_ctx: false, ..self.clone() }
     }
 
     /// The name a topology's `design:` gives.
@@ -214,6 +231,12 @@ impl Design {
     /// Whether the design is deliberately broken.
     pub fn is_broken(&self) -> bool {
         self.broken
+    }
+
+    /// Whether the behaviour waits only through its context
+    /// ([`timers_through_ctx`](Self::timers_through_ctx)).
+    pub fn has_timers_through_ctx(&self) -> bool {
+        self.timers_through_ctx
     }
 
     /// Whether the simulator can run it (it has a behaviour).

@@ -36,7 +36,7 @@ pub(super) async fn within_deadline<T, E>(
 where
     E: From<HandshakeTimedOut>,
 {
-    match tokio::time::timeout(ivl, handshake).await {
+    match super::timer::timeout(ivl, handshake).await {
         Ok(shaken) => shaken,
         Err(_) => Err(E::from(HandshakeTimedOut { ivl })),
     }

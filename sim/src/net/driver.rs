@@ -142,7 +142,7 @@ fn connect_loop<T: Transport>(
             tokio::select! {
                 biased;
                 () = shared.shutdown() => break,
-                () = tokio::time::sleep(delay) => {}
+                () = super::timer::sleep(delay) => {}
             }
         }
         shared.with_core(|core, now| core.detach(pipe, now));
@@ -231,7 +231,7 @@ async fn accept_loop<T: Transport>(
                 tokio::select! {
                     biased;
                     () = shared.shutdown() => return,
-                    () = tokio::time::sleep(pause) => {}
+                    () = super::timer::sleep(pause) => {}
                 }
                 pause = pause.saturating_mul(2).min(ACCEPT_PAUSE_MAX);
             }
@@ -327,7 +327,7 @@ fn check_deadline_moved(shared: &Shared, now: Duration) {
 
 async fn sleep_until(at: Option<Instant>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => super::timer::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

@@ -6,7 +6,8 @@
 //! fault shim over turmoil (`run/shim.rs`), so the node code that is tested under
 //! simulation is the code that talks to real NNG and libzmq peers. `turmoil_tcp.rs`,
 //! plain turmoil TCP, serves this module's own unit tests only. Reading order:
-//! `transport`, `event`, `driver`, `deadline`, `conn`, `zmtp`, `handle`, `shared`, `wake`.
+//! `transport`, `event`, `driver`, `deadline`, `conn`, `zmtp`, `handle`, `shared`, `wake`;
+//! `timer` is every timer patchbay arms, which the simulator accounts for.
 //!
 //! **Architecture Invariant:** only this module (and `run/`) imports tokio or turmoil.
 
@@ -20,6 +21,7 @@ mod shared;
 mod tests;
 #[cfg(test)]
 mod tests_limits;
+pub mod timer;
 mod tokio_tcp;
 mod transport;
 #[cfg(test)]

@@ -320,7 +320,7 @@ impl Shared {
         self.shutdown().await;
         match self.options.linger {
             Linger::Forever => std::future::pending().await,
-            Linger::For(linger) => Box::pin(tokio::time::sleep(linger)).await,
+            Linger::For(linger) => Box::pin(super::timer::sleep(linger)).await,
         }
     }
 

@@ -75,7 +75,7 @@ pub(super) async fn start(
 fn failed_connect_gaps(options: SocketOptions, bind_at: Duration) -> Vec<Duration> {
     let mut sim = sim(64);
     sim.host("server", move || async move {
-        tokio::time::sleep(bind_at).await;
+        crate::net::timer::sleep(bind_at).await;
         let options = SocketOptions::default();
         let log = EventLog::default();
         let rep =
@@ -172,7 +172,7 @@ fn full_receiver_blocks_the_sender_and_close_flushes() {
         let options = SocketOptions { rcvhwm_msgs: RCVHWM_MSGS, ..SocketOptions::default() };
         let core = Box::new(Dealer::new(options.clone()));
         let dealer = start(core, &options, vec![listen_addr()], vec![], &log).await;
-        tokio::time::sleep(RECEIVER_ASLEEP).await;
+        crate::net::timer::sleep(RECEIVER_ASLEEP).await;
         for _ in 0..FLOOD_MSGS {
             let msg = dealer.recv().await.expect("recv");
             got.borrow_mut().push(msg);

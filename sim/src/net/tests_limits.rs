@@ -61,7 +61,7 @@ fn a_half_handshake_peer_is_closed_at_the_deadline_while_a_good_peer_is_served()
     let replied_at = Rc::new(Cell::new(None));
     let replied = Rc::clone(&replied_at);
     sim.client("good", async move {
-        tokio::time::sleep(HANDSHAKE_IVL / 2).await;
+        crate::net::timer::sleep(HANDSHAKE_IVL / 2).await;
         let options = SocketOptions::default();
         let core = Box::new(Req::new(options.clone(), 7));
         let req = start(core, &options, vec![], vec![server_addr()], &EventLog::default()).await;
@@ -111,7 +111,7 @@ fn a_connect_to_a_silent_listener_fails_at_the_deadline_and_retries() {
         };
         let core = Box::new(Req::new(options.clone(), 7));
         let req = start(core, &options, vec![], vec![server_addr()], &client_log).await;
-        tokio::time::sleep((HANDSHAKE_IVL + RECONNECT_IVL) * 3).await;
+        crate::net::timer::sleep((HANDSHAKE_IVL + RECONNECT_IVL) * 3).await;
         drop(req);
         Ok(())
     });
@@ -169,7 +169,7 @@ const REQUEST_GAP: Duration = Duration::from_millis(100);
 /// A REQ that sends `REQUESTS` requests `REQUEST_GAP` apart from `at`, counting replies.
 fn requester(sim: &mut turmoil::Sim<'static>, name: &str, at: Duration, served: Rc<Cell<usize>>) {
     sim.client(name, async move {
-        tokio::time::sleep(at).await;
+        crate::net::timer::sleep(at).await;
         let options = SocketOptions::default();
         let core = Box::new(Req::new(options.clone(), 7));
         let req = start(core, &options, vec![], vec![server_addr()], &EventLog::default()).await;
@@ -177,7 +177,7 @@ fn requester(sim: &mut turmoil::Sim<'static>, name: &str, at: Duration, served: 
             req.send(Msg::new(format!("r{i}"))).await.expect("send");
             req.recv().await.expect("reply");
             served.set(served.get() + 1);
-            tokio::time::sleep(REQUEST_GAP).await;
+            crate::net::timer::sleep(REQUEST_GAP).await;
         }
         req.close().await;
         Ok(())
@@ -222,7 +222,7 @@ fn an_accept_loop_out_of_descriptors_backs_off_and_keeps_serving() {
     let late_at = Duration::from_millis(500);
     let left = Rc::clone(&failures_left);
     sim.client("limit", async move {
-        tokio::time::sleep(late_at - LATENCY * 4).await;
+        crate::net::timer::sleep(late_at - LATENCY * 4).await;
         left.set(FAILURES);
         Ok(())
     });

@@ -362,7 +362,7 @@ async fn heartbeat_loop(shared: &Shared, link: &Link) -> ConnEnd {
 /// Sleeps until `at` (time since the epoch), or for ever when there is nothing to do.
 async fn sleep_until(shared: &Shared, at: Option<Duration>) {
     match at.and_then(|at| shared.epoch().checked_add(at)) {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => super::timer::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

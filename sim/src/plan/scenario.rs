@@ -413,6 +413,10 @@ pub struct ScenarioPlan {
     /// Why a sweep of every shipped scenario leaves it out (`only_when_named`): it runs
     /// only when named. `None`: every sweep runs it.
     pub only_when_named: Option<String>,
+    /// Whether the simulator may end a run once provably nothing more can happen in
+    /// it, with the trace the full run would have left (`run/simulated.rs`). On
+    /// unless `sim --no-idle-end` turns it off, to compare a run with its full length.
+    pub end_when_idle: bool,
 }
 
 impl ScenarioPlan {

@@ -65,6 +65,7 @@ pub(crate) fn plan() -> ScenarioPlan {
         file: PathBuf::from("test-scenario.yaml"),
         description: None,
         only_when_named: None,
+        end_when_idle: true,
         topology,
         duration: Duration::from_secs(10),
         liveness: Duration::from_secs(10),

@@ -74,6 +74,7 @@ impl ScenarioResolver<'_, '_, '_> {
             expect,
             expect_bounds,
             only_when_named,
+            end_when_idle: true,
         })
     }
 

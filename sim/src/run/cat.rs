@@ -313,9 +313,9 @@ impl Session {
         };
         match script.send_timeout {
             None => leave.await,
-            Some(t) => {
-                tokio::time::timeout(t, leave).await.map_err(|_| Stop::End(CatEnd::SendTimedOut))?
-            }
+            Some(t) => crate::net::timer::timeout(t, leave)
+                .await
+                .map_err(|_| Stop::End(CatEnd::SendTimedOut))?,
         }
         .map_err(|e| refused("send", e))
     }
@@ -323,7 +323,7 @@ impl Session {
     async fn recv(&self, timeout: Option<Duration>) -> Step<Msg> {
         let got = match timeout {
             None => self.handle.recv().await,
-            Some(t) => tokio::time::timeout(t, self.handle.recv())
+            Some(t) => crate::net::timer::timeout(t, self.handle.recv())
                 .await
                 .map_err(|_| Stop::End(CatEnd::RecvTimedOut))?,
         };
@@ -351,7 +351,7 @@ fn refused(what: &str, e: impl std::fmt::Debug) -> Stop {
 /// Sleeps until `at`, or for ever when there is no deadline.
 async fn sleep_until(at: Option<Instant>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => crate::net::timer::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
@@ -366,7 +366,7 @@ impl Pacer {
     /// Waits out the delay; the first send is due now.
     async fn start(script: &CatScript) -> Pacer {
         if let Some(delay) = script.delay {
-            tokio::time::sleep(delay).await;
+            crate::net::timer::sleep(delay).await;
         }
         Pacer { next: Instant::now(), interval: script.interval }
     }
@@ -382,7 +382,7 @@ impl Pacer {
     async fn wait(&mut self) {
         let Some(interval) = self.interval else { return };
         let due = self.next + interval;
-        tokio::time::sleep_until(due).await;
+        crate::net::timer::sleep_until(due).await;
         self.next = due;
     }
 }

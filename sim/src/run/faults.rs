@@ -14,7 +14,7 @@
 //!
 //! One simulation runs on one thread, so this is shared by `Rc` across every host.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -228,6 +228,10 @@ pub struct FaultWorld {
     rng: RefCell<ChaCha8Rng>,
     /// Readers and writers waiting for a fault to change.
     wakers: RefCell<Vec<Waker>>,
+    /// Calls into the shim so far (each read, write, flush, close, connect and accept
+    /// poll, and each stream dropped): the run loop takes a count that stops moving
+    /// for long enough as "nothing in flight" (`simulated.rs`).
+    activity: Cell<u64>,
 }
 
 /// The network latency turmoil itself can apply: a fixed latency with no per-link
@@ -325,7 +329,18 @@ impl FaultWorld {
             shared: RefCell::default(),
             rng: RefCell::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17)),
             wakers: RefCell::new(Vec::new()),
+            activity: Cell::new(0),
         })
+    }
+
+    /// Counts a call into the shim (see `activity`).
+    pub(crate) fn note_activity(&self) {
+        self.activity.set(self.activity.get() + 1);
+    }
+
+    /// Calls into the shim so far.
+    pub(crate) fn activity(&self) -> u64 {
+        self.activity.get()
     }
 
     /// Says which replicas share a turmoil host (see [`SharedHosts`]).

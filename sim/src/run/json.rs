@@ -6,7 +6,9 @@
 //! and where the platform measures memory (`memory.rs`) `memory: {"peak_rss_bytes",
 //! "replicas", "per_replica_bytes", "shared"}` (`shared`: other runs shared the process,
 //! so the peak is an upper bound; like `wall_ms`, it measures the machine, not the
-//! run). `backend` is `sim`
+//! run). A simulated run also has `steps` (turmoil steps taken) and, when the simulator
+//! proved it idle and stopped stepping early, `idle_from_ms` (its trace and `sim_ms`
+//! are the full run's). `backend` is `sim`
 //! or `real`; on the real network `sim_ms` is the run's length in real time and
 //! `trace_hash` identifies that one trace only (real runs are not deterministic).
 
@@ -53,6 +55,12 @@ fn run_json(r: &RunReport) -> Value {
         "expected": expected_text(&r.expected),
         "as_expected": r.as_expected,
     });
+    if r.backend == super::Backend::Sim {
+        v["steps"] = json!(r.steps);
+    }
+    if let Some(idle) = r.idle_from_ms {
+        v["idle_from_ms"] = json!(idle);
+    }
     if let Some(m) = &r.memory {
         v["memory"] = json!({
             "peak_rss_bytes": m.peak_rss_bytes,

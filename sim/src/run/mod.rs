@@ -131,6 +131,12 @@ pub struct RunReport {
     /// Wall time the simulation took (outside the simulated world: for progress and
     /// throughput figures only).
     pub wall_ms: u64,
+    /// turmoil steps the simulator took (0 on the real network).
+    pub steps: u64,
+    /// When the simulator proved that nothing more could happen in the run and
+    /// stopped stepping; the trace and `sim_ms` are the full run's all the same
+    /// (`run/simulated.rs`). `None`: it stepped to the end.
+    pub idle_from_ms: Option<u64>,
     /// Each invariant's outcome, in the scenario's order.
     pub invariants: Vec<Outcome>,
     /// The real network's `--time-scale` (1 in the simulator), for the repro.
@@ -258,7 +264,15 @@ pub fn run_seed(
     let plan = drawn.as_ref().unwrap_or(plan);
     let result = wiring::check_runnable(plan, registry, false)
         .and_then(|()| simulated::simulate(plan, registry, seed));
-    report(plan, registry, written, seed, Backend::Sim, result, started, keep_trace.into())
+    let (result, stepping) = match result {
+        Ok((trace, stepping)) => (Ok(trace), stepping),
+        Err(e) => (Err(e), simulated::Stepping::default()),
+    };
+    let keep = keep_trace.into();
+    let mut report = report(plan, registry, written, seed, Backend::Sim, result, started, keep);
+    report.steps = stepping.steps;
+    report.idle_from_ms = stepping.idle_from.map(|t| t.as_millis() as u64);
+    report
 }
 
 /// Runs one seed of a scenario over real TCP on 127.0.0.1, in real time scaled by
@@ -313,6 +327,8 @@ fn report(
         events: 0,
         sim_ms: 0,
         wall_ms,
+        steps: 0,
+        idle_from_ms: None,
         invariants: Vec::new(),
         time_scale: 1.0,
         expected: plan.expect.clone(),

@@ -212,7 +212,8 @@ impl<'a> Phases<'a> {
         self.schedule.get(self.next).map_or(self.end(), |(at, _)| *at).min(self.end())
     }
 
-    fn end(&self) -> Duration {
+    /// When the run ends, as things stand: the liveness bound, or the drain's end.
+    pub(super) fn end(&self) -> Duration {
         let bound = self.plan.duration + self.plan.liveness;
         self.drain_until.map_or(bound, |d| d.min(bound))
     }

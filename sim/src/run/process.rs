@@ -259,7 +259,7 @@ async fn wake(notify: &tokio::sync::Notify) {
     tokio::select! {
         biased;
         () = notify.notified() => {}
-        () = tokio::time::sleep(TICK) => {}
+        () = crate::net::timer::sleep(TICK) => {}
     }
 }
 
@@ -352,7 +352,7 @@ async fn ready(p: &ProcessReplica, ctx: &ProcessCtx, out: &Path) -> Result<(), S
                 out.display()
             ));
         }
-        tokio::time::sleep(READY_POLL).await;
+        crate::net::timer::sleep(READY_POLL).await;
     }
 }
 

@@ -246,7 +246,7 @@ async fn accept_loop(net: Rc<RealNet>, door: Door, listener: TcpListener) {
             }
             Err(err) => {
                 net.record_failure(&err, "fault proxy accept", true);
-                tokio::time::sleep(pause).await;
+                crate::net::timer::sleep(pause).await;
                 pause = pause.saturating_mul(2).min(ACCEPT_PAUSE_MAX);
             }
         }
@@ -333,7 +333,7 @@ async fn reach(net: &RealNet, link: Link, outside: bool) -> Option<TcpStream> {
         tokio::select! {
             biased;
             () = changed(world) => {}
-            () = tokio::time::sleep(SYN_RETRY) => {}
+            () = crate::net::timer::sleep(SYN_RETRY) => {}
         }
     }
 }
@@ -377,7 +377,7 @@ async fn pump(
         let release_at = queue.front().map_or_else(Instant::now, |(at, _)| *at);
         tokio::select! {
             biased;
-            () = tokio::time::sleep_until(release_at), if can_write => {
+            () = crate::net::timer::sleep_until(release_at), if can_write => {
                 // A fault that began while the chunk waited for its time holds it.
                 if world.held(from, to).is_some() {
                     continue;

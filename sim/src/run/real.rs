@@ -423,7 +423,7 @@ async fn drive(
     // not spend the first second in reconnect backoff and no fault meets a program
     // still starting.
     while programs.ready.get() < programs_total && programs.failed.borrow().is_none() {
-        tokio::time::sleep(TICK).await;
+        crate::net::timer::sleep(TICK).await;
     }
     let epoch = tokio::time::Instant::now();
     net.count_taps_from(epoch);
@@ -502,7 +502,7 @@ async fn print_endpoints(plan: &ScenarioPlan, seed: u64, net: &RealNet, mut tabl
     while started.elapsed() < ENDPOINTS_WAIT
         && wanted.iter().any(|&(r, si)| net.bound_at(r, si).is_none())
     {
-        tokio::time::sleep(TICK).await;
+        crate::net::timer::sleep(TICK).await;
     }
     table.bound =
         wanted.iter().filter_map(|&(r, si)| Some(((r, si), net.bound_at(r, si)?))).collect();
@@ -582,7 +582,7 @@ async fn step_through(
 ) -> Trace {
     while failed.borrow().is_none() && phases.advance(epoch.elapsed()) {
         let due = phases.next_due().min(epoch.elapsed() + TICK);
-        tokio::time::sleep_until(epoch + due).await;
+        crate::net::timer::sleep_until(epoch + due).await;
     }
     phases.finish(epoch.elapsed())
 }

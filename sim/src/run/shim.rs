@@ -31,11 +31,11 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::Sleep;
 
 use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
 use super::meter::Meter;
 use crate::net::Transport;
+use crate::net::timer::{self, Sleep};
 use crate::plan::Replica;
 use crate::wire::Padding;
 
@@ -95,17 +95,22 @@ impl Transport for ShimTransport {
         // The preamble is read by the stream itself on first use, so one slow or
         // silent connector never holds up the accepts behind it (a comet router takes
         // a hundred thousand connections).
+        self.world.note_activity();
         let (inner, peer_addr) = l.accept().await?;
+        self.world.note_activity();
         Ok((ShimStream::accepted(inner, self.me, self.world.clone()), peer_addr))
     }
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<ShimStream> {
+        self.world.note_activity();
         let target = self.world.state.borrow().listeners.get(&addr).copied();
         if let Some(target) = target {
             self.wait_reachable(target).await?;
         }
         let slot = self.syn_slot(addr).await;
-        let mut inner = turmoil::net::TcpStream::connect(addr).await?;
+        let connected = turmoil::net::TcpStream::connect(addr).await;
+        self.world.note_activity();
+        let mut inner = connected?;
         drop(slot);
         // The acceptor's trace names its peer by this address (`State::peer_names`).
         if let Ok(local) = inner.local_addr() {
@@ -153,7 +158,7 @@ impl ShimTransport {
                     "connect timed out: no answer to SYN",
                 ));
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            timer::sleep(Duration::from_secs(1)).await;
         }
     }
 
@@ -421,8 +426,7 @@ impl ShimStream {
         let now = now();
         if front.release_at > now {
             let deadline = tokio::time::Instant::now() + (front.release_at - now);
-            let sleep =
-                self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            let sleep = self.sleep.get_or_insert_with(|| Box::pin(timer::sleep_until(deadline)));
             sleep.as_mut().reset(deadline);
             ready!(sleep.as_mut().poll(cx));
         }
@@ -447,6 +451,7 @@ impl AsyncRead for ShimStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        this.world.note_activity();
         ready!(this.poll_preamble(cx))?;
         if let Some(e) = this.broken() {
             return Poll::Ready(Err(e));
@@ -485,6 +490,7 @@ impl AsyncWrite for ShimStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        this.world.note_activity();
         ready!(this.poll_preamble(cx))?;
         if let Some(e) = this.broken() {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, e.to_string())));
@@ -524,6 +530,7 @@ impl AsyncWrite for ShimStream {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        this.world.note_activity();
         if let Some(silent) = this.while_silenced(cx) {
             return silent;
         }
@@ -536,6 +543,7 @@ impl AsyncWrite for ShimStream {
     /// tell the peers anything.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        this.world.note_activity();
         if let Some(silent) = this.while_silenced(cx) {
             return silent;
         }
@@ -546,6 +554,8 @@ impl AsyncWrite for ShimStream {
 
 impl Drop for ShimStream {
     fn drop(&mut self) {
+        // A close sends a FIN (or, from a crashed machine, nothing): activity.
+        self.world.note_activity();
         // A crashed machine does not close its connections: park the stream so the
         // peer sees silence, not a FIN (nor, once the machine restarts and the
         // connection is reset, a late close from the dead incarnation).

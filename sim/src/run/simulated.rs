@@ -13,6 +13,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::design::Completion;
 use crate::net::EventSink;
+use crate::net::timer::Watch;
 use crate::plan::placement::MAX_CONNECTIONS_PER_HOST;
 use crate::plan::{Replica, ScenarioPlan};
 use crate::registry::Registry;
@@ -224,11 +225,22 @@ impl Platform for SimPlatform {
     }
 }
 
+/// How a simulated run was stepped: turmoil steps taken, and when it was proved idle
+/// and stopped early (its trace is the full run's all the same).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Stepping {
+    pub steps: u64,
+    pub idle_from: Option<Duration>,
+}
+
 pub(super) fn simulate(
     plan: &ScenarioPlan,
     registry: &Registry,
     seed: u64,
-) -> Result<Trace, RunError> {
+) -> Result<(Trace, Stepping), RunError> {
+    // Installed before anything runs, so every timer of the run is in its account;
+    // not at all when the run may not end early, which then costs what it did.
+    let timers = IdleProof::applies(plan, registry).then(Watch::install);
     let world = FaultWorld::new(plan, seed);
     let mut sim = turmoil::Builder::new()
         .rng_seed(seed)
@@ -272,7 +284,8 @@ pub(super) fn simulate(
     let platform =
         SimPlatform { world: world.clone(), recorder: recorder.clone(), addrs, packing, queues };
     let rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
-    let trace = step_through(plan, registry, &mut sim, &world, &recorder, &completion);
+    let idle = timers.as_ref().map(|t| IdleProof::new(plan, t.watch(), &world, &recorder));
+    let trace = step_through(plan, registry, &mut sim, &world, &recorder, &completion, idle);
     // A host that never ran would leave its supervisors holding the run context.
     rt.platform.queues.borrow_mut().clear();
     trace
@@ -289,6 +302,9 @@ fn shared_hosts(plan: &ScenarioPlan, packing: &HostPacking) -> SharedHosts {
     }
 }
 
+/// Steps turmoil through the run's phases, and stops early once `idle` proves that
+/// nothing more can happen: the trace is then finished as the full run would have
+/// finished it, at the step the full run would have ended on.
 fn step_through(
     plan: &ScenarioPlan,
     registry: &Registry,
@@ -296,12 +312,114 @@ fn step_through(
     world: &Rc<FaultWorld>,
     recorder: &Recorder,
     completion: &Completion,
-) -> Result<Trace, RunError> {
+    mut idle: Option<IdleProof<'_>>,
+) -> Result<(Trace, Stepping), RunError> {
     let mut phases = Phases::new(plan, registry, world, recorder, completion);
+    let mut stepping = Stepping::default();
     while phases.advance(sim.elapsed()) {
+        let now = sim.elapsed();
+        if idle.as_mut().is_some_and(|idle| idle.proves(now, &phases)) {
+            stepping.idle_from = Some(now);
+            break;
+        }
         sim.step().map_err(|e| RunError::Internal(format!("turmoil: {e}")))?;
+        stepping.steps += 1;
     }
-    Ok(phases.finish(sim.elapsed()))
+    let ended_at = match stepping.idle_from {
+        Some(_) => on_tick(phases.end(), plan.network.tick),
+        None => sim.elapsed(),
+    };
+    Ok((phases.finish(ended_at), stepping))
+}
+
+/// The first step boundary at or after `at`: where a run stepped by `tick` from zero
+/// stops once its end is `at`.
+fn on_tick(at: Duration, tick: Duration) -> Duration {
+    let tick_ns = tick.as_nanos().max(1);
+    Duration::from_nanos((at.as_nanos().div_ceil(tick_ns) * tick_ns) as u64)
+}
+
+/// The proof, checked between steps, that nothing more can happen in a run before its
+/// end. At a step boundary `now`, all of:
+///
+/// 1. No timetable entry is left before the end (`Phases::next_due` is the end), and
+///    no fault is in force, so the fault world's sweep has nothing to expire.
+/// 2. No timer is armed that could still fire before the step the run would end on
+///    (one due two ticks ago has fired, and its task has run): every
+///    timer patchbay arms is in the run's account (`net/timer.rs`; clippy refuses
+///    tokio's own), and every design of the run declares that it waits only through
+///    its context (`Design::timers_through_ctx`).
+/// 3. Nothing is in flight: for `settle` (two link latencies and four ticks, a round
+///    trip through turmoil's links or its one-tick loopback, as a SYN and its answer
+///    take) no call reached the shim, no timer was armed or disarmed and no event was
+///    recorded. Whatever was written before that has landed, and a reader waiting for
+///    it would have called the shim to take it; what a stalled reader does not take
+///    stays where it is, as in the full run. A task woken at a step's last instant
+///    runs at the next step, well inside `settle`.
+///
+/// Partitions, holds, kills and restarts change only at timetable entries, which 1
+/// rules out; so from `now` on nothing wakes any task, and the full run would step
+/// to its end recording nothing.
+struct IdleProof<'a> {
+    timers: &'a Watch,
+    world: &'a FaultWorld,
+    recorder: &'a Recorder,
+    tick: Duration,
+    settle: Duration,
+    /// Timer changes, shim calls and events at the last check, and when they last
+    /// moved.
+    seen: (u64, u64, usize),
+    moved_at: Duration,
+}
+
+impl<'a> IdleProof<'a> {
+    /// Whether a run of `plan` may end early: the plan allows it and every design in
+    /// it arms its timers where the account sees them.
+    fn applies(plan: &ScenarioPlan, registry: &Registry) -> bool {
+        plan.end_when_idle
+            && plan.topology.groups.iter().all(|g| {
+                registry.get(&g.design).is_some_and(crate::design::Design::has_timers_through_ctx)
+            })
+    }
+
+    /// The proof for a run that [`applies`](Self::applies), over its timer account.
+    fn new(
+        plan: &ScenarioPlan,
+        timers: &'a Watch,
+        world: &'a FaultWorld,
+        recorder: &'a Recorder,
+    ) -> IdleProof<'a> {
+        let tick = plan.network.tick;
+        let latency = turmoil_latency(plan).unwrap_or(Duration::ZERO);
+        IdleProof {
+            timers,
+            world,
+            recorder,
+            tick,
+            settle: (latency + tick * 2) * 2,
+            seen: (0, 0, 0),
+            moved_at: Duration::ZERO,
+        }
+    }
+
+    /// Whether nothing more can happen from `now` (a step boundary) to the run's end.
+    fn proves(&mut self, now: Duration, phases: &Phases<'_>) -> bool {
+        let seen = (self.timers.changes(), self.world.activity(), self.recorder.len());
+        if seen != self.seen {
+            (self.seen, self.moved_at) = (seen, now);
+            return false;
+        }
+        let end = phases.end();
+        // A timer due by `now - 2 ticks` has fired (the tick is whole milliseconds,
+        // tokio's timer resolution) and its task has run, in that step or the next,
+        // which moved the counts if it did anything; its entry may stay if its owner
+        // never polled it again (`Watch::armed_between`).
+        let fired_by = now.saturating_sub(self.tick * 2);
+        now >= self.moved_at + self.settle + self.tick
+            && phases.next_due() >= end
+            && !self.world.any_active()
+            && !self.timers.armed_between(fired_by, on_tick(end, self.tick) + self.tick)
+    }
 }
 
 /// The simulator's own network for a hand-built harness: the fault shim every

@@ -598,7 +598,7 @@ time.sleep(30)\n";
         let stream = runtime.block_on(async {
             listener.set_nonblocking(true).expect("nonblocking listener");
             let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            let accepted = tokio::time::timeout(guard, listener.accept()).await;
+            let accepted = crate::net::timer::timeout(guard, listener.accept()).await;
             let (stream, _) = accepted
                 .unwrap_or_else(|_| panic!("the pynng REQ did not dial in {guard:?}"))
                 .expect("accept");

@@ -37,7 +37,7 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
                 continue;
             }
             if let Some(service_time) = &ctx.workload.service_time {
-                tokio::time::sleep(ctx.sample_duration(service_time)).await;
+                ctx.sleep(ctx.sample_duration(service_time)).await;
             }
             if let Err(e) = rep.send(answer(&ctx, request)).await {
                 ctx.record(AppEvent::Note {
