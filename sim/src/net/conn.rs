@@ -152,7 +152,9 @@ where
 ///
 /// A plain function returning a block that uses `peer` and `framing` where it
 /// captured them: an `async fn` would hold each twice for the connection's whole
-/// life (`driver::serve_accepted`; issue 16).
+/// life (`driver::serve_accepted`; issue 16). A ZMTP connection is one hand-written
+/// future held in place (`zmtp::Connection`); an SP connection's `select!` is boxed,
+/// so that its size does not size every ZMTP connection's task as well.
 #[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
 pub(super) fn run_established<S>(
     shared: &Rc<Shared>,
@@ -168,20 +170,11 @@ where
         let wake = shared.register_writer(pipe);
         shared.emit(DriverEvent::Connected { pipe, peer });
         shared.with_core(|core, now| core.set_connected(pipe, true, now));
-        let stream = RefCell::new(stream);
-        let (mut reader, mut writer) = (Half(&stream), Half(&stream));
         let end = match framing {
-            Framing::Sp => tokio::select! {
-                biased;
-                () = shared.linger_expired() => ConnEnd::LingerExpired,
-                end = read_until_closing(shared, pipe, &mut reader) => end,
-                end = write_loop(shared, pipe, &mut writer, &wake) => end,
-            },
-            Framing::Zmtp(shaken) => tokio::select! {
-                biased;
-                () = shared.linger_expired() => ConnEnd::LingerExpired,
-                end = zmtp::serve(shared, pipe, &mut reader, &mut writer, wake, shaken) => end,
-            },
+            Framing::Sp => Box::pin(serve_sp(shared, pipe, stream, wake)).await,
+            Framing::Zmtp(shaken) => {
+                zmtp::Connection::new(shared, pipe, stream, wake, shaken).await
+            }
         };
         shared.unregister_writer(pipe);
         if let Some(reason) = end.protocol_fault() {
@@ -189,6 +182,27 @@ where
         }
         shared.emit(DriverEvent::Disconnected { pipe, reason: end.to_string() });
         shared.with_core(|core, now| core.set_connected(pipe, false, now));
+    }
+}
+
+/// An established SP connection: its reader and writer, bounded by the socket's
+/// linger once it closes.
+async fn serve_sp<S>(
+    shared: &Shared,
+    pipe: PipeId,
+    stream: &mut S,
+    wake: Rc<LocalNotify>,
+) -> ConnEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let stream = RefCell::new(stream);
+    let (mut reader, mut writer) = (Half(&stream), Half(&stream));
+    tokio::select! {
+        biased;
+        () = shared.linger_expired() => ConnEnd::LingerExpired,
+        end = read_until_closing(shared, pipe, &mut reader) => end,
+        end = write_loop(shared, pipe, &mut writer, &wake) => end,
     }
 }
 
@@ -249,7 +263,7 @@ pub(super) async fn read_some<R: AsyncRead + Unpin>(
     std::future::poll_fn(|cx| poll_read_some(&mut *reader, cx, buf, reserve)).await
 }
 
-fn poll_read_some<R: AsyncRead + Unpin>(
+pub(super) fn poll_read_some<R: AsyncRead + Unpin>(
     reader: &mut R,
     cx: &mut Context<'_>,
     buf: &mut BytesMut,

@@ -196,7 +196,7 @@ where
     tokio::select! {
         biased;
         () = shared.shutdown() => None,
-        shaken = within_deadline(ivl, open(shared, stream)) => Some(shaken),
+        shaken = within_deadline(ivl, || open(shared, stream)) => Some(shaken),
     }
 }
 

@@ -274,6 +274,16 @@ impl Shared {
         }
     }
 
+    /// Wakes readers stopped at a full inbound queue, for a connection's own waits.
+    pub(super) fn room_wake(&self) -> &LocalNotify {
+        &self.room_wake
+    }
+
+    /// Notified once, when the socket begins to close, for a connection's own waits.
+    pub(super) fn shutdown_wake(&self) -> &LocalNotify {
+        &self.shutdown_wake
+    }
+
     /// Waits until `pipe`'s inbound queue has room (or the socket is closing).
     pub(super) async fn wait_for_room(&self, pipe: PipeId) {
         Self::wait_until(&self.room_wake, || self.peek_core(|core| core.can_receive(pipe))).await;
