@@ -49,10 +49,12 @@ fn describe(err: &io::Error) -> String {
 /// fails), attaches one pipe per address in `connects` at once so that messages can
 /// queue before any connection exists, and spawns the socket's tasks on the current
 /// `LocalSet`. Must be called from inside a `LocalSet` (every turmoil host is one).
+/// `options` is copied, or shared when given as an `Rc`: sockets made from one
+/// declaration (a group's replicas) may share one copy.
 pub async fn spawn_socket<T: Transport>(
     transport: T,
     core: Box<dyn SocketCore>,
-    options: &SocketOptions,
+    options: impl Into<Rc<SocketOptions>>,
     binds: Vec<SocketAddr>,
     connects: Vec<SocketAddr>,
     epoch: Instant,
@@ -62,7 +64,7 @@ pub async fn spawn_socket<T: Transport>(
     for addr in binds {
         listeners.push(transport.bind(addr).await?);
     }
-    let shared = Shared::new(core, options, T::PADDING, epoch, T::REAL_CLOCK, events);
+    let shared = Shared::new(core, options.into(), T::PADDING, epoch, T::REAL_CLOCK, events);
     let local_addrs = listeners.iter().map(|(_, addr)| *addr).collect();
     for (listener, addr) in listeners {
         let accepting = accept_loop(Rc::clone(&shared), transport.clone(), listener, addr);
@@ -75,6 +77,13 @@ pub async fn spawn_socket<T: Transport>(
     }
     shared.allow_timer();
     Ok(SocketHandle::new(shared, local_addrs))
+}
+
+/// Options given by reference are copied into a socket of their own.
+impl From<&SocketOptions> for Rc<SocketOptions> {
+    fn from(options: &SocketOptions) -> Rc<SocketOptions> {
+        Rc::new(options.clone())
+    }
 }
 
 /// Reconnect delays as libzmq computes them: `reconnect_ivl`, doubling after each
