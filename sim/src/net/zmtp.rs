@@ -15,6 +15,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
@@ -24,7 +25,10 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Sleep;
 
-use super::conn::{ConnEnd, Delivered, READ_CHUNK_BYTES_MIN, drop_malformed, poll_read_some};
+use super::conn::{
+    ConnEnd, Delivered, READ_CHUNK_BYTES_MIN, connected, disconnected, drop_malformed,
+    poll_read_some,
+};
 use super::shared::Shared;
 use super::wake::{LocalNotify, Waiter};
 use crate::socket::{self, Msg, PipeId, SocketType};
@@ -157,6 +161,9 @@ pub(super) struct Connection<'a, S> {
     shared: &'a Shared,
     stream: &'a mut S,
     pipe: PipeId,
+    /// Whether the connection has begun (`conn::connected`).
+    begun: bool,
+    peer: SocketAddr,
     link: Link,
     reader: Reader,
     writer: Writer,
@@ -218,13 +225,13 @@ enum Linger {
 }
 
 impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
-    /// The connection on `pipe`, once handshaken; `writer_wake` is the pipe's writer
-    /// wake-up (`Shared::register_writer`).
+    /// The connection on `pipe` to `peer`, once handshaken. It begins at its first
+    /// poll, as an `async` block would.
     pub(super) fn new(
         shared: &'a Shared,
         pipe: PipeId,
         stream: &'a mut S,
-        writer_wake: Rc<LocalNotify>,
+        peer: SocketAddr,
         shaken: Shaken,
     ) -> Connection<'a, S> {
         let envelope =
@@ -232,7 +239,8 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
         let link = Link {
             envelope,
             control: BytesMut::new(),
-            writer_wake,
+            // Replaced by the pipe's registered wake-up when the connection begins.
+            writer_wake: Rc::new(LocalNotify::new()),
             last_heard: Duration::ZERO,
             peer_ttl: None,
             heartbeat_wake: LocalNotify::new(),
@@ -249,6 +257,8 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             shared,
             stream,
             pipe,
+            begun: false,
+            peer,
             link,
             reader,
             writer: Writer { batch: BytesMut::new(), state: WriteState::Fill },
@@ -481,10 +491,14 @@ impl<S> Connection<'_, S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Future for Connection<'_, S> {
-    type Output = ConnEnd;
+    type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ConnEnd> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        if !this.begun {
+            this.begun = true;
+            this.link.writer_wake = connected(this.shared, this.pipe, this.peer);
+        }
         ready!(select_budget(cx));
         let end = if this.poll_linger(cx).is_ready() {
             ConnEnd::LingerExpired
@@ -492,7 +506,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Connection<'_, S> {
             ready!(this.poll_serve(cx))
         };
         this.tear_down();
-        Poll::Ready(end)
+        disconnected(this.shared, this.pipe, this.peer, &end);
+        Poll::Ready(())
     }
 }
 
