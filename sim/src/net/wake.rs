@@ -73,10 +73,10 @@ impl LocalNotify {
     }
 
     /// A waiter for the first notification after this call, which does not borrow
-    /// the notifier: a connection's hand-written future (`zmtp::Connection`) keeps several,
-    /// one of them on a notifier of its own, and hands the notifier to each call. It
-    /// is what a [`Notified`] holds, so polling and cancelling one registers and frees
-    /// waker slots exactly as a [`Notified`] does.
+    /// the notifier: a connection's hand-written future (`zmtp::Connection`) keeps
+    /// several, one of them on a notifier of its own, and hands the notifier to each
+    /// call. It is what a [`Notified`] holds, so polling and cancelling one registers
+    /// and frees waker slots exactly as a [`Notified`] does.
     pub(super) fn waiter(&self) -> Waiter {
         Waiter { generation: self.generation.get(), slot: None }
     }
