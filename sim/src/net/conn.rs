@@ -148,47 +148,93 @@ where
 }
 
 /// Runs an established, handshaken connection on `pipe` until it ends, bracketing it
-/// with the core's `set_connected` and the trace's `Connected`/`Disconnected`.
+/// with the core's `set_connected` and the trace's `Connected`/`Disconnected`
+/// ([`connected`], [`disconnected`]).
 ///
-/// A plain function returning a block that uses `peer` and `framing` where it
-/// captured them: an `async fn` would hold each twice for the connection's whole
-/// life (`driver::serve_accepted`; issue 16).
-#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
-pub(super) fn run_established<S>(
-    shared: &Rc<Shared>,
+/// A ZMTP connection is one hand-written future held in place (`zmtp::Connection`),
+/// brackets included, so nothing else is held for its life: a comet subscriber has
+/// two (issue 16). An SP connection's `select!` is boxed, so that its size does not
+/// size every ZMTP connection's task as well.
+pub(super) fn run_established<'a, S>(
+    shared: &'a Shared,
     pipe: PipeId,
-    stream: &mut S,
+    stream: &'a mut S,
     peer: SocketAddr,
     framing: Framing,
-) -> impl Future<Output = ()>
+) -> Established<'a, S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    async move {
-        let wake = shared.register_writer(pipe);
-        shared.emit(DriverEvent::Connected { pipe, peer });
-        shared.with_core(|core, now| core.set_connected(pipe, true, now));
-        let stream = RefCell::new(stream);
-        let (mut reader, mut writer) = (Half(&stream), Half(&stream));
-        let end = match framing {
-            Framing::Sp => tokio::select! {
-                biased;
-                () = shared.linger_expired() => ConnEnd::LingerExpired,
-                end = read_until_closing(shared, pipe, &mut reader) => end,
-                end = write_loop(shared, pipe, &mut writer, &wake) => end,
-            },
-            Framing::Zmtp(shaken) => tokio::select! {
-                biased;
-                () = shared.linger_expired() => ConnEnd::LingerExpired,
-                end = zmtp::serve(shared, pipe, &mut reader, &mut writer, wake, shaken) => end,
-            },
-        };
-        shared.unregister_writer(pipe);
-        if let Some(reason) = end.protocol_fault() {
-            shared.emit(DriverEvent::ProtocolError { peer, reason });
+    match framing {
+        Framing::Sp => Established::Sp(Box::pin(async move {
+            let wake = connected(shared, pipe, peer);
+            let end = serve_sp(shared, pipe, stream, wake).await;
+            disconnected(shared, pipe, peer, &end);
+        })),
+        Framing::Zmtp(shaken) => {
+            Established::Zmtp(zmtp::Connection::new(shared, pipe, stream, peer, shaken))
         }
-        shared.emit(DriverEvent::Disconnected { pipe, reason: end.to_string() });
-        shared.with_core(|core, now| core.set_connected(pipe, false, now));
+    }
+}
+
+/// An established connection's future, by wire (see [`run_established`]).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the ZMTP connection is held in place on purpose: boxing it would add an allocation, not save memory"
+)]
+pub(super) enum Established<'a, S> {
+    Sp(Pin<Box<dyn Future<Output = ()> + 'a>>),
+    Zmtp(zmtp::Connection<'a, S>),
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Future for Established<'_, S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.get_mut() {
+            Established::Sp(serving) => serving.as_mut().poll(cx),
+            Established::Zmtp(connection) => Pin::new(connection).poll(cx),
+        }
+    }
+}
+
+/// What every established connection does first: registers its pipe's writer
+/// wake-up, records `Connected` and tells the core.
+pub(super) fn connected(shared: &Shared, pipe: PipeId, peer: SocketAddr) -> Rc<LocalNotify> {
+    let wake = shared.register_writer(pipe);
+    shared.emit(DriverEvent::Connected { pipe, peer });
+    shared.with_core(|core, now| core.set_connected(pipe, true, now));
+    wake
+}
+
+/// What every established connection does last, once `end` ended it.
+pub(super) fn disconnected(shared: &Shared, pipe: PipeId, peer: SocketAddr, end: &ConnEnd) {
+    shared.unregister_writer(pipe);
+    if let Some(reason) = end.protocol_fault() {
+        shared.emit(DriverEvent::ProtocolError { peer, reason });
+    }
+    shared.emit(DriverEvent::Disconnected { pipe, reason: end.to_string() });
+    shared.with_core(|core, now| core.set_connected(pipe, false, now));
+}
+
+/// An established SP connection: its reader and writer, bounded by the socket's
+/// linger once it closes.
+async fn serve_sp<S>(
+    shared: &Shared,
+    pipe: PipeId,
+    stream: &mut S,
+    wake: Rc<LocalNotify>,
+) -> ConnEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let stream = RefCell::new(stream);
+    let (mut reader, mut writer) = (Half(&stream), Half(&stream));
+    tokio::select! {
+        biased;
+        () = shared.linger_expired() => ConnEnd::LingerExpired,
+        end = read_until_closing(shared, pipe, &mut reader) => end,
+        end = write_loop(shared, pipe, &mut writer, &wake) => end,
     }
 }
 
@@ -249,7 +295,7 @@ pub(super) async fn read_some<R: AsyncRead + Unpin>(
     std::future::poll_fn(|cx| poll_read_some(&mut *reader, cx, buf, reserve)).await
 }
 
-fn poll_read_some<R: AsyncRead + Unpin>(
+pub(super) fn poll_read_some<R: AsyncRead + Unpin>(
     reader: &mut R,
     cx: &mut Context<'_>,
     buf: &mut BytesMut,

@@ -26,18 +26,27 @@ impl fmt::Display for HandshakeTimedOut {
     }
 }
 
-/// Runs `handshake` and gives up on it `ivl` after this call; the caller closes the
-/// connection (by dropping it) and records why. Time is tokio's, so under turmoil the
-/// deadline falls at an exact simulated instant.
-pub(super) async fn within_deadline<T, E>(
+/// Runs the handshake that `handshake` makes and gives up on it `ivl` after the
+/// first poll; the caller closes the connection (by dropping it) and records why.
+/// Time is tokio's, so under turmoil the deadline falls at an exact simulated instant.
+///
+/// The handshake is made at the first poll, from a closure holding only its
+/// arguments: a handshake future handed in by value would be held twice, as passed
+/// and inside the timeout, by every connection in its handshake (a comet run's
+/// connections all shake hands at once at its start; issue 16).
+#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
+pub(super) fn within_deadline<T, E, F>(
     ivl: Duration,
-    handshake: impl Future<Output = Result<T, E>>,
-) -> Result<T, E>
+    handshake: impl FnOnce() -> F,
+) -> impl Future<Output = Result<T, E>>
 where
+    F: Future<Output = Result<T, E>>,
     E: From<HandshakeTimedOut>,
 {
-    match super::timer::timeout(ivl, handshake).await {
-        Ok(shaken) => shaken,
-        Err(_) => Err(E::from(HandshakeTimedOut { ivl })),
+    async move {
+        match super::timer::timeout(ivl, handshake()).await {
+            Ok(shaken) => shaken,
+            Err(_) => Err(E::from(HandshakeTimedOut { ivl })),
+        }
     }
 }

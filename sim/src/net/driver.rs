@@ -49,10 +49,12 @@ fn describe(err: &io::Error) -> String {
 /// fails), attaches one pipe per address in `connects` at once so that messages can
 /// queue before any connection exists, and spawns the socket's tasks on the current
 /// `LocalSet`. Must be called from inside a `LocalSet` (every turmoil host is one).
+/// `options` is copied, or shared when given as an `Rc`: sockets made from one
+/// declaration (a group's replicas) may share one copy.
 pub async fn spawn_socket<T: Transport>(
     transport: T,
     core: Box<dyn SocketCore>,
-    options: &SocketOptions,
+    options: impl Into<Rc<SocketOptions>>,
     binds: Vec<SocketAddr>,
     connects: Vec<SocketAddr>,
     epoch: Instant,
@@ -62,7 +64,7 @@ pub async fn spawn_socket<T: Transport>(
     for addr in binds {
         listeners.push(transport.bind(addr).await?);
     }
-    let shared = Shared::new(core, options, T::PADDING, epoch, T::REAL_CLOCK, events);
+    let shared = Shared::new(core, options.into(), T::PADDING, epoch, T::REAL_CLOCK, events);
     let local_addrs = listeners.iter().map(|(_, addr)| *addr).collect();
     for (listener, addr) in listeners {
         let accepting = accept_loop(Rc::clone(&shared), transport.clone(), listener, addr);
@@ -75,6 +77,13 @@ pub async fn spawn_socket<T: Transport>(
     }
     shared.allow_timer();
     Ok(SocketHandle::new(shared, local_addrs))
+}
+
+/// Options given by reference are copied into a socket of their own.
+impl From<&SocketOptions> for Rc<SocketOptions> {
+    fn from(options: &SocketOptions) -> Rc<SocketOptions> {
+        Rc::new(options.clone())
+    }
 }
 
 /// Reconnect delays as libzmq computes them: `reconnect_ivl`, doubling after each
@@ -126,7 +135,7 @@ fn connect_loop<T: Transport>(
             };
             match &mut attempt {
                 Ok(stream) => {
-                    if serve_connected(&shared, pipe, stream, addr).await {
+                    if serve_connected(&shared, pipe, stream, &addr).await {
                         backoff.reset();
                     }
                 }
@@ -151,36 +160,32 @@ fn connect_loop<T: Transport>(
 
 /// Handshakes a fresh outgoing connection and runs it on the existing `pipe`.
 /// Returns whether the handshake succeeded, which resets the reconnect backoff.
-/// (A function returning a block, so `addr` is held once; see [`serve_accepted`].)
-#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
-fn serve_connected<S>(
+/// `addr` is borrowed: the connection keeps its own copy, and one is enough.
+async fn serve_connected<S>(
     shared: &Rc<Shared>,
     pipe: PipeId,
     stream: &mut S,
-    addr: SocketAddr,
-) -> impl std::future::Future<Output = bool>
+    addr: &SocketAddr,
+) -> bool
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    async move {
-        let Some(shaken) = shake(shared, stream).await else { return false };
-        match shaken {
-            Ok(framing) => {
-                run_established(shared, pipe, stream, addr, framing).await;
-                true
-            }
-            Err(end) if end.protocol_fault().is_some() => {
-                let reason = end.protocol_fault().unwrap_or_default();
-                shared.emit(DriverEvent::ProtocolError { peer: addr, reason });
-                false
-            }
-            Err(end) => {
-                let out_of_descriptors =
-                    matches!(&end, ConnEnd::Io(err) if out_of_descriptors(err));
-                let reason = end.to_string();
-                shared.emit(DriverEvent::ConnectFailed { addr, reason, out_of_descriptors });
-                false
-            }
+    let Some(shaken) = shake(shared, stream).await else { return false };
+    match shaken {
+        Ok(framing) => {
+            run_established(shared, pipe, stream, *addr, framing).await;
+            true
+        }
+        Err(end) if end.protocol_fault().is_some() => {
+            let reason = end.protocol_fault().unwrap_or_default();
+            shared.emit(DriverEvent::ProtocolError { peer: *addr, reason });
+            false
+        }
+        Err(end) => {
+            let out_of_descriptors = matches!(&end, ConnEnd::Io(err) if out_of_descriptors(err));
+            let reason = end.to_string();
+            shared.emit(DriverEvent::ConnectFailed { addr: *addr, reason, out_of_descriptors });
+            false
         }
     }
 }
@@ -196,7 +201,7 @@ where
     tokio::select! {
         biased;
         () = shared.shutdown() => None,
-        shaken = within_deadline(ivl, open(shared, stream)) => Some(shaken),
+        shaken = within_deadline(ivl, || open(shared, stream)) => Some(shaken),
     }
 }
 
@@ -255,7 +260,7 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
     async move {
-        let served = serve_accepted_on(&shared, &mut stream, peer).await;
+        let served = serve_accepted_on(&shared, &mut stream, &peer).await;
         drop(stream);
         if let Some(pipe) = served {
             shared.with_core(|core, now| core.detach(pipe, now));
@@ -268,7 +273,7 @@ where
 async fn serve_accepted_on<S>(
     shared: &Rc<Shared>,
     stream: &mut S,
-    peer: SocketAddr,
+    peer: &SocketAddr,
 ) -> Option<PipeId>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -282,13 +287,13 @@ where
                     other.protocol_fault().unwrap_or_else(|| format!("handshake failed: {other}"))
                 }
             };
-            shared.emit(DriverEvent::ProtocolError { peer, reason });
+            shared.emit(DriverEvent::ProtocolError { peer: *peer, reason });
             return None;
         }
     };
     let pipe = shared.new_pipe();
     shared.with_core(|core, now| core.attach(pipe, now));
-    run_established(shared, pipe, stream, peer, framing).await;
+    run_established(shared, pipe, stream, *peer, framing).await;
     Some(pipe)
 }
 

@@ -36,7 +36,9 @@ enum TimerTask {
 pub(super) struct Shared {
     core: RefCell<Box<dyn SocketCore>>,
     pub(super) socket_type: SocketType,
-    pub(super) options: SocketOptions,
+    /// Shared with the other sockets made from the same declaration (a group's
+    /// replicas), so a million comet users keep one copy (issue 16).
+    pub(super) options: Rc<SocketOptions>,
     /// How the transport carries modelled messages' padding (`Transport::PADDING`).
     pub(super) padding: Padding,
     /// The run's time zero; under turmoil `Instant` is simulated time.
@@ -93,7 +95,7 @@ pub(super) struct Shared {
 impl Shared {
     pub(super) fn new(
         core: Box<dyn SocketCore>,
-        options: &SocketOptions,
+        options: Rc<SocketOptions>,
         padding: Padding,
         epoch: Instant,
         real_clock: bool,
@@ -108,7 +110,7 @@ impl Shared {
             timer: Cell::new(TimerTask::NotYet),
             socket_type: core.socket_type(),
             core: RefCell::new(core),
-            options: options.clone(),
+            options,
             padding,
             epoch,
             real_epoch: real_clock.then(|| epoch.into_std()),
@@ -272,6 +274,16 @@ impl Shared {
         while !ready() {
             notify.notified().await;
         }
+    }
+
+    /// Wakes readers stopped at a full inbound queue, for a connection's own waits.
+    pub(super) fn room_wake(&self) -> &LocalNotify {
+        &self.room_wake
+    }
+
+    /// Notified once, when the socket begins to close, for a connection's own waits.
+    pub(super) fn shutdown_wake(&self) -> &LocalNotify {
+        &self.shutdown_wake
     }
 
     /// Waits until `pipe`'s inbound queue has room (or the socket is closing).

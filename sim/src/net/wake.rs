@@ -35,7 +35,7 @@ struct Slots {
     wakers: Vec<Option<Waker>>,
     /// Slots of waiters dropped before a notification, for reuse, so that waiters
     /// cancelled over and over (a `select!` branch that lost) take no more room.
-    free: Vec<usize>,
+    free: Vec<u32>,
 }
 
 impl LocalNotify {
@@ -69,40 +69,29 @@ impl LocalNotify {
 
     /// A future that resolves at the first notification after this call.
     pub(super) fn notified(&self) -> Notified<'_> {
-        Notified { notify: self, generation: self.generation.get(), slot: None }
+        Notified { notify: self, waiter: self.waiter() }
     }
-}
 
-/// One waiter of a [`LocalNotify`].
-#[derive(Debug)]
-pub(super) struct Notified<'a> {
-    notify: &'a LocalNotify,
-    /// The notifier's generation when this waiter was created.
-    generation: u64,
-    /// Where this waiter's waker is, once it has been polled. Valid only while the
-    /// generation is unchanged: a notification empties every slot.
-    slot: Option<usize>,
-}
-
-impl Notified<'_> {
-    fn is_notified(&self) -> bool {
-        self.notify.generation.get() != self.generation
+    /// A waiter for the first notification after this call, which does not borrow
+    /// the notifier: a connection's hand-written future (`zmtp::Connection`) keeps
+    /// several, one of them on a notifier of its own, and hands the notifier to each
+    /// call. It is what a [`Notified`] holds, so polling and cancelling one registers
+    /// and frees waker slots exactly as a [`Notified`] does.
+    pub(super) fn waiter(&self) -> Waiter {
+        Waiter { generation: self.generation.get(), slot: None }
     }
-}
 
-impl Future for Notified<'_> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if this.is_notified() {
-            this.slot = None;
+    /// Polls `waiter`, made by this notifier: ready once a notification came after
+    /// its making, else its waker is kept in a slot until the next one.
+    pub(super) fn poll_waiter(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
+        if self.generation.get() != waiter.generation {
+            waiter.slot = None;
             return Poll::Ready(());
         }
-        let mut slots = this.notify.slots.borrow_mut();
-        match this.slot {
+        let mut slots = self.slots.borrow_mut();
+        match waiter.slot {
             Some(slot) => {
-                let waker = &mut slots.wakers[slot];
+                let waker = &mut slots.wakers[slot as usize];
                 if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     *waker = Some(cx.waker().clone());
                 }
@@ -111,30 +100,102 @@ impl Future for Notified<'_> {
                 let waker = Some(cx.waker().clone());
                 let slot = match slots.free.pop() {
                     Some(slot) => {
-                        slots.wakers[slot] = waker;
+                        slots.wakers[slot as usize] = waker;
                         slot
                     }
                     None => {
                         push_first_exact(&mut slots.wakers, waker);
-                        slots.wakers.len() - 1
+                        slot_index(slots.wakers.len() - 1)
                     }
                 };
-                this.slot = Some(slot);
+                waiter.slot = Some(slot);
             }
         }
         Poll::Pending
+    }
+
+    /// Polls a wait for `ready`, re-checked after every notification: what awaiting
+    /// `while !ready() { notify.notified().await }` does, with `wait` as its state
+    /// (`None` at the check, before any waiter exists). Ready leaves `wait` at `None`.
+    pub(super) fn poll_until(
+        &self,
+        wait: &mut Option<Waiter>,
+        cx: &mut Context<'_>,
+        ready: impl Fn() -> bool,
+    ) -> Poll<()> {
+        loop {
+            let waiter = match wait {
+                Some(waiter) => waiter,
+                None if ready() => return Poll::Ready(()),
+                None => wait.insert(self.waiter()),
+            };
+            if self.poll_waiter(waiter, cx).is_pending() {
+                return Poll::Pending;
+            }
+            // Notified: its slot is gone, so it is dropped as is.
+            *wait = None;
+        }
+    }
+
+    /// Gives up the wait in `wait`, if any (see [`LocalNotify::cancel`]).
+    pub(super) fn cancel_wait(&self, wait: &mut Option<Waiter>) {
+        if let Some(waiter) = wait.take() {
+            self.cancel(waiter);
+        }
+    }
+
+    /// Gives up `waiter`, made by this notifier: its slot, if it was polled and not
+    /// notified since, is freed for the next waiter. What dropping a [`Notified`] does.
+    pub(super) fn cancel(&self, waiter: Waiter) {
+        let Some(slot) = waiter.slot else { return };
+        if self.generation.get() != waiter.generation {
+            return;
+        }
+        let mut slots = self.slots.borrow_mut();
+        slots.wakers[slot as usize] = None;
+        push_first_exact(&mut slots.free, slot);
+    }
+}
+
+/// A slot's index as a waiter stores it. Four billion waiters at once on one notifier
+/// would be a broken invariant.
+fn slot_index(slot: usize) -> u32 {
+    u32::try_from(slot).expect("fewer than 2^32 waiters on one notifier")
+}
+
+/// A waiter of a [`LocalNotify`] that does not borrow it (see [`LocalNotify::waiter`]).
+/// Dropping one uncancelled leaves its slot taken until the next notification, so its
+/// holder hands it back with [`LocalNotify::cancel`].
+#[derive(Debug)]
+#[must_use = "a waiter is polled, then cancelled or notified"]
+pub(super) struct Waiter {
+    /// The notifier's generation when this waiter was made.
+    generation: u64,
+    /// Where this waiter's waker is, once it has been polled. Valid only while the
+    /// generation is unchanged: a notification empties every slot.
+    slot: Option<u32>,
+}
+
+/// One waiter of a [`LocalNotify`], as a future.
+#[derive(Debug)]
+pub(super) struct Notified<'a> {
+    notify: &'a LocalNotify,
+    waiter: Waiter,
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.notify.poll_waiter(&mut this.waiter, cx)
     }
 }
 
 impl Drop for Notified<'_> {
     fn drop(&mut self) {
-        let Some(slot) = self.slot else { return };
-        if self.is_notified() {
-            return;
-        }
-        let mut slots = self.notify.slots.borrow_mut();
-        slots.wakers[slot] = None;
-        push_first_exact(&mut slots.free, slot);
+        let waiter = Waiter { generation: self.waiter.generation, slot: self.waiter.slot.take() };
+        self.notify.cancel(waiter);
     }
 }
 
@@ -229,5 +290,41 @@ mod tests {
         assert_eq!(notify.slots.borrow().wakers.len(), 1);
         notify.notify_waiters();
         assert_eq!(counter.0.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_cancelled_waiter_frees_its_slot_for_the_next_as_a_dropped_future_does() {
+        let notify = LocalNotify::new();
+        let (counter, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut first = notify.waiter();
+        assert_eq!(notify.poll_waiter(&mut first, &mut cx), Poll::Pending);
+        notify.cancel(first);
+        let mut second = notify.waiter();
+        assert_eq!(notify.poll_waiter(&mut second, &mut cx), Poll::Pending);
+        assert_eq!(notify.slots.borrow().wakers.len(), 1, "the freed slot was reused");
+        notify.notify_waiters();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 1, "only the live waiter is woken");
+        assert_eq!(notify.poll_waiter(&mut second, &mut cx), Poll::Ready(()));
+    }
+
+    #[test]
+    fn a_wait_until_checks_its_condition_again_after_each_notification() {
+        let notify = LocalNotify::new();
+        let (_, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let ready = Cell::new(false);
+        let mut wait = None;
+        assert_eq!(notify.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
+        notify.notify_waiters();
+        assert_eq!(notify.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
+        assert!(wait.is_some(), "notified while not ready: waits again");
+        ready.set(true);
+        notify.notify_waiters();
+        assert_eq!(notify.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Ready(()));
+        assert!(wait.is_none());
+        let mut already = None;
+        assert_eq!(notify.poll_until(&mut already, &mut cx, || true), Poll::Ready(()));
+        assert!(notify.slots.borrow().wakers.is_empty(), "a met condition registers nothing");
     }
 }

@@ -1,5 +1,6 @@
 //! One ZMTP connection (a `library: zeromq` socket): the greeting and READY, then a
-//! reader, a writer and a heartbeat task moving frames between the stream and the core.
+//! reader, a writer and a heartbeat moving frames between the stream and the core, as
+//! one hand-written future ([`Connection`]).
 //!
 //! The codec is `wire::zmtp`, sans-IO; this file owns the stream. The reader checks
 //! every frame's size against the receive limit before storing its body, stops
@@ -12,18 +13,25 @@
 //! time-to-live closes the connection once that long passes without traffic. A
 //! connection that keeps no heartbeats holds no heartbeat state.
 
-use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use super::timer::Sleep;
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::conn::{ConnEnd, Counted, Delivered, READ_CHUNK_BYTES_MIN, drop_malformed, read_some};
+use super::conn::{
+    ConnEnd, Delivered, READ_CHUNK_BYTES_MIN, connected, disconnected, drop_malformed,
+    poll_read_some,
+};
 use super::shared::Shared;
-use super::wake::LocalNotify;
-use crate::socket::{Msg, PipeId, SocketType};
+use super::wake::{LocalNotify, Waiter};
+use crate::socket::{self, Msg, PipeId, SocketType};
 use crate::wire::zmtp::{
     Decoder, Envelope, Event, Handshake, Limits, Unroutable, Version, encode_ping, encode_pong,
 };
@@ -54,23 +62,23 @@ where
 {
     let mut shake =
         Handshake::new(shared.socket_type, Bytes::new(), limits(shared)).map_err(ConnEnd::Zmtp)?;
-    stream.write_all(&shake.greeting()).await.map_err(ConnEnd::Io)?;
+    // The greeting goes out of `out` like READY, not of an array held across the write.
+    let (mut buf, mut out) = (BytesMut::new(), BytesMut::from(&shake.greeting()[..]));
+    stream.write_all(&out).await.map_err(ConnEnd::Io)?;
     stream.flush().await.map_err(ConnEnd::Io)?;
-    let (mut buf, mut out) = (BytesMut::new(), BytesMut::new());
+    out.clear();
     loop {
-        let peer = shake.advance(&mut buf, &mut out).map_err(ConnEnd::Zmtp)?;
+        // Only the version is kept: the peer's properties need not live across writes.
+        let version = shake.advance(&mut buf, &mut out).map_err(ConnEnd::Zmtp)?.map(|p| p.version);
         if !out.is_empty() {
             stream.write_all(&out).await.map_err(ConnEnd::Io)?;
             stream.flush().await.map_err(ConnEnd::Io)?;
             out.clear();
         }
-        if let Some(peer) = peer {
-            return Ok(Shaken { version: peer.version, leftover: buf });
+        if let Some(version) = version {
+            return Ok(Shaken { version, leftover: buf });
         }
-        // Through stack scratch while `buf` is empty, as an established connection
-        // reads: a connection waiting for its peer's greeting holds no buffer (a burst
-        // of 10,000 accepted connections held 75 MB in 4 KiB reservations).
-        match read_some(stream, &mut buf, HANDSHAKE_READ_BYTES).await {
+        match read_handshake(stream, &mut buf).await {
             Ok(0) => return Err(shake.finish(&buf).map_or_else(ConnEnd::Zmtp, |()| ConnEnd::Eof)),
             Ok(_) => {}
             Err(err) => return Err(ConnEnd::Io(err)),
@@ -78,141 +86,448 @@ where
     }
 }
 
-/// One established connection's state shared by its reader, writer and heartbeat.
+/// Reads once into `buf`, with room for [`HANDSHAKE_READ_BYTES`], and returns how
+/// many bytes came (0 at the end of the stream).
+///
+/// While the peer has sent nothing and nothing is buffered, the room is given back
+/// until the next poll: at a comet run's start every connection of the router waits
+/// in its handshake at once, and a 4 KiB reservation at both ends of each was a third
+/// of the run's peak (7.4 KB a subscriber; issue 16). The room offered to each read
+/// is what it was when the reservation was kept.
+async fn read_handshake<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+) -> io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        buf.reserve(HANDSHAKE_READ_BYTES);
+        let polled = pin!(stream.read_buf(&mut *buf)).poll(cx);
+        if polled.is_pending() && buf.is_empty() {
+            *buf = BytesMut::new();
+        }
+        polled
+    })
+    .await
+}
+
+/// What the reader, the writer and the heartbeat of one established connection share.
 struct Link {
-    envelope: RefCell<Envelope>,
+    envelope: Envelope,
     /// Commands to send ahead of the next batch (PONG answers, our PINGs).
-    control: RefCell<BytesMut>,
-    /// Wakes the writer when `control` gains bytes.
+    control: BytesMut,
+    /// Wakes the writer when `control` gains bytes, and when the core has messages
+    /// for the pipe (`Shared::register_writer`).
     writer_wake: Rc<LocalNotify>,
     /// When anything last arrived from the peer (time since the run's epoch).
-    last_heard: Cell<Duration>,
+    last_heard: Duration,
     /// The time-to-live the peer's last PING asked for, if any.
-    peer_ttl: Cell<Option<Duration>>,
-    /// Wakes the heartbeat task when `peer_ttl` changes.
+    peer_ttl: Option<Duration>,
+    /// Wakes the heartbeat when `peer_ttl` changes.
     heartbeat_wake: LocalNotify,
 }
 
 impl Link {
-    fn send_control(&self, encode: impl FnOnce(&mut BytesMut)) {
-        encode(&mut self.control.borrow_mut());
+    fn send_control(&mut self, encode: impl FnOnce(&mut BytesMut)) {
+        encode(&mut self.control);
         self.writer_wake.notify_waiters();
     }
 
-    fn answer_ping(&self, ttl_ds: u16, context: &[u8]) {
+    fn answer_ping(&mut self, ttl_ds: u16, context: &[u8]) {
         self.send_control(|out| encode_pong(context, out));
         let ttl = (ttl_ds > 0).then(|| Duration::from_millis(100 * u64::from(ttl_ds)));
-        if ttl != self.peer_ttl.get() {
-            self.peer_ttl.set(ttl);
+        if ttl != self.peer_ttl {
+            self.peer_ttl = ttl;
             self.heartbeat_wake.notify_waiters();
         }
     }
 }
 
-/// Runs an established ZMTP connection until it ends.
+/// An established ZMTP connection, as one hand-written future: what was a `select!`
+/// of the socket's linger against a `select!` of a reader, a writer and a heartbeat,
+/// each an `async fn` holding its own copies of its arguments and the futures it
+/// awaits, is here the state each part lives in. A comet subscriber has two of these,
+/// one at each end (issue 16).
 ///
-/// This and the reader below are plain functions returning a block that uses their
-/// by-value arguments where it captured them: as `async fn`s they would hold each
-/// such argument twice, as passed and as moved into the body, for the connection's
-/// whole life (`driver::serve_accepted`; issue 16).
-#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
-pub(super) fn serve<R, W>(
-    shared: &Shared,
+/// It polls and wakes exactly as those futures did, since the trace of a run depends
+/// on the order in which tasks are woken: the same parts in the same order, a coop
+/// budget check wherever a `select!` made one, each wait on a notifier made, polled
+/// and given up at the same points (a waker slot's reuse decides whom a notifier
+/// wakes first), and every part torn down in the order the `select!`s dropped them.
+///
+/// Reads stop while the pipe's inbound queue is full (backpressure through TCP, as
+/// the SP reader does); once the socket closes the reader stops for good and the
+/// writer flushes what is queued, then shuts the stream; the socket's linger bounds
+/// that flush.
+pub(super) struct Connection<'a, S> {
+    shared: &'a Shared,
+    stream: &'a mut S,
     pipe: PipeId,
-    reader: &mut R,
-    writer: &mut W,
-    writer_wake: Rc<LocalNotify>,
-    shaken: Shaken,
-) -> impl Future<Output = ConnEnd>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    async move {
+    /// Whether the connection has begun (`conn::connected`).
+    begun: bool,
+    peer: SocketAddr,
+    link: Link,
+    reader: Reader,
+    writer: Writer,
+    heartbeat: Heartbeat,
+    linger: Linger,
+    /// Whether the reader, writer and heartbeat have been polled: the link reads the
+    /// clock then, not when it is made.
+    serving: bool,
+}
+
+/// The reader: whole messages to the core, then another read.
+struct Reader {
+    decoder: Decoder,
+    /// Bytes read and not yet decoded.
+    buf: BytesMut,
+    /// This connection's share of the socket's received-but-undelivered bytes
+    /// (`Shared::rx_buffered_changed`), kept in step with `buf` and the decoder.
+    counted_bytes: usize,
+    /// The wait for the socket's shutdown, after which nothing more is read.
+    shutdown: Option<Waiter>,
+    /// The wait for room in the pipe's inbound queue, while delivering.
+    room: Option<Waiter>,
+    state: ReadState,
+}
+
+enum ReadState {
+    /// Handing buffered messages to the core.
+    Deliver,
+    /// Reading from the stream.
+    Read,
+    /// The socket is closing: never reads again.
+    Stopped,
+}
+
+/// The writer: the link's commands and the core's messages, batched.
+struct Writer {
+    batch: BytesMut,
+    state: WriteState,
+}
+
+enum WriteState {
+    /// About to fill a batch.
+    Fill,
+    /// Nothing to send: waiting for the writer's wake-up or the socket's shutdown.
+    Idle { wake: Waiter, shutdown: Option<Waiter> },
+    /// Writing `batch`; `written` bytes of it are gone.
+    Write { written: usize },
+    /// The socket closed and everything went: shutting the stream.
+    Shut,
+}
+
+/// The linger's part: nothing until the socket closes, then its linger.
+enum Linger {
+    /// Waiting for the socket's shutdown.
+    Open(Option<Waiter>),
+    /// `Linger::Forever`: never expires.
+    Forever,
+    Running(Pin<Box<Sleep>>),
+}
+
+impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
+    /// The connection on `pipe` to `peer`, once handshaken. It begins at its first
+    /// poll, as an `async` block would.
+    pub(super) fn new(
+        shared: &'a Shared,
+        pipe: PipeId,
+        stream: &'a mut S,
+        peer: SocketAddr,
+        shaken: Shaken,
+    ) -> Connection<'a, S> {
+        let envelope =
+            Envelope::new(shared.socket_type, shaken.version, shared.options.req_correlate);
         let link = Link {
-            envelope: RefCell::new(Envelope::new(
-                shared.socket_type,
-                shaken.version,
-                shared.options.req_correlate,
-            )),
-            control: RefCell::new(BytesMut::new()),
-            writer_wake,
-            last_heard: Cell::new(shared.now()),
-            peer_ttl: Cell::new(None),
+            envelope,
+            control: BytesMut::new(),
+            // Replaced by the pipe's registered wake-up when the connection begins.
+            writer_wake: Rc::new(LocalNotify::new()),
+            last_heard: Duration::ZERO,
+            peer_ttl: None,
             heartbeat_wake: LocalNotify::new(),
         };
-        tokio::select! {
-            biased;
-            end = read_until_closing(shared, pipe, reader, &link, shaken.leftover) => end,
-            end = write_loop(shared, pipe, writer, &link) => end,
-            end = heartbeat_when_needed(shared, &link) => end,
+        let reader = Reader {
+            decoder: Decoder::new(shared.socket_type, limits(shared)),
+            buf: shaken.leftover,
+            counted_bytes: 0,
+            shutdown: None,
+            room: None,
+            state: ReadState::Deliver,
+        };
+        Connection {
+            shared,
+            stream,
+            pipe,
+            begun: false,
+            peer,
+            link,
+            reader,
+            writer: Writer { batch: BytesMut::new(), state: WriteState::Fill },
+            heartbeat: Heartbeat::new(),
+            linger: Linger::Open(None),
+            serving: false,
         }
     }
-}
 
-#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
-fn read_until_closing<R: AsyncRead + Unpin>(
-    shared: &Shared,
-    pipe: PipeId,
-    reader: &mut R,
-    link: &Link,
-    buf: BytesMut,
-) -> impl Future<Output = ConnEnd> {
-    async move {
-        tokio::select! {
-            biased;
-            () = shared.shutdown() => std::future::pending().await,
-            end = read_loop(shared, pipe, reader, link, buf) => end,
-        }
-    }
-}
-
-#[allow(clippy::manual_async_fn, reason = "an async fn would hold its by-value arguments twice")]
-fn read_loop<R: AsyncRead + Unpin>(
-    shared: &Shared,
-    pipe: PipeId,
-    reader: &mut R,
-    link: &Link,
-    mut buf: BytesMut,
-) -> impl Future<Output = ConnEnd> {
-    async move {
-        let mut decoder = Decoder::new(shared.socket_type, limits(shared));
-        let mut counted = Counted::new(shared);
-        loop {
-            let delivered = deliver_buffered(shared, pipe, &mut decoder, &mut buf, link).await;
-            counted.set(buf.len() + decoder.buffered_bytes() as usize);
-            if let Err(err) = delivered {
-                return ConnEnd::Zmtp(err);
-            }
-            let read = read_some(reader, &mut buf, READ_CHUNK_BYTES_MIN).await;
-            counted.set(buf.len() + decoder.buffered_bytes() as usize);
-            match read {
-                Ok(0) => {
-                    return decoder.finish(&buf).map_or_else(ConnEnd::Zmtp, |()| ConnEnd::Eof);
+    /// The linger's part: ready once the socket has closed and its linger run out.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let shared = self.shared;
+        if let Linger::Open(wait) = &mut self.linger {
+            ready!(shared.shutdown_wake().poll_until(wait, cx, || shared.is_shutting_down()));
+            self.linger = match shared.options.linger {
+                socket::Linger::Forever => Linger::Forever,
+                socket::Linger::For(linger) => {
+                    Linger::Running(Box::pin(super::timer::sleep(linger)))
                 }
-                Ok(_) => link.last_heard.set(shared.now()),
-                Err(err) => return ConnEnd::Io(err),
+            };
+        }
+        match &mut self.linger {
+            Linger::Open(_) | Linger::Forever => Poll::Pending,
+            Linger::Running(sleep) => sleep.as_mut().poll(cx),
+        }
+    }
+
+    /// The reader, writer and heartbeat, in that order, until one ends the connection.
+    fn poll_serve(&mut self, cx: &mut Context<'_>) -> Poll<ConnEnd> {
+        if !self.serving {
+            self.serving = true;
+            self.link.last_heard = self.shared.now();
+        }
+        ready!(select_budget(cx));
+        if let Poll::Ready(end) = self.poll_reader(cx) {
+            return Poll::Ready(end);
+        }
+        if let Poll::Ready(end) = self.poll_writer(cx) {
+            return Poll::Ready(end);
+        }
+        let Connection { shared, link, heartbeat, .. } = self;
+        heartbeat.poll(shared, link, cx)
+    }
+
+    /// Reads until the connection ends; once the socket is closing it stops reading
+    /// for good and leaves the end of the connection to the writer's final flush.
+    fn poll_reader(&mut self, cx: &mut Context<'_>) -> Poll<ConnEnd> {
+        if let ReadState::Stopped = self.reader.state {
+            return Poll::Pending;
+        }
+        ready!(select_budget(cx));
+        let shared = self.shared;
+        let closing = shared
+            .shutdown_wake()
+            .poll_until(&mut self.reader.shutdown, cx, || shared.is_shutting_down());
+        if closing.is_ready() {
+            self.stop_reading();
+            self.reader.state = ReadState::Stopped;
+            return Poll::Pending;
+        }
+        let end = ready!(self.poll_read_loop(cx));
+        self.stop_reading();
+        shared.shutdown_wake().cancel_wait(&mut self.reader.shutdown);
+        Poll::Ready(end)
+    }
+
+    fn poll_read_loop(&mut self, cx: &mut Context<'_>) -> Poll<ConnEnd> {
+        let (shared, pipe) = (self.shared, self.pipe);
+        loop {
+            match self.reader.state {
+                ReadState::Deliver => {
+                    let delivered = loop {
+                        let reader = &mut self.reader;
+                        let has_room = || shared.peek_core(|core| core.can_receive(pipe));
+                        ready!(shared.room_wake().poll_until(&mut reader.room, cx, has_room));
+                        let link = &mut self.link;
+                        match deliver_batch(
+                            shared,
+                            pipe,
+                            &mut reader.decoder,
+                            &mut reader.buf,
+                            link,
+                        ) {
+                            Ok(Delivered::AllBuffered) => break Ok(()),
+                            Ok(Delivered::UntilFull) => {}
+                            Ok(Delivered::UntilMalformed(payload)) => {
+                                drop_malformed(shared, pipe, payload);
+                            }
+                            Err(err) => break Err(err),
+                        }
+                    };
+                    self.count_buffered(self.buffered_bytes());
+                    if let Err(err) = delivered {
+                        return Poll::Ready(ConnEnd::Zmtp(err));
+                    }
+                    self.reader.state = ReadState::Read;
+                }
+                ReadState::Read => {
+                    let buf = &mut self.reader.buf;
+                    let read =
+                        ready!(poll_read_some(&mut *self.stream, cx, buf, READ_CHUNK_BYTES_MIN));
+                    self.count_buffered(self.buffered_bytes());
+                    match read {
+                        Ok(0) => {
+                            let finished = self.reader.decoder.finish(&self.reader.buf);
+                            return Poll::Ready(
+                                finished.map_or_else(ConnEnd::Zmtp, |()| ConnEnd::Eof),
+                            );
+                        }
+                        Ok(_) => self.link.last_heard = shared.now(),
+                        Err(err) => return Poll::Ready(ConnEnd::Io(err)),
+                    }
+                    self.reader.state = ReadState::Deliver;
+                }
+                ReadState::Stopped => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Writes the link's commands and whatever the core has for the pipe, batched,
+    /// until the connection fails or the socket closes with nothing left to send.
+    fn poll_writer(&mut self, cx: &mut Context<'_>) -> Poll<ConnEnd> {
+        let (shared, pipe) = (self.shared, self.pipe);
+        loop {
+            let writer = &mut self.writer;
+            match &mut writer.state {
+                WriteState::Fill => {
+                    writer.batch.extend_from_slice(&self.link.control.split());
+                    fill_batch(shared, pipe, &mut writer.batch, &mut self.link);
+                    writer.state = if !writer.batch.is_empty() {
+                        WriteState::Write { written: 0 }
+                    } else if shared.is_shutting_down() {
+                        WriteState::Shut
+                    } else {
+                        WriteState::Idle { wake: self.link.writer_wake.waiter(), shutdown: None }
+                    };
+                }
+                WriteState::Idle { wake, shutdown } => {
+                    ready!(select_budget(cx));
+                    if self.link.writer_wake.poll_waiter(wake, cx).is_ready() {
+                        shared.shutdown_wake().cancel_wait(shutdown);
+                    } else if shared
+                        .shutdown_wake()
+                        .poll_until(shutdown, cx, || shared.is_shutting_down())
+                        .is_ready()
+                    {
+                        let WriteState::Idle { wake, .. } =
+                            std::mem::replace(&mut writer.state, WriteState::Fill)
+                        else {
+                            unreachable!("the writer is idle here")
+                        };
+                        self.link.writer_wake.cancel(wake);
+                    } else {
+                        return Poll::Pending;
+                    }
+                    writer.state = WriteState::Fill;
+                }
+                WriteState::Write { written } => {
+                    while *written < writer.batch.len() {
+                        let rest = &writer.batch[*written..];
+                        let n = match ready!(Pin::new(&mut *self.stream).poll_write(cx, rest)) {
+                            Ok(n) => n,
+                            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(err) => return Poll::Ready(ConnEnd::Io(err)),
+                        };
+                        if n == 0 {
+                            return Poll::Ready(ConnEnd::Io(io::ErrorKind::WriteZero.into()));
+                        }
+                        *written += n;
+                    }
+                    writer.batch.clear();
+                    writer.state = WriteState::Fill;
+                }
+                WriteState::Shut => {
+                    let shut = ready!(Pin::new(&mut *self.stream).poll_shutdown(cx));
+                    return Poll::Ready(shut.map_or_else(ConnEnd::Io, |()| ConnEnd::Closed));
+                }
             }
         }
     }
 }
 
-/// Hands every whole message in `buf` to the core, waiting for room before each batch.
-async fn deliver_buffered(
-    shared: &Shared,
-    pipe: PipeId,
-    decoder: &mut Decoder,
-    buf: &mut BytesMut,
-    link: &Link,
-) -> Result<(), crate::wire::zmtp::ZmtpError> {
-    loop {
-        shared.wait_for_room(pipe).await;
-        match deliver_batch(shared, pipe, decoder, buf, link)? {
-            Delivered::AllBuffered => return Ok(()),
-            Delivered::UntilFull => {}
-            Delivered::UntilMalformed(payload) => drop_malformed(shared, pipe, payload),
-        }
+impl<S> Connection<'_, S> {
+    /// Bytes received and not yet handed to the core: the buffer and the decoder's
+    /// message in progress.
+    fn buffered_bytes(&self) -> usize {
+        self.reader.buf.len() + self.reader.decoder.buffered_bytes() as usize
     }
+
+    fn count_buffered(&mut self, bytes: usize) {
+        self.shared.rx_buffered_changed(self.reader.counted_bytes, bytes);
+        self.reader.counted_bytes = bytes;
+    }
+
+    /// Drops the reader's state: its wait for room, its count and its buffers.
+    fn stop_reading(&mut self) {
+        self.shared.room_wake().cancel_wait(&mut self.reader.room);
+        self.reader.state = ReadState::Stopped;
+        self.count_buffered(0);
+        self.reader.decoder = Decoder::new(self.shared.socket_type, limits(self.shared));
+        self.reader.buf = BytesMut::new();
+    }
+
+    /// Tears the connection's parts down in the order their futures were dropped
+    /// when it ended: the reader, the writer, the heartbeat, then the linger.
+    fn tear_down(&mut self) {
+        self.tear_down_serving();
+        if let Linger::Open(wait) = &mut self.linger {
+            self.shared.shutdown_wake().cancel_wait(wait);
+        }
+        self.linger = Linger::Forever;
+    }
+
+    /// Tears down the reader (its shutdown wait first, as its `select!` held it
+    /// first), the writer and the heartbeat.
+    fn tear_down_serving(&mut self) {
+        let shared = self.shared;
+        shared.shutdown_wake().cancel_wait(&mut self.reader.shutdown);
+        if !matches!(self.reader.state, ReadState::Stopped) {
+            self.stop_reading();
+        }
+        if let WriteState::Idle { wake, mut shutdown } =
+            std::mem::replace(&mut self.writer.state, WriteState::Fill)
+        {
+            self.link.writer_wake.cancel(wake);
+            shared.shutdown_wake().cancel_wait(&mut shutdown);
+        }
+        self.heartbeat.tear_down(&self.link);
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Future for Connection<'_, S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if !this.begun {
+            this.begun = true;
+            this.link.writer_wake = connected(this.shared, this.pipe, this.peer);
+        }
+        ready!(select_budget(cx));
+        let end = if this.poll_linger(cx).is_ready() {
+            ConnEnd::LingerExpired
+        } else {
+            ready!(this.poll_serve(cx))
+        };
+        this.tear_down();
+        disconnected(this.shared, this.pipe, this.peer, &end);
+        Poll::Ready(())
+    }
+}
+
+impl<S> Drop for Connection<'_, S> {
+    /// A connection whose task is dropped before it ends gives back its waits all the
+    /// same, in the order its futures were dropped: the linger's, then the rest.
+    fn drop(&mut self) {
+        if let Linger::Open(wait) = &mut self.linger {
+            self.shared.shutdown_wake().cancel_wait(wait);
+        }
+        self.tear_down_serving();
+    }
+}
+
+/// What each poll of a `select!` checks first: when the task's coop budget is spent,
+/// the task is woken again and nothing is polled (tokio's `poll_budget_available`,
+/// here by taking a unit of budget and giving it straight back).
+fn select_budget(cx: &mut Context<'_>) -> Poll<()> {
+    drop(ready!(tokio::task::coop::poll_proceed(cx)));
+    Poll::Ready(())
 }
 
 /// Hands the core whole events from `buf` while the pipe has room, in one core call.
@@ -223,7 +538,7 @@ fn deliver_batch(
     pipe: PipeId,
     decoder: &mut Decoder,
     buf: &mut BytesMut,
-    link: &Link,
+    link: &mut Link,
 ) -> Result<Delivered, crate::wire::zmtp::ZmtpError> {
     let publishes = matches!(shared.socket_type, SocketType::Pub | SocketType::XPub);
     shared.with_core(|core, now| {
@@ -231,7 +546,7 @@ fn deliver_batch(
             let Some(event) = decoder.decode(buf)? else { return Ok(Delivered::AllBuffered) };
             let msg = match event {
                 Event::Message(mut frames) => {
-                    let decoded = link.envelope.borrow_mut().decode_from(&mut frames);
+                    let decoded = link.envelope.decode_from(&mut frames);
                     decoder.recycle(frames);
                     match decoded {
                         Ok(msg) => msg,
@@ -258,111 +573,150 @@ fn subscription(first: u8, prefix: &[u8]) -> Msg {
     Msg::new([&[first][..], prefix].concat())
 }
 
-/// Writes the link's commands and whatever the core has for `pipe`, batched, until
-/// the connection fails or the socket closes with nothing left to send.
-async fn write_loop<W: AsyncWrite + Unpin>(
-    shared: &Shared,
-    pipe: PipeId,
-    writer: &mut W,
-    link: &Link,
-) -> ConnEnd {
-    let mut batch = BytesMut::new();
-    loop {
-        batch.extend_from_slice(&link.control.borrow_mut().split());
-        fill_batch(shared, pipe, &mut batch, link);
-        if batch.is_empty() {
-            if shared.is_shutting_down() {
-                return writer.shutdown().await.map_or_else(ConnEnd::Io, |()| ConnEnd::Closed);
-            }
-            tokio::select! {
-                biased;
-                () = link.writer_wake.notified() => {}
-                () = shared.shutdown() => {}
-            }
-            continue;
-        }
-        if let Err(err) = writer.write_all(&batch).await {
-            return ConnEnd::Io(err);
-        }
-        batch.clear();
-    }
-}
-
 /// Encodes the core's ready messages for `pipe` as frames into `batch`, up to the
 /// batch limit. A modelled size's padding is not sent on ZMTP (docs/zmtp.md).
-fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut, link: &Link) {
+fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut, link: &mut Link) {
     shared.with_core(|core, now| {
-        let mut envelope = link.envelope.borrow_mut();
         while batch.len() < WRITE_BATCH_BYTES_MAX {
             let Some(msg) = core.poll_transmit(pipe, now) else { break };
-            envelope.encode(&msg, batch);
+            link.envelope.encode(&msg, batch);
         }
     });
 }
 
-/// Waits until the connection has heartbeats to keep (ours are configured, or the
-/// peer's PING asked for a time-to-live), then keeps them. Most connections never
-/// do, so the heartbeat state and its timer are boxed and made only then.
-async fn heartbeat_when_needed(shared: &Shared, link: &Link) -> ConnEnd {
-    if shared.options.heartbeat_ivl.is_none() {
-        while link.peer_ttl.get().is_none() {
-            link.heartbeat_wake.notified().await;
-        }
-    }
-    Box::pin(heartbeat_loop(shared, link)).await
+/// The heartbeat's part: nothing until the connection has heartbeats to keep (ours
+/// are configured, or the peer's PING asked for a time-to-live), then libzmq's
+/// heartbeats. Most connections never keep any, so the heartbeat's state is boxed and
+/// made only then.
+enum Heartbeat {
+    Waiting(Option<Waiter>),
+    Keeping(Box<Heartbeats>),
 }
 
-/// libzmq's heartbeats on one connection; returns only to close it.
-async fn heartbeat_loop(shared: &Shared, link: &Link) -> ConnEnd {
-    let options = &shared.options;
-    let ivl = options.heartbeat_ivl;
-    let timeout = options.heartbeat_timeout.or(ivl).unwrap_or_default();
-    let ttl_ds = options.heartbeat_ttl.map_or(0, |ttl| (ttl.as_millis() / 100).min(0xffff) as u16);
-    let mut next_ping = ivl.map(|ivl| shared.now() + ivl);
-    // The PING whose answer is awaited: when it went out, and when waiting ends.
-    let mut awaiting: Option<(Duration, Duration)> = None;
-    loop {
-        let ttl_deadline = link.peer_ttl.get().map(|ttl| link.last_heard.get() + ttl);
-        let wake_at =
-            [next_ping, awaiting.map(|(_, until)| until), ttl_deadline].into_iter().flatten().min();
-        tokio::select! {
-            biased;
-            () = link.heartbeat_wake.notified() => continue,
-            () = sleep_until(shared, wake_at) => {}
+/// libzmq's heartbeats on one connection.
+struct Heartbeats {
+    ivl: Option<Duration>,
+    timeout: Duration,
+    ttl_ds: u16,
+    next_ping: Option<Duration>,
+    /// The PING whose answer is awaited: when it went out, and when waiting ends.
+    awaiting: Option<(Duration, Duration)>,
+    /// The round in progress: a wait for the link's heartbeat wake-up against a sleep
+    /// until the next thing due.
+    round: Option<Round>,
+}
+
+struct Round {
+    wake: Waiter,
+    /// `None` until first polled; then the sleep, or `None` inside for nothing due.
+    sleep: Option<Option<Pin<Box<Sleep>>>>,
+    wake_at: Option<Duration>,
+}
+
+impl Heartbeat {
+    fn new() -> Heartbeat {
+        Heartbeat::Waiting(None)
+    }
+
+    fn poll(&mut self, shared: &Shared, link: &mut Link, cx: &mut Context<'_>) -> Poll<ConnEnd> {
+        if let Heartbeat::Waiting(wait) = self {
+            if shared.options.heartbeat_ivl.is_none() {
+                let peer_ttl = link.peer_ttl;
+                ready!(link.heartbeat_wake.poll_until(wait, cx, || peer_ttl.is_some()));
+            }
+            *self = Heartbeat::Keeping(Box::new(Heartbeats::new(shared)));
         }
-        let now = shared.now();
-        if let Some((sent, until)) = awaiting {
-            // Traffic at the very instant of the PING counts: the peer was alive then,
-            // and under a zero-latency simulated link its PONG arrives at that instant.
-            if link.last_heard.get() >= sent {
-                awaiting = None;
-            } else if now >= until {
-                return ConnEnd::Heartbeat(format!(
-                    "heartbeat timed out: nothing from the peer within {timeout:?} of our PING (heartbeat_timeout)"
-                ));
+        let Heartbeat::Keeping(heartbeats) = self else { unreachable!("keeping heartbeats") };
+        heartbeats.poll(shared, link, cx)
+    }
+
+    fn tear_down(&mut self, link: &Link) {
+        match self {
+            Heartbeat::Waiting(wait) => link.heartbeat_wake.cancel_wait(wait),
+            Heartbeat::Keeping(heartbeats) => heartbeats.end_round(link),
+        }
+    }
+}
+
+impl Heartbeats {
+    fn new(shared: &Shared) -> Heartbeats {
+        let options = &shared.options;
+        let ivl = options.heartbeat_ivl;
+        let timeout = options.heartbeat_timeout.or(ivl).unwrap_or_default();
+        let ttl_ds =
+            options.heartbeat_ttl.map_or(0, |ttl| (ttl.as_millis() / 100).min(0xffff) as u16);
+        let next_ping = ivl.map(|ivl| shared.now() + ivl);
+        Heartbeats { ivl, timeout, ttl_ds, next_ping, awaiting: None, round: None }
+    }
+
+    /// Runs rounds until one closes the connection.
+    fn poll(&mut self, shared: &Shared, link: &mut Link, cx: &mut Context<'_>) -> Poll<ConnEnd> {
+        loop {
+            let round = self.round.get_or_insert_with(|| {
+                let ttl_deadline = link.peer_ttl.map(|ttl| link.last_heard + ttl);
+                let until = self.awaiting.map(|(_, until)| until);
+                let wake_at = [self.next_ping, until, ttl_deadline].into_iter().flatten().min();
+                Round { wake: link.heartbeat_wake.waiter(), sleep: None, wake_at }
+            });
+            ready!(select_budget(cx));
+            if link.heartbeat_wake.poll_waiter(&mut round.wake, cx).is_ready() {
+                self.round = None;
+                continue;
+            }
+            let wake_at = round.wake_at;
+            let sleep = round.sleep.get_or_insert_with(|| {
+                let at = wake_at.and_then(|at| shared.epoch().checked_add(at));
+                at.map(|at| Box::pin(super::timer::sleep_until(at)))
+            });
+            match sleep {
+                Some(sleep) => ready!(sleep.as_mut().poll(cx)),
+                None => return Poll::Pending,
+            }
+            self.end_round(link);
+            if let Some(end) = self.on_due(shared, link) {
+                return Poll::Ready(end);
             }
         }
-        if let Some(ttl) = link.peer_ttl.get()
-            && now >= link.last_heard.get() + ttl
-        {
-            return ConnEnd::Heartbeat(format!(
-                "heartbeat timed out: nothing from the peer within the {ttl:?} TTL of its PING"
-            ));
-        }
-        if let (Some(at), Some(ivl)) = (next_ping, ivl)
-            && now >= at
-        {
-            link.send_control(|out| encode_ping(ttl_ds, b"", out));
-            next_ping = Some(now + ivl);
-            awaiting = awaiting.or(Some((now, now + timeout)));
+    }
+
+    /// Gives up the round in progress.
+    fn end_round(&mut self, link: &Link) {
+        if let Some(round) = self.round.take() {
+            link.heartbeat_wake.cancel(round.wake);
         }
     }
-}
 
-/// Sleeps until `at` (time since the epoch), or for ever when there is nothing to do.
-async fn sleep_until(shared: &Shared, at: Option<Duration>) {
-    match at.and_then(|at| shared.epoch().checked_add(at)) {
-        Some(at) => super::timer::sleep_until(at).await,
-        None => std::future::pending().await,
+    /// What is due when a round's sleep ends: a close for a missed answer or an
+    /// expired time-to-live, or a PING.
+    fn on_due(&mut self, shared: &Shared, link: &mut Link) -> Option<ConnEnd> {
+        let now = shared.now();
+        if let Some((sent, until)) = self.awaiting {
+            // Traffic at the very instant of the PING counts: the peer was alive then,
+            // and under a zero-latency simulated link its PONG arrives at that instant.
+            if link.last_heard >= sent {
+                self.awaiting = None;
+            } else if now >= until {
+                let timeout = self.timeout;
+                return Some(ConnEnd::Heartbeat(format!(
+                    "heartbeat timed out: nothing from the peer within {timeout:?} of our PING (heartbeat_timeout)"
+                )));
+            }
+        }
+        if let Some(ttl) = link.peer_ttl
+            && now >= link.last_heard + ttl
+        {
+            return Some(ConnEnd::Heartbeat(format!(
+                "heartbeat timed out: nothing from the peer within the {ttl:?} TTL of its PING"
+            )));
+        }
+        if let (Some(at), Some(ivl)) = (self.next_ping, self.ivl)
+            && now >= at
+        {
+            let ttl_ds = self.ttl_ds;
+            link.send_control(|out| encode_ping(ttl_ds, b"", out));
+            self.next_ping = Some(now + ivl);
+            self.awaiting = self.awaiting.or(Some((now, now + self.timeout)));
+        }
+        None
     }
 }

@@ -29,6 +29,8 @@ pub(super) struct GroupRuntime {
     pub design: DesignFn,
     /// Shared by every replica's context (`NodeCtx::workload`).
     pub workload: Rc<WorkloadPlan>,
+    /// Each socket's options, shared by every replica's socket (`socket_options`).
+    pub socket_options: Vec<Rc<SocketOptions>>,
 }
 
 /// Everything a replica needs from the run: the platform it runs on, and what every
@@ -119,7 +121,9 @@ async fn start<P: Platform>(
 ) -> Option<NodeCtx> {
     let seed = replica_seed(rt.seed, replica, incarnation);
     let first_id = (seed as u32) | crate::socket::REQUEST_ID_BIT;
-    let sockets = match open_sockets(&rt.platform, &g.group, replica, first_id, epoch).await {
+    let opened =
+        open_sockets_with(&rt.platform, &g.group, &g.socket_options, replica, first_id, epoch);
+    let sockets = match opened.await {
         Ok(sockets) => sockets,
         Err(failed) => {
             let what = format!("socket `{}` failed to start", failed.socket);
@@ -161,7 +165,9 @@ fn reopener<P: Platform>(
             reopens.set(reopens.get() + 1);
             let first_id =
                 (splitmix(seed ^ (reopens.get() << 32)) as u32) | crate::socket::REQUEST_ID_BIT;
-            open_socket(&rt.platform, &g.group, replica, usize::from(index), first_id, epoch).await
+            let i = usize::from(index);
+            let options = Rc::clone(&g.socket_options[i]);
+            open_socket(&rt.platform, &g.group, options, replica, i, first_id, epoch).await
         })
     }))
 }
@@ -191,9 +197,30 @@ pub async fn open_sockets<P: Platform>(
     first_id: u32,
     epoch: tokio::time::Instant,
 ) -> Result<BTreeMap<String, (SocketIndex, SocketHandle)>, StartFailed> {
+    let options = socket_options(group);
+    open_sockets_with(platform, group, &options, replica, first_id, epoch).await
+}
+
+/// Each socket's options of `group`, in its order, one copy for all its replicas: a
+/// socket keeps its options (216 bytes) for its whole life, once per comet user
+/// otherwise (issue 16).
+pub(super) fn socket_options(group: &Group) -> Vec<Rc<SocketOptions>> {
+    group.sockets.iter().map(|s| Rc::new(s.options.socket_options())).collect()
+}
+
+/// [`open_sockets`] with the group's socket options made once (`socket_options`).
+async fn open_sockets_with<P: Platform>(
+    platform: &P,
+    group: &Group,
+    options: &[Rc<SocketOptions>],
+    replica: Replica,
+    first_id: u32,
+    epoch: tokio::time::Instant,
+) -> Result<BTreeMap<String, (SocketIndex, SocketHandle)>, StartFailed> {
     let mut sockets = BTreeMap::new();
     for (i, s) in group.sockets.iter().enumerate() {
-        match open_socket(platform, group, replica, i, first_id, epoch).await {
+        let options = Rc::clone(&options[i]);
+        match open_socket(platform, group, options, replica, i, first_id, epoch).await {
             Ok(handle) => {
                 sockets.insert(s.name.clone(), (i as SocketIndex, handle));
             }
@@ -208,13 +235,13 @@ pub async fn open_sockets<P: Platform>(
 async fn open_socket<P: Platform>(
     platform: &P,
     group: &Group,
+    options: Rc<SocketOptions>,
     replica: Replica,
     i: usize,
     first_id: u32,
     epoch: tokio::time::Instant,
 ) -> std::io::Result<SocketHandle> {
     let s = &group.sockets[i];
-    let options = s.options.socket_options();
     let core = make_core(s.socket_type, &options, first_id).ok_or_else(|| {
         let why = format!("{} sockets are not simulated yet", s.socket_type);
         std::io::Error::new(std::io::ErrorKind::Unsupported, why)
@@ -223,7 +250,7 @@ async fn open_socket<P: Platform>(
     let connects = platform.connects(replica, i);
     let sink = platform.event_sink(replica, i as SocketIndex, &options);
     let transport = platform.transport(replica);
-    let handle = spawn_socket(transport, core, &options, binds, connects, epoch, sink).await?;
+    let handle = spawn_socket(transport, core, options, binds, connects, epoch, sink).await?;
     if let Some(addr) = handle.local_addrs().first() {
         platform.bound(replica, i, *addr);
     }

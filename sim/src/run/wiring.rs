@@ -13,7 +13,7 @@ use crate::trace::Recorder;
 
 use super::RunError;
 use super::faults::FaultWorld;
-use super::node::{GroupRuntime, RunCtx, make_core, supervise};
+use super::node::{GroupRuntime, RunCtx, make_core, socket_options, supervise};
 use super::platform::{Platform, ReplicaTask};
 
 /// Every group's design must be runnable and every socket type supported. A group
@@ -123,7 +123,8 @@ pub(super) fn group_runtimes(
         let design =
             registry.get(&g.design).and_then(|d| d.behaviour().cloned()).expect("checked runnable");
         let workload = Rc::new(plan.workload.get(&g.id).cloned().unwrap_or_default());
-        groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload }));
+        let socket_options = socket_options(g);
+        groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload, socket_options }));
     }
     groups
 }
