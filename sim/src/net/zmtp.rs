@@ -316,7 +316,6 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             .poll_until(&mut self.reader.shutdown, cx, || shared.is_shutting_down());
         if closing.is_ready() {
             self.stop_reading();
-            self.reader.state = ReadState::Stopped;
             return Poll::Pending;
         }
         let end = ready!(self.poll_read_loop(cx));
