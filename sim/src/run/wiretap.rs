@@ -634,8 +634,12 @@ time.sleep(30)\n";
         let recorder = Recorder::default();
         let mut plan =
             plan_with(&[("client", 1, &[SocketType::Req]), ("worker", 1, &[SocketType::Rep])]);
+        // The client's interval is 300 ms, timed from when it sent; the tap sees the
+        // send a little later on the wire (0.4 ms on a loaded machine), so judged with
+        // 300 ms the first resend could read as early. 290 ms leaves that slack and
+        // still calls every 50 ms tick resend after it early.
         plan.topology.groups[0].sockets[0].options.req_resend_ivl.value =
-            Some(Duration::from_millis(300));
+            Some(Duration::from_millis(290));
         let taps = Rc::new(WireTaps::new(&plan, &recorder, WireTrace::External));
         taps.mark_external(GroupId(0), 0);
         let mut tap = taps.open(link()).expect("the client's end is marked");
