@@ -67,6 +67,14 @@ pub(super) const LISTEN_BACKLOG: usize = 4096;
 /// reader's `READ_BUFFER_MAX`: a write is one segment (a chunk), however large.
 const WINDOW_SEGMENTS: u32 = 64;
 
+/// The largest write buffer a thread keeps between writes (`ShimStream::poll_write`):
+/// a larger one, for a rare large message, is freed after its write.
+const WRITE_SCRATCH_MAX: usize = 64 * 1024;
+
+thread_local! {
+    static WRITE_SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
 fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
 }
@@ -538,7 +546,11 @@ impl AsyncWrite for ShimStream {
             return Poll::Pending;
         }
         let len = buf.len().min(u32::MAX as usize);
-        let mut chunk = BytesMut::with_capacity(CHUNK_HEADER_LEN + len);
+        // turmoil copies what it is given, so the chunk is put together in a buffer
+        // the thread keeps for its writes, not in an allocation of its own each time.
+        let mut chunk = WRITE_SCRATCH.take();
+        chunk.clear();
+        chunk.reserve(CHUNK_HEADER_LEN + len);
         chunk.put_u32(len as u32);
         // Metered and paced on copies, kept only once turmoil takes the write.
         let mut meter = this.meter;
@@ -550,6 +562,9 @@ impl AsyncWrite for ShimStream {
         let inner = this.inner.as_mut().expect("present until drop");
         // turmoil takes a write whole or not at all (one segment per write).
         let written = Pin::new(inner).poll_write(cx, &chunk);
+        if chunk.capacity() <= WRITE_SCRATCH_MAX {
+            WRITE_SCRATCH.set(chunk);
+        }
         if written.is_pending() {
             this.watch_silent_peer(cx);
         }
