@@ -195,6 +195,9 @@ pub struct State {
     /// 100,000 connections that lookup was the simulator's own largest cost).
     any_broken: bool,
     any_silent: bool,
+    /// How many replicas are stalled now: the shim asks on every read and write, and
+    /// while none is (the common case) that needs no lookup.
+    stalled: usize,
 }
 
 /// Which replicas share a turmoil host, and what the shim adds between two that do:
@@ -323,6 +326,7 @@ impl FaultWorld {
             crashed: 0,
             any_broken: false,
             any_silent: false,
+            stalled: 0,
         };
         Rc::new(FaultWorld {
             state: RefCell::new(state),
@@ -441,7 +445,8 @@ impl FaultWorld {
     }
 
     pub fn stalled(&self, r: Replica) -> bool {
-        self.state.borrow().replicas.get(&r).is_some_and(|s| s.stalled)
+        let st = self.state.borrow();
+        st.stalled > 0 && st.replicas.get(&r).is_some_and(|s| s.stalled)
     }
 
     /// Whether traffic from `from` to `to` is held now.
@@ -698,6 +703,13 @@ impl FaultWorld {
         let Some(rs) = st.replicas.get_mut(&r) else { return false };
         let changed = rs.stalled != stalled;
         rs.stalled = stalled;
+        if changed {
+            if stalled {
+                st.stalled += 1;
+            } else {
+                st.stalled -= 1;
+            }
+        }
         changed
     }
 
@@ -850,6 +862,26 @@ mod tests {
         let reason = w.conn_broken(b).expect("the killed replica's connection is reset");
         assert!(reason.contains("killed"), "{reason}");
         assert_eq!(w.conn_broken(a), None, "client.0 only crashed");
+    }
+
+    /// The shim skips its stall lookup while no replica is stalled: a replica two
+    /// stalls name counts once, and shows stalled from its first stall to an end.
+    #[test]
+    fn a_stall_shows_on_its_replica_until_it_ends_and_never_on_another() {
+        let w = FaultWorld::new(&plan(), 1);
+        w.add_replica(client(0));
+        w.add_replica(client(1));
+        let stall = fault(FaultKind::Stall, ms(0));
+        assert!(!w.stalled(client(0)));
+        assert_eq!(w.begin(0, &stall, &|_| vec![client(0)]), 1);
+        assert_eq!(w.begin(1, &stall, &|_| vec![client(0)]), 0, "already stalled");
+        assert_eq!((w.stalled(client(0)), w.stalled(client(1))), (true, false));
+        w.end(0, &stall, &|_| vec![client(0)]);
+        assert_eq!((w.stalled(client(0)), w.stalled(client(1))), (false, false));
+        w.end(1, &stall, &|_| vec![client(0)]);
+        assert!(!w.stalled(client(0)));
+        assert_eq!(w.begin(2, &stall, &|_| vec![client(1)]), 1);
+        assert_eq!((w.stalled(client(0)), w.stalled(client(1))), (false, true));
     }
 
     /// A door's connection (from [`OUTSIDE`]) is held by a partition naming its node

@@ -67,6 +67,14 @@ pub(super) const LISTEN_BACKLOG: usize = 4096;
 /// reader's `READ_BUFFER_MAX`: a write is one segment (a chunk), however large.
 const WINDOW_SEGMENTS: u32 = 64;
 
+/// The largest write buffer a thread keeps between writes (`ShimStream::poll_write`):
+/// a larger one, for a rare large message, is freed after its write.
+const WRITE_SCRATCH_MAX: usize = 64 * 1024;
+
+thread_local! {
+    static WRITE_SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
 fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
 }
@@ -261,6 +269,11 @@ pub struct ShimStream {
     windows: Option<Rc<Windows>>,
     /// What this end's writes stand for, for bandwidth limits and the reader's buffer.
     meter: Meter,
+    /// The waker last handed to the fault world for a reset (`watch_silent_peer`):
+    /// a task waits on turmoil a few times per chunk, always with the same waker, and
+    /// the fault world needs it once. Only a reset takes it back, and a reset stream
+    /// fails before it would wait again.
+    watching: Option<Waker>,
 }
 
 impl ShimStream {
@@ -321,6 +334,7 @@ impl ShimStream {
             preamble: None,
             windows: None,
             meter: Meter::default(),
+            watching: None,
         }
     }
 
@@ -345,8 +359,12 @@ impl ShimStream {
     /// sends nothing, not even a close, and reads nothing, so no room comes back):
     /// the fault world wakes it when it resets the connection, at `tcp_timeout` or
     /// at the peer's restart.
-    fn watch_silent_peer(&self, cx: &mut Context<'_>) {
+    fn watch_silent_peer(&mut self, cx: &mut Context<'_>) {
+        if self.watching.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return;
+        }
         self.world.wait_on_conn(self.conn, self.end, cx.waker());
+        self.watching = Some(cx.waker().clone());
     }
 
     /// A flush or close from a crashed machine's end: pending while it is down, and
@@ -379,27 +397,53 @@ impl ShimStream {
             let mut rb = ReadBuf::uninit(&mut tmp);
             match Pin::new(inner).poll_read(cx, &mut rb) {
                 Poll::Ready(Ok(())) if rb.filled().is_empty() => self.inner_done = true,
-                Poll::Ready(Ok(())) => self.raw.put_slice(rb.filled()),
+                Poll::Ready(Ok(())) if self.raw.is_empty() => {
+                    // The usual case, whole chunks and nothing left from before: each
+                    // is copied once into a buffer of its own size, and only a cut
+                    // tail waits in `raw`.
+                    let got = rb.filled();
+                    let used = self.parse_from(got);
+                    if used < got.len() {
+                        self.raw.put_slice(&got[used..]);
+                    }
+                }
+                Poll::Ready(Ok(())) => {
+                    self.raw.put_slice(rb.filled());
+                    let raw = std::mem::take(&mut self.raw);
+                    let used = self.parse_from(&raw);
+                    self.raw = raw;
+                    self.raw.advance(used);
+                    if self.raw.is_empty() {
+                        // A quiet stream keeps no buffer.
+                        self.raw = BytesMut::new();
+                    }
+                }
                 Poll::Ready(Err(e)) => return Err(e),
                 Poll::Pending => break,
             }
-            self.parse();
         }
         Ok(())
     }
 
-    fn parse(&mut self) {
-        while self.raw.len() >= CHUNK_HEADER_LEN {
-            let len = u32::from_be_bytes(self.raw[..4].try_into().expect("4 bytes")) as usize;
-            if self.raw.len() < CHUNK_HEADER_LEN + len {
-                return;
+    /// Queues the whole chunks at the start of `raw`; returns how many bytes they took.
+    /// Each chunk's bytes are copied into a `Bytes` of their own: split off a shared
+    /// buffer instead, the first split allocated a shared header on top of the
+    /// buffer, and one long-lived chunk kept the whole buffer alive.
+    fn parse_from(&mut self, raw: &[u8]) -> usize {
+        let mut used = 0;
+        while raw.len() - used >= CHUNK_HEADER_LEN {
+            let header = &raw[used..used + CHUNK_HEADER_LEN];
+            let len = u32::from_be_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+            if raw.len() - used < CHUNK_HEADER_LEN + len {
+                break;
             }
             let leaves_at = Duration::from_nanos(u64::from_be_bytes(
-                self.raw[4..12].try_into().expect("8 bytes"),
+                header[4..12].try_into().expect("8 bytes"),
             ));
-            let stands_for = u64::from_be_bytes(self.raw[12..20].try_into().expect("8 bytes"));
-            self.raw.advance(CHUNK_HEADER_LEN);
-            let data = self.raw.split_to(len).freeze();
+            let stands_for = u64::from_be_bytes(header[12..20].try_into().expect("8 bytes"));
+            let start = used + CHUNK_HEADER_LEN;
+            let data = Bytes::copy_from_slice(&raw[start..start + len]);
+            used = start + len;
             let release_at =
                 (leaves_at + self.world.delay(self.peer, self.me)).max(self.last_release);
             self.last_release = release_at;
@@ -409,10 +453,7 @@ impl ShimStream {
             // credit back at the first read, with nothing else woken in between.
             self.windows().give_back(1 - self.end);
         }
-        if self.raw.is_empty() {
-            // The chunks split off it share its allocation; a quiet stream keeps none.
-            self.raw = BytesMut::new();
-        }
+        used
     }
 
     /// Moves the front chunk to `current` if it may be released now.
@@ -505,7 +546,11 @@ impl AsyncWrite for ShimStream {
             return Poll::Pending;
         }
         let len = buf.len().min(u32::MAX as usize);
-        let mut chunk = BytesMut::with_capacity(CHUNK_HEADER_LEN + len);
+        // turmoil copies what it is given, so the chunk is put together in a buffer
+        // the thread keeps for its writes, not in an allocation of its own each time.
+        let mut chunk = WRITE_SCRATCH.take();
+        chunk.clear();
+        chunk.reserve(CHUNK_HEADER_LEN + len);
         chunk.put_u32(len as u32);
         // Metered and paced on copies, kept only once turmoil takes the write.
         let mut meter = this.meter;
@@ -517,6 +562,9 @@ impl AsyncWrite for ShimStream {
         let inner = this.inner.as_mut().expect("present until drop");
         // turmoil takes a write whole or not at all (one segment per write).
         let written = Pin::new(inner).poll_write(cx, &chunk);
+        if chunk.capacity() <= WRITE_SCRATCH_MAX {
+            WRITE_SCRATCH.set(chunk);
+        }
         if written.is_pending() {
             this.watch_silent_peer(cx);
         }
