@@ -86,13 +86,17 @@ impl SocketHandle {
     }
 
     /// Sends `msg`, waiting while the core says `WouldBlock`.
-    pub async fn send(&self, msg: Msg) -> Result<(), SendError> {
+    pub async fn send(&self, mut msg: Msg) -> Result<(), SendError> {
         loop {
-            // The core consumes the message even when it refuses it, so each attempt
-            // gets a copy: a `Vec` of ids and a reference-counted body.
-            match self.try_send(msg.clone()) {
-                Err(SendError::WouldBlock) => self.shared().app_woken().await,
-                done => return done,
+            // A refused message comes back for the next attempt: PUSH and DEALER
+            // copy nothing for it, other cores copy it once per attempt.
+            match self.try_send_or_return(msg) {
+                Ok(()) => return Ok(()),
+                Err((SendError::WouldBlock, refused)) => {
+                    msg = refused;
+                    self.shared().app_woken().await;
+                }
+                Err((error, _)) => return Err(error),
             }
         }
     }
@@ -115,6 +119,16 @@ impl SocketHandle {
         let shared = self.shared();
         shared.raise_if_panicked();
         let sent = shared.with_core(|core, now| core.send(msg, now));
+        // A send can empty inbound queues too: a REQ's new request drops stale replies.
+        shared.room_freed();
+        sent
+    }
+
+    /// [`Self::try_send`] that hands a refused message back.
+    fn try_send_or_return(&self, msg: Msg) -> Result<(), (SendError, Msg)> {
+        let shared = self.shared();
+        shared.raise_if_panicked();
+        let sent = shared.with_core(|core, now| core.send_or_return(msg, now));
         // A send can empty inbound queues too: a REQ's new request drops stale replies.
         shared.room_freed();
         sent

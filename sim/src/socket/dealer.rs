@@ -32,9 +32,15 @@ impl SocketCore for Dealer {
 
     pipes_in_field!(pipes);
 
-    fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
-        let pipe = self.pipes.next_sendable(false).ok_or(SendError::WouldBlock)?;
-        self.pipes.enqueue(pipe, msg).map_err(|_| SendError::WouldBlock)
+    fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        self.send_or_return(msg, now).map_err(|(error, _)| error)
+    }
+
+    fn send_or_return(&mut self, msg: Msg, _now: Duration) -> Result<(), (SendError, Msg)> {
+        let Some(pipe) = self.pipes.next_sendable(false) else {
+            return Err((SendError::WouldBlock, msg));
+        };
+        self.pipes.enqueue(pipe, msg).map_err(|msg| (SendError::WouldBlock, msg))
     }
 }
 

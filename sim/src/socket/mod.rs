@@ -410,6 +410,14 @@ pub trait SocketCore {
 
     /// The application sends a message.
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError>;
+    /// [`SocketCore::send`] that hands a refused message back, so a caller that will
+    /// try again (a blocking send) keeps no copy of its own. The default keeps one;
+    /// a core whose refusal leaves the message untouched overrides it to save the
+    /// copy on every send.
+    fn send_or_return(&mut self, msg: Msg, now: Duration) -> Result<(), (SendError, Msg)> {
+        let copy = msg.clone();
+        self.send(msg, now).map_err(|error| (error, copy))
+    }
     /// The application takes the next message, fair-queued across pipes.
     fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
         self.pipes_mut().pop_inbound().map(|(_, msg)| msg).ok_or(RecvError::WouldBlock)

@@ -31,13 +31,14 @@ impl SocketCore for Push {
 
     pipes_in_field!(pipes);
 
-    fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
-        let pipe = self
-            .pipes
-            .next_sendable(true)
-            .or_else(|| self.pipes.next_sendable(false))
-            .ok_or(SendError::WouldBlock)?;
-        self.pipes.enqueue(pipe, msg).map_err(|_| SendError::WouldBlock)
+    fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        self.send_or_return(msg, now).map_err(|(error, _)| error)
+    }
+
+    fn send_or_return(&mut self, msg: Msg, _now: Duration) -> Result<(), (SendError, Msg)> {
+        let pipe = self.pipes.next_sendable(true).or_else(|| self.pipes.next_sendable(false));
+        let Some(pipe) = pipe else { return Err((SendError::WouldBlock, msg)) };
+        self.pipes.enqueue(pipe, msg).map_err(|msg| (SendError::WouldBlock, msg))
     }
 
     fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
@@ -93,6 +94,25 @@ mod tests {
         push.set_connected(1, true, ms(1));
         assert_eq!(transmit_all(&mut push, 1), [(vec![], "a".into()), (vec![], "b".into())]);
         assert_eq!(push.send(msg(&[], "c"), ms(1)), Ok(()));
+    }
+
+    /// The very message comes back, not a copy: its header is still in the `Vec` it
+    /// was sent in (a copy's would be in a new allocation).
+    #[test]
+    fn a_refused_send_hands_the_message_itself_back() {
+        let mut push = Push::new(opts(1, 10));
+        let alone = msg(&[7], "no pipe");
+        let header_at = alone.header.as_ptr();
+        let (_, back) = push.send_or_return(alone, ms(0)).unwrap_err();
+        assert_eq!((back.header.as_ptr(), &back), (header_at, &msg(&[7], "no pipe")));
+        up(&mut push, &[1]);
+        assert_eq!(push.send_or_return(msg(&[], "a"), ms(0)), Ok(()));
+        let full = msg(&[8], "full");
+        let header_at = full.header.as_ptr();
+        let (error, back) = push.send_or_return(full, ms(0)).unwrap_err();
+        assert_eq!((error, back.header.as_ptr()), (SendError::WouldBlock, header_at));
+        assert_eq!(back, msg(&[8], "full"));
+        assert_eq!(transmit_all(&mut push, 1), [(vec![], "a".into())]);
     }
 
     #[test]

@@ -90,6 +90,9 @@ impl Decoder {
 
     /// The next whole event out of `buf`, or `None` until more bytes arrive.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ZmtpError> {
+        if let Some(event) = self.decode_short_message(buf)? {
+            return Ok(Some(event));
+        }
         loop {
             let Some(frame) = self.next_frame(buf)? else { return Ok(None) };
             match frame {
@@ -103,6 +106,23 @@ impl Decoder {
                 }
             }
         }
+    }
+
+    /// The common case in one step: a message of one short data frame, whole in
+    /// `buf`, with nothing else in progress. It checks and consumes exactly what the
+    /// general path would (flags 0 pass every header check); `None` leaves everything
+    /// else, a partial frame included, to that path untouched.
+    fn decode_short_message(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ZmtpError> {
+        let (None, true, &[0, size, ..]) = (self.pending, self.parts.is_empty(), &buf[..]) else {
+            return Ok(None);
+        };
+        if buf.len() < 2 + usize::from(size) {
+            return Ok(None);
+        }
+        let len = self.check_size(false, u64::from(size))?;
+        buf.advance(2);
+        self.parts.push(buf.split_to(len).freeze());
+        Ok(Some(self.finish_message()))
     }
 
     /// Gives back the frame list of a message already handed on, emptied, so the next

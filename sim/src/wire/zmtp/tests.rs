@@ -228,6 +228,46 @@ fn messages_round_trip_short_long_and_multipart() {
     assert_eq!(events, expected);
 }
 
+/// Short one-frame messages take a shortcut through the decoder: fed whole, byte by
+/// byte or in uneven pieces, mixed with long, multipart and command frames, the
+/// events are the same.
+#[test]
+fn short_messages_decode_alike_however_the_bytes_arrive() {
+    let mut wire = BytesMut::new();
+    encode_message(&[&b"one"[..]], &mut wire);
+    encode_message(&[vec![1u8; 255]], &mut wire);
+    encode_message(&[vec![2u8; 256]], &mut wire);
+    encode_message(&[&b"a"[..], b"b"], &mut wire);
+    encode_ping(10, b"ctx", &mut wire);
+    encode_message::<&[u8]>(&[], &mut wire);
+    encode_message(&[&b"two"[..]], &mut wire);
+    let expected = vec![
+        Event::Message(vec![Bytes::from_static(b"one")]),
+        Event::Message(vec![Bytes::from(vec![1u8; 255])]),
+        Event::Message(vec![Bytes::from(vec![2u8; 256])]),
+        Event::Message(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]),
+        Event::Ping { ttl_ds: 10, context: Bytes::from_static(b"ctx") },
+        Event::Message(vec![Bytes::new()]),
+        Event::Message(vec![Bytes::from_static(b"two")]),
+    ];
+    assert_eq!(decode_all(SocketType::Pull, Limits::default(), wire.clone()).unwrap(), expected);
+    for piece in [1, 2, 3, 7, 64] {
+        let mut decoder = Decoder::new(SocketType::Pull, Limits::default());
+        let (mut buf, mut events) = (BytesMut::new(), Vec::new());
+        for chunk in wire.chunks(piece) {
+            buf.extend_from_slice(chunk);
+            while let Some(event) = decoder.decode(&mut buf).unwrap() {
+                events.push(event);
+            }
+        }
+        decoder.finish(&buf).unwrap();
+        assert_eq!(events, expected, "fed {piece} bytes at a time");
+    }
+    let tight = Limits { msg_bytes_max: Some(2), ..Limits::default() };
+    let err = decode_all(SocketType::Pull, tight, wire).unwrap_err();
+    assert_eq!(err, ZmtpError::TooLong { len: 3, max: 2 });
+}
+
 #[test]
 fn subscriptions_in_both_forms_and_heartbeats() {
     let mut wire = BytesMut::new();
