@@ -18,9 +18,10 @@ use std::cell::RefCell;
 use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::Duration;
 
 use super::shared::Shared;
-use crate::socket::{Msg, RecvError, SendError, SocketType};
+use crate::socket::{Msg, RecvError, SendError, SocketCore, SocketType};
 
 pub struct SocketHandle {
     /// The socket this handle stands for; [`SocketHandle::replace`] swaps it.
@@ -116,19 +117,19 @@ impl SocketHandle {
     /// # Panics
     /// If a task of this socket panicked earlier (a patchbay bug), with its message.
     pub(crate) fn try_send(&self, msg: Msg) -> Result<(), SendError> {
-        let shared = self.shared();
-        shared.raise_if_panicked();
-        let sent = shared.with_core(|core, now| core.send(msg, now));
-        // A send can empty inbound queues too: a REQ's new request drops stale replies.
-        shared.room_freed();
-        sent
+        self.offer(|core, now| core.send(msg, now))
     }
 
     /// [`Self::try_send`] that hands a refused message back.
     fn try_send_or_return(&self, msg: Msg) -> Result<(), (SendError, Msg)> {
+        self.offer(|core, now| core.send_or_return(msg, now))
+    }
+
+    /// Hands the core a message by `send`, as both sends above do.
+    fn offer<T>(&self, send: impl FnOnce(&mut dyn SocketCore, Duration) -> T) -> T {
         let shared = self.shared();
         shared.raise_if_panicked();
-        let sent = shared.with_core(|core, now| core.send_or_return(msg, now));
+        let sent = shared.with_core(send);
         // A send can empty inbound queues too: a REQ's new request drops stale replies.
         shared.room_freed();
         sent
