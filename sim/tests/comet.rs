@@ -17,28 +17,53 @@ use crate::util::{outcome, registry_with_broken, run_to_verdict, scenario_with};
 
 const SEED: u64 = 1;
 
+/// A comet scenario over the shipped topology: `users` users, the safety and
+/// liveness phases, and each user's rate, session and offline means and the share
+/// logged in at the start.
+struct Comet {
+    name: &'static str,
+    users: u32,
+    phases: (&'static str, &'static str),
+    publish_rate: &'static str,
+    session_and_offline: (&'static str, &'static str),
+    online_fraction: f64,
+    invariants: &'static str,
+}
+
+impl Comet {
+    fn yaml(&self) -> String {
+        let (duration, liveness) = self.phases;
+        let (session, offline) = self.session_and_offline;
+        format!(
+            "name: {}\ntopology: ../topologies/comet.yaml\nparams: {{users: {}}}\n\
+             duration: {duration}\nliveness: {liveness}\nseeds: 1\nworkload:\n  user:\n    \
+             publish_rate: {}\n    session: {{exponential: {session}}}\n    \
+             offline: {{exponential: {offline}}}\n    online_fraction: {}\n\
+             invariants: [{}]\nexpect: pass\n",
+            self.name, self.users, self.publish_rate, self.online_fraction, self.invariants
+        )
+    }
+
+    fn plan(&self, registry: &Registry) -> ScenarioPlan {
+        scenario_with(self.name, &self.yaml(), registry)
+    }
+}
+
 /// 200 users with short sessions, so that many log out during the 6 s safety phase,
 /// and a send rate high enough that their followers' messages keep coming.
-const SMALL_COMET: &str = r#"
-name: comet-small
-topology: ../topologies/comet.yaml
-params: {users: 200}
-duration: 6s
-liveness: 2s
-seeds: 1
-workload:
-  user:
-    publish_rate: 1/s
-    session: {exponential: 2s}
-    offline: {exponential: 2s}
-    online_fraction: 0.7
-invariants: [fanout_correct, hwm_bound]
-expect: pass
-"#;
+const SMALL_COMET: Comet = Comet {
+    name: "comet-small",
+    users: 200,
+    phases: ("6s", "2s"),
+    publish_rate: "1/s",
+    session_and_offline: ("2s", "2s"),
+    online_fraction: 0.7,
+    invariants: "fanout_correct, hwm_bound",
+};
 
 /// The small comet, resolved against the registry with the broken designs.
 fn small_comet(registry: &Registry) -> ScenarioPlan {
-    scenario_with("comet-small", SMALL_COMET, registry)
+    SMALL_COMET.plan(registry)
 }
 
 fn fanout(report: &RunReport) -> &Outcome {
@@ -89,27 +114,20 @@ fn the_leaky_router_that_keeps_logged_out_users_fails_fanout_correct() {
 /// new connections a millisecond (these 3,000 users: the last logged in at 97 ms; a
 /// million: half a minute), a limit of the simulator's that showed as the router's
 /// failure.
-const LOGIN_BURST: &str = r#"
-name: comet-login-burst
-topology: ../topologies/comet.yaml
-params: {users: 3000}
-duration: 300ms
-liveness: 100ms
-seeds: 1
-workload:
-  user:
-    publish_rate: 0.1/s
-    session: {exponential: 600s}
-    offline: {exponential: 600s}
-    online_fraction: 1.0
-invariants: [fanout_correct]
-expect: pass
-"#;
+const LOGIN_BURST: Comet = Comet {
+    name: "comet-login-burst",
+    users: 3000,
+    phases: ("300ms", "100ms"),
+    publish_rate: "0.1/s",
+    session_and_offline: ("600s", "600s"),
+    online_fraction: 1.0,
+    invariants: "fanout_correct",
+};
 
 #[test]
 fn a_burst_of_three_thousand_connects_is_all_logged_in_within_milliseconds() {
     let registry = registry_with_broken();
-    let plan = scenario_with("comet-login-burst", LOGIN_BURST, &registry);
+    let plan = LOGIN_BURST.plan(&registry);
     let report = run_to_verdict(&plan, &registry, SEED, true);
     assert!(report.as_expected, "{}: {:?}", report.repro(), report.invariants);
     let trace = report.trace.as_ref().expect("kept");
