@@ -5,6 +5,7 @@
 //! These run `python3` with pyzmq (installed by `cargo xtask test`); they never skip.
 
 use std::path::Path;
+use std::time::Duration;
 
 use patchbay::invariant::Verdict;
 use patchbay::plan::ScenarioPlan;
@@ -488,4 +489,119 @@ fn a_door_connection_is_wire_traced_and_cut_by_a_partition_naming_its_node() {
     assert!(before > 0, "the outside client was answered before the partition: {arrivals:?}");
     assert_eq!(during, 0, "nothing reached the server from outside during the partition");
     assert!(after > 0, "the outside client's requests flow again once it heals");
+}
+
+/// A pynng `Req0` (an external program) with a 300 ms resend time and NNG's resend
+/// tick at 50 ms, asking once of a patchbay REP echo worker whose service takes a
+/// second, so the request waits long enough for a run of timer resends. `declared`
+/// is what the topology says of the client's tick: the checker judges its resends
+/// against that, from what the proxy read off the wire alone.
+fn pynng_resend_plan(dir: &TempDir, declared: &str) -> ScenarioPlan {
+    // It sends once its pipe is up, so NNG arms its timer when the request leaves.
+    let client = "import sys, time, threading, pynng, pynng.options as o\n\
+        s = pynng.Req0(resend_time=300)\n\
+        o._setopt_ms(s, b'req:resend-tick', 50)\n\
+        up = threading.Event()\n\
+        s.add_post_pipe_connect_cb(lambda pipe: up.set())\n\
+        s.dial(sys.argv[1], block=False)\n\
+        print('client ready', flush=True)\n\
+        up.wait()\n\
+        s.send(b'job-0')\n\
+        print(s.recv().decode(), flush=True)\n\
+        time.sleep(60)\n";
+    std::fs::write(dir.path().join("client.py"), client).expect("written");
+    let topology = format!(
+        "name: pynng-resend\nlibrary: nng\nnodes:\n\
+         - name: client\n  process:\n    command: [python3, client.py, '{{req.connect}}']\n    ready: {{line: client ready}}\n  sockets:\n    - {{name: req, type: REQ, connect: worker.rep, options: {{req_resend_ivl: 300ms, req_resend_tick: {declared}}}}}\n\
+         - {{name: worker, design: echo-worker, sockets: [{{name: rep, type: REP, bind: true}}]}}\n"
+    );
+    std::fs::write(dir.path().join("pynng-resend.topology.yaml"), topology).expect("written");
+    // The tolerance is for the proxy seeing each resend a scheduling delay after the
+    // program's timer fired (gaps of 47 to 55 ms were seen at a 50 ms tick): read off
+    // the wire, it applies on both sides of a resend's due time.
+    let text = "topology: pynng-resend.topology.yaml\nduration: 1500ms\nliveness: 1s\n\
+                workload: {worker: {service_time: 1s}}\n\
+                invariants: [{resend_interval: {tolerance: 10ms}}]\nexpect: pass\n";
+    load(&dir.path().join("pynng-resend.yaml"), text)
+}
+
+/// The timer resends the trace shows at `node`'s replicas, in order.
+fn timer_resends_at(plan: &ScenarioPlan, trace: &Trace, node: &str) -> Vec<Duration> {
+    let group = plan.topology.groups.iter().find(|g| g.name == node).expect("a node").id;
+    let resends = trace.events.iter().filter(|e| e.node.is_some_and(|n| n.group == group));
+    let resends =
+        resends.filter(|e| matches!(e.kind, EventKind::Resend { timer: true, .. })).map(|e| e.at);
+    resends.collect()
+}
+
+/// Issue 13: an external pynng REQ under `real`, judged by `resend_interval` from the
+/// proxy's trace alone, shows NNG 1.11's resends: the first after the 300 ms resend
+/// time, then one on every 50 ms tick. Declared with its tick, that is what the
+/// library does and the check passes; declared as an NNG 1.6 REQ (`req_resend_tick:
+/// off`) every resend after the first is early and the check fails, saying so.
+#[test]
+fn resend_interval_reads_a_pynng_reqs_per_tick_resends_off_the_wire() {
+    for (declared, verdict) in [("50ms", Verdict::Pass), ("off", Verdict::Fail)] {
+        let dir = TempDir::new("pynng-resend");
+        let plan = pynng_resend_plan(&dir, declared);
+        let report = run(&plan);
+        assert_eq!(report.error, None, "it ran");
+        let trace = report.trace.as_ref().expect("kept");
+        let resends = timer_resends_at(&plan, trace, "client");
+        // Waiting about a second: the first resend at 300 ms, then every 50 ms.
+        assert!(resends.len() >= 8, "per-tick resends, read off the wire: {resends:?}");
+        let outcome = report.invariants.iter().find(|o| o.name == "resend_interval");
+        let outcome = outcome.expect("checked");
+        let note = outcome.note.as_deref().unwrap_or_default();
+        assert!(note.starts_with("resends on every tick after the first (NNG ≥1.7)"), "{note}");
+        assert_eq!(outcome.verdict, verdict, "declared {declared}: {outcome:?}");
+        if verdict == Verdict::Fail {
+            assert!(outcome.violations.len() >= resends.len() - 2, "{outcome:?}");
+        }
+    }
+}
+
+/// The same exchange with patchbay's own REQ, an NNG 1.6 one (`req_resend_tick:
+/// off`), under `real` with every link decoded by the proxies: `resend_interval`
+/// reports one resend per interval, and the proxy read each of those resends off the
+/// wire as the REQ recorded it, one per 300 ms. (patchbay's own sockets are judged
+/// from their own events, which time the timer itself; the wire's copy lags them by
+/// the proxy's delay.)
+#[test]
+fn resend_interval_reads_a_patchbay_reqs_one_resend_per_interval_off_the_wire() {
+    use patchbay::invariant::CheckInput;
+    use patchbay::plan::{InvariantPlan, ParamValue};
+    use patchbay::run::real::run_wire_traced;
+    use patchbay::trace::Recorder;
+
+    let dir = TempDir::new("patchbay-resend");
+    let topology = "name: patchbay-resend\nlibrary: nng\nnodes:\n\
+         - {name: client, design: client, sockets: [{name: req, type: REQ, connect: worker.rep, options: {req_resend_ivl: 300ms, req_resend_tick: off}}]}\n\
+         - {name: worker, design: echo-worker, sockets: [{name: rep, type: REP, bind: true}]}\n";
+    std::fs::write(dir.path().join("patchbay-resend.topology.yaml"), topology).expect("written");
+    let text = "topology: patchbay-resend.topology.yaml\nduration: 1500ms\nliveness: 1s\n\
+                workload: {client: {requests: 1}, worker: {service_time: 1s}}\n\
+                invariants: [resend_interval]\nexpect: pass\n";
+    let plan = load(&dir.path().join("patchbay-resend.yaml"), text);
+    let wire = Recorder::default();
+    let own = run_wire_traced(&plan, &Registry::builtin(), 1, wire.clone()).expect("it ran");
+    let events = wire.take();
+    let ended_at = events.last().map_or(Duration::ZERO, |e| e.at);
+    let read = Trace { events, ended_at, ..Trace::default() };
+    let resends = timer_resends_at(&plan, &read, "client");
+    let recorded = timer_resends_at(&plan, &own, "client");
+    assert_eq!(resends.len(), recorded.len(), "the wire shows the REQ's own: {resends:?}");
+    let mut lag = resends.iter().zip(&recorded).map(|(wire, own)| wire.saturating_sub(*own));
+    assert!(lag.all(|l| l < Duration::from_millis(20)), "{resends:?}, {recorded:?}");
+    assert!((2..=4).contains(&resends.len()), "about a second at 300 ms: {resends:?}");
+    let mut gaps = resends.windows(2).map(|w| w[1] - w[0]);
+    assert!(gaps.all(|g| g >= Duration::from_millis(290)), "{resends:?}");
+    // A timer on a loaded machine may fire a little late: 20 ms of slack.
+    let params = [("tolerance".to_owned(), ParamValue::Duration(Duration::from_millis(20)))];
+    let invariant = InvariantPlan { name: "resend_interval", params: params.into() };
+    let input = CheckInput { trace: &own, plan: &plan, params: &invariant.params };
+    let outcome = Registry::builtin().check(&invariant, &input);
+    let note = outcome.note.as_deref().unwrap_or_default();
+    assert!(note.starts_with("one resend per interval (nanomsg, NNG ≤1.6)"), "{note}");
+    assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
 }

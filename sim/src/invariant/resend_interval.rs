@@ -33,6 +33,11 @@
 //! what the library does, not a violation; the same gaps at a REQ without the tick
 //! are early.
 //!
+//! An external program's REQ (a `process:` node under `real`) is judged from what the
+//! fault proxy read off the wire, not from its own timer: each resend shows when the
+//! proxy saw it, a scheduling delay late, so the tolerance applies on the early side
+//! too there. patchbay's own sockets record their timer's firing, and get none.
+//!
 //! The note says which resend behaviour the trace shows (docs/library-semantics.md):
 //! one resend per interval (nanomsg, NNG ≤1.6, patchbay), or, from the first resend
 //! on, one every tick (NNG ≥1.7), judged from gaps between consecutive timer resends.
@@ -92,6 +97,9 @@ struct ReqSocket {
     /// NNG 1.11's resend tick, if the socket models it.
     tick: Option<Duration>,
     tolerance: Duration,
+    /// Whether the socket is an external program's, its timings read off the wire by
+    /// the fault proxy rather than taken from its own timer.
+    off_the_wire: bool,
     /// Pipes whose connection is established.
     up: BTreeSet<PipeId>,
     /// When the application last sent, until that request's first enqueue.
@@ -192,6 +200,13 @@ impl Checker<'_> {
             ivl: plan.options.req_resend_ivl.value,
             tick: plan.options.req_resend_tick.value,
             tolerance: self.tolerance,
+            off_the_wire: self
+                .input
+                .plan
+                .topology
+                .groups
+                .get(node.group.0 as usize)
+                .is_some_and(|g| g.process.is_some()),
             up: BTreeSet::new(),
             sent_at: None,
             outstanding: None,
@@ -415,8 +430,12 @@ impl ReqSocket {
         let request = self.outstanding.as_mut().expect("checked by the caller");
         let (step, slack) = due(ivl, self.tick, request);
         let earliest = request.armed_at + step;
+        // Read off the wire, each resend shows when the proxy saw it, a scheduling
+        // delay after the program's timer fired; the one before may have been delayed
+        // more, so a gap can look shorter than the timer's by that much.
+        let early_slack = if self.off_the_wire { self.tolerance } else { Duration::ZERO };
         let latest = request.last_out_at + step + slack + self.tolerance;
-        if at < earliest {
+        if at + early_slack < earliest {
             out.push(Violation::new(
                 at,
                 Some(self.node),
