@@ -658,6 +658,39 @@ mod tests {
         assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
     }
 
+    /// Read off the wire (an external program's REQ), a resend may show up to the
+    /// tolerance before its due time; patchbay's own REQ, timed by its own timer, may
+    /// not. A resend earlier than the slack is early at either.
+    #[test]
+    fn the_tolerance_widens_the_early_bound_only_at_an_external_programs_req() {
+        let params = BTreeMap::from([("tolerance".to_owned(), ParamValue::Duration(ms(10)))]);
+        let judge = |external: bool, resend_at: u64| {
+            let trace = events(vec![
+                vec![connect(0, 1)],
+                request(100, 0, R1).to_vec(),
+                vec![resend(resend_at, 0, R1, true)],
+                reply(1200, 0).to_vec(),
+            ]);
+            let mut plan = plan();
+            plan.topology.groups[0].process = external.then(|| crate::plan::ProcessPlan {
+                command: Vec::new(),
+                env: BTreeMap::new(),
+                cwd: ".".into(),
+                ready: crate::plan::Ready::Ports,
+                ready_timeout: ms(1000),
+            });
+            check(&CheckInput { trace: &trace, plan: &plan, params: &params })
+        };
+        assert_eq!(judge(true, 1095).verdict, Verdict::Pass, "{:?}", judge(true, 1095));
+        assert_eq!(
+            texts(&judge(false, 1095)),
+            [
+                "client.0/req resent request 0x80000001 at 1095ms, early: 995ms after its timer was armed at 100ms; the interval is 1s"
+            ]
+        );
+        assert_eq!(judge(true, 1089).verdict, Verdict::Fail, "beyond the slack");
+    }
+
     #[test]
     fn a_request_left_unresent_until_the_end_is_one_missed_resend() {
         let outcome = outcome(vec![vec![connect(0, 1)], request(100, 0, R1).to_vec()]);
