@@ -32,10 +32,22 @@ pub(super) struct LocalNotify {
 
 #[derive(Debug, Default)]
 struct Slots {
-    wakers: Vec<Option<Waker>>,
-    /// Slots of waiters dropped before a notification, for reuse, so that waiters
-    /// cancelled over and over (a `select!` branch that lost) take no more room.
-    free: Vec<u32>,
+    wakers: Vec<Slot>,
+    /// The slot freed last by a waiter dropped before a notification, for reuse, so
+    /// that waiters cancelled over and over (a `select!` branch that lost) take no
+    /// more room. Each free slot names the one freed before it: the free slots are a
+    /// stack threaded through `wakers`, reused last freed first, which costs a
+    /// notifier no list of its own (every comet subscriber has several notifiers).
+    free: Option<u32>,
+}
+
+/// One waiter's place in a notifier.
+#[derive(Debug)]
+enum Slot {
+    /// The waker of a pending waiter.
+    Taken(Waker),
+    /// A slot given up, and the one freed before it, if any.
+    Free(Option<u32>),
 }
 
 impl LocalNotify {
@@ -50,12 +62,14 @@ impl LocalNotify {
         if slots.wakers.is_empty() {
             return;
         }
-        slots.free.clear();
+        slots.free = None;
         let mut wakers = std::mem::take(&mut slots.wakers);
         // Waking only queues the task, but the borrow is released first all the same.
         drop(slots);
-        for waker in wakers.drain(..).flatten() {
-            waker.wake();
+        for slot in wakers.drain(..) {
+            if let Slot::Taken(waker) = slot {
+                waker.wake();
+            }
         }
         // The woken tasks wait again at once, most of them: the emptied vector's room
         // serves them, instead of a free here and an allocation at their next poll
@@ -91,15 +105,19 @@ impl LocalNotify {
         let mut slots = self.slots.borrow_mut();
         match waiter.slot {
             Some(slot) => {
-                let waker = &mut slots.wakers[slot as usize];
-                if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    *waker = Some(cx.waker().clone());
+                let kept = &mut slots.wakers[slot as usize];
+                if !matches!(kept, Slot::Taken(waker) if waker.will_wake(cx.waker())) {
+                    *kept = Slot::Taken(cx.waker().clone());
                 }
             }
             None => {
-                let waker = Some(cx.waker().clone());
-                let slot = match slots.free.pop() {
+                let waker = Slot::Taken(cx.waker().clone());
+                let slot = match slots.free {
                     Some(slot) => {
+                        let Slot::Free(next) = slots.wakers[slot as usize] else {
+                            unreachable!("the free list holds free slots only")
+                        };
+                        slots.free = next;
                         slots.wakers[slot as usize] = waker;
                         slot
                     }
@@ -152,8 +170,8 @@ impl LocalNotify {
             return;
         }
         let mut slots = self.slots.borrow_mut();
-        slots.wakers[slot as usize] = None;
-        push_first_exact(&mut slots.free, slot);
+        slots.wakers[slot as usize] = Slot::Free(slots.free);
+        slots.free = Some(slot);
     }
 }
 
@@ -306,6 +324,49 @@ mod tests {
         notify.notify_waiters();
         assert_eq!(counter.0.load(Ordering::Relaxed), 1, "only the live waiter is woken");
         assert_eq!(notify.poll_waiter(&mut second, &mut cx), Poll::Ready(()));
+    }
+
+    /// Which task a notification wakes first decides the simulation's order, so freed
+    /// slots are reused in a fixed order: the one freed last first.
+    #[test]
+    fn freed_slots_are_reused_last_freed_first_and_woken_in_slot_order() {
+        struct Logger(usize, Arc<std::sync::Mutex<Vec<usize>>>);
+        impl Wake for Logger {
+            fn wake(self: Arc<Self>) {
+                self.1.lock().unwrap().push(self.0);
+            }
+        }
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let waker = |id| Waker::from(Arc::new(Logger(id, Arc::clone(&log))));
+        let notify = LocalNotify::new();
+        let mut waiters: Vec<Waiter> = (0..4).map(|_| notify.waiter()).collect();
+        for (id, waiter) in waiters.iter_mut().enumerate() {
+            let w = waker(id);
+            assert_eq!(notify.poll_waiter(waiter, &mut Context::from_waker(&w)), Poll::Pending);
+        }
+        let mut waiters = waiters.into_iter();
+        let (zero, one, two, three) = (
+            waiters.next().unwrap(),
+            waiters.next().unwrap(),
+            waiters.next().unwrap(),
+            waiters.next().unwrap(),
+        );
+        // Slots 0, 3 and 2 freed, in that order; then three new waiters take 2, 3, 0.
+        notify.cancel(zero);
+        notify.cancel(three);
+        notify.cancel(two);
+        for id in [12, 13, 10] {
+            let mut waiter = notify.waiter();
+            let w = waker(id);
+            assert_eq!(
+                notify.poll_waiter(&mut waiter, &mut Context::from_waker(&w)),
+                Poll::Pending
+            );
+        }
+        assert_eq!(notify.slots.borrow().wakers.len(), 4, "every freed slot was reused");
+        notify.notify_waiters();
+        assert_eq!(*log.lock().unwrap(), [10, 1, 12, 13]);
+        drop(one);
     }
 
     #[test]
