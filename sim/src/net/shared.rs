@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::event::{DriverEvent, EventSink, discards};
-use super::wake::LocalNotify;
+use super::wake::{LazyNotify, LocalNotify};
 use crate::socket::{Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::wire::Padding;
 
@@ -61,9 +61,9 @@ pub(super) struct Shared {
     /// Wakes application calls waiting out a `WouldBlock`.
     app_wake: LocalNotify,
     /// Wakes readers stopped at a full inbound queue (RCVHWM backpressure).
-    room_wake: LocalNotify,
+    room_wake: LazyNotify,
     /// Wakes the timer task when the core's next deadline changed.
-    timer_wake: LocalNotify,
+    timer_wake: LazyNotify,
     /// The deadline the timer task sleeps towards, to tell when it changed.
     armed_deadline: Cell<Option<Duration>>,
     /// Where the timer task is: a socket whose core never wants a timeout (a
@@ -80,7 +80,7 @@ pub(super) struct Shared {
     /// Tasks spawned and not yet finished: `close` returns when this reaches zero,
     /// that is when every connection has flushed (or its linger ran out).
     live_tasks: Cell<usize>,
-    tasks_done: LocalNotify,
+    tasks_done: LazyNotify,
     /// The first panic caught in one of this socket's tasks. turmoil would swallow it;
     /// the application's next call on the handle raises it again instead.
     panicked: RefCell<Option<String>>,
@@ -119,15 +119,15 @@ impl Shared {
             core_reads_clock,
             last_now: Cell::new(Duration::ZERO),
             app_wake: LocalNotify::new(),
-            room_wake: LocalNotify::new(),
-            timer_wake: LocalNotify::new(),
+            room_wake: LazyNotify::default(),
+            timer_wake: LazyNotify::default(),
             armed_deadline: Cell::new(None),
             writer_wakes: RefCell::new(BTreeMap::new()),
             next_pipe: Cell::new(1),
             shutting_down: Cell::new(false),
             shutdown_wake: LocalNotify::new(),
             live_tasks: Cell::new(0),
-            tasks_done: LocalNotify::new(),
+            tasks_done: LazyNotify::default(),
             panicked: RefCell::new(None),
             rx_buffered_bytes: Cell::new(0),
             rx_buffered_bytes_peak: Cell::new(0),
@@ -277,7 +277,7 @@ impl Shared {
     }
 
     /// Wakes readers stopped at a full inbound queue, for a connection's own waits.
-    pub(super) fn room_wake(&self) -> &LocalNotify {
+    pub(super) fn room_wake(&self) -> &LazyNotify {
         &self.room_wake
     }
 
@@ -288,7 +288,7 @@ impl Shared {
 
     /// Waits until `pipe`'s inbound queue has room (or the socket is closing).
     pub(super) async fn wait_for_room(&self, pipe: PipeId) {
-        Self::wait_until(&self.room_wake, || self.peek_core(|core| core.can_receive(pipe))).await;
+        self.room_wake.wait_until(|| self.peek_core(|core| core.can_receive(pipe))).await;
     }
 
     /// Called after the application took a message out, which may free room.
@@ -337,7 +337,7 @@ impl Shared {
     }
 
     pub(super) async fn all_tasks_done(&self) {
-        Self::wait_until(&self.tasks_done, || self.live_tasks.get() == 0).await;
+        self.tasks_done.wait_until(|| self.live_tasks.get() == 0).await;
     }
 
     /// Spawns one of the socket's tasks on the current `LocalSet`, counted for

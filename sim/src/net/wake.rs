@@ -13,7 +13,7 @@
 //! create their waiter with no `.await` in between, so on one thread no notification
 //! can fall in that gap, and `notify_one`'s stored permit is never needed.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -172,6 +172,66 @@ impl LocalNotify {
         let mut slots = self.slots.borrow_mut();
         slots.wakers[slot as usize] = Slot::Free(slots.free);
         slots.free = Some(slot);
+    }
+}
+
+/// A [`LocalNotify`] made when its first waiter is: 8 bytes until then, for waits
+/// most sockets never make (room in a full inbound queue, a change of the timer's
+/// deadline, the end of every task at close), three in every comet subscriber's
+/// socket. Until it is made nobody waits, so a notification has nothing to wake, and
+/// a waiter made later counts notifications from its making on, as it would anyway.
+#[derive(Debug, Default)]
+pub(super) struct LazyNotify(OnceCell<Box<LocalNotify>>);
+
+impl LazyNotify {
+    /// The notifier, made now if it was not yet: for a waiter about to be made.
+    fn made(&self) -> &LocalNotify {
+        self.0.get_or_init(Box::default)
+    }
+
+    /// [`LocalNotify::notify_waiters`]; nothing if no waiter was ever made.
+    pub(super) fn notify_waiters(&self) {
+        if let Some(notify) = self.0.get() {
+            notify.notify_waiters();
+        }
+    }
+
+    /// [`LocalNotify::notified`].
+    pub(super) fn notified(&self) -> Notified<'_> {
+        self.made().notified()
+    }
+
+    /// [`LocalNotify::poll_until`], making the notifier only when `ready` does not
+    /// hold at the check (and calling `ready` no more often).
+    pub(super) fn poll_until(
+        &self,
+        wait: &mut Option<Waiter>,
+        cx: &mut Context<'_>,
+        ready: impl Fn() -> bool,
+    ) -> Poll<()> {
+        if wait.is_none() {
+            if ready() {
+                return Poll::Ready(());
+            }
+            *wait = Some(self.made().waiter());
+        }
+        self.made().poll_until(wait, cx, ready)
+    }
+
+    /// [`LocalNotify::cancel_wait`]: a wait in `wait` was made by the notifier, so
+    /// there is nothing to give up before it exists.
+    pub(super) fn cancel_wait(&self, wait: &mut Option<Waiter>) {
+        if let Some(notify) = self.0.get() {
+            notify.cancel_wait(wait);
+        }
+    }
+
+    /// Resolves once `ready` holds, re-checking it after every notification; makes
+    /// the notifier only if it has to wait.
+    pub(super) async fn wait_until(&self, ready: impl Fn() -> bool) {
+        while !ready() {
+            self.made().notified().await;
+        }
     }
 }
 
@@ -367,6 +427,29 @@ mod tests {
         notify.notify_waiters();
         assert_eq!(*log.lock().unwrap(), [10, 1, 12, 13]);
         drop(one);
+    }
+
+    #[test]
+    fn a_lazy_notifier_is_made_by_its_first_wait_and_then_wakes_as_a_notifier_does() {
+        let lazy = LazyNotify::default();
+        let (counter, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        lazy.notify_waiters();
+        let mut wait = None;
+        lazy.cancel_wait(&mut wait);
+        assert_eq!(lazy.poll_until(&mut wait, &mut cx, || true), Poll::Ready(()));
+        assert!(lazy.0.get().is_none(), "no wait made, no notifier");
+        let ready = Cell::new(false);
+        assert_eq!(lazy.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
+        assert!(lazy.0.get().is_some() && wait.is_some());
+        lazy.notify_waiters();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 1);
+        assert_eq!(lazy.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
+        ready.set(true);
+        lazy.notify_waiters();
+        assert_eq!(lazy.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Ready(()));
+        assert!(wait.is_none());
+        assert_eq!(counter.0.load(Ordering::Relaxed), 2);
     }
 
     #[test]
