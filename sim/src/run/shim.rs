@@ -606,7 +606,7 @@ impl AsyncWrite for ShimStream {
         chunk.reserve(CHUNK_HEADER_LEN + len);
         chunk.put_u32(len as u32);
         // Metered and paced on copies, kept only once turmoil takes the write.
-        let mut meter = this.meter;
+        let mut meter = this.meter.clone();
         let stands_for = meter.feed(&buf[..len]);
         let pace = this.world.pace(this.me, this.peer, now(), stands_for);
         chunk.put_u64(pace.leaves_at.as_nanos() as u64);
