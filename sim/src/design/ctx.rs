@@ -112,7 +112,10 @@ pub struct NodeCtx {
     /// two sockets keeps a leaf of 11 entries, 808 B for each of comet's 100,000
     /// users (issue 16).
     sockets: Box<[(String, SocketIndex, SocketHandle)]>,
-    rng: RefCell<ChaCha8Rng>,
+    /// The replica's own random stream, kept as its seed and how far it has been
+    /// drawn rather than as a generator: a ChaCha8 generator is 320 bytes, kept for
+    /// every comet subscriber between draws that come seconds apart (issue 16).
+    rng: RngPosition,
     recorder: Recorder,
     epoch: tokio::time::Instant,
     next_id: Cell<u32>,
@@ -171,7 +174,7 @@ impl NodeCtx {
             params,
             workload,
             sockets: sockets.into_iter().map(|(name, (i, h))| (name, i, h)).collect(),
-            rng: RefCell::new(ChaCha8Rng::seed_from_u64(seed)),
+            rng: RngPosition { seed, word_pos: Cell::new(0) },
             recorder,
             epoch,
             next_id: Cell::new(0),
@@ -358,8 +361,7 @@ impl NodeCtx {
 
     /// A draw from `dist` (nanoseconds for durations, bytes for sizes).
     pub fn sample(&self, dist: &Distribution) -> f64 {
-        let mut rng = self.rng.borrow_mut();
-        dist.sample(&mut *rng)
+        self.rng.draw(|rng| dist.sample(rng))
     }
 
     /// A draw from `dist` (nanoseconds) with the replica's own seeded stream, as a duration.
@@ -369,7 +371,35 @@ impl NodeCtx {
 
     /// A uniform draw in `[0, 1)`.
     pub fn unit(&self) -> f64 {
-        self.rng.borrow_mut().random::<f64>()
+        self.rng.draw(|rng| rng.random::<f64>())
+    }
+}
+
+/// A ChaCha8 stream kept as its seed and its position in 32-bit words. ChaCha makes
+/// each 64-byte block from the key and the block's number alone, so a generator set
+/// to the position gives exactly the words the kept generator would have given next:
+/// the draws, and so every trace, are the same. Each draw rebuilds the generator and
+/// makes one buffer of blocks (256 bytes) again, which costs little beside what a
+/// draw is for (a session, a publish, a delay).
+#[derive(Debug)]
+struct RngPosition {
+    seed: u64,
+    /// Words drawn so far. The stream's own counter is 68 bits; 2^64 words are more
+    /// than any run draws.
+    word_pos: Cell<u64>,
+}
+
+impl RngPosition {
+    /// Runs `f` with the generator where the stream stands, then keeps where it left it.
+    fn draw<T>(&self, f: impl FnOnce(&mut ChaCha8Rng) -> T) -> T {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let word_pos = self.word_pos.get();
+        if word_pos > 0 {
+            rng.set_word_pos(word_pos.into());
+        }
+        let drawn = f(&mut rng);
+        self.word_pos.set(rng.get_word_pos() as u64);
+        drawn
     }
 }
 
@@ -451,6 +481,7 @@ mod tests {
     use super::*;
     use crate::plan::GroupId;
     use crate::trace::{FieldValue, UserEvent};
+    use rand::RngCore;
 
     /// A context with the given parameters and no sockets, recording into `recorder`.
     fn ctx_with(params: &[(&str, ParamValue)], recorder: Recorder) -> NodeCtx {
@@ -528,5 +559,29 @@ mod tests {
         assert_eq!(e.name, "job_done");
         let fields = [("job".to_owned(), FieldValue::Int(7)), ("by".to_owned(), "w.5".into())];
         assert_eq!(e.fields, fields);
+    }
+
+    /// The stream kept as a position gives the very values a kept generator gives,
+    /// across buffer refills and 64-bit draws that straddle them.
+    #[test]
+    fn the_random_stream_kept_as_a_position_draws_what_a_kept_generator_draws() {
+        let kept = RefCell::new(ChaCha8Rng::seed_from_u64(42));
+        let position = RngPosition { seed: 42, word_pos: Cell::new(0) };
+        for i in 0..300 {
+            if i % 7 == 3 {
+                // One word alone, so later 64-bit draws start at odd positions.
+                let word = position.draw(|rng| rng.next_u32());
+                assert_eq!(word, kept.borrow_mut().next_u32(), "draw {i}");
+            } else {
+                let unit = position.draw(|rng| rng.random::<f64>());
+                assert_eq!(unit.to_bits(), kept.borrow_mut().random::<f64>().to_bits(), "draw {i}");
+            }
+        }
+        assert_eq!(u128::from(position.word_pos.get()), kept.borrow().get_word_pos());
+        let other = RngPosition { seed: 43, word_pos: Cell::new(0) };
+        assert_ne!(
+            other.draw(|rng| rng.next_u64()),
+            RngPosition { seed: 42, word_pos: Cell::new(0) }.draw(|rng| rng.next_u64())
+        );
     }
 }

@@ -19,9 +19,47 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::event::{DriverEvent, EventSink, discards};
-use super::wake::LocalNotify;
+use super::wake::{LazyNotify, LocalNotify};
 use crate::socket::{Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::wire::Padding;
+
+/// The writers' wake-ups of a socket's pipes, found by pipe (never walked in order).
+/// The first pipe is kept apart while it is the only one: most sockets of a big run
+/// have one connection, and a map of one entry holds a whole leaf (192 bytes for
+/// each comet subscriber's socket).
+#[derive(Debug, Default)]
+struct WriterWakes {
+    only: Option<(PipeId, Rc<LocalNotify>)>,
+    /// Every pipe's but `only`'s.
+    rest: BTreeMap<PipeId, Rc<LocalNotify>>,
+}
+
+impl WriterWakes {
+    fn get(&self, pipe: &PipeId) -> Option<&Rc<LocalNotify>> {
+        match &self.only {
+            Some((only, wake)) if only == pipe => Some(wake),
+            _ => self.rest.get(pipe),
+        }
+    }
+
+    fn insert(&mut self, pipe: PipeId, wake: Rc<LocalNotify>) {
+        match &mut self.only {
+            Some((only, kept)) if *only == pipe => *kept = wake,
+            None if self.rest.is_empty() => self.only = Some((pipe, wake)),
+            _ => {
+                self.rest.insert(pipe, wake);
+            }
+        }
+    }
+
+    fn remove(&mut self, pipe: &PipeId) {
+        if self.only.as_ref().is_some_and(|(only, _)| only == pipe) {
+            self.only = None;
+        } else {
+            self.rest.remove(pipe);
+        }
+    }
+}
 
 /// Where a socket's timer task is (`Shared::spawn_timer_if_wanted`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,9 +99,9 @@ pub(super) struct Shared {
     /// Wakes application calls waiting out a `WouldBlock`.
     app_wake: LocalNotify,
     /// Wakes readers stopped at a full inbound queue (RCVHWM backpressure).
-    room_wake: LocalNotify,
+    room_wake: LazyNotify,
     /// Wakes the timer task when the core's next deadline changed.
-    timer_wake: LocalNotify,
+    timer_wake: LazyNotify,
     /// The deadline the timer task sleeps towards, to tell when it changed.
     armed_deadline: Cell<Option<Duration>>,
     /// Where the timer task is: a socket whose core never wants a timeout (a
@@ -72,7 +110,7 @@ pub(super) struct Shared {
     /// This socket itself, for spawning the timer task from a core call.
     me: Weak<Shared>,
     /// One wake-up per connected pipe's writer, keyed by pipe.
-    writer_wakes: RefCell<BTreeMap<PipeId, Rc<LocalNotify>>>,
+    writer_wakes: RefCell<WriterWakes>,
     next_pipe: Cell<PipeId>,
     /// Set once, when the handle is closed or dropped; every task winds down on it.
     shutting_down: Cell<bool>,
@@ -80,7 +118,7 @@ pub(super) struct Shared {
     /// Tasks spawned and not yet finished: `close` returns when this reaches zero,
     /// that is when every connection has flushed (or its linger ran out).
     live_tasks: Cell<usize>,
-    tasks_done: LocalNotify,
+    tasks_done: LazyNotify,
     /// The first panic caught in one of this socket's tasks. turmoil would swallow it;
     /// the application's next call on the handle raises it again instead.
     panicked: RefCell<Option<String>>,
@@ -119,15 +157,15 @@ impl Shared {
             core_reads_clock,
             last_now: Cell::new(Duration::ZERO),
             app_wake: LocalNotify::new(),
-            room_wake: LocalNotify::new(),
-            timer_wake: LocalNotify::new(),
+            room_wake: LazyNotify::default(),
+            timer_wake: LazyNotify::default(),
             armed_deadline: Cell::new(None),
-            writer_wakes: RefCell::new(BTreeMap::new()),
+            writer_wakes: RefCell::default(),
             next_pipe: Cell::new(1),
             shutting_down: Cell::new(false),
             shutdown_wake: LocalNotify::new(),
             live_tasks: Cell::new(0),
-            tasks_done: LocalNotify::new(),
+            tasks_done: LazyNotify::default(),
             panicked: RefCell::new(None),
             rx_buffered_bytes: Cell::new(0),
             rx_buffered_bytes_peak: Cell::new(0),
@@ -277,7 +315,7 @@ impl Shared {
     }
 
     /// Wakes readers stopped at a full inbound queue, for a connection's own waits.
-    pub(super) fn room_wake(&self) -> &LocalNotify {
+    pub(super) fn room_wake(&self) -> &LazyNotify {
         &self.room_wake
     }
 
@@ -288,7 +326,7 @@ impl Shared {
 
     /// Waits until `pipe`'s inbound queue has room (or the socket is closing).
     pub(super) async fn wait_for_room(&self, pipe: PipeId) {
-        Self::wait_until(&self.room_wake, || self.peek_core(|core| core.can_receive(pipe))).await;
+        self.room_wake.wait_until(|| self.peek_core(|core| core.can_receive(pipe))).await;
     }
 
     /// Called after the application took a message out, which may free room.
@@ -337,7 +375,7 @@ impl Shared {
     }
 
     pub(super) async fn all_tasks_done(&self) {
-        Self::wait_until(&self.tasks_done, || self.live_tasks.get() == 0).await;
+        self.tasks_done.wait_until(|| self.live_tasks.get() == 0).await;
     }
 
     /// Spawns one of the socket's tasks on the current `LocalSet`, counted for
@@ -404,5 +442,33 @@ impl<F: Future<Output = ()>> Future for Guarded<F> {
         }
         this.shared.task_finished();
         Poll::Ready(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_wakes_find_each_pipe_s_own_whether_kept_apart_or_in_the_map() {
+        let mut wakes = WriterWakes::default();
+        let made: Vec<Rc<LocalNotify>> = (0..4).map(|_| Rc::new(LocalNotify::new())).collect();
+        let found = |wakes: &WriterWakes, pipe: PipeId| wakes.get(&pipe).map(Rc::as_ptr);
+        wakes.insert(1, Rc::clone(&made[1]));
+        assert!(wakes.only.is_some() && wakes.rest.is_empty(), "one pipe is kept apart");
+        wakes.insert(2, Rc::clone(&made[2]));
+        wakes.insert(3, Rc::clone(&made[3]));
+        for pipe in 1..=3 {
+            assert_eq!(found(&wakes, pipe), Some(Rc::as_ptr(&made[pipe as usize])));
+        }
+        wakes.remove(&1);
+        assert_eq!(found(&wakes, 1), None);
+        wakes.insert(1, Rc::clone(&made[0]));
+        assert_eq!(found(&wakes, 1), Some(Rc::as_ptr(&made[0])), "registered anew");
+        wakes.remove(&2);
+        wakes.remove(&3);
+        wakes.remove(&1);
+        assert!(wakes.only.is_none() && wakes.rest.is_empty());
+        assert_eq!(found(&wakes, 4), None);
     }
 }

@@ -13,7 +13,7 @@
 //! create their waiter with no `.await` in between, so on one thread no notification
 //! can fall in that gap, and `notify_one`'s stored permit is never needed.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -32,10 +32,22 @@ pub(super) struct LocalNotify {
 
 #[derive(Debug, Default)]
 struct Slots {
-    wakers: Vec<Option<Waker>>,
-    /// Slots of waiters dropped before a notification, for reuse, so that waiters
-    /// cancelled over and over (a `select!` branch that lost) take no more room.
-    free: Vec<u32>,
+    wakers: Vec<Slot>,
+    /// The slot freed last by a waiter dropped before a notification, for reuse, so
+    /// that waiters cancelled over and over (a `select!` branch that lost) take no
+    /// more room. Each free slot names the one freed before it: the free slots are a
+    /// stack threaded through `wakers`, reused last freed first, which costs a
+    /// notifier no list of its own (every comet subscriber has several notifiers).
+    free: Option<u32>,
+}
+
+/// One waiter's place in a notifier.
+#[derive(Debug)]
+enum Slot {
+    /// The waker of a pending waiter.
+    Taken(Waker),
+    /// A slot given up, and the one freed before it, if any.
+    Free(Option<u32>),
 }
 
 impl LocalNotify {
@@ -50,12 +62,14 @@ impl LocalNotify {
         if slots.wakers.is_empty() {
             return;
         }
-        slots.free.clear();
+        slots.free = None;
         let mut wakers = std::mem::take(&mut slots.wakers);
         // Waking only queues the task, but the borrow is released first all the same.
         drop(slots);
-        for waker in wakers.drain(..).flatten() {
-            waker.wake();
+        for slot in wakers.drain(..) {
+            if let Slot::Taken(waker) = slot {
+                waker.wake();
+            }
         }
         // The woken tasks wait again at once, most of them: the emptied vector's room
         // serves them, instead of a free here and an allocation at their next poll
@@ -91,15 +105,19 @@ impl LocalNotify {
         let mut slots = self.slots.borrow_mut();
         match waiter.slot {
             Some(slot) => {
-                let waker = &mut slots.wakers[slot as usize];
-                if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    *waker = Some(cx.waker().clone());
+                let kept = &mut slots.wakers[slot as usize];
+                if !matches!(kept, Slot::Taken(waker) if waker.will_wake(cx.waker())) {
+                    *kept = Slot::Taken(cx.waker().clone());
                 }
             }
             None => {
-                let waker = Some(cx.waker().clone());
-                let slot = match slots.free.pop() {
+                let waker = Slot::Taken(cx.waker().clone());
+                let slot = match slots.free {
                     Some(slot) => {
+                        let Slot::Free(next) = slots.wakers[slot as usize] else {
+                            unreachable!("the free list holds free slots only")
+                        };
+                        slots.free = next;
                         slots.wakers[slot as usize] = waker;
                         slot
                     }
@@ -123,18 +141,7 @@ impl LocalNotify {
         cx: &mut Context<'_>,
         ready: impl Fn() -> bool,
     ) -> Poll<()> {
-        loop {
-            let waiter = match wait {
-                Some(waiter) => waiter,
-                None if ready() => return Poll::Ready(()),
-                None => wait.insert(self.waiter()),
-            };
-            if self.poll_waiter(waiter, cx).is_pending() {
-                return Poll::Pending;
-            }
-            // Notified: its slot is gone, so it is dropped as is.
-            *wait = None;
-        }
+        poll_until_with(wait, ready, || self.waiter(), |waiter| self.poll_waiter(waiter, cx))
     }
 
     /// Gives up the wait in `wait`, if any (see [`LocalNotify::cancel`]).
@@ -152,8 +159,165 @@ impl LocalNotify {
             return;
         }
         let mut slots = self.slots.borrow_mut();
-        slots.wakers[slot as usize] = None;
-        push_first_exact(&mut slots.free, slot);
+        slots.wakers[slot as usize] = Slot::Free(slots.free);
+        slots.free = Some(slot);
+    }
+}
+
+/// The loop of a notifier's `poll_until`: a wait for `ready`, re-checked after every
+/// notification, making waiters with `make` and polling them with `poll`.
+fn poll_until_with(
+    wait: &mut Option<Waiter>,
+    ready: impl Fn() -> bool,
+    make: impl Fn() -> Waiter,
+    mut poll: impl FnMut(&mut Waiter) -> Poll<()>,
+) -> Poll<()> {
+    loop {
+        let waiter = match wait {
+            Some(waiter) => waiter,
+            None if ready() => return Poll::Ready(()),
+            None => wait.insert(make()),
+        };
+        if poll(waiter).is_pending() {
+            return Poll::Pending;
+        }
+        // Notified: its slot is gone, so it is dropped as is.
+        *wait = None;
+    }
+}
+
+/// A [`LocalNotify`] for the waiters of one task, one at a time, which keeps the
+/// waiter's waker in place of a list of slots: 24 bytes and nothing on the heap, where
+/// a notifier is 48 and its first waiter's slot a 16-byte allocation. A connection's
+/// heartbeat wake-up, at both ends of every connection, has only the heartbeat
+/// waiting on it. With one waiter a notifier wakes it as this does, so traces are the
+/// same.
+#[derive(Default)]
+pub(super) struct SoleNotify {
+    /// As [`LocalNotify`]'s.
+    generation: Cell<u64>,
+    /// The waiter's waker, while it waits.
+    waker: Cell<Option<Waker>>,
+}
+
+impl std::fmt::Debug for SoleNotify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoleNotify").field("generation", &self.generation.get()).finish()
+    }
+}
+
+impl SoleNotify {
+    /// [`LocalNotify::notify_waiters`].
+    pub(super) fn notify_waiters(&self) {
+        self.generation.set(self.generation.get().wrapping_add(1));
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// [`LocalNotify::waiter`].
+    pub(super) fn waiter(&self) -> Waiter {
+        Waiter { generation: self.generation.get(), slot: None }
+    }
+
+    /// [`LocalNotify::poll_waiter`]. A waiter dropped uncancelled leaves its waker
+    /// behind, as it would leave its slot in a notifier; the next waiter's replaces it,
+    /// which wakes the same: one task polls all of this notifier's waiters.
+    pub(super) fn poll_waiter(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
+        if self.generation.get() != waiter.generation {
+            waiter.slot = None;
+            return Poll::Ready(());
+        }
+        match self.waker.take() {
+            Some(waker) if waker.will_wake(cx.waker()) => self.waker.set(Some(waker)),
+            _ => self.waker.set(Some(cx.waker().clone())),
+        }
+        waiter.slot = Some(0);
+        Poll::Pending
+    }
+
+    /// [`LocalNotify::poll_until`].
+    pub(super) fn poll_until(
+        &self,
+        wait: &mut Option<Waiter>,
+        cx: &mut Context<'_>,
+        ready: impl Fn() -> bool,
+    ) -> Poll<()> {
+        poll_until_with(wait, ready, || self.waiter(), |waiter| self.poll_waiter(waiter, cx))
+    }
+
+    /// [`LocalNotify::cancel_wait`].
+    pub(super) fn cancel_wait(&self, wait: &mut Option<Waiter>) {
+        if let Some(waiter) = wait.take() {
+            self.cancel(waiter);
+        }
+    }
+
+    /// [`LocalNotify::cancel`].
+    pub(super) fn cancel(&self, waiter: Waiter) {
+        if waiter.slot.is_some() && self.generation.get() == waiter.generation {
+            self.waker.take();
+        }
+    }
+}
+
+/// A [`LocalNotify`] made when its first waiter is: 8 bytes until then, for waits
+/// most sockets never make (room in a full inbound queue, a change of the timer's
+/// deadline, the end of every task at close), three in every comet subscriber's
+/// socket. Until it is made nobody waits, so a notification has nothing to wake, and
+/// a waiter made later counts notifications from its making on, as it would anyway.
+#[derive(Debug, Default)]
+pub(super) struct LazyNotify(OnceCell<Box<LocalNotify>>);
+
+impl LazyNotify {
+    /// The notifier, made now if it was not yet: for a waiter about to be made.
+    fn made(&self) -> &LocalNotify {
+        self.0.get_or_init(Box::default)
+    }
+
+    /// [`LocalNotify::notify_waiters`]; nothing if no waiter was ever made.
+    pub(super) fn notify_waiters(&self) {
+        if let Some(notify) = self.0.get() {
+            notify.notify_waiters();
+        }
+    }
+
+    /// [`LocalNotify::notified`].
+    pub(super) fn notified(&self) -> Notified<'_> {
+        self.made().notified()
+    }
+
+    /// [`LocalNotify::poll_until`], making the notifier only when `ready` does not
+    /// hold at the check (and calling `ready` no more often).
+    pub(super) fn poll_until(
+        &self,
+        wait: &mut Option<Waiter>,
+        cx: &mut Context<'_>,
+        ready: impl Fn() -> bool,
+    ) -> Poll<()> {
+        if wait.is_none() {
+            if ready() {
+                return Poll::Ready(());
+            }
+            *wait = Some(self.made().waiter());
+        }
+        self.made().poll_until(wait, cx, ready)
+    }
+
+    /// [`LocalNotify::cancel_wait`]: a wait in `wait` was made by the notifier, so
+    /// there is nothing to give up before it exists.
+    pub(super) fn cancel_wait(&self, wait: &mut Option<Waiter>) {
+        if let Some(notify) = self.0.get() {
+            notify.cancel_wait(wait);
+        }
+    }
+
+    /// Resolves once `ready` holds, re-checking it after every notification; makes
+    /// the notifier only if it has to wait.
+    pub(super) async fn wait_until(&self, ready: impl Fn() -> bool) {
+        while !ready() {
+            self.made().notified().await;
+        }
     }
 }
 
@@ -306,6 +470,105 @@ mod tests {
         notify.notify_waiters();
         assert_eq!(counter.0.load(Ordering::Relaxed), 1, "only the live waiter is woken");
         assert_eq!(notify.poll_waiter(&mut second, &mut cx), Poll::Ready(()));
+    }
+
+    /// Which task a notification wakes first decides the simulation's order, so freed
+    /// slots are reused in a fixed order: the one freed last first.
+    #[test]
+    fn freed_slots_are_reused_last_freed_first_and_woken_in_slot_order() {
+        struct Logger(usize, Arc<std::sync::Mutex<Vec<usize>>>);
+        impl Wake for Logger {
+            fn wake(self: Arc<Self>) {
+                self.1.lock().unwrap().push(self.0);
+            }
+        }
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let waker = |id| Waker::from(Arc::new(Logger(id, Arc::clone(&log))));
+        let notify = LocalNotify::new();
+        let mut waiters: Vec<Waiter> = (0..4).map(|_| notify.waiter()).collect();
+        for (id, waiter) in waiters.iter_mut().enumerate() {
+            let w = waker(id);
+            assert_eq!(notify.poll_waiter(waiter, &mut Context::from_waker(&w)), Poll::Pending);
+        }
+        let mut waiters = waiters.into_iter();
+        let (zero, one, two, three) = (
+            waiters.next().unwrap(),
+            waiters.next().unwrap(),
+            waiters.next().unwrap(),
+            waiters.next().unwrap(),
+        );
+        // Slots 0, 3 and 2 freed, in that order; then three new waiters take 2, 3, 0.
+        notify.cancel(zero);
+        notify.cancel(three);
+        notify.cancel(two);
+        for id in [12, 13, 10] {
+            let mut waiter = notify.waiter();
+            let w = waker(id);
+            assert_eq!(
+                notify.poll_waiter(&mut waiter, &mut Context::from_waker(&w)),
+                Poll::Pending
+            );
+        }
+        assert_eq!(notify.slots.borrow().wakers.len(), 4, "every freed slot was reused");
+        notify.notify_waiters();
+        assert_eq!(*log.lock().unwrap(), [10, 1, 12, 13]);
+        drop(one);
+    }
+
+    #[test]
+    fn a_lazy_notifier_is_made_by_its_first_wait_and_then_wakes_as_a_notifier_does() {
+        let lazy = LazyNotify::default();
+        let (counter, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        lazy.notify_waiters();
+        let mut wait = None;
+        lazy.cancel_wait(&mut wait);
+        assert_eq!(lazy.poll_until(&mut wait, &mut cx, || true), Poll::Ready(()));
+        assert!(lazy.0.get().is_none(), "no wait made, no notifier");
+        let ready = Cell::new(false);
+        assert_eq!(lazy.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
+        assert!(lazy.0.get().is_some() && wait.is_some());
+        lazy.notify_waiters();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 1);
+        assert_eq!(lazy.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
+        ready.set(true);
+        lazy.notify_waiters();
+        assert_eq!(lazy.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Ready(()));
+        assert!(wait.is_none());
+        assert_eq!(counter.0.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_notifier_for_one_wakes_its_waiter_as_a_notifier_does() {
+        let sole = SoleNotify::default();
+        let (counter, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut cancelled = sole.waiter();
+        assert_eq!(sole.poll_waiter(&mut cancelled, &mut cx), Poll::Pending);
+        sole.cancel(cancelled);
+        sole.notify_waiters();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 0, "a cancelled waiter is not woken");
+        let mut waiter = sole.waiter();
+        assert_eq!(sole.poll_waiter(&mut waiter, &mut cx), Poll::Pending);
+        assert_eq!(sole.poll_waiter(&mut waiter, &mut cx), Poll::Pending);
+        sole.notify_waiters();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 1, "polled twice, woken once");
+        assert_eq!(sole.poll_waiter(&mut waiter, &mut cx), Poll::Ready(()));
+        let ready = Cell::new(false);
+        let mut wait = None;
+        assert_eq!(sole.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
+        sole.notify_waiters();
+        assert_eq!(sole.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
+        ready.set(true);
+        sole.notify_waiters();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 3);
+        assert_eq!(sole.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Ready(()));
+        assert!(wait.is_none());
+        let mut late = None;
+        assert_eq!(sole.poll_until(&mut late, &mut cx, || false), Poll::Pending);
+        sole.cancel_wait(&mut late);
+        sole.notify_waiters();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 3, "a given-up wait is not woken");
     }
 
     #[test]

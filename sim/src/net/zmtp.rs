@@ -30,7 +30,7 @@ use super::conn::{
     poll_read_some,
 };
 use super::shared::Shared;
-use super::wake::{LocalNotify, Waiter};
+use super::wake::{LocalNotify, SoleNotify, Waiter};
 use crate::socket::{self, Msg, PipeId, SocketType};
 use crate::wire::zmtp::{
     Decoder, Envelope, Event, Handshake, Limits, Unroutable, Version, encode_ping, encode_pong,
@@ -122,7 +122,7 @@ struct Link {
     /// The time-to-live the peer's last PING asked for, if any.
     peer_ttl: Option<Duration>,
     /// Wakes the heartbeat when `peer_ttl` changes.
-    heartbeat_wake: LocalNotify,
+    heartbeat_wake: SoleNotify,
 }
 
 impl Link {
@@ -243,7 +243,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             writer_wake: Rc::new(LocalNotify::new()),
             last_heard: Duration::ZERO,
             peer_ttl: None,
-            heartbeat_wake: LocalNotify::new(),
+            heartbeat_wake: SoleNotify::default(),
         };
         let reader = Reader {
             decoder: Decoder::new(shared.socket_type, limits(shared)),

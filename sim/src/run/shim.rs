@@ -241,16 +241,14 @@ struct Chunk {
     stands_for: u64,
 }
 
-/// One end of a shimmed connection.
-#[derive(Debug)]
-pub struct ShimStream {
-    inner: Option<turmoil::net::TcpStream>,
-    conn: ConnId,
-    /// 0 for the connecting end, 1 for the accepting end.
-    end: usize,
-    me: Replica,
-    peer: Replica,
-    world: Rc<FaultWorld>,
+/// Data on its way to the application: what [`ShimStream::fill`] took from turmoil,
+/// until [`ShimStream::poll_read`] hands over its last byte. Made when bytes come and
+/// dropped when all of it has been read, unless it keeps a release timer: the timer's
+/// registration stays as it was, and `last_release` matters only while a chunk may
+/// still wait for its time (a chunk released without waiting was due, so a later one
+/// compared with a forgotten `last_release` instead is due as well).
+#[derive(Debug, Default)]
+struct Received {
     /// Raw bytes from turmoil not yet parsed into chunks.
     raw: BytesMut,
     chunks: VecDeque<Chunk>,
@@ -261,10 +259,45 @@ pub struct ShimStream {
     /// A released chunk the application has not read all of.
     current: Bytes,
     sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Received {
+    /// Whether nothing is in flight and nothing needs keeping.
+    fn idle(&self) -> bool {
+        self.raw.is_empty()
+            && self.chunks.is_empty()
+            && self.current.is_empty()
+            && self.sleep.is_none()
+    }
+}
+
+/// The accepting end's preamble while it comes in.
+#[derive(Debug)]
+struct Preamble {
+    bytes: [u8; PREAMBLE_LEN],
+    /// How many of `bytes` have been read.
+    have: usize,
+}
+
+/// One end of a shimmed connection.
+#[derive(Debug)]
+pub struct ShimStream {
+    inner: Option<turmoil::net::TcpStream>,
+    conn: ConnId,
+    /// 0 for the connecting end, 1 for the accepting end.
+    end: usize,
+    me: Replica,
+    peer: Replica,
+    world: Rc<FaultWorld>,
+    /// What has come from turmoil and is not yet read, only while there is some:
+    /// most ends of a big run are idle most of the time (a comet router has a
+    /// hundred thousand), and this is 128 of their bytes.
+    received: Option<Box<Received>>,
     inner_done: bool,
     /// On the accepting end, the preamble bytes read so far, until it names the
-    /// connection and its connector; `None` once known.
-    preamble: Option<Vec<u8>>,
+    /// connection and its connector; `None` once known. Boxed, as it is needed only
+    /// for a moment.
+    preamble: Option<Box<Preamble>>,
     /// The connection's send windows; on the accepting end, known with the preamble.
     windows: Option<Rc<Windows>>,
     /// What this end's writes stand for, for bandwidth limits and the reader's buffer.
@@ -280,24 +313,24 @@ impl ShimStream {
     /// The accepting end, before its preamble has been read.
     fn accepted(inner: turmoil::net::TcpStream, me: Replica, world: Rc<FaultWorld>) -> Self {
         let mut stream = ShimStream::new(inner, 0, 1, [me, me], world);
-        stream.preamble = Some(Vec::with_capacity(PREAMBLE_LEN));
+        stream.preamble = Some(Box::new(Preamble { bytes: [0; PREAMBLE_LEN], have: 0 }));
         stream
     }
 
     /// Reads the connector's preamble, exactly its bytes and no more, then learns the
     /// connection and the peer from it. Every read and write waits for this first.
     fn poll_preamble(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Some(got) = self.preamble.as_mut() else { return Poll::Ready(Ok(())) };
-        while got.len() < PREAMBLE_LEN {
-            let mut tmp = [0u8; PREAMBLE_LEN];
-            let mut rb = ReadBuf::new(&mut tmp[..PREAMBLE_LEN - got.len()]);
+        let Some(preamble) = self.preamble.as_mut() else { return Poll::Ready(Ok(())) };
+        while preamble.have < PREAMBLE_LEN {
+            let mut rb = ReadBuf::new(&mut preamble.bytes[preamble.have..]);
             let inner = self.inner.as_mut().expect("present until drop");
             ready!(Pin::new(inner).poll_read(cx, &mut rb))?;
             if rb.filled().is_empty() {
                 return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
             }
-            got.extend_from_slice(rb.filled());
+            preamble.have += rb.filled().len();
         }
+        let got = &preamble.bytes;
         let bad = || io::Error::new(io::ErrorKind::InvalidData, "not a patchbay shim preamble");
         if &got[..4] != PREAMBLE_MAGIC {
             return Poll::Ready(Err(bad()));
@@ -324,12 +357,7 @@ impl ShimStream {
             me: ends[end],
             peer: ends[1 - end],
             world,
-            raw: BytesMut::new(),
-            chunks: Default::default(),
-            buffered: 0,
-            last_release: Duration::ZERO,
-            current: Bytes::new(),
-            sleep: None,
+            received: None,
             inner_done: false,
             preamble: None,
             windows: None,
@@ -392,31 +420,15 @@ impl ShimStream {
         // Left uninitialised: zeroing 16 KiB on every poll showed up in profiles, and
         // `ReadBuf` hands back only the bytes turmoil wrote.
         let mut tmp = [MaybeUninit::<u8>::uninit(); 16 * 1024];
-        while !self.inner_done && self.buffered < READ_BUFFER_MAX {
+        while !self.inner_done && self.buffered() < READ_BUFFER_MAX {
             let inner = self.inner.as_mut().expect("present until drop");
             let mut rb = ReadBuf::uninit(&mut tmp);
             match Pin::new(inner).poll_read(cx, &mut rb) {
                 Poll::Ready(Ok(())) if rb.filled().is_empty() => self.inner_done = true,
-                Poll::Ready(Ok(())) if self.raw.is_empty() => {
-                    // The usual case, whole chunks and nothing left from before: each
-                    // is copied once into a buffer of its own size, and only a cut
-                    // tail waits in `raw`.
-                    let got = rb.filled();
-                    let used = self.parse_from(got);
-                    if used < got.len() {
-                        self.raw.put_slice(&got[used..]);
-                    }
-                }
                 Poll::Ready(Ok(())) => {
-                    self.raw.put_slice(rb.filled());
-                    let raw = std::mem::take(&mut self.raw);
-                    let used = self.parse_from(&raw);
-                    self.raw = raw;
-                    self.raw.advance(used);
-                    if self.raw.is_empty() {
-                        // A quiet stream keeps no buffer.
-                        self.raw = BytesMut::new();
-                    }
+                    let mut received = self.received.take().unwrap_or_default();
+                    self.take_in(&mut received, rb.filled());
+                    self.received = Some(received);
                 }
                 Poll::Ready(Err(e)) => return Err(e),
                 Poll::Pending => break,
@@ -425,11 +437,46 @@ impl ShimStream {
         Ok(())
     }
 
+    /// What the chunks held stand for (`Received::buffered`).
+    fn buffered(&self) -> u64 {
+        self.received.as_ref().map_or(0, |received| received.buffered)
+    }
+
+    /// Queues the whole chunks of `got`, one read from turmoil, after what `received`
+    /// holds already; a cut tail waits in `received.raw`.
+    fn take_in(&mut self, received: &mut Received, got: &[u8]) {
+        if received.raw.is_empty() {
+            // The usual case, whole chunks and nothing left from before: each is
+            // copied once into a buffer of its own size, and only a cut tail waits.
+            let used = self.parse_from(received, got);
+            if used < got.len() {
+                received.raw.put_slice(&got[used..]);
+            }
+        } else {
+            received.raw.put_slice(got);
+            let raw = std::mem::take(&mut received.raw);
+            let used = self.parse_from(received, &raw);
+            received.raw = raw;
+            received.raw.advance(used);
+            if received.raw.is_empty() {
+                // A quiet stream keeps no buffer.
+                received.raw = BytesMut::new();
+            }
+        }
+    }
+
+    /// Drops the receive state once all of it has been read (see [`Received`]).
+    fn forget_if_idle(&mut self) {
+        if self.received.as_ref().is_some_and(|received| received.idle()) {
+            self.received = None;
+        }
+    }
+
     /// Queues the whole chunks at the start of `raw`; returns how many bytes they took.
     /// Each chunk's bytes are copied into a `Bytes` of their own: split off a shared
     /// buffer instead, the first split allocated a shared header on top of the
     /// buffer, and one long-lived chunk kept the whole buffer alive.
-    fn parse_from(&mut self, raw: &[u8]) -> usize {
+    fn parse_from(&mut self, received: &mut Received, raw: &[u8]) -> usize {
         let mut used = 0;
         while raw.len() - used >= CHUNK_HEADER_LEN {
             let header = &raw[used..used + CHUNK_HEADER_LEN];
@@ -445,10 +492,10 @@ impl ShimStream {
             let data = Bytes::copy_from_slice(&raw[start..start + len]);
             used = start + len;
             let release_at =
-                (leaves_at + self.world.delay(self.peer, self.me)).max(self.last_release);
-            self.last_release = release_at;
-            self.buffered += stands_for;
-            self.chunks.push_back(Chunk { release_at, data, stands_for });
+                (leaves_at + self.world.delay(self.peer, self.me)).max(received.last_release);
+            received.last_release = release_at;
+            received.buffered += stands_for;
+            received.chunks.push_back(Chunk { release_at, data, stands_for });
             // A chunk is one segment, all of it read in this `fill`: turmoil gave its
             // credit back at the first read, with nothing else woken in between.
             self.windows().give_back(1 - self.end);
@@ -458,7 +505,8 @@ impl ShimStream {
 
     /// Moves the front chunk to `current` if it may be released now.
     fn release(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(front) = self.chunks.front() else { return Poll::Pending };
+        let Some(received) = self.received.as_deref_mut() else { return Poll::Pending };
+        let Some(front) = received.chunks.front() else { return Poll::Pending };
         if let Some(fault) = self.world.held(self.peer, self.me) {
             self.world.note_effect(fault);
             self.world.register_wait(cx.waker());
@@ -467,18 +515,19 @@ impl ShimStream {
         let now = now();
         if front.release_at > now {
             let deadline = tokio::time::Instant::now() + (front.release_at - now);
-            let sleep = self.sleep.get_or_insert_with(|| Box::pin(timer::sleep_until(deadline)));
+            let sleep =
+                received.sleep.get_or_insert_with(|| Box::pin(timer::sleep_until(deadline)));
             sleep.as_mut().reset(deadline);
             ready!(sleep.as_mut().poll(cx));
         }
-        let chunk = self.chunks.pop_front().expect("front exists");
-        if self.chunks.is_empty() {
+        let chunk = received.chunks.pop_front().expect("front exists");
+        if received.chunks.is_empty() {
             // A quiet stream holds no queue (a comet router has 100,000 of them).
-            self.chunks = VecDeque::new();
+            received.chunks = VecDeque::new();
         }
-        self.buffered -= chunk.stands_for;
-        self.world.on_release(self.conn, 1 - self.end, chunk.data.len() as u64);
-        self.current = chunk.data;
+        received.buffered -= chunk.stands_for;
+        received.current = chunk.data;
+        self.world.on_release(self.conn, 1 - self.end, received.current.len() as u64);
         Poll::Ready(())
     }
 }
@@ -502,12 +551,16 @@ impl AsyncRead for ShimStream {
             return Poll::Pending;
         }
         loop {
-            if !this.current.is_empty() {
-                let n = this.current.len().min(buf.remaining());
-                buf.put_slice(&this.current.split_to(n));
-                if this.current.is_empty() {
+            if let Some(received) = this.received.as_deref_mut()
+                && !received.current.is_empty()
+            {
+                let current = &mut received.current;
+                let n = current.len().min(buf.remaining());
+                buf.put_slice(&current.split_to(n));
+                if current.is_empty() {
                     // An empty slice still holds the chunk's allocation.
-                    this.current = Bytes::new();
+                    *current = Bytes::new();
+                    this.forget_if_idle();
                 }
                 return Poll::Ready(Ok(()));
             }
@@ -515,7 +568,7 @@ impl AsyncRead for ShimStream {
             if this.release(cx).is_ready() {
                 continue;
             }
-            if this.chunks.is_empty() && this.inner_done {
+            if this.inner_done && this.received.as_ref().is_none_or(|r| r.chunks.is_empty()) {
                 return Poll::Ready(Ok(()));
             }
             this.watch_silent_peer(cx);
@@ -553,7 +606,7 @@ impl AsyncWrite for ShimStream {
         chunk.reserve(CHUNK_HEADER_LEN + len);
         chunk.put_u32(len as u32);
         // Metered and paced on copies, kept only once turmoil takes the write.
-        let mut meter = this.meter;
+        let mut meter = this.meter.clone();
         let stands_for = meter.feed(&buf[..len]);
         let pace = this.world.pace(this.me, this.peer, now(), stands_for);
         chunk.put_u64(pace.leaves_at.as_nanos() as u64);
