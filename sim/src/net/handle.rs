@@ -100,8 +100,8 @@ impl SocketHandle {
 
     async fn send_from(&self, mut msg: Msg, mut now: Option<Duration>) -> Result<(), SendError> {
         loop {
-            // A refused message comes back for the next attempt: PUSH and DEALER
-            // copy nothing for it, other cores copy it once per attempt.
+            // A refused message comes back for the next attempt: PUSH, DEALER, REQ,
+            // REP and ROUTER copy nothing for it, other cores copy it once per attempt.
             match self.offer(now.take(), |core, now| core.send_or_return(msg, now)) {
                 Ok(()) => return Ok(()),
                 Err((SendError::WouldBlock, refused)) => {
