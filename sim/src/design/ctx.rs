@@ -435,26 +435,30 @@ impl Socket<'_> {
     }
 
     fn trace(&self, kind: EventKind) {
-        self.ctx.recorder.record(TraceEvent {
-            at: self.ctx.now(),
-            node: Some(self.ctx.replica),
-            socket: Some(self.index),
-            kind,
-        });
+        self.trace_at(self.ctx.now(), kind);
+    }
+
+    fn trace_at(&self, at: Duration, kind: EventKind) {
+        let (node, socket) = (Some(self.ctx.replica), Some(self.index));
+        self.ctx.recorder.record(TraceEvent { at, node, socket, kind });
     }
 
     /// Sends, waiting while every pipe is full (the socket's HWM policy decides what
-    /// "full" does).
+    /// "full" does). One clock reading serves the trace event and the first attempt:
+    /// the socket and this context count time from the same epoch.
     pub async fn send(&self, msg: Msg) -> Result<(), SendError> {
         let info = msg_info(&msg);
-        self.trace(EventKind::Send { msg: info });
-        self.handle.send(msg).await
+        let at = self.ctx.now();
+        self.trace_at(at, EventKind::Send { msg: info });
+        self.handle.send_at(msg, at).await
     }
 
-    /// Receives the next message, waiting for one.
+    /// Receives the next message, waiting for one. The trace event takes the time the
+    /// socket read for the receive, where it read one (same epoch, same poll).
     pub async fn recv(&self) -> Result<Msg, RecvError> {
-        let msg = self.handle.recv().await?;
-        self.trace(EventKind::Receive { msg: msg_info(&msg) });
+        let (msg, at) = self.handle.recv_timed().await?;
+        let at = at.unwrap_or_else(|| self.ctx.now());
+        self.trace_at(at, EventKind::Receive { msg: msg_info(&msg) });
         Ok(msg)
     }
 

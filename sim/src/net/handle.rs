@@ -87,11 +87,22 @@ impl SocketHandle {
     }
 
     /// Sends `msg`, waiting while the core says `WouldBlock`.
-    pub async fn send(&self, mut msg: Msg) -> Result<(), SendError> {
+    pub async fn send(&self, msg: Msg) -> Result<(), SendError> {
+        self.send_from(msg, None).await
+    }
+
+    /// [`Self::send`] whose first attempt is given `now`, the time since the run's
+    /// epoch that the caller read in this same poll: a design's `Socket::send` reads
+    /// it for its trace event, and reading the clock again would give the same value.
+    pub(crate) async fn send_at(&self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        self.send_from(msg, Some(now)).await
+    }
+
+    async fn send_from(&self, mut msg: Msg, mut now: Option<Duration>) -> Result<(), SendError> {
         loop {
-            // A refused message comes back for the next attempt: PUSH and DEALER
-            // copy nothing for it, other cores copy it once per attempt.
-            match self.try_send_or_return(msg) {
+            // A refused message comes back for the next attempt: PUSH, DEALER, REQ,
+            // REP and ROUTER copy nothing for it, other cores copy it once per attempt.
+            match self.offer(now.take(), |core, now| core.send_or_return(msg, now)) {
                 Ok(()) => return Ok(()),
                 Err((SendError::WouldBlock, refused)) => {
                     msg = refused;
@@ -104,10 +115,18 @@ impl SocketHandle {
 
     /// Receives the next message, waiting while the core says `WouldBlock`.
     pub async fn recv(&self) -> Result<Msg, RecvError> {
+        Ok(self.recv_timed().await?.0)
+    }
+
+    /// [`Self::recv`], with the time the core was given for the call that returned
+    /// the message when that was a clock reading (`Shared::clock_reading`): in the
+    /// poll that returns, it is what reading the clock would give.
+    pub(crate) async fn recv_timed(&self) -> Result<(Msg, Option<Duration>), RecvError> {
         loop {
             match self.try_recv() {
                 Err(RecvError::WouldBlock) => self.shared().app_woken().await,
-                done => return done,
+                Ok(msg) => return Ok((msg, self.shared().clock_reading())),
+                Err(error) => return Err(error),
             }
         }
     }
@@ -117,19 +136,22 @@ impl SocketHandle {
     /// # Panics
     /// If a task of this socket panicked earlier (a patchbay bug), with its message.
     pub(crate) fn try_send(&self, msg: Msg) -> Result<(), SendError> {
-        self.offer(|core, now| core.send(msg, now))
+        self.offer(None, |core, now| core.send(msg, now))
     }
 
-    /// [`Self::try_send`] that hands a refused message back.
-    fn try_send_or_return(&self, msg: Msg) -> Result<(), (SendError, Msg)> {
-        self.offer(|core, now| core.send_or_return(msg, now))
-    }
-
-    /// Hands the core a message by `send`, as both sends above do.
-    fn offer<T>(&self, send: impl FnOnce(&mut dyn SocketCore, Duration) -> T) -> T {
+    /// Hands the core a message by `send`, as both sends above do, at `now` if the
+    /// caller read the clock in this poll.
+    fn offer<T>(
+        &self,
+        now: Option<Duration>,
+        send: impl FnOnce(&mut dyn SocketCore, Duration) -> T,
+    ) -> T {
         let shared = self.shared();
         shared.raise_if_panicked();
-        let sent = shared.with_core(send);
+        let sent = match now {
+            Some(now) => shared.with_core_at(now, send),
+            None => shared.with_core(send),
+        };
         // A send can empty inbound queues too: a REQ's new request drops stale replies.
         shared.room_freed();
         sent

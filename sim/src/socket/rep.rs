@@ -74,8 +74,16 @@ impl SocketCore for Rep {
 
     /// Answers the pending request. A full pipe drops the reply: REP's HWM policy is
     /// to drop, as in libzmq where a REP sends through a ROUTER-like pipe table.
-    fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
-        let Pending { pipe, backtrace } = self.pending.take().ok_or(SendError::State)?;
+    fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        self.send_or_return(msg, now).map_err(|(error, _)| error)
+    }
+
+    /// Refuses only with no request to answer, before touching the message, so it is
+    /// handed back untouched and a blocking send keeps no copy.
+    fn send_or_return(&mut self, msg: Msg, _now: Duration) -> Result<(), (SendError, Msg)> {
+        let Some(Pending { pipe, backtrace }) = self.pending.take() else {
+            return Err((SendError::State, msg));
+        };
         let reply = Msg { header: backtrace, body: msg.body };
         if !self.pipes.is_attached(pipe) {
             self.pipes.drop_msg(Some(pipe), DropReason::PeerGone, reply);
@@ -124,6 +132,22 @@ mod tests {
         rep.send(msg(&[], "answer"), ms(1)).unwrap();
         assert_eq!(transmit_all(&mut rep, 2), [(vec![3, 9, RID], "answer".into())]);
         assert_eq!(transmit_all(&mut rep, 1), []);
+    }
+
+    /// With no request to answer the very message comes back, untouched; the next
+    /// request's answer goes out as usual.
+    #[test]
+    fn a_send_without_a_request_hands_the_message_itself_back() {
+        let mut rep = rep();
+        let early = msg(&[5], "too early");
+        let header_at = early.header.as_ptr();
+        let (error, back) = rep.send_or_return(early, ms(0)).unwrap_err();
+        assert_eq!((error, back.header.as_ptr()), (SendError::State, header_at));
+        assert_eq!(back, msg(&[5], "too early"));
+        rep.on_message(1, msg(&[RID], "q"), ms(0));
+        rep.recv(ms(0)).unwrap();
+        assert_eq!(rep.send_or_return(msg(&[], "a"), ms(1)), Ok(()));
+        assert_eq!(transmit_all(&mut rep, 1), [(vec![RID], "a".into())]);
     }
 
     #[test]

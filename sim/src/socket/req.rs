@@ -262,8 +262,14 @@ impl SocketCore for Req {
     /// resend time.
     /// A strict REQ (libzmq) refuses the send while the last reply is unread.
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        self.send_or_return(msg, now).map_err(|(error, _)| error)
+    }
+
+    /// Refuses only a strict REQ's second request, before touching the message, so it
+    /// is handed back untouched and a blocking send keeps no copy.
+    fn send_or_return(&mut self, msg: Msg, now: Duration) -> Result<(), (SendError, Msg)> {
         if self.strict && self.awaiting_recv {
-            return Err(SendError::State);
+            return Err((SendError::State, msg));
         }
         self.awaiting_recv = true;
         self.cancel();

@@ -85,17 +85,17 @@ impl Router {
         }
     }
 
-    /// Drops an unroutable message, or hands `error` to the application when
-    /// `router_mandatory` is set (then the message is the application's to keep).
+    /// Drops an unroutable message, or hands `error` and the message back to the
+    /// application when `router_mandatory` is set (then the message is its to keep).
     fn refuse(
         &mut self,
         pipe: Option<PipeId>,
         reason: DropReason,
         error: SendError,
         msg: Msg,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), (SendError, Msg)> {
         if self.mandatory {
-            return Err(error);
+            return Err((error, msg));
         }
         self.pipes.drop_msg(pipe, reason, msg);
         Ok(())
@@ -134,7 +134,12 @@ impl SocketCore for Router {
     /// transport is down still takes the message, which waits for the reconnect.
     /// Deviation: libzmq forgets a peer's identity the moment its connection drops
     /// and would drop the message; here the connecting side's pipe outlives the drop.
-    fn send(&mut self, mut msg: Msg, _now: Duration) -> Result<(), SendError> {
+    fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        self.send_or_return(msg, now).map_err(|(error, _)| error)
+    }
+
+    /// A refused message is handed back untouched, so a blocking send keeps no copy.
+    fn send_or_return(&mut self, mut msg: Msg, _now: Duration) -> Result<(), (SendError, Msg)> {
         let target = msg.header.first().and_then(|hop| self.pipe_of(*hop));
         // The common case, a known pipe with room, costs one lookup in the pipe table;
         // which refusal it is, only a refused message asks.
@@ -235,6 +240,23 @@ mod tests {
         router.send(msg(&[1], "a"), ms(0)).unwrap();
         assert_eq!(router.send(msg(&[1], "b"), ms(0)), Err(SendError::WouldBlock));
         assert_eq!(dropped(events(&mut router)), []);
+    }
+
+    /// A refused send hands the very message back (its header still in the `Vec` it
+    /// was sent in), with its hop id still in front: a blocking send keeps no copy.
+    #[test]
+    fn a_mandatory_refusal_hands_the_message_itself_back() {
+        let mut router = router(true, 1);
+        up(&mut router, &[1]);
+        let unknown = msg(&[8], "x");
+        let header_at = unknown.header.as_ptr();
+        let (error, back) = router.send_or_return(unknown, ms(0)).unwrap_err();
+        assert_eq!((error, back.header.as_ptr()), (SendError::HostUnreachable, header_at));
+        assert_eq!(back, msg(&[8], "x"));
+        router.send_or_return(msg(&[1], "a"), ms(0)).unwrap();
+        let (error, back) = router.send_or_return(msg(&[1], "b"), ms(0)).unwrap_err();
+        assert_eq!((error, back), (SendError::WouldBlock, msg(&[1], "b")));
+        assert_eq!(transmit_all(&mut router, 1), [(vec![], "a".into())]);
     }
 
     fn zeromq_router() -> Router {

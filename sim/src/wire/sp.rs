@@ -513,7 +513,10 @@ pub fn split(rule: HeaderRule, payload: Bytes) -> Result<Msg, Malformed> {
         HeaderRule::HopCount => return split_hop_count(payload),
     };
     let mut body = payload;
-    let header = (0..ids).map(|_| body.get_u32()).collect();
+    // Room for one more id: a ROUTER or a device pushes the hop id in front of what
+    // arrived, which would otherwise regrow (and copy) every request's header.
+    let mut header = Vec::with_capacity(ids + 1);
+    header.extend((0..ids).map(|_| body.get_u32()));
     Ok(Msg { header, body })
 }
 
