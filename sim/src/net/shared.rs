@@ -8,7 +8,6 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -20,46 +19,8 @@ use tokio::time::Instant;
 
 use super::event::{DriverEvent, EventSink, discards};
 use super::wake::{LazyNotify, LocalNotify};
-use crate::socket::{Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType};
+use crate::socket::{ByPipe, Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::wire::Padding;
-
-/// The writers' wake-ups of a socket's pipes, found by pipe (never walked in order).
-/// The first pipe is kept apart while it is the only one: most sockets of a big run
-/// have one connection, and a map of one entry holds a whole leaf (192 bytes for
-/// each comet subscriber's socket).
-#[derive(Debug, Default)]
-struct WriterWakes {
-    only: Option<(PipeId, Rc<LocalNotify>)>,
-    /// Every pipe's but `only`'s.
-    rest: BTreeMap<PipeId, Rc<LocalNotify>>,
-}
-
-impl WriterWakes {
-    fn get(&self, pipe: &PipeId) -> Option<&Rc<LocalNotify>> {
-        match &self.only {
-            Some((only, wake)) if only == pipe => Some(wake),
-            _ => self.rest.get(pipe),
-        }
-    }
-
-    fn insert(&mut self, pipe: PipeId, wake: Rc<LocalNotify>) {
-        match &mut self.only {
-            Some((only, kept)) if *only == pipe => *kept = wake,
-            None if self.rest.is_empty() => self.only = Some((pipe, wake)),
-            _ => {
-                self.rest.insert(pipe, wake);
-            }
-        }
-    }
-
-    fn remove(&mut self, pipe: &PipeId) {
-        if self.only.as_ref().is_some_and(|(only, _)| only == pipe) {
-            self.only = None;
-        } else {
-            self.rest.remove(pipe);
-        }
-    }
-}
 
 /// Where a socket's timer task is (`Shared::spawn_timer_if_wanted`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,8 +70,9 @@ pub(super) struct Shared {
     timer: Cell<TimerTask>,
     /// This socket itself, for spawning the timer task from a core call.
     me: Weak<Shared>,
-    /// One wake-up per connected pipe's writer, keyed by pipe.
-    writer_wakes: RefCell<WriterWakes>,
+    /// One wake-up per connected pipe's writer, keyed by pipe (a socket's only one
+    /// inline: `ByPipe`).
+    writer_wakes: RefCell<ByPipe<Rc<LocalNotify>>>,
     next_pipe: Cell<PipeId>,
     /// Set once, when the handle is closed or dropped; every task winds down on it.
     shutting_down: Cell<bool>,
@@ -474,33 +436,5 @@ impl<F: Future<Output = ()>> Future for Guarded<F> {
         }
         this.shared.task_finished();
         Poll::Ready(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn writer_wakes_find_each_pipe_s_own_whether_kept_apart_or_in_the_map() {
-        let mut wakes = WriterWakes::default();
-        let made: Vec<Rc<LocalNotify>> = (0..4).map(|_| Rc::new(LocalNotify::new())).collect();
-        let found = |wakes: &WriterWakes, pipe: PipeId| wakes.get(&pipe).map(Rc::as_ptr);
-        wakes.insert(1, Rc::clone(&made[1]));
-        assert!(wakes.only.is_some() && wakes.rest.is_empty(), "one pipe is kept apart");
-        wakes.insert(2, Rc::clone(&made[2]));
-        wakes.insert(3, Rc::clone(&made[3]));
-        for pipe in 1..=3 {
-            assert_eq!(found(&wakes, pipe), Some(Rc::as_ptr(&made[pipe as usize])));
-        }
-        wakes.remove(&1);
-        assert_eq!(found(&wakes, 1), None);
-        wakes.insert(1, Rc::clone(&made[0]));
-        assert_eq!(found(&wakes, 1), Some(Rc::as_ptr(&made[0])), "registered anew");
-        wakes.remove(&2);
-        wakes.remove(&3);
-        wakes.remove(&1);
-        assert!(wakes.only.is_none() && wakes.rest.is_empty());
-        assert_eq!(found(&wakes, 4), None);
     }
 }

@@ -29,6 +29,7 @@ macro_rules! pipes_in_field {
 }
 
 mod bus;
+mod by_pipe;
 mod dealer;
 pub mod multipart;
 mod options;
@@ -55,6 +56,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use bus::Bus;
+pub(crate) use by_pipe::ByPipe;
 pub use dealer::Dealer;
 pub use options::{HANDSHAKE_IVL_LIBZMQ, HANDSHAKE_IVL_NNG, Linger, SocketOptions};
 pub use pair::Pair;

@@ -9,9 +9,10 @@
 //! `Enqueued`/`Arrived` events and the `PipeClosed` drops are reported in one place.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::ops::{Bound, RangeBounds};
+use std::collections::{BTreeSet, VecDeque};
+use std::ops::Bound;
 
+use super::by_pipe::ByPipe;
 use super::{DropReason, Msg, PipeId, SocketEvent, SocketOptions};
 
 /// One peer's queues.
@@ -29,77 +30,6 @@ struct Pipe {
     /// the time, and a BTreeMap leaf keeps room for 11 entries: inline queues made
     /// each entry 72 B and the one-pipe map 848 B per subscriber (issue 16).
     queues: Option<Box<Queues>>,
-}
-
-/// A socket's pipes by id, in id order. The only pipe of a socket that has one is kept
-/// inline: a BTreeMap of one entry holds a whole leaf of 11, 280 bytes for each comet
-/// subscriber's DEALER (issue 16). A second pipe moves both into the map.
-#[derive(Debug, Default)]
-struct PipeMap {
-    /// The pipe, while it is the only one and `many` is empty.
-    one: Option<(PipeId, Pipe)>,
-    /// Every pipe, once there have been two at a time; then `one` is `None`.
-    many: BTreeMap<PipeId, Pipe>,
-}
-
-impl PipeMap {
-    fn get(&self, id: &PipeId) -> Option<&Pipe> {
-        match &self.one {
-            Some((one, pipe)) if one == id => Some(pipe),
-            _ => self.many.get(id),
-        }
-    }
-
-    fn get_mut(&mut self, id: &PipeId) -> Option<&mut Pipe> {
-        match &mut self.one {
-            Some((one, pipe)) if one == id => Some(pipe),
-            _ => self.many.get_mut(id),
-        }
-    }
-
-    /// Inserts `pipe` under `id`; returns the pipe it replaced, if any.
-    fn insert(&mut self, id: PipeId, pipe: Pipe) -> Option<Pipe> {
-        match self.one.take() {
-            None if self.many.is_empty() => {
-                self.one = Some((id, pipe));
-                None
-            }
-            None => self.many.insert(id, pipe),
-            Some((one, kept)) if one == id => {
-                self.one = Some((id, pipe));
-                Some(kept)
-            }
-            Some((one, kept)) => {
-                self.many.insert(one, kept);
-                self.many.insert(id, pipe)
-            }
-        }
-    }
-
-    fn remove(&mut self, id: &PipeId) -> Option<Pipe> {
-        if self.one.as_ref().is_some_and(|(one, _)| one == id) {
-            return self.one.take().map(|(_, pipe)| pipe);
-        }
-        self.many.remove(id)
-    }
-
-    /// Every pipe in id order.
-    fn iter(&self) -> impl Iterator<Item = (&PipeId, &Pipe)> {
-        self.range(..)
-    }
-
-    /// The pipes whose ids are in `ids`, in id order.
-    fn range(
-        &self,
-        ids: impl RangeBounds<PipeId> + Clone,
-    ) -> impl Iterator<Item = (&PipeId, &Pipe)> {
-        let one = self.one.iter().map(|(id, pipe)| (id, pipe));
-        let one = one.filter({
-            let ids = ids.clone();
-            move |(id, _)| ids.contains(*id)
-        });
-        one.chain(self.many.range(ids))
-    }
 }
 
 /// One pipe's outbound (SNDHWM) and inbound (RCVHWM) queues.
@@ -213,7 +143,8 @@ fn keep_spare_queues(queues: Option<Box<Queues>>) {
 pub struct Pipes {
     sndhwm_msgs: u32,
     rcvhwm_msgs: u32,
-    pipes: PipeMap,
+    /// By id, in id order; a socket's only pipe inline (`ByPipe`).
+    pipes: ByPipe<Pipe>,
     /// The pipe the last outbound message was given to; round-robin resumes after it.
     send_cursor: Option<PipeId>,
     /// The pipe the application last received from; fair queueing resumes after it.
@@ -259,7 +190,7 @@ impl Pipes {
         Pipes {
             sndhwm_msgs: options.sndhwm_msgs,
             rcvhwm_msgs: options.rcvhwm_msgs,
-            pipes: PipeMap::default(),
+            pipes: ByPipe::default(),
             send_cursor: None,
             recv_cursor: None,
             with_input: BTreeSet::new(),
@@ -557,39 +488,6 @@ pub(super) mod testing {
 mod tests {
     use super::testing::{msg, opts};
     use super::*;
-
-    /// The map keeps one pipe inline and more in a BTreeMap, and reads the same
-    /// either way: lookups, replacement, removal and id order over ranges.
-    #[test]
-    fn a_pipe_map_reads_as_an_ordered_map_with_one_pipe_or_many() {
-        let ids = |map: &PipeMap, range: (Bound<PipeId>, Bound<PipeId>)| -> Vec<PipeId> {
-            map.range(range).map(|(id, _)| *id).collect()
-        };
-        let all = (Bound::Unbounded, Bound::Unbounded);
-        let mut map = PipeMap::default();
-        assert!(map.insert(5, Pipe::default()).is_none());
-        assert!(map.one.is_some() && map.many.is_empty(), "one pipe is kept inline");
-        assert_eq!(ids(&map, (Bound::Excluded(5), Bound::Unbounded)), Vec::<PipeId>::new());
-        assert_eq!(ids(&map, (Bound::Included(5), Bound::Unbounded)), [5]);
-        assert!(map.insert(5, Pipe { attached: true, ..Pipe::default() }).is_some());
-        assert!(map.get(&5).is_some_and(|p| p.attached), "replaced in place");
-        map.insert(2, Pipe::default());
-        map.insert(9, Pipe::default());
-        assert!(map.one.is_none());
-        assert_eq!(map.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [2, 5, 9]);
-        assert_eq!(ids(&map, (Bound::Excluded(2), Bound::Unbounded)), [5, 9]);
-        map.get_mut(&9).expect("present").connected = true;
-        assert!(map.get(&9).is_some_and(|p| p.connected));
-        assert!(map.remove(&5).is_some_and(|p| p.attached));
-        assert!(map.remove(&5).is_none());
-        assert_eq!(ids(&map, all), [2, 9]);
-        map.remove(&2);
-        map.remove(&9);
-        assert_eq!(ids(&map, all), Vec::<PipeId>::new());
-        map.insert(7, Pipe::default());
-        assert!(map.one.is_some(), "inline again once the map is empty");
-        assert!(map.get(&7).is_some() && map.get(&2).is_none());
-    }
 
     fn pipes_with(sndhwm: u32, rcvhwm: u32, ids: &[PipeId]) -> Pipes {
         let mut pipes = Pipes::new(&opts(sndhwm, rcvhwm));
