@@ -89,27 +89,28 @@ impl From<&SocketOptions> for Rc<SocketOptions> {
 /// Reconnect delays as libzmq computes them: `reconnect_ivl`, doubling after each
 /// failure up to `reconnect_ivl_max` when that is set, and back to `reconnect_ivl`
 /// after a connection that got through its handshake.
+///
+/// Only the next delay is kept; the interval and its maximum are read from the
+/// socket's options at each step, not copied into every connection's task (32 bytes
+/// of each connecting end; issue 16).
 #[derive(Debug)]
 pub(super) struct Backoff {
-    first: Duration,
-    max: Option<Duration>,
     next: Duration,
 }
 
 impl Backoff {
     pub(super) fn new(options: &SocketOptions) -> Backoff {
-        let first = options.reconnect_ivl;
-        Backoff { first, max: options.reconnect_ivl_max, next: first }
+        Backoff { next: options.reconnect_ivl }
     }
 
-    pub(super) fn reset(&mut self) {
-        self.next = self.first;
+    pub(super) fn reset(&mut self, options: &SocketOptions) {
+        self.next = options.reconnect_ivl;
     }
 
-    pub(super) fn next_delay(&mut self) -> Duration {
+    pub(super) fn next_delay(&mut self, options: &SocketOptions) -> Duration {
         let delay = self.next;
-        if let Some(max) = self.max {
-            self.next = delay.saturating_mul(2).min(max.max(self.first));
+        if let Some(max) = options.reconnect_ivl_max {
+            self.next = delay.saturating_mul(2).min(max.max(options.reconnect_ivl));
         }
         delay
     }
@@ -136,7 +137,7 @@ fn connect_loop<T: Transport>(
             match &mut attempt {
                 Ok(stream) => {
                     if serve_connected(&shared, pipe, stream, &addr).await {
-                        backoff.reset();
+                        backoff.reset(&shared.options);
                     }
                 }
                 Err(err) => shared.emit(DriverEvent::ConnectFailed {
@@ -147,7 +148,7 @@ fn connect_loop<T: Transport>(
             }
             // The connection is closed before the pause, as it was when served by value.
             drop(attempt);
-            let delay = backoff.next_delay();
+            let delay = backoff.next_delay(&shared.options);
             tokio::select! {
                 biased;
                 () = shared.shutdown() => break,
