@@ -171,39 +171,38 @@ async fn serve_connected<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let Some(shaken) = shake(shared, stream).await else { return false };
-    match shaken {
-        Ok(framing) => {
-            run_established(shared, pipe, stream, *addr, framing).await;
-            true
+    // The handshake's result is taken apart before the connection runs: matched
+    // around the `.await`, it stayed in the future beside the connection.
+    let framing = match shake(shared, stream).await {
+        None => return false,
+        Some(Ok(framing)) => framing,
+        Some(Err(end)) => {
+            if let Some(reason) = end.protocol_fault() {
+                shared.emit(DriverEvent::ProtocolError { peer: *addr, reason });
+            } else {
+                let out_of_descriptors =
+                    matches!(&end, ConnEnd::Io(err) if out_of_descriptors(err));
+                let reason = end.to_string();
+                shared.emit(DriverEvent::ConnectFailed { addr: *addr, reason, out_of_descriptors });
+            }
+            return false;
         }
-        Err(end) if end.protocol_fault().is_some() => {
-            let reason = end.protocol_fault().unwrap_or_default();
-            shared.emit(DriverEvent::ProtocolError { peer: *addr, reason });
-            false
-        }
-        Err(end) => {
-            let out_of_descriptors = matches!(&end, ConnEnd::Io(err) if out_of_descriptors(err));
-            let reason = end.to_string();
-            shared.emit(DriverEvent::ConnectFailed { addr: *addr, reason, out_of_descriptors });
-            false
-        }
-    }
+    };
+    run_established(shared, pipe, stream, *addr, framing).await;
+    true
 }
 
 /// The handshake of a fresh connection under the socket's deadline; `None` when the
 /// socket closes first. The one place a connection's handshake runs, on both sides,
 /// so the deadline covers every connection of every socket type.
-async fn shake<S>(shared: &Shared, stream: &mut S) -> Option<Result<Framing, ConnEnd>>
+fn shake<'a, S>(
+    shared: &'a Shared,
+    stream: &'a mut S,
+) -> impl std::future::Future<Output = Option<Result<Framing, ConnEnd>>> + 'a
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let ivl = shared.options.handshake_ivl;
-    tokio::select! {
-        biased;
-        () = shared.shutdown() => None,
-        shaken = within_deadline(ivl, || open(shared, stream)) => Some(shaken),
-    }
+    within_deadline(shared, open(shared, stream))
 }
 
 /// Accepts connections on one listener until the socket closes, each served by its

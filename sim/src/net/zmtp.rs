@@ -524,7 +524,7 @@ impl<S> Drop for Connection<'_, S> {
 /// What each poll of a `select!` checks first: when the task's coop budget is spent,
 /// the task is woken again and nothing is polled (tokio's `poll_budget_available`,
 /// here by taking a unit of budget and giving it straight back).
-fn select_budget(cx: &mut Context<'_>) -> Poll<()> {
+pub(super) fn select_budget(cx: &mut Context<'_>) -> Poll<()> {
     drop(ready!(tokio::task::coop::poll_proceed(cx)));
     Poll::Ready(())
 }
