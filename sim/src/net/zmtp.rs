@@ -63,17 +63,19 @@ where
     let mut shake =
         Handshake::new(shared.socket_type, Bytes::new(), limits(shared)).map_err(ConnEnd::Zmtp)?;
     // The greeting goes out of `out` like READY, not of an array held across the write.
+    // Once written, `out`'s room is given back, not kept for READY: every connection
+    // of a comet run waits in its handshake at once (issue 16).
     let (mut buf, mut out) = (BytesMut::new(), BytesMut::from(&shake.greeting()[..]));
     stream.write_all(&out).await.map_err(ConnEnd::Io)?;
     stream.flush().await.map_err(ConnEnd::Io)?;
-    out.clear();
+    out = BytesMut::new();
     loop {
         // Only the version is kept: the peer's properties need not live across writes.
         let version = shake.advance(&mut buf, &mut out).map_err(ConnEnd::Zmtp)?.map(|p| p.version);
         if !out.is_empty() {
             stream.write_all(&out).await.map_err(ConnEnd::Io)?;
             stream.flush().await.map_err(ConnEnd::Io)?;
-            out.clear();
+            out = BytesMut::new();
         }
         if let Some(version) = version {
             return Ok(Shaken { version, leftover: buf });
