@@ -88,7 +88,8 @@ where
         ready!(super::zmtp::select_budget(cx));
         let mut this = self.project();
         let shared = *this.shared;
-        let closing = shared.shutdown_wake().poll_until(this.shutdown, cx, || shared.is_shutting_down());
+        let closing =
+            shared.shutdown_wake().poll_until(this.shutdown, cx, || shared.is_shutting_down());
         let shaken = if closing.is_ready() {
             None
         } else {

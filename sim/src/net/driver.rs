@@ -188,7 +188,7 @@ where
             return false;
         }
     };
-    run_established(shared, pipe, stream, *addr, framing).await;
+    run_established(shared, pipe, stream, addr, framing).await;
     true
 }
 
@@ -293,7 +293,7 @@ where
     };
     let pipe = shared.new_pipe();
     shared.with_core(|core, now| core.attach(pipe, now));
-    run_established(shared, pipe, stream, *peer, framing).await;
+    run_established(shared, pipe, stream, peer, framing).await;
     Some(pipe)
 }
 
