@@ -85,7 +85,13 @@ struct Trouble {
 
 impl Conn {
     fn new(ends: [Replica; 2]) -> Conn {
-        Conn { ends, in_flight: [0, 0], silent: [false, false], waiting: [None, None], trouble: None }
+        Conn {
+            ends,
+            in_flight: [0, 0],
+            silent: [false, false],
+            waiting: [None, None],
+            trouble: None,
+        }
     }
 
     /// Why the connection was reset, if it has been.
@@ -407,10 +413,7 @@ impl FaultWorld {
         let mut st = self.state.borrow_mut();
         let id = st.next_conn;
         st.next_conn += 1;
-        st.conns.insert(
-            id,
-            Conn::new([connector, acceptor]),
-        );
+        st.conns.insert(id, Conn::new([connector, acceptor]));
         id
     }
 
@@ -648,7 +651,8 @@ impl FaultWorld {
     }
 
     fn count_conns(&self, pick: impl Fn(&Conn) -> bool) -> u32 {
-        self.state.borrow().conns.values().filter(|c| c.broken().is_none() && pick(c)).count() as u32
+        self.state.borrow().conns.values().filter(|c| c.broken().is_none() && pick(c)).count()
+            as u32
     }
 
     fn set_status(&self, r: Replica, status: Status) -> bool {
