@@ -41,11 +41,14 @@ pin_project_lite::pin_project! {
     ///
     /// What a biased `select!` of the socket's shutdown against an `async` timeout of
     /// the handshake did, poll for poll: the task's budget checked first, then the
-    /// shutdown, then the handshake; the shutdown's wait given up before the handshake
-    /// is dropped. Written by hand because every connection of a comet run shakes
-    /// hands at once at its start, and the `select!`, the shutdown's future and the
-    /// `async` block each kept their own copies of the socket, the stream and the
-    /// interval: 120 bytes of each end's task at the run's peak (issue 16).
+    /// shutdown, then the handshake; when the task is dropped, the shutdown's wait
+    /// given up before the handshake is dropped. (When the handshake finishes, the
+    /// `async` block dropped its timer before the `select!` gave up the wait; the two
+    /// touch different state, so the order there is free.) Written by hand because
+    /// every connection of a comet run shakes hands at once at its start, and the
+    /// `select!`, the shutdown's future and the `async` block each kept their own
+    /// copies of the socket, the stream and the interval: 136 bytes of each end's
+    /// task at the run's peak (issue 16).
     ///
     /// `shutdown` is the wait for the socket's shutdown (see `LocalNotify::poll_until`);
     /// `handshake` the handshake and its deadline, until either ends.
@@ -65,9 +68,10 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// Runs `handshake` (made now, first polled with the result) for at most the
-/// socket's `handshake_ivl`, unless the socket closes first; the caller closes the
-/// connection (by dropping it) and records why.
+/// Runs `handshake` for at most the socket's `handshake_ivl` from now, unless the
+/// socket closes first; the caller closes the connection (by dropping it) and records
+/// why. Made in the poll that first polls it, as the `async` block it replaces made
+/// its timer at its first poll.
 pub(super) fn within_deadline<T, E, F>(shared: &Shared, handshake: F) -> Handshaking<'_, F>
 where
     F: Future<Output = Result<T, E>>,
