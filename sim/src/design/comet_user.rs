@@ -16,8 +16,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::net::timer::Sleep;
 use crate::plan::Distribution;
 use crate::socket::Msg;
 use crate::trace::AppEvent;
@@ -131,10 +133,39 @@ fn gap(ctx: &NodeCtx) -> Option<Duration> {
     Some(ctx.sample_duration(&mean))
 }
 
+pin_project_lite::pin_project! {
+    /// Waits until `at` on the run's clock, or for ever when `at` is `None`: what
+    /// `ctx.sleep_until` does, its timer made at the first poll as there, but held
+    /// alone. A user's future holds one of these beside its receive for the whole
+    /// run, and the `async` layers around the timer kept copies of the context, the
+    /// instant and the time it was read (88 bytes of every user; issue 16).
+    #[project = WakeProj]
+    enum Wake<'a> {
+        At { ctx: &'a NodeCtx, at: Option<Duration> },
+        Sleeping { #[pin] sleep: Sleep },
+    }
+}
+
 /// Waits until `at`, or for ever when there is nothing to wait for.
-async fn sleep_until_some(ctx: &NodeCtx, at: Option<Duration>) {
-    match at {
-        Some(at) => ctx.sleep_until(at).await,
-        None => std::future::pending().await,
+fn sleep_until_some(ctx: &NodeCtx, at: Option<Duration>) -> Wake<'_> {
+    Wake::At { ctx, at }
+}
+
+impl Future for Wake<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let WakeProj::At { ctx, at } = self.as_mut().project() {
+            let Some(at) = *at else { return Poll::Pending };
+            let now = ctx.now();
+            if at <= now {
+                return Poll::Ready(());
+            }
+            self.set(Wake::Sleeping { sleep: crate::net::timer::sleep(at - now) });
+        }
+        match self.project() {
+            WakeProj::Sleeping { sleep } => sleep.poll(cx),
+            WakeProj::At { .. } => unreachable!("a timer is made at the first poll"),
+        }
     }
 }

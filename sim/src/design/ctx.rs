@@ -246,7 +246,9 @@ impl NodeCtx {
     pub async fn sleep_until(&self, at: Duration) {
         let now = self.now();
         if at > now {
-            self.sleep(at - now).await;
+            // The timer itself, not `sleep`'s future around it with its own copies
+            // of `self` and the wait: every design future waiting here holds it.
+            crate::net::timer::sleep(at - now).await;
         }
     }
 

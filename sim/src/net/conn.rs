@@ -159,7 +159,7 @@ pub(super) fn run_established<'a, S>(
     shared: &'a Shared,
     pipe: PipeId,
     stream: &'a mut S,
-    peer: SocketAddr,
+    peer: &'a SocketAddr,
     framing: Framing,
 ) -> Established<'a, S>
 where
@@ -167,9 +167,9 @@ where
 {
     match framing {
         Framing::Sp => Established::Sp(Box::pin(async move {
-            let wake = connected(shared, pipe, peer);
+            let wake = connected(shared, pipe, *peer);
             let end = serve_sp(shared, pipe, stream, wake).await;
-            disconnected(shared, pipe, peer, &end);
+            disconnected(shared, pipe, *peer, &end);
         })),
         Framing::Zmtp(shaken) => {
             Established::Zmtp(zmtp::Connection::new(shared, pipe, stream, peer, shaken))

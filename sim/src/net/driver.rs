@@ -89,27 +89,28 @@ impl From<&SocketOptions> for Rc<SocketOptions> {
 /// Reconnect delays as libzmq computes them: `reconnect_ivl`, doubling after each
 /// failure up to `reconnect_ivl_max` when that is set, and back to `reconnect_ivl`
 /// after a connection that got through its handshake.
+///
+/// Only the next delay is kept; the interval and its maximum are read from the
+/// socket's options at each step, not copied into every connection's task (32 bytes
+/// of each connecting end; issue 16).
 #[derive(Debug)]
 pub(super) struct Backoff {
-    first: Duration,
-    max: Option<Duration>,
     next: Duration,
 }
 
 impl Backoff {
     pub(super) fn new(options: &SocketOptions) -> Backoff {
-        let first = options.reconnect_ivl;
-        Backoff { first, max: options.reconnect_ivl_max, next: first }
+        Backoff { next: options.reconnect_ivl }
     }
 
-    pub(super) fn reset(&mut self) {
-        self.next = self.first;
+    pub(super) fn reset(&mut self, options: &SocketOptions) {
+        self.next = options.reconnect_ivl;
     }
 
-    pub(super) fn next_delay(&mut self) -> Duration {
+    pub(super) fn next_delay(&mut self, options: &SocketOptions) -> Duration {
         let delay = self.next;
-        if let Some(max) = self.max {
-            self.next = delay.saturating_mul(2).min(max.max(self.first));
+        if let Some(max) = options.reconnect_ivl_max {
+            self.next = delay.saturating_mul(2).min(max.max(options.reconnect_ivl));
         }
         delay
     }
@@ -136,7 +137,7 @@ fn connect_loop<T: Transport>(
             match &mut attempt {
                 Ok(stream) => {
                     if serve_connected(&shared, pipe, stream, &addr).await {
-                        backoff.reset();
+                        backoff.reset(&shared.options);
                     }
                 }
                 Err(err) => shared.emit(DriverEvent::ConnectFailed {
@@ -147,7 +148,7 @@ fn connect_loop<T: Transport>(
             }
             // The connection is closed before the pause, as it was when served by value.
             drop(attempt);
-            let delay = backoff.next_delay();
+            let delay = backoff.next_delay(&shared.options);
             tokio::select! {
                 biased;
                 () = shared.shutdown() => break,
@@ -170,39 +171,38 @@ async fn serve_connected<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let Some(shaken) = shake(shared, stream).await else { return false };
-    match shaken {
-        Ok(framing) => {
-            run_established(shared, pipe, stream, *addr, framing).await;
-            true
+    // The handshake's result is taken apart before the connection runs: matched
+    // around the `.await`, it stayed in the future beside the connection.
+    let framing = match shake(shared, stream).await {
+        None => return false,
+        Some(Ok(framing)) => framing,
+        Some(Err(end)) => {
+            if let Some(reason) = end.protocol_fault() {
+                shared.emit(DriverEvent::ProtocolError { peer: *addr, reason });
+            } else {
+                let out_of_descriptors =
+                    matches!(&end, ConnEnd::Io(err) if out_of_descriptors(err));
+                let reason = end.to_string();
+                shared.emit(DriverEvent::ConnectFailed { addr: *addr, reason, out_of_descriptors });
+            }
+            return false;
         }
-        Err(end) if end.protocol_fault().is_some() => {
-            let reason = end.protocol_fault().unwrap_or_default();
-            shared.emit(DriverEvent::ProtocolError { peer: *addr, reason });
-            false
-        }
-        Err(end) => {
-            let out_of_descriptors = matches!(&end, ConnEnd::Io(err) if out_of_descriptors(err));
-            let reason = end.to_string();
-            shared.emit(DriverEvent::ConnectFailed { addr: *addr, reason, out_of_descriptors });
-            false
-        }
-    }
+    };
+    run_established(shared, pipe, stream, addr, framing).await;
+    true
 }
 
 /// The handshake of a fresh connection under the socket's deadline; `None` when the
 /// socket closes first. The one place a connection's handshake runs, on both sides,
 /// so the deadline covers every connection of every socket type.
-async fn shake<S>(shared: &Shared, stream: &mut S) -> Option<Result<Framing, ConnEnd>>
+fn shake<'a, S>(
+    shared: &'a Shared,
+    stream: &'a mut S,
+) -> impl std::future::Future<Output = Option<Result<Framing, ConnEnd>>> + 'a
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let ivl = shared.options.handshake_ivl;
-    tokio::select! {
-        biased;
-        () = shared.shutdown() => None,
-        shaken = within_deadline(ivl, || open(shared, stream)) => Some(shaken),
-    }
+    within_deadline(shared, open(shared, stream))
 }
 
 /// Accepts connections on one listener until the socket closes, each served by its
@@ -293,7 +293,7 @@ where
     };
     let pipe = shared.new_pipe();
     shared.with_core(|core, now| core.attach(pipe, now));
-    run_established(shared, pipe, stream, *peer, framing).await;
+    run_established(shared, pipe, stream, peer, framing).await;
     Some(pipe)
 }
 

@@ -123,11 +123,14 @@ impl SocketHandle {
     /// poll that returns, it is what reading the clock would give.
     pub(crate) async fn recv_timed(&self) -> Result<(Msg, Option<Duration>), RecvError> {
         loop {
+            // The wait is outside the `match`: awaited in its arm, it kept the
+            // matched result (a message's room) beside it in every waiting receive.
             match self.try_recv() {
-                Err(RecvError::WouldBlock) => self.shared().app_woken().await,
+                Err(RecvError::WouldBlock) => {}
                 Ok(msg) => return Ok((msg, self.shared().clock_reading())),
                 Err(error) => return Err(error),
             }
+            self.shared().app_woken().await;
         }
     }
 

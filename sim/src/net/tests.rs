@@ -141,10 +141,10 @@ fn backoff_resets_after_a_connection() {
         ..SocketOptions::default()
     };
     let mut backoff = Backoff::new(&options);
-    let delays: Vec<u128> = (0..4).map(|_| backoff.next_delay().as_millis()).collect();
+    let delays: Vec<u128> = (0..4).map(|_| backoff.next_delay(&options).as_millis()).collect();
     assert_eq!(delays, [10, 20, 35, 35]);
-    backoff.reset();
-    assert_eq!(backoff.next_delay(), Duration::from_millis(10));
+    backoff.reset(&options);
+    assert_eq!(backoff.next_delay(&options), Duration::from_millis(10));
 }
 
 const FLOOD_MSGS: usize = 300;

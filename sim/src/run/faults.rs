@@ -57,12 +57,8 @@ pub struct ReplicaState {
 pub struct Conn {
     /// `[connector, acceptor]`.
     pub ends: [Replica; 2],
-    pub broken: Option<String>,
     /// Bytes written by end `i` not yet released to the other end's reader.
     pub in_flight: [u64; 2],
-    /// Since when end `i`'s data has been blocked (held, or its peer crashed) with
-    /// something in flight: Linux's retransmission timer, in effect.
-    pub blocked_since: [Option<Duration>; 2],
     /// Whether end `i`'s machine has crashed: from then on nothing its process or
     /// kernel would send leaves it (no data, no FIN, no RST), for good. A restart
     /// resets the connection; the silence outlives it so the dead incarnation's
@@ -71,6 +67,41 @@ pub struct Conn {
     /// The task last left waiting on turmoil at end `i`: a reset wakes it, since
     /// turmoil itself may never (a crashed peer sends nothing, not even a close).
     pub waiting: [Option<Waker>; 2],
+    /// What only faults set, boxed while it holds anything: every connection of a
+    /// run has an entry here (a million in a comet run), and these 72 bytes were
+    /// half of each (issue 16).
+    trouble: Option<Box<Trouble>>,
+}
+
+/// The rarely set part of a [`Conn`].
+#[derive(Debug, Default)]
+struct Trouble {
+    /// Why the connection was reset, once it has been.
+    broken: Option<String>,
+    /// Since when end `i`'s data has been blocked (held, or its peer crashed) with
+    /// something in flight: Linux's retransmission timer, in effect.
+    blocked_since: [Option<Duration>; 2],
+}
+
+impl Conn {
+    fn new(ends: [Replica; 2]) -> Conn {
+        Conn {
+            ends,
+            in_flight: [0, 0],
+            silent: [false, false],
+            waiting: [None, None],
+            trouble: None,
+        }
+    }
+
+    /// Why the connection was reset, if it has been.
+    pub fn broken(&self) -> Option<&str> {
+        self.trouble.as_ref().and_then(|t| t.broken.as_deref())
+    }
+
+    fn break_with(&mut self, reason: &str) {
+        self.trouble.get_or_insert_with(Box::default).broken = Some(reason.to_owned());
+    }
 }
 
 /// Traffic held from one set of replicas to another.
@@ -382,17 +413,7 @@ impl FaultWorld {
         let mut st = self.state.borrow_mut();
         let id = st.next_conn;
         st.next_conn += 1;
-        st.conns.insert(
-            id,
-            Conn {
-                ends: [connector, acceptor],
-                broken: None,
-                in_flight: [0, 0],
-                blocked_since: [None, None],
-                silent: [false, false],
-                waiting: [None, None],
-            },
-        );
+        st.conns.insert(id, Conn::new([connector, acceptor]));
         id
     }
 
@@ -420,7 +441,7 @@ impl FaultWorld {
         if !st.any_broken {
             return None;
         }
-        st.conns.get(&id).and_then(|c| c.broken.clone())
+        st.conns.get(&id).and_then(|c| c.broken().map(str::to_owned))
     }
 
     /// The replica at the other end of a connection whose peer address is `addr`.
@@ -550,8 +571,8 @@ impl FaultWorld {
         let mut st = self.state.borrow_mut();
         st.any_broken = true;
         for (id, c) in st.conns.iter_mut() {
-            if c.broken.is_none() && pick(*id, c) {
-                c.broken = Some(reason.to_owned());
+            if c.broken().is_none() && pick(*id, c) {
+                c.break_with(reason);
                 waiting.extend(c.waiting.iter_mut().filter_map(Option::take));
                 n += 1;
             }
@@ -630,7 +651,8 @@ impl FaultWorld {
     }
 
     fn count_conns(&self, pick: impl Fn(&Conn) -> bool) -> u32 {
-        self.state.borrow().conns.values().filter(|c| c.broken.is_none() && pick(c)).count() as u32
+        self.state.borrow().conns.values().filter(|c| c.broken().is_none() && pick(c)).count()
+            as u32
     }
 
     fn set_status(&self, r: Replica, status: Status) -> bool {
@@ -721,9 +743,15 @@ impl FaultWorld {
         {
             let mut guard = self.state.borrow_mut();
             let State { conns, replicas, holds, tcp_timeout, .. } = &mut *guard;
-            for (id, c) in conns.iter_mut().filter(|(_, c)| c.broken.is_none()) {
+            for (id, c) in conns.iter_mut().filter(|(_, c)| c.broken().is_none()) {
                 let blocked = [0, 1].map(|e| c.in_flight[e] > 0 && blocked(replicas, holds, c, e));
-                for (since, blocked) in c.blocked_since.iter_mut().zip(blocked) {
+                if blocked == [false, false] {
+                    // Nothing blocked and not broken: nothing rare left to keep.
+                    c.trouble = None;
+                    continue;
+                }
+                let trouble = c.trouble.get_or_insert_with(Box::default);
+                for (since, blocked) in trouble.blocked_since.iter_mut().zip(blocked) {
                     if !blocked {
                         *since = None;
                         continue;

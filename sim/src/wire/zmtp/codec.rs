@@ -74,7 +74,12 @@ pub(super) enum Frame {
 pub struct Decoder {
     /// Our socket type: at PUB and XPUB, 3.0's message-form subscriptions are read.
     ours: SocketType,
-    limits: Limits,
+    /// The limits as the checks use them: a message's and a command's largest size,
+    /// each at most what memory can address (`None` is that), and the frame count.
+    /// Kept so, not as `Limits`, to save 8 bytes of every connection (issue 16).
+    msg_bytes_max: u64,
+    command_bytes_max: u64,
+    frames_max: usize,
     /// Flags and size of the frame whose header has been consumed, if any.
     pending: Option<(u8, usize)>,
     /// Frames of the message in progress (each had MORE).
@@ -85,7 +90,17 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(ours: SocketType, limits: Limits) -> Decoder {
-        Decoder { ours, limits, pending: None, parts: Vec::new(), parts_bytes: 0 }
+        Decoder {
+            ours,
+            msg_bytes_max: limits
+                .msg_bytes_max
+                .map_or(LEN_MAX_ADDRESSABLE, |m| m.min(LEN_MAX_ADDRESSABLE)),
+            command_bytes_max: limits.command_bytes_max.min(LEN_MAX_ADDRESSABLE),
+            frames_max: limits.frames_max,
+            pending: None,
+            parts: Vec::new(),
+            parts_bytes: 0,
+        }
     }
 
     /// The next whole event out of `buf`, or `None` until more bytes arrive.
@@ -239,16 +254,12 @@ impl Decoder {
     /// of the body is stored, and a frame beyond the frame limit.
     fn check_size(&self, is_command: bool, size: u64) -> Result<usize, ZmtpError> {
         let (total, max) = if is_command {
-            (size, self.limits.command_bytes_max.min(LEN_MAX_ADDRESSABLE))
+            (size, self.command_bytes_max)
         } else {
-            if self.parts.len() >= self.limits.frames_max {
-                return Err(ZmtpError::TooManyFrames { max: self.limits.frames_max });
+            if self.parts.len() >= self.frames_max {
+                return Err(ZmtpError::TooManyFrames { max: self.frames_max });
             }
-            let max = self
-                .limits
-                .msg_bytes_max
-                .map_or(LEN_MAX_ADDRESSABLE, |m| m.min(LEN_MAX_ADDRESSABLE));
-            (self.parts_bytes.saturating_add(size), max)
+            (self.parts_bytes.saturating_add(size), self.msg_bytes_max)
         };
         if total > max {
             return Err(ZmtpError::TooLong { len: total, max });

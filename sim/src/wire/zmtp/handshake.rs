@@ -40,7 +40,9 @@ enum State {
 #[derive(Clone, Debug)]
 pub struct Handshake {
     ours: SocketType,
-    identity: Bytes,
+    /// Boxed when not empty: a simulated connection's handshake has none, and every
+    /// connection of a large run waits in its handshake at once (issue 16).
+    identity: Option<Box<Bytes>>,
     /// The version our greeting announces: 3.1, or 3.0 to act as an older peer.
     offered: Version,
     state: State,
@@ -56,6 +58,7 @@ impl Handshake {
             return Err(ZmtpError::NotZmtp { socket: ours });
         }
         let frames = Decoder::new(ours, limits);
+        let identity = (!identity.is_empty()).then(|| Box::new(identity));
         Ok(Handshake { ours, identity, offered: Version::V3_1, state: State::Greeting, frames })
     }
 
@@ -93,7 +96,7 @@ impl Handshake {
             }
             let peer_greeting = buf.split_to(GREETING_LEN);
             let theirs = check_greeting(peer_greeting[..].try_into().expect("64 bytes split"))?;
-            encode_ready(self.ours, &self.identity, out);
+            encode_ready(self.ours, self.identity.as_deref().map_or(&[], |id| &id[..]), out);
             self.state = State::Ready { version: theirs.min(self.offered) };
         }
         let State::Ready { version } = self.state else { return Ok(None) };
