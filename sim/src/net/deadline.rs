@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::shared::Shared;
 use super::timer::Timeout;
-use super::wake::Waiter;
+use super::wake::{Notifier, Waiter};
 
 /// A handshake that did not finish in time; the connection is closed for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pin_project_lite::pin_project! {
     /// copies of the socket, the stream and the interval: 136 bytes of each end's
     /// task at the run's peak (issue 16).
     ///
-    /// `shutdown` is the wait for the socket's shutdown (see `LocalNotify::poll_until`);
+    /// `shutdown` is the wait for the socket's shutdown (see `Notifier::poll_until`);
     /// `handshake` the handshake and its deadline, until either ends.
     #[must_use = "a future does nothing unless polled"]
     pub(super) struct Handshaking<'a, F: Future> {

@@ -85,19 +85,21 @@ impl LocalNotify {
     pub(super) fn notified(&self) -> Notified<'_> {
         Notified { notify: self, waiter: self.waiter() }
     }
+}
 
+impl Notifier for LocalNotify {
     /// A waiter for the first notification after this call, which does not borrow
     /// the notifier: a connection's hand-written future (`zmtp::Connection`) keeps
     /// several, one of them on a notifier of its own, and hands the notifier to each
     /// call. It is what a [`Notified`] holds, so polling and cancelling one registers
     /// and frees waker slots exactly as a [`Notified`] does.
-    pub(super) fn waiter(&self) -> Waiter {
+    fn waiter(&self) -> Waiter {
         Waiter { generation: self.generation.get(), slot: None }
     }
 
     /// Polls `waiter`, made by this notifier: ready once a notification came after
     /// its making, else its waker is kept in a slot until the next one.
-    pub(super) fn poll_waiter(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_waiter(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
         if self.generation.get() != waiter.generation {
             waiter.slot = None;
             return Poll::Ready(());
@@ -132,28 +134,9 @@ impl LocalNotify {
         Poll::Pending
     }
 
-    /// Polls a wait for `ready`, re-checked after every notification: what awaiting
-    /// `while !ready() { notify.notified().await }` does, with `wait` as its state
-    /// (`None` at the check, before any waiter exists). Ready leaves `wait` at `None`.
-    pub(super) fn poll_until(
-        &self,
-        wait: &mut Option<Waiter>,
-        cx: &mut Context<'_>,
-        ready: impl Fn() -> bool,
-    ) -> Poll<()> {
-        poll_until_with(wait, ready, || self.waiter(), |waiter| self.poll_waiter(waiter, cx))
-    }
-
-    /// Gives up the wait in `wait`, if any (see [`LocalNotify::cancel`]).
-    pub(super) fn cancel_wait(&self, wait: &mut Option<Waiter>) {
-        if let Some(waiter) = wait.take() {
-            self.cancel(waiter);
-        }
-    }
-
     /// Gives up `waiter`, made by this notifier: its slot, if it was polled and not
     /// notified since, is freed for the next waiter. What dropping a [`Notified`] does.
-    pub(super) fn cancel(&self, waiter: Waiter) {
+    fn cancel(&self, waiter: Waiter) {
         let Some(slot) = waiter.slot else { return };
         if self.generation.get() != waiter.generation {
             return;
@@ -164,25 +147,49 @@ impl LocalNotify {
     }
 }
 
-/// The loop of a notifier's `poll_until`: a wait for `ready`, re-checked after every
-/// notification, making waiters with `make` and polling them with `poll`.
-fn poll_until_with(
-    wait: &mut Option<Waiter>,
-    ready: impl Fn() -> bool,
-    make: impl Fn() -> Waiter,
-    mut poll: impl FnMut(&mut Waiter) -> Poll<()>,
-) -> Poll<()> {
-    loop {
-        let waiter = match wait {
-            Some(waiter) => waiter,
-            None if ready() => return Poll::Ready(()),
-            None => wait.insert(make()),
-        };
-        if poll(waiter).is_pending() {
-            return Poll::Pending;
+/// What waiting on a notifier takes: making a waiter, polling it and giving it up
+/// (`LocalNotify`'s and `SoleNotify`'s own ways), and the wait for a condition built on
+/// them, the same for both.
+pub(super) trait Notifier {
+    /// A waiter for the first notification after this call, which does not borrow the
+    /// notifier.
+    fn waiter(&self) -> Waiter;
+
+    /// Polls `waiter`, made by this notifier: ready once a notification came after its
+    /// making.
+    fn poll_waiter(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// Gives up `waiter`, made by this notifier.
+    fn cancel(&self, waiter: Waiter);
+
+    /// Polls a wait for `ready`, re-checked after every notification: what awaiting
+    /// `while !ready() { notify.notified().await }` does, with `wait` as its state
+    /// (`None` at the check, before any waiter exists). Ready leaves `wait` at `None`.
+    fn poll_until(
+        &self,
+        wait: &mut Option<Waiter>,
+        cx: &mut Context<'_>,
+        ready: impl Fn() -> bool,
+    ) -> Poll<()> {
+        loop {
+            let waiter = match wait {
+                Some(waiter) => waiter,
+                None if ready() => return Poll::Ready(()),
+                None => wait.insert(self.waiter()),
+            };
+            if self.poll_waiter(waiter, cx).is_pending() {
+                return Poll::Pending;
+            }
+            // Notified: its slot is gone, so it is dropped as is.
+            *wait = None;
         }
-        // Notified: its slot is gone, so it is dropped as is.
-        *wait = None;
+    }
+
+    /// Gives up the wait in `wait`, if any.
+    fn cancel_wait(&self, wait: &mut Option<Waiter>) {
+        if let Some(waiter) = wait.take() {
+            self.cancel(waiter);
+        }
     }
 }
 
@@ -214,16 +221,18 @@ impl SoleNotify {
             waker.wake();
         }
     }
+}
 
-    /// [`LocalNotify::waiter`].
-    pub(super) fn waiter(&self) -> Waiter {
+impl Notifier for SoleNotify {
+    /// [`Notifier::waiter`].
+    fn waiter(&self) -> Waiter {
         Waiter { generation: self.generation.get(), slot: None }
     }
 
-    /// [`LocalNotify::poll_waiter`]. A waiter dropped uncancelled leaves its waker
+    /// [`Notifier::poll_waiter`]. A waiter dropped uncancelled leaves its waker
     /// behind, as it would leave its slot in a notifier; the next waiter's replaces it,
     /// which wakes the same: one task polls all of this notifier's waiters.
-    pub(super) fn poll_waiter(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_waiter(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<()> {
         if self.generation.get() != waiter.generation {
             waiter.slot = None;
             return Poll::Ready(());
@@ -236,25 +245,8 @@ impl SoleNotify {
         Poll::Pending
     }
 
-    /// [`LocalNotify::poll_until`].
-    pub(super) fn poll_until(
-        &self,
-        wait: &mut Option<Waiter>,
-        cx: &mut Context<'_>,
-        ready: impl Fn() -> bool,
-    ) -> Poll<()> {
-        poll_until_with(wait, ready, || self.waiter(), |waiter| self.poll_waiter(waiter, cx))
-    }
-
-    /// [`LocalNotify::cancel_wait`].
-    pub(super) fn cancel_wait(&self, wait: &mut Option<Waiter>) {
-        if let Some(waiter) = wait.take() {
-            self.cancel(waiter);
-        }
-    }
-
-    /// [`LocalNotify::cancel`].
-    pub(super) fn cancel(&self, waiter: Waiter) {
+    /// [`Notifier::cancel`].
+    fn cancel(&self, waiter: Waiter) {
         if waiter.slot.is_some() && self.generation.get() == waiter.generation {
             self.waker.take();
         }
@@ -287,7 +279,7 @@ impl LazyNotify {
         self.made().notified()
     }
 
-    /// [`LocalNotify::poll_until`], making the notifier only when `ready` does not
+    /// [`Notifier::poll_until`], making the notifier only when `ready` does not
     /// hold at the check (and calling `ready` no more often).
     pub(super) fn poll_until(
         &self,
@@ -304,7 +296,7 @@ impl LazyNotify {
         self.made().poll_until(wait, cx, ready)
     }
 
-    /// [`LocalNotify::cancel_wait`]: a wait in `wait` was made by the notifier, so
+    /// [`Notifier::cancel_wait`]: a wait in `wait` was made by the notifier, so
     /// there is nothing to give up before it exists.
     pub(super) fn cancel_wait(&self, wait: &mut Option<Waiter>) {
         if let Some(notify) = self.0.get() {
@@ -327,9 +319,9 @@ fn slot_index(slot: usize) -> u32 {
     u32::try_from(slot).expect("fewer than 2^32 waiters on one notifier")
 }
 
-/// A waiter of a [`LocalNotify`] that does not borrow it (see [`LocalNotify::waiter`]).
+/// A waiter of a [`LocalNotify`] that does not borrow it (see [`Notifier::waiter`]).
 /// Dropping one uncancelled leaves its slot taken until the next notification, so its
-/// holder hands it back with [`LocalNotify::cancel`].
+/// holder hands it back with [`Notifier::cancel`].
 #[derive(Debug)]
 #[must_use = "a waiter is polled, then cancelled or notified"]
 pub(super) struct Waiter {

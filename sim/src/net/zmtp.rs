@@ -30,7 +30,7 @@ use super::conn::{
     poll_read_some,
 };
 use super::shared::Shared;
-use super::wake::{LocalNotify, SoleNotify, Waiter};
+use super::wake::{LocalNotify, Notifier, SoleNotify, Waiter};
 use crate::socket::{self, Msg, PipeId, SocketType};
 use crate::wire::zmtp::{
     Decoder, Envelope, Event, Handshake, Limits, Unroutable, Version, encode_ping, encode_pong,
