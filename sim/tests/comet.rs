@@ -61,11 +61,6 @@ const SMALL_COMET: Comet = Comet {
     invariants: "fanout_correct, hwm_bound",
 };
 
-/// The small comet, resolved against the registry with the broken designs.
-fn small_comet(registry: &Registry) -> ScenarioPlan {
-    SMALL_COMET.plan(registry)
-}
-
 fn fanout(report: &RunReport) -> &Outcome {
     outcome(report, "fanout_correct")
 }
@@ -80,7 +75,7 @@ fn logouts(report: &RunReport) -> usize {
 #[test]
 fn a_small_comet_with_logins_and_logouts_delivers_to_exactly_the_logged_in_followers() {
     let registry = registry_with_broken();
-    let report = run_to_verdict(&small_comet(&registry), &registry, SEED, true);
+    let report = run_to_verdict(&SMALL_COMET.plan(&registry), &registry, SEED, true);
     let outcome = fanout(&report);
     assert_eq!(outcome.verdict, Verdict::Pass, "{}: {outcome:?}", report.repro());
     assert!(report.as_expected, "{}: {:?}", report.repro(), report.invariants);
@@ -93,7 +88,7 @@ fn a_small_comet_with_logins_and_logouts_delivers_to_exactly_the_logged_in_follo
 #[test]
 fn the_leaky_router_that_keeps_logged_out_users_fails_fanout_correct() {
     let registry = registry_with_broken();
-    let mut plan = small_comet(&registry);
+    let mut plan = SMALL_COMET.plan(&registry);
     let router = plan.topology.groups.iter_mut().find(|g| g.name == "router").expect("router");
     router.design = "leaky-comet-router".into();
     let report = run_to_verdict(&plan, &registry, SEED, true);

@@ -530,37 +530,52 @@ mod tests {
         assert_eq!(counter.0.load(Ordering::Relaxed), 2);
     }
 
-    #[test]
-    fn a_notifier_for_one_wakes_its_waiter_as_a_notifier_does() {
-        let sole = SoleNotify::default();
+    /// What a task waiting alone on a notifier sees, the same for both notifiers: a
+    /// given-up waiter is not woken, a waiter polled twice is woken once, and a wait
+    /// for a condition checks it again after each notification.
+    fn one_waiter_is_woken_as_a_notifier_wakes_it<N: Notifier>(notifier: &N, notify: impl Fn(&N)) {
         let (counter, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
-        let mut cancelled = sole.waiter();
-        assert_eq!(sole.poll_waiter(&mut cancelled, &mut cx), Poll::Pending);
-        sole.cancel(cancelled);
-        sole.notify_waiters();
+        let mut cancelled = notifier.waiter();
+        assert_eq!(notifier.poll_waiter(&mut cancelled, &mut cx), Poll::Pending);
+        notifier.cancel(cancelled);
+        notify(notifier);
         assert_eq!(counter.0.load(Ordering::Relaxed), 0, "a cancelled waiter is not woken");
-        let mut waiter = sole.waiter();
-        assert_eq!(sole.poll_waiter(&mut waiter, &mut cx), Poll::Pending);
-        assert_eq!(sole.poll_waiter(&mut waiter, &mut cx), Poll::Pending);
-        sole.notify_waiters();
+        let mut waiter = notifier.waiter();
+        assert_eq!(notifier.poll_waiter(&mut waiter, &mut cx), Poll::Pending);
+        assert_eq!(notifier.poll_waiter(&mut waiter, &mut cx), Poll::Pending);
+        notify(notifier);
         assert_eq!(counter.0.load(Ordering::Relaxed), 1, "polled twice, woken once");
-        assert_eq!(sole.poll_waiter(&mut waiter, &mut cx), Poll::Ready(()));
+        assert_eq!(notifier.poll_waiter(&mut waiter, &mut cx), Poll::Ready(()));
         let ready = Cell::new(false);
         let mut wait = None;
-        assert_eq!(sole.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
-        sole.notify_waiters();
-        assert_eq!(sole.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
+        assert_eq!(notifier.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
+        notify(notifier);
+        assert_eq!(notifier.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Pending);
         ready.set(true);
-        sole.notify_waiters();
+        notify(notifier);
         assert_eq!(counter.0.load(Ordering::Relaxed), 3);
-        assert_eq!(sole.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Ready(()));
+        assert_eq!(notifier.poll_until(&mut wait, &mut cx, || ready.get()), Poll::Ready(()));
         assert!(wait.is_none());
         let mut late = None;
-        assert_eq!(sole.poll_until(&mut late, &mut cx, || false), Poll::Pending);
-        sole.cancel_wait(&mut late);
-        sole.notify_waiters();
+        assert_eq!(notifier.poll_until(&mut late, &mut cx, || false), Poll::Pending);
+        notifier.cancel_wait(&mut late);
+        notify(notifier);
         assert_eq!(counter.0.load(Ordering::Relaxed), 3, "a given-up wait is not woken");
+    }
+
+    /// `SoleNotify` keeps a waker in place of slots; for its one waiter it must wake as
+    /// `LocalNotify` does, or a connection's heartbeat would wake in another order.
+    #[test]
+    fn a_notifier_for_one_wakes_its_waiter_as_a_notifier_does() {
+        one_waiter_is_woken_as_a_notifier_wakes_it(
+            &LocalNotify::new(),
+            LocalNotify::notify_waiters,
+        );
+        one_waiter_is_woken_as_a_notifier_wakes_it(
+            &SoleNotify::default(),
+            SoleNotify::notify_waiters,
+        );
     }
 
     #[test]
