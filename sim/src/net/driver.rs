@@ -308,7 +308,7 @@ pub(super) async fn timer_loop(shared: Rc<Shared>) {
             biased;
             () = shared.shutdown() => return,
             () = shared.timer_changed() => continue,
-            () = sleep_until(wake_at) => {}
+            () = super::timer::sleep_until_or_never(wake_at) => {}
         }
         let now = shared.with_core(|core, now| {
             core.on_timeout(now);
@@ -327,12 +327,5 @@ fn check_deadline_moved(shared: &Shared, now: Duration) {
             "{} core wants a timeout at {next:?} right after on_timeout at {now:?}",
             shared.socket_type
         );
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => super::timer::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }

@@ -152,6 +152,15 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep { inner: tokio::time::sleep_until(deadline), armed: None }
 }
 
+/// Waits until `deadline`, or for ever when there is none (a socket's timer task, a
+/// `cat` that has no receive timeout).
+pub async fn sleep_until_or_never(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Sleep {
     /// Moves the timer to `deadline`, as tokio's `Sleep::reset`.
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {

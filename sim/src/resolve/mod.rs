@@ -39,6 +39,7 @@ use crate::spec::source::SourceFile;
 use crate::spec::yaml;
 
 pub use network::DEFAULT_TICK;
+pub(crate) use tick::next_tick;
 pub use timing::{DEFAULT_LIVENESS, DEFAULT_SEEDS, DEFAULT_TCP_TIMEOUT};
 pub use topology::TopologyOverrides;
 

@@ -17,8 +17,9 @@ use crate::spec::units::format_duration;
 use super::network::DEFAULT_TICK;
 use super::scenario::ScenarioResolver;
 
-/// `at` rounded up to a whole number of ticks: when a step first sees it.
-fn next_tick(at: Duration, tick: Duration) -> Duration {
+/// `at` rounded up to a whole number of ticks: when a step first sees it (and where a
+/// run stepped by `tick` from zero stops once its end is `at`).
+pub(crate) fn next_tick(at: Duration, tick: Duration) -> Duration {
     let ticks = at.as_nanos().div_ceil(tick.as_nanos().max(1));
     Duration::from_nanos(u64::try_from(ticks * tick.as_nanos()).unwrap_or(u64::MAX))
 }

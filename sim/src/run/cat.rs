@@ -280,7 +280,7 @@ impl Session {
                     sent += 1;
                     continue;
                 }
-                () = sleep_until(wait), if !received_all => {
+                () = crate::net::timer::sleep_until_or_never(wait), if !received_all => {
                     return Err(Stop::End(CatEnd::RecvTimedOut));
                 }
             };
@@ -346,14 +346,6 @@ impl Session {
 /// `cat` plays the socket type, reported rather than hidden).
 fn refused(what: &str, e: impl std::fmt::Debug) -> Stop {
     Stop::Failed(io::Error::other(format!("the socket refused to {what}: {e:?}")))
-}
-
-/// Sleeps until `at`, or for ever when there is no deadline.
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => crate::net::timer::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// When the next send is due: the delay, then every interval from the first send.

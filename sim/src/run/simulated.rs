@@ -17,6 +17,7 @@ use crate::net::timer::Watch;
 use crate::plan::placement::MAX_CONNECTIONS_PER_HOST;
 use crate::plan::{Replica, ScenarioPlan};
 use crate::registry::Registry;
+use crate::resolve::next_tick;
 use crate::socket::SocketOptions;
 use crate::trace::{Recorder, SocketIndex, Trace};
 
@@ -326,17 +327,10 @@ fn step_through(
         stepping.steps += 1;
     }
     let ended_at = match stepping.idle_from {
-        Some(_) => on_tick(phases.end(), plan.network.tick),
+        Some(_) => next_tick(phases.end(), plan.network.tick),
         None => sim.elapsed(),
     };
     Ok((phases.finish(ended_at), stepping))
-}
-
-/// The first step boundary at or after `at`: where a run stepped by `tick` from zero
-/// stops once its end is `at`.
-fn on_tick(at: Duration, tick: Duration) -> Duration {
-    let tick_ns = tick.as_nanos().max(1);
-    Duration::from_nanos((at.as_nanos().div_ceil(tick_ns) * tick_ns) as u64)
 }
 
 /// The proof, checked between steps, that nothing more can happen in a run before its
@@ -418,7 +412,7 @@ impl<'a> IdleProof<'a> {
         now >= self.moved_at + self.settle + self.tick
             && phases.next_due() >= end
             && !self.world.any_active()
-            && !self.timers.armed_between(fired_by, on_tick(end, self.tick) + self.tick)
+            && !self.timers.armed_between(fired_by, next_tick(end, self.tick) + self.tick)
     }
 }
 
