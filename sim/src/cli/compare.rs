@@ -166,7 +166,7 @@ fn run_sides(
         if args.real {
             let time_scale = args.time_scale;
             println!("{design}: 1 real run (time scale {time_scale})");
-            let opts = RealOptions { time_scale, ..RealOptions::default() };
+            let opts = RealOptions { time_scale, print_endpoints: true, ..RealOptions::default() };
             let real = run_many_real(&work[..1], &ctx.registry, 1, opts, true, &|_| {});
             let row = Row::of(design, Backend::Real, &real);
             let repro = format!("{repro} --real --time-scale {time_scale}");

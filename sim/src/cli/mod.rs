@@ -57,14 +57,11 @@ where
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // The arguments after the subcommand, as typed, for the reports' command lines.
     let rest = args.iter().skip(2).map(|a| a.to_string_lossy().into_owned()).collect();
-    let matches = Cli::command().bin_name(command).try_get_matches_from(args);
-    let cli = match matches.and_then(|m| Cli::from_arg_matches(&m)) {
+    let cli = match parse(command, args) {
         Ok(cli) => cli,
-        // Help and usage errors, printed in clap's conventions: help exits 0, a usage
-        // error 2.
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+            return clap_exit(&e);
         }
     };
     let ctx = Ctx { registry, tool: command.to_owned(), root: project_root(), rest };
@@ -72,6 +69,19 @@ where
         eprintln!("internal error: {e}");
         ExitCode::from(1)
     })
+}
+
+/// Parses `args` as the command line of `command`; nothing runs. A help request or a
+/// usage error comes back as clap's error, to be printed.
+fn parse(command: &str, args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    let matches = Cli::command().bin_name(command).try_get_matches_from(args);
+    matches.and_then(|m| Cli::from_arg_matches(&m))
+}
+
+/// The exit code of a help request or usage error, in clap's conventions: help exits
+/// 0, a usage error 2.
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    ExitCode::from(e.exit_code().clamp(0, 255) as u8)
 }
 
 fn dispatch(ctx: &Ctx, command: Command) -> Result<ExitCode, Error> {
@@ -165,15 +175,23 @@ mod tests {
 
     #[test]
     fn usage_errors_and_help_end_in_clap_exit_codes_before_any_work() {
-        // Parsing fails before the project root is entered or anything runs.
-        let code = |args: &[&str]| run(Registry::builtin(), "my-tool", args.iter().copied());
-        assert_eq!(code(&["my-tool", "sim", "--seedz", "3"]), ExitCode::from(2));
-        assert_eq!(code(&["my-tool", "sim", "--seed", "1", "--seeds", "2"]), ExitCode::from(2));
+        // Parsing fails before the project root is entered or anything runs; `run`
+        // prints clap's error and exits with this code (parsed here, so that the
+        // test's output stays quiet).
+        let code = |args: &[&str]| {
+            let args = args.iter().map(OsString::from).collect();
+            parse("my-tool", args).err().map(|e| clap_exit(&e))
+        };
+        assert_eq!(code(&["my-tool", "sim", "--seedz", "3"]), Some(ExitCode::from(2)));
+        assert_eq!(
+            code(&["my-tool", "sim", "--seed", "1", "--seeds", "2"]),
+            Some(ExitCode::from(2))
+        );
         assert_eq!(
             code(&["my-tool", "compare", "x.yaml", "--time-scale", "0.5"]),
-            ExitCode::from(2)
+            Some(ExitCode::from(2))
         );
-        assert_eq!(code(&["my-tool", "real", "--time-scale", "-1"]), ExitCode::from(2));
-        assert_eq!(code(&["my-tool", "sim", "--help"]), ExitCode::SUCCESS);
+        assert_eq!(code(&["my-tool", "real", "--time-scale", "-1"]), Some(ExitCode::from(2)));
+        assert_eq!(code(&["my-tool", "sim", "--help"]), Some(ExitCode::SUCCESS));
     }
 }

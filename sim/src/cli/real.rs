@@ -38,7 +38,7 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
         RealPorts::Ephemeral => Ports::Ephemeral,
         RealPorts::AsWritten => Ports::AsWritten,
     };
-    let opts = RealOptions { time_scale: args.time_scale, ports };
+    let opts = RealOptions { time_scale: args.time_scale, ports, print_endpoints: true };
     let place = sel.json.as_deref().map_or(Place::Dated(Path::new("reports/real")), Place::At);
     if !check_place(&place) {
         return Ok(ExitCode::from(2));

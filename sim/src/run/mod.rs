@@ -294,7 +294,7 @@ pub fn run_real_seed(
         Some(why) => {
             real::RealRun { trace: Err(RunError::NotRunnable(why)), process_output: vec![] }
         }
-        None => real::run(plan, registry, seed, opts.ports),
+        None => real::run(plan, registry, seed, opts),
     };
     let keep = keep_trace.into();
     let mut report = report(plan, registry, written, seed, Backend::Real, run.trace, started, keep);

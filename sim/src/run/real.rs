@@ -63,11 +63,16 @@ pub struct RealOptions {
     pub time_scale: f64,
     /// Which ports outside programs reach the bound sockets on.
     pub ports: Ports,
+    /// Whether each run prints where every socket is (node, socket, the outside and
+    /// the internal address) once its programs are ready: the command line does, for
+    /// the person or tool about to talk to the topology; a library caller or a test
+    /// need not.
+    pub print_endpoints: bool,
 }
 
 impl Default for RealOptions {
     fn default() -> Self {
-        RealOptions { time_scale: 1.0, ports: Ports::Ephemeral }
+        RealOptions { time_scale: 1.0, ports: Ports::Ephemeral, print_endpoints: false }
     }
 }
 
@@ -270,8 +275,13 @@ pub(super) struct RealRun {
 }
 
 /// Runs an already scaled plan on the real network and returns its trace.
-pub(super) fn run(plan: &ScenarioPlan, registry: &Registry, seed: u64, ports: Ports) -> RealRun {
-    run_tracing_wires(plan, registry, seed, WireTrace::External, ports)
+pub(super) fn run(
+    plan: &ScenarioPlan,
+    registry: &Registry,
+    seed: u64,
+    opts: RealOptions,
+) -> RealRun {
+    run_tracing_wires(plan, registry, seed, WireTrace::External, opts)
 }
 
 /// Runs `plan` on the real network as `run` does, with the fault proxies decoding
@@ -284,7 +294,8 @@ pub fn run_wire_traced(
     seed: u64,
     into: Recorder,
 ) -> Result<Trace, RunError> {
-    run_tracing_wires(plan, registry, seed, WireTrace::Everything(into), Ports::Ephemeral).trace
+    run_tracing_wires(plan, registry, seed, WireTrace::Everything(into), RealOptions::default())
+        .trace
 }
 
 fn run_tracing_wires(
@@ -292,7 +303,7 @@ fn run_tracing_wires(
     registry: &Registry,
     seed: u64,
     wire: WireTrace,
-    ports: Ports,
+    opts: RealOptions,
 ) -> RealRun {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -303,7 +314,8 @@ fn run_tracing_wires(
     };
     let local = tokio::task::LocalSet::new();
     let files = Rc::new(RefCell::new(Vec::new()));
-    let run = Run { plan, registry, seed, ports };
+    let run =
+        Run { plan, registry, seed, ports: opts.ports, print_endpoints: opts.print_endpoints };
     let trace = local.block_on(&runtime, drive(run, wire, &files));
     // Dropping the set drops every node, socket and proxy task of the run.
     drop(local);
@@ -376,6 +388,7 @@ struct Run<'a> {
     registry: &'a Registry,
     seed: u64,
     ports: Ports,
+    print_endpoints: bool,
 }
 
 async fn drive(
@@ -383,7 +396,7 @@ async fn drive(
     wire: WireTrace,
     files: &Rc<RefCell<Vec<PathBuf>>>,
 ) -> Result<Trace, RunError> {
-    let Run { plan, registry, seed, ports } = run;
+    let Run { plan, registry, seed, ports, print_endpoints: show_endpoints } = run;
     let world = FaultWorld::with_base_latency(plan, seed, true);
     // A real run may last many minutes: its trace goes to disk a batch at a time, so
     // its memory levels off (`trace/spill.rs`).
@@ -438,10 +451,11 @@ async fn drive(
     };
     let _rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
     let phases = Phases::new(plan, registry, &world, &recorder, &completion);
-    let (trace, ()) = tokio::join!(
-        step_through(phases, epoch, &programs.failed),
-        print_endpoints(plan, seed, &net, endpoints),
-    );
+    let (trace, ()) = tokio::join!(step_through(phases, epoch, &programs.failed), async {
+        if show_endpoints {
+            print_endpoints(plan, seed, &net, endpoints).await;
+        }
+    },);
     programs.stop_all().await;
     if let Some(why) = programs.failed.take() {
         return Err(RunError::NotRunnable(why));
