@@ -433,15 +433,15 @@ where
     let (to_ours, ours_rx) = unbounded_channel();
     let peer_parts = Rc::new(RefCell::new(Some((peer, SimLink { rx: peer_rx, tx: to_ours }))));
     let server_net = net.clone();
+    let server_ip = sim.lookup("server");
     sim.host("server", move || {
         let parts = peer_parts.borrow_mut().take();
-        let transport = server_net.transport(SERVER);
+        let transport = server_net.transport(SERVER, server_ip);
         async move {
             let (peer, link) = parts.expect("the counterpart runs once");
             peer(transport, link).await.map_err(|err| err.into())
         }
     });
-    let server_ip = sim.lookup("server");
     net.listens_at(SocketAddr::new(server_ip, SIM_SERVER_PORT), SERVER);
     let outcome = Rc::new(RefCell::new(Err("did not finish".to_owned())));
     let (result, row_name) = (Rc::clone(&outcome), row.to_owned());
@@ -455,7 +455,7 @@ where
             advertise_ip: client_ip,
         };
         let cp = Counterpart::sim(&row_name, ours_rx, to_peer);
-        *result.borrow_mut() = ours(client_net.transport(CLIENT), env, cp).await;
+        *result.borrow_mut() = ours(client_net.transport(CLIENT, client_ip), env, cp).await;
         Ok(())
     });
     sim.run().unwrap_or_else(|err| panic!("simulation of {row}: {err}"));

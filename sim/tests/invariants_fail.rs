@@ -394,7 +394,7 @@ async fn start_node(
     let epoch = tokio::time::Instant::now();
     let sink = event_sink(recorder.clone(), replica, 0, &options);
     let handle = spawn_socket(
-        net.transport(replica),
+        net.transport(replica, turmoil::lookup(name)),
         make_core(options.clone()),
         &options,
         bind.into_iter().collect(),

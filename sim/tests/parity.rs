@@ -217,8 +217,9 @@ fn run_over_sim() -> (Outcome, Vec<(Duration, DriverEvent)>) {
     let (client, server) = (EventLog::default(), EventLog::default());
     let net = SimNetwork::default();
     let (server_log, server_net) = (server.clone(), net.clone());
+    let server_ip = sim.lookup("server");
     sim.host("server", move || {
-        let (log, transport) = (server_log.clone(), server_net.transport(SERVER));
+        let (log, transport) = (server_log.clone(), server_net.transport(SERVER, server_ip));
         async move {
             let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
             let rep_at = SocketAddr::new(any, SIM_REP_PORT);
@@ -227,7 +228,6 @@ fn run_over_sim() -> (Outcome, Vec<(Duration, DriverEvent)>) {
             Ok(())
         }
     });
-    let server_ip = sim.lookup("server");
     let (rep_addr, router_addr) =
         (SocketAddr::new(server_ip, SIM_REP_PORT), SocketAddr::new(server_ip, SIM_ROUTER_PORT));
     net.listens_at(rep_addr, SERVER);
@@ -235,7 +235,13 @@ fn run_over_sim() -> (Outcome, Vec<(Duration, DriverEvent)>) {
     let replies = Rc::new(RefCell::new(None));
     let (client_log, client_replies) = (client.clone(), Rc::clone(&replies));
     sim.client("client", async move {
-        let got = run_client(net.transport(CLIENT), rep_addr, router_addr, &client_log).await;
+        let got = run_client(
+            net.transport(CLIENT, turmoil::lookup("client")),
+            rep_addr,
+            router_addr,
+            &client_log,
+        )
+        .await;
         *client_replies.borrow_mut() = Some(got);
         Ok(())
     });
@@ -278,8 +284,9 @@ fn the_simulated_side_runs_over_the_fault_shim() {
         .build();
     let net = SimNetwork::default();
     let server_net = net.clone();
+    let server_ip = sim.lookup("server");
     sim.host("server", move || {
-        let transport = server_net.transport(SERVER);
+        let transport = server_net.transport(SERVER, server_ip);
         async move {
             let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
             let (rep_at, router_at) =
@@ -304,7 +311,7 @@ fn the_simulated_side_runs_over_the_fault_shim() {
         let options = SocketOptions::default();
         let req = Box::new(Req::new(options.clone(), 1));
         let epoch = tokio::time::Instant::now();
-        let transport = net.transport(CLIENT);
+        let transport = net.transport(CLIENT, turmoil::lookup("client"));
         let _req = spawn_socket(transport, req, &options, vec![], vec![rep], epoch, sink).await?;
         failed.notified().await;
         Ok(())

@@ -231,7 +231,7 @@ fn run_over_sim(specs: &'static [NodeSpec]) -> Outcome {
     let net = SimNetwork::default();
     for (i, (spec, log)) in specs.iter().zip(&logs).enumerate() {
         let (log, barrier, accounts) = (log.clone(), Rc::clone(&barrier), Rc::clone(&accounts));
-        let transport = net.transport(replica(i));
+        let transport = net.transport(replica(i), sim.lookup(spec.name));
         sim.client(spec.name, async move {
             let bind = spec.binds.then(|| SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port(i)));
             let peer = |j: usize| SocketAddr::new(turmoil::lookup(specs[j].name), port(j));

@@ -196,12 +196,9 @@ pub struct State {
     /// connector sees it; it stands for the proxy's target). Latest wins: ports are
     /// reused.
     pub peer_names: BTreeMap<SocketAddr, Replica>,
-    /// Connects to each address not yet accepted: the shim keeps this under turmoil's
-    /// listen backlog, which panics the whole run when it overflows.
+    /// Connects to each address not yet accepted: the shim keeps this under a
+    /// listener's backlog (`LISTEN_BACKLOG` in `shim.rs`).
     pub syn_slots: BTreeMap<SocketAddr, std::sync::Arc<tokio::sync::Semaphore>>,
-    /// The send windows of connections whose acceptor has not read the preamble yet:
-    /// the connector puts them here, the acceptor takes them (`shim.rs`).
-    pub windows: BTreeMap<ConnId, Rc<super::shim::Windows>>,
     holds: Vec<Hold>,
     links: Vec<LinkChange>,
     base_latency: Distribution,
@@ -214,8 +211,6 @@ pub struct State {
     free_at: BTreeMap<(Replica, Replica), Duration>,
     tcp_timeout: Duration,
     next_conn: ConnId,
-    /// Streams of crashed replicas, kept open so their peers see silence, not a close.
-    pub zombies: Vec<(Replica, turmoil::net::TcpStream)>,
     /// What each fault affected, for the trace's `FaultEnd`.
     effects: BTreeMap<u32, u32>,
     /// How many replicas are crashed now: the run loop asks every tick whether any
@@ -343,7 +338,6 @@ impl FaultWorld {
             listeners: BTreeMap::new(),
             peer_names: BTreeMap::new(),
             syn_slots: BTreeMap::new(),
-            windows: BTreeMap::new(),
             holds: Vec::new(),
             links,
             base_latency: network.latency,
@@ -352,7 +346,6 @@ impl FaultWorld {
             free_at: BTreeMap::new(),
             tcp_timeout,
             next_conn: 1,
-            zombies: Vec::new(),
             effects: BTreeMap::new(),
             crashed: 0,
             any_broken: false,
@@ -421,11 +414,10 @@ impl FaultWorld {
     pub(crate) fn close_conn(&self, id: ConnId) {
         let mut st = self.state.borrow_mut();
         st.conns.remove(&id);
-        st.windows.remove(&id);
     }
 
-    /// Registers a connection opened by a connector whose id arrived in the preamble.
-    pub(crate) fn accept_conn(&self, id: ConnId) -> Option<[Replica; 2]> {
+    /// The two replicas of connection `id`, connector first.
+    pub(crate) fn conn_ends(&self, id: ConnId) -> Option<[Replica; 2]> {
         self.state.borrow().conns.get(&id).map(|c| c.ends)
     }
 
@@ -711,8 +703,7 @@ impl FaultWorld {
             // The machine is back with no memory of its connections: the peers' next
             // segment is answered with a reset. (patchbay resets them now rather than
             // at the peer's next write: a small, documented simplification.)
-            // Its zombie streams stay parked until the run ends: dropping a turmoil
-            // stream outside its host would leak the host's half anyway.
+            // Its zombie ends stay, silent, until the run ends (`trunk.rs`).
             self.reset_where("connection reset: the peer machine rebooted", |_, c| {
                 c.ends.contains(&r)
             });

@@ -30,6 +30,7 @@ pub mod shard;
 mod shim;
 mod simulated;
 pub mod swarm;
+mod trunk;
 mod wiretap;
 mod wiring;
 

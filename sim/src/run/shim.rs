@@ -1,70 +1,65 @@
-//! The fault shim: a [`Transport`] around turmoil's TCP that makes faults faithful.
+//! The fault shim: a [`Transport`] over turmoil that makes faults faithful.
 //!
-//! Each write becomes one chunk `[len u32][leaves_at u64 ns][stands_for u64]` + bytes
-//! on the turmoil stream (turmoil delivers a write as one segment, so a chunk is never
-//! split by a full window). `leaves_at` is when the chunk's last byte has left the
-//! writer: the write's own time, or on a link with a bandwidth limit, later, once the
-//! bytes ahead of it and its own have gone at the limit (the fault world keeps each
-//! direction's pace). `stands_for` is the chunk's bytes plus the virtual padding of the
-//! modelled messages in it (`meter.rs`, `wire/modelled.rs`: padding never travels
-//! here), so a 100 MB job paces a link and fills the reader's buffer as 100 MB would,
-//! with nothing allocated for it. The reading end releases a chunk only when its
-//! link delay has passed since (latency, plus retransmission time for drawn losses,
-//! in order, as TCP would), when no partition holds traffic from that peer, and when
-//! its own replica is not stalled; a connection reset by a fault fails at both ends. A 24-byte preamble on
-//! each new connection tells the acceptor which replica connected, so faults hit
-//! replicas even when many share a simulated host. turmoil applies a plain fixed
-//! latency itself (no timer per chunk then); any other latency model, per-link
-//! latencies, latency faults and losses are applied here.
+//! Connections travel over turmoil between the replicas' hosts, many to a turmoil
+//! stream (`trunk.rs`). Each write becomes one `DATA` frame carrying `leaves_at` (ns)
+//! and `stands_for` beside its bytes. `leaves_at` is when the write's last byte has
+//! left the writer: the write's own time, or on a link with a bandwidth limit, later,
+//! once the bytes ahead of it and its own have gone at the limit (the fault world keeps
+//! each direction's pace). `stands_for` is the write's bytes plus the virtual padding
+//! of the modelled messages in it (`meter.rs`, `wire/modelled.rs`: padding never
+//! travels here), so a 100 MB job paces a link and fills the reader's buffer as 100 MB
+//! would, with nothing allocated for it. The reading end releases a chunk only when its
+//! link delay has passed since (latency, plus retransmission time for drawn losses, in
+//! order, as TCP would), when no partition holds traffic from that peer, and when its
+//! own replica is not stalled; a connection reset by a fault fails at both ends. Each
+//! connection names its two replicas when it is accepted, so faults hit replicas even
+//! when many share a simulated host. turmoil applies a plain fixed latency itself (no
+//! timer per chunk then); any other latency model, per-link latencies, latency faults
+//! and losses are applied here.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
-use std::mem::MaybeUninit;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
 use super::meter::Meter;
+use super::trunk::{self, Inbox, Joined, Net, Next, TrunkEnd};
 use crate::net::Transport;
 use crate::net::timer::{self, Sleep};
 use crate::plan::Replica;
 use crate::wire::Padding;
 
-const PREAMBLE_MAGIC: &[u8; 4] = b"PBSH";
-const PREAMBLE_LEN: usize = 24;
-const CHUNK_HEADER_LEN: usize = 20;
-/// How much a reader buffers from turmoil before it stops pulling, so that a held or
-/// stalled reader pushes back on its writer like a full receive window. Chunks count
+/// How much a reader buffers from the link before it stops taking more, so that a held
+/// or stalled reader pushes back on its writer like a full receive window. Chunks count
 /// what they stand for, virtual padding included.
 const READ_BUFFER_MAX: u64 = 256 * 1024;
 /// Each simulated listener's backlog: connects that may be on their way to one listener
-/// at once, unanswered. It is turmoil's `tcp_capacity` (`simulated.rs`), which panics
-/// the run when more SYNs than that queue at one listener, and Linux's default
-/// `somaxconn`. An acceptor drains its backlog every step, so the bound only ever holds
-/// back a burst of more connects than this in one tick: they wait their turn at the
-/// connecting end (`syn_slot`), where Linux would drop the SYNs over its backlog and
-/// the connector send them again a second later (docs/turmoil.md).
+/// at once, unanswered: Linux's default `somaxconn`. An acceptor drains its backlog
+/// every step, so the bound only ever holds back a burst of more connects than this in
+/// one tick: they wait their turn at the connecting end (`syn_slot`), where Linux would
+/// drop the SYNs over its backlog and the connector send them again a second later
+/// (docs/turmoil.md).
 ///
 /// It was 32, under turmoil's default capacity of 64, and so capped a listener at
 /// about 30 new connections a millisecond: a comet router with a million users then
 /// had half of them still connecting when the run ended, a simulator limit that
 /// showed as the router's failure (`sim/tests/comet.rs` has the burst that shows it).
-pub(super) const LISTEN_BACKLOG: usize = 4096;
+const LISTEN_BACKLOG: usize = 4096;
 
-/// Segments one direction of a connection may have written that the reading end has
-/// not yet taken off turmoil: turmoil's own per-stream credit at its default capacity,
-/// kept by the shim (`Windows`) since `tcp_capacity` now sizes the listen backlog
-/// alone. It is the window a stalled or slow reader pushes back with, on top of the
-/// reader's `READ_BUFFER_MAX`: a write is one segment (a chunk), however large.
+/// Writes one direction of a connection may have made that the reading end has not
+/// yet taken off the link: turmoil's own per-stream credit at its default capacity. It
+/// is the window a stalled or slow reader pushes back with, on top of the reader's
+/// `READ_BUFFER_MAX`: a write is one segment (a chunk), however large.
 const WINDOW_SEGMENTS: u32 = 64;
 
 /// The largest write buffer a thread keeps between writes (`ShimStream::poll_write`):
@@ -85,28 +80,33 @@ pub struct ShimTransport {
     /// The replica whose sockets use this transport: faults find it by this.
     pub(super) me: Replica,
     pub(super) world: Rc<FaultWorld>,
+    /// The run's connections and listeners.
+    pub(super) net: Rc<Net>,
+    /// The address of the turmoil host `me` runs on.
+    pub(super) host: IpAddr,
 }
 
 impl Transport for ShimTransport {
     type Stream = ShimStream;
-    type Listener = turmoil::net::TcpListener;
+    type Listener = trunk::Listener;
     /// Padding is counted (`meter.rs`), never copied: the chunk says what it stands for.
     const PADDING: Padding = Padding::Virtual;
 
     async fn bind(&self, addr: SocketAddr) -> io::Result<(Self::Listener, SocketAddr)> {
-        let listener = turmoil::net::TcpListener::bind(addr).await?;
-        let local = listener.local_addr()?;
-        Ok((listener, local))
+        self.net.bind(self.host, addr).await
     }
 
     async fn accept(&self, l: &Self::Listener) -> io::Result<(ShimStream, SocketAddr)> {
-        // The preamble is read by the stream itself on first use, so one slow or
-        // silent connector never holds up the accepts behind it (a comet router takes
-        // a hundred thousand connections).
         self.world.note_activity();
-        let (inner, peer_addr) = l.accept().await?;
+        let joined =
+            l.accept(|connector| (self.world.new_conn(connector, self.me), Windows::new())).await;
         self.world.note_activity();
-        Ok((ShimStream::accepted(inner, self.me, self.world.clone()), peer_addr))
+        let peer = joined.peer;
+        // The trace names the peer of an accepted connection by this address
+        // (`State::peer_names`).
+        self.world.name_peer(peer, joined.connector);
+        let ends = [joined.connector, self.me];
+        Ok((ShimStream::new(joined, 1, ends, self.world.clone()), peer))
     }
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<ShimStream> {
@@ -116,29 +116,17 @@ impl Transport for ShimTransport {
             self.wait_reachable(target).await?;
         }
         let slot = self.syn_slot(addr).await;
-        let connected = turmoil::net::TcpStream::connect(addr).await;
+        let trunk = self.net.trunk(self.host, addr.ip()).await;
         self.world.note_activity();
-        let mut inner = connected?;
+        let joined = self.net.dial(trunk?, self.me, addr).await;
+        self.world.note_activity();
+        let joined = joined?;
         drop(slot);
-        // The acceptor's trace names its peer by this address (`State::peer_names`).
-        if let Ok(local) = inner.local_addr() {
-            self.world.name_peer(local, self.me);
-        }
-        let target = target.ok_or_else(|| io::Error::from(io::ErrorKind::ConnectionRefused))?;
-        let conn = self.world.new_conn(self.me, target);
-        let windows = Windows::new();
-        self.world.state.borrow_mut().windows.insert(conn, windows.clone());
-        let mut preamble = BytesMut::with_capacity(PREAMBLE_LEN);
-        preamble.put_slice(PREAMBLE_MAGIC);
-        preamble.put_u64(conn);
-        preamble.put_u32(self.me.group.0);
-        preamble.put_u32(self.me.index);
-        preamble.put_u32(0);
-        inner.write_all(&preamble).await?;
-        // The preamble is a segment like any other: the acceptor gives it back.
-        windows.take(0);
-        let mut stream = ShimStream::new(inner, conn, 0, [self.me, target], self.world.clone());
-        stream.windows = Some(windows);
+        let ends = self.world.conn_ends(joined.conn).expect("made by the accept that answered");
+        let stream = ShimStream::new(joined, 0, ends, self.world.clone());
+        // An address no replica was placed at is no replica's to accept at: the
+        // connection closes at once and the connect is refused.
+        target.ok_or_else(|| io::Error::from(io::ErrorKind::ConnectionRefused))?;
         Ok(stream)
     }
 }
@@ -193,9 +181,9 @@ struct SynSlot {
 }
 
 /// One connection's two send windows (`WINDOW_SEGMENTS`), shared by its ends: index
-/// `i` counts what end `i` may still write. A write takes a credit once turmoil has
-/// it, and the other end gives it back when its shim takes the segment off turmoil,
-/// waking a writer that found none, as turmoil's own credits did.
+/// `i` counts what end `i` may still write. A write takes a credit once it is sent, and
+/// the other end gives it back when its shim takes the write off the link, waking a
+/// writer that found none, as turmoil's own credits did.
 #[derive(Debug)]
 pub(super) struct Windows {
     credits: [Cell<u32>; 2],
@@ -241,7 +229,7 @@ struct Chunk {
     stands_for: u64,
 }
 
-/// Data on its way to the application: what [`ShimStream::fill`] took from turmoil,
+/// Data on its way to the application: what [`ShimStream::fill`] took off the link,
 /// until [`ShimStream::poll_read`] hands over its last byte. Made when bytes come and
 /// dropped when all of it has been read, unless it keeps a release timer: the timer's
 /// registration stays as it was, and `last_release` matters only while a chunk may
@@ -249,8 +237,6 @@ struct Chunk {
 /// compared with a forgotten `last_release` instead is due as well).
 #[derive(Debug, Default)]
 struct Received {
-    /// Raw bytes from turmoil not yet parsed into chunks.
-    raw: BytesMut,
     chunks: VecDeque<Chunk>,
     /// What the buffered chunks stand for, virtual padding included.
     buffered: u64,
@@ -264,112 +250,62 @@ struct Received {
 impl Received {
     /// Whether nothing is in flight and nothing needs keeping.
     fn idle(&self) -> bool {
-        self.raw.is_empty()
-            && self.chunks.is_empty()
-            && self.current.is_empty()
-            && self.sleep.is_none()
+        self.chunks.is_empty() && self.current.is_empty() && self.sleep.is_none()
     }
-}
-
-/// The accepting end's preamble while it comes in.
-#[derive(Debug)]
-struct Preamble {
-    bytes: [u8; PREAMBLE_LEN],
-    /// How many of `bytes` have been read.
-    have: usize,
 }
 
 /// One end of a shimmed connection.
 #[derive(Debug)]
 pub struct ShimStream {
-    inner: Option<turmoil::net::TcpStream>,
+    /// This end's host's end of the trunk the connection travels on.
+    trunk: Rc<TrunkEnd>,
+    /// What has arrived for this end and is not yet taken.
+    inbox: Rc<Inbox>,
     conn: ConnId,
     /// 0 for the connecting end, 1 for the accepting end.
     end: usize,
     me: Replica,
     peer: Replica,
     world: Rc<FaultWorld>,
-    /// What has come from turmoil and is not yet read, only while there is some:
-    /// most ends of a big run are idle most of the time (a comet router has a
-    /// hundred thousand), and this is 128 of their bytes.
+    /// What has been taken off the link and is not yet read, only while there is
+    /// some: most ends of a big run are idle most of the time (a comet router has a
+    /// hundred thousand).
     received: Option<Box<Received>>,
+    /// The peer closed, and everything before its close has been taken.
     inner_done: bool,
-    /// On the accepting end, the preamble bytes read so far, until it names the
-    /// connection and its connector; `None` once known. Boxed, as it is needed only
-    /// for a moment.
-    preamble: Option<Box<Preamble>>,
-    /// The connection's send windows; on the accepting end, known with the preamble.
-    windows: Option<Rc<Windows>>,
+    /// This end shut down its writing (a `FIN` has gone).
+    shut: bool,
+    /// The connecting end's own port, given back when it closes; 0 on the accepting end.
+    port: u16,
+    /// The connection's send windows.
+    windows: Rc<Windows>,
     /// What this end's writes stand for, for bandwidth limits and the reader's buffer.
     meter: Meter,
     /// The waker last handed to the fault world for a reset (`watch_silent_peer`):
-    /// a task waits on turmoil a few times per chunk, always with the same waker, and
+    /// a task waits on the link a few times per chunk, always with the same waker, and
     /// the fault world needs it once. Only a reset takes it back, and a reset stream
     /// fails before it would wait again.
     watching: Option<Waker>,
 }
 
 impl ShimStream {
-    /// The accepting end, before its preamble has been read.
-    fn accepted(inner: turmoil::net::TcpStream, me: Replica, world: Rc<FaultWorld>) -> Self {
-        let mut stream = ShimStream::new(inner, 0, 1, [me, me], world);
-        stream.preamble = Some(Box::new(Preamble { bytes: [0; PREAMBLE_LEN], have: 0 }));
-        stream
-    }
-
-    /// Reads the connector's preamble, exactly its bytes and no more, then learns the
-    /// connection and the peer from it. Every read and write waits for this first.
-    fn poll_preamble(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Some(preamble) = self.preamble.as_mut() else { return Poll::Ready(Ok(())) };
-        while preamble.have < PREAMBLE_LEN {
-            let mut rb = ReadBuf::new(&mut preamble.bytes[preamble.have..]);
-            let inner = self.inner.as_mut().expect("present until drop");
-            ready!(Pin::new(inner).poll_read(cx, &mut rb))?;
-            if rb.filled().is_empty() {
-                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
-            }
-            preamble.have += rb.filled().len();
-        }
-        let got = &preamble.bytes;
-        let bad = || io::Error::new(io::ErrorKind::InvalidData, "not a patchbay shim preamble");
-        if &got[..4] != PREAMBLE_MAGIC {
-            return Poll::Ready(Err(bad()));
-        }
-        let conn = u64::from_be_bytes(got[4..12].try_into().expect("8 bytes"));
-        let ends = self.world.accept_conn(conn).ok_or_else(bad)?;
-        let windows = self.world.state.borrow_mut().windows.remove(&conn).ok_or_else(bad)?;
-        // The preamble came in one segment, taken off turmoil by the read above.
-        windows.give_back(0);
-        (self.conn, self.peer, self.preamble, self.windows) = (conn, ends[0], None, Some(windows));
-        Poll::Ready(Ok(()))
-    }
-    fn new(
-        inner: turmoil::net::TcpStream,
-        conn: ConnId,
-        end: usize,
-        ends: [Replica; 2],
-        world: Rc<FaultWorld>,
-    ) -> Self {
+    fn new(joined: Joined, end: usize, ends: [Replica; 2], world: Rc<FaultWorld>) -> Self {
         ShimStream {
-            inner: Some(inner),
-            conn,
+            trunk: joined.trunk,
+            inbox: joined.inbox,
+            conn: joined.conn,
             end,
             me: ends[end],
             peer: ends[1 - end],
             world,
             received: None,
             inner_done: false,
-            preamble: None,
-            windows: None,
+            shut: false,
+            port: joined.port,
+            windows: joined.windows,
             meter: Meter::default(),
             watching: None,
         }
-    }
-
-    fn windows(&self) -> &Windows {
-        self.windows
-            .as_deref()
-            .expect("known once the preamble is, which every read and write waits for")
     }
 
     /// Whether this end's machine has crashed: then nothing it does reaches the wire,
@@ -383,7 +319,7 @@ impl ShimStream {
         silent
     }
 
-    /// A stream waiting on turmoil may never hear from it again (a crashed peer
+    /// A stream waiting on the link may never hear from it again (a crashed peer
     /// sends nothing, not even a close, and reads nothing, so no room comes back):
     /// the fault world wakes it when it resets the connection, at `tcp_timeout` or
     /// at the peer's restart.
@@ -415,23 +351,29 @@ impl ShimStream {
             .map(|why| io::Error::new(io::ErrorKind::ConnectionReset, why))
     }
 
-    /// Pulls what turmoil has into `raw` and parses whole chunks.
+    /// Takes what has arrived off the link into chunks, up to the read buffer's bound.
     fn fill(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        // Left uninitialised: zeroing 16 KiB on every poll showed up in profiles, and
-        // `ReadBuf` hands back only the bytes turmoil wrote.
-        let mut tmp = [MaybeUninit::<u8>::uninit(); 16 * 1024];
         while !self.inner_done && self.buffered() < READ_BUFFER_MAX {
-            let inner = self.inner.as_mut().expect("present until drop");
-            let mut rb = ReadBuf::uninit(&mut tmp);
-            match Pin::new(inner).poll_read(cx, &mut rb) {
-                Poll::Ready(Ok(())) if rb.filled().is_empty() => self.inner_done = true,
-                Poll::Ready(Ok(())) => {
+            match self.inbox.next(cx.waker()) {
+                Next::Data(arrived) => {
                     let mut received = self.received.take().unwrap_or_default();
-                    self.take_in(&mut received, rb.filled());
+                    let release_at = (arrived.leaves_at + self.world.delay(self.peer, self.me))
+                        .max(received.last_release);
+                    received.last_release = release_at;
+                    received.buffered += arrived.stands_for;
+                    received.chunks.push_back(Chunk {
+                        release_at,
+                        data: arrived.data,
+                        stands_for: arrived.stands_for,
+                    });
                     self.received = Some(received);
+                    self.windows.give_back(1 - self.end);
                 }
-                Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => break,
+                Next::Ended(trunk::Ending::Reset) => {
+                    return Err(io::Error::new(io::ErrorKind::ConnectionReset, "Connection reset"));
+                }
+                Next::Ended(_) => self.inner_done = true,
+                Next::Empty => break,
             }
         }
         Ok(())
@@ -442,65 +384,11 @@ impl ShimStream {
         self.received.as_ref().map_or(0, |received| received.buffered)
     }
 
-    /// Queues the whole chunks of `got`, one read from turmoil, after what `received`
-    /// holds already; a cut tail waits in `received.raw`.
-    fn take_in(&mut self, received: &mut Received, got: &[u8]) {
-        if received.raw.is_empty() {
-            // The usual case, whole chunks and nothing left from before: each is
-            // copied once into a buffer of its own size, and only a cut tail waits.
-            let used = self.parse_from(received, got);
-            if used < got.len() {
-                received.raw.put_slice(&got[used..]);
-            }
-        } else {
-            received.raw.put_slice(got);
-            let raw = std::mem::take(&mut received.raw);
-            let used = self.parse_from(received, &raw);
-            received.raw = raw;
-            received.raw.advance(used);
-            if received.raw.is_empty() {
-                // A quiet stream keeps no buffer.
-                received.raw = BytesMut::new();
-            }
-        }
-    }
-
     /// Drops the receive state once all of it has been read (see [`Received`]).
     fn forget_if_idle(&mut self) {
         if self.received.as_ref().is_some_and(|received| received.idle()) {
             self.received = None;
         }
-    }
-
-    /// Queues the whole chunks at the start of `raw`; returns how many bytes they took.
-    /// Each chunk's bytes are copied into a `Bytes` of their own: split off a shared
-    /// buffer instead, the first split allocated a shared header on top of the
-    /// buffer, and one long-lived chunk kept the whole buffer alive.
-    fn parse_from(&mut self, received: &mut Received, raw: &[u8]) -> usize {
-        let mut used = 0;
-        while raw.len() - used >= CHUNK_HEADER_LEN {
-            let header = &raw[used..used + CHUNK_HEADER_LEN];
-            let len = u32::from_be_bytes(header[..4].try_into().expect("4 bytes")) as usize;
-            if raw.len() - used < CHUNK_HEADER_LEN + len {
-                break;
-            }
-            let leaves_at = Duration::from_nanos(u64::from_be_bytes(
-                header[4..12].try_into().expect("8 bytes"),
-            ));
-            let stands_for = u64::from_be_bytes(header[12..20].try_into().expect("8 bytes"));
-            let start = used + CHUNK_HEADER_LEN;
-            let data = Bytes::copy_from_slice(&raw[start..start + len]);
-            used = start + len;
-            let release_at =
-                (leaves_at + self.world.delay(self.peer, self.me)).max(received.last_release);
-            received.last_release = release_at;
-            received.buffered += stands_for;
-            received.chunks.push_back(Chunk { release_at, data, stands_for });
-            // A chunk is one segment, all of it read in this `fill`: turmoil gave its
-            // credit back at the first read, with nothing else woken in between.
-            self.windows().give_back(1 - self.end);
-        }
-        used
     }
 
     /// Moves the front chunk to `current` if it may be released now.
@@ -542,7 +430,6 @@ impl AsyncRead for ShimStream {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.world.note_activity();
-        ready!(this.poll_preamble(cx))?;
         if let Some(e) = this.broken() {
             return Poll::Ready(Err(e));
         }
@@ -585,44 +472,39 @@ impl AsyncWrite for ShimStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.world.note_activity();
-        ready!(this.poll_preamble(cx))?;
         if let Some(e) = this.broken() {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, e.to_string())));
+        }
+        if this.shut || this.inbox.reset() {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "Broken pipe")));
         }
         if this.silenced(cx) || this.world.stalled(this.me) {
             this.world.register_wait(cx.waker());
             return Poll::Pending;
         }
-        if !this.windows().open(this.end) {
-            this.windows().wait(this.end, cx.waker());
+        if !this.windows.open(this.end) {
+            this.windows.wait(this.end, cx.waker());
             this.watch_silent_peer(cx);
             return Poll::Pending;
         }
-        let len = buf.len().min(u32::MAX as usize);
-        // turmoil copies what it is given, so the chunk is put together in a buffer
+        let len = buf.len().min(u32::MAX as usize - trunk::DATA_HEADER);
+        // The trunk copies what it is given, so the frame is put together in a buffer
         // the thread keeps for its writes, not in an allocation of its own each time.
-        let mut chunk = WRITE_SCRATCH.take();
-        chunk.clear();
-        chunk.reserve(CHUNK_HEADER_LEN + len);
-        chunk.put_u32(len as u32);
-        // Metered and paced on copies, kept only once turmoil takes the write.
+        let mut frame = WRITE_SCRATCH.take();
+        frame.clear();
+        frame.reserve(trunk::DATA_HEADER + len);
+        // Metered and paced on copies, kept only once the write is sent.
         let mut meter = this.meter.clone();
         let stands_for = meter.feed(&buf[..len]);
         let pace = this.world.pace(this.me, this.peer, now(), stands_for);
-        chunk.put_u64(pace.leaves_at.as_nanos() as u64);
-        chunk.put_u64(stands_for);
-        chunk.put_slice(&buf[..len]);
-        let inner = this.inner.as_mut().expect("present until drop");
-        // turmoil takes a write whole or not at all (one segment per write).
-        let written = Pin::new(inner).poll_write(cx, &chunk);
-        if chunk.capacity() <= WRITE_SCRATCH_MAX {
-            WRITE_SCRATCH.set(chunk);
+        trunk::data_header(&mut frame, this.conn, pace.leaves_at, stands_for, len);
+        frame.extend_from_slice(&buf[..len]);
+        let sent = this.trunk.send(&frame);
+        if frame.capacity() <= WRITE_SCRATCH_MAX {
+            WRITE_SCRATCH.set(frame);
         }
-        if written.is_pending() {
-            this.watch_silent_peer(cx);
-        }
-        ready!(written)?;
-        this.windows().take(this.end);
+        sent?;
+        this.windows.take(this.end);
         this.meter = meter;
         this.world.commit(pace);
         this.world.on_write(this.conn, this.end, len as u64);
@@ -635,8 +517,7 @@ impl AsyncWrite for ShimStream {
         if let Some(silent) = this.while_silenced(cx) {
             return silent;
         }
-        let inner = this.inner.as_mut().expect("present until drop");
-        Pin::new(inner).poll_flush(cx)
+        Poll::Ready(Ok(()))
     }
 
     /// A crashed machine's close never leaves it: the socket's driver closes its
@@ -648,8 +529,14 @@ impl AsyncWrite for ShimStream {
         if let Some(silent) = this.while_silenced(cx) {
             return silent;
         }
-        let inner = this.inner.as_mut().expect("present until drop");
-        Pin::new(inner).poll_shutdown(cx)
+        if this.shut {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "Socket is not connected",
+            )));
+        }
+        this.shut = true;
+        Poll::Ready(this.trunk.shut(this.conn))
     }
 }
 
@@ -657,14 +544,13 @@ impl Drop for ShimStream {
     fn drop(&mut self) {
         // A close sends a FIN (or, from a crashed machine, nothing): activity.
         self.world.note_activity();
-        // A crashed machine does not close its connections: park the stream so the
-        // peer sees silence, not a FIN (nor, once the machine restarts and the
+        // A crashed machine does not close its connections: its end stays, silent, so
+        // the peer sees silence, not a FIN (nor, once the machine restarts and the
         // connection is reset, a late close from the dead incarnation).
         let silent = self.world.silenced(self.conn, self.end);
-        if (silent || self.world.status(self.me) == Status::Crashed)
-            && let Some(inner) = self.inner.take()
-        {
-            self.world.state.borrow_mut().zombies.push((self.me, inner));
+        if silent || self.world.status(self.me) == Status::Crashed {
+            self.trunk.bury(&self.inbox);
         }
+        self.trunk.close(self.conn, &self.inbox, self.shut, self.port);
     }
 }

@@ -27,6 +27,7 @@ use super::node::sink_naming_peers;
 use super::phases::Phases;
 use super::platform::{Platform, ReplicaTask};
 use super::shim::ShimTransport;
+use super::trunk::{Net, TRUNK_CAPACITY};
 use super::wiring::{group_runtimes, links, start_replicas};
 
 /// A fixed epoch: turmoil would otherwise read the wall clock.
@@ -191,10 +192,14 @@ struct Addrs {
 /// address, every supervisor queued for the turmoil host its replica is packed onto.
 struct SimPlatform {
     world: Rc<FaultWorld>,
+    /// The run's connections, carried between turmoil hosts (`trunk.rs`).
+    net: Rc<Net>,
     recorder: Recorder,
     addrs: Addrs,
     /// The turmoil host of each replica.
     packing: HostPacking,
+    /// Each turmoil host's address.
+    ips: BTreeMap<HostKey, IpAddr>,
     /// Supervisors waiting for their host's first step, which starts them in order.
     queues: Rc<RefCell<BTreeMap<HostKey, Vec<ReplicaTask>>>>,
 }
@@ -203,7 +208,8 @@ impl Platform for SimPlatform {
     type Transport = ShimTransport;
 
     fn transport(&self, replica: Replica) -> ShimTransport {
-        ShimTransport { me: replica, world: self.world.clone() }
+        let host = self.ips[&self.packing.host(replica)];
+        ShimTransport { me: replica, world: self.world.clone(), net: self.net.clone(), host }
     }
 
     /// turmoil binds the unspecified address; peers reach it at the host's address.
@@ -251,7 +257,7 @@ pub(super) fn simulate(
         .max_message_latency(turmoil_latency(plan).unwrap_or(Duration::ZERO))
         .simulation_duration(plan.duration + plan.liveness + Duration::from_secs(1))
         .ephemeral_ports(EPHEMERAL_FIRST..=65535)
-        .tcp_capacity(super::shim::LISTEN_BACKLOG)
+        .tcp_capacity(TRUNK_CAPACITY)
         .build();
     let groups = group_runtimes(plan, registry, &world);
     let packing = HostPacking::new(plan);
@@ -282,8 +288,15 @@ pub(super) fn simulate(
         world.state.borrow_mut().listeners.insert(*addr, *replica);
     }
     let (recorder, completion) = (Recorder::default(), Completion::default());
-    let platform =
-        SimPlatform { world: world.clone(), recorder: recorder.clone(), addrs, packing, queues };
+    let platform = SimPlatform {
+        world: world.clone(),
+        net: Rc::default(),
+        recorder: recorder.clone(),
+        addrs,
+        packing,
+        ips,
+        queues,
+    };
     let rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
     let idle = timers.as_ref().map(|t| IdleProof::new(plan, t.watch(), &world, &recorder));
     let trace = step_through(plan, registry, &mut sim, &world, &recorder, &completion, idle);
@@ -420,14 +433,21 @@ impl<'a> IdleProof<'a> {
 /// simulated run's sockets use, over a fault world with no fault in it, so a test
 /// that runs sockets over it runs what `sim` runs (turmoil's latency is all there
 /// is). Must be used inside a turmoil simulation.
+///
+/// Connections between two hosts share one turmoil stream (`trunk.rs`): where the
+/// harness lets turmoil draw each message's latency (`min_message_latency` below
+/// `max_message_latency`), a slow message holds back the other connections' messages
+/// behind it on that stream. A simulated run's latency is fixed, where this orders
+/// nothing new.
 #[derive(Clone, Debug)]
 pub struct SimNetwork {
     world: Rc<FaultWorld>,
+    net: Rc<Net>,
 }
 
 impl Default for SimNetwork {
     fn default() -> Self {
-        SimNetwork { world: FaultWorld::fault_free(0) }
+        SimNetwork { world: FaultWorld::fault_free(0), net: Rc::default() }
     }
 }
 
@@ -440,9 +460,11 @@ impl SimNetwork {
         self.world.state.borrow_mut().listeners.insert(addr, replica);
     }
 
-    /// The transport `replica`'s sockets are handed.
-    pub fn transport(&self, replica: Replica) -> ShimTransport {
-        ShimTransport { me: replica, world: self.world.clone() }
+    /// The transport `replica`'s sockets are handed, on the turmoil host whose address
+    /// is `host` (`Sim::lookup` gives it, also before the host is added). Every socket
+    /// of the transport must be used on that host.
+    pub fn transport(&self, replica: Replica, host: IpAddr) -> ShimTransport {
+        ShimTransport { me: replica, world: self.world.clone(), net: self.net.clone(), host }
     }
 }
 

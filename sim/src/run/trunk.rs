@@ -1,0 +1,692 @@
+//! Simulated connections carried over one turmoil stream per pair of hosts.
+//!
+//! turmoil gives every TCP stream end its own socket entry and a bounded channel, about
+//! 1.6 KB an end whether anything is sent or not (docs/turmoil-stream-memory-proposal.md):
+//! at a million comet subscribers, more than a third of the run's memory. The shim
+//! (`shim.rs`) already keeps everything that makes a connection faithful itself (send
+//! windows, release times, holds, resets, crashes), so what it needs of turmoil is a
+//! byte pipe with turmoil's latency between two hosts. Here every connection from host
+//! A to host B travels on one turmoil stream, A's *trunk* to B, as frames
+//! `[conn u64][kind u8][len u32]` + payload, and each connection end is an [`Inbox`] of
+//! about a hundred bytes.
+//!
+//! What a connection sees is what turmoil gave it, frame for segment:
+//! - **connect**: the connector's `OPEN` frame crosses the link like turmoil's SYN; a
+//!   host with no listener on the port refuses it on arrival, and a listener answers
+//!   when its owner accepts, at once and without a frame (turmoil's SYN-ACK is a
+//!   channel, not a segment). The one difference: the first connection between two
+//!   hosts waits for their trunk's own connect first, one more link latency.
+//! - **data, close, reset**: a write is one `DATA` frame (turmoil's one segment), a
+//!   close one `FIN` after it, and an end dropped with data unread, or reached by data
+//!   after it closed, sends `RST`, as turmoil's streams do. A reset end reads what
+//!   arrived before the reset, then fails.
+//! - A crashed machine's ends are *zombies*: they stay, take nothing off the link and
+//!   say nothing, so their peers see silence until the fault world resets them.
+//!
+//! Between two hosts every connection shares one ordered stream: with turmoil's fixed
+//! latency (every simulated run's) that orders nothing new, but where turmoil draws a
+//! latency per message (a hand-built harness's `min_message_latency` below
+//! `max_message_latency`) a slow frame holds back the frames of other connections
+//! behind it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWrite};
+use tokio::sync::OnceCell;
+use turmoil::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use super::faults::ConnId;
+use super::shim::Windows;
+use crate::plan::{GroupId, Replica};
+
+/// The turmoil port each host's trunk listener holds. Connections bind and dial in a
+/// port space of their own ([`Net`]), so it collides with nothing a topology binds.
+const TRUNK_PORT: u16 = 1;
+
+/// turmoil's per-stream segment credit and listen backlog (`Builder::tcp_capacity`),
+/// for trunks: a trunk carries every connection between two hosts, and the shim keeps
+/// each connection's own window (`shim.rs`), so a trunk must never push back. Its
+/// reader takes every segment off as it arrives. turmoil allocates nothing by this
+/// figure.
+pub(super) const TRUNK_CAPACITY: usize = 1 << 30;
+
+/// A frame's header: the connection (or, for `OPEN`, the dial), its kind, the
+/// payload's length.
+const FRAME_HEADER: usize = 13;
+/// `OPEN`: port dialled u16, dialler's port u16, its group u32 and index u32.
+const OPEN: u8 = 0;
+const OPEN_LEN: usize = 12;
+/// `DATA`: leaves_at u64 (ns), stands_for u64, then the bytes (`shim.rs`).
+const DATA: u8 = 1;
+/// What a `DATA` frame carries before its bytes.
+pub(super) const DATA_HEADER: usize = FRAME_HEADER + 16;
+const FIN: u8 = 2;
+const RST: u8 = 3;
+
+/// The ports connecting ends take on a host, turmoil's ephemeral range as the run sets
+/// it (`simulated.rs`).
+const EPHEMERAL_FIRST: u16 = 1024;
+
+/// One run's simulated connections: the listeners, the trunks between hosts, the
+/// connects waiting for an answer. Shared by every transport of the run.
+#[derive(Debug, Default)]
+pub struct Net {
+    /// Listening sockets by host address and port.
+    listeners: RefCell<BTreeMap<SocketAddr, Rc<Listening>>>,
+    /// Each host's trunk to each other host, made by its first connect there.
+    trunks: RefCell<BTreeMap<(IpAddr, IpAddr), Rc<TrunkSlot>>>,
+    /// Hosts whose trunk listener is up.
+    serving: RefCell<BTreeSet<IpAddr>>,
+    /// Connects sent and not yet answered.
+    dials: RefCell<BTreeMap<u64, Rc<Dial>>>,
+    next_dial: Cell<u64>,
+    /// Each host's connecting ports in use.
+    ports: RefCell<BTreeMap<IpAddr, Rc<RefCell<Ports>>>>,
+}
+
+/// A trunk, once its connect has succeeded.
+type TrunkSlot = OnceCell<Rc<TrunkEnd>>;
+
+/// One host's end of a trunk.
+#[derive(Debug)]
+pub(super) struct TrunkEnd {
+    write: RefCell<OwnedWriteHalf>,
+    /// The ends on this host of the connections this trunk carries.
+    ends: RefCell<BTreeMap<ConnId, Rc<Inbox>>>,
+    /// The ports of this end's host, on the dialling side (connecting ends give theirs
+    /// back here).
+    ports: Option<Rc<RefCell<Ports>>>,
+}
+
+/// What has arrived for one connection end, until its stream reads it.
+#[derive(Debug, Default)]
+pub(super) struct Inbox {
+    arrived: RefCell<VecDeque<Arrived>>,
+    end: Cell<Ending>,
+    /// A crashed machine's end: it takes nothing off the link and answers nothing.
+    zombie: Cell<bool>,
+    reader: RefCell<Option<Waker>>,
+}
+
+/// One write, as it arrived.
+#[derive(Debug)]
+pub(super) struct Arrived {
+    /// When its last byte left the writer (`shim.rs`).
+    pub leaves_at: Duration,
+    /// Its bytes plus the virtual padding they carry.
+    pub stands_for: u64,
+    pub data: Bytes,
+}
+
+/// How a connection end's incoming stream ends, once everything before it is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Ending {
+    #[default]
+    Open,
+    /// The peer closed: end of stream.
+    Fin,
+    /// The peer reset: reads fail and writes break.
+    Reset,
+}
+
+/// What an end's stream finds next.
+#[derive(Debug)]
+pub(super) enum Next {
+    Data(Arrived),
+    Ended(Ending),
+    /// Nothing yet; the reader is woken when something comes.
+    Empty,
+}
+
+impl Inbox {
+    /// The next thing to read, in arrival order; data first, then how the stream ended.
+    pub(super) fn next(&self, waker: &Waker) -> Next {
+        if let Some(arrived) = self.arrived.borrow_mut().pop_front() {
+            return Next::Data(arrived);
+        }
+        match self.end.get() {
+            Ending::Open => {
+                let mut reader = self.reader.borrow_mut();
+                if !reader.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                    *reader = Some(waker.clone());
+                }
+                // A drained queue keeps no block (a comet router has 100,000 ends).
+                *self.arrived.borrow_mut() = VecDeque::new();
+                Next::Empty
+            }
+            ending => Next::Ended(ending),
+        }
+    }
+
+    /// Whether the peer has reset this end.
+    pub(super) fn reset(&self) -> bool {
+        self.end.get() == Ending::Reset
+    }
+
+    fn unread(&self) -> bool {
+        !self.arrived.borrow().is_empty()
+    }
+
+    fn wake(&self) {
+        if let Some(waker) = self.reader.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+}
+
+/// A connect sent and waiting for its answer.
+#[derive(Debug)]
+struct Dial {
+    /// The dialler's end of the trunk, where its connection's end will live.
+    trunk: Rc<TrunkEnd>,
+    answer: RefCell<Answer>,
+    waker: RefCell<Option<Waker>>,
+}
+
+#[derive(Debug)]
+enum Answer {
+    Waiting,
+    Refused,
+    Accepted { conn: ConnId, inbox: Rc<Inbox>, windows: Rc<Windows> },
+}
+
+/// One end of a connection just made, on its host's end of the trunk.
+#[derive(Debug)]
+pub(super) struct Joined {
+    pub trunk: Rc<TrunkEnd>,
+    pub conn: ConnId,
+    pub inbox: Rc<Inbox>,
+    pub windows: Rc<Windows>,
+    /// The peer's address: the listener's for the connector, the connector's for the
+    /// acceptor.
+    pub peer: SocketAddr,
+    /// The connecting end's own port, given back when it closes; 0 on the accepting end.
+    pub port: u16,
+    /// The connector, on the accepting end.
+    pub connector: Replica,
+}
+
+/// A connect that arrived at a listener, waiting to be accepted.
+#[derive(Debug)]
+struct Knock {
+    dial: u64,
+    from: SocketAddr,
+    connector: Replica,
+    /// The listener's host's end of the trunk it came on.
+    trunk: Rc<TrunkEnd>,
+}
+
+#[derive(Debug, Default)]
+struct Listening {
+    knocks: RefCell<VecDeque<Knock>>,
+    acceptor: RefCell<Option<Waker>>,
+}
+
+/// A listening socket: connects to its address queue here until accepted.
+#[derive(Debug)]
+pub struct Listener {
+    addr: SocketAddr,
+    /// Whether `addr`'s port was given out for a bind to port 0.
+    ephemeral: bool,
+    net: Rc<Net>,
+    listening: Rc<Listening>,
+}
+
+/// A host's connecting ports in use, given out as turmoil gave its ephemeral ports:
+/// the next free one after the last given, wrapping around.
+#[derive(Debug)]
+pub(super) struct Ports {
+    next: u16,
+    used: BTreeSet<u16>,
+}
+
+impl Default for Ports {
+    fn default() -> Ports {
+        Ports { next: EPHEMERAL_FIRST, used: BTreeSet::new() }
+    }
+}
+
+impl Ports {
+    fn take(&mut self) -> Option<u16> {
+        let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
+        for _ in 0..span {
+            let port = self.next;
+            self.next = if port == u16::MAX { EPHEMERAL_FIRST } else { port + 1 };
+            if self.used.insert(port) {
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    pub(super) fn give_back(&mut self, port: u16) {
+        self.used.remove(&port);
+    }
+}
+
+fn frame(buf: &mut Vec<u8>, id: u64, kind: u8, len: usize) {
+    buf.put_u64(id);
+    buf.put_u8(kind);
+    buf.put_u32(len as u32);
+}
+
+/// Puts a `DATA` frame's header in front of `len` bytes the caller appends.
+pub(super) fn data_header(
+    buf: &mut Vec<u8>,
+    conn: ConnId,
+    leaves_at: Duration,
+    stands_for: u64,
+    len: usize,
+) {
+    frame(buf, conn, DATA, 16 + len);
+    buf.put_u64(leaves_at.as_nanos() as u64);
+    buf.put_u64(stands_for);
+}
+
+impl TrunkEnd {
+    fn new(write: OwnedWriteHalf, ports: Option<Rc<RefCell<Ports>>>) -> TrunkEnd {
+        TrunkEnd { write: RefCell::new(write), ends: RefCell::default(), ports }
+    }
+
+    /// Sends one whole frame: turmoil takes a write as one segment or not at all, and a
+    /// trunk always has credit (`TRUNK_CAPACITY`).
+    pub(super) fn send(&self, frame: &[u8]) -> io::Result<()> {
+        let mut write = self.write.borrow_mut();
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(&mut *write).poll_write(&mut cx, frame) {
+            Poll::Ready(Ok(n)) if n == frame.len() => Ok(()),
+            Poll::Ready(Ok(_)) | Poll::Pending => {
+                Err(io::Error::other("a simulated host's trunk refused a write"))
+            }
+            Poll::Ready(Err(e)) => Err(e),
+        }
+    }
+
+    fn send_bare(&self, conn: ConnId, kind: u8) {
+        let mut buf = Vec::with_capacity(FRAME_HEADER);
+        frame(&mut buf, conn, kind, 0);
+        // A trunk lives as long as the run: nothing here can fail but a run's end.
+        let _ = self.send(&buf);
+    }
+
+    /// Closes connection `conn`'s end on this host: a `FIN`, or an `RST` when
+    /// `reset`, and forgets it. A zombie end stays, silent.
+    pub(super) fn close(&self, conn: ConnId, inbox: &Inbox, shut: bool, port: u16) {
+        if inbox.zombie.get() {
+            // Its port stays taken, as a crashed machine's socket would hold it.
+            return;
+        }
+        if port != 0
+            && let Some(ports) = &self.ports
+        {
+            ports.borrow_mut().give_back(port);
+        }
+        self.ends.borrow_mut().remove(&conn);
+        // Inside a simulation only: a run's end drops what is left without a world.
+        if !turmoil::in_simulation() {
+            return;
+        }
+        if inbox.unread() && inbox.end.get() == Ending::Open {
+            self.send_bare(conn, RST);
+        } else if !shut && inbox.end.get() != Ending::Reset {
+            self.send_bare(conn, FIN);
+        }
+    }
+
+    /// Sends the `FIN` of a shutdown.
+    pub(super) fn shut(&self, conn: ConnId) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(FRAME_HEADER);
+        frame(&mut buf, conn, FIN, 0);
+        self.send(&buf)
+    }
+
+    /// A crashed machine's end: kept, silent, never read.
+    pub(super) fn bury(&self, inbox: &Inbox) {
+        inbox.zombie.set(true);
+        inbox.arrived.borrow_mut().clear();
+    }
+
+    /// Takes one frame off the front of `buf`, if it holds a whole one, and hands it on.
+    fn dispatch(
+        self: &Rc<Self>,
+        net: &Net,
+        here: IpAddr,
+        there: IpAddr,
+        buf: &mut BytesMut,
+    ) -> bool {
+        if buf.len() < FRAME_HEADER {
+            return false;
+        }
+        let len = u32::from_be_bytes(buf[9..13].try_into().expect("4 bytes")) as usize;
+        if buf.len() < FRAME_HEADER + len {
+            return false;
+        }
+        let id = u64::from_be_bytes(buf[..8].try_into().expect("8 bytes"));
+        let kind = buf[8];
+        let mut payload = &buf[FRAME_HEADER..FRAME_HEADER + len];
+        match kind {
+            OPEN if len == OPEN_LEN => {
+                let port = payload.get_u16();
+                let from = SocketAddr::new(there, payload.get_u16());
+                let group = GroupId(payload.get_u32());
+                let connector = Replica { group, index: payload.get_u32() };
+                let knock = Knock { dial: id, from, connector, trunk: self.clone() };
+                net.knock(SocketAddr::new(here, port), knock);
+            }
+            DATA if len >= 16 => {
+                let leaves_at = Duration::from_nanos(payload.get_u64());
+                let stands_for = payload.get_u64();
+                let inbox = self.ends.borrow().get(&id).cloned();
+                match inbox {
+                    Some(inbox) if inbox.zombie.get() => {}
+                    Some(inbox) => {
+                        // Copied out, so one long-lived message never keeps the
+                        // trunk's read buffer alive.
+                        let data = Bytes::copy_from_slice(payload);
+                        let arrived = Arrived { leaves_at, stands_for, data };
+                        inbox.arrived.borrow_mut().push_back(arrived);
+                        inbox.wake();
+                    }
+                    None => self.send_bare(id, RST),
+                }
+            }
+            FIN | RST if len == 0 => {
+                let inbox = self.ends.borrow().get(&id).cloned();
+                match inbox {
+                    Some(inbox) if inbox.zombie.get() => {}
+                    Some(inbox) => {
+                        if inbox.end.get() == Ending::Open {
+                            inbox.end.set(if kind == FIN { Ending::Fin } else { Ending::Reset });
+                        }
+                        inbox.wake();
+                    }
+                    None if kind == FIN => self.send_bare(id, RST),
+                    None => {}
+                }
+            }
+            // Only this module writes to a trunk: a frame it cannot read is its bug.
+            _ => panic!("malformed trunk frame: kind {kind}, {len} bytes"),
+        }
+        buf.advance(FRAME_HEADER + len);
+        true
+    }
+
+    /// The trunk broke (the run is ending): every end on it is reset.
+    fn fail(&self) {
+        for inbox in self.ends.borrow().values() {
+            if inbox.end.get() == Ending::Open {
+                inbox.end.set(Ending::Reset);
+            }
+            inbox.wake();
+        }
+    }
+}
+
+/// Reads a trunk end's frames as they arrive and hands each to its connection end.
+async fn demux(
+    mut read: OwnedReadHalf,
+    end: Rc<TrunkEnd>,
+    net: Rc<Net>,
+    here: IpAddr,
+    there: IpAddr,
+) {
+    let mut buf = BytesMut::new();
+    loop {
+        buf.reserve(16 * 1024);
+        match read.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return end.fail(),
+            Ok(_) => {}
+        }
+        while end.dispatch(&net, here, there, &mut buf) {}
+    }
+}
+
+/// Accepts the trunks other hosts open to `here`.
+async fn serve(listener: turmoil::net::TcpListener, net: Rc<Net>) {
+    while let Ok((stream, peer)) = listener.accept().await {
+        let here = stream.local_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        let (read, write) = stream.into_split();
+        let end = Rc::new(TrunkEnd::new(write, None));
+        tokio::task::spawn_local(demux(read, end, net.clone(), here, peer.ip()));
+    }
+}
+
+impl Dial {
+    fn wake(&self) {
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+}
+
+/// A dial in progress: if it is given up (its connect dropped), its port goes back, and
+/// a connection already accepted for it is closed, as turmoil's stream would be.
+struct Dialling<'a> {
+    net: &'a Net,
+    id: u64,
+    dial: Rc<Dial>,
+    port: u16,
+    done: bool,
+}
+
+impl Drop for Dialling<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.net.dials.borrow_mut().remove(&self.id);
+        let answer = std::mem::replace(&mut *self.dial.answer.borrow_mut(), Answer::Waiting);
+        match answer {
+            Answer::Accepted { conn, inbox, .. } => {
+                self.dial.trunk.close(conn, &inbox, false, self.port)
+            }
+            _ => {
+                if let Some(ports) = &self.dial.trunk.ports {
+                    ports.borrow_mut().give_back(self.port);
+                }
+            }
+        }
+    }
+}
+
+impl Net {
+    fn ports_of(&self, host: IpAddr) -> Rc<RefCell<Ports>> {
+        self.ports.borrow_mut().entry(host).or_default().clone()
+    }
+
+    /// Starts host `here`'s trunk listener, once. Must run on that host.
+    async fn serve(self: &Rc<Self>, here: IpAddr) -> io::Result<()> {
+        if self.serving.borrow().contains(&here) {
+            return Ok(());
+        }
+        let any = match here {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        let listener = turmoil::net::TcpListener::bind(SocketAddr::new(any, TRUNK_PORT)).await?;
+        self.serving.borrow_mut().insert(here);
+        tokio::task::spawn_local(serve(listener, self.clone()));
+        Ok(())
+    }
+
+    /// Binds a listener on host `here` (the caller's) at `addr`'s port, or at a free
+    /// port for port 0. Returns it with the address it is bound at (`addr`'s address,
+    /// as turmoil's listener gave it).
+    pub(super) async fn bind(
+        self: &Rc<Self>,
+        here: IpAddr,
+        addr: SocketAddr,
+    ) -> io::Result<(Listener, SocketAddr)> {
+        self.serve(here).await?;
+        let (port, ephemeral) = match addr.port() {
+            0 => {
+                let port = self.ports_of(here).borrow_mut().take();
+                (port.ok_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable))?, true)
+            }
+            port => (port, false),
+        };
+        let at = SocketAddr::new(here, port);
+        let mut listeners = self.listeners.borrow_mut();
+        if listeners.contains_key(&at) {
+            return Err(io::Error::new(io::ErrorKind::AddrInUse, addr.to_string()));
+        }
+        let listening = Rc::<Listening>::default();
+        listeners.insert(at, listening.clone());
+        let listener = Listener { addr: at, ephemeral, net: self.clone(), listening };
+        Ok((listener, SocketAddr::new(addr.ip(), port)))
+    }
+
+    /// A connect arrived at `addr`: queued for its listener, or refused.
+    fn knock(&self, addr: SocketAddr, knock: Knock) {
+        let listening = self.listeners.borrow().get(&addr).cloned();
+        match listening {
+            Some(listening) => {
+                listening.knocks.borrow_mut().push_back(knock);
+                if let Some(waker) = listening.acceptor.borrow_mut().take() {
+                    waker.wake();
+                }
+            }
+            None => self.refuse(knock.dial),
+        }
+    }
+
+    fn refuse(&self, dial: u64) {
+        if let Some(dial) = self.dials.borrow_mut().remove(&dial) {
+            *dial.answer.borrow_mut() = Answer::Refused;
+            dial.wake();
+        }
+    }
+
+    /// Host `here`'s (the caller's) trunk to host `there`, opened by the first connect
+    /// that needs it.
+    pub(super) async fn trunk(
+        self: &Rc<Self>,
+        here: IpAddr,
+        there: IpAddr,
+    ) -> io::Result<Rc<TrunkEnd>> {
+        let cell = self.trunks.borrow_mut().entry((here, there)).or_default().clone();
+        let end = cell
+            .get_or_try_init(|| async {
+                let to = SocketAddr::new(there, TRUNK_PORT);
+                let stream = turmoil::net::TcpStream::connect(to).await?;
+                let (read, write) = stream.into_split();
+                let end = Rc::new(TrunkEnd::new(write, Some(self.ports_of(here))));
+                tokio::task::spawn_local(demux(read, end.clone(), self.clone(), here, there));
+                Ok::<_, io::Error>(end)
+            })
+            .await?;
+        Ok(end.clone())
+    }
+
+    /// Opens a connection from replica `me` to `to`, over the caller's host's `trunk`
+    /// to `to`'s host.
+    pub(super) async fn dial(
+        &self,
+        trunk: Rc<TrunkEnd>,
+        me: Replica,
+        to: SocketAddr,
+    ) -> io::Result<Joined> {
+        let ports = trunk.ports.clone().expect("a dialling host's trunk end has its ports");
+        let port = ports.borrow_mut().take();
+        let port = port.ok_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable))?;
+        let id = self.next_dial.get();
+        self.next_dial.set(id + 1);
+        let dial = Rc::new(Dial {
+            trunk: trunk.clone(),
+            answer: RefCell::new(Answer::Waiting),
+            waker: RefCell::default(),
+        });
+        self.dials.borrow_mut().insert(id, dial.clone());
+        let mut dialling = Dialling { net: self, id, dial: dial.clone(), port, done: false };
+        let mut buf = Vec::with_capacity(FRAME_HEADER + OPEN_LEN);
+        frame(&mut buf, id, OPEN, OPEN_LEN);
+        buf.put_u16(to.port());
+        buf.put_u16(port);
+        buf.put_u32(me.group.0);
+        buf.put_u32(me.index);
+        trunk.send(&buf)?;
+        poll_fn(|cx| match *dial.answer.borrow() {
+            Answer::Waiting => {
+                *dial.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            _ => Poll::Ready(()),
+        })
+        .await;
+        let answer = std::mem::replace(&mut *dial.answer.borrow_mut(), Answer::Waiting);
+        match answer {
+            Answer::Accepted { conn, inbox, windows } => {
+                dialling.done = true;
+                Ok(Joined { trunk, conn, inbox, windows, peer: to, port, connector: me })
+            }
+            _ => Err(io::Error::new(io::ErrorKind::ConnectionRefused, to.to_string())),
+        }
+    }
+}
+
+impl Listener {
+    /// The next connect whose dialler still waits, accepted: `make` names the new
+    /// connection and gives its windows, from the connector's replica.
+    pub(super) async fn accept(
+        &self,
+        mut make: impl FnMut(Replica) -> (ConnId, Rc<Windows>),
+    ) -> Joined {
+        poll_fn(|cx| {
+            loop {
+                let knock = self.listening.knocks.borrow_mut().pop_front();
+                let Some(knock) = knock else {
+                    *self.listening.acceptor.borrow_mut() = Some(cx.waker().clone());
+                    return Poll::Pending;
+                };
+                // A dialler that gave up is skipped, as turmoil skips a SYN whose
+                // connect was dropped.
+                let Some(dial) = self.net.dials.borrow_mut().remove(&knock.dial) else {
+                    continue;
+                };
+                let (conn, windows) = make(knock.connector);
+                let (mine, theirs) = (Rc::<Inbox>::default(), Rc::<Inbox>::default());
+                knock.trunk.ends.borrow_mut().insert(conn, mine.clone());
+                dial.trunk.ends.borrow_mut().insert(conn, theirs.clone());
+                *dial.answer.borrow_mut() =
+                    Answer::Accepted { conn, inbox: theirs, windows: windows.clone() };
+                dial.wake();
+                return Poll::Ready(Joined {
+                    trunk: knock.trunk,
+                    conn,
+                    inbox: mine,
+                    windows,
+                    peer: knock.from,
+                    port: 0,
+                    connector: knock.connector,
+                });
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let mut listeners = self.net.listeners.borrow_mut();
+        if listeners.get(&self.addr).is_some_and(|l| Rc::ptr_eq(l, &self.listening)) {
+            listeners.remove(&self.addr);
+        }
+        drop(listeners);
+        if self.ephemeral {
+            self.net.ports_of(self.addr.ip()).borrow_mut().give_back(self.addr.port());
+        }
+        // Connects waiting here are refused, as turmoil drops a closed listener's SYNs.
+        for knock in self.listening.knocks.take() {
+            self.net.refuse(knock.dial);
+        }
+    }
+}
