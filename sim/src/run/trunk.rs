@@ -111,7 +111,10 @@ pub(super) struct TrunkEnd {
 #[derive(Debug, Default)]
 pub(super) struct Inbox {
     arrived: RefCell<VecDeque<Arrived>>,
+    /// How the incoming stream ends, after what has arrived.
     end: Cell<Ending>,
+    /// The peer reset the connection: writes break, also after its close was read.
+    reset: Cell<bool>,
     /// A crashed machine's end: it takes nothing off the link and answers nothing.
     zombie: Cell<bool>,
     reader: RefCell<Option<Waker>>,
@@ -169,7 +172,7 @@ impl Inbox {
 
     /// Whether the peer has reset this end.
     pub(super) fn reset(&self) -> bool {
-        self.end.get() == Ending::Reset
+        self.reset.get()
     }
 
     fn unread(&self) -> bool {
@@ -335,9 +338,11 @@ impl TrunkEnd {
         if !turmoil::in_simulation() {
             return;
         }
-        if inbox.unread() && inbox.end.get() == Ending::Open {
+        if inbox.reset() {
+            // The peer's end is gone: nothing to tell it.
+        } else if inbox.unread() {
             self.send_bare(conn, RST);
-        } else if !shut && inbox.end.get() != Ending::Reset {
+        } else if !shut {
             self.send_bare(conn, FIN);
         }
     }
@@ -407,6 +412,7 @@ impl TrunkEnd {
                         if inbox.end.get() == Ending::Open {
                             inbox.end.set(if kind == FIN { Ending::Fin } else { Ending::Reset });
                         }
+                        inbox.reset.set(inbox.reset.get() || kind == RST);
                         inbox.wake();
                     }
                     None if kind == FIN => self.send_bare(id, RST),
@@ -426,6 +432,7 @@ impl TrunkEnd {
             if inbox.end.get() == Ending::Open {
                 inbox.end.set(Ending::Reset);
             }
+            inbox.reset.set(true);
             inbox.wake();
         }
     }
@@ -688,5 +695,126 @@ impl Drop for Listener {
         for knock in self.listening.knocks.take() {
             self.net.refuse(knock.dial);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::io;
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use std::rc::Rc;
+    use std::time::{Duration, SystemTime};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::net::Transport;
+    use crate::net::timer;
+    use crate::plan::{GroupId, Replica};
+    use crate::run::SimNetwork;
+
+    const PORT: u16 = 5555;
+    const SERVER: Replica = Replica { group: GroupId(0), index: 0 };
+    const CLIENT: Replica = Replica { group: GroupId(1), index: 0 };
+    const CONNECTIONS: usize = 20;
+
+    fn sim() -> turmoil::Sim<'static> {
+        turmoil::Builder::new()
+            .rng_seed(7)
+            .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            .min_message_latency(Duration::from_millis(2))
+            .max_message_latency(Duration::from_millis(2))
+            .tcp_capacity(super::TRUNK_CAPACITY)
+            .simulation_duration(Duration::from_secs(10))
+            .build()
+    }
+
+    /// What the client saw, for the test to check once the simulation has run.
+    #[derive(Debug, Default)]
+    struct Seen {
+        echoes: Vec<Vec<u8>>,
+        /// turmoil's established streams on the client's host, with every connection open.
+        turmoil_streams: usize,
+        refused: Option<io::ErrorKind>,
+        write_after_reset: Option<io::ErrorKind>,
+    }
+
+    /// A server that echoes one message on each of its first `CONNECTIONS`
+    /// connections, then closes the next one at once.
+    fn server(sim: &mut turmoil::Sim<'static>, net: &SimNetwork) {
+        let ip = sim.lookup("server");
+        net.listens_at(SocketAddr::new(ip, PORT), SERVER);
+        let net = net.clone();
+        sim.host("server", move || {
+            let transport = net.transport(SERVER, ip);
+            async move {
+                let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT);
+                let (listener, _) = transport.bind(any).await?;
+                let mut open = Vec::new();
+                for _ in 0..CONNECTIONS {
+                    let (mut stream, _) = transport.accept(&listener).await?;
+                    let mut buf = [0u8; 16];
+                    let n = stream.read(&mut buf).await?;
+                    stream.write_all(&buf[..n]).await?;
+                    open.push(stream);
+                }
+                let (closed, _) = transport.accept(&listener).await?;
+                drop(closed);
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+    }
+
+    /// Many connections between two hosts travel on one turmoil stream each way, and
+    /// each keeps turmoil's behaviour: its own data, a refusal where nothing listens, a
+    /// reset for writes to an end that closed.
+    #[test]
+    fn connections_between_two_hosts_share_one_turmoil_stream_and_keep_tcp_s_answers() {
+        let mut sim = sim();
+        let net = SimNetwork::default();
+        server(&mut sim, &net);
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        let (client_seen, client_net) = (seen.clone(), net.clone());
+        sim.client("client", async move {
+            let transport = client_net.transport(CLIENT, turmoil::lookup("client"));
+            let server = SocketAddr::new(turmoil::lookup("server"), PORT);
+            let mut streams = Vec::new();
+            for i in 0..CONNECTIONS {
+                let mut stream = transport.connect(server).await?;
+                stream.write_all(format!("hello {i}").as_bytes()).await?;
+                streams.push(stream);
+            }
+            for stream in &mut streams {
+                let mut buf = [0u8; 16];
+                let n = stream.read(&mut buf).await?;
+                client_seen.borrow_mut().echoes.push(buf[..n].to_vec());
+            }
+            client_seen.borrow_mut().turmoil_streams = turmoil::established_tcp_stream_count();
+            let nobody = SocketAddr::new(turmoil::lookup("server"), PORT + 1);
+            client_seen.borrow_mut().refused =
+                transport.connect(nobody).await.err().map(|e| e.kind());
+            // The server closes this one at once: end of stream, then a write reaches
+            // the closed end and is answered with a reset.
+            let mut closed = transport.connect(server).await?;
+            let mut buf = [0u8; 16];
+            assert_eq!(closed.read(&mut buf).await?, 0, "end of stream first");
+            for _ in 0..100 {
+                if let Err(e) = closed.write_all(b"late").await {
+                    client_seen.borrow_mut().write_after_reset = Some(e.kind());
+                    break;
+                }
+                timer::sleep(Duration::from_millis(1)).await;
+            }
+            Ok(())
+        });
+        sim.run().expect("the simulation runs");
+        let seen = seen.borrow();
+        let expected: Vec<Vec<u8>> =
+            (0..CONNECTIONS).map(|i| format!("hello {i}").into_bytes()).collect();
+        assert_eq!(seen.echoes, expected, "each connection carries its own bytes");
+        assert_eq!(seen.turmoil_streams, 1, "{CONNECTIONS} connections, one trunk");
+        assert_eq!(seen.refused, Some(io::ErrorKind::ConnectionRefused));
+        assert_eq!(seen.write_after_reset, Some(io::ErrorKind::BrokenPipe));
     }
 }
