@@ -43,71 +43,51 @@ fn host_name(host: HostKey) -> String {
     format!("h{host}")
 }
 
-/// How many TCP sockets a turmoil host that opens connections may hold. turmoil picks
-/// each new connection's local port by scanning every socket of the dialling host
-/// (docs/turmoil.md), so one connect costs in proportion to the host's sockets and a
-/// host's connects together in proportion to their square: at 100,000 comet users
-/// on two hosts that scan was a third of the run's CPU time. Smaller hosts cost more
-/// to step (every host every tick, each one's delivery scanning every link), and
-/// 16,384 keeps both small for a million users (about 64 hosts).
-const DIALLING_HOST_SOCKETS_MAX: u64 = 16_384;
-
 /// Which turmoil host each replica runs on. Host `h` of every group shares one
 /// turmoil host with the other groups' as long as the ports and connections of all
 /// of them fit on it. turmoil steps every host every tick whether anything happens or
 /// not and links every pair of them (docs/turmoil.md), so an idle run costs in
 /// proportion to its hosts; faults act per replica in the shim, so sharing a host
-/// changes nothing a fault hits. A group host whose sockets would make connects slow
-/// (over [`DIALLING_HOST_SOCKETS_MAX`]) is split over several turmoil hosts, and a
-/// host that accepts many connections keeps away from hosts that open them.
+/// changes nothing a fault hits. Connections take no turmoil socket of their own
+/// (`trunk.rs`), so how many a host holds costs nothing per connect: a group host is
+/// never split for it.
 #[derive(Clone, Debug)]
 struct HostPacking {
-    /// Per group (by id), the turmoil host of each of its parts: replica `i` runs on
-    /// part `i % len` (a group host, or a share of one).
+    /// Per group (by id), the turmoil host of each of its hosts: replica `i` runs on
+    /// host `i % len`.
     of_group: BTreeMap<u32, Vec<HostKey>>,
     count: u32,
 }
 
-/// What one part of a group needs of the turmoil host it lands on.
+/// What one host of a group needs of the turmoil host it lands on.
 #[derive(Clone, Copy, Debug, Default)]
 struct Load {
-    /// Outgoing connections: turmoil's ephemeral ports.
+    /// Outgoing connections: each takes a port of the host's ephemeral range.
     connections: u64,
     /// Bound sockets: listener ports below the ephemeral range.
     ports: u64,
-    /// TCP sockets, both ends: the connections it opens and those it accepts.
-    sockets: u64,
 }
 
 impl Load {
     /// Whether `self` and `other` fit on one turmoil host together.
     fn fits_with(&self, other: &Load) -> bool {
         let ports_max = u64::from(EPHEMERAL_FIRST - FIRST_PORT);
-        let dials = self.connections + other.connections > 0;
         self.connections + other.connections <= MAX_CONNECTIONS_PER_HOST
             && self.ports + other.ports <= ports_max
-            && (!dials || self.sockets + other.sockets <= DIALLING_HOST_SOCKETS_MAX)
     }
 }
 
-/// The parts group `g` runs on, and what each one needs: its hosts, each split so
-/// that a part that opens connections holds at most [`DIALLING_HOST_SOCKETS_MAX`]
-/// sockets where its replicas allow.
+/// The hosts group `g` runs on, and what each one needs.
 fn parts_of(plan: &ScenarioPlan, g: &crate::plan::Group) -> (u64, Load) {
     let hosts = u64::from(g.hosts.max(1));
     let conns = &plan.topology.connections;
     let outgoing: u64 = conns.iter().filter(|c| c.from_group == g.id).map(|c| c.pipes).sum();
-    let incoming: u64 = conns.iter().filter(|c| c.to.group == g.id).map(|c| c.pipes).sum();
-    let per_host = (outgoing + incoming).div_ceil(hosts);
-    let split = if outgoing > 0 { per_host.div_ceil(DIALLING_HOST_SOCKETS_MAX) } else { 1 };
-    let parts = hosts * split.clamp(1, u64::from(g.count).div_ceil(hosts).max(1));
     let binds = g.sockets.iter().filter(|s| s.bind.is_some()).count() as u64;
     let need = Load {
-        connections: outgoing.div_ceil(parts),
-        ports: u64::from(g.count).div_ceil(parts) * binds,
-        sockets: (outgoing + incoming).div_ceil(parts),
+        connections: outgoing.div_ceil(hosts),
+        ports: u64::from(g.count).div_ceil(hosts) * binds,
     };
-    (parts, need)
+    (hosts, need)
 }
 
 impl HostPacking {
@@ -129,7 +109,6 @@ impl HostPacking {
                 };
                 loads[t].connections += need.connections;
                 loads[t].ports += need.ports;
-                loads[t].sockets += need.sockets;
                 mine.push(t as HostKey);
             }
             of_group.insert(g.id.0, mine);
@@ -513,31 +492,34 @@ mod tests {
         assert_eq!(packing.host(Replica { group: plan.topology.groups[0].id, index: 3 }), 1);
     }
 
-    /// Regression: comet's 100,000 users dialled from two turmoil hosts, one of them
-    /// the router's with every accepted connection on it, and turmoil's scan of the
-    /// dialling host's sockets on each connect was a third of the run's CPU time.
+    /// Connections take no turmoil socket (`trunk.rs`), so a host's connections cost
+    /// nothing per connect and only its ports bound its share: comet's router, its
+    /// manager and 40,000 users fit on one turmoil host (they were four, when turmoil
+    /// scanned a dialling host's sockets on every connect), and the users' 64,512
+    /// ports a host still split 100,000 of them over two.
     #[test]
-    fn a_dialling_host_is_split_and_kept_apart_from_a_host_accepting_many() {
-        let mut plan = plan_with(&[
-            ("manager", 1, &[SocketType::Rep]),
-            ("router", 1, &[SocketType::Router, SocketType::Dealer]),
-            ("user", 40_000, &[SocketType::Dealer]),
-        ]);
-        for g in &mut plan.topology.groups {
-            g.hosts = 1;
-        }
-        connect(&mut plan, (2, 0), (1, 0));
-        connect(&mut plan, (1, 1), (0, 0));
-        plan.topology.connections[0].pipes = 40_000;
-        let packing = HostPacking::new(&plan);
+    fn only_ports_split_a_group_over_turmoil_hosts() {
+        let comet = |users: u32, hosts: u32| {
+            let mut plan = plan_with(&[
+                ("manager", 1, &[SocketType::Rep]),
+                ("router", 1, &[SocketType::Router, SocketType::Dealer]),
+                ("user", users, &[SocketType::Dealer]),
+            ]);
+            for g in &mut plan.topology.groups {
+                g.hosts = 1;
+            }
+            plan.topology.groups[2].hosts = hosts;
+            connect(&mut plan, (2, 0), (1, 0));
+            connect(&mut plan, (1, 1), (0, 0));
+            plan.topology.connections[0].pipes = u64::from(users);
+            HostPacking::new(&plan)
+        };
+        let packing = comet(40_000, 1);
         let hosts: Vec<&Vec<HostKey>> = packing.of_group.values().collect();
-        // The router holds 40,001 sockets and dials once: a host of its own. The
-        // users' one host becomes three of 13,334 sockets each, one beside the manager.
-        assert_eq!(hosts, [&vec![0], &vec![1], &vec![0, 2, 3]]);
-        let user = |index| Replica { group: plan.topology.groups[2].id, index };
-        let users_on: Vec<HostKey> = (0..4).map(|i| packing.host(user(i))).collect();
-        assert_eq!(users_on, [0, 2, 3, 0]);
-        // Small groups still share one host: the split only starts above the limit.
+        assert_eq!(hosts, [&vec![0], &vec![0], &vec![0]]);
+        let packing = comet(100_000, 2);
+        let hosts: Vec<&Vec<HostKey>> = packing.of_group.values().collect();
+        assert_eq!(hosts, [&vec![0], &vec![0], &vec![0, 1]]);
         assert_eq!(HostPacking::new(&small()).count, 1);
     }
 }
