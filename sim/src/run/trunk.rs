@@ -360,20 +360,21 @@ impl TrunkEnd {
         inbox.arrived.borrow_mut().clear();
     }
 
-    /// Takes one frame off the front of `buf`, if it holds a whole one, and hands it on.
+    /// Takes one frame off the front of `buf`, if it holds a whole one, and hands it on:
+    /// `Ok(false)` when it holds none, `Err` for a frame this module never writes.
     fn dispatch(
         self: &Rc<Self>,
         net: &Net,
         here: IpAddr,
         there: IpAddr,
         buf: &mut BytesMut,
-    ) -> bool {
+    ) -> Result<bool, Malformed> {
         if buf.len() < FRAME_HEADER {
-            return false;
+            return Ok(false);
         }
         let len = u32::from_be_bytes(buf[9..13].try_into().expect("4 bytes")) as usize;
         if buf.len() < FRAME_HEADER + len {
-            return false;
+            return Ok(false);
         }
         let id = u64::from_be_bytes(buf[..8].try_into().expect("8 bytes"));
         let kind = buf[8];
@@ -419,11 +420,10 @@ impl TrunkEnd {
                     None => {}
                 }
             }
-            // Only this module writes to a trunk: a frame it cannot read is its bug.
-            _ => panic!("malformed trunk frame: kind {kind}, {len} bytes"),
+            _ => return Err(Malformed),
         }
         buf.advance(FRAME_HEADER + len);
-        true
+        Ok(true)
     }
 
     /// The trunk broke (the run is ending): every end on it is reset.
@@ -453,9 +453,22 @@ async fn demux(
             Ok(0) | Err(_) => return end.fail(),
             Ok(_) => {}
         }
-        while end.dispatch(&net, here, there, &mut buf) {}
+        loop {
+            match end.dispatch(&net, here, there, &mut buf) {
+                Ok(true) => {}
+                Ok(false) => break,
+                // Only this module writes to a trunk, so this is its own bug: every
+                // connection on the trunk is reset, which the trace shows, rather than
+                // a panic that turmoil's runtime would swallow into a hang.
+                Err(Malformed) => return end.fail(),
+            }
+        }
     }
 }
+
+/// A trunk frame this module never writes.
+#[derive(Debug)]
+struct Malformed;
 
 /// Accepts the trunks other hosts open to `here`.
 async fn serve(listener: turmoil::net::TcpListener, net: Rc<Net>) {
@@ -816,5 +829,52 @@ mod tests {
         assert_eq!(seen.turmoil_streams, 1, "{CONNECTIONS} connections, one trunk");
         assert_eq!(seen.refused, Some(io::ErrorKind::ConnectionRefused));
         assert_eq!(seen.write_after_reset, Some(io::ErrorKind::BrokenPipe));
+    }
+
+    /// A frame no trunk writes (patchbay's own bug, never a peer's: nothing outside the
+    /// simulator reaches a trunk) resets every connection on that trunk, which the
+    /// trace would show, instead of a panic turmoil's runtime would swallow into a hang.
+    #[test]
+    fn a_malformed_frame_resets_the_trunk_s_connections() {
+        let mut sim = sim();
+        let (world, net) =
+            (super::super::faults::FaultWorld::fault_free(0), Rc::new(super::Net::default()));
+        let (server_ip, client_ip) = (sim.lookup("server"), sim.lookup("client"));
+        world.state.borrow_mut().listeners.insert(SocketAddr::new(server_ip, PORT), SERVER);
+        let transport = |me, host| super::super::shim::ShimTransport {
+            me,
+            world: world.clone(),
+            net: net.clone(),
+            host,
+        };
+        let server_side = transport(SERVER, server_ip);
+        let (read, done) = (Rc::new(RefCell::new(None)), Rc::new(tokio::sync::Notify::new()));
+        let (server_read, server_done) = (read.clone(), done.clone());
+        sim.host("server", move || {
+            let (transport, read, done) =
+                (server_side.clone(), server_read.clone(), server_done.clone());
+            async move {
+                let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT);
+                let (listener, _) = transport.bind(any).await?;
+                let (mut stream, _) = transport.accept(&listener).await?;
+                let mut buf = [0u8; 16];
+                *read.borrow_mut() = Some(stream.read(&mut buf).await.map_err(|e| e.kind()));
+                done.notify_one();
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+        let (client_side, client_net) = (transport(CLIENT, client_ip), net.clone());
+        sim.client("client", async move {
+            let _stream = client_side.connect(SocketAddr::new(server_ip, PORT)).await?;
+            let trunk = client_net.trunks.borrow()[&(client_ip, server_ip)].get().cloned();
+            let mut garbage = vec![0u8; 8];
+            garbage.extend_from_slice(&[9, 0, 0, 0, 0]);
+            trunk.expect("the connect opened it").send(&garbage)?;
+            done.notified().await;
+            Ok(())
+        });
+        sim.run().expect("the simulation runs");
+        assert_eq!(*read.borrow(), Some(Err(io::ErrorKind::ConnectionReset)));
     }
 }
