@@ -380,9 +380,10 @@ impl NodeCtx {
 /// A ChaCha8 stream kept as its seed and its position in 32-bit words. ChaCha makes
 /// each 64-byte block from the key and the block's number alone, so a generator set
 /// to the position gives exactly the words the kept generator would have given next:
-/// the draws, and so every trace, are the same. Each draw rebuilds the generator and
-/// makes one buffer of blocks (256 bytes) again, which costs little beside what a
-/// draw is for (a session, a publish, a delay).
+/// the draws, and so every trace, are the same. Setting a generator to a position
+/// makes a buffer of four blocks (256 bytes), most of a draw's cost, so the last
+/// generators used on this thread are kept in [`RECENT_STREAMS`] and a draw that
+/// finds its stream there where it left it takes the next words from that buffer.
 #[derive(Debug)]
 struct RngPosition {
     seed: u64,
@@ -391,16 +392,44 @@ struct RngPosition {
     word_pos: Cell<u64>,
 }
 
+/// How many generators [`RECENT_STREAMS`] keeps: enough for the few replicas that
+/// draw in turn (a run's workers), 2.7 KB a thread.
+const RECENT_STREAMS_LEN: usize = 8;
+
+/// A generator kept after a draw, with the stream it belongs to and where it stands.
+type RecentStream = (u64, u64, ChaCha8Rng);
+
+thread_local! {
+    /// Generators of recent draws, each in the slot its seed picks (seeds are mixed,
+    /// `run::node::replica_seed`). A slot is used only when both its seed and its
+    /// position match the stream's, and a generator is a function of the two alone,
+    /// so what is kept here cannot change a draw, whichever run or stream left it.
+    static RECENT_STREAMS: RefCell<[Option<RecentStream>; RECENT_STREAMS_LEN]> =
+        const { RefCell::new([const { None }; RECENT_STREAMS_LEN]) };
+}
+
 impl RngPosition {
     /// Runs `f` with the generator where the stream stands, then keeps where it left it.
     fn draw<T>(&self, f: impl FnOnce(&mut ChaCha8Rng) -> T) -> T {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let slot = (self.seed % RECENT_STREAMS_LEN as u64) as usize;
         let word_pos = self.word_pos.get();
-        if word_pos > 0 {
-            rng.set_word_pos(word_pos.into());
-        }
+        // Taken out of its slot while `f` runs, so a draw that panics leaves no
+        // generator behind at a position it does not stand at.
+        let kept = RECENT_STREAMS.with(|r| r.borrow_mut()[slot].take());
+        let mut rng = match kept {
+            Some((seed, at, rng)) if seed == self.seed && at == word_pos => rng,
+            _ => {
+                let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+                if word_pos > 0 {
+                    rng.set_word_pos(word_pos.into());
+                }
+                rng
+            }
+        };
         let drawn = f(&mut rng);
-        self.word_pos.set(rng.get_word_pos() as u64);
+        let word_pos = rng.get_word_pos() as u64;
+        self.word_pos.set(word_pos);
+        RECENT_STREAMS.with(|r| r.borrow_mut()[slot] = Some((self.seed, word_pos, rng)));
         drawn
     }
 }
@@ -589,5 +618,44 @@ mod tests {
             other.draw(|rng| rng.next_u64()),
             RngPosition { seed: 42, word_pos: Cell::new(0) }.draw(|rng| rng.next_u64())
         );
+    }
+
+    /// Streams drawn in turn, two of them the same seed at different positions and two
+    /// seeds that share a slot of the thread's recent generators, each give what a
+    /// generator of its own gives: a kept generator is used only where it stands.
+    #[test]
+    fn streams_drawn_in_turn_each_draw_what_a_generator_of_their_own_draws() {
+        let seeds = [42, 42 + RECENT_STREAMS_LEN as u64, 43, 42];
+        let kept: Vec<_> = seeds.iter().map(|&s| RefCell::new(ChaCha8Rng::seed_from_u64(s))).collect();
+        let positions: Vec<_> =
+            seeds.iter().map(|&seed| RngPosition { seed, word_pos: Cell::new(0) }).collect();
+        // The last stream starts 5 words on, so it never stands where the first does.
+        for _ in 0..5 {
+            positions[3].draw(|rng| rng.next_u32());
+            kept[3].borrow_mut().next_u32();
+        }
+        for i in 0..400usize {
+            // Runs of one stream (kept generator reused) and changes of stream (rebuilt).
+            let s = (i / 3 + i % 2) % seeds.len();
+            let unit = positions[s].draw(|rng| rng.random::<f64>());
+            assert_eq!(unit.to_bits(), kept[s].borrow_mut().random::<f64>().to_bits(), "draw {i}");
+        }
+    }
+
+    /// A draw that panics moves the stream nowhere: the next draw gives what the
+    /// stream gave before it, as it did when every draw built its own generator.
+    #[test]
+    fn a_draw_that_panics_leaves_the_stream_where_it_stood() {
+        let position = RngPosition { seed: 7, word_pos: Cell::new(0) };
+        let mut kept = ChaCha8Rng::seed_from_u64(7);
+        assert_eq!(position.draw(|rng| rng.next_u32()), kept.next_u32());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            position.draw(|rng| {
+                rng.next_u64();
+                panic!("a distribution that fails")
+            })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(position.draw(|rng| rng.next_u64()), kept.next_u64());
     }
 }
