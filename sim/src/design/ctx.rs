@@ -23,10 +23,9 @@ use crate::net::SocketHandle;
 use crate::plan::{Distribution, ParamValue, Replica, WorkloadPlan};
 use crate::socket::{Msg, RecvError, SendError, SocketType};
 use crate::trace::{
-    AppEvent, EventKind, MAX_COUNTER, MsgId, MsgInfo, MsgOrigin, Recorder, SocketIndex, TraceEvent,
+    AppEvent, EventKind, MAX_COUNTER, MsgId, MsgOrigin, Recorder, SocketIndex, TraceEvent,
 };
-
-use crate::wire::payload::Payload;
+use crate::wire::payload::msg_info;
 
 /// Opens socket number `index` of the replica's node afresh, as the run opened it
 /// when the incarnation started (same options and peers, a new request id).
@@ -434,22 +433,6 @@ impl RngPosition {
     }
 }
 
-/// What the trace records of a message: its payload id and modelled size if it has a
-/// patchbay payload (in the body, or in a frame of a multipart body, where envelopes
-/// put a topic first), and its request id if its stack has one.
-pub fn msg_info(msg: &Msg) -> MsgInfo {
-    let frames = || crate::socket::multipart::decode(&msg.body);
-    let peeked = Payload::peek(&msg.body).or_else(|| {
-        let multipart = crate::socket::multipart::is_multipart(&msg.body);
-        multipart.then(|| frames().iter().find_map(|f| Payload::peek(f))).flatten()
-    });
-    MsgInfo {
-        id: peeked.map(|(_, id, _)| id),
-        request_id: msg.request_id(),
-        len: peeked.map_or(msg.body.len() as u64, |(_, _, len)| len.max(msg.body.len() as u64)),
-    }
-}
-
 /// A design's handle on one of its sockets: sends and receives are recorded in the
 /// trace as application events, so designs cannot forget to.
 #[derive(Debug, Clone, Copy)]
@@ -626,7 +609,8 @@ mod tests {
     #[test]
     fn streams_drawn_in_turn_each_draw_what_a_generator_of_their_own_draws() {
         let seeds = [42, 42 + RECENT_STREAMS_LEN as u64, 43, 42];
-        let kept: Vec<_> = seeds.iter().map(|&s| RefCell::new(ChaCha8Rng::seed_from_u64(s))).collect();
+        let kept: Vec<_> =
+            seeds.iter().map(|&s| RefCell::new(ChaCha8Rng::seed_from_u64(s))).collect();
         let positions: Vec<_> =
             seeds.iter().map(|&seed| RngPosition { seed, word_pos: Cell::new(0) }).collect();
         // The last stream starts 5 words on, so it never stands where the first does.
