@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::util::{EventLog, loopback, run_local};
 use bytes::{BufMut, Bytes, BytesMut};
 use patchbay::net::{DriverEvent, SocketHandle, TokioTcp, spawn_socket};
-use patchbay::socket::{DropReason, Msg, REQUEST_ID_BIT, Rep, Req, SocketEvent, SocketOptions};
+use patchbay::socket::{DropReason, EventMsg, Msg, Rep, Req, SocketEvent, SocketOptions};
 use patchbay::wire::payload::{HEADER_LEN, Payload, PayloadKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -145,17 +145,17 @@ fn nng_req_is_served_by_patchbay_rep() {
         let (_, done) = tokio::join!(echo(&rep, REQUESTS), peer.expect("OK"));
         assert_eq!(done, format!("OK {REQUESTS}"));
         peer.finish();
-        let headers = log.find(|event| match event {
-            DriverEvent::Socket(SocketEvent::Arrived { msg, .. }) => Some(msg.header.clone()),
+        // A traced socket's events keep what the trace keeps of each message: its
+        // request id, the first id with the high bit set. The peer's `OK` above says
+        // each reply, which carries the whole stack back, matched its request.
+        let request_ids = log.find(|event| match event {
+            DriverEvent::Socket(SocketEvent::Arrived { msg: EventMsg::Info(info), .. }) => {
+                Some(info.request_id)
+            }
             _ => None,
         });
-        assert_eq!(headers.len(), REQUESTS);
-        for header in headers {
-            assert!(
-                header.len() == 1 && header[0] & REQUEST_ID_BIT != 0,
-                "NNG request id: {header:x?}"
-            );
-        }
+        assert_eq!(request_ids.len(), REQUESTS);
+        assert!(request_ids.iter().all(Option::is_some), "NNG request ids: {request_ids:x?}");
         assert_eq!(faults(&log), vec![]);
         rep.close().await;
     });

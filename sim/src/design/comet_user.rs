@@ -16,10 +16,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::net::timer::Sleep;
 use crate::plan::Distribution;
 use crate::socket::Msg;
 use crate::trace::AppEvent;
@@ -54,7 +52,7 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
                 }
                 // Boxed: what a timer does is needed for an instant, and unboxed it
                 // would size the user's future to it for the whole run (issue 16).
-                () = sleep_until_some(&ctx, wake) => Box::pin(user.on_timer(&ctx)).await,
+                () = ctx.sleep_until_or_never(wake) => Box::pin(user.on_timer(&ctx)).await,
             }
         }
     })
@@ -131,41 +129,4 @@ fn gap(ctx: &NodeCtx) -> Option<Duration> {
     let rate = ctx.workload.publish_rate.filter(|r| r.is_finite() && *r > 0.0)?;
     let mean = Distribution::Exponential { mean: 1e9 / rate };
     Some(ctx.sample_duration(&mean))
-}
-
-pin_project_lite::pin_project! {
-    /// Waits until `at` on the run's clock, or for ever when `at` is `None`: what
-    /// `ctx.sleep_until` does, its timer made at the first poll as there, but held
-    /// alone. A user's future holds one of these beside its receive for the whole
-    /// run, and the `async` layers around the timer kept copies of the context, the
-    /// instant and the time it was read (88 bytes of every user; issue 16).
-    #[project = WakeProj]
-    enum Wake<'a> {
-        At { ctx: &'a NodeCtx, at: Option<Duration> },
-        Sleeping { #[pin] sleep: Sleep },
-    }
-}
-
-/// Waits until `at`, or for ever when there is nothing to wait for.
-fn sleep_until_some(ctx: &NodeCtx, at: Option<Duration>) -> Wake<'_> {
-    Wake::At { ctx, at }
-}
-
-impl Future for Wake<'_> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if let WakeProj::At { ctx, at } = self.as_mut().project() {
-            let Some(at) = *at else { return Poll::Pending };
-            let now = ctx.now();
-            if at <= now {
-                return Poll::Ready(());
-            }
-            self.set(Wake::Sleeping { sleep: crate::net::timer::sleep(at - now) });
-        }
-        match self.project() {
-            WakeProj::Sleeping { sleep } => sleep.poll(cx),
-            WakeProj::At { .. } => unreachable!("a timer is made at the first poll"),
-        }
-    }
 }

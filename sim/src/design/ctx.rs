@@ -14,19 +14,20 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::net::SocketHandle;
+use crate::net::timer::Sleep;
 use crate::plan::{Distribution, ParamValue, Replica, WorkloadPlan};
 use crate::socket::{Msg, RecvError, SendError, SocketType};
 use crate::trace::{
-    AppEvent, EventKind, MAX_COUNTER, MsgId, MsgInfo, MsgOrigin, Recorder, SocketIndex, TraceEvent,
+    AppEvent, EventKind, MAX_COUNTER, MsgId, MsgOrigin, Recorder, SocketIndex, TraceEvent,
 };
-
-use crate::wire::payload::Payload;
+use crate::wire::payload::msg_info;
 
 /// Opens socket number `index` of the replica's node afresh, as the run opened it
 /// when the incarnation started (same options and peers, a new request id).
@@ -243,13 +244,14 @@ impl NodeCtx {
     }
 
     /// Waits until the run's clock reads `at`.
-    pub async fn sleep_until(&self, at: Duration) {
-        let now = self.now();
-        if at > now {
-            // The timer itself, not `sleep`'s future around it with its own copies
-            // of `self` and the wait: every design future waiting here holds it.
-            crate::net::timer::sleep(at - now).await;
-        }
+    pub fn sleep_until(&self, at: Duration) -> SleepUntil<'_> {
+        self.sleep_until_or_never(Some(at))
+    }
+
+    /// Waits until the run's clock reads `at`, or for ever when `at` is `None` (a
+    /// design with nothing scheduled that waits on its sockets beside it).
+    pub fn sleep_until_or_never(&self, at: Option<Duration>) -> SleepUntil<'_> {
+        SleepUntil { state: Wait::At { ctx: self, at } }
     }
 
     /// A fresh message id, unique across the run (the layout is [`MsgOrigin`]'s). A
@@ -377,12 +379,57 @@ impl NodeCtx {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// What [`NodeCtx::sleep_until`] returns: it reads the clock at its first poll and
+    /// makes its timer then, if the time has not come. Written out rather than an
+    /// `async fn` because every design future waiting on it holds it: an `async`
+    /// body kept its own copies of the context, the instant and the time it read
+    /// beside the timer (88 bytes of each of a million comet users; issue 16).
+    #[derive(Debug)]
+    #[must_use = "a timer does nothing unless awaited"]
+    pub struct SleepUntil<'a> {
+        #[pin]
+        state: Wait<'a>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = WaitProj]
+    #[derive(Debug)]
+    enum Wait<'a> {
+        /// Not polled yet: the clock is read at the first poll.
+        At { ctx: &'a NodeCtx, at: Option<Duration> },
+        Sleeping { #[pin] sleep: Sleep },
+    }
+}
+
+impl Future for SleepUntil<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.project().state;
+        if let WaitProj::At { ctx, at } = state.as_mut().project() {
+            let Some(at) = *at else { return Poll::Pending };
+            let now = ctx.now();
+            if at <= now {
+                return Poll::Ready(());
+            }
+            state.set(Wait::Sleeping { sleep: crate::net::timer::sleep(at - now) });
+        }
+        match state.project() {
+            WaitProj::Sleeping { sleep } => sleep.poll(cx),
+            WaitProj::At { .. } => unreachable!("a timer is made at the first poll"),
+        }
+    }
+}
+
 /// A ChaCha8 stream kept as its seed and its position in 32-bit words. ChaCha makes
 /// each 64-byte block from the key and the block's number alone, so a generator set
 /// to the position gives exactly the words the kept generator would have given next:
-/// the draws, and so every trace, are the same. Each draw rebuilds the generator and
-/// makes one buffer of blocks (256 bytes) again, which costs little beside what a
-/// draw is for (a session, a publish, a delay).
+/// the draws, and so every trace, are the same. Setting a generator to a position
+/// makes a buffer of four blocks (256 bytes), most of a draw's cost, so the last
+/// generators used on this thread are kept in [`RECENT_STREAMS`] and a draw that
+/// finds its stream there where it left it takes the next words from that buffer.
 #[derive(Debug)]
 struct RngPosition {
     seed: u64,
@@ -391,33 +438,45 @@ struct RngPosition {
     word_pos: Cell<u64>,
 }
 
+/// How many generators [`RECENT_STREAMS`] keeps: enough for the few replicas that
+/// draw in turn (a run's workers), 2.7 KB a thread.
+const RECENT_STREAMS_LEN: usize = 8;
+
+/// A generator kept after a draw, with the stream it belongs to and where it stands.
+type RecentStream = (u64, u64, ChaCha8Rng);
+
+thread_local! {
+    /// Generators of recent draws, each in the slot its seed picks (seeds are mixed,
+    /// `run::node::replica_seed`). A slot is used only when both its seed and its
+    /// position match the stream's, and a generator is a function of the two alone,
+    /// so what is kept here cannot change a draw, whichever run or stream left it.
+    static RECENT_STREAMS: RefCell<[Option<RecentStream>; RECENT_STREAMS_LEN]> =
+        const { RefCell::new([const { None }; RECENT_STREAMS_LEN]) };
+}
+
 impl RngPosition {
     /// Runs `f` with the generator where the stream stands, then keeps where it left it.
     fn draw<T>(&self, f: impl FnOnce(&mut ChaCha8Rng) -> T) -> T {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let slot = (self.seed % RECENT_STREAMS_LEN as u64) as usize;
         let word_pos = self.word_pos.get();
-        if word_pos > 0 {
-            rng.set_word_pos(word_pos.into());
-        }
+        // Taken out of its slot while `f` runs, so a draw that panics leaves no
+        // generator behind at a position it does not stand at.
+        let kept = RECENT_STREAMS.with(|r| r.borrow_mut()[slot].take());
+        let mut rng = match kept {
+            Some((seed, at, rng)) if seed == self.seed && at == word_pos => rng,
+            _ => {
+                let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+                if word_pos > 0 {
+                    rng.set_word_pos(word_pos.into());
+                }
+                rng
+            }
+        };
         let drawn = f(&mut rng);
-        self.word_pos.set(rng.get_word_pos() as u64);
+        let word_pos = rng.get_word_pos() as u64;
+        self.word_pos.set(word_pos);
+        RECENT_STREAMS.with(|r| r.borrow_mut()[slot] = Some((self.seed, word_pos, rng)));
         drawn
-    }
-}
-
-/// What the trace records of a message: its payload id and modelled size if it has a
-/// patchbay payload (in the body, or in a frame of a multipart body, where envelopes
-/// put a topic first), and its request id if its stack has one.
-pub fn msg_info(msg: &Msg) -> MsgInfo {
-    let frames = || crate::socket::multipart::decode(&msg.body);
-    let peeked = Payload::peek(&msg.body).or_else(|| {
-        let multipart = crate::socket::multipart::is_multipart(&msg.body);
-        multipart.then(|| frames().iter().find_map(|f| Payload::peek(f))).flatten()
-    });
-    MsgInfo {
-        id: peeked.map(|(_, id, _)| id),
-        request_id: msg.request_id(),
-        len: peeked.map_or(msg.body.len() as u64, |(_, _, len)| len.max(msg.body.len() as u64)),
     }
 }
 
@@ -589,5 +648,68 @@ mod tests {
             other.draw(|rng| rng.next_u64()),
             RngPosition { seed: 42, word_pos: Cell::new(0) }.draw(|rng| rng.next_u64())
         );
+    }
+
+    /// Streams drawn in turn, two of them the same seed at different positions and two
+    /// seeds that share a slot of the thread's recent generators, each give what a
+    /// generator of its own gives: a kept generator is used only where it stands.
+    #[test]
+    fn streams_drawn_in_turn_each_draw_what_a_generator_of_their_own_draws() {
+        let seeds = [42, 42 + RECENT_STREAMS_LEN as u64, 43, 42];
+        let kept: Vec<_> =
+            seeds.iter().map(|&s| RefCell::new(ChaCha8Rng::seed_from_u64(s))).collect();
+        let positions: Vec<_> =
+            seeds.iter().map(|&seed| RngPosition { seed, word_pos: Cell::new(0) }).collect();
+        // The last stream starts 5 words on, so it never stands where the first does.
+        for _ in 0..5 {
+            positions[3].draw(|rng| rng.next_u32());
+            kept[3].borrow_mut().next_u32();
+        }
+        for i in 0..400usize {
+            // Runs of one stream (kept generator reused) and changes of stream (rebuilt).
+            let s = (i / 3 + i % 2) % seeds.len();
+            let unit = positions[s].draw(|rng| rng.random::<f64>());
+            assert_eq!(unit.to_bits(), kept[s].borrow_mut().random::<f64>().to_bits(), "draw {i}");
+        }
+    }
+
+    /// A draw that panics moves the stream nowhere: the next draw gives what the
+    /// stream gave before it, as it did when every draw built its own generator.
+    #[test]
+    fn a_draw_that_panics_leaves_the_stream_where_it_stood() {
+        let position = RngPosition { seed: 7, word_pos: Cell::new(0) };
+        let mut kept = ChaCha8Rng::seed_from_u64(7);
+        assert_eq!(position.draw(|rng| rng.next_u32()), kept.next_u32());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            position.draw(|rng| {
+                rng.next_u64();
+                panic!("a distribution that fails")
+            })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(position.draw(|rng| rng.next_u64()), kept.next_u64());
+    }
+
+    /// A wait for a time that passed before its first poll is ready at that poll; a
+    /// wait for `None` never is; a wait for a later time ends exactly then.
+    #[test]
+    fn a_wait_until_an_instant_ends_at_that_instant_or_never() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let ctx = ctx_with(&[], Recorder::default());
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            let mut made_early = std::pin::pin!(ctx.sleep_until(Duration::from_millis(3)));
+            crate::net::timer::sleep(Duration::from_millis(5)).await;
+            assert!(made_early.as_mut().poll(&mut cx).is_ready(), "its time has passed");
+            let mut never = std::pin::pin!(ctx.sleep_until_or_never(None));
+            assert!(never.as_mut().poll(&mut cx).is_pending());
+            ctx.sleep_until(Duration::from_millis(20)).await;
+            assert_eq!(ctx.now(), Duration::from_millis(20));
+            assert!(never.as_mut().poll(&mut cx).is_pending());
+        });
     }
 }

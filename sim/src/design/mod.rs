@@ -39,8 +39,11 @@ mod sync_publisher;
 mod sync_subscriber;
 mod ventilator;
 
+// What the trace records of a message: the wire layer reads payloads, designs record
+// it for their sends and receives.
+pub use crate::wire::payload::msg_info;
 pub use ctx::{
-    BoxedDesignFuture, Completion, DesignFn, NodeCtx, NodeParts, Reopener, Socket, msg_info,
+    BoxedDesignFuture, Completion, DesignFn, NodeCtx, NodeParts, Reopener, SleepUntil, Socket,
 };
 pub use declaration::Design;
 // The vocabulary designs share with invariants lives below both (`vocab.rs`); it is

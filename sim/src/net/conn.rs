@@ -468,6 +468,11 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     wake: &LocalNotify,
 ) -> ConnEnd {
     let mut batch = BytesMut::new();
+    // One wait for the socket's close for the connection's life rather than one per
+    // idle spell, each registered and cancelled again. Once it is over the socket is
+    // closing for good, so the loop returns at its next idle spell and never polls
+    // it again.
+    let mut closing = pin!(shared.shutdown());
     loop {
         let padding = fill_batch(shared, pipe, &mut batch);
         if batch.is_empty() {
@@ -477,7 +482,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             tokio::select! {
                 biased;
                 () = wake.notified() => {}
-                () = shared.shutdown() => {}
+                () = &mut closing => {}
             }
             continue;
         }

@@ -43,7 +43,7 @@ thread_local! {
 
 /// A sink that keeps nothing, for sockets that run without a trace (the benches, a
 /// library user's own program). The driver recognises it and then builds no events
-/// worth keeping: no copy of each message for the trace, and no clock reading on a
+/// worth keeping: no summary of each message for the trace, and no clock reading on a
 /// core call of a socket type that keeps no timers (`shared.rs`).
 pub fn no_events() -> EventSink {
     NO_EVENTS.with(Rc::clone)

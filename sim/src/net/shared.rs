@@ -19,8 +19,11 @@ use tokio::time::Instant;
 
 use super::event::{DriverEvent, EventSink, discards};
 use super::wake::{LazyNotify, LocalNotify};
-use crate::socket::{ByPipe, Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType};
+use crate::socket::{
+    ByPipe, EventDetail, Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType,
+};
 use crate::wire::Padding;
+use crate::wire::payload::msg_info;
 
 /// Where a socket's timer task is (`Shared::spawn_timer_if_wanted`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +51,7 @@ pub(super) struct Shared {
     events: EventSink,
     /// False when `events` is the sink that keeps nothing (`event::no_events`): the
     /// driver then hands it nothing, and the core keeps no events, only the pipes
-    /// whose writers it must wake (`Pipes::set_traced`).
+    /// whose writers it must wake (`Pipes::set_detail`).
     traced: bool,
     /// Whether a core call reads the clock. Only a traced socket's events and the
     /// cores that keep timers (`SocketType::keeps_timers`) use the time a core call
@@ -103,7 +106,10 @@ impl Shared {
     ) -> Rc<Shared> {
         let mut core = core;
         let traced = !discards(&events);
-        core.pipes_mut().set_traced(traced);
+        // A trace keeps what `msg_info` says of each message, so events carry that
+        // rather than a copy of the message.
+        let detail = if traced { EventDetail::Info(msg_info) } else { EventDetail::None };
+        core.pipes_mut().set_detail(detail);
         let core_reads_clock = traced || core.socket_type().keeps_timers();
         Rc::new_cyclic(|me| Shared {
             me: me.clone(),

@@ -18,6 +18,7 @@ use crate::net::{DriverEvent, SocketHandle, spawn_socket};
 use crate::plan::{Group, Replica, WorkloadPlan};
 use crate::socket::{SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::trace::{EventKind, Recorder, SocketIndex, TraceEvent};
+use crate::wire::payload::event_msg_info;
 
 use super::faults::{FaultWorld, Status};
 use super::platform::Platform;
@@ -332,16 +333,16 @@ pub(super) fn sink_naming_peers(
         let kind = match event {
             DriverEvent::Socket(ev) => match ev {
                 SocketEvent::Enqueued { pipe, depth, msg } => {
-                    EventKind::Enqueue { pipe, depth, hwm: sndhwm, msg: msg_info(&msg) }
+                    EventKind::Enqueue { pipe, depth, hwm: sndhwm, msg: event_msg_info(&msg) }
                 }
                 SocketEvent::Arrived { pipe, depth, msg } => {
-                    EventKind::Deliver { pipe, depth, hwm: rcvhwm, msg: msg_info(&msg) }
+                    EventKind::Deliver { pipe, depth, hwm: rcvhwm, msg: event_msg_info(&msg) }
                 }
                 SocketEvent::Dropped { pipe, reason, msg } => {
                     EventKind::Drop { pipe, reason, msg: msg_info(&msg) }
                 }
                 SocketEvent::Resent { pipe, request_id, timer, msg } => {
-                    EventKind::Resend { pipe, request_id, timer, msg: msg_info(&msg) }
+                    EventKind::Resend { pipe, request_id, timer, msg: event_msg_info(&msg) }
                 }
                 SocketEvent::Cancelled { request_id } => EventKind::Cancel { request_id },
                 SocketEvent::Subscription { pipe, prefix, on } => EventKind::Subscription {

@@ -50,12 +50,12 @@ use bytes::Bytes;
 
 use super::faults::OUTSIDE;
 use super::wiring::Link;
-use crate::design::ctx::msg_info;
 use crate::plan::{GroupId, MsgOrigin, Replica, ScenarioPlan};
 use crate::socket::{Msg, PipeId, REQUEST_ID_BIT, SocketType};
 use crate::trace::{AppEvent, EventKind, MsgId, MsgInfo, Recorder, SocketIndex, TraceEvent};
 use crate::wire::modelled::HEAD_MAX;
 use crate::wire::payload::Payload;
+use crate::wire::payload::msg_info;
 use crate::wire::tap::{Framing, Tap, Tapped};
 
 /// Which sockets' ends of the links the proxies decode, and where the events go.

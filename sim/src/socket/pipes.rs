@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::ops::Bound;
 
 use super::by_pipe::ByPipe;
-use super::{DropReason, Msg, PipeId, SocketEvent, SocketOptions};
+use super::{DropReason, EventDetail, EventMsg, Msg, MsgInfo, PipeId, SocketEvent, SocketOptions};
 
 /// One peer's queues.
 #[derive(Debug, Default)]
@@ -153,14 +153,25 @@ pub struct Pipes {
     /// in O(log n) rather than scanning every pipe (a comet router has 100,000).
     with_input: BTreeSet<PipeId>,
     events: VecDeque<SocketEvent>,
-    /// Whether anyone keeps this socket's events (a trace). An untraced socket keeps
-    /// no events and copies no message for one: it only notes, in `woken`, the pipes
-    /// whose writer has work (what `Enqueued` and `Resent` tell a driver). That spares
-    /// a reference count and an event's trip through the queue on every message.
-    traced: bool,
+    /// Whether anyone keeps this socket's events (a trace), and with how much of their
+    /// messages. An untraced socket (`EventDetail::None`) keeps no events and copies
+    /// no message for one: it only notes, in `woken`, the pipes whose writer has work
+    /// (what `Enqueued` and `Resent` tell a driver). That spares a reference count and
+    /// an event's trip through the queue on every message.
+    detail: EventDetail,
     /// Untraced only: pipes given a message to write since the driver last looked,
     /// oldest first, a pipe not repeated back to back. Keeps its room.
     woken: Vec<PipeId>,
+}
+
+/// What an event about `msg` carries of it at `detail`. Untraced, nothing is kept,
+/// so nothing is worked out.
+fn event_msg(detail: EventDetail, msg: &Msg) -> EventMsg {
+    match detail {
+        EventDetail::Whole => EventMsg::Whole(msg.clone()),
+        EventDetail::Info(info) => EventMsg::Info(info(msg)),
+        EventDetail::None => EventMsg::Info(MsgInfo { id: None, request_id: None, len: 0 }),
+    }
 }
 
 /// Whether a queue holding `len` messages may take one more. A high-water mark of 0
@@ -195,16 +206,17 @@ impl Pipes {
             recv_cursor: None,
             with_input: BTreeSet::new(),
             events: VecDeque::new(),
-            traced: true,
+            detail: EventDetail::Whole,
             woken: Vec::new(),
         }
     }
 
-    /// Whether anyone keeps this socket's events: traced (the default), every event
-    /// with its message; untraced, none, only the pipes to wake (see `traced`).
-    pub fn set_traced(&mut self, traced: bool) {
-        self.traced = traced;
-        // Events from before (a core's construction) become what an untraced one keeps.
+    /// Whether anyone keeps this socket's events, and with how much of their
+    /// messages: each whole (the default), what the trace records of each, or no
+    /// events at all, only the pipes to wake (see `detail`).
+    pub fn set_detail(&mut self, detail: EventDetail) {
+        self.detail = detail;
+        // Events from before (a core's construction) become what the new detail keeps.
         for event in std::mem::take(&mut self.events) {
             self.push_event(event);
         }
@@ -215,9 +227,9 @@ impl Pipes {
         self.woken.drain(..)
     }
 
-    /// The copy of `msg` an event carries.
-    fn event_copy(&self, msg: &Msg) -> Msg {
-        if self.traced { msg.clone() } else { Msg::default() }
+    /// What an event about `msg` carries of it.
+    pub(crate) fn event_msg(&self, msg: &Msg) -> EventMsg {
+        event_msg(self.detail, msg)
     }
 
     /// A new pipe, not yet connected, that can queue outbound messages at once
@@ -290,7 +302,7 @@ impl Pipes {
     /// message back if the pipe is unknown or at SNDHWM, so the caller applies its
     /// socket type's HWM policy.
     pub fn enqueue(&mut self, pipe: PipeId, msg: Msg) -> Result<(), Msg> {
-        let event_msg = self.event_copy(&msg);
+        let event_msg = self.event_msg(&msg);
         let depth = self.push_outbound(pipe, msg)?;
         self.push_event(SocketEvent::Enqueued { pipe, depth, msg: event_msg });
         Ok(())
@@ -337,12 +349,12 @@ impl Pipes {
     /// reported rather than breaking the bound.
     pub(crate) fn push_inbound(&mut self, pipe: PipeId, msg: Msg) {
         // One lookup: this runs for every message read.
-        let (rcvhwm_msgs, traced) = (self.rcvhwm_msgs, self.traced);
+        let (rcvhwm_msgs, detail) = (self.rcvhwm_msgs, self.detail);
         let refused = match self.pipes.get_mut(&pipe).filter(|p| p.attached) {
             None => Some(DropReason::PipeClosed),
             Some(p) if !below_hwm(p.inbound_len(), rcvhwm_msgs) => Some(DropReason::Hwm),
             Some(p) => {
-                let event_msg = if traced { msg.clone() } else { Msg::default() };
+                let event_msg = event_msg(detail, &msg);
                 let queue = &mut p.queues_mut().inbound;
                 queue.push_back(msg);
                 let depth = depth_of(queue);
@@ -411,7 +423,7 @@ impl Pipes {
     }
 
     pub(crate) fn push_event(&mut self, event: SocketEvent) {
-        if self.traced {
+        if !matches!(self.detail, EventDetail::None) {
             if self.events.capacity() == 0 {
                 self.events = spare_events();
             }
@@ -611,7 +623,7 @@ mod tests {
         assert_eq!(
             events,
             [
-                SocketEvent::Enqueued { pipe: 1, depth: 1, msg: msg(&[], "copy") },
+                SocketEvent::Enqueued { pipe: 1, depth: 1, msg: EventMsg::Whole(msg(&[], "copy")) },
                 SocketEvent::Dropped {
                     pipe: Some(3),
                     reason: DropReason::Hwm,
@@ -625,7 +637,7 @@ mod tests {
     #[test]
     fn an_untraced_socket_keeps_no_events_only_the_pipes_to_wake() {
         let mut pipes = pipes_with(3, 10, &[1, 2]);
-        pipes.set_traced(false);
+        pipes.set_detail(EventDetail::None);
         for (pipe, body) in [(1, "a"), (1, "b"), (2, "c"), (1, "d")] {
             pipes.enqueue(pipe, msg(&[], body)).unwrap();
         }
@@ -637,6 +649,35 @@ mod tests {
         assert_eq!(pipes.drain_woken().count(), 0);
         assert_eq!(bodies(&mut pipes), [(1, "in".to_string())]);
         assert_eq!(pipes.pop_outbound(1), Some(msg(&[], "a")));
+    }
+
+    /// A traced socket's events carry what the owner's function says of each message,
+    /// worked out from the message as it was queued; a drop hands the message itself.
+    #[test]
+    fn a_socket_traced_for_info_carries_what_its_function_says_of_each_message() {
+        fn info(msg: &Msg) -> MsgInfo {
+            MsgInfo { id: None, request_id: msg.request_id(), len: msg.body.len() as u64 }
+        }
+        let mut pipes = pipes_with(1, 10, &[1]);
+        pipes.set_detail(EventDetail::Info(info));
+        pipes.enqueue(1, msg(&[0x8000_0007], "out")).unwrap();
+        pipes.push_inbound(1, msg(&[], "in, longer"));
+        pipes.copy_to_attached(&msg(&[], "over the HWM"));
+        let events: Vec<_> = std::iter::from_fn(|| pipes.pop_event()).collect();
+        let out = MsgInfo { id: None, request_id: Some(0x8000_0007), len: 3 };
+        let arrived = MsgInfo { id: None, request_id: None, len: 10 };
+        assert_eq!(
+            events,
+            [
+                SocketEvent::Enqueued { pipe: 1, depth: 1, msg: EventMsg::Info(out) },
+                SocketEvent::Arrived { pipe: 1, depth: 1, msg: EventMsg::Info(arrived) },
+                SocketEvent::Dropped {
+                    pipe: Some(1),
+                    reason: DropReason::Hwm,
+                    msg: msg(&[], "over the HWM")
+                },
+            ]
+        );
     }
 
     #[test]

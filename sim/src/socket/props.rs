@@ -477,7 +477,7 @@ fn below_hwm(len: u32, hwm_msgs: u32) -> bool {
 
 fn enqueued(events: &[SocketEvent]) -> impl Iterator<Item = (PipeId, &Msg)> {
     events.iter().filter_map(|e| match e {
-        SocketEvent::Enqueued { pipe, msg, .. } => Some((*pipe, msg)),
+        SocketEvent::Enqueued { pipe, msg, .. } => Some((*pipe, msg.whole())),
         _ => None,
     })
 }
@@ -600,7 +600,7 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
             match event {
                 SocketEvent::Arrived { pipe, depth, msg } => {
                     let queue = waiting.entry(*pipe).or_default();
-                    queue.push_back(msg.clone());
+                    queue.push_back(msg.whole().clone());
                     let real = queue.len() as u32;
                     if s.socket != SocketType::XPub && real != *depth {
                         v.add(n, r, format!("reported inbound depth {depth}, but {real} wait"));
@@ -695,6 +695,7 @@ fn check_req(trace: &Trace) -> Result<(), String> {
         for event in &r.events {
             match event {
                 SocketEvent::Enqueued { pipe, msg, .. } | SocketEvent::Resent { pipe, msg, .. } => {
+                    let msg = msg.whole();
                     let Some(id) = msg.request_id().filter(|_| msg.header.len() == 1) else {
                         v.add(n, r, format!("placed {msg:?}, whose header is not one request id"));
                         continue;
@@ -823,7 +824,7 @@ fn check_router(trace: &Trace) -> Result<(), String> {
                     body: msg.body.clone(),
                 };
                 let arrived = r.events.iter().any(|e| {
-                    matches!(e, SocketEvent::Arrived { pipe: p, msg: m, .. } if p == pipe && *m == tagged)
+                    matches!(e, SocketEvent::Arrived { pipe: p, msg: m, .. } if p == pipe && *m.whole() == tagged)
                 });
                 if !arrived {
                     v.add(n, r, format!("expected {tagged:?} to arrive from pipe {pipe}"));
@@ -860,11 +861,13 @@ fn check_survey_deadline(trace: &Trace) -> Result<(), String> {
         }
         match &r.step {
             Step::Send(..) => {
-                let id = r.events.iter().find_map(|e| match e {
-                    SocketEvent::Enqueued { msg, .. } | SocketEvent::Dropped { msg, .. } => {
-                        msg.request_id().filter(|_| msg.header.len() == 1)
-                    }
-                    _ => None,
+                let id = r.events.iter().find_map(|e| {
+                    let msg = match e {
+                        SocketEvent::Enqueued { msg, .. } => msg.whole(),
+                        SocketEvent::Dropped { msg, .. } => msg,
+                        _ => return None,
+                    };
+                    msg.request_id().filter(|_| msg.header.len() == 1)
                 });
                 survey = Some((id, r.at + deadline_after));
                 unread = 0;
@@ -920,7 +923,7 @@ fn check_sub_filter(trace: &Trace) -> Result<(), String> {
                 SocketEvent::Subscription { pipe: None, prefix, on: false } => {
                     held.remove(prefix);
                 }
-                SocketEvent::Arrived { msg, .. } if !matches(&held, msg) => {
+                SocketEvent::Arrived { msg, .. } if !matches(&held, msg.whole()) => {
                     v.add(n, r, format!("queued {msg:?}, which matches none of {held:?}"));
                 }
                 _ => {}

@@ -154,7 +154,7 @@ impl Req {
     fn put_on(&mut self, pipe: PipeId) {
         let out = self.outstanding.as_mut().expect("only called with a request");
         let depth = self.pipes.push_outbound(pipe, out.msg.clone()).expect("chosen for its room");
-        let msg = out.msg.clone();
+        let msg = self.pipes.event_msg(&out.msg);
         let event = if out.placed_before {
             SocketEvent::Resent { pipe, request_id: out.id, timer: self.timer_firing, msg }
         } else {
@@ -352,6 +352,7 @@ impl SocketCore for Req {
 
 #[cfg(test)]
 mod tests {
+    use super::super::EventMsg;
     use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
     use super::*;
 
@@ -523,7 +524,8 @@ mod tests {
         req.send(msg(&[], "q"), ms(0)).unwrap();
         assert_eq!(events(&mut req), []);
         req.attach(1, ms(10));
-        let enqueued = SocketEvent::Enqueued { pipe: 1, depth: 1, msg: reply(FIRST, "q") };
+        let enqueued =
+            SocketEvent::Enqueued { pipe: 1, depth: 1, msg: EventMsg::Whole(reply(FIRST, "q")) };
         assert_eq!(events(&mut req), [enqueued]);
         req.set_connected(1, true, ms(20));
         assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST], "q".into())]);

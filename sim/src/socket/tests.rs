@@ -277,7 +277,9 @@ impl Harness {
 
     fn check_event(&mut self, event: SocketEvent) {
         match event {
-            SocketEvent::Enqueued { pipe, depth, msg } => self.check_enqueued(pipe, depth, &msg),
+            SocketEvent::Enqueued { pipe, depth, msg } => {
+                self.check_enqueued(pipe, depth, msg.whole())
+            }
             SocketEvent::Arrived { pipe, depth, .. } => {
                 assert!(depth <= self.rcvhwm_msgs, "inbound depth {depth} above RCVHWM");
                 assert!(self.attached.contains(&pipe));

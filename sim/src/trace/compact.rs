@@ -79,8 +79,9 @@ const VARINT_LEN_MAX: usize = 10;
 
 /// Puts an event together on the stack and appends it to the output in one copy.
 /// Pushing byte by byte onto the `Vec` checked its capacity at every byte, which was
-/// most of the cost of recording a trace; strings, whose length has no bound, are
-/// appended directly after what was gathered before them.
+/// most of the cost of recording a trace. A string is gathered with the rest when it
+/// fits in what is left of the buffer; a longer one is appended directly after what
+/// was gathered before it.
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
     buf: [u8; WRITER_BUF_LEN],
@@ -157,11 +158,27 @@ impl<'a> Writer<'a> {
         self.put(v.map_or(0, |v| v + 1));
     }
 
-    /// The length, then the bytes.
+    /// The length, then the bytes: gathered with the rest when they fit (a topic, a
+    /// reason), appended directly after what was gathered when they do not.
+    #[inline(always)]
     fn str(&mut self, s: &str) {
         self.put(s.len() as u64);
+        let bytes = s.as_bytes();
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => self.long_str(bytes),
+        }
+    }
+
+    /// A string longer than the buffer has room for.
+    #[cold]
+    #[inline(never)]
+    fn long_str(&mut self, bytes: &[u8]) {
         self.flush();
-        self.out.extend_from_slice(s.as_bytes());
+        self.out.extend_from_slice(bytes);
     }
 
     #[inline(always)]
@@ -726,10 +743,12 @@ mod tests {
         assert!(bytes.len() * 3 < std::mem::size_of::<TraceEvent>());
     }
 
-    /// Events never fill the writer's buffer today (strings flush it first), so the
-    /// paths that flush it when full are driven here, against LEB128 written out by hand.
+    /// Few events fill the writer's buffer (a user event with many fields may), so the
+    /// paths that flush it when full, and strings that fit what is left of it or do
+    /// not, are driven here, against LEB128 and strings written out by hand.
     #[test]
     fn a_writer_past_its_buffer_writes_what_byte_at_a_time_pushes_would() {
+        let text = "x".repeat(2 * WRITER_BUF_LEN);
         let mut expected = Vec::new();
         let mut out = vec![7u8];
         let mut w = Writer::new(&mut out);
@@ -744,6 +763,14 @@ mod tests {
             w.put(v);
             expected.push(i as u8);
             w.byte(i as u8);
+            // Empty, short, as long as the buffer, longer: 0..=150 bytes.
+            let s = &text[..(i as usize * 37) % 151];
+            expected.push(s.len() as u8 | if s.len() >= 0x80 { 0x80 } else { 0 });
+            if s.len() >= 0x80 {
+                expected.push(1);
+            }
+            expected.extend_from_slice(s.as_bytes());
+            w.str(s);
         }
         w.finish();
         assert!(expected.len() > 5 * WRITER_BUF_LEN, "the test must fill the buffer often");

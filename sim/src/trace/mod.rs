@@ -37,24 +37,15 @@ pub use hash::{trace_hash, trace_hash_of};
 pub use crate::plan::msg_id::{
     MAX_COUNTER, MAX_GROUPS, MAX_INCARNATIONS, MAX_REPLICAS, MsgId, MsgOrigin, msg_label,
 };
+// What an event knows of its message is the socket layer's, since a traced socket's
+// events carry it; the trace re-exports it because its events carry it too.
+pub use crate::socket::MsgInfo;
 pub use spill::{Spill, SpilledEvents};
 pub use user_event::{FieldValue, UserEvent};
 
 /// Which socket of a replica an event happened on: the index into its group's
 /// `sockets` in the plan.
 pub type SocketIndex = u16;
-
-/// What is known of a message at an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MsgInfo {
-    /// The id the designs carry in the payload; `None` for a message without one
-    /// (a routing envelope alone, a peer's bytes that are not a patchbay payload).
-    pub id: Option<MsgId>,
-    /// The REQ request id on the message's stack, if any.
-    pub request_id: Option<u32>,
-    /// Modelled size in bytes (large payloads are modelled, not allocated).
-    pub len: u64,
-}
 
 /// Application-level markers that designs record: the units of work invariants count.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

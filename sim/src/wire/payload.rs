@@ -10,6 +10,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::plan::MsgId;
+use crate::socket::{EventMsg, Msg, MsgInfo, multipart};
 
 const MAGIC: &[u8; 3] = b"PB1";
 /// Bytes taken by the header.
@@ -97,6 +98,31 @@ impl Payload {
         let id = u64::from_be_bytes(body[4..12].try_into().ok()?);
         let len = u64::from_be_bytes(body[12..20].try_into().ok()?);
         Some((kind, id, len))
+    }
+}
+
+/// What the trace records of a message: its payload id and modelled size if it has a
+/// patchbay payload (in the body, or in a frame of a multipart body, where envelopes
+/// put a topic first), and its request id if its stack has one.
+pub fn msg_info(msg: &Msg) -> MsgInfo {
+    let frames = || multipart::decode(&msg.body);
+    let peeked = Payload::peek(&msg.body).or_else(|| {
+        let multipart = multipart::is_multipart(&msg.body);
+        multipart.then(|| frames().iter().find_map(|f| Payload::peek(f))).flatten()
+    });
+    MsgInfo {
+        id: peeked.map(|(_, id, _)| id),
+        request_id: msg.request_id(),
+        len: peeked.map_or(msg.body.len() as u64, |(_, _, len)| len.max(msg.body.len() as u64)),
+    }
+}
+
+/// What the trace records of the message an event is about, however much of it the
+/// event holds.
+pub fn event_msg_info(msg: &EventMsg) -> MsgInfo {
+    match msg {
+        EventMsg::Whole(msg) => msg_info(msg),
+        EventMsg::Info(info) => *info,
     }
 }
 
