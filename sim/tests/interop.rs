@@ -15,7 +15,9 @@ use std::time::Duration;
 use crate::util::{EventLog, loopback, run_local};
 use bytes::{BufMut, Bytes, BytesMut};
 use patchbay::net::{DriverEvent, SocketHandle, TokioTcp, spawn_socket};
-use patchbay::socket::{DropReason, EventMsg, Msg, Rep, Req, SocketEvent, SocketOptions};
+use patchbay::socket::{
+    DropReason, EventMsg, Msg, REQUEST_ID_BIT, Rep, Req, SocketEvent, SocketOptions,
+};
 use patchbay::wire::payload::{HEADER_LEN, Payload, PayloadKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -155,7 +157,11 @@ fn nng_req_is_served_by_patchbay_rep() {
             _ => None,
         });
         assert_eq!(request_ids.len(), REQUESTS);
-        assert!(request_ids.iter().all(Option::is_some), "NNG request ids: {request_ids:x?}");
+        let ids: std::collections::BTreeSet<u32> = request_ids.iter().flatten().copied().collect();
+        assert!(
+            ids.len() == REQUESTS && ids.iter().all(|id| id & REQUEST_ID_BIT != 0),
+            "one distinct NNG request id a request: {request_ids:x?}"
+        );
         assert_eq!(faults(&log), vec![]);
         rep.close().await;
     });
