@@ -115,7 +115,16 @@ impl SocketHandle {
 
     /// Receives the next message, waiting while the core says `WouldBlock`.
     pub async fn recv(&self) -> Result<Msg, RecvError> {
-        Ok(self.recv_timed().await?.0)
+        // Not `recv_timed` without its time: the message then went through a tuple and
+        // two results on its way out, and each copy of it cost more than the receive's
+        // own work on a short message.
+        loop {
+            match self.try_recv() {
+                Err(RecvError::WouldBlock) => {}
+                received => return received,
+            }
+            self.shared().app_woken().await;
+        }
     }
 
     /// [`Self::recv`], with the time the core was given for the call that returned

@@ -544,8 +544,14 @@ fn deliver_batch(
     link: &mut Link,
 ) -> Result<Delivered, crate::wire::zmtp::ZmtpError> {
     let publishes = matches!(shared.socket_type, SocketType::Pub | SocketType::XPub);
+    let one_frame_is_body = link.envelope.one_frame_is_body();
     shared.with_core(|core, now| {
         while core.can_receive(pipe) {
+            // Most messages are one short frame: straight to the core, no event.
+            if one_frame_is_body && let Some(body) = decoder.decode_short_body(buf)? {
+                core.on_message(pipe, Msg::new(body), now);
+                continue;
+            }
             let Some(event) = decoder.decode(buf)? else { return Ok(Delivered::AllBuffered) };
             let msg = match event {
                 Event::Message(mut frames) => {

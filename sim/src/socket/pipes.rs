@@ -293,7 +293,11 @@ impl Pipes {
     pub(crate) fn next_sendable(&mut self, connected_only: bool) -> Option<PipeId> {
         let eligible =
             |id: &PipeId| self.has_room(*id) && (!connected_only || self.is_connected(*id));
-        let chosen = self.ids_after(self.send_cursor).find(eligible)?;
+        // A socket's only pipe is kept inline: round-robin over it is that pipe.
+        let chosen = match self.pipes.only_id() {
+            Some(only) => Some(only).filter(eligible),
+            None => self.ids_after(self.send_cursor).find(eligible),
+        }?;
         self.send_cursor = Some(chosen);
         Some(chosen)
     }
@@ -302,6 +306,12 @@ impl Pipes {
     /// message back if the pipe is unknown or at SNDHWM, so the caller applies its
     /// socket type's HWM policy.
     pub fn enqueue(&mut self, pipe: PipeId, msg: Msg) -> Result<(), Msg> {
+        if matches!(self.detail, EventDetail::None) {
+            // No event to build and drop again: only the writer to wake.
+            self.push_outbound(pipe, msg)?;
+            self.note_woken(pipe);
+            return Ok(());
+        }
         let event_msg = self.event_msg(&msg);
         let depth = self.push_outbound(pipe, msg)?;
         self.push_event(SocketEvent::Enqueued { pipe, depth, msg: event_msg });
@@ -354,7 +364,8 @@ impl Pipes {
             None => Some(DropReason::PipeClosed),
             Some(p) if !below_hwm(p.inbound_len(), rcvhwm_msgs) => Some(DropReason::Hwm),
             Some(p) => {
-                let event_msg = event_msg(detail, &msg);
+                let traced = !matches!(detail, EventDetail::None);
+                let event_msg = traced.then(|| event_msg(detail, &msg));
                 let queue = &mut p.queues_mut().inbound;
                 queue.push_back(msg);
                 let depth = depth_of(queue);
@@ -362,7 +373,10 @@ impl Pipes {
                 if depth == 1 {
                     self.with_input.insert(pipe);
                 }
-                self.push_event(SocketEvent::Arrived { pipe, depth, msg: event_msg });
+                // Untraced, `Arrived` would be dropped unseen: it is not even made.
+                if let Some(msg) = event_msg {
+                    self.push_event(SocketEvent::Arrived { pipe, depth, msg });
+                }
                 return;
             }
         };
@@ -374,13 +388,17 @@ impl Pipes {
     /// Fair queueing: the next message from the first pipe after the last one read
     /// from (wrapping) that has input, so every sender gets its turn.
     pub(crate) fn pop_inbound(&mut self) -> Option<(PipeId, Msg)> {
-        let after = self.recv_cursor.map_or(Bound::Unbounded, Bound::Excluded);
-        let chosen = self
-            .with_input
-            .range((after, Bound::Unbounded))
-            .next()
-            .or_else(|| self.with_input.iter().next())
-            .copied()?;
+        let chosen = if self.with_input.len() == 1 {
+            // The only pipe with input is next whatever the cursor (one pipe's socket).
+            self.with_input.first().copied()?
+        } else {
+            let after = self.recv_cursor.map_or(Bound::Unbounded, Bound::Excluded);
+            self.with_input
+                .range((after, Bound::Unbounded))
+                .next()
+                .or_else(|| self.with_input.iter().next())
+                .copied()?
+        };
         self.recv_cursor = Some(chosen);
         let pipe = self.pipes.get_mut(&chosen).expect("pipes with input are in the map");
         let queues = pipe.queues.as_mut().expect("chosen for its input");
@@ -429,9 +447,14 @@ impl Pipes {
             }
             return self.events.push_back(event);
         }
-        if let SocketEvent::Enqueued { pipe, .. } | SocketEvent::Resent { pipe, .. } = event
-            && self.woken.last() != Some(&pipe)
-        {
+        if let SocketEvent::Enqueued { pipe, .. } | SocketEvent::Resent { pipe, .. } = event {
+            self.note_woken(pipe);
+        }
+    }
+
+    /// Untraced: `pipe`'s writer has work (what `Enqueued` and `Resent` say).
+    fn note_woken(&mut self, pipe: PipeId) {
+        if self.woken.last() != Some(&pipe) {
             self.woken.push(pipe);
         }
     }

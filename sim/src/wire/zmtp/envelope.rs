@@ -119,6 +119,16 @@ impl Envelope {
         self.decode_from(&mut frames)
     }
 
+    /// Whether a message of one frame is that frame as it is (all but REQ, REP,
+    /// DEALER and ROUTER, whose frames carry an envelope): `decode_from` then gives
+    /// `Msg::new(frame)`, so a receiver may skip it (`Decoder::decode_short_body`).
+    pub fn one_frame_is_body(&self) -> bool {
+        !matches!(
+            self.ours,
+            SocketType::Req | SocketType::Rep | SocketType::Dealer | SocketType::Router
+        )
+    }
+
     /// [`Envelope::decode`] that leaves `frames` empty with its capacity, for the
     /// decoder to fill again ([`super::Decoder::recycle`]): a connection then decodes
     /// one-frame messages without an allocation, and hands the frame to the core
@@ -269,6 +279,21 @@ mod tests {
 
     fn b(text: &str) -> Bytes {
         Bytes::copy_from_slice(text.as_bytes())
+    }
+
+    /// The receiver's shortcut (`one_frame_is_body`) holds for exactly the types
+    /// whose `decode` of one frame is that frame as the body.
+    #[test]
+    fn one_frame_is_the_body_exactly_where_decode_says_so() {
+        for ours in SocketType::ALL {
+            // An empty frame too: a DEALER or ROUTER reads it as a delimiter.
+            let as_is = [b("x"), b("")].into_iter().all(|frame| {
+                let mut envelope = Envelope::new(ours, Version::V3_1, false);
+                envelope.decode(vec![frame.clone()]) == Ok(Msg::new(frame))
+            });
+            let envelope = Envelope::new(ours, Version::V3_1, false);
+            assert_eq!(envelope.one_frame_is_body(), as_is, "{ours}");
+        }
     }
 
     #[test]
