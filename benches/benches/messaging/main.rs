@@ -15,8 +15,9 @@
 //! - `req_rep/{patchbay,libzmq,zeromq-rs,tokio}`: one closed-loop round trip of
 //!   64 bytes; then an open-loop run at a fixed offered rate ([`OPEN_LOOP_RATE`]),
 //!   corrected for coordinated omission, in an HdrHistogram (p50 … p99.99);
-//! - `queue_device/{patchbay,libzmq}`: the same through a QUEUE device (patchbay's
-//!   `queue-device` design, libzmq's `zmq_proxy`), closed and open loop;
+//! - `queue_device/{patchbay,libzmq,tokio}`: the same through a QUEUE device
+//!   (patchbay's `queue-device` design, libzmq's `zmq_proxy`, and a bare tokio
+//!   forwarder of length-prefixed frames: the least a hop costs), closed and open loop;
 //! - `lru_broker/patchbay/{1,4,16}_workers`: one iteration is one request answered;
 //! - `pub_sub/patchbay/{1,10,100}_subscribers`: one iteration is one publication
 //!   delivered to every subscriber (time per delivery if PUB dropped some).
@@ -228,9 +229,11 @@ fn queue_device(c: &mut Criterion, run: &mut Run, open_loop_count: u64) {
     group.throughput(Throughput::Elements(1));
     let id = "queue_device/patchbay";
     round_trips(&mut group, id, patchbay_rigs::queue_device, run, open_loop_count);
-    // libzmq's own device in the same run: what an added hop costs on this machine.
+    // libzmq's own device in the same run, and a bare tokio forwarder: what an added
+    // hop costs on this machine at the least.
     #[cfg(feature = "peers")]
     round_trips(&mut group, "queue_device/libzmq", libzmq::queue_device, run, open_loop_count);
+    round_trips(&mut group, "queue_device/tokio", raw_tokio::queue_device, run, open_loop_count);
     group.finish();
 }
 

@@ -90,6 +90,72 @@ pub fn push_pull(size: usize) -> Flow {
 }
 
 pub fn req_rep() -> RoundTrip {
+    req_client(rep_echo())
+}
+
+/// REQ → a bare tokio forwarder → REP echo, each on its own thread: the least an
+/// added hop can cost on this machine (two more loopback transfers and two more
+/// thread wake-ups), for the table to set patchbay's QUEUE device beside.
+pub fn queue_device() -> RoundTrip {
+    let backend = rep_echo();
+    let (addr_tx, addr) = std_mpsc::channel();
+    // The forwarder stays parked on its sockets after the benchmark; see main.rs.
+    local_thread("tokio-device", move || async move {
+        let (listener, bound) = listen().await;
+        addr_tx.send(bound).expect("the bench is waiting");
+        let mut back = connect(backend).await;
+        let mut front = accept(&listener).await;
+        let (mut front_buf, mut back_buf) = (BytesMut::new(), BytesMut::new());
+        // One pass per readable side, as a device's poll loop: whatever came in whole
+        // goes out at once, in either direction.
+        loop {
+            let forwarded = tokio::select! {
+                biased;
+                read = front.read_buf(&mut front_buf) => {
+                    forward(read, &mut front_buf, &mut back).await
+                }
+                read = back.read_buf(&mut back_buf) => {
+                    forward(read, &mut back_buf, &mut front).await
+                }
+            };
+            if forwarded.is_none() {
+                return;
+            }
+            front_buf.reserve(READ_CHUNK_BYTES);
+            back_buf.reserve(READ_CHUNK_BYTES);
+        }
+    });
+    req_client(addr.recv().expect("the forwarder bound"))
+}
+
+/// Writes every whole frame in `buf` to `to` after a read of `read` bytes into it;
+/// `None` once either side has closed.
+async fn forward(
+    read: std::io::Result<usize>,
+    buf: &mut BytesMut,
+    to: &mut TcpStream,
+) -> Option<()> {
+    if read.ok()? == 0 {
+        return None;
+    }
+    let mut whole = 0;
+    while buf.len() >= whole + 4 {
+        let len = u32::from_be_bytes([buf[whole], buf[whole + 1], buf[whole + 2], buf[whole + 3]]);
+        if buf.len() < whole + 4 + len as usize {
+            break;
+        }
+        whole += 4 + len as usize;
+    }
+    if whole > 0 {
+        to.write_all(&buf[..whole]).await.ok()?;
+        buf.advance(whole);
+    }
+    Some(())
+}
+
+/// An echo server on its own thread: answers each frame with a frame of the same
+/// length (at most a request's). Returns its address.
+fn rep_echo() -> std::net::SocketAddr {
     let (addr_tx, addr) = std_mpsc::channel();
     // The server stays parked on its socket after the benchmark; see main.rs.
     local_thread("tokio-rep", move || async move {
@@ -106,7 +172,11 @@ pub fn req_rep() -> RoundTrip {
             }
         }
     });
-    let addr = addr.recv().expect("the server bound");
+    addr.recv().expect("the server bound")
+}
+
+/// A requester on its own thread, connected to `addr`, serving the bench's asks.
+fn req_client(addr: std::net::SocketAddr) -> RoundTrip {
     let (round_trip, ends) = RoundTrip::new();
     local_thread("tokio-req", move || async move {
         let mut stream = connect(addr).await;

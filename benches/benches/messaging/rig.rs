@@ -73,7 +73,10 @@ where
                 .enable_all()
                 .build()
                 .expect("a current-thread runtime");
-            tokio::task::LocalSet::new().block_on(&runtime, body());
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, async move {
+                let _ = tokio::task::spawn_local(body()).await;
+            });
         })
         .expect("spawn a bench thread")
 }

@@ -210,6 +210,23 @@ fn queue_rows(run: &Run, rows: &mut Vec<Row>) {
         value_unit: " µs",
         target: Some(Target::AtMost(20.0)),
     });
+    // The floor: two more loopback transfers and two more thread wake-ups, with no
+    // sockets' semantics at all. patchbay's own share of its hop is what lies above it.
+    if let Some((t, w)) = hop(Peer::Tokio) {
+        rows.push(Row {
+            what: "QUEUE device added hop beside a bare tokio forwarder's, p50".into(),
+            patchbay: micros(through - without),
+            peer: format!(
+                "tokio {} ({} through the forwarder, {} direct)",
+                micros(t - w),
+                micros(t),
+                micros(w)
+            ),
+            value: Some((through - without) / (t - w)),
+            value_unit: "x",
+            target: None,
+        });
+    }
 }
 
 fn absolute_rows(run: &Run, started: SystemTime, rows: &mut Vec<Row>) {
