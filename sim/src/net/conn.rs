@@ -515,7 +515,7 @@ async fn write_padding<W: AsyncWrite + Unpin>(writer: &mut W, mut left: u64) -> 
 /// transport accounts for padding itself, nothing is sent for it.
 fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut) -> u64 {
     let protocol = sp_protocol(shared);
-    shared.with_core(|core, now| {
+    shared.with_core_transmitting(|core, now| {
         while batch.len() < WRITE_BATCH_BYTES_MAX {
             let Some(msg) = core.poll_transmit(pipe, now) else { break };
             let padding = wire::encode(protocol.outgoing_header(&msg.header), &msg.body, batch);

@@ -6,9 +6,10 @@
 //! without waiting; `close` also waits for the linger to play out.
 //!
 //! A waiting call registers for its wake-up only after the failed attempt: the
-//! attempt itself wakes application waiters (every core call does), so registering
-//! first would wake the caller at once and spin. Nothing else runs on this thread in
-//! between, so no wake-up can be missed.
+//! attempt itself wakes application waiters (every core call does, but a writer's
+//! taking of queued messages, which wakes them only while a send waits: it cannot
+//! have made a receive possible), so registering first would wake the caller at once
+//! and spin. Nothing else runs on this thread in between, so no wake-up can be missed.
 //!
 //! A handle can be made to stand for a fresh socket ([`SocketHandle::replace`]), so a
 //! design can close and reopen a socket, as the Lazy Pirate client does, while every
@@ -106,7 +107,7 @@ impl SocketHandle {
                 Ok(()) => return Ok(()),
                 Err((SendError::WouldBlock, refused)) => {
                     msg = refused;
-                    self.shared().app_woken().await;
+                    self.shared().app_woken_to_send().await;
                 }
                 Err((error, _)) => return Err(error),
             }

@@ -5,6 +5,9 @@
 //! borrowed only for the length of one core call, never across an `.await`. After
 //! every call [`Shared::with_core`] drains the core's events into the trace and wakes
 //! whoever may now make progress, so no task ever has to poll the core on a timer.
+//! A connection's writer taking queued messages ([`Shared::with_core_transmitting`])
+//! can only have made room for a send, so it wakes the application only when a send
+//! is waiting.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -62,6 +65,8 @@ pub(super) struct Shared {
     last_now: Cell<Duration>,
     /// Wakes application calls waiting out a `WouldBlock`.
     app_wake: LocalNotify,
+    /// Sends among them ([`Shared::app_woken_to_send`]).
+    sends_waiting: Cell<u32>,
     /// Wakes readers stopped at a full inbound queue (RCVHWM backpressure).
     room_wake: LazyNotify,
     /// Wakes the timer task when the core's next deadline changed.
@@ -125,6 +130,7 @@ impl Shared {
             core_reads_clock,
             last_now: Cell::new(Duration::ZERO),
             app_wake: LocalNotify::new(),
+            sends_waiting: Cell::new(0),
             room_wake: LazyNotify::default(),
             timer_wake: LazyNotify::default(),
             armed_deadline: Cell::new(None),
@@ -212,6 +218,22 @@ impl Shared {
         self.call_core(now, call)
     }
 
+    /// [`Self::with_core`] for a connection's writer taking queued messages
+    /// (`SocketCore::poll_transmit`). That frees room in an outbound queue and changes
+    /// nothing a receive could see (no core's `poll_transmit` touches its inbound
+    /// side), so it wakes the application only when a send is waiting. Waking a
+    /// waiting receive too cost it a poll and a failed attempt for every message its
+    /// socket sent: a device, a REQ client and a REP worker each paid one per hop.
+    pub(super) fn with_core_transmitting<R>(
+        &self,
+        call: impl FnOnce(&mut dyn SocketCore, Duration) -> R,
+    ) -> R {
+        let now = self.core_now();
+        let result = call(&mut **self.core.borrow_mut(), now);
+        self.settle_waking(now, self.sends_waiting.get() > 0);
+        result
+    }
+
     fn call_core<R>(
         &self,
         now: Duration,
@@ -235,6 +257,11 @@ impl Shared {
 
     /// The callback runs with the core released, so it may call the handle.
     fn settle(&self, now: Duration) {
+        self.settle_waking(now, true);
+    }
+
+    /// [`Self::settle`], waking the application's waiting calls only if `wake_app`.
+    fn settle_waking(&self, now: Duration, wake_app: bool) {
         if self.traced {
             while let Some(event) = self.next_core_event() {
                 self.wake_writer_for(&event);
@@ -251,7 +278,9 @@ impl Shared {
             self.timer_wake.notify_waiters();
             self.spawn_timer_if_wanted();
         }
-        self.app_wake.notify_waiters();
+        if wake_app {
+            self.app_wake.notify_waiters();
+        }
     }
 
     /// Lets the timer task start once the socket's other tasks are spawned, where the
@@ -340,6 +369,13 @@ impl Shared {
         self.app_wake.notified().await;
     }
 
+    /// [`Self::app_woken`] for a send, counted while it waits: a writer's taking of
+    /// queued messages wakes the application only while one is.
+    pub(super) async fn app_woken_to_send(&self) {
+        let _counted = SendWaiting::new(&self.sends_waiting);
+        self.app_wake.notified().await;
+    }
+
     /// Waits for a change of the core's deadline; remembers `deadline` as armed.
     pub(super) fn arm_timer(&self, deadline: Option<Duration>) {
         self.armed_deadline.set(deadline);
@@ -407,6 +443,23 @@ impl Shared {
         if let Some(message) = self.panicked.borrow().as_ref() {
             panic!("patchbay driver task panicked: {message}");
         }
+    }
+}
+
+/// One send waiting out a `WouldBlock`, counted for as long as it waits, dropped
+/// future included.
+struct SendWaiting<'a>(&'a Cell<u32>);
+
+impl<'a> SendWaiting<'a> {
+    fn new(count: &'a Cell<u32>) -> Self {
+        count.set(count.get() + 1);
+        SendWaiting(count)
+    }
+}
+
+impl Drop for SendWaiting<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
     }
 }
 

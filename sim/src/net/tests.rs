@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::driver::Backoff;
 use super::{DriverEvent, EventSink, SocketHandle, TurmoilTcp, no_events, spawn_socket};
 use crate::socket::{
-    Dealer, Msg, PipeId, Pipes, Pull, Push, Rep, Req, SendError, SocketCore, SocketEvent,
+    Dealer, Msg, Pair, PipeId, Pipes, Pull, Push, Rep, Req, SendError, SocketCore, SocketEvent,
     SocketOptions, SocketType,
 };
 
@@ -321,6 +321,84 @@ fn untraced_sockets_deliver_everything_in_order_through_their_hwms() {
                 let msg = pull.recv().await.expect("recv");
                 assert_eq!(msg.body, Bytes::from(i.to_be_bytes().to_vec()), "message {i}");
             }
+            Ok(())
+        });
+        sim.run().unwrap_or_else(|e| panic!("zmtp {zmtp}: {e}"));
+    }
+}
+
+/// Counts the wake-ups of a future polled by hand.
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A receive waiting on a socket is woken by the socket's own send (every
+/// application call wakes its socket's waiters) and by a reply, but not by the
+/// connection's writer taking the sent message off the queue: that can only have
+/// made room for a send, and waking the receive cost it a poll and a failed attempt
+/// for every message its socket sent.
+#[test]
+fn a_writer_taking_a_message_does_not_wake_a_waiting_receive() {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::task::{Context, Waker};
+
+    for zmtp in [false, true] {
+        let options = SocketOptions { zmtp, ..SocketOptions::default() };
+        let mut sim = sim(64);
+        // Notified by the server once the request is in, that is once the client's
+        // writer has taken it off the client's queue and written it.
+        let arrived = Rc::new(Notify::new());
+        let (server_options, server_arrived) = (options.clone(), Rc::clone(&arrived));
+        sim.host("server", move || {
+            let (options, arrived) = (server_options.clone(), Rc::clone(&server_arrived));
+            async move {
+                let core = Box::new(Pair::new(options.clone()));
+                let log = EventLog::default();
+                let pair = start(core, &options, vec![listen_addr()], vec![], &log).await;
+                // Once this is in, the client is connected: no connection's start is
+                // left to wake its receive.
+                pair.send(Msg::new(Bytes::from_static(b"hello"))).await.expect("server send");
+                let request = pair.recv().await.expect("server recv");
+                assert_eq!(request.body, Bytes::from_static(b"ping"));
+                arrived.notify_one();
+                pair.send(Msg::new(Bytes::from_static(b"pong"))).await.expect("server send");
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+        let wakes = Arc::new(CountingWaker(std::sync::atomic::AtomicUsize::new(0)));
+        let counted = Arc::clone(&wakes);
+        sim.client("client", async move {
+            let core = Box::new(Pair::new(options.clone()));
+            let log = EventLog::default();
+            let pair = start(core, &options, vec![], vec![server_addr()], &log).await;
+            let hello = pair.recv().await.expect("client recv");
+            assert_eq!(hello.body, Bytes::from_static(b"hello"));
+            let waker = Waker::from(Arc::clone(&counted));
+            let mut cx = Context::from_waker(&waker);
+            let mut reply = std::pin::pin!(pair.recv());
+            assert!(reply.as_mut().poll(&mut cx).is_pending(), "nothing sent yet");
+            pair.try_send(Msg::new(Bytes::from_static(b"ping"))).expect("client send");
+            assert_eq!(counted.0.load(Ordering::Relaxed), 1, "the send wakes the receive");
+            assert!(reply.as_mut().poll(&mut cx).is_pending(), "no reply yet");
+            arrived.notified().await;
+            assert_eq!(
+                counted.0.load(Ordering::Relaxed),
+                1,
+                "zmtp {zmtp}: the writer's taking of the request woke the waiting receive"
+            );
+            // Still waiting, and what it gets is the reply.
+            let reply = reply.await.expect("client recv");
+            assert_eq!(reply.body, Bytes::from_static(b"pong"));
             Ok(())
         });
         sim.run().unwrap_or_else(|e| panic!("zmtp {zmtp}: {e}"));

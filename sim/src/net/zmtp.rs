@@ -585,7 +585,7 @@ fn subscription(first: u8, prefix: &[u8]) -> Msg {
 /// Encodes the core's ready messages for `pipe` as frames into `batch`, up to the
 /// batch limit. A modelled size's padding is not sent on ZMTP (docs/zmtp.md).
 fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut, link: &mut Link) {
-    shared.with_core(|core, now| {
+    shared.with_core_transmitting(|core, now| {
         while batch.len() < WRITE_BATCH_BYTES_MAX {
             let Some(msg) = core.poll_transmit(pipe, now) else { break };
             link.envelope.encode(&msg, batch);
