@@ -162,8 +162,9 @@ impl Inbox {
                 if !reader.as_ref().is_some_and(|w| w.will_wake(waker)) {
                     *reader = Some(waker.clone());
                 }
-                // A drained queue keeps no block (a comet router has 100,000 ends).
-                *self.arrived.borrow_mut() = VecDeque::new();
+                // A drained queue keeps no block (a comet router has 100,000 ends): its
+                // room goes to the thread's spares.
+                keep_spare_arrived(std::mem::take(&mut *self.arrived.borrow_mut()));
                 Next::Empty
             }
             ending => Next::Ended(ending),
@@ -184,6 +185,41 @@ impl Inbox {
             waker.wake();
         }
     }
+}
+
+/// How many drained arrival queues a thread keeps for the next end that data reaches.
+const SPARE_ARRIVED_MAX: usize = 64;
+/// The most writes a spare arrival queue keeps room for: a larger one is freed.
+const SPARE_ARRIVED_ROOM_MAX: usize = 16;
+
+thread_local! {
+    /// Arrival queues drained by [`Inbox::next`], with their room, for the next end on
+    /// this thread that data reaches: a busy end drains its queue after nearly every
+    /// write, and without these each write cost a queue allocated and freed. A quiet
+    /// end still holds none.
+    static SPARE_ARRIVED: RefCell<Vec<VecDeque<Arrived>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty arrival queue: a spare of this thread's, with its room, if there is one.
+fn spare_arrived() -> VecDeque<Arrived> {
+    let spare = SPARE_ARRIVED.try_with(|spares| spares.borrow_mut().pop()).ok().flatten();
+    spare.unwrap_or_default()
+}
+
+/// Keeps a drained arrival queue's room as a spare of this thread's, unless it has
+/// none, grew large, or there are enough spares.
+fn keep_spare_arrived(queue: VecDeque<Arrived>) {
+    debug_assert!(queue.is_empty());
+    if queue.capacity() == 0 || queue.capacity() > SPARE_ARRIVED_ROOM_MAX {
+        return;
+    }
+    // During the thread's teardown the spares may be gone already: then it is freed.
+    let _ = SPARE_ARRIVED.try_with(|spares| {
+        let mut spares = spares.borrow_mut();
+        if spares.len() < SPARE_ARRIVED_MAX {
+            spares.push(queue);
+        }
+    });
 }
 
 /// A connect sent and waiting for its answer.
@@ -400,7 +436,12 @@ impl TrunkEnd {
                         // trunk's read buffer alive.
                         let data = Bytes::copy_from_slice(payload);
                         let arrived = Arrived { leaves_at, stands_for, data };
-                        inbox.arrived.borrow_mut().push_back(arrived);
+                        let mut queue = inbox.arrived.borrow_mut();
+                        if queue.capacity() == 0 {
+                            *queue = spare_arrived();
+                        }
+                        queue.push_back(arrived);
+                        drop(queue);
                         inbox.wake();
                     }
                     None => {
