@@ -62,14 +62,6 @@ const LISTEN_BACKLOG: usize = 4096;
 /// `READ_BUFFER_MAX`: a write is one segment (a chunk), however large.
 const WINDOW_SEGMENTS: u32 = 64;
 
-/// The largest write buffer a thread keeps between writes (`ShimStream::poll_write`):
-/// a larger one, for a rare large message, is freed after its write.
-const WRITE_SCRATCH_MAX: usize = 64 * 1024;
-
-thread_local! {
-    static WRITE_SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
-
 /// How many emptied receive states, and how many emptied chunk queues, a thread keeps
 /// for the next stream that takes data off the link.
 const SPARES_MAX: usize = 64;
@@ -551,22 +543,11 @@ impl AsyncWrite for ShimStream {
             return Poll::Pending;
         }
         let len = buf.len().min(u32::MAX as usize - trunk::DATA_HEADER);
-        // The trunk copies what it is given, so the frame is put together in a buffer
-        // the thread keeps for its writes, not in an allocation of its own each time.
-        let mut frame = WRITE_SCRATCH.take();
-        frame.clear();
-        frame.reserve(trunk::DATA_HEADER + len);
         // Metered and paced on copies, kept only once the write is sent.
         let mut meter = this.meter.clone();
         let stands_for = meter.feed(&buf[..len]);
         let pace = this.world.pace(this.me, this.peer, now(), stands_for);
-        trunk::data_header(&mut frame, this.conn, pace.leaves_at, stands_for, len);
-        frame.extend_from_slice(&buf[..len]);
-        let sent = this.trunk.send(&frame);
-        if frame.capacity() <= WRITE_SCRATCH_MAX {
-            WRITE_SCRATCH.set(frame);
-        }
-        sent?;
+        this.trunk.send_data(this.conn, pace.leaves_at, stands_for, &buf[..len])?;
         this.windows.take(this.end);
         this.meter = meter;
         this.world.commit(pace);

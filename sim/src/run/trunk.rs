@@ -28,6 +28,12 @@
 //! latency per message (a hand-built harness's `min_message_latency` below
 //! `max_message_latency`) a slow frame holds back the frames of other connections
 //! behind it.
+//!
+//! A trunk end gathers the frames its host sends in one step and hands them to turmoil
+//! as one write once the tasks queued before its flusher have run
+//! ([`TrunkEnd::gathered`]): they arrive in the step they would have as writes of their
+//! own, in the same order, for one segment's cost instead of one each. Under a latency
+//! drawn per message they also share one draw.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -96,10 +102,27 @@ pub struct Net {
 /// A trunk, once its connect has succeeded.
 type TrunkSlot = OnceCell<Rc<TrunkEnd>>;
 
+/// The most frame bytes a trunk end gathers before it hands them to turmoil at once,
+/// without waiting for its flusher.
+const GATHER_MAX: usize = 256 * 1024;
+
 /// One host's end of a trunk.
 #[derive(Debug)]
 pub(super) struct TrunkEnd {
     write: RefCell<OwnedWriteHalf>,
+    /// Frames sent since the last flush, gathered into one turmoil write: the
+    /// flusher ([`flush_gathered`]) hands them over later in the same step, once the
+    /// tasks running before it have written theirs. Simulated time stands still
+    /// within a step and turmoil delivers a write whole, after the link's fixed
+    /// latency, so every frame arrives when it would have as a write of its own, in
+    /// the same order; what is saved is turmoil's cost per write (a segment, a
+    /// delivery task, a read at the other end), most of a busy run's network cost.
+    gathered: RefCell<Vec<u8>>,
+    /// The flusher, waiting for frames to gather.
+    flusher: RefCell<Option<Waker>>,
+    /// A flush failed: the trunk is broken (only the run's end breaks one), and every
+    /// later send fails as turmoil's write would have.
+    broken: Cell<bool>,
     /// The ends on this host of the connections this trunk carries.
     ends: RefCell<BTreeMap<ConnId, Rc<Inbox>>>,
     /// The ports of this end's host, on the dialling side (connecting ends give theirs
@@ -318,36 +341,85 @@ fn frame(buf: &mut Vec<u8>, id: u64, kind: u8, len: usize) {
     buf.put_u32(len as u32);
 }
 
-/// Puts a `DATA` frame's header in front of `len` bytes the caller appends.
-pub(super) fn data_header(
-    buf: &mut Vec<u8>,
-    conn: ConnId,
-    leaves_at: Duration,
-    stands_for: u64,
-    len: usize,
-) {
-    frame(buf, conn, DATA, 16 + len);
-    buf.put_u64(leaves_at.as_nanos() as u64);
-    buf.put_u64(stands_for);
-}
-
 impl TrunkEnd {
     fn new(write: OwnedWriteHalf, ports: Option<Rc<RefCell<Ports>>>) -> TrunkEnd {
-        TrunkEnd { write: RefCell::new(write), ends: RefCell::default(), ports }
+        TrunkEnd {
+            write: RefCell::new(write),
+            gathered: RefCell::default(),
+            flusher: RefCell::default(),
+            broken: Cell::new(false),
+            ends: RefCell::default(),
+            ports,
+        }
     }
 
-    /// Sends one whole frame: turmoil takes a write as one segment or not at all, and a
-    /// trunk always has credit (`TRUNK_CAPACITY`).
+    /// Sends one whole frame, gathered with the others sent in this step
+    /// (`gathered`).
     pub(super) fn send(&self, frame: &[u8]) -> io::Result<()> {
+        self.gather(|buf| buf.extend_from_slice(frame))
+    }
+
+    /// Sends a `DATA` frame for connection `conn` carrying `data`.
+    pub(super) fn send_data(
+        &self,
+        conn: ConnId,
+        leaves_at: Duration,
+        stands_for: u64,
+        data: &[u8],
+    ) -> io::Result<()> {
+        self.gather(|buf| {
+            buf.reserve(DATA_HEADER + data.len());
+            frame(buf, conn, DATA, 16 + data.len());
+            buf.put_u64(leaves_at.as_nanos() as u64);
+            buf.put_u64(stands_for);
+            buf.extend_from_slice(data);
+        })
+    }
+
+    /// Appends a frame with `put` and wakes the flusher for the first of a step's
+    /// frames, or flushes at once once `GATHER_MAX` bytes have gathered.
+    fn gather(&self, put: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+        if self.broken.get() {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "Broken pipe"));
+        }
+        let mut gathered = self.gathered.borrow_mut();
+        let first = gathered.is_empty();
+        put(&mut gathered);
+        let full = gathered.len() >= GATHER_MAX;
+        drop(gathered);
+        if full {
+            return self.flush();
+        }
+        if first && let Some(flusher) = self.flusher.borrow().as_ref() {
+            flusher.wake_by_ref();
+        }
+        Ok(())
+    }
+
+    /// Hands everything gathered to turmoil as one write: turmoil takes a write as
+    /// one segment or not at all, and a trunk always has credit (`TRUNK_CAPACITY`).
+    fn flush(&self) -> io::Result<()> {
+        let mut gathered = self.gathered.borrow_mut();
+        if gathered.is_empty() {
+            return Ok(());
+        }
         let mut write = self.write.borrow_mut();
         let mut cx = Context::from_waker(Waker::noop());
-        match Pin::new(&mut *write).poll_write(&mut cx, frame) {
-            Poll::Ready(Ok(n)) if n == frame.len() => Ok(()),
+        let written = match Pin::new(&mut *write).poll_write(&mut cx, &gathered) {
+            Poll::Ready(Ok(n)) if n == gathered.len() => Ok(()),
             Poll::Ready(Ok(_)) | Poll::Pending => {
                 Err(io::Error::other("a simulated host's trunk refused a write"))
             }
             Poll::Ready(Err(e)) => Err(e),
+        };
+        gathered.clear();
+        if gathered.capacity() > GATHER_MAX {
+            *gathered = Vec::new();
         }
+        if written.is_err() {
+            self.broken.set(true);
+        }
+        written
     }
 
     /// Sends a frame with no payload (`FIN`, `RST`), put together on the stack. Closes
@@ -512,6 +584,28 @@ async fn demux(
     }
 }
 
+/// Flushes what a trunk end gathers (`TrunkEnd::gathered`) each time it is woken:
+/// woken by a step's first frame, it runs after the tasks already queued in that
+/// step, so their frames go in one write. A failed flush breaks the trunk.
+async fn flush_gathered(end: Rc<TrunkEnd>) {
+    loop {
+        poll_fn(|cx| {
+            if !end.gathered.borrow().is_empty() {
+                return Poll::Ready(());
+            }
+            let mut flusher = end.flusher.borrow_mut();
+            if !flusher.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *flusher = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+        if end.flush().is_err() {
+            return end.fail();
+        }
+    }
+}
+
 /// A trunk frame this module never writes.
 #[derive(Debug)]
 struct Malformed;
@@ -522,6 +616,7 @@ async fn serve(listener: turmoil::net::TcpListener, net: Rc<Net>) {
         let here = stream.local_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
         let (read, write) = stream.into_split();
         let end = Rc::new(TrunkEnd::new(write, None));
+        tokio::task::spawn_local(flush_gathered(end.clone()));
         tokio::task::spawn_local(demux(read, end, net.clone(), here, peer.ip()));
     }
 }
@@ -646,6 +741,7 @@ impl Net {
                 let stream = turmoil::net::TcpStream::connect(to).await?;
                 let (read, write) = stream.into_split();
                 let end = Rc::new(TrunkEnd::new(write, Some(self.ports_of(here))));
+                tokio::task::spawn_local(flush_gathered(end.clone()));
                 tokio::task::spawn_local(demux(read, end.clone(), self.clone(), here, there));
                 Ok::<_, io::Error>(end)
             })
