@@ -123,6 +123,9 @@ pub(super) struct TrunkEnd {
     /// A flush failed: the trunk is broken (only the run's end breaks one), and every
     /// later send fails as turmoil's write would have.
     broken: Cell<bool>,
+    /// turmoil writes made, for the test of gathering.
+    #[cfg(test)]
+    writes: Cell<u64>,
     /// The ends on this host of the connections this trunk carries.
     ends: RefCell<BTreeMap<ConnId, Rc<Inbox>>>,
     /// The ports of this end's host, on the dialling side (connecting ends give theirs
@@ -348,6 +351,8 @@ impl TrunkEnd {
             gathered: RefCell::default(),
             flusher: RefCell::default(),
             broken: Cell::new(false),
+            #[cfg(test)]
+            writes: Cell::new(0),
             ends: RefCell::default(),
             ports,
         }
@@ -403,6 +408,8 @@ impl TrunkEnd {
         if gathered.is_empty() {
             return Ok(());
         }
+        #[cfg(test)]
+        self.writes.set(self.writes.get() + 1);
         let mut write = self.write.borrow_mut();
         let mut cx = Context::from_waker(Waker::noop());
         let written = match Pin::new(&mut *write).poll_write(&mut cx, &gathered) {
@@ -976,6 +983,72 @@ mod tests {
         assert_eq!(seen.turmoil_streams, 1, "{CONNECTIONS} connections, one trunk");
         assert_eq!(seen.refused, Some(io::ErrorKind::ConnectionRefused));
         assert_eq!(seen.write_after_reset, Some(io::ErrorKind::BrokenPipe));
+    }
+
+    /// Writes made on many connections in one step leave as one turmoil write, and
+    /// each connection still gets its own bytes back.
+    #[test]
+    fn frames_sent_in_one_step_travel_as_one_turmoil_write() {
+        let mut sim = sim();
+        let (world, net) =
+            (super::super::faults::FaultWorld::fault_free(0), Rc::new(super::Net::default()));
+        let (server_ip, client_ip) = (sim.lookup("server"), sim.lookup("client"));
+        world.state.borrow_mut().listeners.insert(SocketAddr::new(server_ip, PORT), SERVER);
+        let transport = |me, host| super::super::shim::ShimTransport {
+            me,
+            world: world.clone(),
+            net: net.clone(),
+            host,
+        };
+        let server_side = transport(SERVER, server_ip);
+        sim.host("server", move || {
+            let transport = server_side.clone();
+            async move {
+                let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT);
+                let (listener, _) = transport.bind(any).await?;
+                let mut streams = Vec::new();
+                for _ in 0..CONNECTIONS {
+                    streams.push(transport.accept(&listener).await?.0);
+                }
+                for stream in &mut streams {
+                    let mut buf = [0u8; 16];
+                    let n = stream.read(&mut buf).await?;
+                    stream.write_all(&buf[..n]).await?;
+                }
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+        let writes = Rc::new(RefCell::new(None));
+        let (client_side, client_net, client_writes) =
+            (transport(CLIENT, client_ip), net.clone(), writes.clone());
+        sim.client("client", async move {
+            let mut streams = Vec::new();
+            for _ in 0..CONNECTIONS {
+                streams.push(client_side.connect(SocketAddr::new(server_ip, PORT)).await?);
+            }
+            let trunk = client_net.trunks.borrow()[&(client_ip, server_ip)].get().cloned();
+            let trunk = trunk.expect("the connects opened it");
+            let before = trunk.writes.get();
+            // No write waits (each connection's window is open), so all are made in
+            // this one step.
+            for (i, stream) in streams.iter_mut().enumerate() {
+                stream.write_all(format!("hello {i}").as_bytes()).await?;
+            }
+            for (i, stream) in streams.iter_mut().enumerate() {
+                let mut buf = [0u8; 16];
+                let n = stream.read(&mut buf).await?;
+                assert_eq!(&buf[..n], format!("hello {i}").as_bytes());
+            }
+            *client_writes.borrow_mut() = Some(trunk.writes.get() - before);
+            Ok(())
+        });
+        sim.run().expect("the simulation runs");
+        assert_eq!(
+            *writes.borrow(),
+            Some(1),
+            "{CONNECTIONS} writes in one step, one turmoil write"
+        );
     }
 
     /// A frame no trunk writes (patchbay's own bug, never a peer's: nothing outside the
