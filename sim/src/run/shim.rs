@@ -62,12 +62,64 @@ const LISTEN_BACKLOG: usize = 4096;
 /// `READ_BUFFER_MAX`: a write is one segment (a chunk), however large.
 const WINDOW_SEGMENTS: u32 = 64;
 
-/// The largest write buffer a thread keeps between writes (`ShimStream::poll_write`):
-/// a larger one, for a rare large message, is freed after its write.
-const WRITE_SCRATCH_MAX: usize = 64 * 1024;
+/// How many emptied receive states, and how many emptied chunk queues, a thread keeps
+/// for the next stream that takes data off the link.
+const SPARES_MAX: usize = 64;
+/// The most chunks a spare chunk queue keeps room for: a larger one is freed.
+const SPARE_CHUNKS_ROOM_MAX: usize = 16;
 
 thread_local! {
-    static WRITE_SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    /// Receive states given up by streams that read all they had (see [`Received`]),
+    /// reset, for the next stream that takes data off the link on this thread. A busy
+    /// stream gives its state up after nearly every write it reads, so without these
+    /// each write cost a box allocated and freed at its reading end; a quiet stream
+    /// still holds none.
+    #[allow(clippy::vec_box)]
+    static SPARE_RECEIVED: RefCell<Vec<Box<Received>>> = const { RefCell::new(Vec::new()) };
+    /// Chunk queues emptied by [`ShimStream::release`], with their room, for the same
+    /// reason: one queue per write was allocated and freed.
+    static SPARE_CHUNKS: RefCell<Vec<VecDeque<Chunk>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty receive state: a spare of this thread's if there is one.
+fn spare_received() -> Box<Received> {
+    let spare = SPARE_RECEIVED.try_with(|spares| spares.borrow_mut().pop()).ok().flatten();
+    spare.unwrap_or_default()
+}
+
+/// Keeps an idle receive state as a spare of this thread's, reset as a new one would
+/// be, or frees it when there are enough spares.
+fn keep_spare_received(mut received: Box<Received>) {
+    debug_assert!(received.idle());
+    *received = Received::default();
+    // During the thread's teardown the spares may be gone already: then it is freed.
+    let _ = SPARE_RECEIVED.try_with(|spares| {
+        let mut spares = spares.borrow_mut();
+        if spares.len() < SPARES_MAX {
+            spares.push(received);
+        }
+    });
+}
+
+/// An empty chunk queue: a spare of this thread's, with its room, if there is one.
+fn spare_chunks() -> VecDeque<Chunk> {
+    let spare = SPARE_CHUNKS.try_with(|spares| spares.borrow_mut().pop()).ok().flatten();
+    spare.unwrap_or_default()
+}
+
+/// Keeps an emptied chunk queue's room as a spare of this thread's, unless it grew
+/// large or there are enough spares.
+fn keep_spare_chunks(chunks: VecDeque<Chunk>) {
+    debug_assert!(chunks.is_empty());
+    if chunks.capacity() == 0 || chunks.capacity() > SPARE_CHUNKS_ROOM_MAX {
+        return;
+    }
+    let _ = SPARE_CHUNKS.try_with(|spares| {
+        let mut spares = spares.borrow_mut();
+        if spares.len() < SPARES_MAX {
+            spares.push(chunks);
+        }
+    });
 }
 
 fn now() -> Duration {
@@ -356,7 +408,10 @@ impl ShimStream {
         while !self.inner_done && self.buffered() < READ_BUFFER_MAX {
             match self.inbox.next(cx.waker()) {
                 Next::Data(arrived) => {
-                    let mut received = self.received.take().unwrap_or_default();
+                    let mut received = self.received.take().unwrap_or_else(spare_received);
+                    if received.chunks.capacity() == 0 {
+                        received.chunks = spare_chunks();
+                    }
                     let release_at = (arrived.leaves_at + self.world.delay(self.peer, self.me))
                         .max(received.last_release);
                     received.last_release = release_at;
@@ -387,7 +442,7 @@ impl ShimStream {
     /// Drops the receive state once all of it has been read (see [`Received`]).
     fn forget_if_idle(&mut self) {
         if self.received.as_ref().is_some_and(|received| received.idle()) {
-            self.received = None;
+            keep_spare_received(self.received.take().expect("checked"));
         }
     }
 
@@ -411,7 +466,7 @@ impl ShimStream {
         let chunk = received.chunks.pop_front().expect("front exists");
         if received.chunks.is_empty() {
             // A quiet stream holds no queue (a comet router has 100,000 of them).
-            received.chunks = VecDeque::new();
+            keep_spare_chunks(std::mem::take(&mut received.chunks));
         }
         received.buffered -= chunk.stands_for;
         received.current = chunk.data;
@@ -488,22 +543,11 @@ impl AsyncWrite for ShimStream {
             return Poll::Pending;
         }
         let len = buf.len().min(u32::MAX as usize - trunk::DATA_HEADER);
-        // The trunk copies what it is given, so the frame is put together in a buffer
-        // the thread keeps for its writes, not in an allocation of its own each time.
-        let mut frame = WRITE_SCRATCH.take();
-        frame.clear();
-        frame.reserve(trunk::DATA_HEADER + len);
         // Metered and paced on copies, kept only once the write is sent.
         let mut meter = this.meter.clone();
         let stands_for = meter.feed(&buf[..len]);
         let pace = this.world.pace(this.me, this.peer, now(), stands_for);
-        trunk::data_header(&mut frame, this.conn, pace.leaves_at, stands_for, len);
-        frame.extend_from_slice(&buf[..len]);
-        let sent = this.trunk.send(&frame);
-        if frame.capacity() <= WRITE_SCRATCH_MAX {
-            WRITE_SCRATCH.set(frame);
-        }
-        sent?;
+        this.trunk.send_data(this.conn, pace.leaves_at, stands_for, &buf[..len])?;
         this.windows.take(this.end);
         this.meter = meter;
         this.world.commit(pace);

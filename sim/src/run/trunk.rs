@@ -28,6 +28,12 @@
 //! latency per message (a hand-built harness's `min_message_latency` below
 //! `max_message_latency`) a slow frame holds back the frames of other connections
 //! behind it.
+//!
+//! A trunk end gathers the frames its host sends in one step and hands them to turmoil
+//! as one write once the tasks queued before its flusher have run
+//! ([`TrunkEnd::gathered`]): they arrive in the step they would have as writes of their
+//! own, in the same order, for one segment's cost instead of one each. Under a latency
+//! drawn per message they also share one draw.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -96,10 +102,30 @@ pub struct Net {
 /// A trunk, once its connect has succeeded.
 type TrunkSlot = OnceCell<Rc<TrunkEnd>>;
 
+/// The most frame bytes a trunk end gathers before it hands them to turmoil at once,
+/// without waiting for its flusher.
+const GATHER_MAX: usize = 256 * 1024;
+
 /// One host's end of a trunk.
 #[derive(Debug)]
 pub(super) struct TrunkEnd {
     write: RefCell<OwnedWriteHalf>,
+    /// Frames sent since the last flush, gathered into one turmoil write: the
+    /// flusher ([`flush_gathered`]) hands them over later in the same step, once the
+    /// tasks running before it have written theirs. Simulated time stands still
+    /// within a step and turmoil delivers a write whole, after the link's fixed
+    /// latency, so every frame arrives when it would have as a write of its own, in
+    /// the same order; what is saved is turmoil's cost per write (a segment, a
+    /// delivery task, a read at the other end), most of a busy run's network cost.
+    gathered: RefCell<Vec<u8>>,
+    /// The flusher, waiting for frames to gather.
+    flusher: RefCell<Option<Waker>>,
+    /// A flush failed: the trunk is broken (only the run's end breaks one), and every
+    /// later send fails as turmoil's write would have.
+    broken: Cell<bool>,
+    /// turmoil writes made, for the test of gathering.
+    #[cfg(test)]
+    writes: Cell<u64>,
     /// The ends on this host of the connections this trunk carries.
     ends: RefCell<BTreeMap<ConnId, Rc<Inbox>>>,
     /// The ports of this end's host, on the dialling side (connecting ends give theirs
@@ -162,8 +188,9 @@ impl Inbox {
                 if !reader.as_ref().is_some_and(|w| w.will_wake(waker)) {
                     *reader = Some(waker.clone());
                 }
-                // A drained queue keeps no block (a comet router has 100,000 ends).
-                *self.arrived.borrow_mut() = VecDeque::new();
+                // A drained queue keeps no block (a comet router has 100,000 ends): its
+                // room goes to the thread's spares.
+                keep_spare_arrived(std::mem::take(&mut *self.arrived.borrow_mut()));
                 Next::Empty
             }
             ending => Next::Ended(ending),
@@ -184,6 +211,41 @@ impl Inbox {
             waker.wake();
         }
     }
+}
+
+/// How many drained arrival queues a thread keeps for the next end that data reaches.
+const SPARE_ARRIVED_MAX: usize = 64;
+/// The most writes a spare arrival queue keeps room for: a larger one is freed.
+const SPARE_ARRIVED_ROOM_MAX: usize = 16;
+
+thread_local! {
+    /// Arrival queues drained by [`Inbox::next`], with their room, for the next end on
+    /// this thread that data reaches: a busy end drains its queue after nearly every
+    /// write, and without these each write cost a queue allocated and freed. A quiet
+    /// end still holds none.
+    static SPARE_ARRIVED: RefCell<Vec<VecDeque<Arrived>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty arrival queue: a spare of this thread's, with its room, if there is one.
+fn spare_arrived() -> VecDeque<Arrived> {
+    let spare = SPARE_ARRIVED.try_with(|spares| spares.borrow_mut().pop()).ok().flatten();
+    spare.unwrap_or_default()
+}
+
+/// Keeps a drained arrival queue's room as a spare of this thread's, unless it has
+/// none, grew large, or there are enough spares.
+fn keep_spare_arrived(queue: VecDeque<Arrived>) {
+    debug_assert!(queue.is_empty());
+    if queue.capacity() == 0 || queue.capacity() > SPARE_ARRIVED_ROOM_MAX {
+        return;
+    }
+    // During the thread's teardown the spares may be gone already: then it is freed.
+    let _ = SPARE_ARRIVED.try_with(|spares| {
+        let mut spares = spares.borrow_mut();
+        if spares.len() < SPARE_ARRIVED_MAX {
+            spares.push(queue);
+        }
+    });
 }
 
 /// A connect sent and waiting for its answer.
@@ -282,36 +344,89 @@ fn frame(buf: &mut Vec<u8>, id: u64, kind: u8, len: usize) {
     buf.put_u32(len as u32);
 }
 
-/// Puts a `DATA` frame's header in front of `len` bytes the caller appends.
-pub(super) fn data_header(
-    buf: &mut Vec<u8>,
-    conn: ConnId,
-    leaves_at: Duration,
-    stands_for: u64,
-    len: usize,
-) {
-    frame(buf, conn, DATA, 16 + len);
-    buf.put_u64(leaves_at.as_nanos() as u64);
-    buf.put_u64(stands_for);
-}
-
 impl TrunkEnd {
     fn new(write: OwnedWriteHalf, ports: Option<Rc<RefCell<Ports>>>) -> TrunkEnd {
-        TrunkEnd { write: RefCell::new(write), ends: RefCell::default(), ports }
+        TrunkEnd {
+            write: RefCell::new(write),
+            gathered: RefCell::default(),
+            flusher: RefCell::default(),
+            broken: Cell::new(false),
+            #[cfg(test)]
+            writes: Cell::new(0),
+            ends: RefCell::default(),
+            ports,
+        }
     }
 
-    /// Sends one whole frame: turmoil takes a write as one segment or not at all, and a
-    /// trunk always has credit (`TRUNK_CAPACITY`).
+    /// Sends one whole frame, gathered with the others sent in this step
+    /// (`gathered`).
     pub(super) fn send(&self, frame: &[u8]) -> io::Result<()> {
+        self.gather(|buf| buf.extend_from_slice(frame))
+    }
+
+    /// Sends a `DATA` frame for connection `conn` carrying `data`.
+    pub(super) fn send_data(
+        &self,
+        conn: ConnId,
+        leaves_at: Duration,
+        stands_for: u64,
+        data: &[u8],
+    ) -> io::Result<()> {
+        self.gather(|buf| {
+            buf.reserve(DATA_HEADER + data.len());
+            frame(buf, conn, DATA, 16 + data.len());
+            buf.put_u64(leaves_at.as_nanos() as u64);
+            buf.put_u64(stands_for);
+            buf.extend_from_slice(data);
+        })
+    }
+
+    /// Appends a frame with `put` and wakes the flusher for the first of a step's
+    /// frames, or flushes at once once `GATHER_MAX` bytes have gathered.
+    fn gather(&self, put: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+        if self.broken.get() {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "Broken pipe"));
+        }
+        let mut gathered = self.gathered.borrow_mut();
+        let first = gathered.is_empty();
+        put(&mut gathered);
+        let full = gathered.len() >= GATHER_MAX;
+        drop(gathered);
+        if full {
+            return self.flush();
+        }
+        if first && let Some(flusher) = self.flusher.borrow().as_ref() {
+            flusher.wake_by_ref();
+        }
+        Ok(())
+    }
+
+    /// Hands everything gathered to turmoil as one write: turmoil takes a write as
+    /// one segment or not at all, and a trunk always has credit (`TRUNK_CAPACITY`).
+    fn flush(&self) -> io::Result<()> {
+        let mut gathered = self.gathered.borrow_mut();
+        if gathered.is_empty() {
+            return Ok(());
+        }
+        #[cfg(test)]
+        self.writes.set(self.writes.get() + 1);
         let mut write = self.write.borrow_mut();
         let mut cx = Context::from_waker(Waker::noop());
-        match Pin::new(&mut *write).poll_write(&mut cx, frame) {
-            Poll::Ready(Ok(n)) if n == frame.len() => Ok(()),
+        let written = match Pin::new(&mut *write).poll_write(&mut cx, &gathered) {
+            Poll::Ready(Ok(n)) if n == gathered.len() => Ok(()),
             Poll::Ready(Ok(_)) | Poll::Pending => {
                 Err(io::Error::other("a simulated host's trunk refused a write"))
             }
             Poll::Ready(Err(e)) => Err(e),
+        };
+        gathered.clear();
+        if gathered.capacity() > GATHER_MAX {
+            *gathered = Vec::new();
         }
+        if written.is_err() {
+            self.broken.set(true);
+        }
+        written
     }
 
     /// Sends a frame with no payload (`FIN`, `RST`), put together on the stack. Closes
@@ -400,7 +515,12 @@ impl TrunkEnd {
                         // trunk's read buffer alive.
                         let data = Bytes::copy_from_slice(payload);
                         let arrived = Arrived { leaves_at, stands_for, data };
-                        inbox.arrived.borrow_mut().push_back(arrived);
+                        let mut queue = inbox.arrived.borrow_mut();
+                        if queue.capacity() == 0 {
+                            *queue = spare_arrived();
+                        }
+                        queue.push_back(arrived);
+                        drop(queue);
                         inbox.wake();
                     }
                     None => {
@@ -471,6 +591,28 @@ async fn demux(
     }
 }
 
+/// Flushes what a trunk end gathers (`TrunkEnd::gathered`) each time it is woken:
+/// woken by a step's first frame, it runs after the tasks already queued in that
+/// step, so their frames go in one write. A failed flush breaks the trunk.
+async fn flush_gathered(end: Rc<TrunkEnd>) {
+    loop {
+        poll_fn(|cx| {
+            if !end.gathered.borrow().is_empty() {
+                return Poll::Ready(());
+            }
+            let mut flusher = end.flusher.borrow_mut();
+            if !flusher.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *flusher = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+        if end.flush().is_err() {
+            return end.fail();
+        }
+    }
+}
+
 /// A trunk frame this module never writes.
 #[derive(Debug)]
 struct Malformed;
@@ -481,6 +623,7 @@ async fn serve(listener: turmoil::net::TcpListener, net: Rc<Net>) {
         let here = stream.local_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
         let (read, write) = stream.into_split();
         let end = Rc::new(TrunkEnd::new(write, None));
+        tokio::task::spawn_local(flush_gathered(end.clone()));
         tokio::task::spawn_local(demux(read, end, net.clone(), here, peer.ip()));
     }
 }
@@ -605,6 +748,7 @@ impl Net {
                 let stream = turmoil::net::TcpStream::connect(to).await?;
                 let (read, write) = stream.into_split();
                 let end = Rc::new(TrunkEnd::new(write, Some(self.ports_of(here))));
+                tokio::task::spawn_local(flush_gathered(end.clone()));
                 tokio::task::spawn_local(demux(read, end.clone(), self.clone(), here, there));
                 Ok::<_, io::Error>(end)
             })
@@ -839,6 +983,72 @@ mod tests {
         assert_eq!(seen.turmoil_streams, 1, "{CONNECTIONS} connections, one trunk");
         assert_eq!(seen.refused, Some(io::ErrorKind::ConnectionRefused));
         assert_eq!(seen.write_after_reset, Some(io::ErrorKind::BrokenPipe));
+    }
+
+    /// Writes made on many connections in one step leave as one turmoil write, and
+    /// each connection still gets its own bytes back.
+    #[test]
+    fn frames_sent_in_one_step_travel_as_one_turmoil_write() {
+        let mut sim = sim();
+        let (world, net) =
+            (super::super::faults::FaultWorld::fault_free(0), Rc::new(super::Net::default()));
+        let (server_ip, client_ip) = (sim.lookup("server"), sim.lookup("client"));
+        world.state.borrow_mut().listeners.insert(SocketAddr::new(server_ip, PORT), SERVER);
+        let transport = |me, host| super::super::shim::ShimTransport {
+            me,
+            world: world.clone(),
+            net: net.clone(),
+            host,
+        };
+        let server_side = transport(SERVER, server_ip);
+        sim.host("server", move || {
+            let transport = server_side.clone();
+            async move {
+                let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT);
+                let (listener, _) = transport.bind(any).await?;
+                let mut streams = Vec::new();
+                for _ in 0..CONNECTIONS {
+                    streams.push(transport.accept(&listener).await?.0);
+                }
+                for stream in &mut streams {
+                    let mut buf = [0u8; 16];
+                    let n = stream.read(&mut buf).await?;
+                    stream.write_all(&buf[..n]).await?;
+                }
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+        let writes = Rc::new(RefCell::new(None));
+        let (client_side, client_net, client_writes) =
+            (transport(CLIENT, client_ip), net.clone(), writes.clone());
+        sim.client("client", async move {
+            let mut streams = Vec::new();
+            for _ in 0..CONNECTIONS {
+                streams.push(client_side.connect(SocketAddr::new(server_ip, PORT)).await?);
+            }
+            let trunk = client_net.trunks.borrow()[&(client_ip, server_ip)].get().cloned();
+            let trunk = trunk.expect("the connects opened it");
+            let before = trunk.writes.get();
+            // No write waits (each connection's window is open), so all are made in
+            // this one step.
+            for (i, stream) in streams.iter_mut().enumerate() {
+                stream.write_all(format!("hello {i}").as_bytes()).await?;
+            }
+            for (i, stream) in streams.iter_mut().enumerate() {
+                let mut buf = [0u8; 16];
+                let n = stream.read(&mut buf).await?;
+                assert_eq!(&buf[..n], format!("hello {i}").as_bytes());
+            }
+            *client_writes.borrow_mut() = Some(trunk.writes.get() - before);
+            Ok(())
+        });
+        sim.run().expect("the simulation runs");
+        assert_eq!(
+            *writes.borrow(),
+            Some(1),
+            "{CONNECTIONS} writes in one step, one turmoil write"
+        );
     }
 
     /// A frame no trunk writes (patchbay's own bug, never a peer's: nothing outside the

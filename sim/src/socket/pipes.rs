@@ -73,7 +73,7 @@ impl Pipe {
 }
 
 /// How many emptied [`Queues`] a thread keeps for the next pipe that needs one.
-const SPARE_QUEUES_MAX: usize = 16;
+const SPARE_QUEUES_MAX: usize = 256;
 /// The most room a spare queue keeps: a box whose queue once held more is freed.
 const SPARE_QUEUE_ROOM_MAX: usize = 16;
 

@@ -333,7 +333,14 @@ impl Decoder {
             return Ok(None);
         }
         self.pending = None;
-        let payload = buf.split_to(real).freeze();
+        // A buffer that holds just this message becomes it whole: a read of one
+        // message (the usual one) then hands its allocation on as it is, where a split
+        // would first add a shared header to it, one more allocation.
+        let payload = if real == buf.len() {
+            std::mem::take(buf).freeze()
+        } else {
+            buf.split_to(real).freeze()
+        };
         let padding = pending.len - real as u64;
         self.padding_total += padding;
         if self.padding == Padding::Real {
