@@ -181,6 +181,8 @@ impl<'a> Phases<'a> {
         }
         if self.world.any_active() {
             self.world.sweep(now);
+        } else {
+            self.world.stop_sweeping();
         }
         if self.healed_at.is_some()
             && self.finishers > 0
