@@ -18,7 +18,9 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
-use std::task::{Context, Poll, ready};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker, ready};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -230,11 +232,76 @@ where
 {
     let stream = RefCell::new(stream);
     let (mut reader, mut writer) = (Half(&stream), Half(&stream));
+    let reading = pin!(read_until_closing(shared, pipe, &mut reader));
     tokio::select! {
         biased;
         () = shared.linger_expired() => ConnEnd::LingerExpired,
-        end = read_until_closing(shared, pipe, &mut reader) => end,
+        end = OwnWake::new(reading) => end,
         end = write_loop(shared, pipe, &mut writer, &wake) => end,
+    }
+}
+
+/// A future polled only when a wake-up it asked for has come (and at its first poll),
+/// not at every wake-up of the task it shares: a connection's reader is not polled
+/// again, to find nothing, each time its writer is woken to send. A future that
+/// returns `Pending` has handed its waker to whatever it waits for, so a poll skipped
+/// here is one that could not have made progress.
+struct OwnWake<'a, F> {
+    inner: Pin<&'a mut F>,
+    wake: Arc<BranchWake>,
+    /// `wake` as a waker, made once.
+    waker: Waker,
+    polled: bool,
+}
+
+/// What the waker [`OwnWake`] hands its future does: note that the future was woken,
+/// and wake the task that polls it.
+#[derive(Default)]
+struct BranchWake {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for BranchWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Relaxed);
+        if let Some(task) =
+            self.task.lock().expect("never poisoned: nothing panics holding it").as_ref()
+        {
+            task.wake_by_ref();
+        }
+    }
+}
+
+impl<'a, F: Future> OwnWake<'a, F> {
+    fn new(inner: Pin<&'a mut F>) -> Self {
+        let wake = Arc::new(BranchWake::default());
+        let waker = Waker::from(wake.clone());
+        OwnWake { inner, wake, waker, polled: false }
+    }
+}
+
+impl<F: Future> Future for OwnWake<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        {
+            let mut task =
+                this.wake.task.lock().expect("never poisoned: nothing panics holding it");
+            if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        if this.polled && !this.wake.woken.swap(false, Ordering::Relaxed) {
+            return Poll::Pending;
+        }
+        this.polled = true;
+        this.inner.as_mut().poll(&mut Context::from_waker(&this.waker))
     }
 }
 
@@ -559,6 +626,41 @@ mod tests {
     fn read(script: &mut Script, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         poll_read_some(script, &mut cx, buf, READ_CHUNK_BYTES_MIN)
+    }
+
+    /// A future that counts its polls and keeps the waker of the last one.
+    struct Counting<'a> {
+        polls: &'a std::cell::Cell<u32>,
+        waker: &'a RefCell<Option<std::task::Waker>>,
+    }
+
+    impl Future for Counting<'_> {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            self.polls.set(self.polls.get() + 1);
+            *self.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_future_under_own_wake_is_polled_again_only_once_its_own_waker_fires() {
+        let (polls, waker) = (std::cell::Cell::new(0), RefCell::new(None));
+        let mut counting = pin!(Counting { polls: &polls, waker: &waker });
+        let mut own = OwnWake::new(counting.as_mut());
+        let task_woken = Arc::new(super::BranchWake::default());
+        let task_waker = std::task::Waker::from(task_woken.clone());
+        let mut cx = Context::from_waker(&task_waker);
+        assert!(Pin::new(&mut own).poll(&mut cx).is_pending());
+        assert_eq!(polls.get(), 1, "the first poll reaches the future");
+        // The task is polled again for another reason (its writer's wake-up).
+        assert!(Pin::new(&mut own).poll(&mut cx).is_pending());
+        assert_eq!(polls.get(), 1, "a wake-up not its own does not poll it");
+        waker.borrow().as_ref().expect("registered").wake_by_ref();
+        assert!(task_woken.woken.load(Ordering::Relaxed), "its wake-up wakes the task");
+        assert!(Pin::new(&mut own).poll(&mut cx).is_pending());
+        assert_eq!(polls.get(), 2, "its own wake-up polls it");
     }
 
     #[test]

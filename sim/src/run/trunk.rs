@@ -97,6 +97,8 @@ pub struct Net {
     next_dial: Cell<u64>,
     /// Each host's connecting ports in use.
     ports: RefCell<BTreeMap<IpAddr, Rc<RefCell<Ports>>>>,
+    /// Each host's latest clock reading (`TrunkEnd::clock`).
+    clocks: RefCell<BTreeMap<IpAddr, Rc<Cell<Duration>>>>,
 }
 
 /// A trunk, once its connect has succeeded.
@@ -123,6 +125,12 @@ pub(super) struct TrunkEnd {
     /// A flush failed: the trunk is broken (only the run's end breaks one), and every
     /// later send fails as turmoil's write would have.
     broken: Cell<bool>,
+    /// The latest reading of this end's host's clock that the shim made (simulated
+    /// time since the run began): the clock has reached at least this, so a chunk due
+    /// by then is due without reading the clock again, which costs a turmoil host
+    /// lookup. Shared by the host's trunk ends; turmoil's hosts keep clocks of their
+    /// own, so it is never shared across hosts.
+    clock: Rc<Cell<Duration>>,
     /// turmoil writes made, for the test of gathering.
     #[cfg(test)]
     writes: Cell<u64>,
@@ -345,8 +353,13 @@ fn frame(buf: &mut Vec<u8>, id: u64, kind: u8, len: usize) {
 }
 
 impl TrunkEnd {
-    fn new(write: OwnedWriteHalf, ports: Option<Rc<RefCell<Ports>>>) -> TrunkEnd {
+    fn new(
+        write: OwnedWriteHalf,
+        ports: Option<Rc<RefCell<Ports>>>,
+        clock: Rc<Cell<Duration>>,
+    ) -> TrunkEnd {
         TrunkEnd {
+            clock,
             write: RefCell::new(write),
             gathered: RefCell::default(),
             flusher: RefCell::default(),
@@ -356,6 +369,16 @@ impl TrunkEnd {
             ends: RefCell::default(),
             ports,
         }
+    }
+
+    /// Notes a reading of this end's host's clock (`clock`).
+    pub(super) fn clock_read(&self, now: Duration) {
+        self.clock.set(self.clock.get().max(now));
+    }
+
+    /// A time this end's host's clock has reached (`clock`).
+    pub(super) fn clock_reached(&self) -> Duration {
+        self.clock.get()
     }
 
     /// Sends one whole frame, gathered with the others sent in this step
@@ -620,9 +643,13 @@ struct Malformed;
 /// Accepts the trunks other hosts open to `here`.
 async fn serve(listener: turmoil::net::TcpListener, net: Rc<Net>) {
     while let Ok((stream, peer)) = listener.accept().await {
-        let here = stream.local_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        let local = stream.local_addr().ok();
+        let here = local.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        // Without its own address an end keeps a clock of its own, never another
+        // host's.
+        let clock = local.map_or_else(Rc::default, |a| net.clock_of(a.ip()));
         let (read, write) = stream.into_split();
-        let end = Rc::new(TrunkEnd::new(write, None));
+        let end = Rc::new(TrunkEnd::new(write, None, clock));
         tokio::task::spawn_local(flush_gathered(end.clone()));
         tokio::task::spawn_local(demux(read, end, net.clone(), here, peer.ip()));
     }
@@ -669,6 +696,10 @@ impl Drop for Dialling<'_> {
 impl Net {
     fn ports_of(&self, host: IpAddr) -> Rc<RefCell<Ports>> {
         self.ports.borrow_mut().entry(host).or_default().clone()
+    }
+
+    fn clock_of(&self, host: IpAddr) -> Rc<Cell<Duration>> {
+        self.clocks.borrow_mut().entry(host).or_default().clone()
     }
 
     /// Starts host `here`'s trunk listener, once. Must run on that host.
@@ -747,7 +778,8 @@ impl Net {
                 let to = SocketAddr::new(there, TRUNK_PORT);
                 let stream = turmoil::net::TcpStream::connect(to).await?;
                 let (read, write) = stream.into_split();
-                let end = Rc::new(TrunkEnd::new(write, Some(self.ports_of(here))));
+                let clock = self.clock_of(here);
+                let end = Rc::new(TrunkEnd::new(write, Some(self.ports_of(here)), clock));
                 tokio::task::spawn_local(flush_gathered(end.clone()));
                 tokio::task::spawn_local(demux(read, end.clone(), self.clone(), here, there));
                 Ok::<_, io::Error>(end)
