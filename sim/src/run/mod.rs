@@ -29,6 +29,7 @@ pub mod real;
 pub mod shard;
 mod shim;
 mod simulated;
+mod spares;
 pub mod swarm;
 mod trunk;
 mod wiretap;

@@ -33,6 +33,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::faults::{ConnId, FaultWorld, SYN_TIMEOUT, Status};
 use super::meter::Meter;
+use super::spares::{self, Spares};
 use super::trunk::{self, Inbox, Joined, Net, Next, TrunkEnd};
 use crate::net::Transport;
 use crate::net::timer::{self, Sleep};
@@ -62,64 +63,22 @@ const LISTEN_BACKLOG: usize = 4096;
 /// `READ_BUFFER_MAX`: a write is one segment (a chunk), however large.
 const WINDOW_SEGMENTS: u32 = 64;
 
-/// How many emptied receive states, and how many emptied chunk queues, a thread keeps
-/// for the next stream that takes data off the link.
-const SPARES_MAX: usize = 64;
-/// The most chunks a spare chunk queue keeps room for: a larger one is freed.
-const SPARE_CHUNKS_ROOM_MAX: usize = 16;
-
 thread_local! {
     /// Receive states given up by streams that read all they had (see [`Received`]),
-    /// reset, for the next stream that takes data off the link on this thread. A busy
-    /// stream gives its state up after nearly every write it reads, so without these
-    /// each write cost a box allocated and freed at its reading end; a quiet stream
-    /// still holds none.
+    /// reset, for the next stream on this thread that takes data off the link
+    /// (`super::spares`).
     #[allow(clippy::vec_box)]
-    static SPARE_RECEIVED: RefCell<Vec<Box<Received>>> = const { RefCell::new(Vec::new()) };
-    /// Chunk queues emptied by [`ShimStream::release`], with their room, for the same
-    /// reason: one queue per write was allocated and freed.
-    static SPARE_CHUNKS: RefCell<Vec<VecDeque<Chunk>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// An empty receive state: a spare of this thread's if there is one.
-fn spare_received() -> Box<Received> {
-    let spare = SPARE_RECEIVED.try_with(|spares| spares.borrow_mut().pop()).ok().flatten();
-    spare.unwrap_or_default()
+    static SPARE_RECEIVED: Spares<Box<Received>> = const { RefCell::new(Vec::new()) };
+    /// Chunk queues emptied by [`ShimStream::release`], with their room.
+    static SPARE_CHUNKS: Spares<VecDeque<Chunk>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Keeps an idle receive state as a spare of this thread's, reset as a new one would
-/// be, or frees it when there are enough spares.
+/// be.
 fn keep_spare_received(mut received: Box<Received>) {
     debug_assert!(received.idle());
     *received = Received::default();
-    // During the thread's teardown the spares may be gone already: then it is freed.
-    let _ = SPARE_RECEIVED.try_with(|spares| {
-        let mut spares = spares.borrow_mut();
-        if spares.len() < SPARES_MAX {
-            spares.push(received);
-        }
-    });
-}
-
-/// An empty chunk queue: a spare of this thread's, with its room, if there is one.
-fn spare_chunks() -> VecDeque<Chunk> {
-    let spare = SPARE_CHUNKS.try_with(|spares| spares.borrow_mut().pop()).ok().flatten();
-    spare.unwrap_or_default()
-}
-
-/// Keeps an emptied chunk queue's room as a spare of this thread's, unless it grew
-/// large or there are enough spares.
-fn keep_spare_chunks(chunks: VecDeque<Chunk>) {
-    debug_assert!(chunks.is_empty());
-    if chunks.capacity() == 0 || chunks.capacity() > SPARE_CHUNKS_ROOM_MAX {
-        return;
-    }
-    let _ = SPARE_CHUNKS.try_with(|spares| {
-        let mut spares = spares.borrow_mut();
-        if spares.len() < SPARES_MAX {
-            spares.push(chunks);
-        }
-    });
+    spares::keep(&SPARE_RECEIVED, received);
 }
 
 fn now() -> Duration {
@@ -408,9 +367,10 @@ impl ShimStream {
         while !self.inner_done && self.buffered() < READ_BUFFER_MAX {
             match self.inbox.next(cx.waker()) {
                 Next::Data(arrived) => {
-                    let mut received = self.received.take().unwrap_or_else(spare_received);
+                    let mut received =
+                        self.received.take().unwrap_or_else(|| spares::take(&SPARE_RECEIVED));
                     if received.chunks.capacity() == 0 {
-                        received.chunks = spare_chunks();
+                        received.chunks = spares::take(&SPARE_CHUNKS);
                     }
                     let release_at = (arrived.leaves_at + self.world.delay(self.peer, self.me))
                         .max(received.last_release);
@@ -472,7 +432,7 @@ impl ShimStream {
         let chunk = received.chunks.pop_front().expect("front exists");
         if received.chunks.is_empty() {
             // A quiet stream holds no queue (a comet router has 100,000 of them).
-            keep_spare_chunks(std::mem::take(&mut received.chunks));
+            spares::keep_queue(&SPARE_CHUNKS, std::mem::take(&mut received.chunks));
         }
         received.buffered -= chunk.stands_for;
         received.current = chunk.data;

@@ -52,6 +52,7 @@ use turmoil::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::faults::ConnId;
 use super::shim::Windows;
+use super::spares::{self, Spares};
 use crate::plan::{GroupId, Replica};
 
 /// The turmoil port each host's trunk listener holds. Connections bind and dial in a
@@ -198,7 +199,7 @@ impl Inbox {
                 }
                 // A drained queue keeps no block (a comet router has 100,000 ends): its
                 // room goes to the thread's spares.
-                keep_spare_arrived(std::mem::take(&mut *self.arrived.borrow_mut()));
+                spares::keep_queue(&SPARE_ARRIVED, std::mem::take(&mut *self.arrived.borrow_mut()));
                 Next::Empty
             }
             ending => Next::Ended(ending),
@@ -221,39 +222,10 @@ impl Inbox {
     }
 }
 
-/// How many drained arrival queues a thread keeps for the next end that data reaches.
-const SPARE_ARRIVED_MAX: usize = 64;
-/// The most writes a spare arrival queue keeps room for: a larger one is freed.
-const SPARE_ARRIVED_ROOM_MAX: usize = 16;
-
 thread_local! {
     /// Arrival queues drained by [`Inbox::next`], with their room, for the next end on
-    /// this thread that data reaches: a busy end drains its queue after nearly every
-    /// write, and without these each write cost a queue allocated and freed. A quiet
-    /// end still holds none.
-    static SPARE_ARRIVED: RefCell<Vec<VecDeque<Arrived>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// An empty arrival queue: a spare of this thread's, with its room, if there is one.
-fn spare_arrived() -> VecDeque<Arrived> {
-    let spare = SPARE_ARRIVED.try_with(|spares| spares.borrow_mut().pop()).ok().flatten();
-    spare.unwrap_or_default()
-}
-
-/// Keeps a drained arrival queue's room as a spare of this thread's, unless it has
-/// none, grew large, or there are enough spares.
-fn keep_spare_arrived(queue: VecDeque<Arrived>) {
-    debug_assert!(queue.is_empty());
-    if queue.capacity() == 0 || queue.capacity() > SPARE_ARRIVED_ROOM_MAX {
-        return;
-    }
-    // During the thread's teardown the spares may be gone already: then it is freed.
-    let _ = SPARE_ARRIVED.try_with(|spares| {
-        let mut spares = spares.borrow_mut();
-        if spares.len() < SPARE_ARRIVED_MAX {
-            spares.push(queue);
-        }
-    });
+    /// this thread that data reaches (`super::spares`).
+    static SPARE_ARRIVED: Spares<VecDeque<Arrived>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A connect sent and waiting for its answer.
@@ -540,7 +512,7 @@ impl TrunkEnd {
                         let arrived = Arrived { leaves_at, stands_for, data };
                         let mut queue = inbox.arrived.borrow_mut();
                         if queue.capacity() == 0 {
-                            *queue = spare_arrived();
+                            *queue = spares::take(&SPARE_ARRIVED);
                         }
                         queue.push_back(arrived);
                         drop(queue);
