@@ -117,8 +117,21 @@ impl Tool {
                 // the application takes it (`stcp.c`'s `inmsg`), so the reset drops
                 // `cat`'s message if nanocat's thread had not yet taken it. Under load
                 // it had not, at times, and nanocat printed nothing (docs/cat.md).
-                if matches!(role, "push" | "pub" | "bus" | "surveyor") {
-                    args.extend(["-i".to_owned(), "0.05".to_owned()]);
+                //
+                // A BUS and a SURVEYOR must repeat (a BUS drops what it sends before
+                // the peer joins), but they also wait for `cat`'s answer, so they
+                // repeat once a second: the same reset could drop `cat`'s answer if
+                // the next send came 50 ms after it, and a SURVEYOR drops answers to
+                // a survey it has replaced. A second is far longer than any answer
+                // takes, even under load. PUSH and PUB wait for nothing and repeat
+                // every 50 ms.
+                let interval = match role {
+                    "push" | "pub" => Some("0.05"),
+                    "bus" | "surveyor" => Some("1"),
+                    _ => None,
+                };
+                if let Some(interval) = interval {
+                    args.extend(["-i".to_owned(), interval.to_owned()]);
                 }
                 // nanocat refuses the output options on a socket that only sends.
                 if role != "pub" && role != "push" {
