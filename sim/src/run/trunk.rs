@@ -894,6 +894,35 @@ mod tests {
             .build()
     }
 
+    /// The server's and the client's transports on one fault-free network, with the
+    /// server's listener known to the fault world, for tests that look inside the
+    /// trunk (`Net`) rather than through `SimNetwork`.
+    struct TwoHosts {
+        net: Rc<super::Net>,
+        server: (super::super::shim::ShimTransport, IpAddr),
+        client: (super::super::shim::ShimTransport, IpAddr),
+    }
+
+    impl TwoHosts {
+        fn new(sim: &turmoil::Sim<'static>) -> TwoHosts {
+            let (world, net) =
+                (super::super::faults::FaultWorld::fault_free(0), Rc::new(super::Net::default()));
+            let (server_ip, client_ip) = (sim.lookup("server"), sim.lookup("client"));
+            world.state.borrow_mut().listeners.insert(SocketAddr::new(server_ip, PORT), SERVER);
+            let transport = |me, host| super::super::shim::ShimTransport {
+                me,
+                world: world.clone(),
+                net: net.clone(),
+                host,
+            };
+            TwoHosts {
+                server: (transport(SERVER, server_ip), server_ip),
+                client: (transport(CLIENT, client_ip), client_ip),
+                net,
+            }
+        }
+    }
+
     /// What the client saw, for the test to check once the simulation has run.
     #[derive(Debug, Default)]
     struct Seen {
@@ -994,17 +1023,8 @@ mod tests {
     #[test]
     fn frames_sent_in_one_step_travel_as_one_turmoil_write() {
         let mut sim = sim();
-        let (world, net) =
-            (super::super::faults::FaultWorld::fault_free(0), Rc::new(super::Net::default()));
-        let (server_ip, client_ip) = (sim.lookup("server"), sim.lookup("client"));
-        world.state.borrow_mut().listeners.insert(SocketAddr::new(server_ip, PORT), SERVER);
-        let transport = |me, host| super::super::shim::ShimTransport {
-            me,
-            world: world.clone(),
-            net: net.clone(),
-            host,
-        };
-        let server_side = transport(SERVER, server_ip);
+        let TwoHosts { net, server: (server_side, server_ip), client: (client_side, client_ip) } =
+            TwoHosts::new(&sim);
         sim.host("server", move || {
             let transport = server_side.clone();
             async move {
@@ -1024,8 +1044,7 @@ mod tests {
             }
         });
         let writes = Rc::new(RefCell::new(None));
-        let (client_side, client_net, client_writes) =
-            (transport(CLIENT, client_ip), net.clone(), writes.clone());
+        let (client_net, client_writes) = (net.clone(), writes.clone());
         sim.client("client", async move {
             let mut streams = Vec::new();
             for _ in 0..CONNECTIONS {
@@ -1061,17 +1080,8 @@ mod tests {
     #[test]
     fn a_malformed_frame_resets_the_trunk_s_connections() {
         let mut sim = sim();
-        let (world, net) =
-            (super::super::faults::FaultWorld::fault_free(0), Rc::new(super::Net::default()));
-        let (server_ip, client_ip) = (sim.lookup("server"), sim.lookup("client"));
-        world.state.borrow_mut().listeners.insert(SocketAddr::new(server_ip, PORT), SERVER);
-        let transport = |me, host| super::super::shim::ShimTransport {
-            me,
-            world: world.clone(),
-            net: net.clone(),
-            host,
-        };
-        let server_side = transport(SERVER, server_ip);
+        let TwoHosts { net, server: (server_side, server_ip), client: (client_side, client_ip) } =
+            TwoHosts::new(&sim);
         let (read, done) = (Rc::new(RefCell::new(None)), Rc::new(tokio::sync::Notify::new()));
         let (server_read, server_done) = (read.clone(), done.clone());
         sim.host("server", move || {
@@ -1088,7 +1098,7 @@ mod tests {
                 Ok(())
             }
         });
-        let (client_side, client_net) = (transport(CLIENT, client_ip), net.clone());
+        let client_net = net.clone();
         sim.client("client", async move {
             let _stream = client_side.connect(SocketAddr::new(server_ip, PORT)).await?;
             let trunk = client_net.trunks.borrow()[&(client_ip, server_ip)].get().cloned();
