@@ -389,3 +389,71 @@ fn every_connect_names_its_peer_in_the_simulator_and_on_the_real_network() {
     let seen = assert_every_connect_names_a_wired_peer(&plan, real.trace.as_ref().expect("kept"));
     assert!(seen as u64 >= ends, "{seen} connects on the real network");
 }
+
+/// A program outside the topology (a door's connection, whose `Connect` names no
+/// peer) gets a lane of its own in a failure's diagram: what arrives on its
+/// connection comes from that lane, and what is queued on it goes there. A connection
+/// that names its peer is drawn as before, and without a door there is no such lane.
+#[test]
+fn a_door_s_connection_is_drawn_from_and_to_an_outside_lane() {
+    use patchbay::report::seqdiag::{self, Mark, OUTSIDE_LANE};
+    use patchbay::trace::{MsgInfo, Trace, TraceEvent};
+    use std::time::Duration;
+    let registry = Registry::builtin();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/peers.yaml");
+    let loaded = resolve::load_scenario_source(&SourceFile::new(path, QUEUE_SCENARIO), &registry);
+    let Some(plan) = loaded.plan else { panic!("{:#?}", loaded.diagnostics) };
+    let replica = |group: &str| Replica {
+        group: plan.topology.group_by_name(group).expect(group).id,
+        index: 0,
+    };
+    let (worker, client) = (replica("worker"), replica("client"));
+    let msg = |id: Option<u64>| MsgInfo { id, request_id: None, len: 8 };
+    let at = |ms: u64, node: Replica, kind: EventKind| TraceEvent {
+        at: Duration::from_millis(ms),
+        node: Some(node),
+        socket: Some(0),
+        kind,
+    };
+    // Pipe 7 came in through a door when `door` is true; pipe 8 is the client's.
+    let trace = |door: bool| Trace {
+        events: vec![
+            at(1, worker, EventKind::Connect { pipe: 7, peer: (!door).then_some(client) }),
+            at(1, worker, EventKind::Connect { pipe: 8, peer: Some(client) }),
+            at(2, worker, EventKind::Deliver { pipe: 7, depth: 1, hwm: 0, msg: msg(None) }),
+            at(3, worker, EventKind::Send { msg: msg(Some(41)) }),
+            at(3, worker, EventKind::Enqueue { pipe: 7, depth: 1, hwm: 0, msg: msg(Some(41)) }),
+            at(4, worker, EventKind::Deliver { pipe: 8, depth: 1, hwm: 0, msg: msg(None) }),
+        ],
+        ..Trace::default()
+    };
+    let v = patchbay::invariant::Violation::new(Duration::from_millis(2), Some(worker), "x");
+
+    let d = seqdiag::build(&plan, &trace(true), "x", &v, 1, "repro".into());
+    let outside = d.lanes.iter().position(|l| l == OUTSIDE_LANE).expect("an outside lane") as u32;
+    let row_of = |mark: Mark, ms: u64| {
+        d.rows.iter().position(|r| r.mark == mark && r.at_us == ms * 1000).expect("drawn") as u32
+    };
+    let (arrival, send, other) =
+        (row_of(Mark::Deliver, 2), row_of(Mark::Send, 3), row_of(Mark::Deliver, 4));
+    let from_outside: Vec<u32> =
+        d.arrows.iter().filter(|a| a.from_lane == Some(outside)).map(|a| a.from_row).collect();
+    assert_eq!(from_outside, [arrival], "only the door's arrival comes from outside");
+    let to_outside: Vec<(u32, Option<u32>)> = d
+        .arrows
+        .iter()
+        .filter(|a| a.to_lane == Some(outside))
+        .map(|a| (a.from_row, a.to_row))
+        .collect();
+    assert_eq!(to_outside, [(send, Some(send))], "the send queued on the door goes outside");
+    assert!(
+        d.arrows.iter().all(|a| a.from_row != other),
+        "the client's arrival has no outside arrow"
+    );
+
+    let named = seqdiag::build(&plan, &trace(false), "x", &v, 1, "repro".into());
+    assert!(!named.lanes.iter().any(|l| l == OUTSIDE_LANE), "{:?}", named.lanes);
+    assert!(named.arrows.iter().all(|a| a.from_lane.is_none() && a.to_lane.is_none()));
+    let open: Vec<&seqdiag::Arrow> = named.arrows.iter().filter(|a| a.to_row.is_none()).collect();
+    assert_eq!(open.len(), 1, "without a door, the send is not seen to arrive");
+}

@@ -115,6 +115,10 @@ fn check_consistent(report: &Report) -> Result<(), String> {
                     s.name
                 ));
             }
+            let lane_ok = |l: &Option<u32>| l.is_none_or(|l| (l as usize) < d.lanes.len());
+            if d.arrows.iter().any(|a| !lane_ok(&a.from_lane) || !lane_ok(&a.to_lane)) {
+                return Err(format!("`{}`: an arrow to a lane the diagram does not have", s.name));
+            }
             if d.rows.iter().any(|r| r.lane.is_some_and(|l| l as usize >= d.lanes.len())) {
                 return Err(format!("`{}`: a row in a lane the diagram does not have", s.name));
             }

@@ -13,19 +13,26 @@
 //! wherever it went, so the diagram tells the failure's story rather than whatever
 //! else happened in the same millisecond.
 //!
+//! A program outside the topology that came in through a door (`--ports
+//! as-written`) records nothing and has no replica, so it gets one lane of its own,
+//! "outside", when the window shows its traffic: what arrives on a connection whose
+//! `Connect` named no peer comes from that lane, and a message queued on such a
+//! connection goes to it.
+//!
 //! The trace is read as a stream ([`Trace::iter`]), so a run's compact trace is drawn
 //! as it is: a failure in ten million events costs the window and one pass, not the
 //! trace expanded (docs/memory.md, "Drawing a failure").
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::invariant::Violation;
 use crate::plan::{Replica, ScenarioPlan};
+use crate::socket::PipeId;
 use crate::trace::{
-    AppEvent, EventKind, MsgId, MsgOrigin, Trace, TraceEvent, fault_text, msg_label,
+    AppEvent, EventKind, MsgId, MsgOrigin, SocketIndex, Trace, TraceEvent, fault_text, msg_label,
 };
 
 /// Events a diagram draws at most.
@@ -34,6 +41,11 @@ pub const MAX_ROWS: usize = 150;
 pub(crate) const ROWS_BEFORE: usize = 60;
 /// Lanes at most, the folded one included.
 pub const MAX_LANES: usize = 12;
+/// The lane name of programs outside the topology (module doc).
+pub const OUTSIDE_LANE: &str = "outside";
+/// Ids of messages queued on a door's connection, kept around the violating event
+/// while the trace is read: at most this many on either side of it.
+const DOOR_SENT_MAX: usize = 4 * MAX_ROWS;
 
 /// What a row marks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +88,14 @@ pub struct Arrow {
     pub resend: bool,
     /// It ended in a drop rather than an arrival.
     pub dropped: bool,
+    /// The lane it leaves from, when not its first row's: the outside lane, for what
+    /// a program outside the topology sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_lane: Option<u32>,
+    /// The lane it ends at, when not its last row's: the outside lane, for what was
+    /// sent to a program outside the topology.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_lane: Option<u32>,
 }
 
 /// A fault's interval as rows; `open_*` when it began before or ended after the window.
@@ -356,6 +376,10 @@ pub fn build(
         about = focus.text(plan);
     }
     let window = &cut.window;
+    let outside = cut.shows_outside().then(|| {
+        lanes.names.push(OUTSIDE_LANE.to_owned());
+        lanes.names.len() as u32 - 1
+    });
     let mut rows = Vec::with_capacity(window.len());
     for (i, e) in window {
         rows.push(Row {
@@ -382,13 +406,16 @@ pub fn build(
         repro,
         violation: violation.text.clone(),
         lanes: lanes.names,
-        arrows: arrows(window, &rows),
+        arrows: arrows(&cut, &rows, outside),
         faults: faults(plan, trace, window, &cut.fault_spans),
         rows,
         total_events: trace.len() as u64,
         note,
     }
 }
+
+/// A connection of a socket: its replica, socket and pipe.
+type Door = (Replica, SocketIndex, PipeId);
 
 /// The drawn events around the violating one, cut from one pass over the trace.
 ///
@@ -406,6 +433,11 @@ struct Cut {
     /// Every fault's interval as (fault, begin index, end index if it ended), in the
     /// order they began.
     fault_spans: Vec<(u32, usize, Option<usize>)>,
+    /// Connections from outside the topology: (replica, socket, pipe) of each
+    /// `Connect` that named no peer.
+    doors: BTreeSet<Door>,
+    /// Ids of messages queued on those connections near the violating event.
+    door_sent: BTreeSet<MsgId>,
 }
 
 impl Cut {
@@ -421,7 +453,31 @@ impl Cut {
         let mut after_count = 0;
         let mut begun: BTreeMap<u32, usize> = BTreeMap::new();
         let mut fault_spans = Vec::new();
+        let mut doors = BTreeSet::new();
+        let (mut sent_before, mut sent_after) = (VecDeque::new(), Vec::new());
         for (i, e) in trace.iter().enumerate() {
+            if let (Some(node), Some(socket)) = (e.node, e.socket) {
+                match e.kind {
+                    EventKind::Connect { pipe, peer: None } => {
+                        doors.insert((node, socket, pipe));
+                    }
+                    EventKind::Enqueue {
+                        pipe,
+                        msg: crate::trace::MsgInfo { id: Some(id), .. },
+                        ..
+                    } if doors.contains(&(node, socket, pipe)) => {
+                        if i < target {
+                            if sent_before.len() == DOOR_SENT_MAX {
+                                sent_before.pop_front();
+                            }
+                            sent_before.push_back(id);
+                        } else if sent_after.len() < DOOR_SENT_MAX {
+                            sent_after.push(id);
+                        }
+                    }
+                    _ => {}
+                }
+            }
             match e.kind {
                 EventKind::FaultBegin { fault, .. } => {
                     begun.insert(fault, i);
@@ -465,7 +521,31 @@ impl Cut {
         window.extend(at_target);
         window.extend(after);
         window.truncate(end - start);
-        Cut { window, drawable, cut_before: start > 0, fault_spans }
+        let door_sent = sent_before.into_iter().chain(sent_after).collect();
+        Cut { window, drawable, cut_before: start > 0, fault_spans, doors, door_sent }
+    }
+
+    /// Whether `e` is an arrival (or a drop) on a connection from outside the
+    /// topology.
+    fn came_through_door(&self, e: &TraceEvent) -> bool {
+        let pipe = match e.kind {
+            EventKind::Deliver { pipe, .. } | EventKind::Drop { pipe: Some(pipe), .. } => pipe,
+            _ => return false,
+        };
+        let (Some(node), Some(socket)) = (e.node, e.socket) else { return false };
+        self.doors.contains(&(node, socket, pipe))
+    }
+
+    /// Whether `e` sent a message that was queued on a connection to outside the
+    /// topology.
+    fn went_to_door(&self, e: &TraceEvent) -> bool {
+        matches!(e.kind, EventKind::Send { .. } | EventKind::Resend { .. })
+            && msg_id(&e.kind).is_some_and(|id| self.door_sent.contains(&id))
+    }
+
+    /// Whether the window shows traffic with programs outside the topology.
+    fn shows_outside(&self) -> bool {
+        self.window.iter().any(|(_, e)| self.came_through_door(e) || self.went_to_door(e))
     }
 
     /// Whether drawable events were left out on either side.
@@ -537,12 +617,27 @@ impl Focus {
 
 /// Pairs each send or resend with the next arrival, or drop, of the same id at
 /// another replica, first sent first matched.
-fn arrows(window: &[(usize, TraceEvent)], rows: &[Row]) -> Vec<Arrow> {
+fn arrows(cut: &Cut, rows: &[Row], outside: Option<u32>) -> Vec<Arrow> {
     let mut pending: BTreeMap<MsgId, VecDeque<(u32, Option<Replica>)>> = BTreeMap::new();
     let mut arrows: Vec<Arrow> = Vec::new();
     let mut open: BTreeMap<u32, usize> = BTreeMap::new();
-    for (row, (_, e)) in window.iter().enumerate() {
+    for (row, (_, e)) in cut.window.iter().enumerate() {
         let row = row as u32;
+        // What a program outside the topology sent comes from its lane, whether or
+        // not it carries an id (its own messages do not).
+        if let Some(lane) = outside
+            && cut.came_through_door(e)
+        {
+            arrows.push(Arrow {
+                from_row: row,
+                to_row: Some(row),
+                resend: false,
+                dropped: rows[row as usize].mark == Mark::Drop,
+                from_lane: Some(lane),
+                to_lane: None,
+            });
+            continue;
+        }
         let Some(id) = msg_id(&e.kind) else { continue };
         match rows[row as usize].mark {
             Mark::Send | Mark::Resend => {
@@ -552,6 +647,8 @@ fn arrows(window: &[(usize, TraceEvent)], rows: &[Row]) -> Vec<Arrow> {
                     to_row: None,
                     resend: rows[row as usize].mark == Mark::Resend,
                     dropped: false,
+                    from_lane: None,
+                    to_lane: None,
                 });
                 pending.entry(id).or_default().push_back((row, e.node));
             }
@@ -564,6 +661,14 @@ fn arrows(window: &[(usize, TraceEvent)], rows: &[Row]) -> Vec<Arrow> {
                 arrow.dropped = rows[row as usize].mark == Mark::Drop;
             }
             _ => {}
+        }
+    }
+    // A send no replica received went to the outside program it was queued for.
+    if let Some(lane) = outside {
+        for a in arrows.iter_mut().filter(|a| a.to_row.is_none()) {
+            if cut.went_to_door(&cut.window[a.from_row as usize].1) {
+                (a.to_row, a.to_lane) = (Some(a.from_row), Some(lane));
+            }
         }
     }
     arrows

@@ -105,15 +105,16 @@ fn faults(out: &mut String, d: &SeqDiagram, width: f64) {
 /// One arrow per message, coloured as sent, resent or dropped.
 fn arrows(out: &mut String, d: &SeqDiagram, id: &str) {
     for a in &d.arrows {
-        let from = &d.rows[a.from_row as usize];
-        let (x1, y1) = (lane_x(from.lane.unwrap_or(0)), row_y(a.from_row));
+        let from_lane = a.from_lane.or(d.rows[a.from_row as usize].lane);
+        let (x1, y1) = (lane_x(from_lane.unwrap_or(0)), row_y(a.from_row));
         let (class, marker) = match (a.dropped, a.resend) {
             (true, _) => ("arrow dropped", "d"),
             (false, true) => ("arrow resend", "r"),
             (false, false) => ("arrow", "a"),
         };
-        let (x2, y2) = match a.to_row.map(|t| (t, &d.rows[t as usize])) {
-            Some((t, to)) if to.lane != from.lane => (lane_x(to.lane.unwrap_or(0)), row_y(t)),
+        let to = a.to_row.map(|t| (t, a.to_lane.or(d.rows[t as usize].lane)));
+        let (x2, y2) = match to {
+            Some((t, to_lane)) if to_lane != from_lane => (lane_x(to_lane.unwrap_or(0)), row_y(t)),
             // Within one (folded) lane or not arrived: a short stub.
             Some((t, _)) => (x1 + 24.0, row_y(t)),
             None => (x1 + 24.0, y1 + 6.0),
@@ -196,5 +197,61 @@ fn mark_class(m: Mark) -> &'static str {
         Mark::Fault => "runlevel",
         Mark::Healed => "heal",
         Mark::Other => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::seqdiag::{Arrow, Row};
+
+    /// An arrow that names its lanes is drawn between them, not from its rows' own
+    /// lanes: what an outside program sent starts at the outside lane, at the row of
+    /// its arrival.
+    #[test]
+    fn an_arrow_naming_its_lanes_is_drawn_between_them() {
+        let row = Row {
+            index: 0,
+            at_us: 2_000,
+            lane: Some(0),
+            mark: Mark::Deliver,
+            label: "arrive".into(),
+            violating: false,
+        };
+        let arrow = |from_lane, to_lane| Arrow {
+            from_row: 0,
+            to_row: Some(0),
+            resend: false,
+            dropped: false,
+            from_lane,
+            to_lane,
+        };
+        let diagram = |a: Arrow| SeqDiagram {
+            invariant: "x".into(),
+            seed: 1,
+            repro: "r".into(),
+            violation: "v".into(),
+            lanes: vec!["worker.0".into(), "outside".into()],
+            rows: vec![row.clone()],
+            arrows: vec![a],
+            faults: Vec::new(),
+            total_events: 1,
+            note: None,
+        };
+        let line = |a: Arrow| {
+            let svg = render(&diagram(a), "t");
+            let start = svg.find("<line class=\"arrow\"").expect("an arrow is drawn");
+            svg[start..start + svg[start..].find("/>").expect("closed")].to_owned()
+        };
+        let (worker, outside) = (lane_x(0), lane_x(1));
+        let inward = line(arrow(Some(1), None));
+        assert!(inward.contains(&format!("x1=\"{outside:.1}\"")), "{inward}");
+        assert!(inward.contains(&format!("x2=\"{worker:.1}\"")), "{inward}");
+        let outward = line(arrow(None, Some(1)));
+        assert!(outward.contains(&format!("x1=\"{worker:.1}\"")), "{outward}");
+        assert!(outward.contains(&format!("x2=\"{outside:.1}\"")), "{outward}");
+        // Without lanes of its own, an arrow within one row's lane is a stub.
+        let stub = line(arrow(None, None));
+        assert!(stub.contains(&format!("x2=\"{:.1}\"", worker + 24.0)), "{stub}");
     }
 }
