@@ -343,6 +343,14 @@ fn a_fault_drawn_by_a_swarm_is_named_in_full_in_the_trace_the_json_and_the_page(
 /// directions, on every node, accepted and dialled.
 const QUEUE_SCENARIO: &str = "name: peers\ntopology: ../topologies/queue.yaml\nduration: 1s\nliveness: 2s\nworkload:\n  client:\n    requests: 3\ninvariants:\n  - no_lost_replies\nexpect: pass\n";
 
+/// [`QUEUE_SCENARIO`], resolved as if it were a shipped scenario.
+fn queue_plan(registry: &Registry) -> plan::ScenarioPlan {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/peers.yaml");
+    let loaded = resolve::load_scenario_source(&SourceFile::new(path, QUEUE_SCENARIO), registry);
+    let Some(plan) = loaded.plan else { panic!("{:#?}", loaded.diagnostics) };
+    plan
+}
+
 /// Every `Connect` of a trace names its peer, which is a replica of a group the
 /// topology wires the connecting socket to. Returns how many connects it saw.
 fn assert_every_connect_names_a_wired_peer(
@@ -371,9 +379,7 @@ fn assert_every_connect_names_a_wired_peer(
 #[test]
 fn every_connect_names_its_peer_in_the_simulator_and_on_the_real_network() {
     let registry = Registry::builtin();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/peers.yaml");
-    let loaded = resolve::load_scenario_source(&SourceFile::new(path, QUEUE_SCENARIO), &registry);
-    let Some(plan) = loaded.plan else { panic!("{:#?}", loaded.diagnostics) };
+    let plan = queue_plan(&registry);
     // Three clients to the device's frontend, two workers to its backend: five pipes,
     // each with a `Connect` at both ends.
     let ends: u64 = 2 * plan.topology.connections.iter().map(|c| c.pipes).sum::<u64>();
@@ -400,9 +406,7 @@ fn a_door_s_connection_is_drawn_from_and_to_an_outside_lane() {
     use patchbay::trace::{MsgInfo, Trace, TraceEvent};
     use std::time::Duration;
     let registry = Registry::builtin();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/peers.yaml");
-    let loaded = resolve::load_scenario_source(&SourceFile::new(path, QUEUE_SCENARIO), &registry);
-    let Some(plan) = loaded.plan else { panic!("{:#?}", loaded.diagnostics) };
+    let plan = queue_plan(&registry);
     let replica = |group: &str| Replica {
         group: plan.topology.group_by_name(group).expect(group).id,
         index: 0,
