@@ -197,7 +197,7 @@ impl Shared {
     /// Runs one core call, then drains its events and wakes whoever may progress.
     pub(super) fn with_core<R>(&self, call: impl FnOnce(&mut dyn SocketCore, Duration) -> R) -> R {
         let now = self.core_now();
-        self.call_core(now, call)
+        self.call_core(now, true, call)
     }
 
     /// [`Self::with_core`] where the caller has just read the clock in this same poll
@@ -215,7 +215,7 @@ impl Shared {
         } else {
             self.last_now.get()
         };
-        self.call_core(now, call)
+        self.call_core(now, true, call)
     }
 
     /// [`Self::with_core`] for a connection's writer taking queued messages
@@ -229,18 +229,19 @@ impl Shared {
         call: impl FnOnce(&mut dyn SocketCore, Duration) -> R,
     ) -> R {
         let now = self.core_now();
-        let result = call(&mut **self.core.borrow_mut(), now);
-        self.settle_waking(now, self.sends_waiting.get() > 0);
-        result
+        self.call_core(now, self.sends_waiting.get() > 0, call)
     }
 
+    /// Runs `call` on the core at `now`, then settles, waking the application's
+    /// waiting calls only if `wake_app`.
     fn call_core<R>(
         &self,
         now: Duration,
+        wake_app: bool,
         call: impl FnOnce(&mut dyn SocketCore, Duration) -> R,
     ) -> R {
         let result = call(&mut **self.core.borrow_mut(), now);
-        self.settle(now);
+        self.settle(now, wake_app);
         result
     }
 
@@ -255,13 +256,10 @@ impl Shared {
         look(&**self.core.borrow())
     }
 
-    /// The callback runs with the core released, so it may call the handle.
-    fn settle(&self, now: Duration) {
-        self.settle_waking(now, true);
-    }
-
-    /// [`Self::settle`], waking the application's waiting calls only if `wake_app`.
-    fn settle_waking(&self, now: Duration, wake_app: bool) {
+    /// Drains the core's events into the trace and wakes writers, the timer and, if
+    /// `wake_app`, the application's waiting calls. The callback runs with the core
+    /// released, so it may call the handle.
+    fn settle(&self, now: Duration, wake_app: bool) {
         if self.traced {
             while let Some(event) = self.next_core_event() {
                 self.wake_writer_for(&event);

@@ -327,18 +327,6 @@ fn untraced_sockets_deliver_everything_in_order_through_their_hwms() {
     }
 }
 
-/// Counts the wake-ups of a future polled by hand.
-struct CountingWaker(std::sync::atomic::AtomicUsize);
-
-impl std::task::Wake for CountingWaker {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
 /// A receive waiting on a socket is woken by the socket's own send (every
 /// application call wakes its socket's waiters) and by a reply, but not by the
 /// connection's writer taking the sent message off the queue: that can only have
@@ -347,9 +335,9 @@ impl std::task::Wake for CountingWaker {
 #[test]
 fn a_writer_taking_a_message_does_not_wake_a_waiting_receive() {
     use std::future::Future;
-    use std::sync::Arc;
-    use std::sync::atomic::Ordering;
-    use std::task::{Context, Waker};
+    use std::task::Context;
+
+    use super::wake::tests::counting_waker;
 
     for zmtp in [false, true] {
         let options = SocketOptions { zmtp, ..SocketOptions::default() };
@@ -375,24 +363,22 @@ fn a_writer_taking_a_message_does_not_wake_a_waiting_receive() {
                 Ok(())
             }
         });
-        let wakes = Arc::new(CountingWaker(std::sync::atomic::AtomicUsize::new(0)));
-        let counted = Arc::clone(&wakes);
+        let (counted, waker) = counting_waker();
         sim.client("client", async move {
             let core = Box::new(Pair::new(options.clone()));
             let log = EventLog::default();
             let pair = start(core, &options, vec![], vec![server_addr()], &log).await;
             let hello = pair.recv().await.expect("client recv");
             assert_eq!(hello.body, Bytes::from_static(b"hello"));
-            let waker = Waker::from(Arc::clone(&counted));
             let mut cx = Context::from_waker(&waker);
             let mut reply = std::pin::pin!(pair.recv());
             assert!(reply.as_mut().poll(&mut cx).is_pending(), "nothing sent yet");
             pair.try_send(Msg::new(Bytes::from_static(b"ping"))).expect("client send");
-            assert_eq!(counted.0.load(Ordering::Relaxed), 1, "the send wakes the receive");
+            assert_eq!(counted.count(), 1, "the send wakes the receive");
             assert!(reply.as_mut().poll(&mut cx).is_pending(), "no reply yet");
             arrived.notified().await;
             assert_eq!(
-                counted.0.load(Ordering::Relaxed),
+                counted.count(),
                 1,
                 "zmtp {zmtp}: the writer's taking of the request woke the waiting receive"
             );

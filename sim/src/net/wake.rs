@@ -367,14 +367,22 @@ fn push_first_exact<T>(list: &mut Vec<T>, item: T) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Wake;
 
     use super::*;
 
-    struct Counter(AtomicUsize);
+    /// Counts the wake-ups of a waker handed to a future polled by hand.
+    pub(in crate::net) struct Counter(AtomicUsize);
+
+    impl Counter {
+        /// Wake-ups so far.
+        pub(in crate::net) fn count(&self) -> usize {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
 
     impl Wake for Counter {
         fn wake(self: Arc<Self>) {
@@ -382,7 +390,7 @@ mod tests {
         }
     }
 
-    fn counting_waker() -> (Arc<Counter>, Waker) {
+    pub(in crate::net) fn counting_waker() -> (Arc<Counter>, Waker) {
         let counter = Arc::new(Counter(AtomicUsize::new(0)));
         (Arc::clone(&counter), Waker::from(counter))
     }
