@@ -759,26 +759,29 @@ impl FaultWorld {
 
     /// Resets connections whose data has been blocked longer than `tcp_timeout`.
     /// Called by the run loop between steps while any fault is active: one pass over
-    /// the connections, in id order, with no copy of their ids.
+    /// the connections with data in flight (`flowing`), in id order, with no copy of
+    /// their ids.
     pub fn sweep(&self, now: Duration) {
         let mut expired = BTreeSet::new();
         {
             let mut guard = self.state.borrow_mut();
             let State { conns, replicas, holds, tcp_timeout, flowing, .. } = &mut *guard;
-            // The first sweep of a spell visits every connection (and settles those
-            // with nothing in flight, as every sweep did); later ones visit only those
-            // with data in flight, since one with none cannot be blocked and was
-            // settled when its last bytes were released (`on_release`).
-            let visit: Vec<ConnId> = match flowing {
-                Some(flowing) => flowing.iter().copied().collect(),
-                None => {
-                    let all: Vec<ConnId> = conns.keys().copied().collect();
-                    let busy = conns.iter().filter(|(_, c)| c.in_flight != [0, 0]);
-                    *flowing = Some(busy.map(|(id, _)| *id).collect());
-                    all
+            // The first sweep of a spell settles the connections with nothing in
+            // flight, as every sweep did, and keeps the others; later ones need not
+            // look at an idle one: it cannot be blocked, and was settled when its last
+            // bytes were released (`on_release`).
+            let flowing = flowing.get_or_insert_with(|| {
+                let mut busy = BTreeSet::new();
+                for (id, c) in conns.iter_mut().filter(|(_, c)| c.broken().is_none()) {
+                    if c.in_flight == [0, 0] {
+                        c.trouble = None;
+                    } else {
+                        busy.insert(*id);
+                    }
                 }
-            };
-            for id in visit {
+                busy
+            });
+            for &id in flowing.iter() {
                 let Some(c) = conns.get_mut(&id).filter(|c| c.broken().is_none()) else {
                     continue;
                 };
@@ -812,10 +815,7 @@ impl FaultWorld {
     /// Ends a spell of sweeps: with no fault in force the run loop stops sweeping, so
     /// the connections with data in flight need no keeping until the next spell.
     pub(crate) fn stop_sweeping(&self) {
-        let mut st = self.state.borrow_mut();
-        if st.flowing.is_some() {
-            st.flowing = None;
-        }
+        self.state.borrow_mut().flowing = None;
     }
 
     /// Whether any fault is active, so the run loop knows whether to sweep.
