@@ -37,16 +37,21 @@ fn put_frame(batch: &mut BytesMut, body: &[u8]) {
     batch.put_slice(body);
 }
 
+/// The length of the whole frame at the start of `buf`, prefix included; `None`
+/// while it is incomplete.
+fn whole_frame(buf: &[u8]) -> Option<usize> {
+    let prefix: [u8; 4] = buf.get(..4)?.try_into().expect("four bytes");
+    let whole = 4 + u32::from_be_bytes(prefix) as usize;
+    (buf.len() >= whole).then_some(whole)
+}
+
 /// Reads until `buf` holds a whole frame, then removes it and returns its length (all
 /// a benchmark needs); `None` once the peer has closed.
 async fn next_frame<R: AsyncRead + Unpin>(read: &mut R, buf: &mut BytesMut) -> Option<usize> {
     loop {
-        if buf.len() >= 4 {
-            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-            if buf.len() >= 4 + len {
-                buf.advance(4 + len);
-                return Some(len);
-            }
+        if let Some(whole) = whole_frame(buf) {
+            buf.advance(whole);
+            return Some(whole - 4);
         }
         buf.reserve(READ_CHUNK_BYTES);
         if read.read_buf(buf).await.ok()? == 0 {
@@ -139,12 +144,8 @@ async fn forward(
         return None;
     }
     let mut whole = 0;
-    while buf.len() >= whole + 4 {
-        let len = u32::from_be_bytes([buf[whole], buf[whole + 1], buf[whole + 2], buf[whole + 3]]);
-        if buf.len() < whole + 4 + len as usize {
-            break;
-        }
-        whole += 4 + len as usize;
+    while let Some(frame) = whole_frame(&buf[whole..]) {
+        whole += frame;
     }
     if whole > 0 {
         to.write_all(&buf[..whole]).await.ok()?;
