@@ -32,7 +32,8 @@ use crate::invariant::Violation;
 use crate::plan::{Replica, ScenarioPlan};
 use crate::socket::PipeId;
 use crate::trace::{
-    AppEvent, EventKind, MsgId, MsgOrigin, SocketIndex, Trace, TraceEvent, fault_text, msg_label,
+    AppEvent, EventKind, MsgId, MsgInfo, MsgOrigin, SocketIndex, Trace, TraceEvent, fault_text,
+    msg_label,
 };
 
 /// Events a diagram draws at most.
@@ -192,7 +193,7 @@ fn id_text(plan: &ScenarioPlan, id: Option<MsgId>) -> String {
 /// What an event says, for people: message ids as `client.3#7`, faults named in full,
 /// peers by replica. `cargo xtask sim --trace` prints traces with it.
 pub(crate) fn event_text(plan: &ScenarioPlan, trace: &Trace, kind: &EventKind) -> String {
-    let id = |msg: &crate::trace::MsgInfo| id_text(plan, msg.id);
+    let id = |msg: &MsgInfo| id_text(plan, msg.id);
     let pipe_of = |pipe: &Option<u32>| pipe.map_or_else(String::new, |p| format!(" on pipe {p}"));
     match kind {
         EventKind::Send { msg } => format!("send {}", id(msg)),
@@ -461,11 +462,9 @@ impl Cut {
                     EventKind::Connect { pipe, peer: None } => {
                         doors.insert((node, socket, pipe));
                     }
-                    EventKind::Enqueue {
-                        pipe,
-                        msg: crate::trace::MsgInfo { id: Some(id), .. },
-                        ..
-                    } if doors.contains(&(node, socket, pipe)) => {
+                    EventKind::Enqueue { pipe, msg: MsgInfo { id: Some(id), .. }, .. }
+                        if doors.contains(&(node, socket, pipe)) =>
+                    {
                         if i < target {
                             if sent_before.len() == DOOR_SENT_MAX {
                                 sent_before.pop_front();
