@@ -73,9 +73,18 @@ where
                 .enable_all()
                 .build()
                 .expect("a current-thread runtime");
+            // The body runs as a spawned task, not as `block_on`'s own future: the
+            // current-thread scheduler polls its driver once more, without sleeping,
+            // each time a task wakes that future, which cost patchbay's client two
+            // extra `epoll_wait` calls a round trip (docs/peers.md). A panic in the
+            // body still ends the thread with that panic.
             let local = tokio::task::LocalSet::new();
             local.block_on(&runtime, async move {
-                let _ = tokio::task::spawn_local(body()).await;
+                if let Err(e) = tokio::task::spawn_local(body()).await
+                    && e.is_panic()
+                {
+                    std::panic::resume_unwind(e.into_panic());
+                }
             });
         })
         .expect("spawn a bench thread")
