@@ -319,10 +319,14 @@ pub fn encode_message<B: AsRef<[u8]>>(frames: &[B], out: &mut BytesMut) {
 /// frame the caller writes next.
 pub(super) fn encode_more<B: AsRef<[u8]>>(frames: &[B], out: &mut BytesMut) {
     for frame in frames {
-        let body = frame.as_ref();
-        put_header(FLAG_MORE, body.len(), out);
-        out.put_slice(body);
+        put_more(frame.as_ref(), out);
     }
+}
+
+/// Appends one frame with MORE set.
+pub(super) fn put_more(body: &[u8], out: &mut BytesMut) {
+    put_header(FLAG_MORE, body.len(), out);
+    out.put_slice(body);
 }
 
 /// Appends a command frame.

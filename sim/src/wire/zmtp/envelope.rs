@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use bytes::{Bytes, BytesMut};
 
 use super::Version;
-use super::codec::{encode_cancel, encode_message, encode_more, encode_subscribe};
+use super::codec::{encode_cancel, encode_message, encode_more, encode_subscribe, put_more};
 use crate::socket::{Msg, REQUEST_ID_BIT, SocketType, multipart};
 
 /// A subscription body's first byte, as the SUB core writes it (`subscriptions.rs`).
@@ -43,6 +43,9 @@ const CANCEL_BYTE: u8 = 0;
 /// it the oldest is forgotten (its late reply is then dropped as unroutable), so a
 /// peer that never reads its replies cannot grow this map.
 const ENVELOPES_MAX: usize = 4096;
+/// Room reserved for an envelope ahead of the body: a few hop frames (7 bytes each
+/// with their header), a delimiter and the body's own header (9 at most).
+const ENVELOPE_RESERVE: usize = 48;
 
 /// One connection's translation state.
 #[derive(Debug)]
@@ -89,28 +92,28 @@ impl Envelope {
                 _ => {}
             }
         }
-        // Vec::new() does not allocate, so a PUSH's or PUB's message costs no
-        // allocation here: its one body frame is written straight after the envelope.
-        let mut frames = match self.ours {
+        // The envelope goes straight into `out`, each frame put together on the stack:
+        // no frame and no list of frames is allocated for it.
+        out.reserve(ENVELOPE_RESERVE + msg.body.len());
+        match self.ours {
             Req => {
                 self.last_request_id = msg.request_id();
-                let id = self.last_request_id.filter(|_| self.correlate).map(correlate_frame);
-                id.into_iter().chain([Bytes::new()]).collect()
+                if let Some(id) = self.last_request_id.filter(|_| self.correlate) {
+                    put_more(&correlate_frame(id), out);
+                }
+                put_more(&[], out);
             }
-            Rep => msg.request_id().and_then(|id| self.envelopes.remove(&id)).unwrap_or_default(),
-            Dealer | Router => route_frames(&msg.header),
-            _ => Vec::new(),
-        };
-        if self.ours == Rep {
-            frames.push(Bytes::new());
+            Rep => {
+                let envelope = msg.request_id().and_then(|id| self.envelopes.remove(&id));
+                encode_more(envelope.as_deref().unwrap_or_default(), out);
+                put_more(&[], out);
+            }
+            Dealer | Router => put_route(&msg.header, out),
+            _ => {}
         }
         if multipart::is_multipart(&msg.body) {
-            frames.extend(multipart::decode(&msg.body));
-            return encode_message(&frames, out);
+            return encode_message(&multipart::decode(&msg.body), out);
         }
-        let envelope_bytes: usize = frames.iter().map(|f| f.len() + 9).sum();
-        out.reserve(envelope_bytes + msg.body.len() + 9);
-        encode_more(&frames, out);
         encode_message(&[&msg.body], out);
     }
 
@@ -138,7 +141,7 @@ impl Envelope {
         let decoded = match self.ours {
             Req => self.decode_reply(frames),
             Rep => self.decode_request(std::mem::take(frames)),
-            Dealer | Router => Ok(self.split_route(std::mem::take(frames))),
+            Dealer | Router => Ok(self.split_route(frames)),
             _ if frames.len() == 1 => Ok(Msg::new(frames.pop().unwrap_or_default())),
             _ => Ok(Msg::new(join(frames))),
         };
@@ -170,7 +173,7 @@ impl Envelope {
             (false, rest) => (self.last_request_id, rest),
             (true, [id, rest @ ..]) if id.len() == 4 => {
                 let last = self.last_request_id;
-                let matches = last.is_some_and(|last| correlate_frame(last) == *id);
+                let matches = last.is_some_and(|last| id[..] == correlate_frame(last));
                 (last.map(|last| if matches { last } else { last ^ CORRELATE_MASK }), rest)
             }
             (true, _) => return Err(Unroutable(join(frames))),
@@ -188,12 +191,14 @@ impl Envelope {
     }
 
     /// Leading hop-id frames then a delimiter make the header; anything else is body.
-    fn split_route(&mut self, frames: Vec<Bytes>) -> Msg {
+    /// It leaves `frames` to the caller to clear, its capacity kept for the next.
+    fn split_route(&mut self, frames: &[Bytes]) -> Msg {
         let hops = frames.iter().take_while(|f| hop_id(f).is_some()).count();
         if frames.get(hops).is_none_or(|f| !f.is_empty()) {
-            return Msg::new(join(&frames));
+            return Msg::new(join(frames));
         }
-        let mut header: Vec<u32> = frames[..hops].iter().filter_map(|f| hop_id(f)).collect();
+        let mut header = Vec::with_capacity(hops + 1);
+        header.extend(frames[..hops].iter().filter_map(|f| hop_id(f)));
         header.push(self.fresh_request_id());
         Msg { header, body: join(&frames[hops + 1..]) }
     }
@@ -221,36 +226,33 @@ fn hop_id(frame: &[u8]) -> Option<u32> {
     }
 }
 
-/// The frame a hop id travels as (the inverse of [`hop_id`]).
-fn hop_frame(id: u32) -> Bytes {
+/// Appends the frame hop id `id` travels as (the inverse of [`hop_id`]), with MORE.
+fn put_hop(id: u32, out: &mut BytesMut) {
+    let be = id.to_be_bytes();
     if id & GENERATED_ID_BIT != 0 {
-        let mut frame = vec![0];
-        frame.extend_from_slice(&id.to_be_bytes());
-        Bytes::from(frame)
+        put_more(&[0, be[0], be[1], be[2], be[3]], out);
     } else {
-        Bytes::copy_from_slice(&id.to_be_bytes())
+        put_more(&be, out);
     }
 }
 
 /// A REQ_CORRELATE request id's frame: 4 bytes, as libzmq's, holding the id's low 30
 /// bits big-endian (libzmq copies a random 32-bit counter in host order; the bytes
 /// are opaque to every peer, which only echoes them).
-fn correlate_frame(request_id: u32) -> Bytes {
-    Bytes::copy_from_slice(&(request_id & CORRELATE_MASK).to_be_bytes())
+fn correlate_frame(request_id: u32) -> [u8; 4] {
+    (request_id & CORRELATE_MASK).to_be_bytes()
 }
 
-/// The frames a DEALER's or ROUTER's header goes out as: hop ids, then a delimiter
+/// Appends a DEALER's or ROUTER's header as it goes out: hop ids, then a delimiter
 /// for the request id, which ends the route.
-fn route_frames(header: &[u32]) -> Vec<Bytes> {
-    let mut frames = Vec::with_capacity(header.len());
-    for id in header {
+fn put_route(header: &[u32], out: &mut BytesMut) {
+    for &id in header {
         if id & REQUEST_ID_BIT != 0 {
-            frames.push(Bytes::new());
-            break;
+            put_more(&[], out);
+            return;
         }
-        frames.push(hop_frame(*id));
+        put_hop(id, out);
     }
-    frames
 }
 
 /// Frames as one body: a single frame as itself, several with the trailer.
