@@ -389,7 +389,10 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             let writer = &mut self.writer;
             match &mut writer.state {
                 WriteState::Fill => {
-                    writer.batch.extend_from_slice(&self.link.control.split());
+                    // Copied, not split off: splitting even an empty buffer shares it,
+                    // which costs an allocation every fill.
+                    writer.batch.extend_from_slice(&self.link.control);
+                    self.link.control.clear();
                     fill_batch(shared, pipe, &mut writer.batch, &mut self.link);
                     writer.state = if !writer.batch.is_empty() {
                         WriteState::Write { written: 0 }
