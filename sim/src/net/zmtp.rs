@@ -529,9 +529,14 @@ impl<S> Drop for Connection<'_, S> {
 }
 
 /// What each poll of a `select!` checks first: when the task's coop budget is spent,
-/// the task is woken again and nothing is polled (tokio's `poll_budget_available`,
-/// here by taking a unit of budget and giving it straight back).
+/// the task is woken again and nothing is polled (tokio's `poll_budget_available`).
+/// Budget left, the common case, is one read of it; spent, taking a unit and giving
+/// it back registers the wake-up as tokio's own `select!` does (deferred until the
+/// scheduler has polled its driver).
 pub(super) fn select_budget(cx: &mut Context<'_>) -> Poll<()> {
+    if tokio::task::coop::has_budget_remaining() {
+        return Poll::Ready(());
+    }
     drop(ready!(tokio::task::coop::poll_proceed(cx)));
     Poll::Ready(())
 }
