@@ -141,7 +141,11 @@ impl Envelope {
         let decoded = match self.ours {
             Req => self.decode_reply(frames),
             Rep => self.decode_request(std::mem::take(frames)),
-            Dealer | Router => Ok(self.split_route(frames)),
+            // Taken, not borrowed: a DEALER's or ROUTER's frame list is let go with its
+            // message rather than kept by the decoder, whose reuse of it saved one
+            // allocation a message but held about 150 bytes at every idle connection
+            // end (a comet router's million of them).
+            Dealer | Router => Ok(self.split_route(&std::mem::take(frames))),
             _ if frames.len() == 1 => Ok(Msg::new(frames.pop().unwrap_or_default())),
             _ => Ok(Msg::new(join(frames))),
         };
@@ -191,7 +195,6 @@ impl Envelope {
     }
 
     /// Leading hop-id frames then a delimiter make the header; anything else is body.
-    /// It leaves `frames` to the caller to clear, its capacity kept for the next.
     fn split_route(&mut self, frames: &[Bytes]) -> Msg {
         let hops = frames.iter().take_while(|f| hop_id(f).is_some()).count();
         if frames.get(hops).is_none_or(|f| !f.is_empty()) {
@@ -316,6 +319,24 @@ mod tests {
         let reply = Msg { header: request.header.clone(), body: b("r") };
         assert_eq!(frames_of(&mut rep, &reply), [b("hop1"), b("hop2"), b(""), b("r")]);
         assert!(rep.decode(vec![b("undelimited")]).is_err());
+    }
+
+    /// The list a DEALER's or ROUTER's message came in goes with it: the decoder
+    /// would otherwise keep it, and its capacity, at every idle connection end.
+    #[test]
+    fn a_routed_message_takes_its_frame_list_with_it() {
+        for ours in [SocketType::Dealer, SocketType::Router] {
+            let mut envelope = Envelope::new(ours, Version::V3_1, false);
+            let mut frames = vec![Bytes::from_static(&[0, 0, 0, 5]), b(""), b("x")];
+            let msg = envelope.decode_from(&mut frames).expect("transparent");
+            assert_eq!((msg.header[0], msg.body), (5, b("x")), "{ours}");
+            assert_eq!(frames.capacity(), 0, "{ours}: the decoder keeps no list");
+        }
+        // A one-frame type hands its list back emptied, to be filled again.
+        let mut envelope = Envelope::new(SocketType::Pull, Version::V3_1, false);
+        let mut frames = vec![b("x")];
+        assert_eq!(envelope.decode_from(&mut frames).expect("as is").body, b("x"));
+        assert!(frames.is_empty() && frames.capacity() > 0);
     }
 
     #[test]
