@@ -297,8 +297,12 @@ where
     Some(pipe)
 }
 
-/// Sleeps until the core's next deadline and fires it; re-arms whenever a core call
-/// moves the deadline.
+/// Sleeps until the core's next deadline and fires it if it is still due; re-arms
+/// whenever a core call moves the deadline earlier. A deadline moved later or taken
+/// away is found when the task wakes at the old one with nothing due
+/// (`Shared::armed_deadline`); the run's timer account has the core's own deadline
+/// all along (`Shared::watch_deadline`), so a stale wake-up never keeps a run from
+/// ending early.
 pub(super) async fn timer_loop(shared: Rc<Shared>) {
     loop {
         let deadline = shared.peek_core(|core| core.poll_timeout());
@@ -308,13 +312,14 @@ pub(super) async fn timer_loop(shared: Rc<Shared>) {
             biased;
             () = shared.shutdown() => return,
             () = shared.timer_changed() => continue,
-            () = super::timer::sleep_until_or_never(wake_at) => {}
+            () = super::timer::sleep_until_or_never_unwatched(wake_at) => {}
         }
-        let now = shared.with_core(|core, now| {
-            core.on_timeout(now);
-            now
-        });
-        check_deadline_moved(&shared, now);
+        let due = shared.peek_core(|core| core.poll_timeout());
+        let now = shared.now();
+        if due.is_some_and(|due| due <= now) {
+            shared.with_core(|core, now| core.on_timeout(now));
+            check_deadline_moved(&shared, now);
+        }
     }
 }
 

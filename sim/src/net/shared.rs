@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::event::{DriverEvent, EventSink, discards};
+use super::timer::Deadline;
 use super::wake::{LazyNotify, LocalNotify};
 use crate::socket::{
     ByPipe, EventDetail, Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType,
@@ -69,10 +70,21 @@ pub(super) struct Shared {
     sends_waiting: Cell<u32>,
     /// Wakes readers stopped at a full inbound queue (RCVHWM backpressure).
     room_wake: LazyNotify,
-    /// Wakes the timer task when the core's next deadline changed.
+    /// Wakes the timer task when the core wants a deadline earlier than the one it
+    /// sleeps towards.
     timer_wake: LazyNotify,
-    /// The deadline the timer task sleeps towards, to tell when it changed.
+    /// The deadline the timer task sleeps towards. A core call that takes the core's
+    /// deadline away or moves it later does not wake the task: it wakes at this one,
+    /// finds nothing due and sleeps again (a REQ sets and clears its resend deadline at
+    /// every request and reply: two task polls and two timer-wheel changes a round
+    /// trip, saved).
     armed_deadline: Cell<Option<Duration>>,
+    /// The core's deadline as the run's timer account has it (`timer::Deadline`): the
+    /// one that can make something happen, not the stale one the task may sleep
+    /// towards.
+    watched: RefCell<Deadline>,
+    /// The deadline `watched` was last set to.
+    watched_at: Cell<Option<Duration>>,
     /// Where the timer task is: a socket whose core never wants a timeout (a
     /// DEALER, a ROUTER) never has one, which is a task less per comet subscriber.
     timer: Cell<TimerTask>,
@@ -134,6 +146,8 @@ impl Shared {
             room_wake: LazyNotify::default(),
             timer_wake: LazyNotify::default(),
             armed_deadline: Cell::new(None),
+            watched: RefCell::default(),
+            watched_at: Cell::new(None),
             writer_wakes: RefCell::default(),
             next_pipe: Cell::new(1),
             shutting_down: Cell::new(false),
@@ -272,13 +286,25 @@ impl Shared {
                 self.wake_writer(pipe);
             }
         }
-        if self.peek_core(|core| core.poll_timeout()) != self.armed_deadline.get() {
+        let wanted = self.peek_core(|core| core.poll_timeout());
+        if wanted != self.watched_at.get() {
+            self.watch_deadline(wanted);
+        }
+        if wanted.is_some_and(|at| self.armed_deadline.get().is_none_or(|armed| at < armed)) {
             self.timer_wake.notify_waiters();
             self.spawn_timer_if_wanted();
         }
         if wake_app {
             self.app_wake.notify_waiters();
         }
+    }
+
+    /// Enters the core's deadline in the run's timer account, while a timer task is
+    /// there (or about to be) to serve it: none once the socket is closing.
+    fn watch_deadline(&self, at: Option<Duration>) {
+        let at = at.filter(|_| !self.shutting_down.get());
+        self.watched_at.set(at);
+        self.watched.borrow_mut().set(at.and_then(|at| self.epoch.checked_add(at)));
     }
 
     /// Lets the timer task start once the socket's other tasks are spawned, where the
@@ -389,6 +415,7 @@ impl Shared {
 
     pub(super) fn begin_shutdown(&self) {
         self.shutting_down.set(true);
+        self.watch_deadline(None);
         self.shutdown_wake.notify_waiters();
     }
 

@@ -390,3 +390,88 @@ fn a_writer_taking_a_message_does_not_wake_a_waiting_receive() {
         sim.run().unwrap_or_else(|e| panic!("zmtp {zmtp}: {e}"));
     }
 }
+
+/// A core whose deadline the application sets by sending `at <ms>` or `clear`, and
+/// which records when its timeout fires.
+struct ScriptedDeadline {
+    inner: Dealer,
+    deadline: Option<Duration>,
+    fired: Rc<RefCell<Vec<Duration>>>,
+}
+
+impl SocketCore for ScriptedDeadline {
+    fn socket_type(&self) -> SocketType {
+        SocketType::Dealer
+    }
+    fn pipes(&self) -> &Pipes {
+        self.inner.pipes()
+    }
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        self.inner.pipes_mut()
+    }
+    fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
+        let command = std::str::from_utf8(&msg.body).expect("a script line");
+        let ms = command.strip_prefix("at ").map(|ms| ms.parse().expect("milliseconds"));
+        self.deadline = ms.map(Duration::from_millis);
+        Ok(())
+    }
+    fn poll_timeout(&self) -> Option<Duration> {
+        self.deadline
+    }
+    fn on_timeout(&mut self, now: Duration) {
+        self.fired.borrow_mut().push(now);
+        self.deadline = None;
+    }
+}
+
+/// A deadline moved later or taken away does not wake the socket's timer task, which
+/// then wakes at the old one with nothing due: the timeout must still fire only when
+/// the core's own deadline comes, and the run's timer account must hold the core's
+/// deadline, not the stale one, or a run could not end early while a REQ waits.
+#[test]
+fn a_deadline_moved_later_or_cleared_fires_only_when_the_core_wants_it() {
+    let timers = super::timer::Watch::install();
+    let fired = Rc::new(RefCell::new(Vec::new()));
+    let mut sim = sim(64);
+    let fired_in_host = fired.clone();
+    sim.client("client", async move {
+        let options = SocketOptions::default();
+        let core = Box::new(ScriptedDeadline {
+            inner: Dealer::new(options.clone()),
+            deadline: None,
+            fired: fired_in_host,
+        });
+        let socket = start(core, &options, vec![], vec![], &EventLog::default()).await;
+        let mut elapsed = 0;
+        for (at, line) in [(0, "at 100"), (10, "at 300"), (20, "clear"), (30, "at 200")] {
+            super::timer::sleep(Duration::from_millis(at - elapsed)).await;
+            elapsed = at;
+            socket.send(Msg::new(line)).await.expect("a scripted core takes every line");
+        }
+        super::timer::sleep(Duration::from_millis(400)).await;
+        Ok(())
+    });
+    // What the account holds 5 ms after each line: the core's deadline only.
+    let mut seen = Vec::new();
+    for check_at in [5, 15, 25, 35] {
+        while sim.elapsed() < Duration::from_millis(check_at) {
+            sim.step().expect("simulation");
+        }
+        let armed = |ms: u64| {
+            let at = Duration::from_millis(ms);
+            timers.watch().armed_between(at, at + Duration::from_millis(1))
+        };
+        seen.push((check_at, armed(100), armed(200), armed(300)));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (5, true, false, false),
+            (15, false, false, true),
+            (25, false, false, false),
+            (35, false, true, false)
+        ]
+    );
+    while !sim.step().expect("simulation") {}
+    assert_eq!(*fired.borrow(), vec![Duration::from_millis(200)], "fired once, at the core's time");
+}

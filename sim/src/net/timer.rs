@@ -128,28 +128,65 @@ impl Drop for Armed {
     }
 }
 
+/// A deadline entered in the run's watch by its owner rather than by a timer: a
+/// socket enters the deadline its core wants, while its timer task may still sleep
+/// towards an earlier one, stale, that it was not woken to move (`Shared::settle`).
+/// Waking up early at a stale deadline does nothing, so the watch holds the deadline
+/// that can make something happen.
+#[derive(Debug, Default)]
+pub struct Deadline {
+    at: Option<Instant>,
+    armed: Option<Armed>,
+}
+
+impl Deadline {
+    /// Moves the entry to `at`, or takes it out.
+    pub fn set(&mut self, at: Option<Instant>) {
+        if self.at != at {
+            self.at = at;
+            self.armed = None;
+            self.armed = at.and_then(Armed::new);
+        }
+    }
+}
+
 pin_project_lite::pin_project! {
     /// tokio's `Sleep`, entered in the run's watch from its first poll that finds it
     /// pending until it fires or is dropped; a `reset` takes the entry out until the
-    /// next such poll. One made and never polled never fires, and is never entered.
+    /// next such poll. One made and never polled never fires, and is never entered;
+    /// nor is one whose deadline a [`Deadline`] accounts for instead.
     #[derive(Debug)]
     pub struct Sleep {
         #[pin]
         inner: tokio::time::Sleep,
         armed: Option<Armed>,
+        watched: bool,
     }
 }
 
 /// Waits `d`: tokio's `sleep`, with the deadline taken when this is called.
 pub fn sleep(d: Duration) -> Sleep {
     #[allow(clippy::disallowed_methods, reason = "the one place tokio's timer is armed")]
-    Sleep { inner: tokio::time::sleep(d), armed: None }
+    Sleep { inner: tokio::time::sleep(d), armed: None, watched: true }
 }
 
 /// Waits until `deadline`: tokio's `sleep_until`.
 pub fn sleep_until(deadline: Instant) -> Sleep {
     #[allow(clippy::disallowed_methods, reason = "the one place tokio's timer is armed")]
-    Sleep { inner: tokio::time::sleep_until(deadline), armed: None }
+    Sleep { inner: tokio::time::sleep_until(deadline), armed: None, watched: true }
+}
+
+/// Waits until `deadline`, or for ever when there is none, entering nothing in the
+/// run's watch: the caller accounts for it with a [`Deadline`].
+pub async fn sleep_until_or_never_unwatched(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => {
+            #[allow(clippy::disallowed_methods, reason = "the one place tokio's timer is armed")]
+            let inner = tokio::time::sleep_until(deadline);
+            Sleep { inner, armed: None, watched: false }.await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Waits until `deadline`, or for ever when there is none (a socket's timer task, a
@@ -179,7 +216,7 @@ impl Future for Sleep {
             *this.armed = None;
             return Poll::Ready(());
         }
-        if this.armed.is_none() {
+        if *this.watched && this.armed.is_none() {
             *this.armed = Armed::new(this.inner.deadline());
         }
         Poll::Pending
