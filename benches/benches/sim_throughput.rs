@@ -8,6 +8,11 @@
 //! `cargo bench -p patchbay-benches --bench sim_throughput` prints one table.
 //! `SIM_THROUGHPUT_SEEDS=n` changes how many seeds each row runs (default 3), and
 //! `SIM_THROUGHPUT_REPEATS=n` how many times each seed runs, the fastest kept (default 3).
+//! For a profiler, `SIM_THROUGHPUT_ONLY=scenario` (or `busy`) runs one of the two rates,
+//! and `SIM_THROUGHPUT_ROWS=raw` (or `idle`) only that raw row beside patchbay's, which
+//! always runs because it fixes how long the raw ones step: under
+//! `valgrind --tool=callgrind`, `patchbay::run::simulated::simulate` is then patchbay's
+//! cost and `run_raw` the one raw row's.
 //!
 //! The raw baseline has the same hosts (replicas packed as the simulator packs them:
 //! every node fits on one turmoil host here, so all of it runs on one, its traffic
@@ -77,10 +82,26 @@ fn main() -> Result<(), String> {
     }
     let seeds = env_number("SIM_THROUGHPUT_SEEDS", SEEDS_DEFAULT)?;
     let repeats = env_number("SIM_THROUGHPUT_REPEATS", REPEATS_DEFAULT)?;
+    let only = std::env::var("SIM_THROUGHPUT_ONLY").ok();
+    let rows = Rows::from_env()?;
     let registry = Registry::builtin();
     let plan = load_scenario_with_params(SCENARIO, &[("clients", CLIENTS)], &registry)?;
-    compare("the scenario's own rate", &plan, &registry, seeds, repeats)?;
-    compare("busy: unpaced, no service time, no fault", &busy(plan)?, &registry, seeds, repeats)?;
+    match only.as_deref() {
+        None => {}
+        Some(variant @ ("scenario" | "busy")) => {
+            let (label, plan) = match variant {
+                "scenario" => ("the scenario's own rate", plan),
+                _ => ("busy: unpaced, no service time, no fault", busy(plan)?),
+            };
+            return compare(label, &plan, &registry, seeds, repeats, rows);
+        }
+        Some(other) => {
+            return Err(format!("SIM_THROUGHPUT_ONLY={other}: want `scenario` or `busy`"));
+        }
+    }
+    compare("the scenario's own rate", &plan, &registry, seeds, repeats, rows)?;
+    let busy = busy(plan)?;
+    compare("busy: unpaced, no service time, no fault", &busy, &registry, seeds, repeats, rows)?;
 
     let reference = load_scenario(REFERENCE_SCENARIO, &registry)?;
     let mut lru = Tally::default();
@@ -119,6 +140,24 @@ fn busy(mut plan: ScenarioPlan) -> Result<ScenarioPlan, String> {
     Ok(plan)
 }
 
+/// Which raw rows run (`SIM_THROUGHPUT_ROWS`); patchbay's always does.
+#[derive(Clone, Copy, Debug)]
+struct Rows {
+    raw: bool,
+    idle: bool,
+}
+
+impl Rows {
+    fn from_env() -> Result<Rows, String> {
+        match std::env::var("SIM_THROUGHPUT_ROWS").as_deref() {
+            Err(_) => Ok(Rows { raw: true, idle: true }),
+            Ok("raw") => Ok(Rows { raw: true, idle: false }),
+            Ok("idle") => Ok(Rows { raw: false, idle: true }),
+            Ok(other) => Err(format!("SIM_THROUGHPUT_ROWS={other}: want `raw` or `idle`")),
+        }
+    }
+}
+
 /// The three rows and the ratios for one variant of the scenario.
 fn compare(
     label: &str,
@@ -126,6 +165,7 @@ fn compare(
     registry: &Registry,
     seeds: u64,
     repeats: u64,
+    rows: Rows,
 ) -> Result<(), String> {
     let traffic = Traffic::of(plan)?;
     println!("== {label}");
@@ -136,8 +176,22 @@ fn compare(
         // The raw runs step as long as patchbay's did, so both pay for the same steps.
         let sim = one.sim;
         patchbay.add(one);
-        raw.add(best_of(repeats, || run_raw(&traffic, seed, sim, Load::Traffic))?);
-        idle.add(best_of(repeats, || run_raw(&traffic, seed, sim, Load::Idle))?);
+        if rows.raw {
+            raw.add(best_of(repeats, || run_raw(&traffic, seed, sim, Load::Traffic))?);
+        }
+        if rows.idle {
+            idle.add(best_of(repeats, || run_raw(&traffic, seed, sim, Load::Idle))?);
+        }
+    }
+    if !(rows.raw && rows.idle) {
+        // A profiling run: the rows it ran, and no ratio, which needs all three.
+        let ran = [
+            ("patchbay queue-partition", &patchbay),
+            ("raw turmoil, same traffic", &raw),
+            ("raw turmoil, hosts idle", &idle),
+        ];
+        print_table(&ran.into_iter().filter(|(_, t)| t.seeds > 0).collect::<Vec<_>>());
+        return Ok(());
     }
     print_table(&[
         ("patchbay queue-partition", &patchbay),
