@@ -29,6 +29,13 @@ use crate::socket::{
 use crate::wire::Padding;
 use crate::wire::payload::msg_info;
 
+/// A socket's entry in the run's timer account, and the core deadline it was set to.
+#[derive(Debug, Default)]
+struct WatchedDeadline {
+    at: Option<Duration>,
+    entry: Deadline,
+}
+
 /// Where a socket's timer task is (`Shared::spawn_timer_if_wanted`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TimerTask {
@@ -81,10 +88,9 @@ pub(super) struct Shared {
     armed_deadline: Cell<Option<Duration>>,
     /// The core's deadline as the run's timer account has it (`timer::Deadline`): the
     /// one that can make something happen, not the stale one the task may sleep
-    /// towards.
-    watched: RefCell<Deadline>,
-    /// The deadline `watched` was last set to.
-    watched_at: Cell<Option<Duration>>,
+    /// towards. Boxed when first needed: only a socket whose core keeps timers has
+    /// one, and a comet subscriber's socket pays 16 bytes for the field, not 72.
+    watched: RefCell<Option<Box<WatchedDeadline>>>,
     /// Where the timer task is: a socket whose core never wants a timeout (a
     /// DEALER, a ROUTER) never has one, which is a task less per comet subscriber.
     timer: Cell<TimerTask>,
@@ -147,7 +153,6 @@ impl Shared {
             timer_wake: LazyNotify::default(),
             armed_deadline: Cell::new(None),
             watched: RefCell::default(),
-            watched_at: Cell::new(None),
             writer_wakes: RefCell::default(),
             next_pipe: Cell::new(1),
             shutting_down: Cell::new(false),
@@ -287,7 +292,7 @@ impl Shared {
             }
         }
         let wanted = self.peek_core(|core| core.poll_timeout());
-        if wanted != self.watched_at.get() {
+        if wanted != self.watched_at() {
             self.watch_deadline(wanted);
         }
         if wanted.is_some_and(|at| self.armed_deadline.get().is_none_or(|armed| at < armed)) {
@@ -303,8 +308,18 @@ impl Shared {
     /// there (or about to be) to serve it: none once the socket is closing.
     fn watch_deadline(&self, at: Option<Duration>) {
         let at = at.filter(|_| !self.shutting_down.get());
-        self.watched_at.set(at);
-        self.watched.borrow_mut().set(at.and_then(|at| self.epoch.checked_add(at)));
+        let mut watched = self.watched.borrow_mut();
+        if at.is_none() && watched.is_none() {
+            return;
+        }
+        let watched = watched.get_or_insert_with(Box::default);
+        watched.at = at;
+        watched.entry.set(at.and_then(|at| self.epoch.checked_add(at)));
+    }
+
+    /// The deadline [`Self::watch_deadline`] last entered.
+    fn watched_at(&self) -> Option<Duration> {
+        self.watched.borrow().as_ref().and_then(|w| w.at)
     }
 
     /// Lets the timer task start once the socket's other tasks are spawned, where the
