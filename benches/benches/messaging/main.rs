@@ -149,7 +149,11 @@ fn main() -> ExitCode {
     let open_loop_count =
         if args.iter().any(|a| a == "--quick") { OPEN_LOOP_COUNT_QUICK } else { OPEN_LOOP_COUNT };
     let started = SystemTime::now();
+    // Where the table reads the estimates back: criterion's own default is relative
+    // to the working directory when the binary runs outside `cargo bench`, and the
+    // throughput rows then went missing from the table without a word.
     let mut c = Criterion::default()
+        .output_directory(&table::criterion_dir())
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))

@@ -37,6 +37,7 @@ fn median_ns(id: &str, run: &Run, started: SystemTime) -> Option<f64> {
     let file = criterion_dir().join(id).join("new").join("estimates.json");
     let fresh = std::fs::metadata(&file).and_then(|m| m.modified()).is_ok_and(|m| m >= started);
     if !fresh {
+        eprintln!("warning: {id} ran but {} is not from this run: no row for it", file.display());
         return None;
     }
     let value: Value = serde_json::from_str(&std::fs::read_to_string(file).ok()?).ok()?;
