@@ -11,6 +11,9 @@
 //! dropped. Each arm and disarm also counts as activity: a timer that has just fired
 //! may have woken a task that has not yet run. The wrappers are tokio's futures with
 //! one entry beside them, so a waiting connection costs a few bytes more, not a box.
+//! One timer is accounted otherwise: a socket's timer task may sleep towards a stale
+//! deadline it was not woken to move, so its sleep enters nothing and the socket
+//! enters its core's current deadline instead ([`Deadline`], `Shared::settle`).
 //!
 //! Outside such a run (real TCP, a hand-built turmoil harness) there is no watch and
 //! these are tokio's functions, at the cost of one thread-local read.
