@@ -208,7 +208,7 @@ impl ProcessReplica {
 }
 
 /// Starts copying a program's standard output to `path`; returns `path`. The copy
-/// also serves readiness by line: [`wait_line`] reads the file.
+/// also serves readiness by line: [`ready`] reads the file.
 fn out_and_copy(stdout: tokio::process::ChildStdout, path: PathBuf) -> Result<PathBuf, String> {
     let file = std::fs::File::create(&path)
         .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;

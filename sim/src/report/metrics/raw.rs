@@ -1,7 +1,7 @@
 //! An [`Accumulator`] as data, so shards' measurements merge into the figures one
 //! unsharded sweep would have (docs/sharding.md).
 //!
-//! Finished [`Metrics`] cannot be merged exactly: percentiles do not add, and time
+//! Finished [`Metrics`](super::Metrics) cannot be merged exactly: percentiles do not add, and time
 //! series are folded to a length that depends on what each shard saw. A shard's report
 //! therefore also carries its accumulator's state: every count, sum and maximum, the
 //! time buckets sparsely (index, value), and the HDR histogram as its recorded
