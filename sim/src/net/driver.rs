@@ -317,7 +317,7 @@ pub(super) async fn timer_loop(shared: Rc<Shared>) {
         let due = shared.peek_core(|core| core.poll_timeout());
         let now = shared.now();
         if due.is_some_and(|due| due <= now) {
-            shared.with_core(|core, now| core.on_timeout(now));
+            shared.with_core_at(now, |core, now| core.on_timeout(now));
             check_deadline_moved(&shared, now);
         }
     }

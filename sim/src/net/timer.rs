@@ -138,18 +138,14 @@ impl Drop for Armed {
 /// that can make something happen.
 #[derive(Debug, Default)]
 pub struct Deadline {
-    at: Option<Instant>,
     armed: Option<Armed>,
 }
 
 impl Deadline {
-    /// Moves the entry to `at`, or takes it out.
+    /// Moves the entry to `at`, or takes it out; the owner calls it when its deadline
+    /// changed (each call counts as activity in the watch).
     pub fn set(&mut self, at: Option<Instant>) {
-        if self.at != at {
-            self.at = at;
-            self.armed = None;
-            self.armed = at.and_then(Armed::new);
-        }
+        self.armed = at.and_then(Armed::new);
     }
 }
 
@@ -179,24 +175,21 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep { inner: tokio::time::sleep_until(deadline), armed: None, watched: true }
 }
 
-/// Waits until `deadline`, or for ever when there is none, entering nothing in the
-/// run's watch: the caller accounts for it with a [`Deadline`].
-pub async fn sleep_until_or_never_unwatched(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => {
-            #[allow(clippy::disallowed_methods, reason = "the one place tokio's timer is armed")]
-            let inner = tokio::time::sleep_until(deadline);
-            Sleep { inner, armed: None, watched: false }.await;
-        }
-        None => std::future::pending().await,
-    }
+/// Waits until `deadline`, or for ever when there is none (a `cat` that has no
+/// receive timeout).
+pub async fn sleep_until_or_never(deadline: Option<Instant>) {
+    until_or_never(deadline, true).await;
 }
 
-/// Waits until `deadline`, or for ever when there is none (a socket's timer task, a
-/// `cat` that has no receive timeout).
-pub async fn sleep_until_or_never(deadline: Option<Instant>) {
+/// [`sleep_until_or_never`], entering nothing in the run's watch: the caller, a
+/// socket's timer task, has its core's deadline accounted for by a [`Deadline`].
+pub async fn sleep_until_or_never_unwatched(deadline: Option<Instant>) {
+    until_or_never(deadline, false).await;
+}
+
+async fn until_or_never(deadline: Option<Instant>, watched: bool) {
     match deadline {
-        Some(deadline) => sleep_until(deadline).await,
+        Some(deadline) => Sleep { watched, ..sleep_until(deadline) }.await,
         None => std::future::pending().await,
     }
 }
