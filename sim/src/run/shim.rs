@@ -419,8 +419,7 @@ impl ShimStream {
         // no need to read the clock (most chunks, which turmoil's own latency has
         // delayed enough).
         if front.release_at > self.trunk.clock_reached() {
-            let now = now();
-            self.trunk.clock_read(now);
+            let now = self.trunk.now();
             if front.release_at > now {
                 let deadline = tokio::time::Instant::now() + (front.release_at - now);
                 let sleep =
@@ -512,8 +511,7 @@ impl AsyncWrite for ShimStream {
         // Metered and paced on copies, kept only once the write is sent.
         let mut meter = this.meter.clone();
         let stands_for = meter.feed(&buf[..len]);
-        let now = now();
-        this.trunk.clock_read(now);
+        let now = this.trunk.now();
         let pace = this.world.pace(this.me, this.peer, now, stands_for);
         this.trunk.send_data(this.conn, pace.leaves_at, stands_for, &buf[..len])?;
         this.windows.take(this.end);

@@ -98,12 +98,57 @@ pub struct Net {
     next_dial: Cell<u64>,
     /// Each host's connecting ports in use.
     ports: RefCell<BTreeMap<IpAddr, Rc<RefCell<Ports>>>>,
-    /// Each host's latest clock reading (`TrunkEnd::clock`).
-    clocks: RefCell<BTreeMap<IpAddr, Rc<Cell<Duration>>>>,
+    /// Each host's clock, as the shim reads it (`TrunkEnd::clock`).
+    clocks: RefCell<BTreeMap<IpAddr, Rc<HostClock>>>,
 }
 
 /// A trunk, once its connect has succeeded.
 type TrunkSlot = OnceCell<Rc<TrunkEnd>>;
+
+/// One simulated host's clock as the shim reads it: simulated time since the run
+/// began, what `turmoil::sim_elapsed` says, for a fraction of its cost (it looks the
+/// current host up in turmoil's world, a hashed lookup, on every read; one in three
+/// of the shim's writes was that lookup).
+///
+/// A host's tokio clock is paused and moves only as turmoil steps it, a whole tick
+/// at a time, and every host of a run starts at simulated time zero (patchbay never
+/// restarts a turmoil host: crashes act per replica in the shim). So simulated time
+/// is the host's tokio clock less the instant it read at time zero, the same reading
+/// a socket's clock makes (`net::Shared::now`). The first reading learns that instant
+/// from turmoil; debug builds check every later one against turmoil's.
+#[derive(Debug, Default)]
+pub(super) struct HostClock {
+    /// The latest reading: the clock has reached at least this, so a chunk due by
+    /// then is due without reading the clock again.
+    reached: Cell<Duration>,
+    /// The host's tokio instant at simulated time zero, once learned.
+    epoch: Cell<Option<tokio::time::Instant>>,
+}
+
+impl HostClock {
+    /// Simulated time since the run began; zero outside a simulated host (a run's
+    /// end drops what is left without one).
+    pub(super) fn now(&self) -> Duration {
+        let now = match self.epoch.get() {
+            Some(epoch) => {
+                let now = tokio::time::Instant::now().saturating_duration_since(epoch);
+                debug_assert_eq!(
+                    Some(now),
+                    turmoil::sim_elapsed(),
+                    "a host's tokio clock left turmoil's step"
+                );
+                now
+            }
+            None => {
+                let Some(now) = turmoil::sim_elapsed() else { return Duration::ZERO };
+                self.epoch.set(tokio::time::Instant::now().checked_sub(now));
+                now
+            }
+        };
+        self.reached.set(self.reached.get().max(now));
+        now
+    }
+}
 
 /// The most frame bytes a trunk end gathers before it hands them to turmoil at once,
 /// without waiting for its flusher.
@@ -126,12 +171,10 @@ pub(super) struct TrunkEnd {
     /// A flush failed: the trunk is broken (only the run's end breaks one), and every
     /// later send fails as turmoil's write would have.
     broken: Cell<bool>,
-    /// The latest reading of this end's host's clock that the shim made (simulated
-    /// time since the run began): the clock has reached at least this, so a chunk due
-    /// by then is due without reading the clock again, which costs a turmoil host
-    /// lookup. Shared by the host's trunk ends; turmoil's hosts keep clocks of their
-    /// own, so it is never shared across hosts.
-    clock: Rc<Cell<Duration>>,
+    /// This end's host's clock (simulated time since the run began). Shared by the
+    /// host's trunk ends; turmoil's hosts keep clocks of their own, so it is never
+    /// shared across hosts.
+    clock: Rc<HostClock>,
     /// turmoil writes made, for the test of gathering.
     #[cfg(test)]
     writes: Cell<u64>,
@@ -328,7 +371,7 @@ impl TrunkEnd {
     fn new(
         write: OwnedWriteHalf,
         ports: Option<Rc<RefCell<Ports>>>,
-        clock: Rc<Cell<Duration>>,
+        clock: Rc<HostClock>,
     ) -> TrunkEnd {
         TrunkEnd {
             clock,
@@ -343,14 +386,14 @@ impl TrunkEnd {
         }
     }
 
-    /// Notes a reading of this end's host's clock (`clock`).
-    pub(super) fn clock_read(&self, now: Duration) {
-        self.clock.set(self.clock.get().max(now));
+    /// Reads this end's host's clock ([`HostClock::now`]).
+    pub(super) fn now(&self) -> Duration {
+        self.clock.now()
     }
 
-    /// A time this end's host's clock has reached (`clock`).
+    /// A time this end's host's clock has reached ([`HostClock::reached`]).
     pub(super) fn clock_reached(&self) -> Duration {
-        self.clock.get()
+        self.clock.reached.get()
     }
 
     /// Sends one whole frame, gathered with the others sent in this step
@@ -670,7 +713,7 @@ impl Net {
         self.ports.borrow_mut().entry(host).or_default().clone()
     }
 
-    fn clock_of(&self, host: IpAddr) -> Rc<Cell<Duration>> {
+    fn clock_of(&self, host: IpAddr) -> Rc<HostClock> {
         self.clocks.borrow_mut().entry(host).or_default().clone()
     }
 
@@ -1110,5 +1153,32 @@ mod tests {
         });
         sim.run().expect("the simulation runs");
         assert_eq!(*read.borrow(), Some(Err(io::ErrorKind::ConnectionReset)));
+    }
+
+    /// A host's clock as the shim reads it is turmoil's simulated time, from its first
+    /// reading (made late, at 3 ms, as a stream's first write may be) to its last.
+    #[test]
+    fn a_host_clock_reads_what_turmoil_says_the_simulated_time_is() {
+        let mut sim = turmoil::Builder::new()
+            .tick_duration(Duration::from_millis(1))
+            .simulation_duration(Duration::from_secs(1))
+            .build();
+        let readings = Rc::new(RefCell::new(Vec::new()));
+        let seen = readings.clone();
+        sim.client("host", async move {
+            let clock = super::HostClock::default();
+            for pause_ms in [3, 1, 0, 7, 250] {
+                crate::net::timer::sleep(Duration::from_millis(pause_ms)).await;
+                let turmoil_says = turmoil::sim_elapsed().expect("inside the simulation");
+                seen.borrow_mut().push((clock.now(), turmoil_says));
+            }
+            Ok(())
+        });
+        sim.run().expect("the simulation runs");
+        let readings = readings.borrow();
+        let ms = |n| Duration::from_millis(n);
+        let expected = [ms(3), ms(4), ms(4), ms(11), ms(261)];
+        assert_eq!(readings.iter().map(|(ours, _)| *ours).collect::<Vec<_>>(), expected);
+        assert!(readings.iter().all(|(ours, turmoil)| ours == turmoil), "{readings:?}");
     }
 }
