@@ -540,8 +540,16 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     // closing for good, so the loop returns at its next idle spell and never polls
     // it again.
     let mut closing = pin!(shared.shutdown());
+    // Whether the last batch was written whole: then the core is asked for more only
+    // if it may have some (`Shared::may_transmit`), which spares a core call per batch.
+    let mut wrote = false;
     loop {
-        let padding = fill_batch(shared, pipe, &mut batch);
+        let padding = if wrote && !shared.may_transmit(pipe) {
+            0
+        } else {
+            fill_batch(shared, pipe, &mut batch)
+        };
+        wrote = false;
         if batch.is_empty() {
             if shared.is_shutting_down() {
                 return writer.shutdown().await.map_or_else(ConnEnd::Io, |()| ConnEnd::Closed);
@@ -560,6 +568,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         if let Err(err) = write_padding(writer, padding).await {
             return ConnEnd::Io(err);
         }
+        wrote = true;
     }
 }
 

@@ -251,6 +251,15 @@ impl Shared {
         self.call_core(now, self.sends_waiting.get() > 0, call)
     }
 
+    /// Whether a writer that has just emptied `pipe` should ask the core for more
+    /// ([`Self::with_core_transmitting`]): only if the core may have some
+    /// (`SocketCore::may_transmit`), or a send is waiting, which that call would wake.
+    /// Otherwise the call would change nothing: the core hands out nothing, so it has
+    /// no events to settle, no deadline moves and nobody is woken.
+    pub(super) fn may_transmit(&self, pipe: PipeId) -> bool {
+        self.sends_waiting.get() > 0 || self.peek_core(|core| core.may_transmit(pipe))
+    }
+
     /// Runs `call` on the core at `now`, then settles, waking the application's
     /// waiting calls only if `wake_app`.
     fn call_core<R>(

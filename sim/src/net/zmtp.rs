@@ -211,6 +211,9 @@ struct Writer {
 enum WriteState {
     /// About to fill a batch.
     Fill,
+    /// About to fill a batch after writing the last one whole: the core is asked only
+    /// if it may have more (`Shared::may_transmit`), which spares a core call a batch.
+    Wrote,
     /// Nothing to send: waiting for the writer's wake-up or the socket's shutdown.
     Idle { wake: Waiter, shutdown: Option<Waiter> },
     /// Writing `batch`; `written` bytes of it are gone.
@@ -388,12 +391,15 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
         loop {
             let writer = &mut self.writer;
             match &mut writer.state {
-                WriteState::Fill => {
+                state @ (WriteState::Fill | WriteState::Wrote) => {
+                    let ask = matches!(state, WriteState::Fill) || shared.may_transmit(pipe);
                     // Copied, not split off: splitting even an empty buffer shares it,
                     // which costs an allocation every fill.
                     writer.batch.extend_from_slice(&self.link.control);
                     self.link.control.clear();
-                    fill_batch(shared, pipe, &mut writer.batch, &mut self.link);
+                    if ask {
+                        fill_batch(shared, pipe, &mut writer.batch, &mut self.link);
+                    }
                     writer.state = if !writer.batch.is_empty() {
                         WriteState::Write { written: 0 }
                     } else if shared.is_shutting_down() {
@@ -436,7 +442,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                         *written += n;
                     }
                     writer.batch.clear();
-                    writer.state = WriteState::Fill;
+                    writer.state = WriteState::Wrote;
                 }
                 WriteState::Shut => {
                     let shut = ready!(Pin::new(&mut *self.stream).poll_shutdown(cx));

@@ -14,6 +14,10 @@
 
 /// Writes [`SocketCore::pipes`] and [`SocketCore::pipes_mut`] for a core that keeps
 /// its [`Pipes`] in the named field: the same two accessors in every core otherwise.
+/// It writes [`SocketCore::may_transmit`] too, answered from the pipes, which is
+/// exact only for a core whose `poll_transmit` hands out nothing but its pipes'
+/// outbound queues (the provided one, REQ's, PULL's that never queues): a core that
+/// makes messages up in `poll_transmit` does not use this macro.
 /// Defined before the `mod` lines below, since a `macro_rules!` is visible only to
 /// the code that follows it.
 macro_rules! pipes_in_field {
@@ -24,6 +28,10 @@ macro_rules! pipes_in_field {
 
         fn pipes_mut(&mut self) -> &mut $crate::socket::Pipes {
             &mut self.$field
+        }
+
+        fn may_transmit(&self, pipe: $crate::socket::PipeId) -> bool {
+            self.$field.has_outbound(pipe)
         }
     };
 }
@@ -492,6 +500,13 @@ pub trait SocketCore {
     /// The next message to write on `pipe`, if any.
     fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
         self.pipes_mut().pop_outbound(pipe)
+    }
+    /// Whether [`SocketCore::poll_transmit`] may have a message for `pipe` now. A
+    /// connection's writer that has just written asks this before asking for more, so
+    /// a pipe it has emptied costs no core call. `true` is always safe (the writer then
+    /// asks, as it would have): a `false` must mean `poll_transmit` would give `None`.
+    fn may_transmit(&self, _pipe: PipeId) -> bool {
+        true
     }
 
     /// The earliest instant at which `on_timeout` must be called, if any. Most socket

@@ -274,6 +274,11 @@ impl Pipes {
         self.pipes.get(&pipe).is_some_and(|p| p.connected)
     }
 
+    /// Whether [`Pipes::pop_outbound`] would give a message for `pipe`.
+    pub(crate) fn has_outbound(&self, pipe: PipeId) -> bool {
+        self.pipes.get(&pipe).is_some_and(|p| p.connected && p.outbound_len() > 0)
+    }
+
     /// Whether `pipe` is attached and its outbound queue is below SNDHWM.
     pub(crate) fn has_room(&self, pipe: PipeId) -> bool {
         self.pipes

@@ -195,6 +195,10 @@ enum Step {
     /// Right after `on_timeout`, the core still wanted a timeout at or before now: the
     /// driver's timer task would spin (it panics instead).
     TimerStuck(Duration),
+    /// The write just logged came after `may_transmit` said the pipe had nothing: a
+    /// connection's writer would not have asked (`net/conn.rs`), and the message would
+    /// have waited for the next wake-up.
+    Unannounced(PipeId),
 }
 
 /// One step and the events the core reported during it.
@@ -307,11 +311,16 @@ impl Driver {
                     return;
                 };
                 for _ in 0..*budget {
+                    let announced = self.core.may_transmit(pipe);
                     let Some(msg) = self.core.poll_transmit(pipe, now) else { break };
                     if let Some(id) = msg.request_id().filter(|id| !self.written_ids.contains(id)) {
                         self.written_ids.push(id);
                     }
                     self.log(Step::Write(pipe, msg));
+                    if !announced {
+                        let step = Step::Unannounced(pipe);
+                        self.records.push(Record { at: now, step, events: Vec::new() });
+                    }
                 }
             }
             Op::Send(knobs) => {
@@ -950,6 +959,20 @@ fn check_timer_progress(trace: &Trace) -> Result<(), String> {
     v.finish()
 }
 
+/// Every core: `may_transmit` never says a pipe has nothing while `poll_transmit`
+/// would hand out a message on it. A writer that has emptied a pipe asks the core
+/// again only when `may_transmit` says so, so such a message would be stranded until
+/// the next wake-up.
+fn check_may_transmit(trace: &Trace) -> Result<(), String> {
+    let mut v = Violations::default();
+    for (n, r) in trace.records.iter().enumerate() {
+        if let Step::Unannounced(pipe) = r.step {
+            v.add(n, r, format!("wrote on pipe {pipe} after may_transmit said it had nothing"));
+        }
+    }
+    v.finish()
+}
+
 type Factory = fn(&Setup) -> Box<dyn SocketCore>;
 type Check = fn(&Trace) -> Result<(), String>;
 
@@ -997,6 +1020,12 @@ const NO_PANIC: Property = Property {
     seed_offset: 6,
     types: &SocketType::ALL,
     check: check_timer_progress,
+};
+const MAY_TRANSMIT: Property = Property {
+    name: "may_transmit_never_hides_a_message",
+    seed_offset: 7,
+    types: &SocketType::ALL,
+    check: check_may_transmit,
 };
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -1094,6 +1123,11 @@ fn no_core_panics_nor_spins_its_timer() {
     holds(&NO_PANIC);
 }
 
+#[test]
+fn may_transmit_never_hides_a_message() {
+    holds(&MAY_TRANSMIT);
+}
+
 /// How a broken core is broken.
 #[derive(Clone, Copy, Debug)]
 enum Flaw {
@@ -1156,6 +1190,12 @@ impl SocketCore for Flawed {
 
     fn set_connected(&mut self, pipe: PipeId, connected: bool, now: Duration) {
         self.inner.set_connected(pipe, connected, now);
+    }
+
+    /// The real core's answer, which knows nothing of what a flaw makes up: a flaw
+    /// that writes a message of its own (`SendsOldRequestAgain`) writes it unannounced.
+    fn may_transmit(&self, pipe: PipeId) -> bool {
+        self.inner.may_transmit(pipe)
     }
 
     fn detach(&mut self, pipe: PipeId, now: Duration) {
@@ -1275,6 +1315,14 @@ fn queue_property_catches_a_message_received_that_never_waited() {
 #[test]
 fn req_property_catches_a_second_request_on_the_wire() {
     catches(&REQ_ONE_OUTSTANDING, |s| Flawed::build(s, Flaw::SendsOldRequestAgain), "outstanding");
+}
+
+#[test]
+fn may_transmit_property_catches_a_message_made_up_after_saying_none() {
+    let req: &'static [SocketType] = &[SocketType::Req];
+    let property = Property { types: req, ..MAY_TRANSMIT };
+    let factory = |s: &Setup| Flawed::build(s, Flaw::SendsOldRequestAgain);
+    catches(&property, factory, "after may_transmit said it had nothing");
 }
 
 #[test]
