@@ -451,6 +451,17 @@ impl Violations {
     fn finish(self) -> Result<(), String> {
         if self.found.is_empty() { Ok(()) } else { Err(self.found.join("\n")) }
     }
+
+    /// Every step of `trace` that `flags` says is a violation, and what it says.
+    fn of_steps(trace: &Trace, flags: impl Fn(&Step) -> Option<String>) -> Result<(), String> {
+        let mut v = Violations::default();
+        for (n, r) in trace.records.iter().enumerate() {
+            if let Some(what) = flags(&r.step) {
+                v.add(n, r, what);
+            }
+        }
+        v.finish()
+    }
 }
 
 /// The pipes' lifecycle as the driver drove it.
@@ -950,13 +961,12 @@ fn check_sub_filter(trace: &Trace) -> Result<(), String> {
 /// Every core: the driver's timer never spins (after `on_timeout` the next deadline is
 /// later than now). Panics are reported by [`record`] before any check runs.
 fn check_timer_progress(trace: &Trace) -> Result<(), String> {
-    let mut v = Violations::default();
-    for (n, r) in trace.records.iter().enumerate() {
-        if let Step::TimerStuck(next) = r.step {
-            v.add(n, r, format!("still wants a timeout at {next:?} right after handling one"));
+    Violations::of_steps(trace, |step| match step {
+        Step::TimerStuck(next) => {
+            Some(format!("still wants a timeout at {next:?} right after handling one"))
         }
-    }
-    v.finish()
+        _ => None,
+    })
 }
 
 /// Every core: `may_transmit` never says a pipe has nothing while `poll_transmit`
@@ -964,13 +974,12 @@ fn check_timer_progress(trace: &Trace) -> Result<(), String> {
 /// again only when `may_transmit` says so, so such a message would be stranded until
 /// the next wake-up.
 fn check_may_transmit(trace: &Trace) -> Result<(), String> {
-    let mut v = Violations::default();
-    for (n, r) in trace.records.iter().enumerate() {
-        if let Step::Unannounced(pipe) = r.step {
-            v.add(n, r, format!("wrote on pipe {pipe} after may_transmit said it had nothing"));
+    Violations::of_steps(trace, |step| match step {
+        Step::Unannounced(pipe) => {
+            Some(format!("wrote on pipe {pipe} after may_transmit said it had nothing"))
         }
-    }
-    v.finish()
+        _ => None,
+    })
 }
 
 type Factory = fn(&Setup) -> Box<dyn SocketCore>;
