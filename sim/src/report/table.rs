@@ -11,10 +11,11 @@ use super::{Section, VerdictRow};
 /// invariant with its verdicts counted over the seeds and, for one that failed, an
 /// example and its repro.
 pub(crate) fn sim_table(sections: &[Section]) -> String {
-    let mut out = format!("{:<26} {:>5}  {:<30} RESULT\n", "SCENARIO", "SEEDS", "EXPECT");
+    let w = name_width(sections, 26);
+    let mut out = format!("{:<w$} {:>5}  {:<30} RESULT\n", "SCENARIO", "SEEDS", "EXPECT");
     for s in sections {
         let result = result_cell(s);
-        let _ = writeln!(out, "{:<26} {:>5}  {:<30} {result}", s.name, s.seeds, s.expected);
+        let _ = writeln!(out, "{:<w$} {:>5}  {:<30} {result}", s.name, s.seeds, s.expected);
         if s.errors > 0 {
             let _ = writeln!(out, "    {} run(s) could not run", s.errors);
         }
@@ -45,7 +46,8 @@ pub(crate) fn result_cell(s: &Section) -> String {
 /// `real`'s table: a verdict that differs from `expect` is a difference, not a
 /// failure, since real runs are not deterministic.
 pub(crate) fn real_table(sections: &[Section]) -> String {
-    let mut out = format!("{:<28} {:>4}  {:<30} RESULT\n", "SCENARIO", "RUNS", "EXPECT");
+    let w = name_width(sections, 28);
+    let mut out = format!("{:<w$} {:>4}  {:<30} RESULT\n", "SCENARIO", "RUNS", "EXPECT");
     for s in sections {
         // A run that could not run is never as expected.
         let differ = s.seeds.saturating_sub(s.as_expected + s.errors);
@@ -54,7 +56,7 @@ pub(crate) fn real_table(sections: &[Section]) -> String {
             (0, d) => format!("differs in {d} of {} run(s)", s.seeds),
             (e, _) => format!("{e} run(s) could not run"),
         };
-        let _ = writeln!(out, "{:<28} {:>4}  {:<30} {result}", s.name, s.seeds, s.expected);
+        let _ = writeln!(out, "{:<w$} {:>4}  {:<30} {result}", s.name, s.seeds, s.expected);
         for row in &s.verdicts {
             let first =
                 row.failures.first().map(|f| format!("  ({})", f.first)).unwrap_or_default();
@@ -62,6 +64,12 @@ pub(crate) fn real_table(sections: &[Section]) -> String {
         }
     }
     out
+}
+
+/// The scenario column's width: `least`, or the longest name's, so that a long name
+/// (`pipeline-worker-crash-heartbeat`) does not push its row's columns out of line.
+fn name_width(sections: &[Section], least: usize) -> usize {
+    sections.iter().map(|s| s.name.chars().count()).fold(least, usize::max)
 }
 
 /// `fail ×2, pass ×6`: each verdict seen, in name order.
@@ -105,6 +113,20 @@ mod tests {
             sequences: Vec::new(),
             metrics: Default::default(),
             requests: None,
+        }
+    }
+
+    /// A name longer than the column widens it for every row, so the seeds line up
+    /// under SEEDS (`pipeline-worker-crash-heartbeat` pushed its row out of line).
+    #[test]
+    fn a_long_scenario_name_widens_the_column_for_every_row() {
+        let long =
+            Section { name: "pipeline-worker-crash-heartbeat".to_owned(), ..section(4, vec![]) };
+        let table = sim_table(&[section(4, vec![]), long]);
+        let lines: Vec<&str> = table.lines().collect();
+        let seeds_end = lines[0].find("SEEDS").expect("the header names SEEDS") + "SEEDS".len();
+        for line in &lines[1..] {
+            assert_eq!(line.get(seeds_end - 1..seeds_end), Some("4"), "{table}");
         }
     }
 
