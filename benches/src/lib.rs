@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod sched;
+
 use patchbay::plan::{ScenarioPlan, TopologyPlan};
 use patchbay::registry::Registry;
 use patchbay::resolve::{self, TopologyOverrides};

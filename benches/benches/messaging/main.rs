@@ -47,6 +47,8 @@ use std::time::{Duration, SystemTime};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use hdrhistogram::Histogram;
 
+use patchbay_benches::sched::{self, ThreadCost};
+
 use crate::rig::{Flow, RoundTrip};
 
 /// Request size of every request-reply benchmark, in bytes.
@@ -127,6 +129,9 @@ pub struct Run {
     pub latencies: BTreeMap<String, Histogram<u64>>,
     /// Publications PUB dropped at its high-water mark, by criterion id.
     pub dropped: BTreeMap<String, u64>,
+    /// What each round-trip rig's threads cost during its open-loop run, by criterion
+    /// id (Linux only; `patchbay_benches::sched`).
+    pub thread_costs: BTreeMap<String, Vec<ThreadCost>>,
 }
 
 fn main() -> ExitCode {
@@ -204,14 +209,24 @@ fn round_trips(
     run: &mut Run,
     open_loop_count: u64,
 ) {
+    // The rig's threads are those its start leaves behind.
     let (mut rig, mut start) = (None, Some(start));
     let name = id.rsplit('/').next().unwrap_or(id);
     group.bench_function(name, |b| {
-        let rig = rig.get_or_insert_with(|| (start.take().expect("started once"))());
+        let (rig, _) = rig.get_or_insert_with(|| {
+            let before = sched::threads();
+            let rig = (start.take().expect("started once"))();
+            (rig, sched::started_since(&before))
+        });
         b.iter_custom(|n| rig.closed(n));
     });
-    if let Some(rig) = rig {
+    if let Some((rig, threads)) = rig {
+        let reading = sched::Reading::start(&threads);
         run.latencies.insert(id.to_owned(), rig.open(OPEN_LOOP_RATE, open_loop_count));
+        let costs = reading.costs(open_loop_count);
+        if !costs.is_empty() {
+            run.thread_costs.insert(id.to_owned(), costs);
+        }
         // With `perf stat` or `time` on a filtered run: cost per round trip.
         println!("{id}: {} round trips in all", rig.asked());
         run.ran.push(id.to_owned());

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
-use patchbay_benches::workspace_root;
+use patchbay_benches::{sched, workspace_root};
 use serde_json::{Value, json};
 
 use crate::{OPEN_LOOP_RATE, Peer, Run};
@@ -307,6 +307,18 @@ fn render(rows: &[Row], run: &Run) -> String {
             );
         }
     }
+    if !run.thread_costs.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nEach rig's threads in its open-loop run, a round trip: time on a CPU (user and \
+             kernel) + time runnable but waiting for one, and the moves between CPUs the \
+             scheduler made in all. On two cores a wake-up that crosses to the other core \
+             costs the waker far more than its work (docs/peers.md).\n\n| id | threads |\n| --- | --- |"
+        );
+        for (id, costs) in &run.thread_costs {
+            let _ = writeln!(out, "| {id} | {} |", sched::describe(costs));
+        }
+    }
     out
 }
 
@@ -332,6 +344,17 @@ fn to_json(rows: &[Row], run: &Run) -> Value {
             (id.clone(), v)
         })
         .collect();
+    let thread_costs: serde_json::Map<String, Value> = run
+        .thread_costs
+        .iter()
+        .map(|(id, costs)| {
+            let threads = costs.iter().map(|c| {
+                json!({"name": c.name, "cpu_us": c.cpu_us, "wait_us": c.wait_us,
+                       "migrations": c.migrations})
+            });
+            (id.clone(), Value::Array(threads.collect()))
+        })
+        .collect();
     json!({
         "generator": GENERATOR,
         "open_loop_rate_per_sec": OPEN_LOOP_RATE,
@@ -339,6 +362,7 @@ fn to_json(rows: &[Row], run: &Run) -> Value {
         "rows": rows,
         "latencies": latencies,
         "dropped": run.dropped,
+        "thread_costs": thread_costs,
     })
 }
 
