@@ -59,13 +59,17 @@ impl Reading {
         Reading { before: tids.iter().filter_map(|&t| Some((t, seen(t)?))).collect() }
     }
 
-    /// What each thread read at the start has cost since, over `round_trips`.
+    /// What each thread read at the start has cost since, over `round_trips`; a
+    /// thread that has not run since (a library's idle helper) is left out.
     pub fn costs(&self, round_trips: u64) -> Vec<ThreadCost> {
         let per = |ns: u64| ns as f64 / 1e3 / round_trips.max(1) as f64;
         self.before
             .iter()
             .filter_map(|(&tid, then)| {
                 let now = seen(tid)?;
+                if now.run_ns == then.run_ns {
+                    return None;
+                }
                 Some(ThreadCost {
                     name: now.name,
                     cpu_us: per(now.run_ns.saturating_sub(then.run_ns)),

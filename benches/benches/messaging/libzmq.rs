@@ -13,6 +13,13 @@ fn socket(kind: zmq::SocketType) -> zmq::Socket {
     zmq::Context::new().socket(kind).expect("libzmq socket")
 }
 
+/// Starts `body` on a thread called `name`, so the table's thread costs say which of
+/// a rig's threads is which. libzmq's own threads (a context's I/O thread, which does
+/// the socket work, and its reaper) take the name of the thread that made the context.
+fn named(name: &str, body: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new().name(name.to_owned()).spawn(body).expect("a thread starts")
+}
+
 /// Binds on an ephemeral port and returns the endpoint to connect to.
 fn bind_any(socket: &zmq::Socket) -> String {
     socket.bind(LOOPBACK_ANY_PORT).expect("libzmq bind");
@@ -23,7 +30,7 @@ pub fn push_pull(size: usize) -> Flow {
     let (mut flow, ends) = Flow::new();
     let (endpoint_tx, endpoint) = std_mpsc::channel();
     let mut commands = ends.sender;
-    flow.join_on_finish(std::thread::spawn(move || {
+    flow.join_on_finish(named("zmq-push", move || {
         let push = socket(zmq::PUSH);
         endpoint_tx.send(bind_any(&push)).expect("the bench is waiting");
         let body = vec![0xa5u8; size];
@@ -35,7 +42,7 @@ pub fn push_pull(size: usize) -> Flow {
     }));
     let endpoint = endpoint.recv().expect("the PUSH thread bound");
     let (mut commands, done) = (ends.receiver, ends.done);
-    flow.join_on_finish(std::thread::spawn(move || {
+    flow.join_on_finish(named("zmq-pull", move || {
         let pull = socket(zmq::PULL);
         pull.connect(&endpoint).expect("libzmq connect");
         let mut msg = zmq::Message::new();
@@ -56,7 +63,7 @@ pub fn push_pull(size: usize) -> Flow {
 /// to). The server stays parked on its socket after the benchmark; see main.rs.
 fn rep_echo(connect_to: Option<String>) -> String {
     let (endpoint_tx, endpoint) = std_mpsc::channel();
-    std::thread::spawn(move || {
+    named("zmq-rep", move || {
         let rep = socket(zmq::REP);
         let endpoint = match connect_to {
             Some(endpoint) => {
@@ -86,7 +93,7 @@ pub fn req_rep() -> RoundTrip {
 pub fn queue_device() -> RoundTrip {
     let (endpoints_tx, endpoints) = std_mpsc::channel();
     // The device stays parked in `zmq_proxy` after the benchmark; see main.rs.
-    std::thread::spawn(move || {
+    named("zmq-proxy", move || {
         let context = zmq::Context::new();
         let frontend = context.socket(zmq::ROUTER).expect("libzmq socket");
         let backend = context.socket(zmq::DEALER).expect("libzmq socket");
@@ -102,7 +109,7 @@ pub fn queue_device() -> RoundTrip {
 /// A REQ client connected to `endpoint`, serving the bench's asks.
 fn req_client(endpoint: String) -> RoundTrip {
     let (round_trip, ends) = RoundTrip::new();
-    std::thread::spawn(move || {
+    named("zmq-req", move || {
         let req = socket(zmq::REQ);
         req.connect(&endpoint).expect("libzmq connect");
         let (body, mut reply) = (vec![0x5au8; crate::REQUEST_BYTES], zmq::Message::new());
