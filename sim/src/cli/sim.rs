@@ -38,7 +38,10 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     let (plans, skipped) =
         split(plans, |p| crate::run::runnable(p, registry).err().map(|e| e.to_string()));
     if sel.explicit && !skipped.is_empty() {
-        return ctx.usage_error("sim", "the scenario(s) above cannot run in the simulator yet");
+        // Each named scenario the simulator cannot run, with its reason and, for an
+        // outside program, the command that runs it.
+        let why: Vec<String> = skipped.iter().map(|(name, why)| format!("{name}: {why}")).collect();
+        return ctx.usage_error("sim", &why.join("\n"));
     }
     let (plans, left_out) = split(plans, |p| left_out(ctx, &sel, p));
     let shard = match args.shard.resolve() {
@@ -117,7 +120,7 @@ fn print_skipped(ctx: &Ctx, skipped: &[(String, String)]) {
         return;
     }
     println!(
-        "\nskipped {} shipped scenario(s) the simulator cannot run yet (they pass `{} check`):",
+        "\nskipped {} shipped scenario(s) the simulator cannot run (they pass `{} check`); each says why:",
         skipped.len(),
         ctx.tool
     );
