@@ -74,7 +74,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "N", conflicts_with = "seeds")]
     pub seed: Option<u64>,
     /// Run seeds 1..=K instead of the scenario's own.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
     pub seeds: Option<u64>,
     /// Runs at a time (default: sim the number of cores, real 2).
     #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..))]
@@ -158,7 +158,8 @@ pub struct ExploreArgs {
     /// The scenario to explore.
     pub scenario: PathBuf,
     /// Cases to try.
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub cases: u64,
     /// Seed of the case generator.
     #[arg(long, value_name = "S", default_value_t = 1)]

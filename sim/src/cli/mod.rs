@@ -192,6 +192,14 @@ mod tests {
             Some(ExitCode::from(2))
         );
         assert_eq!(code(&["my-tool", "real", "--time-scale", "-1"]), Some(ExitCode::from(2)));
+        // No seed at all would run nothing and report it as a verdict.
+        assert_eq!(code(&["my-tool", "sim", "--seeds", "0"]), Some(ExitCode::from(2)));
+        assert_eq!(code(&["my-tool", "real", "--seeds", "0"]), Some(ExitCode::from(2)));
+        // Nor would no case, which passed a CI step without exploring anything.
+        assert_eq!(
+            code(&["my-tool", "explore", "x.yaml", "--cases", "0"]),
+            Some(ExitCode::from(2))
+        );
         assert_eq!(code(&["my-tool", "sim", "--help"]), Some(ExitCode::SUCCESS));
     }
 }
