@@ -4,10 +4,11 @@
 //! it came from.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use crate::graph::TopologyGraph;
-use crate::plan::{Bind, FaultPlan, Plan, ScenarioPlan, TopologyPlan};
-use crate::spec::units::format_duration;
+use crate::plan::{Bind, Distribution, FaultPlan, Plan, ScenarioPlan, TopologyPlan, WorkloadPlan};
+use crate::spec::units::{format_duration, format_size};
 
 pub fn explain(plan: &Plan) -> String {
     match plan {
@@ -69,6 +70,59 @@ pub(crate) fn explain_topology(t: &TopologyPlan) -> String {
     out
 }
 
+/// A node's workload as a scenario file spells it: the fields it sets, durations and
+/// sizes in their units, distributions as `{uniform: [a, b]}` and the like.
+fn workload_text(w: &WorkloadPlan) -> String {
+    let time = |ns: f64| format_duration(Duration::from_nanos(ns.max(0.0).round() as u64));
+    let size = |bytes: f64| format_size(bytes.max(0.0).round() as u64);
+    let dist = |d: &Distribution, unit: &dyn Fn(f64) -> String| match *d {
+        Distribution::Fixed(v) => unit(v),
+        Distribution::Uniform { min, max } => {
+            format!("{{uniform: [{}, {}]}}", unit(min), unit(max))
+        }
+        Distribution::Exponential { mean } => format!("{{exponential: {}}}", unit(mean)),
+        Distribution::Normal { mean, stddev } => {
+            format!("{{normal: [{}, {}]}}", unit(mean), unit(stddev))
+        }
+        Distribution::LogNormal { median, p99 } => {
+            format!("{{lognormal: [{}, {}]}}", unit(median), unit(p99))
+        }
+    };
+    let rate = |r: f64| if r.is_infinite() { "unlimited".to_owned() } else { format!("{r}/s") };
+    let mut parts = Vec::new();
+    let mut count = |name: &str, v: Option<u64>| {
+        if let Some(v) = v {
+            parts.push(format!("{name}: {v}"));
+        }
+    };
+    count("requests", w.requests);
+    count("publishes", w.publishes);
+    count("jobs", w.jobs);
+    count("chunks", w.chunks);
+    let rates = [("rate", w.rate), ("publish_rate", w.publish_rate)];
+    parts.extend(rates.iter().filter_map(|(name, r)| Some(format!("{name}: {}", rate((*r)?)))));
+    if let Some(f) = w.online_fraction {
+        parts.push(format!("online_fraction: {f}"));
+    }
+    if let Some(d) = &w.size {
+        parts.push(format!("size: {}", dist(d, &size)));
+    }
+    let times = [
+        ("start_at", &w.start_at),
+        ("service_time", &w.service_time),
+        ("join_at", &w.join_at),
+        ("leave_at", &w.leave_at),
+        ("session", &w.session),
+        ("offline", &w.offline),
+    ];
+    for (name, d) in times {
+        if let Some(d) = d {
+            parts.push(format!("{name}: {}", dist(d, &time)));
+        }
+    }
+    if parts.is_empty() { "the design's defaults".to_owned() } else { parts.join(", ") }
+}
+
 fn fault_line(t: &TopologyPlan, f: &FaultPlan) -> String {
     crate::trace::fault_text(t, f)
 }
@@ -89,7 +143,7 @@ pub fn explain_scenario(s: &ScenarioPlan) -> String {
         if s.seeds.len() > 10 { format!(" … ({} in all)", s.seeds.len()) } else { String::new() };
     let _ = writeln!(out, "  seeds {}{more}", seeds.join(", "));
     for (group, w) in &s.workload {
-        let _ = writeln!(out, "  workload {}: {w:?}", s.topology.group(*group).name);
+        let _ = writeln!(out, "  workload {}: {}", s.topology.group(*group).name, workload_text(w));
     }
     for f in &s.faults {
         let _ = writeln!(out, "  fault {}", fault_line(&s.topology, f));

@@ -54,5 +54,24 @@ fn every_shipped_file_explains_and_draws() {
         assert_eq!(graph.graph.edge_count(), t.connections.len(), "{}", file.display());
         assert_eq!(dot.matches(" -> ").count(), t.connections.len(), "{}", file.display());
         assert!(text.contains("default: libzmq"), "{}: no option provenance", file.display());
+        // What a user wrote comes back in the file's spelling, never as Rust's Debug.
+        for debug in ["Some(", "None", "Plan {", "Uniform {"] {
+            assert!(!text.contains(debug), "{}: `{debug}` in\n{text}", file.display());
+        }
     }
+}
+
+/// A scenario's workload is explained as the file spells it: the fields it sets,
+/// sizes and durations in units, distributions as `{uniform: [a, b]}`.
+#[test]
+fn a_workload_is_explained_in_the_file_s_own_spelling() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let registry = Registry::builtin();
+    let plan = load(&root.join("scenarios/lru-steady.yaml"), &registry).plan.expect("resolves");
+    let text = explain(&plan);
+    assert!(
+        text.contains("  workload client: requests: 20, size: {uniform: [1KiB, 64KiB]}\n"),
+        "{text}"
+    );
+    assert!(text.contains("  workload worker: service_time: {uniform: [5ms, 50ms]}\n"), "{text}");
 }

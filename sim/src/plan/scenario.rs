@@ -165,7 +165,6 @@ pub struct WorkloadPlan {
 }
 
 /// What a fault does.
-/// What a fault does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FaultKind {
     /// Traffic between two sets is held; it flows again when the partition heals, and
