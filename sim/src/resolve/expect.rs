@@ -19,8 +19,14 @@ impl ScenarioResolver<'_, '_, '_> {
         invariants: &[InvariantPlan],
     ) -> (Expect, ExpectBounds) {
         let spec = match &raw.expect {
-            RawExpect::Pass => return (Expect::Pass, ExpectBounds::default()),
-            RawExpect::Spec(spec) => spec,
+            None => {
+                self.diags
+                    .error(&YamlPath::root(), Target::Key, Code::MissingField, "missing field `expect`")
+                    .hint("say what the run should show: `expect: pass`, or `expect: {violated: [no_lost_replies]}`");
+                return (Expect::Pass, ExpectBounds::default());
+            }
+            Some(RawExpect::Pass) => return (Expect::Pass, ExpectBounds::default()),
+            Some(RawExpect::Spec(spec)) => spec,
         };
         let path = YamlPath::root().key("expect");
         let expect = match &spec.violated {

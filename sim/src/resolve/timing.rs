@@ -31,7 +31,18 @@ impl ScenarioResolver<'_, '_, '_> {
         diags: &mut Diagnostics,
     ) -> Option<Duration> {
         let path = YamlPath::root().key("duration");
-        match parse_duration(&raw.duration.text) {
+        let Some(duration) = &raw.duration else {
+            diags
+                .error(
+                    &YamlPath::root(),
+                    Target::Key,
+                    Code::MissingField,
+                    "missing field `duration`",
+                )
+                .hint("add how long the safety phase runs, for example `duration: 60s`");
+            return None;
+        };
+        match parse_duration(&duration.text) {
             Ok(d) if d.is_zero() => {
                 diags
                     .error(

@@ -148,8 +148,10 @@ pub struct RawScenario {
     /// Socket option overrides keyed by `node.socket`.
     #[serde(default)]
     pub overrides: BTreeMap<String, RawOptions>,
-    /// Length of the safety phase, in which faults happen.
-    pub duration: Scalar,
+    /// Length of the safety phase, in which faults happen. Required; optional here so
+    /// that a file without it still has its other mistakes reported (the resolver
+    /// says it is missing).
+    pub duration: Option<Scalar>,
     /// Bound on the liveness phase that follows, with every fault healed.
     pub liveness: Option<Scalar>,
     /// A number of seeds (`20`) or the seeds themselves (`[1, 7, 42]`).
@@ -165,7 +167,8 @@ pub struct RawScenario {
     pub swarm: Option<RawSwarm>,
     #[serde(default)]
     pub invariants: Vec<RawInvariant>,
-    pub expect: RawExpect,
+    /// Required, as `duration` is, and for the same reason optional here.
+    pub expect: Option<RawExpect>,
     /// Why a sweep of every shipped scenario leaves this one out (its size, say); it
     /// runs only when named. Absent: every sweep runs it.
     pub only_when_named: Option<String>,
