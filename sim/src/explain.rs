@@ -88,7 +88,6 @@ fn workload_text(w: &WorkloadPlan) -> String {
             format!("{{lognormal: [{}, {}]}}", unit(median), unit(p99))
         }
     };
-    let rate = |r: f64| if r.is_infinite() { "unlimited".to_owned() } else { format!("{r}/s") };
     let mut parts = Vec::new();
     let mut count = |name: &str, v: Option<u64>| {
         if let Some(v) = v {
@@ -100,7 +99,14 @@ fn workload_text(w: &WorkloadPlan) -> String {
     count("jobs", w.jobs);
     count("chunks", w.chunks);
     let rates = [("rate", w.rate), ("publish_rate", w.publish_rate)];
-    parts.extend(rates.iter().filter_map(|(name, r)| Some(format!("{name}: {}", rate((*r)?)))));
+    // Per second, to six places at most (`rate: 1/min` is 0.016667/s).
+    let per_second = |r: f64| {
+        let text = format!("{r:.6}");
+        format!("{}/s", text.trim_end_matches('0').trim_end_matches('.'))
+    };
+    parts.extend(
+        rates.iter().filter_map(|(name, r)| Some(format!("{name}: {}", per_second((*r)?)))),
+    );
     if let Some(f) = w.online_fraction {
         parts.push(format!("online_fraction: {f}"));
     }
