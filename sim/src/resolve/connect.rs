@@ -26,7 +26,7 @@ impl TopologyResolver<'_, '_, '_> {
         let mut out = Vec::new();
         for group_index in 0..groups.len() {
             let Some(node_index) =
-                raw.nodes.iter().position(|n| n.name == groups[group_index].name)
+                raw.nodes.iter().position(|n| n.name() == groups[group_index].name)
             else {
                 continue;
             };
@@ -150,7 +150,7 @@ impl TopologyResolver<'_, '_, '_> {
         }
         // A node the file declares but that was left out for its own error (its
         // count, say) has been reported already; "does not exist" would mislead.
-        if raw.nodes.iter().any(|n| n.name == node) {
+        if raw.nodes.iter().any(|n| n.name() == node) {
             return None;
         }
         let d = self.diags().error(
@@ -281,7 +281,7 @@ impl TopologyResolver<'_, '_, '_> {
     /// Two sockets of one node may not bind the same port.
     pub(super) fn check_binds(&mut self, raw: &RawTopology, groups: &[Group]) {
         for group in groups {
-            let Some(ni) = raw.nodes.iter().position(|n| n.name == group.name) else { continue };
+            let Some(ni) = raw.nodes.iter().position(|n| n.name() == group.name) else { continue };
             let mut seen: BTreeMap<u16, &str> = BTreeMap::new();
             for socket in &group.sockets {
                 let Some(Bind::Port(port)) = socket.bind else { continue };
@@ -322,7 +322,7 @@ impl TopologyResolver<'_, '_, '_> {
         connections: &[Connection],
     ) {
         for group in groups {
-            let Some(ni) = raw.nodes.iter().position(|n| n.name == group.name) else { continue };
+            let Some(ni) = raw.nodes.iter().position(|n| n.name() == group.name) else { continue };
             for (si, socket) in group.sockets.iter().enumerate() {
                 if socket.socket_type != SocketType::Pair {
                     continue;
@@ -367,5 +367,9 @@ impl TopologyResolver<'_, '_, '_> {
 
 /// The socket `socket` of the node `node` as the file declares it.
 fn raw_socket<'r>(raw: &'r RawTopology, node: &str, socket: &str) -> Option<&'r RawSocket> {
-    raw.nodes.iter().filter(|n| n.name == node).flat_map(|n| &n.sockets).find(|s| s.name == socket)
+    raw.nodes
+        .iter()
+        .filter(|n| n.name() == node)
+        .flat_map(|n| &n.sockets)
+        .find(|s| s.name == socket)
 }

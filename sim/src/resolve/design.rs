@@ -104,10 +104,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                                 spec.doc
                             ),
                         )
-                        .hint(format!(
-                            "add `params: {{{}: ...}}` to node `{}`",
-                            spec.name, node.name
-                        ));
+                        .hint(format!("add `params: {{{}: ...}}` to {}", spec.name, node.label()));
                 }
             }
         }
@@ -193,8 +190,8 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                     Target::Value,
                     Code::MissingSocket,
                     format!(
-                        "node `{}` runs design `{}`, which needs a socket `{}` ({})",
-                        node.name,
+                        "{} runs design `{}`, which needs a socket `{}` ({})",
+                        node.label(),
                         design.name(),
                         role.name,
                         types.join(" or ")

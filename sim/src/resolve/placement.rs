@@ -97,6 +97,6 @@ fn check_total(raw: &RawTopology, groups: &[Group], max_hosts: u64, diags: &mut 
 }
 
 fn node_path(raw: &RawTopology, name: &str) -> YamlPath {
-    let index = raw.nodes.iter().position(|n| n.name == name).unwrap_or(0);
+    let index = raw.nodes.iter().position(|n| n.name() == name).unwrap_or(0);
     YamlPath::root().key("nodes").index(index)
 }

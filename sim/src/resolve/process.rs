@@ -32,12 +32,11 @@ impl TopologyResolver<'_, '_, '_> {
     pub(super) fn check_behaviour(&mut self, node: &RawNode, path: &YamlPath) -> bool {
         let (message, at) = match (&node.design, &node.process) {
             (Some(_), None) | (None, Some(_)) => return true,
-            (Some(_), Some(_)) => (
-                format!("node `{}` has both `design:` and `process:`", node.name),
-                path.key("process"),
-            ),
+            (Some(_), Some(_)) => {
+                (format!("{} has both `design:` and `process:`", node.label()), path.key("process"))
+            }
             (None, None) => {
-                (format!("node `{}` has neither `design:` nor `process:`", node.name), path.clone())
+                (format!("{} has neither `design:` nor `process:`", node.label()), path.clone())
             }
         };
         self.diags.error(&at, Target::Key, Code::BadProcess, message).hint(
@@ -60,10 +59,7 @@ impl TopologyResolver<'_, '_, '_> {
                     &node_path.key("params"),
                     Target::Key,
                     Code::BadProcess,
-                    format!(
-                        "node `{}` runs a process, which takes no design parameters",
-                        node.name
-                    ),
+                    format!("{} runs a process, which takes no design parameters", node.label()),
                 )
                 .hint("pass settings to the program in its `command` or `env`");
         }

@@ -94,10 +94,16 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
         let mut groups: Vec<Group> = Vec::new();
         for (i, node) in raw.nodes.iter().enumerate() {
             let path = root.key("nodes").index(i);
-            if groups.iter().any(|g| g.name == node.name) {
+            if node.name.is_none() {
+                // Reported here; the node's other fields are still checked below, and
+                // nothing can refer to it, so the plan is never built.
+                self.diags
+                    .error(&path, Target::Key, Code::MissingField, "missing field `name`")
+                    .hint("name the node, for example `name: worker`; sockets address it as `worker.0`");
+            } else if groups.iter().any(|g| g.name == node.name()) {
                 // Named by its place in the file: group ids skip nodes that failed.
                 let first = raw.nodes.iter().position(|n| n.name == node.name).unwrap_or(0);
-                let msg = format!("two nodes are named `{}`", node.name);
+                let msg = format!("two nodes are named `{}`", node.name());
                 self.diags
                     .error(&path.key("name"), Target::Value, Code::DuplicateNode, msg)
                     .hint(format!("`nodes[{first}]` already uses that name; names must be unique"));
@@ -164,7 +170,9 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     }
 
     pub(super) fn group(&mut self, node: &RawNode, id: GroupId, path: &YamlPath) -> Option<Group> {
-        self.check_name(&node.name, &path.key("name"), "node");
+        if let Some(name) = &node.name {
+            self.check_name(name, &path.key("name"), "node");
+        }
         let count = self.count(node, path);
         let behaviour_ok = self.check_behaviour(node, path);
         let design = node.design.as_ref().and_then(|name| self.design(name, path));
@@ -180,7 +188,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                     &spath.key("name"),
                     Target::Value,
                     Code::DuplicateSocket,
-                    format!("node `{}` has two sockets named `{}`", node.name, raw.name),
+                    format!("{} has two sockets named `{}`", node.label(), raw.name),
                 );
                 continue;
             }
@@ -206,7 +214,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
         };
         Some(Group {
             id,
-            name: node.name.clone(),
+            name: node.name().to_owned(),
             count: count?,
             design,
             params,

@@ -33,7 +33,9 @@ pub struct RawTopology {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNode {
-    pub name: String,
+    /// Optional here so that a node written without one is reported by the resolver
+    /// beside the file's other mistakes; read it through [`RawNode::name`].
+    pub name: Option<String>,
     /// Replicas, addressed as `name.0 … name.{count-1}`; a number or `$param`.
     pub count: Option<Scalar>,
     /// The built-in or registered behaviour; a node has this or `process`, not both.
@@ -49,6 +51,22 @@ pub struct RawNode {
     pub hosts: Option<Scalar>,
     /// The library of this node's sockets, over the topology's.
     pub library: Option<String>,
+}
+
+impl RawNode {
+    /// The node's name; empty when the file gave none (an error the resolver reports),
+    /// so that no reference to a node can match it.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("")
+    }
+
+    /// How messages speak of the node: "node `broker`", or "a node without a name".
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("node `{name}`"),
+            None => "a node without a name".to_owned(),
+        }
+    }
 }
 
 /// An external program standing for a node (`real` only). Its arguments, environment
