@@ -62,8 +62,12 @@ pub(crate) fn explain_topology(t: &TopologyPlan) -> String {
                 ));
             }
             let _ = writeln!(out, "  socket `{}` {}: {}", s.name, s.socket_type, how.join(", "));
-            for (name, value, source) in s.options.rows(s.socket_type) {
-                let _ = writeln!(out, "    {name:<18} {value:<16} {source}");
+            let rows = s.options.rows(s.socket_type);
+            // Sources line up under the socket's longest value, 16 columns at least.
+            let width = rows.iter().map(|(_, value, _)| value.chars().count()).max();
+            let width = width.unwrap_or(0).max(16);
+            for (name, value, source) in rows {
+                let _ = writeln!(out, "    {name:<18} {value:<width$} {source}");
             }
         }
     }

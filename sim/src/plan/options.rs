@@ -97,6 +97,11 @@ pub struct EffectiveOptions {
     pub rcvmaxsize: Effective<Option<u64>>,
     /// A SUB's subscriptions (topic prefixes).
     pub subscribe: Effective<Vec<String>>,
+    /// Library behaviour, not a written option: whether PUB, SUB and XSUB queue as
+    /// NNG's do (a full PUB pipe or SUB queue discards its oldest message; a SUB or
+    /// XSUB never stops reading) or as libzmq's and nanomsg's (a PUB drops the new
+    /// message; a SUB stops reading a full pipe).
+    pub nng_pubsub: Effective<bool>,
     /// Whether a ROUTER fails a send to an unknown peer rather than dropping it.
     pub router_mandatory: Effective<bool>,
     /// libzmq's ZMTP heartbeats (`library: zeromq` only): PING interval, how long a
@@ -155,8 +160,29 @@ impl EffectiveOptions {
             None => EffectiveOptions::unnamed(socket_type),
             Some(lib) => EffectiveOptions::of(lib),
         };
+        if library.value == Some(Library::Nng) {
+            out.nng_pub_sub_buffers(socket_type);
+        }
         out.library = library;
         out
+    }
+
+    /// NNG's PUB and SUB queue in buffers of their own sizes: a PUB one per pipe (as
+    /// patchbay's `sndhwm`), a SUB one per socket, which patchbay bounds per pipe (the
+    /// same for a subscriber of one publisher).
+    fn nng_pub_sub_buffers(&mut self, socket_type: SocketType) {
+        match socket_type {
+            SocketType::Pub => {
+                self.sndhwm = Effective::default(16, "NNG pub0 NNG_OPT_SENDBUF = 16, per pipe");
+            }
+            SocketType::Sub => {
+                self.rcvhwm = Effective::default(
+                    128,
+                    "NNG sub0 NNG_OPT_RECVBUF = 128, per socket (patchbay: per pipe)",
+                );
+            }
+            _ => {}
+        }
     }
 
     /// patchbay's per-type defaults, used when no library is named.
@@ -241,6 +267,20 @@ impl EffectiveOptions {
                 "nanomsg: a SUB subscribes to nothing",
             ),
         };
+        let nng_pubsub = match lib {
+            Library::ZeroMq => d(
+                false,
+                "libzmq: a PUB drops the new message at a full pipe; a SUB stops reading a full pipe",
+            ),
+            Library::Nng => d(
+                true,
+                "NNG: a PUB's full pipe discards its oldest message; a SUB reads on and discards its oldest (NNG_OPT_SUB_PREFNEW = true), an XSUB the new one",
+            ),
+            Library::Nanomsg => d(
+                false,
+                "nanomsg: a PUB drops the new message at a full pipe; a SUB stops reading a full pipe",
+            ),
+        };
         let (req_resend_on_pipe_loss, req_strict) = match lib {
             Library::ZeroMq => (
                 d(
@@ -285,6 +325,7 @@ impl EffectiveOptions {
             survey_deadline: d(secs(1), survey_deadline),
             rcvmaxsize,
             subscribe: d(Vec::new(), subscribe),
+            nng_pubsub,
             router_mandatory: d(false, "libzmq ZMQ_ROUTER_MANDATORY = 0"),
             heartbeat_ivl: d(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
             heartbeat_timeout: d(None, "libzmq ZMQ_HEARTBEAT_TIMEOUT = 0 (the interval)"),
@@ -315,6 +356,7 @@ impl EffectiveOptions {
             zmtp,
             rcvmaxsize_bytes: self.rcvmaxsize.value,
             subscribe: self.subscribe.value.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            nng_pubsub: self.nng_pubsub.value,
             router_mandatory: self.router_mandatory.value,
             // Not a language option yet: libzmq's ZMQ_HANDSHAKE_IVL on ZMTP, else the
             // SP default (NNG's measured deadline).
@@ -339,7 +381,25 @@ impl EffectiveOptions {
         let mut rows = self.all_rows();
         rows.retain(|(name, _, _)| applies_to(name, socket_type, self.library.value));
         rows.insert(0, ("library", library, &self.library.source));
+        if let Some(when_full) = self.when_full(socket_type) {
+            rows.push(("when_full", when_full.to_owned(), &self.nng_pubsub.source));
+        }
         rows
+    }
+
+    /// What a PUB's full pipe, or a SUB's or XSUB's full queue, does with the next
+    /// message; `None` for the other types.
+    fn when_full(&self, socket_type: SocketType) -> Option<&'static str> {
+        use SocketType::*;
+        let nng = self.nng_pubsub.value;
+        Some(match socket_type {
+            Pub | XPub if nng => "drops the oldest",
+            Pub | XPub => "drops the new one",
+            Sub if nng => "reads on, drops the oldest",
+            XSub if nng => "reads on, drops the new one",
+            Sub | XSub => "stops reading the pipe",
+            _ => return None,
+        })
     }
 
     fn all_rows(&self) -> Vec<(&'static str, String, &Source)> {
@@ -453,6 +513,34 @@ mod tests {
         }
         let unnamed = EffectiveOptions::defaults(SocketType::Req).socket_options();
         assert!(unnamed.req_resend_on_pipe_loss && !unnamed.req_strict);
+    }
+
+    #[test]
+    fn only_nngs_pub_and_sub_keep_the_newest_with_its_own_buffer_sizes() {
+        let of = |t: SocketType, lib: Option<Library>| {
+            EffectiveOptions::for_library(t, Effective::default(lib, "test"))
+        };
+        let when_full = |o: &EffectiveOptions, t: SocketType| {
+            let rows = o.rows(t);
+            rows.iter().find(|(n, _, _)| *n == "when_full").map(|(_, v, _)| v.clone())
+        };
+        let (publ, sub) =
+            (of(SocketType::Pub, Some(Library::Nng)), of(SocketType::Sub, Some(Library::Nng)));
+        assert!(publ.socket_options().nng_pubsub && sub.socket_options().nng_pubsub);
+        assert_eq!((publ.sndhwm.value, sub.rcvhwm.value), (16, 128));
+        assert_eq!(when_full(&publ, SocketType::Pub).as_deref(), Some("drops the oldest"));
+        let nng_sub = when_full(&sub, SocketType::Sub);
+        assert_eq!(nng_sub.as_deref(), Some("reads on, drops the oldest"));
+        let nng_xsub = when_full(&of(SocketType::XSub, Some(Library::Nng)), SocketType::XSub);
+        assert_eq!(nng_xsub.as_deref(), Some("reads on, drops the new one"));
+        for lib in [None, Some(Library::ZeroMq), Some(Library::Nanomsg)] {
+            let (publ, sub) = (of(SocketType::Pub, lib), of(SocketType::Sub, lib));
+            assert!(!publ.socket_options().nng_pubsub && !sub.socket_options().nng_pubsub);
+            assert_eq!((publ.sndhwm.value, sub.rcvhwm.value), (1000, 1000), "{lib:?}");
+            let zmq_sub = when_full(&sub, SocketType::Sub);
+            assert_eq!(zmq_sub.as_deref(), Some("stops reading the pipe"), "{lib:?}");
+        }
+        assert_eq!(when_full(&named(Library::Nng), SocketType::Req), None, "a REQ has no such row");
     }
 
     #[test]

@@ -83,6 +83,13 @@ pub struct SocketOptions {
     pub rcvmaxsize_bytes: Option<u64>,
     /// SUB/XSUB prefixes; empty subscribes to nothing, as ZeroMQ's SUB.
     pub subscribe: Vec<Vec<u8>>,
+    /// PUB, SUB and XSUB queue as NNG's do (a `library: nng` socket): a PUB's full pipe
+    /// makes room by discarding its oldest message, and a SUB or XSUB never stops
+    /// reading its pipes: at a full queue a SUB discards the oldest message
+    /// (`NNG_OPT_SUB_PREFNEW`, on by default), an XSUB the new one. Without it, as in
+    /// libzmq and nanomsg, a PUB drops the new message and a SUB stops reading a full
+    /// pipe, which pushes back on the publisher (docs/library-semantics.md).
+    pub nng_pubsub: bool,
     /// ROUTER: fail a send to an unknown or full peer instead of dropping it.
     pub router_mandatory: bool,
     /// A connection that has not finished its handshake this long after it opened is
@@ -111,6 +118,7 @@ impl Default for SocketOptions {
             zmtp: false,
             rcvmaxsize_bytes: None,
             subscribe: Vec::new(),
+            nng_pubsub: false,
             router_mandatory: false,
             handshake_ivl: HANDSHAKE_IVL_NNG,
         }

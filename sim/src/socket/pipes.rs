@@ -390,6 +390,36 @@ impl Pipes {
         }
     }
 
+    /// Queues a message that arrived on `pipe` as [`Pipes::push_inbound`] does, but
+    /// a full queue first discards its oldest message (`Dropped { reason: Hwm }`), as
+    /// NNG's SUB does with `NNG_OPT_SUB_PREFNEW`. For a socket whose driver reads a
+    /// pipe whatever its queue holds.
+    pub(crate) fn push_inbound_evicting(&mut self, pipe: PipeId, msg: Msg) {
+        let rcvhwm_msgs = self.rcvhwm_msgs;
+        let evicted = match self.pipes.get_mut(&pipe).filter(|p| p.attached) {
+            Some(p) if !below_hwm(p.inbound_len(), rcvhwm_msgs) => {
+                // Full, so not empty: the pipe stays in `with_input` with the new one.
+                p.queues.as_mut().and_then(|q| q.inbound.pop_front())
+            }
+            _ => None,
+        };
+        if let Some(old) = evicted {
+            self.drop_msg(Some(pipe), DropReason::Hwm, old);
+        }
+        self.push_inbound(pipe, msg);
+    }
+
+    /// Discards the oldest message waiting to go out on `pipe` if its queue is at
+    /// SNDHWM (`Dropped { reason: Hwm }`), so that a new one fits: NNG's PUB.
+    pub(crate) fn evict_oldest_outbound_if_full(&mut self, pipe: PipeId) {
+        let sndhwm_msgs = self.sndhwm_msgs;
+        let full = |p: &&mut Pipe| p.attached && !below_hwm(p.outbound_len(), sndhwm_msgs);
+        let Some(p) = self.pipes.get_mut(&pipe).filter(full) else { return };
+        if let Some(old) = p.queues.as_mut().and_then(|q| q.outbound.pop_front()) {
+            self.drop_msg(Some(pipe), DropReason::Hwm, old);
+        }
+    }
+
     /// Fair queueing: the next message from the first pipe after the last one read
     /// from (wrapping) that has input, so every sender gets its turn.
     pub(crate) fn pop_inbound(&mut self) -> Option<(PipeId, Msg)> {

@@ -79,6 +79,8 @@ struct Setup {
     router_mandatory: bool,
     /// SUB/XSUB: indices into [`PREFIXES`] subscribed at construction.
     subscribe: Vec<usize>,
+    /// PUB, SUB, XSUB: NNG's queueing (drop the oldest, read on) instead of libzmq's.
+    nng_pubsub: bool,
 }
 
 impl Setup {
@@ -90,6 +92,7 @@ impl Setup {
             survey_deadline: Duration::from_millis(SURVEY_DEADLINE_MS),
             subscribe: self.subscribe.iter().map(|i| PREFIXES[*i].as_bytes().to_vec()).collect(),
             router_mandatory: self.router_mandatory,
+            nng_pubsub: self.nng_pubsub,
             ..SocketOptions::default()
         }
     }
@@ -108,10 +111,30 @@ fn setup(types: &'static [SocketType]) -> impl Strategy<Value = Setup> {
         proptest::bool::weighted(0.8),
         proptest::bool::weighted(0.25),
         proptest::collection::vec(0..PREFIXES.len(), 0..3),
+        proptest::bool::weighted(0.3),
     )
-        .prop_map(|(socket, sndhwm_msgs, rcvhwm_msgs, resend, router_mandatory, subscribe)| {
-            Setup { socket, sndhwm_msgs, rcvhwm_msgs, resend, router_mandatory, subscribe }
-        })
+        .prop_map(
+            |(
+                socket,
+                sndhwm_msgs,
+                rcvhwm_msgs,
+                resend,
+                router_mandatory,
+                subscribe,
+                nng_pubsub,
+            )| {
+                let (router, nng) = (router_mandatory, nng_pubsub);
+                Setup {
+                    socket,
+                    sndhwm_msgs,
+                    rcvhwm_msgs,
+                    resend,
+                    router_mandatory: router,
+                    subscribe,
+                    nng_pubsub: nng,
+                }
+            },
+        )
 }
 
 /// Random choices a message is built from; what they mean depends on the socket type
@@ -547,8 +570,28 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
             _ => {}
         }
         pipes.apply(&r.step);
+        // NNG's PUB makes room at a full pipe: its `Hwm` drop on a send is that pipe's
+        // oldest message, and the new one is queued after it.
+        let evicts = s.nng_pubsub && matches!(s.socket, Pub | XPub);
         for event in &r.events {
             match event {
+                SocketEvent::Dropped { reason: DropReason::Hwm, pipe: Some(p), .. }
+                    if matches!(r.step, Step::Send(..)) && matches!(s.socket, Pub | XPub) =>
+                {
+                    let queued_after = enqueued(&r.events).any(|(q, _)| q == *p);
+                    if evicts != queued_after {
+                        let what = format!(
+                            "a full pipe {p} {} the new message (NNG's queues: {evicts})",
+                            if queued_after { "took" } else { "refused" }
+                        );
+                        v.add(n, r, what);
+                    }
+                    match outbound.get_mut(p) {
+                        Some(depth) if evicts && *depth > 0 => *depth -= 1,
+                        _ if evicts => v.add(n, r, format!("evicted from empty pipe {p}")),
+                        _ => {}
+                    }
+                }
                 SocketEvent::Enqueued { pipe, depth, .. } => {
                     if s.sndhwm_msgs > 0 && *depth > s.sndhwm_msgs {
                         v.add(n, r, format!("outbound depth {depth} on pipe {pipe} above SNDHWM"));
@@ -576,7 +619,11 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
                 SocketEvent::Dropped { reason: DropReason::Hwm, pipe, .. } => {
                     let upstream = matches!(s.socket, Sub | XSub)
                         && matches!(r.step, Step::Send(..) | Step::Attach(_));
-                    if s.socket.hwm_policy() == HwmPolicy::Block && !upstream {
+                    // NNG's SUB and XSUB read on and make room in a full queue.
+                    let reads_on = s.nng_pubsub
+                        && matches!(s.socket, Sub | XSub)
+                        && matches!(r.step, Step::Arrive(..));
+                    if s.socket.hwm_policy() == HwmPolicy::Block && !upstream && !reads_on {
                         let what =
                             format!("{} blocks at its HWM but dropped on {pipe:?}", s.socket);
                         v.add(n, r, what);
@@ -631,6 +678,15 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
                 }
                 SocketEvent::Dropped { pipe: Some(pipe), msg, .. } if !arriving => {
                     take_front(&mut waiting, Some(*pipe), msg);
+                }
+                // NNG's SUB reads on at a full queue and discards its oldest message.
+                SocketEvent::Dropped { reason: DropReason::Hwm, pipe: Some(pipe), msg }
+                    if s.nng_pubsub && s.socket == SocketType::Sub =>
+                {
+                    if take_front(&mut waiting, Some(*pipe), msg).is_none() {
+                        let what = format!("dropped {msg:?} on pipe {pipe}, not its oldest");
+                        v.add(n, r, what);
+                    }
                 }
                 _ => {}
             }
@@ -1152,6 +1208,8 @@ enum Flaw {
     PanicsOnEmptyHeader,
     /// A REQ ignores `on_timeout`, so its deadline stays in the past.
     IgnoresTimeouts,
+    /// A SUB that reads on at a full queue drops what arrived, not its oldest.
+    DropsTheArrivalNotTheOldest,
 }
 
 /// A real core with one flaw wrapped around it.
@@ -1260,6 +1318,14 @@ impl SocketCore for Flawed {
             Flaw::PanicsOnEmptyHeader => {
                 let _reply_id = msg.header[0];
             }
+            Flaw::DropsTheArrivalNotTheOldest if !self.inner.pipes().can_receive(pipe) => {
+                let reason = DropReason::Hwm;
+                return self.events.push_back(SocketEvent::Dropped {
+                    pipe: Some(pipe),
+                    reason,
+                    msg,
+                });
+            }
             _ => {}
         }
         self.inner.on_message(pipe, msg, now);
@@ -1311,6 +1377,39 @@ fn hwm_property_catches_a_blocking_type_that_drops() {
         |s| Flawed::build(s, Flaw::DropsInsteadOfBlocking),
         "PUSH blocks at its HWM",
     );
+}
+
+#[test]
+fn hwm_property_catches_an_nng_pub_that_drops_the_new_message() {
+    let publ: &'static [SocketType] = &[SocketType::Pub];
+    let property = Property { types: publ, ..HWM };
+    let libzmq_queues = |s: &Setup| real_core(&Setup { nng_pubsub: false, ..s.clone() });
+    catches(&property, libzmq_queues, "refused the new message (NNG's queues: true)");
+}
+
+/// A random search rarely fills an NNG SUB (arrivals must outrun receives on one
+/// pipe), so this history is written out: three arrivals on a queue of one.
+#[test]
+fn queue_property_catches_an_nng_sub_that_drops_the_arrival_not_its_oldest() {
+    let setup = Setup {
+        socket: SocketType::Sub,
+        sndhwm_msgs: 1,
+        rcvhwm_msgs: 1,
+        resend: false,
+        router_mandatory: false,
+        subscribe: vec![0],
+        nng_pubsub: true,
+    };
+    let knobs =
+        |pick| Knobs { kind: 0, pick, header: vec![], topic: 0, multipart: false, pad_bytes: 0 };
+    let mut ops = vec![Op::Attach, Op::Connect(0)];
+    ops.extend((0..3).map(|i| Op::Arrive(0, knobs(i))));
+    ops.push(Op::Recv);
+    let real = record(&setup, real_core(&setup), &ops).expect("no panic");
+    assert_eq!(check_queues(&real), Ok(()));
+    let flawed = Flawed::build(&setup, Flaw::DropsTheArrivalNotTheOldest);
+    let report = check_queues(&record(&setup, flawed, &ops).expect("no panic"));
+    assert!(report.as_ref().is_err_and(|r| r.contains("not its oldest")), "{report:?}");
 }
 
 #[test]
@@ -1381,39 +1480,59 @@ fn timer_property_catches_a_core_whose_deadline_never_moves() {
 
 /// The histories reach what the properties are about, so a pass is not vacuous: over
 /// the CI budget some case fires a REQ resend, has a ROUTER drop for an unknown peer,
-/// expires a survey, drops at the HWM, drops an unsubscribed message, and REQ and
-/// SURVEYOR accept answers (so the checks on accepted replies are exercised).
+/// expires a survey, drops at the HWM (and NNG's PUB and SUB make room at theirs),
+/// drops an unsubscribed message, and REQ and SURVEYOR accept answers (so the checks
+/// on accepted replies are exercised).
 #[test]
 fn histories_reach_the_interesting_cases() {
     let mut seen: BTreeSet<&'static str> = BTreeSet::new();
-    let property = Property { types: &SocketType::ALL, ..HWM };
-    let mut runner = TestRunner::new(config(&property, true));
-    let strategy = (setup(property.types), proptest::collection::vec(op(), 0..160));
-    for _ in 0..FLAW_CASES {
-        let (setup, ops) = strategy.new_tree(&mut runner).expect("strategy").current();
-        let trace = record(&setup, real_core(&setup), &ops).expect("no panic");
-        for event in trace.records.iter().flat_map(|r| &r.events) {
-            let label = match event {
-                SocketEvent::Resent { timer: true, .. } => "timer resend",
-                SocketEvent::Dropped { reason: DropReason::UnknownPeer, .. } => "unknown peer",
-                SocketEvent::SurveyExpired { .. } => "survey expired",
-                SocketEvent::Dropped { reason: DropReason::Hwm, .. } => "hwm drop",
-                SocketEvent::Dropped { reason: DropReason::Unsubscribed, .. } => "unsubscribed",
-                SocketEvent::Dropped { reason: DropReason::LateReply, .. } => "late reply",
-                SocketEvent::Dropped { reason: DropReason::Malformed, .. } => "malformed",
-                SocketEvent::Arrived { .. } if setup.socket == SocketType::Req => "reply accepted",
-                SocketEvent::Arrived { .. } if setup.socket == SocketType::Surveyor => {
-                    "response accepted"
-                }
-                _ => continue,
-            };
-            seen.insert(label);
+    // SUBs alone too: a queue fills only when arrivals outrun receives on one pipe.
+    let cases = [&SocketType::ALL[..], &[SocketType::Sub]].map(|types| {
+        let property = Property { types, ..HWM };
+        let runner = TestRunner::new(config(&property, true));
+        (runner, (setup(types), proptest::collection::vec(op(), 0..160)))
+    });
+    for (mut runner, strategy) in cases {
+        for _ in 0..FLAW_CASES {
+            let (setup, ops) = strategy.new_tree(&mut runner).expect("strategy").current();
+            let trace = record(&setup, real_core(&setup), &ops).expect("no panic");
+            for event in trace.records.iter().flat_map(|r| &r.events) {
+                let label = match event {
+                    SocketEvent::Resent { timer: true, .. } => "timer resend",
+                    SocketEvent::Dropped { reason: DropReason::UnknownPeer, .. } => "unknown peer",
+                    SocketEvent::SurveyExpired { .. } => "survey expired",
+                    SocketEvent::Dropped { reason: DropReason::Hwm, .. }
+                        if setup.nng_pubsub && setup.socket == SocketType::Sub =>
+                    {
+                        "nng sub evicted"
+                    }
+                    SocketEvent::Dropped { reason: DropReason::Hwm, .. }
+                        if setup.nng_pubsub && setup.socket == SocketType::Pub =>
+                    {
+                        "nng pub evicted"
+                    }
+                    SocketEvent::Dropped { reason: DropReason::Hwm, .. } => "hwm drop",
+                    SocketEvent::Dropped { reason: DropReason::Unsubscribed, .. } => "unsubscribed",
+                    SocketEvent::Dropped { reason: DropReason::LateReply, .. } => "late reply",
+                    SocketEvent::Dropped { reason: DropReason::Malformed, .. } => "malformed",
+                    SocketEvent::Arrived { .. } if setup.socket == SocketType::Req => {
+                        "reply accepted"
+                    }
+                    SocketEvent::Arrived { .. } if setup.socket == SocketType::Surveyor => {
+                        "response accepted"
+                    }
+                    _ => continue,
+                };
+                seen.insert(label);
+            }
         }
     }
     let want = [
         "hwm drop",
         "late reply",
         "malformed",
+        "nng pub evicted",
+        "nng sub evicted",
         "reply accepted",
         "response accepted",
         "survey expired",

@@ -4,10 +4,10 @@
 //! A pipe at its send high-water mark drops its copy; the send itself never blocks and
 //! never fails (docs/library-semantics.md: 100,000 sends with SNDHWM 10 and no
 //! subscriber all returned OK). libzmq drops silently; here each dropped copy is a
-//! `Dropped { reason: Hwm }` event so the trace can show it. Every library drops the
-//! newest copy here. That is a known deviation for NNG, whose PUB and SUB discard the
-//! oldest message of a full buffer, so a stopped subscriber gets the last ones
-//! (docs/library-semantics.md, "Conformance": `nng-pub-hwm`).
+//! `Dropped { reason: Hwm }` event so the trace can show it. libzmq and nanomsg drop
+//! the new copy; NNG's PUB (`nng_pubsub`) discards the oldest message of the full pipe
+//! instead and queues the new one, so a subscriber that falls behind gets the latest
+//! (NNG's `pub0_sock_send`; docs/library-semantics.md, "Conformance": `nng-pub-hwm`).
 //!
 //! A message from a subscriber with body `0x01`+prefix subscribes that pipe to the
 //! prefix, `0x00`+prefix cancels it. An XPUB also hands the application those
@@ -34,6 +34,8 @@ pub struct Publisher {
     /// True for XPUB: subscription and upstream messages are handed to `recv`.
     xpub: bool,
     pipes: Pipes,
+    /// NNG's PUB: a full pipe discards its oldest message to take the new one.
+    evict_oldest: bool,
     /// Each attached pipe's subscriptions. `None` until the pipe sends its first
     /// subscription message: such a peer gets everything, because it may be an NNG
     /// SUB, which never sends subscriptions and filters for itself. A ZeroMQ SUB with
@@ -46,7 +48,12 @@ pub struct Publisher {
 impl Publisher {
     /// A PUB: fan-out only; `recv` is a state error.
     pub fn new_pub(options: SocketOptions) -> Publisher {
-        Publisher { xpub: false, pipes: Pipes::new(&options), filters: BTreeMap::new() }
+        Publisher {
+            xpub: false,
+            pipes: Pipes::new(&options),
+            evict_oldest: options.nng_pubsub,
+            filters: BTreeMap::new(),
+        }
     }
 
     /// An XPUB: a PUB that also delivers subscription messages to the application.
@@ -114,12 +121,16 @@ impl SocketCore for Publisher {
     }
 
     /// Never blocks, never fails. A message that no pipe wants is discarded without
-    /// an event: there is no pipe to charge it to, and libzmq counts it as sent.
+    /// an event: there is no pipe to charge it to, and libzmq counts it as sent. At a
+    /// full pipe the new copy is dropped, or with NNG's queues the pipe's oldest.
     fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
         let topic = topic(&msg.body);
         let targets: Vec<PipeId> =
             self.filters.keys().copied().filter(|p| self.wants(*p, &topic)).collect();
         for pipe in targets {
+            if self.evict_oldest {
+                self.pipes.evict_oldest_outbound_if_full(pipe);
+            }
             self.pipes.enqueue_or_drop(pipe, msg.clone());
         }
         Ok(())
@@ -206,6 +217,40 @@ mod tests {
         assert_eq!(bodies(&mut p, 3), ["apple"]);
         let off = SocketEvent::Subscription { pipe: Some(1), prefix: "a".into(), on: false };
         assert!(events(&mut p).contains(&off));
+    }
+
+    /// What a full pipe kept and what it reported dropped, after "m0" to "m4" were
+    /// sent to a PUB with SNDHWM 2 whose pipe writes nothing meanwhile.
+    fn kept_and_dropped(options: SocketOptions) -> (Vec<String>, Vec<String>) {
+        let mut p = Publisher::new_pub(options);
+        p.attach(1, ms(0));
+        for body in ["m0", "m1", "m2", "m3", "m4"] {
+            assert_eq!(p.send(msg(&[], body), ms(1)), Ok(()));
+        }
+        let dropped = events(&mut p)
+            .into_iter()
+            .filter_map(|e| match e {
+                SocketEvent::Dropped { pipe: Some(1), reason: DropReason::Hwm, msg } => {
+                    Some(String::from_utf8_lossy(&msg.body).into_owned())
+                }
+                _ => None,
+            })
+            .collect();
+        p.set_connected(1, true, ms(2));
+        (bodies(&mut p, 1), dropped)
+    }
+
+    fn strings(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn a_full_pipe_drops_the_new_message_but_nngs_drops_its_oldest() {
+        let (kept, dropped) = kept_and_dropped(opts(2, 10));
+        assert_eq!((kept, dropped), (strings(&["m0", "m1"]), strings(&["m2", "m3", "m4"])));
+        let nng = SocketOptions { nng_pubsub: true, ..opts(2, 10) };
+        let (kept, dropped) = kept_and_dropped(nng);
+        assert_eq!((kept, dropped), (strings(&["m3", "m4"]), strings(&["m0", "m1", "m2"])));
     }
 
     #[test]

@@ -21,6 +21,15 @@
 //! not filter (libzmq sets `filter` for SUB only), and forwards any other message it
 //! is sent to every pipe, which a FORWARDER device needs.
 //!
+//! At a full receive queue libzmq's and nanomsg's SUB and XSUB stop reading that
+//! pipe until the application takes a message, which pushes back on the publisher.
+//! NNG's never stop reading (`nng_pubsub`): its SUB discards the queue's oldest
+//! message to take the new one (`NNG_OPT_SUB_PREFNEW`, on by default; NNG's
+//! `sub0_recv_cb`), its XSUB discards the new one (`xsub0_recv_cb`). Either way the
+//! discarded message is a `Dropped { reason: Hwm }` event. NNG bounds one queue per
+//! socket (128 messages by default); patchbay bounds each pipe's, the same for a
+//! subscriber of one publisher.
+//!
 //! Messages sent upstream are never worth blocking for: a pipe at SNDHWM drops its copy
 //! with `Hwm`, as libzmq does with subscriptions (and XSUB's distributor with upstream
 //! messages), although `SocketType::hwm_policy` lists SUB and XSUB as blocking for
@@ -47,6 +56,8 @@ pub struct Subscriber {
     prefixes: Prefixes,
     /// Whether subscriptions travel upstream: only on ZeroMQ's wire (ZMTP).
     upstream: bool,
+    /// NNG's queueing: never stop reading a pipe; make room in a full queue instead.
+    reads_on: bool,
 }
 
 impl Subscriber {
@@ -66,6 +77,7 @@ impl Subscriber {
             pipes: Pipes::new(&options),
             prefixes: Prefixes::default(),
             upstream: options.zmtp,
+            reads_on: options.nng_pubsub,
         };
         for prefix in options.subscribe {
             core.subscribe(true, Bytes::from(prefix));
@@ -138,11 +150,23 @@ impl SocketCore for Subscriber {
 
     /// A SUB filters on arrival too, so an unwanted message never takes a queue slot;
     /// libzmq filters only when the application reads, after it has held a slot.
+    /// With NNG's queueing a full queue takes the message at the cost of its oldest
+    /// (SUB) or refuses it (XSUB), both reported as `Hwm` drops.
     fn on_message(&mut self, pipe: PipeId, msg: Msg, _now: Duration) {
         if !self.xsub && !self.prefixes.matches(&msg.body) {
             return self.pipes.drop_msg(Some(pipe), DropReason::Unsubscribed, msg);
         }
+        if self.reads_on && !self.xsub {
+            return self.pipes.push_inbound_evicting(pipe, msg);
+        }
+        // A full pipe refuses it as `Hwm`: only NNG's XSUB is ever sent one, since
+        // every other subscriber stops reading the pipe first (`can_receive`).
         self.pipes.push_inbound(pipe, msg);
+    }
+
+    /// libzmq's and nanomsg's subscribers stop reading a full pipe; NNG's read on.
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        if self.reads_on { self.pipes.is_attached(pipe) } else { self.pipes.can_receive(pipe) }
     }
 }
 
@@ -168,6 +192,54 @@ mod tests {
 
     fn bodies(core: &mut Subscriber, pipe: PipeId) -> Vec<Vec<u8>> {
         std::iter::from_fn(|| core.poll_transmit(pipe, ms(0))).map(|m| m.body.to_vec()).collect()
+    }
+
+    fn text(msg: &Msg) -> String {
+        String::from_utf8_lossy(&msg.body).into_owned()
+    }
+
+    /// What a SUB or XSUB (RCVHWM 2) whose application reads nothing does with "m0"
+    /// to "m4" from one pipe: whether it still read the pipe once full, what the
+    /// application then gets, and what was reported dropped.
+    fn full_queue(xsub: bool, nng: bool) -> (bool, Vec<String>, Vec<String>) {
+        let options = SocketOptions { nng_pubsub: nng, rcvhwm_msgs: 2, ..sub_opts(&[""]) };
+        let mut s = if xsub { Subscriber::new_xsub(options) } else { Subscriber::new_sub(options) };
+        up(&mut s, &[1]);
+        let mut read_on = true;
+        for body in ["m0", "m1", "m2", "m3", "m4"] {
+            if !s.can_receive(1) {
+                read_on = false;
+                break;
+            }
+            s.on_message(1, msg(&[], body), ms(0));
+        }
+        let dropped = events(&mut s)
+            .into_iter()
+            .filter_map(|e| match e {
+                SocketEvent::Dropped { pipe: Some(1), reason: DropReason::Hwm, msg } => {
+                    Some(text(&msg))
+                }
+                _ => None,
+            })
+            .collect();
+        let got = std::iter::from_fn(|| s.recv(ms(1)).ok()).map(|m| text(&m)).collect();
+        (read_on, got, dropped)
+    }
+
+    fn strings(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn at_a_full_queue_libzmqs_sub_stops_reading_and_nngs_reads_on_keeping_the_newest() {
+        for xsub in [false, true] {
+            let libzmq = (false, strings(&["m0", "m1"]), strings(&[]));
+            assert_eq!(full_queue(xsub, false), libzmq, "xsub: {xsub}");
+        }
+        let nng_sub = (true, strings(&["m3", "m4"]), strings(&["m0", "m1", "m2"]));
+        assert_eq!(full_queue(false, true), nng_sub);
+        let nng_xsub = (true, strings(&["m0", "m1"]), strings(&["m2", "m3", "m4"]));
+        assert_eq!(full_queue(true, true), nng_xsub);
     }
 
     #[test]
