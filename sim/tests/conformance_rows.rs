@@ -396,6 +396,33 @@ fn conformance_nng_sub_keeps_the_newest_messages() {
     assert!(sim.text.contains("SUB missed the first message"), "{}", sim.text);
 }
 
+/// With `NNG_OPT_SUB_PREFNEW` off (`sub_prefer_new: false`) NNG's SUB still reads on,
+/// but a full queue discards the new message: a subscriber that stops reading keeps
+/// the first messages, not the last. Whether the last one also arrives is timing (the
+/// PUB's pipe may still hold the newest when the SUB drains), so it is not compared.
+#[test]
+fn conformance_nng_sub_without_prefer_new_keeps_the_oldest() {
+    require_peers();
+    let row = "nng-sub-prefer-old";
+    let oracle = oracle(row);
+    let want = "PUB never blocked; SUB got first message; in order; some dropped";
+    // The outcome less its count part, which the machine's buffers decide.
+    let shape = |text: &str| text.rsplit_once("; ").map_or(text.to_owned(), |(s, _)| s.to_owned());
+    assert_eq!(oracle.outcomes.len(), 1);
+    assert_eq!(shape(&oracle.outcomes[0]), want, "the oracle is not NNG's SUB without prefnew");
+    let keep_old = || SocketOptions { sub_prefer_new: false, ..nng() };
+    let real =
+        against_real(|| Counterpart::process(row, &[]), |t, env, cp| ours_pub(t, env, cp, nng()));
+    let sim =
+        in_sim(row, sim_sub_stops_reading(keep_old()), |t, env, cp| ours_pub(t, env, cp, nng()));
+    eprintln!(
+        "{row}\n  oracle:    {} {:?}\n  vs real:   {} {:?}\n  simulated: {} {:?}",
+        oracle.outcomes[0], oracle.times, real.text, real.times, sim.text, sim.times
+    );
+    assert_eq!(shape(&real.text), want, "patchbay's nng PUB against NNG's SUB without prefnew");
+    assert_eq!(shape(&sim.text), want, "patchbay's nng PUB and SUB without prefer_new");
+}
+
 /// The outcome text of `push_outcome` in the peer script.
 fn push_outcome(taken: u32, blocked: bool, got: &[String], later: bool) -> String {
     [

@@ -88,6 +88,23 @@ fn every_shipped_and_good_file_loads_without_a_diagnostic() {
     assert!(noisy.is_empty(), "shipped files must check clean:\n\n{}", noisy.join("\n"));
 }
 
+/// `sub_prefer_new` reaches the socket it is written on, and only that one; NNG's
+/// PUB and SUB take its queueing and its buffer sizes.
+#[test]
+fn an_nng_subscriber_takes_sub_prefer_new_as_written() {
+    let file = workspace_root().join(GOOD_DIR).join("pubsub-nng.yaml");
+    let plan = resolve::load_topology(&file, &Registry::builtin()).plan.expect("it loads");
+    let options = |group: &str| {
+        let g = plan.group_by_name(group).expect("a node of the file");
+        g.sockets[0].options.socket_options()
+    };
+    let (publisher, subscriber, keeper) =
+        (options("publisher"), options("subscriber"), options("keeper"));
+    assert!(publisher.nng_pubsub && subscriber.nng_pubsub && keeper.nng_pubsub);
+    assert_eq!((publisher.sndhwm_msgs, subscriber.rcvhwm_msgs), (16, 128));
+    assert_eq!((subscriber.sub_prefer_new, keeper.sub_prefer_new), (true, false));
+}
+
 #[test]
 fn negative_requests_are_out_of_range_like_a_negative_count() {
     // From issue 15: two whole-number parsers disagreed. `count: -3` was `out-of-range`

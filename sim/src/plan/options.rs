@@ -102,6 +102,9 @@ pub struct EffectiveOptions {
     /// XSUB never stops reading) or as libzmq's and nanomsg's (a PUB drops the new
     /// message; a SUB stops reading a full pipe).
     pub nng_pubsub: Effective<bool>,
+    /// An NNG SUB's `NNG_OPT_SUB_PREFNEW`: whether its full queue discards its oldest
+    /// message for a new one (the default) or the new one.
+    pub sub_prefer_new: Effective<bool>,
     /// Whether a ROUTER fails a send to an unknown peer rather than dropping it.
     pub router_mandatory: Effective<bool>,
     /// libzmq's ZMTP heartbeats (`library: zeromq` only): PING interval, how long a
@@ -126,6 +129,7 @@ pub(crate) fn applies_to(option: &str, socket_type: SocketType, library: Option<
         "req_resend_tick" => socket_type == Req && library == Some(Library::Nng),
         "pair_version" => socket_type == Pair && library == Some(Library::Nng),
         "subscribe" => matches!(socket_type, Sub | XSub),
+        "sub_prefer_new" => socket_type == Sub && library == Some(Library::Nng),
         // libzmq's alone: NNG's and nanomsg's raw REP have no such option.
         "router_mandatory" => {
             socket_type == Router && matches!(library, None | Some(Library::ZeroMq))
@@ -274,7 +278,7 @@ impl EffectiveOptions {
             ),
             Library::Nng => d(
                 true,
-                "NNG: a PUB's full pipe discards its oldest message; a SUB reads on and discards its oldest (NNG_OPT_SUB_PREFNEW = true), an XSUB the new one",
+                "NNG: a PUB's full pipe discards its oldest message; a SUB or XSUB never stops reading",
             ),
             Library::Nanomsg => d(
                 false,
@@ -326,6 +330,7 @@ impl EffectiveOptions {
             rcvmaxsize,
             subscribe: d(Vec::new(), subscribe),
             nng_pubsub,
+            sub_prefer_new: d(true, "NNG sub0 NNG_OPT_SUB_PREFNEW = true"),
             router_mandatory: d(false, "libzmq ZMQ_ROUTER_MANDATORY = 0"),
             heartbeat_ivl: d(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
             heartbeat_timeout: d(None, "libzmq ZMQ_HEARTBEAT_TIMEOUT = 0 (the interval)"),
@@ -357,6 +362,7 @@ impl EffectiveOptions {
             rcvmaxsize_bytes: self.rcvmaxsize.value,
             subscribe: self.subscribe.value.iter().map(|s| s.as_bytes().to_vec()).collect(),
             nng_pubsub: self.nng_pubsub.value,
+            sub_prefer_new: self.sub_prefer_new.value,
             router_mandatory: self.router_mandatory.value,
             // Not a language option yet: libzmq's ZMQ_HANDSHAKE_IVL on ZMTP, else the
             // SP default (NNG's measured deadline).
@@ -382,7 +388,11 @@ impl EffectiveOptions {
         rows.retain(|(name, _, _)| applies_to(name, socket_type, self.library.value));
         rows.insert(0, ("library", library, &self.library.source));
         if let Some(when_full) = self.when_full(socket_type) {
-            rows.push(("when_full", when_full.to_owned(), &self.nng_pubsub.source));
+            // An NNG SUB's choice is its `sub_prefer_new`, default or written.
+            let nng_sub = socket_type == SocketType::Sub && self.nng_pubsub.value;
+            let source =
+                if nng_sub { &self.sub_prefer_new.source } else { &self.nng_pubsub.source };
+            rows.push(("when_full", when_full.to_owned(), source));
         }
         rows
     }
@@ -395,7 +405,8 @@ impl EffectiveOptions {
         Some(match socket_type {
             Pub | XPub if nng => "drops the oldest",
             Pub | XPub => "drops the new one",
-            Sub if nng => "reads on, drops the oldest",
+            Sub if nng && self.sub_prefer_new.value => "reads on, drops the oldest",
+            Sub if nng => "reads on, drops the new one",
             XSub if nng => "reads on, drops the new one",
             Sub | XSub => "stops reading the pipe",
             _ => return None,
@@ -454,6 +465,7 @@ impl EffectiveOptions {
                 &self.rcvmaxsize.source,
             ),
             ("subscribe", format!("{:?}", self.subscribe.value), &self.subscribe.source),
+            ("sub_prefer_new", self.sub_prefer_new.value.to_string(), &self.sub_prefer_new.source),
             (
                 "router_mandatory",
                 self.router_mandatory.value.to_string(),

@@ -35,6 +35,9 @@ const NNG_TICK_HINT: &str = "only NNG (1.7 and later) checks the resend time on 
 /// What to do instead of `pair_version` where NNG's PAIR is not modelled.
 const NNG_PAIR_HINT: &str = "nanomsg's PAIR (and an unnamed one) is always v0 and libzmq's speaks ZMTP; name `library: nng` for this socket to choose between NNG's PAIR v1 and v0";
 
+/// What to do instead of `sub_prefer_new` where NNG's SUB is not modelled.
+const NNG_PREFNEW_HINT: &str = "libzmq's and nanomsg's SUB (and an unnamed one) stop reading a full pipe instead of discarding; name `library: nng` for this socket to model NNG's SUB";
+
 /// What the two PAIR versions are.
 const PAIR_VERSION_HINT: &str = "1 is NNG's default PAIR (nng_pair1_open), 0 its pair0 (nng_pair0_open), which nanomsg's PAIR speaks";
 
@@ -161,8 +164,15 @@ impl EffectiveOptions {
         }
     }
 
-    /// NNG's `req_resend_tick` and `pair_version`, on a `library: nng` socket only.
+    /// NNG's `req_resend_tick`, `pair_version` and `sub_prefer_new`, on a `library:
+    /// nng` socket only.
     fn apply_nng(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
+        if let Some(prefer_new) = raw.sub_prefer_new
+            && ctx.check_nng("sub_prefer_new", SocketType::Sub, NNG_PREFNEW_HINT)
+        {
+            self.sub_prefer_new =
+                Effective { value: prefer_new, source: ctx.source("sub_prefer_new") };
+        }
         let tick = raw.req_resend_tick.as_ref();
         let req = (SocketType::Req, NNG_TICK_HINT);
         if let Some(tick) = ctx.nng_option(tick, "req_resend_tick", req, parse_tick) {

@@ -90,6 +90,9 @@ pub struct SocketOptions {
     /// libzmq and nanomsg, a PUB drops the new message and a SUB stops reading a full
     /// pipe, which pushes back on the publisher (docs/library-semantics.md).
     pub nng_pubsub: bool,
+    /// SUB with `nng_pubsub`: a full queue discards its oldest message for the new one
+    /// (`NNG_OPT_SUB_PREFNEW`, true by default) rather than the new one.
+    pub sub_prefer_new: bool,
     /// ROUTER: fail a send to an unknown or full peer instead of dropping it.
     pub router_mandatory: bool,
     /// A connection that has not finished its handshake this long after it opened is
@@ -119,6 +122,7 @@ impl Default for SocketOptions {
             rcvmaxsize_bytes: None,
             subscribe: Vec::new(),
             nng_pubsub: false,
+            sub_prefer_new: true,
             router_mandatory: false,
             handshake_ivl: HANDSHAKE_IVL_NNG,
         }

@@ -24,8 +24,9 @@
 //! At a full receive queue libzmq's and nanomsg's SUB and XSUB stop reading that
 //! pipe until the application takes a message, which pushes back on the publisher.
 //! NNG's never stop reading (`nng_pubsub`): its SUB discards the queue's oldest
-//! message to take the new one (`NNG_OPT_SUB_PREFNEW`, on by default; NNG's
-//! `sub0_recv_cb`), its XSUB discards the new one (`xsub0_recv_cb`). Either way the
+//! message to take the new one (`NNG_OPT_SUB_PREFNEW`, on by default, the option
+//! `sub_prefer_new`; NNG's `sub0_recv_cb`), its XSUB discards the new one
+//! (`xsub0_recv_cb`), as its SUB does with `sub_prefer_new: false`. Either way the
 //! discarded message is a `Dropped { reason: Hwm }` event. NNG bounds one queue per
 //! socket (128 messages by default); patchbay bounds each pipe's, the same for a
 //! subscriber of one publisher.
@@ -58,6 +59,9 @@ pub struct Subscriber {
     upstream: bool,
     /// NNG's queueing: never stop reading a pipe; make room in a full queue instead.
     reads_on: bool,
+    /// With `reads_on`, a SUB's full queue discards its oldest message rather than the
+    /// new one (`NNG_OPT_SUB_PREFNEW`); an XSUB always discards the new one.
+    prefer_new: bool,
 }
 
 impl Subscriber {
@@ -78,6 +82,7 @@ impl Subscriber {
             prefixes: Prefixes::default(),
             upstream: options.zmtp,
             reads_on: options.nng_pubsub,
+            prefer_new: options.sub_prefer_new,
         };
         for prefix in options.subscribe {
             core.subscribe(true, Bytes::from(prefix));
@@ -156,11 +161,12 @@ impl SocketCore for Subscriber {
         if !self.xsub && !self.prefixes.matches(&msg.body) {
             return self.pipes.drop_msg(Some(pipe), DropReason::Unsubscribed, msg);
         }
-        if self.reads_on && !self.xsub {
+        if self.reads_on && self.prefer_new && !self.xsub {
             return self.pipes.push_inbound_evicting(pipe, msg);
         }
-        // A full pipe refuses it as `Hwm`: only NNG's XSUB is ever sent one, since
-        // every other subscriber stops reading the pipe first (`can_receive`).
+        // A full pipe refuses it as `Hwm`: only NNG's XSUB, and its SUB without
+        // `NNG_OPT_SUB_PREFNEW`, are ever sent one; every other subscriber stops
+        // reading the pipe first (`can_receive`).
         self.pipes.push_inbound(pipe, msg);
     }
 
@@ -202,7 +208,11 @@ mod tests {
     /// to "m4" from one pipe: whether it still read the pipe once full, what the
     /// application then gets, and what was reported dropped.
     fn full_queue(xsub: bool, nng: bool) -> (bool, Vec<String>, Vec<String>) {
-        let options = SocketOptions { nng_pubsub: nng, rcvhwm_msgs: 2, ..sub_opts(&[""]) };
+        full_queue_with(xsub, SocketOptions { nng_pubsub: nng, ..sub_opts(&[""]) })
+    }
+
+    fn full_queue_with(xsub: bool, options: SocketOptions) -> (bool, Vec<String>, Vec<String>) {
+        let options = SocketOptions { rcvhwm_msgs: 2, ..options };
         let mut s = if xsub { Subscriber::new_xsub(options) } else { Subscriber::new_sub(options) };
         up(&mut s, &[1]);
         let mut read_on = true;
@@ -240,6 +250,9 @@ mod tests {
         assert_eq!(full_queue(false, true), nng_sub);
         let nng_xsub = (true, strings(&["m0", "m1"]), strings(&["m2", "m3", "m4"]));
         assert_eq!(full_queue(true, true), nng_xsub);
+        // `sub_prefer_new: false` (NNG_OPT_SUB_PREFNEW off): reads on, keeps the oldest.
+        let keep_old = SocketOptions { nng_pubsub: true, sub_prefer_new: false, ..sub_opts(&[""]) };
+        assert_eq!(full_queue_with(false, keep_old), nng_xsub);
     }
 
     #[test]

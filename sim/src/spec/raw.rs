@@ -142,6 +142,9 @@ pub struct RawOptions {
     pub req_resend_tick: Option<Scalar>,
     /// A PAIR's SP version, 0 or 1 (PAIR of `library: nng` only).
     pub pair_version: Option<Scalar>,
+    /// NNG's `NNG_OPT_SUB_PREFNEW` (SUB of `library: nng` only): whether a full queue
+    /// makes room for a new message by discarding its oldest (`true`, the default).
+    pub sub_prefer_new: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

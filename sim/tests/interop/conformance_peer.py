@@ -23,6 +23,7 @@ Rows:
                        the REP answers the first late, then the second
   zmq-pub-hwm          PUB (SNDHWM 10) to a SUB (RCVHWM 10) that stops reading
   nng-pub-hwm          the same with NNG (send and receive buffers 10)
+  nng-sub-prefer-old   the same with the SUB's NNG_OPT_SUB_PREFNEW off
   zmq-push-hwm         PUSH (SNDHWM 10) connected before its PULL exists
   nng-push-hwm         the same with NNG (send buffer 10; and 0, its default)
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
@@ -352,12 +353,23 @@ def oracle_zmq_pub_hwm():
     say("TIME", "last_arrived", int(bool(got) and got[-1] == PUB_SENT - 1))
 
 
-def peer_nng_pub_hwm():
-    """A pynng SUB (receive buffer 10) against patchbay's PUB, as peer_zmq_pub_hwm."""
+def nng_stopped_sub(prefer_new, **opts):
+    """A pynng SUB (receive buffer 10) subscribed to everything; `prefer_new` is its
+    NNG_OPT_SUB_PREFNEW ("sub:prefnew"), which pynng 0.9.0 sets only through its
+    option helpers."""
     import pynng
+    from pynng import options
 
-    sub = nng_open(pynng.Sub0, recv_buffer_size=HWM)
+    sub = nng_open(pynng.Sub0, recv_buffer_size=HWM, **opts)
+    options._setopt_bool(sub, b"sub:prefnew", prefer_new)
+    assert options._getopt_bool(sub, b"sub:prefnew") == prefer_new
     sub.subscribe(b"")
+    return sub
+
+
+def peer_nng_pub_hwm(prefer_new=True):
+    """A pynng SUB (receive buffer 10) against patchbay's PUB, as peer_zmq_pub_hwm."""
+    sub = nng_stopped_sub(prefer_new)
     port = nng_listen(sub, 0)
     say("READY", port)
     sub.recv()
@@ -377,14 +389,13 @@ def peer_nng_pub_hwm():
     line()
 
 
-def oracle_nng_pub_hwm():
+def oracle_nng_pub_hwm(prefer_new=True):
     """NNG's PUB (send buffer 10) to a SUB (receive buffer 10) that stops reading."""
     import pynng
 
     pub = nng_open(pynng.Pub0, send_buffer_size=HWM)
     port = nng_listen(pub, 0)
-    sub = nng_open(pynng.Sub0, recv_buffer_size=HWM, recv_timeout=20)
-    sub.subscribe(b"")
+    sub = nng_stopped_sub(prefer_new, recv_timeout=20)
     sub.dial("tcp://127.0.0.1:%d" % port, block=True)
     while not nng_try_recv(sub):
         pub.send(b"probe")
@@ -856,6 +867,7 @@ ORACLES = {
     "nng-req-cancel": oracle_nng_req_cancel,
     "zmq-pub-hwm": oracle_zmq_pub_hwm,
     "nng-pub-hwm": oracle_nng_pub_hwm,
+    "nng-sub-prefer-old": lambda: oracle_nng_pub_hwm(prefer_new=False),
     "zmq-push-hwm": oracle_zmq_push_hwm,
     "nng-push-hwm": oracle_nng_push_hwm,
     "zmq-router-unknown": oracle_zmq_router_unknown,
@@ -879,6 +891,7 @@ def main():
         "nng-req-cancel": lambda: peer_nng_req_cancel(),
         "zmq-pub-hwm": lambda: peer_zmq_pub_hwm(),
         "nng-pub-hwm": lambda: peer_nng_pub_hwm(),
+        "nng-sub-prefer-old": lambda: peer_nng_pub_hwm(prefer_new=False),
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
         "nng-push-hwm": lambda: peer_nng_push_hwm(int(opt["--port"])),
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
