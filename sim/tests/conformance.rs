@@ -272,13 +272,15 @@ fn zeromq() -> SocketOptions {
     }
 }
 
-/// NNG 1.11's: SP, a REQ that resends on pipe loss and on its 1 s tick. Reconnects
-/// every 100 ms, as the peer's pynng sockets are told to.
+/// NNG 1.11's: SP, a REQ that resends on pipe loss and on its 1 s tick, PUB and SUB
+/// that keep the newest, a PUSH that queues on the socket (unbuffered, NNG's default).
+/// Reconnects every 100 ms, as the peer's pynng sockets are told to.
 fn nng() -> SocketOptions {
     SocketOptions {
         req_resend_tick: Some(Duration::from_secs(1)),
         pair_v1: true,
         nng_pubsub: true,
+        nng_send_buffer: Some(0),
         reconnect_ivl: Duration::from_millis(100),
         ..SocketOptions::default()
     }

@@ -435,16 +435,16 @@ fn push_outcome(taken: u32, blocked: bool, got: &[String], later: bool) -> Strin
     .join("; ")
 }
 
-/// patchbay's PUSH (SNDHWM 10) connects to `port` before any PULL is there, sends
-/// until a send blocks, then has the PULL come up.
+/// patchbay's PUSH (room for 10, or what `options` give: `push_room`) connects to
+/// `port` before any PULL is there, sends until a send blocks, then has the PULL come
+/// up.
 async fn ours_push<T: Transport>(
     t: T,
     env: Env,
     mut cp: Counterpart,
     port: u16,
-    library: SocketOptions,
+    options: SocketOptions,
 ) -> Result<Outcome, String> {
-    let options = SocketOptions { sndhwm_msgs: HWM, ..library };
     let watch = Watch::default();
     let push = open(t, SocketType::Push, &options, vec![], vec![env.peer(port)], &watch).await?;
     let (mut taken, mut blocked) = (0, false);
@@ -470,6 +470,15 @@ async fn ours_push<T: Transport>(
     got.pop();
     cp.say("done");
     Ok(Outcome::new(push_outcome(taken, blocked, &got, later)))
+}
+
+/// A PUSH's room for `messages`: libzmq's SNDHWM per pipe, or NNG's send buffer on the
+/// socket for a PUSH that queues as NNG's does.
+fn push_room(library: SocketOptions, messages: u32) -> SocketOptions {
+    match library.nng_send_buffer {
+        Some(_) => SocketOptions { nng_send_buffer: Some(messages), ..library },
+        None => SocketOptions { sndhwm_msgs: messages, ..library },
+    }
 }
 
 fn sim_pull_comes_up_late(library: SocketOptions) -> SimPeer {
@@ -503,20 +512,19 @@ fn conformance_zmq_push_blocks_at_hwm_before_its_peer_is_up() {
     let port = free_port();
     let real = against_real(
         || Counterpart::process(row, &["--port", &port.to_string()]),
-        move |t, env, cp| ours_push(t, env, cp, port, zeromq()),
+        move |t, env, cp| ours_push(t, env, cp, port, push_room(zeromq(), HWM)),
     );
     let sim = in_sim(row, sim_pull_comes_up_late(zeromq()), |t, env, cp| {
-        ours_push(t, env, cp, SIM_SERVER_PORT, zeromq())
+        ours_push(t, env, cp, SIM_SERVER_PORT, push_room(zeromq(), HWM))
     });
     agree(row, want, &real, &sim);
 }
 
 /// NNG's PUSH queues per socket (its send buffer), not per pipe: with a send buffer
-/// of 10 (patchbay's `sndhwm` 10) it takes 10 before any peer is up, blocks on the
-/// 11th, and delivers them in order once the PULL listens. With NNG's default send
-/// buffer of 0 it takes none; patchbay keeps 1000 per pipe there
-/// (docs/library-semantics.md, "Option defaults", Queues), so only the configured
-/// case is compared.
+/// of 10 it takes 10 before any peer is up, blocks on the 11th, and delivers them in
+/// order once the PULL listens; with its default send buffer of 0 it takes none.
+/// patchbay's `nng` PUSH queues the same way (`nng_send_buffer`), and both cases are
+/// compared.
 #[test]
 fn conformance_nng_push_blocks_at_its_send_buffer_before_its_peer_is_up() {
     require_peers();
@@ -525,15 +533,17 @@ fn conformance_nng_push_blocks_at_its_send_buffer_before_its_peer_is_up() {
     let want = "PUSH took 10; next send blocked; PULL got msg-0,msg-1,msg-2,msg-3,msg-4,msg-5,msg-6,msg-7,msg-8,msg-9; blocked send went through";
     assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's PUSH with a send buffer of 10");
     assert_eq!(oracle.time("taken_by_default"), 0, "NNG's unbuffered PUSH took messages");
-    let port = free_port();
-    let real = against_real(
-        || Counterpart::process(row, &["--port", &port.to_string()]),
-        move |t, env, cp| ours_push(t, env, cp, port, nng()),
-    );
-    let sim = in_sim(row, sim_pull_comes_up_late(nng()), |t, env, cp| {
-        ours_push(t, env, cp, SIM_SERVER_PORT, nng())
-    });
-    agree(row, want, &real, &sim);
+    for (room, want) in [(HWM, want.to_owned()), (0, push_outcome(0, true, &[], true))] {
+        let port = free_port();
+        let real = against_real(
+            || Counterpart::process(row, &["--port", &port.to_string()]),
+            move |t, env, cp| ours_push(t, env, cp, port, push_room(nng(), room)),
+        );
+        let sim = in_sim(row, sim_pull_comes_up_late(nng()), move |t, env, cp| {
+            ours_push(t, env, cp, SIM_SERVER_PORT, push_room(nng(), room))
+        });
+        agree(row, &want, &real, &sim);
+    }
 }
 
 // ------------------------------------------------------------------ ROUTER row

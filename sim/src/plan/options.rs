@@ -105,6 +105,10 @@ pub struct EffectiveOptions {
     /// An NNG SUB's `NNG_OPT_SUB_PREFNEW`: whether its full queue discards its oldest
     /// message for a new one (the default) or the new one.
     pub sub_prefer_new: Effective<bool>,
+    /// Library behaviour, not a written option: whether a PUSH queues as NNG's does,
+    /// on the socket (`sndhwm` is then `NNG_OPT_SENDBUF`, 0 meaning no room) with one
+    /// message at a time on each connected pipe, rather than per pipe.
+    pub nng_push: Effective<bool>,
     /// Whether a ROUTER fails a send to an unknown peer rather than dropping it.
     pub router_mandatory: Effective<bool>,
     /// libzmq's ZMTP heartbeats (`library: zeromq` only): PING interval, how long a
@@ -171,13 +175,21 @@ impl EffectiveOptions {
         out
     }
 
-    /// NNG's PUB and SUB queue in buffers of their own sizes: a PUB one per pipe (as
-    /// patchbay's `sndhwm`), a SUB one per socket, which patchbay bounds per pipe (the
-    /// same for a subscriber of one publisher).
+    /// NNG's PUB, SUB and PUSH queue in buffers of their own sizes: a PUB one per
+    /// pipe (as patchbay's `sndhwm`), a SUB one per socket, which patchbay bounds per
+    /// pipe (the same for a subscriber of one publisher), and a PUSH one per socket,
+    /// modelled as NNG does it (`SocketOptions::nng_send_buffer`).
     fn nng_pub_sub_buffers(&mut self, socket_type: SocketType) {
         match socket_type {
             SocketType::Pub => {
                 self.sndhwm = Effective::default(16, "NNG pub0 NNG_OPT_SENDBUF = 16, per pipe");
+            }
+            SocketType::Push => {
+                self.sndhwm = Effective::default(
+                    0,
+                    "NNG push0 NNG_OPT_SENDBUF = 0: messages wait on the socket, up to this many (0: none); each connected pipe takes one at a time",
+                );
+                self.nng_push = Effective::default(true, "NNG push0: queues on the socket");
             }
             SocketType::Sub => {
                 self.rcvhwm = Effective::default(
@@ -331,6 +343,7 @@ impl EffectiveOptions {
             subscribe: d(Vec::new(), subscribe),
             nng_pubsub,
             sub_prefer_new: d(true, "NNG sub0 NNG_OPT_SUB_PREFNEW = true"),
+            nng_push: d(false, "per-pipe queues of sndhwm, pipes still connecting included"),
             router_mandatory: d(false, "libzmq ZMQ_ROUTER_MANDATORY = 0"),
             heartbeat_ivl: d(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
             heartbeat_timeout: d(None, "libzmq ZMQ_HEARTBEAT_TIMEOUT = 0 (the interval)"),
@@ -343,7 +356,8 @@ impl EffectiveOptions {
         // A `library: zeromq` socket speaks ZMTP; every other, named or not, SP.
         let zmtp = self.library.value == Some(Library::ZeroMq);
         SocketOptions {
-            sndhwm_msgs: self.sndhwm.value,
+            // NNG's PUSH holds one message per pipe; `sndhwm` is its socket's queue.
+            sndhwm_msgs: if self.nng_push.value { 1 } else { self.sndhwm.value },
             rcvhwm_msgs: self.rcvhwm.value,
             req_resend_ivl: self.req_resend_ivl.value,
             req_resend_on_pipe_loss: self.req_resend_on_pipe_loss.value,
@@ -363,6 +377,7 @@ impl EffectiveOptions {
             subscribe: self.subscribe.value.iter().map(|s| s.as_bytes().to_vec()).collect(),
             nng_pubsub: self.nng_pubsub.value,
             sub_prefer_new: self.sub_prefer_new.value,
+            nng_send_buffer: self.nng_push.value.then_some(self.sndhwm.value),
             router_mandatory: self.router_mandatory.value,
             // Not a language option yet: libzmq's ZMQ_HANDSHAKE_IVL on ZMTP, else the
             // SP default (NNG's measured deadline).
@@ -553,6 +568,31 @@ mod tests {
             assert_eq!(zmq_sub.as_deref(), Some("stops reading the pipe"), "{lib:?}");
         }
         assert_eq!(when_full(&named(Library::Nng), SocketType::Req), None, "a REQ has no such row");
+    }
+
+    #[test]
+    fn only_nngs_push_queues_on_the_socket_unbuffered_by_default() {
+        let push = |lib: Option<Library>| {
+            EffectiveOptions::for_library(SocketType::Push, Effective::default(lib, "test"))
+        };
+        let nng = push(Some(Library::Nng));
+        assert_eq!(nng.sndhwm.value, 0);
+        assert!(
+            nng.sndhwm.source.to_string().contains("NNG_OPT_SENDBUF = 0"),
+            "{}",
+            nng.sndhwm.source
+        );
+        let o = nng.socket_options();
+        assert_eq!((o.nng_send_buffer, o.sndhwm_msgs), (Some(0), 1), "one message per pipe");
+        for lib in [None, Some(Library::ZeroMq), Some(Library::Nanomsg)] {
+            let o = push(lib).socket_options();
+            assert_eq!((o.nng_send_buffer, o.sndhwm_msgs), (None, 1000), "{lib:?}");
+        }
+        let pull = EffectiveOptions::for_library(
+            SocketType::Pull,
+            Effective::default(Some(Library::Nng), "test"),
+        );
+        assert_eq!(pull.socket_options().nng_send_buffer, None, "only a PUSH");
     }
 
     #[test]

@@ -75,6 +75,9 @@ fn parse_pair_version(text: &str) -> Result<u8, (String, String)> {
     }
 }
 
+/// The largest send buffer NNG's PUSH accepts (`push0_set_send_buf_len`).
+const NNG_SENDBUF_MAX: u32 = 8192;
+
 /// The longest TTL a PING can carry: 65535 tenths of a second (ZMTP 3.1).
 const HEARTBEAT_TTL_MAX: Duration = Duration::from_millis(6_553_500);
 
@@ -89,6 +92,13 @@ impl EffectiveOptions {
     ) {
         let mut ctx = Apply { socket_type, library: self.library.value, path, diags };
         ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
+        if self.nng_push.value && raw.sndhwm.is_some() && self.sndhwm.value > NNG_SENDBUF_MAX {
+            let message = format!(
+                "an nng PUSH's `sndhwm` is its NNG_OPT_SENDBUF, at most {NNG_SENDBUF_MAX} messages; found {}",
+                self.sndhwm.value
+            );
+            ctx.bad("sndhwm", message, Some("NNG refuses a larger send buffer".into()));
+        }
         ctx.count(&raw.rcvhwm, "rcvhwm", &mut self.rcvhwm);
         ctx.optional_duration(&raw.req_resend_ivl, "req_resend_ivl", &mut self.req_resend_ivl);
         ctx.duration(&raw.reconnect_ivl, "reconnect_ivl", &mut self.reconnect_ivl);

@@ -5,7 +5,17 @@
 //! and no peer took 10 messages, then EAGAIN). Pipes still connecting take messages
 //! too (`IMMEDIATE=0`), but a pipe whose transport is up is chosen first, so a peer
 //! that is not there yet does not hold work while another could take it.
+//!
+//! NNG's PUSH (`nng_send_buffer`) queues differently (its `push0_sock_send`): a pipe
+//! exists only while connected and holds one message at a time; what no pipe can take
+//! waits on the socket, up to `NNG_OPT_SENDBUF` messages (0 by default), and past that
+//! the send blocks. A pipe that has written its message takes the oldest waiting one,
+//! and a pipe that connects takes one at once. A pipe's message is lost with its
+//! connection (`PipeClosed`), as NNG frees what its closing pipe held. NNG hands a
+//! message to the pipe that has been ready longest; patchbay round-robins over the
+//! ready ones.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::pipes::Pipes;
@@ -15,12 +25,36 @@ use super::{DropReason, Msg, PipeId, RecvError, SendError, SocketCore, SocketOpt
 /// A PUSH core: round-robins to its pullers.
 pub struct Push {
     pipes: Pipes,
+    /// NNG's socket-level send queue and its capacity, when it queues as NNG does.
+    backlog: Option<(VecDeque<Msg>, u32)>,
 }
 
 impl Push {
-    /// A PUSH core with these options.
+    /// A PUSH core with these options. With `nng_send_buffer` each pipe holds one
+    /// message, whatever `sndhwm_msgs` says.
     pub fn new(options: SocketOptions) -> Push {
-        Push { pipes: Pipes::new(&options) }
+        match options.nng_send_buffer {
+            None => Push { pipes: Pipes::new(&options), backlog: None },
+            Some(capacity) => {
+                let one_per_pipe = SocketOptions { sndhwm_msgs: 1, ..options };
+                Push {
+                    pipes: Pipes::new(&one_per_pipe),
+                    backlog: Some((VecDeque::new(), capacity)),
+                }
+            }
+        }
+    }
+
+    /// NNG: `pipe`, connected and holding nothing, takes the oldest waiting message.
+    fn take_from_backlog(&mut self, pipe: PipeId) {
+        let Some((waiting, _)) = &mut self.backlog else { return };
+        if !(self.pipes.is_connected(pipe) && self.pipes.has_room(pipe)) {
+            return;
+        }
+        if let Some(msg) = waiting.pop_front() {
+            let taken = self.pipes.enqueue(pipe, msg);
+            debug_assert!(taken.is_ok(), "a connected pipe with room takes a message");
+        }
     }
 }
 
@@ -29,13 +63,30 @@ impl SocketCore for Push {
         SocketType::Push
     }
 
-    pipes_in_field!(pipes);
+    fn pipes(&self) -> &Pipes {
+        &self.pipes
+    }
+
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        &mut self.pipes
+    }
 
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
         self.send_or_return(msg, now).map_err(|(error, _)| error)
     }
 
     fn send_or_return(&mut self, msg: Msg, _now: Duration) -> Result<(), (SendError, Msg)> {
+        if let Some((waiting, capacity)) = &mut self.backlog {
+            // A ready pipe takes it at once; no message waits while one is ready.
+            if let Some(pipe) = self.pipes.next_sendable(true) {
+                return self.pipes.enqueue(pipe, msg).map_err(|msg| (SendError::WouldBlock, msg));
+            }
+            if waiting.len() < *capacity as usize {
+                waiting.push_back(msg);
+                return Ok(());
+            }
+            return Err((SendError::WouldBlock, msg));
+        }
         let pipe = self.pipes.next_sendable(true).or_else(|| self.pipes.next_sendable(false));
         let Some(pipe) = pipe else { return Err((SendError::WouldBlock, msg)) };
         self.pipes.enqueue(pipe, msg).map_err(|msg| (SendError::WouldBlock, msg))
@@ -52,6 +103,34 @@ impl SocketCore for Push {
 
     fn can_receive(&self, pipe: PipeId) -> bool {
         self.pipes.is_attached(pipe)
+    }
+
+    /// NNG: a pipe that connects takes a waiting message at once; one that loses its
+    /// connection loses the message it held.
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
+        self.pipes.set_connected(pipe, connected);
+        if self.backlog.is_none() {
+            return;
+        }
+        if connected {
+            self.take_from_backlog(pipe);
+        } else if let Some(msg) = self.pipes.take_outbound(pipe, |_| true) {
+            self.pipes.drop_msg(Some(pipe), DropReason::PipeClosed, msg);
+        }
+    }
+
+    /// NNG: a pipe whose message is written takes the oldest waiting one.
+    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
+        if let Some(msg) = self.pipes.pop_outbound(pipe) {
+            return Some(msg);
+        }
+        self.take_from_backlog(pipe);
+        self.pipes.pop_outbound(pipe)
+    }
+
+    fn may_transmit(&self, pipe: PipeId) -> bool {
+        let waiting = self.backlog.as_ref().is_some_and(|(waiting, _)| !waiting.is_empty());
+        self.pipes.has_outbound(pipe) || (waiting && self.pipes.is_connected(pipe))
     }
 }
 
@@ -113,6 +192,65 @@ mod tests {
         assert_eq!((error, back.header.as_ptr()), (SendError::WouldBlock, header_at));
         assert_eq!(back, msg(&[8], "full"));
         assert_eq!(transmit_all(&mut push, 1), [(vec![], "a".into())]);
+    }
+
+    fn nng(send_buffer: u32) -> Push {
+        Push::new(SocketOptions { nng_send_buffer: Some(send_buffer), ..opts(1000, 10) })
+    }
+
+    fn bodies(sent: Vec<(Vec<u32>, String)>) -> Vec<String> {
+        sent.into_iter().map(|(_, body)| body).collect()
+    }
+
+    #[test]
+    fn nngs_push_queues_on_the_socket_and_never_on_a_pipe_still_connecting() {
+        // Unbuffered (NNG's default), with no pipe up: nothing is taken.
+        let mut push = nng(0);
+        push.attach(1, ms(0));
+        assert_eq!(push.send(msg(&[], "m"), ms(0)), Err(SendError::WouldBlock));
+        // A send buffer of 2: two wait on the socket, the third blocks.
+        let mut push = nng(2);
+        push.attach(1, ms(0));
+        push.send(msg(&[], "a"), ms(0)).unwrap();
+        push.send(msg(&[], "b"), ms(0)).unwrap();
+        assert_eq!(push.send(msg(&[], "c"), ms(0)), Err(SendError::WouldBlock));
+        assert!(events(&mut push).is_empty(), "nothing was queued on the connecting pipe");
+        // The pipe connects and takes the oldest at once; writing it lets it take the next.
+        push.set_connected(1, true, ms(1));
+        assert_eq!(enqueued_pipes(&mut push), [1]);
+        assert!(push.may_transmit(1));
+        assert_eq!(bodies(transmit_all(&mut push, 1)), ["a", "b"]);
+        assert!(!push.may_transmit(1));
+    }
+
+    #[test]
+    fn nngs_push_gives_each_connected_pipe_one_message_and_loses_it_with_the_pipe() {
+        let mut push = nng(1);
+        up(&mut push, &[1, 2]);
+        for body in ["a", "b", "c"] {
+            push.send(msg(&[], body), ms(0)).unwrap();
+        }
+        assert_eq!(push.send(msg(&[], "d"), ms(0)), Err(SendError::WouldBlock));
+        assert_eq!(enqueued_pipes(&mut push), [1, 2], "one each; `c` waits on the socket");
+        push.set_connected(2, false, ms(1));
+        let lost: Vec<_> = events(&mut push)
+            .into_iter()
+            .filter_map(|e| match e {
+                SocketEvent::Dropped { pipe: Some(2), reason: DropReason::PipeClosed, msg } => {
+                    Some(msg.body)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lost, ["b"]);
+        assert_eq!(bodies(transmit_all(&mut push, 1)), ["a", "c"]);
+        // A libzmq PUSH would have kept `b` on the pipe for its reconnection.
+        let mut zmq = Push::new(opts(1, 10));
+        up(&mut zmq, &[1]);
+        zmq.send(msg(&[], "b"), ms(0)).unwrap();
+        zmq.set_connected(1, false, ms(1));
+        zmq.set_connected(1, true, ms(2));
+        assert_eq!(bodies(transmit_all(&mut zmq, 1)), ["b"]);
     }
 
     #[test]
