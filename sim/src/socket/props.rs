@@ -683,7 +683,8 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
                 SocketEvent::Dropped { reason: DropReason::Hwm, pipe: Some(pipe), msg }
                     if s.nng_pubsub && s.socket == SocketType::Sub =>
                 {
-                    if take_front(&mut waiting, Some(*pipe), msg).is_none() {
+                    let evicted = take_front(&mut waiting, Some(*pipe), msg);
+                    if evicted.is_none() {
                         let what = format!("dropped {msg:?} on pipe {pipe}, not its oldest");
                         v.add(n, r, what);
                     }
