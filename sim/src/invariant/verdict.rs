@@ -297,9 +297,46 @@ impl CheckInput<'_> {
 /// Where a message id says it was made (its layout lives in `plan/msg_id.rs`).
 pub(crate) use crate::plan::MsgOrigin;
 
-/// Durations in violation texts, spelled as the files spell them (`1s`, `1010ms`).
+/// Durations in violation texts. A whole number of milliseconds, which is every time
+/// in a simulated run, is spelled as the files spell it (`1s`, `1010ms`); a time read
+/// from a real clock is rounded to the microsecond (`407.312ms`, `5.002002s`) rather
+/// than spelled out in nanoseconds.
 pub(crate) fn dur(d: Duration) -> String {
-    format_duration(d)
+    let micros = d.as_micros();
+    if d.as_nanos().is_multiple_of(1_000_000) || micros == 0 {
+        return format_duration(d);
+    }
+    let (whole, fraction, unit) = if micros < 1_000_000 {
+        (micros / 1_000, micros % 1_000, "ms")
+    } else {
+        (micros / 1_000_000, micros % 1_000_000, "s")
+    };
+    let width = if unit == "ms" { 3 } else { 6 };
+    let fraction = format!("{fraction:0width$}");
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() { format!("{whole}{unit}") } else { format!("{whole}.{fraction}{unit}") }
+}
+
+#[cfg(test)]
+mod dur_tests {
+    use std::time::Duration;
+
+    use super::dur;
+
+    #[test]
+    fn simulated_times_keep_the_files_spelling_and_real_ones_round_to_microseconds() {
+        let cases = [
+            (Duration::from_millis(2020), "2020ms"),
+            (Duration::from_secs(5), "5s"),
+            (Duration::from_nanos(407_312_143), "407.312ms"),
+            (Duration::from_nanos(5_002_002_162), "5.002002s"),
+            (Duration::from_nanos(1_500_000_400), "1.5s"),
+            (Duration::from_nanos(999), "999ns"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(dur(d), want, "{d:?}");
+        }
+    }
 }
 
 /// Builders for checker unit tests: a minimal scenario and synthetic traces, built as
