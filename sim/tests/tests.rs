@@ -31,6 +31,7 @@ mod parity;
 mod parity_types;
 mod pattern_designs;
 mod ppp;
+mod pub_library;
 mod real;
 mod report;
 mod req_library;
