@@ -306,12 +306,10 @@ pub(crate) fn dur(d: Duration) -> String {
     if d.as_nanos().is_multiple_of(1_000_000) || micros == 0 {
         return format_duration(d);
     }
-    let (whole, fraction, unit) = if micros < 1_000_000 {
-        (micros / 1_000, micros % 1_000, "ms")
-    } else {
-        (micros / 1_000_000, micros % 1_000_000, "s")
-    };
-    let width = if unit == "ms" { 3 } else { 6 };
+    // (micros a unit, the unit, digits of a fraction of it)
+    let (per, unit, width) =
+        if micros < 1_000_000 { (1_000, "ms", 3) } else { (1_000_000, "s", 6) };
+    let (whole, fraction) = (micros / per, micros % per);
     let fraction = format!("{fraction:0width$}");
     let fraction = fraction.trim_end_matches('0');
     if fraction.is_empty() { format!("{whole}{unit}") } else { format!("{whole}.{fraction}{unit}") }

@@ -169,7 +169,7 @@ impl EffectiveOptions {
             Some(lib) => EffectiveOptions::of(lib),
         };
         if library.value == Some(Library::Nng) {
-            out.nng_pub_sub_buffers(socket_type);
+            out.nng_buffers(socket_type);
         }
         out.library = library;
         out
@@ -179,7 +179,7 @@ impl EffectiveOptions {
     /// pipe (as patchbay's `sndhwm`), a SUB one per socket, which patchbay bounds per
     /// pipe (the same for a subscriber of one publisher), and a PUSH one per socket,
     /// modelled as NNG does it (`SocketOptions::nng_send_buffer`).
-    fn nng_pub_sub_buffers(&mut self, socket_type: SocketType) {
+    fn nng_buffers(&mut self, socket_type: SocketType) {
         match socket_type {
             SocketType::Pub => {
                 self.sndhwm = Effective::default(16, "NNG pub0 NNG_OPT_SENDBUF = 16, per pipe");

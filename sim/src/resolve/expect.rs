@@ -21,7 +21,7 @@ impl ScenarioResolver<'_, '_, '_> {
         let spec = match &raw.expect {
             None => {
                 self.diags
-                    .error(&YamlPath::root(), Target::Key, Code::MissingField, "missing field `expect`")
+                    .missing_field(&YamlPath::root(), "expect")
                     .hint("say what the run should show: `expect: pass`, or `expect: {violated: [no_lost_replies]}`");
                 return (Expect::Pass, ExpectBounds::default());
             }

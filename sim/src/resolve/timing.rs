@@ -33,12 +33,7 @@ impl ScenarioResolver<'_, '_, '_> {
         let path = YamlPath::root().key("duration");
         let Some(duration) = &raw.duration else {
             diags
-                .error(
-                    &YamlPath::root(),
-                    Target::Key,
-                    Code::MissingField,
-                    "missing field `duration`",
-                )
+                .missing_field(&YamlPath::root(), "duration")
                 .hint("add how long the safety phase runs, for example `duration: 60s`");
             return None;
         };

@@ -97,9 +97,9 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             if node.name.is_none() {
                 // Reported here; the node's other fields are still checked below, and
                 // nothing can refer to it, so the plan is never built.
-                self.diags
-                    .error(&path, Target::Key, Code::MissingField, "missing field `name`")
-                    .hint("name the node, for example `name: worker`; sockets address it as `worker.0`");
+                self.diags.missing_field(&path, "name").hint(
+                    "name the node, for example `name: worker`; sockets address it as `worker.0`",
+                );
             } else if groups.iter().any(|g| g.name == node.name()) {
                 // Named by its place in the file: group ids skip nodes that failed.
                 let first = raw.nodes.iter().position(|n| n.name == node.name).unwrap_or(0);

@@ -409,15 +409,16 @@ impl Pipes {
         self.push_inbound(pipe, msg);
     }
 
-    /// Discards the oldest message waiting to go out on `pipe` if its queue is at
-    /// SNDHWM (`Dropped { reason: Hwm }`), so that a new one fits: NNG's PUB.
-    pub(crate) fn evict_oldest_outbound_if_full(&mut self, pipe: PipeId) {
+    /// Queues `msg` on `pipe` as [`Pipes::enqueue_or_drop`] does, but a full queue
+    /// first discards its oldest message (`Dropped { reason: Hwm }`): NNG's PUB.
+    pub(crate) fn enqueue_evicting(&mut self, pipe: PipeId, msg: Msg) {
         let sndhwm_msgs = self.sndhwm_msgs;
         let full = |p: &&mut Pipe| p.attached && !below_hwm(p.outbound_len(), sndhwm_msgs);
-        let Some(p) = self.pipes.get_mut(&pipe).filter(full) else { return };
-        if let Some(old) = p.queues.as_mut().and_then(|q| q.outbound.pop_front()) {
+        let evicted = self.pipes.get_mut(&pipe).filter(full);
+        if let Some(old) = evicted.and_then(|p| p.queues.as_mut()?.outbound.pop_front()) {
             self.drop_msg(Some(pipe), DropReason::Hwm, old);
         }
+        self.enqueue_or_drop(pipe, msg);
     }
 
     /// Fair queueing: the next message from the first pipe after the last one read
@@ -519,7 +520,7 @@ impl Pipes {
 pub(super) mod testing {
     use std::time::Duration;
 
-    use super::super::{Msg, PipeId, SocketCore, SocketEvent, SocketOptions};
+    use super::super::{DropReason, Msg, PipeId, SocketCore, SocketEvent, SocketOptions};
 
     pub fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -544,6 +545,24 @@ pub(super) mod testing {
             core.attach(*pipe, Duration::ZERO);
             core.set_connected(*pipe, true, Duration::ZERO);
         }
+    }
+
+    /// The bodies of the messages `events` report dropped on `pipe` for `reason`.
+    pub fn dropped(events: &[SocketEvent], pipe: PipeId, reason: DropReason) -> Vec<String> {
+        let bodies = events.iter().filter_map(|e| match e {
+            SocketEvent::Dropped { pipe: Some(p), reason: r, msg }
+                if *p == pipe && *r == reason =>
+            {
+                Some(String::from_utf8_lossy(&msg.body).into_owned())
+            }
+            _ => None,
+        });
+        bodies.collect()
+    }
+
+    /// Owned strings, to compare with what the helpers above return.
+    pub fn strings(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|t| t.to_string()).collect()
     }
 
     /// Everything `pipe` would write now, as `(header, body)` pairs.

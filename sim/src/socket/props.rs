@@ -123,15 +123,14 @@ fn setup(types: &'static [SocketType]) -> impl Strategy<Value = Setup> {
                 subscribe,
                 nng_pubsub,
             )| {
-                let (router, nng) = (router_mandatory, nng_pubsub);
                 Setup {
                     socket,
                     sndhwm_msgs,
                     rcvhwm_msgs,
                     resend,
-                    router_mandatory: router,
+                    router_mandatory,
                     subscribe,
-                    nng_pubsub: nng,
+                    nng_pubsub,
                 }
             },
         )

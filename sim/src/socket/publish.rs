@@ -129,9 +129,10 @@ impl SocketCore for Publisher {
             self.filters.keys().copied().filter(|p| self.wants(*p, &topic)).collect();
         for pipe in targets {
             if self.evict_oldest {
-                self.pipes.evict_oldest_outbound_if_full(pipe);
+                self.pipes.enqueue_evicting(pipe, msg.clone());
+            } else {
+                self.pipes.enqueue_or_drop(pipe, msg.clone());
             }
-            self.pipes.enqueue_or_drop(pipe, msg.clone());
         }
         Ok(())
     }
@@ -166,7 +167,7 @@ impl SocketCore for Publisher {
 #[cfg(test)]
 mod tests {
     use super::super::multipart;
-    use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
+    use super::super::pipes::testing::{dropped, events, ms, msg, opts, strings, transmit_all, up};
     use super::*;
 
     fn sub(prefix: &str) -> Msg {
@@ -227,21 +228,9 @@ mod tests {
         for body in ["m0", "m1", "m2", "m3", "m4"] {
             assert_eq!(p.send(msg(&[], body), ms(1)), Ok(()));
         }
-        let dropped = events(&mut p)
-            .into_iter()
-            .filter_map(|e| match e {
-                SocketEvent::Dropped { pipe: Some(1), reason: DropReason::Hwm, msg } => {
-                    Some(String::from_utf8_lossy(&msg.body).into_owned())
-                }
-                _ => None,
-            })
-            .collect();
+        let dropped = dropped(&events(&mut p), 1, DropReason::Hwm);
         p.set_connected(1, true, ms(2));
         (bodies(&mut p, 1), dropped)
-    }
-
-    fn strings(texts: &[&str]) -> Vec<String> {
-        texts.iter().map(|t| t.to_string()).collect()
     }
 
     #[test]

@@ -137,7 +137,7 @@ impl SocketCore for Push {
 #[cfg(test)]
 mod tests {
     use super::super::SocketEvent;
-    use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
+    use super::super::pipes::testing::{dropped, events, ms, msg, opts, transmit_all, up};
     use super::*;
 
     fn enqueued_pipes(core: &mut Push) -> Vec<PipeId> {
@@ -233,16 +233,7 @@ mod tests {
         assert_eq!(push.send(msg(&[], "d"), ms(0)), Err(SendError::WouldBlock));
         assert_eq!(enqueued_pipes(&mut push), [1, 2], "one each; `c` waits on the socket");
         push.set_connected(2, false, ms(1));
-        let lost: Vec<_> = events(&mut push)
-            .into_iter()
-            .filter_map(|e| match e {
-                SocketEvent::Dropped { pipe: Some(2), reason: DropReason::PipeClosed, msg } => {
-                    Some(msg.body)
-                }
-                _ => None,
-            })
-            .collect();
-        assert_eq!(lost, ["b"]);
+        assert_eq!(dropped(&events(&mut push), 2, DropReason::PipeClosed), ["b"]);
         assert_eq!(bodies(transmit_all(&mut push, 1)), ["a", "c"]);
         // A libzmq PUSH would have kept `b` on the pipe for its reconnection.
         let mut zmq = Push::new(opts(1, 10));

@@ -179,7 +179,7 @@ impl SocketCore for Subscriber {
 #[cfg(test)]
 mod tests {
     use super::super::multipart;
-    use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
+    use super::super::pipes::testing::{dropped, events, ms, msg, opts, strings, transmit_all, up};
     use super::*;
 
     fn sub_opts(prefixes: &[&str]) -> SocketOptions {
@@ -198,10 +198,6 @@ mod tests {
 
     fn bodies(core: &mut Subscriber, pipe: PipeId) -> Vec<Vec<u8>> {
         std::iter::from_fn(|| core.poll_transmit(pipe, ms(0))).map(|m| m.body.to_vec()).collect()
-    }
-
-    fn text(msg: &Msg) -> String {
-        String::from_utf8_lossy(&msg.body).into_owned()
     }
 
     /// What a SUB or XSUB (RCVHWM 2) whose application reads nothing does with "m0"
@@ -223,21 +219,10 @@ mod tests {
             }
             s.on_message(1, msg(&[], body), ms(0));
         }
-        let dropped = events(&mut s)
-            .into_iter()
-            .filter_map(|e| match e {
-                SocketEvent::Dropped { pipe: Some(1), reason: DropReason::Hwm, msg } => {
-                    Some(text(&msg))
-                }
-                _ => None,
-            })
-            .collect();
-        let got = std::iter::from_fn(|| s.recv(ms(1)).ok()).map(|m| text(&m)).collect();
+        let dropped = dropped(&events(&mut s), 1, DropReason::Hwm);
+        let got = std::iter::from_fn(|| s.recv(ms(1)).ok());
+        let got = got.map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect();
         (read_on, got, dropped)
-    }
-
-    fn strings(texts: &[&str]) -> Vec<String> {
-        texts.iter().map(|t| t.to_string()).collect()
     }
 
     #[test]

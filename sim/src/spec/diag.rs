@@ -168,6 +168,14 @@ impl<'a> Diagnostics<'a> {
         self.at_path(Severity::Error, path, target, code, message.into())
     }
 
+    /// Records that the mapping at `mapping` lacks the required `field`, worded as the
+    /// parser words it, for fields the resolver checks so that a file's other mistakes
+    /// are still reported beside it.
+    pub(crate) fn missing_field(&mut self, mapping: &YamlPath, field: &str) -> &mut Diagnostic {
+        let message = format!("missing field `{field}`");
+        self.error(mapping, Target::Key, Code::MissingField, message)
+    }
+
     /// Records a warning about the value (or key) at `path`.
     pub fn warning(
         &mut self,
