@@ -2,8 +2,8 @@
 //! docs/library-semantics.md run three ways, and the observable outcomes compared.
 //!
 //! 1. **The oracle**: the real library against itself (`conformance_peer.py oracle
-//!    ROW`: libzmq 4.3.5 through pyzmq 26.2.0, NNG 1.11 through pynng 0.9.0), which
-//!    prints the outcome in words.
+//!    ROW`: libzmq 4.3.5 through pyzmq 26.2.0, NNG 1.11 through pynng 0.9.0, nanomsg
+//!    1.1.5 through its C API and ctypes), which prints the outcome in words.
 //! 2. **patchbay against the real library** over real TCP: patchbay's socket (the
 //!    driver in `net/`, with the library's options) against `conformance_peer.py peer
 //!    ROW`, which plays the other side.
@@ -280,10 +280,17 @@ fn nng() -> SocketOptions {
         req_resend_tick: Some(Duration::from_secs(1)),
         pair_v1: true,
         nng_pubsub: true,
-        nng_send_buffer: Some(0),
+        sp_send_buffer: Some(0),
         reconnect_ivl: Duration::from_millis(100),
         ..SocketOptions::default()
     }
+}
+
+/// nanomsg 1.1.5's, as `library: nanomsg` resolves: SP, a REQ that resends on pipe
+/// loss and once per interval, PUB and SUB as libzmq's, a PUSH with no send queue (one
+/// message per connected pipe). Reconnects every 100 ms, nanomsg's default.
+fn nanomsg() -> SocketOptions {
+    SocketOptions { sp_send_buffer: Some(0), ..SocketOptions::default() }
 }
 
 fn body(msg: &Msg) -> String {
@@ -344,14 +351,17 @@ fn require_peers() {
     let ok = Command::new("python3")
         .args([
             "-c",
-            "import zmq, pynng; assert zmq.pyzmq_version() == '26.2.0' and pynng.__version__ == '0.9.0'",
+            "import ctypes, zmq, pynng; ctypes.CDLL('libnanomsg.so.5'); \
+             assert zmq.pyzmq_version() == '26.2.0' and pynng.__version__ == '0.9.0'",
         ])
         .status()
         .is_ok_and(|s| s.success());
     assert!(
         ok,
-        "the conformance suite needs python3 with pyzmq 26.2.0 and pynng 0.9.0: \
-         run `python3 -m pip install pyzmq==26.2.0 pynng==0.9.0`; it never skips"
+        "the conformance suite needs python3 with pyzmq 26.2.0 and pynng 0.9.0, and \
+         nanomsg's library (Debian's libnanomsg5): run `cargo xtask test`, which installs \
+         them, or `python3 -m pip install pyzmq==26.2.0 pynng==0.9.0` and `apt-get install \
+         nanomsg-utils`; it never skips"
     );
 }
 

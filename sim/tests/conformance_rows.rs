@@ -423,6 +423,40 @@ fn conformance_nng_sub_without_prefer_new_keeps_the_oldest() {
     assert_eq!(shape(&sim.text), want, "patchbay's nng PUB and SUB without prefer_new");
 }
 
+/// nanomsg has no message HWM: its TCP pipe holds the one message it is writing, its
+/// PUB drops a message for a pipe still writing one, and its SUB reads a pipe only
+/// when the application has taken the last message, so a subscriber that stops
+/// reading pushes back, as libzmq's does: it gets the first messages, in order, and
+/// never the last (the oracle: 6 of 500 100 kB messages, what the kernel's buffers
+/// held). patchbay's `nanomsg` PUB and SUB queue per pipe as libzmq's (`sndhwm` 10
+/// here, 1,000 by default), so more arrive; how many is not compared.
+#[test]
+fn conformance_nanomsg_pub_drops_the_newest_to_a_subscriber_that_stops_reading() {
+    require_peers();
+    let row = "nanomsg-pub-hwm";
+    let oracle = oracle(row);
+    let want = "PUB never blocked; SUB got first message; in order; some dropped";
+    // The outcome less its count part, which the machine's buffers decide.
+    let shape = |text: &str| text.rsplit_once("; ").map_or(text.to_owned(), |(s, _)| s.to_owned());
+    assert_eq!(oracle.outcomes.len(), 1);
+    assert_eq!(shape(&oracle.outcomes[0]), want, "the oracle is not nanomsg's PUB and SUB");
+    assert_eq!(oracle.time("last_arrived"), 0, "nanomsg's stopped SUB got the last message");
+    let real = against_real(
+        || Counterpart::process(row, &[]),
+        |t, env, cp| ours_pub(t, env, cp, nanomsg()),
+    );
+    let sim =
+        in_sim(row, sim_sub_stops_reading(nanomsg()), |t, env, cp| ours_pub(t, env, cp, nanomsg()));
+    eprintln!(
+        "{row}\n  oracle:    {} {:?}\n  vs real:   {} {:?}\n  simulated: {} {:?}",
+        oracle.outcomes[0], oracle.times, real.text, real.times, sim.text, sim.times
+    );
+    assert_eq!(shape(&real.text), want, "patchbay's nanomsg PUB against nanomsg's SUB");
+    assert_eq!(real.time("last_arrived"), 0, "nanomsg's SUB got the last message");
+    assert_eq!(shape(&sim.text), want, "patchbay's nanomsg PUB and SUB in the simulator");
+    assert_eq!(sim.time("last_arrived"), 0, "patchbay's nanomsg SUB got the last message");
+}
+
 /// The outcome text of `push_outcome` in the peer script.
 fn push_outcome(taken: u32, blocked: bool, got: &[String], later: bool) -> String {
     [
@@ -475,8 +509,8 @@ async fn ours_push<T: Transport>(
 /// A PUSH's room for `messages`: libzmq's SNDHWM per pipe, or NNG's send buffer on the
 /// socket for a PUSH that queues as NNG's does.
 fn push_room(library: SocketOptions, messages: u32) -> SocketOptions {
-    match library.nng_send_buffer {
-        Some(_) => SocketOptions { nng_send_buffer: Some(messages), ..library },
+    match library.sp_send_buffer {
+        Some(_) => SocketOptions { sp_send_buffer: Some(messages), ..library },
         None => SocketOptions { sndhwm_msgs: messages, ..library },
     }
 }
@@ -523,7 +557,7 @@ fn conformance_zmq_push_blocks_at_hwm_before_its_peer_is_up() {
 /// NNG's PUSH queues per socket (its send buffer), not per pipe: with a send buffer
 /// of 10 it takes 10 before any peer is up, blocks on the 11th, and delivers them in
 /// order once the PULL listens; with its default send buffer of 0 it takes none.
-/// patchbay's `nng` PUSH queues the same way (`nng_send_buffer`), and both cases are
+/// patchbay's `nng` PUSH queues the same way (`sp_send_buffer`), and both cases are
 /// compared.
 #[test]
 fn conformance_nng_push_blocks_at_its_send_buffer_before_its_peer_is_up() {
@@ -544,6 +578,28 @@ fn conformance_nng_push_blocks_at_its_send_buffer_before_its_peer_is_up() {
         });
         agree(row, &want, &real, &sim);
     }
+}
+
+/// nanomsg's PUSH has no send queue: a pipe exists only while its connection is up
+/// and holds the message it is writing, so with no PULL up it takes nothing, its first
+/// send blocks, and that send goes through once a PULL binds. patchbay's `nanomsg`
+/// PUSH queues as NNG's unbuffered one (`sp_send_buffer` 0), which is that.
+#[test]
+fn conformance_nanomsg_push_blocks_before_its_peer_is_up() {
+    require_peers();
+    let row = "nanomsg-push-hwm";
+    let oracle = oracle(row);
+    let want = push_outcome(0, true, &[], true);
+    assert_eq!(oracle.outcomes, std::slice::from_ref(&want), "the oracle is not nanomsg's PUSH");
+    let port = free_port();
+    let real = against_real(
+        || Counterpart::process(row, &["--port", &port.to_string()]),
+        move |t, env, cp| ours_push(t, env, cp, port, nanomsg()),
+    );
+    let sim = in_sim(row, sim_pull_comes_up_late(nanomsg()), |t, env, cp| {
+        ours_push(t, env, cp, SIM_SERVER_PORT, nanomsg())
+    });
+    agree(row, &want, &real, &sim);
 }
 
 // ------------------------------------------------------------------ ROUTER row

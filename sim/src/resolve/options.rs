@@ -91,8 +91,15 @@ impl EffectiveOptions {
         diags: &mut Diagnostics,
     ) {
         let mut ctx = Apply { socket_type, library: self.library.value, path, diags };
-        ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
-        if self.nng_push.value && raw.sndhwm.is_some() && self.sndhwm.value > NNG_SENDBUF_MAX {
+        if raw.sndhwm.is_some()
+            && ctx.library == Some(Library::Nanomsg)
+            && socket_type == SocketType::Push
+        {
+            ctx.no_nanomsg_push_queue();
+        } else {
+            ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
+        }
+        if self.sp_push.value && raw.sndhwm.is_some() && self.sndhwm.value > NNG_SENDBUF_MAX {
             let message = format!(
                 "an nng PUSH's `sndhwm` is its NNG_OPT_SENDBUF, at most {NNG_SENDBUF_MAX} messages; found {}",
                 self.sndhwm.value
@@ -389,6 +396,17 @@ impl Apply<'_, '_, '_> {
                 format!("`{option}` is libzmq's ZMTP heartbeat; {whose}, which has no PING/PONG"),
             )
             .hint(hint);
+    }
+
+    /// `sndhwm` on a nanomsg PUSH, which has no queue for it to bound: a pipe holds
+    /// the one message it is writing and nothing waits on the socket
+    /// (`EffectiveOptions::nanomsg_buffers`), so a value would change nothing nanomsg
+    /// has.
+    fn no_nanomsg_push_queue(&mut self) {
+        let message = "nanomsg's PUSH has no send queue for `sndhwm` to bound: each connected pipe holds the one message it is writing, and a send no pipe can take blocks".to_owned();
+        self.diags
+            .error(&self.path.key("sndhwm"), Target::Key, Code::OptionNotInLibrary, message)
+            .hint("NN_SNDBUF sizes the kernel's socket buffer in bytes, which patchbay's connection window stands for; remove `sndhwm`, or name `library: nng` for a PUSH with a send buffer");
     }
 
     fn bad(&mut self, option: &str, message: String, hint: Option<String>) {

@@ -90,12 +90,13 @@ pub struct SocketOptions {
     /// libzmq and nanomsg, a PUB drops the new message and a SUB stops reading a full
     /// pipe, which pushes back on the publisher (docs/library-semantics.md).
     pub nng_pubsub: bool,
-    /// PUSH as NNG's push0 (a `library: nng` PUSH): `Some(n)` queues up to `n`
-    /// messages on the socket (`NNG_OPT_SENDBUF`, 0 by default) and gives each connected
-    /// pipe one at a time, so a PUSH with no peer connected takes `n` messages and then
-    /// blocks, and a pipe still connecting takes none. `None`: per-pipe queues of
-    /// `sndhwm_msgs`, pipes still connecting included (libzmq's `IMMEDIATE=0`).
-    pub nng_send_buffer: Option<u32>,
+    /// PUSH as the SP libraries' (a `library: nng` or `library: nanomsg` PUSH):
+    /// `Some(n)` queues up to `n` messages on the socket (NNG's `NNG_OPT_SENDBUF`, 0 by
+    /// default; nanomsg has no such queue, so 0) and gives each connected pipe one at a
+    /// time, so a PUSH with no peer connected takes `n` messages and then blocks, and a
+    /// pipe still connecting takes none. `None`: per-pipe queues of `sndhwm_msgs`, pipes
+    /// still connecting included (libzmq's `IMMEDIATE=0`).
+    pub sp_send_buffer: Option<u32>,
     /// SUB with `nng_pubsub`: a full queue discards its oldest message for the new one
     /// (`NNG_OPT_SUB_PREFNEW`, true by default) rather than the new one.
     pub sub_prefer_new: bool,
@@ -128,7 +129,7 @@ impl Default for SocketOptions {
             rcvmaxsize_bytes: None,
             subscribe: Vec::new(),
             nng_pubsub: false,
-            nng_send_buffer: None,
+            sp_send_buffer: None,
             sub_prefer_new: true,
             router_mandatory: false,
             handshake_ivl: HANDSHAKE_IVL_NNG,

@@ -6,14 +6,16 @@
 //! too (`IMMEDIATE=0`), but a pipe whose transport is up is chosen first, so a peer
 //! that is not there yet does not hold work while another could take it.
 //!
-//! NNG's PUSH (`nng_send_buffer`) queues differently (its `push0_sock_send`): a pipe
+//! NNG's PUSH (`sp_send_buffer`) queues differently (its `push0_sock_send`): a pipe
 //! exists only while connected and holds one message at a time; what no pipe can take
 //! waits on the socket, up to `NNG_OPT_SENDBUF` messages (0 by default), and past that
 //! the send blocks. A pipe that has written its message takes the oldest waiting one,
 //! and a pipe that connects takes one at once. A pipe's message is lost with its
 //! connection (`PipeClosed`), as NNG frees what its closing pipe held. NNG hands a
 //! message to the pipe that has been ready longest; patchbay round-robins over the
-//! ready ones.
+//! ready ones. nanomsg's PUSH is this with no socket queue at all (`sp_send_buffer`
+//! 0): its TCP pipe holds the message it is writing, and a send no pipe can take
+//! blocks (the conformance row `nanomsg-push-hwm`).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -25,15 +27,16 @@ use super::{DropReason, Msg, PipeId, RecvError, SendError, SocketCore, SocketOpt
 /// A PUSH core: round-robins to its pullers.
 pub struct Push {
     pipes: Pipes,
-    /// NNG's socket-level send queue and its capacity, when it queues as NNG does.
+    /// The socket-level send queue and its capacity, when it queues as NNG's and
+    /// nanomsg's do.
     backlog: Option<(VecDeque<Msg>, u32)>,
 }
 
 impl Push {
-    /// A PUSH core with these options. With `nng_send_buffer` each pipe holds one
+    /// A PUSH core with these options. With `sp_send_buffer` each pipe holds one
     /// message, whatever `sndhwm_msgs` says.
     pub fn new(options: SocketOptions) -> Push {
-        match options.nng_send_buffer {
+        match options.sp_send_buffer {
             None => Push { pipes: Pipes::new(&options), backlog: None },
             Some(capacity) => {
                 let one_per_pipe = SocketOptions { sndhwm_msgs: 1, ..options };
@@ -45,7 +48,7 @@ impl Push {
         }
     }
 
-    /// NNG: `pipe`, connected and holding nothing, takes the oldest waiting message.
+    /// SP: `pipe`, connected and holding nothing, takes the oldest waiting message.
     fn take_from_backlog(&mut self, pipe: PipeId) {
         let Some((waiting, _)) = &mut self.backlog else { return };
         if !(self.pipes.is_connected(pipe) && self.pipes.has_room(pipe)) {
@@ -195,7 +198,7 @@ mod tests {
     }
 
     fn nng(send_buffer: u32) -> Push {
-        Push::new(SocketOptions { nng_send_buffer: Some(send_buffer), ..opts(1000, 10) })
+        Push::new(SocketOptions { sp_send_buffer: Some(send_buffer), ..opts(1000, 10) })
     }
 
     fn bodies(sent: Vec<(Vec<u32>, String)>) -> Vec<String> {

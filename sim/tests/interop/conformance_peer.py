@@ -24,8 +24,10 @@ Rows:
   zmq-pub-hwm          PUB (SNDHWM 10) to a SUB (RCVHWM 10) that stops reading
   nng-pub-hwm          the same with NNG (send and receive buffers 10)
   nng-sub-prefer-old   the same with the SUB's NNG_OPT_SUB_PREFNEW off
+  nanomsg-pub-hwm      the same with nanomsg (its defaults: it has no HWM)
   zmq-push-hwm         PUSH (SNDHWM 10) connected before its PULL exists
   nng-push-hwm         the same with NNG (send buffer 10; and 0, its default)
+  nanomsg-push-hwm     the same with nanomsg (it has no send queue)
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
@@ -112,6 +114,107 @@ def quiet(sock, seconds):
         if sock.poll(int((end - time.monotonic()) * 1000) + 1):
             got.append(sock.recv())
     return got
+
+
+# ---------------------------------------------------------------- nanomsg helpers
+# nanomsg has no Python binding in Debian or on PyPI that is kept up, so its C API is
+# called through ctypes. The constants are nanomsg 1.1.5's (nn.h, pubsub.h,
+# pipeline.h).
+
+NN_AF_SP = 1
+NN_PUB, NN_SUB = 0x20, 0x21
+NN_PUSH, NN_PULL = 0x50, 0x51
+NN_SOL_SOCKET, NN_LINGER, NN_SNDTIMEO, NN_RCVTIMEO, NN_RECONNECT_IVL = 0, 1, 4, 5, 6
+NN_SUB_SUBSCRIBE = 1
+NN_MSG = 2**64 - 1
+
+
+def nn_lib():
+    import ctypes
+
+    lib = ctypes.CDLL("libnanomsg.so.5", use_errno=True)
+    lib.nn_send.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    lib.nn_recv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    lib.nn_setsockopt.argtypes = [
+        ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+    lib.nn_freemsg.argtypes = [ctypes.c_void_p]
+    lib.nn_strerror.restype = ctypes.c_char_p
+    lib.nn_bind.argtypes = lib.nn_connect.argtypes = [ctypes.c_int, ctypes.c_char_p]
+    return lib
+
+
+class Nn:
+    """One nanomsg socket: sends and receives time out (the caller says how long) and
+    report a timeout as False or None; every other failure raises."""
+
+    lib = None
+
+    def __init__(self, kind):
+        if Nn.lib is None:
+            Nn.lib = nn_lib()
+        self.s = self.check(Nn.lib.nn_socket(NN_AF_SP, kind))
+        self.setint(NN_LINGER, 0)
+
+    def check(self, rc):
+        import ctypes
+
+        if rc < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, Nn.lib.nn_strerror(err).decode())
+        return rc
+
+    def setint(self, option, value, level=NN_SOL_SOCKET):
+        import ctypes
+
+        v = ctypes.c_int(value)
+        self.check(Nn.lib.nn_setsockopt(self.s, level, option, ctypes.byref(v), 4))
+
+    def subscribe(self, prefix=b""):
+        self.check(Nn.lib.nn_setsockopt(self.s, NN_SUB, NN_SUB_SUBSCRIBE, prefix, len(prefix)))
+
+    def bind(self, port):
+        self.check(Nn.lib.nn_bind(self.s, b"tcp://127.0.0.1:%d" % port))
+
+    def connect(self, port):
+        self.check(Nn.lib.nn_connect(self.s, b"tcp://127.0.0.1:%d" % port))
+
+    def timed_out(self, rc):
+        import ctypes
+        import errno
+
+        if rc >= 0:
+            return False
+        err = ctypes.get_errno()
+        if err in (errno.EAGAIN, errno.ETIMEDOUT):
+            return True
+        self.check(rc)
+
+    def send(self, body, ms=TIMEOUT_MS):
+        """Whether `body` went out within `ms`."""
+        self.setint(NN_SNDTIMEO, ms)
+        return not self.timed_out(Nn.lib.nn_send(self.s, body, len(body), 0))
+
+    def recv(self, ms=TIMEOUT_MS):
+        """A message, or None if none came within `ms`."""
+        import ctypes
+
+        self.setint(NN_RCVTIMEO, ms)
+        buf = ctypes.c_void_p()
+        rc = Nn.lib.nn_recv(self.s, ctypes.byref(buf), NN_MSG, 0)
+        if self.timed_out(rc):
+            return None
+        body = ctypes.string_at(buf, rc)
+        Nn.lib.nn_freemsg(buf)
+        return body
+
+
+def free_port():
+    """A port nothing listens on right now."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
 
 
 # ---------------------------------------------------------------- REQ rows
@@ -459,10 +562,7 @@ def push_outcome(taken, blocked, got, later):
 
 def oracle_zmq_push_hwm():
     zmq, ctx = zmq_ctx()
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = free_port()
     push = zsock(ctx, zmq.PUSH, SNDHWM=HWM)
     push.connect("tcp://127.0.0.1:%d" % port)
     taken = 0
@@ -487,10 +587,7 @@ def oracle_nng_push_hwm():
     buffer (0) it takes nothing; with a send buffer of 10 it takes 10."""
     import pynng
 
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = free_port()
     url = "tcp://127.0.0.1:%d" % port
     unbuffered = nng_open(pynng.Push0, send_timeout=200)
     unbuffered.dial(url, block=False)
@@ -546,6 +643,92 @@ def peer_zmq_push_hwm(port):
     while True:
         say("GOT", pull.recv().decode())
 
+
+
+def nn_stopped_sub():
+    """A nanomsg SUB subscribed to everything, at its defaults."""
+    sub = Nn(NN_SUB)
+    sub.subscribe(b"")
+    return sub
+
+
+def nn_drain_numbers(sub, idle_ms=500):
+    got = []
+    while (msg := sub.recv(idle_ms)) is not None:
+        got.append(int(msg[:8]))
+    return got
+
+
+def oracle_nanomsg_pub_hwm():
+    """nanomsg's PUB to a SUB that stops reading, both at their defaults: nanomsg has
+    no message HWM; its TCP pipe holds the one message it is writing, and its PUB
+    drops a message for a pipe that is still writing one (xpub's `nn_dist_send`)."""
+    port = free_port()
+    pub = Nn(NN_PUB)
+    pub.bind(port)
+    sub = nn_stopped_sub()
+    sub.connect(port)
+    while sub.recv(20) is None:
+        pub.send(b"probe")
+    while sub.recv(50) is not None:
+        pass
+    blocked = False
+    body = b"x" * PUB_BYTES
+    for i in range(PUB_SENT):
+        blocked |= not pub.send(b"%08d" % i + body, 200)
+    got = nn_drain_numbers(sub)
+    say("OUTCOME", pub_outcome(blocked, got))
+    say("TIME", "received", len(got))
+    say("TIME", "last_arrived", int(bool(got) and got[-1] == PUB_SENT - 1))
+
+
+def peer_nanomsg_pub_hwm():
+    """A nanomsg SUB against patchbay's PUB, as peer_zmq_pub_hwm."""
+    sub = nn_stopped_sub()
+    port = free_port()
+    sub.bind(port)
+    say("READY", port)
+    sub.recv()
+    say("PROBED")
+    assert line() == "stop"
+    while sub.recv(50) is not None:
+        pass
+    say("STOPPED")
+    assert line() == "drain"
+    say("GOT", " ".join(str(n) for n in nn_drain_numbers(sub)))
+    line()
+
+
+def oracle_nanomsg_push_hwm():
+    """nanomsg's PUSH has no send queue: a pipe exists only while connected and holds
+    the message it is writing, so with no peer it takes nothing and the send blocks
+    (xpush's `nn_lb_send` finds no pipe) until a PULL is up."""
+    port = free_port()
+    push = Nn(NN_PUSH)
+    push.setint(NN_RECONNECT_IVL, 100)
+    push.connect(port)
+    taken = 0
+    for i in range(HWM * 3):
+        if not push.send(b"msg-%d" % i, 200):
+            break
+        taken += 1
+    blocked = taken < HWM * 3
+    pull = Nn(NN_PULL)
+    pull.bind(port)
+    push.send(b"msg-%d" % taken)
+    got = [pull.recv().decode() for _ in range(taken + 1)]
+    later = got[-1] == "msg-%d" % taken
+    say("OUTCOME", push_outcome(taken, blocked, got[:-1], later))
+
+
+def peer_nanomsg_push_hwm(port):
+    """A nanomsg PULL that binds `port` when told ("up"), reports what it gets."""
+    assert line() == "up"
+    pull = Nn(NN_PULL)
+    pull.bind(port)
+    say("BOUND")
+    while True:
+        say("GOT", pull.recv().decode())
 
 # ---------------------------------------------------------------- ROUTER row
 
@@ -868,8 +1051,10 @@ ORACLES = {
     "zmq-pub-hwm": oracle_zmq_pub_hwm,
     "nng-pub-hwm": oracle_nng_pub_hwm,
     "nng-sub-prefer-old": lambda: oracle_nng_pub_hwm(prefer_new=False),
+    "nanomsg-pub-hwm": oracle_nanomsg_pub_hwm,
     "zmq-push-hwm": oracle_zmq_push_hwm,
     "nng-push-hwm": oracle_nng_push_hwm,
+    "nanomsg-push-hwm": oracle_nanomsg_push_hwm,
     "zmq-router-unknown": oracle_zmq_router_unknown,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -892,8 +1077,10 @@ def main():
         "zmq-pub-hwm": lambda: peer_zmq_pub_hwm(),
         "nng-pub-hwm": lambda: peer_nng_pub_hwm(),
         "nng-sub-prefer-old": lambda: peer_nng_pub_hwm(prefer_new=False),
+        "nanomsg-pub-hwm": lambda: peer_nanomsg_pub_hwm(),
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
         "nng-push-hwm": lambda: peer_nng_push_hwm(int(opt["--port"])),
+        "nanomsg-push-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"])),
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
