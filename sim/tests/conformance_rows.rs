@@ -457,30 +457,44 @@ fn conformance_nanomsg_pub_drops_the_newest_to_a_subscriber_that_stops_reading()
     assert_eq!(sim.time("last_arrived"), 0, "patchbay's nanomsg SUB got the last message");
 }
 
+/// The PUSH rows' sender and receiver; the PAIR rows run the same experiment.
+const PUSH_PULL: (SocketType, SocketType) = (SocketType::Push, SocketType::Pull);
+const PAIR_PAIR: (SocketType, SocketType) = (SocketType::Pair, SocketType::Pair);
+
 /// The outcome text of `push_outcome` in the peer script.
-fn push_outcome(taken: u32, blocked: bool, got: &[String], later: bool) -> String {
+fn push_outcome(
+    taken: u32,
+    blocked: bool,
+    got: &[String],
+    later: bool,
+    (sender, receiver): (SocketType, SocketType),
+) -> String {
     [
-        format!("PUSH took {taken}"),
+        format!("{sender} took {taken}"),
         if blocked { "next send blocked" } else { "next send did not block" }.to_owned(),
-        format!("PULL got {}", if got.is_empty() { "nothing".to_owned() } else { got.join(",") }),
+        format!(
+            "{receiver} got {}",
+            if got.is_empty() { "nothing".to_owned() } else { got.join(",") }
+        ),
         if later { "blocked send went through" } else { "blocked send never went through" }
             .to_owned(),
     ]
     .join("; ")
 }
 
-/// patchbay's PUSH (room for 10, or what `options` give: `push_room`) connects to
-/// `port` before any PULL is there, sends until a send blocks, then has the PULL come
-/// up.
+/// patchbay's sender (a PUSH or a PAIR, `kinds.0`; room for 10, or what `options`
+/// give: `push_room`) connects to `port` before its receiver is there, sends until a
+/// send blocks, then has the receiver come up.
 async fn ours_push<T: Transport>(
     t: T,
     env: Env,
     mut cp: Counterpart,
     port: u16,
     options: SocketOptions,
+    kinds: (SocketType, SocketType),
 ) -> Result<Outcome, String> {
     let watch = Watch::default();
-    let push = open(t, SocketType::Push, &options, vec![], vec![env.peer(port)], &watch).await?;
+    let push = open(t, kinds.0, &options, vec![], vec![env.peer(port)], &watch).await?;
     let (mut taken, mut blocked) = (0, false);
     for i in 0..3 * HWM {
         match timeout(BLOCKED_AFTER, push.send(Msg::new(format!("msg-{i}")))).await {
@@ -503,7 +517,7 @@ async fn ours_push<T: Transport>(
     let later = later && got.last() == Some(&last);
     got.pop();
     cp.say("done");
-    Ok(Outcome::new(push_outcome(taken, blocked, &got, later)))
+    Ok(Outcome::new(push_outcome(taken, blocked, &got, later, kinds)))
 }
 
 /// A PUSH's room for `messages`: libzmq's SNDHWM per pipe, or NNG's send buffer on the
@@ -515,12 +529,12 @@ fn push_room(library: SocketOptions, messages: u32) -> SocketOptions {
     }
 }
 
-fn sim_pull_comes_up_late(library: SocketOptions) -> SimPeer {
+/// The simulated receiver (`receiver`: a PULL, or a PAIR) that binds when told.
+fn sim_pull_comes_up_late(library: SocketOptions, receiver: SocketType) -> SimPeer {
     sim_peer(move |t, mut link| async move {
         link.expect("up").await?;
         let pull =
-            open(t, SocketType::Pull, &library, vec![sim_server_at()], vec![], &Watch::default())
-                .await?;
+            open(t, receiver, &library, vec![sim_server_at()], vec![], &Watch::default()).await?;
         link.say("BOUND");
         loop {
             tokio::select! {
@@ -532,74 +546,103 @@ fn sim_pull_comes_up_late(library: SocketOptions) -> SimPeer {
     })
 }
 
-/// libzmq's PUSH blocks at its high-water mark, and a pipe still connecting takes
-/// messages (`ZMQ_IMMEDIATE` 0): it takes 10, blocks on the 11th, and the PULL that
-/// comes up later gets the 10 in order, then the 11th.
-#[test]
-fn conformance_zmq_push_blocks_at_hwm_before_its_peer_is_up() {
-    require_peers();
-    let row = "zmq-push-hwm";
-    let oracle = oracle(row);
-    let want = "PUSH took 10; next send blocked; PULL got msg-0,msg-1,msg-2,msg-3,msg-4,msg-5,msg-6,msg-7,msg-8,msg-9; blocked send went through";
-    assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's documented PUSH");
-    // Nothing listens on the port until the PULL binds it.
+/// What a sender with room for 10 gives in every library that has the room: it
+/// takes 10, blocks on the 11th, and the receiver that comes up later gets the 10 in
+/// order, then the 11th.
+fn took_ten(kinds: (SocketType, SocketType)) -> String {
+    let got: Vec<String> = (0..HWM).map(|i| format!("msg-{i}")).collect();
+    push_outcome(HWM, true, &got, true, kinds)
+}
+
+/// Runs `row`'s patchbay side both ways, the sender with `options` (and room for
+/// `room` messages, `push_room`), and asserts both give `want`.
+fn sender_agrees(
+    row: &str,
+    options: SocketOptions,
+    room: Option<u32>,
+    kinds: (SocketType, SocketType),
+    want: &str,
+) {
+    let sender = room.map_or_else(|| options.clone(), |n| push_room(options.clone(), n));
+    // Nothing listens on the port until the receiver binds it.
     let port = free_port();
+    let ours = sender.clone();
     let real = against_real(
         || Counterpart::process(row, &["--port", &port.to_string()]),
-        move |t, env, cp| ours_push(t, env, cp, port, push_room(zeromq(), HWM)),
+        move |t, env, cp| ours_push(t, env, cp, port, ours, kinds),
     );
-    let sim = in_sim(row, sim_pull_comes_up_late(zeromq()), |t, env, cp| {
-        ours_push(t, env, cp, SIM_SERVER_PORT, push_room(zeromq(), HWM))
+    let sim = in_sim(row, sim_pull_comes_up_late(options, kinds.1), move |t, env, cp| {
+        ours_push(t, env, cp, SIM_SERVER_PORT, sender, kinds)
     });
     agree(row, want, &real, &sim);
 }
 
-/// NNG's PUSH queues per socket (its send buffer), not per pipe: with a send buffer
-/// of 10 it takes 10 before any peer is up, blocks on the 11th, and delivers them in
-/// order once the PULL listens; with its default send buffer of 0 it takes none.
-/// patchbay's `nng` PUSH queues the same way (`sp_send_buffer`), and both cases are
-/// compared.
-#[test]
-fn conformance_nng_push_blocks_at_its_send_buffer_before_its_peer_is_up() {
+/// libzmq's PUSH and PAIR block at their high-water mark, and a pipe still
+/// connecting takes messages (`ZMQ_IMMEDIATE` 0): each takes 10 before its peer is
+/// up.
+fn zmq_sender_blocks_at_hwm(row: &str, kinds: (SocketType, SocketType)) {
     require_peers();
-    let row = "nng-push-hwm";
     let oracle = oracle(row);
-    let want = "PUSH took 10; next send blocked; PULL got msg-0,msg-1,msg-2,msg-3,msg-4,msg-5,msg-6,msg-7,msg-8,msg-9; blocked send went through";
-    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's PUSH with a send buffer of 10");
-    assert_eq!(oracle.time("taken_by_default"), 0, "NNG's unbuffered PUSH took messages");
-    for (room, want) in [(HWM, want.to_owned()), (0, push_outcome(0, true, &[], true))] {
-        let port = free_port();
-        let real = against_real(
-            || Counterpart::process(row, &["--port", &port.to_string()]),
-            move |t, env, cp| ours_push(t, env, cp, port, push_room(nng(), room)),
-        );
-        let sim = in_sim(row, sim_pull_comes_up_late(nng()), move |t, env, cp| {
-            ours_push(t, env, cp, SIM_SERVER_PORT, push_room(nng(), room))
-        });
-        agree(row, &want, &real, &sim);
-    }
+    let want = took_ten(kinds);
+    assert_eq!(oracle.outcomes, std::slice::from_ref(&want), "the oracle is not libzmq's");
+    sender_agrees(row, zeromq(), Some(HWM), kinds, &want);
 }
 
-/// nanomsg's PUSH has no send queue: a pipe exists only while its connection is up
-/// and holds the message it is writing, so with no PULL up it takes nothing, its first
-/// send blocks, and that send goes through once a PULL binds. patchbay's `nanomsg`
-/// PUSH queues as NNG's unbuffered one (`sp_send_buffer` 0), which is that.
+/// NNG's PUSH and PAIR queue per socket (the send buffer), not per pipe: with a
+/// send buffer of 10 each takes 10 before its peer is up; with the default of 0,
+/// none. patchbay's `nng` PUSH and PAIR queue the same way (`sp_send_buffer`), and
+/// both cases are compared.
+fn nng_sender_blocks_at_its_send_buffer(row: &str, kinds: (SocketType, SocketType)) {
+    require_peers();
+    let oracle = oracle(row);
+    let want = took_ten(kinds);
+    assert_eq!(oracle.outcomes, std::slice::from_ref(&want), "NNG with a send buffer of 10");
+    assert_eq!(oracle.time("taken_by_default"), 0, "NNG's unbuffered sender took messages");
+    sender_agrees(row, nng(), Some(HWM), kinds, &want);
+    sender_agrees(row, nng(), Some(0), kinds, &push_outcome(0, true, &[], true, kinds));
+}
+
+/// nanomsg's PUSH and PAIR have no send queue: a pipe exists only while its
+/// connection is up and holds the message it is writing, so with no peer up each
+/// takes nothing, its first send blocks, and that send goes through once the
+/// receiver binds. patchbay's `nanomsg` PUSH and PAIR queue as NNG's unbuffered ones
+/// (`sp_send_buffer` 0), which is that.
+fn nanomsg_sender_blocks_before_its_peer_is_up(row: &str, kinds: (SocketType, SocketType)) {
+    require_peers();
+    let oracle = oracle(row);
+    let want = push_outcome(0, true, &[], true, kinds);
+    assert_eq!(oracle.outcomes, std::slice::from_ref(&want), "the oracle is not nanomsg's");
+    sender_agrees(row, nanomsg(), None, kinds, &want);
+}
+
+#[test]
+fn conformance_zmq_push_blocks_at_hwm_before_its_peer_is_up() {
+    zmq_sender_blocks_at_hwm("zmq-push-hwm", PUSH_PULL);
+}
+
+#[test]
+fn conformance_nng_push_blocks_at_its_send_buffer_before_its_peer_is_up() {
+    nng_sender_blocks_at_its_send_buffer("nng-push-hwm", PUSH_PULL);
+}
+
 #[test]
 fn conformance_nanomsg_push_blocks_before_its_peer_is_up() {
-    require_peers();
-    let row = "nanomsg-push-hwm";
-    let oracle = oracle(row);
-    let want = push_outcome(0, true, &[], true);
-    assert_eq!(oracle.outcomes, std::slice::from_ref(&want), "the oracle is not nanomsg's PUSH");
-    let port = free_port();
-    let real = against_real(
-        || Counterpart::process(row, &["--port", &port.to_string()]),
-        move |t, env, cp| ours_push(t, env, cp, port, nanomsg()),
-    );
-    let sim = in_sim(row, sim_pull_comes_up_late(nanomsg()), |t, env, cp| {
-        ours_push(t, env, cp, SIM_SERVER_PORT, nanomsg())
-    });
-    agree(row, &want, &real, &sim);
+    nanomsg_sender_blocks_before_its_peer_is_up("nanomsg-push-hwm", PUSH_PULL);
+}
+
+#[test]
+fn conformance_zmq_pair_blocks_at_hwm_before_its_peer_is_up() {
+    zmq_sender_blocks_at_hwm("zmq-pair-hwm", PAIR_PAIR);
+}
+
+#[test]
+fn conformance_nng_pair_blocks_at_its_send_buffer_before_its_peer_is_up() {
+    nng_sender_blocks_at_its_send_buffer("nng-pair-hwm", PAIR_PAIR);
+}
+
+#[test]
+fn conformance_nanomsg_pair_blocks_before_its_peer_is_up() {
+    nanomsg_sender_blocks_before_its_peer_is_up("nanomsg-pair-hwm", PAIR_PAIR);
 }
 
 // ------------------------------------------------------------------ ROUTER row

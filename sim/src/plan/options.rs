@@ -105,11 +105,11 @@ pub struct EffectiveOptions {
     /// An NNG SUB's `NNG_OPT_SUB_PREFNEW`: whether its full queue discards its oldest
     /// message for a new one (the default) or the new one.
     pub sub_prefer_new: Effective<bool>,
-    /// Library behaviour, not a written option: whether a PUSH queues as NNG's and
-    /// nanomsg's do, on the socket (`sndhwm` is then NNG's `NNG_OPT_SENDBUF`, 0 meaning
-    /// no room; a nanomsg PUSH has none) with one message at a time on each connected
-    /// pipe, rather than per pipe.
-    pub sp_push: Effective<bool>,
+    /// Library behaviour, not a written option: whether a PUSH or PAIR queues as NNG's
+    /// and nanomsg's do, on the socket (`sndhwm` is then NNG's `NNG_OPT_SENDBUF`, 0
+    /// meaning no room; nanomsg's have none) with one message at a time on each
+    /// connected pipe, rather than per pipe.
+    pub sp_sends: Effective<bool>,
     /// Whether a ROUTER fails a send to an unknown peer rather than dropping it.
     pub router_mandatory: Effective<bool>,
     /// libzmq's ZMTP heartbeats (`library: zeromq` only): PING interval, how long a
@@ -178,10 +178,10 @@ impl EffectiveOptions {
         out
     }
 
-    /// NNG's PUB, SUB and PUSH queue in buffers of their own sizes: a PUB one per
+    /// NNG's PUB, SUB, PUSH and PAIR queue in buffers of their own sizes: a PUB one per
     /// pipe (as patchbay's `sndhwm`), a SUB one per socket, which patchbay bounds per
-    /// pipe (the same for a subscriber of one publisher), and a PUSH one per socket,
-    /// modelled as NNG does it (`SocketOptions::sp_send_buffer`).
+    /// pipe (the same for a subscriber of one publisher), and a PUSH and a PAIR one per
+    /// socket, modelled as NNG does it (`SocketOptions::sp_send_buffer`).
     fn nng_buffers(&mut self, socket_type: SocketType) {
         match socket_type {
             SocketType::Pub => {
@@ -192,7 +192,14 @@ impl EffectiveOptions {
                     0,
                     "NNG push0 NNG_OPT_SENDBUF = 0: messages wait on the socket, up to this many (0: none); each connected pipe takes one at a time",
                 );
-                self.sp_push = Effective::default(true, "NNG push0: queues on the socket");
+                self.sp_sends = Effective::default(true, "NNG push0: queues on the socket");
+            }
+            SocketType::Pair => {
+                self.sndhwm = Effective::default(
+                    0,
+                    "NNG pair NNG_OPT_SENDBUF = 0: messages wait on the socket, up to this many (0: none); the connected peer takes one at a time",
+                );
+                self.sp_sends = Effective::default(true, "NNG pair0, pair1: queue on the socket");
             }
             SocketType::Sub => {
                 self.rcvhwm = Effective::default(
@@ -204,19 +211,20 @@ impl EffectiveOptions {
         }
     }
 
-    /// nanomsg's PUSH keeps no messages of its own: a pipe exists only while its
-    /// connection is up and holds the one message being written (its TCP transport's
-    /// `nn_stcp_send`), and a send no pipe can take blocks. That is NNG's push0 with a
-    /// send buffer of 0, so it is modelled the same way (`SocketOptions::sp_send_buffer`);
-    /// `sndhwm` is refused on it (`resolve/options.rs`). Its other sockets keep
-    /// patchbay's per-pipe queues of 1,000 (docs/library-semantics.md).
+    /// nanomsg's PUSH and PAIR keep no messages of their own: a pipe exists only while
+    /// its connection is up and holds the one message being written (its TCP
+    /// transport's `nn_stcp_send`), and a send no pipe can take blocks. That is NNG's
+    /// push0 and pair with a send buffer of 0, so they are modelled the same way
+    /// (`SocketOptions::sp_send_buffer`); `sndhwm` is refused on them
+    /// (`resolve/options.rs`). nanomsg's other sockets keep patchbay's per-pipe queues
+    /// of 1,000 (docs/library-semantics.md).
     fn nanomsg_buffers(&mut self, socket_type: SocketType) {
-        if socket_type == SocketType::Push {
+        if matches!(socket_type, SocketType::Push | SocketType::Pair) {
             self.sndhwm = Effective::default(
                 0,
-                "nanomsg PUSH: no queue of its own; each connected pipe takes the one message it is writing (NN_SNDBUF sizes the kernel's buffer, in bytes)",
+                "nanomsg: no send queue of its own; a connected pipe takes the one message it is writing (NN_SNDBUF sizes the kernel's buffer, in bytes)",
             );
-            self.sp_push = Effective::default(true, "nanomsg PUSH: one message per connected pipe");
+            self.sp_sends = Effective::default(true, "nanomsg: one message per connected pipe");
         }
     }
 
@@ -362,7 +370,7 @@ impl EffectiveOptions {
             subscribe: d(Vec::new(), subscribe),
             nng_pubsub,
             sub_prefer_new: d(true, "NNG sub0 NNG_OPT_SUB_PREFNEW = true"),
-            sp_push: d(false, "per-pipe queues of sndhwm, pipes still connecting included"),
+            sp_sends: d(false, "per-pipe queues of sndhwm, pipes still connecting included"),
             router_mandatory: d(false, "libzmq ZMQ_ROUTER_MANDATORY = 0"),
             heartbeat_ivl: d(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
             heartbeat_timeout: d(None, "libzmq ZMQ_HEARTBEAT_TIMEOUT = 0 (the interval)"),
@@ -376,7 +384,7 @@ impl EffectiveOptions {
         let zmtp = self.library.value == Some(Library::ZeroMq);
         SocketOptions {
             // NNG's PUSH holds one message per pipe; `sndhwm` is its socket's queue.
-            sndhwm_msgs: if self.sp_push.value { 1 } else { self.sndhwm.value },
+            sndhwm_msgs: if self.sp_sends.value { 1 } else { self.sndhwm.value },
             rcvhwm_msgs: self.rcvhwm.value,
             req_resend_ivl: self.req_resend_ivl.value,
             req_resend_on_pipe_loss: self.req_resend_on_pipe_loss.value,
@@ -396,7 +404,7 @@ impl EffectiveOptions {
             subscribe: self.subscribe.value.iter().map(|s| s.as_bytes().to_vec()).collect(),
             nng_pubsub: self.nng_pubsub.value,
             sub_prefer_new: self.sub_prefer_new.value,
-            sp_send_buffer: self.sp_push.value.then_some(self.sndhwm.value),
+            sp_send_buffer: self.sp_sends.value.then_some(self.sndhwm.value),
             router_mandatory: self.router_mandatory.value,
             // Not a language option yet: libzmq's ZMQ_HANDSHAKE_IVL on ZMTP, else the
             // SP default (NNG's measured deadline).
@@ -590,29 +598,30 @@ mod tests {
     }
 
     #[test]
-    fn the_sp_libraries_push_queues_on_the_socket_unbuffered_by_default() {
-        let push = |lib: Option<Library>| {
-            EffectiveOptions::for_library(SocketType::Push, Effective::default(lib, "test"))
+    fn the_sp_libraries_push_and_pair_queue_on_the_socket_unbuffered_by_default() {
+        let options = |t: SocketType, lib: Option<Library>| {
+            EffectiveOptions::for_library(t, Effective::default(lib, "test"))
         };
-        for (lib, says) in
-            [(Library::Nng, "NNG_OPT_SENDBUF = 0"), (Library::Nanomsg, "no queue of its own")]
-        {
-            let sp = push(Some(lib));
-            assert_eq!(sp.sndhwm.value, 0, "{lib:?}");
-            assert!(sp.sndhwm.source.to_string().contains(says), "{}", sp.sndhwm.source);
-            let o = sp.socket_options();
-            assert_eq!((o.sp_send_buffer, o.sndhwm_msgs), (Some(0), 1), "one message per pipe");
+        for t in [SocketType::Push, SocketType::Pair] {
+            for (lib, says) in
+                [(Library::Nng, "NNG_OPT_SENDBUF = 0"), (Library::Nanomsg, "no send queue")]
+            {
+                let sp = options(t, Some(lib));
+                assert_eq!(sp.sndhwm.value, 0, "{t} {lib:?}");
+                assert!(sp.sndhwm.source.to_string().contains(says), "{}", sp.sndhwm.source);
+                let o = sp.socket_options();
+                assert_eq!((o.sp_send_buffer, o.sndhwm_msgs), (Some(0), 1), "{t} {lib:?}");
+            }
+            for lib in [None, Some(Library::ZeroMq)] {
+                let o = options(t, lib).socket_options();
+                assert_eq!((o.sp_send_buffer, o.sndhwm_msgs), (None, 1000), "{t} {lib:?}");
+            }
         }
-        for lib in [None, Some(Library::ZeroMq)] {
-            let o = push(lib).socket_options();
-            assert_eq!((o.sp_send_buffer, o.sndhwm_msgs), (None, 1000), "{lib:?}");
-        }
-        for lib in [Library::Nng, Library::Nanomsg] {
-            let pull = EffectiveOptions::for_library(
-                SocketType::Pull,
-                Effective::default(Some(lib), "test"),
-            );
-            assert_eq!(pull.socket_options().sp_send_buffer, None, "only a PUSH");
+        for t in [SocketType::Pull, SocketType::Pub, SocketType::Req, SocketType::Bus] {
+            for lib in [Library::Nng, Library::Nanomsg] {
+                let o = options(t, Some(lib)).socket_options();
+                assert_eq!(o.sp_send_buffer, None, "{t} {lib:?}: only a PUSH and a PAIR");
+            }
         }
     }
 

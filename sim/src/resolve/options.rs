@@ -91,17 +91,14 @@ impl EffectiveOptions {
         diags: &mut Diagnostics,
     ) {
         let mut ctx = Apply { socket_type, library: self.library.value, path, diags };
-        if raw.sndhwm.is_some()
-            && ctx.library == Some(Library::Nanomsg)
-            && socket_type == SocketType::Push
-        {
-            ctx.no_nanomsg_push_queue();
+        if raw.sndhwm.is_some() && ctx.library == Some(Library::Nanomsg) && self.sp_sends.value {
+            ctx.no_nanomsg_send_queue();
         } else {
             ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
         }
-        if self.sp_push.value && raw.sndhwm.is_some() && self.sndhwm.value > NNG_SENDBUF_MAX {
+        if self.sp_sends.value && raw.sndhwm.is_some() && self.sndhwm.value > NNG_SENDBUF_MAX {
             let message = format!(
-                "an nng PUSH's `sndhwm` is its NNG_OPT_SENDBUF, at most {NNG_SENDBUF_MAX} messages; found {}",
+                "an nng {socket_type}'s `sndhwm` is its NNG_OPT_SENDBUF, at most {NNG_SENDBUF_MAX} messages; found {}",
                 self.sndhwm.value
             );
             ctx.bad("sndhwm", message, Some("NNG refuses a larger send buffer".into()));
@@ -398,15 +395,18 @@ impl Apply<'_, '_, '_> {
             .hint(hint);
     }
 
-    /// `sndhwm` on a nanomsg PUSH, which has no queue for it to bound: a pipe holds
-    /// the one message it is writing and nothing waits on the socket
+    /// `sndhwm` on a nanomsg PUSH or PAIR, which has no queue for it to bound: a pipe
+    /// holds the one message it is writing and nothing waits on the socket
     /// (`EffectiveOptions::nanomsg_buffers`), so a value would change nothing nanomsg
     /// has.
-    fn no_nanomsg_push_queue(&mut self) {
-        let message = "nanomsg's PUSH has no send queue for `sndhwm` to bound: each connected pipe holds the one message it is writing, and a send no pipe can take blocks".to_owned();
+    fn no_nanomsg_send_queue(&mut self) {
+        let message = format!(
+            "nanomsg's {} has no send queue for `sndhwm` to bound: a connected pipe holds the one message it is writing, and a send no pipe can take blocks",
+            self.socket_type
+        );
         self.diags
             .error(&self.path.key("sndhwm"), Target::Key, Code::OptionNotInLibrary, message)
-            .hint("NN_SNDBUF sizes the kernel's socket buffer in bytes, which patchbay's connection window stands for; remove `sndhwm`, or name `library: nng` for a PUSH with a send buffer");
+            .hint(format!("NN_SNDBUF sizes the kernel's socket buffer in bytes, which patchbay's connection window stands for; remove `sndhwm`, or name `library: nng` for a {} with a send buffer", self.socket_type));
     }
 
     fn bad(&mut self, option: &str, message: String, hint: Option<String>) {

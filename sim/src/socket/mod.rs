@@ -53,6 +53,7 @@ mod req;
 mod resend_tick;
 mod respondent;
 mod router;
+mod send_buffer;
 mod subscribe;
 mod subscriptions;
 mod surveyor;

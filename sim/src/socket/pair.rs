@@ -7,10 +7,16 @@
 //! topologies that would attach two, so this only matters for a peer reconnecting
 //! before its old pipe is gone. Once the peer's pipe is detached, the next pipe
 //! attached becomes the peer; a pipe ignored earlier stays ignored.
+//!
+//! NNG's and nanomsg's PAIR (`sp_send_buffer`) queue on the socket, not on the pipe:
+//! the peer's pipe holds one message while connected, and a PAIR with no peer up
+//! takes only what its send buffer holds (none by default) before a send blocks
+//! (`send_buffer.rs`; NNG's pair0 and pair1, nanomsg's xpair).
 
 use std::time::Duration;
 
 use super::pipes::Pipes;
+use super::send_buffer::SendBuffer;
 use super::{Msg, PipeId, SendError, SocketCore, SocketEvent, SocketOptions, SocketType};
 
 #[derive(Debug)]
@@ -19,12 +25,15 @@ pub struct Pair {
     pipes: Pipes,
     /// The one pipe in use, if any.
     peer: Option<PipeId>,
+    /// The socket's own send queue, when it queues as NNG's and nanomsg's do.
+    buffer: Option<SendBuffer>,
 }
 
 impl Pair {
     /// A PAIR core with these options.
     pub fn new(options: SocketOptions) -> Pair {
-        Pair { pipes: Pipes::new(&options), peer: None }
+        let (pipes, buffer) = SendBuffer::for_options(options);
+        Pair { pipes, peer: None, buffer }
     }
 
     fn is_peer(&self, pipe: PipeId) -> bool {
@@ -37,7 +46,13 @@ impl SocketCore for Pair {
         SocketType::Pair
     }
 
-    pipes_in_field!(pipes);
+    fn pipes(&self) -> &Pipes {
+        &self.pipes
+    }
+
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        &mut self.pipes
+    }
 
     fn attach(&mut self, pipe: PipeId, _now: Duration) {
         if self.peer.is_none() {
@@ -47,8 +62,12 @@ impl SocketCore for Pair {
     }
 
     fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        if self.is_peer(pipe) {
-            self.pipes.set_connected(pipe, connected);
+        if !self.is_peer(pipe) {
+            return;
+        }
+        self.pipes.set_connected(pipe, connected);
+        if let Some(buffer) = &mut self.buffer {
+            buffer.set_connected(&mut self.pipes, pipe, connected);
         }
     }
 
@@ -59,9 +78,32 @@ impl SocketCore for Pair {
         }
     }
 
-    fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
-        let pipe = self.peer.ok_or(SendError::WouldBlock)?;
-        self.pipes.enqueue(pipe, msg).map_err(|_| SendError::WouldBlock)
+    fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
+        self.send_or_return(msg, now).map_err(|(error, _)| error)
+    }
+
+    fn send_or_return(&mut self, msg: Msg, _now: Duration) -> Result<(), (SendError, Msg)> {
+        if let Some(buffer) = &mut self.buffer {
+            let pipes = &self.pipes;
+            let ready = self.peer.filter(|&pipe| pipes.is_connected(pipe) && pipes.has_room(pipe));
+            return buffer.send(&mut self.pipes, ready, msg);
+        }
+        let Some(pipe) = self.peer else { return Err((SendError::WouldBlock, msg)) };
+        self.pipes.enqueue(pipe, msg).map_err(|msg| (SendError::WouldBlock, msg))
+    }
+
+    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
+        match &mut self.buffer {
+            Some(buffer) if self.peer == Some(pipe) => buffer.poll_transmit(&mut self.pipes, pipe),
+            _ => self.pipes.pop_outbound(pipe),
+        }
+    }
+
+    fn may_transmit(&self, pipe: PipeId) -> bool {
+        match &self.buffer {
+            Some(buffer) if self.peer == Some(pipe) => buffer.may_transmit(&self.pipes, pipe),
+            _ => self.pipes.has_outbound(pipe),
+        }
     }
 
     /// A message from an ignored pipe breaks the driver's contract (it was told not
@@ -73,8 +115,9 @@ impl SocketCore for Pair {
 
 #[cfg(test)]
 mod tests {
+    use super::super::DropReason;
     use super::super::SocketEvent;
-    use super::super::pipes::testing::{events, ms, msg, opts, transmit_all, up};
+    use super::super::pipes::testing::{dropped, events, ms, msg, opts, transmit_all, up};
     use super::*;
 
     #[test]
@@ -110,5 +153,53 @@ mod tests {
             })
             .collect();
         assert_eq!(depths, [1]);
+    }
+
+    fn sp(send_buffer: u32) -> Pair {
+        Pair::new(SocketOptions { sp_send_buffer: Some(send_buffer), ..opts(1000, 10) })
+    }
+
+    fn bodies(sent: Vec<(Vec<u32>, String)>) -> Vec<String> {
+        sent.into_iter().map(|(_, body)| body).collect()
+    }
+
+    #[test]
+    fn an_sp_pair_takes_nothing_before_its_peer_is_up_unless_buffered() {
+        // Unbuffered (NNG's default, and nanomsg's only way): a peer still connecting
+        // takes nothing, and a connected one one message at a time.
+        let mut pair = sp(0);
+        pair.attach(1, ms(0));
+        assert_eq!(pair.send(msg(&[], "m"), ms(0)), Err(SendError::WouldBlock));
+        pair.set_connected(1, true, ms(1));
+        pair.send(msg(&[], "a"), ms(1)).unwrap();
+        assert_eq!(pair.send(msg(&[], "b"), ms(1)), Err(SendError::WouldBlock));
+        assert_eq!(bodies(transmit_all(&mut pair, 1)), ["a"]);
+        pair.send(msg(&[], "b"), ms(2)).unwrap();
+        // A send buffer of 2: two wait on the socket, the third blocks; the peer
+        // takes them in order once it connects.
+        let mut pair = sp(2);
+        pair.attach(1, ms(0));
+        pair.send(msg(&[], "a"), ms(0)).unwrap();
+        pair.send(msg(&[], "b"), ms(0)).unwrap();
+        assert_eq!(pair.send(msg(&[], "c"), ms(0)), Err(SendError::WouldBlock));
+        assert!(!pair.may_transmit(1), "a pipe still connecting holds nothing");
+        pair.set_connected(1, true, ms(1));
+        assert!(pair.may_transmit(1));
+        assert_eq!(bodies(transmit_all(&mut pair, 1)), ["a", "b"]);
+        assert!(!pair.may_transmit(1));
+    }
+
+    #[test]
+    fn an_sp_pair_loses_its_pipes_message_and_keeps_the_waiting_ones_for_the_next_peer() {
+        let mut pair = sp(1);
+        up(&mut pair, &[1]);
+        pair.send(msg(&[], "a"), ms(0)).unwrap();
+        pair.send(msg(&[], "b"), ms(0)).unwrap();
+        assert_eq!(pair.send(msg(&[], "c"), ms(0)), Err(SendError::WouldBlock));
+        pair.set_connected(1, false, ms(1));
+        assert_eq!(dropped(&events(&mut pair), 1, DropReason::PipeClosed), ["a"]);
+        pair.detach(1, ms(1));
+        up(&mut pair, &[2]);
+        assert_eq!(bodies(transmit_all(&mut pair, 2)), ["b"]);
     }
 }

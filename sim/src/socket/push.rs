@@ -6,58 +6,30 @@
 //! too (`IMMEDIATE=0`), but a pipe whose transport is up is chosen first, so a peer
 //! that is not there yet does not hold work while another could take it.
 //!
-//! NNG's PUSH (`sp_send_buffer`) queues differently (its `push0_sock_send`): a pipe
-//! exists only while connected and holds one message at a time; what no pipe can take
-//! waits on the socket, up to `NNG_OPT_SENDBUF` messages (0 by default), and past that
-//! the send blocks. A pipe that has written its message takes the oldest waiting one,
-//! and a pipe that connects takes one at once. A pipe's message is lost with its
-//! connection (`PipeClosed`), as NNG frees what its closing pipe held. NNG hands a
-//! message to the pipe that has been ready longest; patchbay round-robins over the
-//! ready ones. nanomsg's PUSH is this with no socket queue at all (`sp_send_buffer`
-//! 0): its TCP pipe holds the message it is writing, and a send no pipe can take
-//! blocks (the conformance row `nanomsg-push-hwm`).
+//! NNG's and nanomsg's PUSH (`sp_send_buffer`) queue on the socket instead, one message
+//! per connected pipe (`send_buffer.rs`). NNG hands a message to the pipe that has
+//! been ready longest; patchbay round-robins over the ready ones.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::pipes::Pipes;
+use super::send_buffer::SendBuffer;
 use super::{DropReason, Msg, PipeId, RecvError, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
 /// A PUSH core: round-robins to its pullers.
 pub struct Push {
     pipes: Pipes,
-    /// The socket-level send queue and its capacity, when it queues as NNG's and
-    /// nanomsg's do.
-    backlog: Option<(VecDeque<Msg>, u32)>,
+    /// The socket's own send queue, when it queues as NNG's and nanomsg's do.
+    buffer: Option<SendBuffer>,
 }
 
 impl Push {
     /// A PUSH core with these options. With `sp_send_buffer` each pipe holds one
     /// message, whatever `sndhwm_msgs` says.
     pub fn new(options: SocketOptions) -> Push {
-        match options.sp_send_buffer {
-            None => Push { pipes: Pipes::new(&options), backlog: None },
-            Some(capacity) => {
-                let one_per_pipe = SocketOptions { sndhwm_msgs: 1, ..options };
-                Push {
-                    pipes: Pipes::new(&one_per_pipe),
-                    backlog: Some((VecDeque::new(), capacity)),
-                }
-            }
-        }
-    }
-
-    /// SP: `pipe`, connected and holding nothing, takes the oldest waiting message.
-    fn take_from_backlog(&mut self, pipe: PipeId) {
-        let Some((waiting, _)) = &mut self.backlog else { return };
-        if !(self.pipes.is_connected(pipe) && self.pipes.has_room(pipe)) {
-            return;
-        }
-        if let Some(msg) = waiting.pop_front() {
-            let taken = self.pipes.enqueue(pipe, msg);
-            debug_assert!(taken.is_ok(), "a connected pipe with room takes a message");
-        }
+        let (pipes, buffer) = SendBuffer::for_options(options);
+        Push { pipes, buffer }
     }
 }
 
@@ -79,16 +51,9 @@ impl SocketCore for Push {
     }
 
     fn send_or_return(&mut self, msg: Msg, _now: Duration) -> Result<(), (SendError, Msg)> {
-        if let Some((waiting, capacity)) = &mut self.backlog {
-            // A ready pipe takes it at once; no message waits while one is ready.
-            if let Some(pipe) = self.pipes.next_sendable(true) {
-                return self.pipes.enqueue(pipe, msg).map_err(|msg| (SendError::WouldBlock, msg));
-            }
-            if waiting.len() < *capacity as usize {
-                waiting.push_back(msg);
-                return Ok(());
-            }
-            return Err((SendError::WouldBlock, msg));
+        if let Some(buffer) = &mut self.buffer {
+            let ready = self.pipes.next_sendable(true);
+            return buffer.send(&mut self.pipes, ready, msg);
         }
         let pipe = self.pipes.next_sendable(true).or_else(|| self.pipes.next_sendable(false));
         let Some(pipe) = pipe else { return Err((SendError::WouldBlock, msg)) };
@@ -108,32 +73,25 @@ impl SocketCore for Push {
         self.pipes.is_attached(pipe)
     }
 
-    /// NNG: a pipe that connects takes a waiting message at once; one that loses its
-    /// connection loses the message it held.
     fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
         self.pipes.set_connected(pipe, connected);
-        if self.backlog.is_none() {
-            return;
-        }
-        if connected {
-            self.take_from_backlog(pipe);
-        } else if let Some(msg) = self.pipes.take_outbound(pipe, |_| true) {
-            self.pipes.drop_msg(Some(pipe), DropReason::PipeClosed, msg);
+        if let Some(buffer) = &mut self.buffer {
+            buffer.set_connected(&mut self.pipes, pipe, connected);
         }
     }
 
-    /// NNG: a pipe whose message is written takes the oldest waiting one.
     fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        if let Some(msg) = self.pipes.pop_outbound(pipe) {
-            return Some(msg);
+        match &mut self.buffer {
+            Some(buffer) => buffer.poll_transmit(&mut self.pipes, pipe),
+            None => self.pipes.pop_outbound(pipe),
         }
-        self.take_from_backlog(pipe);
-        self.pipes.pop_outbound(pipe)
     }
 
     fn may_transmit(&self, pipe: PipeId) -> bool {
-        let waiting = self.backlog.as_ref().is_some_and(|(waiting, _)| !waiting.is_empty());
-        self.pipes.has_outbound(pipe) || (waiting && self.pipes.is_connected(pipe))
+        match &self.buffer {
+            Some(buffer) => buffer.may_transmit(&self.pipes, pipe),
+            None => self.pipes.has_outbound(pipe),
+        }
     }
 }
 

@@ -28,6 +28,8 @@ Rows:
   zmq-push-hwm         PUSH (SNDHWM 10) connected before its PULL exists
   nng-push-hwm         the same with NNG (send buffer 10; and 0, its default)
   nanomsg-push-hwm     the same with nanomsg (it has no send queue)
+  zmq-pair-hwm, nng-pair-hwm, nanomsg-pair-hwm
+                       the same three with a PAIR sending to a PAIR
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
@@ -124,6 +126,8 @@ def quiet(sock, seconds):
 NN_AF_SP = 1
 NN_PUB, NN_SUB = 0x20, 0x21
 NN_PUSH, NN_PULL = 0x50, 0x51
+NN_PAIR = 0x10
+NN_KINDS = {"PUSH": NN_PUSH, "PULL": NN_PULL, "PAIR": NN_PAIR}
 NN_SOL_SOCKET, NN_LINGER, NN_SNDTIMEO, NN_RCVTIMEO, NN_RECONNECT_IVL = 0, 1, 4, 5, 6
 NN_SUB_SUBSCRIBE = 1
 NN_MSG = 2**64 - 1
@@ -551,19 +555,26 @@ def peer_zmq_pub_hwm():
     line()
 
 
-def push_outcome(taken, blocked, got, later):
+# The PUSH rows and the PAIR rows are one experiment: a sender connects before its
+# receiver exists and sends until a send blocks; then the receiver binds.
+PUSH_PULL = ("PUSH", "PULL")
+PAIR_PAIR = ("PAIR", "PAIR")
+
+
+def push_outcome(taken, blocked, got, later, kinds=PUSH_PULL):
+    sender, receiver = kinds
     return "; ".join([
-        "PUSH took %d" % taken,
+        "%s took %d" % (sender, taken),
         "next send blocked" if blocked else "next send did not block",
-        "PULL got " + (",".join(got) if got else "nothing"),
+        "%s got " % receiver + (",".join(got) if got else "nothing"),
         "blocked send went through" if later else "blocked send never went through",
     ])
 
 
-def oracle_zmq_push_hwm():
+def oracle_zmq_push_hwm(kinds=PUSH_PULL):
     zmq, ctx = zmq_ctx()
     port = free_port()
-    push = zsock(ctx, zmq.PUSH, SNDHWM=HWM)
+    push = zsock(ctx, getattr(zmq, kinds[0]), SNDHWM=HWM)
     push.connect("tcp://127.0.0.1:%d" % port)
     taken = 0
     for i in range(HWM * 3):
@@ -573,42 +584,47 @@ def oracle_zmq_push_hwm():
         except zmq.Again:
             break
     blocked = taken < HWM * 3
-    pull = zsock(ctx, zmq.PULL)
+    pull = zsock(ctx, getattr(zmq, kinds[1]))
     pull.bind("tcp://127.0.0.1:%d" % port)
     push.setsockopt(zmq.SNDTIMEO, TIMEOUT_MS)
     push.send(b"msg-%d" % taken)
     got = [pull.recv().decode() for _ in range(taken + 1)]
     later = got[-1] == "msg-%d" % taken
-    say("OUTCOME", push_outcome(taken, blocked, got[:-1], later))
+    say("OUTCOME", push_outcome(taken, blocked, got[:-1], later, kinds))
 
 
-def oracle_nng_push_hwm():
-    """NNG's PUSH queues per socket, not per pipe: with no peer and its default send
-    buffer (0) it takes nothing; with a send buffer of 10 it takes 10."""
+def nng_kind(name):
+    """pynng's class for a socket type: NNG's PAIR is pair1 (`nng_pair_open`)."""
     import pynng
 
+    return {"PUSH": pynng.Push0, "PULL": pynng.Pull0, "PAIR": pynng.Pair1}[name]
+
+
+def oracle_nng_push_hwm(kinds=PUSH_PULL):
+    """NNG's PUSH and PAIR queue per socket, not per pipe: with no peer and the
+    default send buffer (0) they take nothing; with a send buffer of 10, 10."""
     port = free_port()
     url = "tcp://127.0.0.1:%d" % port
-    unbuffered = nng_open(pynng.Push0, send_timeout=200)
+    unbuffered = nng_open(nng_kind(kinds[0]), send_timeout=200)
     unbuffered.dial(url, block=False)
     say("TIME", "taken_by_default", nng_fill(unbuffered))
     unbuffered.close()
-    push = nng_open(pynng.Push0, send_timeout=200, send_buffer_size=HWM,
+    push = nng_open(nng_kind(kinds[0]), send_timeout=200, send_buffer_size=HWM,
                     reconnect_time_min=100, reconnect_time_max=100)
     push.dial(url, block=False)
     taken = nng_fill(push)
     blocked = taken < HWM * 3
-    pull = nng_open(pynng.Pull0)
+    pull = nng_open(nng_kind(kinds[1]))
     nng_listen(pull, port)
     push.send_timeout = TIMEOUT_MS
     push.send(b"msg-%d" % taken)
     got = [pull.recv().decode() for _ in range(taken + 1)]
     later = got[-1] == "msg-%d" % taken
-    say("OUTCOME", push_outcome(taken, blocked, got[:-1], later))
+    say("OUTCOME", push_outcome(taken, blocked, got[:-1], later, kinds))
 
 
 def nng_fill(push):
-    """How many messages a PUSH with no peer takes before a send times out."""
+    """How many messages a sender with no peer takes before a send times out."""
     import pynng
 
     taken = 0
@@ -621,28 +637,61 @@ def nng_fill(push):
     return taken
 
 
-def peer_nng_push_hwm(port):
-    """A pynng PULL that listens on `port` when told ("up"), reports what it gets."""
-    import pynng
+def oracle_nanomsg_push_hwm(kinds=PUSH_PULL):
+    """nanomsg's PUSH and PAIR have no send queue: a pipe exists only while connected
+    and holds the message it is writing, so with no peer they take nothing and the
+    send blocks (xpush's `nn_lb_send`, xpair's `nn_excl_send`: no pipe) until the
+    receiver is up."""
+    port = free_port()
+    push = Nn(NN_KINDS[kinds[0]])
+    push.setint(NN_RECONNECT_IVL, 100)
+    push.connect(port)
+    taken = 0
+    for i in range(HWM * 3):
+        if not push.send(b"msg-%d" % i, 200):
+            break
+        taken += 1
+    blocked = taken < HWM * 3
+    pull = Nn(NN_KINDS[kinds[1]])
+    pull.bind(port)
+    push.send(b"msg-%d" % taken)
+    got = [pull.recv().decode() for _ in range(taken + 1)]
+    later = got[-1] == "msg-%d" % taken
+    say("OUTCOME", push_outcome(taken, blocked, got[:-1], later, kinds))
 
+
+def report_what_arrives(receiver):
+    """Tells the Rust side the receiver is up, then each message it gets."""
+    say("BOUND")
+    while True:
+        say("GOT", receiver.recv().decode())
+
+
+def peer_nng_push_hwm(port, kinds=PUSH_PULL):
+    """A pynng receiver that listens on `port` when told ("up")."""
     assert line() == "up"
-    pull = nng_open(pynng.Pull0)
+    pull = nng_open(nng_kind(kinds[1]))
     nng_listen(pull, port)
-    say("BOUND")
-    while True:
-        say("GOT", pull.recv().decode())
+    report_what_arrives(pull)
 
 
-def peer_zmq_push_hwm(port):
-    """A libzmq PULL that binds `port` when told ("up"), reports what it gets."""
-    zmq, ctx = zmq_ctx()
+def peer_zmq_push_hwm(port, kinds=PUSH_PULL):
+    """A libzmq receiver that binds `port` when told ("up")."""
+    import zmq
+
+    _, ctx = zmq_ctx()
     assert line() == "up"
-    pull = zsock(ctx, zmq.PULL)
+    pull = zsock(ctx, getattr(zmq, kinds[1]))
     pull.bind("tcp://127.0.0.1:%d" % port)
-    say("BOUND")
-    while True:
-        say("GOT", pull.recv().decode())
+    report_what_arrives(pull)
 
+
+def peer_nanomsg_push_hwm(port, kinds=PUSH_PULL):
+    """A nanomsg receiver that binds `port` when told ("up")."""
+    assert line() == "up"
+    pull = Nn(NN_KINDS[kinds[1]])
+    pull.bind(port)
+    report_what_arrives(pull)
 
 
 def nn_stopped_sub():
@@ -698,37 +747,6 @@ def peer_nanomsg_pub_hwm():
     say("GOT", " ".join(str(n) for n in nn_drain_numbers(sub)))
     line()
 
-
-def oracle_nanomsg_push_hwm():
-    """nanomsg's PUSH has no send queue: a pipe exists only while connected and holds
-    the message it is writing, so with no peer it takes nothing and the send blocks
-    (xpush's `nn_lb_send` finds no pipe) until a PULL is up."""
-    port = free_port()
-    push = Nn(NN_PUSH)
-    push.setint(NN_RECONNECT_IVL, 100)
-    push.connect(port)
-    taken = 0
-    for i in range(HWM * 3):
-        if not push.send(b"msg-%d" % i, 200):
-            break
-        taken += 1
-    blocked = taken < HWM * 3
-    pull = Nn(NN_PULL)
-    pull.bind(port)
-    push.send(b"msg-%d" % taken)
-    got = [pull.recv().decode() for _ in range(taken + 1)]
-    later = got[-1] == "msg-%d" % taken
-    say("OUTCOME", push_outcome(taken, blocked, got[:-1], later))
-
-
-def peer_nanomsg_push_hwm(port):
-    """A nanomsg PULL that binds `port` when told ("up"), reports what it gets."""
-    assert line() == "up"
-    pull = Nn(NN_PULL)
-    pull.bind(port)
-    say("BOUND")
-    while True:
-        say("GOT", pull.recv().decode())
 
 # ---------------------------------------------------------------- ROUTER row
 
@@ -1055,6 +1073,9 @@ ORACLES = {
     "zmq-push-hwm": oracle_zmq_push_hwm,
     "nng-push-hwm": oracle_nng_push_hwm,
     "nanomsg-push-hwm": oracle_nanomsg_push_hwm,
+    "zmq-pair-hwm": lambda: oracle_zmq_push_hwm(PAIR_PAIR),
+    "nng-pair-hwm": lambda: oracle_nng_push_hwm(PAIR_PAIR),
+    "nanomsg-pair-hwm": lambda: oracle_nanomsg_push_hwm(PAIR_PAIR),
     "zmq-router-unknown": oracle_zmq_router_unknown,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -1081,6 +1102,9 @@ def main():
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
         "nng-push-hwm": lambda: peer_nng_push_hwm(int(opt["--port"])),
         "nanomsg-push-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"])),
+        "zmq-pair-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"]), PAIR_PAIR),
+        "nng-pair-hwm": lambda: peer_nng_push_hwm(int(opt["--port"]), PAIR_PAIR),
+        "nanomsg-pair-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"]), PAIR_PAIR),
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
