@@ -63,11 +63,13 @@ pub(crate) fn explain_topology(t: &TopologyPlan) -> String {
             }
             let _ = writeln!(out, "  socket `{}` {}: {}", s.name, s.socket_type, how.join(", "));
             let rows = s.options.rows(s.socket_type);
-            // Sources line up under the socket's longest value, 16 columns at least.
+            // Values line up after the socket's longest option name (18 columns at
+            // least), sources after its longest value (16 at least).
+            let names = rows.iter().map(|(name, _, _)| name.len()).max().unwrap_or(0).max(18);
             let width = rows.iter().map(|(_, value, _)| value.chars().count()).max();
             let width = width.unwrap_or(0).max(16);
             for (name, value, source) in rows {
-                let _ = writeln!(out, "    {name:<18} {value:<width$} {source}");
+                let _ = writeln!(out, "    {name:<names$} {value:<width$} {source}");
             }
         }
     }

@@ -281,6 +281,7 @@ fn nng() -> SocketOptions {
         pair_v1: true,
         nng_pubsub: true,
         sp_send_buffer: Some(0),
+        req_send_waits: true,
         reconnect_ivl: Duration::from_millis(100),
         ..SocketOptions::default()
     }

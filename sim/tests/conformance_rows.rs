@@ -645,6 +645,106 @@ fn conformance_nanomsg_pair_blocks_before_its_peer_is_up() {
     nanomsg_sender_blocks_before_its_peer_is_up("nanomsg-pair-hwm", PAIR_PAIR);
 }
 
+// ------------------------------------------------------------------ REQ before its peer
+
+/// The outcome text of `req_early_outcome` in the peer script.
+fn req_early_outcome(blocked: bool, rep_got: &str, req_got: &str) -> String {
+    let or_nothing = |s: &str| if s.is_empty() { "nothing".to_owned() } else { s.to_owned() };
+    [
+        if blocked { "REQ send blocked" } else { "REQ send did not block" }.to_owned(),
+        format!("REP got {}", or_nothing(rep_got)),
+        format!("REQ got {}", or_nothing(req_got)),
+    ]
+    .join("; ")
+}
+
+/// patchbay's REQ connects to `port` before any REP is there and sends `req-1`
+/// (blocked if it takes longer than `BLOCKED_AFTER`, and then sent again once the
+/// REP is up); then the REP binds and echoes.
+async fn ours_req_early<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    port: u16,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let req = open(t, SocketType::Req, &options, vec![], vec![env.peer(port)], &watch).await?;
+    let request = || Msg::new(&b"req-1"[..]);
+    let blocked = match timeout(BLOCKED_AFTER, req.send(request())).await {
+        Ok(sent) => {
+            sent.map_err(err("send"))?;
+            false
+        }
+        Err(_) => true,
+    };
+    cp.say("up");
+    cp.expect("BOUND").await?;
+    if blocked {
+        timeout(STEP_TIMEOUT, req.send(request()))
+            .await
+            .map_err(err("the REQ's send never went through"))?
+            .map_err(err("send"))?;
+    }
+    let rep_got = cp.expect("GOT ").await?;
+    let reply = recv_within(&req, STEP_TIMEOUT).await;
+    let req_got: Vec<String> = reply.into_iter().flatten().map(|m| body(&m)).collect();
+    cp.say("done");
+    Ok(Outcome::new(req_early_outcome(blocked, &rep_got, &req_got.join(","))))
+}
+
+/// The simulated REP that binds when told and echoes one request.
+fn sim_rep_comes_up_late(library: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        link.expect("up").await?;
+        let rep =
+            open(t, SocketType::Rep, &library, vec![sim_server_at()], vec![], &Watch::default())
+                .await?;
+        link.say("BOUND");
+        let got = body(&rep.recv().await.map_err(err("recv"))?);
+        link.say(format!("GOT {got}"));
+        rep.send(Msg::new(format!("echo:{got}"))).await.map_err(err("reply"))?;
+        link.expect("done").await?;
+        Ok(())
+    })
+}
+
+/// A REQ whose REP is not up yet: libzmq's queues the request on the pipe it made at
+/// connect and nanomsg's takes it at once, so their send returns; NNG's send waits
+/// until a pipe takes the request (`req0_ctx_send`). Each delivers it once a REP
+/// binds. patchbay's `nng` REQ waits as NNG's (`req_send_waits`).
+fn req_sent_before_its_peer_is_up(row: &str, options: SocketOptions, blocks: bool) {
+    require_peers();
+    let oracle = oracle(row);
+    let want = req_early_outcome(blocks, "req-1", "echo:req-1");
+    assert_eq!(oracle.outcomes, std::slice::from_ref(&want), "the oracle's REQ");
+    let port = free_port();
+    let ours = options.clone();
+    let real = against_real(
+        || Counterpart::process(row, &["--port", &port.to_string()]),
+        move |t, env, cp| ours_req_early(t, env, cp, port, ours),
+    );
+    let sim = in_sim(row, sim_rep_comes_up_late(options.clone()), move |t, env, cp| {
+        ours_req_early(t, env, cp, SIM_SERVER_PORT, options)
+    });
+    agree(row, &want, &real, &sim);
+}
+
+#[test]
+fn conformance_zmq_req_takes_a_request_before_its_peer_is_up() {
+    req_sent_before_its_peer_is_up("zmq-req-early", zeromq(), false);
+}
+
+#[test]
+fn conformance_nng_req_send_waits_for_its_peer() {
+    req_sent_before_its_peer_is_up("nng-req-early", nng(), true);
+}
+
+#[test]
+fn conformance_nanomsg_req_takes_a_request_before_its_peer_is_up() {
+    req_sent_before_its_peer_is_up("nanomsg-req-early", nanomsg(), false);
+}
+
 // ------------------------------------------------------------------ ROUTER row
 
 /// The outcome text of `router_outcome` in the peer script.

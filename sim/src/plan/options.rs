@@ -73,6 +73,9 @@ pub struct EffectiveOptions {
     /// Library behaviour, not a written option: whether a REQ resends at once when the
     /// pipe its request went out on is lost (nanomsg, NNG) or waits for ever (libzmq).
     pub req_resend_on_pipe_loss: Effective<bool>,
+    /// Library behaviour, not a written option: whether a REQ's send waits until a
+    /// connected pipe takes the request (NNG) or returns at once (libzmq, nanomsg).
+    pub req_send_waits: Effective<bool>,
     /// Library behaviour, not a written option: whether a REQ refuses a second send
     /// before the reply (libzmq's `EFSM`) or cancels the first request (nanomsg, NNG).
     pub req_strict: Effective<bool>,
@@ -126,9 +129,11 @@ pub struct EffectiveOptions {
 pub(crate) fn applies_to(option: &str, socket_type: SocketType, library: Option<Library>) -> bool {
     use SocketType::*;
     match option {
-        "req_resend_ivl" | "req_resend_on_pipe_loss" | "req_strict" | "req_correlate" => {
-            socket_type == Req
-        }
+        "req_resend_ivl"
+        | "req_resend_on_pipe_loss"
+        | "req_send_waits"
+        | "req_strict"
+        | "req_correlate" => socket_type == Req,
         "survey_deadline" => socket_type == Surveyor,
         // NNG's alone: nanomsg has one PAIR (v0) and resends on time.
         "req_resend_tick" => socket_type == Req && library == Some(Library::Nng),
@@ -239,6 +244,10 @@ impl EffectiveOptions {
             true,
             "nanomsg: a request whose pipe is lost goes out again at once (library not named)",
         );
+        out.req_send_waits = Effective::default(
+            false,
+            "nanomsg: a send takes the request at once; it goes out when a pipe comes (library not named)",
+        );
         out.req_strict = Effective::default(
             false,
             "nanomsg: a new request cancels the outstanding one (library not named)",
@@ -304,7 +313,7 @@ impl EffectiveOptions {
                 "NNG: a SUB subscribes to nothing",
             ),
             Library::Nanomsg => (
-                "libzmq's 1000 per pipe: nanomsg bounds bytes (NN_SNDBUF/NN_RCVBUF 128 KiB), which patchbay does not model",
+                "libzmq's 1000 per pipe: nanomsg's TCP pipe holds one message each way, and NN_SNDBUF/NN_RCVBUF (128 KiB) size the kernel's buffers; not modelled",
                 "libzmq's forever: nanomsg's linger is not modelled",
                 "nanomsg NN_SURVEYOR_DEADLINE = 1s",
                 "nanomsg: a SUB subscribes to nothing",
@@ -344,6 +353,18 @@ impl EffectiveOptions {
                 d(false, "nanomsg: a new request cancels the outstanding one"),
             ),
         };
+        let req_send_waits = match lib {
+            Library::ZeroMq => d(
+                false,
+                "libzmq: a send queues the request on the pipe made at connect, peer or not",
+            ),
+            Library::Nng => {
+                d(true, "NNG req0: a send waits until a connected pipe takes the request")
+            }
+            Library::Nanomsg => {
+                d(false, "nanomsg: a send takes the request at once; it goes out when a pipe comes")
+            }
+        };
         let req_correlate = match lib {
             Library::ZeroMq => {
                 d(false, "libzmq ZMQ_REQ_CORRELATE = 0: a reply is taken from the request's pipe")
@@ -357,6 +378,7 @@ impl EffectiveOptions {
             req_resend_tick,
             pair_version,
             req_resend_on_pipe_loss,
+            req_send_waits,
             req_strict,
             req_correlate,
             sndhwm: d(1000, hwm),
@@ -388,6 +410,7 @@ impl EffectiveOptions {
             rcvhwm_msgs: self.rcvhwm.value,
             req_resend_ivl: self.req_resend_ivl.value,
             req_resend_on_pipe_loss: self.req_resend_on_pipe_loss.value,
+            req_send_waits: self.req_send_waits.value,
             req_strict: self.req_strict.value,
             req_correlate: self.req_correlate.value,
             req_resend_tick: self.req_resend_tick.value,
@@ -470,6 +493,7 @@ impl EffectiveOptions {
                 self.req_resend_on_pipe_loss.value.to_string(),
                 &self.req_resend_on_pipe_loss.source,
             ),
+            ("req_send_waits", self.req_send_waits.value.to_string(), &self.req_send_waits.source),
             ("req_strict", self.req_strict.value.to_string(), &self.req_strict.source),
             ("req_correlate", self.req_correlate.value.to_string(), &self.req_correlate.source),
             (

@@ -97,6 +97,10 @@ pub struct SocketOptions {
     /// pipe still connecting takes none. `None`: per-pipe queues of `sndhwm_msgs`, pipes
     /// still connecting included (libzmq's `IMMEDIATE=0`).
     pub sp_send_buffer: Option<u32>,
+    /// REQ: a send waits until a connected pipe takes the request (NNG's req0), rather
+    /// than returning at once with the request left to wait for a pipe (libzmq,
+    /// nanomsg).
+    pub req_send_waits: bool,
     /// SUB with `nng_pubsub`: a full queue discards its oldest message for the new one
     /// (`NNG_OPT_SUB_PREFNEW`, true by default) rather than the new one.
     pub sub_prefer_new: bool,
@@ -130,6 +134,7 @@ impl Default for SocketOptions {
             subscribe: Vec::new(),
             nng_pubsub: false,
             sp_send_buffer: None,
+            req_send_waits: false,
             sub_prefer_new: true,
             router_mandatory: false,
             handshake_ivl: HANDSHAKE_IVL_NNG,

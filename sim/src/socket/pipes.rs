@@ -307,6 +307,12 @@ impl Pipes {
         Some(chosen)
     }
 
+    /// Whether [`Pipes::next_sendable`] would find a pipe, without moving the cursor.
+    pub(crate) fn any_sendable(&self, connected_only: bool) -> bool {
+        let eligible = |id: PipeId| self.has_room(id) && (!connected_only || self.is_connected(id));
+        self.ids_after(None).any(eligible)
+    }
+
     /// Queues `msg` on `pipe` and reports it `Enqueued` with the new depth. Gives the
     /// message back if the pipe is unknown or at SNDHWM, so the caller applies its
     /// socket type's HWM policy.

@@ -70,6 +70,8 @@ pub struct Req {
     strict: bool,
     /// Whether replies are matched by request id, or taken from the request's pipe.
     correlate: bool,
+    /// Whether a send waits until a connected pipe takes the request (NNG).
+    send_waits: bool,
     /// True from a send until its reply is received by the application: libzmq's
     /// "receiving reply" state, which outlasts `outstanding` by the unread reply.
     awaiting_recv: bool,
@@ -99,6 +101,7 @@ impl Req {
             resend_on_pipe_loss: options.req_resend_on_pipe_loss,
             strict: options.req_strict,
             correlate: options.req_correlate,
+            send_waits: options.req_send_waits,
             awaiting_recv: false,
             next_request_id: as_request_id(first_request_id),
             outstanding: None,
@@ -255,9 +258,11 @@ impl SocketCore for Req {
 
     /// Sends a new request, cancelling any outstanding one (NNG; libzmq with
     /// `REQ_RELAXED` and `REQ_CORRELATE`). The application's header is replaced by the
-    /// request id. With no pipe the request waits for one, so this never blocks.
-    /// The resend timer starts now; NNG starts it when a pipe takes the request, so
-    /// for a request that waits for a pipe the first resend here may come earlier.
+    /// request id. With no pipe the request waits for one, so this never blocks
+    /// (libzmq, nanomsg), except with `req_send_waits` (NNG): then a send with no
+    /// connected pipe to take it blocks, having cancelled the outstanding request, as
+    /// NNG's `req0_ctx_send` does. The resend timer starts now, which for NNG is when
+    /// a pipe takes the request, as NNG starts it.
     /// With NNG 1.11's tick the first resend is the first tick at or after the
     /// resend time.
     /// A strict REQ (libzmq) refuses the send while the last reply is unread.
@@ -270,6 +275,12 @@ impl SocketCore for Req {
     fn send_or_return(&mut self, msg: Msg, now: Duration) -> Result<(), (SendError, Msg)> {
         if self.strict && self.awaiting_recv {
             return Err((SendError::State, msg));
+        }
+        if self.send_waits && !self.pipes.any_sendable(true) {
+            // NNG's `req0_ctx_send` cancels the outstanding request, then keeps the
+            // send pending until a pipe is ready: the caller blocks and tries again.
+            self.cancel();
+            return Err((SendError::WouldBlock, msg));
         }
         self.awaiting_recv = true;
         self.cancel();
@@ -803,5 +814,28 @@ mod tests {
         assert_eq!(resends(&events(&mut req)), [(2, FIRST)]);
         req.send(msg(&[], "q2"), ms(2)).unwrap();
         assert!(events(&mut req).contains(&SocketEvent::Cancelled { request_id: FIRST }));
+    }
+
+    #[test]
+    fn an_nng_req_send_waits_for_a_connected_pipe_and_cancels_the_old_request() {
+        let waits = SocketOptions { req_send_waits: true, ..opts(10, 10) };
+        let mut req = Req::new(waits, 7);
+        assert_eq!(req.send(msg(&[], "q"), ms(0)), Err(SendError::WouldBlock));
+        req.attach(1, ms(0));
+        assert_eq!(req.send(msg(&[], "q"), ms(0)), Err(SendError::WouldBlock), "still connecting");
+        assert!(events(&mut req).is_empty(), "a refused send leaves no trace");
+        req.set_connected(1, true, ms(1));
+        req.send(msg(&[], "q"), ms(1)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST], "q".into())]);
+        // The pipe goes: the next send cancels the outstanding request, then waits.
+        req.set_connected(1, false, ms(2));
+        events(&mut req);
+        assert_eq!(req.send(msg(&[], "q2"), ms(2)), Err(SendError::WouldBlock));
+        assert_eq!(events(&mut req), [SocketEvent::Cancelled { request_id: FIRST }]);
+        req.set_connected(1, true, ms(3));
+        req.send(msg(&[], "q2"), ms(3)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST + 1], "q2".into())]);
+        // libzmq's and nanomsg's REQ take a request with no pipe at all.
+        assert_eq!(Req::new(opts(10, 10), 7).send(msg(&[], "q"), ms(0)), Ok(()));
     }
 }

@@ -30,6 +30,8 @@ Rows:
   nanomsg-push-hwm     the same with nanomsg (it has no send queue)
   zmq-pair-hwm, nng-pair-hwm, nanomsg-pair-hwm
                        the same three with a PAIR sending to a PAIR
+  zmq-req-early, nng-req-early, nanomsg-req-early
+                       a REQ sends before any REP is up; then one binds
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
@@ -127,7 +129,8 @@ NN_AF_SP = 1
 NN_PUB, NN_SUB = 0x20, 0x21
 NN_PUSH, NN_PULL = 0x50, 0x51
 NN_PAIR = 0x10
-NN_KINDS = {"PUSH": NN_PUSH, "PULL": NN_PULL, "PAIR": NN_PAIR}
+NN_REQ, NN_REP = 0x30, 0x31
+NN_KINDS = {"PUSH": NN_PUSH, "PULL": NN_PULL, "PAIR": NN_PAIR, "REQ": NN_REQ, "REP": NN_REP}
 NN_SOL_SOCKET, NN_LINGER, NN_SNDTIMEO, NN_RCVTIMEO, NN_RECONNECT_IVL = 0, 1, 4, 5, 6
 NN_SUB_SUBSCRIBE = 1
 NN_MSG = 2**64 - 1
@@ -748,6 +751,125 @@ def peer_nanomsg_pub_hwm():
     line()
 
 
+
+# ---------------------------------------------------------------- REQ before its peer
+
+
+def req_early_outcome(blocked, rep_got, req_got):
+    return "; ".join([
+        "REQ send blocked" if blocked else "REQ send did not block",
+        "REP got " + (rep_got or "nothing"),
+        "REQ got " + (req_got or "nothing"),
+    ])
+
+
+class Early:
+    """One library's REQ and REP for the REQ-before-its-peer rows, each with `send(body,
+    ms)`, whether the send went through within `ms`, and `recv()`, a body (`Nn` has
+    them; pyzmq's and pynng's sockets are wrapped)."""
+
+    def __init__(self, lib):
+        self.lib = lib
+
+    def req(self, port):
+        if self.lib == "zmq":
+            import zmq
+
+            _, ctx = zmq_ctx()
+            s = zsock(ctx, zmq.REQ)
+            s.connect("tcp://127.0.0.1:%d" % port)
+            return ZmqEnd(s)
+        if self.lib == "nng":
+            import pynng
+
+            s = nng_open(pynng.Req0, reconnect_time_min=100, reconnect_time_max=100)
+            s.dial("tcp://127.0.0.1:%d" % port, block=False)
+            return NngEnd(s)
+        s = Nn(NN_REQ)
+        s.setint(NN_RECONNECT_IVL, 100)
+        s.connect(port)
+        return s
+
+    def rep(self, port):
+        if self.lib == "zmq":
+            import zmq
+
+            _, ctx = zmq_ctx()
+            s = zsock(ctx, zmq.REP)
+            s.bind("tcp://127.0.0.1:%d" % port)
+            return ZmqEnd(s)
+        if self.lib == "nng":
+            import pynng
+
+            s = nng_open(pynng.Rep0)
+            nng_listen(s, port)
+            return NngEnd(s)
+        s = Nn(NN_REP)
+        s.bind(port)
+        return s
+
+
+class ZmqEnd:
+    def __init__(self, s):
+        self.s = s
+
+    def send(self, body, ms=TIMEOUT_MS):
+        import zmq
+
+        self.s.setsockopt(zmq.SNDTIMEO, ms)
+        try:
+            self.s.send(body)
+            return True
+        except zmq.Again:
+            return False
+
+    def recv(self):
+        return self.s.recv()
+
+
+class NngEnd:
+    def __init__(self, s):
+        self.s = s
+
+    def send(self, body, ms=TIMEOUT_MS):
+        import pynng
+
+        self.s.send_timeout = ms
+        try:
+            self.s.send(body)
+            return True
+        except pynng.Timeout:
+            return False
+
+    def recv(self):
+        return self.s.recv()
+
+
+def oracle_req_early(lib):
+    """A REQ connects before any REP exists and sends `req-1`; then a REP binds and
+    echoes. libzmq's REQ queues the request on the pipe it made at connect, and
+    nanomsg's takes it at once; NNG's send waits until a pipe takes it."""
+    port = free_port()
+    req = Early(lib).req(port)
+    blocked = not req.send(b"req-1", 200)
+    rep = Early(lib).rep(port)
+    if blocked:
+        assert req.send(b"req-1"), "the REQ's send never went through"
+    rep_got = rep.recv()
+    rep.send(b"echo:" + rep_got)
+    say("OUTCOME", req_early_outcome(blocked, rep_got.decode(), req.recv().decode()))
+
+
+def peer_req_early(lib, port):
+    """A REP that binds `port` when told ("up") and echoes one request."""
+    assert line() == "up"
+    rep = Early(lib).rep(port)
+    say("BOUND")
+    got = rep.recv()
+    say("GOT", got.decode())
+    rep.send(b"echo:" + got)
+    line()
+
 # ---------------------------------------------------------------- ROUTER row
 
 
@@ -1073,6 +1195,9 @@ ORACLES = {
     "zmq-push-hwm": oracle_zmq_push_hwm,
     "nng-push-hwm": oracle_nng_push_hwm,
     "nanomsg-push-hwm": oracle_nanomsg_push_hwm,
+    "zmq-req-early": lambda: oracle_req_early("zmq"),
+    "nng-req-early": lambda: oracle_req_early("nng"),
+    "nanomsg-req-early": lambda: oracle_req_early("nanomsg"),
     "zmq-pair-hwm": lambda: oracle_zmq_push_hwm(PAIR_PAIR),
     "nng-pair-hwm": lambda: oracle_nng_push_hwm(PAIR_PAIR),
     "nanomsg-pair-hwm": lambda: oracle_nanomsg_push_hwm(PAIR_PAIR),
@@ -1102,6 +1227,9 @@ def main():
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
         "nng-push-hwm": lambda: peer_nng_push_hwm(int(opt["--port"])),
         "nanomsg-push-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"])),
+        "zmq-req-early": lambda: peer_req_early("zmq", int(opt["--port"])),
+        "nng-req-early": lambda: peer_req_early("nng", int(opt["--port"])),
+        "nanomsg-req-early": lambda: peer_req_early("nanomsg", int(opt["--port"])),
         "zmq-pair-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"]), PAIR_PAIR),
         "nng-pair-hwm": lambda: peer_nng_push_hwm(int(opt["--port"]), PAIR_PAIR),
         "nanomsg-pair-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"]), PAIR_PAIR),
