@@ -396,31 +396,45 @@ fn conformance_nng_sub_keeps_the_newest_messages() {
     assert!(sim.text.contains("SUB missed the first message"), "{}", sim.text);
 }
 
+/// Runs a PUB row whose outcome is compared less its count part (which the machine's
+/// buffers decide): the oracle, patchbay's PUB with `ours` against the real SUB, and
+/// against patchbay's SUB with `sub` in the simulator, each asserted to show `want`.
+/// Gives the three back for the row's own checks.
+fn pub_row_without_count(
+    row: &str,
+    ours: SocketOptions,
+    sub: SocketOptions,
+    want: &str,
+) -> (Oracle, Outcome, Outcome) {
+    require_peers();
+    let shape = |text: &str| text.rsplit_once("; ").map_or(text.to_owned(), |(s, _)| s.to_owned());
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes.len(), 1);
+    assert_eq!(shape(&oracle.outcomes[0]), want, "{row}: the oracle");
+    let real_pub = ours.clone();
+    let real = against_real(
+        || Counterpart::process(row, &[]),
+        move |t, env, cp| ours_pub(t, env, cp, real_pub),
+    );
+    let sim = in_sim(row, sim_sub_stops_reading(sub), move |t, env, cp| ours_pub(t, env, cp, ours));
+    eprintln!(
+        "{row}\n  oracle:    {} {:?}\n  vs real:   {} {:?}\n  simulated: {} {:?}",
+        oracle.outcomes[0], oracle.times, real.text, real.times, sim.text, sim.times
+    );
+    assert_eq!(shape(&real.text), want, "{row}: patchbay's PUB against the real SUB");
+    assert_eq!(shape(&sim.text), want, "{row}: patchbay's PUB and SUB in the simulator");
+    (oracle, real, sim)
+}
+
 /// With `NNG_OPT_SUB_PREFNEW` off (`sub_prefer_new: false`) NNG's SUB still reads on,
 /// but a full queue discards the new message: a subscriber that stops reading keeps
 /// the first messages, not the last. Whether the last one also arrives is timing (the
 /// PUB's pipe may still hold the newest when the SUB drains), so it is not compared.
 #[test]
 fn conformance_nng_sub_without_prefer_new_keeps_the_oldest() {
-    require_peers();
-    let row = "nng-sub-prefer-old";
-    let oracle = oracle(row);
+    let keep_old = SocketOptions { sub_prefer_new: false, ..nng() };
     let want = "PUB never blocked; SUB got first message; in order; some dropped";
-    // The outcome less its count part, which the machine's buffers decide.
-    let shape = |text: &str| text.rsplit_once("; ").map_or(text.to_owned(), |(s, _)| s.to_owned());
-    assert_eq!(oracle.outcomes.len(), 1);
-    assert_eq!(shape(&oracle.outcomes[0]), want, "the oracle is not NNG's SUB without prefnew");
-    let keep_old = || SocketOptions { sub_prefer_new: false, ..nng() };
-    let real =
-        against_real(|| Counterpart::process(row, &[]), |t, env, cp| ours_pub(t, env, cp, nng()));
-    let sim =
-        in_sim(row, sim_sub_stops_reading(keep_old()), |t, env, cp| ours_pub(t, env, cp, nng()));
-    eprintln!(
-        "{row}\n  oracle:    {} {:?}\n  vs real:   {} {:?}\n  simulated: {} {:?}",
-        oracle.outcomes[0], oracle.times, real.text, real.times, sim.text, sim.times
-    );
-    assert_eq!(shape(&real.text), want, "patchbay's nng PUB against NNG's SUB without prefnew");
-    assert_eq!(shape(&sim.text), want, "patchbay's nng PUB and SUB without prefer_new");
+    pub_row_without_count("nng-sub-prefer-old", nng(), keep_old, want);
 }
 
 /// nanomsg has no message HWM: its TCP pipe holds the one message it is writing, its
@@ -432,28 +446,10 @@ fn conformance_nng_sub_without_prefer_new_keeps_the_oldest() {
 /// here, 1,000 by default), so more arrive; how many is not compared.
 #[test]
 fn conformance_nanomsg_pub_drops_the_newest_to_a_subscriber_that_stops_reading() {
-    require_peers();
-    let row = "nanomsg-pub-hwm";
-    let oracle = oracle(row);
     let want = "PUB never blocked; SUB got first message; in order; some dropped";
-    // The outcome less its count part, which the machine's buffers decide.
-    let shape = |text: &str| text.rsplit_once("; ").map_or(text.to_owned(), |(s, _)| s.to_owned());
-    assert_eq!(oracle.outcomes.len(), 1);
-    assert_eq!(shape(&oracle.outcomes[0]), want, "the oracle is not nanomsg's PUB and SUB");
+    let (oracle, real, sim) = pub_row_without_count("nanomsg-pub-hwm", nanomsg(), nanomsg(), want);
     assert_eq!(oracle.time("last_arrived"), 0, "nanomsg's stopped SUB got the last message");
-    let real = against_real(
-        || Counterpart::process(row, &[]),
-        |t, env, cp| ours_pub(t, env, cp, nanomsg()),
-    );
-    let sim =
-        in_sim(row, sim_sub_stops_reading(nanomsg()), |t, env, cp| ours_pub(t, env, cp, nanomsg()));
-    eprintln!(
-        "{row}\n  oracle:    {} {:?}\n  vs real:   {} {:?}\n  simulated: {} {:?}",
-        oracle.outcomes[0], oracle.times, real.text, real.times, sim.text, sim.times
-    );
-    assert_eq!(shape(&real.text), want, "patchbay's nanomsg PUB against nanomsg's SUB");
     assert_eq!(real.time("last_arrived"), 0, "nanomsg's SUB got the last message");
-    assert_eq!(shape(&sim.text), want, "patchbay's nanomsg PUB and SUB in the simulator");
     assert_eq!(sim.time("last_arrived"), 0, "patchbay's nanomsg SUB got the last message");
 }
 

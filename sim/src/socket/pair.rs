@@ -117,7 +117,9 @@ impl SocketCore for Pair {
 mod tests {
     use super::super::DropReason;
     use super::super::SocketEvent;
-    use super::super::pipes::testing::{dropped, events, ms, msg, opts, transmit_all, up};
+    use super::super::pipes::testing::{
+        dropped, events, ms, msg, opts, sp_options, transmit_all, up, written,
+    };
     use super::*;
 
     #[test]
@@ -156,11 +158,7 @@ mod tests {
     }
 
     fn sp(send_buffer: u32) -> Pair {
-        Pair::new(SocketOptions { sp_send_buffer: Some(send_buffer), ..opts(1000, 10) })
-    }
-
-    fn bodies(sent: Vec<(Vec<u32>, String)>) -> Vec<String> {
-        sent.into_iter().map(|(_, body)| body).collect()
+        Pair::new(sp_options(send_buffer))
     }
 
     #[test]
@@ -173,7 +171,7 @@ mod tests {
         pair.set_connected(1, true, ms(1));
         pair.send(msg(&[], "a"), ms(1)).unwrap();
         assert_eq!(pair.send(msg(&[], "b"), ms(1)), Err(SendError::WouldBlock));
-        assert_eq!(bodies(transmit_all(&mut pair, 1)), ["a"]);
+        assert_eq!(written(&mut pair, 1), ["a"]);
         pair.send(msg(&[], "b"), ms(2)).unwrap();
         // A send buffer of 2: two wait on the socket, the third blocks; the peer
         // takes them in order once it connects.
@@ -185,7 +183,7 @@ mod tests {
         assert!(!pair.may_transmit(1), "a pipe still connecting holds nothing");
         pair.set_connected(1, true, ms(1));
         assert!(pair.may_transmit(1));
-        assert_eq!(bodies(transmit_all(&mut pair, 1)), ["a", "b"]);
+        assert_eq!(written(&mut pair, 1), ["a", "b"]);
         assert!(!pair.may_transmit(1));
     }
 
@@ -200,6 +198,6 @@ mod tests {
         assert_eq!(dropped(&events(&mut pair), 1, DropReason::PipeClosed), ["a"]);
         pair.detach(1, ms(1));
         up(&mut pair, &[2]);
-        assert_eq!(bodies(transmit_all(&mut pair, 2)), ["b"]);
+        assert_eq!(written(&mut pair, 2), ["b"]);
     }
 }

@@ -571,6 +571,17 @@ pub(super) mod testing {
         texts.iter().map(|t| t.to_string()).collect()
     }
 
+    /// Options for a PUSH or PAIR that queues as the SP libraries' do, with a send
+    /// buffer of `send_buffer` messages.
+    pub fn sp_options(send_buffer: u32) -> SocketOptions {
+        SocketOptions { sp_send_buffer: Some(send_buffer), ..opts(1000, 10) }
+    }
+
+    /// The bodies of everything `pipe` would write now.
+    pub fn written(core: &mut dyn SocketCore, pipe: PipeId) -> Vec<String> {
+        transmit_all(core, pipe).into_iter().map(|(_, body)| body).collect()
+    }
+
     /// Everything `pipe` would write now, as `(header, body)` pairs.
     pub fn transmit_all(core: &mut dyn SocketCore, pipe: PipeId) -> Vec<(Vec<u32>, String)> {
         std::iter::from_fn(|| core.poll_transmit(pipe, Duration::ZERO))

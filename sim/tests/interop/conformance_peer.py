@@ -766,7 +766,7 @@ def req_early_outcome(blocked, rep_got, req_got):
 class Early:
     """One library's REQ and REP for the REQ-before-its-peer rows, each with `send(body,
     ms)`, whether the send went through within `ms`, and `recv()`, a body (`Nn` has
-    them; pyzmq's and pynng's sockets are wrapped)."""
+    them; pyzmq's and pynng's sockets are wrapped in `Timed`)."""
 
     def __init__(self, lib):
         self.lib = lib
@@ -778,13 +778,13 @@ class Early:
             _, ctx = zmq_ctx()
             s = zsock(ctx, zmq.REQ)
             s.connect("tcp://127.0.0.1:%d" % port)
-            return ZmqEnd(s)
+            return zmq_timed(s)
         if self.lib == "nng":
             import pynng
 
             s = nng_open(pynng.Req0, reconnect_time_min=100, reconnect_time_max=100)
             s.dial("tcp://127.0.0.1:%d" % port, block=False)
-            return NngEnd(s)
+            return nng_timed(s)
         s = Nn(NN_REQ)
         s.setint(NN_RECONNECT_IVL, 100)
         s.connect(port)
@@ -797,52 +797,48 @@ class Early:
             _, ctx = zmq_ctx()
             s = zsock(ctx, zmq.REP)
             s.bind("tcp://127.0.0.1:%d" % port)
-            return ZmqEnd(s)
+            return zmq_timed(s)
         if self.lib == "nng":
             import pynng
 
             s = nng_open(pynng.Rep0)
             nng_listen(s, port)
-            return NngEnd(s)
+            return nng_timed(s)
         s = Nn(NN_REP)
         s.bind(port)
         return s
 
 
-class ZmqEnd:
-    def __init__(self, s):
-        self.s = s
+class Timed:
+    """A pyzmq or pynng socket with `Nn`'s `send(body, ms)` and `recv()`."""
+
+    def __init__(self, sock, set_send_timeout, timeout_error):
+        self.sock = sock
+        self.set_send_timeout = set_send_timeout
+        self.timeout_error = timeout_error
 
     def send(self, body, ms=TIMEOUT_MS):
-        import zmq
-
-        self.s.setsockopt(zmq.SNDTIMEO, ms)
+        self.set_send_timeout(self.sock, ms)
         try:
-            self.s.send(body)
+            self.sock.send(body)
             return True
-        except zmq.Again:
+        except self.timeout_error:
             return False
 
     def recv(self):
-        return self.s.recv()
+        return self.sock.recv()
 
 
-class NngEnd:
-    def __init__(self, s):
-        self.s = s
+def zmq_timed(sock):
+    import zmq
 
-    def send(self, body, ms=TIMEOUT_MS):
-        import pynng
+    return Timed(sock, lambda s, ms: s.setsockopt(zmq.SNDTIMEO, ms), zmq.Again)
 
-        self.s.send_timeout = ms
-        try:
-            self.s.send(body)
-            return True
-        except pynng.Timeout:
-            return False
 
-    def recv(self):
-        return self.s.recv()
+def nng_timed(sock):
+    import pynng
+
+    return Timed(sock, lambda s, ms: setattr(s, "send_timeout", ms), pynng.Timeout)
 
 
 def oracle_req_early(lib):
