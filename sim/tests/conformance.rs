@@ -288,10 +288,15 @@ fn nng() -> SocketOptions {
 }
 
 /// nanomsg 1.1.5's, as `library: nanomsg` resolves: SP, a REQ that resends on pipe
-/// loss and once per interval, PUB and SUB as libzmq's, a PUSH with no send queue (one
-/// message per connected pipe). Reconnects every 100 ms, nanomsg's default.
+/// loss and once per interval, PUB and SUB as libzmq's, one message per pipe each way,
+/// and a PUSH and PAIR with no send queue. Reconnects every 100 ms, nanomsg's default.
 fn nanomsg() -> SocketOptions {
-    SocketOptions { sp_send_buffer: Some(0), ..SocketOptions::default() }
+    SocketOptions {
+        sndhwm_msgs: 1,
+        rcvhwm_msgs: 1,
+        sp_send_buffer: Some(0),
+        ..SocketOptions::default()
+    }
 }
 
 fn body(msg: &Msg) -> String {

@@ -216,14 +216,23 @@ impl EffectiveOptions {
         }
     }
 
-    /// nanomsg's PUSH and PAIR keep no messages of their own: a pipe exists only while
-    /// its connection is up and holds the one message being written (its TCP
-    /// transport's `nn_stcp_send`), and a send no pipe can take blocks. That is NNG's
-    /// push0 and pair with a send buffer of 0, so they are modelled the same way
-    /// (`SocketOptions::sp_send_buffer`); `sndhwm` is refused on them
-    /// (`resolve/options.rs`). nanomsg's other sockets keep patchbay's per-pipe queues
-    /// of 1,000 (docs/library-semantics.md).
+    /// nanomsg keeps no message queues of its own over TCP: a pipe holds the one
+    /// message it is writing (`nn_stcp_send`) and the one the application has not
+    /// taken (`nn_stcp_recv`), and NN_SNDBUF and NN_RCVBUF size the kernel's socket
+    /// buffers in bytes, for which the simulated connection's window stands. So every
+    /// nanomsg socket has one message per pipe each way. A PUSH or PAIR takes nothing
+    /// while no pipe is connected, and blocks: NNG's push0 and pair with a send
+    /// buffer of 0, modelled the same way (`SocketOptions::sp_send_buffer`). `sndhwm`
+    /// and `rcvhwm` are refused on nanomsg sockets (`resolve/options.rs`).
     fn nanomsg_buffers(&mut self, socket_type: SocketType) {
+        self.sndhwm = Effective::default(
+            1,
+            "nanomsg: a pipe holds the one message it is writing (NN_SNDBUF sizes the kernel's buffer, in bytes)",
+        );
+        self.rcvhwm = Effective::default(
+            1,
+            "nanomsg: a pipe holds the one message the application has not taken (NN_RCVBUF sizes the kernel's buffer, in bytes)",
+        );
         if matches!(socket_type, SocketType::Push | SocketType::Pair) {
             self.sndhwm = Effective::default(
                 0,
@@ -313,7 +322,7 @@ impl EffectiveOptions {
                 "NNG: a SUB subscribes to nothing",
             ),
             Library::Nanomsg => (
-                "libzmq's 1000 per pipe: nanomsg's TCP pipe holds one message each way, and NN_SNDBUF/NN_RCVBUF (128 KiB) size the kernel's buffers; not modelled",
+                "nanomsg: replaced for every socket type by `nanomsg_buffers` (one message per pipe each way)",
                 "libzmq's forever: nanomsg's linger is not modelled",
                 "nanomsg NN_SURVEYOR_DEADLINE = 1s",
                 "nanomsg: a SUB subscribes to nothing",
@@ -611,10 +620,12 @@ mod tests {
         assert_eq!(nng_sub.as_deref(), Some("reads on, drops the oldest"));
         let nng_xsub = when_full(&of(SocketType::XSub, Some(Library::Nng)), SocketType::XSub);
         assert_eq!(nng_xsub.as_deref(), Some("reads on, drops the new one"));
-        for lib in [None, Some(Library::ZeroMq), Some(Library::Nanomsg)] {
+        // libzmq's pipes hold 1,000 messages; nanomsg's one each way.
+        for (lib, hwm) in [(None, 1000), (Some(Library::ZeroMq), 1000), (Some(Library::Nanomsg), 1)]
+        {
             let (publ, sub) = (of(SocketType::Pub, lib), of(SocketType::Sub, lib));
             assert!(!publ.socket_options().nng_pubsub && !sub.socket_options().nng_pubsub);
-            assert_eq!((publ.sndhwm.value, sub.rcvhwm.value), (1000, 1000), "{lib:?}");
+            assert_eq!((publ.sndhwm.value, sub.rcvhwm.value), (hwm, hwm), "{lib:?}");
             let zmq_sub = when_full(&sub, SocketType::Sub);
             assert_eq!(zmq_sub.as_deref(), Some("stops reading the pipe"), "{lib:?}");
         }
@@ -641,6 +652,8 @@ mod tests {
                 assert_eq!((o.sp_send_buffer, o.sndhwm_msgs), (None, 1000), "{t} {lib:?}");
             }
         }
+        let nanomsg_rep = options(SocketType::Rep, Some(Library::Nanomsg)).socket_options();
+        assert_eq!((nanomsg_rep.sndhwm_msgs, nanomsg_rep.rcvhwm_msgs), (1, 1), "one each way");
         for t in [SocketType::Pull, SocketType::Pub, SocketType::Req, SocketType::Bus] {
             for lib in [Library::Nng, Library::Nanomsg] {
                 let o = options(t, Some(lib)).socket_options();

@@ -91,8 +91,10 @@ impl EffectiveOptions {
         diags: &mut Diagnostics,
     ) {
         let mut ctx = Apply { socket_type, library: self.library.value, path, diags };
-        if raw.sndhwm.is_some() && ctx.library == Some(Library::Nanomsg) && self.sp_sends.value {
-            ctx.no_nanomsg_send_queue();
+        if ctx.library == Some(Library::Nanomsg) {
+            // nanomsg has no message queues for these to bound (`nanomsg_buffers`).
+            ctx.no_nanomsg_queue(raw.sndhwm.as_ref(), "sndhwm");
+            ctx.no_nanomsg_queue(raw.rcvhwm.as_ref(), "rcvhwm");
         } else {
             ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
         }
@@ -395,18 +397,26 @@ impl Apply<'_, '_, '_> {
             .hint(hint);
     }
 
-    /// `sndhwm` on a nanomsg PUSH or PAIR, which has no queue for it to bound: a pipe
-    /// holds the one message it is writing and nothing waits on the socket
-    /// (`EffectiveOptions::nanomsg_buffers`), so a value would change nothing nanomsg
-    /// has.
-    fn no_nanomsg_send_queue(&mut self) {
+    /// `sndhwm` or `rcvhwm` (`option`, written as `raw`) on a nanomsg socket, which
+    /// has no message queue for it to bound: a pipe holds the one message it is
+    /// writing and the one the application has not taken
+    /// (`EffectiveOptions::nanomsg_buffers`), so a value would change nothing
+    /// nanomsg has.
+    fn no_nanomsg_queue(&mut self, raw: Option<&Scalar>, option: &'static str) {
+        if raw.is_none() {
+            return;
+        }
+        let (what, holds, buf) = match option {
+            "sndhwm" => ("send", "the one message it is writing", "NN_SNDBUF"),
+            _ => ("receive", "the one message the application has not taken", "NN_RCVBUF"),
+        };
         let message = format!(
-            "nanomsg's {} has no send queue for `sndhwm` to bound: a connected pipe holds the one message it is writing, and a send no pipe can take blocks",
+            "nanomsg's {} has no {what} queue for `{option}` to bound: a pipe holds {holds}",
             self.socket_type
         );
         self.diags
-            .error(&self.path.key("sndhwm"), Target::Key, Code::OptionNotInLibrary, message)
-            .hint(format!("NN_SNDBUF sizes the kernel's socket buffer in bytes, which patchbay's connection window stands for; remove `sndhwm`, or name `library: nng` for a {} with a send buffer", self.socket_type));
+            .error(&self.path.key(option), Target::Key, Code::OptionNotInLibrary, message)
+            .hint(format!("{buf} sizes the kernel's socket buffer in bytes, for which patchbay's connection window stands; remove `{option}`, or name `library: nng` or `library: zeromq` for a socket with a message queue"));
     }
 
     fn bad(&mut self, option: &str, message: String, hint: Option<String>) {
