@@ -91,21 +91,7 @@ impl EffectiveOptions {
         diags: &mut Diagnostics,
     ) {
         let mut ctx = Apply { socket_type, library: self.library.value, path, diags };
-        if ctx.library == Some(Library::Nanomsg) {
-            // nanomsg has no message queues for these to bound (`nanomsg_buffers`).
-            ctx.no_nanomsg_queue(raw.sndhwm.as_ref(), "sndhwm");
-            ctx.no_nanomsg_queue(raw.rcvhwm.as_ref(), "rcvhwm");
-        } else {
-            ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
-        }
-        if self.sp_sends.value && raw.sndhwm.is_some() && self.sndhwm.value > NNG_SENDBUF_MAX {
-            let message = format!(
-                "an nng {socket_type}'s `sndhwm` is its NNG_OPT_SENDBUF, at most {NNG_SENDBUF_MAX} messages; found {}",
-                self.sndhwm.value
-            );
-            ctx.bad("sndhwm", message, Some("NNG refuses a larger send buffer".into()));
-        }
-        ctx.count(&raw.rcvhwm, "rcvhwm", &mut self.rcvhwm);
+        self.apply_queues(raw, &mut ctx);
         ctx.optional_duration(&raw.req_resend_ivl, "req_resend_ivl", &mut self.req_resend_ivl);
         ctx.duration(&raw.reconnect_ivl, "reconnect_ivl", &mut self.reconnect_ivl);
         ctx.optional_duration(
@@ -134,6 +120,30 @@ impl EffectiveOptions {
         self.apply_libzmq_req(raw, &mut ctx);
         self.apply_nng(raw, &mut ctx);
         self.check_consistency(path, diags);
+    }
+
+    /// `sndhwm` and `rcvhwm`, where the library has a queue for them to bound: none on
+    /// nanomsg (`nanomsg_buffers`), no receive queue on NNG's PULL, and at most NNG's
+    /// largest send buffer where `sndhwm` is one (`nng_buffers`).
+    fn apply_queues(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
+        if ctx.library == Some(Library::Nanomsg) {
+            ctx.no_nanomsg_queue(raw.sndhwm.as_ref(), "sndhwm");
+            ctx.no_nanomsg_queue(raw.rcvhwm.as_ref(), "rcvhwm");
+            return;
+        }
+        ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
+        if self.sp_sends.value && raw.sndhwm.is_some() && self.sndhwm.value > NNG_SENDBUF_MAX {
+            let message = format!(
+                "an nng {}'s `sndhwm` is its NNG_OPT_SENDBUF, at most {NNG_SENDBUF_MAX} messages; found {}",
+                ctx.socket_type, self.sndhwm.value
+            );
+            ctx.bad("sndhwm", message, Some("NNG refuses a larger send buffer".into()));
+        }
+        if ctx.library == Some(Library::Nng) && ctx.socket_type == SocketType::Pull {
+            ctx.no_nng_pull_queue(raw.rcvhwm.as_ref());
+        } else {
+            ctx.count(&raw.rcvhwm, "rcvhwm", &mut self.rcvhwm);
+        }
     }
 
     /// libzmq's ZMTP heartbeats, on a `library: zeromq` socket only.
@@ -417,6 +427,18 @@ impl Apply<'_, '_, '_> {
         self.diags
             .error(&self.path.key(option), Target::Key, Code::OptionNotInLibrary, message)
             .hint(format!("{buf} sizes the kernel's socket buffer in bytes, for which patchbay's connection window stands; remove `{option}`, or name `library: nng` or `library: zeromq` for a socket with a message queue"));
+    }
+
+    /// `rcvhwm` on an NNG PULL, which keeps no receive queue: each pipe holds the one
+    /// message the application has not taken (`EffectiveOptions::nng_buffers`).
+    fn no_nng_pull_queue(&mut self, raw: Option<&Scalar>) {
+        if raw.is_none() {
+            return;
+        }
+        let message = "NNG's PULL has no receive queue for `rcvhwm` to bound: a pipe holds the one message the application has not taken".to_owned();
+        self.diags
+            .error(&self.path.key("rcvhwm"), Target::Key, Code::OptionNotInLibrary, message)
+            .hint("NNG_OPT_RECVBUF reads back 1 on a PULL, but pull0 does not use it; remove `rcvhwm`, or name `library: zeromq` for a PULL with a receive queue");
     }
 
     fn bad(&mut self, option: &str, message: String, hint: Option<String>) {
