@@ -186,9 +186,10 @@ impl EffectiveOptions {
     /// NNG's PUB, SUB, PUSH and PAIR queue in buffers of their own sizes: a PUB one per
     /// pipe (as patchbay's `sndhwm`), a SUB one per socket, which patchbay bounds per
     /// pipe (the same for a subscriber of one publisher), and a PUSH and a PAIR one per
-    /// socket, modelled as NNG does it (`SocketOptions::sp_send_buffer`). Its PULL
-    /// keeps none: each pipe holds the one message the application has not taken
-    /// (`pull0_recv_cb`), and `rcvhwm` is refused on it.
+    /// socket, modelled as NNG does it (`SocketOptions::sp_send_buffer`). Its PULL, REP
+    /// and RESPONDENT keep no receive queue: each pipe holds the one message the
+    /// application has not taken (`pull0_recv_cb`, and the "holding pattern" of
+    /// `rep0_pipe_recv_cb` and respondent0's), and `rcvhwm` is refused on them.
     fn nng_buffers(&mut self, socket_type: SocketType) {
         match socket_type {
             SocketType::Pub => {
@@ -214,11 +215,19 @@ impl EffectiveOptions {
                     "NNG sub0 NNG_OPT_RECVBUF = 128, per socket (patchbay: per pipe)",
                 );
             }
-            SocketType::Pull => {
-                self.rcvhwm = Effective::default(
-                    1,
-                    "NNG pull0: a pipe holds the one message the application has not taken; the socket keeps no queue",
-                );
+            SocketType::Pull | SocketType::Rep | SocketType::Respondent => {
+                let holding = match socket_type {
+                    SocketType::Pull => {
+                        "NNG pull0: a pipe holds the one message the application has not taken; the socket keeps no queue"
+                    }
+                    SocketType::Rep => {
+                        "NNG rep0: a pipe holds the one request the application has not taken; the socket keeps no queue"
+                    }
+                    _ => {
+                        "NNG respondent0: a pipe holds the one survey the application has not taken; the socket keeps no queue"
+                    }
+                };
+                self.rcvhwm = Effective::default(1, holding);
             }
             _ => {}
         }
@@ -662,11 +671,18 @@ mod tests {
         }
         let nanomsg_rep = options(SocketType::Rep, Some(Library::Nanomsg)).socket_options();
         assert_eq!((nanomsg_rep.sndhwm_msgs, nanomsg_rep.rcvhwm_msgs), (1, 1), "one each way");
-        // NNG's PULL keeps no receive queue: a pipe holds one message.
-        let nng_pull = options(SocketType::Pull, Some(Library::Nng));
-        assert_eq!(nng_pull.socket_options().rcvhwm_msgs, 1);
-        assert!(nng_pull.rcvhwm.source.to_string().contains("pull0"), "{}", nng_pull.rcvhwm.source);
+        // NNG's PULL, REP and RESPONDENT keep no receive queue: a pipe holds one message.
+        for (t, says) in [
+            (SocketType::Pull, "pull0"),
+            (SocketType::Rep, "rep0"),
+            (SocketType::Respondent, "respondent0"),
+        ] {
+            let nng = options(t, Some(Library::Nng));
+            assert_eq!(nng.socket_options().rcvhwm_msgs, 1, "{t}");
+            assert!(nng.rcvhwm.source.to_string().contains(says), "{}", nng.rcvhwm.source);
+        }
         assert_eq!(options(SocketType::Pull, Some(Library::ZeroMq)).rcvhwm.value, 1000);
+        assert_eq!(options(SocketType::Req, Some(Library::Nng)).rcvhwm.value, 1000);
         for t in [SocketType::Pull, SocketType::Pub, SocketType::Req, SocketType::Bus] {
             for lib in [Library::Nng, Library::Nanomsg] {
                 let o = options(t, Some(lib)).socket_options();

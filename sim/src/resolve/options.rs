@@ -123,8 +123,9 @@ impl EffectiveOptions {
     }
 
     /// `sndhwm` and `rcvhwm`, where the library has a queue for them to bound: none on
-    /// nanomsg (`nanomsg_buffers`), no receive queue on NNG's PULL, and at most NNG's
-    /// largest send buffer where `sndhwm` is one (`nng_buffers`).
+    /// nanomsg (`nanomsg_buffers`), no receive queue on NNG's PULL, REP and
+    /// RESPONDENT, and at most NNG's largest send buffer where `sndhwm` is one
+    /// (`nng_buffers`).
     fn apply_queues(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
         if ctx.library == Some(Library::Nanomsg) {
             ctx.no_nanomsg_queue(raw.sndhwm.as_ref(), "sndhwm");
@@ -139,8 +140,10 @@ impl EffectiveOptions {
             );
             ctx.bad("sndhwm", message, Some("NNG refuses a larger send buffer".into()));
         }
-        if ctx.library == Some(Library::Nng) && ctx.socket_type == SocketType::Pull {
-            ctx.no_nng_pull_queue(raw.rcvhwm.as_ref());
+        let holds_one =
+            matches!(ctx.socket_type, SocketType::Pull | SocketType::Rep | SocketType::Respondent);
+        if ctx.library == Some(Library::Nng) && holds_one {
+            ctx.no_nng_receive_queue(raw.rcvhwm.as_ref());
         } else {
             ctx.count(&raw.rcvhwm, "rcvhwm", &mut self.rcvhwm);
         }
@@ -429,16 +432,20 @@ impl Apply<'_, '_, '_> {
             .hint(format!("{buf} sizes the kernel's socket buffer in bytes, for which patchbay's connection window stands; remove `{option}`, or name `library: nng` or `library: zeromq` for a socket with a message queue"));
     }
 
-    /// `rcvhwm` on an NNG PULL, which keeps no receive queue: each pipe holds the one
-    /// message the application has not taken (`EffectiveOptions::nng_buffers`).
-    fn no_nng_pull_queue(&mut self, raw: Option<&Scalar>) {
+    /// `rcvhwm` on an NNG PULL, REP or RESPONDENT, which keeps no receive queue: each
+    /// pipe holds the one message the application has not taken
+    /// (`EffectiveOptions::nng_buffers`).
+    fn no_nng_receive_queue(&mut self, raw: Option<&Scalar>) {
         if raw.is_none() {
             return;
         }
-        let message = "NNG's PULL has no receive queue for `rcvhwm` to bound: a pipe holds the one message the application has not taken".to_owned();
+        let message = format!(
+            "NNG's {} has no receive queue for `rcvhwm` to bound: a pipe holds the one message the application has not taken",
+            self.socket_type
+        );
         self.diags
             .error(&self.path.key("rcvhwm"), Target::Key, Code::OptionNotInLibrary, message)
-            .hint("NNG_OPT_RECVBUF reads back 1 on a PULL, but pull0 does not use it; remove `rcvhwm`, or name `library: zeromq` for a PULL with a receive queue");
+            .hint(format!("NNG_OPT_RECVBUF reads back 1 on a {}, but its protocol does not use that queue; remove `rcvhwm`, or name `library: zeromq` for a socket with a receive queue", self.socket_type));
     }
 
     fn bad(&mut self, option: &str, message: String, hint: Option<String>) {
