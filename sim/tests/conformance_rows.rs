@@ -263,26 +263,22 @@ fn numbered(i: usize, filler: &Bytes) -> Msg {
     Msg::new(body)
 }
 
-/// The PUB rows' high-water marks: 10 messages each way, as the oracles set them,
-/// where the library has them; a nanomsg pipe holds one message each way whatever
-/// the row (`nanomsg_buffers`), so its options stay as they are.
+/// The PUB rows' high-water marks on a library that has them: 10 messages each way,
+/// as the oracles set them. A nanomsg pipe holds one message each way whatever the
+/// row (`nanomsg_buffers`), so its rows take `nanomsg()` as it is.
 fn with_hwm(library: SocketOptions) -> SocketOptions {
-    if library == nanomsg() {
-        return library;
-    }
     SocketOptions { sndhwm_msgs: HWM, rcvhwm_msgs: HWM, ..library }
 }
 
-/// patchbay's PUB (SNDHWM 10) publishes `PUB_SENT` 100 kB messages to a SUB (RCVHWM
-/// 10) that has stopped reading.
+/// patchbay's PUB (with `options`: SNDHWM 10, `with_hwm`, or nanomsg's one) publishes
+/// `PUB_SENT` 100 kB messages to a SUB that has stopped reading.
 async fn ours_pub<T: Transport>(
     t: T,
     env: Env,
     mut cp: Counterpart,
-    library: SocketOptions,
+    options: SocketOptions,
 ) -> Result<Outcome, String> {
     let port: u16 = cp.expect("READY ").await?.parse().map_err(err("port"))?;
-    let options = with_hwm(library);
     let watch = Watch::default();
     let publisher =
         open(t, SocketType::Pub, &options, vec![], vec![env.peer(port)], &watch).await?;
@@ -317,9 +313,9 @@ async fn ours_pub<T: Transport>(
     Ok(outcome.timed("last_arrived", u64::from(last_arrived)))
 }
 
-fn sim_sub_stops_reading(library: SocketOptions) -> SimPeer {
+fn sim_sub_stops_reading(options: SocketOptions) -> SimPeer {
     sim_peer(move |t, mut link| async move {
-        let options = SocketOptions { subscribe: vec![Vec::new()], ..with_hwm(library) };
+        let options = SocketOptions { subscribe: vec![Vec::new()], ..options };
         let sub =
             open(t, SocketType::Sub, &options, vec![sim_server_at()], vec![], &Watch::default())
                 .await?;
@@ -356,10 +352,11 @@ fn conformance_zmq_pub_drops_at_hwm_to_a_subscriber_that_stops_reading() {
     assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's documented PUB");
     let real = against_real(
         || Counterpart::process(row, &[]),
-        |t, env, cp| ours_pub(t, env, cp, zeromq()),
+        |t, env, cp| ours_pub(t, env, cp, with_hwm(zeromq())),
     );
-    let sim =
-        in_sim(row, sim_sub_stops_reading(zeromq()), |t, env, cp| ours_pub(t, env, cp, zeromq()));
+    let sim = in_sim(row, sim_sub_stops_reading(with_hwm(zeromq())), |t, env, cp| {
+        ours_pub(t, env, cp, with_hwm(zeromq()))
+    });
     agree(row, want, &real, &sim);
     eprintln!(
         "  received: oracle {}, real {}, sim {}",
@@ -390,9 +387,13 @@ fn conformance_nng_sub_keeps_the_newest_messages() {
     assert_eq!(oracle.outcomes.len(), 1);
     assert_eq!(shape(&oracle.outcomes[0]), want, "the oracle is not NNG's PUB and SUB");
     assert_eq!(oracle.time("last_arrived"), 1, "NNG's SUB lost the last message");
-    let real =
-        against_real(|| Counterpart::process(row, &[]), |t, env, cp| ours_pub(t, env, cp, nng()));
-    let sim = in_sim(row, sim_sub_stops_reading(nng()), |t, env, cp| ours_pub(t, env, cp, nng()));
+    let real = against_real(
+        || Counterpart::process(row, &[]),
+        |t, env, cp| ours_pub(t, env, cp, with_hwm(nng())),
+    );
+    let sim = in_sim(row, sim_sub_stops_reading(with_hwm(nng())), |t, env, cp| {
+        ours_pub(t, env, cp, with_hwm(nng()))
+    });
     eprintln!(
         "{row}\n  oracle:    {} {:?}\n  vs real:   {} {:?}\n  simulated: {} {:?}",
         oracle.outcomes[0], oracle.times, real.text, real.times, sim.text, sim.times
@@ -444,7 +445,7 @@ fn pub_row_without_count(
 fn conformance_nng_sub_without_prefer_new_keeps_the_oldest() {
     let keep_old = SocketOptions { sub_prefer_new: false, ..nng() };
     let want = "PUB never blocked; SUB got first message; in order; some dropped";
-    pub_row_without_count("nng-sub-prefer-old", nng(), keep_old, want);
+    pub_row_without_count("nng-sub-prefer-old", with_hwm(nng()), with_hwm(keep_old), want);
 }
 
 /// nanomsg has no message HWM: its TCP pipe holds the one message it is writing, its

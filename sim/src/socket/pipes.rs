@@ -296,8 +296,7 @@ impl Pipes {
     /// Round-robin: the first attached pipe after the last one chosen (wrapping) that
     /// has room and, if `connected_only`, a transport up. Choosing moves the cursor.
     pub(crate) fn next_sendable(&mut self, connected_only: bool) -> Option<PipeId> {
-        let eligible =
-            |id: &PipeId| self.has_room(*id) && (!connected_only || self.is_connected(*id));
+        let eligible = |id: &PipeId| self.sendable(*id, connected_only);
         // A socket's only pipe is kept inline: round-robin over it is that pipe.
         let chosen = match self.pipes.only_id() {
             Some(only) => Some(only).filter(eligible),
@@ -309,8 +308,12 @@ impl Pipes {
 
     /// Whether [`Pipes::next_sendable`] would find a pipe, without moving the cursor.
     pub(crate) fn any_sendable(&self, connected_only: bool) -> bool {
-        let eligible = |id: PipeId| self.has_room(id) && (!connected_only || self.is_connected(id));
-        self.ids_after(None).any(eligible)
+        self.ids_after(None).any(|id| self.sendable(id, connected_only))
+    }
+
+    /// Whether `pipe` has room and, if `connected_only`, a transport up.
+    fn sendable(&self, pipe: PipeId, connected_only: bool) -> bool {
+        self.has_room(pipe) && (!connected_only || self.is_connected(pipe))
     }
 
     /// Queues `msg` on `pipe` and reports it `Enqueued` with the new depth. Gives the

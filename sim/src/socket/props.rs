@@ -103,37 +103,18 @@ fn real_core(setup: &Setup) -> Box<dyn SocketCore> {
     make_core(setup.socket, &setup.options(), FIRST_REQUEST_ID)
 }
 
-fn setup(types: &'static [SocketType]) -> impl Strategy<Value = Setup> {
-    (
-        proptest::sample::select(types),
-        0..=8u32,
-        0..=8u32,
-        proptest::bool::weighted(0.8),
-        proptest::bool::weighted(0.25),
-        proptest::collection::vec(0..PREFIXES.len(), 0..3),
-        proptest::bool::weighted(0.3),
-    )
-        .prop_map(
-            |(
-                socket,
-                sndhwm_msgs,
-                rcvhwm_msgs,
-                resend,
-                router_mandatory,
-                subscribe,
-                nng_pubsub,
-            )| {
-                Setup {
-                    socket,
-                    sndhwm_msgs,
-                    rcvhwm_msgs,
-                    resend,
-                    router_mandatory,
-                    subscribe,
-                    nng_pubsub,
-                }
-            },
-        )
+prop_compose! {
+    fn setup(types: &'static [SocketType])(
+        socket in proptest::sample::select(types),
+        sndhwm_msgs in 0..=8u32,
+        rcvhwm_msgs in 0..=8u32,
+        resend in proptest::bool::weighted(0.8),
+        router_mandatory in proptest::bool::weighted(0.25),
+        subscribe in proptest::collection::vec(0..PREFIXES.len(), 0..3),
+        nng_pubsub in proptest::bool::weighted(0.3),
+    ) -> Setup {
+        Setup { socket, sndhwm_msgs, rcvhwm_msgs, resend, router_mandatory, subscribe, nng_pubsub }
+    }
 }
 
 /// Random choices a message is built from; what they mean depends on the socket type
