@@ -350,7 +350,7 @@ impl ExpectBounds {
             parts.push("in any seed".to_owned());
         }
         for (name, range) in &self.violations {
-            parts.push(format!("{name} ×{range}"));
+            parts.push(format!("{name} violations: {range}"));
         }
         for (reason, range) in &self.drops {
             parts.push(format!("drops {} {range}", drop_reason_name(*reason)));
@@ -419,7 +419,7 @@ pub struct ScenarioPlan {
 }
 
 impl ScenarioPlan {
-    /// The whole expectation in words: `violated: x; in any seed; x ×[1, 5]`.
+    /// The whole expectation in words: `violated: x; in any seed; x violations: [1, 5]`.
     pub(crate) fn expect_text(&self) -> String {
         let verdicts = match &self.expect {
             Expect::Pass => "pass".to_owned(),
