@@ -279,12 +279,23 @@ fn nng() -> SocketOptions {
     SocketOptions {
         req_resend_tick: Some(Duration::from_secs(1)),
         pair_v1: true,
-        nng_pubsub: true,
+        nng_queues: true,
         sp_send_buffer: Some(0),
         req_send_waits: true,
         reconnect_ivl: Duration::from_millis(100),
         ..SocketOptions::default()
     }
+}
+
+/// The options `library: nng` gives a BUS, from the resolver itself
+/// (`data/good/bus-nng.yaml`): bus0's buffers and its receiver that reads on.
+fn nng_bus() -> SocketOptions {
+    let file = util::root().join("sim/tests/data/good/bus-nng.yaml");
+    let loaded = patchbay::resolve::load_topology(&file, &patchbay::registry::Registry::builtin());
+    let plan = loaded.plan.expect("bus-nng.yaml resolves");
+    let peer = plan.group_by_name("peer").expect("bus-nng.yaml has a `peer`");
+    let options = peer.sockets[0].options.socket_options();
+    SocketOptions { reconnect_ivl: nng().reconnect_ivl, ..options }
 }
 
 /// nanomsg 1.1.5's, as `library: nanomsg` resolves: SP, a REQ that resends on pipe

@@ -236,23 +236,30 @@ fn conformance_nng_req_second_send_cancels_the_first() {
 
 // ------------------------------------------------------------------ high-water marks
 
-/// The outcome text of `pub_outcome` in the peer script.
-fn pub_outcome(blocked: bool, got: &[usize]) -> String {
+/// What the PUB rows call their sender and receiver in outcomes, and the BUS rows
+/// (`BUS_ENDS` in the peer script).
+const PUB_ENDS: (&str, &str) = ("PUB", "SUB");
+const BUS_ENDS: (&str, &str) = ("BUS sender", "BUS receiver");
+
+/// The outcome text of `pub_outcome` in the peer script, its ends named by `ends`.
+fn pub_outcome(blocked: bool, got: &[usize], ends: (&str, &str)) -> String {
     let in_order = got.windows(2).all(|w| w[0] < w[1]);
+    let (sender, receiver) = ends;
     [
-        if blocked { "PUB blocked" } else { "PUB never blocked" },
+        format!("{sender} {}", if blocked { "blocked" } else { "never blocked" }),
         if got.first() == Some(&0) {
-            "SUB got first message"
+            format!("{receiver} got first message")
         } else {
-            "SUB missed the first message"
+            format!("{receiver} missed the first message")
         },
-        if in_order { "in order" } else { "out of order" },
-        if got.len() < PUB_SENT { "some dropped" } else { "none dropped" },
+        if in_order { "in order" } else { "out of order" }.to_owned(),
+        if got.len() < PUB_SENT { "some dropped" } else { "none dropped" }.to_owned(),
         if got.len() > (HWM - LWM) as usize {
             "more than HWM - LWM arrived"
         } else {
             "HWM - LWM or fewer arrived"
-        },
+        }
+        .to_owned(),
     ]
     .join("; ")
 }
@@ -270,19 +277,26 @@ fn with_hwm(library: SocketOptions) -> SocketOptions {
     SocketOptions { sndhwm_msgs: HWM, rcvhwm_msgs: HWM, ..library }
 }
 
-/// patchbay's PUB (with `options`: SNDHWM 10, `with_hwm`, or nanomsg's one) publishes
-/// `PUB_SENT` 100 kB messages to a SUB that has stopped reading.
-async fn ours_pub<T: Transport>(
+/// What a row's outcome calls the two ends of a `kind` sender's experiment.
+fn ends_of(kind: SocketType) -> (&'static str, &'static str) {
+    if kind == SocketType::Bus { BUS_ENDS } else { PUB_ENDS }
+}
+
+/// patchbay's PUB or BUS (`kind`, with `options`: SNDHWM 10, `with_hwm`, or the
+/// library's own) sends `PUB_SENT` 100 kB messages to a receiver that has stopped
+/// reading.
+async fn ours_sends<T: Transport>(
     t: T,
     env: Env,
     mut cp: Counterpart,
+    kind: SocketType,
     options: SocketOptions,
 ) -> Result<Outcome, String> {
     let port: u16 = cp.expect("READY ").await?.parse().map_err(err("port"))?;
     let watch = Watch::default();
-    let publisher =
-        open(t, SocketType::Pub, &options, vec![], vec![env.peer(port)], &watch).await?;
-    // A PUB cannot see its subscription arrive: probe until the SUB has one.
+    let publisher = open(t, kind, &options, vec![], vec![env.peer(port)], &watch).await?;
+    // A PUB cannot see its subscription arrive, nor a BUS its pipe: probe until the
+    // receiver has one.
     loop {
         publisher.send(Msg::new(&b"probe"[..])).await.map_err(err("probe"))?;
         if let Ok(line) = timeout(Duration::from_millis(20), cp.expect("PROBED")).await {
@@ -309,16 +323,20 @@ async fn ours_pub<T: Transport>(
     let got = cp.expect("GOT").await?;
     let got: Vec<usize> = got.split_whitespace().filter_map(|n| n.parse().ok()).collect();
     let last_arrived = got.last() == Some(&(PUB_SENT - 1));
-    let outcome = Outcome::new(pub_outcome(blocked, &got)).timed("received", got.len() as u64);
-    Ok(outcome.timed("last_arrived", u64::from(last_arrived)))
+    // Whether what arrived is more than the first messages sent (as `oracle_bus_hwm`).
+    let gap = got.iter().enumerate().any(|(i, n)| i != *n);
+    let outcome =
+        Outcome::new(pub_outcome(blocked, &got, ends_of(kind))).timed("received", got.len() as u64);
+    Ok(outcome.timed("last_arrived", u64::from(last_arrived)).timed("gap", u64::from(gap)))
 }
 
-fn sim_sub_stops_reading(options: SocketOptions) -> SimPeer {
+/// The simulated receiver of the PUB and BUS rows: a SUB (subscribed to everything)
+/// or a BUS, `kind`, that reads the probe, stops reading, then drains when told.
+fn sim_stops_reading(kind: SocketType, options: SocketOptions) -> SimPeer {
     sim_peer(move |t, mut link| async move {
-        let options = SocketOptions { subscribe: vec![Vec::new()], ..options };
-        let sub =
-            open(t, SocketType::Sub, &options, vec![sim_server_at()], vec![], &Watch::default())
-                .await?;
+        let subscribe = if kind == SocketType::Sub { vec![Vec::new()] } else { Vec::new() };
+        let options = SocketOptions { subscribe, ..options };
+        let sub = open(t, kind, &options, vec![sim_server_at()], vec![], &Watch::default()).await?;
         link.say(format!("READY {SIM_SERVER_PORT}"));
         sub.recv().await.map_err(err("probe"))?;
         link.say("PROBED");
@@ -352,10 +370,10 @@ fn conformance_zmq_pub_drops_at_hwm_to_a_subscriber_that_stops_reading() {
     assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's documented PUB");
     let real = against_real(
         || Counterpart::process(row, &[]),
-        |t, env, cp| ours_pub(t, env, cp, with_hwm(zeromq())),
+        |t, env, cp| ours_sends(t, env, cp, SocketType::Pub, with_hwm(zeromq())),
     );
-    let sim = in_sim(row, sim_sub_stops_reading(with_hwm(zeromq())), |t, env, cp| {
-        ours_pub(t, env, cp, with_hwm(zeromq()))
+    let sim = in_sim(row, sim_stops_reading(SocketType::Sub, with_hwm(zeromq())), |t, env, cp| {
+        ours_sends(t, env, cp, SocketType::Pub, with_hwm(zeromq()))
     });
     agree(row, want, &real, &sim);
     eprintln!(
@@ -369,7 +387,7 @@ fn conformance_zmq_pub_drops_at_hwm_to_a_subscriber_that_stops_reading() {
 /// NNG keeps the newest messages: its PUB and its SUB, their buffers full, discard
 /// the oldest, and its SUB never stops reading, so a subscriber that stops reading
 /// gets the last messages published, not the first as on libzmq. patchbay's `nng`
-/// PUB and SUB do the same (`nng_pubsub`). How many arrive is timing (NNG's SUB got
+/// PUB and SUB do the same (`nng_queues`). How many arrive is timing (NNG's SUB got
 /// 10 to 31), and so is whether the first survives (a loaded run kept it), so the
 /// rest of the outcome is compared, and that the last message arrived.
 #[test]
@@ -389,10 +407,10 @@ fn conformance_nng_sub_keeps_the_newest_messages() {
     assert_eq!(oracle.time("last_arrived"), 1, "NNG's SUB lost the last message");
     let real = against_real(
         || Counterpart::process(row, &[]),
-        |t, env, cp| ours_pub(t, env, cp, with_hwm(nng())),
+        |t, env, cp| ours_sends(t, env, cp, SocketType::Pub, with_hwm(nng())),
     );
-    let sim = in_sim(row, sim_sub_stops_reading(with_hwm(nng())), |t, env, cp| {
-        ours_pub(t, env, cp, with_hwm(nng()))
+    let sim = in_sim(row, sim_stops_reading(SocketType::Sub, with_hwm(nng())), |t, env, cp| {
+        ours_sends(t, env, cp, SocketType::Pub, with_hwm(nng()))
     });
     eprintln!(
         "{row}\n  oracle:    {} {:?}\n  vs real:   {} {:?}\n  simulated: {} {:?}",
@@ -407,14 +425,16 @@ fn conformance_nng_sub_keeps_the_newest_messages() {
     assert!(sim.text.contains("SUB missed the first message"), "{}", sim.text);
 }
 
-/// Runs a PUB row whose outcome is compared less its count part (which the machine's
-/// buffers decide): the oracle, patchbay's PUB with `ours` against the real SUB, and
-/// against patchbay's SUB with `sub` in the simulator, each asserted to show `want`.
-/// Gives the three back for the row's own checks.
-fn pub_row_without_count(
+/// Runs a PUB or BUS row (`kind` both ends) whose outcome is compared less its count
+/// part (which the machine's buffers decide): the oracle, patchbay's sender with
+/// `ours` against the real receiver, and against patchbay's receiver with `receiver`
+/// in the simulator, each asserted to show `want`. Gives the three back for the
+/// row's own checks.
+fn stopped_row_without_count(
     row: &str,
+    kind: SocketType,
     ours: SocketOptions,
-    sub: SocketOptions,
+    receiver: SocketOptions,
     want: &str,
 ) -> (Oracle, Outcome, Outcome) {
     require_peers();
@@ -422,18 +442,21 @@ fn pub_row_without_count(
     let oracle = oracle(row);
     assert_eq!(oracle.outcomes.len(), 1);
     assert_eq!(shape(&oracle.outcomes[0]), want, "{row}: the oracle");
-    let real_pub = ours.clone();
+    let real_ours = ours.clone();
     let real = against_real(
         || Counterpart::process(row, &[]),
-        move |t, env, cp| ours_pub(t, env, cp, real_pub),
+        move |t, env, cp| ours_sends(t, env, cp, kind, real_ours),
     );
-    let sim = in_sim(row, sim_sub_stops_reading(sub), move |t, env, cp| ours_pub(t, env, cp, ours));
+    let receiver_kind = if kind == SocketType::Pub { SocketType::Sub } else { kind };
+    let sim = in_sim(row, sim_stops_reading(receiver_kind, receiver), move |t, env, cp| {
+        ours_sends(t, env, cp, kind, ours)
+    });
     eprintln!(
         "{row}\n  oracle:    {} {:?}\n  vs real:   {} {:?}\n  simulated: {} {:?}",
         oracle.outcomes[0], oracle.times, real.text, real.times, sim.text, sim.times
     );
-    assert_eq!(shape(&real.text), want, "{row}: patchbay's PUB against the real SUB");
-    assert_eq!(shape(&sim.text), want, "{row}: patchbay's PUB and SUB in the simulator");
+    assert_eq!(shape(&real.text), want, "{row}: patchbay's sender against the real receiver");
+    assert_eq!(shape(&sim.text), want, "{row}: patchbay's sender and receiver in the simulator");
     (oracle, real, sim)
 }
 
@@ -445,7 +468,13 @@ fn pub_row_without_count(
 fn conformance_nng_sub_without_prefer_new_keeps_the_oldest() {
     let keep_old = SocketOptions { sub_prefer_new: false, ..nng() };
     let want = "PUB never blocked; SUB got first message; in order; some dropped";
-    pub_row_without_count("nng-sub-prefer-old", with_hwm(nng()), with_hwm(keep_old), want);
+    stopped_row_without_count(
+        "nng-sub-prefer-old",
+        SocketType::Pub,
+        with_hwm(nng()),
+        with_hwm(keep_old),
+        want,
+    );
 }
 
 /// nanomsg has no message HWM: its TCP pipe holds the one message it is writing, its
@@ -459,10 +488,43 @@ fn conformance_nng_sub_without_prefer_new_keeps_the_oldest() {
 #[test]
 fn conformance_nanomsg_pub_drops_the_newest_to_a_subscriber_that_stops_reading() {
     let want = "PUB never blocked; SUB got first message; in order; some dropped";
-    let (oracle, real, sim) = pub_row_without_count("nanomsg-pub-hwm", nanomsg(), nanomsg(), want);
+    let (oracle, real, sim) =
+        stopped_row_without_count("nanomsg-pub-hwm", SocketType::Pub, nanomsg(), nanomsg(), want);
     assert_eq!(oracle.time("last_arrived"), 0, "nanomsg's stopped SUB got the last message");
     assert_eq!(real.time("last_arrived"), 0, "nanomsg's SUB got the last message");
     assert_eq!(sim.time("last_arrived"), 0, "patchbay's nanomsg SUB got the last message");
+}
+
+/// NNG's BUS keeps 16 messages a pipe out and 16 in (bus0's `NNG_OPT_SENDBUF` and
+/// `NNG_OPT_RECVBUF`), and at a full receive queue reads on and drops the new
+/// message, so a BUS peer that stops reading gets the first messages (the oracle:
+/// 16 to 34 of 500), then later ones as it drains, and its sender never blocks. The row runs both libraries at
+/// their defaults: patchbay's `nng` BUS kept 1,000 a pipe each way before it and
+/// got all 500 in the simulator.
+#[test]
+fn conformance_nng_bus_reads_on_and_drops_at_its_receive_buffer() {
+    let want = "BUS sender never blocked; BUS receiver got first message; in order; some dropped";
+    let (oracle, _, sim) =
+        stopped_row_without_count("nng-bus-hwm", SocketType::Bus, nng_bus(), nng_bus(), want);
+    // Reading on, the receiver takes later messages once drained: not only the first.
+    assert_eq!(oracle.time("gap"), 1, "NNG's BUS got only the first messages sent");
+    assert_eq!(sim.time("gap"), 1, "patchbay's nng BUS stopped reading: {:?}", sim.times);
+    // The simulator is deterministic: the receiver held its 16 (patchbay bounds them
+    // per pipe; one pipe here), so far fewer than 500 arrive.
+    assert!(sim.time("received") < 100, "{}", sim.text);
+}
+
+/// nanomsg's BUS has no queues of its own: a pipe holds one message each way, its
+/// receiver stops reading the pipe until the application takes that one, and its
+/// sender drops a message for a pipe still writing one (as its PUB: `nn_dist`). A
+/// stopped peer gets the first messages, and only those (the oracle: 6 of 500).
+#[test]
+fn conformance_nanomsg_bus_stops_reading_at_its_one_message() {
+    let want = "BUS sender never blocked; BUS receiver got first message; in order; some dropped";
+    let (oracle, _, sim) =
+        stopped_row_without_count("nanomsg-bus-hwm", SocketType::Bus, nanomsg(), nanomsg(), want);
+    assert_eq!(oracle.time("gap"), 0, "nanomsg's stopped BUS got more than the first messages");
+    assert_eq!(sim.time("gap"), 0, "patchbay's nanomsg BUS read on: {:?}", sim.times);
 }
 
 /// The PUSH rows' sender and receiver; the PAIR rows run the same experiment.

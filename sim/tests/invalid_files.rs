@@ -100,7 +100,7 @@ fn an_nng_subscriber_takes_sub_prefer_new_as_written() {
     };
     let (publisher, subscriber, keeper) =
         (options("publisher"), options("subscriber"), options("keeper"));
-    assert!(publisher.nng_pubsub && subscriber.nng_pubsub && keeper.nng_pubsub);
+    assert!(publisher.nng_queues && subscriber.nng_queues && keeper.nng_queues);
     assert_eq!((publisher.sndhwm_msgs, subscriber.rcvhwm_msgs), (16, 128));
     assert_eq!((subscriber.sub_prefer_new, keeper.sub_prefer_new), (true, false));
 }

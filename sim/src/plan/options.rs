@@ -100,11 +100,11 @@ pub struct EffectiveOptions {
     pub rcvmaxsize: Effective<Option<u64>>,
     /// A SUB's subscriptions (topic prefixes).
     pub subscribe: Effective<Vec<String>>,
-    /// Library behaviour, not a written option: whether PUB, SUB and XSUB queue as
-    /// NNG's do (a full PUB pipe or SUB queue discards its oldest message; a SUB or
-    /// XSUB never stops reading) or as libzmq's and nanomsg's (a PUB drops the new
-    /// message; a SUB stops reading a full pipe).
-    pub nng_pubsub: Effective<bool>,
+    /// Library behaviour, not a written option: whether PUB, SUB, XSUB and BUS queue
+    /// as NNG's do (a full PUB pipe or SUB queue discards its oldest message; a SUB,
+    /// XSUB or BUS never stops reading) or as libzmq's and nanomsg's (a PUB drops the
+    /// new message; a SUB or BUS stops reading a full pipe).
+    pub nng_queues: Effective<bool>,
     /// An NNG SUB's `NNG_OPT_SUB_PREFNEW`: whether its full queue discards its oldest
     /// message for a new one (the default) or the new one.
     pub sub_prefer_new: Effective<bool>,
@@ -183,9 +183,10 @@ impl EffectiveOptions {
         out
     }
 
-    /// NNG's PUB, SUB, PUSH and PAIR queue in buffers of their own sizes: a PUB one per
-    /// pipe (as patchbay's `sndhwm`), a SUB one per socket, which patchbay bounds per
-    /// pipe (the same for a subscriber of one publisher), and a PUSH and a PAIR one per
+    /// NNG's PUB, SUB, BUS, PUSH and PAIR queue in buffers of their own sizes: a PUB one
+    /// per pipe (as patchbay's `sndhwm`), a SUB one per socket, which patchbay bounds
+    /// per pipe (the same for a subscriber of one publisher), a BUS 16 per pipe out
+    /// and 16 per socket in (bounded per pipe, as the SUB's), and a PUSH and a PAIR one per
     /// socket, modelled as NNG does it (`SocketOptions::sp_send_buffer`). Its PULL, REP
     /// and RESPONDENT keep no receive queue: each pipe holds the one message the
     /// application has not taken (`pull0_recv_cb`, and the "holding pattern" of
@@ -213,6 +214,13 @@ impl EffectiveOptions {
                 self.rcvhwm = Effective::default(
                     128,
                     "NNG sub0 NNG_OPT_RECVBUF = 128, per socket (patchbay: per pipe)",
+                );
+            }
+            SocketType::Bus => {
+                self.sndhwm = Effective::default(16, "NNG bus0 NNG_OPT_SENDBUF = 16, per pipe");
+                self.rcvhwm = Effective::default(
+                    16,
+                    "NNG bus0 NNG_OPT_RECVBUF = 16, per socket (patchbay: per pipe)",
                 );
             }
             SocketType::Pull | SocketType::Rep | SocketType::Respondent => {
@@ -345,18 +353,18 @@ impl EffectiveOptions {
                 "nanomsg: a SUB subscribes to nothing",
             ),
         };
-        let nng_pubsub = match lib {
+        let nng_queues = match lib {
             Library::ZeroMq => d(
                 false,
                 "libzmq: a PUB drops the new message at a full pipe; a SUB stops reading a full pipe",
             ),
             Library::Nng => d(
                 true,
-                "NNG: a PUB's full pipe discards its oldest message; a SUB or XSUB never stops reading",
+                "NNG: a PUB's full pipe discards its oldest message; a SUB, XSUB or BUS never stops reading",
             ),
             Library::Nanomsg => d(
                 false,
-                "nanomsg: a PUB drops the new message at a full pipe; a SUB stops reading a full pipe",
+                "nanomsg: a PUB drops the new message at a full pipe; a SUB or BUS stops reading a full pipe",
             ),
         };
         let (req_resend_on_pipe_loss, req_strict) = match lib {
@@ -416,7 +424,7 @@ impl EffectiveOptions {
             survey_deadline: d(secs(1), survey_deadline),
             rcvmaxsize,
             subscribe: d(Vec::new(), subscribe),
-            nng_pubsub,
+            nng_queues,
             sub_prefer_new: d(true, "NNG sub0 NNG_OPT_SUB_PREFNEW = true"),
             sp_sends: d(false, "per-pipe queues of sndhwm, pipes still connecting included"),
             router_mandatory: d(false, "libzmq ZMQ_ROUTER_MANDATORY = 0"),
@@ -451,7 +459,7 @@ impl EffectiveOptions {
             zmtp,
             rcvmaxsize_bytes: self.rcvmaxsize.value,
             subscribe: self.subscribe.value.iter().map(|s| s.as_bytes().to_vec()).collect(),
-            nng_pubsub: self.nng_pubsub.value,
+            nng_queues: self.nng_queues.value,
             sub_prefer_new: self.sub_prefer_new.value,
             sp_send_buffer: self.sp_sends.value.then_some(self.sndhwm.value),
             router_mandatory: self.router_mandatory.value,
@@ -480,19 +488,19 @@ impl EffectiveOptions {
         rows.insert(0, ("library", library, &self.library.source));
         if let Some(when_full) = self.when_full(socket_type) {
             // An NNG SUB's choice is its `sub_prefer_new`, default or written.
-            let nng_sub = socket_type == SocketType::Sub && self.nng_pubsub.value;
+            let nng_sub = socket_type == SocketType::Sub && self.nng_queues.value;
             let source =
-                if nng_sub { &self.sub_prefer_new.source } else { &self.nng_pubsub.source };
+                if nng_sub { &self.sub_prefer_new.source } else { &self.nng_queues.source };
             rows.push(("when_full", when_full.to_owned(), source));
         }
         rows
     }
 
-    /// What a PUB's full pipe, or a SUB's or XSUB's full queue, does with the next
-    /// message; `None` for the other types.
+    /// What a PUB's full pipe, a SUB's or XSUB's full queue, or a BUS's either, does
+    /// with the next message; `None` for the other types.
     fn when_full(&self, socket_type: SocketType) -> Option<&'static str> {
         use SocketType::*;
-        let nng = self.nng_pubsub.value;
+        let nng = self.nng_queues.value;
         Some(match socket_type {
             Pub | XPub if nng => "drops the oldest",
             Pub | XPub => "drops the new one",
@@ -500,6 +508,10 @@ impl EffectiveOptions {
             Sub if nng => "reads on, drops the new one",
             XSub if nng => "reads on, drops the new one",
             Sub | XSub => "stops reading the pipe",
+            Bus if nng => {
+                "a full pipe drops the new copy; a full queue reads on, drops the new one"
+            }
+            Bus => "a full pipe drops the new copy; a full queue stops reading the pipe",
             _ => return None,
         })
     }
@@ -630,7 +642,7 @@ mod tests {
         };
         let (publ, sub) =
             (of(SocketType::Pub, Some(Library::Nng)), of(SocketType::Sub, Some(Library::Nng)));
-        assert!(publ.socket_options().nng_pubsub && sub.socket_options().nng_pubsub);
+        assert!(publ.socket_options().nng_queues && sub.socket_options().nng_queues);
         assert_eq!((publ.sndhwm.value, sub.rcvhwm.value), (16, 128));
         assert_eq!(when_full(&publ, SocketType::Pub).as_deref(), Some("drops the oldest"));
         let nng_sub = when_full(&sub, SocketType::Sub);
@@ -641,7 +653,7 @@ mod tests {
         for (lib, hwm) in [(None, 1000), (Some(Library::ZeroMq), 1000), (Some(Library::Nanomsg), 1)]
         {
             let (publ, sub) = (of(SocketType::Pub, lib), of(SocketType::Sub, lib));
-            assert!(!publ.socket_options().nng_pubsub && !sub.socket_options().nng_pubsub);
+            assert!(!publ.socket_options().nng_queues && !sub.socket_options().nng_queues);
             assert_eq!((publ.sndhwm.value, sub.rcvhwm.value), (hwm, hwm), "{lib:?}");
             let zmq_sub = when_full(&sub, SocketType::Sub);
             assert_eq!(zmq_sub.as_deref(), Some("stops reading the pipe"), "{lib:?}");

@@ -75,7 +75,8 @@ fn parse_pair_version(text: &str) -> Result<u8, (String, String)> {
     }
 }
 
-/// The largest send buffer NNG's PUSH accepts (`push0_set_send_buf_len`).
+/// The largest send buffer NNG's PUSH accepts (`push0_set_send_buf_len`), and the
+/// largest either buffer of its BUS does.
 const NNG_SENDBUF_MAX: u32 = 8192;
 
 /// The longest TTL a PING can carry: 65535 tenths of a second (ZMTP 3.1).
@@ -146,6 +147,10 @@ impl EffectiveOptions {
             ctx.no_nng_receive_queue(raw.rcvhwm.as_ref());
         } else {
             ctx.count(&raw.rcvhwm, "rcvhwm", &mut self.rcvhwm);
+        }
+        if ctx.library == Some(Library::Nng) && ctx.socket_type == SocketType::Bus {
+            ctx.nng_bus_buffer(raw.sndhwm.as_ref(), "sndhwm", "NNG_OPT_SENDBUF", self.sndhwm.value);
+            ctx.nng_bus_buffer(raw.rcvhwm.as_ref(), "rcvhwm", "NNG_OPT_RECVBUF", self.rcvhwm.value);
         }
     }
 
@@ -453,6 +458,23 @@ impl Apply<'_, '_, '_> {
         if let Some(h) = hint {
             d.hint(h);
         }
+    }
+
+    /// An nng BUS's buffers take 1 to 8192 messages (`bus0_sock_set_send_buf_len`,
+    /// `bus0_sock_set_recv_buf_len`): NNG refuses 0, which patchbay would read as no
+    /// limit.
+    fn nng_bus_buffer(&mut self, raw: Option<&Scalar>, option: &str, nng: &str, value: u32) {
+        if raw.is_none() || (1..=NNG_SENDBUF_MAX).contains(&value) {
+            return;
+        }
+        let message = format!(
+            "an nng BUS's `{option}` is its {nng}, 1 to {NNG_SENDBUF_MAX} messages; found {value}"
+        );
+        self.bad(
+            option,
+            message,
+            Some(format!("NNG refuses 0 and anything above {NNG_SENDBUF_MAX}")),
+        );
     }
 
     fn count(&mut self, raw: &Option<Scalar>, option: &'static str, out: &mut Effective<u32>) {

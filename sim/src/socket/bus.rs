@@ -6,6 +6,11 @@
 //! so the send never blocks, as NNG's bus. A BUS mesh needs a pipe between every two
 //! nodes: a message is not forwarded beyond the peers it was sent to.
 //!
+//! At a full receive queue NNG's BUS reads on and drops the new message
+//! (`bus0_pipe_recv_cb`), so a peer that stops reading costs its senders nothing;
+//! nanomsg's stops reading the pipe until the application takes a message, as every
+//! other receiving socket does here. `SocketOptions::nng_queues` chooses.
+//!
 //! Not modelled: NNG's raw BUS, used in devices, leaves out the pipe a forwarded
 //! message came in on. patchbay's BUS is the cooked socket only.
 
@@ -13,18 +18,20 @@ use std::time::Duration;
 
 use super::pipes::Pipes;
 use super::rep::spill_header;
-use super::{Msg, SendError, SocketCore, SocketOptions, SocketType};
+use super::{Msg, PipeId, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
 /// A BUS core: every message to every peer, none back to the one it came from.
 pub struct Bus {
     pipes: Pipes,
+    /// NNG's: never stop reading a pipe; a full queue refuses the new message.
+    reads_on: bool,
 }
 
 impl Bus {
     /// A BUS core with these options.
     pub fn new(options: SocketOptions) -> Bus {
-        Bus { pipes: Pipes::new(&options) }
+        Bus { pipes: Pipes::new(&options), reads_on: options.nng_queues }
     }
 }
 
@@ -42,6 +49,12 @@ impl SocketCore for Bus {
         spill_header(&mut msg, 0);
         self.pipes.copy_to_attached(&msg);
         Ok(())
+    }
+
+    /// NNG's BUS reads every attached pipe whatever its queue holds: a message that
+    /// finds the queue full is refused as a `Hwm` drop (`Pipes::push_inbound`).
+    fn can_receive(&self, pipe: PipeId) -> bool {
+        if self.reads_on { self.pipes.is_attached(pipe) } else { self.pipes.can_receive(pipe) }
     }
 }
 
@@ -118,6 +131,28 @@ mod tests {
         let got: Vec<_> = std::iter::from_fn(|| bus.recv(ms(0)).ok()).map(|m| m.body).collect();
         assert_eq!(got, ["a1", "b1", "a2", "a3"]);
         assert_eq!(bus.recv(ms(0)), Err(RecvError::WouldBlock));
+    }
+
+    #[test]
+    fn at_a_full_queue_nngs_bus_reads_on_and_drops_the_new_message_where_nanomsgs_stops() {
+        let mut reads_on = Bus::new(SocketOptions { nng_queues: true, ..opts(10, 2) });
+        let mut stops = Bus::new(SocketOptions { nng_queues: false, ..opts(10, 2) });
+        up(&mut reads_on, &[1]);
+        up(&mut stops, &[1]);
+        for core in [&mut reads_on, &mut stops] {
+            core.on_message(1, msg(&[], "m1"), ms(0));
+            core.on_message(1, msg(&[], "m2"), ms(0));
+            events(core);
+        }
+        assert!(!stops.can_receive(1), "nanomsg's BUS stops reading a full pipe");
+        assert!(reads_on.can_receive(1), "NNG's BUS reads on");
+        reads_on.on_message(1, msg(&[], "m3"), ms(1));
+        let hwm =
+            SocketEvent::Dropped { pipe: Some(1), reason: DropReason::Hwm, msg: msg(&[], "m3") };
+        assert_eq!(events(&mut reads_on), [hwm]);
+        let got: Vec<_> =
+            std::iter::from_fn(|| reads_on.recv(ms(2)).ok()).map(|m| m.body).collect();
+        assert_eq!(got, ["m1", "m2"], "the queue kept the first two");
     }
 
     #[test]

@@ -83,13 +83,13 @@ pub struct SocketOptions {
     pub rcvmaxsize_bytes: Option<u64>,
     /// SUB/XSUB prefixes; empty subscribes to nothing, as ZeroMQ's SUB.
     pub subscribe: Vec<Vec<u8>>,
-    /// PUB, SUB and XSUB queue as NNG's do (a `library: nng` socket): a PUB's full pipe
-    /// makes room by discarding its oldest message, and a SUB or XSUB never stops
-    /// reading its pipes: at a full queue a SUB discards the oldest message
-    /// (`NNG_OPT_SUB_PREFNEW`, on by default), an XSUB the new one. Without it, as in
-    /// libzmq and nanomsg, a PUB drops the new message and a SUB stops reading a full
-    /// pipe, which pushes back on the publisher (docs/library-semantics.md).
-    pub nng_pubsub: bool,
+    /// PUB, SUB, XSUB and BUS queue as NNG's do (a `library: nng` socket): a PUB's full
+    /// pipe makes room by discarding its oldest message, and a SUB, XSUB or BUS never
+    /// stops reading its pipes: at a full queue a SUB discards the oldest message
+    /// (`NNG_OPT_SUB_PREFNEW`, on by default), an XSUB and a BUS the new one. Without
+    /// it, as in libzmq and nanomsg, a PUB drops the new message and a SUB or BUS stops
+    /// reading a full pipe, which pushes back on the sender (docs/library-semantics.md).
+    pub nng_queues: bool,
     /// PUSH as the SP libraries' (a `library: nng` or `library: nanomsg` PUSH):
     /// `Some(n)` queues up to `n` messages on the socket (NNG's `NNG_OPT_SENDBUF`, 0 by
     /// default; nanomsg has no such queue, so 0) and gives each connected pipe one at a
@@ -101,7 +101,7 @@ pub struct SocketOptions {
     /// than returning at once with the request left to wait for a pipe (libzmq,
     /// nanomsg).
     pub req_send_waits: bool,
-    /// SUB with `nng_pubsub`: a full queue discards its oldest message for the new one
+    /// SUB with `nng_queues`: a full queue discards its oldest message for the new one
     /// (`NNG_OPT_SUB_PREFNEW`, true by default) rather than the new one.
     pub sub_prefer_new: bool,
     /// ROUTER: fail a send to an unknown or full peer instead of dropping it.
@@ -132,7 +132,7 @@ impl Default for SocketOptions {
             zmtp: false,
             rcvmaxsize_bytes: None,
             subscribe: Vec::new(),
-            nng_pubsub: false,
+            nng_queues: false,
             sp_send_buffer: None,
             req_send_waits: false,
             sub_prefer_new: true,

@@ -80,7 +80,7 @@ struct Setup {
     /// SUB/XSUB: indices into [`PREFIXES`] subscribed at construction.
     subscribe: Vec<usize>,
     /// PUB, SUB, XSUB: NNG's queueing (drop the oldest, read on) instead of libzmq's.
-    nng_pubsub: bool,
+    nng_queues: bool,
 }
 
 impl Setup {
@@ -92,7 +92,7 @@ impl Setup {
             survey_deadline: Duration::from_millis(SURVEY_DEADLINE_MS),
             subscribe: self.subscribe.iter().map(|i| PREFIXES[*i].as_bytes().to_vec()).collect(),
             router_mandatory: self.router_mandatory,
-            nng_pubsub: self.nng_pubsub,
+            nng_queues: self.nng_queues,
             ..SocketOptions::default()
         }
     }
@@ -111,9 +111,9 @@ prop_compose! {
         resend in proptest::bool::weighted(0.8),
         router_mandatory in proptest::bool::weighted(0.25),
         subscribe in proptest::collection::vec(0..PREFIXES.len(), 0..3),
-        nng_pubsub in proptest::bool::weighted(0.3),
+        nng_queues in proptest::bool::weighted(0.3),
     ) -> Setup {
-        Setup { socket, sndhwm_msgs, rcvhwm_msgs, resend, router_mandatory, subscribe, nng_pubsub }
+        Setup { socket, sndhwm_msgs, rcvhwm_msgs, resend, router_mandatory, subscribe, nng_queues }
     }
 }
 
@@ -552,7 +552,7 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
         pipes.apply(&r.step);
         // NNG's PUB makes room at a full pipe: its `Hwm` drop on a send is that pipe's
         // oldest message, and the new one is queued after it.
-        let evicts = s.nng_pubsub && matches!(s.socket, Pub | XPub);
+        let evicts = s.nng_queues && matches!(s.socket, Pub | XPub);
         for event in &r.events {
             match event {
                 SocketEvent::Dropped { reason: DropReason::Hwm, pipe: Some(p), .. }
@@ -600,7 +600,7 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
                     let upstream = matches!(s.socket, Sub | XSub)
                         && matches!(r.step, Step::Send(..) | Step::Attach(_));
                     // NNG's SUB and XSUB read on and make room in a full queue.
-                    let reads_on = s.nng_pubsub
+                    let reads_on = s.nng_queues
                         && matches!(s.socket, Sub | XSub)
                         && matches!(r.step, Step::Arrive(..));
                     if s.socket.hwm_policy() == HwmPolicy::Block && !upstream && !reads_on {
@@ -661,7 +661,7 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
                 }
                 // NNG's SUB reads on at a full queue and discards its oldest message.
                 SocketEvent::Dropped { reason: DropReason::Hwm, pipe: Some(pipe), msg }
-                    if s.nng_pubsub && s.socket == SocketType::Sub =>
+                    if s.nng_queues && s.socket == SocketType::Sub =>
                 {
                     let evicted = take_front(&mut waiting, Some(*pipe), msg);
                     if evicted.is_none() {
@@ -1364,7 +1364,7 @@ fn hwm_property_catches_a_blocking_type_that_drops() {
 fn hwm_property_catches_an_nng_pub_that_drops_the_new_message() {
     let publ: &'static [SocketType] = &[SocketType::Pub];
     let property = Property { types: publ, ..HWM };
-    let libzmq_queues = |s: &Setup| real_core(&Setup { nng_pubsub: false, ..s.clone() });
+    let libzmq_queues = |s: &Setup| real_core(&Setup { nng_queues: false, ..s.clone() });
     catches(&property, libzmq_queues, "refused the new message (NNG's queues: true)");
 }
 
@@ -1379,7 +1379,7 @@ fn queue_property_catches_an_nng_sub_that_drops_the_arrival_not_its_oldest() {
         resend: false,
         router_mandatory: false,
         subscribe: vec![0],
-        nng_pubsub: true,
+        nng_queues: true,
     };
     let knobs =
         |pick| Knobs { kind: 0, pick, header: vec![], topic: 0, multipart: false, pad_bytes: 0 };
@@ -1483,12 +1483,12 @@ fn histories_reach_the_interesting_cases() {
                     SocketEvent::Dropped { reason: DropReason::UnknownPeer, .. } => "unknown peer",
                     SocketEvent::SurveyExpired { .. } => "survey expired",
                     SocketEvent::Dropped { reason: DropReason::Hwm, .. }
-                        if setup.nng_pubsub && setup.socket == SocketType::Sub =>
+                        if setup.nng_queues && setup.socket == SocketType::Sub =>
                     {
                         "nng sub evicted"
                     }
                     SocketEvent::Dropped { reason: DropReason::Hwm, .. }
-                        if setup.nng_pubsub && setup.socket == SocketType::Pub =>
+                        if setup.nng_queues && setup.socket == SocketType::Pub =>
                     {
                         "nng pub evicted"
                     }

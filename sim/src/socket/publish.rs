@@ -5,7 +5,7 @@
 //! never fails (docs/library-semantics.md: 100,000 sends with SNDHWM 10 and no
 //! subscriber all returned OK). libzmq drops silently; here each dropped copy is a
 //! `Dropped { reason: Hwm }` event so the trace can show it. libzmq and nanomsg drop
-//! the new copy; NNG's PUB (`nng_pubsub`) discards the oldest message of the full pipe
+//! the new copy; NNG's PUB (`nng_queues`) discards the oldest message of the full pipe
 //! instead and queues the new one, so a subscriber that falls behind gets the latest
 //! (NNG's `pub0_sock_send`; docs/library-semantics.md, "Conformance": `nng-pub-hwm`).
 //!
@@ -51,7 +51,7 @@ impl Publisher {
         Publisher {
             xpub: false,
             pipes: Pipes::new(&options),
-            evict_oldest: options.nng_pubsub,
+            evict_oldest: options.nng_queues,
             filters: BTreeMap::new(),
         }
     }
@@ -237,7 +237,7 @@ mod tests {
     fn a_full_pipe_drops_the_new_message_but_nngs_drops_its_oldest() {
         let (kept, dropped) = kept_and_dropped(opts(2, 10));
         assert_eq!((kept, dropped), (strings(&["m0", "m1"]), strings(&["m2", "m3", "m4"])));
-        let nng = SocketOptions { nng_pubsub: true, ..opts(2, 10) };
+        let nng = SocketOptions { nng_queues: true, ..opts(2, 10) };
         let (kept, dropped) = kept_and_dropped(nng);
         assert_eq!((kept, dropped), (strings(&["m3", "m4"]), strings(&["m0", "m1", "m2"])));
     }

@@ -23,7 +23,7 @@
 //!
 //! At a full receive queue libzmq's and nanomsg's SUB and XSUB stop reading that
 //! pipe until the application takes a message, which pushes back on the publisher.
-//! NNG's never stop reading (`nng_pubsub`): its SUB discards the queue's oldest
+//! NNG's never stop reading (`nng_queues`): its SUB discards the queue's oldest
 //! message to take the new one (`NNG_OPT_SUB_PREFNEW`, on by default, the option
 //! `sub_prefer_new`; NNG's `sub0_recv_cb`), its XSUB discards the new one
 //! (`xsub0_recv_cb`), as its SUB does with `sub_prefer_new: false`. Either way the
@@ -81,7 +81,7 @@ impl Subscriber {
             pipes: Pipes::new(&options),
             prefixes: Prefixes::default(),
             upstream: options.zmtp,
-            reads_on: options.nng_pubsub,
+            reads_on: options.nng_queues,
             prefer_new: options.sub_prefer_new,
         };
         for prefix in options.subscribe {
@@ -204,7 +204,7 @@ mod tests {
     /// to "m4" from one pipe: whether it still read the pipe once full, what the
     /// application then gets, and what was reported dropped.
     fn full_queue(xsub: bool, nng: bool) -> (bool, Vec<String>, Vec<String>) {
-        full_queue_with(xsub, SocketOptions { nng_pubsub: nng, ..sub_opts(&[""]) })
+        full_queue_with(xsub, SocketOptions { nng_queues: nng, ..sub_opts(&[""]) })
     }
 
     fn full_queue_with(xsub: bool, options: SocketOptions) -> (bool, Vec<String>, Vec<String>) {
@@ -236,7 +236,7 @@ mod tests {
         let nng_xsub = (true, strings(&["m0", "m1"]), strings(&["m2", "m3", "m4"]));
         assert_eq!(full_queue(true, true), nng_xsub);
         // `sub_prefer_new: false` (NNG_OPT_SUB_PREFNEW off): reads on, keeps the oldest.
-        let keep_old = SocketOptions { nng_pubsub: true, sub_prefer_new: false, ..sub_opts(&[""]) };
+        let keep_old = SocketOptions { nng_queues: true, sub_prefer_new: false, ..sub_opts(&[""]) };
         assert_eq!(full_queue_with(false, keep_old), nng_xsub);
     }
 

@@ -25,6 +25,8 @@ Rows:
   nng-pub-hwm          the same with NNG (send and receive buffers 10)
   nng-sub-prefer-old   the same with the SUB's NNG_OPT_SUB_PREFNEW off
   nanomsg-pub-hwm      the same with nanomsg (its defaults: it has no HWM)
+  nng-bus-hwm, nanomsg-bus-hwm
+                       a BUS to a BUS peer that stops reading, at the defaults
   zmq-push-hwm         PUSH (SNDHWM 10) connected before its PULL exists
   nng-push-hwm         the same with NNG (send buffer 10; and 0, its default)
   nanomsg-push-hwm     the same with nanomsg (it has no send queue)
@@ -417,12 +419,13 @@ def peer_nng_req_cancel():
 # ---------------------------------------------------------------- HWM rows
 
 
-def pub_outcome(blocked, got):
-    """PUB at its HWM: did a send block, and what arrived (in order, from 0, how many)."""
+def pub_outcome(blocked, got, sender="PUB", receiver="SUB"):
+    """PUB at its HWM: did a send block, and what arrived (in order, from 0, how many).
+    The BUS rows name their two ends otherwise."""
     in_order = all(a < b for a, b in zip(got, got[1:]))
     parts = [
-        "PUB blocked" if blocked else "PUB never blocked",
-        "SUB got first message" if got and got[0] == 0 else "SUB missed the first message",
+        sender + (" blocked" if blocked else " never blocked"),
+        receiver + (" got first message" if got and got[0] == 0 else " missed the first message"),
         "in order" if in_order else "out of order",
         "some dropped" if len(got) < PUB_SENT else "none dropped",
         "more than HWM - LWM arrived" if len(got) > HWM - LWM else "HWM - LWM or fewer arrived",
@@ -750,6 +753,100 @@ def peer_nanomsg_pub_hwm():
     say("GOT", " ".join(str(n) for n in nn_drain_numbers(sub)))
     line()
 
+
+
+# ---------------------------------------------------------------- BUS at its buffers
+
+NN_BUS = 0x70
+# The BUS rows' words for their two ends, in `pub_outcome`.
+BUS_ENDS = ("BUS sender", "BUS receiver")
+
+
+class BusEnd:
+    """One library's BUS ("nng" or "nanomsg") at that library's defaults."""
+
+    def __init__(self, lib):
+        self.lib = lib
+        if lib == "nng":
+            import pynng
+
+            self.sock = nng_open(pynng.Bus0)
+        else:
+            self.sock = Nn(NN_BUS)
+
+    def listen(self):
+        if self.lib == "nng":
+            return nng_listen(self.sock, 0)
+        port = free_port()
+        self.sock.bind(port)
+        return port
+
+    def dial(self, port):
+        if self.lib == "nng":
+            self.sock.dial("tcp://127.0.0.1:%d" % port, block=True)
+        else:
+            self.sock.connect(port)
+
+    def send(self, body):
+        """Sends `body`; whether the send blocked for more than 200 ms."""
+        if self.lib == "nng":
+            start = time.monotonic()
+            self.sock.send(body)
+            return time.monotonic() - start > 0.2
+        return not self.sock.send(body, 200)
+
+    def recv(self, ms):
+        """A message, or None if none came within `ms`."""
+        if self.lib == "nng":
+            return nng_try_recv(self.sock, ms)
+        return self.sock.recv(ms)
+
+    def drain_numbers(self):
+        got = []
+        while (msg := self.recv(500)) is not None:
+            got.append(int(msg[:8]))
+        return got
+
+
+def oracle_bus_hwm(lib):
+    """A BUS sends PUB_SENT 100 kB messages to a BUS peer that has stopped reading,
+    both at their library's defaults. NNG's bus0 keeps 16 a pipe out and 16 in, and
+    at a full receive queue reads on and drops the new message; nanomsg's stops
+    reading the pipe, and its sender drops for a pipe still writing one."""
+    sender = BusEnd(lib)
+    port = sender.listen()
+    receiver = BusEnd(lib)
+    receiver.dial(port)
+    while receiver.recv(20) is None:
+        sender.send(b"probe")
+    while receiver.recv(50) is not None:
+        pass
+    blocked = False
+    body = b"x" * PUB_BYTES
+    for i in range(PUB_SENT):
+        blocked |= sender.send(b"%08d" % i + body)
+    got = receiver.drain_numbers()
+    say("OUTCOME", pub_outcome(blocked, got, *BUS_ENDS))
+    say("TIME", "received", len(got))
+    # A receiver that reads on takes later messages once it has room again, so what
+    # it got is not the first n sent; one that stops reading gets exactly those.
+    say("TIME", "gap", int(got != list(range(len(got)))))
+
+
+def peer_bus_hwm(lib):
+    """A BUS of `lib` at its defaults against patchbay's BUS, as peer_zmq_pub_hwm."""
+    receiver = BusEnd(lib)
+    port = receiver.listen()
+    say("READY", port)
+    receiver.recv(TIMEOUT_MS)
+    say("PROBED")
+    assert line() == "stop"
+    while receiver.recv(50) is not None:
+        pass
+    say("STOPPED")
+    assert line() == "drain"
+    say("GOT", " ".join(str(n) for n in receiver.drain_numbers()))
+    line()
 
 
 # ---------------------------------------------------------------- REQ before its peer
@@ -1188,6 +1285,8 @@ ORACLES = {
     "nng-pub-hwm": oracle_nng_pub_hwm,
     "nng-sub-prefer-old": lambda: oracle_nng_pub_hwm(prefer_new=False),
     "nanomsg-pub-hwm": oracle_nanomsg_pub_hwm,
+    "nng-bus-hwm": lambda: oracle_bus_hwm("nng"),
+    "nanomsg-bus-hwm": lambda: oracle_bus_hwm("nanomsg"),
     "zmq-push-hwm": oracle_zmq_push_hwm,
     "nng-push-hwm": oracle_nng_push_hwm,
     "nanomsg-push-hwm": oracle_nanomsg_push_hwm,
@@ -1220,6 +1319,8 @@ def main():
         "nng-pub-hwm": lambda: peer_nng_pub_hwm(),
         "nng-sub-prefer-old": lambda: peer_nng_pub_hwm(prefer_new=False),
         "nanomsg-pub-hwm": lambda: peer_nanomsg_pub_hwm(),
+        "nng-bus-hwm": lambda: peer_bus_hwm("nng"),
+        "nanomsg-bus-hwm": lambda: peer_bus_hwm("nanomsg"),
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
         "nng-push-hwm": lambda: peer_nng_push_hwm(int(opt["--port"])),
         "nanomsg-push-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"])),
