@@ -287,14 +287,16 @@ fn nng() -> SocketOptions {
     }
 }
 
-/// The options `library: nng` gives a BUS, from the resolver itself
-/// (`data/good/bus-nng.yaml`): bus0's buffers and its receiver that reads on.
-fn nng_bus() -> SocketOptions {
-    let file = util::root().join("sim/tests/data/good/bus-nng.yaml");
+/// The options `library: nng` gives a socket of type `kind` at its defaults, from the
+/// resolver itself (`data/good/nng-defaults.yaml` has one node per type used here),
+/// reconnecting every 100 ms as `nng()`.
+fn nng_options(kind: SocketType) -> SocketOptions {
+    let file = util::root().join("sim/tests/data/good/nng-defaults.yaml");
     let loaded = patchbay::resolve::load_topology(&file, &patchbay::registry::Registry::builtin());
-    let plan = loaded.plan.expect("bus-nng.yaml resolves");
-    let peer = plan.group_by_name("peer").expect("bus-nng.yaml has a `peer`");
-    let options = peer.sockets[0].options.socket_options();
+    let plan = loaded.plan.expect("nng-defaults.yaml resolves");
+    let node = kind.to_string().to_lowercase();
+    let group = plan.group_by_name(&node).unwrap_or_else(|| panic!("no `{node}` node"));
+    let options = group.sockets[0].options.socket_options();
     SocketOptions { reconnect_ivl: nng().reconnect_ivl, ..options }
 }
 

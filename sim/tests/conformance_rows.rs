@@ -498,16 +498,24 @@ fn conformance_nanomsg_pub_drops_the_newest_to_a_subscriber_that_stops_reading()
 /// NNG's BUS keeps 16 messages a pipe out and 16 in (bus0's `NNG_OPT_SENDBUF` and
 /// `NNG_OPT_RECVBUF`), and at a full receive queue reads on and drops the new
 /// message, so a BUS peer that stops reading gets the first messages (the oracle:
-/// 16 to 34 of 500), then later ones as it drains, and its sender never blocks. The row runs both libraries at
+/// 16 to 34 of 500), usually later ones too as it drains, and its sender never blocks. The row runs both libraries at
 /// their defaults: patchbay's `nng` BUS kept 1,000 a pipe each way before it and
 /// got all 500 in the simulator.
 #[test]
 fn conformance_nng_bus_reads_on_and_drops_at_its_receive_buffer() {
     let want = "BUS sender never blocked; BUS receiver got first message; in order; some dropped";
-    let (oracle, _, sim) =
-        stopped_row_without_count("nng-bus-hwm", SocketType::Bus, nng_bus(), nng_bus(), want);
-    // Reading on, the receiver takes later messages once drained: not only the first.
-    assert_eq!(oracle.time("gap"), 1, "NNG's BUS got only the first messages sent");
+    let (oracle, _, sim) = stopped_row_without_count(
+        "nng-bus-hwm",
+        SocketType::Bus,
+        nng_options(SocketType::Bus),
+        nng_options(SocketType::Bus),
+        want,
+    );
+    // Reading on, the receiver takes later messages once drained, not only the first:
+    // those the sender's pipe still held. In the oracle that is timing (a loaded run
+    // drained after they had all arrived and been dropped: 16 received, no gap), so
+    // only the deterministic simulator is held to it.
+    eprintln!("  later messages after the first ones: oracle {}", oracle.time("gap"));
     assert_eq!(sim.time("gap"), 1, "patchbay's nng BUS stopped reading: {:?}", sim.times);
     // The simulator is deterministic: the receiver held its 16 (patchbay bounds them
     // per pipe; one pipe here), so far fewer than 500 arrive.
@@ -517,14 +525,134 @@ fn conformance_nng_bus_reads_on_and_drops_at_its_receive_buffer() {
 /// nanomsg's BUS has no queues of its own: a pipe holds one message each way, its
 /// receiver stops reading the pipe until the application takes that one, and its
 /// sender drops a message for a pipe still writing one (as its PUB: `nn_dist`). A
-/// stopped peer gets the first messages, and only those (the oracle: 6 of 500).
+/// stopped peer gets the first messages (the oracle: 6 of 500).
 #[test]
 fn conformance_nanomsg_bus_stops_reading_at_its_one_message() {
     let want = "BUS sender never blocked; BUS receiver got first message; in order; some dropped";
     let (oracle, _, sim) =
         stopped_row_without_count("nanomsg-bus-hwm", SocketType::Bus, nanomsg(), nanomsg(), want);
-    assert_eq!(oracle.time("gap"), 0, "nanomsg's stopped BUS got more than the first messages");
+    // A receiver that stops reading gets only the first messages sent (in the oracle a
+    // gap could come only from the sender dropping while its pipe wrote one, so it is
+    // printed, not compared).
+    eprintln!("  later messages after the first ones: oracle {}", oracle.time("gap"));
     assert_eq!(sim.time("gap"), 0, "patchbay's nanomsg BUS read on: {:?}", sim.times);
+}
+
+// ------------------------------------------------------------------ PAIR to a stopped PAIR
+
+/// The outcome text of `pair_stopped_outcome` in the peer script.
+fn pair_stopped_outcome(sent: usize, got: &[usize]) -> String {
+    [
+        if sent < PUB_SENT { "PAIR sender blocked" } else { "PAIR sender never blocked" },
+        if got.first() == Some(&0) {
+            "PAIR receiver got first message"
+        } else {
+            "PAIR receiver missed the first message"
+        },
+        if got.iter().copied().eq(0..sent) {
+            "got exactly what was sent"
+        } else {
+            "got other than what was sent"
+        },
+    ]
+    .join("; ")
+}
+
+/// patchbay's PAIR (`options`) says hello to a PAIR that then stops reading, and sends
+/// numbered 100 kB messages until one waits `BLOCKED_AFTER`; then the receiver drains.
+async fn ours_pair_stopped<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let port: u16 = cp.expect("READY ").await?.parse().map_err(err("port"))?;
+    let watch = Watch::default();
+    let pair = open(t, SocketType::Pair, &options, vec![], vec![env.peer(port)], &watch).await?;
+    pair.send(Msg::new(&b"hello"[..])).await.map_err(err("hello"))?;
+    let hello = cp.expect("HELLO ").await?;
+    if hello != "hello" {
+        return Err(format!("the receiver got {hello} for hello"));
+    }
+    let filler = Bytes::from(vec![b'x'; PUB_BYTES]);
+    let mut sent = 0;
+    while sent < PUB_SENT {
+        match timeout(BLOCKED_AFTER, pair.send(numbered(sent, &filler))).await {
+            Ok(done) => done.map_err(err("send"))?,
+            Err(_) => break,
+        }
+        sent += 1;
+    }
+    cp.say("drain");
+    let got = cp.expect("GOT").await?;
+    let got: Vec<usize> = got.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    Ok(Outcome::new(pair_stopped_outcome(sent, &got)).timed("sent", sent as u64))
+}
+
+/// The simulated receiver of the PAIR rows, as `peer_pair_stopped` plays it.
+fn sim_pair_stops_reading(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let pair =
+            open(t, SocketType::Pair, &options, vec![sim_server_at()], vec![], &Watch::default())
+                .await?;
+        link.say(format!("READY {SIM_SERVER_PORT}"));
+        let hello = pair.recv().await.map_err(err("hello"))?;
+        link.say(format!("HELLO {}", body(&hello)));
+        link.expect("drain").await?;
+        let got = drain(&pair, Duration::from_millis(500)).await;
+        let number = |m: &Msg| String::from_utf8_lossy(&m.body[..8]).parse::<usize>().ok();
+        let numbers: Vec<String> =
+            got.iter().map(|m| number(m).map_or("?".to_owned(), |n| n.to_string())).collect();
+        link.say(format!("GOT {}", numbers.join(" ")));
+        Ok(())
+    })
+}
+
+/// Runs a PAIR-to-stopped-PAIR row with patchbay's PAIR of `options` on both sides:
+/// each side's sender must block, and its receiver get exactly what was sent.
+fn pair_stopped_row(row: &str, options: SocketOptions) -> (Oracle, Outcome, Outcome) {
+    require_peers();
+    let want = "PAIR sender blocked; PAIR receiver got first message; got exactly what was sent";
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "{row}: the oracle");
+    let ours = options.clone();
+    let real = against_real(
+        || Counterpart::process(row, &[]),
+        move |t, env, cp| ours_pair_stopped(t, env, cp, ours),
+    );
+    let receiver = options.clone();
+    let sim = in_sim(row, sim_pair_stops_reading(receiver), move |t, env, cp| {
+        ours_pair_stopped(t, env, cp, options)
+    });
+    agree(row, want, &real, &sim);
+    eprintln!(
+        "  sent before a send waited: oracle {}, real {}, sim {}",
+        oracle.time("sent"),
+        real.time("sent"),
+        sim.time("sent")
+    );
+    (oracle, real, sim)
+}
+
+/// NNG's PAIR keeps no receive queue by default (`NNG_OPT_RECVBUF` 0): its pipe
+/// holds the one message the application has not taken and reads no more
+/// (`pair1_pipe_recv_cb`), so a PAIR that stops reading pushes back on its sender
+/// once the TCP buffers are full (the oracle: 41 sent of 500 100 kB messages).
+/// patchbay's `nng` PAIR held 1,000 a pipe before this row, and its sender sent all
+/// 500 in the simulator without waiting.
+#[test]
+fn conformance_nng_pair_pushes_back_from_a_receiver_that_stops_reading() {
+    let (_, _, sim) = pair_stopped_row("nng-pair-stopped", nng_options(SocketType::Pair));
+    // The simulator is deterministic: one message in the receiver's pipe, what the
+    // connection's window holds (64 frames), one in the sender's pipe.
+    assert!(sim.time("sent") < 100, "sent {}", sim.time("sent"));
+}
+
+/// nanomsg's PAIR holds one message each way too (no queues of its own), so it
+/// pushes back the same way (the oracle: 6 sent).
+#[test]
+fn conformance_nanomsg_pair_pushes_back_from_a_receiver_that_stops_reading() {
+    pair_stopped_row("nanomsg-pair-stopped", nanomsg());
 }
 
 /// The PUSH rows' sender and receiver; the PAIR rows run the same experiment.

@@ -113,6 +113,11 @@ pub struct EffectiveOptions {
     /// meaning no room; nanomsg's have none) with one message at a time on each
     /// connected pipe, rather than per pipe.
     pub sp_sends: Effective<bool>,
+    /// Library behaviour, not a written option: whether a PAIR receives as NNG's does,
+    /// its pipe holding the one message the application has not taken and `rcvhwm`
+    /// (NNG's `NNG_OPT_RECVBUF`, 0 by default) counting the socket's queue beyond it,
+    /// rather than all a pipe may hold.
+    pub sp_receives: Effective<bool>,
     /// Whether a ROUTER fails a send to an unknown peer rather than dropping it.
     pub router_mandatory: Effective<bool>,
     /// libzmq's ZMTP heartbeats (`library: zeromq` only): PING interval, how long a
@@ -187,7 +192,9 @@ impl EffectiveOptions {
     /// per pipe (as patchbay's `sndhwm`), a SUB one per socket, which patchbay bounds
     /// per pipe (the same for a subscriber of one publisher), a BUS 16 per pipe out
     /// and 16 per socket in (bounded per pipe, as the SUB's), and a PUSH and a PAIR one per
-    /// socket, modelled as NNG does it (`SocketOptions::sp_send_buffer`). Its PULL, REP
+    /// socket, modelled as NNG does it (`SocketOptions::sp_send_buffer`); a PAIR
+    /// receives into a socket queue of `NNG_OPT_RECVBUF` (0 by default) beyond the one
+    /// message its pipe holds (`pair1_pipe_recv_cb`). Its PULL, REP
     /// and RESPONDENT keep no receive queue: each pipe holds the one message the
     /// application has not taken (`pull0_recv_cb`, and the "holding pattern" of
     /// `rep0_pipe_recv_cb` and respondent0's), and `rcvhwm` is refused on them.
@@ -209,6 +216,12 @@ impl EffectiveOptions {
                     "NNG pair NNG_OPT_SENDBUF = 0: messages wait on the socket, up to this many (0: none); the connected peer takes one at a time",
                 );
                 self.sp_sends = Effective::default(true, "NNG pair0, pair1: queue on the socket");
+                self.rcvhwm = Effective::default(
+                    0,
+                    "NNG pair NNG_OPT_RECVBUF = 0: messages wait on the socket, up to this many, beyond the one its pipe holds",
+                );
+                self.sp_receives =
+                    Effective::default(true, "NNG pair0, pair1: a pipe holds one message");
             }
             SocketType::Sub => {
                 self.rcvhwm = Effective::default(
@@ -427,6 +440,7 @@ impl EffectiveOptions {
             nng_queues,
             sub_prefer_new: d(true, "NNG sub0 NNG_OPT_SUB_PREFNEW = true"),
             sp_sends: d(false, "per-pipe queues of sndhwm, pipes still connecting included"),
+            sp_receives: d(false, "per-pipe queues of rcvhwm"),
             router_mandatory: d(false, "libzmq ZMQ_ROUTER_MANDATORY = 0"),
             heartbeat_ivl: d(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
             heartbeat_timeout: d(None, "libzmq ZMQ_HEARTBEAT_TIMEOUT = 0 (the interval)"),
@@ -441,7 +455,8 @@ impl EffectiveOptions {
         SocketOptions {
             // NNG's PUSH holds one message per pipe; `sndhwm` is its socket's queue.
             sndhwm_msgs: if self.sp_sends.value { 1 } else { self.sndhwm.value },
-            rcvhwm_msgs: self.rcvhwm.value,
+            // NNG's PAIR holds one message in its pipe; `rcvhwm` is its socket's queue.
+            rcvhwm_msgs: self.rcvhwm.value.saturating_add(u32::from(self.sp_receives.value)),
             req_resend_ivl: self.req_resend_ivl.value,
             req_resend_on_pipe_loss: self.req_resend_on_pipe_loss.value,
             req_send_waits: self.req_send_waits.value,
@@ -693,6 +708,14 @@ mod tests {
             assert_eq!(nng.socket_options().rcvhwm_msgs, 1, "{t}");
             assert!(nng.rcvhwm.source.to_string().contains(says), "{}", nng.rcvhwm.source);
         }
+        // NNG's PAIR: its pipe's one message, then NNG_OPT_RECVBUF (0) on the socket;
+        // a written `rcvhwm` is that buffer.
+        let nng_pair = options(SocketType::Pair, Some(Library::Nng));
+        assert_eq!((nng_pair.rcvhwm.value, nng_pair.socket_options().rcvhwm_msgs), (0, 1));
+        let ten = EffectiveOptions { rcvhwm: Effective::default(10, "test"), ..nng_pair };
+        assert_eq!(ten.socket_options().rcvhwm_msgs, 11, "the buffer and the pipe's one");
+        let zmq_pair = options(SocketType::Pair, Some(Library::ZeroMq)).socket_options();
+        assert_eq!(zmq_pair.rcvhwm_msgs, 1000);
         assert_eq!(options(SocketType::Pull, Some(Library::ZeroMq)).rcvhwm.value, 1000);
         assert_eq!(options(SocketType::Req, Some(Library::Nng)).rcvhwm.value, 1000);
         for t in [SocketType::Pull, SocketType::Pub, SocketType::Req, SocketType::Bus] {

@@ -149,8 +149,11 @@ impl EffectiveOptions {
             ctx.count(&raw.rcvhwm, "rcvhwm", &mut self.rcvhwm);
         }
         if ctx.library == Some(Library::Nng) && ctx.socket_type == SocketType::Bus {
-            ctx.nng_bus_buffer(raw.sndhwm.as_ref(), "sndhwm", "NNG_OPT_SENDBUF", self.sndhwm.value);
-            ctx.nng_bus_buffer(raw.rcvhwm.as_ref(), "rcvhwm", "NNG_OPT_RECVBUF", self.rcvhwm.value);
+            ctx.nng_buffer(raw.sndhwm.as_ref(), "sndhwm", "NNG_OPT_SENDBUF", 1, self.sndhwm.value);
+            ctx.nng_buffer(raw.rcvhwm.as_ref(), "rcvhwm", "NNG_OPT_RECVBUF", 1, self.rcvhwm.value);
+        }
+        if self.sp_receives.value {
+            ctx.nng_buffer(raw.rcvhwm.as_ref(), "rcvhwm", "NNG_OPT_RECVBUF", 0, self.rcvhwm.value);
         }
     }
 
@@ -460,21 +463,24 @@ impl Apply<'_, '_, '_> {
         }
     }
 
-    /// An nng BUS's buffers take 1 to 8192 messages (`bus0_sock_set_send_buf_len`,
-    /// `bus0_sock_set_recv_buf_len`): NNG refuses 0, which patchbay would read as no
-    /// limit.
-    fn nng_bus_buffer(&mut self, raw: Option<&Scalar>, option: &str, nng: &str, value: u32) {
-        if raw.is_none() || (1..=NNG_SENDBUF_MAX).contains(&value) {
+    /// An NNG buffer takes `min` to 8192 messages: a BUS's either one 1 or more
+    /// (`bus0_sock_set_send_buf_len`, `bus0_sock_set_recv_buf_len`), where patchbay
+    /// would read 0 as no limit, and a PAIR's receive buffer 0 or more
+    /// (`pair1_set_recv_buf_len`).
+    fn nng_buffer(&mut self, raw: Option<&Scalar>, option: &str, nng: &str, min: u32, value: u32) {
+        if raw.is_none() || (min..=NNG_SENDBUF_MAX).contains(&value) {
             return;
         }
         let message = format!(
-            "an nng BUS's `{option}` is its {nng}, 1 to {NNG_SENDBUF_MAX} messages; found {value}"
+            "an nng {}'s `{option}` is its {nng}, {min} to {NNG_SENDBUF_MAX} messages; found {value}",
+            self.socket_type
         );
-        self.bad(
-            option,
-            message,
-            Some(format!("NNG refuses 0 and anything above {NNG_SENDBUF_MAX}")),
-        );
+        let hint = if min > 0 {
+            format!("NNG refuses 0 and anything above {NNG_SENDBUF_MAX}")
+        } else {
+            format!("NNG refuses anything above {NNG_SENDBUF_MAX}")
+        };
+        self.bad(option, message, Some(hint));
     }
 
     fn count(&mut self, raw: &Option<Scalar>, option: &'static str, out: &mut Effective<u32>) {

@@ -27,6 +27,9 @@ Rows:
   nanomsg-pub-hwm      the same with nanomsg (its defaults: it has no HWM)
   nng-bus-hwm, nanomsg-bus-hwm
                        a BUS to a BUS peer that stops reading, at the defaults
+  nng-pair-stopped, nanomsg-pair-stopped
+                       a PAIR sends to a PAIR that stops reading until a send
+                       waits, at the defaults; then the receiver drains
   zmq-push-hwm         PUSH (SNDHWM 10) connected before its PULL exists
   nng-push-hwm         the same with NNG (send buffer 10; and 0, its default)
   nanomsg-push-hwm     the same with nanomsg (it has no send queue)
@@ -762,17 +765,17 @@ NN_BUS = 0x70
 BUS_ENDS = ("BUS sender", "BUS receiver")
 
 
-class BusEnd:
-    """One library's BUS ("nng" or "nanomsg") at that library's defaults."""
+class SpEnd:
+    """A BUS or PAIR (`kind`) of one SP library ("nng" or "nanomsg") at its defaults."""
 
-    def __init__(self, lib):
+    def __init__(self, lib, kind):
         self.lib = lib
         if lib == "nng":
             import pynng
 
-            self.sock = nng_open(pynng.Bus0)
+            self.sock = nng_open({"BUS": pynng.Bus0, "PAIR": pynng.Pair1}[kind])
         else:
-            self.sock = Nn(NN_BUS)
+            self.sock = Nn({"BUS": NN_BUS, "PAIR": NN_PAIR}[kind])
 
     def listen(self):
         if self.lib == "nng":
@@ -787,13 +790,18 @@ class BusEnd:
         else:
             self.sock.connect(port)
 
-    def send(self, body):
-        """Sends `body`; whether the send blocked for more than 200 ms."""
+    def send(self, body, ms=200):
+        """Whether `body` went out within `ms`."""
         if self.lib == "nng":
-            start = time.monotonic()
-            self.sock.send(body)
-            return time.monotonic() - start > 0.2
-        return not self.sock.send(body, 200)
+            import pynng
+
+            self.sock.send_timeout = ms
+            try:
+                self.sock.send(body)
+                return True
+            except pynng.Timeout:
+                return False
+        return self.sock.send(body, ms)
 
     def recv(self, ms):
         """A message, or None if none came within `ms`."""
@@ -813,9 +821,9 @@ def oracle_bus_hwm(lib):
     both at their library's defaults. NNG's bus0 keeps 16 a pipe out and 16 in, and
     at a full receive queue reads on and drops the new message; nanomsg's stops
     reading the pipe, and its sender drops for a pipe still writing one."""
-    sender = BusEnd(lib)
+    sender = SpEnd(lib, "BUS")
     port = sender.listen()
-    receiver = BusEnd(lib)
+    receiver = SpEnd(lib, "BUS")
     receiver.dial(port)
     while receiver.recv(20) is None:
         sender.send(b"probe")
@@ -824,7 +832,7 @@ def oracle_bus_hwm(lib):
     blocked = False
     body = b"x" * PUB_BYTES
     for i in range(PUB_SENT):
-        blocked |= sender.send(b"%08d" % i + body)
+        blocked |= not sender.send(b"%08d" % i + body)
     got = receiver.drain_numbers()
     say("OUTCOME", pub_outcome(blocked, got, *BUS_ENDS))
     say("TIME", "received", len(got))
@@ -835,7 +843,7 @@ def oracle_bus_hwm(lib):
 
 def peer_bus_hwm(lib):
     """A BUS of `lib` at its defaults against patchbay's BUS, as peer_zmq_pub_hwm."""
-    receiver = BusEnd(lib)
+    receiver = SpEnd(lib, "BUS")
     port = receiver.listen()
     say("READY", port)
     receiver.recv(TIMEOUT_MS)
@@ -844,6 +852,56 @@ def peer_bus_hwm(lib):
     while receiver.recv(50) is not None:
         pass
     say("STOPPED")
+    assert line() == "drain"
+    say("GOT", " ".join(str(n) for n in receiver.drain_numbers()))
+    line()
+
+
+# ---------------------------------------------------------------- PAIR to a stopped PAIR
+
+
+def pair_stopped_outcome(sent, got):
+    """What a PAIR that sends until a send waits 200 ms, to a PAIR that has stopped
+    reading, saw: whether a send waited, and whether the receiver then got exactly
+    what went out."""
+    return "; ".join([
+        "PAIR sender blocked" if sent < PUB_SENT else "PAIR sender never blocked",
+        "PAIR receiver got first message" if got and got[0] == 0 else "PAIR receiver missed the first message",
+        "got exactly what was sent" if got == list(range(sent)) else "got other than what was sent",
+    ])
+
+
+def pair_send_until_blocked(sender):
+    """Sends numbered 100 kB messages until one waits 200 ms; how many went out."""
+    body = b"x" * PUB_BYTES
+    for i in range(PUB_SENT):
+        if not sender.send(b"%08d" % i + body):
+            return i
+    return PUB_SENT
+
+
+def oracle_pair_stopped(lib):
+    """A PAIR sends to a PAIR that does not read, both at their library's defaults:
+    NNG's receiver holds one message in its pipe (NNG_OPT_RECVBUF 0) and nanomsg's
+    one too, so once the TCP buffers are full the sender's next send waits."""
+    receiver = SpEnd(lib, "PAIR")
+    port = receiver.listen()
+    sender = SpEnd(lib, "PAIR")
+    sender.dial(port)
+    assert sender.send(b"hello", TIMEOUT_MS) and receiver.recv(TIMEOUT_MS) == b"hello"
+    sent = pair_send_until_blocked(sender)
+    got = receiver.drain_numbers()
+    say("OUTCOME", pair_stopped_outcome(sent, got))
+    say("TIME", "sent", sent)
+
+
+def peer_pair_stopped(lib):
+    """A PAIR of `lib` at its defaults that takes patchbay's "hello", then reads
+    nothing until told to drain."""
+    receiver = SpEnd(lib, "PAIR")
+    port = receiver.listen()
+    say("READY", port)
+    say("HELLO", (receiver.recv(TIMEOUT_MS) or b"nothing").decode())
     assert line() == "drain"
     say("GOT", " ".join(str(n) for n in receiver.drain_numbers()))
     line()
@@ -1287,6 +1345,8 @@ ORACLES = {
     "nanomsg-pub-hwm": oracle_nanomsg_pub_hwm,
     "nng-bus-hwm": lambda: oracle_bus_hwm("nng"),
     "nanomsg-bus-hwm": lambda: oracle_bus_hwm("nanomsg"),
+    "nng-pair-stopped": lambda: oracle_pair_stopped("nng"),
+    "nanomsg-pair-stopped": lambda: oracle_pair_stopped("nanomsg"),
     "zmq-push-hwm": oracle_zmq_push_hwm,
     "nng-push-hwm": oracle_nng_push_hwm,
     "nanomsg-push-hwm": oracle_nanomsg_push_hwm,
@@ -1321,6 +1381,8 @@ def main():
         "nanomsg-pub-hwm": lambda: peer_nanomsg_pub_hwm(),
         "nng-bus-hwm": lambda: peer_bus_hwm("nng"),
         "nanomsg-bus-hwm": lambda: peer_bus_hwm("nanomsg"),
+        "nng-pair-stopped": lambda: peer_pair_stopped("nng"),
+        "nanomsg-pair-stopped": lambda: peer_pair_stopped("nanomsg"),
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
         "nng-push-hwm": lambda: peer_nng_push_hwm(int(opt["--port"])),
         "nanomsg-push-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"])),
