@@ -498,9 +498,9 @@ fn conformance_nanomsg_pub_drops_the_newest_to_a_subscriber_that_stops_reading()
 /// NNG's BUS keeps 16 messages a pipe out and 16 in (bus0's `NNG_OPT_SENDBUF` and
 /// `NNG_OPT_RECVBUF`), and at a full receive queue reads on and drops the new
 /// message, so a BUS peer that stops reading gets the first messages (the oracle:
-/// 16 to 34 of 500), usually later ones too as it drains, and its sender never blocks. The row runs both libraries at
-/// their defaults: patchbay's `nng` BUS kept 1,000 a pipe each way before it and
-/// got all 500 in the simulator.
+/// 16 to 34 of 500), usually later ones too as it drains, and its sender never
+/// blocks. The row runs both libraries at their defaults: patchbay's `nng` BUS kept
+/// 1,000 a pipe each way before it and got all 500 in the simulator.
 #[test]
 fn conformance_nng_bus_reads_on_and_drops_at_its_receive_buffer() {
     let want = "BUS sender never blocked; BUS receiver got first message; in order; some dropped";
