@@ -79,8 +79,14 @@ struct Setup {
     router_mandatory: bool,
     /// SUB/XSUB: indices into [`PREFIXES`] subscribed at construction.
     subscribe: Vec<usize>,
-    /// PUB, SUB, XSUB: NNG's queueing (drop the oldest, read on) instead of libzmq's.
+    /// PUB, SUB, XSUB, BUS: NNG's queueing (drop the oldest, read on) instead of
+    /// libzmq's.
     nng_queues: bool,
+    /// PUSH, PAIR: the SP libraries' send buffer on the socket, `sndhwm_msgs` then 1
+    /// (one message a connected pipe), instead of libzmq's per-pipe queues.
+    sp_send_buffer: Option<u32>,
+    /// REQ: a send waits for a connected pipe (NNG) instead of returning at once.
+    req_send_waits: bool,
 }
 
 impl Setup {
@@ -93,6 +99,8 @@ impl Setup {
             subscribe: self.subscribe.iter().map(|i| PREFIXES[*i].as_bytes().to_vec()).collect(),
             router_mandatory: self.router_mandatory,
             nng_queues: self.nng_queues,
+            sp_send_buffer: self.sp_send_buffer,
+            req_send_waits: self.req_send_waits,
             ..SocketOptions::default()
         }
     }
@@ -112,8 +120,24 @@ prop_compose! {
         router_mandatory in proptest::bool::weighted(0.25),
         subscribe in proptest::collection::vec(0..PREFIXES.len(), 0..3),
         nng_queues in proptest::bool::weighted(0.3),
+        sp_send_buffer in proptest::option::weighted(0.3, 0..=3u32),
+        req_send_waits in proptest::bool::weighted(0.3),
     ) -> Setup {
-        Setup { socket, sndhwm_msgs, rcvhwm_msgs, resend, router_mandatory, subscribe, nng_queues }
+        // As the resolver gives them: a send buffer only on a PUSH or PAIR, whose
+        // pipes then hold one message each.
+        let sp_send_buffer = sp_send_buffer.filter(|_| matches!(socket, SocketType::Push | SocketType::Pair));
+        let sndhwm_msgs = if sp_send_buffer.is_some() { 1 } else { sndhwm_msgs };
+        Setup {
+            socket,
+            sndhwm_msgs,
+            rcvhwm_msgs,
+            resend,
+            router_mandatory,
+            subscribe,
+            nng_queues,
+            sp_send_buffer,
+            req_send_waits,
+        }
     }
 }
 
@@ -520,26 +544,60 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
     let mut outbound: BTreeMap<PipeId, u32> = BTreeMap::new();
     // PAIR talks to the first pipe attached while it has none.
     let mut pair_peer: Option<PipeId> = None;
+    // A PUSH's or PAIR's send buffer on the socket (the SP libraries'), and how many
+    // messages wait in it: a connected pipe with room takes the oldest of them.
+    let sp = s.sp_send_buffer.filter(|_| matches!(s.socket, Push | Pair));
+    let mut waiting = 0u32;
+    // A REQ's request not yet written, by the pipe it is queued on (NNG's REQ waits
+    // for a connected pipe with room).
+    let mut req_queued: BTreeMap<PipeId, Option<u32>> = BTreeMap::new();
     for (n, r) in trace.records.iter().enumerate() {
         let room = |p: &PipeId| below_hwm(outbound.get(p).copied().unwrap_or(0), s.sndhwm_msgs);
+        // libzmq queues on a pipe still connecting (`IMMEDIATE=0`); the SP libraries
+        // hand a message only to a connected pipe.
+        let usable = |p: &PipeId| room(p) && (sp.is_none() || pipes.connected.contains(p));
+        let pipe_free = match s.socket {
+            Pair => pair_peer.is_some_and(|p| usable(&p)),
+            _ => pipes.attached.iter().any(usable),
+        };
         match &r.step {
             Step::Send(_, result) if matches!(s.socket, Dealer | Push | Pair) => {
-                let must_block = match s.socket {
-                    Pair => pair_peer.is_none_or(|p| !room(&p)),
-                    _ => !pipes.attached.iter().any(room),
-                };
+                let must_block = !pipe_free && sp.is_none_or(|buffer| waiting >= buffer);
                 let blocked = *result == Err(SendError::WouldBlock);
                 if blocked != must_block {
-                    let what =
-                        format!("send returned {result:?}; every usable pipe full: {must_block}");
+                    let what = format!(
+                        "send returned {result:?}; every usable pipe full and nothing more \
+                         can wait: {must_block}"
+                    );
                     v.add(n, r, what);
                 }
-                if result.is_ok() && enqueued(&r.events).count() != 1 {
-                    v.add(n, r, "accepted a message and queued it on no pipe".into());
+                let on_pipe = usize::from(pipe_free || sp.is_none());
+                if result.is_ok() && enqueued(&r.events).count() != on_pipe {
+                    let what = format!("accepted a message and queued it on {on_pipe} pipe(s)");
+                    v.add(n, r, what);
+                }
+                if result.is_ok() && on_pipe == 0 {
+                    waiting += 1;
                 }
             }
-            Step::Send(_, Err(SendError::WouldBlock)) if s.socket == Req => {
-                v.add(n, r, "REQ refused a request: it keeps one and never blocks".into());
+            Step::Send(_, result) if s.socket == Req && *result != Err(SendError::State) => {
+                // NNG's REQ waits for a connected pipe with room; libzmq's and
+                // nanomsg's never block.
+                let room = |p: &&PipeId| s.sndhwm_msgs != 1 || !req_queued.contains_key(*p);
+                let free = pipes
+                    .attached
+                    .iter()
+                    .filter(|p| pipes.connected.contains(*p))
+                    .any(|p| room(&p));
+                let must_block = s.req_send_waits && !free;
+                if (*result == Err(SendError::WouldBlock)) != must_block {
+                    let what = format!(
+                        "REQ send returned {result:?} (waits for a pipe: {}, a connected pipe \
+                         with room: {free})",
+                        s.req_send_waits
+                    );
+                    v.add(n, r, what);
+                }
             }
             Step::Attach(p) if pair_peer.is_none() => pair_peer = Some(*p),
             Step::Detach(p) if pair_peer == Some(*p) => pair_peer = None,
@@ -579,6 +637,16 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
                     if !pipes.attached.contains(pipe) {
                         v.add(n, r, format!("queued on pipe {pipe}, which is not attached"));
                     }
+                    if sp.is_some() && !pipes.connected.contains(pipe) {
+                        v.add(n, r, format!("queued on pipe {pipe}, which is not connected"));
+                    }
+                    // Outside a send, a pipe takes a message that waited on the socket.
+                    if sp.is_some() && !matches!(r.step, Step::Send(..)) {
+                        match waiting.checked_sub(1) {
+                            Some(left) => waiting = left,
+                            None => v.add(n, r, format!("pipe {pipe} took a message none sent")),
+                        }
+                    }
                     if s.socket == Req {
                         if *depth != 1 {
                             v.add(n, r, format!("REQ has {depth} messages queued on pipe {pipe}"));
@@ -609,8 +677,10 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
                         v.add(n, r, what);
                     }
                 }
+                // A pipe's messages go with it; an SP pipe's one goes with its connection.
                 SocketEvent::Dropped { reason: DropReason::PipeClosed, pipe: Some(p), .. }
-                    if matches!(r.step, Step::Detach(_)) =>
+                    if matches!(r.step, Step::Detach(_))
+                        || (sp.is_some() && matches!(r.step, Step::Connect(_, false))) =>
                 {
                     if let Some(depth) = outbound.get_mut(p) {
                         *depth = depth.saturating_sub(1);
@@ -619,8 +689,51 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
                 _ => {}
             }
         }
+        if s.socket == Req {
+            track_req_queue(&mut req_queued, r);
+        }
+        // Nothing waits on the socket while a pipe could take it.
+        if waiting > 0 {
+            let room = |p: &PipeId| below_hwm(outbound.get(p).copied().unwrap_or(0), 1);
+            let free = pipes.attached.iter().find(|p| pipes.connected.contains(p) && room(p));
+            let free =
+                if s.socket == Pair { free.filter(|p| Some(**p) == pair_peer) } else { free };
+            if let Some(p) = free {
+                v.add(
+                    n,
+                    r,
+                    format!("{waiting} message(s) wait on the socket while pipe {p} is free"),
+                );
+            }
+        }
     }
     v.finish()
+}
+
+/// Keeps `queued` (a REQ's unwritten request by pipe) in step with record `r`: a
+/// write takes it off its pipe, a detach drops the pipe, a cancel the request, and
+/// an `Enqueued` places it (off any pipe it sat on before: the core unqueues it
+/// silently when it places it again).
+fn track_req_queue(queued: &mut BTreeMap<PipeId, Option<u32>>, r: &Record) {
+    match &r.step {
+        Step::Write(p, _) | Step::Detach(p) => {
+            queued.remove(p);
+        }
+        _ => {}
+    }
+    for event in &r.events {
+        match event {
+            SocketEvent::Enqueued { pipe, msg, .. } => {
+                let id = msg.whole().request_id();
+                queued.retain(|_, queued_id| *queued_id != id);
+                queued.insert(*pipe, id);
+            }
+            SocketEvent::Cancelled { request_id } => {
+                queued.retain(|_, queued_id| *queued_id != Some(*request_id));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Property 1, inbound half, every socket type: each `Arrived` depth is the number of
@@ -716,6 +829,13 @@ fn check_req(trace: &Trace) -> Result<(), String> {
     let mut used: BTreeSet<u32> = BTreeSet::new();
     for (n, r) in trace.records.iter().enumerate() {
         match &r.step {
+            // NNG's REQ, with no connected pipe to take the request, blocks the send
+            // having cancelled the outstanding request: then nothing is live.
+            Step::Send(_, Err(SendError::WouldBlock)) if trace.setup.req_send_waits => {
+                replaced = outstanding.then_some(live);
+                (live, fresh, answered, queued_on, unread) = (None, false, false, None, 0);
+                outstanding = false;
+            }
             Step::Send(_, result) => {
                 if result.is_err() {
                     v.add(n, r, format!("REQ refused a request: {result:?}"));
@@ -1368,6 +1488,24 @@ fn hwm_property_catches_an_nng_pub_that_drops_the_new_message() {
     catches(&property, libzmq_queues, "refused the new message (NNG's queues: true)");
 }
 
+#[test]
+fn hwm_property_catches_a_req_that_waits_where_its_library_does_not() {
+    let req: &'static [SocketType] = &[SocketType::Req];
+    let property = Property { types: req, ..HWM };
+    let waits = |s: &Setup| real_core(&Setup { req_send_waits: true, ..s.clone() });
+    catches(&property, waits, "REQ send returned Err(WouldBlock)");
+}
+
+#[test]
+fn hwm_property_catches_an_sp_push_that_queues_as_libzmqs() {
+    let push: &'static [SocketType] = &[SocketType::Push];
+    let property = Property { types: push, ..HWM };
+    // Per-pipe queues where the setup asks for a send buffer: it queues on a pipe
+    // still connecting, where the SP libraries' wait on the socket.
+    let per_pipe = |s: &Setup| real_core(&Setup { sp_send_buffer: None, ..s.clone() });
+    catches(&property, per_pipe, "which is not connected");
+}
+
 /// A random search rarely fills an NNG SUB (arrivals must outrun receives on one
 /// pipe), so this history is written out: three arrivals on a queue of one.
 #[test]
@@ -1380,6 +1518,8 @@ fn queue_property_catches_an_nng_sub_that_drops_the_arrival_not_its_oldest() {
         router_mandatory: false,
         subscribe: vec![0],
         nng_queues: true,
+        sp_send_buffer: None,
+        req_send_waits: false,
     };
     let knobs =
         |pick| Knobs { kind: 0, pick, header: vec![], topic: 0, multipart: false, pad_bytes: 0 };
@@ -1463,12 +1603,14 @@ fn timer_property_catches_a_core_whose_deadline_never_moves() {
 /// the CI budget some case fires a REQ resend, has a ROUTER drop for an unknown peer,
 /// expires a survey, drops at the HWM (and NNG's PUB and SUB make room at theirs),
 /// drops an unsubscribed message, and REQ and SURVEYOR accept answers (so the checks
-/// on accepted replies are exercised).
+/// on accepted replies are exercised); an SP PUSH or PAIR keeps a message on the
+/// socket and blocks, and NNG's REQ blocks for want of a pipe.
 #[test]
 fn histories_reach_the_interesting_cases() {
     let mut seen: BTreeSet<&'static str> = BTreeSet::new();
-    // SUBs alone too: a queue fills only when arrivals outrun receives on one pipe.
-    let cases = [&SocketType::ALL[..], &[SocketType::Sub]].map(|types| {
+    // SUBs alone too: a queue fills only when arrivals outrun receives on one pipe;
+    // and SURVEYORs, whose responses must come back within a survey.
+    let cases = [&SocketType::ALL[..], &[SocketType::Sub], &[SocketType::Surveyor]].map(|types| {
         let property = Property { types, ..HWM };
         let runner = TestRunner::new(config(&property, true));
         (runner, (setup(types), proptest::collection::vec(op(), 0..160)))
@@ -1477,6 +1619,24 @@ fn histories_reach_the_interesting_cases() {
         for _ in 0..FLAW_CASES {
             let (setup, ops) = strategy.new_tree(&mut runner).expect("strategy").current();
             let trace = record(&setup, real_core(&setup), &ops).expect("no panic");
+            for r in &trace.records {
+                let label = match &r.step {
+                    // A PUSH or PAIR send kept on the socket for want of a pipe.
+                    Step::Send(_, Ok(()))
+                        if setup.sp_send_buffer.is_some() && enqueued(&r.events).count() == 0 =>
+                    {
+                        "sp send waited on the socket"
+                    }
+                    Step::Send(_, Err(SendError::WouldBlock)) if setup.sp_send_buffer.is_some() => {
+                        "sp send blocked"
+                    }
+                    Step::Send(_, Err(SendError::WouldBlock)) if setup.req_send_waits => {
+                        "nng req send blocked"
+                    }
+                    _ => continue,
+                };
+                seen.insert(label);
+            }
             for event in trace.records.iter().flat_map(|r| &r.events) {
                 let label = match event {
                     SocketEvent::Resent { timer: true, .. } => "timer resend",
@@ -1513,9 +1673,12 @@ fn histories_reach_the_interesting_cases() {
         "late reply",
         "malformed",
         "nng pub evicted",
+        "nng req send blocked",
         "nng sub evicted",
         "reply accepted",
         "response accepted",
+        "sp send blocked",
+        "sp send waited on the socket",
         "survey expired",
         "timer resend",
         "unknown peer",

@@ -182,6 +182,21 @@ mod tests {
         assert!(!push.may_transmit(1));
     }
 
+    /// Found by the HWM property once it drew SP send buffers: a pipe that had just
+    /// written its message stood empty while one waited on the socket, and the next
+    /// send went straight onto it, ahead of the waiting one.
+    #[test]
+    fn a_message_sent_after_a_write_goes_out_behind_the_one_waiting_on_the_socket() {
+        let mut push = nng(1);
+        up(&mut push, &[1]);
+        push.send(msg(&[], "first"), ms(0)).unwrap();
+        push.send(msg(&[], "waits"), ms(0)).unwrap();
+        let first = push.poll_transmit(1, ms(1)).expect("the pipe's message");
+        assert_eq!(first.body, "first");
+        push.send(msg(&[], "third"), ms(2)).unwrap();
+        assert_eq!(written(&mut push, 1), ["waits", "third"]);
+    }
+
     #[test]
     fn nngs_push_gives_each_connected_pipe_one_message_and_loses_it_with_the_pipe() {
         let mut push = nng(1);

@@ -87,11 +87,15 @@ impl SendBuffer {
     /// The next message to write on `pipe`: the one it holds, or else the oldest
     /// waiting one, which it takes.
     pub(super) fn poll_transmit(&mut self, pipes: &mut Pipes, pipe: PipeId) -> Option<Msg> {
-        if let Some(msg) = pipes.pop_outbound(pipe) {
-            return Some(msg);
-        }
+        let msg = pipes.pop_outbound(pipe).or_else(|| {
+            self.refill(pipes, pipe);
+            pipes.pop_outbound(pipe)
+        })?;
+        // Its message handed to the transport, the pipe takes the oldest waiting one
+        // at once, as NNG's pipe does when its write completes: nothing waits while a
+        // pipe could take it, so a send never finds this pipe empty and overtakes it.
         self.refill(pipes, pipe);
-        pipes.pop_outbound(pipe)
+        Some(msg)
     }
 
     /// Whether `pipe` may have a message to write: its own, or a waiting one it would
