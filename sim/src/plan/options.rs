@@ -236,6 +236,12 @@ impl EffectiveOptions {
                     "NNG bus0 NNG_OPT_RECVBUF = 16, per socket (patchbay: per pipe)",
                 );
             }
+            SocketType::Req => {
+                self.rcvhwm = Effective::default(
+                    1000,
+                    "NNG req0: no receive queue; it keeps the reply it waits for and drops any other on arrival, so patchbay's bound of 1000 is never reached",
+                );
+            }
             SocketType::Pull | SocketType::Rep | SocketType::Respondent => {
                 let holding = match socket_type {
                     SocketType::Pull => {

@@ -124,8 +124,8 @@ impl EffectiveOptions {
     }
 
     /// `sndhwm` and `rcvhwm`, where the library has a queue for them to bound: none on
-    /// nanomsg (`nanomsg_buffers`), no receive queue on NNG's PULL, REP and
-    /// RESPONDENT, and at most NNG's largest send buffer where `sndhwm` is one
+    /// nanomsg (`nanomsg_buffers`), no receive queue on NNG's PULL, REP, RESPONDENT
+    /// and REQ, and at most NNG's largest send buffer where `sndhwm` is one
     /// (`nng_buffers`).
     fn apply_queues(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
         if ctx.library == Some(Library::Nanomsg) {
@@ -141,8 +141,10 @@ impl EffectiveOptions {
             );
             ctx.bad("sndhwm", message, Some("NNG refuses a larger send buffer".into()));
         }
-        let holds_one =
-            matches!(ctx.socket_type, SocketType::Pull | SocketType::Rep | SocketType::Respondent);
+        let holds_one = matches!(
+            ctx.socket_type,
+            SocketType::Pull | SocketType::Rep | SocketType::Respondent | SocketType::Req
+        );
         if ctx.library == Some(Library::Nng) && holds_one {
             ctx.no_nng_receive_queue(raw.rcvhwm.as_ref());
         } else {
@@ -447,8 +449,13 @@ impl Apply<'_, '_, '_> {
         if raw.is_none() {
             return;
         }
+        let holds = if self.socket_type == SocketType::Req {
+            "it keeps only the reply it waits for, and reads its pipes on"
+        } else {
+            "a pipe holds the one message the application has not taken"
+        };
         let message = format!(
-            "NNG's {} has no receive queue for `rcvhwm` to bound: a pipe holds the one message the application has not taken",
+            "NNG's {} has no receive queue for `rcvhwm` to bound: {holds}",
             self.socket_type
         );
         self.diags
