@@ -38,6 +38,9 @@ Rows:
   zmq-req-early, nng-req-early, nanomsg-req-early
                        a REQ sends before any REP is up; then one binds
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
+  zmq-router-full, zmq-router-full-mandatory
+                       ROUTER (SNDHWM 10) sends to a DEALER (RCVHWM 10) that stopped
+                       reading, until a send waits; router_mandatory off, then on
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
   nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message;
@@ -1072,6 +1075,59 @@ def peer_zmq_router_unknown(url):
     line()
 
 
+# ---------------------------------------------------------------- ROUTER to a stalled peer
+
+
+def router_full_outcome(sent, got):
+    """What a ROUTER that sends until a send waits 200 ms, to a DEALER that has
+    stopped reading, saw: whether a send waited, and what the DEALER then got."""
+    in_order = all(a < b for a, b in zip(got, got[1:]))
+    return "; ".join([
+        "ROUTER blocked" if sent < PUB_SENT else "ROUTER never blocked",
+        "DEALER got first message" if got and got[0] == 0 else "DEALER missed the first message",
+        "in order" if in_order else "out of order",
+        "got exactly what was sent" if got == list(range(sent)) else "lost some of what was sent",
+    ])
+
+
+def oracle_zmq_router_full(mandatory):
+    """libzmq's ROUTER (SNDHWM 10) to a DEALER (RCVHWM 10) that said hello and then
+    stopped reading: without ROUTER_MANDATORY a message for a full peer is dropped
+    and the send returns at once; with it, the send waits for room."""
+    zmq, ctx = zmq_ctx()
+    router = zsock(ctx, zmq.ROUTER, SNDHWM=HWM, ROUTER_MANDATORY=int(mandatory), SNDTIMEO=200)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    dealer = zsock(ctx, zmq.DEALER, RCVHWM=HWM)
+    dealer.connect("tcp://127.0.0.1:%d" % port)
+    dealer.send(b"hello")
+    ident, _ = router.recv_multipart()
+    body = b"x" * PUB_BYTES
+    sent = 0
+    while sent < PUB_SENT:
+        try:
+            router.send_multipart([ident, b"%08d" % sent + body])
+        except zmq.Again:
+            break
+        sent += 1
+    got = drain_numbers(dealer)
+    say("OUTCOME", router_full_outcome(sent, got))
+    say("TIME", "sent", sent)
+    say("TIME", "received", len(got))
+
+
+def peer_zmq_router_full():
+    """A libzmq DEALER (RCVHWM 10) that patchbay's ROUTER connects to: it says hello,
+    reads nothing until told to drain, then reports what came."""
+    zmq, ctx = zmq_ctx()
+    dealer = zsock(ctx, zmq.DEALER, RCVHWM=HWM)
+    port = dealer.bind_to_random_port("tcp://127.0.0.1")
+    say("READY", port)
+    dealer.send(b"hello")
+    assert line() == "drain"
+    say("GOT", " ".join(str(n) for n in drain_numbers(dealer)))
+    line()
+
+
 # ---------------------------------------------------------------- SURVEYOR row
 
 
@@ -1357,6 +1413,8 @@ ORACLES = {
     "nng-pair-hwm": lambda: oracle_nng_push_hwm(PAIR_PAIR),
     "nanomsg-pair-hwm": lambda: oracle_nanomsg_push_hwm(PAIR_PAIR),
     "zmq-router-unknown": oracle_zmq_router_unknown,
+    "zmq-router-full": lambda: oracle_zmq_router_full(False),
+    "zmq-router-full-mandatory": lambda: oracle_zmq_router_full(True),
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
     "nng-recv-max": oracle_nng_recv_max,
@@ -1393,6 +1451,8 @@ def main():
         "nng-pair-hwm": lambda: peer_nng_push_hwm(int(opt["--port"]), PAIR_PAIR),
         "nanomsg-pair-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"]), PAIR_PAIR),
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
+        "zmq-router-full": lambda: peer_zmq_router_full(),
+        "zmq-router-full-mandatory": lambda: peer_zmq_router_full(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
         "nng-recv-max": lambda: peer_nng_recv_max(opt["--connect"]),
