@@ -235,15 +235,34 @@ pub fn sweep_as_expected(plan: &ScenarioPlan, runs: &[&RunReport]) -> bool {
     }
 }
 
-/// Messages dropped in a trace, by reason.
-pub(crate) fn drop_counts(trace: &Trace) -> BTreeMap<DropReason, u64> {
-    let mut out = BTreeMap::new();
-    for event in trace.iter() {
-        if let EventKind::Drop { reason, .. } = event.kind {
-            *out.entry(reason).or_default() += 1;
+/// What the report reads of a trace besides its checkers, in one pass: a compact
+/// trace is decoded for each pass, the most costly part of a report.
+struct Scan {
+    /// Messages dropped, by reason.
+    drops: BTreeMap<DropReason, u64>,
+    /// The first `InternalError`, with where and when it happened.
+    internal_error: Option<String>,
+}
+
+impl Scan {
+    fn of(trace: &Trace, plan: &ScenarioPlan) -> Scan {
+        let mut scan = Scan { drops: BTreeMap::new(), internal_error: None };
+        for event in trace.iter() {
+            match &event.kind {
+                EventKind::Drop { reason, .. } => *scan.drops.entry(*reason).or_default() += 1,
+                EventKind::InternalError { reason } if scan.internal_error.is_none() => {
+                    let at = crate::spec::format_duration(event.at);
+                    let node = event.node.map_or_else(
+                        || "the run".to_owned(),
+                        |n| format!("{}.{}", plan.topology.group(n.group).name, n.index),
+                    );
+                    scan.internal_error = Some(format!("{reason} (at {node}, {at})"));
+                }
+                _ => {}
+            }
         }
+        scan
     }
-    out
 }
 
 /// Whether every design and socket type the scenario uses can run in the simulator.
@@ -365,12 +384,13 @@ fn report(
                     registry.check(inv, &CheckInput { trace: &trace, plan, params: &inv.params })
                 })
                 .collect();
-            report.drops = drop_counts(&trace);
+            let scan = Scan::of(&trace, plan);
+            report.drops = scan.drops;
             report.shows_expected = shows_expected(plan, &report.invariants, &report.drops);
             report.as_expected = seed_as_expected(plan, report.shows_expected, &report.invariants);
             // A panic inside patchbay makes every verdict suspect: the run fails as
             // patchbay's bug, whatever the checkers said.
-            if let Some(reason) = first_internal_error(&trace, plan) {
+            if let Some(reason) = scan.internal_error {
                 report.error = Some(RunError::Internal(reason));
                 report.as_expected = false;
                 report.shows_expected = false;
@@ -387,21 +407,6 @@ fn report(
         Err(e) => report.error = Some(e),
     }
     report
-}
-
-/// The first `InternalError` of a trace, with where and when it happened.
-fn first_internal_error(trace: &Trace, plan: &ScenarioPlan) -> Option<String> {
-    trace.iter().find_map(|e| match &e.kind {
-        crate::trace::EventKind::InternalError { reason } => {
-            let at = crate::spec::format_duration(e.at);
-            let node = e.node.map_or_else(
-                || "the run".to_owned(),
-                |n| format!("{}.{}", plan.topology.group(n.group).name, n.index),
-            );
-            Some(format!("{reason} (at {node}, {at})"))
-        }
-        _ => None,
-    })
 }
 
 /// One unit of work for [`run_many`].
