@@ -655,9 +655,11 @@ fn conformance_nanomsg_pair_pushes_back_from_a_receiver_that_stops_reading() {
     pair_stopped_row("nanomsg-pair-stopped", nanomsg());
 }
 
-/// The PUSH rows' sender and receiver; the PAIR rows run the same experiment.
+/// The PUSH rows' sender and receiver; the PAIR rows and the DEALER row run the
+/// same experiment.
 const PUSH_PULL: (SocketType, SocketType) = (SocketType::Push, SocketType::Pull);
 const PAIR_PAIR: (SocketType, SocketType) = (SocketType::Pair, SocketType::Pair);
+const DEALER_DEALER: (SocketType, SocketType) = (SocketType::Dealer, SocketType::Dealer);
 
 /// The outcome text of `push_outcome` in the peer script.
 fn push_outcome(
@@ -816,6 +818,13 @@ fn nanomsg_sender_blocks_before_its_peer_is_up(row: &str, kinds: (SocketType, So
 #[test]
 fn conformance_zmq_push_blocks_at_hwm_before_its_peer_is_up() {
     zmq_sender_blocks_at_hwm("zmq-push-hwm", PUSH_PULL);
+}
+
+/// A broker's DEALER toward workers not yet up: libzmq's takes its high-water mark
+/// on the pipe still connecting, then blocks, as its PUSH does.
+#[test]
+fn conformance_zmq_dealer_blocks_at_hwm_before_its_peer_is_up() {
+    zmq_sender_blocks_at_hwm("zmq-dealer-hwm", DEALER_DEALER);
 }
 
 #[test]

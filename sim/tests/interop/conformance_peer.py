@@ -35,6 +35,7 @@ Rows:
   nanomsg-push-hwm     the same with nanomsg (it has no send queue)
   zmq-pair-hwm, nng-pair-hwm, nanomsg-pair-hwm
                        the same three with a PAIR sending to a PAIR
+  zmq-dealer-hwm       the libzmq one with a DEALER sending to a DEALER
   zmq-req-early, nng-req-early, nanomsg-req-early
                        a REQ sends before any REP is up; then one binds
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
@@ -571,6 +572,7 @@ def peer_zmq_pub_hwm():
 # receiver exists and sends until a send blocks; then the receiver binds.
 PUSH_PULL = ("PUSH", "PULL")
 PAIR_PAIR = ("PAIR", "PAIR")
+DEALER_DEALER = ("DEALER", "DEALER")
 
 
 def push_outcome(taken, blocked, got, later, kinds=PUSH_PULL):
@@ -1410,6 +1412,7 @@ ORACLES = {
     "nng-req-early": lambda: oracle_req_early("nng"),
     "nanomsg-req-early": lambda: oracle_req_early("nanomsg"),
     "zmq-pair-hwm": lambda: oracle_zmq_push_hwm(PAIR_PAIR),
+    "zmq-dealer-hwm": lambda: oracle_zmq_push_hwm(DEALER_DEALER),
     "nng-pair-hwm": lambda: oracle_nng_push_hwm(PAIR_PAIR),
     "nanomsg-pair-hwm": lambda: oracle_nanomsg_push_hwm(PAIR_PAIR),
     "zmq-router-unknown": oracle_zmq_router_unknown,
@@ -1448,6 +1451,7 @@ def main():
         "nng-req-early": lambda: peer_req_early("nng", int(opt["--port"])),
         "nanomsg-req-early": lambda: peer_req_early("nanomsg", int(opt["--port"])),
         "zmq-pair-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"]), PAIR_PAIR),
+        "zmq-dealer-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"]), DEALER_DEALER),
         "nng-pair-hwm": lambda: peer_nng_push_hwm(int(opt["--port"]), PAIR_PAIR),
         "nanomsg-pair-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"]), PAIR_PAIR),
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
