@@ -37,7 +37,8 @@ use patchbay::net::{DriverEvent, SocketHandle, TokioTcp, Transport, spawn_socket
 use patchbay::plan::{GroupId, Replica};
 use patchbay::run::SimNetwork;
 use patchbay::socket::{
-    DropReason, Msg, RecvError, SendError, SocketEvent, SocketOptions, SocketType, make_core,
+    DropReason, Msg, REQUEST_ID_BIT, RecvError, SendError, SocketEvent, SocketOptions, SocketType,
+    make_core,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::{Instant, timeout};
@@ -288,16 +289,25 @@ fn nng() -> SocketOptions {
 }
 
 /// The options `library: nng` gives a socket of type `kind` at its defaults, from the
-/// resolver itself (`data/good/nng-defaults.yaml` has one node per type used here),
-/// reconnecting every 100 ms as `nng()`.
+/// resolver itself (`data/good/nng-defaults.yaml`), reconnecting every 100 ms as
+/// `nng()`.
 fn nng_options(kind: SocketType) -> SocketOptions {
-    let file = util::root().join("sim/tests/data/good/nng-defaults.yaml");
-    let loaded = patchbay::resolve::load_topology(&file, &patchbay::registry::Registry::builtin());
-    let plan = loaded.plan.expect("nng-defaults.yaml resolves");
-    let node = kind.to_string().to_lowercase();
-    let group = plan.group_by_name(&node).unwrap_or_else(|| panic!("no `{node}` node"));
-    let options = group.sockets[0].options.socket_options();
-    SocketOptions { reconnect_ivl: nng().reconnect_ivl, ..options }
+    SocketOptions { reconnect_ivl: nng().reconnect_ivl, ..resolved("nng-defaults.yaml", kind) }
+}
+
+/// The same for `library: nanomsg` (`data/good/nanomsg-defaults.yaml`).
+fn nanomsg_options(kind: SocketType) -> SocketOptions {
+    resolved("nanomsg-defaults.yaml", kind)
+}
+
+/// The options of the first socket of type `kind` in the test topology `file`
+/// (sim/tests/data/good), as the resolver gives them.
+fn resolved(file: &str, kind: SocketType) -> SocketOptions {
+    let path = util::root().join("sim/tests/data/good").join(file);
+    let loaded = patchbay::resolve::load_topology(&path, &patchbay::registry::Registry::builtin());
+    let plan = loaded.plan.unwrap_or_else(|| panic!("{file} resolves"));
+    let socket = plan.groups.iter().flat_map(|g| &g.sockets).find(|s| s.socket_type == kind);
+    socket.unwrap_or_else(|| panic!("{file} has no {kind} socket")).options.socket_options()
 }
 
 /// nanomsg 1.1.5's, as `library: nanomsg` resolves: SP, a REQ that resends on pipe

@@ -660,6 +660,8 @@ fn conformance_nanomsg_pair_pushes_back_from_a_receiver_that_stops_reading() {
 const PUSH_PULL: (SocketType, SocketType) = (SocketType::Push, SocketType::Pull);
 const PAIR_PAIR: (SocketType, SocketType) = (SocketType::Pair, SocketType::Pair);
 const DEALER_DEALER: (SocketType, SocketType) = (SocketType::Dealer, SocketType::Dealer);
+/// The SP libraries' raw REQ to their raw REP: a raw REQ's peer must be a REP.
+const DEALER_ROUTER: (SocketType, SocketType) = (SocketType::Dealer, SocketType::Router);
 
 /// The outcome text of `push_outcome` in the peer script.
 fn push_outcome(
@@ -697,7 +699,7 @@ async fn ours_push<T: Transport>(
     let push = open(t, kinds.0, &options, vec![], vec![env.peer(port)], &watch).await?;
     let (mut taken, mut blocked) = (0, false);
     for i in 0..3 * HWM {
-        match timeout(BLOCKED_AFTER, push.send(Msg::new(format!("msg-{i}")))).await {
+        match timeout(BLOCKED_AFTER, push.send(numbered_for(kinds, i))).await {
             Ok(sent) => sent.map_err(err("send"))?,
             Err(_) => {
                 blocked = true;
@@ -709,7 +711,7 @@ async fn ours_push<T: Transport>(
     cp.say("up");
     cp.expect("BOUND").await?;
     let last = format!("msg-{taken}");
-    let later = timeout(STEP_TIMEOUT, push.send(Msg::new(last.clone()))).await.is_ok();
+    let later = timeout(STEP_TIMEOUT, push.send(numbered_for(kinds, taken))).await.is_ok();
     let mut got = Vec::new();
     for _ in 0..=taken {
         got.push(cp.expect("GOT ").await?);
@@ -718,6 +720,17 @@ async fn ours_push<T: Transport>(
     got.pop();
     cp.say("done");
     Ok(Outcome::new(push_outcome(taken, blocked, &got, later, kinds)))
+}
+
+/// Message `i` of the PUSH experiment, `msg-i`. A DEALER sending to a ROUTER (the SP
+/// libraries' raw REQ and REP) puts a request id in front, as any raw REQ's peer
+/// needs one to route the answer (`push_body` in the peer script).
+fn numbered_for(kinds: (SocketType, SocketType), i: u32) -> Msg {
+    let body = format!("msg-{i}");
+    match kinds {
+        DEALER_ROUTER => Msg { header: vec![REQUEST_ID_BIT | i], body: body.into() },
+        _ => Msg::new(body),
+    }
 }
 
 /// A PUSH's room for `messages`: libzmq's SNDHWM per pipe, or NNG's send buffer on the
@@ -825,6 +838,36 @@ fn conformance_zmq_push_blocks_at_hwm_before_its_peer_is_up() {
 #[test]
 fn conformance_zmq_dealer_blocks_at_hwm_before_its_peer_is_up() {
     zmq_sender_blocks_at_hwm("zmq-dealer-hwm", DEALER_DEALER);
+}
+
+/// NNG's raw REQ (patchbay's `nng` DEALER) queues on the socket as its PUSH does
+/// (xreq0 takes from the socket's send queue, `NNG_OPT_SENDBUF`, 0 by default): with
+/// no peer up it takes nothing, or 10 with a buffer of 10. patchbay's took 30 before
+/// this row, queueing 1,000 a pipe on the pipe still connecting.
+#[test]
+fn conformance_nng_dealer_blocks_at_its_send_buffer_before_its_peer_is_up() {
+    require_peers();
+    let (row, kinds) = ("nng-dealer-hwm", DEALER_ROUTER);
+    let oracle = oracle(row);
+    let want = took_ten(kinds);
+    assert_eq!(oracle.outcomes, std::slice::from_ref(&want), "NNG with a send buffer of 10");
+    assert_eq!(oracle.time("taken_by_default"), 0, "NNG's unbuffered raw REQ took messages");
+    // The options `library: nng` gives a DEALER, not `nng()`'s: the row checks them.
+    let dealer = nng_options(SocketType::Dealer);
+    sender_agrees(row, dealer.clone(), Some(HWM), kinds, &want);
+    sender_agrees(row, dealer, None, kinds, &push_outcome(0, true, &[], true, kinds));
+}
+
+/// nanomsg's XREQ has no send queue either (`nn_lb_send` finds no pipe): with no
+/// peer up its first send blocks, and goes through once the XREP binds.
+#[test]
+fn conformance_nanomsg_dealer_blocks_before_its_peer_is_up() {
+    require_peers();
+    let (row, kinds) = ("nanomsg-dealer-hwm", DEALER_ROUTER);
+    let oracle = oracle(row);
+    let want = push_outcome(0, true, &[], true, kinds);
+    assert_eq!(oracle.outcomes, std::slice::from_ref(&want), "the oracle is not nanomsg's");
+    sender_agrees(row, nanomsg_options(SocketType::Dealer), None, kinds, &want);
 }
 
 #[test]

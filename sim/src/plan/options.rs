@@ -191,8 +191,9 @@ impl EffectiveOptions {
     /// NNG's PUB, SUB, BUS, PUSH and PAIR queue in buffers of their own sizes: a PUB one
     /// per pipe (as patchbay's `sndhwm`), a SUB one per socket, which patchbay bounds
     /// per pipe (the same for a subscriber of one publisher), a BUS 16 per pipe out
-    /// and 16 per socket in (bounded per pipe, as the SUB's), and a PUSH and a PAIR one per
-    /// socket, modelled as NNG does it (`SocketOptions::sp_send_buffer`); a PAIR
+    /// and 16 per socket in (bounded per pipe, as the SUB's), and a PUSH, a PAIR and a
+    /// DEALER (raw REQ) one per socket, modelled as NNG does it
+    /// (`SocketOptions::sp_send_buffer`); a PAIR
     /// receives into a socket queue of `NNG_OPT_RECVBUF` (0 by default) beyond the one
     /// message its pipe holds (`pair1_pipe_recv_cb`). Its PULL, REP
     /// and RESPONDENT keep no receive queue: each pipe holds the one message the
@@ -209,6 +210,13 @@ impl EffectiveOptions {
                     "NNG push0 NNG_OPT_SENDBUF = 0: messages wait on the socket, up to this many (0: none); each connected pipe takes one at a time",
                 );
                 self.sp_sends = Effective::default(true, "NNG push0: queues on the socket");
+            }
+            SocketType::Dealer => {
+                self.sndhwm = Effective::default(
+                    0,
+                    "NNG raw req0 (xreq0) NNG_OPT_SENDBUF = 0: messages wait on the socket, up to this many (0: none); each connected pipe takes one at a time",
+                );
+                self.sp_sends = Effective::default(true, "NNG xreq0: queues on the socket");
             }
             SocketType::Pair => {
                 self.sndhwm = Effective::default(
@@ -264,8 +272,8 @@ impl EffectiveOptions {
     /// message it is writing (`nn_stcp_send`) and the one the application has not
     /// taken (`nn_stcp_recv`), and NN_SNDBUF and NN_RCVBUF size the kernel's socket
     /// buffers in bytes, for which the simulated connection's window stands. So every
-    /// nanomsg socket has one message per pipe each way. A PUSH or PAIR takes nothing
-    /// while no pipe is connected, and blocks: NNG's push0 and pair with a send
+    /// nanomsg socket has one message per pipe each way. A PUSH, PAIR or DEALER (XREQ)
+    /// takes nothing while no pipe is connected, and blocks: NNG's push0 and pair with a send
     /// buffer of 0, modelled the same way (`SocketOptions::sp_send_buffer`). `sndhwm`
     /// and `rcvhwm` are refused on nanomsg sockets (`resolve/options.rs`).
     fn nanomsg_buffers(&mut self, socket_type: SocketType) {
@@ -277,7 +285,7 @@ impl EffectiveOptions {
             1,
             "nanomsg: a pipe holds the one message the application has not taken (NN_RCVBUF sizes the kernel's buffer, in bytes)",
         );
-        if matches!(socket_type, SocketType::Push | SocketType::Pair) {
+        if matches!(socket_type, SocketType::Push | SocketType::Pair | SocketType::Dealer) {
             self.sndhwm = Effective::default(
                 0,
                 "nanomsg: no send queue of its own; a connected pipe takes the one message it is writing (NN_SNDBUF sizes the kernel's buffer, in bytes)",
@@ -727,9 +735,14 @@ mod tests {
         for t in [SocketType::Pull, SocketType::Pub, SocketType::Req, SocketType::Bus] {
             for lib in [Library::Nng, Library::Nanomsg] {
                 let o = options(t, Some(lib)).socket_options();
-                assert_eq!(o.sp_send_buffer, None, "{t} {lib:?}: only a PUSH and a PAIR");
+                assert_eq!(o.sp_send_buffer, None, "{t} {lib:?}: only a PUSH, PAIR or DEALER");
             }
         }
+        // NNG's raw REQ and nanomsg's XREQ queue on the socket as their PUSH does;
+        // libzmq's DEALER per pipe.
+        let dealer = |lib| options(SocketType::Dealer, Some(lib)).socket_options().sp_send_buffer;
+        assert_eq!((dealer(Library::Nng), dealer(Library::Nanomsg)), (Some(0), Some(0)));
+        assert_eq!(dealer(Library::ZeroMq), None);
     }
 
     #[test]

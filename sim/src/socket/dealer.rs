@@ -6,22 +6,32 @@
 //! marks"). Pipes still connecting take messages too (`IMMEDIATE=0`), so a message may
 //! wait on a pipe whose peer is not up yet while another pipe is idle: libzmq does
 //! the same.
+//!
+//! NNG's raw REQ (`sp_send_buffer`) queues on the socket instead, as its PUSH does:
+//! xreq0 takes messages from the socket's send queue (`NNG_OPT_SENDBUF`, 0 by
+//! default), one for each connected pipe ready for one (`send_buffer.rs`), so with no
+//! peer up its first send blocks (the conformance row `nng-dealer-hwm`).
 
 use std::time::Duration;
 
 use super::pipes::Pipes;
-use super::{Msg, SendError, SocketCore, SocketOptions, SocketType};
+use super::send_buffer::SendBuffer;
+use super::{Msg, PipeId, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
 /// A DEALER core: round-robins sends, fair-queues receives, no envelope.
 pub struct Dealer {
     pipes: Pipes,
+    /// The socket's own send queue, when it queues as NNG's raw REQ does.
+    buffer: Option<SendBuffer>,
 }
 
 impl Dealer {
-    /// A DEALER core with these options.
+    /// A DEALER core with these options. With `sp_send_buffer` each pipe holds one
+    /// message, whatever `sndhwm_msgs` says.
     pub fn new(options: SocketOptions) -> Dealer {
-        Dealer { pipes: Pipes::new(&options) }
+        let (pipes, buffer) = SendBuffer::for_options(options);
+        Dealer { pipes, buffer }
     }
 }
 
@@ -30,17 +40,48 @@ impl SocketCore for Dealer {
         SocketType::Dealer
     }
 
-    pipes_in_field!(pipes);
+    fn pipes(&self) -> &Pipes {
+        &self.pipes
+    }
+
+    fn pipes_mut(&mut self) -> &mut Pipes {
+        &mut self.pipes
+    }
 
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
         self.send_or_return(msg, now).map_err(|(error, _)| error)
     }
 
     fn send_or_return(&mut self, msg: Msg, _now: Duration) -> Result<(), (SendError, Msg)> {
+        if let Some(buffer) = &mut self.buffer {
+            let ready = self.pipes.next_sendable(true);
+            return buffer.send(&mut self.pipes, ready, msg);
+        }
         let Some(pipe) = self.pipes.next_sendable(false) else {
             return Err((SendError::WouldBlock, msg));
         };
         self.pipes.enqueue(pipe, msg).map_err(|msg| (SendError::WouldBlock, msg))
+    }
+
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
+        self.pipes.set_connected(pipe, connected);
+        if let Some(buffer) = &mut self.buffer {
+            buffer.set_connected(&mut self.pipes, pipe, connected);
+        }
+    }
+
+    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
+        match &mut self.buffer {
+            Some(buffer) => buffer.poll_transmit(&mut self.pipes, pipe),
+            None => self.pipes.pop_outbound(pipe),
+        }
+    }
+
+    fn may_transmit(&self, pipe: PipeId) -> bool {
+        match &self.buffer {
+            Some(buffer) => buffer.may_transmit(&self.pipes, pipe),
+            None => self.pipes.has_outbound(pipe),
+        }
     }
 }
 

@@ -90,11 +90,11 @@ pub struct SocketOptions {
     /// it, as in libzmq and nanomsg, a PUB drops the new message and a SUB or BUS stops
     /// reading a full pipe, which pushes back on the sender (docs/library-semantics.md).
     pub nng_queues: bool,
-    /// PUSH as the SP libraries' (a `library: nng` or `library: nanomsg` PUSH):
-    /// `Some(n)` queues up to `n` messages on the socket (NNG's `NNG_OPT_SENDBUF`, 0 by
-    /// default; nanomsg has no such queue, so 0) and gives each connected pipe one at a
-    /// time, so a PUSH with no peer connected takes `n` messages and then blocks, and a
-    /// pipe still connecting takes none. `None`: per-pipe queues of `sndhwm_msgs`, pipes
+    /// PUSH, PAIR and DEALER as the SP libraries' (a `library: nng` or `library:
+    /// nanomsg` one): `Some(n)` queues up to `n` messages on the socket (NNG's
+    /// `NNG_OPT_SENDBUF`, 0 by default; nanomsg has no such queue, so 0) and gives each
+    /// connected pipe one at a time, so one with no peer connected takes `n` messages
+    /// and then blocks, and a pipe still connecting takes none. `None`: per-pipe queues of `sndhwm_msgs`, pipes
     /// still connecting included (libzmq's `IMMEDIATE=0`).
     pub sp_send_buffer: Option<u32>,
     /// REQ: a send waits until a connected pipe takes the request (NNG's req0), rather

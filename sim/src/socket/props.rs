@@ -82,8 +82,8 @@ struct Setup {
     /// PUB, SUB, XSUB, BUS: NNG's queueing (drop the oldest, read on) instead of
     /// libzmq's.
     nng_queues: bool,
-    /// PUSH, PAIR: the SP libraries' send buffer on the socket, `sndhwm_msgs` then 1
-    /// (one message a connected pipe), instead of libzmq's per-pipe queues.
+    /// PUSH, PAIR, DEALER: the SP libraries' send buffer on the socket, `sndhwm_msgs`
+    /// then 1 (one message a connected pipe), instead of libzmq's per-pipe queues.
     sp_send_buffer: Option<u32>,
     /// REQ: a send waits for a connected pipe (NNG) instead of returning at once.
     req_send_waits: bool,
@@ -125,7 +125,8 @@ prop_compose! {
     ) -> Setup {
         // As the resolver gives them: a send buffer only on a PUSH or PAIR, whose
         // pipes then hold one message each.
-        let sp_send_buffer = sp_send_buffer.filter(|_| matches!(socket, SocketType::Push | SocketType::Pair));
+        let sp_send_buffer = sp_send_buffer
+            .filter(|_| matches!(socket, SocketType::Push | SocketType::Pair | SocketType::Dealer));
         let sndhwm_msgs = if sp_send_buffer.is_some() { 1 } else { sndhwm_msgs };
         Setup {
             socket,
@@ -546,7 +547,7 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
     let mut pair_peer: Option<PipeId> = None;
     // A PUSH's or PAIR's send buffer on the socket (the SP libraries'), and how many
     // messages wait in it: a connected pipe with room takes the oldest of them.
-    let sp = s.sp_send_buffer.filter(|_| matches!(s.socket, Push | Pair));
+    let sp = s.sp_send_buffer.filter(|_| matches!(s.socket, Push | Pair | Dealer));
     let mut waiting = 0u32;
     // A REQ's request not yet written, by the pipe it is queued on (NNG's REQ waits
     // for a connected pipe with room).

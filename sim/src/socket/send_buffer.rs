@@ -1,16 +1,17 @@
-//! How the SP libraries' PUSH and PAIR send (NNG's push0, pair0 and pair1; nanomsg's
-//! xpush and xpair), where libzmq's queue per pipe.
+//! How the SP libraries' PUSH, PAIR and DEALER send (NNG's push0, pair0, pair1 and
+//! raw req0; nanomsg's xpush, xpair and xreq), where libzmq's queue per pipe.
 //!
 //! A pipe exists only while its connection is up, and holds one message at a time:
 //! the one its transport is writing. What no pipe can take waits on the socket, up to
 //! a send buffer (NNG's `NNG_OPT_SENDBUF`, 0 by default; nanomsg has none, so 0), and
-//! past that the send blocks. So a PUSH or PAIR with no peer connected takes as many
-//! messages as its buffer holds (none by default) and then blocks, and a pipe still
-//! connecting takes none. A pipe that has written its message takes the oldest
+//! past that the send blocks. So a PUSH, PAIR or DEALER with no peer connected takes
+//! as many messages as its buffer holds (none by default) and then blocks, and a pipe
+//! still connecting takes none. A pipe that has written its message takes the oldest
 //! waiting one, one that connects takes one at once, and one that loses its
 //! connection loses the message it held (`PipeClosed`), as NNG frees what a closing
 //! pipe held. The conformance rows `nng-push-hwm`, `nanomsg-push-hwm`,
-//! `nng-pair-hwm` and `nanomsg-pair-hwm` check this against the real libraries.
+//! `nng-pair-hwm`, `nanomsg-pair-hwm`, `nng-dealer-hwm` and `nanomsg-dealer-hwm`
+//! check this against the real libraries.
 //!
 //! A message waiting here has no trace event until a pipe takes it (then `Enqueued`),
 //! so one still waiting when the socket closes leaves no `Drop` either
@@ -30,7 +31,7 @@ pub(super) struct SendBuffer {
 }
 
 impl SendBuffer {
-    /// The pipes and send buffer a PUSH or PAIR with `options` keeps: with
+    /// The pipes and send buffer a PUSH, PAIR or DEALER with `options` keeps: with
     /// `sp_send_buffer`, pipes of one message each and a buffer of that many;
     /// otherwise per-pipe queues of `sndhwm_msgs` and no buffer.
     pub(super) fn for_options(options: SocketOptions) -> (Pipes, Option<SendBuffer>) {

@@ -36,6 +36,8 @@ Rows:
   zmq-pair-hwm, nng-pair-hwm, nanomsg-pair-hwm
                        the same three with a PAIR sending to a PAIR
   zmq-dealer-hwm       the libzmq one with a DEALER sending to a DEALER
+  nng-dealer-hwm, nanomsg-dealer-hwm
+                       the SP ones with a raw REQ (DEALER) sending to a raw REP
   zmq-req-early, nng-req-early, nanomsg-req-early
                        a REQ sends before any REP is up; then one binds
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
@@ -134,7 +136,7 @@ def quiet(sock, seconds):
 # called through ctypes. The constants are nanomsg 1.1.5's (nn.h, pubsub.h,
 # pipeline.h).
 
-NN_AF_SP = 1
+NN_AF_SP, NN_AF_SP_RAW = 1, 2
 NN_PUB, NN_SUB = 0x20, 0x21
 NN_PUSH, NN_PULL = 0x50, 0x51
 NN_PAIR = 0x10
@@ -165,10 +167,10 @@ class Nn:
 
     lib = None
 
-    def __init__(self, kind):
+    def __init__(self, kind, raw=False):
         if Nn.lib is None:
             Nn.lib = nn_lib()
-        self.s = self.check(Nn.lib.nn_socket(NN_AF_SP, kind))
+        self.s = self.check(Nn.lib.nn_socket(NN_AF_SP_RAW if raw else NN_AF_SP, kind))
         self.setint(NN_LINGER, 0)
 
     def check(self, rc):
@@ -573,6 +575,7 @@ def peer_zmq_pub_hwm():
 PUSH_PULL = ("PUSH", "PULL")
 PAIR_PAIR = ("PAIR", "PAIR")
 DEALER_DEALER = ("DEALER", "DEALER")
+DEALER_ROUTER = ("DEALER", "ROUTER")
 
 
 def push_outcome(taken, blocked, got, later, kinds=PUSH_PULL):
@@ -608,10 +611,37 @@ def oracle_zmq_push_hwm(kinds=PUSH_PULL):
 
 
 def nng_kind(name):
-    """pynng's class for a socket type: NNG's PAIR is pair1 (`nng_pair_open`)."""
+    """pynng's class for a socket type: NNG's PAIR is pair1 (`nng_pair_open`), its
+    DEALER and ROUTER the raw REQ and REP."""
+    import functools
+
     import pynng
 
-    return {"PUSH": pynng.Push0, "PULL": pynng.Pull0, "PAIR": pynng.Pair1}[name]
+    return {
+        "PUSH": pynng.Push0,
+        "PULL": pynng.Pull0,
+        "PAIR": pynng.Pair1,
+        "DEALER": functools.partial(pynng.Req0, opener=pynng.lib.nng_req0_open_raw),
+        "ROUTER": functools.partial(pynng.Rep0, opener=pynng.lib.nng_rep0_open_raw),
+    }[name]
+
+
+def nn_kind(name):
+    """A nanomsg socket of a type: its DEALER and ROUTER are the raw REQ and REP."""
+    raw = {"DEALER": NN_REQ, "ROUTER": NN_REP}
+    if name in raw:
+        return Nn(raw[name], raw=True)
+    return Nn(NN_KINDS[name])
+
+
+def push_body(kinds, i):
+    """Message `i` of the PUSH experiment. A raw REQ's message starts with a request
+    id (top bit set), which its REP peer needs to route an answer; the REP takes it
+    off, so the receiver reads `msg-i` whatever the kinds."""
+    body = b"msg-%d" % i
+    if kinds == ("DEALER", "ROUTER"):
+        return struct.pack(">I", 0x80000000 | i) + body
+    return body
 
 
 def oracle_nng_push_hwm(kinds=PUSH_PULL):
@@ -621,30 +651,30 @@ def oracle_nng_push_hwm(kinds=PUSH_PULL):
     url = "tcp://127.0.0.1:%d" % port
     unbuffered = nng_open(nng_kind(kinds[0]), send_timeout=200)
     unbuffered.dial(url, block=False)
-    say("TIME", "taken_by_default", nng_fill(unbuffered))
+    say("TIME", "taken_by_default", nng_fill(unbuffered, kinds))
     unbuffered.close()
     push = nng_open(nng_kind(kinds[0]), send_timeout=200, send_buffer_size=HWM,
                     reconnect_time_min=100, reconnect_time_max=100)
     push.dial(url, block=False)
-    taken = nng_fill(push)
+    taken = nng_fill(push, kinds)
     blocked = taken < HWM * 3
     pull = nng_open(nng_kind(kinds[1]))
     nng_listen(pull, port)
     push.send_timeout = TIMEOUT_MS
-    push.send(b"msg-%d" % taken)
+    push.send(push_body(kinds, taken))
     got = [pull.recv().decode() for _ in range(taken + 1)]
     later = got[-1] == "msg-%d" % taken
     say("OUTCOME", push_outcome(taken, blocked, got[:-1], later, kinds))
 
 
-def nng_fill(push):
+def nng_fill(push, kinds):
     """How many messages a sender with no peer takes before a send times out."""
     import pynng
 
     taken = 0
     for i in range(HWM * 3):
         try:
-            push.send(b"msg-%d" % i)
+            push.send(push_body(kinds, i))
             taken += 1
         except pynng.Timeout:
             break
@@ -657,18 +687,18 @@ def oracle_nanomsg_push_hwm(kinds=PUSH_PULL):
     send blocks (xpush's `nn_lb_send`, xpair's `nn_excl_send`: no pipe) until the
     receiver is up."""
     port = free_port()
-    push = Nn(NN_KINDS[kinds[0]])
+    push = nn_kind(kinds[0])
     push.setint(NN_RECONNECT_IVL, 100)
     push.connect(port)
     taken = 0
     for i in range(HWM * 3):
-        if not push.send(b"msg-%d" % i, 200):
+        if not push.send(push_body(kinds, i), 200):
             break
         taken += 1
     blocked = taken < HWM * 3
-    pull = Nn(NN_KINDS[kinds[1]])
+    pull = nn_kind(kinds[1])
     pull.bind(port)
-    push.send(b"msg-%d" % taken)
+    push.send(push_body(kinds, taken))
     got = [pull.recv().decode() for _ in range(taken + 1)]
     later = got[-1] == "msg-%d" % taken
     say("OUTCOME", push_outcome(taken, blocked, got[:-1], later, kinds))
@@ -703,7 +733,7 @@ def peer_zmq_push_hwm(port, kinds=PUSH_PULL):
 def peer_nanomsg_push_hwm(port, kinds=PUSH_PULL):
     """A nanomsg receiver that binds `port` when told ("up")."""
     assert line() == "up"
-    pull = Nn(NN_KINDS[kinds[1]])
+    pull = nn_kind(kinds[1])
     pull.bind(port)
     report_what_arrives(pull)
 
@@ -1413,6 +1443,8 @@ ORACLES = {
     "nanomsg-req-early": lambda: oracle_req_early("nanomsg"),
     "zmq-pair-hwm": lambda: oracle_zmq_push_hwm(PAIR_PAIR),
     "zmq-dealer-hwm": lambda: oracle_zmq_push_hwm(DEALER_DEALER),
+    "nng-dealer-hwm": lambda: oracle_nng_push_hwm(DEALER_ROUTER),
+    "nanomsg-dealer-hwm": lambda: oracle_nanomsg_push_hwm(DEALER_ROUTER),
     "nng-pair-hwm": lambda: oracle_nng_push_hwm(PAIR_PAIR),
     "nanomsg-pair-hwm": lambda: oracle_nanomsg_push_hwm(PAIR_PAIR),
     "zmq-router-unknown": oracle_zmq_router_unknown,
@@ -1452,6 +1484,8 @@ def main():
         "nanomsg-req-early": lambda: peer_req_early("nanomsg", int(opt["--port"])),
         "zmq-pair-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"]), PAIR_PAIR),
         "zmq-dealer-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"]), DEALER_DEALER),
+        "nng-dealer-hwm": lambda: peer_nng_push_hwm(int(opt["--port"]), DEALER_ROUTER),
+        "nanomsg-dealer-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"]), DEALER_ROUTER),
         "nng-pair-hwm": lambda: peer_nng_push_hwm(int(opt["--port"]), PAIR_PAIR),
         "nanomsg-pair-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"]), PAIR_PAIR),
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
