@@ -193,7 +193,8 @@ impl EffectiveOptions {
     /// per pipe (the same for a subscriber of one publisher), a BUS 16 per pipe out
     /// and 16 per socket in (bounded per pipe, as the SUB's), and a PUSH, a PAIR and a
     /// DEALER (raw REQ) one per socket, modelled as NNG does it
-    /// (`SocketOptions::sp_send_buffer`); a PAIR
+    /// (`SocketOptions::sp_send_buffer`); a ROUTER (raw REP) 64 per pipe, a size NNG
+    /// fixes (`xrep0_pipe_init`); a PAIR
     /// receives into a socket queue of `NNG_OPT_RECVBUF` (0 by default) beyond the one
     /// message its pipe holds (`pair1_pipe_recv_cb`). Its PULL, REP
     /// and RESPONDENT keep no receive queue: each pipe holds the one message the
@@ -210,6 +211,12 @@ impl EffectiveOptions {
                     "NNG push0 NNG_OPT_SENDBUF = 0: messages wait on the socket, up to this many (0: none); each connected pipe takes one at a time",
                 );
                 self.sp_sends = Effective::default(true, "NNG push0: queues on the socket");
+            }
+            SocketType::Router => {
+                self.sndhwm = Effective::default(
+                    64,
+                    "NNG raw rep0 (xrep0): 64 per pipe, fixed; a message for a full pipe is dropped",
+                );
             }
             SocketType::Dealer => {
                 self.sndhwm = Effective::default(

@@ -133,7 +133,11 @@ impl EffectiveOptions {
             ctx.no_nanomsg_queue(raw.rcvhwm.as_ref(), "rcvhwm");
             return;
         }
-        ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
+        if ctx.library == Some(Library::Nng) && ctx.socket_type == SocketType::Router {
+            ctx.nng_router_queue_fixed(raw.sndhwm.as_ref());
+        } else {
+            ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
+        }
         if self.sp_sends.value && raw.sndhwm.is_some() && self.sndhwm.value > NNG_SENDBUF_MAX {
             let message = format!(
                 "an nng {}'s `sndhwm` is its NNG_OPT_SENDBUF, at most {NNG_SENDBUF_MAX} messages; found {}",
@@ -461,6 +465,19 @@ impl Apply<'_, '_, '_> {
         self.diags
             .error(&self.path.key("rcvhwm"), Target::Key, Code::OptionNotInLibrary, message)
             .hint(format!("NNG_OPT_RECVBUF reads back 1 on a {}, but its protocol does not use that queue; remove `rcvhwm`, or name `library: zeromq` for a socket with a receive queue", self.socket_type));
+    }
+
+    /// NNG's raw REP queues 64 messages per pipe, a size it fixes; its
+    /// `NNG_OPT_SENDBUF` sizes a socket queue that hands each message on at once, so
+    /// `sndhwm` would bound nothing NNG has.
+    fn nng_router_queue_fixed(&mut self, raw: Option<&Scalar>) {
+        if raw.is_none() {
+            return;
+        }
+        let message = "NNG's ROUTER (raw REP) queues 64 messages per pipe, a size NNG fixes: `sndhwm` cannot change it".to_owned();
+        self.diags
+            .error(&self.path.key("sndhwm"), Target::Key, Code::OptionNotInLibrary, message)
+            .hint("remove `sndhwm`, or name `library: zeromq` for a ROUTER whose high-water mark is yours to set");
     }
 
     fn bad(&mut self, option: &str, message: String, hint: Option<String>) {

@@ -44,6 +44,7 @@ Rows:
   zmq-router-full, zmq-router-full-mandatory
                        ROUTER (SNDHWM 10) sends to a DEALER (RCVHWM 10) that stopped
                        reading, until a send waits; router_mandatory off, then on
+  nng-router-full      the same with NNG's raw REP and raw REQ at their defaults
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
   nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message;
@@ -1147,6 +1148,79 @@ def oracle_zmq_router_full(mandatory):
     say("TIME", "received", len(got))
 
 
+def nng_raw_recv(sock):
+    """A raw socket's next message as (header, body): pynng hands a raw socket's body
+    alone, and a raw REP needs the header (pipe id, request id) to route an answer."""
+    from pynng import ffi, lib
+    from pynng.exceptions import check_err
+
+    msgp = ffi.new("nng_msg **")
+    check_err(lib.nng_recvmsg(sock.socket, msgp, 0))
+    m = msgp[0]
+    header = bytes(ffi.buffer(lib.nng_msg_header(m), lib.nng_msg_header_len(m)))
+    body = bytes(ffi.buffer(lib.nng_msg_body(m), lib.nng_msg_len(m)))
+    lib.nng_msg_free(m)
+    return header, body
+
+
+def nng_raw_send(sock, header, body):
+    """Sends `body` behind `header` on a raw socket (raises pynng.Timeout)."""
+    from pynng import ffi, lib
+    from pynng.exceptions import check_err
+
+    msgp = ffi.new("nng_msg **")
+    check_err(lib.nng_msg_alloc(msgp, 0))
+    m = msgp[0]
+    check_err(lib.nng_msg_header_append(m, header, len(header)))
+    check_err(lib.nng_msg_append(m, body, len(body)))
+    check_err(lib.nng_sendmsg(sock.socket, m, 0))
+
+
+def oracle_nng_router_full():
+    """NNG's raw REP (patchbay's nng ROUTER) to a raw REQ that said hello and then
+    stopped reading, both at their defaults: xrep0 queues 64 messages per pipe, a
+    size it fixes, and drops a message for a full pipe; the send never waits."""
+    import pynng
+
+    router = nng_open(nng_kind("ROUTER"), send_timeout=200)
+    port = nng_listen(router, 0)
+    dealer = nng_open(nng_kind("DEALER"))
+    dealer.dial("tcp://127.0.0.1:%d" % port, block=True)
+    dealer.send(push_body(DEALER_ROUTER, 1)[:4] + b"hello")
+    header, _ = nng_raw_recv(router)
+    body = b"x" * PUB_BYTES
+    sent = 0
+    while sent < PUB_SENT:
+        try:
+            nng_raw_send(router, header, b"%08d" % sent + body)
+        except pynng.Timeout:
+            break
+        sent += 1
+    got = nng_drain_numbers(dealer)
+    say("OUTCOME", router_full_outcome(sent, got))
+    say("TIME", "sent", sent)
+    say("TIME", "received", len(got))
+
+
+def nng_drain_numbers(sock):
+    got = []
+    while (msg := nng_try_recv(sock, 500)) is not None:
+        got.append(int(msg[:8]))
+    return got
+
+
+def peer_nng_router_full():
+    """NNG's raw REQ at its defaults that patchbay's nng ROUTER connects to: it says
+    hello (led by a request id), reads nothing until told to drain, then reports."""
+    dealer = nng_open(nng_kind("DEALER"))
+    port = nng_listen(dealer, 0)
+    say("READY", port)
+    dealer.send(push_body(DEALER_ROUTER, 1)[:4] + b"hello")
+    assert line() == "drain"
+    say("GOT", " ".join(str(n) for n in nng_drain_numbers(dealer)))
+    line()
+
+
 def peer_zmq_router_full():
     """A libzmq DEALER (RCVHWM 10) that patchbay's ROUTER connects to: it says hello,
     reads nothing until told to drain, then reports what came."""
@@ -1450,6 +1524,7 @@ ORACLES = {
     "zmq-router-unknown": oracle_zmq_router_unknown,
     "zmq-router-full": lambda: oracle_zmq_router_full(False),
     "zmq-router-full-mandatory": lambda: oracle_zmq_router_full(True),
+    "nng-router-full": oracle_nng_router_full,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
     "nng-recv-max": oracle_nng_recv_max,
@@ -1491,6 +1566,7 @@ def main():
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
         "zmq-router-full": lambda: peer_zmq_router_full(),
         "zmq-router-full-mandatory": lambda: peer_zmq_router_full(),
+        "nng-router-full": lambda: peer_nng_router_full(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
         "nng-recv-max": lambda: peer_nng_recv_max(opt["--connect"]),
