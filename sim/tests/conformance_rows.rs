@@ -344,12 +344,7 @@ fn sim_stops_reading(kind: SocketType, options: SocketOptions) -> SimPeer {
         drain(&sub, Duration::from_millis(50)).await;
         link.say("STOPPED");
         link.expect("drain").await?;
-        let got = drain(&sub, Duration::from_millis(500)).await;
-        // Each message starts with its number in 8 digits, as `drain_numbers` reads it.
-        let number = |m: &Msg| String::from_utf8_lossy(&m.body[..8]).parse::<usize>().ok();
-        let numbers: Vec<String> =
-            got.iter().map(|m| number(m).map_or("?".to_owned(), |n| n.to_string())).collect();
-        link.say(format!("GOT {}", numbers.join(" ")));
+        say_drained_numbers(&link, &sub).await;
         Ok(())
     })
 }
@@ -538,25 +533,69 @@ fn conformance_nanomsg_bus_stops_reading_at_its_one_message() {
     assert_eq!(sim.time("gap"), 0, "patchbay's nanomsg BUS read on: {:?}", sim.times);
 }
 
-// ------------------------------------------------------------------ PAIR to a stopped PAIR
+// ------------------------------------------------------------------ send until a send waits
 
-/// The outcome text of `pair_stopped_outcome` in the peer script.
-fn pair_stopped_outcome(sent: usize, got: &[usize]) -> String {
+/// The outcome text of `until_blocked_outcome` in the peer script: a sender (`ends.0`)
+/// that sent `sent` numbered messages until one waited `BLOCKED_AFTER`, to a
+/// receiver (`ends.1`) that read none of them until told to drain, and got `got`.
+fn until_blocked_outcome(ends: (&str, &str), sent: usize, got: &[usize]) -> String {
+    let (sender, receiver) = ends;
+    let in_order = got.windows(2).all(|w| w[0] < w[1]);
     [
-        if sent < PUB_SENT { "PAIR sender blocked" } else { "PAIR sender never blocked" },
+        format!("{sender} {}", if sent < PUB_SENT { "blocked" } else { "never blocked" }),
         if got.first() == Some(&0) {
-            "PAIR receiver got first message"
+            format!("{receiver} got first message")
         } else {
-            "PAIR receiver missed the first message"
+            format!("{receiver} missed the first message")
         },
+        if in_order { "in order" } else { "out of order" }.to_owned(),
         if got.iter().copied().eq(0..sent) {
             "got exactly what was sent"
         } else {
-            "got other than what was sent"
-        },
+            "lost some of what was sent"
+        }
+        .to_owned(),
     ]
     .join("; ")
 }
+
+/// Sends numbered 100 kB messages (each behind `header`) until one waits
+/// `BLOCKED_AFTER` or all `PUB_SENT` are out; how many went.
+async fn send_until_blocked(socket: &SocketHandle, header: &[u32]) -> Result<usize, String> {
+    let filler = Bytes::from(vec![b'x'; PUB_BYTES]);
+    let mut sent = 0;
+    while sent < PUB_SENT {
+        let msg = Msg { header: header.to_vec(), body: numbered(sent, &filler).body };
+        match timeout(BLOCKED_AFTER, socket.send(msg)).await {
+            Ok(done) => done.map_err(err("send"))?,
+            Err(_) => break,
+        }
+        sent += 1;
+        // As the PUB rows: the connection's writer runs on this thread only when
+        // the sender yields.
+        tokio::task::yield_now().await;
+    }
+    Ok(sent)
+}
+
+/// Tells the receiver to drain and reads the numbers it got.
+async fn drained_numbers(cp: &mut Counterpart) -> Result<Vec<usize>, String> {
+    cp.say("drain");
+    let got = cp.expect("GOT").await?;
+    Ok(got.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+}
+
+/// A simulated receiver's side of a drain: what `socket` gets until it is quiet for
+/// 500 ms, said as the numbers the messages start with (as `drain_numbers`).
+async fn say_drained_numbers(link: &SimLink, socket: &SocketHandle) {
+    let got = drain(socket, Duration::from_millis(500)).await;
+    let number = |m: &Msg| String::from_utf8_lossy(&m.body[..8]).parse::<usize>().ok();
+    let numbers: Vec<String> =
+        got.iter().map(|m| number(m).map_or("?".to_owned(), |n| n.to_string())).collect();
+    link.say(format!("GOT {}", numbers.join(" ")));
+}
+
+// ------------------------------------------------------------------ PAIR to a stopped PAIR
 
 /// patchbay's PAIR (`options`) says hello to a PAIR that then stops reading, and sends
 /// numbered 100 kB messages until one waits `BLOCKED_AFTER`; then the receiver drains.
@@ -574,19 +613,10 @@ async fn ours_pair_stopped<T: Transport>(
     if hello != "hello" {
         return Err(format!("the receiver got {hello} for hello"));
     }
-    let filler = Bytes::from(vec![b'x'; PUB_BYTES]);
-    let mut sent = 0;
-    while sent < PUB_SENT {
-        match timeout(BLOCKED_AFTER, pair.send(numbered(sent, &filler))).await {
-            Ok(done) => done.map_err(err("send"))?,
-            Err(_) => break,
-        }
-        sent += 1;
-    }
-    cp.say("drain");
-    let got = cp.expect("GOT").await?;
-    let got: Vec<usize> = got.split_whitespace().filter_map(|n| n.parse().ok()).collect();
-    Ok(Outcome::new(pair_stopped_outcome(sent, &got)).timed("sent", sent as u64))
+    let sent = send_until_blocked(&pair, &[]).await?;
+    let got = drained_numbers(&mut cp).await?;
+    let ends = ("PAIR sender", "PAIR receiver");
+    Ok(Outcome::new(until_blocked_outcome(ends, sent, &got)).timed("sent", sent as u64))
 }
 
 /// The simulated receiver of the PAIR rows, as `peer_pair_stopped` plays it.
@@ -599,11 +629,7 @@ fn sim_pair_stops_reading(options: SocketOptions) -> SimPeer {
         let hello = pair.recv().await.map_err(err("hello"))?;
         link.say(format!("HELLO {}", body(&hello)));
         link.expect("drain").await?;
-        let got = drain(&pair, Duration::from_millis(500)).await;
-        let number = |m: &Msg| String::from_utf8_lossy(&m.body[..8]).parse::<usize>().ok();
-        let numbers: Vec<String> =
-            got.iter().map(|m| number(m).map_or("?".to_owned(), |n| n.to_string())).collect();
-        link.say(format!("GOT {}", numbers.join(" ")));
+        say_drained_numbers(&link, &pair).await;
         Ok(())
     })
 }
@@ -612,7 +638,8 @@ fn sim_pair_stops_reading(options: SocketOptions) -> SimPeer {
 /// each side's sender must block, and its receiver get exactly what was sent.
 fn pair_stopped_row(row: &str, options: SocketOptions) -> (Oracle, Outcome, Outcome) {
     require_peers();
-    let want = "PAIR sender blocked; PAIR receiver got first message; got exactly what was sent";
+    let want = "PAIR sender blocked; PAIR receiver got first message; in order; got exactly what \
+                was sent";
     let oracle = oracle(row);
     assert_eq!(oracle.outcomes, [want], "{row}: the oracle");
     let ours = options.clone();
@@ -1085,26 +1112,6 @@ fn conformance_zmq_router_drops_or_refuses_an_unknown_identity() {
     }
 }
 
-/// The outcome text of `router_full_outcome` in the peer script.
-fn router_full_outcome(sent: usize, got: &[usize]) -> String {
-    let in_order = got.windows(2).all(|w| w[0] < w[1]);
-    [
-        if sent < PUB_SENT { "ROUTER blocked" } else { "ROUTER never blocked" },
-        if got.first() == Some(&0) {
-            "DEALER got first message"
-        } else {
-            "DEALER missed the first message"
-        },
-        if in_order { "in order" } else { "out of order" },
-        if got.iter().copied().eq(0..sent) {
-            "got exactly what was sent"
-        } else {
-            "lost some of what was sent"
-        },
-    ]
-    .join("; ")
-}
-
 /// patchbay's ROUTER (`options`: libzmq's with SNDHWM 10 and `router_mandatory` as
 /// the row says, or NNG's raw REP) takes a DEALER's hello, then sends it numbered
 /// 100 kB messages until a send waits `BLOCKED_AFTER`, while the DEALER reads
@@ -1120,24 +1127,10 @@ async fn ours_router_full<T: Transport>(
     let router =
         open(t, SocketType::Router, &options, vec![], vec![env.peer(port)], &watch).await?;
     let hello = router.recv().await.map_err(err("hello"))?;
-    let filler = Bytes::from(vec![b'x'; PUB_BYTES]);
-    let mut sent = 0;
-    while sent < PUB_SENT {
-        let msg = Msg { header: hello.header.clone(), body: numbered(sent, &filler).body };
-        match timeout(BLOCKED_AFTER, router.send(msg)).await {
-            Ok(done) => done.map_err(err("send"))?,
-            Err(_) => break,
-        }
-        sent += 1;
-        // As the PUB rows: the connection's writer runs on this thread only when
-        // the sender yields.
-        tokio::task::yield_now().await;
-    }
-    cp.say("drain");
-    let got = cp.expect("GOT").await?;
-    let got: Vec<usize> = got.split_whitespace().filter_map(|n| n.parse().ok()).collect();
-    let outcome = Outcome::new(router_full_outcome(sent, &got)).timed("sent", sent as u64);
-    Ok(outcome.timed("received", got.len() as u64))
+    let sent = send_until_blocked(&router, &hello.header).await?;
+    let got = drained_numbers(&mut cp).await?;
+    let outcome = until_blocked_outcome(("ROUTER", "DEALER"), sent, &got);
+    Ok(Outcome::new(outcome).timed("sent", sent as u64).timed("received", got.len() as u64))
 }
 
 /// The simulated DEALER of the ROUTER-full rows, as `peer_zmq_router_full` and
@@ -1151,11 +1144,7 @@ fn sim_dealer_stops_reading(options: SocketOptions, hello: Msg) -> SimPeer {
         link.say(format!("READY {SIM_SERVER_PORT}"));
         dealer.send(hello).await.map_err(err("hello"))?;
         link.expect("drain").await?;
-        let got = drain(&dealer, Duration::from_millis(500)).await;
-        let number = |m: &Msg| String::from_utf8_lossy(&m.body[..8]).parse::<usize>().ok();
-        let numbers: Vec<String> =
-            got.iter().map(|m| number(m).map_or("?".to_owned(), |n| n.to_string())).collect();
-        link.say(format!("GOT {}", numbers.join(" ")));
+        say_drained_numbers(&link, &dealer).await;
         Ok(())
     })
 }

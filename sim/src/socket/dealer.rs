@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::pipes::Pipes;
 use super::send_buffer::SendBuffer;
-use super::{Msg, PipeId, SendError, SocketCore, SocketOptions, SocketType};
+use super::{Msg, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
 /// A DEALER core: round-robins sends, fair-queues receives, no envelope.
@@ -40,13 +40,7 @@ impl SocketCore for Dealer {
         SocketType::Dealer
     }
 
-    fn pipes(&self) -> &Pipes {
-        &self.pipes
-    }
-
-    fn pipes_mut(&mut self) -> &mut Pipes {
-        &mut self.pipes
-    }
+    buffered_pipes_in_fields!(pipes, buffer);
 
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
         self.send_or_return(msg, now).map_err(|(error, _)| error)
@@ -61,27 +55,6 @@ impl SocketCore for Dealer {
             return Err((SendError::WouldBlock, msg));
         };
         self.pipes.enqueue(pipe, msg).map_err(|msg| (SendError::WouldBlock, msg))
-    }
-
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        self.pipes.set_connected(pipe, connected);
-        if let Some(buffer) = &mut self.buffer {
-            buffer.set_connected(&mut self.pipes, pipe, connected);
-        }
-    }
-
-    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        match &mut self.buffer {
-            Some(buffer) => buffer.poll_transmit(&mut self.pipes, pipe),
-            None => self.pipes.pop_outbound(pipe),
-        }
-    }
-
-    fn may_transmit(&self, pipe: PipeId) -> bool {
-        match &self.buffer {
-            Some(buffer) => buffer.may_transmit(&self.pipes, pipe),
-            None => self.pipes.has_outbound(pipe),
-        }
     }
 }
 

@@ -36,6 +36,52 @@ macro_rules! pipes_in_field {
     };
 }
 
+/// [`pipes_in_field!`] for a core whose sends may queue on the socket, as the SP
+/// libraries' PUSH and DEALER do (`send_buffer.rs`): the accessors, and a
+/// connection's coming and going, a transmit and [`SocketCore::may_transmit`], each
+/// through the send buffer in the second field when the socket keeps one.
+macro_rules! buffered_pipes_in_fields {
+    ($pipes:ident, $buffer:ident) => {
+        fn pipes(&self) -> &$crate::socket::Pipes {
+            &self.$pipes
+        }
+
+        fn pipes_mut(&mut self) -> &mut $crate::socket::Pipes {
+            &mut self.$pipes
+        }
+
+        fn set_connected(
+            &mut self,
+            pipe: $crate::socket::PipeId,
+            connected: bool,
+            _now: std::time::Duration,
+        ) {
+            self.$pipes.set_connected(pipe, connected);
+            if let Some(buffer) = &mut self.$buffer {
+                buffer.set_connected(&mut self.$pipes, pipe, connected);
+            }
+        }
+
+        fn poll_transmit(
+            &mut self,
+            pipe: $crate::socket::PipeId,
+            _now: std::time::Duration,
+        ) -> Option<$crate::socket::Msg> {
+            match &mut self.$buffer {
+                Some(buffer) => buffer.poll_transmit(&mut self.$pipes, pipe),
+                None => self.$pipes.pop_outbound(pipe),
+            }
+        }
+
+        fn may_transmit(&self, pipe: $crate::socket::PipeId) -> bool {
+            match &self.$buffer {
+                Some(buffer) => buffer.may_transmit(&self.$pipes, pipe),
+                None => self.$pipes.has_outbound(pipe),
+            }
+        }
+    };
+}
+
 mod bus;
 mod by_pipe;
 mod dealer;

@@ -38,13 +38,7 @@ impl SocketCore for Push {
         SocketType::Push
     }
 
-    fn pipes(&self) -> &Pipes {
-        &self.pipes
-    }
-
-    fn pipes_mut(&mut self) -> &mut Pipes {
-        &mut self.pipes
-    }
+    buffered_pipes_in_fields!(pipes, buffer);
 
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
         self.send_or_return(msg, now).map_err(|(error, _)| error)
@@ -71,27 +65,6 @@ impl SocketCore for Push {
 
     fn can_receive(&self, pipe: PipeId) -> bool {
         self.pipes.is_attached(pipe)
-    }
-
-    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
-        self.pipes.set_connected(pipe, connected);
-        if let Some(buffer) = &mut self.buffer {
-            buffer.set_connected(&mut self.pipes, pipe, connected);
-        }
-    }
-
-    fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
-        match &mut self.buffer {
-            Some(buffer) => buffer.poll_transmit(&mut self.pipes, pipe),
-            None => self.pipes.pop_outbound(pipe),
-        }
-    }
-
-    fn may_transmit(&self, pipe: PipeId) -> bool {
-        match &self.buffer {
-            Some(buffer) => buffer.may_transmit(&self.pipes, pipe),
-            None => self.pipes.has_outbound(pipe),
-        }
     }
 }
 

@@ -896,14 +896,16 @@ def peer_bus_hwm(lib):
 # ---------------------------------------------------------------- PAIR to a stopped PAIR
 
 
-def pair_stopped_outcome(sent, got):
-    """What a PAIR that sends until a send waits 200 ms, to a PAIR that has stopped
-    reading, saw: whether a send waited, and whether the receiver then got exactly
-    what went out."""
+def until_blocked_outcome(sender, receiver, sent, got):
+    """What a sender that sent `sent` numbered messages until one waited 200 ms, to a
+    receiver that read none of them until told to drain, saw; `got` is what the
+    receiver then got."""
+    in_order = all(a < b for a, b in zip(got, got[1:]))
     return "; ".join([
-        "PAIR sender blocked" if sent < PUB_SENT else "PAIR sender never blocked",
-        "PAIR receiver got first message" if got and got[0] == 0 else "PAIR receiver missed the first message",
-        "got exactly what was sent" if got == list(range(sent)) else "got other than what was sent",
+        sender + (" blocked" if sent < PUB_SENT else " never blocked"),
+        receiver + (" got first message" if got and got[0] == 0 else " missed the first message"),
+        "in order" if in_order else "out of order",
+        "got exactly what was sent" if got == list(range(sent)) else "lost some of what was sent",
     ])
 
 
@@ -927,7 +929,7 @@ def oracle_pair_stopped(lib):
     assert sender.send(b"hello", TIMEOUT_MS) and receiver.recv(TIMEOUT_MS) == b"hello"
     sent = pair_send_until_blocked(sender)
     got = receiver.drain_numbers()
-    say("OUTCOME", pair_stopped_outcome(sent, got))
+    say("OUTCOME", until_blocked_outcome("PAIR sender", "PAIR receiver", sent, got))
     say("TIME", "sent", sent)
 
 
@@ -1111,18 +1113,6 @@ def peer_zmq_router_unknown(url):
 # ---------------------------------------------------------------- ROUTER to a stalled peer
 
 
-def router_full_outcome(sent, got):
-    """What a ROUTER that sends until a send waits 200 ms, to a DEALER that has
-    stopped reading, saw: whether a send waited, and what the DEALER then got."""
-    in_order = all(a < b for a, b in zip(got, got[1:]))
-    return "; ".join([
-        "ROUTER blocked" if sent < PUB_SENT else "ROUTER never blocked",
-        "DEALER got first message" if got and got[0] == 0 else "DEALER missed the first message",
-        "in order" if in_order else "out of order",
-        "got exactly what was sent" if got == list(range(sent)) else "lost some of what was sent",
-    ])
-
-
 def oracle_zmq_router_full(mandatory):
     """libzmq's ROUTER (SNDHWM 10) to a DEALER (RCVHWM 10) that said hello and then
     stopped reading: without ROUTER_MANDATORY a message for a full peer is dropped
@@ -1143,7 +1133,7 @@ def oracle_zmq_router_full(mandatory):
             break
         sent += 1
     got = drain_numbers(dealer)
-    say("OUTCOME", router_full_outcome(sent, got))
+    say("OUTCOME", until_blocked_outcome("ROUTER", "DEALER", sent, got))
     say("TIME", "sent", sent)
     say("TIME", "received", len(got))
 
@@ -1197,7 +1187,7 @@ def oracle_nng_router_full():
             break
         sent += 1
     got = nng_drain_numbers(dealer)
-    say("OUTCOME", router_full_outcome(sent, got))
+    say("OUTCOME", until_blocked_outcome("ROUTER", "DEALER", sent, got))
     say("TIME", "sent", sent)
     say("TIME", "received", len(got))
 
