@@ -75,8 +75,8 @@ fn parse_pair_version(text: &str) -> Result<u8, (String, String)> {
     }
 }
 
-/// The largest send buffer NNG's PUSH accepts (`push0_set_send_buf_len`), and the
-/// largest either buffer of its BUS does.
+/// The largest buffer NNG's sockets accept, in messages (`push0_set_send_buf_len`
+/// and the others `nng_buffer` names).
 const NNG_SENDBUF_MAX: u32 = 8192;
 
 /// The longest TTL a PING can carry: 65535 tenths of a second (ZMTP 3.1).
@@ -138,12 +138,8 @@ impl EffectiveOptions {
         } else {
             ctx.count(&raw.sndhwm, "sndhwm", &mut self.sndhwm);
         }
-        if self.sp_sends.value && raw.sndhwm.is_some() && self.sndhwm.value > NNG_SENDBUF_MAX {
-            let message = format!(
-                "an nng {}'s `sndhwm` is its NNG_OPT_SENDBUF, at most {NNG_SENDBUF_MAX} messages; found {}",
-                ctx.socket_type, self.sndhwm.value
-            );
-            ctx.bad("sndhwm", message, Some("NNG refuses a larger send buffer".into()));
+        if self.sp_sends.value {
+            ctx.nng_buffer(raw.sndhwm.as_ref(), "sndhwm", "NNG_OPT_SENDBUF", 0, self.sndhwm.value);
         }
         let holds_one = matches!(
             ctx.socket_type,
@@ -289,14 +285,12 @@ impl Apply<'_, '_, '_> {
             && applies_to(option, self.socket_type, None)
         {
             let called = lib.type_name(self.socket_type).unwrap_or(self.socket_type.name());
-            self.diags
-                .error(
-                    &self.path.key(option),
-                    Target::Key,
-                    Code::OptionNotInLibrary,
-                    format!("`{option}` is libzmq's; {} has no such option for its {called}", lib.version()),
-                )
-                .hint("it silently drops what it cannot route; name `library: zeromq` for this socket to model libzmq's option");
+            self.refuse(
+                option,
+                Code::OptionNotInLibrary,
+                format!("`{option}` is libzmq's; {} has no such option for its {called}", lib.version()),
+                "it silently drops what it cannot route; name `library: zeromq` for this socket to model libzmq's option",
+            );
             return false;
         }
         let owners: Vec<&str> = SocketType::ALL
@@ -304,14 +298,12 @@ impl Apply<'_, '_, '_> {
             .filter(|t| applies_to(option, *t, self.library))
             .map(SocketType::name)
             .collect();
-        self.diags
-            .error(
-                &self.path.key(option),
-                Target::Key,
-                Code::OptionNotApplicable,
-                format!("`{option}` does not apply to a {} socket", self.socket_type),
-            )
-            .hint(format!("it applies to {} sockets only", owners.join(", ")));
+        self.refuse(
+            option,
+            Code::OptionNotApplicable,
+            format!("`{option}` does not apply to a {} socket", self.socket_type),
+            format!("it applies to {} sockets only", owners.join(", ")),
+        );
         false
     }
 
@@ -320,13 +312,8 @@ impl Apply<'_, '_, '_> {
     fn check_libzmq_req(&mut self, option: &'static str) -> bool {
         if self.socket_type != SocketType::Req {
             let message = format!("`{option}` does not apply to a {} socket", self.socket_type);
-            let d = self.diags.error(
-                &self.path.key(option),
-                Target::Key,
-                Code::OptionNotApplicable,
-                message,
-            );
-            d.hint("it applies to REQ sockets of `library: zeromq` only");
+            let hint = "it applies to REQ sockets of `library: zeromq` only";
+            self.refuse(option, Code::OptionNotApplicable, message, hint);
             return false;
         }
         if self.library == Some(Library::ZeroMq) {
@@ -336,13 +323,7 @@ impl Apply<'_, '_, '_> {
             format!("{}'s REQ", l.version())
         });
         let message = format!("`{option}` is libzmq's; {whose} has no such option");
-        let d = self.diags.error(
-            &self.path.key(option),
-            Target::Key,
-            Code::OptionNotInLibrary,
-            message,
-        );
-        d.hint("NNG's and nanomsg's REQ (and an unnamed one) already cancel the outstanding request on a new send and match replies by id; name `library: zeromq` for this socket to model libzmq's option");
+        self.refuse(option, Code::OptionNotInLibrary, message, "NNG's and nanomsg's REQ (and an unnamed one) already cancel the outstanding request on a new send and match replies by id; name `library: zeromq` for this socket to model libzmq's option");
         false
     }
 
@@ -351,13 +332,8 @@ impl Apply<'_, '_, '_> {
     fn check_nng(&mut self, option: &'static str, socket_type: SocketType, hint: &str) -> bool {
         if self.socket_type != socket_type {
             let message = format!("`{option}` does not apply to a {} socket", self.socket_type);
-            let d = self.diags.error(
-                &self.path.key(option),
-                Target::Key,
-                Code::OptionNotApplicable,
-                message,
-            );
-            d.hint(format!("it applies to {socket_type} sockets of `library: nng` only"));
+            let hint = format!("it applies to {socket_type} sockets of `library: nng` only");
+            self.refuse(option, Code::OptionNotApplicable, message, hint);
             return false;
         }
         if self.library == Some(Library::Nng) {
@@ -368,9 +344,7 @@ impl Apply<'_, '_, '_> {
                 format!("{}'s {socket_type}", l.version())
             });
         let message = format!("`{option}` is NNG's; {whose} has no such option");
-        self.diags
-            .error(&self.path.key(option), Target::Key, Code::OptionNotInLibrary, message)
-            .hint(hint);
+        self.refuse(option, Code::OptionNotInLibrary, message, hint);
         false
     }
 
@@ -414,14 +388,9 @@ impl Apply<'_, '_, '_> {
             self.library.map_or("a socket whose library is not named speaks SP".to_owned(), |l| {
                 format!("{} speaks SP", l.version())
             });
-        self.diags
-            .error(
-                &self.path.key(option),
-                Target::Key,
-                Code::OptionNotInLibrary,
-                format!("`{option}` is libzmq's ZMTP heartbeat; {whose}, which has no PING/PONG"),
-            )
-            .hint(hint);
+        let message =
+            format!("`{option}` is libzmq's ZMTP heartbeat; {whose}, which has no PING/PONG");
+        self.refuse(option, Code::OptionNotInLibrary, message, hint);
     }
 
     /// `sndhwm` or `rcvhwm` (`option`, written as `raw`) on a nanomsg socket, which
@@ -441,9 +410,7 @@ impl Apply<'_, '_, '_> {
             "nanomsg's {} has no {what} queue for `{option}` to bound: a pipe holds {holds}",
             self.socket_type
         );
-        self.diags
-            .error(&self.path.key(option), Target::Key, Code::OptionNotInLibrary, message)
-            .hint(format!("{buf} sizes the kernel's socket buffer in bytes, for which patchbay's connection window stands; remove `{option}`, or name `library: nng` or `library: zeromq` for a socket with a message queue"));
+        self.refuse(option, Code::OptionNotInLibrary, message, format!("{buf} sizes the kernel's socket buffer in bytes, for which patchbay's connection window stands; remove `{option}`, or name `library: nng` or `library: zeromq` for a socket with a message queue"));
     }
 
     /// `rcvhwm` on an NNG PULL, REP or RESPONDENT, which keeps no receive queue: each
@@ -462,9 +429,11 @@ impl Apply<'_, '_, '_> {
             "NNG's {} has no receive queue for `rcvhwm` to bound: {holds}",
             self.socket_type
         );
-        self.diags
-            .error(&self.path.key("rcvhwm"), Target::Key, Code::OptionNotInLibrary, message)
-            .hint(format!("NNG_OPT_RECVBUF reads back 1 on a {}, but its protocol does not use that queue; remove `rcvhwm`, or name `library: zeromq` for a socket with a receive queue", self.socket_type));
+        let hint = format!(
+            "NNG_OPT_RECVBUF reads back 1 on a {}, but its protocol does not use that queue; remove `rcvhwm`, or name `library: zeromq` for a socket with a receive queue",
+            self.socket_type
+        );
+        self.refuse("rcvhwm", Code::OptionNotInLibrary, message, hint);
     }
 
     /// NNG's raw REP queues 64 messages per pipe, a size it fixes; its
@@ -475,9 +444,13 @@ impl Apply<'_, '_, '_> {
             return;
         }
         let message = "NNG's ROUTER (raw REP) queues 64 messages per pipe, a size NNG fixes: `sndhwm` cannot change it".to_owned();
-        self.diags
-            .error(&self.path.key("sndhwm"), Target::Key, Code::OptionNotInLibrary, message)
-            .hint("remove `sndhwm`, or name `library: zeromq` for a ROUTER whose high-water mark is yours to set");
+        let hint = "remove `sndhwm`, or name `library: zeromq` for a ROUTER whose high-water mark is yours to set";
+        self.refuse("sndhwm", Code::OptionNotInLibrary, message, hint);
+    }
+
+    /// An error on `option`'s key: the option itself cannot be written here.
+    fn refuse(&mut self, option: &str, code: Code, message: String, hint: impl Into<String>) {
+        self.diags.error(&self.path.key(option), Target::Key, code, message).hint(hint);
     }
 
     fn bad(&mut self, option: &str, message: String, hint: Option<String>) {
@@ -489,8 +462,9 @@ impl Apply<'_, '_, '_> {
 
     /// An NNG buffer takes `min` to 8192 messages: a BUS's either one 1 or more
     /// (`bus0_sock_set_send_buf_len`, `bus0_sock_set_recv_buf_len`), where patchbay
-    /// would read 0 as no limit, and a PAIR's receive buffer 0 or more
-    /// (`pair1_set_recv_buf_len`).
+    /// would read 0 as no limit, and the send buffer of a PUSH, PAIR or DEALER and a
+    /// PAIR's receive buffer 0 or more (`push0_set_send_buf_len`,
+    /// `pair1_set_recv_buf_len`).
     fn nng_buffer(&mut self, raw: Option<&Scalar>, option: &str, nng: &str, min: u32, value: u32) {
         if raw.is_none() || (min..=NNG_SENDBUF_MAX).contains(&value) {
             return;
