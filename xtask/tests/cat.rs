@@ -257,9 +257,22 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A port nothing listens on now (the OS's next ephemeral one).
+/// A port nothing listens on now, below Linux's ephemeral range (32768 and up). A
+/// dialler that retries toward a port in that range, before its peer listens, may be
+/// given that very port as its own and connect to itself (TCP's simultaneous open),
+/// and a PAIR then answers itself (seen: nanocat's PAIR got its own "p1"). Ports are
+/// tried from a base set by the process id, so test binaries running at once start
+/// apart, and one taken is skipped.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 500) as u16 * 20;
+    loop {
+        let offset = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2_000;
+        let port = base + offset;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Plays every cell against `peer` both ways, prints the matrix rows, and fails
