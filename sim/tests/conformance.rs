@@ -37,8 +37,8 @@ use patchbay::net::{DriverEvent, SocketHandle, TokioTcp, Transport, spawn_socket
 use patchbay::plan::{GroupId, Replica};
 use patchbay::run::SimNetwork;
 use patchbay::socket::{
-    DropReason, Msg, REQUEST_ID_BIT, RecvError, SendError, SocketEvent, SocketOptions, SocketType,
-    make_core,
+    DropReason, Msg, REQUEST_ID_BIT, RecvError, SendError, SocketBuffers, SocketEvent,
+    SocketOptions, SocketType, make_core,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::{Instant, timeout};
@@ -312,12 +312,14 @@ fn resolved(file: &str, kind: SocketType) -> SocketOptions {
 
 /// nanomsg 1.1.5's, as `library: nanomsg` resolves: SP, a REQ that resends on pipe
 /// loss and once per interval, PUB and SUB as libzmq's, one message per pipe each way,
-/// and a PUSH and PAIR with no send queue. Reconnects every 100 ms, nanomsg's default.
+/// a PUSH and PAIR with no send queue, and NN_SNDBUF and NN_RCVBUF of 128 KiB set on
+/// every connection. Reconnects every 100 ms, nanomsg's default.
 fn nanomsg() -> SocketOptions {
     SocketOptions {
         sndhwm_msgs: 1,
         rcvhwm_msgs: 1,
         sp_send_buffer: Some(0),
+        socket_buffers: SocketBuffers::NANOMSG,
         ..SocketOptions::default()
     }
 }

@@ -180,6 +180,11 @@ fn pipe_topology(senders: u32, receiver: &str) -> String {
 /// At `at`, sender `from` sends `count` messages as fast as its socket takes them,
 /// records `sent`, and then waits for nothing with its socket open; the others send
 /// nothing.
+/// What the late pusher sends, each: big enough that a burst of them overflows the
+/// kernel buffers between it and a reader that stopped (4.25 MiB) as well as both
+/// high-water marks, so the sender blocks.
+static LATE: [u8; 1024] = [b'l'; 1024];
+
 fn late_pusher(from: u32, at: Duration, count: u32) -> Design {
     Design::new("late-push")
         .summary("Pushes a burst late in the run.")
@@ -192,7 +197,7 @@ fn late_pusher(from: u32, at: Duration, count: u32) -> Design {
             }
             ctx.sleep_until(at).await;
             for _ in 0..count {
-                if push.send(Msg::new(&b"late"[..])).await.is_err() {
+                if push.send(Msg::new(&LATE[..])).await.is_err() {
                     return;
                 }
             }

@@ -60,11 +60,12 @@ pub async fn spawn_socket<T: Transport>(
     epoch: Instant,
     events: EventSink,
 ) -> io::Result<SocketHandle> {
+    let options = options.into();
     let mut listeners = Vec::with_capacity(binds.len());
     for addr in binds {
-        listeners.push(transport.bind(addr).await?);
+        listeners.push(transport.bind(addr, options.socket_buffers).await?);
     }
-    let shared = Shared::new(core, options.into(), T::PADDING, epoch, T::REAL_CLOCK, events);
+    let shared = Shared::new(core, options, T::PADDING, epoch, T::REAL_CLOCK, events);
     let local_addrs = listeners.iter().map(|(_, addr)| *addr).collect();
     for (listener, addr) in listeners {
         let accepting = accept_loop(Rc::clone(&shared), transport.clone(), listener, addr);
@@ -132,7 +133,7 @@ fn connect_loop<T: Transport>(
             let mut attempt = tokio::select! {
                 biased;
                 () = shared.shutdown() => break,
-                attempt = transport.connect(addr) => attempt,
+                attempt = transport.connect(addr, shared.options.socket_buffers) => attempt,
             };
             match &mut attempt {
                 Ok(stream) => {

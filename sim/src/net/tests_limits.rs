@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::tests::{EventLog, LATENCY, PORT, listen_addr, server_addr, sim, start};
 use super::transport::Transport;
 use super::{DriverEvent, TurmoilTcp, spawn_socket};
-use crate::socket::{Msg, Rep, Req, SocketOptions};
+use crate::socket::{Msg, Rep, Req, SocketBuffers, SocketOptions};
 
 const HANDSHAKE_IVL: Duration = Duration::from_secs(2);
 /// A REQ's SP handshake, 8 bytes; a half-handshake peer sends the first 7.
@@ -143,8 +143,12 @@ impl Transport for OutOfDescriptors {
     type Stream = turmoil::net::TcpStream;
     type Listener = turmoil::net::TcpListener;
 
-    async fn bind(&self, addr: SocketAddr) -> io::Result<(Self::Listener, SocketAddr)> {
-        TurmoilTcp.bind(addr).await
+    async fn bind(
+        &self,
+        addr: SocketAddr,
+        buffers: SocketBuffers,
+    ) -> io::Result<(Self::Listener, SocketAddr)> {
+        TurmoilTcp.bind(addr, buffers).await
     }
 
     async fn accept(&self, listener: &Self::Listener) -> io::Result<(Self::Stream, SocketAddr)> {
@@ -157,8 +161,8 @@ impl Transport for OutOfDescriptors {
         Err(io::Error::from_raw_os_error(rustix::io::Errno::MFILE.raw_os_error()))
     }
 
-    async fn connect(&self, addr: SocketAddr) -> io::Result<Self::Stream> {
-        TurmoilTcp.connect(addr).await
+    async fn connect(&self, addr: SocketAddr, buffers: SocketBuffers) -> io::Result<Self::Stream> {
+        TurmoilTcp.connect(addr, buffers).await
     }
 }
 

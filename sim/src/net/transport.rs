@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::socket::SocketBuffers;
 use crate::wire::Padding;
 
 pub trait Transport: Clone + 'static {
@@ -33,11 +34,14 @@ pub trait Transport: Clone + 'static {
     /// `test-util` feature turmoil turns on), since it reads the time on every core call.
     const REAL_CLOCK: bool = false;
 
-    /// Binds a listener. The address returned is the one actually bound, which
-    /// differs from `addr` when `addr` asks for port 0.
+    /// Binds a listener whose connections take the kernel buffers `buffers`, as a
+    /// library that sets them on its listening socket before it listens (Linux hands
+    /// them on to every accepted connection). The address returned is the one actually
+    /// bound, which differs from `addr` when `addr` asks for port 0.
     fn bind(
         &self,
         addr: SocketAddr,
+        buffers: SocketBuffers,
     ) -> impl Future<Output = io::Result<(Self::Listener, SocketAddr)>>;
 
     /// Waits for the next incoming connection and returns it with the peer's address.
@@ -47,6 +51,11 @@ pub trait Transport: Clone + 'static {
         listener: &Self::Listener,
     ) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>>;
 
-    /// Opens a connection to `addr`.
-    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>>;
+    /// Opens a connection to `addr` with the kernel buffers `buffers`, set before it
+    /// connects.
+    fn connect(
+        &self,
+        addr: SocketAddr,
+        buffers: SocketBuffers,
+    ) -> impl Future<Output = io::Result<Self::Stream>>;
 }

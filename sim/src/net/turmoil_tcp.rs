@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use turmoil::net::{TcpListener, TcpStream};
 
 use super::transport::Transport;
+use crate::socket::SocketBuffers;
 
 /// turmoil's simulated TCP. Stateless: the simulated world is found through
 /// turmoil's thread-local current host.
@@ -26,7 +27,15 @@ impl Transport for TurmoilTcp {
     /// turmoil binds only the unspecified address or loopback, and reports the bound
     /// address as given (`0.0.0.0:port`): peers reach it through the host's own
     /// address (`turmoil::lookup`) and the port returned here.
-    async fn bind(&self, addr: SocketAddr) -> io::Result<(TcpListener, SocketAddr)> {
+    ///
+    /// turmoil has no kernel buffers: `_buffers` is not modelled here (the simulator's
+    /// own transport models them, `run/shim.rs`; this one serves the net module's
+    /// unit tests only).
+    async fn bind(
+        &self,
+        addr: SocketAddr,
+        _buffers: SocketBuffers,
+    ) -> io::Result<(TcpListener, SocketAddr)> {
         let listener = TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         Ok((listener, bound))
@@ -36,7 +45,7 @@ impl Transport for TurmoilTcp {
         listener.accept().await
     }
 
-    async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+    async fn connect(&self, addr: SocketAddr, _buffers: SocketBuffers) -> io::Result<TcpStream> {
         TcpStream::connect(addr).await
     }
 }

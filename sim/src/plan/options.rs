@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::socket::{HANDSHAKE_IVL_LIBZMQ, Linger, SocketOptions, SocketType};
+use crate::socket::{HANDSHAKE_IVL_LIBZMQ, Linger, SocketBuffers, SocketOptions, SocketType};
 use crate::spec::diag::Location;
 use crate::spec::units::{format_duration, format_size};
 
@@ -127,6 +127,10 @@ pub struct EffectiveOptions {
     pub heartbeat_timeout: Effective<Option<Duration>>,
     /// The TTL our PINGs ask the peer to apply.
     pub heartbeat_ttl: Effective<Option<Duration>>,
+    /// Library behaviour, not a written option: the kernel buffers the library asks
+    /// for on each TCP connection (`SO_SNDBUF`, `SO_RCVBUF`), which decide how much a
+    /// connection holds toward a peer that stops reading.
+    pub socket_buffers: Effective<SocketBuffers>,
 }
 
 /// Which socket types (of which library) an option means something for; setting it
@@ -466,6 +470,20 @@ impl EffectiveOptions {
             heartbeat_ivl: d(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
             heartbeat_timeout: d(None, "libzmq ZMQ_HEARTBEAT_TIMEOUT = 0 (the interval)"),
             heartbeat_ttl: d(None, "libzmq ZMQ_HEARTBEAT_TTL = 0 (none)"),
+            socket_buffers: match lib {
+                Library::ZeroMq => d(
+                    SocketBuffers::default(),
+                    "libzmq ZMQ_SNDBUF = ZMQ_RCVBUF = -1: the system's, which Linux tunes",
+                ),
+                Library::Nng => d(
+                    SocketBuffers::default(),
+                    "NNG: sets neither SO_SNDBUF nor SO_RCVBUF: the system's, which Linux tunes",
+                ),
+                Library::Nanomsg => d(
+                    SocketBuffers::NANOMSG,
+                    "nanomsg NN_SNDBUF = NN_RCVBUF = 128KiB, set on every TCP socket",
+                ),
+            },
         }
     }
 
@@ -506,6 +524,7 @@ impl EffectiveOptions {
             } else {
                 SocketOptions::default().handshake_ivl
             },
+            socket_buffers: self.socket_buffers.value,
         }
     }
 
@@ -618,7 +637,20 @@ impl EffectiveOptions {
                 &self.heartbeat_timeout.source,
             ),
             ("heartbeat_ttl", dur(&self.heartbeat_ttl.value, "none"), &self.heartbeat_ttl.source),
+            ("socket_buffers", buffers(self.socket_buffers.value), &self.socket_buffers.source),
         ]
+    }
+}
+
+/// What `--explain` shows of a socket's kernel buffers.
+fn buffers(sizes: SocketBuffers) -> String {
+    let one = |size: Option<u32>| size.map_or("the system's".to_owned(), |b| format_size(b.into()));
+    if sizes == SocketBuffers::default() {
+        "the system's".to_owned()
+    } else if sizes.send == sizes.recv {
+        format!("send and receive {}", one(sizes.send))
+    } else {
+        format!("send {}, receive {}", one(sizes.send), one(sizes.recv))
     }
 }
 

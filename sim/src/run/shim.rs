@@ -38,12 +38,9 @@ use super::trunk::{self, Inbox, Joined, Net, Next, TrunkEnd};
 use crate::net::Transport;
 use crate::net::timer::{self, Sleep};
 use crate::plan::Replica;
+use crate::socket::SocketBuffers;
 use crate::wire::Padding;
 
-/// How much a reader buffers from the link before it stops taking more, so that a held
-/// or stalled reader pushes back on its writer like a full receive window. Chunks count
-/// what they stand for, virtual padding included.
-const READ_BUFFER_MAX: u64 = 256 * 1024;
 /// Each simulated listener's backlog: connects that may be on their way to one listener
 /// at once, unanswered: Linux's default `somaxconn`. An acceptor drains its backlog
 /// every step, so the bound only ever holds back a burst of more connects than this in
@@ -57,11 +54,34 @@ const READ_BUFFER_MAX: u64 = 256 * 1024;
 /// showed as the router's failure (`sim/tests/comet.rs` has the burst that shows it).
 const LISTEN_BACKLOG: usize = 4096;
 
-/// Writes one direction of a connection may have made that the reading end has not
-/// yet taken off the link: turmoil's own per-stream credit at its default capacity. It
-/// is the window a stalled or slow reader pushes back with, on top of the reader's
-/// `READ_BUFFER_MAX`: a write is one segment (a chunk), however large.
-const WINDOW_SEGMENTS: u32 = 64;
+/// How much one direction of a connection holds that the reading application has not
+/// taken, in bytes (what writes stand for, virtual padding included): the writer's
+/// kernel send buffer and the reader's receive buffer, as a TCP connection's. A write
+/// takes what room is left, in part if it must, as a kernel's does, and waits while
+/// there is none; the reading end gives the room back as its application takes each
+/// chunk. So a peer that stops reading holds its writer to exactly what the two kernels
+/// would have held, whatever the size of the messages (docs/library-semantics.md,
+/// "Kernel buffers", has the rows that measure it against the real libraries).
+///
+/// A socket whose library leaves the sizes to the system gets Linux's, as they stand
+/// once a reader stops: the send buffer tuned up to `tcp_wmem`'s ceiling of 4 MiB,
+/// and the receive buffer [`SYSTEM_RECV_BUFFER`].
+const SYSTEM_SEND_BUFFER: u64 = 4 * 1024 * 1024;
+/// The receive buffer a Linux connection stands at when its reader stops: twice
+/// `tcp_rmem`'s 128 KiB default, grown while the application still read. Together with
+/// [`SYSTEM_SEND_BUFFER`] it is what the libzmq and NNG rows measured held between a
+/// writer and a reader that stopped (about 4.5 MB of 100 kB messages).
+const SYSTEM_RECV_BUFFER: u64 = 256 * 1024;
+/// Linux doubles a size set with `SO_SNDBUF` or `SO_RCVBUF`, for its own bookkeeping
+/// (socket(7)); nanomsg's 128 KiB are 256 KiB of buffer.
+const SET_BUFFER_FACTOR: u64 = 2;
+
+/// The send and receive buffers, in bytes, of a connection end whose library asked for
+/// `buffers`.
+fn kernel_buffers(buffers: SocketBuffers) -> (u64, u64) {
+    let size = |set: Option<u32>, system| set.map_or(system, |b| u64::from(b) * SET_BUFFER_FACTOR);
+    (size(buffers.send, SYSTEM_SEND_BUFFER), size(buffers.recv, SYSTEM_RECV_BUFFER))
+}
 
 thread_local! {
     /// Receive states given up by streams that read all they had (see [`Received`]),
@@ -99,28 +119,35 @@ pub struct ShimTransport {
 
 impl Transport for ShimTransport {
     type Stream = ShimStream;
-    type Listener = trunk::Listener;
+    type Listener = ShimListener;
     /// Padding is counted (`meter.rs`), never copied: the chunk says what it stands for.
     const PADDING: Padding = Padding::Virtual;
 
-    async fn bind(&self, addr: SocketAddr) -> io::Result<(Self::Listener, SocketAddr)> {
-        self.net.bind(self.host, addr).await
+    async fn bind(
+        &self,
+        addr: SocketAddr,
+        buffers: SocketBuffers,
+    ) -> io::Result<(ShimListener, SocketAddr)> {
+        let (inner, bound) = self.net.bind(self.host, addr).await?;
+        Ok((ShimListener { inner, buffers }, bound))
     }
 
-    async fn accept(&self, l: &Self::Listener) -> io::Result<(ShimStream, SocketAddr)> {
+    async fn accept(&self, l: &ShimListener) -> io::Result<(ShimStream, SocketAddr)> {
         self.world.note_activity();
-        let joined =
-            l.accept(|connector| (self.world.new_conn(connector, self.me), Windows::new())).await;
+        let joined = l
+            .inner
+            .accept(|connector| (self.world.new_conn(connector, self.me), Windows::new()))
+            .await;
         self.world.note_activity();
         let peer = joined.peer;
         // The trace names the peer of an accepted connection by this address
         // (`State::peer_names`).
         self.world.name_peer(peer, joined.connector);
         let ends = [joined.connector, self.me];
-        Ok((ShimStream::new(joined, 1, ends, self.world.clone()), peer))
+        Ok((ShimStream::new(joined, 1, ends, self.world.clone(), l.buffers), peer))
     }
 
-    async fn connect(&self, addr: SocketAddr) -> io::Result<ShimStream> {
+    async fn connect(&self, addr: SocketAddr, buffers: SocketBuffers) -> io::Result<ShimStream> {
         self.world.note_activity();
         let target = self.world.state.borrow().listeners.get(&addr).copied();
         if let Some(target) = target {
@@ -134,12 +161,19 @@ impl Transport for ShimTransport {
         let joined = joined?;
         drop(slot);
         let ends = self.world.conn_ends(joined.conn).expect("made by the accept that answered");
-        let stream = ShimStream::new(joined, 0, ends, self.world.clone());
+        let stream = ShimStream::new(joined, 0, ends, self.world.clone(), buffers);
         // An address no replica was placed at is no replica's to accept at: the
         // connection closes at once and the connect is refused.
         target.ok_or_else(|| io::Error::from(io::ErrorKind::ConnectionRefused))?;
         Ok(stream)
     }
+}
+
+/// A simulated listening socket, with the kernel buffers its connections take.
+#[derive(Debug)]
+pub struct ShimListener {
+    inner: trunk::Listener,
+    buffers: SocketBuffers,
 }
 
 impl ShimTransport {
@@ -191,30 +225,30 @@ struct SynSlot {
     _permit: OwnedSemaphorePermit,
 }
 
-/// One connection's two send windows (`WINDOW_SEGMENTS`), shared by its ends: index
-/// `i` counts what end `i` may still write. A write takes a credit once it is sent, and
-/// the other end gives it back when its shim takes the write off the link, waking a
-/// writer that found none, as turmoil's own credits did.
+/// One connection's two windows, shared by its ends: index `i` counts the bytes end
+/// `i` may still write, its send buffer and its peer's receive buffer less what it
+/// has written and the peer's application has not taken (see
+/// [`SYSTEM_SEND_BUFFER`]). Each end adds its buffers as it opens, so the count may
+/// be what an end has yet to see added, and goes below zero when a write takes more
+/// than the room left (a modelled message's padding counts whole).
 #[derive(Debug)]
 pub(super) struct Windows {
-    credits: [Cell<u32>; 2],
+    room: [Cell<i64>; 2],
     blocked: [RefCell<Option<Waker>>; 2],
 }
 
 impl Windows {
     fn new() -> Rc<Windows> {
-        Rc::new(Windows {
-            credits: [Cell::new(WINDOW_SEGMENTS), Cell::new(WINDOW_SEGMENTS)],
-            blocked: Default::default(),
-        })
+        Rc::new(Windows { room: Default::default(), blocked: Default::default() })
     }
 
-    fn open(&self, end: usize) -> bool {
-        self.credits[end].get() > 0
+    /// What end `end` may write now, if anything.
+    fn room(&self, end: usize) -> Option<u64> {
+        u64::try_from(self.room[end].get()).ok().filter(|&room| room > 0)
     }
 
-    fn take(&self, end: usize) {
-        self.credits[end].set(self.credits[end].get() - 1);
+    fn take(&self, end: usize, bytes: u64) {
+        self.room[end].set(self.room[end].get() - clamp(bytes));
     }
 
     /// Wakes `waker` when end `end` may write again (the latest waiter only, as
@@ -223,12 +257,20 @@ impl Windows {
         *self.blocked[end].borrow_mut() = Some(waker.clone());
     }
 
-    fn give_back(&self, end: usize) {
-        self.credits[end].set(self.credits[end].get() + 1);
-        if let Some(waker) = self.blocked[end].borrow_mut().take() {
+    /// Gives end `end` `bytes` of room, waking its writer if it now has some.
+    fn give(&self, end: usize, bytes: u64) {
+        self.room[end].set(self.room[end].get() + clamp(bytes));
+        if self.room(end).is_some()
+            && let Some(waker) = self.blocked[end].borrow_mut().take()
+        {
             waker.wake();
         }
     }
+}
+
+/// A byte count as window arithmetic takes it: no write stands for 2^63 bytes.
+fn clamp(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
 /// A chunk received and waiting for its release time.
@@ -236,7 +278,7 @@ impl Windows {
 struct Chunk {
     release_at: Duration,
     data: Bytes,
-    /// Its bytes plus the virtual padding they carry, for the read buffer's bound.
+    /// Its bytes plus the virtual padding they carry: the room it takes in the window.
     stands_for: u64,
 }
 
@@ -249,8 +291,6 @@ struct Chunk {
 #[derive(Debug, Default)]
 struct Received {
     chunks: VecDeque<Chunk>,
-    /// What the buffered chunks stand for, virtual padding included.
-    buffered: u64,
     /// Release time of the last chunk: TCP delivers in order.
     last_release: Duration,
     /// A released chunk the application has not read all of.
@@ -300,7 +340,16 @@ pub struct ShimStream {
 }
 
 impl ShimStream {
-    fn new(joined: Joined, end: usize, ends: [Replica; 2], world: Rc<FaultWorld>) -> Self {
+    fn new(
+        joined: Joined,
+        end: usize,
+        ends: [Replica; 2],
+        world: Rc<FaultWorld>,
+        buffers: SocketBuffers,
+    ) -> Self {
+        let (send, recv) = kernel_buffers(buffers);
+        joined.windows.give(end, send);
+        joined.windows.give(1 - end, recv);
         ShimStream {
             trunk: joined.trunk,
             inbox: joined.inbox,
@@ -362,9 +411,9 @@ impl ShimStream {
             .map(|why| io::Error::new(io::ErrorKind::ConnectionReset, why))
     }
 
-    /// Takes what has arrived off the link into chunks, up to the read buffer's bound.
+    /// Takes what has arrived off the link into chunks (the peer's window bounds it).
     fn fill(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        while !self.inner_done && self.buffered() < READ_BUFFER_MAX {
+        while !self.inner_done {
             match self.inbox.next(cx.waker()) {
                 Next::Data(arrived) => {
                     let mut received =
@@ -375,14 +424,12 @@ impl ShimStream {
                     let release_at = (arrived.leaves_at + self.world.delay(self.peer, self.me))
                         .max(received.last_release);
                     received.last_release = release_at;
-                    received.buffered += arrived.stands_for;
                     received.chunks.push_back(Chunk {
                         release_at,
                         data: arrived.data,
                         stands_for: arrived.stands_for,
                     });
                     self.received = Some(received);
-                    self.windows.give_back(1 - self.end);
                 }
                 Next::Ended(trunk::Ending::Reset) => {
                     return Err(io::Error::new(io::ErrorKind::ConnectionReset, "Connection reset"));
@@ -392,11 +439,6 @@ impl ShimStream {
             }
         }
         Ok(())
-    }
-
-    /// What the chunks held stand for (`Received::buffered`).
-    fn buffered(&self) -> u64 {
-        self.received.as_ref().map_or(0, |received| received.buffered)
     }
 
     /// Drops the receive state once all of it has been read (see [`Received`]).
@@ -433,8 +475,9 @@ impl ShimStream {
             // A quiet stream holds no queue (a comet router has 100,000 of them).
             spares::keep_queue(&SPARE_CHUNKS, std::mem::take(&mut received.chunks));
         }
-        received.buffered -= chunk.stands_for;
         received.current = chunk.data;
+        // The application takes the chunk: its room goes back to the writer.
+        self.windows.give(1 - self.end, chunk.stands_for);
         self.world.on_release(self.conn, 1 - self.end, received.current.len() as u64);
         Poll::Ready(())
     }
@@ -502,19 +545,22 @@ impl AsyncWrite for ShimStream {
             this.world.register_wait(cx.waker());
             return Poll::Pending;
         }
-        if !this.windows.open(this.end) {
+        let Some(room) = this.windows.room(this.end) else {
             this.windows.wait(this.end, cx.waker());
             this.watch_silent_peer(cx);
             return Poll::Pending;
-        }
-        let len = buf.len().min(u32::MAX as usize - trunk::DATA_HEADER);
+        };
+        // As much as there is room for, as a kernel's send takes (a modelled message's
+        // padding may stand for more: it counts whole, past the room).
+        let room = usize::try_from(room).unwrap_or(usize::MAX);
+        let len = buf.len().min(room).min(u32::MAX as usize - trunk::DATA_HEADER);
         // Metered and paced on copies, kept only once the write is sent.
         let mut meter = this.meter.clone();
         let stands_for = meter.feed(&buf[..len]);
         let now = this.trunk.now();
         let pace = this.world.pace(this.me, this.peer, now, stands_for);
         this.trunk.send_data(this.conn, pace.leaves_at, stands_for, &buf[..len])?;
-        this.windows.take(this.end);
+        this.windows.take(this.end, stands_for);
         this.meter = meter;
         this.world.commit(pace);
         this.world.on_write(this.conn, this.end, len as u64);

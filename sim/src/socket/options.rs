@@ -23,6 +23,28 @@ pub enum Linger {
     For(Duration),
 }
 
+/// The kernel socket buffers a library asks for on every TCP connection it makes
+/// (`SO_SNDBUF`, `SO_RCVBUF`), in bytes as handed to `setsockopt`; `None` leaves the
+/// operating system's own, which Linux tunes as the connection runs. nanomsg sets both
+/// (`NN_SNDBUF`, `NN_RCVBUF`, 128 KiB); libzmq leaves them (`ZMQ_SNDBUF` and
+/// `ZMQ_RCVBUF` are -1) and NNG never sets them. How much a connection holds between
+/// two applications is these buffers, in bytes, whatever the message count: the
+/// simulator models them (`run/shim.rs`), real TCP is handed them
+/// (`net/tokio_tcp.rs`), and docs/library-semantics.md has the measurements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketBuffers {
+    /// `SO_SNDBUF` as set, or the system's.
+    pub send: Option<u32>,
+    /// `SO_RCVBUF` as set, or the system's.
+    pub recv: Option<u32>,
+}
+
+impl SocketBuffers {
+    /// nanomsg's `NN_SNDBUF` and `NN_RCVBUF` default, set on every TCP socket.
+    pub const NANOMSG: SocketBuffers =
+        SocketBuffers { send: Some(128 * 1024), recv: Some(128 * 1024) };
+}
+
 /// Every option a core reads. Fields that a socket type does not use are ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SocketOptions {
@@ -109,6 +131,8 @@ pub struct SocketOptions {
     /// A connection that has not finished its handshake this long after it opened is
     /// closed (default [`HANDSHAKE_IVL_NNG`]), so silent peers cannot hold descriptors.
     pub handshake_ivl: Duration,
+    /// The kernel buffers the socket's connections ask for ([`SocketBuffers`]).
+    pub socket_buffers: SocketBuffers,
 }
 
 impl Default for SocketOptions {
@@ -138,6 +162,7 @@ impl Default for SocketOptions {
             sub_prefer_new: true,
             router_mandatory: false,
             handshake_ivl: HANDSHAKE_IVL_NNG,
+            socket_buffers: SocketBuffers::default(),
         }
     }
 }
