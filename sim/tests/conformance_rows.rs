@@ -1193,6 +1193,39 @@ fn conformance_zmq_router_drops_for_a_full_peer_unless_mandatory() {
     }
 }
 
+/// `zmq-router-full-mandatory` with the ROUTER's `sndbuf` and the DEALER's `rcvbuf`
+/// at 64 KiB (libzmq's `ZMQ_SNDBUF`, `ZMQ_RCVBUF`): the kernels between them hold
+/// 256 KiB where Linux's own sizes held about 4.5 MB, so the ROUTER waits after 20 to
+/// 25 messages instead of 65: libzmq sent 20, patchbay 24 over real TCP (it sets the
+/// same sizes) and 25 in the simulator (which models them). The simulator's window
+/// counted frames before, whatever the buffers: it sent 93 with or without them.
+#[test]
+fn conformance_zmq_router_waits_sooner_with_small_kernel_buffers() {
+    require_peers();
+    const SMALL: SocketBuffers = SocketBuffers { send: Some(64 << 10), recv: Some(64 << 10) };
+    let want = "ROUTER blocked; DEALER got first message; in order; got exactly what was sent";
+    let router = SocketOptions {
+        router_mandatory: true,
+        socket_buffers: SocketBuffers { recv: None, ..SMALL },
+        ..with_hwm(zeromq())
+    };
+    let dealer = SocketOptions {
+        socket_buffers: SocketBuffers { send: None, ..SMALL },
+        ..with_hwm(zeromq())
+    };
+    let hello = Msg::new(&b"hello"[..]);
+    let (oracle, real, sim) =
+        router_full_row("zmq-router-full-sndbuf", want, router, dealer, hello);
+    // The two HWMs hold 20 of the 100 kB messages, the kernels two or three more.
+    for (who, sent) in [
+        ("libzmq", oracle.time("sent")),
+        ("over TCP", real.time("sent")),
+        ("simulated", sim.time("sent")),
+    ] {
+        assert!((20..=30).contains(&sent), "{who} sent {sent}");
+    }
+}
+
 /// Runs a ROUTER-full row: the oracle, patchbay's ROUTER (`router`) against the real
 /// DEALER, and against patchbay's DEALER (`dealer`, saying `hello`) in the
 /// simulator, each asserted to show `want`. Gives the three back.

@@ -127,10 +127,13 @@ pub struct EffectiveOptions {
     pub heartbeat_timeout: Effective<Option<Duration>>,
     /// The TTL our PINGs ask the peer to apply.
     pub heartbeat_ttl: Effective<Option<Duration>>,
-    /// Library behaviour, not a written option: the kernel buffers the library asks
-    /// for on each TCP connection (`SO_SNDBUF`, `SO_RCVBUF`), which decide how much a
-    /// connection holds toward a peer that stops reading.
-    pub socket_buffers: Effective<SocketBuffers>,
+    /// The kernel send buffer the library sets on each TCP connection (`SO_SNDBUF`,
+    /// from `ZMQ_SNDBUF` or `NN_SNDBUF`), in bytes; `None` leaves the system's. With
+    /// `rcvbuf`, it decides how much a connection holds toward a peer that stops
+    /// reading (docs/library-semantics.md, "Kernel buffers").
+    pub sndbuf: Effective<Option<u32>>,
+    /// The kernel receive buffer, the same way (`SO_RCVBUF`).
+    pub rcvbuf: Effective<Option<u32>>,
 }
 
 /// Which socket types (of which library) an option means something for; setting it
@@ -470,19 +473,27 @@ impl EffectiveOptions {
             heartbeat_ivl: d(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
             heartbeat_timeout: d(None, "libzmq ZMQ_HEARTBEAT_TIMEOUT = 0 (the interval)"),
             heartbeat_ttl: d(None, "libzmq ZMQ_HEARTBEAT_TTL = 0 (none)"),
-            socket_buffers: match lib {
-                Library::ZeroMq => d(
-                    SocketBuffers::default(),
-                    "libzmq ZMQ_SNDBUF = ZMQ_RCVBUF = -1: the system's, which Linux tunes",
-                ),
-                Library::Nng => d(
-                    SocketBuffers::default(),
-                    "NNG: sets neither SO_SNDBUF nor SO_RCVBUF: the system's, which Linux tunes",
-                ),
-                Library::Nanomsg => d(
-                    SocketBuffers::NANOMSG,
-                    "nanomsg NN_SNDBUF = NN_RCVBUF = 128KiB, set on every TCP socket",
-                ),
+            sndbuf: match lib {
+                Library::ZeroMq => {
+                    d(None, "libzmq ZMQ_SNDBUF = -1: the system's, which Linux tunes")
+                }
+                Library::Nng => {
+                    d(None, "NNG never sets SO_SNDBUF: the system's, which Linux tunes")
+                }
+                Library::Nanomsg => {
+                    d(Some(NANOMSG_BUFFER), "nanomsg NN_SNDBUF = 128KiB, set on every TCP socket")
+                }
+            },
+            rcvbuf: match lib {
+                Library::ZeroMq => {
+                    d(None, "libzmq ZMQ_RCVBUF = -1: the system's, which Linux tunes")
+                }
+                Library::Nng => {
+                    d(None, "NNG never sets SO_RCVBUF: the system's, which Linux tunes")
+                }
+                Library::Nanomsg => {
+                    d(Some(NANOMSG_BUFFER), "nanomsg NN_RCVBUF = 128KiB, set on every TCP socket")
+                }
             },
         }
     }
@@ -524,7 +535,7 @@ impl EffectiveOptions {
             } else {
                 SocketOptions::default().handshake_ivl
             },
-            socket_buffers: self.socket_buffers.value,
+            socket_buffers: SocketBuffers { send: self.sndbuf.value, recv: self.rcvbuf.value },
         }
     }
 
@@ -637,21 +648,18 @@ impl EffectiveOptions {
                 &self.heartbeat_timeout.source,
             ),
             ("heartbeat_ttl", dur(&self.heartbeat_ttl.value, "none"), &self.heartbeat_ttl.source),
-            ("socket_buffers", buffers(self.socket_buffers.value), &self.socket_buffers.source),
+            ("sndbuf", buffer(self.sndbuf.value), &self.sndbuf.source),
+            ("rcvbuf", buffer(self.rcvbuf.value), &self.rcvbuf.source),
         ]
     }
 }
 
-/// What `--explain` shows of a socket's kernel buffers.
-fn buffers(sizes: SocketBuffers) -> String {
-    let one = |size: Option<u32>| size.map_or("the system's".to_owned(), |b| format_size(b.into()));
-    if sizes == SocketBuffers::default() {
-        "the system's".to_owned()
-    } else if sizes.send == sizes.recv {
-        format!("send and receive {}", one(sizes.send))
-    } else {
-        format!("send {}, receive {}", one(sizes.send), one(sizes.recv))
-    }
+/// nanomsg's `NN_SNDBUF` and `NN_RCVBUF` default, in bytes.
+const NANOMSG_BUFFER: u32 = 128 * 1024;
+
+/// What `--explain` shows of a kernel buffer.
+fn buffer(size: Option<u32>) -> String {
+    size.map_or("the system's".to_owned(), |bytes| format_size(bytes.into()))
 }
 
 /// NNG's resend tick and PAIR version, which the other libraries do not have.

@@ -104,6 +104,8 @@ impl EffectiveOptions {
         ctx.duration(&raw.survey_deadline, "survey_deadline", &mut self.survey_deadline);
         self.apply_heartbeats(raw, &mut ctx);
         ctx.size(&raw.rcvmaxsize, &mut self.rcvmaxsize);
+        ctx.kernel_buffer(raw.sndbuf.as_ref(), "sndbuf", &mut self.sndbuf);
+        ctx.kernel_buffer(raw.rcvbuf.as_ref(), "rcvbuf", &mut self.rcvbuf);
         if let Some(prefixes) = &raw.subscribe
             && ctx.check_applies("subscribe")
         {
@@ -410,7 +412,7 @@ impl Apply<'_, '_, '_> {
             "nanomsg's {} has no {what} queue for `{option}` to bound: a pipe holds {holds}",
             self.socket_type
         );
-        self.refuse(option, Code::OptionNotInLibrary, message, format!("{buf} sizes the kernel's socket buffer in bytes, for which patchbay's connection window stands; remove `{option}`, or name `library: nng` or `library: zeromq` for a socket with a message queue"));
+        self.refuse(option, Code::OptionNotInLibrary, message, format!("nanomsg bounds bytes instead, in the kernel's socket buffer ({buf}, 128 KiB): write `{}` for it, or remove `{option}`, or name `library: nng` or `library: zeromq` for a socket with a message queue", if option == "sndhwm" { "sndbuf" } else { "rcvbuf" }));
     }
 
     /// `rcvhwm` on an NNG PULL, REP or RESPONDENT, which keeps no receive queue: each
@@ -556,6 +558,54 @@ impl Apply<'_, '_, '_> {
             },
         };
         *out = Effective { value, source: self.source("linger") };
+    }
+
+    /// `sndbuf` or `rcvbuf` (`option`): the kernel buffer the library sets on each
+    /// connection, in bytes, as libzmq's `ZMQ_SNDBUF` and nanomsg's `NN_SNDBUF` do.
+    /// NNG has no such option: it leaves the buffers to the system.
+    fn kernel_buffer(
+        &mut self,
+        raw: Option<&Scalar>,
+        option: &'static str,
+        out: &mut Effective<Option<u32>>,
+    ) {
+        let Some(raw) = raw else { return };
+        if self.library == Some(Library::Nng) {
+            let message = format!(
+                "`{option}` sets a kernel socket buffer; {} has no such option and leaves them to the system",
+                Library::Nng.version()
+            );
+            self.refuse(option, Code::OptionNotInLibrary, message, "remove it: patchbay gives an nng socket's connections the buffers Linux tunes for it (docs/library-semantics.md, \"Kernel buffers\"); name `library: zeromq` or `library: nanomsg` for a socket that sets them");
+            return;
+        }
+        match parse_size(&raw.text) {
+            Ok(Some(bytes)) if (1..=u64::from(u32::MAX)).contains(&bytes) => {
+                *out = Effective { value: Some(bytes as u32), source: self.source(option) };
+            }
+            Ok(Some(0)) => self.bad(
+                option,
+                format!("`{option}` of zero would leave the connection Linux's smallest buffer"),
+                Some(
+                    "write a size such as `256KiB`, or remove it for the library's default".into(),
+                ),
+            ),
+            Ok(Some(_)) => self.bad(
+                option,
+                format!("`{option}` of {} is more than a socket buffer can be", raw.text),
+                Some(
+                    "at most 4GiB; Linux keeps it to `net.core.wmem_max` or `rmem_max` anyway"
+                        .into(),
+                ),
+            ),
+            Ok(None) => self.bad(
+                option,
+                format!("`{option}` is a size in bytes, not `{}`", raw.text),
+                Some(
+                    "write a size such as `256KiB`, or remove it for the library's default".into(),
+                ),
+            ),
+            Err(e) => self.bad(option, format!("`{option}`: {}", e.message), e.hint),
+        }
     }
 
     fn size(&mut self, raw: &Option<Scalar>, out: &mut Effective<Option<u64>>) {

@@ -72,15 +72,26 @@ const SYSTEM_SEND_BUFFER: u64 = 4 * 1024 * 1024;
 /// [`SYSTEM_SEND_BUFFER`] it is what the libzmq and NNG rows measured held between a
 /// writer and a reader that stopped (about 4.5 MB of 100 kB messages).
 const SYSTEM_RECV_BUFFER: u64 = 256 * 1024;
-/// Linux doubles a size set with `SO_SNDBUF` or `SO_RCVBUF`, for its own bookkeeping
-/// (socket(7)); nanomsg's 128 KiB are 256 KiB of buffer.
-const SET_BUFFER_FACTOR: u64 = 2;
+/// Linux keeps a size set with `SO_SNDBUF` or `SO_RCVBUF` to `net.core.wmem_max` or
+/// `rmem_max` (212,992 bytes as Linux ships), then doubles it for its own bookkeeping,
+/// and never goes below its smallest buffer (socket(7)): nanomsg's 128 KiB are 256 KiB
+/// of buffer, and a `sndbuf` of 1 MiB is 416 KiB.
+const SET_BUFFER_MAX: u64 = 212_992;
+/// Linux's smallest send and receive buffers (`SOCK_MIN_SNDBUF`, `SOCK_MIN_RCVBUF` on
+/// x86-64).
+const SEND_BUFFER_MIN: u64 = 4_608;
+const RECV_BUFFER_MIN: u64 = 2_304;
 
 /// The send and receive buffers, in bytes, of a connection end whose library asked for
 /// `buffers`.
 fn kernel_buffers(buffers: SocketBuffers) -> (u64, u64) {
-    let size = |set: Option<u32>, system| set.map_or(system, |b| u64::from(b) * SET_BUFFER_FACTOR);
-    (size(buffers.send, SYSTEM_SEND_BUFFER), size(buffers.recv, SYSTEM_RECV_BUFFER))
+    let size = |set: Option<u32>, system, min| {
+        set.map_or(system, |b| (u64::from(b).min(SET_BUFFER_MAX) * 2).max(min))
+    };
+    (
+        size(buffers.send, SYSTEM_SEND_BUFFER, SEND_BUFFER_MIN),
+        size(buffers.recv, SYSTEM_RECV_BUFFER, RECV_BUFFER_MIN),
+    )
 }
 
 thread_local! {

@@ -1139,7 +1139,7 @@ mod tests {
 
     /// Toward a reader that stops, a connection holds the writer's kernel send buffer
     /// and the reader's receive buffer, in bytes: Linux's as it tunes them for a
-    /// library that leaves them alone, twice what nanomsg sets. The write that meets
+    /// library that leaves them alone, twice what nanomsg (or a `sndbuf`) sets. The write that meets
     /// the limit goes in part, as a kernel's does, and what the reader's application
     /// takes (one 10,000-byte write) is exactly the room the writer gets back.
     #[test]
@@ -1148,6 +1148,8 @@ mod tests {
         for (buffers, held) in [
             (SocketBuffers::default(), (4 << 20) + (256 << 10)),
             (SocketBuffers::NANOMSG, (256 << 10) + (256 << 10)),
+            // Kept to Linux's `wmem_max` then doubled; never below its smallest.
+            (SocketBuffers { send: Some(1 << 20), recv: Some(1_000) }, 2 * 212_992 + 2_304),
         ] {
             let mut sim = sim();
             let TwoHosts { server: (server_side, server_ip), client: (client_side, _), .. } =

@@ -131,6 +131,11 @@ pub struct RawOptions {
     /// libzmq's `ZMQ_HEARTBEAT_TTL` (`library: zeromq` only, like the two above).
     pub heartbeat_ttl: Option<Scalar>,
     pub rcvmaxsize: Option<Scalar>,
+    /// The kernel send buffer the library sets on each connection, in bytes
+    /// (`ZMQ_SNDBUF`, `NN_SNDBUF`; NNG has none).
+    pub sndbuf: Option<Scalar>,
+    /// The kernel receive buffer, the same way (`ZMQ_RCVBUF`, `NN_RCVBUF`).
+    pub rcvbuf: Option<Scalar>,
     pub subscribe: Option<OneOrMany<String>>,
     pub router_mandatory: Option<bool>,
     /// libzmq's `ZMQ_REQ_RELAXED` (REQ of `library: zeromq` only).

@@ -44,6 +44,9 @@ Rows:
   zmq-router-full, zmq-router-full-mandatory
                        ROUTER (SNDHWM 10) sends to a DEALER (RCVHWM 10) that stopped
                        reading, until a send waits; router_mandatory off, then on
+  zmq-router-full-sndbuf
+                       zmq-router-full-mandatory with the ROUTER's SNDBUF and the
+                       DEALER's RCVBUF at 64 KiB
   nng-router-full      the same with NNG's raw REP and raw REQ at their defaults
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
@@ -1113,14 +1116,31 @@ def peer_zmq_router_unknown(url):
 # ---------------------------------------------------------------- ROUTER to a stalled peer
 
 
-def oracle_zmq_router_full(mandatory):
+# The kernel buffers the zmq-router-full-sndbuf row sets (ZMQ_SNDBUF, ZMQ_RCVBUF).
+SMALL_KERNEL_BUFFER = 64 * 1024
+
+
+def kernel_buffers(option, size):
+    """The socket option setting a kernel buffer of `size`, or none (-1: the system's)."""
+    return {option: size} if size else {}
+
+
+def oracle_zmq_router_full(mandatory, buffer=None):
     """libzmq's ROUTER (SNDHWM 10) to a DEALER (RCVHWM 10) that said hello and then
     stopped reading: without ROUTER_MANDATORY a message for a full peer is dropped
-    and the send returns at once; with it, the send waits for room."""
+    and the send returns at once; with it, the send waits for room. `buffer`, if
+    given, is the ROUTER's SNDBUF and the DEALER's RCVBUF."""
     zmq, ctx = zmq_ctx()
-    router = zsock(ctx, zmq.ROUTER, SNDHWM=HWM, ROUTER_MANDATORY=int(mandatory), SNDTIMEO=200)
+    router = zsock(
+        ctx,
+        zmq.ROUTER,
+        SNDHWM=HWM,
+        ROUTER_MANDATORY=int(mandatory),
+        SNDTIMEO=200,
+        **kernel_buffers("SNDBUF", buffer),
+    )
     port = router.bind_to_random_port("tcp://127.0.0.1")
-    dealer = zsock(ctx, zmq.DEALER, RCVHWM=HWM)
+    dealer = zsock(ctx, zmq.DEALER, RCVHWM=HWM, **kernel_buffers("RCVBUF", buffer))
     dealer.connect("tcp://127.0.0.1:%d" % port)
     dealer.send(b"hello")
     ident, _ = router.recv_multipart()
@@ -1211,11 +1231,12 @@ def peer_nng_router_full():
     line()
 
 
-def peer_zmq_router_full():
-    """A libzmq DEALER (RCVHWM 10) that patchbay's ROUTER connects to: it says hello,
-    reads nothing until told to drain, then reports what came."""
+def peer_zmq_router_full(buffer=None):
+    """A libzmq DEALER (RCVHWM 10, and RCVBUF `buffer` if given) that patchbay's
+    ROUTER connects to: it says hello, reads nothing until told to drain, then
+    reports what came."""
     zmq, ctx = zmq_ctx()
-    dealer = zsock(ctx, zmq.DEALER, RCVHWM=HWM)
+    dealer = zsock(ctx, zmq.DEALER, RCVHWM=HWM, **kernel_buffers("RCVBUF", buffer))
     port = dealer.bind_to_random_port("tcp://127.0.0.1")
     say("READY", port)
     dealer.send(b"hello")
@@ -1514,6 +1535,7 @@ ORACLES = {
     "zmq-router-unknown": oracle_zmq_router_unknown,
     "zmq-router-full": lambda: oracle_zmq_router_full(False),
     "zmq-router-full-mandatory": lambda: oracle_zmq_router_full(True),
+    "zmq-router-full-sndbuf": lambda: oracle_zmq_router_full(True, SMALL_KERNEL_BUFFER),
     "nng-router-full": oracle_nng_router_full,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -1556,6 +1578,7 @@ def main():
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
         "zmq-router-full": lambda: peer_zmq_router_full(),
         "zmq-router-full-mandatory": lambda: peer_zmq_router_full(),
+        "zmq-router-full-sndbuf": lambda: peer_zmq_router_full(SMALL_KERNEL_BUFFER),
         "nng-router-full": lambda: peer_nng_router_full(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
