@@ -420,6 +420,129 @@ fn conformance_nng_sub_keeps_the_newest_messages() {
     assert!(sim.text.contains("SUB missed the first message"), "{}", sim.text);
 }
 
+/// How many messages each PUB of the two-PUB row sends, and the pause after each
+/// burst (as `TWO_PUBS_SENT` and `TWO_PUBS_PAUSE_S` in the peer script).
+const TWO_PUBS_SENT: usize = 40;
+const TWO_PUBS_PAUSE: Duration = Duration::from_millis(300);
+
+/// The `i`th message of the two-PUB row's PUB `publisher` (0 or 1): `A000`, `B017`.
+fn two_pubs_label(publisher: usize, i: usize) -> String {
+    format!("{}{i:03}", ["A", "B"][publisher])
+}
+
+/// The outcome text of `two_pubs_outcome` in the peer script.
+fn two_pubs_outcome(got: &[String]) -> String {
+    let sent: Vec<String> =
+        (0..2).flat_map(|p| (0..TWO_PUBS_SENT).map(move |i| two_pubs_label(p, i))).collect();
+    if !got.is_empty() && sent.ends_with(got) {
+        "SUB kept the newest messages of both PUBs, in arrival order".to_owned()
+    } else {
+        format!("SUB kept messages out of arrival order: {}", got.join(","))
+    }
+}
+
+/// patchbay's SUB (`options`, subscribed to everything) dials the counterpart's two
+/// PUBs, waits for a probe from each, then reads nothing while the first PUB sends
+/// its burst and then the second; then it drains.
+async fn ours_sub_of_two_pubs<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let ports = cp.expect("READY ").await?;
+    let ports: Vec<u16> = ports.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+    let connects = ports.iter().map(|p| env.peer(*p)).collect();
+    let options = SocketOptions { subscribe: vec![Vec::new()], ..options };
+    let sub = open(t, SocketType::Sub, &options, vec![], connects, &Watch::default()).await?;
+    let mut heard = std::collections::BTreeSet::new();
+    while heard.len() < 2 {
+        heard.insert(sub.recv().await.map_err(err("probe"))?.body);
+    }
+    cp.say("probed");
+    cp.expect("QUIET").await?;
+    drain(&sub, Duration::from_millis(100)).await;
+    cp.say("send");
+    cp.expect("SENT").await?;
+    let got: Vec<String> = drain(&sub, Duration::from_millis(300))
+        .await
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+        .collect();
+    Ok(Outcome::new(two_pubs_outcome(&got)).timed("kept", got.len() as u64))
+}
+
+/// The simulated counterpart of the two-PUB row, as `peer_nng_sub_two_pubs` plays
+/// it: two PUBs (`options`) that probe until told, then send their bursts.
+fn sim_two_pubs(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let second = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), SIM_SERVER_PORT_2);
+        let mut pubs = Vec::new();
+        for at in [sim_server_at(), second] {
+            let watch = Watch::default();
+            pubs.push(open(t.clone(), SocketType::Pub, &options, vec![at], vec![], &watch).await?);
+        }
+        link.say(format!("READY {SIM_SERVER_PORT} {SIM_SERVER_PORT_2}"));
+        loop {
+            for (i, publisher) in pubs.iter().enumerate() {
+                let probe = Msg::new(format!("probe-{i}"));
+                publisher.send(probe).await.map_err(err("probe"))?;
+            }
+            if let Ok(line) = timeout(Duration::from_millis(10), link.expect("probed")).await {
+                line?;
+                break;
+            }
+        }
+        link.say("QUIET");
+        link.expect("send").await?;
+        for (p, publisher) in pubs.iter().enumerate() {
+            for i in 0..TWO_PUBS_SENT {
+                let msg = Msg::new(two_pubs_label(p, i));
+                publisher.send(msg).await.map_err(err("publish"))?;
+            }
+            tokio::time::sleep(TWO_PUBS_PAUSE).await;
+        }
+        link.say("SENT");
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
+/// NNG's SUB keeps one receive queue for the whole socket (sub0's
+/// `NNG_OPT_RECVBUF`, 10 here), in arrival order: a subscriber of two publishers that
+/// reads nothing while each sends a burst keeps the newest 10 of all, the second's
+/// last ten. patchbay's `nng` SUB kept a queue per pipe before this row, so it held
+/// both publishers' last ten, 20, and handed them over pipe by pipe.
+#[test]
+fn conformance_nng_sub_keeps_one_queue_for_all_its_publishers() {
+    require_peers();
+    let row = "nng-sub-two-pubs";
+    let want = "SUB kept the newest messages of both PUBs, in arrival order";
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's SUB");
+    let sub = SocketOptions { rcvhwm_msgs: HWM, ..nng_options(SocketType::Sub) };
+    let real_sub = sub.clone();
+    let real = against_real(
+        || Counterpart::process(row, &[]),
+        move |t, env, cp| ours_sub_of_two_pubs(t, env, cp, real_sub),
+    );
+    let publishers = nng_options(SocketType::Pub);
+    let sim = in_sim(row, sim_two_pubs(publishers), move |t, env, cp| {
+        ours_sub_of_two_pubs(t, env, cp, sub)
+    });
+    agree(row, want, &real, &sim);
+    eprintln!(
+        "  kept: oracle {}, real {}, sim {}",
+        oracle.time("kept"),
+        real.time("kept"),
+        sim.time("kept")
+    );
+    for (who, kept) in [("NNG", oracle.time("kept")), ("patchbay", real.time("kept"))] {
+        assert_eq!(kept, u64::from(HWM), "{who}'s SUB against NNG's PUBs");
+    }
+    assert_eq!(sim.time("kept"), u64::from(HWM), "patchbay's SUB in the simulator");
+}
+
 /// Runs a PUB or BUS row (`kind` both ends) whose outcome is compared less its count
 /// part (which the machine's buffers decide): the oracle, patchbay's sender with
 /// `ours` against the real receiver, and against patchbay's receiver with `receiver`

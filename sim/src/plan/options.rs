@@ -196,9 +196,8 @@ impl EffectiveOptions {
     }
 
     /// NNG's PUB, SUB, BUS, PUSH and PAIR queue in buffers of their own sizes: a PUB one
-    /// per pipe (as patchbay's `sndhwm`), a SUB one per socket, which patchbay bounds
-    /// per pipe (the same for a subscriber of one publisher), a BUS 16 per pipe out
-    /// and 16 per socket in (bounded per pipe, as the SUB's), and a PUSH, a PAIR and a
+    /// per pipe (as patchbay's `sndhwm`), a SUB one per socket (`Pipes::queue_per_socket`),
+    /// a BUS 16 per pipe out and 16 per socket in, and a PUSH, a PAIR and a
     /// DEALER (raw REQ) one per socket, modelled as NNG does it
     /// (`SocketOptions::sp_send_buffer`); a ROUTER (raw REP) 64 per pipe, a size NNG
     /// fixes (`xrep0_pipe_init`); a PAIR
@@ -248,14 +247,14 @@ impl EffectiveOptions {
             SocketType::Sub => {
                 self.rcvhwm = Effective::default(
                     128,
-                    "NNG sub0 NNG_OPT_RECVBUF = 128, per socket (patchbay: per pipe)",
+                    "NNG sub0 NNG_OPT_RECVBUF = 128: one queue for the socket, in arrival order",
                 );
             }
             SocketType::Bus => {
                 self.sndhwm = Effective::default(16, "NNG bus0 NNG_OPT_SENDBUF = 16, per pipe");
                 self.rcvhwm = Effective::default(
                     16,
-                    "NNG bus0 NNG_OPT_RECVBUF = 16, per socket (patchbay: per pipe)",
+                    "NNG bus0 NNG_OPT_RECVBUF = 16: one queue for the socket, in arrival order",
                 );
             }
             SocketType::Req => {

@@ -31,8 +31,10 @@
 //!   unanswered until the SYN timeout, until the machine restarts and the peers are
 //!   reset;
 //! - **stall**: the proxy stops reading from and writing to the node; data it had
-//!   already written to its kernel buffer before the stall still leaves (real
-//!   buffers, unlike the simulator's, hold a few hundred kilobytes);
+//!   already written to its kernel buffer before the stall still leaves (the proxy's
+//!   own sockets and its buffer add to what the two ends' kernels hold, so a stalled
+//!   node's peers can send more before they wait than over a direct connection, or
+//!   in the simulator, which models the two ends' kernels only);
 //! - **close**: a node's FIN is forwarded after the data before it, so it too is
 //!   delayed by the link's latency (a slow close), and a reset is forwarded as a
 //!   reset.

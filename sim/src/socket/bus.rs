@@ -6,8 +6,10 @@
 //! so the send never blocks, as NNG's bus. A BUS mesh needs a pipe between every two
 //! nodes: a message is not forwarded beyond the peers it was sent to.
 //!
-//! At a full receive queue NNG's BUS reads on and drops the new message
-//! (`bus0_pipe_recv_cb`), so a peer that stops reading costs its senders nothing;
+//! NNG's BUS receives into one queue for the whole socket (bus0's
+//! `NNG_OPT_RECVBUF`), in arrival order. At a full receive queue it reads on and drops
+//! the new message (`bus0_pipe_recv_cb`), so a peer that stops reading costs its
+//! senders nothing;
 //! nanomsg's stops reading the pipe until the application takes a message, as every
 //! other receiving socket does here. `SocketOptions::nng_queues` chooses.
 //!
@@ -30,8 +32,13 @@ pub struct Bus {
 
 impl Bus {
     /// A BUS core with these options.
+    /// NNG's receives into one queue for the socket (bus0's `NNG_OPT_RECVBUF`).
     pub fn new(options: SocketOptions) -> Bus {
-        Bus { pipes: Pipes::new(&options), reads_on: options.nng_queues }
+        let mut pipes = Pipes::new(&options);
+        if options.nng_queues {
+            pipes.queue_per_socket();
+        }
+        Bus { pipes, reads_on: options.nng_queues }
     }
 }
 

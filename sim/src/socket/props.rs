@@ -750,6 +750,16 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
     let s = &trace.setup;
     let mut v = Violations::default();
     let mut waiting: BTreeMap<PipeId, VecDeque<Msg>> = BTreeMap::new();
+    // NNG's SUB, XSUB and BUS keep one queue for the socket: RCVHWM bounds every pipe's
+    // messages together, and a receive takes the oldest of them all.
+    let per_socket =
+        s.nng_queues && matches!(s.socket, SocketType::Sub | SocketType::XSub | SocketType::Bus);
+    let mut arrivals: VecDeque<(PipeId, Msg)> = VecDeque::new();
+    let left = |arrivals: &mut VecDeque<(PipeId, Msg)>, pipe: PipeId, msg: &Msg| {
+        if let Some(at) = arrivals.iter().position(|(p, m)| *p == pipe && m == msg) {
+            arrivals.remove(at);
+        }
+    };
     let take_front = |waiting: &mut BTreeMap<PipeId, VecDeque<Msg>>, pipe: Option<PipeId>, msg| {
         let fronts = waiting.iter_mut().filter(|(p, _)| pipe.is_none_or(|want| **p == want));
         let (_, queue) = fronts.into_iter().find(|(_, q)| q.front() == Some(msg))?;
@@ -762,6 +772,7 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
                 SocketEvent::Arrived { pipe, depth, msg } => {
                     let queue = waiting.entry(*pipe).or_default();
                     queue.push_back(msg.whole().clone());
+                    arrivals.push_back((*pipe, msg.whole().clone()));
                     let real = queue.len() as u32;
                     if s.socket != SocketType::XPub && real != *depth {
                         v.add(n, r, format!("reported inbound depth {depth}, but {real} wait"));
@@ -771,25 +782,45 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
                     }
                 }
                 SocketEvent::Dropped { pipe: Some(pipe), msg, .. } if !arriving => {
-                    take_front(&mut waiting, Some(*pipe), msg);
+                    if let Some(gone) = take_front(&mut waiting, Some(*pipe), msg) {
+                        left(&mut arrivals, *pipe, &gone);
+                    }
                 }
                 // NNG's SUB reads on at a full queue and discards its oldest message.
                 SocketEvent::Dropped { reason: DropReason::Hwm, pipe: Some(pipe), msg }
                     if s.nng_queues && s.socket == SocketType::Sub =>
                 {
                     let evicted = take_front(&mut waiting, Some(*pipe), msg);
-                    if evicted.is_none() {
-                        let what = format!("dropped {msg:?} on pipe {pipe}, not its oldest");
-                        v.add(n, r, what);
+                    match evicted {
+                        None => {
+                            let what = format!("dropped {msg:?} on pipe {pipe}, not its oldest");
+                            v.add(n, r, what);
+                        }
+                        Some(gone) if per_socket => {
+                            if arrivals.front().map(|(_, m)| m) != Some(&gone) {
+                                v.add(n, r, format!("evicted {gone:?}, not the socket's oldest"));
+                            }
+                            left(&mut arrivals, *pipe, &gone);
+                        }
+                        Some(_) => {}
                     }
                 }
                 _ => {}
             }
         }
-        if let Step::Recv(Ok(msg)) = &r.step
-            && take_front(&mut waiting, None, msg).is_none()
-        {
-            v.add(n, r, format!("received {msg:?}, which is no pipe's oldest waiting message"));
+        if let Step::Recv(Ok(msg)) = &r.step {
+            if take_front(&mut waiting, None, msg).is_none() {
+                v.add(n, r, format!("received {msg:?}, which is no pipe's oldest waiting message"));
+            } else if per_socket {
+                match arrivals.pop_front() {
+                    Some((_, oldest)) if oldest == *msg => {}
+                    oldest => v.add(n, r, format!("received {msg:?} before {oldest:?}")),
+                }
+            }
+        }
+        let held: usize = waiting.values().map(VecDeque::len).sum();
+        if per_socket && s.rcvhwm_msgs > 0 && held > s.rcvhwm_msgs as usize {
+            v.add(n, r, format!("{held} messages wait on the socket, above RCVHWM"));
         }
     }
     v.finish()

@@ -27,9 +27,10 @@
 //! message to take the new one (`NNG_OPT_SUB_PREFNEW`, on by default, the option
 //! `sub_prefer_new`; NNG's `sub0_recv_cb`), its XSUB discards the new one
 //! (`xsub0_recv_cb`), as its SUB does with `sub_prefer_new: false`. Either way the
-//! discarded message is a `Dropped { reason: Hwm }` event. NNG bounds one queue per
-//! socket (128 messages by default); patchbay bounds each pipe's, the same for a
-//! subscriber of one publisher.
+//! discarded message is a `Dropped { reason: Hwm }` event. NNG keeps one queue for
+//! the whole socket (128 messages by default), in arrival order, and so does
+//! patchbay's `nng` SUB and XSUB (`Pipes::queue_per_socket`): the oldest message
+//! discarded is the socket's oldest, whichever publisher sent it.
 //!
 //! Messages sent upstream are never worth blocking for: a pipe at SNDHWM drops its copy
 //! with `Hwm`, as libzmq does with subscriptions (and XSUB's distributor with upstream
@@ -76,9 +77,15 @@ impl Subscriber {
     }
 
     fn new(xsub: bool, options: SocketOptions) -> Subscriber {
+        let mut pipes = Pipes::new(&options);
+        if options.nng_queues {
+            // NNG's SUB and XSUB receive into one queue for the socket (sub0's and
+            // xsub0's `NNG_OPT_RECVBUF`).
+            pipes.queue_per_socket();
+        }
         let mut core = Subscriber {
             xsub,
-            pipes: Pipes::new(&options),
+            pipes,
             prefixes: Prefixes::default(),
             upstream: options.zmtp,
             reads_on: options.nng_queues,
@@ -223,6 +230,30 @@ mod tests {
         let got = std::iter::from_fn(|| s.recv(ms(1)).ok());
         let got = got.map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect();
         (read_on, got, dropped)
+    }
+
+    /// NNG's SUB keeps one queue for the socket (RCVHWM 3 here): the messages of both
+    /// publishers count together, the socket's oldest is discarded for a new one, and
+    /// the application takes them in arrival order. libzmq's keeps a queue per pipe,
+    /// holds all four, and takes them pipe by pipe in turn.
+    #[test]
+    fn nngs_sub_queues_per_socket_in_arrival_order_and_libzmqs_per_pipe() {
+        let run = |nng: bool| {
+            let options = SocketOptions { nng_queues: nng, rcvhwm_msgs: 3, ..sub_opts(&[""]) };
+            let mut s = Subscriber::new_sub(options);
+            up(&mut s, &[1, 2]);
+            for (pipe, body) in [(1, "a"), (1, "b"), (2, "c"), (2, "d")] {
+                assert!(s.can_receive(pipe), "nng: {nng}: {body} is read");
+                s.on_message(pipe, msg(&[], body), ms(0));
+            }
+            let dropped = dropped(&events(&mut s), 1, DropReason::Hwm);
+            let got = std::iter::from_fn(|| s.recv(ms(1)).ok());
+            let got: Vec<String> =
+                got.map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect();
+            (got, dropped)
+        };
+        assert_eq!(run(true), (strings(&["b", "c", "d"]), strings(&["a"])));
+        assert_eq!(run(false), (strings(&["a", "c", "b", "d"]), strings(&[])));
     }
 
     #[test]

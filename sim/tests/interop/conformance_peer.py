@@ -25,6 +25,9 @@ Rows:
   nng-pub-hwm          the same with NNG (send and receive buffers 10)
   nng-sub-prefer-old   the same with the SUB's NNG_OPT_SUB_PREFNEW off
   nanomsg-pub-hwm      the same with nanomsg (its defaults: it has no HWM)
+  nng-sub-two-pubs     a SUB (receive buffer 10) of two PUBs, reading nothing while
+                       the first sends 40 messages, then the second 40; then it
+                       drains (NNG keeps one receive queue for the socket)
   nng-bus-hwm, nanomsg-bus-hwm
                        a BUS to a BUS peer that stops reading, at the defaults
   nng-pair-stopped, nanomsg-pair-stopped
@@ -542,6 +545,101 @@ def oracle_nng_pub_hwm(prefer_new=True):
     say("OUTCOME", pub_outcome(blocked, got))
     say("TIME", "received", len(got))
     say("TIME", "last_arrived", int(bool(got) and got[-1] == PUB_SENT - 1))
+
+
+# The nng-sub-two-pubs row: how many messages each PUB sends, and the pause after
+# each PUB's burst, for everything sent to have reached the SUB.
+TWO_PUBS_SENT = 40
+TWO_PUBS_PAUSE_S = 0.3
+
+
+def two_pubs_label(pub, i):
+    return b"%s%03d" % (b"AB"[pub:pub + 1], i)
+
+
+def two_pubs_outcome(got):
+    """What a SUB that read nothing through both bursts kept: the newest of everything
+    sent, in arrival order (one queue for the socket), or not (a queue per pipe)."""
+    sent = [two_pubs_label(pub, i).decode() for pub in (0, 1) for i in range(TWO_PUBS_SENT)]
+    if got and got == sent[-len(got):]:
+        return "SUB kept the newest messages of both PUBs, in arrival order"
+    return "SUB kept messages out of arrival order: %s" % ",".join(got)
+
+
+def two_pubs_bursts(pubs):
+    """Each PUB in turn sends its numbered burst, then waits for it to arrive."""
+    for pub, sock in enumerate(pubs):
+        for i in range(TWO_PUBS_SENT):
+            sock.send(two_pubs_label(pub, i))
+        time.sleep(TWO_PUBS_PAUSE_S)
+
+
+def two_pubs_probe(pubs, sub):
+    """Probes from both PUBs until the SUB has one from each, then drains the rest."""
+    seen = set()
+    while len(seen) < 2:
+        for pub, sock in enumerate(pubs):
+            sock.send(b"probe-%d" % pub)
+        msg = nng_try_recv(sub, 20)
+        if msg is not None:
+            seen.add(msg)
+    while nng_try_recv(sub, 100) is not None:
+        pass
+
+
+def nng_drain_labels(sub):
+    got = []
+    while (msg := nng_try_recv(sub, 300)) is not None:
+        got.append(msg.decode())
+    return got
+
+
+def oracle_nng_sub_two_pubs():
+    """NNG's SUB (receive buffer 10) of two PUBs keeps one queue for the socket: after
+    both bursts it holds the newest 10 of all, in arrival order."""
+    import pynng
+
+    pubs = [nng_open(pynng.Pub0) for _ in range(2)]
+    ports = [nng_listen(p, 0) for p in pubs]
+    sub = nng_stopped_sub(True)
+    for port in ports:
+        sub.dial("tcp://127.0.0.1:%d" % port, block=True)
+    two_pubs_probe(pubs, sub)
+    two_pubs_bursts(pubs)
+    got = nng_drain_labels(sub)
+    say("OUTCOME", two_pubs_outcome(got))
+    say("TIME", "kept", len(got))
+
+
+def peer_nng_sub_two_pubs():
+    """Two pynng PUBs that patchbay's SUB dials: they probe until told the SUB has
+    heard both, then, when told, send their bursts and say so."""
+    import threading
+
+    import pynng
+
+    pubs = [nng_open(pynng.Pub0) for _ in range(2)]
+    ports = [nng_listen(p, 0) for p in pubs]
+    say("READY", *ports)
+    probing = threading.Event()
+    probing.set()
+
+    def probe():
+        while probing.is_set():
+            for pub, sock in enumerate(pubs):
+                sock.send(b"probe-%d" % pub)
+            time.sleep(0.01)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    assert line() == "probed"
+    probing.clear()
+    prober.join()
+    say("QUIET")
+    assert line() == "send"
+    two_pubs_bursts(pubs)
+    say("SENT")
+    line()
 
 
 def nng_try_recv(sock, ms=20):
@@ -1537,6 +1635,7 @@ ORACLES = {
     "zmq-router-full-mandatory": lambda: oracle_zmq_router_full(True),
     "zmq-router-full-sndbuf": lambda: oracle_zmq_router_full(True, SMALL_KERNEL_BUFFER),
     "nng-router-full": oracle_nng_router_full,
+    "nng-sub-two-pubs": oracle_nng_sub_two_pubs,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
     "nng-recv-max": oracle_nng_recv_max,
@@ -1580,6 +1679,7 @@ def main():
         "zmq-router-full-mandatory": lambda: peer_zmq_router_full(),
         "zmq-router-full-sndbuf": lambda: peer_zmq_router_full(SMALL_KERNEL_BUFFER),
         "nng-router-full": lambda: peer_nng_router_full(),
+        "nng-sub-two-pubs": lambda: peer_nng_sub_two_pubs(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
         "nng-recv-max": lambda: peer_nng_recv_max(opt["--connect"]),
