@@ -1399,6 +1399,77 @@ fn conformance_nng_router_drops_for_a_full_peer_at_its_fixed_queue() {
     router_full_row("nng-router-full", want, router, nng_options(SocketType::Dealer), hello);
 }
 
+/// patchbay's ROUTER (`options`) binds and reads nothing while the counterpart's raw
+/// REQ sends numbered 100 kB requests until a send waits; then it drains.
+async fn ours_router_stopped<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let router = open(t, SocketType::Router, &options, vec![env.bind_at], vec![], &watch).await?;
+    cp.connect_to(env.advertised(&router))?;
+    let sent: usize = cp.expect("SENT ").await?.parse().map_err(err("sent"))?;
+    let number = |m: &Msg| String::from_utf8_lossy(&m.body[..8]).parse::<usize>().ok();
+    let got: Vec<usize> =
+        drain(&router, Duration::from_millis(500)).await.iter().filter_map(number).collect();
+    let outcome = until_blocked_outcome(("DEALER", "ROUTER"), sent, &got);
+    Ok(Outcome::new(outcome).timed("sent", sent as u64))
+}
+
+/// The simulated raw REQ of `nng-router-stopped`, as `peer_nng_router_stopped` plays
+/// it: dials, sends until a send waits, says how many.
+fn sim_raw_req_sends_until_blocked(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let dealer =
+            open(t, SocketType::Dealer, &options, vec![], vec![to], &Watch::default()).await?;
+        let sent = send_until_blocked(&dealer, &[REQUEST_ID_BIT | 1]).await?;
+        link.say(format!("SENT {sent}"));
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
+/// NNG's raw REP (patchbay's `nng` ROUTER) receives into a socket queue of
+/// `NNG_OPT_RECVBUF` (1), and while it is full each pipe holds one message more and is
+/// not read (`xrep0_pipe_recv_cb`): a raw REQ sending to one that reads nothing is
+/// held back once the kernels' buffers are full (the oracle: 42 to 44 of these 100 kB
+/// requests sent). patchbay's `nng` ROUTER kept 1,000 a pipe before this row, so the
+/// sender never waited and sent all 500.
+#[test]
+fn conformance_nng_router_holds_one_a_pipe_beyond_its_socket_queue() {
+    require_peers();
+    let row = "nng-router-stopped";
+    let want = "DEALER blocked; ROUTER got first message; in order; got exactly what was sent";
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's raw REP");
+    let router = nng_options(SocketType::Router);
+    assert_eq!(router.rcvhwm_msgs, 1, "xrep0's socket queue");
+    let real_router = router.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, cp| ours_router_stopped(t, env, cp, real_router),
+    );
+    let sim = in_sim(
+        row,
+        sim_raw_req_sends_until_blocked(nng_options(SocketType::Dealer)),
+        move |t, env, cp| ours_router_stopped(t, env, cp, router),
+    );
+    agree(row, want, &real, &sim);
+    eprintln!(
+        "  sent: oracle {}, real {}, sim {}",
+        oracle.time("sent"),
+        real.time("sent"),
+        sim.time("sent")
+    );
+    // Two messages in the REP (its queue and its pipe's) and the kernels' 4.25 MiB.
+    for (who, sent) in [("over TCP", real.time("sent")), ("simulated", sim.time("sent"))] {
+        assert!((38..=52).contains(&sent), "{who}: sent {sent}");
+    }
+}
+
 // ------------------------------------------------------------------ SURVEYOR row
 
 /// One survey: what came back, or "timed out" when the surveyor's receive ended at

@@ -199,8 +199,9 @@ impl EffectiveOptions {
     /// per pipe (as patchbay's `sndhwm`), a SUB one per socket (`Pipes::queue_per_socket`),
     /// a BUS 16 per pipe out and 16 per socket in, and a PUSH, a PAIR and a
     /// DEALER (raw REQ) one per socket, modelled as NNG does it
-    /// (`SocketOptions::sp_send_buffer`); a ROUTER (raw REP) 64 per pipe, a size NNG
-    /// fixes (`xrep0_pipe_init`); a PAIR
+    /// (`SocketOptions::sp_send_buffer`); a ROUTER (raw REP) 64 per pipe out, a size
+    /// NNG fixes (`xrep0_pipe_init`), and in a socket queue of `NNG_OPT_RECVBUF` (1)
+    /// with one message more held by each pipe while it is full; a PAIR
     /// receives into a socket queue of `NNG_OPT_RECVBUF` (0 by default) beyond the one
     /// message its pipe holds (`pair1_pipe_recv_cb`). Its PULL, REP
     /// and RESPONDENT keep no receive queue: each pipe holds the one message the
@@ -222,6 +223,10 @@ impl EffectiveOptions {
                 self.sndhwm = Effective::default(
                     64,
                     "NNG raw rep0 (xrep0): 64 per pipe, fixed; a message for a full pipe is dropped",
+                );
+                self.rcvhwm = Effective::default(
+                    1,
+                    "NNG raw rep0 (xrep0) NNG_OPT_RECVBUF = 1: one queue for the socket, in arrival order; while it is full each pipe holds one more and reads no further",
                 );
             }
             SocketType::Dealer => {

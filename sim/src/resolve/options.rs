@@ -152,6 +152,9 @@ impl EffectiveOptions {
         } else {
             ctx.count(&raw.rcvhwm, "rcvhwm", &mut self.rcvhwm);
         }
+        if ctx.library == Some(Library::Nng) && ctx.socket_type == SocketType::Router {
+            ctx.nng_buffer(raw.rcvhwm.as_ref(), "rcvhwm", "NNG_OPT_RECVBUF", 0, self.rcvhwm.value);
+        }
         if ctx.library == Some(Library::Nng) && ctx.socket_type == SocketType::Bus {
             ctx.nng_buffer(raw.sndhwm.as_ref(), "sndhwm", "NNG_OPT_SENDBUF", 1, self.sndhwm.value);
             ctx.nng_buffer(raw.rcvhwm.as_ref(), "rcvhwm", "NNG_OPT_RECVBUF", 1, self.rcvhwm.value);

@@ -111,6 +111,8 @@ pub struct SocketOptions {
     /// (`NNG_OPT_SUB_PREFNEW`, on by default), an XSUB and a BUS the new one. Without
     /// it, as in libzmq and nanomsg, a PUB drops the new message and a SUB or BUS stops
     /// reading a full pipe, which pushes back on the sender (docs/library-semantics.md).
+    /// A ROUTER with it receives as NNG's raw REP: a socket queue of `rcvhwm_msgs`
+    /// (`NNG_OPT_RECVBUF`), and one message more held by each pipe while it is full.
     pub nng_queues: bool,
     /// PUSH, PAIR and DEALER as the SP libraries' (a `library: nng` or `library:
     /// nanomsg` one): `Some(n)` queues up to `n` messages on the socket (NNG's

@@ -162,15 +162,34 @@ pub struct Pipes {
     /// Untraced only: pipes given a message to write since the driver last looked,
     /// oldest first, a pipe not repeated back to back. Keeps its room.
     woken: Vec<PipeId>,
-    /// A receive queue for the whole socket, as NNG's SUB, XSUB and BUS keep one
-    /// (`Pipes::queue_per_socket`): the pipe of each message received and not yet
-    /// taken, in arrival order. RCVHWM then bounds them all together, and the
-    /// application takes them in that order instead of pipe by pipe.
-    #[allow(
-        clippy::box_collection,
-        reason = "most sockets have none: a box is 8 bytes where a queue is 32, on each of a million comet users' sockets"
-    )]
-    arrivals: Option<Box<VecDeque<PipeId>>>,
+    /// A receive queue for the whole socket, as NNG keeps one (`Pipes::queue_per_socket`,
+    /// `Pipes::queue_per_socket_and_one_per_pipe`). Boxed: most sockets have none, and
+    /// a million comet users' sockets would each carry an empty queue.
+    arrivals: Option<Box<Arrivals>>,
+}
+
+/// The pipe of each message received and not yet taken, in arrival order: the
+/// application takes them in that order instead of pipe by pipe.
+#[derive(Debug, Default)]
+struct Arrivals {
+    order: VecDeque<PipeId>,
+    /// NNG's raw REP (xrep0): RCVHWM is the socket's queue (`NNG_OPT_RECVBUF`, 0 a
+    /// queue of none), and each pipe holds one more message while it is full, which
+    /// stops that pipe's reading. Otherwise RCVHWM bounds every pipe's messages
+    /// together (NNG's SUB, XSUB and BUS).
+    one_per_pipe_beyond: bool,
+}
+
+impl Arrivals {
+    /// Whether a message from `pipe` may join, at RCVHWM `rcvhwm_msgs`.
+    fn has_room_for(&self, pipe: PipeId, rcvhwm_msgs: u32) -> bool {
+        if self.one_per_pipe_beyond {
+            // Messages past the socket's queue each wait in their own pipe.
+            !self.order.iter().skip(rcvhwm_msgs as usize).any(|p| *p == pipe)
+        } else {
+            below_hwm(self.order.len(), rcvhwm_msgs)
+        }
+    }
 }
 
 /// What an event about `msg` carries of it at `detail`. Untraced, nothing is kept,
@@ -228,11 +247,21 @@ impl Pipes {
         self.arrivals = Some(Box::default());
     }
 
-    /// Whether the inbound queue `pipe` would join (the socket's, or the pipe's own)
-    /// is below RCVHWM.
-    fn inbound_below_hwm(&self, pipe: &Pipe) -> bool {
-        let held = self.arrivals.as_ref().map_or(pipe.inbound_len(), |a| a.len());
-        below_hwm(held, self.rcvhwm_msgs)
+    /// Receives as NNG's raw REP (xrep0) does: into one queue for the socket of RCVHWM
+    /// messages (its `NNG_OPT_RECVBUF`; 0 is a queue of none), in arrival order, and
+    /// while that is full each pipe holds one more message and reads no further.
+    pub fn queue_per_socket_and_one_per_pipe(&mut self) {
+        self.arrivals =
+            Some(Box::new(Arrivals { one_per_pipe_beyond: true, ..Arrivals::default() }));
+    }
+
+    /// Whether a message from `pipe` may join its inbound queue (the socket's, or the
+    /// pipe's own) under RCVHWM.
+    fn inbound_below_hwm(&self, id: PipeId, pipe: &Pipe) -> bool {
+        match self.arrivals.as_deref() {
+            Some(arrivals) => arrivals.has_room_for(id, self.rcvhwm_msgs),
+            None => below_hwm(pipe.inbound_len(), self.rcvhwm_msgs),
+        }
     }
 
     /// Whether anyone keeps this socket's events, and with how much of their
@@ -312,7 +341,7 @@ impl Pipes {
 
     /// Whether `pipe` is attached and its inbound queue is below RCVHWM.
     pub fn can_receive(&self, pipe: PipeId) -> bool {
-        self.pipes.get(&pipe).is_some_and(|p| p.attached && self.inbound_below_hwm(p))
+        self.pipes.get(&pipe).is_some_and(|p| p.attached && self.inbound_below_hwm(pipe, p))
     }
 
     /// Round-robin: the first attached pipe after the last one chosen (wrapping) that
@@ -396,10 +425,10 @@ impl Pipes {
     pub(crate) fn push_inbound(&mut self, pipe: PipeId, msg: Msg) {
         // One lookup: this runs for every message read.
         let (rcvhwm_msgs, detail) = (self.rcvhwm_msgs, self.detail);
-        let socket_held = self.arrivals.as_ref().map(|a| a.len());
+        let socket_room = self.arrivals.as_deref().map(|a| a.has_room_for(pipe, rcvhwm_msgs));
         let refused = match self.pipes.get_mut(&pipe).filter(|p| p.attached) {
             None => Some(DropReason::PipeClosed),
-            Some(p) if !below_hwm(socket_held.unwrap_or(p.inbound_len()), rcvhwm_msgs) => {
+            Some(p) if !socket_room.unwrap_or_else(|| below_hwm(p.inbound_len(), rcvhwm_msgs)) => {
                 Some(DropReason::Hwm)
             }
             Some(p) => {
@@ -411,7 +440,7 @@ impl Pipes {
                 // too: what came on this pipe and waits.
                 let depth = depth_of(queue);
                 if let Some(arrivals) = self.arrivals.as_deref_mut() {
-                    arrivals.push_back(pipe);
+                    arrivals.order.push_back(pipe);
                 }
                 // A pipe is in `with_input` exactly while its inbound queue is not empty.
                 if depth == 1 {
@@ -473,8 +502,8 @@ impl Pipes {
     /// With a queue for the whole socket, the oldest message of all instead.
     pub(crate) fn pop_inbound(&mut self) -> Option<(PipeId, Msg)> {
         let chosen = if let Some(arrivals) = self.arrivals.as_deref_mut() {
-            let oldest = arrivals.pop_front()?;
-            release_if_empty(arrivals);
+            let oldest = arrivals.order.pop_front()?;
+            release_if_empty(&mut arrivals.order);
             oldest
         } else if self.with_input.len() == 1 {
             // The only pipe with input is next whatever the cursor (one pipe's socket).

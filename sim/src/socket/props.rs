@@ -660,8 +660,10 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
                         v.add(n, r, format!("reported depth {depth}, but {model} are queued"));
                     }
                 }
+                // NNG's raw REP holds one message per pipe beyond its socket queue of
+                // RCVHWM (`check_inbound` holds it to exactly that).
                 SocketEvent::Arrived { pipe, depth, .. }
-                    if s.rcvhwm_msgs > 0 && *depth > s.rcvhwm_msgs =>
+                    if s.rcvhwm_msgs > 0 && *depth > s.rcvhwm_msgs + u32::from(xrep0(s)) =>
                 {
                     v.add(n, r, format!("inbound depth {depth} on pipe {pipe} above RCVHWM"));
                 }
@@ -751,9 +753,11 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
     let mut v = Violations::default();
     let mut waiting: BTreeMap<PipeId, VecDeque<Msg>> = BTreeMap::new();
     // NNG's SUB, XSUB and BUS keep one queue for the socket: RCVHWM bounds every pipe's
-    // messages together, and a receive takes the oldest of them all.
-    let per_socket =
-        s.nng_queues && matches!(s.socket, SocketType::Sub | SocketType::XSub | SocketType::Bus);
+    // messages together, and a receive takes the oldest of them all. Its raw REP too,
+    // where RCVHWM is the socket's queue and each pipe holds one message beyond it.
+    let per_socket = s.nng_queues
+        && matches!(s.socket, SocketType::Sub | SocketType::XSub | SocketType::Bus)
+        || xrep0(s);
     let mut arrivals: VecDeque<(PipeId, Msg)> = VecDeque::new();
     let left = |arrivals: &mut VecDeque<(PipeId, Msg)>, pipe: PipeId, msg: &Msg| {
         if let Some(at) = arrivals.iter().position(|(p, m)| *p == pipe && m == msg) {
@@ -777,7 +781,7 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
                     if s.socket != SocketType::XPub && real != *depth {
                         v.add(n, r, format!("reported inbound depth {depth}, but {real} wait"));
                     }
-                    if s.rcvhwm_msgs > 0 && real > s.rcvhwm_msgs {
+                    if s.rcvhwm_msgs > 0 && real > s.rcvhwm_msgs && !xrep0(s) {
                         v.add(n, r, format!("{real} messages wait on pipe {pipe}, above RCVHWM"));
                     }
                 }
@@ -819,11 +823,25 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
             }
         }
         let held: usize = waiting.values().map(VecDeque::len).sum();
-        if per_socket && s.rcvhwm_msgs > 0 && held > s.rcvhwm_msgs as usize {
+        if xrep0(s) {
+            let beyond = arrivals.iter().skip(s.rcvhwm_msgs as usize);
+            for (pipe, _) in beyond.clone() {
+                let count = beyond.clone().filter(|(p, _)| p == pipe).count();
+                if count > 1 {
+                    v.add(n, r, format!("pipe {pipe} holds {count} beyond the socket's queue"));
+                }
+            }
+        } else if per_socket && s.rcvhwm_msgs > 0 && held > s.rcvhwm_msgs as usize {
             v.add(n, r, format!("{held} messages wait on the socket, above RCVHWM"));
         }
     }
     v.finish()
+}
+
+/// Whether `setup` is NNG's raw REP (`nng_queues` on a ROUTER), which receives into a
+/// socket queue of RCVHWM and holds one message per pipe beyond it.
+fn xrep0(setup: &Setup) -> bool {
+    setup.nng_queues && setup.socket == SocketType::Router
 }
 
 /// Property 1 as a whole: both halves.

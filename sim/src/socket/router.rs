@@ -67,7 +67,13 @@ impl Router {
             by_pipe: BTreeMap::new(),
             pipe_by_id: BTreeMap::new(),
         });
-        Router { mandatory: options.router_mandatory, pipes: Pipes::new(&options), routing_ids }
+        let mut pipes = Pipes::new(&options);
+        if options.nng_queues && !options.zmtp {
+            // NNG's raw REP (xrep0): a socket queue of NNG_OPT_RECVBUF, and one
+            // message more held by each pipe while it is full.
+            pipes.queue_per_socket_and_one_per_pipe();
+        }
+        Router { mandatory: options.router_mandatory, pipes, routing_ids }
     }
 
     /// The hop id messages from `pipe` carry: its routing id, or the pipe id itself.
@@ -178,6 +184,30 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// NNG's raw REP (`nng_queues`) receives into one socket queue of RCVHWM (1 here),
+    /// in arrival order; while it is full each pipe holds one message more and is not
+    /// read. libzmq's ROUTER keeps RCVHWM per pipe and fair-queues.
+    #[test]
+    fn nngs_raw_rep_queues_for_the_socket_and_holds_one_a_pipe_beyond() {
+        let mut router = Router::new(SocketOptions { nng_queues: true, ..opts(10, 1) });
+        up(&mut router, &[1, 2]);
+        let readable = |r: &Router| (r.can_receive(1), r.can_receive(2));
+        router.on_message(1, msg(&[0x8000_0001], "a"), ms(0));
+        assert_eq!(readable(&router), (true, true), "the socket queue holds a");
+        router.on_message(1, msg(&[0x8000_0002], "b"), ms(0));
+        assert_eq!(readable(&router), (false, true), "pipe 1 holds b beyond it");
+        router.on_message(2, msg(&[0x8000_0003], "c"), ms(0));
+        assert_eq!(readable(&router), (false, false), "pipe 2 holds c");
+        assert_eq!(router.recv(ms(1)).unwrap().body, "a");
+        assert_eq!(readable(&router), (true, false), "b moved into the socket queue");
+        let rest: Vec<_> = std::iter::from_fn(|| router.recv(ms(1)).ok()).map(|m| m.body).collect();
+        assert_eq!(rest, ["b", "c"], "in arrival order");
+        let mut libzmq = Router::new(opts(10, 1));
+        up(&mut libzmq, &[1, 2]);
+        libzmq.on_message(1, msg(&[0x8000_0001], "a"), ms(0));
+        assert_eq!(readable(&libzmq), (false, true), "RCVHWM 1 per pipe");
     }
 
     #[test]

@@ -51,6 +51,8 @@ Rows:
                        zmq-router-full-mandatory with the ROUTER's SNDBUF and the
                        DEALER's RCVBUF at 64 KiB
   nng-router-full      the same with NNG's raw REP and raw REQ at their defaults
+  nng-router-stopped   a raw REQ sends to a raw REP that reads nothing, both at their
+                       defaults, until a send waits; then the REP drains
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
   nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message;
@@ -1310,6 +1312,45 @@ def oracle_nng_router_full():
     say("TIME", "received", len(got))
 
 
+def raw_req_send_until_blocked(dealer):
+    """Sends numbered 100 kB requests (each led by its request id) on a raw REQ until
+    one waits 200 ms; how many went out."""
+    import pynng
+
+    dealer.send_timeout = 200
+    body = b"x" * PUB_BYTES
+    for i in range(PUB_SENT):
+        try:
+            dealer.send(struct.pack(">I", 0x80000000 | (i + 1)) + b"%08d" % i + body)
+        except pynng.Timeout:
+            return i
+    return PUB_SENT
+
+
+def oracle_nng_router_stopped():
+    """NNG's raw REQ sends to a raw REP (patchbay's nng DEALER and ROUTER) that reads
+    nothing, both at their defaults: xrep0 takes one message into its socket queue
+    (NNG_OPT_RECVBUF 1) and each pipe holds one more, so once the kernels' buffers
+    are full the REQ's send waits, and the REP then gets exactly what was sent."""
+    router = nng_open(nng_kind("ROUTER"))
+    port = nng_listen(router, 0)
+    dealer = nng_open(nng_kind("DEALER"))
+    dealer.dial("tcp://127.0.0.1:%d" % port, block=True)
+    sent = raw_req_send_until_blocked(dealer)
+    got = nng_drain_numbers(router)
+    say("OUTCOME", until_blocked_outcome("DEALER", "ROUTER", sent, got))
+    say("TIME", "sent", sent)
+
+
+def peer_nng_router_stopped(url):
+    """NNG's raw REQ at its defaults, dialling patchbay's ROUTER (which reads nothing
+    until it has heard how many went out): sends until a send waits, says how many."""
+    dealer = nng_open(nng_kind("DEALER"))
+    dealer.dial(url, block=True)
+    say("SENT", raw_req_send_until_blocked(dealer))
+    line()
+
+
 def nng_drain_numbers(sock):
     got = []
     while (msg := nng_try_recv(sock, 500)) is not None:
@@ -1635,6 +1676,7 @@ ORACLES = {
     "zmq-router-full-mandatory": lambda: oracle_zmq_router_full(True),
     "zmq-router-full-sndbuf": lambda: oracle_zmq_router_full(True, SMALL_KERNEL_BUFFER),
     "nng-router-full": oracle_nng_router_full,
+    "nng-router-stopped": oracle_nng_router_stopped,
     "nng-sub-two-pubs": oracle_nng_sub_two_pubs,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -1679,6 +1721,7 @@ def main():
         "zmq-router-full-mandatory": lambda: peer_zmq_router_full(),
         "zmq-router-full-sndbuf": lambda: peer_zmq_router_full(SMALL_KERNEL_BUFFER),
         "nng-router-full": lambda: peer_nng_router_full(),
+        "nng-router-stopped": lambda: peer_nng_router_stopped(opt["--connect"]),
         "nng-sub-two-pubs": lambda: peer_nng_sub_two_pubs(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
