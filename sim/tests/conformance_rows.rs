@@ -1470,6 +1470,77 @@ fn conformance_nng_router_holds_one_a_pipe_beyond_its_socket_queue() {
     }
 }
 
+/// The `nng-pull-ready-first` row's PUSHes, in the order they dial, the order they
+/// send in, and the pause after each step (as `READY_FIRST_*` in the peer script).
+const READY_FIRST_DIAL: [&str; 3] = ["a", "b", "c"];
+const READY_FIRST_SEND: [&str; 3] = ["c", "a", "b"];
+const READY_FIRST_PAUSE: Duration = Duration::from_millis(100);
+
+/// patchbay's PULL (`options`) binds and reads nothing until the counterpart's three
+/// PUSHes have each sent one message; then it reads them.
+async fn ours_pull_ready_first<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let pull = open(t, SocketType::Pull, &options, vec![env.bind_at], vec![], &watch).await?;
+    cp.connect_to(env.advertised(&pull))?;
+    cp.expect("SENT").await?;
+    let got: Vec<String> =
+        drain(&pull, Duration::from_millis(300)).await.iter().map(body).collect();
+    Ok(Outcome::new(format!("PULL got {}", got.join(","))))
+}
+
+/// The simulated PUSHes of `nng-pull-ready-first`, as `peer_nng_pull_ready_first`
+/// plays them.
+fn sim_pushes_ready_first(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let mut pushes = Vec::new();
+        for _ in READY_FIRST_DIAL {
+            let watch = Watch::default();
+            pushes
+                .push(open(t.clone(), SocketType::Push, &options, vec![], vec![to], &watch).await?);
+            tokio::time::sleep(READY_FIRST_PAUSE).await;
+        }
+        for name in READY_FIRST_SEND {
+            let which = READY_FIRST_DIAL.iter().position(|n| *n == name).expect("one of them");
+            pushes[which].send(Msg::new(name)).await.map_err(err("push"))?;
+            tokio::time::sleep(READY_FIRST_PAUSE).await;
+        }
+        link.say("SENT");
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
+/// NNG's PULL takes from the pipe that became ready first (pull0's `pl` list), not
+/// in turn: three PUSHes dialled a, b, c send one message each, c first, then a,
+/// then b, to a PULL that is not reading, and it reads c, a, b. patchbay's `nng`
+/// PULL fair-queued by pipe before this row and read a, b, c; its REP and RESPONDENT
+/// (rep0's and respondent0's `recvpipes`) take the same order.
+#[test]
+fn conformance_nng_pull_takes_the_pipe_ready_first() {
+    require_peers();
+    let row = "nng-pull-ready-first";
+    let want = "PULL got c,a,b";
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's PULL");
+    let pull = nng_options(SocketType::Pull);
+    let real_pull = pull.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, cp| ours_pull_ready_first(t, env, cp, real_pull),
+    );
+    let sim =
+        in_sim(row, sim_pushes_ready_first(nng_options(SocketType::Push)), move |t, env, cp| {
+            ours_pull_ready_first(t, env, cp, pull)
+        });
+    agree(row, want, &real, &sim);
+}
+
 // ------------------------------------------------------------------ SURVEYOR row
 
 /// One survey: what came back, or "timed out" when the surveyor's receive ended at

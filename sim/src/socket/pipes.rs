@@ -173,21 +173,21 @@ pub struct Pipes {
 #[derive(Debug, Default)]
 struct Arrivals {
     order: VecDeque<PipeId>,
-    /// NNG's raw REP (xrep0): RCVHWM is the socket's queue (`NNG_OPT_RECVBUF`, 0 a
-    /// queue of none), and each pipe holds one more message while it is full, which
-    /// stops that pipe's reading. Otherwise RCVHWM bounds every pipe's messages
-    /// together (NNG's SUB, XSUB and BUS).
-    one_per_pipe_beyond: bool,
+    /// `Some(n)`: the socket's queue holds `n` messages, and each pipe one more
+    /// while it is full, which stops that pipe's reading (NNG's raw REP, `n` its
+    /// `NNG_OPT_RECVBUF`; its PULL, REP and RESPONDENT, `n` 0: a pipe holds one, and
+    /// the application takes from the pipe that became ready first). `None`: RCVHWM
+    /// bounds every pipe's messages together (NNG's SUB, XSUB and BUS).
+    socket_queue: Option<u32>,
 }
 
 impl Arrivals {
     /// Whether a message from `pipe` may join, at RCVHWM `rcvhwm_msgs`.
     fn has_room_for(&self, pipe: PipeId, rcvhwm_msgs: u32) -> bool {
-        if self.one_per_pipe_beyond {
+        match self.socket_queue {
             // Messages past the socket's queue each wait in their own pipe.
-            !self.order.iter().skip(rcvhwm_msgs as usize).any(|p| *p == pipe)
-        } else {
-            below_hwm(self.order.len(), rcvhwm_msgs)
+            Some(n) => !self.order.iter().skip(n as usize).any(|p| *p == pipe),
+            None => below_hwm(self.order.len(), rcvhwm_msgs),
         }
     }
 }
@@ -247,12 +247,15 @@ impl Pipes {
         self.arrivals = Some(Box::default());
     }
 
-    /// Receives as NNG's raw REP (xrep0) does: into one queue for the socket of RCVHWM
-    /// messages (its `NNG_OPT_RECVBUF`; 0 is a queue of none), in arrival order, and
-    /// while that is full each pipe holds one more message and reads no further.
-    pub fn queue_per_socket_and_one_per_pipe(&mut self) {
-        self.arrivals =
-            Some(Box::new(Arrivals { one_per_pipe_beyond: true, ..Arrivals::default() }));
+    /// Receives as NNG's raw REP (xrep0) does: into one queue for the socket of
+    /// `socket_queue` messages (its `NNG_OPT_RECVBUF`; 0 is a queue of none), in
+    /// arrival order, and while that is full each pipe holds one more message and
+    /// reads no further. With 0 it is NNG's PULL, REP and RESPONDENT: each pipe holds
+    /// one message, and the application takes them in the order the pipes became
+    /// ready (their `pl` and `recvpipes` lists), not in turn.
+    pub fn queue_per_socket_and_one_per_pipe(&mut self, socket_queue: u32) {
+        let socket_queue = Some(socket_queue);
+        self.arrivals = Some(Box::new(Arrivals { socket_queue, ..Arrivals::default() }));
     }
 
     /// Whether a message from `pipe` may join its inbound queue (the socket's, or the

@@ -757,7 +757,7 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
     // where RCVHWM is the socket's queue and each pipe holds one message beyond it.
     let per_socket = s.nng_queues
         && matches!(s.socket, SocketType::Sub | SocketType::XSub | SocketType::Bus)
-        || xrep0(s);
+        || socket_queue(s).is_some();
     let mut arrivals: VecDeque<(PipeId, Msg)> = VecDeque::new();
     let left = |arrivals: &mut VecDeque<(PipeId, Msg)>, pipe: PipeId, msg: &Msg| {
         if let Some(at) = arrivals.iter().position(|(p, m)| *p == pipe && m == msg) {
@@ -781,7 +781,7 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
                     if s.socket != SocketType::XPub && real != *depth {
                         v.add(n, r, format!("reported inbound depth {depth}, but {real} wait"));
                     }
-                    if s.rcvhwm_msgs > 0 && real > s.rcvhwm_msgs && !xrep0(s) {
+                    if s.rcvhwm_msgs > 0 && real > s.rcvhwm_msgs && socket_queue(s).is_none() {
                         v.add(n, r, format!("{real} messages wait on pipe {pipe}, above RCVHWM"));
                     }
                 }
@@ -823,8 +823,8 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
             }
         }
         let held: usize = waiting.values().map(VecDeque::len).sum();
-        if xrep0(s) {
-            let beyond = arrivals.iter().skip(s.rcvhwm_msgs as usize);
+        if let Some(queue) = socket_queue(s) {
+            let beyond = arrivals.iter().skip(queue);
             for (pipe, _) in beyond.clone() {
                 let count = beyond.clone().filter(|(p, _)| p == pipe).count();
                 if count > 1 {
@@ -842,6 +842,19 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
 /// socket queue of RCVHWM and holds one message per pipe beyond it.
 fn xrep0(setup: &Setup) -> bool {
     setup.nng_queues && setup.socket == SocketType::Router
+}
+
+/// The socket queue of NNG's sockets that hold one message a pipe beyond it: RCVHWM
+/// for its raw REP, none for its PULL, REP and RESPONDENT (each pipe holds one, taken
+/// in the order the pipes became ready).
+fn socket_queue(setup: &Setup) -> Option<usize> {
+    use SocketType::*;
+    match setup.socket {
+        _ if !setup.nng_queues => None,
+        Router => Some(setup.rcvhwm_msgs as usize),
+        Pull | Rep | Respondent => Some(0),
+        _ => None,
+    }
 }
 
 /// Property 1 as a whole: both halves.

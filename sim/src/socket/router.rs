@@ -71,7 +71,7 @@ impl Router {
         if options.nng_queues && !options.zmtp {
             // NNG's raw REP (xrep0): a socket queue of NNG_OPT_RECVBUF, and one
             // message more held by each pipe while it is full.
-            pipes.queue_per_socket_and_one_per_pipe();
+            pipes.queue_per_socket_and_one_per_pipe(options.rcvhwm_msgs);
         }
         Router { mandatory: options.router_mandatory, pipes, routing_ids }
     }

@@ -53,6 +53,9 @@ Rows:
   nng-router-full      the same with NNG's raw REP and raw REQ at their defaults
   nng-router-stopped   a raw REQ sends to a raw REP that reads nothing, both at their
                        defaults, until a send waits; then the REP drains
+  nng-pull-ready-first three PUSHes (a, b, c, dialled in that order) send one message
+                       each to a PULL that is not reading, c first, then a, then b;
+                       then the PULL reads them
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
   nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message;
@@ -1351,6 +1354,54 @@ def peer_nng_router_stopped(url):
     line()
 
 
+# The nng-pull-ready-first row: the PUSHes in the order they dial, the order they
+# send in, and the pause after each step.
+READY_FIRST_DIAL = "abc"
+READY_FIRST_SEND = "cab"
+READY_FIRST_PAUSE_S = 0.1
+
+
+def ready_first_pushes(url):
+    """NNG PUSHes at their defaults, dialling `url` one after another."""
+    import pynng
+
+    pushes = {}
+    for name in READY_FIRST_DIAL:
+        pushes[name] = nng_open(pynng.Push0)
+        pushes[name].dial(url, block=True)
+        time.sleep(READY_FIRST_PAUSE_S)
+    return pushes
+
+
+def ready_first_sends(pushes):
+    for name in READY_FIRST_SEND:
+        pushes[name].send(name.encode())
+        time.sleep(READY_FIRST_PAUSE_S)
+
+
+def oracle_nng_pull_ready_first():
+    """NNG's PULL takes from the pipe that became ready first (pull0's `pl` list), not
+    in turn: each pipe holds one message, and they come out as they arrived."""
+    import pynng
+
+    pull = nng_open(pynng.Pull0)
+    port = nng_listen(pull, 0)
+    pushes = ready_first_pushes("tcp://127.0.0.1:%d" % port)
+    ready_first_sends(pushes)
+    got = []
+    while (msg := nng_try_recv(pull, 300)) is not None:
+        got.append(msg.decode())
+    say("OUTCOME", "PULL got " + ",".join(got))
+
+
+def peer_nng_pull_ready_first(url):
+    """Three NNG PUSHes dialling patchbay's PULL, which reads nothing until they have
+    sent: they send in READY_FIRST_SEND's order, then say so."""
+    ready_first_sends(ready_first_pushes(url))
+    say("SENT")
+    line()
+
+
 def nng_drain_numbers(sock):
     got = []
     while (msg := nng_try_recv(sock, 500)) is not None:
@@ -1677,6 +1728,7 @@ ORACLES = {
     "zmq-router-full-sndbuf": lambda: oracle_zmq_router_full(True, SMALL_KERNEL_BUFFER),
     "nng-router-full": oracle_nng_router_full,
     "nng-router-stopped": oracle_nng_router_stopped,
+    "nng-pull-ready-first": oracle_nng_pull_ready_first,
     "nng-sub-two-pubs": oracle_nng_sub_two_pubs,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -1722,6 +1774,7 @@ def main():
         "zmq-router-full-sndbuf": lambda: peer_zmq_router_full(SMALL_KERNEL_BUFFER),
         "nng-router-full": lambda: peer_nng_router_full(),
         "nng-router-stopped": lambda: peer_nng_router_stopped(opt["--connect"]),
+        "nng-pull-ready-first": lambda: peer_nng_pull_ready_first(opt["--connect"]),
         "nng-sub-two-pubs": lambda: peer_nng_sub_two_pubs(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
