@@ -7,7 +7,7 @@
 //! once the bytes ahead of it and its own have gone at the limit (the fault world keeps
 //! each direction's pace). `stands_for` is the write's bytes plus the virtual padding
 //! of the modelled messages in it (`meter.rs`, `wire/modelled.rs`: padding never
-//! travels here), so a 100 MB job paces a link and fills the reader's buffer as 100 MB
+//! travels here), so a 100 MB job paces a link and fills the connection's window as 100 MB
 //! would, with nothing allocated for it. The reading end releases a chunk only when its
 //! link delay has passed since (latency, plus retransmission time for drawn losses, in
 //! order, as TCP would), when no partition holds traffic from that peer, and when its
@@ -341,7 +341,7 @@ pub struct ShimStream {
     port: u16,
     /// The connection's send windows.
     windows: Rc<Windows>,
-    /// What this end's writes stand for, for bandwidth limits and the reader's buffer.
+    /// What this end's writes stand for, for bandwidth limits and the window.
     meter: Meter,
     /// The waker last handed to the fault world for a reset (`watch_silent_peer`):
     /// a task waits on the link a few times per chunk, always with the same waker, and
