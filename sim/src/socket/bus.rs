@@ -20,25 +20,24 @@ use std::time::Duration;
 
 use super::pipes::Pipes;
 use super::rep::spill_header;
-use super::{Msg, PipeId, SendError, SocketCore, SocketOptions, SocketType};
+use super::{Msg, SendError, SocketCore, SocketOptions, SocketType};
 
 #[derive(Debug)]
 /// A BUS core: every message to every peer, none back to the one it came from.
 pub struct Bus {
     pipes: Pipes,
-    /// NNG's: never stop reading a pipe; a full queue refuses the new message.
-    reads_on: bool,
 }
 
 impl Bus {
-    /// A BUS core with these options.
-    /// NNG's receives into one queue for the socket (bus0's `NNG_OPT_RECVBUF`).
+    /// A BUS core with these options. NNG's receives into one queue for the socket
+    /// (bus0's `NNG_OPT_RECVBUF`), reading on at a full queue and refusing the new
+    /// message (`Pipes::queue_per_socket`).
     pub fn new(options: SocketOptions) -> Bus {
         let mut pipes = Pipes::new(&options);
         if options.nng_queues {
             pipes.queue_per_socket();
         }
-        Bus { pipes, reads_on: options.nng_queues }
+        Bus { pipes }
     }
 }
 
@@ -56,12 +55,6 @@ impl SocketCore for Bus {
         spill_header(&mut msg, 0);
         self.pipes.copy_to_attached(&msg);
         Ok(())
-    }
-
-    /// NNG's BUS reads every attached pipe whatever its queue holds: a message that
-    /// finds the queue full is refused as a `Hwm` drop (`Pipes::push_inbound`).
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        if self.reads_on { self.pipes.is_attached(pipe) } else { self.pipes.can_receive(pipe) }
     }
 }
 

@@ -177,7 +177,9 @@ struct Arrivals {
     /// while it is full, which stops that pipe's reading (NNG's raw REP, `n` its
     /// `NNG_OPT_RECVBUF`; its PULL, REP and RESPONDENT, `n` 0: a pipe holds one, and
     /// the application takes from the pipe that became ready first). `None`: RCVHWM
-    /// bounds every pipe's messages together (NNG's SUB, XSUB and BUS).
+    /// bounds every pipe's messages together, and no pipe is ever left unread: a
+    /// message that finds the queue full is dropped or evicts the oldest (NNG's SUB,
+    /// XSUB and BUS).
     socket_queue: Option<u32>,
 }
 
@@ -242,7 +244,10 @@ impl Pipes {
 
     /// Receives into one queue for the whole socket, as NNG's SUB, XSUB and BUS do
     /// (their `NNG_OPT_RECVBUF`): RCVHWM bounds the messages of every pipe together,
-    /// and they are taken in the order they arrived, not fair-queued by pipe.
+    /// they are taken in the order they arrived, not fair-queued by pipe, and every
+    /// attached pipe is read whatever the queue holds (`can_receive`): at a full queue
+    /// `push_inbound` refuses the new message and `push_inbound_evicting` discards
+    /// the oldest.
     pub fn queue_per_socket(&mut self) {
         self.arrivals = Some(Box::default());
     }
@@ -256,6 +261,18 @@ impl Pipes {
     pub fn queue_per_socket_and_one_per_pipe(&mut self, socket_queue: u32) {
         let socket_queue = Some(socket_queue);
         self.arrivals = Some(Box::new(Arrivals { socket_queue, ..Arrivals::default() }));
+    }
+
+    /// The pipes of a PULL, REP or RESPONDENT. NNG's (`nng_queues`, on SP) hold one
+    /// message a pipe and hand them over in the order the pipes became ready (pull0's
+    /// `pl` list, rep0's and respondent0's `recvpipes`); libzmq's and nanomsg's
+    /// fair-queue, RCVHWM a pipe.
+    pub(crate) fn ready_first(options: &SocketOptions) -> Pipes {
+        let mut pipes = Pipes::new(options);
+        if options.nng_queues && !options.zmtp {
+            pipes.queue_per_socket_and_one_per_pipe(0);
+        }
+        pipes
     }
 
     /// Whether a message from `pipe` may join its inbound queue (the socket's, or the
@@ -342,8 +359,16 @@ impl Pipes {
             .is_some_and(|p| p.attached && below_hwm(p.outbound_len(), self.sndhwm_msgs))
     }
 
-    /// Whether `pipe` is attached and its inbound queue is below RCVHWM.
+    /// Whether the driver should read `pipe`: it is attached and its inbound queue is
+    /// below RCVHWM, or the socket's queue never stops a pipe (`queue_per_socket`).
     pub fn can_receive(&self, pipe: PipeId) -> bool {
+        let reads_on = self.arrivals.as_deref().is_some_and(|a| a.socket_queue.is_none());
+        if reads_on { self.is_attached(pipe) } else { self.has_inbound_room(pipe) }
+    }
+
+    /// Whether `pipe` is attached and a message from it would find room in its
+    /// inbound queue (the socket's, or the pipe's own).
+    pub(crate) fn has_inbound_room(&self, pipe: PipeId) -> bool {
         self.pipes.get(&pipe).is_some_and(|p| p.attached && self.inbound_below_hwm(pipe, p))
     }
 
@@ -468,7 +493,7 @@ impl Pipes {
     pub(crate) fn push_inbound_evicting(&mut self, pipe: PipeId, msg: Msg) {
         if self.arrivals.is_some() {
             // The socket's queue: its oldest message goes, whichever pipe it came on.
-            let full = self.pipes.get(&pipe).is_some_and(|p| p.attached) && !self.can_receive(pipe);
+            let full = self.is_attached(pipe) && !self.has_inbound_room(pipe);
             if full && let Some((from, old)) = self.pop_inbound() {
                 self.drop_msg(Some(from), DropReason::Hwm, old);
             }

@@ -1482,7 +1482,7 @@ impl SocketCore for Flawed {
             Flaw::PanicsOnEmptyHeader => {
                 let _reply_id = msg.header[0];
             }
-            Flaw::DropsTheArrivalNotTheOldest if !self.inner.pipes().can_receive(pipe) => {
+            Flaw::DropsTheArrivalNotTheOldest if !self.inner.pipes().has_inbound_room(pipe) => {
                 let reason = DropReason::Hwm;
                 return self.events.push_back(SocketEvent::Dropped {
                     pipe: Some(pipe),

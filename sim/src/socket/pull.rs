@@ -4,7 +4,7 @@
 //! fills and its send blocks: nothing is dropped on the way (docs/library-semantics.md,
 //! "High-water marks"). NNG's PULL, REP and RESPONDENT do not take turns: each pipe
 //! holds one message, and the application gets them in the order the pipes became
-//! ready ([`ready_first`]).
+//! ready ([`Pipes::ready_first`]).
 
 use std::time::Duration;
 
@@ -20,20 +20,8 @@ pub struct Pull {
 impl Pull {
     /// A PULL core with these options.
     pub fn new(options: SocketOptions) -> Pull {
-        Pull { pipes: ready_first(&options) }
+        Pull { pipes: Pipes::ready_first(&options) }
     }
-}
-
-/// The pipes of a PULL, REP or RESPONDENT. NNG's (`nng_queues`, on SP) hold one
-/// message a pipe and hand them over in the order the pipes became ready (pull0's
-/// `pl` list, rep0's and respondent0's `recvpipes`); libzmq's and nanomsg's
-/// fair-queue, RCVHWM a pipe.
-pub(super) fn ready_first(options: &SocketOptions) -> Pipes {
-    let mut pipes = Pipes::new(options);
-    if options.nng_queues && !options.zmtp {
-        pipes.queue_per_socket_and_one_per_pipe(0);
-    }
-    pipes
 }
 
 impl SocketCore for Pull {

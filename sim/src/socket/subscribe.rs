@@ -58,7 +58,8 @@ pub struct Subscriber {
     prefixes: Prefixes,
     /// Whether subscriptions travel upstream: only on ZeroMQ's wire (ZMTP).
     upstream: bool,
-    /// NNG's queueing: never stop reading a pipe; make room in a full queue instead.
+    /// NNG's queueing: one queue for the socket, which never stops a pipe
+    /// (`Pipes::queue_per_socket`); a full one makes room or refuses the new message.
     reads_on: bool,
     /// With `reads_on`, a SUB's full queue discards its oldest message rather than the
     /// new one (`NNG_OPT_SUB_PREFNEW`); an XSUB always discards the new one.
@@ -175,11 +176,6 @@ impl SocketCore for Subscriber {
         // `NNG_OPT_SUB_PREFNEW`, are ever sent one; every other subscriber stops
         // reading the pipe first (`can_receive`).
         self.pipes.push_inbound(pipe, msg);
-    }
-
-    /// libzmq's and nanomsg's subscribers stop reading a full pipe; NNG's read on.
-    fn can_receive(&self, pipe: PipeId) -> bool {
-        if self.reads_on { self.pipes.is_attached(pipe) } else { self.pipes.can_receive(pipe) }
     }
 }
 

@@ -1015,13 +1015,23 @@ def until_blocked_outcome(sender, receiver, sent, got):
     ])
 
 
-def pair_send_until_blocked(sender):
-    """Sends numbered 100 kB messages until one waits 200 ms; how many went out."""
+def send_until_blocked(send):
+    """Sends numbered 100 kB messages through `send(body)`, which says whether the
+    message went out, until one waits its timeout (200 ms); how many went out."""
     body = b"x" * PUB_BYTES
     for i in range(PUB_SENT):
-        if not sender.send(b"%08d" % i + body):
+        if not send(b"%08d" % i + body):
             return i
     return PUB_SENT
+
+
+def went(blocked, send, *args):
+    """Whether `send(*args)` went out, rather than raising `blocked` (its timeout)."""
+    try:
+        send(*args)
+        return True
+    except blocked:
+        return False
 
 
 def oracle_pair_stopped(lib):
@@ -1033,7 +1043,7 @@ def oracle_pair_stopped(lib):
     sender = SpEnd(lib, "PAIR")
     sender.dial(port)
     assert sender.send(b"hello", TIMEOUT_MS) and receiver.recv(TIMEOUT_MS) == b"hello"
-    sent = pair_send_until_blocked(sender)
+    sent = send_until_blocked(sender.send)
     got = receiver.drain_numbers()
     say("OUTCOME", until_blocked_outcome("PAIR sender", "PAIR receiver", sent, got))
     say("TIME", "sent", sent)
@@ -1247,14 +1257,7 @@ def oracle_zmq_router_full(mandatory, buffer=None):
     dealer.connect("tcp://127.0.0.1:%d" % port)
     dealer.send(b"hello")
     ident, _ = router.recv_multipart()
-    body = b"x" * PUB_BYTES
-    sent = 0
-    while sent < PUB_SENT:
-        try:
-            router.send_multipart([ident, b"%08d" % sent + body])
-        except zmq.Again:
-            break
-        sent += 1
+    sent = send_until_blocked(lambda body: went(zmq.Again, router.send_multipart, [ident, body]))
     got = drain_numbers(dealer)
     say("OUTCOME", until_blocked_outcome("ROUTER", "DEALER", sent, got))
     say("TIME", "sent", sent)
@@ -1301,14 +1304,7 @@ def oracle_nng_router_full():
     dealer.dial("tcp://127.0.0.1:%d" % port, block=True)
     dealer.send(push_body(DEALER_ROUTER, 1)[:4] + b"hello")
     header, _ = nng_raw_recv(router)
-    body = b"x" * PUB_BYTES
-    sent = 0
-    while sent < PUB_SENT:
-        try:
-            nng_raw_send(router, header, b"%08d" % sent + body)
-        except pynng.Timeout:
-            break
-        sent += 1
+    sent = send_until_blocked(lambda body: went(pynng.Timeout, nng_raw_send, router, header, body))
     got = nng_drain_numbers(dealer)
     say("OUTCOME", until_blocked_outcome("ROUTER", "DEALER", sent, got))
     say("TIME", "sent", sent)
@@ -1316,18 +1312,13 @@ def oracle_nng_router_full():
 
 
 def raw_req_send_until_blocked(dealer):
-    """Sends numbered 100 kB requests (each led by its request id) on a raw REQ until
-    one waits 200 ms; how many went out."""
+    """Sends numbered 100 kB requests on a raw REQ, each led by a request id (the raw
+    REP only carries it back), until one waits 200 ms; how many went out."""
     import pynng
 
     dealer.send_timeout = 200
-    body = b"x" * PUB_BYTES
-    for i in range(PUB_SENT):
-        try:
-            dealer.send(struct.pack(">I", 0x80000000 | (i + 1)) + b"%08d" % i + body)
-        except pynng.Timeout:
-            return i
-    return PUB_SENT
+    request_id = struct.pack(">I", 0x80000001)
+    return send_until_blocked(lambda body: went(pynng.Timeout, dealer.send, request_id + body))
 
 
 def oracle_nng_router_stopped():
