@@ -1478,6 +1478,11 @@ fn conformance_nng_router_holds_one_a_pipe_beyond_its_socket_queue() {
 const READY_FIRST_DIAL: [&str; 3] = ["a", "b", "c"];
 const READY_FIRST_SEND: [&str; 3] = ["c", "a", "b"];
 const READY_FIRST_PAUSE: Duration = Duration::from_millis(100);
+/// What each PUSH sends: its name once in `nng-pull-ready-first`, and with each of
+/// these suffixes in `zmq-pull-fair-queue` and `nanomsg-pull-ready-first` (`BURST`
+/// in the peer script), so the PULL shows which pipe it takes after the first round.
+const ONCE: &[&str] = &[""];
+const BURST: &[&str] = &["0", "1", "2"];
 
 /// patchbay's PULL (`options`) binds and reads nothing until the counterpart's three
 /// PUSHes have each sent one message; then it reads them.
@@ -1497,8 +1502,8 @@ async fn ours_pull_ready_first<T: Transport>(
 }
 
 /// The simulated PUSHes of `nng-pull-ready-first`, as `peer_nng_pull_ready_first`
-/// plays them.
-fn sim_pushes_ready_first(options: SocketOptions) -> SimPeer {
+/// plays them, each sending its name with each suffix of `burst`.
+fn sim_pushes_ready_first(options: SocketOptions, burst: &'static [&'static str]) -> SimPeer {
     sim_peer(move |t, mut link| async move {
         let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
         let mut pushes = Vec::new();
@@ -1510,7 +1515,12 @@ fn sim_pushes_ready_first(options: SocketOptions) -> SimPeer {
         }
         for name in READY_FIRST_SEND {
             let which = READY_FIRST_DIAL.iter().position(|n| *n == name).expect("one of them");
-            pushes[which].send(Msg::new(name)).await.map_err(err("push"))?;
+            for suffix in burst {
+                pushes[which]
+                    .send(Msg::new(format!("{name}{suffix}")))
+                    .await
+                    .map_err(err("push"))?;
+            }
             tokio::time::sleep(READY_FIRST_PAUSE).await;
         }
         link.say("SENT");
@@ -1537,11 +1547,51 @@ fn conformance_nng_pull_takes_the_pipe_ready_first() {
         || Ok(Counterpart::deferred(row, &[])),
         move |t, env, cp| ours_pull_ready_first(t, env, cp, real_pull),
     );
-    let sim =
-        in_sim(row, sim_pushes_ready_first(nng_options(SocketType::Push)), move |t, env, cp| {
-            ours_pull_ready_first(t, env, cp, pull)
-        });
+    let sim = in_sim(
+        row,
+        sim_pushes_ready_first(nng_options(SocketType::Push), ONCE),
+        move |t, env, cp| ours_pull_ready_first(t, env, cp, pull),
+    );
     agree(row, want, &real, &sim);
+}
+
+/// Three PUSHes, dialled a, b, c, each send three messages (c's first, then a's, then
+/// b's) to a PULL that is not reading; then it reads them all. patchbay's PULL runs
+/// with `pull`, its simulated PUSHes with `push`.
+fn pull_bursts(row: &str, want: &str, pull: SocketOptions, push: SocketOptions) {
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle disagrees with the documented order");
+    let real_pull = pull.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, cp| ours_pull_ready_first(t, env, cp, real_pull),
+    );
+    let sim = in_sim(row, sim_pushes_ready_first(push, BURST), move |t, env, cp| {
+        ours_pull_ready_first(t, env, cp, pull)
+    });
+    agree(row, want, &real, &sim);
+}
+
+/// libzmq's PULL fair-queues: it takes from each pipe in turn, in the order the pipes
+/// attached (a, b, c), whichever sent first (`fq_t`).
+#[test]
+fn conformance_zmq_pull_takes_each_pipe_in_turn() {
+    require_peers();
+    let want = "PULL got a0,b0,c0,a1,b1,c1,a2,b2,c2";
+    pull_bursts("zmq-pull-fair-queue", want, zeromq(), zeromq());
+}
+
+/// nanomsg's PULL takes from the pipe that became ready first, and a pipe it took
+/// from goes to the back of the list until its next message is in (`nn_fq` over
+/// `nn_priolist`): c, a, b in every round. patchbay's `nanomsg` PULL fair-queued by
+/// pipe before this row and read a0, b0, c0, a1, ...
+#[test]
+fn conformance_nanomsg_pull_takes_the_pipe_ready_first() {
+    require_peers();
+    let want = "PULL got c0,a0,b0,c1,a1,b1,c2,a2,b2";
+    let (pull, push) = (nanomsg_options(SocketType::Pull), nanomsg_options(SocketType::Push));
+    assert!(pull.recv_ready_first, "library: nanomsg resolves to nn_fq's order");
+    pull_bursts("nanomsg-pull-ready-first", want, pull, push);
 }
 
 // ------------------------------------------------------------------ SURVEYOR row

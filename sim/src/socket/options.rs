@@ -114,6 +114,12 @@ pub struct SocketOptions {
     /// A ROUTER with it receives as NNG's raw REP: a socket queue of `rcvhwm_msgs`
     /// (`NNG_OPT_RECVBUF`), and one message more held by each pipe while it is full.
     pub nng_queues: bool,
+    /// Every receiving socket takes from the pipe that became ready first, as
+    /// nanomsg's `nn_fq` does (a `library: nanomsg` socket): a pipe holds one message,
+    /// leaves the list when the application takes it, and joins its end again when
+    /// its next message is in. Without it a socket fair-queues, each pipe in turn
+    /// (libzmq), unless `nng_queues` gives NNG's own order (`Pipes::ready_first`).
+    pub recv_ready_first: bool,
     /// PUSH, PAIR and DEALER as the SP libraries' (a `library: nng` or `library:
     /// nanomsg` one): `Some(n)` queues up to `n` messages on the socket (NNG's
     /// `NNG_OPT_SENDBUF`, 0 by default; nanomsg has no such queue, so 0) and gives each
@@ -159,6 +165,7 @@ impl Default for SocketOptions {
             rcvmaxsize_bytes: None,
             subscribe: Vec::new(),
             nng_queues: false,
+            recv_ready_first: false,
             sp_send_buffer: None,
             req_send_waits: false,
             sub_prefer_new: true,

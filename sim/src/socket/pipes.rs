@@ -184,6 +184,12 @@ struct Arrivals {
 }
 
 impl Arrivals {
+    /// Each pipe holds one message, and they are taken in the order the pipes became
+    /// ready: a socket queue of none.
+    fn ready_first() -> Box<Arrivals> {
+        Box::new(Arrivals { socket_queue: Some(0), ..Arrivals::default() })
+    }
+
     /// Whether a message from `pipe` may join, at RCVHWM `rcvhwm_msgs`.
     fn has_room_for(&self, pipe: PipeId, rcvhwm_msgs: u32) -> bool {
         match self.socket_queue {
@@ -226,7 +232,8 @@ fn depth_of(queue: &VecDeque<Msg>) -> u32 {
 }
 
 impl Pipes {
-    /// Empty queues, bounded by the high-water marks in `options`.
+    /// Empty queues, bounded by the high-water marks in `options`; a nanomsg
+    /// socket's (`recv_ready_first`) are taken in the order their pipes became ready.
     pub fn new(options: &SocketOptions) -> Pipes {
         Pipes {
             sndhwm_msgs: options.sndhwm_msgs,
@@ -238,7 +245,7 @@ impl Pipes {
             events: VecDeque::new(),
             detail: EventDetail::Whole,
             woken: Vec::new(),
-            arrivals: None,
+            arrivals: options.recv_ready_first.then(Arrivals::ready_first),
         }
     }
 
@@ -265,8 +272,9 @@ impl Pipes {
 
     /// The pipes of a PULL, REP or RESPONDENT. NNG's (`nng_queues`, on SP) hold one
     /// message a pipe and hand them over in the order the pipes became ready (pull0's
-    /// `pl` list, rep0's and respondent0's `recvpipes`); libzmq's and nanomsg's
-    /// fair-queue, RCVHWM a pipe.
+    /// `pl` list, rep0's and respondent0's `recvpipes`), as nanomsg's do
+    /// (`recv_ready_first`, which [`Pipes::new`] honours for every receiving type);
+    /// libzmq's fair-queue, RCVHWM a pipe.
     pub(crate) fn ready_first(options: &SocketOptions) -> Pipes {
         let mut pipes = Pipes::new(options);
         if options.nng_queues && !options.zmtp {

@@ -4,7 +4,8 @@
 //! fills and its send blocks: nothing is dropped on the way (docs/library-semantics.md,
 //! "High-water marks"). NNG's PULL, REP and RESPONDENT do not take turns: each pipe
 //! holds one message, and the application gets them in the order the pipes became
-//! ready ([`Pipes::ready_first`]).
+//! ready ([`Pipes::ready_first`]); nanomsg's receivers of every type likewise
+//! (`SocketOptions::recv_ready_first`).
 
 use std::time::Duration;
 
@@ -57,6 +58,46 @@ mod tests {
         assert_eq!(got, ["a1", "b1", "a2", "a3"].map(|b| msg(&[], b)));
         assert_eq!(pull.send(msg(&[], "x"), ms(0)), Err(SendError::State));
         assert_eq!(pull.poll_transmit(1, ms(0)), None);
+    }
+
+    /// Pipes 1, 2, 3 (senders a, b, c) each hold one message, which came on 3 first,
+    /// then 1, then 2; after each take that pipe's next message arrives, three a pipe.
+    fn take_three_rounds(options: SocketOptions) -> Vec<String> {
+        let mut pull = Pull::new(options);
+        up(&mut pull, &[1, 2, 3]);
+        let sender = |pipe: PipeId| ["a", "b", "c"][pipe as usize - 1];
+        let mut sent = [0; 3];
+        let mut arrive = |pull: &mut Pull, pipe: PipeId| {
+            let n = &mut sent[pipe as usize - 1];
+            if *n < 3 {
+                pull.on_message(pipe, Msg::new(format!("{}{n}", sender(pipe))), ms(0));
+                *n += 1;
+            }
+        };
+        for pipe in [3, 1, 2] {
+            arrive(&mut pull, pipe);
+        }
+        let mut got = Vec::new();
+        while let Ok(m) = pull.recv(ms(0)) {
+            let body = String::from_utf8_lossy(&m.body).into_owned();
+            let pipe = (1..=3).find(|p| body.starts_with(sender(*p))).expect("a sender's");
+            assert!(pull.can_receive(pipe), "{body} taken, its pipe reads on");
+            arrive(&mut pull, pipe);
+            got.push(body);
+        }
+        got
+    }
+
+    #[test]
+    fn nanomsg_takes_the_pipe_ready_first_and_libzmq_each_in_turn() {
+        let nanomsg = SocketOptions { recv_ready_first: true, ..opts(0, 1) };
+        assert_eq!(
+            take_three_rounds(nanomsg),
+            ["c0", "a0", "b0", "c1", "a1", "b1", "c2", "a2", "b2"]
+        );
+        // Each pipe in turn from the one after the last taken: 3's first, then 1, 2.
+        let fair = take_three_rounds(opts(0, 1));
+        assert_eq!(fair, ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]);
     }
 
     #[test]

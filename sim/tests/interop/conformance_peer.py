@@ -56,6 +56,10 @@ Rows:
   nng-pull-ready-first three PUSHes (a, b, c, dialled in that order) send one message
                        each to a PULL that is not reading, c first, then a, then b;
                        then the PULL reads them
+  zmq-pull-fair-queue  the same with libzmq's PUSHes and PULL, each PUSH sending three
+                       ("c0", "c1", "c2"): each pipe in turn, in the order they came
+  nanomsg-pull-ready-first
+                       the same with nanomsg's: the pipe ready first, each round
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
   nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message;
@@ -1364,9 +1368,12 @@ def ready_first_pushes(url):
     return pushes
 
 
-def ready_first_sends(pushes):
+def ready_first_sends(pushes, burst=("",)):
+    """Each PUSH in READY_FIRST_SEND's order sends its name with each suffix of
+    `burst`, then waits."""
     for name in READY_FIRST_SEND:
-        pushes[name].send(name.encode())
+        for suffix in burst:
+            pushes[name].send((name + suffix).encode())
         time.sleep(READY_FIRST_PAUSE_S)
 
 
@@ -1389,6 +1396,76 @@ def peer_nng_pull_ready_first(url):
     """Three NNG PUSHes dialling patchbay's PULL, which reads nothing until they have
     sent: they send in READY_FIRST_SEND's order, then say so."""
     ready_first_sends(ready_first_pushes(url))
+    say("SENT")
+    line()
+
+
+# The zmq-pull-fair-queue and nanomsg-pull-ready-first rows: the same three PUSHes,
+# each sending a burst of three ("c0", "c1", "c2"), so the PULL shows which pipe it
+# takes after the first round.
+BURST = ("0", "1", "2")
+
+
+class NnPush:
+    """A nanomsg PUSH whose send must go out within the peer's timeout."""
+
+    def __init__(self, port):
+        self.s = Nn(NN_PUSH)
+        self.s.connect(port)
+
+    def send(self, body):
+        assert self.s.send(body), "a nanomsg PUSH send timed out"
+
+
+def burst_pushes(lib, port):
+    """Three PUSHes of `lib` ("zmq" or "nanomsg") at their defaults, connecting to
+    `port` one after another, READY_FIRST_PAUSE_S apart."""
+    if lib == "zmq":
+        zmq, ctx = zmq_ctx()
+    pushes = {}
+    for name in READY_FIRST_DIAL:
+        if lib == "zmq":
+            pushes[name] = zsock(ctx, zmq.PUSH)
+            pushes[name].connect("tcp://127.0.0.1:%d" % port)
+        else:
+            pushes[name] = NnPush(port)
+        time.sleep(READY_FIRST_PAUSE_S)
+    return pushes
+
+
+def oracle_pull_bursts(lib):
+    """libzmq's PULL fair-queues, each pipe in turn in the order they attached
+    (fq.cpp); nanomsg's takes the pipe that became ready first, which goes to the
+    back of the list until its next message is in (`nn_fq`, `nn_priolist`)."""
+    if lib == "zmq":
+        zmq, ctx = zmq_ctx()
+        pull = zsock(ctx, zmq.PULL)
+        port = pull.bind_to_random_port("tcp://127.0.0.1")
+
+        def recv():
+            pull.setsockopt(zmq.RCVTIMEO, 300)
+            try:
+                return pull.recv()
+            except zmq.Again:
+                return None
+    else:
+        pull = Nn(NN_PULL)
+        port = free_port()
+        pull.bind(port)
+
+        def recv():
+            return pull.recv(300)
+
+    ready_first_sends(burst_pushes(lib, port), BURST)
+    got = []
+    while (msg := recv()) is not None:
+        got.append(msg.decode())
+    say("OUTCOME", "PULL got " + ",".join(got))
+
+
+def peer_pull_bursts(lib, port):
+    """The same three PUSHes, connecting to patchbay's PULL at `port`."""
+    ready_first_sends(burst_pushes(lib, port), BURST)
     say("SENT")
     line()
 
@@ -1720,6 +1797,8 @@ ORACLES = {
     "nng-router-full": oracle_nng_router_full,
     "nng-router-stopped": oracle_nng_router_stopped,
     "nng-pull-ready-first": oracle_nng_pull_ready_first,
+    "zmq-pull-fair-queue": lambda: oracle_pull_bursts("zmq"),
+    "nanomsg-pull-ready-first": lambda: oracle_pull_bursts("nanomsg"),
     "nng-sub-two-pubs": oracle_nng_sub_two_pubs,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -1766,6 +1845,8 @@ def main():
         "nng-router-full": lambda: peer_nng_router_full(),
         "nng-router-stopped": lambda: peer_nng_router_stopped(opt["--connect"]),
         "nng-pull-ready-first": lambda: peer_nng_pull_ready_first(opt["--connect"]),
+        "zmq-pull-fair-queue": lambda: peer_pull_bursts("zmq", int(opt["--port"])),
+        "nanomsg-pull-ready-first": lambda: peer_pull_bursts("nanomsg", int(opt["--port"])),
         "nng-sub-two-pubs": lambda: peer_nng_sub_two_pubs(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
