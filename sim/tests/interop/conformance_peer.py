@@ -60,6 +60,12 @@ Rows:
                        ("c0", "c1", "c2"): each pipe in turn, in the order they came
   nanomsg-pull-ready-first
                        the same with nanomsg's: the pipe ready first, each round
+  nanomsg-sub-ready-first
+                       three nanomsg PUBs (a, b, c) send one message each, c first,
+                       to a SUB
+  nanomsg-rep-ready-first
+                       three nanomsg REQs (a, b, c) send one request each, c first,
+                       to a REP, which answers each as it reads them
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
   nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message;
@@ -1400,72 +1406,92 @@ def peer_nng_pull_ready_first(url):
     line()
 
 
-# The zmq-pull-fair-queue and nanomsg-pull-ready-first rows: the same three PUSHes,
-# each sending a burst of three ("c0", "c1", "c2"), so the PULL shows which pipe it
-# takes after the first round.
+# The zmq-pull-fair-queue and nanomsg-*-ready-first rows: three senders, each
+# sending a burst of three ("c0", "c1", "c2"), so the receiver shows which pipe it
+# takes after the first round; REQs send their name once (one request a REQ).
 BURST = ("0", "1", "2")
+SENDER_OF = {"PULL": "PUSH", "SUB": "PUB", "REP": "REQ"}
 
 
-class NnPush:
-    """A nanomsg PUSH whose send must go out within the peer's timeout."""
+class NnSender:
+    """A nanomsg PUSH, PUB or REQ whose send must go out within the peer's timeout."""
 
-    def __init__(self, port):
-        self.s = Nn(NN_PUSH)
+    def __init__(self, kind, port):
+        self.s = Nn({"PUSH": NN_PUSH, "PUB": NN_PUB, "REQ": NN_REQ}[kind])
         self.s.connect(port)
 
     def send(self, body):
-        assert self.s.send(body), "a nanomsg PUSH send timed out"
+        assert self.s.send(body), "a nanomsg send timed out"
 
 
-def burst_pushes(lib, port):
-    """Three PUSHes of `lib` ("zmq" or "nanomsg") at their defaults, connecting to
-    `port` one after another, READY_FIRST_PAUSE_S apart."""
+def ready_first_senders(lib, kind, port):
+    """Three senders of `kind` ("PUSH", "PUB", "REQ") and `lib` ("zmq" or "nanomsg")
+    at their defaults, connecting to `port` one after another, READY_FIRST_PAUSE_S
+    apart."""
     if lib == "zmq":
         zmq, ctx = zmq_ctx()
-    pushes = {}
+    senders = {}
     for name in READY_FIRST_DIAL:
         if lib == "zmq":
-            pushes[name] = zsock(ctx, zmq.PUSH)
-            pushes[name].connect("tcp://127.0.0.1:%d" % port)
+            senders[name] = zsock(ctx, getattr(zmq, kind))
+            senders[name].connect("tcp://127.0.0.1:%d" % port)
         else:
-            pushes[name] = NnPush(port)
+            senders[name] = NnSender(kind, port)
         time.sleep(READY_FIRST_PAUSE_S)
-    return pushes
+    return senders
 
 
-def oracle_pull_bursts(lib):
-    """libzmq's PULL fair-queues, each pipe in turn in the order they attached
-    (fq.cpp); nanomsg's takes the pipe that became ready first, which goes to the
-    back of the list until its next message is in (`nn_fq`, `nn_priolist`)."""
+def ready_first_burst(kind):
+    """A REQ has one request out at a time; a burst from patchbay's simulated nanomsg
+    PUB would lose all but its first (docs/library-semantics.md)."""
+    return BURST if kind == "PULL" else ("",)
+
+
+def oracle_ready_first(lib, kind):
+    """Which pipe a receiver of `kind` takes next. libzmq fair-queues, each pipe in
+    turn in the order they attached (fq.cpp); nanomsg takes the pipe that became
+    ready first, which goes to the back of the list until its next message is in
+    (`nn_fq` over `nn_priolist`, under every receiving type)."""
     if lib == "zmq":
         zmq, ctx = zmq_ctx()
-        pull = zsock(ctx, zmq.PULL)
-        port = pull.bind_to_random_port("tcp://127.0.0.1")
+        receiver = zsock(ctx, getattr(zmq, kind))
+        port = receiver.bind_to_random_port("tcp://127.0.0.1")
 
         def recv():
-            pull.setsockopt(zmq.RCVTIMEO, 300)
+            receiver.setsockopt(zmq.RCVTIMEO, 300)
             try:
-                return pull.recv()
+                return receiver.recv()
             except zmq.Again:
                 return None
+
+        def reply():
+            receiver.send(b"ok")
     else:
-        pull = Nn(NN_PULL)
+        receiver = Nn({"PULL": NN_PULL, "SUB": NN_SUB, "REP": NN_REP}[kind])
+        if kind == "SUB":
+            receiver.subscribe()
         port = free_port()
-        pull.bind(port)
+        receiver.bind(port)
 
         def recv():
-            return pull.recv(300)
+            return receiver.recv(300)
 
-    ready_first_sends(burst_pushes(lib, port), BURST)
+        def reply():
+            assert receiver.send(b"ok"), "the REP's reply timed out"
+
+    ready_first_sends(ready_first_senders(lib, SENDER_OF[kind], port), ready_first_burst(kind))
     got = []
     while (msg := recv()) is not None:
         got.append(msg.decode())
-    say("OUTCOME", "PULL got " + ",".join(got))
+        if kind == "REP":
+            reply()
+    say("OUTCOME", kind + " got " + ",".join(got))
 
 
-def peer_pull_bursts(lib, port):
-    """The same three PUSHes, connecting to patchbay's PULL at `port`."""
-    ready_first_sends(burst_pushes(lib, port), BURST)
+def peer_ready_first(lib, kind, port):
+    """The same senders, connecting to patchbay's receiver of `kind` at `port`."""
+    senders = ready_first_senders(lib, SENDER_OF[kind], port)
+    ready_first_sends(senders, ready_first_burst(kind))
     say("SENT")
     line()
 
@@ -1797,8 +1823,10 @@ ORACLES = {
     "nng-router-full": oracle_nng_router_full,
     "nng-router-stopped": oracle_nng_router_stopped,
     "nng-pull-ready-first": oracle_nng_pull_ready_first,
-    "zmq-pull-fair-queue": lambda: oracle_pull_bursts("zmq"),
-    "nanomsg-pull-ready-first": lambda: oracle_pull_bursts("nanomsg"),
+    "zmq-pull-fair-queue": lambda: oracle_ready_first("zmq", "PULL"),
+    "nanomsg-pull-ready-first": lambda: oracle_ready_first("nanomsg", "PULL"),
+    "nanomsg-sub-ready-first": lambda: oracle_ready_first("nanomsg", "SUB"),
+    "nanomsg-rep-ready-first": lambda: oracle_ready_first("nanomsg", "REP"),
     "nng-sub-two-pubs": oracle_nng_sub_two_pubs,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -1845,8 +1873,10 @@ def main():
         "nng-router-full": lambda: peer_nng_router_full(),
         "nng-router-stopped": lambda: peer_nng_router_stopped(opt["--connect"]),
         "nng-pull-ready-first": lambda: peer_nng_pull_ready_first(opt["--connect"]),
-        "zmq-pull-fair-queue": lambda: peer_pull_bursts("zmq", int(opt["--port"])),
-        "nanomsg-pull-ready-first": lambda: peer_pull_bursts("nanomsg", int(opt["--port"])),
+        "zmq-pull-fair-queue": lambda: peer_ready_first("zmq", "PULL", int(opt["--port"])),
+        "nanomsg-pull-ready-first": lambda: peer_ready_first("nanomsg", "PULL", int(opt["--port"])),
+        "nanomsg-sub-ready-first": lambda: peer_ready_first("nanomsg", "SUB", int(opt["--port"])),
+        "nanomsg-rep-ready-first": lambda: peer_ready_first("nanomsg", "REP", int(opt["--port"])),
         "nng-sub-two-pubs": lambda: peer_nng_sub_two_pubs(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
