@@ -15,7 +15,7 @@
 //! design can close and reopen a socket, as the Lazy Pirate client does, while every
 //! `&SocketHandle` it holds stays valid.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -29,6 +29,9 @@ pub struct SocketHandle {
     shared: RefCell<Rc<Shared>>,
     /// The addresses actually bound, in the order given (port 0 resolved).
     local_addrs: Vec<SocketAddr>,
+    /// The last send woke writers that must run before the next send is offered
+    /// (`SocketOptions::send_writes_at_once`).
+    writers_due: Cell<bool>,
 }
 
 impl fmt::Debug for SocketHandle {
@@ -42,7 +45,7 @@ impl fmt::Debug for SocketHandle {
 
 impl SocketHandle {
     pub(super) fn new(shared: Rc<Shared>, local_addrs: Vec<SocketAddr>) -> SocketHandle {
-        SocketHandle { shared: RefCell::new(shared), local_addrs }
+        SocketHandle { shared: RefCell::new(shared), local_addrs, writers_due: Cell::new(false) }
     }
 
     /// The current socket. A clone, so no borrow is held across an await.
@@ -100,11 +103,23 @@ impl SocketHandle {
     }
 
     async fn send_from(&self, mut msg: Msg, mut now: Option<Duration>) -> Result<(), SendError> {
+        if self.writers_due.replace(false) {
+            // The writers the last send woke run first, as nanomsg's send wrote into
+            // the kernel before it returned: a burst finds each pipe free while the
+            // kernel has room. Waiting here, not after that send, keeps a send that
+            // is dropped unanswered from having sent anything. The caller's clock
+            // reading may be a step old once this returns.
+            tokio::task::yield_now().await;
+            now = None;
+        }
         loop {
             // A refused message comes back for the next attempt: PUSH, DEALER, REQ,
             // REP and ROUTER copy nothing for it, other cores copy it once per attempt.
             match self.offer(now.take(), |core, now| core.send_or_return(msg, now)) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.writers_due.set(self.shared().options.send_writes_at_once);
+                    return Ok(());
+                }
                 Err((SendError::WouldBlock, refused)) => {
                     msg = refused;
                     self.shared().app_woken_to_send().await;

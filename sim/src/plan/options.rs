@@ -530,6 +530,7 @@ impl EffectiveOptions {
             subscribe: self.subscribe.value.iter().map(|s| s.as_bytes().to_vec()).collect(),
             nng_queues: self.nng_queues.value,
             recv_ready_first: self.library.value == Some(Library::Nanomsg),
+            send_writes_at_once: self.library.value == Some(Library::Nanomsg),
             sub_prefer_new: self.sub_prefer_new.value,
             sp_send_buffer: self.sp_sends.value.then_some(self.sndhwm.value),
             router_mandatory: self.router_mandatory.value,

@@ -120,6 +120,13 @@ pub struct SocketOptions {
     /// its next message is in. Without it a socket fair-queues, each pipe in turn
     /// (libzmq), unless `nng_queues` gives NNG's own order (`Pipes::ready_first`).
     pub recv_ready_first: bool,
+    /// The connections' writers run between one send and the next, so a message
+    /// that fits in the kernel has left its pipe before the next is offered: nanomsg
+    /// writes into the kernel on the sending thread, before `nn_send` returns (a
+    /// `library: nanomsg` socket). Without it a pipe is freed when its writer next
+    /// runs, which is what libzmq's I/O thread and NNG's asynchronous writes do.
+    /// `SocketHandle::try_send`, which cannot wait, does not give them the turn.
+    pub send_writes_at_once: bool,
     /// PUSH, PAIR and DEALER as the SP libraries' (a `library: nng` or `library:
     /// nanomsg` one): `Some(n)` queues up to `n` messages on the socket (NNG's
     /// `NNG_OPT_SENDBUF`, 0 by default; nanomsg has no such queue, so 0) and gives each
@@ -166,6 +173,7 @@ impl Default for SocketOptions {
             subscribe: Vec::new(),
             nng_queues: false,
             recv_ready_first: false,
+            send_writes_at_once: false,
             sp_send_buffer: None,
             req_send_waits: false,
             sub_prefer_new: true,

@@ -61,8 +61,7 @@ Rows:
   nanomsg-pull-ready-first
                        the same with nanomsg's: the pipe ready first, each round
   nanomsg-sub-ready-first
-                       three nanomsg PUBs (a, b, c) send one message each, c first,
-                       to a SUB
+                       the same with three nanomsg PUBs and a SUB
   nanomsg-rep-ready-first
                        three nanomsg REQs (a, b, c) send one request each, c first,
                        to a REP, which answers each as it reads them
@@ -1442,9 +1441,8 @@ def ready_first_senders(lib, kind, port):
 
 
 def ready_first_burst(kind):
-    """A REQ has one request out at a time; a burst from patchbay's simulated nanomsg
-    PUB would lose all but its first (docs/library-semantics.md)."""
-    return BURST if kind == "PULL" else ("",)
+    """A REQ has one request out at a time."""
+    return ("",) if kind == "REP" else BURST
 
 
 def oracle_ready_first(lib, kind):
