@@ -1632,6 +1632,76 @@ fn conformance_nanomsg_rep_takes_the_pipe_ready_first() {
     nanomsg_ready_first("nanomsg-rep-ready-first", "REP got c,a,b", SocketType::Rep, ONCE);
 }
 
+/// The `nanomsg-pub-burst` row: how many messages a PUB sends at once (`PUB_BURST`
+/// in the peer script).
+const PUB_BURST: usize = 9;
+
+/// patchbay's PUB (`options`) binds; once the counterpart's SUB is connected, it
+/// sends `PUB_BURST` messages back to back, yielding nowhere between them but in its
+/// own sends; then the SUB drains and says what it got.
+async fn ours_pub_burst<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let publisher = open(t, SocketType::Pub, &options, vec![env.bind_at], vec![], &watch).await?;
+    cp.connect_to(env.advertised(&publisher))?;
+    cp.expect("READY").await?;
+    if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
+        return Err("the SUB never connected".to_owned());
+    }
+    for i in 0..PUB_BURST {
+        publisher.send(Msg::new(format!("m{i}"))).await.map_err(err("publish"))?;
+    }
+    cp.say("drain");
+    let got = cp.expect("GOT ").await?;
+    cp.say("done");
+    Ok(Outcome::new(format!("SUB got {got}")))
+}
+
+/// The simulated SUB of `nanomsg-pub-burst`, as `peer_nanomsg_pub_burst` plays it.
+fn sim_sub_drains(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let sub = open(t, SocketType::Sub, &options, vec![], vec![to], &Watch::default()).await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        link.say("READY");
+        link.expect("drain").await?;
+        let got: Vec<String> =
+            drain(&sub, Duration::from_millis(300)).await.iter().map(body).collect();
+        link.say(format!("GOT {}", got.join(",")));
+        link.expect("done").await?;
+        Ok(())
+    })
+}
+
+/// nanomsg writes each message into the kernel before `nn_send` returns, so a PUB's
+/// burst to a SUB that reads loses nothing: the pipe's one message is free again by
+/// the next send. patchbay's `nanomsg` PUB gives its writers their turn before each
+/// send (`send_writes_at_once`); without that, it kept only m0, over TCP and
+/// simulated alike.
+#[test]
+fn conformance_nanomsg_pub_burst_to_a_reading_sub_loses_nothing() {
+    require_peers();
+    let row = "nanomsg-pub-burst";
+    let want = "SUB got m0,m1,m2,m3,m4,m5,m6,m7,m8";
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle is not nanomsg's PUB");
+    let publisher = nanomsg_options(SocketType::Pub);
+    assert!(publisher.send_writes_at_once, "library: nanomsg writes as it sends");
+    let real_publisher = publisher.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, cp| ours_pub_burst(t, env, cp, real_publisher),
+    );
+    let sim = in_sim(row, sim_sub_drains(nanomsg_options(SocketType::Sub)), move |t, env, cp| {
+        ours_pub_burst(t, env, cp, publisher)
+    });
+    agree(row, want, &real, &sim);
+}
+
 // ------------------------------------------------------------------ SURVEYOR row
 
 /// One survey: what came back, or "timed out" when the surveyor's receive ended at

@@ -62,6 +62,7 @@ Rows:
                        the same with nanomsg's: the pipe ready first, each round
   nanomsg-sub-ready-first
                        the same with three nanomsg PUBs and a SUB
+  nanomsg-pub-burst    a PUB sends nine messages at once to a SUB that reads
   nanomsg-rep-ready-first
                        three nanomsg REQs (a, b, c) send one request each, c first,
                        to a REP, which answers each as it reads them
@@ -1494,6 +1495,50 @@ def peer_ready_first(lib, kind, port):
     line()
 
 
+# The nanomsg-pub-burst row: a PUB sends this many at once to a SUB that reads.
+PUB_BURST = 9
+
+
+def burst_bodies():
+    return [("m%d" % i).encode() for i in range(PUB_BURST)]
+
+
+def nn_drain_bodies(sub):
+    got = []
+    while (msg := sub.recv(300)) is not None:
+        got.append(msg.decode())
+    return got
+
+
+def oracle_nanomsg_pub_burst():
+    """nanomsg's PUB writes each message into the kernel before nn_send returns, so
+    a burst to a SUB that is reading loses nothing: its pipe's one message is free
+    again before the next send."""
+    sub = Nn(NN_SUB)
+    sub.subscribe()
+    port = free_port()
+    sub.bind(port)
+    pub = Nn(NN_PUB)
+    pub.connect(port)
+    time.sleep(0.2)
+    for body in burst_bodies():
+        assert pub.send(body), "a PUB send never waits"
+    say("OUTCOME", "SUB got " + ",".join(nn_drain_bodies(sub)))
+
+
+def peer_nanomsg_pub_burst(port):
+    """nanomsg's SUB, subscribed to everything, connecting to patchbay's PUB; it
+    drains when told and says what it got."""
+    sub = Nn(NN_SUB)
+    sub.subscribe()
+    sub.connect(port)
+    time.sleep(0.2)
+    say("READY")
+    assert line() == "drain"
+    say("GOT", ",".join(nn_drain_bodies(sub)))
+    line()
+
+
 def nng_drain_numbers(sock):
     got = []
     while (msg := nng_try_recv(sock, 500)) is not None:
@@ -1825,6 +1870,7 @@ ORACLES = {
     "nanomsg-pull-ready-first": lambda: oracle_ready_first("nanomsg", "PULL"),
     "nanomsg-sub-ready-first": lambda: oracle_ready_first("nanomsg", "SUB"),
     "nanomsg-rep-ready-first": lambda: oracle_ready_first("nanomsg", "REP"),
+    "nanomsg-pub-burst": oracle_nanomsg_pub_burst,
     "nng-sub-two-pubs": oracle_nng_sub_two_pubs,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -1875,6 +1921,7 @@ def main():
         "nanomsg-pull-ready-first": lambda: peer_ready_first("nanomsg", "PULL", int(opt["--port"])),
         "nanomsg-sub-ready-first": lambda: peer_ready_first("nanomsg", "SUB", int(opt["--port"])),
         "nanomsg-rep-ready-first": lambda: peer_ready_first("nanomsg", "REP", int(opt["--port"])),
+        "nanomsg-pub-burst": lambda: peer_nanomsg_pub_burst(int(opt["--port"])),
         "nng-sub-two-pubs": lambda: peer_nng_sub_two_pubs(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
