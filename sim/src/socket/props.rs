@@ -87,6 +87,9 @@ struct Setup {
     sp_send_buffer: Option<u32>,
     /// REQ: a send waits for a connected pipe (NNG) instead of returning at once.
     req_send_waits: bool,
+    /// Every receiving type takes the pipe ready first, each pipe holding one
+    /// (nanomsg's `nn_fq`), instead of fair-queueing.
+    recv_ready_first: bool,
 }
 
 impl Setup {
@@ -101,6 +104,7 @@ impl Setup {
             nng_queues: self.nng_queues,
             sp_send_buffer: self.sp_send_buffer,
             req_send_waits: self.req_send_waits,
+            recv_ready_first: self.recv_ready_first,
             ..SocketOptions::default()
         }
     }
@@ -122,12 +126,16 @@ prop_compose! {
         nng_queues in proptest::bool::weighted(0.3),
         sp_send_buffer in proptest::option::weighted(0.3, 0..=3u32),
         req_send_waits in proptest::bool::weighted(0.3),
+        recv_ready_first in proptest::bool::weighted(0.2),
     ) -> Setup {
         // As the resolver gives them: a send buffer only on a PUSH or PAIR, whose
         // pipes then hold one message each.
         let sp_send_buffer = sp_send_buffer
             .filter(|_| matches!(socket, SocketType::Push | SocketType::Pair | SocketType::Dealer));
         let sndhwm_msgs = if sp_send_buffer.is_some() { 1 } else { sndhwm_msgs };
+        // nanomsg's order, as the resolver gives it: never with NNG's queues, and
+        // nanomsg has no XPUB.
+        let recv_ready_first = recv_ready_first && !nng_queues && socket != SocketType::XPub;
         Setup {
             socket,
             sndhwm_msgs,
@@ -138,6 +146,7 @@ prop_compose! {
             nng_queues,
             sp_send_buffer,
             req_send_waits,
+            recv_ready_first,
         }
     }
 }
@@ -549,9 +558,6 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
     // messages wait in it: a connected pipe with room takes the oldest of them.
     let sp = s.sp_send_buffer.filter(|_| matches!(s.socket, Push | Pair | Dealer));
     let mut waiting = 0u32;
-    // A REQ's request not yet written, by the pipe it is queued on (NNG's REQ waits
-    // for a connected pipe with room).
-    let mut req_queued: BTreeMap<PipeId, Option<u32>> = BTreeMap::new();
     for (n, r) in trace.records.iter().enumerate() {
         let room = |p: &PipeId| below_hwm(outbound.get(p).copied().unwrap_or(0), s.sndhwm_msgs);
         // libzmq queues on a pipe still connecting (`IMMEDIATE=0`); the SP libraries
@@ -582,14 +588,10 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
                 }
             }
             Step::Send(_, result) if s.socket == Req && *result != Err(SendError::State) => {
-                // NNG's REQ waits for a connected pipe with room; libzmq's and
-                // nanomsg's never block.
-                let room = |p: &&PipeId| s.sndhwm_msgs != 1 || !req_queued.contains_key(*p);
-                let free = pipes
-                    .attached
-                    .iter()
-                    .filter(|p| pipes.connected.contains(*p))
-                    .any(|p| room(&p));
+                // NNG's REQ waits for a connected pipe; libzmq's and nanomsg's never
+                // block. Any connected pipe has room: the one request a REQ queues is
+                // the one this send cancels first.
+                let free = pipes.attached.iter().any(|p| pipes.connected.contains(p));
                 let must_block = s.req_send_waits && !free;
                 if (*result == Err(SendError::WouldBlock)) != must_block {
                     let what = format!(
@@ -692,9 +694,6 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
                 _ => {}
             }
         }
-        if s.socket == Req {
-            track_req_queue(&mut req_queued, r);
-        }
         // Nothing waits on the socket while a pipe could take it.
         if waiting > 0 {
             let room = |p: &PipeId| below_hwm(outbound.get(p).copied().unwrap_or(0), 1);
@@ -711,32 +710,6 @@ fn check_hwm(trace: &Trace) -> Result<(), String> {
         }
     }
     v.finish()
-}
-
-/// Keeps `queued` (a REQ's unwritten request by pipe) in step with record `r`: a
-/// write takes it off its pipe, a detach drops the pipe, a cancel the request, and
-/// an `Enqueued` places it (off any pipe it sat on before: the core unqueues it
-/// silently when it places it again).
-fn track_req_queue(queued: &mut BTreeMap<PipeId, Option<u32>>, r: &Record) {
-    match &r.step {
-        Step::Write(p, _) | Step::Detach(p) => {
-            queued.remove(p);
-        }
-        _ => {}
-    }
-    for event in &r.events {
-        match event {
-            SocketEvent::Enqueued { pipe, msg, .. } => {
-                let id = msg.whole().request_id();
-                queued.retain(|_, queued_id| *queued_id != id);
-                queued.insert(*pipe, id);
-            }
-            SocketEvent::Cancelled { request_id } => {
-                queued.retain(|_, queued_id| *queued_id != Some(*request_id));
-            }
-            _ => {}
-        }
-    }
 }
 
 /// Property 1, inbound half, every socket type: each `Arrived` depth is the number of
@@ -844,12 +817,13 @@ fn xrep0(setup: &Setup) -> bool {
     setup.nng_queues && setup.socket == SocketType::Router
 }
 
-/// The socket queue of NNG's sockets that hold one message a pipe beyond it: RCVHWM
-/// for its raw REP, none for its PULL, REP and RESPONDENT (each pipe holds one, taken
-/// in the order the pipes became ready).
+/// The socket queue of the sockets that hold one message a pipe beyond it: RCVHWM
+/// for NNG's raw REP, none for its PULL, REP and RESPONDENT and for every nanomsg
+/// receiver (each pipe holds one, taken in the order the pipes became ready).
 fn socket_queue(setup: &Setup) -> Option<usize> {
     use SocketType::*;
     match setup.socket {
+        _ if setup.recv_ready_first => Some(0),
         _ if !setup.nng_queues => None,
         Router => Some(setup.rcvhwm_msgs as usize),
         Pull | Rep | Respondent => Some(0),
@@ -1563,10 +1537,24 @@ fn hwm_property_catches_a_req_that_waits_where_its_library_does_not() {
 fn hwm_property_catches_an_sp_push_that_queues_as_libzmqs() {
     let push: &'static [SocketType] = &[SocketType::Push];
     let property = Property { types: push, ..HWM };
-    // Per-pipe queues where the setup asks for a send buffer: it queues on a pipe
-    // still connecting, where the SP libraries' wait on the socket.
+    // Per-pipe queues where the setup asks for a send buffer: with no pipe the send
+    // blocks, where the SP libraries' socket buffer takes it (and on a pipe still
+    // connecting it queues, where theirs wait on the socket; the search meets
+    // whichever its histories reach first).
     let per_pipe = |s: &Setup| real_core(&Setup { sp_send_buffer: None, ..s.clone() });
-    catches(&property, per_pipe, "which is not connected");
+    catches(&property, per_pipe, "nothing more can wait: false");
+}
+
+/// A nanomsg receiver that fair-queues instead of taking the pipe ready first (the
+/// model before `nanomsg-pull-ready-first`) hands over a message before an older one.
+#[test]
+fn queue_property_catches_a_nanomsg_receiver_that_takes_pipes_in_turn() {
+    use SocketType::*;
+    let property = Property { types: &[Pull, Rep, Sub, Dealer, Router, Bus], ..HWM };
+    // One message a pipe, as nanomsg's: only the order differs.
+    let in_turn =
+        |s: &Setup| real_core(&Setup { recv_ready_first: false, rcvhwm_msgs: 1, ..s.clone() });
+    catches(&property, in_turn, "before");
 }
 
 /// A random search rarely fills an NNG SUB (arrivals must outrun receives on one
@@ -1583,6 +1571,7 @@ fn queue_property_catches_an_nng_sub_that_drops_the_arrival_not_its_oldest() {
         nng_queues: true,
         sp_send_buffer: None,
         req_send_waits: false,
+        recv_ready_first: false,
     };
     let knobs =
         |pick| Knobs { kind: 0, pick, header: vec![], topic: 0, multipart: false, pad_bytes: 0 };

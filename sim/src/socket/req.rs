@@ -276,11 +276,15 @@ impl SocketCore for Req {
         if self.strict && self.awaiting_recv {
             return Err((SendError::State, msg));
         }
-        if self.send_waits && !self.pipes.any_sendable(true) {
-            // NNG's `req0_ctx_send` cancels the outstanding request, then keeps the
-            // send pending until a pipe is ready: the caller blocks and tries again.
+        if self.send_waits {
+            // NNG's `req0_ctx_send` cancels the outstanding request first, which frees
+            // the pipe it sat on unwritten, then keeps the send pending until a pipe
+            // is ready: the caller blocks and tries again. Checking before the cancel
+            // refused a send that pipe could take, and nothing woke the caller again.
             self.cancel();
-            return Err((SendError::WouldBlock, msg));
+            if !self.pipes.any_sendable(true) {
+                return Err((SendError::WouldBlock, msg));
+            }
         }
         self.awaiting_recv = true;
         self.cancel();
@@ -837,5 +841,21 @@ mod tests {
         assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST + 1], "q2".into())]);
         // libzmq's and nanomsg's REQ take a request with no pipe at all.
         assert_eq!(Req::new(opts(10, 10), 7).send(msg(&[], "q"), ms(0)), Ok(()));
+    }
+
+    /// The property search found it: the only connected pipe (SNDHWM 1) held the
+    /// outstanding request, not yet written, and the next send was refused although
+    /// cancelling that request frees the pipe.
+    #[test]
+    fn an_nng_req_send_takes_the_pipe_its_cancelled_request_held() {
+        let waits = SocketOptions { req_send_waits: true, ..opts(1, 10) };
+        let mut req = Req::new(waits, 7);
+        req.attach(1, ms(0));
+        req.set_connected(1, true, ms(0));
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        events(&mut req);
+        assert_eq!(req.send(msg(&[], "q2"), ms(0)), Ok(()));
+        assert!(events(&mut req).contains(&SocketEvent::Cancelled { request_id: FIRST }));
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST + 1], "q2".into())]);
     }
 }
