@@ -565,7 +565,34 @@ impl EffectiveOptions {
                 if nng_sub { &self.sub_prefer_new.source } else { &self.nng_queues.source };
             rows.push(("when_full", when_full.to_owned(), source));
         }
+        if let Some(order) = self.receives(socket_type) {
+            rows.push(("receives", order.to_owned(), &self.library.source));
+        }
         rows
+    }
+
+    /// Which pipe's message a socket of `socket_type` hands the application next, for
+    /// the types that read from several; `None` for the others (a REQ matches its
+    /// reply, a PAIR has one pipe, PUSH and PUB receive nothing of the application's).
+    fn receives(&self, socket_type: SocketType) -> Option<&'static str> {
+        use SocketType::*;
+        if !matches!(
+            socket_type,
+            Pull | Sub | XSub | Rep | Dealer | Router | Respondent | Surveyor | Bus
+        ) {
+            return None;
+        }
+        Some(match (self.library.value, socket_type) {
+            (Some(Library::Nanomsg), _) => "from the pipe ready first (nanomsg's nn_fq)",
+            (Some(Library::Nng), Sub | XSub | Bus | Router) => {
+                "in arrival order, from one queue for the socket"
+            }
+            (Some(Library::Nng), Pull | Rep | Respondent) => "from the pipe ready first",
+            (Some(Library::Nng), _) => {
+                "each pipe in turn (NNG's own order for this type is not modelled)"
+            }
+            _ => "each pipe in turn (fair-queued)",
+        })
     }
 
     /// What a PUB's full pipe, a SUB's or XSUB's full queue, or a BUS's either, does
@@ -741,6 +768,26 @@ mod tests {
             assert_eq!(zmq_sub.as_deref(), Some("stops reading the pipe"), "{lib:?}");
         }
         assert_eq!(when_full(&named(Library::Nng), SocketType::Req), None, "a REQ has no such row");
+    }
+
+    #[test]
+    fn explain_says_which_pipe_a_receiver_reads_next_as_the_core_does() {
+        let receives = |t: SocketType, lib: Option<Library>| {
+            let o = EffectiveOptions::for_library(t, Effective::default(lib, "test"));
+            let rows = o.rows(t);
+            let row = rows.iter().find(|(n, _, _)| *n == "receives").map(|(_, v, _)| v.clone());
+            (row, o.socket_options().recv_ready_first)
+        };
+        let (nanomsg, ready_first) = receives(SocketType::Pull, Some(Library::Nanomsg));
+        assert!(nanomsg.is_some_and(|r| r.contains("ready first")) && ready_first);
+        for lib in [None, Some(Library::ZeroMq)] {
+            let (zmq, ready_first) = receives(SocketType::Pull, lib);
+            assert!(zmq.is_some_and(|r| r.contains("each pipe in turn")) && !ready_first);
+        }
+        let (nng_sub, _) = receives(SocketType::Sub, Some(Library::Nng));
+        assert!(nng_sub.is_some_and(|r| r.contains("arrival order")));
+        assert_eq!(receives(SocketType::Req, Some(Library::Nanomsg)).0, None, "a REQ matches");
+        assert_eq!(receives(SocketType::Push, None).0, None);
     }
 
     #[test]
