@@ -1702,6 +1702,89 @@ fn conformance_nanomsg_pub_burst_to_a_reading_sub_loses_nothing() {
     agree(row, want, &real, &sim);
 }
 
+/// patchbay's DEALER (`options`) binds; once the counterpart's three raw REPs are
+/// connected it sends each a request (round-robin: a, b, c), and after they have all
+/// answered (c first, then a, then b) it reads the answers.
+async fn ours_dealer_arrival_order<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let dealer = open(t, SocketType::Dealer, &options, vec![env.bind_at], vec![], &watch).await?;
+    cp.connect_to(env.advertised(&dealer))?;
+    cp.expect("READY").await?;
+    if !watch.until(STEP_TIMEOUT, |s| s.connected >= READY_FIRST_DIAL.len()).await {
+        return Err("the three REPs never connected".to_owned());
+    }
+    for id in 1..=READY_FIRST_DIAL.len() as u32 {
+        let request = Msg { header: vec![REQUEST_ID_BIT | id], body: Bytes::from_static(b"req") };
+        dealer.send(request).await.map_err(err("request"))?;
+    }
+    cp.say("sent");
+    cp.expect("REPLIED").await?;
+    let got: Vec<String> =
+        drain(&dealer, Duration::from_millis(300)).await.iter().map(body).collect();
+    cp.say("done");
+    Ok(Outcome::new(format!("DEALER got {}", got.join(","))))
+}
+
+/// The simulated raw REPs of `nng-dealer-arrival-order`, as `peer_nng_dealer_arrival_order`
+/// plays them: each answers the request it got with its name, c first, then a, then b.
+fn sim_raw_reps_answer(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let mut reps = Vec::new();
+        for _ in READY_FIRST_DIAL {
+            let watch = Watch::default();
+            reps.push(
+                open(t.clone(), SocketType::Router, &options, vec![], vec![to], &watch).await?,
+            );
+            tokio::time::sleep(READY_FIRST_PAUSE).await;
+        }
+        link.say("READY");
+        link.expect("sent").await?;
+        let mut headers = Vec::new();
+        for rep in &reps {
+            headers.push(rep.recv().await.map_err(err("request"))?.header);
+        }
+        for name in READY_FIRST_SEND {
+            let which = READY_FIRST_DIAL.iter().position(|n| *n == name).expect("one of them");
+            let answer = Msg { header: headers[which].clone(), body: Bytes::from(name) };
+            reps[which].send(answer).await.map_err(err("answer"))?;
+            tokio::time::sleep(READY_FIRST_PAUSE).await;
+        }
+        link.say("REPLIED");
+        link.expect("done").await?;
+        Ok(())
+    })
+}
+
+/// NNG's raw REQ receives as its raw REP does, into the socket's queue in arrival
+/// order (`xreq0_recv_cb`): three answers that come c, a, b are read c, a, b.
+/// patchbay's `nng` DEALER fair-queued by pipe before this row and read a, b, c.
+#[test]
+fn conformance_nng_dealer_reads_answers_in_arrival_order() {
+    require_peers();
+    let row = "nng-dealer-arrival-order";
+    let want = "DEALER got c,a,b";
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's raw REQ");
+    let dealer = nng_options(SocketType::Dealer);
+    assert_eq!(dealer.rcvhwm_msgs, 1, "xreq0's socket queue");
+    let real_dealer = dealer.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, cp| ours_dealer_arrival_order(t, env, cp, real_dealer),
+    );
+    let sim =
+        in_sim(row, sim_raw_reps_answer(nng_options(SocketType::Router)), move |t, env, cp| {
+            ours_dealer_arrival_order(t, env, cp, dealer)
+        });
+    agree(row, want, &real, &sim);
+}
+
 // ------------------------------------------------------------------ SURVEYOR row
 
 /// One survey: what came back, or "timed out" when the surveyor's receive ended at

@@ -200,8 +200,9 @@ impl EffectiveOptions {
     /// a BUS 16 per pipe out and 16 per socket in, and a PUSH, a PAIR and a
     /// DEALER (raw REQ) one per socket, modelled as NNG does it
     /// (`SocketOptions::sp_send_buffer`); a ROUTER (raw REP) 64 per pipe out, a size
-    /// NNG fixes (`xrep0_pipe_init`), and in a socket queue of `NNG_OPT_RECVBUF` (1)
-    /// with one message more held by each pipe while it is full; a PAIR
+    /// NNG fixes (`xrep0_pipe_init`); a ROUTER and a DEALER in, a socket queue of
+    /// `NNG_OPT_RECVBUF` (1) with one message more held by each pipe while it is
+    /// full; a PAIR
     /// receives into a socket queue of `NNG_OPT_RECVBUF` (0 by default) beyond the one
     /// message its pipe holds (`pair1_pipe_recv_cb`). Its PULL, REP
     /// and RESPONDENT keep no receive queue: each pipe holds the one message the
@@ -235,6 +236,10 @@ impl EffectiveOptions {
                     "NNG raw req0 (xreq0) NNG_OPT_SENDBUF = 0: messages wait on the socket, up to this many (0: none); each connected pipe takes one at a time",
                 );
                 self.sp_sends = Effective::default(true, "NNG xreq0: queues on the socket");
+                self.rcvhwm = Effective::default(
+                    1,
+                    "NNG raw req0 (xreq0) NNG_OPT_RECVBUF = 1: one queue for the socket, in arrival order; while it is full each pipe holds one more and reads no further",
+                );
             }
             SocketType::Pair => {
                 self.sndhwm = Effective::default(
@@ -584,12 +589,12 @@ impl EffectiveOptions {
         }
         Some(match (self.library.value, socket_type) {
             (Some(Library::Nanomsg), _) => "from the pipe ready first (nanomsg's nn_fq)",
-            (Some(Library::Nng), Sub | XSub | Bus | Router) => {
+            (Some(Library::Nng), Sub | XSub | Bus | Router | Dealer) => {
                 "in arrival order, from one queue for the socket"
             }
             (Some(Library::Nng), Pull | Rep | Respondent) => "from the pipe ready first",
             (Some(Library::Nng), _) => {
-                "each pipe in turn (NNG's own order for this type is not modelled)"
+                "each pipe in turn (NNG's own order for its SURVEYOR is not modelled)"
             }
             _ => "each pipe in turn (fair-queued)",
         })

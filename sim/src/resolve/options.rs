@@ -152,7 +152,8 @@ impl EffectiveOptions {
         } else {
             ctx.count(&raw.rcvhwm, "rcvhwm", &mut self.rcvhwm);
         }
-        if ctx.library == Some(Library::Nng) && ctx.socket_type == SocketType::Router {
+        let raw_req_or_rep = matches!(ctx.socket_type, SocketType::Router | SocketType::Dealer);
+        if ctx.library == Some(Library::Nng) && raw_req_or_rep {
             ctx.nng_buffer(raw.rcvhwm.as_ref(), "rcvhwm", "NNG_OPT_RECVBUF", 0, self.rcvhwm.value);
         }
         if ctx.library == Some(Library::Nng) && ctx.socket_type == SocketType::Bus {

@@ -10,7 +10,9 @@
 //! NNG's raw REQ (`sp_send_buffer`) queues on the socket instead, as its PUSH does:
 //! xreq0 takes messages from the socket's send queue (`NNG_OPT_SENDBUF`, 0 by
 //! default), one for each connected pipe ready for one (`send_buffer.rs`), so with no
-//! peer up its first send blocks (the conformance row `nng-dealer-hwm`).
+//! peer up its first send blocks (the conformance row `nng-dealer-hwm`). It receives
+//! in arrival order, into the socket's queue (`NNG_OPT_RECVBUF`, 1 by default), as
+//! its raw REP does (`nng-dealer-arrival-order`).
 
 use std::time::Duration;
 
@@ -30,7 +32,14 @@ impl Dealer {
     /// A DEALER core with these options. With `sp_send_buffer` each pipe holds one
     /// message, whatever `sndhwm_msgs` says.
     pub fn new(options: SocketOptions) -> Dealer {
-        let (pipes, buffer) = SendBuffer::for_options(options);
+        let receive_queue = (options.nng_queues && !options.zmtp).then_some(options.rcvhwm_msgs);
+        let (mut pipes, buffer) = SendBuffer::for_options(options);
+        if let Some(queue) = receive_queue {
+            // NNG's raw REQ (xreq0) receives as its raw REP does: into the socket's
+            // queue of NNG_OPT_RECVBUF, in arrival order, each pipe holding one
+            // message more while it is full (`xreq0_recv_cb`, `nng-dealer-arrival-order`).
+            pipes.queue_per_socket_and_one_per_pipe(queue);
+        }
         Dealer { pipes, buffer }
     }
 }

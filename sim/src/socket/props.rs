@@ -811,21 +811,21 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
     v.finish()
 }
 
-/// Whether `setup` is NNG's raw REP (`nng_queues` on a ROUTER), which receives into a
-/// socket queue of RCVHWM and holds one message per pipe beyond it.
+/// Whether `setup` is NNG's raw REP or raw REQ (`nng_queues` on a ROUTER or DEALER),
+/// which receive into a socket queue of RCVHWM and hold one message per pipe beyond it.
 fn xrep0(setup: &Setup) -> bool {
-    setup.nng_queues && setup.socket == SocketType::Router
+    setup.nng_queues && matches!(setup.socket, SocketType::Router | SocketType::Dealer)
 }
 
 /// The socket queue of the sockets that hold one message a pipe beyond it: RCVHWM
-/// for NNG's raw REP, none for its PULL, REP and RESPONDENT and for every nanomsg
+/// for NNG's raw REP and raw REQ, none for its PULL, REP and RESPONDENT and for every nanomsg
 /// receiver (each pipe holds one, taken in the order the pipes became ready).
 fn socket_queue(setup: &Setup) -> Option<usize> {
     use SocketType::*;
     match setup.socket {
         _ if setup.recv_ready_first => Some(0),
         _ if !setup.nng_queues => None,
-        Router => Some(setup.rcvhwm_msgs as usize),
+        Router | Dealer => Some(setup.rcvhwm_msgs as usize),
         Pull | Rep | Respondent => Some(0),
         _ => None,
     }

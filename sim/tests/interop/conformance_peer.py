@@ -63,6 +63,9 @@ Rows:
   nanomsg-sub-ready-first
                        the same with three nanomsg PUBs and a SUB
   nanomsg-pub-burst    a PUB sends nine messages at once to a SUB that reads
+  nng-dealer-arrival-order
+                       a DEALER (raw REQ) sends a request to each of three raw REPs
+                       (dialled a, b, c), which answer c first, then a, then b
   nanomsg-rep-ready-first
                        three nanomsg REQs (a, b, c) send one request each, c first,
                        to a REP, which answers each as it reads them
@@ -1495,6 +1498,52 @@ def peer_ready_first(lib, kind, port):
     line()
 
 
+# The nng-dealer-arrival-order row: three raw REPs, dialled a, b, c, answer the
+# DEALER's request each got, c first, then a, then b.
+def raw_reps_dialling(url):
+    reps = {}
+    for name in READY_FIRST_DIAL:
+        reps[name] = nng_open(nng_kind("ROUTER"))
+        reps[name].dial(url, block=True)
+        time.sleep(READY_FIRST_PAUSE_S)
+    return reps
+
+
+def raw_reps_answer(reps):
+    """Each REP takes its one request, then they answer in READY_FIRST_SEND's order,
+    each answer its REP's name."""
+    headers = {name: nng_raw_recv(rep)[0] for name, rep in reps.items()}
+    for name in READY_FIRST_SEND:
+        nng_raw_send(reps[name], headers[name], name.encode())
+        time.sleep(READY_FIRST_PAUSE_S)
+
+
+def oracle_nng_dealer_arrival_order():
+    """NNG's raw REQ (patchbay's nng DEALER) receives into the socket's queue, in
+    arrival order (`xreq0_recv_cb` puts into the socket's receive queue): the answers
+    come out c, a, b, not pipe by pipe."""
+    dealer = nng_open(nng_kind("DEALER"))
+    port = nng_listen(dealer, 0)
+    reps = raw_reps_dialling("tcp://127.0.0.1:%d" % port)
+    for i in range(len(reps)):
+        dealer.send(bytes([0x80, 0, 0, i + 1]) + b"req")
+    raw_reps_answer(reps)
+    got = []
+    while (msg := nng_try_recv(dealer, 300)) is not None:
+        got.append(msg.decode())
+    say("OUTCOME", "DEALER got " + ",".join(got))
+
+
+def peer_nng_dealer_arrival_order(url):
+    """The three raw REPs, dialling patchbay's DEALER: they answer once it has sent."""
+    reps = raw_reps_dialling(url)
+    say("READY")
+    assert line() == "sent"
+    raw_reps_answer(reps)
+    say("REPLIED")
+    line()
+
+
 # The nanomsg-pub-burst row: a PUB sends this many at once to a SUB that reads.
 PUB_BURST = 9
 
@@ -1871,6 +1920,7 @@ ORACLES = {
     "nanomsg-sub-ready-first": lambda: oracle_ready_first("nanomsg", "SUB"),
     "nanomsg-rep-ready-first": lambda: oracle_ready_first("nanomsg", "REP"),
     "nanomsg-pub-burst": oracle_nanomsg_pub_burst,
+    "nng-dealer-arrival-order": oracle_nng_dealer_arrival_order,
     "nng-sub-two-pubs": oracle_nng_sub_two_pubs,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -1922,6 +1972,7 @@ def main():
         "nanomsg-sub-ready-first": lambda: peer_ready_first("nanomsg", "SUB", int(opt["--port"])),
         "nanomsg-rep-ready-first": lambda: peer_ready_first("nanomsg", "REP", int(opt["--port"])),
         "nanomsg-pub-burst": lambda: peer_nanomsg_pub_burst(int(opt["--port"])),
+        "nng-dealer-arrival-order": lambda: peer_nng_dealer_arrival_order(opt["--connect"]),
         "nng-sub-two-pubs": lambda: peer_nng_sub_two_pubs(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
