@@ -1785,6 +1785,84 @@ fn conformance_nng_dealer_reads_answers_in_arrival_order() {
     agree(row, want, &real, &sim);
 }
 
+/// patchbay's SURVEYOR (`options`) binds; once the counterpart's three respondents are
+/// connected it sends a survey, and after they have all answered (c first, then a,
+/// then b) it reads the answers.
+async fn ours_survey_arrival_order<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let surveyor =
+        open(t, SocketType::Surveyor, &options, vec![env.bind_at], vec![], &watch).await?;
+    cp.connect_to(env.advertised(&surveyor))?;
+    cp.expect("READY").await?;
+    if !watch.until(STEP_TIMEOUT, |s| s.connected >= READY_FIRST_DIAL.len()).await {
+        return Err("the three respondents never connected".to_owned());
+    }
+    surveyor.send(Msg::new("survey")).await.map_err(err("survey"))?;
+    cp.say("sent");
+    cp.expect("REPLIED").await?;
+    let got: Vec<String> =
+        drain(&surveyor, Duration::from_millis(300)).await.iter().map(body).collect();
+    cp.say("done");
+    Ok(Outcome::new(format!("SURVEYOR got {}", got.join(","))))
+}
+
+/// The simulated respondents of `nng-survey-arrival-order`, as
+/// `peer_nng_survey_arrival_order` plays them: each answers with its name, c first.
+fn sim_respondents_answer(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let mut respondents = Vec::new();
+        for _ in READY_FIRST_DIAL {
+            let watch = Watch::default();
+            let kind = SocketType::Respondent;
+            respondents.push(open(t.clone(), kind, &options, vec![], vec![to], &watch).await?);
+            tokio::time::sleep(READY_FIRST_PAUSE).await;
+        }
+        link.say("READY");
+        link.expect("sent").await?;
+        let mut headers = Vec::new();
+        for respondent in &respondents {
+            headers.push(respondent.recv().await.map_err(err("survey"))?.header);
+        }
+        for name in READY_FIRST_SEND {
+            let which = READY_FIRST_DIAL.iter().position(|n| *n == name).expect("one of them");
+            let answer = Msg { header: headers[which].clone(), body: Bytes::from(name) };
+            respondents[which].send(answer).await.map_err(err("answer"))?;
+            tokio::time::sleep(READY_FIRST_PAUSE).await;
+        }
+        link.say("REPLIED");
+        link.expect("done").await?;
+        Ok(())
+    })
+}
+
+/// NNG's SURVEYOR keeps a survey's responses in one queue, in arrival order: three
+/// answers that come c, a, b are read c, a, b. patchbay's `nng` SURVEYOR fair-queued
+/// by pipe before this row and read a, b, c.
+#[test]
+fn conformance_nng_surveyor_reads_answers_in_arrival_order() {
+    require_peers();
+    let row = "nng-survey-arrival-order";
+    let want = "SURVEYOR got c,a,b";
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's SURVEYOR");
+    let surveyor = nng_options(SocketType::Surveyor);
+    let real_surveyor = surveyor.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, cp| ours_survey_arrival_order(t, env, cp, real_surveyor),
+    );
+    let respondents = sim_respondents_answer(nng_options(SocketType::Respondent));
+    let sim =
+        in_sim(row, respondents, move |t, env, cp| ours_survey_arrival_order(t, env, cp, surveyor));
+    agree(row, want, &real, &sim);
+}
+
 // ------------------------------------------------------------------ SURVEYOR row
 
 /// One survey: what came back, or "timed out" when the surveyor's receive ended at

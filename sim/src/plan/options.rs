@@ -267,6 +267,12 @@ impl EffectiveOptions {
                     "NNG bus0 NNG_OPT_RECVBUF = 16: one queue for the socket, in arrival order",
                 );
             }
+            SocketType::Surveyor => {
+                self.rcvhwm = Effective::default(
+                    1000,
+                    "patchbay: one queue for the socket, in arrival order, as NNG's surveyor0 keeps a survey's responses; NNG keeps 128 and drops the rest, which patchbay does not model (docs/library-semantics.md)",
+                );
+            }
             SocketType::Req => {
                 self.rcvhwm = Effective::default(
                     1000,
@@ -589,13 +595,8 @@ impl EffectiveOptions {
         }
         Some(match (self.library.value, socket_type) {
             (Some(Library::Nanomsg), _) => "from the pipe ready first (nanomsg's nn_fq)",
-            (Some(Library::Nng), Sub | XSub | Bus | Router | Dealer) => {
-                "in arrival order, from one queue for the socket"
-            }
             (Some(Library::Nng), Pull | Rep | Respondent) => "from the pipe ready first",
-            (Some(Library::Nng), _) => {
-                "each pipe in turn (NNG's own order for its SURVEYOR is not modelled)"
-            }
+            (Some(Library::Nng), _) => "in arrival order, from one queue for the socket",
             _ => "each pipe in turn (fair-queued)",
         })
     }

@@ -725,11 +725,14 @@ fn check_inbound(trace: &Trace) -> Result<(), String> {
     let s = &trace.setup;
     let mut v = Violations::default();
     let mut waiting: BTreeMap<PipeId, VecDeque<Msg>> = BTreeMap::new();
-    // NNG's SUB, XSUB and BUS keep one queue for the socket: RCVHWM bounds every pipe's
+    // NNG's SUB, XSUB, BUS and SURVEYOR keep one queue for the socket: RCVHWM bounds every pipe's
     // messages together, and a receive takes the oldest of them all. Its raw REP too,
     // where RCVHWM is the socket's queue and each pipe holds one message beyond it.
     let per_socket = s.nng_queues
-        && matches!(s.socket, SocketType::Sub | SocketType::XSub | SocketType::Bus)
+        && matches!(
+            s.socket,
+            SocketType::Sub | SocketType::XSub | SocketType::Bus | SocketType::Surveyor
+        )
         || socket_queue(s).is_some();
     let mut arrivals: VecDeque<(PipeId, Msg)> = VecDeque::new();
     let left = |arrivals: &mut VecDeque<(PipeId, Msg)>, pipe: PipeId, msg: &Msg| {

@@ -14,6 +14,10 @@
 //! request it has given up on. A survey abandoned by a new one before its deadline is
 //! reported `Cancelled` with its id, as REQ reports an abandoned request.
 //!
+//! NNG's (`nng_queues`) keeps the responses in one queue for the socket, in arrival
+//! order, as surveyor0 does; libzmq has no SURVEYOR, and nanomsg's takes the pipe
+//! ready first (`recv_ready_first`).
+//!
 //! NNG's `nng_recvmsg` on a surveyor whose survey has timed out (or that never sent
 //! one) fails with `NNG_ETIMEDOUT` (`NNG_ESTATE` before any survey); both map to
 //! [`RecvError::State`] here, since the contract has no timeout error: either way
@@ -58,8 +62,14 @@ impl Surveyor {
     /// `first_survey_id` comes from the run's seeded random source, as NNG starts at a
     /// random id; its high bit is set here whatever it was.
     pub fn new(options: SocketOptions, first_survey_id: u32) -> Surveyor {
+        let mut pipes = Pipes::new(&options);
+        if options.nng_queues && !options.zmtp {
+            // NNG's surveyor0 collects a survey's responses in one queue, in arrival
+            // order (`nng-survey-arrival-order`), and reads on while it is full.
+            pipes.queue_per_socket();
+        }
         Surveyor {
-            pipes: Pipes::new(&options),
+            pipes,
             survey_deadline: options.survey_deadline,
             next_survey_id: as_survey_id(first_survey_id),
             survey: None,

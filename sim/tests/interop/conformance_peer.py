@@ -63,6 +63,9 @@ Rows:
   nanomsg-sub-ready-first
                        the same with three nanomsg PUBs and a SUB
   nanomsg-pub-burst    a PUB sends nine messages at once to a SUB that reads
+  nng-survey-arrival-order
+                       a SURVEYOR's three respondents (dialled a, b, c) answer its
+                       survey c first, then a, then b
   nng-dealer-arrival-order
                        a DEALER (raw REQ) sends a request to each of three raw REPs
                        (dialled a, b, c), which answer c first, then a, then b
@@ -1544,6 +1547,53 @@ def peer_nng_dealer_arrival_order(url):
     line()
 
 
+# The nng-survey-arrival-order row: three respondents, dialled a, b, c, answer the
+# survey c first, then a, then b.
+def respondents_dialling(url):
+    import pynng
+
+    respondents = {}
+    for name in READY_FIRST_DIAL:
+        respondents[name] = nng_open(pynng.Respondent0)
+        respondents[name].dial(url, block=True)
+        time.sleep(READY_FIRST_PAUSE_S)
+    return respondents
+
+
+def respondents_answer(respondents):
+    for respondent in respondents.values():
+        respondent.recv()
+    for name in READY_FIRST_SEND:
+        respondents[name].send(name.encode())
+        time.sleep(READY_FIRST_PAUSE_S)
+
+
+def oracle_nng_survey_arrival_order():
+    """NNG's SURVEYOR keeps a survey's responses in one queue, in arrival order: the
+    answers come out c, a, b, not pipe by pipe."""
+    import pynng
+
+    surveyor = nng_open(pynng.Surveyor0)
+    port = nng_listen(surveyor, 0)
+    respondents = respondents_dialling("tcp://127.0.0.1:%d" % port)
+    surveyor.send(b"survey")
+    respondents_answer(respondents)
+    got = []
+    while (msg := nng_try_recv(surveyor, 300)) is not None:
+        got.append(msg.decode())
+    say("OUTCOME", "SURVEYOR got " + ",".join(got))
+
+
+def peer_nng_survey_arrival_order(url):
+    """The three respondents, dialling patchbay's SURVEYOR: they answer its survey."""
+    respondents = respondents_dialling(url)
+    say("READY")
+    assert line() == "sent"
+    respondents_answer(respondents)
+    say("REPLIED")
+    line()
+
+
 # The nanomsg-pub-burst row: a PUB sends this many at once to a SUB that reads.
 PUB_BURST = 9
 
@@ -1921,6 +1971,7 @@ ORACLES = {
     "nanomsg-rep-ready-first": lambda: oracle_ready_first("nanomsg", "REP"),
     "nanomsg-pub-burst": oracle_nanomsg_pub_burst,
     "nng-dealer-arrival-order": oracle_nng_dealer_arrival_order,
+    "nng-survey-arrival-order": oracle_nng_survey_arrival_order,
     "nng-sub-two-pubs": oracle_nng_sub_two_pubs,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -1973,6 +2024,7 @@ def main():
         "nanomsg-rep-ready-first": lambda: peer_ready_first("nanomsg", "REP", int(opt["--port"])),
         "nanomsg-pub-burst": lambda: peer_nanomsg_pub_burst(int(opt["--port"])),
         "nng-dealer-arrival-order": lambda: peer_nng_dealer_arrival_order(opt["--connect"]),
+        "nng-survey-arrival-order": lambda: peer_nng_survey_arrival_order(opt["--connect"]),
         "nng-sub-two-pubs": lambda: peer_nng_sub_two_pubs(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
