@@ -1702,57 +1702,71 @@ fn conformance_nanomsg_pub_burst_to_a_reading_sub_loses_nothing() {
     agree(row, want, &real, &sim);
 }
 
-/// patchbay's DEALER (`options`) binds; once the counterpart's three raw REPs are
-/// connected it sends each a request (round-robin: a, b, c), and after they have all
-/// answered (c first, then a, then b) it reads the answers.
-async fn ours_dealer_arrival_order<T: Transport>(
+/// The socket that answers a receiver of `kind` in the arrival-order rows.
+fn answerer_of(kind: SocketType) -> SocketType {
+    match kind {
+        SocketType::Dealer => SocketType::Router,
+        SocketType::Surveyor => SocketType::Respondent,
+        other => unreachable!("no arrival-order row receives on a {other}"),
+    }
+}
+
+/// patchbay's DEALER or SURVEYOR (`kind`, with `options`) binds; once the
+/// counterpart's three answerers (raw REPs or respondents) are connected it asks each
+/// of them (a request each, round-robin: a, b, c; or one survey), and after they have
+/// all answered (c first, then a, then b) it reads the answers.
+async fn ours_answers_in_arrival_order<T: Transport>(
     t: T,
     env: Env,
     mut cp: Counterpart,
+    kind: SocketType,
     options: SocketOptions,
 ) -> Result<Outcome, String> {
     let watch = Watch::default();
-    let dealer = open(t, SocketType::Dealer, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&dealer))?;
+    let asker = open(t, kind, &options, vec![env.bind_at], vec![], &watch).await?;
+    cp.connect_to(env.advertised(&asker))?;
     cp.expect("READY").await?;
     if !watch.until(STEP_TIMEOUT, |s| s.connected >= READY_FIRST_DIAL.len()).await {
-        return Err("the three REPs never connected".to_owned());
+        return Err("the three answerers never connected".to_owned());
     }
-    for id in 1..=READY_FIRST_DIAL.len() as u32 {
-        let request = Msg { header: vec![REQUEST_ID_BIT | id], body: Bytes::from_static(b"req") };
-        dealer.send(request).await.map_err(err("request"))?;
+    let asks = if kind == SocketType::Dealer { READY_FIRST_DIAL.len() as u32 } else { 1 };
+    for id in 1..=asks {
+        let ask = match kind {
+            SocketType::Dealer => Msg { header: vec![REQUEST_ID_BIT | id], body: "req".into() },
+            _ => Msg::new("survey"),
+        };
+        asker.send(ask).await.map_err(err("ask"))?;
     }
     cp.say("sent");
     cp.expect("REPLIED").await?;
     let got: Vec<String> =
-        drain(&dealer, Duration::from_millis(300)).await.iter().map(body).collect();
+        drain(&asker, Duration::from_millis(300)).await.iter().map(body).collect();
     cp.say("done");
-    Ok(Outcome::new(format!("DEALER got {}", got.join(","))))
+    Ok(Outcome::new(format!("{kind} got {}", got.join(","))))
 }
 
-/// The simulated raw REPs of `nng-dealer-arrival-order`, as `peer_nng_dealer_arrival_order`
-/// plays them: each answers the request it got with its name, c first, then a, then b.
-fn sim_raw_reps_answer(options: SocketOptions) -> SimPeer {
+/// The simulated answerers (of `kind`, with `options`) of the arrival-order rows, as
+/// `answerers_answer` in the peer script plays them: each answers what it was asked
+/// with its name, c first, then a, then b.
+fn sim_answerers(kind: SocketType, options: SocketOptions) -> SimPeer {
     sim_peer(move |t, mut link| async move {
         let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
-        let mut reps = Vec::new();
+        let mut answerers = Vec::new();
         for _ in READY_FIRST_DIAL {
             let watch = Watch::default();
-            reps.push(
-                open(t.clone(), SocketType::Router, &options, vec![], vec![to], &watch).await?,
-            );
+            answerers.push(open(t.clone(), kind, &options, vec![], vec![to], &watch).await?);
             tokio::time::sleep(READY_FIRST_PAUSE).await;
         }
         link.say("READY");
         link.expect("sent").await?;
         let mut headers = Vec::new();
-        for rep in &reps {
-            headers.push(rep.recv().await.map_err(err("request"))?.header);
+        for answerer in &answerers {
+            headers.push(answerer.recv().await.map_err(err("ask"))?.header);
         }
         for name in READY_FIRST_SEND {
             let which = READY_FIRST_DIAL.iter().position(|n| *n == name).expect("one of them");
             let answer = Msg { header: headers[which].clone(), body: Bytes::from(name) };
-            reps[which].send(answer).await.map_err(err("answer"))?;
+            answerers[which].send(answer).await.map_err(err("answer"))?;
             tokio::time::sleep(READY_FIRST_PAUSE).await;
         }
         link.say("REPLIED");
@@ -1761,106 +1775,37 @@ fn sim_raw_reps_answer(options: SocketOptions) -> SimPeer {
     })
 }
 
-/// NNG's raw REQ receives as its raw REP does, into the socket's queue in arrival
-/// order (`xreq0_recv_cb`): three answers that come c, a, b are read c, a, b.
-/// patchbay's `nng` DEALER fair-queued by pipe before this row and read a, b, c.
+/// NNG's `kind` (its raw REQ or its SURVEYOR) reads three answers that come c, a, b
+/// in that order: both put each pipe's message into one queue for the socket
+/// (`xreq0_recv_cb`, surveyor0's). patchbay's fair-queued by pipe before these rows
+/// and read a, b, c.
+fn nng_arrival_order(row: &str, kind: SocketType) {
+    require_peers();
+    let want = format!("{kind} got c,a,b");
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want.as_str()], "the oracle is not NNG's {kind}");
+    let asker = nng_options(kind);
+    let real_asker = asker.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, cp| ours_answers_in_arrival_order(t, env, cp, kind, real_asker),
+    );
+    let answerers = sim_answerers(answerer_of(kind), nng_options(answerer_of(kind)));
+    let sim = in_sim(row, answerers, move |t, env, cp| {
+        ours_answers_in_arrival_order(t, env, cp, kind, asker)
+    });
+    agree(row, &want, &real, &sim);
+}
+
 #[test]
 fn conformance_nng_dealer_reads_answers_in_arrival_order() {
-    require_peers();
-    let row = "nng-dealer-arrival-order";
-    let want = "DEALER got c,a,b";
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's raw REQ");
-    let dealer = nng_options(SocketType::Dealer);
-    assert_eq!(dealer.rcvhwm_msgs, 1, "xreq0's socket queue");
-    let real_dealer = dealer.clone();
-    let real = against_real(
-        || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, cp| ours_dealer_arrival_order(t, env, cp, real_dealer),
-    );
-    let sim =
-        in_sim(row, sim_raw_reps_answer(nng_options(SocketType::Router)), move |t, env, cp| {
-            ours_dealer_arrival_order(t, env, cp, dealer)
-        });
-    agree(row, want, &real, &sim);
+    assert_eq!(nng_options(SocketType::Dealer).rcvhwm_msgs, 1, "xreq0's socket queue");
+    nng_arrival_order("nng-dealer-arrival-order", SocketType::Dealer);
 }
 
-/// patchbay's SURVEYOR (`options`) binds; once the counterpart's three respondents are
-/// connected it sends a survey, and after they have all answered (c first, then a,
-/// then b) it reads the answers.
-async fn ours_survey_arrival_order<T: Transport>(
-    t: T,
-    env: Env,
-    mut cp: Counterpart,
-    options: SocketOptions,
-) -> Result<Outcome, String> {
-    let watch = Watch::default();
-    let surveyor =
-        open(t, SocketType::Surveyor, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&surveyor))?;
-    cp.expect("READY").await?;
-    if !watch.until(STEP_TIMEOUT, |s| s.connected >= READY_FIRST_DIAL.len()).await {
-        return Err("the three respondents never connected".to_owned());
-    }
-    surveyor.send(Msg::new("survey")).await.map_err(err("survey"))?;
-    cp.say("sent");
-    cp.expect("REPLIED").await?;
-    let got: Vec<String> =
-        drain(&surveyor, Duration::from_millis(300)).await.iter().map(body).collect();
-    cp.say("done");
-    Ok(Outcome::new(format!("SURVEYOR got {}", got.join(","))))
-}
-
-/// The simulated respondents of `nng-survey-arrival-order`, as
-/// `peer_nng_survey_arrival_order` plays them: each answers with its name, c first.
-fn sim_respondents_answer(options: SocketOptions) -> SimPeer {
-    sim_peer(move |t, mut link| async move {
-        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
-        let mut respondents = Vec::new();
-        for _ in READY_FIRST_DIAL {
-            let watch = Watch::default();
-            let kind = SocketType::Respondent;
-            respondents.push(open(t.clone(), kind, &options, vec![], vec![to], &watch).await?);
-            tokio::time::sleep(READY_FIRST_PAUSE).await;
-        }
-        link.say("READY");
-        link.expect("sent").await?;
-        let mut headers = Vec::new();
-        for respondent in &respondents {
-            headers.push(respondent.recv().await.map_err(err("survey"))?.header);
-        }
-        for name in READY_FIRST_SEND {
-            let which = READY_FIRST_DIAL.iter().position(|n| *n == name).expect("one of them");
-            let answer = Msg { header: headers[which].clone(), body: Bytes::from(name) };
-            respondents[which].send(answer).await.map_err(err("answer"))?;
-            tokio::time::sleep(READY_FIRST_PAUSE).await;
-        }
-        link.say("REPLIED");
-        link.expect("done").await?;
-        Ok(())
-    })
-}
-
-/// NNG's SURVEYOR keeps a survey's responses in one queue, in arrival order: three
-/// answers that come c, a, b are read c, a, b. patchbay's `nng` SURVEYOR fair-queued
-/// by pipe before this row and read a, b, c.
 #[test]
 fn conformance_nng_surveyor_reads_answers_in_arrival_order() {
-    require_peers();
-    let row = "nng-survey-arrival-order";
-    let want = "SURVEYOR got c,a,b";
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's SURVEYOR");
-    let surveyor = nng_options(SocketType::Surveyor);
-    let real_surveyor = surveyor.clone();
-    let real = against_real(
-        || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, cp| ours_survey_arrival_order(t, env, cp, real_surveyor),
-    );
-    let respondents = sim_respondents_answer(nng_options(SocketType::Respondent));
-    let sim =
-        in_sim(row, respondents, move |t, env, cp| ours_survey_arrival_order(t, env, cp, surveyor));
-    agree(row, want, &real, &sim);
+    nng_arrival_order("nng-survey-arrival-order", SocketType::Surveyor);
 }
 
 // ------------------------------------------------------------------ SURVEYOR row

@@ -1501,95 +1501,75 @@ def peer_ready_first(lib, kind, port):
     line()
 
 
-# The nng-dealer-arrival-order row: three raw REPs, dialled a, b, c, answer the
-# DEALER's request each got, c first, then a, then b.
-def raw_reps_dialling(url):
-    reps = {}
-    for name in READY_FIRST_DIAL:
-        reps[name] = nng_open(nng_kind("ROUTER"))
-        reps[name].dial(url, block=True)
-        time.sleep(READY_FIRST_PAUSE_S)
-    return reps
+# The nng-dealer-arrival-order and nng-survey-arrival-order rows: three answerers
+# (raw REPs or respondents), dialled a, b, c, answer what they were asked, c first,
+# then a, then b.
+ASKER_OF = {"ROUTER": "DEALER", "RESPONDENT": "SURVEYOR"}
 
 
-def raw_reps_answer(reps):
-    """Each REP takes its one request, then they answer in READY_FIRST_SEND's order,
-    each answer its REP's name."""
-    headers = {name: nng_raw_recv(rep)[0] for name, rep in reps.items()}
-    for name in READY_FIRST_SEND:
-        nng_raw_send(reps[name], headers[name], name.encode())
-        time.sleep(READY_FIRST_PAUSE_S)
-
-
-def oracle_nng_dealer_arrival_order():
-    """NNG's raw REQ (patchbay's nng DEALER) receives into the socket's queue, in
-    arrival order (`xreq0_recv_cb` puts into the socket's receive queue): the answers
-    come out c, a, b, not pipe by pipe."""
-    dealer = nng_open(nng_kind("DEALER"))
-    port = nng_listen(dealer, 0)
-    reps = raw_reps_dialling("tcp://127.0.0.1:%d" % port)
-    for i in range(len(reps)):
-        dealer.send(bytes([0x80, 0, 0, i + 1]) + b"req")
-    raw_reps_answer(reps)
-    got = []
-    while (msg := nng_try_recv(dealer, 300)) is not None:
-        got.append(msg.decode())
-    say("OUTCOME", "DEALER got " + ",".join(got))
-
-
-def peer_nng_dealer_arrival_order(url):
-    """The three raw REPs, dialling patchbay's DEALER: they answer once it has sent."""
-    reps = raw_reps_dialling(url)
-    say("READY")
-    assert line() == "sent"
-    raw_reps_answer(reps)
-    say("REPLIED")
-    line()
-
-
-# The nng-survey-arrival-order row: three respondents, dialled a, b, c, answer the
-# survey c first, then a, then b.
-def respondents_dialling(url):
+def answerers_dialling(kind, url):
     import pynng
 
-    respondents = {}
+    answerers = {}
     for name in READY_FIRST_DIAL:
-        respondents[name] = nng_open(pynng.Respondent0)
-        respondents[name].dial(url, block=True)
+        if kind == "ROUTER":
+            answerers[name] = nng_open(nng_kind("ROUTER"))
+        else:
+            answerers[name] = nng_open(pynng.Respondent0)
+        answerers[name].dial(url, block=True)
         time.sleep(READY_FIRST_PAUSE_S)
-    return respondents
+    return answerers
 
 
-def respondents_answer(respondents):
-    for respondent in respondents.values():
-        respondent.recv()
+def answerers_answer(kind, answerers):
+    """Each answerer takes what it was asked, then they answer in READY_FIRST_SEND's
+    order, each answer its name; a raw REP routes its answer by the request's header,
+    which pynng does not hand over."""
+    if kind == "ROUTER":
+        headers = {name: nng_raw_recv(rep)[0] for name, rep in answerers.items()}
+    else:
+        for respondent in answerers.values():
+            respondent.recv()
     for name in READY_FIRST_SEND:
-        respondents[name].send(name.encode())
+        if kind == "ROUTER":
+            nng_raw_send(answerers[name], headers[name], name.encode())
+        else:
+            answerers[name].send(name.encode())
         time.sleep(READY_FIRST_PAUSE_S)
 
 
-def oracle_nng_survey_arrival_order():
-    """NNG's SURVEYOR keeps a survey's responses in one queue, in arrival order: the
-    answers come out c, a, b, not pipe by pipe."""
+def oracle_nng_arrival_order(kind):
+    """NNG's raw REQ and SURVEYOR put each pipe's message into one queue for the
+    socket (`xreq0_recv_cb`, surveyor0's), so the answers come out c, a, b, in the
+    order they arrived, not pipe by pipe."""
     import pynng
 
-    surveyor = nng_open(pynng.Surveyor0)
-    port = nng_listen(surveyor, 0)
-    respondents = respondents_dialling("tcp://127.0.0.1:%d" % port)
-    surveyor.send(b"survey")
-    respondents_answer(respondents)
+    asker_kind = ASKER_OF[kind]
+    if asker_kind == "DEALER":
+        asker = nng_open(nng_kind("DEALER"))
+    else:
+        asker = nng_open(pynng.Surveyor0)
+    port = nng_listen(asker, 0)
+    answerers = answerers_dialling(kind, "tcp://127.0.0.1:%d" % port)
+    if asker_kind == "DEALER":
+        for i in range(len(answerers)):
+            asker.send(bytes([0x80, 0, 0, i + 1]) + b"req")
+    else:
+        asker.send(b"survey")
+    answerers_answer(kind, answerers)
     got = []
-    while (msg := nng_try_recv(surveyor, 300)) is not None:
+    while (msg := nng_try_recv(asker, 300)) is not None:
         got.append(msg.decode())
-    say("OUTCOME", "SURVEYOR got " + ",".join(got))
+    say("OUTCOME", asker_kind + " got " + ",".join(got))
 
 
-def peer_nng_survey_arrival_order(url):
-    """The three respondents, dialling patchbay's SURVEYOR: they answer its survey."""
-    respondents = respondents_dialling(url)
+def peer_nng_arrival_order(kind, url):
+    """The three answerers, dialling patchbay's DEALER or SURVEYOR: they answer once
+    it has asked."""
+    answerers = answerers_dialling(kind, url)
     say("READY")
     assert line() == "sent"
-    respondents_answer(respondents)
+    answerers_answer(kind, answerers)
     say("REPLIED")
     line()
 
@@ -1970,8 +1950,8 @@ ORACLES = {
     "nanomsg-sub-ready-first": lambda: oracle_ready_first("nanomsg", "SUB"),
     "nanomsg-rep-ready-first": lambda: oracle_ready_first("nanomsg", "REP"),
     "nanomsg-pub-burst": oracle_nanomsg_pub_burst,
-    "nng-dealer-arrival-order": oracle_nng_dealer_arrival_order,
-    "nng-survey-arrival-order": oracle_nng_survey_arrival_order,
+    "nng-dealer-arrival-order": lambda: oracle_nng_arrival_order("ROUTER"),
+    "nng-survey-arrival-order": lambda: oracle_nng_arrival_order("RESPONDENT"),
     "nng-sub-two-pubs": oracle_nng_sub_two_pubs,
     "nng-survey-deadline": oracle_nng_survey_deadline,
     "zmq-heartbeat": oracle_zmq_heartbeat,
@@ -2023,8 +2003,8 @@ def main():
         "nanomsg-sub-ready-first": lambda: peer_ready_first("nanomsg", "SUB", int(opt["--port"])),
         "nanomsg-rep-ready-first": lambda: peer_ready_first("nanomsg", "REP", int(opt["--port"])),
         "nanomsg-pub-burst": lambda: peer_nanomsg_pub_burst(int(opt["--port"])),
-        "nng-dealer-arrival-order": lambda: peer_nng_dealer_arrival_order(opt["--connect"]),
-        "nng-survey-arrival-order": lambda: peer_nng_survey_arrival_order(opt["--connect"]),
+        "nng-dealer-arrival-order": lambda: peer_nng_arrival_order("ROUTER", opt["--connect"]),
+        "nng-survey-arrival-order": lambda: peer_nng_arrival_order("RESPONDENT", opt["--connect"]),
         "nng-sub-two-pubs": lambda: peer_nng_sub_two_pubs(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
