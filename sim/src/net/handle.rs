@@ -117,7 +117,8 @@ impl SocketHandle {
             // REP and ROUTER copy nothing for it, other cores copy it once per attempt.
             match self.offer(now.take(), |core, now| core.send_or_return(msg, now)) {
                 Ok(()) => {
-                    self.writers_due.set(self.shared().options.send_writes_at_once);
+                    // A borrow, not `shared()`: no reference count on every send.
+                    self.writers_due.set(self.shared.borrow().options.send_writes_at_once);
                     return Ok(());
                 }
                 Err((SendError::WouldBlock, refused)) => {

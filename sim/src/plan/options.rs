@@ -113,6 +113,11 @@ pub struct EffectiveOptions {
     /// meaning no room; nanomsg's have none) with one message at a time on each
     /// connected pipe, rather than per pipe.
     pub sp_sends: Effective<bool>,
+    /// Library behaviour, not a written option: whether a receiver takes its messages
+    /// from the pipe that became ready first, each pipe holding one (nanomsg's `nn_fq`
+    /// for every receiving type; NNG's PULL, REP and RESPONDENT), rather than each
+    /// pipe in turn or, with `nng_queues`, in arrival order from one socket queue.
+    pub recv_ready_first: Effective<bool>,
     /// Library behaviour, not a written option: whether a PAIR receives as NNG's does,
     /// its pipe holding the one message the application has not taken and `rcvhwm`
     /// (NNG's `NNG_OPT_RECVBUF`, 0 by default) counting the socket's queue beyond it,
@@ -292,6 +297,10 @@ impl EffectiveOptions {
                     }
                 };
                 self.rcvhwm = Effective::default(1, holding);
+                self.recv_ready_first = Effective::default(
+                    true,
+                    "NNG pull0, rep0, respondent0: the pipe ready first (their ready lists), one message a pipe",
+                );
             }
             _ => {}
         }
@@ -484,6 +493,12 @@ impl EffectiveOptions {
             sub_prefer_new: d(true, "NNG sub0 NNG_OPT_SUB_PREFNEW = true"),
             sp_sends: d(false, "per-pipe queues of sndhwm, pipes still connecting included"),
             sp_receives: d(false, "per-pipe queues of rcvhwm"),
+            recv_ready_first: match lib {
+                Library::Nanomsg => {
+                    d(true, "nanomsg nn_fq: the pipe ready first, one message a pipe")
+                }
+                _ => d(false, "each pipe in turn (fair-queued)"),
+            },
             router_mandatory: d(false, "libzmq ZMQ_ROUTER_MANDATORY = 0"),
             heartbeat_ivl: d(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
             heartbeat_timeout: d(None, "libzmq ZMQ_HEARTBEAT_TIMEOUT = 0 (the interval)"),
@@ -540,7 +555,7 @@ impl EffectiveOptions {
             rcvmaxsize_bytes: self.rcvmaxsize.value,
             subscribe: self.subscribe.value.iter().map(|s| s.as_bytes().to_vec()).collect(),
             nng_queues: self.nng_queues.value,
-            recv_ready_first: self.library.value == Some(Library::Nanomsg),
+            recv_ready_first: self.recv_ready_first.value,
             send_writes_at_once: self.library.value == Some(Library::Nanomsg),
             sub_prefer_new: self.sub_prefer_new.value,
             sp_send_buffer: self.sp_sends.value.then_some(self.sndhwm.value),
@@ -577,7 +592,7 @@ impl EffectiveOptions {
             rows.push(("when_full", when_full.to_owned(), source));
         }
         if let Some(order) = self.receives(socket_type) {
-            rows.push(("receives", order.to_owned(), &self.library.source));
+            rows.push(("receives", order.to_owned(), &self.recv_ready_first.source));
         }
         rows
     }
@@ -593,11 +608,14 @@ impl EffectiveOptions {
         ) {
             return None;
         }
-        Some(match (self.library.value, socket_type) {
-            (Some(Library::Nanomsg), _) => "from the pipe ready first (nanomsg's nn_fq)",
-            (Some(Library::Nng), Pull | Rep | Respondent) => "from the pipe ready first",
-            (Some(Library::Nng), _) => "in arrival order, from one queue for the socket",
-            _ => "each pipe in turn (fair-queued)",
+        // What the cores read: `recv_ready_first` in `Pipes::new`, `nng_queues` in
+        // the types that keep one queue for the socket.
+        Some(if self.recv_ready_first.value {
+            "from the pipe ready first"
+        } else if self.nng_queues.value {
+            "in arrival order, from one queue for the socket"
+        } else {
+            "each pipe in turn (fair-queued)"
         })
     }
 
@@ -790,8 +808,10 @@ mod tests {
             let (zmq, ready_first) = receives(SocketType::Pull, lib);
             assert!(zmq.is_some_and(|r| r.contains("each pipe in turn")) && !ready_first);
         }
-        let (nng_sub, _) = receives(SocketType::Sub, Some(Library::Nng));
-        assert!(nng_sub.is_some_and(|r| r.contains("arrival order")));
+        let (nng_sub, ready_first) = receives(SocketType::Sub, Some(Library::Nng));
+        assert!(nng_sub.is_some_and(|r| r.contains("arrival order")) && !ready_first);
+        let (nng_pull, ready_first) = receives(SocketType::Pull, Some(Library::Nng));
+        assert!(nng_pull.is_some_and(|r| r.contains("ready first")) && ready_first);
         assert_eq!(receives(SocketType::Req, Some(Library::Nanomsg)).0, None, "a REQ matches");
         assert_eq!(receives(SocketType::Push, None).0, None);
     }

@@ -32,14 +32,9 @@ impl Dealer {
     /// A DEALER core with these options. With `sp_send_buffer` each pipe holds one
     /// message, whatever `sndhwm_msgs` says.
     pub fn new(options: SocketOptions) -> Dealer {
-        let receive_queue = (options.nng_queues && !options.zmtp).then_some(options.rcvhwm_msgs);
-        let (mut pipes, buffer) = SendBuffer::for_options(options);
-        if let Some(queue) = receive_queue {
-            // NNG's raw REQ (xreq0) receives as its raw REP does: into the socket's
-            // queue of NNG_OPT_RECVBUF, in arrival order, each pipe holding one
-            // message more while it is full (`xreq0_recv_cb`, `nng-dealer-arrival-order`).
-            pipes.queue_per_socket_and_one_per_pipe(queue);
-        }
+        let (mut pipes, buffer) = SendBuffer::for_options(options.clone());
+        // NNG's raw REQ receives as its raw REP does (`nng-dealer-arrival-order`).
+        pipes.receive_as_nng_raw(&options);
         Dealer { pipes, buffer }
     }
 }

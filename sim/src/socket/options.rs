@@ -114,11 +114,12 @@ pub struct SocketOptions {
     /// A ROUTER with it receives as NNG's raw REP: a socket queue of `rcvhwm_msgs`
     /// (`NNG_OPT_RECVBUF`), and one message more held by each pipe while it is full.
     pub nng_queues: bool,
-    /// Every receiving socket takes from the pipe that became ready first, as
-    /// nanomsg's `nn_fq` does (a `library: nanomsg` socket): a pipe holds one message,
-    /// leaves the list when the application takes it, and joins its end again when
-    /// its next message is in. Without it a socket fair-queues, each pipe in turn
-    /// (libzmq), unless `nng_queues` gives NNG's own order (`Pipes::ready_first`).
+    /// A receiving socket takes from the pipe that became ready first: a pipe holds
+    /// one message, leaves the list when the application takes it, and joins its end
+    /// again when its next message is in. nanomsg's `nn_fq` does so for every
+    /// receiving type, NNG for its PULL, REP and RESPONDENT. Without it a socket
+    /// fair-queues, each pipe in turn (libzmq), or with `nng_queues` takes messages in
+    /// arrival order from one queue for the socket.
     pub recv_ready_first: bool,
     /// The connections' writers run between one send and the next, so a message
     /// that fits in the kernel has left its pipe before the next is offered: nanomsg

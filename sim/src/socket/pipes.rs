@@ -187,7 +187,13 @@ impl Arrivals {
     /// Each pipe holds one message, and they are taken in the order the pipes became
     /// ready: a socket queue of none.
     fn ready_first() -> Box<Arrivals> {
-        Box::new(Arrivals { socket_queue: Some(0), ..Arrivals::default() })
+        Arrivals::one_per_pipe_beyond(0)
+    }
+
+    /// A socket queue of `socket_queue` messages, each pipe holding one more while it
+    /// is full.
+    fn one_per_pipe_beyond(socket_queue: u32) -> Box<Arrivals> {
+        Box::new(Arrivals { socket_queue: Some(socket_queue), ..Arrivals::default() })
     }
 
     /// Whether a message from `pipe` may join, at RCVHWM `rcvhwm_msgs`.
@@ -232,8 +238,10 @@ fn depth_of(queue: &VecDeque<Msg>) -> u32 {
 }
 
 impl Pipes {
-    /// Empty queues, bounded by the high-water marks in `options`; a nanomsg
-    /// socket's (`recv_ready_first`) are taken in the order their pipes became ready.
+    /// Empty queues, bounded by the high-water marks in `options`. With
+    /// `recv_ready_first` (nanomsg's receivers; NNG's PULL, REP and RESPONDENT: pull0's
+    /// `pl` list, rep0's and respondent0's `recvpipes`) each pipe holds one message and
+    /// they are taken in the order the pipes became ready.
     pub fn new(options: &SocketOptions) -> Pipes {
         Pipes {
             sndhwm_msgs: options.sndhwm_msgs,
@@ -266,21 +274,16 @@ impl Pipes {
     /// one message, and the application takes them in the order the pipes became
     /// ready (their `pl` and `recvpipes` lists), not in turn.
     pub fn queue_per_socket_and_one_per_pipe(&mut self, socket_queue: u32) {
-        let socket_queue = Some(socket_queue);
-        self.arrivals = Some(Box::new(Arrivals { socket_queue, ..Arrivals::default() }));
+        self.arrivals = Some(Arrivals::one_per_pipe_beyond(socket_queue));
     }
 
-    /// The pipes of a PULL, REP or RESPONDENT. NNG's (`nng_queues`, on SP) hold one
-    /// message a pipe and hand them over in the order the pipes became ready (pull0's
-    /// `pl` list, rep0's and respondent0's `recvpipes`), as nanomsg's do
-    /// (`recv_ready_first`, which [`Pipes::new`] honours for every receiving type);
-    /// libzmq's fair-queue, RCVHWM a pipe.
-    pub(crate) fn ready_first(options: &SocketOptions) -> Pipes {
-        let mut pipes = Pipes::new(options);
+    /// NNG's raw REP and raw REQ (`nng_queues` on SP) receive into the socket's queue of
+    /// `NNG_OPT_RECVBUF` (RCVHWM), in arrival order, each pipe holding one message
+    /// more while it is full (`xrep0_pipe_recv_cb`, `xreq0_recv_cb`).
+    pub(crate) fn receive_as_nng_raw(&mut self, options: &SocketOptions) {
         if options.nng_queues && !options.zmtp {
-            pipes.queue_per_socket_and_one_per_pipe(0);
+            self.queue_per_socket_and_one_per_pipe(options.rcvhwm_msgs);
         }
-        pipes
     }
 
     /// Whether a message from `pipe` may join its inbound queue (the socket's, or the

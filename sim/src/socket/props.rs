@@ -87,8 +87,8 @@ struct Setup {
     sp_send_buffer: Option<u32>,
     /// REQ: a send waits for a connected pipe (NNG) instead of returning at once.
     req_send_waits: bool,
-    /// Every receiving type takes the pipe ready first, each pipe holding one
-    /// (nanomsg's `nn_fq`), instead of fair-queueing.
+    /// The receiver takes the pipe ready first, each pipe holding one (nanomsg's
+    /// `nn_fq`; NNG's PULL, REP and RESPONDENT), instead of fair-queueing.
     recv_ready_first: bool,
 }
 
@@ -133,9 +133,14 @@ prop_compose! {
         let sp_send_buffer = sp_send_buffer
             .filter(|_| matches!(socket, SocketType::Push | SocketType::Pair | SocketType::Dealer));
         let sndhwm_msgs = if sp_send_buffer.is_some() { 1 } else { sndhwm_msgs };
-        // nanomsg's order, as the resolver gives it: never with NNG's queues, and
-        // nanomsg has no XPUB.
-        let recv_ready_first = recv_ready_first && !nng_queues && socket != SocketType::XPub;
+        // As the resolver gives it: NNG's PULL, REP and RESPONDENT always, nanomsg's
+        // receivers when drawn (never with NNG's queues; nanomsg has no XPUB).
+        let nng_holds_one = matches!(socket, SocketType::Pull | SocketType::Rep | SocketType::Respondent);
+        let recv_ready_first = if nng_queues {
+            nng_holds_one
+        } else {
+            recv_ready_first && socket != SocketType::XPub
+        };
         Setup {
             socket,
             sndhwm_msgs,
@@ -821,16 +826,16 @@ fn xrep0(setup: &Setup) -> bool {
 }
 
 /// The socket queue of the sockets that hold one message a pipe beyond it: RCVHWM
-/// for NNG's raw REP and raw REQ, none for its PULL, REP and RESPONDENT and for every nanomsg
-/// receiver (each pipe holds one, taken in the order the pipes became ready).
+/// for NNG's raw REP and raw REQ, none where the pipe ready first is taken
+/// (`recv_ready_first`: each pipe holds one, taken in the order the pipes became
+/// ready).
 fn socket_queue(setup: &Setup) -> Option<usize> {
-    use SocketType::*;
-    match setup.socket {
-        _ if setup.recv_ready_first => Some(0),
-        _ if !setup.nng_queues => None,
-        Router | Dealer => Some(setup.rcvhwm_msgs as usize),
-        Pull | Rep | Respondent => Some(0),
-        _ => None,
+    if setup.recv_ready_first {
+        Some(0)
+    } else if xrep0(setup) {
+        Some(setup.rcvhwm_msgs as usize)
+    } else {
+        None
     }
 }
 

@@ -4,8 +4,8 @@
 //! fills and its send blocks: nothing is dropped on the way (docs/library-semantics.md,
 //! "High-water marks"). NNG's PULL, REP and RESPONDENT do not take turns: each pipe
 //! holds one message, and the application gets them in the order the pipes became
-//! ready ([`Pipes::ready_first`]); nanomsg's receivers of every type likewise
-//! (`SocketOptions::recv_ready_first`).
+//! ready, as nanomsg's receivers of every type do (`SocketOptions::recv_ready_first`,
+//! [`Pipes::new`]).
 
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub struct Pull {
 impl Pull {
     /// A PULL core with these options.
     pub fn new(options: SocketOptions) -> Pull {
-        Pull { pipes: Pipes::ready_first(&options) }
+        Pull { pipes: Pipes::new(&options) }
     }
 }
 

@@ -34,7 +34,7 @@ pub struct Rep {
 impl Rep {
     /// A REP core with these options.
     pub fn new(options: SocketOptions) -> Rep {
-        Rep { pipes: Pipes::ready_first(&options), pending: None }
+        Rep { pipes: Pipes::new(&options), pending: None }
     }
 }
 

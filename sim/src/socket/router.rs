@@ -68,11 +68,7 @@ impl Router {
             pipe_by_id: BTreeMap::new(),
         });
         let mut pipes = Pipes::new(&options);
-        if options.nng_queues && !options.zmtp {
-            // NNG's raw REP (xrep0): a socket queue of NNG_OPT_RECVBUF, and one
-            // message more held by each pipe while it is full.
-            pipes.queue_per_socket_and_one_per_pipe(options.rcvhwm_msgs);
-        }
+        pipes.receive_as_nng_raw(&options);
         Router { mandatory: options.router_mandatory, pipes, routing_ids }
     }
 
