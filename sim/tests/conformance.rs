@@ -65,6 +65,10 @@ const HB_TIMEOUT: Duration = Duration::from_millis(300);
 /// plus this much for a loaded machine (the oracle measured 348 to 405 ms for 300 ms).
 const HB_SLACK: Duration = Duration::from_millis(300);
 const RECV_MAX: u64 = 100;
+/// The `zmq-handshake-ivl` row's `ZMQ_HANDSHAKE_IVL`, as the peer script's.
+const HANDSHAKE_IVL: Duration = Duration::from_millis(500);
+/// How long a silent peer waits to be closed, as the peer script's: past NNG's 10 s.
+const SILENT_PEER_WAIT: Duration = Duration::from_secs(20);
 /// The simulated hosts: the counterpart ("server") and patchbay's side ("client").
 const SERVER: Replica = Replica { group: GroupId(0), index: 0 };
 const CLIENT: Replica = Replica { group: GroupId(1), index: 0 };
@@ -228,6 +232,8 @@ struct Seen {
     connected: usize,
     closed: Vec<String>,
     dropped: Vec<DropReason>,
+    /// Why connections were refused or closed before they were up (a handshake).
+    refused: Vec<String>,
     /// When the last close was seen.
     closed_at: Option<Instant>,
 }
@@ -241,6 +247,7 @@ impl util::Seen for Seen {
                 self.closed_at = Some(Instant::now());
             }
             DriverEvent::Socket(SocketEvent::Dropped { reason, .. }) => self.dropped.push(reason),
+            DriverEvent::ProtocolError { reason, .. } => self.refused.push(reason),
             _ => {}
         }
     }
@@ -270,7 +277,7 @@ fn zeromq() -> SocketOptions {
         req_resend_on_pipe_loss: false,
         req_strict: true,
         req_correlate: false,
-        handshake_ivl: patchbay::socket::HANDSHAKE_IVL_LIBZMQ,
+        handshake_ivl: Some(patchbay::socket::HANDSHAKE_IVL_LIBZMQ),
         ..SocketOptions::default()
     }
 }
@@ -322,6 +329,7 @@ fn nanomsg() -> SocketOptions {
         rcvhwm_msgs: 1,
         sp_send_buffer: Some(0),
         socket_buffers: SocketBuffers::NANOMSG,
+        handshake_ivl: Some(patchbay::socket::HANDSHAKE_IVL_NANOMSG),
         ..SocketOptions::default()
     }
 }

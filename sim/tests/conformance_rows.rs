@@ -2162,3 +2162,112 @@ fn conformance_nng_pair1_hop_counts() {
     });
     agree(row, want, &real, &sim);
 }
+
+// ------------------------------------------------------------------ handshake rows
+
+/// The outcome text of `handshake_outcome` in the peer script.
+fn handshake_outcome(closed: bool) -> String {
+    format!("a silent peer's connection {}", if closed { "closed" } else { "kept" })
+}
+
+/// patchbay's PULL with `options` listens; a raw peer connects, sends nothing and
+/// says how long after its connect the PULL closed the connection.
+async fn ours_listens_to_a_silent_peer<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let pull = open(t, SocketType::Pull, &options, vec![env.bind_at], vec![], &watch).await?;
+    cp.connect_to(env.advertised(&pull))?;
+    let closed = cp.expect("CLOSED ").await?;
+    cp.say("done");
+    let refused = watch.seen.borrow().refused.clone();
+    pull.close().await;
+    if closed == "never" {
+        return Ok(Outcome::new(handshake_outcome(false)));
+    }
+    // Closed for the deadline, not for anything the peer did.
+    if !refused.iter().any(|r| r.starts_with("handshake not finished within")) {
+        return Err(format!("closed, but not for the handshake deadline: {refused:?}"));
+    }
+    let ms: u64 = closed.parse().map_err(err("closed after"))?;
+    Ok(Outcome::new(handshake_outcome(true)).timed("closed_after", ms))
+}
+
+/// The silent peer of `peer_handshake_deadline`, on a stream of the simulator's
+/// transport: connects, reads what comes until the close, and says when it came.
+fn sim_silent_peer() -> SimPeer {
+    sim_peer(|t, mut link| async move {
+        use tokio::io::AsyncReadExt;
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let mut stream = t.connect(to, SocketBuffers::default()).await.map_err(err("connect"))?;
+        let connected = Instant::now();
+        let mut buf = [0u8; 4096];
+        let until_closed = async { while let Ok(1..) = stream.read(&mut buf).await {} };
+        let said = match timeout(SILENT_PEER_WAIT, until_closed).await {
+            Ok(()) => connected.elapsed().as_millis().to_string(),
+            Err(_) => "never".to_owned(),
+        };
+        link.say(format!("CLOSED {said}"));
+        link.expect("done").await?;
+        Ok(())
+    })
+}
+
+/// One handshake row: the library's PULL (patchbay's with `options`) is closed on a
+/// silent peer `deadline` after it connected, give or take a loaded machine's delay.
+fn handshake_row(row: &'static str, options: SocketOptions, deadline: Duration) {
+    require_peers();
+    let oracle = oracle(row);
+    let want = handshake_outcome(true);
+    assert_eq!(
+        oracle.outcomes,
+        std::slice::from_ref(&want),
+        "the oracle kept a silent peer's connection"
+    );
+    let ours = options.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, cp| ours_listens_to_a_silent_peer(t, env, cp, ours),
+    );
+    let sim = in_sim(row, sim_silent_peer(), move |t, env, cp| {
+        ours_listens_to_a_silent_peer(t, env, cp, options)
+    });
+    agree(row, &want, &real, &sim);
+    let ms = deadline.as_millis() as u64;
+    for (way, closed) in [
+        ("oracle", oracle.time("closed_after")),
+        ("real", real.time("closed_after")),
+        ("sim", sim.time("closed_after")),
+    ] {
+        assert!(
+            (ms.saturating_sub(50)..ms + 500).contains(&closed),
+            "{way}: closed {closed} ms after the connect, where the deadline is {deadline:?}"
+        );
+    }
+}
+
+/// libzmq closes a connection whose ZMTP handshake is not done within
+/// `ZMQ_HANDSHAKE_IVL` (here 500 ms; 30 s by default), patchbay's `handshake_ivl`.
+#[test]
+fn conformance_zmq_handshake_ivl_closes_a_silent_peer() {
+    let options = SocketOptions { handshake_ivl: Some(HANDSHAKE_IVL), ..zeromq() };
+    handshake_row("zmq-handshake-ivl", options, HANDSHAKE_IVL);
+}
+
+/// NNG closes an SP negotiation not done within 10 s, a time no option changes.
+#[test]
+fn conformance_nng_closes_a_silent_peer_after_10_s() {
+    let options = nng_options(SocketType::Pull);
+    handshake_row("nng-handshake-deadline", options, patchbay::socket::HANDSHAKE_IVL_NNG);
+}
+
+/// nanomsg closes an SP header exchange not done within 1 s (its stream header's
+/// timer); before this row patchbay's `nanomsg` sockets waited NNG's 10 s.
+#[test]
+fn conformance_nanomsg_closes_a_silent_peer_after_1_s() {
+    let options = nanomsg_options(SocketType::Pull);
+    handshake_row("nanomsg-handshake-deadline", options, patchbay::socket::HANDSHAKE_IVL_NANOMSG);
+}

@@ -108,7 +108,8 @@ fn half_handshake_peers_are_closed_at_the_deadline_while_good_reqs_are_served() 
         let log = EventLog::default();
         let ivl = Duration::from_millis(300);
         let rep =
-            echo_rep(SocketOptions { handshake_ivl: ivl, ..SocketOptions::default() }, &log).await;
+            echo_rep(SocketOptions { handshake_ivl: Some(ivl), ..SocketOptions::default() }, &log)
+                .await;
         let addr = rep.local_addrs()[0];
         let silent = bad_peer(addr, Vec::new());
         let seven = bad_peer(addr, REQ_HANDSHAKE[..7].to_vec());
@@ -222,7 +223,8 @@ fn two_thousand_idle_peers_are_all_closed_at_the_deadline() {
         let log = EventLog::default();
         let ivl = Duration::from_millis(500);
         let rep =
-            echo_rep(SocketOptions { handshake_ivl: ivl, ..SocketOptions::default() }, &log).await;
+            echo_rep(SocketOptions { handshake_ivl: Some(ivl), ..SocketOptions::default() }, &log)
+                .await;
         let addr = rep.local_addrs()[0];
         let before = descriptors_open();
         let peers = std::thread::spawn(move || {

@@ -9,6 +9,7 @@
 //! `sim/tests/data/good/`, loads with no diagnostic at all.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use patchbay::registry::Registry;
 use patchbay::resolve;
@@ -103,6 +104,30 @@ fn an_nng_subscriber_takes_sub_prefer_new_as_written() {
     assert!(publisher.nng_queues && subscriber.nng_queues && keeper.nng_queues);
     assert_eq!((publisher.sndhwm_msgs, subscriber.rcvhwm_msgs), (16, 128));
     assert_eq!((subscriber.sub_prefer_new, keeper.sub_prefer_new), (true, false));
+}
+
+/// `handshake_ivl` reaches the socket it is written on as libzmq's
+/// `ZMQ_HANDSHAKE_IVL` would: a deadline, or none for `off`; unwritten, libzmq's 30 s,
+/// and `check --explain` names the line it came from.
+#[test]
+fn a_zeromq_socket_takes_handshake_ivl_as_written() {
+    let file = workspace_root().join(GOOD_DIR).join("handshake-ivl-zeromq.yaml");
+    let plan = resolve::load_topology(&file, &Registry::builtin()).plan.expect("it loads");
+    let effective = |group: &str| {
+        let g = plan.group_by_name(group).expect("a node of the file");
+        g.sockets[0].options.handshake_ivl.clone()
+    };
+    let (quick, patient, default) =
+        (effective("quick"), effective("patient"), effective("default"));
+    assert_eq!(quick.value, Some(Duration::from_millis(400)));
+    assert_eq!(patient.value, None);
+    assert_eq!(default.value, Some(patchbay::socket::HANDSHAKE_IVL_LIBZMQ));
+    assert!(
+        quick.source.to_string().ends_with("handshake-ivl-zeromq.yaml:9:71"),
+        "{}",
+        quick.source
+    );
+    assert_eq!(default.source.to_string(), "default: libzmq ZMQ_HANDSHAKE_IVL = 30s");
 }
 
 #[test]

@@ -77,7 +77,9 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<HandshakeTimedOut>,
 {
-    let handshake = Some(super::timer::timeout(shared.options.handshake_ivl, handshake));
+    // No deadline (libzmq's `ZMQ_HANDSHAKE_IVL` 0) is one past the end of time.
+    let ivl = shared.options.handshake_ivl.unwrap_or(Duration::MAX);
+    let handshake = Some(super::timer::timeout(ivl, handshake));
     Handshaking { shared, shutdown: None, handshake }
 }
 
@@ -102,7 +104,7 @@ where
             };
             let shaken = ready!(handshake.poll(cx));
             shared.shutdown_wake().cancel_wait(this.shutdown);
-            let ivl = shared.options.handshake_ivl;
+            let ivl = shared.options.handshake_ivl.unwrap_or(Duration::MAX);
             Some(shaken.unwrap_or_else(|_| Err(E::from(HandshakeTimedOut { ivl }))))
         };
         this.handshake.set(None);

@@ -45,7 +45,7 @@ fn echo_server(sim: &mut turmoil::Sim<'static>, options: SocketOptions, log: &Ev
 fn a_half_handshake_peer_is_closed_at_the_deadline_while_a_good_peer_is_served() {
     let mut sim = sim(64);
     let server_log = EventLog::default();
-    let options = SocketOptions { handshake_ivl: HANDSHAKE_IVL, ..SocketOptions::default() };
+    let options = SocketOptions { handshake_ivl: Some(HANDSHAKE_IVL), ..SocketOptions::default() };
     echo_server(&mut sim, options, &server_log);
     let held_for = Rc::new(Cell::new(None));
     let held = Rc::clone(&held_for);
@@ -105,7 +105,7 @@ fn a_connect_to_a_silent_listener_fails_at_the_deadline_and_retries() {
     let client_log = log.clone();
     sim.client("client", async move {
         let options = SocketOptions {
-            handshake_ivl: HANDSHAKE_IVL,
+            handshake_ivl: Some(HANDSHAKE_IVL),
             reconnect_ivl: RECONNECT_IVL,
             ..SocketOptions::default()
         };

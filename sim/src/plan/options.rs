@@ -11,7 +11,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::socket::{HANDSHAKE_IVL_LIBZMQ, Linger, SocketBuffers, SocketOptions, SocketType};
+use crate::socket::{
+    HANDSHAKE_IVL_LIBZMQ, HANDSHAKE_IVL_NANOMSG, HANDSHAKE_IVL_NNG, Linger, SocketBuffers,
+    SocketOptions, SocketType,
+};
 use crate::spec::diag::Location;
 use crate::spec::units::{format_duration, format_size};
 
@@ -132,6 +135,10 @@ pub struct EffectiveOptions {
     pub heartbeat_timeout: Effective<Option<Duration>>,
     /// The TTL our PINGs ask the peer to apply.
     pub heartbeat_ttl: Effective<Option<Duration>>,
+    /// How long a connection may take over its handshake before it is closed, on
+    /// either side; `None`: for ever. Written only on `library: zeromq`
+    /// (`ZMQ_HANDSHAKE_IVL`): NNG and nanomsg fix theirs.
+    pub handshake_ivl: Effective<Option<Duration>>,
     /// The kernel send buffer the library sets on each TCP connection (`SO_SNDBUF`,
     /// from `ZMQ_SNDBUF` or `NN_SNDBUF`), in bytes; `None` leaves the system's. With
     /// `rcvbuf`, it decides how much a connection holds toward a peer that stops
@@ -360,6 +367,10 @@ impl EffectiveOptions {
             "nanomsg: resends once per interval, on time (library not named)",
         );
         out.pair_version = Effective::default(0, "nanomsg: PAIR v0 (SP 0x10) (library not named)");
+        out.handshake_ivl = Effective::default(
+            Some(HANDSHAKE_IVL_NNG),
+            "NNG's 10s: an unnamed socket speaks SP (nanomsg's deadline is 1s; name `library:` to choose)",
+        );
         if is_nanomsg_only(socket_type) {
             let nanomsg = EffectiveOptions::of(Library::Nanomsg);
             out.rcvmaxsize = nanomsg.rcvmaxsize;
@@ -503,6 +514,17 @@ impl EffectiveOptions {
             heartbeat_ivl: d(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
             heartbeat_timeout: d(None, "libzmq ZMQ_HEARTBEAT_TIMEOUT = 0 (the interval)"),
             heartbeat_ttl: d(None, "libzmq ZMQ_HEARTBEAT_TTL = 0 (none)"),
+            handshake_ivl: match lib {
+                Library::ZeroMq => d(Some(HANDSHAKE_IVL_LIBZMQ), "libzmq ZMQ_HANDSHAKE_IVL = 30s"),
+                Library::Nng => d(
+                    Some(HANDSHAKE_IVL_NNG),
+                    "NNG: an SP negotiation unfinished after 10s is closed, either side (fixed)",
+                ),
+                Library::Nanomsg => d(
+                    Some(HANDSHAKE_IVL_NANOMSG),
+                    "nanomsg: an SP header exchange unfinished after 1s is closed, either side (fixed)",
+                ),
+            },
             sndbuf: match lib {
                 Library::ZeroMq => {
                     d(None, "libzmq ZMQ_SNDBUF = -1: the system's, which Linux tunes")
@@ -560,13 +582,7 @@ impl EffectiveOptions {
             sub_prefer_new: self.sub_prefer_new.value,
             sp_send_buffer: self.sp_sends.value.then_some(self.sndhwm.value),
             router_mandatory: self.router_mandatory.value,
-            // Not a language option yet: libzmq's ZMQ_HANDSHAKE_IVL on ZMTP, else the
-            // SP default (NNG's measured deadline).
-            handshake_ivl: if zmtp {
-                HANDSHAKE_IVL_LIBZMQ
-            } else {
-                SocketOptions::default().handshake_ivl
-            },
+            handshake_ivl: self.handshake_ivl.value,
             socket_buffers: SocketBuffers { send: self.sndbuf.value, recv: self.rcvbuf.value },
         }
     }
@@ -705,6 +721,11 @@ impl EffectiveOptions {
                 &self.heartbeat_timeout.source,
             ),
             ("heartbeat_ttl", dur(&self.heartbeat_ttl.value, "none"), &self.heartbeat_ttl.source),
+            (
+                "handshake_ivl",
+                dur(&self.handshake_ivl.value, "for ever"),
+                &self.handshake_ivl.source,
+            ),
             ("sndbuf", buffer(self.sndbuf.value), &self.sndbuf.source),
             ("rcvbuf", buffer(self.rcvbuf.value), &self.rcvbuf.source),
         ]
@@ -909,21 +930,24 @@ mod tests {
         let o = zmq.socket_options();
         assert!(o.zmtp);
         assert_eq!((o.heartbeat_ivl, o.heartbeat_timeout, o.heartbeat_ttl), (None, None, None));
-        assert_eq!(o.handshake_ivl, HANDSHAKE_IVL_LIBZMQ);
+        assert_eq!(o.handshake_ivl, Some(HANDSHAKE_IVL_LIBZMQ));
         let rows = zmq.rows(SocketType::Req);
         let row = rows.iter().find(|(name, _, _)| *name == "heartbeat_ivl").expect("a row");
         assert_eq!(
             (row.1.as_str(), row.2.to_string()),
             ("off", "default: libzmq ZMQ_HEARTBEAT_IVL = 0 (off)".to_owned())
         );
-        for sp in [
-            named(Library::Nng),
-            named(Library::Nanomsg),
-            EffectiveOptions::defaults(SocketType::Req),
+        // Each SP library's own fixed deadline; an unnamed socket takes NNG's.
+        for (sp, deadline) in [
+            (named(Library::Nng), HANDSHAKE_IVL_NNG),
+            (named(Library::Nanomsg), HANDSHAKE_IVL_NANOMSG),
+            (EffectiveOptions::defaults(SocketType::Req), HANDSHAKE_IVL_NNG),
         ] {
             let o = sp.socket_options();
             assert!(!o.zmtp, "{:?} speaks SP", sp.library.value);
-            assert_eq!(o.handshake_ivl, SocketOptions::default().handshake_ivl);
+            assert_eq!(o.handshake_ivl, Some(deadline), "{:?}", sp.library.value);
+            let row = sp.rows(SocketType::Req).into_iter().find(|(n, _, _)| *n == "handshake_ivl");
+            assert_eq!(row.map(|r| r.1), Some(format_duration(deadline)));
             let rows = sp.rows(SocketType::Req);
             assert!(
                 rows.iter().all(|(n, _, _)| !n.starts_with("heartbeat_")),

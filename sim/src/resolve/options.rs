@@ -103,6 +103,7 @@ impl EffectiveOptions {
         ctx.linger(&raw.linger, &mut self.linger);
         ctx.duration(&raw.survey_deadline, "survey_deadline", &mut self.survey_deadline);
         self.apply_heartbeats(raw, &mut ctx);
+        self.apply_handshake_ivl(raw, &mut ctx);
         ctx.size(&raw.rcvmaxsize, &mut self.rcvmaxsize);
         ctx.kernel_buffer(raw.sndbuf.as_ref(), "sndbuf", &mut self.sndbuf);
         ctx.kernel_buffer(raw.rcvbuf.as_ref(), "rcvbuf", &mut self.rcvbuf);
@@ -186,6 +187,30 @@ impl EffectiveOptions {
             );
             ctx.bad("heartbeat_ttl", message, Some("at most 6553.5s (65535 tenths)".into()));
         }
+    }
+
+    /// libzmq's `ZMQ_HANDSHAKE_IVL`, on a `library: zeromq` socket only: NNG and
+    /// nanomsg close an unfinished handshake after a time of their own, which no
+    /// option changes (docs/limits.md).
+    fn apply_handshake_ivl(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
+        if raw.handshake_ivl.is_none() {
+            return;
+        }
+        if ctx.library == Some(Library::ZeroMq) {
+            ctx.optional_duration(&raw.handshake_ivl, "handshake_ivl", &mut self.handshake_ivl);
+            return;
+        }
+        let whose = self.library.value.map_or_else(
+            || "a socket whose library is not named speaks SP, with NNG's".to_owned(),
+            |lib| format!("{} has its own", lib.version()),
+        );
+        let fixed = format_duration(self.handshake_ivl.value.unwrap_or_default());
+        ctx.refuse(
+            "handshake_ivl",
+            Code::OptionNotInLibrary,
+            format!("`handshake_ivl` is libzmq's ZMQ_HANDSHAKE_IVL; {whose} deadline of {fixed}, which no option changes"),
+            "name `library: zeromq` for this socket to model libzmq's handshake deadline",
+        );
     }
 
     /// libzmq's `req_relaxed` and `req_correlate`: the first turns strictness off,

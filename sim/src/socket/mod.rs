@@ -113,7 +113,10 @@ use bytes::Bytes;
 pub use bus::Bus;
 pub(crate) use by_pipe::ByPipe;
 pub use dealer::Dealer;
-pub use options::{HANDSHAKE_IVL_LIBZMQ, HANDSHAKE_IVL_NNG, Linger, SocketBuffers, SocketOptions};
+pub use options::{
+    HANDSHAKE_IVL_LIBZMQ, HANDSHAKE_IVL_NANOMSG, HANDSHAKE_IVL_NNG, Linger, SocketBuffers,
+    SocketOptions,
+};
 pub use pair::Pair;
 pub use pipes::Pipes;
 pub use publish::Publisher;

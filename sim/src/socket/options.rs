@@ -8,8 +8,13 @@
 use std::time::Duration;
 
 /// How long NNG 1.11 lets a connection sit in its SP handshake before closing it:
-/// 10 s, measured (docs/limits.md). patchbay speaks SP, so this is its default.
+/// 10 s, on either side, measured (docs/limits.md). patchbay speaks SP, so this is
+/// its default.
 pub const HANDSHAKE_IVL_NNG: Duration = Duration::from_secs(10);
+/// How long nanomsg 1.1.5 lets a connection sit in its SP header exchange before
+/// closing it: 1 s, on either side (its stream header's timer), measured
+/// (docs/limits.md).
+pub const HANDSHAKE_IVL_NANOMSG: Duration = Duration::from_secs(1);
 /// libzmq's `ZMQ_HANDSHAKE_IVL` default, 30 s (docs/limits.md): the deadline a ZMTP
 /// handshake would take.
 pub const HANDSHAKE_IVL_LIBZMQ: Duration = Duration::from_secs(30);
@@ -146,7 +151,8 @@ pub struct SocketOptions {
     pub router_mandatory: bool,
     /// A connection that has not finished its handshake this long after it opened is
     /// closed (default [`HANDSHAKE_IVL_NNG`]), so silent peers cannot hold descriptors.
-    pub handshake_ivl: Duration,
+    /// `None` waits for ever, as libzmq does with `ZMQ_HANDSHAKE_IVL` 0.
+    pub handshake_ivl: Option<Duration>,
     /// The kernel buffers the socket's connections ask for ([`SocketBuffers`]).
     pub socket_buffers: SocketBuffers,
 }
@@ -179,7 +185,7 @@ impl Default for SocketOptions {
             req_send_waits: false,
             sub_prefer_new: true,
             router_mandatory: false,
-            handshake_ivl: HANDSHAKE_IVL_NNG,
+            handshake_ivl: Some(HANDSHAKE_IVL_NNG),
             socket_buffers: SocketBuffers::default(),
         }
     }

@@ -130,6 +130,9 @@ pub struct RawOptions {
     pub heartbeat_timeout: Option<Scalar>,
     /// libzmq's `ZMQ_HEARTBEAT_TTL` (`library: zeromq` only, like the two above).
     pub heartbeat_ttl: Option<Scalar>,
+    /// libzmq's `ZMQ_HANDSHAKE_IVL` (`library: zeromq` only: NNG's and nanomsg's
+    /// deadlines are fixed); `off` or 0 waits for ever.
+    pub handshake_ivl: Option<Scalar>,
     pub rcvmaxsize: Option<Scalar>,
     /// The kernel send buffer the library sets on each connection, in bytes
     /// (`ZMQ_SNDBUF`, `NN_SNDBUF`; NNG has none).

@@ -78,6 +78,11 @@ Rows:
                        the PUSH redials
   nng-pair1-hops       PAIR v1 gets hop counts 9 and 256 from a raw TCP peer (the
                        counts come on stdin: "COUNTS 1,9,8")
+  zmq-handshake-ivl, nng-handshake-deadline, nanomsg-handshake-deadline
+                       a raw TCP peer connects to a PULL and sends nothing: how long
+                       until the PULL closes the connection (libzmq's with
+                       ZMQ_HANDSHAKE_IVL 500 ms; NNG's and nanomsg's at their fixed
+                       deadlines)
 """
 
 import os
@@ -104,6 +109,10 @@ LATE_MS = 600
 HB_IVL_MS = 100
 HB_TIMEOUT_MS = 300
 RECV_MAX = 100
+# The zmq-handshake-ivl row's ZMQ_HANDSHAKE_IVL.
+HANDSHAKE_IVL_MS = 500
+# How long a silent peer waits to be closed: past NNG's 10 s, the longest deadline.
+SILENT_PEER_WAIT_S = 20
 
 
 def say(*words):
@@ -1911,6 +1920,62 @@ def peer_nng_pair1_hops(port):
     line()
 
 
+# ---------------------------------------------------------------- handshake rows
+
+
+def silent_peer_closed_after(port):
+    """A raw TCP peer that connects to `port` and sends nothing, reading what comes
+    (the listener's own greeting or header) until the listener closes: the ms from
+    the connect to the close, or None if it was still open after SILENT_PEER_WAIT_S."""
+    s = socket.create_connection(("127.0.0.1", port))
+    start = time.monotonic()
+    s.settimeout(SILENT_PEER_WAIT_S)
+    try:
+        while s.recv(4096):
+            pass
+    except socket.timeout:
+        s.close()
+        return None
+    except ConnectionResetError:
+        pass
+    s.close()
+    return round((time.monotonic() - start) * 1000)
+
+
+def handshake_outcome(closed_ms):
+    if closed_ms is None:
+        return "a silent peer's connection kept"
+    return "a silent peer's connection closed"
+
+
+def oracle_handshake_deadline(lib):
+    """`lib`'s PULL listens at its defaults (libzmq's with ZMQ_HANDSHAKE_IVL 500 ms);
+    a raw TCP peer connects and says nothing."""
+    if lib == "zmq":
+        zmq, ctx = zmq_ctx()
+        pull = zsock(ctx, zmq.PULL, HANDSHAKE_IVL=HANDSHAKE_IVL_MS)
+        port = pull.bind_to_random_port("tcp://127.0.0.1")
+    elif lib == "nng":
+        import pynng
+
+        pull = nng_open(pynng.Pull0)
+        port = nng_listen(pull, 0)
+    else:
+        pull = Nn(NN_PULL)
+        port = free_port()
+        pull.bind(port)
+    closed_ms = silent_peer_closed_after(port)
+    say("OUTCOME", handshake_outcome(closed_ms))
+    say("TIME closed_after", -1 if closed_ms is None else closed_ms)
+
+
+def peer_handshake_deadline(port):
+    """The silent peer against patchbay's PULL at `port`."""
+    closed_ms = silent_peer_closed_after(port)
+    say("CLOSED", "never" if closed_ms is None else closed_ms)
+    line()
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -1957,6 +2022,9 @@ ORACLES = {
     "zmq-heartbeat": oracle_zmq_heartbeat,
     "nng-recv-max": oracle_nng_recv_max,
     "nng-pair1-hops": oracle_nng_pair1_hops,
+    "zmq-handshake-ivl": lambda: oracle_handshake_deadline("zmq"),
+    "nng-handshake-deadline": lambda: oracle_handshake_deadline("nng"),
+    "nanomsg-handshake-deadline": lambda: oracle_handshake_deadline("nanomsg"),
 }
 
 
@@ -2010,6 +2078,9 @@ def main():
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
         "nng-recv-max": lambda: peer_nng_recv_max(opt["--connect"]),
         "nng-pair1-hops": lambda: peer_nng_pair1_hops(int(opt["--port"])),
+        "zmq-handshake-ivl": lambda: peer_handshake_deadline(int(opt["--port"])),
+        "nng-handshake-deadline": lambda: peer_handshake_deadline(int(opt["--port"])),
+        "nanomsg-handshake-deadline": lambda: peer_handshake_deadline(int(opt["--port"])),
     }
     peers[row]()
 
