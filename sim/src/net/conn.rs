@@ -568,6 +568,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         if let Err(err) = write_padding(writer, padding).await {
             return ConnEnd::Io(err);
         }
+        shared.written(pipe);
         wrote = true;
     }
 }

@@ -251,6 +251,15 @@ impl Shared {
         self.call_core(now, self.sends_waiting.get() > 0, call)
     }
 
+    /// Tells the core its transport has written everything `pipe` handed it, if the
+    /// core wants to know (`SocketCore::tracks_writes`): an SP PUSH, PAIR or DEALER's
+    /// pipe then takes its next message, and a send waiting for one is woken.
+    pub(super) fn written(&self, pipe: PipeId) {
+        if self.peek_core(|core| core.tracks_writes()) {
+            self.with_core_transmitting(|core, now| core.on_written(pipe, now));
+        }
+    }
+
     /// Whether a writer that has just emptied `pipe` should ask the core for more
     /// ([`Self::with_core_transmitting`]): only if the core may have some
     /// (`SocketCore::may_transmit`), or a send is waiting, which that call would wake.

@@ -52,8 +52,7 @@ impl SocketCore for Dealer {
 
     fn send_or_return(&mut self, msg: Msg, _now: Duration) -> Result<(), (SendError, Msg)> {
         if let Some(buffer) = &mut self.buffer {
-            let ready = self.pipes.next_sendable(true);
-            return buffer.send(&mut self.pipes, ready, msg);
+            return buffer.send(&mut self.pipes, msg);
         }
         let Some(pipe) = self.pipes.next_sendable(false) else {
             return Err((SendError::WouldBlock, msg));

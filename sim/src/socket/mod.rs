@@ -79,6 +79,16 @@ macro_rules! buffered_pipes_in_fields {
                 None => self.$pipes.has_outbound(pipe),
             }
         }
+
+        fn on_written(&mut self, pipe: $crate::socket::PipeId, _now: std::time::Duration) {
+            if let Some(buffer) = &mut self.$buffer {
+                buffer.on_written(&mut self.$pipes, pipe);
+            }
+        }
+
+        fn tracks_writes(&self) -> bool {
+            self.$buffer.is_some()
+        }
     };
 }
 
@@ -557,6 +567,15 @@ pub trait SocketCore {
     /// asks, as it would have): a `false` must mean `poll_transmit` would give `None`.
     fn may_transmit(&self, _pipe: PipeId) -> bool {
         true
+    }
+    /// The transport has written everything `pipe` handed it. Only a core that says it
+    /// [`tracks_writes`](SocketCore::tracks_writes) is told: the SP libraries' PUSH,
+    /// PAIR and DEALER, whose pipe takes no other message until its write is done
+    /// (`send_buffer.rs`).
+    fn on_written(&mut self, _pipe: PipeId, _now: Duration) {}
+    /// Whether the driver must call [`SocketCore::on_written`] after each write.
+    fn tracks_writes(&self) -> bool {
+        false
     }
 
     /// The earliest instant at which `on_timeout` must be called, if any. Most socket

@@ -84,9 +84,7 @@ impl SocketCore for Pair {
 
     fn send_or_return(&mut self, msg: Msg, _now: Duration) -> Result<(), (SendError, Msg)> {
         if let Some(buffer) = &mut self.buffer {
-            let pipes = &self.pipes;
-            let ready = self.peer.filter(|&pipe| pipes.is_connected(pipe) && pipes.has_room(pipe));
-            return buffer.send(&mut self.pipes, ready, msg);
+            return buffer.send(&mut self.pipes, msg);
         }
         let Some(pipe) = self.peer else { return Err((SendError::WouldBlock, msg)) };
         self.pipes.enqueue(pipe, msg).map_err(|msg| (SendError::WouldBlock, msg))
@@ -104,6 +102,17 @@ impl SocketCore for Pair {
             Some(buffer) if self.peer == Some(pipe) => buffer.may_transmit(&self.pipes, pipe),
             _ => self.pipes.has_outbound(pipe),
         }
+    }
+
+    fn on_written(&mut self, pipe: PipeId, _now: Duration) {
+        match &mut self.buffer {
+            Some(buffer) if self.peer == Some(pipe) => buffer.on_written(&mut self.pipes, pipe),
+            _ => {}
+        }
+    }
+
+    fn tracks_writes(&self) -> bool {
+        self.buffer.is_some()
     }
 
     /// A message from an ignored pipe breaks the driver's contract (it was told not

@@ -697,10 +697,16 @@ pub(super) mod testing {
     }
 
     /// Everything `pipe` would write now, as `(header, body)` pairs.
+    /// Each message is written at once (`SocketCore::on_written`), so a pipe of the
+    /// SP libraries' PUSH, PAIR or DEALER takes the next waiting one as it goes.
     pub fn transmit_all(core: &mut dyn SocketCore, pipe: PipeId) -> Vec<(Vec<u32>, String)> {
-        std::iter::from_fn(|| core.poll_transmit(pipe, Duration::ZERO))
-            .map(|m| (m.header, String::from_utf8_lossy(&m.body).into_owned()))
-            .collect()
+        std::iter::from_fn(|| {
+            let msg = core.poll_transmit(pipe, Duration::ZERO)?;
+            core.on_written(pipe, Duration::ZERO);
+            Some(msg)
+        })
+        .map(|m| (m.header, String::from_utf8_lossy(&m.body).into_owned()))
+        .collect()
     }
 }
 

@@ -355,6 +355,8 @@ impl Driver {
                 for _ in 0..*budget {
                     let announced = self.core.may_transmit(pipe);
                     let Some(msg) = self.core.poll_transmit(pipe, now) else { break };
+                    // The transport takes each message whole at once.
+                    self.core.on_written(pipe, now);
                     if let Some(id) = msg.request_id().filter(|id| !self.written_ids.contains(id)) {
                         self.written_ids.push(id);
                     }
@@ -1493,6 +1495,14 @@ impl SocketCore for Flawed {
         }
     }
 
+    fn on_written(&mut self, pipe: PipeId, now: Duration) {
+        self.inner.on_written(pipe, now);
+    }
+
+    fn tracks_writes(&self) -> bool {
+        self.inner.tracks_writes()
+    }
+
     fn poll_timeout(&self) -> Option<Duration> {
         self.inner.poll_timeout()
     }
@@ -1795,6 +1805,14 @@ impl SocketCore for Frozen {
 
     fn poll_transmit(&mut self, pipe: PipeId, _now: Duration) -> Option<Msg> {
         self.0.poll_transmit(pipe, Duration::ZERO)
+    }
+
+    fn on_written(&mut self, pipe: PipeId, _now: Duration) {
+        self.0.on_written(pipe, Duration::ZERO);
+    }
+
+    fn tracks_writes(&self) -> bool {
+        self.0.tracks_writes()
     }
 
     fn poll_timeout(&self) -> Option<Duration> {

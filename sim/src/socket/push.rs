@@ -7,8 +7,8 @@
 //! that is not there yet does not hold work while another could take it.
 //!
 //! NNG's and nanomsg's PUSH (`sp_send_buffer`) queue on the socket instead, one message
-//! per connected pipe (`send_buffer.rs`). NNG hands a message to the pipe that has
-//! been ready longest; patchbay round-robins over the ready ones.
+//! per connected pipe, and hand a message to the pipe that has been ready longest
+//! (`send_buffer.rs`).
 
 use std::time::Duration;
 
@@ -46,8 +46,7 @@ impl SocketCore for Push {
 
     fn send_or_return(&mut self, msg: Msg, _now: Duration) -> Result<(), (SendError, Msg)> {
         if let Some(buffer) = &mut self.buffer {
-            let ready = self.pipes.next_sendable(true);
-            return buffer.send(&mut self.pipes, ready, msg);
+            return buffer.send(&mut self.pipes, msg);
         }
         let pipe = self.pipes.next_sendable(true).or_else(|| self.pipes.next_sendable(false));
         let Some(pipe) = pipe else { return Err((SendError::WouldBlock, msg)) };
@@ -166,8 +165,65 @@ mod tests {
         push.send(msg(&[], "waits"), ms(0)).unwrap();
         let first = push.poll_transmit(1, ms(1)).expect("the pipe's message");
         assert_eq!(first.body, "first");
-        push.send(msg(&[], "third"), ms(2)).unwrap();
+        // Its write not done, the pipe takes nothing: the buffer is full, so the send
+        // blocks, as NNG's does until the pipe's send completes.
+        assert_eq!(push.send(msg(&[], "third"), ms(2)), Err(SendError::WouldBlock));
+        push.on_written(1, ms(3));
+        push.send(msg(&[], "third"), ms(4)).unwrap();
         assert_eq!(written(&mut push, 1), ["waits", "third"]);
+    }
+
+    /// NNG's push0 hands a message to the pipe on its ready list longest (`pl`): a pipe
+    /// joins the back when its write completes. Pipes 1, 2, 3 each take a message;
+    /// their writes complete 3 first, then 2, then 1; the next three sends go to 3, 2,
+    /// 1, where round-robin would have gone on from 3 to 1, 2, 3.
+    #[test]
+    fn nngs_push_sends_to_the_pipe_ready_longest() {
+        let mut push = nng(0);
+        up(&mut push, &[1, 2, 3]);
+        for body in ["a", "b", "c"] {
+            push.send(msg(&[], body), ms(0)).unwrap();
+        }
+        assert_eq!(enqueued_pipes(&mut push), [1, 2, 3], "ready in the order they connected");
+        for pipe in [1, 2, 3] {
+            assert!(push.poll_transmit(pipe, ms(1)).is_some());
+        }
+        // Every pipe is writing: an unbuffered send blocks.
+        assert_eq!(push.send(msg(&[], "x"), ms(1)), Err(SendError::WouldBlock));
+        for pipe in [3, 2, 1] {
+            push.on_written(pipe, ms(2));
+        }
+        for body in ["x1", "x2", "x3"] {
+            push.send(msg(&[], body), ms(3)).unwrap();
+        }
+        assert_eq!(enqueued_pipes(&mut push), [3, 2, 1]);
+        // libzmq's PUSH round-robins whatever the writes do.
+        let mut zmq = Push::new(opts(1, 10));
+        up(&mut zmq, &[1, 2, 3]);
+        for body in ["a", "b", "c", "x1"] {
+            zmq.send(msg(&[], body), ms(0)).unwrap();
+            for pipe in [3, 2, 1] {
+                transmit_all(&mut zmq, pipe);
+            }
+        }
+        assert_eq!(enqueued_pipes(&mut zmq), [1, 2, 3, 1]);
+    }
+
+    /// A pipe that disconnects while writing is not ready when it is back: it is ready
+    /// as a new connection, at the back of the list.
+    #[test]
+    fn a_pipe_that_reconnects_joins_the_back_of_the_ready_list() {
+        let mut push = nng(0);
+        up(&mut push, &[1, 2]);
+        push.send(msg(&[], "a"), ms(0)).unwrap();
+        assert!(push.poll_transmit(1, ms(1)).is_some());
+        push.set_connected(1, false, ms(2));
+        push.on_written(1, ms(2)); // a late completion changes nothing
+        push.set_connected(1, true, ms(3));
+        for body in ["b", "c"] {
+            push.send(msg(&[], body), ms(4)).unwrap();
+        }
+        assert_eq!(enqueued_pipes(&mut push), [1, 2, 1]);
     }
 
     #[test]

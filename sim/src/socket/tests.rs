@@ -213,6 +213,9 @@ impl Harness {
     fn transmit(&mut self, pipe: PipeId) {
         let live = self.attached.contains(&pipe) && self.connected.contains(&pipe);
         let out = self.core.poll_transmit(pipe, self.now);
+        if out.is_some() {
+            self.core.on_written(pipe, self.now);
+        }
         let Some(out) = out else {
             if live {
                 assert_eq!(self.depth(pipe), 0, "a queued message must come out");
