@@ -1616,6 +1616,126 @@ fn conformance_nanomsg_pull_takes_the_pipe_ready_first() {
     nanomsg_ready_first("nanomsg-pull-ready-first", want, SocketType::Pull, BURST);
 }
 
+/// The `nng-push-ready-longest` row's PULLs, in the order they dial and the order
+/// they read in, and a message too big for the kernels' buffers to take whole (as
+/// `READY_LONGEST_*` in the peer script; Linux grows a loopback receive buffer up to
+/// 32 MiB, and 16 MiB messages sometimes went through unread).
+const READY_LONGEST_DIAL: [&str; 3] = ["a", "b", "c"];
+const READY_LONGEST_DRAIN: [&str; 3] = ["c", "b", "a"];
+const READY_LONGEST_BYTES: usize = 48 * 1024 * 1024;
+const READY_LONGEST_SMALL: [&str; 3] = ["x1", "x2", "x3"];
+
+/// patchbay's PUSH (`options`) binds; once the counterpart's three PULLs have
+/// dialled it sends two big messages to each (the second stays unwritten, as they
+/// read nothing), and once they have read theirs it sends three small ones.
+async fn ours_push_ready_longest<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let push = open(t, SocketType::Push, &options, vec![env.bind_at], vec![], &watch).await?;
+    cp.connect_to(env.advertised(&push))?;
+    cp.expect("DIALLED").await?;
+    let big = Bytes::from(vec![b'b'; READY_LONGEST_BYTES]);
+    for _ in 0..2 * READY_LONGEST_DIAL.len() {
+        push.send(Msg::new(big.clone())).await.map_err(err("big send"))?;
+    }
+    tokio::time::sleep(READY_FIRST_PAUSE).await;
+    cp.say("sent");
+    cp.expect("DRAINED").await?;
+    for body in READY_LONGEST_SMALL {
+        push.send(Msg::new(body)).await.map_err(err("small send"))?;
+    }
+    cp.say("sent");
+    let got = cp.expect("GOT ").await?;
+    push.close().await;
+    Ok(Outcome::new(got))
+}
+
+/// The simulated PULLs of `nng-push-ready-longest`, as `peer_nng_push_ready_longest`
+/// plays them.
+fn sim_pulls_ready_longest(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let mut pulls = Vec::new();
+        for _ in READY_LONGEST_DIAL {
+            let watch = Watch::default();
+            pulls
+                .push(open(t.clone(), SocketType::Pull, &options, vec![], vec![to], &watch).await?);
+            tokio::time::sleep(READY_FIRST_PAUSE).await;
+        }
+        link.say("DIALLED");
+        link.expect("sent").await?;
+        for name in READY_LONGEST_DRAIN {
+            let pull = &pulls[READY_LONGEST_DIAL.iter().position(|n| *n == name).expect("a PULL")];
+            for _ in 0..2 {
+                let msg = pull.recv().await.map_err(err("big recv"))?;
+                if msg.body.len() != READY_LONGEST_BYTES {
+                    return Err(format!("{name} got {} bytes, not a big message", msg.body.len()));
+                }
+            }
+            tokio::time::sleep(READY_FIRST_PAUSE).await;
+        }
+        link.say("DRAINED");
+        link.expect("sent").await?;
+        let mut got = Vec::new();
+        for (name, pull) in READY_LONGEST_DIAL.iter().zip(&pulls) {
+            let small = recv_within(pull, Duration::from_secs(1)).await;
+            let small = small.and_then(Result::ok).map_or("nothing".to_owned(), |m| body(&m));
+            got.push(format!("{name} got {small}"));
+        }
+        link.say(format!("GOT {}", got.join(", ")));
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
+/// NNG's PUSH hands each message to the pipe ready longest (push0's `pl` list, which a
+/// pipe joins at the back when its send completes), not in turn. Three PULLs dialled
+/// a, b, c each hold one 48 MiB message unread, so a second one to each stays
+/// unwritten; they read theirs c first, then b, then a, and the PUSH's next three
+/// messages go to c, b and a. patchbay's `nng` PUSH round-robined before this row (a,
+/// b, c), and a pipe took its next message as soon as its write began.
+#[test]
+fn conformance_nng_push_sends_to_the_pipe_ready_longest() {
+    require_peers();
+    let options = (nng_options(SocketType::Push), nng_options(SocketType::Pull));
+    push_ready_longest("nng-push-ready-longest", options);
+}
+
+/// nanomsg's PUSH does the same (`nn_lb` takes a pipe off its priority list while it
+/// writes and puts it back at the end); patchbay's `nanomsg` PUSH round-robined
+/// before this row.
+#[test]
+fn conformance_nanomsg_push_sends_to_the_pipe_ready_longest() {
+    require_peers();
+    let options = (nanomsg_options(SocketType::Push), nanomsg_options(SocketType::Pull));
+    push_ready_longest("nanomsg-push-ready-longest", options);
+}
+
+/// The ready-longest experiment with patchbay's PUSH (`options.0`) and, in the
+/// simulator, its PULLs (`options.1`, their receive limit lifted as the peer script
+/// lifts the real ones').
+fn push_ready_longest(row: &str, options: (SocketOptions, SocketOptions)) {
+    let want = "a got x3, b got x2, c got x1";
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle disagrees with the documented order");
+    let (push, pull) = options;
+    assert_eq!(push.sp_send_buffer, Some(0), "an unbuffered SP PUSH");
+    let pull = SocketOptions { rcvmaxsize_bytes: None, ..pull };
+    let real_push = push.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, cp| ours_push_ready_longest(t, env, cp, real_push),
+    );
+    let sim = in_sim(row, sim_pulls_ready_longest(pull), move |t, env, cp| {
+        ours_push_ready_longest(t, env, cp, push)
+    });
+    agree(row, want, &real, &sim);
+}
+
 /// The same with three PUBs and a SUB (subscribed to everything). Each PUB's burst
 /// arrives whole: nanomsg writes each message into the kernel before its send
 /// returns, so its pipe is free again for the next (`send_writes_at_once`; without

@@ -56,6 +56,13 @@ Rows:
   nng-pull-ready-first three PUSHes (a, b, c, dialled in that order) send one message
                        each to a PULL that is not reading, c first, then a, then b;
                        then the PULL reads them
+  nng-push-ready-longest
+                       a PUSH sends two 48 MiB messages to each of three PULLs (a, b,
+                       c, dialled in that order) that read nothing, so the second
+                       stays unwritten; the PULLs read theirs c first, then b, then
+                       a; the PUSH sends x1, x2, x3
+  nanomsg-push-ready-longest
+                       the same with nanomsg's PUSH and PULLs
   zmq-pull-fair-queue  the same with libzmq's PUSHes and PULL, each PUSH sending three
                        ("c0", "c1", "c2"): each pipe in turn, in the order they came
   nanomsg-pull-ready-first
@@ -181,6 +188,7 @@ NN_REQ, NN_REP = 0x30, 0x31
 NN_KINDS = {"PUSH": NN_PUSH, "PULL": NN_PULL, "PAIR": NN_PAIR, "REQ": NN_REQ, "REP": NN_REP}
 NN_SOL_SOCKET, NN_LINGER, NN_SNDTIMEO, NN_RCVTIMEO, NN_RECONNECT_IVL = 0, 1, 4, 5, 6
 NN_SUB_SUBSCRIBE = 1
+NN_RCVMAXSIZE = 16
 NN_MSG = 2**64 - 1
 
 
@@ -1421,6 +1429,109 @@ def peer_nng_pull_ready_first(url):
     line()
 
 
+# The nng-push-ready-longest row: the PULLs in the order they dial, the order they
+# read in, and the size of a message too big for the kernels' buffers to take whole
+# (Linux grows a loopback connection's receive buffer up to tcp_rmem's maximum, 32 MiB
+# here, and with 16 MiB messages a second one sometimes went through unread).
+READY_LONGEST_DIAL = "abc"
+READY_LONGEST_DRAIN = "cba"
+READY_LONGEST_BYTES = 48 * 1024 * 1024
+READY_LONGEST_SMALL = ("x1", "x2", "x3")
+
+
+class ReadyLongestPull:
+    """A PULL of `lib` ("nng" or "nanomsg") with no receive limit, dialling `port`."""
+
+    def __init__(self, lib, port):
+        self.lib = lib
+        if lib == "nng":
+            import pynng
+
+            self.s = nng_open(pynng.Pull0, recv_max_size=0)
+            self.s.dial("tcp://127.0.0.1:%d" % port, block=True)
+        else:
+            self.s = Nn(NN_PULL)
+            self.s.setint(NN_RCVMAXSIZE, -1)
+            self.s.connect(port)
+
+    def recv(self, ms):
+        """A message, or None if none came within `ms`."""
+        return nng_try_recv(self.s, ms) if self.lib == "nng" else self.s.recv(ms)
+
+
+def ready_longest_pulls(lib, port):
+    """The row's PULLs, dialling `port` one after another."""
+    pulls = {}
+    for name in READY_LONGEST_DIAL:
+        pulls[name] = ReadyLongestPull(lib, port)
+        time.sleep(READY_FIRST_PAUSE_S)
+    return pulls
+
+
+def ready_longest_drain(pulls):
+    """Each PULL in READY_LONGEST_DRAIN's order takes its two big messages (the
+    second one's write completes as it does), then waits."""
+    for name in READY_LONGEST_DRAIN:
+        for _ in range(2):
+            msg = pulls[name].recv(10000)
+            assert msg is not None and len(msg) == READY_LONGEST_BYTES, "a big message"
+        time.sleep(READY_FIRST_PAUSE_S)
+
+
+def ready_longest_outcome(pulls):
+    """Which small message each PULL got."""
+    got = []
+    for name in READY_LONGEST_DIAL:
+        msg = pulls[name].recv(1000)
+        got.append("%s got %s" % (name, "nothing" if msg is None else msg.decode()))
+    return ", ".join(got)
+
+
+def oracle_push_ready_longest(lib):
+    """The SP libraries' PUSH hands a message to the pipe ready longest, not in turn:
+    NNG's push0 keeps a list of ready pipes (`pl`) that a pipe joins at the back when
+    its send completes; nanomsg's `nn_lb` takes a pipe off its list while it writes
+    and puts it back at the end. The pipes' second big messages complete c, then b,
+    then a, and x1, x2, x3 go to c, b, a."""
+    big = b"b" * READY_LONGEST_BYTES
+    if lib == "nng":
+        import pynng
+
+        push = nng_open(pynng.Push0, send_timeout=10000)
+        port = nng_listen(push, 0)
+
+        def send(body):
+            push.send(body)
+    else:
+        push = Nn(NN_PUSH)
+        port = free_port()
+        push.bind(port)
+
+        def send(body):
+            assert push.send(body, 10000), "a nanomsg PUSH send timed out"
+    pulls = ready_longest_pulls(lib, port)
+    for _ in range(2 * len(pulls)):
+        send(big)
+    time.sleep(READY_FIRST_PAUSE_S)
+    ready_longest_drain(pulls)
+    for body in READY_LONGEST_SMALL:
+        send(body.encode())
+    say("OUTCOME", ready_longest_outcome(pulls))
+
+
+def peer_push_ready_longest(lib, port):
+    """Three PULLs of `lib` dialling patchbay's PUSH: once it has sent its big
+    messages they read theirs in READY_LONGEST_DRAIN's order, and once it has sent the
+    small ones they say who got which."""
+    pulls = ready_longest_pulls(lib, port)
+    say("DIALLED")
+    line()
+    ready_longest_drain(pulls)
+    say("DRAINED")
+    line()
+    say("GOT", ready_longest_outcome(pulls))
+
+
 # The zmq-pull-fair-queue and nanomsg-*-ready-first rows: three senders, each
 # sending a burst of three ("c0", "c1", "c2"), so the receiver shows which pipe it
 # takes after the first round; REQs send their name once (one request a REQ).
@@ -2010,6 +2121,8 @@ ORACLES = {
     "nng-router-full": oracle_nng_router_full,
     "nng-router-stopped": oracle_nng_router_stopped,
     "nng-pull-ready-first": oracle_nng_pull_ready_first,
+    "nng-push-ready-longest": lambda: oracle_push_ready_longest("nng"),
+    "nanomsg-push-ready-longest": lambda: oracle_push_ready_longest("nanomsg"),
     "zmq-pull-fair-queue": lambda: oracle_ready_first("zmq", "PULL"),
     "nanomsg-pull-ready-first": lambda: oracle_ready_first("nanomsg", "PULL"),
     "nanomsg-sub-ready-first": lambda: oracle_ready_first("nanomsg", "SUB"),
@@ -2066,6 +2179,8 @@ def main():
         "nng-router-full": lambda: peer_nng_router_full(),
         "nng-router-stopped": lambda: peer_nng_router_stopped(opt["--connect"]),
         "nng-pull-ready-first": lambda: peer_nng_pull_ready_first(opt["--connect"]),
+        "nng-push-ready-longest": lambda: peer_push_ready_longest("nng", int(opt["--port"])),
+        "nanomsg-push-ready-longest": lambda: peer_push_ready_longest("nanomsg", int(opt["--port"])),
         "zmq-pull-fair-queue": lambda: peer_ready_first("zmq", "PULL", int(opt["--port"])),
         "nanomsg-pull-ready-first": lambda: peer_ready_first("nanomsg", "PULL", int(opt["--port"])),
         "nanomsg-sub-ready-first": lambda: peer_ready_first("nanomsg", "SUB", int(opt["--port"])),
