@@ -5,7 +5,9 @@
 //! The reader stops reading while its pipe's inbound queue is full, so a slow
 //! application pushes back on the sender through TCP as in libzmq and NNG. The writer
 //! batches every message the core has ready into one write, because a system call per
-//! small message is what makes NNG slow (docs/peers.md). Nothing a peer
+//! small message is what makes NNG slow (docs/peers.md); an SP PUSH, PAIR or DEALER
+//! has one at a time, since its pipe takes the next only once the last is written
+//! (`SocketCore::on_written`), as NNG's and nanomsg's do. Nothing a peer
 //! sends can make this code panic: every fault ends this one connection with a reason.
 //! A modelled message's padding (`wire/modelled.rs`) is written as zeros after it
 //! when the transport carries it as bytes, and dropped by the decoder as it arrives.

@@ -504,8 +504,9 @@ pub enum SocketEvent {
 /// side that is at connect time, before any transport is up, so messages can queue:
 /// ZeroMQ's `IMMEDIATE=0`), `set_connected` as the transport under it comes and
 /// goes, `detach` when it is gone for good (the bound side's pipe dies with its
-/// connection). The driver calls `poll_transmit` only for connected pipes and
-/// `on_message` only while `can_receive` says the pipe has room.
+/// connection). The driver calls `poll_transmit` only for connected pipes,
+/// `on_written` once the transport has written what it took (for a core that
+/// `tracks_writes`) and `on_message` only while `can_receive` says the pipe has room.
 ///
 /// Every core keeps its queues in one [`Pipes`], so the provided methods do the
 /// common bookkeeping by forwarding to it; a core overrides only the steps its
