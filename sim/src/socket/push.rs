@@ -2,9 +2,10 @@
 //!
 //! A PUSH blocks at the high-water mark: when no attached pipe has room the send fails
 //! with `WouldBlock` and nothing is lost (docs/library-semantics.md: PUSH with SNDHWM 10
-//! and no peer took 10 messages, then EAGAIN). Pipes still connecting take messages
-//! too (`IMMEDIATE=0`), but a pipe whose transport is up is chosen first, so a peer
-//! that is not there yet does not hold work while another could take it.
+//! and no peer took 10 messages, then EAGAIN). Pipes still connecting take their turn
+//! like the others (`IMMEDIATE=0`, libzmq's `lb_t`): a PUSH connected to a worker that
+//! is not up, or is reconnecting after a crash, queues every other message there
+//! while a live worker could take it (the conformance row `zmq-push-connecting`).
 //!
 //! NNG's and nanomsg's PUSH (`sp_send_buffer`) queue on the socket instead, one message
 //! per connected pipe, and hand a message to the pipe that has been ready longest
@@ -48,8 +49,9 @@ impl SocketCore for Push {
         if let Some(buffer) = &mut self.buffer {
             return buffer.send(&mut self.pipes, msg);
         }
-        let pipe = self.pipes.next_sendable(true).or_else(|| self.pipes.next_sendable(false));
-        let Some(pipe) = pipe else { return Err((SendError::WouldBlock, msg)) };
+        let Some(pipe) = self.pipes.next_sendable(false) else {
+            return Err((SendError::WouldBlock, msg));
+        };
         self.pipes.enqueue(pipe, msg).map_err(|msg| (SendError::WouldBlock, msg))
     }
 
@@ -85,15 +87,16 @@ mod tests {
             .collect()
     }
 
+    /// libzmq's `lb_t` takes every attached pipe in turn, one still connecting too.
     #[test]
-    fn sends_round_robin_and_prefers_connected_pipes() {
+    fn sends_round_robin_over_every_attached_pipe_connected_or_not() {
         let mut push = Push::new(opts(10, 10));
         up(&mut push, &[1, 2, 3]);
         push.attach(4, ms(0));
-        for _ in 0..4 {
+        for _ in 0..5 {
             push.send(msg(&[], "m"), ms(0)).unwrap();
         }
-        assert_eq!(enqueued_pipes(&mut push), [1, 2, 3, 1]);
+        assert_eq!(enqueued_pipes(&mut push), [1, 2, 3, 4, 1]);
     }
 
     #[test]

@@ -140,15 +140,21 @@ impl Req {
     }
 
     /// Puts the request on the next pipe round-robin, preferring pipes whose
-    /// transport is up; with `connected_only`, only those. With no such pipe the
-    /// request stays where it is, and if the choice is the queue it already sits in
-    /// nothing changes: it has not been written, so there is nothing to resend.
+    /// transport is up (nanomsg, NNG); with `connected_only`, only those. libzmq
+    /// prefers none: its `lb_t` takes every pipe in turn, one still connecting too, so
+    /// a request may wait on a peer that is not up while another could answer it
+    /// (the conformance row `zmq-req-connecting`). With no such pipe the request stays
+    /// where it is, and if the choice is the queue it already sits in nothing changes:
+    /// it has not been written, so there is nothing to resend.
     fn place(&mut self, connected_only: bool) {
         let Some(current) = self.placement() else { return };
-        let chosen = self
-            .pipes
-            .next_sendable(true)
-            .or_else(|| if connected_only { None } else { self.pipes.next_sendable(false) });
+        let chosen = if connected_only {
+            self.pipes.next_sendable(true)
+        } else if self.resend_on_pipe_loss {
+            self.pipes.next_sendable(true).or_else(|| self.pipes.next_sendable(false))
+        } else {
+            self.pipes.next_sendable(false)
+        };
         let Some(pipe) = chosen.filter(|p| current != Placement::Queued(*p)) else { return };
         self.unqueue();
         self.put_on(pipe);
@@ -788,6 +794,23 @@ mod tests {
         req.set_connected(pipe, true, ms(4));
         assert_eq!(transmit_all(&mut req, pipe), [(vec![FIRST], "q".into())]);
         assert_eq!(resends(&events(&mut req)), []);
+    }
+
+    /// libzmq's `lb_t` takes each pipe in turn, connected or not: the second request
+    /// waits on a pipe still connecting while the first pipe's peer could answer it.
+    #[test]
+    fn libzmq_sends_in_turn_to_a_pipe_still_connecting() {
+        let mut req = libzmq();
+        up(&mut req, &[1]);
+        req.attach(2, ms(0));
+        req.send(msg(&[], "q1"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST], "q1".into())]);
+        req.on_message(1, reply(FIRST, "r1"), ms(1));
+        assert_eq!(req.recv(ms(1)), Ok(msg(&[], "r1")));
+        req.send(msg(&[], "q2"), ms(2)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1), []);
+        req.set_connected(2, true, ms(3));
+        assert_eq!(transmit_all(&mut req, 2), [(vec![FIRST + 1], "q2".into())]);
     }
 
     #[test]
