@@ -926,6 +926,202 @@ fn sim_pull_comes_up_late(library: SocketOptions, receiver: SocketType) -> SimPe
     })
 }
 
+/// The `zmq-push-connecting` row: how many messages the PUSH sends, and how long a
+/// PULL waits for more before it says what it got (`CONNECTING_*` in the peer script).
+const CONNECTING_SENT: usize = 10;
+const CONNECTING_IDLE: Duration = Duration::from_millis(1000);
+
+/// patchbay's PUSH (`options`) connects to the counterpart's live PULL and to
+/// `late_port`, where nothing listens yet; it sends `CONNECTING_SENT` messages, and
+/// the counterpart says what its live PULL got, then binds `late_port` and says what
+/// that one got.
+async fn ours_push_connecting<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    late_port: u16,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let live_port: u16 = cp.expect("LIVE ").await?.parse().map_err(err("live port"))?;
+    let peers = vec![env.peer(live_port), env.peer(late_port)];
+    let push = open(t, SocketType::Push, &options, vec![], peers, &Watch::default()).await?;
+    tokio::time::sleep(READY_FIRST_PAUSE).await;
+    for i in 0..CONNECTING_SENT {
+        push.send(Msg::new(format!("m{i}"))).await.map_err(err("send"))?;
+    }
+    cp.say("sent");
+    let live = cp.expect("LIVE_GOT ").await?;
+    let late = cp.expect("LATE_GOT ").await?;
+    cp.say("done");
+    Ok(Outcome::new(format!("live PULL got {live}; late PULL got {late}")))
+}
+
+/// The simulated PULLs of `zmq-push-connecting`, as `peer_zmq_push_connecting` plays
+/// them: the live one on the server's first port, the late one on its second.
+fn sim_pulls_connecting(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let drain_text = async |pull: &SocketHandle| {
+            let got: Vec<String> = drain(pull, CONNECTING_IDLE).await.iter().map(body).collect();
+            if got.is_empty() { "nothing".to_owned() } else { got.join(",") }
+        };
+        let live = open(
+            t.clone(),
+            SocketType::Pull,
+            &options,
+            vec![sim_server_at()],
+            vec![],
+            &Watch::default(),
+        )
+        .await?;
+        link.say(format!("LIVE {SIM_SERVER_PORT}"));
+        link.expect("sent").await?;
+        link.say(format!("LIVE_GOT {}", drain_text(&live).await));
+        let second = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), SIM_SERVER_PORT_2);
+        let late =
+            open(t, SocketType::Pull, &options, vec![second], vec![], &Watch::default()).await?;
+        link.say(format!("LATE_GOT {}", drain_text(&late).await));
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
+/// libzmq's PUSH round-robins over every pipe, one still connecting too (`lb_t`,
+/// `ZMQ_IMMEDIATE` 0): connected to a live PULL and to a port nothing listens on, it
+/// queues every other message for the absent peer, which gets them once it binds. A
+/// pipeline whose ventilator connects to its workers loses half its work to a worker
+/// that is down, until that worker comes back. patchbay's PUSH preferred pipes whose
+/// transport was up before this row, and the live PULL got all ten.
+#[test]
+fn conformance_zmq_push_round_robins_over_a_pipe_still_connecting() {
+    require_peers();
+    let row = "zmq-push-connecting";
+    let want = "live PULL got m0,m2,m4,m6,m8; late PULL got m1,m3,m5,m7,m9";
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's lb_t");
+    let late_port = free_port();
+    let ours = zeromq();
+    let real = against_real(
+        || Counterpart::process(row, &["--port", &late_port.to_string()]),
+        move |t, env, cp| ours_push_connecting(t, env, cp, late_port, ours),
+    );
+    let sim = in_sim(row, sim_pulls_connecting(zeromq()), move |t, env, cp| {
+        ours_push_connecting(t, env, cp, SIM_SERVER_PORT_2, zeromq())
+    });
+    agree(row, want, &real, &sim);
+}
+
+/// How long the `zmq-req-connecting` row's REQ waits for a reply before it calls the
+/// request unanswered (`CONNECTING_REPLY_MS` in the peer script).
+const CONNECTING_REPLY: Duration = Duration::from_millis(1000);
+
+/// The `zmq-req-connecting` outcome from the three replies (`None`: none came), as
+/// `req_connecting_outcome` in the peer script words it.
+fn req_connecting_outcome(
+    first: Option<String>,
+    second: Option<String>,
+    late: Option<String>,
+) -> String {
+    let first = first.unwrap_or_else(|| "req-1 unanswered for 1 s".to_owned());
+    let second = second.unwrap_or_else(|| "req-2 unanswered for 1 s".to_owned());
+    format!("{first}; {second}; then {}", late.unwrap_or_else(|| "still nothing".to_owned()))
+}
+
+/// The body of the reply `req` gets within `within`, if any.
+async fn reply_within(req: &SocketHandle, within: Duration) -> Option<String> {
+    recv_within(req, within).await.and_then(Result::ok).map(|m| body(&m))
+}
+
+/// patchbay's REQ (`options`) connects to the counterpart's live REP and to
+/// `late_port`, where nothing listens yet, and sends two requests; then the
+/// counterpart binds a REP on `late_port`.
+async fn ours_req_connecting<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    late_port: u16,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let live_port: u16 = cp.expect("LIVE ").await?.parse().map_err(err("live port"))?;
+    let peers = vec![env.peer(live_port), env.peer(late_port)];
+    let req = open(t, SocketType::Req, &options, vec![], peers, &Watch::default()).await?;
+    tokio::time::sleep(READY_FIRST_PAUSE).await;
+    req.send(Msg::new("req-1")).await.map_err(err("send req-1"))?;
+    let first = reply_within(&req, CONNECTING_REPLY).await;
+    req.send(Msg::new("req-2")).await.map_err(err("send req-2"))?;
+    let second = reply_within(&req, CONNECTING_REPLY).await;
+    cp.say("up");
+    cp.expect("BOUND").await?;
+    let late = reply_within(&req, 3 * CONNECTING_REPLY).await;
+    cp.say("done");
+    Ok(Outcome::new(req_connecting_outcome(first, second, late)))
+}
+
+/// Answers `request` on `rep` with `name:request`.
+async fn answer_named(rep: &SocketHandle, name: &str, request: Msg) -> Result<(), String> {
+    let reply =
+        Msg { header: request.header.clone(), body: format!("{name}:{}", body(&request)).into() };
+    rep.send(reply).await.map_err(err("reply"))
+}
+
+/// The simulated REPs of `zmq-req-connecting`, as `peer_zmq_req_connecting` plays
+/// them: the live one on the server's first port, the late one on its second.
+fn sim_reps_connecting(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let live = open(
+            t.clone(),
+            SocketType::Rep,
+            &options,
+            vec![sim_server_at()],
+            vec![],
+            &Watch::default(),
+        )
+        .await?;
+        link.say(format!("LIVE {SIM_SERVER_PORT}"));
+        loop {
+            tokio::select! {
+                biased;
+                up = link.expect("up") => { up?; break; }
+                request = live.recv() => answer_named(&live, "live", request.map_err(err("recv"))?).await?,
+            }
+        }
+        let second = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), SIM_SERVER_PORT_2);
+        let late =
+            open(t, SocketType::Rep, &options, vec![second], vec![], &Watch::default()).await?;
+        link.say("BOUND");
+        loop {
+            tokio::select! {
+                biased;
+                request = late.recv() => answer_named(&late, "late", request.map_err(err("recv"))?).await?,
+                request = live.recv() => answer_named(&live, "live", request.map_err(err("recv"))?).await?,
+            }
+        }
+    })
+}
+
+/// libzmq's REQ sends each request to the next pipe in turn, one still connecting too
+/// (`lb_t`): connected to a live REP and to a port nothing listens on, its first
+/// request is answered and its second waits for the absent peer, which answers it
+/// once it binds. A client connected to two servers hangs on every other request
+/// while one of them is down. patchbay's `zeromq` REQ preferred pipes whose transport
+/// was up before this row, and the live REP answered both.
+#[test]
+fn conformance_zmq_req_sends_in_turn_to_a_pipe_still_connecting() {
+    require_peers();
+    let row = "zmq-req-connecting";
+    let want = "live:req-1; req-2 unanswered for 1 s; then late:req-2";
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's lb_t");
+    let late_port = free_port();
+    let real = against_real(
+        || Counterpart::process(row, &["--port", &late_port.to_string()]),
+        move |t, env, cp| ours_req_connecting(t, env, cp, late_port, zeromq()),
+    );
+    let sim = in_sim(row, sim_reps_connecting(zeromq()), move |t, env, cp| {
+        ours_req_connecting(t, env, cp, SIM_SERVER_PORT_2, zeromq())
+    });
+    agree(row, want, &real, &sim);
+}
+
 /// What a sender with room for 10 gives in every library that has the room: it
 /// takes 10, blocks on the 11th, and the receiver that comes up later gets the 10 in
 /// order, then the 11th.

@@ -56,6 +56,10 @@ Rows:
   nng-pull-ready-first three PUSHes (a, b, c, dialled in that order) send one message
                        each to a PULL that is not reading, c first, then a, then b;
                        then the PULL reads them
+  zmq-push-connecting  a PUSH connects to a bound PULL and to a port nothing listens
+                       on, sends ten messages; then a PULL binds that port
+  zmq-req-connecting   a REQ connects to a bound REP and to a port nothing listens on,
+                       sends two requests; then a REP binds that port
   nng-push-ready-longest
                        a PUSH sends two 48 MiB messages to each of three PULLs (a, b,
                        c, dialled in that order) that read nothing, so the second
@@ -748,6 +752,135 @@ def oracle_zmq_push_hwm(kinds=PUSH_PULL):
     got = [pull.recv().decode() for _ in range(taken + 1)]
     later = got[-1] == "msg-%d" % taken
     say("OUTCOME", push_outcome(taken, blocked, got[:-1], later, kinds))
+
+
+# The zmq-push-connecting row: how many messages the PUSH sends, and how long each
+# PULL waits for more before it says what it got.
+CONNECTING_SENT = 10
+CONNECTING_IDLE_MS = 1000
+
+
+def zmq_drain(sock, idle_ms):
+    """Everything `sock` receives until it has been quiet `idle_ms`, as text."""
+    import zmq
+
+    sock.setsockopt(zmq.RCVTIMEO, idle_ms)
+    got = []
+    while True:
+        try:
+            got.append(sock.recv().decode())
+        except zmq.Again:
+            return ",".join(got) or "nothing"
+
+
+def oracle_zmq_push_connecting():
+    """libzmq's PUSH round-robins over every pipe, one still connecting too
+    (`lb_t`, ZMQ_IMMEDIATE 0): connected to a live PULL and to a port nothing
+    listens on, it queues every other message for the absent one, which gets them
+    once it binds."""
+    zmq, ctx = zmq_ctx()
+    live = zsock(ctx, zmq.PULL)
+    live_port = live.bind_to_random_port("tcp://127.0.0.1")
+    late_port = free_port()
+    push = zsock(ctx, zmq.PUSH)
+    push.connect("tcp://127.0.0.1:%d" % live_port)
+    push.connect("tcp://127.0.0.1:%d" % late_port)
+    time.sleep(READY_FIRST_PAUSE_S)
+    for i in range(CONNECTING_SENT):
+        push.send(b"m%d" % i, zmq.NOBLOCK)
+    live_got = zmq_drain(live, CONNECTING_IDLE_MS)
+    late = zsock(ctx, zmq.PULL)
+    late.bind("tcp://127.0.0.1:%d" % late_port)
+    say("OUTCOME", "live PULL got %s; late PULL got %s" % (live_got, zmq_drain(late, CONNECTING_IDLE_MS)))
+
+
+def peer_zmq_push_connecting(late_port):
+    """libzmq PULLs for patchbay's PUSH: one bound at once ("LIVE port"), which says
+    what it got once the PUSH has sent; then one bound on `late_port`, which does
+    the same."""
+    zmq, ctx = zmq_ctx()
+    live = zsock(ctx, zmq.PULL)
+    say("LIVE", live.bind_to_random_port("tcp://127.0.0.1"))
+    line()
+    say("LIVE_GOT", zmq_drain(live, CONNECTING_IDLE_MS))
+    late = zsock(ctx, zmq.PULL)
+    late.bind("tcp://127.0.0.1:%d" % late_port)
+    say("LATE_GOT", zmq_drain(late, CONNECTING_IDLE_MS))
+    line()
+
+
+# The zmq-req-connecting row: how long the REQ waits for a reply before it calls
+# the request unanswered.
+CONNECTING_REPLY_MS = 1000
+
+
+def zmq_serve_named(rep, name):
+    """Answers every request on `rep` with `name:request`, on a thread of its own."""
+    import zmq
+
+    def serve():
+        rep.setsockopt(zmq.RCVTIMEO, -1)
+        while True:
+            request = rep.recv()
+            rep.send(name + b":" + request)
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def zmq_req_reply(req, ms):
+    """The REQ's reply within `ms`, as text, or None."""
+    import zmq
+
+    req.setsockopt(zmq.RCVTIMEO, ms)
+    try:
+        return req.recv().decode()
+    except zmq.Again:
+        return None
+
+
+def req_connecting_outcome(first, second, late):
+    """The zmq-req-connecting row's outcome from the three replies (None: none)."""
+    second = second or "req-2 unanswered for 1 s"
+    return "%s; %s; then %s" % (first, second, late or "still nothing")
+
+
+def oracle_zmq_req_connecting():
+    """libzmq's REQ sends each request to the next pipe in turn, one still connecting
+    too (`lb_t`): connected to a live REP and to a port nothing listens on, its second
+    request waits for the absent peer, which answers it once it binds."""
+    zmq, ctx = zmq_ctx()
+    live = zsock(ctx, zmq.REP)
+    live_port = live.bind_to_random_port("tcp://127.0.0.1")
+    zmq_serve_named(live, b"live")
+    late_port = free_port()
+    req = zsock(ctx, zmq.REQ)
+    req.connect("tcp://127.0.0.1:%d" % live_port)
+    req.connect("tcp://127.0.0.1:%d" % late_port)
+    time.sleep(READY_FIRST_PAUSE_S)
+    req.send(b"req-1")
+    first = zmq_req_reply(req, CONNECTING_REPLY_MS)
+    req.send(b"req-2")
+    second = zmq_req_reply(req, CONNECTING_REPLY_MS)
+    late = zsock(ctx, zmq.REP)
+    late.bind("tcp://127.0.0.1:%d" % late_port)
+    zmq_serve_named(late, b"late")
+    say("OUTCOME", req_connecting_outcome(first, second, zmq_req_reply(req, 3 * CONNECTING_REPLY_MS)))
+
+
+def peer_zmq_req_connecting(late_port):
+    """libzmq REPs for patchbay's REQ: one bound at once ("LIVE port"), answering
+    `live:request`; then, when told ("up"), one bound on `late_port`, answering
+    `late:request`."""
+    zmq, ctx = zmq_ctx()
+    live = zsock(ctx, zmq.REP)
+    say("LIVE", live.bind_to_random_port("tcp://127.0.0.1"))
+    zmq_serve_named(live, b"live")
+    assert line() == "up"
+    late = zsock(ctx, zmq.REP)
+    late.bind("tcp://127.0.0.1:%d" % late_port)
+    zmq_serve_named(late, b"late")
+    say("BOUND")
+    line()
 
 
 def nng_kind(name):
@@ -2103,6 +2236,8 @@ ORACLES = {
     "nng-pair-stopped": lambda: oracle_pair_stopped("nng"),
     "nanomsg-pair-stopped": lambda: oracle_pair_stopped("nanomsg"),
     "zmq-push-hwm": oracle_zmq_push_hwm,
+    "zmq-push-connecting": oracle_zmq_push_connecting,
+    "zmq-req-connecting": oracle_zmq_req_connecting,
     "nng-push-hwm": oracle_nng_push_hwm,
     "nanomsg-push-hwm": oracle_nanomsg_push_hwm,
     "zmq-req-early": lambda: oracle_req_early("zmq"),
@@ -2161,6 +2296,8 @@ def main():
         "nng-pair-stopped": lambda: peer_pair_stopped("nng"),
         "nanomsg-pair-stopped": lambda: peer_pair_stopped("nanomsg"),
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
+        "zmq-push-connecting": lambda: peer_zmq_push_connecting(int(opt["--port"])),
+        "zmq-req-connecting": lambda: peer_zmq_req_connecting(int(opt["--port"])),
         "nng-push-hwm": lambda: peer_nng_push_hwm(int(opt["--port"])),
         "nanomsg-push-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"])),
         "zmq-req-early": lambda: peer_req_early("zmq", int(opt["--port"])),
