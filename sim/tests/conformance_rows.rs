@@ -993,19 +993,31 @@ fn sim_pulls_connecting(options: SocketOptions) -> SimPeer {
 /// transport was up before this row, and the live PULL got all ten.
 #[test]
 fn conformance_zmq_push_round_robins_over_a_pipe_still_connecting() {
-    require_peers();
-    let row = "zmq-push-connecting";
     let want = "live PULL got m0,m2,m4,m6,m8; late PULL got m1,m3,m5,m7,m9";
+    push_connecting("zmq-push-connecting", want, zeromq());
+}
+
+/// With `ZMQ_IMMEDIATE` (patchbay's `immediate`) libzmq's PUSH has no pipe until its
+/// connection is up, and the live PULL gets all ten.
+#[test]
+fn conformance_zmq_push_with_immediate_sends_only_to_a_connected_peer() {
+    let want = "live PULL got m0,m1,m2,m3,m4,m5,m6,m7,m8,m9; late PULL got nothing";
+    push_connecting("zmq-push-immediate", want, SocketOptions { immediate: true, ..zeromq() });
+}
+
+/// The PUSH experiment of `zmq-push-connecting` with patchbay's PUSH at `options`.
+fn push_connecting(row: &str, want: &str, options: SocketOptions) {
+    require_peers();
     let oracle = oracle(row);
     assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's lb_t");
     let late_port = free_port();
-    let ours = zeromq();
+    let real_options = options.clone();
     let real = against_real(
         || Counterpart::process(row, &["--port", &late_port.to_string()]),
-        move |t, env, cp| ours_push_connecting(t, env, cp, late_port, ours),
+        move |t, env, cp| ours_push_connecting(t, env, cp, late_port, real_options),
     );
     let sim = in_sim(row, sim_pulls_connecting(zeromq()), move |t, env, cp| {
-        ours_push_connecting(t, env, cp, SIM_SERVER_PORT_2, zeromq())
+        ours_push_connecting(t, env, cp, SIM_SERVER_PORT_2, options)
     });
     agree(row, want, &real, &sim);
 }
@@ -1014,16 +1026,22 @@ fn conformance_zmq_push_round_robins_over_a_pipe_still_connecting() {
 /// request unanswered (`CONNECTING_REPLY_MS` in the peer script).
 const CONNECTING_REPLY: Duration = Duration::from_millis(1000);
 
-/// The `zmq-req-connecting` outcome from the three replies (`None`: none came), as
-/// `req_connecting_outcome` in the peer script words it.
+/// The `zmq-req-connecting` outcome from the three replies (`None`: none came; the
+/// third is asked for only while req-2 waits), as `req_connecting_outcome` in the
+/// peer script words it.
 fn req_connecting_outcome(
     first: Option<String>,
     second: Option<String>,
     late: Option<String>,
 ) -> String {
     let first = first.unwrap_or_else(|| "req-1 unanswered for 1 s".to_owned());
-    let second = second.unwrap_or_else(|| "req-2 unanswered for 1 s".to_owned());
-    format!("{first}; {second}; then {}", late.unwrap_or_else(|| "still nothing".to_owned()))
+    match second {
+        Some(second) => format!("{first}; {second}; then nothing waiting"),
+        None => {
+            let late = late.unwrap_or_else(|| "still nothing".to_owned());
+            format!("{first}; req-2 unanswered for 1 s; then {late}")
+        }
+    }
 }
 
 /// The body of the reply `req` gets within `within`, if any.
@@ -1051,7 +1069,10 @@ async fn ours_req_connecting<T: Transport>(
     let second = reply_within(&req, CONNECTING_REPLY).await;
     cp.say("up");
     cp.expect("BOUND").await?;
-    let late = reply_within(&req, 3 * CONNECTING_REPLY).await;
+    let late = match second {
+        None => reply_within(&req, 3 * CONNECTING_REPLY).await,
+        Some(_) => None,
+    };
     cp.say("done");
     Ok(Outcome::new(req_connecting_outcome(first, second, late)))
 }
@@ -1106,18 +1127,31 @@ fn sim_reps_connecting(options: SocketOptions) -> SimPeer {
 /// was up before this row, and the live REP answered both.
 #[test]
 fn conformance_zmq_req_sends_in_turn_to_a_pipe_still_connecting() {
-    require_peers();
-    let row = "zmq-req-connecting";
     let want = "live:req-1; req-2 unanswered for 1 s; then late:req-2";
+    req_connecting("zmq-req-connecting", want, zeromq());
+}
+
+/// With `ZMQ_IMMEDIATE` (patchbay's `immediate`) libzmq's REQ has no pipe until its
+/// connection is up, and the live REP answers both requests.
+#[test]
+fn conformance_zmq_req_with_immediate_sends_only_to_a_connected_peer() {
+    let want = "live:req-1; live:req-2; then nothing waiting";
+    req_connecting("zmq-req-immediate", want, SocketOptions { immediate: true, ..zeromq() });
+}
+
+/// The REQ experiment of `zmq-req-connecting` with patchbay's REQ at `options`.
+fn req_connecting(row: &str, want: &str, options: SocketOptions) {
+    require_peers();
     let oracle = oracle(row);
     assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's lb_t");
     let late_port = free_port();
+    let real_options = options.clone();
     let real = against_real(
         || Counterpart::process(row, &["--port", &late_port.to_string()]),
-        move |t, env, cp| ours_req_connecting(t, env, cp, late_port, zeromq()),
+        move |t, env, cp| ours_req_connecting(t, env, cp, late_port, real_options),
     );
     let sim = in_sim(row, sim_reps_connecting(zeromq()), move |t, env, cp| {
-        ours_req_connecting(t, env, cp, SIM_SERVER_PORT_2, zeromq())
+        ours_req_connecting(t, env, cp, SIM_SERVER_PORT_2, options)
     });
     agree(row, want, &real, &sim);
 }

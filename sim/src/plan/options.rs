@@ -128,6 +128,9 @@ pub struct EffectiveOptions {
     pub sp_receives: Effective<bool>,
     /// Whether a ROUTER fails a send to an unknown peer rather than dropping it.
     pub router_mandatory: Effective<bool>,
+    /// libzmq's `ZMQ_IMMEDIATE`: whether a PUSH, DEALER, REQ or PAIR sends only on
+    /// pipes whose connection is up (`library: zeromq` or not named).
+    pub immediate: Effective<bool>,
     /// libzmq's ZMTP heartbeats (`library: zeromq` only): PING interval, how long a
     /// PING may go unanswered (`None`: the interval), and the TTL our PINGs carry.
     pub heartbeat_ivl: Effective<Option<Duration>>,
@@ -167,6 +170,11 @@ pub(crate) fn applies_to(option: &str, socket_type: SocketType, library: Option<
         // libzmq's alone: NNG's and nanomsg's raw REP have no such option.
         "router_mandatory" => {
             socket_type == Router && matches!(library, None | Some(Library::ZeroMq))
+        }
+        // NNG's and nanomsg's pipes exist only while connected: they have no need of it.
+        "immediate" => {
+            matches!(socket_type, Push | Dealer | Req | Pair)
+                && matches!(library, None | Some(Library::ZeroMq))
         }
         "heartbeat_ivl" | "heartbeat_timeout" | "heartbeat_ttl" => library == Some(Library::ZeroMq),
         _ => true,
@@ -511,6 +519,10 @@ impl EffectiveOptions {
                 _ => d(false, "each pipe in turn (fair-queued)"),
             },
             router_mandatory: d(false, "libzmq ZMQ_ROUTER_MANDATORY = 0"),
+            immediate: d(
+                false,
+                "libzmq ZMQ_IMMEDIATE = 0 (pipes still connecting take their turn)",
+            ),
             heartbeat_ivl: d(None, "libzmq ZMQ_HEARTBEAT_IVL = 0 (off)"),
             heartbeat_timeout: d(None, "libzmq ZMQ_HEARTBEAT_TIMEOUT = 0 (the interval)"),
             heartbeat_ttl: d(None, "libzmq ZMQ_HEARTBEAT_TTL = 0 (none)"),
@@ -582,6 +594,7 @@ impl EffectiveOptions {
             sub_prefer_new: self.sub_prefer_new.value,
             sp_send_buffer: self.sp_sends.value.then_some(self.sndhwm.value),
             router_mandatory: self.router_mandatory.value,
+            immediate: self.immediate.value,
             handshake_ivl: self.handshake_ivl.value,
             socket_buffers: SocketBuffers { send: self.sndbuf.value, recv: self.rcvbuf.value },
         }
@@ -714,6 +727,7 @@ impl EffectiveOptions {
                 self.router_mandatory.value.to_string(),
                 &self.router_mandatory.source,
             ),
+            ("immediate", self.immediate.value.to_string(), &self.immediate.source),
             ("heartbeat_ivl", dur(&self.heartbeat_ivl.value, "off"), &self.heartbeat_ivl.source),
             (
                 "heartbeat_timeout",

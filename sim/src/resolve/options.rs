@@ -121,6 +121,11 @@ impl EffectiveOptions {
             self.router_mandatory =
                 Effective { value: mandatory, source: ctx.source("router_mandatory") };
         }
+        if let Some(immediate) = raw.immediate
+            && ctx.check_applies("immediate")
+        {
+            self.immediate = Effective { value: immediate, source: ctx.source("immediate") };
+        }
         self.apply_libzmq_req(raw, &mut ctx);
         self.apply_nng(raw, &mut ctx);
         self.check_consistency(path, diags);
@@ -316,11 +321,22 @@ impl Apply<'_, '_, '_> {
             && applies_to(option, self.socket_type, None)
         {
             let called = lib.type_name(self.socket_type).unwrap_or(self.socket_type.name());
+            let hint = match option {
+                "immediate" => {
+                    "its pipes exist only while connected, so it already sends only to peers that are up; name `library: zeromq` for this socket to model libzmq's option"
+                }
+                _ => {
+                    "it silently drops what it cannot route; name `library: zeromq` for this socket to model libzmq's option"
+                }
+            };
             self.refuse(
                 option,
                 Code::OptionNotInLibrary,
-                format!("`{option}` is libzmq's; {} has no such option for its {called}", lib.version()),
-                "it silently drops what it cannot route; name `library: zeromq` for this socket to model libzmq's option",
+                format!(
+                    "`{option}` is libzmq's; {} has no such option for its {called}",
+                    lib.version()
+                ),
+                hint,
             );
             return false;
         }

@@ -149,6 +149,11 @@ pub struct SocketOptions {
     pub sub_prefer_new: bool,
     /// ROUTER: fail a send to an unknown or full peer instead of dropping it.
     pub router_mandatory: bool,
+    /// libzmq's `ZMQ_IMMEDIATE`: a PUSH, DEALER, REQ or PAIR sends only on pipes whose
+    /// connection is up, and a pipe whose connection drops loses what was queued on
+    /// it, as libzmq's terminated pipe does. Off, a pipe still connecting (or
+    /// redialling) takes its turn and keeps its queue.
+    pub immediate: bool,
     /// A connection that has not finished its handshake this long after it opened is
     /// closed (default [`HANDSHAKE_IVL_NNG`]), so silent peers cannot hold descriptors.
     /// `None` waits for ever, as libzmq does with `ZMQ_HANDSHAKE_IVL` 0.
@@ -185,6 +190,7 @@ impl Default for SocketOptions {
             req_send_waits: false,
             sub_prefer_new: true,
             router_mandatory: false,
+            immediate: false,
             handshake_ivl: Some(HANDSHAKE_IVL_NNG),
             socket_buffers: SocketBuffers::default(),
         }

@@ -86,7 +86,9 @@ impl SocketCore for Pair {
         if let Some(buffer) = &mut self.buffer {
             return buffer.send(&mut self.pipes, msg);
         }
-        let Some(pipe) = self.peer else { return Err((SendError::WouldBlock, msg)) };
+        let pipes = &self.pipes;
+        let peer = self.peer.filter(|&p| !pipes.is_immediate() || pipes.is_connected(p));
+        let Some(pipe) = peer else { return Err((SendError::WouldBlock, msg)) };
         self.pipes.enqueue(pipe, msg).map_err(|msg| (SendError::WouldBlock, msg))
     }
 

@@ -153,6 +153,9 @@ pub struct Pipes {
     /// in O(log n) rather than scanning every pipe (a comet router has 100,000).
     with_input: BTreeSet<PipeId>,
     events: VecDeque<SocketEvent>,
+    /// libzmq's `ZMQ_IMMEDIATE`: only pipes whose connection is up are sent to, and a
+    /// pipe whose connection drops loses its outbound queue (`PipeClosed`).
+    immediate: bool,
     /// Whether anyone keeps this socket's events (a trace), and with how much of their
     /// messages. An untraced socket (`EventDetail::None`) keeps no events and copies
     /// no message for one: it only notes, in `woken`, the pipes whose writer has work
@@ -249,6 +252,7 @@ impl Pipes {
             pipes: ByPipe::default(),
             send_cursor: None,
             recv_cursor: None,
+            immediate: options.immediate,
             with_input: BTreeSet::new(),
             events: VecDeque::new(),
             detail: EventDetail::Whole,
@@ -328,10 +332,24 @@ impl Pipes {
     /// Marks the transport under `pipe` up or down; the queues survive either way.
     /// Unknown or detached pipes are ignored: a connection may report its end after
     /// the driver already detached the pipe.
+    /// With `immediate`, a pipe whose connection drops loses what was queued on it, as
+    /// libzmq terminates the pipe of a connection that drops (`PipeClosed`).
     pub fn set_connected(&mut self, pipe: PipeId, connected: bool) {
-        if let Some(p) = self.pipes.get_mut(&pipe).filter(|p| p.attached) {
-            p.connected = connected;
+        let Some(p) = self.pipes.get_mut(&pipe).filter(|p| p.attached) else { return };
+        p.connected = connected;
+        if connected || !self.immediate {
+            return;
         }
+        let lost = p.queues.as_mut().map(|q| std::mem::take(&mut q.outbound));
+        p.release_if_empty();
+        for msg in lost.into_iter().flatten() {
+            self.drop_msg(Some(pipe), DropReason::PipeClosed, msg);
+        }
+    }
+
+    /// Whether pipes still connecting may be sent to: not with `immediate`.
+    pub(crate) fn is_immediate(&self) -> bool {
+        self.immediate
     }
 
     /// Destroys `pipe`. Every message still waiting to go out on it is dropped with a
@@ -386,6 +404,7 @@ impl Pipes {
     /// Round-robin: the first attached pipe after the last one chosen (wrapping) that
     /// has room and, if `connected_only`, a transport up. Choosing moves the cursor.
     pub(crate) fn next_sendable(&mut self, connected_only: bool) -> Option<PipeId> {
+        let connected_only = connected_only || self.immediate;
         let eligible = |id: &PipeId| self.sendable(*id, connected_only);
         // A socket's only pipe is kept inline: round-robin over it is that pipe.
         let chosen = match self.pipes.only_id() {
@@ -398,6 +417,7 @@ impl Pipes {
 
     /// Whether [`Pipes::next_sendable`] would find a pipe, without moving the cursor.
     pub(crate) fn any_sendable(&self, connected_only: bool) -> bool {
+        let connected_only = connected_only || self.immediate;
         self.ids_after(None).any(|id| self.sendable(id, connected_only))
     }
 

@@ -99,6 +99,24 @@ mod tests {
         assert_eq!(enqueued_pipes(&mut push), [1, 2, 3, 4, 1]);
     }
 
+    /// libzmq's `ZMQ_IMMEDIATE`: no message for a pipe whose connection is not up,
+    /// and a pipe whose connection drops loses what was queued on it.
+    #[test]
+    fn with_immediate_sends_only_on_connected_pipes_and_a_drop_loses_the_queue() {
+        let mut push = Push::new(SocketOptions { immediate: true, ..opts(10, 10) });
+        push.attach(1, ms(0));
+        assert_eq!(push.send(msg(&[], "none up"), ms(0)), Err(SendError::WouldBlock));
+        up(&mut push, &[2]);
+        for body in ["a", "b"] {
+            push.send(msg(&[], body), ms(1)).unwrap();
+        }
+        assert_eq!(enqueued_pipes(&mut push), [2, 2]);
+        push.set_connected(2, false, ms(2));
+        assert_eq!(dropped(&events(&mut push), 2, DropReason::PipeClosed), ["a", "b"]);
+        push.set_connected(2, true, ms(3));
+        assert_eq!(written(&mut push, 2), Vec::<String>::new());
+    }
+
     #[test]
     fn blocks_at_sndhwm_and_drops_nothing() {
         let mut push = Push::new(opts(2, 10));

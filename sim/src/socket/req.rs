@@ -230,6 +230,16 @@ impl SocketCore for Req {
     /// already written on a connection that dropped is lost.
     fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
         self.pipes.set_connected(pipe, connected);
+        // libzmq with `ZMQ_IMMEDIATE` terminates the pipe of a connection that drops:
+        // a request still queued on it is gone with it (`Pipes` reported it).
+        if !connected
+            && !self.resend_on_pipe_loss
+            && self.pipes.is_immediate()
+            && self.placement() == Some(Placement::Queued(pipe))
+        {
+            self.outstanding.as_mut().expect("placed").placement = Placement::Lost;
+            return;
+        }
         match self.placement() {
             Some(Placement::Waiting) if connected => self.place(true),
             _ if !self.resend_on_pipe_loss => {}

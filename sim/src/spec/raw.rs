@@ -141,6 +141,8 @@ pub struct RawOptions {
     pub rcvbuf: Option<Scalar>,
     pub subscribe: Option<OneOrMany<String>>,
     pub router_mandatory: Option<bool>,
+    /// libzmq's `ZMQ_IMMEDIATE` (PUSH, DEALER, REQ and PAIR of `library: zeromq`).
+    pub immediate: Option<bool>,
     /// libzmq's `ZMQ_REQ_RELAXED` (REQ of `library: zeromq` only).
     pub req_relaxed: Option<bool>,
     /// libzmq's `ZMQ_REQ_CORRELATE` (REQ of `library: zeromq` only, with `req_relaxed`).

@@ -60,6 +60,8 @@ Rows:
                        on, sends ten messages; then a PULL binds that port
   zmq-req-connecting   a REQ connects to a bound REP and to a port nothing listens on,
                        sends two requests; then a REP binds that port
+  zmq-push-immediate, zmq-req-immediate
+                       the two above with ZMQ_IMMEDIATE set on the PUSH and the REQ
   nng-push-ready-longest
                        a PUSH sends two 48 MiB messages to each of three PULLs (a, b,
                        c, dialled in that order) that read nothing, so the second
@@ -773,16 +775,17 @@ def zmq_drain(sock, idle_ms):
             return ",".join(got) or "nothing"
 
 
-def oracle_zmq_push_connecting():
+def oracle_zmq_push_connecting(immediate=0):
     """libzmq's PUSH round-robins over every pipe, one still connecting too
     (`lb_t`, ZMQ_IMMEDIATE 0): connected to a live PULL and to a port nothing
     listens on, it queues every other message for the absent one, which gets them
-    once it binds."""
+    once it binds. With ZMQ_IMMEDIATE 1 there is no pipe until the connection is up,
+    and the live PULL gets them all."""
     zmq, ctx = zmq_ctx()
     live = zsock(ctx, zmq.PULL)
     live_port = live.bind_to_random_port("tcp://127.0.0.1")
     late_port = free_port()
-    push = zsock(ctx, zmq.PUSH)
+    push = zsock(ctx, zmq.PUSH, IMMEDIATE=immediate)
     push.connect("tcp://127.0.0.1:%d" % live_port)
     push.connect("tcp://127.0.0.1:%d" % late_port)
     time.sleep(READY_FIRST_PAUSE_S)
@@ -839,21 +842,24 @@ def zmq_req_reply(req, ms):
 
 
 def req_connecting_outcome(first, second, late):
-    """The zmq-req-connecting row's outcome from the three replies (None: none)."""
-    second = second or "req-2 unanswered for 1 s"
-    return "%s; %s; then %s" % (first, second, late or "still nothing")
+    """The zmq-req-connecting row's outcome from the three replies (None: none; the
+    third is asked for only while req-2 waits)."""
+    if second is not None:
+        return "%s; %s; then nothing waiting" % (first, second)
+    return "%s; req-2 unanswered for 1 s; then %s" % (first, late or "still nothing")
 
 
-def oracle_zmq_req_connecting():
+def oracle_zmq_req_connecting(immediate=0):
     """libzmq's REQ sends each request to the next pipe in turn, one still connecting
     too (`lb_t`): connected to a live REP and to a port nothing listens on, its second
-    request waits for the absent peer, which answers it once it binds."""
+    request waits for the absent peer, which answers it once it binds. With
+    ZMQ_IMMEDIATE 1 the live REP answers both."""
     zmq, ctx = zmq_ctx()
     live = zsock(ctx, zmq.REP)
     live_port = live.bind_to_random_port("tcp://127.0.0.1")
     zmq_serve_named(live, b"live")
     late_port = free_port()
-    req = zsock(ctx, zmq.REQ)
+    req = zsock(ctx, zmq.REQ, IMMEDIATE=immediate)
     req.connect("tcp://127.0.0.1:%d" % live_port)
     req.connect("tcp://127.0.0.1:%d" % late_port)
     time.sleep(READY_FIRST_PAUSE_S)
@@ -864,7 +870,8 @@ def oracle_zmq_req_connecting():
     late = zsock(ctx, zmq.REP)
     late.bind("tcp://127.0.0.1:%d" % late_port)
     zmq_serve_named(late, b"late")
-    say("OUTCOME", req_connecting_outcome(first, second, zmq_req_reply(req, 3 * CONNECTING_REPLY_MS)))
+    late = zmq_req_reply(req, 3 * CONNECTING_REPLY_MS) if second is None else None
+    say("OUTCOME", req_connecting_outcome(first, second, late))
 
 
 def peer_zmq_req_connecting(late_port):
@@ -2238,6 +2245,8 @@ ORACLES = {
     "zmq-push-hwm": oracle_zmq_push_hwm,
     "zmq-push-connecting": oracle_zmq_push_connecting,
     "zmq-req-connecting": oracle_zmq_req_connecting,
+    "zmq-push-immediate": lambda: oracle_zmq_push_connecting(1),
+    "zmq-req-immediate": lambda: oracle_zmq_req_connecting(1),
     "nng-push-hwm": oracle_nng_push_hwm,
     "nanomsg-push-hwm": oracle_nanomsg_push_hwm,
     "zmq-req-early": lambda: oracle_req_early("zmq"),
@@ -2298,6 +2307,8 @@ def main():
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
         "zmq-push-connecting": lambda: peer_zmq_push_connecting(int(opt["--port"])),
         "zmq-req-connecting": lambda: peer_zmq_req_connecting(int(opt["--port"])),
+        "zmq-push-immediate": lambda: peer_zmq_push_connecting(int(opt["--port"])),
+        "zmq-req-immediate": lambda: peer_zmq_req_connecting(int(opt["--port"])),
         "nng-push-hwm": lambda: peer_nng_push_hwm(int(opt["--port"])),
         "nanomsg-push-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"])),
         "zmq-req-early": lambda: peer_req_early("zmq", int(opt["--port"])),
