@@ -931,29 +931,70 @@ fn sim_pull_comes_up_late(library: SocketOptions, receiver: SocketType) -> SimPe
 const CONNECTING_SENT: usize = 10;
 const CONNECTING_IDLE: Duration = Duration::from_millis(1000);
 
-/// patchbay's PUSH (`options`) connects to the counterpart's live PULL and to
-/// `late_port`, where nothing listens yet; it sends `CONNECTING_SENT` messages, and
-/// the counterpart says what its live PULL got, then binds `late_port` and says what
-/// that one got.
-async fn ours_push_connecting<T: Transport>(
+/// Which socket the `zmq-*-connecting` and `zmq-*-immediate` rows test: patchbay's
+/// PUSH against the counterpart's PULLs, or its REQ against the counterpart's REPs.
+#[derive(Clone, Copy)]
+enum Connecting {
+    Push,
+    Req,
+}
+
+impl Connecting {
+    fn socket_type(self) -> SocketType {
+        match self {
+            Connecting::Push => SocketType::Push,
+            Connecting::Req => SocketType::Req,
+        }
+    }
+
+    /// The simulated counterpart, as the peer script plays it.
+    fn sim_peer(self) -> SimPeer {
+        match self {
+            Connecting::Push => sim_pulls_connecting(zeromq()),
+            Connecting::Req => sim_reps_connecting(zeromq()),
+        }
+    }
+}
+
+/// patchbay's socket of `kind` (`options`) connects to the counterpart's live peer
+/// and to `late_port`, where nothing listens yet, and once the live connection is up
+/// runs the row's steps.
+async fn ours_connecting<T: Transport>(
     t: T,
     env: Env,
     mut cp: Counterpart,
     late_port: u16,
     options: SocketOptions,
+    kind: Connecting,
 ) -> Result<Outcome, String> {
     let live_port: u16 = cp.expect("LIVE ").await?.parse().map_err(err("live port"))?;
     let peers = vec![env.peer(live_port), env.peer(late_port)];
-    let push = open(t, SocketType::Push, &options, vec![], peers, &Watch::default()).await?;
-    tokio::time::sleep(READY_FIRST_PAUSE).await;
+    let watch = Watch::default();
+    let socket = open(t, kind.socket_type(), &options, vec![], peers, &watch).await?;
+    if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
+        return Err("the live peer never connected".to_owned());
+    }
+    let outcome = match kind {
+        Connecting::Push => push_connecting_steps(&socket, &mut cp).await?,
+        Connecting::Req => req_connecting_steps(&socket, &mut cp).await?,
+    };
+    cp.say("done");
+    Ok(Outcome::new(outcome))
+}
+
+/// The PUSH sends `CONNECTING_SENT` messages; the counterpart says what its live
+/// PULL got, then binds the late port and says what that one got.
+async fn push_connecting_steps(
+    push: &SocketHandle,
+    cp: &mut Counterpart,
+) -> Result<String, String> {
     for i in 0..CONNECTING_SENT {
         push.send(Msg::new(format!("m{i}"))).await.map_err(err("send"))?;
     }
     cp.say("sent");
     let live = cp.expect("LIVE_GOT ").await?;
     let late = cp.expect("LATE_GOT ").await?;
-    cp.say("done");
-    Ok(Outcome::new(format!("live PULL got {live}; late PULL got {late}")))
+    Ok(format!("live PULL got {live}; late PULL got {late}"))
 }
 
 /// The simulated PULLs of `zmq-push-connecting`, as `peer_zmq_push_connecting` plays
@@ -994,7 +1035,7 @@ fn sim_pulls_connecting(options: SocketOptions) -> SimPeer {
 #[test]
 fn conformance_zmq_push_round_robins_over_a_pipe_still_connecting() {
     let want = "live PULL got m0,m2,m4,m6,m8; late PULL got m1,m3,m5,m7,m9";
-    push_connecting("zmq-push-connecting", want, zeromq());
+    connecting_row("zmq-push-connecting", want, Connecting::Push, zeromq());
 }
 
 /// With `ZMQ_IMMEDIATE` (patchbay's `immediate`) libzmq's PUSH has no pipe until its
@@ -1002,11 +1043,12 @@ fn conformance_zmq_push_round_robins_over_a_pipe_still_connecting() {
 #[test]
 fn conformance_zmq_push_with_immediate_sends_only_to_a_connected_peer() {
     let want = "live PULL got m0,m1,m2,m3,m4,m5,m6,m7,m8,m9; late PULL got nothing";
-    push_connecting("zmq-push-immediate", want, SocketOptions { immediate: true, ..zeromq() });
+    let options = SocketOptions { immediate: true, ..zeromq() };
+    connecting_row("zmq-push-immediate", want, Connecting::Push, options);
 }
 
-/// The PUSH experiment of `zmq-push-connecting` with patchbay's PUSH at `options`.
-fn push_connecting(row: &str, want: &str, options: SocketOptions) {
+/// The `zmq-*-connecting` experiment with patchbay's socket of `kind` at `options`.
+fn connecting_row(row: &str, want: &str, kind: Connecting, options: SocketOptions) {
     require_peers();
     let oracle = oracle(row);
     assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's lb_t");
@@ -1014,10 +1056,10 @@ fn push_connecting(row: &str, want: &str, options: SocketOptions) {
     let real_options = options.clone();
     let real = against_real(
         || Counterpart::process(row, &["--port", &late_port.to_string()]),
-        move |t, env, cp| ours_push_connecting(t, env, cp, late_port, real_options),
+        move |t, env, cp| ours_connecting(t, env, cp, late_port, real_options, kind),
     );
-    let sim = in_sim(row, sim_pulls_connecting(zeromq()), move |t, env, cp| {
-        ours_push_connecting(t, env, cp, SIM_SERVER_PORT_2, options)
+    let sim = in_sim(row, kind.sim_peer(), move |t, env, cp| {
+        ours_connecting(t, env, cp, SIM_SERVER_PORT_2, options, kind)
     });
     agree(row, want, &real, &sim);
 }
@@ -1049,32 +1091,20 @@ async fn reply_within(req: &SocketHandle, within: Duration) -> Option<String> {
     recv_within(req, within).await.and_then(Result::ok).map(|m| body(&m))
 }
 
-/// patchbay's REQ (`options`) connects to the counterpart's live REP and to
-/// `late_port`, where nothing listens yet, and sends two requests; then the
-/// counterpart binds a REP on `late_port`.
-async fn ours_req_connecting<T: Transport>(
-    t: T,
-    env: Env,
-    mut cp: Counterpart,
-    late_port: u16,
-    options: SocketOptions,
-) -> Result<Outcome, String> {
-    let live_port: u16 = cp.expect("LIVE ").await?.parse().map_err(err("live port"))?;
-    let peers = vec![env.peer(live_port), env.peer(late_port)];
-    let req = open(t, SocketType::Req, &options, vec![], peers, &Watch::default()).await?;
-    tokio::time::sleep(READY_FIRST_PAUSE).await;
+/// The REQ sends two requests, each waiting `CONNECTING_REPLY` for its reply; then
+/// the counterpart binds a REP on the late port.
+async fn req_connecting_steps(req: &SocketHandle, cp: &mut Counterpart) -> Result<String, String> {
     req.send(Msg::new("req-1")).await.map_err(err("send req-1"))?;
-    let first = reply_within(&req, CONNECTING_REPLY).await;
+    let first = reply_within(req, CONNECTING_REPLY).await;
     req.send(Msg::new("req-2")).await.map_err(err("send req-2"))?;
-    let second = reply_within(&req, CONNECTING_REPLY).await;
+    let second = reply_within(req, CONNECTING_REPLY).await;
     cp.say("up");
     cp.expect("BOUND").await?;
     let late = match second {
-        None => reply_within(&req, 3 * CONNECTING_REPLY).await,
+        None => reply_within(req, 3 * CONNECTING_REPLY).await,
         Some(_) => None,
     };
-    cp.say("done");
-    Ok(Outcome::new(req_connecting_outcome(first, second, late)))
+    Ok(req_connecting_outcome(first, second, late))
 }
 
 /// Answers `request` on `rep` with `name:request`.
@@ -1128,7 +1158,7 @@ fn sim_reps_connecting(options: SocketOptions) -> SimPeer {
 #[test]
 fn conformance_zmq_req_sends_in_turn_to_a_pipe_still_connecting() {
     let want = "live:req-1; req-2 unanswered for 1 s; then late:req-2";
-    req_connecting("zmq-req-connecting", want, zeromq());
+    connecting_row("zmq-req-connecting", want, Connecting::Req, zeromq());
 }
 
 /// With `ZMQ_IMMEDIATE` (patchbay's `immediate`) libzmq's REQ has no pipe until its
@@ -1136,24 +1166,8 @@ fn conformance_zmq_req_sends_in_turn_to_a_pipe_still_connecting() {
 #[test]
 fn conformance_zmq_req_with_immediate_sends_only_to_a_connected_peer() {
     let want = "live:req-1; live:req-2; then nothing waiting";
-    req_connecting("zmq-req-immediate", want, SocketOptions { immediate: true, ..zeromq() });
-}
-
-/// The REQ experiment of `zmq-req-connecting` with patchbay's REQ at `options`.
-fn req_connecting(row: &str, want: &str, options: SocketOptions) {
-    require_peers();
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's lb_t");
-    let late_port = free_port();
-    let real_options = options.clone();
-    let real = against_real(
-        || Counterpart::process(row, &["--port", &late_port.to_string()]),
-        move |t, env, cp| ours_req_connecting(t, env, cp, late_port, real_options),
-    );
-    let sim = in_sim(row, sim_reps_connecting(zeromq()), move |t, env, cp| {
-        ours_req_connecting(t, env, cp, SIM_SERVER_PORT_2, options)
-    });
-    agree(row, want, &real, &sim);
+    let options = SocketOptions { immediate: true, ..zeromq() };
+    connecting_row("zmq-req-immediate", want, Connecting::Req, options);
 }
 
 /// What a sender with room for 10 gives in every library that has the room: it
@@ -1872,7 +1886,6 @@ async fn ours_push_ready_longest<T: Transport>(
     for _ in 0..2 * READY_LONGEST_DIAL.len() {
         push.send(Msg::new(big.clone())).await.map_err(err("big send"))?;
     }
-    tokio::time::sleep(READY_FIRST_PAUSE).await;
     cp.say("sent");
     cp.expect("DRAINED").await?;
     for body in READY_LONGEST_SMALL {
@@ -1890,11 +1903,15 @@ fn sim_pulls_ready_longest(options: SocketOptions) -> SimPeer {
     sim_peer(move |t, mut link| async move {
         let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
         let mut pulls = Vec::new();
-        for _ in READY_LONGEST_DIAL {
+        // Each PULL's connection is up before the next dials, so the PUSH's pipes are
+        // ready in dial order.
+        for name in READY_LONGEST_DIAL {
             let watch = Watch::default();
             pulls
                 .push(open(t.clone(), SocketType::Pull, &options, vec![], vec![to], &watch).await?);
-            tokio::time::sleep(READY_FIRST_PAUSE).await;
+            if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
+                return Err(format!("PULL {name} never connected"));
+            }
         }
         link.say("DIALLED");
         link.expect("sent").await?;
@@ -1906,6 +1923,8 @@ fn sim_pulls_ready_longest(options: SocketOptions) -> SimPeer {
                     return Err(format!("{name} got {} bytes, not a big message", msg.body.len()));
                 }
             }
+            // The experiment's spacing, as the peer script's: each PULL reads 100 ms
+            // after the one before, so the writes complete in the draining order.
             tokio::time::sleep(READY_FIRST_PAUSE).await;
         }
         link.say("DRAINED");
