@@ -277,12 +277,15 @@ fn verdicts(out: &mut String, s: &Section) {
             v.unknown
         );
         for f in &v.failures {
+            let note =
+                f.note.as_deref().map(|n| format!("<br><span class=\"muted\">{}</span>", esc(n)));
             let _ = write!(
                 out,
-                "<div>seed {} ({} events): {}<br><span class=\"cmd\">{}</span></div>",
+                "<div>seed {} ({} events): {}{}<br><span class=\"cmd\">{}</span></div>",
                 f.seed,
                 f.events,
                 esc(&f.first),
+                note.unwrap_or_default(),
                 esc(&f.repro)
             );
         }

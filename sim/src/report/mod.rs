@@ -257,5 +257,10 @@ pub struct Failure {
     pub events: u64,
     /// The first violation's sentence.
     pub first: String,
+    /// The invariant's note on this seed, where it wrote one: its counts (how many
+    /// tasks were lost with a killed node and how many otherwise, say), which one
+    /// example cannot show. Absent in reports written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub repro: String,
 }

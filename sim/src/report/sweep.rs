@@ -297,6 +297,7 @@ fn verdict_row(plan: &ScenarioPlan, runs: &[&RunReport], i: usize, tool: &str) -
                         seed: r.seed,
                         events: r.events as u64,
                         first: o.violations.first().map(|v| v.text.clone()).unwrap_or_default(),
+                        note: o.note.clone(),
                         repro: r.repro_in(tool),
                     });
                 } else {

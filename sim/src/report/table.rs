@@ -24,7 +24,11 @@ pub(crate) fn sim_table(sections: &[Section]) -> String {
             // A failure the scenario expects is still news to a reader: what it was,
             // and how to see it again.
             if let Some(f) = row.failures.first() {
-                let _ = writeln!(out, "        e.g. {}\n        repro: {}", f.first, f.repro);
+                let _ = writeln!(out, "        e.g. {}", f.first);
+                if let Some(note) = &f.note {
+                    let _ = writeln!(out, "        note: {note}");
+                }
+                let _ = writeln!(out, "        repro: {}", f.repro);
             }
         }
     }
@@ -128,6 +132,34 @@ mod tests {
         for line in &lines[1..] {
             assert_eq!(line.get(seeds_end - 1..seeds_end), Some("4"), "{table}");
         }
+    }
+
+    /// A failing row shows its first example, the invariant's note on that seed when
+    /// it wrote one (the counts an example cannot show), and the repro, in that order.
+    #[test]
+    fn a_failing_row_shows_its_example_then_its_note_then_its_repro() {
+        let failure = |note: Option<&str>| crate::report::Failure {
+            seed: 3,
+            events: 10,
+            first: "task v.0#1 was lost".to_owned(),
+            note: note.map(str::to_owned),
+            repro: "cargo xtask sim steady.yaml --seed 3".to_owned(),
+        };
+        let with = |note| VerdictRow { failures: vec![failure(note)], ..row(3, 1) };
+        let table = sim_table(&[section(3, vec![with(Some("lost otherwise: 18"))])]);
+        let tail: Vec<&str> = table.lines().skip(3).map(str::trim_start).collect();
+        assert_eq!(
+            tail,
+            [
+                "e.g. task v.0#1 was lost",
+                "note: lost otherwise: 18",
+                "repro: cargo xtask sim steady.yaml --seed 3"
+            ],
+            "{table}"
+        );
+        let table = sim_table(&[section(3, vec![with(None)])]);
+        assert!(!table.contains("note:"), "no note, no line: {table}");
+        assert_eq!(table.lines().count(), 5, "{table}");
     }
 
     #[test]
