@@ -43,6 +43,16 @@ pub(super) fn declare() -> Invariant {
         .applies(|t, _| requires(any_socket(t, &[SocketType::Push]), "no node has a PUSH socket"))
 }
 
+/// Where a task was last seen before being pulled, and since when.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    /// The node whose PULL it was delivered to, or the peer of the pipe it was queued on.
+    node: Replica,
+    since: Duration,
+    /// Queued at the pusher (on a pipe to `node`), not yet delivered to `node`.
+    queued: bool,
+}
+
 /// What became of one task.
 #[derive(Debug)]
 struct Task {
@@ -50,9 +60,8 @@ struct Task {
     pusher: Replica,
     /// The PULL sockets (group, socket index) wired to the PUSH it left from.
     pullers: Vec<(GroupId, usize)>,
-    /// Where it was last seen before being pulled, and since when: the node whose
-    /// PULL it was delivered to, or the peer of the pipe it was queued on.
-    held_by: Option<(Replica, Duration)>,
+    /// Where it was last seen before being pulled.
+    held_by: Option<Held>,
     pulled: Vec<(Replica, Duration)>,
     /// Where a middle stage finished with it: its `WorkDone`, or its sending the id on.
     handled: Vec<(Replica, Duration)>,
@@ -113,7 +122,7 @@ pub fn check(input: &CheckInput) -> Outcome {
                 if task.pusher == node
                     && let Some(peer) = peers.get(&(node, event.socket, *pipe))
                 {
-                    task.held_by = Some((*peer, event.at));
+                    task.held_by = Some(Held { node: *peer, since: event.at, queued: true });
                 }
             }
             EventKind::Deliver { msg, .. } | EventKind::Receive { msg } => {
@@ -124,7 +133,9 @@ pub fn check(input: &CheckInput) -> Outcome {
                 }
                 match event.kind {
                     EventKind::Receive { .. } => task.pulled.push((node, event.at)),
-                    _ => task.held_by = Some((node, event.at)),
+                    _ => {
+                        task.held_by = Some(Held { node, since: event.at, queued: false });
+                    }
                 }
             }
             _ => {}
@@ -154,6 +165,8 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
     let mut violations = Vec::new();
     let mut lost_with: BTreeMap<Replica, u64> = BTreeMap::new();
     let mut lost_otherwise = 0u64;
+    // Of those, queued for a node killed before they were.
+    let mut queued_for_dead = 0u64;
     let end = input.end();
     for (id, task) in tasks {
         let pushed = format!(
@@ -191,9 +204,9 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
             }
             continue;
         }
-        let killed = task.held_by.and_then(|(holder, since)| {
-            let ends = input.process_ends(holder);
-            ends.into_iter().find(|&k| k >= since).map(|k| (holder, k))
+        let killed = task.held_by.and_then(|held| {
+            let ends = input.process_ends(held.node);
+            ends.into_iter().find(|&k| k >= held.since).map(|k| (held.node, k))
         });
         match killed {
             Some((holder, killed_at)) => {
@@ -210,11 +223,26 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
             }
             None => {
                 lost_otherwise += 1;
-                violations.push(Violation::new(
-                    task.pushed_at,
-                    Some(task.pusher),
-                    format!("{pushed} was never pulled (run ended at {})", dur(end)),
-                ));
+                // Queued on a pipe to a node already killed: libzmq keeps the pipe of
+                // an address it connects to and deals to it all the same.
+                let dead = task.held_by.filter(|h| h.queued).and_then(|held| {
+                    let ends = input.process_ends(held.node);
+                    ends.into_iter().rfind(|&k| k < held.since).map(|k| (held, k))
+                });
+                let text = match dead {
+                    Some((held, killed_at)) => {
+                        queued_for_dead += 1;
+                        format!(
+                            "{pushed} was queued at {} for {}, killed at {} before it was queued, and never pulled (run ended at {})",
+                            dur(held.since),
+                            input.node_name(held.node),
+                            dur(killed_at),
+                            dur(end)
+                        )
+                    }
+                    None => format!("{pushed} was never pulled (run ended at {})", dur(end)),
+                };
+                violations.push(Violation::new(task.pushed_at, Some(task.pusher), text));
             }
         }
     }
@@ -223,6 +251,9 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
         note.push_str(&format!("; lost with killed node {}: {n}", input.node_name(*node)));
     }
     note.push_str(&format!("; lost otherwise: {lost_otherwise}"));
+    if queued_for_dead > 0 {
+        note.push_str(&format!(" ({queued_for_dead} queued for a node already killed)"));
+    }
     if tasks.is_empty() {
         return Outcome::unknown(
             NAME,
@@ -346,6 +377,41 @@ mod tests {
         assert_eq!(
             outcome.note.as_deref(),
             Some("3 tasks pushed; lost with killed node worker.1: 1; lost otherwise: 1")
+        );
+    }
+
+    /// A task the pusher queued on its pipe to a worker killed before the task was
+    /// queued (a connecting PUSH keeps dealing to it) is said to be so, and counted
+    /// among the losses otherwise; one queued before the kill is lost with the worker.
+    #[test]
+    fn a_task_queued_for_a_worker_already_killed_is_named_as_such() {
+        let vent = |t, kind| at(ms(t), node(VENT, 0), Some(0), kind);
+        let queue = |t, id| {
+            vent(t, EventKind::Enqueue { pipe: 2, depth: 1, hwm: 1000, msg: msg(Some(id), None) })
+        };
+        let events = vec![
+            vent(0, EventKind::Connect { pipe: 2, peer: Some(node(WORKER, 1)) }),
+            push(10, 1),
+            queue(10, 1),
+            kill(500),
+            push(600, 2),
+            queue(600, 2),
+            push(700, 3),
+        ];
+        let outcome = outcome(events, Some(1000));
+        assert_eq!(
+            texts(&outcome),
+            [
+                "task ventilator.0#1 pushed at 10ms by ventilator.0 was lost with worker.1, killed at 500ms while holding it",
+                "task ventilator.0#2 pushed at 600ms by ventilator.0 was queued at 600ms for worker.1, killed at 500ms before it was queued, and never pulled (run ended at 5s)",
+                "task ventilator.0#3 pushed at 700ms by ventilator.0 was never pulled (run ended at 5s)",
+            ]
+        );
+        assert_eq!(
+            outcome.note.as_deref(),
+            Some(
+                "3 tasks pushed; lost with killed node worker.1: 1; lost otherwise: 2 (1 queued for a node already killed)"
+            )
         );
     }
 
