@@ -39,12 +39,6 @@ impl<V> ByPipe<V> {
         }
     }
 
-    /// The id of the entry kept inline, which is then the only one; `None` may
-    /// still mean a single entry in the map.
-    pub(crate) fn only_id(&self) -> Option<PipeId> {
-        self.one.as_ref().map(|(id, _)| *id)
-    }
-
     /// Inserts `value` under `id`; returns the value it replaced, if any.
     pub(crate) fn insert(&mut self, id: PipeId, value: V) -> Option<V> {
         match self.one.take() {
@@ -107,7 +101,6 @@ mod tests {
         let mut map = ByPipe::default();
         assert!(map.insert(5, "five").is_none());
         assert!(map.one.is_some() && map.many.is_empty(), "one entry is kept inline");
-        assert_eq!(map.only_id(), Some(5));
         assert_eq!(ids(&map, (Bound::Excluded(5), Bound::Unbounded)), Vec::<PipeId>::new());
         assert_eq!(ids(&map, (Bound::Included(5), Bound::Unbounded)), [5]);
         assert_eq!(map.insert(5, "FIVE"), Some("five"), "replaced in place");
@@ -115,7 +108,6 @@ mod tests {
         map.insert(2, "two");
         map.insert(9, "nine");
         assert!(map.one.is_none());
-        assert_eq!(map.only_id(), None, "three entries: none is the only one");
         assert_eq!(map.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [2, 5, 9]);
         assert_eq!(ids(&map, (Bound::Excluded(2), Bound::Unbounded)), [5, 9]);
         *map.get_mut(&9).expect("present") = "NINE";

@@ -16,6 +16,7 @@
 
 use std::time::Duration;
 
+use super::deal::Deal;
 use super::pipes::Pipes;
 use super::send_buffer::SendBuffer;
 use super::{Msg, SendError, SocketCore, SocketOptions, SocketType};
@@ -33,6 +34,9 @@ impl Dealer {
     /// message, whatever `sndhwm_msgs` says.
     pub fn new(options: SocketOptions) -> Dealer {
         let (mut pipes, buffer) = SendBuffer::for_options(options.clone());
+        if buffer.is_none() {
+            pipes.deal_in(Deal::libzmq());
+        }
         // NNG's raw REQ receives as its raw REP does (`nng-dealer-arrival-order`).
         pipes.receive_as_nng_raw(&options);
         Dealer { pipes, buffer }

@@ -94,6 +94,7 @@ macro_rules! buffered_pipes_in_fields {
 
 mod bus;
 mod by_pipe;
+mod deal;
 mod dealer;
 pub mod multipart;
 mod options;

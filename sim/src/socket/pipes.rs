@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::ops::Bound;
 
 use super::by_pipe::ByPipe;
+use super::deal::Deal;
 use super::{DropReason, EventDetail, EventMsg, Msg, MsgInfo, PipeId, SocketEvent, SocketOptions};
 
 /// One peer's queues.
@@ -145,8 +146,9 @@ pub struct Pipes {
     rcvhwm_msgs: u32,
     /// By id, in id order; a socket's only pipe inline (`ByPipe`).
     pipes: ByPipe<Pipe>,
-    /// The pipe the last outbound message was given to; round-robin resumes after it.
-    send_cursor: Option<PipeId>,
+    /// Which pipe a dealing socket (PUSH, DEALER, REQ) sends to next, in its
+    /// library's order (`deal.rs`); `Deal::Off` for the others.
+    deal: Deal,
     /// The pipe the application last received from; fair queueing resumes after it.
     recv_cursor: Option<PipeId>,
     /// Pipes with something in their inbound queue, so a receive finds the next one
@@ -250,7 +252,7 @@ impl Pipes {
             sndhwm_msgs: options.sndhwm_msgs,
             rcvhwm_msgs: options.rcvhwm_msgs,
             pipes: ByPipe::default(),
-            send_cursor: None,
+            deal: Deal::Off,
             recv_cursor: None,
             immediate: options.immediate,
             with_input: BTreeSet::new(),
@@ -327,6 +329,17 @@ impl Pipes {
         let fresh = Pipe { attached: true, ..Pipe::default() };
         let previous = self.pipes.insert(pipe, fresh);
         assert!(previous.is_none(), "pipe {pipe} attached twice");
+        // With `immediate`, libzmq makes the pipe only once the connection is up.
+        if !(self.immediate && matches!(self.deal, Deal::Lb(_))) {
+            self.deal.join(pipe);
+        }
+    }
+
+    /// Makes this a dealing socket's pipes, sending in `deal`'s order; before any
+    /// pipe is attached.
+    pub(crate) fn deal_in(&mut self, deal: Deal) {
+        debug_assert!(self.pipes.iter().next().is_none(), "chosen before any pipe joins");
+        self.deal = deal;
     }
 
     /// Marks the transport under `pipe` up or down; the queues survive either way.
@@ -336,7 +349,16 @@ impl Pipes {
     /// libzmq terminates the pipe of a connection that drops (`PipeClosed`).
     pub fn set_connected(&mut self, pipe: PipeId, connected: bool) {
         let Some(p) = self.pipes.get_mut(&pipe).filter(|p| p.attached) else { return };
-        p.connected = connected;
+        let was = std::mem::replace(&mut p.connected, connected);
+        match &self.deal {
+            // libzmq with `immediate` makes a pipe when a connection comes up and
+            // terminates it when the connection drops.
+            Deal::Lb(_) if self.immediate && connected && !was => self.deal.join(pipe),
+            Deal::Lb(_) if self.immediate && !connected && was => self.deal.leave(pipe),
+            // An SP pipe is the connection: one that comes up again is a new pipe.
+            Deal::ReadyList(_) if connected && !was => self.deal.rejoin(pipe),
+            _ => {}
+        }
         if connected || !self.immediate {
             return;
         }
@@ -363,6 +385,7 @@ impl Pipes {
         if p.inbound_len() == 0 {
             self.pipes.remove(&pipe);
         }
+        self.deal.leave(pipe);
         for msg in orphans.into_iter().flatten() {
             self.drop_msg(Some(pipe), DropReason::PipeClosed, msg);
         }
@@ -401,24 +424,30 @@ impl Pipes {
         self.pipes.get(&pipe).is_some_and(|p| p.attached && self.inbound_below_hwm(pipe, p))
     }
 
-    /// Round-robin: the first attached pipe after the last one chosen (wrapping) that
-    /// has room and, if `connected_only`, a transport up. Choosing moves the cursor.
+    /// The pipe a dealing socket sends to next, in its library's order (`deal.rs`),
+    /// among the pipes with room and, on an SP socket asked for `connected_only` (or
+    /// with `immediate`), a transport up. Choosing moves the turn on.
+    ///
+    /// libzmq's `lb_t` knows no `connected_only`: with `immediate` only pipes whose
+    /// connection is up are in it, and without, every pipe takes its turn, one still
+    /// connecting too.
     pub(crate) fn next_sendable(&mut self, connected_only: bool) -> Option<PipeId> {
-        let connected_only = connected_only || self.immediate;
-        let eligible = |id: &PipeId| self.sendable(*id, connected_only);
-        // A socket's only pipe is kept inline: round-robin over it is that pipe.
-        let chosen = match self.pipes.only_id() {
-            Some(only) => Some(only).filter(eligible),
-            None => self.ids_after(self.send_cursor).find(eligible),
-        }?;
-        self.send_cursor = Some(chosen);
-        Some(chosen)
+        let lb = matches!(self.deal, Deal::Lb(_));
+        let connected_only = (connected_only || self.immediate) && !lb;
+        let Pipes { pipes, deal, sndhwm_msgs, .. } = self;
+        deal.next(|id| {
+            pipes.get(&id).is_some_and(|p| {
+                p.attached
+                    && below_hwm(p.outbound_len(), *sndhwm_msgs)
+                    && (!connected_only || p.connected)
+            })
+        })
     }
 
     /// Whether [`Pipes::next_sendable`] would find a pipe, without moving the cursor.
     pub(crate) fn any_sendable(&self, connected_only: bool) -> bool {
         let connected_only = connected_only || self.immediate;
-        self.ids_after(None).any(|id| self.sendable(id, connected_only))
+        self.pipes.iter().any(|(id, _)| self.sendable(*id, connected_only))
     }
 
     /// Whether `pipe` has room and, if `connected_only`, a transport up.
@@ -460,6 +489,7 @@ impl Pipes {
         let p = self.pipes.get_mut(&pipe).filter(|p| p.connected)?;
         let msg = p.queues.as_mut()?.outbound.pop_front();
         p.release_if_empty();
+        self.deal.has_room_again(pipe);
         msg
     }
 
@@ -474,6 +504,7 @@ impl Pipes {
         let at = queue.iter().position(matches)?;
         let msg = queue.remove(at);
         p.release_if_empty();
+        self.deal.has_room_again(pipe);
         msg
     }
 
@@ -644,15 +675,6 @@ impl Pipes {
         }
         event
     }
-
-    /// Every pipe id in round-robin order starting just after `cursor`.
-    fn ids_after(&self, cursor: Option<PipeId>) -> impl Iterator<Item = PipeId> + '_ {
-        let start = cursor.map_or(Bound::Unbounded, Bound::Excluded);
-        let after = self.pipes.range((start, Bound::Unbounded));
-        let up_to =
-            self.pipes.range(..).take_while(move |(id, _)| cursor.is_some_and(|c| **id <= c));
-        after.chain(up_to).map(|(id, _)| *id)
-    }
 }
 
 /// Helpers shared by the socket cores' unit tests and the property test.
@@ -736,7 +758,12 @@ mod tests {
     use super::*;
 
     fn pipes_with(sndhwm: u32, rcvhwm: u32, ids: &[PipeId]) -> Pipes {
-        let mut pipes = Pipes::new(&opts(sndhwm, rcvhwm));
+        dealing(Pipes::new(&opts(sndhwm, rcvhwm)), Deal::Off, ids)
+    }
+
+    /// `pipes` dealing in `deal`'s order, with `ids` attached and connected.
+    fn dealing(mut pipes: Pipes, deal: Deal, ids: &[PipeId]) -> Pipes {
+        pipes.deal_in(deal);
         for id in ids {
             pipes.attach(*id);
             pipes.set_connected(*id, true);
@@ -750,29 +777,54 @@ mod tests {
             .collect()
     }
 
+    /// libzmq's `lb_t` through `Pipes`: each pipe in turn, a full one swapped out of
+    /// the turn, and a drained one back in it, first of what is left.
     #[test]
-    fn round_robin_skips_full_pipes_and_wraps() {
-        let mut pipes = pipes_with(1, 10, &[3, 5, 9]);
+    fn libzmq_deals_in_turn_and_takes_a_drained_pipe_back() {
+        let mut pipes = dealing(Pipes::new(&opts(1, 10)), Deal::libzmq(), &[3, 5, 9]);
         assert_eq!(pipes.next_sendable(false), Some(3));
         pipes.enqueue(3, msg(&[], "a")).unwrap();
         assert_eq!(pipes.next_sendable(false), Some(5));
         pipes.enqueue(5, msg(&[], "b")).unwrap();
         pipes.pop_outbound(3).unwrap();
-        // 9 is next, then the cursor wraps to 3, which has room again; 5 is full.
+        // 9 is next, then the turn wraps to 3, which has room again; 5 is full.
         assert_eq!(pipes.next_sendable(false), Some(9));
         pipes.enqueue(9, msg(&[], "c")).unwrap();
         assert_eq!(pipes.next_sendable(false), Some(3));
         pipes.enqueue(3, msg(&[], "d")).unwrap();
         assert_eq!(pipes.next_sendable(false), None);
+        pipes.pop_outbound(5).unwrap();
+        assert_eq!(pipes.next_sendable(false), Some(5), "the drained pipe is back");
     }
 
+    /// With `immediate`, libzmq's pipe exists while its connection is up: a pipe
+    /// still connecting gets no turn, one that comes up joins, one that drops leaves.
     #[test]
-    fn connected_only_choice_skips_pipes_still_connecting() {
-        let mut pipes = pipes_with(10, 10, &[1]);
+    fn libzmq_with_immediate_deals_only_to_pipes_whose_connection_is_up() {
+        let options = SocketOptions { immediate: true, ..opts(10, 10) };
+        let mut pipes = dealing(Pipes::new(&options), Deal::libzmq(), &[1]);
+        pipes.attach(2);
+        assert_eq!(pipes.next_sendable(false), Some(1));
+        assert_eq!(pipes.next_sendable(false), Some(1));
+        pipes.set_connected(2, true);
+        assert_eq!([pipes.next_sendable(false), pipes.next_sendable(false)], [Some(1), Some(2)]);
+        pipes.set_connected(2, false);
+        assert_eq!([pipes.next_sendable(false), pipes.next_sendable(false)], [Some(1), Some(1)]);
+    }
+
+    /// The SP ready list: a choice may ask for a connected pipe; a pipe taken goes to
+    /// the back, and so does one whose connection comes up again.
+    #[test]
+    fn an_sp_choice_may_skip_pipes_still_connecting_and_a_reconnected_pipe_goes_last() {
+        let mut pipes = dealing(Pipes::new(&opts(10, 10)), Deal::ready_list(), &[1]);
         pipes.attach(2);
         assert_eq!(pipes.next_sendable(true), Some(1));
         assert_eq!(pipes.next_sendable(true), Some(1));
         assert_eq!(pipes.next_sendable(false), Some(2));
+        pipes.set_connected(2, true);
+        pipes.set_connected(1, false);
+        pipes.set_connected(1, true);
+        assert_eq!([pipes.next_sendable(true), pipes.next_sendable(true)], [Some(2), Some(1)]);
     }
 
     #[test]

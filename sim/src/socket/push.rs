@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use super::deal::Deal;
 use super::pipes::Pipes;
 use super::send_buffer::SendBuffer;
 use super::{DropReason, Msg, PipeId, RecvError, SendError, SocketCore, SocketOptions, SocketType};
@@ -29,7 +30,10 @@ impl Push {
     /// A PUSH core with these options. With `sp_send_buffer` each pipe holds one
     /// message, whatever `sndhwm_msgs` says.
     pub fn new(options: SocketOptions) -> Push {
-        let (pipes, buffer) = SendBuffer::for_options(options);
+        let (mut pipes, buffer) = SendBuffer::for_options(options);
+        if buffer.is_none() {
+            pipes.deal_in(Deal::libzmq());
+        }
         Push { pipes, buffer }
     }
 }

@@ -18,6 +18,7 @@
 
 use std::time::Duration;
 
+use super::deal::Deal;
 use super::pipes::Pipes;
 use super::rep::spill_header;
 use super::resend_tick::ResendTick;
@@ -94,8 +95,12 @@ impl Req {
     /// `first_request_id` comes from the run's seeded random source, as NNG starts at a
     /// random id; its high bit is set here whatever it was.
     pub fn new(options: SocketOptions, first_request_id: u32) -> Req {
+        let mut pipes = Pipes::new(&options);
+        // libzmq's REQ deals as its PUSH does; an SP REQ (and one whose library is
+        // not named, which behaves as NNG's) sends to the pipe idle longest.
+        pipes.deal_in(if options.zmtp { Deal::libzmq() } else { Deal::ready_list() });
         Req {
-            pipes: Pipes::new(&options),
+            pipes,
             resend_ivl: options.req_resend_ivl,
             tick: options.req_resend_tick.map(ResendTick::new),
             resend_on_pipe_loss: options.req_resend_on_pipe_loss,
