@@ -1406,6 +1406,117 @@ fn conformance_nanomsg_req_takes_a_request_before_its_peer_is_up() {
     req_sent_before_its_peer_is_up("nanomsg-req-early", nanomsg(), false);
 }
 
+// ------------------------------------------------------------------ REQ as REPs join
+
+/// The `*-req-joining` rows' REPs, in the order they join, and how many requests the
+/// REQ asks after each has joined (`JOINING*` in the peer script).
+const JOINING: [&str; 4] = ["a", "b", "c", "d"];
+const JOINING_ASKS: [usize; 4] = [0, 2, 4, 4];
+/// The gap between a reply and the next request (`JOINING_GAP_S`): NNG's and
+/// nanomsg's REQ put a pipe back in their ready list when its request's write is
+/// done, which a fast reply can beat; the gap is part of the experiment, so that the
+/// oracle shows the list's order. patchbay puts the pipe back as it takes the
+/// request (docs/library-semantics.md).
+const JOINING_GAP: Duration = Duration::from_millis(20);
+
+/// patchbay's REQ binds; each time one more of the counterpart's REPs has joined and
+/// its connection is up, it asks that step's requests, one at a time, and notes
+/// which REP answered each.
+async fn ours_req_joining<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let req = open(t, SocketType::Req, &options, vec![env.bind_at], vec![], &watch).await?;
+    cp.connect_to(env.advertised(&req))?;
+    let (mut answered, mut n) = (Vec::new(), 0);
+    for (joined, asks) in JOINING_ASKS.into_iter().enumerate() {
+        cp.say("join");
+        cp.expect("JOINED").await?;
+        if !watch.until(STEP_TIMEOUT, |s| s.connected > joined).await {
+            return Err(format!("REP {} never connected", JOINING[joined]));
+        }
+        for _ in 0..asks {
+            n += 1;
+            req.send(Msg::new(format!("req-{n}"))).await.map_err(err("send"))?;
+            let reply = reply_within(&req, STEP_TIMEOUT).await;
+            let reply = reply.ok_or_else(|| format!("req-{n} was not answered"))?;
+            answered.push(reply.split(':').next().unwrap_or_default().to_owned());
+            tokio::time::sleep(JOINING_GAP).await;
+        }
+    }
+    cp.say("done");
+    Ok(Outcome::new(format!("REQ answered by {}", answered.join(","))))
+}
+
+/// The simulated REPs, as `peer_req_joining` plays them: one more dials patchbay's
+/// REQ each time it says "join", and says "JOINED" once its connection is up.
+fn sim_reps_joining(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        for name in JOINING {
+            link.expect("join").await?;
+            let watch = Watch::default();
+            let rep = open(t.clone(), SocketType::Rep, &options, vec![], vec![to], &watch).await?;
+            if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
+                return Err(format!("REP {name} never connected"));
+            }
+            tokio::task::spawn_local(async move {
+                while let Ok(request) = rep.recv().await {
+                    if answer_named(&rep, name, request).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            link.say("JOINED");
+        }
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
+/// Which REP a REQ sends to as REPs join it, in `options`' library: `want` is the
+/// library's order, which the oracle must show too.
+fn req_joining(row: &str, want: &str, options: SocketOptions) {
+    require_peers();
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle disagrees with the documented order");
+    let ours = options.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, cp| ours_req_joining(t, env, cp, ours),
+    );
+    let sim = in_sim(row, sim_reps_joining(options.clone()), move |t, env, cp| {
+        ours_req_joining(t, env, cp, options)
+    });
+    agree(row, want, &real, &sim);
+}
+
+/// libzmq's REQ deals in turn over `lb_t`'s array: c, joining when the turn has
+/// just wrapped to a, waits for a and b, and d, joining when the turn is at b, waits
+/// for b and c. patchbay's REQ resumed after the last pipe it sent to before this
+/// row, so c and d went first (a,b | c,a,b,c | d,a,b,c).
+#[test]
+fn conformance_zmq_req_deals_to_a_joining_rep_in_lb_order() {
+    req_joining("zmq-req-joining", "REQ answered by a,b,a,b,c,a,b,c,d,a", zeromq());
+}
+
+/// NNG's REQ sends to the pipe idle longest (req0's `ready_pipes`), and a new pipe
+/// joins the back of that list: d waits for b, c and a.
+#[test]
+fn conformance_nng_req_sends_to_the_rep_idle_longest() {
+    req_joining("nng-req-joining", "REQ answered by a,b,a,b,c,a,b,c,a,d", nng());
+}
+
+/// nanomsg's REQ does the same (`nn_lb` over `nn_priolist`, a pipe leaving the list
+/// while its request is written and joining its back after).
+#[test]
+fn conformance_nanomsg_req_sends_to_the_rep_idle_longest() {
+    req_joining("nanomsg-req-joining", "REQ answered by a,b,a,b,c,a,b,c,a,d", nanomsg());
+}
+
 // ------------------------------------------------------------------ ROUTER row
 
 /// The outcome text of `router_outcome` in the peer script.

@@ -43,6 +43,10 @@ Rows:
                        the SP ones with a raw REQ (DEALER) sending to a raw REP
   zmq-req-early, nng-req-early, nanomsg-req-early
                        a REQ sends before any REP is up; then one binds
+  zmq-req-joining, nng-req-joining, nanomsg-req-joining
+                       REPs (a, b, c, d) join a bound REQ one after another; the REQ
+                       asks 2 requests after b joined, 4 after c, 4 after d: which
+                       REP answers each
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
   zmq-router-full, zmq-router-full-mandatory
                        ROUTER (SNDHWM 10) sends to a DEALER (RCVHWM 10) that stopped
@@ -1348,6 +1352,110 @@ def peer_req_early(lib, port):
     rep.send(b"echo:" + got)
     line()
 
+# ---------------------------------------------------------------- REQ joining rows
+
+# The *-req-joining rows: REPs join a bound REQ one after another, each answering
+# `name:request`; after the i-th has joined the REQ asks JOINING_ASKS[i] requests.
+JOINING = ("a", "b", "c", "d")
+JOINING_ASKS = (0, 2, 4, 4)
+JOINING_PAUSE_S = 0.1
+# Between a reply and the next request. NNG's and nanomsg's REQ take a pipe out of
+# their ready list while its request is written and put it back when the write is
+# done; a reply can come back before that, and the next request then skips the pipe
+# (NNG did so in about one run in fifteen without the gap). The gap lets the write
+# finish, so the order is the list's.
+JOINING_GAP_S = 0.02
+
+
+def joining_rep(lib, name, port):
+    """A REP of `lib` dialling `port`, answering `name:request` on a thread of its own."""
+    if lib == "zmq":
+        import zmq
+
+        _, ctx = zmq_ctx()
+        rep = zsock(ctx, zmq.REP)
+        rep.connect("tcp://127.0.0.1:%d" % port)
+        zmq_serve_named(rep, name)
+        return rep
+    if lib == "nng":
+        import pynng
+
+        rep = nng_open(pynng.Rep0)
+        rep.dial("tcp://127.0.0.1:%d" % port, block=True)
+
+        def serve():
+            try:
+                while True:
+                    request = rep.recv()
+                    rep.send(name + b":" + request)
+            except pynng.Closed:
+                return  # the process is ending
+    else:
+        rep = Nn(NN_REP)
+        rep.connect(port)
+
+        def serve():
+            while True:
+                request = rep.recv(TIMEOUT_MS)
+                if request is not None:
+                    assert rep.send(name + b":" + request), "a REP's answer timed out"
+
+    threading.Thread(target=serve, daemon=True).start()
+    return rep
+
+
+def joining_outcome(answered):
+    return "REQ answered by " + ",".join(answered)
+
+
+def oracle_req_joining(lib):
+    """Which REP a REQ sends to as REPs join it. libzmq's `lb_t` deals in turn over an
+    array, and a pipe that joins after the turn wrapped waits for the others: a,b |
+    a,b,c,a | b,c,d,a. NNG's and nanomsg's REQ send to the pipe idle longest, and a
+    new pipe joins the back of that list: a,b | a,b,c,a | b,c,a,d."""
+    if lib == "zmq":
+        zmq, ctx = zmq_ctx()
+        req = zsock(ctx, zmq.REQ)
+        port = req.bind_to_random_port("tcp://127.0.0.1")
+        req = zmq_timed(req)
+    elif lib == "nng":
+        import pynng
+
+        req = nng_open(pynng.Req0)
+        port = nng_listen(req, 0)
+        req = nng_timed(req)
+    else:
+        req = Nn(NN_REQ)
+        port = free_port()
+        req.bind(port)
+    reps, answered, n = [], [], 0
+    for name, asks in zip(JOINING, JOINING_ASKS):
+        reps.append(joining_rep(lib, name.encode(), port))
+        time.sleep(JOINING_PAUSE_S)
+        for _ in range(asks):
+            n += 1
+            assert req.send(b"req-%d" % n), "the REQ's send timed out"
+            answered.append(req.recv().decode().split(":")[0])
+            time.sleep(JOINING_GAP_S)
+    say("OUTCOME", joining_outcome(answered))
+    if lib == "nng":
+        # Closed before the interpreter tears NNG down under the REPs' threads.
+        for sock in [req.sock] + reps:
+            sock.close()
+
+
+def peer_req_joining(lib, port):
+    """REPs for patchbay's REQ at `port`: one more joins each time patchbay says
+    "join"."""
+    reps = []
+    for name in JOINING:
+        assert line() == "join"
+        reps.append(joining_rep(lib, name.encode(), port))
+        time.sleep(JOINING_PAUSE_S)
+        say("JOINED")
+    line()
+
+
 # ---------------------------------------------------------------- ROUTER row
 
 
@@ -2258,6 +2366,9 @@ ORACLES = {
     "nanomsg-dealer-hwm": lambda: oracle_nanomsg_push_hwm(DEALER_ROUTER),
     "nng-pair-hwm": lambda: oracle_nng_push_hwm(PAIR_PAIR),
     "nanomsg-pair-hwm": lambda: oracle_nanomsg_push_hwm(PAIR_PAIR),
+    "zmq-req-joining": lambda: oracle_req_joining("zmq"),
+    "nng-req-joining": lambda: oracle_req_joining("nng"),
+    "nanomsg-req-joining": lambda: oracle_req_joining("nanomsg"),
     "zmq-router-unknown": oracle_zmq_router_unknown,
     "zmq-router-full": lambda: oracle_zmq_router_full(False),
     "zmq-router-full-mandatory": lambda: oracle_zmq_router_full(True),
@@ -2320,6 +2431,9 @@ def main():
         "nanomsg-dealer-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"]), DEALER_ROUTER),
         "nng-pair-hwm": lambda: peer_nng_push_hwm(int(opt["--port"]), PAIR_PAIR),
         "nanomsg-pair-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"]), PAIR_PAIR),
+        "zmq-req-joining": lambda: peer_req_joining("zmq", int(opt["--port"])),
+        "nng-req-joining": lambda: peer_req_joining("nng", int(opt["--port"])),
+        "nanomsg-req-joining": lambda: peer_req_joining("nanomsg", int(opt["--port"])),
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
         "zmq-router-full": lambda: peer_zmq_router_full(),
         "zmq-router-full-mandatory": lambda: peer_zmq_router_full(),
