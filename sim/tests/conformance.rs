@@ -268,6 +268,21 @@ async fn open<T: Transport>(
         .map_err(|err| format!("open {kind}: {err}"))
 }
 
+/// patchbay's socket of `kind` bound at the row's address (`open`), with the
+/// counterpart told where to connect (`Counterpart::connect_to`).
+async fn open_bound<T: Transport>(
+    transport: T,
+    kind: SocketType,
+    options: &SocketOptions,
+    env: &Env,
+    cp: &mut Counterpart,
+    watch: &Watch,
+) -> Result<SocketHandle, String> {
+    let socket = open(transport, kind, options, vec![env.bind_at], vec![], watch).await?;
+    cp.connect_to(env.advertised(&socket))?;
+    Ok(socket)
+}
+
 /// libzmq 4.3.5's options (docs/library-semantics.md, "Option defaults"): ZMTP, a
 /// REQ that never resends and refuses a second send.
 fn zeromq() -> SocketOptions {

@@ -1429,8 +1429,7 @@ async fn ours_req_joining<T: Transport>(
     options: SocketOptions,
 ) -> Result<Outcome, String> {
     let watch = Watch::default();
-    let req = open(t, SocketType::Req, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&req))?;
+    let req = open_bound(t, SocketType::Req, &options, &env, &mut cp, &watch).await?;
     let (mut answered, mut n) = (Vec::new(), 0);
     for (joined, asks) in JOINING_ASKS.into_iter().enumerate() {
         cp.say("join");
@@ -1539,8 +1538,7 @@ async fn ours_router<T: Transport>(
 ) -> Result<Outcome, String> {
     let options = SocketOptions { router_mandatory: mandatory, ..zeromq() };
     let watch = Watch::default();
-    let router = open(t, SocketType::Router, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&router))?;
+    let router = open_bound(t, SocketType::Router, &options, &env, &mut cp, &watch).await?;
     cp.expect("READY ").await?;
     let hello = recv_within(&router, STEP_TIMEOUT).await.ok_or("no hello")?.map_err(err("recv"))?;
     let known = *hello.header.first().ok_or("the hello has no identity")?;
@@ -1765,8 +1763,7 @@ async fn ours_router_stopped<T: Transport>(
     options: SocketOptions,
 ) -> Result<Outcome, String> {
     let watch = Watch::default();
-    let router = open(t, SocketType::Router, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&router))?;
+    let router = open_bound(t, SocketType::Router, &options, &env, &mut cp, &watch).await?;
     let sent: usize = cp.expect("SENT ").await?.parse().map_err(err("sent"))?;
     let number = |m: &Msg| String::from_utf8_lossy(&m.body[..8]).parse::<usize>().ok();
     let got: Vec<usize> =
@@ -1850,8 +1847,7 @@ async fn ours_receiver_ready_first<T: Transport>(
     options: SocketOptions,
 ) -> Result<Outcome, String> {
     let watch = Watch::default();
-    let receiver = open(t, kind, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&receiver))?;
+    let receiver = open_bound(t, kind, &options, &env, &mut cp, &watch).await?;
     cp.expect("SENT").await?;
     let mut got = Vec::new();
     while let Some(Ok(msg)) = recv_within(&receiver, Duration::from_millis(300)).await {
@@ -1990,8 +1986,7 @@ async fn ours_push_ready_longest<T: Transport>(
     options: SocketOptions,
 ) -> Result<Outcome, String> {
     let watch = Watch::default();
-    let push = open(t, SocketType::Push, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&push))?;
+    let push = open_bound(t, SocketType::Push, &options, &env, &mut cp, &watch).await?;
     cp.expect("DIALLED").await?;
     let big = Bytes::from(vec![b'b'; READY_LONGEST_BYTES]);
     for _ in 0..2 * READY_LONGEST_DIAL.len() {
@@ -2126,8 +2121,7 @@ async fn ours_pub_burst<T: Transport>(
     options: SocketOptions,
 ) -> Result<Outcome, String> {
     let watch = Watch::default();
-    let publisher = open(t, SocketType::Pub, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&publisher))?;
+    let publisher = open_bound(t, SocketType::Pub, &options, &env, &mut cp, &watch).await?;
     cp.expect("READY").await?;
     if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
         return Err("the SUB never connected".to_owned());
@@ -2203,8 +2197,7 @@ async fn ours_answers_in_arrival_order<T: Transport>(
     options: SocketOptions,
 ) -> Result<Outcome, String> {
     let watch = Watch::default();
-    let asker = open(t, kind, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&asker))?;
+    let asker = open_bound(t, kind, &options, &env, &mut cp, &watch).await?;
     cp.expect("READY").await?;
     if !watch.until(STEP_TIMEOUT, |s| s.connected >= READY_FIRST_DIAL.len()).await {
         return Err("the three answerers never connected".to_owned());
@@ -2314,9 +2307,7 @@ async fn ours_surveyor<T: Transport>(
 ) -> Result<Outcome, String> {
     let options = SocketOptions { survey_deadline: SURVEY, ..nng() };
     let watch = Watch::default();
-    let surveyor =
-        open(t, SocketType::Surveyor, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&surveyor))?;
+    let surveyor = open_bound(t, SocketType::Surveyor, &options, &env, &mut cp, &watch).await?;
     cp.expect("READY ").await?;
     if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
         return Err("the respondent never connected".to_owned());
@@ -2495,8 +2486,7 @@ async fn ours_pull_recv_max<T: Transport>(
 ) -> Result<Outcome, String> {
     let options = SocketOptions { rcvmaxsize_bytes: Some(RECV_MAX), ..nng() };
     let watch = Watch::default();
-    let pull = open(t, SocketType::Pull, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&pull))?;
+    let pull = open_bound(t, SocketType::Pull, &options, &env, &mut cp, &watch).await?;
     cp.expect("READY ").await?;
     let first = recv_within(&pull, STEP_TIMEOUT).await.ok_or("nothing")?.map_err(err("recv"))?;
     let mut got = vec![body(&first)];
@@ -2561,8 +2551,7 @@ async fn ours_pair1<T: Transport>(
     counts: &str,
 ) -> Result<String, String> {
     let watch = Watch::default();
-    let pair = open(t, SocketType::Pair, &nng(), vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&pair))?;
+    let pair = open_bound(t, SocketType::Pair, &nng(), &env, cp, &watch).await?;
     cp.say(&format!("COUNTS {counts}"));
     cp.expect("SENT").await?;
     let got: Vec<String> =
@@ -2659,8 +2648,7 @@ async fn ours_listens_to_a_silent_peer<T: Transport>(
     options: SocketOptions,
 ) -> Result<Outcome, String> {
     let watch = Watch::default();
-    let pull = open(t, SocketType::Pull, &options, vec![env.bind_at], vec![], &watch).await?;
-    cp.connect_to(env.advertised(&pull))?;
+    let pull = open_bound(t, SocketType::Pull, &options, &env, &mut cp, &watch).await?;
     let closed = cp.expect("CLOSED ").await?;
     cp.say("done");
     let refused = watch.seen.borrow().refused.clone();
