@@ -77,6 +77,8 @@ const CLIENT: Replica = Replica { group: GroupId(1), index: 0 };
 const SIM_SERVER_PORT: u16 = 5555;
 /// A second port of the simulated counterpart, for a row with two sockets bound.
 const SIM_SERVER_PORT_2: u16 = 5557;
+/// A third, for a row with three.
+const SIM_SERVER_PORT_3: u16 = 5558;
 const SIM_CLIENT_PORT: u16 = 5556;
 
 // ------------------------------------------------------------------ the two worlds
@@ -514,6 +516,7 @@ where
     });
     net.listens_at(SocketAddr::new(server_ip, SIM_SERVER_PORT), SERVER);
     net.listens_at(SocketAddr::new(server_ip, SIM_SERVER_PORT_2), SERVER);
+    net.listens_at(SocketAddr::new(server_ip, SIM_SERVER_PORT_3), SERVER);
     let outcome = Rc::new(RefCell::new(Err("did not finish".to_owned())));
     let (result, row_name) = (Rc::clone(&outcome), row.to_owned());
     let client_net = net.clone();

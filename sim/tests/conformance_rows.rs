@@ -1064,6 +1064,117 @@ fn connecting_row(row: &str, want: &str, kind: Connecting, options: SocketOption
     agree(row, want, &real, &sim);
 }
 
+/// The `zmq-push-full-pipe` row (`FULL_PIPE_*` in the peer script): how many messages
+/// the PUSH sends before the late PULL binds, and the gap after each send, part of
+/// the experiment: a live PULL's pipe is empty again by its next turn, so only the
+/// pipe with no peer is ever full.
+const FULL_PIPE_FIRST: usize = 6;
+const FULL_PIPE_GAP: Duration = Duration::from_millis(50);
+
+/// What the three PULLs got, as `full_pipe_outcome` in the peer script words it.
+async fn full_pipe_outcome(pulls: [(&str, &SocketHandle); 3]) -> String {
+    let mut parts = Vec::new();
+    for (name, pull) in pulls {
+        let got: Vec<String> =
+            drain(pull, Duration::from_millis(300)).await.iter().map(body).collect();
+        parts.push(format!(
+            "{name} got {}",
+            if got.is_empty() { "nothing".into() } else { got.join(",") }
+        ));
+    }
+    parts.join("; ")
+}
+
+/// patchbay's PUSH (SNDHWM 1) connects to the counterpart's PULLs a and c and to
+/// `late_port`, sends `m0`..`m5` a gap apart, has the counterpart bind b there, and
+/// once b's connection is up sends `x1`, `x2`, `x3`; the counterpart says what each
+/// PULL got.
+async fn ours_push_full_pipe<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    late_port: u16,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let live = cp.expect("LIVE ").await?;
+    let ports: Vec<u16> = live.split(' ').filter_map(|p| p.parse().ok()).collect();
+    let [a, c] = ports[..] else { return Err(format!("want two live ports, got `{live}`")) };
+    let peers = vec![env.peer(a), env.peer(late_port), env.peer(c)];
+    let watch = Watch::default();
+    let push = open(t, SocketType::Push, &options, vec![], peers, &watch).await?;
+    if !watch.until(STEP_TIMEOUT, |s| s.connected >= 2).await {
+        return Err("the live PULLs never connected".to_owned());
+    }
+    let send = async |text: String| {
+        timeout(STEP_TIMEOUT, push.send(Msg::new(text)))
+            .await
+            .map_err(err("a send blocked"))?
+            .map_err(err("send"))?;
+        tokio::time::sleep(FULL_PIPE_GAP).await;
+        Ok::<(), String>(())
+    };
+    for i in 0..FULL_PIPE_FIRST {
+        send(format!("m{i}")).await?;
+    }
+    cp.say("up");
+    cp.expect("BOUND").await?;
+    if !watch.until(STEP_TIMEOUT, |s| s.connected >= 3).await {
+        return Err("b never connected".to_owned());
+    }
+    tokio::time::sleep(FULL_PIPE_GAP).await;
+    for i in 1..=3 {
+        send(format!("x{i}")).await?;
+    }
+    cp.say("sent");
+    let got = cp.expect("GOT ").await?;
+    cp.say("done");
+    Ok(Outcome::new(got))
+}
+
+/// The simulated PULLs of `zmq-push-full-pipe`, as `peer_zmq_push_full_pipe` plays
+/// them: a and c on the server's first and third ports, b on its second when told.
+fn sim_pulls_full_pipe(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let pull = async |port| {
+            let at = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+            open(t.clone(), SocketType::Pull, &options, vec![at], vec![], &Watch::default()).await
+        };
+        let (a, c) = (pull(SIM_SERVER_PORT).await?, pull(SIM_SERVER_PORT_3).await?);
+        link.say(format!("LIVE {SIM_SERVER_PORT} {SIM_SERVER_PORT_3}"));
+        link.expect("up").await?;
+        let b = pull(SIM_SERVER_PORT_2).await?;
+        link.say("BOUND");
+        link.expect("sent").await?;
+        link.say(format!("GOT {}", full_pipe_outcome([("a", &a), ("b", &b), ("c", &c)]).await));
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
+/// libzmq's `lb_t` swaps a full pipe with the last active one and back in at the end
+/// of the active part once it has room: b, full with m1 and no peer, leaves the turn
+/// at m4 (c takes it), and when b has drained it rejoins after c, so x1 goes to c
+/// and x2 to b. A round-robin in connect order that skips a full pipe, patchbay's
+/// before `socket/deal.rs`, gives b x1 and c x2.
+#[test]
+fn conformance_zmq_push_moves_a_full_pipe_behind_the_others() {
+    require_peers();
+    let row = "zmq-push-full-pipe";
+    let want = "a got m0,m3,m5,x3; b got m1,x2; c got m2,m4,x1";
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle disagrees with the documented order");
+    let options = SocketOptions { sndhwm_msgs: 1, ..zeromq() };
+    let (late_port, ours) = (free_port(), options.clone());
+    let real = against_real(
+        || Counterpart::process(row, &["--port", &late_port.to_string()]),
+        move |t, env, cp| ours_push_full_pipe(t, env, cp, late_port, ours),
+    );
+    let sim = in_sim(row, sim_pulls_full_pipe(options.clone()), move |t, env, cp| {
+        ours_push_full_pipe(t, env, cp, SIM_SERVER_PORT_2, options)
+    });
+    agree(row, want, &real, &sim);
+}
+
 /// How long the `zmq-req-connecting` row's REQ waits for a reply before it calls the
 /// request unanswered (`CONNECTING_REPLY_MS` in the peer script).
 const CONNECTING_REPLY: Duration = Duration::from_millis(1000);

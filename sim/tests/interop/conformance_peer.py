@@ -66,6 +66,8 @@ Rows:
                        sends two requests; then a REP binds that port
   zmq-push-immediate, zmq-req-immediate
                        the two above with ZMQ_IMMEDIATE set on the PUSH and the REQ
+  zmq-push-full-pipe   a PUSH (SNDHWM 1) connects to PULLs a and c and to b's port,
+                       sends m0..m5 50 ms apart; b binds; the PUSH sends x1, x2, x3
   nng-push-ready-longest
                        a PUSH sends two 48 MiB messages to each of three PULLs (a, b,
                        c, dialled in that order) that read nothing, so the second
@@ -813,6 +815,59 @@ def peer_zmq_push_connecting(late_port):
     late = zsock(ctx, zmq.PULL)
     late.bind("tcp://127.0.0.1:%d" % late_port)
     say("LATE_GOT", zmq_drain(late, CONNECTING_IDLE_MS))
+    line()
+
+
+# The zmq-push-full-pipe row: a PUSH of SNDHWM 1 sends FULL_PIPE_FIRST messages
+# FULL_PIPE_GAP_S apart (so a live PULL's pipe is empty again by its next turn) to
+# PULLs a and c and to b's port, where nothing listens yet; then b binds, and after
+# FULL_PIPE_REJOIN_S (reconnect, drain) the PUSH sends x1, x2, x3.
+FULL_PIPE_FIRST = 6
+FULL_PIPE_GAP_S = 0.05
+FULL_PIPE_REJOIN_S = 0.5
+
+
+def full_pipe_outcome(pulls):
+    return "; ".join("%s got %s" % (name, zmq_drain(pull, 300)) for name, pull in pulls)
+
+
+def oracle_zmq_push_full_pipe():
+    """libzmq's `lb_t` swaps a full pipe with the last active one and, once it has
+    room, back in at the end of the active part: b, full with m1, leaves the turn at
+    m4 and c takes its place; when b has drained it rejoins after c, so x1 goes to c
+    and x2 to b (a round-robin in connect order would give b x1 and c x2)."""
+    zmq, ctx = zmq_ctx()
+    a, c = zsock(ctx, zmq.PULL), zsock(ctx, zmq.PULL)
+    ports = [a.bind_to_random_port("tcp://127.0.0.1"), free_port()]
+    ports.append(c.bind_to_random_port("tcp://127.0.0.1"))
+    push = zsock(ctx, zmq.PUSH, SNDHWM=1)
+    for port in ports:
+        push.connect("tcp://127.0.0.1:%d" % port)
+    time.sleep(READY_FIRST_PAUSE_S)
+    for i in range(FULL_PIPE_FIRST):
+        push.send(b"m%d" % i, zmq.NOBLOCK)
+        time.sleep(FULL_PIPE_GAP_S)
+    b = zsock(ctx, zmq.PULL)
+    b.bind("tcp://127.0.0.1:%d" % ports[1])
+    time.sleep(FULL_PIPE_REJOIN_S)
+    for i in (1, 2, 3):
+        push.send(b"x%d" % i, zmq.NOBLOCK)
+        time.sleep(FULL_PIPE_GAP_S)
+    say("OUTCOME", full_pipe_outcome([("a", a), ("b", b), ("c", c)]))
+
+
+def peer_zmq_push_full_pipe(late_port):
+    """libzmq PULLs a and c for patchbay's PUSH ("LIVE port-a port-c"); b binds
+    `late_port` when told ("up"); once the PUSH has "sent", each says what it got."""
+    zmq, ctx = zmq_ctx()
+    a, c = zsock(ctx, zmq.PULL), zsock(ctx, zmq.PULL)
+    say("LIVE", a.bind_to_random_port("tcp://127.0.0.1"), c.bind_to_random_port("tcp://127.0.0.1"))
+    assert line() == "up"
+    b = zsock(ctx, zmq.PULL)
+    b.bind("tcp://127.0.0.1:%d" % late_port)
+    say("BOUND")
+    assert line() == "sent"
+    say("GOT", full_pipe_outcome([("a", a), ("b", b), ("c", c)]))
     line()
 
 
@@ -2354,6 +2409,7 @@ ORACLES = {
     "zmq-push-connecting": oracle_zmq_push_connecting,
     "zmq-req-connecting": oracle_zmq_req_connecting,
     "zmq-push-immediate": lambda: oracle_zmq_push_connecting(1),
+    "zmq-push-full-pipe": oracle_zmq_push_full_pipe,
     "zmq-req-immediate": lambda: oracle_zmq_req_connecting(1),
     "nng-push-hwm": oracle_nng_push_hwm,
     "nanomsg-push-hwm": oracle_nanomsg_push_hwm,
@@ -2419,6 +2475,7 @@ def main():
         "zmq-push-connecting": lambda: peer_zmq_push_connecting(int(opt["--port"])),
         "zmq-req-connecting": lambda: peer_zmq_req_connecting(int(opt["--port"])),
         "zmq-push-immediate": lambda: peer_zmq_push_connecting(int(opt["--port"])),
+        "zmq-push-full-pipe": lambda: peer_zmq_push_full_pipe(int(opt["--port"])),
         "zmq-req-immediate": lambda: peer_zmq_req_connecting(int(opt["--port"])),
         "nng-push-hwm": lambda: peer_nng_push_hwm(int(opt["--port"])),
         "nanomsg-push-hwm": lambda: peer_nanomsg_push_hwm(int(opt["--port"])),
