@@ -130,6 +130,25 @@ fn a_zeromq_socket_takes_handshake_ivl_as_written() {
     assert_eq!(default.source.to_string(), "default: libzmq ZMQ_HANDSHAKE_IVL = 30s");
 }
 
+/// A socket option may be a topology `$param`, typed where it lands: a count, a
+/// duration and a true/false reach the socket as the parameters say, and `check
+/// --explain` names the line of the option.
+#[test]
+fn topology_params_fill_socket_options() {
+    let file = workspace_root().join(GOOD_DIR).join("option-params.yaml");
+    let plan = resolve::load_topology(&file, &Registry::builtin()).plan.expect("it loads");
+    let push = &plan.group_by_name("ventilator").expect("a node of the file").sockets[0].options;
+    let socket = push.socket_options();
+    assert_eq!(socket.sndhwm_msgs, 7);
+    assert_eq!(socket.handshake_ivl, Some(Duration::from_millis(250)));
+    assert!(socket.immediate);
+    assert!(
+        push.immediate.source.to_string().ends_with("option-params.yaml:16:70"),
+        "{}",
+        push.immediate.source
+    );
+}
+
 #[test]
 fn negative_requests_are_out_of_range_like_a_negative_count() {
     // From issue 15: two whole-number parsers disagreed. `count: -3` was `out-of-range`

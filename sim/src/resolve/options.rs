@@ -11,7 +11,7 @@ use crate::socket::{Linger, SocketType};
 use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawOptions;
-use crate::spec::scalar::Scalar;
+use crate::spec::scalar::{Scalar, ScalarKind};
 use crate::spec::units::{format_duration, parse_duration, parse_size};
 use crate::spec::yaml;
 
@@ -115,14 +115,16 @@ impl EffectiveOptions {
                 source: ctx.source("subscribe"),
             };
         }
-        if let Some(mandatory) = raw.router_mandatory
+        if let Some(raw) = &raw.router_mandatory
             && ctx.check_applies("router_mandatory")
+            && let Some(mandatory) = ctx.flag(raw, "router_mandatory")
         {
             self.router_mandatory =
                 Effective { value: mandatory, source: ctx.source("router_mandatory") };
         }
-        if let Some(immediate) = raw.immediate
+        if let Some(raw) = &raw.immediate
             && ctx.check_applies("immediate")
+            && let Some(immediate) = ctx.flag(raw, "immediate")
         {
             self.immediate = Effective { value: immediate, source: ctx.source("immediate") };
         }
@@ -222,13 +224,15 @@ impl EffectiveOptions {
     /// the second turns correlation on, which only matters once a REQ can give up on
     /// a request, so it needs the first.
     fn apply_libzmq_req(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
-        if let Some(relaxed) = raw.req_relaxed
+        if let Some(written) = &raw.req_relaxed
             && ctx.check_libzmq_req("req_relaxed")
+            && let Some(relaxed) = ctx.flag(written, "req_relaxed")
         {
             self.req_strict = Effective { value: !relaxed, source: ctx.source("req_relaxed") };
         }
-        if let Some(correlate) = raw.req_correlate
+        if let Some(written) = &raw.req_correlate
             && ctx.check_libzmq_req("req_correlate")
+            && let Some(correlate) = ctx.flag(written, "req_correlate")
         {
             if self.req_strict.value {
                 ctx.needs_relaxed();
@@ -242,8 +246,9 @@ impl EffectiveOptions {
     /// NNG's `req_resend_tick`, `pair_version` and `sub_prefer_new`, on a `library:
     /// nng` socket only.
     fn apply_nng(&mut self, raw: &RawOptions, ctx: &mut Apply<'_, '_, '_>) {
-        if let Some(prefer_new) = raw.sub_prefer_new
+        if let Some(written) = &raw.sub_prefer_new
             && ctx.check_nng("sub_prefer_new", SocketType::Sub, NNG_PREFNEW_HINT)
+            && let Some(prefer_new) = ctx.flag(written, "sub_prefer_new")
         {
             self.sub_prefer_new =
                 Effective { value: prefer_new, source: ctx.source("sub_prefer_new") };
@@ -498,6 +503,23 @@ impl Apply<'_, '_, '_> {
     /// An error on `option`'s key: the option itself cannot be written here.
     fn refuse(&mut self, option: &str, code: Code, message: String, hint: impl Into<String>) {
         self.diags.error(&self.path.key(option), Target::Key, code, message).hint(hint);
+    }
+
+    /// A true/false option's value: `true` or `false` as YAML reads them (or a
+    /// `$param` that held one); anything else is reported.
+    fn flag(&mut self, raw: &Scalar, option: &str) -> Option<bool> {
+        let found = match (raw.kind, raw.text.as_str()) {
+            (ScalarKind::Bool, "true") => return Some(true),
+            (ScalarKind::Bool, "false") => return Some(false),
+            (ScalarKind::String, text) => format!("the string `{text}`"),
+            (_, text) => format!("the number `{text}`"),
+        };
+        let message = format!("expected `true` or `false`, found {found}");
+        let path = self.path.key(option);
+        self.diags
+            .error(&path, Target::Value, Code::WrongType, message)
+            .hint("write `true` or `false` (YAML's `yes` and `on` are strings here)");
+        None
     }
 
     fn bad(&mut self, option: &str, message: String, hint: Option<String>) {

@@ -43,8 +43,17 @@ impl<'r> TopologyResolver<'r, '_, '_> {
             .unwrap_or_else(|| EffectiveOptions::defaults(socket_type).library);
         self.check_library_has(library.value, socket_type, &raw.name, &path.key("type"));
         let mut options = EffectiveOptions::for_library(socket_type, library);
-        if let Some(opts) = &raw.options {
-            options.apply(opts, socket_type, &path.key("options"), self.diags);
+        if let Some(written) = &raw.options {
+            let opts_path = path.key("options");
+            let mut opts = written.clone();
+            for (name, value) in opts.scalars_mut() {
+                // A `$param` the topology does not declare is reported by `expand`
+                // and the option left out, so it is not refused a second time.
+                if let Some(scalar) = value.take() {
+                    *value = self.expand_scalar(&scalar, &opts_path.key(name));
+                }
+            }
+            options.apply(&opts, socket_type, &opts_path, self.diags);
         }
         Some(SocketPlan {
             name: raw.name.clone(),

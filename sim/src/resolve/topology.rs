@@ -148,11 +148,17 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
 
     /// `$name` → the parameter's text; anything else unchanged.
     pub(super) fn expand(&mut self, scalar: &Scalar, path: &YamlPath) -> Option<String> {
+        self.expand_scalar(scalar, path).map(|s| s.text)
+    }
+
+    /// `$name` → the parameter's value as its file wrote it (text and YAML kind, so a
+    /// `true` stays a true/false); anything else unchanged.
+    pub(super) fn expand_scalar(&mut self, scalar: &Scalar, path: &YamlPath) -> Option<Scalar> {
         let Some(name) = scalar.text.strip_prefix('$') else {
-            return Some(scalar.text.clone());
+            return Some(scalar.clone());
         };
         if let Some(value) = self.params.get(name) {
-            return Some(value.text.clone());
+            return Some(value.clone());
         }
         let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
         let d = self.diags.error(

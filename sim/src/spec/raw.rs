@@ -115,8 +115,9 @@ pub struct RawSocket {
 }
 
 /// Socket options as written. Every field is optional: an absent one takes the real
-/// library's default, and `check --explain` says which.
-#[derive(Debug, Default, Deserialize)]
+/// library's default, and `check --explain` says which. Each value may be a
+/// topology `$param` instead ([`RawOptions::scalars_mut`]).
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOptions {
     pub sndhwm: Option<Scalar>,
@@ -140,13 +141,13 @@ pub struct RawOptions {
     /// The kernel receive buffer, the same way (`ZMQ_RCVBUF`, `NN_RCVBUF`).
     pub rcvbuf: Option<Scalar>,
     pub subscribe: Option<OneOrMany<String>>,
-    pub router_mandatory: Option<bool>,
+    pub router_mandatory: Option<Scalar>,
     /// libzmq's `ZMQ_IMMEDIATE` (PUSH, DEALER, REQ and PAIR of `library: zeromq`).
-    pub immediate: Option<bool>,
+    pub immediate: Option<Scalar>,
     /// libzmq's `ZMQ_REQ_RELAXED` (REQ of `library: zeromq` only).
-    pub req_relaxed: Option<bool>,
+    pub req_relaxed: Option<Scalar>,
     /// libzmq's `ZMQ_REQ_CORRELATE` (REQ of `library: zeromq` only, with `req_relaxed`).
-    pub req_correlate: Option<bool>,
+    pub req_correlate: Option<Scalar>,
     /// NNG's `NNG_OPT_REQ_RESENDTICK` (REQ of `library: nng` only), or `off` for NNG
     /// 1.6's resend once per interval.
     pub req_resend_tick: Option<Scalar>,
@@ -154,7 +155,37 @@ pub struct RawOptions {
     pub pair_version: Option<Scalar>,
     /// NNG's `NNG_OPT_SUB_PREFNEW` (SUB of `library: nng` only): whether a full queue
     /// makes room for a new message by discarding its oldest (`true`, the default).
-    pub sub_prefer_new: Option<bool>,
+    pub sub_prefer_new: Option<Scalar>,
+}
+
+impl RawOptions {
+    /// Every option whose value is one scalar, by name, to be rewritten in place: a
+    /// topology's `$param`s are substituted so before the values are read.
+    pub fn scalars_mut(&mut self) -> [(&'static str, &mut Option<Scalar>); 21] {
+        [
+            ("sndhwm", &mut self.sndhwm),
+            ("rcvhwm", &mut self.rcvhwm),
+            ("req_resend_ivl", &mut self.req_resend_ivl),
+            ("reconnect_ivl", &mut self.reconnect_ivl),
+            ("reconnect_ivl_max", &mut self.reconnect_ivl_max),
+            ("linger", &mut self.linger),
+            ("survey_deadline", &mut self.survey_deadline),
+            ("heartbeat_ivl", &mut self.heartbeat_ivl),
+            ("heartbeat_timeout", &mut self.heartbeat_timeout),
+            ("heartbeat_ttl", &mut self.heartbeat_ttl),
+            ("handshake_ivl", &mut self.handshake_ivl),
+            ("rcvmaxsize", &mut self.rcvmaxsize),
+            ("sndbuf", &mut self.sndbuf),
+            ("rcvbuf", &mut self.rcvbuf),
+            ("router_mandatory", &mut self.router_mandatory),
+            ("immediate", &mut self.immediate),
+            ("req_relaxed", &mut self.req_relaxed),
+            ("req_correlate", &mut self.req_correlate),
+            ("req_resend_tick", &mut self.req_resend_tick),
+            ("pair_version", &mut self.pair_version),
+            ("sub_prefer_new", &mut self.sub_prefer_new),
+        ]
+    }
 }
 
 #[derive(Debug, Deserialize)]
