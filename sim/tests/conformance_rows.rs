@@ -1528,7 +1528,7 @@ const JOINING_ASKS: [usize; 4] = [0, 2, 4, 4];
 /// done, which a fast reply can beat; the gap is part of the experiment, so that the
 /// oracle shows the list's order. patchbay puts the pipe back as it takes the
 /// request (docs/library-semantics.md).
-const JOINING_GAP: Duration = Duration::from_millis(20);
+const JOINING_GAP: Duration = Duration::from_millis(100);
 
 /// patchbay's REQ binds; each time one more of the counterpart's REPs has joined and
 /// its connection is up, it asks that step's requests, one at a time, and notes

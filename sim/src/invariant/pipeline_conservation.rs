@@ -15,7 +15,10 @@
 //! apart ("lost with a killed node" per node, and "lost otherwise"): a task is lost
 //! with a node when its last trace shows it there (delivered to that node's PULL and
 //! never received, or queued at the pusher on a pipe to that node and dropped or
-//! stuck) and a kill or crash of that node began after it got there. A task pulled
+//! stuck) and a kill or crash of that node began after it got there. A task queued
+//! on a pipe to a node killed before it was queued (a connecting libzmq PUSH keeps
+//! dealing to a dead worker's pipe) is among the losses otherwise, and says so; the
+//! note counts those apart. A task pulled
 //! by a middle stage (a group that also pushes) that was killed before it finished
 //! with it (its `WorkDone`, or its sending the id on) is lost with that node too:
 //! pulled, but what went in did not come out. A run that

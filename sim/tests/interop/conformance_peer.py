@@ -1419,11 +1419,12 @@ JOINING_PAUSE_S = 0.1
 # done; a reply can come back before that, and the next request then skips the pipe
 # (NNG did so in about one run in fifteen without the gap). The gap lets the write
 # finish, so the order is the list's.
-JOINING_GAP_S = 0.02
+JOINING_GAP_S = 0.1
 
 
-def joining_rep(lib, name, port):
-    """A REP of `lib` dialling `port`, answering `name:request` on a thread of its own."""
+def joining_rep(lib, name, port, serve=True):
+    """A REP of `lib` dialling `port`, answering `name:request` on a thread of its own
+    (NNG's only if `serve`: else the caller answers, see `nng_answer_one`)."""
     if lib == "zmq":
         import zmq
 
@@ -1437,6 +1438,8 @@ def joining_rep(lib, name, port):
 
         rep = nng_open(pynng.Rep0)
         rep.dial("tcp://127.0.0.1:%d" % port, block=True)
+        if not serve:
+            return rep
 
         def serve():
             try:
@@ -1457,6 +1460,20 @@ def joining_rep(lib, name, port):
 
     threading.Thread(target=serve, daemon=True).start()
     return rep
+
+
+def nng_answer_one(reps):
+    """The NNG REP (of `(name, rep)`) that got the request answers it. The oracle
+    answers on its own thread: NNG REPs blocked in other threads sometimes crashed
+    the interpreter's exit on a loaded machine."""
+    deadline = time.time() + TIMEOUT_MS / 1000
+    while time.time() < deadline:
+        for name, rep in reps:
+            request = nng_try_recv(rep, 5)
+            if request is not None:
+                rep.send(name + b":" + request)
+                return
+    raise AssertionError("no REP got the request")
 
 
 def joining_outcome(answered):
@@ -1485,18 +1502,16 @@ def oracle_req_joining(lib):
         req.bind(port)
     reps, answered, n = [], [], 0
     for name, asks in zip(JOINING, JOINING_ASKS):
-        reps.append(joining_rep(lib, name.encode(), port))
+        reps.append((name.encode(), joining_rep(lib, name.encode(), port, lib != "nng")))
         time.sleep(JOINING_PAUSE_S)
         for _ in range(asks):
             n += 1
             assert req.send(b"req-%d" % n), "the REQ's send timed out"
+            if lib == "nng":
+                nng_answer_one(reps)
             answered.append(req.recv().decode().split(":")[0])
             time.sleep(JOINING_GAP_S)
     say("OUTCOME", joining_outcome(answered))
-    if lib == "nng":
-        # Closed before the interpreter tears NNG down under the REPs' threads.
-        for sock in [req.sock] + reps:
-            sock.close()
 
 
 def peer_req_joining(lib, port):
