@@ -19,11 +19,16 @@
 //! Sockets that do not deal (PUB, ROUTER, the receivers, and the SP senders with a
 //! send buffer, `send_buffer.rs`) keep [`Deal::Off`] and pay nothing for it.
 
-use std::collections::VecDeque;
+use smallvec::SmallVec;
 
 use super::PipeId;
 
-/// A socket's dealing order.
+/// A dealing socket's pipes: one or two inline, more on the heap.
+type Order = SmallVec<[PipeId; 2]>;
+
+/// A socket's dealing order. Kept small: a comet run has a million dealing sockets
+/// of one pipe each (`docs/memory.md`), so the pipes of either order sit inline up
+/// to two, and the turn is two `u32`s.
 #[derive(Debug, Default)]
 pub(crate) enum Deal {
     /// Not a dealing socket: nothing to keep.
@@ -32,15 +37,15 @@ pub(crate) enum Deal {
     /// libzmq's `lb_t`.
     Lb(Lb),
     /// NNG's and nanomsg's ready list, idle longest first.
-    ReadyList(VecDeque<PipeId>),
+    ReadyList(Order),
 }
 
 /// libzmq's `lb_t`: `pipes[..active]` may be sent to, `pipes[current]` is next.
 #[derive(Debug, Default)]
 pub(crate) struct Lb {
-    pipes: Vec<PipeId>,
-    active: usize,
-    current: usize,
+    pipes: Order,
+    active: u32,
+    current: u32,
 }
 
 impl Deal {
@@ -51,7 +56,7 @@ impl Deal {
 
     /// NNG's and nanomsg's ready list, with no pipe yet.
     pub(crate) fn ready_list() -> Deal {
-        Deal::ReadyList(VecDeque::new())
+        Deal::ReadyList(Order::new())
     }
 
     /// `pipe` joins (libzmq's `lb_t::attach`: at the end of the active part).
@@ -61,10 +66,10 @@ impl Deal {
             Deal::Lb(lb) => {
                 lb.pipes.push(pipe);
                 let last = lb.pipes.len() - 1;
-                lb.pipes.swap(lb.active, last);
+                lb.pipes.swap(lb.active as usize, last);
                 lb.active += 1;
             }
-            Deal::ReadyList(ready) => ready.push_back(pipe),
+            Deal::ReadyList(ready) => ready.push(pipe),
         }
     }
 
@@ -74,17 +79,15 @@ impl Deal {
         match self {
             Deal::Off => {}
             Deal::Lb(lb) => {
-                let Some(index) = lb.pipes.iter().position(|p| *p == pipe) else { return };
-                let index = if index < lb.active {
+                let Some(mut index) = lb.pipes.iter().position(|p| *p == pipe) else { return };
+                if index < lb.active as usize {
                     lb.active -= 1;
-                    lb.pipes.swap(index, lb.active);
+                    lb.pipes.swap(index, lb.active as usize);
                     if lb.current == lb.active {
                         lb.current = 0;
                     }
-                    lb.active
-                } else {
-                    index
-                };
+                    index = lb.active as usize;
+                }
                 lb.pipes.swap_remove(index);
             }
             Deal::ReadyList(ready) => ready.retain(|p| *p != pipe),
@@ -95,9 +98,10 @@ impl Deal {
     /// it goes to the back of the ready list. libzmq's pipe outlives its connection,
     /// so its place does not change.
     pub(crate) fn rejoin(&mut self, pipe: PipeId) {
-        if let Deal::ReadyList(ready) = self {
-            ready.retain(|p| *p != pipe);
-            ready.push_back(pipe);
+        if let Deal::ReadyList(ready) = self
+            && let Some(index) = ready.iter().position(|p| *p == pipe)
+        {
+            ready[index..].rotate_left(1);
         }
     }
 
@@ -105,11 +109,12 @@ impl Deal {
     /// part as full joins its end. A pipe still active is left where it is.
     pub(crate) fn has_room_again(&mut self, pipe: PipeId) {
         let Deal::Lb(lb) = self else { return };
-        if lb.active == lb.pipes.len() {
+        let active = lb.active as usize;
+        if active == lb.pipes.len() {
             return;
         }
-        if let Some(index) = lb.pipes[lb.active..].iter().position(|p| *p == pipe) {
-            lb.pipes.swap(lb.active + index, lb.active);
+        if let Some(index) = lb.pipes[active..].iter().position(|p| *p == pipe) {
+            lb.pipes.swap(active + index, active);
             lb.active += 1;
         }
     }
@@ -125,14 +130,14 @@ impl Deal {
             Deal::Off => None,
             Deal::Lb(lb) => {
                 while lb.active > 0 {
-                    let pipe = lb.pipes[lb.current];
+                    let pipe = lb.pipes[lb.current as usize];
                     if sendable(pipe) {
                         lb.current = (lb.current + 1) % lb.active;
                         return Some(pipe);
                     }
                     lb.active -= 1;
                     if lb.current < lb.active {
-                        lb.pipes.swap(lb.current, lb.active);
+                        lb.pipes.swap(lb.current as usize, lb.active as usize);
                     } else {
                         lb.current = 0;
                     }
@@ -141,8 +146,8 @@ impl Deal {
             }
             Deal::ReadyList(ready) => {
                 let index = ready.iter().position(|p| sendable(*p))?;
-                let pipe = ready.remove(index).expect("found above");
-                ready.push_back(pipe);
+                let pipe = ready[index];
+                ready[index..].rotate_left(1);
                 Some(pipe)
             }
         }
@@ -171,7 +176,7 @@ mod tests {
         let (a, b, c, d) = (1, 2, 3, 4);
         for (mut deal, want) in [
             (lb(&[a, b]), [a, b, a, b, c, a, b, c, d, a]),
-            (Deal::ReadyList([a, b].into()), [a, b, a, b, c, a, b, c, a, d]),
+            (Deal::ReadyList([a, b].into_iter().collect()), [a, b, a, b, c, a, b, c, a, d]),
         ] {
             let mut got = deals(&mut deal, 2);
             deal.join(c);
@@ -209,9 +214,21 @@ mod tests {
         assert_eq!(deals(&mut deal, 3), [4, 3, 1], "an unknown pipe changes nothing");
     }
 
+    /// A million comet users each have a dealing socket: the order must not cost
+    /// them more than the cursor it replaced did by much, nor an allocation.
+    #[test]
+    fn a_dealing_order_is_small_and_keeps_two_pipes_inline() {
+        assert!(std::mem::size_of::<Deal>() <= 40, "{}", std::mem::size_of::<Deal>());
+        let mut deal = Deal::libzmq();
+        deal.join(1);
+        deal.join(2);
+        let Deal::Lb(lb) = &deal else { unreachable!() };
+        assert!(!lb.pipes.spilled(), "two pipes stay inline");
+    }
+
     #[test]
     fn the_ready_list_skips_what_may_not_take_it_and_a_reconnected_pipe_goes_last() {
-        let mut deal = Deal::ReadyList([1, 2, 3].into());
+        let mut deal = Deal::ReadyList([1, 2, 3].into_iter().collect());
         assert_eq!(deal.next(|p| p != 1), Some(2));
         deal.rejoin(1);
         assert_eq!(deals(&mut deal, 3), [3, 2, 1]);
