@@ -444,7 +444,7 @@ impl Pipes {
         })
     }
 
-    /// Whether [`Pipes::next_sendable`] would find a pipe, without moving the cursor.
+    /// Whether [`Pipes::next_sendable`] would find a pipe, without moving the turn.
     pub(crate) fn any_sendable(&self, connected_only: bool) -> bool {
         let connected_only = connected_only || self.immediate;
         self.pipes.iter().any(|(id, _)| self.sendable(*id, connected_only))
