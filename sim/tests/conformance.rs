@@ -398,6 +398,14 @@ fn oracle(row: &str) -> Oracle {
     Oracle { outcomes: outcomes.collect(), times: times.collect() }
 }
 
+/// The oracle of `row`, which must show `want` and nothing else; `what` says what a
+/// different outcome would mean ("the oracle is not NNG's SUB").
+fn oracle_shows(row: &str, want: &str, what: &str) -> Oracle {
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "{what}");
+    oracle
+}
+
 impl Oracle {
     fn time(&self, name: &str) -> u64 {
         let found = self.times.iter().find(|(n, _)| n == name);

@@ -518,8 +518,7 @@ fn conformance_nng_sub_keeps_one_queue_for_all_its_publishers() {
     require_peers();
     let row = "nng-sub-two-pubs";
     let want = "SUB kept the newest messages of both PUBs, in arrival order";
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's SUB");
+    let oracle = oracle_shows(row, want, "the oracle is not NNG's SUB");
     let sub = SocketOptions { rcvhwm_msgs: HWM, ..nng_options(SocketType::Sub) };
     let real_sub = sub.clone();
     let real = against_real(
@@ -776,8 +775,7 @@ fn pair_stopped_row(row: &str, options: SocketOptions) -> (Oracle, Outcome, Outc
     require_peers();
     let want = "PAIR sender blocked; PAIR receiver got first message; in order; got exactly what \
                 was sent";
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "{row}: the oracle");
+    let oracle = oracle_shows(row, want, &format!("{row}: the oracle"));
     let ours = options.clone();
     let real = against_real(
         || Counterpart::process(row, &[]),
@@ -1050,8 +1048,7 @@ fn conformance_zmq_push_with_immediate_sends_only_to_a_connected_peer() {
 /// The `zmq-*-connecting` experiment with patchbay's socket of `kind` at `options`.
 fn connecting_row(row: &str, want: &str, kind: Connecting, options: SocketOptions) {
     require_peers();
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "the oracle is not libzmq's lb_t");
+    oracle_shows(row, want, "the oracle is not libzmq's lb_t");
     let late_port = free_port();
     let real_options = options.clone();
     let real = against_real(
@@ -1071,24 +1068,22 @@ fn connecting_row(row: &str, want: &str, kind: Connecting, options: SocketOption
 const FULL_PIPE_FIRST: usize = 6;
 const FULL_PIPE_GAP: Duration = Duration::from_millis(50);
 
-/// What the three PULLs got, as `full_pipe_outcome` in the peer script words it.
-async fn full_pipe_outcome(pulls: [(&str, &SocketHandle); 3]) -> String {
+/// What the three PULLs got (`(name, pull, what it was seen to get before)`), as
+/// `full_pipe_outcome` in the peer script words it.
+async fn full_pipe_outcome(pulls: [(&str, &SocketHandle, Vec<String>); 3]) -> String {
     let mut parts = Vec::new();
-    for (name, pull) in pulls {
-        let got: Vec<String> =
-            drain(pull, Duration::from_millis(300)).await.iter().map(body).collect();
-        parts.push(format!(
-            "{name} got {}",
-            if got.is_empty() { "nothing".into() } else { got.join(",") }
-        ));
+    for (name, pull, mut got) in pulls {
+        got.extend(drain(pull, Duration::from_millis(300)).await.iter().map(body));
+        let got = if got.is_empty() { "nothing".into() } else { got.join(",") };
+        parts.push(format!("{name} got {got}"));
     }
     parts.join("; ")
 }
 
 /// patchbay's PUSH (SNDHWM 1) connects to the counterpart's PULLs a and c and to
 /// `late_port`, sends `m0`..`m5` a gap apart, has the counterpart bind b there, and
-/// once b's connection is up sends `x1`, `x2`, `x3`; the counterpart says what each
-/// PULL got.
+/// once b has the message its pipe held sends `x1`, `x2`, `x3`; the counterpart says
+/// what each PULL got.
 async fn ours_push_full_pipe<T: Transport>(
     t: T,
     env: Env,
@@ -1116,12 +1111,9 @@ async fn ours_push_full_pipe<T: Transport>(
     for i in 0..FULL_PIPE_FIRST {
         send(format!("m{i}")).await?;
     }
+    // "BOUND": b is up and has the message its pipe held, so the pipe has room.
     cp.say("up");
     cp.expect("BOUND").await?;
-    if !watch.until(STEP_TIMEOUT, |s| s.connected >= 3).await {
-        return Err("b never connected".to_owned());
-    }
-    tokio::time::sleep(FULL_PIPE_GAP).await;
     for i in 1..=3 {
         send(format!("x{i}")).await?;
     }
@@ -1143,9 +1135,11 @@ fn sim_pulls_full_pipe(options: SocketOptions) -> SimPeer {
         link.say(format!("LIVE {SIM_SERVER_PORT} {SIM_SERVER_PORT_3}"));
         link.expect("up").await?;
         let b = pull(SIM_SERVER_PORT_2).await?;
+        let held = b.recv().await.map_err(err("b's first message"))?;
         link.say("BOUND");
         link.expect("sent").await?;
-        link.say(format!("GOT {}", full_pipe_outcome([("a", &a), ("b", &b), ("c", &c)]).await));
+        let pulls = [("a", &a, vec![]), ("b", &b, vec![body(&held)]), ("c", &c, vec![])];
+        link.say(format!("GOT {}", full_pipe_outcome(pulls).await));
         std::future::pending::<()>().await;
         Ok(())
     })
@@ -1161,8 +1155,7 @@ fn conformance_zmq_push_moves_a_full_pipe_behind_the_others() {
     require_peers();
     let row = "zmq-push-full-pipe";
     let want = "a got m0,m3,m5,x3; b got m1,x2; c got m2,m4,x1";
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "the oracle disagrees with the documented order");
+    oracle_shows(row, want, "the oracle disagrees with the documented order");
     let options = SocketOptions { sndhwm_msgs: 1, ..zeromq() };
     let (late_port, ours) = (free_port(), options.clone());
     let real = against_real(
@@ -1591,8 +1584,7 @@ fn sim_reps_joining(options: SocketOptions) -> SimPeer {
 /// library's order, which the oracle must show too.
 fn req_joining(row: &str, want: &str, options: SocketOptions) {
     require_peers();
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "the oracle disagrees with the documented order");
+    oracle_shows(row, want, "the oracle disagrees with the documented order");
     let ours = options.clone();
     let real = against_real(
         || Ok(Counterpart::deferred(row, &[])),
@@ -1825,8 +1817,7 @@ fn router_full_row(
     dealer: SocketOptions,
     hello: Msg,
 ) -> (Oracle, Outcome, Outcome) {
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "{row}: the oracle");
+    let oracle = oracle_shows(row, want, &format!("{row}: the oracle"));
     let real_router = router.clone();
     let real = against_real(
         || Counterpart::process(row, &[]),
@@ -1908,8 +1899,7 @@ fn conformance_nng_router_holds_one_a_pipe_beyond_its_socket_queue() {
     require_peers();
     let row = "nng-router-stopped";
     let want = "DEALER blocked; ROUTER got first message; in order; got exactly what was sent";
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's raw REP");
+    let oracle = oracle_shows(row, want, "the oracle is not NNG's raw REP");
     let router = nng_options(SocketType::Router);
     assert_eq!(router.rcvhwm_msgs, 1, "xrep0's socket queue");
     let real_router = router.clone();
@@ -2037,8 +2027,7 @@ fn ready_first(
     options: (SocketOptions, SocketOptions),
     burst: &'static [&'static str],
 ) {
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "the oracle disagrees with the documented order");
+    oracle_shows(row, want, "the oracle disagrees with the documented order");
     let (receiver, sender) = options;
     let real_receiver = receiver.clone();
     let real = against_real(
@@ -2186,8 +2175,7 @@ fn conformance_nanomsg_push_sends_to_the_pipe_ready_longest() {
 /// lifts the real ones').
 fn push_ready_longest(row: &str, options: (SocketOptions, SocketOptions)) {
     let want = "a got x3, b got x2, c got x1";
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "the oracle disagrees with the documented order");
+    oracle_shows(row, want, "the oracle disagrees with the documented order");
     let (push, pull) = options;
     assert_eq!(push.sp_send_buffer, Some(0), "an unbuffered SP PUSH");
     let pull = SocketOptions { rcvmaxsize_bytes: None, ..pull };
@@ -2272,8 +2260,7 @@ fn conformance_nanomsg_pub_burst_to_a_reading_sub_loses_nothing() {
     require_peers();
     let row = "nanomsg-pub-burst";
     let want = "SUB got m0,m1,m2,m3,m4,m5,m6,m7,m8";
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want], "the oracle is not nanomsg's PUB");
+    oracle_shows(row, want, "the oracle is not nanomsg's PUB");
     let publisher = nanomsg_options(SocketType::Pub);
     assert!(publisher.send_writes_at_once, "library: nanomsg writes as it sends");
     let real_publisher = publisher.clone();
@@ -2366,8 +2353,7 @@ fn sim_answerers(kind: SocketType, options: SocketOptions) -> SimPeer {
 fn nng_arrival_order(row: &str, kind: SocketType) {
     require_peers();
     let want = format!("{kind} got c,a,b");
-    let oracle = oracle(row);
-    assert_eq!(oracle.outcomes, [want.as_str()], "the oracle is not NNG's {kind}");
+    oracle_shows(row, want.as_str(), &format!("the oracle is not NNG's {kind}"));
     let asker = nng_options(kind);
     let real_asker = asker.clone();
     let real = against_real(

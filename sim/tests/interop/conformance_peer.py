@@ -827,8 +827,15 @@ FULL_PIPE_GAP_S = 0.05
 FULL_PIPE_REJOIN_S = 0.5
 
 
-def full_pipe_outcome(pulls):
-    return "; ".join("%s got %s" % (name, zmq_drain(pull, 300)) for name, pull in pulls)
+def full_pipe_outcome(pulls, already=()):
+    """What each of `pulls` (`(name, pull)`) got: what it was seen to get before
+    (`already`, `(name, [message])`), then what it has now."""
+    before = dict(already)
+    parts = []
+    for name, pull in pulls:
+        got = before.get(name, []) + [m for m in zmq_drain(pull, 300).split(",") if m != "nothing"]
+        parts.append("%s got %s" % (name, ",".join(got) or "nothing"))
+    return "; ".join(parts)
 
 
 def oracle_zmq_push_full_pipe():
@@ -858,16 +865,20 @@ def oracle_zmq_push_full_pipe():
 
 def peer_zmq_push_full_pipe(late_port):
     """libzmq PULLs a and c for patchbay's PUSH ("LIVE port-a port-c"); b binds
-    `late_port` when told ("up"); once the PUSH has "sent", each says what it got."""
+    `late_port` when told ("up") and says "BOUND" once the message the PUSH held for
+    it has arrived (so the PUSH's pipe has room again); once the PUSH has "sent",
+    each says what it got."""
     zmq, ctx = zmq_ctx()
     a, c = zsock(ctx, zmq.PULL), zsock(ctx, zmq.PULL)
     say("LIVE", a.bind_to_random_port("tcp://127.0.0.1"), c.bind_to_random_port("tcp://127.0.0.1"))
     assert line() == "up"
     b = zsock(ctx, zmq.PULL)
     b.bind("tcp://127.0.0.1:%d" % late_port)
+    b.setsockopt(zmq.RCVTIMEO, TIMEOUT_MS)
+    held = [b.recv().decode()]
     say("BOUND")
     assert line() == "sent"
-    say("GOT", full_pipe_outcome([("a", a), ("b", b), ("c", c)]))
+    say("GOT", full_pipe_outcome([("a", a), ("b", b), ("c", c)], [("b", held)]))
     line()
 
 
