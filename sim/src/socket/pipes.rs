@@ -45,6 +45,14 @@ impl Pipe {
         self.queues.as_ref().map_or(0, |q| q.outbound.len())
     }
 
+    /// Whether a message may be queued here: attached, below `sndhwm_msgs` and, if
+    /// `connected_only`, with its transport up.
+    fn can_take(&self, sndhwm_msgs: u32, connected_only: bool) -> bool {
+        self.attached
+            && below_hwm(self.outbound_len(), sndhwm_msgs)
+            && (!connected_only || self.connected)
+    }
+
     fn inbound_len(&self) -> usize {
         self.queues.as_ref().map_or(0, |q| q.inbound.len())
     }
@@ -406,9 +414,7 @@ impl Pipes {
 
     /// Whether `pipe` is attached and its outbound queue is below SNDHWM.
     pub(crate) fn has_room(&self, pipe: PipeId) -> bool {
-        self.pipes
-            .get(&pipe)
-            .is_some_and(|p| p.attached && below_hwm(p.outbound_len(), self.sndhwm_msgs))
+        self.pipes.get(&pipe).is_some_and(|p| p.can_take(self.sndhwm_msgs, false))
     }
 
     /// Whether the driver should read `pipe`: it is attached and its inbound queue is
@@ -435,13 +441,7 @@ impl Pipes {
         let lb = matches!(self.deal, Deal::Lb(_));
         let connected_only = (connected_only || self.immediate) && !lb;
         let Pipes { pipes, deal, sndhwm_msgs, .. } = self;
-        deal.next(|id| {
-            pipes.get(&id).is_some_and(|p| {
-                p.attached
-                    && below_hwm(p.outbound_len(), *sndhwm_msgs)
-                    && (!connected_only || p.connected)
-            })
-        })
+        deal.next(|id| pipes.get(&id).is_some_and(|p| p.can_take(*sndhwm_msgs, connected_only)))
     }
 
     /// Whether [`Pipes::next_sendable`] would find a pipe, without moving the turn.
@@ -452,7 +452,7 @@ impl Pipes {
 
     /// Whether `pipe` has room and, if `connected_only`, a transport up.
     fn sendable(&self, pipe: PipeId, connected_only: bool) -> bool {
-        self.has_room(pipe) && (!connected_only || self.is_connected(pipe))
+        self.pipes.get(&pipe).is_some_and(|p| p.can_take(self.sndhwm_msgs, connected_only))
     }
 
     /// Queues `msg` on `pipe` and reports it `Enqueued` with the new depth. Gives the
@@ -476,7 +476,7 @@ impl Pipes {
     pub(crate) fn push_outbound(&mut self, pipe: PipeId, msg: Msg) -> Result<u32, Msg> {
         // One lookup: a ROUTER with 100,000 pipes pays for each on every send.
         let sndhwm_msgs = self.sndhwm_msgs;
-        let room = |p: &&mut Pipe| p.attached && below_hwm(p.outbound_len(), sndhwm_msgs);
+        let room = |p: &&mut Pipe| p.can_take(sndhwm_msgs, false);
         let Some(p) = self.pipes.get_mut(&pipe).filter(room) else { return Err(msg) };
         let queue = &mut p.queues_mut().outbound;
         queue.push_back(msg);

@@ -144,22 +144,20 @@ impl Req {
         }
     }
 
-    /// Puts the request on the next pipe round-robin, preferring pipes whose
-    /// transport is up (nanomsg, NNG); with `connected_only`, only those. libzmq
-    /// prefers none: its `lb_t` takes every pipe in turn, one still connecting too, so
-    /// a request may wait on a peer that is not up while another could answer it
-    /// (the conformance row `zmq-req-connecting`). With no such pipe the request stays
+    /// Puts the request on the next pipe in the library's order (`deal.rs`),
+    /// preferring pipes whose transport is up (nanomsg, NNG); with `connected_only`,
+    /// only those. libzmq's `lb_t` prefers none (`Pipes::next_sendable` ignores the
+    /// preference for it): it takes every pipe in turn, one still connecting too, so a
+    /// request may wait on a peer that is not up while another could answer it (the
+    /// conformance row `zmq-req-connecting`). With no such pipe the request stays
     /// where it is, and if the choice is the queue it already sits in nothing changes:
     /// it has not been written, so there is nothing to resend.
     fn place(&mut self, connected_only: bool) {
         let Some(current) = self.placement() else { return };
-        let chosen = if connected_only {
-            self.pipes.next_sendable(true)
-        } else if self.resend_on_pipe_loss {
-            self.pipes.next_sendable(true).or_else(|| self.pipes.next_sendable(false))
-        } else {
-            self.pipes.next_sendable(false)
-        };
+        let chosen = self
+            .pipes
+            .next_sendable(true)
+            .or_else(|| if connected_only { None } else { self.pipes.next_sendable(false) });
         let Some(pipe) = chosen.filter(|p| current != Placement::Queued(*p)) else { return };
         self.unqueue();
         self.put_on(pipe);
@@ -671,6 +669,7 @@ mod tests {
     /// kind, strict send-receive.
     fn libzmq() -> Req {
         let options = SocketOptions {
+            zmtp: true,
             req_resend_ivl: None,
             req_resend_on_pipe_loss: false,
             req_strict: true,
