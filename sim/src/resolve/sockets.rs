@@ -46,14 +46,27 @@ impl<'r> TopologyResolver<'r, '_, '_> {
         if let Some(written) = &raw.options {
             let opts_path = path.key("options");
             let mut opts = written.clone();
+            let mut from_params = Vec::new();
             for (name, value) in opts.scalars_mut() {
                 // A `$param` the topology does not declare is reported by `expand`
                 // and the option left out, so it is not refused a second time.
                 if let Some(scalar) = value.take() {
-                    *value = self.expand_scalar(&scalar, &opts_path.key(name));
+                    let at = opts_path.key(name);
+                    if let Some(param) = scalar.text.strip_prefix('$') {
+                        from_params.push((at.clone(), param.to_owned()));
+                    }
+                    *value = self.expand_scalar(&scalar, &at);
                 }
             }
+            let before = self.diags.as_slice().len();
             options.apply(&opts, socket_type, &opts_path, self.diags);
+            // The check saw the param's value; the file shows its name.
+            for diag in self.diags.since_mut(before) {
+                let param = from_params.iter().find(|(at, _)| diag.yaml_path.as_ref() == Some(at));
+                if let Some((_, param)) = param {
+                    diag.message = format!("{} (the value of `${param}`)", diag.message);
+                }
+            }
         }
         Some(SocketPlan {
             name: raw.name.clone(),

@@ -227,6 +227,13 @@ impl<'a> Diagnostics<'a> {
         &self.items
     }
 
+    /// The diagnostics recorded since the first `from`, to amend: a caller that
+    /// rewrote a value before it was checked says so in what the check reported.
+    pub(crate) fn since_mut(&mut self, from: usize) -> &mut [Diagnostic] {
+        let from = from.min(self.items.len());
+        &mut self.items[from..]
+    }
+
     /// Hands the diagnostics over, in the order they were recorded.
     pub fn into_vec(self) -> Vec<Diagnostic> {
         self.items
