@@ -1619,6 +1619,142 @@ fn conformance_nanomsg_req_sends_to_the_rep_idle_longest() {
     req_joining("nanomsg-req-joining", "REQ answered by a,b,a,b,c,a,b,c,a,d", nanomsg());
 }
 
+// ------------------------------------------------------------------ REQ resends
+
+/// The `*-req-resend-rotates` rows' REPs, in the order they join (`ROTATING` in the
+/// peer script): all but the last hold the request they get until released; the last
+/// answers at once.
+const ROTATING: [&str; 3] = ["a", "b", "c"];
+/// The REQ's resend interval in those rows (`ROTATING_RESEND_MS`).
+const ROTATING_RESEND: Duration = Duration::from_millis(500);
+/// Between the late answers and the next request (`ROTATING_GAP_S`), so that they
+/// reach the REQ while it has no request out: the experiment's timing.
+const ROTATING_GAP: Duration = Duration::from_millis(100);
+
+/// patchbay's REQ binds, the counterpart's REPs join it one at a time, and it sends
+/// req-1 (its resends go on to the next REPs until one answers); once the holding
+/// REPs have answered req-1 late, it sends req-2. The outcome is what each REP got and
+/// what the REQ got, in order.
+async fn ours_req_resend_rotates<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let req = open_bound(t, SocketType::Req, &options, &env, &mut cp, &watch).await?;
+    for (joined, name) in ROTATING.into_iter().enumerate() {
+        cp.say("join");
+        cp.expect("JOINED").await?;
+        if !watch.until(STEP_TIMEOUT, |s| s.connected > joined).await {
+            return Err(format!("REP {name} never connected"));
+        }
+    }
+    let (mut replies, mut got) = (Vec::new(), Vec::new());
+    for n in 1..=2 {
+        req.send(Msg::new(format!("req-{n}"))).await.map_err(err("send"))?;
+        let reply = reply_within(&req, STEP_TIMEOUT).await;
+        let reply = reply.ok_or_else(|| format!("req-{n} was not answered"))?;
+        // Each REP reports a request before it answers it: what the REPs got up to
+        // the answer is in by now.
+        let answered_by = reply.split(':').next().unwrap_or_default().to_owned();
+        loop {
+            let line = cp.expect("GOT ").await?;
+            let (name, request) = line.split_once(' ').ok_or_else(|| format!("GOT {line}?"))?;
+            got.push(format!("{name} got {request}"));
+            if name == answered_by {
+                break;
+            }
+        }
+        replies.push(reply);
+        if n == 1 {
+            cp.say("release");
+            cp.expect("RELEASED").await?;
+            tokio::time::sleep(ROTATING_GAP).await;
+        }
+    }
+    cp.say("done");
+    Ok(Outcome::new(format!("{}; REQ got {}", got.join(", "), replies.join(" then "))))
+}
+
+/// The simulated REPs, as `peer_req_resend_rotates` plays them: one more dials
+/// patchbay's REQ each time it says "join"; "release" has the holding ones answer.
+fn sim_reps_holding(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let (release, released) = tokio::sync::watch::channel(false);
+        let (answered_late, mut late) = unbounded_channel::<()>();
+        for name in ROTATING {
+            link.expect("join").await?;
+            let watch = Watch::default();
+            let rep = open(t.clone(), SocketType::Rep, &options, vec![], vec![to], &watch).await?;
+            if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
+                return Err(format!("REP {name} never connected"));
+            }
+            let (report, answered_late) = (link.tx.clone(), answered_late.clone());
+            let mut released = released.clone();
+            let holds = name != ROTATING[ROTATING.len() - 1];
+            tokio::task::spawn_local(async move {
+                while let Ok(request) = rep.recv().await {
+                    let _ = report.send(format!("GOT {name} {}", body(&request)));
+                    let late = holds && !*released.borrow();
+                    if late && released.wait_for(|r| *r).await.is_err() {
+                        break;
+                    }
+                    if answer_named(&rep, name, request).await.is_err() {
+                        break;
+                    }
+                    if late {
+                        let _ = answered_late.send(());
+                    }
+                }
+            });
+            link.say("JOINED");
+        }
+        link.expect("release").await?;
+        release.send_replace(true);
+        for _ in 1..ROTATING.len() {
+            late.recv().await.ok_or("a holding REP went away")?;
+        }
+        link.say("RELEASED");
+        link.expect("done").await?;
+        Ok(())
+    })
+}
+
+/// Where `options`' REQ resends a request its REP holds: `want` is the library's
+/// outcome, which the oracle must show too.
+fn req_resend_rotates(row: &str, options: SocketOptions) {
+    require_peers();
+    let want = "a got req-1, b got req-1, c got req-1, a got req-2; REQ got c:req-1 then a:req-2";
+    oracle_shows(row, want, "the oracle disagrees with the documented resends");
+    let options = SocketOptions { req_resend_ivl: Some(ROTATING_RESEND), ..options };
+    let ours = options.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, cp| ours_req_resend_rotates(t, env, cp, ours),
+    );
+    let sim = in_sim(row, sim_reps_holding(options.clone()), move |t, env, cp| {
+        ours_req_resend_rotates(t, env, cp, options)
+    });
+    agree(row, want, &real, &sim);
+}
+
+/// NNG's REQ resends a request its REP holds to the pipe idle longest, as it sends
+/// one: req-1 goes on from a to b to c, each resend a tick after the last. The late
+/// answers from a and b carry req-1's id, which nothing waits for, and are dropped;
+/// req-2 goes to a, idle longest again.
+#[test]
+fn conformance_nng_req_resends_to_the_rep_idle_longest() {
+    req_resend_rotates("nng-req-resend-rotates", nng());
+}
+
+/// nanomsg's REQ resends through the same `nn_lb` it sends through, once per interval.
+#[test]
+fn conformance_nanomsg_req_resends_to_the_rep_idle_longest() {
+    req_resend_rotates("nanomsg-req-resend-rotates", nanomsg());
+}
+
 // ------------------------------------------------------------------ ROUTER row
 
 /// The outcome text of `router_outcome` in the peer script.

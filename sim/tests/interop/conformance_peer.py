@@ -47,6 +47,11 @@ Rows:
                        REPs (a, b, c, d) join a bound REQ one after another; the REQ
                        asks 2 requests after b joined, 4 after c, 4 after d: which
                        REP answers each
+  nng-req-resend-rotates, nanomsg-req-resend-rotates
+                       REPs (a, b, c) join a bound REQ (resend interval 500 ms); a
+                       and b hold req-1, c answers it; then a and b answer late and
+                       the REQ sends req-2: which REP each send reaches, what the REQ
+                       gets
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
   zmq-router-full, zmq-router-full-mandatory
                        ROUTER (SNDHWM 10) sends to a DEALER (RCVHWM 10) that stopped
@@ -1435,7 +1440,7 @@ JOINING_GAP_S = 0.1
 
 def joining_rep(lib, name, port, serve=True):
     """A REP of `lib` dialling `port`, answering `name:request` on a thread of its own
-    (NNG's only if `serve`: else the caller answers, see `nng_answer_one`)."""
+    (an SP one only if `serve`: else the caller answers, see `nng_answer_one`)."""
     if lib == "zmq":
         import zmq
 
@@ -1462,6 +1467,8 @@ def joining_rep(lib, name, port, serve=True):
     else:
         rep = Nn(NN_REP)
         rep.connect(port)
+        if not serve:
+            return rep
 
         def serve():
             while True:
@@ -1535,6 +1542,128 @@ def peer_req_joining(lib, port):
         time.sleep(JOINING_PAUSE_S)
         say("JOINED")
     line()
+
+
+# ---------------------------------------------------------------- REQ resend rows
+
+# The *-req-resend-rotates rows: REPs a, b, c join a bound REQ whose resend interval
+# is ROTATING_RESEND_MS; a and b hold what they get until released, c answers at
+# once. The REQ sends req-1 (which its resends carry to b, then c), the REPs are
+# released (a's and b's late answers to req-1 reach the REQ), and the REQ sends req-2.
+ROTATING = ("a", "b", "c")
+ROTATING_RESEND_MS = 500
+# Between the late answers and req-2, so that they reach the REQ while it has no
+# request out: the experiment's timing, as JOINING_GAP_S is.
+ROTATING_GAP_S = 0.1
+NN_REQ_RESEND_IVL = 1
+
+
+class HoldingReps:
+    """The rows' REPs, dialling `port`, polled on one thread of their own; each
+    reports what it gets through `report("GOT", name, body)` before it answers."""
+
+    def __init__(self, lib, port, report):
+        self.lib, self.port, self.report = lib, port, report
+        self.reps = []
+        self.held = []
+        self.release_asked = threading.Event()
+        self.released = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def join(self, name):
+        self.reps.append((name, joining_rep(self.lib, name.encode(), self.port, False)))
+
+    def serve(self):
+        while not self.stop.is_set():
+            if self.release_asked.is_set() and not self.released.is_set():
+                for name, rep, request in self.held:
+                    self.answer(name, rep, request)
+                self.held.clear()
+                self.released.set()
+            for name, rep in self.reps:
+                if any(held == name for held, _, _ in self.held):
+                    # nanomsg's REP drops the request it holds at its next
+                    # receive, even one that times out (nn_rep_recv): a REP that
+                    # holds one is not polled until it has answered.
+                    continue
+                if self.lib == "nng":
+                    request = nng_try_recv(rep, 5)
+                else:
+                    request = rep.recv(5)
+                if request is None:
+                    continue
+                self.report("GOT", name, request.decode())
+                if name == ROTATING[-1] or self.released.is_set():
+                    self.answer(name, rep, request)
+                else:
+                    self.held.append((name, rep, request))
+
+    def answer(self, name, rep, request):
+        assert rep.send(name.encode() + b":" + request) is not False, "a REP's answer timed out"
+
+    def release(self):
+        """a and b answer what they hold; returns once they have."""
+        self.release_asked.set()
+        assert self.released.wait(TIMEOUT_MS / 1000), "the REPs were not released"
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
+def rotating_outcome(got, replies):
+    return "; ".join([", ".join(got), "REQ got " + " then ".join(replies)])
+
+
+def oracle_req_resend_rotates(lib):
+    """Where an SP REQ's resends go when its REP holds the request: to the pipe idle
+    longest, as a first send does (NNG's `ready_pipes`, nanomsg's `nn_lb`), so req-1
+    goes to a, then b, then c; the late answers carry req-1's id and are dropped; req-2
+    goes to a, idle longest again."""
+    if lib == "nng":
+        import pynng
+
+        req = nng_open(pynng.Req0, resend_time=ROTATING_RESEND_MS)
+        port = nng_listen(req, 0)
+        req = nng_timed(req)
+    else:
+        req = Nn(NN_REQ)
+        req.setint(NN_REQ_RESEND_IVL, ROTATING_RESEND_MS, level=NN_REQ)
+        port = free_port()
+        req.bind(port)
+    got = []
+    reps = HoldingReps(lib, port, lambda _what, name, body: got.append(name + " got " + body))
+    for name in ROTATING:
+        reps.join(name)
+        time.sleep(JOINING_PAUSE_S)
+    reps.thread.start()
+    replies = []
+    for n in (1, 2):
+        assert req.send(b"req-%d" % n), "the REQ's send timed out"
+        replies.append(req.recv().decode())
+        if n == 1:
+            reps.release()
+            time.sleep(ROTATING_GAP_S)
+    reps.close()
+    say("OUTCOME", rotating_outcome(got, replies))
+
+
+def peer_req_resend_rotates(lib, port):
+    """The REPs for patchbay's REQ at `port`: one more joins each time patchbay says
+    "join"; "release" frees a and b."""
+    reps = HoldingReps(lib, port, say)
+    for name in ROTATING:
+        assert line() == "join"
+        reps.join(name)
+        time.sleep(JOINING_PAUSE_S)
+        say("JOINED")
+    reps.thread.start()
+    assert line() == "release"
+    reps.release()
+    say("RELEASED")
+    line()
+    reps.close()
 
 
 # ---------------------------------------------------------------- ROUTER row
@@ -2451,6 +2580,8 @@ ORACLES = {
     "zmq-req-joining": lambda: oracle_req_joining("zmq"),
     "nng-req-joining": lambda: oracle_req_joining("nng"),
     "nanomsg-req-joining": lambda: oracle_req_joining("nanomsg"),
+    "nng-req-resend-rotates": lambda: oracle_req_resend_rotates("nng"),
+    "nanomsg-req-resend-rotates": lambda: oracle_req_resend_rotates("nanomsg"),
     "zmq-router-unknown": oracle_zmq_router_unknown,
     "zmq-router-full": lambda: oracle_zmq_router_full(False),
     "zmq-router-full-mandatory": lambda: oracle_zmq_router_full(True),
@@ -2517,6 +2648,8 @@ def main():
         "zmq-req-joining": lambda: peer_req_joining("zmq", int(opt["--port"])),
         "nng-req-joining": lambda: peer_req_joining("nng", int(opt["--port"])),
         "nanomsg-req-joining": lambda: peer_req_joining("nanomsg", int(opt["--port"])),
+        "nng-req-resend-rotates": lambda: peer_req_resend_rotates("nng", int(opt["--port"])),
+        "nanomsg-req-resend-rotates": lambda: peer_req_resend_rotates("nanomsg", int(opt["--port"])),
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
         "zmq-router-full": lambda: peer_zmq_router_full(),
         "zmq-router-full-mandatory": lambda: peer_zmq_router_full(),
