@@ -14,6 +14,30 @@ where
     Box::new(move |t, link| Box::pin(f(t, link)))
 }
 
+/// patchbay's side of a row, `ours(transport, env, counterpart, args..)`, run both
+/// ways: over real TCP against the counterpart the library's peer script plays
+/// (`DEFERRED`: started once patchbay's socket has an address, `--connect` and
+/// `--port` naming it; `PROCESS`: started first, saying where it is), and in the
+/// simulator against `peer`. `ours` is written once and built for each transport;
+/// each argument is cloned for the real run and moved into the simulated one.
+/// Gives `(real, sim)`, the two outcomes.
+macro_rules! both_ways {
+    ($row:expr, DEFERRED, $peer:expr, $ours:ident($($arg:ident),*)) => {
+        both_ways!(@run $row, || Ok(Counterpart::deferred($row, &[])), $peer, $ours($($arg),*))
+    };
+    ($row:expr, PROCESS, $peer:expr, $ours:ident($($arg:ident),*)) => {
+        both_ways!(@run $row, || Counterpart::process($row, &[]), $peer, $ours($($arg),*))
+    };
+    (@run $row:expr, $cp:expr, $peer:expr, $ours:ident($($arg:ident),*)) => {{
+        let real = {
+            $(let $arg = $arg.clone();)*
+            against_real($cp, move |t, env, cp| $ours(t, env, cp, $($arg),*))
+        };
+        let sim = in_sim($row, $peer, move |t, env, cp| $ours(t, env, cp, $($arg),*));
+        (real, sim)
+    }};
+}
+
 fn sim_server_at() -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), SIM_SERVER_PORT)
 }
@@ -520,15 +544,8 @@ fn conformance_nng_sub_keeps_one_queue_for_all_its_publishers() {
     let want = "SUB kept the newest messages of both PUBs, in arrival order";
     let oracle = oracle_shows(row, want, "the oracle is not NNG's SUB");
     let sub = SocketOptions { rcvhwm_msgs: HWM, ..nng_options(SocketType::Sub) };
-    let real_sub = sub.clone();
-    let real = against_real(
-        || Counterpart::process(row, &[]),
-        move |t, env, cp| ours_sub_of_two_pubs(t, env, cp, real_sub),
-    );
-    let publishers = nng_options(SocketType::Pub);
-    let sim = in_sim(row, sim_two_pubs(publishers), move |t, env, cp| {
-        ours_sub_of_two_pubs(t, env, cp, sub)
-    });
+    let peer = sim_two_pubs(nng_options(SocketType::Pub));
+    let (real, sim) = both_ways!(row, PROCESS, peer, ours_sub_of_two_pubs(sub));
     agree(row, want, &real, &sim);
     eprintln!(
         "  kept: oracle {}, real {}, sim {}",
@@ -559,15 +576,9 @@ fn stopped_row_without_count(
     let oracle = oracle(row);
     assert_eq!(oracle.outcomes.len(), 1);
     assert_eq!(shape(&oracle.outcomes[0]), want, "{row}: the oracle");
-    let real_ours = ours.clone();
-    let real = against_real(
-        || Counterpart::process(row, &[]),
-        move |t, env, cp| ours_sends(t, env, cp, kind, real_ours),
-    );
     let receiver_kind = if kind == SocketType::Pub { SocketType::Sub } else { kind };
-    let sim = in_sim(row, sim_stops_reading(receiver_kind, receiver), move |t, env, cp| {
-        ours_sends(t, env, cp, kind, ours)
-    });
+    let peer = sim_stops_reading(receiver_kind, receiver);
+    let (real, sim) = both_ways!(row, PROCESS, peer, ours_sends(kind, ours));
     eprintln!(
         "{row}\n  oracle:    {} {:?}\n  vs real:   {} {:?}\n  simulated: {} {:?}",
         oracle.outcomes[0], oracle.times, real.text, real.times, sim.text, sim.times
@@ -776,15 +787,8 @@ fn pair_stopped_row(row: &str, options: SocketOptions) -> (Oracle, Outcome, Outc
     let want = "PAIR sender blocked; PAIR receiver got first message; in order; got exactly what \
                 was sent";
     let oracle = oracle_shows(row, want, &format!("{row}: the oracle"));
-    let ours = options.clone();
-    let real = against_real(
-        || Counterpart::process(row, &[]),
-        move |t, env, cp| ours_pair_stopped(t, env, cp, ours),
-    );
-    let receiver = options.clone();
-    let sim = in_sim(row, sim_pair_stops_reading(receiver), move |t, env, cp| {
-        ours_pair_stopped(t, env, cp, options)
-    });
+    let peer = sim_pair_stops_reading(options.clone());
+    let (real, sim) = both_ways!(row, PROCESS, peer, ours_pair_stopped(options));
     agree(row, want, &real, &sim);
     eprintln!(
         "  sent before a send waited: oracle {}, real {}, sim {}",
@@ -1585,14 +1589,8 @@ fn sim_reps_joining(options: SocketOptions) -> SimPeer {
 fn req_joining(row: &str, want: &str, options: SocketOptions) {
     require_peers();
     oracle_shows(row, want, "the oracle disagrees with the documented order");
-    let ours = options.clone();
-    let real = against_real(
-        || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, cp| ours_req_joining(t, env, cp, ours),
-    );
-    let sim = in_sim(row, sim_reps_joining(options.clone()), move |t, env, cp| {
-        ours_req_joining(t, env, cp, options)
-    });
+    let peer = sim_reps_joining(options.clone());
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_req_joining(options));
     agree(row, want, &real, &sim);
 }
 
@@ -1729,14 +1727,8 @@ fn req_resend_rotates(row: &str, options: SocketOptions) {
     let want = "a got req-1, b got req-1, c got req-1, a got req-2; REQ got c:req-1 then a:req-2";
     oracle_shows(row, want, "the oracle disagrees with the documented resends");
     let options = SocketOptions { req_resend_ivl: Some(ROTATING_RESEND), ..options };
-    let ours = options.clone();
-    let real = against_real(
-        || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, cp| ours_req_resend_rotates(t, env, cp, ours),
-    );
-    let sim = in_sim(row, sim_reps_holding(options.clone()), move |t, env, cp| {
-        ours_req_resend_rotates(t, env, cp, options)
-    });
+    let peer = sim_reps_holding(options.clone());
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_req_resend_rotates(options));
     agree(row, want, &real, &sim);
 }
 
@@ -1835,11 +1827,7 @@ fn conformance_zmq_router_drops_or_refuses_an_unknown_identity() {
     ];
     assert_eq!(oracle.outcomes, want, "the oracle is not libzmq's documented ROUTER");
     for (mandatory, want) in [(false, want[0]), (true, want[1])] {
-        let real = against_real(
-            || Ok(Counterpart::deferred(row, &[])),
-            move |t, env, cp| ours_router(t, env, cp, mandatory),
-        );
-        let sim = in_sim(row, sim_dealer(), move |t, env, cp| ours_router(t, env, cp, mandatory));
+        let (real, sim) = both_ways!(row, DEFERRED, sim_dealer(), ours_router(mandatory));
         agree(row, want, &real, &sim);
     }
 }
@@ -2038,16 +2026,8 @@ fn conformance_nng_router_holds_one_a_pipe_beyond_its_socket_queue() {
     let oracle = oracle_shows(row, want, "the oracle is not NNG's raw REP");
     let router = nng_options(SocketType::Router);
     assert_eq!(router.rcvhwm_msgs, 1, "xrep0's socket queue");
-    let real_router = router.clone();
-    let real = against_real(
-        || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, cp| ours_router_stopped(t, env, cp, real_router),
-    );
-    let sim = in_sim(
-        row,
-        sim_raw_req_sends_until_blocked(nng_options(SocketType::Dealer)),
-        move |t, env, cp| ours_router_stopped(t, env, cp, router),
-    );
+    let peer = sim_raw_req_sends_until_blocked(nng_options(SocketType::Dealer));
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_router_stopped(router));
     agree(row, want, &real, &sim);
     eprintln!(
         "  sent: oracle {}, real {}, sim {}",
@@ -2165,15 +2145,8 @@ fn ready_first(
 ) {
     oracle_shows(row, want, "the oracle disagrees with the documented order");
     let (receiver, sender) = options;
-    let real_receiver = receiver.clone();
-    let real = against_real(
-        || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, cp| ours_receiver_ready_first(t, env, cp, kind, real_receiver),
-    );
-    let sim =
-        in_sim(row, sim_senders_ready_first(sender_of(kind), sender, burst), move |t, env, cp| {
-            ours_receiver_ready_first(t, env, cp, kind, receiver)
-        });
+    let peer = sim_senders_ready_first(sender_of(kind), sender, burst);
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_receiver_ready_first(kind, receiver));
     agree(row, want, &real, &sim);
 }
 
@@ -2315,14 +2288,8 @@ fn push_ready_longest(row: &str, options: (SocketOptions, SocketOptions)) {
     let (push, pull) = options;
     assert_eq!(push.sp_send_buffer, Some(0), "an unbuffered SP PUSH");
     let pull = SocketOptions { rcvmaxsize_bytes: None, ..pull };
-    let real_push = push.clone();
-    let real = against_real(
-        || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, cp| ours_push_ready_longest(t, env, cp, real_push),
-    );
-    let sim = in_sim(row, sim_pulls_ready_longest(pull), move |t, env, cp| {
-        ours_push_ready_longest(t, env, cp, push)
-    });
+    let peer = sim_pulls_ready_longest(pull);
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_push_ready_longest(push));
     agree(row, want, &real, &sim);
 }
 
@@ -2399,14 +2366,8 @@ fn conformance_nanomsg_pub_burst_to_a_reading_sub_loses_nothing() {
     oracle_shows(row, want, "the oracle is not nanomsg's PUB");
     let publisher = nanomsg_options(SocketType::Pub);
     assert!(publisher.send_writes_at_once, "library: nanomsg writes as it sends");
-    let real_publisher = publisher.clone();
-    let real = against_real(
-        || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, cp| ours_pub_burst(t, env, cp, real_publisher),
-    );
-    let sim = in_sim(row, sim_sub_drains(nanomsg_options(SocketType::Sub)), move |t, env, cp| {
-        ours_pub_burst(t, env, cp, publisher)
-    });
+    let peer = sim_sub_drains(nanomsg_options(SocketType::Sub));
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_pub_burst(publisher));
     agree(row, want, &real, &sim);
 }
 
@@ -2491,15 +2452,8 @@ fn nng_arrival_order(row: &str, kind: SocketType) {
     let want = format!("{kind} got c,a,b");
     oracle_shows(row, want.as_str(), &format!("the oracle is not NNG's {kind}"));
     let asker = nng_options(kind);
-    let real_asker = asker.clone();
-    let real = against_real(
-        || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, cp| ours_answers_in_arrival_order(t, env, cp, kind, real_asker),
-    );
-    let answerers = sim_answerers(answerer_of(kind), nng_options(answerer_of(kind)));
-    let sim = in_sim(row, answerers, move |t, env, cp| {
-        ours_answers_in_arrival_order(t, env, cp, kind, asker)
-    });
+    let peer = sim_answerers(answerer_of(kind), nng_options(answerer_of(kind)));
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_answers_in_arrival_order(kind, asker));
     agree(row, &want, &real, &sim);
 }
 
@@ -2928,14 +2882,8 @@ fn handshake_row(row: &'static str, options: SocketOptions, deadline: Duration) 
         std::slice::from_ref(&want),
         "the oracle kept a silent peer's connection"
     );
-    let ours = options.clone();
-    let real = against_real(
-        || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, cp| ours_listens_to_a_silent_peer(t, env, cp, ours),
-    );
-    let sim = in_sim(row, sim_silent_peer(), move |t, env, cp| {
-        ours_listens_to_a_silent_peer(t, env, cp, options)
-    });
+    let (real, sim) =
+        both_ways!(row, DEFERRED, sim_silent_peer(), ours_listens_to_a_silent_peer(options));
     agree(row, &want, &real, &sim);
     let ms = deadline.as_millis() as u64;
     for (way, closed) in [
