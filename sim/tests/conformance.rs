@@ -48,6 +48,9 @@ use crate::util::{self, run_local};
 const PEER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/conformance_peer.py");
 /// A guard against a hung peer, not a wait for one.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an oracle may run: its longest wait (a silent peer's 20 s, a receive's
+/// 30 s) with room to spare.
+const ORACLE_LIMIT: Duration = Duration::from_secs(120);
 /// The window in which something must not happen (a resend, a reply), as the peer's.
 const WINDOW: Duration = Duration::from_millis(1000);
 /// How long a send may take before it counts as blocked.
@@ -383,13 +386,28 @@ struct Oracle {
 }
 
 fn oracle(row: &str) -> Oracle {
-    let out = Command::new("python3")
+    let mut child = Command::new("python3")
         .args(["-u", PEER_SCRIPT, "oracle", row])
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
+        .spawn()
         .expect("run python3");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "oracle {row} failed: {text}");
+    // Read on a thread, so that an oracle that never ends (a library hanging in its
+    // own teardown) fails the row instead of hanging the suite.
+    let mut stdout = child.stdout.take().expect("piped");
+    let (done, read) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        let _ = done.send(text);
+    });
+    let Ok(text) = read.recv_timeout(ORACLE_LIMIT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("oracle {row} did not finish within {ORACLE_LIMIT:?}: killed");
+    };
+    let status = child.wait().expect("wait for the oracle");
+    assert!(status.success(), "oracle {row} failed: {text}");
     let outcomes = text.lines().filter_map(|l| l.strip_prefix("OUTCOME ")).map(str::to_owned);
     let times = text.lines().filter_map(|l| l.strip_prefix("TIME ")).filter_map(|l| {
         let (name, value) = l.split_once(' ')?;
