@@ -70,7 +70,26 @@ pub(super) fn apply_option_overrides(
             );
             continue;
         };
-        plan.options.apply(options, plan.socket_type, &path, diags);
+        let mut options = options.clone();
+        for (name, value) in options.scalars_mut() {
+            let Some(param) = value.as_ref().and_then(|v| v.text.strip_prefix('$')) else {
+                continue;
+            };
+            diags
+                .error(
+                    &path.key(name),
+                    Target::Value,
+                    Code::BadValue,
+                    format!("a scenario's `overrides` take values, not parameters (`${param}`)"),
+                )
+                .hint(format!(
+                    "write the value here, or write `{name}: ${param}` in the topology's \
+                     options and set `{param}` under this scenario's `params`"
+                ));
+            // Reported once, here, and not again as a value of the wrong type.
+            *value = None;
+        }
+        plan.options.apply(&options, plan.socket_type, &path, diags);
         if options.pair_version.is_some() && plan.socket_type == SocketType::Pair {
             let socket = group.sockets.iter().position(|s| s.name == socket).expect("found above");
             versioned.push((group.id.0 as usize, socket, path.key("pair_version")));
