@@ -1,18 +1,20 @@
 //! A REQ behaves as its library's does when the server holding its request is killed
 //! (docs/library-semantics.md, "REQ"): libzmq's is stuck for ever, the Lazy Pirate
-//! client gets out by reopening it, and nanomsg's resends by itself. Each test runs
-//! one of the shipped `req-rep-server-killed*` scenarios and asserts what its trace
-//! shows.
+//! client gets out by reopening it, and nanomsg's resends by itself. When a worker
+//! stalls instead, nanomsg's REQ has only its timer to resend on. Each test runs one
+//! of the shipped `req-rep-server-killed*` or `req-rep-stalled-worker*` scenarios and
+//! asserts what its trace shows.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use patchbay::invariant::Verdict;
+use patchbay::plan::{GroupId, Replica};
 use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario;
 use patchbay::run::{RunReport, run_seed};
-use patchbay::trace::{AppEvent, EventKind, MsgId, Trace};
+use patchbay::trace::{AppEvent, EventKind, MsgId, Trace, TraceEvent};
 
 fn run(scenario: &str) -> RunReport {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("root").to_path_buf();
@@ -50,10 +52,25 @@ fn accepted(trace: &Trace) -> BTreeSet<MsgId> {
         .collect()
 }
 
-/// When the scenario's one fault (the kill) began.
-fn kill_at(trace: &Trace) -> Duration {
+/// When the scenario's one fault (the kill, or the stall) began.
+fn fault_at(trace: &Trace) -> Duration {
     let begin = trace.events.iter().find(|e| matches!(e.kind, EventKind::FaultBegin { .. }));
-    begin.expect("the kill is in the trace").at
+    begin.expect("the fault is in the trace").at
+}
+
+/// When message `id` was issued.
+fn issued_at(trace: &Trace, id: MsgId) -> Duration {
+    let issue = app(trace).find(|(_, a)| **a == AppEvent::RequestIssued { id });
+    issue.expect("issued").0
+}
+
+/// The workers (group 1) whose sockets took request `id` in (`Receive` events), in
+/// order; the client taking the reply, which carries the same id, is left out.
+fn workers_reached(trace: &Trace, id: MsgId) -> Vec<Replica> {
+    let took =
+        |e: &&TraceEvent| matches!(&e.kind, EventKind::Receive { msg } if msg.id == Some(id));
+    let nodes = trace.events.iter().filter(took).filter_map(|e| e.node);
+    nodes.filter(|r| r.group == GroupId(1)).collect()
 }
 
 /// The REQ request ids the requester's socket put on a pipe for message `id`
@@ -97,7 +114,7 @@ fn libzmq_req_stays_stuck_on_a_request_lost_with_its_killed_server() {
     assert_eq!(resends(trace), []);
     let stuck_at =
         app(trace).find(|(_, a)| **a == AppEvent::RequestIssued { id: stuck[0] }).map(|(at, _)| at);
-    assert!(stuck_at.is_some_and(|at| at < kill_at(trace)));
+    assert!(stuck_at.is_some_and(|at| at < fault_at(trace)));
     let lost = report.invariants.iter().find(|o| o.name == "no_lost_replies").expect("checked");
     assert_eq!(lost.verdict, Verdict::Fail);
     assert_eq!(lost.violations.len(), 1);
@@ -117,7 +134,7 @@ fn the_lazy_pirate_client_reopens_its_req_resends_and_gets_every_reply() {
     assert_eq!(reopened.len(), 1, "one timeout, one reopen: {reopened:?}");
     let reopen_at = reopened[0];
     // The guide's 2,500 ms after the request lost with the kill went out.
-    assert!(reopen_at > kill_at(trace) + Duration::from_millis(1_500), "{reopen_at:?}");
+    assert!(reopen_at > fault_at(trace) + Duration::from_millis(1_500), "{reopen_at:?}");
     let issued = issued(trace);
     assert_eq!(issued.len(), 20);
     assert_eq!(accepted(trace), issued.iter().copied().collect());
@@ -152,11 +169,65 @@ fn nanomsg_req_resends_at_once_when_its_server_connection_is_reset() {
     let (at, request_id, timer) = resent[0];
     // Caused by the pipe loss (not the 60 s timer), as the kill reset the connection.
     assert!(!timer);
-    assert!(at >= kill_at(trace) && at < kill_at(trace) + Duration::from_millis(100), "{at:?}");
+    assert!(at >= fault_at(trace) && at < fault_at(trace) + Duration::from_millis(100), "{at:?}");
     // The same request id as the request that was in flight when the server died.
     let in_flight =
         issued.iter().copied().find(|id| enqueued_request_ids(trace, *id).contains(&request_id));
     assert!(in_flight.is_some(), "request id {request_id:#010x} was never sent");
+}
+
+/// nanomsg's REQ at its 60 s resend interval: a worker that stalls keeps its
+/// connection, so there is no pipe loss to resend on, and the request it holds waits
+/// for a timer that fires after the run; the client, in lockstep, never sends again,
+/// though the other worker is idle.
+#[test]
+fn nanomsg_req_waits_on_a_stalled_worker_for_its_resend_interval() {
+    let report = run("req-rep-stalled-worker-nanomsg.yaml");
+    let trace = report.trace.as_ref().expect("kept");
+    let (issued, accepted) = (issued(trace), accepted(trace));
+    let stuck: Vec<MsgId> = issued.iter().copied().filter(|id| !accepted.contains(id)).collect();
+    assert_eq!(stuck.len(), 1, "issued {issued:?}, accepted {accepted:?}");
+    assert_eq!(issued.last(), stuck.first(), "the client never sends again");
+    assert!(issued_at(trace, stuck[0]) > fault_at(trace));
+    // It reached no worker: the stalled one does not read, and nothing resent it.
+    assert_eq!(workers_reached(trace, stuck[0]), []);
+    assert_eq!(resends(trace), []);
+}
+
+/// The same with a 1 s resend interval: each request after the stall but the first
+/// goes first to the stalled worker, the pipe idle longest (the other one has just
+/// answered), and a second later, by the timer, to the other worker, which answers it. nanomsg's REQ
+/// deals a resend as a first send (the conformance row `nanomsg-req-resend-rotates`).
+#[test]
+fn nanomsg_req_resends_what_a_stalled_worker_holds_to_the_other_worker() {
+    let report = run("req-rep-stalled-worker-resend.yaml");
+    let trace = report.trace.as_ref().expect("kept");
+    let issued = issued(trace);
+    assert_eq!(issued.len(), 20);
+    assert_eq!(accepted(trace), issued.iter().copied().collect());
+    let worker = |index| Replica { group: GroupId(1), index };
+    let stall = fault_at(trace);
+    let (before, after): (Vec<MsgId>, Vec<MsgId>) =
+        issued.iter().partition(|id| issued_at(trace, **id) < stall);
+    let first: Vec<_> = before.iter().map(|id| workers_reached(trace, *id)).collect();
+    for w in [worker(0), worker(1)] {
+        assert!(first.contains(&vec![w]), "both workers served before the stall: {first:?}");
+    }
+    assert!(!after.is_empty());
+    for id in &after {
+        assert_eq!(workers_reached(trace, *id), [worker(1)], "{id:?}");
+    }
+    // The first of them found worker.1 idle longest (worker.0 had taken the last
+    // request before the stall) and went straight there; every later one went to
+    // worker.0 first, and the timer resent it a second after it was sent.
+    let resent = resends(trace);
+    assert_eq!(resent.len(), after.len() - 1, "{resent:?}");
+    assert_eq!(workers_reached(trace, before[before.len() - 1]), [worker(0)]);
+    for (id, (at, request_id, timer)) in after[1..].iter().zip(&resent) {
+        assert!(timer);
+        assert_eq!(enqueued_request_ids(trace, *id), [*request_id]);
+        assert_eq!(*at - issued_at(trace, *id), Duration::from_secs(1), "{id:?}");
+    }
 }
 
 /// `req_relaxed` and `req_correlate` on a libzmq REQ reach the core's options, and
