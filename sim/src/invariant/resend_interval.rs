@@ -5,8 +5,9 @@
 //! each `Resend`, and ends with its reply (`Deliver` or `Receive` on the socket), a
 //! `Cancel`, or the death of the process. Each timer resend must come no earlier than
 //! the interval after the timer was armed and no later than the interval plus the
-//! tolerance (default: one simulator tick, the granularity at which timers fire)
-//! after the request last went out; a request left waiting past that with a pipe up
+//! tolerance (default: one simulator tick, the granularity at which timers fire; a
+//! real run's default is `run::real::REAL_TIMER_SLACK`) after the request last went
+//! out; a request left waiting past that with a pipe up
 //! is a missed resend. With `req_resend_ivl` off any timer resend is a violation. A
 //! run in which no REQ sent anything checked nothing, and says `Unknown`.
 //!
@@ -45,7 +46,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::plan::{FaultKind, Replica, Selector};
+use crate::plan::{FaultKind, InvariantPlan, ParamValue, Replica, Selector};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{EventKind, SocketIndex, TraceEvent};
 use crate::vocab::{Param, ParamKind};
@@ -61,6 +62,17 @@ const TOLERANCE: Param = Param {
     default: None,
     doc: "slack allowed beyond the interval (default: one simulator tick)",
 };
+
+/// Gives `invariant`, if it is this one and the scenario set no `tolerance`, `slack`
+/// for it. A real run does (`run/real.rs`): its timers fire when the operating system
+/// schedules them, a millisecond or more after they are due, where the simulator's
+/// fire on their tick, the default tolerance.
+pub(crate) fn default_tolerance(invariant: &mut InvariantPlan, slack: Duration) {
+    if invariant.name == NAME {
+        let tolerance = invariant.params.entry(TOLERANCE.name.to_owned());
+        tolerance.or_insert(ParamValue::Duration(slack));
+    }
+}
 
 /// `resend_interval` as the registry knows it: its summary, parameters, when it applies
 /// and its checker, declared here once.

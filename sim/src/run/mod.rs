@@ -307,7 +307,7 @@ pub fn run_real_seed(
     keep_trace: impl Into<KeepTrace>,
 ) -> RunReport {
     let started = Instant::now();
-    let scaled = real::scaled(plan, opts.time_scale);
+    let scaled = real::with_real_slack(real::scaled(plan, opts.time_scale));
     let written = scaled.faults.len();
     let drawn = swarm::with_drawn_faults(&scaled, seed);
     let plan = drawn.as_ref().unwrap_or(&scaled);

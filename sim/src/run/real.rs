@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::design::Completion;
+use crate::invariant::resend_tolerance;
 use crate::net::{EventSink, TokioTcp, out_of_descriptors};
 use crate::plan::{Bind, Distribution, Group, Replica, ScenarioPlan};
 use crate::registry::Registry;
@@ -206,6 +207,21 @@ fn descriptor_failure(trace: &Trace, noted: Option<String>, needed: u64) -> Opti
     Some(RunError::NotRunnable(format!(
         "ran out of file descriptors ({reason}) under a limit of {soft}: EMFILE: raise ulimit -n to at least {needed} per run at once (runs side by side add up; --jobs 1 runs one)"
     )))
+}
+
+/// How late a timer of patchbay's own may fire over real TCP before a checker calls
+/// it late, unless the scenario says otherwise: the operating system's scheduling
+/// delay, about 1.5 ms on an idle two-core machine and more on a loaded one, where
+/// the simulator's timers fire on their tick.
+pub const REAL_TIMER_SLACK: Duration = Duration::from_millis(20);
+
+/// The scenario as a real run checks it: `resend_interval` without a `tolerance` of
+/// the scenario's gets [`REAL_TIMER_SLACK`], not the simulator's tick.
+pub(crate) fn with_real_slack(mut plan: ScenarioPlan) -> ScenarioPlan {
+    for invariant in &mut plan.invariants {
+        resend_tolerance(invariant, REAL_TIMER_SLACK);
+    }
+    plan
 }
 
 /// The scenario with its timetable scaled by `f`: the safety and liveness phases,
@@ -607,6 +623,39 @@ mod tests {
 
     use super::*;
     use crate::trace::TraceEvent;
+
+    /// A real run gives `resend_interval` the scheduler's slack where the scenario
+    /// gave no tolerance, keeps a tolerance it gave, and touches no other invariant.
+    #[test]
+    fn a_real_run_gives_resend_interval_the_schedulers_slack_unless_the_scenario_says() {
+        use crate::plan::{InvariantPlan, ParamValue};
+        let invariant = |name, tolerance: Option<Duration>| InvariantPlan {
+            name,
+            params: tolerance
+                .map(|t| ("tolerance".to_owned(), ParamValue::Duration(t)))
+                .into_iter()
+                .collect(),
+        };
+        let mut plan = crate::plan::testing::plan();
+        plan.invariants = vec![
+            invariant("resend_interval", None),
+            invariant("resend_interval", Some(Duration::from_millis(3))),
+            invariant("no_lost_replies", None),
+        ];
+        let tolerances: Vec<Option<ParamValue>> = with_real_slack(plan)
+            .invariants
+            .iter()
+            .map(|i| i.params.get("tolerance").cloned())
+            .collect();
+        assert_eq!(
+            tolerances,
+            [
+                Some(ParamValue::Duration(REAL_TIMER_SLACK)),
+                Some(ParamValue::Duration(Duration::from_millis(3))),
+                None
+            ]
+        );
+    }
 
     fn trace_with(kind: EventKind) -> Trace {
         let event = TraceEvent { at: Duration::from_secs(1), node: None, socket: None, kind };
