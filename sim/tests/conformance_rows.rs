@@ -1527,6 +1527,38 @@ const JOINING_ASKS: [usize; 4] = [0, 2, 4, 4];
 /// request (docs/library-semantics.md).
 const JOINING_GAP: Duration = Duration::from_millis(100);
 
+/// Asks the counterpart for one more REP, `name`, and waits until patchbay's bound
+/// socket (watched by `watch`) has its connection: the REPs' order of joining is the
+/// order of their pipes.
+async fn rep_joins(cp: &mut Counterpart, watch: &Watch, name: &str) -> Result<(), String> {
+    let before = watch.seen.borrow().connected;
+    cp.say("join");
+    cp.expect("JOINED").await?;
+    if !watch.until(STEP_TIMEOUT, |s| s.connected > before).await {
+        return Err(format!("REP {name} never connected"));
+    }
+    Ok(())
+}
+
+/// The simulated counterpart's side of [`rep_joins`]: at "join", a REP dials `to`;
+/// once its connection is up it is handed back, for the caller to serve and then say
+/// "JOINED".
+async fn sim_rep_joins(
+    t: &patchbay::run::ShimTransport,
+    options: &SocketOptions,
+    to: SocketAddr,
+    link: &mut SimLink,
+    name: &str,
+) -> Result<SocketHandle, String> {
+    link.expect("join").await?;
+    let watch = Watch::default();
+    let rep = open(t.clone(), SocketType::Rep, options, vec![], vec![to], &watch).await?;
+    if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
+        return Err(format!("REP {name} never connected"));
+    }
+    Ok(rep)
+}
+
 /// patchbay's REQ binds; each time one more of the counterpart's REPs has joined and
 /// its connection is up, it asks that step's requests, one at a time, and notes
 /// which REP answered each.
@@ -1540,11 +1572,7 @@ async fn ours_req_joining<T: Transport>(
     let req = open_bound(t, SocketType::Req, &options, &env, &mut cp, &watch).await?;
     let (mut answered, mut n) = (Vec::new(), 0);
     for (joined, asks) in JOINING_ASKS.into_iter().enumerate() {
-        cp.say("join");
-        cp.expect("JOINED").await?;
-        if !watch.until(STEP_TIMEOUT, |s| s.connected > joined).await {
-            return Err(format!("REP {} never connected", JOINING[joined]));
-        }
+        rep_joins(&mut cp, &watch, JOINING[joined]).await?;
         for _ in 0..asks {
             n += 1;
             req.send(Msg::new(format!("req-{n}"))).await.map_err(err("send"))?;
@@ -1564,12 +1592,7 @@ fn sim_reps_joining(options: SocketOptions) -> SimPeer {
     sim_peer(move |t, mut link| async move {
         let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
         for name in JOINING {
-            link.expect("join").await?;
-            let watch = Watch::default();
-            let rep = open(t.clone(), SocketType::Rep, &options, vec![], vec![to], &watch).await?;
-            if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
-                return Err(format!("REP {name} never connected"));
-            }
+            let rep = sim_rep_joins(&t, &options, to, &mut link, name).await?;
             tokio::task::spawn_local(async move {
                 while let Ok(request) = rep.recv().await {
                     if answer_named(&rep, name, request).await.is_err() {
@@ -1641,12 +1664,8 @@ async fn ours_req_resend_rotates<T: Transport>(
 ) -> Result<Outcome, String> {
     let watch = Watch::default();
     let req = open_bound(t, SocketType::Req, &options, &env, &mut cp, &watch).await?;
-    for (joined, name) in ROTATING.into_iter().enumerate() {
-        cp.say("join");
-        cp.expect("JOINED").await?;
-        if !watch.until(STEP_TIMEOUT, |s| s.connected > joined).await {
-            return Err(format!("REP {name} never connected"));
-        }
+    for name in ROTATING {
+        rep_joins(&mut cp, &watch, name).await?;
     }
     let (mut replies, mut got) = (Vec::new(), Vec::new());
     for n in 1..=2 {
@@ -1683,12 +1702,7 @@ fn sim_reps_holding(options: SocketOptions) -> SimPeer {
         let (release, released) = tokio::sync::watch::channel(false);
         let (answered_late, mut late) = unbounded_channel::<()>();
         for name in ROTATING {
-            link.expect("join").await?;
-            let watch = Watch::default();
-            let rep = open(t.clone(), SocketType::Rep, &options, vec![], vec![to], &watch).await?;
-            if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
-                return Err(format!("REP {name} never connected"));
-            }
+            let rep = sim_rep_joins(&t, &options, to, &mut link, name).await?;
             let (report, answered_late) = (link.tx.clone(), answered_late.clone());
             let mut released = released.clone();
             let holds = name != ROTATING[ROTATING.len() - 1];
