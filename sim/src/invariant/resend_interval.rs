@@ -60,7 +60,7 @@ const TOLERANCE: Param = Param {
     name: "tolerance",
     kind: ParamKind::Duration,
     default: None,
-    doc: "slack allowed beyond the interval (default: one simulator tick)",
+    doc: "slack allowed beyond the interval (default: one simulator tick; 20 ms under `real`)",
 };
 
 /// Gives `invariant`, if it is this one and the scenario set no `tolerance`, `slack`
