@@ -12,7 +12,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::util::{EventLog, loopback, run_local};
+use crate::util::{self, EventLog, loopback, run_local};
 use bytes::{BufMut, Bytes, BytesMut};
 use patchbay::net::{DriverEvent, SocketHandle, TokioTcp, spawn_socket};
 use patchbay::socket::{
@@ -95,7 +95,8 @@ impl NngPeer {
     }
 
     pub(crate) fn finish(mut self) {
-        let status = self.child.wait().expect("wait for the NNG peer");
+        let status = util::wait_bounded(&mut self.child, STEP_TIMEOUT, "the NNG peer");
+        let status = status.unwrap_or_else(|err| panic!("{err}"));
         assert!(status.success(), "NNG peer exited with {status}");
     }
 }

@@ -22,6 +22,32 @@ use patchbay::run::{RunReport, run_seed};
 use patchbay::socket::SocketEvent;
 use patchbay::spec::source::SourceFile;
 
+/// Waits for `child` to exit, for at most `limit`. A child still running then (a
+/// library hanging in its own teardown) is killed and the wait fails, naming `what`:
+/// a test fails instead of hanging.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> Result<std::process::ExitStatus, String> {
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).ok_or("no pid")?;
+    let (done, watched) = channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let expired = watched.recv_timeout(limit) == Err(RecvTimeoutError::Timeout);
+        if expired {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        expired
+    });
+    let status = child.wait().map_err(|err| format!("wait for {what}: {err}"));
+    let _ = done.send(());
+    if watchdog.join().unwrap_or(false) {
+        return Err(format!("{what} had not exited {limit:?} after its work: killed"));
+    }
+    status
+}
+
 /// The workspace root, where `scenarios/` and `topologies/` are.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
@@ -192,4 +218,20 @@ impl<S: Seen> Watch<S> {
             }
         }
     }
+}
+
+/// `wait_bounded` gives a child's status when it exits in time, and kills one that
+/// does not, failing with its name.
+#[test]
+fn wait_bounded_kills_a_child_that_outlives_its_limit() {
+    use std::process::Command;
+    let mut quick = Command::new("true").spawn().expect("run true");
+    let status = wait_bounded(&mut quick, Duration::from_secs(30), "true");
+    assert!(status.is_ok_and(|s| s.success()));
+    let mut stuck = Command::new("sleep").arg("600").spawn().expect("run sleep");
+    let pid = rustix::process::Pid::from_raw(stuck.id() as i32).expect("a pid");
+    let err = wait_bounded(&mut stuck, Duration::from_millis(100), "a stuck peer").unwrap_err();
+    assert_eq!(err, "a stuck peer had not exited 100ms after its work: killed");
+    let gone = rustix::process::test_kill_process(pid);
+    assert_eq!(gone, Err(rustix::io::Errno::SRCH), "the stuck child is gone");
 }

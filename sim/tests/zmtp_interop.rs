@@ -16,6 +16,8 @@ use bytes::{Bytes, BytesMut};
 use patchbay::socket::SocketType;
 use patchbay::wire::zmtp::{self, Decoder, Event, Handshake, Limits, Peer, Version};
 
+use crate::util;
+
 const PEER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/zmq_peer.py");
 /// A guard against a hung peer, not a wait for one: each step takes milliseconds.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,7 +76,8 @@ impl ZmqPeer {
     }
 
     fn finish(mut self) {
-        let status = self.child.wait().expect("wait for the zmq peer");
+        let status = util::wait_bounded(&mut self.child, STEP_TIMEOUT, "the zmq peer");
+        let status = status.unwrap_or_else(|err| panic!("{err}"));
         assert!(status.success(), "zmq peer exited with {status}");
     }
 }

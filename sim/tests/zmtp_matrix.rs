@@ -22,7 +22,7 @@ use patchbay::socket::{
 };
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use crate::util::{loopback, run_local};
+use crate::util::{self, loopback, run_local};
 
 const PEER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/zmq_matrix_peer.py");
 /// A guard against a hung peer, not a wait for one: each step takes milliseconds.
@@ -95,7 +95,7 @@ impl ZmqPeer {
     }
 
     pub(crate) fn finish(mut self) -> Result<(), String> {
-        let status = self.child.wait().map_err(|err| err.to_string())?;
+        let status = util::wait_bounded(&mut self.child, STEP_TIMEOUT, "the pyzmq peer")?;
         if status.success() { Ok(()) } else { Err(format!("pyzmq peer exited with {status}")) }
     }
 }
