@@ -392,21 +392,17 @@ fn oracle(row: &str) -> Oracle {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("run python3");
-    // Read on a thread, so that an oracle that never ends (a library hanging in its
-    // own teardown) fails the row instead of hanging the suite.
+    // Read on a thread while the wait is bounded: an oracle that never ends (a
+    // library hanging in its own teardown) is killed and fails its row.
     let mut stdout = child.stdout.take().expect("piped");
-    let (done, read) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
-        let _ = done.send(text);
+        text
     });
-    let Ok(text) = read.recv_timeout(ORACLE_LIMIT) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("oracle {row} did not finish within {ORACLE_LIMIT:?}: killed");
-    };
-    let status = child.wait().expect("wait for the oracle");
+    let status = util::wait_bounded(&mut child, ORACLE_LIMIT, &format!("oracle {row}"));
+    let status = status.unwrap_or_else(|err| panic!("{err}"));
+    let text = reader.join().expect("the oracle's reader");
     assert!(status.success(), "oracle {row} failed: {text}");
     let outcomes = text.lines().filter_map(|l| l.strip_prefix("OUTCOME ")).map(str::to_owned);
     let times = text.lines().filter_map(|l| l.strip_prefix("TIME ")).filter_map(|l| {

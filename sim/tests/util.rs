@@ -43,7 +43,7 @@ pub fn wait_bounded(
     let status = child.wait().map_err(|err| format!("wait for {what}: {err}"));
     let _ = done.send(());
     if watchdog.join().unwrap_or(false) {
-        return Err(format!("{what} had not exited {limit:?} after its work: killed"));
+        return Err(format!("{what} had not exited within {limit:?}: killed"));
     }
     status
 }
@@ -231,7 +231,7 @@ fn wait_bounded_kills_a_child_that_outlives_its_limit() {
     let mut stuck = Command::new("sleep").arg("600").spawn().expect("run sleep");
     let pid = rustix::process::Pid::from_raw(stuck.id() as i32).expect("a pid");
     let err = wait_bounded(&mut stuck, Duration::from_millis(100), "a stuck peer").unwrap_err();
-    assert_eq!(err, "a stuck peer had not exited 100ms after its work: killed");
+    assert_eq!(err, "a stuck peer had not exited within 100ms: killed");
     let gone = rustix::process::test_kill_process(pid);
     assert_eq!(gone, Err(rustix::io::Errno::SRCH), "the stuck child is gone");
 }

@@ -117,7 +117,8 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
+
+import peer_exit
 
 TIMEOUT_MS = 30000
 # The window in which something must NOT happen (a resend, a reply).
@@ -208,6 +209,7 @@ NN_SOL_SOCKET, NN_LINGER, NN_SNDTIMEO, NN_RCVTIMEO, NN_RECONNECT_IVL = 0, 1, 4, 
 NN_SUB_SUBSCRIBE = 1
 NN_RCVMAXSIZE = 16
 NN_MSG = 2**64 - 1
+NN_STAT_CURRENT_CONNECTIONS = 201
 
 
 def nn_lib():
@@ -221,6 +223,8 @@ def nn_lib():
     lib.nn_freemsg.argtypes = [ctypes.c_void_p]
     lib.nn_strerror.restype = ctypes.c_char_p
     lib.nn_bind.argtypes = lib.nn_connect.argtypes = [ctypes.c_int, ctypes.c_char_p]
+    lib.nn_get_statistic.argtypes = [ctypes.c_int, ctypes.c_int]
+    lib.nn_get_statistic.restype = ctypes.c_uint64
     return lib
 
 
@@ -274,6 +278,10 @@ class Nn:
         """Whether `body` went out within `ms`."""
         self.setint(NN_SNDTIMEO, ms)
         return not self.timed_out(Nn.lib.nn_send(self.s, body, len(body), 0))
+
+    def connections(self):
+        """How many connections the socket has up (NN_STAT_CURRENT_CONNECTIONS)."""
+        return Nn.lib.nn_get_statistic(self.s, NN_STAT_CURRENT_CONNECTIONS)
 
     def recv(self, ms=TIMEOUT_MS):
         """A message, or None if none came within `ms`."""
@@ -1635,9 +1643,14 @@ def oracle_req_resend_rotates(lib):
         req.bind(port)
     got = []
     reps = HoldingReps(lib, port, lambda _what, name, body: got.append(name + " got " + body))
-    for name in ROTATING:
+    connections = (lambda: len(req.sock.pipes)) if lib == "nng" else req.connections
+    for n, name in enumerate(ROTATING, 1):
         reps.join(name)
-        time.sleep(JOINING_PAUSE_S)
+        # The REQ's pipes join its ready list in the order they come up.
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while connections() < n:
+            assert time.monotonic() < deadline, "REP %s never connected" % name
+            time.sleep(0.001)
     reps.thread.start()
     replies = []
     for n in (1, 2):
@@ -1657,7 +1670,7 @@ def peer_req_resend_rotates(lib, port):
     for name in ROTATING:
         assert line() == "join"
         reps.join(name)
-        time.sleep(JOINING_PAUSE_S)
+        # patchbay waits for its REQ to see the connection before the next "join".
         say("JOINED")
     reps.thread.start()
     assert line() == "release"
@@ -2680,14 +2693,4 @@ def main():
 
 
 if __name__ == "__main__":
-    # Leave without the interpreter's teardown, which joins NNG's threads under
-    # pynng's sockets: on a loaded machine it has hung, and crashed, after a row's
-    # output was complete. A failure still prints its traceback and exits non-zero.
-    try:
-        main()
-    except BaseException:
-        traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(1)
-    sys.stdout.flush()
-    os._exit(0)
+    peer_exit.run(main)

@@ -17,11 +17,11 @@ exits 1; every wait has a timeout so a broken peer cannot hang the test.
 """
 
 import argparse
-import os
 import sys
-import traceback
 
 import pynng
+
+import peer_exit
 
 TIMEOUT_MS = 10_000
 
@@ -88,15 +88,4 @@ def main():
 
 
 if __name__ == "__main__":
-    # Leave without the interpreter's teardown, which joins NNG's threads under
-    # pynng's sockets and has hung a loaded machine after the peer's work was done
-    # (conformance_peer.py does the same). A failure still prints its traceback and
-    # exits non-zero.
-    try:
-        main()
-    except BaseException:
-        traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(1)
-    sys.stdout.flush()
-    os._exit(0)
+    peer_exit.run(main)

@@ -23,14 +23,14 @@ so a broken cell fails instead of hanging.
 """
 
 import argparse
-import os
 import sys
 import threading
 import time
-import traceback
 
 import pynng
 from pynng import options
+
+import peer_exit
 
 PREFIX = b"news"
 TIMEOUT_MS = 30000
@@ -146,15 +146,4 @@ def main():
 
 
 if __name__ == "__main__":
-    # Leave without the interpreter's teardown, which joins NNG's threads under
-    # pynng's sockets and has hung a loaded machine after the peer's work was done
-    # (conformance_peer.py does the same). A failure still prints its traceback and
-    # exits non-zero.
-    try:
-        main()
-    except BaseException:
-        traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(1)
-    sys.stdout.flush()
-    os._exit(0)
+    peer_exit.run(main)
