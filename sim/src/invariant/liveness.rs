@@ -81,6 +81,7 @@ pub fn check(input: &CheckInput) -> Outcome {
         return Outcome::unknown(NAME, "no unit of work was declared: nothing to check");
     }
     let end = input.end();
+    let heal = describe_heal(input, healed);
     let mut counts = Counts::default();
     let mut violations = Vec::new();
     for (work, unit) in &units {
@@ -98,11 +99,8 @@ pub fn check(input: &CheckInput) -> Outcome {
             counts.orphaned += 1;
             continue;
         }
-        let since = if from == healed {
-            format!("the heal at {}", dur(healed))
-        } else {
-            format!("its start at {}", dur(from))
-        };
+        let since =
+            if from == healed { heal.clone() } else { format!("its start at {}", dur(from)) };
         let what = describe(input, *work, unit);
         let text = match unit.finished {
             Some(f) => {
@@ -122,10 +120,9 @@ pub fn check(input: &CheckInput) -> Outcome {
         violations.push(Violation::new(deadline, Some(unit.owner), text));
     }
     let note = format!(
-        "{} units of work declared, {} judged after the heal at {} with bound {}; {} orphaned by a killed owner",
+        "{} units of work declared, {} judged after {heal} with bound {}; {} orphaned by a killed owner",
         units.len(),
         counts.judged,
-        dur(healed),
         dur(bound),
         counts.orphaned
     );
@@ -137,6 +134,18 @@ pub fn check(input: &CheckInput) -> Outcome {
         return Outcome::unknown(NAME, why);
     }
     Outcome::from_violations(NAME, violations).with_note(note)
+}
+
+/// The moment the liveness phase began, in words: "the heal at 10s", or, when a fault
+/// the scenario made last past it (`until` beyond `duration`, or `until: end`) was
+/// still in force, the end of the fault phase with how many were, since nothing healed.
+fn describe_heal(input: &CheckInput, healed: Duration) -> String {
+    let lasting = input.plan.faults.iter().filter(|f| f.until.is_some_and(|u| u > healed)).count();
+    match lasting {
+        0 => format!("the heal at {}", dur(healed)),
+        1 => format!("the fault phase's end at {} (1 fault still in force)", dur(healed)),
+        n => format!("the fault phase's end at {} ({n} faults still in force)", dur(healed)),
+    }
 }
 
 fn describe(input: &CheckInput, work: Work, unit: &Unit) -> String {
@@ -364,6 +373,31 @@ mod tests {
                 "aggregator job 1 started at 10ms by client.0 had not finished 1s after the heal at 1s, nor by the run's end at 5s"
             ]
         );
+    }
+
+    #[test]
+    fn a_fault_lasting_past_the_heal_is_named_not_called_healed() {
+        let mut plan = plan();
+        let mut stall = node_fault(FaultKind::Stall, ms(500), node(0, 0));
+        stall.until = Some(Duration::MAX);
+        plan.faults = vec![stall];
+        let lasting = outcome(vec![issued(0, 1)], &plan);
+        assert_eq!(lasting.verdict, Verdict::Fail);
+        assert_eq!(
+            texts(&lasting),
+            [
+                "request client.0#1 issued at 0 by client.0 had not finished 1s after the fault phase's end at 1s (1 fault still in force), nor by the run's end at 5s"
+            ]
+        );
+        let note = lasting.note.as_deref().unwrap_or_default();
+        assert!(
+            note.contains("judged after the fault phase's end at 1s (1 fault still in force) with"),
+            "{note}"
+        );
+        // A fault ending at the heal is healed by it.
+        plan.faults[0].until = Some(ms(1000));
+        let healed = outcome(vec![issued(0, 1)], &plan);
+        assert!(texts(&healed)[0].contains("after the heal at 1s,"), "{healed:?}");
     }
 
     #[test]
