@@ -239,6 +239,19 @@ pub(crate) fn load_all(ctx: &Ctx, files: &[PathBuf]) -> Option<Vec<ScenarioPlan>
         if !loaded.diagnostics.is_empty() {
             eprint!("{}", render(&loaded.diagnostics));
         }
+        if loaded.diagnostics.iter().any(|d| d.code == "not-a-scenario") {
+            let naming = scenarios_naming(ctx, f);
+            if !naming.is_empty() {
+                let shown: Vec<String> =
+                    naming.iter().map(|s| ctx.shown(s).display().to_string()).collect();
+                let file = f.canonicalize().unwrap_or_else(|_| f.clone());
+                eprintln!(
+                    "scenarios that run {}: {}",
+                    ctx.shown(&file).display(),
+                    shown.join(", ")
+                );
+            }
+        }
         match loaded.plan {
             Some(p) => plans.push(p),
             None => bad = true,
@@ -254,6 +267,27 @@ pub(crate) fn load_all(ctx: &Ctx, files: &[PathBuf]) -> Option<Vec<ScenarioPlan>
         );
     }
     Some(plans)
+}
+
+/// The shipped scenarios whose `topology:` is the file `topology`, in the shipped
+/// order: what to run instead when a topology was named where a scenario belongs. Read
+/// from each scenario's top-level `topology:` line, without resolving the scenario.
+fn scenarios_naming(ctx: &Ctx, topology: &Path) -> Vec<PathBuf> {
+    let Ok(wanted) = topology.canonicalize() else { return Vec::new() };
+    let shipped = crate::files::shipped_files(&ctx.root).unwrap_or_default();
+    let names_it = |scenario: &Path| {
+        let Ok(text) = std::fs::read_to_string(scenario) else { return false };
+        let Some(line) = text.lines().find_map(|l| l.strip_prefix("topology:")) else {
+            return false;
+        };
+        let named = line.split('#').next().unwrap_or("").trim().trim_matches(['"', '\'']);
+        let dir = scenario.parent().unwrap_or(Path::new("."));
+        dir.join(named).canonicalize().is_ok_and(|p| p == wanted)
+    };
+    shipped
+        .into_iter()
+        .filter(|s| s.starts_with(ctx.root.join("scenarios")) && names_it(s))
+        .collect()
 }
 
 /// Runs every job with progress (see `progress.rs`), measuring each trace for the

@@ -111,6 +111,24 @@ pub fn resolve_topology_source(
 /// Resolves a scenario held in memory; its topology is read from disk relative to it.
 pub fn load_scenario_source(src: &SourceFile, registry: &Registry) -> Loaded<ScenarioPlan> {
     let mut diags = Diagnostics::new(src);
+    if FileKind::is_plainly_topology(&src.text) {
+        // Parsed as a scenario it would be a list of unknown fields and a missing
+        // `topology`; what the user needs to hear is that it is the other kind of file.
+        let name = src.path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into());
+        diags
+            .error(
+                &YamlPath::root().key("nodes"),
+                Target::Key,
+                Code::NotAScenario,
+                "this file is a topology, not a scenario: it has `nodes:` where a scenario \
+                 names its `topology:`",
+            )
+            .hint(format!(
+                "a scenario runs a topology: write one with `topology: ../topologies/{name}` \
+                 (relative to the scenario) and a `workload:`; `check` checks a topology alone"
+            ));
+        return Loaded::failed(diags.into_vec());
+    }
     let Some(raw) = yaml::load::<RawScenario>(src, &mut diags) else {
         return Loaded::failed(diags.into_vec());
     };

@@ -501,4 +501,11 @@ impl FileKind {
             FileKind::Topology
         }
     }
+
+    /// Whether the text is plainly a topology: `nodes:` at the top level and no
+    /// `topology:`. Unlike [`sniff`](Self::sniff), it never guesses from the folder.
+    pub(crate) fn is_plainly_topology(text: &str) -> bool {
+        let top_key = |key: &str| text.lines().any(|l| l.starts_with(key));
+        top_key("nodes:") && !top_key("topology:")
+    }
 }
