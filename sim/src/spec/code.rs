@@ -127,10 +127,10 @@ codes! {
     MissingSocket = "missing-socket", "add `{name: req, type: REQ, ...}` to its sockets";
     /// The scenario gives no node a workload, so nothing happens (a warning).
     NoWorkload = "no-workload", "add `workload: {client: {requests: 10}}`";
-    /// A command that runs scenarios (`sim`, `real`, `explore`) was given a topology.
-    NotAScenario = "not-a-scenario", "a scenario names its topology, as `topology: ../topologies/lru-broker.yaml`, and adds a workload";
     /// A path names a directory, a pipe or a device instead of a file.
     NotAFile = "not-a-file", "name a YAML file; patchbay does not read directories, pipes or devices";
+    /// A command that runs scenarios (`sim`, `real`, `explore`) was given a topology.
+    NotAScenario = "not-a-scenario", "a scenario names its topology, as `topology: ../topologies/lru-broker.yaml`, and adds a workload";
     /// A stated time the simulator's tick moves: a fault time, `duration` or the liveness bound that is not a whole number of ticks happens at the next tick; a latency shorter than the tick becomes the tick.
     OffTick = "off-tick", "make it a multiple of `network.tick`, or leave `tick` out (1ms)";
     /// A socket option does not apply to this socket type.
