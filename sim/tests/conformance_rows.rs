@@ -1888,7 +1888,8 @@ fn sim_dealer_stops_reading(options: SocketOptions, hello: Msg) -> SimPeer {
 /// 20 to 30 of 500) and loses the rest, and the sender never learns. With
 /// `router_mandatory` the send waits for room instead, and nothing is lost (the
 /// oracle: 65 sent before a send waited 200 ms). How many is the buffers' business
-/// and is not compared.
+/// and is not compared, but what the ROUTER's pipe took is a multiple of its LWM in
+/// all three: see [`assert_taken_a_low_water_mark_at_a_time`].
 #[test]
 fn conformance_zmq_router_drops_for_a_full_peer_unless_mandatory() {
     require_peers();
@@ -1906,15 +1907,45 @@ fn conformance_zmq_router_drops_for_a_full_peer_unless_mandatory() {
     ] {
         let router = SocketOptions { router_mandatory: mandatory, ..with_hwm(zeromq()) };
         let hello = Msg::new(&b"hello"[..]);
-        router_full_row(row, want, router, with_hwm(zeromq()), hello);
+        let ways = router_full_row(row, want, router, with_hwm(zeromq()), hello);
+        // Mandatory, what was sent is what the pipe took; off, what arrived.
+        assert_taken_a_low_water_mark_at_a_time(
+            row,
+            if mandatory { "sent" } else { "received" },
+            ways,
+        );
+    }
+}
+
+/// libzmq's pipe hears of its reader's reads only every LWM, (10 + 1) / 2 = 5 at the
+/// rows' HWM of 10 (docs/library-semantics.md, "libzmq's pipe acknowledges reads in
+/// batches"), so a ROUTER sending until its pipe is full has had it take HWM plus a
+/// multiple of 5, whatever the buffers beyond held: 65 and 20 in the oracle. patchbay
+/// over real TCP sent 74 and 24 while its pipe freed a place at every read.
+fn assert_taken_a_low_water_mark_at_a_time(
+    row: &str,
+    count: &str,
+    (oracle, real, sim): (Oracle, Outcome, Outcome),
+) {
+    const LWM: u64 = (HWM as u64).div_ceil(2);
+    for (who, taken) in [
+        ("libzmq", oracle.time(count)),
+        ("over TCP", real.time(count)),
+        ("simulated", sim.time(count)),
+    ] {
+        assert!(
+            taken > 0 && taken % LWM == 0,
+            "{row}: {who}'s ROUTER pipe took {taken} ({count}), not a multiple of the LWM {LWM}"
+        );
     }
 }
 
 /// `zmq-router-full-mandatory` with the ROUTER's `sndbuf` and the DEALER's `rcvbuf`
 /// at 64 KiB (libzmq's `ZMQ_SNDBUF`, `ZMQ_RCVBUF`): the kernels between them hold
 /// 256 KiB where Linux's own sizes held about 4.5 MB, so the ROUTER waits after 20 to
-/// 25 messages instead of 65: libzmq sent 20, patchbay 24 over real TCP (it sets the
-/// same sizes) and 25 in the simulator (which models them). The simulator's window
+/// 25 messages instead of 65: libzmq sent 20, patchbay 20 over real TCP (it sets the
+/// same sizes; 24 before its pipes heard of reads in batches) and 25 in the simulator
+/// (which models them). The simulator's window
 /// counted frames before, whatever the buffers: it sent 93 with or without them.
 #[test]
 fn conformance_zmq_router_waits_sooner_with_small_kernel_buffers() {
@@ -1931,11 +1962,10 @@ fn conformance_zmq_router_waits_sooner_with_small_kernel_buffers() {
         ..with_hwm(zeromq())
     };
     let hello = Msg::new(&b"hello"[..]);
-    let (oracle, real, sim) =
-        router_full_row("zmq-router-full-sndbuf", want, router, dealer, hello);
+    let row = "zmq-router-full-sndbuf";
+    let (oracle, real, sim) = router_full_row(row, want, router, dealer, hello);
     // The two HWMs hold 20 of the 100 kB messages, the kernels two or three more; with
-    // the buffers set, Linux tunes nothing, so all three are held to it (libzmq's pipes
-    // acknowledge reads in batches, which can cost a few).
+    // the buffers set, Linux tunes nothing, so all three are held to it.
     for (who, sent) in [
         ("libzmq", oracle.time("sent")),
         ("over TCP", real.time("sent")),
@@ -1943,6 +1973,7 @@ fn conformance_zmq_router_waits_sooner_with_small_kernel_buffers() {
     ] {
         assert!((15..=30).contains(&sent), "{who} sent {sent}");
     }
+    assert_taken_a_low_water_mark_at_a_time(row, "sent", (oracle, real, sim));
 }
 
 /// Runs a ROUTER-full row: the oracle, patchbay's ROUTER (`router`) against the real

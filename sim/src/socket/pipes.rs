@@ -26,6 +26,12 @@ struct Pipe {
     attached: bool,
     /// Whether a transport is up under the pipe. Messages queue either way.
     connected: bool,
+    /// libzmq only (`Pipes::acks`): messages the connection's writer has taken since
+    /// the socket last heard of it, and messages the application has read since the
+    /// connection's reader last heard of it. Each still counts against its high-water
+    /// mark; see [`Acks`].
+    unacked_out: u32,
+    unacked_in: u32,
     /// Both queues, made when the first message queues and given back when both are
     /// empty again. A comet subscriber's DEALER has one pipe that is empty nearly all
     /// the time, and a BTreeMap leaf keeps room for 11 entries: inline queues made
@@ -45,16 +51,28 @@ impl Pipe {
         self.queues.as_ref().map_or(0, |q| q.outbound.len())
     }
 
+    /// What counts against SNDHWM: the queue, and on libzmq what the writer took
+    /// that the socket has not yet been told of.
+    fn outbound_held(&self) -> usize {
+        self.outbound_len() + self.unacked_out as usize
+    }
+
     /// Whether a message may be queued here: attached, below `sndhwm_msgs` and, if
     /// `connected_only`, with its transport up.
     fn can_take(&self, sndhwm_msgs: u32, connected_only: bool) -> bool {
         self.attached
-            && below_hwm(self.outbound_len(), sndhwm_msgs)
+            && below_hwm(self.outbound_held(), sndhwm_msgs)
             && (!connected_only || self.connected)
     }
 
     fn inbound_len(&self) -> usize {
         self.queues.as_ref().map_or(0, |q| q.inbound.len())
+    }
+
+    /// What counts against RCVHWM: the queue, and on libzmq what the application read
+    /// that the connection's reader has not yet been told of.
+    fn inbound_held(&self) -> usize {
+        self.inbound_len() + self.unacked_in as usize
     }
 
     fn queues_mut(&mut self) -> &mut Queues {
@@ -147,11 +165,50 @@ fn keep_spare_queues(queues: Option<Box<Queues>>) {
     }
 }
 
+/// libzmq's pipe tells its writer how many messages its reader has taken only every
+/// low-water mark's worth of reads (`pipe_t::read` sends `activate_write` when the
+/// count of messages read is a multiple of the LWM, (HWM + 1) / 2 of the reading side's
+/// HWM), and the writer counts a pipe full when messages written less the last count
+/// it heard of reach its HWM (`pipe_t::check_hwm`). So up to LWM - 1 messages already
+/// taken off a pipe still hold their place in it. Two pipes per connection: the socket
+/// writes and the connection's writer (libzmq's session) reads at SNDHWM, whose LWM
+/// is SNDHWM's; the session writes and the application reads at RCVHWM, whose LWM is
+/// RCVHWM's. A count heard of is taken at once: libzmq's arrives as a command the
+/// socket processes at its next call, which is where the simulator's core runs anyway.
+/// A high-water mark of 0 (no limit) has an LWM of 0, and libzmq sends no count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Acks {
+    /// The LWM of reads by the connection's writer (from SNDHWM).
+    out_lwm: u32,
+    /// The LWM of reads by the application (from RCVHWM).
+    in_lwm: u32,
+}
+
+impl Acks {
+    /// libzmq's LWM for a pipe whose reading side has high-water mark `hwm`
+    /// (`pipe_t::compute_lwm`).
+    fn lwm(hwm: u32) -> u32 {
+        hwm.div_ceil(2)
+    }
+
+    /// One more message read where the LWM is `lwm`: the reads not yet told of, after it.
+    fn read_one(unacked: u32, lwm: u32) -> u32 {
+        if lwm == 0 {
+            return 0;
+        }
+        let read = unacked + 1;
+        if read >= lwm { 0 } else { read }
+    }
+}
+
 /// The pipes of one socket and the socket's pending trace events.
 #[derive(Debug)]
 pub struct Pipes {
     sndhwm_msgs: u32,
     rcvhwm_msgs: u32,
+    /// libzmq's batched read counts (`library: zeromq`), where both LWMs are 0 for the
+    /// SP libraries, whose queues count each message out as it is taken.
+    acks: Acks,
     /// By id, in id order; a socket's only pipe inline (`ByPipe`).
     pipes: ByPipe<Pipe>,
     /// Which pipe a dealing socket (PUSH, DEALER, REQ) sends to next, in its
@@ -256,9 +313,17 @@ impl Pipes {
     /// `pl` list, rep0's and respondent0's `recvpipes`) each pipe holds one message and
     /// they are taken in the order the pipes became ready.
     pub fn new(options: &SocketOptions) -> Pipes {
+        let acks = match options.zmtp {
+            true => Acks {
+                out_lwm: Acks::lwm(options.sndhwm_msgs),
+                in_lwm: Acks::lwm(options.rcvhwm_msgs),
+            },
+            false => Acks::default(),
+        };
         Pipes {
             sndhwm_msgs: options.sndhwm_msgs,
             rcvhwm_msgs: options.rcvhwm_msgs,
+            acks,
             pipes: ByPipe::default(),
             deal: Deal::Off,
             recv_cursor: None,
@@ -305,7 +370,7 @@ impl Pipes {
     fn inbound_below_hwm(&self, id: PipeId, pipe: &Pipe) -> bool {
         match self.arrivals.as_deref() {
             Some(arrivals) => arrivals.has_room_for(id, self.rcvhwm_msgs),
-            None => below_hwm(pipe.inbound_len(), self.rcvhwm_msgs),
+            None => below_hwm(pipe.inbound_held(), self.rcvhwm_msgs),
         }
     }
 
@@ -370,6 +435,8 @@ impl Pipes {
         if connected || !self.immediate {
             return;
         }
+        // libzmq terminates the pipe; the next connection's is new, its counts at 0.
+        (p.unacked_out, p.unacked_in) = (0, 0);
         let lost = p.queues.as_mut().map(|q| std::mem::take(&mut q.outbound));
         p.release_if_empty();
         for msg in lost.into_iter().flatten() {
@@ -487,10 +554,15 @@ impl Pipes {
     /// transport is down: the message would be lost instead of waiting.
     pub(crate) fn pop_outbound(&mut self, pipe: PipeId) -> Option<Msg> {
         let p = self.pipes.get_mut(&pipe).filter(|p| p.connected)?;
-        let msg = p.queues.as_mut()?.outbound.pop_front();
+        let msg = p.queues.as_mut()?.outbound.pop_front()?;
+        p.unacked_out = Acks::read_one(p.unacked_out, self.acks.out_lwm);
         p.release_if_empty();
-        self.deal.has_room_again(pipe);
-        msg
+        // libzmq's `lb_t` takes a full pipe back when the count of reads reaches it
+        // (`activated`), not at every read.
+        if p.unacked_out == 0 {
+            self.deal.has_room_again(pipe);
+        }
+        Some(msg)
     }
 
     /// Takes back the first queued outbound message on `pipe` that `matches`, if any.
@@ -518,7 +590,7 @@ impl Pipes {
         let socket_room = self.arrivals.as_deref().map(|a| a.has_room_for(pipe, rcvhwm_msgs));
         let refused = match self.pipes.get_mut(&pipe).filter(|p| p.attached) {
             None => Some(DropReason::PipeClosed),
-            Some(p) if !socket_room.unwrap_or_else(|| below_hwm(p.inbound_len(), rcvhwm_msgs)) => {
+            Some(p) if !socket_room.unwrap_or_else(|| below_hwm(p.inbound_held(), rcvhwm_msgs)) => {
                 Some(DropReason::Hwm)
             }
             Some(p) => {
@@ -563,7 +635,7 @@ impl Pipes {
         }
         let rcvhwm_msgs = self.rcvhwm_msgs;
         let evicted = match self.pipes.get_mut(&pipe).filter(|p| p.attached) {
-            Some(p) if !below_hwm(p.inbound_len(), rcvhwm_msgs) => {
+            Some(p) if !below_hwm(p.inbound_held(), rcvhwm_msgs) => {
                 // Full, so not empty: the pipe stays in `with_input` with the new one.
                 p.queues.as_mut().and_then(|q| q.inbound.pop_front())
             }
@@ -579,7 +651,7 @@ impl Pipes {
     /// first discards its oldest message (`Dropped { reason: Hwm }`): NNG's PUB.
     pub(crate) fn enqueue_evicting(&mut self, pipe: PipeId, msg: Msg) {
         let sndhwm_msgs = self.sndhwm_msgs;
-        let full = |p: &&mut Pipe| p.attached && !below_hwm(p.outbound_len(), sndhwm_msgs);
+        let full = |p: &&mut Pipe| p.attached && !below_hwm(p.outbound_held(), sndhwm_msgs);
         let evicted = self.pipes.get_mut(&pipe).filter(full);
         if let Some(old) = evicted.and_then(|p| p.queues.as_mut()?.outbound.pop_front()) {
             self.drop_msg(Some(pipe), DropReason::Hwm, old);
@@ -610,6 +682,7 @@ impl Pipes {
         let pipe = self.pipes.get_mut(&chosen).expect("pipes with input are in the map");
         let queues = pipe.queues.as_mut().expect("chosen for its input");
         let msg = queues.inbound.pop_front().expect("chosen for its input");
+        pipe.unacked_in = Acks::read_one(pipe.unacked_in, self.acks.in_lwm);
         pipe.release_if_empty();
         if pipe.inbound_len() == 0 {
             self.with_input.remove(&chosen);
@@ -795,6 +868,88 @@ mod tests {
         assert_eq!(pipes.next_sendable(false), None);
         pipes.pop_outbound(5).unwrap();
         assert_eq!(pipes.next_sendable(false), Some(5), "the drained pipe is back");
+    }
+
+    /// How many more messages `pipe` takes now, up to `most`, each body `more`.
+    fn takes(pipes: &mut Pipes, pipe: PipeId, most: usize) -> usize {
+        (0..most).take_while(|_| pipes.enqueue(pipe, msg(&[], "more")).is_ok()).count()
+    }
+
+    /// libzmq's pipe hears of reads every LWM ((10 + 1) / 2 = 5 at an HWM of 10), so
+    /// messages taken off it hold their place until the count reaches the LWM; the SP
+    /// libraries' queues free a place at every read.
+    #[test]
+    fn libzmq_frees_a_pipe_s_places_a_low_water_mark_at_a_time() {
+        let zmq = SocketOptions { zmtp: true, ..opts(10, 10) };
+        let mut pipes = dealing(Pipes::new(&zmq), Deal::Off, &[1]);
+        assert_eq!(takes(&mut pipes, 1, 20), 10);
+        (0..4).for_each(|_| drop(pipes.pop_outbound(1).unwrap()));
+        assert_eq!(takes(&mut pipes, 1, 20), 0, "4 read, none heard of yet");
+        pipes.pop_outbound(1).unwrap();
+        assert_eq!(takes(&mut pipes, 1, 20), 5, "the fifth read is heard of: 5 places");
+        // Reads are counted across an empty queue too: 3 of them hold 3 places.
+        (0..10).for_each(|_| drop(pipes.pop_outbound(1).unwrap()));
+        assert_eq!(pipes.pop_outbound(1), None);
+        assert_eq!(takes(&mut pipes, 1, 20), 10, "10 reads, two counts heard of");
+        (0..3).for_each(|_| drop(pipes.pop_outbound(1).unwrap()));
+        assert_eq!(takes(&mut pipes, 1, 20), 0);
+
+        // Inbound, the application's reads free the connection's places the same way.
+        (0..10).for_each(|_| pipes.push_inbound(1, msg(&[], "in")));
+        assert!(!pipes.has_inbound_room(1));
+        (0..4).for_each(|_| drop(pipes.pop_inbound().unwrap()));
+        assert!(!pipes.has_inbound_room(1), "4 read, none heard of yet");
+        pipes.pop_inbound().unwrap();
+        assert!(pipes.has_inbound_room(1));
+
+        let sp = opts(10, 10);
+        let mut pipes = dealing(Pipes::new(&sp), Deal::Off, &[1]);
+        assert_eq!(takes(&mut pipes, 1, 20), 10);
+        (0..4).for_each(|_| drop(pipes.pop_outbound(1).unwrap()));
+        assert_eq!(takes(&mut pipes, 1, 20), 4, "an SP queue frees each place as it is read");
+        // No limit, no count: libzmq's HWM of 0.
+        let unlimited = SocketOptions { zmtp: true, ..opts(0, 0) };
+        let mut pipes = dealing(Pipes::new(&unlimited), Deal::Off, &[1]);
+        assert_eq!(takes(&mut pipes, 1, 3000), 3000);
+    }
+
+    /// With `immediate`, libzmq terminates a pipe whose connection drops, and the next
+    /// connection's pipe starts its counts afresh.
+    #[test]
+    fn libzmq_with_immediate_counts_reads_afresh_on_a_new_connection() {
+        let zmq = SocketOptions { zmtp: true, immediate: true, ..opts(10, 10) };
+        let mut pipes = dealing(Pipes::new(&zmq), Deal::Off, &[1]);
+        assert_eq!(takes(&mut pipes, 1, 4), 4);
+        (0..4).for_each(|_| drop(pipes.pop_outbound(1).unwrap()));
+        assert_eq!(takes(&mut pipes, 1, 20), 6, "4 read, none heard of yet");
+        pipes.set_connected(1, false);
+        pipes.set_connected(1, true);
+        assert_eq!(takes(&mut pipes, 1, 20), 10, "a new pipe: all 10 places");
+    }
+
+    /// libzmq's `lb_t` takes a pipe swapped out as full back when the count of reads
+    /// reaches the pipe (`activated`), not at every read.
+    #[test]
+    fn libzmq_deals_to_a_full_pipe_again_once_its_reads_are_heard_of() {
+        let zmq = SocketOptions { zmtp: true, ..opts(2, 10) };
+        let mut pipes = dealing(Pipes::new(&zmq), Deal::libzmq(), &[1, 2]);
+        for pipe in [1, 2, 1, 2] {
+            assert_eq!(pipes.next_sendable(false), Some(pipe));
+            pipes.enqueue(pipe, msg(&[], "m")).unwrap();
+        }
+        assert_eq!(pipes.next_sendable(false), None, "both at SNDHWM 2");
+        // An HWM of 2 has an LWM of 1: each read is heard of at once.
+        pipes.pop_outbound(2).unwrap();
+        assert_eq!(pipes.next_sendable(false), Some(2));
+
+        let zmq = SocketOptions { zmtp: true, ..opts(4, 10) };
+        let mut pipes = dealing(Pipes::new(&zmq), Deal::libzmq(), &[1]);
+        assert_eq!(takes(&mut pipes, 1, 9), 4);
+        assert_eq!(pipes.next_sendable(false), None, "swapped out as full");
+        pipes.pop_outbound(1).unwrap();
+        assert_eq!(pipes.next_sendable(false), None, "one read of an LWM of 2: not yet");
+        pipes.pop_outbound(1).unwrap();
+        assert_eq!(pipes.next_sendable(false), Some(1), "the second read is heard of");
     }
 
     /// With `immediate`, libzmq's pipe exists while its connection is up: a pipe
