@@ -5,16 +5,21 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-#[test]
-fn naming_an_outside_program_s_scenario_to_sim_says_why_and_what_runs_it() {
+/// Runs `cargo xtask sim FILE` from the workspace root: its exit code and stderr.
+fn sim(file: &str) -> (Option<i32>, String) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("root").to_path_buf();
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["sim", "scenarios/external/lru-nng-worker-kill.yaml"])
+        .args(["sim", file])
         .current_dir(root)
         .output()
         .expect("the xtask binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn naming_an_outside_program_s_scenario_to_sim_says_why_and_what_runs_it() {
+    let (code, stderr) = sim("scenarios/external/lru-nng-worker-kill.yaml");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("lru-nng-worker-kill: cannot run: real-only: node `broker`"),
         "{stderr}"
@@ -28,14 +33,8 @@ fn naming_an_outside_program_s_scenario_to_sim_says_why_and_what_runs_it() {
 
 #[test]
 fn naming_a_topology_to_sim_says_it_is_one_and_which_scenarios_run_it() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("root").to_path_buf();
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["sim", "topologies/lru-broker.yaml"])
-        .current_dir(root)
-        .output()
-        .expect("the xtask binary runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = sim("topologies/lru-broker.yaml");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("error[not-a-scenario]: this file is a topology, not a scenario")
             && stderr.contains("--> topologies/lru-broker.yaml:15:1"),
