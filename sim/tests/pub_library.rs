@@ -109,3 +109,42 @@ fn a_stalled_subscriber_loses_small_messages_only_when_its_kernel_buffers_are_sm
         "only the stalled subscriber lost messages: {lost:?}"
     );
 }
+
+/// A publisher at 300 a second publishes 300 a second, though its interval, 3.33 ms,
+/// is no whole tick: each wait counts from the instant it waited for, not from the
+/// tick its timer woke on (`design::kit::Pacer`). When it counted from the wake-up,
+/// every interval became 4 ms and the 300th message went out at 1,196 ms, a rate of
+/// 250 a second; over real TCP, where the OS's timer wakes up to a millisecond late,
+/// 1,000 a second became about 460.
+#[test]
+fn a_publisher_keeps_a_rate_whose_interval_is_no_whole_tick() {
+    let plan = crate::util::scenario(
+        "publish-rate",
+        "topology: ../topologies/pub-hwm.yaml\nduration: 2s\nliveness: 0s\n\
+         workload:\n  publisher: {publishes: 300, publish_rate: 300/s}\n\
+         invariants: [subscription_delivery]\nexpect: pass\n",
+    );
+    let report = run_seed(&plan, &Registry::builtin(), 1, true);
+    assert!(report.as_expected, "{:?}", report.invariants);
+    let trace = report.trace.as_ref().expect("kept");
+    let published: Vec<Duration> = trace
+        .events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::App(patchbay::trace::AppEvent::Published { .. })))
+        .map(|e| e.at)
+        .collect();
+    assert_eq!(published.len(), 300);
+    // The n-th is due at n * 3.333 ms after the first, and goes on the tick after.
+    let span = published[299] - published[0];
+    assert!(
+        (Duration::from_millis(996)..=Duration::from_millis(998)).contains(&span),
+        "300 at 300/s took {span:?} from the first to the last"
+    );
+    for (n, pair) in published.windows(2).enumerate() {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap == Duration::from_millis(3) || gap == Duration::from_millis(4),
+            "gap {n} was {gap:?}"
+        );
+    }
+}

@@ -72,10 +72,18 @@ pub async fn serve(ctx: &NodeCtx) {
     }
 }
 
+/// How late a timer may wake: tokio's resolution, a millisecond, which is also the
+/// simulator's smallest tick. A pacer takes a sender this late as on time.
+const TIMER_GRAIN: Duration = Duration::from_millis(1);
+
 /// Keeps sends at most `rate` per second: each send waits until one interval after
-/// the previous one. A sender slower than the interval sends at once, never in a
-/// burst to catch up. Dropping a `wait` half way is harmless: the next call waits
-/// for the same instant.
+/// the previous one was due. A wait's timer that wakes late (on the simulator's next
+/// tick, or the OS's next millisecond) costs no rate: the next interval counts from
+/// the instant waited for, so 300/s is 300 a second though 3.33 ms is no whole tick,
+/// and 1,000/s over real TCP is not 460. A sender slower than the interval, by a
+/// [`TIMER_GRAIN`] or more, sends at once and counts from then, never in a burst to
+/// catch up. Dropping a `wait` half way is harmless: the next call waits for the same
+/// instant.
 #[derive(Debug)]
 pub struct Pacer {
     interval: Option<Duration>,
@@ -101,9 +109,15 @@ impl Pacer {
 
     /// Waits until the next send may go.
     pub async fn wait(&mut self, ctx: &NodeCtx) {
+        let called = ctx.now();
         if let Some(at) = self.next_at {
             ctx.sleep_until(at).await;
         }
-        self.next_at = self.interval.map(|interval| ctx.now() + interval);
+        // On time, or late by less than a timer's grain (the last wake-up's lateness):
+        // the next counts from the instant this one was due. Later (the sender was
+        // slower than the interval): from now.
+        let on_time = |at: &Duration| called < *at + TIMER_GRAIN;
+        let due = self.next_at.filter(on_time).unwrap_or_else(|| ctx.now());
+        self.next_at = self.interval.map(|interval| due + interval);
     }
 }
