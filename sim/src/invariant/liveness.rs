@@ -72,9 +72,14 @@ struct Counts {
 }
 
 pub fn check(input: &CheckInput) -> Outcome {
-    let Some(healed) = input.trace.healed_at else {
+    let Some(stamped) = input.trace.healed_at else {
         return Outcome::unknown(NAME, "the run ended before faults healed: nothing to check");
     };
+    // The heal as scheduled, at `duration`: on a real network the trace stamps it when
+    // the wall clock got there, a little late, while the run still ends at its
+    // scheduled bound, so a deadline counted from the stamp fell just past the end
+    // and left a lost request unjudged (as `no_lost_replies` once did).
+    let healed = stamped.min(input.plan.duration);
     let bound = input.duration_param("bound").unwrap_or(input.plan.liveness);
     let units = collect(input);
     if units.is_empty() {
@@ -398,6 +403,27 @@ mod tests {
         plan.faults[0].until = Some(ms(1000));
         let healed = outcome(vec![issued(0, 1)], &plan);
         assert!(texts(&healed)[0].contains("after the heal at 1s,"), "{healed:?}");
+    }
+
+    /// Regression: `req-rep-server-killed` under `cargo xtask real` was `unknown`
+    /// where the simulator judges it failed. Its heal was stamped at 10.000941 s, so
+    /// a request's deadline fell at 30.000941 s, after the run's scheduled end at
+    /// 30.000839 s.
+    #[test]
+    fn a_late_stamped_heal_still_judges_work_by_the_scheduled_one() {
+        let mut plan = plan();
+        plan.duration = ms(1000);
+        let params =
+            BTreeMap::from([("bound".to_owned(), crate::plan::ParamValue::Duration(ms(4000)))]);
+        let trace = trace(vec![issued(900, 1)], Some(ms(1007)), ms(5000));
+        let outcome = check(&CheckInput { trace: &trace, plan: &plan, params: &params });
+        assert_eq!(outcome.verdict, Verdict::Fail, "{outcome:?}");
+        assert_eq!(
+            texts(&outcome),
+            [
+                "request client.0#1 issued at 900ms by client.0 had not finished 4s after the heal at 1s, nor by the run's end at 5s"
+            ]
+        );
     }
 
     #[test]
