@@ -80,8 +80,8 @@ const TIMER_GRAIN: Duration = Duration::from_millis(1);
 /// the previous one was due. A wait's timer that wakes late (on the simulator's next
 /// tick, or the OS's next millisecond) costs no rate: the next interval counts from
 /// the instant waited for, so 300/s is 300 a second though 3.33 ms is no whole tick,
-/// and 1,000/s over real TCP is not 460. A sender slower than the interval, by a
-/// [`TIMER_GRAIN`] or more, sends at once and counts from then, never in a burst to
+/// and 1,000/s over real TCP is not about 475. A sender slower than the interval, by a
+/// timer's grain (1 ms) or more, sends at once and counts from then, never in a burst to
 /// catch up. Dropping a `wait` half way is harmless: the next call waits for the same
 /// instant.
 #[derive(Debug)]
