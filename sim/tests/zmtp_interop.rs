@@ -192,6 +192,46 @@ fn zmtp_req_and_dealer_round_trip_multipart_with_pyzmq_rep() {
     request_reply_round_trips_as(SocketType::Dealer);
 }
 
+/// Over real TCP a modelled message's last frame counts its padding, the zeros sent
+/// after its real bytes (docs/zmtp.md, "Modelled sizes"). libzmq takes it as one
+/// well-formed frame of the modelled length and echoes it whole; patchbay's decoder
+/// made for real padding hands back only the real bytes, one that is not the frame
+/// whole, zeros and all.
+#[test]
+fn zmtp_padded_frame_crosses_pyzmq_whole_and_comes_back_real() {
+    use patchbay::wire::payload::{Payload, PayloadKind};
+    const PAD: u64 = 200_000;
+    let mut body = Payload::new(PayloadKind::Task, 7, PAD).encode().to_vec();
+    body.extend_from_slice(b"job");
+    for real_padding in [true, false] {
+        let mut peer = ZmqPeer::start(&["rep", "--count", "1"]);
+        let mut conn = Conn::handshake(connect(peer.port()), SocketType::Req, Version::V3_1);
+        if real_padding {
+            conn.decoder = std::mem::replace(
+                &mut conn.decoder,
+                Decoder::new(SocketType::Req, Limits::default()),
+            )
+            .with_real_padding();
+        }
+        conn.send(|out| {
+            let padding = zmtp::encode_message_padded(&[&b""[..], b"hello", &body[..]], out);
+            assert_eq!(padding, PAD);
+            out.extend_from_slice(&vec![0; PAD as usize]);
+        });
+        let reply = conn.message();
+        assert_eq!(reply.len(), 3, "delimiter, echo, body: {} frames", reply.len());
+        assert_eq!((&reply[0][..], &reply[1][..]), (&b""[..], &b"echo:hello"[..]));
+        if real_padding {
+            assert_eq!(reply[2], Bytes::from(body.clone()), "the real bytes only");
+        } else {
+            assert_eq!(reply[2].len() as u64, body.len() as u64 + PAD, "libzmq kept it whole");
+            assert!(reply[2][body.len()..].iter().all(|&b| b == 0));
+        }
+        peer.expect("OK ");
+        peer.finish();
+    }
+}
+
 #[test]
 fn zmtp_answers_pyzmq_heartbeat_with_its_ttl() {
     let mut peer = ZmqPeer::start(&["rep", "--count", "1", "--heartbeat-ms", "20"]);

@@ -21,7 +21,7 @@ use super::error::Error;
 use super::report::{Place, check_place, save_json};
 use super::sim::{Selection, load_all, print_trace, split};
 use crate::invariant::Verdict;
-use crate::plan::{Library, ScenarioPlan};
+use crate::plan::ScenarioPlan;
 use crate::report::sweep::{Measurements, real_report};
 use crate::report::{FileLink, Report};
 use crate::run::real::{Ports, RealOptions, scaled, skip_reason};
@@ -44,9 +44,6 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::from(2));
     }
     let Some(plans) = load_all(ctx, &sel.files) else { return Ok(ExitCode::from(2)) };
-    for note in plans.iter().flat_map(modelled_sizes_on_zmtp) {
-        println!("note: {note}");
-    }
     stop_programs_on_ctrl_c();
     let (plans, skipped) = split(plans, |p| skip_reason(p, &ctx.registry, opts));
     if sel.explicit && !skipped.is_empty() {
@@ -220,54 +217,4 @@ fn stop_programs_on_ctrl_c() {
     };
     // Detached: it lives as long as the command and holds nothing the runs need.
     let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(watch);
-}
-
-/// A note for each node of `plan` whose workload gives its messages a modelled size
-/// (`size:`) and that sends on a `library: zeromq` socket: on ZMTP only a message's
-/// real bytes cross real TCP (docs/zmtp.md, "Modelled sizes"), so a real run's kernel
-/// buffers, fault proxies and bandwidth limits see less than the simulator's links,
-/// and a verdict that rests on them (a stalled subscriber's drops) may differ.
-fn modelled_sizes_on_zmtp(plan: &ScenarioPlan) -> Vec<String> {
-    let zeromq =
-        |socket: &crate::plan::SocketPlan| socket.options.library.value == Some(Library::ZeroMq);
-    plan.workload
-        .iter()
-        .filter(|(_, workload)| workload.size.is_some())
-        .filter_map(|(id, _)| plan.topology.groups.get(id.0 as usize))
-        .filter(|group| group.sockets.iter().any(zeromq))
-        .map(|group| {
-            format!(
-                "{}: `{}`'s messages have a modelled size (`size:`), but on its `library: \
-                 zeromq` sockets only their real bytes cross real TCP (docs/zmtp.md, \
-                 \"Modelled sizes\"): kernel buffers, the fault proxies and bandwidth \
-                 limits hold and pace less than in the simulator, and a verdict resting on \
-                 them may differ",
-                plan.name, group.name
-            )
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use super::*;
-    use crate::registry::Registry;
-
-    fn shipped(name: &str) -> ScenarioPlan {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let file = root.join("scenarios").join(name);
-        crate::resolve::load_scenario(&file, &Registry::builtin()).plan.expect("a shipped scenario")
-    }
-
-    #[test]
-    fn a_modelled_size_on_zmtp_is_noted_and_elsewhere_not() {
-        let notes = modelled_sizes_on_zmtp(&shipped("pub-hwm-stalled-subscriber.yaml"));
-        assert_eq!(notes.len(), 1, "{notes:?}");
-        assert!(notes[0].starts_with("pub-hwm-stalled-subscriber: `publisher`'s messages"));
-        // No `size:` on a zeromq topology, and `size:` on an SP one (gif-service: nanomsg).
-        assert_eq!(modelled_sizes_on_zmtp(&shipped("queue-partition.yaml")), Vec::<String>::new());
-        assert_eq!(modelled_sizes_on_zmtp(&shipped("gif-service.yaml")), Vec::<String>::new());
-    }
 }

@@ -576,7 +576,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 }
 
 /// Zero bytes that real padding is written from, so it is never allocated.
-static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+pub(super) static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 /// Sends a modelled message's real padding (`wire/modelled.rs`), slice by slice.
 async fn write_padding<W: AsyncWrite + Unpin>(writer: &mut W, mut left: u64) -> io::Result<()> {

@@ -26,12 +26,13 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::conn::{
-    ConnEnd, Delivered, READ_CHUNK_BYTES_MIN, connected, disconnected, drop_malformed,
+    ConnEnd, Delivered, READ_CHUNK_BYTES_MIN, ZEROS, connected, disconnected, drop_malformed,
     poll_read_some,
 };
 use super::shared::Shared;
 use super::wake::{LocalNotify, Notifier, SoleNotify, Waiter};
 use crate::socket::{self, Msg, PipeId, SocketType};
+use crate::wire::Padding;
 use crate::wire::zmtp::{
     Decoder, Envelope, Event, Handshake, Limits, Unroutable, Version, encode_ping, encode_pong,
 };
@@ -216,8 +217,11 @@ enum WriteState {
     Wrote,
     /// Nothing to send: waiting for the writer's wake-up or the socket's shutdown.
     Idle { wake: Waiter, shutdown: Option<Waiter> },
-    /// Writing `batch`; `written` bytes of it are gone.
-    Write { written: usize },
+    /// Writing `batch`; `written` bytes of it are gone. Its last message's real
+    /// `padding` follows it (real TCP only, `wire/modelled.rs`).
+    Write { written: usize, padding: u64 },
+    /// Writing a modelled message's real padding: `left` zero bytes to go.
+    Pad { left: u64 },
     /// The socket closed and everything went: shutting the stream.
     Shut,
 }
@@ -253,7 +257,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             heartbeat_wake: SoleNotify::default(),
         };
         let reader = Reader {
-            decoder: Decoder::new(shared.socket_type, limits(shared)),
+            decoder: decoder(shared),
             buf: shaken.leftover,
             counted_bytes: 0,
             shutdown: None,
@@ -397,11 +401,12 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                     // which costs an allocation every fill.
                     writer.batch.extend_from_slice(&self.link.control);
                     self.link.control.clear();
-                    if ask {
-                        fill_batch(shared, pipe, &mut writer.batch, &mut self.link);
-                    }
+                    let padding = match ask {
+                        true => fill_batch(shared, pipe, &mut writer.batch, &mut self.link),
+                        false => 0,
+                    };
                     writer.state = if !writer.batch.is_empty() {
-                        WriteState::Write { written: 0 }
+                        WriteState::Write { written: 0, padding }
                     } else if shared.is_shutting_down() {
                         WriteState::Shut
                     } else {
@@ -428,7 +433,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                     }
                     writer.state = WriteState::Fill;
                 }
-                WriteState::Write { written } => {
+                WriteState::Write { written, padding } => {
                     while *written < writer.batch.len() {
                         let rest = &writer.batch[*written..];
                         let n = match ready!(Pin::new(&mut *self.stream).poll_write(cx, rest)) {
@@ -442,6 +447,24 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                         *written += n;
                     }
                     writer.batch.clear();
+                    writer.state = match *padding {
+                        0 => WriteState::Wrote,
+                        left => WriteState::Pad { left },
+                    };
+                }
+                WriteState::Pad { left } => {
+                    while *left > 0 {
+                        let zeros = &ZEROS[..(*left).min(ZEROS.len() as u64) as usize];
+                        let n = match ready!(Pin::new(&mut *self.stream).poll_write(cx, zeros)) {
+                            Ok(n) => n,
+                            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(err) => return Poll::Ready(ConnEnd::Io(err)),
+                        };
+                        if n == 0 {
+                            return Poll::Ready(ConnEnd::Io(io::ErrorKind::WriteZero.into()));
+                        }
+                        *left -= n as u64;
+                    }
                     writer.state = WriteState::Wrote;
                 }
                 WriteState::Shut => {
@@ -470,7 +493,7 @@ impl<S> Connection<'_, S> {
         self.shared.room_wake().cancel_wait(&mut self.reader.room);
         self.reader.state = ReadState::Stopped;
         self.count_buffered(0);
-        self.reader.decoder = Decoder::new(self.shared.socket_type, limits(self.shared));
+        self.reader.decoder = decoder(self.shared);
         self.reader.buf = BytesMut::new();
     }
 
@@ -597,14 +620,35 @@ fn subscription(first: u8, prefix: &[u8]) -> Msg {
 }
 
 /// Encodes the core's ready messages for `pipe` as frames into `batch`, up to the
-/// batch limit. A modelled size's padding is not sent on ZMTP (docs/zmtp.md).
-fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut, link: &mut Link) {
+/// batch limit, and returns the real padding to send after it: over real TCP a
+/// modelled message's last frame counts its padding, which must follow it on the
+/// wire, so such a message ends the batch (docs/zmtp.md, "Modelled sizes"). In the
+/// simulator the padding never travels.
+fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut, link: &mut Link) -> u64 {
+    let real = shared.padding == Padding::Real;
     shared.with_core_transmitting(|core, now| {
         while batch.len() < WRITE_BATCH_BYTES_MAX {
             let Some(msg) = core.poll_transmit(pipe, now) else { break };
-            link.envelope.encode(&msg, batch);
+            if !real {
+                link.envelope.encode(&msg, batch);
+                continue;
+            }
+            let padding = link.envelope.encode_padded(&msg, batch);
+            if padding > 0 {
+                return padding;
+            }
         }
-    });
+        0
+    })
+}
+
+/// The reader's decoder: one that drops real padding over real TCP.
+fn decoder(shared: &Shared) -> Decoder {
+    let decoder = Decoder::new(shared.socket_type, limits(shared));
+    match shared.padding {
+        Padding::Real => decoder.with_real_padding(),
+        Padding::Virtual => decoder,
+    }
 }
 
 /// The heartbeat's part: nothing until the connection has heartbeats to keep (ours

@@ -205,9 +205,10 @@ enum ZmtpPart {
     Body { flags: u8, left: u64 },
 }
 
-/// Follows one direction of a ZMTP stream: frames carry real bytes only, and the
-/// padding a message's payload header declares is counted once, when that frame's
-/// head has arrived.
+/// Follows one direction of a simulated ZMTP stream: frames carry real bytes only
+/// (over real TCP a last frame's size counts its padding, but nothing meters that),
+/// and the padding a message's payload header declares is counted once, when that
+/// frame's head has arrived.
 #[derive(Clone, Debug)]
 pub struct ZmtpMeter {
     part: ZmtpPart,
@@ -385,7 +386,7 @@ mod tests {
     }
 
     /// A ZMTP stream: greeting, READY, a PING, then `messages` as the driver frames
-    /// them (real bytes only: ZMTP carries no padding).
+    /// them in the simulator (real bytes only: the padding never travels there).
     fn zmtp_stream(messages: &[Vec<Vec<u8>>]) -> Vec<u8> {
         use crate::wire::zmtp::{Version, encode_message, encode_ping, encode_ready, greeting};
         let mut out = BytesMut::from(&greeting(Version::V3_1)[..]);

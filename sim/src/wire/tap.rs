@@ -155,7 +155,8 @@ impl Tap {
                     let mut unsent = BytesMut::new();
                     let advanced = handshake.advance(&mut self.buf, &mut unsent);
                     let Some(peer) = advanced.map_err(|e| failed(&e))? else { return Ok(()) };
-                    let frames = zmtp::Decoder::new(self.receiver, Limits::default());
+                    let frames =
+                        zmtp::Decoder::new(self.receiver, Limits::default()).with_real_padding();
                     // A correlating REQ's id frame (`req_correlate`) is read as body: the
                     // tap does not know the receiver's options, and ids it shows on ZMTP
                     // are its own count anyway (docs/wire-trace.md).

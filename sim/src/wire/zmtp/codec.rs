@@ -6,12 +6,21 @@
 //! message is its frames up to the first without MORE. Sizes are checked against the
 //! [`Limits`] before a byte of the body is stored, and a message's frames count
 //! against the limit together, so a peer can make us hold at most the limit.
+//!
+//! Over real TCP a modelled message's last frame carries its padding as real zero
+//! bytes, its size counting them, as an SP message's length does (`wire/modelled.rs`):
+//! [`encode_message_padded`] writes the size, the caller the zeros, and a decoder made
+//! [`Decoder::with_real_padding`] keeps the frame's real bytes and drops the padding as
+//! it arrives. In the simulator the padding never travels and frames carry real bytes,
+//! but the receive limit still counts the padding a last frame's head declares, so a
+//! modelled 100 MB job meets a 1 MiB limit on both backends, as on SP.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::command::{self, Command};
 use super::{Version, ZmtpError};
 use crate::socket::SocketType;
+use crate::wire::modelled::{HEAD_MAX, padding_of, real_len};
 
 const FLAG_MORE: u8 = 0x01;
 const FLAG_LONG: u8 = 0x02;
@@ -86,6 +95,10 @@ pub struct Decoder {
     parts: Vec<Bytes>,
     /// Their bytes together, counted against the limit.
     parts_bytes: u64,
+    /// Whether a last frame's modelled padding arrives as real bytes, to be dropped.
+    real_padding: bool,
+    /// Real padding bytes of the last frame still to drop.
+    skip_left: u64,
 }
 
 impl Decoder {
@@ -100,11 +113,30 @@ impl Decoder {
             pending: None,
             parts: Vec::new(),
             parts_bytes: 0,
+            real_padding: false,
+            skip_left: 0,
         }
+    }
+
+    /// The same decoder for a stream whose modelled padding travels as real bytes
+    /// (real TCP): a last frame's padding is dropped as it arrives, never stored.
+    pub fn with_real_padding(self) -> Decoder {
+        Decoder { real_padding: true, ..self }
+    }
+
+    /// Drops real padding from the front of `buf`; whether none is left to drop.
+    fn skip_padding(&mut self, buf: &mut BytesMut) -> bool {
+        let n = self.skip_left.min(buf.len() as u64) as usize;
+        buf.advance(n);
+        self.skip_left -= n as u64;
+        self.skip_left == 0
     }
 
     /// The next whole event out of `buf`, or `None` until more bytes arrive.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ZmtpError> {
+        if !self.skip_padding(buf) {
+            return Ok(None);
+        }
         if let Some(event) = self.decode_short_message(buf)? {
             return Ok(Some(event));
         }
@@ -141,7 +173,7 @@ impl Decoder {
     /// receiver's hot path: the event, its frame list and their moves cost more than
     /// the decoding of a short frame itself.
     pub fn decode_short_body(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, ZmtpError> {
-        if matches!(self.ours, SocketType::Pub | SocketType::XPub) {
+        if matches!(self.ours, SocketType::Pub | SocketType::XPub) || self.skip_left > 0 {
             return Ok(None);
         }
         self.short_frame(buf)
@@ -157,8 +189,36 @@ impl Decoder {
             return Ok(None);
         }
         let len = self.check_size(false, u64::from(size))?;
+        self.check_virtual_padding(len, &buf[2..2 + len])?;
+        let real = self.real_part(len, &buf[2..2 + len]);
         buf.advance(2);
-        Ok(Some(buf.split_to(len).freeze()))
+        let body = buf.split_to(real).freeze();
+        buf.advance(len - real);
+        Ok(Some(body))
+    }
+
+    /// In the simulator, where padding never travels, a last frame of `len` bytes whose
+    /// head (`body`) declares modelled padding is judged by the receive limit with it,
+    /// as over real TCP, where its size counts it. Skipped without a limit.
+    fn check_virtual_padding(&self, len: usize, body: &[u8]) -> Result<(), ZmtpError> {
+        if self.real_padding || self.msg_bytes_max >= LEN_MAX_ADDRESSABLE {
+            return Ok(());
+        }
+        let padding = padding_of(&body[..body.len().min(HEAD_MAX)]);
+        let total = self.parts_bytes.saturating_add(len as u64).saturating_add(padding);
+        if total > self.msg_bytes_max {
+            return Err(ZmtpError::TooLong { len: total, max: self.msg_bytes_max });
+        }
+        Ok(())
+    }
+
+    /// How many of a last frame's `len` bytes are real, judged from `head` (at least
+    /// its first [`HEAD_MAX`] bytes, or all of them): all, unless its padding is real.
+    fn real_part(&self, len: usize, head: &[u8]) -> usize {
+        if !self.real_padding {
+            return len;
+        }
+        real_len(len as u64, head).map_or(len, |r| r as usize)
     }
 
     /// Gives back the frame list of a message already handed on, emptied, so the next
@@ -181,6 +241,9 @@ impl Decoder {
     /// had MORE, means the peer closed mid-message.
     pub fn finish(&self, buf: &BytesMut) -> Result<(), ZmtpError> {
         let got = buf.len() as u64;
+        if self.skip_left > 0 {
+            return Err(ZmtpError::Truncated { needed: self.skip_left, got });
+        }
         match (self.pending, buf.first()) {
             (Some((_, len)), _) => Err(ZmtpError::Truncated { needed: len as u64, got }),
             (None, Some(flags)) => {
@@ -236,8 +299,28 @@ impl Decoder {
             },
         };
         self.pending = Some((flags, len));
+        if self.real_padding && flags & (FLAG_MORE | FLAG_COMMAND) == 0 {
+            // A last frame may end in real padding: its real bytes are known from its
+            // head, and only they are waited for and kept.
+            let decisive = len.min(HEAD_MAX);
+            if buf.len() < decisive {
+                return Ok(None);
+            }
+            let real = self.real_part(len, &buf[..decisive]);
+            if buf.len() < real {
+                return Ok(None);
+            }
+            self.pending = None;
+            let body = buf.split_to(real).freeze();
+            self.skip_left = (len - real) as u64;
+            self.skip_padding(buf);
+            return Ok(Some(Frame::Data { more: false, body }));
+        }
         if buf.len() < len {
             return Ok(None);
+        }
+        if flags & (FLAG_MORE | FLAG_COMMAND) == 0 {
+            self.check_virtual_padding(len, &buf[..len])?;
         }
         self.pending = None;
         let body = buf.split_to(len).freeze();
@@ -313,6 +396,28 @@ pub fn encode_message<B: AsRef<[u8]>>(frames: &[B], out: &mut BytesMut) {
         put_header(if i < last { FLAG_MORE } else { 0 }, body.len(), out);
         out.put_slice(body);
     }
+}
+
+/// [`encode_message`], the last frame's size counting the modelled padding its head
+/// declares (`wire/modelled.rs`), which the caller sends as zeros right after;
+/// returns it (0 for a frame without a payload header).
+pub fn encode_message_padded<B: AsRef<[u8]>>(frames: &[B], out: &mut BytesMut) -> u64 {
+    let Some((last, first)) = frames.split_last() else {
+        put_header(0, 0, out);
+        return 0;
+    };
+    encode_more(first, out);
+    let body = last.as_ref();
+    let padding = padding_of(&body[..body.len().min(HEAD_MAX)]);
+    let Some(len) = usize::try_from(padding).ok().and_then(|p| p.checked_add(body.len())) else {
+        // Not addressable here: sent unpadded, as the simulator sends it.
+        put_header(0, body.len(), out);
+        out.put_slice(body);
+        return 0;
+    };
+    put_header(0, len, out);
+    out.put_slice(body);
+    padding
 }
 
 /// Appends `frames` each with MORE set: the first frames of a message whose last

@@ -32,7 +32,9 @@ use std::collections::BTreeMap;
 use bytes::{Bytes, BytesMut};
 
 use super::Version;
-use super::codec::{encode_cancel, encode_message, encode_more, encode_subscribe, put_more};
+use super::codec::{
+    encode_cancel, encode_message, encode_message_padded, encode_more, encode_subscribe, put_more,
+};
 use crate::socket::{Msg, REQUEST_ID_BIT, SocketType, multipart};
 
 /// A subscription body's first byte, as the SUB core writes it (`subscriptions.rs`).
@@ -82,13 +84,30 @@ impl Envelope {
 
     /// Appends `msg`, as the core handed it for this connection, to `out`.
     pub fn encode(&mut self, msg: &Msg, out: &mut BytesMut) {
+        self.encode_with(msg, out, false);
+    }
+
+    /// [`Self::encode`] for real TCP, where a modelled message's last frame counts its
+    /// padding ([`encode_message_padded`]): returns the padding the caller must send
+    /// as zeros right after, 0 for most messages.
+    pub fn encode_padded(&mut self, msg: &Msg, out: &mut BytesMut) -> u64 {
+        self.encode_with(msg, out, true)
+    }
+
+    fn encode_with(&mut self, msg: &Msg, out: &mut BytesMut, padded: bool) -> u64 {
         use SocketType::*;
         if matches!(self.ours, Sub | XSub)
             && let Some((&first, prefix)) = msg.body.split_first()
         {
             match first {
-                SUBSCRIBE_BYTE => return encode_subscribe(self.version, prefix, out),
-                CANCEL_BYTE => return encode_cancel(self.version, prefix, out),
+                SUBSCRIBE_BYTE => {
+                    encode_subscribe(self.version, prefix, out);
+                    return 0;
+                }
+                CANCEL_BYTE => {
+                    encode_cancel(self.version, prefix, out);
+                    return 0;
+                }
                 _ => {}
             }
         }
@@ -111,10 +130,13 @@ impl Envelope {
             Dealer | Router => put_route(&msg.header, out),
             _ => {}
         }
-        if multipart::is_multipart(&msg.body) {
-            return encode_message(&multipart::decode(&msg.body), out);
+        match (multipart::is_multipart(&msg.body), padded) {
+            (true, false) => encode_message(&multipart::decode(&msg.body), out),
+            (true, true) => return encode_message_padded(&multipart::decode(&msg.body), out),
+            (false, false) => encode_message(&[&msg.body], out),
+            (false, true) => return encode_message_padded(&[&msg.body], out),
         }
-        encode_message(&[&msg.body], out);
+        0
     }
 
     /// The core's message for a ZMTP message's `frames`.

@@ -21,8 +21,8 @@ mod error;
 mod handshake;
 
 pub use codec::{
-    Decoder, Event, Limits, encode_cancel, encode_error, encode_message, encode_ping, encode_pong,
-    encode_subscribe,
+    Decoder, Event, Limits, encode_cancel, encode_error, encode_message, encode_message_padded,
+    encode_ping, encode_pong, encode_subscribe,
 };
 pub use command::{PING_CONTEXT_MAX, encode_ready};
 pub use envelope::{Envelope, Unroutable};

@@ -503,3 +503,103 @@ fn one_frame_messages_reuse_the_recycled_frame_list_and_big_lists_are_let_go() {
     assert_eq!(last, [Bytes::from_static(b"four")]);
     assert!(last.capacity() < 100, "a list grown by 100 frames was kept: {}", last.capacity());
 }
+
+/// A body with a payload header declaring `modelled` bytes of padding, and `real` text.
+fn modelled_body(modelled: u64, real: &[u8]) -> Vec<u8> {
+    use crate::wire::payload::{Payload, PayloadKind};
+    let mut body = Payload::new(PayloadKind::Task, 7, modelled).encode().to_vec();
+    body.extend_from_slice(real);
+    body
+}
+
+/// Over real TCP a modelled message's last frame counts its padding, sent as zeros
+/// after it (docs/zmtp.md, "Modelled sizes"): a decoder made for real padding keeps
+/// the real bytes, drops the zeros as they arrive, holding none of them, and reads
+/// the next message on; one that is not reads the frame whole.
+#[test]
+fn real_padding_travels_in_the_last_frame_and_is_dropped_as_it_arrives() {
+    const PAD: u64 = 100_000;
+    let body = modelled_body(PAD, b"job");
+    let mut wire = BytesMut::new();
+    let padding = encode_message_padded(&[&b"topic"[..], &body[..]], &mut wire);
+    assert_eq!(padding, PAD);
+    wire.put_slice(&vec![0; PAD as usize]);
+    encode_message(&[b"next"], &mut wire);
+
+    let mut decoder = Decoder::new(SocketType::Sub, Limits::default()).with_real_padding();
+    let mut buf = BytesMut::new();
+    let mut events = Vec::new();
+    let mut most_held = 0;
+    for chunk in wire.chunks(4096) {
+        buf.extend_from_slice(chunk);
+        while let Some(event) = decoder.decode(&mut buf).unwrap() {
+            events.push(event);
+        }
+        most_held = most_held.max(buf.len());
+    }
+    decoder.finish(&buf).unwrap();
+    let expected = vec![
+        Event::Message(vec![Bytes::from_static(b"topic"), Bytes::from(body.clone())]),
+        Event::Message(vec![Bytes::from_static(b"next")]),
+    ];
+    assert_eq!(events, expected);
+    assert!(most_held <= 4096, "padding is dropped, not held: {most_held} bytes held");
+
+    // Without real padding the frame is its size: the body and every zero.
+    let whole = decode_all(SocketType::Sub, Limits::default(), wire.clone()).unwrap();
+    let Event::Message(frames) = &whole[0] else { panic!("{whole:?}") };
+    assert_eq!(frames[1].len() as u64, body.len() as u64 + PAD);
+
+    // A short frame's padding too, whole in the buffer (the fast path).
+    let small = modelled_body(40, b"x");
+    let mut wire = BytesMut::new();
+    assert_eq!(encode_message_padded(&[&small[..]], &mut wire), 40);
+    wire.put_slice(&[0; 40]);
+    let mut decoder = Decoder::new(SocketType::Pull, Limits::default()).with_real_padding();
+    assert_eq!(decoder.decode_short_body(&mut wire).unwrap(), Some(Bytes::from(small)));
+    assert!(wire.is_empty());
+}
+
+/// The receive limit judges a padded frame by its size, padding included, as libzmq's
+/// `ZMQ_MAXMSGSIZE` would judge the modelled message; a stream that ends in the
+/// padding ended mid-message.
+#[test]
+fn real_padding_counts_against_the_limit_and_a_close_inside_it_is_truncation() {
+    let body = modelled_body(5_000, b"big");
+    let mut wire = BytesMut::new();
+    encode_message_padded(&[&body[..]], &mut wire);
+    let limits = Limits { msg_bytes_max: Some(1_000), ..Limits::default() };
+    let mut decoder = Decoder::new(SocketType::Pull, limits).with_real_padding();
+    let err = decoder.decode(&mut wire.clone()).unwrap_err();
+    assert!(matches!(err, ZmtpError::TooLong { max: 1_000, .. }), "{err:?}");
+
+    let mut decoder = Decoder::new(SocketType::Pull, Limits::default()).with_real_padding();
+    let mut buf = wire.clone();
+    buf.put_slice(&[0; 1_000]);
+    assert!(matches!(decoder.decode(&mut buf).unwrap(), Some(Event::Message(_))));
+    let err = decoder.finish(&buf).unwrap_err();
+    assert!(matches!(err, ZmtpError::Truncated { needed: 4_000, got: 0 }), "{err:?}");
+}
+
+/// In the simulator the padding never travels, but the receive limit counts what the
+/// last frame's head declares, as over real TCP: a modelled 5,000-byte message meets a
+/// 1,000-byte limit on both backends, and one without a header is judged by its bytes.
+#[test]
+fn virtual_padding_counts_against_the_limit_as_real_padding_does() {
+    let limits = Limits { msg_bytes_max: Some(1_000), ..Limits::default() };
+    let mut wire = BytesMut::new();
+    encode_message(&[&modelled_body(5_000, b"big")[..]], &mut wire);
+    let err = Decoder::new(SocketType::Pull, limits).decode(&mut wire).unwrap_err();
+    assert!(matches!(err, ZmtpError::TooLong { len: 5_023, max: 1_000 }), "{err:?}");
+    // Long frames take the general path.
+    let mut wire = BytesMut::new();
+    encode_message(&[&modelled_body(5_000, &[7; 300])[..]], &mut wire);
+    let err = Decoder::new(SocketType::Pull, limits).decode(&mut wire).unwrap_err();
+    assert!(matches!(err, ZmtpError::TooLong { len: 5_320, max: 1_000 }), "{err:?}");
+    let plain = decode_all(SocketType::Pull, limits, {
+        let mut wire = BytesMut::new();
+        encode_message(&[&[7u8; 900][..]], &mut wire);
+        wire
+    });
+    assert_eq!(plain.map(|events| events.len()), Ok(1));
+}
