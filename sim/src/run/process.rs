@@ -366,9 +366,55 @@ async fn accepting(ports: &[SocketAddr]) -> bool {
     true
 }
 
-/// A free port on 127.0.0.1 for a program to bind: the kernel picks one, which is
-/// released at once for the program to take.
+/// The lowest port handed to a program (see [`free_port`]).
+const PROGRAM_PORTS_LOW: u16 = 20_000;
+
+/// A free port on 127.0.0.1 for a program to bind, released at once for the program
+/// to take. It comes from below the kernel's ephemeral range (Linux's
+/// `ip_local_port_range`), where no outgoing connection and no bind to port 0 can take
+/// it before the program binds it: a port the kernel picked was taken that way by a
+/// run beside it (`cargo xtask real` with comet-logins' many connections beside
+/// lru-zmq-worker-crash: the broker failed with "Address already in use"). Ports are
+/// dealt in turn from a start drawn from the process id, so runs of one process never
+/// share one and two processes seldom meet; each is bound once to check that nothing
+/// holds it. Where the range cannot be read the kernel picks, as before.
 pub(super) fn free_port() -> std::io::Result<SocketAddr> {
-    let l = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
-    l.local_addr()
+    use std::net::{Ipv4Addr, TcpListener};
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: OnceLock<AtomicU32> = OnceLock::new();
+    let below = ephemeral_start().filter(|start| *start > PROGRAM_PORTS_LOW + 1_000);
+    if let Some(start) = below {
+        let span = u32::from(start - PROGRAM_PORTS_LOW);
+        let next = NEXT.get_or_init(|| AtomicU32::new(std::process::id().wrapping_mul(7_919)));
+        for _ in 0..span {
+            let port = PROGRAM_PORTS_LOW + (next.fetch_add(1, Ordering::Relaxed) % span) as u16;
+            if let Ok(l) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+                return l.local_addr();
+            }
+        }
+    }
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()
+}
+
+/// The first port of the kernel's ephemeral range, where it is readable (Linux).
+fn ephemeral_start() -> Option<u16> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    range.split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A program's port comes from below the ephemeral range, where a run beside it
+    /// cannot take it by connecting or binding port 0, and two in a row differ.
+    #[test]
+    fn a_program_s_port_lies_below_the_ephemeral_range_and_is_not_dealt_twice() {
+        let ports: Vec<u16> = (0..3).map(|_| free_port().expect("a free port").port()).collect();
+        if let Some(start) = ephemeral_start() {
+            assert!(ports.iter().all(|p| (PROGRAM_PORTS_LOW..start).contains(p)), "{ports:?}");
+        }
+        assert!(ports[0] != ports[1] && ports[1] != ports[2], "{ports:?}");
+    }
 }
