@@ -80,15 +80,21 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     super::table::print_real(&report);
     // Checked before the runs; if the path was taken since, the summary still prints.
     let saved = save_json(&mut report, place)?;
+    let mut kept = Vec::new();
     if let Some(json) = &saved {
-        report.files = keep_program_output(json, &reports);
+        (report.files, kept) = keep_program_output(json, &reports);
         link_program_output(&report, json, &place);
     }
     let saved = saved.is_some();
     print_skipped(&skipped);
     let errors: Vec<&RunReport> = reports.iter().filter(|r| r.error.is_some()).collect();
     for r in &errors {
-        println!("ERROR {} seed {}: {}", r.scenario, r.seed, r.error.as_ref().expect("filtered"));
+        // An error naming a program's output names it where it was kept.
+        let mut error = r.error.as_ref().expect("filtered").to_string();
+        for (from, to) in &kept {
+            error = error.replace(&from.display().to_string(), &to.display().to_string());
+        }
+        println!("ERROR {} seed {}: {error}", r.scenario, r.seed);
     }
     let differ = reports.iter().filter(|r| r.error.is_none() && !r.as_expected).count();
     println!(
@@ -149,10 +155,12 @@ fn print_skipped(skipped: &[(String, String)]) {
 
 /// Moves every external program's output files beside the report, into
 /// `<report>-files/<scenario>-seed<N>/` (runs of several scenarios may have nodes of
-/// one name), says where they are, and returns a link to each, relative to the page.
-fn keep_program_output(json: &Path, reports: &[RunReport]) -> Vec<FileLink> {
+/// one name), says where they are, and returns a link to each, relative to the page,
+/// and each file's old and new path.
+fn keep_program_output(json: &Path, reports: &[RunReport]) -> (Vec<FileLink>, Vec<Moved>) {
+    let mut moved = Vec::new();
     if reports.iter().all(|r| r.process_output.is_empty()) {
-        return Vec::new();
+        return (Vec::new(), moved);
     }
     let folder =
         format!("{}-files", json.file_stem().map_or("report".into(), |s| s.to_string_lossy()));
@@ -172,14 +180,18 @@ fn keep_program_output(json: &Path, reports: &[RunReport]) -> Vec<FileLink> {
                 eprintln!("warning: cannot keep `{}` as `{}`", f.display(), to.display());
                 continue;
             }
+            moved.push((f.clone(), to));
             let name = name.to_string_lossy();
             let label = format!("{} seed {}: {name}", r.scenario, r.seed);
             links.push(FileLink { href: format!("{folder}/{run}/{name}"), label });
         }
     }
     println!("programs' output: {}", json.with_file_name(&folder).display());
-    links
+    (links, moved)
 }
+
+/// A program's output file: where the run left it, and where it was kept.
+type Moved = (std::path::PathBuf, std::path::PathBuf);
 
 /// Writes the report again with its links to the programs' output (known only once
 /// the report's name was chosen): the pair at `json`, and `latest.*` beside a dated

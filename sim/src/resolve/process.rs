@@ -5,7 +5,7 @@
 //! diagnostic with its place in the file, never a literal brace handed to the program.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::plan::{EndpointPart, Piece, ProcessPlan, Ready, Template};
@@ -80,7 +80,7 @@ impl TopologyResolver<'_, '_, '_> {
         let cwd = raw.cwd.as_ref().map(|c| self.template(c, sockets, &path.key("cwd")));
         let ready = self.ready(raw, sockets, &path.key("ready"));
         let timeout = self.ready_timeout(raw, &path.key("ready").key("timeout"));
-        let dir = self.diags.source().path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = folder_of(&self.diags.source().path);
         // A working directory with endpoints in it would be odd but harmless: it is
         // checked like the rest and taken literally once rendered without them.
         let cwd = match cwd {
@@ -239,4 +239,29 @@ fn placeholder(
         });
     }
     Ok((index, part))
+}
+
+/// The folder holding `file`. A file named without one (`t.yaml`, as a scenario run
+/// from its own folder names its topology) has the empty path as its parent, in which
+/// no program can start: that is the current folder.
+fn folder_of(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_starts_in_its_topology_s_folder_and_a_bare_file_s_is_the_current_one() {
+        assert_eq!(folder_of(Path::new("t.yaml")), PathBuf::from("."));
+        assert_eq!(
+            folder_of(Path::new("topologies/external/t.yaml")),
+            Path::new("topologies/external")
+        );
+        assert_eq!(folder_of(Path::new("/t.yaml")), PathBuf::from("/"));
+    }
 }
