@@ -436,15 +436,10 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 WriteState::Write { written, padding } => {
                     while *written < writer.batch.len() {
                         let rest = &writer.batch[*written..];
-                        let n = match ready!(Pin::new(&mut *self.stream).poll_write(cx, rest)) {
-                            Ok(n) => n,
-                            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                            Err(err) => return Poll::Ready(ConnEnd::Io(err)),
-                        };
-                        if n == 0 {
-                            return Poll::Ready(ConnEnd::Io(io::ErrorKind::WriteZero.into()));
+                        match ready!(poll_write_some(&mut *self.stream, cx, rest)) {
+                            Ok(n) => *written += n,
+                            Err(end) => return Poll::Ready(end),
                         }
-                        *written += n;
                     }
                     writer.batch.clear();
                     writer.state = match *padding {
@@ -455,15 +450,10 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 WriteState::Pad { left } => {
                     while *left > 0 {
                         let zeros = &ZEROS[..(*left).min(ZEROS.len() as u64) as usize];
-                        let n = match ready!(Pin::new(&mut *self.stream).poll_write(cx, zeros)) {
-                            Ok(n) => n,
-                            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                            Err(err) => return Poll::Ready(ConnEnd::Io(err)),
-                        };
-                        if n == 0 {
-                            return Poll::Ready(ConnEnd::Io(io::ErrorKind::WriteZero.into()));
+                        match ready!(poll_write_some(&mut *self.stream, cx, zeros)) {
+                            Ok(n) => *left -= n as u64,
+                            Err(end) => return Poll::Ready(end),
                         }
-                        *left -= n as u64;
                     }
                     writer.state = WriteState::Wrote;
                 }
@@ -617,6 +607,23 @@ fn deliver_batch(
 /// The message a publishing core reads as a subscription change.
 fn subscription(first: u8, prefix: &[u8]) -> Msg {
     Msg::new([&[first][..], prefix].concat())
+}
+
+/// Writes some of `bytes`, retrying an interrupted write: how many went, or why the
+/// connection ends (an error, or a stream that takes nothing).
+fn poll_write_some<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    cx: &mut Context<'_>,
+    bytes: &[u8],
+) -> Poll<Result<usize, ConnEnd>> {
+    loop {
+        return Poll::Ready(match ready!(Pin::new(&mut *stream).poll_write(cx, bytes)) {
+            Ok(0) => Err(ConnEnd::Io(io::ErrorKind::WriteZero.into())),
+            Ok(n) => Ok(n),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => Err(ConnEnd::Io(err)),
+        });
+    }
 }
 
 /// Encodes the core's ready messages for `pipe` as frames into `batch`, up to the
