@@ -52,6 +52,15 @@ fn accepted(trace: &Trace) -> BTreeSet<MsgId> {
         .collect()
 }
 
+/// The scenario's 20 requests, in issue order, after asserting that every one of
+/// them had its reply accepted.
+fn all_answered(trace: &Trace) -> Vec<MsgId> {
+    let issued = issued(trace);
+    assert_eq!(issued.len(), 20);
+    assert_eq!(accepted(trace), issued.iter().copied().collect());
+    issued
+}
+
 /// When the scenario's one fault (the kill, or the stall) began.
 fn fault_at(trace: &Trace) -> Duration {
     let begin = trace.events.iter().find(|e| matches!(e.kind, EventKind::FaultBegin { .. }));
@@ -135,9 +144,7 @@ fn the_lazy_pirate_client_reopens_its_req_resends_and_gets_every_reply() {
     let reopen_at = reopened[0];
     // The guide's 2,500 ms after the request lost with the kill went out.
     assert!(reopen_at > fault_at(trace) + Duration::from_millis(1_500), "{reopen_at:?}");
-    let issued = issued(trace);
-    assert_eq!(issued.len(), 20);
-    assert_eq!(accepted(trace), issued.iter().copied().collect());
+    all_answered(trace);
     assert!(app(trace).all(|(_, a)| !matches!(a, AppEvent::RequestAbandoned { .. })));
     // The request in hand at the reopen was sent twice, by the design, on two
     // sockets (two request ids), and its reply was accepted after the reopen.
@@ -161,9 +168,7 @@ fn the_lazy_pirate_client_reopens_its_req_resends_and_gets_every_reply() {
 fn nanomsg_req_resends_at_once_when_its_server_connection_is_reset() {
     let report = run("req-rep-server-killed-nanomsg.yaml");
     let trace = report.trace.as_ref().expect("kept");
-    let issued = issued(trace);
-    assert_eq!(issued.len(), 20);
-    assert_eq!(accepted(trace), issued.iter().copied().collect());
+    let issued = all_answered(trace);
     let resent = resends(trace);
     assert_eq!(resent.len(), 1, "{resent:?}");
     let (at, request_id, timer) = resent[0];
@@ -202,9 +207,7 @@ fn nanomsg_req_waits_on_a_stalled_worker_for_its_resend_interval() {
 fn nanomsg_req_resends_what_a_stalled_worker_holds_to_the_other_worker() {
     let report = run("req-rep-stalled-worker-resend.yaml");
     let trace = report.trace.as_ref().expect("kept");
-    let issued = issued(trace);
-    assert_eq!(issued.len(), 20);
-    assert_eq!(accepted(trace), issued.iter().copied().collect());
+    let issued = all_answered(trace);
     let worker = |index| Replica { group: GroupId(1), index };
     let stall = fault_at(trace);
     let (before, after): (Vec<MsgId>, Vec<MsgId>) =

@@ -269,21 +269,16 @@ pub(crate) fn load_all(ctx: &Ctx, files: &[PathBuf]) -> Option<Vec<ScenarioPlan>
     Some(plans)
 }
 
-/// The shipped scenarios whose `topology:` is the file `topology`, in the shipped
-/// order: what to run instead when a topology was named where a scenario belongs. Read
-/// from each scenario's top-level `topology:` line, without resolving the scenario.
+/// The shipped scenarios whose topology is the file `topology`, in the shipped order:
+/// what to run instead when a topology was named where a scenario belongs. Each is
+/// resolved as `sim` would; one that does not resolve names nothing.
 fn scenarios_naming(ctx: &Ctx, topology: &Path) -> Vec<PathBuf> {
     let Ok(wanted) = topology.canonicalize() else { return Vec::new() };
-    let shipped = crate::files::shipped_files(&ctx.root).unwrap_or_default();
     let names_it = |scenario: &Path| {
-        let Ok(text) = std::fs::read_to_string(scenario) else { return false };
-        let Some(line) = text.lines().find_map(|l| l.strip_prefix("topology:")) else {
-            return false;
-        };
-        let named = line.split('#').next().unwrap_or("").trim().trim_matches(['"', '\'']);
-        let dir = scenario.parent().unwrap_or(Path::new("."));
-        dir.join(named).canonicalize().is_ok_and(|p| p == wanted)
+        let plan = resolve::load_scenario(scenario, &ctx.registry).plan;
+        plan.is_some_and(|p| p.topology.file.canonicalize().is_ok_and(|f| f == wanted))
     };
+    let shipped = crate::files::shipped_files(&ctx.root).unwrap_or_default();
     shipped
         .into_iter()
         .filter(|s| s.starts_with(ctx.root.join("scenarios")) && names_it(s))

@@ -490,10 +490,9 @@ impl FileKind {
     /// reported against the right schema; a file that says neither is taken by the
     /// folder it sits in (`scenarios/` or not).
     pub(crate) fn sniff(text: &str, path: &std::path::Path) -> FileKind {
-        let top_key = |key: &str| text.lines().any(|l| l.starts_with(key));
-        if top_key("topology:") {
+        if has_top_key(text, "topology:") {
             FileKind::Scenario
-        } else if top_key("nodes:") {
+        } else if has_top_key(text, "nodes:") {
             FileKind::Topology
         } else if path.components().any(|c| c.as_os_str() == "scenarios") {
             FileKind::Scenario
@@ -505,7 +504,12 @@ impl FileKind {
     /// Whether the text is plainly a topology: `nodes:` at the top level and no
     /// `topology:`. Unlike [`sniff`](Self::sniff), it never guesses from the folder.
     pub(crate) fn is_plainly_topology(text: &str) -> bool {
-        let top_key = |key: &str| text.lines().any(|l| l.starts_with(key));
-        top_key("nodes:") && !top_key("topology:")
+        has_top_key(text, "nodes:") && !has_top_key(text, "topology:")
     }
+}
+
+/// Whether a line of `text` starts with `key` (`nodes:`): a top-level key, read from
+/// the text before it is parsed.
+fn has_top_key(text: &str, key: &str) -> bool {
+    text.lines().any(|l| l.starts_with(key))
 }

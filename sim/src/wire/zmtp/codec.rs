@@ -386,38 +386,35 @@ fn put_header(flags: u8, len: usize, out: &mut BytesMut) {
 /// Appends a message, every frame but the last with MORE. An empty list is sent as
 /// one empty frame: a ZMTP message has at least one.
 pub fn encode_message<B: AsRef<[u8]>>(frames: &[B], out: &mut BytesMut) {
-    if frames.is_empty() {
-        put_header(0, 0, out);
-        return;
-    }
-    let last = frames.len() - 1;
-    for (i, frame) in frames.iter().enumerate() {
-        let body = frame.as_ref();
-        put_header(if i < last { FLAG_MORE } else { 0 }, body.len(), out);
-        out.put_slice(body);
-    }
+    encode_message_with(frames, false, out);
 }
 
 /// [`encode_message`], the last frame's size counting the modelled padding its head
 /// declares (`wire/modelled.rs`), which the caller sends as zeros right after;
 /// returns it (0 for a frame without a payload header).
 pub fn encode_message_padded<B: AsRef<[u8]>>(frames: &[B], out: &mut BytesMut) -> u64 {
+    encode_message_with(frames, true, out)
+}
+
+/// A message's frames, the last counting its modelled padding when `padded`; the
+/// padding its size counts. A padding no buffer could address is not counted.
+pub(super) fn encode_message_with<B: AsRef<[u8]>>(
+    frames: &[B],
+    padded: bool,
+    out: &mut BytesMut,
+) -> u64 {
     let Some((last, first)) = frames.split_last() else {
         put_header(0, 0, out);
         return 0;
     };
     encode_more(first, out);
     let body = last.as_ref();
-    let padding = padding_of(&body[..body.len().min(HEAD_MAX)]);
-    let Some(len) = usize::try_from(padding).ok().and_then(|p| p.checked_add(body.len())) else {
-        // Not addressable here: sent unpadded, as the simulator sends it.
-        put_header(0, body.len(), out);
-        out.put_slice(body);
-        return 0;
-    };
-    put_header(0, len, out);
+    let declared = if padded { padding_of(&body[..body.len().min(HEAD_MAX)]) } else { 0 };
+    let padding = usize::try_from(declared).ok().filter(|p| p.checked_add(body.len()).is_some());
+    let padding = padding.unwrap_or(0);
+    put_header(0, body.len() + padding, out);
     out.put_slice(body);
-    padding
+    padding as u64
 }
 
 /// Appends `frames` each with MORE set: the first frames of a message whose last

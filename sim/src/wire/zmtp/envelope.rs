@@ -32,9 +32,7 @@ use std::collections::BTreeMap;
 use bytes::{Bytes, BytesMut};
 
 use super::Version;
-use super::codec::{
-    encode_cancel, encode_message, encode_message_padded, encode_more, encode_subscribe, put_more,
-};
+use super::codec::{encode_cancel, encode_message_with, encode_more, encode_subscribe, put_more};
 use crate::socket::{Msg, REQUEST_ID_BIT, SocketType, multipart};
 
 /// A subscription body's first byte, as the SUB core writes it (`subscriptions.rs`).
@@ -88,7 +86,7 @@ impl Envelope {
     }
 
     /// [`Self::encode`] for real TCP, where a modelled message's last frame counts its
-    /// padding ([`encode_message_padded`]): returns the padding the caller must send
+    /// padding ([`super::encode_message_padded`]): returns the padding the caller must send
     /// as zeros right after, 0 for most messages.
     pub fn encode_padded(&mut self, msg: &Msg, out: &mut BytesMut) -> u64 {
         self.encode_with(msg, out, true)
@@ -130,13 +128,10 @@ impl Envelope {
             Dealer | Router => put_route(&msg.header, out),
             _ => {}
         }
-        match (multipart::is_multipart(&msg.body), padded) {
-            (true, false) => encode_message(&multipart::decode(&msg.body), out),
-            (true, true) => return encode_message_padded(&multipart::decode(&msg.body), out),
-            (false, false) => encode_message(&[&msg.body], out),
-            (false, true) => return encode_message_padded(&[&msg.body], out),
+        match multipart::is_multipart(&msg.body) {
+            true => encode_message_with(&multipart::decode(&msg.body), padded, out),
+            false => encode_message_with(&[&msg.body], padded, out),
         }
-        0
     }
 
     /// The core's message for a ZMTP message's `frames`.
