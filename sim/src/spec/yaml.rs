@@ -210,9 +210,70 @@ fn report_syntax(err: &serde_yaml::Error, diags: &mut Diagnostics) {
         // The position is printed separately, so it is cut from the prose.
         message = message.replacen(&format!(" at line {} column {}", at.line, at.column), "", 1);
     }
-    let (code, message, hint) = reword_syntax(message);
+    let (code, message, mut hint) = reword_syntax(message);
+    // serde_yaml points a duplicate key at the start of its mapping; the user needs the
+    // second one, which is the one to remove or rename.
+    let mut location = location;
+    if let (Some(at), Some(key)) = (location, duplicated_key(&err.to_string())) {
+        if let Some((first, second)) = duplicate_key_lines(&diags.source().text, at, key) {
+            location = Some(second);
+            hint = Some(format!(
+                "each key may appear only once in a mapping; `{key}` is first at line {}",
+                first.line
+            ));
+        }
+    }
     let diag = diags.error_at(location, code, message);
     diag.hint = hint;
+}
+
+/// The key in serde_yaml's "duplicate entry with key …" error, if it is that one.
+fn duplicated_key(message: &str) -> Option<&str> {
+    let (_, key) = message.split_once("duplicate entry with key ")?;
+    let key = key.split(" at line ").next().unwrap_or(key);
+    Some(key.strip_prefix('"').and_then(|k| k.strip_suffix('"')).unwrap_or(key))
+}
+
+/// Where `key` first and second appear as keys of the block mapping that starts at
+/// `mapping` (its first key's position). `None` when it is not found twice there, as in
+/// a flow mapping (`{a: 1, a: 2}`): the mapping's start then stands.
+fn duplicate_key_lines(text: &str, mapping: Location, key: &str) -> Option<(Location, Location)> {
+    let indent = mapping.column.checked_sub(1)?;
+    let mut found = Vec::new();
+    for (index, line) in text.lines().enumerate().skip(mapping.line.checked_sub(1)?) {
+        let split = line.char_indices().nth(indent).map_or(line.len(), |(at, _)| at);
+        let (margin, rest) = line.split_at(split);
+        let first_line = index + 1 == mapping.line;
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if !first_line && (margin.chars().any(|c| c != ' ') || rest.is_empty()) {
+            // Content left of the mapping's column: the mapping has ended.
+            break;
+        }
+        if rest.starts_with(' ') || rest.starts_with("- ") || rest == "-" {
+            // Deeper content, or a sequence that is a value of this mapping.
+            continue;
+        }
+        if key_of(rest) == Some(key) {
+            found.push(Location { line: index + 1, column: mapping.column });
+            if let [first, second] = found[..] {
+                return Some((first, second));
+            }
+        }
+    }
+    None
+}
+
+/// The key a `key: value` line starts with, quotes removed.
+fn key_of(line: &str) -> Option<&str> {
+    let (key, _) = line.split_once(':')?;
+    let key = key.trim_end();
+    let unquoted = ['"', '\'']
+        .iter()
+        .find_map(|q| key.strip_prefix(*q).and_then(|k| k.strip_suffix(*q)));
+    Some(unquoted.unwrap_or(key))
 }
 
 fn reword_syntax(message: String) -> (Code, String, Option<String>) {
@@ -243,9 +304,11 @@ fn reword_syntax(message: String) -> (Code, String, Option<String>) {
     if let Some(number) = oversized_integer(&message) {
         return (Code::OutOfRange, format!("the number `{number}` is too large"), None);
     }
-    if let Some(key) = message.strip_prefix("duplicate entry with key ") {
-        let key = key.strip_prefix('"').and_then(|k| k.strip_suffix('"')).unwrap_or(key);
-        let message = format!("the key `{key}` appears twice in one mapping");
+    if let Some(key) = duplicated_key(&message) {
+        let message = match message.split_once(": duplicate entry with key ") {
+            Some((path, _)) => format!("the key `{key}` appears twice in `{path}`"),
+            None => format!("the key `{key}` appears twice in one mapping"),
+        };
         return (
             Code::Syntax,
             message,
@@ -704,6 +767,36 @@ nodes:
     }
 
     #[test]
+    fn a_duplicate_key_is_pointed_at_where_it_appears_again() {
+        // In a sequence item, past a nested mapping, a comment and a sequence that is a
+        // value at the mapping's own indentation.
+        let text = "name: x\nnodes:\n  - name: a\n    sockets:\n    - name: s\n      \
+                    type: REQ\n    # a comment\n    \"name\": b\n";
+        let diags = errors_of::<Topology>(text);
+        assert_eq!(
+            diags,
+            ["t.yaml:8:5: error[syntax]: the key `name` appears twice in `nodes[0]` \
+                 (hint: each key may appear only once in a mapping; `name` is first at line 3)"]
+        );
+        // A key of the same name in a nested mapping or after the mapping has ended is
+        // no duplicate of it; the second top-level `name` is.
+        let text = "name: x\nnodes:\n  - name: a\nname: y\n";
+        let diags = errors_of::<Topology>(text);
+        assert_eq!(
+            diags,
+            ["t.yaml:4:1: error[syntax]: the key `name` appears twice in one mapping \
+                 (hint: each key may appear only once in a mapping; `name` is first at line 1)"]
+        );
+        // A flow mapping keeps serde_yaml's position, the mapping's start.
+        let diags = errors_of::<serde_yaml::Value>("a: {b: 1, b: 2}\n");
+        assert_eq!(
+            diags,
+            ["t.yaml:1:4: error[syntax]: the key `b` appears twice in `a` \
+                 (hint: each key may appear only once in a mapping)"]
+        );
+    }
+
+    #[test]
     fn syntax_errors_are_one_located_diagnostic() {
         let diags = errors_of::<Topology>("name: x\nnodes:\n  - a: [1, 2\n");
         assert_eq!(diags.len(), 1);
@@ -716,8 +809,8 @@ nodes:
         let diags = errors_of::<Topology>("name: x\nname: y\n");
         assert_eq!(
             diags,
-            ["t.yaml:1:1: error[syntax]: the key `name` appears twice in one mapping \
-                 (hint: each key may appear only once in a mapping)"]
+            ["t.yaml:2:1: error[syntax]: the key `name` appears twice in one mapping \
+                 (hint: each key may appear only once in a mapping; `name` is first at line 1)"]
         );
         let diags = errors_of::<serde_yaml::Value>("a: 1\n---\nb: 2\n");
         assert!(
