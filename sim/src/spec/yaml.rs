@@ -214,14 +214,16 @@ fn report_syntax(err: &serde_yaml::Error, diags: &mut Diagnostics) {
     // serde_yaml points a duplicate key at the start of its mapping; the user needs the
     // second one, which is the one to remove or rename.
     let mut location = location;
-    if let (Some(at), Some(key)) = (location, duplicated_key(&err.to_string())) {
-        if let Some((first, second)) = duplicate_key_lines(&diags.source().text, at, key) {
-            location = Some(second);
-            hint = Some(format!(
-                "each key may appear only once in a mapping; `{key}` is first at line {}",
-                first.line
-            ));
-        }
+    let full = err.to_string();
+    let duplicate = location.zip(duplicated_key(&full)).and_then(|(at, key)| {
+        duplicate_key_lines(&diags.source().text, at, key).map(|lines| (key, lines))
+    });
+    if let Some((key, (first, second))) = duplicate {
+        location = Some(second);
+        hint = Some(format!(
+            "each key may appear only once in a mapping; `{key}` is first at line {}",
+            first.line
+        ));
     }
     let diag = diags.error_at(location, code, message);
     diag.hint = hint;
