@@ -142,9 +142,14 @@ impl Ctx {
         Ok(ExitCode::from(2))
     }
 
-    /// `path` relative to the root when it is under it, as the user reads it.
+    /// `path` relative to the root when it is under it, as the user reads it; the root
+    /// itself is `.`, never the empty path, which names nothing that can be opened.
     pub fn shown(&self, path: &Path) -> PathBuf {
-        path.strip_prefix(&self.root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+        match path.strip_prefix(&self.root) {
+            Ok(relative) if relative.as_os_str().is_empty() => PathBuf::from("."),
+            Ok(relative) => relative.to_path_buf(),
+            Err(_) => path.to_path_buf(),
+        }
     }
 }
 
@@ -164,6 +169,19 @@ mod tests {
     fn ctx(rest: &[&str]) -> Ctx {
         let rest = rest.iter().map(|s| (*s).to_owned()).collect();
         Ctx { registry: Registry::builtin(), tool: "my-tool".into(), root: PathBuf::new(), rest }
+    }
+
+    #[test]
+    fn a_path_is_shown_from_the_root_and_the_root_itself_as_dot() {
+        let mut at = ctx(&[]);
+        at.root = PathBuf::from("/work/project");
+        assert_eq!(
+            at.shown(Path::new("/work/project/scenarios/x.yaml")),
+            Path::new("scenarios/x.yaml")
+        );
+        // `sim DIR` run inside DIR read the empty path: "cannot read ``".
+        assert_eq!(at.shown(Path::new("/work/project")), Path::new("."));
+        assert_eq!(at.shown(Path::new("/elsewhere/x.yaml")), Path::new("/elsewhere/x.yaml"));
     }
 
     #[test]

@@ -272,9 +272,8 @@ fn duplicate_key_lines(text: &str, mapping: Location, key: &str) -> Option<(Loca
 fn key_of(line: &str) -> Option<&str> {
     let (key, _) = line.split_once(':')?;
     let key = key.trim_end();
-    let unquoted = ['"', '\'']
-        .iter()
-        .find_map(|q| key.strip_prefix(*q).and_then(|k| k.strip_suffix(*q)));
+    let unquoted =
+        ['"', '\''].iter().find_map(|q| key.strip_prefix(*q).and_then(|k| k.strip_suffix(*q)));
     Some(unquoted.unwrap_or(key))
 }
 
