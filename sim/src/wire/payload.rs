@@ -13,6 +13,8 @@ use crate::plan::MsgId;
 use crate::socket::{EventMsg, Msg, MsgInfo, multipart};
 
 const MAGIC: &[u8; 3] = b"PB1";
+/// The byte a payload header starts with, for a search for one (`wire/modelled.rs`).
+pub(crate) const MAGIC_FIRST: u8 = MAGIC[0];
 /// Bytes taken by the header.
 pub const HEADER_LEN: usize = 20;
 
