@@ -58,6 +58,9 @@ pub fn check(ctx: &Ctx, args: CheckArgs) -> Result<ExitCode, Error> {
 pub fn graph(ctx: &Ctx, args: GraphArgs) -> Result<ExitCode, Error> {
     let out_dir = args.out.as_deref().map(absolute).transpose()?;
     let files = absolute_then_enter(ctx, &args.files)?;
+    if let Some(message) = same_stem(&files) {
+        return ctx.usage_error("graph", &message);
+    }
     let out_dir = out_dir.unwrap_or_else(|| PathBuf::from("reports/graph"));
     std::fs::create_dir_all(&out_dir).context(|| format!("creating {}", out_dir.display()))?;
     let mut failed = false;
@@ -80,6 +83,25 @@ pub fn graph(ctx: &Ctx, args: GraphArgs) -> Result<ExitCode, Error> {
         println!("wrote {} and {}", dot.display(), svg.display());
     }
     Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// Why `files` cannot be drawn in one run: two of them share a file stem, so the
+/// second's drawing would replace the first's.
+fn same_stem(files: &[PathBuf]) -> Option<String> {
+    let mut seen = std::collections::BTreeMap::new();
+    for file in files {
+        let stem = file.file_stem().unwrap_or_default();
+        if let Some(first) = seen.insert(stem, file) {
+            return Some(format!(
+                "{} and {} would both be drawn as {}.dot and .svg, the second over the first; \
+                 draw them in two runs with different --out folders",
+                first.display(),
+                file.display(),
+                stem.to_string_lossy()
+            ));
+        }
+    }
+    None
 }
 
 pub fn absolute(p: &Path) -> Result<PathBuf, Error> {

@@ -1,0 +1,69 @@
+//! Paths named on the command line: the folder a command runs in, named as a file, is
+//! refused as a directory (it was once the empty path, "cannot read ``"), and `graph`
+//! refuses two topologies whose drawings would have the same name, where the second
+//! silently replaced the first.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TOPOLOGY: &str = "name: pair\nnodes:\n\
+    \x20 - name: a\n    design: pair-step\n    sockets:\n\
+    \x20     - {name: next, type: PAIR, connect: b.prev}\n\
+    \x20 - name: b\n    design: pair-step\n    sockets:\n\
+    \x20     - {name: prev, type: PAIR, bind: true}\n";
+
+/// A fresh temporary folder for the test `name`.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("patchbay-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
+
+fn xtask(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the xtask binary runs")
+}
+
+#[test]
+fn the_folder_a_command_runs_in_named_as_a_file_is_refused_as_a_directory() {
+    let dir = scratch("dot");
+    for args in [["sim", "."], ["check", "."]] {
+        let out = xtask(&dir, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("error[not-a-file]: `.` is a directory, not a regular file"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn graph_refuses_two_topologies_whose_drawings_share_a_name() {
+    let dir = scratch("graph");
+    for file in ["one/pair.yaml", "two/pair.yaml", "two/other.yaml"] {
+        std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(file), TOPOLOGY).expect("write a topology");
+    }
+    let out = xtask(&dir, &["graph", "one/pair.yaml", "two/pair.yaml", "--out", "drawn"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("one/pair.yaml and two/pair.yaml would both be drawn as pair.dot"),
+        "{stderr}"
+    );
+    assert!(!dir.join("drawn").exists(), "nothing is drawn when one would be lost");
+    // Different names are drawn side by side.
+    let out = xtask(&dir, &["graph", "one/pair.yaml", "two/other.yaml", "--out", "drawn"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for drawn in ["pair.dot", "pair.svg", "other.dot", "other.svg"] {
+        let text = std::fs::read_to_string(dir.join("drawn").join(drawn)).expect(drawn);
+        assert!(text.contains("pair"), "{drawn} draws the topology named `pair`");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
