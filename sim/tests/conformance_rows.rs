@@ -1888,8 +1888,11 @@ fn sim_dealer_stops_reading(options: SocketOptions, hello: Msg) -> SimPeer {
 /// 20 to 30 of 500) and loses the rest, and the sender never learns. With
 /// `router_mandatory` the send waits for room instead, and nothing is lost (the
 /// oracle: 65 sent before a send waited 200 ms). How many is the buffers' business
-/// and is not compared, but what the ROUTER's pipe took is a multiple of its LWM in
-/// all three: see [`assert_taken_a_low_water_mark_at_a_time`].
+/// and is not compared, but a ROUTER whose send waited had its pipe take a multiple
+/// of its LWM in all three: see [`assert_taken_a_low_water_mark_at_a_time`]. What
+/// arrives without `router_mandatory` is not held to it: every drop finds the pipe
+/// at a multiple, but the burst's last sends may find room an acknowledgement made
+/// and go through (the oracle once got 28).
 #[test]
 fn conformance_zmq_router_drops_for_a_full_peer_unless_mandatory() {
     require_peers();
@@ -1908,12 +1911,9 @@ fn conformance_zmq_router_drops_for_a_full_peer_unless_mandatory() {
         let router = SocketOptions { router_mandatory: mandatory, ..with_hwm(zeromq()) };
         let hello = Msg::new(&b"hello"[..]);
         let ways = router_full_row(row, want, router, with_hwm(zeromq()), hello);
-        // Mandatory, what was sent is what the pipe took; off, what arrived.
-        assert_taken_a_low_water_mark_at_a_time(
-            row,
-            if mandatory { "sent" } else { "received" },
-            ways,
-        );
+        if mandatory {
+            assert_taken_a_low_water_mark_at_a_time(row, "sent", ways);
+        }
     }
 }
 
