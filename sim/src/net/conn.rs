@@ -576,14 +576,20 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 }
 
 /// Zero bytes that real padding is written from, so it is never allocated.
-pub(super) static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
-/// Sends a modelled message's real padding (`wire/modelled.rs`), slice by slice.
+/// The next slice of zeros to write of a modelled message's real padding, `left`
+/// bytes of which are still to go (`wire/modelled.rs`): SP's writer and ZMTP's alike.
+pub(super) fn padding_slice(left: u64) -> &'static [u8] {
+    &ZEROS[..left.min(ZEROS.len() as u64) as usize]
+}
+
+/// Sends a modelled message's real padding, slice by slice.
 async fn write_padding<W: AsyncWrite + Unpin>(writer: &mut W, mut left: u64) -> io::Result<()> {
     while left > 0 {
-        let n = left.min(ZEROS.len() as u64) as usize;
-        writer.write_all(&ZEROS[..n]).await?;
-        left -= n as u64;
+        let zeros = padding_slice(left);
+        writer.write_all(zeros).await?;
+        left -= zeros.len() as u64;
     }
     Ok(())
 }

@@ -26,8 +26,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::conn::{
-    ConnEnd, Delivered, READ_CHUNK_BYTES_MIN, ZEROS, connected, disconnected, drop_malformed,
-    poll_read_some,
+    ConnEnd, Delivered, READ_CHUNK_BYTES_MIN, connected, disconnected, drop_malformed,
+    padding_slice, poll_read_some,
 };
 use super::shared::Shared;
 use super::wake::{LocalNotify, Notifier, SoleNotify, Waiter};
@@ -449,7 +449,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                 }
                 WriteState::Pad { left } => {
                     while *left > 0 {
-                        let zeros = &ZEROS[..(*left).min(ZEROS.len() as u64) as usize];
+                        let zeros = padding_slice(*left);
                         match ready!(poll_write_some(&mut *self.stream, cx, zeros)) {
                             Ok(n) => *left -= n as u64,
                             Err(end) => return Poll::Ready(end),
@@ -617,12 +617,12 @@ fn poll_write_some<S: AsyncWrite + Unpin>(
     bytes: &[u8],
 ) -> Poll<Result<usize, ConnEnd>> {
     loop {
-        return Poll::Ready(match ready!(Pin::new(&mut *stream).poll_write(cx, bytes)) {
-            Ok(0) => Err(ConnEnd::Io(io::ErrorKind::WriteZero.into())),
-            Ok(n) => Ok(n),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => Err(ConnEnd::Io(err)),
-        });
+        match ready!(Pin::new(&mut *stream).poll_write(cx, bytes)) {
+            Ok(0) => return Poll::Ready(Err(ConnEnd::Io(io::ErrorKind::WriteZero.into()))),
+            Ok(n) => return Poll::Ready(Ok(n)),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Poll::Ready(Err(ConnEnd::Io(err))),
+        }
     }
 }
 
@@ -632,15 +632,10 @@ fn poll_write_some<S: AsyncWrite + Unpin>(
 /// wire, so such a message ends the batch (docs/zmtp.md, "Modelled sizes"). In the
 /// simulator the padding never travels.
 fn fill_batch(shared: &Shared, pipe: PipeId, batch: &mut BytesMut, link: &mut Link) -> u64 {
-    let real = shared.padding == Padding::Real;
     shared.with_core_transmitting(|core, now| {
         while batch.len() < WRITE_BATCH_BYTES_MAX {
             let Some(msg) = core.poll_transmit(pipe, now) else { break };
-            if !real {
-                link.envelope.encode(&msg, batch);
-                continue;
-            }
-            let padding = link.envelope.encode_padded(&msg, batch);
+            let padding = link.envelope.encode_for(&msg, batch, shared.padding);
             if padding > 0 {
                 return padding;
             }

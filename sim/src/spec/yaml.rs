@@ -210,14 +210,14 @@ fn report_syntax(err: &serde_yaml::Error, diags: &mut Diagnostics) {
         // The position is printed separately, so it is cut from the prose.
         message = message.replacen(&format!(" at line {} column {}", at.line, at.column), "", 1);
     }
-    let (code, message, mut hint) = reword_syntax(message);
     // serde_yaml points a duplicate key at the start of its mapping; the user needs the
     // second one, which is the one to remove or rename.
-    let mut location = location;
-    let full = err.to_string();
-    let duplicate = location.zip(duplicated_key(&full)).and_then(|(at, key)| {
-        duplicate_key_lines(&diags.source().text, at, key).map(|lines| (key, lines))
+    let duplicate = location.zip(duplicated_key(&message)).and_then(|(at, key)| {
+        let lines = duplicate_key_lines(&diags.source().text, at, key)?;
+        Some((key.to_owned(), lines))
     });
+    let (code, message, mut hint) = reword_syntax(message);
+    let mut location = location;
     if let Some((key, (first, second))) = duplicate {
         location = Some(second);
         hint = Some(format!(
@@ -232,7 +232,6 @@ fn report_syntax(err: &serde_yaml::Error, diags: &mut Diagnostics) {
 /// The key in serde_yaml's "duplicate entry with key …" error, if it is that one.
 fn duplicated_key(message: &str) -> Option<&str> {
     let (_, key) = message.split_once("duplicate entry with key ")?;
-    let key = key.split(" at line ").next().unwrap_or(key);
     Some(key.strip_prefix('"').and_then(|k| k.strip_suffix('"')).unwrap_or(key))
 }
 

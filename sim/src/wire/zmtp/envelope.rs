@@ -34,6 +34,7 @@ use bytes::{Bytes, BytesMut};
 use super::Version;
 use super::codec::{encode_cancel, encode_message_with, encode_more, encode_subscribe, put_more};
 use crate::socket::{Msg, REQUEST_ID_BIT, SocketType, multipart};
+use crate::wire::Padding;
 
 /// A subscription body's first byte, as the SUB core writes it (`subscriptions.rs`).
 const SUBSCRIBE_BYTE: u8 = 1;
@@ -82,17 +83,15 @@ impl Envelope {
 
     /// Appends `msg`, as the core handed it for this connection, to `out`.
     pub fn encode(&mut self, msg: &Msg, out: &mut BytesMut) {
-        self.encode_with(msg, out, false);
+        self.encode_for(msg, out, Padding::Virtual);
     }
 
-    /// [`Self::encode`] for real TCP, where a modelled message's last frame counts its
-    /// padding ([`super::encode_message_padded`]): returns the padding the caller must send
-    /// as zeros right after, 0 for most messages.
-    pub fn encode_padded(&mut self, msg: &Msg, out: &mut BytesMut) -> u64 {
-        self.encode_with(msg, out, true)
-    }
-
-    fn encode_with(&mut self, msg: &Msg, out: &mut BytesMut, padded: bool) -> u64 {
+    /// [`Self::encode`] on a stream whose modelled padding travels as `padding` says.
+    /// Where it is [`Padding::Real`] (real TCP), a modelled message's last frame counts
+    /// its padding ([`super::encode_message_padded`]), and the padding the caller must
+    /// send as zeros right after is returned; 0 otherwise, and for most messages.
+    pub fn encode_for(&mut self, msg: &Msg, out: &mut BytesMut, padding: Padding) -> u64 {
+        let padded = padding == Padding::Real;
         use SocketType::*;
         if matches!(self.ours, Sub | XSub)
             && let Some((&first, prefix)) = msg.body.split_first()
