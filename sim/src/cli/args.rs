@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+use crate::resolve::SEEDS_MAX;
 use crate::run::shard::Shard;
 
 /// Simulate, check and benchmark ZeroMQ- and nanomsg-style messaging topologies.
@@ -73,8 +74,9 @@ pub struct SweepArgs {
     /// Run only seed N.
     #[arg(long, value_name = "N", conflicts_with = "seeds")]
     pub seed: Option<u64>,
-    /// Run seeds 1..=K instead of the scenario's own.
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Run seeds 1..=K instead of the scenario's own (K at most 1,000,000, as in a
+    /// file's `seeds:`; `--shard` splits a long sweep between machines).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=SEEDS_MAX))]
     pub seeds: Option<u64>,
     /// Runs at a time (default: sim the number of cores, real 2).
     #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..))]
@@ -198,8 +200,8 @@ pub struct CompareArgs {
     /// Shipped brokers to compare, by name (default: all four).
     #[arg(long, value_name = "a,b,...", value_delimiter = ',')]
     pub designs: Vec<String>,
-    /// Simulated seeds 1..=K per design.
-    #[arg(long, value_name = "K", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Simulated seeds 1..=K per design (K at most 1,000,000).
+    #[arg(long, value_name = "K", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=SEEDS_MAX))]
     pub seeds: u64,
     /// Simulations at a time (default: the number of cores).
     #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..))]

@@ -213,6 +213,14 @@ mod tests {
         // No seed at all would run nothing and report it as a verdict.
         assert_eq!(code(&["my-tool", "sim", "--seeds", "0"]), Some(ExitCode::from(2)));
         assert_eq!(code(&["my-tool", "real", "--seeds", "0"]), Some(ExitCode::from(2)));
+        // Nor may a count past a file's limit: the seed list, made before the first
+        // run, once asked the allocator for 800 GB and aborted.
+        assert_eq!(code(&["my-tool", "sim", "--seeds", "1000000"]), None);
+        assert_eq!(code(&["my-tool", "sim", "--seeds", "1000001"]), Some(ExitCode::from(2)));
+        assert_eq!(
+            code(&["my-tool", "compare", "x.yaml", "--seeds", "99999999999"]),
+            Some(ExitCode::from(2))
+        );
         // Nor would no case, which passed a CI step without exploring anything.
         assert_eq!(
             code(&["my-tool", "explore", "x.yaml", "--cases", "0"]),

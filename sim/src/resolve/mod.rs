@@ -40,7 +40,7 @@ use crate::spec::yaml;
 
 pub use network::DEFAULT_TICK;
 pub(crate) use tick::next_tick;
-pub use timing::{DEFAULT_LIVENESS, DEFAULT_SEEDS, DEFAULT_TCP_TIMEOUT};
+pub use timing::{DEFAULT_LIVENESS, DEFAULT_SEEDS, DEFAULT_TCP_TIMEOUT, SEEDS_MAX};
 pub use topology::TopologyOverrides;
 
 use overrides::{apply_option_overrides, check_param_overrides};

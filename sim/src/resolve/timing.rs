@@ -16,8 +16,10 @@ use super::scenario::ScenarioResolver;
 
 /// Runs a scenario gets when it gives no `seeds`.
 pub const DEFAULT_SEEDS: u64 = 8;
-/// Most seeds a count may ask for; each one is a whole simulation.
-const SEEDS_MAX: u64 = 1_000_000;
+/// Most seeds a count may ask for, in a file's `seeds:` or on the command line
+/// (`--seeds`): each one is a whole simulation and a row of the report, and the list
+/// is made before the first runs.
+pub const SEEDS_MAX: u64 = 1_000_000;
 /// The liveness phase when a scenario gives no `liveness`.
 pub const DEFAULT_LIVENESS: Duration = Duration::from_secs(60);
 /// Linux gives up on an established connection after about 15 minutes of
