@@ -37,11 +37,11 @@ pub fn cat(ctx: &Ctx, args: CatArgs) -> Result<ExitCode, Error> {
     match play(&socket, &script, out) {
         Ok(CatEnd::Done) => Ok(ExitCode::SUCCESS),
         Ok(CatEnd::RecvTimedOut) => {
-            eprintln!("cat: no message arrived within the receive timeout");
+            errln!("cat: no message arrived within the receive timeout");
             Ok(ExitCode::from(EXIT_RECV_TIMEOUT))
         }
         Ok(CatEnd::SendTimedOut) => {
-            eprintln!("cat: a send could not leave within the send timeout (is a peer there?)");
+            errln!("cat: a send could not leave within the send timeout (is a peer there?)");
             Ok(ExitCode::from(EXIT_SEND_TIMEOUT))
         }
         // A closed pipe downstream (`cat ... | head -1`) is the reader's way to stop.
@@ -228,7 +228,7 @@ struct Printer {
 impl CatOutput for Printer {
     fn bound(&self, addrs: &[SocketAddr]) {
         for addr in addrs {
-            eprintln!("cat: bound tcp://{addr}");
+            errln!("cat: bound tcp://{addr}");
         }
     }
 
@@ -241,7 +241,7 @@ impl CatOutput for Printer {
     }
 
     fn note(&self, text: &str) {
-        eprintln!("cat: {text}");
+        errln!("cat: {text}");
     }
 }
 

@@ -34,11 +34,11 @@ pub fn check(ctx: &Ctx, args: CheckArgs) -> Result<ExitCode, Error> {
         errors += n_err;
         warnings += loaded.diagnostics.len() - n_err;
         if !loaded.diagnostics.is_empty() {
-            eprint!("{}", render(&loaded.diagnostics));
+            err!("{}", render(&loaded.diagnostics));
         }
         match &loaded.plan {
-            Some(p) if args.explain => println!("{}", crate::explain::explain(p)),
-            Some(Plan::Topology(t)) => println!(
+            Some(p) if args.explain => outln!("{}", crate::explain::explain(p)),
+            Some(Plan::Topology(t)) => outln!(
                 "ok  {}  topology `{}`: {} nodes, {} replicas",
                 shown,
                 t.name,
@@ -46,12 +46,12 @@ pub fn check(ctx: &Ctx, args: CheckArgs) -> Result<ExitCode, Error> {
                 t.replica_count()
             ),
             Some(Plan::Scenario(s)) => {
-                println!("ok  {shown}  scenario `{}` on `{}`", s.name, s.topology.name)
+                outln!("ok  {shown}  scenario `{}` on `{}`", s.name, s.topology.name)
             }
-            None => println!("bad {shown}  {n_err} error(s)"),
+            None => outln!("bad {shown}  {n_err} error(s)"),
         }
     }
-    println!("checked {} file(s): {errors} error(s), {warnings} warning(s)", files.len());
+    outln!("checked {} file(s): {errors} error(s), {warnings} warning(s)", files.len());
     Ok(if errors > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
@@ -67,7 +67,7 @@ pub fn graph(ctx: &Ctx, args: GraphArgs) -> Result<ExitCode, Error> {
     for file in &files {
         let loaded = resolve::load(file, &ctx.registry);
         if !loaded.diagnostics.is_empty() {
-            eprint!("{}", render(&loaded.diagnostics));
+            err!("{}", render(&loaded.diagnostics));
         }
         let Some(p) = loaded.plan else {
             failed = true;
@@ -80,7 +80,7 @@ pub fn graph(ctx: &Ctx, args: GraphArgs) -> Result<ExitCode, Error> {
         let svg = out_dir.join(format!("{stem}.svg"));
         std::fs::write(&dot, g.to_dot(&t.name)).context(|| format!("writing {}", dot.display()))?;
         std::fs::write(&svg, g.to_svg(&t.name)).context(|| format!("writing {}", svg.display()))?;
-        println!("wrote {} and {}", dot.display(), svg.display());
+        outln!("wrote {} and {}", dot.display(), svg.display());
     }
     Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }

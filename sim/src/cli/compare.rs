@@ -57,7 +57,7 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
     let src = match SourceFile::read(scenario) {
         Ok(src) => src,
         Err(d) => {
-            eprint!("{}", render(&[d]));
+            err!("{}", render(&[d]));
             return Ok(ExitCode::from(2));
         }
     };
@@ -65,11 +65,11 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
     for side in &sides {
         let loaded = variant(&src, &side.topology, &params, &ctx.registry);
         if !loaded.diagnostics.is_empty() {
-            eprint!("{}", render(&loaded.diagnostics));
+            err!("{}", render(&loaded.diagnostics));
         }
         let Some(plan) = loaded.plan else {
             let topology = ctx.shown(&side.topology);
-            eprintln!(
+            errln!(
                 "(while putting `{}` ({}) under {}; lines count in the scenario as rewritten \
                  for this side: `topology:` swapped, `params:` set to {}, comments dropped. \
                  Every side's topology must declare those parameters; a compare file \
@@ -119,7 +119,7 @@ fn sides(
                 Ok(Some((sides.into_iter().map(at_root).collect(), params)))
             }
             Err(diags) => {
-                eprint!("{}", render(&diags));
+                err!("{}", render(&diags));
                 Ok(None)
             }
         };
@@ -159,13 +159,13 @@ fn run_sides(
     for (side, plan) in plans {
         let design = side.name.as_str();
         let work: Vec<Job<'_>> = (1..=seeds).map(|seed| Job { plan, seed }).collect();
-        println!("{design}: {seeds} simulated run(s)");
+        outln!("{design}: {seeds} simulated run(s)");
         let sim = run_many(&work, &ctx.registry, threads, true, &|_| {});
         let repro = repro(ctx, scenario, side, seeds);
         ran.push((Row::of(design, Backend::Sim, &sim), plan.clone(), sim, repro.clone()));
         if args.real {
             let time_scale = args.time_scale;
-            println!("{design}: 1 real run (time scale {time_scale})");
+            outln!("{design}: 1 real run (time scale {time_scale})");
             let opts = RealOptions { time_scale, print_endpoints: true, ..RealOptions::default() };
             let real = run_many_real(&work[..1], &ctx.registry, 1, opts, true, &|_| {});
             let row = Row::of(design, Backend::Real, &real);
@@ -202,13 +202,21 @@ fn print_table(scenario: &str, params: &Tree, rows: &[&Row]) {
     let ms = |d: Option<std::time::Duration>| {
         d.map_or("-".to_owned(), |d| format!("{:.1}", d.as_secs_f64() * 1000.0))
     };
-    println!(
+    outln!(
         "\n{scenario}: {}; latency in ms (simulated or real), throughput in replies per second of the busy span",
         params_text(params)
     );
-    println!(
+    outln!(
         "{:<14} {:<5} {:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}  INVARIANTS",
-        "DESIGN", "NET", "RUNS", "SERVED", "REQ/S", "P50", "P99", "P99.9", "MSG/REQ"
+        "DESIGN",
+        "NET",
+        "RUNS",
+        "SERVED",
+        "REQ/S",
+        "P50",
+        "P99",
+        "P99.9",
+        "MSG/REQ"
     );
     for r in rows {
         let m = &r.metrics;
@@ -220,7 +228,7 @@ fn print_table(scenario: &str, params: &Tree, rows: &[&Row]) {
                 format!("{name} {}", counts.join(" "))
             })
             .collect();
-        println!(
+        outln!(
             "{:<14} {:<5} {:>4} {:>9} {:>8.1} {:>8} {:>8} {:>8} {:>8}  {}",
             r.design,
             r.backend.to_string(),
@@ -234,7 +242,7 @@ fn print_table(scenario: &str, params: &Tree, rows: &[&Row]) {
             verdicts.join(", ")
         );
         for e in &r.errors {
-            println!("    {e}");
+            outln!("    {e}");
         }
     }
 }

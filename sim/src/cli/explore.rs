@@ -43,7 +43,7 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
     let base = match Base::load(file, registry, opts.max_faults, opts.faults_only) {
         Ok(b) => b,
         Err(diags) => {
-            eprint!("{}", render(&diags));
+            err!("{}", render(&diags));
             return Ok(ExitCode::from(2));
         }
     };
@@ -64,7 +64,7 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let outcome = explore::explore(&base, registry, &opts, &|done, total| {
         let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        println!("  {done}/{total} cases, none failed ({rate:.1} cases/s)");
+        outln!("  {done}/{total} cases, none failed ({rate:.1} cases/s)");
     });
     let note = shard.map(|s| ShardNote::new(s, command.line.clone(), opts.cases, Vec::new()));
     let Some(finding) = &outcome.finding else {
@@ -79,7 +79,7 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
         Error::msg(format!("writing the case under {}: {e}", opts.out_dir.display()))
     })?;
     let shown = ctx.shown(&path);
-    println!("\nwrote the minimal case to {}", shown.display());
+    outln!("\nwrote the minimal case to {}", shown.display());
     let mut report =
         explore_report(command, &base, &outcome, finding, &shown, registry).map_err(|why| {
             Error::msg(format!("the written case does not load ({why}): a patchbay bug"))
@@ -89,7 +89,7 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
     if !save(&mut report, Place::At(&shown.with_extension("json")))? {
         return Ok(ExitCode::from(2));
     }
-    println!("repro: {} sim {}", ctx.tool, shown.display());
+    outln!("repro: {} sim {}", ctx.tool, shown.display());
     Ok(ExitCode::from(2))
 }
 
@@ -122,7 +122,7 @@ fn print_nothing_found(outcome: &explore::Outcome, opts: &Options) {
     // A shard runs only its share of the cases the search draws.
     let ran = opts.shard.map_or(outcome.cases_run, |s| s.share_of(outcome.cases_run));
     let whose = opts.shard.map(|s| format!(" (shard {s}'s share of {})", outcome.cases_run));
-    println!(
+    outln!(
         "no invariant failed in {ran} cases{} ({} not valid scenarios) in {secs:.1} s ({:.1} cases/s on {} threads)",
         whose.unwrap_or_default(),
         outcome.invalid,
@@ -130,42 +130,42 @@ fn print_nothing_found(outcome: &explore::Outcome, opts: &Options) {
         opts.jobs
     );
     if let Some(why) = &outcome.first_invalid {
-        println!("  the first case that was not a valid scenario: {why}");
+        outln!("  the first case that was not a valid scenario: {why}");
     }
     if opts.shard.is_none() {
-        println!("no report written: nothing failed, so there is no case to draw");
+        outln!("no report written: nothing failed, so there is no case to draw");
     }
 }
 
 fn print_space(base: &Base, opts: &Options) {
     let s = &base.space;
     let kinds: Vec<&str> = s.kinds.iter().map(|k| k.name()).collect();
-    println!(
+    outln!(
         "exploring {}: up to {} cases, generator seed {}, {} at a time",
         base.path.display(),
         opts.cases,
         opts.seed,
         opts.jobs
     );
-    println!("  faults: 0 to {} of {}", s.max_faults, kinds.join(", "));
+    outln!("  faults: 0 to {} of {}", s.max_faults, kinds.join(", "));
     let counts: Vec<String> =
         s.params.iter().chain(&s.workload).map(|k| format!("{} 1..={}", k.name, k.max)).collect();
     if !counts.is_empty() {
-        println!("  counts: {}", counts.join(", "));
+        outln!("  counts: {}", counts.join(", "));
     }
-    println!("  options: {} socket option knobs; duration down to a quarter", s.options.len());
+    outln!("  options: {} socket option knobs; duration down to a quarter", s.options.len());
 }
 fn print_finding(finding: &Finding, outcome: &explore::Outcome) {
     let o = &finding.original_failure;
     let f = &finding.failure;
-    println!(
+    outln!(
         "\ncase {} failed {} after {:.1} s: {}",
         finding.cases_to_find,
         o.violated.join(", "),
         outcome.search_wall.as_secs_f64(),
         o.first
     );
-    println!(
+    outln!(
         "shrunk in {} steps ({} runs, {:.1} s): {} fault(s) (was {}), {} ms (was {} ms), {} events (was {})",
         finding.shrink_steps,
         finding.shrink_runs,
@@ -177,7 +177,7 @@ fn print_finding(finding: &Finding, outcome: &explore::Outcome) {
         f.events,
         o.events
     );
-    println!("still violates {}: {}", f.violated.join(", "), f.first);
+    outln!("still violates {}: {}", f.violated.join(", "), f.first);
 }
 
 /// Checks that the report's run of the written file, loaded as `TOOL sim`
@@ -197,6 +197,6 @@ fn replayed(report: &Report, finding: &Finding) -> Result<(), Error> {
         )));
     }
     let events = run.and_then(|r| r.get("events")).and_then(|e| e.as_u64()).unwrap_or_default();
-    println!("replayed it: {want} fails again ({events} events)");
+    outln!("replayed it: {want} fails again ({events} events)");
     Ok(())
 }

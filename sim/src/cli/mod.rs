@@ -17,6 +17,35 @@
 //! `scenarios/` or `topologies/`), so paths in scenario files and diagnostics resolve
 //! the same way wherever it was started.
 
+// Every line the commands print goes through these: stdout or stderr may be a pipe
+// whose reader has gone (`sim | head -1`) or a full device, and `println!` panics
+// there, which lost the sweep's report. A line that cannot be written is dropped; the
+// command goes on, writes its report and exits as it would have.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 mod cat;
 mod check;
@@ -66,7 +95,7 @@ where
     };
     let ctx = Ctx { registry, tool: command.to_owned(), root: project_root(), rest };
     dispatch(&ctx, cli.command).unwrap_or_else(|e| {
-        eprintln!("internal error: {e}");
+        errln!("internal error: {e}");
         ExitCode::from(1)
     })
 }

@@ -62,7 +62,7 @@ impl Progress {
         let counter = format!("[{:>4}/{}]", state.done, self.total);
         if let Some(bar) = &self.bar {
             if notable {
-                bar.suspend(|| println!("{counter} {what}"));
+                bar.suspend(|| outln!("{counter} {what}"));
             }
             bar.inc(1);
             return;
@@ -74,7 +74,7 @@ impl Progress {
             } else {
                 String::new()
             };
-            println!("{counter} {what}{rate}");
+            outln!("{counter} {what}{rate}");
             state.shown_at = now;
         }
     }

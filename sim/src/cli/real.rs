@@ -60,7 +60,7 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     };
     // A real run is not a repeat of a simulated one: one seed per scenario by default.
     let work = sel.work(&plans, |p| p.seeds.iter().copied().take(1).collect());
-    println!(
+    outln!(
         "running {} real run(s) of {} scenario(s) on 127.0.0.1, {threads} at a time, time scale {}",
         work.len(),
         plans.len(),
@@ -94,10 +94,10 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
         for (from, to) in &kept {
             error = error.replace(&from.display().to_string(), &to.display().to_string());
         }
-        println!("ERROR {} seed {}: {error}", r.scenario, r.seed);
+        outln!("ERROR {} seed {}: {error}", r.scenario, r.seed);
     }
     let differ = reports.iter().filter(|r| r.error.is_none() && !r.as_expected).count();
-    println!(
+    outln!(
         "{} run(s) as expected, {differ} differ from `expect` (real timing; see above), {} could not run",
         reports.len() - differ - errors.len(),
         errors.len()
@@ -147,9 +147,9 @@ fn print_skipped(skipped: &[(String, String)]) {
     if skipped.is_empty() {
         return;
     }
-    println!("\nskipped {} scenario(s) on the real network:", skipped.len());
+    outln!("\nskipped {} scenario(s) on the real network:", skipped.len());
     for (name, why) in skipped {
-        println!("  {name}: {why}");
+        outln!("  {name}: {why}");
     }
 }
 
@@ -169,7 +169,7 @@ fn keep_program_output(json: &Path, reports: &[RunReport]) -> (Vec<FileLink>, Ve
         let run = format!("{}-seed{}", r.scenario, r.seed);
         let dir = json.with_file_name(&folder).join(&run);
         if let Err(e) = std::fs::create_dir_all(&dir) {
-            eprintln!("warning: cannot create `{}` for the programs' output: {e}", dir.display());
+            errln!("warning: cannot create `{}` for the programs' output: {e}", dir.display());
             continue;
         }
         for f in &r.process_output {
@@ -177,7 +177,7 @@ fn keep_program_output(json: &Path, reports: &[RunReport]) -> (Vec<FileLink>, Ve
             let to = dir.join(name);
             // A rename fails across file systems; a copy then does the same.
             if std::fs::rename(f, &to).is_err() && std::fs::copy(f, &to).is_err() {
-                eprintln!("warning: cannot keep `{}` as `{}`", f.display(), to.display());
+                errln!("warning: cannot keep `{}` as `{}`", f.display(), to.display());
                 continue;
             }
             moved.push((f.clone(), to));
@@ -186,7 +186,7 @@ fn keep_program_output(json: &Path, reports: &[RunReport]) -> (Vec<FileLink>, Ve
             links.push(FileLink { href: format!("{folder}/{run}/{name}"), label });
         }
     }
-    println!("programs' output: {}", json.with_file_name(&folder).display());
+    outln!("programs' output: {}", json.with_file_name(&folder).display());
     (links, moved)
 }
 
@@ -209,7 +209,7 @@ fn link_program_output(report: &Report, json: &Path, place: &Place<'_>) {
     }
     for pair in pairs {
         if let Err(e) = crate::report::write_pair(&pair, report) {
-            eprintln!("warning: cannot link the programs' output from `{}`: {e}", pair.display());
+            errln!("warning: cannot link the programs' output from `{}`: {e}", pair.display());
         }
     }
 }
@@ -223,7 +223,7 @@ fn stop_programs_on_ctrl_c() {
         };
         if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
             let n = crate::run::process::kill_all_live();
-            eprintln!("interrupted: killed {n} external program(s)");
+            errln!("interrupted: killed {n} external program(s)");
             std::process::exit(130);
         }
     };

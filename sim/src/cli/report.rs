@@ -25,7 +25,7 @@ pub fn report(ctx: &Ctx, args: ReportArgs) -> Result<ExitCode, Error> {
     let mut bad = false;
     for json in &args.files {
         if let Err(e) = render_one(json) {
-            eprintln!("error: {}: {e}", json.display());
+            errln!("error: {}: {e}", json.display());
             bad = true;
         }
     }
@@ -36,7 +36,7 @@ fn render_one(json: &Path) -> Result<(), String> {
     let started = Instant::now();
     let report = crate::report::read(json).map_err(|e| e.to_string())?;
     let html = crate::report::write_html(json, &report).map_err(|e| e.to_string())?;
-    println!("wrote {} ({} ms)", html.display(), started.elapsed().as_millis());
+    outln!("wrote {} ({} ms)", html.display(), started.elapsed().as_millis());
     Ok(())
 }
 
@@ -53,7 +53,7 @@ fn merge(ctx: &Ctx, args: &MergeArgs) -> Result<ExitCode, Error> {
         match crate::report::read(path) {
             Ok(r) => shards.push((ctx.shown(path), r)),
             Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
+                errln!("error: {}: {e}", path.display());
                 return Ok(ExitCode::from(2));
             }
         }
@@ -61,11 +61,11 @@ fn merge(ctx: &Ctx, args: &MergeArgs) -> Result<ExitCode, Error> {
     let mut report = match crate::report::merge::merge(&shards) {
         Ok(r) => r,
         Err(why) => {
-            eprintln!("error: {why}");
+            errln!("error: {why}");
             return Ok(ExitCode::from(2));
         }
     };
-    println!("merged {} shard report(s): {}", shards.len(), report.command);
+    outln!("merged {} shard report(s): {}", shards.len(), report.command);
     let unexpected = super::table::print_sim(&report);
     if !save(&mut report, Place::At(&out))? {
         return Ok(ExitCode::from(2));
@@ -94,7 +94,7 @@ pub fn check_place(place: &Place<'_>) -> bool {
     match checked {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             false
         }
     }
@@ -112,17 +112,17 @@ pub fn save_json(report: &mut Report, place: Place<'_>) -> Result<Option<PathBuf
     report.created = crate::report::now_utc();
     let written = match place {
         Place::At(json) => crate::report::write_pair(json, report).map(|html| {
-            println!("wrote {}", json.display());
-            println!("report: {}", html.display());
+            outln!("wrote {}", json.display());
+            outln!("report: {}", html.display());
             json.to_path_buf()
         }),
         Place::Dated(dir) => crate::report::write(dir, report).map(|w| {
-            println!("wrote {}", w.json.display());
+            outln!("wrote {}", w.json.display());
             match &w.latest {
                 Some(latest) => {
-                    println!("report: {} (also {})", w.html.display(), latest.display())
+                    outln!("report: {} (also {})", w.html.display(), latest.display())
                 }
-                None => println!(
+                None => outln!(
                     "report: {} (latest.json or latest.html in {} is not patchbay's; left alone)",
                     w.html.display(),
                     dir.display()
@@ -134,7 +134,7 @@ pub fn save_json(report: &mut Report, place: Place<'_>) -> Result<Option<PathBuf
     match written {
         Ok(json) => Ok(Some(json)),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Ok(None)
         }
         Err(e) => Err(Error::msg(format!("writing the report: {e}"))),

@@ -56,9 +56,9 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
         None => work,
     };
     if let Some(s) = shard {
-        println!("shard {s}: {} of the sweep's {total} run(s)", work.len());
+        outln!("shard {s}: {} of the sweep's {total} run(s)", work.len());
     }
-    println!(
+    outln!(
         "running {} simulation(s) of {} scenario(s), {threads} at a time",
         work.len(),
         plans.len()
@@ -92,14 +92,14 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     if !save(&mut report, place)? {
         return Ok(ExitCode::from(2));
     }
-    println!("report built in {} ms ({drawn} failure(s) drawn)", started.elapsed().as_millis());
+    outln!("report built in {} ms ({drawn} failure(s) drawn)", started.elapsed().as_millis());
     if determinism {
-        println!("determinism: {} seed(s) run twice, {mismatches} mismatch(es)", work.len());
+        outln!("determinism: {} seed(s) run twice, {mismatches} mismatch(es)", work.len());
     }
     print_skipped(ctx, &skipped);
     print_left_out(&left_out);
     let ok = unexpected == 0 && mismatches == 0;
-    println!(
+    outln!(
         "{}",
         if ok {
             "every scenario ended as expected"
@@ -119,13 +119,13 @@ fn print_skipped(ctx: &Ctx, skipped: &[(String, String)]) {
     if skipped.is_empty() {
         return;
     }
-    println!(
+    outln!(
         "\nskipped {} shipped scenario(s) the simulator cannot run (they pass `{} check`); each says why:",
         skipped.len(),
         ctx.tool
     );
     for (name, why) in skipped {
-        println!("  {name}: {why}");
+        outln!("  {name}: {why}");
     }
 }
 
@@ -140,13 +140,13 @@ fn print_left_out(left_out: &[(String, String)]) {
     if left_out.is_empty() {
         return;
     }
-    println!(
+    outln!(
         "
 left out {} scenario(s) that run only when named:",
         left_out.len()
     );
     for (name, why) in left_out {
-        println!("  {name}: {why}");
+        outln!("  {name}: {why}");
     }
 }
 
@@ -237,7 +237,7 @@ pub(crate) fn load_all(ctx: &Ctx, files: &[PathBuf]) -> Option<Vec<ScenarioPlan>
             broken += 1;
         }
         if !loaded.diagnostics.is_empty() {
-            eprint!("{}", render(&loaded.diagnostics));
+            err!("{}", render(&loaded.diagnostics));
         }
         if loaded.diagnostics.iter().any(|d| d.code == "not-a-scenario") {
             let naming = scenarios_naming(ctx, f);
@@ -245,11 +245,7 @@ pub(crate) fn load_all(ctx: &Ctx, files: &[PathBuf]) -> Option<Vec<ScenarioPlan>
                 let shown: Vec<String> =
                     naming.iter().map(|s| ctx.shown(s).display().to_string()).collect();
                 let file = f.canonicalize().unwrap_or_else(|_| f.clone());
-                eprintln!(
-                    "scenarios that run {}: {}",
-                    ctx.shown(&file).display(),
-                    shown.join(", ")
-                );
+                errln!("scenarios that run {}: {}", ctx.shown(&file).display(), shown.join(", "));
             }
         }
         match loaded.plan {
@@ -258,11 +254,11 @@ pub(crate) fn load_all(ctx: &Ctx, files: &[PathBuf]) -> Option<Vec<ScenarioPlan>
         }
     }
     if bad {
-        eprintln!("fix the errors above, or check a file alone with `{} check FILE`", ctx.tool);
+        errln!("fix the errors above, or check a file alone with `{} check FILE`", ctx.tool);
         return None;
     }
     if broken > 0 {
-        println!(
+        outln!(
             "{broken} scenario(s) run deliberately broken designs (marked `broken`), to show their bugs caught"
         );
     }
@@ -321,13 +317,13 @@ fn run_with_progress(
 }
 
 fn check_determinism(ctx: &Ctx, work: &[Job<'_>], threads: usize, first: &[RunReport]) -> usize {
-    println!("determinism: running every seed again");
+    outln!("determinism: running every seed again");
     let second = run_many(work, &ctx.registry, threads, false, &|_| {});
     let mut mismatches = 0;
     for (a, b) in first.iter().zip(&second) {
         if a.trace_hash != b.trace_hash || a.events != b.events {
             mismatches += 1;
-            println!(
+            outln!(
                 "NONDETERMINISTIC {} seed {}: trace {:016x} then {:016x}\n  repro: {} --check-determinism",
                 a.scenario,
                 a.seed,
@@ -344,29 +340,29 @@ fn check_determinism(ctx: &Ctx, work: &[Job<'_>], threads: usize, first: &[RunRe
 fn print_failures(ctx: &Ctx, plans: &[ScenarioPlan], reports: &[RunReport]) -> usize {
     let bad: Vec<&RunReport> = reports.iter().filter(|r| !r.as_expected).collect();
     if !bad.is_empty() {
-        println!();
+        outln!();
     }
     for r in &bad {
         let plan = plans.iter().find(|p| p.file == r.file);
         let expect = plan.map_or(expected_text(&r.expected), |p| p.expect_text());
-        println!("SEED={} {} did not end as expected ({expect})", r.seed, r.scenario);
+        outln!("SEED={} {} did not end as expected ({expect})", r.seed, r.scenario);
         if let Some(p) = plan {
             print_counts(p, r);
         }
         if let Some(e) = &r.error {
-            println!("  {e}");
+            outln!("  {e}");
         }
         for o in r.invariants.iter().filter(|o| o.verdict != Verdict::Pass) {
             let first = o.violations.first().map(|v| format!(": {}", v.text)).unwrap_or_default();
             let note = o.note.as_ref().map(|n| format!(" [{n}]")).unwrap_or_default();
-            println!(
+            outln!(
                 "  {} {} ({} violation(s)){first}{note}",
                 o.name,
                 o.verdict,
                 o.violation_count()
             );
         }
-        println!("  repro: {}", r.repro_in(&ctx.tool));
+        outln!("  repro: {}", r.repro_in(&ctx.tool));
     }
     bad.len()
 }
@@ -375,11 +371,11 @@ fn print_failures(ctx: &Ctx, plans: &[ScenarioPlan], reports: &[RunReport]) -> u
 fn print_counts(p: &ScenarioPlan, r: &RunReport) {
     for (name, range) in &p.expect_bounds.violations {
         let n = r.invariants.iter().find(|o| o.name == name).map_or(0, Outcome::violation_count);
-        println!("  {name}: {n} violation(s), expected {range}");
+        outln!("  {name}: {n} violation(s), expected {range}");
     }
     for (reason, range) in &p.expect_bounds.drops {
         let n = r.drops.get(reason).copied().unwrap_or(0);
-        println!("  drops {}: {n}, expected {range}", plan::drop_reason_name(*reason));
+        outln!("  drops {}: {n}, expected {range}", plan::drop_reason_name(*reason));
     }
 }
 
@@ -387,7 +383,7 @@ fn print_counts(p: &ScenarioPlan, r: &RunReport) {
 pub(crate) fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
     let Some(trace) = &r.trace else { return };
     let Some(plan) = plans.iter().find(|p| p.file == r.file) else { return };
-    println!(
+    outln!(
         "\ntrace of {} seed {} ({} events, hash {:016x})",
         r.scenario,
         r.seed,
@@ -402,7 +398,7 @@ pub(crate) fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
             })
         });
         let what = crate::report::seqdiag::event_text(plan, trace, &e.kind);
-        println!("{:>12.3?} {node}{socket} {what}", e.at);
+        outln!("{:>12.3?} {node}{socket} {what}", e.at);
     }
 }
 

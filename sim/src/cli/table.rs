@@ -7,12 +7,12 @@ use crate::report::table::{real_table, sim_table};
 
 /// Prints `sim`'s table; returns how many scenarios did not end as expected.
 pub fn print_sim(report: &Report) -> usize {
-    print!("\n{}", sim_table(&report.sections));
+    out!("\n{}", sim_table(&report.sections));
     report.sections.iter().filter(|s| !s.ended_as_expected()).count()
 }
 
 /// Prints `real`'s table: a verdict that differs from `expect` is a difference, not
 /// a failure.
 pub fn print_real(report: &Report) {
-    print!("\n{}", real_table(&report.sections));
+    out!("\n{}", real_table(&report.sections));
 }
