@@ -120,7 +120,7 @@ pub fn bench(args: crate::BenchArgs) -> anyhow::Result<ExitCode> {
         .status()
         .context("running cargo bench")?;
     if !status.success() {
-        eprintln!("error: the benchmarks failed (see above)");
+        errln!("error: the benchmarks failed (see above)");
         return Ok(ExitCode::from(1));
     }
     match compare {
@@ -168,7 +168,7 @@ fn fresh_benchmarks(dir: &Path, since: SystemTime) -> Vec<PathBuf> {
 fn gate(dir: &Path, name: &str, since: SystemTime, max: f64) -> anyhow::Result<ExitCode> {
     let benchmarks = fresh_benchmarks(dir, since);
     anyhow::ensure!(!benchmarks.is_empty(), "no benchmark results under {}", dir.display());
-    println!(
+    outln!(
         "\nregression gate: median time per iteration against baseline `{name}`, threshold {:.1}%",
         max * 100.0
     );
@@ -184,12 +184,12 @@ fn gate(dir: &Path, name: &str, since: SystemTime, max: f64) -> anyhow::Result<E
         // A benchmark added since the baseline was saved has nothing to be judged
         // against: it is named, not failed, so a new id never breaks an old baseline.
         if !bench.join(name).join("estimates.json").exists() {
-            println!("  {id:<45} new since baseline `{name}`: not judged");
+            outln!("  {id:<45} new since baseline `{name}`: not judged");
             continue;
         }
         let (base, new) = (read(name)?, read("new")?);
         let judgement = judge(base, new, max);
-        println!(
+        outln!(
             "  {id:<45} {:>12.1} ns -> {:>12.1} ns  {}",
             base.point,
             new.point,
@@ -200,14 +200,10 @@ fn gate(dir: &Path, name: &str, since: SystemTime, max: f64) -> anyhow::Result<E
         }
     }
     if regressed.is_empty() {
-        println!("no regression beyond {:.1}% in {} benchmark(s)", max * 100.0, benchmarks.len());
+        outln!("no regression beyond {:.1}% in {} benchmark(s)", max * 100.0, benchmarks.len());
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!(
-        "error: {} regression(s) against `{name}`: {}",
-        regressed.len(),
-        regressed.join(", ")
-    );
+    errln!("error: {} regression(s) against `{name}`: {}", regressed.len(), regressed.join(", "));
     Ok(ExitCode::from(1))
 }
 

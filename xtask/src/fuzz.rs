@@ -21,11 +21,11 @@ pub fn fuzz(args: crate::FuzzArgs) -> anyhow::Result<ExitCode> {
     let root = crate::root();
     let mut failed = false;
     for target in targets {
-        println!("fuzz {target}: {iterations} inputs, seed {seed}");
-        let mut progress = |done: u64| eprint!("\r  {done}/{iterations}");
+        outln!("fuzz {target}: {iterations} inputs, seed {seed}");
+        let mut progress = |done: u64| err!("\r  {done}/{iterations}");
         let report = fuzz::run_named(target, &root, seed, iterations, &mut progress)
             .map_err(anyhow::Error::msg)?;
-        eprint!("\r");
+        err!("\r");
         print_report(&report);
         failed |= report.failures_total > 0;
         save_failures(&root, &report)?;
@@ -35,7 +35,7 @@ pub fn fuzz(args: crate::FuzzArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn print_report(report: &Report) {
-    println!(
+    outln!(
         "  {} inputs ({} bytes) in {:.1} s: {:.0} inputs/s; failures: {}",
         report.iterations,
         report.input_bytes,
@@ -44,13 +44,13 @@ fn print_report(report: &Report) {
         report.failures_total,
     );
     if let Some((iteration, took, size)) = report.slowest {
-        println!("  slowest input: #{iteration}, {size} bytes, {} µs", took.as_micros());
+        outln!("  slowest input: #{iteration}, {size} bytes, {} µs", took.as_micros());
     }
-    println!("  most bytes buffered at once: {}", report.buffered_bytes_max);
+    outln!("  most bytes buffered at once: {}", report.buffered_bytes_max);
     let outcomes: Vec<String> = report.outcomes.iter().map(|(k, n)| format!("{k} {n}")).collect();
-    println!("  outcomes: {}", outcomes.join(", "));
+    outln!("  outcomes: {}", outcomes.join(", "));
     for failure in &report.failures {
-        println!(
+        outln!(
             "  FAILED #{}: {}\n    repro: cargo xtask fuzz --target {} --seed {} --iterations {}",
             failure.iteration,
             failure.what,
@@ -73,7 +73,7 @@ fn save_failures(root: &Path, report: &Report) -> anyhow::Result<()> {
         let path = dir.join(name);
         std::fs::write(&path, &failure.input)
             .with_context(|| format!("writing {}", path.display()))?;
-        println!("    input: {}", path.display());
+        outln!("    input: {}", path.display());
     }
     Ok(())
 }

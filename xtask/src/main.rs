@@ -6,6 +6,28 @@
 //! `report --browser-check`. Exit codes: 0 when everything is as it should be, 2 when
 //! the user's input or a scenario's outcome is wrong, 1 for internal errors.
 
+// Lines go through these, never `println!`: a closed pipe (`cargo xtask test | head`)
+// or a full device drops a line instead of panicking mid-run (as the library's
+// commands do, `patchbay::cli`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod browser;
 mod fuzz;
@@ -41,7 +63,7 @@ fn main() -> ExitCode {
     }
     let code = patchbay::cli::run(Registry::builtin(), TOOL, args);
     if matches!(first, None | Some("help" | "--help" | "-h")) {
-        eprintln!(
+        errln!(
             "\nThe project's own commands: {TOOL} test [ARGS...], {TOOL} bench, {TOOL} fuzz, \
              {TOOL} report --browser-check HTML... (each with --help)"
         );
@@ -139,14 +161,14 @@ fn own(args: Vec<OsString>) -> ExitCode {
         OwnCommand::Report(a) => browser_check(&a),
     };
     result.unwrap_or_else(|e| {
-        eprintln!("internal error: {e:#}");
+        errln!("internal error: {e:#}");
         ExitCode::from(1)
     })
 }
 
 fn browser_check(args: &BrowserArgs) -> anyhow::Result<ExitCode> {
     if args.screenshot.is_some() && args.pages.len() > 1 {
-        eprintln!("error: --screenshot names one file; check one page at a time with it");
+        errln!("error: --screenshot names one file; check one page at a time with it");
         return Ok(ExitCode::from(2));
     }
     let mut bad = false;
@@ -154,10 +176,10 @@ fn browser_check(args: &BrowserArgs) -> anyhow::Result<ExitCode> {
         let shot = args.screenshot.clone().unwrap_or_else(|| page.with_extension("png"));
         match browser::check(&std::path::absolute(page)?, &shot) {
             Ok(()) => {
-                println!("browser check: {} ok (screenshot {})", page.display(), shot.display())
+                outln!("browser check: {} ok (screenshot {})", page.display(), shot.display())
             }
             Err(e) => {
-                eprintln!("browser check: {} FAILED: {e:#}", page.display());
+                errln!("browser check: {} FAILED: {e:#}", page.display());
                 bad = true;
             }
         }
