@@ -7,6 +7,10 @@
     reason = "the harnesses wait on tokio's timers as a user's program would; a test \
               design that does so does not declare `timers_through_ctx`"
 )]
+#![allow(
+    clippy::disallowed_macros,
+    reason = "a test's output is its harness's to capture; the line macros are for the commands"
+)]
 
 mod aggregator;
 mod bandwidth;
