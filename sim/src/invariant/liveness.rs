@@ -88,6 +88,7 @@ pub fn check(input: &CheckInput) -> Outcome {
     let end = input.end();
     let heal = describe_heal(input, healed);
     let mut counts = Counts::default();
+    let ends = input.process_ends();
     let mut violations = Vec::new();
     for (work, unit) in &units {
         if unit.finished.is_some_and(|f| f <= healed) {
@@ -100,7 +101,7 @@ pub fn check(input: &CheckInput) -> Outcome {
             continue;
         }
         // Late or unfinished: excused only if its owner died before it finished.
-        if input.process_ended_between(unit.owner, unit.started, unit.finished.unwrap_or(end)) {
+        if ends.between(unit.owner, unit.started, unit.finished.unwrap_or(end)) {
             counts.orphaned += 1;
             continue;
         }

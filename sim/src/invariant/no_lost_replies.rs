@@ -156,8 +156,8 @@ pub fn check(input: &CheckInput) -> Outcome {
     // request whose requester was killed or crashed before its reply came has nobody
     // left to lose it to: it is counted apart, not a lost reply.
     let end = input.end();
-    let requester_died =
-        |r: &Request| r.node.is_some_and(|n| input.process_ended_between(n, r.issued_at, end));
+    let ends = input.process_ends();
+    let requester_died = |r: &Request| r.node.is_some_and(|n| ends.between(n, r.issued_at, end));
     type Unanswered<'a> = Vec<(MsgId, &'a Request)>;
     let (orphaned, in_flight): (Unanswered, Unanswered) = requests
         .iter()

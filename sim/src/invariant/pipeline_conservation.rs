@@ -33,7 +33,7 @@ use crate::plan::{GroupId, Replica};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex};
 
-use super::verdict::{CheckInput, Outcome, Violation, dur};
+use super::verdict::{CheckInput, Outcome, ProcessEnds, Violation, dur};
 use super::{Invariant, any_socket, requires};
 
 pub const NAME: &str = "pipeline_conservation";
@@ -151,6 +151,7 @@ pub fn check(input: &CheckInput) -> Outcome {
 /// killed or crashed before it finished with it, if it was.
 fn killed_before_done(
     input: &CheckInput,
+    ends: &ProcessEnds,
     task: &Task,
     puller: Replica,
     pulled_at: Duration,
@@ -159,7 +160,7 @@ fn killed_before_done(
     if !group.has_socket_type(&[SocketType::Push]) {
         return None;
     }
-    let killed_at = input.process_ends(puller).into_iter().find(|&k| k >= pulled_at)?;
+    let killed_at = ends.of(puller).find(|&k| k >= pulled_at)?;
     let done = task.handled.iter().any(|(n, t)| *n == puller && *t >= pulled_at && *t <= killed_at);
     (!done).then_some(killed_at)
 }
@@ -171,6 +172,7 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
     // Of those, queued for a node killed before they were.
     let mut queued_for_dead = 0u64;
     let end = input.end();
+    let ends = input.process_ends();
     for (id, task) in tasks {
         let pushed = format!(
             "task {id} pushed at {} by {}",
@@ -179,7 +181,7 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
             id = input.msg_name(id)
         );
         if let [(first, first_at), rest @ ..] = task.pulled.as_slice() {
-            if let Some(killed_at) = killed_before_done(input, task, *first, *first_at) {
+            if let Some(killed_at) = killed_before_done(input, &ends, task, *first, *first_at) {
                 *lost_with.entry(*first).or_default() += 1;
                 violations.push(Violation::new(
                     task.pushed_at,
@@ -207,10 +209,9 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
             }
             continue;
         }
-        let killed = task.held_by.and_then(|held| {
-            let ends = input.process_ends(held.node);
-            ends.into_iter().find(|&k| k >= held.since).map(|k| (held.node, k))
-        });
+        let killed = task
+            .held_by
+            .and_then(|held| ends.of(held.node).find(|&k| k >= held.since).map(|k| (held.node, k)));
         match killed {
             Some((holder, killed_at)) => {
                 *lost_with.entry(holder).or_default() += 1;
@@ -229,8 +230,7 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
                 // Queued on a pipe to a node already killed: libzmq keeps the pipe of
                 // an address it connects to and deals to it all the same.
                 let dead = task.held_by.filter(|h| h.queued).and_then(|held| {
-                    let ends = input.process_ends(held.node);
-                    ends.into_iter().rfind(|&k| k < held.since).map(|k| (held, k))
+                    ends.of(held.node).rfind(|&k| k < held.since).map(|k| (held, k))
                 });
                 let text = match dead {
                     Some((held, killed_at)) => {

@@ -24,7 +24,7 @@ use crate::plan::Replica;
 use crate::socket::SocketType;
 use crate::trace::{EventKind, MsgInfo, SocketIndex, TraceEvent};
 
-use super::verdict::{CheckInput, Outcome, Violation, dur};
+use super::verdict::{CheckInput, Outcome, ProcessEnds, Violation, dur};
 use super::{Invariant, any_socket, requires};
 
 pub const NAME: &str = "survey_deadline";
@@ -72,6 +72,7 @@ impl Survey {
 
 struct Checker<'a> {
     input: CheckInput<'a>,
+    ends: ProcessEnds<'a>,
     current: BTreeMap<(Replica, SocketIndex), Survey>,
     surveys: u64,
     responses: u64,
@@ -81,6 +82,7 @@ struct Checker<'a> {
 pub fn check(input: &CheckInput) -> Outcome {
     let mut checker = Checker {
         input: *input,
+        ends: input.process_ends(),
         current: BTreeMap::new(),
         surveys: 0,
         responses: 0,
@@ -198,7 +200,7 @@ impl Checker<'_> {
     fn close(&mut self, node: Replica, socket: SocketIndex, survey: Survey) {
         let name = self.input.socket_name(node, Some(socket));
         for (id, arrived) in &survey.timely {
-            if self.input.process_ended_between(node, *arrived, self.input.end()) {
+            if self.ends.between(node, *arrived, self.input.end()) {
                 continue;
             }
             let id = id.map_or_else(|| "without an id".to_owned(), |i| self.input.msg_name(i));
