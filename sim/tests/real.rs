@@ -154,3 +154,21 @@ fn forwarder_and_streamer_devices_pass_alike_in_simulation_and_over_real_tcp() {
         assert_eq!(sim_count, real_count, "{file}: {work} differ between backends");
     }
 }
+
+/// A real run too long for the machine is refused with its length scaled once: the
+/// runner once asked the already-scaled plan again, and refused a 10 s scenario at
+/// `--time-scale 70` as 49,000 s of real time (and `compare --real --time-scale 10`
+/// a 50 s one that would have taken 500 s).
+#[test]
+fn a_real_run_too_long_is_refused_with_its_length_scaled_once() {
+    let plan = scenario(
+        "too-long",
+        "name: too-long\ntopology: ../topologies/pair-relay.yaml\nduration: 5s\nliveness: 5s\n\
+         workload:\n  step1: {start_at: 100ms}\ninvariants: [no_duplicate_delivery]\nexpect: pass\n",
+    );
+    let opts = RealOptions { time_scale: 70.0, ..RealOptions::default() };
+    let report = run_real_seed(&plan, &Registry::builtin(), 1, opts, false);
+    let error = report.error.expect("700 s of real time is refused").to_string();
+    assert!(error.contains("700s"), "{error}");
+    assert!(!error.contains("49000s"), "{error}");
+}

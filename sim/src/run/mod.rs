@@ -307,11 +307,14 @@ pub fn run_real_seed(
     keep_trace: impl Into<KeepTrace>,
 ) -> RunReport {
     let started = Instant::now();
+    // `skip_reason` scales the plan it is given itself: asked of the scaled plan, it
+    // scaled twice and refused a 50 s scenario at `--time-scale 10` as 5,000 s.
+    let skip = real::skip_reason(plan, registry, opts);
     let scaled = real::with_real_slack(real::scaled(plan, opts.time_scale));
     let written = scaled.faults.len();
     let drawn = swarm::with_drawn_faults(&scaled, seed);
     let plan = drawn.as_ref().unwrap_or(&scaled);
-    let run = match real::skip_reason(plan, registry, opts) {
+    let run = match skip {
         Some(why) => {
             real::RealRun { trace: Err(RunError::NotRunnable(why)), process_output: vec![] }
         }
