@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
-use crate::resolve::SEEDS_MAX;
+use crate::resolve::{DRAWN_FAULTS_MAX, SEEDS_MAX};
+use crate::run::real::{TIME_SCALE_MAX, TIME_SCALE_MIN};
 use crate::run::shard::Shard;
 
 /// Simulate, check and benchmark ZeroMQ- and nanomsg-style messaging topologies.
@@ -136,8 +137,8 @@ pub struct RealArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
     /// Multiply the scenario's durations (phases, fault times, start times; rates
-    /// divided) by F.
-    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = positive)]
+    /// divided) by F, from 0.01 to 100.
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = time_scale)]
     pub time_scale: f64,
     /// Which ports outside programs reach: `ephemeral` (none: every socket and proxy
     /// on a port the system picks) or `as-written` (a socket that binds `5555` gets a
@@ -169,8 +170,9 @@ pub struct ExploreArgs {
     /// Simulations at a time (default: the number of cores).
     #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..))]
     pub jobs: Option<u64>,
-    /// Most faults per case (default: the swarm block's, or 4).
-    #[arg(long, value_name = "K")]
+    /// Most faults per case, at most 100 (default: the swarm block's, or 4).
+    #[arg(long, value_name = "K",
+          value_parser = clap::value_parser!(u64).range(0..=DRAWN_FAULTS_MAX))]
     pub max_faults: Option<u64>,
     /// Vary only faults and seeds, not counts, sizes, options or the duration.
     #[arg(long)]
@@ -210,7 +212,7 @@ pub struct CompareArgs {
     #[arg(long)]
     pub real: bool,
     /// For --real, as for `real`.
-    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = positive, requires = "real")]
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = time_scale, requires = "real")]
     pub time_scale: f64,
     /// Write the report's JSON here and its HTML beside it (default: a new pair under
     /// reports/compare/).
@@ -378,11 +380,14 @@ pub struct MergeArgs {
     pub shards: Vec<PathBuf>,
 }
 
-/// `--time-scale F`: a positive, finite factor.
-fn positive(v: &str) -> Result<f64, String> {
+/// `--time-scale F`: a factor from [`TIME_SCALE_MIN`] to [`TIME_SCALE_MAX`]
+/// (docs/limits.md says why).
+fn time_scale(v: &str) -> Result<f64, String> {
     match v.parse::<f64>() {
-        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
-        _ => Err("takes a positive number such as 0.1".to_owned()),
+        Ok(f) if (TIME_SCALE_MIN..=TIME_SCALE_MAX).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "takes a factor from {TIME_SCALE_MIN} to {TIME_SCALE_MAX}, such as 0.5 (twice as fast)"
+        )),
     }
 }
 
@@ -398,5 +403,58 @@ fn side(v: &str) -> Result<(String, PathBuf), String> {
             Ok((name.trim().to_owned(), PathBuf::from(topology)))
         }
         _ => Err("takes NAME=TOPOLOGY, e.g. mine=topologies/my-broker.yaml".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn parsed(args: &[&str]) -> Result<Command, String> {
+        Cli::try_parse_from(args).map(|cli| cli.command).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_time_scale_outside_its_range_is_refused_by_real_and_compare() {
+        // 1e10 and 1e20 panicked in `Duration::mul_f64`; 1e-300 ran a 4 s scenario in
+        // 0 ms with no verdict.
+        for f in ["1e20", "1e10", "100.5", "0.009", "1e-9", "1e-300", "0", "NaN", "inf"] {
+            for args in [
+                vec!["t", "real", "--time-scale", f],
+                vec!["t", "compare", "x.yaml", "--real", "--time-scale", f],
+            ] {
+                let error = parsed(&args).expect_err(f);
+                assert!(
+                    error.contains("takes a factor from 0.01 to 100, such as 0.5"),
+                    "{f}: {error}"
+                );
+            }
+        }
+        for f in ["0.01", "0.3", "100"] {
+            let Ok(Command::Real(real)) = parsed(&["t", "real", "--time-scale", f]) else {
+                panic!("{f} refused")
+            };
+            assert_eq!(real.time_scale, f.parse::<f64>().unwrap());
+        }
+    }
+
+    #[test]
+    fn max_faults_is_refused_past_what_one_run_may_draw() {
+        // Each of these once reached proptest, which reserved a case at its longest:
+        // a capacity-overflow panic, a 170 GB allocation, a hang.
+        for k in ["18446744073709551615", "4294967295", "10000000", "101"] {
+            let error = parsed(&["t", "explore", "x.yaml", "--max-faults", k]).expect_err(k);
+            assert!(error.contains("not in 0..=100"), "{k}: {error}");
+        }
+        for k in [0, 100] {
+            let Ok(Command::Explore(explore)) =
+                parsed(&["t", "explore", "x.yaml", "--max-faults", &k.to_string()])
+            else {
+                panic!("{k} refused")
+            };
+            assert_eq!(explore.max_faults, Some(k));
+        }
     }
 }

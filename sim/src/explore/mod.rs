@@ -34,6 +34,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::invariant::Verdict;
 use crate::plan::ScenarioPlan;
 use crate::registry::Registry;
+use crate::resolve::DRAWN_FAULTS_MAX;
 use crate::run::Invocation;
 use crate::run::shard::Shard;
 use crate::spec::edit::{Tree, parse_tree};
@@ -90,6 +91,19 @@ impl Base {
         max_faults: Option<usize>,
         faults_only: bool,
     ) -> Result<Base, Vec<Diagnostic>> {
+        // The command line's `--max-faults` holds the same bound; a library caller's
+        // count is checked here, before proptest allocates a case at its longest.
+        if let Some(max) = max_faults.filter(|&m| m as u64 > DRAWN_FAULTS_MAX) {
+            let message = format!("a case holds at most {DRAWN_FAULTS_MAX} faults, not {max}");
+            let mut d = Diagnostic::new(
+                crate::spec::Severity::Error,
+                crate::spec::diag::Code::OutOfRange,
+                message,
+                path,
+            );
+            d.hint(format!("ask for at most {DRAWN_FAULTS_MAX} (docs/limits.md)"));
+            return Err(vec![d]);
+        }
         let loaded = crate::resolve::load_scenario(path, registry);
         let plan = match loaded.plan {
             Some(plan) => plan,
@@ -511,4 +525,28 @@ fn header(base: &Base, finding: &Finding, command: &Invocation) -> String {
         f.first.replace('\n', " "),
         command.tool,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::Base;
+    use crate::registry::Registry;
+
+    #[test]
+    fn a_max_faults_past_what_a_run_may_draw_is_refused_before_any_case() {
+        // `testing::Exploration::max_faults` reaches here without the command line's
+        // bound; proptest would reserve a case at its longest.
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/broken/no-resend-queue.yaml");
+        let registry = Registry::builtin();
+        let refused = Base::load(&path, &registry, Some(4_294_967_295), false).unwrap_err();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].code, "out-of-range");
+        assert_eq!(refused[0].message, "a case holds at most 100 faults, not 4294967295");
+        assert_eq!(refused[0].hint.as_deref(), Some("ask for at most 100 (docs/limits.md)"));
+        let base = Base::load(&path, &registry, Some(100), false).expect("100 is allowed");
+        assert_eq!(base.space.max_faults, 100);
+    }
 }

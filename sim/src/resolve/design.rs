@@ -10,8 +10,9 @@ use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawNode, RawSocket};
 use crate::spec::suggest::did_you_mean;
-use crate::spec::units::{parse_duration, parse_size};
+use crate::spec::units::{format_duration, parse_duration, parse_size};
 
+use super::scalars::{TIME_OPTION_MAX, time_option_max_hint};
 use super::topology::TopologyResolver;
 
 impl<'r> TopologyResolver<'r, '_, '_> {
@@ -120,13 +121,13 @@ impl<'r> TopologyResolver<'r, '_, '_> {
     ) -> Option<ParamValue> {
         match parse_param(kind, text) {
             Ok(v) => Some(v),
-            Err(hint) => {
+            Err((must, hint)) => {
                 self.diags
                     .error(
                         path,
                         Target::Value,
                         Code::BadValue,
-                        format!("parameter `{name}` must be {}, found `{text}`", kind.describe()),
+                        format!("parameter `{name}` {must}, found `{text}`"),
                     )
                     .hint(hint);
                 None
@@ -205,7 +206,20 @@ impl<'r> TopologyResolver<'r, '_, '_> {
     }
 }
 
-pub(super) fn parse_param(kind: ParamKind, text: &str) -> Result<ParamValue, String> {
+/// A design's or an invariant's parameter; an error is what it must be (`must be a
+/// whole number`) and a hint.
+pub(super) fn parse_param(kind: ParamKind, text: &str) -> Result<ParamValue, (String, String)> {
+    let must = || format!("must be {}", kind.describe());
+    if kind == ParamKind::Duration && parse_duration(text).is_ok_and(|d| d > TIME_OPTION_MAX) {
+        return Err((
+            format!("must be at most {}", format_duration(TIME_OPTION_MAX)),
+            time_option_max_hint(),
+        ));
+    }
+    parse_param_value(kind, text).map_err(|hint| (must(), hint))
+}
+
+fn parse_param_value(kind: ParamKind, text: &str) -> Result<ParamValue, String> {
     match kind {
         ParamKind::Count => text
             .replace('_', "")

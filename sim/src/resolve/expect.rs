@@ -97,6 +97,17 @@ impl ScenarioResolver<'_, '_, '_> {
                 .hint("write `expect: pass` if every invariant should hold");
         }
         for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                self.diags
+                    .error(
+                        &path.index(i),
+                        Target::Value,
+                        Code::DuplicateInvariant,
+                        format!("`violated` lists `{name}` twice"),
+                    )
+                    .hint("list each invariant once");
+                continue;
+            }
             if !raw.invariants.iter().any(|inv| &inv.name == name) {
                 let d = self.diags.error(
                     &path.index(i),

@@ -92,14 +92,9 @@ impl ScenarioResolver<'_, '_, '_> {
                 Ok(v) => {
                     params.insert(pname.clone(), v);
                 }
-                Err(hint) => {
+                Err((must, hint)) => {
                     self.diags
-                        .error(
-                            &ppath,
-                            Target::Value,
-                            Code::BadValue,
-                            format!("`{pname}` must be {}", pspec.kind.describe()),
-                        )
+                        .error(&ppath, Target::Value, Code::BadValue, format!("`{pname}` {must}"))
                         .hint(hint);
                 }
             }

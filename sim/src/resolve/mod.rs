@@ -39,6 +39,7 @@ use crate::spec::source::SourceFile;
 use crate::spec::yaml;
 
 pub use network::DEFAULT_TICK;
+pub use swarm::DRAWN_FAULTS_MAX;
 pub(crate) use tick::next_tick;
 pub use timing::{DEFAULT_LIVENESS, DEFAULT_SEEDS, DEFAULT_TCP_TIMEOUT, SEEDS_MAX};
 pub use topology::TopologyOverrides;

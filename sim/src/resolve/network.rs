@@ -31,8 +31,8 @@ impl ScenarioResolver<'_, '_, '_> {
                         .hint("turmoil computes latency in whole milliseconds; `1ms` is the finest");
                     DEFAULT_TICK
                 }
-                Some(d) => d,
-                None => DEFAULT_TICK,
+                Some(d) if self.tick_in_range(d, &path.key("tick")) => d,
+                Some(_) | None => DEFAULT_TICK,
             },
         };
         let latency = raw
@@ -114,10 +114,17 @@ impl ScenarioResolver<'_, '_, '_> {
             };
             return None;
         };
-        let replica = match index.map(str::parse::<u32>) {
+        // A whole number too large for a replica index is out of range like any other
+        // index past the count, not a malformed selector.
+        let parsed = index.map(|i| match i.parse::<u32>() {
+            Err(_) if !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()) => Ok(None),
+            other => other.map(Some),
+        });
+        let replica = match parsed {
             None => None,
-            Some(Ok(i)) if i < group.count => Some(i),
-            Some(Ok(i)) => {
+            Some(Ok(Some(i))) if i < group.count => Some(i),
+            Some(Ok(_)) => {
+                let i = index.unwrap_or_default();
                 self.diags
                     .error(
                         path,

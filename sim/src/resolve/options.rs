@@ -15,6 +15,8 @@ use crate::spec::scalar::{Scalar, ScalarKind};
 use crate::spec::units::{format_duration, parse_duration, parse_size};
 use crate::spec::yaml;
 
+use super::scalars::{TIME_OPTION_MAX, time_option_max_hint};
+
 /// libzmq's ZMTP heartbeat options, which SP has no counterpart of: on a socket that
 /// speaks SP they are refused with a hint. `(name, hint)`.
 const HEARTBEATS: [(&str, &str); 3] = [
@@ -52,6 +54,14 @@ fn parse_tick(text: &str) -> Result<Option<Duration>, (String, String)> {
         return Ok(None);
     }
     match parse_duration(text) {
+        Ok(d) if d > TIME_OPTION_MAX => Err((
+            format!(
+                "`req_resend_tick` is {}, longer than the {} a library's time option holds",
+                format_duration(d),
+                format_duration(TIME_OPTION_MAX)
+            ),
+            time_option_max_hint(),
+        )),
         Ok(d) if !d.is_zero() => Ok(Some(d)),
         Ok(_) => Err((
             "`req_resend_tick` must be longer than zero".to_owned(),
@@ -581,6 +591,7 @@ impl Apply<'_, '_, '_> {
                 format!("`{option}` must be longer than zero"),
                 Some("for example `100ms`".into()),
             ),
+            Ok(d) if d > TIME_OPTION_MAX => self.too_long(option, d),
             Ok(d) => *out = Effective { value: d, source: self.source(option) },
             Err(e) => self.bad(option, format!("`{option}`: {}", e.message), e.hint),
         }
@@ -603,6 +614,7 @@ impl Apply<'_, '_, '_> {
             return;
         }
         match parse_duration(&s.text) {
+            Ok(d) if d > TIME_OPTION_MAX => self.too_long(option, d),
             Ok(d) => *out = Effective { value: Some(d), source: self.source(option) },
             Err(e) => self.bad(
                 option,
@@ -612,11 +624,25 @@ impl Apply<'_, '_, '_> {
         }
     }
 
+    /// A time option past [`TIME_OPTION_MAX`], which no library takes.
+    fn too_long(&mut self, option: &'static str, d: Duration) {
+        self.bad(
+            option,
+            format!(
+                "`{option}` is {}, longer than the {} a library's time option holds",
+                format_duration(d),
+                format_duration(TIME_OPTION_MAX)
+            ),
+            Some(time_option_max_hint()),
+        );
+    }
+
     fn linger(&mut self, raw: &Option<Scalar>, out: &mut Effective<Linger>) {
         let Some(s) = raw else { return };
         let value = match s.text.as_str() {
             "forever" | "-1" => Linger::Forever,
             text => match parse_duration(text) {
+                Ok(d) if d > TIME_OPTION_MAX => return self.too_long("linger", d),
                 Ok(d) => Linger::For(d),
                 Err(e) => {
                     let hint = e.hint.or_else(|| Some("or `forever`".into()));

@@ -10,9 +10,27 @@ use std::time::Duration;
 use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::scalar::{Scalar, ScalarKind};
-use crate::spec::units::{UnitError, parse_bandwidth, parse_duration, parse_rate};
+use crate::spec::units::{UnitError, format_duration, parse_bandwidth, parse_duration, parse_rate};
 
 use super::scenario::ScenarioResolver;
+use super::timing::SIMULATED_RUN_MAX;
+
+/// The longest time a socket option, a design's parameter or an invariant's parameter
+/// may give: 2,147,483,647 ms (about 24.9 days), the largest C `int` of milliseconds,
+/// which is how libzmq, NNG (`nng_duration`) and nanomsg take every time option, so
+/// `req_resend_ivl: 23d`, the usual "never", fits. A run lasts at most a week
+/// (`SIMULATED_RUN_MAX`), so a longer time could change nothing in it; and designs and
+/// checkers add these times to the clock and multiply them by their own counts (a
+/// heartbeat interval by a liveness count), which `18446744073709551615s` overflowed.
+pub(super) const TIME_OPTION_MAX: Duration = Duration::from_millis(i32::MAX as u64);
+
+/// Said under a time option or parameter longer than [`TIME_OPTION_MAX`].
+pub(super) fn time_option_max_hint() -> String {
+    format!(
+        "at most {} (about 24.9d), the longest time libzmq, NNG and nanomsg take, a C int of milliseconds; for \"never\", `23d` outlasts any run",
+        format_duration(TIME_OPTION_MAX)
+    )
+}
 
 /// What one whole-number field accepts and how its mistakes are explained.
 #[derive(Clone, Copy, Debug)]
@@ -155,6 +173,25 @@ impl ScenarioResolver<'_, '_, '_> {
     /// A rate (`100/s`), above zero.
     pub(super) fn rate_of(&mut self, s: &Scalar, path: &YamlPath) -> Option<f64> {
         match parse_rate(&s.text) {
+            // Slower than one a run, its interval once did not fit a `Duration`, which
+            // pacing read as no pacing at all.
+            Ok(r) if r > 0.0 && r < 1.0 / SIMULATED_RUN_MAX.as_secs_f64() => {
+                let max = format_duration(SIMULATED_RUN_MAX);
+                self.diags
+                    .error(
+                        path,
+                        Target::Value,
+                        Code::OutOfRange,
+                        format!(
+                            "a rate of `{}` is less than one in the {max} a simulated run may last",
+                            s.text
+                        ),
+                    )
+                    .hint(
+                        "give a faster rate, such as `1/d`; without `rate` the work is not paced at all",
+                    );
+                None
+            }
             Ok(r) if r > 0.0 => Some(r),
             Ok(_) => {
                 self.diags.error(

@@ -14,7 +14,7 @@ use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;
 
-use super::timing::{DEFAULT_LIVENESS, DEFAULT_TCP_TIMEOUT};
+use super::timing::DEFAULT_TCP_TIMEOUT;
 
 /// Resolves one scenario against its resolved topology; each concern of the file is
 /// checked by its own file of this module (`timing.rs`, `network.rs`, `faults.rs`...).
@@ -32,10 +32,7 @@ impl ScenarioResolver<'_, '_, '_> {
         let root = YamlPath::root();
         // `liveness: 0` is allowed: a run with no liveness phase, whose in-flight work
         // invariants report as unknown.
-        let liveness = match &raw.liveness {
-            Some(s) => self.duration_of(s, &root.key("liveness")).unwrap_or(DEFAULT_LIVENESS),
-            None => DEFAULT_LIVENESS,
-        };
+        let liveness = self.liveness(&raw.liveness);
         let tcp_timeout =
             self.opt_duration(&raw.tcp_timeout, &root.key("tcp_timeout"), DEFAULT_TCP_TIMEOUT);
         let seeds = self.seeds(&raw.seeds);

@@ -49,6 +49,17 @@ const DESCRIPTORS_PER_LINK: u64 = 5;
 /// A real run longer than this (after `--time-scale`) is refused: simulated time
 /// covers it in seconds.
 pub(crate) const REAL_TIME_MAX: Duration = Duration::from_secs(10 * 60);
+/// The smallest time scale: at a hundredth a simulated second of the timetable
+/// passes in 10 ms, one look of the run loop at the clock ([`TICK`]) and half the
+/// timer slack real runs allow ([`REAL_TIMER_SLACK`]), so the timetable is still
+/// kept to about a simulated second. A smaller factor squeezes it below what a real
+/// run can tell apart: at 1e-300 a 4 s scenario ran in 0 ms with no verdict.
+pub const TIME_SCALE_MIN: f64 = 0.01;
+/// The largest time scale: at 100, six simulated seconds already fill the ten
+/// minutes a real run may last ([`REAL_TIME_MAX`]), so a larger factor could only
+/// turn the smallest scenarios into longer waits, and the products of the timetable
+/// with it stay far inside a `Duration`.
+pub const TIME_SCALE_MAX: f64 = 100.0;
 /// How often the run loop looks at the clock between timetable entries: to sweep
 /// `tcp_timeout` and to end the liveness phase once every finite workload is done.
 const TICK: Duration = Duration::from_millis(10);
@@ -60,7 +71,8 @@ const ENDPOINTS_WAIT: Duration = Duration::from_secs(2);
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RealOptions {
     /// Every duration of the scenario's timetable is multiplied by this (see
-    /// [`scaled`]); 1.0 runs the scenario as written.
+    /// [`scaled`]); 1.0 runs the scenario as written. A factor outside
+    /// [`TIME_SCALE_MIN`]`..=`[`TIME_SCALE_MAX`] is a [`skip_reason`].
     pub time_scale: f64,
     /// Which ports outside programs reach the bound sockets on.
     pub ports: Ports,
@@ -106,7 +118,15 @@ pub fn skip_reason(plan: &ScenarioPlan, registry: &Registry, opts: RealOptions) 
     if let Some(why) = descriptors_short(descriptors_needed(plan), descriptor_limit()) {
         return Some(why);
     }
-    let length = (plan.duration + plan.liveness).mul_f64(opts.time_scale);
+    // The command line holds `--time-scale` to this range; a library caller's
+    // factor is checked here.
+    if !(TIME_SCALE_MIN..=TIME_SCALE_MAX).contains(&opts.time_scale) {
+        return Some(format!(
+            "time scale {} is outside {TIME_SCALE_MIN} to {TIME_SCALE_MAX}",
+            opts.time_scale
+        ));
+    }
+    let length = scale(plan.duration.saturating_add(plan.liveness), opts.time_scale);
     if length > REAL_TIME_MAX {
         return Some(format!(
             "needs simulated time: {length:?} of real time (at most {REAL_TIME_MAX:?}; a smaller --time-scale shortens it)"
@@ -235,7 +255,7 @@ pub fn scaled(plan: &ScenarioPlan, f: f64) -> ScenarioPlan {
     if f == 1.0 {
         return p;
     }
-    let d = |x: Duration| x.mul_f64(f);
+    let d = |x: Duration| scale(x, f);
     let dist = |x: &mut Option<Distribution>| {
         if let Some(x) = x.as_mut() {
             *x = scale_distribution(*x, f);
@@ -266,6 +286,14 @@ pub fn scaled(plan: &ScenarioPlan, f: f64) -> ScenarioPlan {
         }
     }
     p
+}
+
+/// `x` times `f`, `Duration::MAX` where that does not fit: a time that long (a
+/// `tcp_timeout` or a fault's end written to outlast any run) is never reached
+/// either way.
+fn scale(x: Duration, f: f64) -> Duration {
+    // What `Duration::mul_f64` computes, without its panic.
+    Duration::try_from_secs_f64(f * x.as_secs_f64()).unwrap_or(Duration::MAX)
 }
 
 fn scale_distribution(d: Distribution, f: f64) -> Distribution {
@@ -623,6 +651,35 @@ mod tests {
 
     use super::*;
     use crate::trace::TraceEvent;
+
+    #[test]
+    fn a_time_scale_outside_its_range_is_a_skip_reason_not_a_panic() {
+        // The command line holds `--time-scale` to the range; a library caller's
+        // 1e20 panicked in `Duration::mul_f64`, and 1e-300 ran in 0 ms.
+        let (plan, registry) = (crate::plan::testing::plan(), Registry::builtin());
+        let skip = |time_scale| {
+            skip_reason(&plan, &registry, RealOptions { time_scale, ..RealOptions::default() })
+        };
+        assert_eq!(skip(1.0), None);
+        for f in [1e20, 1e-300, f64::NAN] {
+            assert_eq!(skip(f), Some(format!("time scale {f} is outside 0.01 to 100")));
+        }
+        // Within the range, too long a run is refused for its length.
+        let long = skip(TIME_SCALE_MAX).expect("20 s at 100 is 2000 s");
+        assert!(long.starts_with("needs simulated time: 2000s of real time"), "{long}");
+    }
+
+    #[test]
+    fn scaling_a_time_past_what_a_duration_holds_saturates() {
+        // A `tcp_timeout` or a fault's end may be written to outlast any run: scaled
+        // up, it panicked in `Duration::mul_f64` (`compare --real --time-scale 1e10`).
+        let mut plan = crate::plan::testing::plan();
+        plan.tcp_timeout = Duration::from_secs(u64::MAX / 2);
+        let as_run = scaled(&plan, TIME_SCALE_MAX);
+        assert_eq!(as_run.tcp_timeout, Duration::MAX);
+        assert_eq!(as_run.duration, plan.duration.mul_f64(TIME_SCALE_MAX), "as before");
+        assert_eq!(scaled(&plan, 0.3).tcp_timeout, plan.tcp_timeout.mul_f64(0.3));
+    }
 
     /// A real run gives `resend_interval` the scheduler's slack where the scenario
     /// gave no tolerance, keeps a tolerance it gave, and touches no other invariant.

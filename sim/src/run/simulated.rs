@@ -234,7 +234,11 @@ pub(super) fn simulate(
         .tick_duration(plan.network.tick)
         .min_message_latency(turmoil_latency(plan).unwrap_or(Duration::ZERO))
         .max_message_latency(turmoil_latency(plan).unwrap_or(Duration::ZERO))
-        .simulation_duration(plan.duration + plan.liveness + Duration::from_secs(1))
+        // The resolver keeps the run within a week (`SIMULATED_RUN_MAX`); a plan built
+        // by hand gets no further than `Duration::MAX`.
+        .simulation_duration(
+            plan.duration.saturating_add(plan.liveness).saturating_add(Duration::from_secs(1)),
+        )
         .ephemeral_ports(EPHEMERAL_FIRST..=65535)
         .tcp_capacity(TRUNK_CAPACITY)
         .build();
@@ -382,7 +386,8 @@ impl<'a> IdleProof<'a> {
             world,
             recorder,
             tick,
-            settle: (latency + tick * 2) * 2,
+            // Saturating: a latency written to outlast the run never settles.
+            settle: latency.saturating_add(tick.saturating_mul(2)).saturating_mul(2),
             seen: (0, 0, 0),
             moved_at: Duration::ZERO,
         }
@@ -401,7 +406,7 @@ impl<'a> IdleProof<'a> {
         // which moved the counts if it did anything; its entry may stay if its owner
         // never polled it again (`Watch::armed_between`).
         let fired_by = now.saturating_sub(self.tick * 2);
-        now >= self.moved_at + self.settle + self.tick
+        now >= self.moved_at.saturating_add(self.settle).saturating_add(self.tick)
             && phases.next_due() >= end
             && !self.world.any_active()
             && !self.timers.armed_between(fired_by, next_tick(end, self.tick) + self.tick)
