@@ -186,7 +186,7 @@ pub struct ExploreArgs {
 
 #[derive(Debug, Args)]
 #[command(after_help = "Without --design or --sides, compares the shipped brokers: \
-    queue-device (topologies/queue.yaml), rrbroker (topologies/rrbroker.yaml), \
+    queue-device (topologies/queue.yaml), rrbroker (topologies/rrbroker-compare.yaml), \
     lru-broker (topologies/lru-broker.yaml) and ppp-broker (topologies/ppp-broker.yaml).")]
 pub struct CompareArgs {
     /// The scenario whose workload and faults every design runs.
@@ -304,9 +304,10 @@ pub struct CatArgs {
     /// quoted and hex one message a line, as nanocat's -A, -Q and --hex.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<CatFormat>,
-    /// SUB: subscribe to messages starting with PREFIX (repeatable; default everything).
+    /// SUB: subscribe to messages starting with PREFIX (repeatable; default everything):
+    /// the argument's bytes as given, UTF-8 or not.
     #[arg(long, value_name = "PREFIX")]
-    pub subscribe: Vec<String>,
+    pub subscribe: Vec<std::ffi::OsString>,
     /// Send again every SECS seconds (a REQ or SURVEYOR: the next request or survey).
     #[arg(long, short = 'i', value_name = "SECS", value_parser = seconds_positive)]
     pub interval: Option<std::time::Duration>,
@@ -348,19 +349,30 @@ pub enum CatFormat {
     Hex,
 }
 
-/// A number of seconds, zero or more (`0.5`).
+/// The bound on `cat`'s times (`--interval`, `--delay`, the timeouts), in seconds:
+/// about 31 years, far past any wait worth asking for, and far inside what a
+/// `Duration` added to the clock can hold.
+const CAT_SECONDS_MAX: f64 = 1e9;
+
+/// A number of seconds, zero or more and below [`CAT_SECONDS_MAX`] (`0.5`).
 fn seconds(v: &str) -> Result<std::time::Duration, String> {
     match v.parse::<f64>() {
-        Ok(s) if (0.0..1e9).contains(&s) => Ok(std::time::Duration::from_secs_f64(s)),
-        _ => Err("takes a number of seconds such as 0.5".to_owned()),
+        Ok(s) if (0.0..CAT_SECONDS_MAX).contains(&s) => Ok(std::time::Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "takes a number of seconds from 0 to below {CAT_SECONDS_MAX:.0} (about 31 years), \
+             such as 0.5"
+        )),
     }
 }
 
-/// A number of seconds above zero.
+/// A number of seconds above zero and below [`CAT_SECONDS_MAX`].
 fn seconds_positive(v: &str) -> Result<std::time::Duration, String> {
-    match seconds(v)? {
-        d if d.is_zero() => Err("takes a number of seconds above zero, such as 0.5".to_owned()),
-        d => Ok(d),
+    match seconds(v) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "takes a number of seconds above 0 and below {CAT_SECONDS_MAX:.0} (about 31 years), \
+             such as 0.5"
+        )),
     }
 }
 

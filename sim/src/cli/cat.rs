@@ -17,9 +17,12 @@ use super::Ctx;
 use super::args::{CatArgs, CatFormat, CatLibrary};
 use super::error::Error;
 use crate::plan::{Effective, EffectiveOptions, Library, Source};
-use crate::run::cat::{CatEnd, CatOutput, CatScript, CatSocket, cat as play};
+use crate::run::cat::{BindFailed, CatEnd, CatOutput, CatScript, CatSocket, cat as play};
 use crate::socket::{Linger, Msg, SocketOptions, SocketType, multipart};
 
+/// Exit code of an error that is not the arguments' (docs/cat.md): a bind the system
+/// refused, output that could not be written.
+pub const EXIT_ERROR: u8 = 1;
 /// Exit code when no message arrived within `--recv-timeout`.
 pub const EXIT_RECV_TIMEOUT: u8 = 3;
 /// Exit code when a send could not leave within `--send-timeout`.
@@ -46,7 +49,38 @@ pub fn cat(ctx: &Ctx, args: CatArgs) -> Result<ExitCode, Error> {
         }
         // A closed pipe downstream (`cat ... | head -1`) is the reader's way to stop.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(Error::msg(format!("cat: {e}"))),
+        Err(e) => match e.get_ref().and_then(|inner| inner.downcast_ref::<BindFailed>()) {
+            Some(failed) => {
+                // Named as typed: the addresses are distinct (`read` refused a repeat),
+                // so the failed one is found among them.
+                let at = socket.binds.iter().position(|a| *a == failed.addr);
+                let url =
+                    at.map_or_else(|| format!("tcp://{}", failed.addr), |i| args.bind[i].clone());
+                errln!(
+                    "cat: --bind {url}: cannot bind: {}; hint: {}",
+                    failed.error,
+                    bind_hint(&failed.error)
+                );
+                Ok(ExitCode::from(EXIT_ERROR))
+            }
+            None => Err(Error::msg(format!("cat: {e}"))),
+        },
+    }
+}
+
+/// How to get past a refused bind.
+fn bind_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another program holds that port; choose another port, or stop that program"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "this machine has no such address; bind 127.0.0.1, `*`, or one of its own addresses"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges; choose a port from 1024 up"
+        }
+        _ => "check the address, or choose another port",
     }
 }
 
@@ -68,6 +102,8 @@ fn read(
     refuse_idle_options(args, socket_type, &flag, body.is_some())?;
     let binds = endpoints(&args.bind, true)?;
     let connects = endpoints(&args.connect, false)?;
+    distinct(&args.bind, &binds, "--bind")?;
+    distinct(&args.connect, &connects, "--connect")?;
     if binds.is_empty() && connects.is_empty() {
         return Err("nothing to talk to; hint: give --bind tcp://127.0.0.1:5555 or \
                     --connect tcp://127.0.0.1:5555"
@@ -159,7 +195,7 @@ fn options(t: SocketType, library: Library, args: &CatArgs) -> SocketOptions {
     options.subscribe = if args.subscribe.is_empty() {
         vec![Vec::new()]
     } else {
-        args.subscribe.iter().map(|p| p.as_bytes().to_vec()).collect()
+        args.subscribe.iter().map(|p| p.clone().into_encoded_bytes()).collect()
     };
     if let Some(deadline) = args.recv_timeout.filter(|_| t == SocketType::Surveyor) {
         options.survey_deadline = deadline;
@@ -176,14 +212,107 @@ fn body(args: &CatArgs) -> Result<Option<Bytes>, String> {
         return Ok(Some(Bytes::from(text.clone().into_encoded_bytes())));
     }
     let Some(path) = &args.file else { return Ok(None) };
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(Bytes::from(bytes))),
-        Err(e) => Err(format!("--file {}: {e}; hint: give a readable file", path.display())),
+    read_file(path).map(|bytes| Some(Bytes::from(bytes)))
+}
+
+/// The largest `--file` sent: 64 MiB, 64 times the 1 MiB an NNG or nanomsg peer takes
+/// by default (`rcvmaxsize`), room for a peer whose limit was raised or a libzmq peer
+/// (no limit), and far below the 4 GiB no patchbay socket receives past
+/// (docs/limits.md). The whole file is held in memory to be sent.
+pub const FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// The bytes of `--file PATH`: a regular file of at most [`FILE_BYTES_MAX`] bytes. The
+/// metadata is checked before the file is opened, as every input file is
+/// (`SourceFile::read`), so a device (`/dev/zero`) or a FIFO is refused without a
+/// blocking open or a read until memory runs out; the read is bounded too, in case
+/// the file grows in between.
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let fail = |why: String| format!("--file {}: {why}", path.display());
+    let io = |e: std::io::Error| fail(format!("{e}; hint: give a readable file"));
+    let shape = |meta: &std::fs::Metadata| {
+        if !meta.is_file() {
+            let what = file_kind(meta.file_type());
+            return Err(fail(format!(
+                "is {what}, not a regular file; hint: `cat` sends the bytes of a regular file, \
+                 read whole before the first send (save a stream to a file first), or of --data"
+            )));
+        }
+        if meta.len() > FILE_BYTES_MAX {
+            return Err(too_large(&fail, Some(meta.len())));
+        }
+        Ok(())
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    shape(&meta)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    shape(&file.metadata().map_err(io)?)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, FILE_BYTES_MAX + 1), &mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > FILE_BYTES_MAX {
+        return Err(too_large(&fail, None));
     }
+    Ok(bytes)
+}
+
+/// The refusal of a file over [`FILE_BYTES_MAX`]; `len` when the metadata told it.
+fn too_large(fail: &dyn Fn(String) -> String, len: Option<u64>) -> String {
+    let size = len.map_or_else(String::new, |len| format!(" ({len} bytes)"));
+    fail(format!(
+        "is larger than the {FILE_BYTES_MAX} bytes (64 MiB) `cat` sends{size}; hint: an NNG \
+         or nanomsg peer takes 1 MiB by default, so a message this large is for a peer with \
+         a raised limit (docs/cat.md)"
+    ))
+}
+
+/// What a path that is not a regular file is, in words.
+fn file_kind(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() { "a directory" } else { "not a regular file" }
 }
 
 fn endpoints(urls: &[String], bind: bool) -> Result<Vec<SocketAddr>, String> {
     urls.iter().map(|u| endpoint(u, bind)).collect()
+}
+
+/// Refuses an address given twice to one option (`tcp://localhost:5555` and
+/// `tcp://127.0.0.1:5555` are one): a second bind of it fails as "address in use"
+/// once the first has it, and a second connect to it is a second connection to the
+/// same peer, which nobody asks for on purpose. For binds, `*` and an address of this
+/// machine on one port overlap the same way. Port 0 asks for a port of the system's
+/// choosing, a new one each time, so it may be bound more than once.
+fn distinct(urls: &[String], addrs: &[SocketAddr], option: &str) -> Result<(), String> {
+    for (i, addr) in addrs.iter().enumerate().filter(|(_, a)| a.port() != 0) {
+        let overlaps = |other: &SocketAddr| {
+            other == addr
+                || (option == "--bind"
+                    && other.port() == addr.port()
+                    && (other.ip().is_unspecified() || addr.ip().is_unspecified()))
+        };
+        if let Some(first) = addrs[..i].iter().position(overlaps) {
+            let (a, b) = (&urls[first], &urls[i]);
+            return Err(if a == b {
+                format!("{option} {a} is given twice; hint: give it once")
+            } else {
+                format!(
+                    "{option} {a} and {option} {b} ask for the same address; hint: give it once"
+                )
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `tcp://HOST:PORT`: HOST an IPv4 address, `[IPv6]`, `localhost` (127.0.0.1), or for

@@ -24,11 +24,11 @@ use super::report::{Place, check_place, save};
 use crate::plan::ScenarioPlan;
 use crate::report::compare::{Entry, compare_report};
 use crate::run::compare::{Row, SHIPPED_BROKERS, Side, read_sides, shared_params, variant};
-use crate::run::real::{RealOptions, scaled};
+use crate::run::real::{RealOptions, scaled, skip_reason};
 use crate::run::{Backend, Job, RunReport, run_many, run_many_real};
 use crate::spec::diag::render;
-use crate::spec::edit::Tree;
-use crate::spec::{SourceFile, printable};
+use crate::spec::edit::{Tree, parse_tree};
+use crate::spec::{Diagnostics, SourceFile, Target, YamlPath, locate, printable};
 
 /// Each design's runs on one backend, with the plan as run, their traces, and the
 /// command that runs that design alone again.
@@ -45,7 +45,9 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
     let sides_file = args.sides.as_deref().map(absolute).transpose()?;
     let files = absolute_then_enter(ctx, std::slice::from_ref(&args.scenario))?;
     let scenario = &files[0];
-    let Some((sides, params)) = sides(ctx, &args, typed, sides_file.as_deref())? else {
+    let Some(Sides { sides, params, params_from }) =
+        sides(ctx, &args, typed, sides_file.as_deref())?
+    else {
         return Ok(ExitCode::from(2));
     };
     let place = json_path.as_deref().map_or(Place::Dated(Path::new("reports/compare")), Place::At);
@@ -71,17 +73,27 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
             let topology = ctx.shown(&side.topology);
             errln!(
                 "(while putting `{}` ({}) under {}; lines count in the scenario as rewritten \
-                 for this side: `topology:` swapped, `params:` set to {}, comments dropped. \
+                 for this side: `topology:` swapped, `params:` set to {}{}, comments dropped. \
                  Every side's topology must declare those parameters; a compare file \
                  (--sides) can set others.)",
                 printable(&side.name),
                 topology.display(),
                 scenario.display(),
-                params_text(&params)
+                params_text(&params),
+                params_from.as_deref().map_or_else(String::new, |at| format!(
+                    " by the compare file's `params:` at {at}"
+                )),
             );
             return Ok(ExitCode::from(2));
         };
         plans.push((side, plan));
+    }
+    if args.real && !runs_for_real(ctx, &args, &plans) {
+        return ctx.usage_error(
+            "compare",
+            "--real: the design(s) above cannot run on the real network; \
+             hint: drop --real to compare them in simulation only",
+        );
     }
     let ran = run_sides(ctx, &args, scenario, &plans);
     let name = plans.first().map(|(_, p)| p.name.clone()).unwrap_or_default();
@@ -98,25 +110,71 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
     Ok(if errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
+/// The sides to compare and the parameters they all run with.
+struct Sides {
+    sides: Vec<Side>,
+    params: Tree,
+    /// Where `params` was written (`compare/brokers.yaml:4:9`), when a compare file
+    /// gave them: a value a topology refuses is reported in the topology, and this
+    /// says where it came from.
+    params_from: Option<String>,
+}
+
 /// The sides and parameters the arguments name; `None` after printing a usage error
-/// or the compare file's diagnostics.
+/// or the compare file's diagnostics. Every side has its own, non-empty name (the
+/// table and the report tell them apart by it) and a topology that is there: one that
+/// is not is named where the user wrote it, never at the scenario's `topology:` line
+/// it would be swapped into.
 fn sides(
     ctx: &Ctx,
     args: &CompareArgs,
     typed: Vec<Side>,
     sides_file: Option<&Path>,
-) -> Result<Option<(Vec<Side>, Tree)>, Error> {
+) -> Result<Option<Sides>, Error> {
     if !typed.is_empty() {
-        return Ok(Some((typed, shared_params())));
+        // As typed: `mine=topologies/my-broker.yaml`.
+        let given = |(n, p): &(String, PathBuf)| format!("{}={}", printable(n), p.display());
+        for (i, (design, side)) in args.design.iter().zip(&typed).enumerate() {
+            if let Some(first) = args.design[..i].iter().find(|(n, _)| *n == design.0) {
+                let message = format!(
+                    "--design {} and --design {} give the name `{}` twice; hint: give each \
+                     design its own name, as the table and the report tell them apart by it",
+                    given(first),
+                    given(design),
+                    printable(&design.0)
+                );
+                ctx.usage_error("compare", &message)?;
+                return Ok(None);
+            }
+            if let Err(e) = std::fs::metadata(&side.topology) {
+                let message = format!(
+                    "--design {}: the topology file cannot be read: {e}; hint: the path is \
+                     relative to the folder the command was typed in",
+                    given(design)
+                );
+                ctx.usage_error("compare", &message)?;
+                return Ok(None);
+            }
+        }
+        return Ok(Some(Sides { sides: typed, params: shared_params(), params_from: None }));
     }
     if let Some(file) = sides_file {
         let read = SourceFile::read(ctx.shown(file)).map_err(|d| vec![d]);
-        return match read.and_then(|src| read_sides(&src)) {
+        let src = match read {
+            Ok(src) => src,
+            Err(diags) => {
+                err!("{}", render(&diags));
+                return Ok(None);
+            }
+        };
+        return match read_sides(&src) {
             // The file was read by its path from the root, so its sides' topologies
             // are too; made absolute, they resolve wherever the scenario lies.
             Ok((sides, params)) => {
                 let at_root = |s: Side| Side { topology: ctx.root.join(&s.topology), ..s };
-                Ok(Some((sides.into_iter().map(at_root).collect(), params)))
+                let params_from = params_written(&src);
+                let sides = sides.into_iter().map(at_root).collect();
+                Ok(Some(Sides { sides, params, params_from }))
             }
             Err(diags) => {
                 err!("{}", render(&diags));
@@ -129,8 +187,14 @@ fn sides(
     } else {
         args.designs.iter().map(|d| d.trim()).collect()
     };
-    let mut sides = Vec::new();
+    let mut sides: Vec<Side> = Vec::new();
     for name in names {
+        if sides.iter().any(|s| s.name == name) {
+            let message =
+                format!("--designs names `{}` twice; hint: name each design once", printable(name));
+            ctx.usage_error("compare", &message)?;
+            return Ok(None);
+        }
         let Some((_, topology)) = SHIPPED_BROKERS.iter().find(|(d, _)| *d == name) else {
             let known: Vec<&str> = SHIPPED_BROKERS.iter().map(|(d, _)| *d).collect();
             let message = format!(
@@ -141,9 +205,50 @@ fn sides(
             ctx.usage_error("compare", &message)?;
             return Ok(None);
         };
-        sides.push(Side { name: name.to_owned(), topology: ctx.root.join(topology) });
+        let path = ctx.root.join(topology);
+        if let Err(e) = std::fs::metadata(&path) {
+            let message = format!(
+                "the shipped design `{name}` runs {topology}, which cannot be read in {}: {e}; \
+                 hint: name its topology with --design {name}=PATH",
+                ctx.root.display()
+            );
+            ctx.usage_error("compare", &message)?;
+            return Ok(None);
+        }
+        sides.push(Side { name: name.to_owned(), topology: path });
     }
-    Ok(Some((sides, shared_params())))
+    Ok(Some(Sides { sides, params: shared_params(), params_from: None }))
+}
+
+/// Where a compare file writes its `params` (`FILE:LINE:COLUMN`), if it does: `read_sides`
+/// gives the defaults when it does not, and a path that is not in the file locates
+/// at its start.
+fn params_written(src: &SourceFile) -> Option<String> {
+    let doc = parse_tree(src, &mut Diagnostics::new(src))?;
+    doc.get("params")?;
+    let at = locate(src, &YamlPath::root().key("params"), Target::Value)?;
+    Some(format!("{}:{}:{}", src.path.display(), at.line, at.column))
+}
+
+/// Whether every side can run on the real network as `--real` asks, after printing
+/// why each one that cannot does not. Checked before any run, as `real` checks the
+/// scenarios it is given: a time scale that makes a run too long is the user's to
+/// change, not a failure found after every simulated seed has run.
+fn runs_for_real(ctx: &Ctx, args: &CompareArgs, plans: &[(&Side, ScenarioPlan)]) -> bool {
+    let opts = real_options(args.time_scale);
+    let mut all = true;
+    for (side, plan) in plans {
+        if let Some(why) = skip_reason(plan, &ctx.registry, opts) {
+            errln!("{}: cannot run on the real network: {why}", printable(&side.name));
+            all = false;
+        }
+    }
+    all
+}
+
+/// How `--real` runs a side: at the time scale given, endpoints printed.
+fn real_options(time_scale: f64) -> RealOptions {
+    RealOptions { time_scale, print_endpoints: true, ..RealOptions::default() }
 }
 
 /// Runs each side's seeds in the simulator, and once on the real network with `--real`.
@@ -166,8 +271,14 @@ fn run_sides(
         if args.real {
             let time_scale = args.time_scale;
             outln!("{design}: 1 real run (time scale {time_scale})");
-            let opts = RealOptions { time_scale, print_endpoints: true, ..RealOptions::default() };
-            let real = run_many_real(&work[..1], &ctx.registry, 1, opts, true, &|_| {});
+            let real = run_many_real(
+                &work[..1],
+                &ctx.registry,
+                1,
+                real_options(time_scale),
+                true,
+                &|_| {},
+            );
             let row = Row::of(design, Backend::Real, &real);
             let repro = format!("{repro} --real --time-scale {time_scale}");
             ran.push((row, scaled(plan, time_scale), real, repro));

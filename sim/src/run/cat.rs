@@ -11,7 +11,8 @@
 //!
 //! The clock here is the wall clock: nothing is simulated, as in `run/real.rs`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -21,9 +22,10 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, spawn_socket};
+use crate::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, Transport, spawn_socket};
 use crate::socket::{
-    DropReason, Msg, REQUEST_ID_BIT, SocketEvent, SocketOptions, SocketType, make_core,
+    DropReason, Msg, REQUEST_ID_BIT, SocketBuffers, SocketEvent, SocketOptions, SocketType,
+    make_core,
 };
 
 /// The socket `cat` opens: its type, options (the library's defaults, with the
@@ -83,9 +85,63 @@ pub trait CatOutput {
     fn note(&self, text: &str);
 }
 
+/// A bind the operating system refused, with the address: of several `--bind`s, the
+/// error alone ("Address already in use") would not say which. [`cat`] returns it
+/// inside an [`io::Error`] of the same kind (`io::Error::get_ref` and `downcast_ref`
+/// find it).
+#[derive(Debug)]
+pub struct BindFailed {
+    /// The address that could not be bound.
+    pub addr: SocketAddr,
+    /// Why.
+    pub error: io::Error,
+}
+
+impl std::fmt::Display for BindFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot bind tcp://{}: {}", self.addr, self.error)
+    }
+}
+
+impl std::error::Error for BindFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// Real TCP, as [`TokioTcp`], with a refused bind naming its address ([`BindFailed`]).
+#[derive(Clone, Copy, Debug)]
+struct CatTcp;
+
+impl Transport for CatTcp {
+    type Stream = <TokioTcp as Transport>::Stream;
+    type Listener = <TokioTcp as Transport>::Listener;
+    const PADDING: crate::wire::Padding = TokioTcp::PADDING;
+    const REAL_CLOCK: bool = TokioTcp::REAL_CLOCK;
+
+    async fn bind(
+        &self,
+        addr: SocketAddr,
+        buffers: SocketBuffers,
+    ) -> io::Result<(Self::Listener, SocketAddr)> {
+        TokioTcp
+            .bind(addr, buffers)
+            .await
+            .map_err(|error| io::Error::new(error.kind(), BindFailed { addr, error }))
+    }
+
+    async fn accept(&self, listener: &Self::Listener) -> io::Result<(Self::Stream, SocketAddr)> {
+        TokioTcp.accept(listener).await
+    }
+
+    async fn connect(&self, addr: SocketAddr, buffers: SocketBuffers) -> io::Result<Self::Stream> {
+        TokioTcp.connect(addr, buffers).await
+    }
+}
+
 /// Opens the socket on its own single-threaded runtime, plays the script for its
 /// type, closes the socket (waiting out its linger) and says how it ended. An error
-/// is a failure to start (a bind refused) or to print.
+/// is a failure to start (a bind refused: a [`BindFailed`] inside) or to print.
 pub fn cat(socket: &CatSocket, script: &CatScript, out: Rc<dyn CatOutput>) -> io::Result<CatEnd> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let local = tokio::task::LocalSet::new();
@@ -128,13 +184,29 @@ impl Session {
         let noted = Rc::clone(&out);
         let lost = Rc::new(Cell::new(0_u64));
         let lost_in_sink = Rc::clone(&lost);
+        // A connect that fails is tried again (the library's reconnect interval) until
+        // a peer answers; its first failure is noted, so that a `cat` waiting on a
+        // wrong address says which and why, and the retries stay quiet until it has
+        // connected (and may be lost again).
+        let unreachable: RefCell<HashSet<SocketAddr>> = RefCell::default();
         let sink: EventSink = Rc::new(move |_at, event| match event {
             DriverEvent::Socket(SocketEvent::Dropped {
                 reason: DropReason::PipeClosed, ..
             }) => {
                 lost_in_sink.set(lost_in_sink.get() + 1);
             }
-            DriverEvent::Connected { .. } => count_tx.send_modify(|n| *n += 1),
+            // Noted when first seen; the retries fall through to the last arm.
+            DriverEvent::ConnectFailed { addr, reason, .. }
+                if unreachable.borrow_mut().insert(addr) =>
+            {
+                noted.note(&format!(
+                    "cannot connect to tcp://{addr}: {reason}; trying again until it answers"
+                ));
+            }
+            DriverEvent::Connected { peer, .. } => {
+                unreachable.borrow_mut().remove(&peer);
+                count_tx.send_modify(|n| *n += 1);
+            }
             DriverEvent::Disconnected { .. } => count_tx.send_modify(|n| *n = n.saturating_sub(1)),
             DriverEvent::ProtocolError { peer, reason } => {
                 noted.note(&format!("{peer} broke the protocol and was cut off: {reason}"));
@@ -148,7 +220,7 @@ impl Session {
         let binds = socket.binds.clone();
         let connects = socket.connects.clone();
         let handle =
-            spawn_socket(TokioTcp, core, &socket.options, binds, connects, Instant::now(), sink)
+            spawn_socket(CatTcp, core, &socket.options, binds, connects, Instant::now(), sink)
                 .await?;
         let raw_dealer = socket.socket_type == SocketType::Dealer && !socket.options.zmtp;
         let raw_request_ids = raw_dealer.then(|| Cell::new(first_request_id()));

@@ -16,7 +16,8 @@ use crate::registry::Registry;
 use crate::resolve::{Loaded, load_scenario_source};
 use crate::spec::diag::Code;
 use crate::spec::edit::{Tree, parse_tree, retarget};
-use crate::spec::{Diagnostics, SourceFile, YamlPath};
+use crate::spec::suggest::closest;
+use crate::spec::{Diagnostics, SourceFile, Target, YamlPath, locate};
 use crate::trace::{AppEvent, EventKind, MsgId, Trace};
 
 /// The figures of one run.
@@ -189,7 +190,7 @@ pub fn variant(
     let shown = topology.display().to_string();
     if let Err(why) = retarget(&mut doc, &shown, params.clone()) {
         diags
-            .error(&YamlPath::root(), crate::spec::Target::Value, Code::CompareNoTopology, why)
+            .error(&YamlPath::root(), Target::Value, Code::CompareNoTopology, why)
             .hint("compare runs a scenario file, which names its topology with `topology: FILE`");
         return Loaded { plan: None, diagnostics: diags.into_vec() };
     }
@@ -206,23 +207,29 @@ pub fn variant(
 /// params: {clients: 4, workers: 3}             # optional; these are the defaults
 /// ```
 ///
-/// Every problem is a diagnostic with its line and column.
+/// Every problem is a diagnostic with its line and column: an unknown key at either
+/// level, a side without its name or topology, an empty or repeated name (the table
+/// and the report tell sides apart by name alone), a topology that cannot be read
+/// (named here, relative to this file, rather than at the scenario's `topology:` line
+/// it is swapped into later).
 pub fn read_sides(src: &SourceFile) -> Result<(Vec<Side>, Tree), Vec<crate::spec::Diagnostic>> {
     let mut diags = Diagnostics::new(src);
     let Some(doc) = parse_tree(src, &mut diags) else { return Err(diags.into_vec()) };
     let here = src.path.parent().unwrap_or(Path::new(""));
-    let mut sides = Vec::new();
-    for (key, _) in doc.entries().iter().filter(|(k, _)| k != "designs" && k != "params") {
+    for (key, _) in doc.entries().iter().filter(|(k, _)| !FILE_KEYS.contains(&k.as_str())) {
         diags
             .error(
                 &YamlPath::root().key(key),
-                crate::spec::Target::Key,
+                Target::Key,
                 Code::CompareUnknownKey,
                 format!("unknown key `{key}`"),
             )
-            .hint(
-                "a compare file has `designs` (a list of {name, topology}) and optional `params`",
-            );
+            .hint(match closest(key, FILE_KEYS) {
+                Some(known) => format!("did you mean `{known}`?"),
+                None => "a compare file has `designs` (a list of {name, topology}) and optional \
+                         `params`"
+                    .to_owned(),
+            });
     }
     let designs = match doc.get("designs") {
         Some(Tree::Seq(items)) if !items.is_empty() => items.as_slice(),
@@ -230,7 +237,7 @@ pub fn read_sides(src: &SourceFile) -> Result<(Vec<Side>, Tree), Vec<crate::spec
             diags
                 .error(
                     &YamlPath::root(),
-                    crate::spec::Target::Value,
+                    Target::Value,
                     Code::CompareNoDesigns,
                     "expected `designs:`, a list of sides",
                 )
@@ -238,20 +245,125 @@ pub fn read_sides(src: &SourceFile) -> Result<(Vec<Side>, Tree), Vec<crate::spec
             &[]
         }
     };
-    for (i, item) in designs.iter().enumerate() {
-        let at = YamlPath::root().key("designs").index(i);
-        match (item.get("name").and_then(Tree::as_str), item.get("topology").and_then(Tree::as_str))
-        {
-            (Some(name), Some(topology)) => {
-                sides.push(Side { name: name.to_owned(), topology: here.join(topology) })
-            }
-            _ => {
-                diags
-                    .error(&at, crate::spec::Target::Value, Code::CompareBadSide, "expected a side with `name` and `topology`")
-                    .hint("e.g. `{name: mine, topology: my-broker.yaml}`, the topology relative to this file");
-            }
-        }
-    }
+    let mut names = Vec::new();
+    let sides: Vec<Side> = designs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| read_side(&mut diags, i, item, here, &mut names))
+        .collect();
     let params = doc.get("params").cloned().unwrap_or_else(shared_params);
+    if !matches!(params, Tree::Map(_)) {
+        diags
+            .error(
+                &YamlPath::root().key("params"),
+                Target::Value,
+                Code::InvalidValue,
+                "`params` is a mapping of the topologies' parameters",
+            )
+            .hint("e.g. `params: {clients: 4, workers: 3}`");
+    }
     if diags.has_errors() { Err(diags.into_vec()) } else { Ok((sides, params)) }
+}
+
+/// The keys of a compare file.
+const FILE_KEYS: &[&str] = &["designs", "params"];
+
+/// The keys of one side. `params` is not among them: every side runs with the file's
+/// one `params`, so that each design serves the same clients with the same workers
+/// and the rows compare like with like. A side's own `params` was once accepted and
+/// never applied; it is refused with a hint saying where parameters go.
+const SIDE_KEYS: &[&str] = &["name", "topology"];
+
+/// Side `i` of a compare file, or `None` after recording what is wrong with it.
+/// `names` holds the names of the sides before it, with their indices: its own may
+/// not repeat one, and is added.
+fn read_side(
+    diags: &mut Diagnostics<'_>,
+    i: usize,
+    item: &Tree,
+    here: &Path,
+    names: &mut Vec<(usize, String)>,
+) -> Option<Side> {
+    let at = YamlPath::root().key("designs").index(i);
+    let Tree::Map(entries) = item else {
+        bad_side(diags, &at);
+        return None;
+    };
+    let mut sound = true;
+    for (key, _) in entries.iter().filter(|(k, _)| !SIDE_KEYS.contains(&k.as_str())) {
+        sound = false;
+        let hint = if key == "params" {
+            "every side runs with the same parameters, so that each design serves the same \
+             clients with the same workers: give them once, at the top level of this file \
+             (`params: {clients: 4, workers: 3}`), and every side's topology must declare them"
+                .to_owned()
+        } else {
+            match closest(key, SIDE_KEYS) {
+                Some(known) => format!("did you mean `{known}`?"),
+                None => "a side has `name` and `topology`, nothing else".to_owned(),
+            }
+        };
+        diags
+            .error(
+                &at.key(key),
+                Target::Key,
+                Code::CompareUnknownKey,
+                format!("unknown key `{key}` in a side"),
+            )
+            .hint(hint);
+    }
+    let (Some(name), Some(topology)) =
+        (item.get("name").and_then(Tree::as_str), item.get("topology").and_then(Tree::as_str))
+    else {
+        bad_side(diags, &at);
+        return None;
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        diags
+            .error(&at.key("name"), Target::Value, Code::CompareBadSide, "a side's `name` is empty")
+            .hint("name it as the table and the report should show it, e.g. `name: mine`");
+        sound = false;
+    } else if let Some((first, _)) = names.iter().find(|(_, n)| n == name) {
+        let first_at = YamlPath::root().key("designs").index(*first).key("name");
+        let line = locate(diags.source(), &first_at, Target::Value)
+            .map_or_else(String::new, |l| format!(" (line {})", l.line));
+        diags
+            .error(
+                &at.key("name"),
+                Target::Value,
+                Code::CompareBadSide,
+                format!("the name `{name}` already names an earlier side{line}"),
+            )
+            .hint("give each side its own name: the table and the report tell sides apart by it");
+        sound = false;
+    } else {
+        names.push((i, name.to_owned()));
+    }
+    let path = here.join(topology);
+    if let Err(e) = std::fs::metadata(&path) {
+        let folder = if here.as_os_str().is_empty() { Path::new(".") } else { here };
+        diags
+            .error(
+                &at.key("topology"),
+                Target::Value,
+                Code::MissingFile,
+                format!("the topology file `{}` cannot be read: {e}", path.display()),
+            )
+            .hint(format!("the path is relative to this compare file, in `{}`", folder.display()));
+        sound = false;
+    }
+    sound.then(|| Side { name: name.to_owned(), topology: path })
+}
+
+/// Records that side `at` is not a mapping with a `name` and a `topology`.
+fn bad_side(diags: &mut Diagnostics<'_>, at: &YamlPath) {
+    diags
+        .error(
+            at,
+            Target::Value,
+            Code::CompareBadSide,
+            "expected a side with `name` and `topology`",
+        )
+        .hint("e.g. `{name: mine, topology: my-broker.yaml}`, the topology relative to this file");
 }
