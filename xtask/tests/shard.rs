@@ -124,6 +124,58 @@ fn three_shards_run_as_processes_merge_into_the_unsharded_report() {
     assert!(failures.iter().all(|f| f["repro"].as_str().is_some_and(|r| r.contains("--seed"))));
 }
 
+/// From the CLI probe (C2): more shards than runs, as a CI matrix of fixed size has.
+/// Two scenarios of one seed each in three shards: shard 0 holds no run of the second,
+/// shard 1 none of the first, shard 2 none at all. A shard judges only what it ran
+/// (an empty one said "UNEXPECTED: shown in none of 0 seeds" and exited 2), and the
+/// merge, whose first shard's section of the second scenario is empty, still equals
+/// the unsharded report.
+#[test]
+fn shards_without_runs_exit_0_and_merge_into_the_unsharded_report() {
+    let dir = TempDir::new("shard-empty");
+    let at = |name: &str| dir.0.join(name).display().to_string();
+    let sweep = ["sim", "scenarios/pair-relay.yaml", "scenarios/streamer.yaml", "--seed", "1"];
+    let with = |more: &[&str]| -> Vec<String> {
+        sweep.iter().chain(more).map(|s| (*s).to_owned()).collect()
+    };
+    let mut children: Vec<(u64, std::process::Child)> = (0..3)
+        .map(|k| {
+            let (shard, json) = (format!("{k}/3"), at(&format!("shard-{k}.json")));
+            let argv = with(&["--shard", &shard, "--json", &json]);
+            let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let child = xtask(&refs)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn xtask");
+            (k, child)
+        })
+        .collect();
+    let argv = with(&["--json", &at("whole.json")]);
+    let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let unsharded = xtask(&refs).output().expect("run xtask");
+    assert_eq!(unsharded.status.code(), Some(0), "{}", text(&unsharded));
+    for (k, child) in children.drain(..) {
+        let out = child.wait_with_output().expect("a shard ends");
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(0), "shard {k}:\n{said}");
+        let empty = said.lines().filter(|l| l.ends_with("no runs in this shard")).count();
+        assert_eq!(empty, [1, 1, 2][k as usize], "shard {k}:\n{said}");
+        assert!(!said.contains("UNEXPECTED"), "shard {k}:\n{said}");
+    }
+    let mut argv = vec!["report".to_owned(), "merge".into(), at("merged.json")];
+    argv.extend((0..3).map(|k| at(&format!("shard-{k}.json"))));
+    let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let merged_out = xtask(&refs).output().expect("run the merge");
+    assert_eq!(merged_out.status.code(), Some(0), "{}", text(&merged_out));
+    let (merged, whole) = (read(&dir.0.join("merged.json")), read(&dir.0.join("whole.json")));
+    let runs =
+        |r: &Value| r["runs"].as_array().expect("runs").iter().map(comparable).collect::<Vec<_>>();
+    assert_eq!(runs(&merged).len(), 2);
+    assert_eq!(runs(&merged), runs(&whole));
+    assert_eq!(merged["sections"], whole["sections"]);
+}
+
 #[test]
 fn a_missing_duplicated_or_foreign_shard_is_refused_naming_the_file() {
     let dir = TempDir::new("shard-refuse");
@@ -180,6 +232,34 @@ fn a_missing_duplicated_or_foreign_shard_is_refused_naming_the_file() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("merged 2 shard report(s)"), "{out}");
     assert_eq!(read(&dir.0.join("m.json"))["runs"].as_array().map(Vec::len), Some(2));
+    // Edited shards (the CLI probe's C3): a run moved to a seed of another shard, and a
+    // verdict flipped under the section's unchanged counts, were merged.
+    let edited = at("edited.json");
+    let edit = |change: &dyn Fn(&mut Value)| {
+        let mut report = read(Path::new(&s1));
+        change(&mut report);
+        std::fs::write(&edited, report.to_string()).expect("written");
+    };
+    edit(&|r| r["runs"][0]["seed"] = 1.into());
+    let (code, out) = merge(&[&s0, &edited]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!(
+            "error: {edited}: its run 1 is seed 1 of scenarios/pair-relay.yaml, and shard 1/2's \
+             run 1 of this sweep is seed 2 of scenarios/pair-relay.yaml (an edited file?)"
+        )),
+        "{out}"
+    );
+    edit(&|r| r["runs"][0]["invariants"][0]["verdict"] = "fail".into());
+    let (code, out) = merge(&[&s0, &edited]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!(
+            "error: {edited}: `pair-relay` counts 1 `pass` verdict(s) of no_duplicate_delivery, \
+             and its runs give 0 (an edited file?)"
+        )),
+        "{out}"
+    );
     let (code, out) = run(&["sim", "scenarios/pair-relay.yaml", "--shard", "2/2"]);
     assert_eq!(code, Some(2), "a shard that does not exist is a usage error");
     assert!(out.contains("shard 2 does not exist among 2 (0 to 1)"), "{out}");

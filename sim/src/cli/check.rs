@@ -62,6 +62,19 @@ pub fn graph(ctx: &Ctx, args: GraphArgs) -> Result<ExitCode, Error> {
         return ctx.usage_error("graph", &message);
     }
     let out_dir = out_dir.unwrap_or_else(|| PathBuf::from("reports/graph"));
+    // Every drawing's place is checked before any is drawn, and before a folder is made.
+    if let Err(e) = crate::report::check_dir(&out_dir) {
+        let why = format!("--out {}: {e}; name a folder for the drawings", out_dir.display());
+        return ctx.usage_error("graph", &why);
+    }
+    let taken: Vec<String> = files
+        .iter()
+        .flat_map(|f| ["dot", "svg"].map(|ext| out_dir.join(format!("{}.{ext}", stem_of(f)))))
+        .filter_map(|drawing| not_a_drawing(&drawing))
+        .collect();
+    if !taken.is_empty() {
+        return ctx.usage_error("graph", &taken.join("\n"));
+    }
     std::fs::create_dir_all(&out_dir).context(|| format!("creating {}", out_dir.display()))?;
     let mut failed = false;
     for file in &files {
@@ -75,14 +88,50 @@ pub fn graph(ctx: &Ctx, args: GraphArgs) -> Result<ExitCode, Error> {
         };
         let t = p.topology();
         let g = TopologyGraph::new(t);
-        let stem = file.file_stem().map_or("topology".into(), |s| s.to_string_lossy().into_owned());
+        let stem = stem_of(file);
         let dot = out_dir.join(format!("{stem}.dot"));
         let svg = out_dir.join(format!("{stem}.svg"));
-        std::fs::write(&dot, g.to_dot(&t.name)).context(|| format!("writing {}", dot.display()))?;
-        std::fs::write(&svg, g.to_svg(&t.name)).context(|| format!("writing {}", svg.display()))?;
+        std::fs::write(&dot, g.dot_file(&t.name))
+            .context(|| format!("writing {}", dot.display()))?;
+        std::fs::write(&svg, g.svg_file(&t.name))
+            .context(|| format!("writing {}", svg.display()))?;
         outln!("wrote {} and {}", dot.display(), svg.display());
     }
     Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// The name a topology file's drawings take: its file stem.
+fn stem_of(file: &Path) -> String {
+    file.file_stem().map_or("topology".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Why `graph` must not write its drawing at `path`: something holds the name that
+/// patchbay did not draw (the user's own file, a folder, a device, a symbolic link
+/// that leads nowhere). Only a regular file whose first line carries patchbay's
+/// mark ([`crate::graph::DRAWN_BY`]) is replaced; drawings from before the mark are
+/// refused once, like any other file.
+fn not_a_drawing(path: &Path) -> Option<String> {
+    use std::io::Read as _;
+    std::fs::symlink_metadata(path).ok()?;
+    let Ok(meta) = std::fs::metadata(path) else {
+        let hint = "remove it, or choose another --out";
+        return Some(format!(
+            "{} is a symbolic link that cannot be followed; {hint}",
+            path.display()
+        ));
+    };
+    let mut head = Vec::new();
+    // Its metadata first: opening a FIFO would wait for a writer.
+    let read = meta.is_file()
+        && std::fs::File::open(path).and_then(|f| f.take(1024).read_to_end(&mut head)).is_ok();
+    if read && crate::graph::is_drawing(&String::from_utf8_lossy(&head)) {
+        return None;
+    }
+    Some(format!(
+        "{} exists and was not drawn by patchbay; refusing to overwrite it (move it, or choose \
+         another --out)",
+        path.display()
+    ))
 }
 
 /// Why `files` cannot be drawn in one run: two of them share a file stem, so the

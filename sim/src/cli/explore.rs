@@ -4,6 +4,7 @@
 //! read back from disk and run again, drawn. A search that finds nothing writes no
 //! report: there is no case to draw, and the terminal says what was searched.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -17,6 +18,7 @@ use crate::report::finding::explore_report;
 use crate::report::merge::ShardNote;
 use crate::report::{Kind, Report};
 use crate::run::Invocation;
+use crate::run::shard::Shard;
 use crate::spec::diag::render;
 
 pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
@@ -60,6 +62,19 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
             opts.seed
         ),
     );
+    // Where the search's outcome will go, settled now: a search that ran for an hour
+    // must not end in a refusal.
+    let case = free_case(&opts.out_dir, &base.plan.name);
+    let shard_json = shard.map(|s| shard_report_path(&base, &opts, s));
+    if let Some(json) = &shard_json {
+        if !check_place(&Place::At(json)) {
+            return Ok(ExitCode::from(2));
+        }
+        if let Some(why) = another_search(json, &command.line) {
+            errln!("error: {why}");
+            return Ok(ExitCode::from(2));
+        }
+    }
     print_space(&base, &opts);
     let started = Instant::now();
     let outcome = explore::explore(&base, registry, &opts, &|done, total| {
@@ -69,15 +84,16 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
     let note = shard.map(|s| ShardNote::new(s, command.line.clone(), opts.cases, Vec::new()));
     let Some(finding) = &outcome.finding else {
         print_nothing_found(&outcome, &opts);
-        return match note {
-            Some(note) => save_shard_search(ctx, &base, &opts, command, note),
-            None => Ok(ExitCode::SUCCESS),
+        return match (note, shard_json) {
+            (Some(note), Some(json)) => save_shard_search(ctx, &base, &json, command, note),
+            _ => Ok(ExitCode::SUCCESS),
         };
     };
     print_finding(finding, &outcome);
-    let path = explore::write_finding(&base, finding, &opts, command.clone()).map_err(|e| {
+    let written = explore::write_finding(&base, finding, &opts, command.clone()).map_err(|e| {
         Error::msg(format!("writing the case under {}: {e}", opts.out_dir.display()))
     })?;
+    let path = take_case_number(written, &case)?;
     let shown = ctx.shown(&path);
     outln!("\nwrote the minimal case to {}", shown.display());
     let mut report =
@@ -93,17 +109,77 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::from(2))
 }
 
-/// A shard that found nothing still writes a report, `<out>/<scenario>-shard-K-of-N.json`,
-/// so that `report merge` can tell a shard that searched in vain from one missing.
+/// The case file a finding will be written as, chosen before the search: the lowest
+/// `<out>/<scenario>-N.yaml` whose `.json` and `.html` (its report) are free too, so
+/// that the report of a case found after an hour's search is not refused for a name
+/// someone else's file holds.
+fn free_case(out_dir: &Path, name: &str) -> PathBuf {
+    let taken = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    (1u64..)
+        .map(|n| out_dir.join(format!("{name}-{n}.yaml")))
+        .find(|yaml| !["yaml", "json", "html"].iter().any(|ext| taken(&yaml.with_extension(ext))))
+        .expect("some number is free")
+}
+
+/// The case as written at `written` (`explore::write_finding` takes the first free
+/// `.yaml`), moved to `case`, the number [`free_case`] chose before the search, when
+/// they differ: a lower number's `.yaml` was free but its report's name was taken.
+/// Kept where it was if `case` was taken during the search.
+fn take_case_number(written: PathBuf, case: &Path) -> Result<PathBuf, Error> {
+    if written == case || std::fs::symlink_metadata(case).is_ok() {
+        return Ok(written);
+    }
+    std::fs::rename(&written, case).map_err(|e| {
+        let (from, to) = (written.display(), case.display());
+        Error::msg(format!("moving the case from {from} to {to}: {e}"))
+    })?;
+    Ok(case.to_path_buf())
+}
+
+/// Where a shard that finds nothing writes its report: `<out>/<scenario>-shard-K-of-N.json`,
+/// a name the same for every run of the shard, so that a merge job can find it.
+fn shard_report_path(base: &Base, opts: &Options, shard: Shard) -> PathBuf {
+    let stem = base.path.file_stem().map_or("scenario".into(), |s| s.to_string_lossy());
+    opts.out_dir.join(format!("{stem}-shard-{}-of-{}.json", shard.index, shard.count))
+}
+
+/// Why a shard's report must not replace the one at `json`: it is the report of
+/// another search (other `--cases`, another `--seed`; the shard is in the name), which
+/// a run of this one would lose, or no explore shard's report at all. The same
+/// search's report is replaced: the search is deterministic, so it says the same again.
+fn another_search(json: &Path, command: &str) -> Option<String> {
+    if std::fs::symlink_metadata(json).is_err() {
+        return None;
+    }
+    let shown = json.display();
+    let hint = "move it, or choose another --out";
+    let report = match crate::report::read(json) {
+        Ok(report) => report,
+        Err(e) => return Some(format!("{shown}: {e}; refusing to replace it ({hint})")),
+    };
+    let Some(note) = report.shard.filter(|_| report.kind == Kind::Explore) else {
+        return Some(format!(
+            "{shown} is not an explore shard's report; refusing to replace it ({hint})"
+        ));
+    };
+    (note.sweep != command).then(|| {
+        format!(
+            "{shown} holds shard {}/{} of another search (`{}`); refusing to replace it ({hint})",
+            note.index, note.count, note.sweep
+        )
+    })
+}
+
+/// A shard that found nothing still writes a report at `json`
+/// ([`shard_report_path`]), so that `report merge` can tell a shard that searched in
+/// vain from one missing.
 fn save_shard_search(
     ctx: &Ctx,
     base: &Base,
-    opts: &Options,
+    json: &Path,
     command: Invocation,
     note: ShardNote,
 ) -> Result<ExitCode, Error> {
-    let stem = base.path.file_stem().map_or("scenario".into(), |s| s.to_string_lossy());
-    let json = opts.out_dir.join(format!("{stem}-shard-{}-of-{}.json", note.index, note.count));
     let title = format!("patchbay explore: {}", base.plan.name);
     let mut report = Report::new(Kind::Explore, title, command.line);
     report.notes.push(format!(
@@ -111,7 +187,7 @@ fn save_shard_search(
         note.index, note.count, note.total
     ));
     report.shard = Some(note);
-    if !save(&mut report, Place::At(&ctx.shown(&json)))? {
+    if !save(&mut report, Place::At(&ctx.shown(json)))? {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)

@@ -34,6 +34,9 @@ const JOBS_DEFAULT: usize = 2;
 pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     let command = ctx.command_line("real");
     let sel = Selection::read(ctx, &args.sweep)?;
+    if let Some(why) = sel.named_twice() {
+        return ctx.usage_error("real", &why);
+    }
     let ports = match args.ports {
         RealPorts::Ephemeral => Ports::Ephemeral,
         RealPorts::AsWritten => Ports::AsWritten,

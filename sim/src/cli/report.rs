@@ -18,7 +18,9 @@ pub fn report(ctx: &Ctx, args: ReportArgs) -> Result<ExitCode, Error> {
         return merge(ctx, &m);
     }
     // Every page's path is checked before any is rendered, as the sweeps check theirs.
-    let refused = args.files.iter().filter(|json| !check_place(&Place::At(json))).count();
+    // Only the page's: the JSON is read, never written, so what is wrong with it is
+    // said when it is read (not JSON, not a report), not as a refusal to overwrite it.
+    let refused = args.files.iter().filter(|json| !check_page(json)).count();
     if refused > 0 {
         return Ok(ExitCode::from(2));
     }
@@ -45,6 +47,10 @@ fn render_one(json: &Path) -> Result<(), String> {
 /// prints the verdict table; exits as the unsharded `sim` would.
 fn merge(ctx: &Ctx, args: &MergeArgs) -> Result<ExitCode, Error> {
     let out = super::check::absolute(&args.out)?;
+    if let Some(why) = out_is_a_shard(&args.out, &args.shards) {
+        errln!("error: {why}");
+        return Ok(ExitCode::from(2));
+    }
     if !check_place(&Place::At(&out)) {
         return Ok(ExitCode::from(2));
     }
@@ -71,6 +77,47 @@ fn merge(ctx: &Ctx, args: &MergeArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::from(2));
     }
     Ok(if unexpected == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// Why `report merge` must not write at `out`: it, or the page beside it, is one of
+/// the `shards` (under any spelling of the path, or through a link), which the merge
+/// would replace, losing that shard's runs. Patchbay wrote the shard, so the usual
+/// check of a report path lets it be replaced; this one does not.
+fn out_is_a_shard(out: &Path, shards: &[PathBuf]) -> Option<String> {
+    let page = out.with_extension("html");
+    for written in [out, page.as_path()] {
+        let Ok(same) = written.canonicalize() else { continue };
+        if let Some(shard) = shards.iter().find(|s| s.canonicalize().is_ok_and(|s| s == same)) {
+            let what =
+                if written == out { "the merged report" } else { "the merged report's page" };
+            let is = if shard == written {
+                format!("{} is also given as a shard report", written.display())
+            } else {
+                format!(
+                    "{} is the shard report {} (the same file)",
+                    written.display(),
+                    shard.display()
+                )
+            };
+            return Some(format!(
+                "{is}: writing {what} there would lose that shard; name another OUT \
+                 (`report merge OUT.json SHARD.json...`)"
+            ));
+        }
+    }
+    None
+}
+
+/// Checks, before any page is rendered, that the page beside `json` can be written
+/// (see [`crate::report::check_page_path`]); prints the reason when not.
+fn check_page(json: &Path) -> bool {
+    match crate::report::check_page_path(json) {
+        Ok(()) => true,
+        Err(e) => {
+            errln!("error: {e}");
+            false
+        }
+    }
 }
 
 /// Where [`save`] puts a report.

@@ -16,7 +16,7 @@ use super::progress::Progress;
 use super::report::{Place, check_place, save};
 use crate::invariant::{Outcome, Verdict};
 use crate::plan::{self, ScenarioPlan};
-use crate::report::merge::{ShardNote, swept_args};
+use crate::report::merge::{ShardNote, seed_ranges, swept_args};
 use crate::report::sweep::{Measurements, sim_report};
 use crate::resolve;
 use crate::run::json::expected_text;
@@ -26,6 +26,9 @@ use crate::spec::diag::render;
 pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     let command = ctx.command_line("sim");
     let sel = Selection::read(ctx, &args.sweep)?;
+    if let Some(why) = sel.named_twice() {
+        return ctx.usage_error("sim", &why);
+    }
     let place = sel.json.as_deref().map_or(Place::Dated(Path::new("reports/sim")), Place::At);
     if !check_place(&place) {
         return Ok(ExitCode::from(2));
@@ -51,6 +54,14 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     let threads = sel.jobs.unwrap_or_else(cores);
     let work = sel.work(&plans, |p| p.seeds.clone());
     let total = work.len() as u64;
+    // The whole sweep's seeds, for the merge to check each shard's share against.
+    let seeds: Vec<Vec<[u64; 2]>> = match shard {
+        Some(_) => plans
+            .iter()
+            .map(|p| seed_ranges(work.iter().filter(|j| std::ptr::eq(j.plan, p)).map(|j| j.seed)))
+            .collect(),
+        None => Vec::new(),
+    };
     let work = match shard {
         Some(s) => s.take(work),
         None => work,
@@ -76,7 +87,8 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let note = shard.map(|s| {
         let sweep = ctx.command_line_with("sim", &swept_args(&ctx.rest)).line;
-        ShardNote::new(s, sweep, total, plans.iter().map(|p| measured.raw_of(p)).collect())
+        let measurements = plans.iter().map(|p| measured.raw_of(p)).collect();
+        ShardNote { seeds, ..ShardNote::new(s, sweep, total, measurements) }
     });
     let mut report = sim_report(command, &plans, registry, &reports, &measured);
     if let Some(n) = &note {
@@ -101,7 +113,10 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     let ok = unexpected == 0 && mismatches == 0;
     outln!(
         "{}",
-        if ok {
+        if work.is_empty() && shard.is_some() {
+            // More shards than runs, as a CI matrix of fixed size may have: nothing ran.
+            "no runs in this shard: the sweep's runs all went to other shards"
+        } else if ok {
             "every scenario ended as expected"
         } else {
             "some runs did NOT end as expected (repro commands above)"
@@ -176,6 +191,30 @@ impl Selection {
             .collect();
         let jobs = args.jobs.map(|j| j as usize);
         Ok(Selection { seed: args.seed, seeds: args.seeds, jobs, json, explicit, files })
+    }
+
+    /// Why the files cannot be swept as named: one file named twice (also under two
+    /// spellings, `a.yaml` and `x/../a.yaml`), whose runs would each count twice in its
+    /// section, as sections and runs are matched by file. `graph` refuses two files of
+    /// one stem alike.
+    pub(crate) fn named_twice(&self) -> Option<String> {
+        let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
+        for file in &self.files {
+            // A file that cannot be read is reported, with its reason, as it is loaded.
+            let Ok(real) = file.canonicalize() else { continue };
+            if let Some((_, first)) = seen.iter().find(|(r, _)| *r == real) {
+                let how = if *first == file {
+                    format!("{} is named twice", file.display())
+                } else {
+                    format!("{} and {} are the same file", first.display(), file.display())
+                };
+                return Some(format!(
+                    "{how}: each scenario runs once per seed in a sweep; name it once"
+                ));
+            }
+            seen.push((real, file));
+        }
+        None
     }
 
     /// One job per plan and seed: `--seed N`, else seeds `1..=K` for `--seeds K`, else

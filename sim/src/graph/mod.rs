@@ -16,6 +16,17 @@ use petgraph::visit::{Bfs, EdgeRef};
 use crate::plan::{GroupId, TopologyPlan};
 use crate::socket::SocketType;
 
+/// The first line of every drawing `graph` writes, in a comment: how patchbay tells
+/// a `.dot` or `.svg` it may replace from the user's own, which it never overwrites
+/// (as a report's `generator` field does for reports).
+pub const DRAWN_BY: &str = "drawn by patchbay from a topology: patchbay replaces this file when it draws the topology again";
+
+/// Whether `text`, the start of a file, is a drawing patchbay wrote: its first line
+/// carries [`DRAWN_BY`].
+pub fn is_drawing(text: &str) -> bool {
+    text.lines().next().is_some_and(|line| line.contains(DRAWN_BY))
+}
+
 /// One vertex: a group of replicas.
 #[derive(Clone, Debug)]
 pub struct GroupNode {
@@ -141,6 +152,19 @@ impl TopologyGraph {
     /// A self-contained SVG drawing of the graph.
     pub fn to_svg(&self, title: &str) -> String {
         svg::render(self, title)
+    }
+
+    /// [`TopologyGraph::to_dot`] as `graph` writes it to a file: marked as patchbay's
+    /// ([`DRAWN_BY`]) in a first comment line.
+    pub fn dot_file(&self, title: &str) -> String {
+        format!("// {DRAWN_BY}\n{}", self.to_dot(title))
+    }
+
+    /// [`TopologyGraph::to_svg`] as `graph` writes it to a file: marked as patchbay's
+    /// ([`DRAWN_BY`]) in a comment before the root element. (A report's page draws the
+    /// SVG inline, unmarked.)
+    pub fn svg_file(&self, title: &str) -> String {
+        format!("<!-- {DRAWN_BY} -->\n{}", self.to_svg(title))
     }
 }
 

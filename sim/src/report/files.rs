@@ -164,31 +164,80 @@ fn refuse(path: &Path) -> io::Error {
 
 /// Refuses, before any work is done, a report path that [`write_pair`] would refuse
 /// or fail on: the JSON or the page beside it held by a file patchbay did not write, or
-/// by a directory, or a folder on the way that is a file.
+/// by a directory, or by a symbolic link that leads nowhere; a JSON whose page would be
+/// itself; or a folder on the way that is a file.
 pub fn check_pair_path(json: &Path) -> io::Result<()> {
-    for path in [json.to_path_buf(), json.with_extension("html")] {
-        if path.is_dir() {
-            let message = format!("{} is a directory; name a file for the report", path.display());
-            return Err(io::Error::new(io::ErrorKind::AlreadyExists, message));
-        }
-        if path.exists() && !is_ours(&path) {
-            return Err(refuse(&path));
-        }
+    check_target(json)?;
+    check_page_path(json)
+}
+
+/// Refuses, before any work is done, the page [`write_html`] would write beside the
+/// JSON at `json`: held by something [`check_pair_path`] refuses, or the JSON itself.
+/// `report FILE.json` checks only this: the JSON is what it reads, not what it writes.
+pub fn check_page_path(json: &Path) -> io::Result<()> {
+    let html = json.with_extension("html");
+    // `X.html` (in any case) would be written as JSON, then replaced by its own page;
+    // a JSON that is a link to its page would be too.
+    let page_is_json = json.extension().is_some_and(|e| e.eq_ignore_ascii_case("html"))
+        || json.canonicalize().is_ok_and(|j| html.canonicalize().is_ok_and(|h| h == j));
+    if page_is_json {
+        let message = format!(
+            "{} would be replaced by its own page: the page is written beside the JSON, \
+             named as it is with the extension .html; name the JSON {}",
+            json.display(),
+            json.with_extension("json").display()
+        );
+        return Err(io::Error::new(io::ErrorKind::AlreadyExists, message));
     }
+    check_target(&html)?;
     json.parent().map_or(Ok(()), check_dir)
 }
 
+/// Refuses a file name patchbay cannot write at, or must not: a directory, a symbolic
+/// link that leads nowhere (dangling or a loop), or a file patchbay did not write.
+fn check_target(path: &Path) -> io::Result<()> {
+    if let Some(e) = broken_link(path) {
+        return Err(e);
+    }
+    if path.is_dir() {
+        let message = format!("{} is a directory; name a file for the report", path.display());
+        return Err(io::Error::new(io::ErrorKind::AlreadyExists, message));
+    }
+    if path.exists() && !is_ours(path) {
+        return Err(refuse(path));
+    }
+    Ok(())
+}
+
+/// The error for a symbolic link at `path` that cannot be followed (its target is
+/// missing, or it is part of a loop): writing through it fails, and only after the
+/// work is done, so it is refused first. `None` for anything else.
+fn broken_link(path: &Path) -> Option<io::Error> {
+    std::fs::symlink_metadata(path).ok().filter(|m| m.file_type().is_symlink())?;
+    let e = std::fs::metadata(path).err()?;
+    let message = format!(
+        "{} is a symbolic link that cannot be followed ({e}); remove it, or name another path",
+        path.display()
+    );
+    Some(io::Error::new(io::ErrorKind::AlreadyExists, message))
+}
+
 /// Refuses a report folder that cannot be one: a file holds its name or that of a
-/// folder on the way to it.
+/// folder on the way to it, or a symbolic link there leads nowhere.
 pub fn check_dir(dir: &Path) -> io::Result<()> {
     for at in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
-        if at.exists() {
-            if at.is_dir() {
-                return Ok(());
+        match std::fs::metadata(at) {
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            Ok(_) => {
+                let message =
+                    format!("{} is a file, so nothing can be written under it", at.display());
+                return Err(io::Error::new(io::ErrorKind::AlreadyExists, message));
             }
-            let message =
-                format!("{} is a file, so no report can be written under it", at.display());
-            return Err(io::Error::new(io::ErrorKind::AlreadyExists, message));
+            Err(_) => {
+                if let Some(e) = broken_link(at) {
+                    return Err(e);
+                }
+            }
         }
     }
     Ok(())
@@ -208,11 +257,8 @@ fn write_if_ours(path: &Path, text: &str) -> io::Result<()> {
 /// Writes the report's JSON at `json` and its page beside it (same name, `.html`),
 /// refusing to replace either if it is not patchbay's. Returns the page's path.
 pub fn write_pair(json: &Path, report: &Report) -> io::Result<PathBuf> {
-    let html = json.with_extension("html");
     // Both are checked before either is written, so a refusal leaves nothing half done.
-    if let Some(p) = [json, html.as_path()].into_iter().find(|p| p.exists() && !is_ours(p)) {
-        return Err(refuse(p));
-    }
+    check_pair_path(json)?;
     write_if_ours(json, &report.to_json())?;
     write_html(json, report)
 }
@@ -220,6 +266,7 @@ pub fn write_pair(json: &Path, report: &Report) -> io::Result<PathBuf> {
 /// Writes the report's page beside its JSON at `json` (same name, `.html`), refusing
 /// to replace a file that is not patchbay's. Returns the page's path.
 pub fn write_html(json: &Path, report: &Report) -> io::Result<PathBuf> {
+    check_page_path(json)?;
     let html = json.with_extension("html");
     write_if_ours(&html, &report.to_html())?;
     Ok(html)
@@ -296,4 +343,64 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh folder for the test `name`.
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("patchbay-files-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        dir
+    }
+
+    /// From the CLI probe (B2): `--json X.html` wrote the JSON, then its page over it.
+    #[test]
+    #[cfg(unix)]
+    fn a_json_path_whose_page_would_be_itself_is_refused() {
+        let dir = scratch("page");
+        for name in ["same.html", "same.HTML"] {
+            let err = check_pair_path(&dir.join(name)).expect_err(name).to_string();
+            assert!(err.ends_with(&format!("{name} would be replaced by its own page: the page is written beside the JSON, named as it is with the extension .html; name the JSON {}", dir.join("same.json").display())), "{err}");
+            assert!(check_page_path(&dir.join(name)).is_err(), "`report {name}` too");
+        }
+        // A JSON that is a link to its own page, both patchbay's.
+        let report = Report::new(super::super::Kind::Sim, "t", "c").to_json();
+        std::fs::write(dir.join("r.html"), &report).expect("written");
+        std::os::unix::fs::symlink("r.html", dir.join("r.json")).expect("a link");
+        let err = check_pair_path(&dir.join("r.json")).expect_err("a link to its page");
+        assert!(err.to_string().contains("r.json would be replaced by its own page"), "{err}");
+        assert!(check_pair_path(&dir.join("fresh.json")).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// From the CLI probe (D5): a dangling link or a loop at the report's path, or on
+    /// the way to it, failed only when written, after the runs, as an internal error.
+    #[test]
+    #[cfg(unix)]
+    fn a_symbolic_link_that_leads_nowhere_is_refused_naming_it() {
+        let dir = scratch("links");
+        std::os::unix::fs::symlink("nowhere/dangling.json", dir.join("dang.json")).expect("link");
+        std::os::unix::fs::symlink("loop2", dir.join("loop1")).expect("link");
+        std::os::unix::fs::symlink("loop1", dir.join("loop2")).expect("link");
+        std::os::unix::fs::symlink("gone", dir.join("page.html")).expect("link");
+        for (json, at) in [
+            ("dang.json", "dang.json"),
+            ("loop1", "loop1"),
+            ("loop1/x.json", "loop1"),
+            ("page.json", "page.html"),
+        ] {
+            let err = check_pair_path(&dir.join(json)).expect_err(json).to_string();
+            let says =
+                format!("{} is a symbolic link that cannot be followed", dir.join(at).display());
+            assert!(err.starts_with(&says), "{json}: {err}");
+            assert!(err.ends_with("; remove it, or name another path"), "{json}: {err}");
+        }
+        assert!(check_dir(&dir.join("loop2/reports")).is_err(), "a folder through a loop");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -192,7 +192,9 @@ fn label(s: &Section) -> &str {
 }
 
 fn section(out: &mut String, s: &Section, i: usize, clock: &str, runs: &[serde_json::Value]) {
-    let badge = if s.ended_as_expected() {
+    let badge = if s.ran_nothing() {
+        format!("<span class=\"badge\">{}</span>", super::table::NO_RUNS)
+    } else if s.ended_as_expected() {
         "<span class=\"badge ok\">as expected</span>".to_owned()
     } else if s.as_expected == s.seeds && s.errors == 0 {
         // Every seed was consistent, but none showed an `in: any` outcome.

@@ -6,7 +6,9 @@
 //! `--shard`, `--shard-from-env`, `--json`, `--jobs`), how many runs the whole sweep
 //! has, and each section's measurements as data. The merge refuses reports that do
 //! not belong together (another command, scenario set, version or shard count), a
-//! shard missing or given twice, and a shard with fewer runs than its share, each
+//! shard missing or given twice, a shard whose runs are not exactly its share of the
+//! sweep (its note lists every scenario's seeds, so the merge knows that share run by
+//! run), and a section whose counts are not those of its runs (an edited file), each
 //! error naming the file. Then it adds up what adds up: runs back in their unsharded
 //! order (item `i` is shard `i mod N`'s), verdict counts, failing seeds (the first
 //! [`FAILURES_LISTED`] by seed), the shortest failing run's diagram per invariant (by
@@ -38,6 +40,12 @@ pub struct ShardNote {
     /// Each section's measurements as data, in section order (`sim`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measurements: Vec<RawMeasurements>,
+    /// Each section's seeds in the whole sweep, in run order, as inclusive ranges
+    /// ([`seed_ranges`]: `--seeds 1000` is `[[1, 1000]]`), in section order (`sim`).
+    /// With the sections they spell the unsharded run list, so the merge checks that
+    /// each shard holds exactly its share of it, not merely as many runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<Vec<[u64; 2]>>,
     /// For `explore`: the unsharded index of the case this shard found failing, if
     /// any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,9 +66,23 @@ impl ShardNote {
             sweep,
             total,
             measurements,
+            seeds: Vec::new(),
             found_case: None,
         }
     }
+}
+
+/// `seeds` as inclusive ranges of consecutive seeds, in order: `1, 2, 3, 7` is
+/// `[[1, 3], [7, 7]]`; a sweep's `--seeds K` is one range, however large K.
+pub fn seed_ranges(seeds: impl IntoIterator<Item = u64>) -> Vec<[u64; 2]> {
+    let mut ranges: Vec<[u64; 2]> = Vec::new();
+    for seed in seeds {
+        match ranges.last_mut() {
+            Some(last) if last[1].checked_add(1) == Some(seed) => last[1] = seed,
+            _ => ranges.push([seed, seed]),
+        }
+    }
+    ranges
 }
 
 /// This patchbay's version, which a shard's report records.
@@ -113,7 +135,9 @@ pub fn merge(shards: &[(PathBuf, Report)]) -> Result<Report, String> {
                 report.runs.len()
             ));
         }
+        check_counts(path, report)?;
     }
+    check_shares(shards, &ordered, notes[0])?;
     let runs = interleave(&ordered.iter().map(|&i| &shards[i].1.runs).collect::<Vec<_>>());
     let mut merged = Report::new(first.kind, first.title.clone(), notes[0].sweep.clone());
     for s in 0..first.sections.len() {
@@ -160,6 +184,15 @@ fn notes_of(shards: &[(PathBuf, Report)]) -> Result<Vec<&ShardNote>, String> {
                     note.measurements.len()
                 ));
             }
+            if r.kind == Kind::Sim && note.seeds.len() != r.sections.len() {
+                return Err(format!(
+                    "{}: {} sections but the seeds of {} (a shard from an older patchbay \
+                     lists none: run it again)",
+                    path.display(),
+                    r.sections.len(),
+                    note.seeds.len()
+                ));
+            }
             Ok(note)
         })
         .collect()
@@ -200,6 +233,118 @@ fn belongs_with(
         |r: &Report| r.sections.iter().map(|s| s.file.clone()).collect::<Vec<_>>().join(", ");
     if files(report) != files(first) {
         return differs("scenario set", &files(report), &files(first));
+    }
+    if note.seeds != first_note.seeds {
+        return Err(format!(
+            "{p} is not a shard of the same sweep as {f}: its scenarios' seeds differ \
+             (a scenario's `seeds:` changed between the shards' runs?)"
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a shard whose runs are not exactly its share of the sweep: the run list
+/// [`ShardNote::seeds`] spells (each section's seeds in turn), dealt round-robin, run
+/// `i` to shard `i mod N` (`ordered[k]` is shard `k`'s position in `shards`; each
+/// holds as many runs as its share, checked before). One pass over the whole list,
+/// however many shards.
+fn check_shares(
+    shards: &[(PathBuf, Report)],
+    ordered: &[usize],
+    note: &ShardNote,
+) -> Result<(), String> {
+    let (first_path, first) = &shards[ordered[0]];
+    let mut listed = 0u64;
+    for &[from, to] in note.seeds.iter().flatten() {
+        listed = (to.checked_sub(from))
+            .and_then(|n| listed.checked_add(n).and_then(|l| l.checked_add(1)))
+            .ok_or_else(|| {
+                format!(
+                    "{}: the sweep's seeds list a range {from} to {to} (an edited file?)",
+                    first_path.display()
+                )
+            })?;
+    }
+    if listed != note.total {
+        return Err(format!(
+            "{}: the sweep's seeds list {listed} runs, and its total is {} (an edited file?)",
+            first_path.display(),
+            note.total
+        ));
+    }
+    let sweep = note.seeds.iter().zip(&first.sections).flat_map(|(ranges, section)| {
+        let file = section.file.as_str();
+        ranges.iter().flat_map(move |&[from, to]| (from..=to).map(move |seed| (file, seed)))
+    });
+    let count = ordered.len();
+    for (i, (file, seed)) in sweep.enumerate() {
+        let (k, j) = (i % count, i / count);
+        let (path, report) = &shards[ordered[k]];
+        let run = report.runs.get(j);
+        let got = run.map(|r| (r.get("file").and_then(|f| f.as_str()), r["seed"].as_u64()));
+        if got != Some((Some(file), Some(seed))) {
+            let shown = |part: Option<String>| part.unwrap_or_else(|| "?".to_owned());
+            let (got_file, got_seed) = got.unwrap_or_default();
+            return Err(format!(
+                "{}: its run {} is seed {} of {}, and shard {k}/{count}'s run {} of this sweep \
+                 is seed {seed} of {file} (an edited file?)",
+                path.display(),
+                j + 1,
+                shown(got_seed.map(|s| s.to_string())),
+                shown(got_file.map(str::to_owned)),
+                j + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a shard whose sections do not count what its runs say: a run's verdict or
+/// outcome edited after the shard wrote it, which the merged counts would hide.
+fn check_counts(path: &Path, report: &Report) -> Result<(), String> {
+    use serde_json::Value;
+    let mut by_file: std::collections::HashMap<&str, Vec<&Value>> = Default::default();
+    for run in &report.runs {
+        let file = run.get("file").and_then(|f| f.as_str()).unwrap_or_default();
+        by_file.entry(file).or_default().push(run);
+    }
+    for s in &report.sections {
+        let runs = by_file.get(s.file.as_str()).map_or(&[][..], Vec::as_slice);
+        let count = |pick: &dyn Fn(&Value) -> bool| runs.iter().filter(|r| pick(r)).count() as u64;
+        let differ = |what: String, says: u64, runs: u64| {
+            Err(format!(
+                "{}: `{}` counts {says} {what}, and its runs give {runs} (an edited file?)",
+                path.display(),
+                s.name
+            ))
+        };
+        if s.seeds != runs.len() as u64 {
+            return differ("run(s)".into(), s.seeds, runs.len() as u64);
+        }
+        let as_expected = count(&|r| r["as_expected"] == Value::Bool(true));
+        if s.as_expected != as_expected {
+            return differ("run(s) as expected".into(), s.as_expected, as_expected);
+        }
+        let errors = count(&|r| r.get("error").is_some());
+        if s.errors != errors {
+            return differ("run(s) that could not run".into(), s.errors, errors);
+        }
+        // A run's invariants are in the plan's order, as the section's rows are.
+        for (k, row) in s.verdicts.iter().enumerate() {
+            for (verdict, says) in
+                [("pass", row.pass), ("fail", row.fail), ("unknown", row.unknown)]
+            {
+                let given = count(&|r| r["invariants"][k]["verdict"] == verdict);
+                if says != given {
+                    let what = format!("`{verdict}` verdict(s) of {}", row.invariant);
+                    return differ(what, says, given);
+                }
+            }
+            let listed = row.failures.len() as u64 + row.more_failures;
+            if listed != row.fail {
+                return differ(format!("failing seed(s) of {}", row.invariant), listed, row.fail);
+            }
+        }
     }
     Ok(())
 }
@@ -315,7 +460,9 @@ fn merge_section(
     out.as_expected = sum(|s| s.as_expected);
     out.errors = sum(|s| s.errors);
     out.shown_expected = first.shown_expected.map(|_| sum(|s| s.shown_expected.unwrap_or(0)));
-    out.sweep_as_expected = first.sweep_as_expected.map(|_| {
+    // A shard without runs of the scenario does not judge it; the merge judges all.
+    let judged = parts.iter().any(|p| p.1.sweep_as_expected.is_some());
+    out.sweep_as_expected = judged.then(|| {
         let mine: Vec<_> =
             runs.iter().filter(|r| r.get("file") == Some(&first.file.clone().into())).collect();
         let every = !mine.is_empty()
@@ -359,43 +506,152 @@ fn merge_row(parts: &[&VerdictRow]) -> VerdictRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    /// Shard `k` of 2 of a sweep of 3 runs with no sections, holding `runs` rows.
-    fn shard(k: u64, runs: usize) -> (PathBuf, Report) {
-        let mut r = Report::new(Kind::Sim, "t", "x sim --shard");
+    /// Shard `k` of 2 of a sweep of seeds 1 to 3 of `a.yaml`, whose one invariant
+    /// passes in every run: its share of the runs, counted in its section.
+    fn shard(k: u64) -> (PathBuf, Report) {
         let shard = Shard::new(k, 2).expect("a shard");
-        r.shard = Some(ShardNote::new(shard, "x sim a.yaml".into(), 3, Vec::new()));
-        r.runs =
-            (0..runs).map(|j| serde_json::json!({ "seed": shard.position(j as u64) })).collect();
+        let seeds = shard.take((1..=3).collect::<Vec<u64>>());
+        let runs = seeds.len() as u64;
+        let mut r = Report::new(Kind::Sim, "t", "x sim --shard");
+        r.runs = seeds
+            .iter()
+            .map(|s| {
+                let verdicts = [json!({ "name": "inv", "verdict": "pass" })];
+                json!({ "file": "a.yaml", "seed": s, "as_expected": true, "invariants": verdicts })
+            })
+            .collect();
+        let measured = Accumulator::new(std::time::Duration::from_secs(1));
+        r.sections.push(Section {
+            name: "a".into(),
+            design: None,
+            file: "a.yaml".into(),
+            topology: "t".into(),
+            expected: "every invariant passes".into(),
+            seeds: runs,
+            as_expected: runs,
+            sweep_as_expected: (runs > 0).then_some(true),
+            shown_expected: None,
+            errors: 0,
+            graph: Default::default(),
+            verdicts: vec![VerdictRow {
+                invariant: "inv".into(),
+                expected: "pass".into(),
+                pass: runs,
+                fail: 0,
+                unknown: 0,
+                failures: Vec::new(),
+                more_failures: 0,
+            }],
+            sequences: Vec::new(),
+            metrics: measured.clone().finish(),
+            requests: None,
+        });
+        let note = ShardNote::new(shard, "x sim a.yaml".into(), 3, vec![measured.to_raw()]);
+        r.shard = Some(ShardNote { seeds: vec![seed_ranges(1..=3)], ..note });
         (PathBuf::from(format!("s{k}.json")), r)
     }
 
     #[test]
     fn runs_come_back_in_the_unsharded_order() {
-        let merged = merge(&[shard(1, 1), shard(0, 2)]).expect("they merge");
+        let merged = merge(&[shard(1), shard(0)]).expect("they merge");
         let seeds: Vec<u64> = merged.runs.iter().filter_map(|r| r["seed"].as_u64()).collect();
-        assert_eq!(seeds, [0, 1, 2]);
+        assert_eq!(seeds, [1, 2, 3]);
         assert_eq!(merged.command, "x sim a.yaml");
+        assert_eq!(merged.sections[0].verdicts[0].pass, 3);
     }
 
     #[test]
     fn another_version_a_short_shard_or_a_report_without_shard_is_refused_by_name() {
-        let (path, mut other) = shard(1, 1);
+        let (path, mut other) = shard(1);
         other.shard.as_mut().expect("a note").version = "0.0.1".into();
-        let err = merge(&[shard(0, 2), (path, other)]).expect_err("another version");
+        let err = merge(&[shard(0), (path, other)]).expect_err("another version");
         assert!(err.contains("s1.json is not a shard of the same sweep as s0.json: its patchbay version is \"0.0.1\""), "{err}");
-        let err = merge(&[shard(0, 1), shard(1, 1)]).expect_err("a run short");
+        let (path, mut short) = shard(0);
+        short.runs.pop();
+        let err = merge(&[(path, short), shard(1)]).expect_err("a run short");
         assert!(
             err.contains("s0.json: shard 0/2 of a sweep of 3 runs should hold 2 runs, and holds 1"),
             "{err}"
         );
-        let (path, mut plain) = shard(1, 1);
+        let (path, mut plain) = shard(1);
         plain.shard = None;
-        let err = merge(&[shard(0, 2), (path, plain)]).expect_err("not a shard");
+        let err = merge(&[shard(0), (path, plain)]).expect_err("not a shard");
         assert!(
             err.contains("s1.json: not a shard's report (it was made without --shard)"),
             "{err}"
         );
+    }
+
+    /// From the CLI probe (C3): a run's seed moved to one of another shard, and a
+    /// verdict flipped under unchanged counts, were merged without a word.
+    #[test]
+    fn a_shard_whose_runs_are_not_its_share_or_do_not_give_its_counts_is_refused() {
+        let (path, mut moved) = shard(1);
+        moved.runs[0]["seed"] = json!(1);
+        let err = merge(&[shard(0), (path, moved)]).expect_err("a seed of shard 0");
+        assert_eq!(
+            err,
+            "s1.json: its run 1 is seed 1 of a.yaml, and shard 1/2's run 1 of this sweep is \
+             seed 2 of a.yaml (an edited file?)"
+        );
+        let (path, mut flipped) = shard(0);
+        flipped.runs[1]["invariants"][0]["verdict"] = json!("fail");
+        let err = merge(&[(path, flipped), shard(1)]).expect_err("a verdict flipped");
+        assert_eq!(
+            err,
+            "s0.json: `a` counts 2 `pass` verdict(s) of inv, and its runs give 1 (an edited file?)"
+        );
+        let (path, mut unexpected) = shard(0);
+        unexpected.runs[0]["as_expected"] = json!(false);
+        let err = merge(&[(path, unexpected), shard(1)]).expect_err("an outcome flipped");
+        assert!(err.contains("counts 2 run(s) as expected, and its runs give 1"), "{err}");
+        let (path, mut listed) = shard(1);
+        listed.shard.as_mut().expect("a note").seeds = vec![vec![[1, 4]]];
+        let err = merge(&[shard(0), (path, listed)]).expect_err("other seeds");
+        assert!(
+            err.contains(
+                "s1.json is not a shard of the same sweep as s0.json: its scenarios' seeds differ"
+            ),
+            "{err}"
+        );
+    }
+
+    /// A shard may hold no run of a scenario (more shards than runs): its section is
+    /// not judged, and the merge judges the scenario from every shard's runs.
+    #[test]
+    fn a_shard_without_runs_of_a_scenario_merges_into_the_judged_section() {
+        // Shard `k` of 4 of the same sweep of 3 runs: shard 3 holds none.
+        let quarter = |k| {
+            let (path, mut r) = shard(k % 2);
+            let shard = Shard::new(k, 4).expect("a shard");
+            let note = r.shard.as_mut().expect("a note");
+            (note.index, note.count) = (shard.index, shard.count);
+            r.runs = shard.take((1..=3u64).collect()).iter().map(|s| {
+                let verdicts = [json!({ "name": "inv", "verdict": "pass" })];
+                json!({ "file": "a.yaml", "seed": s, "as_expected": true, "invariants": verdicts })
+            }).collect();
+            let n = r.runs.len() as u64;
+            let s = &mut r.sections[0];
+            (s.seeds, s.as_expected, s.verdicts[0].pass) = (n, n, n);
+            s.sweep_as_expected = (n > 0).then_some(true);
+            (path.with_file_name(format!("q{k}.json")), r)
+        };
+        let empty = quarter(3).1;
+        assert!(empty.sections[0].ran_nothing() && empty.sections[0].ended_as_expected());
+        assert_eq!(super::super::table::result_cell(&empty.sections[0]), "no runs in this shard");
+        let merged = merge(&[quarter(3), quarter(0), quarter(2), quarter(1)]).expect("they merge");
+        let section = &merged.sections[0];
+        assert_eq!((section.seeds, section.sweep_as_expected), (3, Some(true)));
+        assert_eq!(super::super::table::result_cell(section), "as expected");
+    }
+
+    #[test]
+    fn seeds_are_kept_as_ranges_of_consecutive_seeds() {
+        assert_eq!(seed_ranges([1, 2, 3, 7, 9, 10]), [[1, 3], [7, 7], [9, 10]]);
+        assert_eq!(seed_ranges([5, 5, u64::MAX]), [[5, 5], [5, 5], [u64::MAX, u64::MAX]]);
+        assert!(seed_ranges([]).is_empty());
     }
 
     #[test]

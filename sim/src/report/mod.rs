@@ -36,8 +36,8 @@ pub mod topology;
 use serde::{Deserialize, Serialize};
 
 pub use files::{
-    ReadError, Written, check_dir, check_pair_path, is_ours, now_utc, read, write, write_html,
-    write_pair,
+    ReadError, Written, check_dir, check_page_path, check_pair_path, is_ours, now_utc, read, write,
+    write_html, write_pair,
 };
 pub use metrics::{Accumulator, Metrics};
 pub use seqdiag::SeqDiagram;
@@ -244,9 +244,19 @@ pub(crate) const EXPECT_FAIL_IN_ANY: &str = "fail in any seed";
 
 impl Section {
     /// Whether the section ended as its scenario expects: every seed ran, and the
-    /// sweep's own judgement (or, for older reports, every seed as expected).
+    /// sweep's own judgement (or, for older reports, every seed as expected). A
+    /// section without runs (a shard's share of the sweep held none of this scenario,
+    /// [`Section::ran_nothing`]) is not judged: nothing in it ended unexpectedly.
     pub fn ended_as_expected(&self) -> bool {
-        self.errors == 0 && self.sweep_as_expected.unwrap_or(self.as_expected == self.seeds)
+        self.ran_nothing()
+            || self.errors == 0 && self.sweep_as_expected.unwrap_or(self.as_expected == self.seeds)
+    }
+
+    /// Whether no run of the scenario is in this report: only a shard's report can
+    /// have such a section (each of its runs went to another shard), and its table
+    /// says so instead of a verdict.
+    pub fn ran_nothing(&self) -> bool {
+        self.seeds == 0 && self.errors == 0
     }
 }
 

@@ -19,7 +19,9 @@ pub(crate) fn sim_table(sections: &[Section]) -> String {
         if s.errors > 0 {
             let _ = writeln!(out, "    {} run(s) could not run", s.errors);
         }
-        for row in &s.verdicts {
+        // No run, no verdict to count: the RESULT cell says so.
+        let rows = if s.ran_nothing() { &[][..] } else { &s.verdicts[..] };
+        for row in rows {
             let _ = writeln!(out, "    {:<28} {}", row.invariant, counts(row));
             // A failure the scenario expects is still news to a reader: what it was,
             // and how to see it again.
@@ -37,6 +39,9 @@ pub(crate) fn sim_table(sections: &[Section]) -> String {
 
 /// A simulated section's RESULT cell: as expected, or how the sweep was not.
 pub(crate) fn result_cell(s: &Section) -> String {
+    if s.ran_nothing() {
+        return NO_RUNS.to_owned();
+    }
     match (s.ended_as_expected(), s.shown_expected) {
         (true, None) => "as expected".to_owned(),
         (true, Some(shown)) => format!("as expected (shown in {shown} of {} seeds)", s.seeds),
@@ -46,6 +51,9 @@ pub(crate) fn result_cell(s: &Section) -> String {
         (false, _) => format!("UNEXPECTED: shown in none of {} seeds", s.seeds),
     }
 }
+
+/// The RESULT of a section without runs: a shard's share held none of the scenario.
+pub(crate) const NO_RUNS: &str = "no runs in this shard";
 
 /// `real`'s table: a verdict that differs from `expect` is a difference, not a
 /// failure, since real runs are not deterministic.

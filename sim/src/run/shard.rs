@@ -60,11 +60,12 @@ impl Shard {
                 }),
             }
         };
-        let index = match (read(K8S_INDEX_VAR)?, read(INDEX_VAR)?) {
+        let (var, index) = match (read(K8S_INDEX_VAR)?, read(INDEX_VAR)?) {
             (Some(a), Some(b)) if a != b => {
                 return Err(format!("{K8S_INDEX_VAR}={a} and {INDEX_VAR}={b} disagree"));
             }
-            (Some(a), _) | (None, Some(a)) => a,
+            (Some(a), _) => (K8S_INDEX_VAR, a),
+            (None, Some(b)) => (INDEX_VAR, b),
             (None, None) => {
                 return Err(format!(
                     "--shard-from-env reads {K8S_INDEX_VAR} (Kubernetes Indexed Jobs) or \
@@ -72,7 +73,9 @@ impl Shard {
                 ));
             }
         };
-        Shard::new(index, count)
+        Shard::new(index, count).map_err(|why| {
+            format!("{var}={index}: {why}; --shard-from-env {count} takes an index below {count}")
+        })
     }
 
     /// Whether item `i` of the unsharded work list is this shard's.
@@ -152,7 +155,12 @@ mod tests {
         let none = Shard::from_env(4, env(&[])).expect_err("unset");
         assert!(none.contains("neither is set"), "{none}");
         let past = Shard::from_env(4, env(&[(K8S_INDEX_VAR, "4")])).expect_err("past the count");
-        assert!(past.contains("shard 4 does not exist among 4"), "{past}");
+        assert!(past.contains("JOB_COMPLETION_INDEX=4: shard 4 does not exist among 4"), "{past}");
+        let past = Shard::from_env(2, env(&[(INDEX_VAR, "5")])).expect_err("past the count");
+        assert!(
+            past.starts_with("PATCHBAY_SHARD_INDEX=5: shard 5 does not exist among 2"),
+            "{past}"
+        );
         let bad = Shard::from_env(4, env(&[(INDEX_VAR, "x")])).expect_err("not a number");
         assert!(bad.contains("PATCHBAY_SHARD_INDEX=\"x\""), "{bad}");
     }
