@@ -250,17 +250,23 @@ fn explore_chooses_a_case_number_whose_report_names_are_free_too() {
 fn an_explore_shard_replaces_only_its_own_searchs_report() {
     let dir = TempDir::new("explore-shard-again");
     let out = dir.at("ex");
-    let explore = |cases: &str| {
+    let explore = |cases: &str, more: &[&str]| {
         let args = ["explore", "scenarios/pair-relay.yaml", "--cases", cases, "--jobs", "1"];
-        run(&[&args[..], &["--shard", "1/2", "--out", &out]].concat())
+        run(&[&args[..], more, &["--shard", "1/2", "--out", &out]].concat())
     };
-    let (code, err) = explore("4");
+    let (code, err) = explore("4", &[]);
     assert_eq!(code, Some(0), "{err}");
     let json = dir.0.join("ex/pair-relay-shard-1-of-2.json");
     let first = read(&json);
-    let (code, err) = explore("4");
+    let (code, err) = explore("4", &[]);
     assert_eq!(code, Some(0), "the same search again: {err}");
-    let (code, err) = explore("6");
+    // Other cases, or the same count drawn otherwise, are another search.
+    for more in [&["--max-faults", "2"][..], &["--faults-only"][..]] {
+        let (code, err) = explore("4", more);
+        assert_eq!(code, Some(2), "{more:?}: {err}");
+        assert!(err.contains("holds shard 1/2 of another search"), "{more:?}: {err}");
+    }
+    let (code, err) = explore("6", &[]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains(&format!(

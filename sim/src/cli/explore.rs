@@ -52,16 +52,22 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
     if let Err(why) = crate::run::runnable(&base.plan, registry) {
         return ctx.usage_error("explore", &format!("{}: {why}", file.display()));
     }
-    let command = Invocation::new(
-        ctx.tool.clone(),
-        format!(
-            "{} explore {} --cases {} --seed {}",
-            ctx.tool,
-            file.display(),
-            opts.cases,
-            opts.seed
-        ),
+    // The search as typed, with everything that decides which cases it draws: the
+    // report's header, and what tells one search's shard reports from another's.
+    let mut line = format!(
+        "{} explore {} --cases {} --seed {}",
+        ctx.tool,
+        file.display(),
+        opts.cases,
+        opts.seed
     );
+    if let Some(max) = opts.max_faults {
+        line.push_str(&format!(" --max-faults {max}"));
+    }
+    if opts.faults_only {
+        line.push_str(" --faults-only");
+    }
+    let command = Invocation::new(ctx.tool.clone(), line);
     // Where the search's outcome will go, settled now: a search that ran for an hour
     // must not end in a refusal.
     let case = free_case(&opts.out_dir, &base.plan.name);
