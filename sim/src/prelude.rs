@@ -35,7 +35,7 @@
 //! ```
 
 pub use crate::design::kit;
-pub use crate::design::{Design, NodeCtx, Socket};
+pub use crate::design::{Design, NodeCtx, ParamProblem, ParamScope, Socket};
 pub use crate::plan::ParamValue;
 pub use crate::registry::Registry;
 pub use crate::socket::{Msg, SocketType};

@@ -20,6 +20,7 @@ mod comet;
 mod compare;
 mod conformance;
 mod crash;
+mod design_params;
 mod designs;
 mod determinism;
 mod explain_graph;

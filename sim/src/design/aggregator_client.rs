@@ -72,8 +72,8 @@ impl Packet {
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
         wait_start(&ctx).await;
-        // A `jobs: 0` would divide by zero; the resolver accepts it, so it means one job.
-        let job = u64::from(ctx.replica.index) % ctx.param_count("jobs").max(1);
+        // Declared at least 1 (`catalog.rs`).
+        let job = u64::from(ctx.replica.index) % ctx.param_count("jobs");
         send_job(&ctx, job).await;
         ctx.finished();
         // The socket must outlive the sends, or chunks still queued would be discarded.

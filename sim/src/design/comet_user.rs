@@ -96,7 +96,8 @@ impl User {
             (PayloadKind::Logout, ctx.workload.offline.as_ref())
         };
         self.next_toggle = draw(ctx, lasts);
-        self.next_publish = if self.online { gap(ctx).map(|g| ctx.now() + g) } else { None };
+        self.next_publish =
+            if self.online { gap(ctx).and_then(|g| ctx.now().checked_add(g)) } else { None };
         send(ctx, Payload::new(kind, ctx.next_msg_id(), 0)).await;
     }
 
@@ -104,7 +105,7 @@ impl User {
         let id = ctx.next_msg_id();
         ctx.record(AppEvent::Published { id, topic: String::new() });
         send(ctx, Payload::new(PayloadKind::Publish, id, sample_size(ctx))).await;
-        self.next_publish = gap(ctx).map(|g| ctx.now() + g);
+        self.next_publish = gap(ctx).and_then(|g| ctx.now().checked_add(g));
     }
 }
 
@@ -119,12 +120,14 @@ async fn send(ctx: &NodeCtx, payload: Payload) {
     }
 }
 
-/// When a state drawn from `lasts` ends, from now; `None` lasts for ever.
+/// When a state drawn from `lasts` ends, from now; `None` lasts for ever, as does a
+/// draw that ends past what a `Duration` holds.
 fn draw(ctx: &NodeCtx, lasts: Option<&Distribution>) -> Option<Duration> {
-    lasts.map(|d| ctx.now() + ctx.sample_duration(d))
+    lasts.and_then(|d| ctx.now().checked_add(ctx.sample_duration(d)))
 }
 
-/// The wait until the next send: exponential with mean `1 / publish_rate`.
+/// The wait until the next send: exponential with mean `1 / publish_rate`. The
+/// caller takes a send due past what a `Duration` holds as none.
 fn gap(ctx: &NodeCtx) -> Option<Duration> {
     let rate = ctx.workload.publish_rate.filter(|r| r.is_finite() && *r > 0.0)?;
     let mean = Distribution::Exponential { mean: 1e9 / rate };

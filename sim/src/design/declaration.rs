@@ -6,8 +6,12 @@
 //! The fields are private and reached through accessors, so a field added later (a
 //! new kind of declaration) breaks no design written against this version.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::plan::{Group, ParamValue};
 use crate::socket::SocketType;
 
 use super::ctx::{BoxedDesignFuture, DesignFn, NodeCtx};
@@ -40,6 +44,8 @@ pub struct Design {
     roles: Vec<Role>,
     sockets: Vec<SocketRole>,
     params: Vec<Param>,
+    /// Rules the parameters keep beyond their kinds ([`Design::check_params`]).
+    rules: Vec<ParamRule>,
     /// Workload fields (see `spec::raw::RawWorkload`) this design reads.
     workload: Vec<&'static str>,
     /// A deliberately broken design, kept to prove the checkers can fail.
@@ -59,6 +65,7 @@ impl std::fmt::Debug for Design {
             .field("roles", &self.roles)
             .field("sockets", &self.sockets)
             .field("params", &self.params)
+            .field("rules", &self.rules.len())
             .field("workload", &self.workload)
             .field("broken", &self.broken)
             .field("timers_through_ctx", &self.timers_through_ctx)
@@ -78,6 +85,7 @@ impl Design {
             roles: Vec::new(),
             sockets: Vec::new(),
             params: Vec::new(),
+            rules: Vec::new(),
             workload: Vec::new(),
             broken: false,
             timers_through_ctx: false,
@@ -142,6 +150,38 @@ impl Design {
     /// Adds a parameter as declared elsewhere (a table shared by two designs).
     pub fn param_from(mut self, spec: Param) -> Design {
         self.params.push(spec);
+        self
+    }
+
+    /// Adds a rule the parameters must keep beyond their kinds: a count that must be
+    /// positive, a value that must agree with another node's. `check` applies it to
+    /// every node of the design, once the whole topology is resolved, and reports what
+    /// it returns at the parameter's place in the file (at the node, for a default);
+    /// so the behaviour may rely on it, as on the kinds. A rule reads the values
+    /// through the [`ParamScope`]'s accessors, whose `?` ends it without a word when a
+    /// value did not resolve (that mistake was reported already); add one rule per
+    /// thing that can be wrong, so that each mistake is reported.
+    ///
+    /// ```
+    /// use patchbay::design::{ParamProblem, ParamScope};
+    /// use patchbay::prelude::*;
+    ///
+    /// let spec = Design::new("batcher")
+    ///     .param("batch", ParamKind::Count, Some("10"), "messages per batch")
+    ///     .check_params(|p| {
+    ///         (p.count("batch")? == 0).then(|| {
+    ///             ParamProblem::new("batch", "`batch` must be at least 1", "for example `batch: 10`")
+    ///         })
+    ///     });
+    /// let zero = [("batch".to_owned(), ParamValue::Count(0))].into();
+    /// let problems = spec.param_problems(&ParamScope::new(&zero, &[]));
+    /// assert_eq!(problems[0].message(), "`batch` must be at least 1");
+    /// ```
+    pub fn check_params<F>(mut self, rule: F) -> Design
+    where
+        F: Fn(&ParamScope<'_>) -> Option<ParamProblem> + Send + Sync + 'static,
+    {
+        self.rules.push(ParamRule(Arc::new(rule)));
         self
     }
 
@@ -223,6 +263,12 @@ impl Design {
         &self.params
     }
 
+    /// What the rules of [`check_params`](Self::check_params) find wrong with one
+    /// node's parameters, in the order the rules were added.
+    pub fn param_problems(&self, scope: &ParamScope<'_>) -> Vec<ParamProblem> {
+        self.rules.iter().filter_map(|rule| (rule.0)(scope)).collect()
+    }
+
     /// The workload fields the design reads.
     pub fn workload_fields(&self) -> &[&'static str] {
         &self.workload
@@ -247,5 +293,84 @@ impl Design {
     /// The behaviour, if it has one.
     pub fn behaviour(&self) -> Option<&DesignFn> {
         self.run.as_ref()
+    }
+}
+
+/// One rule of [`Design::check_params`]: what it finds wrong, if anything.
+type RuleFn = dyn Fn(&ParamScope<'_>) -> Option<ParamProblem> + Send + Sync;
+
+/// One rule of [`Design::check_params`], shared by the design's clones.
+#[derive(Clone)]
+struct ParamRule(Arc<RuleFn>);
+
+/// What a [`Design::check_params`] rule sees: one node's parameters as resolved
+/// (defaults filled in), and the topology's nodes, for a value that must agree with
+/// another node (the comet manager's `users` with the users' `count`).
+#[derive(Clone, Copy, Debug)]
+pub struct ParamScope<'a> {
+    params: &'a BTreeMap<String, ParamValue>,
+    nodes: &'a [Group],
+}
+
+impl<'a> ParamScope<'a> {
+    /// The scope of a node with `params`, in a topology of `nodes`.
+    pub fn new(params: &'a BTreeMap<String, ParamValue>, nodes: &'a [Group]) -> ParamScope<'a> {
+        ParamScope { params, nodes }
+    }
+
+    /// Count parameter `name`; `None` when it did not resolve to a count.
+    pub fn count(&self, name: &str) -> Option<u64> {
+        match self.params.get(name)? {
+            ParamValue::Count(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Duration parameter `name`; `None` when it did not resolve to a duration.
+    pub fn duration(&self, name: &str) -> Option<Duration> {
+        match self.params.get(name)? {
+            ParamValue::Duration(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// The topology's nodes that run `design`, in file order.
+    pub fn nodes_running(&self, design: &'a str) -> impl Iterator<Item = &'a Group> {
+        self.nodes.iter().filter(move |g| g.design == design)
+    }
+}
+
+/// A parameter value a [`Design::check_params`] rule refuses: which parameter, what
+/// is wrong, and a hint, as `check` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamProblem {
+    param: &'static str,
+    message: String,
+    hint: String,
+}
+
+impl ParamProblem {
+    /// Parameter `param` is wrong: `message` says how, `hint` what to write instead.
+    pub fn new(
+        param: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> ParamProblem {
+        ParamProblem { param, message: message.into(), hint: hint.into() }
+    }
+
+    /// The parameter refused; the diagnostic points at its value.
+    pub fn param(&self) -> &'static str {
+        self.param
+    }
+
+    /// What is wrong with it.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What to write instead.
+    pub fn hint(&self) -> &str {
+        &self.hint
     }
 }

@@ -37,9 +37,19 @@
 use std::time::Duration;
 
 use super::ctx::NodeCtx;
+use crate::trace::MAX_COUNTER;
 
 /// Payload size when the workload names none, in bytes.
 pub const DEFAULT_SIZE_BYTES: u64 = 64;
+
+/// The most messages one replica's workload may ask for (`requests`, `publishes`,
+/// `chunks`), which the resolver holds a workload to. Each is one message id, and an
+/// incarnation numbers at most [`MAX_COUNTER`] ids: the low 20 bits of a 64-bit id
+/// whose other bits name the node, the replica and the incarnation
+/// (`plan/msg_id.rs`), so that ids stay unique across a run. A design may make one
+/// id besides its workload's (the ventilator's batch start, an aggregator client's
+/// hello), hence one less.
+pub const WORKLOAD_MESSAGES_MAX: u64 = MAX_COUNTER - 1;
 
 /// Keeps a finished node running. Its sockets live as long as the design does, and a
 /// socket dropped early discards what it has not yet written (a connection that is
@@ -93,11 +103,14 @@ pub struct Pacer {
 
 impl Pacer {
     /// A pacer at `rate` sends per second. A rate that is not a positive finite
-    /// number leaves sends unpaced; the resolver refuses such rates in a workload.
+    /// number leaves sends unpaced; the resolver refuses such rates in a workload. A
+    /// rate so low that its interval is longer than a `Duration` holds (under about
+    /// one send in 584 billion years) is paced at that longest interval: the first send
+    /// goes, and no run lasts until the second, as the rate says.
     pub fn new(rate: Option<f64>) -> Pacer {
         let interval = rate
             .filter(|r| r.is_finite() && *r > 0.0)
-            .and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok());
+            .map(|r| Duration::try_from_secs_f64(1.0 / r).unwrap_or(Duration::MAX));
         Pacer { interval, next_at: None }
     }
 
@@ -116,8 +129,22 @@ impl Pacer {
         // On time, or late by less than a timer's grain (the last wake-up's lateness):
         // the next counts from the instant this one was due. Later (the sender was
         // slower than the interval): from now.
-        let on_time = |at: &Duration| called < *at + TIMER_GRAIN;
+        let on_time = |at: &Duration| called < at.saturating_add(TIMER_GRAIN);
         let due = self.next_at.filter(on_time).unwrap_or_else(|| ctx.now());
-        self.next_at = self.interval.map(|interval| due + interval);
+        self.next_at = self.interval.map(|interval| due.saturating_add(interval));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_too_low_for_its_interval_to_fit_a_duration_is_paced_not_unpaced() {
+        // 1e-20 a second: an interval of 1e20 s, past the 1.8e19 s a `Duration` holds.
+        // Taken as no pacing at all, it sent a whole workload at once.
+        assert_eq!(Pacer::new(Some(1e-20)).interval, Some(Duration::MAX));
+        assert_eq!(Pacer::new(Some(4.0)).interval, Some(Duration::from_millis(250)));
+        assert_eq!(Pacer::new(None).interval, None);
     }
 }

@@ -37,7 +37,8 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
         let pirate = Pirate {
             ctx: &ctx,
             timeout: ctx.param_duration("request_timeout"),
-            retries: ctx.param_count("retries").max(1),
+            // Declared at least 1 (`catalog.rs`): the guide's 0 would send nothing.
+            retries: ctx.param_count("retries"),
         };
         for _ in 0..requests {
             if !pirate.request(ctx.next_msg_id()).await {
@@ -68,7 +69,8 @@ impl Pirate<'_> {
         let mut left = self.retries;
         let mut sent = self.send(id, &request).await;
         loop {
-            let deadline = ctx.now() + self.timeout;
+            // `None`: a timeout past what a `Duration` holds, which no run reaches.
+            let deadline = ctx.now().checked_add(self.timeout);
             if sent && self.await_reply(id, deadline).await {
                 ctx.record(AppEvent::ReplyAccepted { id });
                 return true;
@@ -116,15 +118,15 @@ impl Pirate<'_> {
         }
     }
 
-    /// Waits until `deadline` for the reply to `id`; anything else is noted and
-    /// ignored.
-    async fn await_reply(&self, id: MsgId, deadline: Duration) -> bool {
+    /// Waits until `deadline` (for ever without one) for the reply to `id`; anything
+    /// else is noted and ignored.
+    async fn await_reply(&self, id: MsgId, deadline: Option<Duration>) -> bool {
         let req = self.req();
         loop {
             let got = tokio::select! {
                 biased;
                 got = req.recv() => got,
-                () = self.ctx.sleep_until(deadline) => return false,
+                () = self.ctx.sleep_until_or_never(deadline) => return false,
             };
             match got.map(|msg| Payload::peek(&msg.body)) {
                 Ok(Some((PayloadKind::Reply, got, _))) if got == id => return true,

@@ -45,7 +45,7 @@ pub use crate::wire::payload::msg_info;
 pub use ctx::{
     BoxedDesignFuture, Completion, DesignFn, NodeCtx, NodeParts, Reopener, SleepUntil, Socket,
 };
-pub use declaration::Design;
+pub use declaration::{Design, ParamProblem, ParamScope};
 // The vocabulary designs share with invariants lives below both (`vocab.rs`); it is
 // re-exported here because every design declaration names it.
 pub use crate::vocab::{Param, ParamKind, Role, SocketRole};

@@ -41,12 +41,15 @@ pub(crate) enum Expiry {
 
 pub(crate) fn run_with(ctx: NodeCtx, expiry: Expiry) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
+        // Both are declared positive (`catalog.rs`), so beats move time on.
         let ivl = ctx.param_duration("heartbeat_ivl");
-        let liveness = ctx.param_count("liveness").max(1) as u32;
-        let mut broker = Broker { expiry, ttl: ivl * liveness, ..Broker::default() };
+        let liveness = ctx.param_count("liveness");
+        let ttl = u32::try_from(liveness).ok().and_then(|n| ivl.checked_mul(n));
+        let mut broker = Broker { expiry, ttl, ..Broker::default() };
         let frontend = ctx.socket("frontend");
         let backend = ctx.socket("backend");
-        let mut next_beat = ctx.now() + ivl;
+        // `None`: the interval reaches past any run, and the broker never beats.
+        let mut next_beat = ctx.now().checked_add(ivl);
         loop {
             // Workers first, as the guide polls its backend first; the beat is last so
             // a busy broker still beats (its sleep is ready whenever it is polled).
@@ -54,9 +57,9 @@ pub(crate) fn run_with(ctx: NodeCtx, expiry: Expiry) -> Pin<Box<dyn Future<Outpu
                 biased;
                 msg = backend.recv() => (msg, true),
                 msg = frontend.recv() => (msg, false),
-                () = ctx.sleep_until(next_beat) => {
+                () = ctx.sleep_until_or_never(next_beat) => {
                     broker.beat(&ctx).await;
-                    next_beat += ivl;
+                    next_beat = next_beat.and_then(|at| after_beat(at, ivl, ctx.now()));
                     broker.dispatch(&ctx).await;
                     continue;
                 }
@@ -78,13 +81,27 @@ pub(crate) fn run_with(ctx: NodeCtx, expiry: Expiry) -> Pin<Box<dyn Future<Outpu
     })
 }
 
+/// When the beat after the one due at `due` is due, seen at `now`. The guide sets it
+/// an interval after the beat went out (`heartbeat_at = zclock_time () +
+/// HEARTBEAT_INTERVAL`); counting from when the beat was due instead keeps the beats
+/// on their interval when the timer wakes a little late (a tick, an OS timer's
+/// grain). A broker late by a whole interval or more (it was blocked, or the interval
+/// is shorter than the simulator's tick) skips the beats it missed and beats an
+/// interval from now, as the guide's does, where a burst of them at one instant would
+/// never let time move on under an interval of a nanosecond. `None`: past any run.
+fn after_beat(due: Duration, ivl: Duration, now: Duration) -> Option<Duration> {
+    let next = due.checked_add(ivl)?;
+    if next > now { Some(next) } else { now.checked_add(ivl) }
+}
+
 /// What the broker knows of one worker.
 #[derive(Debug)]
 struct Worker {
     /// The header of its latest message (hop id, then its request id): how to reach it.
     route: Vec<u32>,
-    /// When the worker is declared dead unless it is heard from before.
-    expires_at: Duration,
+    /// When the worker is declared dead unless it is heard from before; `None`: never
+    /// in any run.
+    expires_at: Option<Duration>,
     /// The job it is doing, if any, to requeue when it dies.
     job: Option<(Vec<u32>, Payload)>,
 }
@@ -92,8 +109,9 @@ struct Worker {
 #[derive(Debug)]
 struct Broker {
     expiry: Expiry,
-    /// How long a worker may be silent: `liveness` heartbeat intervals.
-    ttl: Duration,
+    /// How long a worker may be silent: `liveness` heartbeat intervals; `None` when
+    /// that is longer than a `Duration` holds, which no run reaches.
+    ttl: Option<Duration>,
     /// Every live worker, by the hop id of its connection.
     workers: BTreeMap<u32, Worker>,
     /// Idle workers, longest idle first.
@@ -108,7 +126,7 @@ impl Default for Broker {
     fn default() -> Broker {
         Broker {
             expiry: Expiry::Expire,
-            ttl: HEARTBEAT_IVL_DEFAULT * LIVENESS_DEFAULT as u32,
+            ttl: Some(HEARTBEAT_IVL_DEFAULT * LIVENESS_DEFAULT as u32),
             workers: BTreeMap::new(),
             idle: VecDeque::new(),
             jobs: VecDeque::new(),
@@ -124,7 +142,7 @@ impl Broker {
                 text: "ppp-broker: a worker message with no hop id".into(),
             });
         };
-        let expires_at = ctx.now() + self.ttl;
+        let expires_at = self.ttl.and_then(|ttl| ctx.now().checked_add(ttl));
         let worker = self.workers.entry(hop).or_insert(Worker {
             route: msg.header.clone(),
             expires_at,
@@ -184,8 +202,9 @@ impl Broker {
     async fn beat(&mut self, ctx: &NodeCtx) {
         let now = ctx.now();
         if self.expiry == Expiry::Expire {
-            let dead: Vec<u32> =
-                self.workers.iter().filter(|(_, w)| w.expires_at <= now).map(|(h, _)| *h).collect();
+            let dead =
+                self.workers.iter().filter(|(_, w)| w.expires_at.is_some_and(|at| at <= now));
+            let dead: Vec<u32> = dead.map(|(h, _)| *h).collect();
             for hop in dead {
                 let worker = self.workers.remove(&hop).expect("listed above");
                 self.idle.retain(|h| *h != hop);
@@ -219,5 +238,29 @@ impl Broker {
                 ctx.record(AppEvent::Note { text });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn beats_keep_their_interval_and_skip_what_a_late_broker_missed() {
+        // On time, and late by less than an interval: the next beat stays on the grid.
+        assert_eq!(after_beat(ms(1000), ms(1000), ms(1000)), Some(ms(2000)));
+        assert_eq!(after_beat(ms(1000), ms(1000), ms(1500)), Some(ms(2000)));
+        // Late by an interval or more: an interval from now, not a burst to catch up.
+        assert_eq!(after_beat(ms(1000), ms(1000), ms(2500)), Some(ms(3500)));
+        // An interval of a nanosecond under a 1 ms tick: the timer woke at the tick,
+        // and the next beat is the next tick's, not a million beats at this one.
+        let ns = Duration::from_nanos(1);
+        assert_eq!(after_beat(ms(1) + ns, ns, ms(2)), Some(ms(2) + ns));
+        // Past what a `Duration` holds: no beat in any run.
+        assert_eq!(after_beat(ms(1000), Duration::MAX, ms(1000)), None);
     }
 }

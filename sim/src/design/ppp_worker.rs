@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use crate::socket::{Msg, REQUEST_ID_BIT};
 use crate::trace::{AppEvent, MsgId};
@@ -26,17 +27,20 @@ const BACKOFF_MAX_BEATS: u32 = 32;
 
 pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
+        // Both are declared positive (`catalog.rs`): beats move time on, and the
+        // count of missed beats reaches 0 from above.
         let ivl = ctx.param_duration("heartbeat_ivl");
-        let liveness_max = ctx.param_count("liveness").max(1);
+        let liveness_max = ctx.param_count("liveness");
         let dealer = ctx.socket("dealer");
         let mut liveness = liveness_max;
         let mut backoff = ivl;
-        let mut next_beat = ctx.now() + ivl;
+        // `None`: the interval reaches past any run, and the worker never beats.
+        let mut next_beat = ctx.now().checked_add(ivl);
         // The job in hand and when it will be done.
-        let mut job: Option<(MsgId, std::time::Duration)> = None;
+        let mut job: Option<(MsgId, Duration)> = None;
         send(&ctx, ready(&ctx)).await;
         loop {
-            let done_at = job.map_or(next_beat, |(_, at)| at);
+            let done_at = job.map_or(Duration::ZERO, |(_, at)| at);
             tokio::select! {
                 biased;
                 msg = dealer.recv() => {
@@ -52,7 +56,7 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
                         Some((PayloadKind::Job, id, _)) if job.is_none() => {
                             let service = ctx.workload.service_time.as_ref();
                             let took = service.map(|d| ctx.sample_duration(d)).unwrap_or_default();
-                            job = Some((id, ctx.now() + took));
+                            job = Some((id, ctx.now().saturating_add(took)));
                         }
                         Some((PayloadKind::Heartbeat, ..)) => {}
                         other => {
@@ -67,13 +71,13 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
                     let len = ctx.workload.size.as_ref().map_or(DEFAULT_RESULT_BYTES, |d| ctx.sample(d) as u64);
                     send(&ctx, Payload::new(PayloadKind::Result, id, len)).await;
                 }
-                () = ctx.sleep_until(next_beat) => {
+                () = ctx.sleep_until_or_never(next_beat) => {
                     liveness -= 1;
                     if liveness == 0 {
                         let text = format!("ppp-worker: broker silent, backing off {backoff:?}");
                         ctx.record(AppEvent::Note { text });
                         ctx.sleep(backoff).await;
-                        backoff = (backoff * 2).min(ivl * BACKOFF_MAX_BEATS);
+                        backoff = backoff.saturating_mul(2).min(ivl.saturating_mul(BACKOFF_MAX_BEATS));
                         liveness = liveness_max;
                         if job.is_none() {
                             send(&ctx, ready(&ctx)).await;
@@ -83,7 +87,7 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
                     // and waiting here would stop the worker counting the silence.
                     let beat = Payload::new(PayloadKind::Heartbeat, ctx.next_msg_id(), 0);
                     let _ = dealer.try_send(to_broker(&beat));
-                    next_beat = ctx.now() + ivl;
+                    next_beat = ctx.now().checked_add(ivl);
                 }
             }
         }

@@ -370,7 +370,7 @@ impl ReqSocket {
         let tick = self.tick;
         let Some(request) = self.outstanding.as_mut() else { return };
         let (step, slack) = due(ivl, tick, request);
-        let deadline = request.last_out_at + step + slack + self.tolerance;
+        let deadline = deadline_after(request.last_out_at, [step, slack, self.tolerance]);
         let excused = stalled || self.up.is_empty() || timer_resend_of == Some(request.id);
         if request.missed_reported || now <= deadline || excused {
             return;
@@ -385,7 +385,7 @@ impl ReqSocket {
                 request.id,
                 dur(deadline),
                 dur(request.last_out_at),
-                dur(step + slack),
+                dur(step.saturating_add(slack)),
                 dur(self.tolerance),
                 dur(now)
             ),
@@ -441,13 +441,13 @@ impl ReqSocket {
     ) {
         let request = self.outstanding.as_mut().expect("checked by the caller");
         let (step, slack) = due(ivl, self.tick, request);
-        let earliest = request.armed_at + step;
+        let earliest = request.armed_at.saturating_add(step);
         // Read off the wire, each resend shows when the proxy saw it, a scheduling
         // delay after the program's timer fired; the one before may have been delayed
         // more, so a gap can look shorter than the timer's by that much.
         let early_slack = if self.off_the_wire { self.tolerance } else { Duration::ZERO };
-        let latest = request.last_out_at + step + slack + self.tolerance;
-        if at + early_slack < earliest {
+        let latest = deadline_after(request.last_out_at, [step, slack, self.tolerance]);
+        if at.saturating_add(early_slack) < earliest {
             out.push(Violation::new(
                 at,
                 Some(self.node),
@@ -472,7 +472,7 @@ impl ReqSocket {
                     dur(at),
                     dur(at - request.last_out_at),
                     dur(request.last_out_at),
-                    dur(step + slack),
+                    dur(step.saturating_add(slack)),
                     dur(self.tolerance)
                 ),
             ));
@@ -483,6 +483,13 @@ impl ReqSocket {
         request.last_timer_at = Some(at);
         request.missed_reported = false;
     }
+}
+
+/// The latest a resend may come: `from` plus each allowance. An interval or a
+/// tolerance may be as long as a file can write (`tolerance: 18446744073709551615s`),
+/// and a sum past what a `Duration` holds is a bound no run reaches: it saturates.
+fn deadline_after(from: Duration, allowances: [Duration; 3]) -> Duration {
+    allowances.into_iter().fold(from, Duration::saturating_add)
 }
 
 /// When the next timer resend of `request` is due: `step` after its timer was armed,
@@ -602,6 +609,13 @@ mod tests {
 
     fn note(outcome: &Outcome) -> &str {
         outcome.note.as_deref().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_deadline_past_what_a_duration_holds_is_never_reached() {
+        let (zero, ms) = (Duration::ZERO, Duration::from_millis(1));
+        assert_eq!(deadline_after(ms, [ms, ms, ms]), 4 * ms);
+        assert_eq!(deadline_after(ms, [ms, zero, Duration::MAX]), Duration::MAX);
     }
 
     #[test]

@@ -15,6 +15,13 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// The most edges (`users × m`) a graph may have, which the comet manager's
+/// declaration holds its parameters to. Building one takes about 24 bytes an edge
+/// (the edge list, the list of edge ends, the rows), and a run builds it twice (the
+/// manager, then `fanout_correct`): so at most about 720 MB, and room for the
+/// 10,000,000 users a node's `count` allows at article 004's 3 edges a user.
+pub const GRAPH_EDGES_MAX: u64 = 30_000_000;
+
 /// An undirected graph in compressed sparse row form.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FollowerGraph {

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::design::{Design, ParamKind};
-use crate::plan::ParamValue;
+use crate::design::{Design, ParamKind, ParamScope};
+use crate::plan::{Group, ParamValue};
 use crate::socket::SocketType;
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
-use crate::spec::raw::{RawNode, RawSocket};
+use crate::spec::raw::{RawNode, RawSocket, RawTopology};
 use crate::spec::suggest::did_you_mean;
 use crate::spec::units::{format_duration, parse_duration, parse_size};
 
@@ -110,6 +110,28 @@ impl<'r> TopologyResolver<'r, '_, '_> {
             }
         }
         out
+    }
+
+    /// Holds each node's parameters to its design's rules (`Design::check_params`),
+    /// once every node is resolved, since a rule may compare a value with another
+    /// node. A problem is reported at the parameter's value, or at the node when the
+    /// value is the design's default.
+    pub(super) fn check_param_rules(&mut self, raw: &RawTopology, groups: &[Group]) {
+        for group in groups {
+            let Some(design) = self.registry.get(&group.design) else { continue };
+            let Some(i) = raw.nodes.iter().position(|n| n.name() == group.name) else { continue };
+            let path = YamlPath::root().key("nodes").index(i);
+            for problem in design.param_problems(&ParamScope::new(&group.params, groups)) {
+                let at = if raw.nodes[i].params.contains_key(problem.param()) {
+                    path.key("params").key(problem.param())
+                } else {
+                    path.clone()
+                };
+                self.diags
+                    .error(&at, Target::Value, Code::OutOfRange, problem.message())
+                    .hint(problem.hint());
+            }
+        }
     }
 
     pub(super) fn param_value(

@@ -39,6 +39,8 @@ pub(super) struct WholeRange {
     pub(super) max: u64,
     /// Said under a value below `min`: what to write instead.
     pub(super) below_hint: &'static str,
+    /// Said under a value above `max`: why it is the most, and what to do instead.
+    pub(super) above_hint: Option<&'static str>,
     /// Said under a value that is not a whole number at all.
     pub(super) example_hint: &'static str,
 }
@@ -48,8 +50,11 @@ impl WholeRange {
     /// zero is allowed and means none.
     pub(super) const WORKLOAD_COUNT: WholeRange = WholeRange {
         min: 0,
-        max: u64::MAX,
+        max: crate::design::kit::WORKLOAD_MESSAGES_MAX,
         below_hint: "a count cannot be negative: write `0` for none, or leave the field out",
+        above_hint: Some(
+            "each request, publish or chunk takes one of the 1,048,576 message ids a replica numbers in one run of its process (a design may need one more); spread the work over more replicas with the node's `count`",
+        ),
         example_hint: "for example `100`",
     };
 }
@@ -85,12 +90,15 @@ pub(super) fn whole_number(
         }
         Ok(n) if n > i128::from(range.max) => {
             let max = range.max;
-            diags.error(
+            let d = diags.error(
                 path,
                 Target::Value,
                 Code::OutOfRange,
                 format!("`{what}` must be at most {max}, found {n}"),
             );
+            if let Some(hint) = range.above_hint {
+                d.hint(hint);
+            }
             None
         }
         Ok(n) => u64::try_from(n).ok(),

@@ -29,6 +29,7 @@ const COUNT: WholeRange = WholeRange {
     min: 1,
     max: MAX_COUNT,
     below_hint: "remove the node instead of giving it no replicas",
+    above_hint: None,
     example_hint: TOPOLOGY_EXAMPLE,
 };
 /// A node's `hosts`: how many simulated hosts its replicas are packed onto.
@@ -36,6 +37,7 @@ const HOSTS: WholeRange = WholeRange {
     min: 1,
     max: u32::MAX as u64,
     below_hint: "leave `hosts` out to have placement choose",
+    above_hint: None,
     example_hint: TOPOLOGY_EXAMPLE,
 };
 /// `placement.max_hosts`: the most hosts the whole topology may use.
@@ -43,6 +45,7 @@ const MAX_HOSTS: WholeRange = WholeRange {
     min: 1,
     max: placement::HARD_MAX_HOSTS,
     below_hint: "leave `max_hosts` out for the default",
+    above_hint: None,
     example_hint: TOPOLOGY_EXAMPLE,
 };
 /// A topology's whole numbers may also name a parameter.
@@ -126,6 +129,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                 )
                 .hint("add a node: `- {name: client, design: client, sockets: [...]}`");
         }
+        self.check_param_rules(raw, &groups);
         let connections = self.connections(raw, &mut groups);
         self.check_binds(raw, &groups);
         self.check_pairs(raw, &groups, &connections);
