@@ -38,8 +38,16 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     for p in &mut plans {
         p.end_when_idle = !args.no_idle_end;
     }
-    let (plans, skipped) =
-        split(plans, |p| crate::run::runnable(p, registry).err().map(|e| e.to_string()));
+    // A run that cannot fit in the memory free is refused before it starts, where it
+    // would have been killed part way (`run/memory.rs`).
+    let free = crate::run::memory::available_bytes();
+    let (plans, skipped) = split(plans, |p| {
+        let fits = |free| crate::run::memory::does_not_fit(p.topology.replica_count(), free);
+        crate::run::runnable(p, registry)
+            .err()
+            .map(|e| e.to_string())
+            .or_else(|| free.and_then(fits))
+    });
     if sel.explicit && !skipped.is_empty() {
         // Each named scenario the simulator cannot run, with its reason and, for an
         // outside program, the command that runs it.

@@ -89,9 +89,46 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
 
 /// The `VmHWM:` line of a `/proc/<pid>/status` text, in bytes.
 fn vm_hwm_bytes(status: &str) -> Option<u64> {
-    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    kb_line(status, "VmHWM:")
+}
+
+/// The line starting with `key` in a `/proc` text whose figures are in kB, in bytes.
+fn kb_line(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find_map(|l| l.strip_prefix(key))?;
     let kb = line.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
-    Some(kb * 1024)
+    kb.checked_mul(1024)
+}
+
+/// The least memory a simulated replica has been measured to hold: a comet
+/// subscriber at a million users, 6.57 KB (docs/memory.md), the leanest replica
+/// patchbay runs; a REQ client behind a device holds more. A run is refused before
+/// it starts only when even this much for each replica would not fit in the memory
+/// the machine has free: then it would certainly have been killed, or aborted, part
+/// way (5,000,000 clients passed `check` and aborted at the allocator), and no run
+/// that fits is ever refused.
+pub const REPLICA_BYTES_LEAST: u64 = 6_500;
+
+/// The memory the machine has free for new work (`MemAvailable` in
+/// `/proc/meminfo`), if the platform says.
+pub fn available_bytes() -> Option<u64> {
+    let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
+    kb_line(&meminfo, "MemAvailable:")
+}
+
+/// Why a simulated run of `replicas` cannot fit in `available` bytes, if it
+/// certainly cannot ([`REPLICA_BYTES_LEAST`] a replica).
+pub fn does_not_fit(replicas: u64, available: u64) -> Option<String> {
+    let least = replicas.saturating_mul(REPLICA_BYTES_LEAST);
+    (least > available).then(|| {
+        format!(
+            "its {replicas} replicas need at least {} ({} each, the least a replica has been \
+             measured to hold: docs/memory.md), and this machine has {} free; lower the \
+             counts, or run it where more memory is free",
+            bytes_text(least),
+            bytes_text(REPLICA_BYTES_LEAST),
+            bytes_text(available)
+        )
+    })
 }
 
 /// This run's memory, read now, for a topology of `replicas`.
@@ -125,6 +162,20 @@ mod tests {
         assert_eq!(bytes_text(912), "912 B");
         assert_eq!(bytes_text(2_048), "2.05 KB");
         assert_eq!(bytes_text(8_972_000_000), "8.97 GB");
+    }
+
+    #[test]
+    fn a_run_is_refused_only_when_its_least_memory_cannot_fit() {
+        // The hostile probe's 5,000,000 clients on a machine with 20 GB free: at least
+        // 32.5 GB.
+        let why = does_not_fit(5_000_004, 20_000_000_000).expect("cannot fit");
+        assert!(why.starts_with("its 5000004 replicas need at least 32.5 GB (6.50 KB each"));
+        assert!(why.contains("this machine has 20.0 GB free"), "{why}");
+        // comet-1m at 6.57 KB a subscriber fits in 6.6 GB: never refused where it fits.
+        assert_eq!(does_not_fit(1_000_002, 6_600_000_000), None);
+        assert_eq!(does_not_fit(u64::MAX, u64::MAX - 1).is_some(), true, "no overflow");
+        let meminfo = "MemTotal:       24000000 kB\nMemAvailable:   19000000 kB\n";
+        assert_eq!(kb_line(meminfo, "MemAvailable:"), Some(19_000_000 * 1024));
     }
 
     #[test]
