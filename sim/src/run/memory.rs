@@ -173,7 +173,7 @@ mod tests {
         assert!(why.contains("this machine has 20.0 GB free"), "{why}");
         // comet-1m at 6.57 KB a subscriber fits in 6.6 GB: never refused where it fits.
         assert_eq!(does_not_fit(1_000_002, 6_600_000_000), None);
-        assert_eq!(does_not_fit(u64::MAX, u64::MAX - 1).is_some(), true, "no overflow");
+        assert!(does_not_fit(u64::MAX, u64::MAX - 1).is_some(), "no overflow");
         let meminfo = "MemTotal:       24000000 kB\nMemAvailable:   19000000 kB\n";
         assert_eq!(kb_line(meminfo, "MemAvailable:"), Some(19_000_000 * 1024));
     }
