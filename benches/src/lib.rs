@@ -84,8 +84,8 @@ pub fn load_topology_on_library(
     let src = SourceFile::new(path.with_file_name(format!("{stem}+library={library}.yaml")), text);
     let values: Vec<(String, Scalar)> =
         params.iter().map(|(name, value)| ((*name).to_owned(), Scalar::number(*value))).collect();
-    let overrides =
-        TopologyOverrides { params: values.iter().map(|(name, v)| (name.clone(), v)).collect() };
+    let params = values.iter().map(|(name, v)| (name.clone(), v)).collect();
+    let overrides = TopologyOverrides { params, ..TopologyOverrides::default() };
     let loaded = resolve::resolve_topology_source(&src, registry, &overrides);
     loaded.plan.ok_or_else(|| render(&loaded.diagnostics))
 }

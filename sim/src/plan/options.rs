@@ -188,7 +188,7 @@ fn is_nanomsg_only(socket_type: SocketType) -> bool {
 }
 
 /// What `--explain` says of a socket whose library no file named.
-const LIBRARY_NOT_NAMED: &str = "default: library not named; libzmq's defaults for ZeroMQ's types, nanomsg's for SURVEYOR, RESPONDENT and BUS (write `library:` to choose)";
+const LIBRARY_NOT_NAMED: &str = "library not named; libzmq's defaults for ZeroMQ's types, nanomsg's for SURVEYOR, RESPONDENT and BUS (write `library:` to choose)";
 
 impl EffectiveOptions {
     /// The defaults for a socket of `socket_type` whose library no file named.
@@ -781,6 +781,12 @@ mod tests {
 
     fn named(lib: Library) -> EffectiveOptions {
         EffectiveOptions::for_library(SocketType::Req, Effective::default(Some(lib), "test"))
+    }
+
+    #[test]
+    fn an_unnamed_library_says_default_once() {
+        let shown = EffectiveOptions::defaults(SocketType::Req).library.source.to_string();
+        assert!(shown.starts_with("default: library not named;"), "{shown}");
     }
 
     #[test]

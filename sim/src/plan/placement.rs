@@ -19,3 +19,7 @@ pub(crate) const HARD_MAX_HOSTS: u64 = 256;
 /// Outgoing connections one simulated host can hold: turmoil's ephemeral port range,
 /// raised to its maximum by the runtime.
 pub const MAX_CONNECTIONS_PER_HOST: u64 = 64_512;
+/// Sockets one simulated host can bind: each listens on its own port below the
+/// ephemeral range (1 to 1023, as `run/simulated.rs` hands them out). A host holds
+/// `ceil(replicas / hosts)` replicas of a node, each binding all of its bound sockets.
+pub const MAX_BOUND_PER_HOST: u64 = 1023;

@@ -24,10 +24,9 @@ impl TopologyResolver<'_, '_, '_> {
         groups: &mut [Group],
     ) -> Vec<Connection> {
         let mut out = Vec::new();
+        let node_indices = raw.node_indices();
         for group_index in 0..groups.len() {
-            let Some(node_index) =
-                raw.nodes.iter().position(|n| n.name() == groups[group_index].name)
-            else {
+            let Some(&node_index) = node_indices.get(groups[group_index].name.as_str()) else {
                 continue;
             };
             let node = &raw.nodes[node_index];
@@ -280,8 +279,9 @@ impl TopologyResolver<'_, '_, '_> {
 
     /// Two sockets of one node may not bind the same port.
     pub(super) fn check_binds(&mut self, raw: &RawTopology, groups: &[Group]) {
+        let node_indices = raw.node_indices();
         for group in groups {
-            let Some(ni) = raw.nodes.iter().position(|n| n.name() == group.name) else { continue };
+            let Some(&ni) = node_indices.get(group.name.as_str()) else { continue };
             let mut seen: BTreeMap<u16, &str> = BTreeMap::new();
             for socket in &group.sockets {
                 let Some(Bind::Port(port)) = socket.bind else { continue };
@@ -321,8 +321,9 @@ impl TopologyResolver<'_, '_, '_> {
         groups: &[Group],
         connections: &[Connection],
     ) {
+        let node_indices = raw.node_indices();
         for group in groups {
-            let Some(ni) = raw.nodes.iter().position(|n| n.name() == group.name) else { continue };
+            let Some(&ni) = node_indices.get(group.name.as_str()) else { continue };
             for (si, socket) in group.sockets.iter().enumerate() {
                 if socket.socket_type != SocketType::Pair {
                     continue;

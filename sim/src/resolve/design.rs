@@ -78,7 +78,10 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                 continue;
             };
             let Some(text) = self.expand(raw, &ppath) else { continue };
-            if let Some(v) = self.param_value(spec.kind, &text, &ppath, name) {
+            let before = self.diags.as_slice().len();
+            let value = self.param_value(spec.kind, &text, &ppath, name);
+            self.name_the_param(raw, &ppath, before);
+            if let Some(v) = value {
                 out.insert(name.clone(), v);
             }
         }

@@ -102,10 +102,8 @@ pub fn resolve_topology_source(
     overrides: &TopologyOverrides,
 ) -> Loaded<TopologyPlan> {
     let mut diags = Diagnostics::new(src);
-    let plan = yaml::load::<RawTopology>(src, &mut diags).and_then(|raw| {
-        let params = overrides.params.iter().map(|(k, v)| (k.clone(), (*v).clone())).collect();
-        TopologyResolver::new(registry, &mut diags).resolve(&raw, &params)
-    });
+    let plan = yaml::load::<RawTopology>(src, &mut diags)
+        .and_then(|raw| TopologyResolver::new(registry, &mut diags).resolve(&raw, overrides));
     Loaded { plan, diagnostics: in_file_order(diags.into_vec()) }
 }
 
@@ -156,8 +154,10 @@ pub fn load_scenario_source(src: &SourceFile, registry: &Registry) -> Loaded<Sce
             return Loaded::failed(diags.into_vec());
         }
     };
-    let overrides =
-        TopologyOverrides { params: raw.params.iter().map(|(k, v)| (k.clone(), v)).collect() };
+    let overrides = TopologyOverrides {
+        params: raw.params.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        scenario: Some(src),
+    };
     let topo = resolve_topology_source(&topo_src, registry, &overrides);
     let mut all = topo.diagnostics;
     let plan = topo.plan.and_then(|mut topology| {

@@ -52,20 +52,16 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                 // and the option left out, so it is not refused a second time.
                 if let Some(scalar) = value.take() {
                     let at = opts_path.key(name);
-                    if let Some(param) = scalar.text.strip_prefix('$') {
-                        from_params.push((at.clone(), param.to_owned()));
-                    }
                     *value = self.expand_scalar(&scalar, &at);
+                    if scalar.text.starts_with('$') {
+                        from_params.push((at, scalar));
+                    }
                 }
             }
             let before = self.diags.as_slice().len();
             options.apply(&opts, socket_type, &opts_path, self.diags);
-            // The check saw the param's value; the file shows its name.
-            for diag in self.diags.since_mut(before) {
-                let param = from_params.iter().find(|(at, _)| diag.yaml_path.as_ref() == Some(at));
-                if let Some((_, param)) = param {
-                    diag.message = format!("{} (the value of `${param}`)", diag.message);
-                }
+            for (at, written) in &from_params {
+                self.name_the_param(written, at, before);
             }
         }
         Some(SocketPlan {

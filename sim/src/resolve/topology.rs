@@ -11,6 +11,7 @@ use crate::spec::diag::{Code, Diagnostics, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawNode, RawTopology};
 use crate::spec::scalar::Scalar;
+use crate::spec::source::SourceFile;
 use crate::spec::suggest::did_you_mean;
 
 use crate::plan::Effective;
@@ -50,6 +51,8 @@ const MAX_HOSTS: WholeRange = WholeRange {
 };
 /// A topology's whole numbers may also name a parameter.
 const TOPOLOGY_EXAMPLE: &str = "for example `3`, or `$param` to use a topology parameter";
+/// The same, for a value that came from a parameter: it cannot name another.
+const PARAM_VALUE_EXAMPLE: &str = "for example `3`";
 
 /// What a scenario changes in the topology it runs.
 #[derive(Debug, Default)]
@@ -57,19 +60,35 @@ pub struct TopologyOverrides<'a> {
     /// Parameter values replacing the topology's defaults (the scenario checks that
     /// each names a declared parameter).
     pub params: BTreeMap<String, &'a Scalar>,
+    /// The scenario that sets them: an error about such a value is reported where the
+    /// topology uses it, and its hint names the scenario's line.
+    pub scenario: Option<&'a SourceFile>,
 }
 
 pub(super) struct TopologyResolver<'r, 'd, 'a> {
     pub(super) registry: &'r Registry,
     pub(super) diags: &'d mut Diagnostics<'a>,
     pub(super) params: BTreeMap<String, Scalar>,
+    /// The scenario whose `params` replaced some of `params`, if any.
+    pub(super) scenario: Option<&'a SourceFile>,
+    /// The parameters the scenario sets, each with where it sets it (`file:line:column`)
+    /// once an error has been traced to it: located on demand, and once, because each
+    /// location parses the scenario again.
+    pub(super) params_set_at: BTreeMap<String, Option<String>>,
     /// The topology's `library:`, which nodes and sockets inherit.
     pub(super) library: Option<Effective<Option<Library>>>,
 }
 
 impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     pub(super) fn new(registry: &'r Registry, diags: &'d mut Diagnostics<'a>) -> Self {
-        TopologyResolver { registry, diags, params: BTreeMap::new(), library: None }
+        TopologyResolver {
+            registry,
+            diags,
+            params: BTreeMap::new(),
+            scenario: None,
+            params_set_at: BTreeMap::new(),
+            library: None,
+        }
     }
 
     pub(super) fn diags(&mut self) -> &mut Diagnostics<'a> {
@@ -81,20 +100,25 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     pub(super) fn resolve(
         mut self,
         raw: &RawTopology,
-        param_overrides: &BTreeMap<String, Scalar>,
+        overrides: &TopologyOverrides<'a>,
     ) -> Option<TopologyPlan> {
         self.params = raw.params.clone();
-        for (name, value) in param_overrides {
+        for (name, value) in &overrides.params {
             // Only a declared parameter can be overridden: an undeclared one must not
             // join the plan's parameters, or the scenario's check that each override
             // names a declared parameter would always pass.
             if let Some(slot) = self.params.get_mut(name) {
-                *slot = value.clone();
+                *slot = (*value).clone();
             }
         }
+        self.scenario = overrides.scenario;
+        self.params_set_at = overrides.params.keys().map(|name| (name.clone(), None)).collect();
         let root = YamlPath::root();
         self.library = self.written_library(&raw.library, &root.key("library"));
         let mut groups: Vec<Group> = Vec::new();
+        // The names taken so far: a topology may have tens of thousands of nodes, and
+        // looking each up in `groups` made loading it take quadratic time.
+        let mut taken = std::collections::BTreeSet::new();
         for (i, node) in raw.nodes.iter().enumerate() {
             let path = root.key("nodes").index(i);
             if node.name.is_none() {
@@ -103,7 +127,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
                 self.diags.missing_field(&path, "name").hint(
                     "name the node, for example `name: worker`; sockets address it as `worker.0`",
                 );
-            } else if groups.iter().any(|g| g.name == node.name()) {
+            } else if !taken.insert(node.name()) && groups.iter().any(|g| g.name == node.name()) {
                 // Named by its place in the file: group ids skip nodes that failed.
                 let first = raw.nodes.iter().position(|n| n.name == node.name).unwrap_or(0);
                 let msg = format!("two nodes are named `{}`", node.name());
@@ -177,6 +201,48 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             None => d.hint(format!("declared parameters: {}", known.join(", "))),
         };
         None
+    }
+
+    /// Amends what was reported about `path` since the first `before` diagnostics, when
+    /// the value there was `written` as a `$param`: the check saw the parameter's value,
+    /// the file shows its name, so the message names it, and the hint traces a value a
+    /// scenario set to the scenario's line. A hint that offers `$param` as a way to write the
+    /// value loses the offer: a parameter's value cannot itself name one.
+    pub(super) fn name_the_param(&mut self, written: &Scalar, path: &YamlPath, before: usize) {
+        let Some(param) = written.text.strip_prefix('$') else { return };
+        if self.diags.as_slice().len() == before {
+            return;
+        }
+        let set_at = self.param_set_at(param);
+        for diag in self.diags.since_mut(before) {
+            if diag.yaml_path.as_ref() != Some(path) {
+                continue;
+            }
+            diag.message = format!("{} (the value of `${param}`)", diag.message);
+            if diag.hint.as_deref() == Some(TOPOLOGY_EXAMPLE) {
+                diag.hint = Some(PARAM_VALUE_EXAMPLE.to_owned());
+            }
+            if let Some(at) = &set_at {
+                let origin = format!("`${param}` is set by the scenario's `params` at {at}");
+                diag.hint = Some(match diag.hint.take() {
+                    Some(hint) => format!("{hint}; {origin}"),
+                    None => origin,
+                });
+            }
+        }
+    }
+
+    /// Where the scenario sets `param`, if it does.
+    fn param_set_at(&mut self, param: &str) -> Option<String> {
+        let scenario = self.scenario?;
+        let slot = self.params_set_at.get_mut(param)?;
+        let at = slot.get_or_insert_with(|| {
+            let path = YamlPath::root().key("params").key(param);
+            let at = crate::spec::yaml::locate(scenario, &path, Target::Value)
+                .map_or(String::new(), |l| format!(":{}:{}", l.line, l.column));
+            format!("{}{at}", scenario.path.display())
+        });
+        Some(at.clone())
     }
 
     pub(super) fn group(&mut self, node: &RawNode, id: GroupId, path: &YamlPath) -> Option<Group> {
@@ -264,9 +330,12 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
     pub(super) fn count(&mut self, node: &RawNode, path: &YamlPath) -> Option<u32> {
         let Some(raw) = &node.count else { return Some(1) };
         let cpath = path.key("count");
-        let text = self.expand(raw, &cpath)?;
-        let scalar = Scalar { text, ..raw.clone() };
-        whole_number(self.diags, &scalar, &cpath, COUNT).map(|n| n as u32)
+        // A `$param` the topology does not declare is reported by `expand_scalar`.
+        let scalar = self.expand_scalar(raw, &cpath)?;
+        let before = self.diags.as_slice().len();
+        let count = whole_number(self.diags, &scalar, &cpath, COUNT).map(|n| n as u32);
+        self.name_the_param(raw, &cpath, before);
+        count
     }
 
     pub(super) fn max_hosts(&mut self, raw: &RawTopology) -> u64 {

@@ -149,7 +149,7 @@ codes! {
     TooDeep = "too-deep", "a topology or scenario needs a few levels; look for an unclosed `[` or `{`";
     /// The file is larger than any topology or scenario needs.
     TooLarge = "too-large", "a topology or scenario is a few kilobytes; check that this is the file you meant";
-    /// A node opens more connections than its simulated hosts can hold.
+    /// A node opens more connections, or binds more sockets, than its simulated hosts can hold.
     TooManyConnections = "too-many-connections", "use `hosts: 4` or more";
     /// So many errors that the rest are not listed.
     TooManyErrors = "too-many-errors", "fix the errors above and load again";

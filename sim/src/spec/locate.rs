@@ -12,6 +12,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::de::COMPLEX_KEY;
 use super::diag::{Location, Target};
 use super::path::{Seg, YamlPath};
 use super::source::SourceFile;
@@ -137,6 +138,11 @@ impl KeyProbe<'_> {
             matched => Ok(matched),
         }
     }
+
+    /// [`Self::check`] for a key that is a list or mapping.
+    fn complex_key<E: de::Error>(self) -> Result<bool, E> {
+        self.check(COMPLEX_KEY)
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for KeyProbe<'_> {
@@ -179,14 +185,18 @@ impl<'de> Visitor<'de> for KeyProbe<'_> {
         self.check("null")
     }
 
+    // A list or mapping key is named [`COMPLEX_KEY`] in paths; raised on before it is
+    // read, so that the position is its start.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let matched = self.complex_key()?;
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(false)
+        Ok(matched)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let matched = self.complex_key()?;
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(false)
+        Ok(matched)
     }
 }
 

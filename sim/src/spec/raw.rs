@@ -29,6 +29,19 @@ pub struct RawTopology {
     pub library: Option<String>,
 }
 
+impl RawTopology {
+    /// Each node's index in `nodes` by name (the first, where two share one): the
+    /// resolver finds a group's node by its name, and a walk of `nodes` for each made
+    /// a topology of tens of thousands of nodes take minutes.
+    pub fn node_indices(&self) -> BTreeMap<&str, usize> {
+        let mut out = BTreeMap::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            out.entry(node.name()).or_insert(i);
+        }
+        out
+    }
+}
+
 /// A node group: `count` replicas of one design, or of an external program.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -20,7 +20,7 @@
 
 use std::fmt::Write as _;
 
-use super::diag::{Diagnostic, Location};
+use super::diag::{Code, Diagnostic, Location};
 
 /// How many columns a tab takes in the excerpt.
 const TAB_WIDTH_COLUMNS: usize = 4;
@@ -38,15 +38,35 @@ const QUOTED_CHARS_MAX: usize = 60;
 /// The longest message or hint shown whole.
 const MESSAGE_CHARS_MAX: usize = 400;
 
+/// The most diagnostics [`render`] prints in full. A generated file with one mistake
+/// repeated on every node can hold a hundred thousand; nobody reads past the first
+/// screens, and printing them all took megabytes and tens of seconds.
+pub const RENDERED_MAX: usize = 100;
+
 /// Renders diagnostics one after another, separated by blank lines; the excerpt is the one
 /// each diagnostic captured when it was recorded, and is left out if it has none.
+///
+/// Only the first [`RENDERED_MAX`] are printed; one closing line then counts the errors
+/// and warnings left out, so a caller's own totals (taken from the whole slice) still
+/// agree with what the reader was told exists.
 pub fn render(diags: &[Diagnostic]) -> String {
     let mut out = String::new();
-    for (i, diag) in diags.iter().enumerate() {
+    for (i, diag) in diags.iter().take(RENDERED_MAX).enumerate() {
         if i > 0 {
             out.push('\n');
         }
         render_one(&mut out, diag);
+    }
+    let rest = diags.get(RENDERED_MAX..).unwrap_or_default();
+    if !rest.is_empty() {
+        let errors = rest.iter().filter(|d| d.is_error()).count();
+        let warnings = rest.len() - errors;
+        let _ = writeln!(
+            out,
+            "\nnote[{}]: {errors} more error(s) and {warnings} more warning(s) are not shown; \
+             fix the ones above first",
+            Code::TooManyErrors
+        );
     }
     out
 }
@@ -232,7 +252,6 @@ fn is_in_flow(before: &[char]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::diag::Code;
     use crate::spec::diag::{Diagnostics, Severity};
     use crate::spec::source::SourceFile;
     use std::path::PathBuf;
@@ -280,6 +299,27 @@ error[unknown-field]: no excerpt captured
  --> x.yaml:3:2
 ";
         assert_eq!(render(&[first, second]), expected);
+    }
+
+    #[test]
+    fn prints_the_first_hundred_then_counts_the_rest() {
+        let mut diags: Vec<Diagnostic> =
+            (1..=RENDERED_MAX + 7).map(|i| diag_at(i, 1, "bad")).collect();
+        for diag in &mut diags[RENDERED_MAX + 5..] {
+            diag.severity = Severity::Warning;
+        }
+        let text = render(&diags);
+        assert_eq!(text.matches("error[unknown-field]").count(), RENDERED_MAX);
+        assert!(!text.contains(&format!("x.yaml:{}:1", RENDERED_MAX + 1)), "{text}");
+        assert!(
+            text.ends_with(
+                "\nnote[too-many-errors]: 5 more error(s) and 2 more warning(s) are not shown; \
+                 fix the ones above first\n"
+            ),
+            "{text}"
+        );
+        // Exactly the cap prints no closing line.
+        assert!(!render(&diags[..RENDERED_MAX]).contains("not shown"));
     }
 
     #[test]

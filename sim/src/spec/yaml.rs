@@ -202,13 +202,21 @@ fn report(src: &SourceFile, issues: Vec<Issue>, diags: &mut Diagnostics) {
 
 /// Records a serde_yaml parse error, reworded where its own wording is obscure.
 fn report_syntax(err: &serde_yaml::Error, diags: &mut Diagnostics) {
-    let location = err.location().map(|at| Location { line: at.line(), column: at.column() });
+    let mut message = err.to_string();
+    // A character the reader refuses is placed by its byte offset alone, in the prose;
+    // the position serde_yaml gives with it is the document's start.
+    let location = match reader_offset(&message) {
+        Some(offset) => Some(location_of_offset(&diags.source().text, offset)),
+        None => err.location().map(|at| Location { line: at.line(), column: at.column() }),
+    };
     // serde_yaml gives no position for a second document, so the `---` is found here.
     let location = location.or_else(|| second_document(&diags.source().text));
-    let mut message = err.to_string();
     if let Some(at) = &location {
         // The position is printed separately, so it is cut from the prose.
         message = message.replacen(&format!(" at line {} column {}", at.line, at.column), "", 1);
+    }
+    if let Some((before, _)) = message.split_once(" at position ") {
+        message = before.to_owned();
     }
     // serde_yaml points a duplicate key at the start of its mapping; the user needs the
     // second one, which is the one to remove or rename.
@@ -227,6 +235,25 @@ fn report_syntax(err: &serde_yaml::Error, diags: &mut Diagnostics) {
     }
     let diag = diags.error_at(location, code, message);
     diag.hint = hint;
+}
+
+/// The byte offset in libyaml's reader errors ("control characters are not allowed at
+/// position 172"), which carry no line.
+fn reader_offset(message: &str) -> Option<usize> {
+    let (_, rest) = message.split_once(" at position ")?;
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// The line and column (in characters, from 1) of byte `offset` of `text`.
+fn location_of_offset(text: &str, offset: usize) -> Location {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let line = before.matches('\n').count() + 1;
+    Location { line, column: before[line_start..].chars().count() + 1 }
 }
 
 /// The key in serde_yaml's "duplicate entry with key …" error, if it is that one.
@@ -299,6 +326,25 @@ fn reword_syntax(message: String) -> (Code, String, Option<String>) {
             Code::Syntax,
             "the document is too large once aliases are expanded".to_owned(),
             Some(hint.to_owned()),
+        );
+    }
+    if message.contains("control characters are not allowed") {
+        return (
+            Code::Syntax,
+            "a control character is not allowed here".to_owned(),
+            Some(
+                "remove it; a file may hold tabs and line breaks, but no other control characters"
+                    .to_owned(),
+            ),
+        );
+    }
+    if message.starts_with("found a tab character that violates indentation") {
+        // libyaml adds where the value it was reading began, a line or more above the
+        // tab; the location is the tab's own line, and one position is enough.
+        return (
+            Code::Syntax,
+            "a tab character is used for indentation".to_owned(),
+            Some("indent with spaces: YAML does not allow tabs in indentation".to_owned()),
         );
     }
     if let Some(number) = oversized_integer(&message) {

@@ -120,6 +120,10 @@ pub(super) fn describe_value(value: &Value) -> String {
     }
 }
 
+/// How a path names a key that is a list or mapping (YAML's `? [a, b]`): after the
+/// `?` that writes one. The locator finds such a key by this name.
+pub(crate) const COMPLEX_KEY: &str = "?";
+
 /// The text a mapping key stands for in a [`crate::spec::YamlPath`]; non-string keys use their
 /// YAML spelling so the locator can compare them.
 pub(crate) fn key_text(key: &Value) -> String {
@@ -128,7 +132,7 @@ pub(crate) fn key_text(key: &Value) -> String {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        Value::Sequence(_) | Value::Mapping(_) | Value::Tagged(_) => "?".to_owned(),
+        Value::Sequence(_) | Value::Mapping(_) | Value::Tagged(_) => COMPLEX_KEY.to_owned(),
     }
 }
 

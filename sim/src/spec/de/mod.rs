@@ -20,6 +20,7 @@ mod context;
 mod error;
 mod placeholder;
 
+pub(super) use self::error::COMPLEX_KEY;
 use serde::de::{self, Deserializer, Visitor};
 use serde_yaml::{Mapping, Value};
 
@@ -204,7 +205,13 @@ impl<'v, 'c> ValueDe<'v, 'c> {
     fn reject_key(&mut self, key: &Value, expected: &str) {
         let path = self.path.key(key_text(key));
         let message = format!("{expected}, found {}", describe_value(key));
-        let hint = Some(format!("put the key in quotes: `\"{}\"`", key_text(key)));
+        let hint = match key {
+            Value::Sequence(_) | Value::Mapping(_) => {
+                "write a name as the key: `? ` makes a list or mapping the key".to_owned()
+            }
+            _ => format!("put the key in quotes: `\"{}\"`", key_text(key)),
+        };
+        let hint = Some(hint);
         self.cx.record(&path, Target::Key, Code::WrongType, message).hint = hint;
     }
 
