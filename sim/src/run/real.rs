@@ -50,13 +50,13 @@ const DESCRIPTORS_PER_LINK: u64 = 5;
 /// covers it in seconds.
 pub(crate) const REAL_TIME_MAX: Duration = Duration::from_secs(10 * 60);
 /// The smallest time scale: at a hundredth a simulated second of the timetable
-/// passes in 10 ms, one look of the run loop at the clock ([`TICK`]) and half the
-/// timer slack real runs allow ([`REAL_TIMER_SLACK`]), so the timetable is still
+/// passes in 10 ms, one look of the run loop at the clock (`TICK`) and half the
+/// timer slack real runs allow (`REAL_TIMER_SLACK`), so the timetable is still
 /// kept to about a simulated second. A smaller factor squeezes it below what a real
 /// run can tell apart: at 1e-300 a 4 s scenario ran in 0 ms with no verdict.
 pub const TIME_SCALE_MIN: f64 = 0.01;
 /// The largest time scale: at 100, six simulated seconds already fill the ten
-/// minutes a real run may last ([`REAL_TIME_MAX`]), so a larger factor could only
+/// minutes a real run may last (`REAL_TIME_MAX`), so a larger factor could only
 /// turn the smallest scenarios into longer waits, and the products of the timetable
 /// with it stay far inside a `Duration`.
 pub const TIME_SCALE_MAX: f64 = 100.0;
