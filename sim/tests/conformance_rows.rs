@@ -1646,8 +1646,9 @@ fn conformance_nanomsg_req_sends_to_the_rep_idle_longest() {
 /// peer script): all but the last hold the request they get until released; the last
 /// answers at once.
 const ROTATING: [&str; 3] = ["a", "b", "c"];
-/// The REQ's resend interval in those rows (`ROTATING_RESEND_MS`).
-const ROTATING_RESEND: Duration = Duration::from_millis(500);
+/// The REQ's resend interval in those rows (`ROTATING_RESEND_MS`, which says why it
+/// is this long).
+const ROTATING_RESEND: Duration = Duration::from_millis(1500);
 /// Between the late answers and the next request (`ROTATING_GAP_S`), so that they
 /// reach the REQ while it has no request out: the experiment's timing.
 const ROTATING_GAP: Duration = Duration::from_millis(100);

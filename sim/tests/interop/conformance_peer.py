@@ -1560,7 +1560,10 @@ def peer_req_joining(lib, port):
 # once. The REQ sends req-1 (which its resends carry to b, then c), the REPs are
 # released (a's and b's late answers to req-1 reach the REQ), and the REQ sends req-2.
 ROTATING = ("a", "b", "c")
-ROTATING_RESEND_MS = 500
+# Long enough that c's answer, sent as soon as it gets req-1, reaches the REQ before
+# its next resend even on a loaded machine: at 500 ms a CI run once stalled past it,
+# and the REQ sent req-1 to a a second time.
+ROTATING_RESEND_MS = 1500
 # Between the late answers and req-2, so that they reach the REQ while it has no
 # request out: the experiment's timing, as JOINING_GAP_S is.
 ROTATING_GAP_S = 0.1
