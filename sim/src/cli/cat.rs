@@ -19,6 +19,7 @@ use super::error::Error;
 use crate::plan::{Effective, EffectiveOptions, Library, Source};
 use crate::run::cat::{BindFailed, CatEnd, CatOutput, CatScript, CatSocket, cat as play};
 use crate::socket::{Linger, Msg, SocketOptions, SocketType, multipart};
+use crate::spec::source::{ReadError, read_regular};
 
 /// Exit code of an error that is not the arguments' (docs/cat.md): a bind the system
 /// refused, output that could not be written.
@@ -221,66 +222,27 @@ fn body(args: &CatArgs) -> Result<Option<Bytes>, String> {
 /// (docs/limits.md). The whole file is held in memory to be sent.
 pub const FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
-/// The bytes of `--file PATH`: a regular file of at most [`FILE_BYTES_MAX`] bytes. The
-/// metadata is checked before the file is opened, as every input file is
-/// (`SourceFile::read`), so a device (`/dev/zero`) or a FIFO is refused without a
-/// blocking open or a read until memory runs out; the read is bounded too, in case
-/// the file grows in between.
+/// The bytes of `--file PATH`: a regular file of at most [`FILE_BYTES_MAX`] bytes,
+/// read as every file a user names is (`spec::source::read_regular`), so a device
+/// (`/dev/zero`) or a FIFO is refused without a blocking open or a read until memory
+/// runs out.
 fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
     let fail = |why: String| format!("--file {}: {why}", path.display());
-    let io = |e: std::io::Error| fail(format!("{e}; hint: give a readable file"));
-    let shape = |meta: &std::fs::Metadata| {
-        if !meta.is_file() {
-            let what = file_kind(meta.file_type());
-            return Err(fail(format!(
-                "is {what}, not a regular file; hint: `cat` sends the bytes of a regular file, \
-                 read whole before the first send (save a stream to a file first), or of --data"
-            )));
+    read_regular(path, FILE_BYTES_MAX).map_err(|err| match err {
+        ReadError::Io(e) => fail(format!("{e}; hint: give a readable file")),
+        ReadError::NotAFile(what) => fail(format!(
+            "is {what}, not a regular file; hint: `cat` sends the bytes of a regular file, \
+             read whole before the first send (save a stream to a file first), or of --data"
+        )),
+        ReadError::TooLarge(len) => {
+            let size = len.map_or_else(String::new, |len| format!(" ({len} bytes)"));
+            fail(format!(
+                "is larger than the {FILE_BYTES_MAX} bytes (64 MiB) `cat` sends{size}; hint: an \
+                 NNG or nanomsg peer takes 1 MiB by default, so a message this large is for a \
+                 peer with a raised limit (docs/cat.md)"
+            ))
         }
-        if meta.len() > FILE_BYTES_MAX {
-            return Err(too_large(&fail, Some(meta.len())));
-        }
-        Ok(())
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    shape(&meta)?;
-    let file = std::fs::File::open(path).map_err(io)?;
-    shape(&file.metadata().map_err(io)?)?;
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, FILE_BYTES_MAX + 1), &mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > FILE_BYTES_MAX {
-        return Err(too_large(&fail, None));
-    }
-    Ok(bytes)
-}
-
-/// The refusal of a file over [`FILE_BYTES_MAX`]; `len` when the metadata told it.
-fn too_large(fail: &dyn Fn(String) -> String, len: Option<u64>) -> String {
-    let size = len.map_or_else(String::new, |len| format!(" ({len} bytes)"));
-    fail(format!(
-        "is larger than the {FILE_BYTES_MAX} bytes (64 MiB) `cat` sends{size}; hint: an NNG \
-         or nanomsg peer takes 1 MiB by default, so a message this large is for a peer with \
-         a raised limit (docs/cat.md)"
-    ))
-}
-
-/// What a path that is not a regular file is, in words.
-fn file_kind(file_type: std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if file_type.is_fifo() {
-            return "a named pipe (FIFO)";
-        }
-        if file_type.is_char_device() || file_type.is_block_device() {
-            return "a device";
-        }
-        if file_type.is_socket() {
-            return "a socket";
-        }
-    }
-    if file_type.is_dir() { "a directory" } else { "not a regular file" }
+    })
 }
 
 fn endpoints(urls: &[String], bind: bool) -> Result<Vec<SocketAddr>, String> {

@@ -41,30 +41,27 @@ impl SourceFile {
     }
 
     /// Reads a file; an unreadable file, one that is not a regular file, one larger than
-    /// [`FILE_SIZE_MAX_BYTES`] or one that is not UTF-8 becomes a diagnostic.
-    ///
-    /// The metadata is checked before the file is opened, so a FIFO or a device
-    /// (`/dev/zero`) is refused without a blocking open or an endless read; the read
-    /// itself is bounded too, in case the file grows or is swapped in between.
+    /// [`FILE_SIZE_MAX_BYTES`] or one that is not UTF-8 becomes a diagnostic. The read
+    /// is `read_regular`'s: a FIFO or a device is refused before it is opened.
     #[allow(
         clippy::result_large_err,
         reason = "called once per input file; boxing would only make callers unwrap a box"
     )]
     pub fn read(path: impl AsRef<Path>) -> Result<Self, Diagnostic> {
         let path = path.as_ref();
-        let io_error = |err: std::io::Error| {
-            let message = format!("cannot read `{}`: {err}", path.display());
-            Diagnostic::new(Severity::Error, Code::Io, message, path)
-        };
-        let meta = std::fs::metadata(path).map_err(io_error)?;
-        check_shape(path, &meta)?;
-        let file = std::fs::File::open(path).map_err(io_error)?;
-        check_shape(path, &file.metadata().map_err(io_error)?)?;
-        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.take(FILE_SIZE_MAX_BYTES + 1).read_to_end(&mut bytes).map_err(io_error)?;
-        if bytes.len() as u64 > FILE_SIZE_MAX_BYTES {
-            return Err(too_large(path, None));
-        }
+        let bytes = read_regular(path, FILE_SIZE_MAX_BYTES).map_err(|err| match err {
+            ReadError::Io(err) => {
+                let message = format!("cannot read `{}`: {err}", path.display());
+                Diagnostic::new(Severity::Error, Code::Io, message, path)
+            }
+            ReadError::NotAFile(what) => {
+                let message = format!("`{}` is {what}, not a regular file", path.display());
+                let mut diag = Diagnostic::new(Severity::Error, Code::NotAFile, message, path);
+                diag.hint("name a YAML file; patchbay does not read directories, pipes or devices");
+                diag
+            }
+            ReadError::TooLarge(len) => too_large(path, len),
+        })?;
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Self::new(path, text)),
             Err(err) => Err(not_utf8(path, err.as_bytes(), err.utf8_error().valid_up_to())),
@@ -72,27 +69,45 @@ impl SourceFile {
     }
 }
 
+/// Why [`read_regular`] read nothing.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Io(std::io::Error),
+    /// Not a regular file: what it is, in words (`a device`, `a named pipe (FIFO)`).
+    NotAFile(&'static str),
+    /// Larger than the cap; its length when the metadata told it (a read stops just
+    /// past the cap, so it cannot).
+    TooLarge(Option<u64>),
+}
+
+/// The bytes of the regular file at `path`, at most `max` of them: what every file a
+/// user names is read with (an input file here, `cat --file`).
+///
+/// The metadata is checked before the file is opened, so a FIFO or a device
+/// (`/dev/zero`) is refused without a blocking open or an endless read; the read
+/// itself is bounded too, in case the file grows or is swapped in between.
+pub(crate) fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+    let shape = |meta: &std::fs::Metadata| match meta {
+        m if !m.is_file() => Err(ReadError::NotAFile(kind_of(m.file_type()))),
+        m if m.len() > max => Err(ReadError::TooLarge(Some(m.len()))),
+        _ => Ok(()),
+    };
+    let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
+    shape(&meta)?;
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    shape(&file.metadata().map_err(ReadError::Io)?)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(max + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
+    if bytes.len() as u64 > max {
+        return Err(ReadError::TooLarge(None));
+    }
+    Ok(bytes)
+}
+
 /// The largest input file read: far above any real topology or scenario (a million
 /// replicas is one group of one line), and small enough that a file that is not one
 /// (a log, a dump) is refused at once instead of being parsed for seconds.
 pub const FILE_SIZE_MAX_BYTES: u64 = 4 * 1024 * 1024;
-
-/// Refuses what is not a regular file, or a regular file over the size cap, from its
-/// metadata alone.
-#[allow(clippy::result_large_err, reason = "as `SourceFile::read`, which it serves")]
-fn check_shape(path: &Path, meta: &std::fs::Metadata) -> Result<(), Diagnostic> {
-    if meta.is_file() {
-        return match meta.len() {
-            len if len > FILE_SIZE_MAX_BYTES => Err(too_large(path, Some(len))),
-            _ => Ok(()),
-        };
-    }
-    let what = kind_of(meta.file_type());
-    let message = format!("`{}` is {what}, not a regular file", path.display());
-    let mut diag = Diagnostic::new(Severity::Error, Code::NotAFile, message, path);
-    diag.hint("name a YAML file; patchbay does not read directories, pipes or devices");
-    Err(diag)
-}
 
 /// What a file that is not a regular file is, in words.
 fn kind_of(file_type: std::fs::FileType) -> &'static str {
