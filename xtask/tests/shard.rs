@@ -7,27 +7,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
+mod common;
 
-/// A fresh folder under the system's temporary one, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("patchbay-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temporary folder");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::{TempDir, root};
 
 fn xtask(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
@@ -63,7 +45,7 @@ const SEEDS: &str = "4";
 #[test]
 fn three_shards_run_as_processes_merge_into_the_unsharded_report() {
     let dir = TempDir::new("shard-merge");
-    let at = |name: &str| dir.0.join(name).display().to_string();
+    let at = |name: &str| dir.at(name);
     let mut args: Vec<String> = SWEEP.iter().map(|s| (*s).to_owned()).collect();
     args.push(SEEDS.to_owned());
     let with = |more: &[String]| -> Vec<String> { args.iter().chain(more).cloned().collect() };
@@ -133,7 +115,7 @@ fn three_shards_run_as_processes_merge_into_the_unsharded_report() {
 #[test]
 fn shards_without_runs_exit_0_and_merge_into_the_unsharded_report() {
     let dir = TempDir::new("shard-empty");
-    let at = |name: &str| dir.0.join(name).display().to_string();
+    let at = |name: &str| dir.at(name);
     let sweep = ["sim", "scenarios/pair-relay.yaml", "scenarios/streamer.yaml", "--seed", "1"];
     let with = |more: &[&str]| -> Vec<String> {
         sweep.iter().chain(more).map(|s| (*s).to_owned()).collect()
@@ -179,7 +161,7 @@ fn shards_without_runs_exit_0_and_merge_into_the_unsharded_report() {
 #[test]
 fn a_missing_duplicated_or_foreign_shard_is_refused_naming_the_file() {
     let dir = TempDir::new("shard-refuse");
-    let at = |name: &str| dir.0.join(name).display().to_string();
+    let at = |name: &str| dir.at(name);
     let run = |args: &[&str]| {
         let out = xtask(args).output().expect("run xtask");
         (out.status.code(), text(&out))
