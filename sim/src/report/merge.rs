@@ -303,7 +303,7 @@ fn check_shares(
 /// outcome edited after the shard wrote it, which the merged counts would hide.
 fn check_counts(path: &Path, report: &Report) -> Result<(), String> {
     use serde_json::Value;
-    let mut by_file: std::collections::HashMap<&str, Vec<&Value>> = Default::default();
+    let mut by_file: std::collections::BTreeMap<&str, Vec<&Value>> = Default::default();
     for run in &report.runs {
         let file = run.get("file").and_then(|f| f.as_str()).unwrap_or_default();
         by_file.entry(file).or_default().push(run);

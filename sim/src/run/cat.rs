@@ -12,7 +12,7 @@
 //! The clock here is the wall clock: nothing is simulated, as in `run/real.rs`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -188,7 +188,7 @@ impl Session {
         // a peer answers; its first failure is noted, so that a `cat` waiting on a
         // wrong address says which and why, and the retries stay quiet until it has
         // connected (and may be lost again).
-        let unreachable: RefCell<HashSet<SocketAddr>> = RefCell::default();
+        let unreachable: RefCell<BTreeSet<SocketAddr>> = RefCell::default();
         let sink: EventSink = Rc::new(move |_at, event| match event {
             DriverEvent::Socket(SocketEvent::Dropped {
                 reason: DropReason::PipeClosed, ..
