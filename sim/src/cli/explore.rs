@@ -68,9 +68,6 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
         line.push_str(" --faults-only");
     }
     let command = Invocation::new(ctx.tool.clone(), line);
-    // Where the search's outcome will go, settled now: a search that ran for an hour
-    // must not end in a refusal.
-    let case = free_case(&opts.out_dir, &base.plan.name);
     let shard_json = shard.map(|s| shard_report_path(&base, &opts, s));
     if let Some(json) = &shard_json {
         if !check_place(&Place::At(json)) {
@@ -96,10 +93,11 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
         };
     };
     print_finding(finding, &outcome);
-    let written = explore::write_finding(&base, finding, &opts, command.clone()).map_err(|e| {
+    // The case takes a number whose report names are free too (`write_finding`), so
+    // a search that ran for an hour does not end in a refusal to save its report.
+    let path = explore::write_finding(&base, finding, &opts, command.clone()).map_err(|e| {
         Error::msg(format!("writing the case under {}: {e}", opts.out_dir.display()))
     })?;
-    let path = take_case_number(written, &case)?;
     let shown = ctx.shown(&path);
     outln!("\nwrote the minimal case to {}", shown.display());
     let mut report =
@@ -113,33 +111,6 @@ pub fn explore(ctx: &Ctx, args: ExploreArgs) -> Result<ExitCode, Error> {
     }
     outln!("repro: {} sim {}", ctx.tool, shown.display());
     Ok(ExitCode::from(2))
-}
-
-/// The case file a finding will be written as, chosen before the search: the lowest
-/// `<out>/<scenario>-N.yaml` whose `.json` and `.html` (its report) are free too, so
-/// that the report of a case found after an hour's search is not refused for a name
-/// someone else's file holds.
-fn free_case(out_dir: &Path, name: &str) -> PathBuf {
-    let taken = |p: &Path| std::fs::symlink_metadata(p).is_ok();
-    (1u64..)
-        .map(|n| out_dir.join(format!("{name}-{n}.yaml")))
-        .find(|yaml| !["yaml", "json", "html"].iter().any(|ext| taken(&yaml.with_extension(ext))))
-        .expect("some number is free")
-}
-
-/// The case as written at `written` (`explore::write_finding` takes the first free
-/// `.yaml`), moved to `case`, the number [`free_case`] chose before the search, when
-/// they differ: a lower number's `.yaml` was free but its report's name was taken.
-/// Kept where it was if `case` was taken during the search.
-fn take_case_number(written: PathBuf, case: &Path) -> Result<PathBuf, Error> {
-    if written == case || std::fs::symlink_metadata(case).is_ok() {
-        return Ok(written);
-    }
-    std::fs::rename(&written, case).map_err(|e| {
-        let (from, to) = (written.display(), case.display());
-        Error::msg(format!("moving the case from {from} to {to}: {e}"))
-    })?;
-    Ok(case.to_path_buf())
 }
 
 /// Where a shard that finds nothing writes its report: `<out>/<scenario>-shard-K-of-N.json`,

@@ -482,7 +482,9 @@ pub(crate) fn evaluate(base: &Base, registry: &Registry, case: &Case, dir: &Path
 }
 
 /// Writes the finding's minimal case into `dir` as `<scenario>-<n>.yaml`, with the
-/// first `n` whose file does not exist yet: an existing file is never replaced.
+/// first `n` for which neither that file nor its report's (`.json`, `.html`) exists
+/// yet: an existing file is never replaced, and the report written beside the case
+/// later is not refused for a name another file holds.
 pub fn write_finding(
     base: &Base,
     finding: &Finding,
@@ -493,6 +495,12 @@ pub fn write_finding(
     let header = header(base, finding, &command.into());
     for n in 1.. {
         let path = opts.out_dir.join(format!("{}-{n}.yaml", base.name()));
+        let report_taken = ["json", "html"]
+            .iter()
+            .any(|ext| std::fs::symlink_metadata(path.with_extension(ext)).is_ok());
+        if report_taken {
+            continue;
+        }
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut file) => {
                 file.write_all(header.as_bytes())?;
