@@ -32,6 +32,7 @@ mod interop;
 mod invalid_files;
 mod invariants_fail;
 mod layering;
+mod msg_ids;
 mod parity;
 mod parity_types;
 mod pattern_designs;

@@ -22,11 +22,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::net::SocketHandle;
 use crate::net::timer::Sleep;
-use crate::plan::{Distribution, ParamValue, Replica, WorkloadPlan};
+use crate::plan::{Distribution, MsgIdLayout, ParamValue, Replica, WorkloadPlan};
 use crate::socket::{Msg, RecvError, SendError, SocketType};
-use crate::trace::{
-    AppEvent, EventKind, MAX_COUNTER, MsgId, MsgOrigin, Recorder, SocketIndex, TraceEvent,
-};
+use crate::trace::{AppEvent, EventKind, MsgId, MsgOrigin, Recorder, SocketIndex, TraceEvent};
 use crate::wire::payload::msg_info;
 
 /// Opens socket number `index` of the replica's node afresh, as the run opened it
@@ -92,6 +90,26 @@ impl Completion {
     }
 }
 
+/// What [`NodeCtx::next_msg_id`] unwinds a design with when its incarnation has
+/// made every id its group's layout has room for; the run (`run/node.rs`) catches it
+/// and ends with its text as a run error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OutOfMsgIds {
+    /// What the run error says, naming the replica and the limit.
+    pub(crate) text: String,
+}
+
+impl OutOfMsgIds {
+    fn new(replica: &str, limit: u64, at: Duration) -> OutOfMsgIds {
+        let text = format!(
+            "`{replica}` had made all {limit} (2^{power}) message ids one incarnation of it has room for, {at} into the run: an id holds a replica's index and counter in 44 bits, which gives 2^32 ids a replica at a node of up to 4,096 replicas and half as many for each doubling of the count beyond (docs/limits.md); make fewer messages a replica (a longer `heartbeat_ivl`, a shorter run)",
+            power = limit.trailing_zeros(),
+            at = crate::spec::format_duration(at),
+        );
+        OutOfMsgIds { text }
+    }
+}
+
 /// One replica's view of the world.
 #[derive(Debug)]
 pub struct NodeCtx {
@@ -119,7 +137,11 @@ pub struct NodeCtx {
     rng: RngPosition,
     recorder: Recorder,
     epoch: tokio::time::Instant,
-    next_id: Cell<u32>,
+    /// The counter of the next id this incarnation makes (a `u64`, so the last of
+    /// 2^32 ids leaves a counter after it).
+    next_id: Cell<u64>,
+    /// How the replica's group shares its ids' replica field (`plan/msg_id.rs`).
+    msg_ids: MsgIdLayout,
     completion: Completion,
     /// How the run reopens a socket; `None` where the caller gave none (unit tests).
     reopener: Option<Reopener>,
@@ -179,9 +201,19 @@ impl NodeCtx {
             recorder,
             epoch,
             next_id: Cell::new(0),
+            msg_ids: MsgIdLayout::WHOLE_FIELD,
             completion,
             reopener: None,
         }
+    }
+
+    /// Makes ids in `layout`, the layout of the replica's group
+    /// ([`MsgIdLayout::for_count`] of its `count`, as every backend gives it), which
+    /// sets how many ids an incarnation may make. A context built without it makes
+    /// them in [`MsgIdLayout::WHOLE_FIELD`], whose 2^20 every group has room for.
+    pub fn with_msg_ids(mut self, layout: MsgIdLayout) -> NodeCtx {
+        self.msg_ids = layout;
+        self
     }
 
     /// Lets designs reopen their sockets through `reopener`.
@@ -254,17 +286,26 @@ impl NodeCtx {
         SleepUntil { state: Wait::At { ctx: self, at } }
     }
 
-    /// A fresh message id, unique across the run (the layout is [`MsgOrigin`]'s). A
-    /// counter past [`MAX_COUNTER`] would repeat ids, so reaching it is a loud bug.
+    /// A fresh message id, unique across the run (the layout is [`MsgOrigin`]'s, the
+    /// counter shared as the group's [`MsgIdLayout`] says).
+    ///
+    /// An incarnation makes at most [`MsgIdLayout::max_counter`] ids (2^20 to 2^32,
+    /// by its group's count), and asking for one more would repeat an id. It does not
+    /// return then: it unwinds the design, without a panic message, and the run ends
+    /// with an error that names the replica and the limit (a "cannot run", not an
+    /// internal error: the scenario asked for more than patchbay's ids hold).
     pub fn next_msg_id(&self) -> MsgId {
         let n = self.next_id.get();
-        assert!(
-            u64::from(n) < MAX_COUNTER,
-            "{} created over {MAX_COUNTER} messages in one incarnation",
-            self.name
-        );
+        let limit = self.msg_ids.max_counter();
+        let Some(counter) = u32::try_from(n).ok().filter(|_| n < limit) else {
+            std::panic::resume_unwind(Box::new(OutOfMsgIds::new(&self.name, limit, self.now())));
+        };
         self.next_id.set(n + 1);
-        MsgOrigin { node: self.replica, incarnation: self.incarnation, counter: n }.pack()
+        let origin = MsgOrigin { node: self.replica, incarnation: self.incarnation, counter };
+        match self.msg_ids.pack(origin) {
+            Some(id) => id,
+            None => panic!("{}: its group's id layout has no room for its index", self.name),
+        }
     }
 
     /// Records an application event at this replica and the current time: one of
@@ -688,6 +729,71 @@ mod tests {
         }));
         assert!(panicked.is_err());
         assert_eq!(position.draw(|rng| rng.next_u64()), kept.next_u64());
+    }
+
+    /// What `next_msg_id` unwinds with when it refuses an id.
+    fn refused(ctx: &NodeCtx) -> OutOfMsgIds {
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.next_msg_id()))
+            .expect_err("no id past the limit");
+        *unwound.downcast::<OutOfMsgIds>().expect("unwound with the limit, not a panic")
+    }
+
+    /// A Paranoid Pirate broker beating to ten workers every millisecond made 2^20 ids
+    /// in 105 s, when every id of an incarnation had to fit 20 bits: a node of ten (or
+    /// of one) lends its counter the 12 replica bits it does not use.
+    #[test]
+    fn an_incarnation_makes_more_than_2_20_ids_when_its_group_has_room() {
+        let layout = MsgIdLayout::for_count(10);
+        let ctx = ctx_with(&[], Recorder::default()).with_msg_ids(layout);
+        let made: Vec<MsgId> = (0..(1u32 << 20) + 3).map(|_| ctx.next_msg_id()).collect();
+        let origin = |counter| MsgOrigin { node: ctx.replica, incarnation: 0, counter };
+        for (counter, &id) in (0..).zip(&made) {
+            assert_eq!(layout.unpack(id), origin(counter), "id {id:#x}");
+            if counter < 1 << 20 {
+                assert_eq!(id, origin(counter).pack(), "the id it was before counters carried");
+            }
+        }
+        let mut distinct = made.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), made.len(), "no id made twice");
+        // On to the last counter a `u32` holds, and no further.
+        ctx.next_id.set(u64::from(u32::MAX));
+        let last = ctx.next_msg_id();
+        assert_eq!(layout.unpack(last), origin(u32::MAX));
+        assert!(distinct.binary_search(&last).is_err());
+        let out = refused(&ctx);
+        assert!(
+            out.text
+                .starts_with("`w.5` had made all 4294967296 (2^32) message ids one incarnation"),
+            "{}",
+            out.text
+        );
+    }
+
+    #[test]
+    fn the_id_past_its_groups_limit_unwinds_naming_the_replica_and_the_limit() {
+        // A million subscribers, as comet-1m has, take 20 of the 24 replica bits.
+        let ctx =
+            ctx_with(&[], Recorder::default()).with_msg_ids(MsgIdLayout::for_count(1_000_000));
+        ctx.next_id.set((1 << 24) - 1);
+        let last = ctx.next_msg_id();
+        assert_eq!(MsgIdLayout::for_count(1_000_000).unpack(last).counter, (1 << 24) - 1);
+        let out = refused(&ctx);
+        assert!(
+            out.text.starts_with("`w.5` had made all 16777216 (2^24) message ids one incarnation"),
+            "{}",
+            out.text
+        );
+        assert!(out.text.contains("docs/limits.md"), "{}", out.text);
+        // Refused again, not skipped past: the counter stays where it stopped.
+        assert!(refused(&ctx).text.starts_with("`w.5` had made all 16777216 (2^24)"));
+        assert_eq!(ctx.next_id.get(), 1 << 24);
+        // A context no backend gave a layout keeps to the 2^20 every group has.
+        let bare = ctx_with(&[], Recorder::default());
+        bare.next_id.set((1 << 20) - 1);
+        bare.next_msg_id();
+        assert!(refused(&bare).text.contains("all 1048576 (2^20) message ids"));
     }
 
     /// A wait for a time that passed before its first poll is ready at that poll; a

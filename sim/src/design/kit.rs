@@ -43,12 +43,15 @@ use crate::trace::MAX_COUNTER;
 pub const DEFAULT_SIZE_BYTES: u64 = 64;
 
 /// The most messages one replica's workload may ask for (`requests`, `publishes`,
-/// `chunks`), which the resolver holds a workload to. Each is one message id, and an
-/// incarnation numbers at most [`MAX_COUNTER`] ids: the low 20 bits of a 64-bit id
-/// whose other bits name the node, the replica and the incarnation
-/// (`plan/msg_id.rs`), so that ids stay unique across a run. A design may make one
-/// id besides its workload's (the ventilator's batch start, an aggregator client's
-/// hello), hence one less.
+/// `chunks`), which the resolver holds a workload to, in every topology. Each is one
+/// message id, and an incarnation of a node of any count may number [`MAX_COUNTER`]
+/// ids (2^20; `plan/msg_id.rs`), so that ids stay unique across a run. A design may
+/// make one id besides its workload's (the ventilator's batch start, an aggregator
+/// client's hello), hence one less. Ids past the workload's (heartbeats, replies)
+/// may go on to the group's own limit,
+/// [`MsgIdLayout::max_counter`](crate::plan::MsgIdLayout::max_counter) (2^32 for a
+/// node of up to 4,096 replicas); a workload is not allowed that far, which would take
+/// a replica billions of messages that no trace holds.
 pub const WORKLOAD_MESSAGES_MAX: u64 = MAX_COUNTER - 1;
 
 /// Keeps a finished node running. Its sockets live as long as the design does, and a

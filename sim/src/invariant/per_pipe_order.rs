@@ -58,7 +58,7 @@ pub fn check(input: &CheckInput) -> Outcome {
         };
         let Some(id) = msg.id else { continue };
         let key = (node, event.socket, pipe);
-        let origin = MsgOrigin::of(id);
+        let origin = MsgOrigin::decode(&input.plan.topology, id);
         if peers.get(&key).is_some_and(|peer| *peer != origin.node) {
             forwarded += 1;
             continue;
@@ -66,7 +66,9 @@ pub fn check(input: &CheckInput) -> Outcome {
         judged += 1;
         let slot = (key, origin.node, origin.incarnation);
         match last.get(&slot) {
-            Some(&(before, before_at)) if MsgOrigin::of(before).counter > origin.counter => {
+            Some(&(before, before_at))
+                if MsgOrigin::decode(&input.plan.topology, before).counter > origin.counter =>
+            {
                 violations.push(Violation::new(
                     event.at,
                     Some(node),

@@ -16,7 +16,7 @@ pub(crate) mod testing;
 mod topology;
 
 pub use library::{Library, Wire};
-pub use msg_id::{MsgId, MsgOrigin};
+pub use msg_id::{MsgId, MsgIdLayout, MsgOrigin};
 pub use options::{Effective, EffectiveOptions, Source};
 pub use placement::{DEFAULT_MAX_HOSTS, MAX_CONNECTIONS_PER_HOST};
 pub use scenario::{

@@ -29,7 +29,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::invariant::Violation;
-use crate::plan::{Replica, ScenarioPlan};
+use crate::plan::{Replica, ScenarioPlan, TopologyPlan};
 use crate::socket::PipeId;
 use crate::trace::{
     AppEvent, EventKind, MsgId, MsgInfo, MsgOrigin, SocketIndex, Trace, TraceEvent, fault_text,
@@ -563,27 +563,35 @@ impl Cut {
 /// carrying a message one of them made (a logout arriving at the router), those
 /// carrying the violating event's message wherever they happen, and run-level ones
 /// (faults).
-struct Focus {
+struct Focus<'a> {
     replicas: Vec<Replica>,
     msg: Option<MsgId>,
+    /// What the ids are read in.
+    topology: &'a TopologyPlan,
 }
 
-impl Focus {
+impl<'a> Focus<'a> {
     /// What the violation is about: its replica, the violating event's replica and
     /// message, and the replica that made the message (when the id says one of the
     /// plan's). `None` when the window has no violating event to be about.
-    fn of(plan: &ScenarioPlan, cut: &Cut, target: usize, violation: &Violation) -> Option<Focus> {
+    fn of(
+        plan: &'a ScenarioPlan,
+        cut: &Cut,
+        target: usize,
+        violation: &Violation,
+    ) -> Option<Focus<'a>> {
         let (_, event) = cut.window.iter().find(|(i, _)| *i == target)?;
         let msg = event_id(&event.kind);
         let in_plan = |r: &Replica| {
             plan.topology.groups.get(r.group.0 as usize).is_some_and(|g| r.index < g.count)
         };
-        let maker = msg.map(|id| MsgOrigin::of(id).node).filter(in_plan);
+        let maker = msg.map(|id| MsgOrigin::decode(&plan.topology, id).node).filter(in_plan);
         let mut replicas: Vec<Replica> =
             [violation.node, event.node, maker].into_iter().flatten().collect();
         replicas.sort();
         replicas.dedup();
-        (!replicas.is_empty() || msg.is_some()).then_some(Focus { replicas, msg })
+        let topology = &plan.topology;
+        (!replicas.is_empty() || msg.is_some()).then_some(Focus { replicas, msg, topology })
     }
 
     fn keeps(&self, e: &TraceEvent) -> bool {
@@ -595,7 +603,7 @@ impl Focus {
     }
 
     fn made_here(&self, id: MsgId) -> bool {
-        self.replicas.contains(&MsgOrigin::of(id).node)
+        self.replicas.contains(&MsgOrigin::decode(self.topology, id).node)
     }
 
     /// " at or from user.4536 and user.6544 and of message user.6544#1", for the note.

@@ -13,9 +13,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::design::ctx::OutOfMsgIds;
 use crate::design::{Completion, DesignFn, NodeCtx, NodeParts, Reopener, msg_info};
 use crate::net::{DriverEvent, SocketHandle, spawn_socket};
-use crate::plan::{Group, Replica, WorkloadPlan};
+use crate::plan::{Group, MsgIdLayout, Replica, WorkloadPlan};
 use crate::socket::{SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::trace::{EventKind, Recorder, SocketIndex, TraceEvent};
 use crate::wire::payload::event_msg_info;
@@ -43,6 +44,10 @@ pub(super) struct RunCtx<P> {
     pub recorder: Recorder,
     pub completion: Completion,
     pub seed: u64,
+    /// Why the run cannot go on, when a replica made every message id its group has
+    /// room for (`NodeCtx::next_msg_id`): the first such, which the backend ends the
+    /// run with as a run error.
+    pub out_of_ids: std::cell::RefCell<Option<String>>,
 }
 
 /// Builds the sans-IO core for a socket type (`socket::make_core`, the one factory).
@@ -103,9 +108,16 @@ pub(super) async fn supervise<P: Platform>(
                 }
                 ended = &mut design, if !finished => {
                     finished = true;
-                    if let Err(message) = ended {
-                        let reason = format!("design `{}` panicked: {message}", g.group.design);
-                        internal_error(&rt.recorder, replica, epoch, reason);
+                    match ended {
+                        Ok(()) => {}
+                        Err(Stopped::OutOfIds(out)) => {
+                            rt.out_of_ids.borrow_mut().get_or_insert(out.text);
+                        }
+                        Err(Stopped::Panicked(message)) => {
+                            let reason =
+                                format!("design `{}` panicked: {message}", g.group.design);
+                            internal_error(&rt.recorder, replica, epoch, reason);
+                        }
                     }
                 }
             }
@@ -145,6 +157,7 @@ async fn start<P: Platform>(
         epoch,
         completion: rt.completion.clone(),
     });
+    let ctx = ctx.with_msg_ids(MsgIdLayout::for_count(g.group.count));
     Some(ctx.with_reopener(reopener(rt, g, replica, seed, epoch)))
 }
 
@@ -260,19 +273,30 @@ async fn open_socket<P: Platform>(
 
 /// A design's future with its panics caught. Left alone, a panic would end the
 /// replica's task inside the runtime and vanish, and the run would go on as if the
-/// replica had merely stopped; caught, it becomes an `InternalError` in the trace.
+/// replica had merely stopped; caught, it becomes an `InternalError` in the trace,
+/// or, when the design ran out of message ids, the run's error.
 struct CatchPanic(Pin<Box<dyn Future<Output = ()>>>);
 
+/// How a design's future ended early.
+enum Stopped {
+    /// It panicked, with this message.
+    Panicked(String),
+    /// It made every message id its group has room for.
+    OutOfIds(OutOfMsgIds),
+}
+
 impl Future for CatchPanic {
-    /// The panic's message if the design panicked.
-    type Output = Result<(), String>;
+    type Output = Result<(), Stopped>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let design = self.0.as_mut();
         match catch_unwind(AssertUnwindSafe(|| design.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
-            Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
+            Err(payload) => Poll::Ready(Err(match payload.downcast::<OutOfMsgIds>() {
+                Ok(out) => Stopped::OutOfIds(*out),
+                Err(payload) => Stopped::Panicked(panic_message(&*payload)),
+            })),
         }
     }
 }

@@ -285,6 +285,11 @@ pub(super) fn simulate(
     let trace = step_through(plan, registry, &mut sim, &world, &recorder, &completion, idle);
     // A host that never ran would leave its supervisors holding the run context.
     rt.platform.queues.borrow_mut().clear();
+    // A replica that ran out of message ids stopped its design: the run cannot say
+    // what the scenario asked.
+    if let Some(why) = rt.out_of_ids.take() {
+        return Err(RunError::NotRunnable(why));
+    }
     trace
 }
 

@@ -146,6 +146,7 @@ pub(super) fn start_replicas<P: Platform>(
         recorder: recorder.clone(),
         completion: completion.clone(),
         seed,
+        out_of_ids: Default::default(),
     });
     for g in groups {
         for index in 0..g.group.count {

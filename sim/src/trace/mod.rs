@@ -35,7 +35,8 @@ pub use hash::{trace_hash, trace_hash_of};
 // The id layout belongs to the plan (it is bounded by the resolver and packed by
 // designs); the trace re-exports it because every event carries ids.
 pub use crate::plan::msg_id::{
-    MAX_COUNTER, MAX_GROUPS, MAX_INCARNATIONS, MAX_REPLICAS, MsgId, MsgOrigin, msg_label,
+    MAX_COUNTER, MAX_GROUPS, MAX_INCARNATIONS, MAX_REPLICAS, MsgId, MsgIdLayout, MsgOrigin,
+    msg_label,
 };
 // What an event knows of its message is the socket layer's, since a traced socket's
 // events carry it; the trace re-exports it because its events carry it too.
