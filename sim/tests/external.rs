@@ -151,9 +151,10 @@ fn a_program_that_never_gets_ready_fails_the_run_and_is_killed() {
     let text = "topology: never.topology.yaml\nduration: 3s\nworkload: {client: {requests: 1}}\nexpect: pass\n";
     let plan = load(&dir.path().join("never.yaml"), text);
     let report = run(&plan);
-    let Some(RunError::NotRunnable(why)) = &report.error else {
+    let Some(RunError::ProgramFailed { why, output }) = &report.error else {
         panic!("a program that never gets ready fails the run: {:?}", report.error);
     };
+    assert_eq!(output.file_name().and_then(|n| n.to_str()), Some("server.0.0.out"), "{why}");
     assert!(why.contains("node `server.0` (incarnation 0): the program did not print a line containing `never` within 1s"), "{why}");
     let pid: u32 =
         std::fs::read_to_string(&pidfile).expect("it started").trim().parse().expect("a pid");

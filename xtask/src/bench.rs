@@ -85,6 +85,21 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A benchmark filter, checked as criterion will parse it (`Regex::new`) once the
+/// benchmarks are built: a filter criterion would refuse is refused here, before
+/// minutes of building, with the regex's own message and a hint.
+pub fn parse_filter(text: &str) -> Result<String, String> {
+    match regex::Regex::new(text) {
+        Ok(_) => Ok(text.to_owned()),
+        Err(e) => Err(format!(
+            "not a regular expression, as criterion reads a filter:\n{e}\n\
+             hint: a filter is a regular expression over benchmark ids, such as `push_pull`, \
+             `req_rep/patchbay` or `lru_broker/.*/4_workers`; escape a literal `(`, `[` or `.` \
+             with `\\`"
+        )),
+    }
+}
+
 /// The median of one `estimates.json`.
 pub fn median_of(json: &str) -> Result<Estimate, String> {
     let value: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
@@ -265,6 +280,18 @@ mod tests {
         write_estimates(&dir.join("req_rep/patchbay/new"), 200.0);
         assert_eq!(gate(&dir, "base", since, 0.10).expect("judged"), ExitCode::from(1));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn filters_are_checked_as_criterion_reads_them() {
+        for good in ["push_pull", "req_rep/patchbay", "^lru_broker/.*/4_workers$", r"\w+/tokio"] {
+            assert_eq!(parse_filter(good).as_deref(), Ok(good));
+        }
+        for bad in ["(", "req_rep/(patchbay", "push_pull[", "*", "[z-a]", "x{2,1}"] {
+            let err = parse_filter(bad).expect_err(bad);
+            assert!(err.contains("regex parse error") && err.contains(bad), "{err}");
+            assert!(err.contains("hint: a filter is a regular expression"), "{err}");
+        }
     }
 
     #[test]

@@ -114,7 +114,9 @@ pub struct BenchArgs {
     /// Criterion's quick mode and shorter latency runs.
     #[arg(long)]
     pub quick: bool,
-    /// A regular expression over benchmark ids.
+    /// A regular expression over benchmark ids (`push_pull`, `req_rep/patchbay`),
+    /// checked before anything builds.
+    #[arg(value_parser = bench::parse_filter)]
     pub filter: Option<String>,
 }
 

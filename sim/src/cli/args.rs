@@ -86,7 +86,8 @@ pub struct SweepArgs {
     /// reports/sim/ or reports/real/, copied to latest.json and latest.html).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
-    /// Print every event of every run (use with --seed).
+    /// Print every event of the run: one run only (one scenario and --seed N, or a
+    /// scenario of one seed); a selection of more runs is refused.
     #[arg(long)]
     pub trace: bool,
 }

@@ -12,19 +12,57 @@ use crate::plan::Plan;
 use crate::resolve;
 use crate::spec::diag::render;
 
-/// Paths as the user typed them, or every shipped file relative to the root.
-pub fn files_or_shipped(ctx: &Ctx, files: Vec<PathBuf>) -> Result<Vec<PathBuf>, Error> {
+/// Paths as the user typed them, or every shipped file relative to the root. The
+/// inner error is a usage error for subcommand `sub`: no file was named and the root
+/// lacks a folder the shipped files are listed from.
+pub fn files_or_shipped(
+    ctx: &Ctx,
+    sub: &str,
+    files: Vec<PathBuf>,
+) -> Result<Result<Vec<PathBuf>, String>, Error> {
     if !files.is_empty() {
-        return Ok(files);
+        return Ok(Ok(files));
+    }
+    if let Some(why) = no_shipped_files(ctx, sub) {
+        return Ok(Err(why));
     }
     let shipped =
         crate::files::shipped_files(&ctx.root).context(|| "listing shipped files".to_owned())?;
-    Ok(shipped.into_iter().map(|p| ctx.shown(&p)).collect())
+    Ok(Ok(shipped.into_iter().map(|p| ctx.shown(&p)).collect()))
+}
+
+/// Why every shipped file cannot be listed: the root (the nearest folder at or above
+/// the current one holding `scenarios/` or `topologies/`, else the current one) lacks
+/// a folder they are listed from. Says what was looked for and where, with the hint.
+fn no_shipped_files(ctx: &Ctx, sub: &str) -> Option<String> {
+    let dirs = crate::files::SHIPPED_DIRS;
+    let missing: Vec<&str> = dirs.iter().copied().filter(|d| !ctx.root.join(d).is_dir()).collect();
+    let named = |ds: &[&str]| ds.iter().map(|d| format!("`{d}/`")).collect::<Vec<_>>();
+    let root = ctx.root.display();
+    let place = match missing.len() {
+        0 => return None,
+        // Neither: no folder above held one either, and the root is where it was typed.
+        n if n == dirs.len() => {
+            format!("no {} folder in {root} or any folder above it", named(&missing).join(" or "))
+        }
+        _ => format!("the project root {root} has no {} folder", named(&missing).join(" or ")),
+    };
+    let all = named(&dirs).join(" and ");
+    Some(format!(
+        "no files named, and {place}; without files, `{sub}` takes every shipped file from \
+         {all} of the project root, the nearest folder at or above the current one holding \
+         either\n\nhint: name the files (`{} {sub} FILE...`), or run it from a project's root \
+         (or a folder below it) holding {all}",
+        ctx.tool
+    ))
 }
 
 pub fn check(ctx: &Ctx, args: CheckArgs) -> Result<ExitCode, Error> {
     let files = absolute_then_enter(ctx, &args.files)?;
-    let files = files_or_shipped(ctx, files)?;
+    let files = match files_or_shipped(ctx, "check", files)? {
+        Ok(files) => files,
+        Err(why) => return ctx.usage_error("check", &why),
+    };
     let (mut errors, mut warnings) = (0, 0);
     for file in &files {
         let loaded = resolve::load(file, &ctx.registry);

@@ -19,13 +19,13 @@ use super::Ctx;
 use super::args::{RealArgs, RealPorts};
 use super::error::Error;
 use super::report::{Place, check_place, save_json};
-use super::sim::{Selection, load_all, print_trace, split};
+use super::sim::{Selection, load_all, print_trace, split, trace_refused};
 use crate::invariant::Verdict;
 use crate::plan::ScenarioPlan;
 use crate::report::sweep::{Measurements, real_report};
 use crate::report::{FileLink, Report};
 use crate::run::real::{Ports, RealOptions, scaled, skip_reason};
-use crate::run::{Job, RunReport, run_many_real};
+use crate::run::{Job, RunError, RunReport, run_many_real};
 
 /// Real runs share the machine's cores; fewer at once keeps their timing closer to
 /// what one run alone would see.
@@ -33,7 +33,10 @@ const JOBS_DEFAULT: usize = 2;
 
 pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     let command = ctx.command_line("real");
-    let sel = Selection::read(ctx, &args.sweep)?;
+    let sel = match Selection::read(ctx, "real", &args.sweep)? {
+        Ok(sel) => sel,
+        Err(why) => return ctx.usage_error("real", &why),
+    };
     if let Some(why) = sel.named_twice() {
         return ctx.usage_error("real", &why);
     }
@@ -63,6 +66,9 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     };
     // A real run is not a repeat of a simulated one: one seed per scenario by default.
     let work = sel.work(&plans, |p| p.seeds.iter().copied().take(1).collect());
+    if let Some(why) = trace_refused(ctx, "real", args.sweep.trace, &work) {
+        return ctx.usage_error("real", &why);
+    }
     outln!(
         "running {} real run(s) of {} scenario(s) on 127.0.0.1, {threads} at a time, time scale {}",
         work.len(),
@@ -92,11 +98,7 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     print_skipped(&skipped);
     let errors: Vec<&RunReport> = reports.iter().filter(|r| r.error.is_some()).collect();
     for r in &errors {
-        // An error naming a program's output names it where it was kept.
-        let mut error = r.error.as_ref().expect("filtered").to_string();
-        for (from, to) in &kept {
-            error = error.replace(&from.display().to_string(), &to.display().to_string());
-        }
+        let error = error_text(r.error.as_ref().expect("filtered"), &kept);
         outln!("ERROR {} seed {}: {error}", r.scenario, r.seed);
     }
     let differ = reports.iter().filter(|r| r.error.is_none() && !r.as_expected).count();
@@ -196,6 +198,16 @@ fn keep_program_output(json: &Path, reports: &[RunReport]) -> (Vec<FileLink>, Ve
 /// A program's output file: where the run left it, and where it was kept.
 type Moved = (std::path::PathBuf, std::path::PathBuf);
 
+/// A run's error as printed: one naming a program's output file names it where it
+/// was kept, when it was (the file is the error's own path, never text within it).
+fn error_text(error: &RunError, kept: &[Moved]) -> String {
+    let moved = error.output().and_then(|file| kept.iter().find(|(from, _)| from == file));
+    match moved {
+        Some((_, to)) => error.with_output(to).to_string(),
+        None => error.to_string(),
+    }
+}
+
 /// Writes the report again with its links to the programs' output (known only once
 /// the report's name was chosen): the pair at `json`, and `latest.*` beside a dated
 /// report when they are the copies just written.
@@ -232,4 +244,38 @@ fn stop_programs_on_ctrl_c() {
     };
     // Detached: it lives as long as the command and holds nothing the runs need.
     let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(watch);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// A program's error names its output file where the command kept it: the file
+    /// the error carries, matched as a path, not every text that spells a moved path.
+    #[test]
+    fn a_program_error_names_its_output_file_where_it_was_kept() {
+        let file = |s: &str| PathBuf::from(s);
+        // The ready line the program never printed spells the output file's path, and
+        // the error of one run's `.out` is a prefix of the name of another's.
+        let why = "node `b.0` (incarnation 0): the program did not print a line containing \
+                   `/tmp/o-1/b.0.0.out` within 1s (raise `ready.timeout`); its output";
+        let error =
+            RunError::ProgramFailed { why: why.to_owned(), output: file("/tmp/o-1/b.0.0.out") };
+        let kept = vec![
+            (file("/tmp/o-1/b.0.0.out"), file("/r/r-files/s-seed1/b.0.0.out")),
+            (file("/tmp/o-1/b.0.0.err"), file("/r/r-files/s-seed1/b.0.0.err")),
+            (file("/tmp/o-1/b"), file("/r/elsewhere")),
+        ];
+        assert_eq!(
+            error_text(&error, &kept),
+            format!("cannot run: {why}: /r/r-files/s-seed1/b.0.0.out")
+        );
+        // Not kept (the report could not be written): where the run left it.
+        assert_eq!(error_text(&error, &[]), format!("cannot run: {why}: /tmp/o-1/b.0.0.out"));
+        // An error naming no file is printed as it is, whatever it spells.
+        let other = RunError::NotRunnable("cannot write `/tmp/o-1/b.0.0.out`".to_owned());
+        assert_eq!(error_text(&other, &kept), "cannot run: cannot write `/tmp/o-1/b.0.0.out`");
+    }
 }

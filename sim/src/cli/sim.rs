@@ -25,7 +25,10 @@ use crate::spec::diag::render;
 
 pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     let command = ctx.command_line("sim");
-    let sel = Selection::read(ctx, &args.sweep)?;
+    let sel = match Selection::read(ctx, "sim", &args.sweep)? {
+        Ok(sel) => sel,
+        Err(why) => return ctx.usage_error("sim", &why),
+    };
     if let Some(why) = sel.named_twice() {
         return ctx.usage_error("sim", &why);
     }
@@ -74,6 +77,9 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
         Some(s) => s.take(work),
         None => work,
     };
+    if let Some(why) = trace_refused(ctx, "sim", args.sweep.trace, &work) {
+        return ctx.usage_error("sim", &why);
+    }
     if let Some(s) = shard {
         outln!("shard {s}: {} of the sweep's {total} run(s)", work.len());
     }
@@ -188,17 +194,23 @@ pub(crate) struct Selection {
 }
 
 impl Selection {
-    /// Reads the selection and enters the project root.
-    pub(crate) fn read(ctx: &Ctx, args: &SweepArgs) -> Result<Selection, Error> {
+    /// Reads the selection of subcommand `sub` and enters the project root. The inner
+    /// error is a usage error: no file named, and none shipped to take.
+    pub(crate) fn read(
+        ctx: &Ctx,
+        sub: &str,
+        args: &SweepArgs,
+    ) -> Result<Result<Selection, String>, Error> {
         let json = args.json.as_deref().map(absolute).transpose()?;
         let files = absolute_then_enter(ctx, &args.files)?;
         let explicit = !files.is_empty();
-        let files = files_or_shipped(ctx, files)?
-            .into_iter()
-            .filter(|f| explicit || f.starts_with("scenarios"))
-            .collect();
+        let files = match files_or_shipped(ctx, sub, files)? {
+            Ok(files) => files,
+            Err(why) => return Ok(Err(why)),
+        };
+        let files = files.into_iter().filter(|f| explicit || f.starts_with("scenarios")).collect();
         let jobs = args.jobs.map(|j| j as usize);
-        Ok(Selection { seed: args.seed, seeds: args.seeds, jobs, json, explicit, files })
+        Ok(Ok(Selection { seed: args.seed, seeds: args.seeds, jobs, json, explicit, files }))
     }
 
     /// Why the files cannot be swept as named: one file named twice (also under two
@@ -244,6 +256,23 @@ impl Selection {
             })
             .collect()
     }
+}
+
+/// Why `--trace` cannot be given for `work`: it prints every event of one run, and
+/// a sweep's traces (thousands of runs, each thousands of lines) would bury
+/// everything else. The hint is the command for the first run alone.
+pub(crate) fn trace_refused(ctx: &Ctx, sub: &str, trace: bool, work: &[Job<'_>]) -> Option<String> {
+    let first = work.first().filter(|_| trace && work.len() > 1)?;
+    let scenarios = work.iter().map(|j| &j.plan.file).collect::<std::collections::BTreeSet<_>>();
+    let file = first.plan.file.display().to_string();
+    let one = [file, "--seed".into(), first.seed.to_string(), "--trace".into()];
+    Some(format!(
+        "--trace prints every event of one run, and this selection is {} runs ({} scenario(s)); \
+         hint: pick one run, e.g. `{}`",
+        work.len(),
+        scenarios.len(),
+        ctx.command_line_with(sub, &one).line
+    ))
 }
 
 /// Splits off the plans `skip` gives a reason for; they are listed with it, never

@@ -59,14 +59,51 @@ pub use wiretap::WireTrace;
 pub enum RunError {
     /// The scenario uses something the simulator does not run yet.
     NotRunnable(String),
+    /// A `process:` node's program (under `real`) exited or was not ready in time, so
+    /// the run could not run; `output` is the program's output file that says more
+    /// (its `.err` or `.out`), a path of its own so that a command that keeps the
+    /// file elsewhere names it there ([`RunError::with_output`]).
+    ProgramFailed {
+        /// What happened, ending with the words that introduce the file (`…; its
+        /// errors`); shown as `cannot run: WHY: OUTPUT`.
+        why: String,
+        /// The program's output file, where the run left it.
+        output: PathBuf,
+    },
     /// A bug in patchbay.
     Internal(String),
+}
+
+impl RunError {
+    /// The program output file the error names, if it names one.
+    pub fn output(&self) -> Option<&std::path::Path> {
+        match self {
+            RunError::ProgramFailed { output, .. } => Some(output),
+            RunError::NotRunnable(_) | RunError::Internal(_) => None,
+        }
+    }
+
+    /// The same error naming its program output file at `kept`, where it was moved
+    /// (`cargo xtask real` keeps the files beside its report); an error naming no file
+    /// is returned as it is.
+    #[must_use]
+    pub fn with_output(&self, kept: &std::path::Path) -> RunError {
+        match self {
+            RunError::ProgramFailed { why, .. } => {
+                RunError::ProgramFailed { why: why.clone(), output: kept.to_path_buf() }
+            }
+            other => other.clone(),
+        }
+    }
 }
 
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RunError::NotRunnable(why) => write!(f, "cannot run: {why}"),
+            RunError::ProgramFailed { why, output } => {
+                write!(f, "cannot run: {why}: {}", output.display())
+            }
             RunError::Internal(why) => write!(f, "internal error: {why}"),
         }
     }

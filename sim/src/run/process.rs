@@ -32,6 +32,7 @@ use tokio::process::{Child, Command};
 use crate::plan::{EndpointPart, Group, ProcessPlan, Ready, Replica};
 use crate::trace::{AppEvent, EventKind, Recorder, TraceEvent};
 
+use super::RunError;
 use super::faults::{FaultWorld, Status};
 
 /// How often a supervisor looks at the fault world and its program between wake-ups.
@@ -98,7 +99,7 @@ pub(super) struct ProcessCtx {
     /// How many replicas' programs have been ready at least once.
     pub ready: std::cell::Cell<usize>,
     /// The first failure to start a program, which makes the run one that could not run.
-    pub failed: Rc<RefCell<Option<String>>>,
+    pub failed: Rc<RefCell<Option<RunError>>>,
     /// Every output file written, in the order written.
     pub files: Rc<RefCell<Vec<PathBuf>>>,
     /// The program each replica runs now. Held here, not in its supervisor, so the
@@ -117,8 +118,8 @@ impl ProcessCtx {
         });
     }
 
-    fn fail(&self, why: String) {
-        self.failed.borrow_mut().get_or_insert(why);
+    fn fail(&self, error: RunError) {
+        self.failed.borrow_mut().get_or_insert(error);
     }
 
     /// Signals replica `r`'s program's group, if it has one running.
@@ -236,14 +237,17 @@ pub(super) async fn supervise(p: Rc<ProcessReplica>, ctx: Rc<ProcessCtx>) {
         let incarnation = ctx.world.incarnation(r);
         let (running, out) = match p.spawn(incarnation, &ctx) {
             Ok(x) => x,
-            Err(why) => return ctx.fail(format!("node `{}`: {why}", p.name())),
+            Err(why) => {
+                return ctx.fail(RunError::NotRunnable(format!("node `{}`: {why}", p.name())));
+            }
         };
         let argv = p.argv().join(" ");
         let pid = running.pgid;
         ctx.note(r, format!("process started: `{argv}` (pid {pid}, incarnation {incarnation})"));
         ctx.live.borrow_mut().insert(r, running);
-        if let Err(why) = ready(&p, &ctx, &out).await {
-            return ctx.fail(format!("node `{}` (incarnation {incarnation}): {why}", p.name()));
+        if let Err((why, output)) = ready(&p, &ctx, &out).await {
+            let why = format!("node `{}` (incarnation {incarnation}): {why}", p.name());
+            return ctx.fail(RunError::ProgramFailed { why, output });
         }
         ctx.note(r, "process ready".to_owned());
         if incarnation == 0 {
@@ -312,8 +316,10 @@ async fn follow(
     }
 }
 
-/// Waits until the program is ready as its plan says, or its deadline passes.
-async fn ready(p: &ProcessReplica, ctx: &ProcessCtx, out: &Path) -> Result<(), String> {
+/// Waits until the program is ready as its plan says, or its deadline passes. A
+/// failure is what happened, ending with the words that introduce the output file
+/// that says more, and that file.
+async fn ready(p: &ProcessReplica, ctx: &ProcessCtx, out: &Path) -> Result<(), (String, PathBuf)> {
     let plan = p.plan();
     let deadline = tokio::time::Instant::now() + plan.ready_timeout;
     let ports: Vec<SocketAddr> = match &plan.ready {
@@ -323,11 +329,8 @@ async fn ready(p: &ProcessReplica, ctx: &ProcessCtx, out: &Path) -> Result<(), S
     };
     loop {
         if let Some(status) = ctx.exited(p.replica) {
-            let err = out.with_extension("err");
-            return Err(format!(
-                "the program exited ({status}) before it was ready; its errors: {}",
-                err.display()
-            ));
+            let why = format!("the program exited ({status}) before it was ready; its errors");
+            return Err((why, out.with_extension("err")));
         }
         let done = match &plan.ready {
             Ready::Line(text) => {
@@ -347,10 +350,10 @@ async fn ready(p: &ProcessReplica, ctx: &ProcessCtx, out: &Path) -> Result<(), S
                 }
             };
             let timeout = crate::spec::format_duration(plan.ready_timeout);
-            return Err(format!(
-                "the program did not {what} within {timeout} (raise `ready.timeout`); its output: {}",
-                out.display()
-            ));
+            let why = format!(
+                "the program did not {what} within {timeout} (raise `ready.timeout`); its output"
+            );
+            return Err((why, out.to_path_buf()));
         }
         crate::net::timer::sleep(READY_POLL).await;
     }

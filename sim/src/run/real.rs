@@ -493,7 +493,7 @@ async fn drive(
         connects,
         epoch,
     };
-    let _rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
+    let rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
     let phases = Phases::new(plan, registry, &world, &recorder, &completion);
     let (trace, ()) = tokio::join!(step_through(phases, epoch, &programs.failed), async {
         if show_endpoints {
@@ -501,8 +501,9 @@ async fn drive(
         }
     },);
     programs.stop_all().await;
-    if let Some(why) = programs.failed.take() {
-        return Err(RunError::NotRunnable(why));
+    let out_of_ids = || rt.out_of_ids.take().map(RunError::NotRunnable);
+    if let Some(error) = programs.failed.take().or_else(out_of_ids) {
+        return Err(error);
     }
     match descriptor_failure(&trace, net.out_of_descriptors(), descriptors_needed(plan)) {
         Some(err) => Err(err),
@@ -636,7 +637,7 @@ async fn open_proxies(
 async fn step_through(
     mut phases: Phases<'_>,
     epoch: tokio::time::Instant,
-    failed: &RefCell<Option<String>>,
+    failed: &RefCell<Option<RunError>>,
 ) -> Trace {
     while failed.borrow().is_none() && phases.advance(epoch.elapsed()) {
         let due = phases.next_due().min(epoch.elapsed() + TICK);
