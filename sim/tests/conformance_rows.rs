@@ -2865,6 +2865,139 @@ fn conformance_nng_pair1_hop_counts() {
     agree(row, want, &real, &sim);
 }
 
+// ------------------------------------------------------------------ short request rows
+
+fn rep_short_outcome(got: &[String], closed: bool) -> String {
+    let got = if got.is_empty() { "nothing".to_owned() } else { got.join(",") };
+    format!("REP got {got}; {}", if closed { "connection closed" } else { "connection kept" })
+}
+
+/// patchbay's REP (with `options`) gets one run of `rep_short_messages` from a raw
+/// REQ, takes what it delivers (answering nothing), then the peer says whether its
+/// connection closed.
+async fn ours_rep_short<T: Transport>(
+    t: T,
+    env: Env,
+    cp: &mut Counterpart,
+    options: &SocketOptions,
+    run: &str,
+) -> Result<String, String> {
+    let watch = Watch::default();
+    let rep = open_bound(t, SocketType::Rep, options, &env, cp, &watch).await?;
+    cp.say(&format!("RUN {run}"));
+    cp.expect("SENT").await?;
+    let got: Vec<String> = drain(&rep, Duration::from_millis(500)).await.iter().map(body).collect();
+    cp.say("judge");
+    let closed = said_true(&cp.expect("CLOSED ").await?);
+    cp.say("done");
+    // The next run binds the same port in the simulator.
+    rep.close().await;
+    Ok(rep_short_outcome(&got, closed))
+}
+
+/// Both runs of the row over real TCP: `ids` on one connection, `hops` on another.
+async fn ours_rep_short_both<T: Transport>(
+    t: T,
+    env: Env,
+    mut first: Counterpart,
+    mut second: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let a = ours_rep_short(t.clone(), env, &mut first, &options, "ids").await?;
+    let b = ours_rep_short(t, env, &mut second, &options, "hops").await?;
+    Ok(Outcome::new(format!("{a} | {b}")))
+}
+
+/// The messages of `rep_short_messages` in the peer script: `ok-1`, a message that is
+/// no request (two hop ids, or eight and a byte), `ok-2`.
+fn rep_short_messages(run: &str) -> Vec<Vec<u8>> {
+    let request = |n: u32| {
+        let mut request = (0x8000_0000 | n).to_be_bytes().to_vec();
+        request.extend_from_slice(format!("ok-{n}").as_bytes());
+        request
+    };
+    let bad: Vec<u8> = match run {
+        "ids" => [1u32, 2].iter().flat_map(|k| k.to_be_bytes()).collect(),
+        _ => (1u32..=8).flat_map(u32::to_be_bytes).chain([b'x']).collect(),
+    };
+    vec![request(1), bad, request(2)]
+}
+
+/// The raw REQ in the simulator: REQ's handshake and the run's messages written by
+/// hand on a stream of the simulator's transport, as `raw_req_sends` does on a socket.
+fn sim_raw_req(runs: usize) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        for _ in 0..runs {
+            let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+            let run = link.expect("RUN ").await?;
+            let mut stream =
+                t.connect(to, SocketBuffers::default()).await.map_err(err("connect"))?;
+            stream.write_all(&[0, b'S', b'P', 0, 0, 0x30, 0, 0]).await.map_err(err("write"))?;
+            let mut handshake = [0u8; 8];
+            stream.read_exact(&mut handshake).await.map_err(err("handshake"))?;
+            for message in rep_short_messages(&run) {
+                let len = (message.len() as u64).to_be_bytes();
+                stream.write_all(&len).await.map_err(err("write"))?;
+                stream.write_all(&message).await.map_err(err("write"))?;
+            }
+            link.say("SENT");
+            link.expect("judge").await?;
+            let mut byte = [0u8; 1];
+            let closed = match timeout(Duration::from_secs(1), stream.read(&mut byte)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => "True",
+                Ok(Ok(_)) | Err(_) => "False",
+            };
+            link.say(format!("CLOSED {closed}"));
+            link.expect("done").await?;
+        }
+        Ok(())
+    })
+}
+
+/// One row: the library's REP, and patchbay's with `options`, each given both runs.
+fn rep_short_row(row: &'static str, options: SocketOptions, want: &str) {
+    require_peers();
+    let oracle = oracle(row);
+    assert_eq!(oracle.outcomes, [want], "the oracle is not the library's, as its source reads");
+    let real_options = options.clone();
+    let real = against_real(
+        || Ok(Counterpart::deferred(row, &[])),
+        move |t, env, first| {
+            ours_rep_short_both(t, env, first, Counterpart::deferred(row, &[]), real_options)
+        },
+    );
+    // One simulated peer plays both runs, one connection each.
+    let sim = in_sim(row, sim_raw_req(2), move |t, env, mut cp| async move {
+        let first = ours_rep_short(t.clone(), env, &mut cp, &options, "ids").await?;
+        let second = ours_rep_short(t, env, &mut cp, &options, "hops").await?;
+        Ok(Outcome::new(format!("{first} | {second}")))
+    });
+    agree(row, want, &real, &sim);
+}
+
+/// NNG's REP closes the connection on a message whose ids run out before a request
+/// id (and drops one with 8 hop ids and no request id, keeping it); patchbay's kept
+/// it and dropped the message before (probe-real F8).
+#[test]
+fn conformance_nng_rep_closes_on_a_message_without_a_request_id() {
+    rep_short_row(
+        "nng-rep-no-request-id",
+        nng_options(SocketType::Rep),
+        "REP got ok-1; connection closed | REP got ok-1,ok-2; connection kept",
+    );
+}
+
+/// nanomsg's REP drops both kinds and keeps the connection.
+#[test]
+fn conformance_nanomsg_rep_drops_a_message_without_a_request_id() {
+    rep_short_row(
+        "nanomsg-rep-no-request-id",
+        nanomsg_options(SocketType::Rep),
+        "REP got ok-1,ok-2; connection kept | REP got ok-1,ok-2; connection kept",
+    );
+}
+
 // ------------------------------------------------------------------ handshake rows
 
 /// The outcome text of `handshake_outcome` in the peer script.

@@ -216,10 +216,10 @@ fn body(args: &CatArgs) -> Result<Option<Bytes>, String> {
     read_file(path).map(|bytes| Some(Bytes::from(bytes)))
 }
 
-/// The largest `--file` sent: 64 MiB, 64 times the 1 MiB an NNG or nanomsg peer takes
-/// by default (`rcvmaxsize`), room for a peer whose limit was raised or a libzmq peer
-/// (no limit), and far below the 4 GiB no patchbay socket receives past
-/// (docs/limits.md). The whole file is held in memory to be sent.
+/// The largest `--file` sent: 64 MiB, 64 times the 1 MiB a nanomsg peer takes by
+/// default (`rcvmaxsize`), room for a peer whose limit was raised or an NNG 1.11 or
+/// libzmq peer (no limit by default), and far below the 4 GiB no patchbay socket
+/// receives past (docs/limits.md). The whole file is held in memory to be sent.
 pub const FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
 /// The bytes of `--file PATH`: a regular file of at most [`FILE_BYTES_MAX`] bytes,
@@ -237,9 +237,9 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
         ReadError::TooLarge(len) => {
             let size = len.map_or_else(String::new, |len| format!(" ({len} bytes)"));
             fail(format!(
-                "is larger than the {FILE_BYTES_MAX} bytes (64 MiB) `cat` sends{size}; hint: an \
-                 NNG or nanomsg peer takes 1 MiB by default, so a message this large is for a \
-                 peer with a raised limit (docs/cat.md)"
+                "is larger than the {FILE_BYTES_MAX} bytes (64 MiB) `cat` sends{size}; hint: a \
+                 nanomsg peer takes 1 MiB by default, and few programs expect a message this \
+                 large (docs/cat.md)"
             ))
         }
     })

@@ -34,7 +34,7 @@ use super::wake::LocalNotify;
 use super::zmtp;
 use crate::socket::{DropReason, Msg, PipeId, SocketEvent};
 use crate::wire::zmtp::ZmtpError;
-use crate::wire::{self, Decoder, HANDSHAKE_LEN, HeaderRule, Padding, SpProtocol, WireError};
+use crate::wire::{self, Decoder, HANDSHAKE_LEN, Padding, SpProtocol, WireError};
 
 /// Smallest read into a connection's own buffer while data is flowing: enough for
 /// many small messages per system call.
@@ -122,9 +122,10 @@ where
     }
 }
 
-/// The SP protocol the socket speaks: its type, and for a PAIR its version.
+/// The SP protocol the socket speaks: its type, for a PAIR its version, and its
+/// library's reading of headers.
 fn sp_protocol(shared: &Shared) -> SpProtocol {
-    SpProtocol::new(shared.socket_type, shared.options.pair_v1)
+    SpProtocol::for_socket(shared.socket_type, &shared.options)
 }
 
 /// Sends our handshake, reads the peer's and checks it against our protocol.
@@ -323,11 +324,11 @@ async fn read_until_closing<R: AsyncRead + Unpin>(
 
 async fn read_loop<R: AsyncRead + Unpin>(shared: &Shared, pipe: PipeId, reader: &mut R) -> ConnEnd {
     let mut decoder = Decoder::new(shared.options.rcvmaxsize_bytes).with_padding(shared.padding);
-    let rule = sp_protocol(shared).header_rule();
+    let protocol = sp_protocol(shared);
     let mut buf = BytesMut::new();
     let mut counted = Counted::new(shared);
     loop {
-        let delivered = deliver_buffered(shared, pipe, rule, &mut decoder, &mut buf).await;
+        let delivered = deliver_buffered(shared, pipe, protocol, &mut decoder, &mut buf).await;
         counted.set(buf.len());
         if let Err(err) = delivered {
             return ConnEnd::Wire(err);
@@ -468,13 +469,13 @@ impl Drop for Counted<'_> {
 async fn deliver_buffered(
     shared: &Shared,
     pipe: PipeId,
-    rule: HeaderRule,
+    protocol: SpProtocol,
     decoder: &mut Decoder,
     buf: &mut BytesMut,
 ) -> Result<(), WireError> {
     loop {
         shared.wait_for_room(pipe).await;
-        match deliver_batch(shared, pipe, rule, decoder, buf)? {
+        match deliver_batch(shared, pipe, protocol, decoder, buf)? {
             Delivered::AllBuffered => return Ok(()),
             Delivered::UntilFull => {}
             Delivered::UntilMalformed(payload) => drop_malformed(shared, pipe, payload),
@@ -488,7 +489,8 @@ pub(super) enum Delivered {
     AllBuffered,
     /// The pipe's inbound queue is full.
     UntilFull,
-    /// This message's header does not fit the protocol; the ones before it went in.
+    /// This message's header does not fit the protocol and its library drops it; the
+    /// ones before it went in.
     UntilMalformed(Bytes),
 }
 
@@ -496,20 +498,22 @@ pub(super) enum Delivered {
 /// call: one borrow, one clock reading and one round of wake-ups for a read's worth
 /// of messages, instead of one per message. The core's events come out in the same
 /// order as message by message, and under turmoil with the same time stamps, since
-/// simulated time stands still while a task runs.
+/// simulated time stands still while a task runs. A message whose header does not
+/// fit ends the batch: dropped (the caller records it), or, where the socket's library
+/// does so (NNG, docs/sp-wire.md), the connection closes for it.
 fn deliver_batch(
     shared: &Shared,
     pipe: PipeId,
-    rule: HeaderRule,
+    protocol: SpProtocol,
     decoder: &mut Decoder,
     buf: &mut BytesMut,
 ) -> Result<Delivered, WireError> {
     shared.with_core(|core, now| {
         while core.can_receive(pipe) {
             let Some(payload) = decoder.decode(buf)? else { return Ok(Delivered::AllBuffered) };
-            match wire::split(rule, payload) {
+            match protocol.split(payload) {
                 Ok(msg) => core.on_message(pipe, msg, now),
-                Err(malformed) => match malformed.closes_connection() {
+                Err(malformed) => match protocol.closes_connection(&malformed) {
                     Some(err) => return Err(err),
                     None => return Ok(Delivered::UntilMalformed(malformed.payload)),
                 },
@@ -519,9 +523,10 @@ fn deliver_batch(
     })
 }
 
-/// A message whose header does not fit the protocol is dropped and recorded, and the
-/// connection carries on: only that message is bad. It is reported after the core's
-/// events for the messages before it, as they were settled first.
+/// A message whose header does not fit the protocol, where the library drops it, is
+/// dropped and recorded, and the connection carries on: only that message is bad. It
+/// is reported after the core's events for the messages before it, as they were
+/// settled first.
 pub(super) fn drop_malformed(shared: &Shared, pipe: PipeId, payload: Bytes) {
     let msg = Msg::new(payload);
     let dropped = SocketEvent::Dropped { pipe: Some(pipe), reason: DropReason::Malformed, msg };

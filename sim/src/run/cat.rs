@@ -12,7 +12,7 @@
 //! The clock here is the wall clock: nothing is simulated, as in `run/real.rs`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -24,9 +24,10 @@ use tokio::time::Instant;
 
 use crate::net::{DriverEvent, EventSink, SocketHandle, TokioTcp, Transport, spawn_socket};
 use crate::socket::{
-    DropReason, Msg, REQUEST_ID_BIT, SocketBuffers, SocketEvent, SocketOptions, SocketType,
+    DropReason, Msg, PipeId, REQUEST_ID_BIT, SocketBuffers, SocketEvent, SocketOptions, SocketType,
     make_core,
 };
+use crate::wire::{PAIR_VERSION_HINT, SpProtocol};
 
 /// The socket `cat` opens: its type, options (the library's defaults, with the
 /// subscriptions and linger `cat` was given) and where it binds and connects.
@@ -81,7 +82,8 @@ pub trait CatOutput {
     /// A message the socket received, for the application.
     fn message(&self, msg: &Msg) -> io::Result<()>;
     /// Something the user should know that is not a message: a peer that broke the
-    /// protocol and was cut off.
+    /// protocol and was cut off, a message dropped as one the socket cannot use, a
+    /// connect or an accept that failed.
     fn note(&self, text: &str);
 }
 
@@ -189,11 +191,34 @@ impl Session {
         // wrong address says which and why, and the retries stay quiet until it has
         // connected (and may be lost again).
         let unreachable: RefCell<BTreeSet<SocketAddr>> = RefCell::default();
+        // A listener that cannot accept fails again at each of its pauses: noted once,
+        // and again only after a connection has come through since.
+        let unaccepting: RefCell<BTreeSet<SocketAddr>> = RefCell::default();
+        // Each connected pipe's peer, and whether it has sent a message the socket
+        // dropped as malformed (noted once a connection: a peer may send thousands).
+        let peers: RefCell<BTreeMap<PipeId, (SocketAddr, bool)>> = RefCell::default();
+        let shape = (socket.socket_type, socket.options.clone());
         let sink: EventSink = Rc::new(move |_at, event| match event {
             DriverEvent::Socket(SocketEvent::Dropped {
                 reason: DropReason::PipeClosed, ..
             }) => {
                 lost_in_sink.set(lost_in_sink.get() + 1);
+            }
+            DriverEvent::Socket(SocketEvent::Dropped {
+                reason: DropReason::Malformed,
+                pipe: Some(pipe),
+                msg,
+            }) => {
+                let mut peers = peers.borrow_mut();
+                let Some((peer, noted_before)) = peers.get_mut(&pipe) else { return };
+                if !std::mem::replace(noted_before, true) {
+                    noted.note(&format!(
+                        "{peer} sent a message the {} cannot use: {}; dropped, as are any \
+                         more from this connection (without a note)",
+                        shape.0,
+                        malformed(shape.0, &shape.1, &msg)
+                    ));
+                }
             }
             // Noted when first seen; the retries fall through to the last arm.
             DriverEvent::ConnectFailed { addr, reason, .. }
@@ -203,12 +228,32 @@ impl Session {
                     "cannot connect to tcp://{addr}: {reason}; trying again until it answers"
                 ));
             }
-            DriverEvent::Connected { peer, .. } => {
+            DriverEvent::AcceptFailed { addr, reason, out_of_descriptors }
+                if unaccepting.borrow_mut().insert(addr) =>
+            {
+                let why = if out_of_descriptors {
+                    "the process is out of file descriptors (raise `ulimit -n`, or wait for \
+                     connections to close); "
+                } else {
+                    ""
+                };
+                noted.note(&format!(
+                    "cannot accept a connection on tcp://{addr}: {reason}; {why}the \
+                     connections made carry on, and new ones wait until it can accept again"
+                ));
+            }
+            DriverEvent::Connected { pipe, peer } => {
                 unreachable.borrow_mut().remove(&peer);
+                unaccepting.borrow_mut().clear();
+                peers.borrow_mut().insert(pipe, (peer, false));
                 count_tx.send_modify(|n| *n += 1);
             }
-            DriverEvent::Disconnected { .. } => count_tx.send_modify(|n| *n = n.saturating_sub(1)),
+            DriverEvent::Disconnected { pipe, .. } => {
+                peers.borrow_mut().remove(&pipe);
+                count_tx.send_modify(|n| *n = n.saturating_sub(1));
+            }
             DriverEvent::ProtocolError { peer, reason } => {
+                let reason = cat_hint(&reason, &shape.1);
                 noted.note(&format!("{peer} broke the protocol and was cut off: {reason}"));
             }
             DriverEvent::TaskPanicked { task, message } => {
@@ -412,6 +457,52 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// What was wrong with a message a socket of type `t` dropped as malformed, as its
+/// note says it: on SP, where the message is the payload as it arrived, the reason its
+/// receiver's rule gives; otherwise what the type needed and did not find.
+fn malformed(t: SocketType, options: &SocketOptions, msg: &Msg) -> String {
+    // Its length on the wire: on SP its routing ids are 4 bytes each.
+    let ids = if options.zmtp { 0 } else { 4 * msg.header.len() };
+    let len = ids + msg.body.len();
+    if !options.zmtp
+        && msg.header.is_empty()
+        && let Err(bad) = SpProtocol::for_socket(t, options).split(msg.body.clone())
+    {
+        return bad.to_string();
+    }
+    match t {
+        SocketType::Req => format!("a reply of {len} bytes that does not start with a request id"),
+        SocketType::Surveyor => {
+            format!("a response of {len} bytes that does not start with a survey id")
+        }
+        SocketType::Rep | SocketType::Dealer | SocketType::Router if options.zmtp => format!(
+            "a message of {len} bytes without the envelope a {t} reads (frames up to an \
+             empty delimiter)"
+        ),
+        SocketType::Pub | SocketType::XPub => {
+            format!("a message of {len} bytes that is not a subscription")
+        }
+        _ => format!("a message of {len} bytes"),
+    }
+}
+
+/// A protocol error's reason with the hint `cat`'s user can act on: a PAIR version
+/// mismatch's hint names topology options (`pair_version`), where `cat`'s cure is its
+/// `--library` (docs/cat.md: `nng` speaks PAIR v1, `nanomsg` v0).
+fn cat_hint(reason: &str, options: &SocketOptions) -> String {
+    let Some(mismatch) = reason.strip_suffix(PAIR_VERSION_HINT) else {
+        return reason.to_owned();
+    };
+    let hint = if options.pair_v1 {
+        "the peer's PAIR is v0 (nanomsg's, NNG's pair0, pynng's Pair0): talk to it with \
+         `--library nanomsg`, whose PAIR is v0"
+    } else {
+        "the peer's PAIR is v1 (NNG's default, pynng's Pair1): talk to it with `--library \
+         nng`, whose PAIR is v1"
+    };
+    format!("{mismatch}; hint: {hint}")
 }
 
 /// A send or receive the core refused: the socket's state forbids it (a bug in how

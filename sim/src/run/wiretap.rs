@@ -250,7 +250,7 @@ impl ConnTap {
         let Some(pipe) = self.pipes[end] else { return };
         for item in self.feed(end, bytes, true) {
             match item {
-                Tapped::Message(msg) => self.left(end, pipe, &msg),
+                Tapped::Message { msg, cut } => self.left(end, pipe, &msg, cut),
                 Tapped::Subscribe(prefix) => self.subscribed(end, pipe, prefix, true),
                 Tapped::Cancel(prefix) => self.subscribed(end, pipe, prefix, false),
             }
@@ -263,8 +263,8 @@ impl ConnTap {
         let Some(pipe) = self.pipes[to] else { return };
         for item in self.feed(from, bytes, false) {
             let kind = match item {
-                Tapped::Message(msg) => {
-                    let msg = wire_info(&msg);
+                Tapped::Message { msg, cut } => {
+                    let msg = wire_info(&msg, cut);
                     let deliver = EventKind::Deliver { pipe, depth: 0, hwm: 0, msg };
                     self.taps.record(self.ends[to], deliver);
                     self.taps.record(self.ends[to], EventKind::Receive { msg });
@@ -314,9 +314,9 @@ impl ConnTap {
         }
     }
 
-    /// A message left traced end `end` on `pipe`.
-    fn left(&mut self, end: usize, pipe: PipeId, msg: &Msg) {
-        let info = wire_info(msg);
+    /// A message left traced end `end` on `pipe` (its head, `cut` bytes not kept).
+    fn left(&mut self, end: usize, pipe: PipeId, msg: &Msg, cut: u64) {
+        let info = wire_info(msg, cut);
         let request_id = info.request_id.filter(|_| self.types[end] == SocketType::Req);
         let mut sockets = self.taps.sockets.borrow_mut();
         let traced = sockets.entry(self.ends[end]).or_default();
@@ -419,9 +419,11 @@ impl ConnTap {
 /// (`msg_info`), or, when that finds no payload id, the first payload header at an
 /// id's boundary among the message's routing ids, with the request id before it.
 /// The receiver's rule may leave ids in the body that the sender had on its stack (a
-/// device's DEALER takes one id of a REP's reply); the wire still holds both.
-fn wire_info(msg: &Msg) -> MsgInfo {
+/// device's DEALER takes one id of a REP's reply); the wire still holds both. `msg`
+/// is the message's head when the tap kept only that: its body was `cut` bytes longer.
+fn wire_info(msg: &Msg, cut: u64) -> MsgInfo {
     let info = msg_info(msg);
+    let info = MsgInfo { len: info.len.max(msg.body.len() as u64 + cut), ..info };
     if info.id.is_some() {
         return info;
     }
@@ -430,7 +432,7 @@ fn wire_info(msg: &Msg) -> MsgInfo {
         let rest = &msg.body[at..];
         if let Some((_, id, len)) = Payload::peek(rest) {
             let request_id = words.iter().copied().find(|w| w & REQUEST_ID_BIT != 0);
-            return MsgInfo { id: Some(id), request_id, len: len.max(rest.len() as u64) };
+            return MsgInfo { id: Some(id), request_id, len: len.max(rest.len() as u64 + cut) };
         }
         let Some(word) = rest.first_chunk::<4>() else { break };
         words.push(u32::from_be_bytes(*word));

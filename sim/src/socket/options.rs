@@ -118,6 +118,9 @@ pub struct SocketOptions {
     /// reading a full pipe, which pushes back on the sender (docs/library-semantics.md).
     /// A ROUTER with it receives as NNG's raw REP: a socket queue of `rcvhwm_msgs`
     /// (`NNG_OPT_RECVBUF`), and one message more held by each pipe while it is full.
+    /// Set for every `library: nng` socket and for no other, so the SP driver also
+    /// reads headers as NNG does with it: a message too short for the header its
+    /// receiver reads closes the connection (`wire::SpProtocol::for_socket`).
     pub nng_queues: bool,
     /// A receiving socket takes from the pipe that became ready first: a pipe holds
     /// one message, leaves the list when the application takes it, and joins its end

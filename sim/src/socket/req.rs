@@ -338,9 +338,11 @@ impl SocketCore for Req {
     }
 
     /// A reply must start with a request id; REQ is the end of the route, so a hop id
-    /// in front (or nothing at all) means the reply is malformed. NNG also closes the
-    /// pipe a malformed reply came on; here the core only reports the drop, because
-    /// pipes belong to the driver.
+    /// in front (or nothing at all) means the reply is malformed, and it is dropped:
+    /// NNG's and nanomsg's REQ find no request of that id and discard it, keeping the
+    /// pipe. A reply too short for any id never gets here: on SP the driver closes
+    /// its connection where the library does (NNG; `SpProtocol::closes_connection`)
+    /// and reports the drop where it does not (nanomsg).
     fn on_message(&mut self, pipe: PipeId, msg: Msg, now: Duration) {
         if !self.pipes.can_receive(pipe) {
             // Gone or full: the pipes report it without the reply ending the request.

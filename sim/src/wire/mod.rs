@@ -17,6 +17,7 @@ pub mod zmtp;
 
 pub use modelled::Padding;
 pub use sp::{
-    Decoder, HANDSHAKE_LEN, HeaderRule, LEN_MAX_HARD, LEN_PREFIX_LEN, Malformed, PAIR_V1_TTL_MAX,
-    SpProtocol, WireError, check_handshake, encode, handshake, protocol_id, split,
+    BACKTRACE_IDS_MAX, Decoder, HANDSHAKE_LEN, HeaderRule, LEN_MAX_HARD, LEN_PREFIX_LEN, Malformed,
+    PAIR_V1_TTL_MAX, PAIR_VERSION_HINT, SpProtocol, WireError, check_handshake, encode, handshake,
+    protocol_id, split,
 };

@@ -13,7 +13,7 @@ use std::fmt;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::modelled::{HEAD_MAX, Padding, padding_of, real_len};
-use crate::socket::{Msg, REQUEST_ID_BIT, SocketType};
+use crate::socket::{Msg, REQUEST_ID_BIT, SocketOptions, SocketType};
 
 /// Bytes each side sends before anything else.
 pub const HANDSHAKE_LEN: usize = 8;
@@ -27,11 +27,14 @@ const MAGIC: [u8; 4] = [0x00, b'S', b'P', 0x00];
 /// Bytes of one routing id (hop id or request id) on the wire.
 const ID_LEN: usize = 4;
 
-/// The hard ceiling on one message's length, whatever the receive limit says: 4 GiB.
-/// A length above it is refused from its prefix, before any byte of the body is
-/// stored, so an unlimited receive limit (libzmq's default) cannot be turned into "buffer
-/// whatever follows" by a 2^62 prefix. No modelled message comes near it (the largest
-/// shipped jobs are 100 MB), and NNG refuses such lengths under its own default too.
+/// The hard ceiling on one message's length, whatever the receive limit says: 4 GiB,
+/// on SP (a length prefix) and on ZMTP (a frame, a message's frames together, a
+/// command). A length above it is refused from its prefix, before any byte of the body
+/// is stored, so an unlimited receive limit (libzmq's default, and NNG 1.11's) cannot
+/// be turned into "buffer whatever follows" by a 2^62 prefix. No modelled message
+/// comes near it (the largest shipped jobs are 100 MB). It is patchbay's own guard:
+/// with no limit NNG allocates whatever length it is told and closes the connection
+/// only when that allocation fails (docs/library-semantics.md, "The receive size").
 /// On a platform whose address space is smaller, `isize::MAX` is the ceiling instead.
 /// See docs/limits.md.
 pub const LEN_MAX_HARD: u64 =
@@ -66,6 +69,12 @@ const PAIR_V1: u16 = 0x11;
 /// delivered, one carrying 9 silently dropped).
 pub const PAIR_V1_TTL_MAX: u32 = 8;
 
+/// The most routing ids a request's (or survey's) backtrace may hold, the request id
+/// included: NNG's and nanomsg's REP, RESPONDENT and raw REP read at most this many
+/// (`NNG_OPT_MAXTTL`, `NN_MAXTTL`, both 8 by default) and drop a message whose request
+/// id is not among them, keeping the connection (docs/sp-wire.md).
+pub const BACKTRACE_IDS_MAX: usize = 8;
+
 /// The largest hop count NNG's PAIR v1 accepts on a connection at all: a message
 /// with a higher one closes it (NNG's `pair1.c`, docs/sp-wire.md).
 pub const PAIR_V1_HOPS_MAX: u32 = 255;
@@ -74,19 +83,32 @@ pub const PAIR_V1_HOPS_MAX: u32 = 255;
 /// made one hop (probed on NNG 1.11: `00 00 00 01`, then the body).
 const PAIR_V1_HOPS_SENT: [u32; 1] = [1];
 
-/// The SP protocol a socket speaks: its type, and for a PAIR which version.
+/// The SP protocol a socket speaks: its type, for a PAIR which version, and whose
+/// reading of a header it follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpProtocol {
     socket: SocketType,
     /// PAIR v1 (protocol 0x11, a 4-byte hop count on every message); false for v0
     /// and for every other type.
     pair_v1: bool,
+    /// NNG's: a message too short for the header its receiver reads closes the
+    /// connection ([`SpProtocol::closes_connection`]); nanomsg's drop it.
+    nng: bool,
 }
 
 impl SpProtocol {
     /// The protocol of a socket of type `socket`; `pair_v1` matters for a PAIR only.
+    /// Headers are read as nanomsg reads them (a bad one drops its message); see
+    /// [`SpProtocol::for_socket`] for NNG's.
     pub fn new(socket: SocketType, pair_v1: bool) -> SpProtocol {
-        SpProtocol { socket, pair_v1: pair_v1 && socket == SocketType::Pair }
+        SpProtocol { socket, pair_v1: pair_v1 && socket == SocketType::Pair, nng: false }
+    }
+
+    /// The protocol a socket with `options` speaks, headers read as its library reads
+    /// them: NNG's for a `library: nng` socket, whose options are the only ones with
+    /// NNG's queues (`SocketOptions::nng_queues`), nanomsg's for every other.
+    pub fn for_socket(socket: SocketType, options: &SocketOptions) -> SpProtocol {
+        SpProtocol { nng: options.nng_queues, ..SpProtocol::new(socket, options.pair_v1) }
     }
 
     /// The id this protocol announces in its handshake.
@@ -137,6 +159,46 @@ impl SpProtocol {
     pub fn outgoing_header(self, header: &[u32]) -> &[u32] {
         if self.pair_v1 { &PAIR_V1_HOPS_SENT } else { header }
     }
+
+    /// Splits a received payload as this protocol's receiver does ([`split`] by its
+    /// [`HeaderRule`]). NNG's raw REQ (a `library: nng` DEALER) also reads the ids
+    /// after the first, up to one with the high bit set: a reply without one is
+    /// malformed there, though the split takes only the first id.
+    pub fn split(self, payload: Bytes) -> Result<Msg, Malformed> {
+        let rule = self.header_rule();
+        if self.nng && self.socket == SocketType::Dealer && request_id_at(&payload).is_none() {
+            return Err(Malformed { rule, payload });
+        }
+        split(rule, payload)
+    }
+
+    /// The error that closes the connection for `malformed`, where this protocol's
+    /// library closes it rather than drop the message (docs/sp-wire.md, "What closes a
+    /// connection"). NNG 1.11 closes it for a payload that ends before the header its
+    /// receiver reads: a REQ's reply or a SURVEYOR's response shorter than 4 bytes,
+    /// and a request or survey whose routing ids run out before one with the high bit
+    /// set (REP, RESPONDENT and the raw REP within their 8 ids; the raw REQ with no
+    /// bound); and PAIR v1's hop count, missing or above 255. Where NNG reaches 8 ids
+    /// without a request id, or nanomsg finds anything wrong, the message is dropped
+    /// and the connection kept (`None`).
+    pub fn closes_connection(self, malformed: &Malformed) -> Option<WireError> {
+        if malformed.rule == HeaderRule::HopCount {
+            return malformed.closes_connection();
+        }
+        if !self.nng {
+            return None;
+        }
+        let payload = &malformed.payload;
+        let ends_early = match self.socket {
+            SocketType::Req | SocketType::Surveyor => payload.len() < ID_LEN,
+            SocketType::Dealer => request_id_at(payload).is_none(),
+            SocketType::Rep | SocketType::Router | SocketType::Respondent => {
+                walk_backtrace(payload) == Backtrace::RunsOut
+            }
+            _ => false,
+        };
+        ends_early.then(|| WireError::NoRequestId { ours: self.socket, len: payload.len() })
+    }
 }
 
 /// The 8 bytes a socket of type `socket` sends when a connection opens (PAIR v0).
@@ -175,8 +237,11 @@ pub enum WireError {
     /// The stream ended part-way through a handshake, a length or a message.
     Truncated { needed: u64, got: u64 },
     /// A PAIR v1 message too short to hold its hop count (`hops` is `None`), or whose
-    /// count is above `PAIR_V1_HOPS_MAX` (255): NNG's `pair1.c` closes the connection.
+    /// count is above `PAIR_V1_HOPS_MAX` (255): NNG's PAIR v1 closes the connection.
     BadHopCount { len: usize, hops: Option<u32> },
+    /// A `len`-byte message that ends before the request (or survey) id a socket of
+    /// type `ours` reads: NNG closes the connection (nanomsg drops the message).
+    NoRequestId { ours: SocketType, len: usize },
 }
 
 impl fmt::Display for WireError {
@@ -221,6 +286,20 @@ impl fmt::Display for WireError {
                 f,
                 "{len}-byte PAIR v1 message has hop count {hops}, above {PAIR_V1_HOPS_MAX}"
             ),
+            WireError::NoRequestId { ours, len } => match ours {
+                SocketType::Req => write!(f, "{len}-byte reply is too short for a request id"),
+                SocketType::Surveyor => {
+                    write!(f, "{len}-byte response is too short for a survey id")
+                }
+                _ => {
+                    let what = match ours {
+                        SocketType::Respondent => "survey",
+                        SocketType::Dealer => "reply",
+                        _ => "request",
+                    };
+                    write!(f, "{len}-byte {what} ends before an id with the high bit set")
+                }
+            },
         }
     }
 }
@@ -233,8 +312,10 @@ fn hex(bytes: &[u8]) -> String {
     parts.join(" ")
 }
 
-/// What a PAIR version mismatch means, and its cure.
-const PAIR_VERSION_HINT: &str = "; hint: NNG's default PAIR (`library: nng`, pynng's Pair1) is \
+/// What a PAIR version mismatch means, and its cure in a topology file: the end of
+/// the error's text, which a tool with options of its own (`cat`) replaces with its
+/// own cure.
+pub const PAIR_VERSION_HINT: &str = "; hint: NNG's default PAIR (`library: nng`, pynng's Pair1) is \
      v1 and nanomsg's only PAIR is v0: set `pair_version: 0` on the NNG side (NNG's \
      nng_pair0_open, pynng's Pair0), or use PAIR v1 on both";
 
@@ -271,7 +352,8 @@ fn describe_protocol(id: u16) -> String {
 /// only the real bytes are ever stored; real padding is dropped as it arrives.
 #[derive(Clone, Debug)]
 pub struct Decoder {
-    /// Largest payload accepted; `None` is unlimited (NNG 1.2 to 1.11's default).
+    /// Largest payload accepted; `None` is unlimited (NNG 1.2 to 1.11's default), the
+    /// hard ceiling aside.
     max_len: Option<u64>,
     /// Whether padding travels (real TCP) or is only accounted (the simulator).
     padding: Padding,
@@ -312,6 +394,20 @@ impl Decoder {
     /// until more bytes arrive. After an error the stream is unusable and the
     /// connection must close.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, WireError> {
+        self.decode_keeping(buf, usize::MAX).map(|got| got.map(|(payload, _)| payload))
+    }
+
+    /// [`Self::decode`] for a reader that keeps at most `keep` bytes of a message, its
+    /// head (a bystander, `wire/tap.rs`): the payload's first `keep` real bytes, and
+    /// how many real bytes after them were not kept. Those are dropped as they arrive,
+    /// as padding is, so the payload comes back once its head is in, and the message
+    /// is whole only once [`Self::skipping`] says nothing is left to drop. The limit
+    /// and the ceiling judge the message's whole length, as for [`Self::decode`].
+    pub fn decode_keeping(
+        &mut self,
+        buf: &mut BytesMut,
+        keep: usize,
+    ) -> Result<Option<(Bytes, u64)>, WireError> {
         if !self.skip_padding(buf) {
             return Ok(None);
         }
@@ -329,25 +425,34 @@ impl Decoder {
         };
         pending.real = Some(real);
         self.pending = Some(pending);
-        if buf.len() < real {
+        let kept = real.min(keep);
+        if buf.len() < kept {
             return Ok(None);
         }
         self.pending = None;
         // A buffer that holds just this message becomes it whole: a read of one
         // message (the usual one) then hands its allocation on as it is, where a split
         // would first add a shared header to it, one more allocation.
-        let payload = if real == buf.len() {
+        let payload = if kept == buf.len() {
             std::mem::take(buf).freeze()
         } else {
-            buf.split_to(real).freeze()
+            buf.split_to(kept).freeze()
         };
+        let cut = (real - kept) as u64;
         let padding = pending.len - real as u64;
         self.padding_total += padding;
-        if self.padding == Padding::Real {
-            self.skip_left = padding;
+        let skip = if self.padding == Padding::Real { cut + padding } else { cut };
+        if skip > 0 {
+            self.skip_left = skip;
             self.skip_padding(buf);
         }
-        Ok(Some(payload))
+        Ok(Some((payload, cut)))
+    }
+
+    /// Whether bytes of the last message (its padding, or what
+    /// [`Self::decode_keeping`] did not keep) are still to arrive and be dropped.
+    pub fn skipping(&self) -> bool {
+        self.skip_left > 0
     }
 
     /// Drops real padding from the front of `buf`; whether none is left to drop.
@@ -459,8 +564,8 @@ impl HeaderRule {
 }
 
 /// One message whose payload does not carry the header its receiver's protocol
-/// requires. Only that message is bad: the driver drops it, records it and keeps the
-/// connection, as NNG does.
+/// requires. The driver drops it, records it and keeps the connection, unless the
+/// library closes the connection for it ([`SpProtocol::closes_connection`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Malformed {
     pub rule: HeaderRule,
@@ -472,7 +577,17 @@ impl fmt::Display for Malformed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let len = self.payload.len();
         match self.rule {
+            HeaderRule::RequestId if len >= ID_LEN => {
+                write!(f, "{len}-byte reply has no id with the high bit set")
+            }
             HeaderRule::RequestId => write!(f, "{len}-byte reply is shorter than a request id"),
+            HeaderRule::Backtrace if walk_backtrace(&self.payload) == Backtrace::TooLong => {
+                write!(
+                    f,
+                    "{len}-byte request has no id with the high bit set among its first \
+                     {BACKTRACE_IDS_MAX} (a request makes at most {BACKTRACE_IDS_MAX} hops)"
+                )
+            }
             HeaderRule::Backtrace => {
                 write!(f, "{len}-byte request has no id with the high bit set")
             }
@@ -488,9 +603,10 @@ impl fmt::Display for Malformed {
 impl std::error::Error for Malformed {}
 
 impl Malformed {
-    /// The error that closes the connection for this message, where the library
-    /// closes it rather than drop the message: a PAIR v1 message without a hop count
-    /// or with one above `PAIR_V1_HOPS_MAX` (255) (NNG's `pair1.c`; docs/sp-wire.md).
+    /// The error that closes the connection for this message whatever the
+    /// receiver's library: a PAIR v1 message without a hop count or with one above
+    /// `PAIR_V1_HOPS_MAX` (255), as NNG's PAIR v1 does (the only library that speaks
+    /// it; docs/sp-wire.md). [`SpProtocol::closes_connection`] adds the rest.
     pub fn closes_connection(&self) -> Option<WireError> {
         if self.rule != HeaderRule::HopCount {
             return None;
@@ -513,9 +629,9 @@ pub fn split(rule: HeaderRule, payload: Bytes) -> Result<Msg, Malformed> {
         HeaderRule::None => 0,
         HeaderRule::RequestId if payload.len() >= ID_LEN => 1,
         HeaderRule::RequestId => return Err(Malformed { rule, payload }),
-        HeaderRule::Backtrace => match backtrace_len(&payload) {
-            Some(ids) => ids,
-            None => return Err(Malformed { rule, payload }),
+        HeaderRule::Backtrace => match walk_backtrace(&payload) {
+            Backtrace::Ids(ids) => ids,
+            Backtrace::RunsOut | Backtrace::TooLong => return Err(Malformed { rule, payload }),
         },
         HeaderRule::HopCount => return split_hop_count(payload),
     };
@@ -535,7 +651,7 @@ fn hop_count(payload: &[u8]) -> Option<u32> {
 /// PAIR v1: the hop count comes off and is checked; the application sees the body
 /// alone, as from NNG's cooked PAIR v1. NNG drops a message whose count is above its
 /// TTL and keeps the connection (probed); it closes the connection for a missing
-/// count or one above 255 (read in NNG's `pair1.c`), and so does patchbay's driver,
+/// count or one above 255 (read in NNG's PAIR v1), and so does patchbay's driver,
 /// told by [`Malformed::closes_connection`] (docs/sp-wire.md).
 fn split_hop_count(payload: Bytes) -> Result<Msg, Malformed> {
     match hop_count(&payload) {
@@ -546,15 +662,40 @@ fn split_hop_count(payload: Bytes) -> Result<Msg, Malformed> {
     }
 }
 
-/// The number of ids up to and including the first with the high bit set, or `None`
-/// when the payload runs out first.
-fn backtrace_len(payload: &[u8]) -> Option<usize> {
-    let mut ids = payload.chunks_exact(ID_LEN);
-    let position = ids.position(|id| {
-        let id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
-        id & REQUEST_ID_BIT != 0
-    })?;
+/// What a REP, RESPONDENT or raw REP finds reading a request's backtrace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backtrace {
+    /// This many ids, the last the first with the high bit set.
+    Ids(usize),
+    /// The payload ends before such an id, within [`BACKTRACE_IDS_MAX`] ids.
+    RunsOut,
+    /// [`BACKTRACE_IDS_MAX`] ids without one: the request has made too many hops.
+    TooLong,
+}
+
+/// Reads ids from the front of `payload` as NNG's REP does: at most
+/// [`BACKTRACE_IDS_MAX`] of them, up to and including the first with the high bit set.
+fn walk_backtrace(payload: &[u8]) -> Backtrace {
+    let mut ids = payload.chunks_exact(ID_LEN).take(BACKTRACE_IDS_MAX);
+    match ids.position(is_request_id) {
+        Some(position) => Backtrace::Ids(position + 1),
+        None if payload.len() >= BACKTRACE_IDS_MAX * ID_LEN => Backtrace::TooLong,
+        None => Backtrace::RunsOut,
+    }
+}
+
+/// How many ids lead `payload` up to and including the first with the high bit set,
+/// however many there are (NNG's raw REQ reads them without a bound); `None` when the
+/// payload runs out first.
+fn request_id_at(payload: &[u8]) -> Option<usize> {
+    let position = payload.chunks_exact(ID_LEN).position(is_request_id)?;
     Some(position + 1)
+}
+
+/// Whether a 4-byte routing id has the high bit set: a request (or survey) id, the
+/// end of a backtrace.
+fn is_request_id(id: &[u8]) -> bool {
+    u32::from_be_bytes([id[0], id[1], id[2], id[3]]) & REQUEST_ID_BIT != 0
 }
 
 #[cfg(test)]
@@ -726,6 +867,82 @@ mod tests {
         assert!(split(HeaderRule::RequestId, short).is_err());
         let plain = split(HeaderRule::None, Bytes::from_static(b"ab")).unwrap();
         assert!(plain.header.is_empty());
+    }
+
+    /// A protocol's receiver as `library: nng` (`nng`) or `library: nanomsg` reads it.
+    fn receiver(socket: SocketType, nng: bool) -> SpProtocol {
+        SpProtocol::for_socket(socket, &SocketOptions { nng_queues: nng, ..Default::default() })
+    }
+
+    /// What a receiver does with `payload`: `Ok` with the header it took, or `Err`
+    /// with `Some(reason)` when the connection closes and `None` when the message is
+    /// dropped and the connection kept.
+    fn verdict(socket: SocketType, nng: bool, payload: &[u8]) -> Result<Vec<u32>, Option<String>> {
+        let protocol = receiver(socket, nng);
+        match protocol.split(Bytes::copy_from_slice(payload)) {
+            Ok(msg) => Ok(msg.header),
+            Err(bad) => Err(protocol.closes_connection(&bad).map(|e| e.to_string())),
+        }
+    }
+
+    /// A backtrace of `ids` ids, the last the request id, as bytes.
+    fn backtrace(ids: u32) -> Vec<u8> {
+        let id = |k| if k == ids { k | REQUEST_ID_BIT } else { k };
+        (1..=ids).map(id).flat_map(u32::to_be_bytes).collect()
+    }
+
+    /// NNG 1.11 closes the connection ("kicks the pipe") when a message ends before
+    /// the header its receiver reads: a REQ's reply or a SURVEYOR's response under 4
+    /// bytes; a request or survey whose ids run out before one with the high bit set
+    /// (REP, RESPONDENT, raw REP: within 8 ids; raw REQ: at all). nanomsg 1.2 drops
+    /// every such message and keeps the connection; so does NNG a request with 8 ids
+    /// and no request id among them (too many hops). Read in both libraries' sources
+    /// (docs/sp-wire.md); patchbay dropped them all and kept every connection.
+    #[test]
+    fn a_message_that_ends_before_its_request_id_closes_the_connection_on_nng_only() {
+        use SocketType::*;
+        let closes = |text: &str| Err(Some(text.to_owned()));
+        let no_id: Vec<u8> = (1..=2u32).flat_map(u32::to_be_bytes).collect();
+        let eight_hops: Vec<u8> = (1..=8u32).flat_map(u32::to_be_bytes).collect();
+        let nine_hops = backtrace(9);
+        for (socket, payload, nng) in [
+            (Rep, &b""[..], closes("0-byte request ends before an id with the high bit set")),
+            (Rep, b"abc", closes("3-byte request ends before an id with the high bit set")),
+            (Rep, &no_id, closes("8-byte request ends before an id with the high bit set")),
+            (Router, b"abc", closes("3-byte request ends before an id with the high bit set")),
+            (Respondent, b"abc", closes("3-byte survey ends before an id with the high bit set")),
+            (Rep, &eight_hops, Err(None)),
+            (Rep, &nine_hops, Err(None)),
+            (Req, b"ab", closes("2-byte reply is too short for a request id")),
+            (Surveyor, b"", closes("0-byte response is too short for a survey id")),
+            (Dealer, b"ab", closes("2-byte reply ends before an id with the high bit set")),
+            (Dealer, &no_id, closes("8-byte reply ends before an id with the high bit set")),
+        ] {
+            assert_eq!(verdict(socket, true, payload), nng, "nng {socket} {payload:?}");
+            let nanomsg =
+                if socket == Dealer && payload.len() >= 4 { Ok(vec![1]) } else { Err(None) };
+            assert_eq!(verdict(socket, false, payload), nanomsg, "nanomsg {socket} {payload:?}");
+        }
+        // What both take: a request id among the first 8 ids, a reply of 4 bytes or
+        // more (a REQ drops one whose id it did not send, keeping the connection), a
+        // raw REQ's reply whose request id follows hop ids (the split takes the first).
+        let seven_then_id = backtrace(8);
+        for nng in [true, false] {
+            assert_eq!(verdict(Rep, nng, &seven_then_id).map(|h| h.len()), Ok(8));
+            assert_eq!(verdict(Req, nng, &no_id), Ok(vec![1]));
+            assert_eq!(verdict(Dealer, nng, &[0, 0, 0, 7, 0x80, 0, 0, 1, b'x']), Ok(vec![7]));
+            assert_eq!(verdict(Pull, nng, b""), Ok(vec![]));
+        }
+        // The drops say why.
+        let dropped = |payload: &[u8]| {
+            split(HeaderRule::Backtrace, Bytes::copy_from_slice(payload)).unwrap_err().to_string()
+        };
+        assert_eq!(dropped(&no_id), "8-byte request has no id with the high bit set");
+        assert_eq!(
+            dropped(&nine_hops),
+            "36-byte request has no id with the high bit set among its first 8 (a request \
+             makes at most 8 hops)"
+        );
     }
 
     #[test]

@@ -7,8 +7,14 @@
 //! ZMTP's [`Handshake`], frame decoder and [`Envelope`]), so what it reports is
 //! what the receiving socket would take: whole messages as the core's [`Msg`]
 //! (routing ids peeled off by the receiver's rule) and subscriptions. It is fed copies
-//! of the bytes; it holds the message in progress and nothing else, and a message's
-//! modelled padding (`modelled.rs`) is dropped as it arrives, never stored.
+//! of the bytes, and keeps of each message only its head, the first [`HEAD_BYTES`]
+//! (all a trace reads to attribute it: routing ids, the payload header, and every
+//! message of that size or less whole); the rest is counted and dropped as it arrives,
+//! as a modelled message's padding (`modelled.rs`) is. A message is reported once its
+//! last byte has been read, so one cut off with its connection is never reported.
+//! What a tap holds is bounded (docs/limits.md, "The wire tap"): the head of the
+//! message in progress, a command in progress (at most 64 KiB), and the bytes of one
+//! call to [`Tap::feed`].
 //!
 //! A tap fails once: the first thing it cannot read (a handshake it does not know, a
 //! broken frame) is returned as a [`TapFailed`] and from then on it ignores its input,
@@ -23,6 +29,13 @@ use bytes::{Bytes, BytesMut};
 use super::sp::{self, HANDSHAKE_LEN, SpProtocol, split};
 use super::zmtp::{self, Envelope, Event, Handshake, Limits};
 use crate::socket::{Msg, SocketType};
+
+/// The most of one message a tap keeps: its first 64 KiB (a ZMTP message's first
+/// frames up to that many bytes together). What the trace reads of a message lies in
+/// its first 96 bytes (`modelled::HEAD_MAX`) and its routing ids, which no receiver
+/// reads past a few; 64 KiB keeps any real message's envelope and is the size of the
+/// largest command a ZMTP peer may send.
+pub const HEAD_BYTES: usize = 64 * 1024;
 
 /// Which wire protocol a connection speaks: ZMTP for a `library: zeromq` socket, SP
 /// for every other (`net/zmtp.rs`).
@@ -39,9 +52,17 @@ pub enum Framing {
 /// One thing the sender said, as its receiver would take it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Tapped {
-    /// A whole message. On ZMTP a receiving REP, DEALER or ROUTER numbers requests
-    /// itself, so the request id on the header is the tap's own count, not a wire id.
-    Message(Msg),
+    /// A whole message, read to its last byte. On ZMTP a receiving REP, DEALER or
+    /// ROUTER numbers requests itself, so the request id on the header is the tap's
+    /// own count, not a wire id. `cut` counts the bytes of the body read and not kept
+    /// (those past [`HEAD_BYTES`]): the message's body is that much longer than
+    /// `msg.body`, which is its head. 0 for every message of at most [`HEAD_BYTES`].
+    Message {
+        /// The message, or its head.
+        msg: Msg,
+        /// Body bytes read and not kept.
+        cut: u64,
+    },
     /// A subscription to a prefix (ZMTP's SUBSCRIBE or its 3.0 form, or a patchbay
     /// SUB's `0x01`-prefixed SP message).
     Subscribe(Bytes),
@@ -86,8 +107,12 @@ pub struct Tap {
     /// The SP protocol the receiver speaks (its handshake and header rule).
     sp: SpProtocol,
     state: State,
-    /// Bytes fed and not yet consumed: at most the message in progress.
+    /// Bytes fed and not yet consumed: at most the head of the message in progress
+    /// (or a command), and the bytes of the last feed.
     buf: BytesMut,
+    /// A message whose head is in and whose tail (bytes past the head, or modelled
+    /// padding) is still being read: reported once that is done.
+    tail_of: Option<Tapped>,
 }
 
 impl Tap {
@@ -102,7 +127,7 @@ impl Tap {
             },
         };
         let sp = SpProtocol::new(receiver, framing == Framing::SpPairV1);
-        Tap { receiver, sp, state, buf: BytesMut::new() }
+        Tap { receiver, sp, state, buf: BytesMut::new(), tail_of: None }
     }
 
     /// Whether the tap has stopped reading (after a failure).
@@ -124,6 +149,7 @@ impl Tap {
             Err(failed) => {
                 self.state = State::Stopped;
                 self.buf = BytesMut::new();
+                self.tail_of = None;
                 Err(failed)
             }
         }
@@ -144,11 +170,12 @@ impl Tap {
                     self.state = State::SpMessages(sp::Decoder::new(None));
                 }
                 State::SpMessages(decoder) => {
-                    let Some(payload) = decoder.decode(&mut self.buf).map_err(|e| failed(&e))?
-                    else {
-                        return Ok(());
-                    };
-                    out.push(self.sp_message(payload)?);
+                    let got = decoder.decode_keeping(&mut self.buf, HEAD_BYTES);
+                    let got = got.map_err(|e| failed(&e))?;
+                    Self::tail_read(&mut self.tail_of, got.is_some(), decoder.skipping(), out);
+                    let Some((payload, cut)) = got else { return Ok(()) };
+                    let item = sp_message(self.sp, payload, cut);
+                    Self::report(&mut self.tail_of, item, decoder.skipping(), out);
                 }
                 State::ZmtpHandshake(handshake) => {
                     // What the receiver would answer is not ours to send.
@@ -164,20 +191,25 @@ impl Tap {
                     self.state = State::ZmtpMessages { frames, envelope };
                 }
                 State::ZmtpMessages { frames, envelope } => {
-                    let Some(event) = frames.decode(&mut self.buf).map_err(|e| failed(&e))? else {
-                        return Ok(());
-                    };
-                    match event {
+                    let got = frames.decode_keeping(&mut self.buf, HEAD_BYTES);
+                    let got = got.map_err(|e| failed(&e))?;
+                    Self::tail_read(&mut self.tail_of, got.is_some(), frames.skipping(), out);
+                    let Some((event, cut)) = got else { return Ok(()) };
+                    let item = match event {
                         // A message the receiver cannot route it drops, keeping the
                         // connection; so does the tap, which has nothing to attribute.
                         Event::Message(parts) => {
-                            if let Ok(msg) = envelope.decode(parts) {
-                                out.push(Tapped::Message(msg));
-                            }
+                            envelope.decode(parts).ok().map(|msg| Tapped::Message { msg, cut })
                         }
-                        Event::Subscribe(prefix) => out.push(Tapped::Subscribe(prefix)),
-                        Event::Cancel(prefix) => out.push(Tapped::Cancel(prefix)),
-                        Event::Ping { .. } | Event::Pong { .. } => {}
+                        Event::Subscribe(prefix) => Some(Tapped::Subscribe(prefix)),
+                        Event::Cancel(prefix) => Some(Tapped::Cancel(prefix)),
+                        Event::Ping { .. } | Event::Pong { .. } => None,
+                    };
+                    // A REP keeps each request's envelope for its reply, which a tap
+                    // never writes.
+                    envelope.forget_envelopes();
+                    if let Some(item) = item {
+                        Self::report(&mut self.tail_of, item, frames.skipping(), out);
                     }
                 }
                 State::Stopped => return Ok(()),
@@ -185,17 +217,35 @@ impl Tap {
         }
     }
 
-    /// An SP payload as its receiver takes it: a patchbay subscriber's subscription
-    /// bodies (`0x01`/`0x00` and the prefix, `socket/subscribe.rs`), or a message
-    /// split by the receiver's routing rule.
-    fn sp_message(&self, payload: Bytes) -> Result<Tapped, TapFailed> {
-        // An SP subscriber sends nothing upstream (docs/library-semantics.md): every
-        // SP payload is a message.
-        // A payload without the header its receiver needs is dropped by the receiver
-        // alone (`Malformed`); the tap keeps it whole so the send is still seen.
-        let rule = self.sp.header_rule();
-        Ok(Tapped::Message(split(rule, payload).unwrap_or_else(|bad| Msg::new(bad.payload))))
+    /// The message before the last decode call, held while its tail was read: it is
+    /// reported once the decoder has moved past it (`next`, a new item) or dropped the
+    /// last of its tail (`skipping` no more).
+    fn tail_read(tail_of: &mut Option<Tapped>, next: bool, skipping: bool, out: &mut Vec<Tapped>) {
+        if next || !skipping {
+            out.extend(tail_of.take());
+        }
     }
+
+    /// Reports `item` now, or once its tail has been read when one is still to come.
+    fn report(tail_of: &mut Option<Tapped>, item: Tapped, skipping: bool, out: &mut Vec<Tapped>) {
+        if skipping {
+            *tail_of = Some(item);
+        } else {
+            out.push(item);
+        }
+    }
+}
+
+/// An SP payload (or its head, `cut` bytes of it not kept) as its receiver takes it:
+/// a message split by the receiver's routing rule.
+fn sp_message(sp: SpProtocol, payload: Bytes, cut: u64) -> Tapped {
+    // An SP subscriber sends nothing upstream (docs/library-semantics.md): every SP
+    // payload is a message.
+    // A payload without the header its receiver needs is dropped by the receiver alone
+    // (`Malformed`), or closes its connection (NNG); the tap keeps it whole so the
+    // send is still seen, and judges nothing.
+    let msg = split(sp.header_rule(), payload).unwrap_or_else(|bad| Msg::new(bad.payload));
+    Tapped::Message { msg, cut }
 }
 
 #[cfg(test)]
@@ -225,7 +275,9 @@ mod tests {
         let ids: Vec<_> = got
             .iter()
             .map(|t| match t {
-                Tapped::Message(m) => (m.header.clone(), Payload::peek(&m.body).map(|p| p.1)),
+                Tapped::Message { msg: m, cut: 0 } => {
+                    (m.header.clone(), Payload::peek(&m.body).map(|p| p.1))
+                }
                 other => panic!("expected messages, got {other:?}"),
             })
             .collect();
@@ -240,6 +292,107 @@ mod tests {
         assert!(err.0.starts_with("bad SP handshake magic 47 45 54 20"), "{err}");
         assert!(tap.stopped());
         assert_eq!(tap.feed(&request(0x8000_0001, 1)), Ok(Vec::new()));
+    }
+
+    /// Feeds `stream` in chunks of `chunk` bytes and returns what the tap reported,
+    /// with the byte after which each item came, checking after every feed that the
+    /// tap holds no more than a message's head and a chunk (docs/limits.md).
+    fn feed_bounded(tap: &mut Tap, stream: &[u8], chunk: usize) -> Vec<(usize, Tapped)> {
+        let mut got = Vec::new();
+        let mut fed = 0;
+        for piece in stream.chunks(chunk) {
+            fed += piece.len();
+            for item in tap.feed(piece).expect("well-formed") {
+                got.push((fed, item));
+            }
+            assert!(tap.buf.len() <= HEAD_BYTES + chunk, "holds {} at {fed}", tap.buf.len());
+            assert!(
+                tap.buf.capacity() <= 2 * (HEAD_BYTES + chunk),
+                "room for {} at {fed}",
+                tap.buf.capacity()
+            );
+        }
+        got
+    }
+
+    /// F9: a tap kept every byte of a message until it completed, so a program's
+    /// 1.2 GB message cost the fault proxy 1.2 GB. Now it keeps the head, counts the
+    /// rest, and reports the message (with its full length) once its last byte is in.
+    #[test]
+    fn a_huge_sp_message_fed_in_chunks_keeps_only_its_head_and_is_reported_whole_at_its_end() {
+        const BODY: usize = 10 << 20;
+        let mut stream = BytesMut::from(&handshake(SocketType::Req)[..]);
+        let mut body = vec![b'z'; BODY];
+        body[..3].copy_from_slice(b"big");
+        let padding = encode(&[0x8000_0009], &body, &mut stream);
+        assert_eq!(padding, 0, "a foreign body, no modelled size");
+        stream.extend(request(0x8000_000a, 7));
+        let mut tap = Tap::new(Framing::Sp, SocketType::Rep);
+        let got = feed_bounded(&mut tap, &stream, 16 * 1024);
+        let [(at, first), (_, second)] = &got[..] else { panic!("two messages, got {got:?}") };
+        let Tapped::Message { msg, cut } = first else { panic!("{first:?}") };
+        assert_eq!(msg.header, [0x8000_0009]);
+        // The head is the payload's first 64 KiB, its request id among them.
+        assert_eq!((msg.body.len(), *cut), (HEAD_BYTES - 4, (BODY + 4 - HEAD_BYTES) as u64));
+        assert!(msg.body.starts_with(b"big"));
+        // Reported with the chunk that held its last byte, not when its head came.
+        let ends_at = HANDSHAKE_LEN + 8 + 4 + BODY;
+        assert!(*at >= ends_at && *at < ends_at + 16 * 1024, "reported after byte {at}");
+        let Tapped::Message { msg, cut: 0 } = second else { panic!("{second:?}") };
+        assert_eq!(Payload::peek(&msg.body).map(|p| p.1), Some(7));
+    }
+
+    /// A message whose connection ends before its last byte never reached its
+    /// receiver: it is not reported, however much of its head was read.
+    #[test]
+    fn a_message_cut_off_before_its_last_byte_is_not_reported() {
+        let mut stream = BytesMut::from(&handshake(SocketType::Req)[..]);
+        let _ = encode(&[0x8000_0001], &vec![b'y'; 200_000], &mut stream);
+        let mut tap = Tap::new(Framing::Sp, SocketType::Rep);
+        let got = feed_bounded(&mut tap, &stream[..stream.len() - 1], 16 * 1024);
+        assert!(got.is_empty(), "{got:?}");
+        assert_eq!(tap.feed(&stream[stream.len() - 1..]).map(|g| g.len()), Ok(1));
+    }
+
+    /// The same on ZMTP: a multipart message of a 100 KiB frame and a 5 MiB one keeps
+    /// 64 KiB of the first and nothing of the second, and counts the rest.
+    #[test]
+    fn a_huge_zmtp_message_keeps_only_its_head_and_is_reported_at_its_end() {
+        use crate::wire::zmtp::{Version, encode_message, encode_ready, greeting};
+        let mut stream = BytesMut::from(&greeting(Version::V3_1)[..]);
+        encode_ready(SocketType::Push, b"", &mut stream);
+        let (first, second) = (vec![b'a'; 100 << 10], vec![b'b'; 5 << 20]);
+        encode_message(&[&first[..], &second[..]], &mut stream);
+        encode_message(&[&b"small"[..]], &mut stream);
+        let mut tap = Tap::new(Framing::Zmtp, SocketType::Pull);
+        let got = feed_bounded(&mut tap, &stream, 16 * 1024);
+        let [(at, big), (_, small)] = &got[..] else { panic!("two messages, got {got:?}") };
+        let Tapped::Message { msg, cut } = big else { panic!("{big:?}") };
+        let frames = crate::socket::multipart::decode(&msg.body);
+        let kept: Vec<usize> = frames.iter().map(Bytes::len).collect();
+        assert_eq!(kept, [HEAD_BYTES, 0]);
+        assert_eq!(*cut, (first.len() + second.len() - HEAD_BYTES) as u64);
+        assert!(*at + 16 * 1024 > stream.len() - 7, "reported at its end, byte {at}");
+        assert_eq!(small, &Tapped::Message { msg: Msg::new(&b"small"[..]), cut: 0 });
+    }
+
+    /// F6 through the tap: a ZMTP frame declaring 5 GiB stops the tap from its header,
+    /// with the reason the proxy notes ("wire trace stopped ..."), as SP's does.
+    #[test]
+    fn a_zmtp_frame_above_the_ceiling_stops_the_tap_from_its_header() {
+        use crate::wire::zmtp::{Version, encode_ready, greeting};
+        let mut stream = BytesMut::from(&greeting(Version::V3_1)[..]);
+        encode_ready(SocketType::Push, b"", &mut stream);
+        stream.extend_from_slice(&[0x02]);
+        stream.extend_from_slice(&(5u64 << 30).to_be_bytes());
+        let mut tap = Tap::new(Framing::Zmtp, SocketType::Pull);
+        let err = tap.feed(&stream).expect_err("above the ceiling");
+        assert_eq!(
+            err.0,
+            "frame length 5368709120 exceeds the hard ceiling of 4294967296 bytes, refused \
+             whatever the receive limit"
+        );
+        assert!(tap.stopped());
     }
 
     #[test]
@@ -259,7 +412,9 @@ mod tests {
         encode_message(&[&b"weather"[..], &body[..]], &mut stream);
         let mut tap = Tap::new(Framing::Zmtp, SocketType::Sub);
         let got = tap.feed(&stream).expect("well-formed");
-        let [Tapped::Message(msg)] = &got[..] else { panic!("one message, got {got:?}") };
+        let [Tapped::Message { msg, cut: 0 }] = &got[..] else {
+            panic!("one message, got {got:?}")
+        };
         let frames = crate::socket::multipart::decode(&msg.body);
         assert_eq!(frames.len(), 2, "both frames in one message");
         assert_eq!(Payload::peek(&frames[1]).map(|p| p.1), Some(9));

@@ -102,6 +102,11 @@ Rows:
                        the PUSH redials
   nng-pair1-hops       PAIR v1 gets hop counts 9 and 256 from a raw TCP peer (the
                        counts come on stdin: "COUNTS 1,9,8")
+  nng-rep-no-request-id, nanomsg-rep-no-request-id
+                       a REP gets, from a raw TCP REQ, a request, a message whose
+                       ids end before a request id, and a request; then, on another
+                       connection, the same with 8 hop ids and no request id (which
+                       run comes on stdin: "RUN ids" or "RUN hops")
   zmq-handshake-ivl, nng-handshake-deadline, nanomsg-handshake-deadline
                        a raw TCP peer connects to a PULL and sends nothing: how long
                        until the PULL closes the connection (libzmq's with
@@ -2506,6 +2511,86 @@ def peer_nng_pair1_hops(port):
     line()
 
 
+# ---------------------------------------------------------------- short request rows
+
+
+def rep_short_messages(run):
+    """What a raw REQ sends on one connection: `ok-1`, a message that is no request,
+    `ok-2`. In the `ids` run the bad one is two hop ids and nothing else (its ids run
+    out before a request id); in `hops` it is 8 hop ids and a byte (no request id
+    among its first 8: too many hops)."""
+
+    def request(n):
+        return struct.pack(">I", 0x80000000 | n) + b"ok-%d" % n
+
+    if run == "ids":
+        bad = struct.pack(">II", 1, 2)
+    else:
+        bad = b"".join(struct.pack(">I", k) for k in range(1, 9)) + b"x"
+    return [request(1), bad, request(2)]
+
+
+def raw_req_sends(port, messages):
+    """A raw TCP peer speaking REQ's handshake that sends `messages`; returns the
+    connection, to be judged by `raw_closed`."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"\x00SP\x00\x00\x30\x00\x00")
+    s.recv(8)
+    for m in messages:
+        s.sendall(struct.pack(">Q", len(m)) + m)
+    return s
+
+
+def rep_short_outcome(got, closed):
+    return "; ".join([
+        "REP got " + (",".join(got) if got else "nothing"),
+        "connection closed" if closed else "connection kept",
+    ])
+
+
+def oracle_rep_short(lib):
+    """`lib`'s REP listens and takes what comes, answering nothing, in both runs."""
+    results = []
+    for run in ("ids", "hops"):
+        if lib == "nng":
+            import pynng
+
+            rep = nng_open(pynng.Rep0, recv_timeout=500)
+            port = nng_listen(rep, 0)
+        else:
+            rep = Nn(NN_REP)
+            port = free_port()
+            rep.bind(port)
+        raw = raw_req_sends(port, rep_short_messages(run))
+        got = []
+        while True:
+            if lib == "nng":
+                try:
+                    got.append(rep.recv().decode())
+                except pynng.Timeout:
+                    break
+            else:
+                body = rep.recv(500)
+                if body is None:
+                    break
+                got.append(body.decode())
+        results.append(rep_short_outcome(got, raw_closed(raw)))
+        if lib == "nng":
+            rep.close()
+    say("OUTCOME", " | ".join(results))
+
+
+def peer_rep_short(port):
+    """Sends the run the Rust side names ("RUN ids") to patchbay's REP at `port`;
+    judges the connection when told."""
+    run = line().split(" ", 1)[1]
+    raw = raw_req_sends(port, rep_short_messages(run))
+    say("SENT")
+    line()
+    say("CLOSED", raw_closed(raw))
+    line()
+
+
 # ---------------------------------------------------------------- handshake rows
 
 
@@ -2620,6 +2705,8 @@ ORACLES = {
     "zmq-heartbeat": oracle_zmq_heartbeat,
     "nng-recv-max": oracle_nng_recv_max,
     "nng-pair1-hops": oracle_nng_pair1_hops,
+    "nng-rep-no-request-id": lambda: oracle_rep_short("nng"),
+    "nanomsg-rep-no-request-id": lambda: oracle_rep_short("nanomsg"),
     "zmq-handshake-ivl": lambda: oracle_handshake_deadline("zmq"),
     "nng-handshake-deadline": lambda: oracle_handshake_deadline("nng"),
     "nanomsg-handshake-deadline": lambda: oracle_handshake_deadline("nanomsg"),
@@ -2688,6 +2775,8 @@ def main():
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
         "nng-recv-max": lambda: peer_nng_recv_max(opt["--connect"]),
         "nng-pair1-hops": lambda: peer_nng_pair1_hops(int(opt["--port"])),
+        "nng-rep-no-request-id": lambda: peer_rep_short(int(opt["--port"])),
+        "nanomsg-rep-no-request-id": lambda: peer_rep_short(int(opt["--port"])),
         "zmq-handshake-ivl": lambda: peer_handshake_deadline(int(opt["--port"])),
         "nng-handshake-deadline": lambda: peer_handshake_deadline(int(opt["--port"])),
         "nanomsg-handshake-deadline": lambda: peer_handshake_deadline(int(opt["--port"])),

@@ -30,15 +30,19 @@ const FLAGS_RESERVED: u8 = !(FLAG_MORE | FLAG_LONG | FLAG_COMMAND);
 /// The most frames a recycled frame list may have room for ([`Decoder::recycle`]).
 const RECYCLED_FRAMES_MAX: usize = 4;
 
-/// The largest size any buffer can hold: with no configured limit this turns a
-/// garbage size (2^63) into an error instead of an endless wait.
-const LEN_MAX_ADDRESSABLE: u64 = isize::MAX as u64;
+/// The hard ceiling on a message (a data frame, or a multipart message's frames
+/// together) and on a command, whatever the receive limit says: SP's 4 GiB
+/// (`wire::LEN_MAX_HARD`, docs/limits.md). A size above it is refused from its header
+/// alone, so an unlimited `rcvmaxsize` (libzmq's default) cannot be turned into
+/// "buffer whatever follows" by a 2^62 frame.
+const LEN_MAX_HARD: u64 = crate::wire::LEN_MAX_HARD;
 
 /// What a receiver accepts before it closes the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest message, all frames together (libzmq's ZMQ_MAXMSGSIZE, which it
-    /// applies per frame); `None` is unlimited, libzmq's default.
+    /// applies per frame); `None` is unlimited, libzmq's default. Either way a size
+    /// above the 4 GiB hard ceiling is refused (`ZmtpError::BeyondCeiling`).
     pub msg_bytes_max: Option<u64>,
     /// Most frames in one message: without it, empty frames with MORE would grow a
     /// message for ever within any byte limit. libzmq has no such limit.
@@ -73,7 +77,14 @@ pub enum Event {
 /// A frame as it comes off the wire.
 #[derive(Debug)]
 pub(super) enum Frame {
-    Data { more: bool, body: Bytes },
+    /// A data frame: `body` is what was kept of it, `cut` the real bytes after those
+    /// that were not (only when a reader keeps a message's head alone,
+    /// [`Decoder::decode_keeping`]).
+    Data {
+        more: bool,
+        body: Bytes,
+        cut: u64,
+    },
     Command(Command),
 }
 
@@ -83,9 +94,10 @@ pub(super) enum Frame {
 pub struct Decoder {
     /// Our socket type: at PUB and XPUB, 3.0's message-form subscriptions are read.
     ours: SocketType,
-    /// The limits as the checks use them: a message's and a command's largest size,
-    /// each at most what memory can address (`None` is that), and the frame count.
-    /// Kept so, not as `Limits`, to save 8 bytes of every connection (issue 16).
+    /// The limits as the checks use them: a message's and a command's largest size
+    /// as configured (`u64::MAX` for none), and the frame count; the hard ceiling is
+    /// checked beside them. Kept so, not as `Limits`, to save 8 bytes of every
+    /// connection (issue 16).
     msg_bytes_max: u64,
     command_bytes_max: u64,
     frames_max: usize,
@@ -105,10 +117,8 @@ impl Decoder {
     pub fn new(ours: SocketType, limits: Limits) -> Decoder {
         Decoder {
             ours,
-            msg_bytes_max: limits
-                .msg_bytes_max
-                .map_or(LEN_MAX_ADDRESSABLE, |m| m.min(LEN_MAX_ADDRESSABLE)),
-            command_bytes_max: limits.command_bytes_max.min(LEN_MAX_ADDRESSABLE),
+            msg_bytes_max: limits.msg_bytes_max.unwrap_or(u64::MAX),
+            command_bytes_max: limits.command_bytes_max,
             frames_max: limits.frames_max,
             pending: None,
             parts: Vec::new(),
@@ -134,25 +144,60 @@ impl Decoder {
 
     /// The next whole event out of `buf`, or `None` until more bytes arrive.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ZmtpError> {
+        self.decode_keeping(buf, usize::MAX).map(|got| got.map(|(event, _)| event))
+    }
+
+    /// [`Self::decode`] for a reader that keeps at most `keep` bytes of a message's
+    /// frames, its head (a bystander, `wire/tap.rs`): the first frames whole, the
+    /// frame that reaches `keep` cut there and any after it empty, with the count of
+    /// the real bytes not kept. Those are dropped as they arrive, as padding is, so a
+    /// message comes back once the last frame's kept bytes are in, and it is whole
+    /// only once [`Self::skipping`] says nothing is left to drop. The limit and the
+    /// ceiling judge the message's whole length, as for [`Self::decode`].
+    pub fn decode_keeping(
+        &mut self,
+        buf: &mut BytesMut,
+        keep: usize,
+    ) -> Result<Option<(Event, u64)>, ZmtpError> {
         if !self.skip_padding(buf) {
             return Ok(None);
         }
-        if let Some(event) = self.decode_short_message(buf)? {
-            return Ok(Some(event));
+        // A short frame is whole under any `keep` of a frame's longest short size.
+        if keep >= usize::from(u8::MAX)
+            && let Some(event) = self.decode_short_message(buf)?
+        {
+            return Ok(Some((event, 0)));
         }
         loop {
-            let Some(frame) = self.next_frame(buf)? else { return Ok(None) };
+            let room = match keep {
+                usize::MAX => usize::MAX,
+                _ => keep.saturating_sub(self.parts.iter().map(Bytes::len).sum()),
+            };
+            let Some(frame) = self.next_frame_keeping(buf, room)? else { return Ok(None) };
             match frame {
-                Frame::Command(cmd) => return self.command(cmd).map(Some),
-                Frame::Data { more, body } => {
-                    self.parts_bytes += body.len() as u64;
+                Frame::Command(cmd) => return self.command(cmd).map(|event| Some((event, 0))),
+                Frame::Data { more, body, cut } => {
+                    self.parts_bytes += body.len() as u64 + cut;
                     self.parts.push(body);
                     if !more {
-                        return Ok(Some(self.finish_message()));
+                        let cut = match keep {
+                            usize::MAX => 0,
+                            _ => {
+                                let kept: usize = self.parts.iter().map(Bytes::len).sum();
+                                self.parts_bytes - kept as u64
+                            }
+                        };
+                        return Ok(Some((self.finish_message(), cut)));
                     }
                 }
             }
         }
+    }
+
+    /// Whether bytes of the last frame (a last frame's padding, or what
+    /// [`Self::decode_keeping`] did not keep) are still to arrive and be dropped.
+    pub fn skipping(&self) -> bool {
+        self.skip_left > 0
     }
 
     /// The common case in one step: a message of one short data frame, whole in
@@ -198,16 +243,25 @@ impl Decoder {
     }
 
     /// In the simulator, where padding never travels, a last frame of `len` bytes whose
-    /// head (`body`) declares modelled padding is judged by the receive limit with it,
-    /// as over real TCP, where its size counts it. Skipped without a limit.
+    /// head (`body`) declares modelled padding is judged by the receive limit and the
+    /// hard ceiling with it, as over real TCP, where its size counts it.
     fn check_virtual_padding(&self, len: usize, body: &[u8]) -> Result<(), ZmtpError> {
-        if self.real_padding || self.msg_bytes_max >= LEN_MAX_ADDRESSABLE {
+        if self.real_padding {
             return Ok(());
         }
         let padding = padding_of(&body[..body.len().min(HEAD_MAX)]);
         let total = self.parts_bytes.saturating_add(len as u64).saturating_add(padding);
-        if total > self.msg_bytes_max {
-            return Err(ZmtpError::TooLong { len: total, max: self.msg_bytes_max });
+        self.check_total(total, self.msg_bytes_max)
+    }
+
+    /// Refuses a message (or command) of `total` bytes above `max`, the configured
+    /// limit, or above the hard ceiling; the limit speaks first, as on SP.
+    fn check_total(&self, total: u64, max: u64) -> Result<(), ZmtpError> {
+        if total > max {
+            return Err(ZmtpError::TooLong { len: total, max });
+        }
+        if total > LEN_MAX_HARD {
+            return Err(ZmtpError::BeyondCeiling { len: total });
         }
         Ok(())
     }
@@ -291,6 +345,20 @@ impl Decoder {
 
     /// The next whole frame, its header checked and consumed exactly once.
     pub(super) fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ZmtpError> {
+        self.next_frame_keeping(buf, usize::MAX)
+    }
+
+    /// [`Self::next_frame`] keeping at most `room` bytes of a data frame; the rest of
+    /// its real bytes, not kept, are counted in the frame's `cut` and dropped, with a
+    /// last frame's real padding, as they arrive.
+    fn next_frame_keeping(
+        &mut self,
+        buf: &mut BytesMut,
+        room: usize,
+    ) -> Result<Option<Frame>, ZmtpError> {
+        if !self.skip_padding(buf) {
+            return Ok(None);
+        }
         let (flags, len) = match self.pending {
             Some(pending) => pending,
             None => match self.read_header(buf)? {
@@ -299,27 +367,33 @@ impl Decoder {
             },
         };
         self.pending = Some((flags, len));
-        if self.real_padding && flags & (FLAG_MORE | FLAG_COMMAND) == 0 {
-            // A last frame may end in real padding: its real bytes are known from its
-            // head, and only they are waited for and kept.
+        let last = flags & (FLAG_MORE | FLAG_COMMAND) == 0;
+        if flags & FLAG_COMMAND == 0 && ((self.real_padding && last) || room < len) {
+            // Only part of the frame is kept: a last frame may end in real padding,
+            // and a reader keeping a message's head keeps `room` bytes at most. The
+            // frame's first bytes say how many of its bytes are real.
             let decisive = len.min(HEAD_MAX);
             if buf.len() < decisive {
                 return Ok(None);
             }
-            let real = self.real_part(len, &buf[..decisive]);
-            if buf.len() < real {
+            let real = if last { self.real_part(len, &buf[..decisive]) } else { len };
+            if last {
+                self.check_virtual_padding(len, &buf[..decisive])?;
+            }
+            let kept = real.min(room);
+            if buf.len() < kept {
                 return Ok(None);
             }
             self.pending = None;
-            let body = buf.split_to(real).freeze();
-            self.skip_left = (len - real) as u64;
+            let body = buf.split_to(kept).freeze();
+            self.skip_left = (len - kept) as u64;
             self.skip_padding(buf);
-            return Ok(Some(Frame::Data { more: false, body }));
+            return Ok(Some(Frame::Data { more: !last, body, cut: (real - kept) as u64 }));
         }
         if buf.len() < len {
             return Ok(None);
         }
-        if flags & (FLAG_MORE | FLAG_COMMAND) == 0 {
+        if last {
             self.check_virtual_padding(len, &buf[..len])?;
         }
         self.pending = None;
@@ -327,7 +401,7 @@ impl Decoder {
         if flags & FLAG_COMMAND != 0 {
             return command::split_command(body).map(|cmd| Some(Frame::Command(cmd)));
         }
-        Ok(Some(Frame::Data { more: flags & FLAG_MORE != 0, body }))
+        Ok(Some(Frame::Data { more: !last, body, cut: 0 }))
     }
 
     /// Reads and checks a frame header; consumes it only when it is whole and good.
@@ -354,8 +428,9 @@ impl Decoder {
         Ok(Some((flags, len)))
     }
 
-    /// Rejects a size above the limit (a message's frames together) before any byte
-    /// of the body is stored, and a frame beyond the frame limit.
+    /// Rejects a size above the limit or the hard ceiling (a message's frames
+    /// together) before any byte of the body is stored, and a frame beyond the frame
+    /// limit.
     fn check_size(&self, is_command: bool, size: u64) -> Result<usize, ZmtpError> {
         let (total, max) = if is_command {
             (size, self.command_bytes_max)
@@ -365,10 +440,9 @@ impl Decoder {
             }
             (self.parts_bytes.saturating_add(size), self.msg_bytes_max)
         };
-        if total > max {
-            return Err(ZmtpError::TooLong { len: total, max });
-        }
-        usize::try_from(size).map_err(|_| ZmtpError::TooLong { len: size, max })
+        self.check_total(total, max)?;
+        // The ceiling is at most `isize::MAX`: a size under it fits a `usize`.
+        usize::try_from(size).map_err(|_| ZmtpError::BeyondCeiling { len: size })
     }
 }
 

@@ -133,6 +133,13 @@ impl Envelope {
         }
     }
 
+    /// Forgets the envelopes a REP keeps for its replies: for a reader that never
+    /// writes them (a bystander, `wire/tap.rs`), whose map would otherwise fill up to
+    /// its bound, each envelope holding on to the memory its request arrived in.
+    pub fn forget_envelopes(&mut self) {
+        self.envelopes.clear();
+    }
+
     /// The core's message for a ZMTP message's `frames`.
     pub fn decode(&mut self, mut frames: Vec<Bytes>) -> Result<Msg, Unroutable> {
         self.decode_from(&mut frames)

@@ -29,6 +29,10 @@ pub enum ZmtpError {
     /// A frame, or a multipart message so far, longer than the receive limit,
     /// seen before any byte of it was stored.
     TooLong { len: u64, max: u64 },
+    /// A frame, a multipart message so far, or a command longer than the 4 GiB hard
+    /// ceiling (`wire::LEN_MAX_HARD`), refused from its header whatever the receive
+    /// limit, as on SP (docs/limits.md).
+    BeyondCeiling { len: u64 },
     /// A multipart message with more frames than the frame limit.
     TooManyFrames { max: usize },
     /// A data frame before the peer's READY.
@@ -85,6 +89,12 @@ impl fmt::Display for ZmtpError {
             TooLong { len, max } => {
                 write!(f, "frame length {len} exceeds the receive limit of {max} bytes")
             }
+            BeyondCeiling { len } => write!(
+                f,
+                "frame length {len} exceeds the hard ceiling of {} bytes, refused whatever \
+                 the receive limit",
+                crate::wire::LEN_MAX_HARD
+            ),
             TooManyFrames { max } => write!(f, "multipart message has more than {max} frames"),
             DataBeforeReady => f.write_str("data frame before the peer's READY command"),
             ExpectedReady { got } => write!(f, "expected the READY command, got {got:?}"),

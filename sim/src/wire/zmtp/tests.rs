@@ -349,8 +349,50 @@ fn subscriptions_in_both_forms_and_heartbeats() {
 fn hostile_length_2_pow_63_is_refused_before_allocating() {
     let mut wire = BytesMut::from(&[0x02u8, 0x80, 0, 0, 0, 0, 0, 0, 0][..]);
     let err = Decoder::new(SocketType::Rep, Limits::default()).decode(&mut wire).unwrap_err();
-    assert_eq!(err, ZmtpError::TooLong { len: 1 << 63, max: isize::MAX as u64 });
+    assert_eq!(err, ZmtpError::BeyondCeiling { len: 1 << 63 });
     assert_eq!(wire.len(), 9, "the header is not consumed");
+}
+
+/// docs/limits.md: a size above the 4 GiB ceiling is refused from its header alone,
+/// whatever the receive limit (none, libzmq's default, or one above the ceiling), for a
+/// frame, for a multipart message's frames together and for a command; the SP
+/// decoder's rule. Before, ZMTP's only ceiling was `isize::MAX`, and a 5 GiB frame's
+/// body was buffered as it came.
+#[test]
+fn a_size_above_the_4_gib_ceiling_is_refused_from_its_header_whatever_the_limit() {
+    const FIVE_GIB: u64 = 5 << 30;
+    let mut frame = BytesMut::from(&[0x02u8][..]);
+    frame.extend_from_slice(&FIVE_GIB.to_be_bytes());
+    frame.extend_from_slice(&[b'x'; 100]);
+    for limit in [None, Some(u64::MAX), Some(FIVE_GIB)] {
+        let limits = Limits { msg_bytes_max: limit, ..Limits::default() };
+        let mut decoder = Decoder::new(SocketType::Pull, limits);
+        let mut wire = frame.clone();
+        let err = decoder.decode(&mut wire).unwrap_err();
+        assert_eq!(err, ZmtpError::BeyondCeiling { len: FIVE_GIB }, "limit {limit:?}");
+        assert_eq!(wire.len(), 109, "the header is not consumed, no body byte taken");
+        assert_eq!(decoder.buffered_bytes(), 0, "nothing of the message stored");
+    }
+    assert_eq!(
+        ZmtpError::BeyondCeiling { len: FIVE_GIB }.to_string(),
+        "frame length 5368709120 exceeds the hard ceiling of 4294967296 bytes, refused \
+         whatever the receive limit"
+    );
+    // At the ceiling a frame is still taken (its body then waits for its bytes).
+    let mut at = BytesMut::from(&[0x02u8][..]);
+    at.extend_from_slice(&(4u64 << 30).to_be_bytes());
+    assert_eq!(Decoder::new(SocketType::Pull, Limits::default()).decode(&mut at), Ok(None));
+    // Frames of one message count together: a byte with MORE, then 4 GiB.
+    let mut sum = BytesMut::from(&[0x01u8, 0x01, b'a', 0x02][..]);
+    sum.extend_from_slice(&(4u64 << 30).to_be_bytes());
+    let err = Decoder::new(SocketType::Pull, Limits::default()).decode(&mut sum).unwrap_err();
+    assert_eq!(err, ZmtpError::BeyondCeiling { len: (4 << 30) + 1 });
+    // A command above the ceiling, with a command limit that would let it through.
+    let mut command = BytesMut::from(&[0x06u8][..]);
+    command.extend_from_slice(&FIVE_GIB.to_be_bytes());
+    let limits = Limits { command_bytes_max: u64::MAX, ..Limits::default() };
+    let err = Decoder::new(SocketType::Pub, limits).decode(&mut command).unwrap_err();
+    assert_eq!(err, ZmtpError::BeyondCeiling { len: FIVE_GIB });
 }
 
 #[test]
