@@ -148,7 +148,7 @@ fn a_program_that_never_gets_ready_fails_the_run_and_is_killed() {
         pidfile.display()
     );
     std::fs::write(&topology, body).expect("written");
-    let text = "topology: never.topology.yaml\nduration: 3s\nworkload: {client: {requests: 1}}\nexpect: pass\n";
+    let text = "topology: never.topology.yaml\nduration: 3s\nworkload: {client: {requests: 1}}\ninvariants: [faults_fired]\nexpect: pass\n";
     let plan = load(&dir.path().join("never.yaml"), text);
     let report = run(&plan);
     let Some(RunError::ProgramFailed { why, output }) = &report.error else {
@@ -199,7 +199,7 @@ fn written_port_plan(dir: &TempDir, port: u16, workers: u32) -> ScenarioPlan {
          - {{name: worker, count: {workers}, design: echo-worker, sockets: [{{name: rep, type: REP, bind: {port}}}]}}\n"
     );
     std::fs::write(&topology, body).expect("written");
-    let text = "topology: written.topology.yaml\nduration: 1s\nworkload: {client: {requests: 1}}\nexpect: pass\n";
+    let text = "topology: written.topology.yaml\nduration: 1s\nworkload: {client: {requests: 1}}\ninvariants: [faults_fired]\nexpect: pass\n";
     load(&dir.path().join("written.yaml"), text)
 }
 
@@ -607,4 +607,88 @@ fn resend_interval_reads_a_patchbay_reqs_one_resend_per_interval_off_the_wire() 
     let note = outcome.note.as_deref().unwrap_or_default();
     assert!(note.starts_with("one resend per interval (nanomsg, NNG ≤1.6)"), "{note}");
     assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
+}
+
+/// A scenario whose `prog` node runs `script` (written to `prog.sh` in `dir`) under
+/// `sh`, from `cwd` when one is given, ready as `ready` says, with a patchbay
+/// ventilator pushing to its PULL.
+fn script_plan(dir: &TempDir, script: &str, ready: &str, cwd: Option<&str>) -> ScenarioPlan {
+    std::fs::write(dir.path().join("prog.sh"), script).expect("written");
+    let program = match cwd {
+        Some(cwd) => format!("\n    cwd: {cwd}"),
+        None => String::new(),
+    };
+    let topology = format!(
+        "name: script\nnodes:\n\
+         - name: prog\n  process:{program}\n    command: [sh, prog.sh, '{{pull}}']\n    ready: {ready}\n  sockets: [{{name: pull, type: PULL, bind: true}}]\n\
+         - {{name: pusher, design: ventilator, sockets: [{{name: push, type: PUSH, connect: prog.pull}}]}}\n"
+    );
+    std::fs::write(dir.path().join("script.topology.yaml"), topology).expect("written");
+    let text = "topology: script.topology.yaml\nduration: 500ms\nliveness: 0s\n\
+                invariants: [faults_fired]\nexpect: pass\n";
+    load(&dir.path().join("script.yaml"), text)
+}
+
+/// The output file of `prog`'s first incarnation.
+fn prog_output(report: &RunReport) -> Vec<u8> {
+    let out = report.process_output.iter().find(|p| p.ends_with("prog.0.0.out")).expect("kept");
+    std::fs::read(out).expect("readable")
+}
+
+/// F4 and F5 of the real-run probe: the copy of a program's standard output read it
+/// as UTF-8 lines, so one byte that is not UTF-8 stopped it (the output lost, the
+/// ready line never seen, the program dead of EPIPE at its next write), and a line
+/// without end was held whole in memory. Bytes are copied as they come: the ready
+/// line after a `\xff` and 3 MB without a newline is seen, and the file holds every
+/// byte.
+#[test]
+fn a_program_s_output_is_copied_byte_for_byte_and_its_ready_line_found_after_any_bytes() {
+    let dir = TempDir::new("binary-output");
+    let script =
+        "printf '\\377\\n'\nhead -c 3000000 /dev/zero\nprintf '\\nprog ready\\n'\nexec sleep 60\n";
+    let report = run(&script_plan(&dir, script, "{line: prog ready}", None));
+    assert_eq!(report.error, None, "it was ready and ran");
+    let want = [&b"\xff\n"[..], &vec![0; 3_000_000], b"\nprog ready\n"].concat();
+    let out = prog_output(&report);
+    assert!(out == want, "{} bytes kept of {}", out.len(), want.len());
+}
+
+/// L1 of the real-run probe: a program that printed its ready line and exited was
+/// said to have "exited before it was ready", pointing at its `.err` alone. Here the
+/// ready line reaches patchbay only after it has seen the program exit (a child
+/// prints it once the program has been reaped), the order that misled the message.
+#[test]
+fn a_program_that_printed_its_ready_line_and_exited_is_said_to_have_done_so() {
+    let dir = TempDir::new("ready-then-exit");
+    let script = "(while kill -0 $$ 2>/dev/null; do :; done; echo prog ready) &\nexit 3\n";
+    let report = run(&script_plan(&dir, script, "{line: prog ready}", None));
+    let Some(RunError::ProgramFailed { why, output }) = &report.error else {
+        panic!("a program that exits fails the run: {:?}", report.error);
+    };
+    let says = "node `prog.0` (incarnation 0): the program printed `prog ready` and then exited (exit status: 3), before the run began";
+    assert!(why.starts_with(says), "{why}");
+    assert_eq!(output.file_name().and_then(|n| n.to_str()), Some("prog.0.0.out"), "{why}");
+}
+
+/// L4 of the real-run probe: a missing `cwd:` and a missing program both said "No
+/// such file or directory"; each now names what is missing.
+#[test]
+fn a_program_that_cannot_start_is_told_apart_from_a_missing_working_folder() {
+    let dir = TempDir::new("cannot-start");
+    let error = |plan: &ScenarioPlan| match run(plan).error {
+        Some(RunError::NotRunnable(why)) => why,
+        other => panic!("it could not run: {other:?}"),
+    };
+    let no_folder = dir.path().join("no-such-folder");
+    let why = error(&script_plan(&dir, "", "{line: up}", Some(&no_folder.display().to_string())));
+    let says = format!("its working folder `{}` (`cwd:`) does not exist", no_folder.display());
+    assert!(why.contains(&says), "{why}");
+    let topology = "name: script\nnodes:\n\
+        - name: prog\n  process:\n    command: [no-such-program-of-patchbay, '{pull}']\n  sockets: [{name: pull, type: PULL, bind: true}]\n\
+        - {name: pusher, design: ventilator, sockets: [{name: push, type: PUSH, connect: prog.pull}]}\n";
+    std::fs::write(dir.path().join("script.topology.yaml"), topology).expect("written");
+    let text = "topology: script.topology.yaml\nduration: 500ms\nliveness: 0s\n\
+                invariants: [faults_fired]\nexpect: pass\n";
+    let why = error(&load(&dir.path().join("script.yaml"), text));
+    assert!(why.contains("there is no program `no-such-program-of-patchbay` on PATH"), "{why}");
 }

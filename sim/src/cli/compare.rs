@@ -279,6 +279,12 @@ fn run_sides(
                 true,
                 &|_| {},
             );
+            // `real` keeps it beside its report; here it stays where the run wrote it.
+            let output: std::collections::BTreeSet<&Path> =
+                real.iter().flat_map(|r| &r.process_output).filter_map(|f| f.parent()).collect();
+            for dir in output {
+                outln!("{design}: programs' output: {}", dir.display());
+            }
             let row = Row::of(design, Backend::Real, &real);
             let repro = format!("{repro} --real --time-scale {time_scale}");
             ran.push((row, scaled(plan, time_scale), real, repro));

@@ -10,8 +10,9 @@
 //! fails only when a run could not run at all (an internal error) or the input is
 //! wrong.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -50,7 +51,6 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::from(2));
     }
     let Some(plans) = load_all(ctx, &sel.files) else { return Ok(ExitCode::from(2)) };
-    stop_programs_on_ctrl_c();
     let (plans, skipped) = split(plans, |p| skip_reason(p, &ctx.registry, opts));
     if sel.explicit && !skipped.is_empty() {
         print_skipped(&skipped);
@@ -162,37 +162,186 @@ fn print_skipped(skipped: &[(String, String)]) {
 /// `<report>-files/<scenario>-seed<N>/` (runs of several scenarios may have nodes of
 /// one name), says where they are, and returns a link to each, relative to the page,
 /// and each file's old and new path.
+///
+/// The folder is patchbay's, marked so ([`FILES_MARKER`]): a folder of that name that
+/// is not (the user's) is left alone and the next free name taken (`<report>-files-2`),
+/// and one patchbay made (a run before with the same `--json`) loses the files it
+/// kept then, so runs never mix. Each run's folder is one safe name (a scenario's
+/// name may hold `/` or `..`), and its own (two scenarios may share a name: the
+/// second is `<scenario>-seed<N>-2`); no file is ever written over.
 fn keep_program_output(json: &Path, reports: &[RunReport]) -> (Vec<FileLink>, Vec<Moved>) {
     let mut moved = Vec::new();
     if reports.iter().all(|r| r.process_output.is_empty()) {
         return (Vec::new(), moved);
     }
-    let folder =
-        format!("{}-files", json.file_stem().map_or("report".into(), |s| s.to_string_lossy()));
+    let stem = json.file_stem().map_or("report".into(), |s| s.to_string_lossy());
+    let Some((folder, dir)) = files_folder(json, &stem) else {
+        return (Vec::new(), moved);
+    };
     let mut links = Vec::new();
+    let mut taken = BTreeSet::new();
+    let mut kept = Vec::new();
+    let mut left = BTreeSet::new();
     for r in reports.iter().filter(|r| !r.process_output.is_empty()) {
-        let run = format!("{}-seed{}", r.scenario, r.seed);
-        let dir = json.with_file_name(&folder).join(&run);
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            errln!("warning: cannot create `{}` for the programs' output: {e}", dir.display());
+        let base = format!("{}-seed{}", path_component(&r.scenario), r.seed);
+        let run = fresh_name(&mut taken, &dir, &base);
+        let to_dir = dir.join(&run);
+        if let Err(e) = std::fs::create_dir(&to_dir) {
+            errln!("warning: cannot create `{}` for the programs' output: {e}", to_dir.display());
             continue;
         }
         for f in &r.process_output {
             let Some(name) = f.file_name() else { continue };
-            let to = dir.join(name);
-            // A rename fails across file systems; a copy then does the same.
-            if std::fs::rename(f, &to).is_err() && std::fs::copy(f, &to).is_err() {
-                errln!("warning: cannot keep `{}` as `{}`", f.display(), to.display());
+            let to = to_dir.join(name);
+            if let Err(e) = move_new(f, &to) {
+                errln!("warning: cannot keep `{}` as `{}`: {e}", f.display(), to.display());
                 continue;
             }
+            left.extend(f.parent().map(Path::to_path_buf));
             moved.push((f.clone(), to));
             let name = name.to_string_lossy();
-            let label = format!("{} seed {}: {name}", r.scenario, r.seed);
+            kept.push(format!("{run}/{name}"));
+            let label = match run == base {
+                true => format!("{} seed {}: {name}", r.scenario, r.seed),
+                false => format!("{} seed {} ({run}): {name}", r.scenario, r.seed),
+            };
             links.push(FileLink { href: format!("{folder}/{run}/{name}"), label });
         }
     }
-    outln!("programs' output: {}", json.with_file_name(&folder).display());
+    if let Err(e) = mark_files_folder(&dir, &kept) {
+        errln!("warning: cannot list the programs' output in `{}`: {e}", dir.display());
+    }
+    // The run's temporary folders, emptied.
+    for dir in left {
+        let _ = std::fs::remove_dir(dir);
+    }
+    outln!("programs' output: {}", dir.display());
     (links, moved)
+}
+
+/// The file that marks a programs'-output folder as patchbay's: [`FILES_MARKER_HEAD`],
+/// then the files kept there, one a line, relative to the folder.
+const FILES_MARKER: &str = ".patchbay-files";
+const FILES_MARKER_HEAD: &str = "patchbay kept programs' output here; its next run with this report's name replaces the files below";
+
+/// The folder beside the report `json` that the programs' output goes in, and its
+/// name: `<stem>-files`, made now, or made by patchbay before (then emptied of what it
+/// kept there); else, when something not patchbay's holds that name, the first free
+/// `<stem>-files-<n>`. `None` (said) when none can be had.
+fn files_folder(json: &Path, stem: &str) -> Option<(String, PathBuf)> {
+    let first = format!("{stem}-files");
+    for n in 1..=100 {
+        let folder = if n == 1 { first.clone() } else { format!("{first}-{n}") };
+        let dir = json.with_file_name(&folder);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if !clear_files_folder(&dir) {
+                    continue;
+                }
+            }
+            Err(e) => {
+                errln!("warning: cannot create `{}` for the programs' output: {e}", dir.display());
+                return None;
+            }
+        }
+        // Claimed at once: if the run ends here, the folder is still known as ours.
+        if let Err(e) = mark_files_folder(&dir, &[]) {
+            errln!("warning: cannot write in `{}` for the programs' output: {e}", dir.display());
+            return None;
+        }
+        if n > 1 {
+            let taken = json.with_file_name(&first);
+            errln!("note: {} is not patchbay's; left alone", taken.display());
+        }
+        return Some((folder, dir));
+    }
+    errln!("warning: no folder beside `{}` is free for the programs' output", json.display());
+    None
+}
+
+/// Whether `dir` is a programs'-output folder patchbay made (a folder, not a link to
+/// one, holding its marker); if so, removes every file its marker lists, and then
+/// every folder those were in that is left empty.
+fn clear_files_folder(dir: &Path) -> bool {
+    let is_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+    let marker = dir.join(FILES_MARKER);
+    let is_file = std::fs::symlink_metadata(&marker).is_ok_and(|m| m.is_file());
+    let Some(text) = (is_dir && is_file).then(|| std::fs::read_to_string(&marker).ok()).flatten()
+    else {
+        return false;
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(FILES_MARKER_HEAD) {
+        return false;
+    }
+    let mut runs = BTreeSet::new();
+    for line in lines {
+        // Only `<run>/<file>`, as written: never a path out of the folder.
+        let parts: Vec<_> = Path::new(line).components().collect();
+        let [Component::Normal(run), Component::Normal(_)] = parts.as_slice() else { continue };
+        let _ = std::fs::remove_file(dir.join(line));
+        runs.insert(dir.join(run));
+    }
+    for run in runs {
+        let _ = std::fs::remove_dir(run);
+    }
+    true
+}
+
+/// Writes the marker of the programs'-output folder `dir`, listing `kept`.
+fn mark_files_folder(dir: &Path, kept: &[String]) -> std::io::Result<()> {
+    let mut text = format!("{FILES_MARKER_HEAD}\n");
+    for file in kept {
+        text += file;
+        text.push('\n');
+    }
+    std::fs::write(dir.join(FILES_MARKER), text)
+}
+
+/// `name` as one safe file name: ASCII letters, digits, `-`, `_` and `.` kept, any
+/// other character `_`, never empty nor starting with `.` (so never `..`), at most
+/// 64 characters.
+fn path_component(name: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let mut s: String = name.chars().take(64).map(|c| if safe(c) { c } else { '_' }).collect();
+    if s.is_empty() || s.starts_with('.') {
+        s.insert(0, '_');
+    }
+    s
+}
+
+/// `base`, or `base-2`, `base-3`...: the first neither in `taken` nor in `dir`.
+fn fresh_name(taken: &mut BTreeSet<String>, dir: &Path, base: &str) -> String {
+    let mut n = 1;
+    loop {
+        let name = if n == 1 { base.to_owned() } else { format!("{base}-{n}") };
+        if !taken.contains(&name) && std::fs::symlink_metadata(dir.join(&name)).is_err() {
+            taken.insert(name.clone());
+            return name;
+        }
+        n += 1;
+    }
+}
+
+/// Moves the file `from` to `to`, which must not exist (nor be a link): a second
+/// name made, then the old one removed; where no second name can be made (another
+/// file system), a copy into a new file.
+fn move_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    match std::fs::hard_link(from, to) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
+        Err(_) => {
+            let mut src = std::fs::File::open(from)?;
+            let mut dst = std::fs::OpenOptions::new().write(true).create_new(true).open(to)?;
+            if let Err(e) = std::io::copy(&mut src, &mut dst) {
+                let _ = std::fs::remove_file(to);
+                return Err(e);
+            }
+        }
+    }
+    let _ = std::fs::remove_file(from);
+    Ok(())
 }
 
 /// A program's output file: where the run left it, and where it was kept.
@@ -229,28 +378,62 @@ fn link_program_output(report: &Report, json: &Path, place: &Place<'_>) {
     }
 }
 
-/// Ctrl-C during a real run kills every external program's process group before
-/// patchbay exits (130, as a shell reports SIGINT), so none outlives the command.
-fn stop_programs_on_ctrl_c() {
-    let watch = || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-            return;
-        };
-        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
-            let n = crate::run::process::kill_all_live();
-            errln!("interrupted: killed {n} external program(s)");
-            std::process::exit(130);
-        }
-    };
-    // Detached: it lives as long as the command and holds nothing the runs need.
-    let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(watch);
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
 
     use super::*;
+
+    /// F12 of the real-run probe: a scenario's name made the run's folder, so
+    /// `../../x` or `/tmp/x` put the programs' output outside the report's folder.
+    #[test]
+    fn a_scenario_name_becomes_one_safe_file_name() {
+        for (name, file) in [
+            ("lru-nng-worker-kill", "lru-nng-worker-kill"),
+            ("../../ESCAPED", "_.._.._ESCAPED"),
+            ("/tmp/abs", "_tmp_abs"),
+            ("..", "_.."),
+            (".hidden", "_.hidden"),
+            ("", "_"),
+            ("a\\b c\u{e9}", "a_b_c_"),
+        ] {
+            assert_eq!(path_component(name), file, "{name:?}");
+            let parts: Vec<_> = Path::new(file).components().collect();
+            assert!(matches!(parts[..], [Component::Normal(_)]), "{file}");
+        }
+        assert_eq!(path_component(&"x".repeat(300)).len(), 64);
+    }
+
+    /// The marker of a programs'-output folder lists what patchbay may remove; a line
+    /// naming anything but `<run>/<file>` in the folder (a marker edited by hand) is
+    /// passed over, and a file is never moved over another.
+    #[test]
+    fn only_what_the_marker_lists_in_the_folder_is_removed_and_nothing_is_written_over() {
+        let dir =
+            std::env::temp_dir().join(format!("patchbay-files-marker-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let folder = dir.join("r-files");
+        std::fs::create_dir_all(folder.join("s-seed1")).expect("folders");
+        std::fs::write(dir.join("victim"), "keep").expect("a file outside");
+        std::fs::write(folder.join("s-seed1/a.out"), "old").expect("a kept file");
+        std::fs::write(folder.join("notes"), "mine").expect("the user's file");
+        assert!(!clear_files_folder(&folder), "no marker: not patchbay's");
+        let kept = ["s-seed1/a.out", "../victim", "s-seed1/../../victim", "/tmp/x/y", "notes"];
+        mark_files_folder(&folder, &kept.map(String::from)).expect("marked");
+        assert!(clear_files_folder(&folder), "patchbay's");
+        assert!(!folder.join("s-seed1").exists(), "the listed file, and its emptied folder");
+        assert_eq!(std::fs::read_to_string(dir.join("victim")).expect("left"), "keep");
+        assert_eq!(std::fs::read_to_string(folder.join("notes")).expect("left"), "mine");
+
+        let (from, to) = (dir.join("from"), folder.join("notes"));
+        std::fs::write(&from, "new").expect("a file to move");
+        assert!(move_new(&from, &to).is_err(), "`notes` is there");
+        assert_eq!(std::fs::read_to_string(&to).expect("left"), "mine");
+        move_new(&from, &folder.join("moved")).expect("moved");
+        assert!(!from.exists());
+        assert_eq!(std::fs::read_to_string(folder.join("moved")).expect("moved"), "new");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// A program's error names its output file where the command kept it: the file
     /// the error carries, matched as a path, not every text that spells a moved path.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::plan::{EndpointPart, Piece, ProcessPlan, Ready, Template};
 use crate::spec::diag::{Code, Target};
+use crate::spec::format_duration;
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawNode, RawProcess, RawSocket};
 use crate::spec::suggest::did_you_mean;
@@ -20,6 +21,11 @@ use super::topology::TopologyResolver;
 
 /// How long a started program has to become ready when `ready.timeout` is absent.
 pub const READY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+/// The longest `ready.timeout`: 10 minutes, the longest a real run may last
+/// (`REAL_TIME_MAX` in `run/real.rs`, which `run/process.rs` checks it against). A
+/// program not ready by then could not be run anyway; `18446744073709551615s` once
+/// passed `check` and overflowed the supervisor's deadline (docs/limits.md).
+pub const READY_TIMEOUT_MAX: Duration = Duration::from_secs(10 * 60);
 
 /// A placeholder's problem, said to the user with the node's socket names as a hint.
 struct PlaceholderError {
@@ -67,6 +73,17 @@ impl TopologyResolver<'_, '_, '_> {
             self.diags
                 .error(&path.key("command"), Target::Value, Code::BadProcess, "`command` is empty")
                 .hint("name the program and its arguments: `[python3, broker.py, \"{frontend}\"]`");
+        } else if raw.command[0].is_empty() {
+            // No program has an empty name: it passed `check` and failed only under
+            // `real`, as "cannot start ` tcp://...`".
+            self.diags
+                .error(
+                    &path.key("command").index(0),
+                    Target::Value,
+                    Code::BadProcess,
+                    "the program's name (the first item of `command`) is empty",
+                )
+                .hint("put the program first: `[python3, broker.py, \"{frontend}\"]`");
         }
         let sockets = &node.sockets;
         let mut command = Vec::new();
@@ -145,12 +162,27 @@ impl TopologyResolver<'_, '_, '_> {
         }
     }
 
+    /// `ready.timeout`, at most [`READY_TIMEOUT_MAX`].
     fn ready_timeout(&mut self, raw: &RawProcess, path: &YamlPath) -> Option<Duration> {
         let Some(s) = raw.ready.as_ref().and_then(|r| r.timeout.as_ref()) else {
             return Some(READY_TIMEOUT_DEFAULT);
         };
         let naming = super::scalars::Naming::Field;
-        parse_duration(&s.text).map_err(|e| unit_error(self.diags, path, e, naming)).ok()
+        let timeout =
+            parse_duration(&s.text).map_err(|e| unit_error(self.diags, path, e, naming)).ok()?;
+        if timeout > READY_TIMEOUT_MAX {
+            let message = format!(
+                "`ready.timeout` is {}, longer than a real run may last ({})",
+                format_duration(timeout),
+                format_duration(READY_TIMEOUT_MAX)
+            );
+            self.diags.error(path, Target::Value, Code::OutOfRange, message).hint(format!(
+                "a program has at most {} to become ready, the longest a real run lasts (docs/limits.md)",
+                format_duration(READY_TIMEOUT_MAX)
+            ));
+            return None;
+        }
+        Some(timeout)
     }
 }
 

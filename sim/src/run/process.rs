@@ -12,66 +12,368 @@
 //!
 //! Each is recorded in the trace as a note on the node. A program's standard output
 //! and error are kept per incarnation in files (`<node>.<replica>.<incarnation>.out`
-//! and `.err`). Every program runs in its own process group, which a guard kills on
-//! drop (the run's end, a failure, a panic), and which [`kill_all_live`] kills from a
-//! Ctrl-C handler, so no program or child of one outlives its run.
+//! and `.err`): the error goes to its file directly, the output is copied there as
+//! bytes, whatever they are, in chunks of at most `COPY_CHUNK` (a line without end
+//! is never held whole), and searched for the ready text on the way (`ReadySearch`).
+//!
+//! Every program runs in its own process group, which a guard kills on
+//! drop (the run's end, a failure, a panic), and which [`kill_all_live`] kills when
+//! SIGINT, SIGTERM, SIGHUP or SIGQUIT ends patchbay (`stop_programs_on_signals`).
+//! Each program gets a mark in its environment (`MARK_VAR`); a kill takes the
+//! group, every process holding the mark and every descendant of either
+//! (`kill_trees`), so a child that left the group (`setsid`, a daemon) dies too, and
+//! no program or child of one outlives its run.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::Stdio;
 use std::rc::Rc;
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use memchr::memmem;
 use rustix::process::{Pid, Signal, kill_process_group};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::plan::{EndpointPart, Group, ProcessPlan, Ready, Replica};
 use crate::trace::{AppEvent, EventKind, Recorder, TraceEvent};
 
 use super::RunError;
 use super::faults::{FaultWorld, Status};
+use super::real::REAL_TIME_MAX;
 
 /// How often a supervisor looks at the fault world and its program between wake-ups.
 const TICK: Duration = Duration::from_millis(10);
-/// How often a port is tried while waiting for a program to accept on it.
+/// How often a port is tried while waiting for a program to accept on it, and how
+/// often a program waited for is looked at to see whether it has exited.
 const READY_POLL: Duration = Duration::from_millis(20);
+/// The most of a program's standard output the copy holds: one read of the pipe. L2
+/// of the real-run probe: the copy read lines (a line without end grew without bound:
+/// 790 MB for 800 MB of zeros) and wrote and flushed each through `tokio::fs`, which
+/// held a chatty program to about 3 MB/s where a pipe takes 250 MB/s.
+const COPY_CHUNK: usize = 64 * 1024;
+/// How long what a program printed may take to reach its file once it has exited or
+/// been killed (the copy has then only the pipe's last 64 KiB to write); a child of
+/// it that keeps the pipe open (one that left its process group) is not waited for
+/// longer.
+const COPY_DRAIN: Duration = Duration::from_secs(1);
 
-/// The process groups of every program running in this process, for [`kill_all_live`].
-static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+/// The programs running in this process, for [`kill_all_live`].
+static LIVE: Mutex<Live> =
+    Mutex::new(Live { groups: BTreeMap::new(), dirs: BTreeSet::new(), closed: false });
 
-/// Kills every external program's process group still running (a Ctrl-C handler
-/// calls this before exiting). Returns how many groups it signalled.
+/// The environment variable that carries a program's mark (`Running::mark`) to every
+/// process it starts: when the program ends, every process holding its mark ends too,
+/// wherever it went (`setsid`, a daemon's double fork).
+pub(crate) const MARK_VAR: &str = "PATCHBAY_PROGRAM";
+
+/// How many times [`kill_trees`] looks again for processes started while it was
+/// stopping those it found; a stopped process starts no other, so a tree is whole
+/// within a few looks however fast it forks.
+const TREE_ROUNDS: usize = 32;
+
+/// What [`LIVE`] holds.
+#[derive(Debug)]
+struct Live {
+    /// Every running program's process group, with its mark.
+    groups: BTreeMap<i32, String>,
+    /// Every folder a program wrote its output in, named when a signal ends patchbay.
+    dirs: BTreeSet<PathBuf>,
+    /// Set once a signal handler took `groups` to kill them: no program starts after.
+    closed: bool,
+}
+
+fn live() -> std::sync::MutexGuard<'static, Live> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Kills every external program still running, with every process each started
+/// (see `kill_trees`), and lets no other start: the signal handler
+/// (`stop_programs_on_signals`) calls this before ending the process. Returns how
+/// many programs it killed.
 pub fn kill_all_live() -> usize {
-    let live = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
-    live.iter().filter(|&&pgid| signal_group(pgid, Signal::KILL)).count()
+    let groups = {
+        let mut live = live();
+        live.closed = true;
+        std::mem::take(&mut live.groups)
+    };
+    let programs: Vec<(i32, &str)> = groups.iter().map(|(g, m)| (*g, m.as_str())).collect();
+    kill_trees(&programs);
+    programs.len()
 }
 
 fn signal_group(pgid: i32, signal: Signal) -> bool {
     Pid::from_raw(pgid).is_some_and(|p| kill_process_group(p, signal).is_ok())
 }
 
-/// One running program: its child and its process group, killed when dropped.
+/// A mark no other program of this or another patchbay process has: the process id,
+/// the time and a count.
+fn new_mark() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static MARKS: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}.{nanos}.{}", std::process::id(), MARKS.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Makes SIGINT, SIGTERM, SIGHUP and SIGQUIT kill every program ([`kill_all_live`])
+/// before this process ends, with the code a shell gives a command such a signal
+/// ended (128 + its number), naming the folders that hold the programs' output so
+/// far. Without it those signals' default action ends patchbay alone: the programs
+/// run in process groups of their own, which a terminal's or `timeout`'s signal does
+/// not reach, and would run on. Installed once, by the first program's start, and in
+/// place before that start, so every command (and a library caller) that runs a
+/// program has it. SIGKILL cannot be caught: a program outlives a SIGKILL of
+/// patchbay (`PR_SET_PDEATHSIG` would need an unsafe `pre_exec`, which the
+/// workspace forbids).
+fn stop_programs_on_signals() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let (installed, done) = std::sync::mpsc::channel::<()>();
+        let watch = move || {
+            use tokio::signal::unix::{Signal as Stream, SignalKind, signal};
+            // A stream that could not be made, or whose driver is gone, never fires.
+            async fn next(stream: &mut Option<Stream>) {
+                if let Some(s) = stream
+                    && s.recv().await.is_some()
+                {
+                    return;
+                }
+                std::future::pending().await
+            }
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            let (number, name) = rt.block_on(async move {
+                let kinds = [
+                    SignalKind::interrupt(),
+                    SignalKind::terminate(),
+                    SignalKind::hangup(),
+                    SignalKind::quit(),
+                ];
+                let [mut int, mut term, mut hup, mut quit] = kinds.map(|k| signal(k).ok());
+                drop(installed);
+                tokio::select! {
+                    () = next(&mut int) => (SignalKind::interrupt(), "SIGINT"),
+                    () = next(&mut term) => (SignalKind::terminate(), "SIGTERM"),
+                    () = next(&mut hup) => (SignalKind::hangup(), "SIGHUP"),
+                    () = next(&mut quit) => (SignalKind::quit(), "SIGQUIT"),
+                }
+            });
+            let killed = kill_all_live();
+            let dirs: Vec<PathBuf> = (live().dirs.iter())
+                .filter(|d| std::fs::read_dir(d).is_ok_and(|mut e| e.next().is_some()))
+                .cloned()
+                .collect();
+            // Written after the kill, and never unwrapped: a hung-up terminal refuses it.
+            use std::io::Write as _;
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "interrupted: killed {killed} external program(s) on {name}");
+            for dir in dirs {
+                let _ = writeln!(err, "the programs' output so far is in {}", dir.display());
+            }
+            std::process::exit(128 + number.as_raw_value());
+        };
+        // Detached: it lives as long as the process and holds nothing a run needs.
+        let spawned = std::thread::Builder::new().name("patchbay-signals".into()).spawn(watch);
+        // Once the handlers are in place (or the thread could not start): a signal
+        // from here on finds them.
+        if spawned.is_ok() {
+            let _ = done.recv();
+        }
+    });
+}
+
+/// Kills each program (its process group's number, with its mark) and every process
+/// it started, wherever that went: stops (SIGSTOP) every process of the group, every
+/// process whose environment holds the mark, and every descendant of either, looking
+/// again until no new one turns up (a stopped process starts no other), then kills
+/// (SIGKILL) them all. A process that left the group and dropped the mark from its
+/// environment is found only while its chain of parents leads back to one found.
+#[cfg(target_os = "linux")]
+fn kill_trees(programs: &[(i32, &str)]) {
+    if programs.is_empty() {
+        return;
+    }
+    for &(pgid, _) in programs {
+        signal_group(pgid, Signal::STOP);
+    }
+    let groups: BTreeSet<i32> = programs.iter().map(|&(g, _)| g).collect();
+    let marks: Vec<Vec<u8>> =
+        programs.iter().map(|(_, m)| format!("{MARK_VAR}={m}").into_bytes()).collect();
+    let me = rustix::process::getpid().as_raw_pid();
+    let mut held: BTreeMap<i32, tree::Held> = BTreeMap::new();
+    let mut lost = BTreeSet::new();
+    for _ in 0..TREE_ROUNDS {
+        let table = tree::processes();
+        let mut found: BTreeSet<i32> = held.keys().copied().collect();
+        let root = |p: &tree::Proc| groups.contains(&p.pgid) || tree::carries(p.pid, &marks);
+        found.extend(table.iter().filter(|p| p.pid != me && root(p)).map(|p| p.pid));
+        loop {
+            let children: Vec<i32> = (table.iter())
+                .filter(|p| p.pid != me && found.contains(&p.ppid) && !found.contains(&p.pid))
+                .map(|p| p.pid)
+                .collect();
+            if children.is_empty() {
+                break;
+            }
+            found.extend(children);
+        }
+        let new: Vec<i32> = (table.iter())
+            .filter(|p| found.contains(&p.pid) && !p.ended)
+            .map(|p| p.pid)
+            .filter(|pid| !held.contains_key(pid) && !lost.contains(pid))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for pid in new {
+            let belongs = |p: &tree::Proc| root(p) || found.contains(&p.ppid);
+            match tree::Held::stop(pid, belongs) {
+                Some(h) => {
+                    held.insert(pid, h);
+                }
+                None => {
+                    lost.insert(pid);
+                }
+            }
+        }
+    }
+    for h in held.values() {
+        h.signal(Signal::KILL);
+    }
+    for &(pgid, _) in programs {
+        signal_group(pgid, Signal::KILL);
+    }
+}
+
+/// Without `/proc` and pidfds, the process groups alone.
+#[cfg(not(target_os = "linux"))]
+fn kill_trees(programs: &[(i32, &str)]) {
+    for &(pgid, _) in programs {
+        signal_group(pgid, Signal::KILL);
+    }
+}
+
+/// Reading the process table (`/proc`) and signalling a process found there.
+#[cfg(target_os = "linux")]
+mod tree {
+    use std::os::fd::OwnedFd;
+
+    use rustix::io::Errno;
+    use rustix::process::{Pid, PidfdFlags, Signal, kill_process, pidfd_open, pidfd_send_signal};
+
+    /// One process as `/proc/PID/stat` shows it.
+    #[derive(Debug)]
+    pub(super) struct Proc {
+        pub pid: i32,
+        pub ppid: i32,
+        pub pgid: i32,
+        /// A zombie (or dying): nothing to stop or kill.
+        pub ended: bool,
+    }
+
+    /// Every process `/proc` lists now.
+    pub(super) fn processes() -> Vec<Proc> {
+        let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+        (dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()))
+            .filter_map(process)
+            .collect()
+    }
+
+    fn process(pid: i32) -> Option<Proc> {
+        let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+        // The name, the second field, may hold spaces, parentheses and any byte: the
+        // fields after it follow its last `)`.
+        let after = stat.iter().rposition(|&b| b == b')')? + 1;
+        let rest = std::str::from_utf8(&stat[after..]).ok()?;
+        let mut fields = rest.split_ascii_whitespace();
+        let ended = matches!(fields.next()?, "Z" | "X" | "x");
+        let ppid = fields.next()?.parse().ok()?;
+        let pgid = fields.next()?.parse().ok()?;
+        Some(Proc { pid, ppid, pgid, ended })
+    }
+
+    /// Whether process `pid`'s environment holds one of `marks` (`NAME=VALUE`). One
+    /// of another user is not readable, and not patchbay's to kill.
+    pub(super) fn carries(pid: i32, marks: &[Vec<u8>]) -> bool {
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+        env.split(|&b| b == 0).any(|var| marks.iter().any(|m| var == m.as_slice()))
+    }
+
+    /// A process stopped to be killed, held by a pidfd where the kernel has them, so
+    /// the signals reach that process and never one that took its number after it.
+    #[derive(Debug)]
+    pub(super) struct Held {
+        pid: i32,
+        fd: Option<OwnedFd>,
+    }
+
+    impl Held {
+        /// Stops `pid` if, looked at once it is held, it still `belongs`.
+        pub fn stop(pid: i32, belongs: impl Fn(&Proc) -> bool) -> Option<Held> {
+            let fd = match pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()) {
+                Ok(fd) => Some(fd),
+                Err(Errno::NOSYS) => None,
+                Err(_) => return None,
+            };
+            if !process(pid).is_some_and(|p| belongs(&p)) {
+                return None;
+            }
+            let held = Held { pid, fd };
+            held.signal(Signal::STOP).then_some(held)
+        }
+
+        pub fn signal(&self, signal: Signal) -> bool {
+            match &self.fd {
+                Some(fd) => pidfd_send_signal(fd, signal).is_ok(),
+                None => Pid::from_raw(self.pid).is_some_and(|p| kill_process(p, signal).is_ok()),
+            }
+        }
+    }
+}
+
+/// One running program: its child, its process group and its mark ([`MARK_VAR`]),
+/// killed with every process it started when dropped.
 #[derive(Debug)]
 pub(super) struct Running {
     child: Child,
     pgid: i32,
+    mark: String,
+    /// Whether [`kill_trees`] has killed it and all it started.
+    killed: Cell<bool>,
 }
 
 impl Running {
+    /// Signals its process group; SIGKILL, the first time, kills every process the
+    /// program started too ([`kill_trees`]).
     fn signal(&self, signal: Signal) {
-        signal_group(self.pgid, signal);
+        if signal == Signal::KILL && !self.killed.replace(true) {
+            kill_trees(&[(self.pgid, &self.mark)]);
+        } else {
+            signal_group(self.pgid, signal);
+        }
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        // The whole group: the program's own children die with it.
+        // The whole group, and whatever left it: the program's own children die with it.
         self.signal(Signal::KILL);
-        LIVE.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.pgid);
+        let mut live = live();
+        if live.groups.get(&self.pgid) == Some(&self.mark) {
+            live.groups.remove(&self.pgid);
+        }
     }
 }
 
@@ -102,6 +404,12 @@ pub(super) struct ProcessCtx {
     pub failed: Rc<RefCell<Option<RunError>>>,
     /// Every output file written, in the order written.
     pub files: Rc<RefCell<Vec<PathBuf>>>,
+    /// How many supervisors ([`supervise`]) have ended. One ends only on a failure it
+    /// recorded in `failed`, or by a panic (recorded there too): either way the run
+    /// cannot go on, and the wait for readiness ([`ProcessCtx::until_ready`]) stops.
+    pub ended: Cell<usize>,
+    /// The standard output copies of every incarnation not known to have ended.
+    pub outputs: RefCell<Vec<Rc<Output>>>,
     /// The program each replica runs now. Held here, not in its supervisor, so the
     /// run's end can kill and reap every one ([`ProcessCtx::stop_all`]) whatever its
     /// supervisor was doing; borrowed only between awaits.
@@ -140,14 +448,44 @@ impl ProcessCtx {
         }
     }
 
+    /// Waits until `total` programs have been ready, or a supervisor has failed or
+    /// ended: F3 of the real-run probe, a supervisor that panicked (`ready.timeout`
+    /// overflowing its deadline) neither became ready nor recorded a failure, and
+    /// `real` waited here for ever. Every supervisor that ends records why
+    /// ([`supervise`]); one that ended without a word would still stop the wait,
+    /// as an internal error.
+    pub async fn until_ready(&self, total: usize) {
+        while self.ready.get() < total && self.failed.borrow().is_none() && self.ended.get() == 0 {
+            crate::net::timer::sleep(TICK).await;
+        }
+        if self.ended.get() > 0 {
+            self.fail(RunError::Internal(
+                "a program's supervisor ended before every program was ready".to_owned(),
+            ));
+        }
+    }
+
     /// Kills every program still running and waits for each to be reaped, so none
-    /// outlives the run (not even as a zombie).
+    /// outlives the run (not even as a zombie); then gives their output copies
+    /// `COPY_DRAIN` to write what was left in the pipes.
     pub async fn stop_all(&self) {
         let live = std::mem::take(&mut *self.live.borrow_mut());
         for (_, mut running) in live {
             running.signal(Signal::KILL);
             let _ = running.child.wait().await;
         }
+        let until = Instant::now() + COPY_DRAIN;
+        let outputs = std::mem::take(&mut *self.outputs.borrow_mut());
+        for output in outputs {
+            output.ended_by(until).await;
+        }
+    }
+
+    /// Keeps `output` for [`ProcessCtx::stop_all`], forgetting copies that ended.
+    fn keep_output(&self, output: &Rc<Output>) {
+        let mut outputs = self.outputs.borrow_mut();
+        outputs.retain(|o| !o.ended.get());
+        outputs.push(output.clone());
     }
 }
 
@@ -158,6 +496,38 @@ impl ProcessReplica {
 
     fn name(&self) -> String {
         format!("{}.{}", self.group.name, self.replica.index)
+    }
+
+    /// Why the program could not start, naming what is missing: its working folder or
+    /// the program itself, for both of which the system says only "No such file or
+    /// directory" (L4 of the real-run probe).
+    fn start_failed(&self, argv: &[String], e: &std::io::Error) -> String {
+        let (line, cwd, program) = (argv.join(" "), &self.plan().cwd, &argv[0]);
+        if !cwd.is_dir() {
+            let what = if cwd.exists() { "is not a folder" } else { "does not exist" };
+            return format!(
+                "cannot start `{line}`: its working folder `{}` (`cwd:`) {what} ({e})",
+                cwd.display()
+            );
+        }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            // A name with a slash is a path (from the working folder, unless it is
+            // absolute); one without is looked for on `PATH`.
+            let missing = if Path::new(program).is_absolute() {
+                format!("there is no program `{program}`")
+            } else if program.contains('/') {
+                format!("there is no program `{program}` in `{}`", cwd.display())
+            } else {
+                format!("there is no program `{program}` on PATH")
+            };
+            return format!("cannot start `{line}`: {missing} ({e})");
+        }
+        format!("cannot start `{line}` in `{}`: {e}", cwd.display())
+    }
+
+    /// Socket `socket`'s name, as the topology gives it.
+    fn socket_name(&self, socket: usize) -> String {
+        self.group.sockets.get(socket).map_or_else(|| format!("#{socket}"), |s| s.name.clone())
     }
 
     /// One endpoint as the program is told it.
@@ -178,56 +548,219 @@ impl ProcessReplica {
         self.plan().command.iter().map(|t| t.render(&|s, p| self.endpoint(s, p))).collect()
     }
 
-    fn spawn(&self, incarnation: u32, ctx: &ProcessCtx) -> Result<(Running, PathBuf), String> {
+    fn spawn(&self, incarnation: u32, ctx: &ProcessCtx) -> Result<(Running, Rc<Output>), String> {
         let argv = self.argv();
         let stem = format!("{}.{incarnation}", self.name());
         let out = self.out_dir.join(format!("{stem}.out"));
         let err = self.out_dir.join(format!("{stem}.err"));
+        // A new file, never one already there (nor a link's target).
         let open = |p: &Path| {
-            std::fs::File::create(p).map_err(|e| format!("cannot write `{}`: {e}", p.display()))
+            let new = std::fs::OpenOptions::new().write(true).create_new(true).open(p);
+            new.map_err(|e| format!("cannot write `{}`: {e}", p.display()))
         };
         let err_file = open(&err)?;
+        let mark = new_mark();
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .current_dir(&self.plan().cwd)
             .envs(self.plan().env.iter().map(|(k, v)| (k, v.render(&|s, p| self.endpoint(s, p)))))
+            .env(MARK_VAR, &mark)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(err_file))
             .kill_on_drop(true)
             .process_group(0);
-        let mut child = cmd.spawn().map_err(|e| {
-            format!("cannot start `{}` in `{}`: {e}", argv.join(" "), self.plan().cwd.display())
-        })?;
+        stop_programs_on_signals();
+        // Held while the program starts, so a signal's handler kills it too.
+        let mut live = live();
+        if live.closed {
+            let _ = std::fs::remove_file(&err);
+            return Err("not started: patchbay is stopping on a signal".to_owned());
+        }
+        live.dirs.insert(self.out_dir.clone());
+        let mut child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                // Nothing was written to it: the error says why.
+                let _ = std::fs::remove_file(&err);
+                return Err(self.start_failed(&argv, &e));
+            }
+        };
         let pid = child.id().ok_or("the program exited at once")? as i32;
-        LIVE.lock().unwrap_or_else(|e| e.into_inner()).insert(pid);
+        live.groups.insert(pid, mark.clone());
+        drop(live);
         let stdout = child.stdout.take().expect("piped");
         ctx.files.borrow_mut().extend([out.clone(), err.clone()]);
-        let running = Running { child, pgid: pid };
-        Ok((running, out_and_copy(stdout, out)?))
+        let running = Running { child, pgid: pid, mark, killed: Cell::new(false) };
+        let ready_text = match &self.plan().ready {
+            Ready::Line(text) => Some(text.as_str()),
+            Ready::Ports | Ready::Port(_) => None,
+        };
+        let output = copy_output(stdout, out, ready_text)?;
+        ctx.keep_output(&output);
+        Ok((running, output))
     }
 }
 
-/// Starts copying a program's standard output to `path`; returns `path`. The copy
-/// also serves readiness by line: [`ready`] reads the file.
-fn out_and_copy(stdout: tokio::process::ChildStdout, path: PathBuf) -> Result<PathBuf, String> {
-    let file = std::fs::File::create(&path)
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-    let mut file = tokio::fs::File::from_std(file);
-    tokio::task::spawn_local(async move {
-        let mut lines = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if file.write_all(format!("{line}\n").as_bytes()).await.is_err() {
-                break;
+/// One incarnation's standard output: the file it is copied to, and what the copy
+/// has seen of it.
+#[derive(Debug)]
+pub(super) struct Output {
+    /// The `.out` file.
+    path: PathBuf,
+    /// The ready text (`ready: {line: ...}`) has gone by.
+    ready: Cell<bool>,
+    /// The copy reached the output's end (every holder of the pipe closed it) and
+    /// wrote everything to the file.
+    ended: Cell<bool>,
+    /// Woken when either changes.
+    changed: Notify,
+}
+
+impl Output {
+    /// Waits until the copy has reached the output's end, or `until`; whether it has.
+    async fn ended_by(&self, until: Instant) -> bool {
+        while !self.ended.get() {
+            tokio::select! {
+                biased;
+                () = self.changed.notified() => {}
+                () = crate::net::timer::sleep_until(until) => break,
             }
-            let _ = file.flush().await;
         }
+        self.ended.get()
+    }
+}
+
+/// Starts copying a program's standard output to `path`, byte for byte, looking for
+/// `ready_text` on the way. The copy drains the pipe to its end whatever arrives: F4
+/// of the real-run probe, a copy by lines stopped at the first byte that was not
+/// UTF-8, lost the rest, and the program died of EPIPE at its next write. A file that
+/// cannot be written any more (a full disk) is given up, and the pipe still drained.
+fn copy_output(
+    mut stdout: tokio::process::ChildStdout,
+    path: PathBuf,
+    ready_text: Option<&str>,
+) -> Result<Rc<Output>, String> {
+    // A new file, never one already there (nor a link's target), as `spawn`'s `.err`.
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
+    let file = file.map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    let output = Rc::new(Output {
+        path,
+        ready: Cell::new(false),
+        ended: Cell::new(false),
+        changed: Notify::new(),
     });
-    Ok(path)
+    let mut search = ready_text.map(|t| ReadySearch::new(t.as_bytes()));
+    let seen = output.clone();
+    tokio::task::spawn_local(async move {
+        // Written behind (`tokio::fs` hands each chunk to a blocking thread and takes
+        // the next read meanwhile), never flushed per chunk.
+        let mut file = Some(tokio::fs::File::from_std(file));
+        let mut buf = vec![0; COPY_CHUNK];
+        loop {
+            let n = match stdout.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let chunk = &buf[..n];
+            if search.as_mut().is_some_and(|s| s.found_in(chunk)) {
+                search = None;
+                seen.ready.set(true);
+                seen.changed.notify_one();
+            }
+            if let Some(f) = file.as_mut()
+                && f.write_all(chunk).await.is_err()
+            {
+                file = None;
+            }
+        }
+        if let Some(mut f) = file {
+            let _ = f.flush().await;
+        }
+        seen.ended.set(true);
+        seen.changed.notify_one();
+    });
+    Ok(output)
+}
+
+/// Finds a text in a stream that arrives in chunks, holding of what went before only
+/// the text's length less one byte: enough for a text split across chunks.
+struct ReadySearch {
+    text: memmem::Finder<'static>,
+    /// The last bytes seen, at most the text's length less one.
+    tail: Vec<u8>,
+}
+
+impl ReadySearch {
+    fn new(text: &[u8]) -> ReadySearch {
+        ReadySearch { text: memmem::Finder::new(text).into_owned(), tail: Vec::new() }
+    }
+
+    /// Whether the text ends in `chunk` (it may have begun in chunks before).
+    fn found_in(&mut self, chunk: &[u8]) -> bool {
+        let keep = self.text.needle().len().saturating_sub(1);
+        // Across the boundary: the tail, then the chunk's first bytes.
+        let mut joined = std::mem::take(&mut self.tail);
+        joined.extend_from_slice(&chunk[..chunk.len().min(keep)]);
+        if self.text.find(&joined).is_some() || self.text.find(chunk).is_some() {
+            return true;
+        }
+        if chunk.len() >= keep {
+            joined.clear();
+            joined.extend_from_slice(&chunk[chunk.len() - keep..]);
+        } else {
+            // The whole chunk is in `joined`: keep its last `keep` bytes.
+            joined.drain(..joined.len().saturating_sub(keep));
+        }
+        self.tail = joined;
+        false
+    }
 }
 
 /// Runs every incarnation of one replica's program for as long as the run lasts.
+/// It ends only on a failure, which it records in the context, or by a panic, which
+/// it records as an internal error; either way it counts itself in
+/// [`ProcessCtx::ended`], so that nothing waits on it.
 pub(super) async fn supervise(p: Rc<ProcessReplica>, ctx: Rc<ProcessCtx>) {
+    let name = p.name();
+    let ended = CatchPanic(Box::pin(run_incarnations(p, ctx.clone()))).await;
+    if let Err(message) = ended {
+        let why = format!("the supervisor of node `{name}`'s program panicked: {message}");
+        ctx.fail(RunError::Internal(why));
+    } else if ctx.failed.borrow().is_none() {
+        let why = format!("the supervisor of node `{name}`'s program ended without a failure");
+        ctx.fail(RunError::Internal(why));
+    }
+    ctx.ended.set(ctx.ended.get() + 1);
+}
+
+/// A future with its panics caught, as the panic's message. Left alone, a panic ends
+/// the task inside the runtime and nothing hears of it.
+struct CatchPanic<'a>(Pin<Box<dyn Future<Output = ()> + 'a>>);
+
+impl Future for CatchPanic<'_> {
+    type Output = Result<(), String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+            Err(payload) => Poll::Ready(Err(
+                match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+                    (Some(text), _) => (*text).to_owned(),
+                    (_, Some(text)) => text.clone(),
+                    _ => "a panic without a message".to_owned(),
+                },
+            )),
+        }
+    }
+}
+
+/// [`supervise`]'s body: one incarnation after another.
+async fn run_incarnations(p: Rc<ProcessReplica>, ctx: Rc<ProcessCtx>) {
     let r = p.replica;
     let notify = ctx.world.state.borrow().replicas[&r].notify.clone();
     loop {
@@ -235,7 +768,7 @@ pub(super) async fn supervise(p: Rc<ProcessReplica>, ctx: Rc<ProcessCtx>) {
             wake(&notify).await;
         }
         let incarnation = ctx.world.incarnation(r);
-        let (running, out) = match p.spawn(incarnation, &ctx) {
+        let (running, output) = match p.spawn(incarnation, &ctx) {
             Ok(x) => x,
             Err(why) => {
                 return ctx.fail(RunError::NotRunnable(format!("node `{}`: {why}", p.name())));
@@ -245,7 +778,7 @@ pub(super) async fn supervise(p: Rc<ProcessReplica>, ctx: Rc<ProcessCtx>) {
         let pid = running.pgid;
         ctx.note(r, format!("process started: `{argv}` (pid {pid}, incarnation {incarnation})"));
         ctx.live.borrow_mut().insert(r, running);
-        if let Err((why, output)) = ready(&p, &ctx, &out).await {
+        if let Err((why, output)) = ready(&p, &ctx, &output).await {
             let why = format!("node `{}` (incarnation {incarnation}): {why}", p.name());
             return ctx.fail(RunError::ProgramFailed { why, output });
         }
@@ -319,54 +852,130 @@ async fn follow(
 /// Waits until the program is ready as its plan says, or its deadline passes. A
 /// failure is what happened, ending with the words that introduce the output file
 /// that says more, and that file.
-async fn ready(p: &ProcessReplica, ctx: &ProcessCtx, out: &Path) -> Result<(), (String, PathBuf)> {
+async fn ready(
+    p: &ProcessReplica,
+    ctx: &ProcessCtx,
+    output: &Output,
+) -> Result<(), (String, PathBuf)> {
     let plan = p.plan();
-    let deadline = tokio::time::Instant::now() + plan.ready_timeout;
-    let ports: Vec<SocketAddr> = match &plan.ready {
-        Ready::Ports => p.binds.values().copied().collect(),
-        Ready::Port(s) => p.binds.get(s).copied().into_iter().collect(),
+    let out = &output.path;
+    let timeout = crate::spec::format_duration(plan.ready_timeout);
+    // The resolver bounds `ready.timeout` at a real run's length; a plan built by
+    // hand may not, and past the clock's end a deadline overflowed (F3).
+    let deadline = Instant::now().checked_add(plan.ready_timeout);
+    let Some(deadline) = deadline.filter(|_| plan.ready_timeout <= REAL_TIME_MAX) else {
+        let max = crate::spec::format_duration(REAL_TIME_MAX);
+        let why = format!(
+            "`ready.timeout` is {timeout}, longer than a real run may last ({max}); its output"
+        );
+        return Err((why, out.clone()));
+    };
+    // The bound sockets to try, by name, until each has once accepted.
+    let mut waiting: Vec<(String, SocketAddr)> = match &plan.ready {
+        Ready::Ports => p.binds.iter().map(|(&s, &a)| (p.socket_name(s), a)).collect(),
+        Ready::Port(s) => p.binds.get(s).map(|&a| (p.socket_name(*s), a)).into_iter().collect(),
         Ready::Line(_) => Vec::new(),
     };
+    let mut missed = None;
     loop {
         if let Some(status) = ctx.exited(p.replica) {
-            let why = format!("the program exited ({status}) before it was ready; its errors");
-            return Err((why, out.with_extension("err")));
+            return Err(exited_before_ready(plan, output, &status, deadline).await);
         }
         let done = match &plan.ready {
-            Ready::Line(text) => {
-                std::fs::read_to_string(out).is_ok_and(|s| s.contains(text.as_str()))
+            Ready::Line(_) => output.ready.get(),
+            Ready::Ports | Ready::Port(_) => {
+                missed = accept_each(&mut waiting, deadline).await;
+                waiting.is_empty()
             }
-            _ => accepting(&ports).await,
         };
         if done {
             return Ok(());
         }
-        if tokio::time::Instant::now() >= deadline {
-            let what = match &plan.ready {
-                Ready::Line(text) => format!("print a line containing `{text}`"),
-                _ => {
-                    let ports: Vec<String> = ports.iter().map(ToString::to_string).collect();
-                    format!("accept on {}", ports.join(", "))
+        if Instant::now() >= deadline {
+            let why = match (&plan.ready, missed) {
+                (Ready::Line(text), _) => format!(
+                    "the program did not print a line containing `{text}` within {timeout} (raise `ready.timeout`); its output"
+                ),
+                (_, missed) => {
+                    let names: Vec<String> =
+                        waiting.iter().map(|(name, a)| format!("`{name}` ({a})")).collect();
+                    let how = match missed {
+                        Some(Missed::NoAnswer) => "the last connection to it was neither accepted nor refused in the time left, as when its listen queue is full (the program listens but does not accept)".to_owned(),
+                        Some(Missed::Refused) => "nothing listens there (connection refused): does the program bind the address it was given? (raise `ready.timeout` if it is only slow to start)".to_owned(),
+                        Some(Missed::Failed(e)) => format!("connecting to it failed: {e}"),
+                        None => "it was not tried".to_owned(),
+                    };
+                    format!(
+                        "the program did not accept on {} within {timeout}: {how}; its output",
+                        names.join(", ")
+                    )
                 }
             };
-            let timeout = crate::spec::format_duration(plan.ready_timeout);
-            let why = format!(
-                "the program did not {what} within {timeout} (raise `ready.timeout`); its output"
-            );
-            return Err((why, out.to_path_buf()));
+            return Err((why, out.clone()));
         }
-        crate::net::timer::sleep(READY_POLL).await;
+        tokio::select! {
+            biased;
+            () = output.changed.notified() => {}
+            () = crate::net::timer::sleep(READY_POLL) => {}
+        }
     }
 }
 
-/// Whether every address accepts a TCP connection now.
-async fn accepting(ports: &[SocketAddr]) -> bool {
-    for a in ports {
-        if tokio::net::TcpStream::connect(a).await.is_err() {
-            return false;
+/// Why a program that exited while it was waited for failed the run. What it printed
+/// may still be in the pipe: its copy is given until the deadline (at most
+/// `COPY_DRAIN`) to reach the end, so a program that printed its ready text and then
+/// exited is told from one that never printed it (L1 of the real-run probe: it was
+/// "exited before it was ready", pointing at the `.err` alone).
+async fn exited_before_ready(
+    plan: &ProcessPlan,
+    output: &Output,
+    status: &str,
+    deadline: Instant,
+) -> (String, PathBuf) {
+    if let Ready::Line(text) = &plan.ready {
+        output.ended_by(deadline.min(Instant::now() + COPY_DRAIN)).await;
+        if output.ready.get() {
+            let why = format!(
+                "the program printed `{text}` and then exited ({status}), before the run began: it must keep running for the whole run; its errors are in the `.err` beside its output"
+            );
+            return (why, output.path.clone());
         }
     }
-    true
+    let why = format!("the program exited ({status}) before it was ready; its errors");
+    (why, output.path.with_extension("err"))
+}
+
+/// Why a bound socket did not accept at its last try.
+#[derive(Debug)]
+enum Missed {
+    /// Its connect was refused: nothing listens there.
+    Refused,
+    /// Its connect was neither accepted nor refused before the deadline.
+    NoAnswer,
+    /// Its connect failed otherwise.
+    Failed(std::io::Error),
+}
+
+/// Tries each socket in `waiting` in turn, each connect bounded by the time left
+/// before `deadline` (F14 of the real-run probe: a full listen queue drops the SYN,
+/// and the kernel retried for 130 s against a 3 s timeout). A socket that accepts
+/// leaves `waiting` for good: it is not dialled again while the others are waited
+/// for. Returns why the first socket still waiting did not accept.
+async fn accept_each(waiting: &mut Vec<(String, SocketAddr)>, deadline: Instant) -> Option<Missed> {
+    while let Some((_, addr)) = waiting.first() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match crate::net::timer::timeout(left, tokio::net::TcpStream::connect(*addr)).await {
+            Ok(Ok(_)) => {
+                waiting.remove(0);
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Some(Missed::Refused);
+            }
+            Ok(Err(e)) => return Some(Missed::Failed(e)),
+            Err(_) => return Some(Missed::NoAnswer),
+        }
+    }
+    None
 }
 
 /// The lowest port handed to a program (see [`free_port`]).
@@ -419,5 +1028,157 @@ mod tests {
             assert!(ports.iter().all(|p| (PROGRAM_PORTS_LOW..start).contains(p)), "{ports:?}");
         }
         assert!(ports[0] != ports[1] && ports[1] != ports[2], "{ports:?}");
+    }
+
+    /// The ready text is found however the output is cut into chunks, split across
+    /// any of them, and the search holds no more of the output than the text less
+    /// one byte.
+    #[test]
+    fn the_ready_text_is_found_across_chunks_holding_only_its_length_less_one() {
+        let text = b"lru-broker ready";
+        let stream: Vec<u8> = [&b"\xff\x00 noise "[..], text, b" after"].concat();
+        for first in 0..=stream.len() {
+            for second in first..=stream.len() {
+                let mut search = ReadySearch::new(text);
+                let parts = [&stream[..first], &stream[first..second], &stream[second..]];
+                let found = parts.iter().position(|part| search.found_in(part));
+                let ends_in = match 9 + text.len() {
+                    end if end <= first => 0,
+                    end if end <= second => 1,
+                    _ => 2,
+                };
+                assert_eq!(found, Some(ends_in), "cut at {first} and {second}");
+            }
+        }
+        let mut search = ReadySearch::new(text);
+        let byte_by_byte = stream.iter().position(|b| search.found_in(&[*b]));
+        assert_eq!(byte_by_byte, Some(9 + text.len() - 1), "found at its last byte");
+        // Never there: never found, and what is held stays under the text's length.
+        let mut search = ReadySearch::new(text);
+        for _ in 0..100 {
+            assert!(!search.found_in(b"lru-broker read"));
+            assert!(search.tail.len() < text.len(), "{}", search.tail.len());
+        }
+        assert!(!search.found_in(&vec![b'x'; COPY_CHUNK]));
+        assert_eq!(search.tail, vec![b'x'; text.len() - 1]);
+    }
+
+    /// F3 of the real-run probe: a supervisor that panicked neither became ready nor
+    /// recorded a failure, and `real` waited for its readiness for ever. This one
+    /// panics (its group runs a design, not a program, which `start_programs` never
+    /// hands a supervisor): the wait ends, with the panic as the run's error.
+    #[test]
+    fn a_supervisor_that_panics_ends_the_wait_for_readiness_with_an_internal_error() {
+        let plan = crate::plan::testing::plan();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let runtime = runtime.expect("a runtime");
+        let world = FaultWorld::with_base_latency(&plan, 1, true);
+        world.add_replica(crate::plan::testing::client(0));
+        let ctx = Rc::new(ProcessCtx {
+            world,
+            recorder: Recorder::default(),
+            epoch: Cell::new(Instant::now()),
+            ready: Cell::new(0),
+            failed: Rc::default(),
+            files: Rc::default(),
+            ended: Cell::new(0),
+            outputs: RefCell::default(),
+            live: RefCell::default(),
+        });
+        let p = ProcessReplica {
+            group: plan.topology.groups[0].clone(),
+            replica: crate::plan::testing::client(0),
+            binds: BTreeMap::new(),
+            connects: BTreeMap::new(),
+            out_dir: std::env::temp_dir(),
+        };
+        let local = tokio::task::LocalSet::new();
+        let waited = local.block_on(&runtime, async {
+            tokio::task::spawn_local(supervise(Rc::new(p), ctx.clone()));
+            // Bounded only so that a wait that never ends fails the test, not hangs it.
+            crate::net::timer::timeout(Duration::from_secs(60), ctx.until_ready(1)).await
+        });
+        assert!(waited.is_ok(), "the wait for readiness went on after its supervisor ended");
+        let failed = ctx.failed.borrow().clone();
+        let says = "the supervisor of node `client.0`'s program panicked: a process group";
+        assert!(matches!(&failed, Some(RunError::Internal(why)) if why == says), "{failed:?}");
+        assert_eq!((ctx.ended.get(), ctx.ready.get()), (1, 0));
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        runtime.expect("a runtime").block_on(f)
+    }
+
+    /// F14 of the real-run probe: a port whose listen queue is full drops the SYN,
+    /// and the kernel retried a probe's connect for 130 s against a 3 s
+    /// `ready.timeout`. Each try is now bounded by the time left, and the miss says
+    /// what was seen.
+    #[test]
+    fn a_probe_of_a_full_listen_queue_ends_at_the_deadline_saying_so() {
+        block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+            socket.bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bound");
+            let listener = socket.listen(0).expect("listening");
+            let addr = listener.local_addr().expect("an address");
+            // A backlog of 0 holds one connection, never accepted here: then it is full.
+            let _held = std::net::TcpStream::connect(addr).expect("queued");
+            let mut waiting = vec![("rep".to_owned(), addr)];
+            let deadline = Instant::now() + Duration::from_millis(300);
+            // Bounded only so that a probe the kernel retries fails the test, not hangs it.
+            let probe = accept_each(&mut waiting, deadline);
+            let missed = crate::net::timer::timeout(Duration::from_secs(30), probe).await;
+            let missed = missed.expect("the probe ended at its deadline");
+            assert!(matches!(missed, Some(Missed::NoAnswer)), "{missed:?}");
+            assert!(Instant::now() >= deadline, "it waited the time it had");
+            assert_eq!(waiting, [("rep".to_owned(), addr)], "still waited for");
+        });
+    }
+
+    /// A port that accepted is not dialled again while another is waited for (each
+    /// poll dialled every port, 50 empty connections a second on a program's first
+    /// socket while it bound its second).
+    #[test]
+    fn a_port_that_accepted_is_not_dialled_again_while_another_is_awaited() {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").expect("bound");
+        first.set_nonblocking(true).expect("non-blocking");
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
+        let closed = closed.expect("a port, closed again");
+        let first_addr = first.local_addr().expect("an address");
+        let mut waiting = vec![("a".to_owned(), first_addr), ("b".to_owned(), closed)];
+        for _ in 0..3 {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let missed = block_on(accept_each(&mut waiting, deadline));
+            assert!(matches!(missed, Some(Missed::Refused)), "{missed:?}");
+        }
+        assert_eq!(waiting, [("b".to_owned(), closed)]);
+        let dialled = std::iter::from_fn(|| first.accept().ok()).count();
+        assert_eq!(dialled, 1, "the first port was dialled once");
+    }
+
+    /// The resolver bounds `ready.timeout` at a real run's length, so the longest
+    /// timeout a file may write is one a supervisor takes, and a second more is
+    /// refused where it is written.
+    #[test]
+    fn the_longest_ready_timeout_a_file_may_write_is_a_real_run_s_length() {
+        use crate::registry::Registry;
+        use crate::resolve::{TopologyOverrides, resolve_topology_source};
+        use crate::spec::format_duration;
+        use crate::spec::source::SourceFile;
+        let resolve = |timeout: Duration| {
+            let text = format!(
+                "name: t\nnodes:\n- name: server\n  process: {{command: [prog, '{{rep}}'], ready: {{line: up, timeout: {}}}}}\n  sockets: [{{name: rep, type: REP, bind: true}}]\n",
+                format_duration(timeout)
+            );
+            let src = SourceFile::new(PathBuf::from("t.yaml"), &text);
+            resolve_topology_source(&src, &Registry::builtin(), &TopologyOverrides::default())
+        };
+        let longest = resolve(REAL_TIME_MAX);
+        let group = &longest.plan.expect("10 minutes is allowed").groups[0];
+        assert_eq!(group.process.as_ref().map(|p| p.ready_timeout), Some(REAL_TIME_MAX));
+        let past = resolve(REAL_TIME_MAX + Duration::from_secs(1));
+        assert!(past.plan.is_none());
+        let codes: Vec<String> = past.diagnostics.iter().map(|d| d.code.to_string()).collect();
+        assert_eq!(codes, ["out-of-range"]);
     }
 }

@@ -363,19 +363,50 @@ fn run_tracing_wires(
     let trace = local.block_on(&runtime, drive(run, wire, &files));
     // Dropping the set drops every node, socket and proxy task of the run.
     drop(local);
+    // A folder for program output that got none (no program could start) goes; one
+    // with files stays until they are moved (`real` moves them, and removes it).
+    for dir in OUTPUT_DIRS.take() {
+        let _ = std::fs::remove_dir(dir);
+    }
     RealRun { trace, process_output: files.take() }
 }
 
 /// A fresh folder for one run's program output, under the system's temporary folder
-/// (the `real` command copies it beside its report).
+/// (the `real` command moves its files beside its report, and removes it): made new,
+/// never one already there nor a link to one, under a name no one can guess, and open
+/// to its owner only, so the files made in it are the run's own.
 fn output_dir() -> Result<PathBuf, RunError> {
-    static RUNS: AtomicU64 = AtomicU64::new(0);
-    let n = RUNS.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("patchbay-output-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        RunError::Internal(format!("cannot create `{}` for program output: {e}", dir.display()))
-    })?;
+    let dir = new_output_dir()?;
+    OUTPUT_DIRS.with_borrow_mut(|dirs| dirs.push(dir.clone()));
     Ok(dir)
+}
+
+thread_local! {
+    /// The folders [`output_dir`] made for the run on this thread (a run's tasks all
+    /// run on the thread that runs it), for its end to remove the empty ones.
+    static OUTPUT_DIRS: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+}
+
+fn new_output_dir() -> Result<PathBuf, RunError> {
+    use std::hash::BuildHasher;
+    use std::os::unix::fs::DirBuilderExt;
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let mut tries = 0;
+    loop {
+        let n = RUNS.fetch_add(1, Ordering::Relaxed);
+        // std's hash keys are drawn from the operating system's randomness.
+        let unguessable = std::collections::hash_map::RandomState::new().hash_one(n);
+        let name = format!("patchbay-output-{}-{n}-{unguessable:016x}", std::process::id());
+        let dir = std::env::temp_dir().join(name);
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 16 => tries += 1,
+            Err(e) => {
+                let why = format!("cannot create `{}` for program output: {e}", dir.display());
+                return Err(RunError::Internal(why));
+            }
+        }
+    }
 }
 
 /// The real network as a platform: `TokioTcp` sockets, each bound one on an
@@ -465,11 +496,14 @@ async fn drive(
         ready: Cell::new(0),
         failed: Rc::default(),
         files: files.clone(),
+        ended: Cell::new(0),
+        outputs: RefCell::default(),
         live: RefCell::default(),
     });
     // The proxies decode what external programs send and receive (`wiretap.rs`), from
     // their first connection on: the taps are in place before any program starts.
-    net.tap_wires(WireTaps::new(plan, &recorder, wire));
+    // An external REQ past its ids ends the run as a failed program would.
+    net.tap_wires(WireTaps::new(plan, &recorder, wire).failing_into(programs.failed.clone()));
     for group in plan.topology.groups.iter().filter(|g| g.process.is_some()) {
         for socket in 0..group.sockets.len() {
             net.trace_wire(group.id, socket);
@@ -478,10 +512,8 @@ async fn drive(
     let programs_total = start_programs(plan, &net, &connects, &programs)?;
     // The run starts once every external program is ready, so patchbay's nodes do
     // not spend the first second in reconnect backoff and no fault meets a program
-    // still starting.
-    while programs.ready.get() < programs_total && programs.failed.borrow().is_none() {
-        crate::net::timer::sleep(TICK).await;
-    }
+    // still starting. A supervisor that failed or ended stops the wait.
+    programs.until_ready(programs_total).await;
     let epoch = tokio::time::Instant::now();
     net.count_taps_from(epoch);
     programs.epoch.set(epoch);
@@ -652,6 +684,29 @@ mod tests {
 
     use super::*;
     use crate::trace::TraceEvent;
+
+    /// F13 of the real-run probe: the folder was `patchbay-output-<pid>-<n>`, taken
+    /// with `create_dir_all` (a folder or a link to one already there was used as it
+    /// was, and the programs' files made in it with `File::create`). Each is a folder
+    /// made new now, under a name no one can guess, open to its owner alone.
+    #[test]
+    fn a_run_s_output_folder_is_new_and_its_owner_s_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let (a, b) = (output_dir().expect("a folder"), output_dir().expect("another"));
+        assert_ne!(a, b);
+        for dir in [&a, &b] {
+            let meta = std::fs::symlink_metadata(dir).expect("made");
+            assert!(meta.is_dir(), "{}", dir.display());
+            assert_eq!(meta.permissions().mode() & 0o777, 0o700, "{}", dir.display());
+            let name = dir.file_name().expect("a name").to_string_lossy().into_owned();
+            let [_, _, pid, _, unguessable] = name.split('-').collect::<Vec<_>>()[..] else {
+                panic!("patchbay-output-PID-N-UNGUESSABLE: {name}");
+            };
+            assert_eq!(pid, std::process::id().to_string());
+            assert_eq!(unguessable.len(), 16, "{name}");
+            std::fs::remove_dir(dir).expect("empty");
+        }
+    }
 
     #[test]
     fn a_time_scale_outside_its_range_is_a_skip_reason_not_a_panic() {

@@ -48,9 +48,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::RunError;
 use super::faults::OUTSIDE;
 use super::wiring::Link;
-use crate::plan::{GroupId, MsgOrigin, Replica, ScenarioPlan};
+use crate::plan::{GroupId, MsgIdLayout, MsgOrigin, Replica, ScenarioPlan};
 use crate::socket::{Msg, PipeId, REQUEST_ID_BIT, SocketType};
 use crate::trace::{AppEvent, EventKind, MsgId, MsgInfo, Recorder, SocketIndex, TraceEvent};
 use crate::wire::modelled::HEAD_MAX;
@@ -87,6 +88,12 @@ pub(super) struct WireTaps {
     sockets: RefCell<BTreeMap<(Replica, usize), Traced>>,
     /// Numbers the proxies' connections, so a REQ knows where a request last went.
     next_conn: Cell<u64>,
+    /// Each group's message id layout, for the ids derived for an external REQ's
+    /// requests.
+    id_layouts: BTreeMap<GroupId, MsgIdLayout>,
+    /// Where the wire trace says the run cannot go on (an external REQ that made
+    /// more requests than its ids have room for): the run's failure, which ends it.
+    failed: Rc<RefCell<Option<RunError>>>,
 }
 
 /// What the wire trace keeps of one traced socket.
@@ -100,7 +107,9 @@ struct Traced {
     /// Prefixes it has subscribed to, as seen on any of its connections.
     prefixes: BTreeSet<Bytes>,
     /// An external REQ's requests so far: the counter of the next id derived for one.
-    requests_issued: u32,
+    requests_issued: u64,
+    /// An external REQ has made every id its group's layout has room for.
+    out_of_ids: bool,
     /// An external REQ's request awaiting its reply: its SP request id (`None` on
     /// ZMTP, where none travels) and the id derived for it.
     awaiting: Option<(Option<u32>, MsgId)>,
@@ -134,7 +143,18 @@ impl WireTaps {
             external: RefCell::default(),
             sockets: RefCell::default(),
             next_conn: Cell::new(0),
+            id_layouts: (plan.topology.groups.iter())
+                .map(|g| (g.id, MsgIdLayout::for_count(g.count)))
+                .collect(),
+            failed: Rc::default(),
         }
+    }
+
+    /// Records the run's failure in `failed` (the run's own, which ends it) when the
+    /// wire trace cannot go on.
+    pub fn failing_into(mut self, failed: Rc<RefCell<Option<RunError>>>) -> WireTaps {
+        self.failed = failed;
+        self
     }
 
     /// Counts time from `epoch`, the instant the run's sockets count from (set once
@@ -349,7 +369,12 @@ impl ConnTap {
     /// carries patchbay's payload is another requester's request passed on (a broker's
     /// REQ towards its workers), which that requester has issued already; any other
     /// body is the program's own request, and gets an id of the REQ's replica and a
-    /// counter that runs across its incarnations, so no two requests share one.
+    /// counter that runs across its incarnations, so no two requests share one. The
+    /// counter is bounded by the group's id layout (`MsgIdLayout::max_counter`, 2^32
+    /// at a node of up to 4,096 replicas): the request after the last has no id, and,
+    /// as for a design out of ids (`NodeCtx::next_msg_id`), the run ends as one that
+    /// could not run, naming the socket and the limit. (Packed as if every counter were
+    /// below 2^20, a counter past it lost its high bits and named an earlier request.)
     fn requester_issued(&mut self, end: usize, request_id: Option<u32>, info: &MsgInfo) {
         let (node, socket) = self.ends[end];
         if self.types[end] != SocketType::Req || !self.taps.external(node, socket) {
@@ -358,16 +383,45 @@ impl ConnTap {
         if info.id.is_some() {
             return;
         }
+        let layout =
+            self.taps.id_layouts.get(&node.group).copied().unwrap_or(MsgIdLayout::WHOLE_FIELD);
         let mut sockets = self.taps.sockets.borrow_mut();
         let traced = sockets.entry(self.ends[end]).or_default();
-        let origin = MsgOrigin { node, incarnation: 0, counter: traced.requests_issued };
+        let counter = u32::try_from(traced.requests_issued).ok();
+        let origin = counter.map(|counter| MsgOrigin { node, incarnation: 0, counter });
+        let Some(id) = origin.and_then(|o| layout.pack(o)) else {
+            // Its earlier request's reply is no longer awaited: the real REQ has moved on.
+            traced.awaiting = None;
+            let first = !std::mem::replace(&mut traced.out_of_ids, true);
+            drop(sockets);
+            if first {
+                self.out_of_ids(end, layout.max_counter());
+            }
+            return;
+        };
         traced.requests_issued += 1;
-        let id = origin.pack();
         // A REQ has one request out: a new one replaces the one before, whose reply
         // the socket would now drop.
         traced.awaiting = Some((request_id, id));
         drop(sockets);
         self.taps.record(self.ends[end], EventKind::App(AppEvent::RequestIssued { id }));
+    }
+
+    /// External REQ `end` has made more requests than its `limit` of ids: noted at the
+    /// socket, and the run's failure.
+    fn out_of_ids(&self, end: usize, limit: u64) {
+        let name = &self.names[end];
+        let text = format!(
+            "wire trace: `{name}` (an external program's REQ) made more than {limit} (2^{power}) requests, every id its node's replicas have room for; its later requests are not traced",
+            power = limit.trailing_zeros()
+        );
+        self.taps.record(self.ends[end], EventKind::App(AppEvent::Note { text }));
+        let at = crate::spec::format_duration(self.taps.epoch.get().elapsed());
+        let why = format!(
+            "the external REQ `{name}` made more than {limit} (2^{power}) requests, {at} into the run: the wire trace gives each an id of its replica, which holds 2^32 of them at a node of up to 4,096 replicas and half as many for each doubling of the count beyond (docs/limits.md); make fewer requests a run (a shorter run, or fewer replicas of the node)",
+            power = limit.trailing_zeros()
+        );
+        self.taps.failed.borrow_mut().get_or_insert(RunError::NotRunnable(why));
     }
 
     /// A message arrived at external REQ `end`: the reply to the request it awaits
@@ -732,6 +786,64 @@ time.sleep(30)\n";
                 AppEvent::RequestIssued { id: id(1) },
                 AppEvent::RequestIssued { id: id(2) },
             ]
+        );
+    }
+
+    /// An external REQ's requests get ids in its group's layout: a counter past 2^20
+    /// (which `MsgOrigin::pack` cut to its low 20 bits, naming request 0 again) reads
+    /// back as itself, and the request after its group's last id gets none, no two
+    /// sharing one: noted once at the socket, and the run's failure.
+    #[test]
+    fn an_external_req_past_its_ids_ends_the_run_and_no_two_requests_share_an_id() {
+        let recorder = Recorder::default();
+        let plan =
+            plan_with(&[("client", 1, &[SocketType::Req]), ("worker", 1, &[SocketType::Rep])]);
+        let failed = Rc::new(RefCell::new(None));
+        let taps = WireTaps::new(&plan, &recorder, WireTrace::External);
+        let taps = Rc::new(taps.failing_into(failed.clone()));
+        taps.mark_external(GroupId(0), 0);
+        let mut tap = taps.open(link()).expect("the client's end is marked");
+        let issued_so_far = |n: u64| {
+            let mut sockets = taps.sockets.borrow_mut();
+            let traced = sockets.get_mut(&(node(0, 0), 0)).expect("traced");
+            traced.requests_issued = n;
+        };
+        let last = MsgIdLayout::for_count(1).max_counter() - 1;
+        assert_eq!(last, u64::from(u32::MAX), "a node of one replica has 2^32 ids");
+        tap.read(0, &handshake(SocketType::Req));
+        tap.read(0, &foreign(&[0x8000_0001], b"job-0"));
+        issued_so_far(1 << 20);
+        tap.read(0, &foreign(&[0x8000_0002], b"job-1"));
+        issued_so_far(last);
+        tap.read(0, &foreign(&[0x8000_0003], b"job-2"));
+        tap.read(0, &foreign(&[0x8000_0004], b"job-3"));
+        tap.read(0, &foreign(&[0x8000_0005], b"job-4"));
+        let events = recorder.take();
+        let counters: Vec<u64> = (events.iter())
+            .filter_map(|e| match e.kind {
+                EventKind::App(AppEvent::RequestIssued { id }) => Some(id),
+                _ => None,
+            })
+            .map(|id| u64::from(MsgOrigin::decode(&plan.topology, id).counter))
+            .collect();
+        assert_eq!(counters, [0, 1 << 20, last], "job-3 and job-4 have no id");
+        let notes: Vec<&str> = (events.iter())
+            .filter_map(|e| match &e.kind {
+                EventKind::App(AppEvent::Note { text }) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                "wire trace: `client.req[0]` (an external program's REQ) made more than 4294967296 (2^32) requests, every id its node's replicas have room for; its later requests are not traced"
+            ]
+        );
+        let failed = failed.borrow().clone();
+        assert!(
+            matches!(&failed, Some(RunError::NotRunnable(why))
+                if why.starts_with("the external REQ `client.req[0]` made more than 4294967296 (2^32) requests, ")),
+            "{failed:?}"
         );
     }
 }

@@ -1,0 +1,236 @@
+//! No external program outlives the command that started it (the real-run probe's
+//! F1, F10, F2): SIGTERM, SIGHUP and SIGQUIT end `real` as Ctrl-C does (every
+//! program killed, the shell's code for the signal, the output's folder named, no
+//! trace spill left), `compare --real` kills its programs on Ctrl-C too, and a child
+//! a program started in a session of its own (`setsid`, a daemon's double fork) dies
+//! with the program at the run's end. The programs are `sh`; each writes its pid to a
+//! file of the test's, and the test waits for the endpoint table (printed once every
+//! program is ready) and for the command's end, never for a time.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::TempDir;
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::io::Errno;
+use rustix::process::{Pid, PidfdFlags, Signal, kill_process, pidfd_open};
+
+/// A guard on every wait for the command, not a wait itself.
+const GUARD: Duration = Duration::from_secs(60);
+
+/// A topology whose `server` node runs `program` (`sh -c`, in the test's folder) with
+/// a patchbay client beside it, and a scenario of `duration` over it; returns the
+/// scenario's path.
+fn scenario(dir: &Path, name: &str, program: &str, duration: &str) -> PathBuf {
+    let topology = format!(
+        "name: {name}\nlibrary: nng\nnodes:\n\
+         \x20 - name: server\n    process:\n      command: [sh, -c, '{program}']\n      ready: {{line: ready}}\n    sockets:\n\
+         \x20     - {{name: rep, type: REP, bind: true}}\n\
+         \x20 - name: client\n    design: client\n    sockets:\n\
+         \x20     - {{name: req, type: REQ, connect: server.rep}}\n"
+    );
+    let scenario = format!(
+        "name: {name}\ntopology: {name}-topology.yaml\nduration: {duration}\nliveness: 1s\n\
+         workload: {{client: {{requests: 1}}}}\ninvariants: [faults_fired]\nexpect: pass\n"
+    );
+    std::fs::write(dir.join(format!("{name}-topology.yaml")), topology).expect("the topology");
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, scenario).expect("the scenario");
+    path
+}
+
+/// Starts the xtask binary with `args` in `dir`, its output piped.
+fn start(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start xtask")
+}
+
+/// Reads `child`'s standard output up to the line starting with `line`; what it read.
+fn read_until(child: &mut Child, line: &str) -> (BufReader<std::process::ChildStdout>, String) {
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let mut printed = String::new();
+    loop {
+        let mut next = String::new();
+        let n = stdout.read_line(&mut next).expect("read stdout");
+        assert!(n > 0, "the command ended before `{line}`: {printed}");
+        printed += &next;
+        if next.starts_with(line) {
+            return (stdout, printed);
+        }
+    }
+}
+
+/// Waits (with `GUARD`) for `child` to end; its exit code and the rest of its output.
+fn finish(
+    mut child: Child,
+    stdout: Option<BufReader<std::process::ChildStdout>>,
+) -> (Option<i32>, String, String) {
+    let stderr = child.stderr.take().expect("piped");
+    let mut stdout: Box<dyn Read + Send> = match stdout {
+        Some(s) => Box::new(s),
+        None => Box::new(child.stdout.take().expect("piped")),
+    };
+    let (done, ended) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut out, mut err) = (String::new(), String::new());
+        let _ = stdout.read_to_string(&mut out);
+        let _ = BufReader::new(stderr).read_to_string(&mut err);
+        let _ = done.send((child.wait().map(|s| s.code()), out, err));
+    });
+    let (code, out, err) = ended.recv_timeout(GUARD).expect("the command ended");
+    (code.expect("waited"), out, err)
+}
+
+/// The pids a program wrote to `files` (in the test's folder).
+fn pids(dir: &Path, files: &[&str]) -> Vec<i32> {
+    (files.iter())
+        .map(|f| {
+            let text = std::fs::read_to_string(dir.join(f)).expect("the program wrote its pid");
+            text.trim().parse().expect("a pid")
+        })
+        .collect()
+}
+
+/// Whether `pid` has ended within `guard` (a zombie not yet reaped by whoever
+/// adopted it has ended): its pidfd turns readable when it does.
+fn ended_within(pid: i32, guard: Duration) -> bool {
+    let pid = Pid::from_raw(pid).expect("not 0");
+    let fd = match pidfd_open(pid, PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::SRCH) => return true,
+        Err(e) => panic!("pidfd_open({pid:?}): {e}"),
+    };
+    let guard = Timespec::try_from(guard).expect("a short guard");
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    poll(&mut fds, Some(&guard)).expect("poll") == 1
+}
+
+/// The pids of `pids` still running a few seconds after the command ended; the test
+/// kills them (they are its programs') before failing on them.
+fn left_running(pids: &[i32]) -> Vec<i32> {
+    let left: Vec<i32> =
+        pids.iter().copied().filter(|&p| !ended_within(p, Duration::from_secs(5))).collect();
+    for &p in &left {
+        let _ = kill_process(Pid::from_raw(p).expect("not 0"), Signal::KILL);
+    }
+    left
+}
+
+/// Trace spill files the process `pid` left in the temporary folder.
+fn spills_of(pid: u32) -> Vec<String> {
+    let prefix = format!("patchbay-trace-{pid}-");
+    let entries = std::fs::read_dir(std::env::temp_dir()).expect("the temporary folder");
+    (entries.filter_map(|e| e.ok()?.file_name().into_string().ok()))
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+#[test]
+fn sigterm_sighup_and_sigquit_kill_every_program_and_end_as_a_shell_reports_them() {
+    let dir = TempDir::new("program-signals");
+    let program = "echo $$ > pid; echo ready; exec sleep 600";
+    for (signal, name, number) in
+        [(Signal::TERM, "SIGTERM", 15), (Signal::HUP, "SIGHUP", 1), (Signal::QUIT, "SIGQUIT", 3)]
+    {
+        let _ = std::fs::remove_file(dir.0.join("pid"));
+        let scenario = scenario(&dir.0, "held", program, "60s");
+        let json = dir.at(&format!("{name}.json"));
+        let mut real = start(&dir.0, &["real", &scenario.display().to_string(), "--json", &json]);
+        let (stdout, _) = read_until(&mut real, "endpoints of held seed 1:");
+        let program = pids(&dir.0, &["pid"]);
+        assert!(!ended_within(program[0], Duration::ZERO), "the program runs");
+        let xtask = real.id();
+        let xtask_pid = Pid::from_raw(i32::try_from(xtask).expect("a pid")).expect("not 0");
+        kill_process(xtask_pid, signal).expect("signal xtask");
+        let (code, _, stderr) = finish(real, Some(stdout));
+
+        let left = left_running(&program);
+        assert!(left.is_empty(), "{name}: the program outlived xtask: {left:?}; {stderr}");
+        assert_eq!(code, Some(128 + number), "{name}: {stderr}");
+        let said = format!("interrupted: killed 1 external program(s) on {name}");
+        assert!(stderr.contains(&said), "{name}: {stderr}");
+        // Where the program's output is, as it was when the signal came.
+        let at = "the programs' output so far is in ";
+        let line = stderr.lines().find(|l| l.starts_with(at)).unwrap_or_else(|| panic!("{stderr}"));
+        let output = PathBuf::from(&line[at.len()..]);
+        let out = std::fs::read_to_string(output.join("server.0.0.out")).expect("its output");
+        assert_eq!(out, "ready\n", "{name}");
+        let _ = std::fs::remove_dir_all(&output);
+        assert_eq!(spills_of(xtask), Vec::<String>::new(), "{name}: no trace spill left");
+    }
+}
+
+#[test]
+fn ctrl_c_during_compare_real_kills_its_programs() {
+    let dir = TempDir::new("compare-interrupt");
+    // A side whose broker is a program (that routes nothing, and need not).
+    let topology = "name: ext\nlibrary: zeromq\nparams: {clients: 2, workers: 1}\nnodes:\n\
+        \x20 - name: client\n    count: $clients\n    design: client\n    sockets:\n\
+        \x20     - {name: req, type: REQ, connect: broker.frontend}\n\
+        \x20 - name: broker\n    process:\n\
+        \x20     command: [sh, -c, 'echo $$ > pid; echo ready; exec sleep 600']\n\
+        \x20     ready: {line: ready}\n    sockets:\n\
+        \x20     - {name: frontend, type: ROUTER, bind: true}\n\
+        \x20     - {name: backend, type: ROUTER, bind: true}\n\
+        \x20 - name: worker\n    count: $workers\n    design: ready-worker\n    sockets:\n\
+        \x20     - {name: req, type: REQ, connect: broker.backend}\n";
+    std::fs::write(dir.0.join("ext.yaml"), topology).expect("the topology");
+    let scenario = common::root().join("scenarios/lru-worker-crash.yaml").display().to_string();
+    let json = dir.at("compare.json");
+    let args: [&str; 9] = [
+        "compare",
+        &scenario,
+        "--design",
+        "ext=ext.yaml",
+        "--real",
+        "--seeds",
+        "1",
+        "--json",
+        &json,
+    ];
+    let mut compare = start(&dir.0, &args);
+    let (stdout, _) = read_until(&mut compare, "endpoints of lru-worker-crash seed 1:");
+    let program = pids(&dir.0, &["pid"]);
+    assert!(!ended_within(program[0], Duration::ZERO), "the program runs");
+    let pid = Pid::from_raw(i32::try_from(compare.id()).expect("a pid")).expect("not 0");
+    kill_process(pid, Signal::INT).expect("signal xtask");
+    let (code, _, stderr) = finish(compare, Some(stdout));
+
+    let left = left_running(&program);
+    assert!(left.is_empty(), "the program outlived `compare --real`: {left:?}; {stderr}");
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: killed 1 external program(s) on SIGINT"), "{stderr}");
+    let at = "the programs' output so far is in ";
+    if let Some(line) = stderr.lines().find(|l| l.starts_with(at)) {
+        let _ = std::fs::remove_dir_all(&line[at.len()..]);
+    }
+}
+
+#[test]
+fn a_child_that_left_the_program_s_session_dies_with_it_at_the_run_s_end() {
+    let dir = TempDir::new("program-setsid");
+    // `kept`: a session of its own, its parent (the program) alive to the end;
+    // `orphan`: a daemon's double fork, its parent gone at once.
+    let program = "setsid sh -c \"echo \\$\\$ > kept; exec sleep 600\" & \
+        (setsid sh -c \"echo \\$\\$ > orphan; exec sleep 600\" &); \
+        while [ ! -s kept ] || [ ! -s orphan ]; do sleep 0.05; done; \
+        echo ready; exec sleep 600";
+    let scenario = scenario(&dir.0, "daemons", program, "1s");
+    let real = start(&dir.0, &["real", &scenario.display().to_string(), "--json", "r.json"]);
+    let (code, stdout, stderr) = finish(real, None);
+    // Read after the run: the program wrote them before it was ready.
+    let children = pids(&dir.0, &["kept", "orphan"]);
+    let left = left_running(&children);
+    assert!(left.is_empty(), "outlived the run (kept, orphan: {children:?}): {left:?}");
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+}
