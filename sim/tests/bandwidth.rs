@@ -50,7 +50,7 @@ fn limited_plans() -> [ScenarioPlan; 2] {
         scenario(
             "bandwidth-link",
             "network:\n  links:\n    - {between: [ventilator, sink], bandwidth: 1MiB/s}\n",
-            "",
+            "no_duplicate_delivery",
         ),
         scenario(
             "bandwidth-fault",
@@ -140,7 +140,7 @@ fn a_zeromq_link_paces_modelled_sizes_as_an_sp_link_does() {
         "../topologies/push-pull.yaml",
         "bandwidth-zmtp",
         "network:\n  links:\n    - {between: [ventilator, sink], bandwidth: 1MiB/s}\n",
-        "",
+        "no_duplicate_delivery",
     );
     let (_, trace) = simulate(&plan, 1);
     let (first_send, deliveries) = first_send_and_deliveries(&plan, &trace);
@@ -152,7 +152,7 @@ fn a_zeromq_link_paces_modelled_sizes_as_an_sp_link_does() {
 
 #[test]
 fn without_a_limit_the_same_transfer_is_much_faster_in_simulation() {
-    let plan = scenario("bandwidth-none", "", "");
+    let plan = scenario("bandwidth-none", "", "no_duplicate_delivery");
     let (_, trace) = simulate(&plan, 1);
     let (first_send, deliveries) = first_send_and_deliveries(&plan, &trace);
     assert_eq!(deliveries.len() as u64, TASKS);

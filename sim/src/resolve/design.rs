@@ -9,10 +9,11 @@ use crate::socket::SocketType;
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawNode, RawSocket, RawTopology};
+use crate::spec::scalar::Scalar;
 use crate::spec::suggest::did_you_mean;
 use crate::spec::units::{format_duration, parse_duration, parse_size};
 
-use super::scalars::{TIME_OPTION_MAX, time_option_max_hint};
+use super::scalars::{TIME_OPTION_MAX, not_a_whole_number, time_option_max_hint};
 use super::topology::TopologyResolver;
 
 impl<'r> TopologyResolver<'r, '_, '_> {
@@ -77,9 +78,9 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                 };
                 continue;
             };
-            let Some(text) = self.expand(raw, &ppath) else { continue };
+            let Some(written) = self.expand_scalar(raw, &ppath) else { continue };
             let before = self.diags.as_slice().len();
-            let value = self.param_value(spec.kind, &text, &ppath, name);
+            let value = self.param_value(spec.kind, &written, &ppath, name);
             self.name_the_param(raw, &ppath, before);
             if let Some(v) = value {
                 out.insert(name.clone(), v);
@@ -140,11 +141,11 @@ impl<'r> TopologyResolver<'r, '_, '_> {
     pub(super) fn param_value(
         &mut self,
         kind: ParamKind,
-        text: &str,
+        written: &Scalar,
         path: &YamlPath,
         name: &str,
     ) -> Option<ParamValue> {
-        match parse_param(kind, text) {
+        match parse_written_param(kind, written) {
             Ok(v) => Some(v),
             Err((must, hint)) => {
                 self.diags
@@ -152,7 +153,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                         path,
                         Target::Value,
                         Code::BadValue,
-                        format!("parameter `{name}` {must}, found `{text}`"),
+                        format!("parameter `{name}` {must}"),
                     )
                     .hint(hint);
                 None
@@ -242,6 +243,24 @@ pub(super) fn parse_param(kind: ParamKind, text: &str) -> Result<ParamValue, (St
         ));
     }
     parse_param_value(kind, text).map_err(|hint| (must(), hint))
+}
+
+/// A parameter's value as a file wrote it: [`parse_param`], and a whole number must be
+/// a YAML integer (a quoted `"3"` or a float `3.0` is refused, as in every other
+/// whole-number field: `scalars::not_a_whole_number`). An error is what it must be
+/// and what was found (`must be a whole number, found the string `"3"``), and a hint.
+pub(super) fn parse_written_param(
+    kind: ParamKind,
+    written: &Scalar,
+) -> Result<ParamValue, (String, String)> {
+    if kind == ParamKind::Count
+        && let Some((found, hint)) = not_a_whole_number(written)
+    {
+        let hint = hint.unwrap_or_else(|| "for example `3`".to_owned());
+        return Err((format!("must be {}, found {found}", kind.describe()), hint));
+    }
+    parse_param(kind, &written.text)
+        .map_err(|(must, hint)| (format!("{must}, found `{}`", written.text), hint))
 }
 
 fn parse_param_value(kind: ParamKind, text: &str) -> Result<ParamValue, String> {

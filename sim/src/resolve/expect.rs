@@ -10,6 +10,7 @@ use crate::spec::raw::{RawExpect, RawScenario};
 use crate::spec::scalar::{OneOrMany, Scalar};
 use crate::spec::suggest::did_you_mean;
 
+use super::scalars::not_a_whole_number;
 use super::scenario::ScenarioResolver;
 
 impl ScenarioResolver<'_, '_, '_> {
@@ -167,7 +168,16 @@ impl ScenarioResolver<'_, '_, '_> {
         written: &OneOrMany<Scalar>,
         path: &YamlPath,
     ) -> Option<CountRange> {
-        let whole = |s: &Scalar| s.text.replace('_', "").parse::<u64>().ok();
+        // A YAML integer (or `1_000`), as every whole-number field takes: a quoted `"3"`
+        // or a float `3.0` is refused, with what to write instead.
+        let mut typo_hint = None;
+        let mut whole = |s: &Scalar| match not_a_whole_number(s) {
+            Some((_, hint)) => {
+                typo_hint = typo_hint.take().or(hint);
+                None
+            }
+            None => s.text.replace('_', "").parse::<u64>().ok(),
+        };
         let range = match written {
             OneOrMany::One(n) => whole(n).map(|n| CountRange { min: n, max: Some(n) }),
             OneOrMany::Many(v) => match v.as_slice() {
@@ -191,7 +201,9 @@ impl ScenarioResolver<'_, '_, '_> {
                     Code::BadRange,
                     "a count is a whole number `N` or a range `[min, max]` with min at most max",
                 )
-                .hint("for example `3`, `[1, 20]`, or `[1, .inf]` for at least one");
+                .hint(typo_hint.unwrap_or_else(|| {
+                    "for example `3`, `[1, 20]`, or `[1, .inf]` for at least one".to_owned()
+                }));
         }
         range
     }

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use crate::invariant::Invariant;
-use crate::plan::{InvariantPlan, ParamValue};
+use crate::plan::{Expect, ExpectBounds, InvariantPlan, ParamValue};
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;
 use crate::spec::scalar::Scalar;
 use crate::spec::suggest::did_you_mean;
 
-use super::design::parse_param;
+use super::design::parse_written_param;
 use super::scenario::ScenarioResolver;
 
 impl ScenarioResolver<'_, '_, '_> {
@@ -61,6 +61,55 @@ impl ScenarioResolver<'_, '_, '_> {
         out
     }
 
+    /// A scenario that expects to pass must check something: with no invariant and no
+    /// drop count to hold the run to, `expect: pass` would pass whatever the run did.
+    /// Reported at `invariants: []`, or at the top of the file when it has none, with
+    /// the invariants that apply to this topology.
+    pub(super) fn require_a_check(
+        &mut self,
+        raw: &RawScenario,
+        expect: &Expect,
+        bounds: &ExpectBounds,
+    ) {
+        if !raw.invariants.is_empty()
+            || raw.expect.is_none()
+            || *expect != Expect::Pass
+            || !bounds.drops.is_empty()
+        {
+            return;
+        }
+        let root = YamlPath::root();
+        let written = self.diags.locate(&root.key("invariants"), Target::Key).is_some();
+        let d = if written {
+            self.diags.error(
+                &root.key("invariants"),
+                Target::Value,
+                Code::Empty,
+                "`invariants` names none, so `expect: pass` checks nothing and always passes",
+            )
+        } else {
+            self.diags.error(
+                &root,
+                Target::Key,
+                Code::MissingField,
+                "the scenario names no `invariants`, so `expect: pass` checks nothing and always passes",
+            )
+        };
+        let applicable: Vec<&str> = self
+            .registry
+            .invariants()
+            .filter(|spec| (spec.applies)(self.topology, self.registry).is_ok())
+            .map(|spec| spec.name)
+            .collect();
+        match applicable.as_slice() {
+            [] => d.hint("name an invariant to check under `invariants:`"),
+            [first, ..] => d.hint(format!(
+                "name one to check, such as `invariants: [{first}]`; those that apply to this topology: {}",
+                applicable.join(", ")
+            )),
+        };
+    }
+
     /// The parameters given to one invariant: each one it declares, of its kind.
     fn invariant_params(
         &mut self,
@@ -88,7 +137,7 @@ impl ScenarioResolver<'_, '_, '_> {
                 }
                 continue;
             };
-            match parse_param(pspec.kind, &value.text) {
+            match parse_written_param(pspec.kind, value) {
                 Ok(v) => {
                     params.insert(pname.clone(), v);
                 }

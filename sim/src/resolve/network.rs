@@ -1,13 +1,16 @@
 //! The network: the simulator's tick, default latency, loss and bandwidth, per-link
 //! overrides, and the selectors (`broker`, `client.3`) that name their ends.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::dist::Quantity;
-use crate::plan::{Distribution, LinkPlan, NetworkPlan, Selector};
+use crate::plan::{
+    Connection, Distribution, GroupId, LinkPlan, NetworkPlan, Selector, TopologyPlan,
+};
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
-use crate::spec::raw::RawNetwork;
+use crate::spec::raw::{RawLink, RawNetwork};
 use crate::spec::suggest::did_you_mean;
 
 use super::scenario::ScenarioResolver;
@@ -46,7 +49,7 @@ impl ScenarioResolver<'_, '_, '_> {
             .as_ref()
             .and_then(|b| self.bandwidth_of(b, &path.key("bandwidth")))
             .unwrap_or(f64::INFINITY);
-        let links = raw
+        let links: Vec<(usize, LinkPlan)> = raw
             .links
             .iter()
             .enumerate()
@@ -64,10 +67,80 @@ impl ScenarioResolver<'_, '_, '_> {
                     .bandwidth
                     .as_ref()
                     .and_then(|b| self.bandwidth_of(b, &lpath.key("bandwidth")));
-                Some(LinkPlan { between: sides?, latency, loss, bandwidth })
+                Some((i, LinkPlan { between: sides?, latency, loss, bandwidth }))
             })
             .collect();
+        self.check_links(&links, &raw.links);
+        let links = links.into_iter().map(|(_, link)| link).collect();
         NetworkPlan { tick, latency, loss, bandwidth, links }
+    }
+
+    /// Each link names a pair of ends once, and a link between a node and itself is one
+    /// some connection can use. Of two links for one pair the run would take the later
+    /// one's latency and loss and the later bandwidth, so the first would silently
+    /// change nothing (or only part of what it says). A link applies to the connections
+    /// between its two ends: between a node and itself there are some only where its
+    /// replicas connect to each other (a BUS mesh, `connect: peer.bus` on `peer`), or
+    /// one connects to its own socket (`node.N.socket`).
+    fn check_links(&mut self, links: &[(usize, LinkPlan)], raw: &[RawLink]) {
+        let path = YamlPath::root().key("network").key("links");
+        // Each pair of ends, either way round, to the first link that names it.
+        let mut first: BTreeMap<[Selector; 2], usize> = BTreeMap::new();
+        // Each node's connects to its own sockets, the only ones that can join two of
+        // its replicas.
+        let mut own: BTreeMap<GroupId, Vec<&Connection>> = BTreeMap::new();
+        for c in &self.topology.connections {
+            if c.to.group == c.from_group {
+                own.entry(c.from_group).or_default().push(c);
+            }
+        }
+        for (i, link) in links {
+            let [a, b] = link.between;
+            let ends = &raw[*i].between;
+            let at = path.index(*i).key("between");
+            let pair = if a <= b { [a, b] } else { [b, a] };
+            if let Some(&j) = first.get(&pair) {
+                let line = self.diags.locate(&path.index(j), Target::Value).map_or_else(
+                    || format!("`network.links[{j}]`"),
+                    |l| format!("line {}", l.line),
+                );
+                self.diags
+                    .error(
+                        &at,
+                        Target::Value,
+                        Code::DuplicateLink,
+                        format!(
+                            "`{}` and `{}` already have a link: `between: [{}]` at {line}",
+                            ends[0],
+                            ends[1],
+                            raw[j].between.join(", ")
+                        ),
+                    )
+                    .hint(format!(
+                        "give a pair of ends one link: write this entry's latency, loss and bandwidth in the one at {line}; of the two, the run would read latency and loss from the later one only"
+                    ));
+                continue;
+            }
+            first.insert(pair, *i);
+            let count = self.topology.group(a.group).count;
+            let own = own.get(&a.group).map_or(&[][..], Vec::as_slice);
+            if a.group == b.group
+                && !own.iter().any(|c| joins(c, count, a, b) || joins(c, count, b, a))
+            {
+                let node = &self.topology.group(a.group).name;
+                self.diags
+                    .error(
+                        &at,
+                        Target::Value,
+                        Code::BadValue,
+                        format!(
+                            "no connection joins `{}` and `{}`: a link between them would carry nothing",
+                            ends[0], ends[1]
+                        ),
+                    )
+                    .hint(self_link_hint(self.topology, a.group, node));
+            }
+        }
     }
 
     pub(super) fn two_sides(&mut self, names: &[String], path: &YamlPath) -> Option<[Selector; 2]> {
@@ -155,4 +228,46 @@ impl ScenarioResolver<'_, '_, '_> {
         };
         Some(Selector { group: group.id, replica })
     }
+}
+
+/// Whether `c`, a connect of a node of `count` replicas to its own socket, opens a
+/// pipe from a replica `from` picks to one `to` picks (`run/wiring.rs`, `links`): to
+/// `node.N.socket` each replica connects to replica N (N itself included); to
+/// `node.socket` the node is a mesh, each replica connecting to every one below it.
+fn joins(c: &Connection, count: u32, from: Selector, to: Selector) -> bool {
+    if let Some(r) = c.to.replica {
+        return to.replica.is_none_or(|t| t == r);
+    }
+    match (from.replica, to.replica) {
+        (Some(i), Some(t)) => t < i,
+        (Some(i), None) => i >= 1,
+        (None, Some(t)) => t.saturating_add(1) < count,
+        (None, None) => count >= 2,
+    }
+}
+
+/// What a link between a node and itself needs, and the nodes `group` does connect with.
+fn self_link_hint(topology: &TopologyPlan, group: GroupId, node: &str) -> String {
+    let mut peers: Vec<&str> = topology
+        .connections
+        .iter()
+        .filter_map(|c| match (c.from_group == group, c.to.group == group) {
+            (true, false) => Some(c.to.group),
+            (false, true) => Some(c.from_group),
+            _ => None,
+        })
+        .map(|g| topology.group(g).name.as_str())
+        .collect();
+    peers.sort_unstable();
+    peers.dedup();
+    let peers = match peers.as_slice() {
+        [] => String::new(),
+        _ => format!(
+            "; `{node}` connects with {}",
+            peers.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    format!(
+        "a link shapes the connections between its two ends; a node's replicas connect to each other only when one of its sockets connects to its own node (a BUS mesh: `connect: peer.bus` on node `peer` with `count` above 1), and a replica to itself only through `{node}.N.socket`{peers}"
+    )
 }

@@ -15,7 +15,11 @@ use crate::spec::scalar::{Scalar, ScalarKind};
 use crate::spec::units::{format_duration, parse_duration, parse_size};
 use crate::spec::yaml;
 
-use super::scalars::{TIME_OPTION_MAX, time_option_max_hint};
+use super::network::DEFAULT_TICK;
+use super::scalars::{
+    TIME_OPTION_MAX, WholeRange, not_a_whole_number, time_option_max_hint, whole_number,
+};
+use super::tick::next_tick;
 
 /// libzmq's ZMTP heartbeat options, which SP has no counterpart of: on a socket that
 /// speaks SP they are refused with a hint. `(name, hint)`.
@@ -74,8 +78,15 @@ fn parse_tick(text: &str) -> Result<Option<Duration>, (String, String)> {
     }
 }
 
-/// `pair_version`'s value: 0 or 1; an error is its message and hint.
-fn parse_pair_version(text: &str) -> Result<u8, (String, String)> {
+/// `pair_version`'s value: 0 or 1, as YAML integers; an error is its message and hint.
+fn parse_pair_version(written: &Scalar) -> Result<u8, (String, String)> {
+    if let Some((found, hint)) = not_a_whole_number(written) {
+        return Err((
+            format!("`pair_version` must be 0 or 1, found {found}"),
+            hint.unwrap_or_else(|| PAIR_VERSION_HINT.to_owned()),
+        ));
+    }
+    let text = written.text.as_str();
     match text {
         "0" | "1" => Ok(u8::from(text == "1")),
         _ => Err((
@@ -85,9 +96,34 @@ fn parse_pair_version(text: &str) -> Result<u8, (String, String)> {
     }
 }
 
+/// `sndhwm` and `rcvhwm`: a count of messages that libzmq takes as a C `int`
+/// (`ZMQ_SNDHWM`, `ZMQ_RCVHWM`), 0 meaning no limit; NNG's buffers are held to less
+/// below (`nng_buffer`), and nanomsg has none.
+const HWM: WholeRange = WholeRange {
+    min: 0,
+    max: i32::MAX as u64,
+    below_hint: "a high-water mark cannot be negative: 0 means no limit, as in libzmq",
+    above_hint: Some(
+        "libzmq takes ZMQ_SNDHWM and ZMQ_RCVHWM as a C int; for no limit write `0`, as in libzmq",
+    ),
+    example_hint: "for example `1000`; 0 means no limit, as in libzmq",
+};
+
 /// The largest buffer NNG's sockets accept, in messages (`push0_set_send_buf_len`
 /// and the others `nng_buffer` names).
 const NNG_SENDBUF_MAX: u32 = 8192;
+
+/// The largest `rcvmaxsize` a socket's library can be given, in bytes: libzmq's
+/// `ZMQ_MAXMSGSIZE` is an `int64_t`, nanomsg's `NN_RCVMAXSIZE` a C `int`, and NNG's
+/// `NNG_OPT_RECVMAXSZ` a `size_t` (64 bits where patchbay runs), which holds every
+/// size patchbay reads. A socket whose library is not named stands for none of them.
+fn rcvmaxsize_max(library: Option<Library>) -> u64 {
+    match library {
+        Some(Library::ZeroMq) => i64::MAX as u64,
+        Some(Library::Nanomsg) => i32::MAX as u64,
+        Some(Library::Nng) | None => u64::MAX,
+    }
+}
 
 /// The longest TTL a PING can carry: 65535 tenths of a second (ZMTP 3.1).
 const HEARTBEAT_TTL_MAX: Duration = Duration::from_millis(6_553_500);
@@ -265,7 +301,11 @@ impl EffectiveOptions {
         }
         let tick = raw.req_resend_tick.as_ref();
         let req = (SocketType::Req, NNG_TICK_HINT);
-        if let Some(tick) = ctx.nng_option(tick, "req_resend_tick", req, parse_tick) {
+        let parse = |s: &Scalar| parse_tick(&s.text);
+        if let Some(tick) = ctx.nng_option(tick, "req_resend_tick", req, parse) {
+            if let Some(d) = tick.value {
+                ctx.off_the_millisecond("req_resend_tick", d);
+            }
             self.req_resend_tick = tick;
         }
         let version = raw.pair_version.as_ref();
@@ -419,13 +459,13 @@ impl Apply<'_, '_, '_> {
         raw: Option<&Scalar>,
         option: &'static str,
         only_on: (SocketType, &str),
-        parse: impl FnOnce(&str) -> Result<T, (String, String)>,
+        parse: impl FnOnce(&Scalar) -> Result<T, (String, String)>,
     ) -> Option<Effective<T>> {
         let raw = raw?;
         if !self.check_nng(option, only_on.0, only_on.1) {
             return None;
         }
-        match parse(&raw.text) {
+        match parse(raw) {
             Ok(value) => Some(Effective { value, source: self.source(option) }),
             Err((message, hint)) => {
                 self.bad(option, message, Some(hint));
@@ -565,13 +605,9 @@ impl Apply<'_, '_, '_> {
         if !self.check_applies(option) {
             return;
         }
-        match s.text.parse::<u32>() {
-            Ok(n) => *out = Effective { value: n, source: self.source(option) },
-            Err(_) => self.bad(
-                option,
-                format!("`{option}` must be a whole number of messages, found `{}`", s.text),
-                Some("for example `1000`; 0 means no limit, as in libzmq".into()),
-            ),
+        let path = self.path.key(option);
+        if let Some(n) = whole_number(self.diags, s, &path, HWM) {
+            *out = Effective { value: n as u32, source: self.source(option) };
         }
     }
 
@@ -592,7 +628,10 @@ impl Apply<'_, '_, '_> {
                 Some("for example `100ms`".into()),
             ),
             Ok(d) if d > TIME_OPTION_MAX => self.too_long(option, d),
-            Ok(d) => *out = Effective { value: d, source: self.source(option) },
+            Ok(d) => {
+                self.off_the_millisecond(option, d);
+                *out = Effective { value: d, source: self.source(option) };
+            }
             Err(e) => self.bad(option, format!("`{option}`: {}", e.message), e.hint),
         }
     }
@@ -615,13 +654,50 @@ impl Apply<'_, '_, '_> {
         }
         match parse_duration(&s.text) {
             Ok(d) if d > TIME_OPTION_MAX => self.too_long(option, d),
-            Ok(d) => *out = Effective { value: Some(d), source: self.source(option) },
+            Ok(d) => {
+                self.off_the_millisecond(option, d);
+                *out = Effective { value: Some(d), source: self.source(option) };
+            }
             Err(e) => self.bad(
                 option,
                 format!("`{option}`: {}", e.message),
                 e.hint.or_else(|| Some("or `off`".into())),
             ),
         }
+    }
+
+    /// A time that is not a whole number of milliseconds (`100us`, `1500us`): the
+    /// simulator's timers fire on whole milliseconds, a deadline between two of them
+    /// at the later one (measured: `reconnect_ivl: 100us` runs exactly as `1ms` does,
+    /// `req_resend_ivl: 1500us` as `2ms`), which is also the finest `network.tick`; and
+    /// libzmq, NNG and nanomsg take every time option as a C int of milliseconds, so no
+    /// real socket could be given it either. A warning, as for the other times the
+    /// simulator moves (`off-tick`); a scenario's coarser tick is checked against the
+    /// times at or above it in `ScenarioResolver::warn_options_under_tick`. Zero, where
+    /// an option takes it, means off or at once, not a time.
+    fn off_the_millisecond(&mut self, option: &str, d: Duration) {
+        if d.subsec_nanos().is_multiple_of(1_000_000) {
+            return;
+        }
+        let works_as = next_tick(d, DEFAULT_TICK);
+        let (written, works_as) = (format_duration(d), format_duration(works_as));
+        let why = if d < DEFAULT_TICK {
+            format!("shorter than the simulator's finest tick, {}", format_duration(DEFAULT_TICK))
+        } else {
+            "not a whole number of milliseconds".to_owned()
+        };
+        self.diags
+            .warning(
+                &self.path.key(option),
+                Target::Value,
+                Code::OffTick,
+                format!(
+                    "`{option}` of {written} is {why}: the simulator's timers fire on whole milliseconds, so in a simulated run it works as {works_as}"
+                ),
+            )
+            .hint(format!(
+                "write `{works_as}`; libzmq, NNG and nanomsg take their times in whole milliseconds, so no real socket can be given {written} either"
+            ));
     }
 
     /// A time option past [`TIME_OPTION_MAX`], which no library takes.
@@ -643,7 +719,10 @@ impl Apply<'_, '_, '_> {
             "forever" | "-1" => Linger::Forever,
             text => match parse_duration(text) {
                 Ok(d) if d > TIME_OPTION_MAX => return self.too_long("linger", d),
-                Ok(d) => Linger::For(d),
+                Ok(d) => {
+                    self.off_the_millisecond("linger", d);
+                    Linger::For(d)
+                }
                 Err(e) => {
                     let hint = e.hint.or_else(|| Some("or `forever`".into()));
                     return self.bad("linger", format!("`linger`: {}", e.message), hint);
@@ -709,6 +788,23 @@ impl Apply<'_, '_, '_> {
                 "`rcvmaxsize` of zero would reject every message".into(),
                 Some("write `unlimited` for no limit".into()),
             ),
+            Ok(Some(bytes)) if bytes > rcvmaxsize_max(self.library) => {
+                let (option, c_type) = match self.library {
+                    Some(Library::Nanomsg) => ("NN_RCVMAXSIZE", "a C int"),
+                    _ => ("ZMQ_MAXMSGSIZE", "an int64_t"),
+                };
+                let lib = self.library.map_or("", Library::version);
+                let max = rcvmaxsize_max(self.library);
+                self.bad(
+                    "rcvmaxsize",
+                    format!(
+                        "`rcvmaxsize` of {bytes} bytes is more than {lib} can be given: its {option} is {c_type}, at most {max} bytes"
+                    ),
+                    Some(format!(
+                        "write at most `{max}`, or `unlimited` for no limit (the library's -1)"
+                    )),
+                );
+            }
             Ok(v) => *out = Effective { value: v, source: self.source("rcvmaxsize") },
             Err(e) => self.bad("rcvmaxsize", format!("`rcvmaxsize`: {}", e.message), e.hint),
         }

@@ -64,9 +64,61 @@ pub(super) fn field_name(path: &YamlPath) -> String {
     path.last().map(|s| s.to_string()).unwrap_or_default()
 }
 
+/// Why `s` is not a whole number as YAML wrote it, if it is not: what was found
+/// (`the string `"5"``) and, where one helps, how to write it instead. A YAML
+/// integer is one, in any base YAML 1.2 reads (`0x10` is 16); so is a plain scalar of
+/// digits grouped with `_` (`1_000`), which YAML 1.2 reads as a string and patchbay
+/// has always read as a number. A quoted number, a float (`1.0`, `1e3`) and a
+/// boolean are not: each was accepted as the number its text spells, which hid a
+/// value the file never wrote as a number.
+pub(super) fn not_a_whole_number(s: &Scalar) -> Option<(String, Option<String>)> {
+    let integral = |text: &str| text.parse::<i128>().ok();
+    match s.kind {
+        ScalarKind::Int => None,
+        ScalarKind::String if is_digit_groups(&s.text) => None,
+        ScalarKind::String => match integral(&s.text) {
+            Some(n) if has_leading_zero(&s.text) => Some((
+                format!("the string `{}`", s.text),
+                Some(format!(
+                    "YAML 1.2 reads a number with a leading zero as a string (YAML 1.1 read it as octal): write `{n}`"
+                )),
+            )),
+            Some(_) => Some((
+                format!("the string `\"{}\"`", s.text),
+                Some(format!("write `{}` without quotes", s.text)),
+            )),
+            None => Some((format!("`{}`", s.text), None)),
+        },
+        ScalarKind::Float => match integral(&s.text) {
+            Some(n) => Some((
+                format!("the float `{n}.0`"),
+                Some(format!("write `{n}`, without a decimal point or exponent")),
+            )),
+            None => Some((format!("the float `{}`", s.text), None)),
+        },
+        ScalarKind::Bool => Some((format!("`{}`", s.text), None)),
+    }
+}
+
+/// `1_000`: digits in groups joined by `_`, optionally signed.
+fn is_digit_groups(text: &str) -> bool {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    digits.contains('_')
+        && digits
+            .split('_')
+            .all(|group| !group.is_empty() && group.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `010`, `-07`: digits after a zero, which YAML 1.2 leaves a string.
+fn has_leading_zero(text: &str) -> bool {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    digits.len() > 1 && digits.starts_with('0')
+}
+
 /// A whole number in `range`, `_` allowed as a digit separator; every mistake is
 /// reported at `path`: `out-of-range` for a whole number outside it (negative ones
-/// included), `bad-type` for anything else.
+/// included), `bad-type` for anything else, a quoted number or a float included
+/// ([`not_a_whole_number`]).
 pub(super) fn whole_number(
     diags: &mut Diagnostics,
     s: &Scalar,
@@ -74,6 +126,17 @@ pub(super) fn whole_number(
     range: WholeRange,
 ) -> Option<u64> {
     let what = field_name(path);
+    if let Some((found, hint)) = not_a_whole_number(s) {
+        diags
+            .error(
+                path,
+                Target::Value,
+                Code::BadType,
+                format!("`{what}` must be a whole number, found {found}"),
+            )
+            .hint(hint.unwrap_or_else(|| range.example_hint.to_owned()));
+        return None;
+    }
     // i128 holds every u64 and every negative a user might write.
     match s.text.replace('_', "").parse::<i128>() {
         Ok(n) if n < i128::from(range.min) => {
@@ -237,5 +300,75 @@ impl ScenarioResolver<'_, '_, '_> {
     /// A workload's count of things to do; see [`whole_number`].
     pub(super) fn count_of(&mut self, s: &Scalar, path: &YamlPath) -> Option<u64> {
         whole_number(self.diags, s, path, WholeRange::WORKLOAD_COUNT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::not_a_whole_number;
+    use crate::registry::Registry;
+    use crate::resolve::{TopologyOverrides, load_scenario_source, resolve_topology_source};
+    use crate::spec::SourceFile;
+    use crate::spec::scalar::{Scalar, ScalarKind};
+
+    #[test]
+    fn a_whole_number_is_a_yaml_integer_or_digits_in_groups() {
+        let whole = |text: &str, kind| not_a_whole_number(&Scalar::new(text, kind)).is_none();
+        assert!(whole("16", ScalarKind::Int));
+        assert!(whole("-3", ScalarKind::Int));
+        assert!(whole("1_000", ScalarKind::String));
+        assert!(!whole("5", ScalarKind::String), "a quoted number");
+        assert!(!whole("010", ScalarKind::String), "YAML 1.2 leaves a leading zero a string");
+        assert!(!whole("1", ScalarKind::Float), "`1.0`");
+        assert!(!whole("1.5", ScalarKind::Float));
+        assert!(!whole("true", ScalarKind::Bool));
+        assert!(!whole("_1", ScalarKind::String));
+        assert!(!whole("1__0", ScalarKind::String));
+    }
+
+    #[test]
+    fn hex_and_digit_groups_are_read_as_the_numbers_they_spell() {
+        let text = "name: t\nnodes:\n  - name: client\n    count: 0x2\n    design: client\n    \
+                    sockets: [{name: req, type: REQ, connect: worker.rep, options: {sndhwm: 1_000, rcvhwm: 0o17}}]\n  \
+                    - name: worker\n    design: echo-worker\n    sockets: [{name: rep, type: REP, bind: true}]\n";
+        let loaded = resolve_topology_source(
+            &SourceFile::new("t.yaml", text),
+            &Registry::builtin(),
+            &TopologyOverrides::default(),
+        );
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let plan = loaded.plan.expect("it loads");
+        let client = plan.group_by_name("client").expect("a node");
+        assert_eq!(client.count, 2);
+        let options = &client.sockets[0].options;
+        assert_eq!((options.sndhwm.value, options.rcvhwm.value), (1000, 15));
+    }
+
+    #[test]
+    fn a_workload_count_in_hex_is_accepted_and_a_quoted_one_is_not() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/good");
+        let load = |requests: &str| {
+            let text = format!(
+                "name: t\ntopology: queue.yaml\nduration: 1s\nworkload:\n  client: {{requests: {requests}}}\n\
+                 invariants: [no_lost_replies]\nexpect: pass\n"
+            );
+            load_scenario_source(&SourceFile::new(dir.join("t.yaml"), text), &Registry::builtin())
+        };
+        let hex = load("0x10");
+        assert!(hex.diagnostics.is_empty(), "{:?}", hex.diagnostics);
+        let plan = hex.plan.expect("it loads");
+        assert_eq!(plan.workload.values().next().and_then(|w| w.requests), Some(16));
+        let quoted = load("\"16\"");
+        let found: Vec<_> =
+            quoted.diagnostics.iter().map(|d| (d.code, d.message.as_str())).collect();
+        assert_eq!(
+            found,
+            [(
+                crate::spec::diag::Code::BadType,
+                "`requests` must be a whole number, found the string `\"16\"`"
+            )]
+        );
     }
 }

@@ -47,6 +47,7 @@ impl ScenarioResolver<'_, '_, '_> {
         let swarm = raw.swarm.as_ref().and_then(|s| self.swarm(s));
         let invariants = self.invariants(raw);
         let (expect, expect_bounds) = self.expect(raw, &invariants);
+        self.require_a_check(raw, &expect, &expect_bounds);
         let only_when_named = self.only_when_named(raw);
         self.warn_unreached(&workload);
         self.warn_off_tick(raw, &network, liveness, &faults);

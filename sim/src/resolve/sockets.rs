@@ -7,9 +7,10 @@ use crate::socket::SocketType;
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawSocket;
-use crate::spec::scalar::Scalar;
+use crate::spec::scalar::{Scalar, ScalarKind};
 use crate::spec::suggest::did_you_mean;
 
+use super::scalars::not_a_whole_number;
 use super::topology::TopologyResolver;
 
 impl<'r> TopologyResolver<'r, '_, '_> {
@@ -156,6 +157,23 @@ impl<'r> TopologyResolver<'r, '_, '_> {
         let text = s.text.as_str();
         if text == "true" {
             return Some(Bind::Auto);
+        }
+        // A port is a YAML integer: `5555.0` once bound 5555.
+        if s.kind == ScalarKind::Float
+            && let Some((found, hint)) = not_a_whole_number(s)
+        {
+            self.diags
+                .error(
+                    path,
+                    Target::Value,
+                    Code::BadEndpoint,
+                    format!("a port is a whole number, found {found}"),
+                )
+                .hint(hint.unwrap_or_else(|| {
+                    "write `bind: true` (a port is picked), `bind: 5555` or `bind: tcp://*:5555`"
+                        .to_owned()
+                }));
+            return None;
         }
         let port = text.strip_prefix("tcp://*:").unwrap_or(text);
         match port.parse::<u16>() {

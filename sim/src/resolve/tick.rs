@@ -8,7 +8,8 @@
 
 use std::time::Duration;
 
-use crate::plan::{Distribution, FaultPlan, NetworkPlan};
+use crate::plan::{Distribution, EffectiveOptions, FaultPlan, NetworkPlan, Source};
+use crate::socket::Linger;
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;
@@ -90,6 +91,62 @@ impl ScenarioResolver<'_, '_, '_> {
             }
         }
         self.warn_latency_under_tick(raw, network);
+        self.warn_options_under_tick(network.tick);
+    }
+
+    /// Socket options a file wrote with a time shorter than a scenario's coarser tick.
+    /// Their timers still fire on time (on whole milliseconds), but the simulated
+    /// network delivers only at a tick, so a round trip takes longer than a tick: a
+    /// REQ with `req_resend_ivl: 3ms` under a 10 ms tick resends three times before
+    /// any reply can arrive, and a deadline shorter than the tick expires before any
+    /// answer. One warning, at `network.tick`, naming each option and where it is
+    /// written (times that are not whole milliseconds are warned about where they are
+    /// written: `Apply::off_the_millisecond`).
+    fn warn_options_under_tick(&mut self, tick: Duration) {
+        if tick <= DEFAULT_TICK {
+            return;
+        }
+        let mut under: Vec<String> = Vec::new();
+        for group in &self.topology.groups {
+            for socket in &group.sockets {
+                for (option, d, source) in written_times(&socket.options) {
+                    let Source::File { file, location } = source else { continue };
+                    if d < DEFAULT_TICK || d >= tick {
+                        continue;
+                    }
+                    let at =
+                        location.map_or(String::new(), |l| format!(":{}:{}", l.line, l.column));
+                    under.push(format!(
+                        "`{option}` of {} on `{}.{}` ({}{at})",
+                        format_duration(d),
+                        group.name,
+                        socket.name,
+                        file.display()
+                    ));
+                }
+            }
+        }
+        let Some(first) = under.first() else { return };
+        const SHOWN: usize = 3;
+        let listed = match under.len() {
+            1 => first.clone(),
+            n if n <= SHOWN => under.join(", "),
+            n => format!("{} and {} more", under[..SHOWN].join(", "), n - SHOWN),
+        };
+        let tick = format_duration(tick);
+        self.diags
+            .warning(
+                &YamlPath::root().key("network").key("tick"),
+                Target::Value,
+                Code::OffTick,
+                format!(
+                    "the {tick} tick is longer than {listed}: their timers fire on time, but the simulated network delivers only at a tick, so no peer's answer can come back within them"
+                ),
+            )
+            .hint(format!(
+                "a tick no longer than the shortest socket option's time lets answers arrive within it (the default tick is {})",
+                format_duration(DEFAULT_TICK)
+            ));
     }
 
     /// A stated fixed latency shorter than the tick: within a host it becomes the tick.
@@ -131,6 +188,31 @@ impl ScenarioResolver<'_, '_, '_> {
             }
         }
     }
+}
+
+/// The times a socket's options give, each with its option's name and where it came
+/// from: every time option whose value is a time (not `off`, nor `forever`).
+fn written_times(o: &EffectiveOptions) -> Vec<(&'static str, Duration, &Source)> {
+    let optional = [
+        ("req_resend_ivl", &o.req_resend_ivl),
+        ("reconnect_ivl_max", &o.reconnect_ivl_max),
+        ("heartbeat_ivl", &o.heartbeat_ivl),
+        ("heartbeat_timeout", &o.heartbeat_timeout),
+        ("heartbeat_ttl", &o.heartbeat_ttl),
+        ("handshake_ivl", &o.handshake_ivl),
+        ("req_resend_tick", &o.req_resend_tick),
+    ];
+    let mut out: Vec<(&'static str, Duration, &Source)> = optional
+        .into_iter()
+        .filter_map(|(name, e)| e.value.map(|d| (name, d, &e.source)))
+        .collect();
+    out.push(("reconnect_ivl", o.reconnect_ivl.value, &o.reconnect_ivl.source));
+    out.push(("survey_deadline", o.survey_deadline.value, &o.survey_deadline.source));
+    if let Linger::For(d) = o.linger.value {
+        out.push(("linger", d, &o.linger.source));
+    }
+    out.retain(|(_, d, _)| !d.is_zero());
+    out
 }
 
 #[cfg(test)]
@@ -236,6 +318,51 @@ mod tests {
                 "off-tick: the liveness bound at 15001ms is not a whole number of 10ms ticks: the simulator applies it at 15010ms"
             ]
         );
+    }
+
+    #[test]
+    fn a_socket_option_time_off_the_millisecond_is_warned_about_where_it_is_written() {
+        // `overrides` writes the option in the scenario, so the warning is in this file.
+        let sub_ms = hinted("overrides:\n  client.req: {reconnect_ivl: 100us}\n");
+        assert_eq!(
+            sub_ms,
+            [
+                "`reconnect_ivl` of 100us is shorter than the simulator's finest tick, 1ms: the simulator's timers fire on whole milliseconds, so in a simulated run it works as 1ms \
+              (hint: write `1ms`; libzmq, NNG and nanomsg take their times in whole milliseconds, so no real socket can be given 100us either)"
+            ]
+        );
+        let fraction = warnings("overrides:\n  client.req: {req_resend_ivl: 1500us}\n");
+        assert_eq!(
+            fraction,
+            [
+                "off-tick: `req_resend_ivl` of 1500us is not a whole number of milliseconds: the simulator's timers fire on whole milliseconds, so in a simulated run it works as 2ms"
+            ]
+        );
+        // Whole milliseconds, `off` and zero are not times the simulator moves.
+        let whole =
+            "overrides:\n  client.req: {reconnect_ivl: 1ms, req_resend_ivl: off, linger: 0s}\n";
+        assert_eq!(warnings(whole), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_socket_option_time_under_a_coarse_tick_is_warned_about_at_the_tick() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/good/");
+        let under: Vec<String> = hinted(
+            "network:\n  tick: 10ms\noverrides:\n  client.req: {req_resend_ivl: 3ms, reconnect_ivl: 10ms}\n",
+        )
+        .iter()
+        .map(|w| w.replace(&dir.display().to_string(), ""))
+        .collect();
+        assert_eq!(
+            under,
+            [
+                "the 10ms tick is longer than `req_resend_ivl` of 3ms on `client.req` (t.yaml:10:32): their timers fire on time, but the simulated network delivers only at a tick, so no peer's answer can come back within them \
+              (hint: a tick no longer than the shortest socket option's time lets answers arrive within it (the default tick is 1ms))"
+            ]
+        );
+        // A library's default is not the file's to change: only written times count.
+        let defaults = warnings("network:\n  tick: 200ms\n");
+        assert_eq!(defaults, Vec::<String>::new());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::registry::Registry;
 use crate::spec::diag::{Code, Diagnostics, Target};
-use crate::spec::path::YamlPath;
+use crate::spec::path::{Seg, YamlPath};
 use crate::spec::raw::{RawNode, RawTopology};
 use crate::spec::scalar::Scalar;
 use crate::spec::source::SourceFile;
@@ -158,7 +158,9 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
         self.check_binds(raw, &groups);
         self.check_pairs(raw, &groups, &connections);
         let max_hosts = self.max_hosts(raw);
+        let before = self.diags.as_slice().len();
         super::placement::assign(raw, &mut groups, &connections, max_hosts, self.diags);
+        self.name_the_params_of_placement(raw, &groups, before);
         if self.diags.has_errors() {
             return None;
         }
@@ -172,11 +174,6 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             groups,
             connections,
         })
-    }
-
-    /// `$name` → the parameter's text; anything else unchanged.
-    pub(super) fn expand(&mut self, scalar: &Scalar, path: &YamlPath) -> Option<String> {
-        self.expand_scalar(scalar, path).map(|s| s.text)
     }
 
     /// `$name` → the parameter's value as its file wrote it (text and YAML kind, so a
@@ -232,6 +229,103 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
         }
     }
 
+    /// Amends what placement reported since the first `before` diagnostics when
+    /// `$param`s decided it: a `too-many-hosts` (reported at `nodes`, far from any
+    /// `$param`) names the nodes whose replica `count` or `hosts` is a parameter and
+    /// that take more than one host, and a `placement.max_hosts` that is one; a
+    /// `too-many-connections` about one node names the parameter its `count` is. Each
+    /// hint traces a value a scenario set to the scenario's line, as
+    /// [`Self::name_the_param`] does for a value checked where it is written.
+    fn name_the_params_of_placement(&mut self, raw: &RawTopology, groups: &[Group], before: usize) {
+        let placed = |d: &crate::spec::Diagnostic| {
+            matches!(d.code, Code::TooManyHosts | Code::TooManyConnections)
+        };
+        if !self.diags.as_slice()[before.min(self.diags.as_slice().len())..].iter().any(placed) {
+            return;
+        }
+        let param =
+            |s: Option<&Scalar>| s.and_then(|s| s.text.strip_prefix('$')).map(str::to_owned);
+        let index = raw.node_indices();
+        // For `too-many-hosts`: (what the message says, the parameter it names).
+        let mut named: Vec<(String, String)> = Vec::new();
+        for group in groups.iter().filter(|g| g.hosts > 1) {
+            let Some(node) = index.get(group.name.as_str()).map(|&i| &raw.nodes[i]) else {
+                continue;
+            };
+            if let Some(p) = param(node.hosts.as_ref()) {
+                let says = format!(
+                    "node `{}` asks for {} hosts (the value of `${p}`)",
+                    group.name, group.hosts
+                );
+                named.push((says, p));
+            } else if let (None, Some(p)) = (&node.hosts, param(node.count.as_ref())) {
+                // Placement chose the hosts for the replicas the parameter asked for.
+                let says = format!(
+                    "node `{}` takes {} for its {} replicas (the value of `${p}`)",
+                    group.name, group.hosts, group.count
+                );
+                named.push((says, p));
+            }
+        }
+        if let Some(p) = param(raw.placement.as_ref().and_then(|pl| pl.max_hosts.as_ref())) {
+            named.push((format!("the limit is the value of `${p}`"), p));
+        }
+        // For `too-many-connections`: each node's `count` that is a parameter.
+        let counts: BTreeMap<usize, (String, u32)> = raw
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, node)| {
+                let count = groups.iter().find(|g| g.name == node.name())?.count;
+                Some((i, (param(node.count.as_ref())?, count)))
+            })
+            .collect();
+        let mut set_at: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for p in named.iter().map(|(_, p)| p).chain(counts.values().map(|(p, _)| p)) {
+            if !set_at.contains_key(p) {
+                let at = self.param_set_at(p);
+                set_at.insert(p.clone(), at);
+            }
+        }
+        let origin = |p: &str| {
+            set_at
+                .get(p)
+                .cloned()
+                .flatten()
+                .map(|at| format!("`${p}` is set by the scenario's `params` at {at}"))
+        };
+        let mut hosts_origins: Vec<String> = Vec::new();
+        for o in named.iter().filter_map(|(_, p)| origin(p)) {
+            if !hosts_origins.contains(&o) {
+                hosts_origins.push(o);
+            }
+        }
+        let says: Vec<&str> = named.iter().map(|(says, _)| says.as_str()).collect();
+        for diag in self.diags.since_mut(before).iter_mut() {
+            let (note, origins) = match diag.code {
+                Code::TooManyHosts if !named.is_empty() => (says.join("; "), hosts_origins.clone()),
+                Code::TooManyConnections => {
+                    let node = diag.yaml_path.as_ref().and_then(|path| match path.segs() {
+                        [Seg::Key(nodes), Seg::Index(i), ..] if nodes == "nodes" => Some(*i),
+                        _ => None,
+                    });
+                    let Some((p, count)) = node.and_then(|i| counts.get(&i)) else { continue };
+                    let note = format!("its {count} replicas are the value of `${p}`");
+                    (note, origin(p).into_iter().collect())
+                }
+                _ => continue,
+            };
+            diag.message = format!("{}: {note}", diag.message);
+            if !origins.is_empty() {
+                let origin = origins.join("; ");
+                diag.hint = Some(match diag.hint.take() {
+                    Some(hint) => format!("{hint}; {origin}"),
+                    None => origin,
+                });
+            }
+        }
+    }
+
     /// Where the scenario sets `param`, if it does.
     fn param_set_at(&mut self, param: &str) -> Option<String> {
         let scenario = self.scenario?;
@@ -276,7 +370,7 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             self.check_design_sockets(node, design, path);
         }
         let hosts = match &node.hosts {
-            Some(h) => whole_number(self.diags, h, &path.key("hosts"), HOSTS).map(|h| h as u32),
+            Some(h) => self.param_whole_number(h, &path.key("hosts"), HOSTS).map(|h| h as u32),
             None => Some(0), // chosen by placement
         };
         let process = match &node.process {
@@ -329,13 +423,23 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
 
     pub(super) fn count(&mut self, node: &RawNode, path: &YamlPath) -> Option<u32> {
         let Some(raw) = &node.count else { return Some(1) };
-        let cpath = path.key("count");
+        self.param_whole_number(raw, &path.key("count"), COUNT).map(|n| n as u32)
+    }
+
+    /// A whole number written at `path` as a number or a `$param` ([`whole_number`]),
+    /// a mistake in a parameter's value reported where the parameter is used.
+    fn param_whole_number(
+        &mut self,
+        raw: &Scalar,
+        path: &YamlPath,
+        range: WholeRange,
+    ) -> Option<u64> {
         // A `$param` the topology does not declare is reported by `expand_scalar`.
-        let scalar = self.expand_scalar(raw, &cpath)?;
+        let scalar = self.expand_scalar(raw, path)?;
         let before = self.diags.as_slice().len();
-        let count = whole_number(self.diags, &scalar, &cpath, COUNT).map(|n| n as u32);
-        self.name_the_param(raw, &cpath, before);
-        count
+        let n = whole_number(self.diags, &scalar, path, range);
+        self.name_the_param(raw, path, before);
+        n
     }
 
     pub(super) fn max_hosts(&mut self, raw: &RawTopology) -> u64 {
@@ -344,6 +448,66 @@ impl<'r, 'd, 'a> TopologyResolver<'r, 'd, 'a> {
             return default;
         };
         let path = YamlPath::root().key("placement").key("max_hosts");
-        whole_number(self.diags, s, &path, MAX_HOSTS).unwrap_or(default)
+        self.param_whole_number(s, &path, MAX_HOSTS).unwrap_or(default)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::Registry;
+    use crate::resolve::{TopologyOverrides, resolve_topology_source};
+    use crate::spec::SourceFile;
+
+    /// A client node of `count` replicas on `hosts` hosts (left to placement when
+    /// empty) under `max_hosts`, and one worker; the topology declares `n`, `h`, `m` and `k`.
+    fn topology(count: &str, hosts: &str, max_hosts: &str) -> String {
+        let hosts = if hosts.is_empty() { String::new() } else { format!("    hosts: {hosts}\n") };
+        format!(
+            "name: t\nparams: {{n: 100000, h: 2, m: 8, k: 2}}\nplacement: {{max_hosts: {max_hosts}}}\nnodes:\n  \
+             - name: client\n    count: {count}\n{hosts}    design: client\n    \
+             sockets: [{{name: req, type: REQ, connect: worker.rep}}]\n  \
+             - name: worker\n    design: echo-worker\n    sockets: [{{name: rep, type: REP, bind: true}}]\n"
+        )
+    }
+
+    fn load(text: String) -> crate::resolve::Loaded<crate::plan::TopologyPlan> {
+        let src = SourceFile::new("t.yaml", text);
+        resolve_topology_source(&src, &Registry::builtin(), &TopologyOverrides::default())
+    }
+
+    #[test]
+    fn hosts_and_max_hosts_may_be_parameters_as_their_hint_says() {
+        let loaded = load(topology("$n", "$h", "$m"));
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let plan = loaded.plan.expect("it loads");
+        assert_eq!(plan.group_by_name("client").map(|g| (g.count, g.hosts)), Some((100_000, 2)));
+    }
+
+    #[test]
+    fn a_placement_error_names_the_parameters_that_decided_it() {
+        let hosts = load(topology("$n", "", "$k"));
+        let messages: Vec<&str> = hosts.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "the topology needs 3 simulated hosts; the limit is 2: node `client` takes 2 for its 100000 replicas (the value of `$n`); the limit is the value of `$k`"
+            ]
+        );
+        let connections = load(topology("$n", "1", "8"));
+        let messages: Vec<&str> =
+            connections.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "node `client` opens 100000 connections from 1 hosts; a simulated host holds at most 64512: its 100000 replicas are the value of `$n`"
+            ]
+        );
+        // Written as numbers, nothing is said of parameters.
+        let plain = load(topology("100000", "9", "8"));
+        assert!(
+            plain.diagnostics.iter().all(|d| !d.message.contains('$')),
+            "{:?}",
+            plain.diagnostics
+        );
     }
 }

@@ -5,13 +5,15 @@
 //! reported with the fields that design reads.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::dist::Quantity;
-use crate::plan::WorkloadPlan;
+use crate::plan::{Distribution, WorkloadPlan};
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::RawWorkload;
 use crate::spec::suggest::did_you_mean;
+use crate::spec::units::format_duration;
 
 use super::scenario::ScenarioResolver;
 
@@ -91,10 +93,14 @@ impl ScenarioResolver<'_, '_, '_> {
         let dur = |this: &mut Self, d: &Option<crate::spec::raw::RawDist>, key: &str| {
             d.as_ref().and_then(|d| this.dist(d, Quantity::Duration, &path.key(key)))
         };
+        let start_at = dur(self, &w.start_at, "start_at");
+        if let Some(start_at) = &start_at {
+            self.check_start_at(start_at, &path.key("start_at"));
+        }
         WorkloadPlan {
             requests: w.requests.as_ref().and_then(|s| self.count_of(s, &path.key("requests"))),
             rate: w.rate.as_ref().and_then(|s| self.rate_of(s, &path.key("rate"))),
-            start_at: dur(self, &w.start_at, "start_at"),
+            start_at,
             size: w.size.as_ref().and_then(|d| self.dist(d, Quantity::Size, &path.key("size"))),
             service_time: dur(self, &w.service_time, "service_time"),
             publish_rate: w
@@ -112,6 +118,38 @@ impl ScenarioResolver<'_, '_, '_> {
             jobs: w.jobs.as_ref().and_then(|s| self.count_of(s, &path.key("jobs"))),
             chunks: w.chunks.as_ref().and_then(|s| self.count_of(s, &path.key("chunks"))),
         }
+    }
+
+    /// A workload starts in the safety phase, before `duration`, as a fault does
+    /// (`fault-out-of-range`): one that every replica starts at or after it never
+    /// meets the faults the scenario is about, and past the liveness bound does
+    /// nothing at all. Only a start no replica can draw earlier is refused: a fixed
+    /// one, or a `uniform` one's minimum; the others can draw any time from zero.
+    fn check_start_at(&mut self, start_at: &Distribution, path: &YamlPath) {
+        let Some(duration) = self.duration else { return };
+        let (earliest, starts) = match *start_at {
+            Distribution::Fixed(ns) => (ns, "the workload starts at"),
+            Distribution::Uniform { min, .. } => {
+                (min, "every replica's workload starts at or after")
+            }
+            _ => return,
+        };
+        if earliest < duration.as_nanos() as f64 {
+            return;
+        }
+        let earliest = Duration::from_nanos(earliest as u64);
+        self.diags
+            .error(
+                path,
+                Target::Value,
+                Code::OutOfRange,
+                format!(
+                    "{starts} {}, not before the end of the scenario's {} `duration`",
+                    format_duration(earliest),
+                    format_duration(duration)
+                ),
+            )
+            .hint("a workload starts in the safety phase, between 0 and `duration`, as faults do; the liveness phase after it only lets work under way finish (a start past its bound does nothing at all)");
     }
 
     /// A group that no workload-bearing group can reach through the topology graph
@@ -145,5 +183,52 @@ impl ScenarioResolver<'_, '_, '_> {
                     .hint("connect it to a node with a workload, or remove it");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::registry::Registry;
+    use crate::resolve::load_scenario_source;
+    use crate::spec::SourceFile;
+
+    /// The codes a scenario on the test data's queue topology gets, with `workload`
+    /// and `expect` as given.
+    fn codes(workload: &str, invariants: &str, expect: &str) -> Vec<String> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/good");
+        let text = format!(
+            "name: t\ntopology: queue.yaml\nduration: 2s\nworkload:\n  client: {workload}\n\
+             {invariants}expect: {expect}\n"
+        );
+        let loaded =
+            load_scenario_source(&SourceFile::new(dir.join("t.yaml"), text), &Registry::builtin());
+        loaded.diagnostics.iter().map(|d| d.code.to_string()).collect()
+    }
+
+    const CHECKED: &str = "invariants: [no_lost_replies]\n";
+
+    #[test]
+    fn a_workload_starts_before_the_end_of_the_safety_phase() {
+        assert_eq!(codes("{requests: 3, start_at: 1999ms}", CHECKED, "pass"), Vec::<String>::new());
+        assert_eq!(codes("{requests: 3, start_at: 2s}", CHECKED, "pass"), ["out-of-range"]);
+        // Some replicas of a distribution may start in time: only one that none can is refused.
+        let some = "{requests: 3, start_at: {uniform: [1s, 3s]}}";
+        assert_eq!(codes(some, CHECKED, "pass"), Vec::<String>::new());
+        let none = "{requests: 3, start_at: {uniform: [2s, 3s]}}";
+        assert_eq!(codes(none, CHECKED, "pass"), ["out-of-range"]);
+        let exponential = "{requests: 3, start_at: {exponential: 5s}}";
+        assert_eq!(codes(exponential, CHECKED, "pass"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_scenario_that_expects_to_pass_checks_something() {
+        let work = "{requests: 3}";
+        assert_eq!(codes(work, "invariants: []\n", "pass"), ["empty"]);
+        assert_eq!(codes(work, "", "pass"), ["missing-field"]);
+        // A drop count is something to check.
+        assert_eq!(codes(work, "", "{drops: {hwm: 0}}"), Vec::<String>::new());
+        assert_eq!(codes(work, CHECKED, "pass"), Vec::<String>::new());
     }
 }

@@ -87,6 +87,8 @@ codes! {
     DuplicateField = "duplicate-field", "each key may appear only once in a mapping";
     /// A scenario lists one invariant twice.
     DuplicateInvariant = "duplicate-invariant", "list each invariant once";
+    /// A scenario's `network.links` gives one pair of ends two links.
+    DuplicateLink = "duplicate-link", "give a pair of ends one link: write this entry's latency, loss and bandwidth in the one at line 7";
     /// Two nodes have the same name.
     DuplicateNode = "duplicate-node", "`nodes[0]` already uses that name; names must be unique";
     /// A node has two sockets with the same name.
@@ -131,7 +133,7 @@ codes! {
     NotAFile = "not-a-file", "name a YAML file; patchbay does not read directories, pipes or devices";
     /// A command that runs scenarios (`sim`, `real`, `explore`) was given a topology.
     NotAScenario = "not-a-scenario", "a scenario names its topology, as `topology: ../topologies/lru-broker.yaml`, and adds a workload";
-    /// A stated time the simulator's tick moves: a fault time, `duration` or the liveness bound that is not a whole number of ticks happens at the next tick; a latency shorter than the tick becomes the tick.
+    /// A stated time the simulator's tick moves: a fault time, `duration` or the liveness bound that is not a whole number of ticks happens at the next tick; a latency shorter than the tick becomes the tick; a socket option's time that is not a whole number of milliseconds works as the next one, and one shorter than the tick cannot be answered within.
     OffTick = "off-tick", "make it a multiple of `network.tick`, or leave `tick` out (1ms)";
     /// A socket option does not apply to this socket type.
     OptionNotApplicable = "option-not-applicable", "it applies to REQ sockets only";

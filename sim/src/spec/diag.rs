@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use super::code::Code;
-use super::locate::locate;
+use super::locate::{locate, locate_exact};
 use super::path::YamlPath;
 use super::source::SourceFile;
 
@@ -210,6 +210,19 @@ impl<'a> Diagnostics<'a> {
         self.items.push(diag);
         let last = self.items.len() - 1;
         &mut self.items[last]
+    }
+
+    /// Where exactly `path` is in the file, for a message that names another place
+    /// than the one it is about (`the first is at line 7`) or asks whether a field is
+    /// written; located within the same budget as the diagnostics themselves, so
+    /// `None` past it as well as for a path the file does not have.
+    pub(crate) fn locate(&mut self, path: &YamlPath, target: Target) -> Option<Location> {
+        let cost = self.source.text.len().max(1);
+        if self.located_bytes + cost > LOCATE_BUDGET_BYTES {
+            return None;
+        }
+        self.located_bytes += cost;
+        locate_exact(self.source, path, target)
     }
 
     /// Whether any error (not warning) has been recorded.

@@ -35,6 +35,13 @@ pub fn locate(src: &SourceFile, path: &YamlPath, target: Target) -> Option<Locat
     }
 }
 
+/// Where the value (or key) at exactly `path` starts in `src`, `None` if the file has
+/// nothing there: unlike [`locate`], no ancestor stands in, so it also says whether the
+/// file writes a field at all.
+pub(crate) fn locate_exact(src: &SourceFile, path: &YamlPath, target: Target) -> Option<Location> {
+    find(&src.text, path.segs(), target)
+}
+
 /// One attempt at exactly `segs`; `None` if the walk did not arrive.
 fn find(text: &str, segs: &[Seg], target: Target) -> Option<Location> {
     let deserializer = serde_yaml::Deserializer::from_str(text);
