@@ -8,9 +8,14 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::io::Errno;
-use rustix::process::{Pid, PidfdFlags, pidfd_open};
+mod common;
+
+use common::ended_within;
+
+/// `pid` as the kernel numbers it.
+fn pid_of(pid: u32) -> i32 {
+    i32::try_from(pid).expect("a pid")
+}
 
 /// A program that starts a child of its own, writes both pids to the file named by
 /// its first argument, says it is ready and then waits for ever; and a scenario
@@ -37,21 +42,6 @@ fn scenario(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("held.yaml"), topology).expect("write the topology");
     std::fs::write(dir.join("held-scenario.yaml"), scenario).expect("write the scenario");
     dir.join("held-scenario.yaml")
-}
-
-/// Whether `pid` has ended within `guard` (a zombie, not yet reaped by whoever
-/// adopted it, has ended): its pidfd turns readable when it does. A guard, not a
-/// wait: a SIGKILLed process ends as soon as it is next scheduled.
-fn ended_within(pid: u32, guard: Duration) -> bool {
-    let pid = Pid::from_raw(i32::try_from(pid).expect("a pid")).expect("not 0");
-    let fd = match pidfd_open(pid, PidfdFlags::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::SRCH) => return true,
-        Err(e) => panic!("pidfd_open({pid:?}): {e}"),
-    };
-    let guard = Timespec::try_from(guard).expect("a short guard");
-    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-    poll(&mut fds, Some(&guard)).expect("poll") == 1
 }
 
 #[test]
@@ -84,7 +74,7 @@ fn ctrl_c_during_a_real_run_leaves_no_external_program_or_its_child_running() {
     assert_eq!(pids.len(), 2, "{pids:?}");
     let zero = Duration::ZERO;
     assert!(
-        !pids.iter().any(|&p| ended_within(p, zero)),
+        !pids.iter().any(|&p| ended_within(pid_of(p), zero)),
         "the program and its child run: {pids:?}"
     );
 
@@ -102,7 +92,7 @@ fn ctrl_c_during_a_real_run_leaves_no_external_program_or_its_child_running() {
     assert_eq!(code.expect("waited"), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted: killed 1 external program(s)"), "{stderr}");
     let left: Vec<u32> =
-        pids.into_iter().filter(|&p| !ended_within(p, Duration::from_secs(10))).collect();
+        pids.into_iter().filter(|&p| !ended_within(pid_of(p), Duration::from_secs(10))).collect();
     assert!(left.is_empty(), "still running after the interrupt: {left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

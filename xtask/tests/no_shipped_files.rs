@@ -4,20 +4,9 @@
 //! file or directory (os error 2)", exit 1; it is a usage error (exit 2) saying what
 //! was looked for and where, with the hint to name files or run from a project.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 mod common;
 
-use common::TempDir;
-
-fn xtask(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the xtask binary runs")
-}
+use common::{TempDir, xtask_in as xtask};
 
 #[test]
 fn outside_any_project_a_command_without_files_says_where_it_looked() {

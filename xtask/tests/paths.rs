@@ -3,8 +3,11 @@
 //! refuses two topologies whose drawings would have the same name, where the second
 //! silently replaced the first.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+
+mod common;
+
+use common::xtask_in as xtask;
 
 const TOPOLOGY: &str = "name: pair\nnodes:\n\
     \x20 - name: a\n    design: pair-step\n    sockets:\n\
@@ -18,14 +21,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a temporary folder");
     dir
-}
-
-fn xtask(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the xtask binary runs")
 }
 
 #[test]

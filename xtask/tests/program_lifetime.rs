@@ -15,10 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::TempDir;
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::io::Errno;
-use rustix::process::{Pid, PidfdFlags, Signal, kill_process, pidfd_open};
+use common::{TempDir, ended_within};
+use rustix::process::{Pid, Signal, kill_process};
 
 /// A guard on every wait for the command, not a wait itself.
 const GUARD: Duration = Duration::from_secs(60);
@@ -99,20 +97,6 @@ fn pids(dir: &Path, files: &[&str]) -> Vec<i32> {
             text.trim().parse().expect("a pid")
         })
         .collect()
-}
-
-/// Whether `pid` has ended within `guard` (a zombie not yet reaped by whoever
-/// adopted it has ended): its pidfd turns readable when it does.
-fn ended_within(pid: i32, guard: Duration) -> bool {
-    let pid = Pid::from_raw(pid).expect("not 0");
-    let fd = match pidfd_open(pid, PidfdFlags::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::SRCH) => return true,
-        Err(e) => panic!("pidfd_open({pid:?}): {e}"),
-    };
-    let guard = Timespec::try_from(guard).expect("a short guard");
-    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-    poll(&mut fds, Some(&guard)).expect("poll") == 1
 }
 
 /// The pids of `pids` still running a few seconds after the command ended; the test

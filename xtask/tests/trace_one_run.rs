@@ -2,12 +2,9 @@
 //! scenarios) it printed the trace of every run, possibly thousands; it is refused
 //! before anything runs, with the command that picks one run.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 mod common;
 
-use common::TempDir;
+use common::{TempDir, xtask_in as xtask};
 
 const TOPOLOGY: &str = "name: pair\nnodes:\n\
     \x20 - name: a\n    design: pair-step\n    sockets:\n\
@@ -29,14 +26,6 @@ fn project(name: &str) -> TempDir {
     std::fs::write(dir.0.join("three.yaml"), scenario("3")).expect("write a scenario");
     std::fs::write(dir.0.join("one.yaml"), scenario("[5]")).expect("write a scenario");
     dir
-}
-
-fn xtask(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the xtask binary runs")
 }
 
 #[test]

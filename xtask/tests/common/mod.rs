@@ -1,10 +1,17 @@
 //! What the binary-level tests share: the workspace root they run the xtask binary
-//! from, and a scratch folder removed when the test ends. Each test file that needs
+//! from, a scratch folder removed when the test ends, the binary run in a folder, and
+//! whether a process a test started has ended. Each test file that needs
 //! them says `mod common;`; not every file uses every item.
 
 #![allow(dead_code, reason = "each test binary uses its own part of this module")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::io::Errno;
+use rustix::process::{Pid, PidfdFlags, pidfd_open};
 
 /// The workspace root: xtask lives one level below it.
 pub fn root() -> PathBuf {
@@ -32,4 +39,28 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The xtask binary run with `args` in `dir`, to its end.
+pub fn xtask_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the xtask binary runs")
+}
+
+/// Whether `pid` has ended within `guard` (a zombie, not yet reaped by whoever
+/// adopted it, has ended): its pidfd turns readable when it does. A guard, not a
+/// wait: a SIGKILLed process ends as soon as it is next scheduled.
+pub fn ended_within(pid: i32, guard: Duration) -> bool {
+    let pid = Pid::from_raw(pid).expect("not 0");
+    let fd = match pidfd_open(pid, PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::SRCH) => return true,
+        Err(e) => panic!("pidfd_open({pid:?}): {e}"),
+    };
+    let guard = Timespec::try_from(guard).expect("a short guard");
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    poll(&mut fds, Some(&guard)).expect("poll") == 1
 }
