@@ -25,6 +25,7 @@ use crate::invariant::Verdict;
 use crate::plan::ScenarioPlan;
 use crate::report::sweep::{Measurements, real_report};
 use crate::report::{FileLink, Report};
+use crate::run::process::OUTPUT_FILE_MAX;
 use crate::run::real::{Ports, RealOptions, scaled, skip_reason};
 use crate::run::{Job, RunError, RunReport, run_many_real};
 
@@ -79,7 +80,7 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     let as_run: Vec<ScenarioPlan> = plans.iter().map(|p| scaled(p, opts.time_scale)).collect();
     let measured = Measurements::default();
     let keep = args.sweep.trace;
-    let reports = run_all(ctx, &work, &as_run, threads, opts, keep, &measured);
+    let mut reports = run_all(ctx, &work, &as_run, threads, opts, keep, &measured);
     if keep {
         for r in &reports {
             print_trace(r, &plans);
@@ -87,18 +88,27 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     }
     let mut report = real_report(command, &as_run, &ctx.registry, &reports, &measured, &skipped);
     super::table::print_real(&report);
+    let capped = capped_output(&reports);
     // Checked before the runs; if the path was taken since, the summary still prints.
     let saved = save_json(&mut report, place)?;
-    let mut kept = Vec::new();
     if let Some(json) = &saved {
+        let kept;
         (report.files, kept) = keep_program_output(json, &reports);
+        // Known only now: the saved report (written again below) and the lines
+        // printed name each program's output file where it was kept.
+        name_kept_output(&mut reports, &mut report.runs, &kept);
         link_program_output(&report, json, &place);
     }
     let saved = saved.is_some();
+    if capped > 0 {
+        outln!(
+            "note: {capped} program output file(s) reached {OUTPUT_FILE_MAX} bytes (`OUTPUT_FILE_MAX`): the rest was read and not kept, as each file's last line says"
+        );
+    }
     print_skipped(&skipped);
     let errors: Vec<&RunReport> = reports.iter().filter(|r| r.error.is_some()).collect();
     for r in &errors {
-        let error = error_text(r.error.as_ref().expect("filtered"), &kept);
+        let error = r.error.as_ref().expect("filtered");
         outln!("ERROR {} seed {}: {error}", r.scenario, r.seed);
     }
     let differ = reports.iter().filter(|r| r.error.is_none() && !r.as_expected).count();
@@ -156,6 +166,13 @@ fn print_skipped(skipped: &[(String, String)]) {
     for (name, why) in skipped {
         outln!("  {name}: {why}");
     }
+}
+
+/// How many of the runs' program output files the copy cut at `OUTPUT_FILE_MAX`
+/// (only those hold more: the cap, then the line saying so).
+fn capped_output(reports: &[RunReport]) -> usize {
+    let files = reports.iter().flat_map(|r| &r.process_output);
+    files.filter(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > OUTPUT_FILE_MAX)).count()
 }
 
 /// Moves every external program's output files beside the report, into
@@ -347,13 +364,31 @@ fn move_new(from: &Path, to: &Path) -> std::io::Result<()> {
 /// A program's output file: where the run left it, and where it was kept.
 type Moved = (std::path::PathBuf, std::path::PathBuf);
 
-/// A run's error as printed: one naming a program's output file names it where it
-/// was kept, when it was (the file is the error's own path, never text within it).
-fn error_text(error: &RunError, kept: &[Moved]) -> String {
+/// A run's error as printed and saved: one naming a program's output file names it
+/// where it was kept, when it was (the file is the error's own path, never text
+/// within it).
+fn kept_error(error: &RunError, kept: &[Moved]) -> RunError {
     let moved = error.output().and_then(|file| kept.iter().find(|(from, _)| from == file));
     match moved {
-        Some((_, to)) => error.with_output(to).to_string(),
-        None => error.to_string(),
+        Some((_, to)) => error.with_output(to),
+        None => error.clone(),
+    }
+}
+
+/// Makes each run's error name its program's output file where it was `kept`, in
+/// the runs and in the report's rows of them (`run_rows`, one per run in order), so
+/// the saved report says what the printed lines say: the saved `error` named the
+/// temporary folder the files had just left.
+fn name_kept_output(reports: &mut [RunReport], rows: &mut [serde_json::Value], kept: &[Moved]) {
+    for (r, row) in reports.iter_mut().zip(rows) {
+        let Some(error) = &r.error else { continue };
+        let renamed = kept_error(error, kept);
+        if let Some(text) = row.get_mut("error")
+            && text.as_str() == Some(error.to_string().as_str())
+        {
+            *text = serde_json::Value::from(renamed.to_string());
+        }
+        r.error = Some(renamed);
     }
 }
 
@@ -452,13 +487,15 @@ mod tests {
             (file("/tmp/o-1/b"), file("/r/elsewhere")),
         ];
         assert_eq!(
-            error_text(&error, &kept),
+            kept_error(&error, &kept).to_string(),
             format!("cannot run: {why}: /r/r-files/s-seed1/b.0.0.out")
         );
         // Not kept (the report could not be written): where the run left it.
-        assert_eq!(error_text(&error, &[]), format!("cannot run: {why}: /tmp/o-1/b.0.0.out"));
+        let left = kept_error(&error, &[]).to_string();
+        assert_eq!(left, format!("cannot run: {why}: /tmp/o-1/b.0.0.out"));
         // An error naming no file is printed as it is, whatever it spells.
         let other = RunError::NotRunnable("cannot write `/tmp/o-1/b.0.0.out`".to_owned());
-        assert_eq!(error_text(&other, &kept), "cannot run: cannot write `/tmp/o-1/b.0.0.out`");
+        let other = kept_error(&other, &kept).to_string();
+        assert_eq!(other, "cannot run: cannot write `/tmp/o-1/b.0.0.out`");
     }
 }

@@ -12,9 +12,10 @@
 //!
 //! Each is recorded in the trace as a note on the node. A program's standard output
 //! and error are kept per incarnation in files (`<node>.<replica>.<incarnation>.out`
-//! and `.err`): the error goes to its file directly, the output is copied there as
-//! bytes, whatever they are, in chunks of at most `COPY_CHUNK` (a line without end
-//! is never held whole), and searched for the ready text on the way (`ReadySearch`).
+//! and `.err`): each is copied there from a pipe as bytes, whatever they are, in
+//! chunks of at most `COPY_CHUNK` (a line without end is never held whole), at most
+//! `OUTPUT_FILE_MAX` bytes of it kept (the rest read, counted and dropped), and the
+//! output searched for the ready text on the way (`ReadySearch`), past the cap too.
 //!
 //! Every program runs in its own process group, which a guard kills on
 //! drop (the run's end, a failure, a panic), and which [`kill_all_live`] kills when
@@ -66,6 +67,12 @@ const COPY_CHUNK: usize = 64 * 1024;
 /// it that keeps the pipe open (one that left its process group) is not waited for
 /// longer.
 const COPY_DRAIN: Duration = Duration::from_secs(1);
+/// The most of one stream (standard output or error) of one incarnation of a program
+/// kept in its file; the rest is read and dropped, and counted in a last line. The
+/// copy runs at hundreds of MB/s (3.3 GB in 9 s from a program printing flat out), so
+/// without it a chatty program filled the disk in minutes; 1 GiB is far more than any
+/// person reads of a log, and several runs' files still fit on a usual disk.
+pub(crate) const OUTPUT_FILE_MAX: u64 = 1 << 30;
 
 /// The programs running in this process, for [`kill_all_live`].
 static LIVE: Mutex<Live> =
@@ -408,7 +415,8 @@ pub(super) struct ProcessCtx {
     /// recorded in `failed`, or by a panic (recorded there too): either way the run
     /// cannot go on, and the wait for readiness ([`ProcessCtx::until_ready`]) stops.
     pub ended: Cell<usize>,
-    /// The standard output copies of every incarnation not known to have ended.
+    /// The standard output and error copies of every incarnation not known to have
+    /// ended.
     pub outputs: RefCell<Vec<Rc<Output>>>,
     /// The program each replica runs now. Held here, not in its supervisor, so the
     /// run's end can kill and reap every one ([`ProcessCtx::stop_all`]) whatever its
@@ -548,7 +556,11 @@ impl ProcessReplica {
         self.plan().command.iter().map(|t| t.render(&|s, p| self.endpoint(s, p))).collect()
     }
 
-    fn spawn(&self, incarnation: u32, ctx: &ProcessCtx) -> Result<(Running, Rc<Output>), String> {
+    fn spawn(
+        &self,
+        incarnation: u32,
+        ctx: &Rc<ProcessCtx>,
+    ) -> Result<(Running, Rc<Output>), String> {
         let argv = self.argv();
         let stem = format!("{}.{incarnation}", self.name());
         let out = self.out_dir.join(format!("{stem}.out"));
@@ -559,6 +571,13 @@ impl ProcessReplica {
             new.map_err(|e| format!("cannot write `{}`: {e}", p.display()))
         };
         let err_file = open(&err)?;
+        let out_file = match open(&out) {
+            Ok(file) => file,
+            Err(why) => {
+                let _ = std::fs::remove_file(&err);
+                return Err(why);
+            }
+        };
         let mark = new_mark();
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
@@ -567,7 +586,7 @@ impl ProcessReplica {
             .env(MARK_VAR, &mark)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(err_file))
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0);
         stop_programs_on_signals();
@@ -575,14 +594,16 @@ impl ProcessReplica {
         let mut live = live();
         if live.closed {
             let _ = std::fs::remove_file(&err);
+            let _ = std::fs::remove_file(&out);
             return Err("not started: patchbay is stopping on a signal".to_owned());
         }
         live.dirs.insert(self.out_dir.clone());
         let mut child = match cmd.spawn() {
             Ok(child) => child,
             Err(e) => {
-                // Nothing was written to it: the error says why.
+                // Nothing was written to them: the error says why.
                 let _ = std::fs::remove_file(&err);
+                let _ = std::fs::remove_file(&out);
                 return Err(self.start_failed(&argv, &e));
             }
         };
@@ -590,20 +611,37 @@ impl ProcessReplica {
         live.groups.insert(pid, mark.clone());
         drop(live);
         let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
         ctx.files.borrow_mut().extend([out.clone(), err.clone()]);
         let running = Running { child, pgid: pid, mark, killed: Cell::new(false) };
         let ready_text = match &self.plan().ready {
             Ready::Line(text) => Some(text.as_str()),
             Ready::Ports | Ready::Port(_) => None,
         };
-        let output = copy_output(stdout, out, ready_text)?;
+        let capped = |path: &Path| {
+            let (ctx, r, path) = (ctx.clone(), self.replica, path.display().to_string());
+            let name = self.name();
+            move || {
+                ctx.note(
+                    r,
+                    format!(
+                        "node `{name}`'s program wrote more than {OUTPUT_FILE_MAX} bytes to `{path}`: the rest is read but not kept (`OUTPUT_FILE_MAX`)"
+                    ),
+                );
+            }
+        };
+        let errors =
+            copy_output(stderr, err_file, err.clone(), None, OUTPUT_FILE_MAX, capped(&err));
+        ctx.keep_output(&errors);
+        let output =
+            copy_output(stdout, out_file, out.clone(), ready_text, OUTPUT_FILE_MAX, capped(&out));
         ctx.keep_output(&output);
         Ok((running, output))
     }
 }
 
-/// One incarnation's standard output: the file it is copied to, and what the copy
-/// has seen of it.
+/// One incarnation's standard output (or error): the file it is copied to, and what
+/// the copy has seen of it.
 #[derive(Debug)]
 pub(super) struct Output {
     /// The `.out` file.
@@ -631,58 +669,91 @@ impl Output {
     }
 }
 
-/// Starts copying a program's standard output to `path`, byte for byte, looking for
-/// `ready_text` on the way. The copy drains the pipe to its end whatever arrives: F4
-/// of the real-run probe, a copy by lines stopped at the first byte that was not
-/// UTF-8, lost the rest, and the program died of EPIPE at its next write. A file that
-/// cannot be written any more (a full disk) is given up, and the pipe still drained.
+/// Starts copying a program's standard output (or error) to `file`, at `path`, byte
+/// for byte, looking for `ready_text` on the way. The copy drains the pipe to its end
+/// whatever arrives: F4 of the real-run probe, a copy by lines stopped at the first
+/// byte that was not UTF-8, lost the rest, and the program died of EPIPE at its next
+/// write. A file that cannot be written any more (a full disk) is given up, and the
+/// pipe still drained; past `cap` bytes the file is not written either (`on_cap` is
+/// called once then), and ends with a line saying how many bytes were not kept.
 fn copy_output(
-    mut stdout: tokio::process::ChildStdout,
+    stream: impl tokio::io::AsyncRead + Unpin + 'static,
+    file: std::fs::File,
     path: PathBuf,
     ready_text: Option<&str>,
-) -> Result<Rc<Output>, String> {
-    // A new file, never one already there (nor a link's target), as `spawn`'s `.err`.
-    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
-    let file = file.map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    cap: u64,
+    on_cap: impl FnOnce() + 'static,
+) -> Rc<Output> {
     let output = Rc::new(Output {
         path,
         ready: Cell::new(false),
         ended: Cell::new(false),
         changed: Notify::new(),
     });
-    let mut search = ready_text.map(|t| ReadySearch::new(t.as_bytes()));
+    let search = ready_text.map(|t| ReadySearch::new(t.as_bytes()));
     let seen = output.clone();
-    tokio::task::spawn_local(async move {
-        // Written behind (`tokio::fs` hands each chunk to a blocking thread and takes
-        // the next read meanwhile), never flushed per chunk.
-        let mut file = Some(tokio::fs::File::from_std(file));
-        let mut buf = vec![0; COPY_CHUNK];
-        loop {
-            let n = match stdout.read(&mut buf).await {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            let chunk = &buf[..n];
-            if search.as_mut().is_some_and(|s| s.found_in(chunk)) {
-                search = None;
-                seen.ready.set(true);
-                seen.changed.notify_one();
-            }
-            if let Some(f) = file.as_mut()
-                && f.write_all(chunk).await.is_err()
-            {
-                file = None;
-            }
+    let file = tokio::fs::File::from_std(file);
+    tokio::task::spawn_local(copy_stream(stream, file, search, cap, on_cap, seen));
+    output
+}
+
+/// [`copy_output`]'s loop: reads `stream` to its end, writing at most `cap` bytes of
+/// it to `file` and then a line saying how many more were read and not kept.
+async fn copy_stream(
+    mut stream: impl tokio::io::AsyncRead + Unpin,
+    file: tokio::fs::File,
+    mut search: Option<ReadySearch>,
+    cap: u64,
+    on_cap: impl FnOnce(),
+    seen: Rc<Output>,
+) {
+    // Written behind (`tokio::fs` hands each chunk to a blocking thread and takes the
+    // next read meanwhile), never flushed per chunk.
+    let mut file = Some(file);
+    let mut on_cap = Some(on_cap);
+    let mut buf = vec![0; COPY_CHUNK];
+    // Bytes read so far, and of those written (or given to a file given up).
+    let (mut read, mut kept) = (0u64, 0u64);
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let chunk = &buf[..n];
+        read += n as u64;
+        if search.as_mut().is_some_and(|s| s.found_in(chunk)) {
+            search = None;
+            seen.ready.set(true);
+            seen.changed.notify_one();
         }
-        if let Some(mut f) = file {
-            let _ = f.flush().await;
+        let room = usize::try_from(cap - kept).unwrap_or(usize::MAX).min(n);
+        kept += room as u64;
+        if let Some(f) = file.as_mut()
+            && room > 0
+            && f.write_all(&chunk[..room]).await.is_err()
+        {
+            file = None;
         }
-        seen.ended.set(true);
-        seen.changed.notify_one();
-    });
-    Ok(output)
+        if room < n
+            && let Some(on_cap) = on_cap.take()
+        {
+            on_cap();
+        }
+    }
+    if let Some(mut f) = file {
+        if read > kept {
+            let line = format!(
+                "\n[patchbay: this file stops at {cap} bytes (OUTPUT_FILE_MAX); the program wrote {} bytes more, read and not kept]\n",
+                read - kept
+            );
+            let _ = f.write_all(line.as_bytes()).await;
+        }
+        let _ = f.flush().await;
+    }
+    seen.ended.set(true);
+    seen.changed.notify_one();
 }
 
 /// Finds a text in a stream that arrives in chunks, holding of what went before only
@@ -1061,6 +1132,54 @@ mod tests {
         }
         assert!(!search.found_in(&vec![b'x'; COPY_CHUNK]));
         assert_eq!(search.tail, vec![b'x'; text.len() - 1]);
+    }
+
+    /// A program printing flat out once filled the disk through its copy (3.3 GB in
+    /// 9 s): past the cap the copy keeps reading, so the program never blocks nor
+    /// gets EPIPE, and keeps looking for the ready text, but writes only one last line
+    /// saying how much it did not keep.
+    #[test]
+    fn past_the_cap_the_output_is_read_and_searched_but_not_kept() {
+        let dir = std::env::temp_dir().join(format!("patchbay-output-cap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a folder");
+        let path = dir.join("p.0.0.out");
+        let cap = 100_000u64;
+        // Chunks of a pipe's size; the ready text well past the cap, split across two.
+        let mut input = vec![b'x'; 3 * COPY_CHUNK + 10];
+        let at = 2 * COPY_CHUNK - 2;
+        input[at..at + 5].copy_from_slice(b"READY");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let runtime = runtime.expect("a runtime");
+        let mut rest: &[u8] = &input;
+        let capped = Rc::new(Cell::new(0));
+        let seen = Rc::new(Output {
+            path: path.clone(),
+            ready: Cell::new(false),
+            ended: Cell::new(false),
+            changed: Notify::new(),
+        });
+        let file = std::fs::File::create(&path).expect("the file");
+        runtime.block_on(async {
+            let file = tokio::fs::File::from_std(file);
+            let search = Some(ReadySearch::new(b"READY"));
+            let count = capped.clone();
+            let on_cap = move || count.set(count.get() + 1);
+            copy_stream(&mut rest, file, search, cap, on_cap, seen.clone()).await;
+        });
+        assert!(rest.is_empty(), "{} bytes left unread", rest.len());
+        assert!(seen.ended.get());
+        assert!(seen.ready.get(), "the ready text past the cap was found");
+        assert_eq!(capped.get(), 1, "noted once");
+        let written = std::fs::read(&path).expect("the file");
+        let dropped = input.len() as u64 - cap;
+        let marker = format!(
+            "\n[patchbay: this file stops at {cap} bytes (OUTPUT_FILE_MAX); the program wrote {dropped} bytes more, read and not kept]\n"
+        );
+        assert_eq!(written.len(), cap as usize + marker.len());
+        assert_eq!(&written[..cap as usize], &input[..cap as usize]);
+        assert_eq!(String::from_utf8_lossy(&written[cap as usize..]), marker);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// F3 of the real-run probe: a supervisor that panicked neither became ready nor
