@@ -426,13 +426,13 @@ impl EffectiveOptions {
             ),
             Library::Nng => (
                 "libzmq's 1000 per pipe: NNG queues per socket (NNG_OPT_SENDBUF 0, NNG_OPT_RECVBUF 1), which patchbay does not model",
-                "libzmq's forever: NNG's linger is not modelled",
+                "libzmq's forever, and `linger` is refused: NNG 1.11 has no linger (nng_close does not wait for queued messages)",
                 "NNG NNG_OPT_SURVEYOR_SURVEYTIME = 1s",
                 "NNG: a SUB subscribes to nothing",
             ),
             Library::Nanomsg => (
                 "nanomsg: replaced for every socket type by `nanomsg_buffers` (one message per pipe each way)",
-                "libzmq's forever: nanomsg's linger is not modelled",
+                "libzmq's forever, and `linger` is refused: nanomsg ignores NN_LINGER since 1.1.0",
                 "nanomsg NN_SURVEYOR_DEADLINE = 1s",
                 "nanomsg: a SUB subscribes to nothing",
             ),

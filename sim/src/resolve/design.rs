@@ -9,7 +9,7 @@ use crate::socket::SocketType;
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawNode, RawSocket, RawTopology};
-use crate::spec::scalar::Scalar;
+use crate::spec::scalar::{Scalar, ScalarKind};
 use crate::spec::suggest::did_you_mean;
 use crate::spec::units::{format_duration, parse_duration, parse_size};
 
@@ -247,8 +247,10 @@ pub(super) fn parse_param(kind: ParamKind, text: &str) -> Result<ParamValue, (St
 
 /// A parameter's value as a file wrote it: [`parse_param`], and a whole number must be
 /// a YAML integer (a quoted `"3"` or a float `3.0` is refused, as in every other
-/// whole-number field: `scalars::not_a_whole_number`). An error is what it must be
-/// and what was found (`must be a whole number, found the string `"3"``), and a hint.
+/// whole-number field: `scalars::not_a_whole_number`), a number a YAML integer or
+/// float, and a boolean a YAML boolean: a quoted `"0.5"` or `"true"` is refused too,
+/// rather than read as the value its text spells. An error is what it must be and
+/// what was found (`must be a whole number, found the string `"3"``), and a hint.
 pub(super) fn parse_written_param(
     kind: ParamKind,
     written: &Scalar,
@@ -259,8 +261,29 @@ pub(super) fn parse_written_param(
         let hint = hint.unwrap_or_else(|| "for example `3`".to_owned());
         return Err((format!("must be {}, found {found}", kind.describe()), hint));
     }
+    if let Some((found, hint)) = not_of_yaml_kind(kind, written) {
+        return Err((format!("must be {}, found {found}", kind.describe()), hint));
+    }
     parse_param(kind, &written.text)
         .map_err(|(must, hint)| (format!("{must}, found `{}`", written.text), hint))
+}
+
+/// Why a number or boolean parameter was not written as one, if it was not: a string
+/// (a quoted `"0.5"` or `"true"`) whose text would parse is refused, with a hint to
+/// drop the quotes. Anything else that is not a number or a boolean fails
+/// [`parse_param`] with its own message.
+fn not_of_yaml_kind(kind: ParamKind, written: &Scalar) -> Option<(String, String)> {
+    let text = written.text.as_str();
+    match (kind, written.kind) {
+        (ParamKind::Number, ScalarKind::Int | ScalarKind::Float)
+        | (ParamKind::Bool, ScalarKind::Bool) => None,
+        (ParamKind::Number | ParamKind::Bool, ScalarKind::String)
+            if parse_param_value(kind, text).is_ok() =>
+        {
+            Some((format!("the string `\"{text}\"`"), format!("write `{text}` without quotes")))
+        }
+        _ => None,
+    }
 }
 
 fn parse_param_value(kind: ParamKind, text: &str) -> Result<ParamValue, String> {
@@ -293,5 +316,51 @@ fn parse_param_value(kind: ParamKind, text: &str) -> Result<ParamValue, String> 
             "write {}",
             words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(" or ")
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_written_param;
+    use crate::design::ParamKind;
+    use crate::plan::ParamValue;
+    use crate::spec::scalar::{Scalar, ScalarKind};
+
+    #[test]
+    fn a_number_or_bool_parameter_must_not_be_quoted() {
+        let parse =
+            |kind, text: &str, scalar| parse_written_param(kind, &Scalar::new(text, scalar));
+        assert_eq!(
+            parse(ParamKind::Number, "0.5", ScalarKind::Float).ok(),
+            Some(ParamValue::Number(0.5))
+        );
+        assert_eq!(
+            parse(ParamKind::Number, "5", ScalarKind::Int).ok(),
+            Some(ParamValue::Number(5.0))
+        );
+        assert_eq!(
+            parse(ParamKind::Bool, "true", ScalarKind::Bool).ok(),
+            Some(ParamValue::Bool(true))
+        );
+        assert_eq!(
+            parse(ParamKind::Number, "5", ScalarKind::String).err(),
+            Some((
+                "must be a number, found the string `\"5\"`".to_owned(),
+                "write `5` without quotes".to_owned()
+            ))
+        );
+        assert_eq!(
+            parse(ParamKind::Bool, "true", ScalarKind::String).err(),
+            Some((
+                "must be `true` or `false`, found the string `\"true\"`".to_owned(),
+                "write `true` without quotes".to_owned()
+            ))
+        );
+        assert!(parse(ParamKind::Bool, "1", ScalarKind::Int).is_err(), "a number for a bool");
+        // A string is still a string parameter's value.
+        assert_eq!(
+            parse(ParamKind::Text, "5", ScalarKind::String).ok(),
+            Some(ParamValue::Text("5".to_owned()))
+        );
     }
 }

@@ -713,8 +713,28 @@ impl Apply<'_, '_, '_> {
         );
     }
 
+    /// `linger`: libzmq's `ZMQ_LINGER`. NNG 1.11 has no linger (`nng_close` flushes
+    /// nothing, and its nanomsg compatibility layer ignores `NN_LINGER`), and
+    /// nanomsg ignores `NN_LINGER` since 1.1.0, so on those libraries it is refused.
     fn linger(&mut self, raw: &Option<Scalar>, out: &mut Effective<Linger>) {
         let Some(s) = raw else { return };
+        if let Some(lib @ (Library::Nng | Library::Nanomsg)) = self.library {
+            let (message, hint) = match lib {
+                Library::Nng => (
+                    format!("`linger` is libzmq's; {} has no such option", lib.version()),
+                    "remove it: NNG has no linger to set (`nng_close` does not wait for queued messages, and its `NN_LINGER` is ignored); name `library: zeromq` for this socket to model libzmq's option",
+                ),
+                _ => (
+                    format!(
+                        "`linger` is libzmq's; {} takes `NN_LINGER` but ignores it",
+                        lib.version()
+                    ),
+                    "remove it: nanomsg ignores `NN_LINGER` since 1.1.0 (it reads back 0); name `library: zeromq` for this socket to model libzmq's option",
+                ),
+            };
+            self.refuse("linger", Code::OptionNotInLibrary, message, hint);
+            return;
+        }
         let value = match s.text.as_str() {
             "forever" | "-1" => Linger::Forever,
             text => match parse_duration(text) {

@@ -17,6 +17,27 @@ use crate::spec::units::format_duration;
 
 use super::scenario::ScenarioResolver;
 
+/// A moment of a workload that must fall in the safety phase.
+#[derive(Clone, Copy, Debug)]
+enum Moment {
+    /// `start_at`: when the workload starts.
+    Start,
+    /// `join_at`: when a subscriber subscribes.
+    Join,
+    /// `leave_at`: when a subscriber unsubscribes and stops receiving.
+    Leave,
+}
+
+impl Moment {
+    fn key(self) -> &'static str {
+        match self {
+            Moment::Start => "start_at",
+            Moment::Join => "join_at",
+            Moment::Leave => "leave_at",
+        }
+    }
+}
+
 impl ScenarioResolver<'_, '_, '_> {
     pub(super) fn workloads(
         &mut self,
@@ -94,8 +115,14 @@ impl ScenarioResolver<'_, '_, '_> {
             d.as_ref().and_then(|d| this.dist(d, Quantity::Duration, &path.key(key)))
         };
         let start_at = dur(self, &w.start_at, "start_at");
-        if let Some(start_at) = &start_at {
-            self.check_start_at(start_at, &path.key("start_at"));
+        let join_at = dur(self, &w.join_at, "join_at");
+        let leave_at = dur(self, &w.leave_at, "leave_at");
+        for (field, at) in
+            [(Moment::Start, &start_at), (Moment::Join, &join_at), (Moment::Leave, &leave_at)]
+        {
+            if let Some(at) = at {
+                self.check_in_safety_phase(at, field, &path.key(field.key()));
+            }
         }
         WorkloadPlan {
             requests: w.requests.as_ref().and_then(|s| self.count_of(s, &path.key("requests"))),
@@ -108,8 +135,8 @@ impl ScenarioResolver<'_, '_, '_> {
                 .as_ref()
                 .and_then(|s| self.rate_of(s, &path.key("publish_rate"))),
             publishes: w.publishes.as_ref().and_then(|s| self.count_of(s, &path.key("publishes"))),
-            join_at: dur(self, &w.join_at, "join_at"),
-            leave_at: dur(self, &w.leave_at, "leave_at"),
+            join_at,
+            leave_at,
             session: dur(self, &w.session, "session"),
             offline: dur(self, &w.offline, "offline"),
             online_fraction: w
@@ -123,20 +150,41 @@ impl ScenarioResolver<'_, '_, '_> {
     /// A workload starts in the safety phase, before `duration`, as a fault does
     /// (`fault-out-of-range`): one that every replica starts at or after it never
     /// meets the faults the scenario is about, and past the liveness bound does
-    /// nothing at all. Only a start no replica can draw earlier is refused: a fixed
-    /// one, or a `uniform` one's minimum; the others can draw any time from zero.
-    fn check_start_at(&mut self, start_at: &Distribution, path: &YamlPath) {
+    /// nothing at all. A subscriber's `join_at` and `leave_at` are held to the same:
+    /// a join at or after `duration` misses every fault too, and a leave there comes
+    /// only in the liveness phase, which ends once the finite workloads are done,
+    /// if not sooner at its bound, so it may never come. Only a time no replica can
+    /// draw earlier is refused: a fixed one, or a `uniform` one's minimum; the others
+    /// can draw any time from zero.
+    fn check_in_safety_phase(&mut self, at: &Distribution, moment: Moment, path: &YamlPath) {
         let Some(duration) = self.duration else { return };
-        let (earliest, starts) = match *start_at {
-            Distribution::Fixed(ns) => (ns, "the workload starts at"),
-            Distribution::Uniform { min, .. } => {
-                (min, "every replica's workload starts at or after")
-            }
+        let earliest = match *at {
+            Distribution::Fixed(ns) => ns,
+            Distribution::Uniform { min, .. } => min,
             _ => return,
         };
         if earliest < duration.as_nanos() as f64 {
             return;
         }
+        let what = match (moment, at) {
+            (Moment::Start, Distribution::Fixed(_)) => "the workload starts at",
+            (Moment::Start, _) => "every replica's workload starts at or after",
+            (Moment::Join, Distribution::Fixed(_)) => "the subscriber joins at",
+            (Moment::Join, _) => "every replica joins at or after",
+            (Moment::Leave, Distribution::Fixed(_)) => "the subscriber leaves at",
+            (Moment::Leave, _) => "every replica leaves at or after",
+        };
+        let hint = match moment {
+            Moment::Start => {
+                "a workload starts in the safety phase, between 0 and `duration`, as faults do; the liveness phase after it only lets work under way finish (a start past its bound does nothing at all)"
+            }
+            Moment::Join => {
+                "a subscriber joins in the safety phase, between 0 and `duration`, as a workload starts; the liveness phase after it only lets work under way finish (a join past its bound does nothing at all)"
+            }
+            Moment::Leave => {
+                "a subscriber leaves in the safety phase, between 0 and `duration`; to stay subscribed to the end, leave `leave_at` out (after `duration` the leave would come in the liveness phase, which ends once the work is done, if at all)"
+            }
+        };
         let earliest = Duration::from_nanos(earliest as u64);
         self.diags
             .error(
@@ -144,12 +192,12 @@ impl ScenarioResolver<'_, '_, '_> {
                 Target::Value,
                 Code::OutOfRange,
                 format!(
-                    "{starts} {}, not before the end of the scenario's {} `duration`",
+                    "{what} {}, not before the end of the scenario's {} `duration`",
                     format_duration(earliest),
                     format_duration(duration)
                 ),
             )
-            .hint("a workload starts in the safety phase, between 0 and `duration`, as faults do; the liveness phase after it only lets work under way finish (a start past its bound does nothing at all)");
+            .hint(hint);
     }
 
     /// A group that no workload-bearing group can reach through the topology graph
@@ -220,6 +268,32 @@ mod tests {
         assert_eq!(codes(none, CHECKED, "pass"), ["out-of-range"]);
         let exponential = "{requests: 3, start_at: {exponential: 5s}}";
         assert_eq!(codes(exponential, CHECKED, "pass"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_subscriber_joins_and_leaves_before_the_end_of_the_safety_phase() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/good");
+        let codes = |subscriber: &str| -> Vec<String> {
+            let text = format!(
+                "name: t\ntopology: pubsub.yaml\nduration: 2s\nworkload:\n  \
+                 publisher: {{publishes: 10}}\n  subscriber: {subscriber}\n\
+                 invariants: [subscription_delivery]\nexpect: pass\n"
+            );
+            let loaded = load_scenario_source(
+                &SourceFile::new(dir.join("t.yaml"), text),
+                &Registry::builtin(),
+            );
+            loaded.diagnostics.iter().map(|d| d.code.to_string()).collect()
+        };
+        let none = Vec::<String>::new();
+        assert_eq!(codes("{join_at: 1999ms, leave_at: 1999ms}"), none);
+        assert_eq!(codes("{join_at: 2s}"), ["out-of-range"]);
+        assert_eq!(codes("{leave_at: 2s}"), ["out-of-range"]);
+        assert_eq!(codes("{join_at: 3s, leave_at: 4s}"), ["out-of-range", "out-of-range"]);
+        // As for `start_at`, only a time no replica can draw earlier is refused.
+        assert_eq!(codes("{join_at: {uniform: [1s, 3s]}, leave_at: {uniform: [1s, 3s]}}"), none);
+        assert_eq!(codes("{leave_at: {uniform: [2s, 3s]}}"), ["out-of-range"]);
+        assert_eq!(codes("{leave_at: {exponential: 5s}}"), none);
     }
 
     #[test]

@@ -576,7 +576,7 @@ expect: pass
         assert_eq!(
             diags,
             [
-                "t.yaml:3:33: error[wrong-type]: expected a whole number, found the string `abc`",
+                "t.yaml:3:33: error[bad-type]: expected a whole number, found the string `abc`",
                 "t.yaml:4:24: error[wrong-type]: expected a list, found a mapping",
             ]
         );
@@ -630,9 +630,9 @@ nodes:
             diags,
             [
                 "t.yaml:2:9: error[wrong-type]: expected a mapping, found the string `x`",
-                "t.yaml:3:13: error[wrong-type]: expected a whole number, found the string `12` \
+                "t.yaml:3:13: error[bad-type]: expected a whole number, found the string `12` \
                  (hint: remove the quotes to write a number)",
-                "t.yaml:3:22: error[wrong-type]: expected a whole number, found the number `1.5` \
+                "t.yaml:3:22: error[bad-type]: expected a whole number, found the number `1.5` \
                  (hint: write a whole number, without a fraction)",
                 "t.yaml:3:30: error[out-of-range]: the number `-1` must not be negative",
             ]
@@ -709,10 +709,7 @@ nodes:
                 "{pass: 3}",
                 "3:16: error[wrong-type]: `pass` takes no value (hint: write just `pass`)",
             ),
-            (
-                "{within: x}",
-                "3:18: error[wrong-type]: expected a whole number, found the string `x`",
-            ),
+            ("{within: x}", "3:18: error[bad-type]: expected a whole number, found the string `x`"),
             (
                 "7",
                 "3:9: error[wrong-type]: \

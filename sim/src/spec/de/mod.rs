@@ -35,6 +35,9 @@ use crate::spec::suggest;
 pub(crate) use self::context::{Context, Issue};
 pub(crate) use self::error::{DeError, key_text};
 
+/// What a field typed as a whole number expects, in a mismatch's message.
+const WHOLE_NUMBER: &str = "a whole number";
+
 /// Deserializes the value at the root of a document.
 pub(crate) fn from_root<T: de::DeserializeOwned>(
     value: &Value,
@@ -95,7 +98,10 @@ impl<'v, 'c> ValueDe<'v, 'c> {
             (Value::Null, Some(Seg::Index(_)) | None) => None,
             _ => mismatch_hint(expected, self.value),
         };
-        self.record(Code::WrongType, format!("expected {expected}, found {found}")).hint = hint;
+        // A whole number's mismatch has the code every whole-number field the resolver
+        // reads gives it (`resolve/scalars.rs`).
+        let code = if expected == WHOLE_NUMBER { Code::BadType } else { Code::WrongType };
+        self.record(code, format!("expected {expected}, found {found}")).hint = hint;
         self.recover(visitor, fallback)
     }
 
@@ -121,11 +127,9 @@ impl<'v, 'c> ValueDe<'v, 'c> {
                 (None, Some(i)) => {
                     self.out_of_range(format!("the number `{i}` must not be negative"), visitor)
                 }
-                (None, None) => {
-                    self.mismatch("a whole number", visitor, |p, v| p.deserialize_u64(v))
-                }
+                (None, None) => self.mismatch(WHOLE_NUMBER, visitor, |p, v| p.deserialize_u64(v)),
             },
-            _ => self.mismatch("a whole number", visitor, |p, v| p.deserialize_u64(v)),
+            _ => self.mismatch(WHOLE_NUMBER, visitor, |p, v| p.deserialize_u64(v)),
         }
     }
 
@@ -151,11 +155,9 @@ impl<'v, 'c> ValueDe<'v, 'c> {
                     format!("the number `{u}` is too large here (at most {max})"),
                     visitor,
                 ),
-                (None, None) => {
-                    self.mismatch("a whole number", visitor, |p, v| p.deserialize_i64(v))
-                }
+                (None, None) => self.mismatch(WHOLE_NUMBER, visitor, |p, v| p.deserialize_i64(v)),
             },
-            _ => self.mismatch("a whole number", visitor, |p, v| p.deserialize_i64(v)),
+            _ => self.mismatch(WHOLE_NUMBER, visitor, |p, v| p.deserialize_i64(v)),
         }
     }
 
@@ -363,7 +365,7 @@ fn mismatch_hint(expected: &str, found: &Value) -> Option<String> {
         Value::String(s) if expected.contains("number") && looks_numeric(s) => {
             Some("remove the quotes to write a number".to_owned())
         }
-        Value::Number(n) if expected == "a whole number" && n.is_f64() => {
+        Value::Number(n) if expected == WHOLE_NUMBER && n.is_f64() => {
             Some("write a whole number, without a fraction".to_owned())
         }
         Value::Number(_) | Value::Bool(_) if expected == "a string" => {
