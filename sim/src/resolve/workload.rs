@@ -124,6 +124,9 @@ impl ScenarioResolver<'_, '_, '_> {
                 self.check_in_safety_phase(at, field, &path.key(field.key()));
             }
         }
+        if let (Some(join), Some(leave)) = (&join_at, &leave_at) {
+            self.check_leaves_after_joining(join, leave, &path.key(Moment::Leave.key()));
+        }
         WorkloadPlan {
             requests: w.requests.as_ref().and_then(|s| self.count_of(s, &path.key("requests"))),
             rate: w.rate.as_ref().and_then(|s| self.rate_of(s, &path.key("rate"))),
@@ -145,6 +148,45 @@ impl ScenarioResolver<'_, '_, '_> {
             jobs: w.jobs.as_ref().and_then(|s| self.count_of(s, &path.key("jobs"))),
             chunks: w.chunks.as_ref().and_then(|s| self.count_of(s, &path.key("chunks"))),
         }
+    }
+
+    /// A subscriber that leaves no later than it joins, whatever each replica draws,
+    /// subscribes and at once cancels: it receives nothing, which no scenario means.
+    /// Only what a fixed time or a `uniform` range's bounds prove is refused; a replica
+    /// whose draws cross otherwise leaves as it joins.
+    fn check_leaves_after_joining(
+        &mut self,
+        join: &Distribution,
+        leave: &Distribution,
+        path: &YamlPath,
+    ) {
+        let earliest_join = match *join {
+            Distribution::Fixed(ns) => ns,
+            Distribution::Uniform { min, .. } => min,
+            _ => return,
+        };
+        let latest_leave = match *leave {
+            Distribution::Fixed(ns) => ns,
+            // `max` is a bound no draw reaches.
+            Distribution::Uniform { max, .. } => max,
+            _ => return,
+        };
+        if latest_leave > earliest_join {
+            return;
+        }
+        let at = |ns: f64| format_duration(Duration::from_nanos(ns as u64));
+        self.diags
+            .error(
+                path,
+                Target::Value,
+                Code::OutOfRange,
+                format!(
+                    "the subscriber leaves by {}, not after it joins at {}: it would cancel its subscription as it made it and receive nothing",
+                    at(latest_leave),
+                    at(earliest_join)
+                ),
+            )
+            .hint("give `leave_at` a time after `join_at`, or leave `leave_at` out to stay subscribed to the end");
     }
 
     /// A workload starts in the safety phase, before `duration`, as a fault does
@@ -286,7 +328,19 @@ mod tests {
             loaded.diagnostics.iter().map(|d| d.code.to_string()).collect()
         };
         let none = Vec::<String>::new();
-        assert_eq!(codes("{join_at: 1999ms, leave_at: 1999ms}"), none);
+        assert_eq!(codes("{join_at: 1998ms, leave_at: 1999ms}"), none);
+        // Leaving no later than joining receives nothing.
+        assert_eq!(codes("{join_at: 1999ms, leave_at: 1999ms}"), ["out-of-range"]);
+        assert_eq!(codes("{join_at: 1s, leave_at: 500ms}"), ["out-of-range"]);
+        assert_eq!(
+            codes("{join_at: {uniform: [1s, 1500ms]}, leave_at: {uniform: [0s, 1s]}}"),
+            ["out-of-range"]
+        );
+        // Ranges that overlap may draw a leave after the join.
+        assert_eq!(
+            codes("{join_at: {uniform: [1s, 1500ms]}, leave_at: {uniform: [0s, 1001ms]}}"),
+            none
+        );
         assert_eq!(codes("{join_at: 2s}"), ["out-of-range"]);
         assert_eq!(codes("{leave_at: 2s}"), ["out-of-range"]);
         assert_eq!(codes("{join_at: 3s, leave_at: 4s}"), ["out-of-range", "out-of-range"]);
