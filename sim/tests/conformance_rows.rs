@@ -2768,175 +2768,61 @@ fn conformance_nng_recv_max_size_closes_the_connection() {
     agree(row, want, &real, &sim);
 }
 
-// ------------------------------------------------------------------ PAIR v1 row
+// ------------------------------------------------------------------ raw-peer rows
 
-fn pair1_outcome(got: &[String], closed: bool) -> String {
+/// What patchbay's `socket` took of a raw peer's messages, and whether the peer then
+/// found its connection closed, as the peer script writes it.
+fn judged_outcome(socket: SocketType, got: &[String], closed: bool) -> String {
     let got = if got.is_empty() { "nothing".to_owned() } else { got.join(",") };
-    format!("PAIR got {got}; {}", if closed { "connection closed" } else { "connection kept" })
+    let kept = if closed { "connection closed" } else { "connection kept" };
+    format!("{socket} got {got}; {kept}")
 }
 
-/// patchbay's PAIR v1 gets one message per hop count in `counts` from a raw peer,
-/// takes what it delivers, then the peer says whether its connection closed.
-async fn ours_pair1<T: Transport>(
+/// patchbay's `socket` (with `options`) gets one run of a raw peer's hand-made
+/// messages, which `run` names to the peer (`COUNTS 1,9,8`, `RUN ids`), takes what it
+/// delivers (answering nothing), then the peer says whether its connection closed.
+async fn ours_judged<T: Transport>(
     t: T,
     env: Env,
     cp: &mut Counterpart,
-    counts: &str,
-) -> Result<String, String> {
-    let watch = Watch::default();
-    let pair = open_bound(t, SocketType::Pair, &nng(), &env, cp, &watch).await?;
-    cp.say(&format!("COUNTS {counts}"));
-    cp.expect("SENT").await?;
-    let got: Vec<String> =
-        drain(&pair, Duration::from_millis(500)).await.iter().map(body).collect();
-    cp.say("judge");
-    let closed = said_true(&cp.expect("CLOSED ").await?);
-    cp.say("done");
-    // The next run binds the same port in the simulator.
-    pair.close().await;
-    Ok(pair1_outcome(&got, closed))
-}
-
-/// Both runs of the row: counts 1, 9, 8 on one connection, 1, 256 on another.
-async fn ours_pair1_both<T: Transport>(
-    t: T,
-    env: Env,
-    mut first: Counterpart,
-    mut second: Counterpart,
-) -> Result<Outcome, String> {
-    let a = ours_pair1(t.clone(), env, &mut first, "1,9,8").await?;
-    let b = ours_pair1(t, env, &mut second, "1,256").await?;
-    Ok(Outcome::new(format!("{a} | {b}")))
-}
-
-/// The raw peer in the simulator: PAIR v1's handshake and hop counts written by hand
-/// on a stream of the simulator's transport, as `raw_pair1` does on a socket.
-fn sim_raw_pair1(runs: usize) -> SimPeer {
-    sim_peer(move |t, mut link| async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        for _ in 0..runs {
-            let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
-            let counts = link.expect("COUNTS ").await?;
-            let mut stream =
-                t.connect(to, SocketBuffers::default()).await.map_err(err("connect"))?;
-            stream.write_all(&[0, b'S', b'P', 0, 0, 0x11, 0, 0]).await.map_err(err("write"))?;
-            let mut handshake = [0u8; 8];
-            stream.read_exact(&mut handshake).await.map_err(err("handshake"))?;
-            for n in counts.split(',') {
-                let n: u32 = n.parse().map_err(err("count"))?;
-                let mut body = n.to_be_bytes().to_vec();
-                body.extend_from_slice(format!("hops-{n}").as_bytes());
-                stream.write_all(&(body.len() as u64).to_be_bytes()).await.map_err(err("write"))?;
-                stream.write_all(&body).await.map_err(err("write"))?;
-            }
-            link.say("SENT");
-            link.expect("judge").await?;
-            let mut byte = [0u8; 1];
-            let closed = match timeout(Duration::from_secs(1), stream.read(&mut byte)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => "True",
-                Ok(Ok(_)) | Err(_) => "False",
-            };
-            link.say(format!("CLOSED {closed}"));
-            link.expect("done").await?;
-        }
-        Ok(())
-    })
-}
-
-/// NNG's PAIR v1 drops a message whose hop count is above 8 and keeps the
-/// connection, and closes it for a count above 255 (issue 12: patchbay kept it).
-#[test]
-fn conformance_nng_pair1_hop_counts() {
-    require_peers();
-    let row = "nng-pair1-hops";
-    let oracle = oracle(row);
-    let want = "PAIR got hops-1,hops-8; connection kept | PAIR got hops-1; connection closed";
-    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's documented PAIR v1");
-    let real = against_real(
-        || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, first| ours_pair1_both(t, env, first, Counterpart::deferred(row, &[])),
-    );
-    // One simulated peer plays both runs, one connection each.
-    let sim = in_sim(row, sim_raw_pair1(2), |t, env, mut cp| async move {
-        let first = ours_pair1(t.clone(), env, &mut cp, "1,9,8").await?;
-        let second = ours_pair1(t, env, &mut cp, "1,256").await?;
-        Ok(Outcome::new(format!("{first} | {second}")))
-    });
-    agree(row, want, &real, &sim);
-}
-
-// ------------------------------------------------------------------ short request rows
-
-fn rep_short_outcome(got: &[String], closed: bool) -> String {
-    let got = if got.is_empty() { "nothing".to_owned() } else { got.join(",") };
-    format!("REP got {got}; {}", if closed { "connection closed" } else { "connection kept" })
-}
-
-/// patchbay's REP (with `options`) gets one run of `rep_short_messages` from a raw
-/// REQ, takes what it delivers (answering nothing), then the peer says whether its
-/// connection closed.
-async fn ours_rep_short<T: Transport>(
-    t: T,
-    env: Env,
-    cp: &mut Counterpart,
+    socket: SocketType,
     options: &SocketOptions,
     run: &str,
 ) -> Result<String, String> {
     let watch = Watch::default();
-    let rep = open_bound(t, SocketType::Rep, options, &env, cp, &watch).await?;
-    cp.say(&format!("RUN {run}"));
+    let ours = open_bound(t, socket, options, &env, cp, &watch).await?;
+    cp.say(run);
     cp.expect("SENT").await?;
-    let got: Vec<String> = drain(&rep, Duration::from_millis(500)).await.iter().map(body).collect();
+    let got: Vec<String> =
+        drain(&ours, Duration::from_millis(500)).await.iter().map(body).collect();
     cp.say("judge");
     let closed = said_true(&cp.expect("CLOSED ").await?);
     cp.say("done");
     // The next run binds the same port in the simulator.
-    rep.close().await;
-    Ok(rep_short_outcome(&got, closed))
+    ours.close().await;
+    Ok(judged_outcome(socket, &got, closed))
 }
 
-/// Both runs of the row over real TCP: `ids` on one connection, `hops` on another.
-async fn ours_rep_short_both<T: Transport>(
-    t: T,
-    env: Env,
-    mut first: Counterpart,
-    mut second: Counterpart,
-    options: SocketOptions,
-) -> Result<Outcome, String> {
-    let a = ours_rep_short(t.clone(), env, &mut first, &options, "ids").await?;
-    let b = ours_rep_short(t, env, &mut second, &options, "hops").await?;
-    Ok(Outcome::new(format!("{a} | {b}")))
-}
-
-/// The messages of `rep_short_messages` in the peer script: `ok-1`, a message that is
-/// no request (two hop ids, or eight and a byte), `ok-2`.
-fn rep_short_messages(run: &str) -> Vec<Vec<u8>> {
-    let request = |n: u32| {
-        let mut request = (0x8000_0000 | n).to_be_bytes().to_vec();
-        request.extend_from_slice(format!("ok-{n}").as_bytes());
-        request
-    };
-    let bad: Vec<u8> = match run {
-        "ids" => [1u32, 2].iter().flat_map(|k| k.to_be_bytes()).collect(),
-        _ => (1u32..=8).flat_map(u32::to_be_bytes).chain([b'x']).collect(),
-    };
-    vec![request(1), bad, request(2)]
-}
-
-/// The raw REQ in the simulator: REQ's handshake and the run's messages written by
-/// hand on a stream of the simulator's transport, as `raw_req_sends` does on a socket.
-fn sim_raw_req(runs: usize) -> SimPeer {
+/// The raw peer in the simulator: the SP handshake of `protocol` and each run's
+/// `messages` written by hand on a stream of the simulator's transport, as the peer
+/// script does on a socket, one connection a run; it reads a run's name after `word`.
+fn sim_raw_judged(
+    runs: usize,
+    protocol: u8,
+    word: &'static str,
+    messages: fn(&str) -> Vec<Vec<u8>>,
+) -> SimPeer {
     sim_peer(move |t, mut link| async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         for _ in 0..runs {
             let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
-            let run = link.expect("RUN ").await?;
+            let run = link.expect(word).await?;
             let mut stream =
                 t.connect(to, SocketBuffers::default()).await.map_err(err("connect"))?;
-            stream.write_all(&[0, b'S', b'P', 0, 0, 0x30, 0, 0]).await.map_err(err("write"))?;
+            stream.write_all(&[0, b'S', b'P', 0, 0, protocol, 0, 0]).await.map_err(err("write"))?;
             let mut handshake = [0u8; 8];
             stream.read_exact(&mut handshake).await.map_err(err("handshake"))?;
-            for message in rep_short_messages(&run) {
+            for message in messages(&run) {
                 let len = (message.len() as u64).to_be_bytes();
                 stream.write_all(&len).await.map_err(err("write"))?;
                 stream.write_all(&message).await.map_err(err("write"))?;
@@ -2955,25 +2841,78 @@ fn sim_raw_req(runs: usize) -> SimPeer {
     })
 }
 
-/// One row: the library's REP, and patchbay's with `options`, each given both runs.
-fn rep_short_row(row: &'static str, options: SocketOptions, want: &str) {
+/// One raw-peer row: the library's socket as the oracle, then patchbay's `socket`
+/// with `options`, over real TCP and in the simulator (`peer`), each given both
+/// `runs`, one connection each.
+fn judged_row(
+    row: &'static str,
+    socket: SocketType,
+    options: SocketOptions,
+    runs: [&'static str; 2],
+    peer: SimPeer,
+    want: &str,
+) {
     require_peers();
     let oracle = oracle(row);
     assert_eq!(oracle.outcomes, [want], "the oracle is not the library's, as its source reads");
     let real_options = options.clone();
     let real = against_real(
         || Ok(Counterpart::deferred(row, &[])),
-        move |t, env, first| {
-            ours_rep_short_both(t, env, first, Counterpart::deferred(row, &[]), real_options)
+        move |t, env, mut first| async move {
+            let mut second = Counterpart::deferred(row, &[]);
+            let a = ours_judged(t, env, &mut first, socket, &real_options, runs[0]).await?;
+            let b = ours_judged(t, env, &mut second, socket, &real_options, runs[1]).await?;
+            Ok(Outcome::new(format!("{a} | {b}")))
         },
     );
     // One simulated peer plays both runs, one connection each.
-    let sim = in_sim(row, sim_raw_req(2), move |t, env, mut cp| async move {
-        let first = ours_rep_short(t.clone(), env, &mut cp, &options, "ids").await?;
-        let second = ours_rep_short(t, env, &mut cp, &options, "hops").await?;
-        Ok(Outcome::new(format!("{first} | {second}")))
+    let sim = in_sim(row, peer, move |t, env, mut cp| async move {
+        let a = ours_judged(t.clone(), env, &mut cp, socket, &options, runs[0]).await?;
+        let b = ours_judged(t, env, &mut cp, socket, &options, runs[1]).await?;
+        Ok(Outcome::new(format!("{a} | {b}")))
     });
     agree(row, want, &real, &sim);
+}
+
+/// PAIR v1's messages of a run `1,9,8`: each hop count, then `hops-N`.
+fn pair1_messages(counts: &str) -> Vec<Vec<u8>> {
+    (counts.split(','))
+        .map(|n| {
+            let n: u32 = n.parse().expect("the row's hop counts are numbers");
+            let mut body = n.to_be_bytes().to_vec();
+            body.extend_from_slice(format!("hops-{n}").as_bytes());
+            body
+        })
+        .collect()
+}
+
+/// NNG's PAIR v1 drops a message whose hop count is above 8 and keeps the
+/// connection, and closes it for a count above 255 (issue 12: patchbay kept it).
+#[test]
+fn conformance_nng_pair1_hop_counts() {
+    judged_row(
+        "nng-pair1-hops",
+        SocketType::Pair,
+        nng(),
+        ["COUNTS 1,9,8", "COUNTS 1,256"],
+        sim_raw_judged(2, 0x11, "COUNTS ", pair1_messages),
+        "PAIR got hops-1,hops-8; connection kept | PAIR got hops-1; connection closed",
+    );
+}
+
+/// The messages of `rep_short_messages` in the peer script: `ok-1`, a message that is
+/// no request (two hop ids, or eight and a byte), `ok-2`.
+fn rep_short_messages(run: &str) -> Vec<Vec<u8>> {
+    let request = |n: u32| {
+        let mut request = (0x8000_0000 | n).to_be_bytes().to_vec();
+        request.extend_from_slice(format!("ok-{n}").as_bytes());
+        request
+    };
+    let bad: Vec<u8> = match run {
+        "ids" => [1u32, 2].iter().flat_map(|k| k.to_be_bytes()).collect(),
+        _ => (1u32..=8).flat_map(u32::to_be_bytes).chain([b'x']).collect(),
+    };
+    vec![request(1), bad, request(2)]
 }
 
 /// NNG's REP closes the connection on a message whose ids run out before a request
@@ -2981,9 +2920,12 @@ fn rep_short_row(row: &'static str, options: SocketOptions, want: &str) {
 /// it and dropped the message before (probe-real F8).
 #[test]
 fn conformance_nng_rep_closes_on_a_message_without_a_request_id() {
-    rep_short_row(
+    judged_row(
         "nng-rep-no-request-id",
+        SocketType::Rep,
         nng_options(SocketType::Rep),
+        ["RUN ids", "RUN hops"],
+        sim_raw_judged(2, 0x30, "RUN ", rep_short_messages),
         "REP got ok-1; connection closed | REP got ok-1,ok-2; connection kept",
     );
 }
@@ -2991,9 +2933,12 @@ fn conformance_nng_rep_closes_on_a_message_without_a_request_id() {
 /// nanomsg's REP drops both kinds and keeps the connection.
 #[test]
 fn conformance_nanomsg_rep_drops_a_message_without_a_request_id() {
-    rep_short_row(
+    judged_row(
         "nanomsg-rep-no-request-id",
+        SocketType::Rep,
         nanomsg_options(SocketType::Rep),
+        ["RUN ids", "RUN hops"],
+        sim_raw_judged(2, 0x30, "RUN ", rep_short_messages),
         "REP got ok-1,ok-2; connection kept | REP got ok-1,ok-2; connection kept",
     );
 }
