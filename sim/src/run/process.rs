@@ -170,7 +170,10 @@ fn stop_programs_on_signals() {
                 ];
                 let [mut int, mut term, mut hup, mut quit] = kinds.map(|k| signal(k).ok());
                 drop(installed);
+                // Biased as every `select!` here: two signals at once are taken in
+                // this order, not by tokio's draw.
                 tokio::select! {
+                    biased;
                     () = next(&mut int) => (SignalKind::interrupt(), "SIGINT"),
                     () = next(&mut term) => (SignalKind::terminate(), "SIGTERM"),
                     () = next(&mut hup) => (SignalKind::hangup(), "SIGHUP"),
