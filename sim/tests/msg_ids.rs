@@ -132,6 +132,8 @@ fn a_replica_past_its_limit_ends_the_run_with_an_error_naming_it_and_the_limit()
     );
     assert!(why.contains("docs/limits.md"), "{why}");
     assert!(!report.as_expected);
+    // The run stops at the step the replica ran out in, not at its end (2,000 steps).
+    assert!(report.steps <= 2, "stepped {} times", report.steps);
     // Within the limit the same replica runs.
     let (plan, registry) = scenario("within", "{ids: 1048576, whole_field: true}");
     assert_eq!(run_seed(&plan, &registry, 1, false).error, None);

@@ -320,10 +320,8 @@ pub fn run_seed(
     // like written ones.
     let drawn = swarm::with_drawn_faults(plan, seed);
     let plan = drawn.as_ref().unwrap_or(plan);
-    let result = wiring::check_runnable(plan, registry, false)
-        .and_then(|()| simulated::simulate(plan, registry, seed));
-    let (result, stepping) = match result {
-        Ok((trace, stepping)) => (Ok(trace), stepping),
+    let (result, stepping) = match wiring::check_runnable(plan, registry, false) {
+        Ok(()) => simulated::simulate(plan, registry, seed),
         Err(e) => (Err(e), simulated::Stepping::default()),
     };
     let keep = keep_trace.into();

@@ -219,11 +219,13 @@ pub(super) struct Stepping {
     pub idle_from: Option<Duration>,
 }
 
+/// One seed of `plan` under turmoil: its trace, or why the run could not say what the
+/// scenario asked, and how it was stepped either way.
 pub(super) fn simulate(
     plan: &ScenarioPlan,
     registry: &Registry,
     seed: u64,
-) -> Result<(Trace, Stepping), RunError> {
+) -> (Result<Trace, RunError>, Stepping) {
     // Installed before anything runs, so every timer of the run is in its account;
     // not at all when the run may not end early, which then costs what it did.
     let timers = IdleProof::applies(plan, registry).then(Watch::install);
@@ -266,7 +268,10 @@ pub(super) fn simulate(
         });
         ips.insert(key, sim.lookup(name.as_str()));
     }
-    let addrs = wire(plan, &packing, &ips)?;
+    let addrs = match wire(plan, &packing, &ips) {
+        Ok(addrs) => addrs,
+        Err(e) => return (Err(e), Stepping::default()),
+    };
     for ((replica, _), addr) in &addrs.binds {
         world.state.borrow_mut().listeners.insert(*addr, *replica);
     }
@@ -282,15 +287,17 @@ pub(super) fn simulate(
     };
     let rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
     let idle = timers.as_ref().map(|t| IdleProof::new(plan, t.watch(), &world, &recorder));
-    let trace = step_through(plan, registry, &mut sim, &world, &recorder, &completion, idle);
+    let out_of_ids = &rt.out_of_ids;
+    let (trace, stepping) =
+        step_through(plan, registry, &mut sim, &world, &recorder, &completion, idle, out_of_ids);
     // A host that never ran would leave its supervisors holding the run context.
     rt.platform.queues.borrow_mut().clear();
     // A replica that ran out of message ids stopped its design: the run cannot say
     // what the scenario asked.
     if let Some(why) = rt.out_of_ids.take() {
-        return Err(RunError::NotRunnable(why));
+        return (Err(RunError::NotRunnable(why)), stepping);
     }
-    trace
+    (trace, stepping)
 }
 
 /// What the shim must add between two replicas on one turmoil host: turmoil applies
@@ -306,7 +313,10 @@ fn shared_hosts(plan: &ScenarioPlan, packing: &HostPacking) -> SharedHosts {
 
 /// Steps turmoil through the run's phases, and stops early once `idle` proves that
 /// nothing more can happen: the trace is then finished as the full run would have
-/// finished it, at the step the full run would have ended on.
+/// finished it, at the step the full run would have ended on. A replica that ran out
+/// of message ids (`out_of_ids`) ends the stepping at once: the run cannot say what
+/// the scenario asked, and its caller reports why.
+#[allow(clippy::too_many_arguments, reason = "the run's parts, each borrowed for its stepping")]
 fn step_through(
     plan: &ScenarioPlan,
     registry: &Registry,
@@ -315,23 +325,26 @@ fn step_through(
     recorder: &Recorder,
     completion: &Completion,
     mut idle: Option<IdleProof<'_>>,
-) -> Result<(Trace, Stepping), RunError> {
+    out_of_ids: &RefCell<Option<String>>,
+) -> (Result<Trace, RunError>, Stepping) {
     let mut phases = Phases::new(plan, registry, world, recorder, completion);
     let mut stepping = Stepping::default();
-    while phases.advance(sim.elapsed()) {
+    while out_of_ids.borrow().is_none() && phases.advance(sim.elapsed()) {
         let now = sim.elapsed();
         if idle.as_mut().is_some_and(|idle| idle.proves(now, &phases)) {
             stepping.idle_from = Some(now);
             break;
         }
-        sim.step().map_err(|e| RunError::Internal(format!("turmoil: {e}")))?;
+        if let Err(e) = sim.step() {
+            return (Err(RunError::Internal(format!("turmoil: {e}"))), stepping);
+        }
         stepping.steps += 1;
     }
     let ended_at = match stepping.idle_from {
         Some(_) => next_tick(phases.end(), plan.network.tick),
         None => sim.elapsed(),
     };
-    Ok((phases.finish(ended_at), stepping))
+    (Ok(phases.finish(ended_at)), stepping)
 }
 
 /// The proof, checked between steps, that nothing more can happen in a run before its
