@@ -75,8 +75,9 @@ impl ScenarioResolver<'_, '_, '_> {
         NetworkPlan { tick, latency, loss, bandwidth, links }
     }
 
-    /// Each link names a pair of ends once, and a link between a node and itself is one
-    /// some connection can use. Of two links for one pair the run would take the later
+    /// Each link names a pair of ends once, and some connection can use it: a link
+    /// between two nodes that no connection joins (or between a node and itself, see
+    /// below) would shape nothing. Of two links for one pair the run would take the later
     /// one's latency and loss and the later bandwidth, so the first would silently
     /// change nothing (or only part of what it says). A link applies to the connections
     /// between its two ends: between a node and itself there are some only where its
@@ -139,6 +140,34 @@ impl ScenarioResolver<'_, '_, '_> {
                         ),
                     )
                     .hint(self_link_hint(self.topology, a.group, node));
+            } else if a.group != b.group
+                && !self.topology.connections.iter().any(|c| {
+                    let joined = [c.from_group, c.to.group];
+                    joined == [a.group, b.group] || joined == [b.group, a.group]
+                })
+            {
+                let peers = |g: GroupId| {
+                    let name = &self.topology.group(g).name;
+                    match peers_of(self.topology, g).as_slice() {
+                        [] => format!("`{name}` connects with no other node"),
+                        peers => format!("`{name}` connects with {}", quoted(peers)),
+                    }
+                };
+                self.diags
+                    .error(
+                        &at,
+                        Target::Value,
+                        Code::BadValue,
+                        format!(
+                            "no connection joins `{}` and `{}`: a link between them would carry nothing",
+                            ends[0], ends[1]
+                        ),
+                    )
+                    .hint(format!(
+                        "a link shapes the connections between its two ends, not traffic relayed through other nodes; {}, {}",
+                        peers(a.group),
+                        peers(b.group)
+                    ));
             }
         }
     }
@@ -246,8 +275,8 @@ fn joins(c: &Connection, count: u32, from: Selector, to: Selector) -> bool {
     }
 }
 
-/// What a link between a node and itself needs, and the nodes `group` does connect with.
-fn self_link_hint(topology: &TopologyPlan, group: GroupId, node: &str) -> String {
+/// The other nodes `group` connects with, or that connect with it, by name.
+fn peers_of(topology: &TopologyPlan, group: GroupId) -> Vec<&str> {
     let mut peers: Vec<&str> = topology
         .connections
         .iter()
@@ -260,12 +289,18 @@ fn self_link_hint(topology: &TopologyPlan, group: GroupId, node: &str) -> String
         .collect();
     peers.sort_unstable();
     peers.dedup();
-    let peers = match peers.as_slice() {
+    peers
+}
+
+fn quoted(names: &[&str]) -> String {
+    names.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// What a link between a node and itself needs, and the nodes `group` does connect with.
+fn self_link_hint(topology: &TopologyPlan, group: GroupId, node: &str) -> String {
+    let peers = match peers_of(topology, group).as_slice() {
         [] => String::new(),
-        _ => format!(
-            "; `{node}` connects with {}",
-            peers.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
-        ),
+        peers => format!("; `{node}` connects with {}", quoted(peers)),
     };
     format!(
         "a link shapes the connections between its two ends; a node's replicas connect to each other only when one of its sockets connects to its own node (a BUS mesh: `connect: peer.bus` on node `peer` with `count` above 1), and a replica to itself only through `{node}.N.socket`{peers}"
