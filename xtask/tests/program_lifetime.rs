@@ -3,9 +3,11 @@
 //! program killed, the shell's code for the signal, the output's folder named, no
 //! trace spill left), `compare --real` kills its programs on Ctrl-C too, and a child
 //! a program started in a session of its own (`setsid`, a daemon's double fork) dies
-//! with the program at the run's end. The programs are `sh`; each writes its pid to a
-//! file of the test's, and the test waits for the endpoint table (printed once every
-//! program is ready) and for the command's end, never for a time.
+//! with the program at the run's end, and a SIGKILL of `real`, which nothing in it
+//! can catch, still ends its programs (through its guardian). The programs are `sh`;
+//! each writes its pid to a file of the test's, and the test waits for the endpoint
+//! table (printed once every program is ready) and for the command's end, never for
+//! a time.
 
 mod common;
 
@@ -34,7 +36,7 @@ fn scenario(dir: &Path, name: &str, program: &str, duration: &str) -> PathBuf {
     );
     let scenario = format!(
         "name: {name}\ntopology: {name}-topology.yaml\nduration: {duration}\nliveness: 1s\n\
-         workload: {{client: {{requests: 1}}}}\ninvariants: [faults_fired]\nexpect: pass\n"
+         workload: {{client: {{requests: 1}}}}\ninvariants: [no_duplicate_delivery]\nexpect: pass\n"
     );
     std::fs::write(dir.join(format!("{name}-topology.yaml")), topology).expect("the topology");
     let path = dir.join(format!("{name}.yaml"));
@@ -217,4 +219,49 @@ fn a_child_that_left_the_program_s_session_dies_with_it_at_the_run_s_end() {
     let left = left_running(&children);
     assert!(left.is_empty(), "outlived the run (kept, orphan: {children:?}): {left:?}");
     assert_eq!(code, Some(0), "{stdout}{stderr}");
+}
+
+/// The processes running as the guardian of the patchbay process `pid` (`sh -c SCRIPT
+/// patchbay-guardian PATCHBAY_PROGRAM PID`).
+fn guardians_of(pid: u32) -> Vec<i32> {
+    let tail = format!("\0patchbay-guardian\0PATCHBAY_PROGRAM\0{pid}\0");
+    let procs = std::fs::read_dir("/proc").expect("/proc");
+    (procs.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()))
+        .filter(|p| {
+            let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            cmdline.ends_with(tail.as_bytes())
+        })
+        .collect()
+}
+
+/// A SIGKILL of `real` (as the OOM killer's) cannot be caught, and its programs ran
+/// on: its guardian, a shell that sees the end of its input however `real` ends,
+/// kills them, then exits itself.
+#[test]
+fn a_sigkill_of_real_leaves_neither_a_program_nor_its_guardian_running() {
+    let dir = TempDir::new("program-sigkill");
+    let scenario = scenario(&dir.0, "held", "echo $$ > pid; echo ready; exec sleep 600", "60s");
+    // What a killed `real` cannot remove (the programs' output, trace spills) goes
+    // in the test's folder.
+    let mut real = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["real", &scenario.display().to_string(), "--json", &dir.at("r.json")])
+        .current_dir(&dir.0)
+        .env("TMPDIR", &dir.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start xtask");
+    let (_stdout, _) = read_until(&mut real, "endpoints of held seed 1:");
+    let program = pids(&dir.0, &["pid"]);
+    assert!(!ended_within(program[0], Duration::ZERO), "the program runs");
+    let guardians = guardians_of(real.id());
+    real.kill().expect("SIGKILL xtask");
+    real.wait().expect("xtask reaped");
+
+    let left = left_running(&program);
+    assert!(left.is_empty(), "the program outlived a SIGKILL of xtask: {left:?}");
+    assert_eq!(guardians.len(), 1, "one guardian: {guardians:?}");
+    let guardian = guardians[0];
+    assert!(ended_within(guardian, Duration::from_secs(5)), "the guardian outlived its work");
+    assert_eq!(guardians_of(real.id()), Vec::<i32>::new(), "no guardian of xtask is left");
 }

@@ -16,6 +16,7 @@ pub mod cat;
 pub mod compare;
 mod endpoints;
 mod faults;
+mod guardian;
 mod invocation;
 pub mod json;
 pub mod memory;

@@ -23,7 +23,9 @@
 //! Each program gets a mark in its environment (`MARK_VAR`); a kill takes the
 //! group, every process holding the mark and every descendant of either
 //! (`kill_trees`), so a child that left the group (`setsid`, a daemon) dies too, and
-//! no program or child of one outlives its run.
+//! no program or child of one outlives its run. What no handler sees (a SIGKILL of
+//! patchbay, the OOM killer, an abort) the guardian (`guardian.rs`) answers: a shell
+//! told of every program, which kills those still running once patchbay has ended.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,6 +52,7 @@ use crate::trace::{AppEvent, EventKind, Recorder, TraceEvent};
 
 use super::RunError;
 use super::faults::{FaultWorld, Status};
+use super::guardian;
 use super::real::REAL_TIME_MAX;
 
 /// How often a supervisor looks at the fault world and its program between wake-ups.
@@ -115,6 +118,10 @@ pub fn kill_all_live() -> usize {
     };
     let programs: Vec<(i32, &str)> = groups.iter().map(|(g, m)| (*g, m.as_str())).collect();
     kill_trees(&programs);
+    // Killed: the process ends next, and whoever adopts the programs reaps them.
+    for &(pgid, mark) in &programs {
+        guardian::forget(pgid, mark);
+    }
     programs.len()
 }
 
@@ -140,9 +147,10 @@ fn new_mark() -> String {
 /// run in process groups of their own, which a terminal's or `timeout`'s signal does
 /// not reach, and would run on. Installed once, by the first program's start, and in
 /// place before that start, so every command (and a library caller) that runs a
-/// program has it. SIGKILL cannot be caught: a program outlives a SIGKILL of
-/// patchbay (`PR_SET_PDEATHSIG` would need an unsafe `pre_exec`, which the
-/// workspace forbids).
+/// program has it. SIGKILL cannot be caught (nor the OOM killer's, nor an abort):
+/// for those the same start starts the guardian (`guardian.rs`), a shell that kills
+/// the programs once patchbay has ended, since `PR_SET_PDEATHSIG` would need an
+/// unsafe `pre_exec`, which the workspace forbids.
 fn stop_programs_on_signals() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
@@ -380,6 +388,10 @@ impl Drop for Running {
     fn drop(&mut self) {
         // The whole group, and whatever left it: the program's own children die with it.
         self.signal(Signal::KILL);
+        // Told at once: the child is reaped next (by `stop_all` just before, or by the
+        // runtime once dropped after this), and the guardian must not keep a group
+        // whose number the kernel may deal again.
+        guardian::forget(self.pgid, &self.mark);
         let mut live = live();
         if live.groups.get(&self.pgid) == Some(&self.mark) {
             live.groups.remove(&self.pgid);
@@ -448,12 +460,16 @@ impl ProcessCtx {
         }
     }
 
-    /// How replica `r`'s program ended, once it has.
+    /// How replica `r`'s program ended, once it has (and it is reaped: the guardian
+    /// is told its group's number may be another's now).
     fn exited(&self, r: Replica) -> Option<String> {
         let mut live = self.live.borrow_mut();
         let running = live.get_mut(&r)?;
         match running.child.try_wait() {
-            Ok(Some(status)) => Some(status.to_string()),
+            Ok(Some(status)) => {
+                guardian::reaped(running.pgid, &running.mark);
+                Some(status.to_string())
+            }
             Ok(None) => None,
             Err(e) => Some(e.to_string()),
         }
@@ -593,6 +609,7 @@ impl ProcessReplica {
             .kill_on_drop(true)
             .process_group(0);
         stop_programs_on_signals();
+        guardian::start_once();
         // Held while the program starts, so a signal's handler kills it too.
         let mut live = live();
         if live.closed {
@@ -613,6 +630,7 @@ impl ProcessReplica {
         let pid = child.id().ok_or("the program exited at once")? as i32;
         live.groups.insert(pid, mark.clone());
         drop(live);
+        guardian::watch(pid, &mark);
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         ctx.files.borrow_mut().extend([out.clone(), err.clone()]);
