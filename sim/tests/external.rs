@@ -148,7 +148,7 @@ fn a_program_that_never_gets_ready_fails_the_run_and_is_killed() {
         pidfile.display()
     );
     std::fs::write(&topology, body).expect("written");
-    let text = "topology: never.topology.yaml\nduration: 3s\nworkload: {client: {requests: 1}}\ninvariants: [faults_fired]\nexpect: pass\n";
+    let text = "topology: never.topology.yaml\nduration: 3s\nworkload: {client: {requests: 1}}\ninvariants: [no_duplicate_delivery]\nexpect: pass\n";
     let plan = load(&dir.path().join("never.yaml"), text);
     let report = run(&plan);
     let Some(RunError::ProgramFailed { why, output }) = &report.error else {
@@ -199,7 +199,7 @@ fn written_port_plan(dir: &TempDir, port: u16, workers: u32) -> ScenarioPlan {
          - {{name: worker, count: {workers}, design: echo-worker, sockets: [{{name: rep, type: REP, bind: {port}}}]}}\n"
     );
     std::fs::write(&topology, body).expect("written");
-    let text = "topology: written.topology.yaml\nduration: 1s\nworkload: {client: {requests: 1}}\ninvariants: [faults_fired]\nexpect: pass\n";
+    let text = "topology: written.topology.yaml\nduration: 1s\nworkload: {client: {requests: 1}}\ninvariants: [no_duplicate_delivery]\nexpect: pass\n";
     load(&dir.path().join("written.yaml"), text)
 }
 
@@ -251,7 +251,7 @@ fn the_real_report_links_each_programs_output_kept_beside_it() {
         - name: prog\n  process:\n    command: [sh, -c, 'echo prog ready on $0; echo to stderr >&2; exec sleep 60', '{pull}']\n    ready: {line: prog ready}\n  sockets: [{name: pull, type: PULL, bind: true}]\n\
         - {name: pusher, design: ventilator, sockets: [{name: push, type: PUSH, connect: prog.pull}]}\n";
     std::fs::write(dir.path().join("talker.topology.yaml"), topology).expect("written");
-    let scenario = "name: talker\ntopology: talker.topology.yaml\nduration: 500ms\nliveness: 0s\ninvariants: [faults_fired]\nexpect: pass\n";
+    let scenario = "name: talker\ntopology: talker.topology.yaml\nduration: 500ms\nliveness: 0s\ninvariants: [no_duplicate_delivery]\nexpect: pass\n";
     let file = dir.path().join("talker.yaml");
     std::fs::write(&file, scenario).expect("written");
     let json = dir.path().join("r.json");
@@ -625,7 +625,7 @@ fn script_plan(dir: &TempDir, script: &str, ready: &str, cwd: Option<&str>) -> S
     );
     std::fs::write(dir.path().join("script.topology.yaml"), topology).expect("written");
     let text = "topology: script.topology.yaml\nduration: 500ms\nliveness: 0s\n\
-                invariants: [faults_fired]\nexpect: pass\n";
+                invariants: [no_duplicate_delivery]\nexpect: pass\n";
     load(&dir.path().join("script.yaml"), text)
 }
 
@@ -688,7 +688,7 @@ fn a_program_that_cannot_start_is_told_apart_from_a_missing_working_folder() {
         - {name: pusher, design: ventilator, sockets: [{name: push, type: PUSH, connect: prog.pull}]}\n";
     std::fs::write(dir.path().join("script.topology.yaml"), topology).expect("written");
     let text = "topology: script.topology.yaml\nduration: 500ms\nliveness: 0s\n\
-                invariants: [faults_fired]\nexpect: pass\n";
+                invariants: [no_duplicate_delivery]\nexpect: pass\n";
     let why = error(&load(&dir.path().join("script.yaml"), text));
     assert!(why.contains("there is no program `no-such-program-of-patchbay` on PATH"), "{why}");
 }

@@ -118,7 +118,7 @@ fn user_event(trace: &Trace, name: &str) -> Option<Duration> {
 
 const LATE_TOPOLOGY: &str = "name: late\nnodes:\n  - name: late\n    design: late-note\n    \
                              sockets:\n      - {name: rep, type: REP, bind: 5555}\n";
-const LATE_SCENARIO: &str = "name: late\ntopology: t.topology.yaml\nduration: 5s\nliveness: 20s\ninvariants: [faults_fired]\nexpect: pass\n";
+const LATE_SCENARIO: &str = "name: late\ntopology: t.topology.yaml\nduration: 5s\nliveness: 20s\ninvariants: [no_duplicate_delivery]\nexpect: pass\n";
 /// 10 s into the liveness phase.
 const LATE_AT: Duration = Duration::from_secs(15);
 
@@ -249,7 +249,7 @@ fn pipe_registry(pusher: Design) -> Registry {
 #[test]
 fn data_in_flight_keeps_the_run_going_until_it_lands() {
     let scenario = "name: pipe\ntopology: t.topology.yaml\n\
-                    duration: 5s\nliveness: 20s\nnetwork: {latency: 3s}\ninvariants: [faults_fired]\nexpect: pass\n";
+                    duration: 5s\nliveness: 20s\nnetwork: {latency: 3s}\ninvariants: [no_duplicate_delivery]\nexpect: pass\n";
     let files = Files::write("idle-end-in-flight", &pipe_topology(2, "reader"), scenario);
     for (from, held) in [(0, Duration::from_millis(2_999)), (1, Duration::from_secs(3))] {
         let registry = pipe_registry(late_pusher(from, Duration::from_secs(6), 1));
@@ -268,7 +268,7 @@ fn data_in_flight_keeps_the_run_going_until_it_lands() {
 #[test]
 fn a_stalled_reader_does_not_keep_the_run_going() {
     let registry = pipe_registry(late_pusher(0, Duration::from_secs(1), 100_000));
-    let scenario = "name: pipe\ntopology: t.topology.yaml\nduration: 5s\nliveness: 20s\ninvariants: [faults_fired]\nexpect: pass\n";
+    let scenario = "name: pipe\ntopology: t.topology.yaml\nduration: 5s\nliveness: 20s\ninvariants: [no_duplicate_delivery]\nexpect: pass\n";
     let files = Files::write("idle-end-stalled", &pipe_topology(1, "stalled-reader"), scenario);
     let (report, trace) = cut_equals_full(&files.plan(&registry), &registry);
     assert_eq!(user_event(&trace, "sent"), None, "the sender is blocked at its high-water mark");

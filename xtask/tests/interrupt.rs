@@ -38,7 +38,7 @@ fn scenario(dir: &Path) -> PathBuf {
     );
     let scenario = "name: held\ntopology: held.yaml\nduration: 60s\nliveness: 1s\n\
                     workload: {client: {requests: 1}}\n\
-                    invariants: [faults_fired]\nexpect: pass\n";
+                    invariants: [no_duplicate_delivery]\nexpect: pass\n";
     std::fs::write(dir.join("held.yaml"), topology).expect("write the topology");
     std::fs::write(dir.join("held-scenario.yaml"), scenario).expect("write the scenario");
     dir.join("held-scenario.yaml")

@@ -25,7 +25,7 @@ fn scenario(dir: &Path, file: &str, name: &str, who: &str) {
     );
     let scenario = format!(
         "name: '{name}'\ntopology: t{who}.yaml\nduration: 1s\nliveness: 1s\n\
-         workload: {{client: {{requests: 1}}}}\ninvariants: [faults_fired]\nexpect: pass\n"
+         workload: {{client: {{requests: 1}}}}\ninvariants: [no_duplicate_delivery]\nexpect: pass\n"
     );
     std::fs::write(dir.join(format!("t{who}.yaml")), topology).expect("the topology");
     std::fs::write(dir.join(file), scenario).expect("the scenario");

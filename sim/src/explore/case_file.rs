@@ -93,7 +93,19 @@ pub(crate) fn with_faults(doc: &Tree, space: &Space, case: &Case, plan: &Scenari
     } else {
         out.set("faults", Tree::Seq(faults));
     }
-    out
+    without_idle_faults_fired(out)
+}
+
+/// `doc` without `faults_fired` when it schedules no fault: a case whose genes drew
+/// none (or a scenario whose faults all come from `swarm:`, before they are drawn)
+/// leaves it nothing to hold, and a file naming it without a fault is refused, as it
+/// would pass whatever the run did.
+pub(crate) fn without_idle_faults_fired(mut doc: Tree) -> Tree {
+    let scheduled = matches!(doc.get("faults"), Some(Tree::Seq(faults)) if !faults.is_empty());
+    if !scheduled && let Some(Tree::Seq(invariants)) = doc.entry("invariants") {
+        invariants.retain(|i| i.as_str() != Some(crate::invariant::FAULTS_FIRED));
+    }
+    doc
 }
 
 /// The fault a gene stands for in this case, or `None` when the topology has nothing
@@ -226,5 +238,25 @@ mod tests {
         assert_eq!(rel, PathBuf::from("../../topologies/q.yaml"));
         let same = relative(Path::new("/w/scenarios"), Path::new("/w/scenarios/t.yaml"));
         assert_eq!(same, PathBuf::from("t.yaml"));
+    }
+
+    fn invariants_of(text: &str) -> Vec<String> {
+        let src = crate::spec::source::SourceFile::new("case.yaml", text);
+        let mut diags = crate::spec::diag::Diagnostics::new(&src);
+        let doc = crate::spec::edit::parse_tree(&src, &mut diags).expect("valid YAML");
+        match without_idle_faults_fired(doc).get("invariants") {
+            Some(Tree::Seq(items)) => {
+                items.iter().filter_map(|i| i.as_str()).map(str::to_owned).collect()
+            }
+            other => panic!("no invariants: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_case_without_a_fault_leaves_faults_fired_out_and_one_with_a_fault_keeps_it() {
+        let without = "invariants: [no_lost_replies, faults_fired]\n";
+        assert_eq!(invariants_of(without), ["no_lost_replies"]);
+        let with = "faults:\n  - {at: 1s, kind: kill, node: worker}\ninvariants: [no_lost_replies, faults_fired]\n";
+        assert_eq!(invariants_of(with), ["no_lost_replies", "faults_fired"]);
     }
 }

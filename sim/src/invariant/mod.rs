@@ -34,6 +34,7 @@ use crate::socket::SocketType;
 use crate::trace::Trace;
 use crate::vocab::{Param, ParamKind, Role, RoleLookup};
 
+pub(crate) use faults_fired::NAME as FAULTS_FIRED;
 pub(crate) use resend_interval::default_tolerance as resend_tolerance;
 /// The checkers' test scenario, which other modules' tests build on too.
 #[cfg(test)]

@@ -113,7 +113,7 @@ codes! {
     InvalidPair = "invalid-pair", "REQ pairs with REP, ROUTER";
     /// A value of the wrong kind for its field, as the YAML reader sees it.
     InvalidValue = "invalid-value", "for example `duration: 60s`";
-    /// An invariant cannot apply to this topology.
+    /// An invariant cannot apply to this topology, or to this scenario (`faults_fired` where no fault is scheduled or drawn).
     InvariantNotApplicable = "invariant-not-applicable", "`no_lost_replies` checks that every request gets its reply";
     /// A file could not be opened or read.
     Io = "io", "check the path, relative to the current directory";
