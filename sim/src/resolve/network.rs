@@ -123,12 +123,20 @@ impl ScenarioResolver<'_, '_, '_> {
                 continue;
             }
             first.insert(pair, *i);
-            let count = self.topology.group(a.group).count;
-            let own = own.get(&a.group).map_or(&[][..], Vec::as_slice);
-            if a.group == b.group
-                && !own.iter().any(|c| joins(c, count, a, b) || joins(c, count, b, a))
-            {
+            let unjoined = if a.group == b.group {
+                let count = self.topology.group(a.group).count;
+                let own = own.get(&a.group).map_or(&[][..], Vec::as_slice);
+                let joined = own.iter().any(|c| joins(c, count, a, b) || joins(c, count, b, a));
                 let node = &self.topology.group(a.group).name;
+                (!joined).then(|| self_link_hint(self.topology, a.group, node))
+            } else {
+                let joined = self.topology.connections.iter().any(|c| {
+                    let ends = [c.from_group, c.to.group];
+                    ends == [a.group, b.group] || ends == [b.group, a.group]
+                });
+                (!joined).then(|| link_hint(self.topology, a.group, b.group))
+            };
+            if let Some(hint) = unjoined {
                 self.diags
                     .error(
                         &at,
@@ -139,35 +147,7 @@ impl ScenarioResolver<'_, '_, '_> {
                             ends[0], ends[1]
                         ),
                     )
-                    .hint(self_link_hint(self.topology, a.group, node));
-            } else if a.group != b.group
-                && !self.topology.connections.iter().any(|c| {
-                    let joined = [c.from_group, c.to.group];
-                    joined == [a.group, b.group] || joined == [b.group, a.group]
-                })
-            {
-                let peers = |g: GroupId| {
-                    let name = &self.topology.group(g).name;
-                    match peers_of(self.topology, g).as_slice() {
-                        [] => format!("`{name}` connects with no other node"),
-                        peers => format!("`{name}` connects with {}", quoted(peers)),
-                    }
-                };
-                self.diags
-                    .error(
-                        &at,
-                        Target::Value,
-                        Code::BadValue,
-                        format!(
-                            "no connection joins `{}` and `{}`: a link between them would carry nothing",
-                            ends[0], ends[1]
-                        ),
-                    )
-                    .hint(format!(
-                        "a link shapes the connections between its two ends, not traffic relayed through other nodes; {}, {}",
-                        peers(a.group),
-                        peers(b.group)
-                    ));
+                    .hint(hint);
             }
         }
     }
@@ -273,6 +253,22 @@ fn joins(c: &Connection, count: u32, from: Selector, to: Selector) -> bool {
         (None, Some(t)) => t.saturating_add(1) < count,
         (None, None) => count >= 2,
     }
+}
+
+/// What a link between two nodes needs, and whom each connects with.
+fn link_hint(topology: &TopologyPlan, a: GroupId, b: GroupId) -> String {
+    let peers = |g: GroupId| {
+        let name = &topology.group(g).name;
+        match peers_of(topology, g).as_slice() {
+            [] => format!("`{name}` connects with no other node"),
+            peers => format!("`{name}` connects with {}", quoted(peers)),
+        }
+    };
+    format!(
+        "a link shapes the connections between its two ends, not traffic relayed through other nodes; {}, {}",
+        peers(a),
+        peers(b)
+    )
 }
 
 /// The other nodes `group` connects with, or that connect with it, by name.
