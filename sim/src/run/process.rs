@@ -2,7 +2,9 @@
 //! own, spawned for each incarnation of each replica with its sockets' endpoints
 //! substituted into its command (its binds on ports patchbay picked, its connects on
 //! the fault proxies of its links), and driven by the same fault world as every
-//! other replica. A fault acts on the program through signals to its process group:
+//! other replica. A fault acts on the program through signals to its whole tree (its
+//! process group, and every process it started that left the group, found as a kill
+//! finds them: `stop_trees`, `continue_trees`, `kill_trees`):
 //!
 //! - **kill**: SIGKILL (the proxies reset its connections, as for any node); the
 //!   restart at the fault's end spawns the next incarnation;
@@ -213,40 +215,38 @@ fn stop_programs_on_signals() {
 }
 
 /// Kills each program (its process group's number, with its mark) and every process
-/// it started, wherever that went: stops (SIGSTOP) every process of the group, every
-/// process whose environment holds the mark, and every descendant of either, looking
-/// again until no new one turns up (a stopped process starts no other), then kills
-/// (SIGKILL) them all. A process that left the group and dropped the mark from its
-/// environment is found only while its chain of parents leads back to one found.
+/// it started, wherever that went: stops them all ([`stop_trees`]), then kills
+/// (SIGKILL) them all.
 #[cfg(target_os = "linux")]
 fn kill_trees(programs: &[(i32, &str)]) {
+    for h in stop_trees(programs).values() {
+        h.signal(Signal::KILL);
+    }
+    for &(pgid, _) in programs {
+        signal_group(pgid, Signal::KILL);
+    }
+}
+
+/// Stops (SIGSTOP) each program and every process it started, wherever that went:
+/// every process of the group, every process whose environment holds the mark, and
+/// every descendant of either, looking again until no new one turns up (a stopped
+/// process starts no other). A process that left the group and dropped the mark from
+/// its environment is found only while its chain of parents leads back to one found.
+/// Returns the processes stopped, each held so that a later signal reaches it alone.
+#[cfg(target_os = "linux")]
+fn stop_trees(programs: &[(i32, &str)]) -> BTreeMap<i32, tree::Held> {
+    let mut held: BTreeMap<i32, tree::Held> = BTreeMap::new();
     if programs.is_empty() {
-        return;
+        return held;
     }
     for &(pgid, _) in programs {
         signal_group(pgid, Signal::STOP);
     }
-    let groups: BTreeSet<i32> = programs.iter().map(|&(g, _)| g).collect();
-    let marks: Vec<Vec<u8>> =
-        programs.iter().map(|(_, m)| format!("{MARK_VAR}={m}").into_bytes()).collect();
-    let me = rustix::process::getpid().as_raw_pid();
-    let mut held: BTreeMap<i32, tree::Held> = BTreeMap::new();
+    let trees = tree::Trees::of(programs);
     let mut lost = BTreeSet::new();
     for _ in 0..TREE_ROUNDS {
         let table = tree::processes();
-        let mut found: BTreeSet<i32> = held.keys().copied().collect();
-        let root = |p: &tree::Proc| groups.contains(&p.pgid) || tree::carries(p.pid, &marks);
-        found.extend(table.iter().filter(|p| p.pid != me && root(p)).map(|p| p.pid));
-        loop {
-            let children: Vec<i32> = (table.iter())
-                .filter(|p| p.pid != me && found.contains(&p.ppid) && !found.contains(&p.pid))
-                .map(|p| p.pid)
-                .collect();
-            if children.is_empty() {
-                break;
-            }
-            found.extend(children);
-        }
+        let found = trees.members(&table, held.keys().copied().collect());
         let new: Vec<i32> = (table.iter())
             .filter(|p| found.contains(&p.pid) && !p.ended)
             .map(|p| p.pid)
@@ -256,8 +256,8 @@ fn kill_trees(programs: &[(i32, &str)]) {
             break;
         }
         for pid in new {
-            let belongs = |p: &tree::Proc| root(p) || found.contains(&p.ppid);
-            match tree::Held::stop(pid, belongs) {
+            let belongs = |p: &tree::Proc| trees.is_root(p) || found.contains(&p.ppid);
+            match tree::Held::open(pid, belongs).filter(|h| h.signal(Signal::STOP)) {
                 Some(h) => {
                     held.insert(pid, h);
                 }
@@ -267,11 +267,24 @@ fn kill_trees(programs: &[(i32, &str)]) {
             }
         }
     }
-    for h in held.values() {
-        h.signal(Signal::KILL);
+    held
+}
+
+/// Continues (SIGCONT) each program and every process it started, found as
+/// [`stop_trees`] finds them: a stall's end reaches what its start stopped.
+#[cfg(target_os = "linux")]
+fn continue_trees(programs: &[(i32, &str)]) {
+    let trees = tree::Trees::of(programs);
+    let table = tree::processes();
+    let found = trees.members(&table, BTreeSet::new());
+    for &pid in &found {
+        let belongs = |p: &tree::Proc| trees.is_root(p) || found.contains(&p.ppid);
+        if let Some(h) = tree::Held::open(pid, belongs) {
+            h.signal(Signal::CONT);
+        }
     }
     for &(pgid, _) in programs {
-        signal_group(pgid, Signal::KILL);
+        signal_group(pgid, Signal::CONT);
     }
 }
 
@@ -283,13 +296,32 @@ fn kill_trees(programs: &[(i32, &str)]) {
     }
 }
 
+/// Without `/proc` and pidfds, the process groups alone.
+#[cfg(not(target_os = "linux"))]
+fn stop_trees(programs: &[(i32, &str)]) {
+    for &(pgid, _) in programs {
+        signal_group(pgid, Signal::STOP);
+    }
+}
+
+/// Without `/proc` and pidfds, the process groups alone.
+#[cfg(not(target_os = "linux"))]
+fn continue_trees(programs: &[(i32, &str)]) {
+    for &(pgid, _) in programs {
+        signal_group(pgid, Signal::CONT);
+    }
+}
+
 /// Reading the process table (`/proc`) and signalling a process found there.
 #[cfg(target_os = "linux")]
 mod tree {
+    use std::collections::BTreeSet;
     use std::os::fd::OwnedFd;
 
     use rustix::io::Errno;
     use rustix::process::{Pid, PidfdFlags, Signal, kill_process, pidfd_open, pidfd_send_signal};
+
+    use super::MARK_VAR;
 
     /// One process as `/proc/PID/stat` shows it.
     #[derive(Debug)]
@@ -329,7 +361,53 @@ mod tree {
         env.split(|&b| b == 0).any(|var| marks.iter().any(|m| var == m.as_slice()))
     }
 
-    /// A process stopped to be killed, held by a pidfd where the kernel has them, so
+    /// The programs whose trees are looked for: their process groups and the
+    /// environment entries that carry their marks.
+    pub(super) struct Trees {
+        groups: BTreeSet<i32>,
+        marks: Vec<Vec<u8>>,
+        me: i32,
+    }
+
+    impl Trees {
+        pub fn of(programs: &[(i32, &str)]) -> Trees {
+            Trees {
+                groups: programs.iter().map(|&(g, _)| g).collect(),
+                marks: programs
+                    .iter()
+                    .map(|(_, m)| format!("{MARK_VAR}={m}").into_bytes())
+                    .collect(),
+                me: rustix::process::getpid().as_raw_pid(),
+            }
+        }
+
+        /// Whether `p` is in a program's group or carries its mark.
+        pub fn is_root(&self, p: &Proc) -> bool {
+            self.groups.contains(&p.pgid) || carries(p.pid, &self.marks)
+        }
+
+        /// Every process of `table` that is a root, or descends from one or from a
+        /// process in `found` (never this process).
+        pub fn members(&self, table: &[Proc], mut found: BTreeSet<i32>) -> BTreeSet<i32> {
+            found.extend(
+                table.iter().filter(|p| p.pid != self.me && self.is_root(p)).map(|p| p.pid),
+            );
+            loop {
+                let children: Vec<i32> = (table.iter())
+                    .filter(|p| {
+                        p.pid != self.me && found.contains(&p.ppid) && !found.contains(&p.pid)
+                    })
+                    .map(|p| p.pid)
+                    .collect();
+                if children.is_empty() {
+                    return found;
+                }
+                found.extend(children);
+            }
+        }
+    }
+
+    /// A process of a program's tree, held by a pidfd where the kernel has them, so
     /// the signals reach that process and never one that took its number after it.
     #[derive(Debug)]
     pub(super) struct Held {
@@ -338,18 +416,14 @@ mod tree {
     }
 
     impl Held {
-        /// Stops `pid` if, looked at once it is held, it still `belongs`.
-        pub fn stop(pid: i32, belongs: impl Fn(&Proc) -> bool) -> Option<Held> {
+        /// Holds `pid` if, looked at once it is held, it still `belongs`.
+        pub fn open(pid: i32, belongs: impl Fn(&Proc) -> bool) -> Option<Held> {
             let fd = match pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()) {
                 Ok(fd) => Some(fd),
                 Err(Errno::NOSYS) => None,
                 Err(_) => return None,
             };
-            if !process(pid).is_some_and(|p| belongs(&p)) {
-                return None;
-            }
-            let held = Held { pid, fd };
-            held.signal(Signal::STOP).then_some(held)
+            process(pid).is_some_and(|p| belongs(&p)).then_some(Held { pid, fd })
         }
 
         pub fn signal(&self, signal: Signal) -> bool {
@@ -373,13 +447,20 @@ pub(super) struct Running {
 }
 
 impl Running {
-    /// Signals its process group; SIGKILL, the first time, kills every process the
-    /// program started too ([`kill_trees`]).
+    /// Signals the program: SIGKILL, the first time, kills every process it started
+    /// too ([`kill_trees`]), and SIGSTOP and SIGCONT (a crash, a stall) stop and
+    /// continue every one ([`stop_trees`], [`continue_trees`]).
     fn signal(&self, signal: Signal) {
-        if signal == Signal::KILL && !self.killed.replace(true) {
-            kill_trees(&[(self.pgid, &self.mark)]);
-        } else {
-            signal_group(self.pgid, signal);
+        let program = [(self.pgid, self.mark.as_str())];
+        match signal {
+            Signal::KILL if !self.killed.replace(true) => kill_trees(&program),
+            // A crash or stall stops what the program started too, and its end
+            // continues it: a child that left the group would serve on otherwise.
+            Signal::STOP if !self.killed.get() => drop(stop_trees(&program)),
+            Signal::CONT if !self.killed.get() => continue_trees(&program),
+            _ => {
+                signal_group(self.pgid, signal);
+            }
         }
     }
 }
