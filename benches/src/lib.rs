@@ -57,7 +57,7 @@ pub fn load_topology(
     }
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let text = format!(
-        "name: {stem}-bench\ntopology: {}\nduration: 1s\ninvariants: [faults_fired]\nexpect: pass\n{}",
+        "name: {stem}-bench\ntopology: {}\nduration: 1s\ninvariants: [no_duplicate_delivery]\nexpect: pass\n{}",
         path.display(),
         params_line(params)
     );
