@@ -10,7 +10,8 @@
 //! (`SocketCore::on_written`), as NNG's and nanomsg's do. Nothing a peer
 //! sends can make this code panic: every fault ends this one connection with a reason.
 //! A modelled message's padding (`wire/modelled.rs`) is written as zeros after it
-//! when the transport carries it as bytes, and dropped by the decoder as it arrives.
+//! when the transport carries it as bytes, and dropped by the decoder as it arrives;
+//! the message is handed to the core once its padding is in, whole.
 
 use std::cell::RefCell;
 use std::fmt;
