@@ -2355,6 +2355,85 @@ fn conformance_nanomsg_rep_takes_the_pipe_ready_first() {
     nanomsg_ready_first("nanomsg-rep-ready-first", "REP got c,a,b", SocketType::Rep, ONCE);
 }
 
+/// nanomsg's REP answers only the request it read last, and every receive abandons
+/// the one before, one that finds nothing too (`nn_rep_recv` drops the request in
+/// progress before it looks for the next): three REQs send one request each, c's
+/// first, to a REP that reads all three, waits out one more receive, and then has
+/// nothing to answer (EFSM). patchbay's `nanomsg` REP, as NNG's (whose empty receive
+/// keeps the request: pynng's REP answered after one), kept it before this row and
+/// answered b.
+#[test]
+fn conformance_nanomsg_rep_abandons_its_request_at_every_receive() {
+    require_peers();
+    let row = "nanomsg-rep-reads-on";
+    let want = "REP got c,a,b; its reply refused; no REQ got a reply";
+    oracle_shows(row, want, "the oracle disagrees with nn_rep_recv's cancel");
+    let (rep, req) = (nanomsg_options(SocketType::Rep), nanomsg_options(SocketType::Req));
+    assert!(rep.rep_recv_cancels, "library: nanomsg resolves to nn_rep_recv's cancel");
+    let peer = sim_reqs_reads_on(req);
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_rep_reads_on(rep));
+    agree(row, want, &real, &sim);
+}
+
+/// patchbay's REP (`options`) binds; once the counterpart's REQs have sent, it reads
+/// until a receive finds nothing within 300 ms, replies, and asks the REQs what they
+/// got.
+async fn ours_rep_reads_on<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let rep = open_bound(t, SocketType::Rep, &options, &env, &mut cp, &watch).await?;
+    cp.expect("SENT").await?;
+    let mut got = Vec::new();
+    while let Some(Ok(msg)) = recv_within(&rep, Duration::from_millis(300)).await {
+        got.push(body(&msg));
+    }
+    let replied = match rep.send(Msg::new("ok")).await {
+        Ok(()) => "went out".to_owned(),
+        Err(SendError::State) => "refused".to_owned(),
+        Err(other) => format!("failed: {other:?}"),
+    };
+    cp.say("REPLIED");
+    let answered = cp.expect("ANSWERED ").await?;
+    Ok(Outcome::new(format!("REP got {}; its reply {replied}; {answered}", got.join(","))))
+}
+
+/// The simulated REQs of `nanomsg-rep-reads-on`, as `peer_nanomsg_rep_reads_on`
+/// plays them: the ready-first senders, then, once the REP has replied, what each
+/// got within 300 ms.
+fn sim_reqs_reads_on(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let mut reqs = Vec::new();
+        for _ in READY_FIRST_DIAL {
+            let watch = Watch::default();
+            reqs.push(open(t.clone(), SocketType::Req, &options, vec![], vec![to], &watch).await?);
+            tokio::time::sleep(READY_FIRST_PAUSE).await;
+        }
+        for name in READY_FIRST_SEND {
+            let which = READY_FIRST_DIAL.iter().position(|n| *n == name).expect("one of them");
+            reqs[which].send(Msg::new(name)).await.map_err(err("send"))?;
+            tokio::time::sleep(READY_FIRST_PAUSE).await;
+        }
+        link.say("SENT");
+        link.expect("REPLIED").await?;
+        let mut answered = Vec::new();
+        for (name, req) in READY_FIRST_DIAL.iter().zip(&reqs) {
+            if let Some(Ok(msg)) = recv_within(req, Duration::from_millis(300)).await {
+                answered.push(format!("{name} got {}", body(&msg)));
+            }
+        }
+        let answered =
+            if answered.is_empty() { "no REQ got a reply".to_owned() } else { answered.join(", ") };
+        link.say(format!("ANSWERED {answered}"));
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
 /// The `nanomsg-pub-burst` row: how many messages a PUB sends at once (`PUB_BURST`
 /// in the peer script).
 const PUB_BURST: usize = 9;

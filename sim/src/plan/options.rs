@@ -591,6 +591,7 @@ impl EffectiveOptions {
             nng_queues: self.nng_queues.value,
             recv_ready_first: self.recv_ready_first.value,
             send_writes_at_once: self.library.value == Some(Library::Nanomsg),
+            rep_recv_cancels: self.library.value == Some(Library::Nanomsg),
             sub_prefer_new: self.sub_prefer_new.value,
             sp_send_buffer: self.sp_sends.value.then_some(self.sndhwm.value),
             router_mandatory: self.router_mandatory.value,

@@ -136,6 +136,12 @@ pub struct SocketOptions {
     /// runs, which is what libzmq's I/O thread and NNG's asynchronous writes do.
     /// `SocketHandle::try_send`, which cannot wait, does not give them the turn.
     pub send_writes_at_once: bool,
+    /// A REP's every receive abandons the request it read before and has not
+    /// answered, one that finds nothing included: nanomsg's `nn_rep_recv` drops the
+    /// request in progress before it looks for the next (a `library: nanomsg` REP;
+    /// checked, `nanomsg-rep-reads-on`). Without it only a receive that takes a new
+    /// request does, as NNG's and libzmq's.
+    pub rep_recv_cancels: bool,
     /// PUSH, PAIR and DEALER as the SP libraries' (a `library: nng` or `library:
     /// nanomsg` one): `Some(n)` queues up to `n` messages on the socket (NNG's
     /// `NNG_OPT_SENDBUF`, 0 by default; nanomsg has no such queue, so 0) and gives each
@@ -189,6 +195,7 @@ impl Default for SocketOptions {
             nng_queues: false,
             recv_ready_first: false,
             send_writes_at_once: false,
+            rep_recv_cancels: false,
             sp_send_buffer: None,
             req_send_waits: false,
             sub_prefer_new: true,

@@ -29,12 +29,14 @@ struct Pending {
 pub struct Rep {
     pipes: Pipes,
     pending: Option<Pending>,
+    /// Every receive abandons the pending request (`SocketOptions::rep_recv_cancels`).
+    recv_cancels: bool,
 }
 
 impl Rep {
     /// A REP core with these options.
     pub fn new(options: SocketOptions) -> Rep {
-        Rep { pipes: Pipes::new(&options), pending: None }
+        Rep { pipes: Pipes::new(&options), pending: None, recv_cancels: options.rep_recv_cancels }
     }
 }
 
@@ -96,7 +98,12 @@ impl SocketCore for Rep {
     /// Takes the next request. One received but not answered yet is abandoned: NNG's
     /// REP forgets it and answers only the newest (libzmq's strict REP would fail the
     /// receive instead). The abandoned requester's REQ will resend or time out.
+    /// nanomsg's REP abandons it at every receive, one that finds nothing too
+    /// (`rep_recv_cancels`).
     fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
+        if self.recv_cancels {
+            self.pending = None;
+        }
         let (pipe, msg) = self.pipes.pop_inbound().ok_or(RecvError::WouldBlock)?;
         self.pending = Some(Pending { pipe, backtrace: msg.header.clone() });
         Ok(msg)
@@ -219,6 +226,19 @@ mod tests {
         assert_eq!(rep.recv(ms(0)), Err(RecvError::WouldBlock));
         rep.send(msg(&[], "a"), ms(0)).unwrap();
         assert_eq!(transmit_all(&mut rep, 1), [(vec![RID], "a".into())]);
+    }
+
+    /// nanomsg's REP (`rep_recv_cancels`) abandons the request at the empty receive,
+    /// so the reply has nothing to answer (nanomsg's EFSM).
+    #[test]
+    fn at_nanomsg_an_empty_recv_abandons_the_pending_request() {
+        let mut rep = Rep::new(SocketOptions { rep_recv_cancels: true, ..opts(10, 10) });
+        up(&mut rep, &[1, 2]);
+        rep.on_message(1, msg(&[RID], "q"), ms(0));
+        rep.recv(ms(0)).unwrap();
+        assert_eq!(rep.recv(ms(0)), Err(RecvError::WouldBlock));
+        assert_eq!(rep.send(msg(&[], "a"), ms(0)), Err(SendError::State));
+        assert_eq!(transmit_all(&mut rep, 1), []);
     }
 
     #[test]

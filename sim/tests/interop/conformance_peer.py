@@ -96,6 +96,8 @@ Rows:
   nanomsg-rep-ready-first
                        three nanomsg REQs (a, b, c) send one request each, c first,
                        to a REP, which answers each as it reads them
+  nanomsg-rep-reads-on the same three requests to a REP that reads until a receive
+                       finds nothing, then replies
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
   nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message;
@@ -2093,6 +2095,46 @@ def oracle_ready_first(lib, kind):
     say("OUTCOME", kind + " got " + ",".join(got))
 
 
+# nanomsg's EFSM ("Operation cannot be performed in this state"): NN_HAUSNUMERO + 54.
+NN_EFSM = 156384712 + 54
+
+
+def reqs_answered(reqs):
+    """What each of the ready-first REQs got within 300 ms, in dial order."""
+    got = [(name, reqs[name].s.recv(300)) for name in READY_FIRST_DIAL]
+    answered = ["%s got %s" % (name, m.decode()) for name, m in got if m is not None]
+    return ", ".join(answered) or "no REQ got a reply"
+
+
+def oracle_nanomsg_rep_reads_on():
+    """nanomsg's REP drops the request in progress at every receive, before it looks
+    for the next (`nn_rep_recv` with NN_REP_INPROGRESS set), so after a receive that
+    found nothing it has no request to answer, and a send fails with EFSM."""
+    rep = Nn(NN_REP)
+    port = free_port()
+    rep.bind(port)
+    reqs = ready_first_senders("nanomsg", "REQ", port)
+    ready_first_sends(reqs)
+    got = []
+    while (msg := rep.recv(300)) is not None:
+        got.append(msg.decode())
+    try:
+        replied = "went out" if rep.send(b"ok") else "timed out"
+    except OSError as e:
+        replied = "refused" if e.errno == NN_EFSM else "failed: %s" % e
+    say("OUTCOME", "REP got %s; its reply %s; %s" % (",".join(got), replied, reqs_answered(reqs)))
+
+
+def peer_nanomsg_rep_reads_on(port):
+    """The same REQs, sending to patchbay's REP at `port`; once told it has replied
+    ("REPLIED" on stdin), they say what they got."""
+    reqs = ready_first_senders("nanomsg", "REQ", port)
+    ready_first_sends(reqs)
+    say("SENT")
+    line()
+    say("ANSWERED", reqs_answered(reqs))
+
+
 def peer_ready_first(lib, kind, port):
     """The same senders, connecting to patchbay's receiver of `kind` at `port`."""
     senders = ready_first_senders(lib, SENDER_OF[kind], port)
@@ -2697,6 +2739,7 @@ ORACLES = {
     "nanomsg-pull-ready-first": lambda: oracle_ready_first("nanomsg", "PULL"),
     "nanomsg-sub-ready-first": lambda: oracle_ready_first("nanomsg", "SUB"),
     "nanomsg-rep-ready-first": lambda: oracle_ready_first("nanomsg", "REP"),
+    "nanomsg-rep-reads-on": oracle_nanomsg_rep_reads_on,
     "nanomsg-pub-burst": oracle_nanomsg_pub_burst,
     "nng-dealer-arrival-order": lambda: oracle_nng_arrival_order("ROUTER"),
     "nng-survey-arrival-order": lambda: oracle_nng_arrival_order("RESPONDENT"),
@@ -2767,6 +2810,7 @@ def main():
         "nanomsg-pull-ready-first": lambda: peer_ready_first("nanomsg", "PULL", int(opt["--port"])),
         "nanomsg-sub-ready-first": lambda: peer_ready_first("nanomsg", "SUB", int(opt["--port"])),
         "nanomsg-rep-ready-first": lambda: peer_ready_first("nanomsg", "REP", int(opt["--port"])),
+        "nanomsg-rep-reads-on": lambda: peer_nanomsg_rep_reads_on(int(opt["--port"])),
         "nanomsg-pub-burst": lambda: peer_nanomsg_pub_burst(int(opt["--port"])),
         "nng-dealer-arrival-order": lambda: peer_nng_arrival_order("ROUTER", opt["--connect"]),
         "nng-survey-arrival-order": lambda: peer_nng_arrival_order("RESPONDENT", opt["--connect"]),
