@@ -289,7 +289,8 @@ async fn open_bound<T: Transport>(
 }
 
 /// libzmq 4.3.5's options (docs/library-semantics.md, "Option defaults"): ZMTP, a
-/// REQ that never resends and refuses a second send.
+/// REQ that never resends and refuses a second send, a REP that refuses a receive
+/// before its reply.
 fn zeromq() -> SocketOptions {
     SocketOptions {
         zmtp: true,
@@ -297,6 +298,7 @@ fn zeromq() -> SocketOptions {
         req_resend_on_pipe_loss: false,
         req_strict: true,
         req_correlate: false,
+        rep_strict: true,
         handshake_ivl: Some(patchbay::socket::HANDSHAKE_IVL_LIBZMQ),
         ..SocketOptions::default()
     }

@@ -2365,19 +2365,35 @@ fn conformance_nanomsg_rep_takes_the_pipe_ready_first() {
 #[test]
 fn conformance_nanomsg_rep_abandons_its_request_at_every_receive() {
     require_peers();
-    let row = "nanomsg-rep-reads-on";
-    let want = "REP got c,a,b; its reply refused; no REQ got a reply";
-    oracle_shows(row, want, "the oracle disagrees with nn_rep_recv's cancel");
+    let want = "REP got c,a,b; a receive found nothing; its reply refused; no REQ got a reply";
     let (rep, req) = (nanomsg_options(SocketType::Rep), nanomsg_options(SocketType::Req));
     assert!(rep.rep_recv_cancels, "library: nanomsg resolves to nn_rep_recv's cancel");
+    rep_reads_on("nanomsg-rep-reads-on", want, rep, req);
+}
+
+/// libzmq's REP refuses a receive while the request it read is unanswered (`EFSM`)
+/// and keeps that request: it reads a's (fair-queued, the first pipe attached), is
+/// refused the next receive, and its reply goes to a. patchbay's `zeromq` REP took
+/// b's and c's requests before this row, abandoning each before, and answered c.
+#[test]
+fn conformance_zmq_rep_refuses_a_receive_before_its_reply() {
+    require_peers();
+    let want = "REP got a; a receive was refused; its reply went out; a got ok";
+    rep_reads_on("zmq-rep-reads-on", want, zeromq(), zeromq());
+}
+
+/// The reads-on experiment: patchbay's REP (`rep`) against the peer's REQs, and in
+/// the simulator against simulated REQs (`req`).
+fn rep_reads_on(row: &str, want: &str, rep: SocketOptions, req: SocketOptions) {
+    oracle_shows(row, want, "the oracle disagrees with the documented REP");
     let peer = sim_reqs_reads_on(req);
     let (real, sim) = both_ways!(row, DEFERRED, peer, ours_rep_reads_on(rep));
     agree(row, want, &real, &sim);
 }
 
 /// patchbay's REP (`options`) binds; once the counterpart's REQs have sent, it reads
-/// until a receive finds nothing within 300 ms, replies, and asks the REQs what they
-/// got.
+/// until a receive fails or finds nothing within 300 ms, replies, and asks the REQs
+/// what they got.
 async fn ours_rep_reads_on<T: Transport>(
     t: T,
     env: Env,
@@ -2388,9 +2404,14 @@ async fn ours_rep_reads_on<T: Transport>(
     let rep = open_bound(t, SocketType::Rep, &options, &env, &mut cp, &watch).await?;
     cp.expect("SENT").await?;
     let mut got = Vec::new();
-    while let Some(Ok(msg)) = recv_within(&rep, Duration::from_millis(300)).await {
-        got.push(body(&msg));
-    }
+    let ended = loop {
+        match recv_within(&rep, Duration::from_millis(300)).await {
+            Some(Ok(msg)) => got.push(body(&msg)),
+            None => break "a receive found nothing".to_owned(),
+            Some(Err(RecvError::State)) => break "a receive was refused".to_owned(),
+            Some(Err(other)) => break format!("a receive failed: {other:?}"),
+        }
+    };
     let replied = match rep.send(Msg::new("ok")).await {
         Ok(()) => "went out".to_owned(),
         Err(SendError::State) => "refused".to_owned(),
@@ -2398,7 +2419,8 @@ async fn ours_rep_reads_on<T: Transport>(
     };
     cp.say("REPLIED");
     let answered = cp.expect("ANSWERED ").await?;
-    Ok(Outcome::new(format!("REP got {}; its reply {replied}; {answered}", got.join(","))))
+    let got = got.join(",");
+    Ok(Outcome::new(format!("REP got {got}; {ended}; its reply {replied}; {answered}")))
 }
 
 /// The simulated REQs of `nanomsg-rep-reads-on`, as `peer_nanomsg_rep_reads_on`

@@ -592,6 +592,7 @@ impl EffectiveOptions {
             recv_ready_first: self.recv_ready_first.value,
             send_writes_at_once: self.library.value == Some(Library::Nanomsg),
             rep_recv_cancels: self.library.value == Some(Library::Nanomsg),
+            rep_strict: self.library.value == Some(Library::ZeroMq),
             sub_prefer_new: self.sub_prefer_new.value,
             sp_send_buffer: self.sp_sends.value.then_some(self.sndhwm.value),
             router_mandatory: self.router_mandatory.value,
@@ -804,6 +805,22 @@ mod tests {
         }
         let unnamed = EffectiveOptions::defaults(SocketType::Req).socket_options();
         assert!(unnamed.req_resend_on_pipe_loss && !unnamed.req_strict);
+    }
+
+    /// Each library's REP on a receive while a request is unanswered: libzmq's refuses
+    /// it, nanomsg's abandons the request at every receive, NNG's (and an unnamed
+    /// one) only at one that takes a new request.
+    #[test]
+    fn a_rep_receiving_before_its_reply_is_each_library_s() {
+        let rep = |lib: Option<Library>| {
+            let o = EffectiveOptions::for_library(SocketType::Rep, Effective::default(lib, "test"))
+                .socket_options();
+            (o.rep_strict, o.rep_recv_cancels)
+        };
+        assert_eq!(rep(Some(Library::ZeroMq)), (true, false));
+        assert_eq!(rep(Some(Library::Nanomsg)), (false, true));
+        assert_eq!(rep(Some(Library::Nng)), (false, false));
+        assert_eq!(rep(None), (false, false));
     }
 
     #[test]

@@ -142,6 +142,11 @@ pub struct SocketOptions {
     /// checked, `nanomsg-rep-reads-on`). Without it only a receive that takes a new
     /// request does, as NNG's and libzmq's.
     pub rep_recv_cancels: bool,
+    /// A REP's receive while a request it read is unanswered fails with a state
+    /// error, the request kept: libzmq's REP must reply first (`EFSM`; a `library:
+    /// zeromq` REP; checked, `zmq-rep-reads-on`). Without it the receive takes the
+    /// next request and abandons the first, as NNG's and nanomsg's.
+    pub rep_strict: bool,
     /// PUSH, PAIR and DEALER as the SP libraries' (a `library: nng` or `library:
     /// nanomsg` one): `Some(n)` queues up to `n` messages on the socket (NNG's
     /// `NNG_OPT_SENDBUF`, 0 by default; nanomsg has no such queue, so 0) and gives each
@@ -196,6 +201,7 @@ impl Default for SocketOptions {
             recv_ready_first: false,
             send_writes_at_once: false,
             rep_recv_cancels: false,
+            rep_strict: false,
             sp_send_buffer: None,
             req_send_waits: false,
             sub_prefer_new: true,

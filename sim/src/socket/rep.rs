@@ -31,12 +31,19 @@ pub struct Rep {
     pending: Option<Pending>,
     /// Every receive abandons the pending request (`SocketOptions::rep_recv_cancels`).
     recv_cancels: bool,
+    /// A receive with a request pending fails (`SocketOptions::rep_strict`).
+    strict: bool,
 }
 
 impl Rep {
     /// A REP core with these options.
     pub fn new(options: SocketOptions) -> Rep {
-        Rep { pipes: Pipes::new(&options), pending: None, recv_cancels: options.rep_recv_cancels }
+        Rep {
+            pipes: Pipes::new(&options),
+            pending: None,
+            recv_cancels: options.rep_recv_cancels,
+            strict: options.rep_strict,
+        }
     }
 }
 
@@ -96,11 +103,14 @@ impl SocketCore for Rep {
     }
 
     /// Takes the next request. One received but not answered yet is abandoned: NNG's
-    /// REP forgets it and answers only the newest (libzmq's strict REP would fail the
-    /// receive instead). The abandoned requester's REQ will resend or time out.
-    /// nanomsg's REP abandons it at every receive, one that finds nothing too
-    /// (`rep_recv_cancels`).
+    /// REP forgets it and answers only the newest, and the abandoned requester's REQ
+    /// will resend or time out. nanomsg's REP abandons it at every receive, one that
+    /// finds nothing too (`rep_recv_cancels`); libzmq's refuses the receive and keeps
+    /// it (`rep_strict`).
     fn recv(&mut self, _now: Duration) -> Result<Msg, RecvError> {
+        if self.strict && self.pending.is_some() {
+            return Err(RecvError::State);
+        }
         if self.recv_cancels {
             self.pending = None;
         }
@@ -239,6 +249,21 @@ mod tests {
         assert_eq!(rep.recv(ms(0)), Err(RecvError::WouldBlock));
         assert_eq!(rep.send(msg(&[], "a"), ms(0)), Err(SendError::State));
         assert_eq!(transmit_all(&mut rep, 1), []);
+    }
+
+    /// libzmq's REP (`rep_strict`) refuses a receive while a request is unanswered,
+    /// even with another request waiting, and answers the first.
+    #[test]
+    fn at_libzmq_a_receive_before_the_reply_is_refused_and_the_request_kept() {
+        let mut rep = Rep::new(SocketOptions { rep_strict: true, ..opts(10, 10) });
+        up(&mut rep, &[1, 2]);
+        rep.on_message(1, msg(&[RID], "q1"), ms(0));
+        rep.on_message(2, msg(&[RID], "q2"), ms(0));
+        assert_eq!(rep.recv(ms(0)).map(|m| m.body), Ok("q1".into()));
+        assert_eq!(rep.recv(ms(0)), Err(RecvError::State));
+        rep.send(msg(&[], "a"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut rep, 1), [(vec![RID], "a".into())]);
+        assert_eq!(rep.recv(ms(0)).map(|m| m.body), Ok("q2".into()));
     }
 
     #[test]

@@ -96,8 +96,9 @@ Rows:
   nanomsg-rep-ready-first
                        three nanomsg REQs (a, b, c) send one request each, c first,
                        to a REP, which answers each as it reads them
-  nanomsg-rep-reads-on the same three requests to a REP that reads until a receive
-                       finds nothing, then replies
+  nanomsg-rep-reads-on, zmq-rep-reads-on
+                       the same three requests to a REP that reads until a receive
+                       fails or finds nothing, then replies
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
   nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message;
@@ -2099,40 +2100,78 @@ def oracle_ready_first(lib, kind):
 NN_EFSM = 156384712 + 54
 
 
-def reqs_answered(reqs):
+def req_recv(lib, req, ms):
+    """A reply to one of the ready-first REQs within `ms`, or None."""
+    if lib == "zmq":
+        import zmq
+
+        req.setsockopt(zmq.RCVTIMEO, ms)
+        try:
+            return req.recv()
+        except zmq.Again:
+            return None
+    return req.s.recv(ms)
+
+
+def reqs_answered(lib, reqs):
     """What each of the ready-first REQs got within 300 ms, in dial order."""
-    got = [(name, reqs[name].s.recv(300)) for name in READY_FIRST_DIAL]
+    got = [(name, req_recv(lib, reqs[name], 300)) for name in READY_FIRST_DIAL]
     answered = ["%s got %s" % (name, m.decode()) for name, m in got if m is not None]
     return ", ".join(answered) or "no REQ got a reply"
 
 
-def oracle_nanomsg_rep_reads_on():
-    """nanomsg's REP drops the request in progress at every receive, before it looks
-    for the next (`nn_rep_recv` with NN_REP_INPROGRESS set), so after a receive that
-    found nothing it has no request to answer, and a send fails with EFSM."""
-    rep = Nn(NN_REP)
-    port = free_port()
-    rep.bind(port)
-    reqs = ready_first_senders("nanomsg", "REQ", port)
+def oracle_rep_reads_on(lib):
+    """A REP that reads until a receive fails or finds nothing, then replies. libzmq's
+    refuses a receive while a request is unanswered (EFSM) and keeps the request;
+    nanomsg's drops the request in progress at every receive, before it looks for
+    the next (`nn_rep_recv` with NN_REP_INPROGRESS set), so after a receive that
+    found nothing its reply fails with EFSM."""
+    if lib == "zmq":
+        zmq, ctx = zmq_ctx()
+        rep = zsock(ctx, zmq.REP)
+        port = rep.bind_to_random_port("tcp://127.0.0.1")
+        rep.setsockopt(zmq.RCVTIMEO, 300)
+        errors = (zmq.ZMQError,)
+        efsm = zmq.EFSM
+    else:
+        rep = Nn(NN_REP)
+        port = free_port()
+        rep.bind(port)
+        errors = (OSError,)
+        efsm = NN_EFSM
+    reqs = ready_first_senders(lib, "REQ", port)
     ready_first_sends(reqs)
     got = []
-    while (msg := rep.recv(300)) is not None:
+    while True:
+        try:
+            msg = rep.recv() if lib == "zmq" else rep.recv(300)
+        except errors as e:
+            if lib == "zmq" and isinstance(e, zmq.Again):
+                msg = None
+            else:
+                ended = "a receive was refused" if e.errno == efsm else "a receive failed: %s" % e
+                break
+        if msg is None:
+            ended = "a receive found nothing"
+            break
         got.append(msg.decode())
     try:
-        replied = "went out" if rep.send(b"ok") else "timed out"
-    except OSError as e:
-        replied = "refused" if e.errno == NN_EFSM else "failed: %s" % e
-    say("OUTCOME", "REP got %s; its reply %s; %s" % (",".join(got), replied, reqs_answered(reqs)))
+        sent = rep.send(b"ok")
+        replied = "went out" if lib == "zmq" or sent else "timed out"
+    except errors as e:
+        replied = "refused" if e.errno == efsm else "failed: %s" % e
+    outcome = "REP got %s; %s; its reply %s; %s"
+    say("OUTCOME", outcome % (",".join(got), ended, replied, reqs_answered(lib, reqs)))
 
 
-def peer_nanomsg_rep_reads_on(port):
+def peer_rep_reads_on(lib, port):
     """The same REQs, sending to patchbay's REP at `port`; once told it has replied
     ("REPLIED" on stdin), they say what they got."""
-    reqs = ready_first_senders("nanomsg", "REQ", port)
+    reqs = ready_first_senders(lib, "REQ", port)
     ready_first_sends(reqs)
     say("SENT")
     line()
-    say("ANSWERED", reqs_answered(reqs))
+    say("ANSWERED", reqs_answered(lib, reqs))
 
 
 def peer_ready_first(lib, kind, port):
@@ -2739,7 +2778,8 @@ ORACLES = {
     "nanomsg-pull-ready-first": lambda: oracle_ready_first("nanomsg", "PULL"),
     "nanomsg-sub-ready-first": lambda: oracle_ready_first("nanomsg", "SUB"),
     "nanomsg-rep-ready-first": lambda: oracle_ready_first("nanomsg", "REP"),
-    "nanomsg-rep-reads-on": oracle_nanomsg_rep_reads_on,
+    "nanomsg-rep-reads-on": lambda: oracle_rep_reads_on("nanomsg"),
+    "zmq-rep-reads-on": lambda: oracle_rep_reads_on("zmq"),
     "nanomsg-pub-burst": oracle_nanomsg_pub_burst,
     "nng-dealer-arrival-order": lambda: oracle_nng_arrival_order("ROUTER"),
     "nng-survey-arrival-order": lambda: oracle_nng_arrival_order("RESPONDENT"),
@@ -2810,7 +2850,8 @@ def main():
         "nanomsg-pull-ready-first": lambda: peer_ready_first("nanomsg", "PULL", int(opt["--port"])),
         "nanomsg-sub-ready-first": lambda: peer_ready_first("nanomsg", "SUB", int(opt["--port"])),
         "nanomsg-rep-ready-first": lambda: peer_ready_first("nanomsg", "REP", int(opt["--port"])),
-        "nanomsg-rep-reads-on": lambda: peer_nanomsg_rep_reads_on(int(opt["--port"])),
+        "nanomsg-rep-reads-on": lambda: peer_rep_reads_on("nanomsg", int(opt["--port"])),
+        "zmq-rep-reads-on": lambda: peer_rep_reads_on("zmq", int(opt["--port"])),
         "nanomsg-pub-burst": lambda: peer_nanomsg_pub_burst(int(opt["--port"])),
         "nng-dealer-arrival-order": lambda: peer_nng_arrival_order("ROUTER", opt["--connect"]),
         "nng-survey-arrival-order": lambda: peer_nng_arrival_order("RESPONDENT", opt["--connect"]),
