@@ -32,8 +32,9 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
             };
             received += 1;
             if received.is_multiple_of(DROP_EVERY) {
-                // The planted bug: no reply, no note. A REP forgets the pending
-                // request at the next receive.
+                // The planted bug: no reply, no note. An SP REP forgets the pending
+                // request at the next receive; a `zeromq` one refuses that receive
+                // (libzmq's EFSM), and the worker stops with a note.
                 continue;
             }
             if let Some(service_time) = &ctx.workload.service_time {
