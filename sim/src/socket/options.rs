@@ -136,11 +136,12 @@ pub struct SocketOptions {
     /// runs, which is what libzmq's I/O thread and NNG's asynchronous writes do.
     /// `SocketHandle::try_send`, which cannot wait, does not give them the turn.
     pub send_writes_at_once: bool,
-    /// A REP's every receive abandons the request it read before and has not
-    /// answered, one that finds nothing included: nanomsg's `nn_rep_recv` drops the
-    /// request in progress before it looks for the next (a `library: nanomsg` REP;
-    /// checked, `nanomsg-rep-reads-on`). Without it only a receive that takes a new
-    /// request does, as NNG's and libzmq's.
+    /// A REP's (and a RESPONDENT's) every receive abandons the request it read
+    /// before and has not answered, one that finds nothing included: nanomsg's
+    /// `nn_rep_recv` and `nn_respondent_recv` drop the one in progress before they
+    /// look for the next (a `library: nanomsg` socket; checked for the REP,
+    /// `nanomsg-rep-reads-on`). Without it only a receive that takes a new request
+    /// does, as NNG's.
     pub rep_recv_cancels: bool,
     /// A REP's receive while a request it read is unanswered fails with a state
     /// error, the request kept: libzmq's REP must reply first (`EFSM`; a `library:

@@ -5,7 +5,10 @@
 //! bit set) is remembered; the answer goes back on the pipe the survey came from,
 //! carrying that backtrace; an answer to a pipe that has gone is dropped as
 //! `PeerGone`; a send with no survey to answer is a state error; a new receive
-//! abandons the survey not yet answered. NNG's respondent and REP share that
+//! abandons the survey not yet answered (at nanomsg every receive does, one that
+//! finds nothing too, as its REP's: `rep_recv_cancels`; measured through nanomsg
+//! 1.1.5's C API, a response after an empty receive failed with EFSM and the
+//! surveyor got nothing). NNG's respondent and REP share that
 //! behaviour, so the core wraps [`Rep`] rather than repeating it, and any fix to REP's
 //! handling of backtraces applies here too.
 
@@ -72,6 +75,18 @@ mod tests {
     #[test]
     fn is_a_respondent() {
         assert_eq!(respondent().socket_type(), SocketType::Respondent);
+    }
+
+    /// nanomsg's RESPONDENT drops the survey at an empty receive, as its REP does.
+    #[test]
+    fn at_nanomsg_an_empty_recv_abandons_the_survey() {
+        let mut r = Respondent::new(SocketOptions { rep_recv_cancels: true, ..opts(10, 10) });
+        up(&mut r, &[1]);
+        r.on_message(1, msg(&[SID], "survey"), ms(0));
+        assert_eq!(r.recv(ms(0)), Ok(msg(&[SID], "survey")));
+        assert_eq!(r.recv(ms(0)), Err(RecvError::WouldBlock));
+        assert_eq!(r.send(msg(&[], "answer"), ms(1)), Err(SendError::State));
+        assert_eq!(transmit_all(&mut r, 1), []);
     }
 
     #[test]
