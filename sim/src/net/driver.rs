@@ -294,6 +294,14 @@ where
     };
     let pipe = shared.new_pipe();
     shared.with_core(|core, now| core.attach(pipe, now));
+    if !shared.peek_core(|core| core.takes(pipe)) {
+        // Refused (a PAIR with its peer): closed once handshaken, as every library
+        // does, so the dialler reconnects until the socket takes it.
+        shared.emit(DriverEvent::Connected { pipe, peer: *peer });
+        let reason = format!("refused: the {} already has its peer", shared.socket_type);
+        shared.emit(DriverEvent::Disconnected { pipe, reason });
+        return Some(pipe);
+    }
     run_established(shared, pipe, stream, peer, framing).await;
     Some(pipe)
 }

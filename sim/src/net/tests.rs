@@ -475,3 +475,67 @@ fn a_deadline_moved_later_or_cleared_fires_only_when_the_core_wants_it() {
     while !sim.step().expect("simulation") {}
     assert_eq!(*fired.borrow(), vec![Duration::from_millis(200)], "fired once, at the core's time");
 }
+
+/// A PAIR that has its peer refuses a second dialler, as every library does: the
+/// second's connection is closed once handshaken, it redials, and once the first peer
+/// has gone the PAIR takes it. Before, the second pipe was kept idle for good and the
+/// PAIR stayed without a peer after the first left.
+#[test]
+fn a_pair_refuses_a_second_dialler_and_takes_it_once_its_peer_has_gone() {
+    for zmtp in [false, true] {
+        let options = SocketOptions { zmtp, ..SocketOptions::default() };
+        let mut sim = sim(64);
+        let server_log = EventLog::default();
+        let (server_options, log) = (options.clone(), server_log.clone());
+        sim.host("server", move || {
+            let (options, log) = (server_options.clone(), log.clone());
+            async move {
+                let core = Box::new(Pair::new(options.clone()));
+                let pair = start(core, &options, vec![listen_addr()], vec![], &log).await;
+                pair.send(Msg::new(Bytes::from_static(b"hello"))).await.expect("send hello");
+                assert_eq!(pair.recv().await.expect("bye").body, Bytes::from_static(b"bye"));
+                // Sent once the first has gone: it waits for the PAIR's next peer.
+                crate::net::timer::sleep(Duration::from_secs(1)).await;
+                pair.send(Msg::new(Bytes::from_static(b"again"))).await.expect("send again");
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+        let first_options = options.clone();
+        sim.client("first", async move {
+            let core = Box::new(Pair::new(first_options.clone()));
+            let pair =
+                start(core, &first_options, vec![], vec![server_addr()], &EventLog::default())
+                    .await;
+            assert_eq!(pair.recv().await.expect("hello").body, Bytes::from_static(b"hello"));
+            // The second dials meanwhile, and is refused while this one is the peer.
+            crate::net::timer::sleep(Duration::from_secs(1)).await;
+            pair.send(Msg::new(Bytes::from_static(b"bye"))).await.expect("send bye");
+            crate::net::timer::sleep(Duration::from_millis(100)).await;
+            pair.close().await;
+            Ok(())
+        });
+        let second_log = EventLog::default();
+        let log = second_log.clone();
+        sim.client("second", async move {
+            crate::net::timer::sleep(Duration::from_millis(200)).await;
+            let core = Box::new(Pair::new(options.clone()));
+            let pair = start(core, &options, vec![], vec![server_addr()], &log).await;
+            let got = pair.recv().await.expect("again");
+            assert_eq!(got.body, Bytes::from_static(b"again"), "zmtp {zmtp}");
+            Ok(())
+        });
+        sim.run().unwrap_or_else(|e| panic!("zmtp {zmtp}: {e}"));
+        let refused = server_log.find(|_, e| match e {
+            DriverEvent::Disconnected { reason, .. } if reason.starts_with("refused") => {
+                Some(reason.clone())
+            }
+            _ => None,
+        });
+        assert!(!refused.is_empty(), "zmtp {zmtp}: no connection was refused");
+        assert_eq!(refused[0], "refused: the PAIR already has its peer");
+        let redials =
+            second_log.find(|_, e| matches!(e, DriverEvent::Connected { .. }).then_some(()));
+        assert!(redials.len() >= 2, "zmtp {zmtp}: the second dialled {} time(s)", redials.len());
+    }
+}

@@ -526,6 +526,12 @@ pub trait SocketCore {
     fn attach(&mut self, pipe: PipeId, _now: Duration) {
         self.pipes_mut().attach(pipe);
     }
+    /// Whether the core takes `pipe`, just attached: a core that refuses it (a PAIR
+    /// that has its peer) says `false`, and the driver closes its connection, as
+    /// every library does; the dialler then reconnects.
+    fn takes(&self, _pipe: PipeId) -> bool {
+        true
+    }
     /// The transport under `pipe` came up (`connected`) or went down.
     fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
         self.pipes_mut().set_connected(pipe, connected);

@@ -1,12 +1,13 @@
 //! PAIR: one peer, both ways; a send blocks at SNDHWM.
 //!
-//! libzmq refuses a second connection to a PAIR socket. The `SocketCore` trait has no
-//! way to refuse an `attach`, so a pipe attached while another is in use is simply
-//! never read (`can_receive` is false) nor written, and the driver keeps it idle until
-//! it goes; no event is emitted for it. The resolver's PAIR-peers check rejects
-//! topologies that would attach two, so this only matters for a peer reconnecting
+//! Every library refuses a second connection to a PAIR socket (libzmq terminates the
+//! pipe, NNG's pair0 and pair1 refuse it with `NNG_EBUSY`, nanomsg's exclusive pipe
+//! with `EISCONN`): a pipe attached while another is in use is not taken
+//! (`SocketCore::takes`), and the driver closes its connection, so the dialler
+//! reconnects until the peer's pipe has gone. The resolver's PAIR-peers check rejects
+//! topologies that would attach two, so this only matters for a peer redialling
 //! before its old pipe is gone. Once the peer's pipe is detached, the next pipe
-//! attached becomes the peer; a pipe ignored earlier stays ignored.
+//! attached becomes the peer.
 //!
 //! NNG's and nanomsg's PAIR (`sp_send_buffer`) queue on the socket, not on the pipe:
 //! the peer's pipe holds one message while connected, and a PAIR with no peer up
@@ -59,6 +60,10 @@ impl SocketCore for Pair {
             self.peer = Some(pipe);
             self.pipes.attach(pipe);
         }
+    }
+
+    fn takes(&self, pipe: PipeId) -> bool {
+        self.is_peer(pipe)
     }
 
     fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
@@ -141,6 +146,7 @@ mod tests {
         assert_eq!(transmit_all(&mut pair, 1), [(vec![], "out".into())]);
         assert_eq!(transmit_all(&mut pair, 2), []);
         assert!(pair.can_receive(1) && !pair.can_receive(2));
+        assert!(pair.takes(1) && !pair.takes(2), "the second is refused");
         pair.on_message(1, msg(&[], "in"), ms(0));
         assert_eq!(pair.recv(ms(0)), Ok(msg(&[], "in")));
         // Once the peer goes, a pipe attached later takes its place; 2 stays ignored.
@@ -150,6 +156,7 @@ mod tests {
         pair.send(msg(&[], "x"), ms(1)).unwrap();
         assert_eq!(transmit_all(&mut pair, 3), [(vec![], "x".into())]);
         assert!(!pair.can_receive(2));
+        assert!(pair.takes(3));
     }
 
     #[test]

@@ -1390,6 +1390,10 @@ impl SocketCore for Flawed {
         self.inner.socket_type()
     }
 
+    fn takes(&self, pipe: PipeId) -> bool {
+        self.inner.takes(pipe)
+    }
+
     fn pipes(&self) -> &Pipes {
         self.inner.pipes()
     }
@@ -1765,6 +1769,10 @@ struct Frozen(Box<dyn SocketCore>);
 impl SocketCore for Frozen {
     fn socket_type(&self) -> SocketType {
         self.0.socket_type()
+    }
+
+    fn takes(&self, pipe: PipeId) -> bool {
+        self.0.takes(pipe)
     }
 
     fn pipes(&self) -> &Pipes {
