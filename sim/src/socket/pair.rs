@@ -1,13 +1,16 @@
 //! PAIR: one peer, both ways; a send blocks at SNDHWM.
 //!
-//! Every library refuses a second connection to a PAIR socket (libzmq terminates the
-//! pipe, NNG's pair0 and pair1 refuse it with `NNG_EBUSY`, nanomsg's exclusive pipe
-//! with `EISCONN`): a pipe attached while another is in use is not taken
-//! (`SocketCore::takes`), and the driver closes its connection, so the dialler
-//! reconnects until the peer's pipe has gone. The resolver's PAIR-peers check rejects
-//! topologies that would attach two, so this only matters for a peer redialling
-//! before its old pipe is gone. Once the peer's pipe is detached, the next pipe
-//! attached becomes the peer.
+//! A pipe attached while another is in use is never read (`can_receive` is false) nor
+//! written. The SP libraries close its connection (NNG's pair0 and pair1 discard
+//! every other connection while a peer is connected; nanomsg's exclusive pipe too),
+//! so the dialler redials until the peer's pipe has gone and is then taken: an SP
+//! PAIR does not take it (`SocketCore::takes`) and the driver closes it. libzmq
+//! terminates the pipe but keeps the connection (measured with pyzmq: the second
+//! dialler saw no disconnect and, once the first peer had gone, got nothing): a ZMTP
+//! PAIR keeps it idle, and once the peer's pipe is detached only a pipe attached
+//! later becomes the peer. The resolver's PAIR-peers check rejects topologies that
+//! would attach two, so this only matters for a peer redialling before its old pipe
+//! is gone.
 //!
 //! NNG's and nanomsg's PAIR (`sp_send_buffer`) queue on the socket, not on the pipe:
 //! the peer's pipe holds one message while connected, and a PAIR with no peer up
@@ -28,13 +31,16 @@ pub struct Pair {
     peer: Option<PipeId>,
     /// The socket's own send queue, when it queues as NNG's and nanomsg's do.
     buffer: Option<SendBuffer>,
+    /// Whether a pipe attached beside the peer's is refused (SP) or kept idle (ZMTP).
+    refuses_others: bool,
 }
 
 impl Pair {
     /// A PAIR core with these options.
     pub fn new(options: SocketOptions) -> Pair {
+        let refuses_others = !options.zmtp;
         let (pipes, buffer) = SendBuffer::for_options(options);
-        Pair { pipes, peer: None, buffer }
+        Pair { pipes, peer: None, buffer, refuses_others }
     }
 
     fn is_peer(&self, pipe: PipeId) -> bool {
@@ -63,7 +69,7 @@ impl SocketCore for Pair {
     }
 
     fn takes(&self, pipe: PipeId) -> bool {
-        self.is_peer(pipe)
+        self.is_peer(pipe) || !self.refuses_others
     }
 
     fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
@@ -146,7 +152,7 @@ mod tests {
         assert_eq!(transmit_all(&mut pair, 1), [(vec![], "out".into())]);
         assert_eq!(transmit_all(&mut pair, 2), []);
         assert!(pair.can_receive(1) && !pair.can_receive(2));
-        assert!(pair.takes(1) && !pair.takes(2), "the second is refused");
+        assert!(pair.takes(1) && !pair.takes(2), "an SP PAIR refuses the second");
         pair.on_message(1, msg(&[], "in"), ms(0));
         assert_eq!(pair.recv(ms(0)), Ok(msg(&[], "in")));
         // Once the peer goes, a pipe attached later takes its place; 2 stays ignored.
@@ -157,6 +163,10 @@ mod tests {
         assert_eq!(transmit_all(&mut pair, 3), [(vec![], "x".into())]);
         assert!(!pair.can_receive(2));
         assert!(pair.takes(3));
+        // libzmq's keeps the second connection, idle.
+        let mut zmtp = Pair::new(SocketOptions { zmtp: true, ..opts(10, 10) });
+        up(&mut zmtp, &[1, 2]);
+        assert!(zmtp.takes(2) && !zmtp.can_receive(2));
     }
 
     #[test]
