@@ -266,45 +266,38 @@ fn a_sigkill_of_real_leaves_neither_a_program_nor_its_guardian_running() {
     assert_eq!(guardians_of(real.id()), Vec::<i32>::new(), "no guardian of xtask is left");
 }
 
-/// Whether `pid` is stopped (`T` in `/proc/PID/stat`), read every 10 ms until it is
-/// `stopped` or `GUARD` passes; whether it came to be.
-fn comes_to_be_stopped(pid: i32, stopped: bool) -> bool {
-    let until = std::time::Instant::now() + GUARD;
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
-        if (state == Some('T')) == stopped {
-            return true;
-        }
-        if std::time::Instant::now() >= until {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// The longest gap between the child's ticks (nanosecond times, one a line, written
+/// every 100 ms while it runs), and whether it ticked again after that gap.
+fn longest_gap(ticks: &str) -> (Duration, bool) {
+    let times: Vec<u64> = ticks.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    let gaps = times.windows(2).enumerate().map(|(i, w)| (w[1].saturating_sub(w[0]), i));
+    let (longest, at) = gaps.max().unwrap_or((0, 0));
+    (Duration::from_nanos(longest), at + 2 < times.len())
 }
 
 /// A `stall` stops the program with every process it started, and continues them at
 /// its end: a child in a session of its own (`setsid`), outside the program's process
-/// group, used to serve on through the stall.
+/// group, used to serve on through the stall. The child stamps the time every 100 ms;
+/// after the run its stamps show the 2 s stall as a gap, and stamps after it.
 #[test]
 fn a_stall_stops_and_continues_a_child_that_left_the_program_s_group() {
     let dir = TempDir::new("program-stall");
-    let program = "setsid sh -c \"echo \\$\\$ > kept; exec sleep 600\" & \
+    let program = "setsid sh -c \"echo \\$\\$ > kept; \
+        while :; do date +%s%N >> ticks; sleep 0.1; done\" & \
         while [ ! -s kept ]; do sleep 0.05; done; echo ready; exec sleep 600";
     let path = scenario(&dir.0, "stalled", program, "4s");
     let text = std::fs::read_to_string(&path).expect("the scenario");
     let faults = "faults:\n  - {at: 1s, for: 2s, kind: stall, node: server}\n";
     std::fs::write(&path, text.replace("invariants:", &format!("{faults}invariants:")))
         .expect("the scenario");
-    let mut real = start(&dir.0, &["real", &path.display().to_string(), "--json", "r.json"]);
-    let (stdout, _) = read_until(&mut real, "endpoints of stalled seed 1:");
+    let real = start(&dir.0, &["real", &path.display().to_string(), "--json", "r.json"]);
+    let (code, out, err) = finish(real, None);
     let child = pids(&dir.0, &["kept"]);
-    let stopped = comes_to_be_stopped(child[0], true);
-    let continued = stopped && comes_to_be_stopped(child[0], false);
-    let (code, out, err) = finish(real, Some(stdout));
     let left = left_running(&child);
-    assert!(stopped, "the stall did not stop the program's child");
-    assert!(continued, "the stall's end did not continue the program's child");
+    let ticks = std::fs::read_to_string(dir.0.join("ticks")).expect("the child's ticks");
+    let (gap, ticked_after) = longest_gap(&ticks);
+    assert!(gap >= Duration::from_millis(1500), "the stall did not stop the child: {gap:?}");
+    assert!(ticked_after, "the stall's end did not continue the child");
     assert!(left.is_empty(), "outlived the run: {left:?}");
     assert_eq!(code, Some(0), "{out}{err}");
 }

@@ -66,9 +66,12 @@ const NAME: &str = "patchbay-guardian";
 /// program, `PGID:MARK:held` or `PGID:MARK:reaped`; a line that does not parse is
 /// dropped, and a group of 0, 1 or with a leading zero is never listed (`kill -- -1`
 /// would reach every process the user has). Every word the script splits is digits,
-/// dots and colons, so no glob nor `IFS` surprise can come of it.
+/// dots and colons, so no glob nor `IFS` surprise can come of it. It says `armed` on
+/// its standard output once its `trap` is set, which [`Guardian::start`] waits for.
 const SCRIPT: &str = r#"
 trap '' INT TERM HUP QUIT
+echo armed
+exec >/dev/null
 var=$1
 live=
 while read -r verb pgid mark; do
@@ -197,18 +200,30 @@ struct Guardian {
 }
 
 impl Guardian {
+    /// Starts the guardian and waits until it is armed (its `trap` set), so no signal
+    /// sent after this returns can end it.
     fn start() -> std::io::Result<Guardian> {
+        use std::io::BufRead as _;
+
         let pid = std::process::id().to_string();
         let mut child = Command::new("/bin/sh")
             .args(["-c", SCRIPT, NAME, MARK_VAR, &pid])
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             // Holding no folder busy, and out of every group a signal to patchbay's reaches.
             .current_dir("/")
             .process_group(0)
             .spawn()?;
         let input = child.stdin.take().expect("piped");
+        let mut said = String::new();
+        let out = child.stdout.take().expect("piped");
+        std::io::BufReader::new(out).read_line(&mut said)?;
+        if said != "armed\n" {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other(format!("it said {said:?}, not `armed`")));
+        }
         Ok(Guardian { child, input })
     }
 
@@ -221,23 +236,25 @@ impl Guardian {
 #[cfg(test)]
 mod tests {
     use std::io::{BufRead as _, BufReader};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use super::*;
 
     /// A guard on every wait, not a wait itself.
     const GUARD: Duration = Duration::from_secs(20);
 
-    /// Looks at `done` every 10 ms until it holds or `GUARD` passes; whether it held.
-    fn within_guard(mut done: impl FnMut() -> bool) -> bool {
-        let until = Instant::now() + GUARD;
-        while !done() {
-            if Instant::now() >= until {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        true
+    /// Whether `pid` has ended within `GUARD` (a zombie has): its pidfd turns readable
+    /// when it does.
+    #[cfg(target_os = "linux")]
+    fn ended_within_guard(pid: u32) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        use rustix::process::{Pid, PidfdFlags, pidfd_open};
+
+        let pid = Pid::from_raw(i32::try_from(pid).expect("a pid")).expect("not 0");
+        let Ok(fd) = pidfd_open(pid, PidfdFlags::empty()) else { return true };
+        let guard = Timespec::try_from(GUARD).expect("a short guard");
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        poll(&mut fds, Some(&guard)).expect("poll") == 1
     }
 
     /// The guardian ignores the signals that end patchbay, and at the end of its input
@@ -291,7 +308,9 @@ mod tests {
         // Its leader reaped, a child carrying the mark left in the group: killed.
         let (reaped, reaped_child) = leaving_a_child("sleep 600 & echo $!", &marks[2]);
         // Its leader reaped, a child without the mark left in the group: spared.
-        let unmarked = format!("env -u {MARK_VAR} sleep 600 & echo $!");
+        // The child says its pid once the mark has left its environment, so the
+        // guardian never looks at it while it still carries it.
+        let unmarked = format!("env -u {MARK_VAR} sh -c 'echo $$; exec sleep 600' &");
         let (unmarked, unmarked_child) = leaving_a_child(&unmarked, &marks[3]);
         let groups = [pid(&listed), pid(&removed), reaped, unmarked];
         for (group, mark) in groups.iter().zip(&marks) {
@@ -313,27 +332,27 @@ mod tests {
             let mut links = fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok());
             assert!(links.all(|l| l != end), "a program holds the guardian's input {end:?}");
         }
-        // Once its `trap` has run (INT, HUP, QUIT and TERM ignored), those signals to
-        // its group leave it standing: else it would die and kill nothing.
-        let ignoring = || {
-            let status = std::fs::read_to_string(format!("/proc/{}/status", g.child.id()));
-            let status = status.unwrap_or_default();
-            let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"));
-            mask.and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-                .is_some_and(|m| m & 0x4007 == 0x4007)
-        };
-        assert!(within_guard(ignoring), "the guardian does not ignore INT, HUP, QUIT, TERM");
+        // Armed once started (INT, HUP, QUIT and TERM ignored), so those signals to its
+        // group leave it standing: else it would die and kill nothing.
+        let status = std::fs::read_to_string(format!("/proc/{}/status", g.child.id()));
+        let status = status.expect("its status");
+        let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"));
+        let ignored = mask.and_then(|m| u64::from_str_radix(m.trim(), 16).ok());
+        assert!(
+            ignored.is_some_and(|m| m & 0x4007 == 0x4007),
+            "the guardian does not ignore INT, HUP, QUIT, TERM: {ignored:x?}"
+        );
         let guardian = Pid::from_raw(pid(&g.child)).expect("not 0");
         for signal in [Signal::INT, Signal::TERM, Signal::HUP, Signal::QUIT] {
             kill_process_group(guardian, signal).expect("signalled");
         }
         let Guardian { mut child, input } = g;
         drop(input);
-        let exited = within_guard(|| child.try_wait().expect("waited").is_some());
+        let exited = ended_within_guard(child.id());
         let killed = (
-            within_guard(|| listed.try_wait().expect("waited").is_some()),
-            within_guard(|| left_group.try_wait().expect("waited").is_some()),
-            within_guard(|| ended(reaped_child)),
+            ended_within_guard(listed.id()),
+            ended_within_guard(left_group.id()),
+            ended_within_guard(reaped_child as u32),
         );
         // Looked at once the guardian has exited and what it killed has ended.
         let spared = (ended(pid(&removed)), ended(unmarked_child));
@@ -355,8 +374,15 @@ mod tests {
         g.child.kill().expect("killed");
         g.child.wait().expect("waited");
         // A process another test starts at this moment may hold the read end for the
-        // instant between its fork and its exec; a line then still goes in (a few
-        // bytes, far below the pipe's buffer), and a later one fails.
-        assert!(within_guard(|| g.tell("add", 12_345, "1.2.3").is_err()), "every line went in");
+        // instant between its fork and its exec: the line is told once no reader is
+        // left, which a poll for nothing but an error on the write end says.
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::event::{PollFd, PollFlags, Timespec, poll};
+            let guard = Timespec::try_from(GUARD).expect("a short guard");
+            let mut fds = [PollFd::new(&g.input, PollFlags::empty())];
+            assert_eq!(poll(&mut fds, Some(&guard)).expect("poll"), 1, "a reader stayed");
+        }
+        assert!(g.tell("add", 12_345, "1.2.3").is_err(), "the line went in");
     }
 }

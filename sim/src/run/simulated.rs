@@ -23,7 +23,7 @@ use crate::trace::{Recorder, SocketIndex, Trace};
 
 use super::RunError;
 use super::faults::{FaultWorld, SharedHosts, turmoil_latency};
-use super::node::sink_naming_peers;
+use super::node::{RunCtx, sink_naming_peers};
 use super::phases::Phases;
 use super::platform::{Platform, ReplicaTask};
 use super::shim::ShimTransport;
@@ -287,9 +287,7 @@ pub(super) fn simulate(
     };
     let rt = start_replicas(platform, &world, &recorder, &completion, seed, &groups);
     let idle = timers.as_ref().map(|t| IdleProof::new(plan, t.watch(), &world, &recorder));
-    let out_of_ids = &rt.out_of_ids;
-    let (trace, stepping) =
-        step_through(plan, registry, &mut sim, &world, &recorder, &completion, idle, out_of_ids);
+    let (trace, stepping) = step_through(plan, registry, &mut sim, &rt, idle);
     // A host that never ran would leave its supervisors holding the run context.
     rt.platform.queues.borrow_mut().clear();
     // A replica that ran out of message ids stopped its design: the run cannot say
@@ -314,22 +312,18 @@ fn shared_hosts(plan: &ScenarioPlan, packing: &HostPacking) -> SharedHosts {
 /// Steps turmoil through the run's phases, and stops early once `idle` proves that
 /// nothing more can happen: the trace is then finished as the full run would have
 /// finished it, at the step the full run would have ended on. A replica that ran out
-/// of message ids (`out_of_ids`) ends the stepping at once: the run cannot say what
-/// the scenario asked, and its caller reports why.
-#[allow(clippy::too_many_arguments, reason = "the run's parts, each borrowed for its stepping")]
+/// of message ids (`RunCtx::out_of_ids`) ends the stepping at once: the run cannot
+/// say what the scenario asked, and its caller reports why.
 fn step_through(
     plan: &ScenarioPlan,
     registry: &Registry,
     sim: &mut turmoil::Sim<'_>,
-    world: &Rc<FaultWorld>,
-    recorder: &Recorder,
-    completion: &Completion,
+    rt: &RunCtx<SimPlatform>,
     mut idle: Option<IdleProof<'_>>,
-    out_of_ids: &RefCell<Option<String>>,
 ) -> (Result<Trace, RunError>, Stepping) {
-    let mut phases = Phases::new(plan, registry, world, recorder, completion);
+    let mut phases = Phases::new(plan, registry, &rt.world, &rt.recorder, &rt.completion);
     let mut stepping = Stepping::default();
-    while out_of_ids.borrow().is_none() && phases.advance(sim.elapsed()) {
+    while rt.out_of_ids.borrow().is_none() && phases.advance(sim.elapsed()) {
         let now = sim.elapsed();
         if idle.as_mut().is_some_and(|idle| idle.proves(now, &phases)) {
             stepping.idle_from = Some(now);
