@@ -2,7 +2,7 @@
 //! stopped, and no external program it started outlives it, nor a child the program
 //! started itself (each program runs in a process group of its own, killed whole).
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::ended_within;
+use common::{ended_within, read_until};
 
 /// `pid` as the kernel numbers it.
 fn pid_of(pid: u32) -> i32 {
@@ -58,17 +58,7 @@ fn ctrl_c_during_a_real_run_leaves_no_external_program_or_its_child_running() {
         .expect("start xtask real");
     // The endpoint table is printed once every program is ready, so its pids are
     // written by then.
-    let mut stdout = BufReader::new(real.stdout.take().expect("piped"));
-    let mut printed = String::new();
-    loop {
-        let mut line = String::new();
-        let n = stdout.read_line(&mut line).expect("read stdout");
-        assert!(n > 0, "real ended before its endpoint table: {printed}");
-        printed += &line;
-        if line.starts_with("endpoints of held seed 1:") {
-            break;
-        }
-    }
+    let (_stdout, _) = read_until(&mut real, "endpoints of held seed 1:");
     let pids = std::fs::read_to_string(dir.join("pids")).expect("the program wrote its pids");
     let pids: Vec<u32> = pids.split_whitespace().map(|p| p.parse().expect("a pid")).collect();
     assert_eq!(pids.len(), 2, "{pids:?}");

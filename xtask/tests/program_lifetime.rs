@@ -11,13 +11,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{TempDir, ended_within};
+use common::{TempDir, ended_within, read_until};
 use rustix::process::{Pid, Signal, kill_process};
 
 /// A guard on every wait for the command, not a wait itself.
@@ -53,21 +53,6 @@ fn start(dir: &Path, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start xtask")
-}
-
-/// Reads `child`'s standard output up to the line starting with `line`; what it read.
-fn read_until(child: &mut Child, line: &str) -> (BufReader<std::process::ChildStdout>, String) {
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-    let mut printed = String::new();
-    loop {
-        let mut next = String::new();
-        let n = stdout.read_line(&mut next).expect("read stdout");
-        assert!(n > 0, "the command ended before `{line}`: {printed}");
-        printed += &next;
-        if next.starts_with(line) {
-            return (stdout, printed);
-        }
-    }
 }
 
 /// Waits (with `GUARD`) for `child` to end; its exit code and the rest of its output.

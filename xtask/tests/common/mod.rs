@@ -1,12 +1,14 @@
 //! What the binary-level tests share: the workspace root they run the xtask binary
-//! from, a scratch folder removed when the test ends, the binary run in a folder, and
-//! whether a process a test started has ended. Each test file that needs
+//! from, a scratch folder removed when the test ends, the binary run in a folder, a
+//! command's output read up to a line, and whether a process a test started has
+//! ended. Each test file that needs
 //! them says `mod common;`; not every file uses every item.
 
 #![allow(dead_code, reason = "each test binary uses its own part of this module")]
 
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, ChildStdout, Command, Output};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -63,4 +65,19 @@ pub fn ended_within(pid: i32, guard: Duration) -> bool {
     let guard = Timespec::try_from(guard).expect("a short guard");
     let mut fds = [PollFd::new(&fd, PollFlags::IN)];
     poll(&mut fds, Some(&guard)).expect("poll") == 1
+}
+
+/// Reads `child`'s standard output up to the line starting with `line`; what it read.
+pub fn read_until(child: &mut Child, line: &str) -> (BufReader<ChildStdout>, String) {
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let mut printed = String::new();
+    loop {
+        let mut next = String::new();
+        let n = stdout.read_line(&mut next).expect("read stdout");
+        assert!(n > 0, "the command ended before `{line}`: {printed}");
+        printed += &next;
+        if next.starts_with(line) {
+            return (stdout, printed);
+        }
+    }
 }
