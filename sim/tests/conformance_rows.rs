@@ -824,6 +824,157 @@ fn conformance_nanomsg_pair_pushes_back_from_a_receiver_that_stops_reading() {
     assert_nanomsg_kernel_holds(&real, &sim, "sent");
 }
 
+// ------------------------------------------------------------------ a PAIR's second dialler
+
+/// How long the PAIR's send of 3 may wait once a has gone, as `SECOND_SEND_MS` in the
+/// peer script: an SP PAIR takes b at its next redial; libzmq's never does.
+const SECOND_SEND: Duration = Duration::from_millis(2000);
+
+/// The outcome text of the second-dialler rows (`second_dialler_outcome` in the peer
+/// script): what a got, what became of b's first connection ("closed", "kept"), and
+/// whether the PAIR's send of 3 went out once a had gone, and to b.
+fn second_dialler_outcome(a1: &str, b_fate: &str, a2: &str, sent: bool, b3: &str) -> String {
+    let fate = match b_fate {
+        "closed" => "b connected, then was closed",
+        "kept" => "b connected and was kept",
+        _ => "b never connected",
+    };
+    let sent = if sent { "went out" } else { "timed out" };
+    format!("a got {a1}; {fate}; a got {a2}; a closed, and the PAIR's send of 3 {sent}; b got {b3}")
+}
+
+/// Sends `body`, which must be taken within `STEP_TIMEOUT`.
+async fn send_step(socket: &SocketHandle, body: &'static str) -> Result<(), String> {
+    match timeout(STEP_TIMEOUT, socket.send(Msg::new(body))).await {
+        Ok(sent) => sent.map_err(|e| format!("send {body}: {e:?}")),
+        Err(_) => Err(format!("the send of {body} waited {STEP_TIMEOUT:?}")),
+    }
+}
+
+/// What arrives at `socket` within `within`: its text, or "nothing".
+async fn text_within(socket: &SocketHandle, within: Duration) -> String {
+    match recv_within(socket, within).await {
+        Some(Ok(msg)) => body(&msg),
+        _ => "nothing".to_owned(),
+    }
+}
+
+/// patchbay's PAIR (`options`) binds and sends 1 to the counterpart's first dialler,
+/// a; the second, b, dials and says what became of its connection; the PAIR sends 2;
+/// a closes; once patchbay's PAIR has seen a's connection go, it sends 3, waiting at
+/// most `SECOND_SEND`, and b says what it got.
+async fn ours_pair_second_dialler<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let pair = open_bound(t, SocketType::Pair, &options, &env, &mut cp, &watch).await?;
+    send_step(&pair, "1").await?;
+    let a1 = cp.expect("A GOT ").await?;
+    let b_fate = cp.expect("B ").await?;
+    send_step(&pair, "2").await?;
+    let a2 = cp.expect("A GOT ").await?;
+    cp.expect("A CLOSED").await?;
+    // a's connection, not one of b's refused ones.
+    let a_gone = |s: &Seen| s.closed.iter().any(|reason| !reason.starts_with("refused"));
+    if !watch.until(STEP_TIMEOUT, a_gone).await {
+        return Err("patchbay's PAIR never saw a's connection close".to_owned());
+    }
+    let sent = match timeout(SECOND_SEND, pair.send(Msg::new("3"))).await {
+        Ok(sent) => sent.map(|()| true).map_err(err("send of 3"))?,
+        Err(_) => false,
+    };
+    cp.say("SENT");
+    let b3 = cp.expect("B GOT ").await?;
+    Ok(Outcome::new(second_dialler_outcome(&a1, &b_fate, &a2, sent, &b3)))
+}
+
+/// The simulated diallers of the second-dialler rows, PAIRs of `options`, as
+/// `peer_pair_second_dialler` plays them: b's connection is closed if it goes within
+/// `WINDOW` of coming up.
+fn sim_pair_diallers(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let a = open(t.clone(), SocketType::Pair, &options, vec![], vec![to], &Watch::default())
+            .await?;
+        link.say(format!("A GOT {}", text_within(&a, STEP_TIMEOUT).await));
+        let watch = Watch::default();
+        let b = open(t, SocketType::Pair, &options, vec![], vec![to], &watch).await?;
+        let fate = if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
+            "never-up"
+        } else if watch.until(WINDOW, |s| !s.closed.is_empty()).await {
+            "closed"
+        } else {
+            "kept"
+        };
+        link.say(format!("B {fate}"));
+        link.say(format!("A GOT {}", text_within(&a, STEP_TIMEOUT).await));
+        a.close().await;
+        link.say("A CLOSED");
+        link.expect("SENT").await?;
+        link.say(format!("B GOT {}", text_within(&b, WINDOW).await));
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
+/// The second-dialler experiment: the oracle, then patchbay's bound PAIR (`options`)
+/// against the peer's diallers and against simulated ones of the same options.
+fn pair_second_dialler(row: &str, want: &str, options: SocketOptions) {
+    require_peers();
+    oracle_shows(row, want, "the oracle disagrees with the documented PAIR");
+    let peer = sim_pair_diallers(options.clone());
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_pair_second_dialler(options));
+    agree(row, want, &real, &sim);
+}
+
+/// The SP libraries' story: b is closed while a is the PAIR's peer, redials, and is
+/// taken once a has gone.
+const SP_SECOND_DIALLER: &str = "a got 1; b connected, then was closed; a got 2; a closed, and \
+                                 the PAIR's send of 3 went out; b got 3";
+
+/// NNG's PAIR closes a second connection once it is up (`pair1_pipe_start` and
+/// `pair0_pipe_start` refuse it: NNG_EBUSY), so b redials every 100 ms and is taken
+/// once a has gone. patchbay's `nng` PAIR does not take it (`SocketCore::takes`) and
+/// closes it; one that keeps it idle, as it did until 2026-12-05, fails this row (b
+/// kept, the send of 3 timed out, b got nothing: tried as a mutation).
+#[test]
+fn conformance_nng_pair_closes_a_second_dialler_and_takes_it_once_its_peer_has_gone() {
+    pair_second_dialler(
+        "nng-pair-second-dialler",
+        SP_SECOND_DIALLER,
+        nng_options(SocketType::Pair),
+    );
+}
+
+/// The same with NNG's PAIR v0 (`pair_version: 0`).
+#[test]
+fn conformance_nng_pair0_closes_a_second_dialler_and_takes_it_once_its_peer_has_gone() {
+    let pair0 = SocketOptions { pair_v1: false, ..nng_options(SocketType::Pair) };
+    pair_second_dialler("nng-pair0-second-dialler", SP_SECOND_DIALLER, pair0);
+}
+
+/// nanomsg's exclusive pipe refuses a second (`nn_excl_add`: EISCONN) and its
+/// connection is closed, so b redials and is taken once a has gone.
+#[test]
+fn conformance_nanomsg_pair_closes_a_second_dialler_and_takes_it_once_its_peer_has_gone() {
+    pair_second_dialler("nanomsg-pair-second-dialler", SP_SECOND_DIALLER, nanomsg());
+}
+
+/// libzmq's PAIR terminates a second pipe and keeps its connection
+/// (`pair_t::xattach_pipe`): b sees no disconnect, and once a has gone the PAIR has
+/// no peer, so its send of 3 waits out `SECOND_SEND` and b gets nothing. A `zeromq`
+/// PAIR that closed the connection as the SP ones do fails this row (pyzmq's b
+/// redials and gets 3: tried as a mutation).
+#[test]
+fn conformance_zmq_pair_keeps_a_second_dialler_idle() {
+    let want = "a got 1; b connected and was kept; a got 2; a closed, and the PAIR's send of 3 \
+                timed out; b got nothing";
+    pair_second_dialler("zmq-pair-second-dialler", want, zeromq());
+}
+
 /// The PUSH rows' sender and receiver; the PAIR rows and the DEALER row run the
 /// same experiment.
 const PUSH_PULL: (SocketType, SocketType) = (SocketType::Push, SocketType::Pull);

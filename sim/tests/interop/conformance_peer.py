@@ -33,6 +33,11 @@ Rows:
   nng-pair-stopped, nanomsg-pair-stopped
                        a PAIR sends to a PAIR that stops reading until a send
                        waits, at the defaults; then the receiver drains
+  nng-pair-second-dialler, nng-pair0-second-dialler, nanomsg-pair-second-dialler,
+  zmq-pair-second-dialler
+                       a bound PAIR sends 1 to its peer a; a second PAIR, b, dials it;
+                       the PAIR sends 2; a closes; the PAIR sends 3: whether b's
+                       connection is closed, and who gets 3 (NNG's PAIR v1, and v0)
   zmq-push-hwm         PUSH (SNDHWM 10) connected before its PULL exists
   nng-push-hwm         the same with NNG (send buffer 10; and 0, its default)
   nanomsg-push-hwm     the same with nanomsg (it has no send queue)
@@ -118,6 +123,7 @@ Rows:
 """
 
 import os
+import select
 import signal
 import socket
 import struct
@@ -1323,6 +1329,230 @@ def peer_pair_stopped(lib):
     say("HELLO", (receiver.recv(TIMEOUT_MS) or b"nothing").decode())
     assert line() == "drain"
     say("GOT", " ".join(str(n) for n in receiver.drain_numbers()))
+    line()
+
+
+# ---------------------------------------------------------------- a PAIR's second dialler
+
+# How long the PAIR's send of 3 may wait once a has gone: an SP PAIR takes b at its next
+# redial (every 100 ms, nanomsg's every NN_SECOND_RECONNECT_MS); libzmq's never does.
+SECOND_SEND_MS = 2000
+# nanomsg's b redials this far apart, so that the oracle's PAIR is seen without a peer
+# (NN_STAT_CURRENT_CONNECTIONS 0) before b's next dial is taken.
+NN_SECOND_RECONNECT_MS = 500
+NN_STAT_ESTABLISHED_CONNECTIONS = 101
+NN_STAT_BROKEN_CONNECTIONS = 104
+
+
+def pair_kind(version):
+    import pynng
+
+    return pynng.Pair1 if version == 1 else pynng.Pair0
+
+
+class PairDialler:
+    """A PAIR of `lib` ("zmq", "nng", "nanomsg"; NNG's of `version`) dialling `port`,
+    counting its connections as they come up and go: pynng's pipe callbacks, libzmq's
+    monitor (handshake succeeded, disconnected), nanomsg's statistics (established,
+    broken). Every wait is bounded."""
+
+    def __init__(self, lib, port, version=1):
+        self.lib = lib
+        self.ups = self.downs = 0
+        url = "tcp://127.0.0.1:%d" % port
+        if lib == "nng":
+            self.changed = threading.Condition()
+            self.sock = nng_open(pair_kind(version), reconnect_time_min=100,
+                                 reconnect_time_max=100)
+            self.sock.add_post_pipe_connect_cb(lambda _p: self.count(1, 0))
+            self.sock.add_post_pipe_remove_cb(lambda _p: self.count(0, 1))
+            self.sock.dial(url, block=False)
+        elif lib == "zmq":
+            import zmq
+
+            _, ctx = zmq_ctx()
+            self.sock = zsock(ctx, zmq.PAIR)
+            self.mon = self.sock.get_monitor_socket()
+            self.sock.connect(url)
+        else:
+            self.sock = Nn(NN_PAIR)
+            self.sock.setint(NN_RECONNECT_IVL, NN_SECOND_RECONNECT_MS)
+            self.sock.connect(port)
+
+    def count(self, ups, downs):
+        with self.changed:
+            self.ups += ups
+            self.downs += downs
+            self.changed.notify_all()
+
+    def wait(self, ups, downs, seconds):
+        """Whether it has seen `ups` connections come up and `downs` go within
+        `seconds`."""
+        def done():
+            return self.ups >= ups and self.downs >= downs
+
+        if self.lib == "nng":
+            with self.changed:
+                return self.changed.wait_for(done, seconds)
+        end = time.monotonic() + seconds
+        while not done() and time.monotonic() < end:
+            if self.lib == "zmq":
+                import zmq
+                from zmq.utils.monitor import recv_monitor_message
+
+                if self.mon.poll(int((end - time.monotonic()) * 1000) + 1):
+                    event = recv_monitor_message(self.mon)["event"]
+                    self.ups += event == zmq.EVENT_HANDSHAKE_SUCCEEDED
+                    self.downs += event == zmq.EVENT_DISCONNECTED
+            else:
+                stat = Nn.lib.nn_get_statistic
+                self.ups = stat(self.sock.s, NN_STAT_ESTABLISHED_CONNECTIONS)
+                self.downs = stat(self.sock.s, NN_STAT_BROKEN_CONNECTIONS)
+                time.sleep(0.001)
+        return done()
+
+    def fate(self):
+        """What became of its first connection: "closed" when the PAIR closed it within
+        WINDOW_S of coming up, "kept" when it did not."""
+        if not self.wait(1, 0, TIMEOUT_MS / 1000):
+            return "never-up"
+        return "closed" if self.wait(1, 1, WINDOW_S) else "kept"
+
+    def recv(self, ms):
+        """A message's text, or "nothing" if none came within `ms`."""
+        if self.lib == "nng":
+            got = nng_try_recv(self.sock, ms)
+        elif self.lib == "zmq":
+            got = zmq_try_recv(self.sock, ms)
+        else:
+            got = self.sock.recv(ms)
+        return "nothing" if got is None else got.decode()
+
+    def close(self):
+        if self.lib == "nanomsg":
+            Nn.lib.nn_close(self.sock.s)
+        else:
+            self.sock.close()
+
+
+def zmq_try_recv(sock, ms):
+    import zmq
+
+    sock.setsockopt(zmq.RCVTIMEO, ms)
+    try:
+        return sock.recv()
+    except zmq.Again:
+        return None
+
+
+class BoundPair:
+    """The oracle's PAIR of `lib`, bound, with `send(body, ms)`, whether it went out
+    within `ms`, and `wait_first_gone()`, whether it let go of the peer it took first
+    within the peer script's timeout, so that its next send cannot go there."""
+
+    def __init__(self, lib, version=1):
+        self.lib = lib
+        if lib == "nng":
+            self.pipes, self.removed = [], set()
+            sock = nng_open(pair_kind(version))
+            sock.add_post_pipe_connect_cb(lambda p: self.pipes.append(p.id))
+            sock.add_post_pipe_remove_cb(lambda p: self.removed.add(p.id))
+            self.port = nng_listen(sock, 0)
+            self.send_fd = sock.send_fd
+            self.timed = nng_timed(sock)
+        elif lib == "zmq":
+            import zmq
+
+            _, ctx = zmq_ctx()
+            self.sock = zsock(ctx, zmq.PAIR)
+            self.port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+            self.timed = zmq_timed(self.sock)
+        else:
+            self.timed = Nn(NN_PAIR)
+            self.port = free_port()
+            self.timed.bind(self.port)
+
+    def send(self, body, ms=TIMEOUT_MS):
+        return self.timed.send(body, ms)
+
+    def holds_first(self):
+        """Whether the PAIR may still send to the peer it took first. NNG: until that
+        pipe is removed (NNG_PIPE_EV_REM_POST), and after it while the PAIR is
+        writable (its send fd readable) with no other pipe taken, since the callback
+        comes before `pair1_pipe_stop` lets go of the pipe; libzmq: while the PAIR is
+        writable (ZMQ_EVENTS processes its commands and reads the terminated pipe's
+        delimiter); nanomsg: while it has a pipe (NN_STAT_CURRENT_CONNECTIONS)."""
+        if self.lib == "nng":
+            if not self.pipes or self.pipes[0] not in self.removed:
+                return True
+            return len(self.pipes) == 1 and bool(select.select([self.send_fd], [], [], 0)[0])
+        if self.lib == "zmq":
+            import zmq
+
+            return bool(self.sock.getsockopt(zmq.EVENTS) & zmq.POLLOUT)
+        return self.timed.connections() > 0
+
+    def wait_first_gone(self):
+        end = time.monotonic() + TIMEOUT_MS / 1000
+        while self.holds_first():
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.001)
+        return True
+
+
+def second_dialler_outcome(a1, b_fate, a2, sent, b3):
+    fate = {
+        "closed": "b connected, then was closed",
+        "kept": "b connected and was kept",
+    }.get(b_fate, "b never connected")
+    return "; ".join([
+        "a got " + a1,
+        fate,
+        "a got " + a2,
+        "a closed, and the PAIR's send of 3 " + ("went out" if sent else "timed out"),
+        "b got " + b3,
+    ])
+
+
+def oracle_pair_second_dialler(lib, version=1):
+    """A bound PAIR with a peer, a, and a second dialler, b. NNG's pair0 and pair1
+    close b's connection once it is up (`pair1_pipe_start`: NNG_EBUSY) and nanomsg's
+    exclusive pipe refuses it (`nn_excl_add`: EISCONN): b redials, and once a has
+    gone it is taken and gets the PAIR's next message. libzmq's PAIR terminates b's
+    pipe and keeps its connection (`pair_t::xattach_pipe`): once a has gone the
+    PAIR has no peer, its send waits, and b gets nothing."""
+    pair = BoundPair(lib, version)
+    a = PairDialler(lib, pair.port, version)
+    assert pair.send(b"1"), "the PAIR's send of 1 timed out"
+    a1 = a.recv(TIMEOUT_MS)
+    b = PairDialler(lib, pair.port, version)
+    b_fate = b.fate()
+    assert pair.send(b"2"), "the PAIR's send of 2 timed out"
+    a2 = a.recv(TIMEOUT_MS)
+    if b_fate == "closed":
+        # a goes just after b's next refusal, so that b's next dial is a reconnect
+        # interval away and the PAIR is seen without a peer (nanomsg's statistic).
+        b.wait(b.ups, b.downs + 1, TIMEOUT_MS / 1000)
+    a.close()
+    assert pair.wait_first_gone(), "the PAIR never saw a go"
+    sent = pair.send(b"3", SECOND_SEND_MS)
+    b3 = b.recv(int(1000 * WINDOW_S))
+    say("OUTCOME", second_dialler_outcome(a1, b_fate, a2, sent, b3))
+
+
+def peer_pair_second_dialler(lib, port, version=1):
+    """a and b, PAIRs of `lib`, dialling patchbay's PAIR at `port`, one after the
+    other; once told the PAIR has sent 3 ("SENT" on stdin), b says what it got."""
+    a = PairDialler(lib, port, version)
+    say("A GOT", a.recv(TIMEOUT_MS))
+    b = PairDialler(lib, port, version)
+    say("B", b.fate())
+    say("A GOT", a.recv(TIMEOUT_MS))
+    a.close()
+    say("A CLOSED")
+    assert line() == "SENT"
+    say("B GOT", b.recv(int(1000 * WINDOW_S)))
     line()
 
 
@@ -2743,6 +2973,10 @@ ORACLES = {
     "nanomsg-bus-hwm": lambda: oracle_bus_hwm("nanomsg"),
     "nng-pair-stopped": lambda: oracle_pair_stopped("nng"),
     "nanomsg-pair-stopped": lambda: oracle_pair_stopped("nanomsg"),
+    "nng-pair-second-dialler": lambda: oracle_pair_second_dialler("nng"),
+    "nng-pair0-second-dialler": lambda: oracle_pair_second_dialler("nng", 0),
+    "nanomsg-pair-second-dialler": lambda: oracle_pair_second_dialler("nanomsg"),
+    "zmq-pair-second-dialler": lambda: oracle_pair_second_dialler("zmq"),
     "zmq-push-hwm": oracle_zmq_push_hwm,
     "zmq-push-connecting": oracle_zmq_push_connecting,
     "zmq-req-connecting": oracle_zmq_req_connecting,
@@ -2815,6 +3049,10 @@ def main():
         "nanomsg-bus-hwm": lambda: peer_bus_hwm("nanomsg"),
         "nng-pair-stopped": lambda: peer_pair_stopped("nng"),
         "nanomsg-pair-stopped": lambda: peer_pair_stopped("nanomsg"),
+        "nng-pair-second-dialler": lambda: peer_pair_second_dialler("nng", int(opt["--port"])),
+        "nng-pair0-second-dialler": lambda: peer_pair_second_dialler("nng", int(opt["--port"]), 0),
+        "nanomsg-pair-second-dialler": lambda: peer_pair_second_dialler("nanomsg", int(opt["--port"])),
+        "zmq-pair-second-dialler": lambda: peer_pair_second_dialler("zmq", int(opt["--port"])),
         "zmq-push-hwm": lambda: peer_zmq_push_hwm(int(opt["--port"])),
         "zmq-push-connecting": lambda: peer_zmq_push_connecting(int(opt["--port"])),
         "zmq-req-connecting": lambda: peer_zmq_req_connecting(int(opt["--port"])),
