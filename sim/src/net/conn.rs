@@ -223,8 +223,9 @@ pub(super) fn disconnected(shared: &Shared, pipe: PipeId, peer: SocketAddr, end:
     shared.with_core(|core, now| core.set_connected(pipe, false, now));
 }
 
-/// An established SP connection: its reader and writer, bounded by the socket's
-/// linger once it closes.
+/// An established SP connection: its reader and its writer, which, once the socket
+/// closes, ends the connection when its queue is written or its linger runs out
+/// ([`write_loop`]).
 async fn serve_sp<S>(
     shared: &Shared,
     pipe: PipeId,
@@ -239,7 +240,6 @@ where
     let reading = pin!(read_until_closing(shared, pipe, &mut reader));
     tokio::select! {
         biased;
-        () = shared.linger_expired() => ConnEnd::LingerExpired,
         end = OwnWake::new(reading) => end,
         end = write_loop(shared, pipe, &mut writer, &wake) => end,
     }
@@ -535,7 +535,15 @@ pub(super) fn drop_malformed(shared: &Shared, pipe: PipeId, payload: Bytes) {
 }
 
 /// Writes whatever the core has for `pipe`, batched, until the connection fails or
-/// the socket closes with nothing left to send.
+/// the socket closes with nothing left to send, or with its linger run out.
+///
+/// A write is always tried before the linger is looked at, so a closing socket's
+/// connection first writes what the stream takes at once (the kernel's buffers, or
+/// the shim's model of them) and only then waits, at most its linger, for the rest.
+/// That is what `linger: 0s` is, and an NNG or nanomsg socket's close, which neither
+/// library makes linger (docs/library-semantics.md): their I/O writes a message to
+/// the kernel as soon as a pipe takes it, so when the application closes, what the
+/// kernel took goes and the rest is lost, the message cut mid-write included.
 async fn write_loop<W: AsyncWrite + Unpin>(
     shared: &Shared,
     pipe: PipeId,
@@ -548,6 +556,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     // closing for good, so the loop returns at its next idle spell and never polls
     // it again.
     let mut closing = pin!(shared.shutdown());
+    // The same for the linger, which starts to run when a write first waits after the
+    // socket closed; never under `Linger::Forever`.
+    let mut linger = pin!(shared.linger_expired());
     // Whether the last batch was written whole: then the core is asked for more only
     // if it may have some (`Shared::may_transmit`), which spares a core call per batch.
     let mut wrote = false;
@@ -569,13 +580,15 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
             continue;
         }
-        if let Err(err) = writer.write_all(&batch).await {
+        let written = tokio::select! {
+            biased;
+            written = write_batch(writer, &batch, padding) => written,
+            () = &mut linger => return ConnEnd::LingerExpired,
+        };
+        if let Err(err) = written {
             return ConnEnd::Io(err);
         }
         batch.clear();
-        if let Err(err) = write_padding(writer, padding).await {
-            return ConnEnd::Io(err);
-        }
         shared.written(pipe);
         wrote = true;
     }
@@ -588,6 +601,16 @@ static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 /// bytes of which are still to go (`wire/modelled.rs`): SP's writer and ZMTP's alike.
 pub(super) fn padding_slice(left: u64) -> &'static [u8] {
     &ZEROS[..left.min(ZEROS.len() as u64) as usize]
+}
+
+/// Writes a batch and then the real padding of its last message, if it models one.
+async fn write_batch<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    batch: &[u8],
+    padding: u64,
+) -> io::Result<()> {
+    writer.write_all(batch).await?;
+    write_padding(writer, padding).await
 }
 
 /// Sends a modelled message's real padding, slice by slice.

@@ -420,19 +420,25 @@ impl EffectiveOptions {
         let (hwm, linger, survey_deadline, subscribe) = match lib {
             Library::ZeroMq => (
                 "libzmq ZMQ_SNDHWM/ZMQ_RCVHWM = 1000",
-                "libzmq ZMQ_LINGER = -1 (forever)",
+                (Linger::Forever, "libzmq ZMQ_LINGER = -1 (forever)"),
                 "libzmq has no SURVEYOR",
                 "libzmq: a SUB subscribes to nothing",
             ),
             Library::Nng => (
                 "libzmq's 1000 per pipe: NNG queues per socket (NNG_OPT_SENDBUF 0, NNG_OPT_RECVBUF 1), which patchbay does not model",
-                "libzmq's forever, and `linger` is refused: NNG 1.11 has no linger (nng_close does not wait for queued messages)",
+                (
+                    Linger::For(Duration::ZERO),
+                    "none: NNG 1.11 has no linger (nng_close does not wait for queued messages; what the kernel took goes) and `linger` is refused",
+                ),
                 "NNG NNG_OPT_SURVEYOR_SURVEYTIME = 1s",
                 "NNG: a SUB subscribes to nothing",
             ),
             Library::Nanomsg => (
                 "nanomsg: replaced for every socket type by `nanomsg_buffers` (one message per pipe each way)",
-                "libzmq's forever, and `linger` is refused: nanomsg ignores NN_LINGER since 1.1.0",
+                (
+                    Linger::For(Duration::ZERO),
+                    "none: nanomsg ignores NN_LINGER since 1.1.0 (nn_close does not wait for queued messages; what the kernel took goes) and `linger` is refused",
+                ),
                 "nanomsg NN_SURVEYOR_DEADLINE = 1s",
                 "nanomsg: a SUB subscribes to nothing",
             ),
@@ -504,7 +510,7 @@ impl EffectiveOptions {
             req_resend_ivl,
             reconnect_ivl,
             reconnect_ivl_max,
-            linger: d(Linger::Forever, linger),
+            linger: d(linger.0, linger.1),
             survey_deadline: d(secs(1), survey_deadline),
             rcvmaxsize,
             subscribe: d(Vec::new(), subscribe),
