@@ -146,3 +146,37 @@ fn a_streaming_invariant_reads_the_compact_trace_and_sees_every_event() {
     let seen = &kept.invariants[0].violations[0].text;
     assert_eq!(seen, &format!("compact true, 0 expanded, {replies} replies accepted"));
 }
+
+/// A user's invariant that judges faults says so with `needs_faults`, as
+/// `faults_fired` does: a scenario that schedules none may not name it, since it would
+/// pass whatever the run did; one with a fault may.
+#[test]
+fn an_invariant_that_needs_faults_is_refused_in_a_scenario_without_one() {
+    let mut registry = Registry::builtin();
+    let every_fault_logged = Invariant::new("every_fault_logged", "each fault is traced", |_| {
+        Outcome::from_violations("every_fault_logged", Vec::new())
+    })
+    .needs_faults();
+    assert!(every_fault_logged.faults_needed());
+    registry.invariant(every_fault_logged);
+    let scenario = |faults: &str| {
+        let text = format!(
+            "name: needs-faults\ntopology: ../topologies/rrbroker.yaml\nduration: 10s\n\
+             liveness: 20s\nseeds: 1\nworkload:\n  rrclient:\n    requests: 5\n{faults}\
+             invariants: [no_lost_replies, every_fault_logged]\nexpect: pass\n"
+        );
+        let path = root().join("scenarios/needs-faults.yaml");
+        let loaded = load_scenario_source(&SourceFile::new(path, text), &registry);
+        let shown = loaded.diagnostics.iter().map(|d| format!("{}: {}", d.code, d.message));
+        (loaded.plan.is_some(), shown.collect::<Vec<_>>().join("\n"))
+    };
+    let (resolved, errors) = scenario("");
+    assert!(!resolved, "resolved without a fault");
+    assert_eq!(
+        errors,
+        "invariant-not-applicable: `every_fault_logged` checks that each fault is traced, and \
+         this scenario schedules no fault: it would pass whatever the run did"
+    );
+    let (resolved, errors) = scenario("faults:\n  - {at: 2s, kind: kill, node: rrworker}\n");
+    assert!(resolved, "refused with a fault: {errors}");
+}

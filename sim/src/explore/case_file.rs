@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use crate::plan::{FaultKind, FaultPlan, ScenarioPlan, Selector};
+use crate::registry::Registry;
 use crate::spec::edit::Tree;
 
 use super::space::{Case, FaultGene, Space};
@@ -70,7 +71,13 @@ pub(crate) fn without_drawn_faults(
 
 /// `doc` (from [`without_drawn_faults`], resolved as `plan`) with the case's faults
 /// appended to those it already has.
-pub(crate) fn with_faults(doc: &Tree, space: &Space, case: &Case, plan: &ScenarioPlan) -> Tree {
+pub(crate) fn with_faults(
+    doc: &Tree,
+    space: &Space,
+    case: &Case,
+    plan: &ScenarioPlan,
+    registry: &Registry,
+) -> Tree {
     let mut out = doc.clone();
     let mut faults = match out.get("faults") {
         Some(Tree::Seq(items)) => items.clone(),
@@ -93,17 +100,30 @@ pub(crate) fn with_faults(doc: &Tree, space: &Space, case: &Case, plan: &Scenari
     } else {
         out.set("faults", Tree::Seq(faults));
     }
-    without_idle_faults_fired(out)
+    without_idle_fault_checks(out, registry)
 }
 
-/// `doc` without `faults_fired` when it schedules no fault: a case whose genes drew
-/// none (or a scenario whose faults all come from `swarm:`, before they are drawn)
-/// leaves it nothing to hold, and a file naming it without a fault is refused, as it
-/// would pass whatever the run did.
-pub(crate) fn without_idle_faults_fired(mut doc: Tree) -> Tree {
+/// `doc` without the invariants that judge faults (`faults_fired`, and any a user
+/// declared with [`Invariant::needs_faults`]) when it schedules no fault: a case
+/// whose genes drew none (or a scenario whose faults all come from `swarm:`, before
+/// they are drawn) leaves them nothing to hold, and a file naming one without a
+/// fault is refused, as it would pass whatever the run did.
+///
+/// [`Invariant::needs_faults`]: crate::invariant::Invariant::needs_faults
+pub(crate) fn without_idle_fault_checks(mut doc: Tree, registry: &Registry) -> Tree {
     let scheduled = matches!(doc.get("faults"), Some(Tree::Seq(faults)) if !faults.is_empty());
     if !scheduled && let Some(Tree::Seq(invariants)) = doc.entry("invariants") {
-        invariants.retain(|i| i.as_str() != Some(crate::invariant::FAULTS_FIRED));
+        invariants.retain(|item| {
+            // An invariant is listed by its name, or as a map from its name to its
+            // parameters.
+            let name = item.as_str().or_else(|| match item.entries() {
+                [(name, _)] => Some(name.as_str()),
+                _ => None,
+            });
+            !name
+                .and_then(|name| registry.find_invariant(name))
+                .is_some_and(|invariant| invariant.faults_needed())
+        });
     }
     doc
 }
@@ -244,7 +264,7 @@ mod tests {
         let src = crate::spec::source::SourceFile::new("case.yaml", text);
         let mut diags = crate::spec::diag::Diagnostics::new(&src);
         let doc = crate::spec::edit::parse_tree(&src, &mut diags).expect("valid YAML");
-        match without_idle_faults_fired(doc).get("invariants") {
+        match without_idle_fault_checks(doc, &Registry::builtin()).get("invariants") {
             Some(Tree::Seq(items)) => {
                 items.iter().filter_map(|i| i.as_str()).map(str::to_owned).collect()
             }

@@ -422,8 +422,9 @@ pub fn case_text(
     let at = dir.join("case.yaml");
     let doc =
         case_file::without_drawn_faults(&base.doc, &base.space, case, &name, &base.topology, dir);
-    let sized = resolve(&case_file::without_idle_faults_fired(doc.clone()), &at, registry)?;
-    let doc = case_file::with_faults(&doc, &base.space, case, &sized);
+    let sized =
+        resolve(&case_file::without_idle_fault_checks(doc.clone(), registry), &at, registry)?;
+    let doc = case_file::with_faults(&doc, &base.space, case, &sized, registry);
     let text = doc.to_yaml();
     let plan = resolve_text(&text, &at, registry)?;
     Ok((text, plan))

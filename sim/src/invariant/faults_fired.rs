@@ -25,7 +25,7 @@ pub const NAME: &str = "faults_fired";
 /// and its checker, declared here once.
 pub(super) fn declare() -> Invariant {
     let summary = "every scheduled fault took effect on something";
-    Invariant::new(NAME, summary, check)
+    Invariant::new(NAME, summary, check).needs_faults()
 }
 
 /// What the trace shows of one fault.

@@ -34,7 +34,6 @@ use crate::socket::SocketType;
 use crate::trace::Trace;
 use crate::vocab::{Param, ParamKind, Role, RoleLookup};
 
-pub(crate) use faults_fired::NAME as FAULTS_FIRED;
 pub(crate) use resend_interval::default_tolerance as resend_tolerance;
 /// The checkers' test scenario, which other modules' tests build on too.
 #[cfg(test)]
@@ -59,6 +58,8 @@ pub struct Invariant {
     /// Whether the checker reads the trace only through [`Trace::iter`] and friends,
     /// so a run may hand it a compact trace (see [`Invariant::streaming`]).
     pub(crate) streams: bool,
+    /// Whether it judges the scenario's faults (see [`Invariant::needs_faults`]).
+    pub(crate) needs_faults: bool,
 }
 
 impl Invariant {
@@ -77,6 +78,7 @@ impl Invariant {
             applies: Arc::new(|_, _| Ok(())),
             check: Arc::new(check),
             streams: false,
+            needs_faults: false,
         }
     }
 
@@ -94,6 +96,20 @@ impl Invariant {
     /// Whether the checker reads a compact trace (see [`Invariant::streaming`]).
     pub fn streams(&self) -> bool {
         self.streams
+    }
+
+    /// Says it judges the scenario's faults, so it holds nothing in a scenario that
+    /// schedules none: naming it there (no `faults:`, no `swarm:`) is an error, never
+    /// a vacuous pass, and `explore` leaves it out of a case that drew no fault.
+    /// `faults_fired` is one.
+    pub fn needs_faults(mut self) -> Invariant {
+        self.needs_faults = true;
+        self
+    }
+
+    /// Whether it judges the scenario's faults (see [`Invariant::needs_faults`]).
+    pub fn faults_needed(&self) -> bool {
+        self.needs_faults
     }
 
     /// Adds a parameter scenarios may give it (`invariants: [{name: {param: value}}]`).

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::invariant::{FAULTS_FIRED, Invariant};
+use crate::invariant::Invariant;
 use crate::plan::{Expect, ExpectBounds, InvariantPlan, ParamValue};
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
@@ -55,19 +55,23 @@ impl ScenarioResolver<'_, '_, '_> {
                     .hint(format!("`{}` checks that {}", spec.name, spec.summary));
                 continue;
             }
-            if spec.name == FAULTS_FIRED && raw.faults.is_empty() && raw.swarm.is_none() {
+            if spec.faults_needed() && raw.faults.is_empty() && raw.swarm.is_none() {
                 self.diags
                     .error(
                         &path,
                         Target::Value,
                         Code::InvariantNotApplicable,
-                        "`faults_fired` checks that every scheduled fault took effect, and this \
-                         scenario schedules none: it would pass whatever the run did",
+                        format!(
+                            "`{}` checks that {}, and this scenario schedules no fault: it \
+                             would pass whatever the run did",
+                            spec.name, spec.summary
+                        ),
                     )
-                    .hint(
-                        "schedule a fault under `faults:` (or draw them with `swarm:`), \
-                         or leave `faults_fired` out",
-                    );
+                    .hint(format!(
+                        "schedule a fault under `faults:` (or draw them with `swarm:`), or \
+                         leave `{}` out",
+                        spec.name
+                    ));
                 continue;
             }
             let params = self.invariant_params(spec, &inv.params, &path);
