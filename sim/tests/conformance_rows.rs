@@ -824,6 +824,189 @@ fn conformance_nanomsg_pair_pushes_back_from_a_receiver_that_stops_reading() {
     assert_nanomsg_kernel_holds(&real, &sim, "sent");
 }
 
+// ------------------------------------------------------------------ a sender's close
+
+/// The close rows: how many small messages the PUSH sends just before it closes, and
+/// how big each is (`CLOSE_SMALL*` in the peer script). No more than 50: an SP PUSH
+/// writes each message on its own, and the simulation `in_sim` builds leaves turmoil's
+/// `tcp_capacity` at its default, 64 segments, for the trunk that carries them, which
+/// refused a write at the 66th of 100 and reset the connection (a simulated run gives
+/// its trunks `TRUNK_CAPACITY`, sim/src/run/trunk.rs).
+const CLOSE_SMALL: usize = 50;
+const CLOSE_SMALL_BYTES: usize = 64;
+
+/// One part of the close rows' story (`close_part` in the peer script): what a PULL
+/// that got `got` of `sent` numbered messages saw, after `what`.
+fn close_part(what: &str, sent: usize, got: &[usize]) -> String {
+    let firsts = |n: usize| got.iter().copied().eq(0..n);
+    let fate = if firsts(sent) {
+        "every one, in order".to_owned()
+    } else if sent > 0 && firsts(sent - 1) {
+        "every one but the last, in order".to_owned()
+    } else if got.len() < sent && firsts(got.len()) {
+        format!("the first ones, and not the last {}", sent - got.len())
+    } else {
+        "not just the first ones sent, in order".to_owned()
+    };
+    format!("{what}: the PULL got {fate}")
+}
+
+/// The outcome text of `close_outcome` in the peer script: `CLOSE_SMALL` small
+/// messages, a close and what the PULL got (`small_got`); then big ones until a send
+/// waited (`big_sent` went), a close and what it got (`big_got`).
+fn close_outcome(small_got: &[usize], big_sent: usize, big_got: &[usize]) -> String {
+    let small = format!("{CLOSE_SMALL} small messages, then the PUSH closed");
+    let waited = if big_sent < PUB_SENT { "waited" } else { "never waited" };
+    let big = format!("big messages until a send {waited}, then the PUSH closed");
+    [close_part(&small, CLOSE_SMALL, small_got), close_part(&big, big_sent, big_got)].join("; ")
+}
+
+/// patchbay's PUSH (`options`) connected to the counterpart's next PULL, which has
+/// taken its hello and reads nothing more until told to drain.
+async fn push_to_next_pull<T: Transport>(
+    t: T,
+    env: &Env,
+    cp: &mut Counterpart,
+    options: &SocketOptions,
+) -> Result<SocketHandle, String> {
+    let port: u16 = cp.expect("READY ").await?.parse().map_err(err("port"))?;
+    let watch = Watch::default();
+    let push = open(t, SocketType::Push, options, vec![], vec![env.peer(port)], &watch).await?;
+    send_step(&push, "hello").await?;
+    let hello = cp.expect("HELLO ").await?;
+    if hello != "hello" {
+        return Err(format!("the PULL got {hello} for hello"));
+    }
+    Ok(push)
+}
+
+/// Closes `push` and has the PULL drain: the numbers it got. The libraries' close
+/// returns at once, NNG's and nanomsg's once their connections are closed, libzmq's
+/// with its linger still to play out in the background; patchbay's `close` returns
+/// once the linger has played out, at once for a linger of 0 s, and under libzmq's
+/// forever only once everything is written, which here needs the PULL to drain. So
+/// the PULL is told to drain once the close has returned, or once it has not within
+/// `WINDOW`: the socket goes on closing either way (its connections are tasks of
+/// their own), as libzmq's does after `zmq_close`. Told to drain as soon as the close
+/// had begun, the PULL made room over real TCP before a 0 s linger's timer fired, and
+/// patchbay's `nanomsg` PUSH finished the message it was writing (6 sent, 6 got, in
+/// six runs out of six).
+async fn closed_then_drained(
+    push: SocketHandle,
+    cp: &mut Counterpart,
+) -> Result<Vec<usize>, String> {
+    let _still_lingering = timeout(WINDOW, push.close()).await;
+    drained_numbers(cp).await
+}
+
+/// patchbay's PUSH (`options`) sends `CLOSE_SMALL` small numbered messages to a PULL
+/// that reads nothing and closes at once; the PULL drains. Then a fresh PUSH to a
+/// fresh PULL sends numbered 100 kB messages until one waits `BLOCKED_AFTER`, closes
+/// at once, and that PULL drains.
+async fn ours_close<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let push = push_to_next_pull(t.clone(), &env, &mut cp, &options).await?;
+    let filler = Bytes::from(vec![b'x'; CLOSE_SMALL_BYTES - 8]);
+    for i in 0..CLOSE_SMALL {
+        match timeout(STEP_TIMEOUT, push.send(numbered(i, &filler))).await {
+            Ok(sent) => sent.map_err(err("small message"))?,
+            Err(_) => return Err(format!("small message {i} waited {STEP_TIMEOUT:?}")),
+        }
+    }
+    let small_got = closed_then_drained(push, &mut cp).await?;
+    let push = push_to_next_pull(t, &env, &mut cp, &options).await?;
+    let sent = send_until_blocked(&push, &[]).await?;
+    let big_got = closed_then_drained(push, &mut cp).await?;
+    let outcome = Outcome::new(close_outcome(&small_got, sent, &big_got));
+    Ok(outcome.timed("sent", sent as u64).timed("received", big_got.len() as u64))
+}
+
+/// The simulated PULLs of the close rows, as `peer_close` plays them: one after the
+/// other, each takes its hello, then reads nothing until told to drain.
+fn sim_close_pulls(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        for port in [SIM_SERVER_PORT, SIM_SERVER_PORT_2] {
+            let at = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+            let watch = Watch::default();
+            let pull =
+                open(t.clone(), SocketType::Pull, &options, vec![at], vec![], &watch).await?;
+            link.say(format!("READY {port}"));
+            let hello = pull.recv().await.map_err(err("hello"))?;
+            link.say(format!("HELLO {}", body(&hello)));
+            link.expect("drain").await?;
+            say_drained_numbers(&link, &pull).await;
+        }
+        Ok(())
+    })
+}
+
+/// The close experiment: the oracle, then patchbay's PUSH (`push`) against the
+/// peer's PULLs and against simulated PULLs (`pull`), each asserted to show `want`.
+fn close_row(row: &str, want: &str, push: SocketOptions, pull: SocketOptions) {
+    require_peers();
+    let oracle = oracle_shows(row, want, &format!("{row}: the oracle"));
+    let (real, sim) = both_ways!(row, PROCESS, sim_close_pulls(pull), ours_close(push));
+    agree(row, want, &real, &sim);
+    eprintln!(
+        "  big messages sent and got: oracle {} and {}, real {} and {}, sim {} and {}",
+        oracle.time("sent"),
+        oracle.time("received"),
+        real.time("sent"),
+        real.time("received"),
+        sim.time("sent"),
+        sim.time("received")
+    );
+}
+
+/// The SP libraries' story: what their I/O had written to the kernel arrives, the
+/// message it was writing does not.
+const SP_CLOSE: &str = "50 small messages, then the PUSH closed: the PULL got every one, in \
+                        order; big messages until a send waited, then the PUSH closed: the \
+                        PULL got every one but the last, in order";
+
+/// NNG has no linger: `nng_close` does not wait for queued messages, and its I/O
+/// writes a message to the kernel as soon as a pipe takes it, so a PUSH that closes
+/// right after its sends has every small one delivered; one that closes while the
+/// kernels' buffers are full (its last send taken, the next waiting) loses the
+/// message it was writing and nothing before it (the oracle: 43 sent, 42 got).
+/// patchbay's `library: nng` PUSH has a linger of 0 s and writes, when it closes,
+/// what the stream takes at once. Tried as mutations: with libzmq's forever, as
+/// `library: nng` had before this row, the PULL got every big one, both ways; with the
+/// linger ending the connection before the writer had written what was queued, as
+/// patchbay's did before, the simulated PULL missed the last small one.
+#[test]
+fn conformance_nng_close_sends_what_the_kernel_took_and_loses_the_rest() {
+    let (push, pull) = (nng_options(SocketType::Push), nng_options(SocketType::Pull));
+    close_row("nng-close-no-linger", SP_CLOSE, push, pull);
+}
+
+/// nanomsg ignores `NN_LINGER` since 1.1.0 (the oracle sets its default, 1 s) and
+/// its close loses what NNG's does (the oracle: 6 sent, 5 got).
+#[test]
+fn conformance_nanomsg_close_sends_what_the_kernel_took_and_loses_the_rest() {
+    let (push, pull) = (nanomsg_options(SocketType::Push), nanomsg_options(SocketType::Pull));
+    close_row("nanomsg-close-no-linger", SP_CLOSE, push, pull);
+}
+
+/// libzmq's `ZMQ_LINGER` is -1 by default: a closed socket's pipe keeps sending in
+/// the background while the context lives, so the PULL gets every big message too,
+/// those the PUSH's pipe (SNDHWM 10) held beyond the kernels' buffers among them (the
+/// oracle: 49 to 89 sent, all got; with LINGER 0 it lost the last 10).
+#[test]
+fn conformance_zmq_close_lingers_until_everything_is_sent() {
+    // `zeromq()`'s linger is the one `library: zeromq` resolves to.
+    let resolved = resolved("handshake-ivl-zeromq.yaml", SocketType::Pull).linger;
+    assert_eq!(resolved, zeromq().linger, "library: zeromq resolves libzmq's LINGER -1");
+    let want = "50 small messages, then the PUSH closed: the PULL got every one, in order; big \
+                messages until a send waited, then the PUSH closed: the PULL got every one, in \
+                order";
+    close_row("zmq-close-lingers", want, with_hwm(zeromq()), with_hwm(zeromq()));
+}
+
 // ------------------------------------------------------------------ a PAIR's second dialler
 
 /// How long the PAIR's send of 3 may wait once a has gone, as `SECOND_SEND_MS` in the

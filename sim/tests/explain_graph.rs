@@ -53,7 +53,7 @@ fn every_shipped_file_explains_and_draws() {
         }
         assert_eq!(graph.graph.edge_count(), t.connections.len(), "{}", file.display());
         assert_eq!(dot.matches(" -> ").count(), t.connections.len(), "{}", file.display());
-        assert!(text.contains("default: libzmq"), "{}: no option provenance", file.display());
+        assert!(text.contains("    default: "), "{}: no option provenance", file.display());
         // What a user wrote comes back in the file's spelling, never as Rust's Debug.
         for debug in ["Some(", "None", "Plan {", "Uniform {"] {
             assert!(!text.contains(debug), "{}: `{debug}` in\n{text}", file.display());

@@ -464,6 +464,10 @@ impl Shared {
         self.shutdown().await;
         match self.options.linger {
             Linger::Forever => std::future::pending().await,
+            // At once, not at the timer's next tick (tokio's resolution is a
+            // millisecond, and under `real` a peer reading meanwhile would let a cut
+            // message finish): NNG's and nanomsg's close waits for nothing.
+            Linger::For(linger) if linger.is_zero() => {}
             Linger::For(linger) => Box::pin(super::timer::sleep(linger)).await,
         }
     }

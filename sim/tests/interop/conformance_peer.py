@@ -33,6 +33,11 @@ Rows:
   nng-pair-stopped, nanomsg-pair-stopped
                        a PAIR sends to a PAIR that stops reading until a send
                        waits, at the defaults; then the receiver drains
+  nng-close-no-linger, nanomsg-close-no-linger, zmq-close-lingers
+                       a PUSH dials a PULL that reads nothing but a hello, sends 50
+                       small messages and closes; the PULL drains; then, with fresh
+                       sockets, the same with big messages sent until a send waits
+                       (libzmq's PUSH at LINGER -1, its default, and SNDHWM 10)
   nng-pair-second-dialler, nng-pair0-second-dialler, nanomsg-pair-second-dialler,
   zmq-pair-second-dialler
                        a bound PAIR sends 1 to its peer a; a second PAIR, b, dials it;
@@ -1329,6 +1334,157 @@ def peer_pair_stopped(lib):
     say("HELLO", (receiver.recv(TIMEOUT_MS) or b"nothing").decode())
     assert line() == "drain"
     say("GOT", " ".join(str(n) for n in receiver.drain_numbers()))
+    line()
+
+
+# ---------------------------------------------------------------- a sender's close
+
+# The close rows: how many small messages the PUSH sends just before it closes, and
+# how big each is (its number, then filler); as CLOSE_SMALL in the Rust rows, which
+# says why no more.
+CLOSE_SMALL = 50
+CLOSE_SMALL_BYTES = 64
+# nanomsg's documented NN_LINGER default (`Nn` sets 0 for the other rows); nanomsg
+# ignores it since 1.1.0.
+NN_LINGER_DEFAULT_MS = 1000
+
+
+class CloseEnd:
+    """A PUSH or PULL (`kind`) of `lib` ("zmq", "nng", "nanomsg") for the close rows,
+    at its library's defaults, with `listen()`, `dial(port)`, `send(body, ms)` (whether
+    it went out within `ms`), `recv(ms)` (a message, or None) and `close()`. libzmq's
+    keeps LINGER at its default, -1 (`zsock` sets 0 for the other rows), with the
+    high-water marks of 10 its other rows set, so that its sender waits as the SP
+    ones do; its context lives as long as this end, as the linger needs."""
+
+    def __init__(self, lib, kind):
+        self.lib = lib
+        if lib == "zmq":
+            import zmq
+
+            _, self.ctx = zmq_ctx()
+            if kind == "PUSH":
+                self.sock = zsock(self.ctx, zmq.PUSH, LINGER=-1, SNDHWM=HWM)
+            else:
+                self.sock = zsock(self.ctx, zmq.PULL, RCVHWM=HWM)
+            self.timed = zmq_timed(self.sock)
+        elif lib == "nng":
+            self.sock = nng_open(nng_kind(kind))
+            self.timed = nng_timed(self.sock)
+        else:
+            self.timed = Nn(NN_KINDS[kind])
+            self.timed.setint(NN_LINGER, NN_LINGER_DEFAULT_MS)
+
+    def listen(self):
+        if self.lib == "zmq":
+            return self.sock.bind_to_random_port("tcp://127.0.0.1")
+        if self.lib == "nng":
+            return nng_listen(self.sock, 0)
+        port = free_port()
+        self.timed.bind(port)
+        return port
+
+    def dial(self, port):
+        if self.lib == "zmq":
+            self.sock.connect("tcp://127.0.0.1:%d" % port)
+        elif self.lib == "nng":
+            self.sock.dial("tcp://127.0.0.1:%d" % port, block=True)
+        else:
+            self.timed.connect(port)
+
+    def send(self, body, ms=200):
+        return self.timed.send(body, ms)
+
+    def recv(self, ms):
+        if self.lib == "zmq":
+            return zmq_try_recv(self.sock, ms)
+        if self.lib == "nng":
+            return nng_try_recv(self.sock, ms)
+        return self.timed.recv(ms)
+
+    def close(self):
+        if self.lib == "nanomsg":
+            Nn.lib.nn_close(self.timed.s)
+        else:
+            self.sock.close()
+
+    def drain_numbers(self):
+        """What arrives until nothing has for 500 ms, as the numbers it starts with."""
+        got = []
+        while (msg := self.recv(500)) is not None:
+            got.append(int(msg[:8]))
+        return got
+
+
+def close_small(push):
+    """Sends CLOSE_SMALL numbered small messages, each within the script's timeout."""
+    filler = b"x" * (CLOSE_SMALL_BYTES - 8)
+    for i in range(CLOSE_SMALL):
+        assert push.send(b"%08d" % i + filler, TIMEOUT_MS), "small message %d timed out" % i
+    return CLOSE_SMALL
+
+
+def close_part(what, sent, got):
+    """What a receiver that got `got` (numbers) of `sent` numbered messages saw, in the
+    words of the close rows: all of them, all but the last, in order, or otherwise."""
+    if got == list(range(sent)):
+        fate = "every one, in order"
+    elif sent > 0 and got == list(range(sent - 1)):
+        fate = "every one but the last, in order"
+    elif len(got) < sent and got == list(range(len(got))):
+        fate = "the first ones, and not the last %d" % (sent - len(got))
+    else:
+        fate = "not just the first ones sent, in order"
+    return "%s: the PULL got %s" % (what, fate)
+
+
+def close_outcome(small_got, big_sent, big_got):
+    """The close rows' story: CLOSE_SMALL small messages, then a close, and what the
+    PULL got; then big ones until a send waited, a close, and what it got."""
+    small = "%d small messages, then the PUSH closed" % CLOSE_SMALL
+    big = "big messages until a send %s, then the PUSH closed" % (
+        "waited" if big_sent < PUB_SENT else "never waited")
+    return "; ".join([
+        close_part(small, CLOSE_SMALL, small_got),
+        close_part(big, big_sent, big_got),
+    ])
+
+
+def close_run(lib, send):
+    """A PUSH of `lib` dials a PULL, says hello, sends with `send(push)`, which says
+    how many went out, and closes at once; the PULL, which read nothing but the hello,
+    then drains. How many went, and what arrived."""
+    pull = CloseEnd(lib, "PULL")
+    push = CloseEnd(lib, "PUSH")
+    push.dial(pull.listen())
+    assert push.send(b"hello", TIMEOUT_MS) and pull.recv(TIMEOUT_MS) == b"hello"
+    sent = send(push)
+    push.close()
+    return sent, pull.drain_numbers()
+
+
+def oracle_close(lib):
+    """A PUSH sends to a PULL that reads nothing, closes, and the PULL drains: first
+    CLOSE_SMALL small messages, then, with fresh sockets, big ones until a send waits
+    200 ms. NNG and nanomsg have no linger: their close does not wait for queued
+    messages; what their I/O had written to the kernel arrives, and the message being
+    written when it closed is lost. libzmq's LINGER -1 sends everything queued."""
+    _, small_got = close_run(lib, close_small)
+    big_sent, big_got = close_run(lib, lambda push: send_until_blocked(push.send))
+    say("OUTCOME", close_outcome(small_got, big_sent, big_got))
+    say("TIME", "sent", big_sent)
+    say("TIME", "received", len(big_got))
+
+
+def peer_close(lib):
+    """Two PULLs of `lib`, one after the other, against patchbay's PUSH: each takes
+    its hello, then reads nothing until told to drain."""
+    for _ in ("small", "big"):
+        pull = CloseEnd(lib, "PULL")
+        say("READY", pull.listen())
+        say("HELLO", (pull.recv(TIMEOUT_MS) or b"nothing").decode())
+        assert line() == "drain"
+        say("GOT", " ".join(str(n) for n in pull.drain_numbers()))
     line()
 
 
@@ -2973,6 +3129,9 @@ ORACLES = {
     "nanomsg-bus-hwm": lambda: oracle_bus_hwm("nanomsg"),
     "nng-pair-stopped": lambda: oracle_pair_stopped("nng"),
     "nanomsg-pair-stopped": lambda: oracle_pair_stopped("nanomsg"),
+    "nng-close-no-linger": lambda: oracle_close("nng"),
+    "nanomsg-close-no-linger": lambda: oracle_close("nanomsg"),
+    "zmq-close-lingers": lambda: oracle_close("zmq"),
     "nng-pair-second-dialler": lambda: oracle_pair_second_dialler("nng"),
     "nng-pair0-second-dialler": lambda: oracle_pair_second_dialler("nng", 0),
     "nanomsg-pair-second-dialler": lambda: oracle_pair_second_dialler("nanomsg"),
@@ -3049,6 +3208,9 @@ def main():
         "nanomsg-bus-hwm": lambda: peer_bus_hwm("nanomsg"),
         "nng-pair-stopped": lambda: peer_pair_stopped("nng"),
         "nanomsg-pair-stopped": lambda: peer_pair_stopped("nanomsg"),
+        "nng-close-no-linger": lambda: peer_close("nng"),
+        "nanomsg-close-no-linger": lambda: peer_close("nanomsg"),
+        "zmq-close-lingers": lambda: peer_close("zmq"),
         "nng-pair-second-dialler": lambda: peer_pair_second_dialler("nng", int(opt["--port"])),
         "nng-pair0-second-dialler": lambda: peer_pair_second_dialler("nng", int(opt["--port"]), 0),
         "nanomsg-pair-second-dialler": lambda: peer_pair_second_dialler("nanomsg", int(opt["--port"])),
