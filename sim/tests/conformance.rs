@@ -523,6 +523,7 @@ where
         .min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(2))
         .simulation_duration(Duration::from_secs(120))
+        .tcp_capacity(SimNetwork::TCP_CAPACITY)
         .build();
     let net = SimNetwork::default();
     let (to_peer, peer_rx) = unbounded_channel();

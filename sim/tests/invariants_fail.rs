@@ -447,6 +447,7 @@ fn run_by_hand(plan: &ScenarioPlan, client_core: MakeCore) -> Trace {
         .min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(1))
         .simulation_duration(Duration::from_secs(60))
+        .tcp_capacity(SimNetwork::TCP_CAPACITY)
         .build();
     let net = SimNetwork::default();
     let (worker_plan, worker_run) = (Rc::new(plan.clone()), (recorder.clone(), completion.clone()));
@@ -574,6 +575,7 @@ fn survey_by_hand(plan: &ScenarioPlan, surveyor_core: MakeCore) -> Trace {
         .min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(1))
         .simulation_duration(Duration::from_secs(60))
+        .tcp_capacity(SimNetwork::TCP_CAPACITY)
         .build();
     let plan = Rc::new(plan.clone());
     let run = (recorder.clone(), completion.clone());

@@ -213,6 +213,7 @@ fn run_over_sim() -> (Outcome, Vec<(Duration, DriverEvent)>) {
         .min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(5))
         .simulation_duration(Duration::from_secs(60))
+        .tcp_capacity(SimNetwork::TCP_CAPACITY)
         .build();
     let (client, server) = (EventLog::default(), EventLog::default());
     let net = SimNetwork::default();
@@ -281,6 +282,7 @@ fn the_simulated_side_runs_over_the_fault_shim() {
         .rng_seed(0x5eed)
         .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
         .simulation_duration(Duration::from_secs(60))
+        .tcp_capacity(SimNetwork::TCP_CAPACITY)
         .build();
     let net = SimNetwork::default();
     let server_net = net.clone();

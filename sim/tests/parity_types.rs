@@ -222,6 +222,7 @@ fn run_over_sim(specs: &'static [NodeSpec]) -> Outcome {
         .min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(5))
         .simulation_duration(Duration::from_secs(60))
+        .tcp_capacity(SimNetwork::TCP_CAPACITY)
         .build();
     let logs: Vec<EventLog> = specs.iter().map(|_| EventLog::default()).collect();
     let barrier = barrier_for(specs);

@@ -428,7 +428,8 @@ impl<'a> IdleProof<'a> {
 /// The simulator's own network for a hand-built harness: the fault shim every
 /// simulated run's sockets use, over a fault world with no fault in it, so a test
 /// that runs sockets over it runs what `sim` runs (turmoil's latency is all there
-/// is). Must be used inside a turmoil simulation.
+/// is). Must be used inside a turmoil simulation whose `Builder` was given
+/// `.tcp_capacity(SimNetwork::TCP_CAPACITY)`, as every simulated run's is.
 ///
 /// Connections between two hosts share one turmoil stream (`trunk.rs`): where the
 /// harness lets turmoil draw each message's latency (`min_message_latency` below
@@ -448,6 +449,13 @@ impl Default for SimNetwork {
 }
 
 impl SimNetwork {
+    /// The `tcp_capacity` a harness gives turmoil's `Builder`: a trunk carries every
+    /// connection between two hosts and must never run out of turmoil's segment
+    /// credit (the shim keeps each connection's own window). At turmoil's default of
+    /// 64, a trunk with 64 writes in flight is refused the next, and the connection
+    /// that made it is reset.
+    pub const TCP_CAPACITY: usize = TRUNK_CAPACITY;
+
     /// `replica` listens at `addr`: its turmoil host's address and the port it binds.
     /// A connect through the shim names the replica it reaches by this, as a run's
     /// wiring registers every bound socket; a connect to an address nobody listens
