@@ -24,7 +24,9 @@ pub const HANDSHAKE_IVL_LIBZMQ: Duration = Duration::from_secs(30);
 pub enum Linger {
     /// Wait for ever (libzmq's default, `ZMQ_LINGER = -1`).
     Forever,
-    /// Wait at most this long, then discard.
+    /// Wait at most this long, then discard. Over SP, what the connection's stream
+    /// takes at once is written first, so `For(0)` is NNG's and nanomsg's close,
+    /// which have no linger (`net/conn.rs`, `write_loop`); ZMTP ends at once.
     For(Duration),
 }
 
