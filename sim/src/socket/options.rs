@@ -24,9 +24,10 @@ pub const HANDSHAKE_IVL_LIBZMQ: Duration = Duration::from_secs(30);
 pub enum Linger {
     /// Wait for ever (libzmq's default, `ZMQ_LINGER = -1`).
     Forever,
-    /// Wait at most this long, then discard. Over SP, what the connection's stream
-    /// takes at once is written first, so `For(0)` is NNG's and nanomsg's close,
-    /// which have no linger (`net/conn.rs`, `write_loop`); ZMTP ends at once.
+    /// Wait at most this long, then discard. What a connection's stream takes at
+    /// once is written first, as the libraries' I/O has by the time a close comes, so
+    /// `For(0)` is libzmq's `ZMQ_LINGER` 0 and NNG's and nanomsg's close, which have
+    /// no linger (`net/conn.rs`, `write_loop`; `net/zmtp.rs`, `Connection::poll`).
     For(Duration),
 }
 
