@@ -57,6 +57,11 @@ const WRITE_BATCH_BYTES_MAX: usize = 256 * 1024;
 pub(super) enum ConnEnd {
     /// The peer closed its side cleanly.
     Eof,
+    /// The peer closed its side in the middle of a message, which is lost: what a
+    /// sender's close without linger does to the message it was writing. A close,
+    /// not a protocol fault (the libraries just close the pipe), so no
+    /// `ProtocolError` is recorded; the reason says how much of it came.
+    CutShort(String),
     Io(io::Error),
     /// The peer broke the wire protocol; the connection is closed for it.
     Wire(WireError),
@@ -82,6 +87,7 @@ impl fmt::Display for ConnEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConnEnd::Eof => f.write_str("peer closed the connection"),
+            ConnEnd::CutShort(reason) => f.write_str(reason),
             ConnEnd::Io(err) => write!(f, "i/o error: {err}"),
             ConnEnd::Wire(err) => write!(f, "protocol error: {err}"),
             ConnEnd::Zmtp(err) => write!(f, "protocol error: {err}"),
@@ -340,7 +346,10 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Shared, pipe: PipeId, reader: 
         let read = read.await;
         counted.set(buf.len());
         match read {
-            Ok(0) => return decoder.finish(&buf).map_or_else(ConnEnd::Wire, |()| ConnEnd::Eof),
+            Ok(0) => {
+                let cut_short = |err: WireError| ConnEnd::CutShort(err.to_string());
+                return decoder.finish(&buf).map_or_else(cut_short, |()| ConnEnd::Eof);
+            }
             Ok(_) => {}
             Err(err) => return ConnEnd::Io(err),
         }

@@ -34,7 +34,8 @@ use super::wake::{LocalNotify, Notifier, SoleNotify, Waiter};
 use crate::socket::{self, Msg, PipeId, SocketType};
 use crate::wire::Padding;
 use crate::wire::zmtp::{
-    Decoder, Envelope, Event, Handshake, Limits, Unroutable, Version, encode_ping, encode_pong,
+    Decoder, Envelope, Event, Handshake, Limits, Unroutable, Version, ZmtpError, encode_ping,
+    encode_pong,
 };
 
 /// A writer stops filling its batch here and writes (as the SP writer does).
@@ -378,9 +379,8 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
                     match read {
                         Ok(0) => {
                             let finished = self.reader.decoder.finish(&self.reader.buf);
-                            return Poll::Ready(
-                                finished.map_or_else(ConnEnd::Zmtp, |()| ConnEnd::Eof),
-                            );
+                            let cut_short = |err: ZmtpError| ConnEnd::CutShort(err.to_string());
+                            return Poll::Ready(finished.map_or_else(cut_short, |()| ConnEnd::Eof));
                         }
                         Ok(_) => self.link.last_heard = shared.now(),
                         Err(err) => return Poll::Ready(ConnEnd::Io(err)),
@@ -579,7 +579,7 @@ fn deliver_batch(
     decoder: &mut Decoder,
     buf: &mut BytesMut,
     link: &mut Link,
-) -> Result<Delivered, crate::wire::zmtp::ZmtpError> {
+) -> Result<Delivered, ZmtpError> {
     let publishes = matches!(shared.socket_type, SocketType::Pub | SocketType::XPub);
     let one_frame_is_body = link.envelope.one_frame_is_body();
     shared.with_core(|core, now| {
