@@ -33,8 +33,7 @@ Rows:
   nng-pair-stopped, nanomsg-pair-stopped
                        a PAIR sends to a PAIR that stops reading until a send
                        waits, at the defaults; then the receiver drains
-  nng-close-no-linger, nanomsg-close-no-linger, zmq-close-lingers,
-  zmq-close-linger-zero
+  nng-close-no-linger, nanomsg-close-no-linger, zmq-close-lingers
                        a PUSH dials a PULL that reads nothing but a hello, sends 50
                        small messages and closes; the PULL drains; then, with fresh
                        sockets, the same with big messages sent until a send waits
@@ -1326,15 +1325,19 @@ def oracle_pair_stopped(lib):
     say("TIME", "sent", sent)
 
 
-def peer_pair_stopped(lib):
-    """A PAIR of `lib` at its defaults that takes patchbay's "hello", then reads
-    nothing until told to drain."""
-    receiver = SpEnd(lib, "PAIR")
-    port = receiver.listen()
-    say("READY", port)
+def hello_then_drain(receiver):
+    """Says where `receiver` listens, takes patchbay's "hello", reads nothing more
+    until told to drain, then says the numbers it drained."""
+    say("READY", receiver.listen())
     say("HELLO", (receiver.recv(TIMEOUT_MS) or b"nothing").decode())
     assert line() == "drain"
     say("GOT", " ".join(str(n) for n in receiver.drain_numbers()))
+
+
+def peer_pair_stopped(lib):
+    """A PAIR of `lib` at its defaults that takes patchbay's "hello", then reads
+    nothing until told to drain."""
+    hello_then_drain(SpEnd(lib, "PAIR"))
     line()
 
 
@@ -1356,17 +1359,16 @@ class CloseEnd:
     it went out within `ms`), `recv(ms)` (a message, or None) and `close()`. libzmq's
     keeps LINGER at its default, -1 (`zsock` sets 0 for the other rows), with the
     high-water marks of 10 its other rows set, so that its sender waits as the SP
-    ones do; its context lives as long as this end, as the linger needs. `zmq_linger`
-    sets a libzmq PUSH's LINGER instead."""
+    ones do; its context lives as long as this end, as the linger needs."""
 
-    def __init__(self, lib, kind, zmq_linger=-1):
+    def __init__(self, lib, kind):
         self.lib = lib
         if lib == "zmq":
             import zmq
 
             _, self.ctx = zmq_ctx()
             if kind == "PUSH":
-                self.sock = zsock(self.ctx, zmq.PUSH, LINGER=zmq_linger, SNDHWM=HWM)
+                self.sock = zsock(self.ctx, zmq.PUSH, LINGER=-1, SNDHWM=HWM)
             else:
                 self.sock = zsock(self.ctx, zmq.PULL, RCVHWM=HWM)
             self.timed = zmq_timed(self.sock)
@@ -1428,15 +1430,13 @@ def close_small(push):
 
 def close_part(what, sent, got):
     """What a receiver that got `got` (numbers) of `sent` numbered messages saw, in the
-    words of the close rows: all of them, all but the last, or all but several of the
-    last (how many varies from run to run with libzmq's I/O thread), in order, or
-    otherwise."""
+    words of the close rows: all of them, all but the last, in order, or otherwise."""
     if got == list(range(sent)):
         fate = "every one, in order"
     elif sent > 0 and got == list(range(sent - 1)):
         fate = "every one but the last, in order"
     elif len(got) < sent and got == list(range(len(got))):
-        fate = "the first ones, and not the last several"
+        fate = "the first ones, and not the last %d" % (sent - len(got))
     else:
         fate = "not just the first ones sent, in order"
     return "%s: the PULL got %s" % (what, fate)
@@ -1454,12 +1454,12 @@ def close_outcome(small_got, big_sent, big_got):
     ])
 
 
-def close_run(lib, send, zmq_linger):
+def close_run(lib, send):
     """A PUSH of `lib` dials a PULL, says hello, sends with `send(push)`, which says
     how many went out, and closes at once; the PULL, which read nothing but the hello,
     then drains. How many went, and what arrived."""
     pull = CloseEnd(lib, "PULL")
-    push = CloseEnd(lib, "PUSH", zmq_linger)
+    push = CloseEnd(lib, "PUSH")
     push.dial(pull.listen())
     assert push.send(b"hello", TIMEOUT_MS) and pull.recv(TIMEOUT_MS) == b"hello"
     sent = send(push)
@@ -1467,15 +1467,14 @@ def close_run(lib, send, zmq_linger):
     return sent, pull.drain_numbers()
 
 
-def oracle_close(lib, zmq_linger=-1):
+def oracle_close(lib):
     """A PUSH sends to a PULL that reads nothing, closes, and the PULL drains: first
     CLOSE_SMALL small messages, then, with fresh sockets, big ones until a send waits
     200 ms. NNG and nanomsg have no linger: their close does not wait for queued
     messages; what their I/O had written to the kernel arrives, and the message being
-    written when it closed is lost. libzmq's LINGER -1 sends everything queued; at
-    LINGER 0 (`zmq_linger`) what its I/O thread had written arrives."""
-    _, small_got = close_run(lib, close_small, zmq_linger)
-    big_sent, big_got = close_run(lib, lambda push: send_until_blocked(push.send), zmq_linger)
+    written when it closed is lost. libzmq's LINGER -1 sends everything queued."""
+    _, small_got = close_run(lib, close_small)
+    big_sent, big_got = close_run(lib, lambda push: send_until_blocked(push.send))
     say("OUTCOME", close_outcome(small_got, big_sent, big_got))
     say("TIME", "sent", big_sent)
     say("TIME", "received", len(big_got))
@@ -1485,11 +1484,7 @@ def peer_close(lib):
     """Two PULLs of `lib`, one after the other, against patchbay's PUSH: each takes
     its hello, then reads nothing until told to drain."""
     for _ in ("small", "big"):
-        pull = CloseEnd(lib, "PULL")
-        say("READY", pull.listen())
-        say("HELLO", (pull.recv(TIMEOUT_MS) or b"nothing").decode())
-        assert line() == "drain"
-        say("GOT", " ".join(str(n) for n in pull.drain_numbers()))
+        hello_then_drain(CloseEnd(lib, "PULL"))
     line()
 
 
@@ -3137,7 +3132,6 @@ ORACLES = {
     "nng-close-no-linger": lambda: oracle_close("nng"),
     "nanomsg-close-no-linger": lambda: oracle_close("nanomsg"),
     "zmq-close-lingers": lambda: oracle_close("zmq"),
-    "zmq-close-linger-zero": lambda: oracle_close("zmq", zmq_linger=0),
     "nng-pair-second-dialler": lambda: oracle_pair_second_dialler("nng"),
     "nng-pair0-second-dialler": lambda: oracle_pair_second_dialler("nng", 0),
     "nanomsg-pair-second-dialler": lambda: oracle_pair_second_dialler("nanomsg"),
@@ -3217,7 +3211,6 @@ def main():
         "nng-close-no-linger": lambda: peer_close("nng"),
         "nanomsg-close-no-linger": lambda: peer_close("nanomsg"),
         "zmq-close-lingers": lambda: peer_close("zmq"),
-        "zmq-close-linger-zero": lambda: peer_close("zmq"),
         "nng-pair-second-dialler": lambda: peer_pair_second_dialler("nng", int(opt["--port"])),
         "nng-pair0-second-dialler": lambda: peer_pair_second_dialler("nng", int(opt["--port"]), 0),
         "nanomsg-pair-second-dialler": lambda: peer_pair_second_dialler("nanomsg", int(opt["--port"])),
