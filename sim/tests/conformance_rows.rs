@@ -827,11 +827,10 @@ fn conformance_nanomsg_pair_pushes_back_from_a_receiver_that_stops_reading() {
 // ------------------------------------------------------------------ a sender's close
 
 /// The close rows: how many small messages the PUSH sends just before it closes, and
-/// how big each is (`CLOSE_SMALL*` in the peer script). No more than 50: an SP PUSH
-/// writes each message on its own, and the simulation `in_sim` builds leaves turmoil's
-/// `tcp_capacity` at its default, 64 segments, for the trunk that carries them, which
-/// refused a write at the 66th of 100 and reset the connection (a simulated run gives
-/// its trunks `TRUNK_CAPACITY`, sim/src/run/trunk.rs).
+/// how big each is (`CLOSE_SMALL*` in the peer script). Writing these rows found that
+/// `in_sim` ran at turmoil's default `tcp_capacity`, 64 segments, whose trunk refused
+/// the 66th of 100 such writes and reset the connection; it now gives turmoil
+/// `SimNetwork::TCP_CAPACITY`, as a simulated run does.
 const CLOSE_SMALL: usize = 50;
 const CLOSE_SMALL_BYTES: usize = 64;
 

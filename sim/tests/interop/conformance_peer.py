@@ -1344,8 +1344,7 @@ def peer_pair_stopped(lib):
 # ---------------------------------------------------------------- a sender's close
 
 # The close rows: how many small messages the PUSH sends just before it closes, and
-# how big each is (its number, then filler); as CLOSE_SMALL in the Rust rows, which
-# says why no more.
+# how big each is (its number, then filler); as CLOSE_SMALL in the Rust rows.
 CLOSE_SMALL = 50
 CLOSE_SMALL_BYTES = 64
 # nanomsg's documented NN_LINGER default (`Nn` sets 0 for the other rows); nanomsg
