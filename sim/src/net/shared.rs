@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::event::{DriverEvent, EventSink, discards};
-use super::timer::Deadline;
+use super::timer::{Deadline, Sleep};
 use super::wake::{LazyNotify, LocalNotify};
 use crate::socket::{
     ByPipe, EventDetail, Linger, PipeId, SocketCore, SocketEvent, SocketOptions, SocketType,
@@ -464,11 +464,11 @@ impl Shared {
         self.shutdown().await;
         match self.options.linger {
             Linger::Forever => std::future::pending().await,
-            // At once, not at the timer's next tick (tokio's resolution is a
-            // millisecond, and under `real` a peer reading meanwhile would let a cut
-            // message finish): NNG's and nanomsg's close waits for nothing.
-            Linger::For(linger) if linger.is_zero() => {}
-            Linger::For(linger) => Box::pin(super::timer::sleep(linger)).await,
+            Linger::For(linger) => {
+                if let Some(timer) = linger_timer(linger) {
+                    timer.await;
+                }
+            }
         }
     }
 
@@ -558,4 +558,13 @@ impl<F: Future<Output = ()>> Future for Guarded<F> {
         this.shared.task_finished();
         Poll::Ready(())
     }
+}
+
+/// The timer a closing socket's linger of `linger` runs, made when the socket closes;
+/// `None` for a linger of 0 s, which is over at the close itself, not at the timer's
+/// next tick (tokio's resolution is a millisecond, and under `real` a peer reading
+/// meanwhile would let a cut message finish): NNG's and nanomsg's close waits for
+/// nothing. The SP writer and the ZMTP connection both take their linger from here.
+pub(super) fn linger_timer(linger: Duration) -> Option<Pin<Box<Sleep>>> {
+    (!linger.is_zero()).then(|| Box::pin(super::timer::sleep(linger)))
 }

@@ -29,7 +29,7 @@ use super::conn::{
     ConnEnd, Delivered, READ_CHUNK_BYTES_MIN, connected, disconnected, drop_malformed,
     padding_slice, poll_read_some,
 };
-use super::shared::Shared;
+use super::shared::{Shared, linger_timer};
 use super::wake::{LocalNotify, Notifier, SoleNotify, Waiter};
 use crate::socket::{self, Msg, PipeId, SocketType};
 use crate::wire::Padding;
@@ -289,9 +289,8 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Connection<'a, S> {
             ready!(shared.shutdown_wake().poll_until(wait, cx, || shared.is_shutting_down()));
             self.linger = match shared.options.linger {
                 socket::Linger::Forever => Linger::Forever,
-                socket::Linger::For(linger) if linger.is_zero() => Linger::Over,
                 socket::Linger::For(linger) => {
-                    Linger::Running(Box::pin(super::timer::sleep(linger)))
+                    linger_timer(linger).map_or(Linger::Over, Linger::Running)
                 }
             };
         }
