@@ -35,18 +35,37 @@ pub(super) fn sim(tcp_capacity: usize) -> turmoil::Sim<'static> {
         .build()
 }
 
-/// Every event with its time, shared between a host and the test.
+/// Every event with its time, shared between a host and the test, and a wake-up for
+/// whoever waits for one ([`EventLog::until`]).
 #[derive(Clone, Default)]
-pub(super) struct EventLog(Rc<RefCell<Vec<(Duration, DriverEvent)>>>);
+pub(super) struct EventLog(Rc<RefCell<Vec<(Duration, DriverEvent)>>>, Rc<Notify>);
 
 impl EventLog {
     pub(super) fn sink(&self) -> EventSink {
-        let log = Rc::clone(&self.0);
-        Rc::new(move |at: Duration, event: DriverEvent| log.borrow_mut().push((at, event)))
+        let (log, logged) = (Rc::clone(&self.0), Rc::clone(&self.1));
+        Rc::new(move |at: Duration, event: DriverEvent| {
+            log.borrow_mut().push((at, event));
+            logged.notify_waiters();
+        })
     }
 
     pub(super) fn find<T>(&self, pick: impl Fn(Duration, &DriverEvent) -> Option<T>) -> Vec<T> {
         self.0.borrow().iter().filter_map(|(at, event)| pick(*at, event)).collect()
+    }
+
+    /// Waits until an event `pick` picks is in the log, and returns the first.
+    pub(super) async fn until<T>(&self, pick: impl Fn(Duration, &DriverEvent) -> Option<T>) -> T {
+        loop {
+            let logged = self.1.notified();
+            let mut logged = std::pin::pin!(logged);
+            // Registered before the log is read, so an event logged after the read
+            // wakes it.
+            logged.as_mut().enable();
+            if let Some(first) = self.0.borrow().iter().find_map(|(at, e)| pick(*at, e)) {
+                return first;
+            }
+            logged.await;
+        }
     }
 }
 
@@ -487,7 +506,8 @@ fn an_sp_pair_refuses_a_second_dialler_and_takes_it_once_its_peer_has_gone() {
     for zmtp in [false, true] {
         let options = SocketOptions { zmtp, ..SocketOptions::default() };
         let mut sim = sim(64);
-        let server_log = EventLog::default();
+        let (server_log, first_log, second_log) =
+            (EventLog::default(), EventLog::default(), EventLog::default());
         let (server_options, log) = (options.clone(), server_log.clone());
         sim.host("server", move || {
             let (options, log) = (server_options.clone(), log.clone());
@@ -497,31 +517,34 @@ fn an_sp_pair_refuses_a_second_dialler_and_takes_it_once_its_peer_has_gone() {
                 pair.send(Msg::new(Bytes::from_static(b"hello"))).await.expect("send hello");
                 assert_eq!(pair.recv().await.expect("bye").body, Bytes::from_static(b"bye"));
                 // Sent once the first has gone: it waits for the PAIR's next peer.
-                crate::net::timer::sleep(Duration::from_secs(1)).await;
+                log.until(|_, e| match e {
+                    DriverEvent::Disconnected { reason, .. } if !reason.starts_with("refused") => {
+                        Some(())
+                    }
+                    _ => None,
+                })
+                .await;
                 pair.send(Msg::new(Bytes::from_static(b"again"))).await.expect("send again");
                 std::future::pending::<()>().await;
                 Ok(())
             }
         });
-        let first_options = options.clone();
+        let (first_options, log, second) = (options.clone(), first_log.clone(), second_log.clone());
         sim.client("first", async move {
             let core = Box::new(Pair::new(first_options.clone()));
-            let pair =
-                start(core, &first_options, vec![], vec![server_addr()], &EventLog::default())
-                    .await;
+            let pair = start(core, &first_options, vec![], vec![server_addr()], &log).await;
             assert_eq!(pair.recv().await.expect("hello").body, Bytes::from_static(b"hello"));
-            // The second dials meanwhile.
-            crate::net::timer::sleep(Duration::from_secs(1)).await;
+            // Once the second has dialled, while this one is the PAIR's peer.
+            second.until(|_, e| matches!(e, DriverEvent::Connected { .. }).then_some(())).await;
             pair.send(Msg::new(Bytes::from_static(b"bye"))).await.expect("send bye");
-            crate::net::timer::sleep(Duration::from_millis(100)).await;
             pair.close().await;
             Ok(())
         });
-        let second_log = EventLog::default();
         let got = Rc::new(RefCell::new(None));
         let (log, second_got) = (second_log.clone(), Rc::clone(&got));
         sim.client("second", async move {
-            crate::net::timer::sleep(Duration::from_millis(200)).await;
+            // Dials once the first is the PAIR's peer.
+            first_log.until(|_, e| matches!(e, DriverEvent::Connected { .. }).then_some(())).await;
             let core = Box::new(Pair::new(options.clone()));
             let pair = start(core, &options, vec![], vec![server_addr()], &log).await;
             let again = crate::net::timer::timeout(Duration::from_secs(5), pair.recv()).await;
@@ -586,9 +609,7 @@ fn pushed_then_closed(
         let core = Box::new(Push::new(options.clone()));
         let log = EventLog::default();
         let push = start(core, &options, vec![], vec![server_addr()], &log).await;
-        while log.find(|_, e| matches!(e, DriverEvent::Connected { .. }).then_some(())).is_empty() {
-            crate::net::timer::sleep(Duration::from_millis(1)).await;
-        }
+        log.until(|_, e| matches!(e, DriverEvent::Connected { .. }).then_some(())).await;
         for i in 0..count {
             let mut body = vec![0u8; size];
             body[..4].copy_from_slice(&i.to_be_bytes());

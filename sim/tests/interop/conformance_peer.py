@@ -1128,11 +1128,17 @@ def nn_stopped_sub():
     return sub
 
 
-def nn_drain_numbers(sub, idle_ms=500):
+def numbers_until_quiet(recv, idle_ms=500):
+    """The numbers (each message's first 8 bytes) of what `recv(ms)`, which gives a
+    message or None, gets until nothing comes for `idle_ms`."""
     got = []
-    while (msg := sub.recv(idle_ms)) is not None:
+    while (msg := recv(idle_ms)) is not None:
         got.append(int(msg[:8]))
     return got
+
+
+def nn_drain_numbers(sub):
+    return numbers_until_quiet(sub.recv)
 
 
 def oracle_nanomsg_pub_hwm():
@@ -1228,10 +1234,7 @@ class SpEnd:
         return self.sock.recv(ms)
 
     def drain_numbers(self):
-        got = []
-        while (msg := self.recv(500)) is not None:
-            got.append(int(msg[:8]))
-        return got
+        return numbers_until_quiet(self.recv)
 
 
 def oracle_bus_hwm(lib):
@@ -1413,10 +1416,7 @@ class CloseEnd:
 
     def drain_numbers(self):
         """What arrives until nothing has for 500 ms, as the numbers it starts with."""
-        got = []
-        while (msg := self.recv(500)) is not None:
-            got.append(int(msg[:8]))
-        return got
+        return numbers_until_quiet(self.recv)
 
 
 def close_small(push):
@@ -2685,10 +2685,7 @@ def peer_nanomsg_pub_burst(port):
 
 
 def nng_drain_numbers(sock):
-    got = []
-    while (msg := nng_try_recv(sock, 500)) is not None:
-        got.append(int(msg[:8]))
-    return got
+    return numbers_until_quiet(lambda ms: nng_try_recv(sock, ms))
 
 
 def peer_nng_router_full():
