@@ -2948,6 +2948,24 @@ fn conformance_nng_surveyor_reads_answers_in_arrival_order() {
     nng_arrival_order("nng-survey-arrival-order", SocketType::Surveyor);
 }
 
+/// nanomsg's SURVEYOR reads c, a, b too, but by its receivers' rule, not by a queue
+/// for the socket: xsurveyor receives through `nn_fq`, the pipe that became ready
+/// first (as its PULL, SUB and REP in the ready-first rows). The oracle: c, a, b in
+/// 4 runs of 4. patchbay's `nanomsg` SURVEYOR takes the same order
+/// (`recv_ready_first`); without it, it read a, b, c (tried as a mutation).
+#[test]
+fn conformance_nanomsg_surveyor_reads_the_pipe_ready_first() {
+    require_peers();
+    let (row, kind) = ("nanomsg-survey-arrival-order", SocketType::Surveyor);
+    let want = "SURVEYOR got c,a,b";
+    oracle_shows(row, want, "the oracle is not nanomsg's SURVEYOR");
+    let asker = nanomsg_options(kind);
+    assert!(asker.recv_ready_first, "library: nanomsg resolves to nn_fq's order");
+    let peer = sim_answerers(answerer_of(kind), nanomsg_options(answerer_of(kind)));
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_answers_in_arrival_order(kind, asker));
+    agree(row, want, &real, &sim);
+}
+
 // ------------------------------------------------------------------ SURVEYOR row
 
 /// One survey: what came back, or "timed out" when the surveyor's receive ended at
@@ -2965,14 +2983,14 @@ async fn survey_round(
     }
 }
 
-/// patchbay's SURVEYOR (deadline 300 ms) runs three surveys; the respondent answers
-/// the second after 600 ms.
+/// patchbay's SURVEYOR (`options`, deadline 300 ms) runs three surveys; the
+/// respondent answers the second after 600 ms.
 async fn ours_surveyor<T: Transport>(
     t: T,
     env: Env,
     mut cp: Counterpart,
+    options: SocketOptions,
 ) -> Result<Outcome, String> {
-    let options = SocketOptions { survey_deadline: SURVEY, ..nng() };
     let watch = Watch::default();
     let surveyor = open_bound(t, SocketType::Surveyor, &options, &env, &mut cp, &watch).await?;
     cp.expect("READY ").await?;
@@ -3001,12 +3019,13 @@ async fn ours_surveyor<T: Transport>(
     Ok(outcome)
 }
 
-/// The respondent of `peer_nng_survey_deadline`: answers survey-2 late.
-fn sim_respondent() -> SimPeer {
-    sim_peer(|t, mut link| async move {
+/// The respondent (`options`) of `peer_nng_survey_deadline` and
+/// `peer_nanomsg_survey_deadline`: answers survey-2 late.
+fn sim_respondent(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
         let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
         let resp =
-            open(t, SocketType::Respondent, &nng(), vec![], vec![to], &Watch::default()).await?;
+            open(t, SocketType::Respondent, &options, vec![], vec![to], &Watch::default()).await?;
         link.say("READY 0");
         for _ in 0..3 {
             let survey = resp.recv().await.map_err(err("recv"))?;
@@ -3030,12 +3049,40 @@ fn sim_respondent() -> SimPeer {
 #[test]
 fn conformance_nng_surveyor_drops_responses_after_its_deadline() {
     require_peers();
-    let row = "nng-survey-deadline";
+    let surveyor = SocketOptions { survey_deadline: SURVEY, ..nng() };
+    survey_deadline_row("nng-survey-deadline", "NNG's", surveyor, nng());
+}
+
+/// nanomsg's SURVEYOR does the same at NN_SURVEYOR_DEADLINE: the receive waiting at
+/// the deadline fails with ETIMEDOUT (the next one, and one before any survey, with
+/// EFSM; patchbay's `RecvError::State` stands for both), and the late answer, read
+/// by survey-3's receive, is discarded for its old survey id (`nn_surveyor_recv`);
+/// patchbay's drops it as it arrives, which this experiment cannot tell apart (the
+/// oracle: the same outcome in 6 runs of 6, survey-2 ended after 301 to 303 ms).
+#[test]
+fn conformance_nanomsg_surveyor_drops_responses_after_its_deadline() {
+    require_peers();
+    let surveyor =
+        SocketOptions { survey_deadline: SURVEY, ..nanomsg_options(SocketType::Surveyor) };
+    let respondent = nanomsg_options(SocketType::Respondent);
+    survey_deadline_row("nanomsg-survey-deadline", "nanomsg's", surveyor, respondent);
+}
+
+/// The deadline experiment: the oracle (of `library`), then patchbay's SURVEYOR
+/// (`surveyor`) against the peer's respondent and against a simulated one
+/// (`respondent`).
+fn survey_deadline_row(
+    row: &str,
+    library: &str,
+    surveyor: SocketOptions,
+    respondent: SocketOptions,
+) {
     let oracle = oracle(row);
     let want = "survey-1: echo:survey-1; survey-2: timed out; survey-3: echo:survey-3";
-    assert_eq!(oracle.outcomes, [want], "the oracle is not NNG's documented SURVEYOR");
-    let real = against_real(|| Ok(Counterpart::deferred(row, &[])), ours_surveyor);
-    let sim = in_sim(row, sim_respondent(), ours_surveyor);
+    assert_eq!(oracle.outcomes, [want], "the oracle is not {library} documented SURVEYOR");
+    assert_eq!(surveyor.survey_deadline, SURVEY, "the row's deadline");
+    let peer = sim_respondent(respondent);
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_surveyor(surveyor));
     agree(row, want, &real, &sim);
     let survey_ms = SURVEY.as_millis() as u64;
     for (way, ms) in [
@@ -3048,6 +3095,103 @@ fn conformance_nng_surveyor_drops_responses_after_its_deadline() {
             "{way}: survey-2 ended after {ms} ms"
         );
     }
+}
+
+/// The restart rows' survey deadline (`RESTART_DEADLINE_MS` in the peer script): long
+/// enough that neither survey ends before its answers are in.
+const RESTART_DEADLINE: Duration = Duration::from_secs(2);
+
+/// patchbay's SURVEYOR (`options`) sends survey-1; once the respondent holds it,
+/// survey-2; the respondent then answers survey-1, then survey-2, and the SURVEYOR
+/// reads what came. survey-1's answer must have reached it and been dropped as late.
+async fn ours_survey_restart<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let surveyor = open_bound(t, SocketType::Surveyor, &options, &env, &mut cp, &watch).await?;
+    cp.expect("READY").await?;
+    if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
+        return Err("the respondent never connected".to_owned());
+    }
+    surveyor.send(Msg::new("survey-1")).await.map_err(err("survey-1"))?;
+    cp.expect("HELD survey-1").await?;
+    surveyor.send(Msg::new("survey-2")).await.map_err(err("survey-2"))?;
+    cp.say("sent");
+    cp.expect("ANSWERED survey-2").await?;
+    let got: Vec<String> =
+        drain(&surveyor, Duration::from_millis(300)).await.iter().map(body).collect();
+    cp.say("done");
+    // survey-1's answer came before survey-2's on the one connection, so whatever
+    // became of it was seen before the drain ended.
+    let dropped =
+        watch.seen.borrow().dropped.iter().filter(|r| **r == DropReason::LateReply).count();
+    let got = if got.is_empty() { "nothing".to_owned() } else { got.join(",") };
+    if dropped != 1 {
+        return Err(format!("SURVEYOR got {got}, and dropped {dropped} answers as late, not 1"));
+    }
+    Ok(Outcome::new(format!("SURVEYOR got {got}")))
+}
+
+/// The respondent (`options`) of `peer_survey_restart`: it holds survey-1's answer
+/// until told survey-2 is out.
+fn sim_respondent_holds(options: SocketOptions) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let resp =
+            open(t, SocketType::Respondent, &options, vec![], vec![to], &Watch::default()).await?;
+        link.say("READY");
+        let first = resp.recv().await.map_err(err("survey-1"))?;
+        link.say(format!("HELD {}", body(&first)));
+        link.expect("sent").await?;
+        let echo = |survey: &Msg| Msg {
+            header: survey.header.clone(),
+            body: format!("echo:{}", body(survey)).into(),
+        };
+        resp.send(echo(&first)).await.map_err(err("answer to survey-1"))?;
+        let second = resp.recv().await.map_err(err("survey-2"))?;
+        resp.send(echo(&second)).await.map_err(err("answer to survey-2"))?;
+        link.say(format!("ANSWERED {}", body(&second)));
+        link.expect("done").await?;
+        Ok(())
+    })
+}
+
+/// The restart experiment: the oracle, then patchbay's SURVEYOR (`surveyor`, its
+/// deadline `RESTART_DEADLINE`) against the peer's respondent and against a
+/// simulated one (`respondent`). The answer to survey-1 must reach the SURVEYOR and
+/// be dropped as late, both ways.
+fn survey_restart_row(row: &str, surveyor: SocketOptions, respondent: SocketOptions) {
+    let want = "SURVEYOR got echo:survey-2";
+    oracle_shows(row, want, "the oracle does not abandon the first survey");
+    let surveyor = SocketOptions { survey_deadline: RESTART_DEADLINE, ..surveyor };
+    let peer = sim_respondent_holds(respondent);
+    let (real, sim) = both_ways!(row, DEFERRED, peer, ours_survey_restart(surveyor));
+    agree(row, want, &real, &sim);
+}
+
+/// NNG's SURVEYOR abandons a survey when the next is sent: surveyor0 gives each
+/// send a new survey id and discards a response whose id is not a live survey's,
+/// so the answer to survey-1 that comes after survey-2 went out is lost (the
+/// oracle: only echo:survey-2, 5 runs of 5).
+#[test]
+fn conformance_nng_surveyor_drops_answers_to_the_survey_it_restarted() {
+    require_peers();
+    let (surveyor, respondent) =
+        (nng_options(SocketType::Surveyor), nng_options(SocketType::Respondent));
+    survey_restart_row("nng-survey-restart", surveyor, respondent);
+}
+
+/// nanomsg's does the same (`nn_surveyor_send` takes a new survey id and
+/// `nn_surveyor_recv` discards the rest; the oracle: 5 runs of 5).
+#[test]
+fn conformance_nanomsg_surveyor_drops_answers_to_the_survey_it_restarted() {
+    require_peers();
+    let surveyor = nanomsg_options(SocketType::Surveyor);
+    let respondent = nanomsg_options(SocketType::Respondent);
+    survey_restart_row("nanomsg-survey-restart", surveyor, respondent);
 }
 
 // ------------------------------------------------------------------ heartbeat row

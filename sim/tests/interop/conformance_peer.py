@@ -110,6 +110,15 @@ Rows:
                        the same three requests to a REP that reads until a receive
                        fails or finds nothing, then replies
   nng-survey-deadline  SURVEYOR (300 ms) with a respondent late on one survey
+  nanomsg-survey-deadline
+                       the same with nanomsg (NN_SURVEYOR_DEADLINE 300 ms)
+  nanomsg-survey-arrival-order
+                       nng-survey-arrival-order with nanomsg's SURVEYOR and
+                       respondents
+  nng-survey-restart, nanomsg-survey-restart
+                       a SURVEYOR (2 s) sends survey-1 to a respondent, which
+                       answers it only once the SURVEYOR has sent survey-2; then
+                       it answers survey-2
   zmq-heartbeat        heartbeats (100 ms, timeout 300 ms) to a peer that is stopped
   nng-recv-max         PULL with a 100-byte receive limit gets a 200-byte message;
                        the PUSH redials
@@ -223,6 +232,10 @@ NN_PUB, NN_SUB = 0x20, 0x21
 NN_PUSH, NN_PULL = 0x50, 0x51
 NN_PAIR = 0x10
 NN_REQ, NN_REP = 0x30, 0x31
+# survey.h: the protocol's socket types, and its one option, whose level is
+# NN_SURVEYOR (nn_symbol lists all three).
+NN_SURVEYOR, NN_RESPONDENT = 0x62, 0x63
+NN_SURVEYOR_DEADLINE = 1
 NN_KINDS = {"PUSH": NN_PUSH, "PULL": NN_PULL, "PAIR": NN_PAIR, "REQ": NN_REQ, "REP": NN_REP}
 NN_SOL_SOCKET, NN_LINGER, NN_SNDTIMEO, NN_RCVTIMEO, NN_RECONNECT_IVL = 0, 1, 4, 5, 6
 NN_SUB_SUBSCRIBE = 1
@@ -2640,6 +2653,68 @@ def peer_nng_arrival_order(kind, url):
     line()
 
 
+class NnRespondent:
+    """A nanomsg RESPONDENT dialling `port`, whose receives and sends must complete
+    within the peer's timeout."""
+
+    def __init__(self, port):
+        self.s = Nn(NN_RESPONDENT)
+        self.s.connect(port)
+
+    def recv(self):
+        msg = self.s.recv()
+        assert msg is not None, "a nanomsg RESPONDENT's receive timed out"
+        return msg
+
+    def send(self, body):
+        assert self.s.send(body), "a nanomsg RESPONDENT's send timed out"
+
+
+def nn_wait_connections(sock, n, what):
+    """Waits until nanomsg's `sock` has `n` connections up."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while sock.connections() < n:
+        assert time.monotonic() < deadline, "%s never connected" % what
+        time.sleep(0.001)
+
+
+def nn_respondents_dialling(port):
+    """Three nanomsg respondents, dialling `port` one after another,
+    READY_FIRST_PAUSE_S apart (each connection is up before the next dials)."""
+    respondents = {}
+    for name in READY_FIRST_DIAL:
+        respondents[name] = NnRespondent(port)
+        time.sleep(READY_FIRST_PAUSE_S)
+    return respondents
+
+
+def oracle_nanomsg_survey_arrival_order():
+    """nanomsg's SURVEYOR receives through `nn_fq` (xsurveyor), as its PULL, SUB and
+    REP do: the pipe that became ready first, so the answers come out c, a, b."""
+    surveyor = Nn(NN_SURVEYOR)
+    port = free_port()
+    surveyor.bind(port)
+    respondents = nn_respondents_dialling(port)
+    nn_wait_connections(surveyor, len(respondents), "a respondent")
+    assert surveyor.send(b"survey"), "a SURVEYOR's send never waits"
+    answerers_answer("RESPONDENT", respondents)
+    got = []
+    while (msg := surveyor.recv(300)) is not None:
+        got.append(msg.decode())
+    say("OUTCOME", "SURVEYOR got " + ",".join(got))
+
+
+def peer_nanomsg_survey_arrival_order(port):
+    """The three nanomsg respondents, dialling patchbay's SURVEYOR at `port`: they
+    answer once it has surveyed."""
+    respondents = nn_respondents_dialling(port)
+    say("READY")
+    assert line() == "sent"
+    answerers_answer("RESPONDENT", respondents)
+    say("REPLIED")
+    line()
+
+
 # The nanomsg-pub-burst row: a PUB sends this many at once to a SUB that reads.
 PUB_BURST = 9
 
@@ -2755,19 +2830,26 @@ def oracle_nng_survey_deadline():
     surv.add_post_pipe_connect_cb(lambda _p: piped.set())
     resp.dial("tcp://127.0.0.1:%d" % port, block=True)
     piped.wait(10)
+    three_surveys(surveyor_round, surv, resp)
+
+
+def three_surveys(round_of, surv, resp):
+    """The deadline rows' experiment, once `surv` has its respondent `resp`: three
+    surveys, each run by `round_of(surv, name)`, the respondent late on the second;
+    prints the deadline's time and the outcome."""
     answered = threading.Event()
     responder = threading.Thread(target=respond, args=(resp, 3, answered))
     responder.start()
     results = []
     for name in ("survey-1", "survey-2"):
-        got, ended_ms = surveyor_round(surv, name)
+        got, ended_ms = round_of(surv, name)
         results.append((name, got))
         if ended_ms is not None:
             say("TIME", "deadline", ended_ms)
     # survey-3 starts once the late answer to survey-2 has gone out: whether it meets
     # the deadline's end or survey-3's other id, it must be dropped.
     answered.wait(TIMEOUT_MS / 1000)
-    results.append(("survey-3", surveyor_round(surv, "survey-3")[0]))
+    results.append(("survey-3", round_of(surv, "survey-3")[0]))
     responder.join()
     say("OUTCOME", survey_outcome(results))
 
@@ -2779,6 +2861,142 @@ def peer_nng_survey_deadline(url):
     resp.dial(url, block=True)
     say("READY", 0)
     respond(resp, 3)
+    line()
+
+
+def nn_surveyor_round(surv, name):
+    """nanomsg's `surveyor_round`: its receive fails with ETIMEDOUT at the deadline
+    (EFSM once that has been reported, and before any survey)."""
+    import ctypes
+    import errno
+
+    assert surv.send(name.encode()), "a SURVEYOR's send never waits"
+    start = time.monotonic()
+    surv.setint(NN_RCVTIMEO, TIMEOUT_MS)
+    buf = ctypes.c_void_p()
+    rc = Nn.lib.nn_recv(surv.s, ctypes.byref(buf), NN_MSG, 0)
+    ended_ms = round((time.monotonic() - start) * 1000)
+    if rc >= 0:
+        body = ctypes.string_at(buf, rc)
+        Nn.lib.nn_freemsg(buf)
+        return body.decode(), None
+    err = ctypes.get_errno()
+    if err == errno.ETIMEDOUT and ended_ms < TIMEOUT_MS:
+        return "timed out", ended_ms
+    return "receive failed: %s" % Nn.lib.nn_strerror(err).decode(), ended_ms
+
+
+def oracle_nanomsg_survey_deadline():
+    """nanomsg's SURVEYOR ends a survey at NN_SURVEYOR_DEADLINE: the receive fails
+    with ETIMEDOUT, and a response with the old survey id, read by a later survey's
+    receive, is discarded (`nn_surveyor_recv` compares the ids)."""
+    three_surveys(nn_surveyor_round, *nn_surveyor_and_respondent(SURVEY_MS))
+
+
+def nn_surveyor_and_respondent(deadline_ms):
+    """A nanomsg SURVEYOR (NN_SURVEYOR_DEADLINE `deadline_ms`) and a RESPONDENT
+    connected to it."""
+    surv = Nn(NN_SURVEYOR)
+    surv.setint(NN_SURVEYOR_DEADLINE, deadline_ms, NN_SURVEYOR)
+    port = free_port()
+    surv.bind(port)
+    resp = NnRespondent(port)
+    nn_wait_connections(surv, 1, "the respondent")
+    return surv, resp
+
+
+def peer_nanomsg_survey_deadline(port):
+    """A nanomsg RESPONDENT dialling patchbay's SURVEYOR, late on survey-2."""
+    resp = NnRespondent(port)
+    say("READY", 0)
+    respond(resp, 3)
+    line()
+
+
+# The nng-survey-restart and nanomsg-survey-restart rows: a SURVEYOR with a long
+# deadline (so neither survey ends before its answers are in) and one respondent.
+RESTART_DEADLINE_MS = 2000
+
+
+def restart_respond(resp, held, release):
+    """Takes survey-1 and says so (`held`), answers it once told that survey-2 has
+    gone out (`release`), then takes survey-2 and answers it."""
+    first = resp.recv()
+    held(first.decode())
+    release()
+    resp.send(b"echo:" + first)
+    second = resp.recv()
+    resp.send(b"echo:" + second)
+    return second.decode()
+
+
+def restart_reads(recv):
+    """What the SURVEYOR reads until nothing comes for 300 ms (or its survey ends)."""
+    got = []
+    while (msg := recv(300)) is not None:
+        got.append(msg.decode())
+    return "SURVEYOR got " + (",".join(got) or "nothing")
+
+
+def assert_sent(sent):
+    assert sent, "a SURVEYOR's send never waits"
+
+
+def oracle_survey_restart(lib):
+    """A new survey abandons the old one: NNG's surveyor0 and nanomsg's SURVEYOR
+    take a new survey id at each send and discard a response with another."""
+    if lib == "nng":
+        import pynng
+
+        surv = nng_open(pynng.Surveyor0, survey_time=RESTART_DEADLINE_MS)
+        port = nng_listen(surv, 0)
+        piped = threading.Event()
+        surv.add_post_pipe_connect_cb(lambda _p: piped.set())
+        resp = nng_open(pynng.Respondent0)
+        resp.dial("tcp://127.0.0.1:%d" % port, block=True)
+        assert piped.wait(10), "the respondent never connected"
+
+        def recv(ms):
+            return nng_try_recv(surv, ms)
+    else:
+        surv, resp = nn_surveyor_and_respondent(RESTART_DEADLINE_MS)
+
+        def recv(ms):
+            return surv.recv(ms)
+
+    held, sent = threading.Event(), threading.Event()
+    answers = []
+    responder = threading.Thread(target=lambda: answers.append(restart_respond(
+        resp, lambda _body: held.set(), lambda: sent.wait(TIMEOUT_MS / 1000))))
+    responder.start()
+    send = surv.send if lib == "nng" else lambda body: assert_sent(surv.send(body))
+    send(b"survey-1")
+    assert held.wait(TIMEOUT_MS / 1000), "the respondent never got survey-1"
+    send(b"survey-2")
+    sent.set()
+    responder.join()
+    assert answers == ["survey-2"], answers
+    say("OUTCOME", restart_reads(recv))
+
+
+def peer_survey_restart(lib, url, port):
+    """The respondent of the restart rows, dialling patchbay's SURVEYOR: it says
+    "HELD survey-1" once it has taken survey-1, answers it when told "sent" (survey-2
+    is out), then answers survey-2 and says "ANSWERED survey-2"."""
+    if lib == "nng":
+        import pynng
+
+        resp = nng_open(pynng.Respondent0)
+        resp.dial(url, block=True)
+    else:
+        resp = NnRespondent(port)
+    say("READY")
+
+    def release():
+        assert line() == "sent"
+
+    second = restart_respond(resp, lambda body: say("HELD", body), release)
+    say("ANSWERED", second)
     line()
 
 
@@ -3174,6 +3392,10 @@ ORACLES = {
     "nng-survey-arrival-order": lambda: oracle_nng_arrival_order("RESPONDENT"),
     "nng-sub-two-pubs": oracle_nng_sub_two_pubs,
     "nng-survey-deadline": oracle_nng_survey_deadline,
+    "nanomsg-survey-deadline": oracle_nanomsg_survey_deadline,
+    "nanomsg-survey-arrival-order": oracle_nanomsg_survey_arrival_order,
+    "nng-survey-restart": lambda: oracle_survey_restart("nng"),
+    "nanomsg-survey-restart": lambda: oracle_survey_restart("nanomsg"),
     "zmq-heartbeat": oracle_zmq_heartbeat,
     "nng-recv-max": oracle_nng_recv_max,
     "nng-pair1-hops": oracle_nng_pair1_hops,
@@ -3253,6 +3475,10 @@ def main():
         "nng-survey-arrival-order": lambda: peer_nng_arrival_order("RESPONDENT", opt["--connect"]),
         "nng-sub-two-pubs": lambda: peer_nng_sub_two_pubs(),
         "nng-survey-deadline": lambda: peer_nng_survey_deadline(opt["--connect"]),
+        "nanomsg-survey-deadline": lambda: peer_nanomsg_survey_deadline(int(opt["--port"])),
+        "nanomsg-survey-arrival-order": lambda: peer_nanomsg_survey_arrival_order(int(opt["--port"])),
+        "nng-survey-restart": lambda: peer_survey_restart("nng", opt["--connect"], int(opt["--port"])),
+        "nanomsg-survey-restart": lambda: peer_survey_restart("nanomsg", opt["--connect"], int(opt["--port"])),
         "zmq-heartbeat": lambda: peer_zmq_heartbeat(),
         "nng-recv-max": lambda: peer_nng_recv_max(opt["--connect"]),
         "nng-pair1-hops": lambda: peer_nng_pair1_hops(int(opt["--port"])),
