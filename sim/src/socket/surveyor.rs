@@ -19,9 +19,11 @@
 //! ready first (`recv_ready_first`).
 //!
 //! NNG's `nng_recvmsg` on a surveyor whose survey has timed out (or that never sent
-//! one) fails with `NNG_ETIMEDOUT` (`NNG_ESTATE` before any survey); both map to
-//! [`RecvError::State`] here, since the contract has no timeout error: either way
-//! the application must start a new survey to receive again.
+//! one) fails with `NNG_ETIMEDOUT` (`NNG_ESTATE` before any survey); nanomsg's
+//! `nn_recv` fails with `ETIMEDOUT` at the deadline and `EFSM` after it and before
+//! any survey (`nanomsg-survey-deadline`). All of them map to [`RecvError::State`]
+//! here, since the contract has no timeout error: either way the application must
+//! start a new survey to receive again.
 
 use std::time::Duration;
 
