@@ -62,3 +62,27 @@ fn graph_refuses_two_topologies_whose_drawings_share_a_name() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_command_typed_below_the_root_says_where_its_paths_are_from() {
+    let dir = scratch("below");
+    std::fs::create_dir_all(dir.join("topologies")).unwrap();
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    std::fs::write(dir.join("topologies/pair.yaml"), TOPOLOGY).unwrap();
+    let scenario = "name: step\ntopology: ../topologies/pair.yaml\nduration: 1s\nseeds: 1\n\
+        invariants: [per_pipe_order]\nexpect: pass\n";
+    std::fs::write(dir.join("scenarios/step.yaml"), scenario).unwrap();
+    let out = xtask(&dir.join("scenarios"), &["sim", "step.yaml"]);
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("wrote reports/sim/"), "the report's path is the root's: {stdout}");
+    let root = dir.canonicalize().unwrap();
+    let note = format!("note: paths are shown from the project root, {}", root.display());
+    assert!(stderr.contains(&note) && stderr.contains("(cd ..)"), "{stderr}");
+    // At the root itself there is nothing to say.
+    let out = xtask(&dir, &["sim", "scenarios/step.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("note: paths"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

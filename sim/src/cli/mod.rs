@@ -15,7 +15,9 @@
 //! Relative paths are taken from where the command was typed; the command then runs
 //! from the project root (the nearest folder at or above the current one holding
 //! `scenarios/` or `topologies/`), so paths in scenario files and diagnostics resolve
-//! the same way wherever it was started.
+//! the same way wherever it was started. The paths it prints (diagnostics, repro
+//! lines, reports) are the root's too, so a command typed in a folder below the root
+//! ends with a note naming the root and the way up to it.
 
 // Every line the commands print goes through these: stdout or stderr may be a pipe
 // whose reader has gone (`sim | head -1`) or a full device, and `println!` panics
@@ -94,10 +96,20 @@ where
         }
     };
     let ctx = Ctx { registry, tool: command.to_owned(), root: project_root(), rest };
-    dispatch(&ctx, cli.command).unwrap_or_else(|e| {
+    let here = std::env::current_dir().ok();
+    let shows_paths = !matches!(cli.command, Command::Cat(_));
+    let code = dispatch(&ctx, cli.command).unwrap_or_else(|e| {
         errln!("internal error: {e}");
         ExitCode::from(1)
-    })
+    });
+    if let Some(up) = here.as_deref().filter(|_| shows_paths).and_then(|h| ctx.up_to_root(h)) {
+        errln!(
+            "note: paths are shown from the project root, {}: run repro lines there (cd {})",
+            ctx.root.display(),
+            up.display()
+        );
+    }
+    code
 }
 
 /// Parses `args` as the command line of `command`; nothing runs. A help request or a
@@ -171,6 +183,15 @@ impl Ctx {
         Ok(ExitCode::from(2))
     }
 
+    /// The way up from `here` to the root (`..`, `../..`) when the command was typed
+    /// in a folder below it: the paths it prints (repro lines, reports) are the
+    /// root's, and pasted there they would not be found. `None` at the root itself.
+    pub fn up_to_root(&self, here: &Path) -> Option<PathBuf> {
+        let below = here.strip_prefix(&self.root).ok()?;
+        let depth = below.components().count();
+        (depth > 0).then(|| std::iter::repeat_n("..", depth).collect())
+    }
+
     /// `path` relative to the root when it is under it, as the user reads it; the root
     /// itself is `.`, never the empty path, which names nothing that can be opened.
     pub fn shown(&self, path: &Path) -> PathBuf {
@@ -211,6 +232,19 @@ mod tests {
         // `sim DIR` run inside DIR read the empty path: "cannot read ``".
         assert_eq!(at.shown(Path::new("/work/project")), Path::new("."));
         assert_eq!(at.shown(Path::new("/elsewhere/x.yaml")), Path::new("/elsewhere/x.yaml"));
+    }
+
+    #[test]
+    fn the_way_up_to_the_root_is_given_only_below_it() {
+        let mut at = ctx(&[]);
+        at.root = PathBuf::from("/work/project");
+        assert_eq!(at.up_to_root(Path::new("/work/project")), None);
+        assert_eq!(at.up_to_root(Path::new("/work/project/scenarios")), Some("..".into()));
+        assert_eq!(
+            at.up_to_root(Path::new("/work/project/scenarios/broken")),
+            Some(PathBuf::from("../.."))
+        );
+        assert_eq!(at.up_to_root(Path::new("/elsewhere")), None);
     }
 
     #[test]
