@@ -335,7 +335,15 @@ pub(crate) fn parse_bandwidth(text: &str) -> Result<f64, UnitError> {
             format!("write `{number}B/{per}` for bytes"),
         ));
     }
-    let bytes = match parse_size(size)? {
+    if size.trim_end() != size {
+        // `1MiB /s`: refused as `1 MiB/s` is, and as `20 /s` is as a rate.
+        return Err(UnitError::new(
+            format!("`{text}` has a space before its unit"),
+            format!("write `{}/{}`", size.trim_end(), per.trim()),
+        ));
+    }
+    let sized = parse_size(size).map_err(|e| per_time_unit(e, per.trim()))?;
+    let bytes = match sized {
         Some(bytes) => bytes,
         None => return Err(UnitError::new(format!("`{text}` is not a bandwidth"), example)),
     };
@@ -357,6 +365,27 @@ pub(crate) fn parse_bandwidth(text: &str) -> Result<f64, UnitError> {
         }
     };
     Ok(bytes as f64 * (NANOS_PER_SEC as f64 / per_ns as f64))
+}
+
+/// A size's error in a bandwidth, its hint's spellings given the bandwidth's time unit:
+/// `write \`10MiB\`` for `10 MiB/s` would be refused in turn as having none.
+fn per_time_unit(error: UnitError, per: &str) -> UnitError {
+    let hint = error.hint.map(|hint| {
+        let mut quoted = false;
+        let mut out = String::with_capacity(hint.len());
+        for c in hint.chars() {
+            if c == '`' {
+                if quoted {
+                    out.push('/');
+                    out.push_str(per);
+                }
+                quoted = !quoted;
+            }
+            out.push(c);
+        }
+        out
+    });
+    UnitError { hint, ..error }
 }
 
 /// The canonical spelling of a bandwidth in bytes per second: the largest size unit
@@ -547,12 +576,32 @@ mod tests {
         assert_eq!(hint_of(parse_bandwidth("1MiB/sec")), "write `1MiB/s`");
         assert_eq!(
             hint_of(parse_bandwidth("1mb/s")),
-            "write `1MiB` (powers of 1024) or `1MB` (powers of 1000)"
+            "write `1MiB/s` (powers of 1024) or `1MB/s` (powers of 1000)"
         );
         assert!(hint_of(parse_bandwidth("1MiB/week")).starts_with("use one of `/d`"));
         assert_eq!(message_of(parse_bandwidth("fast")), "`fast` is not a bandwidth");
         assert_eq!(message_of(parse_bandwidth("unlimited/s")), "`unlimited/s` is not a bandwidth");
         assert!(message_of(parse_bandwidth("-1MiB/s")).contains("must not be negative"));
+    }
+
+    #[test]
+    fn a_bandwidths_hint_is_a_bandwidth_that_parses() {
+        assert_eq!(message_of(parse_bandwidth("10 MiB/s")), "`10 MiB` has a space before its unit");
+        assert_eq!(hint_of(parse_bandwidth("10 MiB/s")), "write `10MiB/s`");
+        assert_eq!(
+            hint_of(parse_bandwidth("1mb/ms")),
+            "write `1MiB/ms` (powers of 1024) or `1MB/ms` (powers of 1000)"
+        );
+        assert_eq!(
+            message_of(parse_bandwidth("10MiB /s")),
+            "`10MiB /s` has a space before its unit"
+        );
+        assert_eq!(hint_of(parse_bandwidth("10MiB /s")), "write `10MiB/s`");
+        for spaced in ["10 MiB/s", "1mb/ms", "10MiB /s"] {
+            let hint = hint_of(parse_bandwidth(spaced));
+            let first = hint.split('`').nth(1).expect("a spelling in the hint");
+            assert!(parse_bandwidth(first).is_ok(), "{spaced}: the hint's `{first}` parses");
+        }
     }
 
     #[test]
