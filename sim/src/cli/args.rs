@@ -36,7 +36,8 @@ pub enum Command {
     /// shrunk and written as a scenario (never replacing a file), with a report.
     Explore(ExploreArgs),
     /// Run scenarios over real TCP on 127.0.0.1, in real time, with a fault proxy on
-    /// every link.
+    /// every link; each scenario's first seed only, unless --seed or --seeds says
+    /// otherwise (a real run is not a repeat of a simulated one).
     Real(RealArgs),
     /// A scenario's workload and faults over several designs, each with its own topology.
     Compare(CompareArgs),
