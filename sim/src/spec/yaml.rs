@@ -356,7 +356,7 @@ fn reword_syntax(message: String) -> (Code, String, Option<String>) {
             None => format!("the key `{key}` appears twice in one mapping"),
         };
         return (
-            Code::Syntax,
+            Code::DuplicateField,
             message,
             Some("each key may appear only once in a mapping".to_owned()),
         );
@@ -818,7 +818,7 @@ nodes:
         let diags = errors_of::<Topology>(text);
         assert_eq!(
             diags,
-            ["t.yaml:8:5: error[syntax]: the key `name` appears twice in `nodes[0]` \
+            ["t.yaml:8:5: error[duplicate-field]: the key `name` appears twice in `nodes[0]` \
                  (hint: each key may appear only once in a mapping; `name` is first at line 3)"]
         );
         // A key of the same name in a nested mapping or after the mapping has ended is
@@ -827,14 +827,14 @@ nodes:
         let diags = errors_of::<Topology>(text);
         assert_eq!(
             diags,
-            ["t.yaml:4:1: error[syntax]: the key `name` appears twice in one mapping \
+            ["t.yaml:4:1: error[duplicate-field]: the key `name` appears twice in one mapping \
                  (hint: each key may appear only once in a mapping; `name` is first at line 1)"]
         );
         // A flow mapping keeps serde_yaml's position, the mapping's start.
         let diags = errors_of::<serde_yaml::Value>("a: {b: 1, b: 2}\n");
         assert_eq!(
             diags,
-            ["t.yaml:1:4: error[syntax]: the key `b` appears twice in `a` \
+            ["t.yaml:1:4: error[duplicate-field]: the key `b` appears twice in `a` \
                  (hint: each key may appear only once in a mapping)"]
         );
     }
