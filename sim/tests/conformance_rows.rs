@@ -258,6 +258,114 @@ fn conformance_nng_req_second_send_cancels_the_first() {
     agree(row, want, &real, &sim);
 }
 
+/// How long a read of the relaxed rows waits (`RELAXED_READ_MS` in the peer script).
+const RELAXED_READ: Duration = Duration::from_millis(300);
+
+/// patchbay's relaxed REQ (`options`) sends req-1; once its REP holds it, req-2; the
+/// REP answers req-1, then takes and answers req-2, and the REQ reads twice; then
+/// req-3, which the REP answers at once, and two reads again. Of req-1's and
+/// req-2's replies, the one the REQ does not take must be dropped as late, and
+/// before req-3 goes out (libzmq's REQ drops what has come in when it sends).
+async fn ours_req_relaxed<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let port: u16 = cp.expect("READY ").await?.parse().map_err(err("port"))?;
+    let watch = Watch::default();
+    let req = open(t, SocketType::Req, &options, vec![], vec![env.peer(port)], &watch).await?;
+    req.send(Msg::new("req-1")).await.map_err(err("req-1"))?;
+    let mut seen = vec![format!("REP got {}", cp.expect("HELD ").await?)];
+    req.send(Msg::new("req-2")).await.map_err(err("req-2"))?;
+    cp.say("sent");
+    seen.push(format!("REP got {}", cp.expect("ANSWERED ").await?));
+    let late = |s: &Seen| s.dropped.contains(&DropReason::LateReply);
+    if !watch.until(STEP_TIMEOUT, late).await {
+        return Err("neither req-1's nor req-2's reply was dropped as late".to_owned());
+    }
+    seen.extend([relaxed_read(&req).await, relaxed_read(&req).await]);
+    req.send(Msg::new("req-3")).await.map_err(err("req-3"))?;
+    seen.push(format!("REP got {}", cp.expect("ANSWERED ").await?));
+    seen.extend([relaxed_read(&req).await, relaxed_read(&req).await]);
+    cp.say("done");
+    let dropped =
+        watch.seen.borrow().dropped.iter().filter(|r| **r == DropReason::LateReply).count();
+    if dropped != 1 {
+        return Err(format!("{}; and {dropped} replies dropped as late, not 1", seen.join("; ")));
+    }
+    Ok(Outcome::new(seen.join("; ")))
+}
+
+/// One receive of the relaxed REQ, in the words of `relaxed_read` in the peer script.
+async fn relaxed_read(req: &SocketHandle) -> String {
+    match recv_within(req, RELAXED_READ).await {
+        Some(Ok(reply)) => format!("REQ got {}", body(&reply)),
+        Some(Err(RecvError::State)) => "REQ refused: EFSM".to_owned(),
+        Some(Err(other)) => format!("REQ failed: {other:?}"),
+        None => "REQ timed out".to_owned(),
+    }
+}
+
+/// The REP of `peer_zmq_req_relaxed` (`relaxed_rep` in the peer script), libzmq's:
+/// it holds req-1 until told req-2 is out, answers it, then takes and answers req-2
+/// and req-3.
+fn sim_rep_holds_req_1() -> SimPeer {
+    sim_peer(|t, mut link| async move {
+        let rep =
+            open(t, SocketType::Rep, &zeromq(), vec![sim_server_at()], vec![], &Watch::default())
+                .await?;
+        link.say(format!("READY {SIM_SERVER_PORT}"));
+        let echo = |request: &Msg| Msg {
+            header: request.header.clone(),
+            body: format!("echo:{}", body(request)).into(),
+        };
+        let held = rep.recv().await.map_err(err("req-1"))?;
+        link.say(format!("HELD {}", body(&held)));
+        link.expect("sent").await?;
+        rep.send(echo(&held)).await.map_err(err("answer to req-1"))?;
+        for _ in 0..2 {
+            let request = rep.recv().await.map_err(err("recv"))?;
+            rep.send(echo(&request)).await.map_err(err("send"))?;
+            link.say(format!("ANSWERED {}", body(&request)));
+        }
+        link.expect("done").await?;
+        Ok(())
+    })
+}
+
+/// The relaxed experiment: the oracle, then patchbay's `zeromq` REQ with
+/// `req_relaxed` (`req_strict` off) and `req_correlate` as given, against the
+/// peer's libzmq REP and against a simulated one.
+fn req_relaxed_row(row: &str, want: &str, correlate: bool) {
+    oracle_shows(row, want, "the oracle is not libzmq's relaxed REQ");
+    let options = SocketOptions { req_strict: false, req_correlate: correlate, ..zeromq() };
+    let (real, sim) = both_ways!(row, PROCESS, sim_rep_holds_req_1(), ours_req_relaxed(options));
+    agree(row, want, &real, &sim);
+}
+
+/// libzmq's REQ with ZMQ_REQ_RELAXED gives up on req-1 when req-2 is sent, and
+/// without ZMQ_REQ_CORRELATE takes the first reply on the request's pipe, req-1's,
+/// for req-2's; req-2's own is lost (libzmq drops it at req-3's send, patchbay as
+/// it arrives), so req-3 gets its own (the oracle: 3 runs of 3).
+#[test]
+fn conformance_zmq_req_relaxed_takes_the_abandoned_requests_reply() {
+    require_peers();
+    let want = "REP got req-1; REP got req-2; REQ got echo:req-1; REQ refused: EFSM; \
+                REP got req-3; REQ got echo:req-3; REQ refused: EFSM";
+    req_relaxed_row("zmq-req-relaxed", want, false);
+}
+
+/// With ZMQ_REQ_CORRELATE the relaxed REQ skips req-1's reply, whose request id is
+/// not req-2's, and takes req-2's (the oracle: 3 runs of 3).
+#[test]
+fn conformance_zmq_req_relaxed_correlate_drops_the_abandoned_requests_reply() {
+    require_peers();
+    let want = "REP got req-1; REP got req-2; REQ got echo:req-2; REQ refused: EFSM; \
+                REP got req-3; REQ got echo:req-3; REQ refused: EFSM";
+    req_relaxed_row("zmq-req-relaxed-correlate", want, true);
+}
+
 // ------------------------------------------------------------------ high-water marks
 
 /// What the PUB rows call their sender and receiver in outcomes, and the BUS rows

@@ -21,6 +21,10 @@ Rows:
   nng-req-resend       NNG REQ, same story: the request reaches the new REP
   nng-req-cancel       NNG REQ sends a second request before the first's reply;
                        the REP answers the first late, then the second
+  zmq-req-relaxed, zmq-req-relaxed-correlate
+                       libzmq REQ with ZMQ_REQ_RELAXED (ZMQ_REQ_CORRELATE off, then
+                       on) sends req-2 while its REP holds req-1; the REP answers
+                       req-1, then req-2, and the REQ reads twice; then req-3
   zmq-pub-hwm          PUB (SNDHWM 10) to a SUB (RCVHWM 10) that stops reading
   nng-pub-hwm          the same with NNG (send and receive buffers 10)
   nng-sub-prefer-old   the same with the SUB's NNG_OPT_SUB_PREFNEW off
@@ -137,6 +141,7 @@ Rows:
 """
 
 import os
+import queue
 import select
 import signal
 import socket
@@ -525,6 +530,85 @@ def peer_nng_req_cancel():
     rep.send(b"echo:req-1")
     say("REP", rep.recv().decode())
     rep.send(b"echo:req-2")
+    line()
+
+
+# The zmq-req-relaxed and zmq-req-relaxed-correlate rows. How long a read of the
+# relaxed REQ waits, as `RELAXED_READ` in the Rust side.
+RELAXED_READ_MS = 300
+# libzmq's REQ drops every reply that has arrived when it sends a request
+# (`req_t::xsend`), so the oracle lets req-2's answers arrive before req-3 goes out;
+# patchbay's side waits for the one it drops instead.
+RELAXED_SETTLE_S = 0.2
+
+
+def relaxed_rep(rep, tell, wait):
+    """The REP of the relaxed rows: takes req-1 and says so (`tell("HELD", body)`),
+    answers it once req-2 is out (`wait()`), then takes and answers req-2, then
+    req-3, saying each (`tell("ANSWERED", body)`)."""
+    held = rep.recv()
+    tell("HELD", held.decode())
+    wait()
+    rep.send(b"echo:" + held)
+    for _ in range(2):
+        request = rep.recv()
+        rep.send(b"echo:" + request)
+        tell("ANSWERED", request.decode())
+
+
+def relaxed_read(zmq, req):
+    """One receive of the relaxed REQ, in the words of `relaxed_read` in the Rust side."""
+    try:
+        return "REQ got " + req.recv().decode()
+    except zmq.Again:
+        return "REQ timed out"
+    except zmq.ZMQError as err:
+        return "REQ refused: EFSM" if err.errno == zmq.EFSM else "REQ failed: %s" % err
+
+
+def oracle_zmq_req_relaxed(correlate):
+    """libzmq's relaxed REQ gives up on req-1 when it sends req-2. Without
+    ZMQ_REQ_CORRELATE it takes whatever reply comes first on the request's pipe,
+    req-1's, for req-2's (req-2's own is dropped at req-3's send); with it, it skips
+    req-1's reply for its request id."""
+    zmq, ctx = zmq_ctx()
+    rep = zsock(ctx, zmq.REP)
+    port = rep.bind_to_random_port("tcp://127.0.0.1")
+    req = zsock(ctx, zmq.REQ, REQ_RELAXED=1, REQ_CORRELATE=int(correlate),
+                RCVTIMEO=RELAXED_READ_MS)
+    req.connect("tcp://127.0.0.1:%d" % port)
+    told, sent = queue.Queue(), threading.Event()
+    replier = threading.Thread(target=relaxed_rep, args=(
+        rep, lambda _word, body: told.put("REP got " + body),
+        lambda: sent.wait(TIMEOUT_MS / 1000)))
+    replier.start()
+
+    def rep_got():
+        return told.get(timeout=TIMEOUT_MS / 1000)
+
+    req.send(b"req-1")
+    out = [rep_got()]
+    req.send(b"req-2")
+    sent.set()
+    out += [rep_got(), relaxed_read(zmq, req), relaxed_read(zmq, req)]
+    time.sleep(RELAXED_SETTLE_S)
+    req.send(b"req-3")
+    out += [rep_got(), relaxed_read(zmq, req), relaxed_read(zmq, req)]
+    replier.join()
+    say("OUTCOME", "; ".join(out))
+
+
+def peer_zmq_req_relaxed():
+    """libzmq's REP for patchbay's relaxed REQ: "HELD req-1"; it answers req-1 once
+    told "sent", then "ANSWERED req-2" and "ANSWERED req-3"."""
+    zmq, ctx = zmq_ctx()
+    rep = zsock(ctx, zmq.REP)
+    say("READY", rep.bind_to_random_port("tcp://127.0.0.1"))
+
+    def release():
+        assert line() == "sent"
+
+    relaxed_rep(rep, say, release)
     line()
 
 
@@ -3335,6 +3419,8 @@ ORACLES = {
     "zmq-req-stuck": oracle_zmq_req_stuck,
     "nng-req-resend": oracle_nng_req_resend,
     "nng-req-cancel": oracle_nng_req_cancel,
+    "zmq-req-relaxed": lambda: oracle_zmq_req_relaxed(False),
+    "zmq-req-relaxed-correlate": lambda: oracle_zmq_req_relaxed(True),
     "zmq-pub-hwm": oracle_zmq_pub_hwm,
     "nng-pub-hwm": oracle_nng_pub_hwm,
     "nng-sub-prefer-old": lambda: oracle_nng_pub_hwm(prefer_new=False),
@@ -3418,6 +3504,8 @@ def main():
         "zmq-req-stuck": lambda: peer_zmq_req_stuck(),
         "nng-req-resend": lambda: peer_nng_req_resend(),
         "nng-req-cancel": lambda: peer_nng_req_cancel(),
+        "zmq-req-relaxed": lambda: peer_zmq_req_relaxed(),
+        "zmq-req-relaxed-correlate": lambda: peer_zmq_req_relaxed(),
         "zmq-pub-hwm": lambda: peer_zmq_pub_hwm(),
         "nng-pub-hwm": lambda: peer_nng_pub_hwm(),
         "nng-sub-prefer-old": lambda: peer_nng_pub_hwm(prefer_new=False),
