@@ -175,6 +175,9 @@ pub struct DescriptorLimit {
     pub soft: Option<u64>,
     /// What the soft limit may be raised to without privileges; `None` is unlimited.
     pub hard: Option<u64>,
+    /// What the kernel lets any process's hard limit be raised to (Linux's
+    /// `fs.nr_open`); `None` where it is not known.
+    pub ceiling: Option<u64>,
 }
 
 /// The descriptor limit after raising the soft limit to the hard one, which any
@@ -191,8 +194,14 @@ pub(crate) fn descriptor_limit() -> DescriptorLimit {
             let _ = setrlimit(Resource::Nofile, limit);
         }
         let now = getrlimit(Resource::Nofile);
-        DescriptorLimit { soft: now.current, hard: now.maximum }
+        DescriptorLimit { soft: now.current, hard: now.maximum, ceiling: kernel_ceiling() }
     })
+}
+
+/// Linux's cap on any process's descriptor limit, which even root's `prlimit` cannot
+/// pass without raising it first; `None` elsewhere.
+fn kernel_ceiling() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/fs/nr_open").ok()?.trim().parse().ok()
 }
 
 /// Why `needed` descriptors do not fit under `limit`, naming what to raise.
@@ -201,8 +210,11 @@ pub(crate) fn descriptors_short(needed: u64, limit: DescriptorLimit) -> Option<S
     if needed <= soft {
         return None;
     }
-    let how = match limit.hard {
-        Some(hard) if hard < needed => format!(
+    let how = match (limit.hard, limit.ceiling) {
+        (Some(hard), Some(ceiling)) if ceiling < needed => format!(
+            "raise the hard limit too (it is {hard}), past this kernel's cap of {ceiling} a process (fs.nr_open): as root, `sysctl -w fs.nr_open={needed}`, then run the same command under `prlimit --nofile={needed}:{needed} --`"
+        ),
+        (Some(hard), _) if hard < needed => format!(
             "raise the hard limit too (it is {hard}; as root, run the same command under `prlimit --nofile={needed}:{needed} --`)"
         ),
         _ => "patchbay raises its soft limit to the hard one itself".to_owned(),
@@ -804,13 +816,21 @@ mod tests {
 
     #[test]
     fn the_limit_to_set_is_what_the_run_needs() {
-        let limit = DescriptorLimit { soft: Some(1024), hard: Some(4096) };
+        let ceiling = Some(1 << 20);
+        let limit = DescriptorLimit { soft: Some(1024), hard: Some(4096), ceiling };
         assert_eq!(descriptors_short(1024, limit), None);
         let why = descriptors_short(2000, limit).expect("2000 > 1024");
         assert!(why.starts_with("needs 2000 file descriptors at once and the limit is 1024: EMFILE: raise ulimit -n to 2000;"), "{why}");
-        let capped = DescriptorLimit { soft: Some(1024), hard: Some(1024) };
+        let capped = DescriptorLimit { soft: Some(1024), hard: Some(1024), ceiling };
         let why = descriptors_short(2000, capped).expect("2000 > 1024");
-        assert!(why.contains("prlimit --nofile=2000:2000"), "{why}");
-        assert_eq!(descriptors_short(u64::MAX, DescriptorLimit { soft: None, hard: None }), None);
+        assert!(why.contains("prlimit --nofile=2000:2000") && !why.contains("nr_open"), "{why}");
+        // Past the kernel's cap, prlimit alone fails (EPERM): raise the cap first.
+        let why = descriptors_short(5_000_071, capped).expect("over the cap");
+        assert!(
+            why.contains("cap of 1048576 a process (fs.nr_open): as root, `sysctl -w fs.nr_open=5000071`, then"),
+            "{why}"
+        );
+        let unlimited = DescriptorLimit { soft: None, hard: None, ceiling: None };
+        assert_eq!(descriptors_short(u64::MAX, unlimited), None);
     }
 }
