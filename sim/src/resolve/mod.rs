@@ -21,6 +21,7 @@ mod faults;
 mod invariants;
 mod network;
 mod overrides;
+mod restarts;
 mod scalars;
 mod scenario;
 mod swarm;

@@ -45,6 +45,9 @@ impl ScenarioResolver<'_, '_, '_> {
             .filter_map(|(i, f)| self.fault(f, &root.key("faults").index(i)))
             .collect();
         let swarm = raw.swarm.as_ref().and_then(|s| self.swarm(s));
+        if faults.len() == raw.faults.len() {
+            self.refuse_idle_restarts(&faults, swarm.as_ref(), &root.key("faults"));
+        }
         let invariants = self.invariants(raw);
         let (expect, expect_bounds) = self.expect(raw, &invariants);
         self.require_a_check(raw, &expect, &expect_bounds);

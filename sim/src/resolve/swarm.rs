@@ -120,6 +120,18 @@ impl ScenarioResolver<'_, '_, '_> {
                 return DRAWN_FAULTS_DEFAULT;
             }
         };
+        if max == 0 {
+            // Accepted, such a swarm changed nothing: every seed ran fault-free.
+            self.diags
+                .error(
+                    &max_at,
+                    Target::Value,
+                    Code::OutOfRange,
+                    "the swarm draws no fault: `faults` is at most 0",
+                )
+                .hint("draw at least one, e.g. `faults: [1, 4]`, or remove the `swarm:` block");
+            return DRAWN_FAULTS_DEFAULT;
+        }
         if max > DRAWN_FAULTS_MAX {
             self.diags
                 .error(

@@ -105,6 +105,8 @@ codes! {
     FaultEndsEarly = "fault-ends-early", "`until` is an absolute time; for a length use `for`";
     /// A fault starts after the scenario's duration.
     FaultOutOfRange = "fault-out-of-range", "faults happen in the safety phase, between 0 and `duration`";
+    /// A fault can touch nothing: a `restart` with no `kill` or `crash` having its node down.
+    FaultTouchesNothing = "fault-touches-nothing", "a restart brings back a node a kill or crash took down; add one before it, or remove the restart";
     /// A field that this kind of fault, or this design's workload, does not read.
     FieldNotApplicable = "field-not-applicable", "a `kill` fault takes: at, kind, node, for";
     /// A check failed without saying why: a bug in patchbay, reported rather than hidden.
@@ -146,7 +148,7 @@ codes! {
     /// Two PAIR sockets of different SP versions (v0 and v1) are connected.
     PairVersionMismatch = "pair-version-mismatch", "set `pair_version: 0` on the `library: nng` PAIR, or name `library: nng` on both";
     /// The YAML does not parse.
-    Syntax = "syntax", "each key may appear only once in a mapping";
+    Syntax = "syntax", "indent with spaces: YAML does not allow tabs in indentation";
     /// The document is nested deeper than any topology or scenario needs.
     TooDeep = "too-deep", "a topology or scenario needs a few levels; look for an unclosed `[` or `{`";
     /// The file is larger than any topology or scenario needs.
