@@ -36,13 +36,15 @@ pub struct Publisher {
     pipes: Pipes,
     /// NNG's PUB: a full pipe discards its oldest message to take the new one.
     evict_oldest: bool,
-    /// Each attached pipe's subscriptions. `None` until the pipe sends its first
-    /// subscription message: such a peer gets everything, because it may be an NNG
-    /// SUB, which never sends subscriptions and filters for itself. A ZeroMQ SUB with
-    /// no subscriptions therefore also gets everything and drops it on arrival
-    /// (`Unsubscribed`), where libzmq would send it nothing: same application view,
-    /// more traffic.
+    /// Each attached pipe's subscriptions; `None`: everything. On ZMTP a pipe starts
+    /// with none, and gets nothing until its SUB subscribes, as libzmq's PUB filters
+    /// before its pipes: a topic no one wants never takes room below the high-water
+    /// mark or on the wire (`zmq-pub-filters`). An SP PUB's pipes take everything,
+    /// since NNG's and nanomsg's SUBs send no subscriptions and filter for
+    /// themselves.
     filters: BTreeMap<PipeId, Option<BTreeSet<Bytes>>>,
+    /// Whether the socket speaks ZMTP, whose SUBs subscribe upstream.
+    zmtp: bool,
 }
 
 impl Publisher {
@@ -53,6 +55,7 @@ impl Publisher {
             pipes: Pipes::new(&options),
             evict_oldest: options.nng_queues,
             filters: BTreeMap::new(),
+            zmtp: options.zmtp,
         }
     }
 
@@ -101,7 +104,7 @@ impl SocketCore for Publisher {
 
     fn attach(&mut self, pipe: PipeId, _now: Duration) {
         self.pipes.attach(pipe);
-        self.filters.insert(pipe, None);
+        self.filters.insert(pipe, self.zmtp.then(BTreeSet::new));
     }
 
     /// The pipe's subscriptions end with it. An XPUB tells the application about each
@@ -218,6 +221,23 @@ mod tests {
         assert_eq!(bodies(&mut p, 3), ["apple"]);
         let off = SocketEvent::Subscription { pipe: Some(1), prefix: "a".into(), on: false };
         assert!(events(&mut p).contains(&off));
+    }
+
+    /// libzmq's PUB filters before its pipes: a ZMTP pipe gets nothing until its SUB
+    /// subscribes, and a topic its SUB does not want takes no room below the HWM.
+    #[test]
+    fn on_zmtp_only_subscribed_topics_enter_a_pipe() {
+        let mut p = Publisher::new_pub(SocketOptions { zmtp: true, ..opts(2, 2) });
+        up(&mut p, &[1, 2]);
+        p.on_message(1, sub("a"), ms(0));
+        p.set_connected(1, false, ms(0));
+        for body in ["b1", "b2", "b3", "a1", "a2"] {
+            assert_eq!(p.send(msg(&[], body), ms(1)), Ok(()));
+        }
+        assert_eq!(dropped(&events(&mut p), 1, DropReason::Hwm), Vec::<String>::new());
+        p.set_connected(1, true, ms(2));
+        assert_eq!(bodies(&mut p, 1), ["a1", "a2"]);
+        assert_eq!(bodies(&mut p, 2), Vec::<String>::new(), "never subscribed: nothing");
     }
 
     /// What a full pipe kept and what it reported dropped, after "m0" to "m4" were
