@@ -427,15 +427,7 @@ async fn ours_sends<T: Transport>(
     let port: u16 = cp.expect("READY ").await?.parse().map_err(err("port"))?;
     let watch = Watch::default();
     let publisher = open(t, kind, &options, vec![], vec![env.peer(port)], &watch).await?;
-    // A PUB cannot see its subscription arrive, nor a BUS its pipe: probe until the
-    // receiver has one.
-    loop {
-        publisher.send(Msg::new(&b"probe"[..])).await.map_err(err("probe"))?;
-        if let Ok(line) = timeout(Duration::from_millis(20), cp.expect("PROBED")).await {
-            line?;
-            break;
-        }
-    }
+    probe_until_heard(&publisher, &mut cp, "probe").await?;
     cp.say("stop");
     cp.expect("STOPPED").await?;
     let filler = Bytes::from(vec![b'x'; PUB_BYTES]);
@@ -460,6 +452,21 @@ async fn ours_sends<T: Transport>(
     let outcome =
         Outcome::new(pub_outcome(blocked, &got, ends_of(kind))).timed("received", got.len() as u64);
     Ok(outcome.timed("last_arrived", u64::from(last_arrived)).timed("gap", u64::from(gap)))
+}
+
+/// Sends `probe` every 20 ms until the counterpart says "PROBED": a PUB cannot see its
+/// subscription arrive, nor a BUS its pipe.
+async fn probe_until_heard(
+    sender: &SocketHandle,
+    cp: &mut Counterpart,
+    probe: &'static str,
+) -> Result<(), String> {
+    loop {
+        sender.send(Msg::new(probe)).await.map_err(err("probe"))?;
+        if let Ok(line) = timeout(Duration::from_millis(20), cp.expect("PROBED")).await {
+            return line.map(drop);
+        }
+    }
 }
 
 /// The simulated receiver of the PUB and BUS rows: a SUB (subscribed to everything)
@@ -847,6 +854,129 @@ async fn say_drained_numbers(link: &SimLink, socket: &SocketHandle) {
     let numbers: Vec<String> =
         got.iter().map(|m| number(m).map_or("?".to_owned(), |n| n.to_string())).collect();
     link.say(format!("GOT {}", numbers.join(" ")));
+}
+
+// ------------------------------------------------------------------ filtering at the PUB
+
+/// The filter row's PUB sends this many 100 kB messages on the topic its subscriber
+/// never takes ("b"), then this many on the one it takes ("a"); the probe on "a"
+/// shows the subscription has arrived (as in the peer script).
+const FILTERS_UNWANTED: usize = 200;
+const FILTERS_WANTED: usize = 5;
+const FILTERS_PROBE: &str = "a-probe";
+
+/// Sends `topic`-0 .. `topic`-(count - 1), each padded to `PUB_BYTES`, yielding after
+/// each as `ours_sends` does. A PUB never waits, so a send that does is an error.
+async fn filters_publish(
+    publisher: &SocketHandle,
+    topic: &str,
+    count: usize,
+) -> Result<(), String> {
+    for i in 0..count {
+        let mut body = format!("{topic}-{i}").into_bytes();
+        body.resize(PUB_BYTES, b' ');
+        match timeout(BLOCKED_AFTER, publisher.send(Msg::new(body))).await {
+            Ok(sent) => sent.map_err(err("publish"))?,
+            Err(_) => return Err(format!("the PUB's send of {topic}-{i} waited")),
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok(())
+}
+
+/// patchbay's PUB (SNDHWM 10) binds; once its subscriber, which has subscribed to
+/// nothing, is connected, it sends `FILTERS_UNWANTED` messages on "b", tells the
+/// subscriber to subscribe to "a", probes until it has a probe, then sends
+/// `FILTERS_WANTED` on "a"; the subscriber drains and says what it got.
+async fn ours_pub_filters<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+) -> Result<Outcome, String> {
+    let watch = Watch::default();
+    let publisher =
+        open_bound(t, SocketType::Pub, &with_hwm(zeromq()), &env, &mut cp, &watch).await?;
+    if !watch.until(STEP_TIMEOUT, |s| s.connected > 0).await {
+        return Err("the subscriber never connected".to_owned());
+    }
+    filters_publish(&publisher, "b", FILTERS_UNWANTED).await?;
+    cp.say("subscribe");
+    probe_until_heard(&publisher, &mut cp, FILTERS_PROBE).await?;
+    cp.say("stop");
+    cp.expect("STOPPED").await?;
+    filters_publish(&publisher, "a", FILTERS_WANTED).await?;
+    cp.say("drain");
+    let got = cp.expect("GOT").await?;
+    Ok(Outcome::new(filters_outcome(got.trim())))
+}
+
+/// The outcome text of `filters_outcome` in the peer script, from the labels the
+/// subscriber got, comma-separated.
+fn filters_outcome(got: &str) -> String {
+    format!("XSUB got {}", if got.is_empty() { "nothing" } else { got })
+}
+
+/// Reads `socket` until nothing comes for `idle` (with `until_probe`, until a probe
+/// comes), keeping in `got` the label of everything but the probes; whether a probe
+/// came (`filters_read` in the peer script).
+async fn filters_read(
+    socket: &SocketHandle,
+    got: &mut Vec<String>,
+    idle: Duration,
+    until_probe: bool,
+) -> bool {
+    while let Some(Ok(msg)) = recv_within(socket, idle).await {
+        let text = body(&msg);
+        if text != FILTERS_PROBE {
+            got.push(text.split(' ').next().unwrap_or_default().to_owned());
+        } else if until_probe {
+            return true;
+        }
+    }
+    false
+}
+
+/// The simulated XSUB (RCVHWM 10) of `peer_zmq_pub_filters`: it dials patchbay's PUB,
+/// subscribes to "a" when told, reads until a probe, then until quiet, then drains.
+fn sim_xsub_filters() -> SimPeer {
+    sim_peer(|t, mut link| async move {
+        let to: SocketAddr = link.expect("CONNECT ").await?.parse().map_err(err("address"))?;
+        let options = with_hwm(zeromq());
+        let xsub = open(t, SocketType::XSub, &options, vec![], vec![to], &Watch::default()).await?;
+        link.expect("subscribe").await?;
+        xsub.send(Msg::new(&b"\x01a"[..])).await.map_err(err("subscribe"))?;
+        let mut got = Vec::new();
+        if !filters_read(&xsub, &mut got, STEP_TIMEOUT, true).await {
+            return Err("no probe came".to_owned());
+        }
+        link.say("PROBED");
+        link.expect("stop").await?;
+        filters_read(&xsub, &mut got, Duration::from_millis(50), false).await;
+        link.say("STOPPED");
+        link.expect("drain").await?;
+        filters_read(&xsub, &mut got, Duration::from_millis(500), false).await;
+        link.say(format!("GOT {}", got.join(",")));
+        Ok(())
+    })
+}
+
+/// libzmq's PUB filters before its pipes (`xpub_t` matches each message against each
+/// pipe's subscriptions as it is sent): a subscriber that has subscribed to nothing
+/// is sent nothing, so a topic it does not want never takes room below SNDHWM, in
+/// the kernels' buffers or on the wire. An XSUB shows it, as it filters nothing
+/// itself (libzmq sets `filter` for SUB only): the 200 "b" messages sent while it had
+/// subscribed to nothing never arrive, and the "a" ones after its subscription all
+/// do, in order (the oracle: every run). patchbay's `zeromq` PUB queued everything
+/// on a pipe until its first subscription arrived; its XSUB got the "b" messages
+/// first.
+#[test]
+fn conformance_zmq_pub_filters_before_its_pipes() {
+    require_peers();
+    let row = "zmq-pub-filters";
+    let want = "XSUB got a-0,a-1,a-2,a-3,a-4";
+    oracle_shows(row, want, "the oracle is not libzmq's filtering PUB");
+    let (real, sim) = both_ways!(row, DEFERRED, sim_xsub_filters(), ours_pub_filters());
+    agree(row, want, &real, &sim);
 }
 
 // ------------------------------------------------------------------ PAIR to a stopped PAIR

@@ -29,6 +29,10 @@ Rows:
   nng-pub-hwm          the same with NNG (send and receive buffers 10)
   nng-sub-prefer-old   the same with the SUB's NNG_OPT_SUB_PREFNEW off
   nanomsg-pub-hwm      the same with nanomsg (its defaults: it has no HWM)
+  zmq-pub-filters      an XSUB (RCVHWM 10), which filters nothing itself, dials a PUB
+                       (SNDHWM 10) and reads nothing while the PUB sends 200 100 kB
+                       messages on "b"; it subscribes to "a", reads until a probe
+                       on "a" comes, stops; the PUB sends 5 on "a"; the XSUB drains
   nng-sub-two-pubs     a SUB (receive buffer 10) of two PUBs, reading nothing while
                        the first sends 40 messages, then the second 40; then it
                        drains (NNG keeps one receive queue for the socket)
@@ -849,6 +853,86 @@ def peer_zmq_pub_hwm():
     assert line() == "drain"
     got = drain_numbers(sub)
     say("GOT", " ".join(str(n) for n in got))
+    line()
+
+
+# ---------------------------------------------------------------- filtering at the PUB
+# The zmq-pub-filters row: how many 100 kB messages the PUB sends on the topic its
+# subscriber never takes ("b"), then on the one it takes ("a"), and the probe on "a"
+# that shows the subscription has arrived.
+FILTERS_UNWANTED = 200
+FILTERS_WANTED = 5
+FILTERS_PROBE = b"a-probe"
+
+
+def filters_publish(pub, topic, count):
+    """Sends `topic`-0 .. `topic`-(count - 1), each padded to PUB_BYTES; a PUB never
+    blocks, so a send that would is an error."""
+    import zmq
+
+    for i in range(count):
+        pub.send(("%s-%d" % (topic, i)).encode().ljust(PUB_BYTES, b" "), zmq.NOBLOCK)
+
+
+def filters_read(xsub, got, idle_ms, until_probe=False):
+    """Reads `xsub` until nothing comes for `idle_ms` (with `until_probe`, until a
+    probe comes), keeping in `got` the label of everything but the probes; whether a
+    probe came."""
+    while xsub.poll(idle_ms):
+        msg = xsub.recv()
+        if msg != FILTERS_PROBE:
+            got.append(msg.split(b" ", 1)[0].decode())
+        elif until_probe:
+            return True
+    return False
+
+
+def filters_outcome(got):
+    return "XSUB got " + (",".join(got) or "nothing")
+
+
+def oracle_zmq_pub_filters():
+    """libzmq's PUB matches a message against each pipe's subscriptions before it
+    queues it (xpub_t's mtrie), so an XSUB, which filters nothing itself (libzmq sets
+    `filter` for SUB only), is sent nothing while it has subscribed to nothing: not
+    into its pipe, nor the kernels' buffers, nor onto the wire."""
+    zmq, ctx = zmq_ctx()
+    pub = zsock(ctx, zmq.PUB, SNDHWM=HWM)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    mon = pub.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+    xsub = zsock(ctx, zmq.XSUB, RCVHWM=HWM)
+    xsub.connect("tcp://127.0.0.1:%d" % port)
+    assert monitor_wait(mon, ["EVENT_HANDSHAKE_SUCCEEDED"], TIMEOUT_MS / 1000)
+    filters_publish(pub, "b", FILTERS_UNWANTED)
+    xsub.send(b"\x01a")
+    got = []
+    while not filters_read(xsub, got, 20, until_probe=True):
+        pub.send(FILTERS_PROBE)
+    filters_read(xsub, got, 50)
+    filters_publish(pub, "a", FILTERS_WANTED)
+    filters_read(xsub, got, 500)
+    say("OUTCOME", filters_outcome(got))
+
+
+def peer_zmq_pub_filters(url):
+    """A libzmq XSUB (RCVHWM 10) that dials patchbay's PUB and subscribes to nothing
+    until told "subscribe"; then it subscribes to "a" and reads until a probe comes
+    ("PROBED"), on "stop" until quiet ("STOPPED"), on "drain" until nothing comes for
+    500 ms, and says what it got besides probes ("GOT a-0,a-1")."""
+    zmq, ctx = zmq_ctx()
+    xsub = zsock(ctx, zmq.XSUB, RCVHWM=HWM)
+    xsub.connect(url)
+    assert line() == "subscribe"
+    xsub.send(b"\x01a")
+    got = []
+    assert filters_read(xsub, got, TIMEOUT_MS, until_probe=True), "no probe came"
+    say("PROBED")
+    assert line() == "stop"
+    filters_read(xsub, got, 50)
+    say("STOPPED")
+    assert line() == "drain"
+    filters_read(xsub, got, 500)
+    say("GOT", ",".join(got))
     line()
 
 
@@ -3422,6 +3506,7 @@ ORACLES = {
     "zmq-req-relaxed": lambda: oracle_zmq_req_relaxed(False),
     "zmq-req-relaxed-correlate": lambda: oracle_zmq_req_relaxed(True),
     "zmq-pub-hwm": oracle_zmq_pub_hwm,
+    "zmq-pub-filters": oracle_zmq_pub_filters,
     "nng-pub-hwm": oracle_nng_pub_hwm,
     "nng-sub-prefer-old": lambda: oracle_nng_pub_hwm(prefer_new=False),
     "nanomsg-pub-hwm": oracle_nanomsg_pub_hwm,
@@ -3507,6 +3592,7 @@ def main():
         "zmq-req-relaxed": lambda: peer_zmq_req_relaxed(),
         "zmq-req-relaxed-correlate": lambda: peer_zmq_req_relaxed(),
         "zmq-pub-hwm": lambda: peer_zmq_pub_hwm(),
+        "zmq-pub-filters": lambda: peer_zmq_pub_filters(opt["--connect"]),
         "nng-pub-hwm": lambda: peer_nng_pub_hwm(),
         "nng-sub-prefer-old": lambda: peer_nng_pub_hwm(prefer_new=False),
         "nanomsg-pub-hwm": lambda: peer_nanomsg_pub_hwm(),
