@@ -206,7 +206,28 @@ fn print_space(base: &Base, opts: &Options) {
     if !counts.is_empty() {
         outln!("  counts: {}", counts.join(", "));
     }
-    outln!("  options: {} socket option knobs; duration down to a quarter", s.options.len());
+    outln!("{}", held_line(s, opts.faults_only));
+}
+
+/// What the space does with socket options and the duration: with `--faults-only`
+/// both are held as written, and without a liveness phase the duration is too.
+fn held_line(s: &explore::Space, faults_only: bool) -> String {
+    let ms = s.duration.as_millis();
+    if faults_only {
+        format!(
+            "  held as written (--faults-only): counts, sizes, socket options and the duration ({ms} ms)"
+        )
+    } else if s.fixed_duration {
+        format!(
+            "  options: {} socket option knobs; duration held at {ms} ms (no liveness phase)",
+            s.options.len()
+        )
+    } else {
+        format!(
+            "  options: {} socket option knobs; duration from {ms} ms down to a quarter",
+            s.options.len()
+        )
+    }
 }
 fn print_finding(finding: &Finding, outcome: &explore::Outcome) {
     let o = &finding.original_failure;
