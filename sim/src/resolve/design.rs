@@ -10,7 +10,7 @@ use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
 use crate::spec::raw::{RawNode, RawSocket, RawTopology};
 use crate::spec::scalar::{Scalar, ScalarKind};
-use crate::spec::suggest::did_you_mean;
+use crate::spec::suggest::{did_you_mean, nearest_names};
 use crate::spec::units::{format_duration, parse_duration, parse_size};
 
 use super::scalars::{TIME_OPTION_MAX, not_a_whole_number, time_option_max_hint};
@@ -48,7 +48,7 @@ impl<'r> TopologyResolver<'r, '_, '_> {
             Some(s) => d.hint(format!("did you mean `{s}`?")),
             None => d.hint(format!(
                 "built-in designs: {}; register your own from Rust with `Registry::register`",
-                sound().collect::<Vec<_>>().join(", ")
+                nearest_names(name, &sound().collect::<Vec<_>>())
             )),
         };
         None

@@ -102,8 +102,8 @@ fn write_hint(out: &mut String, diag: &Diagnostic, gutter: usize) {
 }
 
 /// A message, hint or path as it may be printed: control characters escaped, each
-/// backticked name over `QUOTED_CHARS_MAX` cut in its middle, and the whole cut at
-/// `MESSAGE_CHARS_MAX`.
+/// backticked name over `QUOTED_CHARS_MAX` cut in its middle, and the whole cut
+/// between words at about `MESSAGE_CHARS_MAX` ([`cut`]).
 pub fn printable(text: &str) -> String {
     let mut out = String::new();
     // Between backticks on odd pieces; an unpaired backtick leaves the rest as it is.
@@ -120,10 +120,31 @@ pub fn printable(text: &str) -> String {
             out.push_str(&escaped(piece));
         }
     }
-    if out.chars().count() > MESSAGE_CHARS_MAX {
-        out = out.chars().take(MESSAGE_CHARS_MAX).chain(['…']).collect();
+    cut(out)
+}
+
+/// `text`, or when it is longer than `MESSAGE_CHARS_MAX` characters, as much of it as
+/// fits ending at a space outside backticks, and ` …`: no word or quoted name is cut in
+/// two. A text with no such space is cut at the limit.
+fn cut(text: String) -> String {
+    if text.chars().count() <= MESSAGE_CHARS_MAX {
+        return text;
     }
-    out
+    // One character more: a space just past the limit ends a last word that fits.
+    let head: String = text.chars().take(MESSAGE_CHARS_MAX + 1).collect();
+    let mut quoted = false;
+    let mut space = None;
+    for (i, c) in head.char_indices() {
+        match c {
+            '`' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => space = Some(i),
+            _ => {}
+        }
+    }
+    match space.map(|i| head[..i].trim_end()) {
+        Some(kept) if !kept.is_empty() => format!("{kept} …"),
+        _ => head.chars().take(MESSAGE_CHARS_MAX).chain(['…']).collect(),
+    }
 }
 
 /// `text` with every control or bidirectional-override character escaped.
@@ -374,6 +395,26 @@ error[unknown-field]: no node is called `x\\u{1b}[2J`
         assert!(shown.ends_with("nnnnnEND (1003 characters)` here"), "{shown}");
         assert!(shown.chars().count() < 100, "{shown}");
         let long = "word ".repeat(200);
-        assert_eq!(printable(&long).chars().count(), MESSAGE_CHARS_MAX + 1, "cut, with a `…`");
+        let shown = printable(&long);
+        assert!(shown.chars().count() <= MESSAGE_CHARS_MAX + 2, "cut, with a ` …`: {shown}");
+        assert!(shown.ends_with("word word …"), "{shown}");
+    }
+
+    #[test]
+    fn a_long_hint_is_cut_between_words_and_never_inside_backticks() {
+        // From the new-user audit: a hint ended "…register your own from Rust with `Re…".
+        let names = "lazy-pirate-client, ".repeat(17);
+        let hint =
+            format!("designs: {names}ventilator; register your own with `Registry::register`");
+        let shown = printable(&hint);
+        assert!(shown.ends_with("ventilator; register your own with …"), "{shown}");
+        assert!(shown.chars().count() <= MESSAGE_CHARS_MAX + 2, "{shown}");
+        // The last space before the limit is inside a quoted name: cut before its quote.
+        let hint = format!("{}`a quoted name with spaces` and more", "x ".repeat(190));
+        let shown = printable(&hint);
+        assert!(shown.ends_with("x x …"), "{shown}");
+        // One word longer than the limit is still cut, at the limit.
+        let shown = printable(&"y".repeat(1000));
+        assert_eq!(shown.chars().count(), MESSAGE_CHARS_MAX + 1, "{shown}");
     }
 }

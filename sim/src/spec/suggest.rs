@@ -87,6 +87,26 @@ pub(crate) fn quoted_list(names: &[&str]) -> String {
     quoted.join(", ")
 }
 
+/// The most names [`nearest_names`] lists before it says how many more there are.
+const LISTED_MAX: usize = 8;
+
+/// "a, b, c": every name if there are a few, else the [`LISTED_MAX`] nearest
+/// `unknown` (ties in the given order) and "and N more", so that a hint stays short
+/// enough to be read, and printed, whole.
+pub(crate) fn nearest_names<S: AsRef<str>>(unknown: &str, names: &[S]) -> String {
+    let mut listed: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    if listed.len() <= LISTED_MAX + 2 {
+        return listed.join(", ");
+    }
+    // No distance for a name far too long to be a typo: the first names then.
+    if unknown.chars().count() <= SUGGEST_CHARS_MAX {
+        let unknown = unknown.to_lowercase();
+        listed.sort_by_cached_key(|name| edit_distance(&unknown, &name.to_lowercase()));
+    }
+    let more = listed.len() - LISTED_MAX;
+    format!("{} and {more} more", listed[..LISTED_MAX].join(", "))
+}
+
 /// Optimal string alignment distance between two strings, counted in characters.
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
