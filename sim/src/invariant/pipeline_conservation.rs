@@ -148,26 +148,27 @@ pub fn check(input: &CheckInput) -> Outcome {
 }
 
 /// When a middle stage (a puller whose group also pushes) that pulled the task was
-/// killed or crashed before it finished with it, if it was.
+/// killed or crashed before it finished with it, and which, if it was.
 fn killed_before_done(
     input: &CheckInput,
     ends: &ProcessEnds,
     task: &Task,
     puller: Replica,
     pulled_at: Duration,
-) -> Option<Duration> {
+) -> Option<(Duration, &'static str)> {
     let group = input.plan.topology.groups.get(puller.group.0 as usize)?;
     if !group.has_socket_type(&[SocketType::Push]) {
         return None;
     }
-    let killed_at = ends.of(puller).find(|&k| k >= pulled_at)?;
+    let (killed_at, how) = ends.how(puller).find(|&(k, _)| k >= pulled_at)?;
     let done = task.handled.iter().any(|(n, t)| *n == puller && *t >= pulled_at && *t <= killed_at);
-    (!done).then_some(killed_at)
+    (!done).then_some((killed_at, how))
 }
 
 fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
     let mut violations = Vec::new();
-    let mut lost_with: BTreeMap<Replica, u64> = BTreeMap::new();
+    // By node and how it went down (`killed`, `crashed`).
+    let mut lost_with: BTreeMap<(Replica, &str), u64> = BTreeMap::new();
     let mut lost_otherwise = 0u64;
     // Of those, queued for a node killed before they were.
     let mut queued_for_dead = 0u64;
@@ -181,13 +182,15 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
             id = input.msg_name(id)
         );
         if let [(first, first_at), rest @ ..] = task.pulled.as_slice() {
-            if let Some(killed_at) = killed_before_done(input, &ends, task, *first, *first_at) {
-                *lost_with.entry(*first).or_default() += 1;
+            if let Some((killed_at, how)) =
+                killed_before_done(input, &ends, task, *first, *first_at)
+            {
+                *lost_with.entry((*first, how)).or_default() += 1;
                 violations.push(Violation::new(
                     task.pushed_at,
                     Some(task.pusher),
                     format!(
-                        "{pushed} was pulled by {} at {}, which was killed at {} before finishing it",
+                        "{pushed} was pulled by {} at {}, which was {how} at {} before finishing it",
                         input.node_name(*first),
                         dur(*first_at),
                         dur(killed_at)
@@ -209,17 +212,17 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
             }
             continue;
         }
-        let killed = task
-            .held_by
-            .and_then(|held| ends.of(held.node).find(|&k| k >= held.since).map(|k| (held.node, k)));
+        let killed = task.held_by.and_then(|held| {
+            ends.how(held.node).find(|&(k, _)| k >= held.since).map(|(k, how)| (held.node, k, how))
+        });
         match killed {
-            Some((holder, killed_at)) => {
-                *lost_with.entry(holder).or_default() += 1;
+            Some((holder, killed_at, how)) => {
+                *lost_with.entry((holder, how)).or_default() += 1;
                 violations.push(Violation::new(
                     task.pushed_at,
                     Some(task.pusher),
                     format!(
-                        "{pushed} was lost with {}, killed at {} while holding it",
+                        "{pushed} was lost with {}, {how} at {} while holding it",
                         input.node_name(holder),
                         dur(killed_at)
                     ),
@@ -230,13 +233,15 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
                 // Queued on a pipe to a node already killed: libzmq keeps the pipe of
                 // an address it connects to and deals to it all the same.
                 let dead = task.held_by.filter(|h| h.queued).and_then(|held| {
-                    ends.of(held.node).rfind(|&k| k < held.since).map(|k| (held, k))
+                    ends.how(held.node)
+                        .rfind(|&(k, _)| k < held.since)
+                        .map(|(k, how)| (held, k, how))
                 });
                 let text = match dead {
-                    Some((held, killed_at)) => {
+                    Some((held, killed_at, how)) => {
                         queued_for_dead += 1;
                         format!(
-                            "{pushed} was queued at {} for {}, killed at {} before it was queued, and never pulled (run ended at {})",
+                            "{pushed} was queued at {} for {}, {how} at {} before it was queued, and never pulled (run ended at {})",
                             dur(held.since),
                             input.node_name(held.node),
                             dur(killed_at),
@@ -250,12 +255,12 @@ fn judge(input: &CheckInput, tasks: &BTreeMap<MsgId, Task>) -> Outcome {
         }
     }
     let mut note = format!("{} tasks pushed", tasks.len());
-    for (node, n) in &lost_with {
-        note.push_str(&format!("; lost with killed node {}: {n}", input.node_name(*node)));
+    for ((node, how), n) in &lost_with {
+        note.push_str(&format!("; lost with {how} node {}: {n}", input.node_name(*node)));
     }
     note.push_str(&format!("; lost otherwise: {lost_otherwise}"));
     if queued_for_dead > 0 {
-        note.push_str(&format!(" ({queued_for_dead} queued for a node already killed)"));
+        note.push_str(&format!(" ({queued_for_dead} queued for a node already down)"));
     }
     if tasks.is_empty() {
         return Outcome::unknown(
@@ -383,24 +388,30 @@ mod tests {
         );
     }
 
-    /// A task the pusher queued on its pipe to a worker killed before the task was
-    /// queued (a connecting PUSH keeps dealing to it) is said to be so, and counted
-    /// among the losses otherwise; one queued before the kill is lost with the worker.
-    #[test]
-    fn a_task_queued_for_a_worker_already_killed_is_named_as_such() {
+    /// The ventilator, connected to worker.1, queues task 1 for it; worker.1's fault
+    /// begins at 500ms; then the ventilator queues task 2 for it all the same.
+    fn queued_around_the_fault() -> Vec<TraceEvent> {
         let vent = |t, kind| at(ms(t), node(VENT, 0), Some(0), kind);
         let queue = |t, id| {
             vent(t, EventKind::Enqueue { pipe: 2, depth: 1, hwm: 1000, msg: msg(Some(id), None) })
         };
-        let events = vec![
+        vec![
             vent(0, EventKind::Connect { pipe: 2, peer: Some(node(WORKER, 1)) }),
             push(10, 1),
             queue(10, 1),
             kill(500),
             push(600, 2),
             queue(600, 2),
-            push(700, 3),
-        ];
+        ]
+    }
+
+    /// A task the pusher queued on its pipe to a worker killed before the task was
+    /// queued (a connecting PUSH keeps dealing to it) is said to be so, and counted
+    /// among the losses otherwise; one queued before the kill is lost with the worker.
+    #[test]
+    fn a_task_queued_for_a_worker_already_killed_is_named_as_such() {
+        let mut events = queued_around_the_fault();
+        events.push(push(700, 3));
         let outcome = outcome(events, Some(1000));
         assert_eq!(
             texts(&outcome),
@@ -413,7 +424,30 @@ mod tests {
         assert_eq!(
             outcome.note.as_deref(),
             Some(
-                "3 tasks pushed; lost with killed node worker.1: 1; lost otherwise: 2 (1 queued for a node already killed)"
+                "3 tasks pushed; lost with killed node worker.1: 1; lost otherwise: 2 (1 queued for a node already down)"
+            )
+        );
+    }
+
+    /// From the new-user audit: in `pipeline-worker-crash` a crashed worker was said
+    /// to be killed.
+    #[test]
+    fn a_crashed_worker_is_said_to_have_crashed() {
+        let mut plan = pipeline();
+        plan.faults = vec![node_fault(FaultKind::Crash, ms(500), node(WORKER, 1))];
+        let events = queued_around_the_fault();
+        let outcome = run(check, &trace(events, Some(ms(1000)), ms(5000)), &plan);
+        assert_eq!(
+            texts(&outcome),
+            [
+                "task ventilator.0#1 pushed at 10ms by ventilator.0 was lost with worker.1, crashed at 500ms while holding it",
+                "task ventilator.0#2 pushed at 600ms by ventilator.0 was queued at 600ms for worker.1, crashed at 500ms before it was queued, and never pulled (run ended at 5s)",
+            ]
+        );
+        assert_eq!(
+            outcome.note.as_deref(),
+            Some(
+                "2 tasks pushed; lost with crashed node worker.1: 1; lost otherwise: 1 (1 queued for a node already down)"
             )
         );
     }

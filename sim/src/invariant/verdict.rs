@@ -403,8 +403,20 @@ pub(crate) struct ProcessEnds<'a> {
 impl ProcessEnds<'_> {
     /// When the process at `node` ended, in trace order.
     pub(crate) fn of(&self, node: Replica) -> impl DoubleEndedIterator<Item = Duration> + '_ {
+        self.how(node).map(|(at, _)| at)
+    }
+
+    /// When the process at `node` ended and how, as a violation words it (`killed`
+    /// or `crashed`), in trace order.
+    pub(crate) fn how(
+        &self,
+        node: Replica,
+    ) -> impl DoubleEndedIterator<Item = (Duration, &'static str)> + '_ {
         let picks = move |f: &FaultPlan| f.nodes.iter().any(|s| s.picks(node));
-        self.ends.iter().filter(move |(f, _)| picks(f)).map(|&(_, at)| at)
+        self.ends
+            .iter()
+            .filter(move |(f, _)| picks(f))
+            .map(|&(f, at)| (at, if f.kind == FaultKind::Crash { "crashed" } else { "killed" }))
     }
 
     /// Whether the process at `node` was killed or crashed in `(after, until]`.
