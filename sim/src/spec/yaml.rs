@@ -224,7 +224,11 @@ fn report_syntax(err: &serde_yaml::Error, diags: &mut Diagnostics) {
         let lines = duplicate_key_lines(&diags.source().text, at, key)?;
         Some((key.to_owned(), lines))
     });
-    let (code, message, mut hint) = reword_syntax(message);
+    // libyaml words a tab in indentation in more than one way ("found character that
+    // cannot start any token" under a mapping's key): the source text says which it is.
+    let tab =
+        duplicate.is_none() && location.is_some_and(|at| tab_indents(&diags.source().text, at));
+    let (code, message, mut hint) = if tab { tab_indentation() } else { reword_syntax(message) };
     let mut location = location;
     if let Some((key, (first, second))) = duplicate {
         location = Some(second);
@@ -341,11 +345,7 @@ fn reword_syntax(message: String) -> (Code, String, Option<String>) {
     if message.starts_with("found a tab character that violates indentation") {
         // libyaml adds where the value it was reading began, a line or more above the
         // tab; the location is the tab's own line, and one position is enough.
-        return (
-            Code::Syntax,
-            "a tab character is used for indentation".to_owned(),
-            Some("indent with spaces: YAML does not allow tabs in indentation".to_owned()),
-        );
+        return tab_indentation();
     }
     if let Some(number) = oversized_integer(&message) {
         return (Code::OutOfRange, format!("the number `{number}` is too large"), None);
@@ -362,6 +362,25 @@ fn reword_syntax(message: String) -> (Code, String, Option<String>) {
         );
     }
     (Code::Syntax, format!("invalid YAML: {message}"), None)
+}
+
+/// The diagnostic for a tab in indentation, however libyaml worded it.
+fn tab_indentation() -> (Code, String, Option<String>) {
+    (
+        Code::Syntax,
+        "a tab character is used for indentation".to_owned(),
+        Some("indent with spaces: YAML does not allow tabs in indentation".to_owned()),
+    )
+}
+
+/// Whether the character at `at` in `text` is a tab in its line's indentation.
+fn tab_indents(text: &str, at: Location) -> bool {
+    let Some(line) = text.lines().nth(at.line.saturating_sub(1)) else {
+        return false;
+    };
+    let mut before = line.chars().take(at.column.saturating_sub(1));
+    before.all(|c| c == ' ' || c == '\t')
+        && line.chars().nth(at.column.saturating_sub(1)) == Some('\t')
 }
 
 /// Where a second YAML document starts: a `---` line after some content.
