@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::dist::Quantity;
+use super::network::example_ends;
 use crate::plan::{FaultKind, FaultPlan, Selector};
 use crate::spec::diag::{Code, Target};
 use crate::spec::path::YamlPath;
@@ -156,9 +157,19 @@ impl ScenarioResolver<'_, '_, '_> {
         path: &YamlPath,
     ) -> Option<[Vec<Selector>; 2]> {
         if sides.len() != 2 {
+            let [a, b] = example_ends(self.topology);
+            let many = match self.topology.group_by_name(a) {
+                Some(g) if g.count >= 2 => format!(" or `between: [[{a}.0, {a}.1], {b}]`"),
+                _ => String::new(),
+            };
             self.diags
-                .error(path, Target::Value, Code::BadValue, format!("`between` needs two sides, found {}", sides.len()))
-                .hint("for example `between: [client.0, broker]` or `between: [[client.0, client.1], broker]`");
+                .error(
+                    path,
+                    Target::Value,
+                    Code::BadValue,
+                    format!("`between` needs two sides, found {}", sides.len()),
+                )
+                .hint(format!("for example `between: [{a}.0, {b}]`{many}"));
             return None;
         }
         let a = self.selectors(&sides[0], &path.index(0));
@@ -215,17 +226,17 @@ impl ScenarioResolver<'_, '_, '_> {
                         _ => format!(
                             "a `{}` fault takes: at, kind, {}",
                             kind.name(),
-                            allows.join(", ")
+                            fields_taken(allows).join(", ")
                         ),
                     });
             }
             if !is_set && needs.contains(&field) {
                 let example = match field {
-                    "node" => "node: worker.0",
-                    "between" => "between: [client, broker]",
-                    "latency" => "latency: 200ms",
-                    "bandwidth" => "bandwidth: 1MiB/s",
-                    _ => "rate: 0.05",
+                    "node" => "node: worker.0".to_owned(),
+                    "between" => format!("between: [{}]", example_ends(self.topology).join(", ")),
+                    "latency" => "latency: 200ms".to_owned(),
+                    "bandwidth" => "bandwidth: 1MiB/s".to_owned(),
+                    _ => "rate: 0.05".to_owned(),
                 };
                 self.diags
                     .error(
@@ -252,4 +263,10 @@ impl ScenarioResolver<'_, '_, '_> {
             None => d.hint(format!("fault kinds: {}", names.join(", "))),
         };
     }
+}
+
+/// The fields of a fault that `allows`, as a hint lists them: `for` stands for the
+/// fault's window, which `until` sets as well.
+fn fields_taken<'f>(allows: &[&'f str]) -> Vec<&'f str> {
+    allows.iter().flat_map(|&f| if f == "for" { vec!["for", "until"] } else { vec![f] }).collect()
 }

@@ -161,7 +161,10 @@ impl ScenarioResolver<'_, '_, '_> {
                     Code::BadValue,
                     format!("`between` needs exactly two nodes, found {}", names.len()),
                 )
-                .hint("for example `between: [client, broker]`");
+                .hint(format!(
+                    "for example `between: [{}]`",
+                    example_ends(self.topology).join(", ")
+                ));
             return None;
         }
         let a = self.selector(&names[0], &path.index(0));
@@ -252,6 +255,19 @@ fn joins(c: &Connection, count: u32, from: Selector, to: Selector) -> bool {
         (Some(i), None) => i >= 1,
         (None, Some(t)) => t.saturating_add(1) < count,
         (None, None) => count >= 2,
+    }
+}
+
+/// Two node names of `topology` for an example `between:`: the ends of its first
+/// connection between two nodes, else its first two nodes, else `client` and `broker`.
+pub(super) fn example_ends(topology: &TopologyPlan) -> [&str; 2] {
+    let name = |g: GroupId| topology.group(g).name.as_str();
+    if let Some(c) = topology.connections.iter().find(|c| c.from_group != c.to.group) {
+        return [name(c.from_group), name(c.to.group)];
+    }
+    match topology.groups.as_slice() {
+        [a, b, ..] => [a.name.as_str(), b.name.as_str()],
+        _ => ["client", "broker"],
     }
 }
 

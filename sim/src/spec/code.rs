@@ -108,7 +108,7 @@ codes! {
     /// A fault can touch nothing: a `restart` with no `kill` or `crash` having its node down.
     FaultTouchesNothing = "fault-touches-nothing", "a restart brings back a node a kill or crash took down; add one before it, or remove the restart";
     /// A field that this kind of fault, or this design's workload, does not read.
-    FieldNotApplicable = "field-not-applicable", "a `kill` fault takes: at, kind, node, for";
+    FieldNotApplicable = "field-not-applicable", "a `kill` fault takes: at, kind, node, for, until";
     /// A check failed without saying why: a bug in patchbay, reported rather than hidden.
     Internal = "internal", "please report it, with the file";
     /// Two socket types that cannot talk to each other are connected.
