@@ -7,8 +7,11 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::graph::TopologyGraph;
-use crate::plan::{Bind, Distribution, FaultPlan, Plan, ScenarioPlan, TopologyPlan, WorkloadPlan};
-use crate::spec::units::{format_duration, format_size};
+use crate::plan::{
+    Bind, Distribution, FaultPlan, NetworkPlan, Plan, ScenarioPlan, Selector, TopologyPlan,
+    WorkloadPlan,
+};
+use crate::spec::units::{format_bandwidth, format_duration, format_size};
 
 pub fn explain(plan: &Plan) -> String {
     match plan {
@@ -79,21 +82,7 @@ pub(crate) fn explain_topology(t: &TopologyPlan) -> String {
 /// A node's workload as a scenario file spells it: the fields it sets, durations and
 /// sizes in their units, distributions as `{uniform: [a, b]}` and the like.
 fn workload_text(w: &WorkloadPlan) -> String {
-    let time = |ns: f64| format_duration(Duration::from_nanos(ns.max(0.0).round() as u64));
     let size = |bytes: f64| format_size(bytes.max(0.0).round() as u64);
-    let dist = |d: &Distribution, unit: &dyn Fn(f64) -> String| match *d {
-        Distribution::Fixed(v) => unit(v),
-        Distribution::Uniform { min, max } => {
-            format!("{{uniform: [{}, {}]}}", unit(min), unit(max))
-        }
-        Distribution::Exponential { mean } => format!("{{exponential: {}}}", unit(mean)),
-        Distribution::Normal { mean, stddev } => {
-            format!("{{normal: [{}, {}]}}", unit(mean), unit(stddev))
-        }
-        Distribution::LogNormal { median, p99 } => {
-            format!("{{lognormal: [{}, {}]}}", unit(median), unit(p99))
-        }
-    };
     let mut parts = Vec::new();
     let mut count = |name: &str, v: Option<u64>| {
         if let Some(v) = v {
@@ -135,6 +124,59 @@ fn workload_text(w: &WorkloadPlan) -> String {
     if parts.is_empty() { "the design's defaults".to_owned() } else { parts.join(", ") }
 }
 
+/// A distribution as a scenario file spells it, each value in `unit`: a fixed value
+/// alone, the others as `{uniform: [a, b]}` and the like.
+fn dist(d: &Distribution, unit: &dyn Fn(f64) -> String) -> String {
+    match *d {
+        Distribution::Fixed(v) => unit(v),
+        Distribution::Uniform { min, max } => {
+            format!("{{uniform: [{}, {}]}}", unit(min), unit(max))
+        }
+        Distribution::Exponential { mean } => format!("{{exponential: {}}}", unit(mean)),
+        Distribution::Normal { mean, stddev } => {
+            format!("{{normal: [{}, {}]}}", unit(mean), unit(stddev))
+        }
+        Distribution::LogNormal { median, p99 } => {
+            format!("{{lognormal: [{}, {}]}}", unit(median), unit(p99))
+        }
+    }
+}
+
+/// A time in nanoseconds, in its unit.
+fn time(ns: f64) -> String {
+    format_duration(Duration::from_nanos(ns.max(0.0).round() as u64))
+}
+
+/// The network every connection crosses, then each link that differs from it with
+/// the fields it sets, in file order.
+fn network_lines(out: &mut String, t: &TopologyPlan, n: &NetworkPlan) {
+    let _ = writeln!(
+        out,
+        "  network: latency {}, loss {}, bandwidth {}",
+        dist(&n.latency, &time),
+        n.loss,
+        format_bandwidth(n.bandwidth)
+    );
+    let name = |s: &Selector| {
+        let group = &t.group(s.group).name;
+        s.replica.map_or_else(|| group.clone(), |r| format!("{group}.{r}"))
+    };
+    for link in &n.links {
+        let mut parts = Vec::new();
+        if let Some(d) = &link.latency {
+            parts.push(format!("latency {}", dist(d, &time)));
+        }
+        if let Some(loss) = link.loss {
+            parts.push(format!("loss {loss}"));
+        }
+        if let Some(b) = link.bandwidth {
+            parts.push(format!("bandwidth {}", format_bandwidth(b)));
+        }
+        let [a, b] = &link.between;
+        let _ = writeln!(out, "  link between {} and {}: {}", name(a), name(b), parts.join(", "));
+    }
+}
+
 fn fault_line(t: &TopologyPlan, f: &FaultPlan) -> String {
     crate::trace::fault_text(t, f)
 }
@@ -150,6 +192,7 @@ pub fn explain_scenario(s: &ScenarioPlan) -> String {
         format_duration(s.tcp_timeout),
         format_duration(s.network.tick)
     );
+    network_lines(&mut out, &s.topology, &s.network);
     let seeds: Vec<String> = s.seeds.iter().take(10).map(u64::to_string).collect();
     let more =
         if s.seeds.len() > 10 { format!(" … ({} in all)", s.seeds.len()) } else { String::new() };
@@ -166,4 +209,37 @@ pub fn explain_scenario(s: &ScenarioPlan) -> String {
     let _ = writeln!(out, "  expect {}\n", s.expect_text());
     out.push_str(&explain_topology(&s.topology));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::testing::{ms, plan};
+    use crate::plan::{GroupId, LinkPlan};
+
+    /// From the new-user audit: a scenario's `network:` block showed only its tick.
+    #[test]
+    fn a_scenario_shows_its_network_and_each_link() {
+        let mut plan = plan();
+        plan.network.latency = Distribution::Uniform { min: 1e6, max: 3e6 };
+        plan.network.loss = 0.01;
+        plan.network.bandwidth = 1_048_576.0;
+        plan.network.links = vec![LinkPlan {
+            between: [
+                Selector { group: GroupId(0), replica: Some(0) },
+                Selector { group: GroupId(0), replica: Some(1) },
+            ],
+            latency: Some(Distribution::Fixed(ms(5).as_nanos() as f64)),
+            loss: Some(0.05),
+            bandwidth: None,
+        }];
+        let text = explain_scenario(&plan);
+        assert!(
+            text.contains(
+                "\n  network: latency {uniform: [1ms, 3ms]}, loss 0.01, bandwidth 1MiB/s\n  \
+                 link between client.0 and client.1: latency 5ms, loss 0.05\n"
+            ),
+            "{text}"
+        );
+    }
 }
