@@ -13,9 +13,12 @@
 //! and it is connected at that point of the trace.
 //!
 //! Expected publishes fall into windows: a window ends whenever the subscriber loses
-//! something (a prefix cancelled, a pipe down, its process killed). In a window the
-//! subscription reaches the publisher some time after it takes effect, and until then
-//! the publisher does not send to it: the slow joiner (docs/library-semantics.md). The
+//! something (a prefix cancelled, a pipe down, its process killed), and a publisher's
+//! window whenever its process is killed or crashed (its next incarnation's PUB knows
+//! no subscription until one reaches it again, through any device on the way). In a
+//! window the subscription reaches the publisher some time after it takes effect, and
+//! until then the publisher does not send to it: the slow joiner
+//! (docs/library-semantics.md). The
 //! trace does not name the peer of a pipe, so the checker reads the moment of reach
 //! from the first message that got through: expected publishes before the first one
 //! received in a window are slow-joiner losses, counted in the note and not
@@ -102,6 +105,8 @@ struct Publish {
     index: usize,
     at: Duration,
     node: Replica,
+    /// How many kills or crashes of `node` came before: its process's incarnation.
+    incarnation: usize,
     id: MsgId,
     topic: Option<String>,
 }
@@ -266,12 +271,18 @@ fn collect(input: &CheckInput) -> (BTreeMap<SocketKey, Subscriber>, Vec<Publish>
         input.trace.iter().any(|e| matches!(e.kind, EventKind::App(AppEvent::Published { .. })));
     let mut subscribers: BTreeMap<SocketKey, Subscriber> = BTreeMap::new();
     let mut publishes = Vec::new();
+    // The nodes of each kill or crash so far, in trace order.
+    let mut downed: Vec<&[crate::plan::Selector]> = Vec::new();
+    let incarnation = |downed: &[&[crate::plan::Selector]], node: Replica| {
+        downed.iter().filter(|nodes| nodes.iter().any(|s| s.picks(node))).count()
+    };
     for (index, event) in input.trace.iter().enumerate() {
         if let EventKind::FaultBegin { fault, .. } = event.kind {
             let Some(f) = input.plan.faults.get(fault as usize) else { continue };
             if !matches!(f.kind, FaultKind::Kill | FaultKind::Crash) {
                 continue;
             }
+            downed.push(&f.nodes);
             for ((node, _), sub) in subscribers.iter_mut() {
                 if f.nodes.iter().any(|s| s.picks(*node)) {
                     sub.changes.push((index, Change::Reset));
@@ -297,6 +308,7 @@ fn collect(input: &CheckInput) -> (BTreeMap<SocketKey, Subscriber>, Vec<Publish>
                 index,
                 at: event.at,
                 node,
+                incarnation: incarnation(&downed, node),
                 id: *id,
                 topic: Some(topic.clone()),
             }),
@@ -305,7 +317,15 @@ fn collect(input: &CheckInput) -> (BTreeMap<SocketKey, Subscriber>, Vec<Publish>
                     && is(node, event.socket, &[SocketType::Pub, SocketType::XPub]) =>
             {
                 if let Some(id) = msg.id {
-                    publishes.push(Publish { index, at: event.at, node, id, topic: None });
+                    let incarnation = incarnation(&downed, node);
+                    publishes.push(Publish {
+                        index,
+                        at: event.at,
+                        node,
+                        incarnation,
+                        id,
+                        topic: None,
+                    });
                 }
             }
             kind if is(node, event.socket, &[SocketType::Sub, SocketType::XSub]) => {
@@ -372,8 +392,9 @@ fn judge(
     let slow_joiners_violate =
         input.params.get("slow_joiners") == Some(&ParamValue::Text("violation".to_owned()));
     let name = input.socket_name(node, socket);
-    // The expected publishes, by (publisher, window), in publish order.
-    let mut windows: BTreeMap<(Replica, u64), Vec<&Publish>> = BTreeMap::new();
+    // The expected publishes, by (publisher, its incarnation, window), in publish
+    // order.
+    let mut windows: BTreeMap<(Replica, usize, u64), Vec<&Publish>> = BTreeMap::new();
     let mut state = State::default();
     let mut joining = Joining::default();
     let mut next = 0;
@@ -388,7 +409,8 @@ fn judge(
         let expected = state.expects(publish.topic.as_deref(), sub.saw_connect);
         joining.on_publish(publish, expected, &state);
         if expected {
-            windows.entry((publish.node, state.window)).or_default().push(publish);
+            let key = (publish.node, publish.incarnation, state.window);
+            windows.entry(key).or_default().push(publish);
         }
     }
     for (_, change) in &sub.changes[next..] {
@@ -399,7 +421,7 @@ fn judge(
     let mut slow = SlowJoiner { lost: joining.lost, first_at: joining.first_lost_at };
     let final_window = state.window;
 
-    for ((_, window), expected) in &windows {
+    for ((_, _, window), expected) in &windows {
         tally.expected += expected.len() as u64;
         let got = |p: &Publish| sub.received.contains_key(&p.id);
         let Some(first) = expected.iter().position(|p| got(p)) else {
@@ -666,6 +688,24 @@ mod tests {
         let outcome = outcome(events, Some(1000));
         assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
         assert!(outcome.note.as_deref().is_some_and(|n| n.contains("left: 1")), "{outcome:?}");
+    }
+
+    /// A restarted publisher's PUB knows no subscription until one reaches it again
+    /// (through a FORWARDER's XSUB, when the device resubscribes): what it published
+    /// before then was lost to the slow joiner, not a gap in a window.
+    #[test]
+    fn a_restarted_publisher_starts_a_new_window() {
+        let mut plan = pubsub();
+        plan.faults = vec![node_fault(FaultKind::Kill, ms(100), node(0, 0))];
+        let mut events = join(0, 0).to_vec();
+        events.extend([publish(10, 1), receive(11, 0, 1)]);
+        events.push(run_event(ms(100), EventKind::FaultBegin { fault: 0, touched: 1 }));
+        // Back at 110ms: 2 goes out before the subscription reaches the new PUB.
+        events.extend([publish(110, 2), publish(120, 3), receive(121, 0, 3)]);
+        let outcome = run(check, &trace(events, Some(ms(1000)), ms(5000)), &plan);
+        assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:?}");
+        let note = outcome.note.unwrap_or_default();
+        assert!(note.contains("slow-joiner losses: 1 (0 before the subscription was made, 1 before it reached the publisher)"), "{note}");
     }
 
     #[test]
