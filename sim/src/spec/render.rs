@@ -103,7 +103,7 @@ fn write_hint(out: &mut String, diag: &Diagnostic, gutter: usize) {
 
 /// A message, hint or path as it may be printed: control characters escaped, each
 /// backticked name over `QUOTED_CHARS_MAX` cut in its middle, and the whole cut
-/// between words at about `MESSAGE_CHARS_MAX` ([`cut`]).
+/// between words at about `MESSAGE_CHARS_MAX` (`cut`).
 pub fn printable(text: &str) -> String {
     let mut out = String::new();
     // Between backticks on odd pieces; an unpaired backtick leaves the rest as it is.
