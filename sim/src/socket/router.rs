@@ -133,9 +133,13 @@ impl SocketCore for Router {
     }
 
     /// Routes by the front hop id, which is popped. A pipe that is attached but whose
-    /// transport is down still takes the message, which waits for the reconnect.
-    /// Deviation: libzmq forgets a peer's identity the moment its connection drops
-    /// and would drop the message; here the connecting side's pipe outlives the drop.
+    /// transport is down still takes the message, which waits for the reconnect, as
+    /// libzmq's does: a ROUTER that connected keeps its pipe, and the id it knows the
+    /// peer by, across a drop (`ZMQ_IMMEDIATE` 0), and what it sent meanwhile goes
+    /// out on the reconnect to whoever listens there now (measured with pyzmq; row
+    /// `zmq-router-reconnects`). A bound ROUTER's pipe goes with its connection
+    /// (`detach`). patchbay's ROUTER takes no `immediate`, under which libzmq would
+    /// drop the pipe and its id at the drop instead.
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
         self.send_or_return(msg, now).map_err(|(error, _)| error)
     }

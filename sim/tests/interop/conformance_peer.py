@@ -71,6 +71,12 @@ Rows:
                        the REQ sends req-2: which REP each send reaches, what the REQ
                        gets
   zmq-router-unknown   ROUTER sends to an unknown identity, router_mandatory off/on
+  zmq-router-reconnects
+                       a ROUTER (ZMQ_RECONNECT_IVL 100 ms) connects to DEALER A,
+                       which says hello-a and closes; the ROUTER sends "while-down"
+                       to A's id; DEALER B binds the same port; once the ROUTER has
+                       reconnected it sends "after"; B reads for 1 s, says hello-b;
+                       router_mandatory off, then on
   zmq-router-full, zmq-router-full-mandatory
                        ROUTER (SNDHWM 10) sends to a DEALER (RCVHWM 10) that stopped
                        reading, until a send waits; router_mandatory off, then on
@@ -2268,12 +2274,16 @@ def router_outcome(mandatory, unknown, got):
     ])
 
 
-def router_send_unknown(router, mandatory):
+def router_try_send(router, ident, body):
+    """A ROUTER's send of `body` to `ident`, without waiting: taken, refused or
+    blocked, in the words of `router_try_send` on the Rust side."""
     import zmq
 
     try:
-        router.send_multipart([b"\x00nobody", b"lost"])
+        router.send_multipart([ident, body], zmq.NOBLOCK)
         return "taken"
+    except zmq.Again:
+        return "blocked"
     except zmq.ZMQError as err:
         return "refused (host unreachable)" if err.errno == zmq.EHOSTUNREACH else str(err)
 
@@ -2287,7 +2297,7 @@ def oracle_zmq_router_unknown():
         dealer.connect("tcp://127.0.0.1:%d" % port)
         dealer.send(b"hello")
         ident, _ = router.recv_multipart()
-        unknown = router_send_unknown(router, mandatory)
+        unknown = router_try_send(router, b"\x00nobody", b"lost")
         router.send_multipart([ident, b"found"])
         got = [dealer.recv().decode()] + [m.decode() for m in quiet(dealer, 0.2)]
         say("OUTCOME", router_outcome(mandatory, unknown, got))
@@ -2305,6 +2315,88 @@ def peer_zmq_router_unknown(url):
     say("GOT", dealer.recv().decode())
     got = [m.decode() for m in quiet(dealer, 0.2)]
     say("MORE", ",".join(got) if got else "nothing")
+    line()
+
+
+# ---------------------------------------------------------------- ROUTER across a reconnect
+
+
+# The zmq-router-reconnects row's ZMQ_RECONNECT_IVL on the ROUTER.
+RECONNECTS_IVL_MS = 100
+
+
+def reconnects_outcome(mandatory, hello, while_down, b_got, b_from):
+    return "; ".join([
+        "mandatory %s" % ("on" if mandatory else "off"),
+        "ROUTER got " + hello,
+        "while-down " + while_down,
+        "B got " + b_got,
+        "hello-b came from " + b_from,
+    ])
+
+
+def reconnects_b(ctx, port, reconnected):
+    """DEALER B binds `port` after A has gone; once `reconnected()` has returned
+    (the ROUTER has reconnected and sent "after"), it reads for WINDOW_S and says
+    hello-b. Gives B and what it got ("nothing", or the bodies joined by commas)."""
+    import zmq
+
+    b = zsock(ctx, zmq.DEALER)
+    rebind(b, port)
+    reconnected()
+    got = [m.decode() for m in quiet(b, WINDOW_S)]
+    b.send(b"hello-b")
+    return b, ",".join(got) if got else "nothing"
+
+
+def oracle_zmq_router_reconnects():
+    """libzmq's ROUTER that connected keeps its pipe, and A's routing id, across A's
+    close: "while-down", sent to that id before anyone listens again, is taken and
+    goes out on the reconnect to B, which bound the same port; so does "after", and
+    B's own message comes in under A's id. ROUTER_MANDATORY off, then on."""
+    for mandatory in (0, 1):
+        # A context each: a monitor's inproc name is the socket's descriptor, which
+        # the second ROUTER may reuse while the first's monitor still holds it.
+        zmq, ctx = zmq_ctx()
+        a = zsock(ctx, zmq.DEALER)
+        port = a.bind_to_random_port("tcp://127.0.0.1")
+        router = zsock(
+            ctx, zmq.ROUTER, ROUTER_MANDATORY=mandatory, RECONNECT_IVL=RECONNECTS_IVL_MS
+        )
+        mon = router.get_monitor_socket()
+        router.connect("tcp://127.0.0.1:%d" % port)
+        a.send(b"hello-a")
+        ident, hello = router.recv_multipart()
+        a.close()
+        assert monitor_wait(mon, ["EVENT_DISCONNECTED"], 5), "the ROUTER never saw A go"
+        while_down = router_try_send(router, ident, b"while-down")
+
+        def reconnected():
+            assert monitor_wait(mon, ["EVENT_HANDSHAKE_SUCCEEDED"], 5), "no reconnect"
+            router.send_multipart([ident, b"after"])
+
+        b, b_got = reconnects_b(ctx, port, reconnected)
+        b_ident, _ = router.recv_multipart()
+        b_from = "A's id" if b_ident == ident else "another id"
+        say("OUTCOME", reconnects_outcome(mandatory, hello.decode(), while_down, b_got, b_from))
+        for s in (mon, router, b):
+            s.close()
+
+
+def peer_zmq_router_reconnects():
+    """libzmq DEALERs that patchbay's ROUTER connects to: A binds, says hello-a and
+    closes when told; B binds the same port when told, reads once told the ROUTER
+    has sent "after", reports what came and says hello-b."""
+    zmq, ctx = zmq_ctx()
+    a = zsock(ctx, zmq.DEALER)
+    port = a.bind_to_random_port("tcp://127.0.0.1")
+    say("READY", port)
+    a.send(b"hello-a")
+    assert line() == "close"
+    a.close()
+    assert line() == "bind"
+    _, got = reconnects_b(ctx, port, line)
+    say("B", got)
     line()
 
 
@@ -3544,6 +3636,7 @@ ORACLES = {
     "nng-req-resend-rotates": lambda: oracle_req_resend_rotates("nng"),
     "nanomsg-req-resend-rotates": lambda: oracle_req_resend_rotates("nanomsg"),
     "zmq-router-unknown": oracle_zmq_router_unknown,
+    "zmq-router-reconnects": oracle_zmq_router_reconnects,
     "zmq-router-full": lambda: oracle_zmq_router_full(False),
     "zmq-router-full-mandatory": lambda: oracle_zmq_router_full(True),
     "zmq-router-full-sndbuf": lambda: oracle_zmq_router_full(True, SMALL_KERNEL_BUFFER),
@@ -3630,6 +3723,7 @@ def main():
         "nng-req-resend-rotates": lambda: peer_req_resend_rotates("nng", int(opt["--port"])),
         "nanomsg-req-resend-rotates": lambda: peer_req_resend_rotates("nanomsg", int(opt["--port"])),
         "zmq-router-unknown": lambda: peer_zmq_router_unknown(opt["--connect"]),
+        "zmq-router-reconnects": lambda: peer_zmq_router_reconnects(),
         "zmq-router-full": lambda: peer_zmq_router_full(),
         "zmq-router-full-mandatory": lambda: peer_zmq_router_full(),
         "zmq-router-full-sndbuf": lambda: peer_zmq_router_full(SMALL_KERNEL_BUFFER),
