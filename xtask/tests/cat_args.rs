@@ -147,6 +147,20 @@ fn times_past_the_bound_say_what_the_bound_is() {
     assert!(stderr.contains("from 0 to below 1000000000 (about 31 years)"), "{stderr}");
 }
 
+/// An address without a scheme is a TCP address short of `tcp://`: the hint writes
+/// it whole (it said "no ipc:// or inproc://", which was not what was missing).
+/// Another scheme still hears that cat speaks TCP only.
+#[test]
+fn an_address_without_a_scheme_is_shown_with_tcp_in_front() {
+    let (code, _, stderr) = cat_run(&["--req", "--connect", "127.0.0.1:5555", "--data", "x"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("hint: write tcp://127.0.0.1:5555"), "{stderr}");
+    assert!(!stderr.contains("inproc://"), "{stderr}");
+    let (code, _, stderr) = cat_run(&["--req", "--connect", "ipc:///tmp/x", "--data", "x"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cat speaks TCP only (no ipc:// or inproc://)"), "{stderr}");
+}
+
 #[test]
 fn a_connect_that_fails_says_which_and_why() {
     // A port nobody listens on: bound by the system, then let go.

@@ -7,13 +7,7 @@ use std::path::PathBuf;
 
 mod common;
 
-use common::xtask_in as xtask;
-
-const TOPOLOGY: &str = "name: pair\nnodes:\n\
-    \x20 - name: a\n    design: pair-step\n    sockets:\n\
-    \x20     - {name: next, type: PAIR, connect: b.prev}\n\
-    \x20 - name: b\n    design: pair-step\n    sockets:\n\
-    \x20     - {name: prev, type: PAIR, bind: true}\n";
+use common::{PAIR_TOPOLOGY as TOPOLOGY, xtask_in as xtask};
 
 /// A fresh temporary folder for the test `name`.
 fn scratch(name: &str) -> PathBuf {

@@ -21,6 +21,12 @@ fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
+/// The last line a command printed on stdout: a sweep's summary.
+fn last_line(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout.lines().last().unwrap_or_default().to_owned()
+}
+
 fn read(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("a report is JSON")
@@ -82,6 +88,8 @@ fn three_shards_run_as_processes_merge_into_the_unsharded_report() {
     let merged_out = xtask(&refs).output().expect("run the merge");
     assert_eq!(merged_out.status.code(), unsharded.status.code(), "{}", text(&merged_out));
     assert!(dir.0.join("merged.html").is_file(), "the page is written beside the JSON");
+    // It ends with the line the unsharded run ends with (it ended with the report's path).
+    assert_eq!(last_line(&merged_out), last_line(&unsharded), "{}", text(&merged_out));
 
     let (merged, whole) = (read(&dir.0.join("merged.json")), read(&dir.0.join("whole.json")));
     let runs =
@@ -150,6 +158,7 @@ fn shards_without_runs_exit_0_and_merge_into_the_unsharded_report() {
     let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
     let merged_out = xtask(&refs).output().expect("run the merge");
     assert_eq!(merged_out.status.code(), Some(0), "{}", text(&merged_out));
+    assert_eq!(last_line(&merged_out), "every scenario ended as expected", "{}", text(&merged_out));
     let (merged, whole) = (read(&dir.0.join("merged.json")), read(&dir.0.join("whole.json")));
     let runs =
         |r: &Value| r["runs"].as_array().expect("runs").iter().map(comparable).collect::<Vec<_>>();

@@ -4,13 +4,7 @@
 
 mod common;
 
-use common::{TempDir, xtask_in as xtask};
-
-const TOPOLOGY: &str = "name: pair\nnodes:\n\
-    \x20 - name: a\n    design: pair-step\n    sockets:\n\
-    \x20     - {name: next, type: PAIR, connect: b.prev}\n\
-    \x20 - name: b\n    design: pair-step\n    sockets:\n\
-    \x20     - {name: prev, type: PAIR, bind: true}\n";
+use common::{PAIR_TOPOLOGY as TOPOLOGY, TempDir, root, xtask_in as xtask};
 
 /// A scenario over [`TOPOLOGY`] with these `seeds`.
 fn scenario(seeds: &str) -> String {
@@ -81,5 +75,21 @@ fn trace_of_one_run_prints_that_run() {
             "{stdout}"
         );
         assert!(stdout.contains("a.0.next send a.0#0"), "{args:?}: {stdout}");
+    }
+}
+
+/// A refused `--trace` prints the refusal and nothing else: the line saying that
+/// some scenarios run deliberately broken designs was printed above it, as if the
+/// sweep had started (`sim --trace` over the shipped scenarios).
+#[test]
+fn a_refused_trace_prints_nothing_but_the_refusal() {
+    for args in [&["sim", "--trace"][..], &["sim", "scenarios/broken/lossy-worker.yaml", "--trace"]]
+    {
+        let out = xtask(&root(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains("--trace prints every event of one run"), "{args:?}: {stderr}");
+        assert_eq!(stdout, "", "{args:?}: only the refusal is printed");
     }
 }

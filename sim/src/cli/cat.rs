@@ -283,6 +283,10 @@ fn endpoint(url: &str, bind: bool) -> Result<SocketAddr, String> {
     let option = if bind { "--bind" } else { "--connect" };
     let fail = |why: &str| Err(format!("{option} {url:?}: {why}"));
     let Some(rest) = url.strip_prefix("tcp://") else {
+        // No scheme at all is a TCP address short of its `tcp://`; another is not TCP.
+        if !url.contains("://") {
+            return fail(&format!("expected tcp://HOST:PORT; hint: write tcp://{url}"));
+        }
         return fail(
             "expected tcp://HOST:PORT; hint: cat speaks TCP only (no ipc:// or inproc://)",
         );

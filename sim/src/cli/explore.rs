@@ -180,7 +180,7 @@ fn print_nothing_found(outcome: &explore::Outcome, opts: &Options) {
         whose.unwrap_or_default(),
         outcome.invalid,
         ran as f64 / secs.max(1e-3),
-        opts.jobs
+        at_a_time(opts)
     );
     if let Some(why) = &outcome.first_invalid {
         outln!("  the first case that was not a valid scenario: {why}");
@@ -188,6 +188,11 @@ fn print_nothing_found(outcome: &explore::Outcome, opts: &Options) {
     if opts.shard.is_none() {
         outln!("no report written: nothing failed, so there is no case to draw");
     }
+}
+
+/// Cases run side by side: `--jobs`, but no more than there are cases.
+fn at_a_time(opts: &Options) -> usize {
+    super::sim::side_by_side(opts.jobs, usize::try_from(opts.cases).unwrap_or(usize::MAX))
 }
 
 fn print_space(base: &Base, opts: &Options) {
@@ -198,7 +203,7 @@ fn print_space(base: &Base, opts: &Options) {
         base.path.display(),
         opts.cases,
         opts.seed,
-        opts.jobs
+        at_a_time(opts)
     );
     outln!("  faults: 0 to {} of {}", s.max_faults, kinds.join(", "));
     let counts: Vec<String> =

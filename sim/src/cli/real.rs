@@ -20,7 +20,9 @@ use super::Ctx;
 use super::args::{RealArgs, RealPorts};
 use super::error::Error;
 use super::report::{Place, check_place, save_json};
-use super::sim::{Selection, load_all, print_trace, split, trace_refused};
+use super::sim::{
+    Selection, load_all, print_broken, print_trace, side_by_side, split, trace_refused,
+};
 use crate::invariant::Verdict;
 use crate::plan::ScenarioPlan;
 use crate::report::sweep::{Measurements, real_report};
@@ -70,10 +72,12 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     if let Some(why) = trace_refused(ctx, "real", args.sweep.trace, &work) {
         return ctx.usage_error("real", &why);
     }
+    print_broken(ctx, &plans);
     outln!(
-        "running {} real run(s) of {} scenario(s) on 127.0.0.1, {threads} at a time, time scale {}",
+        "running {} real run(s) of {} scenario(s) on 127.0.0.1, {} at a time, time scale {}",
         work.len(),
         plans.len(),
+        side_by_side(threads, work.len()),
         opts.time_scale
     );
     // The plans as run, for measuring and drawing: faults and phases where they were.

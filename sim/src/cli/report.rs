@@ -44,7 +44,7 @@ fn render_one(json: &Path) -> Result<(), String> {
 
 /// `report merge OUT SHARD...`: reads every shard's report (refusing a file that is
 /// not one, naming it), merges them (`report/merge.rs`), writes the pair at OUT and
-/// prints the verdict table; exits as the unsharded `sim` would.
+/// prints the verdict table; ends with the line and exits as the unsharded `sim` would.
 fn merge(ctx: &Ctx, args: &MergeArgs) -> Result<ExitCode, Error> {
     let out = super::check::absolute(&args.out)?;
     if let Some(why) = out_is_a_shard(&args.out, &args.shards) {
@@ -76,6 +76,8 @@ fn merge(ctx: &Ctx, args: &MergeArgs) -> Result<ExitCode, Error> {
     if !save(&mut report, Place::At(&out))? {
         return Ok(ExitCode::from(2));
     }
+    // Ends as the unsharded `sim` does, from the merged table.
+    outln!("{}", super::sim::last_line(unexpected == 0));
     Ok(if unexpected == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 

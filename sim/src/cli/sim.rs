@@ -83,10 +83,12 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
     if let Some(s) = shard {
         outln!("shard {s}: {} of the sweep's {total} run(s)", work.len());
     }
+    print_broken(ctx, &plans);
     outln!(
-        "running {} simulation(s) of {} scenario(s), {threads} at a time",
+        "running {} simulation(s) of {} scenario(s), {} at a time",
         work.len(),
-        plans.len()
+        plans.len(),
+        side_by_side(threads, work.len())
     );
     let measured = Measurements::default();
     let trace = args.sweep.trace;
@@ -130,18 +132,32 @@ pub fn sim(ctx: &Ctx, args: SimArgs) -> Result<ExitCode, Error> {
         if work.is_empty() && shard.is_some() {
             // More shards than runs, as a CI matrix of fixed size may have: nothing ran.
             "no runs in this shard: the sweep's runs all went to other shards"
-        } else if ok {
-            "every scenario ended as expected"
         } else {
-            "some runs did NOT end as expected (repro commands above)"
+            last_line(ok)
         }
     );
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 
+/// The line a sweep's output ends with (`report merge` ends the same way): whether
+/// every scenario ended as expected.
+pub(crate) fn last_line(ok: bool) -> &'static str {
+    if ok {
+        "every scenario ended as expected"
+    } else {
+        "some runs did NOT end as expected (repro commands above)"
+    }
+}
+
 /// The machine's cores: simulations at a time unless `--jobs` says otherwise.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// How many of `runs` go side by side given `threads` at a time: no more than there
+/// are runs, and at least one (as `run_jobs` starts them).
+pub(crate) fn side_by_side(threads: usize, runs: usize) -> usize {
+    threads.min(runs).max(1)
 }
 
 fn print_skipped(ctx: &Ctx, skipped: &[(String, String)]) {
@@ -302,15 +318,13 @@ pub(crate) fn runs_broken_design(ctx: &Ctx, plan: &ScenarioPlan) -> bool {
 pub(crate) fn load_all(ctx: &Ctx, files: &[PathBuf]) -> Option<Vec<ScenarioPlan>> {
     let mut plans = Vec::new();
     let mut bad = false;
-    let mut broken = 0;
     for f in files {
         let mut loaded = resolve::load_scenario(f, &ctx.registry);
         // Running a deliberately broken design is the point of such a scenario: the
-        // warning is for `check`, and a line below says they ran. Known by the
+        // warning is for `check`, and `print_broken` says they ran. Known by the
         // design's `broken` flag, wherever the file is.
         if loaded.plan.as_ref().is_some_and(|p| runs_broken_design(ctx, p)) {
             loaded.diagnostics.retain(|d| d.code != "broken-design");
-            broken += 1;
         }
         if !loaded.diagnostics.is_empty() {
             err!("{}", render(&loaded.diagnostics));
@@ -333,12 +347,18 @@ pub(crate) fn load_all(ctx: &Ctx, files: &[PathBuf]) -> Option<Vec<ScenarioPlan>
         errln!("fix the errors above, or check a file alone with `{} check FILE`", ctx.tool);
         return None;
     }
+    Some(plans)
+}
+
+/// Says how many of `plans` run a deliberately broken design on purpose; printed
+/// once the sweep is sure to run, never above a refusal.
+pub(crate) fn print_broken(ctx: &Ctx, plans: &[ScenarioPlan]) {
+    let broken = plans.iter().filter(|p| runs_broken_design(ctx, p)).count();
     if broken > 0 {
         outln!(
             "{broken} scenario(s) run deliberately broken designs (marked `broken`), to show their bugs caught"
         );
     }
-    Some(plans)
 }
 
 /// The shipped scenarios whose topology is the file `topology`, in the shipped order:

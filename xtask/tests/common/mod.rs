@@ -15,6 +15,14 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 
+/// A topology of two `pair-step` nodes, `a` connecting to `b`: the smallest project
+/// a test writes a scenario over.
+pub const PAIR_TOPOLOGY: &str = "name: pair\nnodes:\n\
+    \x20 - name: a\n    design: pair-step\n    sockets:\n\
+    \x20     - {name: next, type: PAIR, connect: b.prev}\n\
+    \x20 - name: b\n    design: pair-step\n    sockets:\n\
+    \x20     - {name: prev, type: PAIR, bind: true}\n";
+
 /// The workspace root: xtask lives one level below it.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
