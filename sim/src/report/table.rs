@@ -11,11 +11,11 @@ use super::{Section, VerdictRow};
 /// invariant with its verdicts counted over the seeds and, for one that failed, an
 /// example and its repro.
 pub(crate) fn sim_table(sections: &[Section]) -> String {
-    let w = name_width(sections, 26);
-    let mut out = format!("{:<w$} {:>5}  {:<30} RESULT\n", "SCENARIO", "SEEDS", "EXPECT");
+    let (w, e) = (name_width(sections, 26), expect_width(sections));
+    let mut out = format!("{:<w$} {:>5}  {:<e$} RESULT\n", "SCENARIO", "SEEDS", "EXPECT");
     for s in sections {
         let result = result_cell(s);
-        let _ = writeln!(out, "{:<w$} {:>5}  {:<30} {result}", s.name, s.seeds, s.expected);
+        let _ = writeln!(out, "{:<w$} {:>5}  {:<e$} {result}", s.name, s.seeds, s.expected);
         if s.errors > 0 {
             let _ = writeln!(out, "    {} run(s) could not run", s.errors);
         }
@@ -58,8 +58,8 @@ pub(crate) const NO_RUNS: &str = "no runs in this shard";
 /// `real`'s table: a verdict that differs from `expect` is a difference, not a
 /// failure, since real runs are not deterministic.
 pub(crate) fn real_table(sections: &[Section]) -> String {
-    let w = name_width(sections, 28);
-    let mut out = format!("{:<w$} {:>4}  {:<30} RESULT\n", "SCENARIO", "RUNS", "EXPECT");
+    let (w, e) = (name_width(sections, 28), expect_width(sections));
+    let mut out = format!("{:<w$} {:>4}  {:<e$} RESULT\n", "SCENARIO", "RUNS", "EXPECT");
     for s in sections {
         // A run that could not run is never as expected.
         let differ = s.seeds.saturating_sub(s.as_expected + s.errors);
@@ -68,7 +68,7 @@ pub(crate) fn real_table(sections: &[Section]) -> String {
             (0, d) => format!("differs in {d} of {} run(s)", s.seeds),
             (e, _) => format!("{e} run(s) could not run"),
         };
-        let _ = writeln!(out, "{:<w$} {:>4}  {:<30} {result}", s.name, s.seeds, s.expected);
+        let _ = writeln!(out, "{:<w$} {:>4}  {:<e$} {result}", s.name, s.seeds, s.expected);
         for row in &s.verdicts {
             let first =
                 row.failures.first().map(|f| format!("  ({})", f.first)).unwrap_or_default();
@@ -82,6 +82,12 @@ pub(crate) fn real_table(sections: &[Section]) -> String {
 /// (`pipeline-worker-crash-heartbeat`) does not push its row's columns out of line.
 fn name_width(sections: &[Section], least: usize) -> usize {
     sections.iter().map(|s| s.name.chars().count()).fold(least, usize::max)
+}
+
+/// The EXPECT column's width: 30, or the longest expectation's, so that one such as
+/// `violated: aggregate_complete, liveness` keeps a space before its RESULT.
+fn expect_width(sections: &[Section]) -> usize {
+    sections.iter().map(|s| s.expected.chars().count()).fold(30, usize::max)
 }
 
 /// `fail ×2, pass ×6`: each verdict seen, in name order.
@@ -168,6 +174,19 @@ mod tests {
         let table = sim_table(&[section(3, vec![with(None)])]);
         assert!(!table.contains("note:"), "no note, no line: {table}");
         assert_eq!(table.lines().count(), 5, "{table}");
+    }
+
+    #[test]
+    fn a_long_expectation_keeps_its_result_apart() {
+        let mut long = section(3, vec![row(4, 0)]);
+        long.expected = "violated: aggregate_complete, liveness".to_owned();
+        for table in [sim_table(&[long.clone()]), real_table(&[long.clone()])] {
+            let (header, line) = (table.lines().next().unwrap(), table.lines().nth(1).unwrap());
+            // The RESULT cell starts under its heading, after the whole expectation.
+            let at = header.find("RESULT").expect("a RESULT heading");
+            assert!(line[..at].trim_end().ends_with("liveness"), "{table}");
+            assert!(line[at..].starts_with(['U', 'd']), "{table}");
+        }
     }
 
     #[test]
