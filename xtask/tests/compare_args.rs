@@ -182,6 +182,27 @@ fn a_parameter_a_topology_refuses_says_which_compare_file_gave_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A parameter no side's topology declares is the compare file's mistake: it is told
+/// at that file's line, not in the scenario as rewritten for the side, whose lines are
+/// in no file the user has (a new user's report: "window-steady.yaml:18:3" in a file of
+/// 16 lines).
+#[test]
+fn a_misspelt_parameter_is_told_at_the_compare_files_line() {
+    let dir = project("misspelt");
+    let (code, _, stderr) = with_sides(
+        &dir,
+        "typo",
+        "designs:\n  - {name: a, topology: ../topologies/lru-broker.yaml}\n\
+         params: {clients: 2, wrokers: 3}\n",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("the topology has no parameter `wrokers`"), "{stderr}");
+    assert!(stderr.contains("--> sides/typo.yaml:3:22"), "{stderr}");
+    assert!(stderr.contains("did you mean `workers`?"), "{stderr}");
+    assert!(!stderr.contains("--> scenarios/lru-worker-crash.yaml"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn real_runs_too_long_for_the_time_scale_are_refused_before_any_run() {
     let dir = project("real");

@@ -26,9 +26,12 @@ use crate::report::compare::{Entry, compare_report};
 use crate::run::compare::{Row, SHIPPED_BROKERS, Side, read_sides, shared_params, variant};
 use crate::run::real::{RealOptions, scaled, skip_reason};
 use crate::run::{Backend, Job, RunReport, run_many, run_many_real};
+use crate::spec::code::Code;
 use crate::spec::diag::render;
 use crate::spec::edit::{Tree, parse_tree};
-use crate::spec::{Diagnostics, SourceFile, Target, YamlPath, locate, printable};
+use crate::spec::{
+    Diagnostic, Diagnostics, Seg, Severity, SourceFile, Target, YamlPath, locate, printable,
+};
 
 /// Each design's runs on one backend, with the plan as run, their traces, and the
 /// command that runs that design alone again.
@@ -45,7 +48,7 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
     let sides_file = args.sides.as_deref().map(absolute).transpose()?;
     let files = absolute_then_enter(ctx, std::slice::from_ref(&args.scenario))?;
     let scenario = &files[0];
-    let Some(Sides { sides, params, params_from }) =
+    let Some(Sides { sides, params, params_file }) =
         sides(ctx, &args, typed, sides_file.as_deref())?
     else {
         return Ok(ExitCode::from(2));
@@ -67,7 +70,9 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
     for side in &sides {
         let loaded = variant(&src, &side.topology, &params, &ctx.registry);
         if !loaded.diagnostics.is_empty() {
-            err!("{}", render(&loaded.diagnostics));
+            let told = |d| at_compare_file(d, params_file.as_ref());
+            let diagnostics: Vec<Diagnostic> = loaded.diagnostics.into_iter().map(told).collect();
+            err!("{}", render(&diagnostics));
         }
         let Some(plan) = loaded.plan else {
             let topology = ctx.shown(&side.topology);
@@ -80,9 +85,9 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
                 topology.display(),
                 scenario.display(),
                 params_text(&params),
-                params_from.as_deref().map_or_else(String::new, |at| format!(
-                    " by the compare file's `params:` at {at}"
-                )),
+                params_file.as_ref().and_then(params_written).map_or_else(String::new, |at| {
+                    format!(" by the compare file's `params:` at {at}")
+                }),
             );
             return Ok(ExitCode::from(2));
         };
@@ -114,10 +119,9 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
 struct Sides {
     sides: Vec<Side>,
     params: Tree,
-    /// Where `params` was written (`compare/brokers.yaml:4:9`), when a compare file
-    /// gave them: a value a topology refuses is reported in the topology, and this
-    /// says where it came from.
-    params_from: Option<String>,
+    /// The compare file, when one gave `params`: a parameter a side's topology
+    /// refuses is told at that file's line, and the note says where they came from.
+    params_file: Option<SourceFile>,
 }
 
 /// The sides and parameters the arguments name; `None` after printing a usage error
@@ -156,7 +160,7 @@ fn sides(
                 return Ok(None);
             }
         }
-        return Ok(Some(Sides { sides: typed, params: shared_params(), params_from: None }));
+        return Ok(Some(Sides { sides: typed, params: shared_params(), params_file: None }));
     }
     if let Some(file) = sides_file {
         let read = SourceFile::read(ctx.shown(file)).map_err(|d| vec![d]);
@@ -172,9 +176,9 @@ fn sides(
             // are too; made absolute, they resolve wherever the scenario lies.
             Ok((sides, params)) => {
                 let at_root = |s: Side| Side { topology: ctx.root.join(&s.topology), ..s };
-                let params_from = params_written(&src);
+                let params_file = params_written(&src).is_some().then_some(src);
                 let sides = sides.into_iter().map(at_root).collect();
-                Ok(Some(Sides { sides, params, params_from }))
+                Ok(Some(Sides { sides, params, params_file }))
             }
             Err(diags) => {
                 err!("{}", render(&diags));
@@ -217,7 +221,36 @@ fn sides(
         }
         sides.push(Side { name: name.to_owned(), topology: path });
     }
-    Ok(Some(Sides { sides, params: shared_params(), params_from: None }))
+    Ok(Some(Sides { sides, params: shared_params(), params_file: None }))
+}
+
+/// `d`, a diagnostic about the scenario as rewritten for a side, told at the compare
+/// file's own line when it is about a parameter that file set (`params.workers`): the
+/// rewritten scenario's lines are in no file the user has. Anything else, or with no
+/// compare file, is `d` as it was.
+fn at_compare_file(d: Diagnostic, compare: Option<&SourceFile>) -> Diagnostic {
+    let Some(compare) = compare else { return d };
+    let Some(path) = d.yaml_path.clone() else { return d };
+    let written = match path.segs() {
+        [Seg::Key(top), Seg::Key(name), ..] if top == "params" => {
+            locate(compare, &YamlPath::root().key("params").key(name.as_str()), Target::Key)
+        }
+        _ => None,
+    };
+    if written.is_none() {
+        return d;
+    }
+    // The key itself for a parameter no topology declares, else the value.
+    let target = if d.code == Code::UnknownParam { Target::Key } else { Target::Value };
+    let mut diags = Diagnostics::new(compare);
+    let told = match d.severity {
+        Severity::Error => diags.error(&path, target, d.code, d.message),
+        Severity::Warning => diags.warning(&path, target, d.code, d.message),
+    };
+    if let Some(hint) = d.hint {
+        told.hint(hint);
+    }
+    diags.into_vec().pop().expect("one diagnostic was recorded")
 }
 
 /// Where a compare file writes its `params` (`FILE:LINE:COLUMN`), if it does: `read_sides`
