@@ -84,11 +84,17 @@ fn name_width(sections: &[Section], least: usize) -> usize {
     sections.iter().map(|s| s.name.chars().count()).fold(least, usize::max)
 }
 
-/// The EXPECT column's width: 30, or the longest expectation's, so that one such as
-/// `violated: aggregate_complete, liveness` keeps a space before its RESULT.
+/// The EXPECT column's width: 30, or the longest expectation's up to 40, so that one
+/// such as `violated: aggregate_complete, liveness` keeps its RESULT under the
+/// heading. One with counts (`...; pipeline_conservation violations: [1, 6]`) is
+/// longer still and pushes its own RESULT out rather than every row's.
 fn expect_width(sections: &[Section]) -> usize {
-    sections.iter().map(|s| s.expected.chars().count()).fold(30, usize::max)
+    let widest = sections.iter().map(|s| s.expected.chars().count());
+    widest.filter(|w| *w <= EXPECT_WIDTH_MAX).fold(30, usize::max)
 }
+
+/// The widest EXPECT column a table takes (see [`expect_width`]).
+const EXPECT_WIDTH_MAX: usize = 40;
 
 /// `fail ×2, pass ×6`: each verdict seen, in name order.
 pub fn counts(row: &VerdictRow) -> String {
@@ -180,10 +186,19 @@ mod tests {
     fn a_long_expectation_keeps_its_result_apart() {
         let mut long = section(3, vec![row(4, 0)]);
         long.expected = "violated: aggregate_complete, liveness".to_owned();
-        for table in [sim_table(&[long.clone()]), real_table(&[long.clone()])] {
+        // A longer one, with counts, pushes only its own row's RESULT out.
+        let mut counted = section(3, vec![row(4, 0)]);
+        counted.name = "counted".to_owned();
+        counted.expected = format!("violated: pipeline_conservation; {}", "x".repeat(40));
+        let both = [long.clone(), counted];
+        for table in [sim_table(&both), real_table(&both)] {
             let (header, line) = (table.lines().next().unwrap(), table.lines().nth(1).unwrap());
             // The RESULT cell starts under its heading, after the whole expectation.
             let at = header.find("RESULT").expect("a RESULT heading");
+            let expect_at = header.find("EXPECT").expect("an EXPECT heading");
+            // As wide as the longest expectation within the cap: the counted one is not.
+            let widest = "violated: aggregate_complete, liveness".len();
+            assert_eq!(at - expect_at, widest + 1, "{table}");
             assert!(line[..at].trim_end().ends_with("liveness"), "{table}");
             assert!(line[at..].starts_with(['U', 'd']), "{table}");
         }
