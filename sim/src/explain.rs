@@ -157,10 +157,7 @@ fn network_lines(out: &mut String, t: &TopologyPlan, n: &NetworkPlan) {
         n.loss,
         format_bandwidth(n.bandwidth)
     );
-    let name = |s: &Selector| {
-        let group = &t.group(s.group).name;
-        s.replica.map_or_else(|| group.clone(), |r| format!("{group}.{r}"))
-    };
+    let name = |s: &Selector| t.selector_name(s);
     for link in &n.links {
         let mut parts = Vec::new();
         if let Some(d) = &link.latency {

@@ -196,13 +196,7 @@ fn resolve(gene: &FaultGene, space: &Space, case: &Case, plan: &ScenarioPlan) ->
 
 /// A fault as the scenario language writes it.
 fn render(fault: &FaultPlan, plan: &ScenarioPlan) -> Tree {
-    let name = |s: &Selector| {
-        let group = &plan.topology.group(s.group).name;
-        match s.replica {
-            Some(i) => format!("{group}.{i}"),
-            None => group.clone(),
-        }
-    };
+    let name = |s: &Selector| plan.topology.selector_name(s);
     let ms = |d: Duration| Tree::Str(format!("{}ms", d.as_millis()));
     let mut out = Tree::map();
     out.set("at", ms(fault.at));

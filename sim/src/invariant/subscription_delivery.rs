@@ -271,18 +271,15 @@ fn collect(input: &CheckInput) -> (BTreeMap<SocketKey, Subscriber>, Vec<Publish>
         input.trace.iter().any(|e| matches!(e.kind, EventKind::App(AppEvent::Published { .. })));
     let mut subscribers: BTreeMap<SocketKey, Subscriber> = BTreeMap::new();
     let mut publishes = Vec::new();
-    // The nodes of each kill or crash so far, in trace order.
-    let mut downed: Vec<&[crate::plan::Selector]> = Vec::new();
-    let incarnation = |downed: &[&[crate::plan::Selector]], node: Replica| {
-        downed.iter().filter(|nodes| nodes.iter().any(|s| s.picks(node))).count()
-    };
+    // A publisher's incarnation: how many times its process ended before.
+    let ends = input.process_ends();
+    let incarnation = |node: Replica, at: Duration| ends.of(node).filter(|&t| t < at).count();
     for (index, event) in input.trace.iter().enumerate() {
         if let EventKind::FaultBegin { fault, .. } = event.kind {
             let Some(f) = input.plan.faults.get(fault as usize) else { continue };
             if !matches!(f.kind, FaultKind::Kill | FaultKind::Crash) {
                 continue;
             }
-            downed.push(&f.nodes);
             for ((node, _), sub) in subscribers.iter_mut() {
                 if f.nodes.iter().any(|s| s.picks(*node)) {
                     sub.changes.push((index, Change::Reset));
@@ -308,7 +305,7 @@ fn collect(input: &CheckInput) -> (BTreeMap<SocketKey, Subscriber>, Vec<Publish>
                 index,
                 at: event.at,
                 node,
-                incarnation: incarnation(&downed, node),
+                incarnation: incarnation(node, event.at),
                 id: *id,
                 topic: Some(topic.clone()),
             }),
@@ -317,7 +314,7 @@ fn collect(input: &CheckInput) -> (BTreeMap<SocketKey, Subscriber>, Vec<Publish>
                     && is(node, event.socket, &[SocketType::Pub, SocketType::XPub]) =>
             {
                 if let Some(id) = msg.id {
-                    let incarnation = incarnation(&downed, node);
+                    let incarnation = incarnation(node, event.at);
                     publishes.push(Publish {
                         index,
                         at: event.at,

@@ -255,6 +255,16 @@ pub struct FaultPlan {
     pub bandwidth: Option<f64>,
 }
 
+impl FaultPlan {
+    /// When the fault ends in a run whose safety phase lasts `duration`: its own
+    /// `until`, else the heal at `duration`; never before it begins. The run's
+    /// timetable (`run/phases.rs`) and the resolver's check of restarts
+    /// (`resolve/restarts.rs`) read it here.
+    pub fn ends_at(&self, duration: Duration) -> Duration {
+        self.until.unwrap_or(duration).max(self.at)
+    }
+}
+
 /// Faults drawn from each run's seed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SwarmPlan {

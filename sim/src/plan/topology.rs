@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use crate::socket::SocketType;
 
 use super::options::EffectiveOptions;
+use super::scenario::Selector;
 
 /// Index of a group in [`TopologyPlan::groups`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -247,6 +248,12 @@ impl TopologyPlan {
     /// Every replica's name, as used in traces and selectors: `name.index`.
     pub(crate) fn replica_name(&self, replica: Replica) -> String {
         format!("{}.{}", self.group(replica.group).name, replica.index)
+    }
+
+    /// A selector as a file writes it: `worker` for every replica, `worker.1` for one.
+    pub(crate) fn selector_name(&self, s: &Selector) -> String {
+        let group = &self.group(s.group).name;
+        s.replica.map_or_else(|| group.clone(), |i| format!("{group}.{i}"))
     }
 
     /// Total simulated hosts.

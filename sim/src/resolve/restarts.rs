@@ -42,13 +42,14 @@ impl ScenarioResolver<'_, '_, '_> {
             }
             let down_then = |(i, k): (usize, &FaultPlan)| {
                 let began = k.at < restart.at || (k.at == restart.at && i < j);
-                let end = k.until.unwrap_or(duration).max(k.at);
+                let end = k.ends_at(duration);
                 downing(&k.kind) && began && end >= restart.at && overlap(&k.nodes, &restart.nodes)
             };
             if faults.iter().enumerate().any(down_then) {
                 continue;
             }
-            let names: Vec<String> = restart.nodes.iter().map(|s| self.selector_name(s)).collect();
+            let names: Vec<String> =
+                restart.nodes.iter().map(|s| self.topology.selector_name(s)).collect();
             let at = format_duration(restart.at);
             self.diags
                 .error(
@@ -67,12 +68,6 @@ impl ScenarioResolver<'_, '_, '_> {
                     names[0]
                 ));
         }
-    }
-
-    /// `worker` or `worker.1`, as a file writes it.
-    fn selector_name(&self, s: &Selector) -> String {
-        let group = &self.topology.group(s.group).name;
-        s.replica.map_or_else(|| group.clone(), |i| format!("{group}.{i}"))
     }
 }
 

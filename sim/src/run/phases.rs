@@ -52,9 +52,8 @@ fn schedule(plan: &ScenarioPlan) -> Vec<(Duration, Action)> {
     for (i, f) in plan.faults.iter().enumerate() {
         let i = i as u32;
         schedule.push((f.at, Action::Begin(i)));
-        let end = f.until.unwrap_or(plan.duration);
         if f.until.is_some() || !matches!(f.kind, FaultKind::Restart) {
-            schedule.push((end.max(f.at), Action::End(i)));
+            schedule.push((f.ends_at(plan.duration), Action::End(i)));
         }
     }
     schedule.push((plan.duration, Action::Heal));

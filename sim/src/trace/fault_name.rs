@@ -57,11 +57,7 @@ fn to_ms(d: std::time::Duration) -> String {
 }
 
 fn selectors(t: &TopologyPlan, sel: &[Selector]) -> String {
-    let name = |s: &Selector| {
-        let group = t.groups.get(s.group.0 as usize).map_or("?", |g| g.name.as_str());
-        s.replica.map_or_else(|| group.to_owned(), |r| format!("{group}.{r}"))
-    };
-    sel.iter().map(name).collect::<Vec<_>>().join(", ")
+    sel.iter().map(|s| t.selector_name(s)).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
