@@ -190,7 +190,6 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, in the order the files' documentation lists them.
-    /// Every kind, in the order the files' documentation lists them.
     pub const ALL: [FaultKind; 9] = [
         FaultKind::Partition,
         FaultKind::Clog,
@@ -203,7 +202,6 @@ impl FaultKind {
         FaultKind::Bandwidth,
     ];
 
-    /// The name a file gives it (`kind: partition`).
     /// The name a file gives it (`kind: partition`).
     pub fn name(self) -> &'static str {
         match self {
@@ -323,7 +321,6 @@ pub struct CountRange {
 }
 
 impl CountRange {
-    /// Whether `n` lies in the range.
     /// Whether `n` lies in the range.
     pub fn contains(&self, n: u64) -> bool {
         n >= self.min && self.max.is_none_or(|max| n <= max)

@@ -47,6 +47,7 @@ impl ScenarioResolver<'_, '_, '_> {
         let swarm = raw.swarm.as_ref().and_then(|s| self.swarm(s));
         if faults.len() == raw.faults.len() {
             self.refuse_idle_restarts(&faults, swarm.as_ref(), &root.key("faults"));
+            self.refuse_overlapping_downs(&faults, &root.key("faults"));
         }
         let invariants = self.invariants(raw);
         let (expect, expect_bounds) = self.expect(raw, &invariants);

@@ -107,6 +107,8 @@ codes! {
     FaultOutOfRange = "fault-out-of-range", "faults happen in the safety phase, between 0 and `duration`";
     /// A fault can touch nothing: a `restart` with no `kill` or `crash` having its node down.
     FaultTouchesNothing = "fault-touches-nothing", "a restart brings back a node a kill or crash took down; add one before it, or remove the restart";
+    /// A `kill` or `crash` of a node that an earlier one holds down, or that an earlier one's end would restart under it.
+    FaultsOverlap = "faults-overlap", "begin the second after the first ends, or write one longer fault";
     /// A field that this kind of fault, or this design's workload, does not read.
     FieldNotApplicable = "field-not-applicable", "a `kill` fault takes: at, kind, node, for, until";
     /// A check failed without saying why: a bug in patchbay, reported rather than hidden.
