@@ -364,6 +364,98 @@ fn requester_events(trace: &Trace) -> Vec<&'static str> {
     events.collect()
 }
 
+/// The pyzmq counterpart: a libzmq REQ client (an external program) round-robins its
+/// requests over two patchbay REP echo workers on ZMTP, where no request id travels.
+/// Each request is issued and the next message back accepted as its reply, no resend
+/// is made up, and `resend_interval` says it cannot tell resends there. (The wire trace
+/// once read the id the REP's rule makes up for each delimiter as the REQ's: the
+/// second worker's first request looked like a timer resend of the first's, and no
+/// reply was ever accepted, so a client that got every reply failed both checks.)
+#[test]
+fn an_external_pyzmq_req_over_two_workers_gets_every_reply_and_no_made_up_resend() {
+    let dir = TempDir::new("pyzmq-req-answered");
+    let client = "import sys, zmq\n\
+        s = zmq.Context().socket(zmq.REQ)\n\
+        s.setsockopt(zmq.LINGER, 0)\n\
+        for endpoint in sys.argv[1].split(','):\n    s.connect(endpoint)\n\
+        print('client ready', flush=True)\n\
+        for i in range(6):\n    \
+            s.send(b'job-%d' % i)\n    \
+            print(s.recv().decode(), flush=True)\n\
+        print('client done', flush=True)\n\
+        import time; time.sleep(60)\n";
+    std::fs::write(dir.path().join("client.py"), client).expect("written");
+    let topology = "name: pyzmq-req\nlibrary: zeromq\nnodes:\n\
+         - name: client\n  process:\n    command: [python3, client.py, '{req.connect}']\n    ready: {line: client ready}\n  sockets: [{name: req, type: REQ, connect: worker.rep}]\n\
+         - {name: worker, count: 2, design: echo-worker, sockets: [{name: rep, type: REP, bind: true}]}\n";
+    std::fs::write(dir.path().join("pyzmq-req.topology.yaml"), topology).expect("written");
+    let text = "topology: pyzmq-req.topology.yaml\nduration: 2s\nliveness: 1s\n\
+         invariants: [no_lost_replies, resend_interval]\nexpect: pass\n";
+    let report = run(&load(&dir.path().join("pyzmq-req.yaml"), text));
+    assert_eq!(report.error, None, "it ran");
+    let trace = report.trace.as_ref().expect("kept");
+    assert_eq!(requester_events(trace), ["issued", "accepted"].repeat(6));
+    let resends = trace.events.iter().filter(|e| matches!(e.kind, EventKind::Resend { .. }));
+    assert_eq!(resends.count(), 0, "a libzmq REQ never resends");
+    let outcome = |name| report.invariants.iter().find(|o| o.name == name).expect("checked");
+    let lost = outcome("no_lost_replies");
+    assert_eq!(lost.verdict, Verdict::Pass, "{lost:?}");
+    // With no request id on the wire a resend looks like a new request: unknown, and
+    // said why, not a pass nobody could have checked.
+    let resend = outcome("resend_interval");
+    assert_eq!(resend.verdict, Verdict::Unknown, "{resend:?}");
+    assert!(
+        resend
+            .note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("6 requests went out with no request id")),
+        "{resend:?}"
+    );
+}
+
+/// A pyzmq REP worker (an external program) that sends each request back unchanged,
+/// its payload header still saying "request": the built-in client takes a REQ's
+/// next message as the reply, finds it is not one, and says so in its note, naming
+/// the kind byte a reply needs; `no_lost_replies` fails on the request. (The client
+/// once waited on for another message, which a REQ cannot receive, and its note said
+/// only "recv failed: State".)
+#[test]
+fn a_worker_program_echoing_requests_unchanged_is_told_what_a_reply_must_carry() {
+    let dir = TempDir::new("pyzmq-echo-unchanged");
+    let worker = "import sys, zmq\n\
+        s = zmq.Context().socket(zmq.REP)\n\
+        s.setsockopt(zmq.LINGER, 0)\n\
+        s.bind(sys.argv[1])\n\
+        print('worker ready', flush=True)\n\
+        while True:\n    s.send(s.recv())\n";
+    std::fs::write(dir.path().join("worker.py"), worker).expect("written");
+    let topology = "name: pyzmq-echo\nlibrary: zeromq\nnodes:\n\
+         - {name: client, design: client, sockets: [{name: req, type: REQ, connect: worker.rep}]}\n\
+         - name: worker\n  process:\n    command: [python3, worker.py, '{rep}']\n    ready: {line: worker ready}\n  sockets: [{name: rep, type: REP, bind: true}]\n";
+    std::fs::write(dir.path().join("pyzmq-echo.topology.yaml"), topology).expect("written");
+    let text = "topology: pyzmq-echo.topology.yaml\nduration: 2s\nliveness: 1s\n\
+         workload: {client: {requests: 3}}\ninvariants: [no_lost_replies]\n\
+         expect: {violated: [no_lost_replies]}\n";
+    let report = run(&load(&dir.path().join("pyzmq-echo.yaml"), text));
+    assert_eq!(report.error, None, "it ran");
+    assert!(report.as_expected, "{:?}", report.invariants);
+    let trace = report.trace.as_ref().expect("kept");
+    let gave_up: Vec<&str> = (trace.events.iter())
+        .filter_map(|e| match &e.kind {
+            EventKind::App(AppEvent::Note { text }) if text.starts_with("client gave up") => {
+                Some(text.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gave_up.len(), 1, "the first request ends the client: {gave_up:?}");
+    assert!(
+        gave_up[0].contains("its reply was a Request payload of id")
+            && gave_up[0].contains("with kind 2"),
+        "{gave_up:?}"
+    );
+}
+
 /// Issue 13: `no_lost_replies` judges an external REQ. The proxy's wire trace turns
 /// a pynng client's SP requests and the replies that reach it into `RequestIssued`
 /// and `ReplyAccepted` at the client: five asked, five answered, a pass.

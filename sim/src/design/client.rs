@@ -59,6 +59,8 @@ async fn round_trip(ctx: &NodeCtx, req: Socket<'_>, id: MsgId) -> Result<(), Str
         let msg = req.recv().await.map_err(|e| format!("recv failed: {e:?}"))?;
         match Payload::peek(&msg.body) {
             Some((PayloadKind::Reply, got, _)) if got == id => break,
+            // A REQ's next message is the reply: there is no other to wait for.
+            other if req.socket_type() == SocketType::Req => return Err(not_its_reply(other)),
             other => ctx.record(AppEvent::Note {
                 text: format!("client waiting for {id} ignored {other:?}"),
             }),
@@ -66,6 +68,21 @@ async fn round_trip(ctx: &NodeCtx, req: Socket<'_>, id: MsgId) -> Result<(), Str
     }
     ctx.record(AppEvent::ReplyAccepted { id });
     Ok(())
+}
+
+/// Why a REQ's reply was not the one its request awaits, as the note says it. A
+/// program answering patchbay's requests (a `process:` worker) must send back the
+/// request's 20-byte payload header with its kind byte set to Reply (docs/wire-trace.md).
+fn not_its_reply(got: Option<(PayloadKind, MsgId, u64)>) -> String {
+    let what = match got {
+        None => "a body with no patchbay payload header".to_owned(),
+        Some((kind, got, _)) => format!("a {kind:?} payload of id {got}"),
+    };
+    format!(
+        "its reply was {what}, where a Reply payload (kind byte 2) with the request's id was \
+         awaited; a worker must send back the request's payload header with kind 2 \
+         (docs/wire-trace.md)"
+    )
 }
 
 /// The header the request goes out with. REQ adds its own request id. A DEALER gets

@@ -124,6 +124,9 @@ struct ReqSocket {
     saw_deliver: bool,
     /// Requests followed, for the note and to tell a vacuous run.
     requests: u64,
+    /// Requests that went out with no request id: an external program's REQ on ZMTP,
+    /// where none travels (docs/wire-trace.md), so its resends cannot be told.
+    without_id: u64,
 }
 
 /// What the note reports: how the trace's timer resends are spaced.
@@ -157,7 +160,17 @@ pub fn check(input: &CheckInput) -> Outcome {
     let requests: u64 = checker.sockets.values().map(|s| s.requests).sum();
     if requests == 0 && checker.violations.is_empty() {
         // No request ever went out, so there was nothing to time: a pass would be
-        // vacuous, and usually means the run never got going.
+        // vacuous, and usually means the run never got going. Or requests went out
+        // with no id to tell a resend by.
+        let without_id: u64 = checker.sockets.values().map(|s| s.without_id).sum();
+        if without_id > 0 {
+            let why = format!(
+                "{without_id} requests went out with no request id on the wire (an external \
+                 program's REQ on ZMTP, where none travels): a resend cannot be told from a \
+                 new request"
+            );
+            return Outcome::unknown(NAME, why);
+        }
         return Outcome::unknown(NAME, "no REQ socket sent a request: nothing to check");
     }
     let note = format!(
@@ -225,6 +238,7 @@ impl Checker<'_> {
             answered: None,
             saw_deliver: false,
             requests: 0,
+            without_id: 0,
         };
         self.sockets.insert((node, index), socket);
         true
@@ -287,11 +301,10 @@ impl ReqSocket {
             {
                 self.outstanding = None;
             }
-            EventKind::Enqueue { msg, .. } => {
-                if let Some(id) = msg.request_id {
-                    self.enqueued(at, id);
-                }
-            }
+            EventKind::Enqueue { msg, .. } => match msg.request_id {
+                Some(id) => self.enqueued(at, id),
+                None => self.without_id += 1,
+            },
             EventKind::Resend { request_id, timer, .. } => {
                 self.resent(at, *request_id, *timer, out, behaviour)
             }

@@ -56,7 +56,8 @@ pub struct Effective<T> {
 }
 
 impl<T> Effective<T> {
-    fn default(value: T, what: &'static str) -> Effective<T> {
+    /// A value the defaults gave, `what` naming which default it was.
+    pub(crate) fn default(value: T, what: &'static str) -> Effective<T> {
         Effective { value, source: Source::Default(what) }
     }
 }

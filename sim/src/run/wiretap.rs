@@ -225,6 +225,7 @@ impl WireTaps {
             ends,
             types,
             names,
+            request_ids: framing != Framing::Zmtp,
             pipes,
             sent: [0, 1].map(|d| traced[d].then(|| tap(d))),
             arrived: [0, 1].map(|d| traced[1 - d].then(|| tap(d))),
@@ -256,6 +257,12 @@ pub(super) struct ConnTap {
     types: [SocketType; 2],
     /// Each end as `group.socket[replica]`, for notes.
     names: [String; 2],
+    /// Whether request ids travel on this connection's wire: SP's do; on ZMTP none
+    /// does (a libzmq REQ sends none without `ZMQ_REQ_CORRELATE`, and one that
+    /// does sends it as a frame the receiving rule reads as a routing id), so the
+    /// id the receiving rule makes up for each delimiter is its own bookkeeping,
+    /// counted per decoder, and no request id is read from it.
+    request_ids: bool,
     /// Each traced end's pipe on this connection.
     pipes: [Option<PipeId>; 2],
     /// `sent[d]` reads what end `d` writes, as the proxy reads it.
@@ -284,7 +291,7 @@ impl ConnTap {
         for item in self.feed(from, bytes, false) {
             let kind = match item {
                 Tapped::Message { msg, cut } => {
-                    let msg = wire_info(&msg, cut);
+                    let msg = self.info(&msg, cut);
                     let deliver = EventKind::Deliver { pipe, depth: 0, hwm: 0, msg };
                     self.taps.record(self.ends[to], deliver);
                     self.taps.record(self.ends[to], EventKind::Receive { msg });
@@ -315,6 +322,13 @@ impl ConnTap {
         }
     }
 
+    /// What the trace records of a decoded message ([`wire_info`]), without a request
+    /// id where none travels.
+    fn info(&self, msg: &Msg, cut: u64) -> MsgInfo {
+        let info = wire_info(msg, cut);
+        MsgInfo { request_id: info.request_id.filter(|_| self.request_ids), ..info }
+    }
+
     /// Feeds a direction's tap; its first failure is noted at the traced end.
     fn feed(&mut self, from: usize, bytes: &[u8], sent: bool) -> Vec<Tapped> {
         let slot = if sent { &mut self.sent[from] } else { &mut self.arrived[from] };
@@ -336,7 +350,7 @@ impl ConnTap {
 
     /// A message left traced end `end` on `pipe` (its head, `cut` bytes not kept).
     fn left(&mut self, end: usize, pipe: PipeId, msg: &Msg, cut: u64) {
-        let info = wire_info(msg, cut);
+        let info = self.info(msg, cut);
         let request_id = info.request_id.filter(|_| self.types[end] == SocketType::Req);
         let mut sockets = self.taps.sockets.borrow_mut();
         let traced = sockets.entry(self.ends[end]).or_default();
@@ -787,6 +801,71 @@ time.sleep(30)\n";
                 AppEvent::RequestIssued { id: id(2) },
             ]
         );
+    }
+
+    /// A libzmq REQ's requests carry no request id on ZMTP, so each one is the
+    /// program's own and the next message back is its reply, on whichever of its
+    /// connections the request went. (The receiving REP's rule makes up an id for
+    /// each delimiter, counted per connection: read as the REQ's, the second
+    /// connection's first request looked like a timer resend of the first's, and
+    /// no reply matched.)
+    #[test]
+    fn an_external_zmtp_req_over_two_connections_has_each_reply_accepted_and_no_resend() {
+        use crate::plan::{Effective, EffectiveOptions, Library};
+        use crate::wire::zmtp::{Version, encode_message, encode_ready, greeting};
+
+        let recorder = Recorder::default();
+        let mut plan =
+            plan_with(&[("client", 1, &[SocketType::Req]), ("worker", 2, &[SocketType::Rep])]);
+        for socket in plan.topology.groups.iter_mut().flat_map(|g| g.sockets.iter_mut()) {
+            let library = Effective::default(Some(Library::ZeroMq), "test");
+            socket.options = EffectiveOptions::for_library(socket.socket_type, library);
+        }
+        let taps = Rc::new(WireTaps::new(&plan, &recorder, WireTrace::External));
+        taps.mark_external(GroupId(0), 0);
+        let zmtp_start = |socket| {
+            let mut out = BytesMut::from(&greeting(Version::V3_1)[..]);
+            encode_ready(socket, b"", &mut out);
+            out
+        };
+        let frames = |body: &[u8]| {
+            let mut out = BytesMut::new();
+            encode_message(&[&b""[..], body], &mut out);
+            out
+        };
+        let mut conns: Vec<ConnTap> = (0..2)
+            .map(|w| {
+                let link = Link { to: node(1, w), ..link() };
+                let mut tap = taps.open(link).expect("the client's end is marked");
+                tap.read(0, &zmtp_start(SocketType::Req));
+                tap.released(1, &zmtp_start(SocketType::Rep));
+                tap
+            })
+            .collect();
+        for i in 0..4 {
+            let tap = &mut conns[i % 2];
+            let request = format!("hello {i}");
+            tap.read(0, &frames(request.as_bytes()));
+            tap.released(1, &frames(request.as_bytes()));
+        }
+        let events = recorder.take();
+        let resends = events.iter().filter(|e| matches!(e.kind, EventKind::Resend { .. }));
+        assert_eq!(resends.count(), 0, "a libzmq REQ never resends: {events:?}");
+        let app: Vec<AppEvent> = (events.into_iter())
+            .filter_map(|e| match e.kind {
+                EventKind::App(
+                    a @ (AppEvent::RequestIssued { .. } | AppEvent::ReplyAccepted { .. }),
+                ) => Some(a),
+                _ => None,
+            })
+            .collect();
+        let id = |counter| MsgOrigin { node: node(0, 0), incarnation: 0, counter }.pack();
+        let expected: Vec<AppEvent> = (0..4)
+            .flat_map(|i| {
+                [AppEvent::RequestIssued { id: id(i) }, AppEvent::ReplyAccepted { id: id(i) }]
+            })
+            .collect();
+        assert_eq!(app, expected);
     }
 
     /// An external REQ's requests get ids in its group's layout: a counter past 2^20
