@@ -118,18 +118,18 @@ mod tests {
     use std::path::Path;
 
     use patchbay::invariant::Verdict;
-    use patchbay::resolve::load_scenario;
     use patchbay::run::run_seed;
+    use patchbay::testing::Scenario;
 
     use super::*;
 
-    /// Runs seed 1 of a shipped scenario with this crate's registry.
+    /// Runs seed 1 of a shipped scenario with this crate's registry, keeping its
+    /// trace for the assertions below.
     fn run(file: &str) -> patchbay::run::RunReport {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
-        let registry = registry();
-        let loaded = load_scenario(&path, &registry);
-        let Some(plan) = loaded.plan else { panic!("{file}: {:#?}", loaded.diagnostics) };
-        run_seed(&plan, &registry, 1, true)
+        let scenario = Scenario::load(path).registry(registry());
+        let plan = scenario.plan().unwrap_or_else(|diagnostics| panic!("{file}:\n{diagnostics}"));
+        run_seed(&plan, scenario.registry_ref(), 1, true)
     }
 
     /// The user events the broker recorded under `name`.
