@@ -40,5 +40,5 @@ pub use crate::plan::ParamValue;
 pub use crate::registry::Registry;
 pub use crate::socket::{Msg, SocketType};
 pub use crate::trace::{AppEvent, FieldValue, MsgId, UserEvent};
-pub use crate::vocab::{Param, ParamKind, Role, SocketRole};
+pub use crate::vocab::{Param, ParamDefault, ParamKind, Role, SocketRole};
 pub use crate::wire::payload::{Payload, PayloadKind};

@@ -1,7 +1,7 @@
 //! The vocabulary designs and invariants share: what a design does (its [`Role`]s),
-//! the kinds of parameter either may take ([`ParamKind`], [`Param`]), the sockets
-//! a design expects ([`SocketRole`]), and how an invariant asks which roles a
-//! topology's designs play ([`RoleLookup`]).
+//! the parameters either may take ([`Param`], its [`ParamKind`] and
+//! [`ParamDefault`]), the sockets a design expects ([`SocketRole`]), and how an
+//! invariant asks which roles a topology's designs play ([`RoleLookup`]).
 //!
 //! It sits below both `design/` and `invariant/`, so that each can speak of roles and
 //! parameters without importing the other; the registry above them implements
@@ -81,17 +81,49 @@ impl ParamKind {
     }
 }
 
-/// One parameter a design takes.
+/// One parameter a design or an invariant takes.
 #[derive(Clone, Debug)]
 pub struct Param {
-    /// Its name in the topology's `params:`.
+    /// Its name: under a node's `params:`, or in an invariant's entry
+    /// (`- fair_queuing: {bound: 2s}`).
     pub name: &'static str,
     /// What its value must be.
     pub kind: ParamKind,
-    /// The value used when the topology gives none; `None` makes the parameter required.
-    pub default: Option<&'static str>,
+    /// What it is when the file gives none: required, a value, or worked out by the
+    /// design or checker.
+    pub default: ParamDefault,
     /// One line on what it does, for `check --list` and hints.
     pub doc: &'static str,
+}
+
+/// What a parameter is when the topology or scenario gives none. `check` holds every
+/// file to it, so a design or checker never meets a required parameter missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamDefault {
+    /// The file must give it: leaving it out is an error (`missing-param`).
+    Required,
+    /// This value, written as a file writes it (`250ms`, `3`, `allowed`): checked
+    /// against the parameter's kind and used as if the file had given it, so the
+    /// design or checker always finds the parameter set.
+    Value(&'static str),
+    /// The file may leave it out, and the design or checker then works the value out
+    /// itself, from the scenario (`resend_interval`'s `tolerance` is one simulator
+    /// tick): the parameter is absent and the code reading it must say what to use.
+    /// The text says what that is, for `check --list`: `one simulator tick`.
+    Computed(&'static str),
+}
+
+impl ParamDefault {
+    /// How `check --list` shows it: `required`, `default 1s` (`default ""` for the
+    /// empty text), or `default: one simulator tick`.
+    pub fn describe(self) -> String {
+        match self {
+            ParamDefault::Required => "required".to_owned(),
+            ParamDefault::Value("") => "default \"\"".to_owned(),
+            ParamDefault::Value(text) => format!("default {text}"),
+            ParamDefault::Computed(how) => format!("default: {how}"),
+        }
+    }
 }
 
 /// One socket a design expects its node to declare.

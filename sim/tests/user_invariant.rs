@@ -7,20 +7,20 @@
 //! passes or fails by the number the scenario gives it.
 
 use patchbay::invariant::{Invariant, Outcome, Verdict, Violation};
-use patchbay::plan::{ParamValue, ScenarioPlan};
+use patchbay::plan::ScenarioPlan;
 use patchbay::registry::Registry;
 use patchbay::resolve::load_scenario_source;
 use patchbay::run::run_seed;
 use patchbay::spec::source::SourceFile;
 use patchbay::trace::{AppEvent, EventKind};
-use patchbay::vocab::{Param, ParamKind, Role};
+use patchbay::vocab::{Param, ParamDefault, ParamKind, Role};
 
 use crate::util::root;
 
 const AT_LEAST: Param = Param {
     name: "at_least",
     kind: ParamKind::Count,
-    default: None,
+    default: ParamDefault::Required,
     doc: "how many replies the clients must accept",
 };
 
@@ -34,10 +34,7 @@ fn registry() -> Registry {
             .iter()
             .filter(|e| matches!(e.kind, EventKind::App(AppEvent::ReplyAccepted { .. })))
             .count() as u64;
-        let wanted = match input.params.get("at_least") {
-            Some(ParamValue::Count(n)) => *n,
-            _ => 0,
-        };
+        let wanted = input.count_param("at_least").expect("required, so always given");
         let text = format!("{accepted} replies accepted, {wanted} wanted");
         let short = (accepted < wanted).then(|| Violation::new(input.trace.ended_at, None, &text));
         Outcome::from_violations("replies_counted", short.into_iter().collect())
@@ -179,4 +176,127 @@ fn an_invariant_that_needs_faults_is_refused_in_a_scenario_without_one() {
     );
     let (resolved, errors) = scenario("faults:\n  - {at: 2s, kind: kill, node: rrworker}\n");
     assert!(resolved, "refused with a fault: {errors}");
+}
+
+/// The parameters `params_seen` declares: one with a default, one required, one
+/// whose default its checker works out.
+const MAX: Param = Param {
+    name: "max",
+    kind: ParamKind::Duration,
+    default: ParamDefault::Value("1s"),
+    doc: "the longest wait allowed",
+};
+const MUST: Param = Param {
+    name: "must",
+    kind: ParamKind::Duration,
+    default: ParamDefault::Required,
+    doc: "a time the scenario must give",
+};
+const SLACK: Param = Param {
+    name: "slack",
+    kind: ParamKind::Duration,
+    default: ParamDefault::Computed("the scenario's tick"),
+    doc: "slack the checker works out when none is given",
+};
+
+/// The built-ins plus `params_seen`, whose checker fails with the parameters it was
+/// handed, and with the names of the replica and socket of the trace's first event
+/// on a socket, as its texts would spell them.
+fn params_registry() -> Registry {
+    let mut registry = Registry::builtin();
+    let spec = Invariant::new("params_seen", "it is handed its parameters", |input| {
+        let seen: Vec<String> = input.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let on_socket = input.trace.iter().find_map(|e| Some((e.node?, e.socket?)));
+        let (node, socket) = match on_socket {
+            Some((n, s)) => (input.node_name(n), input.socket_name(n, Some(s))),
+            None => (String::new(), String::new()),
+        };
+        let max = input.duration_param("max");
+        let text = format!("{}; max {max:?}; {node}; {socket}", seen.join(", "));
+        Outcome::from_violations("params_seen", vec![Violation::new(input.end(), None, text)])
+    })
+    .param(MAX)
+    .param(MUST)
+    .param(SLACK);
+    registry.invariant(spec);
+    registry
+}
+
+/// A scenario over rrbroker naming `params_seen` as `entry` (`params_seen`, or with
+/// its parameters); the plan, or the diagnostics as `check` prints them.
+fn params_scenario(entry: &str) -> Result<ScenarioPlan, String> {
+    let text = format!(
+        "name: params-seen\ntopology: ../topologies/rrbroker.yaml\nduration: 2s\n\
+         liveness: 5s\nseeds: 1\nworkload:\n  rrclient:\n    requests: 2\n\
+         invariants:\n  - {entry}\nexpect: pass\n"
+    );
+    let path = root().join("scenarios/params-seen.yaml");
+    let loaded = load_scenario_source(&SourceFile::new(path, text), &params_registry());
+    loaded.plan.ok_or_else(|| patchbay::spec::render(&loaded.diagnostics))
+}
+
+/// A parameter declared `Required` and left out is an error at the invariant's entry,
+/// with the entry written out in the hint; one declared with a default is never left
+/// out: the checker is handed the default, typed.
+#[test]
+fn a_users_invariant_gets_its_defaults_and_must_be_given_its_required_parameters() {
+    let error = params_scenario("params_seen").expect_err("`must` is required");
+    for part in [
+        "error[missing-param]: `params_seen` needs the parameter `must` (a time the scenario must give)",
+        "scenarios/params-seen.yaml:10:5",
+        "hint: write the entry as `- params_seen: {must: 250ms}`, `must` being a duration",
+    ] {
+        assert!(error.contains(part), "{part:?} missing from:\n{error}");
+    }
+    assert_eq!(error.matches("error[").count(), 1, "`max` has a default, `slack` is computed");
+    let error = params_scenario("params_seen: {max: 3s}").expect_err("`must` is required");
+    let hint = "hint: add `must: 250ms` to the entry's parameters, `must` being a duration";
+    assert!(error.contains(hint), "{hint:?} missing from:\n{error}");
+
+    let plan = params_scenario("params_seen: {must: 2s}").expect("resolves");
+    let registry = params_registry();
+    let report = run_seed(&plan, &registry, 1, false);
+    let text = &report.invariants[0].violations[0].text;
+    // `slack` stays unset: its checker says what it is.
+    assert!(text.starts_with("max=1s, must=2s; max Some(1s); "), "{text}");
+    // The replica and its socket as the topology names them: `rrbroker.0/frontend`.
+    let [.., replica, socket] = text.split("; ").collect::<Vec<_>>()[..] else { panic!("{text}") };
+    let (node, index) = replica.split_once('.').expect("group.index");
+    assert!(["rrclient", "rrbroker", "rrworker"].contains(&node), "{text}");
+    assert!(index.parse::<u32>().is_ok(), "{text}");
+    let sockets = ["req", "frontend", "backend", "rep"];
+    let named = socket.strip_prefix(&format!("{replica}/"));
+    assert!(named.is_some_and(|s| sockets.contains(&s)), "{text}");
+
+    let given = params_scenario("params_seen: {must: 2s, max: 3s, slack: 1ms}").expect("resolves");
+    let report = run_seed(&given, &registry, 1, false);
+    let text = &report.invariants[0].violations[0].text;
+    assert!(text.starts_with("max=3s, must=2s, slack=1ms; max Some(3s); "), "{text}");
+}
+
+/// A default that is not of its parameter's kind is a mistake in the Rust that
+/// declared it: reported at the entry, never a parameter silently left unset.
+#[test]
+fn a_declared_default_not_of_its_kind_is_an_error_not_an_unset_parameter() {
+    let mut registry = Registry::builtin();
+    let spec = Invariant::new("badly_declared", "nothing", |_| {
+        Outcome::from_violations("badly_declared", Vec::new())
+    })
+    .param(Param { default: ParamDefault::Value("soon"), ..MAX });
+    registry.invariant(spec);
+    let text = "name: bad-default\ntopology: ../topologies/rrbroker.yaml\nduration: 2s\n\
+                seeds: 1\nworkload:\n  rrclient:\n    requests: 2\n\
+                invariants: [badly_declared]\nexpect: pass\n";
+    let path = root().join("scenarios/bad-default.yaml");
+    let loaded = load_scenario_source(&SourceFile::new(path, text.to_owned()), &registry);
+    assert!(loaded.plan.is_none(), "resolved with an unusable default");
+    let shown = patchbay::spec::render(&loaded.diagnostics);
+    for part in [
+        "error[bad-value]: invariant `badly_declared` declares `soon` as the default of its \
+         parameter `max`, which must be a duration such as `250ms`",
+        "hint: correct the default in the Rust code that declares invariant `badly_declared`, \
+         or give `max` in its entry here",
+    ] {
+        assert!(shown.contains(part), "{part:?} missing from:\n{shown}");
+    }
 }

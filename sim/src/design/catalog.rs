@@ -7,7 +7,7 @@
 use crate::plan::follower_graph::GRAPH_EDGES_MAX;
 use crate::socket::SocketType;
 
-use super::{Design, Param, ParamKind, ParamProblem, ParamScope, Role};
+use super::{Design, Param, ParamDefault, ParamKind, ParamProblem, ParamScope, Role};
 
 pub(super) fn builtin() -> Vec<Design> {
     vec![
@@ -338,13 +338,13 @@ pub(super) const PPP_PARAMS: &[Param] = &[
     Param {
         name: "heartbeat_ivl",
         kind: ParamKind::Duration,
-        default: Some("1s"),
+        default: ParamDefault::Value("1s"),
         doc: "how often broker and workers beat",
     },
     Param {
         name: "liveness",
         kind: ParamKind::Count,
-        default: Some("3"),
+        default: ParamDefault::Value("3"),
         doc: "beats missed before the other side is presumed dead",
     },
 ];

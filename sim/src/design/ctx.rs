@@ -322,8 +322,10 @@ impl NodeCtx {
     }
 
     /// The resolved value of parameter `name`, as the resolver typed it; `None` when
-    /// the design declares no such parameter (a declared one always has a value: the
-    /// topology's, or the declared default).
+    /// the design declares no such parameter, or declares it
+    /// [`ParamDefault::Computed`](super::ParamDefault::Computed) and the topology gave
+    /// none (any other declared one always has a value: the topology's, or the
+    /// declared default).
     pub fn param(&self, name: &str) -> Option<&ParamValue> {
         self.params.get(name)
     }
@@ -378,14 +380,16 @@ impl NodeCtx {
         }
     }
 
-    /// A declared parameter's value. The resolver gave every declared parameter one, so
-    /// a missing one is a bug in the design (it reads what it never declared), said
-    /// loudly; the runtime reports a design's panic as an internal error of the run.
+    /// A declared parameter's value. The resolver gave every declared parameter one
+    /// (but those whose default the design computes), so a missing one is a bug in the
+    /// design (it reads what it never declared), said loudly; the runtime reports a
+    /// design's panic as an internal error of the run.
     fn typed_param(&self, name: &str, wanted: &str) -> &ParamValue {
         self.params.get(name).unwrap_or_else(|| {
             panic!(
-                "design at {} read parameter `{name}` as {wanted}, but its Design declares \
-                 no such parameter (declare it with `.param(..)`)",
+                "design at {} read parameter `{name}` as {wanted}, but it has no value: its \
+                 Design declares no such parameter (declare it with `.param(..)`), or \
+                 declares it `ParamDefault::Computed` (read that with `ctx.param`)",
                 self.name
             )
         })

@@ -15,7 +15,7 @@ use crate::plan::{Group, ParamValue};
 use crate::socket::SocketType;
 
 use super::ctx::{BoxedDesignFuture, DesignFn, NodeCtx};
-use super::{Param, ParamKind, Role, SocketRole};
+use super::{Param, ParamDefault, ParamKind, Role, SocketRole};
 
 /// Everything the language knows about a design: the sockets and parameters a
 /// topology is checked against, the roles invariants look for, and the behaviour
@@ -34,7 +34,7 @@ use super::{Param, ParamKind, Role, SocketRole};
 ///         let _ = ctx.socket("rep").recv().await;
 ///     });
 /// assert_eq!(spec.name(), "late-starter");
-/// assert_eq!(spec.params()[0].default, Some("10ms"));
+/// assert_eq!(spec.params()[0].default, ParamDefault::Value("10ms"));
 /// assert!(spec.is_runnable());
 /// ```
 #[derive(Clone)]
@@ -144,10 +144,13 @@ impl Design {
         default: Option<&'static str>,
         doc: &'static str,
     ) -> Design {
+        let default = default.map_or(ParamDefault::Required, ParamDefault::Value);
         self.param_from(Param { name, kind, default, doc })
     }
 
-    /// Adds a parameter as declared elsewhere (a table shared by two designs).
+    /// Adds a parameter as declared elsewhere (a table shared by two designs), or one
+    /// whose default the behaviour works out itself ([`ParamDefault::Computed`]: the
+    /// behaviour then finds it unset, and reads it with [`NodeCtx::param`]).
     pub fn param_from(mut self, spec: Param) -> Design {
         self.params.push(spec);
         self

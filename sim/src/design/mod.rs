@@ -48,7 +48,7 @@ pub use ctx::{
 pub use declaration::{Design, ParamProblem, ParamScope};
 // The vocabulary designs share with invariants lives below both (`vocab.rs`); it is
 // re-exported here because every design declaration names it.
-pub use crate::vocab::{Param, ParamKind, Role, SocketRole};
+pub use crate::vocab::{Param, ParamDefault, ParamKind, Role, SocketRole};
 
 /// Every built-in design, the deliberately broken catalogue included (a topology
 /// naming one of those gets a warning, and suggestions never offer them). The

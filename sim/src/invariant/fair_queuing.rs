@@ -22,9 +22,10 @@ use std::time::Duration;
 use crate::plan::{FaultKind, Replica};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{EventKind, MsgId, SocketIndex};
+use crate::vocab::ParamDefault;
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
-use super::{BOUND, Invariant};
+use super::{Invariant, bound};
 
 pub const NAME: &str = "fair_queuing";
 
@@ -32,9 +33,10 @@ pub const NAME: &str = "fair_queuing";
 /// and its checker, declared here once.
 pub(super) fn declare() -> Invariant {
     Invariant::new(NAME, "no ready peer waits more than the bound while others are served", check)
-        .param(BOUND)
+        .param(bound(ParamDefault::Value("1s")))
 }
 
+/// The bound of a hand-built check input that gives none: the declared default.
 const DEFAULT_BOUND: Duration = Duration::from_secs(1);
 
 const FAIR_QUEUED: [SocketType; 6] = [

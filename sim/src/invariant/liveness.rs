@@ -27,9 +27,10 @@ use std::time::Duration;
 use crate::plan::{GroupId, Replica};
 use crate::socket::SocketType;
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex};
+use crate::vocab::ParamDefault;
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
-use super::{BOUND, Invariant};
+use super::{Invariant, bound};
 
 pub const NAME: &str = "liveness";
 
@@ -41,7 +42,7 @@ pub(super) fn declare() -> Invariant {
         "after faults heal, every declared unit of work finishes within the bound",
         check,
     )
-    .param(BOUND)
+    .param(bound(ParamDefault::Computed("the scenario's `liveness`")))
 }
 
 /// What kind of work a unit is, and its key.

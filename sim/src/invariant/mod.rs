@@ -32,7 +32,7 @@ use crate::plan::TopologyPlan;
 use crate::socket::SocketType;
 #[cfg(doc)]
 use crate::trace::Trace;
-use crate::vocab::{Param, ParamKind, Role, RoleLookup};
+use crate::vocab::{Param, ParamDefault, ParamKind, Role, RoleLookup};
 
 pub(crate) use resend_interval::default_tolerance as resend_tolerance;
 /// The checkers' test scenario, which other modules' tests build on too.
@@ -207,13 +207,15 @@ fn requires(ok: bool, reason: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(reason.to_owned()) }
 }
 
-/// The time bound `fair_queuing` and `liveness` both take.
-const BOUND: Param = Param {
-    name: "bound",
-    kind: ParamKind::Duration,
-    default: None,
-    doc: "how long a unit of work may take once faults have healed",
-};
+/// The time bound `fair_queuing` and `liveness` both take, each with its own default.
+const fn bound(default: ParamDefault) -> Param {
+    Param {
+        name: "bound",
+        kind: ParamKind::Duration,
+        default,
+        doc: "how long a unit of work may take once faults have healed",
+    }
+}
 
 #[cfg(test)]
 mod tests {

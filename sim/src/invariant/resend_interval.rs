@@ -49,7 +49,7 @@ use std::time::Duration;
 use crate::plan::{FaultKind, InvariantPlan, ParamValue, Replica, Selector};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{EventKind, SocketIndex, TraceEvent};
-use crate::vocab::{Param, ParamKind};
+use crate::vocab::{Param, ParamDefault, ParamKind};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
 use super::{Invariant, any_socket, requires};
@@ -59,8 +59,8 @@ pub const NAME: &str = "resend_interval";
 const TOLERANCE: Param = Param {
     name: "tolerance",
     kind: ParamKind::Duration,
-    default: None,
-    doc: "slack allowed beyond the interval (default: one simulator tick; 20 ms under `real`)",
+    default: ParamDefault::Computed("one simulator tick; 20 ms under `real`"),
+    doc: "slack allowed beyond the interval",
 };
 
 /// Gives `invariant`, if it is this one and the scenario set no `tolerance`, `slack`

@@ -47,7 +47,7 @@ use std::time::Duration;
 use crate::plan::{FaultKind, ParamValue, Replica};
 use crate::socket::{PipeId, SocketType};
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex};
-use crate::vocab::{Param, ParamKind};
+use crate::vocab::{Param, ParamDefault, ParamKind};
 
 use super::verdict::{CheckInput, Outcome, Violation, dur};
 use super::{Invariant, any_socket, requires};
@@ -57,7 +57,7 @@ pub const NAME: &str = "subscription_delivery";
 const SLOW_JOINERS: Param = Param {
     name: "slow_joiners",
     kind: ParamKind::OneOf(&["allowed", "violation"]),
-    default: Some("allowed"),
+    default: ParamDefault::Value("allowed"),
     doc: "whether messages lost before a subscription took effect (the slow joiner: published after the subscriber started or connected) are `allowed`, counted and reported (the default: the ZeroMQ guide calls them expected), or each seed's count is a `violation`",
 };
 

@@ -17,6 +17,8 @@ use crate::plan::{FaultKind, FaultPlan, GroupId, ParamValue, Replica, ScenarioPl
 use crate::socket::SocketType;
 use crate::spec::units::format_duration;
 use crate::trace::{AppEvent, EventKind, MsgId, SocketIndex, Trace};
+#[cfg(doc)]
+use crate::vocab::{ParamDefault, ParamKind};
 
 /// Whether an invariant held over one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -138,16 +140,65 @@ pub struct CheckInput<'a> {
     pub trace: &'a Trace,
     /// The scenario the run played, resolved.
     pub plan: &'a ScenarioPlan,
-    /// The invariant's parameters as the scenario gave them (resolution checked names
-    /// and kinds); a missing one takes the checker's default.
+    /// The invariant's parameters, their names and kinds checked by the resolver: the
+    /// scenario's, and the declared default of each it left out
+    /// ([`ParamDefault::Value`]). Only one declared [`ParamDefault::Computed`] may be
+    /// missing, and the checker then works out its value. Read them typed with
+    /// [`CheckInput::duration_param`] and the others.
     pub params: &'a BTreeMap<String, ParamValue>,
 }
 
 impl CheckInput<'_> {
-    /// A duration parameter, if given.
-    pub(crate) fn duration_param(&self, name: &str) -> Option<Duration> {
+    /// Parameter `name`, declared [`ParamKind::Duration`]; `None` when it has no value
+    /// (declared [`ParamDefault::Computed`] and left out) or is of another kind.
+    pub fn duration_param(&self, name: &str) -> Option<Duration> {
         match self.params.get(name) {
             Some(ParamValue::Duration(d)) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// Parameter `name`, declared [`ParamKind::Count`]; `None` as for
+    /// [`CheckInput::duration_param`].
+    pub fn count_param(&self, name: &str) -> Option<u64> {
+        match self.params.get(name) {
+            Some(ParamValue::Count(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Parameter `name`, declared [`ParamKind::Size`], in bytes (`Some(None)` is
+    /// `unlimited`); `None` as for [`CheckInput::duration_param`].
+    pub fn size_param(&self, name: &str) -> Option<Option<u64>> {
+        match self.params.get(name) {
+            Some(ParamValue::Size(bytes)) => Some(*bytes),
+            _ => None,
+        }
+    }
+
+    /// Parameter `name`, declared [`ParamKind::Number`]; `None` as for
+    /// [`CheckInput::duration_param`].
+    pub fn number_param(&self, name: &str) -> Option<f64> {
+        match self.params.get(name) {
+            Some(ParamValue::Number(x)) => Some(*x),
+            _ => None,
+        }
+    }
+
+    /// Parameter `name`, declared [`ParamKind::Bool`]; `None` as for
+    /// [`CheckInput::duration_param`].
+    pub fn bool_param(&self, name: &str) -> Option<bool> {
+        match self.params.get(name) {
+            Some(ParamValue::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// Parameter `name`, declared [`ParamKind::Text`] or [`ParamKind::OneOf`]; `None`
+    /// as for [`CheckInput::duration_param`].
+    pub fn text_param(&self, name: &str) -> Option<&str> {
+        match self.params.get(name) {
+            Some(ParamValue::Text(s)) => Some(s),
             _ => None,
         }
     }
@@ -159,8 +210,8 @@ impl CheckInput<'_> {
         group.sockets.get(usize::from(socket))
     }
 
-    /// `client.3`, as reports and selectors spell a replica.
-    pub(crate) fn node_name(&self, node: Replica) -> String {
+    /// `client.3`, as reports and selectors spell a replica: for a violation's text.
+    pub fn node_name(&self, node: Replica) -> String {
         match self.plan.topology.groups.get(node.group.0 as usize) {
             Some(group) => format!("{}.{}", group.name, node.index),
             None => format!("group#{}.{}", node.group.0, node.index),
@@ -178,13 +229,15 @@ impl CheckInput<'_> {
         }
     }
 
-    /// `client.3#7`: a message id as people read it (`plan/msg_id.rs`).
-    pub(crate) fn msg_name(&self, id: impl std::borrow::Borrow<MsgId>) -> String {
+    /// `client.3#7`: a message id as reports spell it (the replica that made it, and
+    /// its count there), for a violation's text.
+    pub fn msg_name(&self, id: impl std::borrow::Borrow<MsgId>) -> String {
         crate::trace::msg_label(&self.plan.topology, *id.borrow())
     }
 
-    /// `client.3/req`: a replica's socket by its topology name.
-    pub(crate) fn socket_name(&self, node: Replica, socket: Option<SocketIndex>) -> String {
+    /// `client.3/req`: a replica's socket by its topology name (the replica alone for
+    /// `None`), for a violation's text.
+    pub fn socket_name(&self, node: Replica, socket: Option<SocketIndex>) -> String {
         let node_name = self.node_name(node);
         match socket {
             Some(i) => match self.socket_plan(node, i) {

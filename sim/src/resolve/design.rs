@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::design::{Design, ParamKind, ParamScope};
+use crate::design::{Design, ParamDefault, ParamKind, ParamScope};
 use crate::plan::{Group, ParamValue};
 use crate::socket::SocketType;
 use crate::spec::diag::{Code, Target};
@@ -91,12 +91,20 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                 continue;
             }
             match spec.default {
-                Some(text) => {
-                    if let Ok(v) = parse_param(spec.kind, text) {
+                ParamDefault::Value(text) => match parse_param(spec.kind, text) {
+                    Ok(v) => {
                         out.insert(spec.name.to_owned(), v);
                     }
-                }
-                None => {
+                    Err((must, _)) => {
+                        let whose = format!("design `{}`", design.name());
+                        let message = bad_default(&whose, spec.name, text, &must);
+                        self.diags
+                            .error(path, Target::Value, Code::BadValue, message)
+                            .hint(bad_default_hint(&whose, spec.name, &node.label()));
+                    }
+                },
+                ParamDefault::Computed(_) => {}
+                ParamDefault::Required => {
                     self.diags
                         .error(
                             path,
@@ -230,6 +238,22 @@ impl<'r> TopologyResolver<'r, '_, '_> {
                 ));
         }
     }
+}
+
+/// The error for a parameter whose declared default is not of its kind (`whose`:
+/// "design `batcher`"): a mistake in the Rust that declared it, which no file can
+/// make, but which must not leave the parameter silently unset.
+pub(super) fn bad_default(whose: &str, param: &str, text: &str, must: &str) -> String {
+    format!("{whose} declares `{text}` as the default of its parameter `{param}`, which {must}")
+}
+
+/// The hint for [`bad_default`]: mend the declaration, or give the value in the file
+/// (`within`: "node `broker`", "its entry").
+pub(super) fn bad_default_hint(whose: &str, param: &str, within: &str) -> String {
+    format!(
+        "correct the default in the Rust code that declares {whose}, or give `{param}` in \
+         {within}"
+    )
 }
 
 /// A design's or an invariant's parameter; an error is what it must be (`must be a

@@ -1,5 +1,6 @@
 //! Invariants: each named one exists in the catalogue, is listed once, applies to this
-//! topology, and gets only the parameters it takes.
+//! topology, and gets only the parameters it takes, every required one, and the
+//! declared default of each one left out.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +11,9 @@ use crate::spec::path::YamlPath;
 use crate::spec::raw::RawScenario;
 use crate::spec::scalar::Scalar;
 use crate::spec::suggest::did_you_mean;
+use crate::vocab::{ParamDefault, ParamKind};
 
-use super::design::parse_written_param;
+use super::design::{bad_default, bad_default_hint, parse_param, parse_written_param};
 use super::scenario::ScenarioResolver;
 
 impl ScenarioResolver<'_, '_, '_> {
@@ -167,6 +169,53 @@ impl ScenarioResolver<'_, '_, '_> {
                 }
             }
         }
+        for pspec in spec.params.iter().filter(|p| !given.contains_key(p.name)) {
+            match pspec.default {
+                ParamDefault::Value(text) => match parse_param(pspec.kind, text) {
+                    Ok(v) => {
+                        params.insert(pspec.name.to_owned(), v);
+                    }
+                    Err((must, _)) => {
+                        let whose = format!("invariant `{}`", spec.name);
+                        let message = bad_default(&whose, pspec.name, text, &must);
+                        self.diags
+                            .error(path, Target::Value, Code::BadValue, message)
+                            .hint(bad_default_hint(&whose, pspec.name, "its entry here"));
+                    }
+                },
+                ParamDefault::Computed(_) => {}
+                ParamDefault::Required => {
+                    let (name, param) = (spec.name, pspec.name);
+                    let value = format!("{param}: {}", example(pspec.kind));
+                    let how = if given.is_empty() {
+                        format!("write the entry as `- {name}: {{{value}}}`")
+                    } else {
+                        format!("add `{value}` to the entry's parameters")
+                    };
+                    self.diags
+                        .error(
+                            path,
+                            Target::Value,
+                            Code::MissingParam,
+                            format!("`{name}` needs the parameter `{param}` ({})", pspec.doc),
+                        )
+                        .hint(format!("{how}, `{param}` being {}", pspec.kind.describe()));
+                }
+            }
+        }
         params
+    }
+}
+
+/// A value of `kind` to show in a hint, as a file writes it.
+fn example(kind: ParamKind) -> &'static str {
+    match kind {
+        ParamKind::Count => "3",
+        ParamKind::Duration => "250ms",
+        ParamKind::Size => "64KiB",
+        ParamKind::Number => "0.5",
+        ParamKind::Bool => "true",
+        ParamKind::Text => "some text",
+        ParamKind::OneOf(words) => words.first().copied().unwrap_or("..."),
     }
 }

@@ -127,11 +127,11 @@ codes! {
     MissingField = "missing-field", "add `node: worker.0`";
     /// A file named by another (a scenario's topology) cannot be read.
     MissingFile = "missing-file", "the path is relative to this scenario file, e.g. `../topologies/lru-broker.yaml`";
-    /// A design needs a parameter that the node does not give.
+    /// A design or an invariant needs a parameter that the node or the scenario does not give.
     MissingParam = "missing-param", "add `params: {capacity: ...}` to node `worker`";
     /// A design needs a socket that the node does not declare.
     MissingSocket = "missing-socket", "add `{name: req, type: REQ, ...}` to its sockets";
-    /// The scenario gives no node a workload, so nothing happens (a warning).
+    /// No node has a workload or is an outside program acting on its own, so nothing happens (a warning).
     NoWorkload = "no-workload", "add `workload: {client: {requests: 10}}`";
     /// A path names a directory, a pipe or a device instead of a file.
     NotAFile = "not-a-file", "name a YAML file; patchbay does not read directories, pipes or devices";
