@@ -20,19 +20,32 @@ pub struct Registry {
     designs: BTreeMap<&'static str, Design>,
     /// In registration order, which is the order reports list them.
     invariants: Vec<Invariant>,
+    /// Whether anything was registered after the built-ins (see
+    /// [`Registry::is_builtin`]).
+    extended: bool,
 }
 
 impl Registry {
     /// Every built-in design and invariant.
     pub fn builtin() -> Registry {
-        let mut registry = Registry { designs: BTreeMap::new(), invariants: Vec::new() };
+        let mut registry =
+            Registry { designs: BTreeMap::new(), invariants: Vec::new(), extended: false };
         for spec in design::builtin() {
             registry.register(spec);
         }
         for spec in invariant::builtin() {
             registry.invariant(spec);
         }
+        registry.extended = false;
         registry
+    }
+
+    /// Whether it holds the built-in designs and invariants alone: nothing was
+    /// registered since [`Registry::builtin`] (not even a built-in again). A file that
+    /// resolves against it resolves against a fresh `Registry::builtin()` too, so a
+    /// repro line need not name the registry.
+    pub fn is_builtin(&self) -> bool {
+        !self.extended
     }
 
     /// Adds a design; a later registration under the same name replaces the earlier.
@@ -56,11 +69,13 @@ impl Registry {
     /// ```
     pub fn register(&mut self, spec: Design) {
         self.designs.insert(spec.name(), spec);
+        self.extended = true;
     }
 
     /// Adds an invariant scenarios can name; a later registration under the same
     /// name replaces the earlier in its place.
     pub fn invariant(&mut self, spec: Invariant) -> &mut Registry {
+        self.extended = true;
         match self.invariants.iter_mut().find(|s| s.name() == spec.name()) {
             Some(slot) => *slot = spec,
             None => self.invariants.push(spec),

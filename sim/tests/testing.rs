@@ -8,6 +8,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use patchbay::explore::CaseRef;
+use patchbay::invariant::{Invariant, Outcome};
+use patchbay::registry::Registry;
 use patchbay::testing::{Scenario, Step};
 
 use crate::util::{TempDir, root};
@@ -154,4 +156,102 @@ fn a_regression_file_with_a_line_that_is_not_a_case_is_refused_with_its_place() 
     {
         assert!(err.contains(part), "{part:?} missing from:\n{err}");
     }
+}
+
+/// Where `f` panicked, as `file:line`; fails the test if it did not panic. A panic
+/// hook, set once for the whole test binary, reads the place for this thread and
+/// hands every other thread's panic to the hook before it.
+fn panic_location(f: impl FnOnce()) -> String {
+    use std::cell::RefCell;
+    use std::sync::Once;
+    thread_local! {
+        static PLACE: RefCell<Option<String>> = const { RefCell::new(None) };
+        static WATCHED: RefCell<bool> = const { RefCell::new(false) };
+    }
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if WATCHED.with(|w| *w.borrow()) {
+                let place = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+                PLACE.with(|p| *p.borrow_mut() = place);
+            } else {
+                before(info);
+            }
+        }));
+    });
+    WATCHED.with(|w| *w.borrow_mut() = true);
+    let result = catch_unwind(AssertUnwindSafe(f));
+    WATCHED.with(|w| *w.borrow_mut() = false);
+    assert!(result.is_err(), "the assertion must fail");
+    PLACE.with(|p| p.borrow_mut().take()).expect("the hook saw the panic")
+}
+
+/// A failing assertion names the test's own line, as `assert!` does, not a line in
+/// patchbay: the place a test runner prints, and the line a reader opens.
+#[test]
+fn a_failing_assertion_names_the_line_of_the_test_that_made_it() {
+    let missing = root().join("scenarios/no-such-scenario.yaml");
+    let here = |line: u32| format!("{}:{line}", file!());
+    let at = panic_location(|| drop(Scenario::load(&missing).assert_as_expected()));
+    assert_eq!(at, here(line!() - 1), "a scenario that does not load");
+    let at = panic_location(|| drop(Scenario::load(&missing).explore().assert_survives()));
+    assert_eq!(at, here(line!() - 1), "an exploration that cannot start");
+    let at = panic_location(|| drop(Scenario::load(&missing).seeds([])));
+    assert_eq!(at, here(line!() - 1), "no seeds");
+    let at = panic_location(|| drop(Scenario::load(&missing).jobs(0)));
+    assert_eq!(at, here(line!() - 1), "no simulation at a time");
+    // A sweep that runs and does not end as expected.
+    let dir = TempDir::new("testing-caller");
+    let wrong =
+        user_scenario(dir.path(), "scenarios/broken/lossy-worker.yaml", "lossy.yaml", |t| {
+            t.replace("expect:\n  violated: [no_lost_replies]", "expect: pass")
+        });
+    let at = panic_location(|| drop(Scenario::load(&wrong).seeds([1]).assert_as_expected()));
+    assert_eq!(at, here(line!() - 1), "a sweep not as expected");
+}
+
+/// The line that runs a failure again from a test passes the test's registry when
+/// it holds the user's own designs or invariants: pasted without it, a scenario
+/// naming them fails with `unknown-design`. With the built-ins alone it is not
+/// needed, and not written.
+#[test]
+fn the_repro_for_a_test_passes_the_registry_when_it_is_the_users_own() {
+    let mut own = Registry::builtin();
+    own.invariant(Invariant::new("always_holds", "nothing", |_| {
+        Outcome::from_violations("always_holds", Vec::new())
+    }));
+    assert!(!own.is_builtin() && Registry::builtin().is_builtin());
+    let dir = TempDir::new("testing-own-registry");
+    let wrong =
+        user_scenario(dir.path(), "scenarios/broken/lossy-worker.yaml", "lossy.yaml", |t| {
+            t.replace("expect:\n  violated: [no_lost_replies]", "expect: pass")
+        });
+    let sweep = |registry: Registry| {
+        panic_message(|| {
+            drop(Scenario::load(&wrong).registry(registry).seeds([1]).assert_as_expected())
+        })
+    };
+    let load = format!("patchbay::testing::Scenario::load({:?})", wrong.display().to_string());
+    let message = sweep(own.clone());
+    let with = format!(
+        "{load}.registry(/* the registry this test used */).seeds([1]).assert_as_expected()"
+    );
+    assert!(message.contains(&with), "{with:?} missing from:\n{message}");
+    let message = sweep(Registry::builtin());
+    let without = format!("{load}.seeds([1]).assert_as_expected()");
+    assert!(message.contains(&without), "{without:?} missing from:\n{message}");
+
+    // An exploration's line for its shrunk case, likewise.
+    let scenario =
+        user_scenario(dir.path(), "scenarios/broken/duplicating-queue.yaml", "dup.yaml", |t| t);
+    let explore = Scenario::load(&scenario).registry(own).jobs(2).explore().cases(4);
+    let message = panic_message(|| drop(explore.assert_survives()));
+    let case = dir.path().join("duplicating-queue-1.yaml");
+    let with = format!(
+        "patchbay::testing::Scenario::load({:?}).registry(/* the registry this test used */)\
+         .assert_as_expected()",
+        case.display().to_string()
+    );
+    assert!(message.contains(&with), "{with:?} missing from:\n{message}");
 }

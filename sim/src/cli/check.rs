@@ -1,6 +1,8 @@
-//! `check` and `graph`: validate files and draw topologies; and the path handling
-//! every command shares (the user's paths, then the project root).
+//! `check` and `graph`: validate files (or list what files may name: `check --list`)
+//! and draw topologies; and the path handling every command shares (the user's
+//! paths, then the project root).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,8 +11,10 @@ use super::args::{CheckArgs, GraphArgs};
 use super::error::{Context as _, Error};
 use crate::graph::TopologyGraph;
 use crate::plan::Plan;
+use crate::registry::Registry;
 use crate::resolve;
 use crate::spec::diag::render;
+use crate::vocab::{Param, ParamKind};
 
 /// Paths as the user typed them, or every shipped file relative to the root. The
 /// inner error is a usage error for subcommand `sub`: no file was named and the root
@@ -58,6 +62,18 @@ fn no_shipped_files(ctx: &Ctx, sub: &str) -> Option<String> {
 }
 
 pub fn check(ctx: &Ctx, args: CheckArgs) -> Result<ExitCode, Error> {
+    if args.list {
+        if !args.files.is_empty() {
+            let why = format!(
+                "--list lists the designs and invariants files may name, and checks no file; \
+                 run `{tool} check --list` alone, and `{tool} check FILE...` to check files",
+                tool = ctx.tool
+            );
+            return ctx.usage_error("check", &why);
+        }
+        out!("{}", listing(&ctx.registry));
+        return Ok(ExitCode::SUCCESS);
+    }
     let files = absolute_then_enter(ctx, &args.files)?;
     let files = match files_or_shipped(ctx, "check", files)? {
         Ok(files) => files,
@@ -91,6 +107,72 @@ pub fn check(ctx: &Ctx, args: CheckArgs) -> Result<ExitCode, Error> {
     }
     outln!("checked {} file(s): {errors} error(s), {warnings} warning(s)", files.len());
     Ok(if errors > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// What `check --list` prints: every design in the registry, then every invariant,
+/// each sorted by name, with its summary on its line and its parameters under it
+/// (name, kind, default or `required`, what it does), the columns aligned across the
+/// whole listing.
+pub(crate) fn listing(registry: &Registry) -> String {
+    let designs: Vec<(&str, &str, &[Param])> =
+        registry.iter().map(|d| (d.name(), d.summary_text(), d.params())).collect();
+    let mut invariants: Vec<(&str, &str, &[Param])> =
+        registry.invariants().map(|i| (i.name(), i.summary(), i.params())).collect();
+    invariants.sort_by_key(|(name, ..)| *name);
+    let entries = designs.iter().chain(&invariants);
+    let name_width = entries.clone().map(|(name, ..)| name.len()).max().unwrap_or(0);
+    let params: Vec<[String; 3]> = entries
+        .flat_map(|(_, _, ps)| ps.iter())
+        .map(|p| [p.name.to_owned(), kind_word(p.kind), p.default.describe()])
+        .collect();
+    let width = |i: usize| params.iter().map(|p| p[i].len()).max().unwrap_or(0);
+    let widths = [width(0), width(1), width(2)];
+    let mut out = String::new();
+    let sections = [
+        ("designs", "a topology's nodes name one in `design:`", &designs),
+        (
+            "invariants",
+            "a scenario names them under `invariants:`; each checks that …",
+            &invariants,
+        ),
+    ];
+    for (i, (title, how, entries)) in sections.into_iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "{} {title} ({how}):", entries.len());
+        for (name, summary, ps) in entries.iter() {
+            let summary = if summary.is_empty() { "(no summary)" } else { summary };
+            let _ = writeln!(out, "  {name:name_width$}  {summary}");
+            for p in ps.iter() {
+                let (kind, default) = (kind_word(p.kind), p.default.describe());
+                let _ = writeln!(
+                    out,
+                    "      {:w0$}  {kind:w1$}  {default:w2$}  {}",
+                    p.name,
+                    p.doc,
+                    w0 = widths[0],
+                    w1 = widths[1],
+                    w2 = widths[2]
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A parameter's kind in a word, for the listing's column: `duration`, `one of
+/// allowed|violation`.
+fn kind_word(kind: ParamKind) -> String {
+    match kind {
+        ParamKind::Count => "count".to_owned(),
+        ParamKind::Duration => "duration".to_owned(),
+        ParamKind::Size => "size".to_owned(),
+        ParamKind::Number => "number".to_owned(),
+        ParamKind::Bool => "bool".to_owned(),
+        ParamKind::Text => "text".to_owned(),
+        ParamKind::OneOf(words) => format!("one of {}", words.join("|")),
+    }
 }
 
 pub fn graph(ctx: &Ctx, args: GraphArgs) -> Result<ExitCode, Error> {
@@ -208,4 +290,38 @@ pub fn absolute_then_enter(ctx: &Ctx, files: &[PathBuf]) -> Result<Vec<PathBuf>,
 pub fn enter_root(ctx: &Ctx) -> Result<(), Error> {
     std::env::set_current_dir(&ctx.root)
         .context(|| format!("entering the project root {}", ctx.root.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invariant::{Invariant, Outcome};
+    use crate::vocab::ParamDefault;
+
+    /// The list is the registry the tool was started with: a user's own invariant is
+    /// in it, in name order among the built-ins, with its parameters.
+    #[test]
+    fn the_list_holds_the_users_own_invariants_among_the_builtins() {
+        let mut registry = Registry::builtin();
+        let must = Param {
+            name: "must",
+            kind: ParamKind::OneOf(&["this", "that"]),
+            default: ParamDefault::Required,
+            doc: "which one",
+        };
+        let mine = Invariant::new("mine_holds", "my property holds", |_| {
+            Outcome::from_violations("mine_holds", Vec::new())
+        });
+        registry.invariant(mine.param(must));
+        let listed = listing(&registry);
+        let lines: Vec<&str> = listed.lines().collect();
+        // Entries are indented by two spaces, their parameters by more.
+        let at = |name: &str| lines.iter().position(|l| l.starts_with(&format!("  {name} ")));
+        let mine = at("mine_holds").expect("listed");
+        assert!(lines[mine].ends_with("  my property holds"), "{}", lines[mine]);
+        let param: Vec<&str> = lines[mine + 1].split_whitespace().collect();
+        assert_eq!(param, ["must", "one", "of", "this|that", "required", "which", "one"]);
+        assert!(at("liveness") < Some(mine) && Some(mine) < at("multipart_atomicity"));
+        assert!(listed.starts_with(&format!("{} designs", registry.names().count())));
+    }
 }

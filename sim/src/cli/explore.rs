@@ -237,10 +237,13 @@ fn held_line(s: &explore::Space, faults_only: bool) -> String {
 fn print_finding(finding: &Finding, outcome: &explore::Outcome) {
     let o = &finding.original_failure;
     let f = &finding.failure;
+    // The case as the regression file and the testing API name it (`case=` counts
+    // from 0), and how many cases the search drew to find it.
     outln!(
-        "\ncase {} failed {} after {:.1} s: {}",
-        finding.cases_to_find,
+        "\n`{}` failed {} after {} case(s) in {:.1} s: {}",
+        finding.drawn,
         o.violated.join(", "),
+        finding.cases_to_find,
         outcome.search_wall.as_secs_f64(),
         o.first
     );

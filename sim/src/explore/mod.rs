@@ -519,7 +519,7 @@ fn header(base: &Base, finding: &Finding, command: &Invocation) -> String {
     let f = &finding.failure;
     format!(
         "# Found by `{}`\n\
-         # exploring {} (case {} of the search), then shrunk in {} steps ({} runs).\n\
+         # exploring {} (`{}`, found after {} case(s)), then shrunk in {} steps ({} runs).\n\
          # Violated: {}\n\
          # First violation: {}\n\
          # This file keeps the claim `expect: pass` that the case refutes, so\n\
@@ -527,6 +527,7 @@ fn header(base: &Base, finding: &Finding, command: &Invocation) -> String {
          # violation; it runs the same plan on the same seed every time.\n",
         command.line,
         base.path.display(),
+        finding.drawn,
         finding.cases_to_find,
         finding.shrink_steps,
         finding.shrink_runs,

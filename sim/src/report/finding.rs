@@ -38,8 +38,9 @@ pub fn explore_report(
     let title = format!("patchbay explore: {} violates {}", base.plan.name, violated(finding));
     let mut report = Report::new(Kind::Explore, title, command.line.clone());
     report.notes.push(format!(
-        "Exploring {}, case {} failed; shrunk, it still violates {}: {}",
+        "Exploring {}, case `{}` failed, found after {} case(s); shrunk, it still violates {}: {}",
         base.path.display(),
+        finding.drawn,
         finding.cases_to_find,
         violated(finding),
         finding.failure.first
@@ -68,6 +69,7 @@ fn search_table(outcome: &Outcome, finding: &Finding) -> Table {
         rows: vec![
             row("cases run", outcome.cases_run.to_string()),
             row("cases to find the failure", finding.cases_to_find.to_string()),
+            row("the failing case, as a regression file keeps it", finding.drawn.to_string()),
             row("cases that were not valid scenarios", outcome.invalid.to_string()),
             row("search wall time", format!("{} ms", outcome.search_wall.as_millis())),
             row("shrink steps kept", finding.shrink_steps.to_string()),

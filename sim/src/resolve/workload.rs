@@ -242,25 +242,39 @@ impl ScenarioResolver<'_, '_, '_> {
             .hint(hint);
     }
 
-    /// A group that no workload-bearing group can reach through the topology graph
-    /// never does anything: worth a warning, not an error.
+    /// A group that nothing acting on its own can reach through the topology graph
+    /// never does anything: worth a warning, not an error. What acts on its own is a
+    /// group given a workload, or an outside program (`process:`), which does its own
+    /// work under `real` and takes no workload.
     pub(super) fn warn_unreached(
         &mut self,
         workload: &BTreeMap<crate::plan::GroupId, WorkloadPlan>,
     ) {
-        if workload.is_empty() {
-            self.diags
-                .warning(
-                    &YamlPath::root(),
-                    Target::Value,
-                    Code::NoWorkload,
-                    "the scenario gives no node a workload, so nothing will happen",
-                )
-                .hint("add `workload: {client: {requests: 10}}`");
+        let programs = self.topology.groups.iter().filter(|g| g.process.is_some());
+        let actors: Vec<crate::plan::GroupId> =
+            workload.keys().copied().chain(programs.map(|g| g.id)).collect();
+        if actors.is_empty() {
+            let starter = self.first_starter().map(|(n, f, v)| (n.to_owned(), f, v));
+            let d = self.diags.warning(
+                &YamlPath::root(),
+                Target::Value,
+                Code::NoWorkload,
+                "the scenario gives no node a workload, so nothing will happen",
+            );
+            match starter {
+                Some((node, field, value)) => {
+                    d.hint(format!("add `workload: {{{node}: {{{field}: {value}}}}}`"))
+                }
+                None => d.hint(
+                    "no node here runs a design that starts work from a workload \
+                     (`requests`, `publishes`, `chunks`, `publish_rate`): give one such a \
+                     design, as `client`",
+                ),
+            };
             return;
         }
         let graph = crate::graph::TopologyGraph::new(self.topology);
-        let reached = graph.reachable_from(workload.keys().copied());
+        let reached = graph.reachable_from(actors);
         for group in &self.topology.groups {
             if !reached.contains(&group.id) {
                 self.diags
@@ -274,7 +288,23 @@ impl ScenarioResolver<'_, '_, '_> {
             }
         }
     }
+
+    /// The first node, in the topology's order, whose design starts work from a
+    /// workload field, with the field and a value to give it: what the `no-workload`
+    /// hint suggests, so that following it is never an error.
+    fn first_starter(&self) -> Option<(&str, &'static str, &'static str)> {
+        self.topology.groups.iter().filter(|g| g.process.is_none()).find_map(|g| {
+            let reads = self.registry.get(&g.design)?.workload_fields();
+            let (field, value) = STARTERS.iter().find(|(f, _)| reads.contains(f))?;
+            Some((g.name.as_str(), *field, *value))
+        })
+    }
 }
+
+/// Workload fields that start a design's work, with a value for a hint, in the
+/// order a hint prefers them.
+const STARTERS: [(&str, &str); 4] =
+    [("requests", "10"), ("publishes", "10"), ("chunks", "10"), ("publish_rate", "1/s")];
 
 #[cfg(test)]
 mod tests {
@@ -298,6 +328,53 @@ mod tests {
     }
 
     const CHECKED: &str = "invariants: [no_lost_replies]\n";
+
+    /// The warnings and errors a scenario with no workload gets over `topology`, each
+    /// as its code and hint; the files are written to a folder of their own.
+    fn without_workload(name: &str, topology: &str) -> Vec<(String, Option<String>)> {
+        let dir = std::env::temp_dir().join(format!("patchbay-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        std::fs::write(dir.join("t.topology.yaml"), topology).expect("written");
+        let text = "name: t\ntopology: t.topology.yaml\nduration: 2s\n\
+                    invariants: [no_duplicate_delivery]\nexpect: pass\n";
+        let loaded =
+            load_scenario_source(&SourceFile::new(dir.join("t.yaml"), text), &Registry::builtin());
+        let _ = std::fs::remove_dir_all(&dir);
+        loaded.diagnostics.iter().map(|d| (d.code.to_string(), d.hint.clone())).collect()
+    }
+
+    /// An outside program does its own work and takes no workload: a scenario whose
+    /// program drives the patchbay nodes is not told that nothing will happen.
+    #[test]
+    fn an_outside_program_acts_on_its_own_so_no_workload_is_not_warned() {
+        let topology = "name: t\nnodes:\n\
+            - name: prog\n  process:\n    command: [sh, -c, 'exec sleep 60']\n  \
+              sockets: [{name: req, type: REQ, bind: true}]\n\
+            - {name: worker, design: echo-worker, sockets: [{name: rep, type: REP, connect: prog.req}]}\n";
+        assert_eq!(without_workload("program-acts", topology), []);
+    }
+
+    /// The hint names a node of this topology whose design reads the field it shows,
+    /// so that following it is never an error: here neither the first node (which
+    /// only answers) nor a node called `client`.
+    #[test]
+    fn the_no_workload_hint_names_a_node_that_takes_the_workload_it_shows() {
+        let topology = "name: t\nnodes:\n\
+            - {name: answerer, design: echo-worker, sockets: [{name: rep, type: REP, bind: true}]}\n\
+            - {name: asker, design: client, sockets: [{name: req, type: REQ, connect: answerer.rep}]}\n";
+        let hint = "add `workload: {asker: {requests: 10}}`".to_owned();
+        assert_eq!(
+            without_workload("hint-asker", topology),
+            [("no-workload".to_owned(), Some(hint))]
+        );
+        let only_answers = "name: t\nnodes:\n\
+            - {name: a, design: echo-worker, sockets: [{name: rep, type: REP, bind: true}]}\n\
+            - {name: b, design: queue-device, sockets: [{name: frontend, type: ROUTER, bind: true}, {name: backend, type: DEALER, connect: a.rep}]}\n";
+        let found = without_workload("hint-none", only_answers);
+        let [(code, Some(hint))] = found.as_slice() else { panic!("{found:?}") };
+        assert_eq!(code, "no-workload");
+        assert!(hint.starts_with("no node here runs a design that starts work"), "{hint}");
+    }
 
     #[test]
     fn a_workload_starts_before_the_end_of_the_safety_phase() {

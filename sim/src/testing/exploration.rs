@@ -13,6 +13,7 @@ use crate::explore::{
 use crate::spec::render;
 
 use super::Scenario;
+use super::table::test_repro;
 
 /// What the header of a written case says found it.
 const FOUND_BY: &str = "patchbay::testing (cargo test)";
@@ -71,6 +72,9 @@ pub struct Explored {
     pub first_invalid: Option<String>,
     /// The scenario's name, for messages.
     name: String,
+    /// Whether the scenario resolved against a registry holding more than the
+    /// built-ins, which the shrunk case's line for a test must then pass.
+    own_registry: bool,
 }
 
 impl Explored {
@@ -82,10 +86,7 @@ impl Explored {
             Some(Step::Replayed { .. }) => format!("replaying `{}` from", f.drawn),
             _ => format!("found as `{}` after {} case(s), kept in", f.drawn, f.cases_to_find),
         };
-        let in_a_test = format!(
-            "patchbay::testing::Scenario::load({:?}).assert_as_expected()",
-            written.display().to_string()
-        );
+        let in_a_test = test_repro(written, None, self.own_registry);
         Some(format!(
             "exploring `{}` broke {} ({how} {}), shrunk in {} steps to {} fault(s):\n  {}\n\
              the shrunk case is written to {}: run it with `cargo xtask sim {}` or\n  {in_a_test}\n\n{}",
@@ -184,6 +185,7 @@ impl Exploration {
             invalid: 0,
             first_invalid: None,
             name: base.plan.name.clone(),
+            own_registry: !registry.is_builtin(),
         };
         for drawn in kept {
             let outcome = explore::replay(&base, registry, &opts, drawn);
@@ -232,9 +234,15 @@ impl Exploration {
 
     /// Runs the exploration and panics if a case broke an invariant (with what broke,
     /// where the shrunk case was written, the regression file and the case itself), or
-    /// if the scenario cannot be explored. Returns what it did.
+    /// if the scenario cannot be explored. Returns what it did. The panic names the
+    /// caller's line, as `assert!` does.
+    #[track_caller]
     pub fn assert_survives(&self) -> Explored {
-        let done = self.run().unwrap_or_else(|e| panic!("{}: {e}", self.scenario.path.display()));
+        // A `panic!` in a closure would name the closure's line, here.
+        let done = match self.run() {
+            Ok(done) => done,
+            Err(e) => panic!("{}: {e}", self.scenario.path.display()),
+        };
         if let Some(message) = done.failure_message() {
             panic!("{message}");
         }

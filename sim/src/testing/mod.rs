@@ -89,6 +89,9 @@ pub struct Sweep {
     pub plan: ScenarioPlan,
     /// One report per seed, in the order the seeds were given.
     pub runs: Vec<RunReport>,
+    /// Whether the scenario resolved against a registry holding more than the
+    /// built-ins, which the repro line for a test must then pass.
+    own_registry: bool,
 }
 
 impl Sweep {
@@ -114,7 +117,7 @@ impl Sweep {
             self.plan.file.display(),
             result_text(&self.plan, &self.runs),
             self.verdict_table(),
-            first_failure(&self.plan, &self.runs)
+            first_failure(&self.plan, &self.runs, self.own_registry)
         ))
     }
 }
@@ -143,6 +146,7 @@ impl Scenario {
     ///
     /// # Panics
     /// With no seed at all: a sweep of nothing would pass without testing anything.
+    #[track_caller]
     pub fn seeds(mut self, seeds: impl IntoIterator<Item = u64>) -> Scenario {
         let seeds: Vec<u64> = seeds.into_iter().collect();
         assert!(!seeds.is_empty(), "Scenario::seeds: no seeds given for {}", self.path.display());
@@ -154,6 +158,7 @@ impl Scenario {
     ///
     /// # Panics
     /// With `0`: nothing would run.
+    #[track_caller]
     pub fn jobs(mut self, jobs: usize) -> Scenario {
         assert!(jobs > 0, "Scenario::jobs: at least one simulation at a time");
         self.jobs = jobs;
@@ -183,14 +188,20 @@ impl Scenario {
         let seeds = self.seeds.clone().unwrap_or_else(|| plan.seeds.clone());
         let jobs: Vec<Job<'_>> = seeds.iter().map(|&seed| Job { plan: &plan, seed }).collect();
         let runs = run_many(&jobs, &self.registry, self.jobs, false, &|_| {});
-        Ok(Sweep { plan, runs })
+        Ok(Sweep { plan, runs, own_registry: !self.registry.is_builtin() })
     }
 
     /// Runs the seeds and panics unless the sweep ended as the scenario's `expect`
     /// says, with the verdict table, the first failure and its repro. Returns the
-    /// sweep for further assertions.
+    /// sweep for further assertions. The panic names the caller's line, as
+    /// `assert!` does.
+    #[track_caller]
     pub fn assert_as_expected(&self) -> Sweep {
-        let sweep = self.run().unwrap_or_else(|e| panic!("{}: {e}", self.path.display()));
+        // A `panic!` in a closure would name the closure's line, here.
+        let sweep = match self.run() {
+            Ok(sweep) => sweep,
+            Err(e) => panic!("{}: {e}", self.path.display()),
+        };
         if let Some(message) = sweep.failure_message() {
             panic!("{message}");
         }

@@ -30,7 +30,9 @@ pub(crate) fn result_text(plan: &ScenarioPlan, runs: &[RunReport]) -> String {
 
 /// The first seed (in the order run) that did not end as expected, in words: what
 /// went wrong and the lines that run it again, from the command line and from a test.
-pub(crate) fn first_failure(plan: &ScenarioPlan, runs: &[RunReport]) -> String {
+/// `own_registry`: the scenario resolved against a registry holding more than the
+/// built-ins, which the test's line must pass too.
+pub(crate) fn first_failure(plan: &ScenarioPlan, runs: &[RunReport], own_registry: bool) -> String {
     let Some(r) = runs.iter().find(|r| !r.as_expected || r.error.is_some()) else {
         return format!(
             "no seed showed the expected outcome ({}), which `in: any` asks of at least one",
@@ -47,14 +49,19 @@ pub(crate) fn first_failure(plan: &ScenarioPlan, runs: &[RunReport]) -> String {
         let n = o.violation_count();
         let _ = writeln!(out, "  {} {} ({n} violation(s)){first}{note}", o.name, o.verdict);
     }
-    let _ = write!(out, "  repro: {}\n  or in a test: {}", r.repro(), test_repro(&r.file, r.seed));
+    let in_a_test = test_repro(&r.file, Some(r.seed), own_registry);
+    let _ = write!(out, "  repro: {}\n  or in a test: {in_a_test}", r.repro());
     out
 }
 
-/// The testing API's line that runs one seed of a scenario file again.
-fn test_repro(file: &Path, seed: u64) -> String {
+/// The testing API's line that runs a scenario file again (only `seed`, if given),
+/// passing the test's registry when it holds more than the built-ins: pasted
+/// without it, the file's own designs and invariants would be unknown.
+pub(crate) fn test_repro(file: &Path, seed: Option<u64>, own_registry: bool) -> String {
+    let registry = if own_registry { ".registry(/* the registry this test used */)" } else { "" };
+    let seeds = seed.map(|s| format!(".seeds([{s}])")).unwrap_or_default();
     format!(
-        "patchbay::testing::Scenario::load({:?}).seeds([{seed}]).assert_as_expected()",
+        "patchbay::testing::Scenario::load({:?}){registry}{seeds}.assert_as_expected()",
         file.display().to_string()
     )
 }
