@@ -784,3 +784,118 @@ fn a_program_that_cannot_start_is_told_apart_from_a_missing_working_folder() {
     let why = error(&load(&dir.path().join("script.yaml"), text));
     assert!(why.contains("there is no program `no-such-program-of-patchbay` on PATH"), "{why}");
 }
+
+/// A new-user audit: a program that exited halfway showed only as "never got a
+/// reply" in the verdicts, its exit a note that `--trace` alone printed. The run
+/// now says it: the node, when, its exit status and its output file.
+#[test]
+fn a_program_that_exits_while_the_run_goes_on_is_told_with_its_status_and_output() {
+    let dir = TempDir::new("exits-halfway");
+    let script = "echo prog ready\nsleep 0.2\nexit 1\n";
+    let report = run(&script_plan(&dir, script, "{line: prog ready}", None));
+    assert_eq!(report.error, None, "it was ready, and the run went on without it");
+    let [trouble] = &report.program_troubles[..] else {
+        panic!("one exit: {:?}", report.program_troubles);
+    };
+    assert_eq!(trouble.node, "prog.0");
+    assert!(
+        trouble.what.starts_with("exited on its own (exit status: 1) while the run went on"),
+        "{}",
+        trouble.what
+    );
+    let output = trouble.output.as_ref().expect("its output file");
+    assert!(output.ends_with("prog.0.0.out"), "{}", output.display());
+    assert!(report.process_output.contains(output), "{}", output.display());
+    let ended = Duration::from_millis(report.sim_ms + 1);
+    assert!(trouble.at > Duration::ZERO && trouble.at <= ended, "{:?}", trouble.at);
+}
+
+/// A new-user audit: a program answering ZMTP with HTTP showed only as "never got
+/// a reply"; that patchbay's client closed each connection for a protocol error was
+/// in `--trace` alone. The run now says it once per program: the first close, by
+/// which socket, why, and how many there were.
+#[test]
+fn a_program_whose_connections_are_closed_for_a_protocol_error_is_told_once() {
+    let dir = TempDir::new("protocol-error");
+    let server = "import socket, sys\n\
+        s = socket.socket()\n\
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+        s.bind(('127.0.0.1', int(sys.argv[1])))\n\
+        s.listen(16)\n\
+        print('prog ready', flush=True)\n\
+        held = []\n\
+        while True:\n\
+        \x20   c, _ = s.accept()\n\
+        \x20   c.sendall(b'HTTP/1.1 200 OK\\r\\n\\r\\n' + b'garbage' * 10)\n\
+        \x20   held.append(c)\n";
+    std::fs::write(dir.path().join("http.py"), server).expect("written");
+    let topology = "name: http\nlibrary: zeromq\nnodes:\n\
+        - {name: client, design: client, sockets: [{name: req, type: REQ, connect: prog.rep}]}\n\
+        - name: prog\n  process:\n    command: [python3, http.py, '{rep.port}']\n    ready: {line: prog ready}\n  sockets: [{name: rep, type: REP, bind: true}]\n";
+    std::fs::write(dir.path().join("http.topology.yaml"), topology).expect("written");
+    let text = "topology: http.topology.yaml\nduration: 1s\nliveness: 0s\n\
+                workload: {client: {requests: 1}}\ninvariants: [no_duplicate_delivery]\nexpect: pass\n";
+    let report = run(&load(&dir.path().join("http.yaml"), text));
+    assert_eq!(report.error, None, "it ran");
+    let [trouble] = &report.program_troubles[..] else {
+        panic!("one line for the program: {:?}", report.program_troubles);
+    };
+    assert_eq!(trouble.node, "prog.0");
+    let says = "broke the protocol, so `client.0.req` closed its connection with it (bad ZMTP signature 48 54 54 50";
+    assert!(trouble.what.starts_with(says), "{}", trouble.what);
+    let output = trouble.output.as_ref().expect("its output file");
+    assert!(output.ends_with("prog.0.0.out"), "{}", output.display());
+    // The client reconnects and is closed again: each close is counted, not told.
+    let closes = report.trace.as_ref().expect("kept").events.iter();
+    let closes = closes.filter(|e| matches!(e.kind, EventKind::ProtocolError { .. })).count();
+    assert!(closes > 1, "the client tried once only: {closes}");
+    let counted = format!("; {closes} connections with it were closed so in all;");
+    assert!(trouble.what.contains(&counted), "{counted} in {}", trouble.what);
+}
+
+/// A new-user audit: under `--trace` a real run printed `1.751s - connect failed:
+/// fault proxy connect: Connection refused` before `1.623s worker.0 process ready`.
+/// The proxies counted time from their own start, before the programs were ready,
+/// where the rest of the run counts from the run's start; and the line named no
+/// link. A program that takes half a second to bind, killed and restarted, has its
+/// clients' connects refused while it starts again: each refusal is in time order
+/// among its neighbours and names the link.
+#[test]
+fn the_proxy_s_refused_connects_are_in_time_order_and_name_their_link() {
+    let dir = TempDir::new("refused-in-order");
+    let worker = "import sys, time, zmq\n\
+        time.sleep(0.5)\n\
+        s = zmq.Context().socket(zmq.REP)\n\
+        s.bind(sys.argv[1])\n\
+        print('worker ready', flush=True)\n\
+        while True:\n\
+        \x20   body = s.recv()\n\
+        \x20   s.send(body[:3] + bytes([2]) + body[4:])\n";
+    std::fs::write(dir.path().join("slow.py"), worker).expect("written");
+    let topology = "name: slow\nlibrary: zeromq\nnodes:\n\
+        - {name: client, design: client, sockets: [{name: req, type: REQ, connect: worker.rep}]}\n\
+        - name: worker\n  process:\n    command: [python3, slow.py, '{rep}']\n    ready: {line: worker ready}\n  sockets: [{name: rep, type: REP, bind: true}]\n";
+    std::fs::write(dir.path().join("slow.topology.yaml"), topology).expect("written");
+    let text = "topology: slow.topology.yaml\nduration: 2s\nliveness: 0s\n\
+                workload: {client: {requests: 100, rate: 50/s}}\n\
+                faults:\n  - {at: 300ms, for: 200ms, kind: kill, node: worker}\n\
+                invariants: [faults_fired]\nexpect: pass\n";
+    let report = run(&load(&dir.path().join("slow.yaml"), text));
+    assert_eq!(report.error, None, "it ran");
+    let events = &report.trace.as_ref().expect("kept").events;
+    let refused: Vec<usize> = (0..events.len())
+        .filter(|&i| match &events[i].kind {
+            EventKind::ConnectFailed { reason, .. } => reason.starts_with("fault proxy connect"),
+            _ => false,
+        })
+        .collect();
+    assert!(!refused.is_empty(), "no connect was refused while the worker started again");
+    for i in refused {
+        let EventKind::ConnectFailed { reason, .. } = &events[i].kind else { unreachable!() };
+        let says = "fault proxy connect from client.0.req to worker.0.rep at 127.0.0.1:";
+        assert!(reason.starts_with(says), "{reason}");
+        let (before, at) = (events[i.saturating_sub(1)].at, events[i].at);
+        let after = events.get(i + 1).map_or(at, |e| e.at);
+        assert!(before <= at && at <= after, "{before:?}, then {reason} at {at:?}, then {after:?}");
+    }
+}

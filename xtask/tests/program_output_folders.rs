@@ -166,7 +166,7 @@ fn a_program_that_cannot_start_leaves_nothing_in_the_temporary_folder() {
     let pid = child.id();
     let out = child.wait_with_output().expect("it ends");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "could not run: {stdout}");
+    assert_eq!(out.status.code(), Some(2), "could not run: {stdout}");
     assert!(stdout.contains("cannot start") && stdout.contains("./absent"), "{stdout}");
     let prefix = format!("patchbay-output-{pid}-");
     let entries = std::fs::read_dir(std::env::temp_dir()).expect("the temporary folder");

@@ -318,7 +318,9 @@ fn explore_shards_merge_into_the_finding_of_the_unsharded_search() {
     let to_find = to_find.expect("cases to find the failure");
     let notes = merged["notes"].to_string();
     let says = format!(
-        "case {to_find} (counting from 1) is the first that fails, found and shrunk by shard {}/2",
+        "case={} (counting from 0, as regression files do) is the first that fails, found and \
+         shrunk by shard {}/2",
+        to_find - 1,
         (to_find - 1) % 2
     );
     assert!(notes.contains(&says), "{notes}");

@@ -15,8 +15,10 @@ use crate::run::shard::Shard;
 #[command(
     name = "patchbay",
     disable_help_subcommand = false,
-    after_help = "Exit codes: 0 as it should be; 2 wrong input or an outcome the scenario did \
-                  not expect; 1 an internal error."
+    after_help = "Exit codes: 0 as it should be; 2 wrong input, or a run that did not end as \
+                  it should (sim: an outcome the scenario did not expect; explore: a failing \
+                  case found; real, compare: a run that could not run, such as a program that \
+                  did not start); 1 an internal error (patchbay itself failed)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -55,6 +57,10 @@ pub struct CheckArgs {
     /// Print every socket with its effective options and where each value came from.
     #[arg(long)]
     pub explain: bool,
+    /// Instead of checking files, list every design and invariant files may name
+    /// (built-in and registered), each with its summary and parameters.
+    #[arg(long, conflicts_with = "explain")]
+    pub list: bool,
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +126,9 @@ impl ShardArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Exit codes: 0 every scenario ended as its `expect` says; 2 wrong input, \
+    or a run that did not end as expected (or could not run); 1 an internal error (patchbay \
+    itself failed).")]
 pub struct SimArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
@@ -135,6 +144,10 @@ pub struct SimArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Exit codes: 0 every run ran (a verdict unlike `expect` is reported, not \
+    a failure: the timing is the machine's); 2 wrong input, or a run that could not run (a \
+    program that did not start or get ready, too few file descriptors: the reason is \
+    printed); 1 an internal error (patchbay itself failed).")]
 pub struct RealArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
@@ -159,6 +172,8 @@ pub enum RealPorts {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Exit codes: 0 no case failed; 2 wrong input, or a failing case found \
+    (written, with its repro); 1 an internal error (patchbay itself failed).")]
 pub struct ExploreArgs {
     /// The scenario to explore.
     pub scenario: PathBuf,
@@ -189,7 +204,9 @@ pub struct ExploreArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Without --design or --sides, compares the shipped brokers: \
     queue-device (topologies/queue.yaml), rrbroker (topologies/rrbroker-compare.yaml), \
-    lru-broker (topologies/lru-broker.yaml) and ppp-broker (topologies/ppp-broker.yaml).")]
+    lru-broker (topologies/lru-broker.yaml) and ppp-broker (topologies/ppp-broker.yaml).\n\n\
+    Exit codes: 0 every run ran; 2 wrong input, or a run that could not run (the reason is \
+    printed); 1 an internal error (patchbay itself failed).")]
 pub struct CompareArgs {
     /// The scenario whose workload and faults every design runs.
     pub scenario: PathBuf,

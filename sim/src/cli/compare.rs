@@ -111,8 +111,9 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> Result<ExitCode, Error> {
     if !save(&mut report, place)? {
         return Ok(ExitCode::from(2));
     }
-    let errors = rows.iter().any(|r| !r.errors.is_empty());
-    Ok(if errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    // A run that could not run exits as under `real`: 2, or 1 for an internal error.
+    let errors = ran.iter().flat_map(|(_, _, reports, _)| reports.iter());
+    Ok(super::real::ran_code(errors.filter_map(|r| r.error.as_ref())))
 }
 
 /// The sides to compare and the parameters they all run with.

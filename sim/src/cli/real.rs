@@ -7,8 +7,11 @@
 //!
 //! A real run is not deterministic and its timing is the machine's, so a verdict
 //! that differs from `expect` is reported, not treated as a failure: the command
-//! fails only when a run could not run at all (an internal error) or the input is
-//! wrong.
+//! fails only when the input is wrong or a run could not run at all (exit 2: a
+//! program that did not start or get ready, too few descriptors), or patchbay itself
+//! failed (exit 1: an internal error). After the table it says what went wrong with
+//! the external programs while the runs went on (one that exited, one whose
+//! connections were closed for a protocol error), which the verdicts alone do not.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -27,7 +30,7 @@ use crate::invariant::Verdict;
 use crate::plan::ScenarioPlan;
 use crate::report::sweep::{Measurements, real_report};
 use crate::report::{FileLink, Report};
-use crate::run::process::OUTPUT_FILE_MAX;
+use crate::run::process::{OUTPUT_FILE_MAX, ProgramTrouble};
 use crate::run::real::{Ports, RealOptions, scaled, skip_reason};
 use crate::run::{Job, RunError, RunReport, run_many_real};
 
@@ -95,8 +98,8 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     let capped = capped_output(&reports);
     // Checked before the runs; if the path was taken since, the summary still prints.
     let saved = save_json(&mut report, place)?;
+    let mut kept = Vec::new();
     if let Some(json) = &saved {
-        let kept;
         (report.files, kept) = keep_program_output(json, &reports);
         // Known only now: the saved report (written again below) and the lines
         // printed name each program's output file where it was kept.
@@ -109,6 +112,7 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
             "note: {capped} program output file(s) reached {OUTPUT_FILE_MAX} bytes (`OUTPUT_FILE_MAX`): the rest was read and not kept, as each file's last line says"
         );
     }
+    print_program_troubles(&reports, &kept);
     print_skipped(&skipped);
     let errors: Vec<&RunReport> = reports.iter().filter(|r| r.error.is_some()).collect();
     for r in &errors {
@@ -124,7 +128,48 @@ pub fn real(ctx: &Ctx, args: RealArgs) -> Result<ExitCode, Error> {
     if !saved {
         return Ok(ExitCode::from(2));
     }
-    Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(ran_code(errors.iter().filter_map(|r| r.error.as_ref())))
+}
+
+/// The exit code of `real` or `compare` once its runs ran, given why each run that
+/// could not run did not: 0 with none; 1 when one is patchbay's own failure
+/// ([`RunError::Internal`]), as every command's internal error is; else 2, as for a
+/// `sim` run that did not end as expected: the user's program, the machine's limits
+/// or the input stopped it, and the reason is printed.
+pub(crate) fn ran_code<'a>(errors: impl IntoIterator<Item = &'a RunError>) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    for e in errors {
+        match e {
+            RunError::Internal(_) => return ExitCode::from(1),
+            RunError::NotRunnable(_) | RunError::ProgramFailed { .. } => code = ExitCode::from(2),
+        }
+    }
+    code
+}
+
+/// Prints, for each run whose external programs went wrong while it went on, one
+/// line per program and trouble: the node, when, what happened, and where its output
+/// is (where it was `kept`, when it was). The verdicts only show what followed
+/// ("never got a reply"); `--trace` alone showed the cause.
+fn print_program_troubles(reports: &[RunReport], kept: &[Moved]) {
+    for r in reports.iter().filter(|r| !r.program_troubles.is_empty()) {
+        outln!();
+        outln!("what went wrong with the programs of {} seed {}:", r.scenario, r.seed);
+        for t in &r.program_troubles {
+            outln!("  {}", trouble_line(t, kept));
+        }
+    }
+}
+
+/// One program's trouble as [`print_program_troubles`] prints it.
+fn trouble_line(t: &ProgramTrouble, kept: &[Moved]) -> String {
+    let output = t.output.as_ref().map(|out| {
+        let out = kept.iter().find(|(from, _)| from == out).map_or(out, |(_, to)| to);
+        let err = out.with_extension("err");
+        let err = err.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        format!("; its output: {}, {err} beside it", out.display())
+    });
+    format!("{} at {:.3?}: {}{}", t.node, t.at, t.what, output.unwrap_or_default())
 }
 
 /// Runs the real jobs, printing a line as each finishes and measuring its trace.
@@ -472,6 +517,40 @@ mod tests {
         assert!(!from.exists());
         assert_eq!(std::fs::read_to_string(folder.join("moved")).expect("moved"), "new");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A new-user audit: a run that could not run because of the user's program
+    /// exited 1, which the help called an internal error. It exits 2 now, as `sim`
+    /// does for a run that did not end as it should; 1 is patchbay's own failure.
+    #[test]
+    fn a_run_that_could_not_run_exits_2_and_an_internal_error_1() {
+        let program = RunError::ProgramFailed { why: "exited".to_owned(), output: "x.err".into() };
+        let limit = RunError::NotRunnable("ran out of file descriptors".to_owned());
+        let internal = RunError::Internal("a bug".to_owned());
+        assert_eq!(ran_code([]), ExitCode::SUCCESS);
+        assert_eq!(ran_code([&program]), ExitCode::from(2));
+        assert_eq!(ran_code([&limit, &program]), ExitCode::from(2));
+        assert_eq!(ran_code([&program, &internal, &limit]), ExitCode::from(1));
+    }
+
+    /// A program's trouble names its output where the command kept it, and its
+    /// `.err` beside it.
+    #[test]
+    fn a_program_s_trouble_is_one_line_naming_its_output_where_it_was_kept() {
+        let trouble = ProgramTrouble {
+            node: "worker.0".to_owned(),
+            at: std::time::Duration::from_micros(23_964),
+            what: "exited on its own (exit status: 1)".to_owned(),
+            output: Some(PathBuf::from("/tmp/o-1/worker.0.0.out")),
+        };
+        let kept =
+            [(PathBuf::from("/tmp/o-1/worker.0.0.out"), PathBuf::from("/r/s/worker.0.0.out"))];
+        assert_eq!(
+            trouble_line(&trouble, &kept),
+            "worker.0 at 23.964ms: exited on its own (exit status: 1); its output: /r/s/worker.0.0.out, worker.0.0.err beside it"
+        );
+        let left = trouble_line(&trouble, &[]);
+        assert!(left.ends_with("its output: /tmp/o-1/worker.0.0.out, worker.0.0.err beside it"));
     }
 
     /// A program's error names its output file where the command kept it: the file

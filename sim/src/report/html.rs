@@ -298,6 +298,9 @@ fn verdicts(out: &mut String, s: &Section) {
                 v.more_failures
             );
         }
+        if let Some(note) = v.unknown_note.as_deref().filter(|_| v.unknown > 0) {
+            let _ = write!(out, "<div>unknown: {}</div>", esc(note));
+        }
         out.push_str("</td></tr>");
     }
     out.push_str("</table>");

@@ -383,8 +383,7 @@ fn merge_explore(shards: &[(PathBuf, Report)], notes: &[&ShardNote]) -> Report {
     r.shard = None;
     r.command = notes[0].sweep.clone();
     r.notes.push(format!(
-        "Merged from {count} shard(s): case {} (counting from 1) is the first that fails, found and shrunk by shard {}/{count} ({}).",
-        case + 1,
+        "Merged from {count} shard(s): case={case} (counting from 0, as regression files do) is the first that fails, found and shrunk by shard {}/{count} ({}).",
         notes[i].index,
         shards[i].0.display()
     ));
@@ -500,6 +499,8 @@ fn merge_row(parts: &[&VerdictRow]) -> VerdictRow {
     row.failures.sort_by_key(|f| f.seed);
     row.failures.truncate(FAILURES_LISTED);
     row.more_failures = row.fail - row.failures.len() as u64;
+    // One reason is shown: the first shard's that has one.
+    row.unknown_note = parts.iter().find_map(|r| r.unknown_note.clone());
     row
 }
 
@@ -543,6 +544,7 @@ mod tests {
                 unknown: 0,
                 failures: Vec::new(),
                 more_failures: 0,
+                unknown_note: None,
             }],
             sequences: Vec::new(),
             metrics: measured.clone().finish(),

@@ -224,6 +224,12 @@ pub struct VerdictRow {
     /// [`sweep::FAILURES_LISTED`], the rest counted in `more_failures`.
     pub failures: Vec<Failure>,
     pub more_failures: u64,
+    /// Why the invariant could not judge, in the first run where it could not (its
+    /// note, say `no request was issued: nothing to check`), shown beside the
+    /// `unknown` count as a failure's example is beside `fail`. Absent when no run was
+    /// unknown, and in reports written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_note: Option<String>,
 }
 
 impl VerdictRow {

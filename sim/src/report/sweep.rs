@@ -285,12 +285,18 @@ fn verdict_row(plan: &ScenarioPlan, runs: &[&RunReport], i: usize, tool: &str) -
         unknown: 0,
         failures: Vec::new(),
         more_failures: 0,
+        unknown_note: None,
     };
     for r in runs {
         let Some(o) = r.invariants.get(i) else { continue };
         match o.verdict {
             Verdict::Pass => row.pass += 1,
-            Verdict::Unknown => row.unknown += 1,
+            Verdict::Unknown => {
+                row.unknown += 1;
+                if row.unknown_note.is_none() {
+                    row.unknown_note = o.note.clone();
+                }
+            }
             Verdict::Fail => {
                 row.fail += 1;
                 if row.failures.len() < FAILURES_LISTED {

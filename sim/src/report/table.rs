@@ -22,7 +22,7 @@ pub(crate) fn sim_table(sections: &[Section]) -> String {
         // No run, no verdict to count: the RESULT cell says so.
         let rows = if s.ran_nothing() { &[][..] } else { &s.verdicts[..] };
         for row in rows {
-            let _ = writeln!(out, "    {:<28} {}", row.invariant, counts(row));
+            let _ = writeln!(out, "    {:<28} {}", row.invariant, verdict_cell(s, row));
             // A failure the scenario expects is still news to a reader: what it was,
             // and how to see it again.
             if let Some(f) = row.failures.first() {
@@ -31,6 +31,10 @@ pub(crate) fn sim_table(sections: &[Section]) -> String {
                     let _ = writeln!(out, "        note: {note}");
                 }
                 let _ = writeln!(out, "        repro: {}", f.repro);
+            }
+            // An unknown verdict is never what a scenario expects: why it was one.
+            if let Some(note) = unknown_note(row) {
+                let _ = writeln!(out, "        unknown: {note}");
             }
         }
     }
@@ -70,12 +74,39 @@ pub(crate) fn real_table(sections: &[Section]) -> String {
         };
         let _ = writeln!(out, "{:<w$} {:>4}  {:<e$} {result}", s.name, s.seeds, s.expected);
         for row in &s.verdicts {
-            let first =
-                row.failures.first().map(|f| format!("  ({})", f.first)).unwrap_or_default();
-            let _ = writeln!(out, "    {:<28} {}{first}", row.invariant, counts(row));
+            // Beside the counts, what the first failure was and why a verdict was
+            // unknown, as `sim`'s table says under them.
+            let why: Vec<String> = (row.failures.first().map(|f| f.first.clone()))
+                .into_iter()
+                .chain(unknown_note(row).map(|n| match row.fail {
+                    0 => n.to_owned(),
+                    _ => format!("unknown: {n}"),
+                }))
+                .collect();
+            let why =
+                if why.is_empty() { String::new() } else { format!("  ({})", why.join("; ")) };
+            let _ = writeln!(out, "    {:<28} {}{why}", row.invariant, verdict_cell(s, row));
         }
     }
     out
+}
+
+/// A row's verdicts as the tables show them: [`counts`], then `not run ×N` for the
+/// runs that gave no verdict because they could not run (their reason is printed
+/// below the table), so a row of a scenario that could not run is never blank.
+fn verdict_cell(s: &Section, row: &VerdictRow) -> String {
+    let not_run = s.seeds.saturating_sub(row.pass + row.fail + row.unknown);
+    let not_run = (not_run > 0).then(|| format!("{NOT_RUN} ×{not_run}"));
+    let counts = Some(counts(row)).filter(|c| !c.is_empty());
+    counts.into_iter().chain(not_run).collect::<Vec<_>>().join(", ")
+}
+
+/// What a row counts a run that could not run as: it gave no verdict.
+pub(crate) const NOT_RUN: &str = "not run";
+
+/// Why the row's invariant could not judge, when a run's verdict was unknown.
+fn unknown_note(row: &VerdictRow) -> Option<&str> {
+    row.unknown_note.as_deref().filter(|_| row.unknown > 0)
 }
 
 /// The scenario column's width: `least`, or the longest name's, so that a long name
@@ -117,6 +148,7 @@ mod tests {
             unknown: 0,
             failures: Vec::new(),
             more_failures: 0,
+            unknown_note: None,
         }
     }
 
@@ -202,6 +234,57 @@ mod tests {
             assert!(line[..at].trim_end().ends_with("liveness"), "{table}");
             assert!(line[at..].starts_with(['U', 'd']), "{table}");
         }
+    }
+
+    /// A new-user audit: `real` printed `no_lost_replies unknown ×1` with no reason,
+    /// where the JSON said "no request was issued: nothing to check". Both tables
+    /// give an unknown verdict's reason as they give a failure's example.
+    #[test]
+    fn an_unknown_verdict_is_shown_with_its_reason_in_both_tables() {
+        let why = "no request was issued: nothing to check";
+        // Every seed of the section's four.
+        let unknown = VerdictRow { unknown: 4, unknown_note: Some(why.to_owned()), ..row(0, 0) };
+        let sim = sim_table(&[section(2, vec![unknown.clone()])]);
+        let lines: Vec<&str> = sim.lines().skip(2).map(str::trim_start).collect();
+        assert_eq!(lines, [format!("{:<28} unknown ×4", "no-loss"), format!("unknown: {why}")]);
+        let real = real_table(&[section(2, vec![unknown.clone()])]);
+        let line = real.lines().nth(2).map(str::trim_start);
+        assert_eq!(line, Some(format!("{:<28} unknown ×4  ({why})", "no-loss").as_str()));
+        // Beside a failure, the reason says which verdict it is for.
+        let both = VerdictRow { unknown: 1, ..row(2, 1) };
+        let both = VerdictRow { unknown_note: Some(why.to_owned()), ..both };
+        let failure = crate::report::Failure {
+            seed: 1,
+            events: 10,
+            first: "task v.0#1 was lost".to_owned(),
+            note: None,
+            repro: "repro".to_owned(),
+        };
+        let both = VerdictRow { failures: vec![failure], ..both };
+        let real = real_table(&[section(2, vec![both])]);
+        assert!(
+            real.lines()
+                .nth(2)
+                .is_some_and(|l| l.ends_with(&format!("(task v.0#1 was lost; unknown: {why})"))),
+            "{real}"
+        );
+    }
+
+    /// A new-user audit: the rows of a scenario whose run could not run had an empty
+    /// verdict column, as if the table were unfinished; each says `not run` now.
+    #[test]
+    fn a_run_that_could_not_run_counts_as_not_run_in_every_row() {
+        let none = Section { errors: 1, seeds: 1, ..section(0, vec![row(0, 0)]) };
+        let real = real_table(std::slice::from_ref(&none));
+        let lines: Vec<&str> = real.lines().collect();
+        assert!(lines[1].ends_with("1 run(s) could not run"), "{real}");
+        assert_eq!(lines[2].trim_start(), format!("{:<28} not run ×1", "no-loss"), "{real}");
+        let sim = sim_table(&[none]);
+        assert!(sim.lines().any(|l| l.trim_start().ends_with("not run ×1")), "{sim}");
+        // Beside the runs that gave a verdict.
+        let some = Section { errors: 1, ..section(2, vec![row(3, 0)]) };
+        let real = real_table(&[some]);
+        assert!(real.lines().nth(2).is_some_and(|l| l.ends_with("pass ×3, not run ×1")), "{real}");
     }
 
     #[test]

@@ -57,9 +57,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::process::MARK_VAR;
 
-/// The guardian's first argument (`$0`), which `ps` shows: it is followed by
-/// `MARK_VAR` and patchbay's process id, which tells one patchbay's guardian from
-/// another's.
+/// The guardian's name: its `argv[0]`, which `ps -ef`, `ps aux` and `ps -o args`
+/// show first (`patchbay-guardian -c <script> patchbay-guardian PATCHBAY_PROGRAM
+/// <pid>`), and its `$0`, followed by `MARK_VAR` and patchbay's process id, which
+/// tells one patchbay's guardian from another's. Its command name (`comm`, what `ps
+/// -e`, `ps -o comm` and a plain `pgrep` match) stays `sh`, the program's file:
+/// `pgrep -f patchbay-guardian` finds it.
 const NAME: &str = "patchbay-guardian";
 
 /// What `/bin/sh` runs (`sh -c SCRIPT NAME MARK_VAR PID`). The list is one word per
@@ -207,6 +210,9 @@ impl Guardian {
 
         let pid = std::process::id().to_string();
         let mut child = Command::new("/bin/sh")
+            // Named first in `ps`, not `/bin/sh -c` and a page of script (the audit
+            // found it only with `pgrep -f`).
+            .arg0(NAME)
             .args(["-c", SCRIPT, NAME, MARK_VAR, &pid])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -364,6 +370,23 @@ mod tests {
         assert_eq!(child.wait().expect("waited").code(), Some(0), "it ended by itself");
         assert_eq!(killed, (true, true, true), "listed, left its group, reaped leader's child");
         assert_eq!(spared, (false, false), "removed, reaped leader's unmarked child");
+    }
+
+    /// `ps` names the guardian: its arguments begin with `patchbay-guardian` (they
+    /// began `/bin/sh -c` and its script, and only `pgrep -f` found it), and end with
+    /// the mark's variable and patchbay's process id.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn ps_shows_the_guardian_by_its_name() {
+        let mut g = Guardian::start().expect("the guardian starts");
+        let args = std::fs::read(format!("/proc/{}/cmdline", g.child.id()));
+        let args = args.expect("its arguments");
+        let args: Vec<String> =
+            args.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let _ = (g.child.kill(), g.child.wait());
+        assert_eq!(args.first().map(String::as_str), Some(NAME), "{:?}", args.first());
+        let me = std::process::id().to_string();
+        assert_eq!(args[args.len() - 4..], [NAME, MARK_VAR, &me, ""], "{:?}", &args[3..]);
     }
 
     /// A guardian that ended early (killed by hand) fails the next line, without a

@@ -200,6 +200,10 @@ pub struct RunReport {
     /// The output files of the run's external programs (`process:` nodes), one
     /// `.out` and one `.err` per incarnation; empty in the simulator.
     pub process_output: Vec<PathBuf>,
+    /// What went wrong with the run's external programs while it went on (one exited
+    /// on its own, one's connections were closed for a protocol error), which `real`
+    /// prints after its table; empty in the simulator.
+    pub program_troubles: Vec<process::ProgramTrouble>,
     /// The process's peak memory over the run and its checks, per replica too
     /// (`memory.rs`); set by [`run_many`] and its kin, `None` where the platform does
     /// not say or for a run made alone by [`run_seed`].
@@ -352,7 +356,8 @@ pub fn run_real_seed(
     let plan = drawn.as_ref().unwrap_or(&scaled);
     let run = match skip {
         Some(why) => {
-            real::RealRun { trace: Err(RunError::NotRunnable(why)), process_output: vec![] }
+            let trace = Err(RunError::NotRunnable(why));
+            real::RealRun { trace, process_output: vec![], program_troubles: vec![] }
         }
         None => real::run(plan, registry, seed, opts),
     };
@@ -360,6 +365,7 @@ pub fn run_real_seed(
     let mut report = report(plan, registry, written, seed, Backend::Real, run.trace, started, keep);
     report.time_scale = opts.time_scale;
     report.process_output = run.process_output;
+    report.program_troubles = run.program_troubles;
     report
 }
 
@@ -399,6 +405,7 @@ fn report(
         trace: None,
         faults: NamedFault::all(&plan.topology, &plan.faults, written),
         process_output: Vec::new(),
+        program_troubles: Vec::new(),
         memory: None,
     };
     match result {

@@ -494,6 +494,42 @@ pub(super) struct ProcessReplica {
     pub out_dir: PathBuf,
 }
 
+/// Something a `process:` node's program did in a real run that the verdicts alone
+/// do not show, so that `real` can say it after its table: it exited on its own while
+/// the run went on, or patchbay's sockets closed their connections with it because
+/// what it sent broke the protocol (`protocol error: ...`). Either may be why an
+/// invariant failed ("never got a reply").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramTrouble {
+    /// The node, as the trace names it (`worker.0`).
+    pub node: String,
+    /// When it happened on the run's clock; for a protocol error, the first time.
+    pub at: Duration,
+    /// What happened, in words (`exited on its own (exit status: 1) ...`).
+    pub what: String,
+    /// The standard output file (`.out`) of the program's incarnation then, where the
+    /// run left it; its standard error is the `.err` beside it. `None` if it has none.
+    pub output: Option<PathBuf>,
+}
+
+/// What [`ProcessCtx`] notes of a program as the run goes, made into a
+/// [`ProgramTrouble`] at the run's end ([`ProcessCtx::troubles`]).
+#[derive(Debug)]
+struct Noted {
+    replica: Replica,
+    incarnation: u32,
+    at: Duration,
+    what: NotedKind,
+}
+
+#[derive(Debug)]
+enum NotedKind {
+    /// It exited on its own, as the status says.
+    Exited(String),
+    /// Socket `by` (patchbay's) closed a connection with it for a protocol error.
+    ProtocolError { by: (Replica, crate::trace::SocketIndex), reason: String },
+}
+
 /// What every program supervisor of a run shares.
 #[derive(Debug)]
 pub(super) struct ProcessCtx {
@@ -518,16 +554,113 @@ pub(super) struct ProcessCtx {
     /// run's end can kill and reap every one ([`ProcessCtx::stop_all`]) whatever its
     /// supervisor was doing; borrowed only between awaits.
     pub live: RefCell<BTreeMap<Replica, Running>>,
+    /// What went wrong with a program while the run went on, in the order noted.
+    noted: RefCell<Vec<Noted>>,
 }
 
 impl ProcessCtx {
+    /// The context of a run's programs, before any has started.
+    pub fn new(
+        world: Rc<FaultWorld>,
+        recorder: Recorder,
+        files: Rc<RefCell<Vec<PathBuf>>>,
+    ) -> Self {
+        ProcessCtx {
+            world,
+            recorder,
+            // Until every program is ready, notes are at time zero.
+            epoch: Cell::new(tokio::time::Instant::now() + REAL_TIME_MAX),
+            ready: Cell::new(0),
+            failed: Rc::default(),
+            files,
+            ended: Cell::new(0),
+            outputs: RefCell::default(),
+            live: RefCell::default(),
+            noted: RefCell::default(),
+        }
+    }
+
+    /// Now on the run's clock (zero until every program is ready).
+    fn now(&self) -> Duration {
+        tokio::time::Instant::now().saturating_duration_since(self.epoch.get())
+    }
+
     fn note(&self, replica: Replica, text: String) {
         self.recorder.record(TraceEvent {
-            at: tokio::time::Instant::now().saturating_duration_since(self.epoch.get()),
+            at: self.now(),
             node: Some(replica),
             socket: None,
             kind: EventKind::App(AppEvent::Note { text }),
         });
+    }
+
+    /// Notes that patchbay's socket `by` closed a connection with replica `program`'s
+    /// program at `at` because what it sent broke the protocol.
+    pub fn protocol_error(
+        &self,
+        program: Replica,
+        by: (Replica, crate::trace::SocketIndex),
+        reason: &str,
+        at: Duration,
+    ) {
+        let incarnation = self.world.incarnation(program);
+        let what = NotedKind::ProtocolError { by, reason: reason.to_owned() };
+        self.noted.borrow_mut().push(Noted { replica: program, incarnation, at, what });
+    }
+
+    /// What went wrong with the programs while the run went on, one entry per exit
+    /// and one per program whose connections were closed for a protocol error (the
+    /// first such close, with how many there were: a program that speaks something
+    /// else is redialled and closed again every reconnect), in time order.
+    pub fn troubles(&self, topology: &crate::plan::TopologyPlan) -> Vec<ProgramTrouble> {
+        let noted = self.noted.borrow();
+        let files = self.files.borrow();
+        let output = |n: &Noted| {
+            let name = format!("{}.{}.out", topology.replica_name(n.replica), n.incarnation);
+            files.iter().find(|f| f.file_name().is_some_and(|f| *f == *name)).cloned()
+        };
+        let mut troubles = Vec::new();
+        let mut first_errors: Vec<(Replica, &Noted, usize)> = Vec::new();
+        for n in noted.iter() {
+            match &n.what {
+                NotedKind::Exited(status) => troubles.push(ProgramTrouble {
+                    node: topology.replica_name(n.replica),
+                    at: n.at,
+                    what: format!(
+                        "exited on its own ({status}) while the run went on; a program must run until the run ends (its errors may say why)"
+                    ),
+                    output: output(n),
+                }),
+                NotedKind::ProtocolError { .. } => {
+                    match first_errors.iter_mut().find(|(r, ..)| *r == n.replica) {
+                        Some((_, _, count)) => *count += 1,
+                        None => first_errors.push((n.replica, n, 1)),
+                    }
+                }
+            }
+        }
+        for (replica, n, count) in first_errors {
+            let NotedKind::ProtocolError { by: (node, socket), reason } = &n.what else {
+                continue;
+            };
+            let socket = (topology.group(node.group).sockets.get(usize::from(*socket)))
+                .map_or_else(|| format!("#{socket}"), |s| s.name.clone());
+            let by = format!("{}.{socket}", topology.replica_name(*node));
+            let times = match count {
+                1 => String::new(),
+                n => format!("; {n} connections with it were closed so in all"),
+            };
+            troubles.push(ProgramTrouble {
+                node: topology.replica_name(replica),
+                at: n.at,
+                what: format!(
+                    "broke the protocol, so `{by}` closed its connection with it ({reason}){times}; does it speak the topology's `library:` on the address it was given?"
+                ),
+                output: output(n),
+            });
+        }
+        troubles.sort_by_key(|t| t.at);
+        troubles
     }
 
     fn fail(&self, error: RunError) {
@@ -988,6 +1121,10 @@ async fn follow(
         wake(notify).await;
         if !exited && let Some(how) = ctx.exited(r) {
             exited = true;
+            // Killed by a fault, it would have left this loop when signalled: it
+            // exited on its own.
+            let (at, what) = (ctx.now(), NotedKind::Exited(how.clone()));
+            ctx.noted.borrow_mut().push(Noted { replica: r, incarnation, at, what });
             ctx.note(r, format!("process exited: {how}"));
         }
         let (status, now, stalled) = {
@@ -1295,17 +1432,8 @@ mod tests {
         let runtime = runtime.expect("a runtime");
         let world = FaultWorld::with_base_latency(&plan, 1, true);
         world.add_replica(crate::plan::testing::client(0));
-        let ctx = Rc::new(ProcessCtx {
-            world,
-            recorder: Recorder::default(),
-            epoch: Cell::new(Instant::now()),
-            ready: Cell::new(0),
-            failed: Rc::default(),
-            files: Rc::default(),
-            ended: Cell::new(0),
-            outputs: RefCell::default(),
-            live: RefCell::default(),
-        });
+        let ctx = Rc::new(ProcessCtx::new(world, Recorder::default(), Rc::default()));
+        ctx.epoch.set(Instant::now());
         let p = ProcessReplica {
             group: plan.topology.groups[0].clone(),
             replica: crate::plan::testing::client(0),

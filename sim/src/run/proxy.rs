@@ -53,7 +53,7 @@
 //!
 //! Like the rest of a run, the proxies live on one thread and share state by `Rc`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::future::poll_fn;
 use std::io;
@@ -69,10 +69,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::faults::{ConnId, FaultWorld, OUTSIDE, SYN_TIMEOUT, Status};
+use super::real::REAL_TIME_MAX;
 use super::wiretap::{ConnTap, WireTaps};
 use super::wiring::Link;
 use crate::net::{ACCEPT_PAUSE_MAX, out_of_descriptors};
-use crate::plan::{GroupId, Replica};
+use crate::plan::{GroupId, Replica, TopologyPlan};
 use crate::trace::{EventKind, Recorder, TraceEvent};
 
 /// How much one direction of a connection buffers in the proxy before it stops
@@ -91,6 +92,14 @@ pub(super) struct RealNet {
     world: Rc<FaultWorld>,
     /// The run's time zero for the fault world's pacing, which counts in durations.
     epoch: Instant,
+    /// The run's time zero for the trace ([`RealNet::count_from`]): the proxies'
+    /// failures are recorded on the clock every other event of the run is. Until the
+    /// run starts (its programs ready) it lies ahead, and they are at zero, as the
+    /// programs' notes are.
+    trace_epoch: Cell<Instant>,
+    /// Each group's name and its sockets' names, by `GroupId`, for naming a link in
+    /// the proxies' failures.
+    names: Vec<(String, Vec<String>)>,
     /// The address each bound socket of each replica's current incarnation listens at.
     upstream: RefCell<BTreeMap<(Replica, usize), SocketAddr>>,
     /// Where the proxies record their own accept and connect failures, as run-level
@@ -105,10 +114,15 @@ pub(super) struct RealNet {
 }
 
 impl RealNet {
-    pub fn new(world: Rc<FaultWorld>, recorder: Recorder) -> Rc<RealNet> {
+    pub fn new(world: Rc<FaultWorld>, recorder: Recorder, topology: &TopologyPlan) -> Rc<RealNet> {
+        let names = (topology.groups.iter())
+            .map(|g| (g.name.clone(), g.sockets.iter().map(|s| s.name.clone()).collect()))
+            .collect();
         Rc::new(RealNet {
             world,
             epoch: Instant::now(),
+            trace_epoch: Cell::new(Instant::now() + REAL_TIME_MAX),
+            names,
             upstream: RefCell::new(BTreeMap::new()),
             recorder,
             out_of_descriptors: RefCell::new(None),
@@ -121,10 +135,30 @@ impl RealNet {
         *self.taps.borrow_mut() = Some(Rc::new(taps));
     }
 
-    /// Sets the wire taps' time zero to the run's (see [`WireTaps::count_from`]).
-    pub fn count_taps_from(&self, epoch: tokio::time::Instant) {
+    /// Sets the time zero of what the proxies record, their failures and the wire
+    /// taps' events (see [`WireTaps::count_from`]), to the run's. A new-user audit
+    /// found the failures counted from the proxies' start, before the programs were
+    /// ready, so `--trace` showed a refused connect at 1.751s before the `1.623s
+    /// worker.0 process ready` that came first.
+    pub fn count_from(&self, epoch: tokio::time::Instant) {
+        self.trace_epoch.set(epoch);
         if let Some(taps) = self.taps.borrow().as_ref() {
             taps.count_from(epoch);
+        }
+    }
+
+    /// Socket `socket` of `replica` as the trace names it (`client.0.req`); the far
+    /// end of a door's connection is a program outside the topology.
+    fn socket_name(&self, replica: Replica, socket: usize) -> String {
+        if replica == OUTSIDE {
+            return "a program outside the topology".to_owned();
+        }
+        match self.names.get(replica.group.0 as usize) {
+            Some((group, sockets)) => {
+                let socket = sockets.get(socket).map_or_else(|| format!("#{socket}"), Clone::clone);
+                format!("{group}.{}.{socket}", replica.index)
+            }
+            None => format!("{replica:?}.{socket}"),
         }
     }
 
@@ -161,7 +195,7 @@ impl RealNet {
             true => EventKind::AcceptFailed { reason, out_of_descriptors },
             false => EventKind::ConnectFailed { reason, out_of_descriptors },
         };
-        let at = self.epoch.elapsed();
+        let at = Instant::now().saturating_duration_since(self.trace_epoch.get());
         self.recorder.record(TraceEvent { at, node: None, socket: None, kind });
     }
 
@@ -318,7 +352,14 @@ async fn reach(net: &RealNet, link: Link, outside: bool) -> Option<TcpStream> {
             let stream = match TcpStream::connect(addr).await {
                 Ok(stream) => stream,
                 Err(err) => {
-                    net.record_failure(&err, "fault proxy connect", false);
+                    // Which link: a refused connect names the program or node that was
+                    // not listening (a restarted program not yet bound, say).
+                    let what = format!(
+                        "fault proxy connect from {} to {} at {addr}",
+                        net.socket_name(link.from, link.from_socket),
+                        net.socket_name(link.to, link.to_socket)
+                    );
+                    net.record_failure(&err, &what, false);
                     return None;
                 }
             };

@@ -11,7 +11,7 @@
 //! two runs of a seed differ in timing and may differ in verdicts. The seed still
 //! drives every draw the designs, the latency model and swarm faults make.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::SocketAddr;
@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use crate::design::Completion;
 use crate::invariant::resend_tolerance;
-use crate::net::{EventSink, TokioTcp, out_of_descriptors};
-use crate::plan::{Bind, Distribution, Group, Replica, ScenarioPlan};
+use crate::net::{DriverEvent, EventSink, TokioTcp, out_of_descriptors};
+use crate::plan::{Bind, Distribution, Group, GroupId, Replica, ScenarioPlan};
 use crate::registry::Registry;
 use crate::socket::SocketOptions;
 use crate::trace::{EventKind, Recorder, SocketIndex, Trace};
@@ -35,7 +35,7 @@ use super::faults::FaultWorld;
 use super::node::sink_naming_peers;
 use super::phases::Phases;
 use super::platform::{Platform, ReplicaTask};
-use super::process::{self, ProcessCtx, ProcessReplica, free_port};
+use super::process::{self, ProcessCtx, ProcessReplica, ProgramTrouble, free_port};
 use super::proxy::RealNet;
 use super::wiretap::{WireTaps, WireTrace};
 use super::wiring::{Link, group_runtimes, links, start_replicas};
@@ -322,12 +322,14 @@ fn scale_distribution(d: Distribution, f: f64) -> Distribution {
     }
 }
 
-/// A finished real run: its trace (or why it could not run) and the output files of
-/// its external programs (`process:` nodes), which exist either way.
+/// A finished real run: its trace (or why it could not run), the output files of
+/// its external programs (`process:` nodes), which exist either way, and what went
+/// wrong with those programs while it went on.
 #[derive(Debug)]
 pub(super) struct RealRun {
     pub trace: Result<Trace, RunError>,
     pub process_output: Vec<PathBuf>,
+    pub program_troubles: Vec<ProgramTrouble>,
 }
 
 /// Runs an already scaled plan on the real network and returns its trace.
@@ -365,14 +367,15 @@ fn run_tracing_wires(
         Ok(rt) => rt,
         Err(e) => {
             let trace = Err(RunError::Internal(format!("tokio runtime: {e}")));
-            return RealRun { trace, process_output: Vec::new() };
+            return RealRun { trace, process_output: Vec::new(), program_troubles: Vec::new() };
         }
     };
     let local = tokio::task::LocalSet::new();
     let files = Rc::new(RefCell::new(Vec::new()));
+    let troubles = RefCell::new(Vec::new());
     let run =
         Run { plan, registry, seed, ports: opts.ports, print_endpoints: opts.print_endpoints };
-    let trace = local.block_on(&runtime, drive(run, wire, &files));
+    let trace = local.block_on(&runtime, drive(run, wire, &files, &troubles));
     // Dropping the set drops every node, socket and proxy task of the run.
     drop(local);
     // A folder for program output that got none (no program could start) goes; one
@@ -380,7 +383,7 @@ fn run_tracing_wires(
     for dir in OUTPUT_DIRS.take() {
         let _ = std::fs::remove_dir(dir);
     }
-    RealRun { trace, process_output: files.take() }
+    RealRun { trace, process_output: files.take(), program_troubles: troubles.take() }
 }
 
 /// A fresh folder for one run's program output, under the system's temporary folder
@@ -429,6 +432,11 @@ struct RealPlatform {
     net: Rc<RealNet>,
     world: Rc<FaultWorld>,
     recorder: Recorder,
+    /// The run's external programs, told when one of patchbay's sockets closes a
+    /// connection with one of them for a protocol error.
+    programs: Rc<ProcessCtx>,
+    /// The groups whose replicas are external programs (`process:`).
+    program_groups: BTreeSet<GroupId>,
     /// The sockets that bind; each takes an ephemeral port every incarnation.
     binds: BTreeSet<(Replica, usize)>,
     /// The proxies each connecting socket dials.
@@ -453,7 +461,28 @@ impl Platform for RealPlatform {
     }
 
     fn event_sink(&self, replica: Replica, socket: SocketIndex, opts: &SocketOptions) -> EventSink {
-        sink_naming_peers(self.recorder.clone(), replica, socket, opts, Some(self.world.clone()))
+        let sink = sink_naming_peers(
+            self.recorder.clone(),
+            replica,
+            socket,
+            opts,
+            Some(self.world.clone()),
+        );
+        if self.program_groups.is_empty() {
+            return sink;
+        }
+        // A connection closed for what an external program sent is the program's
+        // doing: the run's account of its programs says so (`ProgramTrouble`).
+        let (world, programs, groups) =
+            (self.world.clone(), self.programs.clone(), self.program_groups.clone());
+        Rc::new(move |at, event| {
+            if let DriverEvent::ProtocolError { peer, reason } = &event
+                && let Some(program) = world.peer_at(*peer).filter(|r| groups.contains(&r.group))
+            {
+                programs.protocol_error(program, (replica, socket), reason, at);
+            }
+            sink(at, event);
+        })
     }
 
     fn bound(&self, replica: Replica, socket: usize, addr: SocketAddr) {
@@ -478,10 +507,13 @@ struct Run<'a> {
     print_endpoints: bool,
 }
 
+/// Runs `run`, filling `troubles` with what went wrong with its external programs
+/// (whether or not it could run).
 async fn drive(
     run: Run<'_>,
     wire: WireTrace,
     files: &Rc<RefCell<Vec<PathBuf>>>,
+    troubles: &RefCell<Vec<ProgramTrouble>>,
 ) -> Result<Trace, RunError> {
     let Run { plan, registry, seed, ports, print_endpoints: show_endpoints } = run;
     let world = FaultWorld::with_base_latency(plan, seed, true);
@@ -491,7 +523,7 @@ async fn drive(
         .map_err(|e| RunError::Internal(format!("cannot open a trace spill file: {e}")))?;
     let completion = Completion::default();
     let groups = group_runtimes(plan, registry, &world);
-    let net = RealNet::new(world.clone(), recorder.clone());
+    let net = RealNet::new(world.clone(), recorder.clone(), &plan.topology);
     let mut endpoints =
         Endpoints { proxies: open_proxies(plan, &net).await?, ..Endpoints::default() };
     if ports == Ports::AsWritten {
@@ -500,18 +532,7 @@ async fn drive(
     let connects: BTreeMap<_, Vec<SocketAddr>> = (endpoints.proxies.iter())
         .map(|(k, v)| (*k, v.iter().map(|(addr, _)| *addr).collect()))
         .collect();
-    let programs = Rc::new(ProcessCtx {
-        world: world.clone(),
-        recorder: recorder.clone(),
-        // Until every program is ready, notes are at time zero.
-        epoch: Cell::new(tokio::time::Instant::now() + REAL_TIME_MAX),
-        ready: Cell::new(0),
-        failed: Rc::default(),
-        files: files.clone(),
-        ended: Cell::new(0),
-        outputs: RefCell::default(),
-        live: RefCell::default(),
-    });
+    let programs = Rc::new(ProcessCtx::new(world.clone(), recorder.clone(), files.clone()));
     // The proxies decode what external programs send and receive (`wiretap.rs`), from
     // their first connection on: the taps are in place before any program starts.
     // An external REQ past its ids ends the run as a failed program would.
@@ -527,12 +548,17 @@ async fn drive(
     // still starting. A supervisor that failed or ended stops the wait.
     programs.until_ready(programs_total).await;
     let epoch = tokio::time::Instant::now();
-    net.count_taps_from(epoch);
+    net.count_from(epoch);
     programs.epoch.set(epoch);
     let platform = RealPlatform {
         net: net.clone(),
         world: world.clone(),
         recorder: recorder.clone(),
+        programs: programs.clone(),
+        program_groups: (plan.topology.groups.iter())
+            .filter(|g| g.process.is_some())
+            .map(|g| g.id)
+            .collect(),
         binds: bound_sockets(plan, false),
         connects,
         epoch,
@@ -545,6 +571,7 @@ async fn drive(
         }
     },);
     programs.stop_all().await;
+    *troubles.borrow_mut() = programs.troubles(&plan.topology);
     let out_of_ids = || rt.out_of_ids.take().map(RunError::NotRunnable);
     if let Some(error) = programs.failed.take().or_else(out_of_ids) {
         return Err(error);
