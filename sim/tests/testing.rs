@@ -255,3 +255,47 @@ fn the_repro_for_a_test_passes_the_registry_when_it_is_the_users_own() {
     );
     assert!(message.contains(&with), "{with:?} missing from:\n{message}");
 }
+
+/// A property test builds its scenario as text, one per case: `from_text` reads it as
+/// if it were the file at the path given, which anchors its relative `topology:` and
+/// need not exist. A sweep runs it, an exploration explores it, and a failure prints
+/// the text after the repro lines (which run once it is saved there); nothing is
+/// written beside the path but the exploration's own case and regression files.
+#[test]
+fn a_scenario_given_as_text_runs_explores_and_prints_its_text_when_it_fails() {
+    let dir = TempDir::new("testing-from-text");
+    let path = dir.path().join("made-up.yaml");
+    let topology = root().join("topologies/broken/lossy-worker-queue.yaml");
+    let text = |expect: &str| {
+        format!(
+            "name: made-up\ntopology: {}\nduration: 5s\nliveness: 10s\n\
+             workload:\n  client: {{requests: 10, rate: 10/s}}\n\
+             invariants: [no_lost_replies]\nexpect: {expect}\n",
+            topology.display()
+        )
+    };
+    let sweep = Scenario::from_text(&path, text("{violated: [no_lost_replies]}"))
+        .seeds([1])
+        .assert_as_expected();
+    assert_eq!(sweep.plan.name, "made-up");
+    assert!(!path.exists(), "a sweep writes nothing");
+
+    let wrong = text("pass");
+    let message = panic_message(|| {
+        drop(Scenario::from_text(&path, wrong.clone()).seeds([1]).assert_as_expected())
+    });
+    let (lines, given) = message
+        .split_once("the scenario was given as text (Scenario::from_text), not read from ")
+        .expect("the text is printed");
+    assert!(lines.contains("no_lost_replies              fail ×1"), "{message}");
+    assert!(given.ends_with(&wrong), "{message}");
+    assert!(!path.exists(), "a failure writes nothing");
+
+    let explored = Scenario::from_text(&path, wrong).explore().cases(8).run().expect("it explores");
+    assert!(explored.finding.is_some(), "a lossy worker fails a case");
+    let written = explored.written.expect("the shrunk case is written");
+    assert_eq!(written.parent(), Some(dir.path()), "beside the scenario's path");
+    let case = std::fs::read_to_string(&written).expect("readable");
+    assert!(case.contains("name: made-up"), "the case is the text's scenario: {case}");
+    assert!(!path.exists(), "the scenario itself is never written");
+}

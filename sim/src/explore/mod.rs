@@ -91,6 +91,19 @@ impl Base {
         max_faults: Option<usize>,
         faults_only: bool,
     ) -> Result<Base, Vec<Diagnostic>> {
+        let src = SourceFile::read(path).map_err(|d| vec![d])?;
+        Base::load_source(&src, registry, max_faults, faults_only)
+    }
+
+    /// [`Base::load`] of a scenario already read (or given as text by a test): `src`
+    /// names its file, which anchors its relative paths and need not exist.
+    pub fn load_source(
+        src: &SourceFile,
+        registry: &Registry,
+        max_faults: Option<usize>,
+        faults_only: bool,
+    ) -> Result<Base, Vec<Diagnostic>> {
+        let path = src.path.as_path();
         // The command line's `--max-faults` holds the same bound; a library caller's
         // count is checked here, before proptest allocates a case at its longest.
         if let Some(max) = max_faults.filter(|&m| m as u64 > DRAWN_FAULTS_MAX) {
@@ -104,12 +117,11 @@ impl Base {
             d.hint(format!("ask for at most {DRAWN_FAULTS_MAX} (docs/limits.md)"));
             return Err(vec![d]);
         }
-        let loaded = crate::resolve::load_scenario(path, registry);
+        let loaded = crate::resolve::load_scenario_source(src, registry);
         let plan = match loaded.plan {
             Some(plan) => plan,
             None => return Err(loaded.diagnostics),
         };
-        let src = SourceFile::read(path).map_err(|d| vec![d])?;
         // Absolute, like the output folder, so a case names it relative to where the
         // case is written wherever the user started.
         let topology = std::path::absolute(&plan.topology.file).map_err(|e| {
@@ -123,8 +135,8 @@ impl Base {
         })?;
         let topology_src = SourceFile::read(&topology).map_err(|d| vec![d])?;
         let (doc, topology_doc) = {
-            let mut diags = Diagnostics::new(&src);
-            let doc = parse_tree(&src, &mut diags);
+            let mut diags = Diagnostics::new(src);
+            let doc = parse_tree(src, &mut diags);
             let mut topology_diags = Diagnostics::new(&topology_src);
             let topology_doc = parse_tree(&topology_src, &mut topology_diags);
             match (doc, topology_doc) {

@@ -11,6 +11,7 @@ use crate::explore::{
     self, Base, CaseRef, Finding, Options, append_regression, read_regressions, regressions_path,
 };
 use crate::spec::render;
+use crate::spec::source::SourceFile;
 
 use super::Scenario;
 use super::table::test_repro;
@@ -160,8 +161,15 @@ impl Exploration {
     pub fn run(&self) -> Result<Explored, String> {
         let registry = &self.scenario.registry;
         let path = &self.scenario.path;
-        let base = Base::load(path, registry, self.max_faults, self.faults_only)
-            .map_err(|d| render(&d))?;
+        let (max_faults, faults_only) = (self.max_faults, self.faults_only);
+        let base = match &self.scenario.text {
+            Some(text) => {
+                let src = SourceFile::new(path.clone(), text.clone());
+                Base::load_source(&src, registry, max_faults, faults_only)
+            }
+            None => Base::load(path, registry, max_faults, faults_only),
+        }
+        .map_err(|d| render(&d))?;
         let dir = self.dir();
         // Absolute, as `cargo xtask explore` makes it: cases name their topology
         // relative to where they are written.

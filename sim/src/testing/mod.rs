@@ -63,9 +63,10 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::ScenarioPlan;
 use crate::registry::Registry;
-use crate::resolve::load_scenario;
+use crate::resolve::{load_scenario, load_scenario_source};
 use crate::run::{Job, RunReport, run_many, sweep_as_expected};
 use crate::spec::render;
+use crate::spec::source::SourceFile;
 
 pub use exploration::{Exploration, Explored, Step};
 use table::{first_failure, result_text, verdict_table};
@@ -75,6 +76,9 @@ use table::{first_failure, result_text, verdict_table};
 #[derive(Clone, Debug)]
 pub struct Scenario {
     path: PathBuf,
+    /// The scenario's text when a test gave it ([`Scenario::from_text`]); `None`
+    /// reads the file at `path`.
+    text: Option<String>,
     registry: Registry,
     /// `None`: the scenario's own `seeds`.
     seeds: Option<Vec<u64>>,
@@ -92,6 +96,9 @@ pub struct Sweep {
     /// Whether the scenario resolved against a registry holding more than the
     /// built-ins, which the repro line for a test must then pass.
     own_registry: bool,
+    /// The scenario's text when the test gave it rather than a file: the repro lines
+    /// run it only once it is saved under the scenario's path.
+    text: Option<String>,
 }
 
 impl Sweep {
@@ -111,8 +118,15 @@ impl Sweep {
         if self.as_expected() {
             return None;
         }
+        let given = self.text.as_ref().map_or_else(String::new, |text| {
+            format!(
+                "\n  the scenario was given as text (Scenario::from_text), not read from {}: \
+                 save this there to run the lines above\n{text}",
+                self.plan.file.display()
+            )
+        });
         Some(format!(
-            "scenario `{}` ({}) did not end as expected: {}\n\n{}\n{}",
+            "scenario `{}` ({}) did not end as expected: {}\n\n{}\n{}{given}",
             self.plan.name,
             self.plan.file.display(),
             result_text(&self.plan, &self.runs),
@@ -129,10 +143,20 @@ impl Scenario {
         let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
         Scenario {
             path: path.as_ref().to_path_buf(),
+            text: None,
             registry: Registry::builtin(),
             seeds: None,
             jobs,
         }
+    }
+
+    /// A scenario given as `text` rather than read from a file, as a property test
+    /// builds one per case: it is read as if it were the file at `path`, which names
+    /// it in diagnostics and repro lines and anchors its relative paths (its
+    /// `topology:`); the file need not exist. A failed assertion prints the text
+    /// after its repro lines, to be saved at `path` to run them; nothing is written.
+    pub fn from_text(path: impl AsRef<Path>, text: impl Into<String>) -> Scenario {
+        Scenario { text: Some(text.into()), ..Scenario::load(path) }
     }
 
     /// The designs the scenario's topology may name (a user's registry holds the
@@ -177,7 +201,13 @@ impl Scenario {
 
     /// The resolved scenario, or its diagnostics rendered (file, line, column, hint).
     pub fn plan(&self) -> Result<ScenarioPlan, String> {
-        let loaded = load_scenario(&self.path, &self.registry);
+        let loaded = match &self.text {
+            Some(text) => {
+                let src = SourceFile::new(self.path.clone(), text.clone());
+                load_scenario_source(&src, &self.registry)
+            }
+            None => load_scenario(&self.path, &self.registry),
+        };
         loaded.plan.ok_or_else(|| render(&loaded.diagnostics))
     }
 
@@ -188,7 +218,8 @@ impl Scenario {
         let seeds = self.seeds.clone().unwrap_or_else(|| plan.seeds.clone());
         let jobs: Vec<Job<'_>> = seeds.iter().map(|&seed| Job { plan: &plan, seed }).collect();
         let runs = run_many(&jobs, &self.registry, self.jobs, false, &|_| {});
-        Ok(Sweep { plan, runs, own_registry: !self.registry.is_builtin() })
+        let own_registry = !self.registry.is_builtin();
+        Ok(Sweep { plan, runs, own_registry, text: self.text.clone() })
     }
 
     /// Runs the seeds and panics unless the sweep ended as the scenario's `expect`
