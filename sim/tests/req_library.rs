@@ -265,3 +265,71 @@ fn libzmq_req_relaxed_and_correlate_are_taken_with_their_place_in_the_file() {
         source("req_correlate")
     );
 }
+
+/// Receives of message `id` by the worker's application, with their times.
+fn worker_receives(trace: &Trace, id: MsgId) -> Vec<Duration> {
+    let worker = Replica { group: GroupId(1), index: 0 };
+    let receives = trace.events.iter().filter(|e| {
+        e.node == Some(worker) && matches!(e.kind, EventKind::Receive { msg } if msg.id == Some(id))
+    });
+    receives.map(|e| e.at).collect()
+}
+
+/// The guide's Lazy Pirate (`ZMQ_LINGER` 0) whose server is down as it starts: its
+/// first request waits in the REQ's pipe, goes with the REQ it closes at the timeout,
+/// and only the resend reaches the worker once it is back: worked once.
+#[test]
+fn the_guides_lazy_pirate_drops_the_request_it_gives_up_on() {
+    let report = run("lazy-pirate-server-down.yaml");
+    let trace = report.trace.as_ref().expect("kept");
+    let first = issued(trace)[0];
+    let received = worker_receives(trace, first);
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(received[0] > Duration::from_millis(5_500), "after the worker is back");
+    assert_eq!(issued(trace).len(), 5);
+    assert_eq!(accepted(trace), issued(trace).into_iter().collect());
+}
+
+/// The same client at libzmq's default linger (for ever): the REQ closed at the
+/// timeout goes on reconnecting with the abandoned request, which reaches the worker
+/// beside its resend once the worker is back, and is worked twice. libzmq does this
+/// (a pyzmq REQ closed with a request queued for a port nobody listened on delivered
+/// it to the REP that bound the port later; at LINGER 0 it did not); patchbay's
+/// closed socket gave up its connect loop at the close until 2026-12-05.
+#[test]
+fn a_lazy_pirate_without_linger_0_has_its_abandoned_request_worked_twice() {
+    let report = run("lazy-pirate-lingering.yaml");
+    let trace = report.trace.as_ref().expect("kept");
+    let first = issued(trace)[0];
+    let received = worker_receives(trace, first);
+    assert_eq!(received.len(), 2, "the abandoned request and its resend: {received:?}");
+    assert!(received.iter().all(|at| *at > Duration::from_millis(5_500)), "{received:?}");
+    let dup = report.invariants.iter().find(|o| o.name == "no_duplicate_delivery").expect("run");
+    assert_eq!(dup.verdict, Verdict::Fail);
+    assert!(dup.violations[0].text.starts_with("message client.0#0 delivered twice"), "{dup:?}");
+}
+
+/// A killed process lingers over nothing: the client (at libzmq's default linger)
+/// queues its first request while the worker is down and is killed for good before
+/// the worker is back; the request must never reach the worker, as a dead process
+/// sends nothing (and its request is no lost reply: `no_lost_replies` passes). Its
+/// sockets are ended without their linger when it dies; closed, they would have gone
+/// on reconnecting with the request.
+#[test]
+fn a_killed_process_sends_nothing_it_had_queued_whatever_its_linger() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("root").to_path_buf();
+    let text = "name: killed-with-a-queued-request\n\
+        topology: ../topologies/lazy-pirate-lingering.yaml\nduration: 10s\nliveness: 5s\n\
+        workload: {client: {requests: 5, start_at: 2s}, worker: {service_time: 10ms}}\n\
+        faults:\n  - {at: 1500ms, for: 4s, kind: kill, node: worker.0}\n  \
+        - {at: 3s, kind: kill, node: client.0, until: end}\n\
+        invariants: [no_lost_replies]\nexpect: pass\n";
+    let path = root.join("scenarios/killed-with-a-queued-request.yaml");
+    let plan = patchbay::testing::Scenario::from_text(path, text).plan().expect("it resolves");
+    let report = run_seed(&plan, &Registry::builtin(), 1, true);
+    assert!(report.as_expected, "{:?}", report.invariants);
+    let trace = report.trace.as_ref().expect("kept");
+    let first = issued(trace)[0];
+    assert!(issued_at(trace, first) < Duration::from_secs(3), "queued before the kill");
+    assert_eq!(worker_receives(trace, first), [], "delivered by a dead process");
+}

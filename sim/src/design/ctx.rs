@@ -222,10 +222,12 @@ impl NodeCtx {
         self
     }
 
-    /// Closes the socket named `name` and opens it again, empty: what was queued on it
-    /// or waiting to be read is gone, and its connections are made anew. The old
-    /// socket is closed without waiting for its linger (the Lazy Pirate sets linger 0;
-    /// here what it had already handed to a live connection may still be flushed).
+    /// Closes the socket named `name` and opens it again, empty: the new socket has
+    /// nothing queued and nothing to read, and makes its connections anew. The old
+    /// one is closed without waiting for it, and lingers as its `linger` says: at
+    /// libzmq's default (for ever) it goes on connecting to deliver what it had
+    /// queued, as libzmq does, which is why the guide's Lazy Pirate sets linger 0
+    /// (docs/library-semantics.md, "Linger"). It ends with the process at the latest.
     /// Recorded in the trace as a note. `Err` says why it could not be done; only a
     /// socket that binds nothing can be reopened.
     pub async fn reopen(&self, name: &str) -> Result<(), String> {

@@ -7,7 +7,10 @@
 //! guide); on a timeout, close the REQ socket, open a fresh one, and send the same
 //! request again; after `retries` timeouts of one request (3 in the guide, which
 //! counts the first send: so two resends) give up, record `RequestAbandoned`, and
-//! stop, as the guide's client exits. A reply resets the count.
+//! stop, as the guide's client exits. A reply resets the count. The guide sets
+//! `ZMQ_LINGER` 0 on its REQ so that the request it gives up on goes with the closed
+//! socket; that is the topology's `linger: 0s` here (topologies/lazy-pirate.yaml),
+//! and without it the old socket delivers the request when the server is back.
 //!
 //! Messages carry the same payload ids as the `client` design's, so `no_lost_replies`
 //! pairs each `RequestIssued` with its `ReplyAccepted`; a resend is the same request

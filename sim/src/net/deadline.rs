@@ -19,6 +19,7 @@ use std::time::Duration;
 use super::shared::Shared;
 use super::timer::Timeout;
 use super::wake::{Notifier, Waiter};
+use crate::socket::PipeId;
 
 /// A handshake that did not finish in time; the connection is closed for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +35,9 @@ impl fmt::Display for HandshakeTimedOut {
 
 pin_project_lite::pin_project! {
     /// A connection's handshake under the socket's deadline, given up when the socket
-    /// closes first: ready with `None` then, with the handshake's result otherwise, or
+    /// closes first (unless it is the connection of a pipe that still holds messages
+    /// to send while the socket lingers, `Shared::linger_on`): ready with `None`
+    /// then, with the handshake's result otherwise, or
     /// with [`HandshakeTimedOut`] once `handshake_ivl` has passed since it was made.
     /// Time is tokio's, so under turmoil the deadline falls at an exact simulated
     /// instant.
@@ -50,11 +53,14 @@ pin_project_lite::pin_project! {
     /// copies of the socket, the stream and the interval: 136 bytes of each end's
     /// task at the run's peak (issue 16).
     ///
-    /// `shutdown` is the wait for the socket's shutdown (see `Notifier::poll_until`);
-    /// `handshake` the handshake and its deadline, until either ends.
+    /// `dialling` is the pipe a connect loop dials for, whose handshake may go on past
+    /// the close; `shutdown` the wait for the socket's shutdown (see
+    /// `Notifier::poll_until`); `handshake` the handshake and its deadline, until
+    /// either ends.
     #[must_use = "a future does nothing unless polled"]
     pub(super) struct Handshaking<'a, F: Future> {
         shared: &'a Shared,
+        dialling: Option<PipeId>,
         shutdown: Option<Waiter>,
         #[pin]
         handshake: Option<Timeout<F>>,
@@ -69,10 +75,15 @@ pin_project_lite::pin_project! {
 }
 
 /// Runs `handshake` for at most the socket's `handshake_ivl` from now, unless the
-/// socket closes first; the caller closes the connection (by dropping it) and records
-/// why. Made in the poll that first polls it, as the `async` block it replaces made
-/// its timer at its first poll.
-pub(super) fn within_deadline<T, E, F>(shared: &Shared, handshake: F) -> Handshaking<'_, F>
+/// socket closes first (and `dialling`, the pipe of a connect loop, has nothing left
+/// to send); the caller closes the connection (by dropping it) and records why. Made
+/// in the poll that first polls it, as the `async` block it replaces made its timer
+/// at its first poll.
+pub(super) fn within_deadline<T, E, F>(
+    shared: &Shared,
+    dialling: Option<PipeId>,
+    handshake: F,
+) -> Handshaking<'_, F>
 where
     F: Future<Output = Result<T, E>>,
     E: From<HandshakeTimedOut>,
@@ -80,7 +91,7 @@ where
     // No deadline (libzmq's `ZMQ_HANDSHAKE_IVL` 0) is one past the end of time.
     let ivl = shared.options.handshake_ivl.unwrap_or(Duration::MAX);
     let handshake = Some(super::timer::timeout(ivl, handshake));
-    Handshaking { shared, shutdown: None, handshake }
+    Handshaking { shared, dialling, shutdown: None, handshake }
 }
 
 impl<T, E, F> Future for Handshaking<'_, F>
@@ -96,7 +107,8 @@ where
         let shared = *this.shared;
         let closing =
             shared.shutdown_wake().poll_until(this.shutdown, cx, || shared.is_shutting_down());
-        let shaken = if closing.is_ready() {
+        let lingering = this.dialling.is_some_and(|pipe| !shared.nothing_to_linger_for(pipe));
+        let shaken = if closing.is_ready() && !lingering {
             None
         } else {
             let Some(handshake) = this.handshake.as_mut().as_pin_mut() else {

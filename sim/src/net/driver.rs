@@ -8,8 +8,10 @@
 //! application talks to the core through the [`SocketHandle`] this returns. Time is
 //! `tokio::time::Instant::now() - epoch`, which under turmoil is simulated time.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -129,10 +131,18 @@ fn connect_loop<T: Transport>(
 ) -> impl std::future::Future<Output = ()> {
     async move {
         let mut backoff = Backoff::new(&shared.options);
+        // Once the socket closes, the loop goes on only while this pipe holds
+        // messages and its linger lasts: the linger's wait, made once (so it counts
+        // from the close, not from each attempt) and boxed only then, as every
+        // connect loop of a comet run holds this state for its whole life.
+        let mut lingering = None;
         loop {
+            if shared.is_shutting_down() && shared.nothing_to_linger_for(pipe) {
+                break;
+            }
             let mut attempt = tokio::select! {
                 biased;
-                () = shared.shutdown() => break,
+                () = stopped(&shared, pipe, &mut lingering) => break,
                 attempt = transport.connect(addr, shared.options.socket_buffers) => attempt,
             };
             match &mut attempt {
@@ -152,11 +162,31 @@ fn connect_loop<T: Transport>(
             let delay = backoff.next_delay(&shared.options);
             tokio::select! {
                 biased;
-                () = shared.shutdown() => break,
+                () = stopped(&shared, pipe, &mut lingering) => break,
                 () = super::timer::sleep(delay) => {}
             }
         }
         shared.with_core(|core, now| core.detach(pipe, now));
+    }
+}
+
+/// Resolves when a connect loop for `pipe` is to stop: once the socket closes, at
+/// once if `pipe` holds nothing to send (or its process ended), else when its linger
+/// runs out (`Shared::linger_on`), which `lingering` keeps from one call to the next.
+async fn stopped<'a>(
+    shared: &'a Shared,
+    pipe: PipeId,
+    lingering: &mut Option<Pin<Box<dyn Future<Output = ()> + 'a>>>,
+) {
+    if lingering.is_none() {
+        shared.shutdown().await;
+        if shared.nothing_to_linger_for(pipe) {
+            return;
+        }
+        *lingering = Some(Box::pin(shared.linger_on()));
+    }
+    if let Some(linger) = lingering {
+        linger.as_mut().await;
     }
 }
 
@@ -174,7 +204,7 @@ where
 {
     // The handshake's result is taken apart before the connection runs: matched
     // around the `.await`, it stayed in the future beside the connection.
-    let framing = match shake(shared, stream).await {
+    let framing = match shake(shared, Some(pipe), stream).await {
         None => return false,
         Some(Ok(framing)) => framing,
         Some(Err(end)) => {
@@ -198,12 +228,13 @@ where
 /// so the deadline covers every connection of every socket type.
 fn shake<'a, S>(
     shared: &'a Shared,
+    dialling: Option<PipeId>,
     stream: &'a mut S,
 ) -> impl std::future::Future<Output = Option<Result<Framing, ConnEnd>>> + 'a
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    within_deadline(shared, open(shared, stream))
+    within_deadline(shared, dialling, open(shared, stream))
 }
 
 /// Accepts connections on one listener until the socket closes, each served by its
@@ -279,7 +310,7 @@ async fn serve_accepted_on<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let framing = match shake(shared, stream).await? {
+    let framing = match shake(shared, None, stream).await? {
         Ok(framing) => framing,
         Err(end) => {
             let reason = match end {

@@ -18,7 +18,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use super::shared::Shared;
@@ -43,7 +43,33 @@ impl fmt::Debug for SocketHandle {
     }
 }
 
+/// Ends a socket as its process ends, whichever socket a handle stood for when this
+/// was taken ([`SocketHandle::aborter`]): a reopened socket's old one included, which
+/// may still be lingering. Nothing lingers after it: a process that is killed or
+/// crashes sends nothing more. Holds no socket alive.
+#[derive(Clone, Debug)]
+pub struct Aborter(Weak<Shared>);
+
+impl Aborter {
+    /// Shuts the socket down with no linger, if it still runs.
+    pub fn abort(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.abort();
+        }
+    }
+
+    /// Whether the socket still runs (its handle, or a lingering task, holds it).
+    pub fn runs(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 impl SocketHandle {
+    /// What ends the socket this handle stands for now when its process ends.
+    pub fn aborter(&self) -> Aborter {
+        Aborter(Rc::downgrade(&self.shared.borrow()))
+    }
+
     pub(super) fn new(shared: Rc<Shared>, local_addrs: Vec<SocketAddr>) -> SocketHandle {
         SocketHandle { shared: RefCell::new(shared), local_addrs, writers_due: Cell::new(false) }
     }

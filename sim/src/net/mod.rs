@@ -31,7 +31,7 @@ mod zmtp;
 
 pub use driver::{ACCEPT_PAUSE_MAX, out_of_descriptors, spawn_socket};
 pub use event::{DriverEvent, EventSink, no_events};
-pub use handle::SocketHandle;
+pub use handle::{Aborter, SocketHandle};
 pub use tokio_tcp::TokioTcp;
 pub use transport::Transport;
 #[cfg(test)]

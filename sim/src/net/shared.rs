@@ -102,10 +102,16 @@ pub(super) struct Shared {
     next_pipe: Cell<PipeId>,
     /// Set once, when the handle is closed or dropped; every task winds down on it.
     shutting_down: Cell<bool>,
+    /// Set when the socket's process ends (a kill or crash, [`Aborter`]): nothing
+    /// lingers then, so no connect loop goes on for what is still queued.
+    aborted: Cell<bool>,
     shutdown_wake: LocalNotify,
     /// Tasks spawned and not yet finished: `close` returns when this reaches zero,
     /// that is when every connection has flushed (or its linger ran out).
     live_tasks: Cell<usize>,
+    /// Of those, connect loops going on past the close for messages still queued
+    /// ([`Shared::linger_on`]), which `close` does not wait for.
+    lingering_connects: Cell<usize>,
     tasks_done: LazyNotify,
     /// The first panic caught in one of this socket's tasks. turmoil would swallow it;
     /// the application's next call on the handle raises it again instead.
@@ -156,8 +162,10 @@ impl Shared {
             writer_wakes: RefCell::default(),
             next_pipe: Cell::new(1),
             shutting_down: Cell::new(false),
+            aborted: Cell::new(false),
             shutdown_wake: LocalNotify::new(),
             live_tasks: Cell::new(0),
+            lingering_connects: Cell::new(0),
             tasks_done: LazyNotify::default(),
             panicked: RefCell::new(None),
             rx_buffered_bytes: Cell::new(0),
@@ -456,6 +464,31 @@ impl Shared {
         Self::wait_until(&self.shutdown_wake, || self.shutting_down.get()).await;
     }
 
+    /// Shuts the socket down as its process ends: as a close, but nothing lingers.
+    pub(super) fn abort(&self) {
+        self.aborted.set(true);
+        self.begin_shutdown();
+    }
+
+    /// A closing socket's connect loop lingering for a pipe that still holds
+    /// messages (`net/driver.rs`, `stopped`): resolves when the linger runs out (never
+    /// under `Linger::Forever`); `close` does not wait for it meanwhile. A libzmq
+    /// session keeps its connecter until its pipe has been read, so what the
+    /// application queued before `zmq_close` reaches a peer that comes back within
+    /// the linger: the Lazy Pirate's abandoned request, unless it sets `ZMQ_LINGER` 0
+    /// (docs/library-semantics.md, "Linger"). The timer starts when the loop first
+    /// waits after the close (libzmq's at the close itself; the two differ only while
+    /// a connection is up at the close, and then by that connection's life).
+    pub(super) async fn linger_on(&self) {
+        let _lingering = LingeringConnect::begin(self);
+        self.linger_expired().await;
+    }
+
+    /// Whether a closing socket's connect loop for `pipe` has nothing to go on for.
+    pub(super) fn nothing_to_linger_for(&self, pipe: PipeId) -> bool {
+        self.aborted.get() || !self.peek_core(|core| core.pipes().holds_outbound(pipe))
+    }
+
     /// Resolves when the socket is closing and its linger has run out; never under
     /// `Linger::Forever`. Every connection waits on this for its whole life, so the
     /// timer is made (boxed) only once the socket closes: an open connection holds
@@ -472,8 +505,13 @@ impl Shared {
         }
     }
 
+    /// Resolves once every task has ended but the connect loops still lingering for
+    /// a pipe that holds messages: `close` waits for what its connections flush, and
+    /// returns while a pipe with no connection goes on trying in the background, as
+    /// `zmq_close` returns (it is libzmq's `zmq_ctx_term` that would wait for it).
     pub(super) async fn all_tasks_done(&self) {
-        self.tasks_done.wait_until(|| self.live_tasks.get() == 0).await;
+        let done = || self.live_tasks.get() == self.lingering_connects.get();
+        self.tasks_done.wait_until(done).await;
     }
 
     /// Spawns one of the socket's tasks on the current `LocalSet`, counted for
@@ -505,6 +543,26 @@ impl Shared {
         if let Some(message) = self.panicked.borrow().as_ref() {
             panic!("patchbay driver task panicked: {message}");
         }
+    }
+}
+
+/// A connect loop lingering past the close, counted apart from the socket's other
+/// tasks for as long as it lingers (its future dropped included), so `close` does not
+/// wait for it.
+struct LingeringConnect<'a>(&'a Shared);
+
+impl<'a> LingeringConnect<'a> {
+    fn begin(shared: &'a Shared) -> Self {
+        shared.lingering_connects.set(shared.lingering_connects.get() + 1);
+        shared.tasks_done.notify_waiters();
+        LingeringConnect(shared)
+    }
+}
+
+impl Drop for LingeringConnect<'_> {
+    fn drop(&mut self) {
+        let connects = &self.0.lingering_connects;
+        connects.set(connects.get() - 1);
     }
 }
 

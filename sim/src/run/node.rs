@@ -5,6 +5,7 @@
 //! (`platform.rs`); this file only asks it.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use crate::design::ctx::OutOfMsgIds;
 use crate::design::{Completion, DesignFn, NodeCtx, NodeParts, Reopener, msg_info};
-use crate::net::{DriverEvent, SocketHandle, spawn_socket};
+use crate::net::{Aborter, DriverEvent, SocketHandle, spawn_socket};
 use crate::plan::{Group, MsgIdLayout, Replica, WorkloadPlan};
 use crate::socket::{SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::trace::{EventKind, Recorder, SocketIndex, TraceEvent};
@@ -89,7 +90,10 @@ pub(super) async fn supervise<P: Platform>(
         // Boxed: opening the sockets is a big future needed only for an instant, and
         // unboxed it would size every supervisor, for the replica's whole life, to it
         // (about 900 bytes of each comet user's 1 KB supervisor; issue 16).
-        let Some(ctx) = Box::pin(start(&rt, &g, replica, incarnation, epoch)).await else {
+        // Every socket this incarnation opens, reopened ones included, ends with it.
+        let sockets = Rc::new(RefCell::new(Vec::new()));
+        let started = start(&rt, &g, replica, incarnation, epoch, Rc::clone(&sockets));
+        let Some(ctx) = Box::pin(started).await else {
             // A socket failed to bind: recorded; wait for the next restart.
             notify.notified().await;
             continue;
@@ -122,8 +126,16 @@ pub(super) async fn supervise<P: Platform>(
                 }
             }
         }
+        // The process is gone: its sockets, and any old one a reopen left lingering,
+        // send nothing more (dropping the design closes them, which would linger).
+        for socket in sockets.borrow().iter() {
+            socket.abort();
+        }
     }
 }
+
+/// What ends each socket of an incarnation when the incarnation ends.
+type IncarnationSockets = Rc<RefCell<Vec<Aborter>>>;
 
 async fn start<P: Platform>(
     rt: &Rc<RunCtx<P>>,
@@ -131,13 +143,18 @@ async fn start<P: Platform>(
     replica: Replica,
     incarnation: u32,
     epoch: tokio::time::Instant,
+    incarnation_sockets: IncarnationSockets,
 ) -> Option<NodeCtx> {
     let seed = replica_seed(rt.seed, replica, incarnation);
     let first_id = (seed as u32) | crate::socket::REQUEST_ID_BIT;
     let opened =
         open_sockets_with(&rt.platform, &g.group, &g.socket_options, replica, first_id, epoch);
     let sockets = match opened.await {
-        Ok(sockets) => sockets,
+        Ok(sockets) => {
+            let aborters = sockets.values().map(|(_, handle)| handle.aborter());
+            incarnation_sockets.borrow_mut().extend(aborters);
+            sockets
+        }
         Err(failed) => {
             let what = format!("socket `{}` failed to start", failed.socket);
             rt.platform.start_failed(&what, &failed.error);
@@ -158,7 +175,7 @@ async fn start<P: Platform>(
         completion: rt.completion.clone(),
     });
     let ctx = ctx.with_msg_ids(MsgIdLayout::for_count(g.group.count));
-    Some(ctx.with_reopener(reopener(rt, g, replica, seed, epoch)))
+    Some(ctx.with_reopener(reopener(rt, g, replica, seed, epoch, incarnation_sockets)))
 }
 
 /// How this incarnation's design reopens a socket: as `start` opened it, with a
@@ -170,18 +187,29 @@ fn reopener<P: Platform>(
     replica: Replica,
     seed: u64,
     epoch: tokio::time::Instant,
+    incarnation_sockets: IncarnationSockets,
 ) -> Reopener {
     let (rt, g) = (Rc::clone(rt), Rc::clone(g));
     let reopens = Rc::new(std::cell::Cell::new(0u64));
     Reopener(Rc::new(move |index| {
         let (rt, g, reopens) = (Rc::clone(&rt), Rc::clone(&g), Rc::clone(&reopens));
+        let incarnation_sockets = Rc::clone(&incarnation_sockets);
         Box::pin(async move {
             reopens.set(reopens.get() + 1);
             let first_id =
                 (splitmix(seed ^ (reopens.get() << 32)) as u32) | crate::socket::REQUEST_ID_BIT;
             let i = usize::from(index);
             let options = Rc::clone(&g.socket_options[i]);
-            open_socket(&rt.platform, &g.group, options, replica, i, first_id, epoch).await
+            let opened =
+                open_socket(&rt.platform, &g.group, options, replica, i, first_id, epoch).await;
+            if let Ok(handle) = &opened {
+                // Sockets that have ended are let go, so a client that reopens all run
+                // long keeps only the ones that may still be lingering.
+                let mut sockets = incarnation_sockets.borrow_mut();
+                sockets.retain(Aborter::runs);
+                sockets.push(handle.aborter());
+            }
+            opened
         })
     }))
 }

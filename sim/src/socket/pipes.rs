@@ -479,6 +479,12 @@ impl Pipes {
         self.pipes.get(&pipe).is_some_and(|p| p.connected && p.outbound_len() > 0)
     }
 
+    /// Whether `pipe` holds messages to send, connected or not: what a closing socket
+    /// with a linger keeps connecting for.
+    pub(crate) fn holds_outbound(&self, pipe: PipeId) -> bool {
+        self.pipes.get(&pipe).is_some_and(|p| p.outbound_len() > 0)
+    }
+
     /// Whether `pipe` is attached and its outbound queue is below SNDHWM.
     pub(crate) fn has_room(&self, pipe: PipeId) -> bool {
         self.pipes.get(&pipe).is_some_and(|p| p.can_take(self.sndhwm_msgs, false))
