@@ -5,6 +5,7 @@
 //! `conformance.rs`.
 
 use super::*;
+use patchbay::socket::Linger;
 
 fn sim_peer<F, Fut>(f: F) -> SimPeer
 where
@@ -1242,6 +1243,125 @@ fn conformance_zmq_close_lingers_until_everything_is_sent() {
                 messages until a send waited, then the PUSH closed: the PULL got every one, in \
                 order";
     close_row("zmq-close-lingers", want, with_hwm(zeromq()), with_hwm(zeromq()));
+}
+
+// ------------------------------------------------------------------ a closed REQ's request
+
+/// The `zmq-req-close-lingers` row's reconnect interval on both REQs
+/// (`LINGERS_IVL_MS` in the peer script), libzmq's default made explicit.
+const LINGERS_IVL: Duration = Duration::from_millis(100);
+
+/// The outcome text of `lingers_outcome` in the peer script: the first REQ's linger
+/// and what the REP that came back got, sorted (the two REQs reconnect independently,
+/// so the order they arrive in is not the claim).
+fn lingers_outcome(linger: Linger, got: &str) -> String {
+    let linger = match linger {
+        Linger::Forever => "forever".to_owned(),
+        Linger::For(d) => format!("{} ms", d.as_millis()),
+    };
+    let mut got: Vec<&str> = got.split(',').collect();
+    got.sort_unstable();
+    format!("linger {linger}; REP got {}", got.join(","))
+}
+
+/// What `rep` gets within `within`, each request answered ("ok") so that the next can
+/// be read, as `answer_all` in the peer script.
+async fn answer_all(rep: &SocketHandle, within: Duration) -> Result<Vec<String>, String> {
+    let end = Instant::now() + within;
+    let mut got = Vec::new();
+    while let Ok(request) = tokio::time::timeout_at(end, rep.recv()).await {
+        let request = request.map_err(err("recv"))?;
+        got.push(body(&request));
+        let reply = Msg { header: request.header.clone(), body: "ok".into() };
+        rep.send(reply).await.map_err(err("reply"))?;
+    }
+    Ok(got)
+}
+
+/// patchbay's REQ (libzmq's options, `linger` as given) connects to the counterpart's
+/// REP, which closes; once the REQ has seen the close it sends "abandoned", which its
+/// pipe queues, and is dropped: `zmq_close` returns at once, as dropping the handle
+/// does, where `close().await` would wait out the linger, for ever. A second REQ, at a
+/// linger of 0 s, connects to the same address and sends "retry"; a new REP binds the
+/// port and reports what it got within `WINDOW`.
+async fn ours_req_close_lingers<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    linger: Linger,
+) -> Result<Outcome, String> {
+    let port: u16 = cp.expect("READY ").await?.parse().map_err(err("port"))?;
+    let at = env.peer(port);
+    let options = SocketOptions { linger, reconnect_ivl: LINGERS_IVL, ..zeromq() };
+    let watch = Watch::default();
+    let req = open(t.clone(), SocketType::Req, &options, vec![], vec![at], &watch).await?;
+    if !watch.until(STEP_TIMEOUT, |s| s.connected >= 1).await {
+        return Err("the REQ never connected".to_owned());
+    }
+    cp.say("close");
+    if !watch.until(STEP_TIMEOUT, |s| !s.closed.is_empty()).await {
+        return Err("the REQ never saw the REP's connection close".to_owned());
+    }
+    send_step(&req, "abandoned").await?;
+    drop(req);
+    let retry_options = SocketOptions { linger: Linger::For(Duration::ZERO), ..options };
+    let retry =
+        open(t, SocketType::Req, &retry_options, vec![], vec![at], &Watch::default()).await?;
+    send_step(&retry, "retry").await?;
+    cp.say("bind");
+    let got = cp.expect("REP ").await?;
+    cp.say("done");
+    drop(retry);
+    Ok(Outcome::new(lingers_outcome(linger, &got)))
+}
+
+/// The REPs that `peer_zmq_req_close_lingers` plays: the first binds and closes when
+/// told; the second binds the same port when told, reads for `WINDOW` answering each
+/// request, and reports what it got in the order it came.
+fn sim_rep_comes_back() -> SimPeer {
+    sim_peer(|t, mut link| async move {
+        let bound = vec![sim_server_at()];
+        let rep =
+            open(t.clone(), SocketType::Rep, &zeromq(), bound.clone(), vec![], &Watch::default())
+                .await?;
+        link.say(format!("READY {SIM_SERVER_PORT}"));
+        link.expect("close").await?;
+        rep.close().await;
+        link.expect("bind").await?;
+        let rep = open(t, SocketType::Rep, &zeromq(), bound, vec![], &Watch::default()).await?;
+        let got = answer_all(&rep, WINDOW).await?;
+        link.say(format!("REP {}", listed(&got)));
+        link.expect("done").await?;
+        Ok(())
+    })
+}
+
+/// libzmq's REQ closed with a request queued on a pipe whose connection is down keeps
+/// reconnecting for as long as its linger lasts, for ever at `ZMQ_LINGER` -1, its
+/// default, and the request reaches a REP that comes back, after the retry a second
+/// REQ sent it (or before: the two reconnect independently); at `ZMQ_LINGER` 0 it is
+/// dropped. The ZeroMQ guide's Lazy Pirate sets LINGER 0 before closing its REQ for
+/// this. Tried as a mutation: with the connect loop stopping at the close, as
+/// patchbay's did before this row, the REP got only retry, both ways.
+#[test]
+fn conformance_zmq_req_close_keeps_reconnecting_while_it_lingers() {
+    require_peers();
+    let row = "zmq-req-close-lingers";
+    let variants = [
+        (Linger::Forever, "linger forever; REP got abandoned,retry"),
+        (Linger::For(Duration::ZERO), "linger 0 ms; REP got retry"),
+    ];
+    let oracle = oracle(row);
+    assert_eq!(
+        oracle.outcomes,
+        variants.map(|(_, want)| want),
+        "the oracle is not libzmq's lingering REQ"
+    );
+    for (linger, want) in variants {
+        let (real, sim) =
+            both_ways!(row, PROCESS, sim_rep_comes_back(), ours_req_close_lingers(linger));
+        agree(row, want, &real, &sim);
+    }
 }
 
 // ------------------------------------------------------------------ a PAIR's second dialler

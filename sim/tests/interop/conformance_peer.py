@@ -46,6 +46,12 @@ Rows:
                        small messages and closes; the PULL drains; then, with fresh
                        sockets, the same with big messages sent until a send waits
                        (libzmq's PUSH at LINGER -1, its default, and SNDHWM 10)
+  zmq-req-close-lingers
+                       a REQ (ZMQ_RECONNECT_IVL 100 ms) connects to a REP, which
+                       closes; the REQ sends "abandoned" and is closed at LINGER -1
+                       (its default), then 0; a second REQ (LINGER 0) connects to the
+                       same port and sends "retry"; a new REP binds the port and
+                       reads for 1 s, answering each request: what it got, sorted
   nng-pair-second-dialler, nng-pair0-second-dialler, nanomsg-pair-second-dialler,
   zmq-pair-second-dialler
                        a bound PAIR sends 1 to its peer a; a second PAIR, b, dials it;
@@ -1671,6 +1677,94 @@ def peer_close(lib):
     its hello, then reads nothing until told to drain."""
     for _ in ("small", "big"):
         hello_then_drain(CloseEnd(lib, "PULL"))
+    line()
+
+
+# ---------------------------------------------------------------- a closed REQ's request
+
+
+# The zmq-req-close-lingers row's ZMQ_RECONNECT_IVL on both REQs, libzmq's default
+# made explicit.
+LINGERS_IVL_MS = 100
+
+
+def lingers_outcome(linger, got):
+    """The zmq-req-close-lingers story: the first REQ's LINGER (-1 or ms) and what
+    the REP that came back got, sorted (the two REQs reconnect independently)."""
+    return "linger %s; REP got %s" % (
+        "forever" if linger < 0 else "%d ms" % linger,
+        ",".join(sorted(got)) if got else "nothing",
+    )
+
+
+def answer_all(rep, seconds):
+    """What `rep` gets within `seconds`, each request answered ("ok") so that the
+    next can be read."""
+    got = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if rep.poll(int((end - time.monotonic()) * 1000) + 1):
+            got.append(rep.recv().decode())
+            rep.send(b"ok")
+    return got
+
+
+def rep_comes_back(ctx, port):
+    """A fresh REP binds `port` and reads for WINDOW_S (`answer_all`): it, and the
+    bodies it got in the order they came."""
+    import zmq
+
+    rep = zsock(ctx, zmq.REP)
+    rebind(rep, port)
+    return rep, answer_all(rep, WINDOW_S)
+
+
+def oracle_zmq_req_close_lingers():
+    """libzmq's REQ closed with a request queued on a pipe whose connection is down
+    keeps reconnecting while its linger lasts, for ever at LINGER -1 (its default),
+    and the request reaches a REP that comes back; at LINGER 0 it is dropped, as the
+    guide's Lazy Pirate, which sets LINGER 0 before closing its REQ, relies on."""
+    contexts = []
+    for linger in (-1, 0):
+        # A context each (a monitor's inproc name is the socket's descriptor), kept
+        # to the end: a context's term waits for a socket at LINGER -1.
+        zmq, ctx = zmq_ctx()
+        contexts.append(ctx)
+        rep = zsock(ctx, zmq.REP)
+        port = rep.bind_to_random_port("tcp://127.0.0.1")
+        url = "tcp://127.0.0.1:%d" % port
+        req = zsock(ctx, zmq.REQ, LINGER=linger, RECONNECT_IVL=LINGERS_IVL_MS)
+        mon = req.get_monitor_socket()
+        req.connect(url)
+        assert monitor_wait(mon, ["EVENT_HANDSHAKE_SUCCEEDED"], 5), "the REQ never connected"
+        rep.close()
+        assert monitor_wait(mon, ["EVENT_DISCONNECTED"], 5), "the REQ never saw the REP go"
+        req.send(b"abandoned")
+        req.disable_monitor()
+        mon.close()
+        req.close()
+        retry = zsock(ctx, zmq.REQ, RECONNECT_IVL=LINGERS_IVL_MS)
+        retry.connect(url)
+        retry.send(b"retry")
+        rep, got = rep_comes_back(ctx, port)
+        say("OUTCOME", lingers_outcome(linger, got))
+        retry.close()
+        rep.close()
+
+
+def peer_zmq_req_close_lingers():
+    """The libzmq REPs that patchbay's REQs connect to: the first binds and closes
+    when told; the second binds the same port when told, reads for WINDOW_S answering
+    each request, and reports what it got in the order it came."""
+    zmq, ctx = zmq_ctx()
+    rep = zsock(ctx, zmq.REP)
+    port = rep.bind_to_random_port("tcp://127.0.0.1")
+    say("READY", port)
+    assert line() == "close"
+    rep.close()
+    assert line() == "bind"
+    _, got = rep_comes_back(ctx, port)
+    say("REP", ",".join(got) if got else "nothing")
     line()
 
 
@@ -3609,6 +3703,7 @@ ORACLES = {
     "nng-close-no-linger": lambda: oracle_close("nng"),
     "nanomsg-close-no-linger": lambda: oracle_close("nanomsg"),
     "zmq-close-lingers": lambda: oracle_close("zmq"),
+    "zmq-req-close-lingers": oracle_zmq_req_close_lingers,
     "nng-pair-second-dialler": lambda: oracle_pair_second_dialler("nng"),
     "nng-pair0-second-dialler": lambda: oracle_pair_second_dialler("nng", 0),
     "nanomsg-pair-second-dialler": lambda: oracle_pair_second_dialler("nanomsg"),
@@ -3696,6 +3791,7 @@ def main():
         "nng-close-no-linger": lambda: peer_close("nng"),
         "nanomsg-close-no-linger": lambda: peer_close("nanomsg"),
         "zmq-close-lingers": lambda: peer_close("zmq"),
+        "zmq-req-close-lingers": lambda: peer_zmq_req_close_lingers(),
         "nng-pair-second-dialler": lambda: peer_pair_second_dialler("nng", int(opt["--port"])),
         "nng-pair0-second-dialler": lambda: peer_pair_second_dialler("nng", int(opt["--port"]), 0),
         "nanomsg-pair-second-dialler": lambda: peer_pair_second_dialler("nanomsg", int(opt["--port"])),
