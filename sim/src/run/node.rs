@@ -14,6 +14,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use smallvec::SmallVec;
+
 use crate::design::ctx::OutOfMsgIds;
 use crate::design::{Completion, DesignFn, NodeCtx, NodeParts, Reopener, msg_info};
 use crate::net::{Aborter, DriverEvent, SocketHandle, spawn_socket};
@@ -91,7 +93,7 @@ pub(super) async fn supervise<P: Platform>(
         // unboxed it would size every supervisor, for the replica's whole life, to it
         // (about 900 bytes of each comet user's 1 KB supervisor; issue 16).
         // Every socket this incarnation opens, reopened ones included, ends with it.
-        let sockets = Rc::new(RefCell::new(Vec::new()));
+        let sockets = Rc::new(RefCell::new(SmallVec::new()));
         let started = start(&rt, &g, replica, incarnation, epoch, Rc::clone(&sockets));
         let Some(ctx) = Box::pin(started).await else {
             // A socket failed to bind: recorded; wait for the next restart.
@@ -134,8 +136,9 @@ pub(super) async fn supervise<P: Platform>(
     }
 }
 
-/// What ends each socket of an incarnation when the incarnation ends.
-type IncarnationSockets = Rc<RefCell<Vec<Aborter>>>;
+/// What ends each socket of an incarnation when the incarnation ends: inline up to
+/// two, a comet user's count, where a `Vec` would allocate for them at every replica.
+type IncarnationSockets = Rc<RefCell<SmallVec<[Aborter; 2]>>>;
 
 async fn start<P: Platform>(
     rt: &Rc<RunCtx<P>>,
@@ -206,7 +209,7 @@ fn reopener<P: Platform>(
                 // Sockets that have ended are let go, so a client that reopens all run
                 // long keeps only the ones that may still be lingering.
                 let mut sockets = incarnation_sockets.borrow_mut();
-                sockets.retain(Aborter::runs);
+                sockets.retain(|socket| socket.runs());
                 sockets.push(handle.aborter());
             }
             opened
