@@ -223,7 +223,7 @@ fn no_duplicate_delivery_fails_when_a_device_forwards_each_request_twice() {
     // those replies carry no id the checker could match.)
     assert_eq!(texts.len(), 10, "{texts:#?}");
     assert!(
-        texts.iter().all(|t| t.contains("delivered twice to the application at worker.0/rep")),
+        texts.iter().all(|t| t.contains("delivered twice to the application at worker.0.rep")),
         "{texts:#?}"
     );
 }

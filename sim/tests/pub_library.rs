@@ -105,7 +105,7 @@ fn a_stalled_subscriber_loses_small_messages_only_when_its_kernel_buffers_are_sm
     let lost = small_messages_lost(", sndbuf: 4KiB, rcvbuf: 4KiB");
     assert!(!lost.is_empty(), "4 KiB buffers do not");
     assert!(
-        lost.iter().all(|v| v.contains("subscriber.1/sub") && v.contains("never reached it")),
+        lost.iter().all(|v| v.contains("subscriber.1.sub") && v.contains("never reached it")),
         "only the stalled subscriber lost messages: {lost:?}"
     );
 }

@@ -259,13 +259,13 @@ fn a_users_invariant_gets_its_defaults_and_must_be_given_its_required_parameters
     let text = &report.invariants[0].violations[0].text;
     // `slack` stays unset: its checker says what it is.
     assert!(text.starts_with("max=1s, must=2s; max Some(1s); "), "{text}");
-    // The replica and its socket as the topology names them: `rrbroker.0/frontend`.
+    // The replica and its socket as the topology names them: `rrbroker.0.frontend`.
     let [.., replica, socket] = text.split("; ").collect::<Vec<_>>()[..] else { panic!("{text}") };
     let (node, index) = replica.split_once('.').expect("group.index");
     assert!(["rrclient", "rrbroker", "rrworker"].contains(&node), "{text}");
     assert!(index.parse::<u32>().is_ok(), "{text}");
     let sockets = ["req", "frontend", "backend", "rep"];
-    let named = socket.strip_prefix(&format!("{replica}/"));
+    let named = socket.strip_prefix(&format!("{replica}."));
     assert!(named.is_some_and(|s| sockets.contains(&s)), "{text}");
 
     let given = params_scenario("params_seen: {must: 2s, max: 3s, slack: 1ms}").expect("resolves");

@@ -487,14 +487,13 @@ pub(crate) fn print_trace(r: &RunReport, plans: &[ScenarioPlan]) {
         r.trace_hash
     );
     for e in trace.iter() {
-        let node = e.node.map_or("-".to_owned(), |n| plan.topology.replica_name(n));
-        let socket = e.socket.map_or(String::new(), |s| {
-            e.node.map_or(String::new(), |n| {
-                format!(".{}", plan.topology.group(n.group).sockets[usize::from(s)].name)
-            })
-        });
+        let who = match (e.node, e.socket) {
+            (Some(n), Some(s)) => plan.topology.socket_name(n, usize::from(s)),
+            (Some(n), None) => plan.topology.replica_name(n),
+            (None, _) => "-".to_owned(),
+        };
         let what = crate::report::seqdiag::event_text(plan, trace, &e.kind);
-        outln!("{:>12.3?} {node}{socket} {what}", e.at);
+        outln!("{:>12.3?} {who} {what}", e.at);
     }
 }
 

@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "sink.0/pull pipe 2 starved: message sink.0#99 waited from 0 to 1201ms (1201ms, bound 1s) while the application was served from pipe 1"
+                "sink.0.pull pipe 2 starved: message sink.0#99 waited from 0 to 1201ms (1201ms, bound 1s) while the application was served from pipe 1"
             ]
         );
     }

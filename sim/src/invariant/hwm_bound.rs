@@ -136,8 +136,8 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "pusher.0/push pipe 1 held 11 outbound messages at 10ms, above its high-water mark of 10 (message publisher.0#7)",
-                "publisher.0/pub pipe 2 held 3 inbound messages at 20ms, above its high-water mark of 2 (message publisher.0#8)",
+                "pusher.0.push pipe 1 held 11 outbound messages at 10ms, above its high-water mark of 10 (message publisher.0#7)",
+                "publisher.0.pub pipe 2 held 3 inbound messages at 20ms, above its high-water mark of 2 (message publisher.0#8)",
             ]
         );
     }
@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "pusher.0/push dropped message without an id at its high-water mark at 20ms, but a PUSH socket must block, not drop"
+                "pusher.0.push dropped message without an id at its high-water mark at 20ms, but a PUSH socket must block, not drop"
             ]
         );
         assert_eq!(outcome.violations[0].node, Some(node(1, 0)));

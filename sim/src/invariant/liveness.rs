@@ -361,7 +361,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "the survey started at 2s by surveyor.0/surveyor had not finished 1s after its start at 2s, nor by the run's end at 5s"
+                "the survey started at 2s by surveyor.0.surveyor had not finished 1s after its start at 2s, nor by the run's end at 5s"
             ]
         );
     }

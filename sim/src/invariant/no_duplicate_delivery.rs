@@ -95,8 +95,8 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "message client.0#1 delivered twice to the application at client.0/req: at 10ms and again at 30ms",
-                "message client.0#1 delivered twice to the application at client.0/req: at 10ms and again at 40ms",
+                "message client.0#1 delivered twice to the application at client.0.req: at 10ms and again at 30ms",
+                "message client.0#1 delivered twice to the application at client.0.req: at 10ms and again at 40ms",
             ]
         );
         assert_eq!(outcome.violations[0].at, ms(30));

@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(outcome.verdict, Verdict::Fail);
         assert_eq!(
             texts(&outcome)[0],
-            "puller.0/pull pipe 1 delivered message pusher.0#1 at 20ms after message pusher.0#3 (delivered at 10ms), though pusher.0 made pusher.0#1 first"
+            "puller.0.pull pipe 1 delivered message pusher.0#1 at 20ms after message pusher.0#3 (delivered at 10ms), though pusher.0 made pusher.0#1 first"
         );
         assert_eq!(outcome.violations.len(), 2, "{outcome:?}");
     }

@@ -103,7 +103,7 @@ struct Request {
 #[derive(Debug)]
 struct ReqSocket {
     node: Replica,
-    /// `client.0/req`, for violation texts.
+    /// `client.0.req`, for violation texts.
     name: String,
     ivl: Option<Duration>,
     /// NNG 1.11's resend tick, if the socket models it.
@@ -660,8 +660,8 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "client.0/req resent request 0x80000001 at 900ms, early: 800ms after its timer was armed at 100ms; the interval is 1s",
-                "client.1/req resent request 0x80000001 at 1099ms, early: 999ms after its timer was armed at 100ms; the interval is 1s",
+                "client.0.req resent request 0x80000001 at 900ms, early: 800ms after its timer was armed at 100ms; the interval is 1s",
+                "client.1.req resent request 0x80000001 at 1099ms, early: 999ms after its timer was armed at 100ms; the interval is 1s",
             ]
         );
         assert_eq!(outcome.violations[1].node, Some(client(1)));
@@ -678,7 +678,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "client.0/req resent request 0x80000001 at 1150ms, late: 1050ms after it last went out at 100ms; the interval is 1s plus 10ms tolerance"
+                "client.0.req resent request 0x80000001 at 1150ms, late: 1050ms after it last went out at 100ms; the interval is 1s plus 10ms tolerance"
             ]
         );
     }
@@ -724,7 +724,7 @@ mod tests {
         assert_eq!(
             texts(&judge(false, 1095)),
             [
-                "client.0/req resent request 0x80000001 at 1095ms, early: 995ms after its timer was armed at 100ms; the interval is 1s"
+                "client.0.req resent request 0x80000001 at 1095ms, early: 995ms after its timer was armed at 100ms; the interval is 1s"
             ]
         );
         assert_eq!(judge(true, 1089).verdict, Verdict::Fail, "beyond the slack");
@@ -736,7 +736,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "client.0/req did not resend request 0x80000001 by 1110ms: it last went out at 100ms, the interval is 1s plus 10ms tolerance, and it still had no reply at 6s"
+                "client.0.req did not resend request 0x80000001 by 1110ms: it last went out at 100ms, the interval is 1s plus 10ms tolerance, and it still had no reply at 6s"
             ]
         );
         assert_eq!(outcome.violations[0].at, ms(1110));
@@ -768,7 +768,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "client.0/req made a timer resend of request 0x80000001 at 1100ms, after its reply at 500ms"
+                "client.0.req made a timer resend of request 0x80000001 at 1100ms, after its reply at 500ms"
             ]
         );
     }
@@ -786,7 +786,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "client.0/req made a timer resend of request 0x80000001 at 1100ms, which was not outstanding (cancelled, or never sent)"
+                "client.0.req made a timer resend of request 0x80000001 at 1100ms, which was not outstanding (cancelled, or never sent)"
             ]
         );
     }
@@ -806,7 +806,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "client.0/req made a timer resend of request 0x80000001 at 1100ms, but req_resend_ivl is off"
+                "client.0.req made a timer resend of request 0x80000001 at 1100ms, but req_resend_ivl is off"
             ]
         );
         let quiet = outcome_with(&plan, vec![vec![connect(0, 1)], request(100, 0, R1).to_vec()]);

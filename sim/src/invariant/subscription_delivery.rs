@@ -568,7 +568,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "subscriber.0/sub lost 2 messages before its subscription took effect (slow joiner; a violation because `slow_joiners: violation`)"
+                "subscriber.0.sub lost 2 messages before its subscription took effect (slow joiner; a violation because `slow_joiners: violation`)"
             ]
         );
         assert_eq!(outcome.violations[0].at, ms(10), "dated at the first loss");
@@ -624,7 +624,7 @@ mod tests {
         assert_eq!(
             texts(&failing),
             [
-                "subscriber.0/sub lost 2 messages before its subscription took effect (slow joiner; a violation because `slow_joiners: violation`)"
+                "subscriber.0.sub lost 2 messages before its subscription took effect (slow joiner; a violation because `slow_joiners: violation`)"
             ]
         );
     }
@@ -670,8 +670,8 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "message 2 published at 20ms by publisher.0 while subscriber.0/sub's subscription was in effect never reached it, though later messages did",
-                "message 4 published at 40ms by publisher.0 while subscriber.0/sub's subscription was in effect never reached it (run ended at 5s)",
+                "message 2 published at 20ms by publisher.0 while subscriber.0.sub's subscription was in effect never reached it, though later messages did",
+                "message 4 published at 40ms by publisher.0 while subscriber.0.sub's subscription was in effect never reached it (run ended at 5s)",
             ]
         );
     }
@@ -713,7 +713,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "message publisher.0#1 published at 10ms by publisher.0 reached subscriber.0/sub twice: at 11ms and again at 12ms"
+                "message publisher.0#1 published at 10ms by publisher.0 reached subscriber.0.sub twice: at 11ms and again at 12ms"
             ]
         );
     }

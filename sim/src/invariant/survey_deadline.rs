@@ -285,7 +285,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "surveyor.0/surveyor handed the application a response to survey 1 (started at 0) at 600ms, after its deadline at 500ms"
+                "surveyor.0.surveyor handed the application a response to survey 1 (started at 0) at 600ms, after its deadline at 500ms"
             ]
         );
     }
@@ -308,7 +308,7 @@ mod tests {
         assert_eq!(
             texts(&outcome),
             [
-                "surveyor.0/surveyor got response surveyor.0#10 to survey 1 (started at 0) at 100ms, before its deadline at 500ms, but the application never received it"
+                "surveyor.0.surveyor got response surveyor.0#10 to survey 1 (started at 0) at 100ms, before its deadline at 500ms, but the application never received it"
             ]
         );
     }

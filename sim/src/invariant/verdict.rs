@@ -235,16 +235,12 @@ impl CheckInput<'_> {
         crate::trace::msg_label(&self.plan.topology, *id.borrow())
     }
 
-    /// `client.3/req`: a replica's socket by its topology name (the replica alone for
-    /// `None`), for a violation's text.
+    /// `client.3.req`: a replica's socket by its topology name, as traces and
+    /// `connect:` write it (the replica alone for `None`), for a violation's text.
     pub fn socket_name(&self, node: Replica, socket: Option<SocketIndex>) -> String {
-        let node_name = self.node_name(node);
         match socket {
-            Some(i) => match self.socket_plan(node, i) {
-                Some(plan) => format!("{node_name}/{}", plan.name),
-                None => format!("{node_name}/socket#{i}"),
-            },
-            None => node_name,
+            Some(i) => self.plan.topology.socket_name(node, usize::from(i)),
+            None => self.node_name(node),
         }
     }
 

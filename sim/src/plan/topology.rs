@@ -250,6 +250,20 @@ impl TopologyPlan {
         format!("{}.{}", self.group(replica.group).name, replica.index)
     }
 
+    /// Socket `socket` of `replica` as traces, tables and violations name it,
+    /// `client.3.req`: the replica's name and the socket's, as a `connect:` writes a
+    /// target. A group or socket the plan does not have (only a trace built by hand
+    /// or damaged names one) is named by its number, `group#4` or `#2`, never a panic.
+    pub fn socket_name(&self, replica: Replica, socket: usize) -> String {
+        match self.groups.get(replica.group.0 as usize) {
+            Some(group) => match group.sockets.get(socket) {
+                Some(s) => format!("{}.{}.{}", group.name, replica.index, s.name),
+                None => format!("{}.{}.#{socket}", group.name, replica.index),
+            },
+            None => format!("group#{}.{}.#{socket}", replica.group.0, replica.index),
+        }
+    }
+
     /// A selector as a file writes it: `worker` for every replica, `worker.1` for one.
     pub(crate) fn selector_name(&self, s: &Selector) -> String {
         let group = &self.group(s.group).name;

@@ -90,13 +90,7 @@ impl Endpoints {
             ),
             None => {
                 let via = self.proxies.get(&(replica, si)).map_or(Vec::new(), |v| {
-                    let to = |l: &Link| {
-                        let name = plan.topology.replica_name(l.to);
-                        format!(
-                            "{name}.{}",
-                            plan.topology.group(l.to.group).sockets[l.to_socket].name
-                        )
-                    };
+                    let to = |l: &Link| plan.topology.socket_name(l.to, l.to_socket);
                     v.iter().map(|(a, l)| format!("{} -> {}", tcp(a), to(l))).collect()
                 });
                 let internal =

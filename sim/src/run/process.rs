@@ -643,9 +643,7 @@ impl ProcessCtx {
             let NotedKind::ProtocolError { by: (node, socket), reason } = &n.what else {
                 continue;
             };
-            let socket = (topology.group(node.group).sockets.get(usize::from(*socket)))
-                .map_or_else(|| format!("#{socket}"), |s| s.name.clone());
-            let by = format!("{}.{socket}", topology.replica_name(*node));
+            let by = topology.socket_name(*node, usize::from(*socket));
             let times = match count {
                 1 => String::new(),
                 n => format!("; {n} connections with it were closed so in all"),

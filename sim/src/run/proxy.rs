@@ -97,9 +97,9 @@ pub(super) struct RealNet {
     /// run starts (its programs ready) it lies ahead, and they are at zero, as the
     /// programs' notes are.
     trace_epoch: Cell<Instant>,
-    /// Each group's name and its sockets' names, by `GroupId`, for naming a link in
-    /// the proxies' failures.
-    names: Vec<(String, Vec<String>)>,
+    /// The run's topology, for naming a link in the proxies' failures (a copy: a plan
+    /// is a few entries a group, however many replicas it has).
+    topology: TopologyPlan,
     /// The address each bound socket of each replica's current incarnation listens at.
     upstream: RefCell<BTreeMap<(Replica, usize), SocketAddr>>,
     /// Where the proxies record their own accept and connect failures, as run-level
@@ -115,14 +115,11 @@ pub(super) struct RealNet {
 
 impl RealNet {
     pub fn new(world: Rc<FaultWorld>, recorder: Recorder, topology: &TopologyPlan) -> Rc<RealNet> {
-        let names = (topology.groups.iter())
-            .map(|g| (g.name.clone(), g.sockets.iter().map(|s| s.name.clone()).collect()))
-            .collect();
         Rc::new(RealNet {
             world,
             epoch: Instant::now(),
             trace_epoch: Cell::new(Instant::now() + REAL_TIME_MAX),
-            names,
+            topology: topology.clone(),
             upstream: RefCell::new(BTreeMap::new()),
             recorder,
             out_of_descriptors: RefCell::new(None),
@@ -153,13 +150,7 @@ impl RealNet {
         if replica == OUTSIDE {
             return "a program outside the topology".to_owned();
         }
-        match self.names.get(replica.group.0 as usize) {
-            Some((group, sockets)) => {
-                let socket = sockets.get(socket).map_or_else(|| format!("#{socket}"), Clone::clone);
-                format!("{group}.{}.{socket}", replica.index)
-            }
-            None => format!("{replica:?}.{socket}"),
-        }
+        self.topology.socket_name(replica, socket)
     }
 
     /// The hook for a socket patchbay does not run (an external process's): socket
