@@ -718,6 +718,8 @@ fn script_plan(dir: &TempDir, script: &str, ready: &str, cwd: Option<&str>) -> S
     std::fs::write(dir.path().join("script.topology.yaml"), topology).expect("written");
     let text = "topology: script.topology.yaml\nduration: 500ms\nliveness: 0s\n\
                 invariants: [no_duplicate_delivery]\nexpect: pass\n";
+    // Written too, for the tests that run it through the command line.
+    std::fs::write(dir.path().join("script.yaml"), text).expect("written");
     load(&dir.path().join("script.yaml"), text)
 }
 
@@ -808,6 +810,36 @@ fn a_program_that_exits_while_the_run_goes_on_is_told_with_its_status_and_output
     assert!(report.process_output.contains(output), "{}", output.display());
     let ended = Duration::from_millis(report.sim_ms + 1);
     assert!(trouble.at > Duration::ZERO && trouble.at <= ended, "{:?}", trouble.at);
+}
+
+/// The program troubles `real` prints are saved in its report too, each row's
+/// `program_troubles` naming the output file where the report kept it (they were
+/// printed only, and the JSON had no trace of them).
+#[test]
+fn the_real_report_saves_each_programs_trouble_with_its_kept_output() {
+    let dir = TempDir::new("troubles-saved");
+    let plan =
+        script_plan(&dir, "echo prog ready\nsleep 0.2\nexit 1\n", "{line: prog ready}", None);
+    let json = dir.path().join("r.json");
+    let args =
+        ["xtask", "real", &plan.file.display().to_string(), "--json", &json.display().to_string()];
+    let code = patchbay::cli::run(Registry::builtin(), "xtask", args);
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "the run went on without the program");
+    let text = std::fs::read_to_string(&json).expect("the JSON");
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let run = &report["runs"][0];
+    let troubles = run["program_troubles"].as_array().unwrap_or_else(|| panic!("{run}"));
+    let [trouble] = &troubles[..] else { panic!("one exit: {troubles:?}") };
+    assert_eq!(trouble["node"], "prog.0");
+    let what = trouble["what"].as_str().expect("text");
+    assert!(what.starts_with("exited on its own (exit status: 1) while the run went on"), "{what}");
+    let at = trouble["at_ms"].as_u64().expect("a time");
+    assert!(at > 0 && at <= run["sim_ms"].as_u64().expect("its length") + 1, "{at}");
+    let kept = dir
+        .path()
+        .join(format!("r-files/{}-seed1/prog.0.0.out", run["scenario"].as_str().expect("a name")));
+    assert_eq!(trouble["output"].as_str(), Some(kept.display().to_string().as_str()), "{trouble}");
+    assert!(kept.is_file(), "{}", kept.display());
 }
 
 /// A new-user audit: a program answering ZMTP with HTTP showed only as "never got

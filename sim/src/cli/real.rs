@@ -424,12 +424,20 @@ fn kept_error(error: &RunError, kept: &[Moved]) -> RunError {
     }
 }
 
-/// Makes each run's error name its program's output file where it was `kept`, in
-/// the runs and in the report's rows of them (`run_rows`, one per run in order), so
-/// the saved report says what the printed lines say: the saved `error` named the
-/// temporary folder the files had just left.
+/// Makes each run's error and program troubles name their program's output file
+/// where it was `kept`, in the runs and in the report's rows of them (`run_rows`, one
+/// per run in order), so the saved report says what the printed lines say: the saved
+/// `error` named the temporary folder the files had just left.
 fn name_kept_output(reports: &mut [RunReport], rows: &mut [serde_json::Value], kept: &[Moved]) {
     for (r, row) in reports.iter_mut().zip(rows) {
+        for (i, trouble) in r.program_troubles.iter_mut().enumerate() {
+            let Some(out) = &trouble.output else { continue };
+            let Some((_, to)) = kept.iter().find(|(from, _)| from == out) else { continue };
+            if let Some(text) = row.pointer_mut(&format!("/program_troubles/{i}/output")) {
+                *text = serde_json::Value::from(to.display().to_string());
+            }
+            trouble.output = Some(to.clone());
+        }
         let Some(error) = &r.error else { continue };
         let renamed = kept_error(error, kept);
         if let Some(text) = row.get_mut("error")

@@ -6,7 +6,9 @@
 //! and where the platform measures memory (`memory.rs`) `memory: {"peak_rss_bytes",
 //! "replicas", "per_replica_bytes", "shared"}` (`shared`: other runs shared the process,
 //! so the peak is an upper bound; like `wall_ms`, it measures the machine, not the
-//! run). A simulated run also has `steps` (turmoil steps taken) and, when the simulator
+//! run). A real run whose external programs went wrong while it went on has
+//! `program_troubles: [{"node", "at_ms", "what", "output"}]`, the lines `real` prints
+//! after its table. A simulated run also has `steps` (turmoil steps taken) and, when the simulator
 //! proved it idle and stopped stepping early, `idle_from_ms` (its trace and `sim_ms`
 //! are the full run's). `backend` is `sim`
 //! or `real`; on the real network `sim_ms` is the run's length in real time and
@@ -16,6 +18,7 @@ pub use serde_json::Value;
 use serde_json::json;
 
 use super::RunReport;
+use super::process::ProgramTrouble;
 use crate::plan::Expect;
 use crate::trace::NamedFault;
 
@@ -69,6 +72,9 @@ fn run_json(r: &RunReport) -> Value {
             "shared": m.shared,
         });
     }
+    if !r.program_troubles.is_empty() {
+        v["program_troubles"] = r.program_troubles.iter().map(trouble_json).collect();
+    }
     if let Some(e) = &r.error {
         v["error"] = json!(e.to_string());
     }
@@ -87,6 +93,18 @@ fn fault_json(f: &NamedFault) -> Value {
         "until_ms": f.fault.until.map(|u| u.as_millis() as u64),
         "drawn": f.drawn,
         "text": f.text,
+    })
+}
+
+/// What went wrong with one external program while a real run went on, as `real`
+/// prints it after its table: the node, when (milliseconds on the run's clock), what,
+/// and its output file (`null` if it has none).
+fn trouble_json(t: &ProgramTrouble) -> Value {
+    json!({
+        "node": t.node,
+        "at_ms": t.at.as_millis() as u64,
+        "what": t.what,
+        "output": t.output.as_ref().map(|p| p.display().to_string()),
     })
 }
 
