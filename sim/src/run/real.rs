@@ -547,6 +547,13 @@ async fn drive(
     // not spend the first second in reconnect backoff and no fault meets a program
     // still starting. A supervisor that failed or ended stops the wait.
     programs.until_ready(programs_total).await;
+    if programs.failed.borrow().is_some() {
+        // A program that never got ready: the run never starts, so nothing of it is
+        // printed (an endpoint table of sockets never bound, before the error).
+        programs.stop_all().await;
+        *troubles.borrow_mut() = programs.troubles(&plan.topology);
+        return Err(programs.failed.take().expect("just seen"));
+    }
     let epoch = tokio::time::Instant::now();
     net.count_from(epoch);
     programs.epoch.set(epoch);
