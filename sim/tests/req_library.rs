@@ -155,6 +155,15 @@ fn the_lazy_pirate_client_reopens_its_req_resends_and_gets_every_reply() {
         })
         .last()
         .expect("a request before the reopen");
+    // The design's note names it as reports do, `client.0#N` (it read 268435456).
+    let said = "lazy pirate: no reply to client.0#";
+    let notes: Vec<&String> = app(trace)
+        .filter_map(|(_, a)| match a {
+            AppEvent::Note { text } if text.starts_with("lazy pirate: no reply") => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert!(notes.len() == 1 && notes[0].starts_with(said), "{notes:?}");
     let request_ids = enqueued_request_ids(trace, retried);
     assert_eq!(request_ids.len(), 2, "{request_ids:?}");
     assert_ne!(request_ids[0], request_ids[1]);

@@ -44,6 +44,8 @@ async fn send_one(ctx: &NodeCtx) {
     let body = Payload::new(PayloadKind::Publish, id, sample_size(ctx)).encode();
     // BUS drops at its high-water mark rather than failing; an error loses this one.
     if let Err(e) = ctx.socket("bus").send(Msg::new(body)).await {
-        ctx.record(AppEvent::Note { text: format!("bus-node could not send {id}: {e:?}") });
+        ctx.record(AppEvent::Note {
+            text: format!("bus-node could not send {}: {e:?}", ctx.msg_label(id)),
+        });
     }
 }

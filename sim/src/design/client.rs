@@ -41,7 +41,9 @@ async fn issue_all(ctx: &NodeCtx, requests: u64) {
         pacer.wait(ctx).await;
         let id = ctx.next_msg_id();
         if let Err(why) = round_trip(ctx, req, id).await {
-            ctx.record(AppEvent::Note { text: format!("client gave up on {id}: {why}") });
+            ctx.record(AppEvent::Note {
+                text: format!("client gave up on {}: {why}", ctx.msg_label(id)),
+            });
             ctx.record(AppEvent::RequestAbandoned { id });
             return;
         }

@@ -188,6 +188,7 @@ impl CometRouter {
             // front of every message, so the body must come after one.
             let msg = Msg { header: vec![hop, request_id(id)], body: body.clone() };
             if let Err(e) = users.send(msg).await {
+                let id = ctx.msg_label(id);
                 let text = format!("comet-router could not pass {id} to hop {hop}: {e:?}");
                 ctx.record(AppEvent::Note { text });
             }

@@ -116,7 +116,9 @@ async fn send(ctx: &NodeCtx, payload: Payload) {
     let body = payload.with_extra(ctx.replica.index.to_be_bytes().to_vec()).encode();
     let msg = Msg { header: vec![request_id(id)], body };
     if let Err(e) = ctx.socket("conn").send(msg).await {
-        ctx.record(AppEvent::Note { text: format!("comet-user could not send {id}: {e:?}") });
+        ctx.record(AppEvent::Note {
+            text: format!("comet-user could not send {}: {e:?}", ctx.msg_label(id)),
+        });
     }
 }
 

@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::net::SocketHandle;
 use crate::net::timer::Sleep;
-use crate::plan::{Distribution, MsgIdLayout, ParamValue, Replica, WorkloadPlan};
+use crate::plan::{Distribution, MsgIdLayout, ParamValue, Replica, TopologyPlan, WorkloadPlan};
 use crate::socket::{Msg, RecvError, SendError, SocketType};
 use crate::trace::{AppEvent, EventKind, MsgId, MsgOrigin, Recorder, SocketIndex, TraceEvent};
 use crate::wire::payload::msg_info;
@@ -145,6 +145,9 @@ pub struct NodeCtx {
     completion: Completion,
     /// How the run reopens a socket; `None` where the caller gave none (unit tests).
     reopener: Option<Reopener>,
+    /// The run's topology, one copy every replica shares, for naming message ids
+    /// ([`NodeCtx::msg_label`]); `None` where the caller gave none.
+    topology: Option<Rc<TopologyPlan>>,
 }
 
 /// What a replica's context is built from, named field by field: every backend
@@ -204,6 +207,7 @@ impl NodeCtx {
             msg_ids: MsgIdLayout::WHOLE_FIELD,
             completion,
             reopener: None,
+            topology: None,
         }
     }
 
@@ -213,6 +217,18 @@ impl NodeCtx {
     /// them in [`MsgIdLayout::WHOLE_FIELD`], whose 2^20 every group has room for.
     pub fn with_msg_ids(mut self, layout: MsgIdLayout) -> NodeCtx {
         self.msg_ids = layout;
+        self
+    }
+
+    /// Gives the context the run's topology, so that [`NodeCtx::msg_label`] names any
+    /// replica's message ids, and makes ids in the layout it gives the replica's group
+    /// (as [`NodeCtx::with_msg_ids`] would), so the two always agree. Every backend
+    /// gives it; a hand-built context without it names only this replica's own ids.
+    pub fn with_topology(mut self, topology: Rc<TopologyPlan>) -> NodeCtx {
+        if topology.groups.get(self.replica.group.0 as usize).is_some() {
+            self.msg_ids = MsgIdLayout::of_group(&topology, self.replica.group);
+        }
+        self.topology = Some(topology);
         self
     }
 
@@ -286,6 +302,21 @@ impl NodeCtx {
     /// design with nothing scheduled that waits on its sockets beside it).
     pub fn sleep_until_or_never(&self, at: Option<Duration>) -> SleepUntil<'_> {
         SleepUntil { state: Wait::At { ctx: self, at } }
+    }
+
+    /// Message `id` as traces and reports spell it, `client.3#7` (`client.3~1#7` when
+    /// a restarted incarnation made it), for a design's notes: a raw id reads as
+    /// 268435456. Without the topology ([`NodeCtx::with_topology`]) only this
+    /// replica's own ids are named so, and any other is its number.
+    pub fn msg_label(&self, id: MsgId) -> String {
+        if let Some(topology) = &self.topology {
+            return crate::trace::msg_label(topology, id);
+        }
+        let origin = self.msg_ids.unpack(id);
+        if origin.node != self.replica {
+            return id.to_string();
+        }
+        crate::plan::msg_id::label_at(&self.name, &origin)
     }
 
     /// A fresh message id, unique across the run (the layout is [`MsgOrigin`]'s, the
@@ -614,6 +645,28 @@ mod tests {
             epoch,
             completion,
         })
+    }
+
+    /// A design's note names a message as reports do (`client.1~2#3`), not by its raw
+    /// id (268435456 in a new user's trace): any replica's with the topology, its own
+    /// without.
+    #[test]
+    fn a_message_id_is_labelled_as_reports_spell_it() {
+        let ctx = ctx_with(&[], Recorder::default());
+        let own = ctx.next_msg_id();
+        let client = Replica { group: GroupId(0), index: 1 };
+        let other = MsgOrigin { node: client, incarnation: 2, counter: 3 }.pack();
+        assert_eq!(ctx.msg_label(own), "w.5#0");
+        assert_eq!(ctx.msg_label(other), other.to_string(), "no topology to name it by");
+        let plan = crate::plan::testing::plan_with(&[
+            ("client", 2, &[SocketType::Req]),
+            ("device", 1, &[SocketType::Router]),
+            ("w", 6, &[SocketType::Rep]),
+        ]);
+        let ctx = ctx_with(&[], Recorder::default()).with_topology(Rc::new(plan.topology));
+        let own = ctx.next_msg_id();
+        assert_eq!(ctx.msg_label(own), "w.5#0");
+        assert_eq!(ctx.msg_label(other), "client.1~2#3");
     }
 
     #[test]

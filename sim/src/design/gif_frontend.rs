@@ -32,7 +32,9 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
             pacer.wait(&ctx).await;
             let id = ctx.next_msg_id();
             if let Err(why) = job(&ctx, id).await {
-                ctx.record(AppEvent::Note { text: format!("gif-frontend gave up on {id}: {why}") });
+                ctx.record(AppEvent::Note {
+                    text: format!("gif-frontend gave up on {}: {why}", ctx.msg_label(id)),
+                });
                 break;
             }
         }

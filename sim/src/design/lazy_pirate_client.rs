@@ -81,14 +81,16 @@ impl Pirate<'_> {
             left -= 1;
             if left == 0 {
                 let text = format!(
-                    "lazy pirate: no reply to {id}, server seems to be offline, abandoning"
+                    "lazy pirate: no reply to {}, server seems to be offline, abandoning",
+                    ctx.msg_label(id)
                 );
                 ctx.record(AppEvent::Note { text });
                 ctx.record(AppEvent::RequestAbandoned { id });
                 return false;
             }
             let text = format!(
-                "lazy pirate: no reply to {id}, reopening and resending ({left} tries left)"
+                "lazy pirate: no reply to {}, reopening and resending ({left} tries left)",
+                ctx.msg_label(id)
             );
             ctx.record(AppEvent::Note { text });
             if let Err(why) = ctx.reopen("req").await {

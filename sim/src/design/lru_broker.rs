@@ -111,7 +111,8 @@ impl Broker {
     async fn deliver(&mut self, ctx: &NodeCtx, result: &Payload) {
         let Some(client) = self.owners.remove(&result.id) else {
             // A second result for one job (a resent request was dispatched twice).
-            let text = format!("lru-broker got a result for unknown job {}", result.id);
+            let text =
+                format!("lru-broker got a result for unknown job {}", ctx.msg_label(result.id));
             return ctx.record(AppEvent::Note { text });
         };
         let reply = Payload::new(PayloadKind::Reply, result.id, result.modelled_len);

@@ -83,6 +83,8 @@ async fn push_result(ctx: &NodeCtx, id: MsgId, len: u64) {
     // PUSH waits at its high-water mark; an error loses this one result, which the
     // sink's count shows, and the worker can go on.
     if let Err(e) = ctx.socket("push").send(Msg::new(result)).await {
-        ctx.record(AppEvent::Note { text: format!("pipeline-worker lost result {id}: {e:?}") });
+        ctx.record(AppEvent::Note {
+            text: format!("pipeline-worker lost result {}: {e:?}", ctx.msg_label(id)),
+        });
     }
 }

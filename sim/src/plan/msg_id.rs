@@ -207,8 +207,16 @@ pub fn msg_label(topology: &TopologyPlan, id: MsgId) -> String {
         Some(g) => g.name.clone(),
         None => format!("group#{}", o.node.group.0),
     };
-    let restarted = if o.incarnation == 0 { String::new() } else { format!("~{}", o.incarnation) };
-    format!("{group}.{}{restarted}#{}", o.node.index, o.counter)
+    label_at(&format!("{group}.{}", o.node.index), &o)
+}
+
+/// `client.3~1#7`: an id made by the replica named `replica` (`client.3`), as
+/// [`msg_label`] spells it; the `~1` only when a restarted incarnation made it.
+pub(crate) fn label_at(replica: &str, o: &MsgOrigin) -> String {
+    match o.incarnation {
+        0 => format!("{replica}#{}", o.counter),
+        n => format!("{replica}~{n}#{}", o.counter),
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use smallvec::SmallVec;
 use crate::design::ctx::OutOfMsgIds;
 use crate::design::{Completion, DesignFn, NodeCtx, NodeParts, Reopener, msg_info};
 use crate::net::{Aborter, DriverEvent, SocketHandle, spawn_socket};
-use crate::plan::{Group, MsgIdLayout, Replica, WorkloadPlan};
+use crate::plan::{Group, Replica, TopologyPlan, WorkloadPlan};
 use crate::socket::{SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::trace::{EventKind, Recorder, SocketIndex, TraceEvent};
 use crate::wire::payload::event_msg_info;
@@ -36,6 +36,9 @@ pub(super) struct GroupRuntime {
     pub workload: Rc<WorkloadPlan>,
     /// Each socket's options, shared by every replica's socket (`socket_options`).
     pub socket_options: Vec<Rc<SocketOptions>>,
+    /// The run's topology, one copy for every group, which names message ids in the
+    /// designs' notes (`NodeCtx::msg_label`).
+    pub topology: Rc<TopologyPlan>,
 }
 
 /// Everything a replica needs from the run: the platform it runs on, and what every
@@ -177,7 +180,8 @@ async fn start<P: Platform>(
         epoch,
         completion: rt.completion.clone(),
     });
-    let ctx = ctx.with_msg_ids(MsgIdLayout::for_count(g.group.count));
+    // The topology gives the group's id layout too (`MsgIdLayout::of_group`).
+    let ctx = ctx.with_topology(Rc::clone(&g.topology));
     Some(ctx.with_reopener(reopener(rt, g, replica, seed, epoch, incarnation_sockets)))
 }
 

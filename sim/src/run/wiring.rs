@@ -112,6 +112,7 @@ pub(super) fn group_runtimes(
     world: &FaultWorld,
 ) -> Vec<Rc<GroupRuntime>> {
     let mut groups = Vec::new();
+    let topology = Rc::new(plan.topology.clone());
     for g in &plan.topology.groups {
         for index in 0..g.count {
             world.add_replica(Replica { group: g.id, index });
@@ -124,7 +125,14 @@ pub(super) fn group_runtimes(
             registry.get(&g.design).and_then(|d| d.behaviour().cloned()).expect("checked runnable");
         let workload = Rc::new(plan.workload.get(&g.id).cloned().unwrap_or_default());
         let socket_options = socket_options(g);
-        groups.push(Rc::new(GroupRuntime { group: g.clone(), design, workload, socket_options }));
+        let topology = Rc::clone(&topology);
+        groups.push(Rc::new(GroupRuntime {
+            group: g.clone(),
+            design,
+            workload,
+            socket_options,
+            topology,
+        }));
     }
     groups
 }
