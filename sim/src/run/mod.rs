@@ -294,10 +294,9 @@ impl Scan {
                 EventKind::Drop { reason, .. } => *scan.drops.entry(*reason).or_default() += 1,
                 EventKind::InternalError { reason } if scan.internal_error.is_none() => {
                     let at = crate::spec::format_duration(event.at);
-                    let node = event.node.map_or_else(
-                        || "the run".to_owned(),
-                        |n| format!("{}.{}", plan.topology.group(n.group).name, n.index),
-                    );
+                    let node = event
+                        .node
+                        .map_or_else(|| "the run".to_owned(), |n| plan.topology.replica_name(n));
                     scan.internal_error = Some(format!("{reason} (at {node}, {at})"));
                 }
                 _ => {}

@@ -170,7 +170,7 @@ async fn start<P: Platform>(
     };
     let ctx = NodeCtx::new(NodeParts {
         replica,
-        name: format!("{}.{}", g.group.name, replica.index),
+        name: g.topology.replica_name(replica),
         incarnation,
         params: g.group.params.clone(),
         workload: Rc::clone(&g.workload),
