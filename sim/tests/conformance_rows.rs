@@ -1364,6 +1364,242 @@ fn conformance_zmq_req_close_keeps_reconnecting_while_it_lingers() {
     }
 }
 
+// ------------------------------------------------------------------ a SUB's subscriptions
+
+/// The `sub-pub-restart` rows' reconnect interval, every socket's
+/// (`SUB_RESTART_IVL_MS` in the peer script).
+const RESTART_IVL: Duration = Duration::from_millis(100);
+/// How long a SUB whose PUB restarted may take to get the new PUB's first matching
+/// message (`SUB_RESTART_WINDOW_S`): many reconnect intervals.
+const RESTART_WINDOW: Duration = Duration::from_secs(3);
+/// How long a drain waits for more once the PUB has stopped, as `probe_until_heard`.
+const SUB_QUIET: Duration = Duration::from_millis(100);
+
+/// The topics (first letters) of what a SUB got, sorted, or "nothing"
+/// (`sub_topics` in the peer script).
+fn sub_topics(got: &[Msg]) -> String {
+    let topics: std::collections::BTreeSet<String> =
+        got.iter().map(|m| body(m).chars().take(1).collect()).collect();
+    if topics.is_empty() { "nothing".to_owned() } else { listed(&Vec::from_iter(topics)) }
+}
+
+/// The next message `socket` gets, which must come within `STEP_TIMEOUT`.
+async fn recv_step(socket: &SocketHandle) -> Result<Msg, String> {
+    match recv_within(socket, STEP_TIMEOUT).await {
+        Some(got) => got.map_err(err("recv")),
+        None => Err(format!("nothing arrived in {STEP_TIMEOUT:?}")),
+    }
+}
+
+/// The first message `socket` gets within `within`, if any, as a list.
+async fn first_within(socket: &SocketHandle, within: Duration) -> Vec<Msg> {
+    recv_within(socket, within).await.and_then(Result::ok).into_iter().collect()
+}
+
+/// patchbay's SUB or XSUB (`kind`, `options`) dials the counterpart's PUB and
+/// subscribes to "a" (0x01 "a", an XSUB's way and patchbay's stand-in for a SUB's
+/// `ZMQ_SUBSCRIBE`); the PUB probes on "a" and "b" until told the SUB heard one, then
+/// closes; once the SUB has seen its connection go, a new PUB binds the same port and
+/// probes until told, at most `RESTART_WINDOW`.
+async fn ours_sub_pub_restart<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    kind: SocketType,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let port: u16 = cp.expect("READY ").await?.parse().map_err(err("port"))?;
+    // Subscribed to nothing but what it sends (a test topology's SUB takes all).
+    let options = SocketOptions { reconnect_ivl: RESTART_IVL, subscribe: vec![], ..options };
+    let watch = Watch::default();
+    let sub = open(t, kind, &options, vec![], vec![env.peer(port)], &watch).await?;
+    send_step(&sub, "\x01a").await?;
+    let mut before = first_within(&sub, STEP_TIMEOUT).await;
+    cp.say("heard");
+    cp.expect("CLOSED").await?;
+    before.extend(drain(&sub, SUB_QUIET).await);
+    if !watch.until(STEP_TIMEOUT, |s| !s.closed.is_empty()).await {
+        return Err("the SUB never saw the PUB's connection close".to_owned());
+    }
+    cp.say("restart");
+    let mut after = first_within(&sub, RESTART_WINDOW).await;
+    cp.say("heard");
+    cp.expect("STOPPED").await?;
+    after.extend(drain(&sub, SUB_QUIET).await);
+    cp.say("done");
+    let kind = if kind == SocketType::XSub { "XSUB" } else { "SUB" };
+    Ok(Outcome::new(format!(
+        "before the PUB restarted the {kind} got {}; after, {}",
+        sub_topics(&before),
+        sub_topics(&after)
+    )))
+}
+
+/// Probes on "a" and "b" every 10 ms from `publisher` until told "heard".
+async fn sim_probe_until_told(publisher: &SocketHandle, link: &mut SimLink) -> Result<(), String> {
+    loop {
+        for probe in ["a-probe", "b-probe"] {
+            publisher.send(Msg::new(probe)).await.map_err(err("probe"))?;
+        }
+        if let Ok(line) = timeout(Duration::from_millis(10), link.expect("heard")).await {
+            return line.map(drop);
+        }
+    }
+}
+
+/// The simulated PUBs (`options`) of `peer_sub_pub_restart` (`restart`) and of
+/// `peer_pub_probes`: a PUB probes until told; with `restart` it closes, says CLOSED,
+/// and when told a new one binds the same port and probes until told; without, it
+/// sends its last round, "a-last" and 10 ms later "b-last" (`last_round`: nanomsg's
+/// PUB drops a message for a pipe still writing one); then STOPPED.
+fn sim_pub_probes(options: SocketOptions, restart: bool) -> SimPeer {
+    sim_peer(move |t, mut link| async move {
+        let bound = vec![sim_server_at()];
+        let watch = Watch::default();
+        let mut publisher =
+            open(t.clone(), SocketType::Pub, &options, bound.clone(), vec![], &watch).await?;
+        link.say(format!("READY {SIM_SERVER_PORT}"));
+        sim_probe_until_told(&publisher, &mut link).await?;
+        if restart {
+            publisher.close().await;
+            link.say("CLOSED");
+            link.expect("restart").await?;
+            publisher = open(t, SocketType::Pub, &options, bound, vec![], &watch).await?;
+            sim_probe_until_told(&publisher, &mut link).await?;
+        } else {
+            publisher.send(Msg::new("a-last")).await.map_err(err("a-last"))?;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            publisher.send(Msg::new("b-last")).await.map_err(err("b-last"))?;
+        }
+        link.say("STOPPED");
+        link.expect("done").await?;
+        Ok(())
+    })
+}
+
+/// libzmq keeps a connecting pipe through a lost connection and "hiccups" it
+/// (`session_base_t::reconnect`), and `xsub_t::xhiccuped` sends every subscription on
+/// it again, so a SUB or XSUB whose PUB restarts on the same port gets the new PUB's
+/// "a" messages, never its "b" ones (the oracle: every run). Tried as a mutation:
+/// with patchbay's `Subscriber` sending its prefixes only when a pipe is attached, as
+/// it did before this row, the new PUB never heard of "a": "after, nothing", both
+/// ways.
+#[test]
+fn conformance_zmq_sub_subscribes_again_when_its_pub_restarts() {
+    require_peers();
+    let row = "zmq-sub-pub-restart";
+    let variants = [
+        (SocketType::Sub, "before the PUB restarted the SUB got a; after, a"),
+        (SocketType::XSub, "before the PUB restarted the XSUB got a; after, a"),
+    ];
+    let oracle = oracle(row);
+    assert_eq!(
+        oracle.outcomes,
+        variants.map(|(_, want)| want),
+        "the oracle is not libzmq's resubscribing SUB"
+    );
+    for (kind, want) in variants {
+        let (sub, publisher) = (zeromq(), zeromq());
+        let peer = sim_pub_probes(publisher, true);
+        let (real, sim) = both_ways!(row, PROCESS, peer, ours_sub_pub_restart(kind, sub));
+        agree(row, want, &real, &sim);
+    }
+}
+
+/// NNG's and nanomsg's SUB filter for themselves and send nothing upstream: the
+/// filter is the socket's, so a SUB whose PUB restarts gets the new PUB's "a"
+/// messages with nothing to resend, as patchbay's SP SUB does.
+#[test]
+fn conformance_sp_sub_still_filters_when_its_pub_restarts() {
+    require_peers();
+    let want = "before the PUB restarted the SUB got a; after, a";
+    let libraries = [
+        ("nng-sub-pub-restart", nng_options(SocketType::Sub), nng_options(SocketType::Pub)),
+        (
+            "nanomsg-sub-pub-restart",
+            nanomsg_options(SocketType::Sub),
+            nanomsg_options(SocketType::Pub),
+        ),
+    ];
+    for (row, sub, publisher) in libraries {
+        oracle_shows(row, want, "the oracle is not the SP SUB's filter");
+        let kind = SocketType::Sub;
+        let peer = sim_pub_probes(publisher, true);
+        let (real, sim) = both_ways!(row, PROCESS, peer, ours_sub_pub_restart(kind, sub));
+        agree(row, want, &real, &sim);
+    }
+}
+
+/// patchbay's SUB (`options`) subscribes to "a", "a" and "b" and cancels "a" once
+/// (0x01/0x00 + prefix, its stand-in for `ZMQ_SUBSCRIBE` and `ZMQ_UNSUBSCRIBE`,
+/// `nng_sub0_socket_subscribe`, `NN_SUB_SUBSCRIBE`), then dials the counterpart's
+/// PUB, which probes on "a" and "b" until told the SUB heard a "b", then sends its
+/// last round: which of "a-last" and "b-last" the SUB gets.
+async fn ours_sub_double_subscribe<T: Transport>(
+    t: T,
+    env: Env,
+    mut cp: Counterpart,
+    options: SocketOptions,
+) -> Result<Outcome, String> {
+    let port: u16 = cp.expect("READY ").await?.parse().map_err(err("port"))?;
+    let options = SocketOptions { subscribe: vec![], ..options };
+    let sub =
+        open(t, SocketType::Sub, &options, vec![], vec![env.peer(port)], &Watch::default()).await?;
+    for command in ["\x01a", "\x01a", "\x01b", "\x00a"] {
+        send_step(&sub, command).await?;
+    }
+    // Every subscription sent has reached the PUB once a "b" probe arrives.
+    while !body(&recv_step(&sub).await?).starts_with('b') {}
+    cp.say("heard");
+    cp.expect("STOPPED").await?;
+    let mut got = Vec::new();
+    loop {
+        let msg = recv_step(&sub).await?;
+        let text = body(&msg);
+        if text.ends_with("-last") {
+            got.push(msg);
+        }
+        if text == "b-last" {
+            break;
+        }
+    }
+    cp.say("done");
+    let got = sub_topics(&got);
+    Ok(Outcome::new(format!("SUB subscribed to a twice and b once, cancelled a once: got {got}")))
+}
+
+/// NNG's SUB keeps a set of topics: `sub0_ctx_subscribe` returns at once for a topic
+/// it holds, so "a" subscribed twice is cancelled by one unsubscribe; libzmq's SUB
+/// (its XSUB trie) and nanomsg's count subscriptions and still hold "a" (the oracle:
+/// every run). Tried as a mutation: with patchbay's `Prefixes` counting for every
+/// library, as it did before this row, its `nng` SUB still got "a", both ways.
+#[test]
+fn conformance_nng_sub_holds_a_topic_once_and_libzmq_and_nanomsg_count() {
+    require_peers();
+    let libraries = [
+        (
+            "nng-sub-double-subscribe",
+            "b",
+            nng_options(SocketType::Sub),
+            nng_options(SocketType::Pub),
+        ),
+        ("zmq-sub-double-subscribe", "a,b", zeromq(), zeromq()),
+        (
+            "nanomsg-sub-double-subscribe",
+            "a,b",
+            nanomsg_options(SocketType::Sub),
+            nanomsg_options(SocketType::Pub),
+        ),
+    ];
+    for (row, topics, sub, publisher) in libraries {
+        let want = format!("SUB subscribed to a twice and b once, cancelled a once: got {topics}");
+        oracle_shows(row, &want, "the oracle is not the library's SUB");
+        let peer = sim_pub_probes(publisher, false);
+        let (real, sim) = both_ways!(row, PROCESS, peer, ours_sub_double_subscribe(sub));
+        agree(row, &want, &real, &sim);
+    }
+}
+
 // ------------------------------------------------------------------ a PAIR's second dialler
 
 /// How long the PAIR's send of 3 may wait once a has gone, as `SECOND_SEND_MS` in the

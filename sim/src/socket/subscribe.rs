@@ -6,15 +6,23 @@
 //! `0x00`+prefix to cancel. For a SUB this is patchbay's stand-in for
 //! `setsockopt(ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE)`. Prefixes from `options.subscribe`
 //! are subscribed at construction. Every subscription goes out on every pipe, and a
-//! pipe attached later is sent every current prefix first, so a SUB that reconnects
-//! subscribes again. As in libzmq 4.3's XSUB, prefixes are counted: each subscribe is
-//! passed upstream, a cancel only when the last subscription to its prefix goes.
+//! pipe attached later is sent every current prefix first. A connecting pipe outlives
+//! its connection (ZeroMQ's `IMMEDIATE=0`), so a pipe whose connection comes up again
+//! is sent every current prefix again, in place of any subscription still queued on
+//! it: libzmq's session "hiccups" the pipe of a lost connection and `xsub_t::
+//! xhiccuped` resends the whole set, so a SUB whose PUB restarts subscribes to the
+//! new one (`zmq-sub-pub-restart`). As in libzmq 4.3's XSUB, prefixes are counted:
+//! each subscribe is passed upstream, a cancel only when the last subscription to its
+//! prefix goes. NNG's SUB holds a topic once (`Prefixes::set`): a second subscribe
+//! changes nothing and one cancel removes it (`nng-sub-double-subscribe`).
 //!
 //! That travel is ZeroMQ's alone. On SP (`library: nng`, `nanomsg`, or not named) a
 //! SUB filters locally and writes nothing to its pipes: NNG's and nanomsg's SUB never
 //! send, and a real NNG publisher closes a connection on which a subscriber sends
 //! anything (docs/library-semantics.md, "Subscriptions on SP"). The subscription still
-//! changes the socket's filter and is still traced as a `Subscription` event.
+//! changes the socket's filter and is still traced as a `Subscription` event. Its
+//! filter belongs to the socket, not to a connection, so an SP SUB whose PUB restarts
+//! gets the new one's messages with nothing to resend (`nng-sub-pub-restart`).
 //!
 //! A SUB drops a message that matches none of its prefixes (`Unsubscribed`): a ZeroMQ
 //! publisher has filtered already, but an NNG publisher sends everything. An XSUB does
@@ -37,6 +45,7 @@
 //! messages), although `SocketType::hwm_policy` lists SUB and XSUB as blocking for
 //! what they receive.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,6 +67,9 @@ pub struct Subscriber {
     prefixes: Prefixes,
     /// Whether subscriptions travel upstream: only on ZeroMQ's wire (ZMTP).
     upstream: bool,
+    /// ZeroMQ's pipes whose connection has been up: one that comes up again is a
+    /// reconnect, which subscribes again (`set_connected`). Kept only with `upstream`.
+    been_up: BTreeSet<PipeId>,
     /// NNG's queueing: one queue for the socket, which never stops a pipe
     /// (`Pipes::queue_per_socket`); a full one makes room or refuses the new message.
     reads_on: bool,
@@ -87,8 +99,10 @@ impl Subscriber {
         let mut core = Subscriber {
             xsub,
             pipes,
-            prefixes: Prefixes::default(),
+            // NNG's SUB keeps a set of topics; libzmq's and nanomsg's count.
+            prefixes: if options.nng_queues { Prefixes::set() } else { Prefixes::default() },
             upstream: options.zmtp,
+            been_up: BTreeSet::new(),
             reads_on: options.nng_queues,
             prefer_new: options.sub_prefer_new,
         };
@@ -96,6 +110,11 @@ impl Subscriber {
             core.subscribe(true, Bytes::from(prefix));
         }
         core
+    }
+
+    /// A subscription message for every current prefix, in byte order.
+    fn subscribe_all(&self) -> Vec<Msg> {
+        self.prefixes.iter().map(|p| Msg::new(command_body(true, p))).collect()
     }
 
     /// Changes this socket's own subscription and tells every pipe when upstream must
@@ -127,11 +146,44 @@ impl SocketCore for Subscriber {
         if !self.upstream {
             return;
         }
-        let resubscribe: Vec<Msg> =
-            self.prefixes.iter().map(|p| Msg::new(command_body(true, p))).collect();
-        for msg in resubscribe {
+        for msg in self.subscribe_all() {
             self.pipes.enqueue_or_drop(pipe, msg);
         }
+    }
+
+    /// A connecting pipe whose connection comes up again (not its first) is sent every
+    /// current prefix again, first, as libzmq's `xsub_t::xhiccuped` does once the
+    /// session has "hiccuped" the pipe of a lost connection: the new peer knows none
+    /// of them. Subscriptions still queued on the pipe are taken back, silently, as
+    /// the hiccup discards the old pipe's queue: the whole set replaces them (a cancel
+    /// among them is for a prefix the set no longer holds). Anything else an XSUB
+    /// queued stays, after the set. The first connection sends what `attach` queued,
+    /// so its prefixes go out once (ZeroMQ's wire only).
+    fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
+        self.pipes.set_connected(pipe, connected);
+        if !connected || !self.upstream || !self.pipes.is_attached(pipe) {
+            return;
+        }
+        if self.been_up.insert(pipe) {
+            return;
+        }
+        let queued: Vec<Msg> = std::iter::from_fn(|| self.pipes.take_outbound(pipe, |_| true))
+            .filter(|msg| parse_command(&msg.body).is_none())
+            .collect();
+        for msg in self.subscribe_all() {
+            self.pipes.enqueue_or_drop(pipe, msg);
+        }
+        for msg in queued {
+            // Reported `Enqueued` when the application sent it; it only moves back.
+            if let Err(msg) = self.pipes.push_outbound(pipe, msg) {
+                self.pipes.drop_msg(Some(pipe), DropReason::Hwm, msg);
+            }
+        }
+    }
+
+    fn detach(&mut self, pipe: PipeId, _now: Duration) {
+        self.been_up.remove(&pipe);
+        self.pipes.detach(pipe);
     }
 
     /// A subscription message changes the subscription and always succeeds. Any other
@@ -346,6 +398,63 @@ mod tests {
         s.detach(1, ms(2));
         up(&mut s, &[2]);
         assert_eq!(bodies(&mut s, 2), [b"\x01a".to_vec(), b"\x01b".to_vec()]);
+    }
+
+    /// A connecting pipe whose connection drops and comes up again (a PUB that
+    /// restarted) is sent every prefix again, first, as libzmq's `xhiccuped` does;
+    /// the first connection sends them once. A subscription queued while the pipe was
+    /// down is replaced by the set, so nothing goes out twice. Before, nothing was
+    /// sent again and the new PUB never sent this SUB anything.
+    #[test]
+    fn a_reconnected_pipe_is_subscribed_again_once() {
+        let mut s = Subscriber::new_sub(zmtp_sub_opts(&["a"]));
+        s.attach(1, ms(0));
+        s.set_connected(1, true, ms(1));
+        assert_eq!(bodies(&mut s, 1), [b"\x01a".to_vec()], "the first connection: once");
+        s.set_connected(1, false, ms(2));
+        s.send(command(true, "b"), ms(3)).unwrap();
+        s.set_connected(1, true, ms(4));
+        assert_eq!(bodies(&mut s, 1), [b"\x01a".to_vec(), b"\x01b".to_vec()]);
+        // A cancel sent while down is for a prefix the set no longer holds.
+        s.set_connected(1, false, ms(5));
+        s.send(command(false, "a"), ms(6)).unwrap();
+        s.set_connected(1, true, ms(7));
+        assert_eq!(bodies(&mut s, 1), [b"\x01b".to_vec()]);
+        // On SP nothing goes upstream, reconnect or not.
+        let mut sp = Subscriber::new_sub(sub_opts(&["a"]));
+        up(&mut sp, &[1]);
+        sp.set_connected(1, false, ms(1));
+        sp.set_connected(1, true, ms(2));
+        assert_eq!(bodies(&mut sp, 1), Vec::<Vec<u8>>::new());
+    }
+
+    /// An XSUB shares the core (a FORWARDER's XSUB facing a PUB that restarted): the
+    /// prefixes it was sent go out again, before the data it queued while down.
+    #[test]
+    fn a_reconnected_xsub_subscribes_again_before_its_queued_data() {
+        let mut x = Subscriber::new_xsub(zmtp_sub_opts(&[]));
+        up(&mut x, &[1]);
+        x.send(command(true, "a"), ms(1)).unwrap();
+        assert_eq!(bodies(&mut x, 1), [b"\x01a".to_vec()]);
+        x.set_connected(1, false, ms(2));
+        x.send(msg(&[], "data"), ms(3)).unwrap();
+        x.set_connected(1, true, ms(4));
+        assert_eq!(bodies(&mut x, 1), [b"\x01a".to_vec(), b"data".to_vec()]);
+    }
+
+    /// NNG's SUB holds a topic once: "a" subscribed twice (at construction and by a
+    /// send) and cancelled once is gone, where libzmq's and nanomsg's still hold it
+    /// (`nng-sub-double-subscribe`).
+    #[test]
+    fn nngs_sub_holds_a_topic_once_and_libzmqs_counts() {
+        for (nng, want) in [(true, None), (false, Some(msg(&[], "a1")))] {
+            let mut s = Subscriber::new_sub(SocketOptions { nng_queues: nng, ..sub_opts(&["a"]) });
+            up(&mut s, &[1]);
+            s.send(command(true, "a"), ms(1)).unwrap();
+            s.send(command(false, "a"), ms(2)).unwrap();
+            s.on_message(1, msg(&[], "a1"), ms(3));
+            assert_eq!(s.recv(ms(4)).ok(), want, "nng: {nng}");
+        }
     }
 
     /// Regression (issue 12): on SP a SUB sent ZeroMQ's `0x01`+prefix upstream, and a

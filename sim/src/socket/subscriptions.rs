@@ -53,22 +53,35 @@ pub(crate) fn any_matches<'a>(mut prefixes: impl Iterator<Item = &'a Bytes>, top
 }
 
 /// A subscriber's own prefixes, counted: subscribing twice needs two cancels, as
-/// libzmq's XSUB trie counts them.
+/// libzmq's XSUB trie and nanomsg's SUB trie count them. NNG's SUB keeps a set
+/// instead ([`Prefixes::set`]): `sub0_ctx_subscribe` does nothing for a topic it
+/// holds already, so one cancel removes a prefix however often it was subscribed.
 #[derive(Debug, Default)]
 pub struct Prefixes {
     counts: BTreeMap<Bytes, u32>,
+    /// NNG's set semantics: a prefix is held once, whatever the count of subscribes.
+    set: bool,
 }
 
 impl Prefixes {
-    /// Counts one more subscription to `prefix`; true when it was not held before.
+    /// Prefixes held as a set, as NNG's SUB holds its topics.
+    pub fn set() -> Prefixes {
+        Prefixes { set: true, ..Prefixes::default() }
+    }
+
+    /// Counts one more subscription to `prefix` (as a set: holds it); true when it
+    /// was not held before.
     pub fn add(&mut self, prefix: Bytes) -> bool {
         let count = self.counts.entry(prefix).or_insert(0);
+        if self.set && *count > 0 {
+            return false;
+        }
         *count += 1;
         *count == 1
     }
 
-    /// Counts one subscription to `prefix` fewer; true when that was the last one.
-    /// Cancelling a prefix that is not held changes nothing.
+    /// Counts one subscription to `prefix` fewer; true when that was the last one
+    /// (always, as a set). Cancelling a prefix that is not held changes nothing.
     pub fn remove(&mut self, prefix: &Bytes) -> bool {
         let Some(count) = self.counts.get_mut(prefix) else { return false };
         *count -= 1;
@@ -119,5 +132,20 @@ mod tests {
         assert!(!p.matches(&Bytes::from_static(b"ABC")));
         p.add(Bytes::new());
         assert!(p.matches(&two_frames));
+    }
+
+    /// NNG's SUB holds a topic once: subscribing "a" twice and cancelling it once
+    /// leaves nothing (`sub0_ctx_subscribe` returns early for a topic it has), where
+    /// libzmq and nanomsg still hold it (the `sub-double-subscribe` rows).
+    #[test]
+    fn as_a_set_one_cancel_removes_a_prefix_subscribed_twice() {
+        let mut set = Prefixes::set();
+        assert!(set.add("a".into()));
+        assert!(!set.add("a".into()), "held already: nothing changes");
+        assert!(set.remove(&"a".into()), "the one cancel removes it");
+        assert!(!set.matches(&Bytes::from_static(b"a-1")));
+        assert!(!set.remove(&"a".into()));
+        assert!(set.add("a".into()), "and it can be subscribed again");
+        assert!(set.matches(&Bytes::from_static(b"a-1")));
     }
 }

@@ -21,6 +21,10 @@ Rows:
   nng-req-resend       NNG REQ, same story: the request reaches the new REP
   nng-req-cancel       NNG REQ sends a second request before the first's reply;
                        the REP answers the first late, then the second
+  nng-req-noresend-pipe-loss
+                       an NNG REQ dials REPs a and b and sends req-1; the REP that
+                       took it closes without answering: at the default resend time,
+                       then with resends off (NNG_OPT_REQ_RESENDTIME 0)
   zmq-req-relaxed, zmq-req-relaxed-correlate
                        libzmq REQ with ZMQ_REQ_RELAXED (ZMQ_REQ_CORRELATE off, then
                        on) sends req-2 while its REP holds req-1; the REP answers
@@ -46,6 +50,15 @@ Rows:
                        small messages and closes; the PULL drains; then, with fresh
                        sockets, the same with big messages sent until a send waits
                        (libzmq's PUSH at LINGER -1, its default, and SNDHWM 10)
+  zmq-sub-pub-restart, nng-sub-pub-restart, nanomsg-sub-pub-restart
+                       a SUB (libzmq's: and an XSUB) subscribed to "a" dials a PUB
+                       that probes on "a" and "b"; the PUB closes and, once the SUB
+                       has seen it go, a new PUB binds the same port and probes: what
+                       the SUB got before and after
+  zmq-sub-double-subscribe, nng-sub-double-subscribe, nanomsg-sub-double-subscribe
+                       a SUB subscribes to "a" twice and "b" once, cancels "a" once,
+                       and dials a PUB probing on "a" and "b" until it gets a "b";
+                       the PUB sends "a-last", then "b-last": which the SUB gets
   zmq-req-close-lingers
                        a REQ (ZMQ_RECONNECT_IVL 100 ms) connects to a REP, which
                        closes; the REQ sends "abandoned" and is closed at LINGER -1
@@ -547,6 +560,103 @@ def peer_nng_req_cancel():
     say("REP", rep.recv().decode())
     rep.send(b"echo:req-2")
     line()
+
+
+# The nng-req-noresend-pipe-loss row: its two rounds, as (label, resend time to set;
+# None keeps NNG's default of 60 s).
+NORESEND_ROUNDS = (("default", None), ("off", 0))
+
+
+def noresend_reps():
+    """REPs a and b, each answering what it receives unless it is the first to
+    receive (the holder, which answers nothing); gives the sockets, their ports and
+    a queue of (name, body) in arrival order."""
+    import pynng
+
+    arrived = queue.Queue()
+    lock = threading.Lock()
+    holder = []
+    reps = {}
+
+    def serve(name, rep):
+        try:
+            body = rep.recv()
+        except Exception:  # closed, or timed out: nothing arrived
+            return
+        with lock:
+            first = not holder
+            holder.append(name)
+        if not first:
+            rep.send(b"echo:" + body)
+        arrived.put((name, body.decode()))
+
+    for name in ("a", "b"):
+        rep = nng_open(pynng.Rep0)
+        reps[name] = (rep, nng_listen(rep, 0))
+        threading.Thread(target=serve, args=(name, rep), daemon=True).start()
+    return reps, arrived
+
+
+def noresend_rest(reps, arrived):
+    """Once the REQ has sent req-1: the REP holding it closes; what the other REP
+    gets within the window (it answers it); gives (the other's socket, what it got)."""
+    holder, _ = arrived.get(timeout=TIMEOUT_MS / 1000)
+    reps[holder][0].close()
+    other = "b" if holder == "a" else "a"
+    try:
+        name, body = arrived.get(timeout=WINDOW_S)
+        got = body if name == other else "nothing"
+    except queue.Empty:
+        got = "nothing"
+    return reps[other][0], got
+
+
+def noresend_part(label, other_got, req_got):
+    return "resend %s: other REP got %s, %s" % (label, other_got, req_got)
+
+
+def oracle_nng_req_noresend_pipe_loss():
+    """NNG's REQ whose pipe holding the request closes: at the default resend time
+    the request goes to the other REP; with resends off the receive fails with
+    NNG_ECONNRESET and nothing is sent again (req0_pipe_close)."""
+    import pynng
+
+    parts = []
+    for label, resend in NORESEND_ROUNDS:
+        reps, arrived = noresend_reps()
+        req = nng_open(pynng.Req0)
+        if resend is not None:
+            req.resend_time = resend
+        pipes = threading.Semaphore(0)
+        req.add_post_pipe_connect_cb(lambda _p: pipes.release())
+        for name in ("a", "b"):
+            req.dial("tcp://127.0.0.1:%d" % reps[name][1], block=True)
+        for _ in range(2):
+            assert pipes.acquire(timeout=5), "the REQ has no pipe to both REPs"
+        req.send(b"req-1")
+        other, other_got = noresend_rest(reps, arrived)
+        try:
+            req_got = "REQ got " + req.recv().decode()
+        except pynng.exceptions.ConnectionReset:
+            req_got = "REQ recv failed: connection reset"
+        except pynng.Timeout:
+            req_got = "REQ recv timed out"
+        parts.append(noresend_part(label, other_got, req_got))
+        other.close()
+        req.close()
+    say("OUTCOME", " | ".join(parts))
+
+
+def peer_nng_req_noresend_pipe_loss():
+    """pynng's REPs a and b against patchbay's REQ, each round: the holder closes,
+    the other REP reports what it got in the window, then waits for "next"."""
+    for _ in NORESEND_ROUNDS:
+        reps, arrived = noresend_reps()
+        say("READY", reps["a"][1], reps["b"][1])
+        other, other_got = noresend_rest(reps, arrived)
+        say("OTHER", other_got)
+        assert line() == "next"
+        other.close()
 
 
 # The zmq-req-relaxed and zmq-req-relaxed-correlate rows. How long a read of the
@@ -3682,6 +3792,261 @@ def peer_handshake_deadline(port):
     line()
 
 
+# ---------------------------------------------------------------- a SUB's subscriptions
+
+# The sub-pub-restart rows: every socket reconnects this often, and a SUB whose PUB
+# restarted must get the new PUB's first matching message within the window (many
+# reconnect intervals and a subscription's trip).
+SUB_RESTART_IVL_MS = 100
+SUB_RESTART_WINDOW_S = 3.0
+NN_SUB_UNSUBSCRIBE = 2
+
+
+class PubSubEnd:
+    """A PUB, SUB or XSUB (`kind`; XSUB: libzmq only) of `lib` ("zmq", "nng",
+    "nanomsg"), reconnecting every SUB_RESTART_IVL_MS, with `listen(port)` (0: any
+    port), `dial(port)`, `send(body)`, `recv(ms)` (a message, or None),
+    `subscribe(prefix, on)` (an XSUB sends 0x01/0x00 + prefix), `close()` and
+    `wait_gone()`, whether the SUB saw its connection go within 5 s."""
+
+    def __init__(self, lib, kind):
+        self.lib, self.kind = lib, kind
+        if lib == "zmq":
+            import zmq
+
+            _, self.ctx = zmq_ctx()
+            self.sock = zsock(self.ctx, getattr(zmq, kind), RECONNECT_IVL=SUB_RESTART_IVL_MS)
+            self.mon = self.sock.get_monitor_socket() if kind != "PUB" else None
+        elif lib == "nng":
+            import pynng
+
+            ivl = SUB_RESTART_IVL_MS
+            self.sock = nng_open({"PUB": pynng.Pub0, "SUB": pynng.Sub0}[kind],
+                                 reconnect_time_min=ivl, reconnect_time_max=ivl)
+            self.gone = threading.Event()
+            self.sock.add_post_pipe_remove_cb(lambda _pipe: self.gone.set())
+        else:
+            self.sock = Nn({"PUB": NN_PUB, "SUB": NN_SUB}[kind])
+            self.sock.setint(NN_RECONNECT_IVL, SUB_RESTART_IVL_MS)
+
+    def listen(self, port):
+        end = time.monotonic() + 5
+        while True:
+            try:
+                if self.lib == "zmq":
+                    if port == 0:
+                        return self.sock.bind_to_random_port("tcp://127.0.0.1")
+                    rebind(self.sock, port)
+                elif self.lib == "nng":
+                    return nng_listen(self.sock, port)
+                else:
+                    port = port or free_port()
+                    self.sock.bind(port)
+                return port
+            except Exception:  # the old PUB's port not yet given back (NNG, nanomsg)
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.01)
+
+    def dial(self, port):
+        if self.lib == "zmq":
+            self.sock.connect("tcp://127.0.0.1:%d" % port)
+        elif self.lib == "nng":
+            self.sock.dial("tcp://127.0.0.1:%d" % port, block=True)
+        else:
+            self.sock.connect(port)
+
+    def send(self, body):
+        self.sock.send(body)
+
+    def recv(self, ms):
+        if self.lib == "zmq":
+            return zmq_try_recv(self.sock, ms)
+        if self.lib == "nng":
+            return nng_try_recv(self.sock, ms)
+        return self.sock.recv(ms)
+
+    def subscribe(self, prefix, on=True):
+        if self.lib == "zmq":
+            import zmq
+
+            if self.kind == "XSUB":
+                self.sock.send((b"\x01" if on else b"\x00") + prefix)
+            else:
+                self.sock.setsockopt(zmq.SUBSCRIBE if on else zmq.UNSUBSCRIBE, prefix)
+        elif self.lib == "nng":
+            (self.sock.subscribe if on else self.sock.unsubscribe)(prefix)
+        else:
+            opt = NN_SUB_SUBSCRIBE if on else NN_SUB_UNSUBSCRIBE
+            self.sock.check(Nn.lib.nn_setsockopt(self.sock.s, NN_SUB, opt, prefix, len(prefix)))
+
+    def close(self):
+        if self.lib == "nanomsg":
+            Nn.lib.nn_close(self.sock.s)
+        else:
+            if self.lib == "zmq" and self.mon is not None:
+                self.sock.disable_monitor()
+                self.mon.close()
+            self.sock.close()
+
+    def wait_gone(self):
+        if self.lib == "zmq":
+            return monitor_wait(self.mon, ["EVENT_DISCONNECTED"], 5) is not None
+        if self.lib == "nng":
+            return self.gone.wait(5)
+        end = time.monotonic() + 5
+        while self.sock.connections() > 0:
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.001)
+        return True
+
+
+def sub_topics(got):
+    """The topics (first letters) of what a SUB got, sorted, or "nothing"."""
+    return ",".join(sorted({m[:1].decode() for m in got})) or "nothing"
+
+
+def restart_outcome(kind, before, after):
+    return "before the PUB restarted the %s got %s; after, %s" % (
+        kind, sub_topics(before), sub_topics(after))
+
+
+def double_subscribe_outcome(got):
+    return "SUB subscribed to a twice and b once, cancelled a once: got %s" % sub_topics(got)
+
+
+def probe_until_heard(pub, sub, tag, seconds):
+    """The PUB sends a-TAG and b-TAG every 10 ms until the SUB gets one or `seconds`
+    pass; what the SUB got, and what arrives after until quiet."""
+    got = []
+    end = time.monotonic() + seconds
+    while not got and time.monotonic() < end:
+        pub.send(b"a-" + tag)
+        pub.send(b"b-" + tag)
+        msg = sub.recv(10)
+        if msg is not None:
+            got.append(msg)
+    while (msg := sub.recv(100)) is not None:
+        got.append(msg)
+    return got
+
+
+def probe_until_told(pub, tag):
+    """The peer's PUB sends a-TAG and b-TAG every 10 ms until told "heard"."""
+    probing = threading.Event()
+    probing.set()
+
+    def probe():
+        while probing.is_set():
+            pub.send(b"a-" + tag)
+            pub.send(b"b-" + tag)
+            time.sleep(0.01)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    assert line() == "heard"
+    probing.clear()
+    prober.join()
+
+
+def oracle_sub_pub_restart(lib, kinds=("SUB",)):
+    """A SUB (or XSUB) subscribed to "a" dials a PUB, which probes on "a" and "b"
+    until it gets one; the PUB closes; once the SUB has seen its connection go a new
+    PUB binds the same port and probes for SUB_RESTART_WINDOW_S. libzmq's session
+    hiccups the pipe of a lost connection and `xsub_t::xhiccuped` sends every
+    subscription again; NNG's and nanomsg's SUB filter for themselves."""
+    for kind in kinds:
+        pub = PubSubEnd(lib, "PUB")
+        port = pub.listen(0)
+        sub = PubSubEnd(lib, kind)
+        sub.dial(port)
+        sub.subscribe(b"a")
+        before = probe_until_heard(pub, sub, b"before", TIMEOUT_MS / 1000)
+        pub.close()
+        assert sub.wait_gone(), "the SUB never saw the PUB go"
+        pub = PubSubEnd(lib, "PUB")
+        pub.listen(port)
+        after = probe_until_heard(pub, sub, b"after", SUB_RESTART_WINDOW_S)
+        say("OUTCOME", restart_outcome(kind, before, after))
+        sub.close()
+        pub.close()
+
+
+def peer_sub_pub_restart(lib):
+    """The PUBs that patchbay's SUB dials: the first probes until told "heard",
+    closes and says CLOSED; when told "restart" a second binds the same port and
+    probes until told "heard", then says STOPPED."""
+    pub = PubSubEnd(lib, "PUB")
+    port = pub.listen(0)
+    say("READY", port)
+    probe_until_told(pub, b"before")
+    pub.close()
+    say("CLOSED")
+    assert line() == "restart"
+    pub = PubSubEnd(lib, "PUB")
+    pub.listen(port)
+    probe_until_told(pub, b"after")
+    say("STOPPED")
+    line()
+
+
+def last_round(pub):
+    """The PUB's last round, once the SUB has heard a "b" probe (so every subscription
+    it sent has arrived): "a-last", then "b-last" 10 ms later, so that nanomsg's PUB,
+    which drops a message for a pipe still writing one, drops neither."""
+    pub.send(b"a-last")
+    time.sleep(0.01)
+    pub.send(b"b-last")
+
+
+def last_round_got(recv):
+    """What of the last round `recv(ms)` gets, up to "b-last"."""
+    got = []
+    while (msg := recv(TIMEOUT_MS)) is not None:
+        if msg.endswith(b"-last"):
+            got.append(msg)
+        if msg == b"b-last":
+            break
+    return got
+
+
+def oracle_sub_double_subscribe(lib):
+    """A SUB subscribes to "a", "a" and "b", then cancels "a" once, and dials a PUB
+    that probes on "a" and "b" until it gets a "b", then sends its last round: what
+    of it the SUB gets. libzmq's XSUB trie and nanomsg's count a prefix's
+    subscriptions; NNG's `sub0_ctx_subscribe` keeps a topic once."""
+    pub = PubSubEnd(lib, "PUB")
+    port = pub.listen(0)
+    sub = PubSubEnd(lib, "SUB")
+    for prefix, on in ((b"a", True), (b"a", True), (b"b", True), (b"a", False)):
+        sub.subscribe(prefix, on)
+    sub.dial(port)
+    end = time.monotonic() + TIMEOUT_MS / 1000
+    heard_b = False
+    while not heard_b:
+        assert time.monotonic() < end, "the SUB never got a b probe"
+        pub.send(b"a-probe")
+        pub.send(b"b-probe")
+        while (msg := sub.recv(10)) is not None:
+            heard_b = heard_b or msg.startswith(b"b")
+    last_round(pub)
+    say("OUTCOME", double_subscribe_outcome(last_round_got(sub.recv)))
+    sub.close()
+    pub.close()
+
+
+def peer_pub_probes(lib):
+    """A PUB that patchbay's SUB dials, probing until told "heard"; then its last
+    round, and STOPPED."""
+    pub = PubSubEnd(lib, "PUB")
+    say("READY", pub.listen(0))
+    probe_until_told(pub, b"probe")
+    last_round(pub)
+    say("STOPPED")
+    line()
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -3689,6 +4054,7 @@ ORACLES = {
     "zmq-req-stuck": oracle_zmq_req_stuck,
     "nng-req-resend": oracle_nng_req_resend,
     "nng-req-cancel": oracle_nng_req_cancel,
+    "nng-req-noresend-pipe-loss": oracle_nng_req_noresend_pipe_loss,
     "zmq-req-relaxed": lambda: oracle_zmq_req_relaxed(False),
     "zmq-req-relaxed-correlate": lambda: oracle_zmq_req_relaxed(True),
     "zmq-pub-hwm": oracle_zmq_pub_hwm,
@@ -3704,6 +4070,12 @@ ORACLES = {
     "nanomsg-close-no-linger": lambda: oracle_close("nanomsg"),
     "zmq-close-lingers": lambda: oracle_close("zmq"),
     "zmq-req-close-lingers": oracle_zmq_req_close_lingers,
+    "zmq-sub-pub-restart": lambda: oracle_sub_pub_restart("zmq", ("SUB", "XSUB")),
+    "nng-sub-pub-restart": lambda: oracle_sub_pub_restart("nng"),
+    "nanomsg-sub-pub-restart": lambda: oracle_sub_pub_restart("nanomsg"),
+    "zmq-sub-double-subscribe": lambda: oracle_sub_double_subscribe("zmq"),
+    "nng-sub-double-subscribe": lambda: oracle_sub_double_subscribe("nng"),
+    "nanomsg-sub-double-subscribe": lambda: oracle_sub_double_subscribe("nanomsg"),
     "nng-pair-second-dialler": lambda: oracle_pair_second_dialler("nng"),
     "nng-pair0-second-dialler": lambda: oracle_pair_second_dialler("nng", 0),
     "nanomsg-pair-second-dialler": lambda: oracle_pair_second_dialler("nanomsg"),
@@ -3777,6 +4149,7 @@ def main():
         "zmq-req-stuck": lambda: peer_zmq_req_stuck(),
         "nng-req-resend": lambda: peer_nng_req_resend(),
         "nng-req-cancel": lambda: peer_nng_req_cancel(),
+        "nng-req-noresend-pipe-loss": lambda: peer_nng_req_noresend_pipe_loss(),
         "zmq-req-relaxed": lambda: peer_zmq_req_relaxed(),
         "zmq-req-relaxed-correlate": lambda: peer_zmq_req_relaxed(),
         "zmq-pub-hwm": lambda: peer_zmq_pub_hwm(),
@@ -3792,6 +4165,12 @@ def main():
         "nanomsg-close-no-linger": lambda: peer_close("nanomsg"),
         "zmq-close-lingers": lambda: peer_close("zmq"),
         "zmq-req-close-lingers": lambda: peer_zmq_req_close_lingers(),
+        "zmq-sub-pub-restart": lambda: peer_sub_pub_restart("zmq"),
+        "nng-sub-pub-restart": lambda: peer_sub_pub_restart("nng"),
+        "nanomsg-sub-pub-restart": lambda: peer_sub_pub_restart("nanomsg"),
+        "zmq-sub-double-subscribe": lambda: peer_pub_probes("zmq"),
+        "nng-sub-double-subscribe": lambda: peer_pub_probes("nng"),
+        "nanomsg-sub-double-subscribe": lambda: peer_pub_probes("nanomsg"),
         "nng-pair-second-dialler": lambda: peer_pair_second_dialler("nng", int(opt["--port"])),
         "nng-pair0-second-dialler": lambda: peer_pair_second_dialler("nng", int(opt["--port"]), 0),
         "nanomsg-pair-second-dialler": lambda: peer_pair_second_dialler("nanomsg", int(opt["--port"])),
