@@ -7,11 +7,16 @@
 //! when the broker holds a "ready" longer than the REQ's resend interval, the REQ
 //! resends it, the broker queues the worker twice, and the REQ discards one of the
 //! two jobs it is sent as a late reply.
+//!
+//! A receive that fails with a connection reset (NNG's REQ with resends off, whose
+//! pipe to the broker was lost with the request on it) loses that request, and any
+//! result it carried; the worker notes it and says "ready" again, as the socket takes
+//! a new request. Any other failure stops the worker.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::socket::Msg;
+use crate::socket::{Msg, RecvError};
 use crate::trace::{AppEvent, MsgId};
 
 use super::ctx::NodeCtx;
@@ -32,6 +37,14 @@ pub fn run(ctx: NodeCtx) -> Pin<Box<dyn Future<Output = ()>>> {
             }
             let reply = match req.recv().await {
                 Ok(reply) => reply,
+                Err(RecvError::ConnectionReset) => {
+                    let text = "ready-worker's request was lost with its connection \
+                                (connection reset: the REQ does not resend); ready again"
+                        .to_owned();
+                    ctx.record(AppEvent::Note { text });
+                    next = ready(&ctx);
+                    continue;
+                }
                 Err(e) => {
                     let text = format!("ready-worker stopped: recv failed: {e:?}");
                     return ctx.record(AppEvent::Note { text });

@@ -76,6 +76,8 @@ pub struct EffectiveOptions {
     pub req_resend_ivl: Effective<Option<Duration>>,
     /// Library behaviour, not a written option: whether a REQ resends at once when the
     /// pipe its request went out on is lost (nanomsg, NNG) or waits for ever (libzmq).
+    /// NNG's resends only while its resend time is on; with `req_resend_ivl: off` it
+    /// fails the receive with `NNG_ECONNRESET` instead ([`Self::nng_req_resets`]).
     pub req_resend_on_pipe_loss: Effective<bool>,
     /// Library behaviour, not a written option: whether a REQ's send waits until a
     /// connected pipe takes the request (NNG) or returns at once (libzmq, nanomsg).
@@ -470,7 +472,10 @@ impl EffectiveOptions {
                 ),
             ),
             Library::Nng => (
-                d(true, "NNG: a request whose pipe is lost goes out again at once, same id"),
+                d(
+                    true,
+                    "NNG: a request whose pipe is lost goes out again at once, same id; with resends off (`req_resend_ivl: off`) the receive fails with NNG_ECONNRESET instead",
+                ),
                 d(false, "NNG: a new request cancels the outstanding one"),
             ),
             Library::Nanomsg => (
@@ -579,7 +584,8 @@ impl EffectiveOptions {
             // NNG's PAIR holds one message in its pipe; `rcvhwm` is its socket's queue.
             rcvhwm_msgs: self.rcvhwm.value.saturating_add(u32::from(self.sp_receives.value)),
             req_resend_ivl: self.req_resend_ivl.value,
-            req_resend_on_pipe_loss: self.req_resend_on_pipe_loss.value,
+            req_resend_on_pipe_loss: self.req_resend_on_pipe_loss.value && !self.nng_req_resets(),
+            req_reset_on_pipe_loss: self.nng_req_resets(),
             req_send_waits: self.req_send_waits.value,
             req_strict: self.req_strict.value,
             req_correlate: self.req_correlate.value,
@@ -607,6 +613,16 @@ impl EffectiveOptions {
             handshake_ivl: self.handshake_ivl.value,
             socket_buffers: SocketBuffers { send: self.sndbuf.value, recv: self.rcvbuf.value },
         }
+    }
+
+    /// Whether this is an NNG REQ whose resend time is off, which NNG's
+    /// `req0_pipe_close` treats apart: a request lost with its pipe is not sent again
+    /// (`if (ctx->retry <= 0)`), and the pending receive, or the next, fails with
+    /// `NNG_ECONNRESET` (the conformance row `nng-req-noresend-pipe-loss`). nanomsg's
+    /// REQ resends on pipe loss whatever its interval (`nn_req_rm`), and libzmq's
+    /// never does.
+    pub fn nng_req_resets(&self) -> bool {
+        self.library.value == Some(Library::Nng) && self.req_resend_ivl.value.is_none()
     }
 
     /// The library row, then each option that applies to `socket_type` as `(name,
@@ -689,7 +705,11 @@ impl EffectiveOptions {
             ),
             (
                 "req_resend_on_pipe_loss",
-                self.req_resend_on_pipe_loss.value.to_string(),
+                if self.nng_req_resets() {
+                    "false (resends are off: the receive fails with NNG_ECONNRESET)".to_owned()
+                } else {
+                    self.req_resend_on_pipe_loss.value.to_string()
+                },
                 &self.req_resend_on_pipe_loss.source,
             ),
             ("req_send_waits", self.req_send_waits.value.to_string(), &self.req_send_waits.source),
@@ -812,6 +832,32 @@ mod tests {
         }
         let unnamed = EffectiveOptions::defaults(SocketType::Req).socket_options();
         assert!(unnamed.req_resend_on_pipe_loss && !unnamed.req_strict);
+    }
+
+    /// NNG's REQ with resends off fails the receive when the request's pipe is lost
+    /// (`req0_pipe_close`); nanomsg's resends whatever its interval, libzmq's waits.
+    #[test]
+    fn only_an_nng_req_without_resends_resets_on_pipe_loss() {
+        let off = |lib: Option<Library>| {
+            let mut o =
+                EffectiveOptions::for_library(SocketType::Req, Effective::default(lib, "test"));
+            o.req_resend_ivl = Effective::default(None, "test");
+            let so = o.socket_options();
+            let row = o
+                .rows(SocketType::Req)
+                .into_iter()
+                .find(|(n, _, _)| *n == "req_resend_on_pipe_loss");
+            (so.req_resend_on_pipe_loss, so.req_reset_on_pipe_loss, row.expect("a REQ row").1)
+        };
+        let (resends, resets, shown) = off(Some(Library::Nng));
+        assert!(!resends && resets, "NNG with resends off");
+        assert!(shown.contains("NNG_ECONNRESET"), "{shown}");
+        assert_eq!(off(Some(Library::Nanomsg)), (true, false, "true".to_owned()));
+        assert_eq!(off(Some(Library::ZeroMq)), (false, false, "false".to_owned()));
+        assert_eq!(off(None), (true, false, "true".to_owned()));
+        // At NNG's default resend time it resends, as before.
+        let nng = named(Library::Nng).socket_options();
+        assert!(nng.req_resend_on_pipe_loss && !nng.req_reset_on_pipe_loss);
     }
 
     /// Each library's REP on a receive while a request is unanswered: libzmq's refuses

@@ -408,6 +408,11 @@ pub enum RecvError {
     WouldBlock,
     /// The socket's state forbids a receive now (REQ before it has sent).
     State,
+    /// The request awaiting its reply was lost with the pipe it went out on, and the
+    /// socket does not send it again: NNG's REQ with resends off
+    /// (`NNG_OPT_REQ_RESENDTIME` 0 or -1, `req_resend_ivl: off`) fails the pending
+    /// receive, or the next, with `NNG_ECONNRESET`. The socket takes a new request.
+    ConnectionReset,
 }
 
 /// Why a core discarded a message. Each drop is reported, never silent.
@@ -477,7 +482,9 @@ pub enum SocketEvent {
         /// The request.
         msg: EventMsg,
     },
-    /// A REQ abandoned its outstanding request because the application sent a new one.
+    /// A REQ abandoned its outstanding request: the application sent a new one, or
+    /// (NNG with resends off) the pipe it went out on was lost
+    /// ([`RecvError::ConnectionReset`]).
     Cancelled {
         /// The abandoned request's id.
         request_id: u32,

@@ -68,6 +68,13 @@ pub struct SocketOptions {
     /// does: the request is gone and the REQ waits for its reply for ever
     /// (docs/library-semantics.md, "REQ").
     pub req_resend_on_pipe_loss: bool,
+    /// REQ: whether losing the pipe an outstanding request went out on abandons the
+    /// request and fails the application's pending (or next) receive with
+    /// [`RecvError::ConnectionReset`](super::RecvError::ConnectionReset), sending
+    /// nothing again: NNG's REQ whose resend time is off (`req0_pipe_close`). Set only
+    /// with `req_resend_ivl` `None`; it takes precedence over
+    /// `req_resend_on_pipe_loss`.
+    pub req_reset_on_pipe_loss: bool,
     /// REQ: whether a send while a request awaits its reply is refused with a state
     /// error (libzmq's strict REQ, `EFSM`) rather than cancelling that request (NNG,
     /// nanomsg, the default).
@@ -187,6 +194,7 @@ impl Default for SocketOptions {
             rcvhwm_msgs: 1000,
             req_resend_ivl: Some(Duration::from_secs(60)),
             req_resend_on_pipe_loss: true,
+            req_reset_on_pipe_loss: false,
             req_strict: false,
             req_correlate: true,
             req_resend_tick: None,

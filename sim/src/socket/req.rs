@@ -9,6 +9,12 @@
 //! late. The request is never in two pipe queues at once, so a pipe's outbound queue
 //! holds at most the current request.
 //!
+//! NNG with resends off (`req_reset_on_pipe_loss`, from `req_resend_ivl: off`): the
+//! loss of the pipe the request went out on abandons it (reported `Cancelled`) and
+//! fails the application's pending receive, or its next, with
+//! [`RecvError::ConnectionReset`] (NNG's `req0_pipe_close`, `NNG_ECONNRESET`);
+//! nothing is sent again, and the socket takes a new request.
+//!
 //! libzmq (`req_resend_on_pipe_loss` off, `req_strict` on): the request goes to one
 //! pipe and stays there. A connection that drops and comes back keeps the pipe, so a
 //! request still queued goes out on the new connection, but one already written is
@@ -67,6 +73,12 @@ pub struct Req {
     tick: Option<ResendTick>,
     /// Whether losing the request's pipe sends it again elsewhere (nanomsg, NNG).
     resend_on_pipe_loss: bool,
+    /// Whether losing the request's pipe abandons it and fails the receive (NNG with
+    /// resends off); before `resend_on_pipe_loss`.
+    reset_on_pipe_loss: bool,
+    /// Set when a request was abandoned so: the next receive fails with
+    /// `ConnectionReset`, once (NNG's `conn_reset`). A new send clears it.
+    conn_reset: bool,
     /// Whether a send before the reply has been received is refused (libzmq).
     strict: bool,
     /// Whether replies are matched by request id, or taken from the request's pipe.
@@ -104,6 +116,8 @@ impl Req {
             resend_ivl: options.req_resend_ivl,
             tick: options.req_resend_tick.map(ResendTick::new),
             resend_on_pipe_loss: options.req_resend_on_pipe_loss,
+            reset_on_pipe_loss: options.req_reset_on_pipe_loss,
+            conn_reset: false,
             strict: options.req_strict,
             correlate: options.req_correlate,
             send_waits: options.req_send_waits,
@@ -177,6 +191,21 @@ impl Req {
         self.pipes.push_event(event);
     }
 
+    /// NNG with resends off: the pipe holding the request is lost, so the request is
+    /// abandoned (lifted off that pipe's queue if it was not written, so it is not
+    /// reported as dropped there) and the receive fails. Nothing outstanding is left
+    /// for the steps after it to move.
+    fn reset_if_on(&mut self, pipe: PipeId) {
+        let on_pipe = matches!(self.placement(),
+            Some(Placement::Queued(p) | Placement::Sent(p)) if p == pipe);
+        if on_pipe && self.reset_on_pipe_loss {
+            self.unqueue();
+            let lost = self.outstanding.take().expect("placed");
+            self.pipes.push_event(SocketEvent::Cancelled { request_id: lost.id });
+            self.conn_reset = true;
+        }
+    }
+
     fn placement(&self) -> Option<Placement> {
         self.outstanding.as_ref().map(|out| out.placement)
     }
@@ -230,8 +259,12 @@ impl SocketCore for Req {
     /// `req0_run_send_queue`; the difference only shifts the next timer resend).
     ///
     /// libzmq moves nothing: a request stays in the pipe it was given to, and one
-    /// already written on a connection that dropped is lost.
+    /// already written on a connection that dropped is lost. NNG with resends off
+    /// abandons it and fails the receive (an NNG pipe is its connection).
     fn set_connected(&mut self, pipe: PipeId, connected: bool, _now: Duration) {
+        if !connected {
+            self.reset_if_on(pipe);
+        }
         self.pipes.set_connected(pipe, connected);
         // libzmq with `ZMQ_IMMEDIATE` terminates the pipe of a connection that drops:
         // a request still queued on it is gone with it (`Pipes` reported it).
@@ -257,8 +290,10 @@ impl SocketCore for Req {
 
     /// The request is lifted off a dying pipe before the pipe drops its queue, so it
     /// is resent elsewhere rather than reported `PipeClosed`. libzmq leaves it to die
-    /// with the pipe (reported `PipeClosed` if it was still queued) and waits on.
+    /// with the pipe (reported `PipeClosed` if it was still queued) and waits on; NNG
+    /// with resends off abandons it and fails the receive.
     fn detach(&mut self, pipe: PipeId, _now: Duration) {
+        self.reset_if_on(pipe);
         let on_pipe = matches!(self.placement(),
             Some(Placement::Queued(p) | Placement::Sent(p)) if p == pipe);
         if on_pipe && !self.resend_on_pipe_loss {
@@ -295,6 +330,9 @@ impl SocketCore for Req {
         if self.strict && self.awaiting_recv {
             return Err((SendError::State, msg));
         }
+        // A new request ends a reset nobody read, as NNG's `req0_ctx_send` does
+        // (`req0_ctx_reset`), even if it then waits for a pipe.
+        self.conn_reset = false;
         if self.send_waits {
             // NNG's `req0_ctx_send` cancels the outstanding request first, which frees
             // the pipe it sat on unwritten, then keeps the send pending until a pipe
@@ -333,6 +371,11 @@ impl SocketCore for Req {
                 Ok(reply)
             }
             None if self.outstanding.is_some() => Err(RecvError::WouldBlock),
+            None if self.conn_reset => {
+                self.conn_reset = false;
+                self.awaiting_recv = false;
+                Err(RecvError::ConnectionReset)
+            }
             None => Err(RecvError::State),
         }
     }
@@ -880,6 +923,80 @@ mod tests {
         assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST + 1], "q2".into())]);
         // libzmq's and nanomsg's REQ take a request with no pipe at all.
         assert_eq!(Req::new(opts(10, 10), 7).send(msg(&[], "q"), ms(0)), Ok(()));
+    }
+
+    /// A REQ as `library: nng` with `req_resend_ivl: off` configures it
+    /// (plan/options.rs): its send waits for a pipe, and a lost pipe resets.
+    fn nng_without_resends() -> Req {
+        let options = SocketOptions {
+            req_resend_ivl: None,
+            req_resend_on_pipe_loss: false,
+            req_reset_on_pipe_loss: true,
+            req_send_waits: true,
+            ..opts(10, 10)
+        };
+        Req::new(options, 7)
+    }
+
+    /// NNG's `req0_pipe_close` with the resend time off: the request written on the
+    /// pipe that closes is abandoned, nothing goes to the other pipe, and the pending
+    /// receive fails with `ConnectionReset`, once; the socket takes a new request.
+    #[test]
+    fn nng_without_resends_a_lost_pipe_fails_the_receive_and_resends_nothing() {
+        let mut req = nng_without_resends();
+        up(&mut req, &[1, 2]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST], "q".into())]);
+        assert_eq!(req.recv(ms(1)), Err(RecvError::WouldBlock), "the receive waits");
+        events(&mut req);
+        req.detach(1, ms(2));
+        assert_eq!(events(&mut req), [SocketEvent::Cancelled { request_id: FIRST }]);
+        assert_eq!(transmit_all(&mut req, 2), []);
+        assert_eq!(req.poll_timeout(), None);
+        assert_eq!(req.recv(ms(3)), Err(RecvError::ConnectionReset));
+        assert_eq!(req.recv(ms(3)), Err(RecvError::State), "the reset is reported once");
+        // A late reply to the abandoned request is dropped; a new request goes out.
+        req.on_message(2, reply(FIRST, "late"), ms(4));
+        assert_eq!(req.recv(ms(4)), Err(RecvError::State));
+        req.send(msg(&[], "q2"), ms(5)).unwrap();
+        assert_eq!(transmit_all(&mut req, 2), [(vec![FIRST + 1], "q2".into())]);
+    }
+
+    /// The connection under the request's pipe dropping is the same loss (an NNG pipe
+    /// is its connection); a request not yet written leaves that queue without being
+    /// reported dropped there, and a send before any receive clears the reset.
+    #[test]
+    fn nng_without_resends_a_dropped_connection_resets_and_a_new_send_clears_it() {
+        let mut req = nng_without_resends();
+        up(&mut req, &[1, 2]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        events(&mut req);
+        req.set_connected(1, false, ms(1));
+        assert_eq!(events(&mut req), [SocketEvent::Cancelled { request_id: FIRST }]);
+        req.set_connected(1, true, ms(2));
+        assert_eq!(transmit_all(&mut req, 1), []);
+        assert_eq!(transmit_all(&mut req, 2), []);
+        req.send(msg(&[], "q2"), ms(3)).unwrap();
+        assert_eq!(req.recv(ms(3)), Err(RecvError::WouldBlock), "no reset for q2");
+    }
+
+    /// Losing a pipe that does not hold the request, or losing the request's once
+    /// the reply is in, changes nothing; losing the next request's pipe resets.
+    #[test]
+    fn nng_without_resends_only_the_requests_pipe_counts_and_only_before_its_reply() {
+        let mut req = nng_without_resends();
+        up(&mut req, &[1, 2, 3]);
+        req.send(msg(&[], "q"), ms(0)).unwrap();
+        assert_eq!(transmit_all(&mut req, 1), [(vec![FIRST], "q".into())]);
+        req.detach(2, ms(1));
+        assert_eq!(req.recv(ms(1)), Err(RecvError::WouldBlock));
+        req.on_message(1, reply(FIRST, "r"), ms(2));
+        req.detach(1, ms(3));
+        assert_eq!(req.recv(ms(3)), Ok(msg(&[], "r")));
+        req.send(msg(&[], "q2"), ms(4)).unwrap();
+        assert_eq!(transmit_all(&mut req, 3), [(vec![FIRST + 1], "q2".into())]);
+        req.set_connected(3, false, ms(5));
+        assert_eq!(req.recv(ms(5)), Err(RecvError::ConnectionReset));
     }
 
     /// The property search found it: the only connected pipe (SNDHWM 1) held the
