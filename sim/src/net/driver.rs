@@ -23,7 +23,7 @@ use super::event::{DriverEvent, EventSink};
 use super::handle::SocketHandle;
 use super::shared::Shared;
 use super::transport::Transport;
-use crate::socket::{PipeId, SocketCore, SocketOptions};
+use crate::socket::{PipeId, ReconnectBackoff, SocketCore, SocketOptions};
 
 /// The longest an accept loop pauses after repeated failures: long enough not to spin
 /// on a descriptor limit, short enough to take new peers soon after one frees.
@@ -52,7 +52,9 @@ fn describe(err: &io::Error) -> String {
 /// queue before any connection exists, and spawns the socket's tasks on the current
 /// `LocalSet`. Must be called from inside a `LocalSet` (every turmoil host is one).
 /// `options` is copied, or shared when given as an `Rc`: sockets made from one
-/// declaration (a group's replicas) may share one copy.
+/// declaration (a group's replicas) may share one copy. Its random reconnect delays
+/// (`ReconnectBackoff`) draw from a stream seeded with 0; [`spawn_socket_seeded`]
+/// gives each socket its own.
 pub async fn spawn_socket<T: Transport>(
     transport: T,
     core: Box<dyn SocketCore>,
@@ -62,12 +64,30 @@ pub async fn spawn_socket<T: Transport>(
     epoch: Instant,
     events: EventSink,
 ) -> io::Result<SocketHandle> {
+    spawn_socket_seeded(transport, core, options, binds, connects, epoch, events, 0).await
+}
+
+/// [`spawn_socket`], with the seed of the socket's random reconnect delays: libzmq's
+/// jitter and NNG's back-off are random, and sockets of one run must not all draw the
+/// same (every backend seeds each from the run's seed).
+#[allow(clippy::too_many_arguments, reason = "spawn_socket's, and the seed")]
+pub async fn spawn_socket_seeded<T: Transport>(
+    transport: T,
+    core: Box<dyn SocketCore>,
+    options: impl Into<Rc<SocketOptions>>,
+    binds: Vec<SocketAddr>,
+    connects: Vec<SocketAddr>,
+    epoch: Instant,
+    events: EventSink,
+    reconnect_seed: u64,
+) -> io::Result<SocketHandle> {
     let options = options.into();
     let mut listeners = Vec::with_capacity(binds.len());
     for addr in binds {
         listeners.push(transport.bind(addr, options.socket_buffers).await?);
     }
-    let shared = Shared::new(core, options, T::PADDING, epoch, T::REAL_CLOCK, events);
+    let shared =
+        Shared::new(core, options, T::PADDING, epoch, T::REAL_CLOCK, events, reconnect_seed);
     let local_addrs = listeners.iter().map(|(_, addr)| *addr).collect();
     for (listener, addr) in listeners {
         let accepting = accept_loop(Rc::clone(&shared), transport.clone(), listener, addr);
@@ -89,34 +109,80 @@ impl From<&SocketOptions> for Rc<SocketOptions> {
     }
 }
 
-/// Reconnect delays as libzmq computes them: `reconnect_ivl`, doubling after each
-/// failure up to `reconnect_ivl_max` when that is set, and back to `reconnect_ivl`
-/// after a connection that got through its handshake.
+/// Reconnect delays as the socket's library computes them ([`ReconnectBackoff`]):
+/// from `reconnect_ivl`, growing after each failure up to `reconnect_ivl_max` when
+/// that is set, and, but for nanomsg's, back to the start after a connection that got
+/// through its handshake. libzmq's and NNG's draw from `draw` (the socket's seeded
+/// stream), in whole milliseconds as theirs do.
 ///
-/// Only the next delay is kept; the interval and its maximum are read from the
-/// socket's options at each step, not copied into every connection's task (32 bytes
-/// of each connecting end; issue 16).
+/// Only the step is kept; the interval and its maximum are read from the socket's
+/// options at each step, not copied into every connection's task (32 bytes of each
+/// connecting end; issue 16).
 #[derive(Debug)]
 pub(super) struct Backoff {
-    next: Duration,
+    /// How many delays have been taken since the start (saturating): the rules'
+    /// doublings count from it.
+    steps: u32,
 }
 
 impl Backoff {
-    pub(super) fn new(options: &SocketOptions) -> Backoff {
-        Backoff { next: options.reconnect_ivl }
+    pub(super) fn new() -> Backoff {
+        Backoff { steps: 0 }
     }
 
+    /// A connection got through its handshake: libzmq's new connecter and NNG's
+    /// `nni_dialer_add_pipe` start again from `reconnect_ivl`; nanomsg's TCP
+    /// connecter never resets its back-off.
     pub(super) fn reset(&mut self, options: &SocketOptions) {
-        self.next = options.reconnect_ivl;
+        if options.reconnect_backoff != ReconnectBackoff::Nanomsg {
+            self.steps = 0;
+        }
     }
 
-    pub(super) fn next_delay(&mut self, options: &SocketOptions) -> Duration {
-        let delay = self.next;
-        if let Some(max) = options.reconnect_ivl_max {
-            self.next = delay.saturating_mul(2).min(max.max(options.reconnect_ivl));
+    pub(super) fn next_delay(
+        &mut self,
+        options: &SocketOptions,
+        draw: impl FnOnce() -> u64,
+    ) -> Duration {
+        let (ivl, max) = (options.reconnect_ivl, options.reconnect_ivl_max);
+        // `ivl` doubled `n` times, at most `cap` (and never past it by overflow).
+        let doubled = |n: u32, cap: Duration| {
+            let factor = 1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX);
+            ivl.saturating_mul(factor).min(cap)
+        };
+        let step = self.steps;
+        self.steps = self.steps.saturating_add(1);
+        match (options.reconnect_backoff, max) {
+            (ReconnectBackoff::Exact, None) => ivl,
+            (ReconnectBackoff::Exact, Some(max)) => doubled(step, max.max(ivl)),
+            // libzmq: with a maximum, the first delay is `ivl` capped at it too.
+            (ReconnectBackoff::Libzmq, Some(max)) => doubled(step, max),
+            (ReconnectBackoff::Libzmq, None) => ivl + random_millis(ivl, draw),
+            (ReconnectBackoff::Nng, max) => {
+                // `d_currtime` starts at `ivl` and, with a maximum, doubles up to it.
+                let current = match max {
+                    Some(max) if step > 0 => doubled(step, max),
+                    _ => ivl,
+                };
+                random_millis(current, draw)
+            }
+            (ReconnectBackoff::Nanomsg, max) => {
+                // (n - 1) × ivl for n = 1, 2, 4, …, capped; n stops doubling once
+                // capped, which `steps` saturating past the cap stands for.
+                let cap = max.unwrap_or(ivl);
+                let n = 1u32.checked_shl(step.min(31)).unwrap_or(u32::MAX);
+                ivl.saturating_mul(n - 1).min(cap)
+            }
         }
-        delay
     }
+}
+
+/// A random whole number of milliseconds from 0 to `bound` - 1 ms, as libzmq's
+/// `generate_random () % ivl` and NNG's `nni_random () % back_off` draw (zero for a
+/// bound under a millisecond).
+fn random_millis(bound: Duration, draw: impl FnOnce() -> u64) -> Duration {
+    let millis = bound.as_millis() as u64;
+    if millis == 0 { Duration::ZERO } else { Duration::from_millis(draw() % millis) }
 }
 
 /// Keeps `pipe` connected to `addr` until the socket closes, then detaches it.
@@ -130,7 +196,7 @@ fn connect_loop<T: Transport>(
     pipe: PipeId,
 ) -> impl std::future::Future<Output = ()> {
     async move {
-        let mut backoff = Backoff::new(&shared.options);
+        let mut backoff = Backoff::new();
         // Once the socket closes, the loop goes on only while this pipe holds
         // messages and its linger lasts: the linger's wait, made once (so it counts
         // from the close, not from each attempt) and boxed only then, as every
@@ -159,7 +225,7 @@ fn connect_loop<T: Transport>(
             }
             // The connection is closed before the pause, as it was when served by value.
             drop(attempt);
-            let delay = backoff.next_delay(&shared.options);
+            let delay = backoff.next_delay(&shared.options, || shared.reconnect_draw());
             tokio::select! {
                 biased;
                 () = stopped(&shared, pipe, &mut lingering) => break,

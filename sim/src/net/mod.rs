@@ -29,7 +29,7 @@ mod turmoil_tcp;
 mod wake;
 mod zmtp;
 
-pub use driver::{ACCEPT_PAUSE_MAX, out_of_descriptors, spawn_socket};
+pub use driver::{ACCEPT_PAUSE_MAX, out_of_descriptors, spawn_socket, spawn_socket_seeded};
 pub use event::{DriverEvent, EventSink, no_events};
 pub use handle::{Aborter, SocketHandle};
 pub use tokio_tcp::TokioTcp;

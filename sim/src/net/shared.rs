@@ -122,6 +122,9 @@ pub(super) struct Shared {
     rx_buffered_bytes: Cell<usize>,
     /// The most `rx_buffered_bytes` has ever been, for tests and measurements.
     rx_buffered_bytes_peak: Cell<usize>,
+    /// The socket's own random stream for its reconnect delays (libzmq's and NNG's
+    /// draw one; `ReconnectBackoff`), a splitmix64 state seeded at spawn.
+    reconnect_draws: Cell<u64>,
 }
 
 impl Shared {
@@ -132,6 +135,7 @@ impl Shared {
         epoch: Instant,
         real_clock: bool,
         events: EventSink,
+        reconnect_seed: u64,
     ) -> Rc<Shared> {
         let mut core = core;
         let traced = !discards(&events);
@@ -170,7 +174,17 @@ impl Shared {
             panicked: RefCell::new(None),
             rx_buffered_bytes: Cell::new(0),
             rx_buffered_bytes_peak: Cell::new(0),
+            reconnect_draws: Cell::new(reconnect_seed),
         })
+    }
+
+    /// The next number of the socket's reconnect stream (splitmix64: a seed repeats
+    /// it, and neighbouring seeds give unrelated streams).
+    pub(super) fn reconnect_draw(&self) -> u64 {
+        let mut state = self.reconnect_draws.get();
+        let drawn = crate::plan::seed::splitmix_next(&mut state);
+        self.reconnect_draws.set(state);
+        drawn
     }
 
     /// Time since the epoch; an epoch in the future reads as zero rather than panicking.

@@ -17,8 +17,8 @@ use tokio::time::Instant;
 use super::driver::Backoff;
 use super::{DriverEvent, EventSink, SocketHandle, TurmoilTcp, no_events, spawn_socket};
 use crate::socket::{
-    Dealer, Linger, Msg, Pair, PipeId, Pipes, Pull, Push, Rep, Req, SendError, SocketCore,
-    SocketEvent, SocketOptions, SocketType,
+    Dealer, Linger, Msg, Pair, PipeId, Pipes, Pull, Push, ReconnectBackoff, Rep, Req, SendError,
+    SocketCore, SocketEvent, SocketOptions, SocketType,
 };
 
 pub(super) const PORT: u16 = 5555;
@@ -159,11 +159,108 @@ fn backoff_resets_after_a_connection() {
         reconnect_ivl_max: Some(Duration::from_millis(35)),
         ..SocketOptions::default()
     };
-    let mut backoff = Backoff::new(&options);
-    let delays: Vec<u128> = (0..4).map(|_| backoff.next_delay(&options).as_millis()).collect();
+    let mut backoff = Backoff::new();
+    let never = || -> u64 { panic!("the exact rule draws nothing") };
+    let delays: Vec<u128> =
+        (0..4).map(|_| backoff.next_delay(&options, never).as_millis()).collect();
     assert_eq!(delays, [10, 20, 35, 35]);
     backoff.reset(&options);
-    assert_eq!(backoff.next_delay(&options), Duration::from_millis(10));
+    assert_eq!(backoff.next_delay(&options, never), Duration::from_millis(10));
+}
+
+/// `n` reconnect delays, in milliseconds, under `rule` from `ivl` (and `max`), the
+/// random ones drawn from a splitmix64 stream seeded with 7; a reset after `reset_at`.
+fn delays(rule: ReconnectBackoff, ivl: u64, max: Option<u64>, n: usize) -> Vec<u64> {
+    let options = SocketOptions {
+        reconnect_ivl: Duration::from_millis(ivl),
+        reconnect_ivl_max: max.map(Duration::from_millis),
+        reconnect_backoff: rule,
+        ..SocketOptions::default()
+    };
+    let mut state = 7;
+    let mut backoff = Backoff::new();
+    (0..n)
+        .map(|_| {
+            let draw = || crate::plan::seed::splitmix_next(&mut state);
+            backoff.next_delay(&options, draw).as_millis() as u64
+        })
+        .collect()
+}
+
+/// Each library's rule, as its source computes it and a probe of the real library
+/// measured (docs/library-semantics.md, "Reconnecting"): libzmq without a maximum
+/// waits `ivl` plus a random part below `ivl` (211 to 387 ms at 200 ms, by pyzmq);
+/// with one it doubles from `ivl` with nothing random; NNG waits a random part of
+/// its current back-off, which doubles to the maximum (1 to 202 ms at 200 ms, by
+/// pynng); nanomsg retries at once, then (n - 1) × `ivl` for n = 2, 4, 8, … up to
+/// its maximum (0, 201, 604, 1402, 1602 ms at 200 ms and 1.6 s).
+#[test]
+fn each_librarys_reconnect_delays_follow_its_rule() {
+    let zmq = delays(ReconnectBackoff::Libzmq, 200, None, 200);
+    assert!(zmq.iter().all(|d| (200..400).contains(d)), "{zmq:?}");
+    assert!(zmq.iter().any(|d| *d < 250) && zmq.iter().any(|d| *d >= 350), "spread: {zmq:?}");
+    assert_eq!(
+        delays(ReconnectBackoff::Libzmq, 200, Some(1_600), 6),
+        [200, 400, 800, 1_600, 1_600, 1_600]
+    );
+    assert_eq!(
+        delays(ReconnectBackoff::Libzmq, 200, Some(150), 2),
+        [150, 150],
+        "capped from the first"
+    );
+    let nng = delays(ReconnectBackoff::Nng, 200, None, 200);
+    assert!(nng.iter().all(|d| *d < 200), "{nng:?}");
+    assert!(nng.iter().any(|d| *d < 50) && nng.iter().any(|d| *d >= 150), "spread: {nng:?}");
+    let nng_max = delays(ReconnectBackoff::Nng, 100, Some(400), 40);
+    assert!(
+        nng_max[..1].iter().all(|d| *d < 100) && nng_max[1..2].iter().all(|d| *d < 200),
+        "{nng_max:?}"
+    );
+    assert!(
+        nng_max[2..].iter().all(|d| *d < 400) && nng_max[2..].iter().any(|d| *d >= 200),
+        "{nng_max:?}"
+    );
+    assert_eq!(delays(ReconnectBackoff::Nanomsg, 200, None, 4), [0, 200, 200, 200]);
+    assert_eq!(
+        delays(ReconnectBackoff::Nanomsg, 200, Some(1_600), 6),
+        [0, 200, 600, 1_400, 1_600, 1_600]
+    );
+    // The same seed, the same delays.
+    assert_eq!(zmq, delays(ReconnectBackoff::Libzmq, 200, None, 200));
+}
+
+/// A connection that got through its handshake starts libzmq's and NNG's back-off
+/// again from `ivl`; nanomsg's TCP connecter never resets its own.
+#[test]
+fn only_nanomsg_keeps_its_back_off_across_connections() {
+    let with = |rule| SocketOptions {
+        reconnect_ivl: Duration::from_millis(100),
+        reconnect_ivl_max: Some(Duration::from_millis(800)),
+        reconnect_backoff: rule,
+        ..SocketOptions::default()
+    };
+    let zero = || 0;
+    for (rule, after_reset) in [
+        (ReconnectBackoff::Libzmq, 100),
+        (ReconnectBackoff::Exact, 100),
+        (ReconnectBackoff::Nanomsg, 700),
+    ] {
+        let options = with(rule);
+        let mut backoff = Backoff::new();
+        for _ in 0..3 {
+            backoff.next_delay(&options, zero);
+        }
+        backoff.reset(&options);
+        assert_eq!(backoff.next_delay(&options, zero).as_millis(), after_reset, "{rule:?}");
+    }
+    // NNG's draw is below its current back-off: 100 ms again after the reset.
+    let options = with(ReconnectBackoff::Nng);
+    let mut backoff = Backoff::new();
+    for _ in 0..3 {
+        backoff.next_delay(&options, || 0);
+    }
+    backoff.reset(&options);
+    assert_eq!(backoff.next_delay(&options, || 99_999).as_millis(), 99_999 % 100);
 }
 
 const FLOOD_MSGS: usize = 300;

@@ -10,6 +10,7 @@ pub mod msg_id;
 pub(crate) mod options;
 pub(crate) mod placement;
 mod scenario;
+pub(crate) mod seed;
 /// The test scenario and its builders, shared by the unit tests of every layer above.
 #[cfg(test)]
 pub(crate) mod testing;

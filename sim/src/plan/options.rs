@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::socket::{
-    HANDSHAKE_IVL_LIBZMQ, HANDSHAKE_IVL_NANOMSG, HANDSHAKE_IVL_NNG, Linger, SocketBuffers,
-    SocketOptions, SocketType,
+    HANDSHAKE_IVL_LIBZMQ, HANDSHAKE_IVL_NANOMSG, HANDSHAKE_IVL_NNG, Linger, ReconnectBackoff,
+    SocketBuffers, SocketOptions, SocketType,
 };
 use crate::spec::diag::Location;
 use crate::spec::units::{format_duration, format_size};
@@ -593,6 +593,12 @@ impl EffectiveOptions {
             pair_v1: !zmtp && self.pair_version.value == 1,
             reconnect_ivl: self.reconnect_ivl.value,
             reconnect_ivl_max: self.reconnect_ivl_max.value,
+            reconnect_backoff: match self.library.value {
+                Some(Library::ZeroMq) => ReconnectBackoff::Libzmq,
+                Some(Library::Nng) => ReconnectBackoff::Nng,
+                Some(Library::Nanomsg) => ReconnectBackoff::Nanomsg,
+                None => ReconnectBackoff::Exact,
+            },
             linger: self.linger.value,
             survey_deadline: self.survey_deadline.value,
             heartbeat_ivl: self.heartbeat_ivl.value,

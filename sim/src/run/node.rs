@@ -18,7 +18,8 @@ use smallvec::SmallVec;
 
 use crate::design::ctx::OutOfMsgIds;
 use crate::design::{Completion, DesignFn, NodeCtx, NodeParts, Reopener, msg_info};
-use crate::net::{Aborter, DriverEvent, SocketHandle, spawn_socket};
+use crate::net::{Aborter, DriverEvent, SocketHandle, spawn_socket_seeded};
+use crate::plan::seed::splitmix;
 use crate::plan::{Group, Replica, TopologyPlan, WorkloadPlan};
 use crate::socket::{SocketCore, SocketEvent, SocketOptions, SocketType};
 use crate::trace::{EventKind, Recorder, SocketIndex, TraceEvent};
@@ -70,13 +71,6 @@ fn replica_seed(seed: u64, r: Replica, incarnation: u32) -> u64 {
     splitmix(
         seed ^ (u64::from(r.group.0) << 48) ^ (u64::from(r.index) << 16) ^ u64::from(incarnation),
     )
-}
-
-/// The splitmix64 finaliser: neighbouring inputs give unrelated outputs.
-fn splitmix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 pub(super) async fn supervise<P: Platform>(
@@ -299,7 +293,10 @@ async fn open_socket<P: Platform>(
     let connects = platform.connects(replica, i);
     let sink = platform.event_sink(replica, i as SocketIndex, &options);
     let transport = platform.transport(replica);
-    let handle = spawn_socket(transport, core, options, binds, connects, epoch, sink).await?;
+    // Each socket's own reconnect stream, from the incarnation's (or reopen's) draw.
+    let seed = splitmix((u64::from(first_id) << 16) ^ i as u64);
+    let handle =
+        spawn_socket_seeded(transport, core, options, binds, connects, epoch, sink, seed).await?;
     if let Some(addr) = handle.local_addrs().first() {
         platform.bound(replica, i, *addr);
     }

@@ -125,8 +125,8 @@ pub use bus::Bus;
 pub(crate) use by_pipe::ByPipe;
 pub use dealer::Dealer;
 pub use options::{
-    HANDSHAKE_IVL_LIBZMQ, HANDSHAKE_IVL_NANOMSG, HANDSHAKE_IVL_NNG, Linger, SocketBuffers,
-    SocketOptions,
+    HANDSHAKE_IVL_LIBZMQ, HANDSHAKE_IVL_NANOMSG, HANDSHAKE_IVL_NNG, Linger, ReconnectBackoff,
+    SocketBuffers, SocketOptions,
 };
 pub use pair::Pair;
 pub use pipes::Pipes;

@@ -100,6 +100,9 @@ pub struct SocketOptions {
     /// Reconnect backoff ceiling (`ZMQ_RECONNECT_IVL_MAX`); `None` (libzmq's 0) means
     /// no backoff: every retry waits `reconnect_ivl`.
     pub reconnect_ivl_max: Option<Duration>,
+    /// How the delay before each reconnect is drawn from the two above: each library
+    /// has its own rule, two of them random ([`ReconnectBackoff`]).
+    pub reconnect_backoff: ReconnectBackoff,
     /// What happens to unsent messages at close (`ZMQ_LINGER`).
     pub linger: Linger,
     /// SURVEYOR deadline (`NN_SURVEYOR_DEADLINE`, default 1 s).
@@ -201,6 +204,7 @@ impl Default for SocketOptions {
             pair_v1: false,
             reconnect_ivl: Duration::from_millis(100),
             reconnect_ivl_max: None,
+            reconnect_backoff: ReconnectBackoff::Exact,
             linger: Linger::Forever,
             survey_deadline: Duration::from_secs(1),
             heartbeat_ivl: None,
@@ -223,4 +227,30 @@ impl Default for SocketOptions {
             socket_buffers: SocketBuffers::default(),
         }
     }
+}
+
+/// How a connecting socket spaces its attempts after a failed or lost connection, by
+/// library (docs/library-semantics.md, "Reconnecting"). Every rule starts again from
+/// `reconnect_ivl` once a connection gets through its handshake, except nanomsg's.
+/// The random ones draw from the socket's own seeded stream, so a seed repeats them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReconnectBackoff {
+    /// `reconnect_ivl`, doubling after each failure up to `reconnect_ivl_max` when
+    /// that is set; nothing random. A socket whose library is not named.
+    #[default]
+    Exact,
+    /// libzmq 4.3 (`stream_connecter_base_t::get_new_reconnect_ivl`): without a
+    /// maximum, `reconnect_ivl` plus a random 0 to `reconnect_ivl` - 1 ms; with one,
+    /// `reconnect_ivl` doubling up to the maximum (the first capped too), nothing
+    /// random.
+    Libzmq,
+    /// NNG 1.11 (`dialer_timer_start_locked`): a random 0 to `current` - 1 ms, where
+    /// `current` starts at `reconnect_ivl` and doubles up to `reconnect_ivl_max` when
+    /// that is set.
+    Nng,
+    /// nanomsg 1.1 (`nn_backoff_start`): (n - 1) × `reconnect_ivl` for n = 1, 2, 4, …,
+    /// so the first retry is at once, capped at `reconnect_ivl_max` (at
+    /// `reconnect_ivl` when that is unset); nothing random, and never started again
+    /// for the endpoint's life (its TCP connecter never resets it).
+    Nanomsg,
 }
