@@ -605,5 +605,7 @@ fn said_true(word: &str) -> bool {
 // The rows, one experiment each, in their own file (a child module sees the harness).
 #[path = "conformance_rows.rs"]
 mod rows;
+#[path = "conformance_rows_reconnect.rs"]
+mod rows_reconnect;
 #[path = "conformance_rows_req.rs"]
 mod rows_req;

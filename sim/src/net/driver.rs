@@ -130,9 +130,19 @@ impl Backoff {
         Backoff { steps: 0 }
     }
 
-    /// A connection got through its handshake: libzmq's new connecter and NNG's
-    /// `nni_dialer_add_pipe` start again from `reconnect_ivl`; nanomsg's TCP
-    /// connecter never resets its back-off.
+    /// A TCP connection was made. libzmq starts again from `reconnect_ivl` as soon as
+    /// one is lost, handshake or not: its session makes a new connecter for it, and
+    /// only a connect that fails outright keeps one connecter doubling (the row
+    /// `zmq-reconnect-delays`, with a maximum, 200 ms every time).
+    pub(super) fn connected(&mut self, options: &SocketOptions) {
+        if options.reconnect_backoff == ReconnectBackoff::Libzmq {
+            self.steps = 0;
+        }
+    }
+
+    /// A connection got through its handshake: NNG's `nni_dialer_add_pipe` (and
+    /// libzmq, above) start again from `reconnect_ivl`; nanomsg's TCP connecter never
+    /// resets its back-off.
     pub(super) fn reset(&mut self, options: &SocketOptions) {
         if options.reconnect_backoff != ReconnectBackoff::Nanomsg {
             self.steps = 0;
@@ -213,6 +223,7 @@ fn connect_loop<T: Transport>(
             };
             match &mut attempt {
                 Ok(stream) => {
+                    backoff.connected(&shared.options);
                     if serve_connected(&shared, pipe, stream, &addr).await {
                         backoff.reset(&shared.options);
                     }

@@ -253,6 +253,22 @@ fn only_nanomsg_keeps_its_back_off_across_connections() {
         backoff.reset(&options);
         assert_eq!(backoff.next_delay(&options, zero).as_millis(), after_reset, "{rule:?}");
     }
+    // A TCP connection lost before its handshake starts libzmq again (a new
+    // connecter), and no other library: a probe of libzmq at 200 ms with an 800 ms
+    // maximum, its connections reset at once, measured 201 ms every time.
+    for (rule, after_connect) in [
+        (ReconnectBackoff::Libzmq, 100),
+        (ReconnectBackoff::Exact, 800),
+        (ReconnectBackoff::Nanomsg, 700),
+    ] {
+        let options = with(rule);
+        let mut backoff = Backoff::new();
+        for _ in 0..3 {
+            backoff.next_delay(&options, zero);
+        }
+        backoff.connected(&options);
+        assert_eq!(backoff.next_delay(&options, zero).as_millis(), after_connect, "{rule:?}");
+    }
     // NNG's draw is below its current back-off: 100 ms again after the reset.
     let options = with(ReconnectBackoff::Nng);
     let mut backoff = Backoff::new();

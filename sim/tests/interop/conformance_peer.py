@@ -167,6 +167,10 @@ Rows:
                        until the PULL closes the connection (libzmq's with
                        ZMQ_HANDSHAKE_IVL 500 ms; NNG's and nanomsg's at their fixed
                        deadlines)
+  zmq-reconnect-delays, nng-reconnect-delays, nanomsg-reconnect-delays
+                       a PULL (reconnect interval 200 ms; nanomsg's with a 1.6 s
+                       maximum, then none) dials a raw TCP listener that resets
+                       each connection at once: the gaps between its accepts
 """
 
 import os
@@ -4047,6 +4051,87 @@ def peer_pub_probes(lib):
     line()
 
 
+# ---------------------------------------------------------------- reconnect delays
+
+# The rounds of the reconnect rows, by library: (NN_RECONNECT_IVL and its kin in ms,
+# the maximum in ms or 0 for none, how many gaps to time), as RECONNECT_ROUNDS in
+# sim/tests/conformance_rows_reconnect.rs.
+RECONNECT_ROUNDS = {
+    "zmq": [(200, 0, 12)],
+    "nng": [(200, 0, 20)],
+    "nanomsg": [(200, 1600, 5), (200, 0, 3)],
+}
+NN_RECONNECT_IVL_MAX = 7
+
+
+def reset_listener():
+    """A raw TCP listener on a free port of 127.0.0.1, and the port."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(16)
+    return ls, ls.getsockname()[1]
+
+
+def time_resets(ls, gaps):
+    """Accepts `gaps` + 1 connections on `ls`, resetting each at once (SO_LINGER 0):
+    the gaps between the accepts in ms, which are the dialler's reconnect delays (its
+    handshake fails at once)."""
+    ls.settimeout(TIMEOUT_MS / 1000)
+    times = []
+    for _ in range(gaps + 1):
+        conn, _ = ls.accept()
+        times.append(time.monotonic())
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+    ls.close()
+    return [round((b - a) * 1000) for a, b in zip(times, times[1:])]
+
+
+def reconnecting_pull(lib, port, ivl, mx):
+    """`lib`'s PULL dialling `port`, reconnecting at `ivl` ms with maximum `mx` (0:
+    none); returns its close."""
+    url = "tcp://127.0.0.1:%d" % port
+    if lib == "zmq":
+        zmq, ctx = zmq_ctx()
+        pull = zsock(ctx, zmq.PULL, RECONNECT_IVL=ivl, RECONNECT_IVL_MAX=mx)
+        pull.connect(url)
+        return lambda: (pull.close(), ctx.term())
+    if lib == "nng":
+        import pynng
+
+        pull = pynng.Pull0(reconnect_time_min=ivl, reconnect_time_max=mx)
+        pull.dial(url, block=False)
+        return pull.close
+    pull = Nn(NN_PULL)
+    pull.setint(NN_RECONNECT_IVL, ivl)
+    pull.setint(NN_RECONNECT_IVL_MAX, mx)
+    pull.connect(port)
+    return lambda: Nn.lib.nn_close(pull.s)
+
+
+def oracle_reconnect_delays(lib):
+    """Each round: `lib`'s PULL dials a raw listener that resets every connection; the
+    gaps between its attempts, one OUTCOME line a round (the Rust side sorts them into
+    the row's categories)."""
+    for ivl, mx, gaps in RECONNECT_ROUNDS[lib]:
+        ls, port = reset_listener()
+        close = reconnecting_pull(lib, port, ivl, mx)
+        got = time_resets(ls, gaps)
+        close()
+        say("OUTCOME gaps", ",".join(map(str, got)))
+
+
+def peer_reconnect_delays(lib):
+    """The raw listener against patchbay's dialler, each round: READY <port>, then
+    GAPS <ms,...> once it has timed the round's gaps; waits for "next"."""
+    for _, _, gaps in RECONNECT_ROUNDS[lib]:
+        ls, port = reset_listener()
+        say("READY", port)
+        say("GAPS", ",".join(map(str, time_resets(ls, gaps))))
+        line()
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -4135,6 +4220,9 @@ ORACLES = {
     "zmq-handshake-ivl": lambda: oracle_handshake_deadline("zmq"),
     "nng-handshake-deadline": lambda: oracle_handshake_deadline("nng"),
     "nanomsg-handshake-deadline": lambda: oracle_handshake_deadline("nanomsg"),
+    "zmq-reconnect-delays": lambda: oracle_reconnect_delays("zmq"),
+    "nng-reconnect-delays": lambda: oracle_reconnect_delays("nng"),
+    "nanomsg-reconnect-delays": lambda: oracle_reconnect_delays("nanomsg"),
 }
 
 
@@ -4230,6 +4318,9 @@ def main():
         "zmq-handshake-ivl": lambda: peer_handshake_deadline(int(opt["--port"])),
         "nng-handshake-deadline": lambda: peer_handshake_deadline(int(opt["--port"])),
         "nanomsg-handshake-deadline": lambda: peer_handshake_deadline(int(opt["--port"])),
+            "zmq-reconnect-delays": lambda: peer_reconnect_delays("zmq"),
+        "nng-reconnect-delays": lambda: peer_reconnect_delays("nng"),
+        "nanomsg-reconnect-delays": lambda: peer_reconnect_delays("nanomsg"),
     }
     peers[row]()
 
