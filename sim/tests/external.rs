@@ -842,13 +842,9 @@ fn the_real_report_saves_each_programs_trouble_with_its_kept_output() {
     assert!(kept.is_file(), "{}", kept.display());
 }
 
-/// A new-user audit: a program answering ZMTP with HTTP showed only as "never got
-/// a reply"; that patchbay's client closed each connection for a protocol error was
-/// in `--trace` alone. The run now says it once per program: the first close, by
-/// which socket, why, and how many there were.
-#[test]
-fn a_program_whose_connections_are_closed_for_a_protocol_error_is_told_once() {
-    let dir = TempDir::new("protocol-error");
+/// A program answering HTTP where the topology's `library:` says `library`, and a
+/// client that sends one request: the run's report.
+fn http_program_run(dir: &TempDir, library: &str) -> RunReport {
     let server = "import socket, sys\n\
         s = socket.socket()\n\
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
@@ -861,28 +857,62 @@ fn a_program_whose_connections_are_closed_for_a_protocol_error_is_told_once() {
         \x20   c.sendall(b'HTTP/1.1 200 OK\\r\\n\\r\\n' + b'garbage' * 10)\n\
         \x20   held.append(c)\n";
     std::fs::write(dir.path().join("http.py"), server).expect("written");
-    let topology = "name: http\nlibrary: zeromq\nnodes:\n\
-        - {name: client, design: client, sockets: [{name: req, type: REQ, connect: prog.rep}]}\n\
-        - name: prog\n  process:\n    command: [python3, http.py, '{rep.port}']\n    ready: {line: prog ready}\n  sockets: [{name: rep, type: REP, bind: true}]\n";
+    let topology = format!(
+        "name: http\nlibrary: {library}\nnodes:\n\
+         - {{name: client, design: client, sockets: [{{name: req, type: REQ, connect: prog.rep}}]}}\n\
+         - name: prog\n  process:\n    command: [python3, http.py, '{{rep.port}}']\n    ready: {{line: prog ready}}\n  sockets: [{{name: rep, type: REP, bind: true}}]\n"
+    );
     std::fs::write(dir.path().join("http.topology.yaml"), topology).expect("written");
     let text = "topology: http.topology.yaml\nduration: 1s\nliveness: 0s\n\
                 workload: {client: {requests: 1}}\ninvariants: [no_duplicate_delivery]\nexpect: pass\n";
     let report = run(&load(&dir.path().join("http.yaml"), text));
     assert_eq!(report.error, None, "it ran");
+    report
+}
+
+/// The connections a run's patchbay sockets closed for a protocol error.
+fn protocol_closes(report: &RunReport) -> usize {
+    let events = report.trace.as_ref().expect("kept").events.iter();
+    events.filter(|e| matches!(e.kind, EventKind::ProtocolError { .. })).count()
+}
+
+/// A new-user audit: a program answering with HTTP showed only as "never got a
+/// reply"; that patchbay's client closed each connection for a protocol error was in
+/// `--trace` alone. The run now says it once per program: the first close, by which
+/// socket, why, and how many there were. NNG dials again after each close.
+#[test]
+fn a_program_whose_connections_are_closed_for_a_protocol_error_is_told_once() {
+    let dir = TempDir::new("protocol-error");
+    let report = http_program_run(&dir, "nng");
     let [trouble] = &report.program_troubles[..] else {
         panic!("one line for the program: {:?}", report.program_troubles);
     };
     assert_eq!(trouble.node, "prog.0");
-    let says = "broke the protocol, so `client.0.req` closed its connection with it (bad ZMTP signature 48 54 54 50";
+    let says = "broke the protocol, so `client.0.req` closed its connection with it (";
     assert!(trouble.what.starts_with(says), "{}", trouble.what);
     let output = trouble.output.as_ref().expect("its output file");
     assert!(output.ends_with("prog.0.0.out"), "{}", output.display());
     // The client reconnects and is closed again: each close is counted, not told.
-    let closes = report.trace.as_ref().expect("kept").events.iter();
-    let closes = closes.filter(|e| matches!(e.kind, EventKind::ProtocolError { .. })).count();
+    let closes = protocol_closes(&report);
     assert!(closes > 1, "the client tried once only: {closes}");
     let counted = format!("; {closes} connections with it were closed so in all;");
     assert!(trouble.what.contains(&counted), "{counted} in {}", trouble.what);
+}
+
+/// libzmq's session ends a dialled pipe for good on a protocol error (a greeting
+/// that is not ZMTP's here), so a ZeroMQ client closes the program's connection once
+/// and never dials it again, and the line says so with no count.
+#[test]
+fn a_zeromq_client_closes_a_program_breaking_zmtp_once_and_never_dials_it_again() {
+    let dir = TempDir::new("protocol-error-zmq");
+    let report = http_program_run(&dir, "zeromq");
+    let [trouble] = &report.program_troubles[..] else {
+        panic!("one line for the program: {:?}", report.program_troubles);
+    };
+    let says = "broke the protocol, so `client.0.req` closed its connection with it (bad ZMTP signature 48 54 54 50";
+    assert!(trouble.what.starts_with(says), "{}", trouble.what);
+    assert!(!trouble.what.contains("connections with it were closed"), "{}", trouble.what);
+    assert_eq!(protocol_closes(&report), 1);
 }
 
 /// A new-user audit: under `--trace` a real run printed `1.751s - connect failed:

@@ -166,7 +166,8 @@ where
 /// A ZMTP connection is one hand-written future held in place (`zmtp::Connection`),
 /// brackets included, so nothing else is held for its life: a comet subscriber has
 /// two (issue 16). An SP connection's `select!` is boxed, so that its size does not
-/// size every ZMTP connection's task as well.
+/// size every ZMTP connection's task as well. It resolves to whether the connection
+/// ended for a protocol fault of the peer's.
 pub(super) fn run_established<'a, S>(
     shared: &'a Shared,
     pipe: PipeId,
@@ -182,6 +183,7 @@ where
             let wake = connected(shared, pipe, *peer);
             let end = serve_sp(shared, pipe, stream, wake).await;
             disconnected(shared, pipe, *peer, &end);
+            end.protocol_fault().is_some()
         })),
         Framing::Zmtp(shaken) => {
             Established::Zmtp(zmtp::Connection::new(shared, pipe, stream, peer, shaken))
@@ -195,14 +197,15 @@ where
     reason = "the ZMTP connection is held in place on purpose: boxing it would add an allocation, not save memory"
 )]
 pub(super) enum Established<'a, S> {
-    Sp(Pin<Box<dyn Future<Output = ()> + 'a>>),
+    Sp(Pin<Box<dyn Future<Output = bool> + 'a>>),
     Zmtp(zmtp::Connection<'a, S>),
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Future for Established<'_, S> {
-    type Output = ();
+    /// Whether the connection ended for a protocol fault of the peer's.
+    type Output = bool;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
         match self.get_mut() {
             Established::Sp(serving) => serving.as_mut().poll(cx),
             Established::Zmtp(connection) => Pin::new(connection).poll(cx),

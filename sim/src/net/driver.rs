@@ -224,8 +224,17 @@ fn connect_loop<T: Transport>(
             match &mut attempt {
                 Ok(stream) => {
                     backoff.connected(&shared.options);
-                    if serve_connected(&shared, pipe, stream, &addr).await {
+                    let dialled = serve_connected(&shared, pipe, stream, &addr).await;
+                    if dialled.shaken {
                         backoff.reset(&shared.options);
+                    }
+                    // libzmq's session terminates on a protocol error (a message over
+                    // `ZMQ_MAXMSGSIZE`, a broken frame or greeting) where it reconnects
+                    // on a lost connection or a timeout (`engine_error`): its pipe is
+                    // gone, with what was queued on it, and it never dials this
+                    // address again. NNG and nanomsg dial again.
+                    if dialled.protocol_fault && shared.options.zmtp {
+                        break;
                     }
                 }
                 Err(err) => shared.emit(DriverEvent::ConnectFailed {
@@ -267,25 +276,33 @@ async fn stopped<'a>(
     }
 }
 
+/// How a dialled connection went ([`serve_connected`]).
+struct Dialled {
+    /// Its handshake succeeded, which starts the reconnect back-off again.
+    shaken: bool,
+    /// It ended for a protocol fault of the peer's, in the handshake or after.
+    protocol_fault: bool,
+}
+
 /// Handshakes a fresh outgoing connection and runs it on the existing `pipe`.
-/// Returns whether the handshake succeeded, which resets the reconnect backoff.
 /// `addr` is borrowed: the connection keeps its own copy, and one is enough.
 async fn serve_connected<S>(
     shared: &Rc<Shared>,
     pipe: PipeId,
     stream: &mut S,
     addr: &SocketAddr,
-) -> bool
+) -> Dialled
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     // The handshake's result is taken apart before the connection runs: matched
     // around the `.await`, it stayed in the future beside the connection.
     let framing = match shake(shared, Some(pipe), stream).await {
-        None => return false,
+        None => return Dialled { shaken: false, protocol_fault: false },
         Some(Ok(framing)) => framing,
         Some(Err(end)) => {
-            if let Some(reason) = end.protocol_fault() {
+            let protocol_fault = end.protocol_fault();
+            if let Some(reason) = protocol_fault.clone() {
                 shared.emit(DriverEvent::ProtocolError { peer: *addr, reason });
             } else {
                 let out_of_descriptors =
@@ -293,11 +310,11 @@ where
                 let reason = end.to_string();
                 shared.emit(DriverEvent::ConnectFailed { addr: *addr, reason, out_of_descriptors });
             }
-            return false;
+            return Dialled { shaken: false, protocol_fault: protocol_fault.is_some() };
         }
     };
-    run_established(shared, pipe, stream, addr, framing).await;
-    true
+    let protocol_fault = run_established(shared, pipe, stream, addr, framing).await;
+    Dialled { shaken: true, protocol_fault }
 }
 
 /// The handshake of a fresh connection under the socket's deadline; `None` when the

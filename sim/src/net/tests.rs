@@ -765,3 +765,58 @@ fn a_socket_without_linger_sends_what_its_stream_takes_and_loses_the_rest() {
         assert_eq!(lingering, all, "zmtp {zmtp}: libzmq's forever sends everything");
     }
 }
+
+/// What a dialling PULL got, and how many times it connected, when the PUSH it dials
+/// sends `small-1`, a message over the PULL's receive limit, then, a second later,
+/// `small-2`; ZeroMQ's wire (`zmtp`) or SP's.
+fn dialler_after_a_protocol_error(zmtp: bool) -> (Vec<Bytes>, usize) {
+    let mut sim = sim(64);
+    sim.host("server", move || async move {
+        let options = SocketOptions { zmtp, ..SocketOptions::default() };
+        let core = Box::new(Push::new(options.clone()));
+        let push = start(core, &options, vec![listen_addr()], vec![], &EventLog::default()).await;
+        push.send(Msg::new("small-1")).await.expect("small-1");
+        push.send(Msg::new(vec![b'x'; 200])).await.expect("big");
+        crate::net::timer::sleep(Duration::from_secs(1)).await;
+        // With no pipe left (ZeroMQ) this waits for ever, as libzmq's send would.
+        push.send(Msg::new("small-2")).await.expect("small-2");
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    let (log, got) = (EventLog::default(), Rc::new(RefCell::new(Vec::new())));
+    let (client_log, client_got) = (log.clone(), Rc::clone(&got));
+    sim.client("client", async move {
+        let options = SocketOptions {
+            zmtp,
+            rcvmaxsize_bytes: Some(100),
+            reconnect_ivl: Duration::from_millis(100),
+            ..SocketOptions::default()
+        };
+        let core = Box::new(Pull::new(options.clone()));
+        let pull = start(core, &options, vec![], vec![server_addr()], &client_log).await;
+        while let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_secs(3), pull.recv()).await {
+            client_got.borrow_mut().push(msg.body);
+        }
+        Ok(())
+    });
+    sim.run().expect("simulation");
+    let connects =
+        log.find(|_, event| matches!(event, DriverEvent::Connected { .. }).then_some(()));
+    let got = got.borrow().clone();
+    (got, connects.len())
+}
+
+/// libzmq's session ends a dialled pipe for good on a protocol error, here a message
+/// over `ZMQ_MAXMSGSIZE` (`session_base_t::engine_error`: only a lost connection or a
+/// timeout reconnects), so the PULL never hears from the PUSH again (pyzmq, 3 runs:
+/// `small-1`, then nothing, the PULL's monitor showing no reconnect); NNG and nanomsg
+/// dial again, and `small-2` comes. Before, patchbay's ZeroMQ PULL dialled again too.
+#[test]
+fn a_zeromq_dialler_never_dials_again_after_a_protocol_error_and_sp_does() {
+    let (zmq_got, zmq_connects) = dialler_after_a_protocol_error(true);
+    assert_eq!(zmq_got, [Bytes::from_static(b"small-1")]);
+    assert_eq!(zmq_connects, 1, "libzmq does not reconnect after a protocol error");
+    let (sp_got, sp_connects) = dialler_after_a_protocol_error(false);
+    assert_eq!(sp_got, [Bytes::from_static(b"small-1"), Bytes::from_static(b"small-2")]);
+    assert!(sp_connects >= 2, "SP dials again: {sp_connects}");
+}

@@ -519,9 +519,10 @@ impl<S> Connection<'_, S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Future for Connection<'_, S> {
-    type Output = ();
+    /// Whether the connection ended for a protocol fault of the peer's.
+    type Output = bool;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
         let this = self.get_mut();
         if !this.begun {
             this.begun = true;
@@ -541,7 +542,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Connection<'_, S> {
         };
         this.tear_down();
         disconnected(this.shared, this.pipe, *this.peer, &end);
-        Poll::Ready(())
+        Poll::Ready(end.protocol_fault().is_some())
     }
 }
 
