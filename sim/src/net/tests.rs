@@ -794,7 +794,9 @@ fn dialler_after_a_protocol_error(zmtp: bool) -> (Vec<Bytes>, usize) {
         };
         let core = Box::new(Pull::new(options.clone()));
         let pull = start(core, &options, vec![], vec![server_addr()], &client_log).await;
-        while let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_secs(3), pull.recv()).await {
+        while let Ok(Ok(msg)) =
+            crate::net::timer::timeout(Duration::from_secs(3), pull.recv()).await
+        {
             client_got.borrow_mut().push(msg.body);
         }
         Ok(())

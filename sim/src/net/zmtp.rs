@@ -83,7 +83,13 @@ where
             return Ok(Shaken { version, leftover: buf });
         }
         match read_handshake(stream, &mut buf).await {
-            Ok(0) => return Err(shake.finish(&buf).map_or_else(ConnEnd::Zmtp, |()| ConnEnd::Eof)),
+            // A peer that closes mid-handshake closes, it breaks nothing: libzmq takes a
+            // read of 0 as a connection error and dials again, where a protocol error
+            // would end its pipe for good (`connect_loop`).
+            Ok(0) => {
+                let cut_short = |err: ZmtpError| ConnEnd::CutShort(err.to_string());
+                return Err(shake.finish(&buf).map_or_else(cut_short, |()| ConnEnd::Eof));
+            }
             Ok(_) => {}
             Err(err) => return Err(ConnEnd::Io(err)),
         }
