@@ -609,3 +609,5 @@ mod rows;
 mod rows_reconnect;
 #[path = "conformance_rows_req.rs"]
 mod rows_req;
+#[path = "conformance_rows_sp_dial.rs"]
+mod rows_sp_dial;

@@ -616,6 +616,12 @@ impl EffectiveOptions {
             sp_send_buffer: self.sp_sends.value.then_some(self.sndhwm.value),
             router_mandatory: self.router_mandatory.value,
             immediate: self.immediate.value,
+            // NNG's and nanomsg's pipe is its connection; a socket whose library is not
+            // named keeps a dialling pipe across connections, as its PUSH does.
+            sp_pipe_per_connection: matches!(
+                self.library.value,
+                Some(Library::Nng | Library::Nanomsg)
+            ),
             handshake_ivl: self.handshake_ivl.value,
             socket_buffers: SocketBuffers { send: self.sndbuf.value, recv: self.rcvbuf.value },
         }

@@ -1,8 +1,11 @@
 //! BUS (nanomsg/NNG): every message goes to every connected peer, and what the peers
 //! send is fair-queued for the application. No header either way.
 //!
-//! A send copies the message onto every attached pipe, connected or not
-//! (`IMMEDIATE=0`); a pipe at its high-water mark drops its copy with `Dropped{Hwm}`,
+//! A send copies the message onto every pipe whose connection is up, as NNG's and
+//! nanomsg's BUS have a pipe only then (`Pipes::pipe_per_connection`; the conformance
+//! rows `nng-bus-dials-early`, `nanomsg-bus-dials-early`); a BUS whose library is not
+//! named copies onto every attached pipe, connected or not (`IMMEDIATE=0`). A pipe at
+//! its high-water mark drops its copy with `Dropped{Hwm}`,
 //! so the send never blocks, as NNG's bus. A BUS mesh needs a pipe between every two
 //! nodes: a message is not forwarded beyond the peers it was sent to.
 //!
@@ -34,6 +37,7 @@ impl Bus {
     /// message (`Pipes::queue_per_socket`).
     pub fn new(options: SocketOptions) -> Bus {
         let mut pipes = Pipes::new(&options);
+        pipes.pipe_per_connection(&options);
         if options.nng_queues {
             pipes.queue_per_socket();
         }
@@ -162,5 +166,32 @@ mod tests {
         let sent = bus.poll_transmit(1, ms(0)).unwrap();
         assert!(sent.header.is_empty());
         assert_eq!(&sent.body[..], b"\x01\x02\x03\x04x");
+    }
+
+    /// NNG's and nanomsg's BUS has a pipe to a peer only while connected: a peer
+    /// still being dialled gets nothing sent meanwhile, and one that reconnects gets
+    /// nothing the old connection held (conformance rows `nng-bus-dials-early`,
+    /// `nanomsg-bus-dials-early`). One whose library is not named queues for it.
+    #[test]
+    fn an_sp_bus_sends_only_to_peers_whose_connection_is_up() {
+        use super::super::pipes::testing::per_connection;
+        let mut bus = Bus::new(per_connection(10, 10));
+        up(&mut bus, &[1]);
+        bus.attach(2, ms(0));
+        bus.send(msg(&[], "early"), ms(1)).unwrap();
+        bus.set_connected(2, true, ms(2));
+        bus.send(msg(&[], "after"), ms(3)).unwrap();
+        assert_eq!(transmit_all(&mut bus, 2), [(vec![], "after".into())]);
+        assert_eq!(transmit_all(&mut bus, 1).len(), 2);
+        bus.send(msg(&[], "held"), ms(4)).unwrap();
+        bus.set_connected(2, false, ms(5));
+        bus.set_connected(2, true, ms(6));
+        assert_eq!(transmit_all(&mut bus, 2), []);
+        let closed = SocketEvent::Dropped {
+            pipe: Some(2),
+            reason: DropReason::PipeClosed,
+            msg: msg(&[], "held"),
+        };
+        assert!(events(&mut bus).contains(&closed));
     }
 }

@@ -182,6 +182,21 @@ pub struct SocketOptions {
     /// it, as libzmq's terminated pipe does. Off, a pipe still connecting (or
     /// redialling) takes its turn and keeps its queue.
     pub immediate: bool,
+    /// An SP library's pipe exists only while its connection is up (a `library: nng`
+    /// or `library: nanomsg` socket): NNG and nanomsg make a pipe for each connection
+    /// once it is established and free it, with whatever it held, when it ends. So a
+    /// PUB, BUS or SURVEYOR (and an XSUB) sends nothing to a peer it is still dialling
+    /// (there is no pipe to take a copy: it goes nowhere, as a PUB's message with no
+    /// subscriber, without an event), a REP or RESPONDENT drops a reply whose pipe's
+    /// connection went (`PeerGone`), and a pipe whose connection drops loses its
+    /// outbound queue (`PipeClosed`) rather than handing it to the next connection
+    /// (`Pipes::set_connected`; conformance rows `nng-pub-dials-early` and the like,
+    /// sim/tests/conformance_rows_sp_dial.rs). Off, a dialling pipe is attached at
+    /// connect time and queues across connections, as libzmq's with `IMMEDIATE=0`;
+    /// so does a socket whose library is not named, whose PUSH also queues on pipes
+    /// still connecting (no `sp_send_buffer`). PUSH, PAIR and DEALER get the same
+    /// from `sp_send_buffer`; a REQ places its request itself (`req.rs`).
+    pub sp_pipe_per_connection: bool,
     /// A connection that has not finished its handshake this long after it opened is
     /// closed (default [`HANDSHAKE_IVL_NNG`]), so silent peers cannot hold descriptors.
     /// `None` waits for ever, as libzmq does with `ZMQ_HANDSHAKE_IVL` 0.
@@ -223,6 +238,7 @@ impl Default for SocketOptions {
             sub_prefer_new: true,
             router_mandatory: false,
             immediate: false,
+            sp_pipe_per_connection: false,
             handshake_ivl: Some(HANDSHAKE_IVL_NNG),
             socket_buffers: SocketBuffers::default(),
         }

@@ -223,6 +223,12 @@ pub struct Pipes {
     /// libzmq's `ZMQ_IMMEDIATE`: only pipes whose connection is up are sent to, and a
     /// pipe whose connection drops loses its outbound queue (`PipeClosed`).
     immediate: bool,
+    /// An SP library's pipe is its connection (`SocketOptions::sp_pipe_per_connection`,
+    /// set by the cores that fan out or reply: [`Pipes::pipe_per_connection`]): copies
+    /// go only to pipes whose connection is up ([`Pipes::copy_to_attached`],
+    /// [`Pipes::takes_copies`]), and a pipe whose connection drops loses its outbound
+    /// queue (`PipeClosed`), as `immediate` does for libzmq.
+    per_connection: bool,
     /// Whether anyone keeps this socket's events (a trace), and with how much of their
     /// messages. An untraced socket (`EventDetail::None`) keeps no events and copies
     /// no message for one: it only notes, in `woken`, the pipes whose writer has work
@@ -328,12 +334,29 @@ impl Pipes {
             deal: Deal::Off,
             recv_cursor: None,
             immediate: options.immediate,
+            per_connection: false,
             with_input: BTreeSet::new(),
             events: VecDeque::new(),
             detail: EventDetail::Whole,
             woken: Vec::new(),
             arrivals: options.recv_ready_first.then(Arrivals::ready_first),
         }
+    }
+
+    /// Makes a pipe exist only while its connection is up, as NNG's and nanomsg's do,
+    /// when `options` ask for it (`SocketOptions::sp_pipe_per_connection`, never on
+    /// ZMTP). For the cores whose sends this is all they change: PUB, XSUB, BUS,
+    /// SURVEYOR, REP and RESPONDENT. PUSH, PAIR and DEALER have their send buffer
+    /// (`send_buffer.rs`), and REQ places its request itself.
+    pub(crate) fn pipe_per_connection(&mut self, options: &SocketOptions) {
+        self.per_connection = options.sp_pipe_per_connection && !options.zmtp;
+    }
+
+    /// Whether a message fanned out now (a PUB's, a BUS's, a survey) has a pipe
+    /// `pipe` to go on: with [`Pipes::pipe_per_connection`] only while its connection
+    /// is up; otherwise while it is attached, connected or not (`IMMEDIATE=0`).
+    pub(crate) fn takes_copies(&self, pipe: PipeId) -> bool {
+        self.pipes.get(&pipe).is_some_and(|p| p.attached && (p.connected || !self.per_connection))
     }
 
     /// Receives into one queue for the whole socket, as NNG's SUB, XSUB and BUS do
@@ -418,7 +441,8 @@ impl Pipes {
     /// Marks the transport under `pipe` up or down; the queues survive either way.
     /// Unknown or detached pipes are ignored: a connection may report its end after
     /// the driver already detached the pipe.
-    /// With `immediate`, a pipe whose connection drops loses what was queued on it, as
+    /// With `immediate` (or an SP pipe per connection, [`Pipes::pipe_per_connection`]),
+    /// a pipe whose connection drops loses what was queued on it, as
     /// libzmq terminates the pipe of a connection that drops (`PipeClosed`).
     pub fn set_connected(&mut self, pipe: PipeId, connected: bool) {
         let Some(p) = self.pipes.get_mut(&pipe).filter(|p| p.attached) else { return };
@@ -432,10 +456,11 @@ impl Pipes {
             Deal::ReadyList(_) if connected && !was => self.deal.rejoin(pipe),
             _ => {}
         }
-        if connected || !self.immediate {
+        if connected || !(self.immediate || self.per_connection) {
             return;
         }
-        // libzmq terminates the pipe; the next connection's is new, its counts at 0.
+        // libzmq terminates the pipe, and an SP library frees the connection's; the
+        // next connection's is new, its counts at 0.
         (p.unacked_out, p.unacked_in) = (0, 0);
         let lost = p.queues.as_mut().map(|q| std::mem::take(&mut q.outbound));
         p.release_if_empty();
@@ -709,10 +734,15 @@ impl Pipes {
 
     /// Queues a copy of `msg` on every attached pipe, connected or not (`IMMEDIATE=0`);
     /// a full pipe drops its copy as `Hwm`. BUS and SURVEYOR send this way, and SUB
-    /// its subscriptions.
+    /// its subscriptions. With [`Pipes::pipe_per_connection`] only pipes whose
+    /// connection is up take a copy: the SP libraries have no pipe for a peer still
+    /// being dialled, so its copy goes nowhere, without an event, as a PUB's message
+    /// that no subscriber is there to take.
     pub(crate) fn copy_to_attached(&mut self, msg: &Msg) {
         for pipe in self.attached_ids() {
-            self.enqueue_or_drop(pipe, msg.clone());
+            if self.takes_copies(pipe) {
+                self.enqueue_or_drop(pipe, msg.clone());
+            }
         }
     }
 
@@ -810,6 +840,12 @@ pub(super) mod testing {
     /// buffer of `send_buffer` messages.
     pub fn sp_options(send_buffer: u32) -> SocketOptions {
         SocketOptions { sp_send_buffer: Some(send_buffer), ..opts(1000, 10) }
+    }
+
+    /// Options for a socket of an SP library whose pipe is its connection
+    /// (`SocketOptions::sp_pipe_per_connection`: `library: nng` or `nanomsg`).
+    pub fn per_connection(sndhwm_msgs: u32, rcvhwm_msgs: u32) -> SocketOptions {
+        SocketOptions { sp_pipe_per_connection: true, ..opts(sndhwm_msgs, rcvhwm_msgs) }
     }
 
     /// The bodies of everything `pipe` would write now.
@@ -1144,5 +1180,46 @@ mod tests {
         assert_eq!(pipes.pop_outbound(1), None);
         pipes.set_connected(1, true);
         assert_eq!(pipes.pop_outbound(1), Some(msg(&[], "a")));
+    }
+
+    /// An SP library's pipe is its connection: copies go only to pipes whose
+    /// connection is up, and a pipe whose connection drops loses what it held, so the
+    /// next connection starts empty. libzmq (ZMTP), asked the same, keeps both.
+    #[test]
+    fn an_sp_pipe_per_connection_takes_copies_only_while_up_and_loses_its_queue_with_it() {
+        let mut pipes = Pipes::new(&testing::per_connection(10, 10));
+        pipes.pipe_per_connection(&testing::per_connection(10, 10));
+        for id in [1, 2] {
+            pipes.attach(id);
+        }
+        pipes.set_connected(1, true);
+        pipes.copy_to_attached(&msg(&[], "a"));
+        assert_eq!((pipes.takes_copies(1), pipes.takes_copies(2)), (true, false));
+        assert!(!pipes.holds_outbound(2), "no pipe yet for a peer being dialled");
+        pipes.set_connected(1, false);
+        let lost: Vec<_> = std::iter::from_fn(|| pipes.pop_event()).collect();
+        assert_eq!(
+            lost,
+            [
+                SocketEvent::Enqueued { pipe: 1, depth: 1, msg: EventMsg::Whole(msg(&[], "a")) },
+                SocketEvent::Dropped {
+                    pipe: Some(1),
+                    reason: DropReason::PipeClosed,
+                    msg: msg(&[], "a")
+                },
+            ]
+        );
+        pipes.set_connected(1, true);
+        assert_eq!(pipes.pop_outbound(1), None, "the new connection starts empty");
+
+        let zmtp = SocketOptions { zmtp: true, ..testing::per_connection(10, 10) };
+        let mut pipes = Pipes::new(&zmtp);
+        pipes.pipe_per_connection(&zmtp);
+        pipes.attach(1);
+        pipes.copy_to_attached(&msg(&[], "queued"));
+        pipes.set_connected(1, true);
+        pipes.set_connected(1, false);
+        pipes.set_connected(1, true);
+        assert_eq!(pipes.pop_outbound(1).map(|m| m.body), Some("queued".into()));
     }
 }

@@ -49,10 +49,14 @@ pub struct Publisher {
 
 impl Publisher {
     /// A PUB: fan-out only; `recv` is a state error.
+    /// An SP library's (`sp_pipe_per_connection`) sends only to subscribers whose
+    /// connection is up: NNG and nanomsg have no pipe to one still being dialled.
     pub fn new_pub(options: SocketOptions) -> Publisher {
+        let mut pipes = Pipes::new(&options);
+        pipes.pipe_per_connection(&options);
         Publisher {
             xpub: false,
-            pipes: Pipes::new(&options),
+            pipes,
             evict_oldest: options.nng_queues,
             filters: BTreeMap::new(),
             zmtp: options.zmtp,
@@ -124,12 +128,19 @@ impl SocketCore for Publisher {
     }
 
     /// Never blocks, never fails. A message that no pipe wants is discarded without
-    /// an event: there is no pipe to charge it to, and libzmq counts it as sent. At a
-    /// full pipe the new copy is dropped, or with NNG's queues the pipe's oldest.
+    /// an event: there is no pipe to charge it to, and libzmq counts it as sent. So is
+    /// an SP library's copy for a subscriber whose connection is not up: NNG and
+    /// nanomsg have no pipe for it (`Pipes::takes_copies`; conformance rows
+    /// `nng-pub-dials-early`, `nanomsg-pub-dials-early`). At a full pipe the new copy
+    /// is dropped, or with NNG's queues the pipe's oldest.
     fn send(&mut self, msg: Msg, _now: Duration) -> Result<(), SendError> {
         let topic = topic(&msg.body);
-        let targets: Vec<PipeId> =
-            self.filters.keys().copied().filter(|p| self.wants(*p, &topic)).collect();
+        let targets: Vec<PipeId> = self
+            .filters
+            .keys()
+            .copied()
+            .filter(|p| self.pipes.takes_copies(*p) && self.wants(*p, &topic))
+            .collect();
         for pipe in targets {
             if self.evict_oldest {
                 self.pipes.enqueue_evicting(pipe, msg.clone());
@@ -335,6 +346,28 @@ mod tests {
         assert!(!x.can_receive(1));
         x.recv(ms(0)).unwrap();
         assert!(x.can_receive(1));
+    }
+
+    /// NNG's and nanomsg's PUB has no pipe to a subscriber it is still dialling, nor
+    /// to one whose connection dropped: what it publishes meanwhile goes nowhere, and
+    /// what a pipe held when its connection dropped is lost (conformance rows
+    /// `nng-pub-dials-early`, `nanomsg-pub-dials-early`).
+    #[test]
+    fn an_sp_pub_publishes_only_to_subscribers_whose_connection_is_up() {
+        use super::super::pipes::testing::per_connection;
+        let mut p = Publisher::new_pub(per_connection(10, 10));
+        p.attach(1, ms(0));
+        p.send(msg(&[], "early"), ms(1)).unwrap();
+        assert_eq!(events(&mut p), [], "no pipe, no copy, no event");
+        p.set_connected(1, true, ms(2));
+        p.send(msg(&[], "after"), ms(3)).unwrap();
+        assert_eq!(bodies(&mut p, 1), ["after"]);
+        p.send(msg(&[], "lost"), ms(4)).unwrap();
+        p.set_connected(1, false, ms(5));
+        p.send(msg(&[], "down"), ms(6)).unwrap();
+        assert_eq!(dropped(&events(&mut p), 1, DropReason::PipeClosed), strings(&["lost"]));
+        p.set_connected(1, true, ms(7));
+        assert_eq!(bodies(&mut p, 1), Vec::<String>::new());
     }
 }
 

@@ -38,8 +38,11 @@ pub struct Rep {
 impl Rep {
     /// A REP core with these options.
     pub fn new(options: SocketOptions) -> Rep {
+        let mut pipes = Pipes::new(&options);
+        // An SP reply goes only on the connection its request came in on.
+        pipes.pipe_per_connection(&options);
         Rep {
-            pipes: Pipes::new(&options),
+            pipes,
             pending: None,
             recv_cancels: options.rep_recv_cancels,
             strict: options.rep_strict,
@@ -94,7 +97,10 @@ impl SocketCore for Rep {
             return Err((SendError::State, msg));
         };
         let reply = Msg { header: backtrace, body: msg.body };
-        if !self.pipes.is_attached(pipe) {
+        // An SP library's pipe is its connection (`Pipes::pipe_per_connection`): a
+        // dialling REP's whose connection is down is gone. (One that went and came
+        // back is taken for the same pipe: a request is not tied to its connection.)
+        if !self.pipes.takes_copies(pipe) {
             self.pipes.drop_msg(Some(pipe), DropReason::PeerGone, reply);
             return Ok(());
         }
@@ -293,5 +299,27 @@ mod tests {
             .collect();
         assert_eq!(drops.len(), 1);
         assert_eq!(transmit_all(&mut rep, 1), [(vec![RID], "a1".into())]);
+    }
+
+    /// An SP REP's pipe is its connection: a reply to a request whose connection
+    /// has gone down is dropped (`PeerGone`), not queued for the next connection.
+    #[test]
+    fn an_sp_reply_whose_connection_is_down_is_dropped() {
+        use super::super::DropReason;
+        use super::super::pipes::testing::per_connection;
+        let mut rep = Rep::new(per_connection(10, 10));
+        up(&mut rep, &[1]);
+        rep.on_message(1, msg(&[RID], "q"), ms(0));
+        assert_eq!(rep.recv(ms(1)).unwrap().body, "q");
+        rep.set_connected(1, false, ms(2));
+        rep.send(msg(&[], "a"), ms(3)).unwrap();
+        let gone = SocketEvent::Dropped {
+            pipe: Some(1),
+            reason: DropReason::PeerGone,
+            msg: msg(&[RID], "a"),
+        };
+        assert!(events(&mut rep).contains(&gone));
+        rep.set_connected(1, true, ms(4));
+        assert_eq!(transmit_all(&mut rep, 1), []);
     }
 }

@@ -91,6 +91,8 @@ impl Subscriber {
 
     fn new(xsub: bool, options: SocketOptions) -> Subscriber {
         let mut pipes = Pipes::new(&options);
+        // An SP XSUB's upstream messages go only to publishers connected now.
+        pipes.pipe_per_connection(&options);
         if options.nng_queues {
             // NNG's SUB and XSUB receive into one queue for the socket (sub0's and
             // xsub0's `NNG_OPT_RECVBUF`).

@@ -65,6 +65,7 @@ impl Surveyor {
     /// random id; its high bit is set here whatever it was.
     pub fn new(options: SocketOptions, first_survey_id: u32) -> Surveyor {
         let mut pipes = Pipes::new(&options);
+        pipes.pipe_per_connection(&options);
         if options.nng_queues && !options.zmtp {
             // NNG's surveyor0 collects a survey's responses in one queue, in arrival
             // order (`nng-survey-arrival-order`), and reads on while it is full.
@@ -140,7 +141,10 @@ impl SocketCore for Surveyor {
     /// replaced by the survey id. Copies of an older survey still queued on a pipe are
     /// left to go out, as NNG leaves them in its per-pipe send queues; answers to them
     /// are dropped as late. With no pipe at all the survey still runs, and expires
-    /// with nothing collected.
+    /// with nothing collected. An SP library's survey goes only to respondents whose
+    /// connection is up (`Pipes::pipe_per_connection`): one still being dialled never
+    /// sees it (conformance rows `nng-surveyor-dials-early`,
+    /// `nanomsg-surveyor-dials-early`).
     fn send(&mut self, msg: Msg, now: Duration) -> Result<(), SendError> {
         self.expire_if_due(now);
         self.abandon();
@@ -340,5 +344,22 @@ mod tests {
         let want =
             [(DropReason::Malformed, "no id".into()), (DropReason::Malformed, "hop first".into())];
         assert_eq!(drops(&events(&mut s)), want);
+    }
+
+    /// NNG's and nanomsg's SURVEYOR has no pipe to a respondent it is still dialling:
+    /// a survey started before the connection is up never reaches it (conformance
+    /// rows `nng-surveyor-dials-early`, `nanomsg-surveyor-dials-early`).
+    #[test]
+    fn an_sp_survey_reaches_only_respondents_whose_connection_is_up() {
+        use super::super::pipes::testing::per_connection;
+        let options = SocketOptions { survey_deadline: ms(DEADLINE_MS), ..per_connection(10, 10) };
+        let mut surveyor = Surveyor::new(options, 7);
+        surveyor.attach(1, ms(0));
+        surveyor.send(msg(&[], "survey-1"), ms(0)).unwrap();
+        surveyor.set_connected(1, true, ms(300));
+        assert_eq!(transmit_all(&mut surveyor, 1), []);
+        surveyor.send(msg(&[], "survey-2"), ms(400)).unwrap();
+        let sent = transmit_all(&mut surveyor, 1);
+        assert_eq!(sent.iter().map(|(_, b)| b.as_str()).collect::<Vec<_>>(), ["survey-2"]);
     }
 }

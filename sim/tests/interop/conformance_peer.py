@@ -4132,6 +4132,133 @@ def peer_reconnect_delays(lib):
         line()
 
 
+# ---------------------------------------------------------------- SP dialling early
+# The *-dials-early rows: a PUB, BUS or SURVEYOR of NNG or nanomsg dials a port nothing
+# listens on and sends DIAL_EARLY; the receiver binds; once connected the dialler
+# sends DIAL_AFTER. An SP pipe exists only while its connection is up, so the early
+# messages go nowhere (nanomsg issue #1035: "Any messages sent before the connection
+# is established will be dropped").
+
+DIAL_EARLY = (b"early-0", b"early-1", b"early-2")
+DIAL_AFTER = b"after"
+DIAL_QUIET_MS = 1500
+DIAL_KINDS = {"PUB": "SUB", "BUS": "BUS", "SURVEYOR": "RESPONDENT"}
+
+
+def dial_outcome(dialler, got, answer):
+    text = "%s got %s" % (DIAL_KINDS[dialler], ",".join(got) if got else "nothing")
+    if dialler == "SURVEYOR":
+        text += "; SURVEYOR got " + (answer or "nothing")
+    return text
+
+
+class SpDial:
+    """One SP socket of `lib` ("nng" or "nanomsg") and type `kind` at its defaults,
+    reconnecting every 100 ms, with `send(body)` and `recv(ms)` (None at timeout)."""
+
+    def __init__(self, lib, kind):
+        self.lib = lib
+        if lib == "nng":
+            import pynng
+
+            cls = {"PUB": pynng.Pub0, "SUB": pynng.Sub0, "BUS": pynng.Bus0,
+                   "SURVEYOR": pynng.Surveyor0, "RESPONDENT": pynng.Respondent0}[kind]
+            self.sock = nng_open(cls, reconnect_time_min=100, reconnect_time_max=100)
+            if kind == "SUB":
+                self.sock.subscribe(b"")
+        else:
+            self.sock = Nn({"PUB": NN_PUB, "SUB": NN_SUB, "BUS": NN_BUS, "SURVEYOR": NN_SURVEYOR,
+                            "RESPONDENT": NN_RESPONDENT}[kind])
+            self.sock.setint(NN_RECONNECT_IVL, 100)
+            if kind == "SUB":
+                self.sock.subscribe(b"")
+
+    def dial(self, port):
+        if self.lib == "nng":
+            self.sock.dial("tcp://127.0.0.1:%d" % port, block=False)
+        else:
+            self.sock.connect(port)
+
+    def bind(self, port):
+        if self.lib == "nng":
+            nng_listen(self.sock, port)
+        else:
+            self.sock.bind(port)
+
+    def send(self, body):
+        if self.lib == "nng":
+            self.sock.send(body)
+        else:
+            assert self.sock.send(body), "an SP PUB, BUS or SURVEYOR never blocks"
+
+    def recv(self, ms):
+        if self.lib == "nng":
+            return nng_try_recv(self.sock, ms)
+        return self.sock.recv(ms)
+
+    def connected(self):
+        """Whether a connection is up (nanomsg's statistic; NNG: its pipes)."""
+        if self.lib == "nng":
+            return len(self.sock.pipes) > 0
+        return self.sock.connections() > 0
+
+
+def dial_receive(receiver, answers):
+    """What `receiver` gets until it is quiet DIAL_QUIET_MS, answering each if
+    `answers` (a RESPONDENT) with answer:<body>."""
+    got = []
+    while True:
+        m = receiver.recv(DIAL_QUIET_MS)
+        if m is None:
+            return got
+        got.append(m.decode())
+        if answers:
+            receiver.send(b"answer:" + m)
+
+
+def oracle_dials_early(lib, dialler_kind):
+    """The real library both sides: the dialler sends before its peer is up."""
+    port = free_port()
+    dialler = SpDial(lib, dialler_kind)
+    dialler.dial(port)
+    for body in DIAL_EARLY:
+        dialler.send(body)
+    time.sleep(0.3)
+    receiver = SpDial(lib, DIAL_KINDS[dialler_kind])
+    receiver.bind(port)
+    deadline = time.monotonic() + 10
+    while not dialler.connected():
+        assert time.monotonic() < deadline, "the dialler never connected"
+        time.sleep(0.01)
+    # The dialler's pipe is up; give the receiver's side of the handshake its moment.
+    time.sleep(0.1)
+    dialler.send(DIAL_AFTER)
+    answers = dialler_kind == "SURVEYOR"
+    got, answer = [], None
+    if answers:
+        # The answer is read within the survey's deadline (1 s), before the quiet
+        # window, as patchbay's side reads it at once.
+        m = receiver.recv(DIAL_QUIET_MS)
+        if m is not None:
+            got.append(m.decode())
+            receiver.send(b"answer:" + m)
+            answer = dialler.recv(TIMEOUT_MS)
+    got += dial_receive(receiver, answers)
+    say("OUTCOME", dial_outcome(dialler_kind, got, answer and answer.decode()))
+
+
+def peer_dials_early(lib, dialler_kind, port):
+    """The receiver for patchbay's dialler: binds `port` when told ("up"), then says
+    what it got (GOT a,b or GOT nothing) once quiet."""
+    assert line() == "up"
+    receiver = SpDial(lib, DIAL_KINDS[dialler_kind])
+    receiver.bind(port)
+    say("BOUND")
+    got = dial_receive(receiver, dialler_kind == "SURVEYOR")
+    say("GOT", ",".join(got) if got else "nothing")
+    line()
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -4223,6 +4350,12 @@ ORACLES = {
     "zmq-reconnect-delays": lambda: oracle_reconnect_delays("zmq"),
     "nng-reconnect-delays": lambda: oracle_reconnect_delays("nng"),
     "nanomsg-reconnect-delays": lambda: oracle_reconnect_delays("nanomsg"),
+    "nng-pub-dials-early": lambda: oracle_dials_early("nng", "PUB"),
+    "nanomsg-pub-dials-early": lambda: oracle_dials_early("nanomsg", "PUB"),
+    "nng-bus-dials-early": lambda: oracle_dials_early("nng", "BUS"),
+    "nanomsg-bus-dials-early": lambda: oracle_dials_early("nanomsg", "BUS"),
+    "nng-surveyor-dials-early": lambda: oracle_dials_early("nng", "SURVEYOR"),
+    "nanomsg-surveyor-dials-early": lambda: oracle_dials_early("nanomsg", "SURVEYOR"),
 }
 
 
@@ -4321,6 +4454,13 @@ def main():
             "zmq-reconnect-delays": lambda: peer_reconnect_delays("zmq"),
         "nng-reconnect-delays": lambda: peer_reconnect_delays("nng"),
         "nanomsg-reconnect-delays": lambda: peer_reconnect_delays("nanomsg"),
+
+        "nng-pub-dials-early": lambda: peer_dials_early("nng", "PUB", int(opt["--port"])),
+        "nanomsg-pub-dials-early": lambda: peer_dials_early("nanomsg", "PUB", int(opt["--port"])),
+        "nng-bus-dials-early": lambda: peer_dials_early("nng", "BUS", int(opt["--port"])),
+        "nanomsg-bus-dials-early": lambda: peer_dials_early("nanomsg", "BUS", int(opt["--port"])),
+        "nng-surveyor-dials-early": lambda: peer_dials_early("nng", "SURVEYOR", int(opt["--port"])),
+        "nanomsg-surveyor-dials-early": lambda: peer_dials_early("nanomsg", "SURVEYOR", int(opt["--port"])),
     }
     peers[row]()
 
