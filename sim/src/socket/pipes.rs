@@ -441,7 +441,7 @@ impl Pipes {
     /// Marks the transport under `pipe` up or down; the queues survive either way.
     /// Unknown or detached pipes are ignored: a connection may report its end after
     /// the driver already detached the pipe.
-    /// With `immediate` (or an SP pipe per connection, [`Pipes::pipe_per_connection`]),
+    /// With `immediate` (or an SP pipe per connection, `Pipes::pipe_per_connection`),
     /// a pipe whose connection drops loses what was queued on it, as
     /// libzmq terminates the pipe of a connection that drops (`PipeClosed`).
     pub fn set_connected(&mut self, pipe: PipeId, connected: bool) {
